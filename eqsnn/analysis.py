@@ -1,0 +1,184 @@
+"""Analysis: the ODE system as ``x' = A x + f + g ξ`` and which methods apply.
+
+For every ODE ``dx_i/dt = rhs_i`` the analysis computes
+
+* ``A[i][j] = ∂rhs_i/∂x_j`` and ``f_i = rhs_i`` at ``x = 0`` (the forcing),
+* ``g_i``, the coefficient of the white noise ``ξ`` (additive noise only),
+
+and decides, with a reason for each, whether the system is
+
+* **exact**: linear in the states with coefficients over params and ``dt``
+  only, forcing held constant over the step (inputs, params; not ``t``);
+* **exponential Euler**: each ``rhs_i`` is linear in its own ``x_i`` with
+  coefficients that may depend on other states, inputs and ``t``;
+* otherwise only explicit methods (RK4, midpoint, Euler) apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from . import ir
+from .check import Checked, Ode
+from .errors import SolverError
+
+XI = sympy.Symbol("xi")
+
+
+@dataclass(frozen=True)
+class System:
+    variables: tuple[str, ...]
+    rhs: tuple[sympy.Basic, ...]  # deterministic part
+    noise: tuple[sympy.Basic, ...]  # coefficient of xi (0 where none)
+    unless: tuple[sympy.Basic | None, ...]
+    A: sympy.ImmutableMatrix | None  # None when not linear
+    forcing: tuple[sympy.Basic, ...] | None
+    reasons: tuple[tuple[str, str | None], ...]  # (method, why not) — None: applicable
+    constants: frozenset  # symbols that are host constants (params, dt)
+
+    def applicable(self, method: str) -> bool:
+        return dict(self.reasons).get(method, "") is None
+
+    def reason(self, method: str) -> str | None:
+        return dict(self.reasons).get(method)
+
+
+def _is_zero(expr) -> bool:
+    if expr == 0:
+        return True
+    try:
+        return sympy.expand(expr) == 0
+    except Exception:  # pragma: no cover - SymPy edge cases
+        return False
+
+
+def _nonlinear_term(rhs, x, y=None) -> sympy.Basic:
+    """The first additive term of ``rhs`` whose second derivative in ``x`` (and ``y``) is not 0."""
+    for term in sympy.Add.make_args(sympy.expand(rhs)):
+        if not _is_zero(sympy.diff(term, x, y if y is not None else x)):
+            return term
+    return rhs
+
+
+def _why_nonlinear(var, rhs, x, y) -> str:
+    term = _nonlinear_term(rhs, x, y)
+    if x == y:
+        return f"d{var}/dt is not linear in {x}: term {term}"
+    return f"d{var}/dt is not linear in the states: term {term} multiplies {y} and {x}"
+
+
+def analyse(checked: Checked) -> System:
+    """Classify the ODEs of ``checked``; see the module docstring."""
+    odes: tuple[Ode, ...] = checked.odes
+    names = tuple(ode.var for ode in odes)
+    symbols = [sympy.Symbol(n) for n in names]
+    constants = frozenset({sympy.Symbol(p.name) for p in checked.params} | {sympy.Symbol("dt")})
+    rhs, noise = [], []
+    for ode in odes:
+        g = sympy.diff(ode.rhs, XI)
+        if XI in g.free_symbols:
+            raise SolverError(f"noise in d{ode.var}/dt must be additive: a term times xi",
+                              line=ode.line, column=ode.column,
+                              hint="write e.g. 'sigma * xi', with xi appearing once, linearly")
+        if g != 0 and g.free_symbols & set(symbols):
+            pass  # multiplicative noise: allowed, integrated with Euler–Maruyama
+        noise.append(g)
+        rhs.append(ode.rhs.subs(XI, 0))
+    unless = tuple(ode.unless for ode in odes)
+    reasons = []
+    if not odes:
+        return System((), (), (), (), sympy.ImmutableMatrix([]), (), (("none", None),),
+                      constants)
+
+    # exact: linear with constant coefficients
+    why_not_exact = None
+    A = [[sympy.diff(r, x) for x in symbols] for r in rhs]
+    for i, ode in enumerate(odes):
+        for x in symbols:
+            for y, a in zip(symbols, A[i]):
+                if not _is_zero(sympy.diff(a, x)):
+                    why_not_exact = _why_nonlinear(ode.var, rhs[i], x, y)
+                    break
+            if why_not_exact:
+                break
+        if why_not_exact:
+            break
+    linear = why_not_exact is None
+    if linear:
+        for i, ode in enumerate(odes):
+            for j, a in enumerate(A[i]):
+                extra = a.free_symbols - constants
+                if extra:
+                    why_not_exact = (f"the coefficient of {names[j]} in d{ode.var}/dt depends on "
+                                     f"{', '.join(sorted(map(str, extra)))}, which changes "
+                                     "during a step" if extra & set(symbols) else
+                                     f"the coefficient of {names[j]} in d{ode.var}/dt depends "
+                                     f"on {', '.join(sorted(map(str, extra)))}, not only on "
+                                     "params")
+                    break
+            if why_not_exact:
+                break
+    forcing = tuple(r.subs({x: 0 for x in symbols}) for r in rhs) if linear else None
+    if why_not_exact is None:
+        for i, ode in enumerate(odes):
+            if sympy.Symbol("t") in forcing[i].free_symbols:
+                why_not_exact = f"d{ode.var}/dt depends on t, which is not constant over a step"
+            elif forcing[i].atoms(ir.RandUniform, ir.RandNormal):
+                why_not_exact = f"d{ode.var}/dt draws random numbers; use xi for white noise"
+            elif noise[i].free_symbols - constants:
+                why_not_exact = f"the noise of d{ode.var}/dt is not a constant times xi"
+            if why_not_exact:
+                break
+    reasons.append(("exact", why_not_exact))
+
+    # exponential Euler: each equation linear in its own variable
+    why_not_expeuler = None
+    for ode, r, x in zip(odes, rhs, symbols):
+        if not _is_zero(sympy.diff(r, x, 2)):
+            why_not_expeuler = _why_nonlinear(ode.var, r, x, x)
+            break
+    reasons.append(("exponential_euler", why_not_expeuler))
+    for method in ("rk4", "midpoint", "euler"):
+        reasons.append((method, None))
+    matrix = sympy.ImmutableMatrix(A) if linear else None
+    return System(names, tuple(rhs), tuple(noise), unless, matrix, forcing, tuple(reasons),
+                  constants)
+
+
+def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tuple]:
+    """``(method, reasons, warnings)``: the requested method, or the best applicable."""
+    if not system.variables:
+        return "none", (("none", "the model has no ODEs"),), ()
+    if requested is not None:
+        why = system.reason(requested)
+        if why is not None:
+            raise SolverError(f"method '{requested}' cannot integrate this model: {why}",
+                              hint="remove the 'method:' line to let eqsnn choose")
+        reasons = tuple((m, r if m != requested else "requested by 'method:'")
+                        for m, r in system.reasons)
+        return requested, reasons, ()
+    for method in ("exact", "exponential_euler", "rk4"):
+        if system.applicable(method):
+            break
+    reasons = []
+    for m, r in system.reasons:
+        if m == method:
+            reasons.append((m, "chosen: " + _why_chosen(m)))
+        elif r is None:
+            reasons.append((m, "applicable, but " + method.replace("_", " ") + " is preferred"))
+        else:
+            reasons.append((m, r))
+    warnings = ()
+    if method == "rk4":
+        warnings = (f"integrating with RK4 (not exact): {system.reason('exponential_euler')}",)
+    return method, tuple(reasons), warnings
+
+
+def _why_chosen(method: str) -> str:
+    return {
+        "exact": "linear with constant coefficients, so the matrix-exponential update is exact",
+        "exponential_euler": "each equation is linear in its own variable",
+        "rk4": "the system is nonlinear",
+    }[method]

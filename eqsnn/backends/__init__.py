@@ -1,0 +1,111 @@
+"""Backends: one module each, registered in :data:`REGISTRY`.
+
+The contract (DESIGN §5):
+
+* ``emit(model: ir.Model, options: EmitOptions) -> Source`` is pure: it
+  prints code and imports no runtime (no cupy, no pygenn, no compiler run),
+  so generated code can be inspected and golden-tested anywhere.
+* ``load(source: Source) -> Program`` is lazy: it compiles or imports what
+  it needs and raises :class:`~eqsnn.errors.BackendError` when it cannot.
+* ``Program.start(instance: Instance) -> Runner`` allocates the state of a
+  population; the ``Runner`` advances it (see :class:`Runner`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .. import ir
+from ..errors import BackendError
+
+#: backend name -> module path; a backend is one module plus one line here
+REGISTRY = {
+    "numpy": "eqsnn.backends.numpy",
+}
+
+
+@dataclass(frozen=True)
+class EmitOptions:
+    precision: str = "float32"  # float32 | float64
+    per_neuron: frozenset = frozenset()  # params / precompute names given per neuron
+    fast_math: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """What ``emit`` produces: inspectable text plus what ``load`` needs."""
+
+    backend: str
+    text: str
+    model: ir.Model
+    options: EmitOptions
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A population to simulate: everything the host computed for it.
+
+    ``values`` maps every param and precompute name to a float64 array of
+    shape ``()`` or ``(n,)``; ``init`` maps every state to its initial value,
+    shape ``(batch, n)`` in the state's dtype; ``arrays`` maps array names to
+    1-D arrays.
+    """
+
+    n: int
+    batch: int
+    dt: float
+    precision: str
+    values: dict
+    init: dict
+    arrays: dict
+    seed: int = 0
+
+
+@dataclass
+class RawRun:
+    """What a runner returns: recorded variables and spikes of one run."""
+
+    vars: dict  # name -> (steps, batch, k) array
+    spike_step: np.ndarray
+    spike_batch: np.ndarray
+    spike_neuron: np.ndarray
+    spike_sign: np.ndarray | None = None
+
+
+class Runner(Protocol):
+    """Owns the state of one population on its device.
+
+    ``run(steps, step0, inputs, record, record_spikes)``:
+      ``inputs`` maps every input name to an array whose shape is
+      ``(1 or steps, 1 or batch, 1 or n)`` (held inputs have a leading 1 and
+      are never expanded); ``record`` maps a state name to the neuron indices
+      to record (``None`` for all); ``step0`` is the step counter at the start
+      (``t = (step0 + i) * dt``).
+    ``get_state(name) -> (batch, n)`` host copy; ``set_state(name, value)``
+    writes one; ``set_value(name, value)`` replaces a param/precompute value.
+    """
+
+    def run(self, steps, step0, inputs, record, record_spikes) -> RawRun: ...
+    def get_state(self, name: str) -> np.ndarray: ...
+    def set_state(self, name: str, value: np.ndarray) -> None: ...
+    def set_value(self, name: str, value: np.ndarray) -> None: ...
+
+
+def get_backend(name: str):
+    """The backend module called ``name``."""
+    if name not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise BackendError(f"unknown backend {name!r}", hint=f"choose one of: {known}")
+    return importlib.import_module(REGISTRY[name])
+
+
+def emit(model: ir.Model, backend: str = "numpy", options: EmitOptions | None = None) -> Source:
+    return get_backend(backend).emit(model, options or EmitOptions())

@@ -1,0 +1,303 @@
+"""Checker: syntax tree → :class:`Checked` model with SymPy expressions.
+
+Resolves switches (compile-time ``if``), names, lets and types, and rejects
+every mistake with a :class:`~eqsnn.errors.CheckError` that points at the
+text.  See :mod:`eqsnn.expressions` for the expression rules.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import sympy
+
+from . import ir
+from . import syntax as s
+from .errors import CheckError
+from .expressions import FUNCTIONS, Converter, Scope
+
+METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
+RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(FUNCTIONS)
+
+
+@dataclass(frozen=True)
+class Ode:
+    var: str
+    rhs: sympy.Basic
+    unless: sympy.Basic | None
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A resolved model: declarations as IR values, expressions as SymPy."""
+
+    name: str
+    doc: str
+    params: tuple[ir.Param, ...]
+    states: tuple[ir.State, ...]
+    inputs: tuple[ir.Input, ...]
+    arrays: tuple[ir.Array, ...]
+    odes: tuple[Ode, ...]
+    before: tuple[ir.Statement, ...]
+    after: tuple[ir.Statement, ...]
+    reset: tuple[ir.Statement, ...]
+    negative_reset: tuple[ir.Statement, ...]
+    threshold: sympy.Basic | None
+    negative_threshold: sympy.Basic | None
+    refractory: sympy.Basic | None
+    method: str | None
+    method_pos: tuple | None  # (line, column) of 'method:'
+    dtypes: dict
+    draws: int  # random draws used by the statements (the solver's noise draws follow)
+    switches: dict
+    source: str
+    filename: str | None
+
+
+def check(model: s.Model, switches: dict | None = None) -> Checked:
+    """Resolve and check ``model``; ``switches`` overrides declared switch values."""
+    try:
+        return _Checker(model, dict(switches or {})).run()
+    except CheckError as exc:
+        raise exc.located(model.source, model.filename) from None
+
+
+def _error(message: str, pos: s.Pos | None, hint: str | None = None) -> CheckError:
+    return CheckError(message, line=pos.line if pos else None,
+                      column=pos.column if pos else None, hint=hint)
+
+
+def suggest(name: str, candidates) -> str | None:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+class _Checker:
+    def __init__(self, model: s.Model, overrides: dict):
+        self.model = model
+        self.overrides = overrides
+        self.declared: dict[str, tuple[str, s.Pos]] = {}  # name -> (kind, pos)
+
+    def run(self) -> Checked:
+        switches = self._switches()
+        decls = self._flatten(self.model.declarations, switches)
+        for decl in decls:
+            self._declare(decl)
+        by_kind = {}
+        for decl in decls:
+            by_kind.setdefault(type(decl), []).append(decl)
+        scope = Scope(
+            switches=switches,
+            params={d.name: d.dtype for d in by_kind.get(s.ParamDecl, [])},
+            states={d.name: d.dtype for d in by_kind.get(s.StateDecl, [])},
+            inputs={d.name: d.dtype for d in by_kind.get(s.InputDecl, [])},
+            arrays={d.name: d.dtype for d in by_kind.get(s.ArrayDecl, [])},
+            lets={d.name: d for d in by_kind.get(s.LetDecl, [])},
+            refractory=any(
+                d.kind == "refractory" for d in by_kind.get(s.ConditionDecl, [])),
+        )
+        conv = Converter(scope)
+        params = tuple(self._param(d, conv) for d in by_kind.get(s.ParamDecl, []))
+        states = tuple(self._state(d, conv) for d in by_kind.get(s.StateDecl, []))
+        inputs = tuple(self._input(d, conv) for d in by_kind.get(s.InputDecl, []))
+        arrays = tuple(ir.Array(d.name, d.dtype) for d in by_kind.get(s.ArrayDecl, []))
+        for let in scope.lets.values():
+            conv.let(let.name)  # every let is checked, used or not
+        conditions = self._conditions(by_kind.get(s.ConditionDecl, []), conv)
+        blocks = {"before": [], "after": [], "reset": [], "negative_reset": []}
+        for decl in by_kind.get(s.BlockDecl, []):
+            blocks[decl.kind].extend(conv.block(decl.body))
+        odes = self._odes(by_kind.get(s.OdeDecl, []), conv, scope)
+        methods = by_kind.get(s.MethodDecl, [])
+        if len(methods) > 1:
+            raise _error("a model has one 'method:'", methods[1].pos)
+        method = methods[0].name if methods else None
+        if method is not None and method not in METHODS:
+            raise _error(f"unknown integration method {method!r}", methods[0].pos,
+                         suggest(method, METHODS) or f"choose one of {', '.join(METHODS)}")
+        if conditions.get("negative_threshold") is not None and conditions.get(
+                "threshold") is None:
+            pos = next(d.pos for d in by_kind[s.ConditionDecl]
+                       if d.kind == "negative_threshold")
+            raise _error("a negative threshold needs a threshold", pos,
+                         "add 'threshold: ...' for the positive spikes")
+        dtypes = {**scope.params, **scope.states, **scope.inputs, **scope.arrays,
+                  **conv.local_types}
+        return Checked(
+            name=self.model.name, doc=self.model.doc, params=params, states=states,
+            inputs=inputs, arrays=arrays, odes=odes,
+            before=tuple(blocks["before"]), after=tuple(blocks["after"]),
+            reset=tuple(blocks["reset"]), negative_reset=tuple(blocks["negative_reset"]),
+            threshold=conditions.get("threshold"),
+            negative_threshold=conditions.get("negative_threshold"),
+            refractory=conditions.get("refractory"), method=method,
+            method_pos=(methods[0].pos.line, methods[0].pos.column) if methods else None,
+            dtypes=dtypes,
+            draws=conv.draws, switches=switches, source=self.model.source,
+            filename=self.model.filename,
+        )
+
+    # -- switches and compile-time if ---------------------------------------
+    def _switches(self) -> dict:
+        values = {}
+        for decl in self.model.declarations:
+            if isinstance(decl, s.SwitchDecl):
+                if decl.name in values:
+                    raise _error(f"switch {decl.name!r} is declared twice", decl.pos)
+                values[decl.name] = decl.value
+        for name, value in self.overrides.items():
+            if name not in values:
+                known = ", ".join(values) or "none"
+                raise CheckError(f"unknown switch {name!r} for model {self.model.name}",
+                                 hint=suggest(name, values) or f"its switches are: {known}")
+            if isinstance(values[name], bool) != isinstance(value, bool):
+                raise CheckError(
+                    f"switch {name!r} takes a {'bool' if isinstance(values[name], bool) else 'number'}"
+                    f", not {value!r}")
+            values[name] = value
+        return values
+
+    def _flatten(self, decls, switches) -> list:
+        out = []
+        for decl in decls:
+            if isinstance(decl, s.IfDecl):
+                for cond, body in decl.branches:
+                    if self._switch_condition(cond, switches):
+                        out.extend(self._flatten(body, switches))
+                        break
+                else:
+                    out.extend(self._flatten(decl.orelse, switches))
+            elif isinstance(decl, s.SwitchDecl) and decls is not self.model.declarations:
+                raise _error("switches are declared at the top level of the model", decl.pos)
+            else:
+                out.append(decl)
+        return out
+
+    def _switch_condition(self, cond, switches) -> bool:
+        conv = Converter(Scope(switches=switches))
+        try:
+            value, kind = conv.expr(cond)
+        except CheckError as exc:
+            raise CheckError(
+                "a declaration-level 'if' may only test switches", line=exc.line,
+                column=exc.column,
+                hint="declare the name with 'switch NAME = true', or move the test into a "
+                "before:/after: block") from None
+        if kind != "bool" or value not in (sympy.true, sympy.false):
+            raise _error("a declaration-level 'if' needs a true/false switch condition",
+                         cond.pos, "write e.g. 'if relative_reset:'")
+        return bool(value)
+
+    # -- declarations -------------------------------------------------------
+    def _declare(self, decl):
+        name = getattr(decl, "name", None)
+        if isinstance(decl, (s.OdeDecl, s.BlockDecl, s.ConditionDecl, s.MethodDecl)):
+            return
+        if name in RESERVED:
+            what = "function" if name in FUNCTIONS else "built-in name"
+            raise _error(f"{name!r} is a {what} and cannot be declared", decl.pos,
+                         "choose another name")
+        if name.startswith("_"):
+            raise _error(f"names starting with '_' are reserved for generated code: {name!r}",
+                         decl.pos)
+        if name in self.declared:
+            kind, pos = self.declared[name]
+            raise _error(f"{name!r} is already declared as a {kind} at line {pos.line}",
+                         decl.pos, "give each declaration its own name")
+        kind = type(decl).__name__.removesuffix("Decl").lower()
+        self.declared[name] = (kind, decl.pos)
+
+    def _constant(self, expr, conv, what, pos):
+        value, kind = conv.expr(expr, constant=True)
+        if not value.is_number and value not in (sympy.true, sympy.false):
+            raise _error(f"{what} must be a constant", pos)
+        return value, kind
+
+    def _param(self, decl: s.ParamDecl, conv) -> ir.Param:
+        default = None
+        if decl.default is not None:
+            value, kind = self._constant(decl.default, conv, f"the default of {decl.name}",
+                                         decl.default.pos)
+            default = _python_value(value, decl.dtype, kind, decl.name, decl.default.pos)
+        constraints = tuple(ir.Constraint(c.op, c.bound) for c in decl.constraints)
+        for c, raw in zip(constraints, decl.constraints):
+            if default is not None and not c.holds(default):
+                raise _error(f"the default {default} of {decl.name} violates '{c}'", raw.pos)
+        return ir.Param(decl.name, decl.dtype, default, constraints)
+
+    def _state(self, decl: s.StateDecl, conv) -> ir.State:
+        value, kind = conv.expr(decl.init, initial=True)
+        _check_assignable(decl.dtype, kind, decl.name, decl.init.pos)
+        return ir.State(decl.name, decl.dtype, value)
+
+    def _input(self, decl: s.InputDecl, conv) -> ir.Input:
+        default = None
+        if decl.default is not None:
+            value, kind = self._constant(decl.default, conv, f"the default of {decl.name}",
+                                         decl.default.pos)
+            default = _python_value(value, decl.dtype, kind, decl.name, decl.default.pos)
+        return ir.Input(decl.name, decl.dtype, default)
+
+    def _conditions(self, decls, conv) -> dict:
+        out = {}
+        for decl in decls:
+            if decl.kind in out:
+                raise _error(f"a model has at most one '{decl.kind.replace('_', ' ')}:'",
+                             decl.pos)
+            value, kind = conv.expr(decl.cond)
+            if kind != "bool":
+                raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
+                             "write a comparison such as 'V >= v_thresh'")
+            out[decl.kind] = value
+        return out
+
+    def _odes(self, decls, conv, scope) -> tuple[Ode, ...]:
+        odes, seen = [], {}
+        for decl in decls:
+            if decl.var in seen:
+                raise _error(f"d{decl.var}/dt is defined twice (first at line {seen[decl.var]})",
+                             decl.pos)
+            seen[decl.var] = decl.pos.line
+            kind = self.declared.get(decl.var, (None,))[0]
+            if kind != "state":
+                hint = (f"declare it first: 'state {decl.var} = 0.0'" if kind is None
+                        else f"{decl.var!r} is a {kind}; only states have ODEs")
+                raise _error(f"ODE for {decl.var!r}, which is not a state", decl.pos, hint)
+            if scope.states[decl.var] != "float":
+                raise _error(f"ODE for {scope.states[decl.var]} state {decl.var!r}", decl.pos,
+                             "only float states can follow an ODE")
+            rhs, kind = conv.expr(decl.rhs, ode=True)
+            if kind == "bool":
+                raise _error(f"the right-hand side of d{decl.var}/dt is a condition",
+                             decl.rhs.pos)
+            unless = None
+            if decl.unless is not None:
+                unless, kind = conv.expr(decl.unless)
+                if kind != "bool":
+                    raise _error("'unless' needs a condition", decl.unless.pos)
+                if unless == sympy.false:
+                    unless = None
+            odes.append(Ode(decl.var, rhs, unless, decl.pos.line, decl.pos.column))
+        return tuple(odes)
+
+
+def _check_assignable(target_type: str, value_type: str, name: str, pos: s.Pos):
+    if target_type == value_type or (target_type == "float" and value_type == "int"):
+        return
+    hints = {
+        ("int", "float"): "int values come from int params, states, literals and + - * // %",
+        ("bool", "float"): "bool values come from comparisons such as 'V > 0'",
+        ("bool", "int"): "bool values come from comparisons such as 'count > 0'",
+    }
+    raise _error(f"{name!r} is {target_type} but the value is {value_type}", pos,
+                 hints.get((target_type, value_type), "use a value of the declared type"))
+
+
+def _python_value(value, dtype, kind, name, pos):
+    _check_assignable(dtype, kind, name, pos)
+    if dtype == "bool":
+        return bool(value)
+    return int(value) if dtype == "int" else float(value)

@@ -1,0 +1,344 @@
+"""Syntax expressions and statements → SymPy, with name resolution and types.
+
+Types are ``float`` (the simulation precision), ``int`` and ``bool``:
+
+* ``+ - *`` of ints is int, otherwise float; ``/`` is always true division
+  (float); ``//`` and ``%`` are floor division and its remainder (int for
+  ints); ``**`` is int only for an int base and a non-negative int literal
+  exponent.  Arithmetic on bools is an error.
+* comparisons give bool; ``and``/``or``/``not`` take bools.
+* ``abs``, ``min``, ``max``, ``clip`` keep int; every other function is float.
+
+Switches are replaced by their values, so a statement ``if`` over switches
+alone disappears at compile time.  Lets are substituted.  Each
+``rand_uniform()``/``rand_normal()`` gets its own draw index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+from . import ir
+from . import syntax as s
+from .errors import CheckError
+
+
+def _clip(x, lo, hi):
+    return sympy.Min(sympy.Max(x, lo), hi)
+
+
+#: name -> (SymPy builder, minimum args, maximum args or None)
+FUNCTIONS = {
+    "exp": (sympy.exp, 1, 1), "expm1": (ir.expm1, 1, 1), "log": (sympy.log, 1, 1),
+    "log1p": (ir.log1p, 1, 1), "sqrt": (sympy.sqrt, 1, 1), "abs": (sympy.Abs, 1, 1),
+    "sin": (sympy.sin, 1, 1), "cos": (sympy.cos, 1, 1), "tanh": (sympy.tanh, 1, 1),
+    "min": (sympy.Min, 2, None), "max": (sympy.Max, 2, None), "clip": (_clip, 3, 3),
+    "floor": (sympy.floor, 1, 1), "ceil": (sympy.ceiling, 1, 1),
+    "rand_uniform": (None, 0, 0), "rand_normal": (None, 0, 0),
+}
+_INT_FUNCTIONS = {"abs", "min", "max", "clip"}
+BUILTIN_TYPES = {"t": "float", "dt": "float", "step": "int", "id": "int", "batch": "int"}
+_COMPARE = {">=": sympy.Ge, ">": sympy.Gt, "<=": sympy.Le, "<": sympy.Lt}
+
+
+@dataclass
+class Scope:
+    switches: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # name -> dtype
+    states: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)
+    arrays: dict = field(default_factory=dict)
+    lets: dict = field(default_factory=dict)  # name -> LetDecl
+    refractory: bool = False
+
+
+def _error(message, pos, hint=None):
+    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
+
+
+class Converter:
+    """Converts expressions and statement blocks within one :class:`Scope`."""
+
+    def __init__(self, scope: Scope):
+        self.scope = scope
+        self.let_values: dict[str, tuple] = {}
+        self.let_stack: list[str] = []
+        self.locals: list[dict[str, str]] = []  # block scopes: name -> dtype
+        self.local_types: dict[str, str] = {}
+        self.local_lines: dict[str, int] = {}
+        self.draws = 0
+
+    # -- expressions ----------------------------------------------------
+    def expr(self, node, *, constant=False, initial=False, ode=False):
+        """``(sympy_expr, type)``; ``constant``: literals and switches only;
+        ``initial``: params too; ``ode``: ``xi`` allowed."""
+        self.mode = (constant, initial, ode)
+        return self._expr(node)
+
+    def _expr(self, node):
+        method = getattr(self, "_" + type(node).__name__.lower())
+        return method(node)
+
+    def _number(self, node: s.Number):
+        if node.is_int:
+            return sympy.Integer(int(node.text)), "int"
+        return sympy.Float(float(node.text)), "float"
+
+    def _bool(self, node: s.Bool):
+        return (sympy.true if node.value else sympy.false), "bool"
+
+    def _name(self, node: s.Name):
+        name = node.id
+        constant, initial, ode = self.mode
+        scope = self.scope
+        if name in scope.switches:
+            value = scope.switches[name]
+            if isinstance(value, bool):
+                return (sympy.true if value else sympy.false), "bool"
+            return sympy.sympify(value), "int" if isinstance(value, int) else "float"
+        if constant:
+            raise _error(f"{name!r} is not a constant here", node.pos,
+                         "only numbers and switches may be used")
+        if name in scope.params:
+            return sympy.Symbol(name), scope.params[name]
+        if initial:
+            if name == "dt":
+                return sympy.Symbol(name), "float"
+            raise _error(f"initial values may use params, not {name!r}", node.pos)
+        for frame in reversed(self.locals):
+            if name in frame:
+                return sympy.Symbol(name), frame[name]
+        for table in (scope.states, scope.inputs):
+            if name in table:
+                return sympy.Symbol(name), table[name]
+        if name in scope.lets:
+            return self.let(name)
+        if name in BUILTIN_TYPES:
+            return sympy.Symbol(name), BUILTIN_TYPES[name]
+        if name == "refractory":
+            return (sympy.Symbol(name) if scope.refractory else sympy.false), "bool"
+        if name == "xi":
+            if not ode:
+                raise _error("white noise 'xi' may only appear in an ODE", node.pos)
+            return sympy.Symbol("xi"), "float"
+        if name in scope.arrays:
+            raise _error(f"array {name!r} must be indexed", node.pos, f"write {name}[i]")
+        if name in self.local_types:
+            raise _error(f"local {name!r} is not visible here", node.pos,
+                         f"it is defined at line {self.local_lines[name]} inside another block")
+        raise _error(f"unknown name {name!r}", node.pos, self._suggest(name))
+
+    def _suggest(self, name):
+        from .check import suggest
+
+        scope = self.scope
+        names = [*scope.switches, *scope.params, *scope.states, *scope.inputs, *scope.lets,
+                 *BUILTIN_TYPES, *(n for frame in self.locals for n in frame)]
+        hint = suggest(name, names)
+        if hint is None and name in FUNCTIONS:
+            hint = f"{name} is a function: call it as {name}(...)"
+        return hint or "declare it with param, state, input or let"
+
+    def let(self, name):
+        if name in self.let_values:
+            return self.let_values[name]
+        decl = self.scope.lets[name]
+        if name in self.let_stack:
+            cycle = " -> ".join(self.let_stack[self.let_stack.index(name):] + [name])
+            raise _error(f"let {name!r} depends on itself ({cycle})", decl.pos,
+                         "break the cycle: a let cannot refer back to itself")
+        self.let_stack.append(name)
+        saved_mode, saved_locals = getattr(self, "mode", (False, False, False)), self.locals
+        self.locals = []  # lets see declarations, not block locals
+        try:
+            self.mode = (False, False, True)
+            value = self._expr(decl.expr)
+        finally:
+            self.let_stack.pop()
+            self.mode, self.locals = saved_mode, saved_locals
+        self.let_values[name] = value
+        return value
+
+    def _call(self, node: s.Call):
+        if node.func not in FUNCTIONS:
+            hint = (f"{node.func!r} is not a function" if node.func in self._all_names()
+                    else None)
+            from .check import suggest
+
+            raise _error(f"unknown function {node.func!r}", node.pos,
+                         hint or suggest(node.func, FUNCTIONS)
+                         or f"functions: {', '.join(sorted(FUNCTIONS))}")
+        build, low, high = FUNCTIONS[node.func]
+        n = len(node.args)
+        if n < low or (high is not None and n > high):
+            want = f"{low}" if low == high else f"at least {low}"
+            raise _error(f"{node.func}() takes {want} argument{'s' if low != 1 else ''}, "
+                         f"got {n}", node.pos)
+        if node.func.startswith("rand_"):
+            if self.mode[0] or self.mode[1]:
+                raise _error(f"{node.func}() cannot be used in a constant", node.pos)
+            cls = ir.RandUniform if node.func == "rand_uniform" else ir.RandNormal
+            self.draws += 1
+            return cls(sympy.Integer(self.draws - 1)), "float"
+        args = [self._expr(arg) for arg in node.args]
+        for (_, kind), arg in zip(args, node.args):
+            if kind == "bool":
+                raise _error(f"{node.func}() takes numbers, not a condition", arg.pos)
+        kinds = {kind for _, kind in args}
+        kind = "int" if node.func in _INT_FUNCTIONS and kinds == {"int"} else "float"
+        return build(*(value for value, _ in args)), kind
+
+    def _all_names(self):
+        scope = self.scope
+        return {*scope.params, *scope.states, *scope.inputs, *scope.lets, *scope.arrays}
+
+    def _index(self, node: s.Index):
+        if node.array not in self.scope.arrays:
+            raise _error(f"{node.array!r} is not an array", node.pos,
+                         f"declare it with 'array {node.array}'")
+        index, kind = self._expr(node.index)
+        if kind != "int":
+            raise _error(f"the index of {node.array} must be an int, not {kind}",
+                         node.index.pos, "use int states/params or floor division '//'")
+        return ir.ArrayGet(sympy.Symbol(node.array), index), self.scope.arrays[node.array]
+
+    def _unary(self, node: s.Unary):
+        value, kind = self._expr(node.operand)
+        if node.op == "not":
+            if kind != "bool":
+                raise _error("'not' takes a condition", node.operand.pos)
+            return sympy.Not(value), "bool"
+        if kind == "bool":
+            raise _error(f"cannot apply '{node.op}' to a condition", node.pos)
+        return (-value if node.op == "-" else value), kind
+
+    def _binary(self, node: s.Binary):
+        (left, lkind), (right, rkind) = self._expr(node.left), self._expr(node.right)
+        op = node.op
+        if op in ("and", "or"):
+            for kind, side in ((lkind, node.left), (rkind, node.right)):
+                if kind != "bool":
+                    raise _error(f"'{op}' takes conditions", side.pos,
+                                 "compare with a number first, e.g. 'x > 0'")
+            return (sympy.And if op == "and" else sympy.Or)(left, right), "bool"
+        if op in ("==", "!="):
+            if (lkind == "bool") != (rkind == "bool"):
+                raise _error(f"cannot compare a condition with a number using '{op}'", node.pos)
+            cls = sympy.Eq if op == "==" else sympy.Ne
+            return cls(left, right, evaluate=False), "bool"
+        for kind, side in ((lkind, node.left), (rkind, node.right)):
+            if kind == "bool":
+                raise _error(f"cannot use a condition as a number with '{op}'", side.pos,
+                             "arithmetic needs numbers")
+        if op in _COMPARE:
+            return _COMPARE[op](left, right), "bool"
+        both_int = lkind == rkind == "int"
+        if op == "+":
+            return left + right, "int" if both_int else "float"
+        if op == "-":
+            return left - right, "int" if both_int else "float"
+        if op == "*":
+            return left * right, "int" if both_int else "float"
+        if op == "/":
+            if right.is_zero:
+                raise _error("division by zero", node.right.pos)
+            return left / right, "float"
+        if op == "//":
+            return sympy.floor(left / right), "int" if both_int else "float"
+        if op == "%":
+            return sympy.Mod(left, right), "int" if both_int else "float"
+        # **
+        int_power = both_int and right.is_Integer and right >= 0
+        return left**right, "int" if int_power else "float"
+
+    # -- statements ---------------------------------------------------------
+    def block(self, statements) -> list:
+        self.locals.append({})
+        try:
+            out = []
+            for stmt in statements:
+                out.extend(self._statement(stmt))
+            return out
+        finally:
+            self.locals.pop()
+
+    def _statement(self, stmt):
+        from .check import _check_assignable
+
+        self.mode = (False, False, False)
+        if isinstance(stmt, s.LocalDef):
+            if stmt.name in self._all_names() or stmt.name in self.local_types or (
+                    stmt.name in BUILTIN_TYPES or stmt.name in FUNCTIONS):
+                where = (f" (line {self.local_lines[stmt.name]})"
+                         if stmt.name in self.local_lines else "")
+                raise _error(f"{stmt.name!r} is already defined{where}", stmt.pos,
+                             "give the local its own name")
+            value, kind = self._expr(stmt.expr)
+            self.locals[-1][stmt.name] = kind
+            self.local_types[stmt.name] = kind
+            self.local_lines[stmt.name] = stmt.pos.line
+            return [ir.Local(stmt.name, kind, value)]
+        if isinstance(stmt, s.Assign):
+            target_type = self._target(stmt)
+            value, kind = self._expr(stmt.expr)
+            if stmt.op != "=":
+                if target_type == "bool" or kind == "bool":
+                    raise _error(f"'{stmt.op}' needs numbers", stmt.pos)
+                current = sympy.Symbol(stmt.target)
+                value = {"+=": current + value, "-=": current - value,
+                         "*=": current * value, "/=": current / value}[stmt.op]
+                kind = {"+=": None, "-=": None, "*=": None, "/=": "float"}[stmt.op] or (
+                    "int" if kind == target_type == "int" else "float")
+            _check_assignable(target_type, kind, stmt.target, stmt.expr.pos)
+            return [ir.Assign(stmt.target, value)]
+        # if / elif / else, resolving switch-only conditions now
+        branches = []
+        for cond, body in stmt.branches:
+            value, kind = self._expr(cond)
+            if kind != "bool":
+                raise _error("'if' needs a condition", cond.pos, "e.g. 'if V > 0:'")
+            if value == sympy.false:
+                continue
+            if value == sympy.true and not branches:
+                return self.block(body)
+            branches.append((value, self.block(body)))
+            if value == sympy.true:
+                break
+        else:
+            orelse = self.block(stmt.orelse)
+            branches.append((None, orelse))
+        return _chain(branches)
+
+    def _target(self, stmt: s.Assign) -> str:
+        name, scope = stmt.target, self.scope
+        for frame in reversed(self.locals):
+            if name in frame:
+                return frame[name]
+        if name in scope.states:
+            return scope.states[name]
+        kinds = [("param", scope.params), ("input", scope.inputs), ("let", scope.lets),
+                 ("switch", scope.switches), ("array", scope.arrays)]
+        for kind, table in kinds:
+            if name in table:
+                hint = {"param": "params are constant; declare a state to change it",
+                        "input": "inputs are read-only; copy it into a local with 'let'",
+                        "let": "lets are names for expressions; use a state"}.get(kind)
+                raise _error(f"cannot assign to {kind} {name!r}", stmt.pos, hint)
+        if name in BUILTIN_TYPES or name in ("refractory", "xi"):
+            raise _error(f"cannot assign to the built-in {name!r}", stmt.pos)
+        raise _error(f"assignment to undeclared {name!r}", stmt.pos,
+                     self._suggest(name) if self._suggest(name).startswith("did") else
+                     f"declare it with 'state {name} = 0.0', or 'let {name} = ...' for a local")
+
+
+def _chain(branches) -> list:
+    """``[(cond, body), ..., (None, orelse)]`` → nested :class:`ir.If`."""
+    out: list = []
+    for cond, body in reversed(branches):
+        if cond is None or cond == sympy.true:
+            out = list(body)
+        else:
+            out = [ir.If(cond, tuple(body), tuple(out))]
+    return out

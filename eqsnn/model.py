@@ -1,0 +1,90 @@
+"""The public model object: ``eqsnn.compile(text)`` and ``eqsnn.load(path)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import ir
+from .errors import EqsnnError
+from .pipeline import compile_ir
+from .show import render_latex, render_markdown, render_text
+
+
+class Model:
+    """A compiled neuron model: its IR plus how it was derived.
+
+    ``str(model)`` (and ``eqsnn show``) gives the params, states, host
+    precompute, the per-step update in mathematical form, and the
+    integration method with the reason each other method was rejected.
+    In Jupyter the same is shown with LaTeX.
+    """
+
+    def __init__(self, model: ir.Model, text: str | None = None, filename: str | None = None):
+        self.ir = model
+        self.text = text
+        self.filename = filename
+
+    @property
+    def name(self) -> str:
+        return self.ir.name
+
+    @property
+    def doc(self) -> str:
+        return self.ir.doc
+
+    @property
+    def method(self) -> str:
+        return self.ir.method.name
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        """For every method considered, why it was chosen or rejected."""
+        return dict(self.ir.method.reasons)
+
+    @property
+    def params(self) -> dict:
+        return {p.name: p.default for p in self.ir.params}
+
+    @property
+    def states(self) -> dict:
+        return {s.name: s.init for s in self.ir.states}
+
+    @property
+    def inputs(self) -> dict:
+        return {i.name: i.default for i in self.ir.inputs}
+
+    def with_switches(self, **switches) -> Model:
+        """The same text compiled with other switch values."""
+        if self.text is None:
+            raise EqsnnError("this model was not compiled from text; switches cannot change")
+        current = dict(self.ir.meta.get("switches", {}))
+        current.update(switches)
+        return compile(self.text, filename=self.filename, switches=current)
+
+    def __str__(self) -> str:
+        return render_text(self.ir)
+
+    def __repr__(self) -> str:
+        return f"<eqsnn.Model {self.name}: {len(self.ir.states)} states, method {self.method}>"
+
+    def _repr_markdown_(self) -> str:
+        return render_markdown(self.ir)
+
+    def _repr_latex_(self) -> str:
+        return render_latex(self.ir)
+
+
+def compile(text: str, *, filename: str | None = None, switches: dict | None = None) -> Model:
+    """Compile model text; raises :class:`~eqsnn.errors.EqsnnError` on bad input."""
+    return Model(compile_ir(text, filename, switches), text, filename)
+
+
+def load(path, *, switches: dict | None = None) -> Model:
+    """Compile the model in the file at ``path`` (a ``.eqs`` file)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise EqsnnError(f"cannot read model file {str(path)!r}: {exc.strerror}",
+                         hint="give the path of a .eqs file") from None
+    return compile(text, filename=str(path), switches=switches)

@@ -1,0 +1,380 @@
+"""Text → :class:`eqsnn.syntax.Model`, with Lark and ``grammar/eqsnn.lark``.
+
+Every failure becomes a :class:`~eqsnn.errors.ParseError` that names the
+line and column and says what was expected there.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from importlib import resources
+
+import lark
+from lark.indenter import Indenter
+
+from . import syntax as s
+from .errors import ParseError
+
+
+class _ModelIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 4
+
+
+@functools.cache
+def _parser() -> lark.Lark:
+    grammar = resources.files("eqsnn").joinpath("grammar/eqsnn.lark").read_text()
+    return lark.Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        postlex=_ModelIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def parse(text: str, filename: str | None = None) -> s.Model:
+    """Parse one model.  Raises :class:`ParseError` with position and hint."""
+    if not isinstance(text, str):
+        raise ParseError(f"model text must be a str, not {type(text).__name__}")
+    source = text.replace("\r\n", "\n")
+    if not source.endswith("\n"):
+        source += "\n"
+    try:
+        tree = _parser().parse(source)
+        model = _ToSyntax(source, filename).transform(tree)
+    except lark.exceptions.VisitError as exc:
+        if isinstance(exc.orig_exc, ParseError):
+            raise exc.orig_exc.located(source, filename) from None
+        raise
+    except lark.exceptions.UnexpectedInput as exc:
+        raise _describe(exc, source, filename) from None
+    except lark.exceptions.LarkError as exc:  # indentation errors from the Indenter
+        raise ParseError(
+            "inconsistent indentation",
+            hint="indent each block by the same amount (4 spaces) and dedent back to a "
+            "level used before",
+            source=source,
+            filename=filename,
+        ) from exc
+    return model
+
+
+_TOKEN_NAMES = {
+    "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
+    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['",
+    "RSQB": "']'", "COMPARE": "a comparison", "ASSIGN_OP": "'=' or '+='", "SIGN": "'+' or '-'",
+    "PRODUCT_OP": "'*' or '/'", "DERIVATIVE": "an ODE 'dX/dt = ...'", "COLON": "':'",
+    "EQUAL": "'='", "STRING": "a docstring", "DTYPE": "float, int or bool",
+    "$END": "end of file",
+}
+
+
+def _expected(names) -> str:
+    shown = sorted({_TOKEN_NAMES.get(n, n.lower().strip("_")) for n in names})
+    return ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else "")
+
+
+def _describe(exc: lark.exceptions.UnexpectedInput, source: str, filename) -> ParseError:
+    line, column = exc.line, exc.column
+    if line is None or line < 1:  # unexpected end of input
+        line = source.count("\n")
+        column = len(source.splitlines()[-1]) + 1 if source.strip() else 1
+    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
+    token = getattr(exc, "token", None)
+    hint = None
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        char = source.splitlines()[line - 1][column - 1] if column else "?"
+        message = f"unexpected character {char!r}"
+        if char == "'":
+            hint = "docstrings use double quotes"
+        elif char == "^":
+            hint = "write powers as '**'"
+        elif char in "&|!":
+            hint = "write 'and', 'or' and 'not' for logic"
+        else:
+            hint = f"expected {_expected(expected)}" if expected else None
+    elif token is not None and token.type == "_INDENT":
+        message = "unexpected indentation"
+        hint = "only the body of a model, an 'if' or a block is indented"
+    elif token is not None and token.type in ("_NL", "$END", "_DEDENT"):
+        message = "unexpected end of line"
+        hint = f"expected {_expected(expected)}"
+        if "LPAR" in expected or "NAME" in expected or "NUMBER" in expected:
+            hint = "the expression is incomplete: " + hint
+    else:
+        text = getattr(token, "value", "")
+        message = f"unexpected {text!r}" if text else "unexpected input"
+        hint = f"expected {_expected(expected)}" if expected else None
+        if text == "=" and "COMPARE" in expected:
+            hint = "compare with '==' (a single '=' assigns)"
+        elif token is not None and token.type == "NAME" and not expected & {"NAME"}:
+            hint = (f"{text!r} is not a keyword here; declarations start with param, state, "
+                    "input, let, switch, array, dX/dt, before:, after:, threshold:, reset:, "
+                    "refractory:, method: or if")
+    return ParseError(message, line=line, column=column, hint=hint, source=source,
+                      filename=filename)
+
+
+def _pos(meta_or_token) -> s.Pos:
+    return s.Pos(meta_or_token.line, meta_or_token.column)
+
+
+class _ToSyntax(lark.Transformer):
+    """Lark tree → syntax dataclasses."""
+
+    def __init__(self, source: str, filename: str | None):
+        super().__init__()
+        self.source = source
+        self.filename = filename
+
+    # -- model and declarations ------------------------------------------
+    def start(self, items):
+        return items[-1]
+
+    @lark.v_args(meta=True)
+    def model(self, meta, items):
+        name, rest = items[0], items[1:]
+        doc = ""
+        if rest and isinstance(rest[0], _Doc):
+            doc, rest = rest[0].text, rest[1:]
+        return s.Model(str(name), doc, tuple(rest), _pos(name), self.source, self.filename)
+
+    def docstring(self, items):
+        return _Doc(_unquote(items[0]))
+
+    def dtype(self, items):
+        return _Dtype(str(items[0]))
+
+    @lark.v_args(meta=True)
+    def param(self, meta, items):
+        name, rest = items[0], items[1:]
+        dtype, rest = _take_dtype(rest)
+        constraints: tuple = ()
+        if rest and isinstance(rest[-1], tuple):
+            constraints, rest = rest[-1], rest[:-1]
+        default = rest[0] if rest else None
+        return s.ParamDecl(str(name), dtype, default, constraints, _pos(name))
+
+    def constraints(self, items):
+        return tuple(item for item in items if isinstance(item, s.Constraint))
+
+    def constraint(self, items):
+        op, number = items
+        return s.Constraint(str(op), number, _pos(op))
+
+    def signed_number(self, items):
+        value = float(items[-1])
+        return -value if len(items) == 2 and items[0] == "-" else value
+
+    def state(self, items):
+        name, rest = items[0], items[1:]
+        dtype, rest = _take_dtype(rest)
+        return s.StateDecl(str(name), dtype, rest[0], _pos(name))
+
+    def input(self, items):
+        name, rest = items[0], items[1:]
+        dtype, rest = _take_dtype(rest)
+        return s.InputDecl(str(name), dtype, rest[0] if rest else None, _pos(name))
+
+    def let(self, items):
+        name, expr = items
+        return s.LetDecl(str(name), expr, _pos(name))
+
+    def switch(self, items):
+        name, value = items[0], items[1:]
+        if value[0].type == "TRUE":
+            parsed: bool | int | float = True
+        elif value[0].type == "FALSE":
+            parsed = False
+        else:
+            text = "".join(str(v) for v in value)
+            parsed = int(text) if text.lstrip("+-").isdigit() else float(text)
+        return s.SwitchDecl(str(name), parsed, _pos(name))
+
+    def array(self, items):
+        name, rest = items[0], items[1:]
+        dtype, _ = _take_dtype(rest)
+        return s.ArrayDecl(str(name), dtype, _pos(name))
+
+    def ode(self, items):
+        token = items[0]
+        var = str(token)[1:].split("/")[0].strip()
+        unless = items[2] if len(items) > 2 else None
+        return s.OdeDecl(var, items[1], unless, _pos(token))
+
+    def block(self, items):
+        kind = "_".join(str(item) for item in items[:-1])
+        return s.BlockDecl(kind, items[-1], _pos(items[0]))
+
+    def condition(self, items):
+        kind = "_".join(str(item) for item in items[:-1])
+        return s.ConditionDecl(kind, items[-1], _pos(items[0]))
+
+    def method(self, items):
+        return s.MethodDecl(str(items[0]), _pos(items[0]))
+
+    @lark.v_args(meta=True)
+    def decl_if(self, meta, items):
+        branches = [(items[0], items[1])]
+        orelse: tuple = ()
+        for item in items[2:]:
+            if isinstance(item, _Else):
+                orelse = item.body
+            else:
+                branches.append((item.cond, item.body))
+        return s.IfDecl(tuple(branches), orelse, _pos(meta))
+
+    def decl_elif(self, items):
+        return _Elif(items[0], items[1])
+
+    def decl_else(self, items):
+        return _Else(items[0])
+
+    def decl_suite(self, items):
+        return tuple(items)
+
+    # -- statements ---------------------------------------------------------
+    def suite(self, items):
+        return tuple(item for item in items if item is not None)
+
+    def assign(self, items):
+        name, op, expr = items
+        return s.Assign(str(name), str(op), expr, _pos(name))
+
+    def local(self, items):
+        name, expr = items
+        return s.LocalDef(str(name), expr, _pos(name))
+
+    def pass_(self, items):
+        return None
+
+    @lark.v_args(meta=True)
+    def if_statement(self, meta, items):
+        branches = [(items[0], items[1])]
+        orelse: tuple = ()
+        for item in items[2:]:
+            if isinstance(item, _Else):
+                orelse = item.body
+            else:
+                branches.append((item.cond, item.body))
+        return s.IfStatement(tuple(branches), orelse, _pos(meta))
+
+    def elif_clause(self, items):
+        return _Elif(items[0], items[1])
+
+    def else_clause(self, items):
+        return _Else(items[0])
+
+    # -- expressions --------------------------------------------------------
+    def number(self, items):
+        return s.Number(str(items[0]), _pos(items[0]))
+
+    def true(self, items):
+        return s.Bool(True, _pos(items[0]))
+
+    def false(self, items):
+        return s.Bool(False, _pos(items[0]))
+
+    def name(self, items):
+        return s.Name(str(items[0]), _pos(items[0]))
+
+    def call(self, items):
+        name = items[0]
+        args = items[2] if len(items) == 4 else ()
+        return s.Call(str(name), tuple(args), _pos(name))
+
+    def arguments(self, items):
+        return tuple(items)
+
+    def index(self, items):
+        return s.Index(str(items[0]), items[2], _pos(items[0]))
+
+    def atom(self, items):  # parenthesised expression
+        return items[1]
+
+    def unary(self, items):
+        op, operand = items
+        return s.Unary(str(op), operand, _pos(op))
+
+    def not_(self, items):
+        (operand,) = items
+        return s.Unary("not", operand, _expr_pos(operand))
+
+    def power(self, items):
+        return s.Binary("**", items[0], items[2], _pos(items[1]))
+
+    def comparison(self, items):
+        left, op, right = items
+        return s.Binary(str(op), left, right, _pos(op))
+
+    def sum(self, items):
+        return _fold(items)
+
+    def product(self, items):
+        return _fold(items)
+
+    def and_expr(self, items):
+        return _fold_keyword(items, "and")
+
+    def or_expr(self, items):
+        return _fold_keyword(items, "or")
+
+
+def _fold(items):
+    expr = items[0]
+    for op, right in zip(items[1::2], items[2::2]):
+        expr = s.Binary(str(op), expr, right, _pos(op))
+    return expr
+
+
+def _fold_keyword(items, op):
+    expr = items[0]
+    for right in items[1:]:
+        expr = s.Binary(op, expr, right, _expr_pos(expr))
+    return expr
+
+
+def _expr_pos(expr) -> s.Pos:
+    return expr.pos
+
+
+class _Doc:
+    def __init__(self, text):
+        self.text = text
+
+
+class _Dtype:
+    def __init__(self, name):
+        self.name = name
+
+
+class _Elif:
+    def __init__(self, cond, body):
+        self.cond, self.body = cond, body
+
+
+class _Else:
+    def __init__(self, body):
+        self.body = body
+
+
+def _take_dtype(items):
+    if items and isinstance(items[0], _Dtype):
+        return items[0].name, items[1:]
+    return "float", items
+
+
+def _unquote(token) -> str:
+    text = str(token)
+    value = ast.literal_eval(text)
+    lines = value.strip("\n").splitlines()
+    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
+    cut = min(indents) if indents else 0
+    return "\n".join([lines[0].strip()] + [line[cut:] for line in lines[1:]]).strip()

@@ -1,0 +1,77 @@
+"""The compiler pipeline, one named step per line (DESIGN §1)."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import sympy
+
+from . import ir
+from .analysis import analyse, choose_method
+from .check import Checked, check
+from .errors import SolverError
+from .hoist import hoist
+from .parse import parse
+from .solvers import integrate
+
+
+class EqsnnWarning(UserWarning):
+    """A model compiles, but not the way its author probably hoped (e.g. RK4, not exact)."""
+
+
+def compile_ir(text: str, filename: str | None = None, switches: dict | None = None) -> ir.Model:
+    """Model text → validated :class:`ir.Model`."""
+    key = tuple(sorted((switches or {}).items()))
+    model = _compile_cached(text, filename, key)
+    for message in model.method.warnings:
+        warnings.warn(f"{model.name}: {message}", EqsnnWarning, stacklevel=3)
+    return model
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_cached(text, filename, switches) -> ir.Model:
+    syntax_model = parse(text, filename)
+    checked = check(syntax_model, dict(switches))
+    system = analyse(checked)
+    method, reasons, notes = _choose(checked, system)
+    precompute, update = integrate(system, method, checked.draws)
+    model = assemble(checked, system, ir.Method(method, reasons, notes), precompute, update)
+    return hoist(model).validate()
+
+
+def _choose(checked: Checked, system):
+    try:
+        return choose_method(system, checked.method)
+    except SolverError as exc:
+        if exc.line is None and checked.method_pos is not None:
+            exc.line, exc.column = checked.method_pos
+        raise exc.located(checked.source, checked.filename) from None
+
+
+def assemble(checked: Checked, system, method: ir.Method, precompute, update) -> ir.Model:
+    """One step = refractory flag, before, integration, after (DESIGN §3)."""
+    step: list = []
+    if checked.refractory is not None:
+        step.append(ir.Local("refractory", "bool", checked.refractory))
+    step += [*checked.before, *update, *checked.after]
+    return ir.Model(
+        name=checked.name,
+        doc=checked.doc,
+        params=checked.params,
+        states=checked.states,
+        inputs=checked.inputs,
+        arrays=checked.arrays,
+        precompute=tuple(precompute),
+        step=tuple(step),
+        threshold=checked.threshold,
+        reset=checked.reset,
+        negative_threshold=checked.negative_threshold,
+        negative_reset=checked.negative_reset,
+        method=method,
+        odes=tuple((v, r + (g * sympy.Symbol("xi") if g != 0 else 0))
+                   for v, r, g in zip(system.variables, system.rhs, system.noise)),
+        meta={"switches": dict(checked.switches), "source": checked.source,
+              "filename": checked.filename,
+              "unless": dict(zip(system.variables, system.unless))},
+    )

@@ -1,0 +1,211 @@
+"""The syntax tree of a model file: frozen dataclasses with source positions.
+
+The parser (:mod:`eqsnn.parse`) produces these; the checker
+(:mod:`eqsnn.check`) resolves names, switches and types and turns the
+expressions into SymPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Pos:
+    line: int
+    column: int
+
+
+# --- expressions -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Number:
+    text: str
+    pos: Pos
+
+    @property
+    def is_int(self) -> bool:
+        return not any(c in self.text for c in ".eE")
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Index:
+    array: str
+    index: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-", "+", "not"
+    operand: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / // % ** == != < <= > >= and or
+    left: Expr
+    right: Expr
+    pos: Pos
+
+
+Expr = Union[Number, Bool, Name, Call, Index, Unary, Binary]
+
+
+# --- statements (inside before/after/reset blocks) ----------------------------
+
+
+@dataclass(frozen=True)
+class Assign:
+    target: str
+    op: str  # = += -= *= /=
+    expr: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class LocalDef:
+    name: str
+    expr: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class IfStatement:
+    branches: tuple[tuple[Expr, tuple[Statement, ...]], ...]  # if / elif
+    orelse: tuple[Statement, ...]
+    pos: Pos
+
+
+Statement = Union[Assign, LocalDef, IfStatement]
+
+
+# --- declarations ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Constraint:
+    op: str
+    bound: float
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    name: str
+    dtype: str
+    default: Expr | None
+    constraints: tuple[Constraint, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class StateDecl:
+    name: str
+    dtype: str
+    init: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class InputDecl:
+    name: str
+    dtype: str
+    default: Expr | None
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class LetDecl:
+    name: str
+    expr: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class SwitchDecl:
+    name: str
+    value: bool | int | float
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class ArrayDecl:
+    name: str
+    dtype: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class OdeDecl:
+    var: str
+    rhs: Expr
+    unless: Expr | None
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class BlockDecl:
+    kind: str  # before | after | reset | negative_reset
+    body: tuple[Statement, ...]
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class ConditionDecl:
+    kind: str  # threshold | negative_threshold | refractory
+    cond: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class MethodDecl:
+    name: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class IfDecl:
+    """A compile-time ``if`` over switches around declarations."""
+
+    branches: tuple[tuple[Expr, tuple[Declaration, ...]], ...]
+    orelse: tuple[Declaration, ...]
+    pos: Pos
+
+
+Declaration = Union[
+    ParamDecl, StateDecl, InputDecl, LetDecl, SwitchDecl, ArrayDecl, OdeDecl, BlockDecl,
+    ConditionDecl, MethodDecl, IfDecl,
+]
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    doc: str
+    declarations: tuple[Declaration, ...]
+    pos: Pos
+    source: str
+    filename: str | None = None
