@@ -37,6 +37,7 @@ class System:
     forcing: tuple[sympy.Basic, ...] | None
     reasons: tuple[tuple[str, str | None], ...]  # (method, why not) — None: applicable
     constants: frozenset  # symbols that are host constants (params, dt)
+    positions: tuple = ()  # (line, column) of each ODE in the text
 
     def applicable(self, method: str) -> bool:
         return dict(self.reasons).get(method, "") is None
@@ -144,7 +145,7 @@ def analyse(checked: Checked) -> System:
         reasons.append((method, None))
     matrix = sympy.ImmutableMatrix(A) if linear else None
     return System(names, tuple(rhs), tuple(noise), unless, matrix, forcing, tuple(reasons),
-                  constants)
+                  constants, tuple((ode.line, ode.column) for ode in odes))
 
 
 def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tuple]:

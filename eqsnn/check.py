@@ -154,9 +154,9 @@ class _Checker:
                 raise CheckError(f"unknown switch {name!r} for model {self.model.name}",
                                  hint=suggest(name, values) or f"its switches are: {known}")
             if isinstance(values[name], bool) != isinstance(value, bool):
-                raise CheckError(
-                    f"switch {name!r} takes a {'bool' if isinstance(values[name], bool) else 'number'}"
-                    f", not {value!r}")
+                kind = "bool" if isinstance(values[name], bool) else "number"
+                raise CheckError(f"switch {name!r} takes a {kind}, not {value!r}",
+                                 hint=f"pass switches={{{name!r}: ...}} with a {kind}")
             values[name] = value
         return values
 
@@ -171,7 +171,8 @@ class _Checker:
                 else:
                     out.extend(self._flatten(decl.orelse, switches))
             elif isinstance(decl, s.SwitchDecl) and decls is not self.model.declarations:
-                raise _error("switches are declared at the top level of the model", decl.pos)
+                raise _error("switches are declared at the top level of the model", decl.pos,
+                             "move the switch out of the 'if' block")
             else:
                 out.append(decl)
         return out
@@ -181,6 +182,10 @@ class _Checker:
         try:
             value, kind = conv.expr(cond)
         except CheckError as exc:
+            if exc.message.startswith("unknown name"):
+                name = exc.message.split("'")[1]
+                raise CheckError(f"unknown switch {name!r}", line=exc.line, column=exc.column,
+                                 hint=f"declare it with 'switch {name} = true'") from None
             raise CheckError(
                 "a declaration-level 'if' may only test switches", line=exc.line,
                 column=exc.column,
@@ -202,7 +207,7 @@ class _Checker:
                          "choose another name")
         if name.startswith("_"):
             raise _error(f"names starting with '_' are reserved for generated code: {name!r}",
-                         decl.pos)
+                         decl.pos, f"call it {name.lstrip('_') or 'x'!r} instead")
         if name in self.declared:
             kind, pos = self.declared[name]
             raise _error(f"{name!r} is already declared as a {kind} at line {pos.line}",
@@ -213,7 +218,7 @@ class _Checker:
     def _constant(self, expr, conv, what, pos):
         value, kind = conv.expr(expr, constant=True)
         if not value.is_number and value not in (sympy.true, sympy.false):
-            raise _error(f"{what} must be a constant", pos)
+            raise _error(f"{what} must be a constant", pos, "write a number")
         return value, kind
 
     def _param(self, decl: s.ParamDecl, conv) -> ir.Param:
@@ -225,7 +230,8 @@ class _Checker:
         constraints = tuple(ir.Constraint(c.op, c.bound) for c in decl.constraints)
         for c, raw in zip(constraints, decl.constraints):
             if default is not None and not c.holds(default):
-                raise _error(f"the default {default} of {decl.name} violates '{c}'", raw.pos)
+                raise _error(f"the default {default} of {decl.name} violates '{c}'", raw.pos,
+                             f"choose a default that is {c}")
         return ir.Param(decl.name, decl.dtype, default, constraints)
 
     def _state(self, decl: s.StateDecl, conv) -> ir.State:
@@ -246,7 +252,7 @@ class _Checker:
         for decl in decls:
             if decl.kind in out:
                 raise _error(f"a model has at most one '{decl.kind.replace('_', ' ')}:'",
-                             decl.pos)
+                             decl.pos, "combine the conditions with 'and' / 'or'")
             value, kind = conv.expr(decl.cond)
             if kind != "bool":
                 raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
@@ -259,7 +265,7 @@ class _Checker:
         for decl in decls:
             if decl.var in seen:
                 raise _error(f"d{decl.var}/dt is defined twice (first at line {seen[decl.var]})",
-                             decl.pos)
+                             decl.pos, "combine the right-hand sides into one equation")
             seen[decl.var] = decl.pos.line
             kind = self.declared.get(decl.var, (None,))[0]
             if kind != "state":

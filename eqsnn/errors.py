@@ -63,6 +63,10 @@ class EqsnnError(Exception):
         return "\n".join(parts)
 
 
+class InternalError(EqsnnError):
+    """The compiler failed on input it should have accepted or rejected cleanly (a bug)."""
+
+
 class ParseError(EqsnnError, SyntaxError):
     """The text is not in the eqsnn language."""
 
@@ -81,7 +85,7 @@ class SolverError(EqsnnError, ValueError):
 
 
 class ParameterError(EqsnnError, ValueError):
-    """A parameter or initial value is missing, NaN, of the wrong shape, or violates a constraint."""
+    """A parameter or initial value is missing, NaN, misshapen, or violates a constraint."""
 
 
 class ShapeError(EqsnnError, RuntimeError):

@@ -38,6 +38,11 @@ FUNCTIONS = {
     "floor": (sympy.floor, 1, 1), "ceil": (sympy.ceiling, 1, 1),
     "rand_uniform": (None, 0, 0), "rand_normal": (None, 0, 0),
 }
+_SIGNATURES = {
+    "min": "write min(a, b, ...)", "max": "write max(a, b, ...)",
+    "clip": "write clip(x, low, high)", "rand_uniform": "write rand_uniform()",
+    "rand_normal": "write rand_normal()",
+}
 _INT_FUNCTIONS = {"abs", "min", "max", "clip"}
 BUILTIN_TYPES = {"t": "float", "dt": "float", "step": "int", "id": "int", "batch": "int"}
 _COMPARE = {">=": sympy.Ge, ">": sympy.Gt, "<=": sympy.Le, "<": sympy.Lt}
@@ -79,7 +84,11 @@ class Converter:
 
     def _expr(self, node):
         method = getattr(self, "_" + type(node).__name__.lower())
-        return method(node)
+        value, kind = method(node)
+        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            raise _error("this expression is infinite or undefined (e.g. a division by zero)",
+                         node.pos, "check the constants in the expression")
+        return value, kind
 
     def _number(self, node: s.Number):
         if node.is_int:
@@ -106,7 +115,8 @@ class Converter:
         if initial:
             if name == "dt":
                 return sympy.Symbol(name), "float"
-            raise _error(f"initial values may use params, not {name!r}", node.pos)
+            raise _error(f"initial values may use params, not {name!r}", node.pos,
+                         "set the initial value from the Simulator's init= instead")
         for frame in reversed(self.locals):
             if name in frame:
                 return sympy.Symbol(name), frame[name]
@@ -121,7 +131,8 @@ class Converter:
             return (sympy.Symbol(name) if scope.refractory else sympy.false), "bool"
         if name == "xi":
             if not ode:
-                raise _error("white noise 'xi' may only appear in an ODE", node.pos)
+                raise _error("white noise 'xi' may only appear in an ODE", node.pos,
+                             "use rand_normal() for a random number in a statement")
             return sympy.Symbol("xi"), "float"
         if name in scope.arrays:
             raise _error(f"array {name!r} must be indexed", node.pos, f"write {name}[i]")
@@ -175,7 +186,8 @@ class Converter:
         if n < low or (high is not None and n > high):
             want = f"{low}" if low == high else f"at least {low}"
             raise _error(f"{node.func}() takes {want} argument{'s' if low != 1 else ''}, "
-                         f"got {n}", node.pos)
+                         f"got {n}", node.pos,
+                         _SIGNATURES.get(node.func, f"write {node.func}(x)"))
         if node.func.startswith("rand_"):
             if self.mode[0] or self.mode[1]:
                 raise _error(f"{node.func}() cannot be used in a constant", node.pos)
@@ -208,7 +220,8 @@ class Converter:
         value, kind = self._expr(node.operand)
         if node.op == "not":
             if kind != "bool":
-                raise _error("'not' takes a condition", node.operand.pos)
+                raise _error("'not' takes a condition", node.operand.pos,
+                             "compare first, e.g. 'not (V > 0)'")
             return sympy.Not(value), "bool"
         if kind == "bool":
             raise _error(f"cannot apply '{node.op}' to a condition", node.pos)
@@ -243,13 +256,16 @@ class Converter:
             return left * right, "int" if both_int else "float"
         if op == "/":
             if right.is_zero:
-                raise _error("division by zero", node.right.pos)
+                raise _error("division by zero", node.right.pos, "divide by a non-zero value")
             return left / right, "float"
         if op == "//":
             return sympy.floor(left / right), "int" if both_int else "float"
         if op == "%":
             return sympy.Mod(left, right), "int" if both_int else "float"
         # **
+        if right.is_number and left.is_number and abs(float(right)) > 1000:
+            raise _error("exponent too large for a constant", node.right.pos,
+                         "use exp() or a param for huge values")
         int_power = both_int and right.is_Integer and right >= 0
         return left**right, "int" if int_power else "float"
 

@@ -64,7 +64,8 @@ def evaluate_precompute(
     model: ir.Model, params: Mapping[str, object], dt: float
 ) -> dict[str, np.ndarray]:
     """All precompute values of ``model`` for these params (scalars or ``(n,)`` arrays)."""
-    values: dict[str, object] = {name: np.asarray(v, dtype=np.float64) for name, v in params.items()}
+    values: dict[str, object] = {
+        name: np.asarray(v, dtype=np.float64) for name, v in params.items()}
     values["dt"] = np.float64(dt)
     out: dict[str, np.ndarray] = {}
     for item in model.precompute:

@@ -10,7 +10,7 @@ import sympy
 from . import ir
 from .analysis import analyse, choose_method
 from .check import Checked, check
-from .errors import SolverError
+from .errors import EqsnnError, InternalError, SolverError
 from .hoist import hoist
 from .parse import parse
 from .solvers import integrate
@@ -31,22 +31,33 @@ def compile_ir(text: str, filename: str | None = None, switches: dict | None = N
 
 @functools.lru_cache(maxsize=256)
 def _compile_cached(text, filename, switches) -> ir.Model:
+    try:
+        return _compile(text, filename, switches)
+    except EqsnnError:
+        raise
+    except RecursionError:
+        raise EqsnnError("the model is nested too deeply to compile", filename=filename,
+                         hint="split long expressions into several 'let' lines") from None
+    except Exception as exc:  # a bug: still report it as an eqsnn error, with the cause
+        raise InternalError(f"eqsnn failed to compile this model: {type(exc).__name__}: {exc}",
+                            filename=filename,
+                            hint="this is a bug in eqsnn; please report it with the model"
+                            ) from exc
+
+
+def _compile(text, filename, switches) -> ir.Model:
     syntax_model = parse(text, filename)
     checked = check(syntax_model, dict(switches))
-    system = analyse(checked)
-    method, reasons, notes = _choose(checked, system)
-    precompute, update = integrate(system, method, checked.draws)
-    model = assemble(checked, system, ir.Method(method, reasons, notes), precompute, update)
-    return hoist(model).validate()
-
-
-def _choose(checked: Checked, system):
     try:
-        return choose_method(system, checked.method)
+        system = analyse(checked)
+        method, reasons, notes = choose_method(system, checked.method)
+        precompute, update = integrate(system, method, checked.draws)
     except SolverError as exc:
         if exc.line is None and checked.method_pos is not None:
-            exc.line, exc.column = checked.method_pos
+            exc.line, exc.column = checked.method_pos  # the requested method cannot work
         raise exc.located(checked.source, checked.filename) from None
+    model = assemble(checked, system, ir.Method(method, reasons, notes), precompute, update)
+    return hoist(model).validate()
 
 
 def assemble(checked: Checked, system, method: ir.Method, precompute, update) -> ir.Model:

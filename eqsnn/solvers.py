@@ -85,7 +85,9 @@ def exact_update(system: System, draws: _Draws):
         conds = {system.unless[i] for i in group}
         if len(conds) > 1:
             coupled = ", ".join(names[i] for i in group)
+            line, column = system.positions[group[0]] if system.positions else (None, None)
             raise SolverError(f"coupled equations ({coupled}) must share one 'unless' condition",
+                              line=line, column=column,
                               hint="freeze all of them under the same condition, or none")
         unless = conds.pop()
         if len(group) == 1:
@@ -170,7 +172,7 @@ def exponential_euler_update(system: System, draws: _Draws):
     >>> s = System(('x',), (-x + u,), (0,), (None,), None, None, (), frozenset({dt}))
     >>> _, stmts = exponential_euler_update(s, _Draws(0))
     >>> stmts[0].expr
-    u*dt*phi1(-dt) + x*exp(-dt)
+    dt*u*phi1(-dt) + x*exp(-dt)
     >>> v = symbols('v')
     >>> s = System(('x',), (-v * x,), (0,), (None,), None, None, (), frozenset({dt}))
     >>> [str(st.expr) for st in exponential_euler_update(s, _Draws(0))[1]]
