@@ -43,7 +43,7 @@ class EqsnnError(Exception):
         """The offending source line with a caret under the column."""
         if self.source is None or self.line is None:
             return ""
-        lines = self.source.splitlines()
+        lines = self.source.split("\n")
         if not 1 <= self.line <= len(lines):
             return ""
         text = lines[self.line - 1].expandtabs(4)

@@ -85,12 +85,13 @@ def _describe(exc: lark.exceptions.UnexpectedInput, source: str, filename) -> Pa
     line, column = exc.line, exc.column
     if line is None or line < 1:  # unexpected end of input
         line = source.count("\n")
-        column = len(source.splitlines()[-1]) + 1 if source.strip() else 1
+        column = len(source.rstrip("\n").split("\n")[-1]) + 1
     expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
     token = getattr(exc, "token", None)
     hint = None
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
-        char = source.splitlines()[line - 1][column - 1] if column else "?"
+        row = source.split("\n")[line - 1]
+        char = row[column - 1] if column and column <= len(row) else "?"
         message = f"unexpected character {char!r}"
         if char == "'":
             hint = "docstrings use double quotes"

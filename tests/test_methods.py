@@ -1,0 +1,195 @@
+"""Method choice with reasons, exponential Euler and noise against their defining formulas."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from ir_interp import Interpreter
+
+import eqsnn
+from eqsnn import host
+from eqsnn.pipeline import EqsnnWarning
+
+EXPECTED = {
+    # example: (method, fragment of the reason exact was rejected or chosen)
+    "lif_pulse": ("exact", "chosen"),
+    "lif_held": ("exact", "chosen"),
+    "lif_expsyn": ("exact", "chosen"),
+    "lif_alpha": ("exact", "chosen"),
+    "lif_noise": ("exact", "chosen"),
+    "alif": ("exact", "chosen"),
+    "two_compartment": ("exact", "chosen"),
+    "integrator": ("exact", "chosen"),
+    "coba_lif": ("exponential_euler", "term -V*g_exc/c_mem multiplies g_exc and V"),
+    "hh": ("exponential_euler", "term -V*g_na*h*m**3/c_mem multiplies m and V"),
+    "izhikevich": ("rk4", "dv/dt is not linear in v: term 0.04*v**2"),
+    "adex": ("rk4", "dV/dt is not linear in V: term delta_t*g_leak*exp("),
+    "poisson_source": ("none", None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_method_and_reasons_for_each_example(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EqsnnWarning)
+        model = eqsnn.load(f"examples/{name}.eqs")
+    method, fragment = EXPECTED[name]
+    assert model.method == method
+    if fragment is not None:
+        assert fragment in model.reasons["exact"]
+    if method == "rk4":
+        assert "not linear in" in model.reasons["exponential_euler"]
+        assert model.reasons["rk4"].startswith("chosen")
+    if method == "exponential_euler":
+        assert model.reasons["exponential_euler"].startswith("chosen")
+    # every method considered is listed with a reason, and the text view shows them
+    text = str(model)
+    assert f"method: {method}" in text
+    for other, reason in model.reasons.items():
+        assert f"{other}: {reason}" in text
+
+
+def test_rk4_warns_naming_the_nonlinear_term():
+    with pytest.warns(EqsnnWarning, match=r"0\.04\*v\*\*2"):
+        eqsnn.compile(open("examples/izhikevich.eqs").read() + "\n")
+
+
+def test_requested_method_is_used_and_explained():
+    text = "neuron M\n    state V = 1.0\n    dV/dt = -V / 10\n    method: euler\n"
+    model = eqsnn.compile(text)
+    assert model.method == "euler"
+    assert model.reasons["euler"] == "requested by 'method:'"
+    sim = Interpreter(model.ir, dt=0.5)
+    sim.step()
+    assert sim.state["V"][0] == pytest.approx(1.0 - 0.05, rel=1e-15)
+
+
+@pytest.mark.parametrize("method,order", [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_explicit_methods_converge_at_their_order(method, order):
+    text = ("neuron M\n    state V = 1.0\n    input I = 0.3\n"
+            f"    dV/dt = -V**3 + I * sin(t)\n    method: {method}\n")
+    from scipy.integrate import solve_ivp
+
+    exact = solve_ivp(lambda t, y: -y**3 + 0.3 * np.sin(t), (0, 2.0), [1.0], rtol=1e-13,
+                      atol=1e-15).y[0, -1]
+    errors = []
+    for steps in (20, 40):
+        sim = Interpreter(eqsnn.compile(text).ir, dt=2.0 / steps)
+        for _ in range(steps):
+            sim.step()
+        errors.append(abs(sim.state["V"][0] - exact))
+    observed = math.log2(errors[0] / errors[1])
+    # RK4 converges faster than 4 before its asymptotic regime; never slower than its order
+    assert order - 0.3 <= observed <= order + 1.2
+
+
+def exp_euler(x, a, b, dt):
+    """The defining formula x e^{a dt} + b (e^{a dt} - 1)/a, with its a -> 0 limit."""
+    if a == 0:
+        return x + b * dt
+    return x * math.exp(a * dt) + b * math.expm1(a * dt) / a
+
+
+@pytest.mark.parametrize("g_exc,g_inh,g_leak", [(0.02, 0.01, 0.01), (0.0, 0.0, 0.0),
+                                                (0.0, 0.03, 0.0)])
+def test_coba_lif_follows_exponential_euler(g_exc, g_inh, g_leak):
+    model = eqsnn.load("examples/coba_lif.eqs")
+    dt, c = 0.1, 0.2
+    sim = Interpreter(model.ir, dt=dt, params={"g_leak": g_leak, "v_thresh": 1e9},
+                      init={"V": -55.0, "g_exc": g_exc, "g_inh": g_inh})
+    sim.step({"spikes_exc": 0.0, "spikes_inh": 0.0})
+    a = -(g_leak + g_exc + g_inh) / c
+    b = (g_leak * -60.0 + g_exc * 0.0 + g_inh * -80.0) / c
+    assert sim.state["V"][0] == pytest.approx(exp_euler(-55.0, a, b, dt), rel=1e-13, abs=1e-13)
+    assert sim.state["g_exc"][0] == pytest.approx(g_exc * math.exp(-dt / 5.0), rel=1e-14)
+
+
+@pytest.mark.parametrize("V", [-65.0, -40.001, 20.0])
+def test_hh_gating_follows_exponential_euler(V):
+    model = eqsnn.load("examples/hh.eqs")
+    dt = 0.05
+    init = {"V": V, "m": 0.2, "h": 0.6, "n": 0.3}
+    sim = Interpreter(model.ir, dt=dt, init=init)
+    sim.step({"I": 0.0})
+    alpha_m = 0.1 * (V + 40) / (1 - math.exp(-(V + 40) / 10))
+    beta_m = 4 * math.exp(-(V + 65) / 18)
+    alpha_h = 0.07 * math.exp(-(V + 65) / 20)
+    beta_h = 1 / (1 + math.exp(-(V + 35) / 10))
+    for var, alpha, beta in (("m", alpha_m, beta_m), ("h", alpha_h, beta_h)):
+        expected = exp_euler(init[var], -(alpha + beta), alpha, dt)
+        assert sim.state[var][0] == pytest.approx(expected, rel=1e-9)
+    # V: linear in V with a conductance set by the (old) gates
+    g = 120 * 0.2**3 * 0.6 + 36 * 0.3**4 + 0.3
+    b = 120 * 0.2**3 * 0.6 * 50 + 36 * 0.3**4 * -77 + 0.3 * -54.387
+    assert sim.state["V"][0] == pytest.approx(exp_euler(V, -g, b, dt), rel=1e-12)
+
+
+ADEX_ADAPTATION = """
+neuron AdExAdaptation
+    "AdEx's adaptation current driven by a membrane that relaxes linearly."
+    param tau_w = 144.0 (> 0)
+    param a = 4.0
+    param e_leak = -70.6
+    param g_w = 0.0
+    state V = -50.0
+    state w = 10.0
+    dV/dt = -(V - e_leak) / 20.0 - g_w * w * V
+    dw/dt = (a * (V - e_leak) - w) / tau_w
+"""
+
+
+@pytest.mark.parametrize("g_w", [0.0, 1e-3])
+def test_adex_adaptation_follows_exponential_euler(g_w):
+    # With the w-dependent conductance g_w the system is only conditionally linear, so
+    # exponential Euler integrates w with the coefficient -1/tau_w and V at its old value.
+    assert eqsnn.compile(ADEX_ADAPTATION).method == "exponential_euler"
+    model = eqsnn.compile(ADEX_ADAPTATION.replace("    dV/dt", "    method: exponential_euler\n"
+                                                  "    dV/dt"))
+    dt = 0.5
+    sim = Interpreter(model.ir, dt=dt, params={"g_w": g_w})
+    sim.step()
+    expected_w = exp_euler(10.0, -1 / 144.0, 4.0 * (-50.0 + 70.6) / 144.0, dt)
+    assert sim.state["w"][0] == pytest.approx(expected_w, rel=1e-13)
+    expected_v = exp_euler(-50.0, -1 / 20.0 - g_w * 10.0, -70.6 * -1 / 20.0 * -1, dt)
+    assert sim.state["V"][0] == pytest.approx(expected_v, rel=1e-13)
+
+
+def test_adex_itself_rejects_exponential_euler_with_the_reason():
+    with pytest.raises(eqsnn.EqsnnError, match="not linear in V: term .*exp"):
+        eqsnn.compile(open("examples/adex.eqs").read().replace(
+            "    threshold:", "    method: exponential_euler\n    threshold:"))
+
+
+def test_ornstein_uhlenbeck_noise_has_the_exact_variance():
+    model = eqsnn.load("examples/lif_noise.eqs")
+    values = {"tau_mem": 20.0, "mu": 0.8, "sigma": 0.3}
+    for dt in (0.1, 1.0, 50.0):
+        pre = host.evaluate_precompute(model.ir, values, dt)
+        # stationary sd is sigma; one step adds sd sigma * sqrt(1 - e^{-2 dt / tau})
+        assert pre["_sigma_V"] == pytest.approx(0.3 * math.sqrt(-math.expm1(-2 * dt / 20.0)),
+                                                rel=1e-13)
+
+
+def test_coupled_noise_covariance_matches_van_loan_by_quadrature():
+    from scipy.integrate import quad_vec
+    from scipy.linalg import expm
+
+    model = eqsnn.compile("""
+neuron Noisy
+    param s1 = 0.5
+    param s2 = 0.2
+    state x = 0.0
+    state y = 0.0
+    dx/dt = -x / 5 + y / 3 + s1 * xi
+    dy/dt = -y / 7 + s2 * xi
+""")
+    dt = 2.0
+    pre = host.evaluate_precompute(model.ir, {"s1": 0.5, "s2": 0.2}, dt)
+    L = np.array([[pre["_chol_x_x"], 0.0], [pre["_chol_y_x"], pre["_chol_y_y"]]])
+    A = np.array([[-1 / 5, 1 / 3], [0.0, -1 / 7]])
+    G = np.diag([0.5, 0.2])
+    Q = quad_vec(lambda s: expm(A * s) @ G @ G.T @ expm(A.T * s), 0, dt, epsabs=1e-14)[0]
+    np.testing.assert_allclose(L @ L.T, Q, rtol=1e-10)
