@@ -1,0 +1,232 @@
+"""The ``eqsnn`` command line: run, show, emit, check, compare, list."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import EqsnnError
+
+DESCRIPTION = """\
+Write spiking-neuron dynamics as equations; eqsnn derives the exact update
+and runs it on NumPy, C, CUDA (CuPy) or GeNN.
+
+MODEL is a path to a .eqs file, the name of an example in ./examples
+(e.g. lif_pulse), or a standard-library neuron (e.g. leaky_integrate_fire).
+"""
+
+EPILOG = """\
+examples:
+  eqsnn run examples/lif_pulse.eqs --steps 200 --n 10 --plot lif.png
+  eqsnn run lif_held --input I=18 --record V --steps 500 --dt 0.1
+  eqsnn show examples/hh.eqs
+  eqsnn emit lif_expsyn --backend numpy
+  eqsnn check my_model.eqs
+  eqsnn list
+"""
+
+
+def find_model(spec: str, switches: dict | None = None):
+    """A compiled model (or standard-library neuron) from a path or a name."""
+    from .model import load
+
+    path = Path(spec)
+    if path.suffix == ".eqs" or path.exists():
+        return load(path, switches=switches)
+    example = Path("examples") / f"{spec}.eqs"
+    if example.exists():
+        return load(example, switches=switches)
+    library = _library()
+    if library is not None and spec in library.NAMES:
+        return library.get_neuron(spec)
+    known = sorted(_example_names()) + sorted(library.NAMES if library else [])
+    from .check import suggest
+
+    raise EqsnnError(f"no model called {spec!r}",
+                     hint=suggest(spec, known) or "give a .eqs path; 'eqsnn list' shows names")
+
+
+def _library():
+    try:
+        from . import neurons
+    except ImportError:  # pragma: no cover - the library is part of the package
+        return None
+    return neurons if hasattr(neurons, "NAMES") else None
+
+
+def _example_names():
+    return [p.stem for p in Path("examples").glob("*.eqs")]
+
+
+def _as_model(obj):
+    """The ``eqsnn.Model`` behind a stdlib neuron object, for show/emit."""
+    if hasattr(obj, "ir"):
+        return obj
+    if hasattr(obj, "model"):
+        return obj.model()
+    raise EqsnnError(f"cannot show {obj!r}")
+
+
+def _value(text: str):
+    """NAME=VALUE values: a number, or comma-separated numbers for per-neuron values."""
+    import numpy as np
+
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise EqsnnError(f"not a number: {text!r}",
+                         hint="write NAME=1.5, or NAME=1,2,3 for one value per neuron") from None
+    return parts[0] if len(parts) == 1 else np.array(parts)
+
+
+def _pairs(items, what):
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise EqsnnError(f"{what} {item!r} is not NAME=VALUE", hint=f"e.g. --{what} I=1.5")
+        name, text = item.split("=", 1)
+        out[name.strip()] = _value(text)
+    return out
+
+
+def cmd_run(args):
+    from . import Simulator
+
+    model = find_model(args.model)
+    sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
+                    precision=args.precision, params=_pairs(args.param, "param"), seed=args.seed)
+    record = list(args.record or [])
+    if "spikes" not in record:
+        record.append("spikes")
+    result = sim.run(args.steps, inputs=_pairs(args.input, "input"), record=record,
+                     progress=None if args.progress else False)
+    spikes = result.spikes
+    total = len(spikes.step)
+    seconds = args.steps * args.dt / 1000.0
+    name = getattr(model, "name", type(model).__name__)
+    print(f"{name}: {args.n} neurons x {args.batch} lanes, {args.steps} steps of "
+          f"{args.dt} ms on {args.backend} ({args.precision})")
+    print(f"spikes: {total}  mean rate: {total / (args.n * args.batch * seconds):.2f} Hz")
+    if total:
+        print(f"first spike: step {spikes.step[0]} (t = {spikes.step[0] * args.dt:g} ms), "
+              f"neuron {spikes.neuron[0]}")
+    for var in record:
+        if var != "spikes":
+            values = result.vars[var]
+            print(f"{var}: final mean {values[-1].mean():.6g}, min {values.min():.6g}, "
+                  f"max {values.max():.6g}")
+    if args.plot:
+        result.plot(args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def cmd_show(args):
+    print(_as_model(find_model(args.model)))
+    return 0
+
+
+def cmd_emit(args):
+    from .backends import EmitOptions, emit
+
+    model = _as_model(find_model(args.model))
+    print(emit(model.ir, args.backend, EmitOptions(precision=args.precision)).text)
+    return 0
+
+
+def cmd_check(args):
+    model = _as_model(find_model(args.model))
+    print(f"{args.model}: ok ({model.name}, method {model.method})")
+    return 0
+
+
+def cmd_list(args):
+    examples = sorted(_example_names())
+    if examples:
+        print("examples (./examples):")
+        for name in examples:
+            print(f"  {name}")
+    library = _library()
+    if library is not None:
+        print("standard library (eqsnn.neurons):")
+        for name in sorted(library.NAMES):
+            print(f"  {name}")
+    return 0
+
+
+def cmd_compare(args):
+    from .compare import compare
+
+    model = find_model(args.model)
+    backends = args.backends.split(",") if args.backends else None
+    comparison = compare(model, backends, n=args.n, steps=args.steps, dt=args.dt,
+                         precision=args.precision, inputs=_pairs(args.input, "input"),
+                         rtol=args.tolerance, atol=args.tolerance, seed=args.seed)
+    print(comparison)
+    return 0 if comparison.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eqsnn", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    run = add("run", cmd_run, "simulate a model and print a spike summary")
+    run.add_argument("model", metavar="MODEL")
+    run.add_argument("--backend", default="numpy", help="numpy (default), c, cupy or pygenn")
+    run.add_argument("--steps", type=int, default=1000, help="number of steps (default 1000)")
+    run.add_argument("--n", type=int, default=10, help="number of neurons (default 10)")
+    run.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
+    run.add_argument("--dt", type=float, default=1.0, help="time step in ms (default 1.0)")
+    run.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    run.add_argument("--seed", type=int, default=0, help="seed of the random numbers")
+    run.add_argument("--input", action="append", metavar="NAME=VALUE",
+                     help="a held input value; repeat for several (VALUE may be 1,2,3)")
+    run.add_argument("--param", action="append", metavar="NAME=VALUE",
+                     help="a parameter value; repeat for several")
+    run.add_argument("--record", action="append", metavar="VAR", help="a state to record")
+    run.add_argument("--plot", metavar="FILE.png", help="write a raster and traces")
+    run.add_argument("--progress", action="store_true", help="always show a progress bar")
+
+    show = add("show", cmd_show, "show the derived update, the method and why")
+    show.add_argument("model", metavar="MODEL")
+    emit_p = add("emit", cmd_emit, "print the code a backend generates")
+    emit_p.add_argument("model", metavar="MODEL")
+    emit_p.add_argument("--backend", default="numpy")
+    emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    check_p = add("check", cmd_check, "parse and validate only (non-zero exit on error)")
+    check_p.add_argument("model", metavar="MODEL")
+    add("list", cmd_list, "list the examples and the standard library")
+
+    cmp = add("compare", cmd_compare, "run a model on several backends and compare")
+    cmp.add_argument("model", metavar="MODEL")
+    cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
+    cmp.add_argument("--steps", type=int, default=200)
+    cmp.add_argument("--n", type=int, default=10)
+    cmp.add_argument("--dt", type=float, default=1.0)
+    cmp.add_argument("--precision", default="float64", choices=["float32", "float64"])
+    cmp.add_argument("--tolerance", type=float, default=1e-9)
+    cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--input", action="append", metavar="NAME=VALUE")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.simplefilter("default")
+    try:
+        return args.func(args)
+    except EqsnnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
