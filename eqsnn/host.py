@@ -101,10 +101,13 @@ def evaluate_propagator(item: ir.Propagator, values, dt: float) -> dict[str, np.
     """Exact propagators from the augmented matrix exponential, per neuron where needed."""
     A, shape = _stack_matrix(item.matrix, values)
     n, k, _ = A.shape
-    aug = np.zeros((n, 2 * k, 2 * k))
-    aug[:, :k, :k] = A * dt
+    # one exponential per distinct matrix: per-neuron params often take few values
+    distinct, inverse = np.unique(A.reshape(n, k * k), axis=0, return_inverse=True)
+    m = len(distinct)
+    aug = np.zeros((m, 2 * k, 2 * k))
+    aug[:, :k, :k] = distinct.reshape(m, k, k) * dt
     aug[:, :k, k:] = np.eye(k) * dt
-    E = scipy.linalg.expm(aug)
+    E = scipy.linalg.expm(aug)[inverse.reshape(n)]
     phi, gamma = E[:, :k, :k], E[:, :k, k:]
     out = {}
     _collect(out, item.phi, phi, shape)

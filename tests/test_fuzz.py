@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,8 @@ from hypothesis import strategies as st
 import eqsnn
 from eqsnn.errors import EqsnnError, InternalError
 
-EXAMPLES = [open(path).read() for path in sorted(glob.glob("examples/*.eqs"))]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = [open(p).read() for p in sorted(glob.glob(os.path.join(ROOT, "examples/*.eqs")))]
 TOKENS = ["neuron", "M", "\n", "    ", "param", "state", "input", "let", "switch", "array",
           "dV/dt", "=", "+=", "V", "x", "I", "1.0", "0", "2", "(", ")", "[", "]", ":", ",",
           "+", "-", "*", "/", "//", "%", "**", ">", ">=", "==", "and", "or", "not", "if",

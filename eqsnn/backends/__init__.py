@@ -99,6 +99,11 @@ class Runner(Protocol):
     def set_value(self, name: str, value: np.ndarray) -> None: ...
 
 
+def numpy_dtype(dtype: str, precision: str) -> np.dtype:
+    """NumPy type of an IR type: ``float`` is the precision, ``int`` int32, ``bool`` bool."""
+    return np.dtype({"float": precision, "int": np.int32, "bool": np.bool_}[dtype])
+
+
 def get_backend(name: str):
     """The backend module called ``name``."""
     if name not in REGISTRY:

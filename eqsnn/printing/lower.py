@@ -73,7 +73,7 @@ class Ref:
 
 @dataclass(frozen=True)
 class Const:
-    """A constant of type ``float`` (a float64 value, rounded to the precision), ``int``, ``bool``."""
+    """A constant: ``float`` (a float64, rounded to the model precision), ``int`` or ``bool``."""
 
     value: float | int | bool
     dtype: str
@@ -282,7 +282,8 @@ class _Lowerer:
             if n < 0:
                 x = (self.coerce(x[0], x[1], "float"), "float")
             if n == 0:
-                return (Const(1.0, "float"), "float") if x[1] == "float" else (Const(1, "int"), "int")
+                one = 1.0 if x[1] == "float" else 1
+                return Const(one, _arithmetic_type(x[1])), _arithmetic_type(x[1])
             x = (self.coerce(x[0], x[1], _arithmetic_type(x[1])), _arithmetic_type(x[1]))
             acc = x
             for _ in range(abs(n) - 1):

@@ -163,6 +163,10 @@ class _StepPrinter:
     def line(self, text: str) -> None:
         self.code.body.append("    " * self.depth + text)
 
+    def lines(self, texts: list[str]) -> None:
+        for text in texts:
+            self.line(text)
+
     def comment(self, text: str) -> None:
         self.line("# " + " ".join(str(text).split()))
 
@@ -293,22 +297,23 @@ class _StepPrinter:
                     del busy[name]
             if index == last and direct:
                 dest = target
-                self.line(self.array_op(op, args, dest, where))
+                self.lines(self.array_op(op, args, dest, where))
             else:
                 key = (self.op_class(op, ops), op.dtype)
+                free_from = target_free_from + (0 if elementwise else 1)
                 use_target = (
-                    target is not None and index >= target_free_from and key == target_key
+                    target is not None and index >= free_from and key == target_key
                     and target not in busy
                 )
                 dest = target if use_target else self.buffer(key, busy)
                 busy[dest] = index
-                self.line(self.array_op(op, args, dest, ""))
+                self.lines(self.array_op(op, args, dest, ""))
             if not elementwise:
                 for name in dying:
                     busy.pop(name, None)
             where_is[index] = dest
         value = self.printed(lowered.result, where_is)
-        if target is not None and not (direct or (value == target and mask is None)):
+        if target is not None and not direct and value != target:
             self.line(f"np.copyto({target}, {value}{where})")
         return value
 
@@ -359,13 +364,17 @@ class _StepPrinter:
             return _OPERATORS[kind].format(*args)
         return f"{_UFUNCS[kind]}({', '.join(args)})"
 
-    def array_op(self, op: Op, args: list[str], dest: str, where: str) -> str:
+    def array_op(self, op: Op, args: list[str], dest: str, where: str) -> list[str]:
         """``op`` as in-place NumPy code writing ``dest``."""
         kind = op.fn if op.op == "call" else op.op
         if kind == "cast":
-            return f'np.copyto({dest}, {args[0]}, casting="unsafe"{where})'
+            return [f'np.copyto({dest}, {args[0]}, casting="unsafe"{where})']
         if kind == "select":
-            return f"np.copyto({dest}, {args[2]}); np.copyto({dest}, {args[1]}, where={args[0]})"
+            condition, then, otherwise = args
+            return [
+                f"np.copyto({dest}, {otherwise})",
+                f"np.copyto({dest}, {then}, where={condition})",
+            ]
         if kind == "array_get":
-            return f'np.take({args[0]}, {args[1]}, mode="clip", out={dest})'
-        return f"{_UFUNCS[kind]}({', '.join(args)}, out={dest}{where})"
+            return [f'np.take({args[0]}, {args[1]}, mode="clip", out={dest})']
+        return [f"{_UFUNCS[kind]}({', '.join(args)}, out={dest}{where})"]

@@ -1,0 +1,118 @@
+"""Initialisers and ml_genn's ``InitValue`` rules for standard-library arguments.
+
+An ``InitValue`` is what a standard-library constructor argument such as
+``v_thresh`` or ``v`` accepts:
+
+* a number: the same value for every neuron;
+* a sequence or array: one value per neuron (flattened in C order);
+* an :class:`Initializer` (:class:`Normal`, :class:`Uniform`) or its name
+  (``"normal"``, ``"uniform"``, meaning the default instance; ml_genn stores
+  the class there, so that path cannot work in ml_genn): sampled per neuron
+  when the population is built, reproducibly from the simulator's seed;
+* ``None``: absent (only ``tau_refrac`` accepts it).
+
+Arguments that ml_genn transforms by ``dt`` (``tau_mem``, ``tau_adapt``)
+accept numbers and arrays only.
+
+>>> v = resolve("v", Normal(0.0, 1.0), n=3, seed=1)
+>>> v.shape, bool(np.all(v == resolve("v", Normal(0.0, 1.0), n=3, seed=1)))
+((3,), True)
+"""
+
+from __future__ import annotations
+
+import numbers
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import LibraryError, LibraryNotImplementedError
+
+__all__ = ["Initializer", "Normal", "Uniform", "check_value", "resolve"]
+
+
+class Initializer:
+    """Draws one value per neuron; subclasses define :meth:`sample`."""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Normal(Initializer):
+    """Normally distributed values with the given ``mean`` and standard deviation ``sd``."""
+
+    mean: float = 0.0
+    sd: float = 1.0
+
+    def sample(self, rng, n):
+        return rng.normal(self.mean, self.sd, size=n)
+
+
+@dataclass(frozen=True)
+class Uniform(Initializer):
+    """Values uniformly distributed in ``[min, max)``."""
+
+    min: float = 0.0
+    max: float = 1.0
+
+    def sample(self, rng, n):
+        return rng.uniform(self.min, self.max, size=n)
+
+
+#: initialiser names accepted in place of a default-constructed object
+INITIALIZERS = {"normal": Normal, "uniform": Uniform}
+
+
+def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: bool = False):
+    """Validate an ``InitValue`` when it is given (as ml_genn's ValueDescriptor does).
+
+    Returns the value to store: numbers as ``float``, sequences as float64
+    arrays, initialiser names as default instances.
+    """
+    if value is None:
+        if allow_none:
+            return None
+        raise LibraryError(f"{name} must be given a value, not None")
+    if isinstance(value, bool) or isinstance(value, numbers.Number):
+        return float(value)
+    if isinstance(value, (str, Initializer)):
+        if dt_transformed:
+            raise LibraryNotImplementedError(
+                f"{name} is transformed by dt and so cannot be given as an initializer "
+                f"({value!r}); give a number or an array")
+        if isinstance(value, str):
+            if value not in INITIALIZERS:
+                raise LibraryError(f"Initializer object '{value}' unknown",
+                                   hint=f"known initializers: {', '.join(INITIALIZERS)}")
+            return INITIALIZERS[value]()
+        return value
+    if isinstance(value, (Sequence, np.ndarray)):
+        try:
+            return np.asarray(value, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise LibraryError(f"{name} must be numbers, got {value!r}") from None
+    raise LibraryError(
+        f"{name} must be a number, a sequence, an Initializer or a string, "
+        f"not {type(value).__name__}")
+
+
+def resolve(name: str, value, *, n: int, seed: int):
+    """The value of a checked argument for ``n`` neurons: a float or an ``(n,)`` array.
+
+    Initialisers are sampled from a generator keyed by ``(seed, name)``, so the
+    same seed gives the same values and different arguments differ.
+    """
+    value = check_value(name, value, allow_none=True)
+    if value is None or isinstance(value, float):
+        return value
+    if isinstance(value, Initializer):
+        stream = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(seed) >> 32,
+                                         zlib.crc32(name.encode())])
+        return np.asarray(value.sample(np.random.default_rng(stream), n), dtype=np.float64)
+    if value.size != n:
+        raise LibraryError(f"{name} has {value.size} values for {n} neurons",
+                           hint="give one value per neuron, or a number")
+    return value

@@ -1,0 +1,84 @@
+"""Recording buffers shared by the runtime and the backends.
+
+:class:`SpikeBuffer` receives the spike flags of every step of a run into a
+preallocated block of ``(rows, batch, n)`` flags and turns a full block into
+index arrays, so a step allocates nothing; a run whose flags fit in
+``max_bytes`` is converted once, at its end.  :func:`concatenate_runs` joins
+the :class:`~eqsnn.backends.RawRun` s of consecutive pieces of one run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backends import RawRun
+
+__all__ = ["SpikeBuffer", "concatenate_runs"]
+
+#: memory one SpikeBuffer block may take
+DEFAULT_BLOCK_BYTES = 64 * 2**20
+
+
+class SpikeBuffer:
+    """Spike flags of one run, written step by step, read as sorted index arrays.
+
+    ``write(i, positive, negative)`` stores the ``(batch, n)`` flags of step
+    ``i`` (steps are written in order ``0, 1, ...``); ``positive`` or
+    ``negative`` may be ``None`` where the model has no such threshold.
+    """
+
+    def __init__(self, steps: int, batch: int, n: int, signed: bool,
+                 max_bytes: int = DEFAULT_BLOCK_BYTES):
+        rows = max(1, min(steps, max_bytes // max(1, batch * n)))
+        self.signed = signed
+        self.block = np.zeros((rows, batch, n), np.int8 if signed else np.bool_)
+        self.first = 0  # step index of the block's row 0
+        self.rows = 0  # rows written in the block
+        self.parts: list[tuple[np.ndarray, ...]] = []
+
+    def write(self, i: int, positive, negative=None) -> None:
+        if self.rows == len(self.block):
+            self._flush()
+            self.first = i
+        out = self.block[i - self.first]
+        if positive is None:
+            out.fill(0)
+        else:
+            np.copyto(out, positive, casting="unsafe")
+        if negative is not None:
+            np.copyto(out, -1, where=negative)
+        self.rows = i - self.first + 1
+
+    def _flush(self) -> None:
+        step, lane, neuron = np.nonzero(self.block[: self.rows])
+        sign = self.block[step, lane, neuron] if self.signed else None
+        self.parts.append((step + self.first, lane, neuron, sign))
+        self.rows = 0
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(step, batch, neuron, sign)`` sorted by (step, batch, neuron); sign is ±1 or None."""
+        self._flush()
+        empty = np.zeros(0, np.intp)
+        step, lane, neuron = (
+            np.concatenate([part[k] for part in self.parts] + [empty]) for k in range(3)
+        )
+        sign = None
+        if self.signed:
+            sign = np.concatenate([p[3] for p in self.parts] + [np.zeros(0, np.int8)])
+        return step, lane, neuron, sign
+
+
+def concatenate_runs(runs: list[RawRun], lengths: list[int]) -> RawRun:
+    """One RawRun from consecutive pieces of ``lengths[k]`` steps each."""
+    if len(runs) == 1:
+        return runs[0]
+    offsets = np.cumsum([0] + list(lengths[:-1]))
+    variables = {name: np.concatenate([r.vars[name] for r in runs]) for name in runs[0].vars}
+    step = np.concatenate([r.spike_step + off for r, off in zip(runs, offsets)])
+    sign = None
+    if runs[0].spike_sign is not None:
+        sign = np.concatenate([r.spike_sign for r in runs])
+    return RawRun(
+        variables, step, np.concatenate([r.spike_batch for r in runs]),
+        np.concatenate([r.spike_neuron for r in runs]), sign,
+    )
