@@ -13,6 +13,14 @@ import sympy
 from eqsnn import host, ir
 
 
+def _array_get(array, index):
+    index = np.clip(np.asarray(index, dtype=np.int64), 0, len(array) - 1)
+    return np.asarray(array, dtype=float)[index]
+
+
+_ARRAYS = {"ArrayGet": _array_get}
+
+
 def _eval(expr, env):
     expr = sympy.sympify(expr)
     if expr == sympy.true:
@@ -20,7 +28,7 @@ def _eval(expr, env):
     if expr == sympy.false:
         return np.False_
     symbols = sorted(expr.free_symbols, key=str)
-    fn = sympy.lambdify(symbols, expr, modules=[host.NUMPY_FUNCTIONS, "numpy"])
+    fn = sympy.lambdify(symbols, expr, modules=[host.NUMPY_FUNCTIONS, _ARRAYS, "numpy"])
     with np.errstate(all="ignore"):
         return fn(*(env[str(s)] for s in symbols))
 
@@ -40,7 +48,8 @@ def run_block(statements, env, mask):
 class Interpreter:
     """Simulates ``n`` neurons of an IR model in float64 (no random draws)."""
 
-    def __init__(self, model: ir.Model, n=1, dt=1.0, params=None, init=None):
+    def __init__(self, model: ir.Model, n=1, dt=1.0, params=None, init=None, arrays=None):
+        self.arrays = dict(arrays or {})
         self.model = model
         values = {p.name: np.float64(p.default) for p in model.params if p.default is not None}
         values.update({k: np.asarray(v, dtype=float) for k, v in (params or {}).items()})
@@ -54,7 +63,8 @@ class Interpreter:
     def step(self, inputs=None):
         model = self.model
         env = {**self.values, **self.state, "dt": self.dt, "step": self.step_index,
-               "t": self.step_index * self.dt, "id": np.arange(self.n), "batch": 0}
+               "t": self.step_index * self.dt, "id": np.arange(self.n), "batch": 0,
+               **self.arrays}
         for i in model.inputs:
             env[i.name] = np.asarray((inputs or {}).get(i.name, i.default), dtype=float)
         everyone = np.ones(self.n, dtype=bool)

@@ -157,10 +157,13 @@ neuron Builtins
 """
     m = eqsnn.compile(text).ir
     assert isinstance(m.step[1].expr, ir.ArrayGet)
-    sim = Interpreter(m, n=2, dt=0.5)
-    sim.values["table"] = None  # arrays are bound by the runtime, not the interpreter
-    with pytest.raises(Exception):
+    table = np.arange(10.0) * 1.5
+    sim = Interpreter(m, n=2, dt=0.5, arrays={"table": table})
+    for _ in range(4):
         sim.step()
+    # step 3: t = 1.5; the index 3 + 7 = 10 is clamped to the last element
+    np.testing.assert_array_equal(sim.state["a"], [1.5 + 5.0, 1.5 + 5.0 + 100.0])
+    np.testing.assert_array_equal(sim.state["b"], [table[9], table[9]])
 
 
 def test_random_draws_get_distinct_indices():

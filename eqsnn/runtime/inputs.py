@@ -1,0 +1,155 @@
+"""Validation and shaping of user values: params, initial and set states, inputs, record.
+
+Everything here is checked before the Simulator changes any state, and every
+problem raises a :class:`~eqsnn.errors.ParameterError` or
+:class:`~eqsnn.errors.ShapeError` that says what was expected.
+
+A population has ``shape`` (neuron id = C-order flat index, ``n`` ids) and
+``batch`` lanes.  Values broadcast with NumPy's rules against the full shape
+of their kind; the neuron part may also be given flat, as ``(n,)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from .. import ir
+from ..errors import ParameterError, ShapeError
+
+__all__ = [
+    "fit", "check_numeric", "unknown_name", "prepare_inputs", "prepare_record",
+]
+
+
+def unknown_name(kind: str, name, known) -> ParameterError:
+    """``unknown param 'tau_men'; did you mean 'tau_mem'?`` with the known names as hint."""
+    known = sorted(known)
+    close = difflib.get_close_matches(str(name), known, n=1)
+    suggestion = f"; did you mean {close[0]!r}?" if close else ""
+    hint = f"known {kind}s: {', '.join(known)}" if known else f"this model has no {kind}s"
+    return ParameterError(f"unknown {kind} {name!r}{suggestion}", hint=hint)
+
+
+def check_numeric(what: str, value, dtype: str) -> np.ndarray:
+    """``value`` as an array of real numbers valid for IR type ``dtype``; else ParameterError."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ParameterError(f"{what} is not an array of numbers ({error})") from None
+    if array.dtype.kind not in "biuf":
+        raise ParameterError(
+            f"{what} must be numeric ({dtype}); got values of dtype {array.dtype}"
+        )
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            where = np.unravel_index(int(np.argmin(finite)), array.shape)
+            bad = array[where]
+            at = f" at index {tuple(int(i) for i in where)}" if array.ndim else ""
+            raise ParameterError(f"{what} must be finite; got {bad}{at}")
+    if dtype == "int" and array.dtype.kind == "f" and not np.all(array == np.round(array)):
+        raise ParameterError(f"{what} must be integers; got non-integral values")
+    if dtype == "int" and array.size and np.abs(array).max() >= 2**31:
+        raise ParameterError(f"{what} must fit in int32")
+    if dtype == "bool" and array.dtype.kind != "b" and not np.isin(array, (0, 1)).all():
+        raise ParameterError(f"{what} must be booleans (True/False or 0/1)")
+    return array
+
+
+def fit(array: np.ndarray, lead: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray | None:
+    """``array`` as ``lead' + (n',)`` with each dim 1 or the target, or None if it does not fit.
+
+    The target is ``lead + shape`` (NumPy broadcasting, missing leading dims
+    are 1) or ``lead + (n,)``; the neuron part collapses to one axis of
+    length 1 (same for all neurons) or ``n``.
+    """
+    n = math.prod(shape)
+    for neuron_dims in dict.fromkeys([tuple(shape), (n,)]):
+        target = lead + neuron_dims
+        if array.ndim > len(target):
+            continue
+        padded = array.reshape((1,) * (len(target) - array.ndim) + array.shape)
+        if any(have not in (1, want) for have, want in zip(padded.shape, target)):
+            continue
+        head = padded.shape[: len(lead)]
+        tail = padded.shape[len(lead):]
+        if all(d == 1 for d in tail):
+            return padded.reshape(head + (1,))
+        full = np.broadcast_to(padded, head + neuron_dims)
+        return full.reshape(head + (n,))
+    return None
+
+
+def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape) -> dict:
+    """Every input as ``(1 or steps, 1 or batch, 1 or n)``; held values stay unexpanded."""
+    inputs = {} if inputs is None else inputs
+    if not isinstance(inputs, Mapping):
+        raise ParameterError(
+            f"inputs must be a mapping of input names to arrays, got {type(inputs).__name__}"
+        )
+    declared = {item.name: item for item in model.inputs}
+    for name in inputs:
+        if name not in declared:
+            raise unknown_name("input", name, declared)
+    prepared = {}
+    for name, item in declared.items():
+        if name not in inputs:
+            if item.default is None:
+                raise ParameterError(
+                    f"input {name!r} has no default value and was not given",
+                    hint=f"pass inputs={{{name!r}: value}}: a scalar or {tuple(shape)} array "
+                    f"held for the run, or ({steps}, {batch}, ...) per step",
+                )
+            prepared[name] = np.full((1, 1, 1), item.default)
+            continue
+        array = check_numeric(f"input {name!r}", inputs[name], item.dtype)
+        fitted = fit(array, (steps, batch), tuple(shape))
+        if fitted is None:
+            target = (steps, batch) + tuple(shape)
+            raise ShapeError(
+                f"input {name!r} has shape {array.shape}; expected a shape broadcastable to "
+                f"(steps, batch, *shape) = {target}",
+                hint=f"{tuple(shape)} or a scalar is held for every step and lane, "
+                f"({batch}, *shape) is held per lane, ({steps}, {batch}, *shape) varies per step",
+            )
+        prepared[name] = fitted
+    return prepared
+
+
+def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, bool]:
+    """``(states, spikes)``: state name -> flat neuron indices or None (all), and spikes wanted."""
+    if isinstance(record, str):
+        record = (record,)
+    items = record.items() if isinstance(record, Mapping) else ((name, None) for name in record)
+    states = {s.name for s in model.states}
+    chosen, spikes = {}, False
+    for name, index in items:
+        if name == "spikes":
+            if not model.spiking:
+                raise ParameterError(
+                    f"model {model.name!r} has no threshold, so it records no spikes"
+                )
+            spikes = True
+            continue
+        if name not in states:
+            raise unknown_name("state", name, states | ({"spikes"} if model.spiking else set()))
+        chosen[name] = None if index is None else _neuron_indices(name, index, n)
+    return chosen, spikes
+
+
+def _neuron_indices(name: str, index, n: int) -> np.ndarray:
+    array = np.atleast_1d(np.asarray(index))
+    if array.ndim != 1 or array.dtype.kind not in "iu":
+        raise ParameterError(
+            f"record[{name!r}] must be a list of integer neuron ids; got {np.asarray(index)!r}"
+        )
+    bad = (array < 0) | (array >= n)
+    if bad.any():
+        raise ParameterError(
+            f"record[{name!r}] has neuron id {int(array[np.argmax(bad)])}, outside 0..{n - 1}"
+        )
+    return array.astype(np.intp)
