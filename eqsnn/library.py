@@ -80,7 +80,7 @@ class Build:
 
 
 def get_object(obj, table: dict, base: type, kind: str):
-    """ml_genn's ``get_object``: a name from ``table`` (default-constructed) or a copy of ``obj``."""
+    """ml_genn's ``get_object``: a name in ``table`` (default-constructed) or a copy of ``obj``."""
     if obj is None:
         return None
     if isinstance(obj, str):

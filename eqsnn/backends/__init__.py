@@ -90,13 +90,17 @@ class Runner(Protocol):
       to record (``None`` for all); ``step0`` is the step counter at the start
       (``t = (step0 + i) * dt``).
     ``get_state(name) -> (batch, n)`` host copy; ``set_state(name, value)``
-    writes one; ``set_value(name, value)`` replaces a param/precompute value.
+    writes one; ``set_value(name, value)`` replaces a param/precompute value;
+    ``set_array(name, value)`` replaces the contents of an array (any length).
+    Values passed in are validated by the caller; the runner converts them to
+    its precision.
     """
 
     def run(self, steps, step0, inputs, record, record_spikes) -> RawRun: ...
     def get_state(self, name: str) -> np.ndarray: ...
     def set_state(self, name: str, value: np.ndarray) -> None: ...
     def set_value(self, name: str, value: np.ndarray) -> None: ...
+    def set_array(self, name: str, value: np.ndarray) -> None: ...
 
 
 def numpy_dtype(dtype: str, precision: str) -> np.dtype:

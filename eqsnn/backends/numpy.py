@@ -206,11 +206,8 @@ class NumpyRunner:
         for name, value in instance.values.items():
             self.set_value(name, value)
         self.arrays = {}
-        for item in model.arrays:
-            data = np.array(instance.arrays[item.name], numpy_dtype(item.dtype, self.precision))
-            data = data.reshape(-1)
-            data.flags.writeable = False
-            self.arrays[item.name] = data
+        for name, value in instance.arrays.items():
+            self.set_array(name, value)
         self.buffers = program.allocate(self.batch, self.n)
         self.neuron_id = np.arange(self.n, dtype=np.int32).reshape(1, self.n)
         self.lane = np.arange(self.batch, dtype=np.int32).reshape(self.batch, 1)
@@ -243,6 +240,12 @@ class NumpyRunner:
 
     def set_state(self, name: str, value) -> None:
         np.copyto(self.states[name], value, casting="unsafe")
+
+    def set_array(self, name: str, value) -> None:
+        item = next(a for a in self.model.arrays if a.name == name)
+        data = np.array(value, numpy_dtype(item.dtype, self.precision)).reshape(-1)
+        data.flags.writeable = False
+        self.arrays[name] = data
 
     def set_value(self, name: str, value) -> None:
         """Replace a param, runtime param or precompute value (a scalar, or (n,) per neuron)."""

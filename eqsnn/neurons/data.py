@@ -28,7 +28,8 @@ def _split(value, shape) -> tuple[np.ndarray, tuple]:
     try:
         x = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise LibraryError(f"input must be an array of numbers, not {type(value).__name__}") from None
+        raise LibraryError(
+            f"input must be an array of numbers, not {type(value).__name__}") from None
     k = len(shape)
     if x.ndim < k or tuple(x.shape[x.ndim - k:]) != tuple(shape):
         raise LibraryError(f"input shape {x.shape} does not match population shape {shape}")

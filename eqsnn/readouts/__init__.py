@@ -216,7 +216,7 @@ def get_readout(readout) -> Readout | None:
 
 
 def with_readout(model, readout, var: str | None = None):
-    """``model`` (an :class:`eqsnn.Model`) with ``readout`` added; ``var`` is the output variable."""
+    """``model`` (an :class:`eqsnn.Model`) with ``readout`` added; ``var``: its output variable."""
     from ..model import Model
 
     readout = get_readout(readout)

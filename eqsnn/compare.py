@@ -1,0 +1,227 @@
+"""Run one model on several backends and report where and by how much they differ."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .backends import REGISTRY
+from .errors import EqsnnError
+
+DEFAULT_TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
+
+
+@dataclass
+class VariableDiff:
+    name: str
+    max_abs: float
+    max_rel: float
+    first_divergence: int | None  # first step outside atol + rtol * |reference|
+    compared_steps: int
+
+
+@dataclass
+class BackendReport:
+    backend: str
+    status: str  # "ok", "differs", "skipped", "failed"
+    reason: str = ""
+    compile_seconds: float = float("nan")
+    run_seconds: float = float("nan")
+    variables: list[VariableDiff] = field(default_factory=list)
+    spikes_same_share: float = float("nan")  # spikes on the same (step, batch, neuron)
+    first_spike_difference: int | None = None
+    spike_counts: tuple[int, int] = (0, 0)  # (this backend, reference)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "skipped")
+
+
+@dataclass
+class Comparison:
+    """The outcome of :func:`compare`; prints as a table, converts to dict/JSON, plots."""
+
+    model: str
+    reference: str
+    precision: str
+    rtol: float
+    atol: float
+    steps: int
+    reports: list[BackendReport]
+    results: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every backend that ran agrees with the reference within tolerance."""
+        return all(report.ok for report in self.reports)
+
+    def report(self, backend: str) -> BackendReport:
+        for report in self.reports:
+            if report.backend == backend:
+                return report
+        raise EqsnnError(f"no backend {backend!r} in this comparison")
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("results")
+        data["ok"] = self.ok
+        return data
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), default=_json_default, **kwargs)
+
+    def __str__(self) -> str:
+        head = (f"{self.model}: {self.steps} steps, {self.precision}, reference "
+                f"{self.reference}, rtol={self.rtol:g} atol={self.atol:g}")
+        rows = [head, f"{'backend':8s} {'status':8s} {'compile s':>9s} {'run s':>8s} "
+                      f"{'spikes same':>11s} {'1st spike diff':>14s}  variables"]
+        for r in self.reports:
+            if r.status == "skipped":
+                rows.append(f"{r.backend:8s} skipped  {r.reason}")
+                continue
+            if r.status == "failed":
+                rows.append(f"{r.backend:8s} failed   {r.reason}")
+                continue
+            variables = "; ".join(
+                f"{v.name}: abs {v.max_abs:.2e} rel {v.max_rel:.2e}"
+                + (f" from step {v.first_divergence}" if v.first_divergence is not None else "")
+                for v in r.variables) or "-"
+            first = "-" if r.first_spike_difference is None else str(r.first_spike_difference)
+            rows.append(f"{r.backend:8s} {r.status:8s} {r.compile_seconds:9.3f} "
+                        f"{r.run_seconds:8.3f} {r.spikes_same_share:11.1%} {first:>14s}  "
+                        f"{variables}")
+        rows.append("agree" if self.ok else "DIFFER: see the rows above")
+        return "\n".join(rows)
+
+    def plot(self, path=None, neuron: int = 0, lane: int = 0):
+        """Overlaid traces, difference over time and rasters (matplotlib, the plot extra)."""
+        from .compare_plot import comparison_figure
+
+        return comparison_figure(self, path, neuron, lane)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(type(value))
+
+
+def _spike_set(spikes) -> set:
+    return set(zip(spikes.step.tolist(), spikes.batch.tolist(), spikes.neuron.tolist()))
+
+
+def _first_spike_difference(a, b) -> int | None:
+    differing = _spike_set(a) ^ _spike_set(b)
+    return min(step for step, _, _ in differing) if differing else None
+
+
+def _variable_diff(name, values, reference, rtol, atol, until) -> VariableDiff:
+    values = np.asarray(values, dtype=np.float64)[:until]
+    reference = np.asarray(reference, dtype=np.float64)[:until]
+    diff = np.abs(values - reference)
+    bad = diff > atol + rtol * np.abs(reference)
+    bad |= np.isnan(values) != np.isnan(reference)
+    diff = np.nan_to_num(diff, nan=np.inf)
+    per_step = bad.reshape(len(bad), -1).any(axis=1) if len(bad) else np.zeros(0, bool)
+    first = int(np.argmax(per_step)) if per_step.any() else None
+    rel = diff / np.maximum(np.abs(reference), np.finfo(float).tiny)
+    return VariableDiff(name, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), first,
+                        int(len(values)))
+
+
+def _model_name(model) -> str:
+    return getattr(model, "name", type(model).__name__)
+
+
+def _float_states(model) -> list[str]:
+    ir_model = getattr(model, "ir", None)
+    if ir_model is None and hasattr(model, "model"):
+        ir_model = model.model().ir
+    if ir_model is None:
+        return []
+    return [s.name for s in ir_model.states if s.dtype == "float"]
+
+
+def _simulate(model, backend, n, steps, inputs, params, init, dt, precision, seed, record,
+              batch_size):
+    from .runtime import Simulator
+
+    start = time.perf_counter()
+    sim = Simulator(model, n, batch_size=batch_size, dt=dt, backend=backend,
+                    precision=precision, params=params, init=init, seed=seed)
+    compiled = time.perf_counter()
+    result = sim.run(steps, inputs=inputs, record=record, progress=False)
+    return result, compiled - start, time.perf_counter() - compiled
+
+
+def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, init=None,
+            dt=1.0, precision="float64", seed=0, reference="numpy", rtol=None, atol=None,
+            batch_size=1, record=None) -> Comparison:
+    """Run ``model`` with the same params, stimulus and seed on each backend.
+
+    ``backends`` defaults to every registered backend; those that cannot run
+    here (no compiler, no GPU, no PyGeNN) are reported as skipped with the
+    reason.  Against ``reference``, each recorded variable gets its maximum
+    absolute and relative error and the first step outside
+    ``atol + rtol * |reference|``; spikes get the share that fall on the
+    same (step, batch, neuron) and the first step where they differ.  In
+    float32, traces are compared only up to the first spike difference.
+    """
+    if precision not in DEFAULT_TOLERANCE:
+        raise EqsnnError(f"unknown precision {precision!r}", hint="use float32 or float64")
+    rtol = DEFAULT_TOLERANCE[precision] if rtol is None else rtol
+    atol = DEFAULT_TOLERANCE[precision] if atol is None else atol
+    names = list(REGISTRY) if backends is None else list(backends)
+    unknown = [b for b in names + [reference] if b not in REGISTRY]
+    if unknown:
+        raise EqsnnError(f"unknown backend {unknown[0]!r}",
+                         hint=f"registered backends: {', '.join(REGISTRY)}")
+    record = list(_float_states(model) if record is None else record)
+    recorded = record + ["spikes"]
+    args = (n, steps, inputs, params, init, dt, precision, seed, recorded, batch_size)
+    ref_result, ref_compile, ref_run = _simulate(model, reference, *args)
+    reports = [BackendReport(reference, "ok", "reference", ref_compile, ref_run,
+                             spikes_same_share=1.0,
+                             spike_counts=(len(ref_result.spikes.step),) * 2)]
+    results = {reference: ref_result}
+    for backend in names:
+        if backend == reference:
+            continue
+        try:
+            result, compile_s, run_s = _simulate(model, backend, *args)
+        except EqsnnError as exc:
+            status = "skipped" if _unavailable(exc) else "failed"
+            reports.append(BackendReport(backend, status, exc.message))
+            continue
+        results[backend] = result
+        reports.append(_report(backend, result, ref_result, record, rtol, atol, precision,
+                               compile_s, run_s))
+    return Comparison(_model_name(model), reference, precision, rtol, atol, steps, reports,
+                      results)
+
+
+def _unavailable(exc: EqsnnError) -> bool:
+    from .errors import BackendError
+
+    return isinstance(exc, BackendError)
+
+
+def _report(backend, result, ref, record, rtol, atol, precision, compile_s, run_s):
+    first_spike = _first_spike_difference(result.spikes, ref.spikes)
+    until = None
+    if precision == "float32" and first_spike is not None:
+        until = first_spike  # after a spike difference the traces legitimately part
+    variables = [_variable_diff(name, result.vars[name], ref.vars[name], rtol, atol, until)
+                 for name in record]
+    mine, theirs = _spike_set(result.spikes), _spike_set(ref.spikes)
+    share = len(mine & theirs) / max(len(mine | theirs), 1)
+    traces_ok = all(v.first_divergence is None for v in variables)
+    spikes_ok = first_spike is None or precision == "float32"
+    status = "ok" if traces_ok and spikes_ok else "differs"
+    return BackendReport(backend, status, "", compile_s, run_s, variables, share, first_spike,
+                         (len(mine), len(theirs)))

@@ -1,0 +1,36 @@
+"""ml_genn 2.x's neurons, each a thin class over one ``.eqs`` file in this folder.
+
+Same class names, constructor arguments and defaults as ``ml_genn.neurons``;
+the behaviour is the spec's (``spec/ml_genn-neurons.md``), with ml_genn's
+quirks fixed where the class docstring says so.  Read the equations with
+``eqsnn show leaky_integrate_fire`` or ``print(LeakyIntegrateFire().model)``.
+
+>>> from eqsnn.neurons import LeakyIntegrateFire
+>>> LeakyIntegrateFire(tau_refrac=2.0).model.ir.state("RefracTime").dtype
+'float'
+"""
+
+from .base import Input, InputBase, Neuron, Value
+from .data import PreprocessedSpikes, preprocess_spikes
+from .dynamical import AdaptiveLeakyIntegrateFire, IntegrateFire, LeakyIntegrate, LeakyIntegrateFire
+from .few_spike import FewSpikeRelu, FewSpikeReluInput
+from .inputs import (
+    BinarySpikeInput,
+    IntegrateFireInput,
+    LeakyIntegrateFireInput,
+    PoissonInput,
+    SpikeInput,
+)
+
+__all__ = [
+    "AdaptiveLeakyIntegrateFire", "BinarySpikeInput", "FewSpikeRelu", "FewSpikeReluInput",
+    "Input", "InputBase", "IntegrateFire", "IntegrateFireInput", "LeakyIntegrate",
+    "LeakyIntegrateFire", "LeakyIntegrateFireInput", "Neuron", "NEURONS", "PoissonInput",
+    "PreprocessedSpikes", "SpikeInput", "Value", "preprocess_spikes",
+]
+
+#: ml_genn's names (snake_case class names) -> classes; also the ``.eqs`` file names
+NEURONS = {cls.eqs_name: cls for cls in (
+    AdaptiveLeakyIntegrateFire, BinarySpikeInput, FewSpikeRelu, FewSpikeReluInput,
+    IntegrateFire, IntegrateFireInput, LeakyIntegrate, LeakyIntegrateFire,
+    LeakyIntegrateFireInput, PoissonInput, SpikeInput)}

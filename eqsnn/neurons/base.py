@@ -1,0 +1,215 @@
+"""Base classes of the standard-library neurons: ``Neuron``, ``Input``, ``InputBase``.
+
+A neuron class names its ``.eqs`` file, declares its ``InitValue`` arguments
+with :class:`Value` (checked when set, like ml_genn's ValueDescriptor) and
+maps its options to the file's switches; :meth:`Neuron.build` does the rest.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from importlib import resources
+
+import numpy as np
+
+from ..errors import LibraryError, LibraryValueError
+from ..initializers import check_value, resolve
+from ..library import Build, InputPlan
+from ..model import Model, compile
+
+__all__ = ["Input", "InputBase", "Neuron", "Value"]
+
+
+class Value:
+    """An ``InitValue`` constructor argument, validated on assignment.
+
+    ``dt_transformed``: ml_genn transforms it by ``dt`` (``tau_mem`` ->
+    ``Alpha``), so only numbers and arrays are accepted.  ``allow_none``:
+    ``None`` means absent (``tau_refrac``).
+    """
+
+    def __init__(self, *, dt_transformed: bool = False, allow_none: bool = False):
+        self.dt_transformed = dt_transformed
+        self.allow_none = allow_none
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return obj.__dict__[self.name]
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = check_value(
+            self.name, value, dt_transformed=self.dt_transformed, allow_none=self.allow_none)
+
+
+def _values(cls) -> list[str]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        for name, attr in vars(klass).items():
+            if isinstance(attr, Value) and name not in names:
+                names.append(name)
+    return names
+
+
+@functools.cache
+def _source(name: str) -> str:
+    return resources.files("eqsnn").joinpath(f"neurons/{name}.eqs").read_text()
+
+
+def _number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        raise LibraryError(f"{name} must be a number, not {value!r}")
+    return value
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise LibraryValueError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def _shape(shape) -> tuple[int, ...]:
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    if not shape or any(not isinstance(s, numbers.Integral) or s < 1 for s in shape):
+        raise LibraryError(f"population shape must be positive integers, not {shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+class Neuron:
+    """A standard-library neuron model: a thin object over one ``.eqs`` file.
+
+    ``readout`` (a :mod:`eqsnn.readouts` object or name) is an attribute and
+    may be assigned after construction.  ``model`` is the compiled
+    :class:`eqsnn.Model`; ``build(...)`` is what the Simulator calls.
+    """
+
+    #: the ``.eqs`` file (its snake_case name) of a concrete class
+    eqs_name: str | None = None
+    #: what var-type readouts read
+    output_var: str | None = None
+
+    def __init__(self, readout=None):
+        self.readout = readout
+
+    @property
+    def readout(self):
+        return self.__dict__.get("_readout")
+
+    @readout.setter
+    def readout(self, readout):
+        from ..readouts import get_readout
+
+        self.__dict__["_readout"] = get_readout(readout)
+
+    def get_readout(self):
+        """The readout object; raises if the neuron has none (as ml_genn)."""
+        if self.readout is None:
+            raise LibraryError(f"{type(self).__name__} has no readout",
+                               hint="set neuron.readout, e.g. readout='spike_count'")
+        return self.readout
+
+    # --- what a subclass provides ----------------------------------------
+    def switches(self) -> dict:
+        """The ``.eqs`` switches set by the constructor's options."""
+        return {}
+
+    def extra_params(self) -> dict:
+        """Params that are not ``InitValue`` arguments (e.g. FewSpike's ``k``)."""
+        return {}
+
+    def adapter(self):
+        """The data-input converter, ``None`` when the neuron takes no data input."""
+        return None
+
+    # --- derived --------------------------------------------------------
+    @property
+    def model(self) -> Model:
+        """The compiled model, switches set and readout applied."""
+        if self.eqs_name is None:
+            raise LibraryError(f"{type(self).__name__} is abstract: use a concrete neuron "
+                               "class such as LeakyIntegrateFire")
+        filename = f"eqsnn/neurons/{self.eqs_name}.eqs"
+        model = compile(_source(self.eqs_name), filename=filename, switches=self.switches())
+        if self.readout is not None:
+            model = Model(self.readout.apply(model.ir, self.output_var), model.text,
+                          model.filename)
+        return model
+
+    def build(self, *, shape, batch_size: int = 1, dt: float = 1.0, seed: int = 0) -> Build:
+        """Everything the Simulator needs for a population of this neuron.
+
+        ``shape`` is an int or a tuple; initialisers are sampled here from
+        ``seed`` (the same values for the same seed).
+        """
+        shape = _shape(shape)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+                or batch_size < 1:
+            raise LibraryError(f"batch_size must be a positive integer, not {batch_size!r}")
+        model = self.model
+        n = int(np.prod(shape, dtype=np.int64))
+        declared = {p.name for p in model.ir.params}
+        params = {}
+        for name in _values(type(self)):
+            if name in declared:
+                value = resolve(name, getattr(self, name), n=n, seed=seed)
+                if value is not None:
+                    params[name] = value
+        params.update(self.extra_params())
+        adapter = self.adapter()
+        return Build(model=model, shape=shape, batch_size=int(batch_size), dt=float(dt),
+                     params=params, init=self.initial_states(batch_size, n),
+                     arrays=self.initial_arrays(), adapter=adapter,
+                     input_name="Input" if adapter is not None else None)
+
+    def initial_states(self, batch_size: int, n: int) -> dict:
+        return {}
+
+    def initial_arrays(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in _values(type(self)))
+        return f"{type(self).__name__}({args})"
+
+
+class Input:
+    """A neuron that takes a data input (ml_genn's ``Input``): see ``adapter``."""
+
+
+class InputBase(Input):
+    """Input neurons whose ``Input`` is a static value or ``input_frames`` frames.
+
+    ``input_frames == 1``: the input is held for the whole run, shaped
+    ``(batch,) + shape``.  ``input_frames = F > 1``: ``(batch, F) + shape``,
+    frame ``min(step // input_frame_timesteps, F - 1)`` from the start of
+    each run.  ``var_name``/``egp_name`` are accepted for compatibility;
+    eqsnn's data input is always ``Input``.
+    """
+
+    def __init__(self, var_name="Input", egp_name=None, input_frames=1,
+                 input_frame_timesteps=1, **kwargs):
+        super().__init__(**kwargs)
+        self.var_name = var_name
+        self.egp_name = egp_name
+        self.input_frames = _positive_int("input_frames", input_frames)
+        self.input_frame_timesteps = _positive_int("input_frame_timesteps",
+                                                   input_frame_timesteps)
+
+    def adapter(self):
+        from .data import framed_input, static_input
+
+        frames, frame_timesteps = self.input_frames, self.input_frame_timesteps
+
+        def adapt(value, *, shape, batch_size, dt, steps, step0):
+            if frames == 1:
+                x = static_input(value, shape=shape, batch_size=batch_size)[np.newaxis]
+            else:
+                x = framed_input(value, shape=shape, batch_size=batch_size, frames=frames,
+                                 frame_timesteps=frame_timesteps, steps=steps)
+            return InputPlan(inputs={"Input": x})
+
+        return adapt

@@ -1,0 +1,104 @@
+"""Few-spike ReLU neurons (Stöckl & Maass 2021), ml_genn 2.x ``FewSpikeRelu*``."""
+
+from __future__ import annotations
+
+from ..errors import LibraryNotImplementedError, LibraryValueError
+from ..readouts import Var
+from .base import InputBase, Neuron, _number, _positive_int
+
+__all__ = ["FewSpikeRelu", "FewSpikeReluInput"]
+
+
+def _k_alpha(k, alpha):
+    _number("k", k)
+    _number("alpha", alpha)
+    if float(k) != int(k):
+        raise LibraryValueError(f"k must be an integer number of steps, not {k!r}")
+    k = _positive_int("k", int(k))
+    if alpha <= 0:
+        raise LibraryValueError(f"alpha must be > 0, not {alpha!r}")
+    return k, float(alpha)
+
+
+def _even(k, what):
+    if k % 2:
+        raise LibraryValueError(
+            f"{what} needs an even k (got k={k}): each sign gets k/2 bits",
+            hint="ml_genn's odd k halves the scale and shifts by a negative amount")
+
+
+class FewSpikeReluInput(InputBase, Neuron):
+    """Encodes a static input as ``k`` bits per window (``few_spike_relu_input.eqs``).
+
+    With ``signed_input`` the negative bits are negative spikes (ml_genn sends
+    them as ordinary spikes and lets the receiver apply the sign); ``k`` must
+    then be even.
+    """
+
+    eqs_name = "few_spike_relu_input"
+
+    def __init__(self, k=10, alpha=25, signed_input=False):
+        super().__init__(var_name="V")
+        self.k, self.alpha = _k_alpha(k, alpha)
+        self.signed_input = bool(signed_input)
+        if self.signed_input:
+            _even(self.k, "a signed FewSpikeReluInput")
+
+    def switches(self):
+        return {"signed_input": self.signed_input}
+
+    def extra_params(self):
+        return {"k": self.k, "alpha": self.alpha}
+
+    def __repr__(self):
+        return (f"FewSpikeReluInput(k={self.k}, alpha={self.alpha}, "
+                f"signed_input={self.signed_input})")
+
+
+class FewSpikeRelu(Neuron):
+    """Few-spike ReLU neuron (``few_spike_relu.eqs``); its output variable is ``Fx``.
+
+    ml_genn derives the source populations' alpha and signedness from the
+    incoming connections; eqsnn simulates one population, so they are the
+    keyword-only ``source_alpha`` (default: this neuron's ``alpha``) and
+    ``source_signed``.  Only the ``Var`` readout is supported, as in ml_genn's
+    FewSpikeCompiler.
+    """
+
+    eqs_name = "few_spike_relu"
+    output_var = "Fx"
+
+    def __init__(self, k=10, alpha=25, readout=None, *, source_alpha=None,
+                 source_signed=False):
+        self.k, self.alpha = _k_alpha(k, alpha)
+        if source_alpha is None:
+            source_alpha = self.alpha
+        _number("source_alpha", source_alpha)
+        if source_alpha <= 0:
+            raise LibraryValueError(f"source_alpha must be > 0, not {source_alpha!r}")
+        self.source_alpha = float(source_alpha)
+        self.source_signed = bool(source_signed)
+        if self.source_signed:
+            _even(self.k, "a signed source")
+        super().__init__(readout=readout)
+
+    @Neuron.readout.setter
+    def readout(self, readout):
+        Neuron.readout.fset(self, readout)
+        if self.readout is not None and not isinstance(self.readout, Var):
+            bad = type(self.readout).__name__
+            self.__dict__["_readout"] = None
+            raise LibraryNotImplementedError(
+                f"FewSpikeRelu supports only the Var readout, not {bad} (as ml_genn's "
+                "FewSpikeCompiler)")
+
+    def switches(self):
+        return {"source_signed": self.source_signed}
+
+    def extra_params(self):
+        return {"k": self.k, "alpha": self.alpha, "source_alpha": self.source_alpha}
+
+    def __repr__(self):
+        return (f"FewSpikeRelu(k={self.k}, alpha={self.alpha}, readout={self.readout!r}, "
+                f"source_alpha={self.source_alpha}, source_signed={self.source_signed})")
+

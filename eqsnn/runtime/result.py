@@ -1,0 +1,118 @@
+"""What one ``Simulator.run`` returns: recorded variables, spikes, readout, timing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Result", "Spikes", "Timing"]
+
+
+@dataclass(frozen=True)
+class Spikes:
+    """Spikes of one run, sorted by (step, batch, neuron).
+
+    ``step`` counts from the start of the run; the spike's time is
+    ``(first_step + step) * dt`` with ``first_step`` the step index (since
+    the last reset) at which the run began.  ``neuron`` is the flat
+    (C-order) neuron id; ``sign`` is +1/-1 for models with a negative
+    threshold, else None.
+    """
+
+    step: np.ndarray
+    batch: np.ndarray
+    neuron: np.ndarray
+    sign: np.ndarray | None
+    dt: float
+    first_step: int
+    batch_size: int
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Time of each spike, ``t = (first_step + step) * dt`` (float64)."""
+        return (self.first_step + self.step) * self.dt
+
+    @property
+    def per_lane(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``[(times, ids)]``, one pair per batch lane, like PyGeNN's ``spike_recording_data``."""
+        times = self.times
+        return [(times[self.batch == b], self.neuron[self.batch == b])
+                for b in range(self.batch_size)]
+
+    def counts(self, n: int) -> np.ndarray:
+        """Number of spikes of each lane and neuron, ``(batch, n)`` (negative ones included)."""
+        counts = np.zeros((self.batch_size, n), np.int64)
+        np.add.at(counts, (self.batch, self.neuron), 1)
+        return counts
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds of one run: ``total`` (the whole call) and ``simulate`` (the backend)."""
+
+    steps: int
+    total: float
+    simulate: float
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1e3 * self.simulate / self.steps if self.steps else 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """``vars[name]``: ``(steps, batch, *shape)`` (or ``(steps, batch, k)`` for k chosen
+    neurons), the state at the end of each step, after reset; ``spikes`` when
+    recorded; ``readout`` ``(batch,) + shape`` where the model has one."""
+
+    vars: Mapping[str, np.ndarray]
+    spikes: Spikes | None
+    readout: np.ndarray | None
+    timing: Timing
+    shape: tuple[int, ...]
+
+    def __repr__(self) -> str:
+        parts = [f"{name} {value.shape}" for name, value in self.vars.items()]
+        if self.spikes is not None:
+            parts.append(f"{len(self.spikes)} spikes")
+        if self.readout is not None:
+            parts.append(f"readout {self.readout.shape}")
+        return f"<Result {self.timing.steps} steps: {', '.join(parts) or 'nothing recorded'}>"
+
+    def plot(self, lane: int = 0, neurons: int = 10):
+        """A spike raster and the recorded traces of ``lane`` (first ``neurons`` neurons).
+
+        Needs matplotlib (``pip install eqsnn[plot]``); returns the figure.
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError(
+                "Result.plot needs matplotlib: pip install eqsnn[plot]"
+            ) from None
+        panels = list(self.vars) + (["spikes"] if self.spikes is not None else [])
+        if not panels:
+            raise ValueError("nothing was recorded; run with record=('V', 'spikes') to plot")
+        fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
+                                 figsize=(7, 1.8 + 1.6 * len(panels)))
+        steps = np.arange(self.timing.steps)
+        for axis, name in zip(axes[:, 0], panels):
+            if name == "spikes":
+                mine = self.spikes.batch == lane
+                colors = None
+                if self.spikes.sign is not None:
+                    colors = np.where(self.spikes.sign[mine] > 0, "k", "r")
+                axis.scatter(self.spikes.step[mine], self.spikes.neuron[mine], s=4, c=colors)
+                axis.set_ylabel("neuron")
+            else:
+                trace = self.vars[name][:, lane].reshape(self.timing.steps, -1)
+                axis.plot(steps, trace[:, :neurons], lw=0.8)
+                axis.set_ylabel(name)
+        axes[-1, 0].set_xlabel("step")
+        fig.tight_layout()
+        return fig

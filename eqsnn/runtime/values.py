@@ -1,0 +1,142 @@
+"""Params, array data and initial values of a population, validated and evaluated.
+
+``prepare_params`` gives every param a float64 value of shape ``()`` or
+``(n,)`` (from ``params`` or its default) and checks its constraints per
+neuron; array data (``ir.Array``) are given through ``params`` too, as 1-D
+arrays of any length.  ``initial_states`` evaluates each state's declared
+initial value on the host and applies ``init`` overrides, giving
+``(batch, n)`` arrays.  Nothing here touches a running population.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .. import host, ir
+from ..backends import numpy_dtype
+from ..errors import ParameterError, ShapeError
+from .inputs import check_numeric, fit, unknown_name
+
+__all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value"]
+
+
+def _mapping(what: str, value) -> Mapping:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ParameterError(f"{what} must be a mapping of names to values, "
+                             f"got {type(value).__name__}")
+    return value
+
+
+def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Float64 value (``()`` or ``(n,)``) of every param, constraints checked per neuron."""
+    params = _mapping("params", params)
+    declared = {p.name: p for p in model.params if p.name not in model.runtime_params}
+    arrays = {a.name for a in model.arrays}
+    for name in params:
+        if name in model.runtime_params:
+            raise ParameterError(f"{name!r} is set by the Simulator for every run; do not pass it")
+        if name not in declared and name not in arrays:
+            raise unknown_name("param", name, set(declared) | arrays)
+    values = {}
+    for name, param in declared.items():
+        if name in params:
+            value = per_neuron(f"param {name!r}", params[name], param.dtype, shape)
+        elif param.default is not None:
+            value = np.float64(param.default)
+        else:
+            raise ParameterError(
+                f"param {name!r} has no default value and was not given",
+                hint=f"pass params={{{name!r}: value}} (a scalar or one value per neuron)",
+            )
+        _check_constraints(param, value)
+        values[name] = np.asarray(value, np.float64)
+    return values
+
+
+def per_neuron(what: str, value, dtype: str, shape) -> np.ndarray:
+    """A scalar or one value per neuron, as float64 ``()`` or ``(n,)``."""
+    array = check_numeric(what, value, dtype)
+    fitted = fit(array, (), tuple(shape))
+    if fitted is None:
+        n = int(np.prod(shape))
+        raise ShapeError(
+            f"{what} has shape {array.shape}; expected a scalar or one value per neuron, "
+            f"shape {tuple(shape)}" + (f" or ({n},)" if len(shape) > 1 else "")
+        )
+    fitted = fitted.astype(np.float64)
+    return fitted.reshape(()) if fitted.size == 1 else fitted
+
+
+def _check_constraints(param: ir.Param, value: np.ndarray) -> None:
+    for constraint in param.constraints:
+        holds = np.asarray(constraint.holds(value))
+        if not holds.all():
+            if value.ndim == 0:
+                got = f"got {float(value)!r}"
+            else:
+                neuron = int(np.argmin(holds))
+                got = f"neuron {neuron} has {float(value[neuron])!r}"
+            raise ParameterError(f"{param.name} must be {constraint}; {got}")
+
+
+def prepare_arrays(model: ir.Model, params) -> dict[str, np.ndarray]:
+    """The data of every ``ir.Array``, given as a 1-D array in ``params``."""
+    params = _mapping("params", params)
+    arrays = {}
+    for item in model.arrays:
+        if item.name not in params:
+            raise ParameterError(
+                f"array {item.name!r} was not given",
+                hint=f"pass params={{{item.name!r}: a 1-D array}}",
+            )
+        data = check_numeric(f"array {item.name!r}", params[item.name], item.dtype)
+        if data.ndim != 1 or data.size == 0:
+            raise ShapeError(f"array {item.name!r} must be 1-D and not empty; "
+                             f"got shape {data.shape}")
+        arrays[item.name] = data.copy()
+    return arrays
+
+
+def state_value(model: ir.Model, name: str, value, batch: int, shape, precision: str):
+    """``value`` for state ``name`` as a ``(batch, n)`` array of the state's type."""
+    states = {s.name: s for s in model.states}
+    if name not in states:
+        raise unknown_name("state", name, states)
+    state = states[name]
+    array = check_numeric(f"state {name!r}", value, state.dtype)
+    fitted = fit(array, (batch,), tuple(shape))
+    if fitted is None:
+        raise ShapeError(
+            f"state {name!r} got shape {array.shape}; expected a shape broadcastable to "
+            f"(batch, *shape) = {(batch,) + tuple(shape)}",
+            hint="a scalar or one value per neuron is the same in every lane",
+        )
+    n = int(np.prod(shape))
+    full = np.broadcast_to(fitted, (batch, n))
+    return np.array(full, numpy_dtype(state.dtype, precision))
+
+
+def initial_states(model, values, precompute, init, batch, shape, dt, precision) -> dict:
+    """``(batch, n)`` initial value of every state: ``init[name]`` or its declared value."""
+    init = _mapping("init", init)
+    for name in init:
+        if name not in {s.name for s in model.states}:
+            raise unknown_name("state", name, {s.name for s in model.states})
+    declared = host.evaluate_initial(model, values, precompute, dt)
+    states = {}
+    for state in model.states:
+        if state.name in init:
+            states[state.name] = state_value(
+                model, state.name, init[state.name], batch, shape, precision
+            )
+            continue
+        value = np.asarray(declared[state.name])
+        if not np.all(np.isfinite(value)):
+            raise ParameterError(f"the initial value of {state.name!r}, {state.init}, "
+                                 "is not finite for these params")
+        states[state.name] = state_value(model, state.name, value, batch, shape, precision)
+    return states
