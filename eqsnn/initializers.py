@@ -11,6 +11,11 @@ An ``InitValue`` is what a standard-library constructor argument such as
   when the population is built, reproducibly from the simulator's seed;
 * ``None``: absent (only ``tau_refrac`` accepts it).
 
+A sampled initial value is drawn once, when the Simulator builds the
+population, and ``Simulator.reset()`` restores exactly those values (ml_genn
+restores initialiser-valued variables from a second sample drawn at build
+time; eqsnn implements the intended behaviour: back to the initial state).
+
 Arguments that ml_genn transforms by ``dt`` (``tau_mem``, ``tau_adapt``)
 accept numbers and arrays only.
 

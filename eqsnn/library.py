@@ -24,6 +24,7 @@ run.  ``adapt_input`` raises before anything changes.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -32,7 +33,8 @@ import numpy as np
 
 from .errors import LibraryError
 
-__all__ = ["Build", "InputPlan", "get_neuron", "get_object", "neuron_names", "neuron_source"]
+__all__ = ["Build", "InputPlan", "derive_all", "get_neuron", "get_object", "neuron_names",
+           "neuron_source"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +120,21 @@ def neuron_source(name: str) -> tuple[str, str]:
                            hint=f"known names: {', '.join(neuron_names())}")
     path = resources.files("eqsnn").joinpath(f"neurons/{name}.eqs")
     return path.read_text(), f"eqsnn/neurons/{name}.eqs"
+
+
+def derive_all() -> int:
+    """Compile every library ``.eqs`` file with every combination of its bool switches.
+
+    Returns the number of models derived (``bench/derive.py`` times this).
+    """
+    from .model import compile
+
+    count = 0
+    for name in neuron_names():
+        text, filename = neuron_source(name)
+        declared = compile(text, filename=filename).ir.meta["switches"]
+        flags = [k for k, v in declared.items() if isinstance(v, bool)]
+        for values in itertools.product((False, True), repeat=len(flags)):
+            compile(text, filename=filename, switches=dict(zip(flags, values)))
+            count += 1
+    return count

@@ -144,7 +144,7 @@ def binary_signed() -> ir.Model:
 
 def branches() -> ir.Model:
     """Nested ifs, else branches, a float local, Piecewise, phi1, min/max and the built-ins."""
-    x, y, k = S("x"), S("y"), S("k")
+    x, k = S("x"), S("k")
     return ir.Model(
         name="Branches",
         params=(ir.Param("gain", default=2.0),),
@@ -161,4 +161,31 @@ def branches() -> ir.Model:
             ir.Assign("y", ir.phi1(x - 4) + sympy.Max(sympy.Min(x, 7), 1) / 2),
             ir.Assign("k", S("step") * 2 + k),
         ),
+    )
+
+
+def lif_counting() -> ir.Model:
+    """LIF whose readout is its number of spikes in each run."""
+    base = lif()
+    return base.replace(
+        name="LIFCount",
+        states=base.states + (ir.State("Scount"),),
+        reset=base.reset + (ir.Assign("Scount", S("Scount") + 1),),
+        readout=ir.Readout("spike_count", "Scount", ("Scount",)),
+    )
+
+
+def leaky_average() -> ir.Model:
+    """Leaky integrator whose readout is the mean of V over the run (``run_steps`` per run)."""
+    return ir.Model(
+        name="LeakyAverage",
+        params=(ir.Param("tau_mem", default=10.0, constraints=POSITIVE),
+                ir.Param("run_steps", "int", 1)),
+        states=(ir.State("V"), ir.State("Avg")),
+        inputs=(ir.Input("Isyn", default=0.0),),
+        precompute=(ir.Derived("Alpha", sympy.exp(-dt / S("tau_mem"))),),
+        step=(ir.Assign("V", S("Alpha") * V + Isyn),
+              ir.Assign("Avg", S("Avg") + V / S("run_steps"))),
+        readout=ir.Readout("avg_var", "Avg", ("Avg",)),
+        runtime_params=("run_steps",),
     )

@@ -3,13 +3,14 @@
 Same class names, constructor arguments and defaults as ``ml_genn.neurons``;
 the behaviour is the spec's (``spec/ml_genn-neurons.md``), with ml_genn's
 quirks fixed where the class docstring says so.  Read the equations with
-``eqsnn show leaky_integrate_fire`` or ``print(LeakyIntegrateFire().model)``.
+``eqsnn show leaky_integrate_fire`` or ``print(LeakyIntegrateFire().model())``.
 
 >>> from eqsnn.neurons import LeakyIntegrateFire
->>> LeakyIntegrateFire(tau_refrac=2.0).model.ir.state("RefracTime").dtype
+>>> LeakyIntegrateFire(tau_refrac=2.0).model().ir.state("RefracTime").dtype
 'float'
 """
 
+from ..library import derive_all, get_neuron
 from .base import Input, InputBase, Neuron, Value
 from .data import PreprocessedSpikes, preprocess_spikes
 from .dynamical import AdaptiveLeakyIntegrateFire, IntegrateFire, LeakyIntegrate, LeakyIntegrateFire
@@ -26,7 +27,8 @@ __all__ = [
     "AdaptiveLeakyIntegrateFire", "BinarySpikeInput", "FewSpikeRelu", "FewSpikeReluInput",
     "Input", "InputBase", "IntegrateFire", "IntegrateFireInput", "LeakyIntegrate",
     "LeakyIntegrateFire", "LeakyIntegrateFireInput", "Neuron", "NEURONS", "PoissonInput",
-    "PreprocessedSpikes", "SpikeInput", "Value", "preprocess_spikes",
+    "NAMES", "PreprocessedSpikes", "SpikeInput", "Value", "derive_all", "get_neuron",
+    "preprocess_spikes",
 ]
 
 #: ml_genn's names (snake_case class names) -> classes; also the ``.eqs`` file names
@@ -34,3 +36,6 @@ NEURONS = {cls.eqs_name: cls for cls in (
     AdaptiveLeakyIntegrateFire, BinarySpikeInput, FewSpikeRelu, FewSpikeReluInput,
     IntegrateFire, IntegrateFireInput, LeakyIntegrate, LeakyIntegrateFire,
     LeakyIntegrateFireInput, PoissonInput, SpikeInput)}
+
+#: the names, sorted (what ``eqsnn list`` shows)
+NAMES = tuple(sorted(NEURONS))

@@ -83,7 +83,7 @@ class Neuron:
     """A standard-library neuron model: a thin object over one ``.eqs`` file.
 
     ``readout`` (a :mod:`eqsnn.readouts` object or name) is an attribute and
-    may be assigned after construction.  ``model`` is the compiled
+    may be assigned after construction.  ``model()`` is the compiled
     :class:`eqsnn.Model`; ``build(...)`` is what the Simulator calls.
     """
 
@@ -126,7 +126,6 @@ class Neuron:
         return None
 
     # --- derived --------------------------------------------------------
-    @property
     def model(self) -> Model:
         """The compiled model, switches set and readout applied."""
         if self.eqs_name is None:
@@ -149,7 +148,7 @@ class Neuron:
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size < 1:
             raise LibraryError(f"batch_size must be a positive integer, not {batch_size!r}")
-        model = self.model
+        model = self.model()
         n = int(np.prod(shape, dtype=np.int64))
         declared = {p.name for p in model.ir.params}
         params = {}

@@ -31,7 +31,10 @@ from sympy.core.relational import Relational
 from .. import ir
 from ..errors import EqsnnError
 
-__all__ = ["Const", "Lowered", "Op", "Ref", "Temp", "lower", "ELEMENTWISE", "FUNCTIONS"]
+__all__ = [
+    "Const", "Lowered", "Op", "Ref", "Temp", "lower", "forward_single_use_locals",
+    "ELEMENTWISE", "FUNCTIONS",
+]
 
 #: Largest ``|n|`` for which ``x**n`` becomes repeated multiplication.
 MAX_EXPANDED_POWER = 16
@@ -304,27 +307,22 @@ class _Lowerer:
         return self.emit(op, [self.coerce(a, ta, dtype), self.coerce(b, tb, dtype)], "bool"), "bool"
 
     def select(self, cond, then, otherwise) -> tuple[Operand, str]:
+        """``then`` where ``cond`` else ``otherwise``; both are evaluated."""
         condition = self.as_bool(cond)
-        (a, ta), (b, tb) = self.value(then), self.value(otherwise)
+        (a, ta) = then if isinstance(then, tuple) else self.value(then)
+        (b, tb) = otherwise if isinstance(otherwise, tuple) else self.value(otherwise)
         dtype = "bool" if ta == tb == "bool" else _arithmetic_type(ta, tb)
         args = [condition, self.coerce(a, ta, dtype), self.coerce(b, tb, dtype)]
         return self.emit("select", args, dtype), dtype
 
     def piecewise(self, pieces) -> tuple[Operand, str]:
-        """Nested selects, the first piece outermost; with no ``True`` piece the rest is NaN.
-
-        Every branch is evaluated (vectorised backends evaluate them all anyway).
-        """
+        """Nested selects, the first piece outermost; with no ``True`` piece the rest is NaN."""
         (expr, cond), rest = pieces[0], pieces[1:]
         if cond is sympy.true:
             return self.value(expr)
         if not rest:
             return self.select(cond, expr, sympy.nan)
-        condition = self.as_bool(cond)
-        (a, ta), (b, tb) = self.value(expr), self.piecewise(rest)
-        dtype = "bool" if ta == tb == "bool" else _arithmetic_type(ta, tb)
-        args = [condition, self.coerce(a, ta, dtype), self.coerce(b, tb, dtype)]
-        return self.emit("select", args, dtype), dtype
+        return self.select(cond, self.value(expr), self.piecewise(rest))
 
     # --- functions ----------------------------------------------------
     def function(self, expr) -> tuple[Operand, str]:
@@ -371,3 +369,44 @@ class _Lowerer:
         position = self.coerce(position, dtype, "int")
         element = self.types[array.name]
         return self.emit("array_get", [Ref(array.name), position], element), element
+
+
+def forward_single_use_locals(statements, types: Mapping[str, str], uses) -> tuple:
+    """Fold ``local L = e; ...; T = L`` into ``T = e`` where that is the same computation.
+
+    Applies when ``L`` occurs in no other expression (``uses[L] == 1``) and is
+    never reassigned, ``T`` and ``L`` have the same type, both statements are
+    in the same block, and no statement between them reads or writes ``T`` or
+    writes a name ``e`` reads.  The solver's one-state updates
+    (``_V_new = ...; V = _V_new``) then cost no copy.
+    """
+    statements = [
+        ir.If(s.cond, forward_single_use_locals(s.body, types, uses),
+              forward_single_use_locals(s.orelse, types, uses)) if isinstance(s, ir.If) else s
+        for s in statements
+    ]
+    for index, stmt in enumerate(statements):
+        if not isinstance(stmt, ir.Local) or uses.get(stmt.name) != 1:
+            continue
+        for later in range(index + 1, len(statements)):
+            target = statements[later]
+            if isinstance(target, ir.Assign) and target.expr == sympy.Symbol(stmt.name):
+                between = statements[index + 1:later]
+                reads, writes = _reads_and_writes(between)
+                inputs = {str(s) for s in stmt.expr.free_symbols}
+                if (types[target.target] == stmt.dtype and target.target not in reads | writes
+                        and not inputs & writes and stmt.name not in writes):
+                    statements[later] = ir.Assign(target.target, stmt.expr)
+                    statements[index] = None
+                break
+    return tuple(s for s in statements if s is not None)
+
+
+def _reads_and_writes(statements) -> tuple[set, set]:
+    reads, writes = set(), set()
+    for stmt in ir.walk_statements(statements):
+        expr = stmt.cond if isinstance(stmt, ir.If) else stmt.expr
+        reads |= {str(s) for s in expr.free_symbols}
+        if not isinstance(stmt, ir.If):
+            writes.add(stmt.target if isinstance(stmt, ir.Assign) else stmt.name)
+    return reads, writes

@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .. import ir
-from .lower import ELEMENTWISE, Const, Lowered, Op, Ref, Temp, lower
+from .lower import ELEMENTWISE, Const, Lowered, Op, Ref, Temp, forward_single_use_locals, lower
 
 __all__ = ["StepCode", "print_step", "python_names", "name_types"]
 
@@ -117,11 +117,19 @@ class StepCode:
 def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
     """Print step, threshold and reset of ``model``; ``per_neuron`` names (n,)-valued params."""
     printer = _StepPrinter(model, frozenset(per_neuron))
+    uses: dict[str, int] = defaultdict(int)
+    for expr in model.expressions():
+        for symbol in expr.free_symbols:
+            uses[str(symbol)] += 1
+    step = forward_single_use_locals(model.step, printer.types, uses)
+    model = model.replace(step=step)
     printer.statements(model.step, None)
     if model.threshold is not None:
+        printer.code.buffers["_spike"] = (FULL, "bool")
         printer.comment(f"threshold: {model.threshold}")
         printer.store(printer.lower(model.threshold, "bool"), "_spike", None)
     if model.negative_threshold is not None:
+        printer.code.buffers["_negative"] = (FULL, "bool")
         printer.comment(f"negative threshold: {model.negative_threshold}")
         printer.store(printer.lower(model.negative_threshold, "bool"), "_negative", None)
         if model.threshold is not None:
@@ -151,9 +159,6 @@ class _StepPrinter:
             self.classes.update({item.name: FULL for item in group})
         for local in _locals(model):
             self.classes[local.name] = FULL
-            self.code.buffers.setdefault(self.names[local.name], (FULL, local.dtype))
-        for flag in ("_spike", "_negative"):
-            self.code.buffers[flag] = (FULL, "bool")
         self.pool: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.constants: dict[tuple, str] = {}
         self.counts: dict[str, int] = defaultdict(int)
@@ -184,6 +189,8 @@ class _StepPrinter:
                 self.if_statement(stmt, mask)
                 continue
             target = stmt.name if isinstance(stmt, ir.Local) else stmt.target
+            if isinstance(stmt, ir.Local):
+                self.code.buffers.setdefault(self.names[target], (FULL, stmt.dtype))
             self.comment(f"{'local ' if isinstance(stmt, ir.Local) else ''}{target} = {stmt.expr}")
             self.store(self.lower(stmt.expr, self.types[target]), self.names[target], mask)
 
@@ -197,11 +204,21 @@ class _StepPrinter:
                 self.line("else:")
                 self.block(stmt.orelse, mask)
             return
-        inside = self.fresh("_mask")
-        self.code.buffers[inside] = (FULL, "bool")
-        self.store(cond, inside, None)
-        if mask is not None:
-            self.line(f"np.logical_and({inside}, {mask}, out={inside})")
+        assigned = {s.target if isinstance(s, ir.Assign) else s.name
+                    for s in ir.walk_statements(stmt.body + stmt.orelse)
+                    if not isinstance(s, ir.If)}
+        flag = cond.result.name if isinstance(cond.result, Ref) and not cond.ops else None
+        if flag is not None and mask is None and flag not in assigned:
+            inside = self.names[flag]  # a bool state or local the branches leave alone
+        else:
+            inside = self.fresh("_mask")
+            self.code.buffers[inside] = (FULL, "bool")
+            if flag is not None and mask is not None and flag not in assigned:
+                self.line(f"np.logical_and({self.names[flag]}, {mask}, out={inside})")
+            else:
+                self.store(cond, inside, None)
+                if mask is not None:
+                    self.line(f"np.logical_and({inside}, {mask}, out={inside})")
         self.statements(stmt.body, inside)
         if stmt.orelse:
             self.comment("else:")

@@ -7,7 +7,10 @@ to the reset, and sets :attr:`ir.Model.readout`, which tells the Simulator
 which state to return (``Result.readout``, shaped ``(batch,) + shape``) and
 which states to restore at the start of every run.  The averages divide by
 the run length ``run_steps``, a param the Simulator sets at each run (listed
-in :attr:`ir.Model.runtime_params`).
+in :attr:`ir.Model.runtime_params`).  Times count from the start of the run
+(ml_genn resets time for every example): ``first_spike_time`` and
+``avg_var_exp_weight`` add an int state ``RunStep`` that counts the run's
+steps and is restored with the accumulators.
 
 Let ``y_n`` be the output variable after step ``n``'s update (before reset):
 
@@ -39,6 +42,8 @@ __all__ = [
 
 #: the run length in steps, set by the Simulator at the start of every run
 RUN_STEPS = "run_steps"
+#: the state counting the steps of the run (time since the run's start)
+RUN_STEP = "RunStep"
 FLT_MAX = 3.4028234663852886e38
 
 
@@ -98,7 +103,8 @@ class FirstSpikeTime(_SpikeReadout):
     """Minus the time of each neuron's first spike in the run; ``-3.4028235e38`` if none.
 
     The sign and the "no spike" value are ml_genn's: the largest value
-    belongs to the earliest spike, so an arg-max classifies.
+    belongs to the earliest spike, so an arg-max classifies.  The time counts
+    from the start of the run (ml_genn resets time for every example).
     """
 
     name = "first_spike_time"
@@ -107,9 +113,24 @@ class FirstSpikeTime(_SpikeReadout):
         self._check(model)
         first = "TFirstSpike"
         model = _add_states(model, ir.State(first, "float", sympy.Float(-FLT_MAX)))
+        model, run_step = _with_run_clock(model)
         model = model.with_reset(
-            ir.Assign(first, sympy.Max(-_symbol("t"), _symbol(first))))
-        return model.replace(readout=ir.Readout(self.name, first, (first,))).validate()
+            ir.Assign(first, sympy.Max(-run_step * _symbol("dt"), _symbol(first))))
+        readout = ir.Readout(self.name, first, (first, RUN_STEP))
+        return model.replace(readout=readout).validate()
+
+
+def _with_run_clock(model: ir.Model) -> tuple[ir.Model, sympy.Symbol]:
+    """Count the steps of the run in the state ``RunStep`` (restored at every run start).
+
+    Returns the model and the step-local holding this step's index within
+    the run, readable by later step statements and by the reset.
+    """
+    model = _add_states(model, ir.State(RUN_STEP, "int", sympy.Integer(0)))
+    local = sympy.Symbol("_run_step")
+    model = model.with_step(ir.Local(local.name, "int", _symbol(RUN_STEP)),
+                            ir.Assign(RUN_STEP, _symbol(RUN_STEP) + 1))
+    return model, local
 
 
 class _VarReadout(Readout):
@@ -167,17 +188,26 @@ class AvgVar(_VarReadout):
 
 
 class AvgVarExpWeight(_VarReadout):
-    """``(1/T) sum_n exp(-n/T) y_n``: an average that weighs early steps more (Nowotny 2024)."""
+    """``(1/T) sum_n exp(-n/T) y_n``: an average that weighs early steps more (Nowotny 2024).
+
+    ``n`` counts the steps from the start of the run (ml_genn's ``t/dt`` with
+    time reset for every example).
+    """
 
     name = "avg_var_exp_weight"
     suffix = "Avg"
 
     def apply(self, model, output_var=None):
+        y = self._output(model, output_var)
         model = _with_run_steps(model)
-        steps, t, dt = _symbol(RUN_STEPS), _symbol("t"), _symbol("dt")
-        weight = sympy.exp(-t / (dt * steps))
-        return self._accumulate(model, output_var, 0.0,
-                                lambda name, acc, y: [ir.Assign(name, acc + weight * y / steps)])
+        model, run_step = _with_run_clock(model)
+        steps = _symbol(RUN_STEPS)
+        weight = sympy.exp(-run_step / steps)
+        model = self._accumulate(model, y, 0.0,
+                                 lambda name, acc, y: [ir.Assign(name, acc + weight * y / steps)])
+        readout = model.readout
+        return model.replace(readout=ir.Readout(readout.kind, readout.state,
+                                                readout.reset + (RUN_STEP,))).validate()
 
 
 class SumVar(_VarReadout):

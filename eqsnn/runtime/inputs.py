@@ -28,7 +28,8 @@ __all__ = [
 def unknown_name(kind: str, name, known) -> ParameterError:
     """``unknown param 'tau_men'; did you mean 'tau_mem'?`` with the known names as hint."""
     known = sorted(known)
-    close = difflib.get_close_matches(str(name), known, n=1)
+    same_letters = [k for k in known if k.lower() == str(name).lower()]
+    close = same_letters or difflib.get_close_matches(str(name), known, n=1)
     suggestion = f"; did you mean {close[0]!r}?" if close else ""
     hint = f"known {kind}s: {', '.join(known)}" if known else f"this model has no {kind}s"
     return ParameterError(f"unknown {kind} {name!r}{suggestion}", hint=hint)

@@ -45,7 +45,7 @@ def run_with_progress(runner, steps, step0, inputs, record, spikes, progress) ->
         piece(steps)
         return runs[0], elapsed
     length = 1
-    while done < steps and elapsed < PROBE_SECONDS:
+    while done < steps and (done == 0 or elapsed < PROBE_SECONDS):
         piece(min(length, steps - done))
         length *= 2
     per_step = elapsed / done

@@ -84,27 +84,26 @@ class Result:
             parts.append(f"readout {self.readout.shape}")
         return f"<Result {self.timing.steps} steps: {', '.join(parts) or 'nothing recorded'}>"
 
-    def plot(self, lane: int = 0, neurons: int = 10):
-        """A spike raster and the recorded traces of ``lane`` (first ``neurons`` neurons).
+    def plot(self, path=None, *, lane: int = 0, neurons: int = 10):
+        """A spike raster and the recorded traces of one ``lane`` (first ``neurons`` neurons).
 
-        Needs matplotlib (``pip install eqsnn[plot]``); returns the figure.
+        Saves the figure to ``path`` when given and returns it.  Needs
+        matplotlib (``pip install eqsnn[plot]``).
         """
         try:
-            import matplotlib.pyplot as plt
+            from matplotlib.figure import Figure
         except ImportError:
-            raise ImportError(
-                "Result.plot needs matplotlib: pip install eqsnn[plot]"
-            ) from None
+            raise ImportError("Result.plot needs matplotlib: pip install eqsnn[plot]") from None
         panels = list(self.vars) + (["spikes"] if self.spikes is not None else [])
         if not panels:
             raise ValueError("nothing was recorded; run with record=('V', 'spikes') to plot")
-        fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
-                                 figsize=(7, 1.8 + 1.6 * len(panels)))
+        figure = Figure(figsize=(7, 1.8 + 1.6 * len(panels)))
+        axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
         steps = np.arange(self.timing.steps)
-        for axis, name in zip(axes[:, 0], panels):
+        for axis, name in zip(axes, panels):
             if name == "spikes":
                 mine = self.spikes.batch == lane
-                colors = None
+                colors = "k"
                 if self.spikes.sign is not None:
                     colors = np.where(self.spikes.sign[mine] > 0, "k", "r")
                 axis.scatter(self.spikes.step[mine], self.spikes.neuron[mine], s=4, c=colors)
@@ -113,6 +112,8 @@ class Result:
                 trace = self.vars[name][:, lane].reshape(self.timing.steps, -1)
                 axis.plot(steps, trace[:, :neurons], lw=0.8)
                 axis.set_ylabel(name)
-        axes[-1, 0].set_xlabel("step")
-        fig.tight_layout()
-        return fig
+        axes[-1].set_xlabel("step")
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path)
+        return figure

@@ -1,0 +1,300 @@
+"""What the compiled backends (``c`` and ``cupy``) share.
+
+* :class:`Layout`: the order in which a population's states, inputs, values
+  and arrays cross into compiled code; both the emitted code and the runner
+  derive it from the model, so they agree by construction.
+* Host-side preparation of one run: input strides (held inputs stay
+  unexpanded: a dimension of length 1 gets stride 0), recorded neuron
+  indices, and the conversion of bit-packed spike planes to index arrays.
+* The C toolchain: finding the compiler, probing OpenMP, and compiling into
+  a content-addressed cache with atomic writes.
+
+Spike planes are ``uint32`` arrays ``(steps, batch, words)`` with
+``words = ceil(n / 32)``: bit ``k`` of word ``w`` is neuron ``32 w + k``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import ir
+from ..errors import BackendError
+from ..printing.numpy import name_types
+
+__all__ = [
+    "Layout", "layout", "input_strides", "record_plan", "bit_positions", "merge_spikes",
+    "spikes_from_bits", "spike_words",
+    "cache_dir", "find_compiler", "compile_shared_library", "default_threads",
+]
+
+#: bump when the emitted code or the flags change meaning, to invalidate cached libraries
+CACHE_FORMAT = "1"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Ordered ``(name, dtype)`` of states, inputs, values and arrays of a population.
+
+    ``values`` are the params, the runtime params, the precompute values and
+    ``dt``, each with a flag saying whether it is given per neuron.
+    """
+
+    states: tuple[tuple[str, str], ...]
+    inputs: tuple[tuple[str, str], ...]
+    values: tuple[tuple[str, str, bool], ...]
+    arrays: tuple[tuple[str, str], ...]
+
+    @property
+    def value_types(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, dtype) for name, dtype, _ in self.values)
+
+
+def layout(model: ir.Model, per_neuron=frozenset()) -> Layout:
+    types = name_types(model)
+    names = [p.name for p in model.params] + list(model.runtime_params)
+    names += list(model.precompute_names)
+    values = tuple((name, types[name], name in per_neuron) for name in dict.fromkeys(names))
+    return Layout(
+        states=tuple((s.name, s.dtype) for s in model.states),
+        inputs=tuple((i.name, i.dtype) for i in model.inputs),
+        values=values + (("dt", "float", False),),
+        arrays=tuple((a.name, a.dtype) for a in model.arrays),
+    )
+
+
+def input_strides(array: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """``array`` (steps or 1, batch or 1, n or 1) and its element strides, 0 where the length is 1.
+
+    Broadcast views keep their zero strides; nothing is expanded.
+    """
+    if array.ndim != 3:
+        raise BackendError(f"input {name} must be 3-D (steps, batch, n), got shape {array.shape}")
+    if any(stride % array.itemsize for stride in array.strides):
+        array = np.ascontiguousarray(array)
+    strides = tuple(0 if length == 1 else stride // array.itemsize
+                    for length, stride in zip(array.shape, array.strides))
+    return array, strides
+
+
+@dataclass(frozen=True)
+class RecordPlan:
+    """Neurons one state records: ``index`` sorted and unique (``None``: all ``width``
+    neurons in order); ``expand`` re-orders the columns into the order asked for."""
+
+    index: np.ndarray | None
+    width: int
+    expand: np.ndarray | None
+
+    def result(self, recorded: np.ndarray) -> np.ndarray:
+        return recorded if self.expand is None else recorded[..., self.expand]
+
+
+def record_plan(index, n: int) -> RecordPlan:
+    if index is None:
+        return RecordPlan(None, n, None)
+    index = np.asarray(index, np.int64).reshape(-1)
+    unique, inverse = np.unique(index, return_inverse=True)
+    if len(unique) == len(index) and np.array_equal(unique, index):
+        return RecordPlan(unique, len(unique), None)
+    return RecordPlan(unique, len(unique), inverse.reshape(-1))
+
+
+def spike_words(n: int) -> int:
+    return (n + 31) // 32
+
+
+def bit_positions(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(step, lane, neuron)`` of every set bit of a ``(steps, batch, words)`` plane, sorted."""
+    steps, batch, words = bits.shape
+    flat = bits.reshape(-1)
+    nonzero = np.flatnonzero(flat)
+    as_bytes = flat[nonzero].astype("<u4").view(np.uint8).reshape(-1, 4)
+    rows, bit = np.nonzero(np.unpackbits(as_bytes, axis=1, bitorder="little"))
+    word = nonzero[rows]
+    row = word // words
+    return ((row // batch).astype(np.intp), (row % batch).astype(np.intp),
+            ((word % words) * 32 + bit).astype(np.intp))
+
+
+def merge_spikes(positive, negative):
+    """``(step, batch, neuron, sign)`` sorted by (step, batch, neuron) from the positions of
+    positive and negative spikes (either may be ``None``); ``sign`` is int8 ±1 when
+    ``negative`` is given (a signed model), else ``None``."""
+    if negative is None:
+        if positive is None:
+            empty = np.zeros(0, np.intp)
+            return empty, empty, empty, None
+        return (*positive, None)
+    parts = [(p, 1) for p in (positive,) if p is not None] + [(negative, -1)]
+    step, lane, neuron = (np.concatenate([p[k] for p, _ in parts]) for k in range(3))
+    sign = np.concatenate([np.full(len(p[0]), s, np.int8) for p, s in parts])
+    order = np.lexsort((neuron, lane, step))
+    return step[order], lane[order], neuron[order], sign[order]
+
+
+def spikes_from_bits(positive: np.ndarray | None, negative: np.ndarray | None):
+    """``(step, batch, neuron, sign)`` from bit planes (see :func:`merge_spikes`)."""
+    return merge_spikes(None if positive is None else bit_positions(positive),
+                        None if negative is None else bit_positions(negative))
+
+
+# --- the C toolchain --------------------------------------------------------
+def cache_dir() -> Path:
+    """``$EQSNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/eqsnn``, else ``~/.cache/eqsnn``."""
+    if os.environ.get("EQSNN_CACHE_DIR"):
+        path = Path(os.environ["EQSNN_CACHE_DIR"])
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = Path(base) / "eqsnn"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_threads() -> int:
+    """``$EQSNN_THREADS`` if set, else the number of CPUs this process may use."""
+    value = os.environ.get("EQSNN_THREADS")
+    if value:
+        try:
+            threads = int(value)
+        except ValueError:
+            raise BackendError(f"EQSNN_THREADS must be a positive integer, got {value!r}") from None
+        if threads < 1:
+            raise BackendError(f"EQSNN_THREADS must be a positive integer, got {value!r}")
+        return threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_INSTALL_HINT = ("install a C compiler (Debian/Ubuntu: apt-get install gcc; Fedora: dnf install "
+                 "gcc; macOS: xcode-select --install) or set CC to the compiler's path; "
+                 "the numpy backend needs none")
+
+
+def find_compiler() -> tuple[str, ...]:
+    """The C compiler command: ``$CC`` if set (it may carry flags), else cc, gcc or clang."""
+    if os.environ.get("CC"):
+        command = tuple(shlex.split(os.environ["CC"]))
+        if not command or shutil.which(command[0]) is None:
+            raise BackendError(f"the C compiler CC={os.environ['CC']!r} was not found",
+                               hint=_INSTALL_HINT)
+        return command
+    for name in ("cc", "gcc", "clang"):
+        if shutil.which(name):
+            return (name,)
+    raise BackendError("the c backend needs a C compiler, and none was found "
+                       "(looked for $CC, cc, gcc, clang)", hint=_INSTALL_HINT)
+
+
+def compiler_identity(command: tuple[str, ...]) -> str:
+    """Resolved path, size and modification time of the compiler: a cheap, exact-enough key."""
+    path = os.path.realpath(shutil.which(command[0]) or command[0])
+    stat = os.stat(path)
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}:{' '.join(command[1:])}"
+
+
+BASE_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno",
+              "-fno-trapping-math")
+EXACT_FLAGS = ("-ffp-contract=off",)
+FAST_FLAGS = ("-ffast-math", "-ffp-contract=fast")
+
+
+@functools.lru_cache(maxsize=None)
+def _supports(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
+    """Whether the compiler builds a shared library with ``flags``; remembered on disk."""
+    key = hashlib.sha256(f"{compiler_identity(command)}|{flags}".encode()).hexdigest()[:16]
+    memo = cache_dir() / f"probe-{key}.txt"
+    if memo.exists():
+        return memo.read_text().strip() == "1"
+    probe = ("int eqsnn_probe(int n) { int i, s = 0;\n#pragma omp parallel for reduction(+:s)\n"
+             "for (i = 0; i < n; ++i) s += i; return s; }\n")
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text(probe)
+        argv = [*command, *BASE_FLAGS, *flags, str(src), "-o", str(Path(tmp) / "probe.so")]
+        try:
+            works = subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            works = False
+    _write_atomically(memo, b"1" if works else b"0")
+    return works
+
+
+def compiler_flags(command: tuple[str, ...], fast_math: bool, openmp: bool = True):
+    """Flags for the compiler: exact arithmetic unless ``fast_math``, OpenMP where it works."""
+    flags = list(BASE_FLAGS) + list(FAST_FLAGS if fast_math else EXACT_FLAGS)
+    for optional in (("-march=native",), ("-fopenmp",) if openmp else ()):
+        if optional and _supports(command, optional):
+            flags += optional
+    return tuple(flags)
+
+
+def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path, bool]:
+    """Compile C ``text`` to a shared library in the cache; returns ``(path, was_cached)``.
+
+    The file name carries a hash of the source, the compiler and the flags.
+    Source and library are written to temporary files and renamed into
+    place, so processes compiling the same model at once never see half a
+    file.
+    """
+    command = find_compiler()
+    flags = compiler_flags(command, fast_math)
+    key = hashlib.sha256("\0".join(
+        [CACHE_FORMAT, text, compiler_identity(command), " ".join(flags), _machine()]
+    ).encode()).hexdigest()[:24]
+    directory = cache_dir()
+    library = directory / f"{stem}-{key}.so"
+    if library.exists():
+        return library, True
+    source = directory / f"{stem}-{key}.c"
+    _write_atomically(source, text.encode())
+    handle, partial = tempfile.mkstemp(dir=directory, prefix=f".{stem}-", suffix=".so")
+    os.close(handle)
+    argv = [*command, *flags, str(source), "-o", partial, "-lm"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        os.unlink(partial)
+        raise BackendError(f"running the C compiler failed: {exc}", hint=_INSTALL_HINT) from None
+    if done.returncode != 0:
+        os.unlink(partial)
+        raise BackendError(
+            f"the C compiler failed on the code emitted for {stem} "
+            f"(exit {done.returncode}):\n{done.stderr.strip()[-4000:]}",
+            hint=f"this is a bug in eqsnn; please report it with the model; source: {source}",
+        )
+    os.replace(partial, library)
+    return library, False
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> str:
+    """The CPU, since ``-march=native`` code runs only on the CPU that built it."""
+    import platform
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as info:
+            lines = [line for line in info if line.startswith(("model name", "flags"))]
+        cpu = "".join(dict.fromkeys(lines))  # the first CPU's name and flags
+    except OSError:
+        pass
+    return f"{platform.machine()}|{platform.system()}|{cpu}"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    os.replace(partial, path)

@@ -1,0 +1,398 @@
+"""C99 / CUDA printer: one model's step as a per-neuron C function.
+
+The ``c`` and ``cupy`` backends share everything printed here; only the loop
+around the function differs (a tiled, OpenMP-parallel loop on the CPU, a
+``__global__`` kernel on the GPU).  :func:`print_step_function` prints
+
+    EQSNN_FN int eqsnn_neuron_step(FLOAT *_p_V, ..., inputs, values, arrays,
+                                   FLOAT t, int step, int id, int batch,
+                                   unsigned int _seed_lo, unsigned int _seed_hi)
+
+which advances one neuron of one lane by one step, states in and out through
+pointers, and returns ``1`` for a spike, ``2`` for a negative spike, else
+``0``.  ``EQSNN_FN`` is ``static inline`` in C and
+``static __device__ __forceinline__`` in CUDA (see :func:`prelude`).
+
+Every expression is printed from :func:`eqsnn.printing.lower.lower`, one op
+per ``const`` temporary, in list order, so the arithmetic is evaluated in the
+same order as in the ``numpy`` backend and, with multiply-add contraction
+off, gives the same bits.  The statement semantics follow the ``numpy``
+backend: an ``if`` tests its condition once and runs its body or its
+``else``; locals live to the end of the step (declared up front, zero
+initialised); the threshold is tested on the updated state, the negative
+threshold only where the threshold does not hold; ``reset`` runs where a
+spike fired, ``negative_reset`` where a negative one did.
+
+Function names come from SymPy's :class:`~sympy.printing.c.C99CodePrinter`
+(with the ``float32`` type alias: ``expf``, ``fminf``, ...), and float
+literals are the float64 constant rounded to the precision first and printed
+exactly (``0.1f`` is the float nearest to the double ``0.1``), so no double
+arithmetic sneaks into float32 code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+from sympy.codegen.ast import float32, real
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.printing.c import C99CodePrinter
+
+from .. import ir, rng
+from .lower import Lowered, Op, Ref, Temp, lower
+from .numpy import name_types
+
+__all__ = [
+    "CPrinter", "StepFunction", "c_names", "prelude", "print_step_function",
+    "STEP_FUNCTION", "STORAGE_TYPES",
+]
+
+#: the name of the per-neuron step function
+STEP_FUNCTION = "eqsnn_neuron_step"
+#: C type of values held in registers (temporaries, locals, states while stepping)
+VALUE_TYPES = {"float": "FLOAT", "int": "int", "bool": "int"}
+#: C type of an element of a state, input, value or data array in memory
+STORAGE_TYPES = {"float": "FLOAT", "int": "int", "bool": "unsigned char"}
+
+_BUILTIN_PARAMETERS = (
+    ("t", "const FLOAT t"), ("step", "const int step"), ("id", "const int id"),
+    ("batch", "const int batch"), ("_seed_lo", "const unsigned int _seed_lo"),
+    ("_seed_hi", "const unsigned int _seed_hi"),
+)
+_SYMPY_FUNCTIONS = {
+    "exp": sympy.exp, "expm1": expm1, "log": sympy.log, "log1p": log1p,
+    "abs": sympy.Abs, "sin": sympy.sin, "cos": sympy.cos, "tanh": sympy.tanh,
+    "floor": sympy.floor, "ceil": sympy.ceiling,
+}
+_OPERATORS = {
+    "add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", "neg": "-{}",
+    "lt": "({} < {})", "le": "({} <= {})", "gt": "({} > {})", "ge": "({} >= {})",
+    "eq": "({} == {})", "ne": "({} != {})", "and": "({} & {})", "or": "({} | {})",
+    "not": "!{}", "select": "({} ? {} : {})",
+}
+# C99, C++ (CUDA) and preprocessor names a model name must not shadow
+_RESERVED = frozenset("""
+    auto break case char const continue default do double else enum extern float for goto if
+    inline int long register restrict return short signed sizeof static struct switch typedef
+    union unsigned void volatile while bool true false class delete new this template typename
+    namespace operator private public protected friend virtual explicit mutable using try catch
+    throw asm export nullptr constexpr decltype noexcept alignas alignof static_assert
+    thread_local wchar_t char16_t char32_t and or not xor bitand bitor compl and_eq or_eq xor_eq
+    not_eq dynamic_cast static_cast const_cast reinterpret_cast typeid FLOAT NULL NAN INFINITY
+    EQSNN_FN exp expf expm1 expm1f log logf log1p log1pf sqrt sqrtf fabs fabsf sin sinf cos cosf
+    tanh tanhf floor floorf ceil ceilf pow powf fmin fminf fmax fmaxf fmod fmodf copysign
+    copysignf abs main
+""".split())
+
+
+def c_names(model: ir.Model) -> dict[str, str]:
+    """A distinct C identifier for every name the step can read.
+
+    Model names are kept unless they start with ``_`` (printed ``m_...``; the
+    printer's own names all start with ``_`` or ``eqsnn_``) or would shadow a
+    keyword or a math function (a ``_`` is appended).
+    """
+    names = {name: name for name in ("t", "step", "dt", "id", "batch")}
+    taken = set(names.values()) | _RESERVED
+    for name in name_types(model):
+        if name in names:
+            continue
+        candidate = "m" + name if name.startswith("_") else name
+        if candidate.startswith("eqsnn_") or candidate.startswith("EQSNN_"):
+            candidate = "m_" + candidate
+        while candidate in taken:
+            candidate += "_"
+        names[name] = candidate
+        taken.add(candidate)
+    return names
+
+
+class CPrinter(C99CodePrinter):
+    """SymPy's C99 printer in the model precision: ``expf``/``1.0f`` in float32.
+
+    Float literals are rounded to the precision in Python and printed so that
+    the compiler reads exactly that value back (NumPy rounds the float64
+    constant once; a decimal literal read directly as float could round
+    differently).
+    """
+
+    def __init__(self, precision: str):
+        settings = {"type_aliases": {real: float32}} if precision == "float32" else {}
+        super().__init__(settings)
+        self.precision = precision
+        self._templates: dict[str, str] = {}
+
+    def _print_Float(self, expr):
+        return self.float_literal(float(expr))
+
+    def float_literal(self, value: float) -> str:
+        """``value`` (a float64) rounded to the precision, as an exact C literal."""
+        if math.isnan(value):
+            return "((FLOAT)NAN)"
+        if math.isinf(value):
+            return "((FLOAT)INFINITY)" if value > 0 else "(-(FLOAT)INFINITY)"
+        if self.precision == "float32":
+            text = repr(float(np.float32(value)))  # a float32 value, read back exactly
+        else:
+            text = repr(value)
+        if "e" not in text and "." not in text:
+            text += ".0"
+        text = text if self.precision == "float64" else text + "f"
+        return f"({text})" if value < 0 or text.startswith("-") else text
+
+    def math_function(self, fn: str, args: list[str]) -> str:
+        """``fn(args)`` with SymPy's C99 name for the precision (``exp`` -> ``expf``)."""
+        if fn not in self._templates:
+            symbols = sympy.symbols("_x0 _x1")
+            if fn == "pow":
+                expr = sympy.Pow(*symbols, evaluate=False)
+            elif fn == "sqrt":
+                expr = sympy.sqrt(symbols[0])
+            elif fn in ("min", "max"):
+                expr = (sympy.Min if fn == "min" else sympy.Max)(*symbols)
+            else:
+                expr = _SYMPY_FUNCTIONS[fn](symbols[0])
+            self._templates[fn] = self.doprint(expr).replace("_x0", "{0}").replace("_x1", "{1}")
+        return self._templates[fn].format(*args)
+
+
+@dataclass(frozen=True)
+class StepFunction:
+    """The printed step function; ``parameters`` are the model names in signature order
+    (states, inputs, values, arrays — each array followed by ``<name>_len`` — then the
+    built-ins ``t step id batch _seed_lo _seed_hi``)."""
+
+    text: str
+    name: str
+    parameters: tuple[str, ...]
+    uses_random: bool
+
+
+def print_step_function(model: ir.Model, precision: str, values, arrays) -> StepFunction:
+    """Print the step of ``model`` as :data:`STEP_FUNCTION`.
+
+    ``values`` is the ordered ``(name, dtype)`` of every param, runtime param,
+    precompute value and ``dt``; ``arrays`` the ordered ``(name, dtype)`` of
+    the data arrays.
+    """
+    body = _StepBody(model, precision)
+    names = body.names
+    signature, parameters = [], []
+    for state in model.states:
+        signature.append(f"{STORAGE_TYPES[state.dtype]} *_p_{names[state.name]}")
+        parameters.append(state.name)
+    for item in model.inputs:
+        signature.append(f"const {VALUE_TYPES[item.dtype]} {names[item.name]}")
+        parameters.append(item.name)
+    for name, dtype in values:
+        signature.append(f"const {VALUE_TYPES[dtype]} {names[name]}")
+        parameters.append(name)
+    for name, dtype in arrays:
+        signature.append(f"const {STORAGE_TYPES[dtype]} *{names[name]}")
+        signature.append(f"const long long _len_{names[name]}")
+        parameters += [name, name + "_len"]
+    for name, declaration in _BUILTIN_PARAMETERS:
+        signature.append(declaration)
+        parameters.append(name)
+    body.print_all()
+    lines = [
+        f"/* One step of one neuron of {model.name}: states in and out through the pointers;",
+        " * returns 1 for a spike, 2 for a negative spike, 0 otherwise. */",
+        f"EQSNN_FN int {STEP_FUNCTION}(",
+        *(f"    {item}," for item in signature[:-1]),
+        f"    {signature[-1]})",
+        "{",
+        *body.lines,
+        "}",
+    ]
+    return StepFunction("\n".join(lines) + "\n", STEP_FUNCTION, tuple(parameters),
+                        body.uses_random)
+
+
+class _StepBody:
+    """The statements of one step as C lines, one ``const`` temporary per lowered op."""
+
+    def __init__(self, model: ir.Model, precision: str):
+        self.model = model
+        self.types = name_types(model)
+        self.names = c_names(model)
+        self.printer = CPrinter(precision)
+        self.suffix = "f32" if precision == "float32" else "f64"
+        self.lines: list[str] = []
+        self.depth = 1
+        self.temps = 0
+        self.uses_random = False
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    def print_all(self) -> None:
+        model, names = self.model, self.names
+        for state in model.states:
+            name = names[state.name]
+            self.line(f"{VALUE_TYPES[state.dtype]} {name} = *_p_{name};")
+        declared = dict.fromkeys(
+            stmt.name for block in (model.step, model.reset, model.negative_reset)
+            for stmt in ir.walk_statements(block) if isinstance(stmt, ir.Local))
+        for local in declared:
+            self.line(f"{VALUE_TYPES[self.types[local]]} {names[local]} = 0;")
+        self.line("int _spike = 0, _negative = 0;")
+        self.statements(model.step)
+        if model.threshold is not None:
+            self.comment(f"threshold: {model.threshold}")
+            self.line(f"_spike = {self.expression(model.threshold, 'bool')};")
+        if model.negative_threshold is not None:
+            self.comment(f"negative threshold: {model.negative_threshold}")
+            value = self.expression(model.negative_threshold, "bool")
+            self.line(f"_negative = {value} & !_spike;")
+        for flag, block in (("_spike", model.reset), ("_negative", model.negative_reset)):
+            if block:
+                self.line(f"if ({flag}) {{")
+                self.nested(block)
+                self.line("}")
+        for state in model.states:
+            name = names[state.name]
+            cast = "(unsigned char)" if state.dtype == "bool" else ""
+            self.line(f"*_p_{name} = {cast}{name};")
+        self.line("return _spike | (_negative << 1);")
+
+    def comment(self, text: str) -> None:
+        self.line("/* " + " ".join(str(text).split()).replace("*/", "* /") + " */")
+
+    def statements(self, statements) -> None:
+        for stmt in statements:
+            if isinstance(stmt, ir.If):
+                self.comment(f"if {stmt.cond}:")
+                self.line(f"if ({self.expression(stmt.cond, 'bool')}) {{")
+                self.nested(stmt.body)
+                if stmt.orelse:
+                    self.line("} else {")
+                    self.nested(stmt.orelse)
+                self.line("}")
+                continue
+            target = stmt.name if isinstance(stmt, ir.Local) else stmt.target
+            self.comment(f"{'local ' if isinstance(stmt, ir.Local) else ''}{target} = {stmt.expr}")
+            value = self.expression(stmt.expr, self.types[target])
+            self.line(f"{self.names[target]} = {value};")
+
+    def nested(self, statements) -> None:
+        self.depth += 1
+        self.statements(statements)
+        self.depth -= 1
+
+    # --- expressions --------------------------------------------------
+    def expression(self, expr, dtype: str) -> str:
+        """Print the ops of ``expr`` as temporaries; return the operand holding its value."""
+        lowered: Lowered = lower(expr, self.types, dtype)
+        first = self.temps
+        self.temps += len(lowered.ops)
+        for op in lowered.ops:
+            args = [self.operand(arg, first) for arg in op.args]
+            dest = self.operand(op.dest, first)
+            self.line(f"const {VALUE_TYPES[op.dtype]} {dest} = {self.op_text(op, args)};")
+        return self.operand(lowered.result, first)
+
+    def operand(self, operand, first: int) -> str:
+        if isinstance(operand, Temp):
+            return f"_t{first + operand.index}"
+        if isinstance(operand, Ref):
+            return self.names[operand.name]
+        if operand.dtype == "float":
+            return self.printer.float_literal(float(operand.value))
+        value = int(operand.value)
+        return f"({value})" if value < 0 else str(value)
+
+    def op_text(self, op: Op, args: list[str]) -> str:
+        kind = op.fn if op.op == "call" else op.op
+        integral = op.dtype != "float"  # min, max, mod, abs: the type of their arguments
+        if kind in ("rand_uniform", "rand_normal"):
+            self.uses_random = True
+            draw = "uniform" if kind == "rand_uniform" else "normal"
+            return (f"eqsnn_{draw}_{self.suffix}(_seed_lo, _seed_hi, (unsigned int)step, "
+                    f"(unsigned int)id, (unsigned int)batch, {args[0]}u)")
+        if kind == "cast":
+            if op.dtype == "bool":
+                return f"({args[0]} != 0)"
+            return f"({VALUE_TYPES[op.dtype]}){args[0]}"
+        if kind == "array_get":
+            return f"{args[0]}[eqsnn_clamp_index({args[1]}, _len_{args[0]})]"
+        if kind == "mod":
+            return f"eqsnn_{'imod' if integral else 'fmod_floored'}({args[0]}, {args[1]})"
+        if kind in ("min", "max") and integral:
+            sign = "<" if kind == "min" else ">"
+            return f"({args[0]} {sign} {args[1]} ? {args[0]} : {args[1]})"
+        if kind == "abs" and integral:
+            return f"({args[0]} < 0 ? -{args[0]} : {args[0]})"
+        if kind in _OPERATORS:
+            return _OPERATORS[kind].format(*args)
+        return self.printer.math_function(kind, args)
+
+
+def prelude(precision: str, uses_random: bool) -> str:
+    """Types and helpers shared by the C and CUDA code; ``FLOAT`` is the model precision.
+
+    Helpers: ``eqsnn_fmod_floored`` (NumPy's ``remainder``: the sign of the
+    divisor), ``eqsnn_imod`` (the same for int, 0 for a zero divisor, as
+    NumPy), ``eqsnn_clamp_index``, and the Philox generator of
+    :mod:`eqsnn.rng` when the model draws random numbers.
+    """
+    f = "f" if precision == "float32" else ""
+    ctype = "float" if precision == "float32" else "double"
+    text = f"""\
+/* ---- eqsnn prelude: the model precision and helpers shared by C and CUDA ---- */
+#ifndef EQSNN_FN
+#ifdef __CUDACC__
+#define EQSNN_FN static __device__ __forceinline__
+#else
+#define EQSNN_FN static inline
+#endif
+#endif
+#ifdef __CUDACC_RTC__
+#define INFINITY __int_as_float(0x7f800000)
+#define NAN __int_as_float(0x7fffffff)
+#else
+#include <math.h>
+#endif
+
+typedef {ctype} FLOAT;
+
+/* NumPy's remainder: fmod, moved to the sign of the divisor (0 takes the divisor's sign) */
+EQSNN_FN FLOAT eqsnn_fmod_floored(FLOAT a, FLOAT b)
+{{
+    FLOAT r = fmod{f}(a, b);
+    if (b == 0) return r;
+    if (r != 0) {{
+        if ((b < 0) != (r < 0)) r += b;
+    }} else {{
+        r = copysign{f}((FLOAT)0, b);
+    }}
+    return r;
+}}
+
+/* floored int modulo; 0 for a zero divisor, as NumPy */
+EQSNN_FN int eqsnn_imod(int a, int b)
+{{
+    int r;
+    if (b == 0) return 0;
+    r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+}}
+
+/* an array read past either end reads the nearest element */
+EQSNN_FN long long eqsnn_clamp_index(long long index, long long length)
+{{
+    return index < 0 ? 0 : (index >= length ? length - 1 : index);
+}}
+"""
+    if uses_random:
+        text += rng.c_source()
+    return text
+
+
+def uses_random(model: ir.Model) -> bool:
+    """Whether the step draws random numbers."""
+    return any(expr.atoms(ir.RandUniform, ir.RandNormal) for expr in model.expressions())

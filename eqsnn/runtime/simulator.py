@@ -1,0 +1,284 @@
+"""The Simulator: one population of a model on one backend.
+
+It validates everything the user passes before any state changes, evaluates
+params, precompute and initial values on the host (float64), and talks to
+the backend only through the contract of :mod:`eqsnn.backends` (``emit``,
+``load``, ``Program.start`` and the ``Runner`` methods), so any backend
+plugs in.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import types
+from collections.abc import Mapping
+
+import numpy as np
+
+from .. import host, ir
+from ..backends import EmitOptions, Instance, get_backend
+from ..errors import ParameterError, ShapeError
+from .inputs import check_numeric, prepare_inputs, prepare_record, unknown_name
+from .progress import run_with_progress
+from .result import Result, Spikes, Timing
+from .values import initial_states, prepare_arrays, prepare_params, state_value
+
+__all__ = ["Simulator"]
+
+#: runtime params the Simulator knows how to set (``ir.Model.runtime_params``)
+RUNTIME_PARAMS = ("run_steps",)
+
+
+class Simulator:
+    """``n`` neurons (an int or a shape; neuron id = C-order flat index) in ``batch_size`` lanes.
+
+    ``model`` is an :class:`eqsnn.Model`, an :class:`eqsnn.ir.Model` or a
+    standard-library neuron (an object with ``build``).  ``params`` maps
+    param names to a scalar or one value per neuron (and array names to 1-D
+    data); ``init`` maps state names to initial values (scalar, per neuron,
+    or ``(batch, *shape)``).  ``dt`` is the time step, ``precision``
+    ``"float32"`` or ``"float64"``, ``seed`` the key of the random draws.
+    """
+
+    def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
+                 precision="float32", params=None, init=None, seed=0):
+        self.shape = _population_shape(n)
+        self.n = math.prod(self.shape)
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.dt = _time_step(dt)
+        self.precision = _precision(precision)
+        self.seed = _seed(seed)
+        self.model, self._build = _resolve_model(model, self.shape, self.batch_size, self.dt,
+                                                 self.seed)
+        unsupported = set(self.model.runtime_params) - set(RUNTIME_PARAMS)
+        if unsupported:
+            raise ParameterError(f"the Simulator cannot set runtime params {sorted(unsupported)}")
+        if self._build is not None:
+            params = {**self._build.params, **_as_dict("params", params)}
+            init = {**self._build.init, **_as_dict("init", init)}
+            params = {**self._build.arrays, **params}
+        self._params = prepare_params(self.model, params, self.shape)
+        arrays = prepare_arrays(self.model, params)
+        values = {**self._params, **self._runtime_values(1)}
+        self._initial = initial_states(self.model, values, self._precompute(values), init,
+                                       self.batch_size, self.shape, self.dt, self.precision)
+        values.update(self._precompute(values))
+        per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
+        backend_module = get_backend(backend)
+        self.backend = backend
+        self.source = backend_module.emit(self.model, EmitOptions(self.precision, per_neuron))
+        program = backend_module.load(self.source)
+        instance = Instance(self.n, self.batch_size, self.dt, self.precision, values,
+                            self._initial, arrays, self.seed)
+        self._runner = program.start(instance)
+        self._step = 0
+
+    # --- running ---------------------------------------------------------
+    def run(self, steps, inputs=None, record=(), *, progress=None) -> Result:
+        """Advance ``steps`` steps from the current state and return what was recorded.
+
+        ``inputs`` maps input names to arrays broadcastable to
+        ``(steps, batch, *shape)``; a scalar, ``shape`` or ``(batch, *shape)``
+        value is held for every step.  ``record`` names states and/or
+        ``"spikes"``, or maps a state to the neuron ids to record.
+        """
+        started = time.perf_counter()
+        steps = _count("steps", steps)
+        if progress not in (None, True, False):
+            raise ParameterError(f"progress must be None, True or False, not {progress!r}")
+        inputs = _as_dict("inputs", inputs)
+        plan = self._input_plan(inputs, steps)
+        if plan is not None:
+            inputs = {**{k: v for k, v in inputs.items() if k != self._build.input_name},
+                      **plan.inputs}
+        prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape)
+        chosen, record_spikes = prepare_record(self.model, record, self.n)
+        runtime = {}
+        if self.model.runtime_params:
+            runtime = self._runtime_values(steps)
+            runtime.update(self._precompute({**self._params, **runtime}))
+        plan_states, plan_arrays = self._checked_plan(plan)
+        # --- valid: from here on the population changes ------------------
+        for name, value in runtime.items():
+            self._runner.set_value(name, value)
+        if self.model.readout is not None:
+            for name in self.model.readout.reset:
+                self._runner.set_state(name, self._initial[name])
+        for name, value in plan_states.items():
+            self._runner.set_state(name, value)
+        for name, value in plan_arrays.items():
+            self._runner.set_array(name, value)
+        raw, simulate = run_with_progress(self._runner, steps, self._step, prepared, chosen,
+                                          record_spikes, progress)
+        first_step, self._step = self._step, self._step + steps
+        variables = {
+            name: raw.vars[name].reshape((steps, self.batch_size) + self.shape)
+            if index is None else raw.vars[name]
+            for name, index in chosen.items()
+        }
+        spikes = None
+        if record_spikes:
+            spikes = Spikes(raw.spike_step, raw.spike_batch, raw.spike_neuron, raw.spike_sign,
+                            self.dt, first_step, self.batch_size)
+        readout = None
+        if self.model.readout is not None:
+            value = self._runner.get_state(self.model.readout.state)
+            readout = value.reshape((self.batch_size,) + self.shape)
+        timing = Timing(steps, time.perf_counter() - started, simulate)
+        return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape)
+
+    def reset(self) -> None:
+        """Restore every state to its initial value and the step counter (and ``t``) to 0."""
+        for name, value in self._initial.items():
+            self._runner.set_state(name, value)
+        self._step = 0
+
+    # --- state -----------------------------------------------------------
+    @property
+    def state(self) -> Mapping[str, np.ndarray]:
+        """Read-only mapping: state name -> a copy of its value, ``(batch, *shape)``."""
+        return _StateView(self)
+
+    def set_state(self, name: str, value) -> None:
+        """Write state ``name``: a scalar, one value per neuron, or ``(batch, *shape)``."""
+        full = state_value(self.model, name, value, self.batch_size, self.shape, self.precision)
+        self._runner.set_state(name, full)
+
+    @property
+    def step(self) -> int:
+        """Steps simulated since construction or the last reset."""
+        return self._step
+
+    @property
+    def t(self) -> float:
+        return self._step * self.dt
+
+    # --- helpers ---------------------------------------------------------
+    def _precompute(self, values) -> dict:
+        return host.evaluate_precompute(self.model, values, self.dt)
+
+    def _runtime_values(self, steps: int) -> dict:
+        known = {"run_steps": np.float64(max(steps, 1))}
+        return {name: known[name] for name in self.model.runtime_params}
+
+    def _input_plan(self, inputs, steps):
+        build = self._build
+        if build is None or build.input_name is None or build.input_name not in inputs:
+            return None
+        return build.adapt_input(inputs[build.input_name], steps=steps, step0=self._step)
+
+    def _checked_plan(self, plan) -> tuple[dict, dict]:
+        if plan is None:
+            return {}, {}
+        states = {name: state_value(self.model, name, value, self.batch_size, self.shape,
+                                    self.precision) for name, value in plan.states.items()}
+        arrays = {}
+        declared = {a.name: a for a in self.model.arrays}
+        for name, value in plan.arrays.items():
+            if name not in declared:
+                raise unknown_name("array", name, declared)
+            data = check_numeric(f"array {name!r}", value, declared[name].dtype)
+            if data.ndim != 1 or data.size == 0:
+                raise ShapeError(f"array {name!r} must be 1-D and not empty; "
+                                 f"got shape {data.shape}")
+            arrays[name] = data
+        return states, arrays
+
+    def __repr__(self) -> str:
+        return (f"<Simulator {self.model.name}: shape {self.shape} x {self.batch_size} lanes, "
+                f"{self.backend} {self.precision}, step {self._step}>")
+
+
+class _StateView(Mapping):
+    """State name -> read-only copy of the current value, fetched on access."""
+
+    def __init__(self, sim: Simulator):
+        self._sim = sim
+        self._names = [s.name for s in sim.model.states]
+
+    def __getitem__(self, name):
+        if name not in self._names:
+            raise KeyError(name)
+        sim = self._sim
+        value = sim._runner.get_state(name).reshape((sim.batch_size,) + sim.shape)
+        value.flags.writeable = False
+        return value
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _resolve_model(model, shape, batch_size, dt, seed):
+    """``(ir.Model, Build or None)`` of an ir.Model, an eqsnn.Model or a stdlib neuron."""
+    if isinstance(model, ir.Model):
+        return model, None
+    inner = getattr(model, "ir", None)
+    if isinstance(inner, ir.Model):
+        return inner, None
+    if callable(getattr(model, "build", None)):
+        # a standard-library neuron: see eqsnn.library for the Build contract
+        build = model.build(shape=shape, batch_size=batch_size, dt=dt, seed=seed)
+        return build.model.ir, build
+    raise ParameterError(
+        f"expected an eqsnn.Model, got {type(model).__name__}",
+        hint="compile one with eqsnn.compile(text) or eqsnn.load(path)",
+    )
+
+
+def _as_dict(what: str, value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ParameterError(f"{what} must be a mapping of names to values, "
+                             f"got {type(value).__name__}")
+    return dict(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _count(what: str, value) -> int:
+    if not _is_int(value) or value < 0:
+        raise ParameterError(f"{what} must be a non-negative integer, not {value!r}")
+    return int(value)
+
+
+def _positive_int(what: str, value) -> int:
+    if not _is_int(value) or value < 1:
+        raise ParameterError(f"{what} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def _population_shape(n) -> tuple[int, ...]:
+    shape = (n,) if _is_int(n) else n
+    if not isinstance(shape, tuple) or not shape or not all(_is_int(d) and d > 0 for d in shape):
+        raise ParameterError(
+            f"n must be a positive integer or a tuple of them (the population shape), not {n!r}"
+        )
+    return tuple(int(d) for d in shape)
+
+
+def _time_step(dt) -> float:
+    if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not (
+        math.isfinite(dt) and dt > 0
+    ):
+        raise ParameterError(f"dt must be a positive finite number, not {dt!r}")
+    return float(dt)
+
+
+def _precision(precision) -> str:
+    if precision in ("float32", "float64", np.float32, np.float64):
+        return np.dtype(precision).name
+    raise ParameterError(f"precision must be 'float32' or 'float64', not {precision!r}")
+
+
+def _seed(seed) -> int:
+    if not _is_int(seed) or not 0 <= seed < 2**64:
+        raise ParameterError(f"seed must be an integer in [0, 2**64), not {seed!r}")
+    return int(seed)

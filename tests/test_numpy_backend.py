@@ -1,0 +1,254 @@
+"""The numpy backend: emitted text, the runner contract, exact arithmetic, allocation."""
+
+import glob
+import linecache
+import tracemalloc
+import warnings
+
+import helpers
+import numpy as np
+import pytest
+import sympy
+from ir_interp import Interpreter
+
+import eqsnn
+from eqsnn import host, ir, rng
+from eqsnn.backends import EmitOptions, Instance
+from eqsnn.backends import numpy as numpy_backend
+from eqsnn.errors import BackendError
+from eqsnn.runtime.recording import SpikeBuffer
+
+
+def start(model, n=4, batch=1, dt=1.0, precision="float64", params=None, init=None,
+          arrays=None, seed=0, per_neuron=()):
+    """A runner for ``model`` built straight from the backend contract (no Simulator)."""
+    values = {p.name: np.float64(p.default) for p in model.params if p.default is not None}
+    values.update({k: np.asarray(v, np.float64) for k, v in (params or {}).items()})
+    values.update(host.evaluate_precompute(model, values, dt))
+    initial = host.evaluate_initial(model, values, values, dt)
+    initial = {k: np.broadcast_to(v, (batch, n)) for k, v in initial.items()}
+    initial.update({k: np.broadcast_to(v, (batch, n)) for k, v in (init or {}).items()})
+    per_neuron = frozenset(per_neuron) | {k for k, v in values.items() if np.ndim(v) == 1}
+    source = numpy_backend.emit(model, EmitOptions(precision, per_neuron))
+    instance = Instance(n, batch, dt, precision, values, initial, arrays or {}, seed)
+    return numpy_backend.load(source).start(instance)
+
+
+def held(value):
+    return np.full((1, 1, 1), value)
+
+
+# --- the emitted text -----------------------------------------------------------
+def test_lif_source_is_in_place_numpy():
+    text = numpy_backend.emit(helpers.lif_refractory(), EmitOptions("float32")).text
+    loop = text.split("for i in range(steps):")[1]
+    for line in [
+        "np.multiply(Alpha, V, out=V)",
+        "np.add(Isyn, V, out=V)",
+        "np.greater(RefracTime, _c0, out=_mask0)",
+        "np.subtract(RefracTime, dt, out=RefracTime, where=_mask0)",
+        "np.copyto(RefracTime, tau_refrac, where=_spike)",
+        "spikes.write(i, _spike)",
+    ]:
+        assert line in loop
+    assert "np.where" not in loop and "astype" not in loop
+    assert "_c0 = FLOAT(0.0)" in text and "FLOAT = np.float32" in text
+    assert "rng" not in text  # no draws, no generator
+    compile(text, "<lif>", "exec")
+
+
+def test_source_of_a_model_with_draws_uses_the_counter_generator():
+    text = numpy_backend.emit(helpers.noisy(), EmitOptions("float64")).text
+    assert "from eqsnn import rng" in text
+    assert "rng.normal(_seed, step, neuron_id, lane, 1, FLOAT)" in text
+
+
+def test_params_only_terms_are_computed_once_per_run():
+    model = helpers.lif().replace(step=(ir.Assign("V", helpers.V * sympy.exp(-helpers.dt / 7)),))
+    text = numpy_backend.emit(model, EmitOptions("float32")).text
+    before, loop = text.split("for i in range(steps):")
+    assert "np.exp" in before and "np.exp" not in loop
+
+
+def test_generated_lines_are_available_to_tracebacks():
+    program = numpy_backend.load(numpy_backend.emit(helpers.lif(), EmitOptions("float32")))
+    filename = program.run.__code__.co_filename
+    assert "".join(linecache.getlines(filename)) == program.source.text
+
+
+def test_emit_rejects_an_unknown_precision():
+    with pytest.raises(BackendError, match="float16"):
+        numpy_backend.emit(helpers.lif(), EmitOptions("float16"))
+
+
+# --- exact arithmetic -----------------------------------------------------------
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_lif_matches_a_hand_written_loop_bit_for_bit(precision):
+    dtype = np.dtype(precision).type
+    current = np.array([0.05, 0.1, 0.3, 1.2])
+    runner = start(helpers.lif(), precision=precision, params={"tau_mem": 10.0})
+    raw = runner.run(200, 0, {"Isyn": current.reshape(1, 1, 4)}, {"V": None}, True)
+    alpha, v, trace, fired = dtype(np.exp(-1 / 10)), np.zeros(4, dtype), [], []
+    for _ in range(200):
+        v = alpha * v + current.astype(dtype)
+        spike = v >= dtype(1)
+        v = np.where(spike, v - dtype(1), v)
+        trace.append(v)
+        fired.append(spike)
+    np.testing.assert_array_equal(raw.vars["V"][:, 0], np.array(trace))
+    assert raw.vars["V"].dtype == dtype
+    step, neuron = np.nonzero(np.array(fired))
+    np.testing.assert_array_equal(raw.spike_step, step)
+    np.testing.assert_array_equal(raw.spike_neuron, neuron)
+
+
+def test_float32_values_stay_float32():
+    runner = start(helpers.lif(), precision="float32", params={"tau_mem": [5.0, 10, 20, 40]})
+    assert type(runner.values["v_thresh"]) is np.float32
+    assert runner.values["Alpha"].dtype == np.float32 and runner.values["Alpha"].shape == (4,)
+    assert type(runner.values["dt"]) is np.float32
+
+
+def test_time_is_step_times_dt_rounded_to_the_precision():
+    t, step = sympy.Symbol("t"), sympy.Symbol("step")
+    model = ir.Model("Clock", states=(ir.State("x"), ir.State("s", "int")),
+                     step=(ir.Assign("x", t), ir.Assign("s", step)))
+    runner = start(model, n=1, dt=0.1, precision="float32")
+    first = runner.run(5, 0, {}, {"x": None, "s": None}, False)
+    later = runner.run(5, 5, {}, {"x": None, "s": None}, False)
+    times = np.concatenate([first.vars["x"], later.vars["x"]]).ravel()
+    np.testing.assert_array_equal(times, (np.arange(10) * 0.1).astype(np.float32))
+    np.testing.assert_array_equal(later.vars["s"].ravel(), np.arange(5, 10))
+    assert later.vars["s"].dtype == np.int32
+
+
+STEPS = 40  # the interpreter is slow
+EXAMPLES = [p for p in sorted(glob.glob("examples/*.eqs"))
+            if not any(word in p for word in ("noise", "poisson"))]
+
+
+@pytest.mark.parametrize("path", EXAMPLES)
+def test_examples_agree_with_the_naive_interpreter(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = eqsnn.load(path).ir
+    inputs = {i.name: 0.7 for i in model.inputs}
+    oracle = Interpreter(model, n=3, dt=0.5)
+    runner = start(model, n=3, dt=0.5)
+    names = [s.name for s in model.states]
+    raw = runner.run(STEPS, 0, {k: held(v) for k, v in inputs.items()},
+                     dict.fromkeys(names), model.spiking)
+    spikes = []
+    for i in range(STEPS):
+        spikes.append(oracle.step(inputs))
+        for name in names:
+            np.testing.assert_allclose(raw.vars[name][i, 0], oracle.state[name], rtol=1e-9,
+                                       atol=1e-12, err_msg=f"{name} at step {i}")
+    step, neuron = np.nonzero(np.array(spikes))
+    np.testing.assert_array_equal(raw.spike_step, step)
+    np.testing.assert_array_equal(raw.spike_neuron, neuron)
+
+
+def test_branches_model_against_the_interpreter():
+    model = helpers.branches()
+    oracle = Interpreter(model, n=6, dt=0.5)
+    runner = start(model, n=6, dt=0.5)
+    drive = np.linspace(-1, 6, 6)
+    raw = runner.run(4, 0, {"drive": drive.reshape(1, 1, 6)}, {"x": None, "y": None}, False)
+    for i in range(4):
+        oracle.step({"drive": drive})
+        np.testing.assert_allclose(raw.vars["x"][i, 0], oracle.state["x"], rtol=1e-14)
+        np.testing.assert_allclose(raw.vars["y"][i, 0], oracle.state["y"], rtol=1e-14)
+
+
+# --- random draws -------------------------------------------------------------
+def test_draws_are_philox_with_counter_step_neuron_lane_draw():
+    runner = start(helpers.noisy(), n=5, batch=2, precision="float32", seed=7)
+    first = runner.run(20, 0, {}, {"V": None, "U": None}, True)
+    second = runner.run(10, 20, {}, {"U": None}, False)
+    steps = np.arange(30).reshape(30, 1, 1)
+    ids, lanes = np.arange(5).reshape(1, 1, 5), np.arange(2).reshape(1, 2, 1)
+    uniform = rng.uniform(7, steps, ids, lanes, 0, np.float32)
+    normal = rng.normal(7, steps, ids, lanes, 1, np.float32)
+    np.testing.assert_array_equal(first.vars["U"], uniform[:20])
+    np.testing.assert_array_equal(second.vars["U"], uniform[20:])
+    np.testing.assert_array_equal(first.vars["V"], np.cumsum(normal[:20], axis=0,
+                                                             dtype=np.float32))
+    level = np.exp(-(np.float32(0.1) * np.float32(1.0)))
+    expected = np.nonzero(uniform[:20] >= level)
+    for got, want in zip((first.spike_step, first.spike_batch, first.spike_neuron), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+# --- arrays, signs, ints --------------------------------------------------------
+def test_array_reads_are_clamped():
+    runner = start(helpers.spike_source(), n=2, arrays={"SpikeTimes": [0.0, 2.0]},
+                   init={"StartSpike": [0, 2], "EndSpike": [2, 2]})
+    raw = runner.run(5, 0, {}, {"StartSpike": None}, True)
+    np.testing.assert_array_equal(raw.spike_step, [0, 2])
+    np.testing.assert_array_equal(raw.spike_neuron, [0, 0])
+    assert raw.vars["StartSpike"][-1, 0].tolist() == [2, 2]
+
+
+def test_signed_spikes():
+    runner = start(helpers.binary_signed(), n=3, batch=2)
+    x = np.array([[[1, -1, 0], [0, 0, -3]], [[-2, 0, 3], [5, 0, 0]]], float)
+    raw = runner.run(2, 0, {"x": x}, {}, True)
+    assert list(zip(raw.spike_step, raw.spike_batch, raw.spike_neuron, raw.spike_sign)) == [
+        (0, 0, 0, 1), (0, 0, 1, -1), (0, 1, 2, -1), (1, 0, 0, -1), (1, 0, 2, 1), (1, 1, 0, 1)]
+
+
+def test_int_and_bool_states():
+    runner = start(helpers.counter(), n=2)
+    raw = runner.run(7, 0, {}, {"count": None, "flag": None}, True)
+    assert raw.vars["count"].dtype == np.int32 and raw.vars["flag"].dtype == np.bool_
+    np.testing.assert_array_equal(raw.vars["count"][:, 0, 0], np.arange(1, 8))
+    np.testing.assert_array_equal(np.unique(raw.spike_step), [2, 5])
+
+
+# --- runner contract ---------------------------------------------------------
+def test_recording_chosen_neurons_and_state_copies():
+    runner = start(helpers.integrate_fire(), n=5, batch=2, params={"v_thresh": 100.0})
+    raw = runner.run(3, 0, {"Isyn": np.arange(10.0).reshape(1, 2, 5) / 10}, {"V": [4, 1]}, False)
+    assert raw.vars["V"].shape == (3, 2, 2)
+    np.testing.assert_allclose(raw.vars["V"][-1], [[1.2, 0.3], [2.7, 1.8]])
+    copy = runner.get_state("V")
+    copy[:] = 99
+    assert runner.get_state("V")[0, 0] != 99
+
+
+def test_set_value_rejects_per_neuron_values_for_a_scalar_param():
+    runner = start(helpers.lif())
+    runner.set_value("v_thresh", 2.0)
+    assert runner.values["v_thresh"] == 2.0
+    with pytest.raises(BackendError, match="v_thresh"):
+        runner.set_value("v_thresh", np.ones(4))
+
+
+def test_a_step_allocates_nothing():
+    n = 20000
+    runner = start(helpers.lif_refractory(), n=n, params={"tau_refrac": 3.0})
+    inputs = {"Isyn": np.full((1, 1, n), 0.2)}
+    runner.run(10, 0, inputs, {}, False)  # warm up
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        runner.run(500, 10, inputs, {}, False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak - before < n * 8 // 4  # no (n,) float64 temporary was ever alive
+
+
+def test_spike_buffer_in_several_blocks():
+    flags = np.random.default_rng(0).random((10, 2, 3)) < 0.3
+    negative = np.random.default_rng(1).random((10, 2, 3)) < 0.2
+    buffer = SpikeBuffer(10, 2, 3, signed=True, max_bytes=2 * 3 * 3)
+    assert len(buffer.block) == 3
+    for i in range(10):
+        buffer.write(i, flags[i], negative[i] & ~flags[i])
+    step, lane, neuron, sign = buffer.result()
+    expected = np.nonzero(flags | negative)
+    for got, want in zip((step, lane, neuron), expected):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(sign, np.where(flags[expected], 1, -1))

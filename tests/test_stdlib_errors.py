@@ -1,0 +1,230 @@
+"""The error cases of spec §4 and §7 (and §5, §6): class, builtin base and message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn import library
+from eqsnn import neurons as N
+from eqsnn.errors import (
+    EqsnnError,
+    LibraryError,
+    LibraryNotImplementedError,
+    LibraryValueError,
+)
+from eqsnn.initializers import Normal, Uniform
+from eqsnn.readouts import with_readout
+
+
+def raises(builtin, library_class, match):
+    """ml_genn's builtin, eqsnn's subclass of it, and the message."""
+    assert issubclass(library_class, builtin) and issubclass(library_class, EqsnnError)
+    return pytest.raises(library_class, match=match)
+
+
+def lif_input_sim(**kwargs):
+    frames = kwargs.pop("input_frames", 1)
+    return eqsnn.Simulator(N.LeakyIntegrateFireInput(input_frames=frames), (2, 3), **kwargs)
+
+
+# --- §4.1 input shapes ----------------------------------------------------------------------
+@pytest.mark.parametrize("batch_size, frames, shape, match", [
+    (1, 1, (3, 2), r"input shape \(3, 2\) does not match population shape \(2, 3\)"),
+    (1, 1, (6,), r"does not match population shape"),
+    (1, 1, (2, 2, 3), r"input shape \(2, 2, 3\) does not match batch size 1"),
+    (3, 1, (2, 3), r"does not match batch size 3"),  # a batch needs a leading (m,)
+    (3, 1, (4, 2, 3), r"input shape \(4, 2, 3\) does not match batch size 3"),
+    (1, 4, (2, 3), r"input shape \(2, 3\) does not match timesteps 4"),
+    (1, 4, (3, 2, 3), r"does not match timesteps 4"),
+    (1, 4, (2, 4, 2, 3), r"does not match batch size 1"),
+    (2, 4, (4, 2, 3), r"does not match batch size 2"),
+    (2, 4, (3, 4, 2, 3), r"does not match batch size 2"),
+])
+def test_input_shape_errors(batch_size, frames, shape, match):
+    sim = lif_input_sim(batch_size=batch_size, input_frames=frames)
+    with raises(RuntimeError, LibraryError, match):
+        sim.run(5, {"Input": np.zeros(shape)})
+    assert sim.step == 0  # nothing ran
+
+
+@pytest.mark.parametrize("batch_size, frames, shape", [
+    (1, 1, (2, 3)), (1, 1, (1, 2, 3)), (3, 1, (3, 2, 3)), (3, 1, (1, 2, 3)),
+    (1, 4, (4, 2, 3)), (1, 4, (1, 4, 2, 3)), (2, 4, (2, 4, 2, 3)), (2, 4, (1, 4, 2, 3)),
+])
+def test_input_shapes_accepted(batch_size, frames, shape):
+    sim = lif_input_sim(batch_size=batch_size, input_frames=frames)
+    x = np.full(shape, 0.5)
+    V = sim.run(6, {"Input": x}, ("V",)).vars["V"]
+    m = shape[0] if len(shape) > 2 + (frames > 1) else 1
+    assert np.all(V[:, :m] > 0) and np.all(V[:, m:] == 0)  # missing lanes are zero-padded
+
+
+# --- §4.2, §4.3 signed spikes with frames -------------------------------------------------------
+@pytest.mark.parametrize("cls", [N.BinarySpikeInput, N.PoissonInput])
+def test_signed_spikes_with_frames(cls):
+    with raises(NotImplementedError, LibraryNotImplementedError,
+                f"{cls.__name__} does not support signed spikes with input_frames > 1"):
+        cls(signed_spikes=True, input_frames=2)
+    cls(signed_spikes=True)
+    cls(input_frames=2)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "2"])
+def test_input_frames_must_be_positive_integers(value):
+    with raises(ValueError, LibraryValueError, "input_frames must be a positive integer"):
+        N.IntegrateFireInput(input_frames=value)
+    with raises(ValueError, LibraryValueError, "input_frame_timesteps must be a positive"):
+        N.PoissonInput(input_frame_timesteps=value)
+
+
+# --- §4.4 spike input ---------------------------------------------------------------------------
+def test_spike_input_errors():
+    a = N.preprocess_spikes([1.0, 2.0], [0, 1], 3)
+    sim = eqsnn.Simulator(N.SpikeInput(max_spikes=4), 3, batch_size=2)
+    with raises(RuntimeError, LibraryError, "3 examples of spikes do not fit batch size 2"):
+        sim.run(5, {"Input": [a, a, a]})
+    with raises(RuntimeError, LibraryError, "different numbers of neurons"):
+        sim.run(5, {"Input": [a, N.preprocess_spikes([1.0], [0], 4)]})
+    with raises(RuntimeError, LibraryError, "spikes are given for 4 neurons, the population"):
+        sim.run(5, {"Input": [N.preprocess_spikes([1.0], [0], 4)]})
+    big = N.preprocess_spikes([1.0, 2.0, 3.0], [0, 1, 2], 3)
+    with raises(RuntimeError, LibraryError, r"5 spikes in this batch exceed max_spikes=4"):
+        sim.run(5, {"Input": [a, big]})
+    with raises(RuntimeError, LibraryError, "a sequence of PreprocessedSpikes"):
+        sim.run(5, {"Input": [[1.0, 2.0]]})
+    assert sim.step == 0
+    assert len(sim.run(5, {"Input": [a, a]}, ("spikes",)).spikes) == 4
+    with raises(RuntimeError, LibraryError, "neuron ids must lie in"):
+        N.preprocess_spikes([1.0], [3], 3)
+    with raises(RuntimeError, LibraryError, "2 spike times but 1 neuron ids"):
+        N.preprocess_spikes([1.0, 2.0], [0], 3)
+
+
+def test_rejected_spike_input_leaves_the_state_unchanged():
+    a = N.preprocess_spikes([1.0, 7.0], [0, 0], 1)
+    sim = eqsnn.Simulator(N.SpikeInput(max_spikes=2), 1)
+    sim.run(3, {"Input": [a]})
+    before = dict(sim.state)
+    with pytest.raises(LibraryError):
+        sim.run(3, {"Input": [N.preprocess_spikes([1.0, 2.0, 3.0], [0, 0, 0], 1)]})
+    assert {k: v.tolist() for k, v in sim.state.items()} == \
+        {k: v.tolist() for k, v in before.items()}
+
+
+# --- §5 few-spike neurons -------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [N.FewSpikeRelu, N.FewSpikeReluInput])
+@pytest.mark.parametrize("kwargs, match", [
+    ({"k": "10"}, "k must be a number"), ({"alpha": [25]}, "alpha must be a number"),
+    ({"alpha": Normal()}, "alpha must be a number"),
+])
+def test_few_spike_k_and_alpha_must_be_numbers(cls, kwargs, match):
+    with raises(RuntimeError, LibraryError, match):
+        cls(**kwargs)
+
+
+def test_few_spike_value_errors():
+    with raises(ValueError, LibraryValueError, "needs an even k"):
+        N.FewSpikeReluInput(k=5, signed_input=True)
+    with raises(ValueError, LibraryValueError, "needs an even k"):
+        N.FewSpikeRelu(k=7, source_signed=True)
+    with raises(ValueError, LibraryValueError, "k must be a positive integer"):
+        N.FewSpikeRelu(k=0)
+    with raises(ValueError, LibraryValueError, "alpha must be > 0"):
+        N.FewSpikeReluInput(alpha=0.0)
+    with raises(ValueError, LibraryValueError, "source_alpha must be > 0"):
+        N.FewSpikeRelu(source_alpha=-1.0)
+    with pytest.raises(TypeError):
+        N.FewSpikeRelu(10, 25, None, 25.0)  # source_alpha is keyword-only
+    assert N.FewSpikeRelu(alpha=3).source_alpha == 3.0
+
+
+def test_few_spike_relu_takes_only_the_var_readout():
+    with raises(NotImplementedError, LibraryNotImplementedError, "only the Var readout"):
+        N.FewSpikeRelu(readout="spike_count")
+    neuron = N.FewSpikeRelu(readout="var")
+    with raises(NotImplementedError, LibraryNotImplementedError, "not AvgVar"):
+        neuron.readout = "avg_var"
+    assert neuron.readout is None
+
+
+# --- §6 readouts --------------------------------------------------------------------------------
+@pytest.mark.parametrize("readout", ["spike_count", "first_spike_time"])
+def test_spike_readouts_need_a_spiking_model(readout):
+    with raises(RuntimeError, LibraryError, "can only be used with spiking models"):
+        eqsnn.Simulator(N.LeakyIntegrate(readout=readout), 1)
+
+
+@pytest.mark.parametrize("readout", ["var", "avg_var", "avg_var_exp_weight", "sum_var",
+                                     "max_var"])
+def test_var_readouts_need_an_output_variable(readout):
+    neuron = N.BinarySpikeInput()
+    neuron.readout = readout
+    with raises(RuntimeError, LibraryError, "only be used with models with state variables"):
+        eqsnn.Simulator(neuron, 1)
+    neuron = N.SpikeInput()
+    neuron.readout = readout
+    with raises(RuntimeError, LibraryError, "needs an output variable"):
+        eqsnn.Simulator(neuron, 1)
+    model = eqsnn.load("examples/lif_pulse.eqs")
+    with raises(RuntimeError, LibraryError, "output variable 'U' of .* is not a state"):
+        with_readout(model, readout, var="U")
+
+
+def test_get_readout_without_readout():
+    with raises(RuntimeError, LibraryError, "LeakyIntegrateFire has no readout"):
+        N.LeakyIntegrateFire().get_readout()
+    assert N.LeakyIntegrateFire(readout="var").get_readout().name == "var"
+
+
+# --- §7 values, initialisers, names --------------------------------------------------------------
+@pytest.mark.parametrize("value", ["normal", Normal(), Uniform(1.0, 2.0)])
+@pytest.mark.parametrize("cls, arg", [
+    (N.LeakyIntegrateFire, "tau_mem"), (N.LeakyIntegrate, "tau_mem"),
+    (N.AdaptiveLeakyIntegrateFire, "tau_mem"), (N.AdaptiveLeakyIntegrateFire, "tau_adapt"),
+    (N.LeakyIntegrateFireInput, "tau_mem"),
+])
+def test_dt_transformed_arguments_reject_initializers(cls, arg, value):
+    with raises(NotImplementedError, LibraryNotImplementedError,
+                f"{arg} is transformed by dt and so cannot be given as an initializer"):
+        cls(**{arg: value})
+    cls(**{arg: [10.0, 20.0]})  # numbers and arrays are fine
+    cls(**{arg: np.float32(5.0)})
+
+
+def test_value_errors():
+    with raises(RuntimeError, LibraryError, "Initializer object 'gauss' unknown"):
+        N.LeakyIntegrateFire(v="gauss")
+    with raises(RuntimeError, LibraryError, "v_thresh must be a number, a sequence, an "
+                                            "Initializer or a string, not dict"):
+        N.LeakyIntegrateFire(v_thresh={"a": 1})
+    with raises(RuntimeError, LibraryError, "v_reset must be given a value, not None"):
+        N.IntegrateFire(v_reset=None)
+    with raises(RuntimeError, LibraryError, "v_thresh has 2 values for 6 neurons"):
+        eqsnn.Simulator(N.LeakyIntegrateFire(v_thresh=[1.0, 2.0]), 6)
+    with raises(RuntimeError, LibraryError, "tau_mem must be numbers"):
+        N.LeakyIntegrateFire(tau_mem=["a", "b"])
+    assert N.LeakyIntegrateFire(tau_refrac=None).tau_refrac is None
+
+
+def test_violated_constraints_are_parameter_errors():
+    with pytest.raises(EqsnnError, match="tau_mem must be > 0"):
+        eqsnn.Simulator(N.LeakyIntegrateFire(tau_mem=[5.0, -1.0]), 2)
+
+
+def test_get_object_errors():
+    with raises(RuntimeError, LibraryError, "Neuron object 'lif' unknown"):
+        library.get_neuron("lif")
+    with raises(RuntimeError, LibraryError,
+                "Neuron should be specified either as a string or a Neuron object"):
+        library.get_neuron(3)
+    with raises(RuntimeError, LibraryError, "Readout object 'spikes' unknown"):
+        N.LeakyIntegrateFire(readout="spikes")
+    with raises(RuntimeError, LibraryError,
+                "Readout should be specified either as a string or a Readout object"):
+        N.LeakyIntegrateFire(readout=N.LeakyIntegrate())
+    with raises(RuntimeError, LibraryError, "Neuron is abstract"):
+        eqsnn.Simulator(N.Neuron(), 1)
+    with raises(RuntimeError, LibraryError, "Neuron object 'nope' unknown"):
+        library.neuron_source("nope")
