@@ -28,3 +28,23 @@ def test_snippet_compiles(snippet):
         warnings.simplefilter("ignore")
         model = eqsnn.compile(snippet)
     assert model.name
+
+
+PAGES = {}
+for path in sorted(glob.glob(os.path.join(ROOT, "docs/**/*.md"), recursive=True)):
+    blocks = re.findall(r"```python\n(.*?)```", open(path).read(), re.S)
+    if blocks:
+        PAGES[os.path.relpath(path, ROOT)] = blocks
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_python_snippets_run(page, tmp_path, monkeypatch):
+    """The Python blocks of a page run in order, in one namespace, like a reader would."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for block in PAGES[page]:
+            exec(compile(block, page, "exec"), namespace)

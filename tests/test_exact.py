@@ -142,7 +142,7 @@ def test_alpha_synapse_against_solve_ivp():
 
 def test_two_compartments_against_solve_ivp():
     model = eqsnn.load("examples/two_compartment.eqs")
-    dt, g, current = 0.5, 0.5, 0.12
+    dt, g, current = 0.5, 0.5, 0.2
     sim = Interpreter(model.ir, dt=dt, params={"v_thresh": 1e9})
 
     def rhs(t, y):

@@ -25,6 +25,7 @@ from ..errors import BackendError
 #: backend name -> module path; a backend is one module plus one line here
 REGISTRY = {
     "numpy": "eqsnn.backends.numpy",
+    "pygenn": "eqsnn.backends.pygenn",
     "c": "eqsnn.backends.c",
     "cupy": "eqsnn.backends.cupy",
 }

@@ -32,8 +32,8 @@ from ..errors import BackendError
 from ..printing.numpy import name_types
 
 __all__ = [
-    "Layout", "layout", "input_strides", "record_plan", "bit_positions", "merge_spikes",
-    "spikes_from_bits", "spike_words",
+    "Layout", "layout", "input_strides", "check_input_shape", "rounded_value", "record_plan",
+    "bit_positions", "merge_spikes", "spikes_from_bits", "spike_words",
     "cache_dir", "find_compiler", "compile_shared_library", "default_threads",
 ]
 
@@ -84,6 +84,30 @@ def input_strides(array: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, 
     strides = tuple(0 if length == 1 else stride // array.itemsize
                     for length, stride in zip(array.shape, array.strides))
     return array, strides
+
+
+def check_input_shape(shape, name: str, steps: int, batch: int, n: int) -> None:
+    if len(shape) != 3 or shape[0] not in (1, steps) or shape[1] not in (1, batch) \
+            or shape[2] not in (1, n):
+        raise BackendError(f"input {name} has shape {tuple(shape)}; expected "
+                           f"(1 or {steps}, 1 or {batch}, 1 or {n})")
+
+
+def rounded_value(name: str, value, dtype: np.dtype, per_neuron: bool, n: int) -> np.ndarray:
+    """A param or precompute value in its run-time type: ``(n,)`` per neuron, else 0-d.
+
+    float64 values are rounded once, here, as the ``numpy`` backend does.
+    """
+    value = np.asarray(value)
+    if not per_neuron and value.size != 1:
+        raise BackendError(
+            f"{name} was emitted as one value for all neurons but got shape {value.shape}",
+            hint="emit with EmitOptions(per_neuron=...) naming it",
+        )
+    out = np.empty((n,) if per_neuron else (), dtype)
+    np.copyto(out, np.broadcast_to(value.reshape(-1)[0] if value.size == 1 else value, out.shape),
+              casting="unsafe")
+    return out
 
 
 @dataclass(frozen=True)
@@ -210,7 +234,7 @@ EXACT_FLAGS = ("-ffp-contract=off",)
 FAST_FLAGS = ("-ffast-math", "-ffp-contract=fast")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _supports(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
     """Whether the compiler builds a shared library with ``flags``; remembered on disk."""
     key = hashlib.sha256(f"{compiler_identity(command)}|{flags}".encode()).hexdigest()[:16]

@@ -68,6 +68,19 @@ typedef struct {
     unsigned int *spikes, *negative_spikes;  /* (steps, batch, words) bit planes or NULL */
 } eqsnn_run_args;
 
+/* bit k of the result: bit `bit` of f[k], k < 32 (8 flags at a time by a multiply) */
+static unsigned int eqsnn_pack_bits(const unsigned char *f, int bit)
+{
+    unsigned int word = 0;
+    int k, b;
+    for (k = 0; k < 32; k += 8) {
+        unsigned long long v = 0;
+        for (b = 7; b >= 0; --b) v = (v << 8) | ((f[k + b] >> bit) & 1u);
+        word |= (unsigned int)((v * 0x0102040810204080ull) >> 56) << k;
+    }
+    return word;
+}
+
 /* first position in the sorted index whose neuron is >= neuron */
 static long long eqsnn_lower_bound(const long long *index, long long count, long long neuron)
 {
@@ -105,7 +118,7 @@ def _tile_function(model: ir.Model, plan: Layout) -> str:
         "{",
         "    const long long last = first + a->tile < a->n ? first + a->tile : a->n;",
         "    const long long words = (a->n + 31) / 32;",
-        "    unsigned char flags[" + str(TILE) + "];",
+        "    unsigned char flags[" + str(TILE) + "] = {0};  /* stays 0 past `last`: no spike */",
         "    long long i, j, r;",
     ]
     for k, (name, dtype) in enumerate(plan.states):
@@ -148,14 +161,10 @@ def _tile_function(model: ir.Model, plan: Layout) -> str:
         "        if (a->spikes) {",
         "            const long long row = (i * a->batch + lane) * words;",
         "            for (j = first; j < last; j += 32) {",
-        "                unsigned int positive = 0, negative = 0;",
-        "                const long long end = j + 32 < last ? j + 32 : last;",
-        "                for (r = j; r < end; ++r) {",
-        "                    positive |= (unsigned int)(flags[r - first] & 1) << (r - j);",
-        "                    negative |= (unsigned int)(flags[r - first] >> 1) << (r - j);",
-        "                }",
-        "                a->spikes[row + j / 32] = positive;",
-        "                if (a->negative_spikes) a->negative_spikes[row + j / 32] = negative;",
+        "                const unsigned char *f = flags + (j - first);",
+        "                a->spikes[row + j / 32] = eqsnn_pack_bits(f, 0);",
+        "                if (a->negative_spikes)",
+        "                    a->negative_spikes[row + j / 32] = eqsnn_pack_bits(f, 1);",
         "            }",
         "        }",
     ]
@@ -201,6 +210,14 @@ _RUN_FUNCTION = """\
 #define EQSNN_EXPORT
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define eqsnn_lowest_bit(x) __builtin_ctz(x)
+#define eqsnn_bit_count(x) __builtin_popcount(x)
+#else
+static int eqsnn_lowest_bit(unsigned int x) { int k = 0; while (!(x & 1u)) { x >>= 1; ++k; } return k; }
+static int eqsnn_bit_count(unsigned int x) { int k = 0; for (; x; x &= x - 1) ++k; return k; }
+#endif
+
 /* (step, lane, neuron) of every set bit of a (steps, batch, words) spike plane, in order;
  * returns how many; with step == NULL it only counts. */
 EQSNN_EXPORT long long eqsnn_spike_positions(const unsigned int *bits, long long steps,
@@ -209,17 +226,17 @@ EQSNN_EXPORT long long eqsnn_spike_positions(const unsigned int *bits, long long
 {
     long long row, w, count = 0;
     for (row = 0; row < steps * batch; ++row) {
+        const unsigned int *word = bits + row * words;
         for (w = 0; w < words; ++w) {
-            unsigned int x = bits[row * words + w];
-            int k = 0;
-            for (; x; x >>= 1, ++k) {
-                if (!(x & 1u)) continue;
-                if (step) {
-                    step[count] = row / batch;
-                    lane[count] = row % batch;
-                    neuron[count] = w * 32 + k;
-                }
-                ++count;
+            unsigned int x = word[w];
+            if (!step) {
+                count += eqsnn_bit_count(x);
+                continue;
+            }
+            for (; x; x &= x - 1, ++count) {
+                step[count] = row / batch;
+                lane[count] = row % batch;
+                neuron[count] = w * 32 + eqsnn_lowest_bit(x);
             }
         }
     }

@@ -1,0 +1,444 @@
+"""The ``cupy`` backend: the model's step in a CUDA kernel compiled by NVRTC through CuPy.
+
+:func:`emit` is pure (it imports no CuPy): the prelude and per-neuron step
+function of :mod:`eqsnn.printing.c`, shared with the ``c`` backend, and one
+``__global__`` kernel, ``eqsnn_advance``, with one thread per (neuron,
+lane).  A launch advances steps ``first .. first + count - 1`` of a window:
+each thread loads its state into registers, loops over the steps (reading
+its inputs, calling the step function, writing recorded values and a
+``__ballot_sync`` of its spike flag, one ``uint32`` word per 32 neurons)
+and stores its state at the end.
+
+* **fused mode** (the default of :meth:`CupyRunner.run`): one launch per
+  window of steps, the state in registers throughout.  It applies whenever
+  the inputs of the window are known in advance (device arrays, host
+  arrays or held values), which the Runner contract guarantees;
+* **per-step mode** (``runner.mode = "step"``): one launch per step
+  (``count = 1``), the state in device memory between steps;
+* **graph mode** (``runner.mode = "graph"``): the per-step launches of a
+  window captured once into a CUDA graph and replayed; device buffers are
+  kept per shape so a later run of the same shape replays the same graph.
+
+State lives on the device between runs.  Inputs are uploaded once per
+window (device arrays are used in place; held inputs keep their length-1
+dimensions and stride 0); recorded variables and bit-packed spikes are
+written to device buffers and copied back once per window, which is the
+whole run unless its buffers would exceed ``window_bytes``.  Contraction of
+multiply-adds is off (``--fmad=false``) unless ``EmitOptions.fast_math``
+(``--use_fast_math``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from .. import ir
+from ..errors import BackendError
+from ..printing.c import STORAGE_TYPES, prelude, print_step_function, uses_random
+from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
+from ._compiled import Layout, bit_positions, layout, merge_spikes, record_plan, spike_words
+
+__all__ = ["CupyProgram", "CupyRunner", "emit", "load", "KERNEL", "BLOCK"]
+
+KERNEL = "eqsnn_advance"
+#: threads per block: a multiple of 32, so every warp covers 32 neurons of one lane
+BLOCK = 256
+EXACT_OPTIONS = ("--fmad=false",)
+FAST_OPTIONS = ("--use_fast_math",)
+MODES = ("fused", "step", "graph")
+
+
+def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
+    """CUDA source with ``extern "C" __global__ void eqsnn_advance(...)``; imports no CuPy."""
+    options = options or EmitOptions()
+    if options.precision not in ("float32", "float64"):
+        raise BackendError(f"unknown precision {options.precision!r}",
+                           hint="choose float32 or float64")
+    plan = layout(model, options.per_neuron)
+    step = print_step_function(model, options.precision, plan.value_types, plan.arrays)
+    header = (f"/* CUDA code of neuron model {model.name!r} ({options.precision}), generated "
+              f"by eqsnn; do not edit.\n * Compile with --fmad=false for results bit-identical "
+              f"to the numpy backend. */\n")
+    text = "\n".join([header, prelude(options.precision, uses_random(model)), step.text,
+                      kernel_text(model, plan)])
+    nvrtc = FAST_OPTIONS if options.fast_math else EXACT_OPTIONS
+    return Source("cupy", text, model, options, extra={"layout": plan, "nvrtc_options": nvrtc})
+
+
+def kernel_parameters(plan: Layout) -> list[tuple[str, str]]:
+    """``(C declaration, what)`` of every kernel parameter, in order; the runner passes
+    its arguments in the same order (see :meth:`CupyRunner._arguments`)."""
+    params = [("const long long batch", "batch"), ("const long long n", "n"),
+              ("const long long first", "first"), ("const long long count", "count"),
+              ("const long long *step_base", "step_base"), ("const double dt64", "dt64"),
+              ("const unsigned int seed_lo", "seed_lo"), ("const unsigned int seed_hi", "seed_hi")]
+    for k, (name, dtype) in enumerate(plan.states):
+        params.append((f"{STORAGE_TYPES[dtype]} *s{k}", f"state {name}"))
+    for k, (name, dtype, per_neuron) in enumerate(plan.values):
+        pointer = "*" if per_neuron else ""
+        params.append((f"const {STORAGE_TYPES[dtype]} {pointer}v{k}", f"value {name}"))
+    for k, (name, dtype) in enumerate(plan.arrays):
+        params.append((f"const {STORAGE_TYPES[dtype]} *a{k}", f"array {name}"))
+        params.append((f"const long long alen{k}", f"length {name}"))
+    for k, (name, dtype) in enumerate(plan.inputs):
+        params.append((f"const {STORAGE_TYPES[dtype]} *i{k}", f"input {name}"))
+        params += [(f"const long long {s}{k}", f"stride {name}") for s in ("is", "il", "in")]
+    for k, (name, dtype) in enumerate(plan.states):
+        params.append((f"{STORAGE_TYPES[dtype]} *r{k}", f"record {name}"))
+        params.append((f"const int *slot{k}", f"slots {name}"))
+        params.append((f"const long long rw{k}", f"width {name}"))
+    params += [("unsigned int *spikes", "spikes"), ("unsigned int *negative_spikes", "negative")]
+    return params
+
+
+def kernel_text(model: ir.Model, plan: Layout) -> str:
+    """The ``eqsnn_advance`` kernel around the step function."""
+    params = [decl for decl, _ in kernel_parameters(plan)]
+    body = [
+        "    const long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
+        "    const long long lane = blockIdx.y;",
+        "    const int active = j < n;",
+        "    const long long cell = lane * n + (active ? j : 0);",
+        "    const long long words = (n + 31) / 32;",
+        "    const long long step0 = *step_base;",
+        "    long long k;",
+    ]
+    for k, (name, dtype) in enumerate(plan.states):
+        body.append(f"    {STORAGE_TYPES[dtype]} x{k} = active ? s{k}[cell] : 0;  /* {name} */")
+    for k, (name, dtype, per_neuron) in enumerate(plan.values):
+        if per_neuron:
+            body.append(f"    const {STORAGE_TYPES[dtype]} w{k} = active ? v{k}[j] : 0;"
+                        f"  /* {name} */")
+    for k, (name, dtype) in enumerate(plan.inputs):
+        storage = STORAGE_TYPES[dtype]
+        body.append(f"    const {storage} *const p{k} = i{k} + lane * il{k} + (active ? j * in{k}"
+                    f" : 0);  /* {name} */")
+        body.append(f"    const {storage} h{k} = (active && is{k} == 0) ? p{k}[0] : 0;  /* held */")
+    args = [f"&x{k}" for k in range(len(plan.states))]
+    args += [f"is{k} == 0 ? h{k} : p{k}[i * is{k}]" for k in range(len(plan.inputs))]
+    args += [f"w{k}" if per else f"v{k}" for k, (_, _, per) in enumerate(plan.values)]
+    for k in range(len(plan.arrays)):
+        args += [f"a{k}", f"alen{k}"]
+    args += ["t", "(int)step", "(int)j", "(int)lane", "seed_lo", "seed_hi"]
+    loop = [
+        "    for (k = 0; k < count; ++k) {",
+        "        const long long i = first + k;  /* row of this step in the window's buffers */",
+        "        const long long step = step0 + i;",
+        "        const FLOAT t = (FLOAT)((double)step * dt64);",
+        "        int flags = 0;",
+        "        if (active) {",
+        "            flags = eqsnn_neuron_step(",
+        *(f"                {arg}," for arg in args[:-1]),
+        f"                {args[-1]});",
+    ]
+    for k, (name, _) in enumerate(plan.states):
+        loop += [
+            f"            if (r{k}) {{  /* record {name} */",
+            f"                const long long column = slot{k} ? slot{k}[j] : j;",
+            f"                if (column >= 0) r{k}[(i * batch + lane) * rw{k} + column] = x{k};",
+            "            }",
+        ]
+    loop += [
+        "        }",
+        "        if (spikes) {  /* the same for every thread of the grid */",
+        "            const unsigned int positive = __ballot_sync(0xffffffffu, flags & 1);",
+        "            const unsigned int negative = __ballot_sync(0xffffffffu, flags >> 1);",
+        "            if ((threadIdx.x & 31) == 0 && (j >> 5) < words) {",
+        "                spikes[(i * batch + lane) * words + (j >> 5)] = positive;",
+        "                if (negative_spikes)",
+        "                    negative_spikes[(i * batch + lane) * words + (j >> 5)] = negative;",
+        "            }",
+        "        }",
+        "    }",
+        "    if (active) {",
+        *(f"        s{k}[cell] = x{k};" for k in range(len(plan.states))),
+        "    }",
+    ]
+    return "\n".join([
+        f"/* Steps first .. first + count - 1 of a window for one (neuron, lane) per thread;",
+        f" * launch with blockDim.x = {BLOCK} (a multiple of 32) and gridDim.y = batch. */",
+        f'extern "C" __global__ void {KERNEL}(',
+        *(f"    {p}," for p in params[:-1]),
+        f"    {params[-1]})",
+        "{",
+        *body,
+        *loop,
+        "}",
+    ]) + "\n"
+
+
+def _import_cupy():
+    try:
+        import cupy
+    except ImportError as exc:
+        raise BackendError(
+            f"the cupy backend needs CuPy, which cannot be imported ({exc})",
+            hint="pip install cupy-cuda12x (or the wheel matching your CUDA), "
+            "or use backend='c' or 'numpy'",
+        ) from None
+    try:
+        devices = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError without a driver
+        raise BackendError(f"the cupy backend needs an NVIDIA GPU; CUDA says: {exc}",
+                           hint="use backend='c' or 'numpy' on this machine") from None
+    if devices < 1:
+        raise BackendError("the cupy backend needs an NVIDIA GPU and none was found",
+                           hint="use backend='c' or 'numpy' on this machine")
+    return cupy
+
+
+def load(source: Source, mode: str | None = None) -> CupyProgram:
+    """Compile the kernel with NVRTC (CuPy caches it on disk); raises BackendError without
+    CuPy or a GPU."""
+    return CupyProgram(source, mode)
+
+
+class CupyProgram:
+    """The compiled kernel; ``start(instance)`` gives a :class:`CupyRunner`."""
+
+    def __init__(self, source: Source, mode: str | None = None):
+        if source.backend != "cupy":
+            raise BackendError(f"the cupy backend cannot load code emitted for {source.backend!r}")
+        began = time.perf_counter()
+        self.cupy = cupy = _import_cupy()
+        self.source, self.mode = source, _check_mode(mode or os.environ.get("EQSNN_CUPY_MODE")
+                                                      or "fused")
+        self.layout: Layout = source.extra.get("layout") or layout(
+            source.model, source.options.per_neuron)
+        options = source.extra.get("nvrtc_options") or (
+            FAST_OPTIONS if source.options.fast_math else EXACT_OPTIONS)
+        try:
+            self.module = cupy.RawModule(code=source.text, options=tuple(options))
+            self.kernel = self.module.get_function(KERNEL)
+        except Exception as exc:
+            raise BackendError(f"NVRTC failed on the code emitted for {source.model.name}: {exc}",
+                               hint="this is a bug in eqsnn; please report it with the model"
+                               ) from None
+        self.load_seconds = time.perf_counter() - began
+
+    def start(self, instance: Instance) -> CupyRunner:
+        return CupyRunner(self, instance)
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise BackendError(f"unknown cupy mode {mode!r}", hint=f"choose one of {', '.join(MODES)}")
+    return mode
+
+
+_NULL = np.uint64(0)  # a null pointer argument
+
+
+def _device_strides(array) -> tuple[int, int, int]:
+    return tuple(0 if length == 1 else stride // array.itemsize
+                 for length, stride in zip(array.shape, array.strides))
+
+
+class CupyRunner:
+    """One population's state on the GPU (the Runner contract of :mod:`eqsnn.backends`).
+
+    ``mode`` is ``"fused"`` (default), ``"step"`` or ``"graph"``;
+    ``window_bytes`` bounds the device memory one window's per-step inputs,
+    records and spikes may take.  Inputs may be CuPy arrays (used in place).
+    """
+
+    def __init__(self, program: CupyProgram, instance: Instance):
+        options, self.model = program.source.options, program.source.model
+        if instance.precision != options.precision:
+            raise BackendError(
+                f"the program was emitted for {options.precision}, not {instance.precision}")
+        if not 1 <= instance.batch <= 65535:
+            raise BackendError(f"the cupy backend runs 1 to 65535 lanes, not {instance.batch}")
+        self.program, self.cupy, self.layout = program, program.cupy, program.layout
+        self.precision, self.mode = options.precision, program.mode
+        self.batch, self.n = int(instance.batch), int(instance.n)
+        self.dt, self.seed = float(instance.dt), int(instance.seed)
+        self.window_bytes = 256 * 2**20
+        self.stream = self.cupy.cuda.Stream(non_blocking=True)
+        self.grid = ((self.n + BLOCK - 1) // BLOCK, self.batch)
+        self._buffers: dict = {}
+        self._graph = None
+        with self.stream:
+            self.states = {name: self.cupy.zeros((self.batch, self.n),
+                                                 numpy_dtype(dtype, self.precision))
+                           for name, dtype in self.layout.states}
+            self._step_base = self.cupy.zeros(1, np.int64)
+            self.values: dict = {}
+            for name, dtype, per_neuron in self.layout.values:
+                self.values[name] = (self.cupy.zeros(self.n, numpy_dtype(dtype, self.precision))
+                                     if per_neuron else self._scalar(dtype, 0))
+            self.arrays = [self.cupy.asarray(np.ascontiguousarray(
+                np.reshape(instance.arrays[name], -1), numpy_dtype(dtype, self.precision)))
+                for name, dtype in self.layout.arrays]
+        for name, value in instance.init.items():
+            self.set_state(name, value)
+        self.set_value("dt", self.dt)
+        for name, value in instance.values.items():
+            self.set_value(name, value)
+
+    def _scalar(self, dtype: str, value):
+        if dtype == "bool":
+            return np.uint8(bool(value))
+        return numpy_dtype(dtype, self.precision).type(value)
+
+    def _buffer(self, key, shape, dtype):
+        """A device array kept per key and shape, so graph mode sees the same pointers."""
+        held = self._buffers.get(key)
+        if held is None or held.shape != tuple(shape) or held.dtype != dtype:
+            held = self._buffers[key] = self.cupy.empty(shape, dtype)
+        return held
+
+    # --- one run -------------------------------------------------------
+    def run(self, steps, step0, inputs, record, record_spikes) -> RawRun:
+        steps, cupy, plan = int(steps), self.cupy, self.layout
+        given = []
+        for name, dtype in plan.inputs:
+            value = inputs[name]
+            kind = numpy_dtype(dtype, self.precision)
+            value = (value.astype(kind, copy=False) if isinstance(value, cupy.ndarray)
+                     else np.asarray(value, kind))
+            if value.ndim != 3 or value.shape[0] not in (1, steps) or value.shape[1] not in \
+                    (1, self.batch) or value.shape[2] not in (1, self.n):
+                raise BackendError(f"input {name} has shape {value.shape}; expected "
+                                   f"(1 or {steps}, 1 or {self.batch}, 1 or {self.n})")
+            given.append(value)
+        plans = {name: record_plan(record[name], self.n) for name, _ in plan.states
+                 if name in record}
+        outputs = {name: np.empty((steps, self.batch, p.width), self.states[name].dtype)
+                   for name, p in plans.items()}
+        planes = ([np.empty((steps, self.batch, spike_words(self.n)), np.uint32)
+                   for _ in range(1 + self.model.signed)]
+                  if record_spikes and self.model.spiking else [])
+        per_step = sum(v[0].nbytes for v in given if v.shape[0] > 1
+                       and not isinstance(v, cupy.ndarray))
+        per_step += sum(o[0].nbytes for o in outputs.values()) + sum(p[0].nbytes for p in planes)
+        window = max(1, min(steps, self.window_bytes // max(1, per_step)))
+        with self.stream:
+            for first in range(0, steps, window):
+                length = min(window, steps - first)
+                self._window(first, length, step0, given, plans, outputs, planes)
+        result = {name: plans[name].result(out) for name, out in outputs.items()}
+        positive = bit_positions(planes[0]) if planes and self.model.threshold is not None \
+            else None
+        negative = bit_positions(planes[1]) if planes and self.model.signed else None
+        return RawRun(result, *merge_spikes(positive, negative))
+
+    def _window(self, first, length, step0, given, plans, outputs, planes) -> None:
+        """Upload the window's inputs, advance ``length`` steps, copy results back."""
+        cupy, plan = self.cupy, self.layout
+        devices = []
+        for k, value in enumerate(given):
+            part = value if value.shape[0] == 1 else value[first:first + length]
+            if not isinstance(part, cupy.ndarray):
+                buffer = self._buffer(("input", k), part.shape, part.dtype)
+                buffer.set(np.ascontiguousarray(part))
+                part = buffer
+            devices.append(part)
+        records = {}
+        for k, (name, _) in enumerate(plan.states):
+            if name not in plans:
+                continue
+            p = plans[name]
+            out = self._buffer(("record", k), (length, self.batch, p.width), outputs[name].dtype)
+            slot = _NULL
+            if p.index is not None:
+                slots = np.full(self.n, -1, np.int32)
+                slots[p.index] = np.arange(p.width, dtype=np.int32)
+                slot = self._buffer(("slot", k), (self.n,), np.dtype(np.int32))
+                slot.set(slots)
+            records[k] = (out, slot, np.int64(p.width))
+        spikes = [self._buffer(("spikes", k), (length,) + plane.shape[1:], np.dtype(np.uint32))
+                  for k, plane in enumerate(planes)]
+        self._step_base.fill(step0 + first)
+        arguments = self._arguments(devices, records, spikes)
+        self._launch(arguments, length)
+        for k, (name, _) in enumerate(plan.states):
+            if k in records:
+                records[k][0].get(out=outputs[name][first:first + length])
+        for device, plane in zip(spikes, planes):
+            device.get(out=plane[first:first + length])
+
+    def _arguments(self, devices, records, spikes) -> list:
+        """The kernel's arguments in the order of :func:`kernel_parameters` (``first`` and
+        ``count`` at positions 2 and 3 are set per launch)."""
+        args = [np.int64(self.batch), np.int64(self.n), np.int64(0), np.int64(1),
+                self._step_base, np.float64(self.dt), np.uint32(self.seed & 0xFFFFFFFF),
+                np.uint32((self.seed >> 32) & 0xFFFFFFFF)]
+        args += list(self.states.values()) + list(self.values.values())
+        for array in self.arrays:
+            args += [array, np.int64(array.size)]
+        for device in devices:
+            args += [device, *(np.int64(s) for s in _device_strides(device))]
+        for k in range(len(self.layout.states)):
+            args += list(records.get(k, (_NULL, _NULL, np.int64(0))))
+        args += [spikes[0] if spikes else _NULL, spikes[1] if len(spikes) > 1 else _NULL]
+        return args
+
+    def _launch(self, args: list, count: int) -> None:
+        kernel, block = self.program.kernel, (BLOCK,)
+        if self.mode == "fused":
+            args[2:4] = [np.int64(0), np.int64(count)]
+            kernel(self.grid, block, tuple(args))
+        elif self.mode == "step":
+            for k in range(count):
+                args[2] = np.int64(k)
+                kernel(self.grid, block, tuple(args))
+        else:
+            self._graph_launch(args, count)
+
+    def _graph_launch(self, args: list, count: int) -> None:
+        """Per-step launches captured into a CUDA graph, replayed while the arguments stay."""
+        key = (count, tuple(_identity(a) for a in args))
+        if self._graph is None or self._graph[0] != key:
+            self.stream.begin_capture()
+            try:
+                for k in range(count):
+                    args[2] = np.int64(k)
+                    self.program.kernel(self.grid, (BLOCK,), tuple(args))
+            finally:
+                graph = self.stream.end_capture()
+            self._graph = (key, graph)
+        self._graph[1].launch(self.stream)
+
+    # --- state and values ------------------------------------------------
+    def get_state(self, name: str) -> np.ndarray:
+        with self.stream:
+            return self.states[name].get()
+
+    def set_state(self, name: str, value) -> None:
+        host = np.empty((self.batch, self.n), self.states[name].dtype)
+        np.copyto(host, value, casting="unsafe")
+        with self.stream:
+            self.states[name].set(host)
+
+    def set_value(self, name: str, value) -> None:
+        """Replace a param, runtime param or precompute value (a scalar, or (n,) per neuron)."""
+        if name not in self.values:
+            return
+        dtype = dict(self.layout.value_types)[name]
+        value = np.asarray(value)
+        if isinstance(self.values[name], self.cupy.ndarray):
+            host = np.empty(self.n, numpy_dtype(dtype, self.precision))
+            np.copyto(host, np.broadcast_to(value, (self.n,)), casting="unsafe")
+            with self.stream:
+                self.values[name].set(host)
+        elif value.size == 1:
+            rounded = np.empty((), numpy_dtype(dtype, self.precision))
+            np.copyto(rounded, value.reshape(()), casting="unsafe")
+            self.values[name] = self._scalar(dtype, rounded[()])
+        else:
+            raise BackendError(
+                f"{name} was emitted as one value for all neurons but got shape {value.shape}",
+                hint="emit with EmitOptions(per_neuron=...) naming it",
+            )
+
+
+def _identity(argument):
+    """What a captured launch depends on: a device pointer or a scalar's bits."""
+    data = getattr(argument, "data", None)
+    if hasattr(data, "ptr"):
+        return ("pointer", data.ptr)
+    return (np.asarray(argument).dtype.str, np.asarray(argument).tobytes())
