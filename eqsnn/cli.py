@@ -56,6 +56,11 @@ def _library():
     return neurons if hasattr(neurons, "NAMES") else None
 
 
+def _float_states(model):
+    ir_model = _as_model(model).ir
+    return [s.name for s in ir_model.states if s.dtype == "float"]
+
+
 def _example_names():
     return [p.stem for p in Path("examples").glob("*.eqs")]
 
@@ -98,6 +103,8 @@ def cmd_run(args):
     sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
                     precision=args.precision, params=_pairs(args.param, "param"), seed=args.seed)
     record = list(args.record or [])
+    if args.plot and not record:  # a plot shows the first state's trace with the raster
+        record = _float_states(model)[:1]
     if "spikes" not in record:
         record.append("spikes")
     result = sim.run(args.steps, inputs=_pairs(args.input, "input"), record=record,

@@ -193,7 +193,7 @@ def linear_model(A, forcing):
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stable_linear_systems())
 def test_random_stable_linear_systems_against_solve_ivp(system):
     A, forcing, x0, dt = system

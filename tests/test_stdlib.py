@@ -254,6 +254,8 @@ def test_tv10_poisson_rate(backend, rate, dt, probability):
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_tv10_poisson_is_a_function_of_the_counter(backend, precision):
+    if backend == "pygenn":
+        pytest.skip("GeNN draws from its own generator: checked statistically above")
     n, steps, seed, rate = 50, 300, 11, 0.02
     result = simulate(N.PoissonInput(), n, steps, {"Input": np.full(n, rate)}, backend=backend,
                       precision=precision, seed=seed)

@@ -33,7 +33,7 @@ from ..printing.numpy import name_types
 
 __all__ = [
     "Layout", "layout", "input_strides", "check_input_shape", "rounded_value", "record_plan",
-    "bit_positions", "merge_spikes", "spikes_from_bits", "spike_words",
+    "bit_positions", "merge_spikes", "collect_spikes", "spike_words",
     "cache_dir", "find_compiler", "compile_shared_library", "default_threads",
 ]
 
@@ -166,10 +166,80 @@ def merge_spikes(positive, negative):
     return step[order], lane[order], neuron[order], sign[order]
 
 
-def spikes_from_bits(positive: np.ndarray | None, negative: np.ndarray | None):
-    """``(step, batch, neuron, sign)`` from bit planes (see :func:`merge_spikes`)."""
-    return merge_spikes(None if positive is None else bit_positions(positive),
-                        None if negative is None else bit_positions(negative))
+def collect_spikes(model: ir.Model, planes: list, positions=bit_positions):
+    """``(step, batch, neuron, sign)`` of a run from its spike planes (positive, then negative
+    for a signed model); ``positions`` lists the set bits of one plane."""
+    positive = positions(planes[0]) if planes and model.threshold is not None else None
+    negative = positions(planes[1]) if planes and model.signed else None
+    return merge_spikes(positive, negative)
+
+
+#: model-independent C of the ``c`` backend's library: packing spike flags into words,
+#: finding recorded neurons of a tile, and listing spike positions for the host
+C_RUN_HELPERS = r"""
+#if defined(_WIN32)
+#define EQSNN_EXPORT __declspec(dllexport)
+#else
+#define EQSNN_EXPORT
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define eqsnn_lowest_bit(x) __builtin_ctz(x)
+#define eqsnn_bit_count(x) __builtin_popcount(x)
+#else
+static int eqsnn_lowest_bit(unsigned int x) { int k = 0; for (; !(x & 1u); x >>= 1) ++k; return k; }
+static int eqsnn_bit_count(unsigned int x) { int k = 0; for (; x; x &= x - 1) ++k; return k; }
+#endif
+
+/* (step, lane, neuron) of every set bit of a (steps, batch, words) spike plane, in order;
+ * returns how many; with step == NULL it only counts. */
+EQSNN_EXPORT long long eqsnn_spike_positions(const unsigned int *bits, long long steps,
+                                             long long batch, long long words, long long *step,
+                                             long long *lane, long long *neuron)
+{
+    long long row, w, count = 0;
+    for (row = 0; row < steps * batch; ++row) {
+        const unsigned int *word = bits + row * words;
+        for (w = 0; w < words; ++w) {
+            unsigned int x = word[w];
+            if (!step) {
+                count += eqsnn_bit_count(x);
+                continue;
+            }
+            for (; x; x &= x - 1, ++count) {
+                step[count] = row / batch;
+                lane[count] = row % batch;
+                neuron[count] = w * 32 + eqsnn_lowest_bit(x);
+            }
+        }
+    }
+    return count;
+}
+
+/* bit k of the result: bit `bit` of f[k], k < 32 (8 flags at a time by a multiply) */
+static unsigned int eqsnn_pack_bits(const unsigned char *f, int bit)
+{
+    unsigned int word = 0;
+    int k, b;
+    for (k = 0; k < 32; k += 8) {
+        unsigned long long v = 0;
+        for (b = 7; b >= 0; --b) v = (v << 8) | ((f[k + b] >> bit) & 1u);
+        word |= (unsigned int)((v * 0x0102040810204080ull) >> 56) << k;
+    }
+    return word;
+}
+
+/* first position in the sorted index whose neuron is >= neuron */
+static long long eqsnn_lower_bound(const long long *index, long long count, long long neuron)
+{
+    long long low = 0, high = count;
+    while (low < high) {
+        long long mid = low + (high - low) / 2;
+        if (index[mid] < neuron) low = mid + 1; else high = mid;
+    }
+    return low;
+}
+"""
 
 
 # --- the C toolchain --------------------------------------------------------

@@ -1,31 +1,27 @@
 """The ``cupy`` backend: the model's step in a CUDA kernel compiled by NVRTC through CuPy.
 
 :func:`emit` is pure (it imports no CuPy): the prelude and per-neuron step
-function of :mod:`eqsnn.printing.c`, shared with the ``c`` backend, and one
-``__global__`` kernel, ``eqsnn_advance``, with one thread per (neuron,
-lane).  A launch advances steps ``first .. first + count - 1`` of a window:
-each thread loads its state into registers, loops over the steps (reading
-its inputs, calling the step function, writing recorded values and a
-``__ballot_sync`` of its spike flag, one ``uint32`` word per 32 neurons)
-and stores its state at the end.
+function of :mod:`eqsnn.printing.c`, shared with the ``c`` backend, in one
+``__global__`` kernel, ``eqsnn_advance``, one thread per (neuron, lane).  A
+launch advances steps ``first .. first + count - 1`` of a window: each
+thread loads its state into registers, loops over the steps (inputs, step
+function, recorded values, a ``__ballot_sync`` of the spike flags: one
+``uint32`` word per 32 neurons) and stores its state at the end.  Modes
+(``runner.mode``, ``load(source, mode=...)`` or ``$EQSNN_CUPY_MODE``):
 
-* **fused mode** (the default of :meth:`CupyRunner.run`): one launch per
-  window of steps, the state in registers throughout.  It applies whenever
-  the inputs of the window are known in advance (device arrays, host
-  arrays or held values), which the Runner contract guarantees;
-* **per-step mode** (``runner.mode = "step"``): one launch per step
-  (``count = 1``), the state in device memory between steps;
-* **graph mode** (``runner.mode = "graph"``): the per-step launches of a
-  window captured once into a CUDA graph and replayed; device buffers are
-  kept per shape so a later run of the same shape replays the same graph.
+* ``fused`` (default): one launch per window, the state in registers
+  throughout; it applies whenever the window's inputs are known in advance
+  (device arrays, host arrays or held values), as the Runner contract has it;
+* ``step``: one launch per step (``count = 1``), the state in device memory;
+* ``graph``: the per-step launches of a window captured once into a CUDA
+  graph and replayed while the arguments stay the same (device buffers are
+  kept per shape, so runs of the same shape replay one graph).
 
-State lives on the device between runs.  Inputs are uploaded once per
+State stays on the device between runs.  Inputs are uploaded once per
 window (device arrays are used in place; held inputs keep their length-1
-dimensions and stride 0); recorded variables and bit-packed spikes are
-written to device buffers and copied back once per window, which is the
-whole run unless its buffers would exceed ``window_bytes``.  Contraction of
-multiply-adds is off (``--fmad=false``) unless ``EmitOptions.fast_math``
-(``--use_fast_math``).
+dimensions, stride 0); records and spike bits go to device buffers copied
+back once per window: the whole run unless they exceed ``window_bytes``.
+No multiply-add contraction (``--fmad=false``) unless ``fast_math``.
 """
 
 from __future__ import annotations
@@ -37,9 +33,10 @@ import numpy as np
 
 from .. import ir
 from ..errors import BackendError
-from ..printing.c import STORAGE_TYPES, prelude, print_step_function, uses_random
+from ..printing.c import STORAGE_TYPES, prelude, print_step_function, wrap_items
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
-from ._compiled import Layout, bit_positions, layout, merge_spikes, record_plan, spike_words
+from . import _compiled as shared
+from ._compiled import Layout, layout
 
 __all__ = ["CupyProgram", "CupyRunner", "emit", "load", "KERNEL", "BLOCK"]
 
@@ -62,46 +59,39 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     header = (f"/* CUDA code of neuron model {model.name!r} ({options.precision}), generated "
               f"by eqsnn; do not edit.\n * Compile with --fmad=false for results bit-identical "
               f"to the numpy backend. */\n")
-    text = "\n".join([header, prelude(options.precision, uses_random(model)), step.text,
+    text = "\n".join([header, prelude(options.precision, step.helpers), step.text,
                       kernel_text(model, plan)])
     nvrtc = FAST_OPTIONS if options.fast_math else EXACT_OPTIONS
     return Source("cupy", text, model, options, extra={"layout": plan, "nvrtc_options": nvrtc})
 
 
-def kernel_parameters(plan: Layout) -> list[tuple[str, str]]:
-    """``(C declaration, what)`` of every kernel parameter, in order; the runner passes
-    its arguments in the same order (see :meth:`CupyRunner._arguments`)."""
-    params = [("const long long batch", "batch"), ("const long long n", "n"),
-              ("const long long first", "first"), ("const long long count", "count"),
-              ("const long long *step_base", "step_base"), ("const double dt64", "dt64"),
-              ("const unsigned int seed_lo", "seed_lo"), ("const unsigned int seed_hi", "seed_hi")]
-    for k, (name, dtype) in enumerate(plan.states):
-        params.append((f"{STORAGE_TYPES[dtype]} *s{k}", f"state {name}"))
-    for k, (name, dtype, per_neuron) in enumerate(plan.values):
-        pointer = "*" if per_neuron else ""
-        params.append((f"const {STORAGE_TYPES[dtype]} {pointer}v{k}", f"value {name}"))
-    for k, (name, dtype) in enumerate(plan.arrays):
-        params.append((f"const {STORAGE_TYPES[dtype]} *a{k}", f"array {name}"))
-        params.append((f"const long long alen{k}", f"length {name}"))
-    for k, (name, dtype) in enumerate(plan.inputs):
-        params.append((f"const {STORAGE_TYPES[dtype]} *i{k}", f"input {name}"))
-        params += [(f"const long long {s}{k}", f"stride {name}") for s in ("is", "il", "in")]
-    for k, (name, dtype) in enumerate(plan.states):
-        params.append((f"{STORAGE_TYPES[dtype]} *r{k}", f"record {name}"))
-        params.append((f"const int *slot{k}", f"slots {name}"))
-        params.append((f"const long long rw{k}", f"width {name}"))
-    params += [("unsigned int *spikes", "spikes"), ("unsigned int *negative_spikes", "negative")]
-    return params
+def kernel_parameters(plan: Layout) -> list[str]:
+    """The kernel's parameter declarations, in order; :meth:`CupyRunner._arguments` passes
+    its arguments in the same order."""
+    params = ["const long long batch", "const long long n", "const long long first",
+              "const long long count", "const long long *step_base", "const double dt64",
+              "const unsigned int seed_lo", "const unsigned int seed_hi"]
+    params += [f"{STORAGE_TYPES[dtype]} *s{k}" for k, (_, dtype) in enumerate(plan.states)]
+    params += [f"const {STORAGE_TYPES[dtype]} {'*' if per_neuron else ''}v{k}"
+               for k, (_, dtype, per_neuron) in enumerate(plan.values)]
+    for k, (_, dtype) in enumerate(plan.arrays):
+        params += [f"const {STORAGE_TYPES[dtype]} *a{k}", f"const long long alen{k}"]
+    for k, (_, dtype) in enumerate(plan.inputs):  # data, strides along step, lane, neuron
+        params += [f"const {STORAGE_TYPES[dtype]} *i{k}", f"const long long is{k}",
+                   f"const long long il{k}", f"const long long in{k}"]
+    for k, (_, dtype) in enumerate(plan.states):  # record: out, neuron -> column, width
+        params += [f"{STORAGE_TYPES[dtype]} *r{k}", f"const int *slot{k}", f"const long long rw{k}"]
+    return params + ["unsigned int *spikes", "unsigned int *negative_spikes"]
 
 
 def kernel_text(model: ir.Model, plan: Layout) -> str:
     """The ``eqsnn_advance`` kernel around the step function."""
-    params = [decl for decl, _ in kernel_parameters(plan)]
+    params = wrap_items(kernel_parameters(plan), 4)
     body = [
         "    const long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
         "    const long long lane = blockIdx.y;",
         "    const int active = j < n;",
-        "    const long long cell = lane * n + (active ? j : 0);",
+        *(["    const long long cell = lane * n + (active ? j : 0);"] if plan.states else []),
         "    const long long words = (n + 31) / 32;",
         "    const long long step0 = *step_base;",
         "    long long k;",
@@ -131,8 +121,7 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
         "        int flags = 0;",
         "        if (active) {",
         "            flags = eqsnn_neuron_step(",
-        *(f"                {arg}," for arg in args[:-1]),
-        f"                {args[-1]});",
+        *wrap_items(args, 16)[:-1], wrap_items(args, 16)[-1] + ");",
     ]
     for k, (name, _) in enumerate(plan.states):
         loop += [
@@ -158,11 +147,10 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
         "    }",
     ]
     return "\n".join([
-        f"/* Steps first .. first + count - 1 of a window for one (neuron, lane) per thread;",
+        "/* Steps first .. first + count - 1 of a window for one (neuron, lane) per thread;",
         f" * launch with blockDim.x = {BLOCK} (a multiple of 32) and gridDim.y = batch. */",
         f'extern "C" __global__ void {KERNEL}(',
-        *(f"    {p}," for p in params[:-1]),
-        f"    {params[-1]})",
+        *params[:-1], params[-1] + ")",
         "{",
         *body,
         *loop,
@@ -171,21 +159,21 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
 
 
 def _import_cupy():
+    """CuPy, with a GPU; else BackendError saying what to install or use instead."""
     try:
         import cupy
     except ImportError as exc:
-        raise BackendError(
-            f"the cupy backend needs CuPy, which cannot be imported ({exc})",
-            hint="pip install cupy-cuda12x (or the wheel matching your CUDA), "
-            "or use backend='c' or 'numpy'",
-        ) from None
+        raise BackendError(f"the cupy backend needs CuPy, which cannot be imported ({exc})",
+                           hint="pip install cupy-cuda12x (the wheel matching your CUDA), or "
+                           "use backend='c' or 'numpy'") from None
     try:
         devices = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError without a driver
-        raise BackendError(f"the cupy backend needs an NVIDIA GPU; CUDA says: {exc}",
-                           hint="use backend='c' or 'numpy' on this machine") from None
+        devices, why = 0, f"; CUDA says: {exc}"
+    else:
+        why = ""
     if devices < 1:
-        raise BackendError("the cupy backend needs an NVIDIA GPU and none was found",
+        raise BackendError(f"the cupy backend needs an NVIDIA GPU and none was found{why}",
                            hint="use backend='c' or 'numpy' on this machine")
     return cupy
 
@@ -204,8 +192,10 @@ class CupyProgram:
             raise BackendError(f"the cupy backend cannot load code emitted for {source.backend!r}")
         began = time.perf_counter()
         self.cupy = cupy = _import_cupy()
-        self.source, self.mode = source, _check_mode(mode or os.environ.get("EQSNN_CUPY_MODE")
-                                                      or "fused")
+        self.source, self.mode = source, mode or os.environ.get("EQSNN_CUPY_MODE") or "fused"
+        if self.mode not in MODES:
+            raise BackendError(f"unknown cupy mode {self.mode!r}",
+                               hint=f"choose one of {', '.join(MODES)}")
         self.layout: Layout = source.extra.get("layout") or layout(
             source.model, source.options.per_neuron)
         options = source.extra.get("nvrtc_options") or (
@@ -223,18 +213,7 @@ class CupyProgram:
         return CupyRunner(self, instance)
 
 
-def _check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise BackendError(f"unknown cupy mode {mode!r}", hint=f"choose one of {', '.join(MODES)}")
-    return mode
-
-
 _NULL = np.uint64(0)  # a null pointer argument
-
-
-def _device_strides(array) -> tuple[int, int, int]:
-    return tuple(0 if length == 1 else stride // array.itemsize
-                 for length, stride in zip(array.shape, array.strides))
 
 
 class CupyRunner:
@@ -300,16 +279,13 @@ class CupyRunner:
             kind = numpy_dtype(dtype, self.precision)
             value = (value.astype(kind, copy=False) if isinstance(value, cupy.ndarray)
                      else np.asarray(value, kind))
-            if value.ndim != 3 or value.shape[0] not in (1, steps) or value.shape[1] not in \
-                    (1, self.batch) or value.shape[2] not in (1, self.n):
-                raise BackendError(f"input {name} has shape {value.shape}; expected "
-                                   f"(1 or {steps}, 1 or {self.batch}, 1 or {self.n})")
+            shared.check_input_shape(value.shape, name, steps, self.batch, self.n)
             given.append(value)
-        plans = {name: record_plan(record[name], self.n) for name, _ in plan.states
+        plans = {name: shared.record_plan(record[name], self.n) for name, _ in plan.states
                  if name in record}
         outputs = {name: np.empty((steps, self.batch, p.width), self.states[name].dtype)
                    for name, p in plans.items()}
-        planes = ([np.empty((steps, self.batch, spike_words(self.n)), np.uint32)
+        planes = ([np.empty((steps, self.batch, shared.spike_words(self.n)), np.uint32)
                    for _ in range(1 + self.model.signed)]
                   if record_spikes and self.model.spiking else [])
         per_step = sum(v[0].nbytes for v in given if v.shape[0] > 1
@@ -321,10 +297,7 @@ class CupyRunner:
                 length = min(window, steps - first)
                 self._window(first, length, step0, given, plans, outputs, planes)
         result = {name: plans[name].result(out) for name, out in outputs.items()}
-        positive = bit_positions(planes[0]) if planes and self.model.threshold is not None \
-            else None
-        negative = bit_positions(planes[1]) if planes and self.model.signed else None
-        return RawRun(result, *merge_spikes(positive, negative))
+        return RawRun(result, *shared.collect_spikes(self.model, planes))
 
     def _window(self, first, length, step0, given, plans, outputs, planes) -> None:
         """Upload the window's inputs, advance ``length`` steps, copy results back."""
@@ -371,7 +344,7 @@ class CupyRunner:
         for array in self.arrays:
             args += [array, np.int64(array.size)]
         for device in devices:
-            args += [device, *(np.int64(s) for s in _device_strides(device))]
+            args += [device, *map(np.int64, shared.input_strides(device, "")[1])]
         for k in range(len(self.layout.states)):
             args += list(records.get(k, (_NULL, _NULL, np.int64(0))))
         args += [spikes[0] if spikes else _NULL, spikes[1] if len(spikes) > 1 else _NULL]
@@ -417,23 +390,16 @@ class CupyRunner:
     def set_value(self, name: str, value) -> None:
         """Replace a param, runtime param or precompute value (a scalar, or (n,) per neuron)."""
         if name not in self.values:
-            return
+            return  # the step never reads it
         dtype = dict(self.layout.value_types)[name]
-        value = np.asarray(value)
-        if isinstance(self.values[name], self.cupy.ndarray):
-            host = np.empty(self.n, numpy_dtype(dtype, self.precision))
-            np.copyto(host, np.broadcast_to(value, (self.n,)), casting="unsafe")
+        per_neuron = isinstance(self.values[name], self.cupy.ndarray)
+        value = shared.rounded_value(name, value, numpy_dtype(dtype, self.precision), per_neuron,
+                                     self.n)
+        if per_neuron:
             with self.stream:
-                self.values[name].set(host)
-        elif value.size == 1:
-            rounded = np.empty((), numpy_dtype(dtype, self.precision))
-            np.copyto(rounded, value.reshape(()), casting="unsafe")
-            self.values[name] = self._scalar(dtype, rounded[()])
+                self.values[name].set(value)
         else:
-            raise BackendError(
-                f"{name} was emitted as one value for all neurons but got shape {value.shape}",
-                hint="emit with EmitOptions(per_neuron=...) naming it",
-            )
+            self.values[name] = self._scalar(dtype, value[()])
 
 
 def _identity(argument):

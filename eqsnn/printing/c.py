@@ -47,7 +47,7 @@ from .numpy import name_types
 
 __all__ = [
     "CPrinter", "StepFunction", "c_names", "prelude", "print_step_function",
-    "STEP_FUNCTION", "STORAGE_TYPES",
+    "wrap_items", "STEP_FUNCTION", "STORAGE_TYPES",
 ]
 
 #: the name of the per-neuron step function
@@ -168,7 +168,7 @@ class StepFunction:
     text: str
     name: str
     parameters: tuple[str, ...]
-    uses_random: bool
+    helpers: frozenset = frozenset()  # for :func:`prelude`
 
 
 def print_step_function(model: ir.Model, precision: str, values, arrays) -> StepFunction:
@@ -209,7 +209,7 @@ def print_step_function(model: ir.Model, precision: str, values, arrays) -> Step
         "}",
     ]
     return StepFunction("\n".join(lines) + "\n", STEP_FUNCTION, tuple(parameters),
-                        body.uses_random)
+                        frozenset(body.helpers))
 
 
 class _StepBody:
@@ -224,7 +224,7 @@ class _StepBody:
         self.lines: list[str] = []
         self.depth = 1
         self.temps = 0
-        self.uses_random = False
+        self.helpers: set[str] = set()
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -309,7 +309,7 @@ class _StepBody:
         kind = op.fn if op.op == "call" else op.op
         integral = op.dtype != "float"  # min, max, mod, abs: the type of their arguments
         if kind in ("rand_uniform", "rand_normal"):
-            self.uses_random = True
+            self.helpers.add("random")
             draw = "uniform" if kind == "rand_uniform" else "normal"
             return (f"eqsnn_{draw}_{self.suffix}(_seed_lo, _seed_hi, (unsigned int)step, "
                     f"(unsigned int)id, (unsigned int)batch, {args[0]}u)")
@@ -318,9 +318,12 @@ class _StepBody:
                 return f"({args[0]} != 0)"
             return f"({VALUE_TYPES[op.dtype]}){args[0]}"
         if kind == "array_get":
+            self.helpers.add("clamp_index")
             return f"{args[0]}[eqsnn_clamp_index({args[1]}, _len_{args[0]})]"
         if kind == "mod":
-            return f"eqsnn_{'imod' if integral else 'fmod_floored'}({args[0]}, {args[1]})"
+            helper = "imod" if integral else "fmod_floored"
+            self.helpers.add(helper)
+            return f"eqsnn_{helper}({args[0]}, {args[1]})"
         if kind in ("min", "max") and integral:
             sign = "<" if kind == "min" else ">"
             return f"({args[0]} {sign} {args[1]} ? {args[0]} : {args[1]})"
@@ -331,15 +334,50 @@ class _StepBody:
         return self.printer.math_function(kind, args)
 
 
-def prelude(precision: str, uses_random: bool) -> str:
-    """Types and helpers shared by the C and CUDA code; ``FLOAT`` is the model precision.
+_HELPERS = {
+    "fmod_floored": """
+/* NumPy's remainder: fmod, moved to the sign of the divisor (0 takes the divisor's sign) */
+EQSNN_FN FLOAT eqsnn_fmod_floored(FLOAT a, FLOAT b)
+{
+    FLOAT r = fmod{f}(a, b);
+    if (b == 0) return r;
+    if (r != 0) {
+        if ((b < 0) != (r < 0)) r += b;
+    } else {
+        r = copysign{f}((FLOAT)0, b);
+    }
+    return r;
+}
+""",
+    "imod": """
+/* floored int modulo; 0 for a zero divisor, as NumPy */
+EQSNN_FN int eqsnn_imod(int a, int b)
+{
+    int r;
+    if (b == 0) return 0;
+    r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+}
+""",
+    "clamp_index": """
+/* an array read past either end reads the nearest element */
+EQSNN_FN long long eqsnn_clamp_index(long long index, long long length)
+{
+    return index < 0 ? 0 : (index >= length ? length - 1 : index);
+}
+""",
+}
 
-    Helpers: ``eqsnn_fmod_floored`` (NumPy's ``remainder``: the sign of the
-    divisor), ``eqsnn_imod`` (the same for int, 0 for a zero divisor, as
-    NumPy), ``eqsnn_clamp_index``, and the Philox generator of
-    :mod:`eqsnn.rng` when the model draws random numbers.
+
+def prelude(precision: str, helpers=frozenset()) -> str:
+    """Types and the helpers the step uses (:attr:`StepFunction.helpers`), for C and CUDA.
+
+    ``FLOAT`` is the model precision.  Helpers: ``eqsnn_fmod_floored``
+    (NumPy's ``remainder``: the sign of the divisor), ``eqsnn_imod`` (the same
+    for int, 0 for a zero divisor, as NumPy), ``eqsnn_clamp_index``, and
+    (``random``) the Philox generator of :mod:`eqsnn.rng`.
     """
-    f = "f" if precision == "float32" else ""
     ctype = "float" if precision == "float32" else "double"
     text = f"""\
 /* ---- eqsnn prelude: the model precision and helpers shared by C and CUDA ---- */
@@ -358,41 +396,19 @@ def prelude(precision: str, uses_random: bool) -> str:
 #endif
 
 typedef {ctype} FLOAT;
-
-/* NumPy's remainder: fmod, moved to the sign of the divisor (0 takes the divisor's sign) */
-EQSNN_FN FLOAT eqsnn_fmod_floored(FLOAT a, FLOAT b)
-{{
-    FLOAT r = fmod{f}(a, b);
-    if (b == 0) return r;
-    if (r != 0) {{
-        if ((b < 0) != (r < 0)) r += b;
-    }} else {{
-        r = copysign{f}((FLOAT)0, b);
-    }}
-    return r;
-}}
-
-/* floored int modulo; 0 for a zero divisor, as NumPy */
-EQSNN_FN int eqsnn_imod(int a, int b)
-{{
-    int r;
-    if (b == 0) return 0;
-    r = a % b;
-    if (r != 0 && ((r < 0) != (b < 0))) r += b;
-    return r;
-}}
-
-/* an array read past either end reads the nearest element */
-EQSNN_FN long long eqsnn_clamp_index(long long index, long long length)
-{{
-    return index < 0 ? 0 : (index >= length ? length - 1 : index);
-}}
 """
-    if uses_random:
-        text += rng.c_source()
-    return text
+    for name, helper in _HELPERS.items():
+        if name in helpers:
+            text += helper.replace("{f}", "f" if precision == "float32" else "")
+    return text + (rng.c_source() if "random" in helpers else "")
 
 
-def uses_random(model: ir.Model) -> bool:
-    """Whether the step draws random numbers."""
-    return any(expr.atoms(ir.RandUniform, ir.RandNormal) for expr in model.expressions())
+def wrap_items(items, indent: int, width: int = 96) -> list[str]:
+    """``items`` joined by ``", "`` into lines of at most ``width``, broken between items."""
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(item) + 2 > width - indent:
+            lines.append(" " * indent + line + ",")
+            line = ""
+        line = f"{line}, {item}" if line else item
+    return lines + [" " * indent + line]

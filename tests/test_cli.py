@@ -1,0 +1,93 @@
+"""The eqsnn command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from eqsnn.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_prints_a_spike_summary_and_writes_a_plot(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "lif.png"
+    code, out, _ = run(capsys, "run", "examples/lif_pulse.eqs", "--steps", "60",
+                       "--plot", str(plot))
+    assert code == 0
+    assert "LifPulse: 10 neurons x 1 lanes, 60 steps of 1.0 ms on numpy (float32)" in out
+    assert "spikes: 40" in out  # steps 13, 27, 40, 54 for each of 10 neurons
+    assert "first spike: step 13" in out
+    assert plot.stat().st_size > 1000
+
+
+def test_run_with_inputs_params_and_record(capsys):
+    code, out, _ = run(capsys, "run", "lif_held", "--steps", "100", "--n", "3", "--dt", "0.5",
+                       "--input", "I=0", "--param", "v_rest=-60", "--record", "V",
+                       "--precision", "float64")
+    assert code == 0
+    assert "spikes: 0" in out
+    assert "V: final mean -60, min -60, max -60" in out  # the initial value is v_rest
+
+
+def test_per_neuron_values_from_the_command_line(capsys):
+    code, out, _ = run(capsys, "run", "lif_pulse", "--n", "2", "--steps", "60",
+                       "--input", "Isyn=0.1,0")
+    assert code == 0 and "spikes: 4 " in out
+
+
+def test_show_prints_method_and_reasons(capsys):
+    code, out, _ = run(capsys, "show", "examples/izhikevich.eqs")
+    assert code == 0
+    assert "method: rk4" in out
+    assert "exponential_euler: dv/dt is not linear in v: term 0.04*v**2" in out
+
+
+def test_emit_numpy(capsys):
+    code, out, _ = run(capsys, "emit", "lif_pulse", "--backend", "numpy")
+    assert code == 0 and "np.multiply(V, m_phi_V, out=V)" in out
+
+
+def test_check_reports_errors_with_a_caret(capsys, tmp_path):
+    path = tmp_path / "bad.eqs"
+    path.write_text("neuron Bad\n    param tau_mem = 10.0\n    state V = 0.0\n"
+                    "    dV/dt = -V / tau_me\n")
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 1
+    assert f"{path}:4:18: unknown name 'tau_me'" in err
+    assert "                 ^" in err
+    assert "did you mean 'tau_mem'?" in err
+    code, out, _ = run(capsys, "check", "examples/hh.eqs")
+    assert code == 0 and "method exponential_euler" in out
+
+
+def test_unknown_model_suggests_a_name(capsys):
+    code, _, err = run(capsys, "run", "lif_pulze")
+    assert code == 1 and "did you mean 'lif_pulse'?" in err
+
+
+def test_bad_values_are_reported(capsys):
+    code, _, err = run(capsys, "run", "lif_pulse", "--input", "Isyn")
+    assert code == 1 and "is not NAME=VALUE" in err
+    code, _, err = run(capsys, "run", "lif_pulse", "--input", "Isyn=abc")
+    assert code == 1 and "not a number" in err
+
+
+def test_list_shows_examples(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and "lif_pulse" in out and "hh" in out
+
+
+def test_help_describes_the_commands():
+    out = subprocess.run([sys.executable, "-m", "eqsnn", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for command in ("run", "show", "emit", "check", "list", "compare"):
+        assert command in out
+    assert "eqsnn run examples/lif_pulse.eqs" in out
