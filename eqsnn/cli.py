@@ -107,7 +107,12 @@ def cmd_run(args):
         record = _float_states(model)[:1]
     if "spikes" not in record:
         record.append("spikes")
-    result = sim.run(args.steps, inputs=_pairs(args.input, "input"), record=record,
+    inputs = _pairs(args.input, "input")
+    if not hasattr(model, "ir"):  # a stdlib input neuron takes ml_genn's (n,) data shape
+        import numpy as np
+
+        inputs = {k: np.full(args.n, v) if np.ndim(v) == 0 else v for k, v in inputs.items()}
+    result = sim.run(args.steps, inputs=inputs, record=record,
                      progress=None if args.progress else False)
     spikes = result.spikes
     total = len(spikes.step)

@@ -91,3 +91,14 @@ def test_help_describes_the_commands():
     for command in ("run", "show", "emit", "check", "list", "compare"):
         assert command in out
     assert "eqsnn run examples/lif_pulse.eqs" in out
+
+
+def test_standard_library_neurons_by_name(capsys):
+    code, out, _ = run(capsys, "run", "poisson_input", "--input", "Input=0.05", "--n", "20",
+                       "--steps", "1000")
+    assert code == 0
+    count = int(out.split("spikes: ")[1].split()[0])
+    # P(spike per step) = 1 - exp(-0.05): about 975 spikes; 6 sigma is about 180
+    assert abs(count - 20 * 1000 * (1 - 2.718281828459045 ** -0.05)) < 200
+    code, out, _ = run(capsys, "show", "leaky_integrate_fire")
+    assert code == 0 and "method: exact" in out

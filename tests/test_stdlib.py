@@ -19,7 +19,12 @@ from eqsnn.errors import BackendError
 PRECISIONS = ["float32", "float64"]
 
 
-@pytest.fixture(params=sorted(REGISTRY))
+#: the tier markers of pyproject.toml, so that e.g. ``-m "not pygenn"`` gives a quick run
+BACKEND_MARKS = {"c": pytest.mark.c, "cupy": pytest.mark.gpu, "pygenn": pytest.mark.pygenn}
+
+
+@pytest.fixture(params=[pytest.param(name, marks=BACKEND_MARKS.get(name, ()))
+                        for name in sorted(REGISTRY)])
 def backend(request):
     return request.param
 

@@ -144,14 +144,16 @@ class GeNNSpec:
 
 
 def genn_spec(model: ir.Model, precision: str = "float32", per_neuron=frozenset(), *,
-              input_defaults: bool = True, batch: str | None = None) -> GeNNSpec:
+              input_defaults: bool = True, batch: str | None = None,
+              free_inputs=frozenset()) -> GeNNSpec:
     """How ``model`` becomes a GeNN neuron model.
 
     ``per_neuron`` names the params and precompute values given one value per
     neuron: they, and every precompute value computed from them, become
     READ_ONLY vars; the other precompute values become derived params.
     Additional input vars start each step at the input's default
-    (``input_defaults``) or at 0.
+    (``input_defaults``) or at 0; ``free_inputs`` are left for the caller to
+    declare (ml_genn's input neurons add ``Input`` as a var or an EGP).
     """
     code = print_genn(model, precision, batch)
     names = code.names
@@ -188,7 +190,7 @@ def genn_spec(model: ir.Model, precision: str = "float32", per_neuron=frozenset(
     inputs = []
     for item in model.inputs:
         origin[names[item.name]] = ("input", item.name)
-        if item.name != "Isyn":
+        if item.name != "Isyn" and item.name not in free_inputs:
             init = item.default if input_defaults and item.default is not None else 0
             inputs.append((names[item.name], GENN_TYPES[item.dtype],
                            {"float": float, "int": int, "bool": bool}[item.dtype](init)))
