@@ -136,7 +136,14 @@ def cmd_run(args):
 
 
 def cmd_show(args):
-    print(_as_model(find_model(args.model)))
+    model = _as_model(find_model(args.model))
+    print(model)
+    if args.closed_form:
+        import sympy
+
+        for label, matrix in model.closed_form():
+            print(f"closed form of {label}:")
+            print(sympy.pretty(matrix, use_unicode=False))
     return 0
 
 
@@ -209,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = add("show", cmd_show, "show the derived update, the method and why")
     show.add_argument("model", metavar="MODEL")
+    show.add_argument("--closed-form", action="store_true",
+                      help="also print the SymPy closed form of exp(A dt) (slow for big systems)")
     emit_p = add("emit", cmd_emit, "print the code a backend generates")
     emit_p.add_argument("model", metavar="MODEL")
     emit_p.add_argument("--backend", default="numpy")

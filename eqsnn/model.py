@@ -53,6 +53,17 @@ class Model:
     def inputs(self) -> dict:
         return {i.name: i.default for i in self.ir.inputs}
 
+    def closed_form(self) -> list:
+        """SymPy closed forms ``e^{A dt}`` of the coupled linear systems (for display).
+
+        The simulation uses the numerically evaluated augmented exponential,
+        which stays exact where these formulas divide by zero (equal time
+        constants); this is the formula to read, not the one to run.
+        """
+        from .show import closed_form
+
+        return closed_form(self.ir)
+
     def with_switches(self, **switches) -> Model:
         """The same text compiled with other switch values."""
         if self.text is None:

@@ -102,3 +102,8 @@ def test_standard_library_neurons_by_name(capsys):
     assert abs(count - 20 * 1000 * (1 - 2.718281828459045 ** -0.05)) < 200
     code, out, _ = run(capsys, "show", "leaky_integrate_fire")
     assert code == 0 and "method: exact" in out
+
+
+def test_show_closed_form(capsys):
+    code, out, _ = run(capsys, "show", "examples/lif_expsyn.eqs", "--closed-form")
+    assert code == 0 and "closed form of exp(A dt):" in out and "tau_mem - tau_syn" in out
