@@ -141,10 +141,13 @@ def compile_times(text: str) -> tuple[float, float]:
                 program = c.load(source)
                 print(time.perf_counter() - began, program.cached)
             """)
-            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                 env=dict(os.environ), check=True).stdout.split()
-            assert out[1] == "True", "the second load did not hit the cache"
-            return cold, float(out[0])
+            loads = []
+            for _ in range(3):  # the best of three fresh processes
+                out = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                     text=True, env=dict(os.environ), check=True).stdout.split()
+                assert out[1] == "True", "the second load did not hit the cache"
+                loads.append(float(out[0]))
+            return cold, min(loads)
         finally:
             del os.environ["EQSNN_CACHE_DIR"]
 
@@ -176,7 +179,7 @@ def main() -> None:
                   f"{base / two:>8.1f}x {one / two:>5.2f}x", flush=True)
     cold, cached = compile_times(LIF_REFRACTORY)
     print(f"\ncold compile (probes done): {1e3 * cold:.0f} ms; "
-          f"cached load in a fresh process: {1e3 * cached:.1f} ms")
+          f"cached load in a fresh process (best of 3): {1e3 * cached:.1f} ms")
 
 
 if __name__ == "__main__":

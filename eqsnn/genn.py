@@ -237,8 +237,10 @@ class _Population:
                     raise EqsnnError(f"{model.name} needs the array {source!r} in params")
                 self.param_vals[name] = len(self.arrays[names[source]])
             else:
-                self.param_vals[name] = self.host[source]
-        for name, _, access in self.spec.vars:
+                dtype = declared[source].dtype if source in declared else "int"
+                self.param_vals[name] = {"int": int, "bool": bool}.get(dtype, float)(
+                    self.host[source])
+        for name, _, _ in self.spec.vars:
             kind, source = self.spec.origin[name]
             if kind == "param":
                 value = self.host.get(source, self.device.get(source))

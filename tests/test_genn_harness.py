@@ -34,11 +34,11 @@ import tempfile
 import types
 import warnings
 
+import helpers
 import numpy as np
 import pytest
 
 import eqsnn
-import helpers
 from eqsnn import rng
 from eqsnn.backends import REGISTRY, RawRun, numpy_dtype
 from eqsnn.backends import pygenn as genn_backend
@@ -348,6 +348,8 @@ def _harness_registered(monkeypatch):
 
 
 from test_stdlib import *  # noqa: E402,F401,F403  (the vectors, run with the fixture below)
+
+pytestmark = pytest.mark.c  # this module's mark, also on the imported vectors
 
 
 @pytest.fixture

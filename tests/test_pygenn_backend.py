@@ -125,7 +125,7 @@ def test_var_access_mapping():
     assert ("SpikeSign", "int8_t", "READ_WRITE") in signed.vars
     assert signed.threshold_condition_code == "SpikeSign != 0"
     held = genn_backend.emit(example("lif_held")).extra["spec"]
-    assert held.additional_input_vars == (("I", "scalar", 20.0),)
+    assert held.additional_input_vars == (("I", "scalar", 0.0),)
 
 
 def test_random_draws_use_gennrand():
@@ -261,3 +261,60 @@ def test_pygenn_random_models_agree_statistically(pygenn):
     for final in finals:
         assert abs(final.mean() - mu * (1 - np.exp(-10))) < 5 * sd / np.sqrt(500)
         assert abs(final.std() - sd) < 0.1 * sd
+
+
+# --- eqsnn.genn: your own PyGeNN / ml_genn network ----------------------------------------
+def test_get_model_without_ml_genn_names_it(monkeypatch):
+    from eqsnn.genn import get_model
+
+    monkeypatch.setitem(sys.modules, "ml_genn", None)
+    monkeypatch.setitem(sys.modules, "ml_genn.utils.model", None)
+    population = type("Population", (), {"shape": (3,)})()
+    with pytest.raises(BackendError, match="ml_genn"):
+        get_model(N.LeakyIntegrateFire(), population, 1.0, 1)
+
+
+@pygenn_only
+def test_add_population_converts_values(pygenn, tmp_path, monkeypatch):
+    from eqsnn.genn import add_population
+    from eqsnn.initializers import Normal
+
+    monkeypatch.chdir(tmp_path)
+    genn = pygenn.GeNNModel("double", "add_population", backend="single_threaded_cpu")
+    genn.dt = 1.0
+    tau = np.array([10.0, 20.0, 40.0])
+    lif = add_population(genn, "lif", N.LeakyIntegrateFire(tau_mem=tau, v=Normal(0.0, 0.1)), 3,
+                         seed=5)
+    held = add_population(genn, "held", example("lif_held"), 3,
+                          params={"v_reset": pygenn.init_var("Uniform", {"min": -70.0,
+                                                                         "max": -60.0})},
+                          init={"V": [-60.0, -58.0, -56.0]})
+    genn.build()
+    genn.load()
+    for pop, name, expected in [(lif, "tau_mem", tau), (held, "V", [-60.0, -58.0, -56.0])]:
+        pop.vars[name].pull_from_device()
+        np.testing.assert_array_equal(pop.vars[name].values, expected)
+    held.vars["v_reset"].pull_from_device()
+    assert np.all((held.vars["v_reset"].values >= -70) & (held.vars["v_reset"].values <= -60))
+    lif.vars["V"].pull_from_device()
+    sampled = eqsnn.initializers.resolve("v", Normal(0.0, 0.1), n=3, seed=5)
+    np.testing.assert_array_equal(lif.vars["V"].values, sampled)  # sampled on the host
+
+
+@pygenn_only
+def test_use_with_genn_page(pygenn, tmp_path, monkeypatch):
+    """The code blocks of docs/use-with-genn.md run in order, as one script."""
+    pytest.importorskip("ml_genn")
+    page = os.path.join(ROOT, "docs", "use-with-genn.md")
+    blocks = re.findall(r"```py\n(.*?)```", open(page).read(), re.S)
+    assert len(blocks) >= 6
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for block in blocks:
+            exec(compile(block, page, "exec"), namespace)
+    np.testing.assert_allclose(namespace["target"].vars["V"].values, [-0.4], rtol=1e-6)
+    assert np.abs(namespace["network"](True) - namespace["network"](False)).max() == 0

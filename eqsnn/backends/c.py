@@ -94,12 +94,12 @@ def _tile_function(model: ir.Model, plan: Layout) -> str:
         "    const long long last = first + a->tile < a->n ? first + a->tile : a->n;",
         "    const long long words = (a->n + 31) / 32;",
         f"    unsigned char flags[{TILE}] = {{0}};  /* stays 0 past `last`: no spike */",
-        "    long long i, j, r;",
+        "    long long i, j" + (", r;" if plan.states else ";"),
     ]
     for k, (name, dtype) in enumerate(plan.states):
         head += [
-            f"    {STORAGE_TYPES[dtype]} *const _s{k} = ({STORAGE_TYPES[dtype]} *)a->states[{k}]"
-            f" + lane * a->n;  /* {name} */",
+            f"    {STORAGE_TYPES[dtype]} *restrict const _s{k} = ({STORAGE_TYPES[dtype]} *)"
+            f"a->states[{k}] + lane * a->n;  /* {name} */",
             f"    const long long _rw{k} = a->recorders[{k}].width, "
             f"*const _ri{k} = a->recorders[{k}].index;",
             f"    const long long _rb{k} = _ri{k} ? eqsnn_lower_bound(_ri{k}, _rw{k}, first) : 0,"
@@ -114,22 +114,26 @@ def _tile_function(model: ir.Model, plan: Layout) -> str:
         storage = STORAGE_TYPES[dtype]
         head.append(f"    const {storage} *const _a{k} = (const {storage} *)a->arrays[{k}];"
                     f"  /* {name} */")
+    rows = []  # this step's input row of the tile, contiguous along neurons
     for k, (name, dtype) in enumerate(plan.inputs):
         storage = STORAGE_TYPES[dtype]
         head += [f"    const {storage} *const _i{k} = (const {storage} *)a->inputs[{k}].data"
                  f" + lane * a->inputs[{k}].stride_lane;  /* {name} */",
                  f"    const long long _is{k} = a->inputs[{k}].stride_step, "
-                 f"_in{k} = a->inputs[{k}].stride_neuron;"]
-    contiguous = " && ".join(f"_in{k} == 1" for k in range(len(plan.inputs))) or "1"
+                 f"_in{k} = a->inputs[{k}].stride_neuron;",
+                 f"    {storage} _copy{k}[{TILE}];  /* the row, gathered when _in{k} != 1 */"]
+        rows += [f"        const {storage} *restrict _row{k} = _i{k} + i * _is{k};",
+                 f"        if (_in{k} != 1) {{",
+                 f"            for (j = first; j < last; ++j) _copy{k}[j - first] = "
+                 f"_row{k}[j * _in{k}];",
+                 f"            _row{k} = _copy{k} - first;",
+                 "        }"]
     loop = [
         "    for (i = 0; i < a->steps; ++i) {",
         "        const long long step = a->step0 + i;",
         "        const FLOAT t = (FLOAT)((double)step * a->dt64);",
-        f"        if ({contiguous}) {{  /* inputs contiguous along neurons: vectorisable */",
-        *_neuron_loop(plan, contiguous=True),
-        "        } else {",
-        *_neuron_loop(plan, contiguous=False),
-        "        }",
+        *rows,
+        *_neuron_loop(plan),
         "        if (a->spikes) {",
         "            const long long row = (i * a->batch + lane) * words;",
         "            for (j = first; j < last; j += 32) {",
@@ -153,24 +157,23 @@ def _tile_function(model: ir.Model, plan: Layout) -> str:
     return "\n".join(head + loop + ["    }", "}"]) + "\n"
 
 
-def _neuron_loop(plan: Layout, contiguous: bool) -> list[str]:
-    """The innermost loop: one step of every neuron of the tile."""
+def _neuron_loop(plan: Layout) -> list[str]:
+    """The innermost loop: one step of every neuron of the tile (vectorisable)."""
     args = [f"&_x{k}" for k in range(len(plan.states))]
-    args += [f"_i{k}[i * _is{k} + j{'' if contiguous else f' * _in{k}'}]"
-             for k in range(len(plan.inputs))]
+    args += [f"_row{k}[j]" for k in range(len(plan.inputs))]
     args += [f"_v{k}[j]" if per else f"_v{k}" for k, (_, _, per) in enumerate(plan.values)]
     for k in range(len(plan.arrays)):
         args += [f"_a{k}", f"a->array_lengths[{k}]"]
     args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
-    call = wrap_items(args, 20)
+    call = wrap_items(args, 16)
     return [
-        "            for (j = first; j < last; ++j) {",
-        *(f"                {STORAGE_TYPES[dtype]} _x{k} = _s{k}[j];"
+        "        for (j = first; j < last; ++j) {",
+        *(f"            {STORAGE_TYPES[dtype]} _x{k} = _s{k}[j];"
           for k, (_, dtype) in enumerate(plan.states)),
-        "                flags[j - first] = (unsigned char)eqsnn_neuron_step(",
+        "            flags[j - first] = (unsigned char)eqsnn_neuron_step(",
         *call[:-1], call[-1] + ");",
-        *(f"                _s{k}[j] = _x{k};" for k in range(len(plan.states))),
-        "            }",
+        *(f"            _s{k}[j] = _x{k};" for k in range(len(plan.states))),
+        "        }",
     ]
 
 
@@ -269,13 +272,10 @@ class CRunner:
                        for name, dtype, per in self.layout.values}
         for name, value in {"dt": self.dt, **instance.values}.items():
             self.set_value(name, value)
-        self.arrays = [np.ascontiguousarray(np.reshape(instance.arrays[name], -1),
-                                            numpy_dtype(dtype, self.precision))
-                       for name, dtype in self.layout.arrays]
+        self.arrays = {}
+        for name, _ in self.layout.arrays:
+            self.set_array(name, instance.arrays[name])
         self._state_pointers = _pointers(list(self.states.values()))
-        self._array_pointers = _pointers(self.arrays)
-        self._array_lengths = (ctypes.c_longlong * max(1, len(self.arrays)))(
-            *(len(a) for a in self.arrays))
 
     def run(self, steps, step0, inputs, record, record_spikes) -> RawRun:
         steps, plan = int(steps), self.layout
@@ -303,14 +303,15 @@ class CRunner:
         planes = [np.empty((steps, self.batch, shared.spike_words(self.n)), np.uint32)
                   for _ in range(1 + self.model.signed)] if spiking else []
         if steps > 0:
-            values = _pointers(list(self.values.values()))
+            values, arrays = _pointers(list(self.values.values())), list(self.arrays.values())
+            lengths = (_LONG * max(1, len(arrays)))(*(len(a) for a in arrays))
             args = _RunArgs(
                 self.batch, self.n, steps, int(step0), TILE, self.dt,
                 self.seed & 0xFFFFFFFF, (self.seed >> 32) & 0xFFFFFFFF, int(self.threads),
                 ctypes.cast(self._state_pointers, ctypes.c_void_p),
                 ctypes.cast(values, ctypes.c_void_p),
-                ctypes.cast(self._array_pointers, ctypes.c_void_p),
-                ctypes.cast(self._array_lengths, ctypes.c_void_p),
+                ctypes.cast(_pointers(arrays), ctypes.c_void_p), ctypes.cast(lengths,
+                                                                          ctypes.c_void_p),
                 ctypes.cast(views, ctypes.c_void_p), ctypes.cast(recorders, ctypes.c_void_p),
                 planes[0].ctypes.data if planes else None,
                 planes[1].ctypes.data if len(planes) > 1 else None,
@@ -333,6 +334,11 @@ class CRunner:
 
     def set_state(self, name: str, value) -> None:
         np.copyto(self.states[name], value, casting="unsafe")
+
+    def set_array(self, name: str, value) -> None:
+        """Replace the contents of a data array (any length)."""
+        dtype = numpy_dtype(dict(self.layout.arrays)[name], self.precision)
+        self.arrays[name] = np.ascontiguousarray(np.reshape(value, -1), dtype)
 
     def set_value(self, name: str, value) -> None:
         """Replace a param, runtime param or precompute value (a scalar, or (n,) per neuron)."""

@@ -18,10 +18,9 @@ function, recorded values, a ``__ballot_sync`` of the spike flags: one
   kept per shape, so runs of the same shape replay one graph).
 
 State stays on the device between runs.  Inputs are uploaded once per
-window (device arrays are used in place; held inputs keep their length-1
-dimensions, stride 0); records and spike bits go to device buffers copied
-back once per window: the whole run unless they exceed ``window_bytes``.
-No multiply-add contraction (``--fmad=false``) unless ``fast_math``.
+window (device arrays used in place, held ones unexpanded); records and
+spike bits are copied back once per window: the whole run unless they
+exceed ``window_bytes``.  NVRTC runs with ``--fmad=false`` unless fast_math.
 """
 
 from __future__ import annotations
@@ -96,17 +95,15 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
         "    const long long step0 = *step_base;",
         "    long long k;",
     ]
-    for k, (name, dtype) in enumerate(plan.states):
-        body.append(f"    {STORAGE_TYPES[dtype]} x{k} = active ? s{k}[cell] : 0;  /* {name} */")
-    for k, (name, dtype, per_neuron) in enumerate(plan.values):
-        if per_neuron:
-            body.append(f"    const {STORAGE_TYPES[dtype]} w{k} = active ? v{k}[j] : 0;"
-                        f"  /* {name} */")
+    body += [f"    {STORAGE_TYPES[dtype]} x{k} = active ? s{k}[cell] : 0;  /* {name} */"
+             for k, (name, dtype) in enumerate(plan.states)]
+    body += [f"    const {STORAGE_TYPES[dtype]} w{k} = active ? v{k}[j] : 0;  /* {name} */"
+             for k, (name, dtype, per_neuron) in enumerate(plan.values) if per_neuron]
     for k, (name, dtype) in enumerate(plan.inputs):
         storage = STORAGE_TYPES[dtype]
-        body.append(f"    const {storage} *const p{k} = i{k} + lane * il{k} + (active ? j * in{k}"
-                    f" : 0);  /* {name} */")
-        body.append(f"    const {storage} h{k} = (active && is{k} == 0) ? p{k}[0] : 0;  /* held */")
+        body += [f"    const {storage} *const p{k} = i{k} + lane * il{k} + (active ? j * in{k}"
+                 f" : 0);  /* {name} */",
+                 f"    const {storage} h{k} = (active && is{k} == 0) ? p{k}[0] : 0;  /* held */"]
     args = [f"&x{k}" for k in range(len(plan.states))]
     args += [f"is{k} == 0 ? h{k} : p{k}[i * is{k}]" for k in range(len(plan.inputs))]
     args += [f"w{k}" if per else f"v{k}" for k, (_, _, per) in enumerate(plan.values)]
@@ -166,12 +163,11 @@ def _import_cupy():
         raise BackendError(f"the cupy backend needs CuPy, which cannot be imported ({exc})",
                            hint="pip install cupy-cuda12x (the wheel matching your CUDA), or "
                            "use backend='c' or 'numpy'") from None
+    devices, why = 0, ""
     try:
         devices = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError without a driver
-        devices, why = 0, f"; CUDA says: {exc}"
-    else:
-        why = ""
+        why = f"; CUDA says: {exc}"
     if devices < 1:
         raise BackendError(f"the cupy backend needs an NVIDIA GPU and none was found{why}",
                            hint="use backend='c' or 'numpy' on this machine")
@@ -179,8 +175,7 @@ def _import_cupy():
 
 
 def load(source: Source, mode: str | None = None) -> CupyProgram:
-    """Compile the kernel with NVRTC (CuPy caches it on disk); raises BackendError without
-    CuPy or a GPU."""
+    """Compile the kernel with NVRTC (cached on disk by CuPy); BackendError without a GPU."""
     return CupyProgram(source, mode)
 
 
@@ -191,11 +186,11 @@ class CupyProgram:
         if source.backend != "cupy":
             raise BackendError(f"the cupy backend cannot load code emitted for {source.backend!r}")
         began = time.perf_counter()
-        self.cupy = cupy = _import_cupy()
         self.source, self.mode = source, mode or os.environ.get("EQSNN_CUPY_MODE") or "fused"
         if self.mode not in MODES:
             raise BackendError(f"unknown cupy mode {self.mode!r}",
                                hint=f"choose one of {', '.join(MODES)}")
+        self.cupy = cupy = _import_cupy()
         self.layout: Layout = source.extra.get("layout") or layout(
             source.model, source.options.per_neuron)
         options = source.extra.get("nvrtc_options") or (
@@ -245,23 +240,14 @@ class CupyRunner:
                                                  numpy_dtype(dtype, self.precision))
                            for name, dtype in self.layout.states}
             self._step_base = self.cupy.zeros(1, np.int64)
-            self.values: dict = {}
-            for name, dtype, per_neuron in self.layout.values:
-                self.values[name] = (self.cupy.zeros(self.n, numpy_dtype(dtype, self.precision))
-                                     if per_neuron else self._scalar(dtype, 0))
-            self.arrays = [self.cupy.asarray(np.ascontiguousarray(
-                np.reshape(instance.arrays[name], -1), numpy_dtype(dtype, self.precision)))
-                for name, dtype in self.layout.arrays]
+        self.values, self.arrays = {}, {}
+        for name, value in {**{v[0]: 0 for v in self.layout.values}, "dt": self.dt,
+                            **instance.values}.items():
+            self.set_value(name, value)
+        for name, _ in self.layout.arrays:
+            self.set_array(name, instance.arrays[name])
         for name, value in instance.init.items():
             self.set_state(name, value)
-        self.set_value("dt", self.dt)
-        for name, value in instance.values.items():
-            self.set_value(name, value)
-
-    def _scalar(self, dtype: str, value):
-        if dtype == "bool":
-            return np.uint8(bool(value))
-        return numpy_dtype(dtype, self.precision).type(value)
 
     def _buffer(self, key, shape, dtype):
         """A device array kept per key and shape, so graph mode sees the same pointers."""
@@ -296,6 +282,7 @@ class CupyRunner:
             for first in range(0, steps, window):
                 length = min(window, steps - first)
                 self._window(first, length, step0, given, plans, outputs, planes)
+            self.stream.synchronize()  # the run is done when run() returns
         result = {name: plans[name].result(out) for name, out in outputs.items()}
         return RawRun(result, *shared.collect_spikes(self.model, planes))
 
@@ -310,18 +297,15 @@ class CupyRunner:
                 buffer.set(np.ascontiguousarray(part))
                 part = buffer
             devices.append(part)
-        records = {}
-        for k, (name, _) in enumerate(plan.states):
-            if name not in plans:
-                continue
-            p = plans[name]
-            out = self._buffer(("record", k), (length, self.batch, p.width), outputs[name].dtype)
-            slot = _NULL
-            if p.index is not None:
-                slots = np.full(self.n, -1, np.int32)
-                slots[p.index] = np.arange(p.width, dtype=np.int32)
+        records = {}  # state number -> (device rows, neuron -> column or NULL, width)
+        for k, name in ((k, name) for k, (name, _) in enumerate(plan.states) if name in plans):
+            p, slot = plans[name], _NULL
+            if p.index is not None:  # each neuron's column, -1 where not recorded
+                columns = np.full(self.n, -1, np.int32)
+                columns[p.index] = np.arange(p.width)
                 slot = self._buffer(("slot", k), (self.n,), np.dtype(np.int32))
-                slot.set(slots)
+                slot.set(columns)
+            out = self._buffer(("record", k), (length, self.batch, p.width), outputs[name].dtype)
             records[k] = (out, slot, np.int64(p.width))
         spikes = [self._buffer(("spikes", k), (length,) + plane.shape[1:], np.dtype(np.uint32))
                   for k, plane in enumerate(planes)]
@@ -341,7 +325,7 @@ class CupyRunner:
                 self._step_base, np.float64(self.dt), np.uint32(self.seed & 0xFFFFFFFF),
                 np.uint32((self.seed >> 32) & 0xFFFFFFFF)]
         args += list(self.states.values()) + list(self.values.values())
-        for array in self.arrays:
+        for array in self.arrays.values():
             args += [array, np.int64(array.size)]
         for device in devices:
             args += [device, *map(np.int64, shared.input_strides(device, "")[1])]
@@ -387,19 +371,26 @@ class CupyRunner:
         with self.stream:
             self.states[name].set(host)
 
+    def set_array(self, name: str, value) -> None:
+        """Replace the contents of a data array (any length)."""
+        dtype = numpy_dtype(dict(self.layout.arrays)[name], self.precision)
+        with self.stream:
+            self.arrays[name] = self.cupy.asarray(np.ascontiguousarray(np.reshape(value, -1),
+                                                                       dtype))
+
     def set_value(self, name: str, value) -> None:
         """Replace a param, runtime param or precompute value (a scalar, or (n,) per neuron)."""
-        if name not in self.values:
+        declared = {v[0]: v[1:] for v in self.layout.values}
+        if name not in declared:
             return  # the step never reads it
-        dtype = dict(self.layout.value_types)[name]
-        per_neuron = isinstance(self.values[name], self.cupy.ndarray)
+        dtype, per_neuron = declared[name]
         value = shared.rounded_value(name, value, numpy_dtype(dtype, self.precision), per_neuron,
                                      self.n)
         if per_neuron:
             with self.stream:
-                self.values[name].set(value)
-        else:
-            self.values[name] = self._scalar(dtype, value[()])
+                self.values[name] = self.cupy.asarray(value)
+        else:  # a kernel argument; bool as the kernel's unsigned char
+            self.values[name] = np.uint8(value) if dtype == "bool" else value[()]
 
 
 def _identity(argument):

@@ -110,7 +110,8 @@ def _notes(model: ir.Model, spec: GeNNSpec, stem: str) -> list[str]:
     if spec.additional_input_vars:
         names = ", ".join(v[0] for v in spec.additional_input_vars)
         notes.append(f"Additional input vars {names}: target them with "
-                     'synapse_group.post_target_var = "NAME" or current_source.target_var.')
+                     'synapse_group.post_target_var = "NAME" or current_source.target_var;')
+        notes.append("like Isyn, they start each step at 0 and sum what targets them.")
     for array in model.arrays:
         name = spec.code.names[array.name]
         notes.append(f'Extra global param {name}: pop.extra_global_params["{name}"]'
@@ -167,7 +168,7 @@ def default_values(model: ir.Model, spec: GeNNSpec) -> tuple[dict, dict]:
         if kind == "param" and declared.get(source) is not None:
             params[name] = declared[source]
     known = {k: v for k, v in declared.items() if v is not None}
-    for name, _, access in spec.vars:
+    for name, _, _ in spec.vars:
         kind, source = spec.origin[name]
         if kind == "param" and source in known:
             variables[name] = known[source]
@@ -285,7 +286,6 @@ class GeNNRunner:
         self.backend = genn_backend()
         self.lanes = self.batch if self.backend == "single_threaded_cpu" else 1
         self.spec = genn_spec(model, options.precision, options.per_neuron,
-                              input_defaults=False,
                               batch="eqsnn_lane" if self.lanes > 1 else None)
         self.names = self.spec.code.names
         self.values = {}
@@ -304,15 +304,14 @@ class GeNNRunner:
 
     def _scalar(self, name: str):
         value = self.values[name].reshape(-1)[0]
-        return int(value) if self._value_type(name) == "int" else float(value)
+        return {"int": int, "bool": bool}.get(self._value_type(name), float)(value)
 
     def _derived_values(self) -> dict:
         return {genn: self._scalar(self.spec.origin[genn][1]) for genn in self.spec.derived_params}
 
     def _build(self) -> None:
         """Build (or reuse the cached build of) the GeNN model and load it with the state."""
-        from pygenn import GeNNModel, VarAccess, create_current_source_model, \
-            create_neuron_model
+        from pygenn import GeNNModel, VarAccess, create_current_source_model, create_neuron_model
 
         spec, derived = self.spec, self._derived_values()
         params = list(spec.params) + ([("eqsnn_lane", "int")] if self.lanes > 1 else [])

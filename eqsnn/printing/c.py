@@ -57,11 +57,8 @@ VALUE_TYPES = {"float": "FLOAT", "int": "int", "bool": "int"}
 #: C type of an element of a state, input, value or data array in memory
 STORAGE_TYPES = {"float": "FLOAT", "int": "int", "bool": "unsigned char"}
 
-_BUILTIN_PARAMETERS = (
-    ("t", "const FLOAT t"), ("step", "const int step"), ("id", "const int id"),
-    ("batch", "const int batch"), ("_seed_lo", "const unsigned int _seed_lo"),
-    ("_seed_hi", "const unsigned int _seed_hi"),
-)
+_BUILTIN_PARAMETERS = ("const FLOAT t", "const int step", "const int id", "const int batch",
+                       "const unsigned int _seed_lo", "const unsigned int _seed_hi")
 _SYMPY_FUNCTIONS = {
     "exp": sympy.exp, "expm1": expm1, "log": sympy.log, "log1p": log1p,
     "abs": sympy.Abs, "sin": sympy.sin, "cos": sympy.cos, "tanh": sympy.tanh,
@@ -161,14 +158,12 @@ class CPrinter(C99CodePrinter):
 
 @dataclass(frozen=True)
 class StepFunction:
-    """The printed step function; ``parameters`` are the model names in signature order
-    (states, inputs, values, arrays — each array followed by ``<name>_len`` — then the
-    built-ins ``t step id batch _seed_lo _seed_hi``)."""
+    """The printed step function; its parameters are the states (pointers), inputs,
+    values and arrays (each followed by its length) in the order given, then the
+    built-ins ``t step id batch _seed_lo _seed_hi``."""
 
     text: str
-    name: str
-    parameters: tuple[str, ...]
-    helpers: frozenset = frozenset()  # for :func:`prelude`
+    helpers: frozenset = frozenset()  # what :func:`prelude` must define
 
 
 def print_step_function(model: ir.Model, precision: str, values, arrays) -> StepFunction:
@@ -180,23 +175,13 @@ def print_step_function(model: ir.Model, precision: str, values, arrays) -> Step
     """
     body = _StepBody(model, precision)
     names = body.names
-    signature, parameters = [], []
-    for state in model.states:
-        signature.append(f"{STORAGE_TYPES[state.dtype]} *_p_{names[state.name]}")
-        parameters.append(state.name)
-    for item in model.inputs:
-        signature.append(f"const {VALUE_TYPES[item.dtype]} {names[item.name]}")
-        parameters.append(item.name)
-    for name, dtype in values:
-        signature.append(f"const {VALUE_TYPES[dtype]} {names[name]}")
-        parameters.append(name)
+    signature = [f"{STORAGE_TYPES[s.dtype]} *_p_{names[s.name]}" for s in model.states]
+    signature += [f"const {VALUE_TYPES[i.dtype]} {names[i.name]}" for i in model.inputs]
+    signature += [f"const {VALUE_TYPES[dtype]} {names[name]}" for name, dtype in values]
     for name, dtype in arrays:
-        signature.append(f"const {STORAGE_TYPES[dtype]} *{names[name]}")
-        signature.append(f"const long long _len_{names[name]}")
-        parameters += [name, name + "_len"]
-    for name, declaration in _BUILTIN_PARAMETERS:
-        signature.append(declaration)
-        parameters.append(name)
+        signature += [f"const {STORAGE_TYPES[dtype]} *{names[name]}",
+                      f"const long long _len_{names[name]}"]
+    signature += list(_BUILTIN_PARAMETERS)
     body.print_all()
     lines = [
         f"/* One step of one neuron of {model.name}: states in and out through the pointers;",
@@ -208,8 +193,7 @@ def print_step_function(model: ir.Model, precision: str, values, arrays) -> Step
         *body.lines,
         "}",
     ]
-    return StepFunction("\n".join(lines) + "\n", STEP_FUNCTION, tuple(parameters),
-                        frozenset(body.helpers))
+    return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers))
 
 
 class _StepBody:

@@ -54,7 +54,7 @@ import sympy
 
 from .. import ir
 from ..errors import EqsnnError
-from .lower import Const, Lowered, Ref, Temp, lower
+from .lower import Lowered, Ref, Temp, lower
 
 __all__ = ["GENN_TYPES", "GeNNCode", "GeNNSpec", "RESERVED", "genn_names", "genn_spec",
            "print_genn"]
@@ -144,16 +144,16 @@ class GeNNSpec:
 
 
 def genn_spec(model: ir.Model, precision: str = "float32", per_neuron=frozenset(), *,
-              input_defaults: bool = True, batch: str | None = None,
-              free_inputs=frozenset()) -> GeNNSpec:
+              batch: str | None = None, free_inputs=frozenset()) -> GeNNSpec:
     """How ``model`` becomes a GeNN neuron model.
 
     ``per_neuron`` names the params and precompute values given one value per
     neuron: they, and every precompute value computed from them, become
     READ_ONLY vars; the other precompute values become derived params.
-    Additional input vars start each step at the input's default
-    (``input_defaults``) or at 0; ``free_inputs`` are left for the caller to
-    declare (ml_genn's input neurons add ``Input`` as a var or an EGP).
+    Additional input vars, like GeNN's ``Isyn``, start each step at 0 and sum
+    what targets them (a declared default is the Simulator's, not GeNN's);
+    ``free_inputs`` are left for the caller to declare (ml_genn's input
+    neurons add ``Input`` as a var or an EGP).
     """
     code = print_genn(model, precision, batch)
     names = code.names
@@ -191,9 +191,8 @@ def genn_spec(model: ir.Model, precision: str = "float32", per_neuron=frozenset(
     for item in model.inputs:
         origin[names[item.name]] = ("input", item.name)
         if item.name != "Isyn" and item.name not in free_inputs:
-            init = item.default if input_defaults and item.default is not None else 0
-            inputs.append((names[item.name], GENN_TYPES[item.dtype],
-                           {"float": float, "int": int, "bool": bool}[item.dtype](init)))
+            zero = {"float": 0.0, "int": 0, "bool": False}[item.dtype]
+            inputs.append((names[item.name], GENN_TYPES[item.dtype], zero))
     return GeNNSpec(
         class_name=model.name, params=tuple(params), vars=tuple(states + variables),
         derived_params=tuple(derived), sim_code=code.sim_code,
@@ -327,6 +326,9 @@ class _Printer:
                               for a in model.arrays}
         self.declared: set[str] = set()
         self.temps = 0
+        blocks = (model.step, model.reset, model.negative_reset)
+        self.assigned = {s.target for block in blocks for s in ir.walk_statements(block)
+                         if isinstance(s, ir.Assign)}
 
     def _draws(self):
         kinds: dict[int, str] = {}
@@ -342,7 +344,8 @@ class _Printer:
     # --- whole model ----------------------------------------------------
     def print(self) -> GeNNCode:
         model = self.model
-        lines = [f"const scalar {self.draw_names[k]} = gennrand_{kind}();" for k, kind in self.draws]
+        lines = [f"const scalar {self.draw_names[k]} = gennrand_{kind}();"
+                 for k, kind in self.draws]
         nested = self._nested_locals(model.step)
         lines += [f"{GENN_TYPES[self.types[name]]} {self.names[name]} = "
                   f"{_ZERO[self.types[name]]};" for name in nested]
@@ -409,7 +412,6 @@ class _Printer:
     # --- statements -----------------------------------------------------
     def block(self, statements, depth: int) -> list[str]:
         lines: list[str] = []
-        assigned = {s.target for s in ir.walk_statements(statements) if isinstance(s, ir.Assign)}
         for stmt in statements:
             if isinstance(stmt, ir.If):
                 pre, cond = self.expression(stmt.cond, "bool")
@@ -425,7 +427,7 @@ class _Printer:
             name = self.names[target]
             if isinstance(stmt, ir.Local) and target not in self.declared:
                 self.declared.add(target)
-                const = "" if target in assigned else "const "
+                const = "" if target in self.assigned else "const "
                 lines.append(f"{const}{GENN_TYPES[stmt.dtype]} {name} = {value};")
             else:
                 lines.append(f"{name} = {value};")

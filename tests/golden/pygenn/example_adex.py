@@ -5,7 +5,8 @@ Adaptive exponential integrate-and-fire neuron (Brette & Gerstner 2005).
 Add it with model.add_neuron_population("ad_ex", n, ad_ex_model, ad_ex_params, ad_ex_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model
@@ -64,7 +65,7 @@ w = w_new_;
 V = v_reset;
 w = b + w;
 """,
-    additional_input_vars=[('I', 'scalar', 1000.0)],
+    additional_input_vars=[('I', 'scalar', 0.0)],
 )
 
 # default values (the model's declared ones) for add_neuron_population

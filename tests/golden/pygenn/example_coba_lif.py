@@ -5,7 +5,8 @@ Conductance-based LIF neuron with excitatory and inhibitory synapses.
 Add it with model.add_neuron_population("coba_lif", n, coba_lif_model, coba_lif_params, coba_lif_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars spikes_exc, spikes_inh: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars spikes_exc, spikes_inh: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model
@@ -57,7 +58,7 @@ g_inh = g_inh + spikes_inh;
 """,
     threshold_condition_code="V >= v_thresh",
     reset_code="V = v_reset;",
-    additional_input_vars=[('spikes_exc', 'scalar', 0.004), ('spikes_inh', 'scalar', 0.0)],
+    additional_input_vars=[('spikes_exc', 'scalar', 0.0), ('spikes_inh', 'scalar', 0.0)],
 )
 
 # default values (the model's declared ones) for add_neuron_population

@@ -5,7 +5,8 @@ Hodgkin-Huxley squid axon (1952), in mV, ms, uF/cm2, mS/cm2, uA/cm2.
 Add it with model.add_neuron_population("hodgkin_huxley", n, hodgkin_huxley_model, hodgkin_huxley_params, hodgkin_huxley_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model
@@ -62,7 +63,7 @@ h = h_new_;
 n = n_new_;
 """,
     threshold_condition_code="V >= 0.0 && V_before < 0.0",
-    additional_input_vars=[('I', 'scalar', 10.0)],
+    additional_input_vars=[('I', 'scalar', 0.0)],
 )
 
 # default values (the model's declared ones) for add_neuron_population

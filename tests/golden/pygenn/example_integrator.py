@@ -5,7 +5,8 @@ Perfect integrator: dV/dt = I / c_mem, no leak (exact, no inverse needed).
 Add it with model.add_neuron_population("integrator", n, integrator_model, integrator_params, integrator_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model
@@ -28,7 +29,7 @@ V = V_new_;
 """,
     threshold_condition_code="V >= v_thresh",
     reset_code="V = V - v_thresh;",
-    additional_input_vars=[('I', 'scalar', 0.5)],
+    additional_input_vars=[('I', 'scalar', 0.0)],
 )
 
 # default values (the model's declared ones) for add_neuron_population

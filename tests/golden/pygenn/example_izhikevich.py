@@ -5,7 +5,8 @@ Izhikevich (2003) simple model; regular spiking by default.
 Add it with model.add_neuron_population("izhikevich", n, izhikevich_model, izhikevich_params, izhikevich_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model
@@ -58,7 +59,7 @@ u = u_new_;
 v = c;
 u = d + u;
 """,
-    additional_input_vars=[('I', 'scalar', 10.0)],
+    additional_input_vars=[('I', 'scalar', 0.0)],
 )
 
 # default values (the model's declared ones) for add_neuron_population

@@ -5,7 +5,8 @@ Leaky integrate-and-fire neuron driven by a held current, with refractoriness.
 Add it with model.add_neuron_population("lif_held", n, lif_held_model, lif_held_params, lif_held_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model
@@ -56,7 +57,7 @@ if (refractory) {
 V = v_reset;
 RefracTime = tau_refrac;
 """,
-    additional_input_vars=[('I', 'scalar', 20.0)],
+    additional_input_vars=[('I', 'scalar', 0.0)],
 )
 
 # default values (the model's declared ones) for add_neuron_population

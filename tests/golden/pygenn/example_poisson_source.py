@@ -5,7 +5,8 @@ Poisson spike source: fires in a step with probability 1 - exp(-rate dt).
 Add it with model.add_neuron_population("poisson_source", n, poisson_source_model, poisson_source_params, poisson_source_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars rate: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars rate: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 Random draws use GeNN's generator (eqsnn's other backends use Philox).
 """
 
@@ -15,7 +16,7 @@ poisson_source_model = create_neuron_model(
     'PoissonSource',
     sim_code="const scalar rand0 = gennrand_uniform();",
     threshold_condition_code="rand0 >= exp(-((scalar)dt * rate))",
-    additional_input_vars=[('rate', 'scalar', 0.02)],
+    additional_input_vars=[('rate', 'scalar', 0.0)],
 )
 
 # default values (the model's declared ones) for add_neuron_population

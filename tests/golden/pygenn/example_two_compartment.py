@@ -5,7 +5,8 @@ Two coupled linear compartments: a spiking soma and a passive dendrite.
 Add it with model.add_neuron_population("two_compartment", n, two_compartment_model, two_compartment_params, two_compartment_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars I: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model
@@ -50,7 +51,7 @@ V_dend = V_dend_new_;
 """,
     threshold_condition_code="V_soma >= v_thresh",
     reset_code="V_soma = v_reset;",
-    additional_input_vars=[('I', 'scalar', 0.2)],
+    additional_input_vars=[('I', 'scalar', 0.0)],
 )
 
 # default values (the model's declared ones) for add_neuron_population

@@ -3,7 +3,8 @@
 Add it with model.add_neuron_population("branches", n, branches_model, branches_params, branches_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars drive: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars drive: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model

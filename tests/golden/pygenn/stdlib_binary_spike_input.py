@@ -5,7 +5,8 @@ Binary spike input (ml_genn 2.x ``BinarySpikeInput``).
 Add it with model.add_neuron_population("binary_spike_input", n, binary_spike_input_model, binary_spike_input_params, binary_spike_input_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model

@@ -5,7 +5,8 @@ Few-spike ReLU input (Stöckl & Maass 2021; ml_genn 2.x ``FewSpikeReluInput``).
 Add it with model.add_neuron_population("few_spike_relu_input", n, few_spike_relu_input_model, few_spike_relu_input_params, few_spike_relu_input_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model

@@ -5,7 +5,8 @@ Integrate-and-fire input neuron (ml_genn 2.x ``IntegrateFireInput``).
 Add it with model.add_neuron_population("integrate_fire_input", n, integrate_fire_input_model, integrate_fire_input_params, integrate_fire_input_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model

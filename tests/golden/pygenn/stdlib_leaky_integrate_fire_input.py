@@ -5,7 +5,8 @@ Leaky integrate-and-fire input neuron (ml_genn 2.x ``LeakyIntegrateFireInput``).
 Add it with model.add_neuron_population("leaky_integrate_fire_input", n, leaky_integrate_fire_input_model, leaky_integrate_fire_input_params, leaky_integrate_fire_input_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 """
 
 from pygenn import VarAccess, create_neuron_model

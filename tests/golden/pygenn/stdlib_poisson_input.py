@@ -5,7 +5,8 @@ Poisson spike input (ml_genn 2.x ``PoissonInput``).
 Add it with model.add_neuron_population("poisson_input", n, poisson_input_model, poisson_input_params, poisson_input_vars)
 in a GeNNModel with precision 'float'.
 
-Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var.
+Additional input vars Input: target them with synapse_group.post_target_var = "NAME" or current_source.target_var;
+like Isyn, they start each step at 0 and sum what targets them.
 Random draws use GeNN's generator (eqsnn's other backends use Philox).
 """
 

@@ -1,0 +1,210 @@
+"""The ``c`` backend: the emitted C, compiler flags, the cache, threads and error messages.
+
+Equivalence with ``numpy`` on every model is in ``test_backend_equivalence.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import helpers
+import numpy as np
+import pytest
+from test_backend_equivalence import Case, assert_identical, population, program
+
+from eqsnn import EqsnnError
+from eqsnn.backends import EmitOptions
+from eqsnn.backends import _compiled as compiled
+from eqsnn.backends import c as c_backend
+from eqsnn.errors import BackendError
+from eqsnn.printing.c import CPrinter
+
+pytestmark = pytest.mark.c
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EQSNN_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _renamed(model, name):
+    """The same model under another name: other source text, so a cold compile."""
+    return model.replace(name=name)
+
+
+@pytest.mark.parametrize("model", [helpers.branches(), helpers.spike_source(), helpers.noisy(),
+                                   helpers.binary_signed(), helpers.counter()],
+                         ids=lambda m: m.name)
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_emitted_code_is_warning_free_c99(model, precision, tmp_path):
+    source = c_backend.emit(model, EmitOptions(precision, frozenset({"gain", "period"})))
+    path = tmp_path / "model.c"
+    path.write_text(source.text)
+    command = compiled.find_compiler()
+    omp = ["-fopenmp"] if compiled._supports(command, ("-fopenmp",)) else ["-Wno-unknown-pragmas"]
+    done = subprocess.run([*command, "-std=c99", "-pedantic", "-Wall", "-Wextra",
+                           "-Wno-unused-parameter", "-Werror", *omp, "-fsyntax-only", str(path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_float32_code_calls_float_functions_and_float_literals():
+    text = c_backend.emit(helpers.branches(), EmitOptions("float32")).text
+    step = text[text.index("EQSNN_FN int eqsnn_neuron_step"):text.index("eqsnn_run_args;")]
+    step = re.sub(r"/\*.*?\*/", "", step, flags=re.S)  # comments show the model's math
+    assert "expm1f(" in step and "fminf(" in step and "fmaxf(" in step
+    assert not re.search(r"\b(exp|expm1|fmin|fmax|sqrt|pow|log)\(", step)
+    literals = re.findall(r"(?<![\w.])(\d+\.\d*(?:e[-+]?\d+)?f?)", step)
+    assert literals and all(lit.endswith("f") for lit in literals)
+    assert "typedef float FLOAT;" in text
+
+
+def test_float_literals_are_the_float64_constant_rounded_once():
+    printer = CPrinter("float32")
+    for value in (0.1, 1 / 3, 2.0 / 3.0 + 1e-9, 1e-30, 3.4028234663852886e38, -2.5):
+        literal = printer.float_literal(value)
+        assert literal.strip("()").endswith("f")
+        assert np.float32(float(literal.strip("()f"))) == np.float32(value)
+    assert CPrinter("float64").float_literal(0.1) == "0.1"
+    assert CPrinter("float64").float_literal(float("inf")) == "((FLOAT)INFINITY)"
+
+
+def test_exact_flags_by_default_and_fast_math_on_request():
+    command = compiled.find_compiler()
+    exact = compiled.compiler_flags(command, fast_math=False)
+    fast = compiled.compiler_flags(command, fast_math=True)
+    assert "-ffp-contract=off" in exact and "-ffast-math" not in exact
+    assert "-O3" in exact and "-std=c99" in exact and "-fPIC" in exact and "-shared" in exact
+    assert "-ffast-math" in fast and "-ffp-contract=off" not in fast
+
+
+def test_fast_math_runs_close_to_the_exact_code():
+    case = Case("lif_alpha", helpers.current_lif())
+    instance, options = population(case, "float32")
+    runs = []
+    for fast in (False, True):
+        fast_options = EmitOptions(options.precision, options.per_neuron, fast_math=fast)
+        runner = program("c", case.model, fast_options).start(instance)
+        inputs = {"Isyn": np.full((1, 1, 1), 0.5)}
+        runs.append(runner.run(100, 0, inputs, {"V": None}, False).vars["V"])
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-5, atol=1e-6)
+
+
+def test_second_load_hits_the_cache_and_is_fast(fresh_cache):
+    source = c_backend.emit(_renamed(helpers.lif(), "CacheProbe"), EmitOptions("float32"))
+    first = c_backend.load(source)
+    assert not first.cached and first.path.parent == fresh_cache
+    began = time.perf_counter()
+    second = c_backend.load(source)
+    elapsed = time.perf_counter() - began
+    assert second.cached and second.path == first.path
+    assert elapsed < 0.25  # about 3 ms; generous for a busy CI machine
+    names = sorted(p.name for p in fresh_cache.iterdir() if not p.name.startswith("probe-"))
+    assert [n.rsplit(".", 1)[1] for n in names] == ["c", "so"]  # no temporary files left
+    assert names[0].startswith("CacheProbe_float32-")
+
+
+def test_the_key_changes_with_the_source_and_the_flags(fresh_cache):
+    model = _renamed(helpers.lif(), "KeyProbe")
+    paths = {c_backend.load(c_backend.emit(model, options)).path for options in (
+        EmitOptions("float32"), EmitOptions("float64"), EmitOptions("float32", fast_math=True))}
+    assert len(paths) == 3
+
+
+def test_two_processes_compile_the_same_model_at_once(fresh_cache):
+    script = (
+        "import os, sys; sys.path[:0] = [sys.argv[1], os.path.join(sys.argv[1], 'tests')]\n"
+        "import numpy as np, helpers\n"
+        "from eqsnn.backends import EmitOptions, c\n"
+        "from test_backend_equivalence import Case, population\n"
+        "case = Case('race', helpers.lif().replace(name='RaceProbe'), 1.0)\n"
+        "instance, options = population(case, 'float64')\n"
+        "runner = c.load(c.emit(case.model, options)).start(instance)\n"
+        "print(runner.run(5, 0, {'Isyn': np.ones((1, 1, 1))}, {'V': None}, True).vars['V'].sum())\n"
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", script, ROOT], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    assert outputs[0][0] == outputs[1][0]
+    assert len(list(fresh_cache.glob("RaceProbe_*.so"))) == 1
+    assert not [p for p in fresh_cache.iterdir() if p.name.startswith(".")]
+
+
+def test_a_missing_compiler_says_what_to_install(monkeypatch):
+    monkeypatch.setenv("CC", "/nonexistent/bin/cc")
+    with pytest.raises(BackendError) as info:
+        c_backend.load(c_backend.emit(helpers.lif(), EmitOptions()))
+    assert isinstance(info.value, EqsnnError)
+    message = str(info.value)
+    assert "CC='/nonexistent/bin/cc'" in message and "not found" in message
+    assert "apt-get install gcc" in message and "numpy backend" in message
+
+
+def test_no_compiler_on_the_path(monkeypatch, tmp_path):
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BackendError, match="needs a C compiler"):
+        c_backend.load(c_backend.emit(helpers.lif(), EmitOptions()))
+
+
+def test_a_failing_compiler_is_reported(monkeypatch, fresh_cache):
+    false = shutil.which("false")
+    if false is None:
+        pytest.skip("no `false` command")
+    monkeypatch.setenv("CC", false)
+    with pytest.raises(BackendError, match="the C compiler failed"):
+        c_backend.load(c_backend.emit(helpers.lif(), EmitOptions()))
+    assert not list(fresh_cache.glob("*.so"))
+
+
+def test_one_and_two_threads_give_the_same_bits():
+    case = Case("noisy", helpers.noisy())
+    instance, options = population(case, "float64", n=1000, batch=3)
+    results = []
+    for threads in (1, 2):
+        runner = program("c", case.model, options).start(instance)
+        runner.threads = threads
+        results.append(runner.run(50, 7, {}, {"V": None, "U": [3, 999]}, True))
+    assert_identical(*results)
+    assert len(results[0].spike_step) > 0
+
+
+def test_threads_from_the_environment(monkeypatch):
+    monkeypatch.setenv("EQSNN_THREADS", "2")
+    assert compiled.default_threads() == 2
+    monkeypatch.setenv("EQSNN_THREADS", "many")
+    with pytest.raises(BackendError, match="EQSNN_THREADS"):
+        compiled.default_threads()
+    monkeypatch.delenv("EQSNN_THREADS")
+    assert compiled.default_threads() >= 1
+
+
+def test_many_tiles_lanes_and_a_partial_word_match_numpy():
+    case = Case("lif_refractory", helpers.lif_refractory())
+    runs = []
+    for backend in ("numpy", "c"):
+        instance, options = population(case, "float32", n=600, batch=3)
+        runner = program(backend, case.model, options).start(instance)
+        inputs = {"Isyn": np.random.default_rng(4).uniform(0, 0.5, (40, 3, 600))}
+        runs.append(runner.run(40, 0, inputs, {"V": None, "RefracTime": [599, 0, 256]}, True))
+    assert_identical(*runs)
+    assert len(runs[0].spike_step) > 100
+
+
+def test_precision_mismatch_and_foreign_source_are_refused():
+    case = Case("lif", helpers.lif())
+    instance, options = population(case, "float64")
+    with pytest.raises(BackendError, match="emitted for float32"):
+        program("c", case.model, EmitOptions("float32", options.per_neuron)).start(instance)
+    from eqsnn.backends import numpy as numpy_backend
+
+    with pytest.raises(BackendError, match="cannot load code emitted for 'numpy'"):
+        c_backend.load(numpy_backend.emit(case.model, options))

@@ -1,0 +1,198 @@
+"""The ``cupy`` backend.
+
+Without a GPU: emitting is pure (no CuPy import), the kernel is the C
+backend's step function in a ``__global__`` wrapper whose parameters match
+the arguments the runner passes, it compiles with ``nvcc`` where that is
+installed (no FMA with ``--fmad=false``), and loading says what is missing.
+With a GPU (``pytest -m gpu``): the modes, windows and device inputs give
+the same bits as ``numpy``.  Equivalence on every model is in
+``test_backend_equivalence.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import helpers
+import numpy as np
+import pytest
+from test_backend_equivalence import Case, assert_identical, gpu_available, population, program
+
+from eqsnn.backends import EmitOptions
+from eqsnn.backends import c as c_backend
+from eqsnn.backends import cupy as cupy_backend
+from eqsnn.errors import BackendError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = [helpers.lif_refractory(), helpers.spike_source(), helpers.noisy(),
+          helpers.binary_signed(), helpers.counter(), helpers.branches()]
+needs_gpu = pytest.mark.skipif(not gpu_available(), reason="needs CuPy and an NVIDIA GPU")
+
+
+def test_emit_is_pure():
+    script = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/tests']\n"
+              "import helpers\n"
+              "from eqsnn.backends import EmitOptions, emit\n"
+              "source = emit(helpers.noisy(), 'cupy', EmitOptions('float64'))\n"
+              "assert 'eqsnn_advance' in source.text\n"
+              "assert 'cupy' not in sys.modules, 'emit imported cupy'\n")
+    done = subprocess.run([sys.executable, "-c", script, ROOT], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def _step_function(text: str) -> str:
+    start = text.index("/* One step of one neuron")
+    return text[start:text.index("\n}\n", start)]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+def test_the_kernel_wraps_the_c_backends_step_function(model):
+    options = EmitOptions("float32", frozenset({"v_thresh", "gain"}))
+    cuda, c = cupy_backend.emit(model, options), c_backend.emit(model, options)
+    assert _step_function(cuda.text) == _step_function(c.text)
+    assert 'extern "C" __global__ void eqsnn_advance(' in cuda.text
+    assert "typedef float FLOAT;" in cuda.text and "EQSNN_FN" in cuda.text
+    assert "__ballot_sync(0xffffffffu" in cuda.text
+    assert cuda.extra["nvrtc_options"] == ("--fmad=false",)
+    fast = cupy_backend.emit(model, EmitOptions("float32", fast_math=True))
+    assert fast.extra["nvrtc_options"] == ("--use_fast_math",)
+    assert not _includes_seen_by_nvrtc(cuda.text)
+
+
+def _includes_seen_by_nvrtc(text: str) -> list[str]:
+    """``#include`` lines active when ``__CUDACC_RTC__`` is defined (NVRTC has no system
+    headers); understands the ``#ifdef``/``#ifndef``/``#else``/``#endif`` nesting."""
+    active, found = [True], []
+    for line in text.splitlines():
+        words = line.split()
+        if not words or not words[0].startswith("#"):
+            continue
+        if words[0] in ("#ifdef", "#ifndef"):
+            defined = words[1] in ("__CUDACC_RTC__", "__CUDACC__")
+            active.append(active[-1] and (defined if words[0] == "#ifdef" else not defined))
+        elif words[0] == "#if":
+            active.append(active[-1])
+        elif words[0] == "#else":
+            active[-1] = active[-2] and not active[-1]
+        elif words[0] == "#endif":
+            active.pop()
+        elif words[0] == "#include" and active[-1]:
+            found.append(line)
+    return found
+
+
+def test_per_neuron_values_are_pointers_and_others_scalars():
+    text = cupy_backend.emit(helpers.lif(), EmitOptions("float64", frozenset({"Alpha"}))).text
+    signature = text[text.index("eqsnn_advance("):text.index("{", text.index("eqsnn_advance("))]
+    assert re.search(r"const FLOAT \*v\d", signature) and re.search(r"const FLOAT v\d", signature)
+    assert "typedef double FLOAT;" in text
+
+
+class _FakeRunner(cupy_backend.CupyRunner):
+    """A runner without a GPU: NumPy arrays stand in for device arrays."""
+
+    def __init__(self, model, options):  # no super().__init__(): that needs CuPy
+        self.layout = cupy_backend.layout(model, options.per_neuron)
+        self.batch, self.n, self.dt, self.seed, self.model = 2, 40, 0.1, 3, model
+        self._step_base = np.zeros(1, np.int64)
+        self.states = {name: np.zeros((2, 40)) for name, _ in self.layout.states}
+        self.values = {name: np.zeros(40) if per else np.float32(0)
+                       for name, _, per in self.layout.values}
+        self.arrays = {name: np.zeros(5) for name, _ in self.layout.arrays}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+def test_the_runner_passes_one_argument_per_kernel_parameter(model):
+    options = EmitOptions("float32", frozenset({"v_thresh"}))
+    runner = _FakeRunner(model, options)
+    devices = [np.zeros((1, 2, 40)) for _ in runner.layout.inputs]
+    records = {0: (np.zeros((3, 2, 40)), cupy_backend._NULL, np.int64(40))} \
+        if runner.layout.states else {}
+    args = runner._arguments(devices, records, [np.zeros((3, 2, 2), np.uint32)] * 2)
+    assert len(args) == len(cupy_backend.kernel_parameters(runner.layout))
+    text = cupy_backend.emit(model, options).text
+    signature = text[text.index("eqsnn_advance("):text.index("{", text.index("eqsnn_advance("))]
+    assert signature.count(",") + 1 == len(args)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_nvcc_compiles_the_kernel_without_multiply_add(precision, tmp_path):
+    for model in (helpers.lif(), helpers.noisy(), helpers.spike_source()):
+        path = tmp_path / f"{model.name}.cu"
+        path.write_text(cupy_backend.emit(model, EmitOptions(precision)).text)
+        ptx = tmp_path / f"{model.name}.ptx"
+        done = subprocess.run(["nvcc", "-ptx", "-arch=sm_80", "--fmad=false", "-Werror",
+                               "all-warnings", "-diag-suppress", "177", "-o", str(ptx),
+                               str(path)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        if model.name == "LIF":  # V = Alpha V + Isyn: a multiply-add unless --fmad=false
+            assert "fma" not in ptx.read_text()
+            assert "eqsnn_advance" in ptx.read_text()
+
+
+@pytest.mark.skipif(gpu_available(), reason="checks the message given without a GPU")
+def test_load_without_cupy_or_gpu_says_what_is_missing():
+    with pytest.raises(BackendError) as info:
+        cupy_backend.load(cupy_backend.emit(helpers.lif(), EmitOptions()))
+    message = str(info.value)
+    assert ("cupy" in message.lower()) and ("GPU" in message or "pip install" in message)
+
+
+def test_an_unknown_mode_is_refused_before_any_gpu_work(monkeypatch):
+    monkeypatch.setenv("EQSNN_CUPY_MODE", "warp-speed")
+    with pytest.raises(BackendError):
+        cupy_backend.load(cupy_backend.emit(helpers.lif(), EmitOptions()))
+
+
+# --- on a GPU ----------------------------------------------------------------------
+def _runs(case, precision, mode, *, window_bytes=None, device_inputs=False, pieces=(100,)):
+    import cupy
+
+    instance, options = population(case, precision, n=1000, batch=2)
+    runner = program("cupy", case.model, options).start(instance)
+    runner.mode = mode
+    if window_bytes is not None:
+        runner.window_bytes = window_bytes
+    rng, out, step0 = np.random.default_rng(9), [], 0
+    for steps in pieces:
+        inputs = {"Isyn": rng.uniform(0, 0.4, (steps, 2, 1000))} if case.model.inputs else {}
+        if device_inputs:
+            inputs = {k: cupy.asarray(v) for k, v in inputs.items()}
+        out.append(runner.run(steps, step0, inputs, {s.name: None for s in case.model.states},
+                              case.model.spiking))
+        step0 += steps
+    return out
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("mode", ["step", "graph"])
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+@pytest.mark.parametrize("model", [helpers.lif_refractory(), helpers.noisy()],
+                         ids=lambda m: m.name)
+def test_modes_give_the_same_bits(model, precision, mode):
+    case = Case(model.name, model)
+    for fused, other in zip(_runs(case, precision, "fused", pieces=(60, 40)),
+                            _runs(case, precision, mode, pieces=(60, 40))):
+        assert_identical(fused, other)
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_windows_device_inputs_and_numpy(precision):
+    case = Case("lif_refractory", helpers.lif_refractory())
+    whole = _runs(case, precision, "fused")[0]
+    windows = _runs(case, precision, "fused", window_bytes=50_000)[0]
+    device = _runs(case, precision, "fused", device_inputs=True)[0]
+    assert_identical(whole, windows)
+    assert_identical(whole, device)
+    instance, options = population(case, precision, n=1000, batch=2)
+    runner = program("numpy", case.model, options).start(instance)
+    inputs = {"Isyn": np.random.default_rng(9).uniform(0, 0.4, (100, 2, 1000))}
+    assert_identical(runner.run(100, 0, inputs, {"V": None, "RefracTime": None}, True), whole)
