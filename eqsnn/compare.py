@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -65,8 +65,9 @@ class Comparison:
         raise EqsnnError(f"no backend {backend!r} in this comparison")
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data.pop("results")
+        """Everything but the raw results, as plain Python values."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "results"}
+        data["reports"] = [asdict(report) for report in self.reports]
         data["ok"] = self.ok
         return data
 

@@ -165,7 +165,8 @@ def test_a_failing_compiler_is_reported(monkeypatch, fresh_cache):
     assert not list(fresh_cache.glob("*.so"))
 
 
-def test_one_and_two_threads_give_the_same_bits():
+def test_one_and_two_threads_give_the_same_bits(monkeypatch):
+    monkeypatch.setattr(c_backend, "PARALLEL_WORK", 0)  # threads even for a small run
     case = Case("noisy", helpers.noisy())
     instance, options = population(case, "float64", n=1000, batch=3)
     results = []

@@ -65,23 +65,37 @@ def test_the_kernel_wraps_the_c_backends_step_function(model):
 
 def _includes_seen_by_nvrtc(text: str) -> list[str]:
     """``#include`` lines active when ``__CUDACC_RTC__`` is defined (NVRTC has no system
-    headers); understands the ``#ifdef``/``#ifndef``/``#else``/``#endif`` nesting."""
-    active, found = [True], []
+    headers): a small preprocessor for ``#if``/``#ifdef``/``#ifndef``/``#elif``/``#else``."""
+    defined = {"__CUDACC_RTC__", "__CUDACC__"}
+
+    def holds(condition: str) -> bool:
+        condition = re.sub(r"defined\s*\(?\s*(\w+)\s*\)?",
+                           lambda m: str(m.group(1) in defined), condition)
+        return bool(eval(condition.replace("&&", " and ").replace("||", " or ")
+                         .replace("!", " not ")))
+
+    stack, found = [(True, True, True)], []  # (parent active, a branch taken, active)
     for line in text.splitlines():
-        words = line.split()
+        words = line.split(None, 1)
         if not words or not words[0].startswith("#"):
             continue
-        if words[0] in ("#ifdef", "#ifndef"):
-            defined = words[1] in ("__CUDACC_RTC__", "__CUDACC__")
-            active.append(active[-1] and (defined if words[0] == "#ifdef" else not defined))
-        elif words[0] == "#if":
-            active.append(active[-1])
-        elif words[0] == "#else":
-            active[-1] = active[-2] and not active[-1]
-        elif words[0] == "#endif":
-            active.pop()
-        elif words[0] == "#include" and active[-1]:
+        directive, rest = words[0], (words[1] if len(words) > 1 else "")
+        active = stack[-1][2]
+        if directive in ("#if", "#ifdef", "#ifndef"):
+            condition = {"#if": rest, "#ifdef": f"defined({rest})",
+                         "#ifndef": f"!defined({rest})"}[directive]
+            now = active and holds(condition)
+            stack.append((active, now, now))
+        elif directive in ("#elif", "#else"):
+            parent, taken, _ = stack.pop()
+            now = parent and not taken and (directive == "#else" or holds(rest))
+            stack.append((parent, taken or now, now))
+        elif directive == "#endif":
+            stack.pop()
+        elif directive == "#include" and active:
             found.append(line)
+        elif directive == "#define" and active:
+            defined.add(rest.split("(")[0].split()[0])
     return found
 
 

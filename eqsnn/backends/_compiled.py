@@ -59,7 +59,9 @@ class Layout:
         return tuple((name, dtype) for name, dtype, _ in self.values)
 
 
-def layout(model: ir.Model, per_neuron=frozenset()) -> Layout:
+def layout(model: ir.Model, per_neuron=frozenset(), precision: str = "float32") -> Layout:
+    if precision not in ("float32", "float64"):
+        raise BackendError(f"unknown precision {precision!r}", hint="choose float32 or float64")
     types = name_types(model)
     names = [p.name for p in model.params] + list(model.runtime_params)
     names += list(model.precompute_names)

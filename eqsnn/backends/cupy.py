@@ -50,10 +50,7 @@ MODES = ("fused", "step", "graph")
 def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     """CUDA source with ``extern "C" __global__ void eqsnn_advance(...)``; imports no CuPy."""
     options = options or EmitOptions()
-    if options.precision not in ("float32", "float64"):
-        raise BackendError(f"unknown precision {options.precision!r}",
-                           hint="choose float32 or float64")
-    plan = layout(model, options.per_neuron)
+    plan = layout(model, options.per_neuron, options.precision)
     step = print_step_function(model, options.precision, plan.value_types, plan.arrays)
     header = (f"/* CUDA code of neuron model {model.name!r} ({options.precision}), generated "
               f"by eqsnn; do not edit.\n * Compile with --fmad=false for results bit-identical "
@@ -65,8 +62,7 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
 
 
 def kernel_parameters(plan: Layout) -> list[str]:
-    """The kernel's parameter declarations, in order; :meth:`CupyRunner._arguments` passes
-    its arguments in the same order."""
+    """The kernel's parameters, in the order of :meth:`CupyRunner._arguments`."""
     params = ["const long long batch", "const long long n", "const long long first",
               "const long long count", "const long long *step_base", "const double dt64",
               "const unsigned int seed_lo", "const unsigned int seed_hi"]
@@ -251,10 +247,9 @@ class CupyRunner:
 
     def _buffer(self, key, shape, dtype):
         """A device array kept per key and shape, so graph mode sees the same pointers."""
-        held = self._buffers.get(key)
-        if held is None or held.shape != tuple(shape) or held.dtype != dtype:
-            held = self._buffers[key] = self.cupy.empty(shape, dtype)
-        return held
+        if key not in self._buffers or self._buffers[key].shape != tuple(shape):
+            self._buffers[key] = self.cupy.empty(shape, dtype)
+        return self._buffers[key]
 
     # --- one run -------------------------------------------------------
     def run(self, steps, step0, inputs, record, record_spikes) -> RawRun:
@@ -324,8 +319,9 @@ class CupyRunner:
         args = [np.int64(self.batch), np.int64(self.n), np.int64(0), np.int64(1),
                 self._step_base, np.float64(self.dt), np.uint32(self.seed & 0xFFFFFFFF),
                 np.uint32((self.seed >> 32) & 0xFFFFFFFF)]
-        args += list(self.states.values()) + list(self.values.values())
-        for array in self.arrays.values():
+        args += [self.states[name] for name, _ in self.layout.states]
+        args += [self.values[name] for name, _, _ in self.layout.values]
+        for array in (self.arrays[name] for name, _ in self.layout.arrays):
             args += [array, np.int64(array.size)]
         for device in devices:
             args += [device, *map(np.int64, shared.input_strides(device, "")[1])]
@@ -335,7 +331,7 @@ class CupyRunner:
         return args
 
     def _launch(self, args: list, count: int) -> None:
-        kernel, block = self.program.kernel, (BLOCK,)
+        kernel, block = self.program.kernel, (BLOCK,)  # fused, step, or else graph
         if self.mode == "fused":
             args[2:4] = [np.int64(0), np.int64(count)]
             kernel(self.grid, block, tuple(args))
@@ -350,6 +346,9 @@ class CupyRunner:
         """Per-step launches captured into a CUDA graph, replayed while the arguments stay."""
         key = (count, tuple(_identity(a) for a in args))
         if self._graph is None or self._graph[0] != key:
+            if not hasattr(self.stream, "begin_capture"):  # a CuPy without stream capture
+                self.mode = "step"
+                return self._launch(args, count)
             self.stream.begin_capture()
             try:
                 for k in range(count):
@@ -362,8 +361,7 @@ class CupyRunner:
 
     # --- state and values ------------------------------------------------
     def get_state(self, name: str) -> np.ndarray:
-        with self.stream:
-            return self.states[name].get()
+        return self.states[name].get(stream=self.stream)
 
     def set_state(self, name: str, value) -> None:
         host = np.empty((self.batch, self.n), self.states[name].dtype)

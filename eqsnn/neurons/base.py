@@ -105,6 +105,17 @@ class Neuron:
 
         self.__dict__["_readout"] = get_readout(readout)
 
+    def get_model(self, population, dt, batch_size):
+        """ml_genn's ``NeuronModel`` for this neuron (needs ml_genn and PyGeNN).
+
+        To place the neuron in an ml_genn network, wrap it with
+        :func:`eqsnn.genn.ml_genn_neuron`, since ml_genn's ``Population`` only
+        accepts its own ``Neuron`` class.
+        """
+        from ..genn import get_model
+
+        return get_model(self, population, dt, batch_size)
+
     def get_readout(self):
         """The readout object; raises if the neuron has none (as ml_genn)."""
         if self.readout is None:

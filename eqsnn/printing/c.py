@@ -372,10 +372,10 @@ def prelude(precision: str, helpers=frozenset()) -> str:
 #define EQSNN_FN static inline
 #endif
 #endif
-#ifdef __CUDACC_RTC__
+#if defined(__CUDACC_RTC__) && !defined(INFINITY)
 #define INFINITY __int_as_float(0x7f800000)
 #define NAN __int_as_float(0x7fffffff)
-#else
+#elif !defined(__CUDACC_RTC__)
 #include <math.h>
 #endif
 
