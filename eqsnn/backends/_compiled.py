@@ -303,7 +303,12 @@ def compiler_identity(command: tuple[str, ...]) -> str:
 BASE_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno",
               "-fno-trapping-math")
 EXACT_FLAGS = ("-ffp-contract=off",)
-FAST_FLAGS = ("-ffast-math", "-ffp-contract=fast")
+# The parts of -ffast-math that speed up arithmetic, without -ffast-math itself: with
+# GCC < 13 that flag links crtfastmath.o into the shared library, whose constructor sets
+# flush-to-zero for the whole process when the library is loaded and so silently changes
+# NumPy's results (subnormals become 0) everywhere else in the program.
+FAST_FLAGS = ("-fassociative-math", "-freciprocal-math", "-fno-signed-zeros",
+              "-ffp-contract=fast")
 
 
 @functools.cache
