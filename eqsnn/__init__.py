@@ -26,7 +26,7 @@ def __getattr__(name):
 
         return Simulator
     if name == "compare":
-        from .compare import compare
+        from .comparison import compare
 
         return compare
     raise AttributeError(f"module 'eqsnn' has no attribute {name!r}")

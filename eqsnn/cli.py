@@ -176,7 +176,7 @@ def cmd_list(args):
 
 
 def cmd_compare(args):
-    from .compare import compare
+    from .comparison import compare
 
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None

@@ -1,4 +1,4 @@
-"""Plots of a :class:`~eqsnn.compare.Comparison`: traces, differences, rasters."""
+"""Plots of a :class:`~eqsnn.comparison.Comparison`: traces, differences, rasters."""
 
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ class Comparison:
 
     def plot(self, path=None, neuron: int = 0, lane: int = 0):
         """Overlaid traces, difference over time and rasters (matplotlib, the plot extra)."""
-        from .compare_plot import comparison_figure
+        from .comparison_plot import comparison_figure
 
         return comparison_figure(self, path, neuron, lane)
 

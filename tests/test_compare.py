@@ -1,0 +1,121 @@
+"""eqsnn.compare: agreement, a planted disagreement, unavailable backends, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.backends import REGISTRY
+from eqsnn.cli import main
+from eqsnn.errors import EqsnnError
+
+
+@pytest.fixture
+def perturbed(monkeypatch):
+    monkeypatch.setitem(REGISTRY, "perturbed", "perturbed_backend")
+    return "perturbed"
+
+
+def lif():
+    return eqsnn.load("examples/lif_pulse.eqs")
+
+
+def test_identical_backends_agree():
+    comparison = eqsnn.compare(lif(), ["numpy"], n=5, steps=80)
+    assert comparison.ok
+    report = comparison.report("numpy")
+    assert report.status == "ok" and report.spikes_same_share == 1.0
+
+
+@pytest.mark.c
+def test_c_backend_agrees_in_float64():
+    comparison = eqsnn.compare(lif(), ["numpy", "c"], n=5, steps=100)
+    report = comparison.report("c")
+    assert report.status == "ok", str(comparison)
+    assert report.variables[0].max_abs <= 1e-12
+    assert report.spikes_same_share == 1.0 and report.first_spike_difference is None
+
+
+def test_planted_disagreement_is_flagged_at_the_right_step(perturbed):
+    comparison = eqsnn.compare(lif(), ["numpy", perturbed], n=3, steps=60, inputs={"Isyn": 0.1})
+    report = comparison.report(perturbed)
+    assert not comparison.ok and report.status == "differs"
+    (v,) = report.variables
+    # the same recursion by hand: V <- alpha V + I, relative reset at 1
+    alpha = math.exp(-1 / 20)
+    ref, bad, first, largest = 0.0, 0.0, None, 0.0
+    for step in range(60):
+        ref, bad = alpha * ref + 0.1, alpha * (1 + 1e-6) * bad + 0.1
+        largest = max(largest, abs(bad - ref))
+        if first is None and abs(bad - ref) > 1e-9 + 1e-9 * abs(ref):
+            first = step
+        ref, bad = (ref - 1 if ref >= 1 else ref), (bad - 1 if bad >= 1 else bad)
+    assert v.first_divergence == first == 1
+    assert v.max_abs == pytest.approx(largest, rel=1e-6)
+    assert "from step 1" in str(comparison) and "DIFFER" in str(comparison)
+
+
+def test_unavailable_backends_are_skipped_with_the_reason():
+    comparison = eqsnn.compare(lif(), ["numpy", "cupy"], n=3, steps=10)
+    report = comparison.report("cupy")
+    try:
+        import cupy  # noqa: F401
+
+        pytest.skip("cupy is installed here")
+    except ImportError:
+        pass
+    assert report.status == "skipped" and report.reason
+    assert comparison.ok
+    assert "skipped" in str(comparison)
+
+
+def test_float32_traces_are_compared_until_the_first_spike_difference(perturbed,
+                                                                      monkeypatch):
+    # a perturbation big enough to move a spike: traces after it are not compared
+    import perturbed_backend
+
+    monkeypatch.setitem(perturbed_backend.PERTURB, "factor", 1.02)
+    comparison = eqsnn.compare(lif(), ["numpy", perturbed], n=2, steps=60,
+                               precision="float32", rtol=1.0, atol=1.0)
+    report = comparison.report(perturbed)
+    assert report.first_spike_difference is not None
+    assert report.variables[0].compared_steps == report.first_spike_difference
+    assert report.spikes_same_share < 1.0
+
+
+def test_comparison_converts_to_json_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    comparison = eqsnn.compare(lif(), ["numpy"], n=3, steps=30)
+    data = json.loads(comparison.to_json())
+    assert data["ok"] is True and data["reports"][0]["backend"] == "numpy"
+    comparison.plot(tmp_path / "cmp.png")
+    assert (tmp_path / "cmp.png").stat().st_size > 1000
+
+
+def test_unknown_backend_is_an_error():
+    with pytest.raises(EqsnnError, match="unknown backend 'fortran'"):
+        eqsnn.compare(lif(), ["fortran"])
+
+
+def test_cli_exit_code_follows_the_verdict(perturbed, capsys):
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy",
+                 "--steps", "40"]) == 0
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", f"numpy,{perturbed}",
+                 "--steps", "40", "--tolerance", "1e-9"]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFER" in out and "perturbed" in out
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_inputs_and_params_reach_every_backend():
+    model = eqsnn.load("examples/lif_held.eqs")
+    drive = np.linspace(10, 30, 50)[:, None, None] * np.ones((1, 1, 4))
+    comparison = eqsnn.compare(model, ["numpy", "c"], n=4, steps=50, dt=0.5,
+                               inputs={"I": drive}, params={"tau_mem": [10, 20, 30, 40]})
+    assert comparison.ok, str(comparison)
+    assert comparison.results["c"].vars["V"].shape == (50, 1, 4)
