@@ -223,14 +223,7 @@ class _ToSyntax(lark.Transformer):
 
     @lark.v_args(meta=True)
     def decl_if(self, meta, items):
-        branches = [(items[0], items[1])]
-        orelse: tuple = ()
-        for item in items[2:]:
-            if isinstance(item, _Else):
-                orelse = item.body
-            else:
-                branches.append((item.cond, item.body))
-        return s.IfDecl(tuple(branches), orelse, _pos(meta))
+        return s.IfDecl(*_branches(items), _pos(meta))
 
     def decl_elif(self, items):
         return _Elif(items[0], items[1])
@@ -258,20 +251,10 @@ class _ToSyntax(lark.Transformer):
 
     @lark.v_args(meta=True)
     def if_statement(self, meta, items):
-        branches = [(items[0], items[1])]
-        orelse: tuple = ()
-        for item in items[2:]:
-            if isinstance(item, _Else):
-                orelse = item.body
-            else:
-                branches.append((item.cond, item.body))
-        return s.IfStatement(tuple(branches), orelse, _pos(meta))
+        return s.IfStatement(*_branches(items), _pos(meta))
 
-    def elif_clause(self, items):
-        return _Elif(items[0], items[1])
-
-    def else_clause(self, items):
-        return _Else(items[0])
+    elif_clause = decl_elif
+    else_clause = decl_else
 
     # -- expressions --------------------------------------------------------
     def number(self, items):
@@ -326,6 +309,18 @@ class _ToSyntax(lark.Transformer):
 
     def or_expr(self, items):
         return _fold_keyword(items, "or")
+
+
+def _branches(items):
+    """``if c: a elif d: b else: e`` → ``(((c, a), (d, b)), e)``."""
+    branches = [(items[0], items[1])]
+    orelse: tuple = ()
+    for item in items[2:]:
+        if isinstance(item, _Else):
+            orelse = item.body
+        else:
+            branches.append((item.cond, item.body))
+    return tuple(branches), orelse
 
 
 def _fold(items):
