@@ -276,7 +276,7 @@ class _Population:
         return float(value) if value.ndim == 0 else value
 
     def neuron_model_kwargs(self) -> dict:
-        from .backends.pygenn import spec_kwargs
+        from .backends.pygenn_runtime import spec_kwargs
 
         return spec_kwargs(self.spec, self.precompute.derived)
 
