@@ -13,7 +13,7 @@ column ``c 1t+spk`` also records spikes.  Then the cold compile time of the
 model (compiler probes already done) and the time to load it from the cache
 in a fresh process.
 
-    python bench/cpu_backends.py            # the full table (about a minute)
+    python bench/cpu_backends.py            # the full table (about a minute and a half)
     python bench/cpu_backends.py --quick    # T = 100, fewer repeats
 
 Goals on the 2-core development machine (issue 5): c 1t >= 3.6x numpy
@@ -105,17 +105,22 @@ def instance(model, n: int) -> Instance:
     return Instance(n, 1, DT, "float32", values, init, {}, 0)
 
 
-def time_c(program, model, n, steps, current, threads, spikes, repeats) -> float:
-    runner = program.start(instance(model, n))
-    runner.threads = threads
+def time_c(program, model, n, steps, current, repeats) -> tuple[float, float, float]:
+    """Best seconds of the c backend on 1 thread, on 2 threads, and on 1 thread recording
+    spikes; the three are measured in turn, so a burst of load elsewhere hits all alike."""
+    configs, runners = ((1, False), (2, False), (1, True)), []
     inputs = {"Isyn": current.reshape(1, 1, n)}
-    runner.run(min(steps, 10), 0, inputs, {}, spikes)  # warm up threads and caches
-    best = np.inf
+    for threads, spikes in configs:
+        runners.append(program.start(instance(model, n)))
+        runners[-1].threads = threads
+        runners[-1].run(min(steps, 10), 0, inputs, {}, spikes)  # warm up threads and caches
+    best = [np.inf] * len(configs)
     for _ in range(repeats):
-        began = time.perf_counter()
-        runner.run(steps, 0, inputs, {}, spikes)
-        best = min(best, time.perf_counter() - began)
-    return best
+        for k, (runner, (_, spikes)) in enumerate(zip(runners, configs)):
+            began = time.perf_counter()
+            runner.run(steps, 0, inputs, {}, spikes)
+            best[k] = min(best[k], time.perf_counter() - began)
+    return tuple(best)
 
 
 def compile_times(text: str) -> tuple[float, float]:
@@ -156,11 +161,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="T = 100 and fewer repeats")
     parser.add_argument("--sizes", type=float, nargs="*", default=[1e4, 1e5, 1e6])
+    parser.add_argument("--repeats", type=int, default=5, help="best of this many runs")
     args = parser.parse_args()
     steps = 100 if args.quick else 1000
-    repeats = 2 if args.quick else 3
+    repeats = 2 if args.quick else args.repeats
     print(f"LIF, float32, constant per-neuron input, T = {steps}; microseconds per step "
-          f"(best of {repeats}); ratios = numpy / c")
+          f"(best of {repeats}); ratios = numpy / c; runs under {c_backend.PARALLEL_WORK} "
+          "neuron-steps stay on one thread")
     header = (f"{'model':<11} {'N':>9} {'numpy':>9} {'c 1t':>8} {'c 2t':>8} {'c 1t+spk':>9}"
               f" {'1t ratio':>9} {'2t ratio':>9} {'2t/1t':>6}")
     print(header)
@@ -171,8 +178,7 @@ def main() -> None:
         for n in (int(size) for size in args.sizes):
             current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(FLOAT)
             base = min(hand_numpy(n, steps, current, refractory) for _ in range(repeats))
-            one, two, spk = (time_c(program, model, n, steps, current, threads, spikes, repeats)
-                             for threads, spikes in ((1, False), (2, False), (1, True)))
+            one, two, spk = time_c(program, model, n, steps, current, repeats)
             per = [1e6 * x / steps for x in (base, one, two, spk)]
             print(f"{'refractory' if refractory else 'plain':<11} {n:>9.0e} {per[0]:>9.1f} "
                   f"{per[1]:>8.2f} {per[2]:>8.2f} {per[3]:>9.2f} {base / one:>8.1f}x "

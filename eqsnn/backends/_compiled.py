@@ -260,13 +260,9 @@ def default_threads() -> int:
     """``$EQSNN_THREADS`` if set, else the number of CPUs this process may use."""
     value = os.environ.get("EQSNN_THREADS")
     if value:
-        try:
-            threads = int(value)
-        except ValueError:
-            raise BackendError(f"EQSNN_THREADS must be a positive integer, got {value!r}") from None
-        if threads < 1:
+        if not value.strip().isdigit() or int(value) < 1:
             raise BackendError(f"EQSNN_THREADS must be a positive integer, got {value!r}")
-        return threads
+        return int(value)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -22,11 +22,13 @@ How a run crosses the ctypes boundary (one call per ``run``):
   converted to index arrays once, after the call.
 
 ``eqsnn_run`` splits the ``(lane, neuron)`` grid into tiles of 256 neurons
-(OpenMP threads take tiles) and advances each tile through all the steps
-while its state stays in the L1 cache; neurons of a population are
-independent, so the order changes no result and any number of threads gives
-the same bits.  Threads: ``load(source, threads=...)``, ``runner.threads``,
-or ``$EQSNN_THREADS`` (default: all CPUs of the process); a run of fewer than
+(OpenMP threads take runs of neighbouring tiles, ``schedule(guided)``: no
+false sharing, and a thread slowed by another process takes fewer) and
+advances each tile through all the steps while its state stays in the L1
+cache; neurons of a population are independent, so the order changes no
+result and any number of threads gives the same bits.  Threads:
+``load(source, threads=...)``, ``runner.threads`` or ``$EQSNN_THREADS``
+(default: all CPUs of the process); a run of fewer than
 :data:`PARALLEL_WORK` neuron-steps stays on one thread.
 """
 
@@ -184,7 +186,7 @@ EQSNN_EXPORT int eqsnn_run(const eqsnn_run_args *a)
     const long long tiles = tiles_per_lane * a->batch;
     long long tile;
     if (a->tile <= 0 || a->tile > """ + str(TILE) + """ || a->tile % 32 != 0) return 1;
-#pragma omp parallel for schedule(static) num_threads(a->threads)
+#pragma omp parallel for schedule(guided) num_threads(a->threads)
     for (tile = 0; tile < tiles; ++tile)
         eqsnn_run_tile(a, tile / tiles_per_lane, (tile % tiles_per_lane) * a->tile);
     return 0;

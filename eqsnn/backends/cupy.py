@@ -1,26 +1,23 @@
 """The ``cupy`` backend: the model's step in a CUDA kernel compiled by NVRTC through CuPy.
 
-:func:`emit` is pure (it imports no CuPy): the prelude and per-neuron step
+:func:`emit` is pure (no CuPy import): the prelude and per-neuron step
 function of :mod:`eqsnn.printing.c`, shared with the ``c`` backend, in one
 ``__global__`` kernel, ``eqsnn_advance``, one thread per (neuron, lane).  A
 launch advances steps ``first .. first + count - 1`` of a window: each
-thread loads its state into registers, loops over the steps (inputs, step
-function, recorded values, a ``__ballot_sync`` of the spike flags: one
-``uint32`` word per 32 neurons) and stores its state at the end.  Modes
-(``runner.mode``, ``load(source, mode=...)`` or ``$EQSNN_CUPY_MODE``):
-
-* ``fused`` (default): one launch per window, the state in registers
-  throughout; it applies whenever the window's inputs are known in advance
-  (device arrays, host arrays or held values), as the Runner contract has it;
-* ``step``: one launch per step (``count = 1``), the state in device memory;
-* ``graph``: the per-step launches of a window captured once into a CUDA
-  graph and replayed while the arguments stay the same (device buffers are
-  kept per shape, so runs of the same shape replay one graph).
+thread keeps its state in registers over the steps (inputs, step function,
+records, a ``__ballot_sync`` of the spike flags: one ``uint32`` per 32
+neurons) and stores it at the end.  Modes (``runner.mode``,
+``load(source, mode=...)`` or ``$EQSNN_CUPY_MODE``): ``fused`` (default; one
+launch per window, which applies whenever the window's inputs are known in
+advance, as the Runner contract has it), ``step`` (one launch per step) and
+``graph`` (those launches captured once into a CUDA graph and replayed while
+the arguments stay the same; buffers are kept per shape so they do).
 
 State stays on the device between runs.  Inputs are uploaded once per
 window (device arrays used in place, held ones unexpanded); records and
 spike bits are copied back once per window: the whole run unless they
 exceed ``window_bytes``.  NVRTC runs with ``--fmad=false`` unless fast_math.
+See ``docs/backends-compiled.md``.
 """
 
 from __future__ import annotations
@@ -42,9 +39,9 @@ __all__ = ["CupyProgram", "CupyRunner", "emit", "load", "KERNEL", "BLOCK"]
 KERNEL = "eqsnn_advance"
 #: threads per block: a multiple of 32, so every warp covers 32 neurons of one lane
 BLOCK = 256
-EXACT_OPTIONS = ("--fmad=false",)
-FAST_OPTIONS = ("--use_fast_math",)
+EXACT_OPTIONS, FAST_OPTIONS = ("--fmad=false",), ("--use_fast_math",)  # NVRTC's
 MODES = ("fused", "step", "graph")
+_NULL = np.uint64(0)  # a null pointer argument
 
 
 def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
@@ -89,7 +86,10 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
         *(["    const long long cell = lane * n + (active ? j : 0);"] if plan.states else []),
         "    const long long words = (n + 31) / 32;",
         "    const long long step0 = *step_base;",
-        "    long long k;",
+        "    const int steps = (int)count;  /* a window is shorter than 2**31 steps */",
+        "    const int recording = spikes || "
+        + "".join(f"r{k} || " for k in range(len(plan.states))) + "0;",
+        "    int k;",
     ]
     body += [f"    {STORAGE_TYPES[dtype]} x{k} = active ? s{k}[cell] : 0;  /* {name} */"
              for k, (name, dtype) in enumerate(plan.states)]
@@ -106,15 +106,25 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
     for k in range(len(plan.arrays)):
         args += [f"a{k}", f"alen{k}"]
     args += ["t", "(int)step", "(int)j", "(int)lane", "seed_lo", "seed_hi"]
+
+    def step(indent: int, result: str) -> list[str]:
+        call = wrap_items(args, indent + 4)
+        return [
+            " " * indent + "const long long i = first + k;  /* the step's row in the window */",
+            " " * indent + "const long long step = step0 + i;",
+            " " * indent + "const FLOAT t = (FLOAT)((double)step * dt64);",
+            " " * indent + f"{result}eqsnn_neuron_step(", *call[:-1], call[-1] + ");",
+        ]
+
     loop = [
-        "    for (k = 0; k < count; ++k) {",
-        "        const long long i = first + k;  /* row of this step in the window's buffers */",
-        "        const long long step = step0 + i;",
-        "        const FLOAT t = (FLOAT)((double)step * dt64);",
+        "    if (!recording) {  /* the lean loop: nothing but the step */",
+        "        if (active) for (k = 0; k < steps; ++k) {",
+        *step(12, ""),
+        "        }",
+        "    } else for (k = 0; k < steps; ++k) {",
         "        int flags = 0;",
         "        if (active) {",
-        "            flags = eqsnn_neuron_step(",
-        *wrap_items(args, 16)[:-1], wrap_items(args, 16)[-1] + ");",
+        *step(12, "flags = "),
     ]
     for k, (name, _) in enumerate(plan.states):
         loop += [
@@ -126,6 +136,7 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
     loop += [
         "        }",
         "        if (spikes) {  /* the same for every thread of the grid */",
+        "            const long long i = first + k;",
         "            const unsigned int positive = __ballot_sync(0xffffffffu, flags & 1);",
         "            const unsigned int negative = __ballot_sync(0xffffffffu, flags >> 1);",
         "            if ((threadIdx.x & 31) == 0 && (j >> 5) < words) {",
@@ -135,9 +146,7 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
         "            }",
         "        }",
         "    }",
-        "    if (active) {",
-        *(f"        s{k}[cell] = x{k};" for k in range(len(plan.states))),
-        "    }",
+        *(f"    if (active) s{k}[cell] = x{k};" for k in range(len(plan.states))),
     ]
     return "\n".join([
         "/* Steps first .. first + count - 1 of a window for one (neuron, lane) per thread;",
@@ -187,10 +196,8 @@ class CupyProgram:
             raise BackendError(f"unknown cupy mode {self.mode!r}",
                                hint=f"choose one of {', '.join(MODES)}")
         self.cupy = cupy = _import_cupy()
-        self.layout: Layout = source.extra.get("layout") or layout(
-            source.model, source.options.per_neuron)
-        options = source.extra.get("nvrtc_options") or (
-            FAST_OPTIONS if source.options.fast_math else EXACT_OPTIONS)
+        self.layout = source.extra.get("layout") or layout(source.model, source.options.per_neuron)
+        options = source.extra.get("nvrtc_options", EXACT_OPTIONS)
         try:
             self.module = cupy.RawModule(code=source.text, options=tuple(options))
             self.kernel = self.module.get_function(KERNEL)
@@ -202,9 +209,6 @@ class CupyProgram:
 
     def start(self, instance: Instance) -> CupyRunner:
         return CupyRunner(self, instance)
-
-
-_NULL = np.uint64(0)  # a null pointer argument
 
 
 class CupyRunner:
@@ -254,14 +258,12 @@ class CupyRunner:
     # --- one run -------------------------------------------------------
     def run(self, steps, step0, inputs, record, record_spikes) -> RawRun:
         steps, cupy, plan = int(steps), self.cupy, self.layout
-        given = []
+        given = []  # host arrays, or device arrays used in place
         for name, dtype in plan.inputs:
-            value = inputs[name]
-            kind = numpy_dtype(dtype, self.precision)
-            value = (value.astype(kind, copy=False) if isinstance(value, cupy.ndarray)
-                     else np.asarray(value, kind))
-            shared.check_input_shape(value.shape, name, steps, self.batch, self.n)
-            given.append(value)
+            value, kind = inputs[name], numpy_dtype(dtype, self.precision)
+            given.append(value.astype(kind, copy=False) if isinstance(value, cupy.ndarray)
+                         else np.asarray(value, kind))
+            shared.check_input_shape(given[-1].shape, name, steps, self.batch, self.n)
         plans = {name: shared.record_plan(record[name], self.n) for name, _ in plan.states
                  if name in record}
         outputs = {name: np.empty((steps, self.batch, p.width), self.states[name].dtype)
@@ -269,9 +271,8 @@ class CupyRunner:
         planes = ([np.empty((steps, self.batch, shared.spike_words(self.n)), np.uint32)
                    for _ in range(1 + self.model.signed)]
                   if record_spikes and self.model.spiking else [])
-        per_step = sum(v[0].nbytes for v in given if v.shape[0] > 1
-                       and not isinstance(v, cupy.ndarray))
-        per_step += sum(o[0].nbytes for o in outputs.values()) + sum(p[0].nbytes for p in planes)
+        per_step = sum(a[0].nbytes for a in [*outputs.values(), *planes] + [
+            v for v in given if v.shape[0] > 1 and not isinstance(v, cupy.ndarray)])
         window = max(1, min(steps, self.window_bytes // max(1, per_step)))
         with self.stream:
             for first in range(0, steps, window):
@@ -330,8 +331,8 @@ class CupyRunner:
         args += [spikes[0] if spikes else _NULL, spikes[1] if len(spikes) > 1 else _NULL]
         return args
 
-    def _launch(self, args: list, count: int) -> None:
-        kernel, block = self.program.kernel, (BLOCK,)  # fused, step, or else graph
+    def _launch(self, args: list, count: int) -> None:  # fused, step, or else graph
+        kernel, block = self.program.kernel, (BLOCK,)
         if self.mode == "fused":
             args[2:4] = [np.int64(0), np.int64(count)]
             kernel(self.grid, block, tuple(args))
@@ -392,8 +393,7 @@ class CupyRunner:
 
 
 def _identity(argument):
-    """What a captured launch depends on: a device pointer or a scalar's bits."""
-    data = getattr(argument, "data", None)
-    if hasattr(data, "ptr"):
-        return ("pointer", data.ptr)
-    return (np.asarray(argument).dtype.str, np.asarray(argument).tobytes())
+    """What a captured launch depends on: a device pointer, or a scalar's type and bits."""
+    pointer = getattr(getattr(argument, "data", None), "ptr", None)
+    scalar = np.asarray(argument) if pointer is None else None
+    return pointer if scalar is None else (scalar.dtype.str, scalar.tobytes())

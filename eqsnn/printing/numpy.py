@@ -1,15 +1,21 @@
 """NumPy printer: the statements of one step as in-place NumPy code.
 
-Values are vectorised over ``(batch, n)``.  Every value has a *shape class*:
-``scalar`` (constants, population-wide params, ``t``, ``step``, ``dt``),
-``neuron`` (per-neuron params, ``id``: shape ``(1, n)``), ``lane``
-(``batch``: ``(batch, 1)``) or ``full`` (states, locals, inputs, draws:
-``(batch, n)``).  Ops on arrays write into preallocated work buffers with
-``out=``; the last op of an assignment writes straight into its target, with
-``where=mask`` under an ``if``, so a step allocates nothing (random draws
-excepted).  Scalar ops are printed as plain Python expressions on NumPy
-scalars of the model precision, and ops that depend only on params,
-constants and array data are hoisted out of the step loop.
+Values are vectorised over ``(batch, n)``; every value has a *shape class*
+(:mod:`eqsnn.printing.numpy_ops`).  Ops on arrays write into preallocated
+work buffers with ``out=``; the last op of an assignment writes straight into
+its target, with ``where=mask`` under an ``if``.  Scalar ops are printed as
+plain Python expressions on NumPy scalars of the model precision.  Three
+kinds of ops leave the step's straight line, none changing a bit:
+
+* ops that depend only on params, constants and array data are hoisted out
+  of the step loop (``_h`` values);
+* ops that depend on inputs too (and on nothing that changes during a run)
+  write dedicated ``_held`` buffers: once per run for inputs held for the
+  whole run, at the top of the step for inputs that change every step;
+* a masked store whose op is exact (:data:`~eqsnn.printing.numpy_ops.GATHER_SAFE`)
+  and whose operands are full arrays or scalars also gets a sparse form: where
+  the mask holds on at most half of the elements (``_positions``), only those
+  are gathered, computed and scattered back.
 
 :func:`print_step` returns the pieces; :mod:`eqsnn.backends.numpy` puts them
 into a module.
@@ -17,88 +23,26 @@ into a module.
 
 from __future__ import annotations
 
-import keyword
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .. import ir
-from .lower import ELEMENTWISE, Const, Lowered, Op, Ref, Temp, forward_single_use_locals, lower
+from .lower import ELEMENTWISE, Lowered, Op, Ref, Temp, forward_single_use_locals, lower
+from .numpy_ops import (
+    FULL,
+    GATHER_SAFE,
+    SCALAR,
+    array_op,
+    expression,
+    gathered_op,
+    kind,
+    name_types,
+    python_names,
+)
+from .numpy_placement import Placement
 
 __all__ = ["StepCode", "print_step", "python_names", "name_types"]
-
-SCALAR, NEURON, LANE, FULL = "scalar", "neuron", "lane", "full"
-
-#: shape of a work buffer of each class, as printed in ``allocate``
-BUFFER_SHAPES = {FULL: "(batch, n)", NEURON: "(1, n)", LANE: "(batch, 1)"}
-#: NumPy type of each IR type, as printed
-NUMPY_TYPES = {"float": "FLOAT", "int": "np.int32", "bool": "np.bool_"}
-
-_UFUNCS = {
-    "add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "np.divide",
-    "mod": "np.remainder", "min": "np.fmin", "max": "np.fmax", "neg": "np.negative",
-    "lt": "np.less", "le": "np.less_equal", "gt": "np.greater", "ge": "np.greater_equal",
-    "eq": "np.equal", "ne": "np.not_equal",
-    "and": "np.logical_and", "or": "np.logical_or", "not": "np.logical_not",
-    "exp": "np.exp", "expm1": "np.expm1", "log": "np.log", "log1p": "np.log1p",
-    "sqrt": "np.sqrt", "abs": "np.absolute", "sin": "np.sin", "cos": "np.cos",
-    "tanh": "np.tanh", "floor": "np.floor", "ceil": "np.ceil", "pow": "np.power",
-}
-_OPERATORS = {
-    "add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", "mod": "{} % {}",
-    "neg": "-{}", "lt": "{} < {}", "le": "{} <= {}", "gt": "{} > {}", "ge": "{} >= {}",
-    "eq": "{} == {}", "ne": "{} != {}",
-}
-_BUILTIN_NAMES = {"t": "t", "step": "step", "dt": "dt", "id": "neuron_id", "batch": "lane"}
-_TEMPLATE_NAMES = {"np", "rng", "FLOAT", "pop", "steps", "step0", "inputs", "recorders",
-                   "spikes", "i", "allocate", "run", "batch", "n"}
-_BUILTIN_TYPES = {"t": "float", "dt": "float", "step": "int", "id": "int", "batch": "int"}
-
-
-def join(*classes: str) -> str:
-    """Shape class of a value computed from values of these classes."""
-    kinds = set(classes) - {SCALAR}
-    if not kinds:
-        return SCALAR
-    if FULL in kinds or kinds == {NEURON, LANE}:
-        return FULL
-    return kinds.pop()
-
-
-def _locals(model: ir.Model):
-    blocks = (model.step, model.reset, model.negative_reset)
-    return [s for block in blocks for s in ir.walk_statements(block) if isinstance(s, ir.Local)]
-
-
-def name_types(model: ir.Model) -> dict[str, str]:
-    """IR type (float/int/bool) of every name the step code can read."""
-    types = dict(_BUILTIN_TYPES)
-    types.update({name: "int" for name in model.runtime_params})
-    types.update({p.name: p.dtype for p in model.params})
-    types.update({name: "float" for name in model.precompute_names})
-    for group in (model.states, model.inputs, model.arrays):
-        types.update({item.name: item.dtype for item in group})
-    types.update({local.name: local.dtype for local in _locals(model)})
-    return types
-
-
-def python_names(model: ir.Model) -> dict[str, str]:
-    """A distinct Python identifier for every model name (``id`` is ``neuron_id``, ...).
-
-    Model names never start with ``_`` in the printed code; the printer's own
-    names all do.
-    """
-    names = dict(_BUILTIN_NAMES)
-    taken = set(_TEMPLATE_NAMES) | set(keyword.kwlist) | set(names.values())
-    for name in name_types(model):
-        if name in names:
-            continue
-        candidate = "m" + name if name.startswith("_") else name
-        while candidate in taken:
-            candidate += "_"
-        names[name] = candidate
-        taken.add(candidate)
-    return names
 
 
 @dataclass
@@ -108,10 +52,12 @@ class StepCode:
     names: dict[str, str]
     constants: list[str] = field(default_factory=list)
     invariants: list[str] = field(default_factory=list)
+    #: (the inputs it depends on, its lines): values of inputs, in dependency order
+    held: list[tuple[frozenset, list[str]]] = field(default_factory=list)
     body: list[str] = field(default_factory=list)
     #: work buffer name -> (shape class, IR type)
     buffers: dict[str, tuple[str, str]] = field(default_factory=dict)
-    uses: set[str] = field(default_factory=set)  # of "t", "step", "rand"
+    uses: set[str] = field(default_factory=set)  # of "t", "step", "rand", "positions"
 
 
 def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
@@ -125,11 +71,11 @@ def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
     model = model.replace(step=step)
     printer.statements(model.step, None)
     if model.threshold is not None:
-        printer.code.buffers["_spike"] = (FULL, "bool")
+        printer.mask_buffer("_spike")
         printer.comment(f"threshold: {model.threshold}")
         printer.store(printer.lower(model.threshold, "bool"), "_spike", None)
     if model.negative_threshold is not None:
-        printer.code.buffers["_negative"] = (FULL, "bool")
+        printer.mask_buffer("_negative")
         printer.comment(f"negative threshold: {model.negative_threshold}")
         printer.store(printer.lower(model.negative_threshold, "bool"), "_negative", None)
         if model.threshold is not None:
@@ -148,19 +94,14 @@ class _StepPrinter:
         self.types = name_types(model)
         self.code = StepCode(python_names(model))
         self.names = self.code.names
-        self.classes = {name: SCALAR for name in ("t", "step", "dt")}
-        self.classes.update(id=NEURON, batch=LANE)
-        invariant = ["dt", "id", "batch", *model.runtime_params, *model.precompute_names]
-        invariant += [p.name for p in model.params] + [a.name for a in model.arrays]
-        for name in invariant:
-            self.classes.setdefault(name, NEURON if name in per_neuron else SCALAR)
-        self.invariant = frozenset(invariant)
-        for group in (model.states, model.inputs):
-            self.classes.update({item.name: FULL for item in group})
-        for local in _locals(model):
-            self.classes[local.name] = FULL
+        self.place = Placement(model, per_neuron)
         self.pool: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.constants: dict[tuple, str] = {}
+        self.held: dict[tuple, str] = {}
+        #: masks laid out as (batch, n) bool arrays, whose flat positions index a full value
+        self.full_masks: set[str] = set()
+        #: mask -> its positions, computed in the statements() now being printed
+        self.positions: dict[str, str] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.depth = 0
 
@@ -182,8 +123,14 @@ class _StepPrinter:
     def lower(self, expr, dtype: str) -> Lowered:
         return lower(expr, self.types, dtype)
 
+    def mask_buffer(self, name: str) -> None:
+        self.code.buffers[name] = (FULL, "bool")
+        self.full_masks.add(name)
+
     # --- statements ---------------------------------------------------
     def statements(self, statements, mask: str | None) -> None:
+        # positions are valid in this block only: a mask may change outside it
+        outer, self.positions = self.positions, {}
         for stmt in statements:
             if isinstance(stmt, ir.If):
                 self.if_statement(stmt, mask)
@@ -193,11 +140,12 @@ class _StepPrinter:
                 self.code.buffers.setdefault(self.names[target], (FULL, stmt.dtype))
             self.comment(f"{'local ' if isinstance(stmt, ir.Local) else ''}{target} = {stmt.expr}")
             self.store(self.lower(stmt.expr, self.types[target]), self.names[target], mask)
+        self.positions = outer
 
     def if_statement(self, stmt: ir.If, mask: str | None) -> None:
         cond = self.lower(stmt.cond, "bool")
         self.comment(f"if {stmt.cond}:")
-        if self.operand_class(cond.result, cond.ops) == SCALAR:
+        if self.place.operand_class(cond.result, cond.ops) == SCALAR:
             self.line(f"if {self.evaluate(cond)}:")
             self.block(stmt.body, mask)
             if stmt.orelse:
@@ -210,9 +158,11 @@ class _StepPrinter:
         flag = cond.result.name if isinstance(cond.result, Ref) and not cond.ops else None
         if flag is not None and mask is None and flag not in assigned:
             inside = self.names[flag]  # a bool state or local the branches leave alone
+            if self.place.layout(cond.result, (), ()) == FULL:
+                self.full_masks.add(inside)
         else:
             inside = self.fresh("_mask")
-            self.code.buffers[inside] = (FULL, "bool")
+            self.mask_buffer(inside)
             if flag is not None and mask is not None and flag not in assigned:
                 self.line(f"np.logical_and({self.names[flag]}, {mask}, out={inside})")
             else:
@@ -223,7 +173,7 @@ class _StepPrinter:
         if stmt.orelse:
             self.comment("else:")
             outside = self.fresh("_mask")
-            self.code.buffers[outside] = (FULL, "bool")
+            self.mask_buffer(outside)
             self.line(f"np.logical_not({inside}, out={outside})")
             if mask is not None:
                 self.line(f"np.logical_and({outside}, {mask}, out={outside})")
@@ -238,29 +188,6 @@ class _StepPrinter:
         self.depth -= 1
 
     # --- expressions --------------------------------------------------
-    def operand_class(self, operand, ops) -> str:
-        if isinstance(operand, Const):
-            return SCALAR
-        if isinstance(operand, Ref):
-            return self.classes[operand.name]
-        return self.op_class(ops[operand.index], ops)
-
-    def op_class(self, op: Op, ops) -> str:
-        if op.fn in ("rand_uniform", "rand_normal"):
-            return FULL
-        args = op.args[1:] if op.op == "array_get" else op.args
-        return join(*(self.operand_class(arg, ops) for arg in args))
-
-    def invariant_op(self, op: Op, hoisted: set) -> bool:
-        if op.fn in ("rand_uniform", "rand_normal"):
-            return False
-        return all(
-            isinstance(a, Const)
-            or (isinstance(a, Ref) and a.name in self.invariant)
-            or (isinstance(a, Temp) and a.index in hoisted)
-            for a in op.args
-        )
-
     def evaluate(self, lowered: Lowered) -> str:
         """Print the ops and return the printed operand holding the value."""
         return self.store(lowered, None, None)
@@ -268,16 +195,7 @@ class _StepPrinter:
     def store(self, lowered: Lowered, target: str | None, mask: str | None) -> str:
         """Print ``lowered``; with a ``target`` buffer, leave the value in it (where ``mask``)."""
         ops, where = lowered.ops, "" if mask is None else f", where={mask}"
-        hoisted: set[int] = set()
-        modes = []
-        for op in ops:
-            if self.invariant_op(op, hoisted):
-                hoisted.add(op.dest.index)
-                modes.append("hoist")
-            elif op.fn in ("rand_uniform", "rand_normal"):
-                modes.append("rand")
-            else:
-                modes.append("scalar" if self.op_class(op, ops) == SCALAR else "array")
+        modes, held = self.place.modes(lowered, target)
         last = len(ops) - 1
         direct = (
             target is not None and ops and lowered.result == ops[-1].dest
@@ -297,9 +215,14 @@ class _StepPrinter:
         for index, op in enumerate(ops):
             args = [self.printed(a, where_is) for a in op.args]
             mode = modes[index]
+            if mode == "held":
+                where_is[index] = self.held_value(op, args, held[index])
+                continue
             if mode != "array":
                 name = self.fresh({"hoist": "_h", "scalar": "_s", "rand": "_rand"}[mode])
-                text = self.expression(op, args, self.op_class(op, ops))
+                if mode == "rand":
+                    self.code.uses.update({"rand", "step"})
+                text = expression(op, args, self.place.op_class(op, ops))
                 if mode == "hoist":
                     self.code.invariants.append(f"{name} = {text}")
                 else:
@@ -314,9 +237,17 @@ class _StepPrinter:
                     del busy[name]
             if index == last and direct:
                 dest = target
-                self.lines(self.array_op(op, args, dest, where))
+                lines = array_op(op, args, dest, where)
+                gathered = None
+                if kind(op) in GATHER_SAFE:
+                    gathered = self.gathered(mask, op.args, ops, modes, where_is)
+                if gathered is not None:
+                    at, values = gathered
+                    self.masked(at, lines, f"{target}.put({at}, {gathered_op(op, values)})")
+                else:
+                    self.lines(lines)
             else:
-                key = (self.op_class(op, ops), op.dtype)
+                key = (self.place.op_class(op, ops), op.dtype)
                 free_from = target_free_from + (0 if elementwise else 1)
                 use_target = (
                     target is not None and index >= free_from and key == target_key
@@ -324,15 +255,66 @@ class _StepPrinter:
                 )
                 dest = target if use_target else self.buffer(key, busy)
                 busy[dest] = index
-                self.lines(self.array_op(op, args, dest, ""))
+                self.lines(array_op(op, args, dest, ""))
             if not elementwise:
                 for name in dying:
                     busy.pop(name, None)
             where_is[index] = dest
         value = self.printed(lowered.result, where_is)
         if target is not None and not direct and value != target:
-            self.line(f"np.copyto({target}, {value}{where})")
+            line = f"np.copyto({target}, {value}{where})"
+            gathered = self.gathered(mask, [lowered.result], ops, modes, where_is)
+            if gathered is not None:
+                at, (value,) = gathered
+                self.masked(at, [line], f"{target}.put({at}, {value})")
+            else:
+                self.line(line)
         return value
+
+    # --- masked stores on few elements ----------------------------------
+    def gathered(self, mask, operands, ops, modes, where_is) -> tuple[str, list[str]] | None:
+        """``(positions, operands at them)`` for a store under ``mask``, if all can be gathered.
+
+        Scalars are used as they are; full arrays (states, locals, work and
+        held buffers) are read at the mask's flat positions with ``take``.
+        Inputs (whose shape is known only at run time), per-neuron and
+        per-lane values and draws are not, and keep the ``where=`` form.
+        """
+        if mask is None or mask not in self.full_masks:
+            return None
+        layouts = [self.place.layout(operand, ops, modes) for operand in operands]
+        if None in layouts:
+            return None
+        at = self.mask_positions(mask)
+        values = [self.printed(operand, where_is) for operand in operands]
+        return at, [f"{v}.take({at})" if shape == FULL else v for v, shape in zip(values, layouts)]
+
+    def mask_positions(self, mask: str) -> str:
+        if mask not in self.positions:
+            self.positions[mask] = name = self.fresh("_at")
+            self.code.uses.add("positions")
+            self.line(f"{name} = _positions({mask})")
+        return self.positions[mask]
+
+    def masked(self, at: str, where_lines: list[str], sparse_line: str) -> None:
+        self.line(f"if {at} is None:  # the mask holds on most elements")
+        self.depth += 1
+        self.lines(where_lines)
+        self.depth -= 1
+        self.line("else:")
+        self.depth += 1
+        self.line(sparse_line)
+        self.depth -= 1
+
+    # --- buffers and operands -------------------------------------------
+    def held_value(self, op: Op, args: list[str], inputs: frozenset) -> str:
+        """A buffer holding ``op`` of inputs; identical ops share one."""
+        key = (kind(op), op.dtype, tuple(args))
+        if key not in self.held:
+            self.held[key] = name = self.fresh("_held")
+            self.code.buffers[name] = (FULL, op.dtype)
+            self.code.held.append((inputs, array_op(op, args, name, "")))
+        return self.held[key]
 
     def buffer(self, key: tuple[str, str], busy: dict) -> str:
         for name in self.pool[key]:
@@ -361,37 +343,3 @@ class _StepPrinter:
             self.constants[key] = name = self.fresh("_c")
             self.code.constants.append(f"{name} = FLOAT({literal})")
         return self.constants[key]
-
-    def expression(self, op: Op, args: list[str], shape_class: str) -> str:
-        """``op`` as a Python expression returning a new value (scalars, hoisted values)."""
-        kind = op.fn if op.op == "call" else op.op
-        if kind in ("rand_uniform", "rand_normal"):
-            self.code.uses.update({"rand", "step"})
-            draw = "uniform" if kind == "rand_uniform" else "normal"
-            return f"rng.{draw}(_seed, step, neuron_id, lane, {args[0]}, FLOAT)"
-        if kind == "cast":
-            return f"{NUMPY_TYPES[op.dtype]}({args[0]})"
-        if kind == "select":
-            if shape_class == SCALAR:
-                return f"({args[1]} if {args[0]} else {args[2]})"
-            return f"np.where({args[0]}, {args[1]}, {args[2]})"
-        if kind == "array_get":
-            return f"np.take({args[0]}, {args[1]}, mode=\"clip\")"
-        if kind in _OPERATORS:
-            return _OPERATORS[kind].format(*args)
-        return f"{_UFUNCS[kind]}({', '.join(args)})"
-
-    def array_op(self, op: Op, args: list[str], dest: str, where: str) -> list[str]:
-        """``op`` as in-place NumPy code writing ``dest``."""
-        kind = op.fn if op.op == "call" else op.op
-        if kind == "cast":
-            return [f'np.copyto({dest}, {args[0]}, casting="unsafe"{where})']
-        if kind == "select":
-            condition, then, otherwise = args
-            return [
-                f"np.copyto({dest}, {otherwise})",
-                f"np.copyto({dest}, {then}, where={condition})",
-            ]
-        if kind == "array_get":
-            return [f'np.take({args[0]}, {args[1]}, mode="clip", out={dest})']
-        return [f"{_UFUNCS[kind]}({', '.join(args)}, out={dest}{where})"]
