@@ -42,9 +42,11 @@ import numpy as np
 
 from .. import ir
 from ..errors import BackendError
-from ..printing.numpy import BUFFER_SHAPES, NUMPY_TYPES, StepCode, print_step
+from ..printing.numpy import StepCode, print_step
+from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
 from ..runtime.recording import SpikeBuffer
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
+from .numpy_tiles import Tiling, run_tiled
 
 __all__ = ["NumpyRunner", "Program", "emit", "load"]
 
@@ -83,12 +85,16 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
         "    }",
         "",
         "",
+    ]
+    if "positions" in code.uses:
+        lines += _POSITIONS + ["", ""]
+    lines += [
         "def run(pop, steps, step0, inputs, recorders, spikes):",
         '    """Advance ``pop`` by ``steps`` steps, the first with step index ``step0``.',
         "",
         "    ``inputs[name]`` is (1 or steps, 1 or batch, 1 or n), a leading 1 held;",
         "    ``recorders`` holds (state, neuron indices or None, out (steps, batch, k));",
-        "    ``spikes`` is an eqsnn.runtime.recording.SpikeBuffer or None.",
+        "    ``spikes`` has ``write(i, positive, negative)`` (a SpikeBuffer) or is None.",
         '    """',
         "    # states, (batch, n), updated in place",
         *(f'    {names[s.name]} = pop.states["{s.name}"]' for s in model.states),
@@ -114,6 +120,7 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
         name = names[item.name]
         lines.append(f'    _all_{name} = inputs["{item.name}"]')
         lines.append(f"    _held_{name} = _all_{name}.shape[0] == 1")
+        lines.append(f"    {name} = _all_{name}[0]")
     lines.append("    # work buffers")
     lines += [f'    {name} = pop.buffers["{name}"]' for name in code.buffers]
     lines += [
@@ -125,14 +132,16 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
     if code.invariants:
         lines.append("        # values that do not change during the run")
         lines += ["        " + line for line in code.invariants]
+    if code.held:
+        lines.append("        # values of inputs: here, once, if the inputs are held for the run;")
+        lines.append("        # else at the top of every step")
+        lines += _held_lines(model, code, per_step=False)
     lines.append("        for i in range(steps):")
     if code.uses & {"t", "step", "rand"}:
         lines.append("            step = step0 + i")
     if uses_t:
         lines.append("            t = FLOAT(step * _dt64)")
-    for item in model.inputs:
-        name = names[item.name]
-        lines.append(f"            {name} = _all_{name}[0 if _held_{name} else i]")
+    lines += _held_lines(model, code, per_step=True)
     lines += ["            " + line for line in code.body]
     lines += [
         "            # record the end-of-step state",
@@ -149,6 +158,47 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
             "            if spikes is not None:",
             f"                spikes.write(i, {positive}{negative})",
         ]
+    return lines
+
+
+_POSITIONS = [
+    "def _positions(mask):",
+    '    """Flat positions where ``mask`` holds, or None if it holds on more than half.',
+    "",
+    "    A store under a mask that holds on few elements updates only those (take, op,",
+    "    put): a ``where=`` ufunc costs more the more often its mask changes value.",
+    '    """',
+    "    count = np.count_nonzero(mask)",
+    "    return None if 2 * count > mask.size else np.flatnonzero(mask)",
+]
+
+
+def _held_lines(model: ir.Model, code: StepCode, per_step: bool) -> list[str]:
+    """The values of inputs: before the loop where all their inputs are held (``per_step``
+    False), at the top of the step where one is not (which also reads each such input)."""
+    names = code.names
+    indent = " " * (16 if per_step else 12)
+    lines = []
+    single = [(inputs, ops) for inputs, ops in code.held if len(inputs) == 1]
+    for item in model.inputs:
+        name = names[item.name]
+        ops = [line for inputs, group in single if item.name in inputs for line in group]
+        if per_step:
+            lines += [f"            if not _held_{name}:", f"{indent}{name} = _all_{name}[i]"]
+        elif ops:
+            lines.append(f"        if _held_{name}:")
+        lines += [indent + line for line in ops]
+    groups: list[tuple[frozenset, list[str]]] = []
+    for inputs, ops in code.held:
+        if len(inputs) > 1:
+            if groups and groups[-1][0] == inputs:
+                groups[-1][1].extend(ops)
+            else:
+                groups.append((inputs, list(ops)))
+    for inputs, ops in groups:
+        held = " and ".join(f"_held_{names[name]}" for name in sorted(inputs))
+        lines.append(f"            if not ({held}):" if per_step else f"        if {held}:")
+        lines += [indent + line for line in ops]
     return lines
 
 
@@ -208,9 +258,20 @@ class NumpyRunner:
         self.arrays = {}
         for name, value in instance.arrays.items():
             self.set_array(name, value)
-        self.buffers = program.allocate(self.batch, self.n)
+        #: how a run is cut into tiles (eqsnn.backends.numpy_tiles); chosen at the first run
+        self.tiling: Tiling | None = None
+        #: work buffers of the whole population and of each tile shape, allocated when needed
+        self.tile_buffers: dict[tuple[int, int], dict] = {}
         self.neuron_id = np.arange(self.n, dtype=np.int32).reshape(1, self.n)
         self.lane = np.arange(self.batch, dtype=np.int32).reshape(self.batch, 1)
+
+    @property
+    def buffers(self) -> dict:
+        """Work buffers of the whole population (one-tile runs)."""
+        shape = (self.batch, self.n)
+        if shape not in self.tile_buffers:
+            self.tile_buffers[shape] = self.program.allocate(*shape)
+        return self.tile_buffers[shape]
 
     def run(self, steps, step0, inputs, record, record_spikes) -> RawRun:
         prepared = {}
@@ -219,18 +280,24 @@ class NumpyRunner:
             if value.ndim != 3:
                 raise BackendError(f"input {item.name} must be 3-D, got shape {value.shape}")
             prepared[item.name] = value
-        recorders, outputs = [], {}
+        chosen, outputs = {}, {}
         for name, index in record.items():
-            state = self.states[name]
             if index is not None:
                 index = np.asarray(index, np.intp)
             width = self.n if index is None else len(index)
-            outputs[name] = np.empty((steps, self.batch, width), state.dtype)
-            recorders.append((state, index, outputs[name]))
+            outputs[name] = np.empty((steps, self.batch, width), self.states[name].dtype)
+            chosen[name] = index
         spikes = None
         if record_spikes and self.model.spiking:
             spikes = SpikeBuffer(steps, self.batch, self.n, self.model.signed)
-        self.program.run(self, int(steps), int(step0), prepared, recorders, spikes)
+        if self.tiling is None:
+            self.tiling = Tiling.for_runner(self)
+        if len(self.tiling.tiles) > 1:
+            run_tiled(self, self.tiling, int(steps), int(step0), prepared, chosen, outputs, spikes)
+        else:
+            recorders = [(self.states[name], index, outputs[name])
+                         for name, index in chosen.items()]
+            self.program.run(self, int(steps), int(step0), prepared, recorders, spikes)
         empty = np.zeros(0, np.intp)
         step, lane, neuron, sign = spikes.result() if spikes else (empty, empty, empty, None)
         return RawRun(outputs, step, lane, neuron, sign)

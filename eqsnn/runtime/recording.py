@@ -3,8 +3,11 @@
 :class:`SpikeBuffer` receives the spike flags of every step of a run into a
 preallocated block of ``(rows, batch, n)`` flags and turns a full block into
 index arrays, so a step allocates nothing; a run whose flags fit in
-``max_bytes`` is converted once, at its end.  :func:`concatenate_runs` joins
-the :class:`~eqsnn.backends.RawRun` s of consecutive pieces of one run.
+``max_bytes`` is converted once, at its end.  A backend that runs a block of
+steps part of the population at a time writes each part through
+:meth:`SpikeBuffer.region` and then :meth:`SpikeBuffer.commit` s the block.
+:func:`concatenate_runs` joins the :class:`~eqsnn.backends.RawRun` s of
+consecutive pieces of one run.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 
 from ..backends import RawRun
 
-__all__ = ["SpikeBuffer", "concatenate_runs"]
+__all__ = ["SpikeBuffer", "SpikeRegion", "concatenate_runs"]
 
 #: memory one SpikeBuffer block may take
 DEFAULT_BLOCK_BYTES = 64 * 2**20
@@ -40,14 +43,17 @@ class SpikeBuffer:
         if self.rows == len(self.block):
             self._flush()
             self.first = i
-        out = self.block[i - self.first]
-        if positive is None:
-            out.fill(0)
-        else:
-            np.copyto(out, positive, casting="unsafe")
-        if negative is not None:
-            np.copyto(out, -1, where=negative)
+        _store_flags(self.block[i - self.first], positive, negative)
         self.rows = i - self.first + 1
+
+    def region(self, rows: slice, cols: slice) -> SpikeRegion:
+        """A writer of the ``(rows, cols)`` part of the block's steps ``0, 1, ...``."""
+        return SpikeRegion(self.block[:, rows, cols])
+
+    def commit(self, first: int, count: int) -> None:
+        """The block's first ``count`` steps, written by regions, are steps ``first, ...``."""
+        self.first, self.rows = first, count
+        self._flush()
 
     def _flush(self) -> None:
         step, lane, neuron = np.nonzero(self.block[: self.rows])
@@ -66,6 +72,25 @@ class SpikeBuffer:
         if self.signed:
             sign = np.concatenate([p[3] for p in self.parts] + [np.zeros(0, np.int8)])
         return step, lane, neuron, sign
+
+
+class SpikeRegion:
+    """``write(i, positive, negative)``: the flags of step ``i`` of one part of a block."""
+
+    def __init__(self, view: np.ndarray):
+        self.view = view
+
+    def write(self, i: int, positive, negative=None) -> None:
+        _store_flags(self.view[i], positive, negative)
+
+
+def _store_flags(out: np.ndarray, positive, negative) -> None:
+    if positive is None:
+        out.fill(0)
+    else:
+        np.copyto(out, positive, casting="unsafe")
+    if negative is not None:
+        np.copyto(out, -1, where=negative)
 
 
 def concatenate_runs(runs: list[RawRun], lengths: list[int]) -> RawRun:
