@@ -162,14 +162,25 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
 
 
 _POSITIONS = [
-    "def _positions(mask):",
-    '    """Flat positions where ``mask`` holds, or None if it holds on more than half.',
+    "_NOWHERE = np.zeros(0, np.intp)",
     "",
-    "    A store under a mask that holds on few elements updates only those (take, op,",
-    "    put): a ``where=`` ufunc costs more the more often its mask changes value.",
+    "",
+    "def _positions(mask):",
+    '    """Flat positions where ``mask`` holds, or None where ``where=`` is the cheaper way.',
+    "",
+    "    A masked store may update just these elements (take, op, put) instead: cheaper",
+    "    on a large mask that holds nowhere or on 1/64 to 1/2 of its elements (a",
+    "    ``where=`` ufunc pays for every run of equal mask values, flatnonzero for",
+    "    every element).  Either way gives the same bits.",
     '    """',
+    "    if mask.size < 16384:",
+    "        return None",
     "    count = np.count_nonzero(mask)",
-    "    return None if 2 * count > mask.size else np.flatnonzero(mask)",
+    "    if count == 0:",
+    "        return _NOWHERE",
+    "    if 64 * count < mask.size or 2 * count > mask.size:",
+    "        return None",
+    "    return np.flatnonzero(mask)",
 ]
 
 
