@@ -12,8 +12,8 @@ import sympy
 from ir_interp import Interpreter
 
 import eqsnn
-from eqsnn import host, ir, rng
-from eqsnn.backends import EmitOptions, Instance
+from eqsnn import host, ir, neurons, rng
+from eqsnn.backends import EmitOptions, Instance, numpy_tiles
 from eqsnn.backends import numpy as numpy_backend
 from eqsnn.errors import BackendError
 from eqsnn.runtime.recording import SpikeBuffer
@@ -252,3 +252,179 @@ def test_spike_buffer_in_several_blocks():
     for got, want in zip((step, lane, neuron), expected):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(sign, np.where(flags[expected], 1, -1))
+
+
+# --- fast paths: held inputs, sparse masked stores, tiles: the same bits ------------
+S = sympy.Symbol
+
+
+def held_mix() -> ir.Model:
+    """Values of one and of two inputs, an int and a bool state, masks of several kinds."""
+    a, b, V, count, on = S("a"), S("b"), S("V"), S("count"), S("on")
+    return ir.Model(
+        name="HeldMix",
+        params=(ir.Param("g", default=0.7), ir.Param("v_thresh", default=1.0)),
+        states=(ir.State("V"), ir.State("count", "int"), ir.State("on", "bool")),
+        inputs=(ir.Input("a", default=0.0), ir.Input("b", default=1.0)),
+        step=(
+            ir.Assign("V", V * sympy.exp(-S("dt") / 4) + a * b * S("g") - a / 3
+                      + sympy.exp(b) / 50 + ir.RandNormal(0) / 20),
+            ir.Assign("on", V > 0.5 * S("v_thresh")),
+            ir.If(on, (ir.Assign("count", count + 1),)),
+            ir.If(V < 0, (ir.Assign("V", -V * b),), (ir.Assign("count", count + 2),)),
+        ),
+        threshold=V >= S("v_thresh"),
+        reset=(ir.Assign("V", V - S("v_thresh")), ir.Assign("count", count * 2),
+               ir.Assign("on", sympy.false)),
+    )
+
+
+FAST_PATH_MODELS = {
+    "held_mix": (held_mix, {"a": (0.0, 0.6), "b": (0.5, 1.5)}),
+    "lif_refractory": (helpers.lif_refractory, {"Isyn": (0.0, 0.6)}),
+    "noisy": (helpers.noisy, {}),
+    "counter": (helpers.counter, {}),
+    "binary_signed": (helpers.binary_signed, {"x": (-1.0, 1.0)}),
+    "branches": (helpers.branches, {"drive": (-1.0, 6.0)}),
+}
+
+
+def fast_path_runs(name, precision="float32", tile=0, positions=None, held=True,
+                   n=37, batch=3, steps=24):
+    """Two runs of a model; recorded states (all, and a subset), spikes, final states."""
+    build, ranges = FAST_PATH_MODELS[name]
+    model = build()
+    runner = start(model, n=n, batch=batch, precision=precision, seed=5,
+                   params={"v_thresh": np.linspace(0.8, 1.2, n)} if name == "held_mix" else None)
+    runner.tiling = numpy_tiles.Tiling(batch, n, tile)
+    runner.spike_block_bytes = 5 * batch * n  # blocks of 5 steps: several per run
+    if positions is not None:
+        runner.program.run.__globals__.update(_positions=positions, _SPARSE_MIN=0)
+    generator = np.random.default_rng(3)
+    states = [s.name for s in model.states]
+    record = {name: None for name in states}
+    record[states[0]] = [5 % n, 0, n - 1, 5 % n, n // 2]  # any order, repeats
+    results = []
+    for first in (0, steps):
+        inputs = {}
+        for input_name, (low, high) in ranges.items():
+            value = generator.uniform(low, high, (1, 1, n))
+            inputs[input_name] = value if held else np.broadcast_to(value, (steps, batch, n))
+        raw = runner.run(steps, first, inputs, record, model.spiking)
+        results.append(raw)
+    final = {name: runner.get_state(name) for name in states}
+    return results, final
+
+
+def assert_same_bits(got, want):
+    (runs, final), (expected_runs, expected_final) = got, want
+    for raw, expected in zip(runs, expected_runs):
+        for name, value in expected.vars.items():
+            assert raw.vars[name].dtype == value.dtype
+            np.testing.assert_array_equal(raw.vars[name].view(np.uint8),
+                                          value.view(np.uint8), err_msg=name)
+        for field in ("spike_step", "spike_batch", "spike_neuron", "spike_sign"):
+            np.testing.assert_array_equal(getattr(raw, field), getattr(expected, field))
+    for name, value in expected_final.items():
+        np.testing.assert_array_equal(final[name].view(np.uint8), value.view(np.uint8))
+
+
+def where_only(mask):
+    return None
+
+
+def always_sparse(mask):
+    return np.flatnonzero(mask)
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATH_MODELS))
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_fast_paths_give_the_bits_of_the_straightforward_path(name, precision):
+    """Held vs per-step inputs, where= vs sparse stores, one tile vs neuron or lane tiles."""
+    reference = fast_path_runs(name, precision, positions=where_only, held=False)
+    assert_same_bits(fast_path_runs(name, precision, positions=where_only), reference)
+    assert_same_bits(fast_path_runs(name, precision, positions=always_sparse), reference)
+    for tile in (7, 2 * 37, 10**6):  # 6 parts of 7 or 2 of a lane; 2 lanes; all
+        assert_same_bits(fast_path_runs(name, precision, tile=tile), reference)
+        assert_same_bits(fast_path_runs(name, precision, tile=tile, held=False,
+                                        positions=always_sparse), reference)
+
+
+def test_tiles_also_split_batch_one_and_keep_global_ids():
+    tiling = numpy_tiles.Tiling(1, 10, 4)
+    assert [(r.start, r.stop, c.start, c.stop) for r, c in tiling.tiles] == [
+        (0, 1, 0, 4), (0, 1, 4, 8), (0, 1, 8, 10)]  # 10 is not a multiple of 4
+    assert len(numpy_tiles.Tiling(5, 10, 20).tiles) == 3  # lanes 0-1, 2-3, 4
+    assert len(numpy_tiles.Tiling(5, 10, 0).tiles) == 1
+    reference = fast_path_runs("noisy", n=10, batch=1)
+    assert_same_bits(fast_path_runs("noisy", n=10, batch=1, tile=4), reference)
+
+
+def test_the_tile_size_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(numpy_tiles.ENVIRONMENT, "7")
+    sim = eqsnn.Simulator(neurons.LeakyIntegrateFire(tau_refrac=2.0), 20, batch_size=2)
+    current = np.random.default_rng(0).uniform(0, 0.3, (40, 2, 20))
+    tiled = sim.run(40, inputs={"Isyn": current}, record={"V": [3, 19], "spikes": None})
+    assert len(sim._runner.tiling.tiles) == 6
+    monkeypatch.setenv(numpy_tiles.ENVIRONMENT, "0")
+    sim = eqsnn.Simulator(neurons.LeakyIntegrateFire(tau_refrac=2.0), 20, batch_size=2)
+    whole = sim.run(40, inputs={"Isyn": current}, record={"V": [3, 19], "spikes": None})
+    assert len(sim._runner.tiling.tiles) == 1
+    np.testing.assert_array_equal(tiled.vars["V"], whole.vars["V"])
+    np.testing.assert_array_equal(tiled.spikes.neuron, whole.spikes.neuron)
+    np.testing.assert_array_equal(tiled.spikes.step, whole.spikes.step)
+
+
+def test_values_of_held_inputs_are_computed_before_the_loop():
+    text = numpy_backend.emit(held_mix(), EmitOptions("float32")).text
+    before, loop = text.split("for i in range(steps):")
+    assert "if _held_a:\n            np.multiply(_c0, a, out=_held0)" in before
+    assert "if _held_a and _held_b:\n            np.multiply(a, b, out=_held4)" in before
+    assert "a = _all_a[i]\n                np.multiply(_c0, a, out=_held0)" in loop
+    assert "if not (_held_a and _held_b):\n                np.multiply(a, b, out=_held4)" in loop
+    assert "b = _all_b[i]\n                np.exp(b, out=_held2)" in loop
+    assert "np.add(V, _held5, out=V)" in loop
+
+
+def test_masked_stores_have_a_sparse_form_only_where_it_is_exact():
+    text = numpy_backend.emit(held_mix(), EmitOptions("float32")).text
+    assert "_at0 = _positions(on)" in text  # a bool state as the mask
+    assert "count.put(_at0, np.add(1, count.take(_at0)))" in text
+    assert "np.add(1, count, out=count, where=on)" in text
+    per_neuron = numpy_backend.emit(held_mix(), EmitOptions("float32", frozenset({"v_thresh"})))
+    # V - v_thresh with an (n,) v_thresh keeps the where= form
+    assert "np.subtract(V, v_thresh, out=V, where=_spike)\n            # count" in per_neuron.text
+    model = helpers.lif().replace(reset=(ir.Assign("V", sympy.exp(helpers.V)),))
+    assert ".put(" not in numpy_backend.emit(model, EmitOptions("float32")).text
+
+
+def test_positions_choose_the_cheaper_form():
+    program = numpy_backend.load(numpy_backend.emit(helpers.lif(), EmitOptions("float32")))
+    positions = program.run.__globals__["_positions"]
+    assert program.run.__globals__["_SPARSE_MIN"] == 16384  # smaller: always where=
+    mask = np.zeros((2, 20000), bool)
+    assert positions(mask).size == 0
+    mask[1, ::20] = True
+    np.testing.assert_array_equal(positions(mask), np.flatnonzero(mask))
+    mask[:] = True
+    mask[0, ::3] = False
+    assert positions(mask) is None  # dense: where=
+    mask[:] = False
+    mask[0, 3] = True
+    assert positions(mask) is None  # very sparse: where=
+
+
+def test_spike_regions_and_commits():
+    flags = np.random.default_rng(0).random((10, 2, 3)) < 0.3
+    buffer = SpikeBuffer(10, 2, 3, signed=False, max_bytes=2 * 3 * 4)
+    for first in range(0, 10, 4):
+        for rows, cols in [(slice(0, 1), slice(0, 3)), (slice(1, 2), slice(0, 2)),
+                           (slice(1, 2), slice(2, 3))]:
+            region = buffer.region(rows, cols)
+            for i in range(min(4, 10 - first)):
+                region.write(i, flags[first + i][rows, cols])
+        buffer.commit(first, min(4, 10 - first))
+    step, lane, neuron, sign = buffer.result()
+    for got, want in zip((step, lane, neuron), np.nonzero(flags)):
+        np.testing.assert_array_equal(got, want)
+    assert sign is None

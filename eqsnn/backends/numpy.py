@@ -31,6 +31,12 @@ float64 then rounded; ``id`` is ``(1, n)``, ``batch`` ``(batch, 1)``;
 ``(step, neuron, lane, k)``; array reads clamp their index.  Every branch of
 a conditional expression is evaluated, so floating-point warnings are
 suppressed during a run.
+
+How the code gets there faster changes no bit of this: values computed from
+held inputs are computed once per run, a masked store may update just the
+elements its mask picks out (:mod:`eqsnn.printing.numpy`), and a large
+population runs tile by tile, all the steps of a block for one tile of
+lanes and neurons before the next (:mod:`eqsnn.backends.numpy_tiles`).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from .. import ir
 from ..errors import BackendError
 from ..printing.numpy import StepCode, print_step
 from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
-from ..runtime.recording import SpikeBuffer
+from ..runtime.recording import DEFAULT_BLOCK_BYTES, SpikeBuffer
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
 from .numpy_tiles import Tiling, run_tiled
 
@@ -120,7 +126,11 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
         name = names[item.name]
         lines.append(f'    _all_{name} = inputs["{item.name}"]')
         lines.append(f"    _held_{name} = _all_{name}.shape[0] == 1")
-        lines.append(f"    {name} = _all_{name}[0]")
+        lines.append(f"    if _held_{name}:  # the value of every step")
+        lines.append(f"        {name} = _all_{name}[0]")
+    if "positions" in code.uses:
+        lines.append("    # the sparse form of masked stores pays on large populations only")
+        lines.append("    _sparse = neuron_id.size * lane.size >= _SPARSE_MIN")
     lines.append("    # work buffers")
     lines += [f'    {name} = pop.buffers["{name}"]' for name in code.buffers]
     lines += [
@@ -162,6 +172,7 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
 
 
 _POSITIONS = [
+    "_SPARSE_MIN = 16384  # fewest elements on which a masked store may be sparse",
     "_NOWHERE = np.zeros(0, np.intp)",
     "",
     "",
@@ -169,12 +180,10 @@ _POSITIONS = [
     '    """Flat positions where ``mask`` holds, or None where ``where=`` is the cheaper way.',
     "",
     "    A masked store may update just these elements (take, op, put) instead: cheaper",
-    "    on a large mask that holds nowhere or on 1/64 to 1/2 of its elements (a",
-    "    ``where=`` ufunc pays for every run of equal mask values, flatnonzero for",
-    "    every element).  Either way gives the same bits.",
+    "    where the mask holds nowhere or on 1/64 to 1/2 of its elements (a ``where=``",
+    "    ufunc pays for every run of equal mask values, flatnonzero for every element",
+    "    set).  Either way gives the same bits.",
     '    """',
-    "    if mask.size < 16384:",
-    "        return None",
     "    count = np.count_nonzero(mask)",
     "    if count == 0:",
     "        return _NOWHERE",
@@ -240,7 +249,9 @@ class NumpyRunner:
     """One population's state in NumPy arrays (the Runner contract of eqsnn.backends).
 
     The emitted ``run`` reads ``states``, ``values``, ``arrays``, ``buffers``,
-    ``neuron_id``, ``lane``, ``seed`` and ``dt`` from it.
+    ``neuron_id``, ``lane``, ``seed`` and ``dt`` from it, or from a
+    :class:`~eqsnn.backends.numpy_tiles.TileView` of it.  ``tiling`` (a
+    :class:`~eqsnn.backends.numpy_tiles.Tiling`) may be set before a run.
     """
 
     def __init__(self, program: Program, instance: Instance):
@@ -269,6 +280,8 @@ class NumpyRunner:
         self.arrays = {}
         for name, value in instance.arrays.items():
             self.set_array(name, value)
+        #: memory of the spike flags of one block of steps (eqsnn.runtime.recording)
+        self.spike_block_bytes = DEFAULT_BLOCK_BYTES
         #: how a run is cut into tiles (eqsnn.backends.numpy_tiles); chosen at the first run
         self.tiling: Tiling | None = None
         #: work buffers of the whole population and of each tile shape, allocated when needed
@@ -300,7 +313,8 @@ class NumpyRunner:
             chosen[name] = index
         spikes = None
         if record_spikes and self.model.spiking:
-            spikes = SpikeBuffer(steps, self.batch, self.n, self.model.signed)
+            spikes = SpikeBuffer(steps, self.batch, self.n, self.model.signed,
+                                 self.spike_block_bytes)
         if self.tiling is None:
             self.tiling = Tiling.for_runner(self)
         if len(self.tiling.tiles) > 1:

@@ -13,9 +13,10 @@ kinds of ops leave the step's straight line, none changing a bit:
   write dedicated ``_held`` buffers: once per run for inputs held for the
   whole run, at the top of the step for inputs that change every step;
 * a masked store whose op is exact (:data:`~eqsnn.printing.numpy_ops.GATHER_SAFE`)
-  and whose operands are full arrays or scalars also gets a sparse form: where
-  the mask holds on at most half of the elements (``_positions``), only those
-  are gathered, computed and scattered back.
+  and whose operands are full arrays or scalars also gets a sparse form: on a
+  large population (``_sparse``) whose mask holds on a few percent of the
+  elements (``_positions``), only those are gathered, computed and scattered
+  back.
 
 :func:`print_step` returns the pieces; :mod:`eqsnn.backends.numpy` puts them
 into a module.
@@ -293,11 +294,11 @@ class _StepPrinter:
         if mask not in self.positions:
             self.positions[mask] = name = self.fresh("_at")
             self.code.uses.add("positions")
-            self.line(f"{name} = _positions({mask})")
+            self.line(f"{name} = _positions({mask}) if _sparse else None")
         return self.positions[mask]
 
     def masked(self, at: str, where_lines: list[str], sparse_line: str) -> None:
-        self.line(f"if {at} is None:  # the mask holds on most elements")
+        self.line(f"if {at} is None:  # where= is the cheaper way, see _positions")
         self.depth += 1
         self.lines(where_lines)
         self.depth -= 1
