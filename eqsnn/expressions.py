@@ -44,7 +44,7 @@ _SIGNATURES = {
     "rand_normal": "write rand_normal()",
 }
 _INT_FUNCTIONS = {"abs", "min", "max", "clip"}
-BUILTIN_TYPES = {"t": "float", "dt": "float", "step": "int", "id": "int", "batch": "int"}
+BUILTIN_TYPES = ir.BUILTIN_TYPES
 _COMPARE = {">=": sympy.Ge, ">": sympy.Gt, "<=": sympy.Le, "<": sympy.Lt}
 
 

@@ -46,6 +46,9 @@ __all__ = [
 #: the batch lane.
 BUILTINS = ("t", "step", "dt", "id", "batch")
 
+#: Types of the built-ins.
+BUILTIN_TYPES = {"t": "float", "dt": "float", "step": "int", "id": "int", "batch": "int"}
+
 #: Element types of params, states, inputs and locals.  ``float`` is the
 #: simulation precision (float32 or float64), chosen when the model is run.
 DTYPES = ("float", "int", "bool")
@@ -288,6 +291,22 @@ class Model:
             for fn in expr.atoms(RandUniform, RandNormal):
                 draws.append(int(fn.args[0]) + 1)
         return max(draws)
+
+    def locals(self) -> list[Local]:
+        """Every local the per-step code defines (step, reset and negative reset)."""
+        blocks = (self.step, self.reset, self.negative_reset)
+        return [s for block in blocks for s in walk_statements(block) if isinstance(s, Local)]
+
+    def name_types(self) -> dict[str, str]:
+        """Type (float/int/bool) of every name the per-step code can read."""
+        types = dict(BUILTIN_TYPES)
+        types.update({name: "int" for name in self.runtime_params})
+        types.update({p.name: p.dtype for p in self.params})
+        types.update({name: "float" for name in self.precompute_names})
+        for group in (self.states, self.inputs, self.arrays):
+            types.update({item.name: item.dtype for item in group})
+        types.update({local.name: local.dtype for local in self.locals()})
+        return types
 
     def expressions(self):
         """Every expression of the per-step code (not the precompute)."""

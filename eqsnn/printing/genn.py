@@ -83,7 +83,6 @@ _BUILTINS = {
     "t": ("(scalar)t", 15), "dt": ("(scalar)dt", 15), "step": ("(int)round(t / dt)", 15),
     "id": ("(int)id", 15), "batch": ("(int)batch", 15),
 }
-_BUILTIN_TYPES = {"t": "float", "dt": "float", "step": "int", "id": "int", "batch": "int"}
 _INFIX = {  # op -> (C operator, precedence)
     "add": ("+", 12), "sub": ("-", 12), "mul": ("*", 13), "div": ("/", 13),
     "lt": ("<", 10), "le": ("<=", 10), "gt": (">", 10), "ge": (">=", 10),
@@ -237,21 +236,9 @@ def _renamed_precompute(items, names) -> tuple:
     return tuple(out)
 
 
-def _locals(blocks):
-    return [s for block in blocks for s in ir.walk_statements(block) if isinstance(s, ir.Local)]
-
-
 def name_types(model: ir.Model) -> dict[str, str]:
     """IR type of every name the per-step code can read."""
-    types = dict(_BUILTIN_TYPES)
-    types.update({name: "int" for name in model.runtime_params})
-    types.update({p.name: p.dtype for p in model.params})
-    types.update({name: "float" for name in model.precompute_names})
-    for group in (model.states, model.inputs, model.arrays):
-        types.update({item.name: item.dtype for item in group})
-    blocks = (model.step, model.reset, model.negative_reset)
-    types.update({local.name: local.dtype for local in _locals(blocks)})
-    return types
+    return model.name_types()
 
 
 class _Names:
@@ -400,7 +387,9 @@ class _Printer:
         seen, nested = set(), []
         for stmt in statements:
             if isinstance(stmt, ir.If):
-                for local in _locals((stmt.body, stmt.orelse)):
+                branch_locals = [s for block in (stmt.body, stmt.orelse)
+                                 for s in ir.walk_statements(block) if isinstance(s, ir.Local)]
+                for local in branch_locals:
                     if local.name not in nested and local.name not in self.declared:
                         nested.append(local.name)
             elif isinstance(stmt, ir.Local):

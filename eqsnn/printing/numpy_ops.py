@@ -123,24 +123,15 @@ def gathered_op(op: Op, args: list[str]) -> str:
 _BUILTIN_NAMES = {"t": "t", "step": "step", "dt": "dt", "id": "neuron_id", "batch": "lane"}
 _TEMPLATE_NAMES = {"np", "rng", "FLOAT", "pop", "steps", "step0", "inputs", "recorders",
                    "spikes", "i", "allocate", "run", "batch", "n"}
-_BUILTIN_TYPES = {"t": "float", "dt": "float", "step": "int", "id": "int", "batch": "int"}
 
 
 def local_statements(model: ir.Model):
-    blocks = (model.step, model.reset, model.negative_reset)
-    return [s for block in blocks for s in ir.walk_statements(block) if isinstance(s, ir.Local)]
+    return model.locals()
 
 
 def name_types(model: ir.Model) -> dict[str, str]:
     """IR type (float/int/bool) of every name the step code can read."""
-    types = dict(_BUILTIN_TYPES)
-    types.update({name: "int" for name in model.runtime_params})
-    types.update({p.name: p.dtype for p in model.params})
-    types.update({name: "float" for name in model.precompute_names})
-    for group in (model.states, model.inputs, model.arrays):
-        types.update({item.name: item.dtype for item in group})
-    types.update({local.name: local.dtype for local in local_statements(model)})
-    return types
+    return model.name_types()
 
 
 def python_names(model: ir.Model) -> dict[str, str]:
