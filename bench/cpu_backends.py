@@ -35,42 +35,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from lif_models import LIF, LIF_REFRACTORY  # noqa: E402  (bench/ is on sys.path)
+
 import eqsnn  # noqa: E402
 from eqsnn import host  # noqa: E402
 from eqsnn.backends import EmitOptions, Instance  # noqa: E402
 from eqsnn.backends import c as c_backend  # noqa: E402
-
-LIF = """
-neuron BenchLif
-    param v_thresh = 1.0
-    param v_reset = 0.0
-    param tau_mem = 20.0 (> 0)
-    state V = 0.0
-    input Isyn
-    dV/dt = -V / tau_mem
-    after: V += Isyn
-    threshold: V >= v_thresh
-    reset: V -= v_thresh - v_reset
-"""
-
-LIF_REFRACTORY = """
-neuron BenchLifRefractory
-    param v_thresh = 1.0
-    param v_reset = 0.0
-    param tau_mem = 20.0 (> 0)
-    param tau_refrac = 5.0
-    state V = 0.0
-    state RefracTime = 0.0
-    input Isyn
-    dV/dt = -V / tau_mem
-    after:
-        V += Isyn
-        if RefracTime > 0: RefracTime -= dt
-    threshold: V >= v_thresh and RefracTime <= 0
-    reset:
-        V -= v_thresh - v_reset
-        RefracTime = tau_refrac
-"""
 
 DT = 1.0
 FLOAT = np.float32

@@ -39,18 +39,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-LIF = """
-neuron BenchLif
-    param v_thresh = 1.0
-    param v_reset = 0.0
-    param tau_mem = 20.0 (> 0)
-    state V = 0.0
-    input Isyn
-    dV/dt = -V / tau_mem
-    after: V += Isyn
-    threshold: V >= v_thresh
-    reset: V -= v_thresh - v_reset
-"""
+from lif_models import LIF  # noqa: E402  (bench/ is on sys.path)
 
 HAND_KERNELS = r"""
 extern "C" __global__ void lif_step(float *V, const float *I, const float alpha,
