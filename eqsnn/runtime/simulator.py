@@ -23,7 +23,7 @@ from ..errors import ParameterError, ShapeError
 from .inputs import check_numeric, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
 from .result import Result, Spikes, Timing
-from .values import initial_states, prepare_arrays, prepare_params, state_value
+from .values import as_mapping, initial_states, prepare_arrays, prepare_params, state_value
 
 __all__ = ["Simulator"]
 
@@ -56,8 +56,8 @@ class Simulator:
         if unsupported:
             raise ParameterError(f"the Simulator cannot set runtime params {sorted(unsupported)}")
         if self._build is not None:
-            params = {**self._build.params, **_as_dict("params", params)}
-            init = {**self._build.init, **_as_dict("init", init)}
+            params = {**self._build.params, **dict(as_mapping("params", params))}
+            init = {**self._build.init, **dict(as_mapping("init", init))}
             params = {**self._build.arrays, **params}
         self._params = prepare_params(self.model, params, self.shape)
         arrays = prepare_arrays(self.model, params)
@@ -88,7 +88,7 @@ class Simulator:
         steps = _count("steps", steps)
         if progress not in (None, True, False):
             raise ParameterError(f"progress must be None, True or False, not {progress!r}")
-        inputs = _as_dict("inputs", inputs)
+        inputs = dict(as_mapping("inputs", inputs))
         plan = self._input_plan(inputs, steps)
         if plan is not None:
             inputs = {**{k: v for k, v in inputs.items() if k != self._build.input_name},
@@ -228,15 +228,6 @@ def _resolve_model(model, shape, batch_size, dt, seed):
         f"expected an eqsnn.Model, got {type(model).__name__}",
         hint="compile one with eqsnn.compile(text) or eqsnn.load(path)",
     )
-
-
-def _as_dict(what: str, value) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ParameterError(f"{what} must be a mapping of names to values, "
-                             f"got {type(value).__name__}")
-    return dict(value)
 
 
 def _is_int(value) -> bool:

@@ -22,7 +22,8 @@ from .inputs import check_numeric, fit, unknown_name
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value"]
 
 
-def _mapping(what: str, value) -> Mapping:
+def as_mapping(what: str, value) -> Mapping:
+    """``value`` as a mapping of names (``None``: empty); a clear error otherwise."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -33,7 +34,7 @@ def _mapping(what: str, value) -> Mapping:
 
 def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     """Float64 value (``()`` or ``(n,)``) of every param, constraints checked per neuron."""
-    params = _mapping("params", params)
+    params = as_mapping("params", params)
     declared = {p.name: p for p in model.params if p.name not in model.runtime_params}
     arrays = {a.name for a in model.arrays}
     for name in params:
@@ -85,7 +86,7 @@ def _check_constraints(param: ir.Param, value: np.ndarray) -> None:
 
 def prepare_arrays(model: ir.Model, params) -> dict[str, np.ndarray]:
     """The data of every ``ir.Array``, given as a 1-D array in ``params``."""
-    params = _mapping("params", params)
+    params = as_mapping("params", params)
     arrays = {}
     for item in model.arrays:
         if item.name not in params:
@@ -122,7 +123,7 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
 
 def initial_states(model, values, precompute, init, batch, shape, dt, precision) -> dict:
     """``(batch, n)`` initial value of every state: ``init[name]`` or its declared value."""
-    init = _mapping("init", init)
+    init = as_mapping("init", init)
     for name in init:
         if name not in {s.name for s in model.states}:
             raise unknown_name("state", name, {s.name for s in model.states})
