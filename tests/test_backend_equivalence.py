@@ -33,7 +33,6 @@ from eqsnn import host, ir
 from eqsnn.backends import REGISTRY, EmitOptions, Instance, get_backend
 from eqsnn.errors import BackendError
 from eqsnn.printing.lower import lower
-from eqsnn.printing.numpy import name_types
 from eqsnn.runtime.values import initial_states, prepare_arrays, prepare_params
 
 EXACT_BACKENDS = ("c", "cupy")
@@ -178,7 +177,7 @@ def run_backend(backend, case, precision, steps=STEPS, inputs=None, record=None,
 
 
 def has_transcendental(model: ir.Model) -> bool:
-    types = name_types(model)
+    types = model.name_types()
     return any(op.op == "call" and op.fn in TRANSCENDENTAL
                for expr in model.expressions() for op in lower(expr, types).ops)
 

@@ -29,7 +29,6 @@ import numpy as np
 
 from .. import ir
 from ..errors import BackendError
-from ..printing.numpy import name_types
 
 __all__ = [
     "Layout", "layout", "input_strides", "check_input_shape", "rounded_value", "record_plan",
@@ -62,7 +61,7 @@ class Layout:
 def layout(model: ir.Model, per_neuron=frozenset(), precision: str = "float32") -> Layout:
     if precision not in ("float32", "float64"):
         raise BackendError(f"unknown precision {precision!r}", hint="choose float32 or float64")
-    types = name_types(model)
+    types = model.name_types()
     names = [p.name for p in model.params] + list(model.runtime_params)
     names += list(model.precompute_names)
     values = tuple((name, types[name], name in per_neuron) for name in dict.fromkeys(names))

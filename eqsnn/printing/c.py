@@ -43,7 +43,6 @@ from sympy.printing.c import C99CodePrinter
 
 from .. import ir, rng
 from .lower import Lowered, Op, Ref, Temp, lower
-from .numpy import name_types
 
 __all__ = [
     "CPrinter", "StepFunction", "c_names", "prelude", "print_step_function",
@@ -94,7 +93,7 @@ def c_names(model: ir.Model) -> dict[str, str]:
     """
     names = {name: name for name in ("t", "step", "dt", "id", "batch")}
     taken = set(names.values()) | _RESERVED
-    for name in name_types(model):
+    for name in model.name_types():
         if name in names:
             continue
         candidate = "m" + name if name.startswith("_") else name
@@ -201,7 +200,7 @@ class _StepBody:
 
     def __init__(self, model: ir.Model, precision: str):
         self.model = model
-        self.types = name_types(model)
+        self.types = model.name_types()
         self.names = c_names(model)
         self.printer = CPrinter(precision)
         self.suffix = "f32" if precision == "float32" else "f64"

@@ -236,11 +236,6 @@ def _renamed_precompute(items, names) -> tuple:
     return tuple(out)
 
 
-def name_types(model: ir.Model) -> dict[str, str]:
-    """IR type of every name the per-step code can read."""
-    return model.name_types()
-
-
 class _Names:
     """Allocates GeNN identifiers, never twice and never a reserved one."""
 
@@ -265,7 +260,7 @@ def genn_names(model: ir.Model) -> tuple[dict[str, str], _Names]:
     names = {}
     if any(item.name == "Isyn" for item in model.inputs):
         names["Isyn"] = "Isyn"  # GeNN's synaptic input
-    for name in name_types(model):
+    for name in model.name_types():
         if name in names:
             continue
         if name not in _BUILTINS:
@@ -303,7 +298,7 @@ class _Printer:
     def __init__(self, model, names, allocator, precision, batch):
         self.model, self.names, self.allocator = model, names, allocator
         self.precision = precision
-        self.types = name_types(model)
+        self.types = model.name_types()
         self.builtins = dict(_BUILTINS)
         if batch is not None:
             self.builtins["batch"] = (batch, PRIMARY)

@@ -38,12 +38,11 @@ from .numpy_ops import (
     expression,
     gathered_op,
     kind,
-    name_types,
     python_names,
 )
 from .numpy_placement import Placement
 
-__all__ = ["StepCode", "print_step", "python_names", "name_types"]
+__all__ = ["StepCode", "print_step", "python_names"]
 
 
 @dataclass
@@ -92,7 +91,7 @@ def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
 
 class _StepPrinter:
     def __init__(self, model: ir.Model, per_neuron: frozenset):
-        self.types = name_types(model)
+        self.types = model.name_types()
         self.code = StepCode(python_names(model))
         self.names = self.code.names
         self.place = Placement(model, per_neuron)

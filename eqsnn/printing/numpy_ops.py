@@ -25,7 +25,7 @@ from .lower import Op
 
 __all__ = [
     "SCALAR", "NEURON", "LANE", "FULL", "BUFFER_SHAPES", "NUMPY_TYPES", "GATHER_SAFE",
-    "join", "expression", "array_op", "gathered_op", "kind", "local_statements", "name_types",
+    "join", "expression", "array_op", "gathered_op", "kind",
     "python_names",
 ]
 
@@ -125,14 +125,6 @@ _TEMPLATE_NAMES = {"np", "rng", "FLOAT", "pop", "steps", "step0", "inputs", "rec
                    "spikes", "i", "allocate", "run", "batch", "n"}
 
 
-def local_statements(model: ir.Model):
-    return model.locals()
-
-
-def name_types(model: ir.Model) -> dict[str, str]:
-    """IR type (float/int/bool) of every name the step code can read."""
-    return model.name_types()
-
 
 def python_names(model: ir.Model) -> dict[str, str]:
     """A distinct Python identifier for every model name (``id`` is ``neuron_id``, ...).
@@ -142,7 +134,7 @@ def python_names(model: ir.Model) -> dict[str, str]:
     """
     names = dict(_BUILTIN_NAMES)
     taken = set(_TEMPLATE_NAMES) | set(keyword.kwlist) | set(names.values())
-    for name in name_types(model):
+    for name in model.name_types():
         if name in names:
             continue
         candidate = "m" + name if name.startswith("_") else name

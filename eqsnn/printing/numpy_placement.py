@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .. import ir
 from .lower import ELEMENTWISE, Const, Lowered, Op, Ref, Temp
-from .numpy_ops import FULL, LANE, NEURON, SCALAR, join, local_statements
+from .numpy_ops import FULL, LANE, NEURON, SCALAR, join
 
 __all__ = ["Placement"]
 
@@ -36,7 +36,7 @@ class Placement:
         self.inputs = frozenset(item.name for item in model.inputs)
         for group in (model.states, model.inputs):
             self.classes.update({item.name: FULL for item in group})
-        for local in local_statements(model):
+        for local in model.locals():
             self.classes[local.name] = FULL
 
     def operand_class(self, operand, ops) -> str:
