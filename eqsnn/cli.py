@@ -56,11 +56,6 @@ def _library():
     return neurons if hasattr(neurons, "NAMES") else None
 
 
-def _float_states(model):
-    ir_model = _as_model(model).ir
-    return [s.name for s in ir_model.states if s.dtype == "float"]
-
-
 def _example_names():
     return [p.stem for p in Path("examples").glob("*.eqs")]
 
@@ -104,7 +99,9 @@ def cmd_run(args):
                     precision=args.precision, params=_pairs(args.param, "param"), seed=args.seed)
     record = list(args.record or [])
     if args.plot and not record:  # a plot shows the first state's trace with the raster
-        record = _float_states(model)[:1]
+        from .comparison import float_states
+
+        record = float_states(model)[:1]
     if "spikes" not in record:
         record.append("spikes")
     inputs = _pairs(args.input, "input")

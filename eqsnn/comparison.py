@@ -139,7 +139,8 @@ def _model_name(model) -> str:
     return getattr(model, "name", type(model).__name__)
 
 
-def _float_states(model) -> list[str]:
+def float_states(model) -> list[str]:
+    """Names of the float states of an ``eqsnn.Model`` or standard-library neuron."""
     ir_model = getattr(model, "ir", None)
     if ir_model is None and hasattr(model, "model"):
         ir_model = model.model().ir
@@ -182,7 +183,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     if unknown:
         raise EqsnnError(f"unknown backend {unknown[0]!r}",
                          hint=f"registered backends: {', '.join(REGISTRY)}")
-    record = list(_float_states(model) if record is None else record)
+    record = list(float_states(model) if record is None else record)
     recorded = record + ["spikes"]
     args = (n, steps, inputs, params, init, dt, precision, seed, recorded, batch_size)
     ref_result, ref_compile, ref_run = _simulate(model, reference, *args)
