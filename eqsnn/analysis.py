@@ -83,9 +83,7 @@ def analyse(checked: Checked) -> System:
             raise SolverError(f"noise in d{ode.var}/dt must be additive: a term times xi",
                               line=ode.line, column=ode.column,
                               hint="write e.g. 'sigma * xi', with xi appearing once, linearly")
-        if g != 0 and g.free_symbols & set(symbols):
-            pass  # multiplicative noise: allowed, integrated with Euler–Maruyama
-        noise.append(g)
+        noise.append(g)  # g may depend on states: then Euler–Maruyama integrates it
         rhs.append(ode.rhs.subs(XI, 0))
     unless = tuple(ode.unless for ode in odes)
     reasons = []
