@@ -24,6 +24,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
+import fake_cupy
 import helpers
 import numpy as np
 import pytest
@@ -35,7 +36,10 @@ from eqsnn.errors import BackendError
 from eqsnn.printing.lower import lower
 from eqsnn.runtime.values import initial_states, prepare_arrays, prepare_params
 
-EXACT_BACKENDS = ("c", "cupy")
+#: the cupy backend on the CPU: its host code and kernel run, the kernel compiled by g++ with
+#: the SIMT emulation of tests/cuda_emulation.h (see tests/fake_cupy.py)
+EMULATED = "cupy-emulated"
+EXACT_BACKENDS = ("c", "cupy", EMULATED)
 #: float32 models whose fast dynamics amplify the last-bit differences of exp (NumPy's SIMD
 #: expf vs the C library's) beyond 1e-5 before any spike differs: the steps they must agree
 FLOAT32_SENSITIVE = {"example-hh": 50}
@@ -161,6 +165,9 @@ def make_inputs(model: ir.Model, steps: int, batch: int, n: int, seed: int = 11)
 @functools.cache
 def program(backend: str, model: ir.Model, options: EmitOptions):
     """Emitted and loaded once per test session (the c backend also caches on disk)."""
+    if backend == EMULATED:
+        with fake_cupy.installed():
+            return program("cupy", model, options)
     module = get_backend(backend)
     return module.load(module.emit(model, options))
 
@@ -241,11 +248,11 @@ def available(backend: str) -> str | None:
 
 
 def _params(names):
-    marks = {"c": [pytest.mark.c], "cupy": [pytest.mark.gpu]}
+    marks = {"c": [pytest.mark.c], "cupy": [pytest.mark.gpu], EMULATED: [pytest.mark.c]}
     return [pytest.param(name, marks=marks.get(name, []), id=name) for name in names]
 
 
-EXACT = _params([name for name in EXACT_BACKENDS if name in REGISTRY])
+EXACT = _params([name for name in EXACT_BACKENDS if name in REGISTRY or name == EMULATED])
 OTHERS = _params([name for name in REGISTRY if name not in EXACT_BACKENDS + ("numpy",)])
 CASE_PARAMS = [pytest.param(case, id=case.name) for case in CASES]
 

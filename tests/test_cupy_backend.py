@@ -2,11 +2,13 @@
 
 Without a GPU: emitting is pure (no CuPy import), the kernel is the C
 backend's step function in a ``__global__`` wrapper whose parameters match
-the arguments the runner passes, it compiles with ``nvcc`` where that is
-installed (no FMA with ``--fmad=false``), and loading says what is missing.
-With a GPU (``pytest -m gpu``): the modes, windows and device inputs give
-the same bits as ``numpy``.  Equivalence on every model is in
-``test_backend_equivalence.py``.
+the arguments the runner passes, it compiles with ``nvcc`` and with NVRTC
+where they are installed (no FMA with ``--fmad=false``), and loading says
+what is missing.  The runner and its kernel run for real on the CPU
+emulation of ``fake_cupy.py`` (backend id ``emulated``): modes, windows,
+device inputs, graph replay give the same bits as ``numpy``.  With a GPU
+(``pytest -m gpu``) the same tests run on the device.  Equivalence on every
+model is in ``test_backend_equivalence.py`` (also on the emulation).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import shutil
 import subprocess
 import sys
 
+import fake_cupy
 import helpers
 import numpy as np
 import pytest
-from test_backend_equivalence import Case, assert_identical, gpu_available, population, program
+from test_backend_equivalence import (EMULATED, Case, assert_identical, gpu_available,
+                                      population, program)
 
 from eqsnn.backends import EmitOptions
 from eqsnn.backends import c as c_backend
@@ -163,12 +167,22 @@ def test_an_unknown_mode_is_refused_before_any_gpu_work(monkeypatch):
         cupy_backend.load(cupy_backend.emit(helpers.lif(), EmitOptions()))
 
 
-# --- on a GPU ----------------------------------------------------------------------
-def _runs(case, precision, mode, *, window_bytes=None, device_inputs=False, pieces=(100,)):
-    import cupy
+# --- on a GPU, and on the CPU emulation of one -------------------------------------
+ON_DEVICE = [pytest.param("cupy", marks=[pytest.mark.gpu, needs_gpu], id="gpu"),
+             pytest.param(EMULATED, marks=pytest.mark.c, id="emulated")]
 
+
+def _device_module(backend):
+    if backend == EMULATED:
+        return fake_cupy
+    import cupy
+    return cupy
+
+
+def _runs(backend, case, precision, mode, *, window_bytes=None, device_inputs=False,
+          pieces=(100,)):
     instance, options = population(case, precision, n=1000, batch=2)
-    runner = program("cupy", case.model, options).start(instance)
+    runner = program(backend, case.model, options).start(instance)
     runner.mode = mode
     if window_bytes is not None:
         runner.window_bytes = window_bytes
@@ -176,37 +190,104 @@ def _runs(case, precision, mode, *, window_bytes=None, device_inputs=False, piec
     for steps in pieces:
         inputs = {"Isyn": rng.uniform(0, 0.4, (steps, 2, 1000))} if case.model.inputs else {}
         if device_inputs:
-            inputs = {k: cupy.asarray(v) for k, v in inputs.items()}
+            inputs = {k: _device_module(backend).asarray(v) for k, v in inputs.items()}
         out.append(runner.run(steps, step0, inputs, {s.name: None for s in case.model.states},
                               case.model.spiking))
         step0 += steps
     return out
 
 
-@pytest.mark.gpu
-@needs_gpu
+@pytest.mark.parametrize("backend", ON_DEVICE)
 @pytest.mark.parametrize("mode", ["step", "graph"])
 @pytest.mark.parametrize("precision", ["float32", "float64"])
 @pytest.mark.parametrize("model", [helpers.lif_refractory(), helpers.noisy()],
                          ids=lambda m: m.name)
-def test_modes_give_the_same_bits(model, precision, mode):
+def test_modes_give_the_same_bits(backend, model, precision, mode):
     case = Case(model.name, model)
-    for fused, other in zip(_runs(case, precision, "fused", pieces=(60, 40)),
-                            _runs(case, precision, mode, pieces=(60, 40))):
+    for fused, other in zip(_runs(backend, case, precision, "fused", pieces=(60, 40)),
+                            _runs(backend, case, precision, mode, pieces=(60, 40))):
         assert_identical(fused, other)
 
 
-@pytest.mark.gpu
-@needs_gpu
+@pytest.mark.parametrize("backend", ON_DEVICE)
 @pytest.mark.parametrize("precision", ["float32", "float64"])
-def test_windows_device_inputs_and_numpy(precision):
+def test_windows_device_inputs_and_numpy(backend, precision):
     case = Case("lif_refractory", helpers.lif_refractory())
-    whole = _runs(case, precision, "fused")[0]
-    windows = _runs(case, precision, "fused", window_bytes=50_000)[0]
-    device = _runs(case, precision, "fused", device_inputs=True)[0]
+    whole = _runs(backend, case, precision, "fused")[0]
+    windows = _runs(backend, case, precision, "fused", window_bytes=50_000)[0]
+    device = _runs(backend, case, precision, "fused", device_inputs=True)[0]
     assert_identical(whole, windows)
     assert_identical(whole, device)
     instance, options = population(case, precision, n=1000, batch=2)
     runner = program("numpy", case.model, options).start(instance)
     inputs = {"Isyn": np.random.default_rng(9).uniform(0, 0.4, (100, 2, 1000))}
     assert_identical(runner.run(100, 0, inputs, {"V": None, "RefracTime": None}, True), whole)
+
+
+@pytest.mark.parametrize("backend", ON_DEVICE)
+def test_launches_per_mode(backend):
+    """fused: one launch per window; step: one per step; graph: captured once per shape and
+    arguments, replayed, captured again when an argument changes; all give the same bits."""
+    case = Case("lif_refractory", helpers.lif_refractory())
+    instance, options = population(case, "float32", n=100, batch=1)
+    inputs = {"Isyn": np.random.default_rng(4).uniform(0, 0.4, (20, 1, 100))}
+    counts, runs = {}, {}
+    for mode in ("fused", "step", "graph"):
+        runner = program(backend, case.model, options).start(instance)
+        runner.mode, launches, graphs = mode, [], []
+        for k in range(3):
+            if k == 2:
+                runner.set_value("v_thresh", 0.9)  # a kernel argument changes
+            before = getattr(runner.program.kernel, "launches", 0)
+            runs.setdefault(mode, []).append(runner.run(20, 20 * k, inputs, {"V": None}, True))
+            launches.append(getattr(runner.program.kernel, "launches", 0) - before)
+            graphs.append(runner._graph)
+        counts[mode] = launches
+        if mode == "graph":
+            assert graphs[0] is graphs[1] is not graphs[2]  # replayed, then captured again
+    for mode in ("step", "graph"):
+        for a, b in zip(runs["fused"], runs[mode]):
+            assert_identical(a, b)
+    if backend == EMULATED:  # the emulated kernel counts the launches it ran
+        assert counts == {"fused": [1, 1, 1], "step": [20, 20, 20], "graph": [20, 20, 20]}
+
+
+# --- the emulation itself ---------------------------------------------------------------
+_CHECK_KERNEL = r"""
+extern "C" __global__ void k(const long long n, unsigned int *out, const int early)
+{
+    const long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (early && j >= n) return;  /* a thread leaving before the vote: undefined on a GPU */
+    const unsigned int word = __ballot_sync(early == 2 ? 0xffffu : 0xffffffffu, j % 3 == 0);
+    if ((threadIdx.x & 31) == 0) out[j >> 5] = word;
+}
+"""
+
+
+def test_the_emulation_forms_ballots_and_reports_divergence():
+    kernel = fake_cupy.RawModule(code=_CHECK_KERNEL).get_function("k")
+    out = fake_cupy.zeros(4, np.uint32)
+    kernel((2,), (64,), (np.int64(100), out, np.int32(0)))
+    bits = np.unpackbits(out.get().view(np.uint8), bitorder="little")
+    np.testing.assert_array_equal(np.flatnonzero(bits), np.arange(0, 128, 3))
+    with pytest.raises(fake_cupy.CUDARuntimeError, match="diverged at a warp-wide vote"):
+        kernel((2,), (64,), (np.int64(100), out, np.int32(1)))
+    with pytest.raises(fake_cupy.CUDARuntimeError, match="mask 0x0000ffff"):
+        kernel((1,), (32,), (np.int64(32), out, np.int32(2)))
+    with pytest.raises(fake_cupy.CUDARuntimeError, match="argument 0 .* 4 bytes, the parameter 8"):
+        kernel((1,), (32,), (np.int32(32), out, np.int32(0)))
+    with pytest.raises(TypeError, match="ndarray"):
+        kernel((1,), (32,), (np.int64(32), np.zeros(4, np.uint32), np.int32(0)))
+
+
+def test_the_fake_refuses_what_cupy_refuses():
+    device = fake_cupy.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(device)
+    with pytest.raises(TypeError):
+        device.set(np.zeros((2, 3)))  # float64 into float32
+    with pytest.raises(ValueError):
+        device.get(out=np.zeros((3, 2), np.float32))
+    with pytest.raises(TypeError):
+        device + np.ones(3)
+    assert isinstance(np.broadcast_to(device[:1], (4, 3)), fake_cupy.ndarray)
