@@ -22,9 +22,17 @@ import sys
 import fake_cupy
 import helpers
 import numpy as np
+import nvrtc
 import pytest
-from test_backend_equivalence import (EMULATED, Case, assert_identical, gpu_available,
-                                      population, program)
+from test_backend_equivalence import (
+    CASES,
+    EMULATED,
+    Case,
+    assert_identical,
+    gpu_available,
+    population,
+    program,
+)
 
 from eqsnn.backends import EmitOptions
 from eqsnn.backends import c as c_backend
@@ -291,3 +299,40 @@ def test_the_fake_refuses_what_cupy_refuses():
     with pytest.raises(TypeError):
         device + np.ones(3)
     assert isinstance(np.broadcast_to(device[:1], (4, 3)), fake_cupy.ndarray)
+
+
+# --- NVRTC, the compiler CuPy runs (no GPU needed) ----------------------------------------
+needs_nvrtc = pytest.mark.skipif(nvrtc.library() is None,
+                                 reason="needs NVRTC (pip install nvidia-cuda-nvrtc-cu12)")
+NVRTC_ARCH = "-arch=compute_90"  # H100/H200
+#: warning 177, "declared but never referenced": the RNG helpers a model does not draw from
+NVRTC_QUIET = "-diag-suppress=177"
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_nvrtc_compiles_every_models_kernel_without_warnings(precision):
+    failures = []
+    for case in CASES:
+        _, options = population(case, precision)
+        source = cupy_backend.emit(case.model, options)
+        try:
+            ptx, log = nvrtc.compile_ptx(source.text, (*source.extra["nvrtc_options"],
+                                                       NVRTC_ARCH, NVRTC_QUIET), f"{case.name}.cu")
+        except nvrtc.NvrtcError as exc:
+            failures.append(f"{case.name}: {exc}")
+            continue
+        if log.strip() or ".entry eqsnn_advance" not in ptx:
+            failures.append(f"{case.name}: {log.strip() or 'no eqsnn_advance entry'}")
+    assert not failures, "\n".join(failures[:5])
+
+
+@needs_nvrtc
+def test_nvrtc_contracts_multiply_adds_only_with_fast_math():
+    """``V = Alpha V + Isyn`` is a fused multiply-add on a GPU unless ``--fmad=false``."""
+    exact = cupy_backend.emit(helpers.lif(), EmitOptions("float32"))
+    fast = cupy_backend.emit(helpers.lif(), EmitOptions("float32", fast_math=True))
+    exact_ptx, _ = nvrtc.compile_ptx(exact.text, (*exact.extra["nvrtc_options"], NVRTC_ARCH))
+    fast_ptx, _ = nvrtc.compile_ptx(fast.text, (*fast.extra["nvrtc_options"], NVRTC_ARCH))
+    assert not re.search(r"\bfma\.", exact_ptx) and "mul.rn.f32" in exact_ptx
+    assert re.search(r"\bfma\.rn(\.ftz)?\.f32", fast_ptx)
