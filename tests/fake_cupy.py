@@ -330,7 +330,7 @@ def _call_code(name: str, parameters) -> str:
     sizes = [f"sizeof({ctype}{' *' if pointer else ''})" for ctype, pointer in parameters]
     return (f"\nstatic void eqsnn_call_kernel(void **arguments)\n{{\n    {name}(\n        "
             + ",\n        ".join(casts) + ");\n}\n"
-            + f'extern "C" const unsigned long long eqsnn_parameter_sizes[] = {{'
+            + 'extern "C" const unsigned long long eqsnn_parameter_sizes[] = {'
             + ", ".join(sizes) + "};\n")
 
 

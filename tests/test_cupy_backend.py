@@ -37,7 +37,7 @@ from test_backend_equivalence import (
 from eqsnn.backends import EmitOptions
 from eqsnn.backends import c as c_backend
 from eqsnn.backends import cupy as cupy_backend
-from eqsnn.errors import BackendError
+from eqsnn.errors import BackendError, ParameterError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = [helpers.lif_refractory(), helpers.spike_source(), helpers.noisy(),
@@ -336,3 +336,36 @@ def test_nvrtc_contracts_multiply_adds_only_with_fast_math():
     fast_ptx, _ = nvrtc.compile_ptx(fast.text, (*fast.extra["nvrtc_options"], NVRTC_ARCH))
     assert not re.search(r"\bfma\.", exact_ptx) and "mul.rn.f32" in exact_ptx
     assert re.search(r"\bfma\.rn(\.ftz)?\.f32", fast_ptx)
+
+
+# --- the Simulator with device inputs -------------------------------------------------------
+@pytest.mark.c
+def test_simulator_takes_device_inputs_on_cupy_and_refuses_them_elsewhere():
+    """Device arrays go through the Simulator's checks and shaping on the device (per step, in
+    the population's shape, held per lane) and give numpy's bits; NaN is refused there too;
+    other backends say to copy the array to the host."""
+    from eqsnn.runtime import Simulator
+
+    rng = np.random.default_rng(5)
+    per_step = rng.uniform(0, 0.4, (30, 2, 4, 5))
+    per_lane = np.array([0.1, 0.35]).reshape(2, 1, 1)
+    with fake_cupy.installed() as cp:
+        gpu = Simulator(helpers.lif_refractory(), (4, 5), batch_size=2, backend="cupy",
+                        precision="float64")
+        device = [gpu.run(30, inputs={"Isyn": cp.asarray(per_step)}, record=["V", "spikes"])]
+        bad = per_step.copy()
+        bad[3, 1, 2, 0] = np.nan
+        with pytest.raises(ParameterError, match=r"finite; got nan at index \(3, 1, 2, 0\)"):
+            gpu.run(30, inputs={"Isyn": cp.asarray(bad)})  # changes nothing: run 2 is as numpy's
+        device.append(gpu.run(20, inputs={"Isyn": cp.asarray(per_lane)}, record=["V", "spikes"]))
+        host = Simulator(helpers.lif_refractory(), (4, 5), batch_size=2, precision="float64")
+        with pytest.raises(ParameterError, match="CUDA device array.*numpy backend") as info:
+            host.run(30, inputs={"Isyn": cp.asarray(per_step)})
+        assert ".get()" in info.value.hint
+    expected = [host.run(30, inputs={"Isyn": per_step}, record=["V", "spikes"]),
+                host.run(20, inputs={"Isyn": per_lane}, record=["V", "spikes"])]
+    for a, b in zip(expected, device):
+        np.testing.assert_array_equal(a.vars["V"], b.vars["V"], strict=True)
+        np.testing.assert_array_equal(a.spikes.step, b.spikes.step)
+        np.testing.assert_array_equal(a.spikes.neuron, b.spikes.neuron)
+    assert len(expected[0].spikes.step) > 0

@@ -96,8 +96,11 @@ class Runner(Protocol):
     writes one; ``set_value(name, value)`` replaces a param/precompute value;
     ``set_array(name, value)`` replaces the contents of an array (any length).
     Values passed in are validated by the caller; the runner converts them to
-    its precision.
+    its precision.  A runner whose ``device_inputs`` attribute is true also
+    takes CUDA device arrays (CuPy) as inputs; others get host arrays only.
     """
+
+    device_inputs: bool = False
 
     def run(self, steps, step0, inputs, record, record_spikes) -> RawRun: ...
     def get_state(self, name: str) -> np.ndarray: ...

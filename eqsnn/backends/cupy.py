@@ -219,6 +219,8 @@ class CupyRunner:
     records and spikes may take.  Inputs may be CuPy arrays (used in place).
     """
 
+    device_inputs = True  # run() takes CuPy arrays as inputs (the Simulator checks this)
+
     def __init__(self, program: CupyProgram, instance: Instance):
         options, self.model = program.source.options, program.source.model
         if instance.precision != options.precision:

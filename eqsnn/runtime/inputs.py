@@ -21,7 +21,7 @@ from .. import ir
 from ..errors import ParameterError, ShapeError
 
 __all__ = [
-    "fit", "check_numeric", "unknown_name", "prepare_inputs", "prepare_record",
+    "fit", "check_numeric", "is_device_array", "unknown_name", "prepare_inputs", "prepare_record",
 ]
 
 
@@ -35,10 +35,19 @@ def unknown_name(kind: str, name, known) -> ParameterError:
     return ParameterError(f"unknown {kind} {name!r}{suggestion}", hint=hint)
 
 
+def is_device_array(value) -> bool:
+    """A CUDA device array (CuPy's, or any with ``__cuda_array_interface__``)."""
+    return hasattr(value, "__cuda_array_interface__")
+
+
 def check_numeric(what: str, value, dtype: str) -> np.ndarray:
-    """``value`` as an array of real numbers valid for IR type ``dtype``; else ParameterError."""
+    """``value`` as an array of real numbers valid for IR type ``dtype``; else ParameterError.
+
+    A device array stays on its device: the checks below are NumPy calls that
+    CuPy's arrays take over (``__array_function__``/``__array_ufunc__``).
+    """
     try:
-        array = np.asarray(value)
+        array = value if is_device_array(value) else np.asarray(value)
     except (ValueError, TypeError) as error:
         raise ParameterError(f"{what} is not an array of numbers ({error})") from None
     if array.dtype.kind not in "biuf":
@@ -56,7 +65,7 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
         raise ParameterError(f"{what} must be integers; got non-integral values")
     if dtype == "int" and array.size and np.abs(array).max() >= 2**31:
         raise ParameterError(f"{what} must fit in int32")
-    if dtype == "bool" and array.dtype.kind != "b" and not np.isin(array, (0, 1)).all():
+    if dtype == "bool" and array.dtype.kind != "b" and not ((array == 0) | (array == 1)).all():
         raise ParameterError(f"{what} must be booleans (True/False or 0/1)")
     return array
 

@@ -20,7 +20,7 @@ import numpy as np
 from .. import host, ir
 from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
-from .inputs import check_numeric, prepare_inputs, prepare_record, unknown_name
+from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
 from .result import Result, Spikes, Timing
 from .values import as_mapping, initial_states, prepare_arrays, prepare_params, state_value
@@ -76,6 +76,17 @@ class Simulator:
         self._step = 0
 
     # --- running ---------------------------------------------------------
+    def _check_device_inputs(self, inputs) -> None:
+        """Device (CuPy) arrays only where the runner takes them (the cupy backend)."""
+        if getattr(self._runner, "device_inputs", False):
+            return
+        for name, value in inputs.items():
+            if is_device_array(value):
+                raise ParameterError(
+                    f"input {name!r} is a CUDA device array ({type(value).__module__}."
+                    f"{type(value).__name__}); the {self.backend} backend reads host arrays",
+                    hint="copy it to the host with .get(), or simulate with backend='cupy'")
+
     def run(self, steps, inputs=None, record=(), *, progress=None) -> Result:
         """Advance ``steps`` steps from the current state and return what was recorded.
 
@@ -93,6 +104,7 @@ class Simulator:
         if plan is not None:
             inputs = {**{k: v for k, v in inputs.items() if k != self._build.input_name},
                       **plan.inputs}
+        self._check_device_inputs(inputs)
         prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape)
         chosen, record_spikes = prepare_record(self.model, record, self.n)
         runtime = {}
