@@ -242,6 +242,12 @@ def asarray(value, dtype=None):
 array = asarray
 
 
+float32, float64, int32, uint32, bool_ = np.float32, np.float64, np.int32, np.uint32, np.bool_
+random = types.SimpleNamespace(
+    uniform=lambda low=0.0, high=1.0, size=None, dtype=float: ndarray._of(
+        np.random.default_rng().uniform(low, high, size).astype(dtype)))
+
+
 def asnumpy(value):
     return value.get() if isinstance(value, ndarray) else np.asarray(value)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
 import warnings
 
+import fake_cupy
 import pytest
+from test_backend_equivalence import gpu_available
 
 import eqsnn
 
@@ -44,7 +47,9 @@ def test_python_snippets_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
     namespace: dict = {}
-    with warnings.catch_warnings():
+    # without a GPU, cupy snippets run on the CPU emulation of tests/fake_cupy.py
+    emulated = fake_cupy.installed() if not gpu_available() else contextlib.nullcontext()
+    with warnings.catch_warnings(), emulated:
         warnings.simplefilter("ignore")
         for block in PAGES[page]:
             exec(compile(block, page, "exec"), namespace)
