@@ -198,35 +198,33 @@ EQSNN_EXPORT long long eqsnn_spike_positions(const unsigned int *bits, long long
                                              long long batch, long long words, long long *step,
                                              long long *lane, long long *neuron)
 {
-    long long row, w, count = 0;
-    for (row = 0; row < steps * batch; ++row) {
-        const unsigned int *word = bits + row * words;
-        for (w = 0; w < words; ++w) {
-            unsigned int x = word[w];
+    long long i, b, w, count = 0;
+    for (i = 0; i < steps; ++i)
+        for (b = 0; b < batch; ++b) {
+            const unsigned int *word = bits + (i * batch + b) * words;
             if (!step) {
-                count += eqsnn_bit_count(x);
+                for (w = 0; w < words; ++w) count += eqsnn_bit_count(word[w]);
                 continue;
             }
-            for (; x; x &= x - 1, ++count) {
-                step[count] = row / batch;
-                lane[count] = row % batch;
-                neuron[count] = w * 32 + eqsnn_lowest_bit(x);
+            for (w = 0; w < words; ++w) {
+                unsigned int x = word[w];
+                for (; x; x &= x - 1, ++count) {
+                    step[count] = i;
+                    lane[count] = b;
+                    neuron[count] = w * 32 + eqsnn_lowest_bit(x);
+                }
             }
         }
-    }
     return count;
 }
 
-/* bit k of the result: bit `bit` of f[k], k < 32 (8 flags at a time by a multiply) */
+/* bit k of the result: bit `bit` of f[k], k < 32; a shift-or reduction the compiler
+ * vectorises */
 static unsigned int eqsnn_pack_bits(const unsigned char *f, int bit)
 {
     unsigned int word = 0;
-    int k, b;
-    for (k = 0; k < 32; k += 8) {
-        unsigned long long v = 0;
-        for (b = 7; b >= 0; --b) v = (v << 8) | ((f[k + b] >> bit) & 1u);
-        word |= (unsigned int)((v * 0x0102040810204080ull) >> 56) << k;
-    }
+    int k;
+    for (k = 0; k < 32; ++k) word |= (unsigned int)((f[k] >> bit) & 1u) << k;
     return word;
 }
 
