@@ -318,3 +318,31 @@ def test_use_with_genn_page(pygenn, tmp_path, monkeypatch):
             exec(compile(block, page, "exec"), namespace)
     np.testing.assert_allclose(namespace["target"].vars["V"].values, [-0.4], rtol=1e-6)
     assert np.abs(namespace["network"](True) - namespace["network"](False)).max() == 0
+
+
+def test_genn_build_output_is_kept_off_the_terminal_unless_it_fails(capfd):
+    """``make`` writes to the process's stdout; a build shows nothing unless it fails, and then
+    the error carries the output."""
+    from eqsnn.backends.pygenn_runtime import quiet_build
+
+    with quiet_build("a model"):
+        os.write(1, b"make: Entering directory '/tmp/x'\n")
+        print("generating code")
+    assert capfd.readouterr() == ("", "")
+    with pytest.raises(BackendError, match="could not build a model: boom") as info:
+        with quiet_build("a model"):
+            os.write(2, b"model.cc:3: error: 'x' was not declared\n")
+            raise RuntimeError("boom")
+    assert "'x' was not declared" in str(info.value)
+    assert capfd.readouterr() == ("", "")
+    print("after")  # the descriptors are restored
+    assert capfd.readouterr().out == "after\n"
+
+
+def test_pygenn_build_prints_nothing(pygenn, capfd, tmp_path, monkeypatch):
+    monkeypatch.setenv("EQSNN_CACHE_DIR", str(tmp_path))  # a real build, not a cached one
+    from eqsnn.runtime import Simulator
+
+    Simulator(helpers.lif(), 5, backend="pygenn").run(3, inputs={"Isyn": 0.5})
+    out, err = capfd.readouterr()
+    assert "Entering directory" not in out + err and out == ""

@@ -7,8 +7,11 @@ needs no PyGeNN.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
+import sys
 import tempfile
 import weakref
 
@@ -41,6 +44,38 @@ def spec_kwargs(spec: GeNNSpec, derived) -> dict:
         "additional_input_vars": list(spec.additional_input_vars),
     }
     return {key: value for key, value in kwargs.items() if value not in (None, [])}
+
+
+@contextlib.contextmanager
+def quiet_build(what: str):
+    """Run GeNN's code generation and ``make`` quietly: file descriptors 1 and 2 (which
+    ``make`` inherits) go to a temporary file and Python's ``sys.stdout``/``sys.stderr`` to
+    a buffer; if the block fails, a BackendError carries the end of that output."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    python = io.StringIO()
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                with contextlib.redirect_stdout(python), contextlib.redirect_stderr(python):
+                    yield
+            finally:
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+        except Exception as exc:
+            log.seek(0)
+            output = (python.getvalue() + log.read().decode(errors="replace")).strip()
+            raise BackendError(f"GeNN could not build {what}: {exc}"
+                               + (f"\n--- GeNN's output (end) ---\n{output[-4000:]}"
+                                  if output else ""),
+                               hint="this is a bug in eqsnn or GeNN; please report it with "
+                               "the model") from exc
+        finally:
+            for fd in saved:
+                os.close(fd)
 
 
 def genn_backend() -> str:
@@ -180,7 +215,8 @@ class GeNNRunner:
                 feeds[item.name] = cs
             self.pops.append(pop)
             self.sources.append(feeds)
-        genn.build(cache_dir())
+        with quiet_build(f"neuron model {self.model.name!r}"):
+            genn.build(cache_dir())
         words = -(-self.n // 32)
         self.recording = max(1, min(RECORDING_STEPS, 2**24 // (words * self.batch)))
         genn.load(num_recording_timesteps=self.recording if self.model.spiking else None)
