@@ -177,6 +177,9 @@ class ndarray(np.lib.mixins.NDArrayOperatorsMixin):
         _capturing_check("fill")
         self._a.fill(value)
 
+    def sum(self, *args, **kwargs):
+        return _wrap(np.asarray(self._a.sum(*args, **kwargs)))
+
     def all(self, *args, **kwargs):
         return _wrap(np.asarray(self._a.all(*args, **kwargs)))
 

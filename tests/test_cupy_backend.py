@@ -369,3 +369,27 @@ def test_simulator_takes_device_inputs_on_cupy_and_refuses_them_elsewhere():
         np.testing.assert_array_equal(a.spikes.step, b.spikes.step)
         np.testing.assert_array_equal(a.spikes.neuron, b.spikes.neuron)
     assert len(expected[0].spikes.step) > 0
+
+
+# --- the GPU benchmark's logic, on the emulation ----------------------------------------------
+@pytest.mark.c
+def test_gpu_bench_runs_on_the_emulation(monkeypatch, capsys):
+    """bench/gpu_bench.py's timing code (hand kernels, the three modes) and its table run, so
+    the script spends a GPU session measuring rather than failing; the figures mean nothing."""
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "bench"))
+    import gpu_bench
+
+    with fake_cupy.installed() as cp:
+        row = gpu_bench.hand_timings(cp, 100, 5, 1)
+        row.update(gpu_bench.eqsnn_timings(cp, 100, 5, 1))
+    assert set(row) == {"hand step", "hand fused", "step", "graph", "fused"}
+    assert all(value > 0 for value in row.values())
+    results = {"sizes": {"100": row, "1000": {"error": "Traceback\nCUDARuntimeError: x"}},
+               "compile": {"cold compile": 0.5, "warm compile": 0.01}}
+    text = gpu_bench.table(results, "emulated", 5)
+    assert "| 1e+02 |" in text and "error: CUDARuntimeError: x" in text
+    assert "cold compile to first step: 500 ms" in text
+    monkeypatch.setattr(sys, "argv", ["-c", ROOT, gpu_bench.LIF])
+    with fake_cupy.installed():  # the script timed in a fresh process, here in this one
+        exec(compile(gpu_bench.COMPILE_SCRIPT, "COMPILE_SCRIPT", "exec"), {})
+    assert float(capsys.readouterr().out.split()[-1]) > 0
