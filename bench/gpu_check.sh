@@ -9,9 +9,9 @@
 # WHEELS_DIR defaults to .whl; OUT_DIR to $OUT, else gpu-check.  Wheels are
 # installed with `pip install --no-index --no-deps --target`, and only those
 # whose distribution is not importable already (so the machine's NumPy, which
-# its CuPy was built against, stays).  Prepare them where there is a network:
-#   pip download --only-binary=:all: --python-version 3.X -d .whl \
-#       lark sympy mpmath scipy tqdm pytest hypothesis iniconfig pluggy packaging
+# its CuPy was built against, stays).  Prepare them where there is a network with
+# `bash bench/gpu_wheels.sh` (the device image lacks only lark), then run this there:
+#   run(command="bash bench/gpu_check.sh .whl $OUT", carry=[".whl"], timeout_s=480)
 # Every step runs even if an earlier one fails; the exit status is non-zero if
 # any did.  Results: summary.md (the table), pytest_gpu.log, gpu_bench.log,
 # gpu_bench.md/.json, environment.log.
