@@ -336,8 +336,9 @@ def test_stochastic_models_give_the_same_spikes(backend, case):
 
 @pytest.mark.parametrize("backend", EXACT, indirect=True)
 def test_held_inputs_subsets_and_continued_runs(backend):
-    """Held (1, 1, n) and (1, batch, 1) inputs, duplicate/unsorted record indices, a run
-    continued from step0 > 0, set_state/set_value/set_array give numpy's bits."""
+    """Held (1, 1, n) and (1, batch, 1) inputs, one value per step (steps, 1, 1), a strided
+    per-step input, duplicate/unsorted record indices, runs continued from step0 > 0,
+    set_state/set_value/set_array give numpy's bits."""
     case = Case("lif_refractory", helpers.lif_refractory())
     rng = np.random.default_rng(3)
     runs = {}
@@ -351,7 +352,11 @@ def test_held_inputs_subsets_and_continued_runs(backend):
         runner.set_state("V", np.full((3, 70), 0.9))
         runner.set_value("v_thresh", 0.95)
         third = runner.run(10, 55, lanes, {"V": None}, True)
-        runs[name] = (first, second, third, runner.get_state("RefracTime"))
+        scalars = {"Isyn": rng.uniform(0.2, 0.6, (10, 1, 1))}  # one value per step
+        fourth = runner.run(10, 65, scalars, {"V": None}, True)
+        strided = {"Isyn": rng.uniform(0, 0.4, (70, 3, 10)).T}  # (10, 3, 70), neuron stride 30
+        fifth = runner.run(10, 75, strided, {"V": None}, True)
+        runs[name] = (first, second, third, fourth, fifth, runner.get_state("RefracTime"))
         source = Case("spike_source", helpers.spike_source(), 1.0, arrays={"SpikeTimes": [0.0]})
         instance, options = population(source, "float32", n=70)
         runner = program(name, source.model, options).start(instance)
@@ -359,10 +364,11 @@ def test_held_inputs_subsets_and_continued_runs(backend):
         runner.set_state("EndSpike", np.arange(70) + 90)
         runs[name] += (runner.run(40, 3, {}, {"StartSpike": None}, True),)
         rng = np.random.default_rng(3)  # the same inputs for the next backend
-    for a, b in zip(runs["numpy"][:3] + runs["numpy"][4:], runs[backend][:3] + runs[backend][4:]):
+    for a, b in zip(runs["numpy"][:5] + runs["numpy"][6:], runs[backend][:5] + runs[backend][6:]):
         assert_identical(a, b)
-    np.testing.assert_array_equal(runs["numpy"][3], runs[backend][3])
-    assert len(runs[backend][4].spike_step) > 1000
+    np.testing.assert_array_equal(runs["numpy"][5], runs[backend][5])
+    assert len(runs[backend][6].spike_step) > 1000
+    assert len(runs[backend][3].spike_step) > 0 and len(runs[backend][4].spike_step) > 0
     assert runs[backend][0].vars["V"].shape == (30, 3, 4)
 
 

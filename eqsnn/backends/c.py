@@ -123,9 +123,18 @@ def _tile_function(model: ir.Model, plan: Layout) -> str:
                  f" + lane * a->inputs[{k}].stride_lane;  /* {name} */",
                  f"    const long long _is{k} = a->inputs[{k}].stride_step, "
                  f"_in{k} = a->inputs[{k}].stride_neuron;",
-                 f"    {storage} _copy{k}[{TILE}];  /* the row, gathered when _in{k} != 1 */"]
+                 f"    {storage} _copy{k}[{TILE}];  /* the row where it is not contiguous */",
+                 f"    const int _held{k} = _is{k} == 0 && _in{k} != 1;  /* one row for all "
+                 "steps */",
+                 f"    if (_held{k}) for (j = first; j < last; ++j) _copy{k}[j - first] = "
+                 f"_i{k}[j * _in{k}];"]
         rows += [f"        const {storage} *restrict _row{k} = _i{k} + i * _is{k};",
-                 f"        if (_in{k} != 1) {{",
+                 f"        if (_held{k}) _row{k} = _copy{k} - first;",
+                 f"        else if (_in{k} == 0) {{  /* one value for the tile: a broadcast */",
+                 f"            const {storage} _value = _row{k}[0];",
+                 f"            for (j = first; j < last; ++j) _copy{k}[j - first] = _value;",
+                 f"            _row{k} = _copy{k} - first;",
+                 f"        }} else if (_in{k} != 1) {{  /* strided: a gather */",
                  f"            for (j = first; j < last; ++j) _copy{k}[j - first] = "
                  f"_row{k}[j * _in{k}];",
                  f"            _row{k} = _copy{k} - first;",
