@@ -15,7 +15,8 @@ from .errors import EqsnnError
 from .model import Model, compile, load
 from .pipeline import EqsnnWarning
 
-__all__ = ["EqsnnError", "EqsnnWarning", "Model", "Simulator", "compile", "load", "compare"]
+__all__ = ["EqsnnError", "EqsnnWarning", "Model", "Simulator", "compile", "load", "compare",
+           "benchmark"]
 __version__ = "0.1.0"
 
 
@@ -29,4 +30,8 @@ def __getattr__(name):
         from .comparison import compare
 
         return compare
+    if name == "benchmark":
+        from .benchmarking import benchmark
+
+        return benchmark
     raise AttributeError(f"module 'eqsnn' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The ``eqsnn`` command line: run, show, emit, check, compare, list."""
+"""The ``eqsnn`` command line: run, show, emit, check, compare, bench, list."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ examples:
   eqsnn show examples/hh.eqs
   eqsnn emit lif_expsyn --backend numpy
   eqsnn check my_model.eqs
+  eqsnn compare lif_expsyn --backends numpy,c --steps 300
+  eqsnn bench leaky_integrate_fire --backends numpy,c --n 10000,100000
   eqsnn list
 """
 
@@ -184,6 +186,23 @@ def cmd_compare(args):
     return 0 if comparison.ok else 1
 
 
+def cmd_bench(args):
+    from .benchmarking import benchmark
+
+    model = find_model(args.model)
+    backends = args.backends.split(",") if args.backends else None
+    try:
+        sizes = [float(size) for size in args.n.split(",")]
+    except ValueError:
+        raise EqsnnError(f"--n {args.n!r} is not a list of sizes",
+                         hint="e.g. --n 10000,100000 (or 1e4,1e5)") from None
+    report = benchmark(model, backends, sizes=sizes, steps=args.steps, repeats=args.repeats,
+                       dt=args.dt, precision=args.precision, inputs=_pairs(args.input, "input"),
+                       batch_size=args.batch, record_spikes=args.spikes)
+    print(report.to_json() if args.json else report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eqsnn", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -233,6 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--tolerance", type=float, default=1e-9)
     cmp.add_argument("--seed", type=int, default=0)
     cmp.add_argument("--input", action="append", metavar="NAME=VALUE")
+
+    bench = add("bench", cmd_bench, "time a model on each backend on this machine")
+    bench.add_argument("model", metavar="MODEL")
+    bench.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
+    bench.add_argument("--n", default="10000", help="population sizes, e.g. 1e4,1e5 (default 1e4)")
+    bench.add_argument("--steps", type=int, default=1000, help="steps per timed run (default 1000)")
+    bench.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
+    bench.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
+    bench.add_argument("--dt", type=float, default=1.0)
+    bench.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    bench.add_argument("--input", action="append", metavar="NAME=VALUE",
+                       help="a held input value; repeat for several")
+    bench.add_argument("--spikes", action="store_true", help="record spikes in the timed runs")
+    bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
     return parser
 
 

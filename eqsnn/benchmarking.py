@@ -1,0 +1,155 @@
+"""How fast a model runs on each backend, on this machine: :func:`eqsnn.benchmark`.
+
+For each backend and population size: build a :class:`~eqsnn.runtime.Simulator`
+(the time to emit, compile or load from the cache and allocate is reported as
+``setup``), run a short untimed warm-up, then time ``repeats`` runs of
+``steps`` steps with the same held inputs and keep the best.  Nothing is
+recorded unless ``record_spikes``.  Each row gives microseconds per step,
+neuron-steps per second and the speed relative to the reference backend
+(the first that ran) at the same size, measured in the same process one
+after the other.  Backends that cannot run here (no compiler, no GPU, no
+PyGeNN) are listed with the reason.  ``eqsnn bench`` prints the table.
+
+Timings of a shared machine vary from run to run; the ratios of one call are
+the meaningful part.  ``bench/`` holds the project's own benchmarks against
+hand-written baselines and peers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+
+from .backends import REGISTRY
+from .errors import BackendError, EqsnnError
+
+__all__ = ["benchmark", "Benchmark", "BenchRow"]
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One backend at one size: ``status`` is ``"ok"`` or ``"skipped"`` (with ``reason``)."""
+
+    backend: str
+    n: int
+    status: str
+    reason: str = ""
+    setup_s: float = math.nan  # Simulator construction: emit, compile or load, allocate
+    step_us: float = math.nan  # best wall-clock microseconds per step (the whole run() call)
+    spikes: int = 0  # spikes in the timed run, where recorded
+
+    @property
+    def neuron_steps_per_s(self) -> float:
+        return self.n / (self.step_us * 1e-6) if self.step_us > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """The rows of :func:`benchmark`; ``str()`` is the table, :meth:`as_dict` / :meth:`to_json`
+    the data."""
+
+    model: str
+    precision: str
+    steps: int
+    repeats: int
+    batch_size: int
+    reference: str | None
+    rows: tuple[BenchRow, ...]
+
+    def row(self, backend: str, n: int) -> BenchRow:
+        for row in self.rows:
+            if row.backend == backend and row.n == n:
+                return row
+        raise KeyError((backend, n))
+
+    def speedup(self, backend: str, n: int) -> float:
+        """How many times faster than the reference backend at size ``n`` (nan if either did
+        not run)."""
+        if self.reference is None:
+            return math.nan
+        base, row = self.row(self.reference, n), self.row(backend, n)
+        return base.step_us / row.step_us if row.status == base.status == "ok" else math.nan
+
+    def __str__(self) -> str:
+        lines = [f"{self.model}: {self.precision}, batch {self.batch_size}, {self.steps} steps, "
+                 f"best of {self.repeats}; speed-up against {self.reference or '-'} at the same N",
+                 f"{'backend':8s} {'N':>10s} {'setup s':>8s} {'us/step':>10s} "
+                 f"{'neuron-steps/s':>15s} {'speed-up':>9s}"]
+        for row in self.rows:
+            if row.status != "ok":
+                lines.append(f"{row.backend:8s} {row.n:>10d} skipped: {row.reason}")
+                continue
+            lines.append(f"{row.backend:8s} {row.n:>10d} {row.setup_s:>8.2f} "
+                         f"{row.step_us:>10.2f} {row.neuron_steps_per_s:>15.3g} "
+                         f"{self.speedup(row.backend, row.n):>8.2f}x")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        for row, data in zip(self.rows, out["rows"]):
+            data["speedup"] = self.speedup(row.backend, row.n)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, default=str)
+
+
+def _positive_ints(what: str, values) -> tuple[int, ...]:
+    try:
+        values = tuple(values) if not isinstance(values, (int, float)) else (values,)
+        out = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise EqsnnError(f"{what} must be positive whole numbers, got {values!r}") from None
+    if not out or any(v < 1 or v != float(o) for v, o in zip(out, values)):
+        raise EqsnnError(f"{what} must be positive whole numbers, got {values!r}",
+                         hint=f"e.g. {what}=(10_000, 100_000)" if what == "sizes" else "")
+    return out
+
+
+def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, dt=1.0,
+              precision="float32", inputs=None, params=None, batch_size=1,
+              record_spikes=False, seed=0) -> Benchmark:
+    """Time ``model`` on each backend (default: every registered one) at each size.
+
+    ``inputs`` are held for every step (a scalar or one value per neuron, as in
+    ``Simulator.run``); a model whose inputs have no default needs them here.
+    Bad arguments and bad model inputs raise :class:`~eqsnn.errors.EqsnnError`
+    before anything is timed; a backend that cannot run here is skipped.
+    """
+    from .comparison import _model_name
+    from .runtime import Simulator
+
+    names = list(REGISTRY) if backends is None else list(backends)
+    unknown = [b for b in names if b not in REGISTRY]
+    if unknown or not names:
+        raise EqsnnError(f"unknown backend {unknown[0]!r}" if unknown else "no backends given",
+                         hint=f"registered backends: {', '.join(REGISTRY)}")
+    sizes = _positive_ints("sizes", sizes)
+    steps = _positive_ints("steps", steps)[0]
+    repeats = _positive_ints("repeats", repeats)[0]
+    record = ("spikes",) if record_spikes else ()
+    warm_up = min(steps, 20)
+    rows, reference = [], None
+    for n in sizes:
+        for backend in names:
+            began = time.perf_counter()
+            try:
+                sim = Simulator(model, n, batch_size=batch_size, dt=dt, backend=backend,
+                                precision=precision, params=params, seed=seed)
+            except BackendError as exc:
+                rows.append(BenchRow(backend, n, "skipped", exc.message))
+                continue
+            setup = time.perf_counter() - began
+            sim.run(warm_up, inputs=inputs, record=record, progress=False)  # user errors here
+            best, spikes = math.inf, 0
+            for _ in range(repeats):
+                began = time.perf_counter()
+                result = sim.run(steps, inputs=inputs, record=record, progress=False)
+                best = min(best, time.perf_counter() - began)
+                spikes = len(result.spikes) if result.spikes is not None else 0
+            rows.append(BenchRow(backend, n, "ok", "", setup, 1e6 * best / steps, spikes))
+            reference = reference or backend
+    return Benchmark(_model_name(model), precision, steps, repeats, batch_size, reference,
+                     tuple(rows))
