@@ -49,10 +49,11 @@ def test_emitted_code_is_warning_free_c99(model, precision, tmp_path):
     path.write_text(source.text)
     command = compiled.find_compiler()
     omp = ["-fopenmp"] if compiled._supports(command, ("-fopenmp",)) else ["-Wno-unknown-pragmas"]
-    done = subprocess.run([*command, "-std=c99", "-pedantic", "-Wall", "-Wextra",
-                           "-Wno-unused-parameter", "-Werror", *omp, "-fsyntax-only", str(path)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    for defines in ([], [compiled.VECTOR_MATH_FLAG]):  # the SIMD math declarations too
+        done = subprocess.run([*command, "-std=c99", "-pedantic", "-Wall", "-Wextra",
+                               "-Wno-unused-parameter", "-Werror", *omp, *defines,
+                               "-fsyntax-only", str(path)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
 
 
 def test_float32_code_calls_float_functions_and_float_literals():
@@ -210,3 +211,27 @@ def test_precision_mismatch_and_foreign_source_are_refused():
 
     with pytest.raises(BackendError, match="cannot load code emitted for 'numpy'"):
         c_backend.load(numpy_backend.emit(case.model, options))
+
+
+# --- SIMD math ----------------------------------------------------------------------------
+def _vector_math_here() -> bool:
+    command = compiled.find_compiler()
+    return compiled.VECTOR_MATH_FLAG in compiled.compiler_flags(command, False)
+
+
+@pytest.mark.skipif(shutil.which("nm") is None, reason="needs nm")
+def test_exp_models_call_libmvec_where_the_c_library_has_it():
+    """Where glibc's libmvec is there (x86-64 Linux), the neuron loop of an exp-Euler model
+    is vectorised around SIMD exp (the library imports _ZGV... symbols); elsewhere the
+    scalar functions are used and nothing is declared."""
+    import eqsnn
+
+    model = eqsnn.load("examples/hh.eqs").ir
+    library = c_backend.load(c_backend.emit(model, EmitOptions("float32"))).path
+    imported = subprocess.run(["nm", "-D", "--undefined-only", str(library)],
+                              capture_output=True, text=True, check=True).stdout
+    vector = re.findall(r"_ZGV\w+_(expf|expm1f)\b", imported)
+    if _vector_math_here():
+        assert {"expf", "expm1f"} <= set(vector), imported
+    else:
+        assert not vector

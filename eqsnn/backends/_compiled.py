@@ -18,9 +18,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import platform
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,12 +328,53 @@ def _supports(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
 
 
 def compiler_flags(command: tuple[str, ...], fast_math: bool, openmp: bool = True):
-    """Flags for the compiler: exact arithmetic unless ``fast_math``, OpenMP where it works."""
+    """Flags for the compiler: exact arithmetic unless ``fast_math``, OpenMP where it works,
+    and SIMD math (``-DEQSNN_VECTOR_MATH``, linking libmvec) where the C library has it."""
     flags = list(BASE_FLAGS) + list(FAST_FLAGS if fast_math else EXACT_FLAGS)
     for optional in (("-march=native",), ("-fopenmp",) if openmp else ()):
         if optional and _supports(command, optional):
             flags += optional
+    if _vector_math(command, tuple(flags)):
+        flags.append(VECTOR_MATH_FLAG)
     return tuple(flags)
+
+
+VECTOR_MATH_FLAG = "-DEQSNN_VECTOR_MATH"
+#: libraries to link, after the source: libmvec where the SIMD math is on
+VECTOR_MATH_LIBRARIES = ("-lmvec",)
+
+
+@functools.cache
+def _vector_math(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
+    """Whether GCC and glibc's libmvec give SIMD versions of every function the prelude
+    declares (x86-64 Linux, glibc >= 2.35): a probe that calls each in a vectorised loop
+    must link with no undefined symbol.  Remembered on disk."""
+    from ..printing.c import VECTOR_MATH_FUNCTIONS, prelude
+
+    if platform.machine() not in ("x86_64", "AMD64") or not sys.platform.startswith("linux"):
+        return False
+    key = hashlib.sha256(f"vector-math|{compiler_identity(command)}|{flags}|"
+                         f"{platform.libc_ver()}".encode()).hexdigest()[:16]
+    memo = cache_dir() / f"probe-{key}.txt"
+    if memo.exists():
+        return memo.read_text().strip() == "1"
+    loops = "".join(
+        f"void probe_{name}{suffix}({ctype} *restrict y, const {ctype} *restrict x, int n)"
+        f" {{ int i; for (i = 0; i < n; ++i) y[i] = {name}{suffix}("
+        f"{', '.join(['x[i]'] * arity)}); }}\n"
+        for name, arity in VECTOR_MATH_FUNCTIONS
+        for ctype, suffix in (("double", ""), ("float", "f")))
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text(prelude("float64") + loops)
+        argv = [*command, *flags, VECTOR_MATH_FLAG, "-Wl,-z,defs", str(src), "-o",
+                str(Path(tmp) / "probe.so"), *VECTOR_MATH_LIBRARIES, "-lm"]
+        try:
+            works = subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            works = False
+    _write_atomically(memo, b"1" if works else b"0")
+    return works
 
 
 def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path, bool]:
@@ -355,7 +398,8 @@ def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path,
     _write_atomically(source, text.encode())
     handle, partial = tempfile.mkstemp(dir=directory, prefix=f".{stem}-", suffix=".so")
     os.close(handle)
-    argv = [*command, *flags, str(source), "-o", partial, "-lm"]
+    libraries = VECTOR_MATH_LIBRARIES if VECTOR_MATH_FLAG in flags else ()
+    argv = [*command, *flags, str(source), "-o", partial, *libraries, "-lm"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -177,7 +177,12 @@ def _neuron_loop(plan: Layout) -> list[str]:
         args += [f"_a{k}", f"a->array_lengths[{k}]"]
     args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
     call = wrap_items(args, 16)
-    return [
+    return [  # no loop-carried dependence: each j reads and writes only neuron j's data
+        "#if defined(__clang__)",
+        "#pragma clang loop vectorize(assume_safety)",
+        "#elif defined(__GNUC__)",
+        "#pragma GCC ivdep",
+        "#endif",
         "        for (j = first; j < last; ++j) {",
         *(f"            {STORAGE_TYPES[dtype]} _x{k} = _s{k}[j];"
           for k, (_, dtype) in enumerate(plan.states)),

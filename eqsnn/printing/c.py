@@ -353,16 +353,28 @@ EQSNN_FN long long eqsnn_clamp_index(long long index, long long length)
 }
 
 
+#: the math functions with SIMD versions in glibc's libmvec (x86-64, glibc >= 2.35) that the
+#: printed step may call: ``(name, arguments)``, each in double and float (``name + "f"``)
+VECTOR_MATH_FUNCTIONS = (("exp", 1), ("expm1", 1), ("log", 1), ("log1p", 1), ("sin", 1),
+                         ("cos", 1), ("tanh", 1), ("pow", 2))
+VECTOR_MATH_DECLARATIONS = "".join(
+    f"EQSNN_SIMD {ctype} {name}{suffix}({', '.join([ctype] * arity)});\n"
+    for name, arity in VECTOR_MATH_FUNCTIONS
+    for ctype, suffix in (("double", ""), ("float", "f")))
+
+
 def prelude(precision: str, helpers=frozenset()) -> str:
     """Types and the helpers the step uses (:attr:`StepFunction.helpers`), for C and CUDA.
 
     ``FLOAT`` is the model precision.  Helpers: ``eqsnn_fmod_floored``
     (NumPy's ``remainder``: the sign of the divisor), ``eqsnn_imod`` (the same
     for int, 0 for a zero divisor, as NumPy), ``eqsnn_clamp_index``, and
-    (``random``) the Philox generator of :mod:`eqsnn.rng`.
+    (``random``) the Philox generator of :mod:`eqsnn.rng`.  Compiled with
+    ``-DEQSNN_VECTOR_MATH`` (the ``c`` backend, where libmvec is there), the
+    math functions are declared with their SIMD versions.
     """
     ctype = "float" if precision == "float32" else "double"
-    text = f"""\
+    text = """\
 /* ---- eqsnn prelude: the model precision and helpers shared by C and CUDA ---- */
 #ifndef EQSNN_FN
 #ifdef __CUDACC__
@@ -377,6 +389,11 @@ def prelude(precision: str, helpers=frozenset()) -> str:
 #elif !defined(__CUDACC_RTC__)
 #include <math.h>
 #endif
+#if defined(EQSNN_VECTOR_MATH) && !defined(__CUDACC__)
+/* SIMD versions of these exist in glibc's libmvec (linked with -lmvec; within 4 ulp):
+ * declaring them lets the compiler vectorise the neuron loop around the calls */
+#define EQSNN_SIMD __attribute__((__simd__("notinbranch")))
+""" + VECTOR_MATH_DECLARATIONS + f"""#endif
 
 typedef {ctype} FLOAT;
 """
