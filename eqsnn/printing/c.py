@@ -307,9 +307,14 @@ class _StepBody:
             helper = "imod" if integral else "fmod_floored"
             self.helpers.add(helper)
             return f"eqsnn_{helper}({args[0]}, {args[1]})"
-        if kind in ("min", "max") and integral:
+        if kind in ("min", "max"):  # a select the compiler vectorises (fminf is a call)
             sign = "<" if kind == "min" else ">"
-            return f"({args[0]} {sign} {args[1]} ? {args[0]} : {args[1]})"
+            if integral:
+                return f"({args[0]} {sign} {args[1]} ? {args[0]} : {args[1]})"
+            # NumPy's fmin/fmax on arrays: a NaN argument is ignored, and of two equal
+            # values (-0 and +0) the second is the result
+            return (f"(({args[0]} {sign} {args[1]} || {args[1]} != {args[1]}) ? {args[0]} : "
+                    f"{args[1]})")
         if kind == "abs" and integral:
             return f"({args[0]} < 0 ? -{args[0]} : {args[0]})"
         if kind in _OPERATORS:
