@@ -275,3 +275,44 @@ def test_min_and_max_have_numpys_bits_for_signed_zeros_and_nan(backend, precisio
         np.testing.assert_array_equal(np.signbit(got), np.signbit(want), err_msg=state)
         np.testing.assert_array_equal(got, want, err_msg=state)
     assert np.signbit(runs[0].vars["lo"][0, 0, 0]) != np.signbit(runs[0].vars["lo"][0, 0, 1])
+
+
+# --- values computed once per step ------------------------------------------------------------
+def test_what_is_the_same_for_all_neurons_is_computed_once_per_step():
+    """FewSpikeRelu's 2**(Mod(step, k)) terms read only step and the param k: they move into
+    eqsnn_uniform_step (called once per step by the loop), and the step function takes them
+    as arguments; with k given per neuron they stay in the step function."""
+    from eqsnn import neurons
+    from eqsnn.printing.c import print_step_function
+
+    model = neurons.get_neuron("few_spike_relu").model().ir
+    plan = compiled.layout(model)
+    step = print_step_function(model, "float32", plan.value_types, plan.arrays,
+                               plan.uniform_values)
+    body = re.sub(r"/\*.*?\*/", "", step.text, flags=re.S)
+    assert "powf(" not in body and "eqsnn_imod(" not in body
+    assert "powf(" in step.uniform_text and step.uniforms
+    assert all(f"const {ctype} {name}" in step.text for ctype, name in step.uniforms)
+    text = c_backend.emit(model, EmitOptions("float32")).text
+    assert text.count("eqsnn_uniform_step(t, (int)step") == 1
+    per_neuron = compiled.layout(model, frozenset({"k"}))
+    kept = print_step_function(model, "float32", per_neuron.value_types, per_neuron.arrays,
+                               per_neuron.uniform_values)
+    assert "eqsnn_imod(" in kept.text and "eqsnn_imod(" not in kept.uniform_text
+
+
+@pytest.mark.parametrize("per_neuron", [frozenset(), frozenset({"k"})])
+def test_uniform_values_give_numpys_bits(per_neuron):
+    """FewSpikeRelu over two of its K-step cycles, k shared or per neuron, c and numpy."""
+    from eqsnn import neurons
+    from eqsnn.runtime import Simulator
+
+    k = np.array([4, 6] * 20) if per_neuron else 6
+    current = np.random.default_rng(2).uniform(0, 3, (24, 1, 40))
+    results = [Simulator(neurons.FewSpikeRelu(k=6), 40, backend=backend, precision="float64",
+                         params={"k": k}).run(24, {"Isyn": current}, ["V", "Fx", "spikes"])
+               for backend in ("numpy", "c")]
+    for name in ("V", "Fx"):
+        np.testing.assert_array_equal(results[0].vars[name], results[1].vars[name])
+    np.testing.assert_array_equal(results[0].spikes.neuron, results[1].spikes.neuron)
+    assert len(results[0].spikes) > 10

@@ -59,6 +59,17 @@ class Layout:
     def value_types(self) -> tuple[tuple[str, str], ...]:
         return tuple((name, dtype) for name, dtype, _ in self.values)
 
+    @property
+    def uniform_values(self) -> frozenset:
+        """The values that are one for all neurons."""
+        return frozenset(name for name, _, per_neuron in self.values if not per_neuron)
+
+    def uniform_call(self, value_name) -> str:
+        """The arguments of the uniform function after ``t, step``: the uniform values,
+        each named by ``value_name(k)`` (its position in :attr:`values`)."""
+        return "".join(f", {value_name(k)}" for k, (_, _, per) in enumerate(self.values)
+                       if not per)
+
 
 def layout(model: ir.Model, per_neuron=frozenset(), precision: str = "float32") -> Layout:
     if precision not in ("float32", "float64"):

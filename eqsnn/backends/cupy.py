@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import BackendError
-from ..printing.c import STORAGE_TYPES, prelude, print_step_function, wrap_items
+from ..printing.c import STORAGE_TYPES, UNIFORM_FUNCTION, prelude, print_step_function, wrap_items
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
 from . import _compiled as shared
 from ._compiled import Layout, layout
@@ -48,12 +48,13 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     """CUDA source with ``extern "C" __global__ void eqsnn_advance(...)``; imports no CuPy."""
     options = options or EmitOptions()
     plan = layout(model, options.per_neuron, options.precision)
-    step = print_step_function(model, options.precision, plan.value_types, plan.arrays)
+    step = print_step_function(model, options.precision, plan.value_types, plan.arrays,
+                               plan.uniform_values)
     header = (f"/* CUDA code of neuron model {model.name!r} ({options.precision}), generated "
               f"by eqsnn; do not edit.\n * Compile with --fmad=false for results bit-identical "
               f"to the numpy backend. */\n")
     text = "\n".join([header, prelude(options.precision, step.helpers), step.text,
-                      kernel_text(model, plan)])
+                      step.uniform_text, kernel_text(model, plan, step.uniforms)])
     nvrtc = FAST_OPTIONS if options.fast_math else EXACT_OPTIONS
     return Source("cupy", text, model, options, extra={"layout": plan, "nvrtc_options": nvrtc})
 
@@ -76,8 +77,9 @@ def kernel_parameters(plan: Layout) -> list[str]:
     return params + ["unsigned int *spikes", "unsigned int *negative_spikes"]
 
 
-def kernel_text(model: ir.Model, plan: Layout) -> str:
-    """The ``eqsnn_advance`` kernel around the step function."""
+def kernel_text(model: ir.Model, plan: Layout, uniforms=()) -> str:
+    """The ``eqsnn_advance`` kernel around the step function (and, with ``uniforms``, the
+    uniform function of :class:`~eqsnn.printing.c.StepFunction`, called once per step)."""
     params = wrap_items(kernel_parameters(plan), 4)
     body = [
         "    const long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
@@ -106,14 +108,22 @@ def kernel_text(model: ir.Model, plan: Layout) -> str:
     for k in range(len(plan.arrays)):
         args += [f"a{k}", f"alen{k}"]
     args += ["t", "(int)step", "(int)j", "(int)lane", "seed_lo", "seed_hi"]
+    args += [name for _, name in uniforms]
 
     def step(indent: int, result: str) -> list[str]:
         call = wrap_items(args, indent + 4)
+        pad = " " * indent
+        uniform = [pad + f"{ctype} {name};" for ctype, name in uniforms]
+        if uniforms:
+            out = ", ".join(f"&{name}" for _, name in uniforms)
+            uniform += [pad + f"{UNIFORM_FUNCTION}(t, (int)step"
+                        f"{plan.uniform_call(lambda k: f'v{k}')}, {out});"]
         return [
-            " " * indent + "const long long i = first + k;  /* the step's row in the window */",
-            " " * indent + "const long long step = step0 + i;",
-            " " * indent + "const FLOAT t = (FLOAT)((double)step * dt64);",
-            " " * indent + f"{result}eqsnn_neuron_step(", *call[:-1], call[-1] + ");",
+            pad + "const long long i = first + k;  /* the step's row in the window */",
+            pad + "const long long step = step0 + i;",
+            pad + "const FLOAT t = (FLOAT)((double)step * dt64);",
+            *uniform,
+            pad + f"{result}eqsnn_neuron_step(", *call[:-1], call[-1] + ");",
         ]
 
     loop = [

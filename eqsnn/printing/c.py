@@ -42,15 +42,17 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.c import C99CodePrinter
 
 from .. import ir, rng
-from .lower import Lowered, Op, Ref, Temp, lower
+from .lower import Const, Lowered, Op, Ref, Temp, lower
 
 __all__ = [
     "CPrinter", "StepFunction", "c_names", "prelude", "print_step_function",
-    "wrap_items", "STEP_FUNCTION", "STORAGE_TYPES",
+    "wrap_items", "STEP_FUNCTION", "STORAGE_TYPES", "UNIFORM_FUNCTION",
 ]
 
 #: the name of the per-neuron step function
 STEP_FUNCTION = "eqsnn_neuron_step"
+#: the name of the function computing a step's uniform values (see :class:`StepFunction`)
+UNIFORM_FUNCTION = "eqsnn_uniform_step"
 #: C type of values held in registers (temporaries, locals, states while stepping)
 VALUE_TYPES = {"float": "FLOAT", "int": "int", "bool": "int"}
 #: C type of an element of a state, input, value or data array in memory
@@ -159,20 +161,33 @@ class CPrinter(C99CodePrinter):
 class StepFunction:
     """The printed step function; its parameters are the states (pointers), inputs,
     values and arrays (each followed by its length) in the order given, then the
-    built-ins ``t step id batch _seed_lo _seed_hi``."""
+    built-ins ``t step id batch _seed_lo _seed_hi``, then the ``uniforms``.
+
+    ``uniforms`` are the ops whose value is the same for every neuron of a step
+    (they read only ``t``, ``step``, constants and the ``uniform`` values): they
+    are computed once per step by :data:`UNIFORM_FUNCTION`, ``uniform_text``,
+    whose parameters are ``t step``, the uniform values in the order given,
+    then a pointer to each uniform; the loop passes them to every neuron.
+    """
 
     text: str
     helpers: frozenset = frozenset()  # what :func:`prelude` must define
+    uniforms: tuple = ()  # (C type, name) of each value computed once per step
+    uniform_text: str = ""  # the function computing them ("" when there are none)
 
 
-def print_step_function(model: ir.Model, precision: str, values, arrays) -> StepFunction:
+def print_step_function(model: ir.Model, precision: str, values, arrays,
+                        uniform=frozenset()) -> StepFunction:
     """Print the step of ``model`` as :data:`STEP_FUNCTION`.
 
     ``values`` is the ordered ``(name, dtype)`` of every param, runtime param,
     precompute value and ``dt``; ``arrays`` the ordered ``(name, dtype)`` of
-    the data arrays.
+    the data arrays; ``uniform`` names the values that are one value for all
+    neurons, so ops reading only those (and ``t``, ``step``, constants) are
+    computed once per step (:attr:`StepFunction.uniforms`).
     """
-    body = _StepBody(model, precision)
+    scalars = [(name, dtype) for name, dtype in values if name in uniform]
+    body = _StepBody(model, precision, frozenset(name for name, _ in scalars))
     names = body.names
     signature = [f"{STORAGE_TYPES[s.dtype]} *_p_{names[s.name]}" for s in model.states]
     signature += [f"const {VALUE_TYPES[i.dtype]} {names[i.name]}" for i in model.inputs]
@@ -182,6 +197,8 @@ def print_step_function(model: ir.Model, precision: str, values, arrays) -> Step
                       f"const long long _len_{names[name]}"]
     signature += list(_BUILTIN_PARAMETERS)
     body.print_all()
+    uniforms = tuple(body.uniforms)
+    signature += [f"const {ctype} {name}" for ctype, name in uniforms]
     lines = [
         f"/* One step of one neuron of {model.name}: states in and out through the pointers;",
         " * returns 1 for a spike, 2 for a negative spike, 0 otherwise. */",
@@ -192,13 +209,29 @@ def print_step_function(model: ir.Model, precision: str, values, arrays) -> Step
         *body.lines,
         "}",
     ]
-    return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers))
+    uniform_text = ""
+    if uniforms:
+        params = ["const FLOAT t", "const int step"]
+        params += [f"const {VALUE_TYPES[dtype]} {names[name]}" for name, dtype in scalars]
+        params += [f"{ctype} *_p{name}" for ctype, name in uniforms]
+        uniform_text = "\n".join([
+            f"/* What one step of {model.name} computes once for all neurons (it reads only",
+            " * t, step, constants and values that are one for all neurons). */",
+            f"EQSNN_FN void {UNIFORM_FUNCTION}(",
+            *wrap_items(params, 4)[:-1], wrap_items(params, 4)[-1] + ")",
+            "{",
+            *body.uniform_lines,
+            *(f"    *_p{name} = {name};" for _, name in uniforms),
+            "}",
+        ]) + "\n"
+    return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers), uniforms,
+                        uniform_text)
 
 
 class _StepBody:
     """The statements of one step as C lines, one ``const`` temporary per lowered op."""
 
-    def __init__(self, model: ir.Model, precision: str):
+    def __init__(self, model: ir.Model, precision: str, uniform=frozenset()):
         self.model = model
         self.types = model.name_types()
         self.names = c_names(model)
@@ -208,6 +241,12 @@ class _StepBody:
         self.depth = 1
         self.temps = 0
         self.helpers: set[str] = set()
+        # names whose value is the same for every neuron of a step, and the ops computed
+        # from them alone: printed into the uniform function, passed to the step
+        self.uniform_names = frozenset({"t", "step", "dt"} | set(uniform))
+        self.uniform_temps: dict[str, str] = {}  # name -> C type
+        self.uniform_lines: list[str] = []
+        self.uniforms: list[tuple[str, str]] = []  # those the step reads: (C type, name)
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -275,8 +314,32 @@ class _StepBody:
         for op in lowered.ops:
             args = [self.operand(arg, first) for arg in op.args]
             dest = self.operand(op.dest, first)
-            self.line(f"const {VALUE_TYPES[op.dtype]} {dest} = {self.op_text(op, args)};")
-        return self.operand(lowered.result, first)
+            text = f"const {VALUE_TYPES[op.dtype]} {dest} = {self.op_text(op, args)};"
+            if self.is_uniform(op, args):
+                self.uniform_temps[dest] = VALUE_TYPES[op.dtype]
+                self.uniform_lines.append("    " + text)
+                continue
+            for arg in args:
+                self.export(arg)
+            self.line(text)
+        result = self.operand(lowered.result, first)
+        self.export(result)
+        return result
+
+    def is_uniform(self, op: Op, args: list[str]) -> bool:
+        """Whether ``op`` has one value for all neurons of a step (no draw; every operand a
+        constant, a uniform name or a uniform temporary)."""
+        if op.op == "call" and op.fn in ("rand_uniform", "rand_normal"):
+            return False
+        return all(isinstance(arg, Const)
+                   or (isinstance(arg, Ref) and arg.name in self.uniform_names)
+                   or (isinstance(arg, Temp) and text in self.uniform_temps)
+                   for arg, text in zip(op.args, args))
+
+    def export(self, operand: str) -> None:
+        """A uniform temporary the step reads becomes a parameter of the step."""
+        if operand in self.uniform_temps and operand not in (n for _, n in self.uniforms):
+            self.uniforms.append((self.uniform_temps[operand], operand))
 
     def operand(self, operand, first: int) -> str:
         if isinstance(operand, Temp):
