@@ -20,6 +20,7 @@ from test_backend_equivalence import EMULATED, Case, assert_identical, populatio
 from eqsnn import EqsnnError
 from eqsnn.backends import EmitOptions
 from eqsnn.backends import _compiled as compiled
+from eqsnn.backends import _toolchain as toolchain
 from eqsnn.backends import c as c_backend
 from eqsnn.errors import BackendError
 from eqsnn.printing.c import CPrinter
@@ -47,9 +48,9 @@ def test_emitted_code_is_warning_free_c99(model, precision, tmp_path):
     source = c_backend.emit(model, EmitOptions(precision, frozenset({"gain", "period"})))
     path = tmp_path / "model.c"
     path.write_text(source.text)
-    command = compiled.find_compiler()
-    omp = ["-fopenmp"] if compiled._supports(command, ("-fopenmp",)) else ["-Wno-unknown-pragmas"]
-    for defines in ([], [compiled.VECTOR_MATH_FLAG]):  # the SIMD math declarations too
+    command = toolchain.find_compiler()
+    omp = ["-fopenmp"] if toolchain._supports(command, ("-fopenmp",)) else ["-Wno-unknown-pragmas"]
+    for defines in ([], [toolchain.VECTOR_MATH_FLAG]):  # the SIMD math declarations too
         done = subprocess.run([*command, "-std=c99", "-pedantic", "-Wall", "-Wextra",
                                "-Wno-unused-parameter", "-Werror", *omp, *defines,
                                "-fsyntax-only", str(path)], capture_output=True, text=True)
@@ -78,9 +79,9 @@ def test_float_literals_are_the_float64_constant_rounded_once():
 
 
 def test_exact_flags_by_default_and_fast_math_on_request():
-    command = compiled.find_compiler()
-    exact = compiled.compiler_flags(command, fast_math=False)
-    fast = compiled.compiler_flags(command, fast_math=True)
+    command = toolchain.find_compiler()
+    exact = toolchain.compiler_flags(command, fast_math=False)
+    fast = toolchain.compiler_flags(command, fast_math=True)
     assert "-ffp-contract=off" in exact and "-fassociative-math" not in exact
     assert "-O3" in exact and "-std=c99" in exact and "-fPIC" in exact and "-shared" in exact
     assert "-ffp-contract=fast" in fast and "-ffp-contract=off" not in fast
@@ -182,12 +183,12 @@ def test_one_and_two_threads_give_the_same_bits(monkeypatch):
 
 def test_threads_from_the_environment(monkeypatch):
     monkeypatch.setenv("EQSNN_THREADS", "2")
-    assert compiled.default_threads() == 2
+    assert toolchain.default_threads() == 2
     monkeypatch.setenv("EQSNN_THREADS", "many")
     with pytest.raises(BackendError, match="EQSNN_THREADS"):
-        compiled.default_threads()
+        toolchain.default_threads()
     monkeypatch.delenv("EQSNN_THREADS")
-    assert compiled.default_threads() >= 1
+    assert toolchain.default_threads() >= 1
 
 
 def test_many_tiles_lanes_and_a_partial_word_match_numpy():
@@ -215,8 +216,8 @@ def test_precision_mismatch_and_foreign_source_are_refused():
 
 # --- SIMD math ----------------------------------------------------------------------------
 def _vector_math_here() -> bool:
-    command = compiled.find_compiler()
-    return compiled.VECTOR_MATH_FLAG in compiled.compiler_flags(command, False)
+    command = toolchain.find_compiler()
+    return toolchain.VECTOR_MATH_FLAG in toolchain.compiler_flags(command, False)
 
 
 @pytest.mark.skipif(shutil.which("nm") is None, reason="needs nm")

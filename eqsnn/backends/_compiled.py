@@ -6,8 +6,8 @@
 * Host-side preparation of one run: input strides (held inputs stay
   unexpanded: a dimension of length 1 gets stride 0), recorded neuron
   indices, and the conversion of bit-packed spike planes to index arrays.
-* The C toolchain: finding the compiler, probing OpenMP, and compiling into
-  a content-addressed cache with atomic writes.
+* The C helpers of the ``c`` backend's library (spike positions, bit
+  packing, record index search).  The C toolchain is :mod:`._toolchain`.
 
 Spike planes are ``uint32`` arrays ``(steps, batch, words)`` with
 ``words = ceil(n / 32)``: bit ``k`` of word ``w`` is neuron ``32 w + k``.
@@ -15,17 +15,7 @@ Spike planes are ``uint32`` arrays ``(steps, batch, words)`` with
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
-import platform
-import shlex
-import shutil
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -34,13 +24,8 @@ from ..errors import BackendError
 
 __all__ = [
     "Layout", "layout", "input_strides", "check_input_shape", "rounded_value", "record_plan",
-    "bit_positions", "merge_spikes", "collect_spikes", "spike_words",
-    "cache_dir", "find_compiler", "compile_shared_library", "default_threads",
+    "bit_positions", "merge_spikes", "collect_spikes", "spike_words", "C_RUN_HELPERS",
 ]
-
-#: bump when the emitted code or the flags change meaning, to invalidate cached libraries
-CACHE_FORMAT = "1"
-
 
 @dataclass(frozen=True)
 class Layout:
@@ -255,195 +240,3 @@ static long long eqsnn_lower_bound(const long long *index, long long count, long
 
 
 # --- the C toolchain --------------------------------------------------------
-def cache_dir() -> Path:
-    """``$EQSNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/eqsnn``, else ``~/.cache/eqsnn``."""
-    if os.environ.get("EQSNN_CACHE_DIR"):
-        path = Path(os.environ["EQSNN_CACHE_DIR"])
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = Path(base) / "eqsnn"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def default_threads() -> int:
-    """``$EQSNN_THREADS`` if set, else the number of CPUs this process may use."""
-    value = os.environ.get("EQSNN_THREADS")
-    if value:
-        if not value.strip().isdigit() or int(value) < 1:
-            raise BackendError(f"EQSNN_THREADS must be a positive integer, got {value!r}")
-        return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-_INSTALL_HINT = ("install a C compiler (Debian/Ubuntu: apt-get install gcc; Fedora: dnf install "
-                 "gcc; macOS: xcode-select --install) or set CC to the compiler's path; "
-                 "the numpy backend needs none")
-
-
-def find_compiler() -> tuple[str, ...]:
-    """The C compiler command: ``$CC`` if set (it may carry flags), else cc, gcc or clang."""
-    if os.environ.get("CC"):
-        command = tuple(shlex.split(os.environ["CC"]))
-        if not command or shutil.which(command[0]) is None:
-            raise BackendError(f"the C compiler CC={os.environ['CC']!r} was not found",
-                               hint=_INSTALL_HINT)
-        return command
-    for name in ("cc", "gcc", "clang"):
-        if shutil.which(name):
-            return (name,)
-    raise BackendError("the c backend needs a C compiler, and none was found "
-                       "(looked for $CC, cc, gcc, clang)", hint=_INSTALL_HINT)
-
-
-def compiler_identity(command: tuple[str, ...]) -> str:
-    """Resolved path, size and modification time of the compiler: a cheap, exact-enough key."""
-    path = os.path.realpath(shutil.which(command[0]) or command[0])
-    stat = os.stat(path)
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}:{' '.join(command[1:])}"
-
-
-BASE_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno",
-              "-fno-trapping-math")
-EXACT_FLAGS = ("-ffp-contract=off",)
-# The parts of -ffast-math that speed up arithmetic, without -ffast-math itself: with
-# GCC < 13 that flag links crtfastmath.o into the shared library, whose constructor sets
-# flush-to-zero for the whole process when the library is loaded and so silently changes
-# NumPy's results (subnormals become 0) everywhere else in the program.
-FAST_FLAGS = ("-fassociative-math", "-freciprocal-math", "-fno-signed-zeros",
-              "-ffp-contract=fast")
-
-
-@functools.cache
-def _supports(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
-    """Whether the compiler builds a shared library with ``flags``; remembered on disk."""
-    key = hashlib.sha256(f"{compiler_identity(command)}|{flags}".encode()).hexdigest()[:16]
-    memo = cache_dir() / f"probe-{key}.txt"
-    if memo.exists():
-        return memo.read_text().strip() == "1"
-    probe = ("int eqsnn_probe(int n) { int i, s = 0;\n#pragma omp parallel for reduction(+:s)\n"
-             "for (i = 0; i < n; ++i) s += i; return s; }\n")
-    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
-        src = Path(tmp) / "probe.c"
-        src.write_text(probe)
-        argv = [*command, *BASE_FLAGS, *flags, str(src), "-o", str(Path(tmp) / "probe.so")]
-        try:
-            works = subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            works = False
-    _write_atomically(memo, b"1" if works else b"0")
-    return works
-
-
-def compiler_flags(command: tuple[str, ...], fast_math: bool, openmp: bool = True):
-    """Flags for the compiler: exact arithmetic unless ``fast_math``, OpenMP where it works,
-    and SIMD math (``-DEQSNN_VECTOR_MATH``, linking libmvec) where the C library has it."""
-    flags = list(BASE_FLAGS) + list(FAST_FLAGS if fast_math else EXACT_FLAGS)
-    for optional in (("-march=native",), ("-fopenmp",) if openmp else ()):
-        if optional and _supports(command, optional):
-            flags += optional
-    if _vector_math(command, tuple(flags)):
-        flags.append(VECTOR_MATH_FLAG)
-    return tuple(flags)
-
-
-VECTOR_MATH_FLAG = "-DEQSNN_VECTOR_MATH"
-#: libraries to link, after the source: libmvec where the SIMD math is on
-VECTOR_MATH_LIBRARIES = ("-lmvec",)
-
-
-@functools.cache
-def _vector_math(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
-    """Whether GCC and glibc's libmvec give SIMD versions of every function the prelude
-    declares (x86-64 Linux, glibc >= 2.35): a probe that calls each in a vectorised loop
-    must link with no undefined symbol.  Remembered on disk."""
-    from ..printing.c import VECTOR_MATH_FUNCTIONS, prelude
-
-    if platform.machine() not in ("x86_64", "AMD64") or not sys.platform.startswith("linux"):
-        return False
-    key = hashlib.sha256(f"vector-math|{compiler_identity(command)}|{flags}|"
-                         f"{platform.libc_ver()}".encode()).hexdigest()[:16]
-    memo = cache_dir() / f"probe-{key}.txt"
-    if memo.exists():
-        return memo.read_text().strip() == "1"
-    loops = "".join(
-        f"void probe_{name}{suffix}({ctype} *restrict y, const {ctype} *restrict x, int n)"
-        f" {{ int i; for (i = 0; i < n; ++i) y[i] = {name}{suffix}("
-        f"{', '.join(['x[i]'] * arity)}); }}\n"
-        for name, arity in VECTOR_MATH_FUNCTIONS
-        for ctype, suffix in (("double", ""), ("float", "f")))
-    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
-        src = Path(tmp) / "probe.c"
-        src.write_text(prelude("float64") + loops)
-        argv = [*command, *flags, VECTOR_MATH_FLAG, "-Wl,-z,defs", str(src), "-o",
-                str(Path(tmp) / "probe.so"), *VECTOR_MATH_LIBRARIES, "-lm"]
-        try:
-            works = subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            works = False
-    _write_atomically(memo, b"1" if works else b"0")
-    return works
-
-
-def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path, bool]:
-    """Compile C ``text`` to a shared library in the cache; returns ``(path, was_cached)``.
-
-    The file name carries a hash of the source, the compiler and the flags.
-    Source and library are written to temporary files and renamed into
-    place, so processes compiling the same model at once never see half a
-    file.
-    """
-    command = find_compiler()
-    flags = compiler_flags(command, fast_math)
-    key = hashlib.sha256("\0".join(
-        [CACHE_FORMAT, text, compiler_identity(command), " ".join(flags), _machine()]
-    ).encode()).hexdigest()[:24]
-    directory = cache_dir()
-    library = directory / f"{stem}-{key}.so"
-    if library.exists():
-        return library, True
-    source = directory / f"{stem}-{key}.c"
-    _write_atomically(source, text.encode())
-    handle, partial = tempfile.mkstemp(dir=directory, prefix=f".{stem}-", suffix=".so")
-    os.close(handle)
-    libraries = VECTOR_MATH_LIBRARIES if VECTOR_MATH_FLAG in flags else ()
-    argv = [*command, *flags, str(source), "-o", partial, *libraries, "-lm"]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        os.unlink(partial)
-        raise BackendError(f"running the C compiler failed: {exc}", hint=_INSTALL_HINT) from None
-    if done.returncode != 0:
-        os.unlink(partial)
-        raise BackendError(
-            f"the C compiler failed on the code emitted for {stem} "
-            f"(exit {done.returncode}):\n{done.stderr.strip()[-4000:]}",
-            hint=f"this is a bug in eqsnn; please report it with the model; source: {source}",
-        )
-    os.replace(partial, library)
-    return library, False
-
-
-@functools.lru_cache(maxsize=1)
-def _machine() -> str:
-    """The CPU, since ``-march=native`` code runs only on the CPU that built it."""
-    import platform
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as info:
-            lines = [line for line in info if line.startswith(("model name", "flags"))]
-        cpu = "".join(dict.fromkeys(lines))  # the first CPU's name and flags
-    except OSError:
-        pass
-    return f"{platform.machine()}|{platform.system()}|{cpu}"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(partial, path)

@@ -42,7 +42,7 @@ import numpy as np
 from .. import ir
 from ..errors import BackendError
 from ..printing.c import STORAGE_TYPES, UNIFORM_FUNCTION, prelude, print_step_function, wrap_items
-from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
+from . import EmitOptions, Instance, RawRun, Source, _toolchain, numpy_dtype
 from . import _compiled as shared
 from ._compiled import Layout, layout
 
@@ -263,7 +263,7 @@ class CProgram:
         self.layout: Layout = source.extra.get("layout") or layout(
             source.model, source.options.per_neuron)
         stem = "".join(ch if ch.isalnum() else "_" for ch in source.model.name)[:40]
-        self.path, self.cached = shared.compile_shared_library(
+        self.path, self.cached = _toolchain.compile_shared_library(
             source.text, f"{stem}_{source.options.precision}", source.options.fast_math)
         self.library = ctypes.CDLL(str(self.path))
         self.library.eqsnn_run.argtypes = [ctypes.POINTER(_RunArgs)]
@@ -293,7 +293,7 @@ class CRunner:
         self.precision, self.per_neuron = options.precision, options.per_neuron
         self.batch, self.n = int(instance.batch), int(instance.n)
         self.dt, self.seed = float(instance.dt), int(instance.seed)
-        self.threads = program.threads or shared.default_threads()
+        self.threads = program.threads or _toolchain.default_threads()
         self.states = {name: np.zeros((self.batch, self.n), numpy_dtype(dtype, self.precision))
                        for name, dtype in self.layout.states}
         for name, value in instance.init.items():

@@ -41,11 +41,13 @@ from sympy.codegen.ast import float32, real
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.c import C99CodePrinter
 
-from .. import ir, rng
+from .. import ir
+from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
 from .lower import Const, Lowered, Op, Ref, Temp, lower
 
 __all__ = [
     "CPrinter", "StepFunction", "c_names", "prelude", "print_step_function",
+    "VECTOR_MATH_DECLARATIONS", "VECTOR_MATH_FUNCTIONS",
     "wrap_items", "STEP_FUNCTION", "STORAGE_TYPES", "UNIFORM_FUNCTION",
 ]
 
@@ -383,92 +385,6 @@ class _StepBody:
         if kind in _OPERATORS:
             return _OPERATORS[kind].format(*args)
         return self.printer.math_function(kind, args)
-
-
-_HELPERS = {
-    "fmod_floored": """
-/* NumPy's remainder: fmod, moved to the sign of the divisor (0 takes the divisor's sign) */
-EQSNN_FN FLOAT eqsnn_fmod_floored(FLOAT a, FLOAT b)
-{
-    FLOAT r = fmod{f}(a, b);
-    if (b == 0) return r;
-    if (r != 0) {
-        if ((b < 0) != (r < 0)) r += b;
-    } else {
-        r = copysign{f}((FLOAT)0, b);
-    }
-    return r;
-}
-""",
-    "imod": """
-/* floored int modulo; 0 for a zero divisor, as NumPy */
-EQSNN_FN int eqsnn_imod(int a, int b)
-{
-    int r;
-    if (b == 0) return 0;
-    r = a % b;
-    if (r != 0 && ((r < 0) != (b < 0))) r += b;
-    return r;
-}
-""",
-    "clamp_index": """
-/* an array read past either end reads the nearest element */
-EQSNN_FN long long eqsnn_clamp_index(long long index, long long length)
-{
-    return index < 0 ? 0 : (index >= length ? length - 1 : index);
-}
-""",
-}
-
-
-#: the math functions with SIMD versions in glibc's libmvec (x86-64, glibc >= 2.35) that the
-#: printed step may call: ``(name, arguments)``, each in double and float (``name + "f"``)
-VECTOR_MATH_FUNCTIONS = (("exp", 1), ("expm1", 1), ("log", 1), ("log1p", 1), ("sin", 1),
-                         ("cos", 1), ("tanh", 1), ("pow", 2))
-VECTOR_MATH_DECLARATIONS = "".join(
-    f"EQSNN_SIMD {ctype} {name}{suffix}({', '.join([ctype] * arity)});\n"
-    for name, arity in VECTOR_MATH_FUNCTIONS
-    for ctype, suffix in (("double", ""), ("float", "f")))
-
-
-def prelude(precision: str, helpers=frozenset()) -> str:
-    """Types and the helpers the step uses (:attr:`StepFunction.helpers`), for C and CUDA.
-
-    ``FLOAT`` is the model precision.  Helpers: ``eqsnn_fmod_floored``
-    (NumPy's ``remainder``: the sign of the divisor), ``eqsnn_imod`` (the same
-    for int, 0 for a zero divisor, as NumPy), ``eqsnn_clamp_index``, and
-    (``random``) the Philox generator of :mod:`eqsnn.rng`.  Compiled with
-    ``-DEQSNN_VECTOR_MATH`` (the ``c`` backend, where libmvec is there), the
-    math functions are declared with their SIMD versions.
-    """
-    ctype = "float" if precision == "float32" else "double"
-    text = """\
-/* ---- eqsnn prelude: the model precision and helpers shared by C and CUDA ---- */
-#ifndef EQSNN_FN
-#ifdef __CUDACC__
-#define EQSNN_FN static __device__ __forceinline__
-#else
-#define EQSNN_FN static inline
-#endif
-#endif
-#if defined(__CUDACC_RTC__) && !defined(INFINITY)
-#define INFINITY __int_as_float(0x7f800000)
-#define NAN __int_as_float(0x7fffffff)
-#elif !defined(__CUDACC_RTC__)
-#include <math.h>
-#endif
-#if defined(EQSNN_VECTOR_MATH) && !defined(__CUDACC__)
-/* SIMD versions of these exist in glibc's libmvec (linked with -lmvec; within 4 ulp):
- * declaring them lets the compiler vectorise the neuron loop around the calls */
-#define EQSNN_SIMD __attribute__((__simd__("notinbranch")))
-""" + VECTOR_MATH_DECLARATIONS + f"""#endif
-
-typedef {ctype} FLOAT;
-"""
-    for name, helper in _HELPERS.items():
-        if name in helpers:
-            text += helper.replace("{f}", "f" if precision == "float32" else "")
-    return text + (rng.c_source() if "random" in helpers else "")
 
 
 def wrap_items(items, indent: int, width: int = 96) -> list[str]:
