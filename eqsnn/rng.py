@@ -33,11 +33,13 @@ target precision in exactly this order:
 
 with ``u1`` from ``(w0, w1)`` and ``u2`` from ``(w2, w3)`` in float64, ``u1``
 from ``w0`` and ``u2`` from ``w2`` in float32; ``2pi`` is rounded to the target
-precision and every operation rounds to it.  NumPy takes float32 ``log`` and
-``cos`` as the float64 result rounded to float32 (its own float32 ``log`` is
-up to 3.5 ulp off near 1).  log and cos come from different libraries in NumPy,
-libm and CUDA, so normals agree across backends only to a few ulp; uniforms
-and the raw words agree bit for bit.
+precision and every operation rounds to it, except that in float32 ``log``
+and ``cos`` are the float64 results rounded to float32, in NumPy (whose own
+float32 ``log`` is up to 3.5 ulp off near 1) and in C and CUDA alike.  log
+and cos come from different libraries in NumPy, libm and CUDA: float64
+normals agree across backends to a few ulp; float32 normals almost always
+bit for bit (they differ only where two float64 results round differently);
+uniforms and the raw words agree bit for bit.
 """
 
 from __future__ import annotations
@@ -255,7 +257,9 @@ EQSNN_FN float eqsnn_normal_f32(EQSNN_RNG_ARGS)
     eqsnn_random_bits(seed_lo, seed_hi, step, neuron, lane, draw, w);
     u1 = eqsnn_u01_f32(w[0]);
     u2 = eqsnn_u01_f32(w[2]);
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.28318548202514648438f * u2);
+    /* log and cos in double, rounded to float: what NumPy does in float32 */
+    return sqrtf(-2.0f * (float)log((double)u1))
+           * (float)cos((double)(6.28318548202514648438f * u2));
 }
 
 EQSNN_FN double eqsnn_normal_f64(EQSNN_RNG_ARGS)
