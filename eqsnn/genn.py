@@ -10,6 +10,10 @@
   eqsnn neuron as an ``ml_genn.neurons.Neuron`` for ml_genn networks.
 * :class:`Precompute` is eqsnn's float64 host precompute as GeNN derived
   params; the code ``eqsnn emit MODEL --backend pygenn`` prints uses it.
+  It and the precompute text helpers (:func:`propagator`,
+  :func:`precompute_source`, :func:`expression_text`,
+  :func:`parse_expression`) live in :mod:`eqsnn.genn_precompute` and are
+  importable from here.
 
 Nothing here imports pygenn or ml_genn until a function needs them.
 See ``docs/use-with-genn.md``.
@@ -17,135 +21,16 @@ See ``docs/use-with-genn.md``.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-import sympy
-from sympy.codegen.cfunctions import expm1, log1p
-from sympy.printing.str import StrPrinter
 
 from . import host, ir
 from .errors import BackendError, EqsnnError
+from .genn_precompute import Precompute, precompute_source, propagator
+from .genn_precompute import expression_text as expression_text
+from .genn_precompute import parse_expression as parse_expression
 
 __all__ = ["Precompute", "add_population", "get_model", "ml_genn_neuron", "propagator",
            "precompute_source"]
-
-#: the functions precompute expressions are printed with (everything else is a name)
-_FUNCTIONS = {
-    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "Abs": sympy.Abs,
-    "sin": sympy.sin, "cos": sympy.cos, "tanh": sympy.tanh, "Min": sympy.Min,
-    "Max": sympy.Max, "floor": sympy.floor, "ceiling": sympy.ceiling,
-    "Piecewise": sympy.Piecewise, "Mod": sympy.Mod, "Matrix": sympy.ImmutableMatrix,
-    "pi": sympy.pi, "Eq": sympy.Eq, "Ne": sympy.Ne, "ITE": sympy.ITE, "phi1": ir.phi1,
-    "expm1": expm1, "log1p": log1p, "True": sympy.true, "False": sympy.false,
-}
-
-
-class _ExactStr(StrPrinter):
-    """SymPy's str with floats printed exactly and ``E`` as ``exp(1)``."""
-
-    def _print_Float(self, expr):
-        return repr(float(expr))
-
-    def _print_Exp1(self, expr):
-        return "exp(1)"
-
-    def _print_ImmutableDenseMatrix(self, expr):
-        rows = ", ".join("[" + ", ".join(self._print(e) for e in expr.row(i)) + "]"
-                         for i in range(expr.rows))
-        return f"Matrix([{rows}])"
-
-
-def expression_text(expr) -> str:
-    """``expr`` as text that :func:`parse_expression` reads back exactly."""
-    return _ExactStr({"order": "none"}).doprint(expr)
-
-
-def parse_expression(text: str):
-    """The SymPy expression of a precompute text; every non-function name is a symbol."""
-    names = set(re.findall(r"[A-Za-z_]\w*", text)) - set(_FUNCTIONS)
-    symbols = {name: sympy.Symbol(name) for name in names}
-    return sympy.sympify(text, locals={**_FUNCTIONS, **symbols})
-
-
-def propagator(matrix: str, phi, gamma, noise: str | None = None, chol=None) -> ir.Propagator:
-    """An exact-propagator precompute item (see :class:`eqsnn.ir.Propagator`) from text."""
-
-    def table(rows):
-        return None if rows is None else tuple(tuple(row) for row in rows)
-
-    return ir.Propagator(sympy.ImmutableMatrix(parse_expression(matrix)), table(phi),
-                         table(gamma), None if noise is None else
-                         sympy.ImmutableMatrix(parse_expression(noise)), table(chol))
-
-
-def precompute_source(item) -> str:
-    """The Python text of one precompute item, as :class:`Precompute` takes it."""
-    if isinstance(item, ir.Derived):
-        return f"({item.name!r}, {expression_text(item.expr)!r})"
-    parts = [repr(expression_text(item.matrix)), f"phi={_table(item.phi)}",
-             f"gamma={_table(item.gamma)}"]
-    if item.noise is not None:
-        parts += [f"noise={expression_text(item.noise)!r}", f"chol={_table(item.chol)}"]
-    return f"propagator({', '.join(parts)})"
-
-
-def _table(rows) -> str:
-    return "[" + ", ".join("[" + ", ".join(repr(n) for n in row) + "]" for row in rows) + "]"
-
-
-class Precompute:
-    """eqsnn's float64 host precompute (:mod:`eqsnn.host`) for GeNN.
-
-    ``items`` are ``(name, expression text)`` pairs and :func:`propagator`
-    items (or IR items), over param names, ``dt`` and earlier items.
-    :meth:`derived` gives a GeNN derived-param function ``(pars, dt) ->
-    float``; :meth:`values` all values (per neuron where a param is).
-    Results are cached per parameter set.
-
-    >>> pre = Precompute([("Alpha", "exp(-dt/tau_mem)")])
-    >>> round(pre.derived("Alpha")({"tau_mem": 20.0}, 1.0), 6)
-    0.951229
-    """
-
-    def __init__(self, items):
-        self.items = tuple(ir.Derived(i[0], parse_expression(i[1])) if isinstance(i, tuple)
-                           else i for i in items)
-        self._cache: dict = {}
-
-    def names(self) -> list[str]:
-        return list(ir.Model("precompute", precompute=self.items).precompute_names)
-
-    def values(self, params, dt: float, names=None) -> dict[str, np.ndarray]:
-        """Precompute values from ``params`` (scalars or per-neuron arrays) and ``dt``.
-
-        With ``names``, only the items those names need are evaluated.
-        """
-        items = self.items if names is None else self._needed(set(names))
-        model = ir.Model("precompute", precompute=items)
-        return host.evaluate_precompute(model, params, dt)
-
-    def derived(self, name: str):
-        """``lambda pars, dt: value of name`` for ``create_neuron_model(derived_params=...)``."""
-
-        def value(pars, dt):
-            key = (name, float(dt), tuple(sorted((k, float(v)) for k, v in pars.items())))
-            if key not in self._cache:
-                self._cache[key] = float(self.values(pars, dt, [name])[name])
-            return self._cache[key]
-
-        return value
-
-    def _needed(self, wanted: set) -> tuple:
-        chosen = []
-        for item in reversed(self.items):
-            names = {item.name} if isinstance(item, ir.Derived) else set(item.names())
-            if names & wanted:
-                chosen.append(item)
-                exprs = ([item.expr] if isinstance(item, ir.Derived)
-                         else [item.matrix] + ([item.noise] if item.noise is not None else []))
-                wanted |= {str(s) for e in exprs for s in e.free_symbols}
-        return tuple(reversed(chosen))
 
 
 # --- values: numbers, per-neuron arrays, initialisers ------------------------------------
