@@ -142,6 +142,24 @@ def test_spikes_sorted_with_a_per_lane_view():
     np.testing.assert_array_equal(ids, np.ones(10))
     np.testing.assert_array_equal(times, np.arange(10.0))
     assert spikes.sign is None and spikes.counts(3).tolist() == [[5, 0, 10], [0, 10, 0]]
+    assert spikes.counts().tolist() == [[5, 0, 10], [0, 10, 0]]  # the population's shape (3,)
+
+
+def test_spikes_of_a_shaped_population_index_its_shape():
+    """A (2, 3) population: ids are C-order flat; index gives (row, column); counts() has the
+    population's shape; the counts match the closed form of each neuron's rate."""
+    current = np.array([[0.0, 0.25, 0.5], [1.0, 2.0, 0.0]])  # delta input, threshold 1
+    sim = Simulator(helpers.lif(), (2, 3), batch_size=2, precision="float64")
+    spikes = sim.run(20, inputs={"Isyn": current}, record=["spikes"]).spikes
+    rows, columns = spikes.index
+    np.testing.assert_array_equal(rows * 3 + columns, spikes.neuron)
+    counts = spikes.counts()
+    assert counts.shape == (2, 2, 3)
+    for r in range(2):
+        for c in range(3):
+            expected = len(lif_spike_steps(current[r, c], np.exp(-1 / 20), 20))
+            assert counts[0, r, c] == counts[1, r, c] == expected
+    assert counts[0, 1, 1] == 20 and counts[0, 0, 0] == 0
 
 
 def test_signed_spikes_through_the_simulator():

@@ -17,8 +17,9 @@ class Spikes:
     ``step`` counts from the start of the run; the spike's time is
     ``(first_step + step) * dt`` with ``first_step`` the step index (since
     the last reset) at which the run began.  ``neuron`` is the flat
-    (C-order) neuron id; ``sign`` is +1/-1 for models with a negative
-    threshold, else None.
+    (C-order) neuron id, :attr:`index` the same in the population's
+    ``shape``; ``sign`` is +1/-1 for models with a negative threshold, else
+    None.
     """
 
     step: np.ndarray
@@ -28,9 +29,18 @@ class Spikes:
     dt: float
     first_step: int
     batch_size: int
+    shape: tuple = ()  # the population's shape; () means flat ids only
 
     def __len__(self) -> int:
         return len(self.step)
+
+    @property
+    def index(self) -> tuple[np.ndarray, ...]:
+        """Each spike's neuron as an index into the population's shape: one array per axis
+        (``np.unravel_index`` of :attr:`neuron`), e.g. ``(row, column, channel)``."""
+        if not self.shape:
+            return (self.neuron,)
+        return tuple(np.unravel_index(self.neuron, self.shape))
 
     @property
     def times(self) -> np.ndarray:
@@ -44,11 +54,16 @@ class Spikes:
         return [(times[self.batch == b], self.neuron[self.batch == b])
                 for b in range(self.batch_size)]
 
-    def counts(self, n: int) -> np.ndarray:
-        """Number of spikes of each lane and neuron, ``(batch, n)`` (negative ones included)."""
-        counts = np.zeros((self.batch_size, n), np.int64)
-        np.add.at(counts, (self.batch, self.neuron), 1)
-        return counts
+    def counts(self, n: int | None = None) -> np.ndarray:
+        """Number of spikes of each lane and neuron (negative ones included): ``(batch, n)``
+        for a given ``n``, else ``(batch, *shape)`` of the population."""
+        size = n if n is not None else int(np.prod(self.shape)) if self.shape else None
+        if size is None:
+            raise ValueError("counts() needs n where the population's shape is not known")
+        counts = np.bincount(self.batch * size + self.neuron,
+                             minlength=self.batch_size * size).astype(np.int64)
+        counts = counts.reshape(self.batch_size, size)
+        return counts if n is not None else counts.reshape((self.batch_size,) + self.shape)
 
 
 @dataclass(frozen=True)

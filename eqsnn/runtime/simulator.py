@@ -133,7 +133,7 @@ class Simulator:
         spikes = None
         if record_spikes:
             spikes = Spikes(raw.spike_step, raw.spike_batch, raw.spike_neuron, raw.spike_sign,
-                            self.dt, first_step, self.batch_size)
+                            self.dt, first_step, self.batch_size, self.shape)
         readout = None
         if self.model.readout is not None:
             value = self._runner.get_state(self.model.readout.state)
