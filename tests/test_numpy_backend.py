@@ -382,7 +382,7 @@ def test_values_of_held_inputs_are_computed_before_the_loop():
     assert "if _held_a and _held_b:\n            np.multiply(a, b, out=_held4)" in before
     assert "a = _all_a[i]\n                np.multiply(_c0, a, out=_held0)" in loop
     assert "if not (_held_a and _held_b):\n                np.multiply(a, b, out=_held4)" in loop
-    assert "b = _all_b[i]\n                np.exp(b, out=_held2)" in loop
+    assert "b = _all_b[i]\n                np.exp(b, out=_held2, dtype=np.float64)" in loop
     assert "np.add(V, _held5, out=V)" in loop
 
 

@@ -49,7 +49,7 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     options = options or EmitOptions()
     plan = layout(model, options.per_neuron, options.precision)
     step = print_step_function(model, options.precision, plan.value_types, plan.arrays,
-                               plan.uniform_values)
+                               plan.uniform_values, wide_math=not options.fast_math)
     header = (f"/* CUDA code of neuron model {model.name!r} ({options.precision}), generated "
               f"by eqsnn; do not edit.\n * Compile with --fmad=false for results bit-identical "
               f"to the numpy backend. */\n")

@@ -30,6 +30,10 @@ The convention:
   sign of the divisor, as Python's ``%`` and NumPy's ``remainder``).
 * Types: ``int`` mixed with ``float`` is converted to float first; ``/`` is
   always true (float) division; float to int truncates toward zero.
+* ``exp``, ``expm1``, ``log``, ``log1p``, ``sin``, ``cos``, ``tanh`` and
+  ``pow`` are evaluated in float64 and rounded to the precision (in float32
+  the correctly rounded result but for rare double roundings, the same in
+  every backend; ``fast_math`` uses float32 functions instead).
 * ``phi1(z)`` is ``select(z == 0, 1, expm1(z) / z)``; ``Piecewise`` is a
   nest of selects with every branch evaluated; ``ArrayGet`` clamps its
   index to ``[0, len - 1]``.

@@ -43,12 +43,12 @@ from sympy.printing.c import C99CodePrinter
 
 from .. import ir
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
-from .lower import Const, Lowered, Op, Ref, Temp, lower
+from .lower import WIDE_FUNCTIONS, Const, Lowered, Op, Ref, Temp, lower
 
 __all__ = [
     "CPrinter", "StepFunction", "c_names", "prelude", "print_step_function",
     "VECTOR_MATH_DECLARATIONS", "VECTOR_MATH_FUNCTIONS",
-    "wrap_items", "STEP_FUNCTION", "STORAGE_TYPES", "UNIFORM_FUNCTION",
+    "wrap_items", "STEP_FUNCTION", "STORAGE_TYPES", "UNIFORM_FUNCTION", "WIDE_FUNCTIONS",
 ]
 
 #: the name of the per-neuron step function
@@ -119,10 +119,13 @@ class CPrinter(C99CodePrinter):
     differently).
     """
 
-    def __init__(self, precision: str):
+    def __init__(self, precision: str, wide_math: bool = True):
         settings = {"type_aliases": {real: float32}} if precision == "float32" else {}
         super().__init__(settings)
         self.precision = precision
+        # float32 transcendental functions as the double function rounded to float, as the
+        # numpy backend computes them (see WIDE_FUNCTIONS); fast_math turns this off
+        self.wide = wide_math and precision == "float32"
         self._templates: dict[str, str] = {}
 
     def _print_Float(self, expr):
@@ -144,7 +147,11 @@ class CPrinter(C99CodePrinter):
         return f"({text})" if value < 0 or text.startswith("-") else text
 
     def math_function(self, fn: str, args: list[str]) -> str:
-        """``fn(args)`` with SymPy's C99 name for the precision (``exp`` -> ``expf``)."""
+        """``fn(args)`` with SymPy's C99 name for the precision (``exp`` -> ``expf``); in
+        float32 a :data:`WIDE_FUNCTIONS` one is ``(float)exp((double)x)``."""
+        if self.wide and fn in WIDE_FUNCTIONS:
+            wide = CPrinter("float64").math_function(fn, [f"(double){a}" for a in args])
+            return f"((float){wide})"
         if fn not in self._templates:
             symbols = sympy.symbols("_x0 _x1")
             if fn == "pow":
@@ -179,17 +186,18 @@ class StepFunction:
 
 
 def print_step_function(model: ir.Model, precision: str, values, arrays,
-                        uniform=frozenset()) -> StepFunction:
+                        uniform=frozenset(), wide_math: bool = True) -> StepFunction:
     """Print the step of ``model`` as :data:`STEP_FUNCTION`.
 
     ``values`` is the ordered ``(name, dtype)`` of every param, runtime param,
     precompute value and ``dt``; ``arrays`` the ordered ``(name, dtype)`` of
     the data arrays; ``uniform`` names the values that are one value for all
     neurons, so ops reading only those (and ``t``, ``step``, constants) are
-    computed once per step (:attr:`StepFunction.uniforms`).
+    computed once per step (:attr:`StepFunction.uniforms`); ``wide_math`` (off under
+    fast_math) prints float32 :data:`WIDE_FUNCTIONS` in double, rounded to float.
     """
     scalars = [(name, dtype) for name, dtype in values if name in uniform]
-    body = _StepBody(model, precision, frozenset(name for name, _ in scalars))
+    body = _StepBody(model, precision, frozenset(name for name, _ in scalars), wide_math)
     names = body.names
     signature = [f"{STORAGE_TYPES[s.dtype]} *_p_{names[s.name]}" for s in model.states]
     signature += [f"const {VALUE_TYPES[i.dtype]} {names[i.name]}" for i in model.inputs]
@@ -233,11 +241,11 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
 class _StepBody:
     """The statements of one step as C lines, one ``const`` temporary per lowered op."""
 
-    def __init__(self, model: ir.Model, precision: str, uniform=frozenset()):
+    def __init__(self, model: ir.Model, precision: str, uniform=frozenset(), wide_math=True):
         self.model = model
         self.types = model.name_types()
         self.names = c_names(model)
-        self.printer = CPrinter(precision)
+        self.printer = CPrinter(precision, wide_math)
         self.suffix = "f32" if precision == "float32" else "f64"
         self.lines: list[str] = []
         self.depth = 1

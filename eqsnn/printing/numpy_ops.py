@@ -21,7 +21,7 @@ from __future__ import annotations
 import keyword
 
 from .. import ir
-from .lower import Op
+from .lower import WIDE_FUNCTIONS, Op
 
 __all__ = [
     "SCALAR", "NEURON", "LANE", "FULL", "BUFFER_SHAPES", "NUMPY_TYPES", "GATHER_SAFE",
@@ -82,6 +82,8 @@ def join(*classes: str) -> str:
 def expression(op: Op, args: list[str], shape_class: str) -> str:
     """``op`` as a Python expression returning a new value (scalars, hoisted values)."""
     name = kind(op)
+    if name in WIDE_FUNCTIONS:
+        return f"FLOAT({_UFUNCS[name]}({', '.join(args)}, dtype=np.float64))"
     if name in ("rand_uniform", "rand_normal"):
         draw = "uniform" if name == "rand_uniform" else "normal"
         return f"rng.{draw}(_seed, step, neuron_id, lane, {args[0]}, FLOAT)"
@@ -111,7 +113,8 @@ def array_op(op: Op, args: list[str], dest: str, where: str) -> list[str]:
         ]
     if name == "array_get":
         return [f'np.take({args[0]}, {args[1]}, mode="clip", out={dest})']
-    return [f"{_UFUNCS[name]}({', '.join(args)}, out={dest}{where})"]
+    wide = ", dtype=np.float64" if name in WIDE_FUNCTIONS else ""
+    return [f"{_UFUNCS[name]}({', '.join(args)}, out={dest}{where}{wide})"]
 
 
 def gathered_op(op: Op, args: list[str]) -> str:

@@ -40,16 +40,21 @@ class Simulator:
     data); ``init`` maps state names to initial values (scalar, per neuron,
     or ``(batch, *shape)``).  ``dt`` is the time step, ``precision``
     ``"float32"`` or ``"float64"``, ``seed`` the key of the random draws.
+    ``fast_math=True`` lets the compiled backends (``c``, ``cupy``) trade
+    reproducibility for speed (contracted multiply-adds, float32 math
+    functions); the ``numpy`` backend ignores it.
     """
 
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
-                 precision="float32", params=None, init=None, seed=0):
+                 precision="float32", params=None, init=None, seed=0, fast_math=False):
         self.shape = _population_shape(n)
         self.n = math.prod(self.shape)
         self.batch_size = _positive_int("batch_size", batch_size)
         self.dt = _time_step(dt)
         self.precision = _precision(precision)
         self.seed = _seed(seed)
+        if not isinstance(fast_math, bool):
+            raise ParameterError(f"fast_math must be True or False, not {fast_math!r}")
         self.model, self._build = _resolve_model(model, self.shape, self.batch_size, self.dt,
                                                  self.seed)
         unsupported = set(self.model.runtime_params) - set(RUNTIME_PARAMS)
@@ -68,7 +73,8 @@ class Simulator:
         per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
         backend_module = get_backend(backend)
         self.backend = backend
-        self.source = backend_module.emit(self.model, EmitOptions(self.precision, per_neuron))
+        options = EmitOptions(self.precision, per_neuron, fast_math)
+        self.source = backend_module.emit(self.model, options)
         program = backend_module.load(self.source)
         instance = Instance(self.n, self.batch_size, self.dt, self.precision, values,
                             self._initial, arrays, self.seed)
