@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from . import ir
 from .backends import REGISTRY
 from .errors import EqsnnError
 
@@ -140,8 +141,9 @@ def _model_name(model) -> str:
 
 
 def float_states(model) -> list[str]:
-    """Names of the float states of an ``eqsnn.Model`` or standard-library neuron."""
-    ir_model = getattr(model, "ir", None)
+    """Names of the float states of an ``eqsnn.Model``, an ``ir.Model`` or a
+    standard-library neuron."""
+    ir_model = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
     if ir_model is None and hasattr(model, "model"):
         ir_model = model.model().ir
     if ir_model is None:

@@ -119,3 +119,13 @@ def test_inputs_and_params_reach_every_backend():
                                inputs={"I": drive}, params={"tau_mem": [10, 20, 30, 40]})
     assert comparison.ok, str(comparison)
     assert comparison.results["c"].vars["V"].shape == (50, 1, 4)
+
+
+def test_an_ir_model_has_its_float_states_compared(perturbed):
+    """compare() takes an ir.Model as it takes an eqsnn.Model: the planted disagreement shows
+    in V (an ir.Model used to be compared on spikes alone)."""
+    comparison = eqsnn.compare(lif().ir, ["numpy", perturbed], n=3, steps=60,
+                               inputs={"Isyn": 0.1})
+    report = comparison.report(perturbed)
+    assert [v.name for v in report.variables] == ["V"]
+    assert report.status == "differs" and report.variables[0].first_divergence == 1
