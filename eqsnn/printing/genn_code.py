@@ -57,7 +57,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import EqsnnError
-from .lower import Lowered, Ref, Temp, lower
+from .lower import WIDE_FUNCTIONS, Lowered, Ref, Temp, lower
 
 __all__ = ["GENN_TYPES", "GeNNCode", "RESERVED", "float_literal", "genn_names", "print_genn"]
 
@@ -363,6 +363,10 @@ class _Printer:
             return self.draw_names[int(op.args[0].value)], PRIMARY
         if kind in ("min", "max", "abs") and op.dtype == "int":
             return f"{kind}({', '.join(a[0] for a in args)})", PRIMARY
+        if kind in WIDE_FUNCTIONS and self.precision == "float32":
+            # as every eqsnn backend: the double function, rounded to float
+            wide = ", ".join(f"(double){_wrap(a, UNARY)}" for a in args)
+            return f"(scalar){kind}({wide})", UNARY
         return f"{_CALLS.get(kind, kind)}({', '.join(a[0] for a in args)})", PRIMARY
 
     def modulo(self, dtype, args) -> tuple[str, int]:

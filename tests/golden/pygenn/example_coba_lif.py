@@ -47,7 +47,7 @@ coba_lif_model = create_neuron_model(
     ],
     sim_code="""
 const scalar z_V_ = c0_ * (-g_exc - g_inh - g_leak);
-const scalar V_new_ = V * exp(z_V_) + c0_ * (c1_ + e_exc * g_exc + e_inh * g_inh) * (z_V_ == 0.0 ? 1.0 : expm1(z_V_) / z_V_);
+const scalar V_new_ = V * (scalar)exp((double)z_V_) + c0_ * (c1_ + e_exc * g_exc + e_inh * g_inh) * (z_V_ == 0.0 ? 1.0 : (scalar)expm1((double)z_V_) / z_V_);
 const scalar g_exc_new_ = c2_ * g_exc;
 const scalar g_inh_new_ = c3_ * g_inh;
 V = V_new_;

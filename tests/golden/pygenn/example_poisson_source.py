@@ -15,7 +15,7 @@ from pygenn import VarAccess, create_neuron_model
 poisson_source_model = create_neuron_model(
     'PoissonSource',
     sim_code="const scalar rand0 = gennrand_uniform();",
-    threshold_condition_code="rand0 >= exp(-((scalar)dt * rate))",
+    threshold_condition_code="rand0 >= (scalar)exp((double)-((scalar)dt * rate))",
     additional_input_vars=[('rate', 'scalar', 0.0)],
 )
 

@@ -29,17 +29,17 @@ few_spike_relu_model = create_neuron_model(
         ('c2_', few_spike_relu_precompute.derived('c2_')),
     ],
     sim_code="""
-Fx = Fx + Isyn * c0_ * pow(2.0, (scalar)(((-(int)round(t / dt) % k) + k) % k));
+Fx = Fx + Isyn * c0_ * (scalar)pow((double)2.0, (double)(scalar)(((-(int)round(t / dt) % k) + k) % k));
 if ((((int)round(t / dt) % k) + k) % k == 0) {
     V = Fx;
     Fx = 0.0;
 }
 """,
     threshold_condition_code="""
-V >= c2_ * pow(2.0, (scalar)(-1 + k - (((int)round(t / dt) % k) + k) % k))
+V >= c2_ * (scalar)pow((double)2.0, (double)(scalar)(-1 + k - (((int)round(t / dt) % k) + k) % k))
 """,
     reset_code="""
-V = V + c1_ * pow(2.0, (scalar)(-1 + k - (((int)round(t / dt) % k) + k) % k));
+V = V + c1_ * (scalar)pow((double)2.0, (double)(scalar)(-1 + k - (((int)round(t / dt) % k) + k) % k));
 """,
 )
 

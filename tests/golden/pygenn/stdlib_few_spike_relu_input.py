@@ -33,10 +33,10 @@ if ((((int)round(t / dt) % k) + k) % k == 0) {
 }
 """,
     threshold_condition_code="""
-V >= c1_ * pow(2.0, (scalar)(-1 + k - (((int)round(t / dt) % k) + k) % k))
+V >= c1_ * (scalar)pow((double)2.0, (double)(scalar)(-1 + k - (((int)round(t / dt) % k) + k) % k))
 """,
     reset_code="""
-V = V + c0_ * pow(2.0, (scalar)(-1 + k - (((int)round(t / dt) % k) + k) % k));
+V = V + c0_ * (scalar)pow((double)2.0, (double)(scalar)(-1 + k - (((int)round(t / dt) % k) + k) % k));
 """,
     additional_input_vars=[('Input', 'scalar', 0.0)],
 )

@@ -15,7 +15,9 @@ from pygenn import VarAccess, create_neuron_model
 poisson_input_model = create_neuron_model(
     'PoissonInput',
     sim_code="const scalar rand0 = gennrand_uniform();",
-    threshold_condition_code="Input > 0.0 && rand0 >= exp(-((scalar)dt * fabs(Input)))",
+    threshold_condition_code="""
+Input > 0.0 && rand0 >= (scalar)exp((double)-((scalar)dt * fabs(Input)))
+""",
     additional_input_vars=[('Input', 'scalar', 0.0)],
 )
 
