@@ -13,7 +13,8 @@ The compiled backends (``c``, ``cupy``) promise (DESIGN §3, issue 5):
 * the same spikes for the same seed in stochastic models.
 
 Other registered backends (e.g. ``pygenn``, with its own generator) get the
-one-step test on deterministic models where they are available.  The
+one-step test and a bit-identical float32 trajectory on deterministic models
+where they are available.  The
 helpers here (:func:`population`, :func:`run_backend`) are shared with
 ``test_c_backend.py`` and ``test_cupy_backend.py``.
 """
@@ -284,6 +285,18 @@ def test_one_step_float64_agrees_to_1e_12(backend, case):
 @pytest.mark.parametrize("case", [c for c in CASE_PARAMS if not c.values[0].model.random_draws()])
 def test_one_step_float64_on_other_backends(backend, case):
     _one_step(backend, case)
+
+
+@pytest.mark.parametrize("backend", OTHERS, indirect=True)
+@pytest.mark.parametrize("case", [c for c in CASE_PARAMS if not c.values[0].model.random_draws()])
+def test_float32_trajectory_on_other_backends(backend, case):
+    """GeNN's code keeps the lowered evaluation order and takes float32 math functions as the
+    double ones rounded, as every eqsnn backend: its CPU backend gives numpy's float32
+    trajectory bit for bit for every deterministic model (100 steps)."""
+    a, _ = run_backend("numpy", case, "float32", steps=100)
+    b, _ = run_backend(backend, case, "float32", steps=100)
+    assert_identical(a, b)
+    assert first_spike_difference(a, b) is None
 
 
 @pytest.mark.parametrize("backend", EXACT, indirect=True)
