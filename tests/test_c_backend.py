@@ -47,8 +47,15 @@ def _renamed(model, name):
     return model.replace(name=name)
 
 
+def _few_spike_relu():  # a model with a uniform function (values computed once per step)
+    from eqsnn import neurons
+
+    return neurons.get_neuron("few_spike_relu").model().ir
+
+
 @pytest.mark.parametrize("model", [helpers.branches(), helpers.spike_source(), helpers.noisy(),
-                                   helpers.binary_signed(), helpers.counter()],
+                                   helpers.binary_signed(), helpers.counter(),
+                                   _few_spike_relu()],
                          ids=lambda m: m.name)
 @pytest.mark.parametrize("precision", ["float32", "float64"])
 def test_emitted_code_is_warning_free_c99(model, precision, tmp_path):
