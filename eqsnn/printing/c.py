@@ -24,10 +24,14 @@ threshold only where the threshold does not hold; ``reset`` runs where a
 spike fired, ``negative_reset`` where a negative one did.
 
 Function names come from SymPy's :class:`~sympy.printing.c.C99CodePrinter`
-(with the ``float32`` type alias: ``expf``, ``fminf``, ...), and float
-literals are the float64 constant rounded to the precision first and printed
-exactly (``0.1f`` is the float nearest to the double ``0.1``), so no double
-arithmetic sneaks into float32 code.
+(with the ``float32`` type alias: ``sqrtf``, ``floorf``, ...); in float32 the
+:data:`~eqsnn.printing.lower.WIDE_FUNCTIONS` are the double functions on the
+widened value, rounded back (``(float)exp((double)x)``), as the numpy
+backend computes them, unless ``wide_math`` is off (``fast_math``); ``min``
+and ``max`` are selects with NumPy's array semantics.  Float literals are
+the float64 constant rounded to the precision first and printed exactly
+(``0.1f`` is the float nearest to the double ``0.1``), so no other double
+arithmetic enters float32 code.
 """
 
 from __future__ import annotations
