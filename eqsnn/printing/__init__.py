@@ -24,9 +24,10 @@ The convention:
   ``x**-0.5 = 1/sqrt(x)``; any other power is ``pow(x, y)``.
 * Rational and float constants are evaluated in float64 and then rounded to
   the model precision (``x/3`` is ``0.3333333333333333 * x``).
-* ``Min``/``Max`` fold left with NumPy's ``fmin``/``fmax`` semantics on
-  arrays (a NaN argument is ignored; of -0 and +0 the second argument is the
-  result); ``Mod`` is the floored modulo (the result has the
+* ``Min``/``Max`` fold left with ``fmin``/``fmax`` semantics (a NaN
+  argument is ignored); of -0 and +0 the sign of the result is not specified,
+  as in C99 and in NumPy, whose SIMD and scalar loops differ there; ``Mod``
+  is the floored modulo (the result has the
   sign of the divisor, as Python's ``%`` and NumPy's ``remainder``).
 * Types: ``int`` mixed with ``float`` is converted to float first; ``/`` is
   always true (float) division; float to int truncates toward zero.

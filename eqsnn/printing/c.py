@@ -28,7 +28,7 @@ Function names come from SymPy's :class:`~sympy.printing.c.C99CodePrinter`
 :data:`~eqsnn.printing.lower.WIDE_FUNCTIONS` are the double functions on the
 widened value, rounded back (``(float)exp((double)x)``), as the numpy
 backend computes them, unless ``wide_math`` is off (``fast_math``); ``min``
-and ``max`` are selects with NumPy's array semantics.  Float literals are
+and ``max`` are selects that ignore a NaN argument, as ``fmin``/``fmax``.  Float literals are
 the float64 constant rounded to the precision first and printed exactly
 (``0.1f`` is the float nearest to the double ``0.1``), so no other double
 arithmetic enters float32 code.
@@ -388,8 +388,8 @@ class _StepBody:
             sign = "<" if kind == "min" else ">"
             if integral:
                 return f"({args[0]} {sign} {args[1]} ? {args[0]} : {args[1]})"
-            # NumPy's fmin/fmax on arrays: a NaN argument is ignored, and of two equal
-            # values (-0 and +0) the second is the result
+            # fmin/fmax: a NaN argument is ignored; of -0 and +0 the second is the result,
+            # as in NumPy's SIMD loops (its scalar ones, libm's, give the first)
             return (f"(({args[0]} {sign} {args[1]} || {args[1]} != {args[1]}) ? {args[0]} : "
                     f"{args[1]})")
         if kind == "abs" and integral:
