@@ -93,25 +93,31 @@ FAST_FLAGS = ("-fassociative-math", "-freciprocal-math", "-fno-signed-zeros",
               "-ffp-contract=fast")
 
 
-@functools.cache
-def _supports(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
-    """Whether the compiler builds a shared library with ``flags``; remembered on disk."""
-    key = hashlib.sha256(f"{compiler_identity(command)}|{flags}".encode()).hexdigest()[:16]
-    memo = cache_dir() / f"probe-{key}.txt"
+def _probe_builds(key: str, source: str, argv) -> bool:
+    """Whether ``argv(src, out)`` (a compiler command line) builds ``source``; the answer
+    is remembered on disk under a hash of ``key``."""
+    memo = cache_dir() / f"probe-{hashlib.sha256(key.encode()).hexdigest()[:16]}.txt"
     if memo.exists():
         return memo.read_text().strip() == "1"
-    probe = ("int eqsnn_probe(int n) { int i, s = 0;\n#pragma omp parallel for reduction(+:s)\n"
-             "for (i = 0; i < n; ++i) s += i; return s; }\n")
     with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
         src = Path(tmp) / "probe.c"
-        src.write_text(probe)
-        argv = [*command, *BASE_FLAGS, *flags, str(src), "-o", str(Path(tmp) / "probe.so")]
+        src.write_text(source)
         try:
-            works = subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
+            works = subprocess.run(argv(str(src), str(Path(tmp) / "probe.so")),
+                                   capture_output=True, timeout=60).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             works = False
     _write_atomically(memo, b"1" if works else b"0")
     return works
+
+
+@functools.cache
+def _supports(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
+    """Whether the compiler builds a shared library with ``flags``; remembered on disk."""
+    probe = ("int eqsnn_probe(int n) { int i, s = 0;\n#pragma omp parallel for reduction(+:s)\n"
+             "for (i = 0; i < n; ++i) s += i; return s; }\n")
+    return _probe_builds(f"{compiler_identity(command)}|{flags}", probe,
+                         lambda src, out: [*command, *BASE_FLAGS, *flags, src, "-o", out])
 
 
 def compiler_flags(command: tuple[str, ...], fast_math: bool, openmp: bool = True):
@@ -140,28 +146,17 @@ def _vector_math(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
 
     if platform.machine() not in ("x86_64", "AMD64") or not sys.platform.startswith("linux"):
         return False
-    key = hashlib.sha256(f"vector-math|{compiler_identity(command)}|{flags}|"
-                         f"{platform.libc_ver()}".encode()).hexdigest()[:16]
-    memo = cache_dir() / f"probe-{key}.txt"
-    if memo.exists():
-        return memo.read_text().strip() == "1"
     loops = "".join(
         f"void probe_{name}{suffix}({ctype} *restrict y, const {ctype} *restrict x, int n)"
         f" {{ int i; for (i = 0; i < n; ++i) y[i] = {name}{suffix}("
         f"{', '.join(['x[i]'] * arity)}); }}\n"
         for name, arity in VECTOR_MATH_FUNCTIONS
         for ctype, suffix in (("double", ""), ("float", "f")))
-    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
-        src = Path(tmp) / "probe.c"
-        src.write_text(prelude("float64") + loops)
-        argv = [*command, *flags, VECTOR_MATH_FLAG, "-Wl,-z,defs", str(src), "-o",
-                str(Path(tmp) / "probe.so"), *VECTOR_MATH_LIBRARIES, "-lm"]
-        try:
-            works = subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            works = False
-    _write_atomically(memo, b"1" if works else b"0")
-    return works
+    return _probe_builds(
+        f"vector-math|{compiler_identity(command)}|{flags}|{platform.libc_ver()}",
+        prelude("float64") + loops,
+        lambda src, out: [*command, *flags, VECTOR_MATH_FLAG, "-Wl,-z,defs", src, "-o", out,
+                          *VECTOR_MATH_LIBRARIES, "-lm"])
 
 
 def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path, bool]:
