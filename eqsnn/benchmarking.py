@@ -57,6 +57,7 @@ class Benchmark:
     batch_size: int
     reference: str | None
     rows: tuple[BenchRow, ...]
+    fast_math: bool = False
 
     def row(self, backend: str, n: int) -> BenchRow:
         for row in self.rows:
@@ -73,7 +74,9 @@ class Benchmark:
         return base.step_us / row.step_us if row.status == base.status == "ok" else math.nan
 
     def __str__(self) -> str:
-        lines = [f"{self.model}: {self.precision}, batch {self.batch_size}, {self.steps} steps, "
+        fast = ", fast_math" if self.fast_math else ""
+        lines = [f"{self.model}: {self.precision}{fast}, batch {self.batch_size}, "
+                 f"{self.steps} steps, "
                  f"best of {self.repeats}; speed-up against {self.reference or '-'} at the same N",
                  f"{'backend':8s} {'N':>10s} {'setup s':>8s} {'us/step':>10s} "
                  f"{'neuron-steps/s':>15s} {'speed-up':>9s}"]
@@ -110,13 +113,14 @@ def _positive_ints(what: str, values) -> tuple[int, ...]:
 
 def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, dt=1.0,
               precision="float32", inputs=None, params=None, batch_size=1,
-              record_spikes=False, seed=0) -> Benchmark:
+              record_spikes=False, seed=0, fast_math=False) -> Benchmark:
     """Time ``model`` on each backend (default: every registered one) at each size.
 
     ``inputs`` are held for every step (a scalar or one value per neuron, as in
     ``Simulator.run``); a model whose inputs have no default needs them here.
     Bad arguments and bad model inputs raise :class:`~eqsnn.errors.EqsnnError`
     before anything is timed; a backend that cannot run here is skipped.
+    ``fast_math`` is passed to every :class:`~eqsnn.runtime.Simulator`.
     """
     from .comparison import _model_name
     from .runtime import Simulator
@@ -137,7 +141,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
             began = time.perf_counter()
             try:
                 sim = Simulator(model, n, batch_size=batch_size, dt=dt, backend=backend,
-                                precision=precision, params=params, seed=seed)
+                                precision=precision, params=params, seed=seed,
+                                fast_math=fast_math)
             except BackendError as exc:
                 rows.append(BenchRow(backend, n, "skipped", exc.message))
                 continue
@@ -152,4 +157,4 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
             rows.append(BenchRow(backend, n, "ok", "", setup, 1e6 * best / steps, spikes))
             reference = reference or backend
     return Benchmark(_model_name(model), precision, steps, repeats, batch_size, reference,
-                     tuple(rows))
+                     tuple(rows), fast_math)

@@ -98,7 +98,8 @@ def cmd_run(args):
 
     model = find_model(args.model)
     sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
-                    precision=args.precision, params=_pairs(args.param, "param"), seed=args.seed)
+                    precision=args.precision, params=_pairs(args.param, "param"), seed=args.seed,
+                    fast_math=args.fast_math)
     record = list(args.record or [])
     if args.plot and not record:  # a plot shows the first state's trace with the raster
         from .comparison import float_states
@@ -150,7 +151,8 @@ def cmd_emit(args):
     from .backends import EmitOptions, emit
 
     model = _as_model(find_model(args.model))
-    print(emit(model.ir, args.backend, EmitOptions(precision=args.precision)).text)
+    options = EmitOptions(precision=args.precision, fast_math=args.fast_math)
+    print(emit(model.ir, args.backend, options).text)
     return 0
 
 
@@ -181,7 +183,8 @@ def cmd_compare(args):
     backends = args.backends.split(",") if args.backends else None
     comparison = compare(model, backends, n=args.n, steps=args.steps, dt=args.dt,
                          precision=args.precision, inputs=_pairs(args.input, "input"),
-                         rtol=args.tolerance, atol=args.tolerance, seed=args.seed)
+                         rtol=args.tolerance, atol=args.tolerance, seed=args.seed,
+                         fast_math=args.fast_math)
     print(comparison)
     return 0 if comparison.ok else 1
 
@@ -198,7 +201,8 @@ def cmd_bench(args):
                          hint="e.g. --n 10000,100000 (or 1e4,1e5)") from None
     report = benchmark(model, backends, sizes=sizes, steps=args.steps, repeats=args.repeats,
                        dt=args.dt, precision=args.precision, inputs=_pairs(args.input, "input"),
-                       batch_size=args.batch, record_spikes=args.spikes)
+                       batch_size=args.batch, record_spikes=args.spikes,
+                       fast_math=args.fast_math)
     print(report.to_json() if args.json else report)
     return 0
 
@@ -212,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
         return p
+
+    def fast_math_flag(p, what):
+        p.add_argument("--fast-math", action="store_true",
+                       help=f"{what} with fast_math: contracted multiply-adds and float32 "
+                            "math functions (c, cupy, pygenn; numpy ignores it)")
 
     run = add("run", cmd_run, "simulate a model and print a spike summary")
     run.add_argument("model", metavar="MODEL")
@@ -229,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--record", action="append", metavar="VAR", help="a state to record")
     run.add_argument("--plot", metavar="FILE.png", help="write a raster and traces")
     run.add_argument("--progress", action="store_true", help="always show a progress bar")
+    fast_math_flag(run, "run")
 
     show = add("show", cmd_show, "show the derived update, the method and why")
     show.add_argument("model", metavar="MODEL")
@@ -238,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     emit_p.add_argument("model", metavar="MODEL")
     emit_p.add_argument("--backend", default="numpy")
     emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    fast_math_flag(emit_p, "print the code")
     check_p = add("check", cmd_check, "parse and validate only (non-zero exit on error)")
     check_p.add_argument("model", metavar="MODEL")
     add("list", cmd_list, "list the examples and the standard library")
@@ -252,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--tolerance", type=float, default=1e-9)
     cmp.add_argument("--seed", type=int, default=0)
     cmp.add_argument("--input", action="append", metavar="NAME=VALUE")
+    fast_math_flag(cmp, "run the backends other than the reference")
 
     bench = add("bench", cmd_bench, "time a model on each backend on this machine")
     bench.add_argument("model", metavar="MODEL")
@@ -266,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a held input value; repeat for several")
     bench.add_argument("--spikes", action="store_true", help="record spikes in the timed runs")
     bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    fast_math_flag(bench, "time every backend")
     return parser
 
 

@@ -53,6 +53,7 @@ class Comparison:
     steps: int
     reports: list[BackendReport]
     results: dict = field(default_factory=dict, repr=False)
+    fast_math: bool = False  # the compared backends ran with fast_math (the reference not)
 
     @property
     def ok(self) -> bool:
@@ -76,8 +77,9 @@ class Comparison:
         return json.dumps(self.to_dict(), default=_json_default, **kwargs)
 
     def __str__(self) -> str:
+        fast = " (the others with fast_math)" if self.fast_math else ""
         head = (f"{self.model}: {self.steps} steps, {self.precision}, reference "
-                f"{self.reference}, rtol={self.rtol:g} atol={self.atol:g}")
+                f"{self.reference}{fast}, rtol={self.rtol:g} atol={self.atol:g}")
         rows = [head, f"{'backend':8s} {'status':8s} {'compile s':>9s} {'run s':>8s} "
                       f"{'spikes same':>11s} {'1st spike diff':>14s}  variables"]
         for r in self.reports:
@@ -125,13 +127,16 @@ def _first_spike_difference(a, b) -> int | None:
 def _variable_diff(name, values, reference, rtol, atol, until) -> VariableDiff:
     values = np.asarray(values, dtype=np.float64)[:until]
     reference = np.asarray(reference, dtype=np.float64)[:until]
-    diff = np.abs(values - reference)
+    same = (values == reference) | (np.isnan(values) & np.isnan(reference))  # inf, nan too
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same, 0.0, np.abs(values - reference))
     bad = diff > atol + rtol * np.abs(reference)
-    bad |= np.isnan(values) != np.isnan(reference)
-    diff = np.nan_to_num(diff, nan=np.inf)
+    bad |= ~same & ~(np.isfinite(values) & np.isfinite(reference))  # an inf or nan on one side
+    diff = np.nan_to_num(diff, nan=np.inf, posinf=np.inf)
     per_step = bad.reshape(len(bad), -1).any(axis=1) if len(bad) else np.zeros(0, bool)
     first = int(np.argmax(per_step)) if per_step.any() else None
-    rel = diff / np.maximum(np.abs(reference), np.finfo(float).tiny)
+    with np.errstate(invalid="ignore"):
+        rel = np.where(same, 0.0, diff / np.maximum(np.abs(reference), np.finfo(float).tiny))
     return VariableDiff(name, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), first,
                         int(len(values)))
 
@@ -152,12 +157,13 @@ def float_states(model) -> list[str]:
 
 
 def _simulate(model, backend, n, steps, inputs, params, init, dt, precision, seed, record,
-              batch_size):
+              batch_size, fast_math=False):
     from .runtime import Simulator
 
     start = time.perf_counter()
     sim = Simulator(model, n, batch_size=batch_size, dt=dt, backend=backend,
-                    precision=precision, params=params, init=init, seed=seed)
+                    precision=precision, params=params, init=init, seed=seed,
+                    fast_math=fast_math)
     compiled = time.perf_counter()
     result = sim.run(steps, inputs=inputs, record=record, progress=False)
     return result, compiled - start, time.perf_counter() - compiled
@@ -165,7 +171,7 @@ def _simulate(model, backend, n, steps, inputs, params, init, dt, precision, see
 
 def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, init=None,
             dt=1.0, precision="float64", seed=0, reference="numpy", rtol=None, atol=None,
-            batch_size=1, record=None) -> Comparison:
+            batch_size=1, record=None, fast_math=False) -> Comparison:
     """Run ``model`` with the same params, stimulus and seed on each backend.
 
     ``backends`` defaults to every registered backend; those that cannot run
@@ -175,7 +181,12 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     ``atol + rtol * |reference|``; spikes get the share that fall on the
     same (step, batch, neuron) and the first step where they differ.  In
     float32, traces are compared only up to the first spike difference.
+    ``fast_math=True`` runs the compared backends (not the reference) with
+    it, to show what it costs in accuracy.
     """
+    if not isinstance(fast_math, bool):
+        raise EqsnnError(f"fast_math must be True or False, not {fast_math!r}",
+                         hint="fast_math=True runs the compared backends with fast_math")
     if precision not in DEFAULT_TOLERANCE:
         raise EqsnnError(f"unknown precision {precision!r}", hint="use float32 or float64")
     rtol = DEFAULT_TOLERANCE[precision] if rtol is None else rtol
@@ -197,7 +208,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
         if backend == reference:
             continue
         try:
-            result, compile_s, run_s = _simulate(model, backend, *args)
+            result, compile_s, run_s = _simulate(model, backend, *args, fast_math)
         except EqsnnError as exc:
             status = "skipped" if _unavailable(exc) else "failed"
             reports.append(BackendReport(backend, status, exc.message))
@@ -206,7 +217,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
         reports.append(_report(backend, result, ref_result, record, rtol, atol, precision,
                                compile_s, run_s))
     return Comparison(_model_name(model), reference, precision, rtol, atol, steps, reports,
-                      results)
+                      results, fast_math)
 
 
 def _unavailable(exc: EqsnnError) -> bool:

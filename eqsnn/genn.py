@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import host, ir
-from .errors import BackendError, EqsnnError
+from .errors import BackendError, EqsnnError, ParameterError
 from .genn_precompute import Precompute, precompute_source, propagator
 from .genn_precompute import expression_text as expression_text
 from .genn_precompute import parse_expression as parse_expression
@@ -85,7 +85,7 @@ class _Population:
     """An eqsnn model with values, laid out as GeNN wants them (no PyGeNN needed)."""
 
     def __init__(self, model, n: int, params, init, precision: str, dt: float, seed: int,
-                 free_inputs=frozenset()):
+                 free_inputs=frozenset(), fast_math: bool = False):
         from .printing.genn import genn_spec
 
         self.model, self.n = model, n
@@ -107,7 +107,8 @@ class _Population:
         self.device = {name: value for name, value in values.items() if name not in self.host}
         per_neuron = {name for name, value in self.host.items() if np.ndim(value) == 1}
         per_neuron |= set(self.device)
-        self.spec = genn_spec(model, precision, per_neuron, free_inputs=free_inputs)
+        self.spec = genn_spec(model, precision, per_neuron, free_inputs=free_inputs,
+                              wide_math=not fast_math)
         self.precompute = Precompute(self.spec.precompute)
         names = self.spec.code.names
         host_genn = {names[k]: v for k, v in self.host.items()}
@@ -199,7 +200,8 @@ def _shape(n) -> tuple[int, ...]:
     return (int(n),) if np.ndim(n) == 0 else tuple(int(d) for d in n)
 
 
-def add_population(genn_model, name: str, model, n, params=None, init=None, *, seed: int = 0):
+def add_population(genn_model, name: str, model, n, params=None, init=None, *, seed: int = 0,
+                   fast_math: bool = False):
     """Add ``model`` to ``genn_model`` (a ``pygenn.GeNNModel``) as population ``name``.
 
     ``model``: an :class:`eqsnn.Model`, an IR model, a ``.eqs`` path or an
@@ -210,8 +212,13 @@ def add_population(genn_model, name: str, model, n, params=None, init=None, *, s
     their declared initial values).  A param that precomputed values depend
     on is sampled on the host (from ``seed``); other initialisers run in
     GeNN.  Set ``genn_model.dt`` first: per-neuron precomputed values use it.
+    In a float model ``exp``, ``log``, ... are the double functions rounded
+    to float, as on every eqsnn backend; ``fast_math=True`` uses GeNN's float
+    functions instead (much faster on GPUs with little double throughput).
     Returns the ``NeuronGroup``.
     """
+    if not isinstance(fast_math, bool):
+        raise ParameterError(f"fast_math must be True or False, not {fast_math!r}")
     from pygenn import create_neuron_model, types
 
     shape = _shape(n)
@@ -219,7 +226,7 @@ def add_population(genn_model, name: str, model, n, params=None, init=None, *, s
     model, params, init, _ = _resolve(model, shape, genn_model.batch_size, genn_model.dt,
                                       seed, dict(params or {}), dict(init or {}))
     population = _Population(model, int(np.prod(shape)), params, init, precision,
-                             genn_model.dt, seed)
+                             genn_model.dt, seed, fast_math=fast_math)
     neuron = create_neuron_model(model.name, **population.neuron_model_kwargs())
     pop = genn_model.add_neuron_population(name, int(np.prod(shape)), neuron,
                                            population.param_vals, population.genn_vars())

@@ -82,3 +82,23 @@ def test_cli_bench_reports_bad_sizes(capsys):
     assert main(["bench", "lif_pulse", "--n", "1e4,many"]) == 1
     err = capsys.readouterr().err
     assert "--n '1e4,many' is not a list of sizes" in err and "1e4,1e5" in err
+
+
+@pytest.mark.c
+def test_fast_math_reaches_every_simulator_and_the_header(monkeypatch, capsys):
+    from eqsnn import runtime
+
+    seen = []
+    original = runtime.Simulator.__init__
+
+    def spy(self, *args, backend="numpy", fast_math=False, **kwargs):
+        seen.append((backend, fast_math))
+        original(self, *args, backend=backend, fast_math=fast_math, **kwargs)
+
+    monkeypatch.setattr(runtime.Simulator, "__init__", spy)
+    assert main(["bench", "lif_pulse", "--backends", "numpy,c", "--n", "40", "--steps", "5",
+                 "--repeats", "1", "--fast-math"]) == 0
+    assert seen == [("numpy", True), ("c", True)]
+    assert "LifPulse: float32, fast_math, batch 1, 5 steps" in capsys.readouterr().out
+    with pytest.raises(ParameterError, match="fast_math must be True or False"):
+        eqsnn.benchmark(helpers.lif(), ["numpy"], sizes=(10,), fast_math=1)

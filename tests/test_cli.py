@@ -107,3 +107,12 @@ def test_standard_library_neurons_by_name(capsys):
 def test_show_closed_form(capsys):
     code, out, _ = run(capsys, "show", "examples/lif_expsyn.eqs", "--closed-form")
     assert code == 0 and "closed form of exp(A dt):" in out and "tau_mem - tau_syn" in out
+
+
+def test_fast_math_flag_reaches_emit_and_run(capsys):
+    code, exact, _ = run(capsys, "emit", "hh", "--backend", "c")
+    assert code == 0 and "(float)exp((double)" in exact
+    code, fast, _ = run(capsys, "emit", "hh", "--backend", "c", "--fast-math")
+    assert code == 0 and "(float)exp((double)" not in fast and "expf(" in fast
+    code, out, _ = run(capsys, "run", "lif_pulse", "--steps", "60", "--fast-math")
+    assert code == 0 and "spikes: 40" in out  # numpy ignores fast_math

@@ -129,3 +129,39 @@ def test_an_ir_model_has_its_float_states_compared(perturbed):
     report = comparison.report(perturbed)
     assert [v.name for v in report.variables] == ["V"]
     assert report.status == "differs" and report.variables[0].first_divergence == 1
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_fast_math_runs_the_compared_backends_with_it_and_not_the_reference(monkeypatch):
+    from eqsnn import runtime
+
+    seen = []
+    original = runtime.Simulator.__init__
+
+    def spy(self, *args, backend="numpy", fast_math=False, **kwargs):
+        seen.append((backend, fast_math))
+        original(self, *args, backend=backend, fast_math=fast_math, **kwargs)
+
+    monkeypatch.setattr(runtime.Simulator, "__init__", spy)
+    comparison = eqsnn.compare(eqsnn.load("examples/hh.eqs"), ["numpy", "c"], n=5, steps=200,
+                               dt=0.025, precision="float32", fast_math=True)
+    assert seen == [("numpy", False), ("c", True)]
+    assert "reference numpy (the others with fast_math)" in str(comparison)
+    assert comparison.to_dict()["fast_math"] is True
+    # float32 functions and contracted multiply-adds: close to the reference, not equal in
+    # general; within float32 rounding amplified over 200 steps of a spike upstroke
+    assert all(v.max_rel < 1e-2 for v in comparison.report("c").variables), str(comparison)
+    with pytest.raises(EqsnnError, match="fast_math must be True or False, not 'yes'"):
+        eqsnn.compare(lif(), ["numpy"], fast_math="yes")
+
+
+def test_identical_nan_and_inf_traces_count_as_equal(perturbed):
+    from eqsnn.comparison import _variable_diff
+
+    reference = np.array([[1.0, np.nan, np.inf], [2.0, -np.inf, np.nan]])
+    same = _variable_diff("V", reference.copy(), reference, 1e-9, 1e-9, None)
+    assert (same.max_abs, same.max_rel, same.first_divergence) == (0.0, 0.0, None)
+    other = reference.copy()
+    other[1, 1] = 0.0
+    differs = _variable_diff("V", other, reference, 1e-9, 1e-9, None)
+    assert differs.max_abs == math.inf and differs.first_divergence == 1

@@ -134,6 +134,25 @@ def test_random_draws_use_gennrand():
                                               "const scalar rand1 = gennrand_normal();"]
 
 
+def test_fast_math_prints_genns_float_functions():
+    """Default: float32 math is the double function rounded, as on every backend; with
+    fast_math GeNN's own float functions (GPUs with little double throughput)."""
+    exact = genn_backend.emit(example("hh")).extra["spec"].sim_code
+    fast = genn_backend.emit(example("hh"), EmitOptions(fast_math=True)).extra["spec"].sim_code
+    assert "(scalar)exp((double)" in exact and "(scalar)expm1((double)z_V_)" in exact
+    assert "(double)" not in fast and "exp(z_V_)" in fast and "expm1(z_V_)" in fast
+    double = genn_backend.emit(example("hh"), EmitOptions("float64")).extra["spec"].sim_code
+    assert "(double)" not in double and "exp(z_V_)" in double
+
+
+def test_add_population_checks_fast_math_first():
+    from eqsnn.errors import ParameterError
+    from eqsnn.genn import add_population
+
+    with pytest.raises(ParameterError, match="fast_math must be True or False, not 'no'"):
+        add_population(None, "pop", example("hh"), 10, fast_math="no")
+
+
 def test_emit_needs_no_pygenn():
     code = ("import sys, eqsnn\n"
             "from eqsnn.backends import emit\n"
@@ -339,6 +358,7 @@ def test_genn_build_output_is_kept_off_the_terminal_unless_it_fails(capfd):
     assert capfd.readouterr().out == "after\n"
 
 
+@pygenn_only
 def test_pygenn_build_prints_nothing(pygenn, capfd, tmp_path, monkeypatch):
     monkeypatch.setenv("EQSNN_CACHE_DIR", str(tmp_path))  # a real build, not a cached one
     from eqsnn.runtime import Simulator
@@ -359,3 +379,13 @@ def test_pygenn_float32_math_follows_numpy_bit_for_bit(pygenn, name, dt):
     report = comparison.report("pygenn")
     assert report.status == "ok" and {v.name for v in report.variables} >= {"V"}
     assert all(v.max_abs == 0.0 for v in report.variables), str(comparison)
+
+
+@pygenn_only
+def test_pygenn_fast_math_uses_float_functions_close_to_numpy(pygenn):
+    """With fast_math GeNN's float exp/expm1 differ from the rounded double ones by an ulp
+    now and then; over 300 steps of COBA-LIF that stays within float32 tolerance."""
+    comparison = eqsnn.compare(example("coba_lif"), ["numpy", "pygenn"], n=20, steps=300,
+                               dt=0.5, precision="float32", rtol=1e-4, atol=1e-4,
+                               fast_math=True)
+    assert comparison.ok, str(comparison)

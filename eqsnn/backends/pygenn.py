@@ -39,7 +39,8 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     if options.precision not in ("float32", "float64"):
         raise BackendError(f"unknown precision {options.precision!r}",
                            hint="choose float32 or float64")
-    spec = genn_spec(model, options.precision, options.per_neuron)
+    spec = genn_spec(model, options.precision, options.per_neuron,
+                     wide_math=not options.fast_math)
     return Source("pygenn", render(model, spec, options), model, options, {"spec": spec})
 
 

@@ -144,7 +144,8 @@ class GeNNRunner:
         self.backend = genn_backend()
         self.lanes = self.batch if self.backend == "single_threaded_cpu" else 1
         self.spec = genn_spec(model, options.precision, options.per_neuron,
-                              batch="eqsnn_lane" if self.lanes > 1 else None)
+                              batch="eqsnn_lane" if self.lanes > 1 else None,
+                              wide_math=not options.fast_math)
         self.names = self.spec.code.names
         self.values = {}
         for name, value in instance.values.items():

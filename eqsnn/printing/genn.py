@@ -68,7 +68,8 @@ class GeNNSpec:
 
 
 def genn_spec(model: ir.Model, precision: str = "float32", per_neuron=frozenset(), *,
-              batch: str | None = None, free_inputs=frozenset()) -> GeNNSpec:
+              batch: str | None = None, free_inputs=frozenset(),
+              wide_math: bool = True) -> GeNNSpec:
     """How ``model`` becomes a GeNN neuron model.
 
     ``per_neuron`` names the params and precompute values given one value per
@@ -77,9 +78,9 @@ def genn_spec(model: ir.Model, precision: str = "float32", per_neuron=frozenset(
     Additional input vars, like GeNN's ``Isyn``, start each step at 0 and sum
     what targets them (a declared default is the Simulator's, not GeNN's);
     ``free_inputs`` are left for the caller to declare (ml_genn's input
-    neurons add ``Input`` as a var or an EGP).
+    neurons add ``Input`` as a var or an EGP).  ``wide_math``: see :func:`print_genn`.
     """
-    code = print_genn(model, precision, batch)
+    code = print_genn(model, precision, batch, wide_math=wide_math)
     names = code.names
     per_neuron = _per_neuron_closure(model, per_neuron)
     origin: dict = {}

@@ -162,21 +162,26 @@ def float_literal(value: float, precision: str) -> str:
     return text if re.search(r"[.eE]", text) else text + ".0"
 
 
-def print_genn(model: ir.Model, precision: str = "float32", batch: str | None = None) -> GeNNCode:
+def print_genn(model: ir.Model, precision: str = "float32", batch: str | None = None, *,
+               wide_math: bool = True) -> GeNNCode:
     """The sim, threshold and reset code of ``model``.
 
     ``batch`` replaces the built-in ``batch`` by another int expression (the
-    runner uses a param where each batch lane is its own population).
+    runner uses a param where each batch lane is its own population).  In a
+    float model ``wide_math`` prints the :data:`~eqsnn.printing.lower.WIDE_FUNCTIONS`
+    as the double function rounded, ``(scalar)exp((double)x)``, as every eqsnn
+    backend computes them; off (``fast_math``), GeNN's float functions.
     """
     names, allocator = genn_names(model)
-    printer = _Printer(model, names, allocator, precision, batch)
+    printer = _Printer(model, names, allocator, precision, batch, wide_math)
     return printer.print()
 
 
 class _Printer:
-    def __init__(self, model, names, allocator, precision, batch):
+    def __init__(self, model, names, allocator, precision, batch, wide_math=True):
         self.model, self.names, self.allocator = model, names, allocator
         self.precision = precision
+        self.wide = wide_math and precision == "float32"
         self.types = model.name_types()
         self.builtins = dict(_BUILTINS)
         if batch is not None:
@@ -363,7 +368,7 @@ class _Printer:
             return self.draw_names[int(op.args[0].value)], PRIMARY
         if kind in ("min", "max", "abs") and op.dtype == "int":
             return f"{kind}({', '.join(a[0] for a in args)})", PRIMARY
-        if kind in WIDE_FUNCTIONS and self.precision == "float32":
+        if kind in WIDE_FUNCTIONS and self.wide:
             # as every eqsnn backend: the double function, rounded to float
             wide = ", ".join(f"(double){_wrap(a, UNARY)}" for a in args)
             return f"(scalar){kind}({wide})", UNARY

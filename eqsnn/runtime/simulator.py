@@ -42,7 +42,8 @@ class Simulator:
     ``"float32"`` or ``"float64"``, ``seed`` the key of the random draws.
     ``fast_math=True`` lets the compiled backends (``c``, ``cupy``) trade
     reproducibility for speed (contracted multiply-adds, float32 math
-    functions); the ``numpy`` backend ignores it.
+    functions), and ``pygenn`` print GeNN's float functions; the ``numpy``
+    backend ignores it.
     """
 
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
