@@ -36,6 +36,7 @@ FUNCTIONS = {
     "sin": (sympy.sin, 1, 1), "cos": (sympy.cos, 1, 1), "tanh": (sympy.tanh, 1, 1),
     "min": (sympy.Min, 2, None), "max": (sympy.Max, 2, None), "clip": (_clip, 3, 3),
     "floor": (sympy.floor, 1, 1), "ceil": (sympy.ceiling, 1, 1),
+    "exprel": (ir.phi1, 1, 1),  # expm1(x)/x, 1 at x == 0 (Brian2's name)
     "rand_uniform": (None, 0, 0), "rand_normal": (None, 0, 0),
 }
 _SIGNATURES = {

@@ -107,18 +107,27 @@ def test_coba_lif_follows_exponential_euler(g_exc, g_inh, g_leak):
     assert sim.state["g_exc"][0] == pytest.approx(g_exc * math.exp(-dt / 5.0), rel=1e-14)
 
 
-@pytest.mark.parametrize("V", [-65.0, -40.001, 20.0])
+def _rate(scale, x):
+    """scale * x / (1 - exp(-x / 10)), with its limit 10 * scale at x = 0."""
+    return 10 * scale if x == 0 else scale * x / (1 - math.exp(-x / 10))
+
+
+@pytest.mark.parametrize("V", [-65.0, -40.001, -40.0, -55.0, 20.0])
 def test_hh_gating_follows_exponential_euler(V):
+    """Including V = -40 and -55 mV, where alpha_m and alpha_n are 0/0 as usually written
+    (hh.eqs uses exprel): the gates take the limit there, 1 and 0.1 per ms."""
     model = eqsnn.load("examples/hh.eqs")
     dt = 0.05
     init = {"V": V, "m": 0.2, "h": 0.6, "n": 0.3}
     sim = Interpreter(model.ir, dt=dt, init=init)
     sim.step({"I": 0.0})
-    alpha_m = 0.1 * (V + 40) / (1 - math.exp(-(V + 40) / 10))
+    alpha_m = _rate(0.1, V + 40)
     beta_m = 4 * math.exp(-(V + 65) / 18)
     alpha_h = 0.07 * math.exp(-(V + 65) / 20)
     beta_h = 1 / (1 + math.exp(-(V + 35) / 10))
-    for var, alpha, beta in (("m", alpha_m, beta_m), ("h", alpha_h, beta_h)):
+    alpha_n, beta_n = _rate(0.01, V + 55), 0.125 * math.exp(-(V + 65) / 80)
+    for var, alpha, beta in (("m", alpha_m, beta_m), ("h", alpha_h, beta_h),
+                             ("n", alpha_n, beta_n)):
         expected = exp_euler(init[var], -(alpha + beta), alpha, dt)
         assert sim.state[var][0] == pytest.approx(expected, rel=1e-9)
     # V: linear in V with a conductance set by the (old) gates

@@ -20,6 +20,7 @@ hodgkin_huxley_precompute = Precompute([
     ('c2_', 'e_na*g_na'),
     ('c3_', 'e_l*g_l'),
     ('c4_', '0.07*dt'),
+    ('c5_', '0.1*dt'),
 ])
 
 hodgkin_huxley_model = create_neuron_model(
@@ -46,17 +47,22 @@ hodgkin_huxley_model = create_neuron_model(
         ('c2_', hodgkin_huxley_precompute.derived('c2_')),
         ('c3_', hodgkin_huxley_precompute.derived('c3_')),
         ('c4_', hodgkin_huxley_precompute.derived('c4_')),
+        ('c5_', hodgkin_huxley_precompute.derived('c5_')),
     ],
     sim_code="""
 V_before = V;
 const scalar z_V_ = c0_ * (-g_l - g_k * (n * n * n * n) - g_na * h * (m * m * m));
-const scalar z_m_ = (scalar)dt * (-(4.0 * (scalar)exp((double)(-3.6111112 - 0.055555556 * V))) - (4.0 + 0.1 * V) / (1.0 - (scalar)exp((double)(-4.0 - 0.1 * V))));
+const scalar tmp0 = -4.0 - 0.1 * V;
+const scalar z_m_ = (scalar)dt * (-(1.0 / (tmp0 == 0.0 ? 1.0 : (scalar)expm1((double)tmp0) / tmp0)) - 4.0 * (scalar)exp((double)(-3.6111112 - 0.055555556 * V)));
 const scalar z_h_ = (scalar)dt * (-(1.0 / (1.0 + (scalar)exp((double)(-3.5 - 0.1 * V)))) - 0.07 * (scalar)exp((double)(-3.25 - 0.05 * V)));
-const scalar z_n_ = (scalar)dt * (-(0.125 * (scalar)exp((double)(-0.8125 - 0.0125 * V))) - (0.55 + 0.01 * V) / (1.0 - (scalar)exp((double)(-5.5 - 0.1 * V))));
+const scalar tmp1 = -5.5 - 0.1 * V;
+const scalar z_n_ = (scalar)dt * (-(0.125 * (scalar)exp((double)(-0.8125 - 0.0125 * V))) - 0.1 / (tmp1 == 0.0 ? 1.0 : (scalar)expm1((double)tmp1) / tmp1));
 const scalar V_new_ = V * (scalar)exp((double)z_V_) + c0_ * (I + c3_ + c1_ * (n * n * n * n) + c2_ * h * (m * m * m)) * (z_V_ == 0.0 ? 1.0 : (scalar)expm1((double)z_V_) / z_V_);
-const scalar m_new_ = m * (scalar)exp((double)z_m_) + (scalar)dt * (4.0 + 0.1 * V) * (z_m_ == 0.0 ? 1.0 : (scalar)expm1((double)z_m_) / z_m_) / (1.0 - (scalar)exp((double)(-4.0 - 0.1 * V)));
+const scalar tmp2 = -4.0 - 0.1 * V;
+const scalar m_new_ = m * (scalar)exp((double)z_m_) + (scalar)dt * (z_m_ == 0.0 ? 1.0 : (scalar)expm1((double)z_m_) / z_m_) / (tmp2 == 0.0 ? 1.0 : (scalar)expm1((double)tmp2) / tmp2);
 const scalar h_new_ = h * (scalar)exp((double)z_h_) + c4_ * (scalar)exp((double)(-3.25 - 0.05 * V)) * (z_h_ == 0.0 ? 1.0 : (scalar)expm1((double)z_h_) / z_h_);
-const scalar n_new_ = n * (scalar)exp((double)z_n_) + (scalar)dt * (0.55 + 0.01 * V) * (z_n_ == 0.0 ? 1.0 : (scalar)expm1((double)z_n_) / z_n_) / (1.0 - (scalar)exp((double)(-5.5 - 0.1 * V)));
+const scalar tmp3 = -5.5 - 0.1 * V;
+const scalar n_new_ = n * (scalar)exp((double)z_n_) + c5_ * (z_n_ == 0.0 ? 1.0 : (scalar)expm1((double)z_n_) / z_n_) / (tmp3 == 0.0 ? 1.0 : (scalar)expm1((double)tmp3) / tmp3);
 V = V_new_;
 m = m_new_;
 h = h_new_;
