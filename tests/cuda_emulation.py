@@ -20,6 +20,8 @@ import tempfile
 
 import numpy as np
 
+from eqsnn.backends._toolchain import cache_dir
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIM = os.path.join(HERE, "cuda_emulation.h")
 CXX_FLAGS = ["-O1", "-std=c++14", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math",
@@ -60,9 +62,7 @@ def _call_code(name: str, parameters) -> str:
 
 
 def _cache_dir() -> str:
-    base = os.environ.get("EQSNN_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                             "eqsnn")
-    path = os.path.join(base, "cuda-emulation")
+    path = os.path.join(cache_dir(), "cuda-emulation")  # the c backend's cache, one folder in
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -74,7 +74,7 @@ def _compile(text: str) -> ctypes.CDLL:
     digest = hashlib.sha256((full + " ".join(CXX_FLAGS)).encode()).hexdigest()[:24]
     library = os.path.join(_cache_dir(), f"kernel-{digest}.so")
     if not os.path.exists(library):
-        with tempfile.TemporaryDirectory() as work:
+        with tempfile.TemporaryDirectory(dir=_cache_dir()) as work:  # os.replace: same disk
             path = os.path.join(work, "kernel.cpp")
             with open(path, "w") as handle:
                 handle.write(full)

@@ -164,11 +164,14 @@ def make_inputs(model: ir.Model, steps: int, batch: int, n: int, seed: int = 11)
 
 @functools.cache
 def program(backend: str, model: ir.Model, options: EmitOptions):
-    """Emitted and loaded once per test session (the c backend also caches on disk)."""
+    """Emitted and loaded once per test session (the c backend also caches on disk).
+
+    The emulation loads the cupy backend itself, not through this cache, so that on a GPU
+    machine the emulated and the real program are never the same object."""
+    module = get_backend("cupy" if backend == EMULATED else backend)
     if backend == EMULATED:
         with fake_cupy.installed():
-            return program("cupy", model, options)
-    module = get_backend(backend)
+            return module.load(module.emit(model, options))
     return module.load(module.emit(model, options))
 
 
@@ -248,7 +251,8 @@ def available(backend: str) -> str | None:
 
 
 def _params(names):
-    marks = {"c": [pytest.mark.c], "cupy": [pytest.mark.gpu], EMULATED: [pytest.mark.c]}
+    marks = {"c": [pytest.mark.c], "cupy": [pytest.mark.gpu], EMULATED: [pytest.mark.c],
+             "pygenn": [pytest.mark.pygenn]}
     return [pytest.param(name, marks=marks.get(name, []), id=name) for name in names]
 
 
