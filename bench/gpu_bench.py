@@ -12,6 +12,9 @@ nothing recorded), the time per step of
 with eqsnn's ratios (``hand step / best per-step mode`` should be >= 1,
 ``fused / hand fused`` <= 1.3), then the cold compile to the first step
 (a fresh NVRTC cache) and the warm one (cache hit), each in a fresh process.
+The hand kernels are compiled with ``--fmad=false`` as eqsnn's are, and a
+check at the smallest size runs both from V = 0 for T steps: eqsnn's three
+modes must end on the hand kernels' V bit for bit (the script fails if not).
 
     python bench/gpu_bench.py [--out DIR] [--sizes 1e5 1e6 1e7] [--steps 1000] [--quick]
 
@@ -82,28 +85,58 @@ def best_of(repeats: int, run) -> float:
     return min(times)
 
 
-def hand_timings(cupy, n: int, steps: int, repeats: int) -> dict:
-    module = cupy.RawModule(code=HAND_KERNELS)
+def hand_kernels(cupy, n: int):
+    """``(V, advance)``: the hand kernels' state and a function running ``steps`` of one."""
+    module = cupy.RawModule(code=HAND_KERNELS, options=("--fmad=false",))
     step_kernel = module.get_function("lif_step")
     fused_kernel = module.get_function("lif_all_steps")
     V = cupy.zeros(n, cupy.float32)
-    current = cupy.asarray(np.random.default_rng(0).uniform(0, 0.1, n).astype(np.float32))
+    current = cupy.asarray(input_current(n))
     alpha, thresh, delta = (np.float32(x) for x in (np.exp(-DT / 20.0), 1.0, 1.0))
     grid, block = ((n + 255) // 256,), (256,)
 
-    def per_step():
-        for _ in range(steps):
-            step_kernel(grid, block, (V, current, alpha, thresh, delta, np.int64(n)))
+    def advance(kind: str, steps: int):
+        if kind == "step":
+            for _ in range(steps):
+                step_kernel(grid, block, (V, current, alpha, thresh, delta, np.int64(n)))
+        else:
+            fused_kernel(grid, block, (V, current, alpha, thresh, delta, np.int64(n),
+                                       np.int32(steps)))
         cupy.cuda.get_current_stream().synchronize()
 
-    def fused():
-        fused_kernel(grid, block, (V, current, alpha, thresh, delta, np.int64(n),
-                                   np.int32(steps)))
-        cupy.cuda.get_current_stream().synchronize()
+    return V, advance
 
+
+def input_current(n: int) -> np.ndarray:
+    return np.random.default_rng(0).uniform(0, 0.1, n).astype(np.float32)
+
+
+def hand_timings(cupy, n: int, steps: int, repeats: int) -> dict:
+    _, advance = hand_kernels(cupy, n)
+    per_step = functools.partial(advance, "step", steps)
+    fused = functools.partial(advance, "fused", steps)
     per_step(), fused()  # compile and warm up
     return {"hand step": best_of(repeats, per_step) / steps,
             "hand fused": best_of(repeats, fused) / steps}
+
+
+def agreement(cupy, n: int, steps: int) -> dict:
+    """Max |V_eqsnn - V_hand| after ``steps`` steps from V = 0, for each eqsnn mode and each
+    hand kernel (0.0: bit for bit)."""
+    hand = {}
+    for kind in ("step", "fused"):
+        V, advance = hand_kernels(cupy, n)
+        advance(kind, steps)
+        hand[kind] = cupy.asnumpy(V)
+    if not np.array_equal(hand["step"], hand["fused"]):
+        raise RuntimeError("the two hand kernels disagree")
+    out = {}
+    for mode in ("step", "graph", "fused"):
+        runner, inputs = eqsnn_runner(cupy, n, mode)
+        runner.run(steps, 0, inputs, {}, False)
+        V = runner.get_state("V").reshape(-1)
+        out[mode] = float(np.max(np.abs(V.astype(np.float64) - hand["fused"])))
+    return out
 
 
 def eqsnn_runner(cupy, n: int, mode: str):
@@ -118,8 +151,7 @@ def eqsnn_runner(cupy, n: int, mode: str):
     instance = Instance(n, 1, DT, "float32", values, {"V": np.zeros((1, n))}, {}, 0)
     runner = cupy_backend.load(cupy_backend.emit(model, EmitOptions("float32")), mode).start(
         instance)
-    current = np.random.default_rng(0).uniform(0, 0.1, n).astype(np.float32)
-    return runner, {"Isyn": cupy.asarray(current.reshape(1, 1, n))}
+    return runner, {"Isyn": cupy.asarray(input_current(n).reshape(1, 1, n))}
 
 
 def eqsnn_timings(cupy, n: int, steps: int, repeats: int) -> dict:
@@ -137,6 +169,7 @@ COMPILE_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     import numpy as np, cupy
     cupy.zeros(1).sum(); cupy.cuda.get_current_stream().synchronize()  # the CUDA context
+    began_text = time.perf_counter()
     import eqsnn
     from eqsnn import host
     from eqsnn.backends import EmitOptions, Instance
@@ -148,13 +181,15 @@ COMPILE_SCRIPT = textwrap.dedent("""
     began = time.perf_counter()
     runner = cupy_backend.load(cupy_backend.emit(model, EmitOptions("float32"))).start(instance)
     runner.run(1, 0, {"Isyn": np.full((1, 1, 1), 0.5)}, {"V": None}, True)
-    print(time.perf_counter() - began)
+    done = time.perf_counter()
+    print(done - began_text, done - began)
 """)
 
 
 def compile_timings() -> dict:
     """Cold (fresh NVRTC cache) and warm (cache hit) emit, compile and first step, each in a
-    fresh process."""
+    fresh process; ``... from text`` also counts importing eqsnn, parsing and deriving the
+    update (SymPy, on the CPU)."""
     out = {}
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, CUPY_CACHE_DIR=cache)
@@ -163,7 +198,8 @@ def compile_timings() -> dict:
                                   capture_output=True, text=True, timeout=300)
             if done.returncode != 0:
                 raise RuntimeError(f"{label} failed:\n{done.stderr[-2000:]}")
-            out[label] = float(done.stdout.split()[-1])
+            from_text, from_ir = (float(x) for x in done.stdout.split()[-2:])
+            out[label], out[f"{label} from text"] = from_ir, from_text
     return out
 
 
@@ -186,9 +222,20 @@ def table(results: dict, device: str, steps: int) -> str:
     if "error" in compile_row:
         lines += ["", f"compile timing failed: {compile_row['error'].splitlines()[-1]}"]
     elif compile_row:
-        lines += ["", f"cold compile to first step: {compile_row['cold compile'] * 1e3:.0f} ms; "
-                  f"warm (NVRTC cache hit): {compile_row['warm compile'] * 1e3:.0f} ms "
-                  "(fresh processes, CUDA context created before timing)"]
+        ms = {k: v * 1e3 for k, v in compile_row.items()}
+        lines += ["", f"cold compile to first step: {ms['cold compile']:.0f} ms; "
+                  f"warm (NVRTC cache hit): {ms['warm compile']:.0f} ms "
+                  "(fresh processes, CUDA context created before timing; emit, NVRTC, load, "
+                  f"first step); from the model's text: {ms['cold compile from text']:.0f} / "
+                  f"{ms['warm compile from text']:.0f} ms (import, parse, SymPy as well)"]
+    check = results.get("agreement", {})
+    if "error" in check:
+        lines += ["", f"agreement check failed: {check['error'].splitlines()[-1]}"]
+    elif check:
+        verdict = ("bit for bit" if all(v == 0.0 for v in check["max_abs"].values()) else
+                   "DIFFERENT: " + ", ".join(f"{m} {v:.3g}" for m, v in check["max_abs"].items()))
+        lines += ["", f"final V of eqsnn's step, graph and fused modes against the hand "
+                  f"kernels (N = {check['n']}, T = {steps}, from V = 0): {verdict}"]
     return "\n".join(lines) + "\n"
 
 
@@ -219,6 +266,12 @@ def main() -> int:
         results["sizes"][str(n)] = row
         print(f"N = {n}: " + ", ".join(f"{k} {v * 1e6:.3f} us" for k, v in row.items()
                                      if k != "error"), flush=True)
+    check_n = int(min(args.sizes))
+    try:
+        results["agreement"] = {"n": check_n, "max_abs": agreement(cupy, check_n, steps)}
+    except Exception:
+        results["agreement"] = {"error": traceback.format_exc()}
+        print(results["agreement"]["error"], file=sys.stderr)
     try:
         results["compile"] = compile_timings()
     except Exception:
@@ -231,8 +284,10 @@ def main() -> int:
         out.write(text)
     with open(os.path.join(args.out, "gpu_bench.json"), "w") as out:
         json.dump(results, out, indent=2)
-    failed = any("error" in row for row in results["sizes"].values()) or "error" in results.get(
-        "compile", {})
+    check = results["agreement"]
+    failed = (any("error" in row for row in results["sizes"].values())
+              or "error" in results.get("compile", {}) or "error" in check
+              or any(v != 0.0 for v in check.get("max_abs", {}).values()))
     return 1 if failed else 0
 
 

@@ -230,12 +230,20 @@ def assert_identical(a, b) -> None:
 
 
 # --- backends -------------------------------------------------------------------
+@functools.cache
 def gpu_available() -> bool:
+    """Whether CuPy sees a GPU.  With ``EQSNN_REQUIRE_GPU=1`` (bench/gpu_check.sh on a GPU
+    machine) not seeing one is an error, so that a broken CuPy cannot pass as all-skipped."""
     try:
         import cupy
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return True
+        why = "CuPy sees no GPU"
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+    if os.environ.get("EQSNN_REQUIRE_GPU") == "1":
+        raise RuntimeError(f"EQSNN_REQUIRE_GPU=1 but the GPU tests cannot run: {why}")
+    return False
 
 
 @functools.cache

@@ -382,14 +382,23 @@ def test_gpu_bench_runs_on_the_emulation(monkeypatch, capsys):
     with fake_cupy.installed() as cp:
         row = gpu_bench.hand_timings(cp, 100, 5, 1)
         row.update(gpu_bench.eqsnn_timings(cp, 100, 5, 1))
+        # the hand kernels' LIF is eqsnn's step: the same V after 60 steps, in every mode
+        check = gpu_bench.agreement(cp, 100, 60)
     assert set(row) == {"hand step", "hand fused", "step", "graph", "fused"}
     assert all(value > 0 for value in row.values())
+    assert check == {"step": 0.0, "graph": 0.0, "fused": 0.0}
     results = {"sizes": {"100": row, "1000": {"error": "Traceback\nCUDARuntimeError: x"}},
-               "compile": {"cold compile": 0.5, "warm compile": 0.01}}
+               "compile": {"cold compile": 0.5, "warm compile": 0.01,
+                           "cold compile from text": 0.9, "warm compile from text": 0.4},
+               "agreement": {"n": 100, "max_abs": check}}
     text = gpu_bench.table(results, "emulated", 5)
     assert "| 1e+02 |" in text and "error: CUDARuntimeError: x" in text
-    assert "cold compile to first step: 500 ms" in text
+    assert "cold compile to first step: 500 ms" in text and "text: 900 / 400 ms" in text
+    assert "(N = 100, T = 5, from V = 0): bit for bit" in text
+    results["agreement"]["max_abs"] = {**check, "fused": 1e-3}
+    assert "DIFFERENT: step 0, graph 0, fused 0.001" in gpu_bench.table(results, "emulated", 5)
     monkeypatch.setattr(sys, "argv", ["-c", ROOT, gpu_bench.LIF])
     with fake_cupy.installed():  # the script timed in a fresh process, here in this one
         exec(compile(gpu_bench.COMPILE_SCRIPT, "COMPILE_SCRIPT", "exec"), {})
-    assert float(capsys.readouterr().out.split()[-1]) > 0
+    from_text, from_ir = (float(x) for x in capsys.readouterr().out.split()[-2:])
+    assert from_text >= from_ir > 0
