@@ -232,6 +232,19 @@ def test_windows_device_inputs_and_numpy(backend, precision):
     assert_identical(runner.run(100, 0, inputs, {"V": None, "RefracTime": None}, True), whole)
 
 
+@pytest.mark.c
+def test_device_inputs_are_waited_for_on_the_runners_stream():
+    """The runner's stream does not synchronise with the caller's: a device input written
+    there must be waited for (an event), and a host input needs no wait."""
+    case = Case("lif_refractory", helpers.lif_refractory())
+    instance, options = population(case, "float32", n=50, batch=1)
+    runner = program(EMULATED, case.model, options).start(instance)
+    runner.run(5, 0, {"Isyn": np.full((5, 1, 50), 0.3)}, {}, True)
+    assert runner.stream.waited == []
+    runner.run(5, 5, {"Isyn": fake_cupy.asarray(np.full((5, 1, 50), 0.3))}, {}, True)
+    assert len(runner.stream.waited) == 1
+
+
 @pytest.mark.parametrize("backend", ON_DEVICE)
 def test_launches_per_mode(backend):
     """fused: one launch per window; step: one per step; graph: captured once per shape and

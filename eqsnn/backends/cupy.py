@@ -286,6 +286,10 @@ class CupyRunner:
         per_step = sum(a[0].nbytes for a in [*outputs.values(), *planes] + [
             v for v in given if v.shape[0] > 1 and not isinstance(v, cupy.ndarray)])
         window = max(1, min(steps, self.window_bytes // max(1, per_step)))
+        if any(isinstance(v, cupy.ndarray) for v in given):
+            # device inputs were written (and converted) on the caller's stream; this
+            # runner's own stream does not wait for that one unless told to
+            self.stream.wait_event(cupy.cuda.get_current_stream().record())
         with self.stream:
             for first in range(0, steps, window):
                 length = min(window, steps - first)
