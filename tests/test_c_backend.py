@@ -378,3 +378,18 @@ def test_the_simulator_passes_fast_math_to_the_compiled_backend():
     np.testing.assert_allclose(runs[1], runs[0], rtol=1e-4)
     with pytest.raises(EqsnnError, match="fast_math must be True or False, not 'yes'"):
         Simulator(model, 8, backend="c", fast_math="yes")
+
+
+def test_dt_is_computed_once_per_step_only_where_it_is_one_value():
+    """print_step_function's default (no uniform values) keeps ``dt * t`` in the step, which
+    has ``dt`` as a parameter; given ``dt`` as uniform, the uniform function computes it."""
+    from eqsnn import compile as compile_model
+    from eqsnn.printing.c import print_step_function
+
+    model = compile_model("neuron T\n    state x = 0.0\n    after: x += dt * t\n").ir
+    alone = print_step_function(model, "float64", [("dt", "float")], [])
+    assert alone.uniform_text == "" and "const FLOAT _t0 = dt * t;" in alone.text
+    shared = print_step_function(model, "float64", [("dt", "float")], [],
+                                 uniform=frozenset({"dt"}))
+    assert "const FLOAT dt, FLOAT *_p_t0)" in shared.uniform_text
+    assert "_t0 = dt * t" not in shared.text

@@ -237,6 +237,3 @@ static long long eqsnn_lower_bound(const long long *index, long long count, long
     return low;
 }
 """
-
-
-# --- the C toolchain --------------------------------------------------------

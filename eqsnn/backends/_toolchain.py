@@ -106,7 +106,7 @@ def _probe_builds(key: str, source: str, argv) -> bool:
             works = subprocess.run(argv(str(src), str(Path(tmp) / "probe.so")),
                                    capture_output=True, timeout=60).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
-            works = False
+            return False  # not an answer about the compiler: not remembered
     _write_atomically(memo, b"1" if works else b"0")
     return works
 
@@ -142,7 +142,7 @@ def _vector_math(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
     """Whether GCC and glibc's libmvec give SIMD versions of every function the prelude
     declares (x86-64 Linux, glibc >= 2.35): a probe that calls each in a vectorised loop
     must link with no undefined symbol.  Remembered on disk."""
-    from ..printing.c import VECTOR_MATH_FUNCTIONS, prelude
+    from ..printing.c_prelude import VECTOR_MATH_FUNCTIONS, prelude
 
     if platform.machine() not in ("x86_64", "AMD64") or not sys.platform.startswith("linux"):
         return False
@@ -201,8 +201,6 @@ def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path,
 @functools.lru_cache(maxsize=1)
 def _machine() -> str:
     """The CPU, since ``-march=native`` code runs only on the CPU that built it."""
-    import platform
-
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as info:

@@ -176,7 +176,8 @@ def _import_cupy():
         import cupy
     except ImportError as exc:
         raise BackendError(f"the cupy backend needs CuPy, which cannot be imported ({exc})",
-                           hint="pip install cupy-cuda12x (the wheel matching your CUDA), or "
+                           hint="pip install cupy-cuda13x or cupy-cuda12x (the wheel matching your "
+                           "CUDA), or "
                            "use backend='c' or 'numpy'") from None
     devices, why = 0, ""
     try:

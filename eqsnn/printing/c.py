@@ -257,7 +257,7 @@ class _StepBody:
         self.helpers: set[str] = set()
         # names whose value is the same for every neuron of a step, and the ops computed
         # from them alone: printed into the uniform function, passed to the step
-        self.uniform_names = frozenset({"t", "step", "dt"} | set(uniform))
+        self.uniform_names = frozenset({"t", "step"} | set(uniform))  # dt where it is given
         self.uniform_temps: dict[str, str] = {}  # name -> C type
         self.uniform_lines: list[str] = []
         self.uniforms: list[tuple[str, str]] = []  # those the step reads: (C type, name)

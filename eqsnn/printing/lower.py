@@ -46,13 +46,13 @@ FUNCTIONS = (
     "floor", "ceil", "pow", "rand_uniform", "rand_normal",
 )
 
-#: Ops computed lane by lane, so their result may overwrite an argument.
 #: functions every printer evaluates in float64 and rounds to the precision: in float32 that
 #: is the correctly rounded result but where two libraries' float64 results round
 #: differently (rare), so the backends agree bit for bit almost always, where each library's
 #: own float32 versions differ in the last bit for ~1% of arguments; no-op in float64
 WIDE_FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "pow"})
 
+#: Ops computed lane by lane, so their result may overwrite an argument.
 ELEMENTWISE = frozenset({
     "add", "sub", "mul", "div", "mod", "min", "max", "neg",
     "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "cast", "call",
