@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from importlib import resources
 
 import lark
@@ -46,6 +47,7 @@ def parse(text: str, filename: str | None = None) -> s.Model:
     source = text.replace("\r\n", "\n")
     if not source.endswith("\n"):
         source += "\n"
+    _reject_control_characters(source, filename)
     try:
         tree = _parser().parse(source)
         model = _ToSyntax(source, filename).transform(tree)
@@ -64,6 +66,21 @@ def parse(text: str, filename: str | None = None) -> s.Model:
             filename=filename,
         ) from exc
     return model
+
+
+#: control characters (C0 and DEL) other than tab and newline, which no model text holds
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _reject_control_characters(source: str, filename) -> None:
+    """A NUL, a stray carriage return and the like: say where, before Lark sees them."""
+    found = _CONTROL.search(source)
+    if found:
+        line = source.count("\n", 0, found.start()) + 1
+        column = found.start() - (source.rfind("\n", 0, found.start()) + 1) + 1
+        raise ParseError(f"the text contains the control character {found.group()!r}",
+                         line=line, column=column, source=source, filename=filename,
+                         hint="remove it: a model is plain text (tabs and newlines only)")
 
 
 _TOKEN_NAMES = {
@@ -369,7 +386,13 @@ def _take_dtype(items):
 
 def _unquote(token) -> str:
     text = str(token)
-    value = ast.literal_eval(text)
+    try:
+        value = ast.literal_eval(text)
+    except (SyntaxError, ValueError) as exc:  # a bad escape such as \x or \N
+        why = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise ParseError(f"the docstring is not a valid string: {why}",
+                         line=getattr(token, "line", None), column=getattr(token, "column", None),
+                         hint="write a backslash as \\\\ in a docstring") from None
     lines = value.strip("\n").splitlines()
     indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
     cut = min(indents) if indents else 0

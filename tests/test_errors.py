@@ -15,6 +15,11 @@ CASES = [
      ParseError, 2, 19, "unexpected character '$'", "expected '(', ')', '*' or '/', '+' or '-"),
     ('single_quote_doc', "neuron M\n    'doc'\n    state V = 0.0\n",
      ParseError, 2, 5, 'unexpected character "\'"', 'docstrings use double quotes'),
+    ('nul_in_docstring', 'neuron M\n    """a\x00b"""\n    state V = 0.0\n',
+     ParseError, 2, 9, "the text contains the control character '\\x00'",
+     'a model is plain text'),
+    ('bad_escape_in_docstring', 'neuron M\n    "a \\x b"\n    state V = 0.0\n',
+     ParseError, 2, 5, 'the docstring is not a valid string', 'write a backslash as'),
     ('caret_power', 'neuron M\n    state V = 2 ^ 3\n',
      ParseError, 2, 17, "unexpected character '^'", "write powers as '**'"),
     ('ampersand', 'neuron M\n    state V = 0.0\n    threshold: V > 1 && V < 2\n',
@@ -136,6 +141,13 @@ def test_bad_input_is_reported_at_its_place_with_a_hint(source, cls, line, colum
     assert shown.strip() in text
     caret_line = text.splitlines()[2]
     assert caret_line.index("^") == 4 + column - 1
+
+
+def test_a_lone_carriage_return_is_named_at_its_place():
+    with pytest.raises(ParseError) as info:
+        eqsnn.compile("neuron M\r    state V = 0.0\n")
+    assert (info.value.line, info.value.column) == (1, 9)
+    assert info.value.message == "the text contains the control character '\\r'"
 
 
 def test_at_least_thirty_distinct_cases():

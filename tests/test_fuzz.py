@@ -30,13 +30,13 @@ def compile_quietly(text):
         pass
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(TOKENS), max_size=40))
 def test_token_soup_raises_only_eqsnn_errors(tokens):
     compile_quietly("neuron M\n    " + " ".join(tokens) + "\n")
 
 
-@settings(max_examples=200, deadline=3000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(EXAMPLES), st.data())
 def test_mutated_examples_raise_only_eqsnn_errors(source, data):
     text = source
@@ -57,7 +57,7 @@ def test_mutated_examples_raise_only_eqsnn_errors(source, data):
     compile_quietly(text)
 
 
-@settings(max_examples=100, deadline=2000)
+@settings(max_examples=100)
 @given(st.text(max_size=200))
 def test_arbitrary_text_raises_only_eqsnn_errors(text):
     compile_quietly(text)
