@@ -116,3 +116,13 @@ def test_fast_math_flag_reaches_emit_and_run(capsys):
     assert code == 0 and "(float)exp((double)" not in fast and "expf(" in fast
     code, out, _ = run(capsys, "run", "lif_pulse", "--steps", "60", "--fast-math")
     assert code == 0 and "spikes: 40" in out  # numpy ignores fast_math
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback():
+    """``eqsnn ... | head``: the reader is gone before eqsnn writes (closed at once here)."""
+    child = subprocess.Popen([sys.executable, "-m", "eqsnn", "emit", "hh", "--backend", "c"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child.stdout.close()
+    err = child.stderr.read()
+    assert child.wait(timeout=60) == 0
+    assert "Traceback" not in err and "BrokenPipeError" not in err
