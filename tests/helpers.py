@@ -189,3 +189,19 @@ def leaky_average() -> ir.Model:
         readout=ir.Readout("avg_var", "Avg", ("Avg",)),
         runtime_params=("run_steps",),
     )
+
+
+def simulators_made(monkeypatch) -> list:
+    """From now on in the test, each ``Simulator`` made appends ``(backend, fast_math)`` to
+    the list returned."""
+    from eqsnn import runtime
+
+    seen: list = []
+    original = runtime.Simulator.__init__
+
+    def spy(self, *args, backend="numpy", fast_math=False, **kwargs):
+        seen.append((backend, fast_math))
+        original(self, *args, backend=backend, fast_math=fast_math, **kwargs)
+
+    monkeypatch.setattr(runtime.Simulator, "__init__", spy)
+    return seen

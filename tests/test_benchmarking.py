@@ -86,16 +86,7 @@ def test_cli_bench_reports_bad_sizes(capsys):
 
 @pytest.mark.c
 def test_fast_math_reaches_every_simulator_and_the_header(monkeypatch, capsys):
-    from eqsnn import runtime
-
-    seen = []
-    original = runtime.Simulator.__init__
-
-    def spy(self, *args, backend="numpy", fast_math=False, **kwargs):
-        seen.append((backend, fast_math))
-        original(self, *args, backend=backend, fast_math=fast_math, **kwargs)
-
-    monkeypatch.setattr(runtime.Simulator, "__init__", spy)
+    seen = helpers.simulators_made(monkeypatch)
     assert main(["bench", "lif_pulse", "--backends", "numpy,c", "--n", "40", "--steps", "5",
                  "--repeats", "1", "--fast-math"]) == 0
     assert seen == [("numpy", True), ("c", True)]

@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 
+import helpers
 import numpy as np
 import pytest
 
@@ -133,16 +134,7 @@ def test_an_ir_model_has_its_float_states_compared(perturbed):
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_fast_math_runs_the_compared_backends_with_it_and_not_the_reference(monkeypatch):
-    from eqsnn import runtime
-
-    seen = []
-    original = runtime.Simulator.__init__
-
-    def spy(self, *args, backend="numpy", fast_math=False, **kwargs):
-        seen.append((backend, fast_math))
-        original(self, *args, backend=backend, fast_math=fast_math, **kwargs)
-
-    monkeypatch.setattr(runtime.Simulator, "__init__", spy)
+    seen = helpers.simulators_made(monkeypatch)
     comparison = eqsnn.compare(eqsnn.load("examples/hh.eqs"), ["numpy", "c"], n=5, steps=200,
                                dt=0.025, precision="float32", fast_math=True)
     assert seen == [("numpy", False), ("c", True)]
