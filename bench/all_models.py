@@ -48,7 +48,8 @@ def main() -> None:
     parser.add_argument("--fast-math", action="store_true",
                         help="also time the last backend with fast_math=True")
     args = parser.parse_args()
-    backends, last = args.backends.split(","), args.backends.split(",")[-1]
+    backends = args.backends.split(",")
+    last = backends[-1]
     print(f"N = {args.n}, float32, {args.steps} steps, best of 3; us per step")
     print(f"{'model':34s} {'dt':>6s} " + " ".join(f"{b:>9s}" for b in backends)
           + f" {last + ' / ' + backends[0]:>12s}"

@@ -184,9 +184,9 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     ``fast_math=True`` runs the compared backends (not the reference) with
     it, to show what it costs in accuracy.
     """
-    if not isinstance(fast_math, bool):
-        raise EqsnnError(f"fast_math must be True or False, not {fast_math!r}",
-                         hint="fast_math=True runs the compared backends with fast_math")
+    from .runtime.values import as_flag
+
+    as_flag("fast_math", fast_math)  # here: the reference runs without it
     if precision not in DEFAULT_TOLERANCE:
         raise EqsnnError(f"unknown precision {precision!r}", hint="use float32 or float64")
     rtol = DEFAULT_TOLERANCE[precision] if rtol is None else rtol

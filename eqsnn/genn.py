@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import host, ir
-from .errors import BackendError, EqsnnError, ParameterError
+from .errors import BackendError, EqsnnError
 from .genn_precompute import Precompute, precompute_source, propagator
 from .genn_precompute import expression_text as expression_text
 from .genn_precompute import parse_expression as parse_expression
@@ -217,8 +217,9 @@ def add_population(genn_model, name: str, model, n, params=None, init=None, *, s
     functions instead (much faster on GPUs with little double throughput).
     Returns the ``NeuronGroup``.
     """
-    if not isinstance(fast_math, bool):
-        raise ParameterError(f"fast_math must be True or False, not {fast_math!r}")
+    from .runtime.values import as_flag
+
+    as_flag("fast_math", fast_math)
     from pygenn import create_neuron_model, types
 
     shape = _shape(n)

@@ -143,8 +143,9 @@ def test_fast_math_runs_the_compared_backends_with_it_and_not_the_reference(monk
     # float32 functions and contracted multiply-adds: close to the reference, not equal in
     # general; within float32 rounding amplified over 200 steps of a spike upstroke
     assert all(v.max_rel < 1e-2 for v in comparison.report("c").variables), str(comparison)
-    with pytest.raises(EqsnnError, match="fast_math must be True or False, not 'yes'"):
+    with pytest.raises(EqsnnError, match="fast_math must be True or False, not 'yes'") as info:
         eqsnn.compare(lif(), ["numpy"], fast_math="yes")
+    assert info.value.hint == "pass fast_math=True or fast_math=False"
 
 
 def test_identical_nan_and_inf_traces_count_as_equal(perturbed):

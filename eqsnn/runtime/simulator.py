@@ -23,7 +23,7 @@ from ..errors import ParameterError, ShapeError
 from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
 from .result import Result, Spikes, Timing
-from .values import as_mapping, initial_states, prepare_arrays, prepare_params, state_value
+from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
 
 __all__ = ["Simulator"]
 
@@ -54,8 +54,7 @@ class Simulator:
         self.dt = _time_step(dt)
         self.precision = _precision(precision)
         self.seed = _seed(seed)
-        if not isinstance(fast_math, bool):
-            raise ParameterError(f"fast_math must be True or False, not {fast_math!r}")
+        as_flag("fast_math", fast_math)
         self.model, self._build = _resolve_model(model, self.shape, self.batch_size, self.dt,
                                                  self.seed)
         unsupported = set(self.model.runtime_params) - set(RUNTIME_PARAMS)

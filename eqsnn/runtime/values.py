@@ -32,6 +32,15 @@ def as_mapping(what: str, value) -> Mapping:
     return value
 
 
+def as_flag(what: str, value) -> bool:
+    """``value`` if it is ``True`` or ``False``; a clear error otherwise (``1`` and ``"yes"``
+    included, which would silently mean True)."""
+    if not isinstance(value, bool):
+        raise ParameterError(f"{what} must be True or False, not {value!r}",
+                             hint=f"pass {what}=True or {what}=False")
+    return value
+
+
 def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     """Float64 value (``()`` or ``(n,)``) of every param, constraints checked per neuron."""
     params = as_mapping("params", params)
