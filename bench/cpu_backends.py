@@ -42,9 +42,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lif_models import LIF, LIF_REFRACTORY  # noqa: E402  (bench/ is on sys.path)
 
 import eqsnn  # noqa: E402
-from eqsnn import host  # noqa: E402
 from eqsnn.backends import EmitOptions, Instance  # noqa: E402
 from eqsnn.backends import c as c_backend  # noqa: E402
+from eqsnn.runtime import host  # noqa: E402
 
 DT = 1.0
 FLOAT = np.float32

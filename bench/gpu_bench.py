@@ -141,9 +141,9 @@ def agreement(cupy, n: int, steps: int) -> dict:
 
 def eqsnn_runner(cupy, n: int, mode: str):
     import eqsnn
-    from eqsnn import host
     from eqsnn.backends import EmitOptions, Instance
     from eqsnn.backends import cupy as cupy_backend
+    from eqsnn.runtime import host
 
     model = eqsnn.compile(LIF).ir
     values = {p.name: np.float64(p.default) for p in model.params}
@@ -171,7 +171,7 @@ COMPILE_SCRIPT = textwrap.dedent("""
     cupy.zeros(1).sum(); cupy.cuda.get_current_stream().synchronize()  # the CUDA context
     began_text = time.perf_counter()
     import eqsnn
-    from eqsnn import host
+    from eqsnn.runtime import host
     from eqsnn.backends import EmitOptions, Instance
     from eqsnn.backends import cupy as cupy_backend
     model = eqsnn.compile(sys.argv[2]).ir

@@ -15,7 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from eqsnn import library, neurons, readouts  # noqa: E402
+from eqsnn import neurons, readouts  # noqa: E402
+from eqsnn.neurons import registry as library  # noqa: E402
 from eqsnn.show import render_text  # noqa: E402
 
 OUT = HERE / "stdlib"

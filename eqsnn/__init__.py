@@ -27,11 +27,11 @@ def __getattr__(name):
 
         return Simulator
     if name == "compare":
-        from .comparison import compare
+        from .tools.comparison import compare
 
         return compare
     if name == "benchmark":
-        from .benchmarking import benchmark
+        from .tools.benchmarking import benchmark
 
         return benchmark
     raise AttributeError(f"module 'eqsnn' has no attribute {name!r}")

@@ -9,6 +9,8 @@ same situation, so ``except RuntimeError`` keeps working for ported code.
 
 from __future__ import annotations
 
+import difflib
+
 
 class EqsnnError(Exception):
     """Root of every error eqsnn raises for bad input."""
@@ -106,3 +108,9 @@ class LibraryValueError(EqsnnError, ValueError):
 
 class LibraryNotImplementedError(EqsnnError, NotImplementedError):
     """A combination ml_genn does not implement."""
+
+
+def suggest(name: str, candidates) -> str | None:
+    """A "did you mean ...?" hint for a misspelt ``name``, or None."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None

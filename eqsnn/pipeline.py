@@ -1,19 +1,25 @@
-"""The compiler pipeline, one named step per line (DESIGN §1)."""
+"""The compiler pipeline, one named step per line.
+
+parse -> check -> analyse -> choose a method -> integrate -> assemble ->
+hoist -> validate: :func:`_compile` reads as that list.  Emitting, loading
+and running follow in :mod:`eqsnn.backends` and :mod:`eqsnn.runtime`.
+``docs/architecture.md`` describes each stage and the frozen values that
+cross it.
+"""
 
 from __future__ import annotations
 
 import functools
 import warnings
 
-import sympy
-
 from . import ir
-from .analysis import analyse, choose_method
-from .check import Checked, check
 from .errors import EqsnnError, InternalError, SolverError
-from .hoist import hoist
-from .parse import parse
-from .solvers import integrate
+from .frontend.check import check
+from .frontend.parse import parse
+from .solve.analysis import analyse, choose_method
+from .solve.assemble import assemble
+from .solve.hoist import hoist
+from .solve.solvers import integrate
 
 
 class EqsnnWarning(UserWarning):
@@ -58,31 +64,3 @@ def _compile(text, filename, switches) -> ir.Model:
         raise exc.located(checked.source, checked.filename) from None
     model = assemble(checked, system, ir.Method(method, reasons, notes), precompute, update)
     return hoist(model).validate()
-
-
-def assemble(checked: Checked, system, method: ir.Method, precompute, update) -> ir.Model:
-    """One step = refractory flag, before, integration, after (DESIGN §3)."""
-    step: list = []
-    if checked.refractory is not None:
-        step.append(ir.Local("refractory", "bool", checked.refractory))
-    step += [*checked.before, *update, *checked.after]
-    return ir.Model(
-        name=checked.name,
-        doc=checked.doc,
-        params=checked.params,
-        states=checked.states,
-        inputs=checked.inputs,
-        arrays=checked.arrays,
-        precompute=tuple(precompute),
-        step=tuple(step),
-        threshold=checked.threshold,
-        reset=checked.reset,
-        negative_threshold=checked.negative_threshold,
-        negative_reset=checked.negative_reset,
-        method=method,
-        odes=tuple((v, r + (g * sympy.Symbol("xi") if g != 0 else 0))
-                   for v, r, g in zip(system.variables, system.rhs, system.noise)),
-        meta={"switches": dict(checked.switches), "source": checked.source,
-              "filename": checked.filename,
-              "unless": dict(zip(system.variables, system.unless))},
-    )

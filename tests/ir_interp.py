@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from eqsnn import host, ir
+from eqsnn import ir
+from eqsnn.runtime import host
 
 
 def _array_get(array, index):

@@ -1,6 +1,6 @@
 """Every example, standard-library and hand-built model on every available backend vs numpy.
 
-The compiled backends (``c``, ``cupy``) promise (DESIGN §3, issue 5):
+The compiled backends (``c``, ``cupy``) promise (`docs/architecture.md`, "Floating point"):
 
 * float64, one step from the same state: within 1e-12·max(1, |x|);
 * float64 trajectories bit-identical, spikes included, when the step has no
@@ -33,10 +33,11 @@ import numpy as np
 import pytest
 
 import eqsnn
-from eqsnn import host, ir
+from eqsnn import ir
 from eqsnn.backends import REGISTRY, EmitOptions, Instance, get_backend
 from eqsnn.errors import BackendError
 from eqsnn.printing.lower import lower
+from eqsnn.runtime import host
 from eqsnn.runtime.values import initial_states, prepare_arrays, prepare_params
 
 #: the cupy backend on the CPU: its host code and kernel run, the kernel compiled by g++ with

@@ -15,9 +15,9 @@ import helpers
 import pytest
 
 import eqsnn
-from eqsnn import benchmarking
-from eqsnn.cli import main
 from eqsnn.errors import EqsnnError, ParameterError
+from eqsnn.tools import benchmarking
+from eqsnn.tools.cli import main
 
 
 @pytest.mark.c

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from eqsnn.cli import main
+from eqsnn.tools.cli import main
 
 
 def run(capsys, *argv):

@@ -12,8 +12,8 @@ import pytest
 
 import eqsnn
 from eqsnn.backends import REGISTRY
-from eqsnn.cli import main
 from eqsnn.errors import EqsnnError
+from eqsnn.tools.cli import main
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_fast_math_runs_the_compared_backends_with_it_and_not_the_reference(monk
 
 
 def test_identical_nan_and_inf_traces_count_as_equal(perturbed):
-    from eqsnn.comparison import _variable_diff
+    from eqsnn.tools.comparison import _variable_diff
 
     reference = np.array([[1.0, np.nan, np.inf], [2.0, -np.inf, np.nan]])
     same = _variable_diff("V", reference.copy(), reference, 1e-9, 1e-9, None)

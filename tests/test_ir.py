@@ -9,8 +9,9 @@ import pytest
 import sympy
 
 import eqsnn
-from eqsnn import host, ir
+from eqsnn import ir
 from eqsnn.errors import EqsnnError
+from eqsnn.runtime import host
 
 
 def lif():

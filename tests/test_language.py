@@ -9,7 +9,7 @@ from ir_interp import Interpreter
 
 import eqsnn
 from eqsnn import ir
-from eqsnn.parse import parse
+from eqsnn.frontend.parse import parse
 
 FULL = '''
 # a comment before the model

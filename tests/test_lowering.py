@@ -6,7 +6,8 @@ import sympy
 
 from eqsnn import ir
 from eqsnn.errors import EqsnnError
-from eqsnn.printing.lower import Const, Ref, Temp, lower
+from eqsnn.printing.lower import lower
+from eqsnn.printing.ops import Const, Ref, Temp
 
 x, y, z, a, b, c = sympy.symbols("x y z a b c")
 k, m = sympy.symbols("k m")

@@ -10,8 +10,8 @@ import pytest
 from ir_interp import Interpreter
 
 import eqsnn
-from eqsnn import host
 from eqsnn.pipeline import EqsnnWarning
+from eqsnn.runtime import host
 
 EXPECTED = {
     # example: (method, fragment of the reason exact was rejected or chosen)

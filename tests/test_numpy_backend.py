@@ -12,10 +12,11 @@ import sympy
 from ir_interp import Interpreter
 
 import eqsnn
-from eqsnn import host, ir, neurons, rng
+from eqsnn import ir, neurons, rng
 from eqsnn.backends import EmitOptions, Instance, numpy_tiles
 from eqsnn.backends import numpy as numpy_backend
 from eqsnn.errors import BackendError
+from eqsnn.runtime import host
 from eqsnn.runtime.recording import SpikeBuffer
 
 

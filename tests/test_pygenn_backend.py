@@ -22,11 +22,11 @@ import pytest
 from test_genn_harness import emitted_model, emitted_namespace, fake_pygenn
 
 import eqsnn
-from eqsnn import host
 from eqsnn import neurons as N
 from eqsnn.backends import EmitOptions, get_backend
 from eqsnn.backends import pygenn as genn_backend
 from eqsnn.errors import BackendError
+from eqsnn.runtime import host
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden", "pygenn")
@@ -171,7 +171,7 @@ def test_load_without_pygenn_says_what_to_install(monkeypatch):
 
 
 def test_cli_prints_ready_to_paste_code(capsys):
-    from eqsnn.cli import main
+    from eqsnn.tools.cli import main
 
     assert main(["emit", "examples/lif_pulse.eqs", "--backend", "pygenn"]) == 0
     text = capsys.readouterr().out

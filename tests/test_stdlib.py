@@ -354,7 +354,7 @@ def test_simulator_takes_a_stdlib_neuron_with_shape_and_batch():
 
 
 def test_library_lists_and_names():
-    from eqsnn import library
+    from eqsnn.neurons import registry as library
 
     assert library.neuron_names() == sorted([
         "adaptive_leaky_integrate_fire", "binary_spike_input", "few_spike_relu",
@@ -372,7 +372,7 @@ def test_library_lists_and_names():
 
 
 def test_cli_lists_and_shows_the_library(capsys):
-    from eqsnn.cli import main
+    from eqsnn.tools.cli import main
 
     assert main(["list"]) == 0
     listing = capsys.readouterr().out

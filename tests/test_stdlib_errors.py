@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import eqsnn
-from eqsnn import library
 from eqsnn import neurons as N
 from eqsnn.errors import (
     EqsnnError,
@@ -15,6 +14,7 @@ from eqsnn.errors import (
     LibraryValueError,
 )
 from eqsnn.initializers import Normal, Uniform
+from eqsnn.neurons import registry as library
 from eqsnn.readouts import with_readout
 
 

@@ -1,6 +1,6 @@
 """Backends: one module each, registered in :data:`REGISTRY`.
 
-The contract (DESIGN §5):
+The contract (``docs/architecture.md``, "The backend contract"):
 
 * ``emit(model: ir.Model, options: EmitOptions) -> Source`` is pure: it
   prints code and imports no runtime (no cupy, no pygenn, no compiler run),

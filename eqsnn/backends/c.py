@@ -6,7 +6,7 @@ of :mod:`eqsnn.printing.c` (shared with the ``cupy`` backend) and
 :func:`load` compiles it (``cc -O3 -std=c99 -fPIC -shared -ffp-contract=off``,
 ``-fopenmp`` and ``-march=native`` where they work) into a shared library
 cached by a hash of source, compiler and flags (see
-:mod:`eqsnn.backends._compiled`) and loads it with ctypes.
+:mod:`eqsnn.backends._toolchain`) and loads it with ctypes.
 
 How a run crosses the ctypes boundary (one call per ``run``):
 

@@ -6,7 +6,7 @@ over ``(batch, n)`` with NumPy; :func:`load` executes that text and
 Every other backend is tested against this one.
 
 One step, from the state at ``t = step * dt`` to the state at ``t + dt``
-(DESIGN §3; ``step`` counts from the last reset):
+(``docs/architecture.md``, "The step"; ``step`` counts from the last reset):
 
 1. each input takes this step's value (zero-order hold); an input given with
    a leading dimension of 1 is the same every step;

@@ -27,7 +27,7 @@ import re
 from .. import ir
 from ..errors import BackendError, EqsnnError
 from ..genn import precompute_source
-from ..printing.genn import GeNNSpec, genn_spec
+from ..printing.genn import GeNNSpec, genn_precision, genn_spec
 from . import EmitOptions, Source
 
 __all__ = ["emit", "load"]
@@ -59,7 +59,7 @@ def render(model: ir.Model, spec: GeNNSpec, options: EmitOptions) -> str:
         *([doc, ""] if doc else []),
         f'Add it with model.add_neuron_population("{stem}", n, {stem}_model, {stem}_params, '
         f"{stem}_vars)",
-        f"in a GeNNModel with precision {_genn_precision(options.precision)!r}.",
+        f"in a GeNNModel with precision {genn_precision(options.precision)!r}.",
         *_notes(model, spec, stem),
         '"""',
         "",
@@ -92,10 +92,6 @@ def render(model: ir.Model, spec: GeNNSpec, options: EmitOptions) -> str:
     lines += ["# default values (the model's declared ones) for add_neuron_population",
               f"{stem}_params = {_dict(params)}", f"{stem}_vars = {_dict(variables)}"]
     return "\n".join(lines) + "\n"
-
-
-def _genn_precision(precision: str) -> str:
-    return {"float32": "float", "float64": "double"}[precision]
 
 
 def _notes(model: ir.Model, spec: GeNNSpec, stem: str) -> list[str]:
@@ -154,7 +150,7 @@ def default_values(model: ir.Model, spec: GeNNSpec) -> tuple[dict, dict]:
     Per-neuron precomputed vars and states whose initial value needs a
     param without a default are left out.
     """
-    from .. import host
+    from ..runtime import host
 
     declared = {p.name: p.default for p in model.params}
     params, variables = {}, {}

@@ -18,9 +18,8 @@ import weakref
 import numpy as np
 
 from ..errors import BackendError
-from ..printing.genn import GeNNSpec, genn_spec
+from ..printing.genn import GeNNSpec, genn_precision, genn_spec
 from . import Instance, RawRun, Source, numpy_dtype
-from .pygenn import _genn_precision
 
 # --- running ------------------------------------------------------------------------------
 
@@ -182,7 +181,7 @@ class GeNNRunner:
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         name = _claim(digest)
         self._finalizer = weakref.finalize(self, _release, name)
-        genn = GeNNModel(_genn_precision(self.options.precision), name,
+        genn = GeNNModel(genn_precision(self.options.precision), name,
                          backend=self.backend, time_precision="double")
         genn.dt = self.dt
         genn.seed = (self.seed % (2**32 - 1)) or 2**31 + 12345

@@ -10,7 +10,6 @@ quirks fixed where the class docstring says so.  Read the equations with
 'float'
 """
 
-from ..library import derive_all, get_neuron
 from .base import Input, InputBase, Neuron, Value
 from .data import PreprocessedSpikes, preprocess_spikes
 from .dynamical import AdaptiveLeakyIntegrateFire, IntegrateFire, LeakyIntegrate, LeakyIntegrateFire
@@ -22,6 +21,7 @@ from .inputs import (
     PoissonInput,
     SpikeInput,
 )
+from .registry import NAMES, NEURONS, derive_all, get_neuron
 
 __all__ = [
     "AdaptiveLeakyIntegrateFire", "BinarySpikeInput", "FewSpikeRelu", "FewSpikeReluInput",
@@ -30,12 +30,3 @@ __all__ = [
     "NAMES", "PreprocessedSpikes", "SpikeInput", "Value", "derive_all", "get_neuron",
     "preprocess_spikes",
 ]
-
-#: ml_genn's names (snake_case class names) -> classes; also the ``.eqs`` file names
-NEURONS = {cls.eqs_name: cls for cls in (
-    AdaptiveLeakyIntegrateFire, BinarySpikeInput, FewSpikeRelu, FewSpikeReluInput,
-    IntegrateFire, IntegrateFireInput, LeakyIntegrate, LeakyIntegrateFire,
-    LeakyIntegrateFireInput, PoissonInput, SpikeInput)}
-
-#: the names, sorted (what ``eqsnn list`` shows)
-NAMES = tuple(sorted(NEURONS))

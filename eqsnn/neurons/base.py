@@ -15,8 +15,8 @@ import numpy as np
 
 from ..errors import LibraryError, LibraryValueError
 from ..initializers import check_value, resolve
-from ..library import Build, InputPlan
 from ..model import Model, compile
+from ..stdlib.protocol import Build, InputPlan
 
 __all__ = ["Input", "InputBase", "Neuron", "Value"]
 
@@ -175,6 +175,19 @@ class Neuron:
                      arrays=self.initial_arrays(), adapter=adapter,
                      input_name="Input" if adapter is not None else None)
 
+    def raw_params(self) -> dict:
+        """Param values as given, initialisers unsampled, for GeNN (see Buildable)."""
+        declared = {p.name for p in self.model().ir.params}
+        raw = {name: getattr(self, name) for name in _values(type(self))
+               if name in declared and getattr(self, name) is not None}
+        raw.update(self.extra_params())
+        return raw
+
+    @property
+    def takes_data_input(self) -> bool:
+        """True for ml_genn's ``InputBase`` neurons (see Buildable)."""
+        return False
+
     def initial_states(self, batch_size: int, n: int) -> dict:
         return {}
 
@@ -208,6 +221,10 @@ class InputBase(Input):
         self.input_frames = _positive_int("input_frames", input_frames)
         self.input_frame_timesteps = _positive_int("input_frame_timesteps",
                                                    input_frame_timesteps)
+
+    @property
+    def takes_data_input(self) -> bool:
+        return True
 
     def adapter(self):
         from .data import framed_input, static_input

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from ..errors import LibraryError, LibraryNotImplementedError
-from ..library import InputPlan
+from ..stdlib.protocol import InputPlan
 from .base import Input, InputBase, Neuron, _positive_int
 from .data import batch_spikes
 from .dynamical import IntegrateFire, LeakyIntegrateFire

@@ -1,7 +1,8 @@
 """Printers: from IR expressions to backend code.
 
 Every printer starts from the same lowering, :func:`eqsnn.printing.lower.lower`,
-which turns a SymPy expression into an ordered list of three-address ops.
+which turns a SymPy expression into an ordered list of three-address ops
+(the lowered IR of :mod:`eqsnn.printing.ops`, with its op table).
 That list *is* the floating-point evaluation order; a printer prints the ops
 one by one, in list order, and never reassociates them.  So the NumPy, C and
 CUDA code of a model compute the same bits for ``+ - * /``, ``sqrt``,
@@ -42,9 +43,5 @@ The convention:
   :mod:`eqsnn.rng`, counter ``(step, neuron, lane, k)``.
 
 The C printer must also keep the compiler from contracting multiply-adds
-(``-ffp-contract=off``), see DESIGN §3.
+(``-ffp-contract=off``); see "Floating point" in ``docs/architecture.md``.
 """
-
-from .lower import Const, Lowered, Op, Ref, Temp, lower
-
-__all__ = ["Const", "Lowered", "Op", "Ref", "Temp", "lower"]

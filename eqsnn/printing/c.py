@@ -25,7 +25,7 @@ spike fired, ``negative_reset`` where a negative one did.
 
 Function names come from SymPy's :class:`~sympy.printing.c.C99CodePrinter`
 (with the ``float32`` type alias: ``sqrtf``, ``floorf``, ...); in float32 the
-:data:`~eqsnn.printing.lower.WIDE_FUNCTIONS` are the double functions on the
+:data:`~eqsnn.printing.ops.WIDE_FUNCTIONS` are the double functions on the
 widened value, rounded back (``(float)exp((double)x)``), as the numpy
 backend computes them, unless ``wide_math`` is off (``fast_math``); ``min``
 and ``max`` are selects that ignore a NaN argument, as ``fmin``/``fmax``.  Float literals are
@@ -47,7 +47,8 @@ from sympy.printing.c import C99CodePrinter
 
 from .. import ir
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
-from .lower import WIDE_FUNCTIONS, Const, Lowered, Op, Ref, Temp, lower
+from .lower import lower
+from .ops import WIDE_FUNCTIONS, Const, Lowered, Op, Ref, Temp
 
 __all__ = [
     "CPrinter", "StepFunction", "c_names", "prelude", "print_step_function",

@@ -8,10 +8,8 @@ is computed from a per-neuron value; an array an extra global param with an
 int length param; an input other than ``Isyn`` an additional input var.
 :class:`GeNNSpec` holds those arguments and where each GeNN name comes from.
 
-The code strings are printed by :mod:`eqsnn.printing.genn_code`; its names
-(:func:`print_genn`, :class:`GeNNCode`, :func:`genn_names`, ``RESERVED``,
-``GENN_TYPES``, ``float_literal``) are importable from here as well, so
-this module stays the one place to import a GeNN model's description from.
+The code strings are printed by :mod:`eqsnn.printing.genn_code`.
+:func:`genn_precision` names GeNN's precision for eqsnn's.
 
 >>> import sympy
 >>> from eqsnn import ir
@@ -31,11 +29,9 @@ from dataclasses import dataclass
 import sympy
 
 from .. import ir
-from .genn_code import GENN_TYPES, RESERVED, GeNNCode, genn_names, print_genn
-from .genn_code import float_literal as float_literal
+from .genn_code import GENN_TYPES, GeNNCode, print_genn
 
-__all__ = ["GENN_TYPES", "GeNNCode", "GeNNSpec", "RESERVED", "genn_names", "genn_spec",
-           "print_genn"]
+__all__ = ["GeNNSpec", "genn_precision", "genn_spec"]
 
 
 @dataclass(frozen=True)
@@ -160,3 +156,8 @@ def _renamed_precompute(items, names) -> tuple:
             out.append(ir.Propagator(rename(item.matrix), table(item.phi), table(item.gamma),
                                      rename(item.noise), table(item.chol)))
     return tuple(out)
+
+
+def genn_precision(precision: str) -> str:
+    """GeNN's name (``float``/``double``) of an eqsnn precision (``float32``/``float64``)."""
+    return {"float32": "float", "float64": "double"}[precision]

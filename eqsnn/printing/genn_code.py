@@ -57,7 +57,8 @@ import numpy as np
 
 from .. import ir
 from ..errors import EqsnnError
-from .lower import WIDE_FUNCTIONS, Lowered, Ref, Temp, lower
+from .lower import lower
+from .ops import WIDE_FUNCTIONS, Lowered, Ref, Temp
 
 __all__ = ["GENN_TYPES", "GeNNCode", "RESERVED", "float_literal", "genn_names", "print_genn"]
 
@@ -168,7 +169,7 @@ def print_genn(model: ir.Model, precision: str = "float32", batch: str | None = 
 
     ``batch`` replaces the built-in ``batch`` by another int expression (the
     runner uses a param where each batch lane is its own population).  In a
-    float model ``wide_math`` prints the :data:`~eqsnn.printing.lower.WIDE_FUNCTIONS`
+    float model ``wide_math`` prints the :data:`~eqsnn.printing.ops.WIDE_FUNCTIONS`
     as the double function rounded, ``(scalar)exp((double)x)``, as every eqsnn
     backend computes them; off (``fast_math``), GeNN's float functions.
     """

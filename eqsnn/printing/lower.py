@@ -1,10 +1,12 @@
 """Lowering of SymPy expressions to typed, ordered three-address code.
 
-:func:`lower` turns one expression into a list of :class:`Op` s, each
-computing one value from operands that are constants, named model values or
-earlier results.  The list fixes the floating-point evaluation order (see
-:mod:`eqsnn.printing` for the convention), so every printer that prints the
-ops in list order computes the same bits for the arithmetic.
+:func:`lower` turns one expression into a list of
+:class:`~eqsnn.printing.ops.Op` s (the lowered IR, defined with its op table
+in :mod:`eqsnn.printing.ops`), each computing one value from operands that
+are constants, named model values or earlier results.  The list fixes the
+floating-point evaluation order (see :mod:`eqsnn.printing` for the
+convention), so every printer that prints the ops in list order computes the
+same bits for the arithmetic.
 
 Types are ``float`` (the model precision), ``int`` (int32) and ``bool``;
 conversions are explicit ``cast`` ops (float to int truncates toward zero,
@@ -22,7 +24,6 @@ t2 = add(1.0, t1)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p
@@ -30,33 +31,12 @@ from sympy.core.relational import Relational
 
 from .. import ir
 from ..errors import EqsnnError
+from .ops import Const, Lowered, Op, Operand, Ref, Temp
 
-__all__ = [
-    "Const", "Lowered", "Op", "Ref", "Temp", "lower", "forward_single_use_locals",
-    "ELEMENTWISE", "FUNCTIONS", "WIDE_FUNCTIONS",
-]
+__all__ = ["MAX_EXPANDED_POWER", "lower"]
 
 #: Largest ``|n|`` for which ``x**n`` becomes repeated multiplication.
 MAX_EXPANDED_POWER = 16
-
-#: Functions of the ``call`` op; every one maps floats to floats except
-#: ``abs``, ``floor`` and ``ceil`` (type preserving) and the random draws.
-FUNCTIONS = (
-    "exp", "expm1", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh",
-    "floor", "ceil", "pow", "rand_uniform", "rand_normal",
-)
-
-#: functions every printer evaluates in float64 and rounds to the precision: in float32 that
-#: is the correctly rounded result but where two libraries' float64 results round
-#: differently (rare), so the backends agree bit for bit almost always, where each library's
-#: own float32 versions differ in the last bit for ~1% of arguments; no-op in float64
-WIDE_FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "pow"})
-
-#: Ops computed lane by lane, so their result may overwrite an argument.
-ELEMENTWISE = frozenset({
-    "add", "sub", "mul", "div", "mod", "min", "max", "neg",
-    "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "cast", "call",
-})
 
 _FUNCTION_OF = {
     sympy.exp: "exp", expm1: "expm1", sympy.log: "log", log1p: "log1p",
@@ -68,70 +48,6 @@ _COMPARISON_OF = {
     sympy.StrictLessThan: "lt", sympy.LessThan: "le", sympy.StrictGreaterThan: "gt",
     sympy.GreaterThan: "ge", sympy.Equality: "eq", sympy.Unequality: "ne",
 }
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A named model value: state, local, param, precompute value, input, array or built-in."""
-
-    name: str
-
-    def __str__(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True)
-class Const:
-    """A constant: ``float`` (a float64, rounded to the model precision), ``int`` or ``bool``."""
-
-    value: float | int | bool
-    dtype: str
-
-    def __str__(self) -> str:
-        return repr(self.value)
-
-
-@dataclass(frozen=True)
-class Temp:
-    """The result of op number ``index`` of the same :class:`Lowered`."""
-
-    index: int
-
-    def __str__(self) -> str:
-        return f"t{self.index}"
-
-
-Operand = Ref | Const | Temp
-
-
-@dataclass(frozen=True)
-class Op:
-    """``dest = op(*args)`` with result type ``dtype``; ``fn`` names the function of ``call``.
-
-    ``array_get(Ref(array), index)`` reads an element, index clamped to the
-    array; ``select(cond, a, b)`` is ``a`` where ``cond`` else ``b``.
-    """
-
-    dest: Temp
-    op: str
-    args: tuple[Operand, ...]
-    dtype: str
-    fn: str | None = None
-
-    def __str__(self) -> str:
-        name = self.fn if self.op == "call" else self.op
-        if self.op == "cast":
-            name = f"cast_{self.dtype}"
-        return f"{self.dest} = {name}({', '.join(map(str, self.args))})"
-
-
-@dataclass(frozen=True)
-class Lowered:
-    """The ops of one expression, in evaluation order, and the operand holding its value."""
-
-    ops: tuple[Op, ...]
-    result: Operand
-    dtype: str
 
 
 def lower(expr: sympy.Basic, types: Mapping[str, str], dtype: str | None = None) -> Lowered:
@@ -375,44 +291,3 @@ class _Lowerer:
         position = self.coerce(position, dtype, "int")
         element = self.types[array.name]
         return self.emit("array_get", [Ref(array.name), position], element), element
-
-
-def forward_single_use_locals(statements, types: Mapping[str, str], uses) -> tuple:
-    """Fold ``local L = e; ...; T = L`` into ``T = e`` where that is the same computation.
-
-    Applies when ``L`` occurs in no other expression (``uses[L] == 1``) and is
-    never reassigned, ``T`` and ``L`` have the same type, both statements are
-    in the same block, and no statement between them reads or writes ``T`` or
-    writes a name ``e`` reads.  The solver's one-state updates
-    (``_V_new = ...; V = _V_new``) then cost no copy.
-    """
-    statements = [
-        ir.If(s.cond, forward_single_use_locals(s.body, types, uses),
-              forward_single_use_locals(s.orelse, types, uses)) if isinstance(s, ir.If) else s
-        for s in statements
-    ]
-    for index, stmt in enumerate(statements):
-        if not isinstance(stmt, ir.Local) or uses.get(stmt.name) != 1:
-            continue
-        for later in range(index + 1, len(statements)):
-            target = statements[later]
-            if isinstance(target, ir.Assign) and target.expr == sympy.Symbol(stmt.name):
-                between = statements[index + 1:later]
-                reads, writes = _reads_and_writes(between)
-                inputs = {str(s) for s in stmt.expr.free_symbols}
-                if (types[target.target] == stmt.dtype and target.target not in reads | writes
-                        and not inputs & writes and stmt.name not in writes):
-                    statements[later] = ir.Assign(target.target, stmt.expr)
-                    statements[index] = None
-                break
-    return tuple(s for s in statements if s is not None)
-
-
-def _reads_and_writes(statements) -> tuple[set, set]:
-    reads, writes = set(), set()
-    for stmt in ir.walk_statements(statements):
-        expr = stmt.cond if isinstance(stmt, ir.If) else stmt.expr
-        reads |= {str(s) for s in expr.free_symbols}
-        if not isinstance(stmt, ir.If):
-            writes.add(stmt.target if isinstance(stmt, ir.Assign) else stmt.name)
-    return reads, writes

@@ -29,7 +29,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .. import ir
-from .lower import ELEMENTWISE, Lowered, Op, Ref, Temp, forward_single_use_locals, lower
+from .forwarding import forward_single_use_locals
+from .lower import lower
 from .numpy_ops import (
     FULL,
     GATHER_SAFE,
@@ -41,6 +42,7 @@ from .numpy_ops import (
     python_names,
 )
 from .numpy_placement import Placement
+from .ops import ELEMENTWISE, Lowered, Op, Ref, Temp
 
 __all__ = ["StepCode", "print_step", "python_names"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import keyword
 
 from .. import ir
-from .lower import WIDE_FUNCTIONS, Op
+from .ops import WIDE_FUNCTIONS, Op
 
 __all__ = [
     "SCALAR", "NEURON", "LANE", "FULL", "BUFFER_SHAPES", "NUMPY_TYPES", "GATHER_SAFE",

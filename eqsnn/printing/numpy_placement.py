@@ -14,8 +14,8 @@ An op is
 from __future__ import annotations
 
 from .. import ir
-from .lower import ELEMENTWISE, Const, Lowered, Op, Ref, Temp
 from .numpy_ops import FULL, LANE, NEURON, SCALAR, join
+from .ops import ELEMENTWISE, Const, Lowered, Op, Ref, Temp
 
 __all__ = ["Placement"]
 

@@ -34,6 +34,7 @@ import sympy
 
 from .. import ir
 from ..errors import LibraryError
+from ..stdlib.protocol import get_object
 
 __all__ = [
     "AvgVar", "AvgVarExpWeight", "FirstSpikeTime", "MaxVar", "Readout", "SpikeCount",
@@ -240,8 +241,6 @@ READOUTS = {cls.name: cls for cls in (
 
 def get_readout(readout) -> Readout | None:
     """A readout from its name or object (a copy), as ml_genn's ``get_object``; None stays None."""
-    from ..library import get_object
-
     return get_object(readout, READOUTS, Readout, "Readout")
 
 

@@ -17,9 +17,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .. import host, ir
+from .. import ir
 from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
+from . import host
 from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
 from .result import Result, Spikes, Timing
@@ -239,7 +240,7 @@ def _resolve_model(model, shape, batch_size, dt, seed):
     if isinstance(inner, ir.Model):
         return inner, None
     if callable(getattr(model, "build", None)):
-        # a standard-library neuron: see eqsnn.library for the Build contract
+        # a standard-library neuron: see eqsnn.stdlib.protocol for the Build contract
         build = model.build(shape=shape, batch_size=batch_size, dt=dt, seed=seed)
         return build.model.ir, build
     raise ParameterError(

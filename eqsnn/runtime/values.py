@@ -14,9 +14,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .. import host, ir
+from .. import ir
 from ..backends import numpy_dtype
 from ..errors import ParameterError, ShapeError
+from . import host
 from .inputs import check_numeric, fit, unknown_name
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value"]

@@ -22,8 +22,8 @@ import math
 import time
 from dataclasses import asdict, dataclass
 
-from .backends import REGISTRY
-from .errors import BackendError, EqsnnError
+from ..backends import REGISTRY
+from ..errors import BackendError, EqsnnError
 
 __all__ = ["benchmark", "Benchmark", "BenchRow"]
 
@@ -122,8 +122,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
     before anything is timed; a backend that cannot run here is skipped.
     ``fast_math`` is passed to every :class:`~eqsnn.runtime.Simulator`.
     """
+    from ..runtime import Simulator
     from .comparison import _model_name
-    from .runtime import Simulator
 
     names = list(REGISTRY) if backends is None else list(backends)
     unknown = [b for b in names if b not in REGISTRY]

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import sympy
 
-from . import ir
+from .. import ir
+from ..errors import SolverError
 from .analysis import System
-from .errors import SolverError
 
 DT = sympy.Symbol("dt")
 T = sympy.Symbol("t")

@@ -2,20 +2,19 @@
 
 Resolves switches (compile-time ``if``), names, lets and types, and rejects
 every mistake with a :class:`~eqsnn.errors.CheckError` that points at the
-text.  See :mod:`eqsnn.expressions` for the expression rules.
+text.  See :mod:`eqsnn.frontend.expressions` for the expression rules.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import sympy
 
-from . import ir
+from .. import ir
+from ..errors import CheckError, suggest
 from . import syntax as s
-from .errors import CheckError
-from .expressions import FUNCTIONS, Converter, Scope
+from .expressions import FUNCTIONS, Converter, Scope, check_assignable
 
 METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(FUNCTIONS)
@@ -68,11 +67,6 @@ def check(model: s.Model, switches: dict | None = None) -> Checked:
 def _error(message: str, pos: s.Pos | None, hint: str | None = None) -> CheckError:
     return CheckError(message, line=pos.line if pos else None,
                       column=pos.column if pos else None, hint=hint)
-
-
-def suggest(name: str, candidates) -> str | None:
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
 
 
 class _Checker:
@@ -236,7 +230,7 @@ class _Checker:
 
     def _state(self, decl: s.StateDecl, conv) -> ir.State:
         value, kind = conv.expr(decl.init, initial=True)
-        _check_assignable(decl.dtype, kind, decl.name, decl.init.pos)
+        check_assignable(decl.dtype, kind, decl.name, decl.init.pos)
         return ir.State(decl.name, decl.dtype, value)
 
     def _input(self, decl: s.InputDecl, conv) -> ir.Input:
@@ -290,20 +284,8 @@ class _Checker:
         return tuple(odes)
 
 
-def _check_assignable(target_type: str, value_type: str, name: str, pos: s.Pos):
-    if target_type == value_type or (target_type == "float" and value_type == "int"):
-        return
-    hints = {
-        ("int", "float"): "int values come from int params, states, literals and + - * // %",
-        ("bool", "float"): "bool values come from comparisons such as 'V > 0'",
-        ("bool", "int"): "bool values come from comparisons such as 'count > 0'",
-    }
-    raise _error(f"{name!r} is {target_type} but the value is {value_type}", pos,
-                 hints.get((target_type, value_type), "use a value of the declared type"))
-
-
 def _python_value(value, dtype, kind, name, pos):
-    _check_assignable(dtype, kind, name, pos)
+    check_assignable(dtype, kind, name, pos)
     if dtype == "bool":
         return bool(value)
     return int(value) if dtype == "int" else float(value)

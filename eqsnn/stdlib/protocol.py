@@ -1,4 +1,10 @@
-"""The standard library's shared machinery: name lookup and the Simulator hook.
+"""The protocol between standard-library objects and the places that build them.
+
+The standard library (:mod:`eqsnn.neurons`, :mod:`eqsnn.readouts`) and the
+two places that turn a neuron into a population, the Simulator
+(:mod:`eqsnn.runtime.simulator`) and the GeNN/ml_genn glue
+(:mod:`eqsnn.genn`), meet here and nowhere else: neither side imports the
+other's private names.
 
 A standard-library neuron (``eqsnn.neurons``) is a thin Python object over
 one ``.eqs`` file.  The Simulator turns it into a population through
@@ -19,22 +25,25 @@ Before each ``run(steps, inputs)`` the Simulator passes
 :class:`InputPlan`: the inputs to use instead (arrays broadcastable to
 ``(steps, batch, n)``), states to write and arrays to replace before the
 run.  ``adapt_input`` raises before anything changes.
+
+GeNN samples initialisers on the device itself, so the GeNN glue also asks
+a neuron for :meth:`Buildable.raw_params` (the constructor's values as
+given) and whether it :attr:`~Buildable.takes_data_input` (ml_genn's
+``InputBase``).  :class:`Buildable` is the whole contract.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import LibraryError
+from ..errors import LibraryError
 
-__all__ = ["Build", "InputPlan", "derive_all", "get_neuron", "get_object", "neuron_names",
-           "neuron_source"]
+__all__ = ["Build", "Buildable", "InputPlan", "get_object"]
 
 
 @dataclass(frozen=True)
@@ -95,46 +104,22 @@ def get_object(obj, table: dict, base: type, kind: str):
     raise LibraryError(f"{kind} should be specified either as a string or a {kind} object")
 
 
-def _neuron_table() -> dict:
-    from . import neurons
+@runtime_checkable
+class Buildable(Protocol):
+    """What a standard-library neuron offers the Simulator and the GeNN glue."""
 
-    return neurons.NEURONS
+    #: the state var-type readouts read, or None
+    output_var: str | None
 
+    @property
+    def takes_data_input(self) -> bool:
+        """True for ml_genn's ``InputBase`` neurons: ``Input`` is data set per run."""
+        ...
 
-def neuron_names() -> list[str]:
-    """Names of the standard-library neurons (ml_genn's snake_case class names)."""
-    return sorted(_neuron_table())
+    def build(self, *, shape, batch_size: int = 1, dt: float = 1.0, seed: int = 0) -> Build:
+        """Everything the Simulator needs for a population of this neuron."""
+        ...
 
-
-def get_neuron(neuron):
-    """A standard-library neuron from its name (``"leaky_integrate_fire"``) or a copy of it."""
-    from .neurons import Neuron
-
-    return get_object(neuron, _neuron_table(), Neuron, "Neuron")
-
-
-def neuron_source(name: str) -> tuple[str, str]:
-    """``(text, filename)`` of a standard-library neuron's ``.eqs`` file, by snake_case name."""
-    if name not in _neuron_table():
-        raise LibraryError(f"Neuron object '{name}' unknown",
-                           hint=f"known names: {', '.join(neuron_names())}")
-    path = resources.files("eqsnn").joinpath(f"neurons/{name}.eqs")
-    return path.read_text(), f"eqsnn/neurons/{name}.eqs"
-
-
-def derive_all() -> int:
-    """Compile every library ``.eqs`` file with every combination of its bool switches.
-
-    Returns the number of models derived (``bench/derive.py`` times this).
-    """
-    from .model import compile
-
-    count = 0
-    for name in neuron_names():
-        text, filename = neuron_source(name)
-        declared = compile(text, filename=filename).ir.meta["switches"]
-        flags = [k for k, v in declared.items() if isinstance(v, bool)]
-        for values in itertools.product((False, True), repeat=len(flags)):
-            compile(text, filename=filename, switches=dict(zip(flags, values)))
-            count += 1
-    return count
+    def raw_params(self) -> dict:
+        """Param values as given, initialisers unsampled (GeNN samples them itself)."""
+        ...

@@ -1,4 +1,4 @@
-"""Text → :class:`eqsnn.syntax.Model`, with Lark and ``grammar/eqsnn.lark``.
+"""Text → :class:`eqsnn.frontend.syntax.Model`, with Lark and ``grammar/eqsnn.lark``.
 
 Every failure becomes a :class:`~eqsnn.errors.ParseError` that names the
 line and column and says what was expected there.
@@ -14,8 +14,8 @@ from importlib import resources
 import lark
 from lark.indenter import Indenter
 
+from ..errors import ParseError
 from . import syntax as s
-from .errors import ParseError
 
 
 class _ModelIndenter(Indenter):
@@ -29,7 +29,7 @@ class _ModelIndenter(Indenter):
 
 @functools.cache
 def _parser() -> lark.Lark:
-    grammar = resources.files("eqsnn").joinpath("grammar/eqsnn.lark").read_text()
+    grammar = resources.files("eqsnn.frontend").joinpath("grammar/eqsnn.lark").read_text()
     return lark.Lark(
         grammar,
         parser="lalr",

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from . import ir
-from .backends import REGISTRY
-from .errors import EqsnnError
+from .. import ir
+from ..backends import REGISTRY
+from ..errors import EqsnnError
 
 DEFAULT_TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
 
@@ -158,7 +158,7 @@ def float_states(model) -> list[str]:
 
 def _simulate(model, backend, n, steps, inputs, params, init, dt, precision, seed, record,
               batch_size, fast_math=False):
-    from .runtime import Simulator
+    from ..runtime import Simulator
 
     start = time.perf_counter()
     sim = Simulator(model, n, batch_size=batch_size, dt=dt, backend=backend,
@@ -184,7 +184,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     ``fast_math=True`` runs the compared backends (not the reference) with
     it, to show what it costs in accuracy.
     """
-    from .runtime.values import as_flag
+    from ..runtime.values import as_flag
 
     as_flag("fast_math", fast_math)  # here: the reference runs without it
     if precision not in DEFAULT_TOLERANCE:
@@ -221,7 +221,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
 
 
 def _unavailable(exc: EqsnnError) -> bool:
-    from .errors import BackendError
+    from ..errors import BackendError
 
     return isinstance(exc, BackendError)
 

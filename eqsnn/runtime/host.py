@@ -13,8 +13,8 @@ import numpy as np
 import scipy.linalg
 import sympy
 
-from . import ir
-from .errors import ParameterError
+from .. import ir
+from ..errors import ParameterError
 
 
 def phi1_numeric(z):

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import sympy
 
-from . import ir
-from .check import Checked, Ode
-from .errors import SolverError
+from .. import ir
+from ..errors import SolverError
+from ..frontend.check import Checked, Ode
 
 XI = sympy.Symbol("xi")
 

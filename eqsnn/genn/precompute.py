@@ -2,7 +2,7 @@
 
 GeNN computes a derived param by calling a Python function of ``(pars,
 dt)``.  :class:`Precompute` gives those functions: it evaluates the IR
-precompute items with :mod:`eqsnn.host` in float64, so GeNN gets the values
+precompute items with :mod:`eqsnn.runtime.host` in float64, so GeNN gets the values
 every eqsnn backend uses, rounded once to its precision.  The code
 ``eqsnn emit MODEL --backend pygenn`` prints carries the items as text:
 :func:`precompute_source` prints one item, :func:`expression_text` prints an
@@ -28,7 +28,8 @@ import sympy
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.str import StrPrinter
 
-from . import host, ir
+from .. import ir
+from ..runtime import host
 
 __all__ = ["Precompute", "expression_text", "parse_expression", "precompute_source",
            "propagator"]
@@ -98,7 +99,7 @@ def _table(rows) -> str:
 
 
 class Precompute:
-    """eqsnn's float64 host precompute (:mod:`eqsnn.host`) for GeNN.
+    """eqsnn's float64 host precompute (:mod:`eqsnn.runtime.host`) for GeNN.
 
     ``items`` are ``(name, expression text)`` pairs and :func:`propagator`
     items (or IR items), over param names, ``dt`` and earlier items.

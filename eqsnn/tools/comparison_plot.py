@@ -1,10 +1,10 @@
-"""Plots of a :class:`~eqsnn.comparison.Comparison`: traces, differences, rasters."""
+"""Plots of a :class:`~eqsnn.tools.comparison.Comparison`: traces, differences, rasters."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import EqsnnError
+from ..errors import EqsnnError
 
 
 def _pyplot():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sympy
 
-from . import ir
+from .. import ir
 
 _RANDOM = (ir.RandUniform, ir.RandNormal, ir.ArrayGet)
 

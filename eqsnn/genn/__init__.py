@@ -12,7 +12,7 @@
   params; the code ``eqsnn emit MODEL --backend pygenn`` prints uses it.
   It and the precompute text helpers (:func:`propagator`,
   :func:`precompute_source`, :func:`expression_text`,
-  :func:`parse_expression`) live in :mod:`eqsnn.genn_precompute` and are
+  :func:`parse_expression`) live in :mod:`eqsnn.genn.precompute` and are
   importable from here.
 
 Nothing here imports pygenn or ml_genn until a function needs them.
@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import host, ir
-from .errors import BackendError, EqsnnError
-from .genn_precompute import Precompute, precompute_source, propagator
-from .genn_precompute import expression_text as expression_text
-from .genn_precompute import parse_expression as parse_expression
+from .. import ir
+from ..errors import BackendError, EqsnnError
+from ..runtime import host
+from ..stdlib.protocol import Buildable
+from .precompute import Precompute, precompute_source, propagator
+from .precompute import expression_text as expression_text
+from .precompute import parse_expression as parse_expression
 
 __all__ = ["Precompute", "add_population", "get_model", "ml_genn_neuron", "propagator",
            "precompute_source"]
@@ -35,7 +37,7 @@ __all__ = ["Precompute", "add_population", "get_model", "ml_genn_neuron", "propa
 
 # --- values: numbers, per-neuron arrays, initialisers ------------------------------------
 def _is_initializer(value) -> bool:
-    from .initializers import Initializer
+    from ..initializers import Initializer
 
     return (isinstance(value, (Initializer, str)) or hasattr(value, "get_snippet")
             or type(value).__name__ == "VarInit")
@@ -45,7 +47,7 @@ def _genn_initializer(value):
     """A ``pygenn.init_var`` for an eqsnn, ml_genn or pygenn initialiser."""
     from pygenn import init_var
 
-    from .initializers import INITIALIZERS, Normal, Uniform
+    from ..initializers import INITIALIZERS, Normal, Uniform
 
     if isinstance(value, str):
         value = INITIALIZERS[value]() if value in INITIALIZERS else value
@@ -63,7 +65,7 @@ def _genn_initializer(value):
 
 def _host_value(name: str, value, n: int, seed: int):
     """A number or a float64 ``(n,)`` array, sampling eqsnn initialisers on the host."""
-    from .initializers import Initializer, resolve
+    from ..initializers import Initializer, resolve
 
     if isinstance(value, (Initializer, str)):
         return resolve(name, value, n=n, seed=seed)
@@ -86,7 +88,7 @@ class _Population:
 
     def __init__(self, model, n: int, params, init, precision: str, dt: float, seed: int,
                  free_inputs=frozenset(), fast_math: bool = False):
-        from .printing.genn import genn_spec
+        from ..printing.genn import genn_spec
 
         self.model, self.n = model, n
         declared = {p.name: p for p in model.params}
@@ -162,7 +164,7 @@ class _Population:
         return float(value) if value.ndim == 0 else value
 
     def neuron_model_kwargs(self) -> dict:
-        from .backends.pygenn_runtime import spec_kwargs
+        from ..backends.pygenn_runtime import spec_kwargs
 
         return spec_kwargs(self.spec, self.precompute.derived)
 
@@ -174,7 +176,7 @@ class _Population:
 
 def _resolve(model, shape, batch_size: int, dt: float, seed: int, params: dict, init: dict):
     """``(ir.Model, params, init, neuron object or None)`` of whatever the user gave."""
-    from .model import Model, load
+    from ..model import Model, load
 
     if isinstance(model, ir.Model):
         return model, params, init, None
@@ -182,16 +184,10 @@ def _resolve(model, shape, batch_size: int, dt: float, seed: int, params: dict, 
         return model.ir, params, init, None
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         return load(model).ir, params, init, None
-    if callable(getattr(model, "build", None)):  # a standard-library neuron
-        from .neurons.base import _values
-
+    if isinstance(model, Buildable):  # a standard-library neuron
         build = model.build(shape=shape, batch_size=batch_size, dt=dt, seed=seed)
-        ir_model = build.model.ir
-        declared = {p.name for p in ir_model.params}
-        raw = {name: getattr(model, name) for name in _values(type(model))
-               if name in declared and getattr(model, name) is not None}
-        raw.update(model.extra_params())
-        return ir_model, {**build.arrays, **raw, **params}, {**build.init, **init}, model
+        return (build.model.ir, {**build.arrays, **model.raw_params(), **params},
+                {**build.init, **init}, model)
     raise EqsnnError(f"cannot add {type(model).__name__} to a GeNN model",
                      hint="give an eqsnn.Model, a .eqs path or an eqsnn.neurons neuron")
 
@@ -217,7 +213,7 @@ def add_population(genn_model, name: str, model, n, params=None, init=None, *, s
     functions instead (much faster on GPUs with little double throughput).
     Returns the ``NeuronGroup``.
     """
-    from .runtime.values import as_flag
+    from ..runtime.values import as_flag
 
     as_flag("fast_math", fast_math)
     from pygenn import create_neuron_model, types
@@ -239,7 +235,7 @@ def add_population(genn_model, name: str, model, n, params=None, init=None, *, s
 # --- ml_genn ------------------------------------------------------------------------------
 def _ml_genn_value(value):
     """eqsnn initialisers as ml_genn's (GeNN samples them); anything else unchanged."""
-    from .initializers import INITIALIZERS, Normal, Uniform
+    from ..initializers import INITIALIZERS, Normal, Uniform
 
     if isinstance(value, str) and value in INITIALIZERS:
         value = INITIALIZERS[value]()
@@ -289,9 +285,7 @@ def get_model(neuron, population, dt: float, batch_size: int, *, seed: int = 0):
 
 
 def _data_input(obj) -> bool:
-    from .neurons.base import InputBase
-
-    return isinstance(obj, InputBase)
+    return isinstance(obj, Buildable) and obj.takes_data_input
 
 
 _ML_GENN_CLASSES: dict = {}

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from . import ir
+from .. import ir
+from ..errors import CheckError, suggest
 from . import syntax as s
-from .errors import CheckError
 
 
 def _clip(x, lo, hi):
@@ -143,8 +143,6 @@ class Converter:
         raise _error(f"unknown name {name!r}", node.pos, self._suggest(name))
 
     def _suggest(self, name):
-        from .check import suggest
-
         scope = self.scope
         names = [*scope.switches, *scope.params, *scope.states, *scope.inputs, *scope.lets,
                  *BUILTIN_TYPES, *(n for frame in self.locals for n in frame)]
@@ -177,8 +175,6 @@ class Converter:
         if node.func not in FUNCTIONS:
             hint = (f"{node.func!r} is not a function" if node.func in self._all_names()
                     else None)
-            from .check import suggest
-
             raise _error(f"unknown function {node.func!r}", node.pos,
                          hint or suggest(node.func, FUNCTIONS)
                          or f"functions: {', '.join(sorted(FUNCTIONS))}")
@@ -282,8 +278,6 @@ class Converter:
             self.locals.pop()
 
     def _statement(self, stmt):
-        from .check import _check_assignable
-
         self.mode = (False, False, False)
         if isinstance(stmt, s.LocalDef):
             if stmt.name in self._all_names() or stmt.name in self.local_types or (
@@ -308,7 +302,7 @@ class Converter:
                          "*=": current * value, "/=": current / value}[stmt.op]
                 kind = {"+=": None, "-=": None, "*=": None, "/=": "float"}[stmt.op] or (
                     "int" if kind == target_type == "int" else "float")
-            _check_assignable(target_type, kind, stmt.target, stmt.expr.pos)
+            check_assignable(target_type, kind, stmt.target, stmt.expr.pos)
             return [ir.Assign(stmt.target, value)]
         # if / elif / else, resolving switch-only conditions now
         branches = []
@@ -359,3 +353,15 @@ def _chain(branches) -> list:
         else:
             out = [ir.If(cond, tuple(body), tuple(out))]
     return out
+
+
+def check_assignable(target_type: str, value_type: str, name: str, pos: s.Pos):
+    if target_type == value_type or (target_type == "float" and value_type == "int"):
+        return
+    hints = {
+        ("int", "float"): "int values come from int params, states, literals and + - * // %",
+        ("bool", "float"): "bool values come from comparisons such as 'V > 0'",
+        ("bool", "int"): "bool values come from comparisons such as 'count > 0'",
+    }
+    raise _error(f"{name!r} is {target_type} but the value is {value_type}", pos,
+                 hints.get((target_type, value_type), "use a value of the declared type"))

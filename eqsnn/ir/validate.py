@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sympy
 
-from . import ir
-from .errors import EqsnnError
+from ..errors import EqsnnError
+from . import nodes as ir
 
 
-def _fail(model: ir.Model, message: str):
+def _fail(model, message: str):
     raise EqsnnError(f"invalid IR for model {model.name}: {message}",
                      hint="this is a bug in a transformation or in eqsnn itself")
 
 
-def validate_model(model: ir.Model) -> None:
+def validate_model(model) -> None:
     names: dict[str, str] = {}
     for kind, items in (("param", model.params), ("state", model.states),
                         ("input", model.inputs), ("array", model.arrays)):

@@ -8,7 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import EqsnnError
+from ..errors import EqsnnError
 
 DESCRIPTION = """\
 Write spiking-neuron dynamics as equations; eqsnn derives the exact update
@@ -33,7 +33,7 @@ examples:
 
 def find_model(spec: str, switches: dict | None = None):
     """A compiled model (or standard-library neuron) from a path or a name."""
-    from .model import load
+    from ..model import load
 
     path = Path(spec)
     if path.suffix == ".eqs" or path.exists():
@@ -45,7 +45,7 @@ def find_model(spec: str, switches: dict | None = None):
     if library is not None and spec in library.NAMES:
         return library.get_neuron(spec)
     known = sorted(_example_names()) + sorted(library.NAMES if library else [])
-    from .check import suggest
+    from ..errors import suggest
 
     raise EqsnnError(f"no model called {spec!r}",
                      hint=suggest(spec, known) or "give a .eqs path; 'eqsnn list' shows names")
@@ -53,7 +53,7 @@ def find_model(spec: str, switches: dict | None = None):
 
 def _library():
     try:
-        from . import neurons
+        from .. import neurons
     except ImportError:  # pragma: no cover - the library is part of the package
         return None
     return neurons if hasattr(neurons, "NAMES") else None
@@ -95,7 +95,7 @@ def _pairs(items, what):
 
 
 def cmd_run(args):
-    from . import Simulator
+    from .. import Simulator
 
     model = find_model(args.model)
     sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
@@ -149,7 +149,7 @@ def cmd_show(args):
 
 
 def cmd_emit(args):
-    from .backends import EmitOptions, emit
+    from ..backends import EmitOptions, emit
 
     model = _as_model(find_model(args.model))
     options = EmitOptions(precision=args.precision, fast_math=args.fast_math)

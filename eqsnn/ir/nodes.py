@@ -1,43 +1,19 @@
-"""The intermediate representation every backend consumes.
-
-An :class:`Model` is a frozen description of one step of one neuron:
-
-* ``params``, ``states``, ``inputs``, ``arrays``: the declarations;
-* ``precompute``: values that depend only on params and ``dt``, evaluated on
-  the host in float64 (per neuron where a param is per neuron) by
-  :func:`eqsnn.host.evaluate_precompute`;
-* ``step``: the ordered statements of one step (before, the integration
-  derived by the solver, after, readout accumulators);
-* ``threshold`` / ``negative_threshold`` and their ``reset`` statements;
-* ``method``: the integration method chosen, with the reason every other
-  method was rejected.
-
-Expressions are SymPy objects over plain ``Symbol`` s named as the
-declarations (no assumptions), the built-ins :data:`BUILTINS`, and the
-functions defined below.  The meaning of the IR is given by the ``numpy``
-backend, which executes it literally.
-
-Semantics of one step (DESIGN §3): inputs are read (zero-order hold); the
-``step`` statements run in order; threshold is tested on the updated state;
-where it holds ``reset`` runs and a spike stamped with time ``t`` is emitted;
-where it does not and ``negative_threshold`` holds, ``negative_reset`` runs
-and a negative spike is emitted.
+"""The IR's building blocks: declarations, precompute items, statements and the
+functions expressions may call.  :class:`~eqsnn.ir.Model` lives in
+:mod:`eqsnn.ir.model`; the package doc says what the IR means.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Union
 
 import sympy
 from sympy.codegen.cfunctions import expm1, log1p
 
-from .errors import EqsnnError
-
 __all__ = [
     "Array", "Assign", "BUILTINS", "Constraint", "Derived", "If", "Input", "Local", "Method",
-    "Model", "Param", "Propagator", "Readout", "State", "Statement", "ArrayGet", "RandNormal",
+    "Param", "Propagator", "Readout", "State", "Statement", "ArrayGet", "RandNormal",
     "RandUniform", "phi1", "expm1", "log1p", "DTYPES", "walk_statements",
 ]
 
@@ -237,110 +213,6 @@ class Readout:
     reset: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Model:
-    name: str
-    doc: str = ""
-    params: tuple[Param, ...] = ()
-    states: tuple[State, ...] = ()
-    inputs: tuple[Input, ...] = ()
-    arrays: tuple[Array, ...] = ()
-    precompute: tuple[PrecomputeItem, ...] = ()
-    step: tuple[Statement, ...] = ()
-    threshold: sympy.Basic | None = None
-    reset: tuple[Statement, ...] = ()
-    negative_threshold: sympy.Basic | None = None
-    negative_reset: tuple[Statement, ...] = ()
-    method: Method = Method("none")
-    readout: Readout | None = None
-    #: the ODEs as written after switches and lets (for display): (var, rhs)
-    odes: tuple[tuple[str, sympy.Basic], ...] = ()
-    #: run-time params that the Simulator sets itself (e.g. the run length of avg_var)
-    runtime_params: tuple[str, ...] = ()
-    meta: dict = field(default_factory=dict, compare=False, hash=False)
-
-    # --- lookups -------------------------------------------------------
-    def param(self, name: str) -> Param:
-        return _by_name(self.params, name)
-
-    def state(self, name: str) -> State:
-        return _by_name(self.states, name)
-
-    def input(self, name: str) -> Input:
-        return _by_name(self.inputs, name)
-
-    @property
-    def precompute_names(self) -> tuple[str, ...]:
-        names: list[str] = []
-        for item in self.precompute:
-            names.extend([item.name] if isinstance(item, Derived) else item.names())
-        return tuple(names)
-
-    @property
-    def spiking(self) -> bool:
-        return self.threshold is not None or self.negative_threshold is not None
-
-    @property
-    def signed(self) -> bool:
-        return self.negative_threshold is not None
-
-    def random_draws(self) -> int:
-        """Number of random draws one step makes (draw indices are 0..n-1)."""
-        draws = [0]
-        for expr in self.expressions():
-            for fn in expr.atoms(RandUniform, RandNormal):
-                draws.append(int(fn.args[0]) + 1)
-        return max(draws)
-
-    def locals(self) -> list[Local]:
-        """Every local the per-step code defines (step, reset and negative reset)."""
-        blocks = (self.step, self.reset, self.negative_reset)
-        return [s for block in blocks for s in walk_statements(block) if isinstance(s, Local)]
-
-    def name_types(self) -> dict[str, str]:
-        """Type (float/int/bool) of every name the per-step code can read."""
-        types = dict(BUILTIN_TYPES)
-        types.update({name: "int" for name in self.runtime_params})
-        types.update({p.name: p.dtype for p in self.params})
-        types.update({name: "float" for name in self.precompute_names})
-        for group in (self.states, self.inputs, self.arrays):
-            types.update({item.name: item.dtype for item in group})
-        types.update({local.name: local.dtype for local in self.locals()})
-        return types
-
-    def expressions(self):
-        """Every expression of the per-step code (not the precompute)."""
-        for block in (self.step, self.reset, self.negative_reset):
-            for stmt in walk_statements(block):
-                yield stmt.cond if isinstance(stmt, If) else stmt.expr
-        for cond in (self.threshold, self.negative_threshold):
-            if cond is not None:
-                yield cond
-
-    # --- transformations (used by readouts and the stdlib) --------------
-    def with_state(self, state: State) -> Model:
-        return dataclasses.replace(self, states=self.states + (state,))
-
-    def with_param(self, param: Param) -> Model:
-        return dataclasses.replace(self, params=self.params + (param,))
-
-    def with_step(self, *statements: Statement) -> Model:
-        return dataclasses.replace(self, step=self.step + tuple(statements))
-
-    def with_reset(self, *statements: Statement) -> Model:
-        return dataclasses.replace(self, reset=self.reset + tuple(statements))
-
-    def replace(self, **changes) -> Model:
-        return dataclasses.replace(self, **changes)
-
-    def validate(self) -> Model:
-        """Check internal consistency; raise :class:`EqsnnError` naming the problem."""
-        from .validate import validate_model
-
-        validate_model(self)
-        return self
-
-
 def walk_statements(statements):
     """Every statement, depth first, branches included."""
     for stmt in statements:
@@ -348,10 +220,3 @@ def walk_statements(statements):
         if isinstance(stmt, If):
             yield from walk_statements(stmt.body)
             yield from walk_statements(stmt.orelse)
-
-
-def _by_name(items, name):
-    for item in items:
-        if item.name == name:
-            return item
-    raise EqsnnError(f"no declaration named {name!r}")

@@ -1,7 +1,7 @@
 """The syntax tree of a model file: frozen dataclasses with source positions.
 
-The parser (:mod:`eqsnn.parse`) produces these; the checker
-(:mod:`eqsnn.check`) resolves names, switches and types and turns the
+The parser (:mod:`eqsnn.frontend.parse`) produces these; the checker
+(:mod:`eqsnn.frontend.check`) resolves names, switches and types and turns the
 expressions into SymPy.
 """
 
