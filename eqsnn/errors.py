@@ -82,6 +82,14 @@ class CheckError(EqsnnError, NameError):
     __str__ = EqsnnError.__str__
 
 
+class UnknownNameError(CheckError):
+    """A name in an expression is not declared; ``unknown`` is the name."""
+
+    def __init__(self, message: str, *, unknown: str, **kwargs):
+        super().__init__(message, **kwargs)
+        self.unknown = unknown
+
+
 class SolverError(EqsnnError, ValueError):
     """No integration method can handle the ODEs as written."""
 

@@ -56,11 +56,12 @@ def _compile(text, filename, switches) -> ir.Model:
     checked = check(syntax_model, dict(switches))
     try:
         system = analyse(checked)
-        method, reasons, notes = choose_method(system, checked.method)
+        method, reasons, method_warnings = choose_method(system, checked.method)
         precompute, update = integrate(system, method, checked.draws)
     except SolverError as exc:
         if exc.line is None and checked.method_pos is not None:
             exc.line, exc.column = checked.method_pos  # the requested method cannot work
         raise exc.located(checked.source, checked.filename) from None
-    model = assemble(checked, system, ir.Method(method, reasons, notes), precompute, update)
+    chosen = ir.Method(method, reasons, method_warnings)
+    model = assemble(checked, system, chosen, precompute, update)
     return hoist(model).validate()

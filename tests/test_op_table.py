@@ -1,7 +1,7 @@
 """The lowered IR's op table: every op and function in it runs on every backend.
 
 A model whose step uses every entry of ``eqsnn.printing.ops.OPS`` and
-``FUNCTIONS`` is emitted and run on each available backend and compared with
+``CALL_FUNCTIONS`` is emitted and run on each available backend and compared with
 the NumPy backend; an op outside the table cannot be made.  A printer that
 lacks an entry fails here, not for a user.
 """
@@ -27,7 +27,7 @@ from eqsnn import ir
 from eqsnn.backends import EmitOptions, get_backend
 from eqsnn.errors import InternalError
 from eqsnn.printing.lower import lower
-from eqsnn.printing.ops import FUNCTIONS, OPS, Const, Op, Temp
+from eqsnn.printing.ops import CALL_FUNCTIONS, OPS, Const, Op, Temp
 
 S = sympy.Symbol
 V, I, n, A = S("V"), S("I"), S("n"), S("A")
@@ -86,7 +86,7 @@ def _lowered_kinds(model: ir.Model) -> tuple[set, set]:
 def test_the_model_uses_every_op_and_function_of_the_table():
     ops, fns = _lowered_kinds(CASE.model)
     assert ops == set(OPS)
-    assert fns == set(FUNCTIONS)
+    assert fns == set(CALL_FUNCTIONS)
 
 
 @pytest.mark.parametrize("backend", EXACT + OTHERS, indirect=True)
@@ -107,14 +107,14 @@ def test_genn_code_calls_every_function():
     called = set(re.findall(r"\b([a-z_0-9]+)\(", text))
     genn_names = {"abs": "fabs", "ceil": "ceil", "rand_uniform": "gennrand_uniform",
                   "rand_normal": "gennrand_normal"}
-    assert {genn_names.get(fn, fn) for fn in FUNCTIONS} <= called
+    assert {genn_names.get(fn, fn) for fn in CALL_FUNCTIONS} <= called
     assert {"fmod", "fmin", "fmax"} <= called  # mod, min, max
 
 
 def test_an_op_outside_the_table_cannot_be_made():
     with pytest.raises(InternalError, match="not in the op table"):
         Op(Temp(0), "fma", (Const(1.0, "float"),) * 3, "float")
-    with pytest.raises(InternalError, match="not in FUNCTIONS"):
+    with pytest.raises(InternalError, match="not in CALL_FUNCTIONS"):
         Op(Temp(0), "call", (Const(1.0, "float"),), "float", "erf")
     with pytest.raises(InternalError, match="takes 2 operands"):
         Op(Temp(0), "add", (Const(1.0, "float"),), "float")

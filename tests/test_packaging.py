@@ -21,7 +21,7 @@ def test_plain_install_carries_grammar_and_library(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(target), str(build)], check=True,
                    cwd=tmp_path)
-    assert (target / "eqsnn" / "grammar" / "eqsnn.lark").exists()
+    assert (target / "eqsnn" / "frontend" / "grammar" / "eqsnn.lark").exists()
     library = list((target / "eqsnn" / "neurons").glob("*.eqs"))
     code = ("import eqsnn, eqsnn.neurons as n; "
             "m = eqsnn.compile('neuron M\\n    state V = 1.0\\n    dV/dt = -V\\n'); "

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import sympy
 
 from .. import ir
-from ..errors import CheckError, suggest
+from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
-from .expressions import FUNCTIONS, Converter, Scope, check_assignable
+from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
 
 METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
-RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(FUNCTIONS)
+RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Checked:
     filename: str | None
 
 
-def check(model: s.Model, switches: dict | None = None) -> Checked:
+def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
     """Resolve and check ``model``; ``switches`` overrides declared switch values."""
     try:
         return _Checker(model, dict(switches or {})).run()
@@ -70,7 +70,7 @@ def _error(message: str, pos: s.Pos | None, hint: str | None = None) -> CheckErr
 
 
 class _Checker:
-    def __init__(self, model: s.Model, overrides: dict):
+    def __init__(self, model: s.ModelDecl, overrides: dict):
         self.model = model
         self.overrides = overrides
         self.declared: dict[str, tuple[str, s.Pos]] = {}  # name -> (kind, pos)
@@ -175,11 +175,11 @@ class _Checker:
         conv = Converter(Scope(switches=switches))
         try:
             value, kind = conv.expr(cond)
+        except UnknownNameError as exc:
+            name = exc.unknown
+            raise CheckError(f"unknown switch {name!r}", line=exc.line, column=exc.column,
+                             hint=f"declare it with 'switch {name} = true'") from None
         except CheckError as exc:
-            if exc.message.startswith("unknown name"):
-                name = exc.message.split("'")[1]
-                raise CheckError(f"unknown switch {name!r}", line=exc.line, column=exc.column,
-                                 hint=f"declare it with 'switch {name} = true'") from None
             raise CheckError(
                 "a declaration-level 'if' may only test switches", line=exc.line,
                 column=exc.column,
@@ -196,7 +196,7 @@ class _Checker:
         if isinstance(decl, (s.OdeDecl, s.BlockDecl, s.ConditionDecl, s.MethodDecl)):
             return
         if name in RESERVED:
-            what = "function" if name in FUNCTIONS else "built-in name"
+            what = "function" if name in LANGUAGE_FUNCTIONS else "built-in name"
             raise _error(f"{name!r} is a {what} and cannot be declared", decl.pos,
                          "choose another name")
         if name.startswith("_"):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from .. import ir
-from ..errors import CheckError, suggest
+from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
 
 
@@ -30,7 +30,7 @@ def _clip(x, lo, hi):
 
 
 #: name -> (SymPy builder, minimum args, maximum args or None)
-FUNCTIONS = {
+LANGUAGE_FUNCTIONS = {
     "exp": (sympy.exp, 1, 1), "expm1": (ir.expm1, 1, 1), "log": (sympy.log, 1, 1),
     "log1p": (ir.log1p, 1, 1), "sqrt": (sympy.sqrt, 1, 1), "abs": (sympy.Abs, 1, 1),
     "sin": (sympy.sin, 1, 1), "cos": (sympy.cos, 1, 1), "tanh": (sympy.tanh, 1, 1),
@@ -140,14 +140,15 @@ class Converter:
         if name in self.local_types:
             raise _error(f"local {name!r} is not visible here", node.pos,
                          f"it is defined at line {self.local_lines[name]} inside another block")
-        raise _error(f"unknown name {name!r}", node.pos, self._suggest(name))
+        raise UnknownNameError(f"unknown name {name!r}", unknown=name, line=node.pos.line,
+                               column=node.pos.column, hint=self._suggest(name))
 
     def _suggest(self, name):
         scope = self.scope
         names = [*scope.switches, *scope.params, *scope.states, *scope.inputs, *scope.lets,
                  *BUILTIN_TYPES, *(n for frame in self.locals for n in frame)]
         hint = suggest(name, names)
-        if hint is None and name in FUNCTIONS:
+        if hint is None and name in LANGUAGE_FUNCTIONS:
             hint = f"{name} is a function: call it as {name}(...)"
         return hint or "declare it with param, state, input or let"
 
@@ -172,13 +173,13 @@ class Converter:
         return value
 
     def _call(self, node: s.Call):
-        if node.func not in FUNCTIONS:
+        if node.func not in LANGUAGE_FUNCTIONS:
             hint = (f"{node.func!r} is not a function" if node.func in self._all_names()
                     else None)
             raise _error(f"unknown function {node.func!r}", node.pos,
-                         hint or suggest(node.func, FUNCTIONS)
-                         or f"functions: {', '.join(sorted(FUNCTIONS))}")
-        build, low, high = FUNCTIONS[node.func]
+                         hint or suggest(node.func, LANGUAGE_FUNCTIONS)
+                         or f"functions: {', '.join(sorted(LANGUAGE_FUNCTIONS))}")
+        build, low, high = LANGUAGE_FUNCTIONS[node.func]
         n = len(node.args)
         if n < low or (high is not None and n > high):
             want = f"{low}" if low == high else f"at least {low}"
@@ -281,7 +282,7 @@ class Converter:
         self.mode = (False, False, False)
         if isinstance(stmt, s.LocalDef):
             if stmt.name in self._all_names() or stmt.name in self.local_types or (
-                    stmt.name in BUILTIN_TYPES or stmt.name in FUNCTIONS):
+                    stmt.name in BUILTIN_TYPES or stmt.name in LANGUAGE_FUNCTIONS):
                 where = (f" (line {self.local_lines[stmt.name]})"
                          if stmt.name in self.local_lines else "")
                 raise _error(f"{stmt.name!r} is already defined{where}", stmt.pos,

@@ -1,4 +1,4 @@
-"""Text → :class:`eqsnn.frontend.syntax.Model`, with Lark and ``grammar/eqsnn.lark``.
+"""Text → :class:`eqsnn.frontend.syntax.ModelDecl`, with Lark and ``grammar/eqsnn.lark``.
 
 Every failure becomes a :class:`~eqsnn.errors.ParseError` that names the
 line and column and says what was expected there.
@@ -40,7 +40,7 @@ def _parser() -> lark.Lark:
     )
 
 
-def parse(text: str, filename: str | None = None) -> s.Model:
+def parse(text: str, filename: str | None = None) -> s.ModelDecl:
     """Parse one model.  Raises :class:`ParseError` with position and hint."""
     if not isinstance(text, str):
         raise ParseError(f"model text must be a str, not {type(text).__name__}")
@@ -162,7 +162,7 @@ class _ToSyntax(lark.Transformer):
         doc = ""
         if rest and isinstance(rest[0], _Doc):
             doc, rest = rest[0].text, rest[1:]
-        return s.Model(str(name), doc, tuple(rest), _pos(name), self.source, self.filename)
+        return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename)
 
     def docstring(self, items):
         return _Doc(_unquote(items[0]))

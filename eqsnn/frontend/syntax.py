@@ -202,7 +202,7 @@ Declaration = Union[
 
 
 @dataclass(frozen=True)
-class Model:
+class ModelDecl:
     name: str
     doc: str
     declarations: tuple[Declaration, ...]

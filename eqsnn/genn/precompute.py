@@ -35,7 +35,7 @@ __all__ = ["Precompute", "expression_text", "parse_expression", "precompute_sour
            "propagator"]
 
 #: the functions precompute expressions are printed with (everything else is a name)
-_FUNCTIONS = {
+_PRECOMPUTE_NAMES = {
     "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "Abs": sympy.Abs,
     "sin": sympy.sin, "cos": sympy.cos, "tanh": sympy.tanh, "Min": sympy.Min,
     "Max": sympy.Max, "floor": sympy.floor, "ceiling": sympy.ceiling,
@@ -67,9 +67,9 @@ def expression_text(expr) -> str:
 
 def parse_expression(text: str):
     """The SymPy expression of a precompute text; every non-function name is a symbol."""
-    names = set(re.findall(r"[A-Za-z_]\w*", text)) - set(_FUNCTIONS)
+    names = set(re.findall(r"[A-Za-z_]\w*", text)) - set(_PRECOMPUTE_NAMES)
     symbols = {name: sympy.Symbol(name) for name in names}
-    return sympy.sympify(text, locals={**_FUNCTIONS, **symbols})
+    return sympy.sympify(text, locals={**_PRECOMPUTE_NAMES, **symbols})
 
 
 def propagator(matrix: str, phi, gamma, noise: str | None = None, chol=None) -> ir.Propagator:

@@ -2,7 +2,7 @@
 
 :func:`eqsnn.printing.lower.lower` turns an expression into :class:`Op` s;
 each printer (NumPy, C/CUDA, GeNN) prints every op in :data:`OPS` and every
-function in :data:`FUNCTIONS`.  An :class:`Op` with a name outside the table
+function in :data:`CALL_FUNCTIONS`.  An :class:`Op` with a name outside the table
 cannot be made, and ``tests/test_lowering.py`` runs a model that uses every
 entry on every backend, so a printer that lacks one fails there, not for a
 user.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import InternalError
 
-__all__ = ["Const", "ELEMENTWISE", "FUNCTIONS", "Lowered", "OPS", "Op", "Operand", "Ref",
+__all__ = ["Const", "ELEMENTWISE", "CALL_FUNCTIONS", "Lowered", "OPS", "Op", "Operand", "Ref",
            "Temp", "WIDE_FUNCTIONS"]
 
 #: op name -> (number of operands, what it computes)
@@ -39,12 +39,12 @@ OPS = {
     "cast": (1, "a converted to the op's dtype (float to int truncates toward zero)"),
     "select": (3, "b where a else c; both are evaluated"),
     "array_get": (2, "element b of array a, b clamped to [0, len - 1]"),
-    "call": (None, "the function ``fn`` (one of FUNCTIONS) of the operands"),
+    "call": (None, "the function ``fn`` (one of CALL_FUNCTIONS) of the operands"),
 }
 
 #: Functions of the ``call`` op; every one maps floats to floats except
 #: ``abs``, ``floor`` and ``ceil`` (type preserving) and the random draws.
-FUNCTIONS = (
+CALL_FUNCTIONS = (
     "exp", "expm1", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh",
     "floor", "ceil", "pow", "rand_uniform", "rand_normal",
 )
@@ -121,8 +121,8 @@ class Op:
             raise InternalError(f"lowered op {self.op!r} is not in the op table")
         arity = OPS[self.op][0]
         if self.op == "call":
-            if self.fn not in FUNCTIONS:
-                raise InternalError(f"lowered function {self.fn!r} is not in FUNCTIONS")
+            if self.fn not in CALL_FUNCTIONS:
+                raise InternalError(f"lowered function {self.fn!r} is not in CALL_FUNCTIONS")
         elif len(self.args) != arity:
             raise InternalError(f"lowered op {self.op!r} takes {arity} operands, "
                                 f"not {len(self.args)}")
