@@ -96,6 +96,16 @@ class Converter:
             return sympy.Integer(int(node.text)), "int"
         return sympy.Float(float(node.text)), "float"
 
+    def _quantity(self, node: s.Quantity):
+        """``20 ms`` → its value in the internal unit (ms, mV, nA, nF, uS, MOhm, um, mM),
+        correctly rounded; the dimensions are checked by :mod:`eqsnn.dimensions`."""
+        from fractions import Fraction
+
+        from .dimensions import quantity_unit
+
+        unit = quantity_unit(node, self._all_names() | set(self.scope.switches))
+        return sympy.Float(float(Fraction(node.number.text) * unit.factor)), "float"
+
     def _bool(self, node: s.Bool):
         return (sympy.true if node.value else sympy.false), "bool"
 

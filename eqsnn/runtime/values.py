@@ -18,6 +18,7 @@ from .. import host, ir
 from ..backends import numpy_dtype
 from ..errors import ParameterError, ShapeError
 from .inputs import check_numeric, fit, unknown_name
+from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value"]
 
@@ -54,7 +55,8 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str,
     values = {}
     for name, param in declared.items():
         if name in params:
-            value = per_neuron(f"param {name!r}", params[name], param.dtype, shape)
+            given = to_internal(model, "param", name, params[name])
+            value = per_neuron(f"param {name!r}", given, param.dtype, shape)
         elif param.default is not None:
             value = np.float64(param.default)
         else:
@@ -140,9 +142,8 @@ def initial_states(model, values, precompute, init, batch, shape, dt, precision)
     states = {}
     for state in model.states:
         if state.name in init:
-            states[state.name] = state_value(
-                model, state.name, init[state.name], batch, shape, precision
-            )
+            given = to_internal(model, "state", state.name, init[state.name])
+            states[state.name] = state_value(model, state.name, given, batch, shape, precision)
             continue
         value = np.asarray(declared[state.name])
         if not np.all(np.isfinite(value)):
