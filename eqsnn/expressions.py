@@ -104,7 +104,10 @@ class Converter:
         from .dimensions import quantity_unit
 
         unit = quantity_unit(node, self._all_names() | set(self.scope.switches))
-        return sympy.Float(float(Fraction(node.number.text) * unit.factor)), "float"
+        value = Fraction(node.number.text) * unit.factor
+        if node.number.is_int and value.denominator == 1:  # 65 mV: SymPy keeps it exact
+            return sympy.Integer(value.numerator), "float"
+        return sympy.Float(float(value)), "float"
 
     def _bool(self, node: s.Bool):
         return (sympy.true if node.value else sympy.false), "bool"

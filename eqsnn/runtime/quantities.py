@@ -27,13 +27,17 @@ def declared_units(model) -> dict[str, Unit]:
     return dict(getattr(model, "units", ()))
 
 
-def _quantity(what: str, value) -> Quantity | None:
+def _quantity(what: str, value, strict: bool = True) -> Quantity | None:
+    """``value`` as a Quantity where it is one or a string; ``strict=False`` leaves a string
+    that is not a quantity alone (a model without units says 'must be numeric')."""
     if isinstance(value, Quantity):
         return value
     if isinstance(value, str):
         try:
             return parse_quantity(value)
         except UnitError as exc:
+            if not strict:
+                return None
             raise ParameterError(f"{what}: {exc.message}", hint=exc.hint) from None
     return None
 
@@ -42,7 +46,7 @@ def to_internal(model, kind: str, name: str, value):
     """``value`` for param/state/input ``name`` in the internal unit (checked)."""
     unit = declared_units(model).get(name)
     what = f"{kind} {name!r}"
-    quantity = _quantity(what, value)
+    quantity = _quantity(what, value, strict=unit is not None)
     if quantity is None:
         if unit is None or unit.factor == 1:
             return value
