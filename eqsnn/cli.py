@@ -73,14 +73,22 @@ def _as_model(obj):
 
 
 def _value(text: str):
-    """NAME=VALUE values: a number, or comma-separated numbers for per-neuron values."""
+    """NAME=VALUE values: a number, comma-separated numbers for per-neuron values, or a
+    number with a unit (``20ms``, ``-65 mV``), passed on as text for the Simulator."""
     import numpy as np
+
+    from .units import UnitError, parse_quantity
 
     try:
         parts = [float(p) for p in text.split(",")]
     except ValueError:
-        raise EqsnnError(f"not a number: {text!r}",
-                         hint="write NAME=1.5, or NAME=1,2,3 for one value per neuron") from None
+        try:
+            parse_quantity(text)  # 20ms, -65 mV: the Simulator converts and checks it
+        except UnitError:
+            raise EqsnnError(f"not a number: {text!r}",
+                             hint="write NAME=1.5, NAME=1,2,3 for one value per neuron, or "
+                             "NAME=20ms with a unit") from None
+        return text
     return parts[0] if len(parts) == 1 else np.array(parts)
 
 

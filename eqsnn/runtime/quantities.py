@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ..units import TIME, Quantity, Unit, UnitError, parse_quantity
+from ..units import TIME, Quantity, Unit, UnitError, internal_symbol, parse_quantity
 
 __all__ = ["to_internal", "from_internal", "declared_units", "time_step"]
 
@@ -94,3 +94,38 @@ def time_step(dt):
         raise ParameterError(f"dt must be a time; got {quantity}",
                              hint="give dt in ms, e.g. dt=0.1 or dt='0.1 ms'")
     return float(quantity.unit.to_internal(np.float64(quantity.value)))
+
+
+def convert_values(model, kind: str, values: dict, *, is_value) -> dict:
+    """``values`` (params or initial states) in the internal unit, for ``eqsnn.genn``.
+
+    ``is_value(v)``: v is data (a number or array), not an initialiser.  An
+    initialiser draws in the internal unit, so it is refused where the declared
+    unit is not the internal one (it would be silently off by that factor)."""
+    units = declared_units(model)
+    out = {}
+    for name, value in values.items():
+        unit = units.get(name)
+        if isinstance(value, Quantity) or _reads_as_quantity(value) or (
+                not isinstance(value, str) and is_value(value)):
+            out[name] = to_internal(model, kind, name, value)
+        elif unit is not None and unit.factor != 1:
+            raise ParameterError(
+                f"{kind} {name!r} is declared in {unit}, not in {internal_symbol(unit.dimension)}"
+                " as the compiled code holds it; an initialiser draws in the code's unit and "
+                "cannot be converted",
+                hint="draw the values with NumPy and pass the array, or declare the value in "
+                f"{internal_symbol(unit.dimension)}")
+        else:
+            out[name] = value
+    return out
+
+
+def _reads_as_quantity(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_quantity(value)
+    except UnitError:
+        return False
+    return True
