@@ -220,7 +220,8 @@ class Unit:
 
 
 def _wrap(symbol: str) -> str:
-    return f"({symbol})" if any(c in symbol for c in "*/") else symbol
+    """Parenthesise a product or quotient (not a power such as cm**2) inside another."""
+    return f"({symbol})" if re.search(r"(?<!\*)\*(?!\*)|/", symbol) else symbol
 
 
 def _join(left: str, op: str, right: str) -> str:
