@@ -196,7 +196,7 @@ class DimensionChecker:
             found = self.dim(value)
             if annotated is not None:
                 self._same(found, annotated.dimension, value,
-                           f"the value of {decl.name}, declared in {annotated}")
+                           f"the value of {decl.name}, declared in {annotated},")
             else:
                 unit = self._unit_of_value(value, found)
         self.units[decl.name] = unit

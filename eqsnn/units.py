@@ -86,11 +86,18 @@ class Dimension:
         named = _NAMES.get(self)
         if named:
             return named
+        half = Fraction(1, 2)
         for name, dim in _NAMED.items():
-            if self == dim / TIME and name != "dimensionless":
+            if name == "dimensionless" or "^" in name:
+                continue
+            if self == dim / TIME:
                 return f"{name} per time"
-            if self == dim * TIME and name not in ("rate",):
+            if self == dim * TIME and name != "rate":
                 return f"{name} times time"
+            if self == dim / TIME**half:
+                return f"{name} per square root of time"
+            if self**2 == dim:
+                return f"square root of a {name}"
         return self.si()
 
     def __repr__(self) -> str:
@@ -99,7 +106,9 @@ class Dimension:
     def __str__(self) -> str:
         words = self.words()
         unit = internal_symbol(self)
-        return words if words in ("dimensionless", unit) else f"{words} ({unit})"
+        if words in ("dimensionless", unit) or unit.startswith("internal units"):
+            return words
+        return f"{words} ({unit})"
 
 
 DIMENSIONLESS = Dimension()
@@ -300,6 +309,9 @@ _BASE_UNITS = {
     "hertz": (1, RATE), "coulomb": (1, CHARGE), "gram": (Fraction(1, 1000), MASS),
     "mole": (1, AMOUNT), "molar": (1000, CONCENTRATION), "kelvin": (1, TEMPERATURE),
 }
+#: common spellings that are not units here
+_SPELLINGS = {"sec": "s", "msec": "ms", "usec": "us", "ohms": "Ohm", "mohms": "MOhm",
+              "kohms": "kOhm", "volts": "V", "amps": "A", "um2": "um**2", "cm2": "cm**2"}
 #: units that need an offset, not a scale: never accepted
 _OFFSET_UNITS = {"degC", "celsius", "degF", "fahrenheit", "degree_Celsius"}
 
@@ -336,6 +348,11 @@ def unit_hint(name: str) -> str:
                 "for temperature differences, or give the temperature as a dimensionless param")
     import difflib
 
+    same = sorted((known for known in _table() if known.lower() == name.lower()),
+                  key=lambda known: known[0] != name[0])  # the prefix's case matters: m, M
+    spelled = _SPELLINGS.get(name.lower()) or (same[0] if same else None)
+    if spelled:
+        return f"did you mean {spelled!r}?"
     close = difflib.get_close_matches(name, list(_table()), n=1, cutoff=0.7)
     if close:
         return f"did you mean {close[0]!r}?"
