@@ -65,8 +65,6 @@ class Simulator:
             params = {**self._build.params, **dict(as_mapping("params", params))}
             init = {**self._build.init, **dict(as_mapping("init", init))}
             params = {**self._build.arrays, **params}
-        init = {name: to_internal(self.model, "state", name, value)
-                for name, value in as_mapping("init", init).items()}
         self._params = prepare_params(self.model, params, self.shape)
         arrays = prepare_arrays(self.model, params)
         values = {**self._params, **self._runtime_values(1)}
