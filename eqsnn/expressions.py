@@ -107,7 +107,11 @@ class Converter:
         value = Fraction(node.number.text) * unit.factor
         if node.number.is_int and value.denominator == 1:  # 65 mV: SymPy keeps it exact
             return sympy.Integer(value.numerator), "float"
-        return sympy.Float(float(value)), "float"
+        try:
+            return sympy.Float(float(value)), "float"
+        except OverflowError:
+            raise _error(f"{node.number.text} {unit} is too large for a float", node.pos,
+                         "write a smaller number or a larger unit") from None
 
     def _bool(self, node: s.Bool):
         return (sympy.true if node.value else sympy.false), "bool"
