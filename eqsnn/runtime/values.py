@@ -64,7 +64,7 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str,
                 f"param {name!r} has no default value and was not given",
                 hint=f"pass params={{{name!r}: value}} (a scalar or one value per neuron)",
             )
-        _check_constraints(param, value)
+        _check_constraints(param, value, dict(model.units).get(name))
         values[name] = np.asarray(value, np.float64)
     return values
 
@@ -83,16 +83,23 @@ def per_neuron(what: str, value, dtype: str, shape) -> np.ndarray:
     return fitted.reshape(()) if fitted.size == 1 else fitted
 
 
-def _check_constraints(param: ir.Param, value: np.ndarray) -> None:
+def _check_constraints(param: ir.Param, value: np.ndarray, unit=None) -> None:
+    """Each constraint per neuron; the message in the param's declared unit, if it has one."""
+    def shown(number):
+        number = float(number)
+        return f"{number!r}" if unit is None else f"{float(unit.from_internal(number)):g} {unit}"
+
     for constraint in param.constraints:
         holds = np.asarray(constraint.holds(value))
         if not holds.all():
             if value.ndim == 0:
-                got = f"got {float(value)!r}"
+                got = f"got {shown(value)}"
             else:
                 neuron = int(np.argmin(holds))
-                got = f"neuron {neuron} has {float(value[neuron])!r}"
-            raise ParameterError(f"{param.name} must be {constraint}; {got}")
+                got = f"neuron {neuron} has {shown(value[neuron])}"
+            bound = (str(constraint) if unit is None
+                     else f"{constraint.op} {shown(constraint.bound)}")
+            raise ParameterError(f"{param.name} must be {bound}; {got}")
 
 
 def prepare_arrays(model: ir.Model, params) -> dict[str, np.ndarray]:
