@@ -140,7 +140,12 @@ def _fix(found: Dimension, wanted: Dimension) -> str:
         return (f"give the number a unit, e.g. '1 {internal_symbol(wanted)}'"
                 if "internal units" not in internal_symbol(wanted) else
                 "give the value a unit")
-    if ratio.words() != ratio.si() and ratio != RATE:
+    named = u._NAMES  # prefer a plain name (a capacitance) to a compound (resistance per time)
+    if ratio in named and ratio != RATE:
+        return f"multiply by a {named[ratio]}"
+    if inverse in named:
+        return f"divide by a {named[inverse]}"
+    if ratio.words() != ratio.si():
         return f"multiply by a {ratio.words()}"
     if inverse.words() != inverse.si():
         return f"divide by a {inverse.words()}"
