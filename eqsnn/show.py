@@ -64,8 +64,9 @@ def render_text(model: ir.Model) -> str:
     out.append("params:")
     for p in model.params:
         unit = units.get(p.name)
-        constraint = " ".join(f"({c.op} {_in_unit(c.bound, unit)})" for c in p.constraints)
-        default = _in_unit(p.default, unit) if p.default is not None else "required"
+        constraint = " ".join(f"({c})" if unit is None else
+                              f"({c.op} {_in_unit(c.bound, unit)})" for c in p.constraints)
+        default = _in_unit(p.default, unit) if p.default is not None else "None"
         out.append(f"    {p.name}: {p.dtype} = {default} {constraint}".rstrip())
     out.append("states (initial values in the internal units):" if units else "states:")
     for s in model.states:
