@@ -268,8 +268,9 @@ def test_models_without_units_take_values_unchanged():
 def test_cli_takes_a_param_with_a_unit(capsys):
     from eqsnn.cli import main
 
-    assert main(["run", "examples/lif_held.eqs", "--steps", "50", "--n", "2",
+    assert main(["run", "examples/lif_held.eqs", "--steps", "50", "--n", "2", "--dt", "100us",
                  "--param", "tau_mem=0.01s", "--input", "I=20000pA"]) == 0
+    assert "50 steps of 0.1 ms" in capsys.readouterr().out
     assert main(["run", "examples/lif_held.eqs", "--steps", "5", "--param",
                  "tau_mem=3mV"]) == 1
     assert "param 'tau_mem' is in ms" in capsys.readouterr().err
