@@ -55,6 +55,16 @@ def _internal_note(unit) -> str:
     return f"{unit} (1 {unit} = {unit.factor} {inner})"
 
 
+def _rate_unit(unit, units) -> str:
+    """``    [mV/ms]``: the internal unit an ODE's right-hand side is in (models with units)."""
+    from .units import DIMENSIONLESS, TIME, internal_symbol
+
+    if not units:
+        return ""
+    dimension = unit.dimension if unit is not None else DIMENSIONLESS
+    return f"    [{internal_symbol(dimension / TIME)}]"
+
+
 def render_text(model: ir.Model) -> str:
     out = [f"neuron {model.name}"]
     if model.doc:
@@ -85,7 +95,7 @@ def render_text(model: ir.Model) -> str:
     if model.odes:
         out.append("equations:")
         for var, rhs in model.odes:
-            out.append(f"    d{var}/dt = {sympy.sstr(rhs)}")
+            out.append(f"    d{var}/dt = {sympy.sstr(rhs)}" + _rate_unit(units.get(var), units))
     out.append(f"method: {model.method.name}")
     for method, reason in model.method.reasons:
         out.append(f"    {method}: {reason}")

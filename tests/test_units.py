@@ -297,6 +297,7 @@ def test_show_and_plot_name_the_units():
     model = eqsnn.compile(LIF)
     text = str(model)
     assert "tau_mem: float = 20 ms (> 0 ms)" in text and "I: pA (1 pA = 1/1000 nA)" in text
+    assert "dV/dt = (I*r_mem - V + v_rest)/tau_mem    [mV/ms]" in text
     result = eqsnn.Simulator(model, 1).run(2, record=["V"])
     figure = result.plot()
     assert figure.axes[0].get_ylabel() == "V (mV)"
