@@ -200,6 +200,11 @@ class DimensionChecker:
         if value is not None:
             found = self.dim(value)
             if annotated is not None:
+                if isinstance(value, s.Number) and found is not ANY:
+                    raise _error(f"the value of {decl.name}, declared in {annotated}, has no "
+                                 "unit", value, f"write it with its unit: '{value.text} "
+                                 f"{annotated}'" if "/" not in str(annotated) and "*" not in
+                                 str(annotated) else f"write '{value.text} [{annotated}]'")
                 self._same(found, annotated.dimension, value,
                            f"the value of {decl.name}, declared in {annotated},")
             else:

@@ -168,6 +168,11 @@ class Converter:
         hint = suggest(name, names)
         if hint is None and name in FUNCTIONS:
             hint = f"{name} is a function: call it as {name}(...)"
+        from .units import is_unit
+
+        if is_unit(name):
+            unit_hint = f"{name!r} is a unit, and a unit follows a number: write '1 {name}'"
+            hint = unit_hint + (f" ({hint[0].lower()}{hint[1:]})" if hint else "")
         return hint or "declare it with param, state, input or let"
 
     def let(self, name):
