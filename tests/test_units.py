@@ -63,6 +63,15 @@ def test_scales_are_exact_so_conversion_rounds_once():
     assert units.parse_unit("uF/cm**2").factor == Fraction(1, 10**5)
 
 
+def test_doctests_of_the_unit_modules():
+    import doctest
+
+    from eqsnn import unit_system
+
+    for module in (units, unit_system):
+        assert doctest.testmod(module).failed == 0
+
+
 def test_prefixes_cover_the_SI_set():
     for prefix, power in {"G": 9, "M": 6, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12,
                           "f": -15}.items():
