@@ -49,6 +49,8 @@ class Model:
 
     @property
     def states(self) -> dict:
+        """Each state's initial value as a SymPy expression over params, in the internal
+        units of a model with units (ms, mV, nA, ...; see :mod:`eqsnn.units`)."""
         return {s.name: s.init for s in self.ir.states}
 
     @property
