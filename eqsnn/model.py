@@ -43,15 +43,21 @@ class Model:
 
     @property
     def params(self) -> dict:
-        return {p.name: p.default for p in self.ir.params}
+        """Each param's default, in its declared unit (the one a Simulator takes)."""
+        units = dict(self.ir.units)
+        return {p.name: _declared(p.default, units.get(p.name)) for p in self.ir.params}
 
     @property
     def states(self) -> dict:
+        """Each state's initial value as a SymPy expression over params, in the internal
+        units of a model with units (ms, mV, nA, ...; see :mod:`eqsnn.units`)."""
         return {s.name: s.init for s in self.ir.states}
 
     @property
     def inputs(self) -> dict:
-        return {i.name: i.default for i in self.ir.inputs}
+        """Each input's default, in its declared unit."""
+        units = dict(self.ir.units)
+        return {i.name: _declared(i.default, units.get(i.name)) for i in self.ir.inputs}
 
     def closed_form(self) -> list:
         """SymPy closed forms ``e^{A dt}`` of the coupled linear systems (for display).
@@ -83,6 +89,11 @@ class Model:
 
     def _repr_latex_(self) -> str:
         return render_latex(self.ir)
+
+
+def _declared(value, unit):
+    """A default stored in the internal unit, in the declared unit."""
+    return value if unit is None or value is None else float(unit.from_internal(value))
 
 
 def compile(text: str, *, filename: str | None = None, switches: dict | None = None) -> Model:

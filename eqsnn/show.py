@@ -38,27 +38,64 @@ def _precompute(model: ir.Model, printer=sympy.sstr) -> list[str]:
     return lines
 
 
+def _in_unit(value, unit) -> str:
+    """A default or bound, stored in the internal unit, shown in its declared unit."""
+    if unit is None:
+        return f"{value}"
+    return f"{unit.from_internal(value):g} {unit}"
+
+
+def _internal_note(unit) -> str:
+    """``pA (1 pA = 1/1000 nA)``: a declared unit and its size in the internal unit."""
+    from .units import internal_symbol
+
+    inner = internal_symbol(unit.dimension)
+    if unit.factor == 1:
+        return f"{unit}" if inner == str(unit) else f"{unit} (= {inner})"
+    return f"{unit} (1 {unit} = {unit.factor} {inner})"
+
+
+def _rate_unit(unit, units) -> str:
+    """``    [mV/ms]``: the internal unit an ODE's right-hand side is in (models with units)."""
+    from .units import DIMENSIONLESS, TIME, internal_symbol
+
+    if not units:
+        return ""
+    dimension = unit.dimension if unit is not None else DIMENSIONLESS
+    return f"    [{internal_symbol(dimension / TIME)}]"
+
+
 def render_text(model: ir.Model) -> str:
     out = [f"neuron {model.name}"]
     if model.doc:
         out += ["    " + line for line in model.doc.splitlines()]
     out.append("")
+    units = dict(model.units)
     out.append("params:")
     for p in model.params:
-        constraint = " ".join(f"({c})" for c in p.constraints)
-        out.append(f"    {p.name}: {p.dtype} = {p.default} {constraint}".rstrip())
-    out.append("states:")
+        unit = units.get(p.name)
+        constraint = " ".join(f"({c})" if unit is None else
+                              f"({c.op} {_in_unit(c.bound, unit)})" for c in p.constraints)
+        default = _in_unit(p.default, unit) if p.default is not None else "None"
+        out.append(f"    {p.name}: {p.dtype} = {default} {constraint}".rstrip())
+    out.append("states (initial values in the internal units):" if units else "states:")
     for s in model.states:
         out.append(f"    {s.name}: {s.dtype} = {sympy.sstr(s.init)}")
     if model.inputs:
         out.append("inputs:")
         for i in model.inputs:
-            default = "required" if i.default is None else f"default {i.default}"
+            unit = units.get(i.name)
+            default = "required" if i.default is None else f"default {_in_unit(i.default, unit)}"
             out.append(f"    {i.name}: {i.dtype} ({default})")
+    if units:
+        out.append("units (values go in and come out in these; the equations below work in "
+                   "the internal units ms, mV, nA, nF, uS, MOhm, um, mM):")
+        for name, unit in units.items():
+            out.append(f"    {name}: {_internal_note(unit)}")
     if model.odes:
         out.append("equations:")
         for var, rhs in model.odes:
-            out.append(f"    d{var}/dt = {sympy.sstr(rhs)}")
+            out.append(f"    d{var}/dt = {sympy.sstr(rhs)}" + _rate_unit(units.get(var), units))
     out.append(f"method: {model.method.name}")
     for method, reason in model.method.reasons:
         out.append(f"    {method}: {reason}")

@@ -14,6 +14,7 @@ import sympy
 from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
+from .dimensions import check_dimensions, unit_from_syntax
 from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
 
 METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
@@ -54,6 +55,7 @@ class Checked:
     switches: dict
     source: str
     filename: str | None
+    units: tuple = ()  # (name, eqsnn.units.Unit) of each param, state and input with a unit
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -120,6 +122,7 @@ class _Checker:
                          "add 'threshold: ...' for the positive spikes")
         dtypes = {**scope.params, **scope.states, **scope.inputs, **scope.arrays,
                   **conv.local_types}
+        units = check_dimensions(decls, switches)
         return Checked(
             name=self.model.name, doc=self.model.doc, params=params, states=states,
             inputs=inputs, arrays=arrays, odes=odes,
@@ -131,7 +134,7 @@ class _Checker:
             method_pos=(methods[0].pos.line, methods[0].pos.column) if methods else None,
             dtypes=dtypes,
             draws=conv.draws, switches=switches, source=self.model.source,
-            filename=self.model.filename,
+            filename=self.model.filename, units=tuple(units.items()),
         )
 
     # -- switches and compile-time if ---------------------------------------
@@ -221,7 +224,7 @@ class _Checker:
             value, kind = self._constant(decl.default, conv, f"the default of {decl.name}",
                                          decl.default.pos)
             default = _python_value(value, decl.dtype, kind, decl.name, decl.default.pos)
-        constraints = tuple(ir.Constraint(c.op, c.bound) for c in decl.constraints)
+        constraints = tuple(ir.Constraint(c.op, _bound(c)) for c in decl.constraints)
         for c, raw in zip(constraints, decl.constraints):
             if default is not None and not c.holds(default):
                 raise _error(f"the default {default} of {decl.name} violates '{c}'", raw.pos,
@@ -282,6 +285,13 @@ class _Checker:
                     unless = None
             odes.append(Ode(decl.var, rhs, unless, decl.pos.line, decl.pos.column))
         return tuple(odes)
+
+
+def _bound(constraint: s.Constraint) -> float:
+    """A constraint's bound in the internal unit (``> 1 s`` → ``> 1000.0``)."""
+    if constraint.unit is None:
+        return constraint.bound
+    return float(unit_from_syntax(constraint.unit).to_internal(constraint.bound))
 
 
 def _python_value(value, dtype, kind, name, pos):

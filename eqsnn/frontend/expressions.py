@@ -96,6 +96,23 @@ class Converter:
             return sympy.Integer(int(node.text)), "int"
         return sympy.Float(float(node.text)), "float"
 
+    def _quantity(self, node: s.Quantity):
+        """``20 ms`` → its value in the internal unit (ms, mV, nA, nF, uS, MOhm, um, mM),
+        correctly rounded; the dimensions are checked by :mod:`eqsnn.frontend.dimensions`."""
+        from fractions import Fraction
+
+        from .dimensions import quantity_unit
+
+        unit = quantity_unit(node, self._all_names() | set(self.scope.switches))
+        value = Fraction(node.number.text) * unit.factor
+        if node.number.is_int and value.denominator == 1:  # 65 mV: SymPy keeps it exact
+            return sympy.Integer(value.numerator), "float"
+        try:
+            return sympy.Float(float(value)), "float"
+        except OverflowError:
+            raise _error(f"{node.number.text} {unit} is too large for a float", node.pos,
+                         "write a smaller number or a larger unit") from None
+
     def _bool(self, node: s.Bool):
         return (sympy.true if node.value else sympy.false), "bool"
 
@@ -150,6 +167,11 @@ class Converter:
         hint = suggest(name, names)
         if hint is None and name in LANGUAGE_FUNCTIONS:
             hint = f"{name} is a function: call it as {name}(...)"
+        from ..units import is_unit
+
+        if is_unit(name):
+            unit_hint = f"{name!r} is a unit, and a unit follows a number: write '1 {name}'"
+            hint = unit_hint + (f" ({hint[0].lower()}{hint[1:]})" if hint else "")
         return hint or "declare it with param, state, input or let"
 
     def let(self, name):

@@ -174,18 +174,34 @@ class _ToSyntax(lark.Transformer):
     def param(self, meta, items):
         name, rest = items[0], items[1:]
         dtype, rest = _take_dtype(rest)
+        unit, rest = _take_unit(rest)
         constraints: tuple = ()
         if rest and isinstance(rest[-1], tuple):
             constraints, rest = rest[-1], rest[:-1]
         default = rest[0] if rest else None
-        return s.ParamDecl(str(name), dtype, default, constraints, _pos(name))
+        return s.ParamDecl(str(name), dtype, default, constraints, _pos(name), unit)
 
     def constraints(self, items):
         return tuple(item for item in items if isinstance(item, s.Constraint))
 
     def constraint(self, items):
-        op, number = items
-        return s.Constraint(str(op), number, _pos(op))
+        op, number = items[0], items[1]
+        unit = items[2] if len(items) > 2 else None
+        return s.Constraint(str(op), number, _pos(op), getattr(unit, "expr", unit))
+
+    def unit(self, items):
+        if len(items) == 1:
+            return s.Name(str(items[0]), _pos(items[0]))
+        return _Unit(items[1])
+
+    def unit_annotation(self, items):
+        return _Unit(items[1])
+
+    def quantity(self, items):
+        number, unit = items
+        bracketed = isinstance(unit, _Unit)
+        return s.Quantity(s.Number(str(number), _pos(number)),
+                          unit.expr if bracketed else unit, _pos(number), bracketed)
 
     def signed_number(self, items):
         value = float(items[-1])
@@ -194,12 +210,14 @@ class _ToSyntax(lark.Transformer):
     def state(self, items):
         name, rest = items[0], items[1:]
         dtype, rest = _take_dtype(rest)
-        return s.StateDecl(str(name), dtype, rest[0], _pos(name))
+        unit, rest = _take_unit(rest)
+        return s.StateDecl(str(name), dtype, rest[0], _pos(name), unit)
 
     def input(self, items):
         name, rest = items[0], items[1:]
         dtype, rest = _take_dtype(rest)
-        return s.InputDecl(str(name), dtype, rest[0] if rest else None, _pos(name))
+        unit, rest = _take_unit(rest)
+        return s.InputDecl(str(name), dtype, rest[0] if rest else None, _pos(name), unit)
 
     def let(self, items):
         name, expr = items
@@ -376,6 +394,17 @@ class _Elif:
 class _Else:
     def __init__(self, body):
         self.body = body
+
+
+class _Unit:
+    def __init__(self, expr):
+        self.expr = expr
+
+
+def _take_unit(items):
+    if items and isinstance(items[0], _Unit):
+        return items[0].expr, items[1:]
+    return None, items
 
 
 def _take_dtype(items):

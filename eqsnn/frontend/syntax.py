@@ -31,6 +31,19 @@ class Number:
 
 
 @dataclass(frozen=True)
+class Quantity:
+    """A number with a unit: ``20 ms``, ``-65 mV`` (the sign is a Unary), ``1 [mV/ms]``.
+
+    ``unit`` is a unit expression: a :class:`Name` or, from ``[...]``, an
+    expression of names, the number 1, ``*``, ``/`` and ``**``."""
+
+    number: Number
+    unit: Expr
+    pos: Pos
+    bracketed: bool = False
+
+
+@dataclass(frozen=True)
 class Bool:
     value: bool
     pos: Pos
@@ -71,7 +84,7 @@ class Binary:
     pos: Pos
 
 
-Expr = Union[Number, Bool, Name, Call, Index, Unary, Binary]
+Expr = Union[Number, Quantity, Bool, Name, Call, Index, Unary, Binary]
 
 
 # --- statements (inside before/after/reset blocks) ----------------------------
@@ -110,6 +123,7 @@ class Constraint:
     op: str
     bound: float
     pos: Pos
+    unit: Expr | None = None  # (> 0 ms)
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,7 @@ class ParamDecl:
     default: Expr | None
     constraints: tuple[Constraint, ...]
     pos: Pos
+    unit: Expr | None = None  # the annotation [mV]
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ class StateDecl:
     dtype: str
     init: Expr
     pos: Pos
+    unit: Expr | None = None  # the annotation [mV]
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,7 @@ class InputDecl:
     dtype: str
     default: Expr | None
     pos: Pos
+    unit: Expr | None = None  # the annotation [mV]
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,7 @@ def add_population(genn_model, name: str, model, n, params=None, init=None, *, s
     precision = "float64" if genn_model.precision == types.Double else "float32"
     model, params, init, _ = resolve_model(model, shape, genn_model.batch_size, genn_model.dt,
                                       seed, dict(params or {}), dict(init or {}))
+    params, init = _in_internal_units(model, params, init)
     population = GeNNPopulation(model, int(np.prod(shape)), params, init, precision,
                              genn_model.dt, seed, fast_math=fast_math)
     neuron = create_neuron_model(model.name, **population.neuron_model_kwargs())
@@ -208,3 +209,20 @@ def add_population(genn_model, name: str, model, n, params=None, init=None, *, s
     for egp, data in population.arrays.items():
         pop.extra_global_params[egp].set_init_values(data)
     return pop
+
+
+def _in_internal_units(model, params: dict, init: dict) -> tuple[dict, dict]:
+    """Params and initial values given in each name's declared unit (or with a unit, or as
+    "20 ms") → the internal unit GeNN's code works in (see :mod:`eqsnn.units`)."""
+    if not model.units:
+        return params, init
+    from ..runtime.quantities import convert_values
+
+    def is_value(value):
+        return not _is_initializer(value)
+
+    arrays = {a.name for a in model.arrays}
+    converted = convert_values(model, "param", {k: v for k, v in params.items()
+                                                if k not in arrays}, is_value=is_value)
+    return ({**params, **converted},
+            convert_values(model, "state", init, is_value=is_value))

@@ -48,6 +48,9 @@ class Model:
     odes: tuple[tuple[str, sympy.Basic], ...] = ()
     #: run-time params that the Simulator sets itself (e.g. the run length of avg_var)
     runtime_params: tuple[str, ...] = ()
+    #: (name, eqsnn.units.Unit): the declared unit of each param, state and input that has
+    #: one; every value in the IR is in the internal unit (ms, mV, nA, nF, uS, MOhm, um, mM)
+    units: tuple[tuple[str, object], ...] = ()
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
     # --- lookups -------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -83,13 +83,16 @@ class Timing:
 class Result:
     """``vars[name]``: ``(steps, batch, *shape)`` (or ``(steps, batch, k)`` for k chosen
     neurons), the state at the end of each step, after reset; ``spikes`` when
-    recorded; ``readout`` ``(batch,) + shape`` where the model has one."""
+    recorded; ``readout`` ``(batch,) + shape`` where the model has one.  Each
+    variable is in its state's declared unit, listed in ``units`` (``{'V': 'mV'}``;
+    None where the state has no unit)."""
 
     vars: Mapping[str, np.ndarray]
     spikes: Spikes | None
     readout: np.ndarray | None
     timing: Timing
     shape: tuple[int, ...]
+    units: Mapping[str, str | None] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         parts = [f"{name} {value.shape}" for name, value in self.vars.items()]
@@ -126,7 +129,8 @@ class Result:
             else:
                 trace = self.vars[name][:, lane].reshape(self.timing.steps, -1)
                 axis.plot(steps, trace[:, :neurons], lw=0.8)
-                axis.set_ylabel(name)
+                unit = self.units.get(name)
+                axis.set_ylabel(f"{name} ({unit})" if unit else name)
         axes[-1].set_xlabel("step")
         figure.tight_layout()
         if path is not None:

@@ -23,6 +23,7 @@ from ..errors import ParameterError, ShapeError
 from . import host
 from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
+from .quantities import from_internal, time_step, to_internal, unit_symbols
 from .result import Result, Spikes, Timing
 from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
 
@@ -52,7 +53,7 @@ class Simulator:
         self.shape = _population_shape(n)
         self.n = math.prod(self.shape)
         self.batch_size = _positive_int("batch_size", batch_size)
-        self.dt = _time_step(dt)
+        self.dt = _time_step(time_step(dt))
         self.precision = _precision(precision)
         self.seed = _seed(seed)
         as_flag("fast_math", fast_math)
@@ -112,6 +113,8 @@ class Simulator:
             inputs = {**{k: v for k, v in inputs.items() if k != self._build.input_name},
                       **plan.inputs}
         self._check_device_inputs(inputs)
+        inputs = {name: to_internal(self.model, "input", name, value)
+                  for name, value in inputs.items()}
         prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape)
         chosen, record_spikes = prepare_record(self.model, record, self.n)
         runtime = {}
@@ -133,8 +136,8 @@ class Simulator:
                                           record_spikes, progress)
         first_step, self._step = self._step, self._step + steps
         variables = {
-            name: raw.vars[name].reshape((steps, self.batch_size) + self.shape)
-            if index is None else raw.vars[name]
+            name: from_internal(self.model, name, raw.vars[name].reshape(
+                (steps, self.batch_size) + self.shape) if index is None else raw.vars[name])
             for name, index in chosen.items()
         }
         spikes = None
@@ -146,7 +149,8 @@ class Simulator:
             value = self._runner.get_state(self.model.readout.state)
             readout = value.reshape((self.batch_size,) + self.shape)
         timing = Timing(steps, time.perf_counter() - started, simulate)
-        return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape)
+        return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape,
+                      types.MappingProxyType(unit_symbols(self.model, variables)))
 
     def reset(self) -> None:
         """Restore every state to its initial value and the step counter (and ``t``) to 0."""
@@ -161,7 +165,9 @@ class Simulator:
         return _StateView(self)
 
     def set_state(self, name: str, value) -> None:
-        """Write state ``name``: a scalar, one value per neuron, or ``(batch, *shape)``."""
+        """Write state ``name``: a scalar, one value per neuron, or ``(batch, *shape)``, in the
+        state's declared unit (or with a unit: ``-65 * eqsnn.units.mV``)."""
+        value = to_internal(self.model, "state", name, value)
         full = state_value(self.model, name, value, self.batch_size, self.shape, self.precision)
         self._runner.set_state(name, full)
 
@@ -222,6 +228,7 @@ class _StateView(Mapping):
             raise KeyError(name)
         sim = self._sim
         value = sim._runner.get_state(name).reshape((sim.batch_size,) + sim.shape)
+        value = from_internal(sim.model, name, value)
         value.flags.writeable = False
         return value
 

@@ -19,6 +19,7 @@ from ..backends import numpy_dtype
 from ..errors import ParameterError, ShapeError
 from . import host
 from .inputs import check_numeric, fit, unknown_name
+from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value"]
 
@@ -55,7 +56,8 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str,
     values = {}
     for name, param in declared.items():
         if name in params:
-            value = per_neuron(f"param {name!r}", params[name], param.dtype, shape)
+            given = to_internal(model, "param", name, params[name])
+            value = per_neuron(f"param {name!r}", given, param.dtype, shape)
         elif param.default is not None:
             value = np.float64(param.default)
         else:
@@ -63,7 +65,7 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str,
                 f"param {name!r} has no default value and was not given",
                 hint=f"pass params={{{name!r}: value}} (a scalar or one value per neuron)",
             )
-        _check_constraints(param, value)
+        _check_constraints(param, value, dict(model.units).get(name))
         values[name] = np.asarray(value, np.float64)
     return values
 
@@ -82,16 +84,23 @@ def per_neuron(what: str, value, dtype: str, shape) -> np.ndarray:
     return fitted.reshape(()) if fitted.size == 1 else fitted
 
 
-def _check_constraints(param: ir.Param, value: np.ndarray) -> None:
+def _check_constraints(param: ir.Param, value: np.ndarray, unit=None) -> None:
+    """Each constraint per neuron; the message in the param's declared unit, if it has one."""
+    def shown(number):
+        number = float(number)
+        return f"{number!r}" if unit is None else f"{float(unit.from_internal(number)):g} {unit}"
+
     for constraint in param.constraints:
         holds = np.asarray(constraint.holds(value))
         if not holds.all():
             if value.ndim == 0:
-                got = f"got {float(value)!r}"
+                got = f"got {shown(value)}"
             else:
                 neuron = int(np.argmin(holds))
-                got = f"neuron {neuron} has {float(value[neuron])!r}"
-            raise ParameterError(f"{param.name} must be {constraint}; {got}")
+                got = f"neuron {neuron} has {shown(value[neuron])}"
+            bound = (str(constraint) if unit is None
+                     else f"{constraint.op} {shown(constraint.bound)}")
+            raise ParameterError(f"{param.name} must be {bound}; {got}")
 
 
 def prepare_arrays(model: ir.Model, params) -> dict[str, np.ndarray]:
@@ -141,9 +150,8 @@ def initial_states(model, values, precompute, init, batch, shape, dt, precision)
     states = {}
     for state in model.states:
         if state.name in init:
-            states[state.name] = state_value(
-                model, state.name, init[state.name], batch, shape, precision
-            )
+            given = to_internal(model, "state", state.name, init[state.name])
+            states[state.name] = state_value(model, state.name, given, batch, shape, precision)
             continue
         value = np.asarray(declared[state.name])
         if not np.all(np.isfinite(value)):

@@ -33,6 +33,7 @@ def assemble(checked: Checked, system, method: ir.Method, precompute, update) ->
         method=method,
         odes=tuple((v, r + (g * sympy.Symbol("xi") if g != 0 else 0))
                    for v, r, g in zip(system.variables, system.rhs, system.noise)),
+        units=checked.units,
         meta={"switches": dict(checked.switches), "source": checked.source,
               "filename": checked.filename,
               "unless": dict(zip(system.variables, system.unless))},

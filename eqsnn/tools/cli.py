@@ -73,15 +73,38 @@ def _as_model(obj):
 
 
 def _value(text: str):
-    """NAME=VALUE values: a number, or comma-separated numbers for per-neuron values."""
+    """NAME=VALUE values: a number, comma-separated numbers for per-neuron values, or a
+    number with a unit (``20ms``, ``-65 mV``), passed on as text for the Simulator."""
     import numpy as np
+
+    from ..units import UnitError, parse_quantity
 
     try:
         parts = [float(p) for p in text.split(",")]
     except ValueError:
-        raise EqsnnError(f"not a number: {text!r}",
-                         hint="write NAME=1.5, or NAME=1,2,3 for one value per neuron") from None
+        try:
+            parse_quantity(text)  # 20ms, -65 mV: the Simulator converts and checks it
+        except UnitError:
+            raise EqsnnError(f"not a number: {text!r}",
+                             hint="write NAME=1.5, NAME=1,2,3 for one value per neuron, or "
+                             "NAME=20ms with a unit") from None
+        return text
     return parts[0] if len(parts) == 1 else np.array(parts)
+
+
+def _time_step(text: str) -> float:
+    """--dt: a number in ms, or a time with a unit (``100us``, ``0.1 ms``)."""
+    from ..runtime.quantities import time_step
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return float(time_step(text))
+    except EqsnnError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message}; {exc.hint or ''}".rstrip("; ")) \
+            from None
 
 
 def _pairs(items, what):
@@ -229,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, default=1000, help="number of steps (default 1000)")
     run.add_argument("--n", type=int, default=10, help="number of neurons (default 10)")
     run.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
-    run.add_argument("--dt", type=float, default=1.0, help="time step in ms (default 1.0)")
+    run.add_argument("--dt", type=_time_step, default=1.0,
+                     help="time step in ms (default 1.0), or with a unit: 100us")
     run.add_argument("--precision", default="float32", choices=["float32", "float64"])
     run.add_argument("--seed", type=int, default=0, help="seed of the random numbers")
     run.add_argument("--input", action="append", metavar="NAME=VALUE",
@@ -259,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
     cmp.add_argument("--steps", type=int, default=200)
     cmp.add_argument("--n", type=int, default=10)
-    cmp.add_argument("--dt", type=float, default=1.0)
+    cmp.add_argument("--dt", type=_time_step, default=1.0)
     cmp.add_argument("--precision", default="float64", choices=["float32", "float64"])
     cmp.add_argument("--tolerance", type=float, default=1e-9)
     cmp.add_argument("--seed", type=int, default=0)
@@ -273,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=1000, help="steps per timed run (default 1000)")
     bench.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
     bench.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
-    bench.add_argument("--dt", type=float, default=1.0)
+    bench.add_argument("--dt", type=_time_step, default=1.0)
     bench.add_argument("--precision", default="float32", choices=["float32", "float64"])
     bench.add_argument("--input", action="append", metavar="NAME=VALUE",
                        help="a held input value; repeat for several")

@@ -69,5 +69,5 @@ w = b + w;
 )
 
 # default values (the model's declared ones) for add_neuron_population
-ad_ex_params = {'c_mem': 281.0, 'g_leak': 30.0, 'e_leak': -70.6, 'v_t': -50.4, 'delta_t': 2.0, 'tau_w': 144.0, 'a': 4.0, 'b': 80.5, 'v_reset': -70.6, 'v_peak': 0.0}
+ad_ex_params = {'c_mem': 0.281, 'g_leak': 0.03, 'e_leak': -70.6, 'v_t': -50.4, 'delta_t': 2.0, 'tau_w': 144.0, 'a': 0.004, 'b': 0.0805, 'v_reset': -70.6, 'v_peak': 0.0}
 ad_ex_vars = {'V': -70.6, 'w': 0.0}

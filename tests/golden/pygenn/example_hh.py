@@ -73,5 +73,5 @@ n = n_new_;
 )
 
 # default values (the model's declared ones) for add_neuron_population
-hodgkin_huxley_params = {'c_mem': 1.0, 'g_na': 120.0, 'g_k': 36.0, 'g_l': 0.3, 'e_na': 50.0, 'e_k': -77.0, 'e_l': -54.387}
+hodgkin_huxley_params = {'c_mem': 1e-05, 'g_na': 0.0012, 'g_k': 0.00036, 'g_l': 3e-06, 'e_na': 50.0, 'e_k': -77.0, 'e_l': -54.387}
 hodgkin_huxley_vars = {'V': -65.0, 'm': 0.0529, 'h': 0.5961, 'n': 0.3177, 'V_before': -65.0}
