@@ -20,7 +20,7 @@ MODEL is a path to a .eqs file, the name of an example in ./examples
 
 EPILOG = """\
 examples:
-  eqsnn run examples/lif_pulse.eqs --steps 200 --n 10 --plot lif.png
+  eqsnn run examples/lif_pulse.eqs --steps 200 --input Isyn=0.05:0.14 --plot lif.png
   eqsnn run lif_held --input I=18 --record V --steps 500 --dt 0.1
   eqsnn show examples/hh.eqs
   eqsnn emit lif_expsyn --backend numpy
@@ -72,25 +72,44 @@ def _as_model(obj):
     raise EqsnnError(f"cannot show {obj!r}")
 
 
-def _value(text: str):
-    """NAME=VALUE values: a number, or comma-separated numbers for per-neuron values."""
+def _value(text: str, n: int | None = None):
+    """NAME=VALUE values: a number, comma-separated numbers for per-neuron values, or
+    ``LO:HI`` for ``n`` values evenly spaced from LO to HI (one per neuron)."""
     import numpy as np
 
+    if ":" in text:
+        return _spread(text, n)
     try:
         parts = [float(p) for p in text.split(",")]
     except ValueError:
         raise EqsnnError(f"not a number: {text!r}",
-                         hint="write NAME=1.5, or NAME=1,2,3 for one value per neuron") from None
+                         hint="write NAME=1.5, NAME=1,2,3 for one value per neuron, or "
+                              "NAME=0.5:1.5 for values spread over the neurons") from None
     return parts[0] if len(parts) == 1 else np.array(parts)
 
 
-def _pairs(items, what):
+def _spread(text: str, n: int | None):
+    import numpy as np
+
+    low, _, high = text.partition(":")
+    try:
+        low, high = float(low), float(high)
+    except ValueError:
+        raise EqsnnError(f"not a range: {text!r}",
+                         hint="write LO:HI with two numbers, e.g. Isyn=0.05:0.14") from None
+    if n is None:
+        raise EqsnnError(f"a range ({text}) needs one population size",
+                         hint="give one value or comma-separated values here") from None
+    return np.linspace(low, high, n)
+
+
+def _pairs(items, what, n: int | None = None):
     out = {}
     for item in items or []:
         if "=" not in item:
             raise EqsnnError(f"{what} {item!r} is not NAME=VALUE", hint=f"e.g. --{what} I=1.5")
         name, text = item.split("=", 1)
-        out[name.strip()] = _value(text)
+        out[name.strip()] = _value(text, n)
     return out
 
 
@@ -99,7 +118,8 @@ def cmd_run(args):
 
     model = find_model(args.model)
     sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
-                    precision=args.precision, params=_pairs(args.param, "param"), seed=args.seed,
+                    precision=args.precision, params=_pairs(args.param, "param", args.n),
+                    seed=args.seed,
                     fast_math=args.fast_math)
     record = list(args.record or [])
     if args.plot and not record:  # a plot shows the first state's trace with the raster
@@ -108,7 +128,7 @@ def cmd_run(args):
         record = float_states(model)[:1]
     if "spikes" not in record:
         record.append("spikes")
-    inputs = _pairs(args.input, "input")
+    inputs = _pairs(args.input, "input", args.n)
     if not hasattr(model, "ir"):  # a stdlib input neuron takes ml_genn's (n,) data shape
         import numpy as np
 
@@ -183,7 +203,7 @@ def cmd_compare(args):
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
     comparison = compare(model, backends, n=args.n, steps=args.steps, dt=args.dt,
-                         precision=args.precision, inputs=_pairs(args.input, "input"),
+                         precision=args.precision, inputs=_pairs(args.input, "input", args.n),
                          rtol=args.tolerance, atol=args.tolerance, seed=args.seed,
                          fast_math=args.fast_math)
     print(comparison)
@@ -233,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", default="float32", choices=["float32", "float64"])
     run.add_argument("--seed", type=int, default=0, help="seed of the random numbers")
     run.add_argument("--input", action="append", metavar="NAME=VALUE",
-                     help="a held input value; repeat for several (VALUE may be 1,2,3)")
+                     help="a held input value; repeat for several (VALUE may be 1,2,3 "
+                          "or LO:HI, spread over the neurons)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE",
                      help="a parameter value; repeat for several")
     run.add_argument("--record", action="append", metavar="VAR", help="a state to record")

@@ -22,7 +22,7 @@ from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
 from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
-from .result import Result, Spikes, Timing
+from .result import Result, RunInfo, Spikes, Timing
 from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
 
 __all__ = ["Simulator"]
@@ -145,7 +145,10 @@ class Simulator:
             value = self._runner.get_state(self.model.readout.state)
             readout = value.reshape((self.batch_size,) + self.shape)
         timing = Timing(steps, time.perf_counter() - started, simulate)
-        return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape)
+        info = RunInfo(self.model.name, self.backend, self.precision, self.dt, self.batch_size,
+                       first_step)
+        return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape,
+                      info)
 
     def reset(self) -> None:
         """Restore every state to its initial value and the step counter (and ``t``) to 0."""
