@@ -3,6 +3,8 @@
 Each page is generated from the class and its ``.eqs`` file: the constructor,
 the docstring, the equations as written, and the update eqsnn derives from
 them (for the default options and for each option switched on its own).
+The figure and the typeset equations are markers that the docs build
+expands (``docs/hooks.py``), so they are never stale either.
 Run ``python docs/gen_stdlib.py`` after changing a ``.eqs`` file.
 """
 
@@ -42,9 +44,17 @@ def neuron_page(name: str, cls) -> str:
         "",
         inspect.cleandoc(cls.__doc__ or ""),
         "",
+        f"<!-- eqsnn:figure {name} -->",
+        "",
         "## The model",
         "",
         inspect.cleandoc(default.doc),
+        "",
+        "## Typeset from the IR",
+        "",
+        "For the default options:",
+        "",
+        f"<!-- eqsnn:math {name} -->",
         "",
         "## Equations",
         "",
