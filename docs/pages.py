@@ -49,7 +49,7 @@ def figure_png(name: str) -> bytes:
     return buffer.getvalue()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _demo(name: str):
     return gallery.standard_demo(name)
 
