@@ -10,8 +10,8 @@ zero or the input is data (the standard library), the spread in
 figure a user gets.
 
 >>> demo = standard_demo("lif_pulse")
->>> demo.inputs["Isyn"][[0, -1]]
-array([0.05, 0.15])
+>>> print(round(demo.inputs["Isyn"].min(), 6), round(demo.inputs["Isyn"].max(), 6))
+0.05 0.15
 """
 
 from __future__ import annotations

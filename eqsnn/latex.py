@@ -7,10 +7,10 @@ form where SymPy gives a short one), the host precompute, the statements
 of one step (exponential-Euler and RK stages included), the threshold and
 the reset.
 
-Names read as in a paper: ``tau_mem`` is :math:`\\tau_{\\mathrm{mem}}`,
-the generated propagator entries ``_phi_V_I`` are :math:`\\Phi_{V,I}`,
-host constants ``_c0`` are :math:`c_{0}`, the new value of a state
-``_V_new`` is :math:`V^{\\mathrm{new}}` and ``dt`` is :math:`\\Delta t`.
+Names read as in a paper: ``tau_mem`` is τ with subscript "mem", the
+generated propagator entries ``_phi_V_I`` are Φ with subscript "V,I",
+host constants ``_c0`` are c₀, the new value of a state ``_V_new`` is V
+with superscript "new", and ``dt`` is Δt.
 
 >>> import sympy
 >>> latex_name("tau_mem", ())

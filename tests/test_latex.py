@@ -102,3 +102,12 @@ def test_a_model_displays_its_latex_in_a_notebook():
     assert latex.startswith("$$\\begin{aligned}") and latex.endswith("\\end{aligned}$$")
     assert r"\textbf{Propagator}" in latex and r"\Phi = e^{A \Delta t} =" in latex
     assert latex in model._repr_markdown_()
+
+
+def test_doctests_of_the_display_modules():
+    import doctest
+
+    from eqsnn import gallery, latex
+
+    for module in (latex, gallery):
+        assert doctest.testmod(module).failed == 0
