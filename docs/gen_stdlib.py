@@ -101,7 +101,8 @@ def index_page() -> str:
     for name, cls in sorted(neurons.NEURONS.items()):
         doc = _summary(cls().model().doc)
         lines.append(f"| [{cls.__name__}]({name}.md) | `{name}` | {doc} |")
-    lines += ["", "Readouts: see [readouts](readouts.md).", ""]
+    lines += ["", "Readouts: see [readouts](readouts.md). Every neuron's figure under a "
+              "standard stimulus: the [gallery](../gallery.md#standard-library).", ""]
     return "\n".join(lines)
 
 

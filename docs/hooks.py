@@ -6,7 +6,7 @@ standard-library model (``figures/NAME.png``, rendered in memory: none is
 written into ``docs/`` or committed) and MathJax, copied from the
 ``django-static-mathjax`` package so that the site needs no network to
 show its equations.  ``on_page_markdown`` expands the figure and math
-markers of hand-written pages (see :mod:`pages`).
+markers of hand-written pages (see :mod:`site_pages`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mkdocs.structure.files import File
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import pages  # noqa: E402
+import site_pages as pages  # noqa: E402
 
 MATHJAX = "assets/mathjax/tex-svg.js"
 

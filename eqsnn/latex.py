@@ -139,8 +139,8 @@ def propagator_states(item: ir.Propagator, states) -> tuple[str, ...]:
     """The states of a coupled linear system, in the order of its matrix rows."""
     order = []
     for k, row in enumerate(item.phi):
-        name = row[k]
-        order.append(next(s for s in states if name == f"_phi_{s}_{s}"))
+        match = [s for s in states if row[k] == f"_phi_{s}_{s}"]
+        order.append(match[0] if match else f"x_{k}")  # a row of no state: its position
     return tuple(order)
 
 
@@ -196,8 +196,13 @@ def _propagator(item: ir.Propagator, states) -> str:
     lines = [rf"\frac{{d}}{{dt}} {vector} &= A {vector} + b, \quad "
              rf"A = {latex_expr(item.matrix, states)} \\",
              r"\begin{pmatrix} \Phi & \Gamma \end{pmatrix} &= "
-             r"\begin{pmatrix} I & 0 \end{pmatrix} "
-             r"\exp\left(\begin{pmatrix} A & I \\ 0 & 0 \end{pmatrix} \Delta t\right) \\"]
+             r"\begin{pmatrix} \mathrm{Id} & 0 \end{pmatrix} "
+             r"\exp\left(\begin{pmatrix} A & \mathrm{Id} \\ 0 & 0 \end{pmatrix} \Delta t\right)"
+             r" \\"]
+    if item.noise is not None:
+        lines.append(rf"G &= {latex_expr(item.noise, states)}, \quad L L^{{T}} = "
+                     r"\int_0^{\Delta t} e^{A s} G G^{T} e^{A^{T} s}\, ds"
+                     r" \quad\text{(noise } L \xi\text{ each step)} \\")
     form = closed_form(item)
     if form is not None:
         lines.append(rf"\Phi = e^{{A \Delta t}} &= {latex_expr(form, states)} \\")

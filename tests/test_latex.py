@@ -111,3 +111,20 @@ def test_doctests_of_the_display_modules():
 
     for module in (latex, gallery):
         assert doctest.testmod(module).failed == 0
+
+
+def test_coupled_noise_shows_its_covariance_and_draws():
+    model = eqsnn.compile("""neuron NoisySyn
+    param tau = 10.0 (> 0)
+    param sigma = 0.5
+    state V = 0.0
+    state I = 0.0
+    dV/dt = (I - V) / tau
+    dI/dt = -I / tau + sigma * xi
+    threshold: V >= 1
+    reset: V = 0
+""")
+    sections = dict(math_sections(model.ir))
+    assert r"G &= \left[\begin{matrix}0 & 0\\0 & \sigma\end{matrix}\right]" in \
+        sections["Propagator"]
+    assert r"L_{I,I} \xi_{1}" in sections["Each step"]

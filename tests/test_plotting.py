@@ -89,3 +89,17 @@ def test_every_model_has_a_standard_demo():
         assert demo.description and demo.steps * demo.dt >= 40.0
     with pytest.raises(eqsnn.EqsnnError, match="no example or standard-library model"):
         gallery.standard_demo("lif_pluse")
+
+
+def test_traces_of_chosen_neurons_keep_their_neurons_colours():
+    model = eqsnn.load(os.path.join(ROOT, "examples", "lif_pulse.eqs"))
+    sim = eqsnn.Simulator(model, 4, precision="float64")
+    result = sim.run(50, inputs={"Isyn": np.linspace(0.05, 0.2, 4)},
+                     record={"V": [3, 1], "spikes": None})
+    assert result.info.chosen == (("V", (3, 1)),)
+    trace_axis, raster_axis = result.plot().axes
+    lines = trace_axis.get_lines()
+    np.testing.assert_array_equal(lines[0].get_ydata(), result.vars["V"][:, 0, 0])
+    assert [line.get_label() for line in lines] == ["neuron 3", "neuron 1"]
+    full = lif_pulse_result(n=4).plot().axes[0].get_lines()
+    assert tuple(lines[0].get_color()) == tuple(full[3].get_color())

@@ -50,6 +50,7 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
     if not isinstance(lane, int) or not 0 <= lane < batch_size:
         raise ValueError(f"lane must be an int in [0, {batch_size}), not {lane!r}")
     dt, first_step = _time_base(result, info)
+    chosen = dict(info.chosen) if info is not None else {}
     size = int(np.prod(result.shape))
     figure = Figure(figsize=(7.5, 1.2 + 1.7 * len(panels)), layout="constrained")
     axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
@@ -61,10 +62,13 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
             _raster(axis, spikes, lane, size, dt)
         else:
             trace = np.asarray(result.vars[name][:, lane], dtype=float).reshape(steps, -1)
-            shown = trace[:, :neurons]
-            colours = neuron_colours(size if size <= MAX_COLOURED else shown.shape[1])
-            for k in range(shown.shape[1]):
-                axis.plot(times, shown[:, k], lw=1.0, color=colours[k])
+            ids = np.asarray(chosen.get(name, range(trace.shape[1])))[:neurons]
+            colours = neuron_colours(size) if size <= MAX_COLOURED else neuron_colours(len(ids))
+            for k, neuron in enumerate(ids):
+                colour = colours[neuron] if size <= MAX_COLOURED else colours[k]
+                axis.plot(times, trace[:, k], lw=1.0, color=colour, label=f"neuron {neuron}")
+            if name in chosen:  # not the first neurons: say which
+                axis.legend(loc="upper right", fontsize=7, ncols=min(len(ids), 5))
             axis.set_ylabel(name)
         axis.grid(alpha=0.25)
     axes[-1].set_xlabel("time (ms)" if dt else "step")

@@ -81,8 +81,9 @@ class Timing:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What ran: the model's name, the backend, the precision, ``dt`` (ms), the lanes and the
-    step index (since the last reset) at which the run began."""
+    """What ran: the model's name, the backend, the precision, ``dt`` (ms), the lanes, the
+    step index (since the last reset) at which the run began, and for each state recorded
+    from chosen neurons only, their flat ids (``((name, ids), ...)``)."""
 
     model: str
     backend: str
@@ -90,6 +91,7 @@ class RunInfo:
     dt: float
     batch_size: int
     first_step: int
+    chosen: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

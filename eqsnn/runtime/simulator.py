@@ -145,8 +145,10 @@ class Simulator:
             value = self._runner.get_state(self.model.readout.state)
             readout = value.reshape((self.batch_size,) + self.shape)
         timing = Timing(steps, time.perf_counter() - started, simulate)
+        ids = tuple((name, tuple(int(i) for i in index))
+                    for name, index in chosen.items() if index is not None)
         info = RunInfo(self.model.name, self.backend, self.precision, self.dt, self.batch_size,
-                       first_step)
+                       first_step, ids)
         return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape,
                       info)
 

@@ -1,6 +1,6 @@
 """The generated parts of the docs site: example pages, the gallery, figures and typeset math.
 
-Nothing here is committed output: :mod:`docs.hooks` calls these functions
+Nothing here is committed output: `docs/hooks.py` calls these functions
 while ``mkdocs build`` runs, so a page cannot drift from the ``.eqs`` file
 and the IR it shows.
 
