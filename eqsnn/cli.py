@@ -126,7 +126,8 @@ def cmd_run(args):
         from .comparison import float_states
 
         record = float_states(model)[:1]
-    if "spikes" not in record:
+    spiking = sim.model.spiking
+    if spiking and "spikes" not in record:
         record.append("spikes")
     inputs = _pairs(args.input, "input", args.n)
     if not hasattr(model, "ir"):  # a stdlib input neuron takes ml_genn's (n,) data shape
@@ -136,12 +137,17 @@ def cmd_run(args):
     result = sim.run(args.steps, inputs=inputs, record=record,
                      progress=None if args.progress else False)
     spikes = result.spikes
-    total = len(spikes.step)
+    total = len(spikes.step) if spiking else 0
     seconds = args.steps * args.dt / 1000.0
     name = getattr(model, "name", type(model).__name__)
     print(f"{name}: {args.n} neurons x {args.batch} lanes, {args.steps} steps of "
           f"{args.dt} ms on {args.backend} ({args.precision})")
-    print(f"spikes: {total}  mean rate: {total / (args.n * args.batch * seconds):.2f} Hz")
+    if not spiking:
+        print("spikes: none (the model has no threshold)")
+    elif seconds > 0:
+        print(f"spikes: {total}  mean rate: {total / (args.n * args.batch * seconds):.2f} Hz")
+    else:
+        print("spikes: 0 (no steps run)")
     if total:
         print(f"first spike: step {spikes.step[0]} (t = {spikes.step[0] * args.dt:g} ms), "
               f"neuron {spikes.neuron[0]}")

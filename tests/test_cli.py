@@ -186,3 +186,13 @@ def test_a_range_spreads_an_input_over_the_neurons(capsys):
 def test_bad_ranges_are_explained(capsys, argv, message):
     code, _, err = run(capsys, *argv)
     assert code == 1 and message in err and "hint:" in err
+
+
+def test_run_plots_a_model_without_threshold(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    code, out, _ = run(capsys, "run", "leaky_integrate", "--steps", "20", "--input",
+                       "Isyn=0:0.1", "--plot", str(tmp_path / "li.png"))
+    assert code == 0 and "spikes: none (the model has no threshold)" in out
+    assert (tmp_path / "li.png").stat().st_size > 10_000
+    code, out, _ = run(capsys, "run", "lif_pulse", "--steps", "0")
+    assert code == 0 and "spikes: 0 (no steps run)" in out
