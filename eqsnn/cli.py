@@ -152,7 +152,7 @@ def cmd_run(args):
         print(f"first spike: step {spikes.step[0]} (t = {spikes.step[0] * args.dt:g} ms), "
               f"neuron {spikes.neuron[0]}")
     for var in record:
-        if var != "spikes":
+        if var != "spikes" and result.vars[var].size:
             values = result.vars[var]
             print(f"{var}: final mean {values[-1].mean():.6g}, min {values.min():.6g}, "
                   f"max {values.max():.6g}")
