@@ -116,6 +116,8 @@ def _pairs(items, what, n: int | None = None):
 def cmd_run(args):
     from . import Simulator
 
+    if args.plot and args.steps == 0:
+        raise EqsnnError("nothing to plot: --steps is 0", hint="give --steps N with N > 0")
     model = find_model(args.model)
     sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
                     precision=args.precision, params=_pairs(args.param, "param", args.n),

@@ -45,6 +45,8 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
     panels = list(result.vars) + (["spikes"] if spikes is not None else [])
     if not panels:
         raise ValueError("nothing was recorded; run with record=('V', 'spikes') to plot")
+    if result.timing.steps == 0:
+        raise ValueError("the run has no steps to plot")
     info = getattr(result, "info", None)
     batch_size = info.batch_size if info is not None else (spikes.batch_size if spikes else 1)
     if not isinstance(lane, int) or not 0 <= lane < batch_size:
