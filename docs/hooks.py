@@ -48,4 +48,7 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
-    return pages.expand_markers(markdown, os.path.dirname(page.file.src_uri))
+    try:
+        return pages.expand_markers(markdown, os.path.dirname(page.file.src_uri))
+    except ValueError as error:
+        raise PluginError(f"{page.file.src_uri}: {error}") from None

@@ -95,7 +95,8 @@ def expand_markers(markdown: str, page_dir: str) -> str:
     def replace(match):
         kind, name = match.groups()
         if name not in model_names():
-            raise ValueError(f"no model called {name!r} for the marker {match.group(0)}")
+            raise ValueError(f"no model called {name!r} for the marker {match.group(0)}; "
+                             f"the models are {', '.join(model_names())}")
         return figure_markdown(name, page_dir) if kind == "figure" else math_markdown(name)
 
     return MARKER.sub(replace, markdown)

@@ -108,3 +108,12 @@ def test_every_example_is_in_the_nav():
     for name in EXAMPLES:
         assert f"      - {name}: examples/{name}.md" in config
     assert "  - Gallery: gallery.md" in config
+
+
+def test_a_marker_naming_no_model_is_an_error_that_says_so():
+    sys.path.insert(0, os.path.join(ROOT, "docs"))
+    import site_pages
+
+    assert "<!-- eqsnn" not in site_pages.expand_markers("<!-- eqsnn:math lif_pulse -->", "")
+    with pytest.raises(ValueError, match="no model called 'lif_pluse' for the marker"):
+        site_pages.expand_markers("text <!-- eqsnn:figure lif_pluse -->", "stdlib")

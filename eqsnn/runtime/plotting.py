@@ -99,7 +99,7 @@ def _raster(axis, spikes, lane, size, dt):
     else:
         colours = "k"
     negative = np.zeros(len(ids), bool) if spikes.sign is None else spikes.sign[mine] < 0
-    marker_size = 14 if size <= MAX_COLOURED else 2
+    marker_size = 60 if size <= 10 else 14 if size <= MAX_COLOURED else 2
     axis.scatter(times[~negative], ids[~negative], s=marker_size, marker="|",
                  c=colours if isinstance(colours, str) else colours[~negative], linewidths=1.2)
     if negative.any():
