@@ -111,6 +111,8 @@ def _run_command(name: str) -> str:
     args = [f"eqsnn run examples/{name}.eqs", f"--dt {demo.dt:g}", f"--steps {demo.steps}"]
     for input_name, value in demo.inputs.items():
         args.append(f"--input {input_name}={value[0]:g}:{value[-1]:g}")
+    args.append("--precision float64")
+    args += [f"--record {state}" for state in demo.record]
     return " ".join(args) + f" --plot {name}.png"
 
 
@@ -125,7 +127,7 @@ def example_page(name: str) -> str:
         "",
         figure_markdown(name, "examples"),
         "",
-        "The same figure from the command line:",
+        "The same run and figure from the command line:",
         "",
         "```",
         _run_command(name),

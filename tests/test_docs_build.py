@@ -21,6 +21,9 @@ sys.path.insert(0, ROOT)
 from eqsnn import gallery, ir, neurons  # noqa: E402
 from eqsnn.latex import latex_name  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "docs"))
+import site_pages  # noqa: E402
+
 EXAMPLES = gallery.example_names()
 STDLIB = sorted(neurons.NEURONS)
 
@@ -111,9 +114,23 @@ def test_every_example_is_in_the_nav():
 
 
 def test_a_marker_naming_no_model_is_an_error_that_says_so():
-    sys.path.insert(0, os.path.join(ROOT, "docs"))
-    import site_pages
-
     assert "<!-- eqsnn" not in site_pages.expand_markers("<!-- eqsnn:math lif_pulse -->", "")
     with pytest.raises(ValueError, match="no model called 'lif_pluse' for the marker"):
         site_pages.expand_markers("text <!-- eqsnn:figure lif_pluse -->", "stdlib")
+
+
+@pytest.mark.parametrize("name", ["lif_alpha", "coba_lif"])
+def test_an_example_pages_command_makes_its_run(name, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    import shlex
+
+    from eqsnn.cli import main
+
+    command = site_pages._run_command(name)
+    monkeypatch.chdir(tmp_path)
+    os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    assert main(shlex.split(command)[1:]) == 0
+    demo = gallery.standard_demo(name)
+    expected = gallery.run_demo(demo).spikes
+    assert f"spikes: {len(expected)} " in capsys.readouterr().out
+    assert (tmp_path / f"{name}.png").stat().st_size > 20_000
