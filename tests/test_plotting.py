@@ -57,6 +57,11 @@ def test_title_names_model_backend_precision_and_dt(tmp_path):
     assert result.plot(title="mine").get_suptitle() == "mine"
     with pytest.raises(ValueError, match=r"lane must be an int in \[0, 2\)"):
         result.plot(lane=2)
+    with pytest.raises(ValueError, match=r"lane must be an int"):
+        result.plot(lane=True)
+    with pytest.raises(ValueError, match=r"neurons must be a positive int"):
+        result.plot(neurons=0)
+    assert len(result.plot(lane=np.int64(1), neurons=2).axes[0].get_lines()) == 2
 
 
 def test_negative_spikes_are_marked():
