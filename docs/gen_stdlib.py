@@ -3,6 +3,8 @@
 Each page is generated from the class and its ``.eqs`` file: the constructor,
 the docstring, the equations as written, and the update eqsnn derives from
 them (for the default options and for each option switched on its own).
+The figure and the typeset equations are markers that the docs build
+expands (``docs/hooks.py``), so they are never stale either.
 Run ``python docs/gen_stdlib.py`` after changing a ``.eqs`` file.
 """
 
@@ -43,9 +45,17 @@ def neuron_page(name: str, cls) -> str:
         "",
         inspect.cleandoc(cls.__doc__ or ""),
         "",
+        f"<!-- eqsnn:figure {name} -->",
+        "",
         "## The model",
         "",
         inspect.cleandoc(default.doc),
+        "",
+        "## Typeset from the IR",
+        "",
+        "For the default options:",
+        "",
+        f"<!-- eqsnn:math {name} -->",
         "",
         "## Equations",
         "",
@@ -92,7 +102,8 @@ def index_page() -> str:
     for name, cls in sorted(neurons.NEURONS.items()):
         doc = _summary(cls().model().doc)
         lines.append(f"| [{cls.__name__}]({name}.md) | `{name}` | {doc} |")
-    lines += ["", "Readouts: see [readouts](readouts.md).", ""]
+    lines += ["", "Readouts: see [readouts](readouts.md). Every neuron's figure under a "
+              "standard stimulus: the [gallery](../gallery.md#standard-library).", ""]
     return "\n".join(lines)
 
 

@@ -126,19 +126,10 @@ def closed_form(model: ir.Model) -> list[tuple[str, sympy.Basic]]:
 
 
 def render_latex(model: ir.Model) -> str:
-    lines = [r"\begin{aligned}"]
-    for var, rhs in model.odes:
-        lines.append(rf"\frac{{d{var}}}{{dt}} &= {sympy.latex(rhs)} \\")
-    for item in model.precompute:
-        if isinstance(item, ir.Derived):
-            name = item.name.replace("_", r"\_")
-            lines.append(rf"\mathtt{{{name}}} &= {sympy.latex(item.expr)} \\")
-    for stmt in ir.walk_statements(model.step):
-        if isinstance(stmt, ir.Assign):
-            lines.append(rf"{sympy.latex(sympy.Symbol(stmt.target))} &\leftarrow "
-                         rf"{sympy.latex(stmt.expr)} \\")
-    lines.append(r"\end{aligned}")
-    return "$$" + "\n".join(lines) + "$$"
+    """The model typeset (see :mod:`eqsnn.latex`): one ``$$\\begin{aligned}`` block."""
+    from .latex import render_latex_block
+
+    return render_latex_block(model)
 
 
 def render_markdown(model: ir.Model) -> str:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import shlex
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from eqsnn.tools.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(capsys, *argv):
@@ -126,3 +133,66 @@ def test_output_into_a_closed_pipe_is_not_a_traceback():
     err = child.stderr.read()
     assert child.wait(timeout=60) == 0
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def _lif_pulse_counts(isyn, steps, tau_mem=20.0, dt=1.0):
+    """Spike counts of lif_pulse by a plain loop: V <- exp(-dt/tau) V + Isyn, V -= 1 at V >= 1."""
+    v = np.zeros(len(isyn))
+    counts = np.zeros(len(isyn), int)
+    for _ in range(steps):
+        v = math.exp(-dt / tau_mem) * v + isyn
+        fired = v >= 1.0
+        counts += fired
+        v[fired] -= 1.0
+    return counts
+
+
+def test_readme_quick_start_runs_ten_differently_driven_neurons(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    (command,) = re.findall(r'pip install "\.\[plot\]" && eqsnn (run .*)', readme)
+    argv = shlex.split(command)
+    assert argv[argv.index("--plot") + 1] == "lif_pulse.png"
+    monkeypatch.chdir(tmp_path)
+    os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and (tmp_path / "lif_pulse.png").stat().st_size > 20_000
+    spec = argv[argv.index("--input") + 1].split("=")[1]
+    low, high = (float(x) for x in spec.split(":"))
+    expected = _lif_pulse_counts(np.linspace(low, high, 10), int(argv[argv.index("--steps") + 1]))
+    assert len(set(expected.tolist())) >= 8  # a raster: the neurons fire at different rates
+    total = int(re.search(r"spikes: (\d+)", out).group(1))
+    assert abs(total - expected.sum()) <= 2  # float32 may move a spike across the window end
+
+
+def test_a_range_spreads_an_input_over_the_neurons(capsys):
+    from eqsnn.tools.cli import _pairs
+
+    values = _pairs(["Isyn=0.5:1.5"], "input", 5)["Isyn"]
+    np.testing.assert_allclose(values, [0.5, 0.75, 1.0, 1.25, 1.5])
+    code, out, _ = run(capsys, "run", "lif_pulse", "--n", "4", "--steps", "100",
+                       "--input", "Isyn=0:0.2", "--precision", "float64")
+    assert code == 0
+    total = int(re.search(r"spikes: (\d+)", out).group(1))
+    assert total == _lif_pulse_counts(np.linspace(0, 0.2, 4), 100).sum()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "lif_pulse", "--input", "Isyn=a:1"], "not a range: 'a:1'"),
+    (["run", "lif_pulse", "--input", "Isyn=1:2:3"], "not a range: '1:2:3'"),
+    (["bench", "lif_pulse", "--input", "Isyn=0:1", "--n", "10,20"],
+     "a range (0:1) needs one population size"),
+])
+def test_bad_ranges_are_explained(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and message in err and "hint:" in err
+
+
+def test_run_plots_a_model_without_threshold(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    code, out, _ = run(capsys, "run", "leaky_integrate", "--steps", "20", "--input",
+                       "Isyn=0:0.1", "--plot", str(tmp_path / "li.png"))
+    assert code == 0 and "spikes: none (the model has no threshold)" in out
+    assert (tmp_path / "li.png").stat().st_size > 10_000
+    code, out, _ = run(capsys, "run", "lif_pulse", "--steps", "0")
+    assert code == 0 and "spikes: 0 (no steps run)" in out

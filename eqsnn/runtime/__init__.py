@@ -1,6 +1,6 @@
 """Running models: the Simulator, its Result, and the validation of user values."""
 
-from .result import Result, Spikes, Timing
+from .result import Result, RunInfo, Spikes, Timing
 from .simulator import Simulator
 
-__all__ = ["Result", "Simulator", "Spikes", "Timing"]
+__all__ = ["Result", "RunInfo", "Simulator", "Spikes", "Timing"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Result", "Spikes", "Timing"]
+__all__ = ["Result", "RunInfo", "Spikes", "Timing"]
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,27 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class RunInfo:
+    """What ran: the model's name, the backend, the precision, ``dt`` (ms), the lanes, the
+    step index (since the last reset) at which the run began, and for each state recorded
+    from chosen neurons only, their flat ids (``((name, ids), ...)``)."""
+
+    model: str
+    backend: str
+    precision: str
+    dt: float
+    batch_size: int
+    first_step: int
+    chosen: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Result:
     """``vars[name]``: ``(steps, batch, *shape)`` (or ``(steps, batch, k)`` for k chosen
     neurons), the state at the end of each step, after reset; ``spikes`` when
     recorded; ``readout`` ``(batch,) + shape`` where the model has one.  Each
     variable is in its state's declared unit, listed in ``units`` (``{'V': 'mV'}``;
-    None where the state has no unit)."""
+    None where the state has no unit); ``info`` says what ran."""
 
     vars: Mapping[str, np.ndarray]
     spikes: Spikes | None
@@ -93,6 +108,7 @@ class Result:
     timing: Timing
     shape: tuple[int, ...]
     units: Mapping[str, str | None] = field(default_factory=dict)
+    info: RunInfo | None = None
 
     def __repr__(self) -> str:
         parts = [f"{name} {value.shape}" for name, value in self.vars.items()]
@@ -102,37 +118,16 @@ class Result:
             parts.append(f"readout {self.readout.shape}")
         return f"<Result {self.timing.steps} steps: {', '.join(parts) or 'nothing recorded'}>"
 
-    def plot(self, path=None, *, lane: int = 0, neurons: int = 10):
-        """A spike raster and the recorded traces of one ``lane`` (first ``neurons`` neurons).
+    def plot(self, path=None, *, lane: int = 0, neurons: int = 10, title: str | None = None):
+        """The recorded traces of one ``lane`` (its first ``neurons`` neurons) and its spike
+        raster, over time in ms, one colour per neuron in every panel; the title names the
+        model, backend, precision and dt (or is ``title``).
 
-        Saves the figure to ``path`` when given and returns it.  Needs
-        matplotlib (``pip install eqsnn[plot]``).
+        A state is drawn at the end of its step, ``(first_step + k + 1) dt``, a spike at
+        :attr:`Spikes.times`.  Saves the figure to ``path`` when given and returns it
+        (a ``matplotlib.figure.Figure``, shown inline in Jupyter).  Needs matplotlib
+        (``pip install eqsnn[plot]``).
         """
-        try:
-            from matplotlib.figure import Figure
-        except ImportError:
-            raise ImportError("Result.plot needs matplotlib: pip install eqsnn[plot]") from None
-        panels = list(self.vars) + (["spikes"] if self.spikes is not None else [])
-        if not panels:
-            raise ValueError("nothing was recorded; run with record=('V', 'spikes') to plot")
-        figure = Figure(figsize=(7, 1.8 + 1.6 * len(panels)))
-        axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
-        steps = np.arange(self.timing.steps)
-        for axis, name in zip(axes, panels):
-            if name == "spikes":
-                mine = self.spikes.batch == lane
-                colors = "k"
-                if self.spikes.sign is not None:
-                    colors = np.where(self.spikes.sign[mine] > 0, "k", "r")
-                axis.scatter(self.spikes.step[mine], self.spikes.neuron[mine], s=4, c=colors)
-                axis.set_ylabel("neuron")
-            else:
-                trace = self.vars[name][:, lane].reshape(self.timing.steps, -1)
-                axis.plot(steps, trace[:, :neurons], lw=0.8)
-                unit = self.units.get(name)
-                axis.set_ylabel(f"{name} ({unit})" if unit else name)
-        axes[-1].set_xlabel("step")
-        figure.tight_layout()
-        if path is not None:
-            figure.savefig(path)
-        return figure
+        from .plotting import result_figure
+
+        return result_figure(self, path, lane=lane, neurons=neurons, title=title)

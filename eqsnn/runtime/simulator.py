@@ -24,7 +24,7 @@ from . import host
 from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
 from .quantities import from_internal, time_step, to_internal, unit_symbols
-from .result import Result, Spikes, Timing
+from .result import Result, RunInfo, Spikes, Timing
 from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
 
 __all__ = ["Simulator"]
@@ -149,8 +149,12 @@ class Simulator:
             value = self._runner.get_state(self.model.readout.state)
             readout = value.reshape((self.batch_size,) + self.shape)
         timing = Timing(steps, time.perf_counter() - started, simulate)
+        ids = tuple((name, tuple(int(i) for i in index))
+                    for name, index in chosen.items() if index is not None)
+        info = RunInfo(self.model.name, self.backend, self.precision, self.dt, self.batch_size,
+                       first_step, ids)
         return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape,
-                      types.MappingProxyType(unit_symbols(self.model, variables)))
+                      types.MappingProxyType(unit_symbols(self.model, variables)), info)
 
     def reset(self) -> None:
         """Restore every state to its initial value and the step counter (and ``t``) to 0."""

@@ -20,7 +20,7 @@ MODEL is a path to a .eqs file, the name of an example in ./examples
 
 EPILOG = """\
 examples:
-  eqsnn run examples/lif_pulse.eqs --steps 200 --n 10 --plot lif.png
+  eqsnn run examples/lif_pulse.eqs --steps 200 --input Isyn=0.05:0.14 --plot lif.png
   eqsnn run lif_held --input I=18 --record V --steps 500 --dt 0.1
   eqsnn show examples/hh.eqs
   eqsnn emit lif_expsyn --backend numpy
@@ -72,13 +72,16 @@ def _as_model(obj):
     raise EqsnnError(f"cannot show {obj!r}")
 
 
-def _value(text: str):
-    """NAME=VALUE values: a number, comma-separated numbers for per-neuron values, or a
-    number with a unit (``20ms``, ``-65 mV``), passed on as text for the Simulator."""
+def _value(text: str, n: int | None = None):
+    """NAME=VALUE values: a number, comma-separated numbers for per-neuron values,
+    ``LO:HI`` for ``n`` values evenly spaced from LO to HI (one per neuron), or a number
+    with a unit (``20ms``, ``-65 mV``), passed on as text for the Simulator."""
     import numpy as np
 
     from ..units import UnitError, parse_quantity
 
+    if ":" in text:
+        return _spread(text, n)
     try:
         parts = [float(p) for p in text.split(",")]
     except ValueError:
@@ -86,10 +89,26 @@ def _value(text: str):
             parse_quantity(text)  # 20ms, -65 mV: the Simulator converts and checks it
         except UnitError:
             raise EqsnnError(f"not a number: {text!r}",
-                             hint="write NAME=1.5, NAME=1,2,3 for one value per neuron, or "
-                             "NAME=20ms with a unit") from None
+                             hint="write NAME=1.5, NAME=1,2,3 for one value per neuron, "
+                             "NAME=0.5:1.5 for values spread over the neurons, or NAME=20ms "
+                             "with a unit") from None
         return text
     return parts[0] if len(parts) == 1 else np.array(parts)
+
+
+def _spread(text: str, n: int | None):
+    import numpy as np
+
+    low, _, high = text.partition(":")
+    try:
+        low, high = float(low), float(high)
+    except ValueError:
+        raise EqsnnError(f"not a range: {text!r}",
+                         hint="write LO:HI with two numbers, e.g. Isyn=0.05:0.14") from None
+    if n is None:
+        raise EqsnnError(f"a range ({text}) needs one population size",
+                         hint="give one value or comma-separated values here") from None
+    return np.linspace(low, high, n)
 
 
 def _time_step(text: str) -> float:
@@ -107,31 +126,35 @@ def _time_step(text: str) -> float:
             from None
 
 
-def _pairs(items, what):
+def _pairs(items, what, n: int | None = None):
     out = {}
     for item in items or []:
         if "=" not in item:
             raise EqsnnError(f"{what} {item!r} is not NAME=VALUE", hint=f"e.g. --{what} I=1.5")
         name, text = item.split("=", 1)
-        out[name.strip()] = _value(text)
+        out[name.strip()] = _value(text, n)
     return out
 
 
 def cmd_run(args):
     from .. import Simulator
 
+    if args.plot and args.steps == 0:
+        raise EqsnnError("nothing to plot: --steps is 0", hint="give --steps N with N > 0")
     model = find_model(args.model)
     sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
-                    precision=args.precision, params=_pairs(args.param, "param"), seed=args.seed,
+                    precision=args.precision, params=_pairs(args.param, "param", args.n),
+                    seed=args.seed,
                     fast_math=args.fast_math)
     record = list(args.record or [])
     if args.plot and not record:  # a plot shows the first state's trace with the raster
         from .comparison import float_states
 
         record = float_states(model)[:1]
-    if "spikes" not in record:
+    spiking = sim.model.spiking
+    if spiking and "spikes" not in record:
         record.append("spikes")
-    inputs = _pairs(args.input, "input")
+    inputs = _pairs(args.input, "input", args.n)
     if not hasattr(model, "ir"):  # a stdlib input neuron takes ml_genn's (n,) data shape
         import numpy as np
 
@@ -139,17 +162,22 @@ def cmd_run(args):
     result = sim.run(args.steps, inputs=inputs, record=record,
                      progress=None if args.progress else False)
     spikes = result.spikes
-    total = len(spikes.step)
+    total = len(spikes.step) if spiking else 0
     seconds = args.steps * args.dt / 1000.0
     name = getattr(model, "name", type(model).__name__)
     print(f"{name}: {args.n} neurons x {args.batch} lanes, {args.steps} steps of "
           f"{args.dt} ms on {args.backend} ({args.precision})")
-    print(f"spikes: {total}  mean rate: {total / (args.n * args.batch * seconds):.2f} Hz")
+    if not spiking:
+        print("spikes: none (the model has no threshold)")
+    elif seconds > 0:
+        print(f"spikes: {total}  mean rate: {total / (args.n * args.batch * seconds):.2f} Hz")
+    else:
+        print("spikes: 0 (no steps run)")
     if total:
         print(f"first spike: step {spikes.step[0]} (t = {spikes.step[0] * args.dt:g} ms), "
               f"neuron {spikes.neuron[0]}")
     for var in record:
-        if var != "spikes":
+        if var != "spikes" and result.vars[var].size:
             values = result.vars[var]
             print(f"{var}: final mean {values[-1].mean():.6g}, min {values.min():.6g}, "
                   f"max {values.max():.6g}")
@@ -206,7 +234,7 @@ def cmd_compare(args):
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
     comparison = compare(model, backends, n=args.n, steps=args.steps, dt=args.dt,
-                         precision=args.precision, inputs=_pairs(args.input, "input"),
+                         precision=args.precision, inputs=_pairs(args.input, "input", args.n),
                          rtol=args.tolerance, atol=args.tolerance, seed=args.seed,
                          fast_math=args.fast_math)
     print(comparison)
@@ -257,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--precision", default="float32", choices=["float32", "float64"])
     run.add_argument("--seed", type=int, default=0, help="seed of the random numbers")
     run.add_argument("--input", action="append", metavar="NAME=VALUE",
-                     help="a held input value; repeat for several (VALUE may be 1,2,3)")
+                     help="a held input value; repeat for several (VALUE may be 1,2,3 "
+                          "or LO:HI, spread over the neurons)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE",
                      help="a parameter value; repeat for several")
     run.add_argument("--record", action="append", metavar="VAR", help="a state to record")
