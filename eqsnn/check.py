@@ -71,6 +71,8 @@ def _error(message: str, pos: s.Pos | None, hint: str | None = None) -> CheckErr
 
 
 def suggest(name: str, candidates) -> str | None:
+    if len(name) > 100:  # difflib is quadratic; no name that long is a typo of a short one
+        return None
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
