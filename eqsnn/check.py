@@ -120,6 +120,17 @@ class _Checker:
         if method is not None and method not in METHODS:
             raise _error(f"unknown integration method {method!r}", methods[0].pos,
                          suggest(method, METHODS) or f"choose one of {', '.join(METHODS)}")
+        for block, condition in (("reset", "threshold"),
+                                 ("negative_reset", "negative_threshold")):
+            if conditions.get(condition) is None:
+                decl = next((d for d in by_kind.get(s.BlockDecl, []) if d.kind == block
+                             and d.body), None)
+                if decl is not None:
+                    shown = block.replace("_", " ")
+                    raise _error(f"'{shown}:' without '{condition.replace('_', ' ')}:' never "
+                                 "runs", decl.pos,
+                                 f"add '{condition.replace('_', ' ')}: ...' (the condition of "
+                                 f"a spike), or remove the '{shown}:' block")
         if conditions.get("negative_threshold") is not None and conditions.get(
                 "threshold") is None:
             pos = next(d.pos for d in by_kind[s.ConditionDecl]
@@ -210,6 +221,10 @@ class _Checker:
         if name.startswith("_"):
             raise _error(f"names starting with '_' are reserved for generated code: {name!r}",
                          decl.pos, f"call it {name.lstrip('_') or 'x'!r} instead")
+        if name == "spikes" and isinstance(decl, s.StateDecl):
+            raise _error("a state cannot be called 'spikes'", decl.pos,
+                         "'spikes' names the recorded spikes (record=['spikes']); "
+                         "call the state e.g. 'spike_count'")
         if name in self.declared:
             kind, pos = self.declared[name]
             raise _error(f"{name!r} is already declared as a {kind} at line {pos.line}",

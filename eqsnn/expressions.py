@@ -49,6 +49,14 @@ BUILTIN_TYPES = ir.BUILTIN_TYPES
 _COMPARE = {">=": sympy.Ge, ">": sympy.Gt, "<=": sympy.Le, "<": sympy.Lt}
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _short(value, limit: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:12]}...{text[-12:]} ({len(text)} digits)"
+
+
 @dataclass
 class Scope:
     switches: dict = field(default_factory=dict)
@@ -89,10 +97,21 @@ class Converter:
         if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise _error("this expression is infinite or undefined (e.g. a division by zero)",
                          node.pos, "check the constants in the expression")
+        if kind == "int" and value.is_Integer and not INT32_MIN <= int(value) <= INT32_MAX:
+            raise _error(f"the int value {_short(value)} is outside the int32 range "
+                         f"{INT32_MIN}..{INT32_MAX}", node.pos,
+                         "ints are 32-bit on every backend; for a float write the number "
+                         "with a decimal point or an exponent (e.g. 1e11)")
         return value, kind
 
     def _number(self, node: s.Number):
         if node.is_int:
+            digits = node.text.lstrip("0")
+            if len(digits) > 10:  # certainly outside int32; int() of it may be refused
+                raise _error(f"the int literal {_short(node.text)} is outside the int32 range "
+                             f"{INT32_MIN}..{INT32_MAX}", node.pos,
+                             "ints are 32-bit on every backend; for a float write the number "
+                             "with a decimal point or an exponent (e.g. 1e11)")
             return sympy.Integer(int(node.text)), "int"
         return sympy.Float(float(node.text)), "float"
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import warnings
+from collections.abc import Mapping
 
 import sympy
 
 from . import ir
 from .analysis import analyse, choose_method
 from .check import Checked, check
-from .errors import EqsnnError, InternalError, SolverError
+from .errors import EqsnnError, InternalError, ParameterError, SolverError
 from .hoist import hoist
 from .parse import parse
 from .solvers import integrate
@@ -22,11 +25,36 @@ class EqsnnWarning(UserWarning):
 
 def compile_ir(text: str, filename: str | None = None, switches: dict | None = None) -> ir.Model:
     """Model text → validated :class:`ir.Model`."""
-    key = tuple(sorted((switches or {}).items()))
+    key = tuple(sorted(_checked_switches(switches).items()))
     model = _compile_cached(text, filename, key)
     for message in model.method.warnings:
         warnings.warn(f"{model.name}: {message}", EqsnnWarning, stacklevel=3)
     return model
+
+
+def _checked_switches(switches) -> dict:
+    """``switches`` as a dict of switch name -> bool, int or finite float; else a
+    ParameterError (a list, a name that is not a str, an unhashable or NaN value)."""
+    if switches is None:
+        return {}
+    if not isinstance(switches, Mapping):
+        raise ParameterError(f"switches must be a dict of switch name -> value, not "
+                             f"{type(switches).__name__}",
+                             hint="for example switches={'relative_reset': False}")
+    switches = {name: bool(value) if getattr(getattr(value, "dtype", None), "kind", "") == "b"
+                else value for name, value in switches.items()}  # numpy bools
+    for name, value in switches.items():
+        if not isinstance(name, str):
+            raise ParameterError(f"switch names are strings, not {name!r}"[:200])
+        ok = isinstance(value, (bool, numbers.Integral)) or (
+            isinstance(value, numbers.Real) and math.isfinite(value))
+        if not ok:
+            raise ParameterError(f"switch {name!r} must be true/false or a finite number, "
+                                 f"not {value!r}"[:300],
+                                 hint=f"for example switches={{{name!r}: True}}")
+    return {name: value if isinstance(value, bool) else int(value)
+            if isinstance(value, numbers.Integral) else float(value)
+            for name, value in switches.items()}
 
 
 @functools.lru_cache(maxsize=256)
