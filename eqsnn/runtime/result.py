@@ -105,6 +105,10 @@ class Result:
         Saves the figure to ``path`` when given and returns it.  Needs
         matplotlib (``pip install eqsnn[plot]``).
         """
+        if path is not None:
+            from .paths import check_figure_path
+
+            path = check_figure_path(path)
         try:
             from matplotlib.figure import Figure
         except ImportError:
@@ -130,5 +134,11 @@ class Result:
         axes[-1].set_xlabel("step")
         figure.tight_layout()
         if path is not None:
-            figure.savefig(path)
+            try:
+                figure.savefig(path)
+            except OSError as exc:
+                from ..errors import ParameterError
+
+                raise ParameterError(f"cannot write the figure {path!r}: "
+                                     f"{exc.strerror or exc}") from None
         return figure
