@@ -8,7 +8,7 @@ text.  See :mod:`eqsnn.expressions` for the expression rules.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy
 
@@ -16,6 +16,7 @@ from . import ir
 from . import syntax as s
 from .errors import CheckError
 from .expressions import FUNCTIONS, Converter, Scope
+from .lets import Lets
 
 METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(FUNCTIONS)
@@ -55,6 +56,7 @@ class Checked:
     switches: dict
     source: str
     filename: str | None
+    lets: Lets = field(default_factory=Lets)  # lets kept as shared sub-expressions
 
 
 def check(model: s.Model, switches: dict | None = None) -> Checked:
@@ -150,7 +152,7 @@ class _Checker:
             method_pos=(methods[0].pos.line, methods[0].pos.column) if methods else None,
             dtypes=dtypes,
             draws=conv.draws, switches=switches, source=self.model.source,
-            filename=self.model.filename,
+            filename=self.model.filename, lets=conv.lets,
         )
 
     # -- switches and compile-time if ---------------------------------------
@@ -274,6 +276,9 @@ class _Checker:
             if kind != "bool":
                 raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
                              "write a comparison such as 'V >= v_thresh'")
+            if decl.kind != "refractory" and conv.lets.has_shared(value):
+                value = conv.written_out(value, decl.cond.pos, f"'{decl.kind}:'".replace(
+                    "_", " "))
             out[decl.kind] = value
         return out
 

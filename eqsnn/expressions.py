@@ -19,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sympy
+from sympy.core.function import AppliedUndef
 
 from . import ir
 from . import syntax as s
 from .errors import CheckError
+from .lets import EXPAND_LIMIT, Lets
 
 
 def _clip(x, lo, hi):
@@ -83,6 +85,7 @@ class Converter:
         self.local_types: dict[str, str] = {}
         self.local_lines: dict[str, int] = {}
         self.draws = 0
+        self.lets = Lets()  # the lets too big to substitute (eqsnn.lets)
 
     # -- expressions ----------------------------------------------------
     def expr(self, node, *, constant=False, initial=False, ode=False):
@@ -144,7 +147,10 @@ class Converter:
             if name in table:
                 return sympy.Symbol(name), table[name]
         if name in scope.lets:
-            return self.let(name)
+            value, kind = self.let(name)
+            if (constant or initial) and self.lets.has_shared(value):
+                value = self.written_out(value, node.pos, "an initial value or a constant")
+            return value, kind
         if name in BUILTIN_TYPES:
             return sympy.Symbol(name), BUILTIN_TYPES[name]
         if name == "refractory":
@@ -189,8 +195,22 @@ class Converter:
         finally:
             self.let_stack.pop()
             self.mode, self.locals = saved_mode, saved_locals
+        value = (self.lets.share(name, *value), value[1])
         self.let_values[name] = value
         return value
+
+    def written_out(self, value, pos, where: str):
+        """``value`` with its shared lets substituted, for a place that has no statements
+        to compute them in; a CheckError if that is too large."""
+        size = self.lets.size(value)
+        if size > EXPAND_LIMIT:
+            names = sorted({self.lets.of(a).name for a in value.atoms(AppliedUndef)
+                            if self.lets.of(a) is not None})
+            raise _error(f"the let{'s' if len(names) > 1 else ''} {', '.join(names)} written "
+                         f"out {'have' if len(names) > 1 else 'has'} about {size} terms, too "
+                         f"many for {where}, where lets are substituted", pos,
+                         "compute the value into a state in 'after:' and use the state here")
+        return self.lets.expand(value)
 
     def _call(self, node: s.Call):
         if node.func not in FUNCTIONS:

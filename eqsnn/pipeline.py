@@ -15,6 +15,7 @@ from .analysis import analyse, choose_method
 from .check import Checked, check
 from .errors import EqsnnError, InternalError, ParameterError, SolverError
 from .hoist import hoist
+from .lets import lower_shared_lets
 from .parse import parse
 from .solvers import integrate
 
@@ -85,7 +86,7 @@ def _compile(text, filename, switches) -> ir.Model:
             exc.line, exc.column = checked.method_pos  # the requested method cannot work
         raise exc.located(checked.source, checked.filename) from None
     model = assemble(checked, system, ir.Method(method, reasons, notes), precompute, update)
-    return hoist(model).validate()
+    return lower_shared_lets(hoist(model), checked.lets).validate()
 
 
 def assemble(checked: Checked, system, method: ir.Method, precompute, update) -> ir.Model:

@@ -64,8 +64,8 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
             raise ParameterError(f"{what} must be finite; got {bad}{at}")
     if dtype == "int" and array.dtype.kind == "f" and not np.all(array == np.round(array)):
         raise ParameterError(f"{what} must be integers; got non-integral values")
-    if dtype == "int" and array.size and np.abs(array).max() >= 2**31:
-        raise ParameterError(f"{what} must fit in int32")
+    if dtype == "int" and array.size and (array.min() < -(2**31) or array.max() > 2**31 - 1):
+        raise ParameterError(f"{what} must fit in int32 (-2147483648..2147483647)")
     if dtype == "bool" and array.dtype.kind != "b" and not ((array == 0) | (array == 1)).all():
         raise ParameterError(f"{what} must be booleans (True/False or 0/1)")
     return array
