@@ -24,7 +24,7 @@ from sympy.core.function import AppliedUndef
 from . import ir
 from . import syntax as s
 from .errors import CheckError
-from .lets import EXPAND_LIMIT, Lets
+from .lets import EXPAND_LIMIT, Lets, syntax_size
 
 
 def _clip(x, lo, hi):
@@ -195,7 +195,7 @@ class Converter:
         finally:
             self.let_stack.pop()
             self.mode, self.locals = saved_mode, saved_locals
-        value = (self.lets.share(name, *value), value[1])
+        value = (self.lets.share(name, *value, syntax_size(decl.expr)), value[1])
         self.let_values[name] = value
         return value
 

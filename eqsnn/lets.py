@@ -35,10 +35,13 @@ from sympy.core.function import AppliedUndef
 
 from . import ir
 
-__all__ = ["INLINE_LIMIT", "EXPAND_LIMIT", "SharedLet", "Lets", "lower_shared_lets"]
+__all__ = ["INLINE_LIMIT", "EXPAND_LIMIT", "SharedLet", "Lets", "lower_shared_lets",
+           "syntax_size"]
 
-#: a let whose written-out expression has more nodes than this is shared, not substituted
-INLINE_LIMIT = 400
+#: a let is shared when its written-out expression has more nodes than this, and more than
+#: twice as many as its own text: then the lets it uses have made it grow (a let written
+#: out long by hand is linear in the text, and is substituted, so the ODE analysis sees it)
+INLINE_LIMIT = 60
 #: the most nodes a let may have where it must be written out (threshold, initial value)
 EXPAND_LIMIT = 20_000
 
@@ -96,11 +99,12 @@ class Lets:
                 sizes[a] for a in children)
         return sizes[expr]
 
-    def share(self, name: str, expr, kind: str):
+    def share(self, name: str, expr, kind: str, own_size: int = 0):
         """The application that stands for ``expr``, which becomes the shared let ``name``
-        (unless it is small, or holds white noise, which the ODE analysis must see)."""
+        (unless it is small, no larger than twice ``own_size``, the node count of its own
+        text, or holds white noise, which the ODE analysis must see)."""
         size = self.size(expr)
-        if size <= INLINE_LIMIT or expr.has(sympy.Symbol("xi")):
+        if size <= max(INLINE_LIMIT, 2 * own_size) or expr.has(sympy.Symbol("xi")):
             return expr
         params = tuple(sorted(expr.free_symbols, key=lambda symbol: symbol.name))
         function = sympy.Function(name)
@@ -119,6 +123,13 @@ class Lets:
 
     def shared(self) -> tuple[SharedLet, ...]:
         return tuple(self.by_function.values())
+
+
+def syntax_size(node) -> int:
+    """Nodes of a syntax expression (:mod:`eqsnn.syntax`), a let's name counting one."""
+    children = [value for value in vars(node).values() if hasattr(value, "pos")]
+    children += [arg for arg in getattr(node, "args", ()) if hasattr(arg, "pos")]
+    return 1 + sum(syntax_size(child) for child in children)
 
 
 class _Lowering:
