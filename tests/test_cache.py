@@ -239,3 +239,26 @@ def test_concurrent_compiles_of_one_model_agree(fresh_cache):
         np.testing.assert_array_equal(run, runs[0])
     leftovers = [p.name for p in fresh_cache.iterdir() if p.name.startswith(".")]
     assert not leftovers
+
+
+def test_processes_compiling_one_model_at_once_agree(fresh_cache):
+    """Three interpreters compile and load the same new model at the same time."""
+    script = textwrap.dedent("""
+        import sys
+        sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
+        import numpy as np
+        import helpers
+        from eqsnn import Simulator
+        sim = Simulator(helpers.lif().replace(name="Race"), 5, backend="c", precision="float64")
+        v = sim.run(40, inputs={"Isyn": 0.2}, record=["V"]).vars["V"]
+        print(repr(float(v.sum())))
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(ROOT)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+             for _ in range(3)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    assert len({out.strip() for out, _ in outs}) == 1
+    libraries = list(fresh_cache.glob("Race*.so"))
+    assert len(libraries) == 1 and _cache.valid(libraries[0])
+    assert not [p.name for p in fresh_cache.iterdir() if p.name.startswith(".")]

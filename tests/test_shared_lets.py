@@ -191,3 +191,20 @@ def test_the_inline_limit_is_where_sharing_starts():
             assert tree_size(written) <= INLINE_LIMIT
     assert tree_size(written) > INLINE_LIMIT
     assert all(let.size > INLINE_LIMIT for let in checked.lets.shared())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_big_let_of_params_is_computed_once_on_the_host(backend):
+    """The rate of a linear ODE is a chain of lets of a param: it lands in the host
+    precompute, and the ODE is still integrated exactly."""
+    k = 14
+    model = _compile(["neuron Rate", "    param p = 0.01", "    state V = 0.0",
+                      *_chain_lets(k, "p"), f"    dV/dt = (1 - V) * a{k}"])
+    assert model.method == "exact"
+    assert any(item.name.startswith("_let_") for item in model.ir.precompute)
+    sim = eqsnn.Simulator(model, 2, backend=backend, precision="float64",
+                          params={"p": [0.01, 0.02]})
+    got = sim.run(25, record=["V"]).vars["V"][:, 0, :]
+    t = np.arange(1, 26)[:, None]
+    rate = np.array([_chain(0.01, k), _chain(0.02, k)])
+    np.testing.assert_allclose(got, 1 - np.exp(-rate * t), rtol=1e-12)

@@ -202,7 +202,8 @@ def publish(partial: str, path: Path) -> None:
         with open(partial, "rb+") as out:
             os.fsync(out.fileno())
         size, digest = _digest(Path(partial))
-        _unlink(_sum_path(path))  # no reader trusts the old sidecar for the new file
+        # a reader that meets the new file with the old sidecar finds another hash (or, from
+        # an identical build, the same one): it never trusts a file that does not match
         _replace(partial, path)
         _fsync_folder(path.parent)
     except BaseException:

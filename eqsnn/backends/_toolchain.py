@@ -209,13 +209,13 @@ def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path,
 
 def load_library(library: Path):
     """``ctypes.CDLL`` of a cached library, loaded from a private copy of the checked
-    bytes (:func:`._cache.verified_copy`), so that nothing changed or damaged is loaded."""
+    bytes (:func:`._cache.verified_copy`), so that nothing changed or damaged is loaded;
+    ``None`` if it no longer matches its checksum (compile again)."""
     import ctypes
 
     copy = _cache.verified_copy(library)
     if copy is None:
-        raise BackendError(f"the cached library {library} changed while it was being loaded",
-                           hint="another process may be clearing the cache; try again")
+        return None  # changed since it was checked (another process is writing it)
     try:
         return ctypes.CDLL(copy)
     finally:
@@ -230,8 +230,8 @@ def discard(library: Path) -> None:
 def _build(text: str, directory: Path, name: str, command, flags) -> Path:
     library = directory / f"{name}.so"
     source = directory / f"{name}.c"
-    _cache.discard(library)  # whatever is there is not a valid entry
-    _cache.discard(source)
+    if source.is_dir():  # a file in place of either is replaced atomically below; a folder
+        _cache.discard(source)  # would block that (a concurrent build may be reading a file)
     _write_atomically(source, text.encode())
     handle, partial = tempfile.mkstemp(dir=directory, prefix=f".{name}-", suffix=".so")
     os.close(handle)
@@ -244,6 +244,9 @@ def _build(text: str, directory: Path, name: str, command, flags) -> Path:
         _cache.discard(Path(partial))
         raise CompilerError(f"running the C compiler {' '.join(command)!r} failed: {exc}",
                             str(exc), hint=_INSTALL_HINT) from None
+    except BaseException:  # Ctrl-C while compiling: leave no partial file behind
+        _cache.discard(Path(partial))
+        raise
     output = (done.stdout + done.stderr).strip()
     if done.returncode != 0 or os.path.getsize(partial) == 0:
         _cache.discard(Path(partial))

@@ -41,6 +41,19 @@ EQSNN_FN int eqsnn_imod(int a, int b)
     return r;
 }
 """,
+    "ifloordiv": """
+/* floored int division; 0 for a zero divisor, as NumPy; -2**31 // -1 wraps to -2**31
+ * (in unsigned arithmetic: the signed division would trap) */
+EQSNN_FN int eqsnn_ifloordiv(int a, int b)
+{
+    int q;
+    if (b == 0) return 0;
+    if (b == -1) return (int)(0u - (unsigned int)a);
+    q = a / b;
+    if (q * b != a && ((a < 0) != (b < 0))) q -= 1;
+    return q;
+}
+""",
     "clamp_index": """
 /* an array read past either end reads the nearest element */
 EQSNN_FN long long eqsnn_clamp_index(long long index, long long length)

@@ -348,6 +348,13 @@ class _Printer:
         if kind in _INFIX:
             symbol, prec = _INFIX[kind]
             return f"{_wrap(args[0], prec)} {symbol} {_wrap(args[1], prec + 1)}", prec
+        if kind == "floordiv":  # floored int division, 0 for a zero divisor (as NumPy)
+            a, b = _wrap(args[0], 13), _wrap(args[1], 14)
+            divisor = getattr(op.args[1], "value", None)
+            if divisor is not None and int(divisor) > 0:  # a positive constant
+                return f"({a} / {b} - ({a} % {b} != 0 && {a} < 0))", PRIMARY
+            return (f"({b} == 0 ? 0 : {a} / {b} - ({a} % {b} != 0 && "
+                    f"(({a} < 0) != ({b} < 0))))"), PRIMARY
         if kind == "mod":
             return self.modulo(op.dtype, args)
         if kind == "neg":

@@ -54,7 +54,7 @@ WIDE_FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "sin", "cos", "tanh"
 
 #: Ops computed lane by lane, so their result may overwrite an argument.
 ELEMENTWISE = frozenset({
-    "add", "sub", "mul", "div", "mod", "min", "max", "neg",
+    "add", "sub", "mul", "div", "floordiv", "mod", "min", "max", "neg",
     "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "cast", "call",
 })
 
@@ -330,9 +330,25 @@ class _Lowerer:
             return self.select(cond, expr, sympy.nan)
         return self.select(cond, self.value(expr), self.piecewise(rest))
 
+    def int_floor_division(self, quotient):
+        """``a // b`` of two ints (``floor(a / b)``) as the int op ``floordiv``: exact (a
+        float32 division is not, above 2**24), 0 for a zero divisor (as NumPy), wrapping
+        for ``-2**31 // -1``; ``None`` where an operand is not an int."""
+        numerator, denominator = sympy.fraction(quotient)
+        if denominator == 1:
+            return None
+        top, bottom = self.value(numerator), self.value(denominator)
+        if top[1] != "int" or bottom[1] != "int":
+            return None
+        return self.emit("floordiv", [top[0], bottom[0]], "int"), "int"
+
     # --- functions ----------------------------------------------------
     def function(self, expr) -> tuple[Operand, str]:
         kind = type(expr)
+        if kind is sympy.floor:
+            quotient = self.int_floor_division(expr.args[0])
+            if quotient is not None:
+                return quotient
         if kind in _FUNCTION_OF:
             fn = _FUNCTION_OF[kind]
             operand, dtype = self.value(expr.args[0])
