@@ -52,6 +52,7 @@ _COMPARE = {">=": sympy.Ge, ">": sympy.Gt, "<=": sympy.Le, "<": sympy.Lt}
 
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+FLOAT64_MAX = sympy.Float(1.7976931348623157e308)
 
 
 def _short(value, limit: int = 40) -> str:
@@ -100,6 +101,10 @@ class Converter:
         if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise _error("this expression is infinite or undefined (e.g. a division by zero)",
                          node.pos, "check the constants in the expression")
+        if value.is_Float and not abs(value) <= FLOAT64_MAX:  # SymPy's floats do not overflow
+            raise _error(f"this constant, {_short(sympy.sstr(value, full_prec=False))}, is "
+                         "beyond the largest float64", node.pos,
+                         "check the constants in the expression")
         if kind == "int" and value.is_Integer and not INT32_MIN <= int(value) <= INT32_MAX:
             raise _error(f"the int value {_short(value)} is outside the int32 range "
                          f"{INT32_MIN}..{INT32_MAX}", node.pos,
@@ -278,7 +283,9 @@ class Converter:
             return (sympy.And if op == "and" else sympy.Or)(left, right), "bool"
         if op in ("==", "!="):
             if (lkind == "bool") != (rkind == "bool"):
-                raise _error(f"cannot compare a condition with a number using '{op}'", node.pos)
+                raise _error(f"cannot compare a condition with a number using '{op}'", node.pos,
+                             "compare conditions with conditions (e.g. 'b == (V > 0)'); "
+                             "'a < b < c' chains as 'a < b and b < c'")
             cls = sympy.Eq if op == "==" else sympy.Ne
             return cls(left, right, evaluate=False), "bool"
         for kind, side in ((lkind, node.left), (rkind, node.right)):
