@@ -161,6 +161,7 @@ def test_an_unwritable_folder_is_detected(tmp_path, monkeypatch):
         assert "not writable" in _cache._unusable(tmp_path / "c")
 
 
+@pytest.mark.slow
 def test_stdout_is_the_same_with_a_bad_cache(tmp_path):
     (tmp_path / "model.eqs").write_text((ROOT / "examples" / "lif_held.eqs").read_text())
     (tmp_path / "file").write_text("")
@@ -241,6 +242,7 @@ def test_concurrent_compiles_of_one_model_agree(fresh_cache):
     assert not leftovers
 
 
+@pytest.mark.slow
 def test_processes_compiling_one_model_at_once_agree(fresh_cache):
     """Three interpreters compile and load the same new model at the same time."""
     script = textwrap.dedent("""

@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 __all__ = ["directory", "give_up", "valid", "read", "publish", "store", "discard",
@@ -29,6 +30,7 @@ __all__ = ["directory", "give_up", "valid", "read", "publish", "store", "discard
 SUM_HEADER = "eqsnn-cache-entry 1"
 
 _fallbacks: dict[str, Path] = {}  # configured folder -> the private folder used instead
+_lock = threading.Lock()
 
 
 def configured() -> Path:
@@ -55,7 +57,9 @@ def give_up(path: Path, problem: str) -> Path:
     """Stop using the configured folder ``path`` for this process: warn once on stderr and
     return the private temporary folder used from now on."""
     key = str(path)
-    if key not in _fallbacks:
+    with _lock:  # threads giving up at once share one folder and one warning
+        if key in _fallbacks:
+            return _fallbacks[key]
         private = Path(tempfile.mkdtemp(prefix="eqsnn-cache-"))
         _fallbacks[key] = private
         print(f"eqsnn: warning: the cache folder {_shown(key)} cannot be used ({problem}); "
