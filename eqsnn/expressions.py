@@ -101,6 +101,9 @@ class Converter:
         if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise _error("this expression is infinite or undefined (e.g. a division by zero)",
                          node.pos, "check the constants in the expression")
+        if value.has(sympy.I):
+            raise _error("this expression is not a real number (a log or a root of a "
+                         "negative constant?)", node.pos, "check the constants in the expression")
         if value.is_Float and not abs(value) <= FLOAT64_MAX:  # SymPy's floats do not overflow
             raise _error(f"this constant, {_short(sympy.sstr(value, full_prec=False))}, is "
                          "beyond the largest float64", node.pos,

@@ -231,8 +231,9 @@ def test_long_names_are_clipped_in_messages(length, where):
 
 
 INT_OPS = "neuron IntOps\n    state a: int = 0\n    state d: int = 0\n" + "".join(
-    f"    state r{k}: int = 0\n" for k in range(5)) + "    after:\n" + "".join(
-    f"        r{k} = a {op} d\n" for k, op in enumerate(["+", "-", "*", "//", "%"]))
+    f"    state r{k}: int = 0\n" for k in range(7)) + "    after:\n" + "".join(
+    f"        r{k} = a {op} d\n" for k, op in enumerate(["+", "-", "*", "//", "%"])) + (
+    "        r5 = a ** 3\n        r6 = a ** 41\n")
 
 
 def _int32(value: int) -> int:
@@ -242,7 +243,7 @@ def _int32(value: int) -> int:
 def _int_oracle(a: int, d: int) -> list[int]:
     """int32 arithmetic as documented: wrap around; floored // and %, 0 for a zero divisor."""
     return [_int32(a + d), _int32(a - d), _int32(a * d), 0 if d == 0 else _int32(a // d),
-            0 if d == 0 else _int32(a % d)]
+            0 if d == 0 else _int32(a % d), _int32(a**3), _int32(a**41)]
 
 
 INT32 = st.one_of(st.integers(-(2**31), 2**31 - 1),
@@ -254,11 +255,12 @@ INT32 = st.one_of(st.integers(-(2**31), 2**31 - 1),
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
 def test_int_arithmetic_is_int32_on_every_backend(backend, pairs):
     """Float32 models too: ``//`` of ints is exact (it once went through a float32
-    division), and ``-2**31 % -1`` no longer traps in C."""
+    division), ``-2**31 % -1`` no longer traps in C, and ``**`` of ints wraps (large
+    exponents once went through a float ``pow`` and an overflowing cast)."""
     a = np.array([p[0] for p in pairs])
     d = np.array([p[1] for p in pairs])
     sim = eqsnn.Simulator(eqsnn.compile(INT_OPS), len(pairs), backend=backend,
                           precision="float32", init={"a": a, "d": d})
-    got = sim.run(1, record=[f"r{k}" for k in range(5)]).vars
+    got = sim.run(1, record=[f"r{k}" for k in range(7)]).vars
     for i, (x, y) in enumerate(pairs):
-        assert [int(got[f"r{k}"][0, 0, i]) for k in range(5)] == _int_oracle(x, y), (x, y)
+        assert [int(got[f"r{k}"][0, 0, i]) for k in range(7)] == _int_oracle(x, y), (x, y)

@@ -298,12 +298,27 @@ class _Lowerer:
             for _ in range(abs(n) - 1):
                 acc = self.arithmetic("mul", acc, x)
             return self.arithmetic("div", (Const(1.0, "float"), "float"), acc) if n < 0 else acc
+        if exponent.is_Integer and exponent > 0:
+            x = self.value(base)
+            if x[1] == "int":  # by squaring, in int32: wraps as int arithmetic does
+                return self.int_power(x, int(exponent))
         if exponent.is_Number and abs(float(exponent)) == 0.5:
             root = self.call("sqrt", self.value(base))
             if exponent < 0:
                 return self.arithmetic("div", (Const(1.0, "float"), "float"), root)
             return root
         return self.call("pow", self.value(base), self.value(exponent))
+
+    def int_power(self, x, n: int) -> tuple[Operand, str]:
+        """``x**n`` of an int ``x`` and ``n > 16`` by repeated squaring (int multiplies)."""
+        result, square = None, x
+        while n:
+            if n & 1:
+                result = square if result is None else self.arithmetic("mul", result, square)
+            n >>= 1
+            if n:
+                square = self.arithmetic("mul", square, square)
+        return result
 
     # --- logic --------------------------------------------------------
     def compare(self, expr) -> tuple[Operand, str]:
