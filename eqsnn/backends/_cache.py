@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -61,6 +62,7 @@ def give_up(path: Path, problem: str) -> Path:
         if key in _fallbacks:
             return _fallbacks[key]
         private = Path(tempfile.mkdtemp(prefix="eqsnn-cache-"))
+        atexit.register(shutil.rmtree, private, ignore_errors=True)  # loaded copies live on
         _fallbacks[key] = private
         print(f"eqsnn: warning: the cache folder {_shown(key)} cannot be used ({problem}); "
               f"compiled code goes to {private} for this run, and is compiled again next "
