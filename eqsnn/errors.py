@@ -11,6 +11,21 @@ from __future__ import annotations
 
 import difflib
 
+#: longest line of a message shown in full; longer ones (a 10 MB name) keep their ends
+LINE_LIMIT = 300
+
+
+def clip(text: str, limit: int = LINE_LIMIT) -> str:
+    """``text`` with every line longer than ``limit`` cut in the middle."""
+    def one(line: str) -> str:
+        if len(line) <= limit:
+            return line
+        keep = limit // 2
+        return f"{line[:keep]} ... ({len(line) - 2 * keep} characters left out) ... " \
+               f"{line[-keep:]}"
+    return "\n".join(one(line) for line in text.split("\n"))
+
+
 
 class EqsnnError(Exception):
     """Root of every error eqsnn raises for bad input."""
@@ -48,20 +63,28 @@ class EqsnnError(Exception):
         lines = self.source.split("\n")
         if not 1 <= self.line <= len(lines):
             return ""
-        text = lines[self.line - 1].expandtabs(4)
-        caret = " " * (max(self.column or 1, 1) - 1) + "^"
+        text = lines[self.line - 1]
+        column = max(self.column or 1, 1) - 1
+        if len(text) > LINE_LIMIT:  # a window around the column
+            start = max(0, column - LINE_LIMIT // 2)
+            text, column = ("..." if start else "") + text[start:start + LINE_LIMIT] + (
+                "..." if start + LINE_LIMIT < len(text) else ""), column - start + (
+                3 if start else 0)
+        # tabs shown as one space each, so that the caret stays under the column
+        text = text.replace("\t", " ")
+        caret = " " * column + "^"
         return f"    {text}\n    {caret}"
 
     def __str__(self) -> str:
         where = ""
         if self.line is not None:
             where = f"{self.filename or '<model>'}:{self.line}:{self.column or 1}: "
-        parts = [where + self.message]
+        parts = [clip(where + self.message)]
         context = self.context()
         if context:
             parts.append(context)
         if self.hint:
-            parts.append(f"hint: {self.hint}")
+            parts.append(clip(f"hint: {self.hint}"))
         return "\n".join(parts)
 
 
@@ -120,5 +143,7 @@ class LibraryNotImplementedError(EqsnnError, NotImplementedError):
 
 def suggest(name: str, candidates) -> str | None:
     """A "did you mean ...?" hint for a misspelt ``name``, or None."""
+    if len(name) > 100:  # difflib is quadratic; no name that long is a typo of a short one
+        return None
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None

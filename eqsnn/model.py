@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import ir
-from .errors import EqsnnError
+from .errors import EqsnnError, ParseError
 from .pipeline import compile_ir
 from .show import render_latex, render_markdown, render_text
 
@@ -105,8 +105,24 @@ def load(path, *, switches: dict | None = None) -> Model:
     """Compile the model in the file at ``path`` (a ``.eqs`` file)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
-        raise EqsnnError(f"cannot read model file {str(path)!r}: {exc.strerror}",
+        raise EqsnnError(f"cannot read model file {str(path)!r}: {exc.strerror or exc}",
                          hint="give the path of a .eqs file") from None
-    return compile(text, filename=str(path), switches=switches)
+    return compile(decode(data, str(path)), filename=str(path), switches=switches)
+
+
+def decode(data: bytes, filename: str | None = None) -> str:
+    """Model text from the bytes of a file: UTF-8 (a byte-order mark allowed), else a
+    ParseError at the first byte that is not UTF-8, wherever it is (a comment too)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        raise ParseError(
+            f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded",
+            line=line, column=column, filename=filename,
+            source=data.decode("utf-8", "replace"),
+            hint="save the file as UTF-8 (model text is UTF-8)") from None

@@ -10,11 +10,15 @@ cross it.
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import warnings
+from collections.abc import Mapping
 
 from . import ir
-from .errors import EqsnnError, InternalError, SolverError
+from .errors import EqsnnError, InternalError, ParameterError, SolverError
 from .frontend.check import check
+from .frontend.lets import lower_shared_lets
 from .frontend.parse import parse
 from .solve.analysis import analyse, choose_method
 from .solve.assemble import assemble
@@ -28,11 +32,36 @@ class EqsnnWarning(UserWarning):
 
 def compile_ir(text: str, filename: str | None = None, switches: dict | None = None) -> ir.Model:
     """Model text → validated :class:`ir.Model`."""
-    key = tuple(sorted((switches or {}).items()))
+    key = tuple(sorted(_checked_switches(switches).items()))
     model = _compile_cached(text, filename, key)
     for message in model.method.warnings:
         warnings.warn(f"{model.name}: {message}", EqsnnWarning, stacklevel=3)
     return model
+
+
+def _checked_switches(switches) -> dict:
+    """``switches`` as a dict of switch name -> bool, int or finite float; else a
+    ParameterError (a list, a name that is not a str, an unhashable or NaN value)."""
+    if switches is None:
+        return {}
+    if not isinstance(switches, Mapping):
+        raise ParameterError(f"switches must be a dict of switch name -> value, not "
+                             f"{type(switches).__name__}",
+                             hint="for example switches={'relative_reset': False}")
+    switches = {name: bool(value) if getattr(getattr(value, "dtype", None), "kind", "") == "b"
+                else value for name, value in switches.items()}  # numpy bools
+    for name, value in switches.items():
+        if not isinstance(name, str):
+            raise ParameterError(f"switch names are strings, not {name!r}"[:200])
+        ok = isinstance(value, (bool, numbers.Integral)) or (
+            isinstance(value, numbers.Real) and math.isfinite(value))
+        if not ok:
+            raise ParameterError(f"switch {name!r} must be true/false or a finite number, "
+                                 f"not {value!r}"[:300],
+                                 hint=f"for example switches={{{name!r}: True}}")
+    return {name: value if isinstance(value, bool) else int(value)
+            if isinstance(value, numbers.Integral) else float(value)
+            for name, value in switches.items()}
 
 
 @functools.lru_cache(maxsize=256)
@@ -64,4 +93,4 @@ def _compile(text, filename, switches) -> ir.Model:
         raise exc.located(checked.source, checked.filename) from None
     chosen = ir.Method(method, reasons, method_warnings)
     model = assemble(checked, system, chosen, precompute, update)
-    return hoist(model).validate()
+    return lower_shared_lets(hoist(model), checked.lets).validate()

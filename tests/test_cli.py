@@ -194,5 +194,5 @@ def test_run_plots_a_model_without_threshold(capsys, tmp_path):
                        "Isyn=0:0.1", "--plot", str(tmp_path / "li.png"))
     assert code == 0 and "spikes: none (the model has no threshold)" in out
     assert (tmp_path / "li.png").stat().st_size > 10_000
-    code, out, _ = run(capsys, "run", "lif_pulse", "--steps", "0")
-    assert code == 0 and "spikes: 0 (no steps run)" in out
+    code, _, err = run(capsys, "run", "lif_pulse", "--steps", "0")
+    assert code == 1 and "--steps must be at least 1, not 0" in err

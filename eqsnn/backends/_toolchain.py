@@ -2,9 +2,11 @@
 
 Finding the compiler (``$CC``, else cc, gcc or clang), probing what it
 supports (``-march=native``, OpenMP, glibc's SIMD math), and compiling into a
-content-addressed cache (``$EQSNN_CACHE_DIR``, default ``~/.cache/eqsnn``)
-with atomic writes, so processes compiling the same model at once never see
-half a file.  Probe results are remembered on disk.
+content-addressed cache (``$EQSNN_CACHE_DIR``, default ``~/.cache/eqsnn``;
+see :mod:`._cache`): every entry is validated (size and SHA-256) before it is
+used, so processes compiling the same model at once, a crash half-way or a
+damaged file never get a bad library loaded.  Probe results are remembered
+on disk the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import BackendError
+from . import _cache
 
 __all__ = [
     "cache_dir", "find_compiler", "compiler_flags", "compile_shared_library",
@@ -32,14 +35,9 @@ CACHE_FORMAT = "1"
 
 
 def cache_dir() -> Path:
-    """``$EQSNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/eqsnn``, else ``~/.cache/eqsnn``."""
-    if os.environ.get("EQSNN_CACHE_DIR"):
-        path = Path(os.environ["EQSNN_CACHE_DIR"])
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = Path(base) / "eqsnn"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """``$EQSNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/eqsnn``, else ``~/.cache/eqsnn``; a
+    private temporary folder (with one warning on stderr) when that one cannot be used."""
+    return _cache.directory()
 
 
 def default_threads() -> int:
@@ -97,18 +95,31 @@ def _probe_builds(key: str, source: str, argv) -> bool:
     """Whether ``argv(src, out)`` (a compiler command line) builds ``source``; the answer
     is remembered on disk under a hash of ``key``."""
     memo = cache_dir() / f"probe-{hashlib.sha256(key.encode()).hexdigest()[:16]}.txt"
-    if memo.exists():
-        return memo.read_text().strip() == "1"
-    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+    answer = _cache.read(memo)
+    if answer in (b"0", b"1"):
+        return answer == b"1"
+    _cache.discard(memo)  # missing, damaged or half-written: probe again
+    works, _ = _try_build(source, argv)
+    if works is None:
+        return False  # not an answer about the compiler: not remembered
+    try:
+        _cache.store(memo, b"1" if works else b"0")
+    except OSError:
+        pass  # only a memo: probing again next time is correct
+    return works
+
+
+def _try_build(source: str, argv) -> tuple[bool | None, str]:
+    """``(built, compiler output)``; ``built`` is ``None`` when the compiler did not run."""
+    with tempfile.TemporaryDirectory(prefix="eqsnn-probe-") as tmp:
         src = Path(tmp) / "probe.c"
         src.write_text(source)
         try:
-            works = subprocess.run(argv(str(src), str(Path(tmp) / "probe.so")),
-                                   capture_output=True, timeout=60).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            return False  # not an answer about the compiler: not remembered
-    _write_atomically(memo, b"1" if works else b"0")
-    return works
+            done = subprocess.run(argv(str(src), str(Path(tmp) / "probe.so")),
+                                  capture_output=True, text=True, errors="replace", timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, str(exc)
+    return done.returncode == 0, (done.stdout + done.stderr).strip()
 
 
 @functools.cache
@@ -159,13 +170,22 @@ def _vector_math(command: tuple[str, ...], flags: tuple[str, ...]) -> bool:
                           *VECTOR_MATH_LIBRARIES, "-lm"])
 
 
+class CompilerError(BackendError):
+    """The C compiler failed; ``output`` is what it printed."""
+
+    def __init__(self, message: str, output: str, **kwargs):
+        super().__init__(message, **kwargs)
+        self.output = output
+
+
 def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path, bool]:
     """Compile C ``text`` to a shared library in the cache; returns ``(path, was_cached)``.
 
     The file name carries a hash of the source, the compiler and the flags.
-    Source and library are written to temporary files and renamed into
-    place, so processes compiling the same model at once never see half a
-    file.
+    A cached library is used only when its size and SHA-256 are those
+    recorded when it was written (:func:`._cache.valid`); else it is built
+    again.  A cache folder that fails while writing is given up for a
+    private one (:func:`._cache.give_up`).
     """
     command = find_compiler()
     flags = compiler_flags(command, fast_math)
@@ -174,28 +194,82 @@ def compile_shared_library(text: str, stem: str, fast_math: bool) -> tuple[Path,
     ).encode()).hexdigest()[:24]
     directory = cache_dir()
     library = directory / f"{stem}-{key}.so"
-    if library.exists():
+    if _cache.valid(library):
         return library, True
-    source = directory / f"{stem}-{key}.c"
+    try:
+        return _build(text, directory, f"{stem}-{key}", command, flags), False
+    except OSError as exc:  # the folder failed under us (full, made read-only, removed)
+        directory = _cache.give_up(directory, f"writing failed: {exc.strerror or exc}")
+        try:
+            return _build(text, directory, f"{stem}-{key}", command, flags), False
+        except OSError as again:
+            raise BackendError(f"cannot write the compiled library: {again}",
+                               hint="set EQSNN_CACHE_DIR to a writable folder") from None
+
+
+def load_library(library: Path):
+    """``ctypes.CDLL`` of a cached library, loaded from a private copy of the checked
+    bytes (:func:`._cache.verified_copy`), so that nothing changed or damaged is loaded;
+    ``None`` if it no longer matches its checksum (compile again)."""
+    import ctypes
+
+    copy = _cache.verified_copy(library)
+    if copy is None:
+        return None  # changed since it was checked (another process is writing it)
+    try:
+        return ctypes.CDLL(copy)
+    finally:
+        _cache.discard(Path(copy))
+
+
+def discard(library: Path) -> None:
+    """Remove a cached library, so that it is built again."""
+    _cache.discard(library)
+
+
+def _build(text: str, directory: Path, name: str, command, flags) -> Path:
+    library = directory / f"{name}.so"
+    source = directory / f"{name}.c"
+    if source.is_dir():  # a file in place of either is replaced atomically below; a folder
+        _cache.discard(source)  # would block that (a concurrent build may be reading a file)
     _write_atomically(source, text.encode())
-    handle, partial = tempfile.mkstemp(dir=directory, prefix=f".{stem}-", suffix=".so")
+    handle, partial = tempfile.mkstemp(dir=directory, prefix=f".{name}-", suffix=".so")
     os.close(handle)
     libraries = VECTOR_MATH_LIBRARIES if VECTOR_MATH_FLAG in flags else ()
     argv = [*command, *flags, str(source), "-o", partial, *libraries, "-lm"]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                              timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        os.unlink(partial)
-        raise BackendError(f"running the C compiler failed: {exc}", hint=_INSTALL_HINT) from None
-    if done.returncode != 0:
-        os.unlink(partial)
-        raise BackendError(
-            f"the C compiler failed on the code emitted for {stem} "
-            f"(exit {done.returncode}):\n{done.stderr.strip()[-4000:]}",
-            hint=f"this is a bug in eqsnn; please report it with the model; source: {source}",
-        )
-    os.replace(partial, library)
-    return library, False
+        _cache.discard(Path(partial))
+        raise CompilerError(f"running the C compiler {' '.join(command)!r} failed: {exc}",
+                            str(exc), hint=_INSTALL_HINT) from None
+    except BaseException:  # Ctrl-C while compiling: leave no partial file behind
+        _cache.discard(Path(partial))
+        raise
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0 or os.path.getsize(partial) == 0:
+        _cache.discard(Path(partial))
+        raise _compiler_failure(command, done.returncode, output, name, source)
+    _cache.publish(partial, library)
+    return library
+
+
+def _compiler_failure(command, returncode: int, output: str, name: str, source: Path):
+    """A CompilerError: the compiler itself is broken (it cannot build an empty library),
+    or it rejected eqsnn's code (a bug in eqsnn)."""
+    shown = output[-4000:] or "(it printed nothing)"
+    what = f"exit {returncode}" if returncode else "it wrote no library"
+    works, sanity = _try_build("int eqsnn_probe(void) { return 0; }\n",
+                               lambda src, out: [*command, *BASE_FLAGS, src, "-o", out])
+    if not works:
+        return CompilerError(
+            f"the C compiler {' '.join(command)!r} cannot build a shared library "
+            f"({what}):\n{shown}", output,
+            hint="check that it works (CC selects it), or " + _INSTALL_HINT)
+    return CompilerError(
+        f"the C compiler failed on the code emitted for {name} ({what}):\n{shown}", output,
+        hint=f"this is a bug in eqsnn; please report it with the model; source: {source}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -212,7 +286,11 @@ def _machine() -> str:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(partial, path)
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:60]}-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(partial, path)
+    except BaseException:
+        _cache.discard(Path(partial))
+        raise

@@ -263,9 +263,22 @@ class CProgram:
         self.layout: Layout = source.extra.get("layout") or layout(
             source.model, source.options.per_neuron)
         stem = "".join(ch if ch.isalnum() else "_" for ch in source.model.name)[:40]
-        self.path, self.cached = _toolchain.compile_shared_library(
-            source.text, f"{stem}_{source.options.precision}", source.options.fast_math)
-        self.library = ctypes.CDLL(str(self.path))
+        for _ in range(3):  # another process may replace the library between the steps
+            self.path, self.cached = _toolchain.compile_shared_library(
+                source.text, f"{stem}_{source.options.precision}", source.options.fast_math)
+            try:
+                self.library = _toolchain.load_library(self.path)
+            except OSError as exc:  # a valid entry the loader still refuses (a broken CC)
+                _toolchain.discard(self.path)
+                raise BackendError(f"cannot load the compiled library {self.path}: {exc}",
+                                   hint="check the C compiler (CC); the library was removed "
+                                   "from the cache and is built again next time") from None
+            if self.library is not None:
+                break
+        else:
+            raise BackendError(f"the cached library {self.path} kept changing while it was "
+                               "loaded", hint="another process may be clearing the cache; "
+                               "try again")
         self.library.eqsnn_run.argtypes = [ctypes.POINTER(_RunArgs)]
         self.library.eqsnn_run.restype = ctypes.c_int
         self.library.eqsnn_spike_positions.argtypes = [_POINTER] + [_LONG] * 3 + [_POINTER] * 3

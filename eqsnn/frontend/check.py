@@ -7,7 +7,7 @@ text.  See :mod:`eqsnn.frontend.expressions` for the expression rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy
 
@@ -16,6 +16,7 @@ from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
 from .dimensions import check_dimensions, unit_from_syntax
 from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
+from .lets import Lets
 
 METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
@@ -56,6 +57,7 @@ class Checked:
     source: str
     filename: str | None
     units: tuple = ()  # (name, eqsnn.units.Unit) of each param, state and input with a unit
+    lets: Lets = field(default_factory=Lets)  # lets kept as shared sub-expressions
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -114,6 +116,17 @@ class _Checker:
         if method is not None and method not in METHODS:
             raise _error(f"unknown integration method {method!r}", methods[0].pos,
                          suggest(method, METHODS) or f"choose one of {', '.join(METHODS)}")
+        for block, condition in (("reset", "threshold"),
+                                 ("negative_reset", "negative_threshold")):
+            if conditions.get(condition) is None:
+                decl = next((d for d in by_kind.get(s.BlockDecl, []) if d.kind == block
+                             and d.body), None)
+                if decl is not None:
+                    shown = block.replace("_", " ")
+                    raise _error(f"'{shown}:' without '{condition.replace('_', ' ')}:' never "
+                                 "runs", decl.pos,
+                                 f"add '{condition.replace('_', ' ')}: ...' (the condition of "
+                                 f"a spike), or remove the '{shown}:' block")
         if conditions.get("negative_threshold") is not None and conditions.get(
                 "threshold") is None:
             pos = next(d.pos for d in by_kind[s.ConditionDecl]
@@ -134,7 +147,7 @@ class _Checker:
             method_pos=(methods[0].pos.line, methods[0].pos.column) if methods else None,
             dtypes=dtypes,
             draws=conv.draws, switches=switches, source=self.model.source,
-            filename=self.model.filename, units=tuple(units.items()),
+            filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
         )
 
     # -- switches and compile-time if ---------------------------------------
@@ -205,6 +218,10 @@ class _Checker:
         if name.startswith("_"):
             raise _error(f"names starting with '_' are reserved for generated code: {name!r}",
                          decl.pos, f"call it {name.lstrip('_') or 'x'!r} instead")
+        if name == "spikes" and isinstance(decl, s.StateDecl):
+            raise _error("a state cannot be called 'spikes'", decl.pos,
+                         "'spikes' names the recorded spikes (record=['spikes']); "
+                         "call the state e.g. 'spike_count'")
         if name in self.declared:
             kind, pos = self.declared[name]
             raise _error(f"{name!r} is already declared as a {kind} at line {pos.line}",
@@ -254,6 +271,9 @@ class _Checker:
             if kind != "bool":
                 raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
                              "write a comparison such as 'V >= v_thresh'")
+            if decl.kind != "refractory" and conv.lets.has_shared(value):
+                value = conv.written_out(value, decl.cond.pos, f"'{decl.kind}:'".replace(
+                    "_", " "))
             out[decl.kind] = value
         return out
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sympy
+from sympy.core.function import AppliedUndef
 
 from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
+from .lets import EXPAND_LIMIT, Lets, syntax_size
 
 
 def _clip(x, lo, hi):
@@ -47,6 +49,15 @@ _SIGNATURES = {
 _INT_FUNCTIONS = {"abs", "min", "max", "clip"}
 BUILTIN_TYPES = ir.BUILTIN_TYPES
 _COMPARE = {">=": sympy.Ge, ">": sympy.Gt, "<=": sympy.Le, "<": sympy.Lt}
+
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+FLOAT64_MAX = sympy.Float(1.7976931348623157e308)
+
+
+def _short(value, limit: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:12]}...{text[-12:]} ({len(text)} digits)"
 
 
 @dataclass
@@ -75,6 +86,7 @@ class Converter:
         self.local_types: dict[str, str] = {}
         self.local_lines: dict[str, int] = {}
         self.draws = 0
+        self.lets = Lets()  # the lets too big to substitute (eqsnn.frontend.lets)
 
     # -- expressions ----------------------------------------------------
     def expr(self, node, *, constant=False, initial=False, ode=False):
@@ -89,10 +101,28 @@ class Converter:
         if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise _error("this expression is infinite or undefined (e.g. a division by zero)",
                          node.pos, "check the constants in the expression")
+        if value.has(sympy.I):
+            raise _error("this expression is not a real number (a log or a root of a "
+                         "negative constant?)", node.pos, "check the constants in the expression")
+        if value.is_Float and not abs(value) <= FLOAT64_MAX:  # SymPy's floats do not overflow
+            raise _error(f"this constant, {_short(sympy.sstr(value, full_prec=False))}, is "
+                         "beyond the largest float64", node.pos,
+                         "check the constants in the expression")
+        if kind == "int" and value.is_Integer and not INT32_MIN <= int(value) <= INT32_MAX:
+            raise _error(f"the int value {_short(value)} is outside the int32 range "
+                         f"{INT32_MIN}..{INT32_MAX}", node.pos,
+                         "ints are 32-bit on every backend; for a float write the number "
+                         "with a decimal point or an exponent (e.g. 1e11)")
         return value, kind
 
     def _number(self, node: s.Number):
         if node.is_int:
+            digits = node.text.lstrip("0")
+            if len(digits) > 10:  # certainly outside int32; int() of it may be refused
+                raise _error(f"the int literal {_short(node.text)} is outside the int32 range "
+                             f"{INT32_MIN}..{INT32_MAX}", node.pos,
+                             "ints are 32-bit on every backend; for a float write the number "
+                             "with a decimal point or an exponent (e.g. 1e11)")
             return sympy.Integer(int(node.text)), "int"
         return sympy.Float(float(node.text)), "float"
 
@@ -142,7 +172,10 @@ class Converter:
             if name in table:
                 return sympy.Symbol(name), table[name]
         if name in scope.lets:
-            return self.let(name)
+            value, kind = self.let(name)
+            if (constant or initial) and self.lets.has_shared(value):
+                value = self.written_out(value, node.pos, "an initial value or a constant")
+            return value, kind
         if name in BUILTIN_TYPES:
             return sympy.Symbol(name), BUILTIN_TYPES[name]
         if name == "refractory":
@@ -191,8 +224,22 @@ class Converter:
         finally:
             self.let_stack.pop()
             self.mode, self.locals = saved_mode, saved_locals
+        value = (self.lets.share(name, *value, syntax_size(decl.expr)), value[1])
         self.let_values[name] = value
         return value
+
+    def written_out(self, value, pos, where: str):
+        """``value`` with its shared lets substituted, for a place that has no statements
+        to compute them in; a CheckError if that is too large."""
+        size = self.lets.size(value)
+        if size > EXPAND_LIMIT:
+            names = sorted({self.lets.of(a).name for a in value.atoms(AppliedUndef)
+                            if self.lets.of(a) is not None})
+            raise _error(f"the let{'s' if len(names) > 1 else ''} {', '.join(names)} written "
+                         f"out {'have' if len(names) > 1 else 'has'} about {size} terms, too "
+                         f"many for {where}, where lets are substituted", pos,
+                         "compute the value into a state in 'after:' and use the state here")
+        return self.lets.expand(value)
 
     def _call(self, node: s.Call):
         if node.func not in LANGUAGE_FUNCTIONS:
@@ -258,7 +305,9 @@ class Converter:
             return (sympy.And if op == "and" else sympy.Or)(left, right), "bool"
         if op in ("==", "!="):
             if (lkind == "bool") != (rkind == "bool"):
-                raise _error(f"cannot compare a condition with a number using '{op}'", node.pos)
+                raise _error(f"cannot compare a condition with a number using '{op}'", node.pos,
+                             "compare conditions with conditions (e.g. 'b == (V > 0)'); "
+                             "'a < b < c' chains as 'a < b and b < c'")
             cls = sympy.Eq if op == "==" else sympy.Ne
             return cls(left, right, evaluate=False), "bool"
         for kind, side in ((lkind, node.left), (rkind, node.right)):

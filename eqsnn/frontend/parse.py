@@ -26,6 +26,27 @@ class _ModelIndenter(Indenter):
     DEDENT_type = "_DEDENT"
     tab_len = 4
 
+    def handle_NL(self, token):
+        """Python's rule without its tab stops: indentation is spaces only (a tab's width
+        is a guess, and a wrong guess silently moves a line into or out of a block), and a
+        dedent must go back to a level used before; both errors name the line."""
+        if self.paren_level == 0:
+            indent = token.rsplit("\n", 1)[-1]
+            line = token.end_line or token.line
+            if "\t" in indent:
+                raise ParseError("the indentation contains a tab", line=line,
+                                 column=indent.index("\t") + 1,
+                                 hint="indent with spaces only (4 per level): the width of a "
+                                      "tab is ambiguous")
+            if "\n" in token and len(indent) < self.indent_level[-1] \
+                    and len(indent) not in self.indent_level:
+                raise ParseError(
+                    f"this line is indented by {len(indent)} spaces, which matches no "
+                    "enclosing block", line=line, column=len(indent) + 1,
+                    hint="dedent back to a level used before (levels here: "
+                         f"{', '.join(str(level) for level in self.indent_level)} spaces)")
+        yield from super().handle_NL(token)
+
 
 @functools.cache
 def _parser() -> lark.Lark:
@@ -44,7 +65,7 @@ def parse(text: str, filename: str | None = None) -> s.ModelDecl:
     """Parse one model.  Raises :class:`ParseError` with position and hint."""
     if not isinstance(text, str):
         raise ParseError(f"model text must be a str, not {type(text).__name__}")
-    source = text.replace("\r\n", "\n")
+    source = text.replace("\r\n", "\n").removeprefix("\ufeff")  # a byte-order mark, as Python
     if not source.endswith("\n"):
         source += "\n"
     _reject_control_characters(source, filename)
@@ -57,6 +78,8 @@ def parse(text: str, filename: str | None = None) -> s.ModelDecl:
         raise
     except lark.exceptions.UnexpectedInput as exc:
         raise _describe(exc, source, filename) from None
+    except ParseError as exc:  # from the indenter
+        raise exc.located(source, filename) from None
     except lark.exceptions.LarkError as exc:  # indentation errors from the Indenter
         raise ParseError(
             "inconsistent indentation",
@@ -130,7 +153,15 @@ def _describe(exc: lark.exceptions.UnexpectedInput, source: str, filename) -> Pa
         text = getattr(token, "value", "")
         message = f"unexpected {text!r}" if text else "unexpected input"
         hint = f"expected {_expected(expected)}" if expected else None
-        if text == "=" and "COMPARE" in expected:
+        if text == "neuron" and column == 1:
+            message = "a second 'neuron' in one file"
+            hint = "a file holds one neuron model: put each model in its own file"
+        elif token is not None and token.type == "COMPARE" and "COMPARE" not in expected:
+            hint = f"a comparison needs a value on each side, e.g. 'x {text} 0'"
+        elif "NUMBER" in expected and not expected & {"NAME", "LPAR"}:
+            hint = ("a number is expected here: constraints compare with a number, e.g. "
+                    "(> 0), and a switch is set to a number, true or false")
+        elif text == "=" and "COMPARE" in expected:
             hint = "compare with '==' (a single '=' assigns)"
         elif token is not None and token.type == "NAME" and not expected & {"NAME"}:
             hint = (f"{text!r} is not a keyword here; declarations start with param, state, "
@@ -330,8 +361,19 @@ class _ToSyntax(lark.Transformer):
         return s.Binary("**", items[0], items[2], _pos(items[1]))
 
     def comparison(self, items):
-        left, op, right = items
-        return s.Binary(str(op), left, right, _pos(op))
+        """``a < b`` and, as in Python, ``a < b < c`` = ``a < b and b < c`` (``b`` once)."""
+        if len(items) == 3:
+            left, op, right = items
+            return s.Binary(str(op), left, right, _pos(op))
+        for middle in items[2:-1:2]:
+            if _draws(middle):
+                raise ParseError("a chained comparison repeats its middle term, which here "
+                                 "draws a random number", line=middle.pos.line,
+                                 column=middle.pos.column,
+                                 hint="draw it once into a let, then compare the let")
+        parts = [s.Binary(str(op), left, right, _pos(op))
+                 for left, op, right in zip(items[0:-1:2], items[1::2], items[2::2])]
+        return _fold_keyword(parts, "and")
 
     def sum(self, items):
         return _fold(items)
@@ -356,6 +398,19 @@ def _branches(items):
         else:
             branches.append((item.cond, item.body))
     return tuple(branches), orelse
+
+
+def _draws(expr) -> bool:
+    """Whether a syntax expression calls a random function."""
+    if isinstance(expr, s.Call):
+        return expr.func.startswith("rand") or any(_draws(arg) for arg in expr.args)
+    if isinstance(expr, s.Binary):
+        return _draws(expr.left) or _draws(expr.right)
+    if isinstance(expr, s.Unary):
+        return _draws(expr.operand)
+    if isinstance(expr, s.Index):
+        return _draws(expr.index)
+    return False
 
 
 def _fold(items):

@@ -381,6 +381,9 @@ class _StepBody:
         if kind == "array_get":
             self.helpers.add("clamp_index")
             return f"{args[0]}[eqsnn_clamp_index({args[1]}, _len_{args[0]})]"
+        if kind == "floordiv":  # ints only (lower.int_floor_division)
+            self.helpers.add("ifloordiv")
+            return f"eqsnn_ifloordiv({args[0]}, {args[1]})"
         if kind == "mod":
             helper = "imod" if integral else "fmod_floored"
             self.helpers.add(helper)

@@ -31,14 +31,27 @@ EQSNN_FN FLOAT eqsnn_fmod_floored(FLOAT a, FLOAT b)
 }
 """,
     "imod": """
-/* floored int modulo; 0 for a zero divisor, as NumPy */
+/* floored int modulo; 0 for a zero divisor, as NumPy; 0 for -1 (INT_MIN % -1 traps) */
 EQSNN_FN int eqsnn_imod(int a, int b)
 {
     int r;
-    if (b == 0) return 0;
+    if (b == 0 || b == -1) return 0;
     r = a % b;
     if (r != 0 && ((r < 0) != (b < 0))) r += b;
     return r;
+}
+""",
+    "ifloordiv": """
+/* floored int division; 0 for a zero divisor, as NumPy; -2**31 // -1 wraps to -2**31
+ * (in unsigned arithmetic: the signed division would trap) */
+EQSNN_FN int eqsnn_ifloordiv(int a, int b)
+{
+    int q;
+    if (b == 0) return 0;
+    if (b == -1) return (int)(0u - (unsigned int)a);
+    q = a / b;
+    if (q * b != a && ((a < 0) != (b < 0))) q -= 1;
+    return q;
 }
 """,
     "clamp_index": """

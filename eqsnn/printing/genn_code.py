@@ -349,8 +349,15 @@ class _Printer:
         if kind in _INFIX:
             symbol, prec = _INFIX[kind]
             return f"{_wrap(args[0], prec)} {symbol} {_wrap(args[1], prec + 1)}", prec
+        if kind == "floordiv":  # floored int division, 0 for a zero divisor (as NumPy)
+            a, b = _wrap(args[0], 13), _wrap(args[1], 14)
+            divisor = getattr(op.args[1], "value", None)
+            if divisor is not None and int(divisor) > 0:  # a positive constant
+                return f"({a} / {b} - ({a} % {b} != 0 && {a} < 0))", PRIMARY
+            return (f"({b} == 0 ? 0 : {a} / {b} - ({a} % {b} != 0 && "
+                    f"(({a} < 0) != ({b} < 0))))"), PRIMARY
         if kind == "mod":
-            return self.modulo(op.dtype, args)
+            return self.modulo(op.dtype, args, getattr(op.args[1], "value", None))
         if kind == "neg":
             text = _wrap(args[0], UNARY)
             return ("-(" + text + ")" if text.startswith("-") else "-" + text), UNARY
@@ -375,11 +382,16 @@ class _Printer:
             return f"(scalar){kind}({wide})", UNARY
         return f"{_CALLS.get(kind, kind)}({', '.join(a[0] for a in args)})", PRIMARY
 
-    def modulo(self, dtype, args) -> tuple[str, int]:
-        """Floored modulo (the sign of the divisor), as Python's ``%`` and NumPy's ``remainder``."""
+    def modulo(self, dtype, args, divisor=None) -> tuple[str, int]:
+        """Floored modulo (the sign of the divisor), as Python's ``%`` and NumPy's ``remainder``;
+        for ints 0 for a zero divisor (as NumPy) and for -1 (``INT_MIN % -1`` traps)."""
         a, b = _wrap(args[0], 13), _wrap(args[1], 14)
         if dtype == "int":
-            return f"(({a} % {b}) + {b}) % {b}", 13
+            if divisor is not None and int(divisor) > 0:  # a positive constant
+                return f"(({a} % {b}) + {b}) % {b}", 13
+            r = f"{a} % {b}"
+            return (f"({b} == 0 || {b} == -1 ? 0 : ({r} != 0 && (({r} < 0) != ({b} < 0)) ? "
+                    f"{r} + {b} : {r}))"), PRIMARY
         r = f"fmod({args[0][0]}, {args[1][0]})"
         return (f"({r} != 0.0 ? ((({b} < 0.0) != ({r} < 0.0)) ? {r} + {b} : {r})"
                 f" : copysign(0.0, {args[1][0]}))"), PRIMARY

@@ -214,12 +214,27 @@ class _Lowerer:
             for _ in range(abs(n) - 1):
                 acc = self.arithmetic("mul", acc, x)
             return self.arithmetic("div", (Const(1.0, "float"), "float"), acc) if n < 0 else acc
+        if exponent.is_Integer and exponent > 0:
+            x = self.value(base)
+            if x[1] == "int":  # by squaring, in int32: wraps as int arithmetic does
+                return self.int_power(x, int(exponent))
         if exponent.is_Number and abs(float(exponent)) == 0.5:
             root = self.call("sqrt", self.value(base))
             if exponent < 0:
                 return self.arithmetic("div", (Const(1.0, "float"), "float"), root)
             return root
         return self.call("pow", self.value(base), self.value(exponent))
+
+    def int_power(self, x, n: int) -> tuple[Operand, str]:
+        """``x**n`` of an int ``x`` and ``n > 16`` by repeated squaring (int multiplies)."""
+        result, square = None, x
+        while n:
+            if n & 1:
+                result = square if result is None else self.arithmetic("mul", result, square)
+            n >>= 1
+            if n:
+                square = self.arithmetic("mul", square, square)
+        return result
 
     # --- logic --------------------------------------------------------
     def compare(self, expr) -> tuple[Operand, str]:
@@ -246,9 +261,25 @@ class _Lowerer:
             return self.select(cond, expr, sympy.nan)
         return self.select(cond, self.value(expr), self.piecewise(rest))
 
+    def int_floor_division(self, quotient):
+        """``a // b`` of two ints (``floor(a / b)``) as the int op ``floordiv``: exact (a
+        float32 division is not, above 2**24), 0 for a zero divisor (as NumPy), wrapping
+        for ``-2**31 // -1``; ``None`` where an operand is not an int."""
+        numerator, denominator = sympy.fraction(quotient)
+        if denominator == 1:
+            return None
+        top, bottom = self.value(numerator), self.value(denominator)
+        if top[1] != "int" or bottom[1] != "int":
+            return None
+        return self.emit("floordiv", [top[0], bottom[0]], "int"), "int"
+
     # --- functions ----------------------------------------------------
     def function(self, expr) -> tuple[Operand, str]:
         kind = type(expr)
+        if kind is sympy.floor:
+            quotient = self.int_floor_division(expr.args[0])
+            if quotient is not None:
+                return quotient
         if kind in _FUNCTION_OF:
             fn = _FUNCTION_OF[kind]
             operand, dtype = self.value(expr.args[0])

@@ -38,7 +38,8 @@ NUMPY_TYPES = {"float": "FLOAT", "int": "np.int32", "bool": "np.bool_"}
 
 _UFUNCS = {
     "add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "np.divide",
-    "mod": "np.remainder", "min": "np.fmin", "max": "np.fmax", "neg": "np.negative",
+    "mod": "np.remainder", "floordiv": "np.floor_divide", "min": "np.fmin", "max": "np.fmax",
+    "neg": "np.negative",
     "lt": "np.less", "le": "np.less_equal", "gt": "np.greater", "ge": "np.greater_equal",
     "eq": "np.equal", "ne": "np.not_equal",
     "and": "np.logical_and", "or": "np.logical_or", "not": "np.logical_not",
@@ -48,6 +49,7 @@ _UFUNCS = {
 }
 _OPERATORS = {
     "add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", "mod": "{} % {}",
+    "floordiv": "{} // {}",
     "neg": "-{}", "lt": "{} < {}", "le": "{} <= {}", "gt": "{} > {}", "ge": "{} >= {}",
     "eq": "{} == {}", "ne": "{} != {}",
 }

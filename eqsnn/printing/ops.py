@@ -23,6 +23,7 @@ OPS = {
     "sub": (2, "a - b"),
     "mul": (2, "a * b"),
     "div": (2, "a / b (always float)"),
+    "floordiv": (2, "floor(a / b) of two ints, exact; 0 for b == 0; wraps for -2**31 // -1"),
     "mod": (2, "floored modulo, the sign of b (Python's %)"),
     "min": (2, "the smaller; a NaN argument is ignored"),
     "max": (2, "the larger; a NaN argument is ignored"),
@@ -57,7 +58,7 @@ WIDE_FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "sin", "cos", "tanh"
 
 #: Ops computed lane by lane, so their result may overwrite an argument.
 ELEMENTWISE = frozenset({
-    "add", "sub", "mul", "div", "mod", "min", "max", "neg",
+    "add", "sub", "mul", "div", "floordiv", "mod", "min", "max", "neg",
     "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "cast", "call",
 })
 

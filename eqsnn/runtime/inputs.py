@@ -29,7 +29,8 @@ def unknown_name(kind: str, name, known) -> ParameterError:
     """``unknown param 'tau_men'; did you mean 'tau_mem'?`` with the known names as hint."""
     known = sorted(known)
     same_letters = [k for k in known if k.lower() == str(name).lower()]
-    close = same_letters or difflib.get_close_matches(str(name), known, n=1)
+    close = same_letters or (difflib.get_close_matches(str(name), known, n=1)
+                             if len(str(name)) <= 100 else [])
     suggestion = f"; did you mean {close[0]!r}?" if close else ""
     hint = f"known {kind}s: {', '.join(known)}" if known else f"this model has no {kind}s"
     return ParameterError(f"unknown {kind} {name!r}{suggestion}", hint=hint)
@@ -63,8 +64,8 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
             raise ParameterError(f"{what} must be finite; got {bad}{at}")
     if dtype == "int" and array.dtype.kind == "f" and not np.all(array == np.round(array)):
         raise ParameterError(f"{what} must be integers; got non-integral values")
-    if dtype == "int" and array.size and np.abs(array).max() >= 2**31:
-        raise ParameterError(f"{what} must fit in int32")
+    if dtype == "int" and array.size and (array.min() < -(2**31) or array.max() > 2**31 - 1):
+        raise ParameterError(f"{what} must fit in int32 (-2147483648..2147483647)")
     if dtype == "bool" and array.dtype.kind != "b" and not ((array == 0) | (array == 1)).all():
         raise ParameterError(f"{what} must be booleans (True/False or 0/1)")
     return array
@@ -132,12 +133,23 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape) -> di
 
 def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, bool]:
     """``(states, spikes)``: state name -> flat neuron indices or None (all), and spikes wanted."""
+    if record is None:
+        record = ()
     if isinstance(record, str):
         record = (record,)
+    if not isinstance(record, Mapping) and not isinstance(record, (list, tuple, set,
+                                                                   frozenset)):
+        raise ParameterError(
+            f"record must name states and/or 'spikes' (a name, a list of names, or a dict "
+            f"of name -> neuron ids), not {type(record).__name__}",
+            hint="for example record=['V', 'spikes'] or record={'V': [0, 1, 2]}")
     items = record.items() if isinstance(record, Mapping) else ((name, None) for name in record)
     states = {s.name for s in model.states}
     chosen, spikes = {}, False
     for name, index in items:
+        if not isinstance(name, str):
+            raise ParameterError(f"record names states by their name (a str), not {name!r}",
+                                 hint="for example record=['V', 'spikes']")
         if name == "spikes":
             if not model.spiking:
                 raise ParameterError(

@@ -83,7 +83,13 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
         axes[-1].set_xlim(first_step * dt, (first_step + steps) * dt)
     figure.suptitle(_title(info, lane, batch_size) if title is None else title, fontsize=10)
     if path is not None:
-        figure.savefig(path, dpi=110)
+        try:
+            figure.savefig(path, dpi=110)
+        except OSError as exc:
+            from ..errors import ParameterError
+
+            raise ParameterError(f"cannot write the figure {path!r}: "
+                                 f"{exc.strerror or exc}") from None
     return figure
 
 

@@ -128,6 +128,10 @@ class Result:
         (a ``matplotlib.figure.Figure``, shown inline in Jupyter).  Needs matplotlib
         (``pip install eqsnn[plot]``).
         """
+        if path is not None:
+            from .paths import check_figure_path
+
+            path = check_figure_path(path)
         from .plotting import result_figure
 
         return result_figure(self, path, lane=lane, neurons=neurons, title=title)

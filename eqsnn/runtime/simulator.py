@@ -21,6 +21,7 @@ from .. import ir
 from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
 from . import host
+from .guard import Snapshot, check_record_memory, record_bytes
 from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
 from .quantities import from_internal, time_step, to_internal, unit_symbols
@@ -81,6 +82,8 @@ class Simulator:
         instance = Instance(self.n, self.batch_size, self.dt, self.precision, values,
                             self._initial, arrays, self.seed)
         self._runner = program.start(instance)
+        self._values = values  # what the runner holds now, to restore after a failed run
+        self._arrays = arrays
         self._step = 0
 
     # --- running ---------------------------------------------------------
@@ -95,13 +98,18 @@ class Simulator:
                     f"{type(value).__name__}); the {self.backend} backend reads host arrays",
                     hint="copy it to the host with .get(), or simulate with backend='cupy'")
 
-    def run(self, steps, inputs=None, record=(), *, progress=None) -> Result:
+    def run(self, steps, inputs=None, record=(), *, progress=None,
+            record_memory=None) -> Result:
         """Advance ``steps`` steps from the current state and return what was recorded.
 
         ``inputs`` maps input names to arrays broadcastable to
         ``(steps, batch, *shape)``; a scalar, ``shape`` or ``(batch, *shape)``
         value is held for every step.  ``record`` names states and/or
         ``"spikes"``, or maps a state to the neuron ids to record.
+        ``record_memory`` bounds the bytes recording may take (default: the
+        memory available now; ``math.inf``: no check); it is checked before
+        the first step.  A run that raises (Ctrl-C included) is rolled back:
+        state, ``step`` and ``t`` are as before it.
         """
         started = time.perf_counter()
         steps = _count("steps", steps)
@@ -122,7 +130,29 @@ class Simulator:
             runtime = self._runtime_values(steps)
             runtime.update(self._precompute({**self._params, **runtime}))
         plan_states, plan_arrays = self._checked_plan(plan)
-        # --- valid: from here on the population changes ------------------
+        check_record_memory(record_bytes(self.model, chosen, record_spikes, steps,
+                                         self.batch_size, self.n, self.precision),
+                            record_memory, chosen, steps)
+        # --- valid: from here on the population changes, all or nothing ---
+        snapshot = Snapshot(self._runner, [s.name for s in self.model.states],
+                            {name: self._values[name] for name in runtime if name in self._values},
+                            {name: self._arrays[name] for name in plan_arrays
+                             if name in self._arrays})
+        try:
+            result = self._run(steps, prepared, chosen, record_spikes, progress, runtime,
+                               plan_states, plan_arrays, started)
+        except BaseException:
+            snapshot.restore()
+            raise
+        self._values.update(runtime)
+        self._arrays.update(plan_arrays)
+        self._step += steps
+        return result
+
+    def _run(self, steps, prepared, chosen, record_spikes, progress, runtime, plan_states,
+             plan_arrays, started) -> Result:
+        """The part of :meth:`run` that changes the population; ``step`` is advanced by the
+        caller once it returned."""
         for name, value in runtime.items():
             self._runner.set_value(name, value)
         if self.model.readout is not None:
@@ -134,7 +164,7 @@ class Simulator:
             self._runner.set_array(name, value)
         raw, simulate = run_with_progress(self._runner, steps, self._step, prepared, chosen,
                                           record_spikes, progress)
-        first_step, self._step = self._step, self._step + steps
+        first_step = self._step
         variables = {
             name: from_internal(self.model, name, raw.vars[name].reshape(
                 (steps, self.batch_size) + self.shape) if index is None else raw.vars[name])
@@ -158,8 +188,13 @@ class Simulator:
 
     def reset(self) -> None:
         """Restore every state to its initial value and the step counter (and ``t``) to 0."""
-        for name, value in self._initial.items():
-            self._runner.set_state(name, value)
+        snapshot = Snapshot(self._runner, self._initial)
+        try:
+            for name, value in self._initial.items():
+                self._runner.set_state(name, value)
+        except BaseException:
+            snapshot.restore()
+            raise
         self._step = 0
 
     # --- state -----------------------------------------------------------

@@ -83,7 +83,17 @@ def analyse(checked: Checked) -> System:
             raise SolverError(f"noise in d{ode.var}/dt must be additive: a term times xi",
                               line=ode.line, column=ode.column,
                               hint="write e.g. 'sigma * xi', with xi appearing once, linearly")
-        noise.append(g)  # g may depend on states: then Euler–Maruyama integrates it
+        state_bound = sorted(str(x) for x in g.free_symbols
+                             if str(x) in {st.name for st in checked.states})
+        if state_bound:
+            raise SolverError(
+                f"noise in d{ode.var}/dt is multiplicative: the factor of xi depends on "
+                f"the state{'s' if len(state_bound) > 1 else ''} {', '.join(state_bound)}",
+                line=ode.line, column=ode.column,
+                hint="eqsnn integrates additive noise only (the factor of xi made of "
+                     "params, inputs and constants, e.g. 'sigma * xi'): multiplicative noise "
+                     "needs a choice of Ito or Stratonovich and a method for it")
+        noise.append(g)  # g may depend on inputs: then Euler–Maruyama integrates it
         rhs.append(ode.rhs.subs(XI, 0))
     unless = tuple(ode.unless for ode in odes)
     reasons = []

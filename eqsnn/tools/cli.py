@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
@@ -139,8 +140,13 @@ def _pairs(items, what, n: int | None = None):
 def cmd_run(args):
     from .. import Simulator
 
-    if args.plot and args.steps == 0:
-        raise EqsnnError("nothing to plot: --steps is 0", hint="give --steps N with N > 0")
+    if args.steps < 1:
+        raise EqsnnError(f"--steps must be at least 1, not {args.steps}")
+    if args.plot:
+        from ..runtime.paths import check_figure_path
+
+        check_figure_path(args.plot)  # before the run, not after it
+        _need_matplotlib()
     model = find_model(args.model)
     sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
                     precision=args.precision, params=_pairs(args.param, "param", args.n),
@@ -185,6 +191,20 @@ def cmd_run(args):
         result.plot(args.plot)
         print(f"plot written to {args.plot}")
     return 0
+
+
+def _need_matplotlib() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise EqsnnError("--plot needs matplotlib", hint="pip install eqsnn[plot]")
+
+
+def _tolerance(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise EqsnnError(f"--tolerance must be a finite number >= 0, not {value!r}",
+                         hint="e.g. --tolerance 1e-9 (0: only identical values agree)")
+    return value
 
 
 def cmd_show(args):
@@ -235,7 +255,8 @@ def cmd_compare(args):
     backends = args.backends.split(",") if args.backends else None
     comparison = compare(model, backends, n=args.n, steps=args.steps, dt=args.dt,
                          precision=args.precision, inputs=_pairs(args.input, "input", args.n),
-                         rtol=args.tolerance, atol=args.tolerance, seed=args.seed,
+                         rtol=_tolerance(args.tolerance), atol=args.tolerance,
+                         seed=args.seed,
                          fast_math=args.fast_math)
     print(comparison)
     return 0 if comparison.ok else 1
@@ -347,6 +368,16 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # the output went to a pipe that closed (eqsnn ... | head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug or the environment: one line, not a traceback
+        if os.environ.get("EQSNN_TRACEBACK"):
+            raise
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+        print(f"error: {message}\nhint: if this looks like a bug in eqsnn, report it with "
+              "the command; set EQSNN_TRACEBACK=1 to see where it happened", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import time
 from dataclasses import asdict, dataclass, field, fields
 
@@ -191,6 +193,12 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
         raise EqsnnError(f"unknown precision {precision!r}", hint="use float32 or float64")
     rtol = DEFAULT_TOLERANCE[precision] if rtol is None else rtol
     atol = DEFAULT_TOLERANCE[precision] if atol is None else atol
+    for what, value in (("rtol", rtol), ("atol", atol)):
+        # NaN would make every comparison pass; a negative tolerance every one fail
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not math.isfinite(value) or value < 0:
+            raise EqsnnError(f"{what} must be a finite number >= 0, not {value!r}",
+                             hint="e.g. 1e-9; 0 accepts identical values only")
     names = list(REGISTRY) if backends is None else list(backends)
     unknown = [b for b in names + [reference] if b not in REGISTRY]
     if unknown:

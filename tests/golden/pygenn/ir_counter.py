@@ -12,7 +12,7 @@ counter_model = create_neuron_model(
     vars=[('count', 'int', VarAccess.READ_WRITE), ('flag', 'bool', VarAccess.READ_WRITE)],
     sim_code="""
 count = 1 + count;
-flag = ((count % period) + period) % period == 0;
+flag = (period == 0 || period == -1 ? 0 : (count % period != 0 && ((count % period < 0) != (period < 0)) ? count % period + period : count % period)) == 0;
 """,
     threshold_condition_code="flag",
 )

@@ -29,23 +29,23 @@ few_spike_relu_input_model = create_neuron_model(
         ('c1_', few_spike_relu_input_precompute.derived('c1_')),
     ],
     sim_code="""
-if ((((int)round(t / dt) % k) + k) % k == 0) {
+if ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) == 0) {
     V = Input;
 }
 SpikeSign = 0;
-if ((((((int)round(t / dt) % k) + k) % k % 2) + 2) % 2 == 0 && V >= c1_ * (scalar)pow((double)2.0, (double)(-1.0 - floor(0.5 * (scalar)((((int)round(t / dt) % k) + k) % k)) + floor(0.5 * (scalar)k)))) {
+if ((((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) % 2) + 2) % 2 == 0 && V >= c1_ * (scalar)pow((double)2.0, (double)(scalar)(-1 - ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) / 2 - ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) % 2 != 0 && (k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) < 0)) + (k / 2 - (k % 2 != 0 && k < 0))))) {
     SpikeSign = 1;
-} else if ((((((int)round(t / dt) % k) + k) % k % 2) + 2) % 2 == 1 && V < c0_ * (scalar)pow((double)2.0, (double)(-1.0 - floor(0.5 * (scalar)((((int)round(t / dt) % k) + k) % k)) + floor(0.5 * (scalar)k)))) {
+} else if ((((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) % 2) + 2) % 2 == 1 && V < c0_ * (scalar)pow((double)2.0, (double)(scalar)(-1 - ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) / 2 - ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) % 2 != 0 && (k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) < 0)) + (k / 2 - (k % 2 != 0 && k < 0))))) {
     SpikeSign = -1;
 }
 """,
     threshold_condition_code="SpikeSign != 0",
     reset_code="""
 if (SpikeSign > 0) {
-    V = V + c0_ * (scalar)pow((double)2.0, (double)(-1.0 - floor(0.5 * (scalar)((((int)round(t / dt) % k) + k) % k)) + floor(0.5 * (scalar)k)));
+    V = V + c0_ * (scalar)pow((double)2.0, (double)(scalar)(-1 - ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) / 2 - ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) % 2 != 0 && (k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) < 0)) + (k / 2 - (k % 2 != 0 && k < 0))));
 }
 else {
-    V = V + c1_ * (scalar)pow((double)2.0, (double)(-1.0 - floor(0.5 * (scalar)((((int)round(t / dt) % k) + k) % k)) + floor(0.5 * (scalar)k)));
+    V = V + c1_ * (scalar)pow((double)2.0, (double)(scalar)(-1 - ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) / 2 - ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) % 2 != 0 && (k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) < 0)) + (k / 2 - (k % 2 != 0 && k < 0))));
 }
 """,
     additional_input_vars=[('Input', 'scalar', 0.0)],
