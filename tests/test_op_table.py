@@ -47,13 +47,15 @@ def every_op_model() -> ir.Model:
              sympy.And(V > 0, I > 0), sympy.Or(V > 0, I > 0), sympy.Not(S("b0"))]
     step = [ir.Local(f"f{i}", "float", e) for i, e in enumerate(floats)]
     step += [ir.Local(f"b{i}", "bool", e) for i, e in enumerate(bools)]
+    step += [ir.Local("three", "int", sympy.Integer(3)),
+             ir.Local("q", "int", sympy.floor(n / S("three")))]  # int floor division
     total = sympy.Add(*[S(f"f{i}") for i in range(len(floats))], evaluate=False)
     flags = sympy.Add(*[sympy.Piecewise((sympy.Float(0.01 * (i + 1)), S(f"b{i}")),
                                         (sympy.Float(0.0), True))
                         for i in range(len(bools))], evaluate=False)
     step += [
         ir.Assign("V", sympy.Float(0.5) * V + sympy.Float(0.01) * total + flags),
-        ir.Assign("n", sympy.Mod(sympy.floor(sympy.Abs(V) * 3), 4)),
+        ir.Assign("n", sympy.Mod(sympy.floor(sympy.Abs(V) * 3) + S("q"), 4)),
     ]
     return ir.Model(
         name="EveryOp",
