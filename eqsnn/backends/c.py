@@ -18,8 +18,8 @@ How a run crosses the ctypes boundary (one call per ``run``):
   are never expanded;
 * each recorded state has an output array ``(steps, batch, k)`` written in
   the loop, and a sorted index of the ``k`` neurons (or none for all);
-* spikes go to bit planes ``(steps, batch, ceil(n/32))`` of ``uint32``,
-  converted to index arrays once, after the call.
+* spikes go to bit planes ``(steps, batch, ceil(n/32))`` of ``uint32``
+  (:mod:`eqsnn.runtime.spike_bits`), listed only when the result is read.
 
 ``eqsnn_run`` splits the ``(lane, neuron)`` grid into tiles of 256 neurons
 (OpenMP threads take runs of neighbouring tiles, ``schedule(guided)``: no
@@ -42,6 +42,7 @@ import numpy as np
 from .. import ir
 from ..errors import BackendError
 from ..printing.c import STORAGE_TYPES, UNIFORM_FUNCTION, prelude, print_step_function, wrap_items
+from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, _toolchain, numpy_dtype
 from . import _compiled as shared
 from ._compiled import Layout, layout
@@ -268,8 +269,6 @@ class CProgram:
         self.library = ctypes.CDLL(str(self.path))
         self.library.eqsnn_run.argtypes = [ctypes.POINTER(_RunArgs)]
         self.library.eqsnn_run.restype = ctypes.c_int
-        self.library.eqsnn_spike_positions.argtypes = [_POINTER] + [_LONG] * 3 + [_POINTER] * 3
-        self.library.eqsnn_spike_positions.restype = _LONG
         self.threads = threads
         self.load_seconds = time.perf_counter() - began
 
@@ -329,9 +328,9 @@ class CRunner:
             keep.append(index)
             recorders[k] = _Recorder(out.ctypes.data, None if index is None else
                                      index.ctypes.data, plans[name].width)
-        spiking = bool(record_spikes) and self.model.spiking
-        planes = [np.empty((steps, self.batch, shared.spike_words(self.n)), np.uint32)
-                  for _ in range(1 + self.model.signed)] if spiking else []
+        bits = SpikeBits.for_run(record_spikes, steps, self.batch, self.n, self.model.signed,
+                                 self.model.spiking)
+        planes = list(bits.planes) if bits is not None else []
         if steps > 0:
             values = _pointers([self.values[name] for name, _, _ in self.layout.values])
             arrays = [self.arrays[name] for name, _ in self.layout.arrays]
@@ -351,15 +350,7 @@ class CRunner:
             if self.program.library.eqsnn_run(ctypes.byref(args)) != 0:
                 raise BackendError("eqsnn_run rejected its arguments (a bug in eqsnn)")
         result = {name: plans[name].result(out) for name, out in outputs.items()}
-        return RawRun(result, *shared.collect_spikes(self.model, planes, self._spike_positions))
-
-    def _spike_positions(self, plane: np.ndarray):
-        """``(step, lane, neuron)`` of the set bits of a spike plane, counted and listed in C."""
-        find = self.program.library.eqsnn_spike_positions
-        count = find(plane.ctypes.data, *plane.shape, None, None, None)
-        out = [np.empty(count, np.int64) for _ in range(3)]
-        find(plane.ctypes.data, *plane.shape, *(a.ctypes.data for a in out))
-        return tuple(a.astype(np.intp, copy=False) for a in out)
+        return RawRun(result, spike_bits=bits)
 
     def get_state(self, name: str) -> np.ndarray:
         return self.states[name].copy()

@@ -51,6 +51,7 @@ from ..errors import BackendError
 from ..printing.numpy import StepCode, print_step
 from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
 from ..runtime.recording import DEFAULT_BLOCK_BYTES, SpikeBuffer
+from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
 from .numpy_tiles import Tiling, run_tiled
 
@@ -312,9 +313,11 @@ class NumpyRunner:
             outputs[name] = np.empty((steps, self.batch, width), self.states[name].dtype)
             chosen[name] = index
         spikes = None
-        if record_spikes and self.model.spiking:
+        bits = SpikeBits.for_run(record_spikes, steps, self.batch, self.n, self.model.signed,
+                                 self.model.spiking)
+        if bits is not None:
             spikes = SpikeBuffer(steps, self.batch, self.n, self.model.signed,
-                                 self.spike_block_bytes)
+                                 self.spike_block_bytes, bits)
         if self.tiling is None:
             self.tiling = Tiling.for_runner(self)
         if len(self.tiling.tiles) > 1:
@@ -323,9 +326,9 @@ class NumpyRunner:
             recorders = [(self.states[name], index, outputs[name])
                          for name, index in chosen.items()]
             self.program.run(self, int(steps), int(step0), prepared, recorders, spikes)
-        empty = np.zeros(0, np.intp)
-        step, lane, neuron, sign = spikes.result() if spikes else (empty, empty, empty, None)
-        return RawRun(outputs, step, lane, neuron, sign)
+        if spikes is not None:
+            spikes.finish()
+        return RawRun(outputs, spike_bits=bits)
 
     def get_state(self, name: str) -> np.ndarray:
         return self.states[name].copy()

@@ -23,6 +23,7 @@ from ..errors import ParameterError, ShapeError
 from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
 from .result import Result, Spikes, Timing
+from .spike_bits import SpikeBits
 from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
 
 __all__ = ["Simulator"]
@@ -128,8 +129,11 @@ class Simulator:
             self._runner.set_state(name, value)
         for name, value in plan_arrays.items():
             self._runner.set_array(name, value)
+        bits = False
+        if record_spikes is not False:
+            bits = SpikeBits.empty(steps, self.batch_size, self.n, self.model.signed)
         raw, simulate = run_with_progress(self._runner, steps, self._step, prepared, chosen,
-                                          record_spikes, progress)
+                                          bits, progress)
         first_step, self._step = self._step, self._step + steps
         variables = {
             name: raw.vars[name].reshape((steps, self.batch_size) + self.shape)
@@ -137,9 +141,10 @@ class Simulator:
             for name, index in chosen.items()
         }
         spikes = None
-        if record_spikes:
-            spikes = Spikes(raw.spike_step, raw.spike_batch, raw.spike_neuron, raw.spike_sign,
-                            self.dt, first_step, self.batch_size, self.shape)
+        if bits is not False:
+            if record_spikes is not True:
+                bits.keep_only(record_spikes)
+            spikes = Spikes(bits, self.dt, first_step, self.batch_size, self.shape)
         readout = None
         if self.model.readout is not None:
             value = self._runner.get_state(self.model.readout.state)
