@@ -207,9 +207,14 @@ _C_SOURCE = r"""
 #if defined(__GNUC__) || defined(__clang__)
 #define lowest_bit(x) __builtin_ctz(x)
 #define bit_count(x) __builtin_popcount(x)
+/* lowest set bit of x, 64 (not undefined) for x == 0, and the number of set bits */
+#define lowest64(x) ((x) ? __builtin_ctzll(x) : 64)
+#define lowest64_count(x) __builtin_popcountll(x)
 #else
 static int lowest_bit(uint32_t x) { int k = 0; for (; !(x & 1u); x >>= 1) ++k; return k; }
 static int bit_count(uint32_t x) { int k = 0; for (; x; x &= x - 1) ++k; return k; }
+static int lowest64(uint64_t x) { int k = 0; if (!x) return 64; for (; !(x & 1u); x >>= 1) ++k; return k; }
+static int lowest64_count(uint64_t x) { int k = 0; for (; x; x &= x - 1) ++k; return k; }
 #endif
 
 /* set bits of each of `rows` rows of `words` words (both planes) */
@@ -231,7 +236,9 @@ EQSNN_EXPORT void eqsnn_row_counts(const uint32_t *pos, const uint32_t *neg, lon
 }
 
 /* the ids of every row's set bits from offsets[r]: k, or ~k for a negative spike, in order
- * of neuron, positive before negative */
+ * of neuron, positive before negative.  Unsigned rows are read 64 bits at a time and the
+ * first four ids of a word are written whatever its count (branch-light: the writer moves on
+ * by the count), so `ids` needs 4 spare entries at its end. */
 EQSNN_EXPORT void eqsnn_list_rows(const uint32_t *pos, const uint32_t *neg, long long rows,
                                   long long words, const long long *offsets, int32_t *ids,
                                   int threads)
@@ -243,10 +250,23 @@ EQSNN_EXPORT void eqsnn_list_rows(const uint32_t *pos, const uint32_t *neg, long
         int32_t *out = ids + offsets[r];
         long long w;
         if (!neg) {
-            for (w = 0; w < words; ++w) {
-                uint32_t x = p[w];
+            for (w = 0; w + 1 < words; w += 2) {
+                uint64_t x = (uint64_t)p[w] | ((uint64_t)p[w + 1] << 32);
                 int32_t base = (int32_t)(w * 32);
-                for (; x; x &= x - 1) *out++ = base + lowest_bit(x);
+                int32_t *next = out + lowest64_count(x);
+                out[0] = base + lowest64(x); x &= x - 1;
+                out[1] = base + lowest64(x); x &= x - 1;
+                out[2] = base + lowest64(x); x &= x - 1;
+                out[3] = base + lowest64(x); x &= x - 1;
+                if (x) {
+                    out += 4;
+                    for (; x; x &= x - 1) *out++ = base + lowest64(x);
+                }
+                out = next;
+            }
+            for (; w < words; ++w) {
+                uint32_t x = p[w];
+                for (; x; x &= x - 1) *out++ = (int32_t)(w * 32) + lowest_bit(x);
             }
         } else {
             const uint32_t *q = neg + r * words;
@@ -375,12 +395,13 @@ def list_spikes(bits: SpikeBits) -> tuple[np.ndarray, np.ndarray]:
         offsets = np.empty(rows + 1, np.int64)
         offsets[0] = 0
         np.cumsum(counts, out=offsets[1:])
-        ids = POOL.empty(int(offsets[-1]), np.int32)
+        total = int(offsets[-1])
+        ids = POOL.empty(total + 4, np.int32)  # 4 spare: see eqsnn_list_rows
         pos, neg = _contiguous(bits)
         _c_library().eqsnn_list_rows(pos.ctypes.data, None if neg is None else neg.ctypes.data,
                                      rows, pos.shape[-1], offsets.ctypes.data, ids.ctypes.data,
                                      _threads(pos.size))
-        return ids, offsets
+        return ids[:total], offsets
     return _numpy_list(bits)
 
 
