@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import gc
 
+import helpers
 import numpy as np
 import pytest
 
-import helpers
 from eqsnn.errors import ParameterError
 from eqsnn.runtime import Simulator, spike_bits
 from eqsnn.runtime.recording import SpikeBuffer

@@ -213,7 +213,8 @@ _C_SOURCE = r"""
 #else
 static int lowest_bit(uint32_t x) { int k = 0; for (; !(x & 1u); x >>= 1) ++k; return k; }
 static int bit_count(uint32_t x) { int k = 0; for (; x; x &= x - 1) ++k; return k; }
-static int lowest64(uint64_t x) { int k = 0; if (!x) return 64; for (; !(x & 1u); x >>= 1) ++k; return k; }
+static int lowest64(uint64_t x)
+{ int k = 0; if (!x) return 64; for (; !(x & 1u); x >>= 1) ++k; return k; }
 static int lowest64_count(uint64_t x) { int k = 0; for (; x; x &= x - 1) ++k; return k; }
 #endif
 
