@@ -68,9 +68,10 @@ class Simulator:
         self._params = prepare_params(self.model, params, self.shape)
         arrays = prepare_arrays(self.model, params)
         values = {**self._params, **self._runtime_values(1)}
-        self._initial = initial_states(self.model, values, self._precompute(values), init,
+        precompute = self._precompute(values)
+        self._initial = initial_states(self.model, values, precompute, init,
                                        self.batch_size, self.shape, self.dt, self.precision)
-        values.update(self._precompute(values))
+        values.update(precompute)
         per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
         backend_module = get_backend(backend)
         self.backend = backend
