@@ -79,7 +79,7 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
         '"""',
         "",
         "import numpy as np",
-        *(["", "from eqsnn import rng"] if uses_rand else []),
+        *(["", "from eqsnn import rng_buffers"] if uses_rand else []),
         "",
         f"FLOAT = np.{options.precision}",
         "",
@@ -118,7 +118,8 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
         "    # built-ins: dt, neuron_id (1, n), lane (batch, 1); t and step per step",
         '    dt = pop.values["dt"]',
         "    neuron_id, lane = pop.neuron_id, pop.lane",
-        *(["    _seed = pop.seed"] if uses_rand else []),
+        *(["    _seed = pop.seed", "    _draws = rng_buffers.workspace(pop.buffers, FLOAT)"]
+          if uses_rand else []),
         *(["    _dt64 = pop.dt"] if uses_t else []),
     ]
     if model.inputs:
