@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import tracemalloc
 
+import helpers
 import numpy as np
 import pytest
 
-import helpers
 from eqsnn import rng
 from eqsnn.backends import EmitOptions, Instance
 from eqsnn.backends import numpy as numpy_backend
