@@ -148,8 +148,9 @@ def test_numpy_spike_buffer_packs_blocks():
     for i in range(10):
         buffer.write(i, flags[i], negative[i])
     bits = buffer.finish()
-    np.testing.assert_array_equal(bits.planes[0], plane_of(flags))
-    np.testing.assert_array_equal(bits.planes[1], plane_of(negative))
+    np.testing.assert_array_equal(bits.positive, plane_of(flags))
+    np.testing.assert_array_equal(bits.negative, plane_of(negative))
+    assert bits.planes.shape[-1] == 16 and not bits.planes[..., 2:].any()  # padded with 0
 
 
 # --- through the Simulator, on every backend --------------------------------------------

@@ -226,6 +226,61 @@ static unsigned int eqsnn_pack_bits(const unsigned char *f, int bit)
     return word;
 }
 
+/* words of one spike row: ceil(n / 32) padded to whole 64-byte lines (tiles of 512 neurons);
+ * eqsnn.runtime.spike_bits.row_words */
+#define EQSNN_SPIKE_ROW(n) ((((n) + 511) / 512) * 16)
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <immintrin.h>
+#define EQSNN_STREAM 1
+#endif
+
+/* the `count` spike words (a multiple of 16) of flags' bit `bit`, stored to `out` with
+ * non-temporal stores where out is 64-byte aligned (whole lines, never read back here:
+ * no read for ownership), else plainly */
+static void eqsnn_store_spike_words(unsigned int *out, const unsigned char *flags, int bit,
+                                    int count)
+{
+    unsigned int words[16];
+    int first, k;
+    for (first = 0; first < count; first += 16) {
+        const unsigned char *f = flags + 32 * first;
+#if defined(__AVX512BW__)
+        if (((unsigned long long)(out + first) & 63u) == 0) {
+            /* 64 flags a compare (bit `bit` of each byte); the 16 words go from registers
+             * to memory in one non-temporal store (little-endian x86: word 2k is the low
+             * half of mask k) */
+            const __m512i probe = _mm512_set1_epi8((char)(1 << bit));
+#define EQSNN_MASK(k) \
+    (long long)_mm512_test_epi8_mask(_mm512_loadu_si512((const void *)(f + 64 * (k))), probe)
+            _mm512_stream_si512((void *)(out + first), _mm512_set_epi64(
+                EQSNN_MASK(7), EQSNN_MASK(6), EQSNN_MASK(5), EQSNN_MASK(4), EQSNN_MASK(3),
+                EQSNN_MASK(2), EQSNN_MASK(1), EQSNN_MASK(0)));
+#undef EQSNN_MASK
+            continue;
+        }
+#endif
+        for (k = 0; k < 16; ++k) words[k] = eqsnn_pack_bits(f + 32 * k, bit);
+#if defined(EQSNN_STREAM)
+        if (((unsigned long long)(out + first) & 15u) == 0) {
+            for (k = 0; k < 16; k += 4)
+                _mm_stream_si128((__m128i *)(out + first + k),
+                                 _mm_loadu_si128((const __m128i *)(words + k)));
+            continue;
+        }
+#endif
+        for (k = 0; k < 16; ++k) out[first + k] = words[k];
+    }
+}
+
+/* non-temporal stores are weakly ordered: fence them before the tile's thread moves on */
+static void eqsnn_store_fence(void)
+{
+#if defined(EQSNN_STREAM)
+    _mm_sfence();
+#endif
+}
+
 /* first position in the sorted index whose neuron is >= neuron */
 static long long eqsnn_lower_bound(const long long *index, long long count, long long neuron)
 {

@@ -321,7 +321,8 @@ class CupyRunner:
                 slot.set(columns)
             out = self._buffer(("record", k), (length, self.batch, p.width), outputs[name].dtype)
             records[k] = (out, slot, np.int64(p.width))
-        spikes = [self._buffer(("spikes", k), (length,) + plane.shape[1:], np.dtype(np.uint32))
+        words = shared.spike_words(self.n)
+        spikes = [self._buffer(("spikes", k), (length, self.batch, words), np.dtype(np.uint32))
                   for k, plane in enumerate(planes)]
         self._step_base.fill(step0 + first)
         arguments = self._arguments(devices, records, spikes)
@@ -329,8 +330,12 @@ class CupyRunner:
         for k, (name, _) in enumerate(plan.states):
             if k in records:
                 records[k][0].get(out=outputs[name][first:first + length])
-        for device, plane in zip(spikes, planes):
-            device.get(out=plane[first:first + length])
+        for device, plane in zip(spikes, planes):  # host rows are padded (spike_bits)
+            if plane.shape[-1] == words:
+                device.get(out=plane[first:first + length])
+            else:
+                plane[first:first + length, :, :words] = device.get()
+                plane[first:first + length, :, words:] = 0
 
     def _arguments(self, devices, records, spikes) -> list:
         """The kernel's arguments in the order of :func:`kernel_parameters` (``first`` and

@@ -46,12 +46,12 @@ class Spikes:
     def bits(self) -> np.ndarray:
         """``uint32 (steps, batch, ceil(n/32))``: bit ``k`` of word ``w`` is set where neuron
         ``32 w + k`` spiked (positively, in a model with a negative threshold)."""
-        return _read_only(self._bits.planes[0])
+        return _read_only(self._bits.positive)
 
     @property
     def negative_bits(self) -> np.ndarray | None:
         """The same for negative spikes; None where the model has no negative threshold."""
-        return _read_only(self._bits.planes[1]) if self._bits.signed else None
+        return _read_only(self._bits.negative) if self._bits.signed else None
 
     @property
     def signed(self) -> bool:

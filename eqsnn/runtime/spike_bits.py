@@ -41,6 +41,8 @@ __all__ = [
 POOL_MIN_BYTES = 1 << 20
 #: free memory the pool keeps for the next runs; more is returned to the system
 POOL_KEEP_BYTES = 1 << 30
+#: every buffer starts on a cache line, so spike rows padded to whole lines stay aligned
+ALIGN = 64
 
 
 class BufferPool:
@@ -70,22 +72,22 @@ class BufferPool:
         shape = tuple(int(d) for d in np.atleast_1d(shape)) if np.ndim(shape) else (int(shape),)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if nbytes < self.min_bytes:
-            return np.empty(shape, dtype)
+            return _aligned(np.empty(nbytes + ALIGN, np.uint8), nbytes, dtype, shape)
         with self._lock:
             chosen = None
             for k in range(len(self._buffers)):
-                size = self._buffers[k].nbytes
+                size = self._buffers[k].nbytes - ALIGN
                 # a free buffer of at most twice the size: no small result pins a huge one
                 if nbytes <= size <= 2 * nbytes + self.min_bytes and self._is_free(k):
-                    if chosen is None or size < self._buffers[chosen].nbytes:
+                    if chosen is None or size < self._buffers[chosen].nbytes - ALIGN:
                         chosen = k
             if chosen is None:
                 self._trim(nbytes)
-                buffer = np.empty(nbytes, np.uint8)
+                buffer = np.empty(nbytes + ALIGN, np.uint8)
                 self._buffers.append(buffer)
             else:
                 buffer = self._buffers[chosen]
-            return buffer[:nbytes].view(dtype).reshape(shape)
+            return _aligned(buffer, nbytes, dtype, shape)
 
     def _trim(self, incoming: int) -> None:
         """Drop free buffers (oldest first) until those left and ``incoming`` fit the limit."""
@@ -117,6 +119,12 @@ class BufferPool:
 POOL = BufferPool()
 
 
+def _aligned(buffer: np.ndarray, nbytes: int, dtype, shape) -> np.ndarray:
+    """``nbytes`` of ``buffer`` (``nbytes + ALIGN`` long) from a multiple of ``ALIGN``."""
+    start = -buffer.ctypes.data % ALIGN
+    return buffer[start: start + nbytes].view(dtype).reshape(shape)
+
+
 def release_buffers() -> int:
     """Free the recording memory that eqsnn keeps for reuse; returns the bytes released."""
     return POOL.release()
@@ -125,9 +133,10 @@ def release_buffers() -> int:
 class SpikeBits:
     """The spike bit planes of ``steps`` steps of ``batch`` lanes of ``n`` neurons.
 
-    ``planes`` is ``(1 or 2, steps, batch, words)`` ``uint32``: the positive
-    plane, then the negative one where ``signed``.  A backend writes every
-    word of ``planes[k]`` (padding bits past ``n`` are 0).
+    ``planes`` is ``(1 or 2, steps, batch, stride)`` ``uint32``: the positive
+    plane, then the negative one where ``signed``; a row holds
+    ``ceil(n / 32)`` words and is padded to ``stride`` words.  A backend
+    writes every word of ``planes[k]``, padding and bits past ``n`` as 0.
     """
 
     def __init__(self, planes: np.ndarray, n: int, signed: bool):
@@ -137,7 +146,8 @@ class SpikeBits:
 
     @classmethod
     def empty(cls, steps: int, batch: int, n: int, signed: bool) -> SpikeBits:
-        shape = (1 + bool(signed), int(steps), int(batch), words_of(n))
+        """Planes whose rows are padded to whole 64-byte lines (:func:`row_words`)."""
+        shape = (1 + bool(signed), int(steps), int(batch), row_words(n))
         return cls(POOL.empty(shape, np.uint32), n, signed)
 
     @classmethod
@@ -147,7 +157,7 @@ class SpikeBits:
         if not spiking or record_spikes is None or record_spikes is False:
             return None
         if isinstance(record_spikes, SpikeBits):
-            if record_spikes.planes.shape[1:] != (steps, batch, words_of(n)):
+            if record_spikes.planes.shape[1:] != (steps, batch, row_words(n)):
                 raise BackendError(
                     f"spike planes of shape {record_spikes.planes.shape[1:]} given for "
                     f"{steps} steps of {batch} lanes of {n} neurons (a bug in eqsnn)")
@@ -163,12 +173,17 @@ class SpikeBits:
         return self.planes.shape[2]
 
     @property
+    def words(self) -> int:
+        return words_of(self.n)
+
+    @property
     def positive(self) -> np.ndarray:
-        return self.planes[0]
+        """``(steps, batch, ceil(n / 32))`` (a view without the rows' padding)."""
+        return self.planes[0, ..., : self.words]
 
     @property
     def negative(self) -> np.ndarray | None:
-        return self.planes[1] if self.signed else None
+        return self.planes[1, ..., : self.words] if self.signed else None
 
     def part(self, start: int, stop: int) -> SpikeBits:
         """Steps ``start:stop`` (a view, written in place)."""
@@ -194,6 +209,13 @@ class SpikeBits:
 
 def words_of(n: int) -> int:
     return (int(n) + 31) // 32
+
+
+def row_words(n: int) -> int:
+    """Words of one row of new planes: ``ceil(n / 32)`` padded to whole 64-byte lines, as
+    the ``c`` backend's tiles of 512 neurons write them (``EQSNN_SPIKE_ROW``).  Padding
+    words are 0; the decoders read them as rows of no spikes."""
+    return (int(n) + 511) // 512 * 16
 
 
 # --- the decoders ------------------------------------------------------------------------
