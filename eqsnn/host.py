@@ -101,11 +101,18 @@ def _distinct(entry_lists) -> tuple[np.ndarray | None, np.ndarray | None, tuple]
     columns = np.stack([np.broadcast_to(e, shape).reshape(-1) for e in varying], axis=1)
     columns = np.ascontiguousarray(columns + 0.0)  # -0.0 and 0.0 alike
     if columns.shape[1] == 1:
-        _, first, inverse = np.unique(columns[:, 0], return_index=True, return_inverse=True)
+        keys = columns[:, 0]
     else:  # rows as opaque bytes: one sort of n keys, not a lexsort of every column
-        keys = columns.view(np.dtype((np.void, columns.dtype.itemsize * columns.shape[1])))
-        _, first, inverse = np.unique(keys[:, 0], return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1), shape
+        keys = columns.view(np.dtype((np.void, columns.dtype.itemsize * columns.shape[1])))[:, 0]
+    # np.unique without its stable sort: any neuron of a combination represents it
+    order = np.argsort(keys)
+    ordered = columns[order]
+    new = np.empty(len(keys), bool)
+    new[:1] = True
+    np.any(ordered[1:] != ordered[:-1], axis=1, out=new[1:])
+    inverse = np.empty(len(keys), np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse, shape
 
 
 def _stack_at(entries, first) -> np.ndarray:

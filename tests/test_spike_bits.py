@@ -236,3 +236,23 @@ def test_a_kept_listing_survives_later_runs():
         np.testing.assert_array_equal(neuron, copy)
         del other
     assert POOL.held_bytes > 0
+
+
+@pytest.mark.c
+def test_c_kernel_writes_misaligned_planes_plainly():
+    """Planes not on a 64-byte line take the plain stores: the same bits."""
+    from eqsnn.runtime.spike_bits import row_words
+
+    n, steps = 700, 12
+    current = np.random.default_rng(2).uniform(0.05, 0.4, (1, 1, n))
+    sim = Simulator(helpers.lif(), n, backend="c")
+    aligned = sim._runner.run(steps, 0, {"Isyn": current}, {}, True).spike_bits
+    sim.reset()
+    words = row_words(n)
+    raw = np.zeros(steps * words + 16, np.uint32)
+    start = next(k for k in range(16) if raw[k:].ctypes.data % 64 == 4)
+    bits = SpikeBits(raw[start: start + steps * words].reshape(1, steps, 1, words), n, False)
+    sim._runner.run(steps, 0, {"Isyn": current}, {}, bits)
+    assert bits.planes.ctypes.data % 64 != 0
+    assert aligned.planes.any()
+    np.testing.assert_array_equal(bits.planes, aligned.planes)
