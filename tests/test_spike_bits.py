@@ -102,6 +102,9 @@ def test_counts_need_no_listing(decoder):
     np.testing.assert_array_equal(spikes.counts(300 + 5)[:, 300:], 0)
     with pytest.raises(ValueError, match="leaves out spikes"):
         spikes.counts(10)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="non-negative integer"):
+            spikes.counts(bad)
     rows, columns = spikes.index
     assert rows.dtype == np.int64
     np.testing.assert_array_equal(rows * 100 + columns, spikes.neuron)

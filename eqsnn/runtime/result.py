@@ -67,6 +67,9 @@ class Spikes:
     def counts(self, n: int | None = None) -> np.ndarray:
         """Number of spikes of each lane and neuron (negative ones included): ``(batch, n)``
         for a given ``n``, else ``(batch, *shape)`` of the population; int64."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                              or n < 0):
+            raise ValueError(f"counts(n) needs a non-negative integer n, not {n!r}")
         size = n if n is not None else int(np.prod(self.shape)) if self.shape else None
         if size is None:
             raise ValueError("counts() needs n where the population's shape is not known")
