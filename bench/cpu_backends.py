@@ -19,6 +19,7 @@ in a fresh process.
 
     python bench/cpu_backends.py            # the full table (about a minute and a half)
     python bench/cpu_backends.py --quick    # T = 100, fewer repeats
+    python bench/cpu_backends.py --calibrate  # 1 vs 2 threads over the work of a run
 
 Goals on the 2-core development machine (issue 5): c 1t >= 3.6x numpy
 without refractoriness and >= 12x with it; c 2t a further 1.8x; cold compile
@@ -80,9 +81,9 @@ def instance(model, n: int) -> Instance:
 
 
 def time_c(program, model, n, steps, current, repeats) -> tuple[float, ...]:
-    """Best seconds of the c backend on 1 thread, on 2 threads, on 2 threads right after
-    another 2-thread run (the OpenMP worker still awake), and on 1 thread recording spikes;
-    measured in turn, so a burst of load elsewhere hits all alike."""
+    """Median seconds of the c backend on 1 thread, on 2 threads, on 2 threads right after
+    another 2-thread run (the OpenMP worker still awake), and on 1 thread recording spikes
+    (bit planes only); measured in turn, so a burst of load elsewhere hits all alike."""
     configs = ((1, False, False), (2, False, False), (2, False, True), (1, True, False))
     runners = []
     inputs = {"Isyn": current.reshape(1, 1, n)}
@@ -90,15 +91,35 @@ def time_c(program, model, n, steps, current, repeats) -> tuple[float, ...]:
         runners.append(program.start(instance(model, n)))
         runners[-1].threads = threads
         runners[-1].run(min(steps, 10), 0, inputs, {}, spikes)  # warm up threads and caches
-    best = [np.inf] * len(configs)
+    times = [[] for _ in configs]
     for _ in range(repeats):
         for k, (runner, (_, spikes, awake)) in enumerate(zip(runners, configs)):
             if awake:
                 runner.run(steps, 0, inputs, {}, spikes)
             began = time.perf_counter()
-            runner.run(steps, 0, inputs, {}, spikes)
-            best[k] = min(best[k], time.perf_counter() - began)
-    return tuple(best)
+            result = runner.run(steps, 0, inputs, {}, spikes)
+            times[k].append(time.perf_counter() - began)
+            del result
+    return tuple(float(np.median(t)) for t in times)
+
+
+def calibrate(repeats: int) -> None:
+    """1 against 2 threads (the threshold lifted) over the work of a run, N x T neuron-steps,
+    LIF at T = 100: where two threads stop winning is where PARALLEL_WORK belongs."""
+    model = eqsnn.compile(LIF).ir
+    program = c_backend.load(c_backend.emit(model, EmitOptions("float32")))
+    saved, c_backend.PARALLEL_WORK = c_backend.PARALLEL_WORK, 0
+    try:
+        print("| N x T neuron-steps | N | 1 thread µs | 2 threads µs | 1t / 2t |")
+        print("|---|---|---|---|---|")
+        for log_work in range(16, 25, 2):
+            n, steps = 2 ** (log_work - 7), 128
+            current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(FLOAT)
+            one, two, _, _ = time_c(program, model, n, steps, current, repeats)
+            print(f"| 2^{log_work} | {n} | {1e6 * one:.0f} | {1e6 * two:.0f} "
+                  f"| {one / two:.2f} |", flush=True)
+    finally:
+        c_backend.PARALLEL_WORK = saved
 
 
 def compile_times(text: str) -> tuple[float, float]:
@@ -139,13 +160,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="T = 100 and fewer repeats")
     parser.add_argument("--sizes", type=float, nargs="*", default=[1e4, 1e5, 1e6])
-    parser.add_argument("--repeats", type=int, default=5, help="best of this many runs")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="median of this many interleaved runs")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="only the 1 against 2 threads table over the work of a run")
     args = parser.parse_args()
+    if args.calibrate:
+        calibrate(args.repeats)
+        return
     steps = 100 if args.quick else 1000
     repeats = 2 if args.quick else args.repeats
     print(f"LIF, float32, constant per-neuron input, T = {steps}; microseconds per step "
-          f"(best of {repeats}); ratios = numpy / c; runs under {c_backend.PARALLEL_WORK} "
-          "neuron-steps stay on one thread")
+          f"(median of {repeats} interleaved); ratios = numpy / c; runs under "
+          f"{c_backend.PARALLEL_WORK} neuron-steps stay on one thread")
     header = (f"{'model':<11} {'N':>9} {'numpy':>9} {'c 1t':>8} {'c 2t':>8} {'c 2t aw':>8}"
               f" {'c 1t+spk':>9} {'1t ratio':>9} {'2t ratio':>9} {'2t/1t':>6} {'aw/1t':>6}")
     print(header)
@@ -155,7 +182,8 @@ def main() -> None:
         program = c_backend.load(c_backend.emit(model, EmitOptions("float32")))
         for n in (int(size) for size in args.sizes):
             current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(FLOAT)
-            base = min(hand_numpy(n, steps, current, refractory) for _ in range(repeats))
+            base = float(np.median([hand_numpy(n, steps, current, refractory)
+                                    for _ in range(repeats)]))
             one, two, awake, spk = time_c(program, model, n, steps, current, repeats)
             per = [1e6 * x / steps for x in (base, one, two, awake, spk)]
             print(f"{'refractory' if refractory else 'plain':<11} {n:>9.0e} {per[0]:>9.1f} "

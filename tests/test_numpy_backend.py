@@ -60,8 +60,9 @@ def test_lif_source_is_in_place_numpy():
 
 def test_source_of_a_model_with_draws_uses_the_counter_generator():
     text = numpy_backend.emit(helpers.noisy(), EmitOptions("float64")).text
-    assert "from eqsnn import rng" in text
-    assert "rng.normal(_seed, step, neuron_id, lane, 1, FLOAT)" in text
+    assert "from eqsnn import rng_buffers" in text
+    assert "_draws = rng_buffers.workspace(pop.buffers, FLOAT)" in text
+    assert "_draws.normal(_seed, step, neuron_id, lane, 1)" in text
 
 
 def test_params_only_terms_are_computed_once_per_run():

@@ -72,22 +72,50 @@ class Instance:
     seed: int = 0
 
 
-@dataclass
 class RawRun:
-    """What a runner returns: recorded variables and spikes of one run."""
+    """What a runner returns: recorded variables and spikes of one run.
 
-    vars: dict  # name -> (steps, batch, k) array
-    spike_step: np.ndarray
-    spike_batch: np.ndarray
-    spike_neuron: np.ndarray
-    spike_sign: np.ndarray | None = None
+    Spikes come as ``spike_bits`` (a :class:`~eqsnn.runtime.spike_bits.SpikeBits`, the
+    way every built-in backend records them) or as listed arrays ``spike_step``,
+    ``spike_batch``, ``spike_neuron`` (and ``spike_sign``, ±1, for a signed model);
+    either is derived from the other when asked for.
+    """
+
+    def __init__(self, vars: dict, spike_step=None, spike_batch=None, spike_neuron=None,
+                 spike_sign=None, *, spike_bits=None):
+        self.vars = vars  # name -> (steps, batch, k) array
+        self.spike_bits = spike_bits
+        self._listed = None
+        if spike_bits is None:
+            empty = np.zeros(0, np.intp)
+            self._listed = tuple(empty if a is None else a for a in (
+                spike_step, spike_batch, spike_neuron)) + (spike_sign,)
+
+    def _listing(self):
+        if self._listed is None:
+            from ..runtime.spike_bits import list_spikes
+
+            bits = self.spike_bits
+            ids, offsets = list_spikes(bits)
+            rows = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+            neuron = np.where(ids < 0, ~ids, ids).astype(np.intp)
+            sign = np.where(ids < 0, -1, 1).astype(np.int8) if bits.signed else None
+            self._listed = (rows // bits.batch, rows % bits.batch, neuron, sign)
+        return self._listed
+
+    spike_step = property(lambda self: self._listing()[0])
+    spike_batch = property(lambda self: self._listing()[1])
+    spike_neuron = property(lambda self: self._listing()[2])
+    spike_sign = property(lambda self: self._listing()[3])
 
 
 class Runner(Protocol):
     """Owns the state of one population on its device.
 
     ``run(steps, step0, inputs, record, record_spikes)``:
-      ``inputs`` maps every input name to an array whose shape is
+      ``record_spikes`` is false, true (record into new bit planes) or a
+      :class:`~eqsnn.runtime.spike_bits.SpikeBits` of ``steps`` steps to write every
+      word of; ``inputs`` maps every input name to an array whose shape is
       ``(1 or steps, 1 or batch, 1 or n)`` (held inputs have a leading 1 and
       are never expanded); ``record`` maps a state name to the neuron indices
       to record (``None`` for all); ``step0`` is the step counter at the start

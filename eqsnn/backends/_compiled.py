@@ -5,12 +5,14 @@
   derive it from the model, so they agree by construction.
 * Host-side preparation of one run: input strides (held inputs stay
   unexpanded: a dimension of length 1 gets stride 0), recorded neuron
-  indices, and the conversion of bit-packed spike planes to index arrays.
-* The C helpers of the ``c`` backend's library (spike positions, bit
-  packing, record index search).  The C toolchain is :mod:`._toolchain`.
+  indices.
+* The C helpers of the ``c`` backend's library (storing spike words, bit
+  packing, record index search); spike planes are listed by
+  :mod:`eqsnn.runtime.spike_bits`.  The C toolchain is :mod:`._toolchain`.
 
-Spike planes are ``uint32`` arrays ``(steps, batch, words)`` with
-``words = ceil(n / 32)``: bit ``k`` of word ``w`` is neuron ``32 w + k``.
+Spike planes are ``uint32`` arrays ``(steps, batch, stride)``: bit ``k`` of
+word ``w`` is neuron ``32 w + k``, ``ceil(n / 32)`` words a row padded with 0
+to ``stride`` (whole 64-byte lines for the ``c`` backend).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..errors import BackendError
 
 __all__ = [
     "Layout", "layout", "input_strides", "check_input_shape", "rounded_value", "record_plan",
-    "bit_positions", "merge_spikes", "collect_spikes", "spike_words", "C_RUN_HELPERS",
+    "spike_words", "C_RUN_HELPERS",
 ]
 
 @dataclass(frozen=True)
@@ -136,85 +138,14 @@ def spike_words(n: int) -> int:
     return (n + 31) // 32
 
 
-def bit_positions(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(step, lane, neuron)`` of every set bit of a ``(steps, batch, words)`` plane, sorted."""
-    steps, batch, words = bits.shape
-    flat = bits.reshape(-1)
-    nonzero = np.flatnonzero(flat)
-    as_bytes = flat[nonzero].astype("<u4").view(np.uint8).reshape(-1, 4)
-    rows, bit = np.nonzero(np.unpackbits(as_bytes, axis=1, bitorder="little"))
-    word = nonzero[rows]
-    row = word // words
-    return ((row // batch).astype(np.intp), (row % batch).astype(np.intp),
-            ((word % words) * 32 + bit).astype(np.intp))
-
-
-def merge_spikes(positive, negative):
-    """``(step, batch, neuron, sign)`` sorted by (step, batch, neuron) from the positions of
-    positive and negative spikes (either may be ``None``); ``sign`` is int8 ±1 when
-    ``negative`` is given (a signed model), else ``None``."""
-    if negative is None:
-        if positive is None:
-            empty = np.zeros(0, np.intp)
-            return empty, empty, empty, None
-        return (*positive, None)
-    parts = [(p, 1) for p in (positive,) if p is not None] + [(negative, -1)]
-    step, lane, neuron = (np.concatenate([p[k] for p, _ in parts]) for k in range(3))
-    sign = np.concatenate([np.full(len(p[0]), s, np.int8) for p, s in parts])
-    order = np.lexsort((neuron, lane, step))
-    return step[order], lane[order], neuron[order], sign[order]
-
-
-def collect_spikes(model: ir.Model, planes: list, positions=bit_positions):
-    """``(step, batch, neuron, sign)`` of a run from its spike planes (positive, then negative
-    for a signed model); ``positions`` lists the set bits of one plane."""
-    positive = positions(planes[0]) if planes and model.threshold is not None else None
-    negative = positions(planes[1]) if planes and model.signed else None
-    return merge_spikes(positive, negative)
-
-
-#: model-independent C of the ``c`` backend's library: packing spike flags into words,
-#: finding recorded neurons of a tile, and listing spike positions for the host
+#: model-independent C of the ``c`` backend's library: packing spike flags into words and
+#: storing them, finding recorded neurons of a tile
 C_RUN_HELPERS = r"""
 #if defined(_WIN32)
 #define EQSNN_EXPORT __declspec(dllexport)
 #else
 #define EQSNN_EXPORT
 #endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define eqsnn_lowest_bit(x) __builtin_ctz(x)
-#define eqsnn_bit_count(x) __builtin_popcount(x)
-#else
-static int eqsnn_lowest_bit(unsigned int x) { int k = 0; for (; !(x & 1u); x >>= 1) ++k; return k; }
-static int eqsnn_bit_count(unsigned int x) { int k = 0; for (; x; x &= x - 1) ++k; return k; }
-#endif
-
-/* (step, lane, neuron) of every set bit of a (steps, batch, words) spike plane, in order;
- * returns how many; with step == NULL it only counts. */
-EQSNN_EXPORT long long eqsnn_spike_positions(const unsigned int *bits, long long steps,
-                                             long long batch, long long words, long long *step,
-                                             long long *lane, long long *neuron)
-{
-    long long i, b, w, count = 0;
-    for (i = 0; i < steps; ++i)
-        for (b = 0; b < batch; ++b) {
-            const unsigned int *word = bits + (i * batch + b) * words;
-            if (!step) {
-                for (w = 0; w < words; ++w) count += eqsnn_bit_count(word[w]);
-                continue;
-            }
-            for (w = 0; w < words; ++w) {
-                unsigned int x = word[w];
-                for (; x; x &= x - 1, ++count) {
-                    step[count] = i;
-                    lane[count] = b;
-                    neuron[count] = w * 32 + eqsnn_lowest_bit(x);
-                }
-            }
-        }
-    return count;
-}
 
 /* bit k of the result: bit `bit` of f[k], k < 32; a shift-or reduction the compiler
  * vectorises */
@@ -224,6 +155,61 @@ static unsigned int eqsnn_pack_bits(const unsigned char *f, int bit)
     int k;
     for (k = 0; k < 32; ++k) word |= (unsigned int)((f[k] >> bit) & 1u) << k;
     return word;
+}
+
+/* words of one spike row: ceil(n / 32) padded to whole 64-byte lines (tiles of 512 neurons);
+ * eqsnn.runtime.spike_bits.row_words */
+#define EQSNN_SPIKE_ROW(n) ((((n) + 511) / 512) * 16)
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <immintrin.h>
+#define EQSNN_STREAM 1
+#endif
+
+/* the `count` spike words (a multiple of 16) of flags' bit `bit`, stored to `out` with
+ * non-temporal stores where out is 64-byte aligned (whole lines, never read back here:
+ * no read for ownership), else plainly */
+static void eqsnn_store_spike_words(unsigned int *out, const unsigned char *flags, int bit,
+                                    int count)
+{
+    unsigned int words[16];
+    int first, k;
+    for (first = 0; first < count; first += 16) {
+        const unsigned char *f = flags + 32 * first;
+#if defined(__AVX512BW__)
+        if (((unsigned long long)(out + first) & 63u) == 0) {
+            /* 64 flags a compare (bit `bit` of each byte); the 16 words go from registers
+             * to memory in one non-temporal store (little-endian x86: word 2k is the low
+             * half of mask k) */
+            const __m512i probe = _mm512_set1_epi8((char)(1 << bit));
+#define EQSNN_MASK(k) \
+    (long long)_mm512_test_epi8_mask(_mm512_loadu_si512((const void *)(f + 64 * (k))), probe)
+            _mm512_stream_si512((void *)(out + first), _mm512_set_epi64(
+                EQSNN_MASK(7), EQSNN_MASK(6), EQSNN_MASK(5), EQSNN_MASK(4), EQSNN_MASK(3),
+                EQSNN_MASK(2), EQSNN_MASK(1), EQSNN_MASK(0)));
+#undef EQSNN_MASK
+            continue;
+        }
+#endif
+        for (k = 0; k < 16; ++k) words[k] = eqsnn_pack_bits(f + 32 * k, bit);
+#if defined(EQSNN_STREAM)
+        if (((unsigned long long)(out + first) & 15u) == 0) {
+            for (k = 0; k < 16; k += 4)
+                _mm_stream_si128((__m128i *)(out + first + k),
+                                 _mm_loadu_si128((const __m128i *)(words + k)));
+            continue;
+        }
+#endif
+        for (k = 0; k < 16; ++k) out[first + k] = words[k];
+    }
+}
+
+/* non-temporal stores are weakly ordered: fence them before the tile's thread moves on */
+static void eqsnn_store_fence(void)
+{
+#if defined(EQSNN_STREAM)
+    _mm_sfence();
+#endif
 }
 
 /* first position in the sorted index whose neuron is >= neuron */

@@ -18,8 +18,10 @@ How a run crosses the ctypes boundary (one call per ``run``):
   are never expanded;
 * each recorded state has an output array ``(steps, batch, k)`` written in
   the loop, and a sorted index of the ``k`` neurons (or none for all);
-* spikes go to bit planes ``(steps, batch, ceil(n/32))`` of ``uint32``,
-  converted to index arrays once, after the call.
+* spikes go to bit planes ``(steps, batch, words)`` of ``uint32``, rows
+  padded to whole 64-byte lines (:mod:`eqsnn.runtime.spike_bits`), written
+  a line per tile and step with non-temporal stores where the CPU has them,
+  and listed only when the result is read.
 
 ``eqsnn_run`` splits the ``(lane, neuron)`` grid into tiles of 256 neurons
 (OpenMP threads take runs of neighbouring tiles, ``schedule(guided)``: no
@@ -42,14 +44,16 @@ import numpy as np
 from .. import ir
 from ..errors import BackendError
 from ..printing.c import STORAGE_TYPES, UNIFORM_FUNCTION, prelude, print_step_function, wrap_items
+from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, _toolchain, numpy_dtype
 from . import _compiled as shared
 from ._compiled import Layout, layout
 
 __all__ = ["CProgram", "CRunner", "emit", "load"]
 
-#: neurons per tile: a multiple of 32 so spike words never straddle tiles
-TILE = 256
+#: neurons per tile: a multiple of 512, so a tile's spike words of one step fill whole 64-byte
+#: lines of the (64-byte aligned, padded) spike rows: no line is shared between tiles
+TILE = 512
 #: neuron-steps below which a run stays on one thread (waking threads would cost more)
 PARALLEL_WORK = 1 << 22
 
@@ -85,7 +89,8 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
               f"bit-identical to the numpy backend. */\n")
     text = "\n".join([header, prelude(options.precision, step.helpers), step.text,
                       step.uniform_text, _RUN_TYPES, shared.C_RUN_HELPERS,
-                      _tile_function(model, plan, step.uniforms), _RUN_FUNCTION])
+                      _SPIKE_ROW_FUNCTION, _tile_function(model, plan, step.uniforms),
+                      _RUN_FUNCTION])
     return Source("c", text, model, options, extra={"layout": plan})
 
 
@@ -95,8 +100,9 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=()) -> str:
         "static void eqsnn_run_tile(const eqsnn_run_args *a, long long lane, long long first)",
         "{",
         "    const long long last = first + a->tile < a->n ? first + a->tile : a->n;",
-        "    const long long words = (a->n + 31) / 32;",
-        f"    unsigned char flags[{TILE}] = {{0}};  /* stays 0 past `last`: no spike */",
+        "    const long long words = EQSNN_SPIKE_ROW(a->n);  /* padded: whole 64-byte lines */",
+        f"    unsigned char flag_rows[2 * {TILE}] = {{0}};  /* stay 0 past `last`: no spike */",
+        "    unsigned char *flags = flag_rows;  /* this step's; the other is the last step's */",
         "    long long i, j" + (", r;" if plan.states else ";"),
     ]
     for k, (name, dtype) in enumerate(plan.states):
@@ -146,16 +152,16 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=()) -> str:
         "        const FLOAT t = (FLOAT)((double)step * a->dt64);",
         *rows,
         *_uniform_step(plan, uniforms),
+        f"        flags = flag_rows + (i & 1) * {TILE};",
         *_neuron_loop(plan, uniforms),
-        "        if (a->spikes) {",
-        "            const long long row = (i * a->batch + lane) * words;",
-        "            for (j = first; j < last; j += 32) {",
-        "                a->spikes[row + j / 32] = eqsnn_pack_bits(flags + (j - first), 0);",
-        "                if (a->negative_spikes)",
-        "                    a->negative_spikes[row + j / 32] = eqsnn_pack_bits(flags + (j - first)"
-        ", 1);",
-        "            }",
-        "        }",
+        "        /* spike words of the step before: its flags were written a whole step ago,",
+        "         * so reading them waits for no store in flight */",
+        "        if (a->spikes && i > 0) eqsnn_spike_row(a, lane, first, i - 1, words,",
+        f"                                                flag_rows + ((i - 1) & 1) * {TILE});",
+    ]
+    loop += [
+        "        if (a->spikes && i + 1 == a->steps)",
+        f"            eqsnn_spike_row(a, lane, first, i, words, flag_rows + (i & 1) * {TILE});",
     ]
     for k, (name, dtype) in enumerate(plan.states):
         storage = STORAGE_TYPES[dtype]
@@ -167,7 +173,20 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=()) -> str:
             f"            else for (r = _rb{k}; r < _re{k}; ++r) out[r] = _s{k}[_ri{k}[r]];",
             "        }",
         ]
-    return "\n".join(head + loop + ["    }", "}"]) + "\n"
+    return "\n".join(head + loop + ["    }", "    eqsnn_store_fence();", "}"]) + "\n"
+
+
+#: the spike words of one tile and step into the (padded) bit planes
+_SPIKE_ROW_FUNCTION = f"""\
+static void eqsnn_spike_row(const eqsnn_run_args *a, long long lane, long long first,
+                            long long i, long long words, const unsigned char *flags)
+{{
+    const long long row = (i * a->batch + lane) * words + first / 32;
+    eqsnn_store_spike_words(a->spikes + row, flags, 0, {TILE // 32});
+    if (a->negative_spikes)
+        eqsnn_store_spike_words(a->negative_spikes + row, flags, 1, {TILE // 32});
+}}
+"""
 
 
 def _uniform_step(plan: Layout, uniforms) -> list[str]:
@@ -213,7 +232,7 @@ EQSNN_EXPORT int eqsnn_run(const eqsnn_run_args *a)
     const long long tiles_per_lane = (a->n + a->tile - 1) / a->tile;
     const long long tiles = tiles_per_lane * a->batch;
     long long tile;
-    if (a->tile <= 0 || a->tile > """ + str(TILE) + """ || a->tile % 32 != 0) return 1;
+    if (a->tile != """ + str(TILE) + """) return 1;
 #pragma omp parallel for schedule(guided) num_threads(a->threads)
     for (tile = 0; tile < tiles; ++tile)
         eqsnn_run_tile(a, tile / tiles_per_lane, (tile % tiles_per_lane) * a->tile);
@@ -281,8 +300,6 @@ class CProgram:
                                "try again")
         self.library.eqsnn_run.argtypes = [ctypes.POINTER(_RunArgs)]
         self.library.eqsnn_run.restype = ctypes.c_int
-        self.library.eqsnn_spike_positions.argtypes = [_POINTER] + [_LONG] * 3 + [_POINTER] * 3
-        self.library.eqsnn_spike_positions.restype = _LONG
         self.threads = threads
         self.load_seconds = time.perf_counter() - began
 
@@ -342,9 +359,9 @@ class CRunner:
             keep.append(index)
             recorders[k] = _Recorder(out.ctypes.data, None if index is None else
                                      index.ctypes.data, plans[name].width)
-        spiking = bool(record_spikes) and self.model.spiking
-        planes = [np.empty((steps, self.batch, shared.spike_words(self.n)), np.uint32)
-                  for _ in range(1 + self.model.signed)] if spiking else []
+        bits = SpikeBits.for_run(record_spikes, steps, self.batch, self.n, self.model.signed,
+                                 self.model.spiking)
+        planes = list(bits.planes) if bits is not None else []
         if steps > 0:
             values = _pointers([self.values[name] for name, _, _ in self.layout.values])
             arrays = [self.arrays[name] for name, _ in self.layout.arrays]
@@ -364,15 +381,7 @@ class CRunner:
             if self.program.library.eqsnn_run(ctypes.byref(args)) != 0:
                 raise BackendError("eqsnn_run rejected its arguments (a bug in eqsnn)")
         result = {name: plans[name].result(out) for name, out in outputs.items()}
-        return RawRun(result, *shared.collect_spikes(self.model, planes, self._spike_positions))
-
-    def _spike_positions(self, plane: np.ndarray):
-        """``(step, lane, neuron)`` of the set bits of a spike plane, counted and listed in C."""
-        find = self.program.library.eqsnn_spike_positions
-        count = find(plane.ctypes.data, *plane.shape, None, None, None)
-        out = [np.empty(count, np.int64) for _ in range(3)]
-        find(plane.ctypes.data, *plane.shape, *(a.ctypes.data for a in out))
-        return tuple(a.astype(np.intp, copy=False) for a in out)
+        return RawRun(result, spike_bits=bits)
 
     def get_state(self, name: str) -> np.ndarray:
         return self.states[name].copy()

@@ -30,6 +30,7 @@ import numpy as np
 from .. import ir
 from ..errors import BackendError
 from ..printing.c import STORAGE_TYPES, UNIFORM_FUNCTION, prelude, print_step_function, wrap_items
+from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
 from . import _compiled as shared
 from ._compiled import Layout, layout
@@ -281,9 +282,9 @@ class CupyRunner:
                  if name in record}
         outputs = {name: np.empty((steps, self.batch, p.width), self.states[name].dtype)
                    for name, p in plans.items()}
-        planes = ([np.empty((steps, self.batch, shared.spike_words(self.n)), np.uint32)
-                   for _ in range(1 + self.model.signed)]
-                  if record_spikes and self.model.spiking else [])
+        bits = SpikeBits.for_run(record_spikes, steps, self.batch, self.n, self.model.signed,
+                                 self.model.spiking)
+        planes = list(bits.planes) if bits is not None else []
         per_step = sum(a[0].nbytes for a in [*outputs.values(), *planes] + [
             v for v in given if v.shape[0] > 1 and not isinstance(v, cupy.ndarray)])
         window = max(1, min(steps, self.window_bytes // max(1, per_step)))
@@ -297,7 +298,7 @@ class CupyRunner:
                 self._window(first, length, step0, given, plans, outputs, planes)
             self.stream.synchronize()  # the run is done when run() returns
         result = {name: plans[name].result(out) for name, out in outputs.items()}
-        return RawRun(result, *shared.collect_spikes(self.model, planes))
+        return RawRun(result, spike_bits=bits)
 
     def _window(self, first, length, step0, given, plans, outputs, planes) -> None:
         """Upload the window's inputs, advance ``length`` steps, copy results back."""
@@ -320,7 +321,8 @@ class CupyRunner:
                 slot.set(columns)
             out = self._buffer(("record", k), (length, self.batch, p.width), outputs[name].dtype)
             records[k] = (out, slot, np.int64(p.width))
-        spikes = [self._buffer(("spikes", k), (length,) + plane.shape[1:], np.dtype(np.uint32))
+        words = shared.spike_words(self.n)
+        spikes = [self._buffer(("spikes", k), (length, self.batch, words), np.dtype(np.uint32))
                   for k, plane in enumerate(planes)]
         self._step_base.fill(step0 + first)
         arguments = self._arguments(devices, records, spikes)
@@ -328,8 +330,12 @@ class CupyRunner:
         for k, (name, _) in enumerate(plan.states):
             if k in records:
                 records[k][0].get(out=outputs[name][first:first + length])
-        for device, plane in zip(spikes, planes):
-            device.get(out=plane[first:first + length])
+        for device, plane in zip(spikes, planes):  # host rows are padded (spike_bits)
+            if plane.shape[-1] == words:
+                device.get(out=plane[first:first + length])
+            else:
+                plane[first:first + length, :, :words] = device.get()
+                plane[first:first + length, :, words:] = 0
 
     def _arguments(self, devices, records, spikes) -> list:
         """The kernel's arguments in the order of :func:`kernel_parameters` (``first`` and

@@ -51,6 +51,7 @@ from ..errors import BackendError
 from ..printing.numpy import StepCode, print_step
 from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
 from ..runtime.recording import DEFAULT_BLOCK_BYTES, SpikeBuffer
+from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
 from .numpy_tiles import Tiling, run_tiled
 
@@ -78,7 +79,7 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
         '"""',
         "",
         "import numpy as np",
-        *(["", "from eqsnn import rng"] if uses_rand else []),
+        *(["", "from eqsnn import rng_buffers"] if uses_rand else []),
         "",
         f"FLOAT = np.{options.precision}",
         "",
@@ -117,7 +118,8 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
         "    # built-ins: dt, neuron_id (1, n), lane (batch, 1); t and step per step",
         '    dt = pop.values["dt"]',
         "    neuron_id, lane = pop.neuron_id, pop.lane",
-        *(["    _seed = pop.seed"] if uses_rand else []),
+        *(["    _seed = pop.seed", "    _draws = rng_buffers.workspace(pop.buffers, FLOAT)"]
+          if uses_rand else []),
         *(["    _dt64 = pop.dt"] if uses_t else []),
     ]
     if model.inputs:
@@ -312,9 +314,11 @@ class NumpyRunner:
             outputs[name] = np.empty((steps, self.batch, width), self.states[name].dtype)
             chosen[name] = index
         spikes = None
-        if record_spikes and self.model.spiking:
+        bits = SpikeBits.for_run(record_spikes, steps, self.batch, self.n, self.model.signed,
+                                 self.model.spiking)
+        if bits is not None:
             spikes = SpikeBuffer(steps, self.batch, self.n, self.model.signed,
-                                 self.spike_block_bytes)
+                                 self.spike_block_bytes, bits)
         if self.tiling is None:
             self.tiling = Tiling.for_runner(self)
         if len(self.tiling.tiles) > 1:
@@ -323,9 +327,9 @@ class NumpyRunner:
             recorders = [(self.states[name], index, outputs[name])
                          for name, index in chosen.items()]
             self.program.run(self, int(steps), int(step0), prepared, recorders, spikes)
-        empty = np.zeros(0, np.intp)
-        step, lane, neuron, sign = spikes.result() if spikes else (empty, empty, empty, None)
-        return RawRun(outputs, step, lane, neuron, sign)
+        if spikes is not None:
+            spikes.finish()
+        return RawRun(outputs, spike_bits=bits)
 
     def get_state(self, name: str) -> np.ndarray:
         return self.states[name].copy()

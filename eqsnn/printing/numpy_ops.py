@@ -88,7 +88,7 @@ def expression(op: Op, args: list[str], shape_class: str) -> str:
         return f"FLOAT({_UFUNCS[name]}({', '.join(args)}, dtype=np.float64))"
     if name in ("rand_uniform", "rand_normal"):
         draw = "uniform" if name == "rand_uniform" else "normal"
-        return f"rng.{draw}(_seed, step, neuron_id, lane, {args[0]}, FLOAT)"
+        return f"_draws.{draw}(_seed, step, neuron_id, lane, {args[0]})"
     if name == "cast":
         return f"{NUMPY_TYPES[op.dtype]}({args[0]})"
     if name == "select":

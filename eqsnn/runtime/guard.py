@@ -41,19 +41,20 @@ class Snapshot:
             self.runner.set_array(name, value)
 
 
-def record_bytes(model, chosen: dict, record_spikes: bool, steps: int, batch: int, n: int,
+def record_bytes(model, chosen: dict, record_spikes, steps: int, batch: int, n: int,
                  precision: str) -> int:
     """Bytes the recorded states and spike planes of a run take: ``steps * batch * width``
-    values of each recorded state, and ``steps * batch * ceil(n / 32)`` words per spike
-    plane (two for a signed model)."""
+    values of each recorded state, and per spike plane (two for a signed model) a row of
+    ``n`` bits padded to whole 64-byte lines per step and lane.  ``record_spikes`` is
+    False, True or the ids whose spikes are kept (the planes hold every neuron)."""
     sizes = {"float": np.dtype(precision).itemsize, "int": 4, "bool": 1}
     types = {s.name: s.dtype for s in model.states}
     total = 0
     for name, index in chosen.items():
         width = n if index is None else len(index)
         total += steps * batch * width * sizes.get(types[name], 8)
-    if record_spikes and model.spiking:
-        total += (1 + model.signed) * steps * batch * ((n + 31) // 32) * 4
+    if record_spikes is not False and model.spiking:
+        total += (1 + model.signed) * steps * batch * ((n + 511) // 512) * 64
     return total
 
 

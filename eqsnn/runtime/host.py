@@ -15,22 +15,8 @@ import sympy
 
 from .. import ir
 from ..errors import ParameterError
-
-
-def phi1_numeric(z):
-    """``expm1(z)/z`` evaluated stably, ``1`` at ``z = 0``.
-
-    >>> float(phi1_numeric(0.0))
-    1.0
-    >>> abs(float(phi1_numeric(1e-12)) - (1 + 0.5e-12)) < 1e-16
-    True
-    """
-    z = np.asarray(z, dtype=np.float64)
-    small = np.abs(z) < 1e-8
-    safe = np.where(small, 1.0, z)
-    # Taylor 1 + z/2 + z^2/6 is exact to double precision for |z| < 1e-8
-    return np.where(small, 1.0 + z / 2.0 + z * z / 6.0, np.expm1(safe) / safe)
-
+from . import expm_stack
+from .expm_stack import phi1_numeric
 
 NUMPY_FUNCTIONS = {
     "phi1": phi1_numeric,
@@ -84,59 +70,97 @@ def evaluate_precompute(
     return out
 
 
-def _stack_matrix(matrix: sympy.Matrix, values) -> np.ndarray:
-    """Evaluate a symbolic matrix to shape ``(m, rows, cols)`` with ``m`` neurons (or 1)."""
+def _entries(matrix: sympy.Matrix, values) -> list[list[np.ndarray]]:
+    """Each entry of a symbolic matrix evaluated: shape ``()`` or ``(n,)``."""
     rows, cols = matrix.shape
-    entries = [[evaluate(matrix[i, j], values) for j in range(cols)] for i in range(rows)]
-    shape = np.broadcast_shapes(*(e.shape for row in entries for e in row))
-    n = int(np.prod(shape)) if shape else 1
-    out = np.empty((n, rows, cols))
+    return [[evaluate(matrix[i, j], values) for j in range(cols)] for i in range(rows)]
+
+
+def _distinct(entry_lists) -> tuple[np.ndarray | None, np.ndarray | None, tuple]:
+    """``(first, inverse, shape)`` over the entries that vary between neurons: the index of
+    one neuron per distinct combination, each neuron's combination, and the neurons' shape;
+    ``None, None, ()`` where nothing varies."""
+    varying = [e for entries in entry_lists for row in entries for e in row if e.ndim]
+    if not varying:
+        return None, None, ()
+    shape = np.broadcast_shapes(*(e.shape for e in varying))
+    columns = np.stack([np.broadcast_to(e, shape).reshape(-1) for e in varying], axis=1)
+    columns = np.ascontiguousarray(columns + 0.0)  # -0.0 and 0.0 alike
+    if columns.shape[1] == 1:
+        keys = columns[:, 0]
+    else:  # rows as opaque bytes: one sort of n keys, not a lexsort of every column
+        keys = columns.view(np.dtype((np.void, columns.dtype.itemsize * columns.shape[1])))[:, 0]
+    # np.unique without its stable sort: any neuron of a combination represents it
+    order = np.argsort(keys)
+    ordered = columns[order]
+    new = np.empty(len(keys), bool)
+    new[:1] = True
+    np.any(ordered[1:] != ordered[:-1], axis=1, out=new[1:])
+    inverse = np.empty(len(keys), np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse, shape
+
+
+def _stack_at(entries, first) -> np.ndarray:
+    """The matrices ``(m, rows, cols)`` of the neurons ``first`` (all: one where None)."""
+    rows, cols = len(entries), len(entries[0])
+    m = 1 if first is None else len(first)
+    out = np.empty((m, rows, cols))
     for i in range(rows):
         for j in range(cols):
-            out[:, i, j] = np.broadcast_to(entries[i][j], shape).reshape(n)
-    return out, shape
-
-
-def evaluate_propagator(item: ir.Propagator, values, dt: float) -> dict[str, np.ndarray]:
-    """Exact propagators from the augmented matrix exponential, per neuron where needed."""
-    A, shape = _stack_matrix(item.matrix, values)
-    n, k, _ = A.shape
-    # one exponential per distinct matrix: per-neuron params often take few values
-    distinct, inverse = np.unique(A.reshape(n, k * k), axis=0, return_inverse=True)
-    m = len(distinct)
-    aug = np.zeros((m, 2 * k, 2 * k))
-    aug[:, :k, :k] = distinct.reshape(m, k, k) * dt
-    aug[:, :k, k:] = np.eye(k) * dt
-    E = scipy.linalg.expm(aug)[inverse.reshape(n)]
-    phi, gamma = E[:, :k, :k], E[:, :k, k:]
-    out = {}
-    _collect(out, item.phi, phi, shape)
-    _collect(out, item.gamma, gamma, shape)
-    if item.noise is not None:
-        G, gshape = _stack_matrix(item.noise, values)
-        shape = np.broadcast_shapes(shape, gshape)
-        Q = _van_loan_covariance(np.broadcast_to(A, (max(n, G.shape[0]), k, k)), G, dt)
-        _collect(out, item.chol, _psd_factor(Q), shape)
+            e = entries[i][j]
+            out[:, i, j] = e.reshape(-1)[first] if e.ndim and first is not None else e
     return out
 
 
-def _collect(out, names, matrices, shape):
+def evaluate_propagator(item: ir.Propagator, values, dt: float) -> dict[str, np.ndarray]:
+    """Exact propagators from the augmented matrix exponential, per neuron where needed.
+
+    One exponential per distinct combination of the matrix entries that vary
+    (per-neuron params often take few values); many distinct ones are
+    exponentiated together (:mod:`eqsnn.runtime.expm_stack`), a few by SciPy.
+    """
+    matrix = _entries(item.matrix, values)
+    noise = _entries(item.noise, values) if item.noise is not None else None
+    first, inverse, shape = _distinct([matrix] + ([noise] if noise else []))
+    A = _stack_at(matrix, first)
+    m, k, _ = A.shape
+    if m > expm_stack.MANY:
+        phi, gamma = expm_stack.augmented_expm(A, dt)
+    else:
+        aug = np.zeros((m, 2 * k, 2 * k))
+        aug[:, :k, :k] = A * dt
+        aug[:, :k, k:] = np.eye(k) * dt
+        E = scipy.linalg.expm(aug)
+        phi, gamma = E[:, :k, :k], E[:, :k, k:]
+    out = {}
+    _collect(out, item.phi, phi, shape, inverse)
+    _collect(out, item.gamma, gamma, shape, inverse)
+    if noise is not None:
+        Q = _van_loan_covariance(A, _stack_at(noise, first), dt)
+        _collect(out, item.chol, _psd_factor(Q), shape, inverse)
+    return out
+
+
+def _collect(out, names, matrices, shape, inverse=None):
     for i, row in enumerate(names):
         for j, name in enumerate(row):
             if name is not None:
                 value = matrices[:, i, j]
-                out[name] = value.reshape(shape) if shape else np.float64(value[0])
+                out[name] = value[inverse].reshape(shape) if shape else np.float64(value[0])
 
 
 def _van_loan_covariance(A: np.ndarray, G: np.ndarray, dt: float) -> np.ndarray:
     """``Q = ∫_0^dt e^{As} G Gᵀ e^{Aᵀs} ds`` by Van Loan's block exponential."""
     n, k, _ = A.shape
     GG = G @ np.swapaxes(G, 1, 2)
+    if k == 1 and n > expm_stack.MANY:  # closed form: g² ∫_0^dt e^{2as} ds
+        return GG * (dt * phi1_numeric(2.0 * dt * A[:, :1, :1]))
     block = np.zeros((n, 2 * k, 2 * k))
     block[:, :k, :k] = -A * dt
     block[:, :k, k:] = GG * dt
     block[:, k:, k:] = np.swapaxes(A, 1, 2) * dt
-    F = scipy.linalg.expm(block)
+    F = expm_stack.expm_stack(block) if n > expm_stack.MANY else scipy.linalg.expm(block)
     F22 = F[:, k:, k:]
     F12 = F[:, :k, k:]
     Q = np.swapaxes(F22, 1, 2) @ F12

@@ -131,8 +131,9 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape) -> di
     return prepared
 
 
-def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, bool]:
-    """``(states, spikes)``: state name -> flat neuron indices or None (all), and spikes wanted."""
+def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, object]:
+    """``(states, spikes)``: state name -> flat neuron indices or None (all), and the spikes
+    wanted: False, True (all neurons) or the flat ids of the neurons whose spikes to keep."""
     if record is None:
         record = ()
     if isinstance(record, str):
@@ -155,7 +156,7 @@ def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, bool]:
                 raise ParameterError(
                     f"model {model.name!r} has no threshold, so it records no spikes"
                 )
-            spikes = True
+            spikes = True if index is None else _neuron_indices(name, index, n)
             continue
         if name not in states:
             raise unknown_name("state", name, states | ({"spikes"} if model.spiking else set()))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from .recording import concatenate_runs
+from .spike_bits import SpikeBits
 
 __all__ = ["run_with_progress"]
 
@@ -29,21 +30,30 @@ def _piece_inputs(inputs: dict, start: int, stop: int) -> dict:
 
 
 def run_with_progress(runner, steps, step0, inputs, record, spikes, progress) -> tuple:
-    """``(RawRun, seconds in the backend)`` of ``steps`` steps from step ``step0``."""
+    """``(RawRun, seconds in the backend)`` of ``steps`` steps from step ``step0``.
+
+    ``spikes`` is false, or the :class:`~eqsnn.runtime.spike_bits.SpikeBits` of the whole
+    run, which each piece writes its steps of.
+    """
     runs, lengths, elapsed, done = [], [], 0.0, 0
+    bits = spikes if isinstance(spikes, SpikeBits) else None
 
     def piece(length: int) -> None:
         nonlocal elapsed, done
         started = time.perf_counter()
-        runs.append(runner.run(length, step0 + done, _piece_inputs(inputs, done, done + length),
-                               record, spikes))
+        part = bits.part(done, done + length) if bits is not None else spikes
+        raw = runner.run(length, step0 + done, _piece_inputs(inputs, done, done + length),
+                         record, part)
+        if bits is not None and raw.spike_bits is None:  # a runner that lists its spikes
+            part.write_lists(raw.spike_step, raw.spike_batch, raw.spike_neuron, raw.spike_sign)
+        runs.append(raw)
         elapsed += time.perf_counter() - started
         lengths.append(length)
         done += length
 
     if progress is False or steps == 0:
         piece(steps)
-        return runs[0], elapsed
+        return concatenate_runs(runs, lengths, bits), elapsed
     length = 1
     while done < steps and (done == 0 or elapsed < PROBE_SECONDS):
         piece(min(length, steps - done))
@@ -60,5 +70,5 @@ def run_with_progress(runner, steps, step0, inputs, record, spikes, progress) ->
                 bar.update(done - before)
     elif done < steps:
         piece(steps - done)
-    return concatenate_runs(runs, lengths), elapsed
+    return concatenate_runs(runs, lengths, bits), elapsed
 

@@ -1,9 +1,9 @@
 """Recording buffers shared by the runtime and the backends.
 
 :class:`SpikeBuffer` receives the spike flags of every step of a run into a
-preallocated block of ``(rows, batch, n)`` flags and turns a full block into
-index arrays, so a step allocates nothing; a run whose flags fit in
-``max_bytes`` is converted once, at its end.  A backend that runs a block of
+preallocated block of ``(rows, batch, n)`` flags and packs a full block into
+bit planes (:mod:`eqsnn.runtime.spike_bits`), so a step allocates nothing; a
+run whose flags fit in ``max_bytes`` is packed once, at its end.  A backend that runs a block of
 steps part of the population at a time writes each part through
 :meth:`SpikeBuffer.region` and then :meth:`SpikeBuffer.commit` s the block.
 :func:`concatenate_runs` joins the :class:`~eqsnn.backends.RawRun` s of
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import RawRun
+from .spike_bits import SpikeBits
 
 __all__ = ["SpikeBuffer", "SpikeRegion", "concatenate_runs"]
 
@@ -23,21 +24,24 @@ DEFAULT_BLOCK_BYTES = 64 * 2**20
 
 
 class SpikeBuffer:
-    """Spike flags of one run, written step by step, read as sorted index arrays.
+    """Spike flags of one run, written step by step, packed into bit planes.
 
     ``write(i, positive, negative)`` stores the ``(batch, n)`` flags of step
     ``i`` (steps are written in order ``0, 1, ...``); ``positive`` or
-    ``negative`` may be ``None`` where the model has no such threshold.
+    ``negative`` may be ``None`` where the model has no such threshold (a
+    neuron flagged both ways spikes negatively).  Each full block of flags is
+    packed into ``bits`` (a :class:`~eqsnn.runtime.spike_bits.SpikeBits`, new
+    or given).
     """
 
     def __init__(self, steps: int, batch: int, n: int, signed: bool,
-                 max_bytes: int = DEFAULT_BLOCK_BYTES):
+                 max_bytes: int = DEFAULT_BLOCK_BYTES, bits: SpikeBits | None = None):
         rows = max(1, min(steps, max_bytes // max(1, batch * n)))
         self.signed = signed
+        self.bits = bits if bits is not None else SpikeBits.empty(steps, batch, n, signed)
         self.block = np.zeros((rows, batch, n), np.int8 if signed else np.bool_)
         self.first = 0  # step index of the block's row 0
         self.rows = 0  # rows written in the block
-        self.parts: list[tuple[np.ndarray, ...]] = []
 
     def write(self, i: int, positive, negative=None) -> None:
         if self.rows == len(self.block):
@@ -56,22 +60,26 @@ class SpikeBuffer:
         self._flush()
 
     def _flush(self) -> None:
-        step, lane, neuron = np.nonzero(self.block[: self.rows])
-        sign = self.block[step, lane, neuron] if self.signed else None
-        self.parts.append((step + self.first, lane, neuron, sign))
+        if self.rows == 0:
+            return
+        block = self.block[: self.rows]
+        flags = [block == 1, block == -1] if self.signed else [block]
+        for plane, flag in zip(self.bits.planes, flags):
+            packed = np.packbits(flag, axis=-1, bitorder="little")
+            target = plane[self.first: self.first + self.rows].view(np.uint8)
+            target[..., : packed.shape[-1]] = packed
+            target[..., packed.shape[-1]:] = 0
         self.rows = 0
+
+    def finish(self) -> SpikeBits:
+        """The planes, once every step is written."""
+        self._flush()
+        return self.bits
 
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """``(step, batch, neuron, sign)`` sorted by (step, batch, neuron); sign is ±1 or None."""
-        self._flush()
-        empty = np.zeros(0, np.intp)
-        step, lane, neuron = (
-            np.concatenate([part[k] for part in self.parts] + [empty]) for k in range(3)
-        )
-        sign = None
-        if self.signed:
-            sign = np.concatenate([p[3] for p in self.parts] + [np.zeros(0, np.int8)])
-        return step, lane, neuron, sign
+        raw = RawRun({}, spike_bits=self.finish())
+        return raw.spike_step, raw.spike_batch, raw.spike_neuron, raw.spike_sign
 
 
 class SpikeRegion:
@@ -93,12 +101,16 @@ def _store_flags(out: np.ndarray, positive, negative) -> None:
         np.copyto(out, -1, where=negative)
 
 
-def concatenate_runs(runs: list[RawRun], lengths: list[int]) -> RawRun:
-    """One RawRun from consecutive pieces of ``lengths[k]`` steps each."""
-    if len(runs) == 1:
+def concatenate_runs(runs: list[RawRun], lengths: list[int], bits=None) -> RawRun:
+    """One RawRun from consecutive pieces of ``lengths[k]`` steps each, whose spikes are in
+    ``bits`` (the planes of the whole run) or listed in each piece."""
+    if len(runs) == 1 and bits is None:
         return runs[0]
+    variables = runs[0].vars if len(runs) == 1 else {
+        name: np.concatenate([r.vars[name] for r in runs]) for name in runs[0].vars}
+    if bits is not None:
+        return RawRun(variables, spike_bits=bits)
     offsets = np.cumsum([0] + list(lengths[:-1]))
-    variables = {name: np.concatenate([r.vars[name] for r in runs]) for name in runs[0].vars}
     step = np.concatenate([r.spike_step + off for r, off in zip(runs, offsets)])
     sign = None
     if runs[0].spike_sign is not None:

@@ -7,63 +7,163 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import spike_bits
+from .spike_bits import SpikeBits
+
 __all__ = ["Result", "RunInfo", "Spikes", "Timing"]
 
 
-@dataclass(frozen=True)
 class Spikes:
-    """Spikes of one run, sorted by (step, batch, neuron).
+    """Spikes of one run, listed in order of (step, batch, neuron) when first asked for.
 
     ``step`` counts from the start of the run; the spike's time is
     ``(first_step + step) * dt`` with ``first_step`` the step index (since
     the last reset) at which the run began.  ``neuron`` is the flat
     (C-order) neuron id, :attr:`index` the same in the population's
     ``shape``; ``sign`` is +1/-1 for models with a negative threshold, else
-    None.
+    None.  ``step``, ``batch`` and ``neuron`` are ``int32`` arrays, ``sign``
+    ``int8``; where a neuron fired both ways in one step, its positive spike
+    comes first.
+
+    The run recorded one bit per neuron, lane and step (:attr:`bits`); the
+    arrays above are made from them on first access (a C decoder where a
+    compiler is found, else NumPy) and kept.  :meth:`counts` and ``len()``
+    need no listing.  Arrays are read-only.
     """
 
-    step: np.ndarray
-    batch: np.ndarray
-    neuron: np.ndarray
-    sign: np.ndarray | None
-    dt: float
-    first_step: int
-    batch_size: int
-    shape: tuple = ()  # the population's shape; () means flat ids only
+    def __init__(self, bits: SpikeBits, dt: float, first_step: int, batch_size: int,
+                 shape: tuple = ()):
+        self._bits = bits
+        self.dt = dt
+        self.first_step = first_step
+        self.batch_size = batch_size
+        self.shape = tuple(shape)  # the population's shape; () means flat ids only
+        self._listing = None
+        self._cache: dict = {}
+
+    # --- without a listing -----------------------------------------------
+    @property
+    def bits(self) -> np.ndarray:
+        """``uint32 (steps, batch, ceil(n/32))``: bit ``k`` of word ``w`` is set where neuron
+        ``32 w + k`` spiked (positively, in a model with a negative threshold)."""
+        return _read_only(self._bits.positive)
+
+    @property
+    def negative_bits(self) -> np.ndarray | None:
+        """The same for negative spikes; None where the model has no negative threshold."""
+        return _read_only(self._bits.negative) if self._bits.signed else None
+
+    @property
+    def signed(self) -> bool:
+        return self._bits.signed
 
     def __len__(self) -> int:
-        return len(self.step)
+        if self._listing is not None:
+            return int(self._listing[1][-1])
+        if "len" not in self._cache:
+            self._cache["len"] = spike_bits.spike_count(self._bits)
+        return self._cache["len"]
+
+    def counts(self, n: int | None = None) -> np.ndarray:
+        """Number of spikes of each lane and neuron (negative ones included): ``(batch, n)``
+        for a given ``n``, else ``(batch, *shape)`` of the population; int64."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                              or n < 0):
+            raise ValueError(f"counts(n) needs a non-negative integer n, not {n!r}")
+        size = n if n is not None else int(np.prod(self.shape)) if self.shape else None
+        if size is None:
+            raise ValueError("counts() needs n where the population's shape is not known")
+        counts = spike_bits.neuron_counts(self._bits)
+        if size < counts.shape[1]:
+            if counts[:, size:].any():
+                raise ValueError(f"counts({size}) leaves out spikes of neurons up to "
+                                 f"{self._bits.n - 1}")
+            counts = counts[:, :size]
+        elif size > counts.shape[1]:
+            counts = np.concatenate(
+                [counts, np.zeros((self.batch_size, size - counts.shape[1]), np.int64)], axis=1)
+        return counts if n is not None else counts.reshape((self.batch_size,) + self.shape)
+
+    # --- the listing ---------------------------------------------------------
+    def _list(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._listing is None:
+            ids, offsets = spike_bits.list_spikes(self._bits)
+            self._listing = (_read_only(ids), _read_only(offsets))
+        return self._listing
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The listing as stored: ``int32`` neuron ids, ``~k`` for a negative spike of ``k``."""
+        return self._list()[0]
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """``int64 (steps * batch + 1,)``: the spikes of step ``s``, lane ``b`` are
+        ``ids[offsets[s * batch + b]:offsets[s * batch + b + 1]]``."""
+        return self._list()[1]
+
+    def _cached(self, name, make):
+        if name not in self._cache:
+            self._cache[name] = _read_only(make())
+        return self._cache[name]
+
+    @property
+    def neuron(self) -> np.ndarray:
+        if not self._bits.signed:
+            return self.ids
+        return self._cached("neuron", lambda: np.where(self.ids < 0, ~self.ids, self.ids))
+
+    @property
+    def sign(self) -> np.ndarray | None:
+        if not self._bits.signed:
+            return None
+        return self._cached("sign", lambda: np.where(self.ids < 0, -1, 1).astype(np.int8))
+
+    @property
+    def step(self) -> np.ndarray:
+        def make():
+            steps = self._bits.steps
+            per_step = np.diff(self.offsets[:: self.batch_size])
+            dtype = np.int32 if steps < 2**31 else np.int64
+            return np.repeat(np.arange(steps, dtype=dtype), per_step)
+        return self._cached("step", make)
+
+    @property
+    def batch(self) -> np.ndarray:
+        def make():
+            rows = self._bits.steps * self.batch_size
+            lanes = np.tile(np.arange(self.batch_size, dtype=np.int32), self._bits.steps)
+            return np.repeat(lanes[:rows], np.diff(self.offsets))
+        return self._cached("batch", make)
 
     @property
     def index(self) -> tuple[np.ndarray, ...]:
         """Each spike's neuron as an index into the population's shape: one array per axis
-        (``np.unravel_index`` of :attr:`neuron`), e.g. ``(row, column, channel)``."""
+        (``np.unravel_index`` of :attr:`neuron`, int64), e.g. ``(row, column, channel)``."""
         if not self.shape:
-            return (self.neuron,)
-        return tuple(np.unravel_index(self.neuron, self.shape))
+            return (self.neuron.astype(np.int64),)
+        return tuple(np.unravel_index(self.neuron.astype(np.int64), self.shape))
 
     @property
     def times(self) -> np.ndarray:
         """Time of each spike, ``t = (first_step + step) * dt`` (float64)."""
-        return (self.first_step + self.step) * self.dt
+        return (self.first_step + self.step.astype(np.int64)) * self.dt
 
     @property
     def per_lane(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """``[(times, ids)]``, one pair per batch lane, like PyGeNN's ``spike_recording_data``."""
-        times = self.times
-        return [(times[self.batch == b], self.neuron[self.batch == b])
-                for b in range(self.batch_size)]
+        times, lane = self.times, self.batch
+        return [(times[lane == b], self.neuron[lane == b]) for b in range(self.batch_size)]
 
-    def counts(self, n: int | None = None) -> np.ndarray:
-        """Number of spikes of each lane and neuron (negative ones included): ``(batch, n)``
-        for a given ``n``, else ``(batch, *shape)`` of the population."""
-        size = n if n is not None else int(np.prod(self.shape)) if self.shape else None
-        if size is None:
-            raise ValueError("counts() needs n where the population's shape is not known")
-        counts = np.bincount(self.batch * size + self.neuron,
-                             minlength=self.batch_size * size).astype(np.int64)
-        counts = counts.reshape(self.batch_size, size)
-        return counts if n is not None else counts.reshape((self.batch_size,) + self.shape)
+    def __repr__(self) -> str:
+        return (f"<Spikes: {len(self)} in {self._bits.steps} steps x {self.batch_size} lanes"
+                f" of {self._bits.n} neurons>")
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 @dataclass(frozen=True)

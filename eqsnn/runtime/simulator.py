@@ -26,6 +26,7 @@ from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_reco
 from .progress import run_with_progress
 from .quantities import from_internal, time_step, to_internal, unit_symbols
 from .result import Result, RunInfo, Spikes, Timing
+from .spike_bits import SpikeBits
 from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
 
 __all__ = ["Simulator"]
@@ -70,9 +71,10 @@ class Simulator:
         self._params = prepare_params(self.model, params, self.shape)
         arrays = prepare_arrays(self.model, params)
         values = {**self._params, **self._runtime_values(1)}
-        self._initial = initial_states(self.model, values, self._precompute(values), init,
+        precompute = self._precompute(values)
+        self._initial = initial_states(self.model, values, precompute, init,
                                        self.batch_size, self.shape, self.dt, self.precision)
-        values.update(self._precompute(values))
+        values.update(precompute)
         per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
         backend_module = get_backend(backend)
         self.backend = backend
@@ -162,8 +164,11 @@ class Simulator:
             self._runner.set_state(name, value)
         for name, value in plan_arrays.items():
             self._runner.set_array(name, value)
+        bits = False
+        if record_spikes is not False:
+            bits = SpikeBits.empty(steps, self.batch_size, self.n, self.model.signed)
         raw, simulate = run_with_progress(self._runner, steps, self._step, prepared, chosen,
-                                          record_spikes, progress)
+                                          bits, progress)
         first_step = self._step
         variables = {
             name: from_internal(self.model, name, raw.vars[name].reshape(
@@ -171,9 +176,10 @@ class Simulator:
             for name, index in chosen.items()
         }
         spikes = None
-        if record_spikes:
-            spikes = Spikes(raw.spike_step, raw.spike_batch, raw.spike_neuron, raw.spike_sign,
-                            self.dt, first_step, self.batch_size, self.shape)
+        if bits is not False:
+            if record_spikes is not True:
+                bits.keep_only(record_spikes)
+            spikes = Spikes(bits, self.dt, first_step, self.batch_size, self.shape)
         readout = None
         if self.model.readout is not None:
             value = self._runner.get_state(self.model.readout.state)
