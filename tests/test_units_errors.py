@@ -65,7 +65,7 @@ CASES = [
     ("increment_without_unit", OK_ODE + "    after: V += 1\n", CheckError, "1",
      "the value assigned to V is a dimensionless value, not a voltage (mV)",
      "give the number a unit, e.g. '1 mV'"),
-    ("reset_to_time", OK_ODE + "    reset: V = tau\n", CheckError, "tau",
+    ("reset_to_time", OK_ODE + "    threshold: V > 0 mV\n    reset: V = tau\n", CheckError, "tau",
      "the value assigned to V is a time (ms), not a voltage (mV)", ""),
     ("scale_by_time", OK_ODE + "    after: V *= tau\n", CheckError, "tau",
      "the factor of '*=' is a time (ms), not a dimensionless value", "divide by a time"),
