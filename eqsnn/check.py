@@ -237,7 +237,18 @@ class _Checker:
     def _state(self, decl: s.StateDecl, conv) -> ir.State:
         value, kind = conv.expr(decl.init, initial=True)
         _check_assignable(decl.dtype, kind, decl.name, decl.init.pos)
-        return ir.State(decl.name, decl.dtype, value)
+        bounds = tuple(ir.Constraint(c.op, c.bound) for c in decl.bounds)
+        for c, raw in zip(bounds, decl.bounds):
+            if decl.dtype != "float":
+                raise _error(f"bounds are checked on float states only; {decl.name} is "
+                             f"{decl.dtype}", raw.pos, "remove the bounds")
+            if c.op == "!=":
+                raise _error(f"a state bound must be >, >=, < or <=, not '{c}'", raw.pos,
+                             "write e.g. (> -1000, < 1000)")
+            if value.is_number and not c.holds(float(value)):
+                raise _error(f"the initial value {value} of {decl.name} violates '{c}'",
+                             raw.pos, f"choose an initial value that is {c}")
+        return ir.State(decl.name, decl.dtype, value, bounds)
 
     def _input(self, decl: s.InputDecl, conv) -> ir.Input:
         default = None

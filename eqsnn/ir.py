@@ -133,6 +133,8 @@ class State:
     name: str
     dtype: str = "float"
     init: sympy.Basic = sympy.Integer(0)  # over params (host-evaluated, per neuron)
+    #: sane values (``state V = -70 (> -1000, < 1000)``), checked after every step
+    bounds: tuple[Constraint, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .errors import ParseError
 
 class _ModelIndenter(Indenter):
     NL_type = "_NL"
-    OPEN_PAREN_types = ["LPAR", "LSQB"]
+    OPEN_PAREN_types = ["LPAR", "LSQB", "BOUNDS_OPEN"]
     CLOSE_PAREN_types = ["RPAR", "RSQB"]
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
@@ -85,8 +85,8 @@ def _reject_control_characters(source: str, filename) -> None:
 
 _TOKEN_NAMES = {
     "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
-    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['",
-    "RSQB": "']'", "COMPARE": "a comparison", "ASSIGN_OP": "'=' or '+='", "SIGN": "'+' or '-'",
+    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "BOUNDS_OPEN": "'('", "RPAR": "')'",
+    "LSQB": "'['", "RSQB": "']'", "COMPARE": "a comparison", "ASSIGN_OP": "'=' or '+='", "SIGN": "'+' or '-'",
     "PRODUCT_OP": "'*' or '/'", "DERIVATIVE": "an ODE 'dX/dt = ...'", "COLON": "':'",
     "EQUAL": "'='", "STRING": "a docstring", "DTYPE": "float, int or bool",
     "$END": "end of file",
@@ -124,7 +124,7 @@ def _describe(exc: lark.exceptions.UnexpectedInput, source: str, filename) -> Pa
     elif token is not None and token.type in ("_NL", "$END", "_DEDENT"):
         message = "unexpected end of line"
         hint = f"expected {_expected(expected)}"
-        if "LPAR" in expected or "NAME" in expected or "NUMBER" in expected:
+        if set(expected) & {"LPAR", "BOUNDS_OPEN", "NAME", "NUMBER"}:
             hint = "the expression is incomplete: " + hint
     else:
         text = getattr(token, "value", "")
@@ -194,7 +194,8 @@ class _ToSyntax(lark.Transformer):
     def state(self, items):
         name, rest = items[0], items[1:]
         dtype, rest = _take_dtype(rest)
-        return s.StateDecl(str(name), dtype, rest[0], _pos(name))
+        bounds = rest[1] if len(rest) > 1 else ()
+        return s.StateDecl(str(name), dtype, rest[0], _pos(name), bounds)
 
     def input(self, items):
         name, rest = items[0], items[1:]

@@ -127,6 +127,7 @@ class StateDecl:
     dtype: str
     init: Expr
     pos: Pos
+    bounds: tuple[Constraint, ...] = ()  # sane values, checked after every step
 
 
 @dataclass(frozen=True)
