@@ -20,7 +20,8 @@ import numpy as np
 from .. import host, ir
 from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
-from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
+from .checks import CHECK_CODE, CHECK_STEP, first_failure, numerical_error, with_checks
+from .inputs import check_numeric, check_range, is_device_array, prepare_inputs, prepare_record, unknown_name
 from .progress import run_with_progress
 from .result import Result, Spikes, Timing
 from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
@@ -44,10 +45,17 @@ class Simulator:
     reproducibility for speed (contracted multiply-adds, float32 math
     functions), and ``pygenn`` print GeNN's float functions; the ``numpy``
     backend ignores it.
+
+    ``check=True`` (the default) records, inside the kernel, the first step at
+    which each neuron's float states became NaN or infinite or left their
+    declared bounds; a run where that happened raises
+    :class:`~eqsnn.errors.NumericalError` (carrying the run's Result) once it
+    is done. ``check=False`` leaves the test out, for speed measurements.
     """
 
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
-                 precision="float32", params=None, init=None, seed=0, fast_math=False):
+                 precision="float32", params=None, init=None, seed=0, fast_math=False,
+                 check=True):
         self.shape = _population_shape(n)
         self.n = math.prod(self.shape)
         self.batch_size = _positive_int("batch_size", batch_size)
@@ -55,6 +63,7 @@ class Simulator:
         self.precision = _precision(precision)
         self.seed = _seed(seed)
         as_flag("fast_math", fast_math)
+        self.check = as_flag("check", check)
         self.model, self._build = _resolve_model(model, self.shape, self.batch_size, self.dt,
                                                  self.seed)
         unsupported = set(self.model.runtime_params) - set(RUNTIME_PARAMS)
@@ -64,17 +73,22 @@ class Simulator:
             params = {**self._build.params, **dict(as_mapping("params", params))}
             init = {**self._build.init, **dict(as_mapping("init", init))}
             params = {**self._build.arrays, **params}
-        self._params = prepare_params(self.model, params, self.shape)
+        self._params = prepare_params(self.model, params, self.shape, self.precision)
         arrays = prepare_arrays(self.model, params)
         values = {**self._params, **self._runtime_values(1)}
-        self._initial = initial_states(self.model, values, self._precompute(values), init,
+        #: the model the backend runs: with the numerical check unless check=False
+        self._emitted = with_checks(self.model, self.precision) if check else self.model
+        self._initial = initial_states(self._emitted, values, self._precompute(values), init,
                                        self.batch_size, self.shape, self.dt, self.precision)
         values.update(self._precompute(values))
+        for name in self.model.precompute_names:
+            check_range(f"the precomputed value {name} (params and dt)", np.asarray(values[name]),
+                        self.precision)
         per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
         backend_module = get_backend(backend)
         self.backend = backend
         options = EmitOptions(self.precision, per_neuron, fast_math)
-        self.source = backend_module.emit(self.model, options)
+        self.source = backend_module.emit(self._emitted, options)
         program = backend_module.load(self.source)
         instance = Instance(self.n, self.batch_size, self.dt, self.precision, values,
                             self._initial, arrays, self.seed)
@@ -111,7 +125,8 @@ class Simulator:
             inputs = {**{k: v for k, v in inputs.items() if k != self._build.input_name},
                       **plan.inputs}
         self._check_device_inputs(inputs)
-        prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape)
+        prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape,
+                                  self.precision)
         chosen, record_spikes = prepare_record(self.model, record, self.n)
         runtime = {}
         if self.model.runtime_params:
@@ -145,7 +160,23 @@ class Simulator:
             value = self._runner.get_state(self.model.readout.state)
             readout = value.reshape((self.batch_size,) + self.shape)
         timing = Timing(steps, time.perf_counter() - started, simulate)
-        return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape)
+        result = Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape)
+        self._raise_if_failed(result)
+        return result
+
+    def _raise_if_failed(self, result: Result) -> None:
+        """Reduce the kernel's record of the numerical check, once per run; raise the first
+        failure (the record is cleared, so the next run reports its own)."""
+        if self._emitted is self.model:
+            return
+        steps = self._runner.get_state(CHECK_STEP)
+        failure = first_failure(steps)
+        if failure is None:
+            return
+        self._runner.set_state(CHECK_STEP, np.full_like(steps, -1))
+        _, lane, neuron, _ = failure
+        code = int(self._runner.get_state(CHECK_CODE)[lane, neuron])
+        raise numerical_error(self.model, failure, code, self.dt, self.shape, result)
 
     def reset(self) -> None:
         """Restore every state to its initial value and the step counter (and ``t``) to 0."""
