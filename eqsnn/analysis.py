@@ -11,7 +11,9 @@ and decides, with a reason for each, whether the system is
   only, forcing held constant over the step (inputs, params; not ``t``);
 * **exponential Euler**: each ``rhs_i`` is linear in its own ``x_i`` with
   coefficients that may depend on other states, inputs and ``t``;
-* otherwise only explicit methods (RK4, midpoint, Euler) apply.
+* **adaptive**: any deterministic system (no ``xi``, no random draws):
+  Dormand–Prince 5(4) substeps with error control (:mod:`eqsnn.adaptive`);
+* explicit fixed-step methods (RK4, midpoint, Euler) always apply.
 """
 
 from __future__ import annotations
@@ -139,6 +141,16 @@ def analyse(checked: Checked) -> System:
             why_not_expeuler = _why_nonlinear(ode.var, r, x, x)
             break
     reasons.append(("exponential_euler", why_not_expeuler))
+    why_not_adaptive = None
+    for ode, r, g in zip(odes, rhs, noise):
+        if g != 0:
+            why_not_adaptive = (f"d{ode.var}/dt has white noise (xi), which needs a fixed "
+                                "step (Euler–Maruyama)")
+        elif r.atoms(ir.RandUniform, ir.RandNormal):
+            why_not_adaptive = f"d{ode.var}/dt draws random numbers, which needs a fixed step"
+        if why_not_adaptive:
+            break
+    reasons.append(("adaptive", why_not_adaptive))
     for method in ("rk4", "midpoint", "euler"):
         reasons.append((method, None))
     matrix = sympy.ImmutableMatrix(A) if linear else None
@@ -158,7 +170,7 @@ def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tu
         reasons = tuple((m, r if m != requested else "requested by 'method:'")
                         for m, r in system.reasons)
         return requested, reasons, ()
-    for method in ("exact", "exponential_euler", "rk4"):
+    for method in ("exact", "exponential_euler", "adaptive", "rk4"):
         if system.applicable(method):
             break
     reasons = []
@@ -179,5 +191,7 @@ def _why_chosen(method: str) -> str:
     return {
         "exact": "linear with constant coefficients, so the matrix-exponential update is exact",
         "exponential_euler": "each equation is linear in its own variable",
-        "rk4": "the system is nonlinear",
+        "adaptive": "the system is nonlinear: embedded Runge–Kutta substeps with error "
+                    "control, threshold crossings located and reset inside the step",
+        "rk4": "the system is nonlinear and stochastic",
     }[method]

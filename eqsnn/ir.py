@@ -38,7 +38,7 @@ from .errors import EqsnnError
 __all__ = [
     "Array", "Assign", "BUILTINS", "Constraint", "Derived", "If", "Input", "Local", "Method",
     "Model", "Param", "Propagator", "Readout", "State", "Statement", "ArrayGet", "RandNormal",
-    "RandUniform", "phi1", "expm1", "log1p", "DTYPES", "walk_statements",
+    "RandUniform", "While", "phi1", "expm1", "log1p", "DTYPES", "walk_statements",
 ]
 
 #: Names every model can read: time at the start of the step, the step index
@@ -213,7 +213,24 @@ class If:
     orelse: tuple[Statement, ...] = ()
 
 
-Statement = Union[Assign, Local, If]
+@dataclass(frozen=True)
+class While:
+    """Run ``body`` while ``cond`` holds, at most ``limit`` times, neuron by neuron.
+
+    ``cond`` is tested before every iteration; a neuron where it does not
+    hold runs no more iterations (its values then stay as they are, so
+    vectorised backends may run the loop for all neurons, masked, until the
+    condition fails everywhere).  ``limit`` bounds the work of a step (a GPU
+    kernel stays bounded); the body itself must make ``cond`` false in time
+    where that matters.  Locals of the body are the step's locals.
+    """
+
+    cond: sympy.Basic
+    body: tuple[Statement, ...]
+    limit: int
+
+
+Statement = Union[Assign, Local, If, While]
 
 
 @dataclass(frozen=True)
@@ -314,7 +331,7 @@ class Model:
         """Every expression of the per-step code (not the precompute)."""
         for block in (self.step, self.reset, self.negative_reset):
             for stmt in walk_statements(block):
-                yield stmt.cond if isinstance(stmt, If) else stmt.expr
+                yield stmt.cond if isinstance(stmt, (If, While)) else stmt.expr
         for cond in (self.threshold, self.negative_threshold):
             if cond is not None:
                 yield cond
@@ -350,6 +367,8 @@ def walk_statements(statements):
         if isinstance(stmt, If):
             yield from walk_statements(stmt.body)
             yield from walk_statements(stmt.orelse)
+        elif isinstance(stmt, While):
+            yield from walk_statements(stmt.body)
 
 
 def _by_name(items, name):

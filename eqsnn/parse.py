@@ -237,7 +237,17 @@ class _ToSyntax(lark.Transformer):
         return s.ConditionDecl(kind, items[-1], _pos(items[0]))
 
     def method(self, items):
-        return s.MethodDecl(str(items[0]), _pos(items[0]))
+        options = items[1] if len(items) > 1 else ()
+        return s.MethodDecl(str(items[0]), _pos(items[0]), options)
+
+    def method_options(self, items):
+        return tuple(item for item in items if isinstance(item, tuple))
+
+    def method_option(self, items):
+        return (str(items[0]), items[1], _pos(items[0]))
+
+    def substeps(self, items):
+        return s.SubstepsDecl(str(items[0]), _pos(items[0]))
 
     @lark.v_args(meta=True)
     def decl_if(self, meta, items):

@@ -8,12 +8,13 @@ import warnings
 import sympy
 
 from . import ir
+from .adaptive import AdaptiveUpdate, adaptive_update
 from .analysis import analyse, choose_method
 from .check import Checked, check
 from .errors import EqsnnError, InternalError, SolverError
 from .hoist import hoist
 from .parse import parse
-from .solvers import integrate
+from .solvers import integrate, with_substeps
 
 
 class EqsnnWarning(UserWarning):
@@ -51,32 +52,63 @@ def _compile(text, filename, switches) -> ir.Model:
     try:
         system = analyse(checked)
         method, reasons, notes = choose_method(system, checked.method)
-        precompute, update = integrate(system, method, checked.draws)
+        adaptive = None
+        if method == "adaptive":
+            adaptive = adaptive_update(system, checked.threshold, checked.reset,
+                                       _after_locals(checked), checked.method_options)
+            precompute, update = [], list(adaptive.update)
+            reasons = _with_note(reasons, "adaptive", adaptive.in_step)
+        else:
+            precompute, update = integrate(system, method, checked.draws)
+        if checked.substeps is not None:
+            precompute, update = with_substeps(precompute, update, checked.substeps,
+                                               checked.draws)
+            reasons = _with_note(reasons, method, f"in {checked.substeps} substeps per step")
     except SolverError as exc:
         if exc.line is None and checked.method_pos is not None:
             exc.line, exc.column = checked.method_pos  # the requested method cannot work
         raise exc.located(checked.source, checked.filename) from None
-    model = assemble(checked, system, ir.Method(method, reasons, notes), precompute, update)
+    model = assemble(checked, system, ir.Method(method, reasons, notes), precompute, update,
+                     adaptive)
     return hoist(model).validate()
 
 
-def assemble(checked: Checked, system, method: ir.Method, precompute, update) -> ir.Model:
-    """One step = refractory flag, before, integration, after (DESIGN §3)."""
+def _after_locals(checked: Checked) -> set[str]:
+    return {s.name for s in ir.walk_statements(checked.after) if isinstance(s, ir.Local)}
+
+
+def _with_note(reasons, method: str, note: str) -> tuple:
+    return tuple((m, f"{r}; {note}" if m == method else r) for m, r in reasons)
+
+
+def assemble(checked: Checked, system, method: ir.Method, precompute, update,
+             adaptive: AdaptiveUpdate | None = None) -> ir.Model:
+    """One step = refractory flag, before, integration, after (DESIGN §3); the adaptive
+    method adds hidden params and states and decides the end-of-step threshold and reset."""
     step: list = []
     if checked.refractory is not None:
         step.append(ir.Local("refractory", "bool", checked.refractory))
     step += [*checked.before, *update, *checked.after]
+    params, states = checked.params, checked.states
+    threshold, reset = checked.threshold, checked.reset
+    meta = {}
+    if adaptive is not None:
+        params, states = params + adaptive.params, states + adaptive.states
+        threshold, reset = adaptive.threshold, adaptive.reset
+        meta["adaptive"] = {"max_substeps": adaptive.max_substeps,
+                            "tolerances_given": sorted({"rtol", "atol"}
+                                                       & set(checked.method_options))}
     return ir.Model(
         name=checked.name,
         doc=checked.doc,
-        params=checked.params,
-        states=checked.states,
+        params=params,
+        states=states,
         inputs=checked.inputs,
         arrays=checked.arrays,
         precompute=tuple(precompute),
         step=tuple(step),
-        threshold=checked.threshold,
-        reset=checked.reset,
+        threshold=threshold,
+        reset=reset,
         negative_threshold=checked.negative_threshold,
         negative_reset=checked.negative_reset,
         method=method,
@@ -84,5 +116,5 @@ def assemble(checked: Checked, system, method: ir.Method, precompute, update) ->
                    for v, r, g in zip(system.variables, system.rhs, system.noise)),
         meta={"switches": dict(checked.switches), "source": checked.source,
               "filename": checked.filename,
-              "unless": dict(zip(system.variables, system.unless))},
+              "unless": dict(zip(system.variables, system.unless)), **meta},
     )

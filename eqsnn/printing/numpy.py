@@ -135,6 +135,10 @@ class _StepPrinter:
             if isinstance(stmt, ir.If):
                 self.if_statement(stmt, mask)
                 continue
+            if isinstance(stmt, ir.While):
+                self.while_statement(stmt, mask)
+                self.positions.clear()  # the loop may change what a mask reads
+                continue
             target = stmt.name if isinstance(stmt, ir.Local) else stmt.target
             if isinstance(stmt, ir.Local):
                 self.code.buffers.setdefault(self.names[target], (FULL, stmt.dtype))
@@ -178,6 +182,28 @@ class _StepPrinter:
             if mask is not None:
                 self.line(f"np.logical_and({outside}, {mask}, out={outside})")
             self.statements(stmt.orelse, outside)
+
+    def while_statement(self, stmt: ir.While, mask: str | None) -> None:
+        """At most ``limit`` iterations of the body, masked to where ``cond`` holds; the loop
+        ends as soon as it holds nowhere."""
+        cond = self.lower(stmt.cond, "bool")
+        self.comment(f"while {stmt.cond} (at most {stmt.limit} times):")
+        self.line(f"for {self.fresh('_loop')} in range({stmt.limit}):")
+        self.depth += 1
+        if self.place.operand_class(cond.result, cond.ops) == SCALAR:
+            self.line(f"if not ({self.evaluate(cond)}):")
+            self.line("    break")
+            self.statements(stmt.body, mask)
+        else:
+            inside = self.fresh("_mask")
+            self.mask_buffer(inside)
+            self.store(cond, inside, None)
+            if mask is not None:
+                self.line(f"np.logical_and({inside}, {mask}, out={inside})")
+            self.line(f"if not {inside}.any():")
+            self.line("    break")
+            self.statements(stmt.body, inside)
+        self.depth -= 1
 
     def block(self, statements, mask: str | None) -> None:
         self.depth += 1
