@@ -54,7 +54,7 @@ T = sympy.Symbol("t")
 STEP = sympy.Symbol("step")
 
 #: tolerances (rtol, atol) by precision; float32 cannot resolve 1e-6 relative changes
-DEFAULT_TOLERANCES = {"float64": (1e-7, 1e-9), "float32": (1e-4, 1e-6)}
+DEFAULT_TOLERANCES = {"float64": (1e-8, 1e-9), "float32": (1e-4, 1e-6)}
 #: the most substeps of one step, unless ``adaptive(max_substeps=N)`` says otherwise
 DEFAULT_MAX_SUBSTEPS = 200
 #: bisections of the Hermite interpolant that locate a crossing (2^-30 of the substep)
@@ -304,3 +304,39 @@ def _locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_rese
         *(ir.Assign(k[0][i].name, rhs(i, xs, T + tau)) for i in range(len(xs))),
     ]
     return statements
+
+
+def precision_params(model: ir.Model, precision: str) -> dict:
+    """The hidden tolerance params for ``precision`` where the model text gave none."""
+    info = model.meta.get("adaptive")
+    if info is None or precision == "float64":
+        return {}
+    rtol, atol = DEFAULT_TOLERANCES[precision]
+    defaults = {"rtol": (RTOL, rtol), "atol": (ATOL, atol)}
+    return {name: value for option, (name, value) in defaults.items()
+            if option not in info["tolerances_given"]}
+
+
+def run_report(model: ir.Model, limit_steps, extra_crossings) -> list[str]:
+    """Warnings about one run from the hidden states: the substep bound reached, second
+    crossings in one step; ``limit_steps`` and ``extra_crossings`` are ``(batch, n)``."""
+    import numpy as np
+
+    messages = []
+    hit = limit_steps >= 0
+    if hit.any():
+        lane, neuron = np.unravel_index(int(np.argmin(np.where(hit, limit_steps, 2**31 - 1))),
+                                        hit.shape)
+        bound = model.meta["adaptive"]["max_substeps"]
+        messages.append(
+            f"{model.name}: the adaptive integrator reached its bound of {bound} substeps in a "
+            f"step for {int(hit.sum())} neuron(s), first at step {int(limit_steps[lane, neuron])}"
+            f" (lane {lane}, neuron {neuron}); there it took the rest of the step in one "
+            "substep, less accurately: raise adaptive(max_substeps=...), loosen rtol/atol, or "
+            "look for a runaway the threshold does not catch")
+    extra = int(extra_crossings.sum())
+    if extra:
+        messages.append(
+            f"{model.name}: {extra} second threshold crossing(s) inside a step (at most one spike "
+            "per neuron per step is emitted; each crossing was reset): a smaller dt resolves them")
+    return messages

@@ -86,7 +86,8 @@ def _reject_control_characters(source: str, filename) -> None:
 _TOKEN_NAMES = {
     "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
     "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "BOUNDS_OPEN": "'('", "RPAR": "')'",
-    "LSQB": "'['", "RSQB": "']'", "COMPARE": "a comparison", "ASSIGN_OP": "'=' or '+='", "SIGN": "'+' or '-'",
+    "LSQB": "'['", "RSQB": "']'", "COMPARE": "a comparison", "ASSIGN_OP": "'=' or '+='",
+    "SIGN": "'+' or '-'",
     "PRODUCT_OP": "'*' or '/'", "DERIVATIVE": "an ODE 'dX/dt = ...'", "COLON": "':'",
     "EQUAL": "'='", "STRING": "a docstring", "DTYPE": "float, int or bool",
     "$END": "end of file",

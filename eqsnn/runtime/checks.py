@@ -54,8 +54,7 @@ def with_checks(model: ir.Model, precision: str) -> ir.Model:
     states = checked_states(model)
     if not states:
         return model
-    step_symbol, first = sympy.Symbol(CHECK_STEP), sympy.Symbol(CHECK_CODE)
-    unset = sympy.StrictLessThan(step_symbol, 0)
+    unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
     limit = sympy.Float(FLOAT_MAX[precision])
     statements: list = []
     for k, state in enumerate(states):

@@ -13,15 +13,25 @@ import math
 import numbers
 import time
 import types
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
 from .. import host, ir
+from ..adaptive import EXTRA_CROSSINGS, LIMIT_STEP, precision_params, run_report
 from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
+from ..pipeline import EqsnnWarning
 from .checks import CHECK_CODE, CHECK_STEP, first_failure, numerical_error, with_checks
-from .inputs import check_numeric, check_range, is_device_array, prepare_inputs, prepare_record, unknown_name
+from .inputs import (
+    check_numeric,
+    check_range,
+    is_device_array,
+    prepare_inputs,
+    prepare_record,
+    unknown_name,
+)
 from .progress import run_with_progress
 from .result import Result, Spikes, Timing
 from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
@@ -73,6 +83,8 @@ class Simulator:
             params = {**self._build.params, **dict(as_mapping("params", params))}
             init = {**self._build.init, **dict(as_mapping("init", init))}
             params = {**self._build.arrays, **params}
+        params = {**precision_params(self.model, self.precision),
+                  **dict(as_mapping("params", params))}
         self._params = prepare_params(self.model, params, self.shape, self.precision)
         arrays = prepare_arrays(self.model, params)
         values = {**self._params, **self._runtime_values(1)}
@@ -161,12 +173,23 @@ class Simulator:
             readout = value.reshape((self.batch_size,) + self.shape)
         timing = Timing(steps, time.perf_counter() - started, simulate)
         result = Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape)
-        self._raise_if_failed(result)
+        self._report(result)
         return result
 
-    def _raise_if_failed(self, result: Result) -> None:
-        """Reduce the kernel's record of the numerical check, once per run; raise the first
-        failure (the record is cleared, so the next run reports its own)."""
+    def _report(self, result: Result) -> None:
+        """Reduce the kernel's records once per run: warn where the adaptive integrator
+        reached its substep bound or a threshold was crossed twice in a step; raise the first
+        failure of the numerical check.  Each record is cleared, so the next run reports its
+        own."""
+        if "adaptive" in self.model.meta:
+            limit, extra = (self._runner.get_state(name)
+                            for name in (LIMIT_STEP, EXTRA_CROSSINGS))
+            for message in run_report(self.model, limit, extra):
+                warnings.warn(message, EqsnnWarning, stacklevel=3)
+            if (limit >= 0).any():
+                self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
+            if extra.any():
+                self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
         if self._emitted is self.model:
             return
         steps = self._runner.get_state(CHECK_STEP)
