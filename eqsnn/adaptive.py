@@ -8,7 +8,9 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
   solution ``x5`` and the embedded fourth-order error estimate ``e``; it is
   accepted where ``‖e / (atol + rtol·max(|x|, |x5|))‖₂ / √n ≤ 1``, and the
   next ``h`` is ``h·clip(0.9·err^(-1/5), 0.2, 5)`` (Hairer, Nørsett &
-  Wanner, *Solving ODEs I*, II.4).  The last accepted size is kept per
+  Wanner, *Solving ODEs I*, II.4), rounded down to a grid of sizes
+  ``dt·2^(k/4)`` (so backends agree, see :func:`_quantized`).  The last
+  accepted size is kept per
   neuron (a hidden state, as NEST's aeif models keep theirs), so a step
   usually needs a single substep.
 * the first stage of a substep is the last stage of the one before (FSAL):
@@ -160,6 +162,7 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
     tau, h, hh, rem = _sym("_ad_tau"), _sym("_ad_h"), _sym("_ad_hh"), _sym("_ad_rem")
     it, last, final = _sym("_ad_it"), _sym("_ad_last"), _sym("_ad_final")
     err, ok, fac = _sym("_ad_err"), _sym("_ad_ok"), _sym("_ad_fac")
+    proposal = _sym("_ad_next")
     crossed = _sym(CROSSED)
     substep, limit_step, extra = _sym(SUBSTEP), _sym(LIMIT_STEP), _sym(EXTRA_CROSSINGS)
 
@@ -235,7 +238,8 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
                           (ir.Assign(limit_step.name, STEP),)))
     body += [
         ir.If(ok, tuple(accepted)),
-        ir.Assign(h.name, _select(sympy.And(ok, final), sympy.Max(h, hh * fac), hh * fac)),
+        ir.Local(proposal.name, "float", _quantized(hh * fac)),
+        ir.Assign(h.name, _select(sympy.And(ok, final), sympy.Max(h, proposal), proposal)),
         ir.Assign(it.name, it + 1),
     ]
     update.append(ir.While(sympy.StrictLessThan(tau, DT), tuple(body), max_substeps))
@@ -255,6 +259,22 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
         end_reset = (ir.If(sympy.Not(crossed), tuple(reset)),)
     return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
                           max_substeps)
+
+
+def _quantized(h):
+    """``h`` rounded down to ``dt·2^(k/4)``, ``k`` an integer.
+
+    The next substep size comes from an error estimate that cancels
+    (a difference of two solutions), so backends whose ``exp`` differ in the
+    last bit would choose sizes that differ in the 7th digit and follow paths
+    that differ at the tolerance, 1e-8.  On a grid of sizes a different
+    choice needs an estimate within 1e-7 of a grid point: rare.
+
+    >>> dt = sympy.Symbol("dt")
+    >>> round(float(_quantized(0.3 * dt).subs(dt, 1)), 6)  # 2^(-7/4)
+    0.297302
+    """
+    return DT * sympy.Integer(2) ** (sympy.floor(4 * sympy.log(h / DT) / sympy.log(2)) / 4)
 
 
 def _expressions(statements):
