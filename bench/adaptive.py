@@ -10,7 +10,7 @@ backend runs on one thread.  Also printed: the mean number of substeps per
 step of the adaptive runs (from the number of right-hand-side evaluations is
 not observable; the hidden last substep size gives dt / h instead).
 
-    python bench/adaptive.py                  # N = 1e5 (goal at dt = 0.1: <= 3x on c, <= 5x on numpy)
+    python bench/adaptive.py        # N = 1e5; goal at dt = 0.1: <= 3x on c, <= 5x on numpy
     python bench/adaptive.py --n 1e4 --steps 100 --repeats 2
 """
 

@@ -6,7 +6,7 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
 
 * a substep of size ``h`` from the current state ``x`` gives the fifth-order
   solution ``x5`` and the embedded fourth-order error estimate ``e``; it is
-  accepted where ``‖e / (atol + rtol·max(|x|, |x5|))‖₂ / √n ≤ 1``, and the
+  accepted where ``‖e / (atol + rtol·|x|)‖₂ / √n ≤ 1``, and the
   next ``h`` is ``h·clip(0.9·err^(-1/5), 0.2, 5)`` (Hairer, Nørsett &
   Wanner, *Solving ODEs I*, II.4), rounded down to a grid of sizes
   ``dt·2^(k/4)`` (so backends agree, see :func:`_quantized`).  The last
@@ -58,7 +58,7 @@ STEP = sympy.Symbol("step")
 #: tolerances (rtol, atol) by precision; float32 cannot resolve 1e-6 relative changes
 DEFAULT_TOLERANCES = {"float64": (1e-8, 1e-9), "float32": (1e-4, 1e-6)}
 #: the most substeps of one step, unless ``adaptive(max_substeps=N)`` says otherwise
-DEFAULT_MAX_SUBSTEPS = 200
+DEFAULT_MAX_SUBSTEPS = 1000
 #: bisections of the Hermite interpolant that locate a crossing (2^-30 of the substep)
 BISECTIONS = 30
 
@@ -162,12 +162,23 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
     tau, h, hh, rem = _sym("_ad_tau"), _sym("_ad_h"), _sym("_ad_hh"), _sym("_ad_rem")
     it, last, final = _sym("_ad_it"), _sym("_ad_last"), _sym("_ad_final")
     err, ok, fac = _sym("_ad_err"), _sym("_ad_ok"), _sym("_ad_fac")
-    proposal = _sym("_ad_next")
+    proposal, rejected = _sym("_ad_next"), _sym("_ad_rejected")
     crossed = _sym(CROSSED)
     substep, limit_step, extra = _sym(SUBSTEP), _sym(LIMIT_STEP), _sym(EXTRA_CROSSINGS)
 
+    relation, why_not = crossing_condition(threshold, names, after_locals)
+    in_step_reset, rest = split_reset(reset, names) if relation is not None else ((), reset)
+    if relation is not None and not in_step_reset:
+        relation, why_not = None, "the reset assigns no ODE state"
+    if relation is not None and any(e.atoms(ir.RandUniform, ir.RandNormal) for e in
+                                    _expressions(in_step_reset)):
+        relation, why_not = None, "the reset's assignments to ODE states draw random numbers"
+    clamp = _clamp(relation, xs)
+
     def rhs(i, values, time):
-        """``rhs_i`` at the state ``values`` and time ``time``; 0 where frozen by unless."""
+        """``rhs_i`` at the state ``values`` (the crossing state clamped at its threshold) and
+        time ``time``; 0 where frozen by unless."""
+        values = [clamp(x, value) for x, value in zip(xs, values)]
         expr = system.rhs[i].xreplace({**dict(zip(xs, values)), T: time})
         unless = system.unless[i]
         return expr if unless is None else _select(unless, sympy.Integer(0), expr)
@@ -179,6 +190,7 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
         ir.Local(h.name, "float", _select(substep > 0, sympy.Min(substep, DT), DT)),
         ir.Local(it.name, "int", sympy.Integer(0)),
         ir.Local(crossed.name, "bool", sympy.false),
+        ir.Local(rejected.name, "bool", sympy.false),
         *(ir.Local(k[0][i].name, "float", rhs(i, xs, T)) for i in range(n)),
     ]
     body: list = [
@@ -201,23 +213,23 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
     squares = sympy.Integer(0)
     for i, x in enumerate(xs):
         estimate = hh * sum((w * k[j][i] for j, w in enumerate(_E) if w != 0), sympy.Integer(0))
-        scale = atol + rtol * sympy.Max(sympy.Abs(x), sympy.Abs(x5[i]))
+        # relative to the state or to its change over the substep, whichever is larger:
+        # where a state races (a spike's upswing) its value matters less than the time at
+        # which it gets somewhere, which an error relative to the change controls
+        scale = atol + rtol * sympy.Max(sympy.Abs(x), sympy.Abs(x5[i] - x))
         squares += (estimate / scale) ** 2
     body += [
         # NaN anywhere makes err NaN: rejected, and the substep shrinks
         ir.Local(err.name, "float", sympy.sqrt(squares / n)),
         ir.Local(ok.name, "bool", sympy.Or(sympy.LessThan(err, 1), last)),
+        # no growth right after a rejection (Hairer & Wanner's facmax = 1): a substep that
+        # grows again at once is rejected again in a blow-up, every other try wasted
         ir.Local(fac.name, "float", _select(
-            sympy.LessThan(err, 1), sympy.Min(5, sympy.Float(0.9) * err ** sympy.Float(-0.2)),
+            sympy.LessThan(err, 1),
+            sympy.Min(_select(rejected, sympy.Integer(1), sympy.Integer(5)),
+                      sympy.Float(0.9) * err ** sympy.Float(-0.2)),
             sympy.Max(sympy.Float(0.2), sympy.Float(0.9) * err ** sympy.Float(-0.2)))),
     ]
-    relation, why_not = crossing_condition(threshold, names, after_locals)
-    in_step_reset, rest = split_reset(reset, names) if relation is not None else ((), reset)
-    if relation is not None and not in_step_reset:
-        relation, why_not = None, "the reset assigns no ODE state"
-    if relation is not None and any(e.atoms(ir.RandUniform, ir.RandNormal) for e in
-                                    _expressions(in_step_reset)):
-        relation, why_not = None, "the reset's assignments to ODE states draw random numbers"
     advance = [
         *(ir.Assign(x.name, x5[i]) for i, x in enumerate(xs)),
         ir.Assign(tau.name, _select(final, DT, tau + hh)),
@@ -240,6 +252,7 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
         ir.If(ok, tuple(accepted)),
         ir.Local(proposal.name, "float", _quantized(hh * fac)),
         ir.Assign(h.name, _select(sympy.And(ok, final), sympy.Max(h, proposal), proposal)),
+        ir.Assign(rejected.name, sympy.Not(ok)),
         ir.Assign(it.name, it + 1),
     ]
     update.append(ir.While(sympy.StrictLessThan(tau, DT), tuple(body), max_substeps))
@@ -275,6 +288,31 @@ def _quantized(h):
     0.297302
     """
     return DT * sympy.Integer(2) ** (sympy.floor(4 * sympy.log(h / DT) / sympy.log(2)) / 4)
+
+
+def _clamp(relation, xs):
+    """``(x, value) -> value``, clamped at the threshold for the state the threshold compares
+    with a bound (``V >= v_peak``: ``min(V, v_peak)``), as NEST's aeif models clamp V at
+    V_peak in the right-hand side.  Beyond the threshold the state is reset anyway; the
+    clamp keeps a blow-up past it (AdEx's exponential) from overflowing a substep that
+    straddles the crossing, and the error estimate from demanding tiny substeps there."""
+    def unchanged(x, value):
+        return value
+    if relation is None:
+        return unchanged
+    odes = set(xs)
+    lhs, rhs = relation.lhs, relation.rhs
+    upward = isinstance(relation, (sympy.GreaterThan, sympy.StrictGreaterThan))
+    if rhs in odes and not (lhs.free_symbols & odes):
+        lhs, rhs, upward = rhs, lhs, not upward
+    if lhs not in odes or rhs.free_symbols & odes:
+        return unchanged
+
+    def clamped(x, value):
+        if x != lhs:
+            return value
+        return sympy.Min(value, rhs) if upward else sympy.Max(value, rhs)
+    return clamped
 
 
 def _expressions(statements):

@@ -39,6 +39,13 @@ def run_block(statements, env, mask):
             env[stmt.name] = _eval(stmt.expr, env)
         elif isinstance(stmt, ir.Assign):
             env[stmt.target] = np.where(mask, _eval(stmt.expr, env), env[stmt.target])
+        elif isinstance(stmt, ir.While):
+            active = mask
+            for _ in range(stmt.limit):
+                active = active & np.asarray(_eval(stmt.cond, env), dtype=bool)
+                if not active.any():
+                    break
+                run_block(stmt.body, env, active)
         else:
             cond = np.asarray(_eval(stmt.cond, env), dtype=bool)
             run_block(stmt.body, env, mask & cond)

@@ -25,8 +25,8 @@ EXPECTED = {
     "integrator": ("exact", "chosen"),
     "coba_lif": ("exponential_euler", "term -V*g_exc/c_mem multiplies g_exc and V"),
     "hh": ("exponential_euler", "term -V*g_na*h*m**3/c_mem multiplies m and V"),
-    "izhikevich": ("rk4", "dv/dt is not linear in v: term 0.04*v**2"),
-    "adex": ("rk4", "dV/dt is not linear in V: term delta_t*g_leak*exp("),
+    "izhikevich": ("adaptive", "dv/dt is not linear in v: term 0.04*v**2"),
+    "adex": ("adaptive", "dV/dt is not linear in V: term delta_t*g_leak*exp("),
     "poisson_source": ("none", None),
 }
 
@@ -40,9 +40,11 @@ def test_method_and_reasons_for_each_example(name):
     assert model.method == method
     if fragment is not None:
         assert fragment in model.reasons["exact"]
-    if method == "rk4":
+    if method == "adaptive":
         assert "not linear in" in model.reasons["exponential_euler"]
-        assert model.reasons["rk4"].startswith("chosen")
+        assert model.reasons["adaptive"].startswith("chosen")
+        assert "crossings located and reset inside the step" in model.reasons["adaptive"]
+        assert model.reasons["rk4"] == "applicable, but adaptive is preferred"
     if method == "exponential_euler":
         assert model.reasons["exponential_euler"].startswith("chosen")
     # every method considered is listed with a reason, and the text view shows them
@@ -53,8 +55,15 @@ def test_method_and_reasons_for_each_example(name):
 
 
 def test_rk4_warns_naming_the_nonlinear_term():
+    """Where the adaptive method cannot apply (noise), RK4 is the default, with a warning."""
+    with open("examples/izhikevich.eqs") as f:
+        text = f.read().replace("dv/dt = 0.04 * v**2 + 5 * v + 140 - u + I",
+                                "dv/dt = 0.04 * v**2 + 5 * v + 140 - u + I + 2 * xi")
     with pytest.warns(EqsnnWarning, match=r"0\.04\*v\*\*2"):
-        eqsnn.compile(open("examples/izhikevich.eqs").read() + "\n")
+        model = eqsnn.compile(text)
+    assert model.method == "rk4"
+    assert model.reasons["adaptive"] == ("dv/dt has white noise (xi), which needs a fixed step "
+                                         "(Euler–Maruyama)")
 
 
 def test_requested_method_is_used_and_explained():
