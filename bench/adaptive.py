@@ -28,9 +28,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from test_adaptive import ADEX  # noqa: E402  (the model the accuracy tests check)
+
 import eqsnn  # noqa: E402
 from eqsnn.pipeline import EqsnnWarning  # noqa: E402
-from test_adaptive import ADEX  # noqa: E402  (the model the accuracy tests check)
 
 
 def simulator(method: str, backend: str, n: int, dt: float, current):

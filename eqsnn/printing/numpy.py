@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from .lower import ELEMENTWISE, Lowered, Op, Ref, Temp, forward_single_use_locals, lower
+from .numpy_compact import CompactLoop, compactable
 from .numpy_ops import (
     FULL,
     GATHER_SAFE,
@@ -40,7 +41,6 @@ from .numpy_ops import (
     kind,
     python_names,
 )
-from .numpy_compact import CompactLoop, compactable
 from .numpy_placement import Placement
 
 __all__ = ["StepCode", "print_step", "python_names"]
