@@ -163,6 +163,7 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
     it, last, final = _sym("_ad_it"), _sym("_ad_last"), _sym("_ad_final")
     err, ok, fac = _sym("_ad_err"), _sym("_ad_ok"), _sym("_ad_fac")
     proposal, rejected = _sym("_ad_next"), _sym("_ad_rejected")
+    growth = _sym("_ad_growth")
     crossed = _sym(CROSSED)
     substep, limit_step, extra = _sym(SUBSTEP), _sym(LIMIT_STEP), _sym(EXTRA_CROSSINGS)
 
@@ -224,11 +225,11 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
         ir.Local(ok.name, "bool", sympy.Or(sympy.LessThan(err, 1), last)),
         # no growth right after a rejection (Hairer & Wanner's facmax = 1): a substep that
         # grows again at once is rejected again in a blow-up, every other try wasted
+        ir.Local(growth.name, "float", sympy.Float(0.9) * err ** sympy.Float(-0.2)),
         ir.Local(fac.name, "float", _select(
             sympy.LessThan(err, 1),
-            sympy.Min(_select(rejected, sympy.Integer(1), sympy.Integer(5)),
-                      sympy.Float(0.9) * err ** sympy.Float(-0.2)),
-            sympy.Max(sympy.Float(0.2), sympy.Float(0.9) * err ** sympy.Float(-0.2)))),
+            sympy.Min(_select(rejected, sympy.Integer(1), sympy.Integer(5)), growth),
+            sympy.Max(sympy.Float(0.2), growth))),
     ]
     advance = [
         *(ir.Assign(x.name, x5[i]) for i, x in enumerate(xs)),

@@ -106,13 +106,17 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     method = model.method.name
     if method in ("rk4", "midpoint", "euler"):
         hint = (f"the model is integrated with {method} on a fixed step; try a smaller dt, "
-                "'substeps: N', or remove 'method:' for the adaptive integrator")
+                "'substeps: N', or 'method: adaptive' (the default where it applies)")
     elif method == "adaptive":
         hint = ("the adaptive integrator could not keep it finite; look for a runaway "
                 "(a threshold or reset that never catches it) or tighten its tolerances")
+    elif method == "none":
+        hint = ("the model has no ODEs, so the cause is in its statements: look at its "
+                "params, inputs and before:/after:/reset: statements")
     else:
-        hint = ("the update is exact for the equations as written, so the cause is in the "
-                "model: look at its params, inputs and before:/after:/reset: statements")
+        hint = (f"the {method.replace('_', ' ')} update follows the equations as written, so "
+                "the cause is likely in the model: look at its params, inputs and "
+                "before:/after:/reset: statements")
     return NumericalError(message, hint=hint, state=state.name, step=step, lane=lane,
                           neuron=neuron, count=count, result=result)
 
