@@ -12,6 +12,7 @@ two spikes and the other does not.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -242,3 +243,106 @@ def test_fixed_step_methods_at_one_millisecond_put_most_spikes_in_other_steps():
                            for j, r in enumerate(references))
     assert same["adaptive"] == total > 50
     assert same["rk4"] < total / 2 and same["euler"] < total / 2
+
+
+QIF = """
+neuron FastQuadratic
+    param v_peak = 5.0
+    state v = -5.0
+    input I = 100.0
+    dv/dt = v * v + I
+    threshold: v >= v_peak
+    reset: v = -5.0
+"""
+
+
+def test_second_crossings_in_a_step_are_reset_counted_and_reported():
+    """A period of ~0.14 ms at dt = 1 ms: several crossings per step, one spike per step."""
+    sim = eqsnn.Simulator(eqsnn.compile(QIF), 2, dt=1.0, backend="numpy", precision="float64")
+    with pytest.warns(EqsnnWarning, match=r"second threshold crossing\(s\) inside a step"):
+        result = sim.run(5, record=["v", "spikes"])
+    assert len(result.spikes) == 10  # one per neuron and step
+    assert np.all(result.vars["v"] < 5.0)  # every crossing was reset
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EqsnnWarning)
+        sim_small = eqsnn.Simulator(eqsnn.compile(QIF), 1, dt=0.05, precision="float64")
+        assert len(sim_small.run(20, record=["spikes"]).spikes) >= 5  # no warning
+
+
+def test_refractoriness_freezes_the_equation_and_starts_at_the_next_step():
+    text = ADEX.replace("    state V = -70.6\n", "    param tau_refrac = 2.0\n    state V = -70.6\n"
+                        "    state refrac_left = 0.0\n").replace(
+        "    dw/dt", "    refractory: refrac_left > 0\n    dw/dt").replace(
+        "exp((V - v_t) / delta_t) - w + I) / c_mem",
+        "exp((V - v_t) / delta_t) - w + I) / c_mem unless refractory").replace(
+        "        w += b\n", "        w += b\n        refrac_left = tau_refrac\n"
+    ) + "    after:\n        if refractory: refrac_left -= dt\n"
+    model = eqsnn.compile(text)
+    assert model.method == "adaptive"
+    sim = eqsnn.Simulator(model, 1, dt=0.1, backend="c", precision="float64")
+    result = sim.run(600, inputs={"I": 1500.0}, record=["V", "spikes"])
+    V, spikes = result.vars["V"][:, 0, 0], result.spikes.step
+    assert len(spikes) >= 3
+    for s in spikes[:-1]:
+        # integrated on after the crossing inside the spike step, then frozen for 2 ms
+        assert V[s] > -70.6 and np.all(V[s + 1:s + 20] == V[s])
+        assert V[s + 21] != V[s]
+
+
+def test_float32_runs_with_its_own_tolerances_and_spikes_like_float64():
+    model = eqsnn.compile(ADEX)
+    counts = {}
+    for precision in ("float32", "float64"):
+        sim = eqsnn.Simulator(model, len(ADEX_I), dt=1.0, backend="c", precision=precision)
+        counts[precision] = sim.run(400, inputs={"I": ADEX_I}, record=["spikes"]).spikes.counts()
+    assert np.abs(counts["float32"] - counts["float64"]).max() <= 1
+    sim = eqsnn.Simulator(model, 1, precision="float32")
+    assert sim._params["_rtol"] == 1e-4  # float32 cannot resolve 1e-8
+
+
+def test_fixed_substeps_are_the_method_at_a_smaller_step():
+    text = """
+neuron Decay
+    state x = 1.0
+    input I = 0.5
+    dx/dt = -x * x * x + I * sin(t)
+"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EqsnnWarning)
+        four = eqsnn.compile(text + "    method: rk4\n    substeps: 4\n")
+        plain = eqsnn.compile(text + "    method: rk4\n")
+    assert "in 4 substeps per step" in four.reasons["rk4"]
+    coarse = eqsnn.Simulator(four, 1, dt=0.4, precision="float64")
+    fine = eqsnn.Simulator(plain, 1, dt=0.1, precision="float64")
+    x4 = coarse.run(25, record=["x"]).vars["x"][:, 0, 0]
+    x1 = fine.run(100, record=["x"]).vars["x"][3::4, 0, 0]
+    np.testing.assert_allclose(x4, x1, rtol=1e-12)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("method: adaptive(rtol=2)", "rtol must be in (0, 1), not 2"),
+    ("method: adaptive(rtl=1e-6)", "unknown option 'rtl' of method adaptive"),
+    ("method: adaptive(max_substeps=0.5)", "max_substeps must be an integer"),
+    ("method: rk4(rtol=1e-6)", "unknown option 'rtol' of method rk4"),
+    ("substeps: 0", "substeps must be an integer from 1 to 64, not 0"),
+    ("method: adaptive\n    substeps: 4", "the adaptive method chooses its own substeps"),
+])
+def test_bad_method_options_are_reported_at_their_place(line, message):
+    with pytest.raises(eqsnn.EqsnnError, match=re.escape(message)) as caught:
+        eqsnn.compile(ADEX + f"    {line}\n")
+    assert caught.value.line is not None and caught.value.hint
+
+
+def test_adaptive_with_noise_is_refused_with_the_reason():
+    with pytest.raises(eqsnn.EqsnnError, match="white noise"):
+        eqsnn.compile(ADEX.replace("- w + I) / c_mem", "- w + I) / c_mem + xi")
+                      + "    method: adaptive\n")
+
+
+def test_show_explains_the_adaptive_step():
+    text = str(eqsnn.compile(ADEX))
+    assert "method: adaptive" in text and "while _ad_tau < dt" in text
+    grid = eqsnn.compile(ADEX.replace("threshold: V >= v_peak",
+                                      "threshold: V >= v_peak or w > 1e6"))
+    assert ("spikes on the step grid: the threshold is not one comparison"
+            in grid.reasons["adaptive"])
