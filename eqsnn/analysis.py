@@ -158,10 +158,48 @@ def analyse(checked: Checked) -> System:
                   constants, tuple((ode.line, ode.column) for ode in odes))
 
 
+def frozen_split(system: System) -> tuple[tuple | None, str | None]:
+    """Brian2's split of each ``rhs = A x + B`` for its exponential Euler: ``collect`` of the
+    expanded right-hand side in its own ``x``; ``B`` may hold ``x`` inside a function such as
+    ``exp`` (frozen over the step), not as a power, and ``A`` must not hold ``x``.
+    ``((A, B) per equation, None)``, or ``(None, why not)``.
+
+    >>> import sympy
+    >>> V, w = sympy.symbols('V w')
+    >>> s = System(('V',), (-V + sympy.exp(V) - w,), (0,), (None,), None, None, (), frozenset())
+    >>> frozen_split(s)
+    (((-1, -w + exp(V)),), None)
+    """
+    split = []
+    for var, rhs in zip(system.variables, system.rhs):
+        x = sympy.Symbol(var)
+        terms = sympy.collect(sympy.expand(rhs), x, evaluate=False)
+        extra = [key for key in terms if key not in (x, sympy.Integer(1))]
+        if extra:
+            return None, (f"d{var}/dt holds {extra[0]}, a power of {var}, which exponential "
+                          "Euler cannot freeze")
+        a, b = terms.get(x, sympy.Integer(0)), terms.get(sympy.Integer(1), sympy.Integer(0))
+        if x in a.free_symbols:
+            return None, f"the coefficient of {var} in d{var}/dt holds {var}"
+        split.append((a, b))
+    return tuple(split), None
+
+
 def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tuple]:
     """``(method, reasons, warnings)``: the requested method, or the best applicable."""
     if not system.variables:
         return "none", (("none", "the model has no ODEs"),), ()
+    if requested == "exponential_euler" and system.reason(requested) is not None:
+        split, why_not = frozen_split(system)
+        if split is None:
+            raise SolverError(f"method 'exponential_euler' cannot integrate this model: "
+                              f"{system.reason(requested)}; {why_not}",
+                              hint="remove the 'method:' line to let eqsnn choose")
+        note = ("requested by 'method:'; not conditionally linear, so the nonlinear part B "
+                "of each dx/dt = A x + B is frozen over the step (Brian2's exponential Euler)")
+        reasons = tuple((m, note if m == requested else r if r is not None else "applicable")
+                        for m, r in system.reasons)
+        return requested, reasons, ()
     if requested is not None:
         why = system.reason(requested)
         if why is not None:

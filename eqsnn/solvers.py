@@ -164,7 +164,7 @@ def _locals_then_assign(groups) -> list:
     return statements
 
 
-def exponential_euler_update(system: System, draws: _Draws):
+def exponential_euler_update(system: System, draws: _Draws, split=None):
     """``x ← x e^{a dt} + b dt φ₁(a dt)``, ``a = ∂f/∂x``, ``b = f(x=0)``, at the old state.
 
     >>> from sympy import symbols
@@ -179,10 +179,14 @@ def exponential_euler_update(system: System, draws: _Draws):
     ['-dt*v', 'x*exp(_z_x)', '_x_new']
     """
     groups, rates = [], []
-    for name, rhs, g, unless in zip(system.variables, system.rhs, system.noise, system.unless):
+    for i, (name, rhs, g, unless) in enumerate(zip(system.variables, system.rhs, system.noise,
+                                                   system.unless)):
         x = sympy.Symbol(name)
-        a = sympy.diff(rhs, x)
-        b = rhs.subs(x, 0)
+        if split is not None:  # Brian2's: B (which may hold x) frozen at the old state
+            a, b = split[i]
+        else:
+            a = sympy.diff(rhs, x)
+            b = rhs.subs(x, 0)
         rate = a * DT
         if a == 0:
             value = x + b * DT
@@ -305,5 +309,10 @@ def integrate(system: System, method: str, first_draw: int):
     if method == "exact":
         return exact_update(system, draws)
     if method == "exponential_euler":
-        return exponential_euler_update(system, draws)
+        split = None
+        if not system.applicable("exponential_euler"):
+            from .analysis import frozen_split
+
+            split, _ = frozen_split(system)
+        return exponential_euler_update(system, draws, split)
     return explicit_update(system, draws, method)

@@ -346,3 +346,33 @@ def test_show_explains_the_adaptive_step():
                                       "threshold: V >= v_peak or w > 1e6"))
     assert ("spikes on the step grid: the threshold is not one comparison"
             in grid.reasons["adaptive"])
+
+
+def test_named_exponential_euler_freezes_the_nonlinear_part_as_brian2_does():
+    """Against a NumPy transcription of Brian2's update, x' = -B/A + (x + B/A) e^{A dt}."""
+    model = eqsnn.compile(ADEX + "    method: exponential_euler\n")
+    assert model.method == "exponential_euler"
+    assert "nonlinear part B of each dx/dt = A x + B is frozen" in str(model)
+    dt, steps = 0.1, 300
+    sim = eqsnn.Simulator(model, len(ADEX_I), dt=dt, precision="float64")
+    result = sim.run(steps, inputs={"I": ADEX_I}, record=["V", "w", "spikes"])
+    p = ADEX_P
+    V, w = np.full(len(ADEX_I), -70.6), np.zeros(len(ADEX_I))
+    for k in range(steps):
+        A_V = -p["g_leak"] / p["c_mem"]
+        B_V = (p["g_leak"] * p["e_leak"] + p["g_leak"] * p["delta_t"]
+               * np.exp((V - p["v_t"]) / p["delta_t"]) - w + ADEX_I) / p["c_mem"]
+        A_w = -1 / p["tau_w"]
+        B_w = p["a"] * (V - p["e_leak"]) / p["tau_w"]
+        V, w = (-B_V / A_V + (V + B_V / A_V) * np.exp(A_V * dt),
+                -B_w / A_w + (w + B_w / A_w) * np.exp(A_w * dt))
+        spike = V >= p["v_peak"]
+        V, w = np.where(spike, p["v_reset"], V), np.where(spike, w + p["b"], w)
+        np.testing.assert_allclose(result.vars["V"][k, 0], V, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(result.vars["w"][k, 0], w, rtol=1e-12, atol=1e-12)
+    assert len(result.spikes) >= 5
+
+
+def test_named_exponential_euler_refuses_a_power_of_the_state():
+    with pytest.raises(eqsnn.EqsnnError, match=r"holds v\*\*2, a power of v"):
+        eqsnn.compile(IZHIKEVICH + "    method: exponential_euler\n")
