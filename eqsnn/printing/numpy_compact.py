@@ -28,6 +28,9 @@ from .numpy_ops import FULL, SCALAR, expression
 
 __all__ = ["GATHER_FUNCTION", "compactable", "CompactLoop"]
 
+#: statements from which an ``if`` body runs on the elements its mask picks out only
+SELECT_MIN = 16
+
 #: module-level helper the emitted code calls to gather a value at flat positions
 GATHER_FUNCTION = [
     "def _gather(value, at, shape):",
@@ -66,6 +69,8 @@ class CompactLoop:
         self.declared_inside: set[str] = set()
         self.written_outside = written_outside  # names read after the loop or carried over
         self.count = 0
+        #: name -> how to read it from the enclosing selection (a nested `if` on few elements)
+        self.pending: dict[str, str] = {}
 
     def fresh(self) -> str:
         self.count += 1
@@ -74,6 +79,9 @@ class CompactLoop:
     # --- values -------------------------------------------------------
     def value(self, name: str) -> str:
         """The gathered value of ``name`` (gathered now if the body has not yet)."""
+        if name not in self.local and name in self.pending:
+            self.local[name] = gathered = self.fresh()
+            self.p.line(f"{gathered} = {self.pending[name]}")
         if name not in self.local:
             shape_class = self.p.place.classes.get(name, FULL)
             printed = self.p.names[name]
@@ -146,13 +154,23 @@ class CompactLoop:
 
     def guarded(self, mask: str, body) -> None:
         """``body`` where ``mask`` holds; skipped where it holds nowhere.  A name the body
-        assigns keeps, after the ``if``, the value it had before where the mask fails."""
-        before = dict(self.local)
-        for stmt in ir.walk_statements(body):
+        assigns keeps, after the ``if``, the value it had before where the mask fails.  A
+        long body (a crossing's bisection) runs on the elements the mask picks out only."""
+        statements = list(ir.walk_statements(body))
+        names = set()
+        for stmt in statements:
+            expr = stmt.cond if isinstance(stmt, ir.If) else stmt.expr
+            names |= {str(symbol) for symbol in expr.free_symbols}
             if not isinstance(stmt, ir.If):
-                target = stmt.name if isinstance(stmt, ir.Local) else stmt.target
-                self.value(target)  # gathered before the branch, for np.where and the skip
+                names.add(stmt.name if isinstance(stmt, ir.Local) else stmt.target)
+        for name in sorted(names):  # gathered before the branch, so both paths have them
+            if self.p.place.classes.get(name, FULL) != SCALAR or name in self.p.types and \
+                    name not in self.p.place.invariant and name not in ("t", "step", "dt"):
+                self.value(name)
         before = dict(self.local)
+        if len(statements) >= SELECT_MIN:
+            self.selected(mask, body, before)
+            return
         self.p.line(f"if np.any({mask}):")
         self.p.depth += 1
         self.statements(body, mask)
@@ -163,6 +181,28 @@ class CompactLoop:
             self.p.line(f"{before[name]} = {after[name]}")
         self.p.depth -= 1
         self.local = {**after, **{name: before[name] for name in changed}}
+
+    def selected(self, mask: str, body, before: dict) -> None:
+        """``body`` on the elements where ``mask`` holds, written back into them."""
+        at = self.fresh()
+        self.p.line(f"{at} = np.flatnonzero({mask})")
+        self.p.line(f"if {at}.size:")
+        self.p.depth += 1
+        inner = CompactLoop(self.p, at, self.written_outside)
+        inner.count = self.count
+        inner.pending = {name: f"{value}[{at}]" for name, value in before.items()}
+        inner.statements(body, None)
+        self.count = inner.count
+        for name in inner.assigned:
+            if name not in before:
+                continue  # a local of the branch alone
+            self.p.line(f"{before[name]} = {before[name]}.copy()")
+            self.p.line(f"{before[name]}[{at}] = {inner.local[name]}")
+        self.p.depth -= 1
+        self.local = dict(before)
+        for name in inner.assigned:
+            if name in before and name not in self.assigned:
+                self.assigned.append(name)
 
     def scatter(self) -> None:
         """Write back every state and outer local the body assigned."""
