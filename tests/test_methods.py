@@ -175,10 +175,15 @@ def test_adex_adaptation_follows_exponential_euler(g_w):
     assert sim.state["V"][0] == pytest.approx(expected_v, rel=1e-13)
 
 
-def test_adex_itself_rejects_exponential_euler_with_the_reason():
-    with pytest.raises(eqsnn.EqsnnError, match="not linear in V: term .*exp"):
-        eqsnn.compile(open("examples/adex.eqs").read().replace(
+def test_adex_named_exponential_euler_freezes_its_exponential_and_says_so():
+    """Not conditionally linear: Brian2's form, with the reason exact was rejected kept."""
+    with open("examples/adex.eqs") as f:
+        model = eqsnn.compile(f.read().replace(
             "    threshold:", "    method: exponential_euler\n    threshold:"))
+    assert model.method == "exponential_euler"
+    assert "not linear in V: term" in model.reasons["exact"]
+    assert "nonlinear part B of each dx/dt = A x + B is frozen over the step" in (
+        model.reasons["exponential_euler"])
 
 
 def test_ornstein_uhlenbeck_noise_has_the_exact_variance():
