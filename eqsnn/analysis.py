@@ -229,7 +229,7 @@ def _why_chosen(method: str) -> str:
     return {
         "exact": "linear with constant coefficients, so the matrix-exponential update is exact",
         "exponential_euler": "each equation is linear in its own variable",
-        "adaptive": "the system is nonlinear: embedded Runge–Kutta substeps with error "
-                    "control, threshold crossings located and reset inside the step",
+        "adaptive": "the system is nonlinear and deterministic: Dormand–Prince 5(4) substeps "
+                    "with error control",
         "rk4": "the system is nonlinear and stochastic",
     }[method]
