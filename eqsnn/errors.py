@@ -147,3 +147,18 @@ def suggest(name: str, candidates) -> str | None:
         return None
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
+
+
+class NumericalError(EqsnnError, ArithmeticError):
+    """A state became NaN or infinite, or left its declared bounds, during a run.
+
+    ``state``, ``step`` (since the last reset), ``lane`` and ``neuron`` name the first
+    failure, ``count`` the neurons that failed; ``result`` is the run's
+    :class:`~eqsnn.runtime.Result` (the population stays advanced).
+    """
+
+    def __init__(self, message: str, *, state: str, step: int, lane: int, neuron: int,
+                 count: int = 1, result=None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.state, self.step, self.lane, self.neuron = state, step, lane, neuron
+        self.count, self.result = count, result

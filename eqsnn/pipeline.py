@@ -23,7 +23,7 @@ from .frontend.parse import parse
 from .solve.analysis import analyse, choose_method
 from .solve.assemble import assemble
 from .solve.hoist import hoist
-from .solve.solvers import integrate
+from .solve.update import derive_update
 
 
 class EqsnnWarning(UserWarning):
@@ -86,11 +86,11 @@ def _compile(text, filename, switches) -> ir.Model:
     try:
         system = analyse(checked)
         method, reasons, method_warnings = choose_method(system, checked.method)
-        precompute, update = integrate(system, method, checked.draws)
+        update = derive_update(checked, system, method, reasons)
     except SolverError as exc:
         if exc.line is None and checked.method_pos is not None:
             exc.line, exc.column = checked.method_pos  # the requested method cannot work
         raise exc.located(checked.source, checked.filename) from None
-    chosen = ir.Method(method, reasons, method_warnings)
-    model = assemble(checked, system, chosen, precompute, update)
+    chosen = ir.Method(method, update.reasons, method_warnings)
+    model = assemble(checked, system, chosen, update)
     return lower_shared_lets(hoist(model), checked.lets).validate()

@@ -16,6 +16,9 @@ def _statements(statements, indent="    ", printer=sympy.sstr) -> list[str]:
             if stmt.orelse:
                 lines.append(f"{indent}else:")
                 lines += _statements(stmt.orelse, indent + "    ", printer)
+        elif isinstance(stmt, ir.While):
+            lines.append(f"{indent}while {printer(stmt.cond)} (at most {stmt.limit} times):")
+            lines += _statements(stmt.body, indent + "    ", printer)
         elif isinstance(stmt, ir.Local):
             lines.append(f"{indent}{stmt.name} := {printer(stmt.expr)}")
         else:

@@ -7,6 +7,8 @@ against closed forms and ``solve_ivp`` before (and besides) the backends.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy
 
@@ -22,24 +24,37 @@ def _array_get(array, index):
 _ARRAYS = {"ArrayGet": _array_get}
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(expr):
+    """``(symbols, function)`` of an expression, lambdified once (loops evaluate it often)."""
+    symbols = sorted(expr.free_symbols, key=str)
+    return symbols, sympy.lambdify(symbols, expr, modules=[host.NUMPY_FUNCTIONS, _ARRAYS, "numpy"])
+
+
 def _eval(expr, env):
     expr = sympy.sympify(expr)
     if expr == sympy.true:
         return np.True_
     if expr == sympy.false:
         return np.False_
-    symbols = sorted(expr.free_symbols, key=str)
-    fn = sympy.lambdify(symbols, expr, modules=[host.NUMPY_FUNCTIONS, _ARRAYS, "numpy"])
+    symbols, fn = _compiled(expr)
     with np.errstate(all="ignore"):
         return fn(*(env[str(s)] for s in symbols))
 
 
 def run_block(statements, env, mask):
     for stmt in statements:
-        if isinstance(stmt, ir.Local):
-            env[stmt.name] = _eval(stmt.expr, env)
+        if isinstance(stmt, ir.Local):  # a full value (lambdify's logic ops want one shape)
+            env[stmt.name] = np.broadcast_to(_eval(stmt.expr, env), np.shape(mask)).copy()
         elif isinstance(stmt, ir.Assign):
             env[stmt.target] = np.where(mask, _eval(stmt.expr, env), env[stmt.target])
+        elif isinstance(stmt, ir.While):
+            active = mask
+            for _ in range(stmt.limit):
+                active = active & np.asarray(_eval(stmt.cond, env), dtype=bool)
+                if not active.any():
+                    break
+                run_block(stmt.body, env, active)
         else:
             cond = np.asarray(_eval(stmt.cond, env), dtype=bool)
             run_block(stmt.body, env, mask & cond)

@@ -53,8 +53,9 @@ def test_per_neuron_values_from_the_command_line(capsys):
 def test_show_prints_method_and_reasons(capsys):
     code, out, _ = run(capsys, "show", "examples/izhikevich.eqs")
     assert code == 0
-    assert "method: rk4" in out
+    assert "method: adaptive" in out
     assert "exponential_euler: dv/dt is not linear in v: term 0.04*v**2" in out
+    assert "crossings located and reset inside the step" in out
 
 
 def test_emit_numpy(capsys):

@@ -25,8 +25,8 @@ EXPECTED = {
     "integrator": ("exact", "chosen"),
     "coba_lif": ("exponential_euler", "term -V*g_exc/c_mem multiplies g_exc and V"),
     "hh": ("exponential_euler", "term -V*g_na*h*m**3/c_mem multiplies m and V"),
-    "izhikevich": ("rk4", "dv/dt is not linear in v: term 0.04*v**2"),
-    "adex": ("rk4", "dV/dt is not linear in V: term delta_t*g_leak*exp("),
+    "izhikevich": ("adaptive", "dv/dt is not linear in v: term 0.04*v**2"),
+    "adex": ("adaptive", "dV/dt is not linear in V: term delta_t*g_leak*exp("),
     "poisson_source": ("none", None),
 }
 
@@ -40,9 +40,11 @@ def test_method_and_reasons_for_each_example(name):
     assert model.method == method
     if fragment is not None:
         assert fragment in model.reasons["exact"]
-    if method == "rk4":
+    if method == "adaptive":
         assert "not linear in" in model.reasons["exponential_euler"]
-        assert model.reasons["rk4"].startswith("chosen")
+        assert model.reasons["adaptive"].startswith("chosen")
+        assert "crossings located and reset inside the step" in model.reasons["adaptive"]
+        assert model.reasons["rk4"] == "applicable, but adaptive is preferred"
     if method == "exponential_euler":
         assert model.reasons["exponential_euler"].startswith("chosen")
     # every method considered is listed with a reason, and the text view shows them
@@ -53,8 +55,15 @@ def test_method_and_reasons_for_each_example(name):
 
 
 def test_rk4_warns_naming_the_nonlinear_term():
+    """Where the adaptive method cannot apply (noise), RK4 is the default, with a warning."""
+    with open("examples/izhikevich.eqs") as f:
+        text = f.read().replace("dv/dt = 0.04 * v**2 + 5 * v + 140 - u + I",
+                                "dv/dt = 0.04 * v**2 + 5 * v + 140 - u + I + 2 * xi")
     with pytest.warns(EqsnnWarning, match=r"0\.04\*v\*\*2"):
-        eqsnn.compile(open("examples/izhikevich.eqs").read() + "\n")
+        model = eqsnn.compile(text)
+    assert model.method == "rk4"
+    assert model.reasons["adaptive"] == ("dv/dt has white noise (xi), which needs a fixed step "
+                                         "(Euler–Maruyama)")
 
 
 def test_requested_method_is_used_and_explained():
@@ -166,10 +175,15 @@ def test_adex_adaptation_follows_exponential_euler(g_w):
     assert sim.state["V"][0] == pytest.approx(expected_v, rel=1e-13)
 
 
-def test_adex_itself_rejects_exponential_euler_with_the_reason():
-    with pytest.raises(eqsnn.EqsnnError, match="not linear in V: term .*exp"):
-        eqsnn.compile(open("examples/adex.eqs").read().replace(
+def test_adex_named_exponential_euler_freezes_its_exponential_and_says_so():
+    """Not conditionally linear: Brian2's form, with the reason exact was rejected kept."""
+    with open("examples/adex.eqs") as f:
+        model = eqsnn.compile(f.read().replace(
             "    threshold:", "    method: exponential_euler\n    threshold:"))
+    assert model.method == "exponential_euler"
+    assert "not linear in V: term" in model.reasons["exact"]
+    assert "nonlinear part B of each dx/dt = A x + B is frozen over the step" in (
+        model.reasons["exponential_euler"])
 
 
 def test_ornstein_uhlenbeck_noise_has_the_exact_variance():

@@ -49,6 +49,7 @@ import numpy as np
 from .. import ir
 from ..errors import BackendError
 from ..printing.numpy import StepCode, print_step
+from ..printing.numpy_compact import GATHER_FUNCTION
 from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
 from ..runtime.recording import DEFAULT_BLOCK_BYTES, SpikeBuffer
 from ..runtime.spike_bits import SpikeBits
@@ -95,6 +96,8 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
     ]
     if "positions" in code.uses:
         lines += _POSITIONS + ["", ""]
+    if "compact" in code.uses:
+        lines += GATHER_FUNCTION + ["", ""]
     lines += [
         "def run(pop, steps, step0, inputs, recorders, spikes):",
         '    """Advance ``pop`` by ``steps`` steps, the first with step index ``step0``.',
@@ -133,6 +136,8 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
     if "positions" in code.uses:
         lines.append("    # the sparse form of masked stores pays on large populations only")
         lines.append("    _sparse = neuron_id.size * lane.size >= _SPARSE_MIN")
+    if "compact" in code.uses:
+        lines.append("    _shape = (lane.shape[0], neuron_id.shape[1])  # of the states")
     lines.append("    # work buffers")
     lines += [f'    {name} = pop.buffers["{name}"]' for name in code.buffers]
     lines += [

@@ -39,6 +39,12 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     if options.precision not in ("float32", "float64"):
         raise BackendError(f"unknown precision {options.precision!r}",
                            hint="choose float32 or float64")
+    if any(isinstance(s, ir.While) for block in (model.step, model.reset, model.negative_reset)
+           for s in ir.walk_statements(block)):
+        raise BackendError(
+            f"model {model.name} is integrated with substeps (method: {model.method.name}), "
+            "which the pygenn backend cannot emit yet",
+            hint="name a fixed-step method for GeNN, e.g. 'method: rk4', with a small dt")
     spec = genn_spec(model, options.precision, options.per_neuron,
                      wide_math=not options.fast_math)
     return Source("pygenn", render(model, spec, options), model, options, {"spec": spec})

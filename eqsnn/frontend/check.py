@@ -18,7 +18,11 @@ from .dimensions import check_dimensions, unit_from_syntax
 from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
 from .lets import Lets
 
-METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
+METHODS = ("exact", "exponential_euler", "adaptive", "rk4", "midpoint", "euler")
+#: options a method takes in the model text, e.g. ``method: adaptive(rtol=1e-6)``
+METHOD_OPTIONS = {"adaptive": ("rtol", "atol", "max_substeps")}
+#: the most substeps ``substeps: N`` may ask for (the update is unrolled N times)
+MAX_FIXED_SUBSTEPS = 64
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
 
 
@@ -51,6 +55,8 @@ class Checked:
     refractory: sympy.Basic | None
     method: str | None
     method_pos: tuple | None  # (line, column) of 'method:'
+    method_options: dict  # e.g. {"rtol": 1e-6}
+    substeps: int | None  # from 'substeps: N'
     dtypes: dict
     draws: int  # random draws used by the statements (the solver's noise draws follow)
     switches: dict
@@ -127,6 +133,8 @@ class _Checker:
                                  "runs", decl.pos,
                                  f"add '{condition.replace('_', ' ')}: ...' (the condition of "
                                  f"a spike), or remove the '{shown}:' block")
+        options = self._method_options(methods[0]) if methods else {}
+        substeps = self._substeps(by_kind.get(s.SubstepsDecl, []), method)
         if conditions.get("negative_threshold") is not None and conditions.get(
                 "threshold") is None:
             pos = next(d.pos for d in by_kind[s.ConditionDecl]
@@ -145,10 +153,53 @@ class _Checker:
             negative_threshold=conditions.get("negative_threshold"),
             refractory=conditions.get("refractory"), method=method,
             method_pos=(methods[0].pos.line, methods[0].pos.column) if methods else None,
+            method_options=options, substeps=substeps,
             dtypes=dtypes,
             draws=conv.draws, switches=switches, source=self.model.source,
             filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
         )
+
+    @staticmethod
+    def _method_options(decl: s.MethodDecl) -> dict:
+        known = METHOD_OPTIONS.get(decl.name, ())
+        options = {}
+        for name, value, pos in decl.options:
+            if name not in known:
+                takes = (f"{decl.name} takes {', '.join(known)}" if known
+                         else f"method {decl.name} takes no options")
+                raise _error(f"unknown option {name!r} of method {decl.name}", pos,
+                             suggest(name, known) or takes)
+            if name in options:
+                raise _error(f"option {name!r} is given twice", pos)
+            if name == "max_substeps":
+                if value != int(value) or not 1 <= value <= 100000:
+                    raise _error(f"max_substeps must be an integer from 1 to 100000, not "
+                                 f"{value:g}", pos, "e.g. adaptive(max_substeps=500)")
+                value = int(value)
+            elif not 0 < value < 1:
+                raise _error(f"{name} must be in (0, 1), not {value:g}", pos,
+                             f"e.g. adaptive({name}=1e-6)")
+            options[name] = value
+        return options
+
+    @staticmethod
+    def _substeps(decls, method) -> int | None:
+        if not decls:
+            return None
+        if len(decls) > 1:
+            raise _error("a model has one 'substeps:'", decls[1].pos)
+        decl = decls[0]
+        try:
+            count = int(decl.count)
+        except ValueError:
+            count = 0
+        if count < 1 or count > MAX_FIXED_SUBSTEPS:
+            raise _error(f"substeps must be an integer from 1 to {MAX_FIXED_SUBSTEPS}, not "
+                         f"{decl.count}", decl.pos, "e.g. 'substeps: 4'")
+        if method == "adaptive":
+            raise _error("the adaptive method chooses its own substeps", decl.pos,
+                         "bound them with 'method: adaptive(max_substeps=N)' instead")
+        return count
 
     # -- switches and compile-time if ---------------------------------------
     def _switches(self) -> dict:
@@ -209,7 +260,8 @@ class _Checker:
     # -- declarations -------------------------------------------------------
     def _declare(self, decl):
         name = getattr(decl, "name", None)
-        if isinstance(decl, (s.OdeDecl, s.BlockDecl, s.ConditionDecl, s.MethodDecl)):
+        if isinstance(decl, (s.OdeDecl, s.BlockDecl, s.ConditionDecl, s.MethodDecl,
+                             s.SubstepsDecl)):
             return
         if name in RESERVED:
             what = "function" if name in LANGUAGE_FUNCTIONS else "built-in name"
@@ -251,7 +303,18 @@ class _Checker:
     def _state(self, decl: s.StateDecl, conv) -> ir.State:
         value, kind = conv.expr(decl.init, initial=True)
         check_assignable(decl.dtype, kind, decl.name, decl.init.pos)
-        return ir.State(decl.name, decl.dtype, value)
+        bounds = tuple(ir.Constraint(c.op, _bound(c)) for c in decl.bounds)
+        for c, raw in zip(bounds, decl.bounds):
+            if decl.dtype != "float":
+                raise _error(f"bounds are checked on float states only; {decl.name} is "
+                             f"{decl.dtype}", raw.pos, "remove the bounds")
+            if c.op == "!=":
+                raise _error(f"a state bound must be >, >=, < or <=, not '{c}'", raw.pos,
+                             "write e.g. (> -1000, < 1000)")
+            if value.is_number and not c.holds(float(value)):
+                raise _error(f"the initial value {value} of {decl.name} violates '{c}'",
+                             raw.pos, f"choose an initial value that is {c}")
+        return ir.State(decl.name, decl.dtype, value, bounds)
 
     def _input(self, decl: s.InputDecl, conv) -> ir.Input:
         default = None

@@ -20,7 +20,7 @@ from . import syntax as s
 
 class _ModelIndenter(Indenter):
     NL_type = "_NL"
-    OPEN_PAREN_types = ["LPAR", "LSQB"]
+    OPEN_PAREN_types = ["LPAR", "LSQB", "BOUNDS_OPEN"]
     CLOSE_PAREN_types = ["RPAR", "RSQB"]
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
@@ -108,8 +108,9 @@ def _reject_control_characters(source: str, filename) -> None:
 
 _TOKEN_NAMES = {
     "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
-    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['",
-    "RSQB": "']'", "COMPARE": "a comparison", "ASSIGN_OP": "'=' or '+='", "SIGN": "'+' or '-'",
+    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "BOUNDS_OPEN": "'('", "RPAR": "')'",
+    "LSQB": "'['", "RSQB": "']'", "COMPARE": "a comparison", "ASSIGN_OP": "'=' or '+='",
+    "SIGN": "'+' or '-'",
     "PRODUCT_OP": "'*' or '/'", "DERIVATIVE": "an ODE 'dX/dt = ...'", "COLON": "':'",
     "EQUAL": "'='", "STRING": "a docstring", "DTYPE": "float, int or bool",
     "$END": "end of file",
@@ -147,7 +148,7 @@ def _describe(exc: lark.exceptions.UnexpectedInput, source: str, filename) -> Pa
     elif token is not None and token.type in ("_NL", "$END", "_DEDENT"):
         message = "unexpected end of line"
         hint = f"expected {_expected(expected)}"
-        if "LPAR" in expected or "NAME" in expected or "NUMBER" in expected:
+        if set(expected) & {"LPAR", "BOUNDS_OPEN", "NAME", "NUMBER"}:
             hint = "the expression is incomplete: " + hint
     else:
         text = getattr(token, "value", "")
@@ -242,7 +243,8 @@ class _ToSyntax(lark.Transformer):
         name, rest = items[0], items[1:]
         dtype, rest = _take_dtype(rest)
         unit, rest = _take_unit(rest)
-        return s.StateDecl(str(name), dtype, rest[0], _pos(name), unit)
+        bounds = rest[1] if len(rest) > 1 else ()
+        return s.StateDecl(str(name), dtype, rest[0], _pos(name), unit, bounds)
 
     def input(self, items):
         name, rest = items[0], items[1:]
@@ -285,7 +287,17 @@ class _ToSyntax(lark.Transformer):
         return s.ConditionDecl(kind, items[-1], _pos(items[0]))
 
     def method(self, items):
-        return s.MethodDecl(str(items[0]), _pos(items[0]))
+        options = items[1] if len(items) > 1 else ()
+        return s.MethodDecl(str(items[0]), _pos(items[0]), options)
+
+    def method_options(self, items):
+        return tuple(item for item in items if isinstance(item, tuple))
+
+    def method_option(self, items):
+        return (str(items[0]), items[1], _pos(items[0]))
+
+    def substeps(self, items):
+        return s.SubstepsDecl(str(items[0]), _pos(items[0]))
 
     @lark.v_args(meta=True)
     def decl_if(self, meta, items):

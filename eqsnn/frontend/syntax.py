@@ -143,6 +143,7 @@ class StateDecl:
     init: Expr
     pos: Pos
     unit: Expr | None = None  # the annotation [mV]
+    bounds: tuple[Constraint, ...] = ()  # sane values, checked after every step
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,15 @@ class ConditionDecl:
 class MethodDecl:
     name: str
     pos: Pos
+    options: tuple[tuple[str, float, Pos], ...] = ()  # adaptive(rtol=1e-6, atol=1e-9)
+
+
+@dataclass(frozen=True)
+class SubstepsDecl:
+    """``substeps: N``: every step integrated as N equal substeps."""
+
+    count: str  # the number as written
+    pos: Pos
 
 
 @dataclass(frozen=True)
@@ -214,7 +224,7 @@ class IfDecl:
 
 Declaration = Union[
     ParamDecl, StateDecl, InputDecl, LetDecl, SwitchDecl, ArrayDecl, OdeDecl, BlockDecl,
-    ConditionDecl, MethodDecl, IfDecl,
+    ConditionDecl, MethodDecl, SubstepsDecl, IfDecl,
 ]
 
 

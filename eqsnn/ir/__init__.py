@@ -51,6 +51,7 @@ from .nodes import (
     Readout,
     State,
     Statement,
+    While,
     expm1,
     log1p,
     phi1,
@@ -60,6 +61,6 @@ from .nodes import (
 __all__ = [
     "Array", "ArrayGet", "Assign", "BUILTINS", "BUILTIN_TYPES", "Constraint", "DTYPES",
     "Derived", "If", "Input", "Local", "Method", "Model", "Param", "PrecomputeItem",
-    "Propagator", "RandNormal", "RandUniform", "Readout", "State", "Statement", "expm1",
+    "Propagator", "RandNormal", "RandUniform", "Readout", "State", "Statement", "While", "expm1",
     "log1p", "phi1", "walk_statements",
 ]

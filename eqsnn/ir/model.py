@@ -23,6 +23,7 @@ from .nodes import (
     Readout,
     State,
     Statement,
+    While,
     walk_statements,
 )
 from .validate import validate_model
@@ -106,7 +107,7 @@ class Model:
         """Every expression of the per-step code (not the precompute)."""
         for block in (self.step, self.reset, self.negative_reset):
             for stmt in walk_statements(block):
-                yield stmt.cond if isinstance(stmt, If) else stmt.expr
+                yield stmt.cond if isinstance(stmt, (If, While)) else stmt.expr
         for cond in (self.threshold, self.negative_threshold):
             if cond is not None:
                 yield cond

@@ -14,7 +14,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 __all__ = [
     "Array", "Assign", "BUILTINS", "Constraint", "Derived", "If", "Input", "Local", "Method",
     "Param", "Propagator", "Readout", "State", "Statement", "ArrayGet", "RandNormal",
-    "RandUniform", "phi1", "expm1", "log1p", "DTYPES", "walk_statements",
+    "RandUniform", "While", "phi1", "expm1", "log1p", "DTYPES", "walk_statements",
 ]
 
 #: Names every model can read: time at the start of the step, the step index
@@ -109,6 +109,8 @@ class State:
     name: str
     dtype: str = "float"
     init: sympy.Basic = sympy.Integer(0)  # over params (host-evaluated, per neuron)
+    #: sane values (``state V = -70 (> -1000, < 1000)``), checked after every step
+    bounds: tuple[Constraint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,24 @@ class If:
     orelse: tuple[Statement, ...] = ()
 
 
-Statement = Union[Assign, Local, If]
+@dataclass(frozen=True)
+class While:
+    """Run ``body`` while ``cond`` holds, at most ``limit`` times, neuron by neuron.
+
+    ``cond`` is tested before every iteration; a neuron where it does not
+    hold runs no more iterations (its values then stay as they are, so
+    vectorised backends may run the loop for all neurons, masked, until the
+    condition fails everywhere).  ``limit`` bounds the work of a step (a GPU
+    kernel stays bounded); the body itself must make ``cond`` false in time
+    where that matters.  Locals of the body are the step's locals.
+    """
+
+    cond: sympy.Basic
+    body: tuple[Statement, ...]
+    limit: int
+
+
+Statement = Union[Assign, Local, If, While]
 
 
 @dataclass(frozen=True)
@@ -220,3 +239,5 @@ def walk_statements(statements):
         if isinstance(stmt, If):
             yield from walk_statements(stmt.body)
             yield from walk_statements(stmt.orelse)
+        elif isinstance(stmt, While):
+            yield from walk_statements(stmt.body)

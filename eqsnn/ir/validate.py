@@ -75,5 +75,10 @@ def _block(model, statements, readable, locals_):
             _expr(model, stmt.cond, readable | locals_)
             _block(model, stmt.body, readable, locals_)
             _block(model, stmt.orelse, readable, locals_)
+        elif isinstance(stmt, ir.While):
+            _expr(model, stmt.cond, readable | locals_)
+            if not isinstance(stmt.limit, int) or stmt.limit < 1:
+                _fail(model, f"a loop needs a positive iteration limit, not {stmt.limit!r}")
+            _block(model, stmt.body, readable, locals_)
         else:
             _fail(model, f"unknown statement {stmt!r}")

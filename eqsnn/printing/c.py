@@ -255,6 +255,7 @@ class _StepBody:
         self.lines: list[str] = []
         self.depth = 1
         self.temps = 0
+        self.loops = 0
         self.helpers: set[str] = set()
         # names whose value is the same for every neuron of a step, and the ops computed
         # from them alone: printed into the uniform function, passed to the step
@@ -308,6 +309,17 @@ class _StepBody:
                 if stmt.orelse:
                     self.line("} else {")
                     self.nested(stmt.orelse)
+                self.line("}")
+                continue
+            if isinstance(stmt, ir.While):
+                self.comment(f"while {stmt.cond} (at most {stmt.limit} times):")
+                self.loops += 1
+                counter = f"_loop{self.loops - 1}"
+                self.line(f"for (int {counter} = 0; {counter} < {stmt.limit}; ++{counter}) {{")
+                self.depth += 1
+                self.line(f"if (!{self.expression(stmt.cond, 'bool')}) break;")
+                self.statements(stmt.body)
+                self.depth -= 1
                 self.line("}")
                 continue
             target = stmt.name if isinstance(stmt, ir.Local) else stmt.target

@@ -22,7 +22,9 @@ def forward_single_use_locals(statements, types: Mapping[str, str], uses) -> tup
     """
     statements = [
         ir.If(s.cond, forward_single_use_locals(s.body, types, uses),
-              forward_single_use_locals(s.orelse, types, uses)) if isinstance(s, ir.If) else s
+              forward_single_use_locals(s.orelse, types, uses)) if isinstance(s, ir.If)
+        else ir.While(s.cond, forward_single_use_locals(s.body, types, uses), s.limit)
+        if isinstance(s, ir.While) else s
         for s in statements
     ]
     for index, stmt in enumerate(statements):
@@ -45,8 +47,8 @@ def forward_single_use_locals(statements, types: Mapping[str, str], uses) -> tup
 def _reads_and_writes(statements) -> tuple[set, set]:
     reads, writes = set(), set()
     for stmt in ir.walk_statements(statements):
-        expr = stmt.cond if isinstance(stmt, ir.If) else stmt.expr
+        expr = stmt.cond if isinstance(stmt, (ir.If, ir.While)) else stmt.expr
         reads |= {str(s) for s in expr.free_symbols}
-        if not isinstance(stmt, ir.If):
+        if not isinstance(stmt, (ir.If, ir.While)):
             writes.add(stmt.target if isinstance(stmt, ir.Assign) else stmt.name)
     return reads, writes

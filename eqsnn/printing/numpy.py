@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from .. import ir
 from .forwarding import forward_single_use_locals
 from .lower import lower
+from .numpy_compact import CompactLoop, compactable
 from .numpy_ops import (
     FULL,
     GATHER_SAFE,
@@ -71,6 +72,7 @@ def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
             uses[str(symbol)] += 1
     step = forward_single_use_locals(model.step, printer.types, uses)
     model = model.replace(step=step)
+    printer.model = model
     printer.statements(model.step, None)
     if model.threshold is not None:
         printer.mask_buffer("_spike")
@@ -89,6 +91,28 @@ def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
         printer.comment("negative reset, where _negative")
         printer.statements(model.negative_reset, "_negative")
     return printer.code
+
+
+def _reads_outside(model: ir.Model, loop: ir.While) -> set[str]:
+    """Names read anywhere in the step, reset or thresholds but in the body of ``loop``."""
+    names: set[str] = set()
+
+    def walk(statements):
+        for stmt in statements:
+            expr = stmt.cond if isinstance(stmt, (ir.If, ir.While)) else stmt.expr
+            names.update(str(symbol) for symbol in expr.free_symbols)
+            if isinstance(stmt, ir.If):
+                walk(stmt.body)
+                walk(stmt.orelse)
+            elif isinstance(stmt, ir.While) and stmt is not loop:
+                walk(stmt.body)
+
+    for block in (model.step, model.reset, model.negative_reset):
+        walk(block)
+    for cond in (model.threshold, model.negative_threshold):
+        if cond is not None:
+            names.update(str(symbol) for symbol in cond.free_symbols)
+    return names
 
 
 class _StepPrinter:
@@ -137,6 +161,10 @@ class _StepPrinter:
             if isinstance(stmt, ir.If):
                 self.if_statement(stmt, mask)
                 continue
+            if isinstance(stmt, ir.While):
+                self.while_statement(stmt, mask)
+                self.positions.clear()  # the loop may change what a mask reads
+                continue
             target = stmt.name if isinstance(stmt, ir.Local) else stmt.target
             if isinstance(stmt, ir.Local):
                 self.code.buffers.setdefault(self.names[target], (FULL, stmt.dtype))
@@ -180,6 +208,44 @@ class _StepPrinter:
             if mask is not None:
                 self.line(f"np.logical_and({outside}, {mask}, out={outside})")
             self.statements(stmt.orelse, outside)
+
+    def while_statement(self, stmt: ir.While, mask: str | None) -> None:
+        """At most ``limit`` iterations of the body, masked to where ``cond`` holds; the loop
+        ends as soon as it holds nowhere."""
+        cond = self.lower(stmt.cond, "bool")
+        self.comment(f"while {stmt.cond} (at most {stmt.limit} times):")
+        self.line(f"for {self.fresh('_loop')} in range({stmt.limit}):")
+        self.depth += 1
+        scalar = self.place.operand_class(cond.result, cond.ops) == SCALAR
+        if compactable(stmt) and not scalar:
+            inside = self.fresh("_mask")
+            self.mask_buffer(inside)
+            self.store(cond, inside, None)
+            if mask is not None:
+                self.line(f"np.logical_and({inside}, {mask}, out={inside})")
+            at = self.fresh("_active")
+            self.code.uses.add("compact")
+            self.comment("the neurons still in the loop only (eqsnn.printing.numpy_compact)")
+            self.line(f"{at} = np.flatnonzero({inside})")
+            self.line(f"if not {at}.size:")
+            self.line("    break")
+            compact = CompactLoop(self, at, _reads_outside(self.model, stmt))
+            compact.statements(stmt.body, None)
+            compact.scatter()
+        elif scalar:
+            self.line(f"if not ({self.evaluate(cond)}):")
+            self.line("    break")
+            self.statements(stmt.body, mask)
+        else:
+            inside = self.fresh("_mask")
+            self.mask_buffer(inside)
+            self.store(cond, inside, None)
+            if mask is not None:
+                self.line(f"np.logical_and({inside}, {mask}, out={inside})")
+            self.line(f"if not {inside}.any():")
+            self.line("    break")
+            self.statements(stmt.body, inside)
+        self.depth -= 1
 
     def block(self, statements, mask: str | None) -> None:
         self.depth += 1

@@ -21,7 +21,8 @@ from .. import ir
 from ..errors import ParameterError, ShapeError
 
 __all__ = [
-    "fit", "check_numeric", "is_device_array", "unknown_name", "prepare_inputs", "prepare_record",
+    "fit", "check_numeric", "check_range", "is_device_array", "unknown_name", "prepare_inputs",
+    "prepare_record",
 ]
 
 
@@ -71,6 +72,22 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
     return array
 
 
+def check_range(what: str, array, precision: str) -> None:
+    """A ParameterError where a float value overflows ``precision`` (1e39 in float32 would
+    become inf, silently)."""
+    if precision != "float32" or array.dtype.kind != "f" or not array.size:
+        return
+    limit = float(np.finfo(np.float32).max)
+    with np.errstate(over="ignore"):
+        big = np.isinf(array.astype(np.float32))  # what rounds to a finite float32 is fine
+    if big.any():
+        where = np.unravel_index(int(np.argmax(big)), array.shape)
+        at = f" at index {tuple(int(i) for i in where)}" if array.ndim else ""
+        raise ParameterError(f"{what} overflows float32: {float(array[where])!r}{at} is beyond "
+                             f"{limit:.7g}", hint="rescale the value (other units), or "
+                             "simulate with precision='float64'")
+
+
 def fit(array: np.ndarray, lead: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray | None:
     """``array`` as ``lead' + (n',)`` with each dim 1 or the target, or None if it does not fit.
 
@@ -95,7 +112,8 @@ def fit(array: np.ndarray, lead: tuple[int, ...], shape: tuple[int, ...]) -> np.
     return None
 
 
-def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape) -> dict:
+def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape,
+                   precision: str = "float64") -> dict:
     """Every input as ``(1 or steps, 1 or batch, 1 or n)``; held values stay unexpanded."""
     inputs = {} if inputs is None else inputs
     if not isinstance(inputs, Mapping):
@@ -118,6 +136,8 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape) -> di
             prepared[name] = np.full((1, 1, 1), item.default)
             continue
         array = check_numeric(f"input {name!r}", inputs[name], item.dtype)
+        if not is_device_array(array):
+            check_range(f"input {name!r}", array, precision)
         fitted = fit(array, (steps, batch), tuple(shape))
         if fitted is None:
             target = (steps, batch) + tuple(shape)

@@ -13,6 +13,7 @@ import math
 import numbers
 import time
 import types
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,9 +21,19 @@ import numpy as np
 from .. import ir
 from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
+from ..pipeline import EqsnnWarning
+from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP, precision_params, run_report
 from . import host
+from .checks import CHECK_CODE, CHECK_STEP, first_failure, numerical_error, with_checks
 from .guard import Snapshot, check_record_memory, record_bytes
-from .inputs import check_numeric, is_device_array, prepare_inputs, prepare_record, unknown_name
+from .inputs import (
+    check_numeric,
+    check_range,
+    is_device_array,
+    prepare_inputs,
+    prepare_record,
+    unknown_name,
+)
 from .progress import run_with_progress
 from .quantities import from_internal, time_step, to_internal, unit_symbols
 from .result import Result, RunInfo, Spikes, Timing
@@ -48,10 +59,17 @@ class Simulator:
     reproducibility for speed (contracted multiply-adds, float32 math
     functions), and ``pygenn`` print GeNN's float functions; the ``numpy``
     backend ignores it.
+
+    ``check=True`` (the default) records, inside the kernel, the first step at
+    which each neuron's float states became NaN or infinite or left their
+    declared bounds; a run where that happened raises
+    :class:`~eqsnn.errors.NumericalError` (carrying the run's Result) once it
+    is done. ``check=False`` leaves the test out, for speed measurements.
     """
 
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
-                 precision="float32", params=None, init=None, seed=0, fast_math=False):
+                 precision="float32", params=None, init=None, seed=0, fast_math=False,
+                 check=True):
         self.shape = _population_shape(n)
         self.n = math.prod(self.shape)
         self.batch_size = _positive_int("batch_size", batch_size)
@@ -59,6 +77,7 @@ class Simulator:
         self.precision = _precision(precision)
         self.seed = _seed(seed)
         as_flag("fast_math", fast_math)
+        self.check = as_flag("check", check)
         self.model, self._build = _resolve_model(model, self.shape, self.batch_size, self.dt,
                                                  self.seed)
         unsupported = set(self.model.runtime_params) - set(RUNTIME_PARAMS)
@@ -68,18 +87,25 @@ class Simulator:
             params = {**self._build.params, **dict(as_mapping("params", params))}
             init = {**self._build.init, **dict(as_mapping("init", init))}
             params = {**self._build.arrays, **params}
-        self._params = prepare_params(self.model, params, self.shape)
+        params = {**precision_params(self.model, self.precision),
+                  **dict(as_mapping("params", params))}
+        self._params = prepare_params(self.model, params, self.shape, self.precision)
         arrays = prepare_arrays(self.model, params)
         values = {**self._params, **self._runtime_values(1)}
+        #: the model the backend runs: with the numerical check unless check=False
+        self._emitted = with_checks(self.model, self.precision) if check else self.model
         precompute = self._precompute(values)
-        self._initial = initial_states(self.model, values, precompute, init,
+        self._initial = initial_states(self._emitted, values, precompute, init,
                                        self.batch_size, self.shape, self.dt, self.precision)
         values.update(precompute)
+        for name in self.model.precompute_names:
+            check_range(f"the precomputed value {name} (params and dt)", np.asarray(values[name]),
+                        self.precision)
         per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
         backend_module = get_backend(backend)
         self.backend = backend
         options = EmitOptions(self.precision, per_neuron, fast_math)
-        self.source = backend_module.emit(self.model, options)
+        self.source = backend_module.emit(self._emitted, options)
         program = backend_module.load(self.source)
         instance = Instance(self.n, self.batch_size, self.dt, self.precision, values,
                             self._initial, arrays, self.seed)
@@ -125,7 +151,8 @@ class Simulator:
         self._check_device_inputs(inputs)
         inputs = {name: to_internal(self.model, "input", name, value)
                   for name, value in inputs.items()}
-        prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape)
+        prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape,
+                                  self.precision)
         chosen, record_spikes = prepare_record(self.model, record, self.n)
         runtime = {}
         if self.model.runtime_params:
@@ -136,7 +163,7 @@ class Simulator:
                                          self.batch_size, self.n, self.precision),
                             record_memory, chosen, steps)
         # --- valid: from here on the population changes, all or nothing ---
-        snapshot = Snapshot(self._runner, [s.name for s in self.model.states],
+        snapshot = Snapshot(self._runner, [s.name for s in self._emitted.states],
                             {name: self._values[name] for name in runtime if name in self._values},
                             {name: self._arrays[name] for name in plan_arrays
                              if name in self._arrays})
@@ -149,6 +176,7 @@ class Simulator:
         self._values.update(runtime)
         self._arrays.update(plan_arrays)
         self._step += steps
+        self._report(result)  # a NumericalError leaves the population advanced
         return result
 
     def _run(self, steps, prepared, chosen, record_spikes, progress, runtime, plan_states,
@@ -191,6 +219,31 @@ class Simulator:
                        first_step, ids)
         return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape,
                       types.MappingProxyType(unit_symbols(self.model, variables)), info)
+
+    def _report(self, result: Result) -> None:
+        """Reduce the kernel's records once per run: warn where the adaptive integrator
+        reached its substep bound or a threshold was crossed twice in a step; raise the first
+        failure of the numerical check.  Each record is cleared, so the next run reports its
+        own."""
+        if "adaptive" in self.model.meta:
+            limit, extra = (self._runner.get_state(name)
+                            for name in (LIMIT_STEP, EXTRA_CROSSINGS))
+            for message in run_report(self.model, limit, extra):
+                warnings.warn(message, EqsnnWarning, stacklevel=3)
+            if (limit >= 0).any():
+                self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
+            if extra.any():
+                self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
+        if self._emitted is self.model:
+            return
+        steps = self._runner.get_state(CHECK_STEP)
+        failure = first_failure(steps)
+        if failure is None:
+            return
+        self._runner.set_state(CHECK_STEP, np.full_like(steps, -1))
+        _, lane, neuron, _ = failure
+        code = int(self._runner.get_state(CHECK_CODE)[lane, neuron])
+        raise numerical_error(self.model, failure, code, self.dt, self.shape, result)
 
     def reset(self) -> None:
         """Restore every state to its initial value and the step counter (and ``t``) to 0."""

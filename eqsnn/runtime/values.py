@@ -18,7 +18,7 @@ from .. import ir
 from ..backends import numpy_dtype
 from ..errors import ParameterError, ShapeError
 from . import host
-from .inputs import check_numeric, fit, unknown_name
+from .inputs import check_numeric, check_range, fit, unknown_name
 from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value"]
@@ -43,8 +43,10 @@ def as_flag(what: str, value) -> bool:
     return value
 
 
-def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """Float64 value (``()`` or ``(n,)``) of every param, constraints checked per neuron."""
+def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
+                   precision: str = "float64") -> dict[str, np.ndarray]:
+    """Float64 value (``()`` or ``(n,)``) of every param, constraints checked per neuron, and
+    in range of ``precision``."""
     params = as_mapping("params", params)
     declared = {p.name: p for p in model.params if p.name not in model.runtime_params}
     arrays = {a.name for a in model.arrays}
@@ -66,6 +68,8 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...]) -> dict[str,
                 hint=f"pass params={{{name!r}: value}} (a scalar or one value per neuron)",
             )
         _check_constraints(param, value, dict(model.units).get(name))
+        if param.dtype == "float":
+            check_range(f"param {name!r}", np.asarray(value, np.float64), precision)
         values[name] = np.asarray(value, np.float64)
     return values
 
@@ -128,6 +132,8 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
         raise unknown_name("state", name, states)
     state = states[name]
     array = check_numeric(f"state {name!r}", value, state.dtype)
+    if state.dtype == "float":
+        check_range(f"the value of state {name!r}", array, precision)
     fitted = fit(array, (batch,), tuple(shape))
     if fitted is None:
         raise ShapeError(

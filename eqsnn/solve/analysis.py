@@ -11,7 +11,9 @@ and decides, with a reason for each, whether the system is
   only, forcing held constant over the step (inputs, params; not ``t``);
 * **exponential Euler**: each ``rhs_i`` is linear in its own ``x_i`` with
   coefficients that may depend on other states, inputs and ``t``;
-* otherwise only explicit methods (RK4, midpoint, Euler) apply.
+* **adaptive**: any deterministic system (no ``xi``, no random draws):
+  Dormand–Prince 5(4) substeps with error control (:mod:`eqsnn.solve.adaptive`);
+* explicit fixed-step methods (RK4, midpoint, Euler) always apply.
 """
 
 from __future__ import annotations
@@ -149,6 +151,16 @@ def analyse(checked: Checked) -> System:
             why_not_expeuler = _why_nonlinear(ode.var, r, x, x)
             break
     reasons.append(("exponential_euler", why_not_expeuler))
+    why_not_adaptive = None
+    for ode, r, g in zip(odes, rhs, noise):
+        if g != 0:
+            why_not_adaptive = (f"d{ode.var}/dt has white noise (xi), which needs a fixed "
+                                "step (Euler–Maruyama)")
+        elif r.atoms(ir.RandUniform, ir.RandNormal):
+            why_not_adaptive = f"d{ode.var}/dt draws random numbers, which needs a fixed step"
+        if why_not_adaptive:
+            break
+    reasons.append(("adaptive", why_not_adaptive))
     for method in ("rk4", "midpoint", "euler"):
         reasons.append((method, None))
     matrix = sympy.ImmutableMatrix(A) if linear else None
@@ -156,10 +168,48 @@ def analyse(checked: Checked) -> System:
                   constants, tuple((ode.line, ode.column) for ode in odes))
 
 
+def frozen_split(system: System) -> tuple[tuple | None, str | None]:
+    """Brian2's split of each ``rhs = A x + B`` for its exponential Euler: ``collect`` of the
+    expanded right-hand side in its own ``x``; ``B`` may hold ``x`` inside a function such as
+    ``exp`` (frozen over the step), not as a power, and ``A`` must not hold ``x``.
+    ``((A, B) per equation, None)``, or ``(None, why not)``.
+
+    >>> import sympy
+    >>> V, w = sympy.symbols('V w')
+    >>> s = System(('V',), (-V + sympy.exp(V) - w,), (0,), (None,), None, None, (), frozenset())
+    >>> frozen_split(s)
+    (((-1, -w + exp(V)),), None)
+    """
+    split = []
+    for var, rhs in zip(system.variables, system.rhs):
+        x = sympy.Symbol(var)
+        terms = sympy.collect(sympy.expand(rhs), x, evaluate=False)
+        extra = [key for key in terms if key not in (x, sympy.Integer(1))]
+        if extra:
+            return None, (f"d{var}/dt holds {extra[0]}, a power of {var}, which exponential "
+                          "Euler cannot freeze")
+        a, b = terms.get(x, sympy.Integer(0)), terms.get(sympy.Integer(1), sympy.Integer(0))
+        if x in a.free_symbols:
+            return None, f"the coefficient of {var} in d{var}/dt holds {var}"
+        split.append((a, b))
+    return tuple(split), None
+
+
 def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tuple]:
     """``(method, reasons, warnings)``: the requested method, or the best applicable."""
     if not system.variables:
         return "none", (("none", "the model has no ODEs"),), ()
+    if requested == "exponential_euler" and system.reason(requested) is not None:
+        split, why_not = frozen_split(system)
+        if split is None:
+            raise SolverError(f"method 'exponential_euler' cannot integrate this model: "
+                              f"{system.reason(requested)}; {why_not}",
+                              hint="remove the 'method:' line to let eqsnn choose")
+        note = ("requested by 'method:'; not conditionally linear, so the nonlinear part B "
+                "of each dx/dt = A x + B is frozen over the step (Brian2's exponential Euler)")
+        reasons = tuple((m, note if m == requested else r if r is not None else "applicable")
+                        for m, r in system.reasons)
+        return requested, reasons, ()
     if requested is not None:
         why = system.reason(requested)
         if why is not None:
@@ -168,7 +218,7 @@ def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tu
         reasons = tuple((m, r if m != requested else "requested by 'method:'")
                         for m, r in system.reasons)
         return requested, reasons, ()
-    for method in ("exact", "exponential_euler", "rk4"):
+    for method in ("exact", "exponential_euler", "adaptive", "rk4"):
         if system.applicable(method):
             break
     reasons = []
@@ -189,5 +239,7 @@ def _why_chosen(method: str) -> str:
     return {
         "exact": "linear with constant coefficients, so the matrix-exponential update is exact",
         "exponential_euler": "each equation is linear in its own variable",
-        "rk4": "the system is nonlinear",
+        "adaptive": "the system is nonlinear and deterministic: Dormand–Prince 5(4) substeps "
+                    "with error control",
+        "rk4": "the system is nonlinear and stochastic",
     }[method]

@@ -6,28 +6,40 @@ import sympy
 
 from .. import ir
 from ..frontend.check import Checked
+from .update import Update
 
 
-def assemble(checked: Checked, system, method: ir.Method, precompute, update) -> ir.Model:
-    """One step = refractory flag, before, integration, after.
+def assemble(checked: Checked, system, method: ir.Method, update: Update) -> ir.Model:
+    """One step = refractory flag, before, integration, after; the adaptive method adds
+    hidden params and states and decides the end-of-step threshold and reset.
 
     See "The step" in ``docs/architecture.md``.
     """
     step: list = []
     if checked.refractory is not None:
         step.append(ir.Local("refractory", "bool", checked.refractory))
-    step += [*checked.before, *update, *checked.after]
+    step += [*checked.before, *update.statements, *checked.after]
+    adaptive = update.adaptive
+    params, states = checked.params, checked.states
+    threshold, reset = checked.threshold, checked.reset
+    meta = {}
+    if adaptive is not None:
+        params, states = params + adaptive.params, states + adaptive.states
+        threshold, reset = adaptive.threshold, adaptive.reset
+        meta["adaptive"] = {"max_substeps": adaptive.max_substeps,
+                            "tolerances_given": sorted({"rtol", "atol"}
+                                                       & set(checked.method_options))}
     return ir.Model(
         name=checked.name,
         doc=checked.doc,
-        params=checked.params,
-        states=checked.states,
+        params=params,
+        states=states,
         inputs=checked.inputs,
         arrays=checked.arrays,
-        precompute=tuple(precompute),
+        precompute=update.precompute,
         step=tuple(step),
-        threshold=checked.threshold,
-        reset=checked.reset,
+        threshold=threshold,
+        reset=reset,
         negative_threshold=checked.negative_threshold,
         negative_reset=checked.negative_reset,
         method=method,
@@ -36,5 +48,5 @@ def assemble(checked: Checked, system, method: ir.Method, precompute, update) ->
         units=checked.units,
         meta={"switches": dict(checked.switches), "source": checked.source,
               "filename": checked.filename,
-              "unless": dict(zip(system.variables, system.unless))},
+              "unless": dict(zip(system.variables, system.unless)), **meta},
     )

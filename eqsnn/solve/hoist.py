@@ -62,6 +62,9 @@ class _Hoister:
             if isinstance(stmt, ir.If):
                 out.append(ir.If(self.expr(stmt.cond), self.statements(stmt.body),
                                  self.statements(stmt.orelse)))
+            elif isinstance(stmt, ir.While):
+                out.append(ir.While(self.expr(stmt.cond), self.statements(stmt.body),
+                                    stmt.limit))
             elif isinstance(stmt, ir.Local):
                 out.append(ir.Local(stmt.name, stmt.dtype, self.expr(stmt.expr)))
             else:

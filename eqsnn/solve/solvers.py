@@ -164,7 +164,7 @@ def _locals_then_assign(groups) -> list:
     return statements
 
 
-def exponential_euler_update(system: System, draws: _Draws):
+def exponential_euler_update(system: System, draws: _Draws, split=None):
     """``x ← x e^{a dt} + b dt φ₁(a dt)``, ``a = ∂f/∂x``, ``b = f(x=0)``, at the old state.
 
     >>> from sympy import symbols
@@ -179,10 +179,14 @@ def exponential_euler_update(system: System, draws: _Draws):
     ['-dt*v', 'x*exp(_z_x)', '_x_new']
     """
     groups, rates = [], []
-    for name, rhs, g, unless in zip(system.variables, system.rhs, system.noise, system.unless):
+    for i, (name, rhs, g, unless) in enumerate(zip(system.variables, system.rhs, system.noise,
+                                                   system.unless)):
         x = sympy.Symbol(name)
-        a = sympy.diff(rhs, x)
-        b = rhs.subs(x, 0)
+        if split is not None:  # Brian2's: B (which may hold x) frozen at the old state
+            a, b = split[i]
+        else:
+            a = sympy.diff(rhs, x)
+            b = rhs.subs(x, 0)
         rate = a * DT
         if a == 0:
             value = x + b * DT
@@ -247,6 +251,56 @@ def explicit_update(system: System, draws: _Draws, method: str):
     return [], statements + _locals_then_assign(groups)
 
 
+def _map_statements(statements, fn) -> list:
+    """``statements`` with ``fn`` applied to every expression."""
+    out = []
+    for stmt in statements:
+        if isinstance(stmt, ir.If):
+            out.append(ir.If(fn(stmt.cond), tuple(_map_statements(stmt.body, fn)),
+                             tuple(_map_statements(stmt.orelse, fn))))
+        elif isinstance(stmt, ir.While):
+            out.append(ir.While(fn(stmt.cond), tuple(_map_statements(stmt.body, fn)),
+                                stmt.limit))
+        elif isinstance(stmt, ir.Local):
+            out.append(ir.Local(stmt.name, stmt.dtype, fn(stmt.expr)))
+        else:
+            out.append(ir.Assign(stmt.target, fn(stmt.expr)))
+    return out
+
+
+def with_substeps(precompute, update, count: int, first_draw: int):
+    """The update applied ``count`` times with step ``dt / count`` (``substeps: N``), unrolled,
+    each copy with the time of its substep and random draws of its own.
+
+    >>> x, dt = sympy.symbols('x dt')
+    >>> _, body = with_substeps([], [ir.Assign('x', x + dt)], 2, 0)
+    >>> [str(s.expr) for s in body]
+    ['dt/2 + x', 'dt/2 + x']
+    """
+    if count == 1:
+        return precompute, update
+    if any(isinstance(item, ir.Propagator) for item in precompute):
+        raise SolverError("'substeps:' does not apply to the exact update of coupled equations, "
+                          "which needs none", hint="remove 'substeps:'")
+    small = {DT: DT / count}
+    precompute = [ir.Derived(item.name, item.expr.xreplace(small)) for item in precompute]
+    draws = [int(fn.args[0]) for stmt in ir.walk_statements(update)
+             for fn in (stmt.cond if isinstance(stmt, (ir.If, ir.While)) else stmt.expr).atoms(
+                 ir.RandNormal, ir.RandUniform)]
+    per_copy = max(draws, default=first_draw - 1) + 1 - first_draw
+    body: list = []
+    for copy in range(count):
+        def shifted(expr, copy=copy):
+            expr = expr.xreplace({T: T + copy * DT / count, **small})
+            if per_copy:
+                expr = expr.replace(
+                    lambda e: isinstance(e, (ir.RandNormal, ir.RandUniform)),
+                    lambda e: e.func(sympy.Integer(int(e.args[0]) + copy * per_copy)))
+            return expr
+        body += _map_statements(update, shifted)
+    return precompute, body
+
+
 def integrate(system: System, method: str, first_draw: int):
     """Dispatch to the solver for ``method``."""
     draws = _Draws(first_draw)
@@ -255,5 +309,10 @@ def integrate(system: System, method: str, first_draw: int):
     if method == "exact":
         return exact_update(system, draws)
     if method == "exponential_euler":
-        return exponential_euler_update(system, draws)
+        split = None
+        if not system.applicable("exponential_euler"):
+            from .analysis import frozen_split
+
+            split, _ = frozen_split(system)
+        return exponential_euler_update(system, draws, split)
     return explicit_update(system, draws, method)

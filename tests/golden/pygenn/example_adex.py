@@ -47,13 +47,13 @@ ad_ex_model = create_neuron_model(
         ('c5_', ad_ex_precompute.derived('c5_')),
     ],
     sim_code="""
-const scalar k1_V_ = c2_ * (I - w + c1_ * (scalar)exp((double)fmin(20.0, c0_ * (V - v_t))) + g_leak * (e_leak - V));
+const scalar k1_V_ = c2_ * (I - w + c1_ * (scalar)exp((double)(c0_ * (V - v_t))) + g_leak * (e_leak - V));
 const scalar k1_w_ = c3_ * (-w + a * (V - e_leak));
-const scalar k2_V_ = c2_ * (I - w + c1_ * (scalar)exp((double)fmin(20.0, c0_ * (V - v_t + c5_ * k1_V_))) + c4_ * k1_w_ + g_leak * (e_leak - V + c4_ * k1_V_));
+const scalar k2_V_ = c2_ * (I - w + c1_ * (scalar)exp((double)(c0_ * (V - v_t + c5_ * k1_V_))) + c4_ * k1_w_ + g_leak * (e_leak - V + c4_ * k1_V_));
 const scalar k2_w_ = c3_ * (-w + c4_ * k1_w_ + a * (V - e_leak + c5_ * k1_V_));
-const scalar k3_V_ = c2_ * (I - w + c1_ * (scalar)exp((double)fmin(20.0, c0_ * (V - v_t + c5_ * k2_V_))) + c4_ * k2_w_ + g_leak * (e_leak - V + c4_ * k2_V_));
+const scalar k3_V_ = c2_ * (I - w + c1_ * (scalar)exp((double)(c0_ * (V - v_t + c5_ * k2_V_))) + c4_ * k2_w_ + g_leak * (e_leak - V + c4_ * k2_V_));
 const scalar k3_w_ = c3_ * (-w + c4_ * k2_w_ + a * (V - e_leak + c5_ * k2_V_));
-const scalar k4_V_ = c2_ * (I - w + c1_ * (scalar)exp((double)fmin(20.0, c0_ * (V - v_t + k3_V_ * (scalar)dt))) + g_leak * (e_leak - V - k3_V_ * (scalar)dt) - k3_w_ * (scalar)dt);
+const scalar k4_V_ = c2_ * (I - w + c1_ * (scalar)exp((double)(c0_ * (V - v_t + k3_V_ * (scalar)dt))) + g_leak * (e_leak - V - k3_V_ * (scalar)dt) - k3_w_ * (scalar)dt);
 const scalar k4_w_ = c3_ * (-w + a * (V - e_leak + k3_V_ * (scalar)dt) - k3_w_ * (scalar)dt);
 const scalar V_new_ = V + (scalar)dt * (0.33333334 * k2_V_ + 0.33333334 * k3_V_ + 0.16666667 * k1_V_ + 0.16666667 * k4_V_);
 const scalar w_new_ = w + (scalar)dt * (0.33333334 * k2_w_ + 0.33333334 * k3_w_ + 0.16666667 * k1_w_ + 0.16666667 * k4_w_);

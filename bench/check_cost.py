@@ -1,0 +1,67 @@
+"""The cost of the numerical check (``Simulator(check=True)``, the default) on LIF.
+
+Same script, same run: the LIF of ``bench/lif_models.py`` (float32, dt = 1 ms,
+per-neuron constant input, nothing recorded) for T steps, with the check and
+with ``check=False``, on the ``c`` backend (one thread and the default threads)
+and on ``numpy``; runs alternate, best of R.  The ratio checked / unchecked
+is the cost.
+
+    python bench/check_cost.py                 # N = 1e6, T = 1000 (the goal: < 2 % on c)
+    python bench/check_cost.py --n 1e5 --steps 200 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from lif_models import LIF  # noqa: E402  (bench/ is on sys.path)
+
+import eqsnn  # noqa: E402
+
+
+def simulator(backend: str, n: int, check: bool, threads: int | None):
+    sim = eqsnn.Simulator(eqsnn.compile(LIF), n, dt=1.0, backend=backend, check=check)
+    if threads is not None:
+        sim._runner.threads = threads
+    return sim
+
+
+def best_of(sims, steps: int, current, repeats: int) -> list[float]:
+    best = [float("inf")] * len(sims)
+    for _ in range(repeats):
+        for k, sim in enumerate(sims):
+            sim.reset()
+            began = time.perf_counter()
+            sim.run(steps, inputs={"Isyn": current})
+            best[k] = min(best[k], time.perf_counter() - began)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=float, default=1e6)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    n = int(args.n)
+    current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(np.float32)
+    print(f"LIF, N = {n:.0e}, T = {args.steps}, float32, best of {args.repeats}")
+    print("| backend | unchecked (ms/step) | checked (ms/step) | cost |")
+    print("|---|---|---|---|")
+    for backend, threads in (("c", 1), ("c", None), ("numpy", None)):
+        sims = [simulator(backend, n, False, threads), simulator(backend, n, True, threads)]
+        plain, checked = best_of(sims, args.steps, current, args.repeats)
+        label = backend + ("" if threads is None else f", {threads} thread")
+        print(f"| {label} | {1e3 * plain / args.steps:.3f} | {1e3 * checked / args.steps:.3f} "
+              f"| {100 * (checked / plain - 1):+.1f} % |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

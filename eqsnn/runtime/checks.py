@@ -1,0 +1,127 @@
+"""The numerical check: no silently wrong state.
+
+:func:`with_checks` adds to a model's step, after the ``after:`` statements
+and before the threshold, a test of every float state: is it finite (NaN
+and inf are not) and within the bounds the model declares
+(``state V = -70 (> -1000, < 1000)``)?  The first step at which a neuron
+fails it is recorded in two hidden int states, per neuron and lane, so a
+reset that makes a bad value finite again hides nothing. Being part of the
+IR, the check runs inside every backend's kernel, with no extra pass over
+memory and no reduction per step.
+
+:func:`first_failure` reduces that record once per run, on the host, and
+:func:`numerical_error` turns it into a :class:`~eqsnn.errors.NumericalError`
+naming the state, the step, the lane and the neuron.
+
+>>> import sympy
+>>> from eqsnn import ir
+>>> model = ir.Model("M", states=(ir.State("V"),), step=())
+>>> [s.name for s in with_checks(model, "float32").states]
+['V', '_check_step', '_check_code']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from .. import ir
+from ..errors import NumericalError
+
+__all__ = ["CHECK_STEP", "CHECK_CODE", "FLOAT_MAX", "with_checks", "first_failure",
+           "numerical_error"]
+
+#: hidden int state: the first step at which the neuron failed the check, -1 if none
+CHECK_STEP = "_check_step"
+#: hidden int state: what failed, ``2 k`` for float state ``k`` not finite, ``2 k + 1`` for
+#: float state ``k`` out of its bounds
+CHECK_CODE = "_check_code"
+#: the largest finite value of each precision: ``|x| <= FLOAT_MAX`` is false for NaN and inf
+FLOAT_MAX = {"float32": float(np.finfo(np.float32).max),
+             "float64": float(np.finfo(np.float64).max)}
+
+_RELATIONS = {">": sympy.StrictGreaterThan, ">=": sympy.GreaterThan,
+              "<": sympy.StrictLessThan, "<=": sympy.LessThan}
+
+
+def checked_states(model: ir.Model) -> list[ir.State]:
+    """The float states the check tests, in model order (their index is ``code // 2``)."""
+    return [s for s in model.states if s.dtype == "float" and not s.name.startswith("_")]
+
+
+def with_checks(model: ir.Model, precision: str) -> ir.Model:
+    """``model`` whose step ends by recording the first failed check of each neuron."""
+    states = checked_states(model)
+    if not states:
+        return model
+    unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
+    limit = sympy.Float(FLOAT_MAX[precision])
+    statements: list = []
+    for k, state in enumerate(states):
+        x = sympy.Symbol(state.name)
+        # NaN compares false with everything, so the test is "is fine", negated through a
+        # bool local (SymPy would turn not(|x| <= max) into |x| > max, false for NaN)
+        fine = sympy.Symbol(f"_fine_{state.name}")
+        statements.append(ir.Local(fine.name, "bool", sympy.Abs(x) <= limit))
+        statements.append(ir.If(sympy.And(sympy.Not(fine), unset), (
+            ir.Assign(CHECK_STEP, sympy.Symbol("step")),
+            ir.Assign(CHECK_CODE, sympy.Integer(2 * k)))))
+        if state.bounds:
+            inside = sympy.Symbol(f"_inside_{state.name}")
+            within = sympy.And(*(_RELATIONS[c.op](x, sympy.Float(c.bound))
+                                 for c in state.bounds))
+            statements.append(ir.Local(inside.name, "bool", within))
+            statements.append(ir.If(sympy.And(sympy.Not(inside), unset), (
+                ir.Assign(CHECK_STEP, sympy.Symbol("step")),
+                ir.Assign(CHECK_CODE, sympy.Integer(2 * k + 1)))))
+    hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
+              ir.State(CHECK_CODE, "int", sympy.Integer(0)))
+    return model.replace(states=model.states + hidden, step=model.step + tuple(statements))
+
+
+def first_failure(steps: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(step, lane, neuron, count)`` of the earliest recorded failure (ties: the first lane,
+    then neuron) and the number of neurons that failed, or None; ``steps`` is ``(batch, n)``."""
+    failed = steps >= 0
+    count = int(np.count_nonzero(failed))
+    if count == 0:
+        return None
+    masked = np.where(failed, steps, np.iinfo(steps.dtype).max)
+    lane, neuron = np.unravel_index(int(np.argmin(masked)), steps.shape)
+    return int(steps[lane, neuron]), int(lane), int(neuron), count
+
+
+def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result):
+    """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`)."""
+    step, lane, neuron, count = failure
+    state = checked_states(model)[code // 2]
+    where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
+    others = f" (and {count - 1} other neuron{'s' * (count > 2)})" if count > 1 else ""
+    if code % 2 == 0:
+        what = f"{state.name} became NaN or infinite"
+    else:
+        bounds = ", ".join(str(c) for c in state.bounds)
+        what = f"{state.name} left its bounds ({bounds})"
+    message = f"{what} at step {step} (t = {step * dt:g}), {where}{others}"
+    method = model.method.name
+    if method in ("rk4", "midpoint", "euler"):
+        hint = (f"the model is integrated with {method} on a fixed step; try a smaller dt, "
+                "'substeps: N', or 'method: adaptive' (the default where it applies)")
+    elif method == "adaptive":
+        hint = ("the adaptive integrator could not keep it finite; look for a runaway "
+                "(a threshold or reset that never catches it) or tighten its tolerances")
+    elif method == "none":
+        hint = ("the model has no ODEs, so the cause is in its statements: look at its "
+                "params, inputs and before:/after:/reset: statements")
+    else:
+        hint = (f"the {method.replace('_', ' ')} update follows the equations as written, so "
+                "the cause is likely in the model: look at its params, inputs and "
+                "before:/after:/reset: statements")
+    return NumericalError(message, hint=hint, state=state.name, step=step, lane=lane,
+                          neuron=neuron, count=count, result=result)
+
+
+def _neuron_text(neuron: int, shape) -> str:
+    if len(shape) <= 1:
+        return str(neuron)
+    return f"{neuron} {tuple(int(i) for i in np.unravel_index(neuron, shape))}"

@@ -1,0 +1,49 @@
+"""The update of one step by the chosen method: what :func:`derive_update` hands to assembly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ir
+from ..frontend.check import Checked
+from .adaptive import AdaptiveUpdate, adaptive_update
+from .analysis import System
+from .solvers import integrate, with_substeps
+
+__all__ = ["Update", "derive_update"]
+
+
+@dataclass(frozen=True)
+class Update:
+    """The integration of one step: host precompute items, the IR statements, the reasons
+    of every method (with notes on how the chosen one runs) and, for the adaptive method,
+    the hidden params, states, threshold and reset it brings."""
+
+    precompute: tuple
+    statements: tuple
+    reasons: tuple
+    adaptive: AdaptiveUpdate | None = None
+
+
+def derive_update(checked: Checked, system: System, method: str, reasons) -> Update:
+    """The chosen method's update, in ``substeps: N`` substeps where the model asks."""
+    adaptive = None
+    if method == "adaptive":
+        adaptive = adaptive_update(system, checked.threshold, checked.reset,
+                                   _after_locals(checked), checked.method_options)
+        precompute, update = [], list(adaptive.update)
+        reasons = _with_note(reasons, "adaptive", adaptive.in_step)
+    else:
+        precompute, update = integrate(system, method, checked.draws)
+    if checked.substeps is not None:
+        precompute, update = with_substeps(precompute, update, checked.substeps, checked.draws)
+        reasons = _with_note(reasons, method, f"in {checked.substeps} substeps per step")
+    return Update(tuple(precompute), tuple(update), tuple(reasons), adaptive)
+
+
+def _after_locals(checked: Checked) -> set[str]:
+    return {s.name for s in ir.walk_statements(checked.after) if isinstance(s, ir.Local)}
+
+
+def _with_note(reasons, method: str, note: str) -> tuple:
+    return tuple((m, f"{r}; {note}" if m == method else r) for m, r in reasons)

@@ -1,0 +1,132 @@
+"""No silently wrong state: the in-kernel check, state bounds and float32 overflow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.errors import CheckError, EqsnnError, NumericalError, ParameterError
+
+BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+
+# V overflows to inf at step 1; the threshold holds on inf and the reset makes V finite
+# again, so only a check inside the step sees it
+HEALED = """
+neuron Healed
+    param k = 1e200
+    state V = 1.0
+    state n: int = 0
+    after:
+        V *= k
+        n += 1
+    threshold: V > 1e300
+    reset: V = 1.0
+"""
+
+BOUNDED = """
+neuron Bounded
+    state V = 0.0 (> -1, < 5)
+    state w = 0.0
+    input I = 1.0
+    after: V += I
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_value_that_a_reset_makes_finite_again_is_still_reported(backend):
+    sim = eqsnn.Simulator(eqsnn.compile(HEALED), 3, batch_size=2, dt=0.5, backend=backend,
+                          precision="float64")
+    with pytest.raises(NumericalError) as caught:
+        sim.run(6, record=["V"])
+    error = caught.value
+    assert isinstance(error, EqsnnError) and isinstance(error, ArithmeticError)
+    assert (error.state, error.step, error.lane, error.neuron, error.count) == ("V", 1, 0, 0, 6)
+    assert "V became NaN or infinite at step 1 (t = 0.5), lane 0, neuron 0" in str(error)
+    assert "(and 5 other neurons)" in str(error)
+    assert "hint: the model has no ODEs" in str(error)
+    # the result of the run comes with the error, and it looks fine: that is the point
+    assert np.all(np.isfinite(error.result.vars["V"]))
+    assert error.result.vars["V"].shape == (6, 2, 3)
+    # the population stays advanced; the next run reports its own first failure
+    assert sim.step == 6 and np.all(sim.state["n"] == 6)
+    with pytest.raises(NumericalError) as again:
+        sim.run(2)
+    assert again.value.step == 7  # steps count from the last reset
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_declared_bounds_are_checked_every_step(backend):
+    sim = eqsnn.Simulator(eqsnn.compile(BOUNDED), 4, dt=1.0, backend=backend,
+                          precision="float32")
+    current = np.array([1.0, 0.5, 0.0, -0.1], np.float32)
+    with pytest.raises(NumericalError) as caught:
+        sim.run(10, inputs={"I": current})
+    error = caught.value
+    # neuron 0 at step 4, neuron 1 at step 9, neuron 3 at step 9 (10 x -0.1 < -1 in float32)
+    assert (error.state, error.step, error.neuron, error.count) == ("V", 4, 0, 3)
+    assert "V left its bounds (> -1, < 5) at step 4 (t = 4), lane 0, neuron 0" in str(error)
+
+
+def test_check_false_leaves_the_test_out():
+    model = eqsnn.compile(HEALED)
+    sim = eqsnn.Simulator(model, 2, precision="float64", check=False)
+    sim.run(4)
+    assert "_check_step" not in sim.source.text
+    checked = eqsnn.Simulator(model, 2, precision="float64")
+    assert "_check_step" in checked.source.text
+    assert list(checked.state) == ["V", "n"]  # the record is hidden
+    with pytest.raises(ParameterError, match="check must be True or False"):
+        eqsnn.Simulator(model, 2, check=1)
+
+
+def test_multi_dimensional_population_names_the_neuron_by_its_index():
+    sim = eqsnn.Simulator(eqsnn.compile(HEALED), (2, 3), precision="float64")
+    with pytest.raises(NumericalError, match=r"neuron 0 \(0, 0\)"):
+        sim.run(3)
+
+
+def test_the_adaptive_integrator_that_cannot_keep_a_state_finite_says_so():
+    text = """
+neuron Runaway
+    state v = 1.0
+    dv/dt = v * v
+"""  # blows up at t = 1 and no threshold catches it
+    sim = eqsnn.Simulator(eqsnn.compile(text + "    method: adaptive(max_substeps=50)\n"), 1,
+                          dt=0.5, precision="float64")
+    with pytest.warns(eqsnn.EqsnnWarning, match="reached its bound of 50 substeps"):
+        with pytest.raises(NumericalError) as caught:
+            sim.run(4)
+    assert caught.value.state == "v" and caught.value.step in (1, 2, 3)
+    assert "runaway" in caught.value.hint
+
+
+@pytest.mark.parametrize("where", ["params", "init", "inputs"])
+def test_float32_overflow_of_values_is_rejected(where):
+    model = eqsnn.compile(BOUNDED.replace("(> -1, < 5)", "") + "    param g = 1.0\n")
+    big = {"params": {"g": 1e39}, "init": {"w": [1.0, -1e39]}, "inputs": {"I": 1e39}}[where]
+    with pytest.raises(ParameterError, match="overflows float32") as caught:
+        sim = eqsnn.Simulator(model, 2, precision="float32",
+                              **({where: big} if where != "inputs" else {}))
+        sim.run(1, inputs=big if where == "inputs" else None)
+    assert "precision='float64'" in caught.value.hint
+    # float64 takes them, and so does float32 the largest float32
+    sim = eqsnn.Simulator(model, 2, precision="float64", **({where: big} if where != "inputs"
+                                                            else {}))
+    eqsnn.Simulator(model, 2, precision="float32", params={"g": 3.4028234e38})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("state n: int = 0 (> -1)", "bounds are checked on float states only"),
+    ("state V = 0.0 (!= 3)", "a state bound must be >, >=, < or <="),
+    ("state V = 0.0 (> 1)", "the initial value 0.0 of V violates '> 1'"),
+])
+def test_bad_bounds_are_reported_at_their_place(text, message):
+    with pytest.raises(CheckError, match=message) as caught:
+        eqsnn.compile(f"neuron M\n    {text}\n")
+    assert caught.value.line == 2 and "^" in str(caught.value)
+
+
+def test_bounds_follow_an_initial_value_that_is_a_name():
+    model = eqsnn.compile("neuron M\n    param v0 = -70.0\n    state V = v0 (> -1000, < 1000)\n")
+    assert [str(c) for c in model.ir.states[0].bounds] == ["> -1000", "< 1000"]
