@@ -38,6 +38,7 @@ from eqsnn.backends import REGISTRY, EmitOptions, Instance, get_backend
 from eqsnn.errors import BackendError
 from eqsnn.printing.lower import lower
 from eqsnn.runtime import host
+from eqsnn.runtime.quantities import from_internal
 from eqsnn.runtime.values import initial_states, prepare_arrays, prepare_params
 
 #: the cupy backend on the CPU: its host code and kernel run, the kernel compiled by g++ with
@@ -129,7 +130,9 @@ def population(case: Case, precision: str, *, n: int = N, batch: int = BATCH, se
     floats = [p for p in model.params if p.dtype == "float" and p.name not in model.runtime_params]
     if per_neuron and floats:
         first = floats[0]
-        base = given.get(first.name, first.default if first.default is not None else 1.0)
+        default = (from_internal(model, first.name, first.default)  # the declared unit
+                   if first.default is not None else 1.0)
+        base = given.get(first.name, default)
         given[first.name] = np.asarray(base, float) * rng.uniform(0.8, 1.2, n)
     values = prepare_params(model, {**given, **case.arrays}, (n,))
     arrays = prepare_arrays(model, {**given, **case.arrays})
