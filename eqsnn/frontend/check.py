@@ -15,6 +15,7 @@ from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
 from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
+from .synapse import check_on_spike, neuron_declarations, synapse_declarations
 
 METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
@@ -54,6 +55,8 @@ class Checked:
     switches: dict
     source: str
     filename: str | None
+    kind: str = "neuron"  # neuron | synapse (eqsnn.frontend.synapse)
+    post: tuple[str, ...] = ()  # a synapse's reads of its target's states
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -78,6 +81,11 @@ class _Checker:
     def run(self) -> Checked:
         switches = self._switches()
         decls = self._flatten(self.model.declarations, switches)
+        on_spike, post = (), ()
+        if self.model.kind == "synapse":
+            decls, on_spike, post = synapse_declarations(decls)
+        else:
+            decls = neuron_declarations(decls)
         for decl in decls:
             self._declare(decl)
         by_kind = {}
@@ -120,6 +128,8 @@ class _Checker:
                          "add 'threshold: ...' for the positive spikes")
         dtypes = {**scope.params, **scope.states, **scope.inputs, **scope.arrays,
                   **conv.local_types}
+        if on_spike:
+            check_on_spike(blocks["before"], on_spike, scope.params, scope.states)
         return Checked(
             name=self.model.name, doc=self.model.doc, params=params, states=states,
             inputs=inputs, arrays=arrays, odes=odes,
@@ -131,7 +141,7 @@ class _Checker:
             method_pos=(methods[0].pos.line, methods[0].pos.column) if methods else None,
             dtypes=dtypes,
             draws=conv.draws, switches=switches, source=self.model.source,
-            filename=self.model.filename,
+            filename=self.model.filename, kind=self.model.kind, post=post,
         )
 
     # -- switches and compile-time if ---------------------------------------
@@ -193,7 +203,8 @@ class _Checker:
     # -- declarations -------------------------------------------------------
     def _declare(self, decl):
         name = getattr(decl, "name", None)
-        if isinstance(decl, (s.OdeDecl, s.BlockDecl, s.ConditionDecl, s.MethodDecl)):
+        if isinstance(decl, (s.OdeDecl, s.BlockDecl, s.ConditionDecl, s.MethodDecl,
+                             s.OutputDecl)):
             return
         if name in RESERVED:
             what = "function" if name in LANGUAGE_FUNCTIONS else "built-in name"

@@ -135,7 +135,7 @@ def _describe(exc: lark.exceptions.UnexpectedInput, source: str, filename) -> Pa
         elif token is not None and token.type == "NAME" and not expected & {"NAME"}:
             hint = (f"{text!r} is not a keyword here; declarations start with param, state, "
                     "input, let, switch, array, dX/dt, before:, after:, threshold:, reset:, "
-                    "refractory:, method: or if")
+                    "refractory:, method: or if (and in a synapse on_spike:, output:, post)")
     return ParseError(message, line=line, column=column, hint=hint, source=source,
                       filename=filename)
 
@@ -163,6 +163,20 @@ class _ToSyntax(lark.Transformer):
         if rest and isinstance(rest[0], _Doc):
             doc, rest = rest[0].text, rest[1:]
         return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename)
+
+    def synapse_model(self, items):
+        name, rest = items[0], items[1:]
+        doc = ""
+        if rest and isinstance(rest[0], _Doc):
+            doc, rest = rest[0].text, rest[1:]
+        return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename,
+                           kind="synapse")
+
+    def output(self, items):
+        return s.OutputDecl(items[-1], _pos(items[0]))
+
+    def post(self, items):
+        return s.PostDecl(str(items[0]), _pos(items[0]))
 
     def docstring(self, items):
         return _Doc(_unquote(items[0]))

@@ -168,7 +168,7 @@ class OdeDecl:
 
 @dataclass(frozen=True)
 class BlockDecl:
-    kind: str  # before | after | reset | negative_reset
+    kind: str  # before | after | reset | negative_reset | on_spike
     body: tuple[Statement, ...]
     pos: Pos
 
@@ -187,6 +187,22 @@ class MethodDecl:
 
 
 @dataclass(frozen=True)
+class OutputDecl:
+    """``output: expr`` of a synapse model: what the target neuron receives."""
+
+    expr: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class PostDecl:
+    """``post NAME`` of a synapse model: a state of the target neuron its output reads."""
+
+    name: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class IfDecl:
     """A compile-time ``if`` over switches around declarations."""
 
@@ -197,7 +213,7 @@ class IfDecl:
 
 Declaration = Union[
     ParamDecl, StateDecl, InputDecl, LetDecl, SwitchDecl, ArrayDecl, OdeDecl, BlockDecl,
-    ConditionDecl, MethodDecl, IfDecl,
+    ConditionDecl, MethodDecl, IfDecl, OutputDecl, PostDecl,
 ]
 
 
@@ -209,3 +225,4 @@ class ModelDecl:
     pos: Pos
     source: str
     filename: str | None = None
+    kind: str = "neuron"  # neuron | synapse

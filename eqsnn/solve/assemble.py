@@ -34,6 +34,6 @@ def assemble(checked: Checked, system, method: ir.Method, precompute, update) ->
         odes=tuple((v, r + (g * sympy.Symbol("xi") if g != 0 else 0))
                    for v, r, g in zip(system.variables, system.rhs, system.noise)),
         meta={"switches": dict(checked.switches), "source": checked.source,
-              "filename": checked.filename,
+              "filename": checked.filename, "kind": checked.kind, "post": checked.post,
               "unless": dict(zip(system.variables, system.unless))},
     )
