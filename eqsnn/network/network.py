@@ -591,11 +591,11 @@ def _mapping(what, value) -> dict:
 
 def _resolve(model, n, network):
     from ..runtime.simulator import _resolve_model
-    model_ir, build = _resolve_model(model, (n,), network.batch_size, network.dt, network.seed)
-    if model_ir.meta.get("kind") == "synapse":
-        raise ParameterError(f"{model_ir.name} is a synapse model, not a neuron model",
+    inner = getattr(model, "ir", model)
+    if isinstance(inner, ir.Model) and inner.meta.get("kind") == "synapse":
+        raise ParameterError(f"{inner.name} is a synapse model, not a neuron model",
                              hint="pass it to Network.connect as the synapse")
-    return model_ir, build
+    return _resolve_model(model, (n,), network.batch_size, network.dt, network.seed)
 
 
 def _synapse(name, synapse, params, init):
