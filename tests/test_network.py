@@ -366,3 +366,23 @@ def test_dense_weight_matrix_and_homogeneous_delay(lif):
     arrived = res["b"].vars["V"][:, 0, :]
     assert not arrived[:4].any()
     np.testing.assert_array_equal(arrived[4], [0.4, 0.5, 0.6])
+
+
+@pytest.mark.parametrize("which", ["cuba", "coba"])
+def test_vogels_abbott_examples_run_small(which):
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "networks",
+                        "vogels_abbott.py")
+    spec = importlib.util.spec_from_file_location("vogels_abbott", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    net = getattr(module, which)(n=200, seed=2)
+    res = net.run(1000, record={"exc": ["spikes"], "inh": ["spikes"]})
+    rate, cv = module.rates_and_cv(res["exc"], net.populations["exc"].n, 0.1)
+    assert 0.5 < rate < 200 and cv >= 0
+    # refractory: no neuron fires twice within 5 ms (50 steps)
+    s = res["exc"].spikes
+    for i in np.unique(s.neuron):
+        assert np.all(np.diff(s.step[s.neuron == i]) >= 50)

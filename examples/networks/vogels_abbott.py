@@ -11,7 +11,7 @@ N), dt = 0.1 ms, exponential synapses (tau_e = 5 ms, tau_i = 10 ms).
   4000 excitatory neurons for the first 50 ms (weight 6 nS each), without
   which the activity dies out.
 
-Run ``python examples/vogels_abbott.py cuba`` for a raster plot.
+Run ``python examples/networks/vogels_abbott.py cuba`` for the rates and CVs.
 """
 
 from __future__ import annotations
@@ -107,3 +107,25 @@ def main(which="cuba", n=4000, ms=1000.0):
 
 if __name__ == "__main__":
     main(*(sys.argv[1:2] or ["cuba"]))
+
+
+def raster(which, path, n=4000, ms=1000.0, seed=0):
+    """Save a raster plot of one run of ``which`` (cuba or coba) to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    net = {"cuba": cuba, "coba": coba}[which](n, seed=seed)
+    res = net.run(int(round(ms / net.dt)), record={"exc": ["spikes"], "inh": ["spikes"]})
+    n_exc = net.populations["exc"].n
+    fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
+    for pop, offset, colour in (("exc", 0, "tab:blue"), ("inh", n_exc, "tab:red")):
+        s = res[pop].spikes
+        ax.plot(s.times, s.neuron + offset, ",", color=colour)
+    rate_e, cv_e = rates_and_cv(res["exc"], n_exc, ms / 1000.0)
+    ax.set(xlabel="time (ms)", ylabel="neuron", xlim=(0, ms),
+           title=f"{which.upper()}, N = {n}: {rate_e:.1f} Hz, CV {cv_e:.2f} (excitatory)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
