@@ -171,16 +171,17 @@ def bench_speed(ns, ms, delays, targets):
             for d in delays:
                 times = {}
                 for backend in ("numpy", "c"):
-                    times[backend] = eqsnn_network(which, n, 0, d, backend, ms)[0]
+                    times["eqsnn " + backend] = eqsnn_network(which, n, 0, d, backend, ms)[0]
                 for target in targets:
                     try:
-                        times[target] = brian2_network(which, n, 0, d, target, ms=ms)[0]
+                        seconds = brian2_network(which, n, 0, d, target, ms=ms)[0]
                     except Exception as exc:  # a Brian2 target that cannot build here
                         print(f"  Brian2 {target}: {type(exc).__name__}: {exc}")
-                        times[target] = float("nan")
-                best = np.nanmin([times[t] for t in targets]) if targets else float("nan")
-                cells = " | ".join(f"{times[k]:.2f}" for k in ("numpy", "c", *targets))
-                print(f"| {which} | {n} | {d} | {cells} | {best / times['c']:.1f}x |",
+                        seconds = float("nan")
+                    times["brian2 " + target] = seconds
+                best = np.nanmin([times["brian2 " + t] for t in targets]) if targets else np.nan
+                cells = " | ".join(f"{seconds:.2f}" for seconds in times.values())
+                print(f"| {which} | {n} | {d} | {cells} | {best / times['eqsnn c']:.1f}x |",
                       flush=True)
 
 

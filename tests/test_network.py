@@ -201,6 +201,9 @@ def test_weights_set_between_runs_change_the_dynamics(lif):
     np.testing.assert_allclose(after * 2, before, rtol=1e-12)
     with pytest.raises(ShapeError, match="1 synapses"):
         conn.weights = [0.1, 0.2]
+    with pytest.raises(ParameterError, match="set from arrays"):
+        conn.weights = Uniform(0.0, 1.0)
+    np.testing.assert_array_equal(conn.weights, [0.05])
 
 
 @pytest.mark.c
@@ -386,3 +389,26 @@ def test_vogels_abbott_examples_run_small(which):
     s = res["exc"].spikes
     for i in np.unique(s.neuron):
         assert np.all(np.diff(s.step[s.neuron == i]) >= 50)
+
+
+def test_standard_library_neurons_in_a_network():
+    from eqsnn.neurons import LeakyIntegrateFire, PoissonInput, SpikeInput
+
+    net = Network(dt=1.0, batch_size=2, seed=4)
+    src = net.add_population("src", PoissonInput(), 20)
+    lif = net.add_population("lif", LeakyIntegrateFire(v_thresh=1.0, tau_mem=20.0), 5)
+    net.connect(src, lif, Exponential(5.0), weight=0.2, delay=2)
+    rates = np.full((2, 20), 0.2)
+    res = net.run(100, inputs={"src": {"Input": rates}},
+                  record={"src": ["spikes"], "lif": ["V", "spikes"]})
+    # about 1 - exp(-0.2) of 4000 lane-neuron-steps
+    assert 550 < len(res["src"].spikes) < 900 and len(res["lif"].spikes) > 0
+    # the lanes draw different Poisson spikes
+    lanes = res["src"].spikes.batch
+    assert not np.array_equal(res["src"].spikes.step[lanes == 0][:20],
+                              res["src"].spikes.step[lanes == 1][:20])
+    with pytest.raises(ParameterError, match="must be held over the run"):
+        net.run(100, inputs={"src": {"Input": np.ones((100, 20))}})
+    assert net.step == 100
+    with pytest.raises(ParameterError, match="add_spike_source"):
+        Network().add_population("x", SpikeInput(), 3)

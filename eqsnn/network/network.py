@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import ir
-from ..errors import BackendError, ParameterError, ShapeError
+from ..errors import BackendError, EqsnnError, ParameterError, ShapeError
 from ..initializers import Initializer
 from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
 from ..runtime.result import Result, Spikes, Timing
@@ -114,6 +114,11 @@ class Connection:
 
     @weights.setter
     def weights(self, value) -> None:
+        if isinstance(value, Initializer):
+            raise ParameterError(
+                f"connection {self.name!r}: weights are set from arrays between runs",
+                hint="sample the values yourself (one per synapse), or give the initializer "
+                "to Network.connect")
         self._weights = _per_synapse(f"connection {self.name!r} weights", value, self,
                                      self.network.precision, None)
 
@@ -213,6 +218,12 @@ class Network:
         if not _is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
         pop = Population(self, name, model, int(n), params, init)
+        if pop.ir.arrays and pop._build is not None and pop._build.input_name is not None:
+            raise ParameterError(
+                f"population {name!r}: {pop.ir.name} reads its spike times from a data input, "
+                "which a network does not cut into windows",
+                hint="give the spike trains with Network.add_spike_source(name, n, "
+                "times=..., neurons=...)")
         self.populations[name] = pop
         return pop
 
@@ -381,8 +392,15 @@ class Network:
             hidden = [k for k in value if "__" in str(k)]
             if hidden:
                 raise unknown_name("input", hidden[0], {i.name for i in pop.ir.inputs})
+            if pop._sim._build is not None and pop._sim._build.input_name is not None:
+                plans[name] = self._data_input_plan(pop, value, steps)
+                continue
             plans[name] = prepare_inputs(pop._sim.model, value, steps, self.batch_size,
                                          (pop.n,))
+        for name, pop in self.populations.items():
+            if not pop.is_source and name not in plans:
+                plans[name] = prepare_inputs(pop._sim.model, {}, steps, self.batch_size,
+                                             (pop.n,))
         for name, value in record.items():
             records.update(self._record_plan(name, value))
         # --- valid: from here on the network changes ---------------------------
@@ -408,27 +426,63 @@ class Network:
                     continue
                 win_inputs = {}
                 for iname, array in plans.get(pname, {}).items():
-                    win_inputs[iname] = array if array.shape[0] == 1 else array[k0:k0 + w]
+                    if isinstance(array, _Raw):  # a standard-library data input, held
+                        win_inputs[iname] = array.value
+                    else:
+                        win_inputs[iname] = array if array.shape[0] == 1 else array[k0:k0 + w]
                 for conn in pop.incoming:
                     win_inputs[compose.prefix(conn.name) + "w"] = arrivals[conn.name]
                 wanted = list(_recorded(records, pname))
                 names = list(dict.fromkeys(s for _, s in wanted))
-                names += ["spikes"] if pop.spiking else []
                 t0 = time.perf_counter()
-                result = pop._sim.run(w, inputs=win_inputs, record=names)
+                sim = pop._sim
+                if _direct(sim):
+                    # the Simulator's runner, with inputs checked once for the whole run
+                    raw = sim._runner.run(w, step0, win_inputs, dict.fromkeys(names),
+                                          pop.spiking)
+                    sim._step = step0 + w
+                    got = {s: raw.vars[s] for s in names}
+                    fired = (raw.spike_step, raw.spike_batch, raw.spike_neuron)
+                else:
+                    result = sim.run(w, inputs=win_inputs,
+                                     record=names + (["spikes"] if pop.spiking else []))
+                    got = dict(result.vars)
+                    sp = result.spikes
+                    fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
                 simulate += time.perf_counter() - t0
                 if pop.spiking:
-                    sp = result.spikes
-                    new[pname] = (sp.step.astype(np.int64) + step0,
-                                  sp.batch.astype(np.int64), sp.neuron.astype(np.int64))
+                    new[pname] = (np.asarray(fired[0], np.int64) + step0,
+                                  np.asarray(fired[1], np.int64),
+                                  np.asarray(fired[2], np.int64))
                 for key, state in wanted:
-                    collected[key].append((state, result.vars[state]))
+                    collected[key].append((state, got[state].reshape(w, self.batch_size,
+                                                                      pop.n)))
             for pname, chunk in new.items():
                 spikes[pname].append(chunk)
             self._push_history(new, step0 + w)
             k0 += w
         self._step = first + steps
         return self._results(steps, first, records, collected, spikes, started, simulate)
+
+    def _data_input_plan(self, pop, value, steps) -> dict:
+        """A standard-library data input (ml_genn's shapes) is passed to every window as
+        given, so it must be held over the run: checked here for each window length."""
+        build = pop._sim._build
+        window = steps if self._d_min is None else min(self._d_min, steps)
+        for length in {window, steps % window or window} if steps else ():
+            for iname, raw in value.items():
+                if iname == build.input_name:
+                    try:
+                        build.adapt_input(raw, steps=length, step0=self._step)
+                    except EqsnnError as exc:
+                        raise ParameterError(
+                            f"population {pop.name!r}: data input {iname!r} must be held "
+                            f"over the run in a network (the network runs it in windows of "
+                            f"{window} steps): {exc.message}",
+                            hint=exc.hint or "give a value held over the run") from None
+        others = {k: v for k, v in value.items() if k != build.input_name}
+        prepare_inputs(pop._sim.model, others, steps, self.batch_size, (pop.n,))
+        return {k: _Raw(v) for k, v in value.items()}
 
     def _record_plan(self, name, value):
         if isinstance(value, str):
@@ -470,8 +524,9 @@ class Network:
                 dmax = int(np.max(conn._delays))
                 sel = (e >= step0 - dmax) & (e < step0 + w - dmin)
                 e, b, pre = e[sel], b[sel], pre[sel]
-                order = np.lexsort((pre, e))  # (emission step, pre); lanes never mix
-                e, b, pre = e[order], b[order], pre[order]
+                if batch > 1:  # (emission step, pre); lanes never mix
+                    order = np.lexsort((pre, e))
+                    e, b, pre = e[order], b[order], pre[order]
                 starts = conn._indptr[pre]
                 counts = conn._indptr[pre + 1] - starts
                 total = int(counts.sum())
@@ -570,6 +625,21 @@ class Network:
     def __repr__(self) -> str:
         return (f"<Network: {len(self.populations)} populations, {len(self.connections)} "
                 f"connections, {self.backend} {self.precision}, step {self._step}>")
+
+
+class _Raw:
+    """A user's input passed through unchanged (a standard-library data input)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _direct(sim) -> bool:
+    """Whether the network may drive the Simulator's runner itself (a plain model: no
+    readout, no run-time params, no standard-library data input), skipping the
+    per-call checks that it made once for the whole run."""
+    model = sim.model
+    return model.readout is None and not model.runtime_params and sim._build is None
 
 
 def _recorded(records, pname):
