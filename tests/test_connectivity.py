@@ -122,3 +122,20 @@ def test_the_same_seed_gives_the_same_connectivity_and_connections_differ():
     b0, _ = build(7)
     np.testing.assert_array_equal(a0.post, b0.post)
     assert a0.n_synapses != a1.n_synapses or not np.array_equal(a0.post, a1.post)
+
+
+def test_fixed_in_degree_of_every_other_source():
+    pre, post, _ = FixedInDegree(9, autapses=False).build(10, 10, True, _rng(3))
+    for j in range(10):
+        assert sorted(pre[post == j].tolist()) == [i for i in range(10) if i != j]
+
+
+def test_fixed_in_degree_subsets_are_uniform():
+    # 2 of 4 sources: each of the 6 pairs equally likely over many targets
+    pre, post, _ = FixedInDegree(2).build(4, 6000, False, _rng(4))
+    pairs = np.sort(np.stack([pre[np.argsort(post, kind="stable")][0::2],
+                              pre[np.argsort(post, kind="stable")][1::2]]), axis=0)
+    codes = pairs[0] * 4 + pairs[1]
+    counts = np.array([np.sum(codes == c) for c in (1, 2, 3, 6, 7, 11)])
+    assert counts.sum() == 6000
+    assert stats.chisquare(counts).pvalue > 1e-4

@@ -31,10 +31,16 @@ class Connectivity:
         raise NotImplementedError
 
 
-def _csr(pre: np.ndarray, post: np.ndarray, n_post: int):
-    key = pre.astype(np.int64) * n_post + post
-    order = np.argsort(key, kind="stable")
-    return pre[order], post[order]
+def _by_pre(post_sorted_pre: np.ndarray, n_pre: int, n_post: int, k: int) -> np.ndarray:
+    """The stable permutation that sorts synapses given post by post (``k`` each) by pre:
+    a counting-sort transposition (scipy's CSC -> CSR), O(synapses), no comparison sort."""
+    from scipy import sparse
+
+    nnz = post_sorted_pre.size
+    csc = sparse.csc_matrix(
+        (np.arange(1, nnz + 1, dtype=np.int64), post_sorted_pre.astype(np.int64),
+         np.arange(0, nnz + 1, k, dtype=np.int64)), shape=(n_pre, n_post))
+    return csc.tocsr().data - 1
 
 
 @dataclass(frozen=True)
@@ -136,15 +142,27 @@ class FixedInDegree(Connectivity):
         # without autapses: draw from n_pre - 1 values, then skip the target's own index
         draws = rng.integers(0, available, size=(n_post, k))
         draws.sort(axis=1)
-        bad = np.flatnonzero((np.diff(draws, axis=1) == 0).any(axis=1))
-        for row in bad:  # rows with a repeated source: redraw without replacement
+        # a row's repeated sources are drawn again until the row's k are distinct: "draw
+        # until k distinct values", which gives every k-subset the same probability
+        rows = np.flatnonzero((draws[:, 1:] == draws[:, :-1]).any(axis=1))
+        for _ in range(64):
+            if rows.size == 0:
+                break
+            sub = draws[rows]
+            repeated = np.zeros(sub.shape, bool)
+            repeated[:, 1:] = sub[:, 1:] == sub[:, :-1]
+            sub[repeated] = rng.integers(0, available, int(repeated.sum()))
+            sub.sort(axis=1)
+            draws[rows] = sub
+            rows = rows[(sub[:, 1:] == sub[:, :-1]).any(axis=1)]
+        for row in rows:  # k close to the number of sources: draw without replacement
             draws[row] = np.sort(rng.choice(available, size=k, replace=False))
         if exclude:
             draws = draws + (draws >= targets[:, None])
         pre = draws.ravel()
         post = np.repeat(targets, k)
-        pre, post = _csr(pre, post, n_post)
-        return pre, post, None
+        order = _by_pre(pre, n_pre, n_post, k)
+        return pre[order], post[order], None
 
 
 class FromList(Connectivity):
