@@ -407,8 +407,10 @@ def test_standard_library_neurons_in_a_network():
     lanes = res["src"].spikes.batch
     assert not np.array_equal(res["src"].spikes.step[lanes == 0][:20],
                               res["src"].spikes.step[lanes == 1][:20])
+    quiet = net.run(20, record={"src": ["spikes"]})  # no data input: the neuron's default
+    assert quiet["src"].spikes is not None
     with pytest.raises(ParameterError, match="must be held over the run"):
         net.run(100, inputs={"src": {"Input": np.ones((100, 20))}})
-    assert net.step == 100
+    assert net.step == 120
     with pytest.raises(ParameterError, match="add_spike_source"):
         Network().add_population("x", SpikeInput(), 3)

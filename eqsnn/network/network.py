@@ -399,8 +399,9 @@ class Network:
                                          (pop.n,))
         for name, pop in self.populations.items():
             if not pop.is_source and name not in plans:
-                plans[name] = prepare_inputs(pop._sim.model, {}, steps, self.batch_size,
-                                             (pop.n,))
+                build = pop._sim._build
+                plans[name] = {} if build is not None and build.input_name is not None else (
+                    prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,)))
         for name, value in record.items():
             records.update(self._record_plan(name, value))
         # --- valid: from here on the network changes ---------------------------
