@@ -100,6 +100,10 @@ class Connection:
         self.post.flags.writeable = False
         self._weights = weights
         self._delays = delays
+        if self.pre.size:
+            self._delay_range = (int(np.min(delays)), int(np.max(delays)))
+        else:
+            self._delay_range = (1, 1)
         counts = np.bincount(pre, minlength=source.n)
         self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
@@ -521,10 +525,9 @@ class Network:
             buf = np.zeros(w * batch * n_post, self.precision)
             e, b, pre = self._history[conn.source.name]
             if e.size and conn.n_synapses:
-                dmin = int(np.min(conn._delays))
-                dmax = int(np.max(conn._delays))
-                sel = (e >= step0 - dmax) & (e < step0 + w - dmin)
-                e, b, pre = e[sel], b[sel], pre[sel]
+                dmin, dmax = conn._delay_range
+                lo, hi = np.searchsorted(e, [step0 - dmax, step0 + w - dmin])  # e is sorted
+                e, b, pre = e[lo:hi], b[lo:hi], pre[lo:hi]
                 if batch > 1:  # (emission step, pre); lanes never mix
                     order = np.lexsort((pre, e))
                     e, b, pre = e[order], b[order], pre[order]
@@ -537,8 +540,9 @@ class Network:
                     e_syn, b_syn = np.repeat(e, counts), np.repeat(b, counts)
                     delays = conn._delays if conn._delays.ndim == 0 else conn._delays[syn]
                     arrive = e_syn + delays - step0
-                    keep = (arrive >= 0) & (arrive < w)
-                    syn, arrive, b_syn = syn[keep], arrive[keep], b_syn[keep]
+                    if dmin != dmax:  # a homogeneous delay selected only arriving spikes
+                        keep = (arrive >= 0) & (arrive < w)
+                        syn, arrive, b_syn = syn[keep], arrive[keep], b_syn[keep]
                     flat = (arrive * batch + b_syn) * n_post + conn.post[syn]
                     np.add.at(buf, flat, conn._weights[syn])
             out[conn.name] = buf.reshape(w, batch, n_post)
