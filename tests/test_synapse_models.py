@@ -123,6 +123,8 @@ BAD = [
     ("synapse S\n    input I = 0.0\n    output: I\n", "'input' is not allowed", 2),
     ("synapse S\n    param w = 1.0\n    output: w\n", "summed weight", 2),
     ("synapse S\n    state g = 0.0\n    output: g * V\n", "unknown name 'V'", 3),
+    ("synapse S\n    state g = 0.0\n    output: g > 1.0\n", "must be a float value", 3),
+    ("synapse S\n    output: 1\n", "must be a float value", 2),
     ("neuron N\n    state V = 0.0\n    on_spike: V += w\n", "belongs to a synapse model", 3),
     ("neuron N\n    state V = 0.0\n    output: V\n", "belongs to a synapse model", 3),
     ("neuron N\n    state V = 0.0\n    post U\n", "belongs to a synapse model", 3),

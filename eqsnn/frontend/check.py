@@ -15,7 +15,7 @@ from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
 from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
-from .synapse import check_on_spike, neuron_declarations, synapse_declarations
+from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
 
 METHODS = ("exact", "exponential_euler", "rk4", "midpoint", "euler")
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
@@ -130,6 +130,8 @@ class _Checker:
                   **conv.local_types}
         if on_spike:
             check_on_spike(blocks["before"], on_spike, scope.params, scope.states)
+        if self.model.kind == "synapse":
+            check_output(conv.local_types, decls)
         return Checked(
             name=self.model.name, doc=self.model.doc, params=params, states=states,
             inputs=inputs, arrays=arrays, odes=odes,

@@ -109,6 +109,19 @@ def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple
     return [weight, *lowered, before], tuple(on_spike), tuple(posts)
 
 
+def check_output(local_types: dict, decls) -> None:
+    """The output is a float: what a neuron's float input receives."""
+    kind = local_types.get(OUTPUT)
+    if kind != "float":
+        pos = next(d.pos for d in decls if isinstance(d, s.BlockDecl) and d.kind == "before"
+                   and d.body and isinstance(d.body[-1], s.LocalDef)
+                   and d.body[-1].name == OUTPUT)
+        what = "a condition" if kind == "bool" else "an int"
+        raise _error(f"'output:' must be a float value, not {what}", pos,
+                     "write a current or a conductance form such as 'g' or 'g * (E - V)' "
+                     "(1.0, not 1)")
+
+
 def check_on_spike(before, on_spike: tuple[s.Assign, ...], params, states) -> None:
     """Each ``on_spike`` statement adds ``f(w)`` with ``f`` over w and params, ``f(0) = 0``."""
     w = sympy.Symbol(WEIGHT)
