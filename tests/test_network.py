@@ -414,3 +414,20 @@ def test_standard_library_neurons_in_a_network():
     assert net.step == 120
     with pytest.raises(ParameterError, match="add_spike_source"):
         Network().add_population("x", SpikeInput(), 3)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_recording_a_subset_of_neurons(lif, backend):
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net.add_population("a", lif, 6)
+    net.add_population("b", lif, 4)
+    net.connect("a", "b", Exponential(3.0), weight=0.2, delay=2)
+    inputs = {"a": {"Isyn": np.linspace(0.1, 0.3, 6)}}
+    full = net.run(40, inputs=inputs, record={"a": ["V"], "b": ["V", "spikes"], "c0": ["g"]})
+    net.reset()
+    part = net.run(40, inputs=inputs, record={"a": {"V": [5, 1]}, "c0": ["g"]})
+    assert part["a"].vars["V"].shape == (40, 1, 2)
+    np.testing.assert_array_equal(part["a"].vars["V"], full["a"].vars["V"][:, :, [5, 1]])
+    np.testing.assert_array_equal(part["c0"].vars["g"], full["c0"].vars["g"])
+    with pytest.raises(ParameterError, match="outside 0..5"):
+        net.run(1, record={"a": {"V": [6]}})

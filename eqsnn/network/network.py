@@ -379,7 +379,8 @@ class Network:
 
         ``inputs`` maps a population name to its inputs as :meth:`Simulator.run` takes
         them; ``record`` maps a population name to the states (and ``"spikes"``) to
-        record, and a connection name to the synapse states to record.
+        record, as a list or as a mapping state -> neuron ids, and a connection name to
+        the synapse states to record (every target neuron).
         """
         started = time.perf_counter()
         from ..runtime import simulator as sim_module
@@ -438,19 +439,20 @@ class Network:
                 for conn in pop.incoming:
                     win_inputs[compose.prefix(conn.name) + "w"] = arrivals[conn.name]
                 wanted = list(_recorded(records, pname))
-                names = list(dict.fromkeys(s for _, s in wanted))
+                names = {s: index for _, s, index in wanted}
                 t0 = time.perf_counter()
                 sim = pop._sim
                 if _direct(sim):
                     # the Simulator's runner, with inputs checked once for the whole run
-                    raw = sim._runner.run(w, step0, win_inputs, dict.fromkeys(names),
+                    raw = sim._runner.run(w, step0, win_inputs, names,
                                           pop.spiking)
                     sim._step = step0 + w
                     got = {s: raw.vars[s] for s in names}
                     fired = (raw.spike_step, raw.spike_batch, raw.spike_neuron)
                 else:
                     result = sim.run(w, inputs=win_inputs,
-                                     record=names + (["spikes"] if pop.spiking else []))
+                                     record={**names, **({"spikes": None} if pop.spiking
+                                                         else {})})
                     got = dict(result.vars)
                     sp = result.spikes
                     fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
@@ -459,9 +461,8 @@ class Network:
                     new[pname] = (np.asarray(fired[0], np.int64) + step0,
                                   np.asarray(fired[1], np.int64),
                                   np.asarray(fired[2], np.int64))
-                for key, state in wanted:
-                    collected[key].append((state, got[state].reshape(w, self.batch_size,
-                                                                      pop.n)))
+                for key, state, _ in wanted:
+                    collected[key].append((state, got[state].reshape(w, self.batch_size, -1)))
             for pname, chunk in new.items():
                 spikes[pname].append(chunk)
             self._push_history(new, step0 + w)
@@ -509,9 +510,6 @@ class Network:
             return {name: ("source", name, {})}
         visible = pop.ir.replace()  # the user's model: connection states stay hidden
         chosen, want_spikes = prepare_record(visible, value, pop.n)
-        if any(v is not None for v in chosen.values()):
-            raise ParameterError("the network records all neurons of a state",
-                                 hint="pass a list of state names")
         return {name: ("population", name, chosen, want_spikes)}
 
     def _arrivals(self, step0: int, w: int) -> dict:
@@ -573,8 +571,10 @@ class Network:
             for state in states:
                 parts = [v for (s, v) in collected.get(name, []) if s == state]
                 shown = state.split("__", 1)[-1]
+                index = plan[2][state]
+                width = pop.n if index is None else len(index)
                 variables[shown] = (np.concatenate(parts) if parts else np.zeros(
-                    (0, self.batch_size, pop.n))).reshape(steps, self.batch_size, pop.n)
+                    (0, self.batch_size, width))).reshape(steps, self.batch_size, width)
             if want:
                 chunks = spikes[pop.name]
                 cat = [np.concatenate(part) if chunks else np.zeros(0, np.int64)
@@ -648,12 +648,12 @@ def _direct(sim) -> bool:
 
 
 def _recorded(records, pname):
-    """``(record key, state)`` for every state recorded from population ``pname``'s
-    simulator (its own states and those of the connections into it)."""
+    """``(record key, state, neuron ids or None)`` for every state recorded from population
+    ``pname``'s simulator (its own states and those of the connections into it)."""
     for key, plan in records.items():
         if plan[0] in ("population", "target") and plan[1] == pname:
-            for state in plan[2]:
-                yield key, state
+            for state, index in plan[2].items():
+                yield key, state, index
 
 
 def _mapping(what, value) -> dict:
