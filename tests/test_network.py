@@ -431,3 +431,27 @@ def test_recording_a_subset_of_neurons(lif, backend):
     np.testing.assert_array_equal(part["c0"].vars["g"], full["c0"].vars["g"])
     with pytest.raises(ParameterError, match="outside 0..5"):
         net.run(1, record={"a": {"V": [6]}})
+
+
+TWO_INPUTS = """neuron TwoInputs
+    state V = 0.0
+    input Ie = 0.5
+    input Ii = 0.25
+    after: V = 10.0 * Ie - Ii
+    threshold: V > 1000.0
+    reset: V = 0.0
+"""
+
+
+def test_connections_into_different_inputs_and_defaults():
+    model = eqsnn.compile(TWO_INPUTS)
+    net = Network(dt=1.0, precision="float64")
+    net.add_spike_source("s", 1, steps=[0], neurons=[0])
+    net.add_population("p", model, 1)
+    net.connect("s", "p", Delta(), weight=2.0, target_input="Ie", delay=1)
+    res = net.run(3, record={"p": ["V"]})
+    # Ie: a connection targets it, so its default 0.5 no longer applies; Ii keeps 0.25
+    np.testing.assert_array_equal(res["p"].vars["V"][:, 0, 0], [-0.25, 19.75, -0.25])
+    net.reset()
+    res = net.run(3, inputs={"p": {"Ie": 1.0, "Ii": 0.0}}, record={"p": ["V"]})
+    np.testing.assert_array_equal(res["p"].vars["V"][:, 0, 0], [10.0, 30.0, 10.0])
