@@ -340,17 +340,18 @@ class Network:
             incoming = tuple(compose.Incoming(c.name, c.synapse_model, c.target_input)
                              for c in pop.incoming)
             params, init = dict(pop.params), dict(pop.init)
-            if pop._build is not None:
-                params = {**pop._build.arrays, **pop._build.params, **params}
-                init = {**pop._build.init, **init}
+            if pop._build is not None and incoming:
+                # the standard-library neuron again, with the population's own seed
+                build = pop._model.build(shape=(pop.n,), batch_size=self.batch_size,
+                                         dt=self.dt, seed=seed)
+                params = {**build.arrays, **build.params, **params}
+                init = {**build.init, **init}
             for conn in pop.incoming:
                 pre = compose.prefix(conn.name)
                 params.update({pre + k: v for k, v in conn.synapse_params.items()})
                 init.update({pre + k: v for k, v in conn.synapse_init.items()})
             model = compose.compose(pop.ir, incoming) if incoming else (
                 pop._model if pop._build is not None else pop.ir)
-            if pop._build is not None and not incoming:
-                params, init = dict(pop.params), dict(pop.init)
             pop._sim = Simulator(model, pop.n, batch_size=self.batch_size, dt=self.dt,
                                  backend=self.backend, precision=self.precision, params=params,
                                  init=init, seed=seed, fast_math=self.fast_math)
