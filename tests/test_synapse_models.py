@@ -142,3 +142,24 @@ def test_bad_synapse_models_point_at_the_mistake(text, message, line):
 def test_on_spike_may_not_add_to_a_param():
     with pytest.raises(CheckError):
         eqsnn.compile("synapse S\n    param a = 1.0\n    on_spike: a += w\n    output: a\n")
+
+
+@pytest.mark.parametrize("word", ["post", "output", "on_spike", "w"])
+def test_the_synapse_words_stay_usable_as_names_in_neurons(word):
+    model = eqsnn.compile(f"""neuron N
+    state {word} = 0.0
+    state V = 0.0
+    dV/dt = -V
+    after:
+        {word} += 1.0
+        {word} = {word} * 2.0
+    threshold: {word} > 3.0
+    reset: {word} = 0.0
+""")
+    assert model.ir.state(word).name == word
+
+
+def test_a_misspelt_declaration_gets_a_suggestion():
+    with pytest.raises(EqsnnError, match="unexpected 'treshold'") as info:
+        eqsnn.compile("neuron N\n    state V = 0.0\n    treshold: V > 1.0\n")
+    assert "threshold" in info.value.hint
