@@ -472,3 +472,15 @@ def test_windows_of_several_steps_across_run_boundaries():
     stepwise = single.run(200, inputs=inputs, record={"exc": ["V"]})
     assert single._d_min == 1 and net._d_min == 3
     np.testing.assert_array_equal(stepwise["exc"].vars["V"], whole["exc"].vars["V"])
+
+
+def test_delays_from_an_initializer_are_rounded_whole_steps(lif):
+    net = Network(dt=1.0)
+    net.add_population("a", lif, 30)
+    conn = net.connect("a", "a", Exponential(), connectivity=FixedProbability(0.5),
+                       delay=Uniform(0.6, 4.4))
+    delays = conn.delays
+    assert delays.dtype.kind == "i" and delays.min() == 1 and delays.max() == 4
+    assert set(np.unique(delays)) == {1, 2, 3, 4}
+    with pytest.raises(ParameterError, match="at least 1 step"):
+        net.connect("a", "a", Exponential(), delay=Uniform(-1.0, 0.4))

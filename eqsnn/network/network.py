@@ -279,7 +279,8 @@ class Network:
         ``connectivity`` one of :mod:`eqsnn.network.connectivity` (default Dense);
         ``weight`` a scalar, an array with one value per synapse (for Dense also
         ``(n_source, n_target)``; for FromList in the list's order) or an Initializer;
-        ``delay`` whole steps >= 1 in the same forms (no Initializer).
+        ``delay`` whole steps >= 1 as a scalar, an array or an Initializer (its draws
+        rounded to whole steps).
         """
         self._check_open()
         source, target = self._population(source), self._population(target)
@@ -725,8 +726,11 @@ def _per_synapse(what, value, conn, precision, order):
 
 def _delays(what, value, conn, order):
     if isinstance(value, Initializer):
-        raise ParameterError(f"{what}: delays are whole steps; give an integer or an array "
-                             "of integers")
+        # drawn per synapse in CSR order and rounded to whole steps
+        drawn = np.asarray(value.sample(conn.rng, conn.pre.size), np.float64)
+        if not np.all(np.isfinite(drawn)):
+            raise ParameterError(f"{what}: the initializer drew a value that is not finite")
+        value, order = np.rint(drawn).astype(np.int64), None
     data = np.asarray(value)
     if data.dtype.kind not in "iu" or (data.ndim == 0 and isinstance(value, bool)):
         raise ParameterError(f"{what} must be whole steps (integers), not {value!r}",
