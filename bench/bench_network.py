@@ -74,8 +74,9 @@ def brian2_network(which, n, seed, delay, target, dt=0.1, ms=1000.0):
 
     b2.start_scope()
     b2.seed(seed)
+    directory = tempfile.mkdtemp(prefix="eqsnn-brian2-")  # never the working directory
     if target == "cpp_standalone":
-        b2.set_device("cpp_standalone", directory=tempfile.mkdtemp(), build_on_run=False)
+        b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
     else:
         b2.set_device("runtime")
         b2.prefs.codegen.target = target
@@ -123,7 +124,7 @@ def brian2_network(which, n, seed, delay, target, dt=0.1, ms=1000.0):
     net = b2.Network(*objects)
     if target == "cpp_standalone":
         net.run(ms * bms)
-        b2.device.build(run=True)
+        b2.device.build(directory=directory, run=True)
         seconds = b2.device._last_run_time
     else:
         net.run(dt * bms)  # code generation and compilation, untimed
