@@ -17,6 +17,7 @@ from . import syntax as s
 from .dimensions import check_dimensions, unit_from_syntax
 from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
 from .lets import Lets
+from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
 
 METHODS = ("exact", "exponential_euler", "adaptive", "rk4", "midpoint", "euler")
 #: options a method takes in the model text, e.g. ``method: adaptive(rtol=1e-6)``
@@ -64,6 +65,8 @@ class Checked:
     filename: str | None
     units: tuple = ()  # (name, eqsnn.units.Unit) of each param, state and input with a unit
     lets: Lets = field(default_factory=Lets)  # lets kept as shared sub-expressions
+    kind: str = "neuron"  # neuron | synapse (eqsnn.frontend.synapse)
+    post: tuple[str, ...] = ()  # a synapse's reads of its target's states
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -88,6 +91,11 @@ class _Checker:
     def run(self) -> Checked:
         switches = self._switches()
         decls = self._flatten(self.model.declarations, switches)
+        on_spike, post = (), ()
+        if self.model.kind == "synapse":
+            decls, on_spike, post = synapse_declarations(decls)
+        else:
+            decls = neuron_declarations(decls)
         for decl in decls:
             self._declare(decl)
         by_kind = {}
@@ -144,6 +152,10 @@ class _Checker:
         dtypes = {**scope.params, **scope.states, **scope.inputs, **scope.arrays,
                   **conv.local_types}
         units = check_dimensions(decls, switches)
+        if on_spike:
+            check_on_spike(blocks["before"], on_spike, scope.params, scope.states)
+        if self.model.kind == "synapse":
+            check_output(conv.local_types, decls)
         return Checked(
             name=self.model.name, doc=self.model.doc, params=params, states=states,
             inputs=inputs, arrays=arrays, odes=odes,
@@ -157,6 +169,7 @@ class _Checker:
             dtypes=dtypes,
             draws=conv.draws, switches=switches, source=self.model.source,
             filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
+            kind=self.model.kind, post=post,
         )
 
     @staticmethod
@@ -261,7 +274,7 @@ class _Checker:
     def _declare(self, decl):
         name = getattr(decl, "name", None)
         if isinstance(decl, (s.OdeDecl, s.BlockDecl, s.ConditionDecl, s.MethodDecl,
-                             s.SubstepsDecl)):
+                             s.SubstepsDecl, s.OutputDecl)):
             return
         if name in RESERVED:
             what = "function" if name in LANGUAGE_FUNCTIONS else "built-in name"

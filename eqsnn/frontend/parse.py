@@ -14,7 +14,7 @@ from importlib import resources
 import lark
 from lark.indenter import Indenter
 
-from ..errors import ParseError
+from ..errors import ParseError, suggest
 from . import syntax as s
 
 
@@ -167,13 +167,48 @@ def _describe(exc: lark.exceptions.UnexpectedInput, source: str, filename) -> Pa
         elif token is not None and token.type == "NAME" and not expected & {"NAME"}:
             hint = (f"{text!r} is not a keyword here; declarations start with param, state, "
                     "input, let, switch, array, dX/dt, before:, after:, threshold:, reset:, "
-                    "refractory:, method: or if")
+                    "refractory:, method: or if (and in a synapse on_spike:, output:, post)")
+    generic = (not isinstance(exc, lark.exceptions.UnexpectedCharacters) and token is not None
+               and token.type not in ("_NL", "$END", "_DEDENT", "_INDENT"))
+    word = _leading_word(source, line) if generic else None
+    if word is not None and word[1] < column:
+        # a line starting "WORD NAME" or "WORD:" with an unknown WORD: a synapse model's
+        # post/output:/on_spike: would parse there, so the parser stops later in the line
+        text, column = word
+        message = f"unexpected {text!r}"
+        hint = suggest(text, _DECLARATION_WORDS) or (
+            f"{text!r} is not a keyword here; declarations start with param, state, "
+            "input, let, switch, array, dX/dt, before:, after:, threshold:, reset:, "
+            "refractory:, method: or if (and in a synapse on_spike:, output:, post)")
     return ParseError(message, line=line, column=column, hint=hint, source=source,
                       filename=filename)
 
 
+_STATEMENT_WORDS = {"if", "elif", "else", "let", "pass", "not", "and", "or", "true", "false",
+                    "neuron", "synapse"}
+
+
+def _leading_word(source: str, line: int):
+    """``(word, column)`` of a line that starts with an unknown word followed by a name or
+    ':' (a would-be declaration), else None."""
+    rows = source.split("\n")
+    if not 1 <= line <= len(rows):
+        return None
+    match = re.match(r"(\s*)([A-Za-z_]\w*)[ \t]*(:|[A-Za-z_])", rows[line - 1])
+    if match is None or match.group(2) in _STATEMENT_WORDS or match.group(2) in (
+            _DECLARATION_WORDS):
+        return None
+    return match.group(2), len(match.group(1)) + 1
+
+
 def _pos(meta_or_token) -> s.Pos:
     return s.Pos(meta_or_token.line, meta_or_token.column)
+
+
+#: the words that start a declaration, for "did you mean" hints
+_DECLARATION_WORDS = ("param", "state", "input", "let", "switch", "array", "before", "after",
+                      "threshold", "reset", "refractory", "method", "negative", "on_spike",
+                      "output", "post")
 
 
 class _ToSyntax(lark.Transformer):
@@ -195,6 +230,39 @@ class _ToSyntax(lark.Transformer):
         if rest and isinstance(rest[0], _Doc):
             doc, rest = rest[0].text, rest[1:]
         return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename)
+
+    def synapse_model(self, items):
+        name, rest = items[0], items[1:]
+        doc = ""
+        if rest and isinstance(rest[0], _Doc):
+            doc, rest = rest[0].text, rest[1:]
+        return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename,
+                           kind="synapse")
+
+    @staticmethod
+    def _word(token, word: str, form: str):
+        if str(token) != word:
+            close = suggest(str(token), _DECLARATION_WORDS)
+            raise ParseError(f"unexpected {str(token)!r}", line=token.line, column=token.column,
+                             hint=close or f"'{form}' is a synapse model's declaration; other "
+                             "declarations start with param, state, input, let, switch, array, "
+                             "dX/dt, before:, after:, threshold:, reset:, refractory:, method: "
+                             "or if")
+
+    def named_block(self, items):  # on_spike: suite
+        self._word(items[0], "on_spike", "on_spike: ...")
+        return s.BlockDecl("on_spike", items[-1], _pos(items[0]))
+
+    def named_expr(self, items):  # output: expr
+        if str(items[0]) == "on_spike":
+            raise ParseError("'on_spike:' takes statements ('g += w')", line=items[0].line,
+                             column=items[0].column, hint="write e.g. 'on_spike: g += w'")
+        self._word(items[0], "output", "output: EXPR")
+        return s.OutputDecl(items[-1], _pos(items[0]))
+
+    def named_name(self, items):  # post NAME
+        self._word(items[0], "post", "post NAME")
+        return s.PostDecl(str(items[1]), _pos(items[1]))
 
     def docstring(self, items):
         return _Doc(_unquote(items[0]))

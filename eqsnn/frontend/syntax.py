@@ -186,7 +186,7 @@ class OdeDecl:
 
 @dataclass(frozen=True)
 class BlockDecl:
-    kind: str  # before | after | reset | negative_reset
+    kind: str  # before | after | reset | negative_reset | on_spike
     body: tuple[Statement, ...]
     pos: Pos
 
@@ -214,6 +214,22 @@ class SubstepsDecl:
 
 
 @dataclass(frozen=True)
+class OutputDecl:
+    """``output: expr`` of a synapse model: what the target neuron receives."""
+
+    expr: Expr
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class PostDecl:
+    """``post NAME`` of a synapse model: a state of the target neuron its output reads."""
+
+    name: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class IfDecl:
     """A compile-time ``if`` over switches around declarations."""
 
@@ -224,7 +240,7 @@ class IfDecl:
 
 Declaration = Union[
     ParamDecl, StateDecl, InputDecl, LetDecl, SwitchDecl, ArrayDecl, OdeDecl, BlockDecl,
-    ConditionDecl, MethodDecl, SubstepsDecl, IfDecl,
+    ConditionDecl, MethodDecl, SubstepsDecl, IfDecl, OutputDecl, PostDecl,
 ]
 
 
@@ -236,3 +252,4 @@ class ModelDecl:
     pos: Pos
     source: str
     filename: str | None = None
+    kind: str = "neuron"  # neuron | synapse

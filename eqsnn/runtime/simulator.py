@@ -339,10 +339,12 @@ class _StateView(Mapping):
 
 def _resolve_model(model, shape, batch_size, dt, seed):
     """``(ir.Model, Build or None)`` of an ir.Model, an eqsnn.Model or a stdlib neuron."""
-    if isinstance(model, ir.Model):
-        return model, None
-    inner = getattr(model, "ir", None)
+    inner = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
     if isinstance(inner, ir.Model):
+        if inner.meta.get("kind") == "synapse":
+            raise ParameterError(
+                f"the Simulator cannot run a synapse model ({inner.name}) on its own",
+                hint="connect it between populations with eqsnn.network.Network.connect")
         return inner, None
     if callable(getattr(model, "build", None)):
         # a standard-library neuron: see eqsnn.stdlib.protocol for the Build contract

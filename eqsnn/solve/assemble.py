@@ -47,6 +47,6 @@ def assemble(checked: Checked, system, method: ir.Method, update: Update) -> ir.
                    for v, r, g in zip(system.variables, system.rhs, system.noise)),
         units=checked.units,
         meta={"switches": dict(checked.switches), "source": checked.source,
-              "filename": checked.filename,
+              "filename": checked.filename, "kind": checked.kind, "post": checked.post,
               "unless": dict(zip(system.variables, system.unless)), **meta},
     )

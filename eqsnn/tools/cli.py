@@ -251,6 +251,15 @@ def cmd_list(args):
 def cmd_compare(args):
     from .comparison import compare
 
+    if args.model.endswith(".py"):  # a network file (eqsnn.network.tools)
+        from ..network.tools import compare_networks
+
+        backends = args.backends.split(",") if args.backends else None
+        comparison = compare_networks(args.model, backends, precision=args.precision,
+                                      seed=args.seed, steps=args.steps,
+                                      rtol=args.tolerance, atol=args.tolerance)
+        print(comparison)
+        return 0 if comparison.ok else 1
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
     comparison = compare(model, backends, n=args.n, steps=args.steps, dt=args.dt,
@@ -265,6 +274,13 @@ def cmd_compare(args):
 def cmd_bench(args):
     from .benchmarking import benchmark
 
+    if args.model.endswith(".py"):  # a network file (eqsnn.network.tools)
+        from ..network.tools import time_networks
+
+        backends = args.backends.split(",") if args.backends else None
+        print(time_networks(args.model, backends, precision=args.precision, steps=args.steps,
+                            repeats=args.repeats))
+        return 0
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
     try:

@@ -1,0 +1,228 @@
+"""Networks: connectivity build time, the Vogels-Abbott CUBA/COBA networks against Brian2.
+
+    python bench/bench_network.py build            # 1e7 synapses, each connectivity
+    python bench/bench_network.py speed [--n 4000] [--ms 1000] [--delays 1,10]
+    python bench/bench_network.py stats [--ms 1000] [--eqsnn-seeds 5] [--brian-seeds 10]
+
+``speed``: eqsnn numpy and c (float64, spikes recorded, one thread:
+EQSNN_THREADS=1) against Brian2's numpy, cython and cpp_standalone targets
+on the same network, in one run, compile and code generation excluded (each
+runtime target runs one untimed step first; cpp_standalone's own run time is
+read from the device).  ``stats``: mean firing rate and mean CV(ISI) of the
+excitatory population, eqsnn (c backend) over 5 seeds against Brian2 (cython)
+over 10; the pass rule is eqsnn's mean within Brian2's mean +- 3 SD.  Both
+use the same parameters (examples/networks/vogels_abbott.py), the same
+kick-start spike trains for COBA and the same initial potentials.  Brian2
+must import (NumPy < 2.4 in this project's environment: run this script
+from a separate environment with brian2 and NumPy 2.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "examples", "networks"))
+os.environ.setdefault("EQSNN_THREADS", "1")
+
+import vogels_abbott  # noqa: E402
+
+from eqsnn.network import Dense, FixedInDegree, FixedProbability  # noqa: E402
+
+
+def bench_build(repeats=3):
+    rng = np.random.default_rng(0)
+    cases = [
+        ("FixedProbability(0.02), 22361 x 22361", FixedProbability(0.02, autapses=False),
+         22361, 22361, True),
+        ("FixedInDegree(250), 40000 targets", FixedInDegree(250), 40000, 40000, False),
+        ("Dense, 3163 x 3163", Dense(), 3163, 3163, False),
+    ]
+    print("| connectivity | synapses | best of 3 (s) |\n|---|---|---|")
+    for label, conn, n_pre, n_post, same in cases:
+        best = np.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            pre, _, _ = conn.build(n_pre, n_post, same, rng)
+            best = min(best, time.perf_counter() - t)
+        print(f"| {label} | {pre.size:.3g} | {best:.2f} |")
+
+
+# --- Brian2 -----------------------------------------------------------------------------
+
+
+def _kick(n, dt, seed):
+    """The COBA kick-start spike trains, exactly as vogels_abbott.coba draws them."""
+    net = vogels_abbott.coba(n, seed=seed, dt=dt)
+    at, ids = net.populations["kick"]._spike_source
+    return net, at, ids
+
+
+def brian2_network(which, n, seed, delay, target, dt=0.1, ms=1000.0):
+    """Build and run the network in Brian2; returns (seconds, exc spike steps, exc ids)."""
+    import brian2 as b2
+    from brian2 import ms as bms
+    from brian2 import mV, nS, pF
+
+    b2.start_scope()
+    b2.seed(seed)
+    directory = tempfile.mkdtemp(prefix="eqsnn-brian2-")  # never the working directory
+    if target == "cpp_standalone":
+        b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
+    else:
+        b2.set_device("runtime")
+        b2.prefs.codegen.target = target
+    b2.defaultclock.dt = dt * bms
+    ours = getattr(vogels_abbott, which)(n, seed=seed, dt=dt, delay=delay)
+    exc, inh = ours.populations["exc"], ours.populations["inh"]
+    n_exc = exc.n
+    v0 = np.concatenate([exc.init["V"], inh.init["V"]])
+    if which == "cuba":
+        eqs = """dv/dt = (ge + gi - (v - El)) / taum : volt (unless refractory)
+                 dge/dt = -ge / taue : volt
+                 dgi/dt = -gi / taui : volt"""
+        ns = {"taum": 20 * bms, "El": -49 * mV, "taue": 5 * bms, "taui": 10 * bms}
+        we, wi = 1.62 * mV, -9 * mV
+        method = "exact"
+    else:
+        eqs = """dv/dt = (gl * (El - v) + ge * (Ee - v) + gi * (Ei - v)) / C
+                     : volt (unless refractory)
+                 dge/dt = -ge / taue : siemens
+                 dgi/dt = -gi / taui : siemens"""
+        ns = {"gl": 10 * nS, "El": -60 * mV, "Ee": 0 * mV, "Ei": -80 * mV, "C": 200 * pF,
+              "taue": 5 * bms, "taui": 10 * bms}
+        we, wi = 6 * nS, 67 * nS
+        method = "exponential_euler"
+    P = b2.NeuronGroup(n, eqs, threshold="v > -50*mV", reset="v = -60*mV",
+                       refractory=5 * bms, method=method, namespace=ns)
+    P.v = v0 * mV
+    p = 0.02 * 4000 / n
+    Ce = b2.Synapses(P, P, on_pre=f"ge += {float(we / (mV if which == 'cuba' else nS))}*"
+                     f"{'mV' if which == 'cuba' else 'nS'}", delay=(delay - 1) * dt * bms)
+    Ce.connect(condition=f"i < {n_exc} and i != j", p=p)
+    Ci = b2.Synapses(P, P, on_pre=f"gi += {float(wi / (mV if which == 'cuba' else nS))}*"
+                     f"{'mV' if which == 'cuba' else 'nS'}", delay=(delay - 1) * dt * bms)
+    Ci.connect(condition=f"i >= {n_exc} and i != j", p=p)
+    objects = [P, Ce, Ci]
+    if which == "coba":
+        at, ids = ours.populations["kick"]._spike_source
+        G = b2.SpikeGeneratorGroup(ours.populations["kick"].n, ids, at * dt * bms)
+        # the generator emits at step k; eqsnn's source too, delivered with d = 1
+        K = b2.Synapses(G, P, on_pre="ge += 6*nS")
+        K.connect(j="i")
+        objects += [G, K]
+    mon = b2.SpikeMonitor(P)
+    objects.append(mon)
+    net = b2.Network(*objects)
+    if target == "cpp_standalone":
+        net.run(ms * bms)
+        b2.device.build(directory=directory, run=True)
+        seconds = b2.device._last_run_time
+    else:
+        net.run(dt * bms)  # code generation and compilation, untimed
+        t = time.perf_counter()
+        net.run((ms - dt) * bms)
+        seconds = time.perf_counter() - t
+    steps = np.round(np.asarray(mon.t / bms) / dt).astype(np.int64)
+    ids = np.asarray(mon.i)
+    if target == "cpp_standalone":
+        b2.device.reinit()
+        b2.device.activate()
+        b2.set_device("runtime")
+    return seconds, steps[ids < n_exc], ids[ids < n_exc]
+
+
+def eqsnn_network(which, n, seed, delay, backend, ms=1000.0, dt=0.1):
+    net = getattr(vogels_abbott, which)(n, seed=seed, backend=backend, precision="float64",
+                                        delay=delay, dt=dt)
+    net.build()
+    steps = int(round(ms / dt))
+    t = time.perf_counter()
+    res = net.run(steps, record={"exc": ["spikes"], "inh": ["spikes"]})
+    return time.perf_counter() - t, res["exc"].spikes.step, res["exc"].spikes.neuron
+
+
+def rate_cv(steps, ids, n, ms):
+    rate = len(steps) / n / (ms / 1000.0)
+    cvs = []
+    for i in np.unique(ids):
+        s = np.sort(steps[ids == i])
+        isi = np.diff(s)
+        if isi.size >= 2 and isi.mean() > 0:
+            cvs.append(isi.std() / isi.mean())
+    return rate, float(np.mean(cvs)) if cvs else float("nan")
+
+
+def bench_speed(ns, ms, delays, targets):
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"EQSNN_THREADS={os.environ['EQSNN_THREADS']}, {ms:g} ms simulated, float64")
+    print("| network | N | d | eqsnn numpy | eqsnn c | " + " | ".join(
+        f"Brian2 {t}" for t in targets) + " | c vs fastest Brian2 |")
+    print("|---" * (6 + len(targets)) + "|")
+    for which in ("cuba", "coba"):
+        for n in ns:
+            for d in delays:
+                times = {}
+                for backend in ("numpy", "c"):
+                    times["eqsnn " + backend] = eqsnn_network(which, n, 0, d, backend, ms)[0]
+                for target in targets:
+                    try:
+                        seconds = brian2_network(which, n, 0, d, target, ms=ms)[0]
+                    except Exception as exc:  # a Brian2 target that cannot build here
+                        print(f"  Brian2 {target}: {type(exc).__name__}: {exc}")
+                        seconds = float("nan")
+                    times["brian2 " + target] = seconds
+                best = np.nanmin([times["brian2 " + t] for t in targets]) if targets else np.nan
+                cells = " | ".join(f"{seconds:.2f}" for seconds in times.values())
+                print(f"| {which} | {n} | {d} | {cells} | {best / times['eqsnn c']:.1f}x |",
+                      flush=True)
+
+
+def bench_stats(ms, eqsnn_seeds, brian_seeds, n=4000):
+    print("| network | eqsnn rate (Hz) | Brian2 rate (Hz) | eqsnn CV | Brian2 CV | pass |")
+    print("|---|---|---|---|---|---|")
+    n_exc = n * 4 // 5
+    for which in ("cuba", "coba"):
+        ours = np.array([rate_cv(*eqsnn_network(which, n, s, 1, "c", ms)[1:], n_exc, ms)
+                         for s in range(eqsnn_seeds)])
+        theirs = np.array([rate_cv(*brian2_network(which, n, 100 + s, 1, "cython", ms=ms)[1:],
+                                   n_exc, ms) for s in range(brian_seeds)])
+        ok = [abs(ours[:, k].mean() - theirs[:, k].mean()) <= 3 * theirs[:, k].std(ddof=1)
+              for k in (0, 1)]
+        print(f"| {which} | {ours[:, 0].mean():.2f} ± {ours[:, 0].std(ddof=1):.2f} | "
+              f"{theirs[:, 0].mean():.2f} ± {theirs[:, 0].std(ddof=1):.2f} | "
+              f"{ours[:, 1].mean():.3f} ± {ours[:, 1].std(ddof=1):.3f} | "
+              f"{theirs[:, 1].mean():.3f} ± {theirs[:, 1].std(ddof=1):.3f} | "
+              f"{'yes' if all(ok) else 'no'} (rate {ok[0]}, CV {ok[1]}) |", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=("build", "speed", "stats"))
+    parser.add_argument("--n", default="4000")
+    parser.add_argument("--ms", type=float, default=1000.0)
+    parser.add_argument("--delays", default="1,10")
+    parser.add_argument("--targets", default="numpy,cython,cpp_standalone")
+    parser.add_argument("--eqsnn-seeds", type=int, default=5)
+    parser.add_argument("--brian-seeds", type=int, default=10)
+    args = parser.parse_args(argv)
+    if args.what == "build":
+        bench_build()
+    elif args.what == "speed":
+        targets = [t for t in args.targets.split(",") if t]
+        bench_speed([int(x) for x in args.n.split(",")], args.ms,
+                    [int(x) for x in args.delays.split(",")], targets)
+    else:
+        bench_stats(args.ms, args.eqsnn_seeds, args.brian_seeds)
+
+
+if __name__ == "__main__":
+    main()

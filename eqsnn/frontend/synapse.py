@@ -1,0 +1,143 @@
+"""Synapse (postsynaptic) models: what the checker does differently for them.
+
+A synapse model holds state per target neuron.  Its parts beyond a neuron's
+``param``/``state``/``let``/``switch``/ODEs/``after:``/``method:``:
+
+* ``on_spike:`` -- what the step's summed weight ``w`` (a built-in input of
+  every synapse model) does: statements ``state += f(w)`` only, where ``f``
+  reads ``w``, params and constants and ``f(0) = 0`` (so running it every
+  step with the sum equals running it once per arriving spike sum);
+* ``output: expr`` -- what the target neuron receives into one of its inputs;
+  it may read the synapse's states and params and the target's states named
+  by ``post NAME`` declarations (their start-of-step values);
+* ``post NAME`` -- a state of the target neuron that ``output:`` reads.
+
+The checker lowers these onto a neuron's parts, so that the rest of the
+pipeline (analysis, exact solvers, IR) is shared: ``w`` and every ``post``
+name become inputs, ``on_spike:`` the start of the ``before:`` block, and
+``output:`` a local named ``output`` right after it; the model's step is then
+``on_spike`` statements, ``output``, the integration, ``after:``.  The network
+(:mod:`eqsnn.network`) splices that step into the target neuron's step.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from ..errors import CheckError
+from . import syntax as s
+
+#: the built-in input of a synapse model: the summed weight arriving this step
+WEIGHT = "w"
+#: the name of the local that holds the output in the compiled step
+OUTPUT = "output"
+
+_NEURON_ONLY = {
+    "input": "a synapse model's only input is the summed weight 'w'",
+    "array": "a synapse model has no arrays",
+    "threshold": "a synapse model does not spike",
+    "negative_threshold": "a synapse model does not spike",
+    "refractory": "a synapse model has no refractory period",
+    "reset": "a synapse model does not spike, so it has no reset",
+    "negative_reset": "a synapse model does not spike, so it has no reset",
+    "before": "write what arriving spikes do in 'on_spike:'",
+}
+
+
+def _error(message, pos, hint=None) -> CheckError:
+    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
+
+
+def _kind(decl) -> str | None:
+    if isinstance(decl, s.InputDecl):
+        return "input"
+    if isinstance(decl, s.ArrayDecl):
+        return "array"
+    if isinstance(decl, (s.BlockDecl, s.ConditionDecl)):
+        return decl.kind
+    return None
+
+
+def neuron_declarations(decls: list) -> list:
+    """A neuron's declarations, rejecting the parts only a synapse model has."""
+    for decl in decls:
+        if isinstance(decl, (s.OutputDecl, s.PostDecl)) or _kind(decl) == "on_spike":
+            what = {s.OutputDecl: "output:", s.PostDecl: "post"}.get(type(decl), "on_spike:")
+            raise _error(f"'{what}' belongs to a synapse model", decl.pos,
+                         "start the file with 'synapse NAME' to write a postsynaptic model")
+    return decls
+
+
+def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple[str, ...]]:
+    """A synapse's declarations lowered onto a neuron's (see the module doc).
+
+    Returns the declarations, the ``on_spike`` statements (for
+    :func:`check_on_spike`) and the ``post`` names.
+    """
+    outputs = [d for d in decls if isinstance(d, s.OutputDecl)]
+    if not outputs:
+        pos = decls[0].pos if decls else s.Pos(1, 1)
+        raise _error("a synapse model needs 'output: EXPR', what the target receives", pos,
+                     "add e.g. 'output: g' (a current) or 'output: g * (E - V)' with 'post V'")
+    if len(outputs) > 1:
+        raise _error("a synapse model has one 'output:'", outputs[1].pos,
+                     "add the terms into one expression")
+    lowered, on_spike, posts = [], [], []
+    for decl in decls:
+        kind = _kind(decl)
+        if kind in _NEURON_ONLY:
+            raise _error(f"'{kind.replace('_', ' ')}' is not allowed in a synapse model",
+                         decl.pos, _NEURON_ONLY[kind])
+        if getattr(decl, "name", None) == WEIGHT:
+            raise _error(f"{WEIGHT!r} is the summed weight of a synapse model and cannot be "
+                         "declared", decl.pos, "choose another name")
+        if isinstance(decl, s.PostDecl):
+            posts.append(decl.name)
+            lowered.append(s.InputDecl(decl.name, "float", None, decl.pos))
+        elif kind == "on_spike":
+            for stmt in decl.body:
+                if not isinstance(stmt, s.Assign) or stmt.op != "+=":
+                    raise _error("'on_spike:' may only add to states ('g += w')", stmt.pos,
+                                 "write 'STATE += f(w)'; put other statements in 'after:'")
+            on_spike.extend(decl.body)
+        elif not isinstance(decl, s.OutputDecl):
+            lowered.append(decl)
+    output = outputs[0]
+    weight = s.InputDecl(WEIGHT, "float", None, output.pos)
+    before = s.BlockDecl("before", (*on_spike, s.LocalDef(OUTPUT, output.expr, output.pos)),
+                         output.pos)
+    return [weight, *lowered, before], tuple(on_spike), tuple(posts)
+
+
+def check_output(local_types: dict, decls) -> None:
+    """The output is a float: what a neuron's float input receives."""
+    kind = local_types.get(OUTPUT)
+    if kind != "float":
+        pos = next(d.pos for d in decls if isinstance(d, s.BlockDecl) and d.kind == "before"
+                   and d.body and isinstance(d.body[-1], s.LocalDef)
+                   and d.body[-1].name == OUTPUT)
+        what = "a condition" if kind == "bool" else "an int"
+        raise _error(f"'output:' must be a float value, not {what}", pos,
+                     "write a current or a conductance form such as 'g' or 'g * (E - V)' "
+                     "(1.0, not 1)")
+
+
+def check_on_spike(before, on_spike: tuple[s.Assign, ...], params, states) -> None:
+    """Each ``on_spike`` statement adds ``f(w)`` with ``f`` over w and params, ``f(0) = 0``."""
+    w = sympy.Symbol(WEIGHT)
+    allowed = {w, sympy.Symbol("dt")} | {sympy.Symbol(p) for p in params}
+    for stmt, raw in zip(before, on_spike):
+        if stmt.target not in states:
+            raise _error(f"'on_spike:' adds to {stmt.target!r}, which is not a state", raw.pos,
+                         "declare it with 'state NAME = 0.0'")
+        added = sympy.expand(stmt.expr - sympy.Symbol(stmt.target))
+        extra = added.free_symbols - allowed
+        if extra:
+            names = ", ".join(sorted(map(str, extra)))
+            raise _error(f"'on_spike:' may add a function of the summed weight 'w' and params "
+                         f"only; this reads {names}", raw.expr.pos,
+                         "move terms that read states into the ODEs or 'after:'")
+        if w not in added.free_symbols or sympy.simplify(added.subs(w, 0)) != 0:
+            raise _error("'on_spike:' must add something that is 0 when no spike arrives "
+                         "(a function f(w) with f(0) = 0)", raw.expr.pos,
+                         "write e.g. 'g += w' or 'g += scale * w'")

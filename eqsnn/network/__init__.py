@@ -1,0 +1,21 @@
+"""Networks: populations connected by synapse models, with delays (``docs/network.md``).
+
+>>> from eqsnn.network import Network, Exponential, FixedProbability  # doctest: +SKIP
+"""
+
+from .connectivity import (
+    Connectivity,
+    Dense,
+    FixedInDegree,
+    FixedProbability,
+    FromList,
+    OneToOne,
+)
+from .network import Connection, Network, NetworkResult, Population
+from .synapses import AlphaCond, AlphaCurr, Delta, ExpCond, ExpCurr, Exponential, Synapse
+
+__all__ = [
+    "AlphaCond", "AlphaCurr", "Connection", "Connectivity", "Delta", "Dense", "ExpCond",
+    "ExpCurr", "Exponential", "FixedInDegree", "FixedProbability", "FromList", "Network",
+    "NetworkResult", "OneToOne", "Population", "Synapse",
+]

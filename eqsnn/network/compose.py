@@ -1,0 +1,136 @@
+"""A target neuron and its incoming synapse models as one :class:`eqsnn.ir.Model`.
+
+The network step (``docs/network.md``, "The step") at step k, for one target
+population with connections c0, c1, ... in connection order:
+
+1. each connection's ``on_spike`` runs with the summed weight that arrives in
+   this step (the composed model's input ``<conn>__w``), then its ``output``
+   is computed from the synapse state and the target's start-of-step state;
+2. the outputs are added to the target's input after the user's own value,
+   in connection order (``((Isyn + out0) + out1) + ...``);
+3. the synapse dynamics advance (the synapse model's update and ``after:``);
+4. the neuron steps, reading the sums in place of its inputs.
+
+Everything is renamed with the prefix ``<conn>__`` so that the parts cannot
+collide, and the result is an ordinary IR model, which every backend runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import sympy
+
+from .. import ir
+from ..errors import ParameterError
+from ..frontend.synapse import OUTPUT, WEIGHT
+
+
+@dataclasses.dataclass(frozen=True)
+class Incoming:
+    """One connection into the target: its prefix name, synapse model and target input."""
+
+    name: str
+    synapse: ir.Model
+    target: str
+
+
+def prefix(name: str) -> str:
+    return f"{name}__"
+
+
+def _rename_statement(stmt, subs, names):
+    if isinstance(stmt, ir.Assign):
+        return ir.Assign(names.get(stmt.target, stmt.target), stmt.expr.xreplace(subs))
+    if isinstance(stmt, ir.Local):
+        return ir.Local(names.get(stmt.name, stmt.name), stmt.dtype, stmt.expr.xreplace(subs))
+    return ir.If(stmt.cond.xreplace(subs),
+                 tuple(_rename_statement(s, subs, names) for s in stmt.body),
+                 tuple(_rename_statement(s, subs, names) for s in stmt.orelse))
+
+
+def _rename_precompute(item, subs, names):
+    if isinstance(item, ir.Derived):
+        return ir.Derived(names[item.name], item.expr.xreplace(subs))
+
+    def table(rows):
+        if rows is None:
+            return None
+        return tuple(tuple(None if n is None else names[n] for n in row) for row in rows)
+
+    return ir.Propagator(
+        item.matrix.xreplace(subs), table(item.phi), table(item.gamma),
+        None if item.noise is None else item.noise.xreplace(subs), table(item.chol))
+
+
+def _synapse_parts(incoming: Incoming, neuron: ir.Model):
+    """The renamed declarations and step of one incoming synapse model."""
+    model, pre = incoming.synapse, prefix(incoming.name)
+    post = model.meta.get("post", ())
+    own = [p.name for p in model.params] + [s.name for s in model.states]
+    own += list(model.precompute_names) + [loc.name for loc in model.locals()] + [WEIGHT]
+    names = {name: pre + name for name in own}
+    subs = {sympy.Symbol(old): sympy.Symbol(new) for old, new in names.items()}
+    neuron_states = {s.name: s for s in neuron.states}
+    for name in post:
+        state = neuron_states.get(name)
+        if state is None or state.dtype != "float":
+            raise ParameterError(
+                f"connection {incoming.name!r}: synapse model {model.name} reads the target's "
+                f"state {name!r} ('post {name}'), which neuron model {neuron.name} does not "
+                "have as a float state",
+                hint=f"target a neuron with a float state {name!r}, or change the synapse's "
+                "'post' name")
+        subs[sympy.Symbol(name)] = sympy.Symbol(name)
+    params = tuple(dataclasses.replace(p, name=names[p.name]) for p in model.params)
+    states = tuple(ir.State(names[s.name], s.dtype, s.init.xreplace(subs)) for s in model.states)
+    precompute = tuple(_rename_precompute(item, subs, names) for item in model.precompute)
+    step = tuple(_rename_statement(s, subs, names) for s in model.step)
+    return params, states, precompute, step, names[OUTPUT], names[WEIGHT]
+
+
+def compose(neuron: ir.Model, incoming: tuple[Incoming, ...]) -> ir.Model:
+    """``neuron`` receiving every connection in ``incoming`` (see the module doc)."""
+    if not incoming:
+        return neuron
+    params, states, precompute, step, inputs = [], [], [], [], []
+    outputs: dict[str, list[str]] = {}
+    for conn in incoming:
+        p, s, pre, st, output, weight = _synapse_parts(conn, neuron)
+        params += p
+        states += s
+        precompute += pre
+        step += st
+        inputs.append(ir.Input(weight, "float", 0.0))
+        outputs.setdefault(conn.target, []).append(output)
+    subs = {}
+    for target, outs in outputs.items():
+        total = sympy.Symbol(target)
+        for i, out in enumerate(outs):
+            name = f"_{target}__sum{i}"
+            step.append(ir.Local(name, "float", total + sympy.Symbol(out)))
+            total = sympy.Symbol(name)
+        subs[sympy.Symbol(target)] = total
+    neuron_inputs = tuple(
+        ir.Input(i.name, i.dtype, 0.0) if i.name in outputs else i for i in neuron.inputs)
+
+    def renamed(block):
+        return tuple(_rename_statement(s, subs, {}) for s in block)
+
+    def cond(expr):
+        return None if expr is None else expr.xreplace(subs)
+
+    meta = dict(neuron.meta)
+    meta["synapses"] = tuple((c.name, c.synapse.name, c.target) for c in incoming)
+    return neuron.replace(
+        params=neuron.params + tuple(params),
+        states=neuron.states + tuple(states),
+        inputs=neuron_inputs + tuple(inputs),
+        precompute=neuron.precompute + tuple(precompute),
+        step=tuple(step) + renamed(neuron.step),
+        threshold=cond(neuron.threshold),
+        reset=renamed(neuron.reset),
+        negative_threshold=cond(neuron.negative_threshold),
+        negative_reset=renamed(neuron.negative_reset),
+        meta=meta,
+    ).validate()

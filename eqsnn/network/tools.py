@@ -1,0 +1,152 @@
+"""``eqsnn compare`` and ``eqsnn bench`` on networks named by a Python file.
+
+The file defines ``build(backend, precision, seed)`` returning a
+:class:`~eqsnn.network.Network`, and may define ``STEPS`` (default 1000) and
+``INPUTS`` (the ``inputs`` of every run, default none)::
+
+    eqsnn compare examples/networks/cuba_small.py --backends numpy,c --precision float32
+    eqsnn bench examples/networks/cuba_small.py --backends numpy,c
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import EqsnnError
+from .network import Network
+
+__all__ = ["NetworkComparison", "compare_networks", "load_network_file", "time_networks"]
+
+
+def load_network_file(path: str):
+    """The module of a network file, checked to define ``build``."""
+    if not os.path.isfile(path):
+        raise EqsnnError(f"no network file {path!r}",
+                         hint="name a .py file that defines build(backend, precision, seed)")
+    spec = importlib.util.spec_from_file_location(
+        "eqsnn_network_" + os.path.basename(path)[:-3].replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except EqsnnError:
+        raise
+    except Exception as exc:
+        raise EqsnnError(f"{path}: {type(exc).__name__}: {exc}",
+                         hint="the network file must run on its own") from exc
+    if not callable(getattr(module, "build", None)):
+        raise EqsnnError(f"{path} defines no build(backend, precision, seed)",
+                         hint="define build(backend, precision, seed) returning a Network")
+    return module
+
+
+def _network(module, backend, precision, seed) -> Network:
+    net = module.build(backend=backend, precision=precision, seed=seed)
+    if not isinstance(net, Network):
+        raise EqsnnError(f"build() returned {type(net).__name__}, not an eqsnn Network")
+    return net
+
+
+def _record_all(net: Network) -> dict:
+    record = {}
+    for name, pop in net.populations.items():
+        states = [] if pop.is_source else [s.name for s in pop.ir.states]
+        record[name] = states + (["spikes"] if pop.spiking else [])
+    return record
+
+
+@dataclass
+class NetworkComparison:
+    backends: tuple
+    steps: int
+    lines: list
+    ok: bool
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _spike_sets(spikes, steps):
+    """Per step: the set of (lane, neuron) that fired."""
+    out = [set() for _ in range(steps)]
+    for k, b, i in zip(spikes.step.tolist(), spikes.batch.tolist(), spikes.neuron.tolist()):
+        out[k].add((b, i))
+    return out
+
+
+def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=None,
+                     rtol=1e-9, atol=1e-9) -> NetworkComparison:
+    """Run the network of ``path`` on each backend; report the first divergence from the
+    first backend (spikes exactly, states within the tolerance)."""
+    module = load_network_file(path)
+    backends = tuple(backends or ("numpy", "c"))
+    steps = int(steps if steps is not None else getattr(module, "STEPS", 1000))
+    inputs = getattr(module, "INPUTS", None)
+    results = {}
+    for backend in backends:
+        net = _network(module, backend, precision, seed)
+        results[backend] = net.run(steps, inputs=inputs, record=_record_all(net))
+    ref_name = backends[0]
+    ref = results[ref_name]
+    lines = [f"network {path}: {steps} steps, {precision}, reference {ref_name}"]
+    ok = True
+    for backend in backends[1:]:
+        first = None  # (step, description)
+        for pop, result in results[backend].items():
+            base = ref[pop]
+            if base.spikes is not None:
+                mine, theirs = _spike_sets(result.spikes, steps), _spike_sets(base.spikes, steps)
+                for k in range(steps):
+                    if mine[k] != theirs[k]:
+                        extra = sorted(mine[k] ^ theirs[k])[0]
+                        who = backend if extra in mine[k] else ref_name
+                        desc = (f"{pop}: lane {extra[0]} neuron {extra[1]} fires at step {k} "
+                                f"on {who} only")
+                        if first is None or k < first[0]:
+                            first = (k, desc)
+                        break
+            for state, values in result.vars.items():
+                close = np.isclose(values, base.vars[state], rtol=rtol, atol=atol,
+                                   equal_nan=True)
+                if not close.all():
+                    k, b, i = np.argwhere(~close)[0]
+                    desc = (f"{pop}.{state}: lane {b} neuron {i} at step {k}: "
+                            f"{values[k, b, i]!r} on {backend}, {base.vars[state][k, b, i]!r} "
+                            f"on {ref_name}")
+                    if first is None or k < first[0]:
+                        first = (int(k), desc)
+        if first is None:
+            lines.append(f"  {backend}: identical spikes, states within {rtol:g}")
+        else:
+            ok = False
+            lines.append(f"  {backend}: first divergence at step {first[0]}: {first[1]}")
+    return NetworkComparison(backends, steps, lines, ok)
+
+
+def time_networks(path, backends=None, *, precision="float64", seed=0, steps=None,
+                  repeats=3) -> str:
+    """Build time and best-of-``repeats`` run time (spikes recorded) per backend."""
+    module = load_network_file(path)
+    backends = tuple(backends or ("numpy", "c"))
+    steps = int(steps if steps is not None else getattr(module, "STEPS", 1000))
+    inputs = getattr(module, "INPUTS", None)
+    lines = [f"network {path}: {steps} steps, {precision}, spikes recorded, best of {repeats}",
+             "| backend | build (s) | run (s) | µs per step |", "|---|---|---|---|"]
+    for backend in backends:
+        started = time.perf_counter()
+        net = _network(module, backend, precision, seed)
+        net.build()
+        built = time.perf_counter() - started
+        record = {name: ["spikes"] for name, pop in net.populations.items() if pop.spiking}
+        best = np.inf
+        for _ in range(repeats):
+            net.reset()
+            started = time.perf_counter()
+            net.run(steps, inputs=inputs, record=record)
+            best = min(best, time.perf_counter() - started)
+        lines.append(f"| {backend} | {built:.2f} | {best:.3f} | {best / max(steps, 1) * 1e6:.1f} |")
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""``eqsnn compare`` and ``eqsnn bench`` on a network named by a Python file."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from eqsnn.tools.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NETWORK = """
+import eqsnn
+from eqsnn.network import Network, Exponential, FixedProbability
+
+LIF = '''neuron Lif
+    state V = 0.0
+    input Isyn = 0.0
+    dV/dt = -V / 10.0
+    after: V += Isyn
+    threshold: V >= 1.0
+    reset: V = 0.0
+'''
+STEPS = 120
+INPUTS = {"a": {"Isyn": 0.15}}
+
+
+def build(backend, precision, seed):
+    net = Network(dt=1.0, backend=backend, precision=precision, seed=seed)
+    net.add_population("a", eqsnn.compile(LIF), 20)
+    net.add_population("b", eqsnn.compile(LIF), 10)
+    weight = WEIGHT + (0.3 if backend == "c" else 0.0)  # a planted divergence
+    net.connect("a", "b", Exponential(3.0), connectivity=FixedProbability(0.5), weight=weight,
+                delay=2)
+    return net
+"""
+
+
+def _file(tmp_path, extra):
+    path = tmp_path / "net.py"
+    path.write_text(NETWORK.replace("WEIGHT + (0.3 if", f"0.2 + ({extra} if"))
+    return str(path)
+
+
+@pytest.mark.c
+def test_compare_reports_identical_networks(tmp_path, capsys):
+    assert main(["compare", _file(tmp_path, 0.0), "--backends", "numpy,c",
+                 "--precision", "float32", "--steps", "120"]) == 0
+    assert "c: identical spikes" in capsys.readouterr().out
+
+
+@pytest.mark.c
+def test_compare_reports_the_first_divergence(tmp_path, capsys):
+    assert main(["compare", _file(tmp_path, 0.3), "--backends", "numpy,c",
+                 "--steps", "120"]) == 1
+    out = capsys.readouterr().out
+    assert "c: first divergence at step" in out
+    assert "b: lane 0 neuron" in out or "b.V: lane 0 neuron" in out
+
+
+def test_bench_times_each_backend(tmp_path, capsys):
+    assert main(["bench", _file(tmp_path, 0.0), "--backends", "numpy", "--steps", "50",
+                 "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| numpy |" in out and "µs per step" in out
+
+
+def test_a_file_without_build_is_an_error(tmp_path, capsys):
+    path = tmp_path / "empty.py"
+    path.write_text("x = 1\n")
+    assert main(["compare", str(path)]) == 1
+    assert "defines no build" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "missing.py")]) == 1
+    assert "no network file" in capsys.readouterr().err
