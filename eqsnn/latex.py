@@ -126,6 +126,10 @@ def _statements(statements, states, depth=0) -> list[str]:
             if stmt.orelse:
                 lines.append(rf"&{pad}\textbf{{else}}\!: \\")
                 lines += _statements(stmt.orelse, states, depth + 1)
+        elif isinstance(stmt, ir.While):
+            lines.append(rf"&{pad}\textbf{{while }} {latex_expr(stmt.cond, states)}"
+                         rf"\ \text{{(at most {stmt.limit} times)}}\!: \\")
+            lines += _statements(stmt.body, states, depth + 1)
         elif isinstance(stmt, ir.Local):
             lines.append(rf"&{pad}{latex_name(stmt.name, states)} = "
                          rf"{latex_expr(stmt.expr, states)} \\")

@@ -129,3 +129,15 @@ def test_coupled_noise_shows_its_covariance_and_draws():
     assert r"G &= \left[\begin{matrix}0 & 0\\0 & \sigma\end{matrix}\right]" in \
         sections["Propagator"]
     assert r"L_{I,I} \xi_{1}" in sections["Each step"]
+
+
+def test_the_adaptive_loop_is_typeset():
+    import warnings
+
+    from eqsnn.latex import math_sections
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = eqsnn.load("examples/adex.eqs")
+    step = dict(math_sections(model.ir))["Each step"]
+    assert r"\textbf{while }" in step and "at most 1000 times" in step
