@@ -185,6 +185,11 @@ class _Lowering:
             if isinstance(stmt, ir.If):
                 cond = self.define(stmt.cond, local)
                 out.append(ir.If(cond, self.statements(stmt.body), self.statements(stmt.orelse)))
+            elif isinstance(stmt, ir.While):
+                # the condition is tested before every iteration: a let in it is written out
+                cond = self.lets.expand(stmt.cond) if self.applications(stmt.cond) \
+                    else stmt.cond
+                out.append(ir.While(cond, self.statements(stmt.body), stmt.limit))
             elif isinstance(stmt, ir.Local):
                 out.append(ir.Local(stmt.name, stmt.dtype, self.define(stmt.expr, local)))
             else:
