@@ -12,7 +12,8 @@ the step function and passes the arguments through ctypes.
 from __future__ import annotations
 
 from .. import ir
-from ..printing.c import STORAGE_TYPES, UNIFORM_FUNCTION, wrap_items
+from ..printing.c import UNIFORM_FUNCTION
+from ..printing.c_printer import STORAGE_TYPES, wrap_items
 from . import _compiled as shared
 from ._compiled import Layout
 

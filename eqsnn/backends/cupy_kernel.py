@@ -12,7 +12,8 @@ the arguments in the order of :func:`kernel_parameters`.
 from __future__ import annotations
 
 from .. import ir
-from ..printing.c import STORAGE_TYPES, UNIFORM_FUNCTION, wrap_items
+from ..printing.c import UNIFORM_FUNCTION
+from ..printing.c_printer import STORAGE_TYPES, wrap_items
 from ._compiled import Layout
 
 __all__ = ["KERNEL", "BLOCK", "kernel_parameters", "kernel_text"]
