@@ -48,8 +48,9 @@ import numpy as np
 
 from .. import ir
 from ..errors import BackendError
-from ..printing.numpy import StepCode, print_step
+from ..printing.numpy import print_step
 from ..printing.numpy_compact import GATHER_FUNCTION
+from ..printing.numpy_expressions import StepCode
 from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
 from ..runtime.recording import DEFAULT_BLOCK_BYTES, SpikeBuffer
 from ..runtime.spike_bits import SpikeBits
