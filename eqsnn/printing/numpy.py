@@ -32,7 +32,7 @@ from collections import defaultdict
 from .. import ir
 from .forwarding import forward_single_use_locals
 from .numpy_compact import CompactLoop, compactable
-from .numpy_expressions import ExpressionPrinter, StepCode
+from .numpy_expressions import NumpyExpressionPrinter, StepCode
 from .numpy_ops import FULL, SCALAR, python_names
 from .ops import Ref
 
@@ -91,7 +91,7 @@ def _reads_outside(model: ir.Model, loop: ir.While) -> set[str]:
     return names
 
 
-class _StepPrinter(ExpressionPrinter):
+class _StepPrinter(NumpyExpressionPrinter):
     """Prints the statements of a step: assignments, ``if`` as masks, ``while`` loops."""
 
     # --- statements ---------------------------------------------------

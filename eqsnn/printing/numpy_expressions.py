@@ -1,7 +1,7 @@
 """Printing one lowered expression of a step as in-place NumPy code.
 
 An expression reaches this module lowered to three-address ops
-(:mod:`eqsnn.printing.lower`); :meth:`ExpressionPrinter.store` prints its
+(:mod:`eqsnn.printing.lower`); :meth:`NumpyExpressionPrinter.store` prints its
 ops in order.  Each op on arrays writes with ``out=`` into a work buffer that
 no later op still reads, or into the target once nothing reads its old value;
 the last op writes straight into the target, with ``where=mask`` under an
@@ -25,7 +25,7 @@ from .numpy_ops import FULL, GATHER_SAFE, array_op, expression, gathered_op, kin
 from .numpy_placement import Placement
 from .ops import ELEMENTWISE, Lowered, Op, Ref, Temp
 
-__all__ = ["ExpressionPrinter", "StepCode"]
+__all__ = ["NumpyExpressionPrinter", "StepCode"]
 
 
 @dataclass
@@ -44,7 +44,7 @@ class StepCode:
 
 
 
-class ExpressionPrinter:
+class NumpyExpressionPrinter:
     """Prints lowered expressions of one model's step into :class:`StepCode` lines.
 
     The state shared by everything printed in a step: names and types, the
