@@ -30,7 +30,7 @@ from eqsnn.backends import _compiled as compiled
 from eqsnn.backends import _toolchain as toolchain
 from eqsnn.backends import c as c_backend
 from eqsnn.errors import BackendError
-from eqsnn.printing.c import CPrinter
+from eqsnn.printing.c_printer import CPrinter
 
 pytestmark = pytest.mark.c
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -23,8 +23,9 @@ How a run crosses the ctypes boundary (one call per ``run``):
   a line per tile and step with non-temporal stores where the CPU has them,
   and listed only when the result is read.
 
-``eqsnn_run`` splits the ``(lane, neuron)`` grid into tiles of 256 neurons
-(OpenMP threads take runs of neighbouring tiles, ``schedule(guided)``: no
+``eqsnn_run`` (its text: :mod:`eqsnn.backends.c_run_loop`) splits the
+``(lane, neuron)`` grid into tiles of 512 neurons (OpenMP threads take runs
+of neighbouring tiles, ``schedule(guided)``: no
 false sharing, and a thread slowed by another process takes fewer) and
 advances each tile through all the steps while its state stays in the L1
 cache; neurons of a population are independent, so the order changes no
@@ -43,39 +44,17 @@ import numpy as np
 
 from .. import ir
 from ..errors import BackendError
-from ..printing.c import STORAGE_TYPES, UNIFORM_FUNCTION, prelude, print_step_function, wrap_items
+from ..printing.c import prelude, print_step_function
 from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, _toolchain, numpy_dtype
 from . import _compiled as shared
 from ._compiled import Layout, layout
+from .c_run_loop import TILE, run_loop_text
 
 __all__ = ["CProgram", "CRunner", "emit", "load"]
 
-#: neurons per tile: a multiple of 512, so a tile's spike words of one step fill whole 64-byte
-#: lines of the (64-byte aligned, padded) spike rows: no line is shared between tiles
-TILE = 512
 #: neuron-steps below which a run stays on one thread (waking threads would cost more)
 PARALLEL_WORK = 1 << 22
-
-_RUN_TYPES = """\
-/* ---- the run loop: many steps per call from Python (ctypes) ---- */
-typedef struct { const void *data; long long stride_step, stride_lane, stride_neuron; } eqsnn_input;
-typedef struct { void *out; const long long *index; long long width; } eqsnn_recorder;
-typedef struct {
-    long long batch, n, steps, step0, tile;
-    double dt64;                         /* t = (FLOAT)(step * dt64) */
-    unsigned int seed_lo, seed_hi;
-    int threads;
-    void *const *states;                 /* (batch, n) each, model order */
-    const void *const *values;           /* 0-d, or (n,) when per neuron */
-    const void *const *arrays;
-    const long long *array_lengths;
-    const eqsnn_input *inputs;
-    const eqsnn_recorder *recorders;     /* one per state; out NULL: not recorded */
-    unsigned int *spikes, *negative_spikes;  /* (steps, batch, words) bit planes or NULL */
-} eqsnn_run_args;
-
-"""
 
 
 def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
@@ -88,157 +67,8 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
               f"eqsnn; do not edit.\n * Compile with -ffp-contract=off for results "
               f"bit-identical to the numpy backend. */\n")
     text = "\n".join([header, prelude(options.precision, step.helpers), step.text,
-                      step.uniform_text, _RUN_TYPES, shared.C_RUN_HELPERS,
-                      _SPIKE_ROW_FUNCTION, _tile_function(model, plan, step.uniforms),
-                      _RUN_FUNCTION])
+                      step.uniform_text, run_loop_text(model, plan, step.uniforms)])
     return Source("c", text, model, options, extra={"layout": plan})
-
-
-def _tile_function(model: ir.Model, plan: Layout, uniforms=()) -> str:
-    """``eqsnn_run_tile``: neurons ``[first, last)`` of one lane through all the steps."""
-    head = [
-        "static void eqsnn_run_tile(const eqsnn_run_args *a, long long lane, long long first)",
-        "{",
-        "    const long long last = first + a->tile < a->n ? first + a->tile : a->n;",
-        "    const long long words = EQSNN_SPIKE_ROW(a->n);  /* padded: whole 64-byte lines */",
-        f"    unsigned char flag_rows[2 * {TILE}] = {{0}};  /* stay 0 past `last`: no spike */",
-        "    unsigned char *flags = flag_rows;  /* this step's; the other is the last step's */",
-        "    long long i, j" + (", r;" if plan.states else ";"),
-    ]
-    for k, (name, dtype) in enumerate(plan.states):
-        head += [
-            f"    {STORAGE_TYPES[dtype]} *restrict const _s{k} = ({STORAGE_TYPES[dtype]} *)"
-            f"a->states[{k}] + lane * a->n;  /* {name} */",
-            f"    const long long _rw{k} = a->recorders[{k}].width, "
-            f"*const _ri{k} = a->recorders[{k}].index;",
-            f"    const long long _rb{k} = _ri{k} ? eqsnn_lower_bound(_ri{k}, _rw{k}, first) : 0,"
-            f" _re{k} = _ri{k} ? eqsnn_lower_bound(_ri{k}, _rw{k}, last) : 0;",
-        ]
-    for k, (name, dtype, per_neuron) in enumerate(plan.values):
-        storage = STORAGE_TYPES[dtype]
-        head.append(f"    const {storage} *const _v{k} = (const {storage} *)a->values[{k}];"
-                    f"  /* {name}, per neuron */" if per_neuron else f"    const {storage} _v{k}"
-                    f" = *(const {storage} *)a->values[{k}];  /* {name} */")
-    for k, (name, dtype) in enumerate(plan.arrays):
-        storage = STORAGE_TYPES[dtype]
-        head.append(f"    const {storage} *const _a{k} = (const {storage} *)a->arrays[{k}];"
-                    f"  /* {name} */")
-    rows = []  # this step's input row of the tile, contiguous along neurons
-    for k, (name, dtype) in enumerate(plan.inputs):
-        storage = STORAGE_TYPES[dtype]
-        head += [f"    const {storage} *const _i{k} = (const {storage} *)a->inputs[{k}].data"
-                 f" + lane * a->inputs[{k}].stride_lane;  /* {name} */",
-                 f"    const long long _is{k} = a->inputs[{k}].stride_step, "
-                 f"_in{k} = a->inputs[{k}].stride_neuron;",
-                 f"    {storage} _copy{k}[{TILE}];  /* the row where it is not contiguous */",
-                 f"    const int _held{k} = _is{k} == 0 && _in{k} != 1;  /* one row for all "
-                 "steps */",
-                 f"    if (_held{k}) for (j = first; j < last; ++j) _copy{k}[j - first] = "
-                 f"_i{k}[j * _in{k}];"]
-        rows += [f"        const {storage} *restrict _row{k} = _i{k} + i * _is{k};",
-                 f"        if (_held{k}) _row{k} = _copy{k} - first;",
-                 f"        else if (_in{k} == 0) {{  /* one value for the tile: a broadcast */",
-                 f"            const {storage} _value = _row{k}[0];",
-                 f"            for (j = first; j < last; ++j) _copy{k}[j - first] = _value;",
-                 f"            _row{k} = _copy{k} - first;",
-                 f"        }} else if (_in{k} != 1) {{  /* strided: a gather */",
-                 f"            for (j = first; j < last; ++j) _copy{k}[j - first] = "
-                 f"_row{k}[j * _in{k}];",
-                 f"            _row{k} = _copy{k} - first;",
-                 "        }"]
-    loop = [
-        "    for (i = 0; i < a->steps; ++i) {",
-        "        const long long step = a->step0 + i;",
-        "        const FLOAT t = (FLOAT)((double)step * a->dt64);",
-        *rows,
-        *_uniform_step(plan, uniforms),
-        f"        flags = flag_rows + (i & 1) * {TILE};",
-        *_neuron_loop(plan, uniforms),
-        "        /* spike words of the step before: its flags were written a whole step ago,",
-        "         * so reading them waits for no store in flight */",
-        "        if (a->spikes && i > 0) eqsnn_spike_row(a, lane, first, i - 1, words,",
-        f"                                                flag_rows + ((i - 1) & 1) * {TILE});",
-    ]
-    loop += [
-        "        if (a->spikes && i + 1 == a->steps)",
-        f"            eqsnn_spike_row(a, lane, first, i, words, flag_rows + (i & 1) * {TILE});",
-    ]
-    for k, (name, dtype) in enumerate(plan.states):
-        storage = STORAGE_TYPES[dtype]
-        loop += [
-            f"        if (a->recorders[{k}].out) {{  /* record {name} */",
-            f"            {storage} *const out = ({storage} *)a->recorders[{k}].out"
-            f" + (i * a->batch + lane) * _rw{k};",
-            f"            if (!_ri{k}) for (j = first; j < last; ++j) out[j] = _s{k}[j];",
-            f"            else for (r = _rb{k}; r < _re{k}; ++r) out[r] = _s{k}[_ri{k}[r]];",
-            "        }",
-        ]
-    return "\n".join(head + loop + ["    }", "    eqsnn_store_fence();", "}"]) + "\n"
-
-
-#: the spike words of one tile and step into the (padded) bit planes
-_SPIKE_ROW_FUNCTION = f"""\
-static void eqsnn_spike_row(const eqsnn_run_args *a, long long lane, long long first,
-                            long long i, long long words, const unsigned char *flags)
-{{
-    const long long row = (i * a->batch + lane) * words + first / 32;
-    eqsnn_store_spike_words(a->spikes + row, flags, 0, {TILE // 32});
-    if (a->negative_spikes)
-        eqsnn_store_spike_words(a->negative_spikes + row, flags, 1, {TILE // 32});
-}}
-"""
-
-
-def _uniform_step(plan: Layout, uniforms) -> list[str]:
-    """The step's values that are one for all neurons, computed once per step."""
-    if not uniforms:
-        return []
-    declared = ", ".join(f"{ctype} {name}" for ctype, name in uniforms).split(", ")
-    out = ", ".join(f"&{name}" for _, name in uniforms)
-    return [f"        {line};" for line in declared] + [
-        f"        {UNIFORM_FUNCTION}(t, (int)step{plan.uniform_call(lambda k: f'_v{k}')}, "
-        f"{out});"]
-
-
-def _neuron_loop(plan: Layout, uniforms=()) -> list[str]:
-    """The innermost loop: one step of every neuron of the tile (vectorisable)."""
-    args = [f"&_x{k}" for k in range(len(plan.states))]
-    args += [f"_row{k}[j]" for k in range(len(plan.inputs))]
-    args += [f"_v{k}[j]" if per else f"_v{k}" for k, (_, _, per) in enumerate(plan.values)]
-    for k in range(len(plan.arrays)):
-        args += [f"_a{k}", f"a->array_lengths[{k}]"]
-    args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
-    args += [name for _, name in uniforms]
-    call = wrap_items(args, 16)
-    return [  # no loop-carried dependence: each j reads and writes only neuron j's data
-        "#if defined(__clang__)",
-        "#pragma clang loop vectorize(assume_safety)",
-        "#elif defined(__GNUC__)",
-        "#pragma GCC ivdep",
-        "#endif",
-        "        for (j = first; j < last; ++j) {",
-        *(f"            {STORAGE_TYPES[dtype]} _x{k} = _s{k}[j];"
-          for k, (_, dtype) in enumerate(plan.states)),
-        "            flags[j - first] = (unsigned char)eqsnn_neuron_step(",
-        *call[:-1], call[-1] + ");",
-        *(f"            _s{k}[j] = _x{k};" for k in range(len(plan.states))),
-        "        }",
-    ]
-
-
-_RUN_FUNCTION = """\
-EQSNN_EXPORT int eqsnn_run(const eqsnn_run_args *a)
-{
-    const long long tiles_per_lane = (a->n + a->tile - 1) / a->tile;
-    const long long tiles = tiles_per_lane * a->batch;
-    long long tile;
-    if (a->tile != """ + str(TILE) + """) return 1;
-#pragma omp parallel for schedule(guided) num_threads(a->threads)
-    for (tile = 0; tile < tiles; ++tile)
-        eqsnn_run_tile(a, tile / tiles_per_lane, (tile % tiles_per_lane) * a->tile);
-    return 0;
-}
-"""
 
 
 _LONG, _POINTER = ctypes.c_longlong, ctypes.c_void_p

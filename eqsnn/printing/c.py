@@ -23,7 +23,8 @@ initialised); the threshold is tested on the updated state, the negative
 threshold only where the threshold does not hold; ``reset`` runs where a
 spike fired, ``negative_reset`` where a negative one did.
 
-Function names come from SymPy's :class:`~sympy.printing.c.C99CodePrinter`
+Identifiers, literals and function names come from :mod:`eqsnn.printing.c_printer`:
+function names from SymPy's :class:`~sympy.printing.c.C99CodePrinter`
 (with the ``float32`` type alias: ``sqrtf``, ``floorf``, ...); in float32 the
 :data:`~eqsnn.printing.ops.WIDE_FUNCTIONS` are the double functions on the
 widened value, rounded back (``(float)exp((double)x)``), as the numpy
@@ -36,139 +37,32 @@ arithmetic enters float32 code.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
-import sympy
-from sympy.codegen.ast import float32, real
-from sympy.codegen.cfunctions import expm1, log1p
-from sympy.printing.c import C99CodePrinter
 
 from .. import ir
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
+from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names, wrap_items
 from .lower import lower
 from .ops import WIDE_FUNCTIONS, Const, Lowered, Op, Ref, Temp
 
 __all__ = [
-    "CPrinter", "StepFunction", "c_names", "prelude", "print_step_function",
+    "StepFunction", "prelude", "print_step_function",
     "VECTOR_MATH_DECLARATIONS", "VECTOR_MATH_FUNCTIONS",
-    "wrap_items", "STEP_FUNCTION", "STORAGE_TYPES", "UNIFORM_FUNCTION", "WIDE_FUNCTIONS",
+    "STEP_FUNCTION", "UNIFORM_FUNCTION", "WIDE_FUNCTIONS",
 ]
 
 #: the name of the per-neuron step function
 STEP_FUNCTION = "eqsnn_neuron_step"
 #: the name of the function computing a step's uniform values (see :class:`StepFunction`)
 UNIFORM_FUNCTION = "eqsnn_uniform_step"
-#: C type of values held in registers (temporaries, locals, states while stepping)
-VALUE_TYPES = {"float": "FLOAT", "int": "int", "bool": "int"}
-#: C type of an element of a state, input, value or data array in memory
-STORAGE_TYPES = {"float": "FLOAT", "int": "int", "bool": "unsigned char"}
-
 _BUILTIN_PARAMETERS = ("const FLOAT t", "const int step", "const int id", "const int batch",
                        "const unsigned int _seed_lo", "const unsigned int _seed_hi")
-_SYMPY_FUNCTIONS = {
-    "exp": sympy.exp, "expm1": expm1, "log": sympy.log, "log1p": log1p,
-    "abs": sympy.Abs, "sin": sympy.sin, "cos": sympy.cos, "tanh": sympy.tanh,
-    "floor": sympy.floor, "ceil": sympy.ceiling,
-}
 _OPERATORS = {
     "add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", "neg": "-{}",
     "lt": "({} < {})", "le": "({} <= {})", "gt": "({} > {})", "ge": "({} >= {})",
     "eq": "({} == {})", "ne": "({} != {})", "and": "({} & {})", "or": "({} | {})",
     "not": "!{}", "select": "({} ? {} : {})",
 }
-# C99, C++ (CUDA) and preprocessor names a model name must not shadow
-_RESERVED = frozenset("""
-    auto break case char const continue default do double else enum extern float for goto if
-    inline int long register restrict return short signed sizeof static struct switch typedef
-    union unsigned void volatile while bool true false class delete new this template typename
-    namespace operator private public protected friend virtual explicit mutable using try catch
-    throw asm export nullptr constexpr decltype noexcept alignas alignof static_assert
-    thread_local wchar_t char16_t char32_t and or not xor bitand bitor compl and_eq or_eq xor_eq
-    not_eq dynamic_cast static_cast const_cast reinterpret_cast typeid FLOAT NULL NAN INFINITY
-    EQSNN_FN exp expf expm1 expm1f log logf log1p log1pf sqrt sqrtf fabs fabsf sin sinf cos cosf
-    tanh tanhf floor floorf ceil ceilf pow powf fmin fminf fmax fmaxf fmod fmodf copysign
-    copysignf abs main
-""".split())
-
-
-def c_names(model: ir.Model) -> dict[str, str]:
-    """A distinct C identifier for every name the step can read.
-
-    Model names are kept unless they start with ``_`` (printed ``m_...``; the
-    printer's own names all start with ``_`` or ``eqsnn_``) or would shadow a
-    keyword or a math function (a ``_`` is appended).
-    """
-    names = {name: name for name in ("t", "step", "dt", "id", "batch")}
-    taken = set(names.values()) | _RESERVED
-    for name in model.name_types():
-        if name in names:
-            continue
-        candidate = "m" + name if name.startswith("_") else name
-        if candidate.startswith("eqsnn_") or candidate.startswith("EQSNN_"):
-            candidate = "m_" + candidate
-        while candidate in taken:
-            candidate += "_"
-        names[name] = candidate
-        taken.add(candidate)
-    return names
-
-
-class CPrinter(C99CodePrinter):
-    """SymPy's C99 printer in the model precision: ``expf``/``1.0f`` in float32.
-
-    Float literals are rounded to the precision in Python and printed so that
-    the compiler reads exactly that value back (NumPy rounds the float64
-    constant once; a decimal literal read directly as float could round
-    differently).
-    """
-
-    def __init__(self, precision: str, wide_math: bool = True):
-        settings = {"type_aliases": {real: float32}} if precision == "float32" else {}
-        super().__init__(settings)
-        self.precision = precision
-        # float32 transcendental functions as the double function rounded to float, as the
-        # numpy backend computes them (see WIDE_FUNCTIONS); fast_math turns this off
-        self.wide = wide_math and precision == "float32"
-        self._templates: dict[str, str] = {}
-
-    def _print_Float(self, expr):
-        return self.float_literal(float(expr))
-
-    def float_literal(self, value: float) -> str:
-        """``value`` (a float64) rounded to the precision, as an exact C literal."""
-        if math.isnan(value):
-            return "((FLOAT)NAN)"
-        if math.isinf(value):
-            return "((FLOAT)INFINITY)" if value > 0 else "(-(FLOAT)INFINITY)"
-        if self.precision == "float32":
-            text = repr(float(np.float32(value)))  # a float32 value, read back exactly
-        else:
-            text = repr(value)
-        if "e" not in text and "." not in text:
-            text += ".0"
-        text = text if self.precision == "float64" else text + "f"
-        return f"({text})" if value < 0 or text.startswith("-") else text
-
-    def math_function(self, fn: str, args: list[str]) -> str:
-        """``fn(args)`` with SymPy's C99 name for the precision (``exp`` -> ``expf``); in
-        float32 a :data:`WIDE_FUNCTIONS` one is ``(float)exp((double)x)``."""
-        if self.wide and fn in WIDE_FUNCTIONS:
-            wide = CPrinter("float64").math_function(fn, [f"(double){a}" for a in args])
-            return f"((float){wide})"
-        if fn not in self._templates:
-            symbols = sympy.symbols("_x0 _x1")
-            if fn == "pow":
-                expr = sympy.Pow(*symbols, evaluate=False)
-            elif fn == "sqrt":
-                expr = sympy.sqrt(symbols[0])
-            elif fn in ("min", "max"):
-                expr = (sympy.Min if fn == "min" else sympy.Max)(*symbols)
-            else:
-                expr = _SYMPY_FUNCTIONS[fn](symbols[0])
-            self._templates[fn] = self.doprint(expr).replace("_x0", "{0}").replace("_x1", "{1}")
-        return self._templates[fn].format(*args)
 
 
 @dataclass(frozen=True)
@@ -224,23 +118,29 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
         *body.lines,
         "}",
     ]
-    uniform_text = ""
-    if uniforms:
-        params = ["const FLOAT t", "const int step"]
-        params += [f"const {VALUE_TYPES[dtype]} {names[name]}" for name, dtype in scalars]
-        params += [f"{ctype} *_p{name}" for ctype, name in uniforms]
-        uniform_text = "\n".join([
-            f"/* What one step of {model.name} computes once for all neurons (it reads only",
-            " * t, step, constants and values that are one for all neurons). */",
-            f"EQSNN_FN void {UNIFORM_FUNCTION}(",
-            *wrap_items(params, 4)[:-1], wrap_items(params, 4)[-1] + ")",
-            "{",
-            *body.uniform_lines,
-            *(f"    *_p{name} = {name};" for _, name in uniforms),
-            "}",
-        ]) + "\n"
+    uniform_text = _uniform_function_text(model, body, scalars) if uniforms else ""
     return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers), uniforms,
                         uniform_text)
+
+
+
+def _uniform_function_text(model: ir.Model, body: _StepBody, scalars) -> str:
+    """:data:`UNIFORM_FUNCTION`: the ops of ``body`` that are one value for all neurons of a
+    step, from ``t``, ``step`` and the uniform values ``scalars``, out through pointers."""
+    names, uniforms = body.names, body.uniforms
+    params = ["const FLOAT t", "const int step"]
+    params += [f"const {VALUE_TYPES[dtype]} {names[name]}" for name, dtype in scalars]
+    params += [f"{ctype} *_p{name}" for ctype, name in uniforms]
+    return "\n".join([
+        f"/* What one step of {model.name} computes once for all neurons (it reads only",
+        " * t, step, constants and values that are one for all neurons). */",
+        f"EQSNN_FN void {UNIFORM_FUNCTION}(",
+        *wrap_items(params, 4)[:-1], wrap_items(params, 4)[-1] + ")",
+        "{",
+        *body.uniform_lines,
+        *(f"    *_p{name} = {name};" for _, name in uniforms),
+        "}",
+    ]) + "\n"
 
 
 class _StepBody:
@@ -413,14 +313,3 @@ class _StepBody:
         if kind in _OPERATORS:
             return _OPERATORS[kind].format(*args)
         return self.printer.math_function(kind, args)
-
-
-def wrap_items(items, indent: int, width: int = 96) -> list[str]:
-    """``items`` joined by ``", "`` into lines of at most ``width``, broken between items."""
-    lines, line = [], ""
-    for item in items:
-        if line and len(line) + len(item) + 2 > width - indent:
-            lines.append(" " * indent + line + ",")
-            line = ""
-        line = f"{line}, {item}" if line else item
-    return lines + [" " * indent + line]

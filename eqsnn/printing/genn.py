@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import sympy
 
 from .. import ir
-from .genn_code import GENN_TYPES, GeNNCode, print_genn
+from .genn_code import GeNNCode, print_genn
+from .genn_expressions import GENN_TYPES
 
 __all__ = ["GeNNSpec", "genn_precision", "genn_spec"]
 
