@@ -15,8 +15,9 @@ from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
 from .dimensions import check_dimensions, unit_from_syntax
-from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
+from .expressions import LANGUAGE_FUNCTIONS, Scope
 from .lets import Lets
+from .statements import Converter, check_assignable
 from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
 
 METHODS = ("exact", "exponential_euler", "adaptive", "rk4", "midpoint", "euler")
