@@ -142,24 +142,12 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
         *_stages(xs, names, k, x5, rhs),
         *_error_control(xs, x5, k),
     ]
-    advance = [
-        *(ir.Assign(x.name, x5[i]) for i, x in enumerate(xs)),
-        ir.Assign(_TAU.name, _select(_FINAL, DT, _TAU + _HH)),
-        *(ir.Assign(k[0][i].name, k[6][i]) for i in range(len(xs))),
-    ]
     if relation is None:
-        accepted = advance
         in_step = f"spikes on the step grid: {why_not}"
     else:
-        accepted = [
-            ir.If(sympy.And(threshold.xreplace(dict(zip(xs, x5))), sympy.Not(_LAST)),
-                  tuple(locate_and_reset(relation, xs, x5, k, _HH, _TAU, crossed, extra,
-                                         in_step_reset, rhs, names)),
-                  tuple(advance)),
-        ]
         in_step = "crossings located and reset inside the step"
-    accepted.append(ir.If(sympy.And(_LAST, sympy.StrictLessThan(limit_step, 0)),
-                          (ir.Assign(limit_step.name, STEP),)))
+    accepted = _accepted_substep(xs, x5, k, threshold, relation, crossed, extra,
+                                 in_step_reset, rhs, names, limit_step)
     body += [
         ir.If(_OK, tuple(accepted)),
         ir.Local(_PROPOSAL.name, "float", _quantized(_HH * _FAC)),
@@ -173,13 +161,44 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
     if relation is None:
         return AdaptiveUpdate(params, states, tuple(update), threshold, tuple(reset), in_step,
                               max_substeps)
+    end_threshold, end_reset = _end_of_step(threshold, reset, rest, crossed)
+    return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
+                          max_substeps)
+
+
+def _accepted_substep(xs, x5, k, threshold, relation, crossed, extra, in_step_reset, rhs,
+                      names, limit_step) -> list:
+    """What an accepted substep does: advance to ``x5`` (FSAL: the last stage becomes the
+    first), or, where the threshold holds at ``x5``, locate the crossing and reset there;
+    and note the first step at which the substep bound was reached."""
+    advance = [
+        *(ir.Assign(x.name, x5[i]) for i, x in enumerate(xs)),
+        ir.Assign(_TAU.name, _select(_FINAL, DT, _TAU + _HH)),
+        *(ir.Assign(k[0][i].name, k[6][i]) for i in range(len(xs))),
+    ]
+    if relation is None:
+        accepted = advance
+    else:
+        accepted = [
+            ir.If(sympy.And(threshold.xreplace(dict(zip(xs, x5))), sympy.Not(_LAST)),
+                  tuple(locate_and_reset(relation, xs, x5, k, _HH, _TAU, crossed, extra,
+                                         in_step_reset, rhs, names)),
+                  tuple(advance)),
+        ]
+    accepted.append(ir.If(sympy.And(_LAST, sympy.StrictLessThan(limit_step, 0)),
+                          (ir.Assign(limit_step.name, STEP),)))
+    return accepted
+
+
+def _end_of_step(threshold, reset, rest, crossed):
+    """The end-of-step threshold and reset where crossings are located in the step: a
+    neuron that crossed spikes and runs the rest of its reset; the others test the grid."""
     end_threshold = sympy.Or(crossed, threshold)
     if rest:
         end_reset = (ir.If(crossed, rest, tuple(reset)),)
     else:
         end_reset = (ir.If(sympy.Not(crossed), tuple(reset)),)
-    return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
-                          max_substeps)
+    return end_threshold, end_reset
 
 
 def _right_hand_side(system: System, xs, clamp):
