@@ -15,8 +15,9 @@ import pytest
 
 from eqsnn.errors import ParameterError
 from eqsnn.runtime import Simulator, spike_bits
+from eqsnn.runtime.buffer_pool import POOL, BufferPool
 from eqsnn.runtime.recording import SpikeBuffer
-from eqsnn.runtime.spike_bits import POOL, BufferPool, SpikeBits
+from eqsnn.runtime.spike_bits import SpikeBits
 
 DECODERS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
 

@@ -2,7 +2,9 @@
 
 Resolves switches (compile-time ``if``), names, lets and types, and rejects
 every mistake with a :class:`~eqsnn.errors.CheckError` that points at the
-text.  See :mod:`eqsnn.frontend.expressions` for the expression rules.
+text.  See :mod:`eqsnn.frontend.expressions` for the expression rules,
+:mod:`eqsnn.frontend.statements` for blocks and :mod:`eqsnn.frontend.integration`
+for ``method:`` and ``substeps:``.
 """
 
 from __future__ import annotations
@@ -15,15 +17,12 @@ from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
 from .dimensions import check_dimensions, unit_from_syntax
-from .expressions import LANGUAGE_FUNCTIONS, Converter, Scope, check_assignable
+from .expressions import LANGUAGE_FUNCTIONS, Scope
+from .integration import check_method, check_method_options, check_substeps
 from .lets import Lets
+from .statements import Converter, check_assignable
 from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
 
-METHODS = ("exact", "exponential_euler", "adaptive", "rk4", "midpoint", "euler")
-#: options a method takes in the model text, e.g. ``method: adaptive(rtol=1e-6)``
-METHOD_OPTIONS = {"adaptive": ("rtol", "atol", "max_substeps")}
-#: the most substeps ``substeps: N`` may ask for (the update is unrolled N times)
-MAX_FIXED_SUBSTEPS = 64
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
 
 
@@ -90,27 +89,11 @@ class _Checker:
 
     def run(self) -> Checked:
         switches = self._switches()
-        decls = self._flatten(self.model.declarations, switches)
-        on_spike, post = (), ()
-        if self.model.kind == "synapse":
-            decls, on_spike, post = synapse_declarations(decls)
-        else:
-            decls = neuron_declarations(decls)
-        for decl in decls:
-            self._declare(decl)
+        decls, on_spike, post = self._declarations(switches)
         by_kind = {}
         for decl in decls:
             by_kind.setdefault(type(decl), []).append(decl)
-        scope = Scope(
-            switches=switches,
-            params={d.name: d.dtype for d in by_kind.get(s.ParamDecl, [])},
-            states={d.name: d.dtype for d in by_kind.get(s.StateDecl, [])},
-            inputs={d.name: d.dtype for d in by_kind.get(s.InputDecl, [])},
-            arrays={d.name: d.dtype for d in by_kind.get(s.ArrayDecl, [])},
-            lets={d.name: d for d in by_kind.get(s.LetDecl, [])},
-            refractory=any(
-                d.kind == "refractory" for d in by_kind.get(s.ConditionDecl, [])),
-        )
+        scope = _scope(by_kind, switches)
         conv = Converter(scope)
         params = tuple(self._param(d, conv) for d in by_kind.get(s.ParamDecl, []))
         states = tuple(self._state(d, conv) for d in by_kind.get(s.StateDecl, []))
@@ -124,31 +107,11 @@ class _Checker:
             blocks[decl.kind].extend(conv.block(decl.body))
         odes = self._odes(by_kind.get(s.OdeDecl, []), conv, scope)
         methods = by_kind.get(s.MethodDecl, [])
-        if len(methods) > 1:
-            raise _error("a model has one 'method:'", methods[1].pos)
-        method = methods[0].name if methods else None
-        if method is not None and method not in METHODS:
-            raise _error(f"unknown integration method {method!r}", methods[0].pos,
-                         suggest(method, METHODS) or f"choose one of {', '.join(METHODS)}")
-        for block, condition in (("reset", "threshold"),
-                                 ("negative_reset", "negative_threshold")):
-            if conditions.get(condition) is None:
-                decl = next((d for d in by_kind.get(s.BlockDecl, []) if d.kind == block
-                             and d.body), None)
-                if decl is not None:
-                    shown = block.replace("_", " ")
-                    raise _error(f"'{shown}:' without '{condition.replace('_', ' ')}:' never "
-                                 "runs", decl.pos,
-                                 f"add '{condition.replace('_', ' ')}: ...' (the condition of "
-                                 f"a spike), or remove the '{shown}:' block")
-        options = self._method_options(methods[0]) if methods else {}
-        substeps = self._substeps(by_kind.get(s.SubstepsDecl, []), method)
-        if conditions.get("negative_threshold") is not None and conditions.get(
-                "threshold") is None:
-            pos = next(d.pos for d in by_kind[s.ConditionDecl]
-                       if d.kind == "negative_threshold")
-            raise _error("a negative threshold needs a threshold", pos,
-                         "add 'threshold: ...' for the positive spikes")
+        method = check_method(methods)
+        _check_resets_have_thresholds(conditions, by_kind.get(s.BlockDecl, []))
+        options = check_method_options(methods[0]) if methods else {}
+        substeps = check_substeps(by_kind.get(s.SubstepsDecl, []), method)
+        _check_negative_threshold_has_threshold(conditions, by_kind.get(s.ConditionDecl, []))
         dtypes = {**scope.params, **scope.states, **scope.inputs, **scope.arrays,
                   **conv.local_types}
         units = check_dimensions(decls, switches)
@@ -172,47 +135,18 @@ class _Checker:
             kind=self.model.kind, post=post,
         )
 
-    @staticmethod
-    def _method_options(decl: s.MethodDecl) -> dict:
-        known = METHOD_OPTIONS.get(decl.name, ())
-        options = {}
-        for name, value, pos in decl.options:
-            if name not in known:
-                takes = (f"{decl.name} takes {', '.join(known)}" if known
-                         else f"method {decl.name} takes no options")
-                raise _error(f"unknown option {name!r} of method {decl.name}", pos,
-                             suggest(name, known) or takes)
-            if name in options:
-                raise _error(f"option {name!r} is given twice", pos)
-            if name == "max_substeps":
-                if value != int(value) or not 1 <= value <= 100000:
-                    raise _error(f"max_substeps must be an integer from 1 to 100000, not "
-                                 f"{value:g}", pos, "e.g. adaptive(max_substeps=500)")
-                value = int(value)
-            elif not 0 < value < 1:
-                raise _error(f"{name} must be in (0, 1), not {value:g}", pos,
-                             f"e.g. adaptive({name}=1e-6)")
-            options[name] = value
-        return options
-
-    @staticmethod
-    def _substeps(decls, method) -> int | None:
-        if not decls:
-            return None
-        if len(decls) > 1:
-            raise _error("a model has one 'substeps:'", decls[1].pos)
-        decl = decls[0]
-        try:
-            count = int(decl.count)
-        except ValueError:
-            count = 0
-        if count < 1 or count > MAX_FIXED_SUBSTEPS:
-            raise _error(f"substeps must be an integer from 1 to {MAX_FIXED_SUBSTEPS}, not "
-                         f"{decl.count}", decl.pos, "e.g. 'substeps: 4'")
-        if method == "adaptive":
-            raise _error("the adaptive method chooses its own substeps", decl.pos,
-                         "bound them with 'method: adaptive(max_substeps=N)' instead")
-        return count
+    def _declarations(self, switches: dict):
+        """``(declarations, on_spike, post)``: the switch-selected declarations, each
+        name declared once; a synapse model's ``on_spike:`` and ``post`` apart."""
+        decls = self._flatten(self.model.declarations, switches)
+        on_spike, post = (), ()
+        if self.model.kind == "synapse":
+            decls, on_spike, post = synapse_declarations(decls)
+        else:
+            decls = neuron_declarations(decls)
+        for decl in decls:
+            self._declare(decl)
+        return decls, on_spike, post
 
     # -- switches and compile-time if ---------------------------------------
     def _switches(self) -> dict:
@@ -395,3 +329,39 @@ def _python_value(value, dtype, kind, name, pos):
     if dtype == "bool":
         return bool(value)
     return int(value) if dtype == "int" else float(value)
+
+
+def _scope(by_kind: dict, switches: dict) -> Scope:
+    """The names the model declares, by kind, for the converter."""
+    return Scope(
+        switches=switches,
+        params={d.name: d.dtype for d in by_kind.get(s.ParamDecl, [])},
+        states={d.name: d.dtype for d in by_kind.get(s.StateDecl, [])},
+        inputs={d.name: d.dtype for d in by_kind.get(s.InputDecl, [])},
+        arrays={d.name: d.dtype for d in by_kind.get(s.ArrayDecl, [])},
+        lets={d.name: d for d in by_kind.get(s.LetDecl, [])},
+        refractory=any(
+            d.kind == "refractory" for d in by_kind.get(s.ConditionDecl, [])),
+    )
+
+
+def _check_resets_have_thresholds(conditions: dict, blocks: list) -> None:
+    """A ``reset:`` needs a ``threshold:``, a ``negative reset:`` a ``negative threshold:``."""
+    for block, condition in (("reset", "threshold"),
+                             ("negative_reset", "negative_threshold")):
+        if conditions.get(condition) is None:
+            decl = next((d for d in blocks if d.kind == block and d.body), None)
+            if decl is not None:
+                shown = block.replace("_", " ")
+                raise _error(f"'{shown}:' without '{condition.replace('_', ' ')}:' never "
+                             "runs", decl.pos,
+                             f"add '{condition.replace('_', ' ')}: ...' (the condition of "
+                             f"a spike), or remove the '{shown}:' block")
+
+
+def _check_negative_threshold_has_threshold(conditions: dict, decls: list) -> None:
+    if conditions.get("negative_threshold") is not None and conditions.get(
+            "threshold") is None:
+        pos = next(d.pos for d in decls if d.kind == "negative_threshold")
+        raise _error("a negative threshold needs a threshold", pos,
+                     "add 'threshold: ...' for the positive spikes")

@@ -17,11 +17,12 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
   six evaluations of the right-hand side per substep.
 * after every accepted substep the threshold is tested on ``x5``.  Where it
   holds, the crossing is located on the cubic Hermite interpolant of the
-  substep (``x``, ``x5`` and their derivatives) by :data:`BISECTIONS`
-  bisections, the state is set to the interpolant there, the reset's
-  assignments to ODE states run, and integration goes on from the crossing
-  to the end of the step.  A finite-time blow-up (an exponential, a ``v²``)
-  is never integrated through, so no cap is needed.
+  substep (``x``, ``x5`` and their derivatives) by
+  :data:`~eqsnn.solve.crossings.BISECTIONS` bisections, the state is set to
+  the interpolant there, the reset's assignments to ODE states run, and
+  integration goes on from the crossing to the end of the step.  A
+  finite-time blow-up (an exponential, a ``v²``) is never integrated
+  through, so no cap is needed.
 * the loop runs at most ``max_substeps`` times; the last iteration takes the
   rest of the step in one substep, accepted whatever its error, and the
   first step where that happened is recorded (reported after the run).
@@ -50,6 +51,7 @@ from sympy import Rational as R
 
 from .. import ir
 from .analysis import System
+from .crossings import CROSSED, clamp_at_threshold, in_step_crossing, locate_and_reset
 
 DT = sympy.Symbol("dt")
 T = sympy.Symbol("t")
@@ -59,8 +61,6 @@ STEP = sympy.Symbol("step")
 DEFAULT_TOLERANCES = {"float64": (1e-8, 1e-9), "float32": (1e-4, 1e-6)}
 #: the most substeps of one step, unless ``adaptive(max_substeps=N)`` says otherwise
 DEFAULT_MAX_SUBSTEPS = 1000
-#: bisections of the Hermite interpolant that locate a crossing (2^-30 of the substep)
-BISECTIONS = 30
 
 #: hidden params the Simulator sets from the precision (unless the model text did)
 RTOL, ATOL = "_rtol", "_atol"
@@ -68,8 +68,6 @@ RTOL, ATOL = "_rtol", "_atol"
 #: substep bound was reached (-1: never), the number of extra crossings (a second crossing
 #: of the threshold in one step) since the last report
 SUBSTEP, LIMIT_STEP, EXTRA_CROSSINGS = "_substep", "_substep_limit_step", "_extra_crossings"
-#: the step-local flag: the neuron crossed its threshold inside this step
-CROSSED = "_crossed"
 
 # Dormand & Prince (1980), RK5(4)7M: nodes, stage weights, fifth-order weights, error weights
 _C = (0, R(1, 5), R(3, 10), R(4, 5), R(8, 9), 1, 1)
@@ -107,48 +105,11 @@ def _select(cond, then, otherwise):
     return sympy.Piecewise((then, cond), (otherwise, True))
 
 
-def crossing_condition(threshold, variables, after_locals) -> tuple[sympy.Basic | None, str]:
-    """``(relation, reason)``: the comparison of ODE states whose crossing is located inside
-    the step, or None and why not."""
-    if threshold is None:
-        return None, "the model has no threshold"
-    odes = {_sym(v) for v in variables}
-    parts = sympy.And.make_args(threshold) if isinstance(threshold, sympy.And) else (threshold,)
-    moving = [p for p in parts if p.free_symbols & odes]
-    if len(moving) != 1 or not isinstance(moving[0], (sympy.GreaterThan, sympy.StrictGreaterThan,
-                                                      sympy.LessThan, sympy.StrictLessThan)):
-        return None, ("the threshold is not one comparison (<, <=, >, >=) of ODE states, "
-                      "and-ed with conditions that do not involve them")
-    if threshold.atoms(ir.RandUniform, ir.RandNormal):
-        return None, "the threshold draws random numbers"
-    late = {str(s) for s in threshold.free_symbols} & after_locals
-    if late:
-        return None, f"the threshold reads {', '.join(sorted(late))}, computed in after:"
-    return moving[0], ""
-
-
-def split_reset(reset, variables) -> tuple[tuple, tuple]:
-    """``(in_step, rest)``: the reset's assignments to ODE states (with the locals and ifs
-    around them), and the reset without them."""
-    odes = set(variables)
-
-    def keep(statements, in_step):
-        out = []
-        for stmt in statements:
-            if isinstance(stmt, ir.If):
-                body, orelse = keep(stmt.body, in_step), keep(stmt.orelse, in_step)
-                if body or orelse:
-                    out.append(ir.If(stmt.cond, body, orelse) if body else
-                               ir.If(sympy.Not(stmt.cond), orelse))
-            elif isinstance(stmt, ir.Assign):
-                if (stmt.target in odes) == in_step:
-                    out.append(stmt)
-            else:
-                out.append(stmt)  # locals: cheap, and either part may read them
-        only_locals = all(isinstance(s, ir.Local) for s in ir.walk_statements(out))
-        return tuple(out) if not only_locals else ()
-
-    return keep(reset, True), keep(reset, False)
+# the step-local scalars of the substep loop
+_TAU, _H, _HH, _REM = _sym("_ad_tau"), _sym("_ad_h"), _sym("_ad_hh"), _sym("_ad_rem")
+_IT, _LAST, _FINAL = _sym("_ad_it"), _sym("_ad_last"), _sym("_ad_final")
+_ERR, _OK, _FAC = _sym("_ad_err"), _sym("_ad_ok"), _sym("_ad_fac")
+_PROPOSAL, _REJECTED, _GROWTH = _sym("_ad_next"), _sym("_ad_rejected"), _sym("_ad_growth")
 
 
 def adaptive_update(system: System, threshold, reset, after_locals, options) -> AdaptiveUpdate:
@@ -156,123 +117,156 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
     ``method: adaptive(...)``."""
     names = system.variables
     xs = [_sym(n) for n in names]
-    n = len(names)
     max_substeps = int(options.get("max_substeps", DEFAULT_MAX_SUBSTEPS))
-    rtol, atol = _sym(RTOL), _sym(ATOL)
-    tau, h, hh, rem = _sym("_ad_tau"), _sym("_ad_h"), _sym("_ad_hh"), _sym("_ad_rem")
-    it, last, final = _sym("_ad_it"), _sym("_ad_last"), _sym("_ad_final")
-    err, ok, fac = _sym("_ad_err"), _sym("_ad_ok"), _sym("_ad_fac")
-    proposal, rejected = _sym("_ad_next"), _sym("_ad_rejected")
-    growth = _sym("_ad_growth")
     crossed = _sym(CROSSED)
     substep, limit_step, extra = _sym(SUBSTEP), _sym(LIMIT_STEP), _sym(EXTRA_CROSSINGS)
 
-    relation, why_not = crossing_condition(threshold, names, after_locals)
-    in_step_reset, rest = split_reset(reset, names) if relation is not None else ((), reset)
-    if relation is not None and not in_step_reset:
-        relation, why_not = None, "the reset assigns no ODE state"
-    if relation is not None and any(e.atoms(ir.RandUniform, ir.RandNormal) for e in
-                                    _expressions(in_step_reset)):
-        relation, why_not = None, "the reset's assignments to ODE states draw random numbers"
-    clamp = _clamp(relation, xs)
+    relation, why_not, in_step_reset, rest = in_step_crossing(threshold, reset, names,
+                                                              after_locals)
+    rhs = _right_hand_side(system, xs, clamp_at_threshold(relation, xs))
+    k = [[_sym(f"_k{s + 1}_{v}") for v in names] for s in range(7)]
+    x5 = [_sym(f"_x5_{v}") for v in names]
+    update: list = [
+        ir.Local(_TAU.name, "float", sympy.Float(0.0)),
+        ir.Local(_H.name, "float", _select(substep > 0, sympy.Min(substep, DT), DT)),
+        ir.Local(_IT.name, "int", sympy.Integer(0)),
+        ir.Local(crossed.name, "bool", sympy.false),
+        ir.Local(_REJECTED.name, "bool", sympy.false),
+        *(ir.Local(k[0][i].name, "float", rhs(i, xs, T)) for i in range(len(xs))),
+    ]
+    body: list = [
+        ir.Local(_REM.name, "float", DT - _TAU),
+        ir.Local(_LAST.name, "bool", sympy.GreaterThan(_IT, max_substeps - 1)),
+        ir.Local(_FINAL.name, "bool", sympy.Or(sympy.GreaterThan(_H, _REM), _LAST)),
+        ir.Local(_HH.name, "float", _select(_FINAL, _REM, _H)),
+        *_stages(xs, names, k, x5, rhs),
+        *_error_control(xs, x5, k),
+    ]
+    if relation is None:
+        in_step = f"spikes on the step grid: {why_not}"
+    else:
+        in_step = "crossings located and reset inside the step"
+    accepted = _accepted_substep(xs, x5, k, threshold, relation, crossed, extra,
+                                 in_step_reset, rhs, names, limit_step)
+    body += [
+        ir.If(_OK, tuple(accepted)),
+        ir.Local(_PROPOSAL.name, "float", _quantized(_HH * _FAC)),
+        ir.Assign(_H.name, _select(sympy.And(_OK, _FINAL), sympy.Max(_H, _PROPOSAL), _PROPOSAL)),
+        ir.Assign(_REJECTED.name, sympy.Not(_OK)),
+        ir.Assign(_IT.name, _IT + 1),
+    ]
+    update.append(ir.While(sympy.StrictLessThan(_TAU, DT), tuple(body), max_substeps))
+    update.append(ir.Assign(substep.name, _H))
+    params, states = _hidden_params(options), _hidden_states()
+    if relation is None:
+        return AdaptiveUpdate(params, states, tuple(update), threshold, tuple(reset), in_step,
+                              max_substeps)
+    end_threshold, end_reset = _end_of_step(threshold, reset, rest, crossed)
+    return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
+                          max_substeps)
 
+
+def _accepted_substep(xs, x5, k, threshold, relation, crossed, extra, in_step_reset, rhs,
+                      names, limit_step) -> list:
+    """What an accepted substep does: advance to ``x5`` (FSAL: the last stage becomes the
+    first), or, where the threshold holds at ``x5``, locate the crossing and reset there;
+    and note the first step at which the substep bound was reached."""
+    advance = [
+        *(ir.Assign(x.name, x5[i]) for i, x in enumerate(xs)),
+        ir.Assign(_TAU.name, _select(_FINAL, DT, _TAU + _HH)),
+        *(ir.Assign(k[0][i].name, k[6][i]) for i in range(len(xs))),
+    ]
+    if relation is None:
+        accepted = advance
+    else:
+        accepted = [
+            ir.If(sympy.And(threshold.xreplace(dict(zip(xs, x5))), sympy.Not(_LAST)),
+                  tuple(locate_and_reset(relation, xs, x5, k, _HH, _TAU, crossed, extra,
+                                         in_step_reset, rhs, names)),
+                  tuple(advance)),
+        ]
+    accepted.append(ir.If(sympy.And(_LAST, sympy.StrictLessThan(limit_step, 0)),
+                          (ir.Assign(limit_step.name, STEP),)))
+    return accepted
+
+
+def _end_of_step(threshold, reset, rest, crossed):
+    """The end-of-step threshold and reset where crossings are located in the step: a
+    neuron that crossed spikes and runs the rest of its reset; the others test the grid."""
+    end_threshold = sympy.Or(crossed, threshold)
+    if rest:
+        end_reset = (ir.If(crossed, rest, tuple(reset)),)
+    else:
+        end_reset = (ir.If(sympy.Not(crossed), tuple(reset)),)
+    return end_threshold, end_reset
+
+
+def _right_hand_side(system: System, xs, clamp):
+    """``rhs(i, values, time)``: ``rhs_i`` at the state ``values`` (the crossing state
+    clamped at its threshold) and time ``time``; 0 where frozen by unless."""
     def rhs(i, values, time):
-        """``rhs_i`` at the state ``values`` (the crossing state clamped at its threshold) and
-        time ``time``; 0 where frozen by unless."""
         values = [clamp(x, value) for x, value in zip(xs, values)]
         expr = system.rhs[i].xreplace({**dict(zip(xs, values)), T: time})
         unless = system.unless[i]
         return expr if unless is None else _select(unless, sympy.Integer(0), expr)
+    return rhs
 
-    k = [[_sym(f"_k{s + 1}_{v}") for v in names] for s in range(7)]
-    x5 = [_sym(f"_x5_{v}") for v in names]
-    update: list = [
-        ir.Local(tau.name, "float", sympy.Float(0.0)),
-        ir.Local(h.name, "float", _select(substep > 0, sympy.Min(substep, DT), DT)),
-        ir.Local(it.name, "int", sympy.Integer(0)),
-        ir.Local(crossed.name, "bool", sympy.false),
-        ir.Local(rejected.name, "bool", sympy.false),
-        *(ir.Local(k[0][i].name, "float", rhs(i, xs, T)) for i in range(n)),
-    ]
-    body: list = [
-        ir.Local(rem.name, "float", DT - tau),
-        ir.Local(last.name, "bool", sympy.GreaterThan(it, max_substeps - 1)),
-        ir.Local(final.name, "bool", sympy.Or(sympy.GreaterThan(h, rem), last)),
-        ir.Local(hh.name, "float", _select(final, rem, h)),
-    ]
-    for s in range(1, 7):  # stages 2..7; stage 7 is evaluated at the fifth-order solution
+
+def _stages(xs, names, k, x5, rhs) -> list:
+    """Stages 2..7 of a Dormand–Prince substep of size ``hh``; stage 7 is evaluated at the
+    fifth-order solution ``x5``."""
+    body: list = []
+    for s in range(1, 7):
         weights = _A[s] if s < 6 else _B
         ys = []
         for i, x in enumerate(xs):
             increment = sum((w * k[j][i] for j, w in enumerate(weights) if w != 0),
                             sympy.Integer(0))
             target = x5[i] if s == 6 else _sym(f"_y{s + 1}_{names[i]}")
-            body.append(ir.Local(target.name, "float", x + hh * increment))
+            body.append(ir.Local(target.name, "float", x + _HH * increment))
             ys.append(target)
-        time = T + tau + _C[s] * hh
-        body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(n)]
+        time = T + _TAU + _C[s] * _HH
+        body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(len(xs))]
+    return body
+
+
+def _error_control(xs, x5, k) -> list:
+    """The scaled error ``err`` of the substep, whether it is accepted (``ok``), and the
+    factor ``fac`` for the next substep size."""
+    rtol, atol = _sym(RTOL), _sym(ATOL)
     squares = sympy.Integer(0)
     for i, x in enumerate(xs):
-        estimate = hh * sum((w * k[j][i] for j, w in enumerate(_E) if w != 0), sympy.Integer(0))
+        estimate = _HH * sum((w * k[j][i] for j, w in enumerate(_E) if w != 0),
+                             sympy.Integer(0))
         # relative to the state or to its change over the substep, whichever is larger:
         # where a state races (a spike's upswing) its value matters less than the time at
         # which it gets somewhere, which an error relative to the change controls
         scale = atol + rtol * sympy.Max(sympy.Abs(x), sympy.Abs(x5[i] - x))
         squares += (estimate / scale) ** 2
-    body += [
+    return [
         # NaN anywhere makes err NaN: rejected, and the substep shrinks
-        ir.Local(err.name, "float", sympy.sqrt(squares / n)),
-        ir.Local(ok.name, "bool", sympy.Or(sympy.LessThan(err, 1), last)),
+        ir.Local(_ERR.name, "float", sympy.sqrt(squares / len(xs))),
+        ir.Local(_OK.name, "bool", sympy.Or(sympy.LessThan(_ERR, 1), _LAST)),
         # no growth right after a rejection (Hairer & Wanner's facmax = 1): a substep that
         # grows again at once is rejected again in a blow-up, every other try wasted
-        ir.Local(growth.name, "float", sympy.Float(0.9) * err ** sympy.Float(-0.2)),
-        ir.Local(fac.name, "float", _select(
-            sympy.LessThan(err, 1),
-            sympy.Min(_select(rejected, sympy.Integer(1), sympy.Integer(5)), growth),
-            sympy.Max(sympy.Float(0.2), growth))),
+        ir.Local(_GROWTH.name, "float", sympy.Float(0.9) * _ERR ** sympy.Float(-0.2)),
+        ir.Local(_FAC.name, "float", _select(
+            sympy.LessThan(_ERR, 1),
+            sympy.Min(_select(_REJECTED, sympy.Integer(1), sympy.Integer(5)), _GROWTH),
+            sympy.Max(sympy.Float(0.2), _GROWTH))),
     ]
-    advance = [
-        *(ir.Assign(x.name, x5[i]) for i, x in enumerate(xs)),
-        ir.Assign(tau.name, _select(final, DT, tau + hh)),
-        *(ir.Assign(k[0][i].name, k[6][i]) for i in range(n)),
-    ]
-    if relation is None:
-        accepted = advance
-        in_step = f"spikes on the step grid: {why_not}"
-    else:
-        accepted = [
-            ir.If(sympy.And(threshold.xreplace(dict(zip(xs, x5))), sympy.Not(last)),
-                  tuple(_locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra,
-                                          in_step_reset, rhs, names)),
-                  tuple(advance)),
-        ]
-        in_step = "crossings located and reset inside the step"
-    accepted.append(ir.If(sympy.And(last, sympy.StrictLessThan(limit_step, 0)),
-                          (ir.Assign(limit_step.name, STEP),)))
-    body += [
-        ir.If(ok, tuple(accepted)),
-        ir.Local(proposal.name, "float", _quantized(hh * fac)),
-        ir.Assign(h.name, _select(sympy.And(ok, final), sympy.Max(h, proposal), proposal)),
-        ir.Assign(rejected.name, sympy.Not(ok)),
-        ir.Assign(it.name, it + 1),
-    ]
-    update.append(ir.While(sympy.StrictLessThan(tau, DT), tuple(body), max_substeps))
-    update.append(ir.Assign(substep.name, h))
-    params = (ir.Param(RTOL, "float", float(options.get("rtol", DEFAULT_TOLERANCES["float64"][0]))),
-              ir.Param(ATOL, "float", float(options.get("atol", DEFAULT_TOLERANCES["float64"][1]))))
-    states = (ir.State(SUBSTEP, "float", sympy.Integer(0)),
-              ir.State(LIMIT_STEP, "int", sympy.Integer(-1)),
-              ir.State(EXTRA_CROSSINGS, "int", sympy.Integer(0)))
-    if relation is None:
-        return AdaptiveUpdate(params, states, tuple(update), threshold, tuple(reset), in_step,
-                              max_substeps)
-    end_threshold = sympy.Or(crossed, threshold)
-    if rest:
-        end_reset = (ir.If(crossed, rest, tuple(reset)),)
-    else:
-        end_reset = (ir.If(sympy.Not(crossed), tuple(reset)),)
-    return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
-                          max_substeps)
+
+
+def _hidden_params(options) -> tuple[ir.Param, ...]:
+    """The tolerances, from ``adaptive(rtol=..., atol=...)`` or the float64 defaults."""
+    return (ir.Param(RTOL, "float", float(options.get("rtol", DEFAULT_TOLERANCES["float64"][0]))),
+            ir.Param(ATOL, "float", float(options.get("atol", DEFAULT_TOLERANCES["float64"][1]))))
+
+
+def _hidden_states() -> tuple[ir.State, ...]:
+    return (ir.State(SUBSTEP, "float", sympy.Integer(0)),
+            ir.State(LIMIT_STEP, "int", sympy.Integer(-1)),
+            ir.State(EXTRA_CROSSINGS, "int", sympy.Integer(0)))
 
 
 def _quantized(h):
@@ -289,80 +283,6 @@ def _quantized(h):
     0.297302
     """
     return DT * sympy.Integer(2) ** (sympy.floor(4 * sympy.log(h / DT) / sympy.log(2)) / 4)
-
-
-def _clamp(relation, xs):
-    """``(x, value) -> value``, clamped at the threshold for the state the threshold compares
-    with a bound (``V >= v_peak``: ``min(V, v_peak)``), as NEST's aeif models clamp V at
-    V_peak in the right-hand side.  Beyond the threshold the state is reset anyway; the
-    clamp keeps a blow-up past it (AdEx's exponential) from overflowing a substep that
-    straddles the crossing, and the error estimate from demanding tiny substeps there."""
-    def unchanged(x, value):
-        return value
-    if relation is None:
-        return unchanged
-    odes = set(xs)
-    lhs, rhs = relation.lhs, relation.rhs
-    upward = isinstance(relation, (sympy.GreaterThan, sympy.StrictGreaterThan))
-    if rhs in odes and not (lhs.free_symbols & odes):
-        lhs, rhs, upward = rhs, lhs, not upward
-    if lhs not in odes or rhs.free_symbols & odes:
-        return unchanged
-
-    def clamped(x, value):
-        if x != lhs:
-            return value
-        return sympy.Min(value, rhs) if upward else sympy.Max(value, rhs)
-    return clamped
-
-
-def _expressions(statements):
-    for stmt in ir.walk_statements(statements):
-        yield stmt.cond if isinstance(stmt, (ir.If, ir.While)) else stmt.expr
-
-
-def hermite(x0, x1, f0, f1, h, theta):
-    """The cubic through ``x0``, ``x1`` with slopes ``f0``, ``f1`` over a substep ``h``, at
-    ``theta`` in [0, 1].
-
-    >>> th = sympy.Symbol("th")
-    >>> sympy.expand(hermite(0, 1, 1, 1, 1, th))  # the line x = th
-    th
-    """
-    t2, t3 = theta * theta, theta * theta * theta
-    return ((2 * t3 - 3 * t2 + 1) * x0 + (t3 - 2 * t2 + theta) * h * f0
-            + (3 * t2 - 2 * t3) * x1 + (t3 - t2) * h * f1)
-
-
-def _locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset, rhs,
-                      names):
-    """Bisection for the crossing on the Hermite interpolant, the state there, the reset's
-    assignments to ODE states, and the first stage of the next substep."""
-    lo, hi, mid = _sym("_ad_lo"), _sym("_ad_hi"), _sym("_ad_mid")
-    inside = _sym("_ad_inside")
-    moving = [i for i, x in enumerate(xs) if x in relation.free_symbols]
-    statements: list = [ir.Local(lo.name, "float", sympy.Float(0.0)),
-                        ir.Local(hi.name, "float", sympy.Float(1.0))]
-    for _ in range(BISECTIONS):
-        at = {xs[i]: hermite(xs[i], x5[i], k[0][i], k[6][i], hh, mid) for i in moving}
-        statements += [
-            ir.Local(mid.name, "float", sympy.Float(0.5) * (lo + hi)),
-            ir.Local(inside.name, "bool", relation.xreplace(at)),
-            ir.Assign(hi.name, _select(inside, mid, hi)),
-            ir.Assign(lo.name, _select(inside, lo, mid)),
-        ]
-    at_crossing = [_sym(f"_xc_{v}") for v in names]
-    statements += [ir.Local(c.name, "float", hermite(x, x5[i], k[0][i], k[6][i], hh, hi))
-                   for i, (x, c) in enumerate(zip(xs, at_crossing))]
-    statements += [ir.Assign(x.name, c) for x, c in zip(xs, at_crossing)]
-    statements += list(in_step_reset)
-    statements += [
-        ir.Assign(tau.name, tau + hi * hh),
-        ir.If(crossed, (ir.Assign(extra.name, extra + 1),)),
-        ir.Assign(crossed.name, sympy.true),
-        *(ir.Assign(k[0][i].name, rhs(i, xs, T + tau)) for i in range(len(xs))),
-    ]
-    return statements
 
 
 def precision_params(model: ir.Model, precision: str) -> dict:

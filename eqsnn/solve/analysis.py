@@ -78,6 +78,35 @@ def analyse(checked: Checked) -> System:
     names = tuple(ode.var for ode in odes)
     symbols = [sympy.Symbol(n) for n in names]
     constants = frozenset({sympy.Symbol(p.name) for p in checked.params} | {sympy.Symbol("dt")})
+    rhs, noise = _split_noise(odes, {st.name for st in checked.states})
+    unless = tuple(ode.unless for ode in odes)
+    if not odes:
+        return System((), (), (), (), sympy.ImmutableMatrix([]), (), (("none", None),),
+                      constants)
+
+    # exact: linear with constant coefficients
+    A = [[sympy.diff(r, x) for x in symbols] for r in rhs]
+    why_not_exact = _why_not_linear(odes, rhs, symbols, A)
+    linear = why_not_exact is None
+    if linear:
+        why_not_exact = _why_coefficients_vary(odes, names, symbols, A, constants)
+    forcing = tuple(r.subs({x: 0 for x in symbols}) for r in rhs) if linear else None
+    if why_not_exact is None:
+        why_not_exact = _why_forcing_varies(odes, forcing, noise, constants)
+    reasons = [
+        ("exact", why_not_exact),
+        ("exponential_euler", _why_not_exponential_euler(odes, rhs, symbols)),
+        ("adaptive", _why_not_adaptive(odes, rhs, noise)),
+    ]
+    for method in ("rk4", "midpoint", "euler"):
+        reasons.append((method, None))
+    matrix = sympy.ImmutableMatrix(A) if linear else None
+    return System(names, tuple(rhs), tuple(noise), unless, matrix, forcing, tuple(reasons),
+                  constants, tuple((ode.line, ode.column) for ode in odes))
+
+
+def _split_noise(odes, state_names: set) -> tuple[list, list]:
+    """``(f, g)`` of each ``dx/dt = f + g xi``; raises where the noise is not additive."""
     rhs, noise = [], []
     for ode in odes:
         g = sympy.diff(ode.rhs, XI)
@@ -85,8 +114,7 @@ def analyse(checked: Checked) -> System:
             raise SolverError(f"noise in d{ode.var}/dt must be additive: a term times xi",
                               line=ode.line, column=ode.column,
                               hint="write e.g. 'sigma * xi', with xi appearing once, linearly")
-        state_bound = sorted(str(x) for x in g.free_symbols
-                             if str(x) in {st.name for st in checked.states})
+        state_bound = sorted(str(x) for x in g.free_symbols if str(x) in state_names)
         if state_bound:
             raise SolverError(
                 f"noise in d{ode.var}/dt is multiplicative: the factor of xi depends on "
@@ -97,75 +125,63 @@ def analyse(checked: Checked) -> System:
                      "needs a choice of Ito or Stratonovich and a method for it")
         noise.append(g)  # g may depend on inputs: then Euler–Maruyama integrates it
         rhs.append(ode.rhs.subs(XI, 0))
-    unless = tuple(ode.unless for ode in odes)
-    reasons = []
-    if not odes:
-        return System((), (), (), (), sympy.ImmutableMatrix([]), (), (("none", None),),
-                      constants)
+    return rhs, noise
 
-    # exact: linear with constant coefficients
-    why_not_exact = None
-    A = [[sympy.diff(r, x) for x in symbols] for r in rhs]
+
+def _why_not_linear(odes, rhs, symbols, A) -> str | None:
+    """Why the system is not linear in its states (a Jacobian entry depends on a state)."""
     for i, ode in enumerate(odes):
         for x in symbols:
             for y, a in zip(symbols, A[i]):
                 if not _is_zero(sympy.diff(a, x)):
-                    why_not_exact = _why_nonlinear(ode.var, rhs[i], x, y)
-                    break
-            if why_not_exact:
-                break
-        if why_not_exact:
-            break
-    linear = why_not_exact is None
-    if linear:
-        for i, ode in enumerate(odes):
-            for j, a in enumerate(A[i]):
-                extra = a.free_symbols - constants
-                if extra:
-                    why_not_exact = (f"the coefficient of {names[j]} in d{ode.var}/dt depends on "
-                                     f"{', '.join(sorted(map(str, extra)))}, which changes "
-                                     "during a step" if extra & set(symbols) else
-                                     f"the coefficient of {names[j]} in d{ode.var}/dt depends "
-                                     f"on {', '.join(sorted(map(str, extra)))}, not only on "
-                                     "params")
-                    break
-            if why_not_exact:
-                break
-    forcing = tuple(r.subs({x: 0 for x in symbols}) for r in rhs) if linear else None
-    if why_not_exact is None:
-        for i, ode in enumerate(odes):
-            if sympy.Symbol("t") in forcing[i].free_symbols:
-                why_not_exact = f"d{ode.var}/dt depends on t, which is not constant over a step"
-            elif forcing[i].atoms(ir.RandUniform, ir.RandNormal):
-                why_not_exact = f"d{ode.var}/dt draws random numbers; use xi for white noise"
-            elif noise[i].free_symbols - constants:
-                why_not_exact = f"the noise of d{ode.var}/dt is not a constant times xi"
-            if why_not_exact:
-                break
-    reasons.append(("exact", why_not_exact))
+                    return _why_nonlinear(ode.var, rhs[i], x, y)
+    return None
 
-    # exponential Euler: each equation linear in its own variable
-    why_not_expeuler = None
+
+def _why_coefficients_vary(odes, names, symbols, A, constants) -> str | None:
+    """Why a linear system's matrix ``A`` is not made of params and ``dt`` alone."""
+    for i, ode in enumerate(odes):
+        for j, a in enumerate(A[i]):
+            extra = a.free_symbols - constants
+            if extra:
+                return (f"the coefficient of {names[j]} in d{ode.var}/dt depends on "
+                        f"{', '.join(sorted(map(str, extra)))}, which changes "
+                        "during a step" if extra & set(symbols) else
+                        f"the coefficient of {names[j]} in d{ode.var}/dt depends "
+                        f"on {', '.join(sorted(map(str, extra)))}, not only on "
+                        "params")
+    return None
+
+
+def _why_forcing_varies(odes, forcing, noise, constants) -> str | None:
+    """Why the forcing ``f`` or the noise ``g`` of a linear system changes over a step."""
+    for i, ode in enumerate(odes):
+        if sympy.Symbol("t") in forcing[i].free_symbols:
+            return f"d{ode.var}/dt depends on t, which is not constant over a step"
+        if forcing[i].atoms(ir.RandUniform, ir.RandNormal):
+            return f"d{ode.var}/dt draws random numbers; use xi for white noise"
+        if noise[i].free_symbols - constants:
+            return f"the noise of d{ode.var}/dt is not a constant times xi"
+    return None
+
+
+def _why_not_exponential_euler(odes, rhs, symbols) -> str | None:
+    """Why some equation is not linear in its own variable."""
     for ode, r, x in zip(odes, rhs, symbols):
         if not _is_zero(sympy.diff(r, x, 2)):
-            why_not_expeuler = _why_nonlinear(ode.var, r, x, x)
-            break
-    reasons.append(("exponential_euler", why_not_expeuler))
-    why_not_adaptive = None
+            return _why_nonlinear(ode.var, r, x, x)
+    return None
+
+
+def _why_not_adaptive(odes, rhs, noise) -> str | None:
+    """Why the adaptive method cannot take varying substeps (noise or random draws)."""
     for ode, r, g in zip(odes, rhs, noise):
         if g != 0:
-            why_not_adaptive = (f"d{ode.var}/dt has white noise (xi), which needs a fixed "
-                                "step (Euler–Maruyama)")
-        elif r.atoms(ir.RandUniform, ir.RandNormal):
-            why_not_adaptive = f"d{ode.var}/dt draws random numbers, which needs a fixed step"
-        if why_not_adaptive:
-            break
-    reasons.append(("adaptive", why_not_adaptive))
-    for method in ("rk4", "midpoint", "euler"):
-        reasons.append((method, None))
-    matrix = sympy.ImmutableMatrix(A) if linear else None
-    return System(names, tuple(rhs), tuple(noise), unless, matrix, forcing, tuple(reasons),
-                  constants, tuple((ode.line, ode.column) for ode in odes))
+            return (f"d{ode.var}/dt has white noise (xi), which needs a fixed "
+                    "step (Euler–Maruyama)")
+        if r.atoms(ir.RandUniform, ir.RandNormal):
+            return f"d{ode.var}/dt draws random numbers, which needs a fixed step"
+    return None
 
 
 def frozen_split(system: System) -> tuple[tuple | None, str | None]:

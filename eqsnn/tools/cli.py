@@ -306,12 +306,31 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    def fast_math_flag(p, what):
-        p.add_argument("--fast-math", action="store_true",
-                       help=f"{what} with fast_math: contracted multiply-adds and float32 "
-                            "math functions (c, cupy, pygenn; numpy ignores it)")
+    _run_arguments(add("run", cmd_run, "simulate a model and print a spike summary"))
+    show = add("show", cmd_show, "show the derived update, the method and why")
+    show.add_argument("model", metavar="MODEL")
+    show.add_argument("--closed-form", action="store_true",
+                      help="also print the SymPy closed form of exp(A dt) (slow for big systems)")
+    emit_p = add("emit", cmd_emit, "print the code a backend generates")
+    emit_p.add_argument("model", metavar="MODEL")
+    emit_p.add_argument("--backend", default="numpy")
+    emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    _fast_math_flag(emit_p, "print the code")
+    check_p = add("check", cmd_check, "parse and validate only (non-zero exit on error)")
+    check_p.add_argument("model", metavar="MODEL")
+    add("list", cmd_list, "list the examples and the standard library")
+    _compare_arguments(add("compare", cmd_compare, "run a model on several backends and compare"))
+    _bench_arguments(add("bench", cmd_bench, "time a model on each backend on this machine"))
+    return parser
 
-    run = add("run", cmd_run, "simulate a model and print a spike summary")
+
+def _fast_math_flag(p, what):
+    p.add_argument("--fast-math", action="store_true",
+                   help=f"{what} with fast_math: contracted multiply-adds and float32 "
+                        "math functions (c, cupy, pygenn; numpy ignores it)")
+
+
+def _run_arguments(run):
     run.add_argument("model", metavar="MODEL")
     run.add_argument("--backend", default="numpy", help="numpy (default), c, cupy or pygenn")
     run.add_argument("--steps", type=int, default=1000, help="number of steps (default 1000)")
@@ -329,22 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--record", action="append", metavar="VAR", help="a state to record")
     run.add_argument("--plot", metavar="FILE.png", help="write a raster and traces")
     run.add_argument("--progress", action="store_true", help="always show a progress bar")
-    fast_math_flag(run, "run")
+    _fast_math_flag(run, "run")
 
-    show = add("show", cmd_show, "show the derived update, the method and why")
-    show.add_argument("model", metavar="MODEL")
-    show.add_argument("--closed-form", action="store_true",
-                      help="also print the SymPy closed form of exp(A dt) (slow for big systems)")
-    emit_p = add("emit", cmd_emit, "print the code a backend generates")
-    emit_p.add_argument("model", metavar="MODEL")
-    emit_p.add_argument("--backend", default="numpy")
-    emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"])
-    fast_math_flag(emit_p, "print the code")
-    check_p = add("check", cmd_check, "parse and validate only (non-zero exit on error)")
-    check_p.add_argument("model", metavar="MODEL")
-    add("list", cmd_list, "list the examples and the standard library")
 
-    cmp = add("compare", cmd_compare, "run a model on several backends and compare")
+def _compare_arguments(cmp):
     cmp.add_argument("model", metavar="MODEL")
     cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
     cmp.add_argument("--steps", type=int, default=200)
@@ -354,9 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--tolerance", type=float, default=1e-9)
     cmp.add_argument("--seed", type=int, default=0)
     cmp.add_argument("--input", action="append", metavar="NAME=VALUE")
-    fast_math_flag(cmp, "run the backends other than the reference")
+    _fast_math_flag(cmp, "run the backends other than the reference")
 
-    bench = add("bench", cmd_bench, "time a model on each backend on this machine")
+
+def _bench_arguments(bench):
     bench.add_argument("model", metavar="MODEL")
     bench.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
     bench.add_argument("--n", default="10000", help="population sizes, e.g. 1e4,1e5 (default 1e4)")
@@ -369,8 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a held input value; repeat for several")
     bench.add_argument("--spikes", action="store_true", help="record spikes in the timed runs")
     bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    fast_math_flag(bench, "time every backend")
-    return parser
+    _fast_math_flag(bench, "time every backend")
 
 
 def main(argv=None) -> int:

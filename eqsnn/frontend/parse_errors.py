@@ -1,0 +1,129 @@
+"""Lark's parse errors in the model's words: what was unexpected, where, and a hint.
+
+:func:`describe_parse_error` turns an ``UnexpectedInput`` into a
+:class:`~eqsnn.errors.ParseError` with the line, column, the tokens expected
+there by name, and a hint for the usual slips (a single ``=`` in a comparison,
+``^`` for a power, an unknown declaration word).
+"""
+
+from __future__ import annotations
+
+import re
+
+import lark
+
+from ..errors import ParseError, suggest
+
+#: the words that start a declaration, for "did you mean" hints
+DECLARATION_WORDS = ("param", "state", "input", "let", "switch", "array", "before", "after",
+                     "threshold", "reset", "refractory", "method", "negative", "on_spike",
+                     "output", "post")
+
+
+_TOKEN_NAMES = {
+    "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
+    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "BOUNDS_OPEN": "'('", "RPAR": "')'",
+    "LSQB": "'['", "RSQB": "']'", "COMPARE": "a comparison", "ASSIGN_OP": "'=' or '+='",
+    "SIGN": "'+' or '-'",
+    "PRODUCT_OP": "'*' or '/'", "DERIVATIVE": "an ODE 'dX/dt = ...'", "COLON": "':'",
+    "EQUAL": "'='", "STRING": "a docstring", "DTYPE": "float, int or bool",
+    "$END": "end of file",
+}
+
+
+def _expected(names) -> str:
+    shown = sorted({_TOKEN_NAMES.get(n, n.lower().strip("_")) for n in names})
+    return ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else "")
+
+
+def describe_parse_error(exc: lark.exceptions.UnexpectedInput, source: str,
+                         filename) -> ParseError:
+    """The :class:`ParseError` for one of Lark's: position, message and hint."""
+    line, column = exc.line, exc.column
+    if line is None or line < 1:  # unexpected end of input
+        line = source.count("\n")
+        column = len(source.rstrip("\n").split("\n")[-1]) + 1
+    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
+    token = getattr(exc, "token", None)
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        message, hint = _unexpected_character(source, line, column, expected)
+    else:
+        message, hint = _unexpected_token(token, expected, column)
+    generic = (not isinstance(exc, lark.exceptions.UnexpectedCharacters) and token is not None
+               and token.type not in ("_NL", "$END", "_DEDENT", "_INDENT"))
+    word = _leading_word(source, line) if generic else None
+    if word is not None and word[1] < column:
+        # a line starting "WORD NAME" or "WORD:" with an unknown WORD: a synapse model's
+        # post/output:/on_spike: would parse there, so the parser stops later in the line
+        text, column = word
+        message = f"unexpected {text!r}"
+        hint = suggest(text, DECLARATION_WORDS) or _NOT_A_KEYWORD.format(text=text)
+    return ParseError(message, line=line, column=column, hint=hint, source=source,
+                      filename=filename)
+
+
+#: the hint for a word where a declaration should start
+_NOT_A_KEYWORD = ("{text!r} is not a keyword here; declarations start with param, state, "
+                  "input, let, switch, array, dX/dt, before:, after:, threshold:, reset:, "
+                  "refractory:, method: or if (and in a synapse on_spike:, output:, post)")
+
+
+def _unexpected_character(source: str, line: int, column, expected):
+    """``(message, hint)`` for a character no token starts with."""
+    row = source.split("\n")[line - 1]
+    char = row[column - 1] if column and column <= len(row) else "?"
+    message = f"unexpected character {char!r}"
+    if char == "'":
+        hint = "docstrings use double quotes"
+    elif char == "^":
+        hint = "write powers as '**'"
+    elif char in "&|!":
+        hint = "write 'and', 'or' and 'not' for logic"
+    else:
+        hint = f"expected {_expected(expected)}" if expected else None
+    return message, hint
+
+
+def _unexpected_token(token, expected, column):
+    """``(message, hint)`` for a token the grammar does not allow where it stands."""
+    if token is not None and token.type == "_INDENT":
+        return ("unexpected indentation",
+                "only the body of a model, an 'if' or a block is indented")
+    if token is not None and token.type in ("_NL", "$END", "_DEDENT"):
+        hint = f"expected {_expected(expected)}"
+        if set(expected) & {"LPAR", "BOUNDS_OPEN", "NAME", "NUMBER"}:
+            hint = "the expression is incomplete: " + hint
+        return "unexpected end of line", hint
+    text = getattr(token, "value", "")
+    message = f"unexpected {text!r}" if text else "unexpected input"
+    hint = f"expected {_expected(expected)}" if expected else None
+    if text == "neuron" and column == 1:
+        message = "a second 'neuron' in one file"
+        hint = "a file holds one neuron model: put each model in its own file"
+    elif token is not None and token.type == "COMPARE" and "COMPARE" not in expected:
+        hint = f"a comparison needs a value on each side, e.g. 'x {text} 0'"
+    elif "NUMBER" in expected and not expected & {"NAME", "LPAR"}:
+        hint = ("a number is expected here: constraints compare with a number, e.g. "
+                "(> 0), and a switch is set to a number, true or false")
+    elif text == "=" and "COMPARE" in expected:
+        hint = "compare with '==' (a single '=' assigns)"
+    elif token is not None and token.type == "NAME" and not expected & {"NAME"}:
+        hint = _NOT_A_KEYWORD.format(text=text)
+    return message, hint
+
+
+_STATEMENT_WORDS = {"if", "elif", "else", "let", "pass", "not", "and", "or", "true", "false",
+                    "neuron", "synapse"}
+
+
+def _leading_word(source: str, line: int):
+    """``(word, column)`` of a line that starts with an unknown word followed by a name or
+    ':' (a would-be declaration), else None."""
+    rows = source.split("\n")
+    if not 1 <= line <= len(rows):
+        return None
+    match = re.match(r"(\s*)([A-Za-z_]\w*)[ \t]*(:|[A-Za-z_])", rows[line - 1])
+    if match is None or match.group(2) in _STATEMENT_WORDS or match.group(2) in (
+            DECLARATION_WORDS):
+        return None
+    return match.group(2), len(match.group(1)) + 1

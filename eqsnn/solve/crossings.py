@@ -1,0 +1,164 @@
+"""Threshold crossings inside an adaptive step (:mod:`eqsnn.solve.adaptive`).
+
+Which thresholds and resets allow a crossing to be located inside the step
+(one comparison of ODE states, a reset that assigns ODE states, no random
+draws), the clamp of the crossing state at its threshold in the right-hand
+side, and the location of a crossing by :data:`BISECTIONS` bisections on the
+cubic Hermite interpolant of the substep, followed by the reset's
+assignments to ODE states there.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from .. import ir
+
+T = sympy.Symbol("t")
+
+#: bisections of the Hermite interpolant that locate a crossing (2^-30 of the substep)
+BISECTIONS = 30
+#: the step-local flag: the neuron crossed its threshold inside this step
+CROSSED = "_crossed"
+
+
+def in_step_crossing(threshold, reset, variables, after_locals):
+    """``(relation, reason, in_step_reset, rest)``: the comparison whose crossing is located
+    inside the step (None, and ``reason`` says why not), the reset's assignments to ODE
+    states made at the crossing, and the rest of the reset."""
+    relation, why_not = crossing_condition(threshold, variables, after_locals)
+    in_step_reset, rest = split_reset(reset, variables) if relation is not None else ((), reset)
+    if relation is not None and not in_step_reset:
+        relation, why_not = None, "the reset assigns no ODE state"
+    if relation is not None and any(e.atoms(ir.RandUniform, ir.RandNormal) for e in
+                                    _expressions(in_step_reset)):
+        relation, why_not = None, "the reset's assignments to ODE states draw random numbers"
+    return relation, why_not, in_step_reset, rest
+
+
+def crossing_condition(threshold, variables, after_locals) -> tuple[sympy.Basic | None, str]:
+    """``(relation, reason)``: the comparison of ODE states whose crossing is located inside
+    the step, or None and why not."""
+    if threshold is None:
+        return None, "the model has no threshold"
+    odes = {_sym(v) for v in variables}
+    parts = sympy.And.make_args(threshold) if isinstance(threshold, sympy.And) else (threshold,)
+    moving = [p for p in parts if p.free_symbols & odes]
+    if len(moving) != 1 or not isinstance(moving[0], (sympy.GreaterThan, sympy.StrictGreaterThan,
+                                                      sympy.LessThan, sympy.StrictLessThan)):
+        return None, ("the threshold is not one comparison (<, <=, >, >=) of ODE states, "
+                      "and-ed with conditions that do not involve them")
+    if threshold.atoms(ir.RandUniform, ir.RandNormal):
+        return None, "the threshold draws random numbers"
+    late = {str(s) for s in threshold.free_symbols} & after_locals
+    if late:
+        return None, f"the threshold reads {', '.join(sorted(late))}, computed in after:"
+    return moving[0], ""
+
+
+def split_reset(reset, variables) -> tuple[tuple, tuple]:
+    """``(in_step, rest)``: the reset's assignments to ODE states (with the locals and ifs
+    around them), and the reset without them."""
+    odes = set(variables)
+
+    def keep(statements, in_step):
+        out = []
+        for stmt in statements:
+            if isinstance(stmt, ir.If):
+                body, orelse = keep(stmt.body, in_step), keep(stmt.orelse, in_step)
+                if body or orelse:
+                    out.append(ir.If(stmt.cond, body, orelse) if body else
+                               ir.If(sympy.Not(stmt.cond), orelse))
+            elif isinstance(stmt, ir.Assign):
+                if (stmt.target in odes) == in_step:
+                    out.append(stmt)
+            else:
+                out.append(stmt)  # locals: cheap, and either part may read them
+        only_locals = all(isinstance(s, ir.Local) for s in ir.walk_statements(out))
+        return tuple(out) if not only_locals else ()
+
+    return keep(reset, True), keep(reset, False)
+
+
+def clamp_at_threshold(relation, xs):
+    """``(x, value) -> value``, clamped at the threshold for the state the threshold compares
+    with a bound (``V >= v_peak``: ``min(V, v_peak)``), as NEST's aeif models clamp V at
+    V_peak in the right-hand side.  Beyond the threshold the state is reset anyway; the
+    clamp keeps a blow-up past it (AdEx's exponential) from overflowing a substep that
+    straddles the crossing, and the error estimate from demanding tiny substeps there."""
+    def unchanged(x, value):
+        return value
+    if relation is None:
+        return unchanged
+    odes = set(xs)
+    lhs, rhs = relation.lhs, relation.rhs
+    upward = isinstance(relation, (sympy.GreaterThan, sympy.StrictGreaterThan))
+    if rhs in odes and not (lhs.free_symbols & odes):
+        lhs, rhs, upward = rhs, lhs, not upward
+    if lhs not in odes or rhs.free_symbols & odes:
+        return unchanged
+
+    def clamped(x, value):
+        if x != lhs:
+            return value
+        return sympy.Min(value, rhs) if upward else sympy.Max(value, rhs)
+    return clamped
+
+
+def hermite(x0, x1, f0, f1, h, theta):
+    """The cubic through ``x0``, ``x1`` with slopes ``f0``, ``f1`` over a substep ``h``, at
+    ``theta`` in [0, 1].
+
+    >>> th = sympy.Symbol("th")
+    >>> sympy.expand(hermite(0, 1, 1, 1, 1, th))  # the line x = th
+    th
+    """
+    t2, t3 = theta * theta, theta * theta * theta
+    return ((2 * t3 - 3 * t2 + 1) * x0 + (t3 - 2 * t2 + theta) * h * f0
+            + (3 * t2 - 2 * t3) * x1 + (t3 - t2) * h * f1)
+
+
+def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset, rhs,
+                     names):
+    """Bisection for the crossing on the Hermite interpolant, the state there, the reset's
+    assignments to ODE states, and the first stage of the next substep."""
+    lo, hi, mid = _sym("_ad_lo"), _sym("_ad_hi"), _sym("_ad_mid")
+    inside = _sym("_ad_inside")
+    moving = [i for i, x in enumerate(xs) if x in relation.free_symbols]
+    statements: list = [ir.Local(lo.name, "float", sympy.Float(0.0)),
+                        ir.Local(hi.name, "float", sympy.Float(1.0))]
+    for _ in range(BISECTIONS):
+        at = {xs[i]: hermite(xs[i], x5[i], k[0][i], k[6][i], hh, mid) for i in moving}
+        statements += [
+            ir.Local(mid.name, "float", sympy.Float(0.5) * (lo + hi)),
+            ir.Local(inside.name, "bool", relation.xreplace(at)),
+            ir.Assign(hi.name, _select(inside, mid, hi)),
+            ir.Assign(lo.name, _select(inside, lo, mid)),
+        ]
+    at_crossing = [_sym(f"_xc_{v}") for v in names]
+    statements += [ir.Local(c.name, "float", hermite(x, x5[i], k[0][i], k[6][i], hh, hi))
+                   for i, (x, c) in enumerate(zip(xs, at_crossing))]
+    statements += [ir.Assign(x.name, c) for x, c in zip(xs, at_crossing)]
+    statements += list(in_step_reset)
+    statements += [
+        ir.Assign(tau.name, tau + hi * hh),
+        ir.If(crossed, (ir.Assign(extra.name, extra + 1),)),
+        ir.Assign(crossed.name, sympy.true),
+        *(ir.Assign(k[0][i].name, rhs(i, xs, T + tau)) for i in range(len(xs))),
+    ]
+    return statements
+
+
+def _expressions(statements):
+    for stmt in ir.walk_statements(statements):
+        yield stmt.cond if isinstance(stmt, (ir.If, ir.While)) else stmt.expr
+
+
+
+
+def _sym(name: str) -> sympy.Symbol:
+    return sympy.Symbol(name)
+
+
+def _select(cond, then, otherwise):
+    return sympy.Piecewise((then, cond), (otherwise, True))
