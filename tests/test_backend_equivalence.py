@@ -297,14 +297,21 @@ def test_one_step_float64_agrees_to_1e_12(backend, case):
     _one_step(backend, case)
 
 
+#: what the other backends (GeNN) run: deterministic models (GeNN draws from its own
+#: generator) on a fixed-step method (the adaptive method is not emitted for GeNN yet; the
+#: pygenn tests check that it says so)
+OTHER_CASES = [c for c in CASE_PARAMS if not c.values[0].model.random_draws()
+               and c.values[0].model.method.name != "adaptive"]
+
+
 @pytest.mark.parametrize("backend", OTHERS, indirect=True)
-@pytest.mark.parametrize("case", [c for c in CASE_PARAMS if not c.values[0].model.random_draws()])
+@pytest.mark.parametrize("case", OTHER_CASES)
 def test_one_step_float64_on_other_backends(backend, case):
     _one_step(backend, case)
 
 
 @pytest.mark.parametrize("backend", OTHERS, indirect=True)
-@pytest.mark.parametrize("case", [c for c in CASE_PARAMS if not c.values[0].model.random_draws()])
+@pytest.mark.parametrize("case", OTHER_CASES)
 def test_float32_trajectory_on_other_backends(backend, case):
     """GeNN's code keeps the lowered evaluation order and takes float32 math functions as the
     double ones rounded, as every eqsnn backend: its CPU backend gives numpy's float32
