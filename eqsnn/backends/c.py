@@ -53,8 +53,10 @@ from .c_run_loop import TILE, run_loop_text
 
 __all__ = ["CProgram", "CRunner", "emit", "load"]
 
-#: neuron-steps below which a run stays on one thread (waking threads would cost more)
-PARALLEL_WORK = 1 << 22
+#: neuron-steps below which a run stays on one thread (waking threads would cost more):
+#: ``bench/cpu_backends.py --calibrate`` on an idle 2-core machine had two threads win
+#: from 2^18 (1.3-1.5x) and break even at 2^16 (docs/performance.md)
+PARALLEL_WORK = 1 << 18
 
 
 def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
