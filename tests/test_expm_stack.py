@@ -92,6 +92,93 @@ def test_triangular_2x2_nearly_repeated_against_40_digits():
     assert scipy_worst > 1e-12  # why SciPy is not the oracle here
 
 
+def general_2x2(seed, count):
+    """Full 2×2 matrices ``M = dt A`` of every kind the closed form tells apart: complex
+    eigenvalues ``μ ± iω`` (``ω`` down to ``1e-8 |μ|``), an eigenvalue at or near zero with
+    the other down to -50, both within 1/2 of zero, and exactly repeated ones (a rotated
+    Jordan block); each made non-normal and rotated."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            mu = -rng.uniform(0, 50)
+            w = rng.uniform(0, 50) * rng.choice([1e-8, 1e-3, 0.1, 1.0])
+            T = np.array([[mu, w], [-w, mu]])
+            S = np.eye(2) + np.triu(rng.normal(scale=0.5, size=(2, 2)), 1)
+            T = S @ T @ np.linalg.inv(S)
+        else:
+            if kind == 1:
+                lam = [-rng.uniform(0, 50), -10.0 ** rng.uniform(-12, 0) * rng.choice([0, 1])]
+            elif kind == 2:
+                lam = -rng.uniform(0, 0.25, 2)
+            else:
+                lam = [-rng.uniform(0, 50)] * 2
+            T = np.diag(lam)
+            T[0, 1] = rng.normal(scale=rng.choice([0.1, 1.0, 20.0]))
+        Q, _ = np.linalg.qr(rng.normal(size=(2, 2)))
+        out.append(Q @ T @ Q.T)
+    return np.array(out)
+
+
+def check_against_scipy_or_40_digits(M, phi, gamma, dt):
+    for i in range(len(M)):
+        aug = augmented(M[i] / dt, dt)
+        got = assembled(phi[i], gamma[i])
+        if relative(got, scipy.linalg.expm(aug)) >= 1e-13:  # SciPy may be the one off
+            assert relative(got, exact(aug)) < 1e-13, (i, dt)
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.1])
+def test_general_2x2_closed_form_matches_scipy(dt):
+    M = general_2x2(21, 400)
+    phi, gamma, rest = expm_stack._general_2x2(M, dt)
+    assert len(rest) == 0  # no neuron needed the Taylor path
+    check_against_scipy_or_40_digits(M, phi, gamma, dt)
+
+
+def test_general_2x2_strongly_non_normal_complex_against_40_digits():
+    """Complex eigenvalues of a matrix with entries up to ~1e3: ``δ² = ((a−d)/2)² + bc``
+    cancels, and is summed with its rounding errors; SciPy is off by more than 1e-13 here
+    (checked), so the oracle is mpmath."""
+    rng = np.random.default_rng(4)
+    M = []
+    for _ in range(40):
+        mu, w = -rng.uniform(0, 50), rng.uniform(0, 50)
+        S = np.eye(2) + np.triu(rng.normal(scale=3.0, size=(2, 2)), 1)
+        T = S @ np.array([[mu, w], [-w, mu]]) @ np.linalg.inv(S)
+        Q, _ = np.linalg.qr(rng.normal(size=(2, 2)))
+        M.append(Q @ T @ Q.T)
+    M = np.array(M)
+    phi, gamma = expm_stack.augmented_expm(M, 1.0)
+    scipy_worst = 0.0
+    for i in range(len(M)):
+        want = exact(augmented(M[i], 1.0))
+        assert relative(assembled(phi[i], gamma[i]), want) < 1e-14, i
+        scipy_worst = max(scipy_worst, relative(scipy.linalg.expm(augmented(M[i], 1.0)), want))
+    assert scipy_worst > 1e-13
+
+
+def test_general_2x2_special_matrices():
+    """A pure integrator, a rotation, uncoupled and lower-triangular matrices, coupled
+    compartments with an eigenvalue exactly zero."""
+    M = np.array([np.zeros((2, 2)), [[0.0, 1.0], [-1.0, 0.0]], [[-50.0, 0.0], [0.0, 0.0]],
+                  [[0.0, 0.0], [3.0, -50.0]], [[-40.0, 40.0], [40.0, -40.0]],
+                  [[-1e-3, 1e-3], [1e-3, -1e-3]], [[-20.0, -30.0], [30.0, -20.0]]])
+    phi, gamma = expm_stack.augmented_expm(M, 1.0)
+    assert (phi[0] == np.eye(2)).all() and (gamma[0] == np.eye(2)).all()
+    check_against_scipy_or_40_digits(M, phi, gamma, 1.0)
+
+
+def test_general_2x2_neurons_without_a_trusted_form_take_the_taylor_path(monkeypatch):
+    M = general_2x2(22, 40)
+    monkeypatch.setattr(expm_stack, "_TRUSTED", 0.0)
+    assert len(expm_stack._general_2x2(M, 1.0)[2]) == len(M)
+    phi, gamma = expm_stack.augmented_expm(M, 1.0)
+    want_phi, want_gamma = expm_stack._taylor(M, 1.0)
+    assert (phi == want_phi).all() and (gamma == want_gamma).all()
+
+
 def van_loan(A, G):
     k = A.shape[0]
     block = np.zeros((2 * k, 2 * k))
