@@ -11,7 +11,8 @@ from .connectivity import (
     FromList,
     OneToOne,
 )
-from .network import Connection, Network, NetworkResult, Population
+from .network import Network
+from .parts import Connection, NetworkResult, Population
 from .synapses import AlphaCond, AlphaCurr, Delta, ExpCond, ExpCurr, Exponential, Synapse
 
 __all__ = [

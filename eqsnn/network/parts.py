@@ -1,0 +1,259 @@
+"""The pieces of a :class:`~eqsnn.network.Network`: its populations, its connections, the
+result of a run, and the checks that turn a user's values into them."""
+
+from __future__ import annotations
+
+import numbers
+import types
+from collections.abc import Mapping
+
+import numpy as np
+
+from .. import ir
+from ..errors import ParameterError, ShapeError
+from ..initializers import Initializer
+from ..runtime.result import Timing
+from ..runtime.simulator import Simulator
+from . import compose
+
+__all__ = ["Connection", "NetworkResult", "Population"]
+
+NETWORK_BACKENDS = ("numpy", "c")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _key(seed: int, *words: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed & 0xFFFFFFFF, seed >> 32, *words])
+
+
+class Population:
+    """A population of a neuron model (or a spike source) in a :class:`Network`."""
+
+    def __init__(self, network, name, model, n, params, init, spikes=None):
+        self.network, self.name, self.n = network, name, n
+        self.params, self.init = dict(params or {}), dict(init or {})
+        self._spike_source = spikes  # (step, neuron) arrays, sorted, for a spike source
+        self._model = model
+        self.incoming: list[Connection] = []
+        self._sim: Simulator | None = None
+        if spikes is None:
+            self.ir, self._build = _resolve(model, n, network)
+        else:
+            self.ir, self._build = None, None
+
+    @property
+    def is_source(self) -> bool:
+        return self._spike_source is not None
+
+    @property
+    def spiking(self) -> bool:
+        return self.is_source or self.ir.spiking
+
+    def __repr__(self) -> str:
+        kind = "spike source" if self.is_source else self.ir.name
+        return f"<Population {self.name!r}: {self.n} x {kind}>"
+
+
+class Connection:
+    """Synapses from ``source`` to ``target`` through a synapse model into ``target_input``.
+
+    ``pre``, ``post`` and :attr:`weights` / :attr:`delays` are per synapse in CSR order
+    (see :mod:`eqsnn.network.connectivity`).  Weights can be read and set between runs.
+    """
+
+    def __init__(self, network, name, source, target, synapse_model, synapse_params,
+                 synapse_init, target_input, pre, post, weights, delays):
+        self.network, self.name = network, name
+        self.source, self.target = source, target
+        self.synapse_model, self.synapse_params = synapse_model, synapse_params
+        self.synapse_init = synapse_init
+        self.target_input = target_input
+        self.pre, self.post = pre, post
+        self.pre.flags.writeable = False
+        self.post.flags.writeable = False
+        self._weights = weights
+        self._delays = delays
+        if self.pre.size:
+            self._delay_range = (int(np.min(delays)), int(np.max(delays)))
+        else:
+            self._delay_range = (1, 1)
+        counts = np.bincount(pre, minlength=source.n)
+        self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.pre.size)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """A copy of the weights, one per synapse, in the model precision."""
+        return self._weights.copy()
+
+    @weights.setter
+    def weights(self, value) -> None:
+        if isinstance(value, Initializer):
+            raise ParameterError(
+                f"connection {self.name!r}: weights are set from arrays between runs",
+                hint="sample the values yourself (one per synapse), or give the initializer "
+                "to Network.connect")
+        self._weights = _per_synapse(f"connection {self.name!r} weights", value, self,
+                                     self.network.precision, None)
+
+    @property
+    def delays(self) -> np.ndarray:
+        """The delays in steps, one per synapse (read only)."""
+        out = np.broadcast_to(self._delays, self.pre.shape).copy()
+        out.flags.writeable = False
+        return out
+
+    @property
+    def state(self) -> Mapping[str, np.ndarray]:
+        """The synapse model's state per target neuron: name -> ``(batch, n_target)``."""
+        sim = self.network._built_sim(self.target)
+        pre = compose.prefix(self.name)
+        return types.MappingProxyType(
+            {s.name: sim.state[pre + s.name] for s in self.synapse_model.states})
+
+    def __repr__(self) -> str:
+        return (f"<Connection {self.name!r}: {self.source.name} -> {self.target.name}."
+                f"{self.target_input}, {self.synapse_model.name}, {self.n_synapses} synapses>")
+
+
+class NetworkResult(Mapping):
+    """Population or connection name -> :class:`~eqsnn.Result` of one run.
+
+    A connection's result holds the synapse states it recorded (no spikes).
+    """
+
+    def __init__(self, results: dict, timing: Timing):
+        self._results = results
+        self.timing = timing
+
+    def __getitem__(self, name):
+        return self._results[name]
+
+    def __iter__(self):
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
+class _Raw:
+    """A user's input passed through unchanged (a standard-library data input)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _direct(sim) -> bool:
+    """Whether the network may drive the Simulator's runner itself (a plain model: no
+    readout, no run-time params, no standard-library data input), skipping the
+    per-call checks that it made once for the whole run."""
+    model = sim.model
+    return model.readout is None and not model.runtime_params and sim._build is None
+
+
+def _recorded(records, pname):
+    """``(record key, state, neuron ids or None)`` for every state recorded from population
+    ``pname``'s simulator (its own states and those of the connections into it)."""
+    for key, plan in records.items():
+        if plan[0] in ("population", "target") and plan[1] == pname:
+            for state, index in plan[2].items():
+                yield key, state, index
+
+
+def _mapping(what, value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ParameterError(f"{what} must be a mapping, not {type(value).__name__}")
+    return dict(value)
+
+
+def _resolve(model, n, network):
+    from ..runtime.simulator import _resolve_model
+    inner = getattr(model, "ir", model)
+    if isinstance(inner, ir.Model) and inner.meta.get("kind") == "synapse":
+        raise ParameterError(f"{inner.name} is a synapse model, not a neuron model",
+                             hint="pass it to Network.connect as the synapse")
+    return _resolve_model(model, (n,), network.batch_size, network.dt, network.seed)
+
+
+def _synapse(name, synapse, params, init):
+    if callable(getattr(synapse, "build", None)):
+        if params or init:
+            raise ParameterError(f"connection {name!r}: give a standard-library synapse's "
+                                 "values to its constructor, not synapse_params")
+        model, params = synapse.build()
+        init = {}
+    else:
+        model = synapse
+        params, init = dict(_mapping("synapse_params", params)), dict(
+            _mapping("synapse_init", init))
+    model_ir = getattr(model, "ir", model)
+    if not isinstance(model_ir, ir.Model) or model_ir.meta.get("kind") != "synapse":
+        raise ParameterError(
+            f"connection {name!r}: expected a synapse model, got {type(model).__name__}",
+            hint="write one starting with 'synapse NAME' and compile it, or use "
+            "eqsnn.network.Exponential(...) and the other standard-library synapses")
+    return model_ir, params, init
+
+
+def _per_synapse(what, value, conn, precision, order):
+    """Weights: a scalar, one per synapse, Dense's (n_pre, n_post), or an Initializer."""
+    n = conn.pre.size
+    if isinstance(value, Initializer):
+        data = np.asarray(value.sample(conn.rng, n), np.float64)
+    else:
+        if isinstance(value, bool):
+            raise ParameterError(f"{what} must be numbers, not {value!r}")
+        try:
+            data = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{what} must be numbers, not {value!r}") from None
+        source, target = getattr(conn, "source", None), getattr(conn, "target", None)
+        if data.ndim == 2 and source is not None and data.shape == (source.n, target.n):
+            data = data[conn.pre, conn.post]
+        elif data.ndim == 0:
+            data = np.full(n, float(data))
+        elif data.shape != (n,):
+            raise ShapeError(f"{what} has shape {data.shape}; the connection has {n} synapses",
+                             hint="give a scalar, one value per synapse (in the order of "
+                             "Connection.pre/.post, or of the FromList), or for any "
+                             "connectivity an (n_source, n_target) matrix")
+        elif order is not None:
+            data = data[order]
+    if not np.all(np.isfinite(data)):
+        raise ParameterError(f"{what} must be finite")
+    return data.astype(precision)
+
+
+def _delays(what, value, conn, order):
+    if isinstance(value, Initializer):
+        # drawn per synapse in CSR order and rounded to whole steps
+        drawn = np.asarray(value.sample(conn.rng, conn.pre.size), np.float64)
+        if not np.all(np.isfinite(drawn)):
+            raise ParameterError(f"{what}: the initializer drew a value that is not finite")
+        value, order = np.rint(drawn).astype(np.int64), None
+    data = np.asarray(value)
+    if data.dtype.kind not in "iu" or (data.ndim == 0 and isinstance(value, bool)):
+        raise ParameterError(f"{what} must be whole steps (integers), not {value!r}",
+                             hint="a delay of d steps delivers a spike of step k at step "
+                             "k + d; convert times with round(delay / dt)")
+    if data.ndim == 0:
+        if data < 1:
+            raise ParameterError(f"{what} must be at least 1 step, not {int(data)}",
+                                 hint="a spike arrives in a later step than it is emitted")
+        return np.asarray(int(data), np.int64)
+    n = conn.pre.size
+    if data.shape != (n,):
+        raise ShapeError(f"{what} has shape {data.shape}; the connection has {n} synapses")
+    if n and data.min() < 1:
+        raise ParameterError(f"{what} must be at least 1 step; synapse "
+                             f"{int(np.argmin(data))} has {int(data.min())}")
+    data = data.astype(np.int64)
+    return data[order] if order is not None else data

@@ -1,0 +1,248 @@
+"""Running a :class:`~eqsnn.network.Network` in windows of the smallest delay.
+
+Every delay is at least ``d_min`` steps, so the arrivals of a window of
+``d_min`` steps are all known at its start: :class:`WindowedRun` sums them
+for the whole window (:meth:`~WindowedRun._arrivals`), runs every population
+for the window, one backend call each, queues the window's spikes
+(:meth:`~WindowedRun._push_history`) and gathers what was recorded
+(:meth:`~WindowedRun._results`).  The step order is the network module's.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+
+import numpy as np
+
+from ..errors import EqsnnError, ParameterError
+from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
+from ..runtime.result import Result, Spikes, Timing
+from ..runtime.spike_bits import SpikeBits
+from . import compose
+from .parts import NetworkResult, _direct, _mapping, _Raw, _recorded
+
+__all__ = ["WindowedRun"]
+
+
+class WindowedRun:
+    """What :class:`~eqsnn.network.Network` does in ``run``: its arrivals, windows and
+    results (a base class of the network, holding no state of its own)."""
+
+    def _clear_history(self):
+        empty = np.zeros(0, np.int64)
+        self._history = {name: (empty, empty, empty) for name in self.populations}
+
+    # --- running --------------------------------------------------------------
+    def run(self, steps, inputs=None, record=None) -> NetworkResult:
+        """Advance every population ``steps`` steps; see the module doc for the step.
+
+        ``inputs`` maps a population name to its inputs as :meth:`Simulator.run` takes
+        them; ``record`` maps a population name to the states (and ``"spikes"``) to
+        record, as a list or as a mapping state -> neuron ids, and a connection name to
+        the synapse states to record (every target neuron).
+        """
+        started = time.perf_counter()
+        from ..runtime import simulator as sim_module
+        steps = sim_module._count("steps", steps)
+        self._build_all()
+        inputs = _mapping("inputs", inputs)
+        record = _mapping("record", record)
+        plans, records = {}, {}
+        for name, value in inputs.items():
+            pop = self._population(name)
+            if pop.is_source:
+                raise ParameterError(f"spike source {name!r} takes no inputs")
+            value = _mapping(f"inputs[{name!r}]", value)
+            hidden = [k for k in value if "__" in str(k)]
+            if hidden:
+                raise unknown_name("input", hidden[0], {i.name for i in pop.ir.inputs})
+            if pop._sim._build is not None and pop._sim._build.input_name is not None:
+                plans[name] = self._data_input_plan(pop, value, steps)
+                continue
+            plans[name] = prepare_inputs(pop._sim.model, value, steps, self.batch_size,
+                                         (pop.n,))
+        for name, pop in self.populations.items():
+            if not pop.is_source and name not in plans:
+                build = pop._sim._build
+                plans[name] = {} if build is not None and build.input_name is not None else (
+                    prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,)))
+        for name, value in record.items():
+            records.update(self._record_plan(name, value))
+        # --- valid: from here on the network changes ---------------------------
+        window = steps if self._d_min is None else self._d_min
+        k0, first = 0, self._step
+        collected: dict[str, list] = {name: [] for name in records}
+        spikes: dict[str, list] = {name: [] for name in self.populations}
+        simulate = 0.0
+        while k0 < steps:
+            w = min(window, steps - k0)
+            step0 = first + k0
+            arrivals = self._arrivals(step0, w)
+            new = {}
+            for pname, pop in self.populations.items():
+                if pop.is_source:
+                    at, ids = pop._spike_source
+                    lo, hi = np.searchsorted(at, [step0, step0 + w])
+                    s_step = np.repeat(at[lo:hi], self.batch_size)
+                    s_neuron = np.repeat(ids[lo:hi], self.batch_size)
+                    s_batch = np.tile(np.arange(self.batch_size, dtype=np.int64), hi - lo)
+                    order = np.lexsort((s_neuron, s_batch, s_step))
+                    new[pname] = (s_step[order], s_batch[order], s_neuron[order])
+                    continue
+                win_inputs = {}
+                for iname, array in plans.get(pname, {}).items():
+                    if isinstance(array, _Raw):  # a standard-library data input, held
+                        win_inputs[iname] = array.value
+                    else:
+                        win_inputs[iname] = array if array.shape[0] == 1 else array[k0:k0 + w]
+                for conn in pop.incoming:
+                    win_inputs[compose.prefix(conn.name) + "w"] = arrivals[conn.name]
+                wanted = list(_recorded(records, pname))
+                names = {s: index for _, s, index in wanted}
+                t0 = time.perf_counter()
+                sim = pop._sim
+                if _direct(sim):
+                    # the Simulator's runner, with inputs checked once for the whole run
+                    raw = sim._runner.run(w, step0, win_inputs, names,
+                                          pop.spiking)
+                    sim._step = step0 + w
+                    got = {s: raw.vars[s] for s in names}
+                    fired = (raw.spike_step, raw.spike_batch, raw.spike_neuron)
+                else:
+                    result = sim.run(w, inputs=win_inputs,
+                                     record={**names, **({"spikes": None} if pop.spiking
+                                                         else {})})
+                    got = dict(result.vars)
+                    sp = result.spikes
+                    fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
+                simulate += time.perf_counter() - t0
+                if pop.spiking:
+                    new[pname] = (np.asarray(fired[0], np.int64) + step0,
+                                  np.asarray(fired[1], np.int64),
+                                  np.asarray(fired[2], np.int64))
+                for key, state, _ in wanted:
+                    collected[key].append((state, got[state].reshape(w, self.batch_size, -1)))
+            for pname, chunk in new.items():
+                spikes[pname].append(chunk)
+            self._push_history(new, step0 + w)
+            k0 += w
+        self._step = first + steps
+        return self._results(steps, first, records, collected, spikes, started, simulate)
+
+    def _data_input_plan(self, pop, value, steps) -> dict:
+        """A standard-library data input (ml_genn's shapes) is passed to every window as
+        given, so it must be held over the run: checked here for each window length."""
+        build = pop._sim._build
+        window = steps if self._d_min is None else min(self._d_min, steps)
+        for length in {window, steps % window or window} if steps else ():
+            for iname, raw in value.items():
+                if iname == build.input_name:
+                    try:
+                        build.adapt_input(raw, steps=length, step0=self._step)
+                    except EqsnnError as exc:
+                        raise ParameterError(
+                            f"population {pop.name!r}: data input {iname!r} must be held "
+                            f"over the run in a network (the network runs it in windows of "
+                            f"{window} steps): {exc.message}",
+                            hint=exc.hint or "give a value held over the run") from None
+        others = {k: v for k, v in value.items() if k != build.input_name}
+        prepare_inputs(pop._sim.model, others, steps, self.batch_size, (pop.n,))
+        return {k: _Raw(v) for k, v in value.items()}
+
+    def _record_plan(self, name, value):
+        if isinstance(value, str):
+            value = (value,)
+        if name in self.connections:
+            conn = self.connections[name]
+            pre = compose.prefix(name)
+            states = {s.name for s in conn.synapse_model.states}
+            out = {}
+            for state in value:
+                if state not in states:
+                    raise unknown_name("synapse state", state, states)
+                out[pre + state] = None
+            return {name: ("target", conn.target.name, out)}
+        pop = self._population(name)
+        if pop.is_source:
+            if list(value) != ["spikes"]:
+                raise ParameterError(f"spike source {name!r} records only 'spikes'")
+            return {name: ("source", name, {})}
+        visible = pop.ir.replace()  # the user's model: connection states stay hidden
+        chosen, want_spikes = prepare_record(visible, value, pop.n)
+        return {name: ("population", name, chosen, want_spikes)}
+
+    def _arrivals(self, step0: int, w: int) -> dict:
+        """Per connection: the summed weights arriving at steps step0 .. step0+w-1,
+        ``(w, batch, n_target)`` in the model precision, summed from 0 in (emission step,
+        pre, row) order."""
+        out = {}
+        batch = self.batch_size
+        for conn in self.connections.values():
+            n_post = conn.target.n
+            buf = np.zeros(w * batch * n_post, self.precision)
+            e, b, pre = self._history[conn.source.name]
+            if e.size and conn.n_synapses:
+                dmin, dmax = conn._delay_range
+                lo, hi = np.searchsorted(e, [step0 - dmax, step0 + w - dmin])  # e is sorted
+                e, b, pre = e[lo:hi], b[lo:hi], pre[lo:hi]
+                if batch > 1:  # (emission step, pre); lanes never mix
+                    order = np.lexsort((pre, e))
+                    e, b, pre = e[order], b[order], pre[order]
+                starts = conn._indptr[pre]
+                counts = conn._indptr[pre + 1] - starts
+                total = int(counts.sum())
+                if total:
+                    first = np.cumsum(counts) - counts
+                    syn = np.repeat(starts - first, counts) + np.arange(total)
+                    e_syn, b_syn = np.repeat(e, counts), np.repeat(b, counts)
+                    delays = conn._delays if conn._delays.ndim == 0 else conn._delays[syn]
+                    arrive = e_syn + delays - step0
+                    if dmin != dmax:  # a homogeneous delay selected only arriving spikes
+                        keep = (arrive >= 0) & (arrive < w)
+                        syn, arrive, b_syn = syn[keep], arrive[keep], b_syn[keep]
+                    flat = (arrive * batch + b_syn) * n_post + conn.post[syn]
+                    np.add.at(buf, flat, conn._weights[syn])
+            out[conn.name] = buf.reshape(w, batch, n_post)
+        return out
+
+    def _push_history(self, new, next_step):
+        """Keep the spikes that can still arrive: emitted at or after next_step - d_max."""
+        for name, chunk in new.items():
+            e, b, n = (np.concatenate(pair) for pair in zip(self._history[name], chunk))
+            keep = e >= next_step - self._d_max
+            self._history[name] = (e[keep], b[keep], n[keep])
+
+    def _results(self, steps, first, records, collected, spikes, started, simulate):
+        timing = Timing(steps, time.perf_counter() - started, simulate)
+        results = {}
+        for name, plan in records.items():
+            kind = plan[0]
+            pop = self.populations[plan[1]]
+            variables, spike_obj = {}, None
+            if kind == "population":
+                chosen, want = plan[2], plan[3]
+                states = list(chosen)
+            elif kind == "target":
+                states = list(plan[2])
+                want = False
+            else:
+                states, want = [], True
+            for state in states:
+                parts = [v for (s, v) in collected.get(name, []) if s == state]
+                shown = state.split("__", 1)[-1]
+                index = plan[2][state]
+                width = pop.n if index is None else len(index)
+                variables[shown] = (np.concatenate(parts) if parts else np.zeros(
+                    (0, self.batch_size, width))).reshape(steps, self.batch_size, width)
+            if want:
+                chunks = spikes[pop.name]
+                cat = [np.concatenate(part) if chunks else np.zeros(0, np.int64)
+                       for part in zip(*chunks)] if chunks else [np.zeros(0, np.int64)] * 3
+                e, b, n = cat
+                bits = SpikeBits.empty(steps, self.batch_size, pop.n, False)
+                bits.write_lists(e - first, b, n)
+                spike_obj = Spikes(bits, self.dt, first, self.batch_size, (pop.n,))
+            results[name] = Result(types.MappingProxyType(variables), spike_obj, None, timing,
+                                   (pop.n,))
+        return NetworkResult(results, timing)
