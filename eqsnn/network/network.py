@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import BackendError, ParameterError, ShapeError
-from ..runtime.inputs import unknown_name
+from ..runtime.inputs import is_int, unknown_name
 from ..runtime.simulator import Simulator
 from . import compose
 from .connectivity import Connectivity, Dense
@@ -38,7 +38,6 @@ from .parts import (
     Connection,
     Population,
     _delays,
-    _is_int,
     _key,
     _per_synapse,
     _synapse,
@@ -101,7 +100,7 @@ class Network(WindowedRun):
         """``n`` neurons of ``model`` (an eqsnn.Model or a standard-library neuron)."""
         self._check_open()
         name = self._new_name(name, None)
-        if not _is_int(n) or n < 1:
+        if not is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
         pop = Population(self, name, model, int(n), params, init)
         if pop.ir.arrays and pop._build is not None and pop._build.input_name is not None:
@@ -120,7 +119,7 @@ class Network(WindowedRun):
         spikes at most once per step."""
         self._check_open()
         name = self._new_name(name, None)
-        if not _is_int(n) or n < 1:
+        if not is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
         if (steps is None) == (times is None) or neurons is None:
             raise ParameterError(f"spike source {name!r}: give neurons and either steps or "

@@ -3,7 +3,6 @@ result of a run, and the checks that turn a user's values into them."""
 
 from __future__ import annotations
 
-import numbers
 import types
 from collections.abc import Mapping
 
@@ -19,10 +18,6 @@ from . import compose
 __all__ = ["Connection", "NetworkResult", "Population"]
 
 NETWORK_BACKENDS = ("numpy", "c")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _key(seed: int, *words: int) -> np.random.SeedSequence:

@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from ..errors import ParameterError
+from .spike_bits import row_words
 
 __all__ = ["Snapshot", "record_bytes", "available_memory", "check_record_memory"]
 
@@ -54,7 +55,7 @@ def record_bytes(model, chosen: dict, record_spikes, steps: int, batch: int, n: 
         width = n if index is None else len(index)
         total += steps * batch * width * sizes.get(types[name], 8)
     if record_spikes is not False and model.spiking:
-        total += (1 + model.signed) * steps * batch * ((n + 511) // 512) * 64
+        total += (1 + model.signed) * steps * batch * row_words(n) * 4
     return total
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,9 +22,14 @@ from .. import ir
 from ..errors import ParameterError, ShapeError
 
 __all__ = [
-    "fit", "check_numeric", "check_range", "is_device_array", "unknown_name", "prepare_inputs",
-    "prepare_record",
+    "fit", "check_numeric", "check_range", "is_device_array", "is_int", "unknown_name",
+    "prepare_inputs", "prepare_record",
 ]
+
+
+def is_int(value) -> bool:
+    """An integer that is not a bool (``True`` is not a count, a lane or a seed)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def unknown_name(kind: str, name, known) -> ParameterError:

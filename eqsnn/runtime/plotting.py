@@ -9,9 +9,9 @@ a global backend and works headless.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from .inputs import is_int
 
 __all__ = ["result_figure", "neuron_colours"]
 
@@ -51,9 +51,9 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
         raise ValueError("the run has no steps to plot")
     info = getattr(result, "info", None)
     batch_size = info.batch_size if info is not None else (spikes.batch_size if spikes else 1)
-    if not _is_int(lane) or not 0 <= lane < batch_size:
+    if not is_int(lane) or not 0 <= lane < batch_size:
         raise ValueError(f"lane must be an int in [0, {batch_size}), not {lane!r}")
-    if not _is_int(neurons) or neurons < 1:
+    if not is_int(neurons) or neurons < 1:
         raise ValueError(f"neurons must be a positive int (how many traces), not {neurons!r}")
     dt, first_step = _time_base(result, info)
     chosen = dict(info.chosen) if info is not None else {}
@@ -91,10 +91,6 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
             raise ParameterError(f"cannot write the figure {path!r}: "
                                  f"{exc.strerror or exc}") from None
     return figure
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _time_base(result, info):

@@ -30,6 +30,7 @@ from .inputs import (
     check_numeric,
     check_range,
     is_device_array,
+    is_int,
     prepare_inputs,
     prepare_record,
     unknown_name,
@@ -356,25 +357,21 @@ def _resolve_model(model, shape, batch_size, dt, seed):
     )
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _count(what: str, value) -> int:
-    if not _is_int(value) or value < 0:
+    if not is_int(value) or value < 0:
         raise ParameterError(f"{what} must be a non-negative integer, not {value!r}")
     return int(value)
 
 
 def _positive_int(what: str, value) -> int:
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise ParameterError(f"{what} must be a positive integer, not {value!r}")
     return int(value)
 
 
 def _population_shape(n) -> tuple[int, ...]:
-    shape = (n,) if _is_int(n) else n
-    if not isinstance(shape, tuple) or not shape or not all(_is_int(d) and d > 0 for d in shape):
+    shape = (n,) if is_int(n) else n
+    if not isinstance(shape, tuple) or not shape or not all(is_int(d) and d > 0 for d in shape):
         raise ParameterError(
             f"n must be a positive integer or a tuple of them (the population shape), not {n!r}"
         )
@@ -396,6 +393,6 @@ def _precision(precision) -> str:
 
 
 def _seed(seed) -> int:
-    if not _is_int(seed) or not 0 <= seed < 2**64:
+    if not is_int(seed) or not 0 <= seed < 2**64:
         raise ParameterError(f"seed must be an integer in [0, 2**64), not {seed!r}")
     return int(seed)
