@@ -67,8 +67,8 @@ class Network(WindowedRun):
             get_backend(backend)  # an unknown name gets the usual error
             raise BackendError(
                 f"networks do not run on the {backend} backend yet",
-                hint=f"use one of: {', '.join(NETWORK_BACKENDS)} (networks on cupy and pygenn "
-                "come with GPU support for networks)")
+                hint=f"use one of: {', '.join(NETWORK_BACKENDS)} (networks on cupy come with "
+                "GPU support for networks)")
         self.backend = backend
         self.fast_math = bool(fast_math)
         self.populations: dict[str, Population] = {}
@@ -76,6 +76,7 @@ class Network(WindowedRun):
         self._built = False
         self._step = 0
         self._history: dict[str, tuple] = {}
+        self._genn = None  # the GeNN model of the whole network on pygenn
 
     # --- building ------------------------------------------------------------
     def _check_open(self):
@@ -216,7 +217,7 @@ class Network(WindowedRun):
         if self._built:
             return
         for index, pop in enumerate(self.populations.values()):
-            if pop.is_source:
+            if pop.is_source or self.backend == "pygenn":
                 continue
             seed = int(_key(self.seed, 0, index).generate_state(1, np.uint64)[0])
             incoming = tuple(compose.Incoming(c.name, c.synapse_model, c.target_input)
@@ -242,6 +243,12 @@ class Network(WindowedRun):
         self._d_max = max((int(np.max(c._delays)) for c in self.connections.values()
                            if c.n_synapses), default=0)
         self._clear_history()
+        if self.backend == "pygenn":
+            from ..backends.pygenn_network import PopulationView, build_network
+            self._genn = build_network(self)
+            for pop in self.populations.values():
+                if not pop.is_source:
+                    pop._sim = PopulationView(self._genn, pop.name)
         self._built = True
 
     def build(self) -> None:
@@ -260,6 +267,8 @@ class Network(WindowedRun):
         for pop in self.populations.values():
             if pop._sim is not None:
                 pop._sim.reset()
+        if self._genn is not None:
+            self._genn.reset()
         self._clear_history()
         self._step = 0
 

@@ -17,7 +17,7 @@ from . import compose
 
 __all__ = ["Connection", "NetworkResult", "Population"]
 
-NETWORK_BACKENDS = ("numpy", "c")
+NETWORK_BACKENDS = ("numpy", "c", "pygenn")
 
 
 def _key(seed: int, *words: int) -> np.random.SeedSequence:

@@ -70,6 +70,12 @@ class WindowedRun:
         for name, value in record.items():
             records.update(self._record_plan(name, value))
         # --- valid: from here on the network changes ---------------------------
+        if self._genn is not None:  # pygenn: one GeNN model runs the whole network
+            collected, fired, simulate = self._genn.run(steps, self._step, plans, records)
+            first, self._step = self._step, self._step + steps
+            return self._results(steps, first, records, collected,
+                                 {p: [fired[p]] if p in fired else [] for p in self.populations},
+                                 started, simulate)
         window = steps if self._d_min is None else self._d_min
         k0, first = 0, self._step
         collected: dict[str, list] = {name: [] for name in records}

@@ -1,0 +1,519 @@
+"""A whole eqsnn :class:`~eqsnn.network.Network` as one GeNN model (``backend="pygenn"``).
+
+Built by :func:`build_network` when the network is built; imported only then,
+so the rest of eqsnn needs no PyGeNN.  What each part becomes
+(:mod:`eqsnn.printing.genn_network` prints the models):
+
+* a population: a GeNN neuron population of its model with one additional
+  input var per incoming connection (the neuron sums them in connection
+  order); the user's inputs come from current sources, as for one
+  population (:mod:`eqsnn.backends.pygenn_runtime`);
+* a spike source: a neuron population whose threshold reads its spike steps
+  from an extra global param;
+* a connection: a SPARSE synapse group whose connectivity is uploaded from
+  the host in eqsnn's CSR order (rows in eqsnn's order, not re-sorted), with
+  the eqsnn synapse model as its postsynaptic model and the static
+  weight-update model; a homogeneous delay of d steps is
+  ``axonal_delay_steps = d - 1``, per-synapse delays are GeNN's dendritic
+  delays ``d - 1`` with ``max_dendritic_delay_timesteps = max(d)``.
+
+Where GeNN's backend cannot batch (CPU), batch lane ``b`` is a copy of
+every population and connection, named ``lane{b}_<name>``.  ``reset`` loads
+the built model again (GeNN's queues and delay buffers start empty) and
+writes the initial states and the current weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import types
+import weakref
+
+import numpy as np
+
+from ..errors import BackendError, ParameterError
+from ..printing.genn import genn_precision, genn_spec
+from ..printing.genn_network import (
+    DELAY_VAR,
+    WEIGHT_VAR,
+    connection_input,
+    network_neuron,
+    postsynaptic_spec,
+    weight_update_spec,
+)
+from ..runtime import host
+from ..runtime.values import initial_states, prepare_arrays, prepare_params
+from . import numpy_dtype
+from .pygenn_runtime import _claim, _release, cache_dir, genn_backend, quiet_build
+
+__all__ = ["GeNNNetwork", "build_network"]
+
+RECORDING_STEPS = 1024
+_GENN_TYPES = {"float": "scalar", "int": "int", "bool": "bool"}
+
+
+def build_network(net) -> GeNNNetwork:
+    """The GeNN model of ``net``, built and loaded; raises BackendError where it cannot."""
+    try:
+        import pygenn  # noqa: F401
+    except ImportError as error:
+        raise BackendError(
+            f"the pygenn backend needs PyGeNN ({error})",
+            hint="build PyGeNN from https://github.com/genn-team/genn (GeNN 5), or run the "
+            "network on numpy or c") from None
+    return GeNNNetwork(net)
+
+
+class _Part:
+    """What the host computed for one population or connection."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+class GeNNNetwork:
+    """One GeNN model holding every population and connection of a network."""
+
+    def __init__(self, net):
+        self.net = net
+        self.precision, self.batch, self.dt = net.precision, net.batch_size, float(net.dt)
+        self.backend = genn_backend()
+        self.lanes = self.batch if self.backend == "single_threaded_cpu" else 1
+        self.pops, self.conns = {}, {}
+        for index, pop in enumerate(net.populations.values()):
+            self.pops[pop.name] = self._population(pop, index)
+        for conn in net.connections.values():
+            self.conns[conn.name] = self._connection(conn)
+        self._pushed_weights: dict = {}
+        self.genn = None
+        self._build()
+
+    # --- host values --------------------------------------------------------------------
+    def _population(self, pop, index):
+        if pop.is_source:
+            at, ids = pop._spike_source
+            order = np.lexsort((at, ids))
+            steps = at[order].astype(np.int32)
+            bounds = np.searchsorted(ids[order], np.arange(pop.n + 1))
+            return _Part(source=True, steps=steps, start=bounds[:-1].astype(np.int32),
+                         end=bounds[1:].astype(np.int32))
+        net = self.net
+        build = pop._build
+        if build is not None and build.input_name is not None:
+            raise BackendError(f"population {pop.name!r}: {pop.ir.name} takes a data input, "
+                               "which networks on pygenn do not feed",
+                               hint="give spike trains with Network.add_spike_source")
+        if pop.ir.runtime_params:
+            raise BackendError(f"population {pop.name!r}: {pop.ir.name} reads run-time params "
+                               f"{sorted(pop.ir.runtime_params)}, which networks on pygenn "
+                               "do not set")
+        params, init = dict(pop.params), dict(pop.init)
+        if build is not None:
+            seed = int(np.random.SeedSequence([net.seed & 0xFFFFFFFF, net.seed >> 32, 0, index])
+                       .generate_state(1, np.uint64)[0])
+            build = pop._model.build(shape=(pop.n,), batch_size=net.batch_size, dt=net.dt,
+                                     seed=seed)
+            params = {**build.arrays, **build.params, **params}
+            init = {**build.init, **init}
+        model = network_neuron(pop.ir, tuple((c.name, c.target_input) for c in pop.incoming))
+        values = prepare_params(model, params, (pop.n,), self.precision)
+        arrays = prepare_arrays(model, params)
+        precompute = host.evaluate_precompute(model, values, self.dt)
+        initial = initial_states(model, values, precompute, init, self.batch, (pop.n,),
+                                 self.dt, self.precision)
+        values.update(precompute)
+        per_neuron = frozenset(k for k, v in values.items() if np.ndim(v) == 1)
+        spec = genn_spec(model, self.precision, per_neuron,
+                         batch="eqsnn_lane" if self.lanes > 1 else None,
+                         wide_math=not net.fast_math)
+        return _Part(source=False, model=model, values=values, arrays=arrays, init=initial,
+                     spec=spec, names=spec.code.names, user_inputs=[i for i in pop.ir.inputs])
+
+    def _connection(self, conn):
+        if conn.n_synapses == 0:
+            raise BackendError(f"connection {conn.name!r} has no synapses, and GeNN builds no "
+                               "synapse group without any",
+                               hint="leave the connection out, or run the network on numpy "
+                               "or c")
+        rule = getattr(conn, "rule", None) or getattr(conn, "plasticity", None)
+        hetero = conn._delays.ndim == 1 and conn._delay_range[0] != conn._delay_range[1]
+        wu = weight_update_spec("static", heterogeneous_delay=hetero, rule=rule)
+        model = conn.synapse_model
+        ps = postsynaptic_spec(model, self.precision, wide_math=not self.net.fast_math)
+        n_target = conn.target.n
+        values = prepare_params(model, conn.synapse_params, (n_target,), self.precision)
+        if any(np.ndim(v) for v in values.values()):
+            raise BackendError(f"connection {conn.name!r}: synapse params per target neuron "
+                               "do not run on pygenn", hint="give one value per param")
+        precompute = host.evaluate_precompute(model, values, self.dt)
+        initial = initial_states(model, values, precompute, conn.synapse_init, self.batch,
+                                 (n_target,), self.dt, self.precision)
+        values.update(precompute)
+        return _Part(wu=wu, ps=ps, values=values, init=initial, hetero=hetero)
+
+    # --- building -----------------------------------------------------------------------
+    def _build(self):
+        from pygenn import (
+            GeNNModel,
+            VarAccess,
+            VarAccessMode,
+            create_current_source_model,
+            create_neuron_model,
+            create_postsynaptic_model,
+            create_weight_update_model,
+            init_postsynaptic,
+            init_weight_update,
+        )
+        net = self.net
+        genn_models = {}
+        key = [self.precision, self.batch, self.backend, self.dt]
+        for name, part in self.pops.items():
+            if part.source:
+                key.append((name, "source"))
+                continue
+            spec = part.spec
+            derived = {g: float(np.asarray(part.values[spec.origin[g][1]]).reshape(-1)[0])
+                       for g in spec.derived_params}
+            part.derived = derived
+            params = list(spec.params) + ([("eqsnn_lane", "int")] if self.lanes > 1 else [])
+            kwargs = {
+                "params": params,
+                "vars": [(n, t, getattr(VarAccess, a)) for n, t, a in spec.vars],
+                "derived_params": [(n, lambda pars, dt, v=derived[n]: v)
+                                   for n in spec.derived_params],
+                "sim_code": spec.sim_code,
+                "threshold_condition_code": spec.threshold_condition_code,
+                "reset_code": spec.reset_code,
+                "extra_global_params": list(spec.extra_global_params),
+                "additional_input_vars": list(spec.additional_input_vars),
+            }
+            kwargs = {k: v for k, v in kwargs.items() if v not in (None, [])}
+            genn_models[name] = create_neuron_model(f"eqsnn_{name}", **kwargs)
+            key.append((name, repr(kwargs), derived, {a: len(v) for a, v in part.arrays.items()}))
+        for cname, part in self.conns.items():
+            ps = part.ps
+            derived = {g: float(np.asarray(part.values[ps.origin[g][1]]).reshape(-1)[0])
+                       for g in ps.derived_params}
+            part.derived = derived
+            kwargs = {
+                "params": list(ps.params),
+                "vars": [(n, t, getattr(VarAccess, a)) for n, t, a in ps.vars],
+                "neuron_var_refs": [(n, t, VarAccessMode.READ_ONLY)
+                                    for n, t, _ in ps.neuron_var_refs],
+                "derived_params": [(n, lambda pars, dt, v=derived[n]: v)
+                                   for n in ps.derived_params],
+                "sim_code": ps.sim_code,
+            }
+            kwargs = {k: v for k, v in kwargs.items() if v not in (None, [])}
+            part.psm = create_postsynaptic_model(f"eqsnn_psm_{cname}", **kwargs)
+            part.wum = create_weight_update_model(part.wu.class_name, vars=list(part.wu.vars),
+                                                  pre_spike_syn_code=part.wu.pre_spike_syn_code)
+            conn = net.connections[cname]
+            key.append((cname, repr(kwargs), derived, part.wu, conn.pre.tobytes(),
+                        conn.post.tobytes(), np.asarray(conn._delays).tobytes()))
+        source_model = create_neuron_model(
+            "eqsnn_spike_source", vars=[("start", "int"), ("end", "int")],
+            extra_global_params=[("spikeSteps", "int*")],
+            threshold_condition_code="start < end && (int)round(t / dt) >= spikeSteps[start]",
+            reset_code="start++;")
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        name = _claim(digest)
+        self._finalizer = weakref.finalize(self, _release, name)
+        genn = GeNNModel(genn_precision(self.precision), name, backend=self.backend,
+                         time_precision="double")
+        genn.dt = self.dt
+        genn.seed = (net.seed % (2**32 - 1)) or 2**31 + 12345
+        if self.lanes == 1:
+            genn.batch_size = self.batch
+        self.groups = [{} for _ in range(self.lanes)]
+        self.feeds = [{} for _ in range(self.lanes)]
+        self.synapses = [{} for _ in range(self.lanes)]
+        for lane in range(self.lanes):
+            for pname, part in self.pops.items():
+                pop = net.populations[pname]
+                if part.source:
+                    group = genn.add_neuron_population(f"lane{lane}_{pname}", pop.n,
+                                                       source_model, {},
+                                                       {"start": part.start, "end": part.end})
+                    group.extra_global_params["spikeSteps"].set_init_values(
+                        part.steps if part.steps.size else np.zeros(1, np.int32))
+                    self.groups[lane][pname] = group
+                    continue
+                values = {g: self._param_value(part, g) for g, _ in part.spec.params}
+                if self.lanes > 1:
+                    values["eqsnn_lane"] = lane
+                group = genn.add_neuron_population(
+                    f"lane{lane}_{pname}", pop.n, genn_models[pname], values,
+                    {g: 0 for g, _, _ in part.spec.vars})
+                for array in part.model.arrays:
+                    data = np.zeros(max(1, len(part.arrays[array.name])),
+                                    numpy_dtype(array.dtype, self.precision))
+                    group.extra_global_params[part.names[array.name]].set_init_values(data)
+                group.spike_recording_enabled = part.model.spiking
+                feeds = {}
+                for item in part.user_inputs:
+                    feed = create_current_source_model(
+                        f"eqsnn_feed_{item.dtype}",
+                        vars=[("value", _GENN_TYPES[item.dtype], VarAccess.READ_ONLY_DUPLICATE)],
+                        injection_code="injectCurrent(value);")
+                    cs = genn.add_current_source(f"lane{lane}_{pname}_{item.name}", feed,
+                                                 group, {}, {"value": 0})
+                    if item.name != "Isyn":
+                        cs.target_var = part.names[item.name]
+                    feeds[item.name] = cs
+                self.groups[lane][pname] = group
+                self.feeds[lane][pname] = feeds
+            for cname, part in self.conns.items():
+                conn = net.connections[cname]
+                target = self.pops[conn.target.name]
+                wu_vars = {WEIGHT_VAR: conn._weights}
+                if part.hetero:
+                    wu_vars[DELAY_VAR] = (conn._delays - 1).astype(np.uint32)
+                ps_params = {g: float(np.asarray(part.values[part.ps.origin[g][1]]))
+                             for g, _ in part.ps.params}
+                refs = {g: target.names[eqsnn_name]
+                        for g, _, eqsnn_name in part.ps.neuron_var_refs}
+                sg = genn.add_synapse_population(
+                    f"lane{lane}_{cname}", "SPARSE", self.groups[lane][conn.source.name],
+                    self.groups[lane][conn.target.name],
+                    init_weight_update(part.wum, {}, wu_vars),
+                    init_postsynaptic(part.psm, ps_params,
+                                      {g: 0 for g, _, _ in part.ps.vars}, refs))
+                sg.set_sparse_connections(conn.pre, conn.post)
+                # eqsnn's row order, not GeNN's (pre, post) sort: the same summation order
+                sg.synapse_order = np.arange(conn.n_synapses)
+                sg.ind = np.asarray(conn.post)
+                sg.post_target_var = target.names[connection_input(cname)]
+                if part.hetero:
+                    sg.max_dendritic_delay_timesteps = int(conn._delay_range[1])
+                else:
+                    sg.axonal_delay_steps = int(conn._delay_range[0]) - 1
+                self.synapses[lane][cname] = sg
+        with quiet_build(f"network of {len(self.pops)} populations"):
+            genn.build(cache_dir())
+        self.genn = genn
+        self._load()
+
+    def _param_value(self, part, genn_name):
+        kind, name = part.spec.origin[genn_name]
+        if kind == "length":
+            return len(part.arrays[name])
+        value = np.asarray(part.values[name]).reshape(-1)[0]
+        declared = {p.name: p.dtype for p in part.model.params}
+        return {"int": int, "bool": bool}.get(declared.get(name, "float"), float)(value)
+
+    def _load(self):
+        """Load the built model: states, per-neuron values, arrays and weights from the host."""
+        n_max = max((self.net.populations[p].n for p in self.pops), default=1)
+        words = -(-n_max // 32)
+        self.recording = max(1, min(RECORDING_STEPS, 2**24 // (words * self.batch)))
+        self.genn.load(num_recording_timesteps=self.recording)
+        for pname, part in self.pops.items():
+            if part.source:
+                continue
+            for state, value in part.init.items():
+                self._write_var(pname, part.names[state], value)
+            for genn_name, _, access in part.spec.vars:
+                kind, name = part.spec.origin[genn_name]
+                if access == "READ_ONLY":
+                    self._write_var(pname, genn_name, np.broadcast_to(
+                        part.values[name], (self.net.populations[pname].n,)))
+            for name, data in part.arrays.items():
+                for lane in range(self.lanes):
+                    egp = self.groups[lane][pname].extra_global_params[part.names[name]]
+                    egp.view[:len(data)] = data
+                    egp.push_to_device()
+        for cname, part in self.conns.items():
+            for state, value in part.init.items():
+                self._write_psm(cname, part.ps.names[state], value)
+        self._pushed_weights = {c: conn._weights for c, conn in self.net.connections.items()}
+
+    # --- variables ----------------------------------------------------------------------
+    def _lane_rows(self, value, lane, shape):
+        value = np.asarray(value)
+        if value.ndim == 2:
+            part = value[lane:lane + 1] if self.lanes > 1 else value
+            return part.reshape(shape)
+        return np.broadcast_to(value, shape)
+
+    def _write_var(self, pname, genn_name, value):
+        for lane in range(self.lanes):
+            var = self.groups[lane][pname].vars[genn_name]
+            var.view[...] = self._lane_rows(value, lane, var.view.shape)
+            var.push_to_device()
+
+    def _write_psm(self, cname, genn_name, value):
+        for lane in range(self.lanes):
+            var = self.synapses[lane][cname].psm_vars[genn_name]
+            var.view[...] = self._lane_rows(value, lane, var.view.shape)
+            var.push_to_device()
+
+    def _read(self, variables, n):
+        parts = []
+        for var in variables:
+            var.pull_from_device()
+            parts.append(np.array(var.view).reshape(-1, n))
+        return np.concatenate(parts)
+
+    def read_state(self, pname, name):
+        """A neuron state (``(batch, n)``) or, named ``<conn>__<state>``, a synapse state."""
+        pop = self.net.populations[pname]
+        for conn in pop.incoming:
+            prefix = f"{conn.name}__"
+            if name.startswith(prefix):
+                state = name[len(prefix):]
+                part = self.conns[conn.name]
+                genn_name = part.ps.names[state]
+                dtype = numpy_dtype(conn.synapse_model.state(state).dtype, self.precision)
+                return self._read([self.synapses[lane][conn.name].psm_vars[genn_name]
+                                   for lane in range(self.lanes)], pop.n).astype(dtype)
+        part = self.pops[pname]
+        dtype = numpy_dtype(part.model.state(name).dtype, self.precision)
+        return self._read([self.groups[lane][pname].vars[part.names[name]]
+                           for lane in range(self.lanes)], pop.n).astype(dtype)
+
+    def write_state(self, pname, name, value):
+        part = self.pops[pname]
+        self._write_var(pname, part.names[name], np.asarray(value))
+
+    def reset(self):
+        self.genn.unload()
+        self._load()
+
+    def _push_weights(self):
+        for cname, conn in self.net.connections.items():
+            if self._pushed_weights.get(cname) is not conn._weights:
+                for lane in range(self.lanes):
+                    var = self.synapses[lane][cname].vars[WEIGHT_VAR]
+                    var.values = conn._weights
+                    var.push_to_device()
+                self._pushed_weights[cname] = conn._weights
+
+    # --- running ------------------------------------------------------------------------
+    def run(self, steps, step0, plans, records):
+        """``(collected, spikes, seconds)`` of ``steps`` steps from ``step0``: per record key
+        a list of ``(state, (steps, batch, width))``, per population its spikes as
+        ``(step, lane, neuron)`` (absolute steps), and the time spent in GeNN."""
+        net = self.net
+        self._push_weights()
+        wanted = {}  # pname -> [(key, state, index)]
+        for key, plan in records.items():
+            if plan[0] in ("population", "target"):
+                for state, index in plan[2].items():
+                    wanted.setdefault(plan[1], []).append((key, state, index))
+        out = {key: {} for key in records}
+        for pname, items in wanted.items():
+            n = net.populations[pname].n
+            for key, state, index in items:
+                width = n if index is None else len(index)
+                dtype = (numpy_dtype(self.pops[pname].model.state(state).dtype, self.precision)
+                         if "__" not in state else self.precision)
+                out[key][state] = np.empty((steps, self.batch, width), dtype)
+        feeds = {}
+        for pname, plan in plans.items():
+            part = self.pops[pname]
+            for item in part.user_inputs:
+                feeds[(pname, item.name)] = np.asarray(plan[item.name])
+        spiking = [p for p, part in self.pops.items()
+                   if not part.source and part.model.spiking]
+        flags = {p: np.zeros((steps, self.batch, net.populations[p].n), bool) for p in spiking}
+        self.genn.timestep = step0
+        started = time.perf_counter()
+        chunk = 0
+        for i in range(steps):
+            for (pname, iname), value in feeds.items():
+                if i == 0 or value.shape[0] > 1:
+                    self._feed(pname, iname, value[0 if value.shape[0] == 1 else i])
+            self.genn.step_time()
+            for pname, items in wanted.items():
+                for key, state, index in items:
+                    got = self.read_state(pname, state)
+                    out[key][state][i] = got if index is None else got[:, np.asarray(index)]
+            if spiking and (i + 1 - chunk == self.recording or i + 1 == steps):
+                self._collect(flags, chunk, i + 1, step0)
+                chunk = i + 1
+        seconds = time.perf_counter() - started
+        spikes = {}
+        for pname, pop in net.populations.items():
+            if pop.is_source:
+                at, ids = pop._spike_source
+                lo, hi = np.searchsorted(at, [step0, step0 + steps])
+                s_step = np.repeat(at[lo:hi], self.batch)
+                s_neuron = np.repeat(ids[lo:hi], self.batch)
+                s_batch = np.tile(np.arange(self.batch, dtype=np.int64), hi - lo)
+                spikes[pname] = (s_step, s_batch, s_neuron)
+            elif pname in flags:
+                k, b, i = np.nonzero(flags[pname])
+                spikes[pname] = (k.astype(np.int64) + step0, b.astype(np.int64),
+                                 i.astype(np.int64))
+        collected = {key: [(s, v) for s, v in states.items()] for key, states in out.items()}
+        return collected, spikes, seconds
+
+    def _feed(self, pname, iname, value):
+        n = self.net.populations[pname].n
+        value = np.broadcast_to(value, (self.batch, n))
+        for lane in range(self.lanes):
+            var = self.feeds[lane][pname][iname].vars["value"]
+            part = value[lane:lane + 1] if self.lanes > 1 else value
+            var.view[...] = part.reshape(var.view.shape)
+            var.push_to_device()
+
+    def _collect(self, flags, start, stop, step0):
+        from pygenn import types as genn_types
+
+        self.genn.pull_recording_buffers_from_device()
+        per_pop = self.batch // self.lanes
+        for pname, flag in flags.items():
+            n = self.net.populations[pname].n
+            words = -(-n // 32)
+            for lane in range(self.lanes):
+                group = self.groups[lane][pname]
+                buffer = group._get_array("recordSpk", genn_types.Uint32).view
+                buffer = buffer.reshape(self.recording, per_pop, words)
+                rows = slice(lane, lane + 1) if self.lanes > 1 else slice(None)
+                for i in range(start, stop):
+                    slot = (step0 + i) % self.recording
+                    bits = np.unpackbits(buffer[slot].view(np.uint8), axis=-1,
+                                         bitorder="little")
+                    flag[i, rows] = bits[:, :n].astype(bool)
+
+
+class PopulationView:
+    """What the network reads of a population on pygenn (its ``_sim``): the model its
+    inputs are prepared for, its state, and writing it."""
+
+    def __init__(self, genn: GeNNNetwork, pname: str):
+        self._genn, self._pname = genn, pname
+        self.model = genn.pops[pname].model
+        self._build = None
+
+    @property
+    def state(self):
+        names = [s.name for s in self.model.states]
+        pop = self._genn.net.populations[self._pname]
+        names += [f"{c.name}__{s.name}" for c in pop.incoming for s in c.synapse_model.states]
+        return _LazyState(self._genn, self._pname, names)
+
+    def set_state(self, name, value):
+        from ..runtime.values import state_value
+        pop = self._genn.net.populations[self._pname]
+        full = state_value(self.model, name, value, self._genn.batch, (pop.n,),
+                           self._genn.precision)
+        self._genn.write_state(self._pname, name, full)
+
+    def reset(self):
+        """The network's reset reloads the whole GeNN model once (see ``reset_network``)."""
+
+
+class _LazyState(types.SimpleNamespace):
+    def __init__(self, genn, pname, names):
+        super().__init__()
+        self._genn, self._pname, self._names = genn, pname, names
+
+    def __getitem__(self, name):
+        if name not in self._names:
+            raise ParameterError(f"no state {name!r}")
+        out = self._genn.read_state(self._pname, name)
+        out.flags.writeable = False
+        return out
