@@ -327,7 +327,9 @@ class GeNNNetwork:
         for cname, part in self.conns.items():
             for state, value in part.init.items():
                 self._write_psm(cname, part.ps.names[state], value)
-        self._pushed_weights = {c: conn._weights for c, conn in self.net.connections.items()}
+        # GeNN loads the weights given when the model was made: the current ones go next
+        self._pushed_weights = {}
+        self._push_weights()
 
     # --- variables ----------------------------------------------------------------------
     def _lane_rows(self, value, lane, shape):
