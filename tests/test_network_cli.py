@@ -72,3 +72,31 @@ def test_a_file_without_build_is_an_error(tmp_path, capsys):
     assert "defines no build" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "missing.py")]) == 1
     assert "no network file" in capsys.readouterr().err
+
+
+@pytest.mark.c
+@pytest.mark.pygenn
+def test_compare_shows_numpy_c_and_pygenn_side_by_side(tmp_path, capsys):
+    pytest.importorskip("pygenn")
+    path = tmp_path / "net.py"
+    path.write_text(NETWORK.replace("WEIGHT + (0.3 if backend == \"c\" else 0.0)", "0.2"))
+    assert main(["compare", str(path), "--precision", "float32", "--steps", "120"]) == 0
+    out = capsys.readouterr().out
+    assert "c: identical spikes" in out and "pygenn: identical spikes" in out
+    counts = dict(part.split() for part in out.split("spikes: ")[1].splitlines()[0].split(", "))
+    assert set(counts) == {"numpy", "c", "pygenn"} and len(set(counts.values())) == 1
+    assert int(counts["numpy"]) > 0
+
+
+def test_a_backend_that_cannot_run_the_network_is_reported(tmp_path, capsys, monkeypatch):
+    import eqsnn.backends.pygenn_network as genn_network
+    from eqsnn.errors import BackendError
+
+    def refuse(net):
+        raise BackendError("the pygenn backend needs PyGeNN (planted)")
+
+    monkeypatch.setattr(genn_network, "build_network", refuse)
+    assert main(["compare", _file(tmp_path, 0.0), "--backends", "numpy,pygenn",
+                 "--steps", "30"]) == 1
+    assert "pygenn: did not run: the pygenn backend needs PyGeNN (planted)" in \
+        capsys.readouterr().out

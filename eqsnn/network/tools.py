@@ -6,6 +6,8 @@ The file defines ``build(backend, precision, seed)`` returning a
 
     eqsnn compare examples/networks/cuba_small.py --backends numpy,c --precision float32
     eqsnn bench examples/networks/cuba_small.py --backends numpy,c
+
+Without ``--backends`` both run numpy, c and, where PyGeNN is installed, pygenn.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import EqsnnError
+from ..errors import BackendError, EqsnnError
 from .network import Network
 
-__all__ = ["NetworkComparison", "compare_networks", "load_network_file", "time_networks"]
+__all__ = ["NetworkComparison", "compare_networks", "default_backends", "load_network_file",
+           "time_networks"]
 
 
 def load_network_file(path: str):
@@ -42,6 +45,12 @@ def load_network_file(path: str):
         raise EqsnnError(f"{path} defines no build(backend, precision, seed)",
                          hint="define build(backend, precision, seed) returning a Network")
     return module
+
+
+def default_backends() -> tuple:
+    """numpy and c, and pygenn where PyGeNN is installed."""
+    import importlib.util as util
+    return ("numpy", "c") + (("pygenn",) if util.find_spec("pygenn") is not None else ())
 
 
 def _network(module, backend, precision, seed) -> Network:
@@ -83,18 +92,30 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
     """Run the network of ``path`` on each backend; report the first divergence from the
     first backend (spikes exactly, states within the tolerance)."""
     module = load_network_file(path)
-    backends = tuple(backends or ("numpy", "c"))
+    backends = tuple(backends or default_backends())
     steps = int(steps if steps is not None else getattr(module, "STEPS", 1000))
     inputs = getattr(module, "INPUTS", None)
-    results = {}
+    results, missing = {}, {}
     for backend in backends:
-        net = _network(module, backend, precision, seed)
-        results[backend] = net.run(steps, inputs=inputs, record=_record_all(net))
+        try:
+            net = _network(module, backend, precision, seed)
+            results[backend] = net.run(steps, inputs=inputs, record=_record_all(net))
+        except BackendError as exc:
+            if backend == backends[0]:
+                raise
+            missing[backend] = exc.message  # e.g. no PyGeNN, or a feature GeNN lacks
     ref_name = backends[0]
     ref = results[ref_name]
-    lines = [f"network {path}: {steps} steps, {precision}, reference {ref_name}"]
+    lines = [f"network {path}: {steps} steps, {precision}, reference {ref_name}",
+             "  spikes: " + ", ".join(
+                 f"{b} {sum(len(r.spikes) for r in res.values() if r.spikes is not None)}"
+                 for b, res in results.items())]
     ok = True
     for backend in backends[1:]:
+        if backend in missing:
+            lines.append(f"  {backend}: did not run: {missing[backend]}")
+            ok = False
+            continue
         first = None  # (step, description)
         for pop, result in results[backend].items():
             base = ref[pop]
@@ -131,7 +152,7 @@ def time_networks(path, backends=None, *, precision="float64", seed=0, steps=Non
                   repeats=3) -> str:
     """Build time and best-of-``repeats`` run time (spikes recorded) per backend."""
     module = load_network_file(path)
-    backends = tuple(backends or ("numpy", "c"))
+    backends = tuple(backends or default_backends())
     steps = int(steps if steps is not None else getattr(module, "STEPS", 1000))
     inputs = getattr(module, "INPUTS", None)
     lines = [f"network {path}: {steps} steps, {precision}, spikes recorded, best of {repeats}",
