@@ -207,7 +207,9 @@ class GeNNNetwork:
             }
             kwargs = {k: v for k, v in kwargs.items() if v not in (None, [])}
             part.psm = create_postsynaptic_model(f"eqsnn_psm_{cname}", **kwargs)
-            part.wum = create_weight_update_model(part.wu.class_name, vars=list(part.wu.vars),
+            # static weights and delays: one copy for every batch lane
+            part.wum = create_weight_update_model(part.wu.class_name, vars=[
+                (n, t, VarAccess.READ_ONLY) for n, t in part.wu.vars],
                                                   pre_spike_syn_code=part.wu.pre_spike_syn_code)
             conn = net.connections[cname]
             key.append((cname, repr(kwargs), derived, part.wu, conn.pre.tobytes(),
