@@ -297,3 +297,26 @@ def test_what_genn_cannot_build_is_refused_clearly(pygenn, lif):
     net.add_population("src", PoissonInput(), 3)
     with pytest.raises(EqsnnError, match="data input"):
         net.run(5)
+
+
+@pygenn_only
+def test_set_state_between_runs_and_per_neuron_synapse_params(pygenn, lif):
+    runs = {}
+    for backend in ("numpy", "pygenn"):
+        net = Network(backend=backend, precision="float32")
+        net.add_population("a", lif, 4)
+        net.add_population("b", lif, 4)
+        net.connect("a", "b", Delta(), weight=0.7)
+        net.run(10, inputs={"a": {"Isyn": 0.3}})
+        net.set_state("b", "V", [0.1, 0.9, 0.95, 0.2])
+        runs[backend] = net.run(20, inputs={"a": {"Isyn": 0.3}}, record={"b": ["V", "spikes"]})
+    _same(runs["numpy"], runs["pygenn"], ["b"])
+    syn = eqsnn.compile("synapse S\n    param k = 1.0\n    state g = 0.0\n"
+                        "    on_spike: g += k * w\n    output: g\n    after: g = 0.0\n")
+    net = Network(backend="pygenn")
+    net.add_population("a", lif, 4)
+    net.add_population("b", lif, 4)
+    net.connect("a", "b", syn, synapse_params={"k": np.arange(4.0)})
+    with pytest.raises(BackendError, match="synapse params per target neuron do not run on "
+                       "pygenn"):
+        net.run(3)
