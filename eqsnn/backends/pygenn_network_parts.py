@@ -1,0 +1,129 @@
+"""The host side of a network on pygenn: what each population and connection becomes
+(:func:`population_part`, :func:`connection_part`) and the view of a population that the
+network reads (:class:`PopulationView`).  See :mod:`eqsnn.backends.pygenn_network`."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from ..errors import BackendError, ParameterError
+from ..printing.genn import genn_spec
+from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
+from ..runtime import host
+from ..runtime.values import initial_states, prepare_arrays, prepare_params
+
+__all__ = ["PopulationView", "connection_part", "population_part"]
+
+
+class _Part:
+    """What the host computed for one population or connection."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+def population_part(genn, pop, index):
+    """What the host computes for population ``pop`` of ``genn.net`` (a GeNNNetwork)."""
+    if pop.is_source:
+        at, ids = pop._spike_source
+        order = np.lexsort((at, ids))
+        steps = at[order].astype(np.int32)
+        bounds = np.searchsorted(ids[order], np.arange(pop.n + 1))
+        return _Part(source=True, steps=steps, start=bounds[:-1].astype(np.int32),
+                     end=bounds[1:].astype(np.int32))
+    net = genn.net
+    build = pop._build
+    if build is not None and build.input_name is not None:
+        raise BackendError(f"population {pop.name!r}: {pop.ir.name} takes a data input, "
+                           "which networks on pygenn do not feed",
+                           hint="give spike trains with Network.add_spike_source")
+    if pop.ir.runtime_params:
+        raise BackendError(f"population {pop.name!r}: {pop.ir.name} reads run-time params "
+                           f"{sorted(pop.ir.runtime_params)}, which networks on pygenn "
+                           "do not set")
+    params, init = dict(pop.params), dict(pop.init)
+    if build is not None:
+        seed = int(np.random.SeedSequence([net.seed & 0xFFFFFFFF, net.seed >> 32, 0, index])
+                   .generate_state(1, np.uint64)[0])
+        build = pop._model.build(shape=(pop.n,), batch_size=net.batch_size, dt=net.dt,
+                                 seed=seed)
+        params = {**build.arrays, **build.params, **params}
+        init = {**build.init, **init}
+    model = network_neuron(pop.ir, tuple((c.name, c.target_input) for c in pop.incoming))
+    values = prepare_params(model, params, (pop.n,), genn.precision)
+    arrays = prepare_arrays(model, params)
+    precompute = host.evaluate_precompute(model, values, genn.dt)
+    initial = initial_states(model, values, precompute, init, genn.batch, (pop.n,),
+                             genn.dt, genn.precision)
+    values.update(precompute)
+    per_neuron = frozenset(k for k, v in values.items() if np.ndim(v) == 1)
+    spec = genn_spec(model, genn.precision, per_neuron,
+                     batch="eqsnn_lane" if genn.lanes > 1 else None,
+                     wide_math=not net.fast_math)
+    return _Part(source=False, model=model, values=values, arrays=arrays, init=initial,
+                 spec=spec, names=spec.code.names, user_inputs=[i for i in pop.ir.inputs])
+
+def connection_part(genn, conn):
+    """What the host computes for connection ``conn`` (its models, values, delays)."""
+    if conn.n_synapses == 0:
+        raise BackendError(f"connection {conn.name!r} has no synapses, and GeNN builds no "
+                           "synapse group without any",
+                           hint="leave the connection out, or run the network on numpy "
+                           "or c")
+    rule = getattr(conn, "rule", None) or getattr(conn, "plasticity", None)
+    hetero = conn._delays.ndim == 1 and conn._delay_range[0] != conn._delay_range[1]
+    wu = weight_update_spec("static", heterogeneous_delay=hetero, rule=rule)
+    model = conn.synapse_model
+    ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
+    n_target = conn.target.n
+    values = prepare_params(model, conn.synapse_params, (n_target,), genn.precision)
+    if any(np.ndim(v) for v in values.values()):
+        raise BackendError(f"connection {conn.name!r}: synapse params per target neuron "
+                           "do not run on pygenn", hint="give one value per param")
+    precompute = host.evaluate_precompute(model, values, genn.dt)
+    initial = initial_states(model, values, precompute, conn.synapse_init, genn.batch,
+                             (n_target,), genn.dt, genn.precision)
+    values.update(precompute)
+    return _Part(wu=wu, ps=ps, values=values, init=initial, hetero=hetero)
+
+
+class PopulationView:
+    """What the network reads of a population on pygenn (its ``_sim``): the model its
+    inputs are prepared for, its state, and writing it."""
+
+    def __init__(self, genn, pname: str):
+        self._genn, self._pname = genn, pname
+        self.model = genn.pops[pname].model
+        self._build = None
+
+    @property
+    def state(self):
+        names = [s.name for s in self.model.states]
+        pop = self._genn.net.populations[self._pname]
+        names += [f"{c.name}__{s.name}" for c in pop.incoming for s in c.synapse_model.states]
+        return _LazyState(self._genn, self._pname, names)
+
+    def set_state(self, name, value):
+        from ..runtime.values import state_value
+        pop = self._genn.net.populations[self._pname]
+        full = state_value(self.model, name, value, self._genn.batch, (pop.n,),
+                           self._genn.precision)
+        self._genn.write_state(self._pname, name, full)
+
+    def reset(self):
+        """The network's reset reloads the whole GeNN model once (see ``reset_network``)."""
+
+
+class _LazyState(types.SimpleNamespace):
+    def __init__(self, genn, pname, names):
+        super().__init__()
+        self._genn, self._pname, self._names = genn, pname, names
+
+    def __getitem__(self, name):
+        if name not in self._names:
+            raise ParameterError(f"no state {name!r}")
+        out = self._genn.read_state(self._pname, name)
+        out.flags.writeable = False
+        return out
