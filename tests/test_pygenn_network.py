@@ -284,6 +284,24 @@ def test_vogels_abbott_cuba_small_same_spikes_as_numpy(pygenn):
 
 
 @pygenn_only
+def test_vogels_abbott_coba_small_same_spikes_as_numpy(pygenn):
+    """Conductance synapses read the target's V through GeNN neuron var references."""
+    sys.path.insert(0, os.path.join(ROOT, "examples", "networks"))
+    try:
+        import vogels_abbott
+    finally:
+        sys.path.pop(0)
+    out = {}
+    for backend in ("numpy", "pygenn"):
+        net = vogels_abbott.coba(n=400, seed=2, backend=backend, precision="float32")
+        out[backend] = net.run(600, record={"exc": ["spikes", "V"], "inh": ["spikes"],
+                                            "exc_inh": ["g"]})
+    _same(out["numpy"], out["pygenn"], ["exc", "inh"])
+    np.testing.assert_array_equal(out["numpy"]["exc_inh"].vars["g"],
+                                  out["pygenn"]["exc_inh"].vars["g"])
+
+
+@pygenn_only
 def test_what_genn_cannot_build_is_refused_clearly(pygenn, lif):
     net = Network(backend="pygenn")
     net.add_population("a", lif, 3)
