@@ -338,3 +338,14 @@ def test_set_state_between_runs_and_per_neuron_synapse_params(pygenn, lif):
     with pytest.raises(BackendError, match="synapse params per target neuron do not run on "
                        "pygenn"):
         net.run(3)
+
+
+@pygenn_only
+def test_a_plastic_connection_is_refused_before_genn_builds(pygenn, lif):
+    net = Network(backend="pygenn")
+    net.add_population("a", lif, 3)
+    net.add_population("b", lif, 3)
+    conn = net.connect("a", "b", Delta())
+    conn._plastic = type("Plastic", (), {"model": type("Model", (), {"name": "StdpAdditive"})()})()
+    with pytest.raises(BackendError, match="'StdpAdditive' does not run on pygenn yet"):
+        net.run(3)

@@ -72,7 +72,9 @@ def connection_part(genn, conn):
                            "synapse group without any",
                            hint="leave the connection out, or run the network on numpy "
                            "or c")
-    rule = getattr(conn, "rule", None) or getattr(conn, "plasticity", None)
+    # a plastic connection (a weight-update model) is refused by weight_update_spec
+    plastic = getattr(conn, "_plastic", None)
+    rule = getattr(plastic, "model", plastic)
     hetero = conn._delays.ndim == 1 and conn._delay_range[0] != conn._delay_range[1]
     wu = weight_update_spec("static", heterogeneous_delay=hetero, rule=rule)
     model = conn.synapse_model
