@@ -4,8 +4,6 @@ network reads (:class:`PopulationView`).  See :mod:`eqsnn.backends.pygenn_networ
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 
 from ..errors import BackendError, ParameterError
@@ -115,12 +113,14 @@ class PopulationView:
         self._genn.write_state(self._pname, name, full)
 
     def reset(self):
-        """The network's reset reloads the whole GeNN model once (see ``reset_network``)."""
+        """Nothing per population: ``Network.reset`` reloads the whole GeNN model once
+        (:meth:`~eqsnn.backends.pygenn_network.GeNNNetwork.reset`)."""
 
 
-class _LazyState(types.SimpleNamespace):
+class _LazyState:
+    """A population's states, each read from GeNN when asked for."""
+
     def __init__(self, genn, pname, names):
-        super().__init__()
         self._genn, self._pname, self._names = genn, pname, names
 
     def __getitem__(self, name):
