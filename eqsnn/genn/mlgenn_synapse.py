@@ -34,6 +34,8 @@ __all__ = ["ml_genn_synapse", "synapse_model"]
 
 #: GeNN's name of a postsynaptic model's summed input
 IN_SYN = "inSyn"
+#: the vars of ml_genn's weight update models (a postsynaptic var of that name is renamed)
+_WU_NAMES = frozenset({"g", "d"})
 
 
 def _synapse_ir(synapse, params):
@@ -49,15 +51,16 @@ def _synapse_ir(synapse, params):
         model = synapse
     model_ir = model.ir if isinstance(model, Model) else model
     if not isinstance(model_ir, ir.Model) or model_ir.meta.get("kind") != "synapse":
-        raise ParameterError(f"ml_genn_synapse expected a synapse model, got "
-                             f"{type(synapse).__name__}",
+        what = (f"the neuron model {model_ir.name}" if isinstance(model_ir, ir.Model)
+                else type(synapse).__name__)
+        raise ParameterError(f"ml_genn_synapse expected a synapse model, got {what}",
                              hint="use eqsnn.network.Exponential(...) and the other standard-"
                              "library synapses, or compile a model written 'synapse NAME'")
     names = {p.name for p in model_ir.params} | {s.name for s in model_ir.states}
     names |= {i.name for i in model_ir.inputs} | set(model_ir.precompute_names)
-    if IN_SYN in names:
-        raise ParameterError(f"synapse model {model_ir.name} declares {IN_SYN!r}, GeNN's name "
-                             "for the summed input", hint="rename it")
+    for clash in sorted(names & ({IN_SYN} | {f"psm_{name}" for name in _WU_NAMES})):
+        raise ParameterError(f"synapse model {model_ir.name} declares {clash!r}, a name the "
+                             "GeNN postsynaptic model uses itself", hint="rename it")
     return model_ir, dict(params or {})
 
 
@@ -101,7 +104,12 @@ def genn_layout(model: ir.Model) -> tuple[ir.Model, str | None]:
         step = tuple(_rename(s, subs) for s in model.step[1:])
     else:
         subs = {sympy.Symbol(WEIGHT): sympy.Symbol(IN_SYN)}
-        states = model.states
+        # ml_genn's weight update model has the vars g and d, which share GeNN's names
+        # with the postsynaptic model's
+        subs.update({sympy.Symbol(s.name): sympy.Symbol(f"psm_{s.name}") for s in model.states
+                     if s.name in _WU_NAMES})
+        states = tuple(ir.State(str(subs.get(sympy.Symbol(s.name), s.name)), s.dtype, s.init)
+                       for s in model.states)
         inputs = tuple(ir.Input(IN_SYN, "float", 0.0) if i.name == WEIGHT else i
                        for i in model.inputs)
         step = tuple(_rename(s, subs) for s in model.step)

@@ -1,0 +1,257 @@
+"""eqsnn neurons and synapse models in ml_genn networks (``eqsnn.genn``).
+
+The tests marked ``pygenn`` build real ml_genn networks on GeNN's CPU
+backend and run where ml_genn and PyGeNN import; the others need neither.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn import neurons as N
+from eqsnn.errors import BackendError, ParameterError
+from eqsnn.genn import ml_genn_names
+from eqsnn.genn.mlgenn_synapse import genn_layout
+from eqsnn.network import synapses as S
+
+HAS_ML_GENN = importlib.util.find_spec("ml_genn") is not None
+ml_genn_only = pytest.mark.skipif(not HAS_ML_GENN, reason="needs ml_genn and PyGeNN")
+
+
+# --- without ml_genn ---------------------------------------------------------------------
+def test_ml_genn_names_are_ml_genns_for_the_standard_neurons():
+    lif = ml_genn_names(N.LeakyIntegrateFire(tau_refrac=2.0))
+    # ml_genn: v = ValueDescriptor("V"); the others name eqsnn's own params
+    assert lif["v"] == "V" and lif["V"] == "V" and lif["refractime"] == "RefracTime"
+    assert lif["v_thresh"] == "v_thresh" and lif["tau_refrac"] == "tau_refrac"
+    alif = ml_genn_names(N.AdaptiveLeakyIntegrateFire())
+    assert (alif["v"], alif["a"], alif["beta"]) == ("V", "A", "beta")
+    assert ml_genn_names(N.LeakyIntegrate())["v"] == "V"
+
+
+def test_ml_genn_names_of_a_model_use_lower_case_state_names():
+    model = eqsnn.compile("neuron Cell\n    param tau = 10.0\n    state V = 0.0\n"
+                          "    state float = 1.0\n    input Isyn = 0.0\n"
+                          "    dV/dt = -V / tau + Isyn\n")
+    names = ml_genn_names(model)
+    assert names["v"] == "V" and names["tau"] == "tau"
+    assert names["float"] == "float_"  # GeNN's identifier for a name it cannot take
+
+
+def test_ml_genn_names_refuse_what_is_not_a_neuron():
+    with pytest.raises(BackendError, match="cannot use int as an ml_genn neuron"):
+        ml_genn_names(3)
+
+
+def _step_text(model):
+    return [str(s) for s in model.step]
+
+
+@pytest.mark.parametrize("synapse, kept", [
+    (S.Delta(), "g"), (S.Exponential(5.0), "g"), (S.ExpCond(), "g"), (S.AlphaCurr(), None)])
+def test_the_accumulating_state_is_kept_in_insyn(synapse, kept):
+    model, _ = synapse.build()
+    layout, accumulator = genn_layout(model.ir)
+    assert accumulator == kept
+    states = {s.name for s in layout.states}
+    if kept:
+        # GeNN adds the weights to inSyn itself: no on_spike statement is left
+        assert "inSyn" in states and kept not in states
+        assert not any("w" in {str(x) for x in s.expr.free_symbols}
+                       for s in layout.step if hasattr(s, "expr"))
+    else:
+        # g is also the name of ml_genn's weight var
+        assert states == {"x", "psm_g"} and "inSyn" in {i.name for i in layout.inputs}
+        assert layout.step[0].target == "x" and "inSyn" in str(layout.step[0].expr)
+
+
+def test_a_synapse_that_scales_w_or_starts_nonzero_is_not_kept_in_insyn():
+    scaled = eqsnn.compile("synapse Scaled\n    state g = 0.0\n    on_spike: g += 2.0 * w\n"
+                           "    output: g\n    after: g = 0.0\n")
+    assert genn_layout(scaled.ir)[1] is None
+    offset = eqsnn.compile("synapse Offset\n    state g = 1.0\n    on_spike: g += w\n"
+                           "    output: g\n    after: g = 0.0\n")
+    assert genn_layout(offset.ir)[1] is None
+
+
+def test_ml_genn_synapse_refuses_bad_input_clearly():
+    from eqsnn.genn.mlgenn_synapse import _synapse_ir
+
+    with pytest.raises(ParameterError,
+                       match="expected a synapse model, got the neuron model LeakyIntegrateFire"):
+        _synapse_ir(N.LeakyIntegrateFire().model(), None)
+    with pytest.raises(ParameterError, match="values to its constructor"):
+        _synapse_ir(S.Exponential(), {"tau": 2.0})
+    named = eqsnn.compile("synapse Bad\n    state inSyn = 0.0\n    on_spike: inSyn += w\n"
+                          "    output: inSyn\n")
+    with pytest.raises(ParameterError,
+                       match="declares 'inSyn', a name the GeNN postsynaptic model uses"):
+        _synapse_ir(named, None)
+
+
+@pytest.mark.skipif(HAS_ML_GENN, reason="ml_genn is installed")
+def test_the_wrappers_without_ml_genn_name_it():
+    from eqsnn.genn import ml_genn_neuron, ml_genn_synapse
+
+    with pytest.raises(BackendError, match="needs ml_genn"):
+        ml_genn_neuron(N.LeakyIntegrateFire())
+    with pytest.raises(BackendError, match="needs ml_genn"):
+        ml_genn_synapse(S.Delta())
+
+
+# --- with ml_genn ------------------------------------------------------------------------
+def _network(use_eqsnn, hidden, synapses, *, steps=200, batch=1, seed=1):
+    """input -> hidden -> LeakyIntegrate readout; ml_genn's callbacks record by ml_genn's names."""
+    from ml_genn import Connection, Network, Population
+    from ml_genn import neurons as mn
+    from ml_genn import synapses as ms
+    from ml_genn.callbacks import SpikeRecorder, VarRecorder
+    from ml_genn.compilers import InferenceCompiler
+    from ml_genn.connectivity import Dense
+
+    from eqsnn.genn import ml_genn_neuron, ml_genn_synapse
+
+    rng = np.random.default_rng(seed)
+    w_in, w_out = rng.normal(0, 0.6, (20, 30)), rng.normal(0, 0.4, (30, 5))
+    x = rng.uniform(0, 1, (2, 20))  # two examples, one batch each
+    net = Network()
+    with net:
+        if use_eqsnn:
+            inputs = Population(ml_genn_neuron(N.IntegrateFireInput()), 20, record_spikes=True)
+            hid = Population(ml_genn_neuron(getattr(N, hidden[0])(**hidden[1])), 30,
+                             record_spikes=True)
+            out = Population(ml_genn_neuron(N.LeakyIntegrate(readout="sum_var")), 5)
+            syn = [ml_genn_synapse(getattr(S, name)(**kw)) for name, kw in synapses]
+        else:
+            inputs = Population(mn.IntegrateFireInput(), 20, record_spikes=True)
+            hid = Population(getattr(mn, hidden[0])(**hidden[1]), 30, record_spikes=True)
+            out = Population(mn.LeakyIntegrate(readout="sum_var"), 5)
+            syn = [getattr(ms, name)(**kw) for name, kw in synapses]
+        Connection(inputs, hid, Dense(weight=w_in), synapse=syn[0])
+        Connection(hid, out, Dense(weight=w_out), synapse=syn[1])
+    name = f"{'eqsnn' if use_eqsnn else 'mlgenn'}_{hidden[0]}_{synapses[0][0]}"
+    compiled = InferenceCompiler(dt=1.0, batch_size=batch, evaluate_timesteps=steps).compile(
+        net, name=name)
+    callbacks = [VarRecorder(hid, "v", key="v"), SpikeRecorder(hid, key="spikes"),
+                 SpikeRecorder(inputs, key="in_spikes"), VarRecorder(out, "v", key="out_v")]
+    if hidden[0] == "AdaptiveLeakyIntegrateFire":
+        callbacks.append(VarRecorder(hid, "a", key="a"))
+    with compiled:
+        predictions, recorded = compiled.predict({inputs: x}, [out], callbacks=callbacks)
+    return predictions[out], recorded, (w_in, w_out)
+
+
+@pytest.mark.parametrize("hidden, synapses", [
+    (("LeakyIntegrateFire", {"tau_refrac": 2.0}), [("Delta", {}), ("Delta", {})]),
+    (("LeakyIntegrateFire", {"tau_mem": 10.0}), [("Exponential", {"tau": 5.0}),
+                                                  ("Delta", {})]),
+    (("AdaptiveLeakyIntegrateFire", {"tau_refrac": 2.0, "beta": 0.05}),
+     [("Exponential", {"tau": 5.0, "scale_i": True}), ("Exponential", {"tau": 2.0})]),
+])
+@pytest.mark.pygenn
+@ml_genn_only
+@pytest.mark.usefixtures("tmp_path_cwd")
+def test_an_eqsnn_network_in_ml_genn_is_bit_identical_to_ml_genns_own(hidden, synapses):
+    ours, ours_rec, _ = _network(True, hidden, synapses)
+    theirs, their_rec, _ = _network(False, hidden, synapses)
+    np.testing.assert_array_equal(ours, theirs)
+    keys = ["v", "out_v"] + (["a"] if "a" in ours_rec else [])
+    for key in keys:
+        assert len(ours_rec[key]) == 2  # one (time, neuron) array per example
+        for mine, their in zip(ours_rec[key], their_rec[key]):
+            assert mine.shape == (200, 30 if key != "out_v" else 5)
+            np.testing.assert_array_equal(mine, their)
+    times, ids = ours_rec["spikes"]
+    assert sum(len(t) for t in times) > 100  # the hidden layer spikes
+    for mine, their in zip(ours_rec["spikes"], their_rec["spikes"]):
+        for a, b in zip(mine, their):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def tmp_path_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # ml_genn builds its code in the working directory
+
+
+def _alpha_oracle(in_spikes, w_in, steps, tau_syn, tau_mem, cond_e=None):
+    """A plain NumPy loop of the readout's V behind AlphaCurr (or ExpCond with E=cond_e)."""
+    times, ids = in_spikes
+    n_in, n = w_in.shape
+    w_step = np.zeros((steps + 1, n))
+    for t, i in zip(np.round(times).astype(int), ids):
+        w_step[t + 1] += w_in[i]  # a spike of step t arrives in step t + 1
+    decay, alpha = math.exp(-1.0 / tau_syn), math.exp(-1.0 / tau_mem)
+    x, g, v = np.zeros(n), np.zeros(n), np.zeros(n)
+    out = []
+    for k in range(steps):
+        if cond_e is None:  # alpha current: x jumps by e w; g follows x (exact propagator)
+            x = x + math.e * w_step[k]
+            current = g
+            x, g = decay * x, decay * g + (1.0 / tau_syn) * decay * x
+        else:  # exponential conductance read at the start-of-step V
+            g = g + w_step[k]
+            current = g * (cond_e - v)
+            g = decay * g
+        v = alpha * v + current
+        out.append(v.copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("synapse, kwargs, cond_e", [
+    ("AlphaCurr", {"tau": 4.0}, None), ("ExpCond", {"tau": 3.0, "E": 2.0}, 2.0)])
+@pytest.mark.pygenn
+@ml_genn_only
+@pytest.mark.usefixtures("tmp_path_cwd")
+def test_eqsnn_synapses_without_an_ml_genn_twin_match_a_numpy_loop(synapse, kwargs, cond_e):
+    from ml_genn import Connection, Network, Population
+    from ml_genn.callbacks import SpikeRecorder, VarRecorder
+    from ml_genn.compilers import InferenceCompiler
+    from ml_genn.connectivity import Dense
+
+    from eqsnn.genn import ml_genn_neuron, ml_genn_synapse
+
+    rng = np.random.default_rng(4)
+    w_in = rng.uniform(0, 0.15, (10, 4))  # positive: a conductance stays one
+    net = Network()
+    with net:
+        inputs = Population(ml_genn_neuron(N.IntegrateFireInput()), 10, record_spikes=True)
+        out = Population(ml_genn_neuron(N.LeakyIntegrate(tau_mem=15.0)), 4)
+        Connection(inputs, out, Dense(weight=w_in),
+                   synapse=ml_genn_synapse(getattr(S, synapse)(**kwargs)))
+    compiled = InferenceCompiler(dt=1.0, batch_size=1, evaluate_timesteps=150).compile(
+        net, name=f"eqsnn_{synapse}")
+    with compiled:
+        _, rec = compiled.predict(
+            {inputs: rng.uniform(0, 0.5, (1, 10))}, [],
+            callbacks=[SpikeRecorder(inputs, key="in"), VarRecorder(out, "v", key="v")])
+    times, ids = rec["in"]
+    assert len(times[0]) > 50
+    expected = _alpha_oracle((times[0], ids[0]), w_in, 150, kwargs["tau"], 15.0, cond_e)
+    assert np.abs(expected).max() > 0.1
+    np.testing.assert_allclose(rec["v"][0], expected, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.pygenn
+@ml_genn_only
+@pytest.mark.usefixtures("tmp_path_cwd")
+def test_var_recorder_takes_ml_genn_names_and_refuses_unknown_ones():
+    from ml_genn import Network, Population
+    from ml_genn.callbacks import VarRecorder
+
+    from eqsnn.genn import ml_genn_neuron
+
+    with Network():
+        pop = Population(ml_genn_neuron(N.AdaptiveLeakyIntegrateFire(v=0.25)), 3)
+    assert pop.neuron.v == 0.25  # ml_genn's descriptors read the eqsnn neuron's values
+    pop.neuron.v = 0.5
+    assert pop.neuron.eqsnn_neuron.v == 0.5
+    with pytest.raises(AttributeError, match="no_such_name"):  # as for ml_genn's own neurons
+        VarRecorder(pop, "no_such_name")
+    with pytest.raises(RuntimeError, match="'readout' is not a ValueDescriptor"):
+        VarRecorder(pop, "readout")
+    assert repr(pop.neuron).startswith("ml_genn_neuron(AdaptiveLeakyIntegrateFire(")
