@@ -255,3 +255,70 @@ def test_var_recorder_takes_ml_genn_names_and_refuses_unknown_ones():
     with pytest.raises(RuntimeError, match="'readout' is not a ValueDescriptor"):
         VarRecorder(pop, "readout")
     assert repr(pop.neuron).startswith("ml_genn_neuron(AdaptiveLeakyIntegrateFire(")
+
+
+MY_EXP = """synapse MyExp
+    param tau = 5.0 (> 0)
+    state g = 0.0
+    dg/dt = -g / tau
+    on_spike: g += w
+    output: g
+"""
+
+
+def _lif_network(name, hidden, synapse, w_in, x, steps=100):
+    from ml_genn import Connection, Network, Population
+    from ml_genn import neurons as mn
+    from ml_genn.callbacks import SpikeRecorder, VarRecorder
+    from ml_genn.compilers import InferenceCompiler
+    from ml_genn.connectivity import Dense
+
+    net = Network()
+    with net:
+        inputs = Population(mn.IntegrateFireInput(), w_in.shape[0])
+        pop = Population(hidden, w_in.shape[1], record_spikes=True)
+        Connection(inputs, pop, Dense(weight=w_in), synapse=synapse)
+    compiled = InferenceCompiler(dt=1.0, batch_size=1, evaluate_timesteps=steps).compile(
+        net, name=name)
+    with compiled:
+        _, rec = compiled.predict({inputs: x}, [], callbacks=[
+            VarRecorder(pop, "v", key="v"), SpikeRecorder(pop, key="spikes")])
+    return rec
+
+
+@pytest.mark.pygenn
+@ml_genn_only
+@pytest.mark.usefixtures("tmp_path_cwd")
+def test_a_users_own_synapse_and_neuron_model_match_ml_genns_classes():
+    """A synapse model written in the language (params given) and a compiled eqsnn.Model."""
+    from ml_genn import neurons as mn
+    from ml_genn import synapses as ms
+
+    from eqsnn.genn import ml_genn_neuron, ml_genn_synapse
+
+    rng = np.random.default_rng(7)
+    w_in, x = rng.normal(0, 0.5, (12, 8)), rng.uniform(0, 1, (1, 12))
+    lif = N.LeakyIntegrateFire(tau_mem=10.0).model()  # an eqsnn.Model: its defaults...
+    ours = _lif_network("own_models", ml_genn_neuron(lif),
+                        ml_genn_synapse(eqsnn.compile(MY_EXP), params={"tau": 3.0}), w_in, x)
+    theirs = _lif_network("ml_genn_models", mn.LeakyIntegrateFire(tau_mem=20.0),  # ...tau 20
+                          ms.Exponential(tau=3.0), w_in, x)
+    assert sum(len(t) for t in ours["spikes"][0]) > 20
+    np.testing.assert_array_equal(ours["v"][0], theirs["v"][0])
+    for a, b in zip(ours["spikes"], theirs["spikes"]):
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.pygenn
+@ml_genn_only
+@pytest.mark.usefixtures("tmp_path_cwd")
+def test_a_conductance_synapse_into_a_neuron_without_v_is_refused():
+    from eqsnn.genn import ml_genn_neuron, ml_genn_synapse
+
+    cell = eqsnn.compile("neuron Cell\n    param tau = 10.0\n    state U = 0.0\n"
+                         "    input Isyn = 0.0\n    dU/dt = -U / tau + Isyn\n")
+    with pytest.raises(ParameterError, match=r"reads the target's var 'V' \('post V'\), which "
+                       r"the target's neuron EqsnnNeuron does not have as a float var "
+                       r"\(its vars: U\)"):
+        _lif_network("no_v", ml_genn_neuron(cell), ml_genn_synapse(S.ExpCond()),
+                     np.ones((3, 2)), np.ones((1, 3)))

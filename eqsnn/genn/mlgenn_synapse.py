@@ -23,6 +23,8 @@ target in one step the float results may differ in the last bits.
 
 from __future__ import annotations
 
+import math
+
 import sympy
 
 from .. import ir
@@ -152,6 +154,23 @@ def synapse_model(synapse, n: int, dt: float, *, params=None, precision: str = "
     return kwargs, dict(pop.param_vals), var_vals, refs, accumulator
 
 
+def _check_targets(connection, refs: dict, dt: float, batch_size: int) -> None:
+    """Each ``post NAME`` is a float var of the target's neuron model."""
+    if not refs:
+        return
+    target = connection.target()
+    model = target.neuron.get_model(target, dt, batch_size).model
+    have = {v[0]: v[1] for v in model.get("vars", [])}
+    for var in refs.values():
+        if have.get(var) not in ("scalar", "float", "double"):
+            raise ParameterError(
+                f"connection {connection.name!r}: its synapse model reads the target's var "
+                f"{var!r} ('post {var}'), which the target's neuron "
+                f"{type(target.neuron).__name__} does not have as a float var (its vars: "
+                f"{', '.join(sorted(have)) or 'none'})",
+                hint=f"target a neuron with a state {var!r}, or use a current-based synapse")
+
+
 _ML_GENN_SYNAPSE: dict = {}
 
 
@@ -178,9 +197,10 @@ def ml_genn_synapse(synapse, params=None):
             self.eqsnn_synapse, self.params = eqsnn_synapse, dict(params or {})
 
         def get_model(self, connection, dt, batch_size):
-            n = int(sympy.prod(population_shape(connection.target().shape)))
+            n = math.prod(population_shape(connection.target().shape))
             kwargs, param_vals, var_vals, refs, _ = synapse_model(
                 self.eqsnn_synapse, n, dt, params=self.params)
+            _check_targets(connection, refs, dt, batch_size)
             return SynapseModel(kwargs, param_vals, var_vals, {}, refs)
 
         def show(self):
