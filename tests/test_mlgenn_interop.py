@@ -131,7 +131,8 @@ def _network(use_eqsnn, hidden, synapses, *, steps=200, batch=1, seed=1):
             inputs = Population(mn.IntegrateFireInput(), 20, record_spikes=True)
             hid = Population(getattr(mn, hidden[0])(**hidden[1]), 30, record_spikes=True)
             out = Population(mn.LeakyIntegrate(readout="sum_var"), 5)
-            syn = [getattr(ms, name)(**kw) for name, kw in synapses]
+            twin = {"ExpCurr": "Exponential"}  # eqsnn's ExpCurr is Exponential(scale_i=False)
+            syn = [getattr(ms, twin.get(name, name))(**kw) for name, kw in synapses]
         Connection(inputs, hid, Dense(weight=w_in), synapse=syn[0])
         Connection(hid, out, Dense(weight=w_out), synapse=syn[1])
     name = f"{'eqsnn' if use_eqsnn else 'mlgenn'}_{hidden[0]}_{synapses[0][0]}"
@@ -149,7 +150,7 @@ def _network(use_eqsnn, hidden, synapses, *, steps=200, batch=1, seed=1):
 @pytest.mark.parametrize("hidden, synapses", [
     (("LeakyIntegrateFire", {"tau_refrac": 2.0}), [("Delta", {}), ("Delta", {})]),
     (("LeakyIntegrateFire", {"tau_mem": 10.0}), [("Exponential", {"tau": 5.0}),
-                                                  ("Delta", {})]),
+                                                  ("ExpCurr", {"tau": 8.0})]),
     (("AdaptiveLeakyIntegrateFire", {"tau_refrac": 2.0, "beta": 0.05}),
      [("Exponential", {"tau": 5.0, "scale_i": True}), ("Exponential", {"tau": 2.0})]),
 ])
@@ -178,36 +179,40 @@ def tmp_path_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # ml_genn builds its code in the working directory
 
 
-def _alpha_oracle(in_spikes, w_in, steps, tau_syn, tau_mem, cond_e=None):
-    """A plain NumPy loop of the readout's V behind AlphaCurr (or ExpCond with E=cond_e)."""
+def _synapse_oracle(in_spikes, w_in, steps, tau_syn, tau_mem, *, alpha, cond_e=None):
+    """A plain NumPy loop of the target's V behind an exponential or alpha synapse, current-
+    or conductance-based (``cond_e``: the reversal potential, read against start-of-step V)."""
     times, ids = in_spikes
-    n_in, n = w_in.shape
+    n = w_in.shape[1]
     w_step = np.zeros((steps + 1, n))
     for t, i in zip(np.round(times).astype(int), ids):
         w_step[t + 1] += w_in[i]  # a spike of step t arrives in step t + 1
-    decay, alpha = math.exp(-1.0 / tau_syn), math.exp(-1.0 / tau_mem)
+    decay, leak = math.exp(-1.0 / tau_syn), math.exp(-1.0 / tau_mem)
     x, g, v = np.zeros(n), np.zeros(n), np.zeros(n)
     out = []
     for k in range(steps):
-        if cond_e is None:  # alpha current: x jumps by e w; g follows x (exact propagator)
+        if alpha:  # x jumps by e w, g follows x (the exact propagator of the pair)
             x = x + math.e * w_step[k]
-            current = g
-            x, g = decay * x, decay * g + (1.0 / tau_syn) * decay * x
-        else:  # exponential conductance read at the start-of-step V
+        else:
             g = g + w_step[k]
-            current = g * (cond_e - v)
+        current = g if cond_e is None else g * (cond_e - v)
+        if alpha:
+            x, g = decay * x, decay * g + (1.0 / tau_syn) * decay * x
+        else:
             g = decay * g
-        v = alpha * v + current
+        v = leak * v + current
         out.append(v.copy())
     return np.array(out)
 
 
-@pytest.mark.parametrize("synapse, kwargs, cond_e", [
-    ("AlphaCurr", {"tau": 4.0}, None), ("ExpCond", {"tau": 3.0, "E": 2.0}, 2.0)])
+@pytest.mark.parametrize("synapse, kwargs, alpha, cond_e", [
+    ("AlphaCurr", {"tau": 4.0}, True, None), ("ExpCond", {"tau": 3.0, "E": 2.0}, False, 2.0),
+    ("AlphaCond", {"tau": 2.0, "E": 1.5}, True, 1.5)])
 @pytest.mark.pygenn
 @ml_genn_only
 @pytest.mark.usefixtures("tmp_path_cwd")
-def test_eqsnn_synapses_without_an_ml_genn_twin_match_a_numpy_loop(synapse, kwargs, cond_e):
+def test_eqsnn_synapses_without_an_ml_genn_twin_match_a_numpy_loop(synapse, kwargs, alpha,
+                                                                   cond_e):
     from ml_genn import Connection, Network, Population
     from ml_genn.callbacks import SpikeRecorder, VarRecorder
     from ml_genn.compilers import InferenceCompiler
@@ -231,7 +236,8 @@ def test_eqsnn_synapses_without_an_ml_genn_twin_match_a_numpy_loop(synapse, kwar
             callbacks=[SpikeRecorder(inputs, key="in"), VarRecorder(out, "v", key="v")])
     times, ids = rec["in"]
     assert len(times[0]) > 50
-    expected = _alpha_oracle((times[0], ids[0]), w_in, 150, kwargs["tau"], 15.0, cond_e)
+    expected = _synapse_oracle((times[0], ids[0]), w_in, 150, kwargs["tau"], 15.0,
+                               alpha=alpha, cond_e=cond_e)
     assert np.abs(expected).max() > 0.1
     np.testing.assert_allclose(rec["v"][0], expected, rtol=2e-4, atol=2e-5)
 
