@@ -328,3 +328,38 @@ def test_a_conductance_synapse_into_a_neuron_without_v_is_refused():
                        r"\(its vars: U\)"):
         _lif_network("no_v", ml_genn_neuron(cell), ml_genn_synapse(S.ExpCond()),
                      np.ones((3, 2)), np.ones((1, 3)))
+
+
+def test_synapse_values_are_checked_before_anything_is_built():
+    from eqsnn.genn.mlgenn_synapse import synapse_model
+
+    with pytest.raises(ParameterError, match="tau must be > 0; got -2.0"):
+        synapse_model(S.Exponential(tau=-2.0), 3, 1.0)
+    exp_cond = S.ExpCond().build()[0]
+    with pytest.raises(ParameterError, match="unknown param 'taux'; did you mean 'tau'"):
+        synapse_model(exp_cond, 3, 1.0, params={"taux": 1.0})
+    with pytest.raises(ParameterError, match="tau must be > 0; neuron 1 has 0.0"):
+        synapse_model(exp_cond, 3, 1.0, params={"tau": [1.0, 0.0, 2.0]})
+
+
+def test_neuron_values_for_genn_are_checked_against_their_bounds():
+    from eqsnn.genn.population import GeNNPopulation
+
+    model = N.LeakyIntegrateFire().model().ir
+    with pytest.raises(ParameterError, match="tau_mem must be > 0; neuron 1 has -1.0"):
+        GeNNPopulation(model, 3, {"tau_mem": np.array([1.0, -1.0, 2.0])}, {}, "float32", 1.0, 0)
+
+
+@pytest.mark.pygenn
+@ml_genn_only
+def test_a_synapse_param_may_be_given_per_target_neuron():
+    from eqsnn.genn.mlgenn_synapse import synapse_model
+
+    kwargs, params, variables, refs, kept = synapse_model(
+        S.ExpCond().build()[0], 3, 1.0, params={"tau": [1.0, 2.0, 4.0], "E": -1.0})
+    assert kept == "g" and params == {"E": -1.0} and refs == {"V": "V"}
+    np.testing.assert_array_equal(variables["tau"], [1.0, 2.0, 4.0])
+    # the decay, computed per neuron in float64 on the host, is a READ_ONLY var
+    decay = next(name for name in variables if name.startswith("phi"))
+    np.testing.assert_array_equal(variables[decay], np.exp(-1.0 / np.array([1.0, 2.0, 4.0])))
+    assert "injectCurrent(output);" in kwargs["sim_code"]

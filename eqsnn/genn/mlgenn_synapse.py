@@ -125,12 +125,17 @@ def synapse_model(synapse, n: int, dt: float, *, params=None, precision: str = "
     ``kwargs`` are ``pygenn.create_postsynaptic_model``'s keyword arguments;
     ``neuron_var_refs`` maps each reference to the target var it reads;
     ``accumulator`` is the eqsnn state kept in ``inSyn`` (or ``None``).
-    Needs PyGeNN (for ``VarAccess``).
+    Needs PyGeNN (for ``VarAccess``); bad values are refused before it is imported.
     """
-    from pygenn import VarAccessMode
+    from ..runtime.values import prepare_params
 
     model, params = _synapse_ir(synapse, params)
+    # declared units converted, bounds (tau > 0) checked, unknown names refused
+    params = {name: float(value) if value.ndim == 0 else value
+              for name, value in prepare_params(model, params, (n,), precision).items()}
     genn_model, accumulator = genn_layout(model)
+    from pygenn import VarAccessMode
+
     pop = GeNNPopulation(genn_model, n, params, {}, precision, dt, 0,
                          free_inputs=frozenset(i.name for i in genn_model.inputs))
     kwargs = pop.neuron_model_kwargs()
