@@ -3,6 +3,8 @@ the names ml_genn's callbacks take (:func:`ml_genn_names`)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy
 
@@ -116,6 +118,7 @@ _TAKEN = frozenset({"eqsnn_neuron", "var_name", "egp_name", "input_frames",
                     "input_frame_timesteps"})
 
 
+@functools.cache
 def _name_descriptor():
     """ml_genn's ``ValueDescriptor``, reading and writing the wrapped eqsnn neuron's value."""
     from ml_genn.utils.value import ValueDescriptor
