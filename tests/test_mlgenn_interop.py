@@ -46,6 +46,9 @@ def test_ml_genn_names_of_a_model_use_lower_case_state_names():
 def test_ml_genn_names_refuse_what_is_not_a_neuron():
     with pytest.raises(BackendError, match="cannot use int as an ml_genn neuron"):
         ml_genn_names(3)
+    with pytest.raises(BackendError, match="ExpCond is a synapse model, not a neuron") as error:
+        ml_genn_names(S.ExpCond().build()[0])
+    assert "ml_genn_synapse" in error.value.hint
 
 
 def _step_text(model):
@@ -85,6 +88,8 @@ def test_ml_genn_synapse_refuses_bad_input_clearly():
     with pytest.raises(ParameterError,
                        match="expected a synapse model, got the neuron model LeakyIntegrateFire"):
         _synapse_ir(N.LeakyIntegrateFire().model(), None)
+    with pytest.raises(ParameterError, match="got the neuron LeakyIntegrateFire"):
+        _synapse_ir(N.LeakyIntegrateFire(), None)
     with pytest.raises(ParameterError, match="values to its constructor"):
         _synapse_ir(S.Exponential(), {"tau": 2.0})
     named = eqsnn.compile("synapse Bad\n    state inSyn = 0.0\n    on_spike: inSyn += w\n"

@@ -102,14 +102,18 @@ def ml_genn_names(neuron) -> dict[str, str]:
 def _ir_of(neuron):
     from ..model import Model
 
-    if isinstance(neuron, ir.Model):
-        return neuron
     if isinstance(neuron, Model):
-        return neuron.ir
-    if callable(getattr(neuron, "model", None)):
-        return neuron.model().ir
-    raise BackendError(f"cannot use {type(neuron).__name__} as an ml_genn neuron",
-                       hint="give an eqsnn.neurons neuron or an eqsnn.Model")
+        neuron = neuron.ir
+    elif callable(getattr(neuron, "model", None)):
+        neuron = neuron.model().ir
+    if not isinstance(neuron, ir.Model):
+        raise BackendError(f"cannot use {type(neuron).__name__} as an ml_genn neuron",
+                           hint="give an eqsnn.neurons neuron or an eqsnn.Model")
+    if neuron.meta.get("kind") == "synapse":
+        raise BackendError(f"{neuron.name} is a synapse model, not a neuron model",
+                           hint="give it to ml_genn's Connection as "
+                                "synapse=eqsnn.genn.ml_genn_synapse(...)")
+    return neuron
 
 
 _ML_GENN_CLASSES: dict = {}

@@ -43,8 +43,9 @@ _WU_NAMES = frozenset({"g", "d"})
 def _synapse_ir(synapse, params):
     """``(ir.Model, params)`` of a standard-library synapse or a compiled synapse model."""
     from ..model import Model
+    from ..network.synapses import Synapse
 
-    if callable(getattr(synapse, "build", None)):
+    if isinstance(synapse, Synapse):
         if params:
             raise ParameterError(f"give {type(synapse).__name__}'s values to its constructor, "
                                  "not params=", hint=f"e.g. {type(synapse).__name__}(tau=5.0)")
@@ -53,8 +54,12 @@ def _synapse_ir(synapse, params):
         model = synapse
     model_ir = model.ir if isinstance(model, Model) else model
     if not isinstance(model_ir, ir.Model) or model_ir.meta.get("kind") != "synapse":
-        what = (f"the neuron model {model_ir.name}" if isinstance(model_ir, ir.Model)
-                else type(synapse).__name__)
+        if isinstance(model_ir, ir.Model):
+            what = f"the neuron model {model_ir.name}"
+        elif callable(getattr(synapse, "model", None)):
+            what = f"the neuron {type(synapse).__name__}"
+        else:
+            what = type(synapse).__name__
         raise ParameterError(f"ml_genn_synapse expected a synapse model, got {what}",
                              hint="use eqsnn.network.Exponential(...) and the other standard-"
                              "library synapses, or compile a model written 'synapse NAME'")
