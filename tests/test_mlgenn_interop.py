@@ -172,11 +172,12 @@ def test_an_eqsnn_network_in_ml_genn_is_bit_identical_to_ml_genns_own(hidden, sy
         for mine, their in zip(ours_rec[key], their_rec[key]):
             assert mine.shape == (200, 30 if key != "out_v" else 5)
             np.testing.assert_array_equal(mine, their)
-    times, ids = ours_rec["spikes"]
-    assert sum(len(t) for t in times) > 100  # the hidden layer spikes
-    for mine, their in zip(ours_rec["spikes"], their_rec["spikes"]):
-        for a, b in zip(mine, their):
-            np.testing.assert_array_equal(a, b)
+    for key in ("spikes", "in_spikes"):  # (times, ids), one array per example each
+        times, ids = ours_rec[key]
+        assert len(times) == 2 and sum(len(t) for t in times) > 100
+        for mine, their in zip(ours_rec[key], their_rec[key]):
+            for a, b in zip(mine, their):
+                np.testing.assert_array_equal(a, b)
 
 
 @pytest.fixture

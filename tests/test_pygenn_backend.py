@@ -356,6 +356,9 @@ def test_use_with_genn_page(pygenn, tmp_path, monkeypatch):
         for ours, theirs in zip(recorded[True][key], recorded[False][key]):
             assert ours.shape == (50, 10)
             np.testing.assert_array_equal(ours, theirs)
+    for ours, theirs in zip(recorded[True]["spikes"], recorded[False]["spikes"]):
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_genn_build_output_is_kept_off_the_terminal_unless_it_fails(capfd):
