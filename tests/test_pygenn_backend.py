@@ -351,6 +351,14 @@ def test_use_with_genn_page(pygenn, tmp_path, monkeypatch):
             exec(compile(block, page, "exec"), namespace)
     np.testing.assert_allclose(namespace["target"].vars["V"].values, [-0.4], rtol=1e-6)
     assert np.abs(namespace["network"](True) - namespace["network"](False)).max() == 0
+    recorded = namespace["recorded"]  # ml_genn's VarRecorder by ml_genn's names
+    for key in ("v", "a"):
+        for ours, theirs in zip(recorded[True][key], recorded[False][key]):
+            assert ours.shape == (50, 10)
+            np.testing.assert_array_equal(ours, theirs)
+    for ours, theirs in zip(recorded[True]["spikes"], recorded[False]["spikes"]):
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_genn_build_output_is_kept_off_the_terminal_unless_it_fails(capfd):

@@ -7,7 +7,10 @@
 * :func:`get_model` returns what ml_genn's neurons return from
   ``get_model(population, dt, batch_size)``: an
   ``ml_genn.utils.model.NeuronModel``; :func:`ml_genn_neuron` wraps an
-  eqsnn neuron as an ``ml_genn.neurons.Neuron`` for ml_genn networks.
+  eqsnn neuron as an ``ml_genn.neurons.Neuron`` for ml_genn networks (its
+  values by ml_genn's names, :func:`ml_genn_names`, for ml_genn's callbacks);
+  :func:`ml_genn_synapse` wraps an eqsnn synapse model as an
+  ``ml_genn.synapses.Synapse`` (a GeNN postsynaptic model).
 * :class:`Precompute` is eqsnn's float64 host precompute as GeNN derived
   params; the code ``eqsnn emit MODEL --backend pygenn`` prints uses it.
   It and :func:`propagator` and :func:`precompute_source` are defined in
@@ -15,7 +18,7 @@
   and ``parse_expression``).
 
 The population glue is :mod:`eqsnn.genn.population`, the ml_genn glue
-:mod:`eqsnn.genn.mlgenn`.
+:mod:`eqsnn.genn.mlgenn` (neurons) and :mod:`eqsnn.genn.mlgenn_synapse`.
 
 Nothing here imports pygenn or ml_genn until a function needs them.
 See ``docs/use-with-genn.md``.
@@ -23,9 +26,10 @@ See ``docs/use-with-genn.md``.
 
 from __future__ import annotations
 
-from .mlgenn import get_model, ml_genn_neuron
+from .mlgenn import get_model, ml_genn_names, ml_genn_neuron
+from .mlgenn_synapse import ml_genn_synapse
 from .population import add_population
 from .precompute import Precompute, precompute_source, propagator
 
-__all__ = ["Precompute", "add_population", "get_model", "ml_genn_neuron", "propagator",
-           "precompute_source"]
+__all__ = ["Precompute", "add_population", "get_model", "ml_genn_names", "ml_genn_neuron",
+           "ml_genn_synapse", "propagator", "precompute_source"]

@@ -1,14 +1,19 @@
-"""eqsnn neurons in ml_genn networks: :func:`get_model` and :func:`ml_genn_neuron`."""
+"""eqsnn neurons in ml_genn networks: :func:`get_model`, :func:`ml_genn_neuron` and
+the names ml_genn's callbacks take (:func:`ml_genn_names`)."""
 
 from __future__ import annotations
 
-import numpy as np
+import functools
 
+import numpy as np
+import sympy
+
+from .. import ir
 from ..errors import BackendError
 from ..stdlib.protocol import Buildable
 from .population import GeNNPopulation, population_shape, resolve_model
 
-__all__ = ["get_model", "ml_genn_neuron"]
+__all__ = ["get_model", "ml_genn_names", "ml_genn_neuron"]
 
 
 def _ml_genn_value(value):
@@ -66,44 +71,141 @@ def _data_input(obj) -> bool:
     return isinstance(obj, Buildable) and obj.takes_data_input
 
 
+def ml_genn_names(neuron) -> dict[str, str]:
+    """ml_genn's names of ``neuron``'s values -> the GeNN var names they map to.
+
+    As ml_genn's neurons do (``v`` -> ``V``, ``a`` -> ``A``): a param that is
+    a state's initial value (``state V = v``) names that state; every other
+    param names itself (a GeNN param, or a READ_ONLY var where it is given per
+    neuron); a state names itself and, where no param takes it, by its
+    lower-case name.  ``VarRecorder(pop, name)`` records what a name maps to.
+    Needs neither ml_genn nor PyGeNN.
+    """
+    from ..printing.genn_expressions import genn_names
+
+    model = _ir_of(neuron)
+    names, _ = genn_names(model)
+    initialises = {}
+    for state in model.states:
+        if isinstance(state.init, sympy.Symbol):
+            initialises.setdefault(str(state.init), state.name)
+    out = {}
+    for param in model.params:
+        out[param.name] = names[initialises.get(param.name, param.name)]
+    for state in model.states:
+        out.setdefault(state.name, names[state.name])
+    for state in model.states:
+        out.setdefault(state.name.lower(), names[state.name])
+    return out
+
+
+def _ir_of(neuron):
+    from ..model import Model
+
+    if isinstance(neuron, Model):
+        neuron = neuron.ir
+    elif callable(getattr(neuron, "model", None)):
+        neuron = neuron.model().ir
+    if not isinstance(neuron, ir.Model):
+        raise BackendError(f"cannot use {type(neuron).__name__} as an ml_genn neuron",
+                           hint="give an eqsnn.neurons neuron or an eqsnn.Model")
+    if neuron.meta.get("kind") == "synapse":
+        raise BackendError(f"{neuron.name} is a synapse model, not a neuron model",
+                           hint="give it to ml_genn's Connection as "
+                                "synapse=eqsnn.genn.ml_genn_synapse(...)")
+    return neuron
+
+
 _ML_GENN_CLASSES: dict = {}
+#: instance attributes of the wrapper and of ml_genn's InputBase (no ml_genn name may be one)
+_TAKEN = frozenset({"eqsnn_neuron", "var_name", "egp_name", "input_frames",
+                    "input_frame_timesteps"})
+
+
+@functools.cache
+def _name_descriptor():
+    """ml_genn's ``ValueDescriptor``, reading and writing the wrapped eqsnn neuron's value."""
+    from ml_genn.utils.value import ValueDescriptor
+
+    class EqsnnValue(ValueDescriptor):
+        def __get__(self, instance, owner):
+            if instance is None:
+                return self
+            return getattr(instance.eqsnn_neuron, self.name, None)
+
+        def __set__(self, instance, value):
+            if not hasattr(instance.eqsnn_neuron, self.name):
+                raise BackendError(f"{self.name} is not a value of "
+                                   f"{type(instance.eqsnn_neuron).__name__} that can be set",
+                                   hint="set the values of the eqsnn neuron itself")
+            setattr(instance.eqsnn_neuron, self.name, value)
+
+    return EqsnnValue
+
+
+def _neuron_class(data: bool, names: dict):
+    """The ml_genn ``Neuron`` class for a data-input neuron or not, with ``names``."""
+    from ml_genn.neurons import Neuron as MLGeNNNeuron
+    from ml_genn.neurons.input import InputBase as MLGeNNInputBase
+
+    key = (data, tuple(sorted(names.items())))
+    if key in _ML_GENN_CLASSES:
+        return _ML_GENN_CLASSES[key]
+    bases = (MLGeNNNeuron, MLGeNNInputBase) if data else (MLGeNNNeuron,)
+
+    def init(self, eqsnn_neuron, readout=None):
+        kwargs = {}
+        if data:
+            kwargs = {"var_name": "Input", "egp_name": "Input",
+                      "input_frames": eqsnn_neuron.input_frames,
+                      "input_frame_timesteps": eqsnn_neuron.input_frame_timesteps}
+        self.__dict__["eqsnn_neuron"] = eqsnn_neuron
+        MLGeNNNeuron.__init__(self, readout=readout, **kwargs)
+
+    def neuron_model(self, population, dt, batch_size):
+        model = get_model(self.eqsnn_neuron, population, dt, batch_size)
+        if data:
+            model = self.create_input_model(model, batch_size, population.shape,
+                                            replace_input="Input")
+        return model
+
+    def show(self):
+        return f"ml_genn_neuron({self.eqsnn_neuron!r})"
+
+    namespace = {"__init__": init, "get_model": neuron_model, "__repr__": show,
+                 "__doc__": "An eqsnn neuron in an ml_genn network "
+                            "(see eqsnn.genn.ml_genn_neuron)."}
+    descriptor = _name_descriptor()
+    for name, genn_name in names.items():
+        if name.isidentifier() and not name.startswith("_") and name not in namespace \
+                and not any(hasattr(base, name) for base in bases) and name not in _TAKEN:
+            namespace[name] = descriptor(genn_name)
+    cls = _ML_GENN_CLASSES[key] = type("EqsnnNeuron", bases, namespace)
+    return cls
 
 
 def ml_genn_neuron(neuron, readout=None):
     """``neuron`` (an ``eqsnn.neurons`` neuron or an :class:`eqsnn.Model`) as an
-    ``ml_genn.neurons.Neuron`` for ml_genn's ``Population``; ``readout`` is ml_genn's.
+    ``ml_genn.neurons.Neuron`` for ml_genn's ``Population``.
 
-    eqsnn's data-input neurons (``IntegrateFireInput``, ``BinarySpikeInput``,
-    ...) become ml_genn input neurons: ``Input`` is a var (or, with
-    ``input_frames > 1``, an extra global param) set by ml_genn's
-    ``set_input``.
+    ``readout`` is ml_genn's (an object or a name such as ``"sum_var"``); by
+    default the neuron's own eqsnn readout, by its name.  ml_genn's callbacks
+    take ml_genn's names: ``VarRecorder(pop, "v")`` records ``V`` (see
+    :func:`ml_genn_names`).  eqsnn's data-input neurons
+    (``IntegrateFireInput``, ``BinarySpikeInput``, ...) become ml_genn input
+    neurons: ``Input`` is a var (or, with ``input_frames > 1``, an extra
+    global param) set by ml_genn's ``set_input``.
     """
-    from ml_genn.neurons import Neuron as MLGeNNNeuron
-    from ml_genn.neurons.input import InputBase as MLGeNNInputBase
+    try:
+        from ml_genn.neurons import Neuron as MLGeNNNeuron
+    except ImportError as error:
+        raise BackendError(f"ml_genn_neuron needs ml_genn ({error})",
+                           hint="install ml_genn 2.x (https://github.com/genn-team/ml_genn) "
+                                "and PyGeNN") from None
 
     if isinstance(neuron, MLGeNNNeuron):
         return neuron
-    data = _data_input(neuron)
-    if data not in _ML_GENN_CLASSES:
-        bases = (MLGeNNNeuron, MLGeNNInputBase) if data else (MLGeNNNeuron,)
-
-        def init(self, eqsnn_neuron, readout=None):
-            kwargs = {}
-            if data:
-                kwargs = {"var_name": "Input", "egp_name": "Input",
-                          "input_frames": eqsnn_neuron.input_frames,
-                          "input_frame_timesteps": eqsnn_neuron.input_frame_timesteps}
-            MLGeNNNeuron.__init__(self, readout=readout, **kwargs)
-            self.eqsnn_neuron = eqsnn_neuron
-
-        def neuron_model(self, population, dt, batch_size):
-            model = get_model(self.eqsnn_neuron, population, dt, batch_size)
-            if data:
-                model = self.create_input_model(model, batch_size, population.shape,
-                                                replace_input="Input")
-            return model
-
-        _ML_GENN_CLASSES[data] = type("EqsnnNeuron", bases, {
-            "__init__": init, "get_model": neuron_model,
-            "__doc__": "An eqsnn neuron in an ml_genn network (see eqsnn.genn.ml_genn_neuron)."})
-    return _ML_GENN_CLASSES[data](neuron, readout)
+    own = getattr(neuron, "readout", None)
+    if readout is None and own is not None and hasattr(own, "apply"):
+        readout = own.name
+    return _neuron_class(_data_input(neuron), ml_genn_names(neuron))(neuron, readout)

@@ -85,6 +85,7 @@ class GeNNPopulation:
         self.host = {name: _host_value(name, value, n, seed) for name, value in values.items()
                      if name in on_host or not _is_initializer(value)}
         self.device = {name: value for name, value in values.items() if name not in self.host}
+        _check_bounds(model, self.host)
         per_neuron = {name for name, value in self.host.items() if np.ndim(value) == 1}
         per_neuron |= set(self.device)
         self.spec = genn_spec(model, precision, per_neuron, free_inputs=free_inputs,
@@ -150,6 +151,17 @@ class GeNNPopulation:
         """Var values with initialisers as ``pygenn.init_var``."""
         return {name: _genn_initializer(v) if _is_initializer(v) else v
                 for name, v in self.var_vals.items()}
+
+
+def _check_bounds(model, host: dict) -> None:
+    """The declared bounds (``tau_mem > 0``) of the params known on the host."""
+    from ..runtime.values import _check_constraints
+
+    units = dict(model.units)
+    for param in model.params:
+        if param.name in host and param.constraints:
+            _check_constraints(param, np.asarray(host[param.name], np.float64),
+                               units.get(param.name))
 
 
 def resolve_model(model, shape, batch_size: int, dt: float, seed: int, params: dict, init: dict):
