@@ -192,14 +192,21 @@ def c_program(genn: dict, precision: str, n: int, batch: int, draws: int, dt: fl
 
 
 _BUILT: dict = {}
+_FOLDER: list = []
+
+
+def _folder() -> str:
+    """A build folder of this process's own, so that concurrent test runs cannot collide."""
+    if not _FOLDER:
+        _FOLDER.append(tempfile.mkdtemp(prefix="eqsnn-genn-harness-"))
+    return _FOLDER[0]
 
 
 def compile_program(text: str) -> str:
     """Compile once per program text (cached by content); the executable's path."""
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     if digest not in _BUILT:
-        folder = os.path.join(tempfile.gettempdir(), "eqsnn-genn-harness")
-        os.makedirs(folder, exist_ok=True)
+        folder = _folder()
         c_file, exe = os.path.join(folder, digest + ".c"), os.path.join(folder, digest)
         with open(c_file, "w") as f:
             f.write(text)
