@@ -23,6 +23,7 @@ spikes).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
@@ -199,6 +200,7 @@ def _folder() -> str:
     """A build folder of this process's own, so that concurrent test runs cannot collide."""
     if not _FOLDER:
         _FOLDER.append(tempfile.mkdtemp(prefix="eqsnn-genn-harness-"))
+        atexit.register(shutil.rmtree, _FOLDER[0], True)
     return _FOLDER[0]
 
 
