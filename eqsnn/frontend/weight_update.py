@@ -152,7 +152,9 @@ def weight_update_declarations(decls: list) -> tuple[list, tuple[tuple[str, str]
     for decl in decls:
         kind = _kind(decl)
         if kind in _NOT_HERE:
-            raise _error(f"'{kind.replace('_', ' ')}' is not allowed in a weight-update model",
+            word = kind if kind in ("input", "array", "post") else f"{kind}:".replace(
+                "negative_", "negative ")
+            raise _error(f"'{word}' is not allowed in a weight-update model",
                          decl.pos, _NOT_HERE[kind])
         if getattr(decl, "name", None) in BLOCKS:
             raise _error(f"{decl.name!r} names a block of a weight-update model and cannot be "
