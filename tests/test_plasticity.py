@@ -315,3 +315,39 @@ def test_static_connection_has_no_plastic_state():
     with pytest.raises(ParameterError, match="no weight-update model"):
         conn.set_plastic_state("w", 1.0)
     assert conn.weights.shape == (conn.n_synapses,) == (4,)
+
+
+def test_weight_update_models_are_not_neurons_and_read_only_what_the_host_has():
+    wu = StdpAdditive().build()[0]
+    with pytest.raises(ParameterError, match="cannot run a weight-update model"):
+        eqsnn.Simulator(wu, 2)
+    net, src, post = _net()
+    with pytest.raises(ParameterError, match="is a weight-update model, not a neuron"):
+        net.add_population("bad", wu, 2)
+    reads_t = eqsnn.compile(BASE + "    on_post: w += t\n")
+    with pytest.raises(ParameterError, match="reads 't', which a weight-update model cannot"):
+        net.connect(src, post, Delta(), weight_update=reads_t)
+    draws = eqsnn.compile(BASE + "    on_pre: w += rand_uniform()\n")
+    with pytest.raises(ParameterError, match="cannot draw random numbers"):
+        net.connect(src, post, Delta(), weight_update=draws)
+    assert not net.connections
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_plastic_network_gives_the_same_bits_on_numpy_and_c(precision):
+    out = []
+    rng = np.random.default_rng(5)
+    w0 = rng.uniform(0.0, 0.3, (8, 8))
+    drive = rng.uniform(0.0, 0.4, (80, 3, 8))
+    for backend in ("numpy", "c"):
+        net = Network(dt=0.5, precision=precision, batch_size=3, backend=backend)
+        pop = net.add_population("pop", LIF, 8)
+        conn = net.connect(pop, pop, Delta(), weight=w0, delay=2,
+                           weight_update=StdpMultiplicative(w_max=0.4, a_plus=0.05))
+        res = net.run(80, inputs={"pop": {"Isyn": drive}},
+                      record={"pop": ["spikes", "V"], conn.name: ["x", "y"]})
+        out.append((res["pop"].vars["V"], res[conn.name].vars["x"], conn.weights))
+    for a, b in zip(*out):
+        assert a.dtype == np.dtype(precision)
+        assert np.array_equal(a, b)
+    assert out[0][1].shape == (80, 3, 8)

@@ -198,9 +198,10 @@ def _mapping(what, value) -> dict:
 def _resolve(model, n, network):
     from ..runtime.simulator import _resolve_model
     inner = getattr(model, "ir", model)
-    if isinstance(inner, ir.Model) and inner.meta.get("kind") == "synapse":
-        raise ParameterError(f"{inner.name} is a synapse model, not a neuron model",
-                             hint="pass it to Network.connect as the synapse")
+    if isinstance(inner, ir.Model) and inner.meta.get("kind") in ("synapse", "weight_update"):
+        raise ParameterError(f"{inner.name} is a {inner.meta['kind'].replace('_', '-')} model, "
+                             "not a neuron model", hint="pass it to Network.connect as the "
+                             + inner.meta["kind"])
     return _resolve_model(model, (n,), network.batch_size, network.dt, network.seed)
 
 

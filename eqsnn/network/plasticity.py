@@ -63,6 +63,12 @@ def _pairwise(expr):
 
 def _function(expr):
     expr = _pairwise(sympy.sympify(expr))
+    called = {type(f).__name__ for f in expr.atoms(sympy.Function)}
+    odd = called & {"RandUniform", "RandNormal", "ArrayGet"}
+    if odd:
+        raise ParameterError(f"weight-update models cannot draw random numbers or read "
+                             f"arrays ({sorted(odd)[0]})",
+                             hint="write the rule without rand_uniform/rand_normal/arrays")
     names = sorted(str(s) for s in expr.free_symbols)
     fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr, modules=[_FUNCTIONS, "numpy"])
     return names, fn
@@ -157,11 +163,33 @@ class Plastic:
         self.ops = {word: _compile(getattr(model, word)) for word in
                     ("on_pre", "on_post", "pre_spike", "post_spike", "pre_dynamics",
                      "post_dynamics")}
+        self._check_reads(what)
         self._pre_delay = self._per_pre_delays(what) if model.pre_traces else None
         order = np.argsort(conn.post, kind="stable")
         counts = np.bincount(conn.post, minlength=conn.target.n)
         self._by_post = order
         self._post_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def _check_reads(self, what) -> None:
+        """Statements read params, the precompute, ``dt`` and the states and traces: not
+        ``t``, ``id``, random numbers or arrays, which the host step does not provide."""
+        known = set(self.consts) | set(self.dtypes)
+
+        def walk(ops, local):
+            for op in ops:
+                missing = sorted(set(op[2]) - known - local)
+                if missing:
+                    raise ParameterError(
+                        f"{what}: {self.model.name} reads {missing[0]!r}, which a "
+                        "weight-update model cannot read (it reads params, dt, its states "
+                        "and traces)", hint="remove the read, or pass the value as a param")
+                if op[0] == "if":
+                    walk(op[4], set(local))
+                    walk(op[5], set(local))
+                elif op[1] not in self.dtypes:
+                    local.add(op[1])
+        for ops in self.ops.values():
+            walk(ops, set())
 
     # --- values -------------------------------------------------------------
     def _state_dtype(self, state):
