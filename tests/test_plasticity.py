@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import eqsnn
-from eqsnn.errors import CheckError, EqsnnError, ParameterError, ParseError
+from eqsnn.errors import CheckError, EqsnnError, NumericalError, ParameterError, ParseError
 from eqsnn.ir.weight_update import WeightUpdate, from_model
 from eqsnn.network import Delta, FromList, Network
 from eqsnn.network.stdp import StdpAdditive, StdpMultiplicative
@@ -351,3 +351,18 @@ def test_plastic_network_gives_the_same_bits_on_numpy_and_c(precision):
         assert a.dtype == np.dtype(precision)
         assert np.array_equal(a, b)
     assert out[0][1].shape == (80, 3, 8)
+
+
+def test_a_plastic_state_that_overflows_is_reported_after_the_run():
+    blowup = eqsnn.compile(BASE + "    on_post: w = w * 1e300\n    pre_spike: x += 1.0\n")
+    net = Network(dt=1.0, precision="float64")
+    src = net.add_spike_source("src", 1, steps=[0], neurons=[0])
+    post = net.add_population("post", FORCED, 1)
+    net.connect(src, post, Delta(), weight=1e10, delay=1, weight_update=blowup)
+    fire = np.zeros((6, 1, 1))
+    fire[[2, 4]] = 1.0
+    with pytest.raises(NumericalError, match="state 'w' became NaN or infinite at step "
+                       "2") as err:
+        net.run(6, inputs={"post": {"fire": fire}})
+    assert err.value.result is not None and err.value.lane == 0
+    assert net.step == 6  # the network advanced, as a Simulator does

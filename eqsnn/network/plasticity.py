@@ -31,7 +31,7 @@ import numpy as np
 import sympy
 
 from .. import ir
-from ..errors import ParameterError, ShapeError
+from ..errors import NumericalError, ParameterError, ShapeError
 from ..ir.weight_update import WeightUpdate, from_model
 from ..runtime import host
 
@@ -159,7 +159,8 @@ class Plastic:
                 value = host.evaluate(state.init, {**self.params, "dt": dt})
             self.initial[state.name] = self._lanes(f"{what} {state.name}", value, size,
                                                    self.dtypes[state.name])
-        self.delivered = None  # weights summed in the last arrival step (tests read it)
+        self.failure = None  # (state, step, lane, index) of the first NaN or infinity
+        self.step = 0
         self.ops = {word: _compile(getattr(model, word)) for word in
                     ("on_pre", "on_post", "pre_spike", "post_spike", "pre_dynamics",
                      "post_dynamics")}
@@ -293,17 +294,47 @@ class Plastic:
         if not self.ops[word] or lane.size == 0:
             return
         env = self._env(lane, syn, pre, post)
-        _run(self.ops[word], env, self.dtypes)
+        with np.errstate(all="ignore"):  # a NaN or infinity is reported by check()
+            _run(self.ops[word], env, self.dtypes)
         index = {"synapse": syn, "pre": pre, "post": post}
         for name in self.dtypes:
             where = index[self.model.role(name)]
             if where is not None and name in env:
                 self.state[name][lane, where] = env[name]
+                self._watch(name, lane, where)
+
+    def _watch(self, name, lane, where) -> None:
+        """Remember the first state that became NaN or infinite (raised after the run)."""
+        if self.failure is not None or self.dtypes[name] != self.dtype:
+            return
+        values = self.state[name][lane, where]
+        bad = ~np.isfinite(values)
+        if bad.any():
+            k = int(np.flatnonzero(np.atleast_1d(bad))[0])
+            at = np.broadcast_to(where, np.shape(values))
+            self.failure = (name, self.step, int(np.broadcast_to(lane, np.shape(values))[k]),
+                            int(at[k]) if np.ndim(at) else int(at))
+
+    def check(self, result) -> None:
+        """Raise the first NaN or infinity of the run as a NumericalError."""
+        if self.failure is None:
+            return
+        name, step, lane, index = self.failure
+        self.failure = None
+        role = self.model.role(name)
+        what = "synapse" if role == "synapse" else f"{role}synaptic neuron"
+        raise NumericalError(
+            f"connection {self.conn.name!r}: {self.model.name} state {name!r} became NaN or "
+            f"infinite at step {step} (lane {lane}, {what} {index})", state=name, step=step,
+            lane=lane, neuron=index, result=result,
+            hint="check the weight-update params: a rule that multiplies w can overflow; "
+            "bounds (clip) keep w finite")
 
     def arrive(self, history, step: int) -> np.ndarray:
         """Step k's arrivals: the summed weights ``(1, batch, n_target)``, then ``on_pre``
         and ``pre_spike`` (see the module doc)."""
         conn, batch = self.conn, self.batch
+        self.step = step
         n_post = conn.target.n
         buf = np.zeros(batch * n_post, self.dtype)
         e, b, pre = history
@@ -350,9 +381,13 @@ class Plastic:
                 continue
             env = dict(self.consts)
             env.update({t.name: self.state[t.name][everyone] for t in traces})
-            _run(self.ops[f"{side}_dynamics"], env, self.dtypes)
+            with np.errstate(all="ignore"):
+                _run(self.ops[f"{side}_dynamics"], env, self.dtypes)
             for t in traces:
                 self.state[t.name] = np.asarray(env[t.name], self.dtypes[t.name])
+                lanes, ids = np.nonzero(~np.isfinite(self.state[t.name]))
+                if lanes.size:
+                    self._watch(t.name, lanes[:1], ids[:1])
 
 
 def attach(conn, weight_update, params, init) -> None:

@@ -147,7 +147,10 @@ class WindowedRun:
             self._push_history(new, step0 + w)
             k0 += w
         self._step = first + steps
-        return self._results(steps, first, records, collected, spikes, started, simulate)
+        result = self._results(steps, first, records, collected, spikes, started, simulate)
+        for conn in plastic:  # a NaN or infinity in a plastic state, after the run
+            conn._plastic.check(result)
+        return result
 
     def _data_input_plan(self, pop, value, steps) -> dict:
         """A standard-library data input (ml_genn's shapes) is passed to every window as
