@@ -28,87 +28,15 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import sympy
 
 from .. import ir
 from ..errors import NumericalError, ParameterError, ShapeError
 from ..ir.weight_update import WeightUpdate, from_model
 from ..runtime import host
+from .host_statements import compile_statements as _compile
+from .host_statements import run_statements as _run
 
 __all__ = ["Plastic", "weight_update_of"]
-
-
-class _Minimum(sympy.Function):
-    pass
-
-
-class _Maximum(sympy.Function):
-    pass
-
-
-_FUNCTIONS = {"_Minimum": np.minimum, "_Maximum": np.maximum, **host.NUMPY_FUNCTIONS}
-
-
-def _pairwise(expr):
-    """Min/Max of several arguments as nested two-argument NumPy calls (broadcasting)."""
-    def nest(cls, args):
-        out = args[0]
-        for arg in args[1:]:
-            out = cls(out, arg)
-        return out
-    return expr.replace(lambda e: isinstance(e, (sympy.Min, sympy.Max)),
-                        lambda e: nest(_Minimum if isinstance(e, sympy.Min) else _Maximum,
-                                       [_pairwise(a) for a in e.args]))
-
-
-def _function(expr):
-    expr = _pairwise(sympy.sympify(expr))
-    called = {type(f).__name__ for f in expr.atoms(sympy.Function)}
-    odd = called & {"RandUniform", "RandNormal", "ArrayGet"}
-    if odd:
-        raise ParameterError(f"weight-update models cannot draw random numbers or read "
-                             f"arrays ({sorted(odd)[0]})",
-                             hint="write the rule without rand_uniform/rand_normal/arrays")
-    names = sorted(str(s) for s in expr.free_symbols)
-    fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr, modules=[_FUNCTIONS, "numpy"])
-    return names, fn
-
-
-def _compile(statements):
-    """IR statements -> a list of ops the host interpreter runs (:func:`_run`)."""
-    ops = []
-    for stmt in statements:
-        if isinstance(stmt, ir.Assign):
-            ops.append(("set", stmt.target, *_function(stmt.expr)))
-        elif isinstance(stmt, ir.Local):
-            ops.append(("set", stmt.name, *_function(stmt.expr)))
-        elif isinstance(stmt, ir.If):
-            ops.append(("if", None, *_function(stmt.cond), _compile(stmt.body),
-                        _compile(stmt.orelse)))
-        else:
-            raise ParameterError(f"weight-update statement {stmt!r} is not supported")
-    return ops
-
-
-def _run(ops, env, dtypes, mask=None):
-    """Run compiled statements on ``env`` (name -> array); ``mask`` limits the writes."""
-    for op in ops:
-        kind, target, names, fn = op[:4]
-        value = fn(*(env[n] for n in names))
-        if kind == "if":
-            cond = np.asarray(value, bool)
-            here = cond if mask is None else (cond & mask)
-            _run(op[4], env, dtypes, here)
-            _run(op[5], env, dtypes, ~cond if mask is None else (~cond & mask))
-            continue
-        dtype = dtypes.get(target)
-        if dtype is not None:
-            value = np.asarray(value, dtype)
-        if mask is not None and target in env:
-            value = np.where(mask, value, env[target])
-            if dtype is not None:
-                value = value.astype(dtype, copy=False)
-        env[target] = value
 
 
 def weight_update_of(name, model) -> WeightUpdate:
