@@ -366,3 +366,13 @@ def test_a_plastic_state_that_overflows_is_reported_after_the_run():
         net.run(6, inputs={"post": {"fire": fire}})
     assert err.value.result is not None and err.value.lane == 0
     assert net.step == 6  # the network advanced, as a Simulator does
+
+
+def test_a_constant_infinity_written_to_many_synapses_is_reported():
+    net = Network(dt=1.0, precision="float32")
+    src = net.add_spike_source("src", 3, steps=[0, 0, 0], neurons=[0, 1, 2])
+    post = net.add_population("post", FORCED, 2)
+    net.connect(src, post, Delta(), weight=0.1, delay=1,
+                weight_update=eqsnn.compile(BASE + "    on_pre: w = 1e40\n"))
+    with pytest.raises(NumericalError, match=r"at step 1 \(lane 0, synapse 0\)"):
+        net.run(3)

@@ -229,19 +229,18 @@ class Plastic:
             where = index[self.model.role(name)]
             if where is not None and name in env:
                 self.state[name][lane, where] = env[name]
-                self._watch(name, lane, where)
+                self._watch(name, lane, where, env[name])
 
-    def _watch(self, name, lane, where) -> None:
+    def _watch(self, name, lane, where, values) -> None:
         """Remember the first state that became NaN or infinite (raised after the run)."""
         if self.failure is not None or self.dtypes[name] != self.dtype:
             return
-        values = self.state[name][lane, where]
-        bad = ~np.isfinite(values)
+        shape = np.shape(lane)
+        bad = ~np.isfinite(np.broadcast_to(values, shape))
         if bad.any():
-            k = int(np.flatnonzero(np.atleast_1d(bad))[0])
-            at = np.broadcast_to(where, np.shape(values))
-            self.failure = (name, self.step, int(np.broadcast_to(lane, np.shape(values))[k]),
-                            int(at[k]) if np.ndim(at) else int(at))
+            k = int(np.flatnonzero(bad)[0])
+            self.failure = (name, self.step, int(np.asarray(lane)[k]),
+                            int(np.broadcast_to(where, shape)[k]))
 
     def check(self, result) -> None:
         """Raise the first NaN or infinity of the run as a NumericalError."""
@@ -315,7 +314,8 @@ class Plastic:
                 self.state[t.name] = np.asarray(env[t.name], self.dtypes[t.name])
                 lanes, ids = np.nonzero(~np.isfinite(self.state[t.name]))
                 if lanes.size:
-                    self._watch(t.name, lanes[:1], ids[:1])
+                    self._watch(t.name, lanes[:1], ids[:1], self.state[t.name][lanes[:1],
+                                                                              ids[:1]])
 
 
 def attach(conn, weight_update, params, init) -> None:
