@@ -376,3 +376,16 @@ def test_a_constant_infinity_written_to_many_synapses_is_reported():
                 weight_update=eqsnn.compile(BASE + "    on_pre: w = 1e40\n"))
     with pytest.raises(NumericalError, match=r"at step 1 \(lane 0, synapse 0\)"):
         net.run(3)
+
+
+def test_params_with_units_are_given_in_their_declared_unit_and_states_have_none():
+    text = BASE.replace("param tau = 10.0", "param tau = 10 ms (> 0 ms)\n    param a = 1.0")
+    model = eqsnn.compile(text + "    on_post: w += a * x\n    pre_spike: x += 1.0\n")
+    net = Network(dt=1.0, precision="float64")
+    src = net.add_spike_source("src", 1, steps=[0], neurons=[0])
+    post = net.add_population("post", FORCED, 1)
+    conn = net.connect(src, post, Delta(), weight=0.0, delay=1, weight_update=model,
+                       weight_update_params={"a": 2.0, "tau": "1 s"})
+    assert conn._plastic.params == {"tau": 1000.0, "a": 2.0}  # in ms
+    with pytest.raises(CheckError, match="'w' \\(a per-synapse state\\) has a unit"):
+        eqsnn.compile(BASE.replace("state w = 0.5", "state w [nS] = 0.5"))

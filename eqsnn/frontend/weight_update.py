@@ -182,6 +182,11 @@ def weight_update_declarations(decls: list) -> tuple[list, tuple[tuple[str, str]
         if role != "synapse" and name not in odes:
             raise _error(f"{roles.describe(name)} has no dynamics", state.pos,
                          f"add its ODE, e.g. 'd{name}/dt = -{name} / tau'")
+        if state.unit is not None:
+            raise _error(f"{roles.describe(name)} has a unit; a weight-update model's states "
+                         "and traces are plain numbers", state.pos,
+                         "drop the unit (weights are the numbers the postsynaptic model "
+                         "receives as 'w'); params may have units")
         if role != "synapse" and state.dtype != "float":
             raise _error(f"{roles.describe(name)} must be a float", state.pos,
                          "declare it as a float")

@@ -32,7 +32,7 @@ import numpy as np
 from .. import ir
 from ..errors import NumericalError, ParameterError, ShapeError
 from ..ir.weight_update import WeightUpdate, from_model
-from ..runtime import host
+from ..runtime import host, quantities
 from .host_statements import compile_statements as _compile
 from .host_statements import run_statements as _run
 
@@ -133,7 +133,11 @@ class Plastic:
                                  hint="its params are: " + (", ".join(known) or "none"))
         out = {}
         for name, param in known.items():
-            value = params.get(name, param.default)
+            value = params.get(name)
+            value = param.default if value is None else quantities.to_internal(
+                self.model, "param", name, value)  # a value in the declared unit
+            if isinstance(value, np.ndarray) and value.ndim == 0:
+                value = float(value)
             if value is None:
                 raise ParameterError(f"{what}: {self.model.name} param {name!r} has no "
                                      "default", hint="give it in weight_update_params")
