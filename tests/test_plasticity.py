@@ -389,3 +389,17 @@ def test_params_with_units_are_given_in_their_declared_unit_and_states_have_none
     assert conn._plastic.params == {"tau": 1000.0, "a": 2.0}  # in ms
     with pytest.raises(CheckError, match="'w' \\(a per-synapse state\\) has a unit"):
         eqsnn.compile(BASE.replace("state w = 0.5", "state w [nS] = 0.5"))
+
+
+def test_pre_traces_jump_when_the_spike_arrives_not_when_it_is_emitted():
+    net = Network(dt=1.0, precision="float64")
+    src = net.add_spike_source("src", 1, steps=[5], neurons=[0])
+    post = net.add_population("post", FORCED, 1)
+    conn = net.connect(src, post, Delta(), weight=0.5, delay=3,
+                       weight_update=StdpAdditive(tau_plus=10.0))
+    res = net.run(12, record={conn.name: ["x"], "post": ["V"]})
+    x = res[conn.name].vars["x"][:, 0, 0]  # end of each step, after the traces advanced
+    assert np.all(x[:8] == 0.0)
+    assert x[8] == np.exp(-0.1) and x[9] == np.exp(-0.1) * np.exp(-0.1)
+    v = res["post"].vars["V"][:, 0, 0]
+    assert v[7] == 0.0 and v[8] == 0.5  # delivered in the arrival step too

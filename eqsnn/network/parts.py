@@ -139,8 +139,10 @@ class Connection:
             {s.name: sim.state[pre + s.name] for s in self.synapse_model.states})
 
     def __repr__(self) -> str:
+        plastic = "" if self._plastic is None else f", plastic {self._plastic.model.name}"
         return (f"<Connection {self.name!r}: {self.source.name} -> {self.target.name}."
-                f"{self.target_input}, {self.synapse_model.name}, {self.n_synapses} synapses>")
+                f"{self.target_input}, {self.synapse_model.name}, {self.n_synapses} synapses"
+                f"{plastic}>")
 
 
 class NetworkResult(Mapping):

@@ -157,6 +157,8 @@ class WindowedRun:
         given, so it must be held over the run: checked here for each window length."""
         build = pop._sim._build
         window = steps if self._d_min is None else min(self._d_min, steps)
+        if any(c._plastic is not None for c in self.connections.values()):
+            window = min(1, steps)  # plastic connections: one step per window
         for length in {window, steps % window or window} if steps else ():
             for iname, raw in value.items():
                 if iname == build.input_name:
