@@ -403,3 +403,21 @@ def test_pre_traces_jump_when_the_spike_arrives_not_when_it_is_emitted():
     assert x[8] == np.exp(-0.1) and x[9] == np.exp(-0.1) * np.exp(-0.1)
     v = res["post"].vars["V"][:, 0, 0]
     assert v[7] == 0.0 and v[8] == 0.5  # delivered in the arrival step too
+
+
+def test_compare_on_a_plastic_network_file_checks_weights_too():
+    import os
+
+    from eqsnn.network.tools import compare_networks
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "networks",
+                        "stdp_small.py")
+    report = compare_networks(path, ("numpy", "c"), steps=200)
+    assert report.ok, str(report)
+    from eqsnn.network.tools import load_network_file
+    net = load_network_file(path).build("numpy", "float64", 0)
+    conn = next(iter(net.connections.values()))
+    start = conn.weights
+    res = net.run(200, record={"pop": ["spikes"], conn.name: ["w"]})
+    assert res["pop"].spikes.step.size > 20
+    assert not np.array_equal(conn.weights, start)
+    assert not np.array_equal(conn.weights[0], conn.weights[1])
