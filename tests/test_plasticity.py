@@ -296,6 +296,8 @@ def test_connect_rejects_bad_weight_update_values_before_changing_anything():
                     weight_update_params={"a_plus": 1.0})
     with pytest.raises(ParameterError, match="weight_update must be a weight-update model"):
         net.connect(src, post, Delta(), weight_update=LIF)
+    with pytest.raises(ParameterError, match="is a weight-update model, not a synapse"):
+        net.connect(src, post, StdpAdditive().build()[0])
     with pytest.raises(ParameterError, match="all synapses of a presynaptic neuron need one "
                        "delay"):
         net.connect(src, post, Delta(), connectivity=FromList([0, 0], [0, 1]), delay=[1, 2],

@@ -219,6 +219,11 @@ def _synapse(name, synapse, params, init):
         params, init = dict(_mapping("synapse_params", params)), dict(
             _mapping("synapse_init", init))
     model_ir = getattr(model, "ir", model)
+    if isinstance(model_ir, ir.Model) and model_ir.meta.get("kind") == "weight_update":
+        raise ParameterError(f"connection {name!r}: {model_ir.name} is a weight-update model, "
+                             "not a synapse (postsynaptic) model",
+                             hint="pass it as weight_update=..., with a synapse such as "
+                             "eqsnn.network.Delta() or Exponential(tau)")
     if not isinstance(model_ir, ir.Model) or model_ir.meta.get("kind") != "synapse":
         raise ParameterError(
             f"connection {name!r}: expected a synapse model, got {type(model).__name__}",
