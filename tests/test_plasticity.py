@@ -423,3 +423,28 @@ def test_compare_on_a_plastic_network_file_checks_weights_too():
     assert res["pop"].spikes.step.size > 20
     assert not np.array_equal(conn.weights, start)
     assert not np.array_equal(conn.weights[0], conn.weights[1])
+
+
+def test_int_and_bool_params_keep_their_types():
+    model = eqsnn.compile(BASE + '''    param every: int = 2
+    param learn: bool = true
+    state seen: int = 0
+    pre_spike: x += 1.0
+    on_pre:
+        seen += 1
+        if learn and seen % every == 0:
+            w += 0.25
+''')
+    net = Network(dt=1.0, precision="float32")
+    src = net.add_spike_source("src", 1, steps=[0, 1, 2, 3, 4], neurons=[0] * 5)
+    post = net.add_population("post", FORCED, 1)
+    on = net.connect(src, post, Delta(), weight=0.0, delay=1, weight_update=model)
+    off = net.connect(src, post, Delta(), weight=0.0, delay=1, weight_update=model,
+                      weight_update_params={"learn": False, "every": 3})
+    net.run(8)
+    assert on.weights[0, 0] == 0.5 and on.plastic_state["seen"][0, 0] == 5
+    assert off.weights[0, 0] == 0.0
+    with pytest.raises(ParameterError, match="is an int"):
+        net2, s2, p2 = _net()
+        net2.connect(s2, p2, Delta(), weight_update=model,
+                     weight_update_params={"every": 1.5})

@@ -1,9 +1,9 @@
 """IR statements run on the host with NumPy, for the plastic step of a network.
 
 :func:`compile_statements` turns :class:`~eqsnn.ir.Assign`, :class:`~eqsnn.ir.Local`
-and :class:`~eqsnn.ir.If` into NumPy functions (SymPy's ``lambdify``, with ``Min``
-and ``Max`` as pairwise ``np.minimum`` / ``np.maximum`` so that scalars and arrays
-broadcast); :func:`run_statements` runs them on a mapping of names to arrays, an
+and :class:`~eqsnn.ir.If` into NumPy functions (SymPy's ``lambdify``, with ``Min``,
+``Max``, ``And`` and ``Or`` as nested two-argument NumPy calls so that scalars
+and arrays broadcast); :func:`run_statements` runs them on a mapping of names to arrays, an
 ``if`` writing only where its condition holds.  Each expression is evaluated in
 the order SymPy prints it, in the dtype of its arrays (params are NumPy scalars
 of the network's precision).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy
+from sympy.printing.numpy import NumPyPrinter
 
 from .. import ir
 from ..errors import ParameterError
@@ -21,31 +22,31 @@ from ..runtime import host
 __all__ = ["compile_statements", "run_statements"]
 
 
-class _Minimum(sympy.Function):
-    pass
+class _Printer(NumPyPrinter):
+    """NumPy's printer with Min, Max, And and Or as nested two-argument calls, so that a
+    scalar param and an array broadcast (NumPy's own form stacks them into one array)."""
 
-
-class _Maximum(sympy.Function):
-    pass
-
-
-_FUNCTIONS = {"_Minimum": np.minimum, "_Maximum": np.maximum, **host.NUMPY_FUNCTIONS}
-
-
-def _pairwise(expr):
-    """Min/Max of several arguments as nested two-argument NumPy calls (broadcasting)."""
-    def nest(cls, args):
-        out = args[0]
+    def _nest(self, function, args):
+        out = self._print(args[0])
         for arg in args[1:]:
-            out = cls(out, arg)
+            out = f"{self._module_format(function)}({out}, {self._print(arg)})"
         return out
-    return expr.replace(lambda e: isinstance(e, (sympy.Min, sympy.Max)),
-                        lambda e: nest(_Minimum if isinstance(e, sympy.Min) else _Maximum,
-                                       [_pairwise(a) for a in e.args]))
+
+    def _print_Min(self, expr):
+        return self._nest("numpy.minimum", expr.args)
+
+    def _print_Max(self, expr):
+        return self._nest("numpy.maximum", expr.args)
+
+    def _print_And(self, expr):
+        return self._nest("numpy.logical_and", expr.args)
+
+    def _print_Or(self, expr):
+        return self._nest("numpy.logical_or", expr.args)
 
 
 def _function(expr):
-    expr = _pairwise(sympy.sympify(expr))
+    expr = sympy.sympify(expr)
     called = {type(f).__name__ for f in expr.atoms(sympy.Function)}
     odd = called & {"RandUniform", "RandNormal", "ArrayGet"}
     if odd:
@@ -53,7 +54,10 @@ def _function(expr):
                              f"arrays ({sorted(odd)[0]})",
                              hint="write the rule without rand_uniform/rand_normal/arrays")
     names = sorted(str(s) for s in expr.free_symbols)
-    fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr, modules=[_FUNCTIONS, "numpy"])
+    fn = sympy.lambdify([sympy.Symbol(n) for n in names], expr,
+                        modules=[host.NUMPY_FUNCTIONS, "numpy"],
+                        printer=_Printer({"fully_qualified_modules": False,
+                                          "inline": True, "allow_unknown_functions": True}))
     return names, fn
 
 

@@ -63,7 +63,10 @@ class Plastic:
         what = f"connection {conn.name!r}"
         self.params = self._params(what, params)
         pre = host.evaluate_precompute(model, self.params, dt)
-        self.consts = {n: self.dtype.type(v) for n, v in {**self.params, **pre}.items()}
+        kinds = {p.name: p.dtype for p in model.params}
+        types_ = {"float": self.dtype.type, "int": np.int32, "bool": np.bool_}
+        self.consts = {n: types_[kinds.get(n, "float")](v)
+                       for n, v in {**self.params, **pre}.items()}
         self.consts["dt"] = self.dtype.type(dt)
         self.dtypes = {s.name: self._state_dtype(s)
                        for s in (*model.synapse_states, *model.pre_traces, *model.post_traces)}
@@ -141,6 +144,12 @@ class Plastic:
             if value is None:
                 raise ParameterError(f"{what}: {self.model.name} param {name!r} has no "
                                      "default", hint="give it in weight_update_params")
+            if param.dtype == "bool":
+                if not isinstance(value, (bool, np.bool_)):
+                    raise ParameterError(f"{what}: weight-update param {name!r} is true or "
+                                         f"false, not {value!r}")
+                out[name] = bool(value)
+                continue
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not np.isfinite(value):
                 raise ParameterError(f"{what}: weight-update param {name!r} must be a "
@@ -149,7 +158,10 @@ class Plastic:
             for c in param.constraints:
                 if not c.holds(float(value)):
                     raise ParameterError(f"{what}: {name} = {value} violates '{c}'")
-            out[name] = float(value)
+            if param.dtype == "int" and float(value) != int(value):
+                raise ParameterError(f"{what}: weight-update param {name!r} is an int, not "
+                                     f"{value!r}")
+            out[name] = int(value) if param.dtype == "int" else float(value)
         return out
 
     def _lanes(self, what, value, size, dtype) -> np.ndarray:
