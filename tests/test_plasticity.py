@@ -448,3 +448,26 @@ def test_int_and_bool_params_keep_their_types():
         net2, s2, p2 = _net()
         net2.connect(s2, p2, Delta(), weight_update=model,
                      weight_update_params={"every": 1.5})
+
+
+def test_additive_stdp_sums_every_pair_of_a_spike_train():
+    """All-to-all pairing: the change is the sum of the pair rule over every (arrival,
+    post) pair, as the trace formulation implies (no clipping reached)."""
+    tp, tm, ap, am, dt, delay = 7.0, 11.0, 0.004, 0.005, 0.5, 2
+    emitted = [3, 9, 10, 25, 31]
+    posts = [6, 10, 12, 20, 33, 34]
+    net = Network(dt=dt, precision="float64")
+    src = net.add_spike_source("src", 1, steps=emitted, neurons=[0] * len(emitted))
+    post = net.add_population("post", FORCED, 1)
+    conn = net.connect(src, post, Delta(), weight=0.5, delay=delay,
+                       weight_update=StdpAdditive(tau_plus=tp, tau_minus=tm, a_plus=ap,
+                                                  a_minus=am))
+    fire = np.zeros((50, 1, 1))
+    fire[posts] = 1.0
+    net.run(50, inputs={"post": {"fire": fire}})
+    expected = 0.5
+    for e in emitted:
+        for p in posts:
+            lag = p - (e + delay)
+            expected += ap * np.exp(-lag * dt / tp) if lag >= 0 else -am * np.exp(lag * dt / tm)
+    np.testing.assert_allclose(conn.weights[0, 0], expected, rtol=1e-12)
