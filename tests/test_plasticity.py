@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 import eqsnn
-from eqsnn.errors import CheckError, EqsnnError, NumericalError, ParameterError, ParseError
+from eqsnn.errors import (
+    CheckError,
+    EqsnnError,
+    NumericalError,
+    ParameterError,
+    ParseError,
+    ShapeError,
+)
 from eqsnn.ir.weight_update import WeightUpdate, from_model
 from eqsnn.network import Delta, FromList, Network
 from eqsnn.network.stdp import StdpAdditive, StdpMultiplicative
@@ -471,3 +478,34 @@ def test_additive_stdp_sums_every_pair_of_a_spike_train():
             lag = p - (e + delay)
             expected += ap * np.exp(-lag * dt / tp) if lag >= 0 else -am * np.exp(lag * dt / tm)
     np.testing.assert_allclose(conn.weights[0, 0], expected, rtol=1e-12)
+
+
+def test_initial_states_and_traces_per_synapse_neuron_and_lane():
+    model = eqsnn.compile(BASE + "    state c = 0.0\n    pre_spike: x += 1.0\n"
+                          "    on_pre: c += 1.0\n")
+    net = Network(dt=1.0, precision="float64", batch_size=2)
+    src = net.add_spike_source("src", 2, steps=[0], neurons=[1])
+    post = net.add_population("post", FORCED, 2)
+    conn = net.connect(src, post, Delta(), weight=0.5, delay=1, weight_update=model,
+                       weight_update_init={"c": [1.0, 2.0, 3.0, 4.0], "y": [[0.5, 0.0],
+                                                                           [0.0, 0.5]]})
+    state = conn.plastic_state
+    assert np.array_equal(state["c"], [[1, 2, 3, 4], [1, 2, 3, 4]])
+    assert np.array_equal(state["y"], [[0.5, 0.0], [0.0, 0.5]])
+    net.run(3)
+    c = conn.plastic_state["c"]
+    assert np.array_equal(c, [[1, 2, 4, 5], [1, 2, 4, 5]])  # pre 1's synapses: 2 and 3
+    y = 0.5
+    for _ in range(3):
+        y = np.exp(-1.0 / 10.0) * y  # one exact step of dy/dt = -y / tau per step
+    assert conn.plastic_state["y"][0, 0] == y
+    net.reset()
+    assert np.array_equal(conn.plastic_state["c"], c)  # per-synapse states are kept
+    assert conn.plastic_state["y"][0, 0] == 0.5       # traces restart
+    net.reset(restore_weights=True)
+    assert np.array_equal(conn.plastic_state["c"][0], [1, 2, 3, 4])
+    net2 = Network(dt=1.0, precision="float64", batch_size=2)
+    src2 = net2.add_spike_source("src", 2, steps=[0], neurons=[1])
+    post2 = net2.add_population("post", FORCED, 2)
+    with pytest.raises(ShapeError, match=r"expected a scalar, \(4,\) or \(2, 4\)"):
+        net2.connect(src2, post2, Delta(), weight_update=model, weight_update_init={"c": [1.0]})
