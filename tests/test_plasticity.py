@@ -509,3 +509,20 @@ def test_initial_states_and_traces_per_synapse_neuron_and_lane():
     post2 = net2.add_population("post", FORCED, 2)
     with pytest.raises(ShapeError, match=r"expected a scalar, \(4,\) or \(2, 4\)"):
         net2.connect(src2, post2, Delta(), weight_update=model, weight_update_init={"c": [1.0]})
+
+
+def test_a_rule_that_never_changes_w_delivers_exactly_what_a_static_weight_does():
+    frozen = eqsnn.compile(BASE + "    pre_spike: x += 1.0\n    on_post: w = w\n")
+    rng = np.random.default_rng(11)
+    w0 = rng.uniform(0.0, 0.3, (12, 12))
+    delays = rng.integers(2, 5, 12)[np.repeat(np.arange(12), 12)]  # one delay per pre
+    drive = rng.uniform(0.0, 0.3, (90, 2, 12))
+    out = []
+    for rule in (None, frozen):
+        net = Network(dt=0.5, precision="float32", batch_size=2, backend="c")
+        pop = net.add_population("pop", LIF, 12)
+        net.connect(pop, pop, Delta(), weight=w0, delay=delays, weight_update=rule)
+        res = net.run(90, inputs={"pop": {"Isyn": drive}}, record={"pop": ["V", "spikes"]})
+        out.append((res["pop"].vars["V"], res["pop"].spikes.step.size))
+    assert np.array_equal(out[0][0], out[1][0])
+    assert out[0][1] == out[1][1] > 20
