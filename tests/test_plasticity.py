@@ -526,3 +526,16 @@ def test_a_rule_that_never_changes_w_delivers_exactly_what_a_static_weight_does(
         out.append((res["pop"].vars["V"], res["pop"].spikes.step.size))
     assert np.array_equal(out[0][0], out[1][0])
     assert out[0][1] == out[1][1] > 20
+
+
+def test_recording_plastic_states_beyond_memory_is_refused_before_running(monkeypatch):
+    from eqsnn.runtime import guard
+    monkeypatch.setattr(guard, "available_memory", lambda: 1000)
+    net = Network(dt=1.0, precision="float64")
+    src = net.add_spike_source("src", 10, steps=[0], neurons=[0])
+    post = net.add_population("post", FORCED, 10)
+    conn = net.connect(src, post, Delta(), weight_update=StdpAdditive())
+    with pytest.raises(ParameterError, match=r"needs 859.4 KiB \(c0.w the most\)"):
+        net.run(1000, record={conn.name: ["w", "x"]})
+    assert net.step == 0
+    net.run(5, record={conn.name: ["x"]})  # 400 bytes

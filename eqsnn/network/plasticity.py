@@ -350,3 +350,26 @@ def attach(conn, weight_update, params, init) -> None:
     plastic = Plastic(conn, model, params, init, net.batch_size, net.precision, net.dt)
     plastic.start(conn._weights)
     conn._plastic = plastic
+
+
+def check_recording(network, records, steps: int) -> None:
+    """Refuse, before anything runs, to record plastic states that need more memory than
+    is available: per-synapse recording grows with steps x batch x synapses."""
+    from ..runtime.guard import _size, available_memory
+    needed, biggest = 0, None
+    for name, plan in records.items():
+        conn = network.connections.get(name)
+        if conn is None or conn._plastic is None or plan[0] != "target":
+            continue
+        for state in plan[3]:
+            array = conn._plastic.state[state]
+            size = steps * array.size * array.itemsize
+            needed += size
+            biggest = max(biggest or (0, ""), (size, f"{name}.{state}"))
+    limit = available_memory()
+    if biggest is not None and limit is not None and needed > limit:
+        raise ParameterError(
+            f"recording the plastic states of this run needs {_size(needed)} ({biggest[1]} "
+            f"the most), more than the {_size(limit)} available; nothing was run",
+            hint=f"record fewer states, or run the {steps} steps in shorter runs and read "
+            "Connection.plastic_state between them")

@@ -77,6 +77,8 @@ class WindowedRun:
                     prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,)))
         for name, value in record.items():
             records.update(self._record_plan(name, value))
+        from .plasticity import check_recording
+        check_recording(self, records, steps)
         # --- valid: from here on the network changes ---------------------------
         window = steps if self._d_min is None else self._d_min
         plastic = [c for c in self.connections.values() if c._plastic is not None]
