@@ -21,6 +21,7 @@ from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
 from .parts import NetworkResult, _direct, _mapping, _Raw, _recorded
+from .plasticity import check_recording
 
 __all__ = ["WindowedRun"]
 
@@ -77,7 +78,6 @@ class WindowedRun:
                     prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,)))
         for name, value in record.items():
             records.update(self._record_plan(name, value))
-        from .plasticity import check_recording
         check_recording(self, records, steps)
         # --- valid: from here on the network changes ---------------------------
         window = steps if self._d_min is None else self._d_min
