@@ -69,7 +69,7 @@ def _rate_unit(unit, units) -> str:
 
 
 def render_text(model: ir.Model) -> str:
-    out = [f"neuron {model.name}"]
+    out = [f"{model.meta.get('kind', 'neuron')} {model.name}"]
     if model.doc:
         out += ["    " + line for line in model.doc.splitlines()]
     out.append("")

@@ -22,6 +22,7 @@ from .integration import check_method, check_method_options, check_substeps
 from .lets import Lets
 from .statements import Converter, check_assignable
 from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
+from .weight_update import reject_in_other_models, weight_update_declarations
 
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
 
@@ -64,8 +65,9 @@ class Checked:
     filename: str | None
     units: tuple = ()  # (name, eqsnn.units.Unit) of each param, state and input with a unit
     lets: Lets = field(default_factory=Lets)  # lets kept as shared sub-expressions
-    kind: str = "neuron"  # neuron | synapse (eqsnn.frontend.synapse)
+    kind: str = "neuron"  # neuron | synapse (eqsnn.frontend.synapse) | weight_update
     post: tuple[str, ...] = ()  # a synapse's reads of its target's states
+    roles: tuple[tuple[str, str], ...] = ()  # a weight-update model's (state, role)
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -89,7 +91,7 @@ class _Checker:
 
     def run(self) -> Checked:
         switches = self._switches()
-        decls, on_spike, post = self._declarations(switches)
+        decls, on_spike, post, roles = self._declarations(switches)
         by_kind = {}
         for decl in decls:
             by_kind.setdefault(type(decl), []).append(decl)
@@ -132,21 +134,25 @@ class _Checker:
             dtypes=dtypes,
             draws=conv.draws, switches=switches, source=self.model.source,
             filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
-            kind=self.model.kind, post=post,
+            kind=self.model.kind, post=post, roles=roles,
         )
 
     def _declarations(self, switches: dict):
         """``(declarations, on_spike, post)``: the switch-selected declarations, each
         name declared once; a synapse model's ``on_spike:`` and ``post`` apart."""
         decls = self._flatten(self.model.declarations, switches)
-        on_spike, post = (), ()
+        on_spike, post, roles = (), (), ()
+        if self.model.kind == "weight_update":
+            decls, roles = weight_update_declarations(decls)
+        else:
+            reject_in_other_models(decls, self.model.kind)
         if self.model.kind == "synapse":
             decls, on_spike, post = synapse_declarations(decls)
-        else:
+        elif self.model.kind == "neuron":
             decls = neuron_declarations(decls)
         for decl in decls:
             self._declare(decl)
-        return decls, on_spike, post
+        return decls, on_spike, post, roles
 
     # -- switches and compile-time if ---------------------------------------
     def _switches(self) -> dict:

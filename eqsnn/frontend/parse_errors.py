@@ -17,7 +17,7 @@ from ..errors import ParseError, suggest
 #: the words that start a declaration, for "did you mean" hints
 DECLARATION_WORDS = ("param", "state", "input", "let", "switch", "array", "before", "after",
                      "threshold", "reset", "refractory", "method", "negative", "on_spike",
-                     "output", "post")
+                     "output", "post", "on_pre", "on_post", "pre_spike", "post_spike")
 
 
 _TOKEN_NAMES = {

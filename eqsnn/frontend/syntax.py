@@ -144,6 +144,7 @@ class StateDecl:
     pos: Pos
     unit: Expr | None = None  # the annotation [mV]
     bounds: tuple[Constraint, ...] = ()  # sane values, checked after every step
+    scope: str = ""  # "pre" / "post": a weight-update model's trace (``pre state x``)
 
 
 @dataclass(frozen=True)
@@ -252,4 +253,4 @@ class ModelDecl:
     pos: Pos
     source: str
     filename: str | None = None
-    kind: str = "neuron"  # neuron | synapse
+    kind: str = "neuron"  # neuron | synapse | weight_update

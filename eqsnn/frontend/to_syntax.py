@@ -9,12 +9,16 @@ docstring escape, a synapse declaration word misspelt) are raised here.
 from __future__ import annotations
 
 import ast
+import dataclasses
 
 import lark
 
 from ..errors import ParseError, suggest
 from . import syntax as s
 from .parse_errors import DECLARATION_WORDS
+
+#: the words of the statement blocks of synapse and weight-update models
+BLOCK_WORDS = ("on_spike", "on_pre", "on_post", "pre_spike", "post_spike")
 
 
 def _pos(meta_or_token) -> s.Pos:
@@ -49,9 +53,27 @@ class ToSyntax(lark.Transformer):
         return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename,
                            kind="synapse")
 
+    def weight_update_model(self, items):
+        name, rest = items[0], items[1:]
+        doc = ""
+        if rest and isinstance(rest[0], _Doc):
+            doc, rest = rest[0].text, rest[1:]
+        return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename,
+                           kind="weight_update")
+
+    def scoped_state(self, items):  # pre state x = 0.0 / post state y = 0.0
+        scope, state = items
+        if str(scope) not in ("pre", "post"):
+            raise ParseError(f"unexpected {str(scope)!r} before 'state'", line=scope.line,
+                             column=scope.column,
+                             hint="a weight-update model's traces are 'pre state NAME = ...' "
+                             "and 'post state NAME = ...'")
+        return dataclasses.replace(state, scope=str(scope))
+
     @staticmethod
-    def _word(token, word: str, form: str):
-        if str(token) != word:
+    def _word(token, word, form: str):
+        words = (word,) if isinstance(word, str) else word
+        if str(token) not in words:
             close = suggest(str(token), DECLARATION_WORDS)
             raise ParseError(f"unexpected {str(token)!r}", line=token.line, column=token.column,
                              hint=close or f"'{form}' is a synapse model's declaration; other "
@@ -59,14 +81,17 @@ class ToSyntax(lark.Transformer):
                              "dX/dt, before:, after:, threshold:, reset:, refractory:, method: "
                              "or if")
 
-    def named_block(self, items):  # on_spike: suite
-        self._word(items[0], "on_spike", "on_spike: ...")
-        return s.BlockDecl("on_spike", items[-1], _pos(items[0]))
+    def named_block(self, items):  # on_spike: suite (on_pre:, on_post:, pre_spike:, ...)
+        self._word(items[0], BLOCK_WORDS, f"{items[0]}: ...")
+        return s.BlockDecl(str(items[0]), items[-1], _pos(items[0]))
 
     def named_expr(self, items):  # output: expr
         if str(items[0]) == "on_spike":
             raise ParseError("'on_spike:' takes statements ('g += w')", line=items[0].line,
                              column=items[0].column, hint="write e.g. 'on_spike: g += w'")
+        if str(items[0]) in BLOCK_WORDS:
+            raise ParseError(f"'{items[0]}:' takes statements", line=items[0].line,
+                             column=items[0].column, hint=f"write e.g. '{items[0]}: w += 0.1'")
         self._word(items[0], "output", "output: EXPR")
         return s.OutputDecl(items[-1], _pos(items[0]))
 

@@ -57,10 +57,11 @@ from .nodes import (
     phi1,
     walk_statements,
 )
+from .weight_update import WeightUpdate
 
 __all__ = [
     "Array", "ArrayGet", "Assign", "BUILTINS", "BUILTIN_TYPES", "Constraint", "DTYPES",
     "Derived", "If", "Input", "Local", "Method", "Model", "Param", "PrecomputeItem",
-    "Propagator", "RandNormal", "RandUniform", "Readout", "State", "Statement", "While", "expm1",
-    "log1p", "phi1", "walk_statements",
+    "Propagator", "RandNormal", "RandUniform", "Readout", "State", "Statement", "While",
+    "WeightUpdate", "expm1", "log1p", "phi1", "walk_statements",
 ]

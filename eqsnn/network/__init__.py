@@ -13,10 +13,12 @@ from .connectivity import (
 )
 from .network import Network
 from .parts import Connection, NetworkResult, Population
+from .stdp import Plasticity, StdpAdditive, StdpMultiplicative
 from .synapses import AlphaCond, AlphaCurr, Delta, ExpCond, ExpCurr, Exponential, Synapse
 
 __all__ = [
     "AlphaCond", "AlphaCurr", "Connection", "Connectivity", "Delta", "Dense", "ExpCond",
     "ExpCurr", "Exponential", "FixedInDegree", "FixedProbability", "FromList", "Network",
-    "NetworkResult", "OneToOne", "Population", "Synapse",
+    "NetworkResult", "OneToOne", "Plasticity", "Population", "StdpAdditive",
+    "StdpMultiplicative", "Synapse",
 ]

@@ -153,7 +153,8 @@ class Network(WindowedRun):
 
     def connect(self, source, target, synapse, *, connectivity=None, weight=1.0, delay=1,
                 target_input="Isyn", name=None, synapse_params=None,
-                synapse_init=None) -> Connection:
+                synapse_init=None, weight_update=None, weight_update_params=None,
+                weight_update_init=None) -> Connection:
         """Synapses from ``source`` to ``target`` (populations or their names).
 
         ``synapse`` is a standard-library synapse (``Exponential(5.0)``) or a compiled
@@ -162,7 +163,10 @@ class Network(WindowedRun):
         ``weight`` a scalar, an array with one value per synapse (for Dense also
         ``(n_source, n_target)``; for FromList in the list's order) or an Initializer;
         ``delay`` whole steps >= 1 as a scalar, an array or an Initializer (its draws
-        rounded to whole steps).
+        rounded to whole steps).  ``weight_update`` makes the weights plastic: a
+        standard-library rule (``StdpAdditive(...)``) or a compiled ``weight_update``
+        model with ``weight_update_params`` / ``weight_update_init`` (see
+        :mod:`eqsnn.network.plasticity`); the default keeps the weights static.
         """
         self._check_open()
         source, target = self._population(source), self._population(target)
@@ -202,6 +206,9 @@ class Network(WindowedRun):
         delays = _delays(f"connection {name!r} delay", delay, shell, order)
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
+        if weight_update is not None:
+            from .plasticity import attach
+            attach(conn, weight_update, weight_update_params, weight_update_init)
         self.connections[name] = conn
         target.incoming.append(conn)
         return conn
@@ -259,9 +266,18 @@ class Network(WindowedRun):
         self._build_all()
         return pop._sim
 
-    def reset(self) -> None:
+    def reset(self, *, restore_weights=False) -> None:
         """Every population and synapse state back to its initial value, the step counter to
-        0 and no spike in flight; weights and connectivity are kept."""
+        0 and no spike in flight; weights and connectivity are kept.  Plastic connections
+        keep their learned weights and per-synapse states and restart their traces; with
+        ``restore_weights=True`` their weights and states return to the values given when
+        connecting (or last set through ``Connection.weights``)."""
+        for conn in self.connections.values():
+            if conn._plastic is not None:
+                if restore_weights:
+                    conn._plastic.start(conn._weights)
+                else:
+                    conn._plastic.reset_traces()
         if not self._built:
             return
         for pop in self.populations.values():

@@ -77,6 +77,7 @@ class Connection:
             self._delay_range = (1, 1)
         counts = np.bincount(pre, minlength=source.n)
         self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._plastic = None  # a plasticity.Plastic where the connection has a weight update
 
     @property
     def n_synapses(self) -> int:
@@ -84,7 +85,10 @@ class Connection:
 
     @property
     def weights(self) -> np.ndarray:
-        """A copy of the weights, one per synapse, in the model precision."""
+        """A copy of the weights, one per synapse, in the model precision; for a plastic
+        connection ``(batch, n_synapses)``, the weights of every lane now."""
+        if self._plastic is not None:
+            return self._plastic.state["w"].copy()
         return self._weights.copy()
 
     @weights.setter
@@ -94,8 +98,30 @@ class Connection:
                 f"connection {self.name!r}: weights are set from arrays between runs",
                 hint="sample the values yourself (one per synapse), or give the initializer "
                 "to Network.connect")
-        self._weights = _per_synapse(f"connection {self.name!r} weights", value, self,
-                                     self.network.precision, None)
+        weights = _per_synapse(f"connection {self.name!r} weights", value, self,
+                               self.network.precision, None)
+        if self._plastic is not None:  # every lane gets these weights
+            self._plastic.set("w", weights)
+        self._weights = weights
+
+    @property
+    def plastic_state(self) -> Mapping[str, np.ndarray]:
+        """A plastic connection's per-synapse states ``(batch, n_synapses)`` and traces
+        ``(batch, n_source)`` / ``(batch, n_target)``, as copies; empty when static."""
+        if self._plastic is None:
+            return types.MappingProxyType({})
+        return types.MappingProxyType({k: v.copy() for k, v in self._plastic.state.items()})
+
+    def set_plastic_state(self, name, value) -> None:
+        """Set a per-synapse state (``w`` too) or trace of a plastic connection: a scalar,
+        one value per synapse (or neuron), or one row per lane ``(batch, n)``."""
+        if self._plastic is None:
+            raise ParameterError(f"connection {self.name!r} has no weight-update model",
+                                 hint="set its weights with Connection.weights")
+        if name not in self._plastic.state:
+            from ..runtime.inputs import unknown_name
+            raise unknown_name("plastic state", name, self._plastic.state)
+        self._plastic.set(name, value)
 
     @property
     def delays(self) -> np.ndarray:
@@ -113,8 +139,10 @@ class Connection:
             {s.name: sim.state[pre + s.name] for s in self.synapse_model.states})
 
     def __repr__(self) -> str:
+        plastic = "" if self._plastic is None else f", plastic {self._plastic.model.name}"
         return (f"<Connection {self.name!r}: {self.source.name} -> {self.target.name}."
-                f"{self.target_input}, {self.synapse_model.name}, {self.n_synapses} synapses>")
+                f"{self.target_input}, {self.synapse_model.name}, {self.n_synapses} synapses"
+                f"{plastic}>")
 
 
 class NetworkResult(Mapping):
@@ -172,9 +200,10 @@ def _mapping(what, value) -> dict:
 def _resolve(model, n, network):
     from ..runtime.simulator import _resolve_model
     inner = getattr(model, "ir", model)
-    if isinstance(inner, ir.Model) and inner.meta.get("kind") == "synapse":
-        raise ParameterError(f"{inner.name} is a synapse model, not a neuron model",
-                             hint="pass it to Network.connect as the synapse")
+    if isinstance(inner, ir.Model) and inner.meta.get("kind") in ("synapse", "weight_update"):
+        raise ParameterError(f"{inner.name} is a {inner.meta['kind'].replace('_', '-')} model, "
+                             "not a neuron model", hint="pass it to Network.connect as the "
+                             + inner.meta["kind"])
     return _resolve_model(model, (n,), network.batch_size, network.dt, network.seed)
 
 
@@ -190,6 +219,11 @@ def _synapse(name, synapse, params, init):
         params, init = dict(_mapping("synapse_params", params)), dict(
             _mapping("synapse_init", init))
     model_ir = getattr(model, "ir", model)
+    if isinstance(model_ir, ir.Model) and model_ir.meta.get("kind") == "weight_update":
+        raise ParameterError(f"connection {name!r}: {model_ir.name} is a weight-update model, "
+                             "not a synapse (postsynaptic) model",
+                             hint="pass it as weight_update=..., with a synapse such as "
+                             "eqsnn.network.Delta() or Exponential(tau)")
     if not isinstance(model_ir, ir.Model) or model_ir.meta.get("kind") != "synapse":
         raise ParameterError(
             f"connection {name!r}: expected a synapse model, got {type(model).__name__}",

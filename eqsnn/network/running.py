@@ -21,8 +21,17 @@ from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
 from .parts import NetworkResult, _direct, _mapping, _Raw, _recorded
+from .plasticity import check_recording
 
 __all__ = ["WindowedRun"]
+
+
+def _recorded_plastic(records, name):
+    """``(record key, state)`` for every plastic state recorded from connection ``name``."""
+    plan = records.get(name)
+    if plan is not None and plan[0] == "target":
+        for state in plan[3]:
+            yield name, state
 
 
 class WindowedRun:
@@ -69,6 +78,7 @@ class WindowedRun:
                     prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,)))
         for name, value in record.items():
             records.update(self._record_plan(name, value))
+        check_recording(self, records, steps)
         # --- valid: from here on the network changes ---------------------------
         if self._genn is not None:  # pygenn: one GeNN model runs the whole network
             collected, fired, simulate = self._genn.run(steps, self._step, plans, records)
@@ -77,6 +87,9 @@ class WindowedRun:
                                  {p: [fired[p]] if p in fired else [] for p in self.populations},
                                  started, simulate)
         window = steps if self._d_min is None else self._d_min
+        plastic = [c for c in self.connections.values() if c._plastic is not None]
+        if plastic:  # a weight may change in any step: one step per window (plasticity.py)
+            window = 1
         k0, first = 0, self._step
         collected: dict[str, list] = {name: [] for name in records}
         spikes: dict[str, list] = {name: [] for name in self.populations}
@@ -85,6 +98,9 @@ class WindowedRun:
             w = min(window, steps - k0)
             step0 = first + k0
             arrivals = self._arrivals(step0, w)
+            for conn in plastic:
+                arrivals[conn.name] = conn._plastic.arrive(self._history[conn.source.name],
+                                                           step0)
             new = {}
             for pname, pop in self.populations.items():
                 if pop.is_source:
@@ -129,18 +145,28 @@ class WindowedRun:
                                   np.asarray(fired[2], np.int64))
                 for key, state, _ in wanted:
                     collected[key].append((state, got[state].reshape(w, self.batch_size, -1)))
+            for conn in plastic:
+                fired = new.get(conn.target.name, (np.zeros(0, np.int64),) * 3)
+                conn._plastic.after((fired[1], fired[2]))
+                for key, state in _recorded_plastic(records, conn.name):
+                    collected[key].append((state, conn._plastic.state[state][None].copy()))
             for pname, chunk in new.items():
                 spikes[pname].append(chunk)
             self._push_history(new, step0 + w)
             k0 += w
         self._step = first + steps
-        return self._results(steps, first, records, collected, spikes, started, simulate)
+        result = self._results(steps, first, records, collected, spikes, started, simulate)
+        for conn in plastic:  # a NaN or infinity in a plastic state, after the run
+            conn._plastic.check(result)
+        return result
 
     def _data_input_plan(self, pop, value, steps) -> dict:
         """A standard-library data input (ml_genn's shapes) is passed to every window as
         given, so it must be held over the run: checked here for each window length."""
         build = pop._sim._build
         window = steps if self._d_min is None else min(self._d_min, steps)
+        if any(c._plastic is not None for c in self.connections.values()):
+            window = min(1, steps)  # plastic connections: one step per window
         for length in {window, steps % window or window} if steps else ():
             for iname, raw in value.items():
                 if iname == build.input_name:
@@ -163,12 +189,16 @@ class WindowedRun:
             conn = self.connections[name]
             pre = compose.prefix(name)
             states = {s.name for s in conn.synapse_model.states}
-            out = {}
+            plastic = set() if conn._plastic is None else set(conn._plastic.state)
+            out, own = {}, []
             for state in value:
-                if state not in states:
-                    raise unknown_name("synapse state", state, states)
-                out[pre + state] = None
-            return {name: ("target", conn.target.name, out)}
+                if state in plastic:
+                    own.append(state)
+                elif state not in states:
+                    raise unknown_name("synapse state", state, states | plastic)
+                else:
+                    out[pre + state] = None
+            return {name: ("target", conn.target.name, out, own)}
         pop = self._population(name)
         if pop.is_source:
             if list(value) != ["spikes"]:
@@ -185,6 +215,8 @@ class WindowedRun:
         out = {}
         batch = self.batch_size
         for conn in self.connections.values():
+            if conn._plastic is not None:  # summed by Plastic.arrive, step by step
+                continue
             n_post = conn.target.n
             buf = np.zeros(w * batch * n_post, self.precision)
             e, b, pre = self._history[conn.source.name]
@@ -234,6 +266,12 @@ class WindowedRun:
                 want = False
             else:
                 states, want = [], True
+            if kind == "target":  # a plastic connection's own states, per synapse or neuron
+                for state in plan[3]:
+                    parts = [v for (s, v) in collected.get(name, []) if s == state]
+                    width = self.connections[name]._plastic.state[state].shape[1]
+                    variables[state] = (np.concatenate(parts) if parts else np.zeros(
+                        (0, self.batch_size, width))).reshape(steps, self.batch_size, width)
             for state in states:
                 parts = [v for (s, v) in collected.get(name, []) if s == state]
                 shown = state.split("__", 1)[-1]

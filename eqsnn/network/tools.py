@@ -65,6 +65,9 @@ def _record_all(net: Network) -> dict:
     for name, pop in net.populations.items():
         states = [] if pop.is_source else [s.name for s in pop.ir.states]
         record[name] = states + (["spikes"] if pop.spiking else [])
+    for name, conn in net.connections.items():  # plastic weights and traces
+        if conn._plastic is not None:
+            record[name] = list(conn._plastic.state)
     return record
 
 

@@ -346,6 +346,10 @@ def _resolve_model(model, shape, batch_size, dt, seed):
             raise ParameterError(
                 f"the Simulator cannot run a synapse model ({inner.name}) on its own",
                 hint="connect it between populations with eqsnn.network.Network.connect")
+        if inner.meta.get("kind") == "weight_update":
+            raise ParameterError(
+                f"the Simulator cannot run a weight-update model ({inner.name}) on its own",
+                hint="give it to eqsnn.network.Network.connect(..., weight_update=...)")
         return inner, None
     if callable(getattr(model, "build", None)):
         # a standard-library neuron: see eqsnn.stdlib.protocol for the Build contract

@@ -48,5 +48,6 @@ def assemble(checked: Checked, system, method: ir.Method, update: Update) -> ir.
         units=checked.units,
         meta={"switches": dict(checked.switches), "source": checked.source,
               "filename": checked.filename, "kind": checked.kind, "post": checked.post,
+              "roles": checked.roles,
               "unless": dict(zip(system.variables, system.unless)), **meta},
     )
