@@ -27,6 +27,7 @@ from eqsnn.network import (
     FixedProbability,
     FromList,
     Network,
+    StdpAdditive,
 )
 from eqsnn.printing.genn_network import (
     DELAY_VAR,
@@ -345,7 +346,7 @@ def test_a_plastic_connection_is_refused_before_genn_builds(pygenn, lif):
     net = Network(backend="pygenn")
     net.add_population("a", lif, 3)
     net.add_population("b", lif, 3)
-    conn = net.connect("a", "b", Delta())
-    conn._plastic = type("Plastic", (), {"model": type("Model", (), {"name": "StdpAdditive"})()})()
+    net.connect("a", "b", Delta(), weight_update=StdpAdditive(
+        tau_plus=20.0, tau_minus=20.0, a_plus=0.01, a_minus=0.0105))
     with pytest.raises(BackendError, match="'StdpAdditive' does not run on pygenn yet"):
         net.run(3)
