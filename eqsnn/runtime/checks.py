@@ -28,8 +28,8 @@ import sympy
 from .. import ir
 from ..errors import NumericalError
 
-__all__ = ["CHECK_STEP", "CHECK_CODE", "FLOAT_MAX", "with_checks", "first_failure",
-           "numerical_error"]
+__all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "FLOAT_MAX", "with_checks",
+           "split_checks", "check_tests", "first_failure", "numerical_error"]
 
 #: hidden int state: the first step at which the neuron failed the check, -1 if none
 CHECK_STEP = "_check_step"
@@ -39,6 +39,9 @@ CHECK_CODE = "_check_code"
 #: the largest finite value of each precision: ``|x| <= FLOAT_MAX`` is false for NaN and inf
 FLOAT_MAX = {"float32": float(np.finfo(np.float32).max),
              "float64": float(np.finfo(np.float64).max)}
+#: key of ``model.meta`` holding how many statements at the end of the step are the check
+#: (:func:`split_checks`): a backend may run them only where a cheap test of its own fails
+CHECK_META = "check"
 
 _RELATIONS = {">": sympy.StrictGreaterThan, ">=": sympy.GreaterThan,
               "<": sympy.StrictLessThan, "<=": sympy.LessThan}
@@ -76,7 +79,35 @@ def with_checks(model: ir.Model, precision: str) -> ir.Model:
                 ir.Assign(CHECK_CODE, sympy.Integer(2 * k + 1)))))
     hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
               ir.State(CHECK_CODE, "int", sympy.Integer(0)))
-    return model.replace(states=model.states + hidden, step=model.step + tuple(statements))
+    return model.replace(states=model.states + hidden, step=model.step + tuple(statements),
+                         meta={**model.meta, CHECK_META: len(statements)})
+
+
+def split_checks(model: ir.Model) -> tuple[tuple, tuple]:
+    """``(step, check)``: the step's statements without the check of :func:`with_checks`, and
+    the check's statements (empty where the model has none).
+
+    A backend may replace the check by a cheaper test of its own that fails wherever the
+    check would record something (a reduction over the population, a failure bit returned
+    with the spike flags) and then run the check's statements, or record the same step and
+    code itself; what it records must be what the statements would."""
+    count = model.meta.get(CHECK_META, 0)
+    if not count:
+        return model.step, ()
+    return model.step[:-count], model.step[-count:]
+
+
+def check_tests(model: ir.Model) -> list[tuple[int, str, tuple]]:
+    """``(code, state, bounds)`` of every test of the check, in code order: ``bounds`` is
+    ``()`` for the finiteness test (code ``2 k``), the state's bounds for code ``2 k + 1``.
+    The recorded code is the smallest that fails."""
+    tests = []
+    for k, state in enumerate(checked_states(model)):
+        tests.append((2 * k, state.name, ()))
+        if state.bounds:
+            tests.append((2 * k + 1, state.name,
+                          tuple((c.op, float(c.bound)) for c in state.bounds)))
+    return tests
 
 
 def first_failure(steps: np.ndarray) -> tuple[int, int, int, int] | None:
