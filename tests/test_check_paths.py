@@ -1,6 +1,7 @@
 """The numerical check on every path that runs it: the numpy backend's guarded check, the c
 backend's failure code returned with the spike flags (exact and fast math, and the
-fallback to the check's statements for models with many states) and the CUDA emulation.
+fallback to the check's statements for models with many states), the CUDA emulation and
+GeNN (the check's statements in the sim code, hidden vars for the record).
 
 Each model fails in a way that only a check inside the step sees: a reset makes the bad
 value finite again before the step ends."""
@@ -8,6 +9,7 @@ value finite again before the step ends."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 
 import fake_cupy
 import numpy as np
@@ -21,6 +23,8 @@ PATHS = [
     pytest.param("c", marks=pytest.mark.c),
     pytest.param("c-fast", marks=pytest.mark.c),
     "cupy",
+    pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
+        importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")]),
 ]
 
 # log of a negative number: NaN from step 2 on; the threshold always holds and the reset
