@@ -8,6 +8,7 @@ is the cost.
 
     python bench/check_cost.py                 # N = 1e6, T = 1000 (the goal: < 2 % on c)
     python bench/check_cost.py --n 1e5 --steps 200 --repeats 3
+    python bench/check_cost.py --fast-math --precision float64
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from lif_models import LIF  # noqa: E402  (bench/ is on sys.path)
 import eqsnn  # noqa: E402
 
 
-def simulator(backend: str, n: int, check: bool, threads: int | None):
-    sim = eqsnn.Simulator(eqsnn.compile(LIF), n, dt=1.0, backend=backend, check=check)
+def simulator(backend: str, n: int, check: bool, threads: int | None, precision="float32",
+              fast_math=False):
+    sim = eqsnn.Simulator(eqsnn.compile(LIF), n, dt=1.0, backend=backend, check=check,
+                          precision=precision, fast_math=fast_math)
     if threads is not None:
         sim._runner.threads = threads
     return sim
@@ -49,14 +52,18 @@ def main() -> None:
     parser.add_argument("--n", type=float, default=1e6)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--fast-math", action="store_true")
     args = parser.parse_args()
     n = int(args.n)
-    current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(np.float32)
-    print(f"LIF, N = {n:.0e}, T = {args.steps}, float32, best of {args.repeats}")
+    current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(args.precision)
+    print(f"LIF, N = {n:.0e}, T = {args.steps}, {args.precision}"
+          f"{', fast_math' if args.fast_math else ''}, best of {args.repeats}")
     print("| backend | unchecked (ms/step) | checked (ms/step) | cost |")
     print("|---|---|---|---|")
     for backend, threads in (("c", 1), ("c", None), ("numpy", None)):
-        sims = [simulator(backend, n, False, threads), simulator(backend, n, True, threads)]
+        sims = [simulator(backend, n, check, threads, args.precision, args.fast_math)
+                for check in (False, True)]
         plain, checked = best_of(sims, args.steps, current, args.repeats)
         label = backend + ("" if threads is None else f", {threads} thread")
         print(f"| {label} | {1e3 * plain / args.steps:.3f} | {1e3 * checked / args.steps:.3f} "

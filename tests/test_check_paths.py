@@ -17,6 +17,7 @@ import pytest
 
 import eqsnn
 from eqsnn.errors import NumericalError
+from eqsnn.runtime.checks import sticky_states
 
 PATHS = [
     "numpy",
@@ -146,3 +147,63 @@ def test_the_last_of_many_states_is_named(path, count):
             function = sim.source.text.split("eqsnn_neuron_step(")[1].split("\n}\n")[0]
             assert ("check_step" in function) == (count > 31)
     assert (caught.value.state, caught.value.step) == (f"s{count - 1}", 1)
+
+
+# V stays infinite once it is (a sum and product of itself; the reset subtracts): its test
+# waits for a second pass over the run; w has bounds, so it is tested in every step
+STICKY = """
+neuron Sticky
+    param k = 1.0
+    state V = 1e-100
+    state w = 0.0 (< 10)
+    input I = 0.0
+    after:
+        V = V * k + I
+        w += 1.0
+    threshold: V > 1e300
+    reset: V -= 1.0
+"""
+
+
+def test_only_states_that_stay_nan_or_infinite_wait_for_the_second_pass():
+    assert sticky_states(eqsnn.compile(STICKY).ir) == {"V"}
+    for text in (NAN_HEALED, INF_ONE):
+        assert sticky_states(eqsnn.compile(text).ir) == set()
+    assert sticky_states(eqsnn.compile(BOUNDS_HEALED).ir) == {"V"}  # never assigned
+    healing = STICKY.replace("reset: V -= 1.0", "reset: V = max(V - 1.0, 0.0)")
+    assert sticky_states(eqsnn.compile(healing).ir) == set()  # fmax(NaN, 0) is 0
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_second_pass_finds_the_first_step_of_a_state_that_stays_infinite(path):
+    n = 700
+    gain = np.ones(n)
+    gain[600] = 1e100
+    with simulator(path, STICKY, n, precision="float64", params={"k": gain}) as sim:
+        assert "check_all" in sim.source.text
+        with pytest.raises(NumericalError) as caught:
+            sim.run(6, inputs={"I": 0.0}, record=["V", "w"])
+        error = caught.value
+        # V of neuron 600: 1, 1e100, 1e200, 1e300, inf at step 4 (and stays so)
+        assert (error.state, error.step, error.neuron, error.count) == ("V", 4, 600, 1)
+        assert np.isinf(error.result.vars["V"][4:, 0, 600]).all()
+        assert np.isfinite(error.result.vars["V"][:4]).all()
+        # the population is where the run left it, and the next run reports its own
+        assert sim.step == 6 and np.isinf(sim.state["V"][0, 600])
+        np.testing.assert_array_equal(sim.state["w"], 6.0)
+        with pytest.raises(NumericalError) as again:  # w reaches 10 at step 9
+            sim.run(5)
+    # V of neuron 600 is still infinite at the first step of this run; the others' w fails
+    assert (again.value.state, again.value.step, again.value.neuron, again.value.count) \
+        == ("V", 6, 600, n)
+
+
+@pytest.mark.parametrize("path", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_the_smallest_code_wins_across_both_passes(path):
+    # neuron 0: V = 1e-100, 1e-50, 1, ..., 1e300, inf at step 9, as w reaches 10
+    text = STICKY.replace("state V = 1e-100", "state V = 1e-150")
+    with simulator(path, text, 2, precision="float64", params={"k": [1e50, 1.0]}) as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(12)
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 9, 0)
+    assert caught.value.count == 2

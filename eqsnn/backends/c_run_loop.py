@@ -14,7 +14,7 @@ from __future__ import annotations
 from .. import ir
 from ..printing.c import UNIFORM_FUNCTION
 from ..printing.c_printer import STORAGE_TYPES, wrap_items
-from ..runtime.checks import CHECK_CODE, CHECK_STEP
+from ..runtime.checks import CHECK_ALL, CHECK_CODE, CHECK_STEP, check_tests, deferred_states
 from . import _compiled as shared
 from ._compiled import Layout
 
@@ -74,7 +74,7 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False
         *_uniform_step(plan, uniforms),
         f"        flags = flag_rows + (i & 1) * {TILE};",
         *_neuron_loop(plan, uniforms, check_flags),
-        *(_check_lines(plan) if check_flags else []),
+        *(_check_lines(model, plan) if check_flags else []),
         "        /* spike words of the step before: its flags were written a whole step ago,",
         "         * so reading them waits for no store in flight */",
         "        if (a->spikes && i > 0) eqsnn_spike_row(a, lane, first, i - 1, words,",
@@ -189,14 +189,21 @@ def _uniform_step(plan: Layout, uniforms) -> list[str]:
         f"{out});"]
 
 
-def _check_lines(plan: Layout) -> list[str]:
+def _check_lines(model: ir.Model, plan: Layout) -> list[str]:
     """The numerical check of the step: the flags' bits 2 to 7 (the smallest failing code
     + 1) of the tile or'ed together, one vectorised pass over bytes the step just wrote; only
-    where some neuron failed, its first failing step and code into the hidden states."""
+    where some neuron failed, its first failing step and code into the hidden states.  Where
+    every test waits for the second pass (``eqsnn.runtime.checks.sticky_states``), the first
+    pass has nothing to look for."""
     names = [name for name, _ in plan.states]
     at_step, at_code = names.index(CHECK_STEP), names.index(CHECK_CODE)
+    deferred = deferred_states(model)
+    guard = ""
+    if all(state in deferred for _, state, _ in check_tests(model)):
+        k = [name for name, _, _ in plan.values].index(CHECK_ALL)
+        guard = f"if (_v{k} > 0) "
     return [
-        "        {  /* the numerical check (eqsnn.runtime.checks) */",
+        f"        {guard}{{  /* the numerical check (eqsnn.runtime.checks) */",
         "            unsigned char _any = 0;",
         "            for (j = 0; j < last - first; ++j) _any |= flags[j];",
         "            if (_any >> 2) for (j = first; j < last; ++j) {",

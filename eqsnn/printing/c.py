@@ -40,7 +40,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
-from ..runtime.checks import CHECK_CODE, CHECK_STEP, check_tests, split_checks
+from ..runtime.checks import (
+    CHECK_ALL,
+    CHECK_CODE,
+    CHECK_STEP,
+    check_tests,
+    deferred_states,
+    split_checks,
+)
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
 from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names, wrap_items
 from .lower import lower
@@ -234,7 +241,19 @@ class _StepBody:
                      " + 1, or 0")
         self.line("int _fail = 0;")
         self.helpers.add("nonfinite")
-        for code, state, bounds in reversed(self.check_tests):
+        deferred = deferred_states(self.model)
+        self.fail_lines([t for t in self.check_tests if t[1] not in deferred])
+        if deferred:  # a branch on a value of the step: the compiler takes it out of the loop
+            self.comment("the second pass only: every test (eqsnn.runtime.checks.sticky_states)")
+            self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
+            self.depth += 1
+            self.fail_lines(self.check_tests)
+            self.depth -= 1
+            self.line("}")
+
+    def fail_lines(self, tests) -> None:
+        """``_fail`` set to the smallest failing code + 1 of ``tests``, where one fails."""
+        for code, state, bounds in reversed(tests):
             x = self.names[state]
             if bounds:
                 inside = " & ".join(f"({x} {op} {self.printer.float_literal(bound)})"

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .. import ir
-from ..runtime.checks import check_tests, split_checks
+from ..runtime.checks import CHECK_ALL, check_tests, deferred_states, split_checks
 from .forwarding import forward_single_use_locals
 from .numpy_compact import CompactLoop, compactable
 from .numpy_expressions import NumpyExpressionPrinter, StepCode
@@ -81,7 +81,10 @@ def _print_check(printer, model: ir.Model, check) -> None:
     finite and hold every bound.  Only where the test fails do the check's statements run,
     elementwise, and record the first step and code as always."""
     tests = []
+    deferred = deferred_states(model)
     for _, state, bounds in check_tests(model):
+        if state in deferred:
+            continue  # tested in the second pass only (eqsnn.runtime.checks.sticky_states)
         name = printer.names[state]
         if not bounds:
             if not any(s == state and b for _, s, b in check_tests(model)):
@@ -94,7 +97,10 @@ def _print_check(printer, model: ir.Model, check) -> None:
             value = printer.printed(Const(bound, "float"), ())
             tests.append(f"{low if op in ('>', '>=') else high} {op} {value}")
     printer.comment("the numerical check, only where a test of the population fails")
-    printer.line(f"if not ({' and '.join(tests)}):")
+    guard = [f"not ({' and '.join(tests)})"] if tests else []
+    if deferred:
+        guard.insert(0, f"{printer.names[CHECK_ALL]} > 0")
+    printer.line(f"if {' or '.join(guard)}:")
     printer.depth += 1
     printer.statements(check, None)
     printer.depth -= 1

@@ -28,8 +28,9 @@ import sympy
 from .. import ir
 from ..errors import NumericalError
 
-__all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "FLOAT_MAX", "with_checks",
-           "split_checks", "check_tests", "first_failure", "numerical_error"]
+__all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
+           "split_checks", "check_tests", "deferred_states", "sticky_states",
+           "first_failure", "numerical_error"]
 
 #: hidden int state: the first step at which the neuron failed the check, -1 if none
 CHECK_STEP = "_check_step"
@@ -42,6 +43,10 @@ FLOAT_MAX = {"float32": float(np.finfo(np.float32).max),
 #: key of ``model.meta`` holding how many statements at the end of the step are the check
 #: (:func:`split_checks`): a backend may run them only where a cheap test of its own fails
 CHECK_META = "check"
+#: key of ``model.meta``: the states whose finiteness test is deferred (:func:`sticky_states`)
+DEFERRED_META = "check_deferred"
+#: int runtime param: 1 runs the deferred tests too (the Simulator's second pass), else 0
+CHECK_ALL = "_check_all"
 
 _RELATIONS = {">": sympy.StrictGreaterThan, ">=": sympy.GreaterThan,
               "<": sympy.StrictLessThan, "<=": sympy.LessThan}
@@ -59,16 +64,20 @@ def with_checks(model: ir.Model, precision: str) -> ir.Model:
         return model
     unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
     limit = sympy.Float(FLOAT_MAX[precision])
+    deferred = sticky_states(model)
     statements: list = []
     for k, state in enumerate(states):
         x = sympy.Symbol(state.name)
         # NaN compares false with everything, so the test is "is fine", negated through a
         # bool local (SymPy would turn not(|x| <= max) into |x| > max, false for NaN)
         fine = sympy.Symbol(f"_fine_{state.name}")
-        statements.append(ir.Local(fine.name, "bool", sympy.Abs(x) <= limit))
-        statements.append(ir.If(sympy.And(sympy.Not(fine), unset), (
-            ir.Assign(CHECK_STEP, sympy.Symbol("step")),
-            ir.Assign(CHECK_CODE, sympy.Integer(2 * k)))))
+        test = (ir.Local(fine.name, "bool", sympy.Abs(x) <= limit),
+                ir.If(sympy.And(sympy.Not(fine), unset), (
+                    ir.Assign(CHECK_STEP, sympy.Symbol("step")),
+                    ir.Assign(CHECK_CODE, sympy.Integer(2 * k)))))
+        if state.name in deferred:  # only in the second pass (see sticky_states)
+            test = (ir.If(sympy.StrictGreaterThan(sympy.Symbol(CHECK_ALL), 0), test),)
+        statements.extend(test)
         if state.bounds:
             inside = sympy.Symbol(f"_inside_{state.name}")
             within = sympy.And(*(_RELATIONS[c.op](x, sympy.Float(c.bound))
@@ -79,8 +88,63 @@ def with_checks(model: ir.Model, precision: str) -> ir.Model:
                 ir.Assign(CHECK_CODE, sympy.Integer(2 * k + 1)))))
     hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
               ir.State(CHECK_CODE, "int", sympy.Integer(0)))
+    runtime = model.runtime_params + ((CHECK_ALL,) if deferred else ())
     return model.replace(states=model.states + hidden, step=model.step + tuple(statements),
-                         meta={**model.meta, CHECK_META: len(statements)})
+                         runtime_params=runtime,
+                         meta={**model.meta, CHECK_META: len(statements),
+                               DEFERRED_META: tuple(sorted(deferred))})
+
+
+def deferred_states(model: ir.Model) -> tuple[str, ...]:
+    """The states of a model from :func:`with_checks` whose test runs in the second pass."""
+    return model.meta.get(DEFERRED_META, ())
+
+
+def sticky_states(model: ir.Model) -> set[str]:
+    """The float states without bounds that stay NaN or infinite once they are: every
+    assignment to one (in the step, a reset, any branch) is a sum or product with the state
+    itself as a term or factor (directly or through locals defined once), and a sum or
+    product with a NaN or infinite term or factor is NaN or infinite.
+
+    Nothing in a step can make such a state finite again, so whether it failed in a run
+    shows in its value at the end of the run.  Its test is left out of the kernel's first
+    pass (``_check_all`` = 0); only where the value at the end of the run is not finite
+    does the Simulator run the steps again from the state before them with every test
+    (``_check_all`` = 1) to find the first step.  Steps are deterministic (inputs,
+    counter-based draws), so the second pass gives the same states."""
+    blocks = (model.step, model.reset, model.negative_reset)
+    statements = [stmt for block in blocks for stmt in ir.walk_statements(block)]
+    states = {s.name for s in model.states}
+    definitions: dict = {}
+    for stmt in statements:
+        if isinstance(stmt, ir.Local):
+            definitions.setdefault(stmt.name, []).append(stmt.expr)
+        elif isinstance(stmt, ir.Assign) and stmt.target not in states:
+            definitions.setdefault(stmt.target, []).append(None)  # a local set again
+    once = {name: exprs[0] for name, exprs in definitions.items()
+            if len(exprs) == 1 and exprs[0] is not None}
+    sticky = set()
+    for state in checked_states(model):
+        if state.bounds:
+            continue
+        assigned = [stmt.expr for stmt in statements
+                    if isinstance(stmt, ir.Assign) and stmt.target == state.name]
+        if all(_carries(expr, state.name, once, 0) for expr in assigned):
+            sticky.add(state.name)
+    return sticky
+
+
+def _carries(expr, name: str, once: dict, depth: int) -> bool:
+    """Whether ``expr`` is NaN or infinite wherever ``name`` is: ``name`` itself, a local
+    defined once that carries it, or a sum or product with such a term or factor."""
+    if depth > 50:
+        return False
+    if isinstance(expr, sympy.Symbol):
+        text = str(expr)
+        return text == name or (text in once and _carries(once[text], name, once, depth + 1))
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        return any(_carries(arg, name, once, depth + 1) for arg in expr.args)
+    return False
 
 
 def split_checks(model: ir.Model) -> tuple[tuple, tuple]:

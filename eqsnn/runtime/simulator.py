@@ -24,7 +24,15 @@ from ..errors import ParameterError, ShapeError
 from ..pipeline import EqsnnWarning
 from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP, precision_params, run_report
 from . import host
-from .checks import CHECK_CODE, CHECK_STEP, first_failure, numerical_error, with_checks
+from .checks import (
+    CHECK_ALL,
+    CHECK_CODE,
+    CHECK_STEP,
+    deferred_states,
+    first_failure,
+    numerical_error,
+    with_checks,
+)
 from .guard import Snapshot, check_record_memory, record_bytes
 from .inputs import (
     check_numeric,
@@ -95,6 +103,8 @@ class Simulator:
         values = {**self._params, **self._runtime_values(1)}
         #: the model the backend runs: with the numerical check unless check=False
         self._emitted = with_checks(self.model, self.precision) if check else self.model
+        if deferred_states(self._emitted):
+            values[CHECK_ALL] = np.int32(0)  # the first pass (see _second_pass)
         precompute = self._precompute(values)
         self._initial = initial_states(self._emitted, values, precompute, init,
                                        self.batch_size, self.shape, self.dt, self.precision)
@@ -171,6 +181,8 @@ class Simulator:
         try:
             result = self._run(steps, prepared, chosen, record_spikes, progress, runtime,
                                plan_states, plan_arrays, started)
+            self._second_pass(snapshot, (steps, prepared, {}, False, False, runtime,
+                                         plan_states, plan_arrays, started))
         except BaseException:
             snapshot.restore()
             raise
@@ -220,6 +232,27 @@ class Simulator:
                        first_step, ids)
         return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape,
                       types.MappingProxyType(unit_symbols(self.model, variables)), info)
+
+    def _second_pass(self, snapshot: Snapshot, arguments) -> None:
+        """Where a state whose test waits for a second pass (``runtime.checks.sticky_states``:
+        once NaN or infinite, it stays so) is not finite after the run, run the steps again
+        from ``snapshot`` with every test (``arguments`` those of :meth:`_run`, recording
+        nothing) to record the first failing step; the population ends as after the run."""
+        deferred = deferred_states(self._emitted)
+        if not deferred or all(np.isfinite(self._runner.get_state(name)).all()
+                               for name in deferred):
+            return
+        after = Snapshot(self._runner, [s.name for s in self._emitted.states])
+        snapshot.restore()
+        self._runner.set_value(CHECK_ALL, np.int32(1))
+        try:
+            self._run(*arguments)
+            records = {name: self._runner.get_state(name) for name in (CHECK_STEP, CHECK_CODE)}
+        finally:
+            self._runner.set_value(CHECK_ALL, np.int32(0))
+            after.restore()
+        for name, value in records.items():
+            self._runner.set_state(name, value)
 
     def _report(self, result: Result) -> None:
         """Reduce the kernel's records once per run: warn where the adaptive integrator
