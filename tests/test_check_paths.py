@@ -17,7 +17,7 @@ import pytest
 
 import eqsnn
 from eqsnn.errors import NumericalError
-from eqsnn.runtime.checks import sticky_states
+from eqsnn.runtime.checks import deferred_states, sticky_states, with_checks
 
 PATHS = [
     "numpy",
@@ -172,6 +172,11 @@ def test_only_states_that_stay_nan_or_infinite_wait_for_the_second_pass():
     assert sticky_states(eqsnn.compile(BOUNDS_HEALED).ir) == {"V"}  # never assigned
     healing = STICKY.replace("reset: V -= 1.0", "reset: V = max(V - 1.0, 0.0)")
     assert sticky_states(eqsnn.compile(healing).ir) == set()  # fmax(NaN, 0) is 0
+    assert deferred_states(with_checks(eqsnn.compile(STICKY).ir, "float64")) == ("V",)
+    # a second pass repeats the run only where the draws repeat: not on GeNN, so never
+    noisy = STICKY.replace("V = V * k + I", "V = V * k + I * rand_normal()")
+    assert sticky_states(eqsnn.compile(noisy).ir) == {"V"}
+    assert deferred_states(with_checks(eqsnn.compile(noisy).ir, "float64")) == ()
 
 
 @pytest.mark.parametrize("path", PATHS)

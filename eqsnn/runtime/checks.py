@@ -29,6 +29,7 @@ from .. import ir
 from ..errors import NumericalError
 
 __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
+           "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
            "first_failure", "numerical_error"]
 
@@ -64,7 +65,8 @@ def with_checks(model: ir.Model, precision: str) -> ir.Model:
         return model
     unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
     limit = sympy.Float(FLOAT_MAX[precision])
-    deferred = sticky_states(model)
+    # a second pass must give the same states: not where draws may differ (GeNN's generator)
+    deferred = sticky_states(model) if not model.random_draws() else set()
     statements: list = []
     for k, state in enumerate(states):
         x = sympy.Symbol(state.name)
@@ -110,8 +112,9 @@ def sticky_states(model: ir.Model) -> set[str]:
     shows in its value at the end of the run.  Its test is left out of the kernel's first
     pass (``_check_all`` = 0); only where the value at the end of the run is not finite
     does the Simulator run the steps again from the state before them with every test
-    (``_check_all`` = 1) to find the first step.  Steps are deterministic (inputs,
-    counter-based draws), so the second pass gives the same states."""
+    (``_check_all`` = 1) to find the first step.  Steps are deterministic, so the second
+    pass gives the same states; :func:`with_checks` defers no test of a model that draws
+    random numbers (GeNN draws from its own generator, which does not repeat a run)."""
     blocks = (model.step, model.reset, model.negative_reset)
     statements = [stmt for block in blocks for stmt in ir.walk_statements(block)]
     states = {s.name for s in model.states}
