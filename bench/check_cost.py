@@ -8,6 +8,12 @@ is the cost.
 
     python bench/check_cost.py                 # N = 1e6, T = 1000 (the goal: < 2 % on c)
     python bench/check_cost.py --n 1e5 --steps 200 --repeats 3
+    python bench/check_cost.py --fast-math --precision float64
+    python bench/check_cost.py --hard-reset    # V = v_reset: V is tested in every step
+
+The LIF's reset ``V -= v_thresh - v_reset`` keeps a NaN or inf in V, so its test waits for
+a second pass that runs only where V is not finite at the end of the run
+(``eqsnn.runtime.checks.sticky_states``); with ``--hard-reset`` it is made in every step.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from lif_models import LIF  # noqa: E402  (bench/ is on sys.path)
 import eqsnn  # noqa: E402
 
 
-def simulator(backend: str, n: int, check: bool, threads: int | None):
-    sim = eqsnn.Simulator(eqsnn.compile(LIF), n, dt=1.0, backend=backend, check=check)
+def simulator(backend: str, n: int, check: bool, threads: int | None, precision="float32",
+              fast_math=False, text=LIF):
+    sim = eqsnn.Simulator(eqsnn.compile(text), n, dt=1.0, backend=backend, check=check,
+                          precision=precision, fast_math=fast_math)
     if threads is not None:
         sim._runner.threads = threads
     return sim
@@ -39,7 +47,7 @@ def best_of(sims, steps: int, current, repeats: int) -> list[float]:
         for k, sim in enumerate(sims):
             sim.reset()
             began = time.perf_counter()
-            sim.run(steps, inputs={"Isyn": current})
+            sim.run(steps, inputs={"Isyn": current}, progress=False)
             best[k] = min(best[k], time.perf_counter() - began)
     return best
 
@@ -49,14 +57,23 @@ def main() -> None:
     parser.add_argument("--n", type=float, default=1e6)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--fast-math", action="store_true")
+    parser.add_argument("--hard-reset", action="store_true")
     args = parser.parse_args()
     n = int(args.n)
-    current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(np.float32)
-    print(f"LIF, N = {n:.0e}, T = {args.steps}, float32, best of {args.repeats}")
+    current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(args.precision)
+    text = LIF.replace("reset: V -= v_thresh - v_reset", "reset: V = v_reset")
+    assert text != LIF
+    text = text if args.hard_reset else LIF
+    print(f"LIF{' (hard reset)' * args.hard_reset}, N = {n:.0e}, T = {args.steps}, "
+          f"{args.precision}"
+          f"{', fast_math' if args.fast_math else ''}, best of {args.repeats}")
     print("| backend | unchecked (ms/step) | checked (ms/step) | cost |")
     print("|---|---|---|---|")
     for backend, threads in (("c", 1), ("c", None), ("numpy", None)):
-        sims = [simulator(backend, n, False, threads), simulator(backend, n, True, threads)]
+        sims = [simulator(backend, n, check, threads, args.precision, args.fast_math, text)
+                for check in (False, True)]
         plain, checked = best_of(sims, args.steps, current, args.repeats)
         label = backend + ("" if threads is None else f", {threads} thread")
         print(f"| {label} | {1e3 * plain / args.steps:.3f} | {1e3 * checked / args.steps:.3f} "

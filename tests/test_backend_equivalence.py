@@ -298,10 +298,13 @@ def test_one_step_float64_agrees_to_1e_12(backend, case):
 
 
 #: what the other backends (GeNN) run: deterministic models (GeNN draws from its own
-#: generator) on a fixed-step method (the adaptive method is not emitted for GeNN yet; the
-#: pygenn tests check that it says so)
-OTHER_CASES = [c for c in CASE_PARAMS if not c.values[0].model.random_draws()
-               and c.values[0].model.method.name != "adaptive"]
+#: generator), the adaptive method's substep loop included
+OTHER_CASES = [c for c in CASE_PARAMS if not c.values[0].model.random_draws()]
+#: in float32 GeNN's CPU backend gives numpy's bits on a fixed-step method; on the adaptive
+#: method it does not (AdEx and Izhikevich differ by an ulp or two from the first step, the C
+#: stand-in of test_genn_harness.py compiling the same code strings does not: the cause is
+#: not known), so the adaptive models are compared in float64 (tests/test_pygenn_adaptive.py)
+OTHER_FLOAT32_CASES = [c for c in OTHER_CASES if c.values[0].model.method.name != "adaptive"]
 
 
 @pytest.mark.parametrize("backend", OTHERS, indirect=True)
@@ -311,7 +314,7 @@ def test_one_step_float64_on_other_backends(backend, case):
 
 
 @pytest.mark.parametrize("backend", OTHERS, indirect=True)
-@pytest.mark.parametrize("case", OTHER_CASES)
+@pytest.mark.parametrize("case", OTHER_FLOAT32_CASES)
 def test_float32_trajectory_on_other_backends(backend, case):
     """GeNN's code keeps the lowered evaluation order and takes float32 math functions as the
     double ones rounded, as every eqsnn backend: its CPU backend gives numpy's float32

@@ -253,6 +253,8 @@ class HarnessRunner:
         self.states = {s.name: np.array(instance.init[s.name]) for s in self.model.states}
         if self.spec.code.sign_var:
             self.states[self.spec.code.sign_var] = np.zeros((self.batch, self.n))
+        for name, _ in self.spec.code.carried:  # step locals the threshold reads
+            self.states[name] = np.zeros((self.batch, self.n))
         self.draws = self.spec.code.draws
         self.exe = compile_program(c_program(self.genn, self.precision, self.n, self.batch,
                                              len(self.draws), self.dt))
@@ -372,8 +374,8 @@ def reference_and_harness(model, n, batch, steps, inputs, precision="float64", p
                           seed=7):
     results = []
     for backend in ("numpy", "genn_harness"):
-        # the backends are compared, not the numerics: AdEx on RK4 (GeNN has no adaptive
-        # method) overflows to NaN within the run, the same on both
+        # the backends are compared, not the numerics: AdEx on RK4 (the examples run here
+        # with method: rk4, see example()) overflows to NaN within the run, the same on both
         sim = eqsnn.Simulator(model, n, batch_size=batch, dt=0.1, backend=backend,
                               precision=precision, params=params, seed=seed, check=False)
         record = [s.name for s in sim.model.states] + (["spikes"] if sim.model.spiking else [])
@@ -401,7 +403,8 @@ EXAMPLES = sorted(os.path.splitext(name)[0] for name in os.listdir("examples")
 
 
 def example(name):
-    """The example; a nonlinear one with ``method: rk4`` (pygenn has no adaptive method)."""
+    """The example; a nonlinear one with ``method: rk4`` (the adaptive method through the
+    harness: ``test_pygenn_adaptive.py``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = eqsnn.load(os.path.join("examples", f"{name}.eqs"))

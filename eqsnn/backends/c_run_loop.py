@@ -14,6 +14,7 @@ from __future__ import annotations
 from .. import ir
 from ..printing.c import UNIFORM_FUNCTION
 from ..printing.c_printer import STORAGE_TYPES, wrap_items
+from ..runtime.checks import CHECK_ALL, CHECK_CODE, CHECK_STEP, check_tests, deferred_states
 from . import _compiled as shared
 from ._compiled import Layout
 
@@ -44,14 +45,16 @@ typedef struct {
 """
 
 
-def run_loop_text(model: ir.Model, plan: Layout, uniforms=()) -> str:
+def run_loop_text(model: ir.Model, plan: Layout, uniforms=(), check_flags=False) -> str:
     """The C text after the step function: the argument types of ``eqsnn_run``, the helpers
-    it shares with other compiled backends, the tile function and ``eqsnn_run`` itself."""
+    it shares with other compiled backends, the tile function and ``eqsnn_run`` itself;
+    ``check_flags``: the step returns the numerical check's code in its flags
+    (:attr:`eqsnn.printing.c.StepFunction.check_flags`)."""
     return "\n".join([_RUN_TYPES, shared.C_RUN_HELPERS, _SPIKE_ROW_FUNCTION,
-                      _tile_function(model, plan, uniforms), _RUN_FUNCTION])
+                      _tile_function(model, plan, uniforms, check_flags), _RUN_FUNCTION])
 
 
-def _tile_function(model: ir.Model, plan: Layout, uniforms=()) -> str:
+def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False) -> str:
     """``eqsnn_run_tile``: neurons ``[first, last)`` of one lane through all the steps."""
     head = [
         "static void eqsnn_run_tile(const eqsnn_run_args *a, long long lane, long long first)",
@@ -70,7 +73,8 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=()) -> str:
         *_input_row_lines(plan),
         *_uniform_step(plan, uniforms),
         f"        flags = flag_rows + (i & 1) * {TILE};",
-        *_neuron_loop(plan, uniforms),
+        *_neuron_loop(plan, uniforms, check_flags),
+        *(_check_lines(model, plan) if check_flags else []),
         "        /* spike words of the step before: its flags were written a whole step ago,",
         "         * so reading them waits for no store in flight */",
         "        if (a->spikes && i > 0) eqsnn_spike_row(a, lane, first, i - 1, words,",
@@ -185,9 +189,40 @@ def _uniform_step(plan: Layout, uniforms) -> list[str]:
         f"{out});"]
 
 
-def _neuron_loop(plan: Layout, uniforms=()) -> list[str]:
-    """The innermost loop: one step of every neuron of the tile (vectorisable)."""
-    args = [f"&_x{k}" for k in range(len(plan.states))]
+def _check_lines(model: ir.Model, plan: Layout) -> list[str]:
+    """The numerical check of the step: the flags' bits 2 to 7 (the smallest failing code
+    + 1) of the tile or'ed together, one vectorised pass over bytes the step just wrote; only
+    where some neuron failed, its first failing step and code into the hidden states.  Where
+    every test waits for the second pass (``eqsnn.runtime.checks.sticky_states``), the first
+    pass has nothing to look for."""
+    names = [name for name, _ in plan.states]
+    at_step, at_code = names.index(CHECK_STEP), names.index(CHECK_CODE)
+    deferred = deferred_states(model)
+    guard = ""
+    if all(state in deferred for _, state, _ in check_tests(model)):
+        k = [name for name, _, _ in plan.values].index(CHECK_ALL)
+        guard = f"if (_v{k} > 0) "
+    return [
+        f"        {guard}{{  /* the numerical check (eqsnn.runtime.checks) */",
+        "            unsigned char _any = 0;",
+        "            for (j = 0; j < last - first; ++j) _any |= flags[j];",
+        "            if (_any >> 2) for (j = first; j < last; ++j) {",
+        "                const int _code = flags[j - first] >> 2;",
+        f"                if (_code && _s{at_step}[j] < 0) {{",
+        f"                    _s{at_step}[j] = (int)step;",
+        f"                    _s{at_code}[j] = _code - 1;",
+        "                }",
+        "            }",
+        "        }",
+    ]
+
+
+def _neuron_loop(plan: Layout, uniforms=(), check_flags=False) -> list[str]:
+    """The innermost loop: one step of every neuron of the tile (vectorisable); with
+    ``check_flags`` the hidden check states are not the step's (:func:`_check_lines`)."""
+    stepped = [k for k, (name, _) in enumerate(plan.states)
+               if not (check_flags and name in (CHECK_STEP, CHECK_CODE))]
+    args = [f"&_x{k}" for k in stepped]
     args += [f"_row{k}[j]" for k in range(len(plan.inputs))]
     args += [f"_v{k}[j]" if per else f"_v{k}" for k, (_, _, per) in enumerate(plan.values)]
     for k in range(len(plan.arrays)):
@@ -202,11 +237,11 @@ def _neuron_loop(plan: Layout, uniforms=()) -> list[str]:
         "#pragma GCC ivdep",
         "#endif",
         "        for (j = first; j < last; ++j) {",
-        *(f"            {STORAGE_TYPES[dtype]} _x{k} = _s{k}[j];"
-          for k, (_, dtype) in enumerate(plan.states)),
+        *(f"            {STORAGE_TYPES[plan.states[k][1]]} _x{k} = _s{k}[j];"
+          for k in stepped),
         "            flags[j - first] = (unsigned char)eqsnn_neuron_step(",
         *call[:-1], call[-1] + ");",
-        *(f"            _s{k}[j] = _x{k};" for k in range(len(plan.states))),
+        *(f"            _s{k}[j] = _x{k};" for k in stepped),
         "        }",
     ]
 

@@ -39,12 +39,6 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     if options.precision not in ("float32", "float64"):
         raise BackendError(f"unknown precision {options.precision!r}",
                            hint="choose float32 or float64")
-    if any(isinstance(s, ir.While) for block in (model.step, model.reset, model.negative_reset)
-           for s in ir.walk_statements(block)):
-        raise BackendError(
-            f"model {model.name} is integrated with substeps (method: {model.method.name}), "
-            "which the pygenn backend cannot emit yet",
-            hint="name a fixed-step method for GeNN, e.g. 'method: rk4', with a small dt")
     spec = genn_spec(model, options.precision, options.per_neuron,
                      wide_math=not options.fast_math)
     return Source("pygenn", render(model, spec, options), model, options, {"spec": spec})
@@ -165,12 +159,15 @@ def default_values(model: ir.Model, spec: GeNNSpec) -> tuple[dict, dict]:
         if kind == "param" and declared.get(source) is not None:
             params[name] = declared[source]
     known = {k: v for k, v in declared.items() if v is not None}
+    model_types = model.name_types()
     for name, _, _ in spec.vars:
         kind, source = spec.origin[name]
         if kind == "param" and source in known:
             variables[name] = known[source]
         elif kind == "sign":
             variables[name] = 0
+        elif kind == "local":
+            variables[name] = {"float": 0.0, "int": 0, "bool": False}[model_types[source]]
         elif kind == "state":
             state = model.state(source)
             try:

@@ -113,7 +113,7 @@ class GeNNPopulation:
                 value = self.host.get(source, self.device.get(source))
             elif kind == "precompute":
                 value = computed[name]
-            elif kind == "sign":
+            elif kind in ("sign", "local"):
                 value = 0
             else:
                 value = self._initial(model.state(source), init, computed, dt, seed)

@@ -40,6 +40,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
+from ..runtime.checks import (
+    CHECK_ALL,
+    CHECK_CODE,
+    CHECK_STEP,
+    check_tests,
+    deferred_states,
+    split_checks,
+)
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
 from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names, wrap_items
 from .lower import lower
@@ -82,10 +90,18 @@ class StepFunction:
     helpers: frozenset = frozenset()  # what :func:`prelude` must define
     uniforms: tuple = ()  # (C type, name) of each value computed once per step
     uniform_text: str = ""  # the function computing them ("" when there are none)
+    #: whether the numerical check's code (the smallest failing code + 1, 0 if none) is
+    #: returned in bits 2 to 7 of the flags instead of recorded in the hidden check states,
+    #: which the function then neither reads nor writes (see :func:`print_step_function`)
+    check_flags: bool = False
+
+#: the largest check code + 1 that bits 2 to 7 of the returned flags hold
+_FLAG_CODES = 63
 
 
 def print_step_function(model: ir.Model, precision: str, values, arrays,
-                        uniform=frozenset(), wide_math: bool = True) -> StepFunction:
+                        uniform=frozenset(), wide_math: bool = True,
+                        check_flags: bool = False) -> StepFunction:
     """Print the step of ``model`` as :data:`STEP_FUNCTION`.
 
     ``values`` is the ordered ``(name, dtype)`` of every param, runtime param,
@@ -94,9 +110,26 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     neurons, so ops reading only those (and ``t``, ``step``, constants) are
     computed once per step (:attr:`StepFunction.uniforms`); ``wide_math`` (off under
     fast_math) prints float32 :data:`WIDE_FUNCTIONS` in double, rounded to float.
+
+    With ``check_flags``, a model with the numerical check of :mod:`eqsnn.runtime.checks`
+    (and at most 31 float states) has it printed without branches: the function returns the
+    smallest failing code + 1 in bits 2 to 7 of its flags, and the hidden check states are
+    no parameters; the loop around it records the step and code where that is not 0
+    (:attr:`StepFunction.check_flags`).  NaN and inf are found from the exponent bits, so
+    no compiler flag can fold the test away.
     """
+    tests = None
+    body_step, check = split_checks(model)
+    if check_flags and check:
+        tests = check_tests(model)
+        if max(code for code, _, _ in tests) + 1 > _FLAG_CODES:
+            tests = None  # too many states: the check's statements record it
+    if tests is not None:
+        model = model.replace(step=body_step, states=tuple(
+            s for s in model.states if s.name not in (CHECK_STEP, CHECK_CODE)))
     scalars = [(name, dtype) for name, dtype in values if name in uniform]
     body = _StepBody(model, precision, frozenset(name for name, _ in scalars), wide_math)
+    body.check_tests = tests
     names = body.names
     signature = [f"{STORAGE_TYPES[s.dtype]} *_p_{names[s.name]}" for s in model.states]
     signature += [f"const {VALUE_TYPES[i.dtype]} {names[i.name]}" for i in model.inputs]
@@ -120,7 +153,7 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     ]
     uniform_text = _uniform_function_text(model, body, scalars) if uniforms else ""
     return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers), uniforms,
-                        uniform_text)
+                        uniform_text, tests is not None)
 
 
 
@@ -163,6 +196,7 @@ class _StepBody:
         self.uniform_temps: dict[str, str] = {}  # name -> C type
         self.uniform_lines: list[str] = []
         self.uniforms: list[tuple[str, str]] = []  # those the step reads: (C type, name)
+        self.check_tests = None  # (code, state, bounds) where the check is returned in flags
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -179,6 +213,8 @@ class _StepBody:
             self.line(f"{VALUE_TYPES[self.types[local]]} {names[local]} = 0;")
         self.line("int _spike = 0, _negative = 0;")
         self.statements(model.step)
+        if self.check_tests is not None:
+            self.check_code()
         if model.threshold is not None:
             self.comment(f"threshold: {model.threshold}")
             self.line(f"_spike = {self.expression(model.threshold, 'bool')};")
@@ -195,7 +231,37 @@ class _StepBody:
             name = names[state.name]
             cast = "(unsigned char)" if state.dtype == "bool" else ""
             self.line(f"*_p_{name} = {cast}{name};")
-        self.line("return _spike | (_negative << 1);")
+        fail = " | (_fail << 2)" if self.check_tests is not None else ""
+        self.line(f"return _spike | (_negative << 1){fail};")
+
+    def check_code(self) -> None:
+        """``_fail``: the smallest failing code of the numerical check + 1, 0 if none, as
+        selects (no branch, no memory: it vectorises with the step)."""
+        self.comment("the numerical check (eqsnn.runtime.checks): the smallest failing code"
+                     " + 1, or 0")
+        self.line("int _fail = 0;")
+        self.helpers.add("nonfinite")
+        deferred = deferred_states(self.model)
+        self.fail_lines([t for t in self.check_tests if t[1] not in deferred])
+        if deferred:  # a branch on a value of the step: the compiler takes it out of the loop
+            self.comment("the second pass only: every test (eqsnn.runtime.checks.sticky_states)")
+            self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
+            self.depth += 1
+            self.fail_lines(self.check_tests)
+            self.depth -= 1
+            self.line("}")
+
+    def fail_lines(self, tests) -> None:
+        """``_fail`` set to the smallest failing code + 1 of ``tests``, where one fails."""
+        for code, state, bounds in reversed(tests):
+            x = self.names[state]
+            if bounds:
+                inside = " & ".join(f"({x} {op} {self.printer.float_literal(bound)})"
+                                    for op, bound in bounds)
+                failed = f"!({inside})"
+            else:
+                failed = f"eqsnn_nonfinite({x})"
+            self.line(f"_fail = {failed} ? {code + 1} : _fail;")
 
     def comment(self, text: str) -> None:
         self.line("/* " + " ".join(str(text).split()).replace("*/", "* /") + " */")

@@ -54,6 +54,17 @@ EQSNN_FN int eqsnn_ifloordiv(int a, int b)
     return q;
 }
 """,
+    "nonfinite": """\
+/* 1 where x is NaN or infinite, from its exponent bits: no float compare, which
+ * -ffinite-math-only (part of -ffast-math) would be free to fold to 0 (C99 unions
+ * may reinterpret a value's bits) */
+EQSNN_FN int eqsnn_nonfinite(FLOAT x)
+{
+    union { FLOAT value; {bits} bits; } u;
+    u.value = x;
+    return (u.bits & {exponent}) == {exponent};
+}
+""",
     "clamp_index": """
 /* an array read past either end reads the nearest element */
 EQSNN_FN long long eqsnn_clamp_index(long long index, long long length)
@@ -80,6 +91,7 @@ def prelude(precision: str, helpers=frozenset()) -> str:
     ``FLOAT`` is the model precision.  Helpers: ``eqsnn_fmod_floored``
     (NumPy's ``remainder``: the sign of the divisor), ``eqsnn_imod`` (the same
     for int, 0 for a zero divisor, as NumPy), ``eqsnn_clamp_index``, and
+    ``eqsnn_nonfinite`` (NaN or infinite, from the bits), and
     (``random``) the Philox generator of :mod:`eqsnn.rng`.  Compiled with
     ``-DEQSNN_VECTOR_MATH`` (the ``c`` backend, where libmvec is there), the
     math functions are declared with their SIMD versions.
@@ -110,5 +122,8 @@ typedef {ctype} FLOAT;
 """
     for name, helper in _HELPERS.items():
         if name in helpers:
-            text += helper.replace("{f}", "f" if precision == "float32" else "")
+            text += helper.replace("{f}", "f" if precision == "float32" else "").replace(
+                "{bits}", "unsigned int" if precision == "float32" else "unsigned long long"
+            ).replace("{exponent}", "0x7f800000u" if precision == "float32"
+                      else "0x7ff0000000000000ull")
     return text + (rng.c_source() if "random" in helpers else "")

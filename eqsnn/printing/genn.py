@@ -44,7 +44,8 @@ class GeNNSpec:
     (their values are the host precompute); ``extra_global_params``:
     ``(name, type)``; ``additional_input_vars``: ``(name, type, init)``.
     ``origin`` maps each GeNN name to ``(kind, eqsnn name)``, kind one of
-    ``param state precompute input array length sign``.  ``precompute``
+    ``param state precompute input array length sign local`` (``local``: a
+    step local that the threshold or reset reads, carried in a hidden var).  ``precompute``
     holds the IR precompute items, renamed to GeNN names; ``per_neuron``
     the eqsnn names given per neuron (READ_ONLY vars).
     """
@@ -100,6 +101,9 @@ def genn_spec(model: ir.Model, precision: str = "float32", per_neuron=frozenset(
         else:
             derived.append(names[name])
         origin[names[name]] = ("precompute", name)
+    for name, dtype in code.carried:
+        states.append((names[name], GENN_TYPES[dtype], "READ_WRITE"))
+        origin[names[name]] = ("local", name)
     if code.sign_var is not None:
         states.append((code.sign_var, "int8_t", "READ_WRITE"))
         origin[code.sign_var] = ("sign", None)

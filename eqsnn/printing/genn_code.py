@@ -63,7 +63,12 @@ class GeNNCode:
     identifier; ``draws`` lists ``(draw index, "uniform" | "normal")`` in the
     order the sim code draws them; ``sign_var`` is the GeNN name of the
     spike-sign state of a model with a negative threshold, else ``None``;
-    ``array_lengths`` maps an array's eqsnn name to its length param.
+    ``array_lengths`` maps an array's eqsnn name to its length param;
+    ``carried`` lists the step's locals that the threshold or a reset reads
+    (the adaptive method's flag of a threshold crossed inside the step):
+    ``(eqsnn name, dtype)``, each a hidden READ_WRITE var that the sim code
+    assigns, since a local of the sim code is not in scope in the threshold
+    and reset code.
     """
 
     names: dict
@@ -73,6 +78,7 @@ class GeNNCode:
     draws: tuple = ()
     sign_var: str | None = None
     array_lengths: dict | None = None
+    carried: tuple = ()
 
 
 def print_genn(model: ir.Model, precision: str = "float32", batch: str | None = None, *,
@@ -99,13 +105,22 @@ class _StatementPrinter(GeNNExpressionPrinter):
         blocks = (model.step, model.reset, model.negative_reset)
         self.assigned = {s.target for block in blocks for s in ir.walk_statements(block)
                          if isinstance(s, ir.Assign)}
+        self.loops = 0
+        step_locals = {s.name: s.dtype for s in ir.walk_statements(model.step)
+                       if isinstance(s, ir.Local)}
+        read = _names_read((model.reset, model.negative_reset),
+                           (model.threshold, model.negative_threshold))
+        #: step locals the threshold or a reset reads: hidden vars (see GeNNCode.carried)
+        self.carried = tuple((name, dtype) for name, dtype in step_locals.items()
+                             if name in read)
+        self.declared.update(name for name, _ in self.carried)
 
     # --- whole model ----------------------------------------------------
     def print(self) -> GeNNCode:
         model = self.model
         lines = [f"const scalar {self.draw_names[k]} = gennrand_{kind}();"
                  for k, kind in self.draws]
-        nested = self._nested_locals(model.step)
+        nested = [n for n in self._nested_locals(model.step) if n not in self.declared]
         lines += [f"{GENN_TYPES[self.types[name]]} {self.names[name]} = "
                   f"{_ZERO[self.types[name]]};" for name in nested]
         self.declared.update(nested)
@@ -122,7 +137,8 @@ class _StatementPrinter(GeNNExpressionPrinter):
         return GeNNCode(
             names=dict(self.names), sim_code="\n".join(lines),
             threshold_condition_code=threshold, reset_code=reset or None,
-            draws=self.draws, sign_var=sign_var, array_lengths=dict(self.array_lengths))
+            draws=self.draws, sign_var=sign_var, array_lengths=dict(self.array_lengths),
+            carried=self.carried)
 
     def sign_lines(self, sign: str) -> list[str]:
         model = self.model
@@ -155,11 +171,13 @@ class _StatementPrinter(GeNNExpressionPrinter):
         return "\n".join(lines + self.block(statements, 0))
 
     def _nested_locals(self, statements) -> list[str]:
-        """Locals that must be declared up front: declared in an ``if`` or more than once."""
+        """Locals that must be declared up front: declared in an ``if`` or a loop, or more
+        than once."""
         seen, nested = set(), []
         for stmt in statements:
-            if isinstance(stmt, ir.If):
-                branch_locals = [s for block in (stmt.body, stmt.orelse)
+            if isinstance(stmt, (ir.If, ir.While)):
+                blocks = (stmt.body, stmt.orelse) if isinstance(stmt, ir.If) else (stmt.body,)
+                branch_locals = [s for block in blocks
                                  for s in ir.walk_statements(block) if isinstance(s, ir.Local)]
                 for local in branch_locals:
                     if local.name not in nested and local.name not in self.declared:
@@ -182,6 +200,9 @@ class _StatementPrinter(GeNNExpressionPrinter):
                     lines += ["} else {", *_indent(self.block(stmt.orelse, depth + 1))]
                 lines.append("}")
                 continue
+            if isinstance(stmt, ir.While):
+                lines += self.loop(stmt, depth)
+                continue
             target = stmt.name if isinstance(stmt, ir.Local) else stmt.target
             pre, value = self.expression(stmt.expr, self.types[target])
             lines += pre
@@ -193,6 +214,28 @@ class _StatementPrinter(GeNNExpressionPrinter):
             else:
                 lines.append(f"{name} = {value};")
         return lines
+
+
+    def loop(self, stmt: ir.While, depth: int) -> list[str]:
+        """At most ``limit`` passes of the body, leaving as soon as ``cond`` fails (tested
+        before each pass), as the C backend's loop."""
+        counter = self.allocator.fresh(f"loop{self.loops}")
+        self.loops += 1
+        pre, cond = self.expression(stmt.cond, "bool")
+        return [f"for (int {counter} = 0; {counter} < {stmt.limit}; {counter}++) {{",
+                *_indent(pre), f"    if (!({cond})) {{", "        break;", "    }",
+                *_indent(self.block(stmt.body, depth + 1)), "}"]
+
+
+def _names_read(blocks, conditions) -> set[str]:
+    """The names that ``conditions`` and the statements of ``blocks`` read."""
+    names = {str(symbol) for cond in conditions if cond is not None
+             for symbol in cond.free_symbols}
+    for block in blocks:
+        for stmt in ir.walk_statements(block):
+            expr = stmt.cond if isinstance(stmt, (ir.If, ir.While)) else stmt.expr
+            names.update(str(symbol) for symbol in expr.free_symbols)
+    return names
 
 
 def _indent(lines: list[str]) -> list[str]:

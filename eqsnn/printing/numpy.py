@@ -30,11 +30,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .. import ir
+from ..runtime.checks import CHECK_ALL, check_tests, deferred_states, split_checks
 from .forwarding import forward_single_use_locals
 from .numpy_compact import CompactLoop, compactable
 from .numpy_expressions import NumpyExpressionPrinter, StepCode
 from .numpy_ops import FULL, SCALAR, python_names
-from .ops import Ref
+from .ops import Const, Ref
 
 __all__ = ["print_step", "python_names"]
 
@@ -46,10 +47,13 @@ def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
     for expr in model.expressions():
         for symbol in expr.free_symbols:
             uses[str(symbol)] += 1
-    step = forward_single_use_locals(model.step, printer.types, uses)
-    model = model.replace(step=step)
+    body, check = (forward_single_use_locals(part, printer.types, uses)
+                   for part in split_checks(model))
+    model = model.replace(step=body + check)
     printer.model = model
-    printer.statements(model.step, None)
+    printer.statements(body, None)
+    if check:
+        _print_check(printer, model, check)
     if model.threshold is not None:
         printer.mask_buffer("_spike")
         printer.comment(f"threshold: {model.threshold}")
@@ -67,6 +71,39 @@ def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
         printer.comment("negative reset, where _negative")
         printer.statements(model.negative_reset, "_negative")
     return printer.code
+
+
+def _print_check(printer, model: ir.Model, check) -> None:
+    """The numerical check (:mod:`eqsnn.runtime.checks`) behind a test of the whole
+    population (or tile) that fails wherever the check would record something: a NaN or
+    inf makes a sum non-finite (a finite sum that overflows only costs a needless check),
+    and the minimum and maximum of a state with bounds (NaN where there is one) must be
+    finite and hold every bound.  Only where the test fails do the check's statements run,
+    elementwise, and record the first step and code as always."""
+    tests = []
+    deferred = deferred_states(model)
+    for _, state, bounds in check_tests(model):
+        if state in deferred:
+            continue  # tested in the second pass only (eqsnn.runtime.checks.sticky_states)
+        name = printer.names[state]
+        if not bounds:
+            if not any(s == state and b for _, s, b in check_tests(model)):
+                tests.append(f"np.isfinite({name}.sum())")
+            continue
+        low, high = printer.fresh("_min"), printer.fresh("_max")
+        printer.line(f"{low}, {high} = {name}.min(), {name}.max()")
+        tests.append(f"np.isfinite({low}) and np.isfinite({high})")
+        for op, bound in bounds:
+            value = printer.printed(Const(bound, "float"), ())
+            tests.append(f"{low if op in ('>', '>=') else high} {op} {value}")
+    printer.comment("the numerical check, only where a test of the population fails")
+    guard = [f"not ({' and '.join(tests)})"] if tests else []
+    if deferred:
+        guard.insert(0, f"{printer.names[CHECK_ALL]} > 0")
+    printer.line(f"if {' or '.join(guard)}:")
+    printer.depth += 1
+    printer.statements(check, None)
+    printer.depth -= 1
 
 
 def _reads_outside(model: ir.Model, loop: ir.While) -> set[str]:

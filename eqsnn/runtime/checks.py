@@ -28,8 +28,10 @@ import sympy
 from .. import ir
 from ..errors import NumericalError
 
-__all__ = ["CHECK_STEP", "CHECK_CODE", "FLOAT_MAX", "with_checks", "first_failure",
-           "numerical_error"]
+__all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
+           "checked_states",
+           "split_checks", "check_tests", "deferred_states", "sticky_states",
+           "first_failure", "numerical_error"]
 
 #: hidden int state: the first step at which the neuron failed the check, -1 if none
 CHECK_STEP = "_check_step"
@@ -39,6 +41,13 @@ CHECK_CODE = "_check_code"
 #: the largest finite value of each precision: ``|x| <= FLOAT_MAX`` is false for NaN and inf
 FLOAT_MAX = {"float32": float(np.finfo(np.float32).max),
              "float64": float(np.finfo(np.float64).max)}
+#: key of ``model.meta`` holding how many statements at the end of the step are the check
+#: (:func:`split_checks`): a backend may run them only where a cheap test of its own fails
+CHECK_META = "check"
+#: key of ``model.meta``: the states whose finiteness test is deferred (:func:`sticky_states`)
+DEFERRED_META = "check_deferred"
+#: int runtime param: 1 runs the deferred tests too (the Simulator's second pass), else 0
+CHECK_ALL = "_check_all"
 
 _RELATIONS = {">": sympy.StrictGreaterThan, ">=": sympy.GreaterThan,
               "<": sympy.StrictLessThan, "<=": sympy.LessThan}
@@ -56,16 +65,21 @@ def with_checks(model: ir.Model, precision: str) -> ir.Model:
         return model
     unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
     limit = sympy.Float(FLOAT_MAX[precision])
+    # a second pass must give the same states: not where draws may differ (GeNN's generator)
+    deferred = sticky_states(model) if not model.random_draws() else set()
     statements: list = []
     for k, state in enumerate(states):
         x = sympy.Symbol(state.name)
         # NaN compares false with everything, so the test is "is fine", negated through a
         # bool local (SymPy would turn not(|x| <= max) into |x| > max, false for NaN)
         fine = sympy.Symbol(f"_fine_{state.name}")
-        statements.append(ir.Local(fine.name, "bool", sympy.Abs(x) <= limit))
-        statements.append(ir.If(sympy.And(sympy.Not(fine), unset), (
-            ir.Assign(CHECK_STEP, sympy.Symbol("step")),
-            ir.Assign(CHECK_CODE, sympy.Integer(2 * k)))))
+        test = (ir.Local(fine.name, "bool", sympy.Abs(x) <= limit),
+                ir.If(sympy.And(sympy.Not(fine), unset), (
+                    ir.Assign(CHECK_STEP, sympy.Symbol("step")),
+                    ir.Assign(CHECK_CODE, sympy.Integer(2 * k)))))
+        if state.name in deferred:  # only in the second pass (see sticky_states)
+            test = (ir.If(sympy.StrictGreaterThan(sympy.Symbol(CHECK_ALL), 0), test),)
+        statements.extend(test)
         if state.bounds:
             inside = sympy.Symbol(f"_inside_{state.name}")
             within = sympy.And(*(_RELATIONS[c.op](x, sympy.Float(c.bound))
@@ -76,7 +90,91 @@ def with_checks(model: ir.Model, precision: str) -> ir.Model:
                 ir.Assign(CHECK_CODE, sympy.Integer(2 * k + 1)))))
     hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
               ir.State(CHECK_CODE, "int", sympy.Integer(0)))
-    return model.replace(states=model.states + hidden, step=model.step + tuple(statements))
+    runtime = model.runtime_params + ((CHECK_ALL,) if deferred else ())
+    return model.replace(states=model.states + hidden, step=model.step + tuple(statements),
+                         runtime_params=runtime,
+                         meta={**model.meta, CHECK_META: len(statements),
+                               DEFERRED_META: tuple(sorted(deferred))})
+
+
+def deferred_states(model: ir.Model) -> tuple[str, ...]:
+    """The states of a model from :func:`with_checks` whose test runs in the second pass."""
+    return model.meta.get(DEFERRED_META, ())
+
+
+def sticky_states(model: ir.Model) -> set[str]:
+    """The float states without bounds that stay NaN or infinite once they are: every
+    assignment to one (in the step, a reset, any branch) is a sum or product with the state
+    itself as a term or factor (directly or through locals defined once), and a sum or
+    product with a NaN or infinite term or factor is NaN or infinite.
+
+    Nothing in a step can make such a state finite again, so whether it failed in a run
+    shows in its value at the end of the run.  Its test is left out of the kernel's first
+    pass (``_check_all`` = 0); only where the value at the end of the run is not finite
+    does the Simulator run the steps again from the state before them with every test
+    (``_check_all`` = 1) to find the first step.  Steps are deterministic, so the second
+    pass gives the same states; :func:`with_checks` defers no test of a model that draws
+    random numbers (GeNN draws from its own generator, which does not repeat a run)."""
+    blocks = (model.step, model.reset, model.negative_reset)
+    statements = [stmt for block in blocks for stmt in ir.walk_statements(block)]
+    states = {s.name for s in model.states}
+    definitions: dict = {}
+    for stmt in statements:
+        if isinstance(stmt, ir.Local):
+            definitions.setdefault(stmt.name, []).append(stmt.expr)
+        elif isinstance(stmt, ir.Assign) and stmt.target not in states:
+            definitions.setdefault(stmt.target, []).append(None)  # a local set again
+    once = {name: exprs[0] for name, exprs in definitions.items()
+            if len(exprs) == 1 and exprs[0] is not None}
+    sticky = set()
+    for state in checked_states(model):
+        if state.bounds:
+            continue
+        assigned = [stmt.expr for stmt in statements
+                    if isinstance(stmt, ir.Assign) and stmt.target == state.name]
+        if all(_carries(expr, state.name, once, 0) for expr in assigned):
+            sticky.add(state.name)
+    return sticky
+
+
+def _carries(expr, name: str, once: dict, depth: int) -> bool:
+    """Whether ``expr`` is NaN or infinite wherever ``name`` is: ``name`` itself, a local
+    defined once that carries it, or a sum or product with such a term or factor."""
+    if depth > 50:
+        return False
+    if isinstance(expr, sympy.Symbol):
+        text = str(expr)
+        return text == name or (text in once and _carries(once[text], name, once, depth + 1))
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        return any(_carries(arg, name, once, depth + 1) for arg in expr.args)
+    return False
+
+
+def split_checks(model: ir.Model) -> tuple[tuple, tuple]:
+    """``(step, check)``: the step's statements without the check of :func:`with_checks`, and
+    the check's statements (empty where the model has none).
+
+    A backend may replace the check by a cheaper test of its own that fails wherever the
+    check would record something (a reduction over the population, a failure bit returned
+    with the spike flags) and then run the check's statements, or record the same step and
+    code itself; what it records must be what the statements would."""
+    count = model.meta.get(CHECK_META, 0)
+    if not count:
+        return model.step, ()
+    return model.step[:-count], model.step[-count:]
+
+
+def check_tests(model: ir.Model) -> list[tuple[int, str, tuple]]:
+    """``(code, state, bounds)`` of every test of the check, in code order: ``bounds`` is
+    ``()`` for the finiteness test (code ``2 k``), the state's bounds for code ``2 k + 1``.
+    The recorded code is the smallest that fails."""
+    tests = []
+    for k, state in enumerate(checked_states(model)):
+        tests.append((2 * k, state.name, ()))
+        if state.bounds:
+            tests.append((2 * k + 1, state.name,
+                          tuple((c.op, float(c.bound)) for c in state.bounds)))
+    return tests
 
 
 def first_failure(steps: np.ndarray) -> tuple[int, int, int, int] | None:

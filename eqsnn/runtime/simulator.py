@@ -24,7 +24,16 @@ from ..errors import ParameterError, ShapeError
 from ..pipeline import EqsnnWarning
 from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP, precision_params, run_report
 from . import host
-from .checks import CHECK_CODE, CHECK_STEP, first_failure, numerical_error, with_checks
+from .checks import (
+    CHECK_ALL,
+    CHECK_CODE,
+    CHECK_STEP,
+    checked_states,
+    deferred_states,
+    first_failure,
+    numerical_error,
+    with_checks,
+)
 from .guard import Snapshot, check_record_memory, record_bytes
 from .inputs import (
     check_numeric,
@@ -95,6 +104,8 @@ class Simulator:
         values = {**self._params, **self._runtime_values(1)}
         #: the model the backend runs: with the numerical check unless check=False
         self._emitted = with_checks(self.model, self.precision) if check else self.model
+        if deferred_states(self._emitted):
+            values[CHECK_ALL] = np.int32(0)  # the first pass (see _second_pass)
         precompute = self._precompute(values)
         self._initial = initial_states(self._emitted, values, precompute, init,
                                        self.batch_size, self.shape, self.dt, self.precision)
@@ -171,13 +182,15 @@ class Simulator:
         try:
             result = self._run(steps, prepared, chosen, record_spikes, progress, runtime,
                                plan_states, plan_arrays, started)
+            recorded = self._second_pass(snapshot, (steps, prepared, {}, False, False, runtime,
+                                                    plan_states, plan_arrays, started))
         except BaseException:
             snapshot.restore()
             raise
         self._values.update(runtime)
         self._arrays.update(plan_arrays)
         self._step += steps
-        self._report(result)  # a NumericalError leaves the population advanced
+        self._report(result, recorded)  # a NumericalError leaves the population advanced
         return result
 
     def _run(self, steps, prepared, chosen, record_spikes, progress, runtime, plan_states,
@@ -221,7 +234,37 @@ class Simulator:
         return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape,
                       types.MappingProxyType(unit_symbols(self.model, variables)), info)
 
-    def _report(self, result: Result) -> None:
+    def _second_pass(self, snapshot: Snapshot, arguments) -> bool:
+        """Where a state whose test waits for a second pass (``runtime.checks.sticky_states``:
+        once NaN or infinite, it stays so) is not finite after the run, run the steps again
+        from ``snapshot`` with every test (``arguments`` those of :meth:`_run`, recording
+        nothing) to record the first failing step; the population ends as after the run.
+        Returns whether the kernel's record may hold a failure (False where every test
+        waits for the second pass and none was needed)."""
+        deferred = deferred_states(self._emitted)
+        if not deferred:
+            return True
+
+        def finite(name):  # a sum is finite unless a value is not (or it overflows)
+            value = self._runner.get_state(name)
+            return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
+
+        if all(finite(name) for name in deferred):
+            return len(deferred) < len(checked_states(self._emitted))
+        after = Snapshot(self._runner, [s.name for s in self._emitted.states])
+        snapshot.restore()
+        self._runner.set_value(CHECK_ALL, np.int32(1))
+        try:
+            self._run(*arguments)
+            records = {name: self._runner.get_state(name) for name in (CHECK_STEP, CHECK_CODE)}
+        finally:
+            self._runner.set_value(CHECK_ALL, np.int32(0))
+            after.restore()
+        for name, value in records.items():
+            self._runner.set_state(name, value)
+        return True
+
+    def _report(self, result: Result, recorded: bool = True) -> None:
         """Reduce the kernel's records once per run: warn where the adaptive integrator
         reached its substep bound or a threshold was crossed twice in a step; raise the first
         failure of the numerical check.  Each record is cleared, so the next run reports its
@@ -235,7 +278,7 @@ class Simulator:
                 self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
             if extra.any():
                 self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
-        if self._emitted is self.model:
+        if self._emitted is self.model or not recorded:
             return
         steps = self._runner.get_state(CHECK_STEP)
         failure = first_failure(steps)

@@ -1,0 +1,214 @@
+"""The numerical check on every path that runs it: the numpy backend's guarded check, the c
+backend's failure code returned with the spike flags (exact and fast math, and the
+fallback to the check's statements for models with many states), the CUDA emulation and
+GeNN (the check's statements in the sim code, hidden vars for the record).
+
+Each model fails in a way that only a check inside the step sees: a reset makes the bad
+value finite again before the step ends."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+
+import fake_cupy
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.errors import NumericalError
+from eqsnn.runtime.checks import deferred_states, sticky_states, with_checks
+
+PATHS = [
+    "numpy",
+    pytest.param("c", marks=pytest.mark.c),
+    pytest.param("c-fast", marks=pytest.mark.c),
+    "cupy",
+    pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
+        importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")]),
+]
+
+# log of a negative number: NaN from step 2 on; the threshold always holds and the reset
+# makes V finite again
+NAN_HEALED = """
+neuron NanHealed
+    state V = 1.0
+    state n: int = 0
+    after:
+        n += 1
+        if n >= 3: V = log(V - 2.0)
+    threshold: n >= 0
+    reset: V = 1.0
+"""
+
+# inf in one neuron only (its own gain), at step 4, healed by the reset
+INF_ONE = """
+neuron InfOne
+    param k = 1.0
+    state V = 1.0
+    state w = 0.0
+    state n: int = 0
+    after:
+        n += 1
+        V = V * k
+        w = V
+    threshold: V > 1e300
+    reset: V = 1.0
+"""
+
+# w (the second float state) leaves its bounds and is put back by the reset
+BOUNDS_HEALED = """
+neuron BoundsHealed
+    state V = 0.0
+    state w = 0.0 (>= -2, < 3)
+    input I = 0.0
+    after: w += I
+    threshold: w >= 3
+    reset: w = 0.0
+"""
+
+
+@contextlib.contextmanager
+def simulator(path: str, text: str, n: int, **kwargs):
+    backend = "cupy" if path == "cupy" else path.removesuffix("-fast")
+    options = dict(dt=1.0, backend=backend, fast_math=path == "c-fast", **kwargs)
+    with fake_cupy.installed() if path == "cupy" else contextlib.nullcontext():
+        yield eqsnn.Simulator(eqsnn.compile(text), n, **options)
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+@pytest.mark.parametrize("path", PATHS)
+def test_nan_that_a_reset_makes_finite_is_reported_at_its_first_step(path, precision):
+    with simulator(path, NAN_HEALED, 5, batch_size=2, precision=precision) as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(6, record=["V"])
+    error = caught.value
+    assert (error.state, error.step, error.lane, error.neuron, error.count) == ("V", 2, 0, 0, 10)
+    assert "V became NaN or infinite at step 2" in str(error)
+    assert np.all(error.result.vars["V"] == 1.0)  # the recorded state looks fine
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_inf_in_one_neuron_of_a_later_tile_names_that_neuron(path):
+    n, bad = 1300, 1100  # the c backend's tiles hold 512 neurons
+    gain = np.ones(n)
+    gain[bad] = 1e100
+    with simulator(path, INF_ONE, n, precision="float64", params={"k": gain}) as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(8)
+    error = caught.value
+    # V: 1e100, 1e200, 1e300, inf at step 3; w = V, but V's code is the smaller
+    assert (error.state, error.step, error.neuron, error.count) == ("V", 3, bad, 1)
+    assert sim.step == 8 and np.all(sim.state["n"] == 8)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_bounds_of_a_second_state_are_checked_where_a_reset_restores_them(path):
+    current = np.array([0.0, 1.0, -0.5, 0.75], np.float32)
+    with simulator(path, BOUNDS_HEALED, 4, precision="float32") as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(10, inputs={"I": current})
+        error = caught.value
+        # neuron 1 reaches 3 at step 2 (reset at once), neuron 3 at step 3, neuron 2 goes
+        # below -2 at step 4
+        assert (error.state, error.step, error.neuron, error.count) == ("w", 2, 1, 3)
+        assert "w left its bounds (>= -2, < 3) at step 2" in str(error)
+        assert np.all(sim.state["w"] < 3)
+        sim.reset()  # the record starts again
+        sim.run(2, inputs={"I": current})
+
+
+@pytest.mark.parametrize("path", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_check_false_runs_the_same_model_without_error(path):
+    with simulator(path, NAN_HEALED, 3, precision="float64", check=False) as sim:
+        result = sim.run(5, record=["V"])
+    assert np.all(result.vars["V"] == 1.0)
+
+
+def _many_states(count: int) -> str:
+    lines = ["neuron Many", "    state n: int = 0"]
+    lines += [f"    state s{k} = 0.0" for k in range(count)]
+    lines += ["    after:", "        n += 1"]
+    lines += [f"        s{k} += 1.0" for k in range(count - 1)]
+    lines += [f"        if n >= 2: s{count - 1} = log(-1.0 - s0)"]
+    lines += ["    threshold: n >= 0", f"    reset: s{count - 1} = 0.0"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("count", [31, 33])
+@pytest.mark.parametrize("path", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_the_last_of_many_states_is_named(path, count):
+    # 31 float states fit the c backend's failure code in the spike flags; 33 do not, and
+    # the check's own statements record it there
+    with simulator(path, _many_states(count), 2, precision="float64") as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(4)
+        if path == "c":
+            function = sim.source.text.split("eqsnn_neuron_step(")[1].split("\n}\n")[0]
+            assert ("check_step" in function) == (count > 31)
+    assert (caught.value.state, caught.value.step) == (f"s{count - 1}", 1)
+
+
+# V stays infinite once it is (a sum and product of itself; the reset subtracts): its test
+# waits for a second pass over the run; w has bounds, so it is tested in every step
+STICKY = """
+neuron Sticky
+    param k = 1.0
+    state V = 1e-100
+    state w = 0.0 (< 10)
+    input I = 0.0
+    after:
+        V = V * k + I
+        w += 1.0
+    threshold: V > 1e300
+    reset: V -= 1.0
+"""
+
+
+def test_only_states_that_stay_nan_or_infinite_wait_for_the_second_pass():
+    assert sticky_states(eqsnn.compile(STICKY).ir) == {"V"}
+    for text in (NAN_HEALED, INF_ONE):
+        assert sticky_states(eqsnn.compile(text).ir) == set()
+    assert sticky_states(eqsnn.compile(BOUNDS_HEALED).ir) == {"V"}  # never assigned
+    healing = STICKY.replace("reset: V -= 1.0", "reset: V = max(V - 1.0, 0.0)")
+    assert sticky_states(eqsnn.compile(healing).ir) == set()  # fmax(NaN, 0) is 0
+    assert deferred_states(with_checks(eqsnn.compile(STICKY).ir, "float64")) == ("V",)
+    # a second pass repeats the run only where the draws repeat: not on GeNN, so never
+    noisy = STICKY.replace("V = V * k + I", "V = V * k + I * rand_normal()")
+    assert sticky_states(eqsnn.compile(noisy).ir) == {"V"}
+    assert deferred_states(with_checks(eqsnn.compile(noisy).ir, "float64")) == ()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_second_pass_finds_the_first_step_of_a_state_that_stays_infinite(path):
+    n = 700
+    gain = np.ones(n)
+    gain[600] = 1e100
+    with simulator(path, STICKY, n, precision="float64", params={"k": gain}) as sim:
+        assert "check_all" in sim.source.text
+        with pytest.raises(NumericalError) as caught:
+            sim.run(6, inputs={"I": 0.0}, record=["V", "w"])
+        error = caught.value
+        # V of neuron 600: 1, 1e100, 1e200, 1e300, inf at step 4 (and stays so)
+        assert (error.state, error.step, error.neuron, error.count) == ("V", 4, 600, 1)
+        assert np.isinf(error.result.vars["V"][4:, 0, 600]).all()
+        assert np.isfinite(error.result.vars["V"][:4]).all()
+        # the population is where the run left it, and the next run reports its own
+        assert sim.step == 6 and np.isinf(sim.state["V"][0, 600])
+        np.testing.assert_array_equal(sim.state["w"], 6.0)
+        with pytest.raises(NumericalError) as again:  # w reaches 10 at step 9
+            sim.run(5)
+    # V of neuron 600 is still infinite at the first step of this run; the others' w fails
+    assert (again.value.state, again.value.step, again.value.neuron, again.value.count) \
+        == ("V", 6, 600, n)
+
+
+@pytest.mark.parametrize("path", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_the_smallest_code_wins_across_both_passes(path):
+    # neuron 0: V = 1e-100, 1e-50, 1, ..., 1e300, inf at step 9, as w reaches 10
+    text = STICKY.replace("state V = 1e-100", "state V = 1e-150")
+    with simulator(path, text, 2, precision="float64", params={"k": [1e50, 1.0]}) as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(12)
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 9, 0)
+    assert caught.value.count == 2
