@@ -12,7 +12,7 @@ the step function and passes the arguments through ctypes.
 from __future__ import annotations
 
 from .. import ir
-from ..printing.c import UNIFORM_FUNCTION
+from ..printing.c import DEFERRED, FAST_STEP_FUNCTION, UNIFORM_FUNCTION
 from ..printing.c_printer import STORAGE_TYPES, wrap_items
 from . import _compiled as shared
 from ._compiled import Layout
@@ -44,14 +44,15 @@ typedef struct {
 """
 
 
-def run_loop_text(model: ir.Model, plan: Layout, uniforms=()) -> str:
+def run_loop_text(model: ir.Model, plan: Layout, uniforms=(), fast=False) -> str:
     """The C text after the step function: the argument types of ``eqsnn_run``, the helpers
-    it shares with other compiled backends, the tile function and ``eqsnn_run`` itself."""
+    it shares with other compiled backends, the tile function and ``eqsnn_run`` itself;
+    ``fast``: the step has a loop-free variant (``FAST_STEP_FUNCTION``) tried first."""
     return "\n".join([_RUN_TYPES, shared.C_RUN_HELPERS, _SPIKE_ROW_FUNCTION,
-                      _tile_function(model, plan, uniforms), _RUN_FUNCTION])
+                      _tile_function(model, plan, uniforms, fast), _RUN_FUNCTION])
 
 
-def _tile_function(model: ir.Model, plan: Layout, uniforms=()) -> str:
+def _tile_function(model: ir.Model, plan: Layout, uniforms=(), fast=False) -> str:
     """``eqsnn_run_tile``: neurons ``[first, last)`` of one lane through all the steps."""
     head = [
         "static void eqsnn_run_tile(const eqsnn_run_args *a, long long lane, long long first)",
@@ -70,7 +71,7 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=()) -> str:
         *_input_row_lines(plan),
         *_uniform_step(plan, uniforms),
         f"        flags = flag_rows + (i & 1) * {TILE};",
-        *_neuron_loop(plan, uniforms),
+        *_neuron_loop(plan, uniforms, fast),
         "        /* spike words of the step before: its flags were written a whole step ago,",
         "         * so reading them waits for no store in flight */",
         "        if (a->spikes && i > 0) eqsnn_spike_row(a, lane, first, i - 1, words,",
@@ -185,8 +186,9 @@ def _uniform_step(plan: Layout, uniforms) -> list[str]:
         f"{out});"]
 
 
-def _neuron_loop(plan: Layout, uniforms=()) -> list[str]:
-    """The innermost loop: one step of every neuron of the tile (vectorisable)."""
+def _neuron_loop(plan: Layout, uniforms=(), fast=False) -> list[str]:
+    """The innermost loop: one step of every neuron of the tile (vectorisable); with
+    ``fast``, the loop-free step first, then the full step for the neurons it deferred."""
     args = [f"&_x{k}" for k in range(len(plan.states))]
     args += [f"_row{k}[j]" for k in range(len(plan.inputs))]
     args += [f"_v{k}[j]" if per else f"_v{k}" for k, (_, _, per) in enumerate(plan.values)]
@@ -195,20 +197,33 @@ def _neuron_loop(plan: Layout, uniforms=()) -> list[str]:
     args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
     args += [name for _, name in uniforms]
     call = wrap_items(args, 16)
-    return [  # no loop-carried dependence: each j reads and writes only neuron j's data
+    load = [f"            {STORAGE_TYPES[dtype]} _x{k} = _s{k}[j];"
+            for k, (_, dtype) in enumerate(plan.states)]
+    store = [f"            _s{k}[j] = _x{k};" for k in range(len(plan.states))]
+    first = FAST_STEP_FUNCTION if fast else "eqsnn_neuron_step"
+    lines = [  # no loop-carried dependence: each j reads and writes only neuron j's data
         "#if defined(__clang__)",
         "#pragma clang loop vectorize(assume_safety)",
         "#elif defined(__GNUC__)",
         "#pragma GCC ivdep",
         "#endif",
         "        for (j = first; j < last; ++j) {",
-        *(f"            {STORAGE_TYPES[dtype]} _x{k} = _s{k}[j];"
-          for k, (_, dtype) in enumerate(plan.states)),
-        "            flags[j - first] = (unsigned char)eqsnn_neuron_step(",
+        *load,
+        f"            flags[j - first] = (unsigned char){first}(",
         *call[:-1], call[-1] + ");",
-        *(f"            _s{k}[j] = _x{k};" for k in range(len(plan.states))),
+        *store,
         "        }",
     ]
+    if fast:  # the neurons that need the substep loop
+        lines += [
+            "        for (j = first; j < last; ++j) if (flags[j - first] == " f"{DEFERRED}) {{",
+            *load,
+            "            flags[j - first] = (unsigned char)eqsnn_neuron_step(",
+            *call[:-1], call[-1] + ");",
+            *store,
+            "        }",
+        ]
+    return lines
 
 
 _RUN_FUNCTION = """\

@@ -20,6 +20,8 @@ T = sympy.Symbol("t")
 BISECTIONS = 30
 #: the step-local flag: the neuron crossed its threshold inside this step
 CROSSED = "_crossed"
+#: the substep-local flag: this substep ended at a crossing, reset there
+JUMP = "_ad_jump"
 
 
 def in_step_crossing(threshold, reset, variables, after_locals):
@@ -144,6 +146,7 @@ def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset
         ir.Assign(tau.name, tau + hi * hh),
         ir.If(crossed, (ir.Assign(extra.name, extra + 1),)),
         ir.Assign(crossed.name, sympy.true),
+        ir.Assign(JUMP, sympy.true),  # the next substep tries the rest of the step
         *(ir.Assign(k[0][i].name, rhs(i, xs, T + tau)) for i in range(len(xs))),
     ]
     return statements
