@@ -56,7 +56,7 @@ from sympy import Rational as R
 
 from .. import ir
 from .analysis import System
-from .crossings import CROSSED, clamp_at_threshold, in_step_crossing, locate_and_reset
+from .crossings import CROSSED, in_step_crossing, locate_and_reset
 
 DT = sympy.Symbol("dt")
 T = sympy.Symbol("t")
@@ -129,7 +129,7 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
 
     relation, why_not, in_step_reset, rest = in_step_crossing(threshold, reset, names,
                                                               after_locals)
-    rhs = _right_hand_side(system, xs, clamp_at_threshold(relation, xs))
+    rhs = _right_hand_side(system, xs)
     k = [[_sym(f"_k{s + 1}_{v}") for v in names] for s in range(7)]
     x5 = [_sym(f"_x5_{v}") for v in names]
     update: list = [
@@ -213,11 +213,17 @@ def _end_of_step(threshold, reset, rest, crossed):
     return end_threshold, end_reset
 
 
-def _right_hand_side(system: System, xs, clamp):
-    """``rhs(i, values, time)``: ``rhs_i`` at the state ``values`` (the crossing state
-    clamped at its threshold) and time ``time``; 0 where frozen by unless."""
+def _right_hand_side(system: System, xs):
+    """``rhs(i, values, time)``: ``rhs_i`` at the state ``values`` and time ``time``; 0 where
+    frozen by unless.
+
+    The state is not clamped at the threshold (as NEST's aeif models clamp V at V_peak):
+    the kink a clamp puts into the right-hand side makes the error estimate of every
+    substep that straddles the crossing large, so such substeps were rejected again and
+    again (8 of 15 substeps of AdEx's spike step at dt = 0.1 ms).  A substep that runs
+    into a blow-up beyond the threshold gives inf or NaN, and with it an error that
+    rejects the substep."""
     def rhs(i, values, time):
-        values = [clamp(x, value) for x, value in zip(xs, values)]
         expr = system.rhs[i].xreplace({**dict(zip(xs, values)), T: time})
         unless = system.unless[i]
         return expr if unless is None else _select(unless, sympy.Integer(0), expr)

@@ -2,8 +2,7 @@
 
 Which thresholds and resets allow a crossing to be located inside the step
 (one comparison of ODE states, a reset that assigns ODE states, no random
-draws), the clamp of the crossing state at its threshold in the right-hand
-side, and the location of a crossing by :data:`BISECTIONS` bisections on the
+draws), and the location of a crossing by :data:`BISECTIONS` bisections on the
 cubic Hermite interpolant of the substep, followed by the reset's
 assignments to ODE states there.
 """
@@ -80,31 +79,6 @@ def split_reset(reset, variables) -> tuple[tuple, tuple]:
         return tuple(out) if not only_locals else ()
 
     return keep(reset, True), keep(reset, False)
-
-
-def clamp_at_threshold(relation, xs):
-    """``(x, value) -> value``, clamped at the threshold for the state the threshold compares
-    with a bound (``V >= v_peak``: ``min(V, v_peak)``), as NEST's aeif models clamp V at
-    V_peak in the right-hand side.  Beyond the threshold the state is reset anyway; the
-    clamp keeps a blow-up past it (AdEx's exponential) from overflowing a substep that
-    straddles the crossing, and the error estimate from demanding tiny substeps there."""
-    def unchanged(x, value):
-        return value
-    if relation is None:
-        return unchanged
-    odes = set(xs)
-    lhs, rhs = relation.lhs, relation.rhs
-    upward = isinstance(relation, (sympy.GreaterThan, sympy.StrictGreaterThan))
-    if rhs in odes and not (lhs.free_symbols & odes):
-        lhs, rhs, upward = rhs, lhs, not upward
-    if lhs not in odes or rhs.free_symbols & odes:
-        return unchanged
-
-    def clamped(x, value):
-        if x != lhs:
-            return value
-        return sympy.Min(value, rhs) if upward else sympy.Max(value, rhs)
-    return clamped
 
 
 def hermite(x0, x1, f0, f1, h, theta):
