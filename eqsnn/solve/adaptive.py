@@ -56,7 +56,7 @@ from sympy import Rational as R
 
 from .. import ir
 from .analysis import System
-from .crossings import CROSSED, in_step_crossing, locate_and_reset
+from .crossings import CROSSED, CROSSED_AT, in_step_crossing, locate_and_reset
 
 DT = sympy.Symbol("dt")
 T = sympy.Symbol("t")
@@ -73,6 +73,10 @@ RTOL, ATOL = "_rtol", "_atol"
 #: substep bound was reached (-1: never), the number of extra crossings (a second crossing
 #: of the threshold in one step) since the last report
 SUBSTEP, LIMIT_STEP, EXTRA_CROSSINGS = "_substep", "_substep_limit_step", "_extra_crossings"
+#: hidden state of a model whose crossings are located inside the step: where the neuron
+#: spiked in its last spike's step, as a time from the step's start in (0, dt] (dt: on the
+#: grid); ``Spikes.offset`` reads it
+SPIKE_OFFSET = "_spike_offset"
 
 # Dormand & Prince (1980), RK5(4)7M: nodes, stage weights, fifth-order weights, error weights
 _C = (0, R(1, 5), R(3, 10), R(4, 5), R(8, 9), 1, 1)
@@ -174,6 +178,8 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
         return AdaptiveUpdate(params, states, tuple(update), threshold, tuple(reset), in_step,
                               max_substeps)
     end_threshold, end_reset = _end_of_step(threshold, reset, rest, crossed)
+    states += (ir.State(SPIKE_OFFSET, "float", sympy.Integer(0)),)
+    update.insert(0, ir.Local(CROSSED_AT, "float", sympy.Float(0.0)))
     return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
                           max_substeps)
 
@@ -206,10 +212,8 @@ def _end_of_step(threshold, reset, rest, crossed):
     """The end-of-step threshold and reset where crossings are located in the step: a
     neuron that crossed spikes and runs the rest of its reset; the others test the grid."""
     end_threshold = sympy.Or(crossed, threshold)
-    if rest:
-        end_reset = (ir.If(crossed, rest, tuple(reset)),)
-    else:
-        end_reset = (ir.If(sympy.Not(crossed), tuple(reset)),)
+    end_reset = (ir.If(crossed, (*rest, ir.Assign(SPIKE_OFFSET, _sym(CROSSED_AT))),
+                       (*reset, ir.Assign(SPIKE_OFFSET, DT))),)
     return end_threshold, end_reset
 
 

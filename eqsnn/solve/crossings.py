@@ -19,6 +19,8 @@ T = sympy.Symbol("t")
 BISECTIONS = 30
 #: the step-local flag: the neuron crossed its threshold inside this step
 CROSSED = "_crossed"
+#: the step-local time (from the step's start) of the first crossing inside the step
+CROSSED_AT = "_crossed_at"
 #: the substep-local flag: this substep ended at a crossing, reset there
 JUMP = "_ad_jump"
 
@@ -118,7 +120,7 @@ def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset
     statements += list(in_step_reset)
     statements += [
         ir.Assign(tau.name, tau + hi * hh),
-        ir.If(crossed, (ir.Assign(extra.name, extra + 1),)),
+        ir.If(crossed, (ir.Assign(extra.name, extra + 1),), (ir.Assign(CROSSED_AT, tau),)),
         ir.Assign(crossed.name, sympy.true),
         ir.Assign(JUMP, sympy.true),  # the next substep tries the rest of the step
         *(ir.Assign(k[0][i].name, rhs(i, xs, T + tau)) for i in range(len(xs))),
