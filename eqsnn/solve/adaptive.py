@@ -9,11 +9,10 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
   accepted where ``‖e / (atol + rtol·|x|)‖₂ / √n ≤ 1``, and the
   next ``h`` is ``h·clip(0.9·err^(-1/5), 0.2, 5)`` (Hairer, Nørsett &
   Wanner, *Solving ODEs I*, II.4), the factor rounded down to one of
-  ``2^(j/4)`` (found by comparisons, no ``pow``: see :func:`_factor`, so
-  backends agree).  The last accepted size is kept per neuron (a hidden
-  state, as NEST's aeif models keep theirs), so a step usually needs a
-  single substep; after a crossing's reset the next substep tries the rest of
-  the step at once.
+  ``2^(j/4)`` (see :func:`_factor`: so backends agree).  The last accepted
+  size is kept per neuron (a hidden state, as NEST's aeif models keep
+  theirs), so a step usually needs a single substep; after a crossing's
+  reset the next substep tries the rest of the step at once.
 * before the loop, every neuron tries the whole step in one substep
   (:func:`_fast_substep`, straight-line code that the ``numpy`` backend runs
   on whole arrays and the ``c`` backend vectorises); the loop runs for the
@@ -23,7 +22,7 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
 * after every accepted substep the threshold is tested on ``x5``.  Where it
   holds, the crossing is located on the cubic Hermite interpolant of the
   substep (``x``, ``x5`` and their derivatives) by
-  :data:`~eqsnn.solve.crossings.BISECTIONS` bisections, the state is set to
+  :data:`~eqsnn.solve.crossings.BISECTIONS` bisections and a secant step, the state is set to
   the interpolant there, the reset's assignments to ODE states run, and
   integration goes on from the crossing to the end of the step.  A
   finite-time blow-up (an exponential, a ``v²``) is never integrated
@@ -49,6 +48,7 @@ acts on the grid, as with a fixed-step method.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy
@@ -277,20 +277,20 @@ def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
     ]
 
 
-#: the factors of the next substep size, 2^(j/4) for j in [-9, 9] (0.21 to 4.76)
-_FACTOR_RANGE = range(9, -10, -1)
-
-
 def _factor(err):
     """``0.9·e^(-1/5)`` for the scaled error ``e = √err`` (Hairer, Nørsett & Wanner, II.4),
-    rounded down to a factor ``2^(j/4)``, ``j`` in [-9, 9]: comparisons of ``err`` with
-    constants (``0.9·e^(-1/5) ≥ 2^(j/4)`` is ``err ≤ (0.9·2^(-j/4))^10``) instead of
-    ``pow``, so the choice costs a few selects, vectorises, and is the same on every
-    backend unless ``err`` lies within rounding of a bound.  NaN picks the smallest."""
-    pieces = [(sympy.Float(2.0 ** (j / 4)),
-               sympy.LessThan(err, sympy.Float((0.9 * 2.0 ** (-j / 4)) ** 10)))
-              for j in _FACTOR_RANGE[:-1]]
-    return sympy.Piecewise(*pieces, (sympy.Float(2.0 ** (_FACTOR_RANGE[-1] / 4)), True))
+    rounded down to a factor ``2^(j/4)``, ``j`` an integer in [-9, 9] (0.21 to 4.76).
+
+    The rounding keeps the choice discrete: ``err`` comes from a difference of two
+    solutions, so backends whose ``exp`` differs in the last bit compute it differently in
+    the 7th digit, and a continuous factor would send them along step sequences that differ
+    at the tolerance; ``j`` differs only where ``err`` lies within rounding of a bound
+    (rare), and ``2^(j/4)`` differing in its last bit moves nothing.  NaN (from inf or NaN
+    in a stage) picks the smallest factor (``max`` ignores NaN)."""
+    ln2 = math.log(2.0)
+    j = sympy.floor(sympy.Float(4 * math.log2(0.9)) - sympy.Float(0.4 / ln2) * sympy.log(err))
+    j = sympy.Min(sympy.Max(j, sympy.Integer(-9)), sympy.Integer(9))
+    return sympy.exp(sympy.Float(ln2 / 4) * j)
 
 
 def _fast_substep(xs, names, k, threshold, rhs) -> list:
@@ -309,9 +309,9 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
         fast = sympy.And(fast, sympy.Not(threshold.xreplace(dict(zip(xs, xf)))))
     statements += [
         ir.Local(_FAST.name, "bool", fast),
+        # the loop would carry max(h, proposal) >= dt: the next step starts with dt anyway
         ir.If(_FAST, (*(ir.Assign(x.name, xf[i]) for i, x in enumerate(xs)),
-                      ir.Assign(_TAU.name, DT),
-                      ir.Assign(_H.name, sympy.Max(_H, DT * facf)))),
+                      ir.Assign(_TAU.name, DT))),
         # rejected: the loop's first iteration would have been this substep; it starts at
         # its second, with the smaller size
         ir.If(sympy.And(sympy.GreaterThan(_H, DT), sympy.Not(okf)),
