@@ -403,6 +403,16 @@ def test_the_c_step_has_a_loop_free_variant_that_defers_to_the_loop():
     fast = text[text.index("EQSNN_FN int eqsnn_neuron_step_fast("):]
     fast = fast[:fast.index("#undef EQSNN_FAST_STEP")]
     assert "#if EQSNN_FAST_STEP" in fast and "if (_defer) return 4;" in fast
+    kept, skipping = [], False  # the variant as the preprocessor leaves it
+    for line in fast.splitlines():
+        if line.startswith("#else"):
+            skipping = True
+        elif line.startswith("#endif"):
+            skipping = False
+        elif not skipping:
+            kept.append(line)
+    assert not any(word in line for line in kept for word in ("for (", "while", "goto"))
+    assert "EQSNN_FAST_STEP || " in fast  # the whole-step try is unconditional there
     assert "eqsnn_neuron_step_fast(" in text.split("eqsnn_run_tile", 1)[1]
     fixed = str(c_backend.emit(eqsnn.compile(ADEX + "    method: rk4\n").ir))
     assert "eqsnn_neuron_step_fast" not in fixed

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sympy
+
 from .. import ir
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
 from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names, wrap_items
@@ -230,6 +232,15 @@ class _StepBody:
 
     def statements(self, statements, top: bool = False) -> None:
         for stmt in statements:
+            if isinstance(stmt, ir.If) and top and self.deferring and \
+                    stmt.cond == sympy.Symbol(self.model.meta["adaptive"]["try"]):
+                # the whole-step try: every neuron in the loop-free variant (deferred where
+                # it does not apply), only where it applies in the full step
+                self.comment(f"if {stmt.cond} (always in {FAST_STEP_FUNCTION}):")
+                self.line(f"if (EQSNN_FAST_STEP || {self.expression(stmt.cond, 'bool')}) {{")
+                self.nested(stmt.body)
+                self.line("}")
+                continue
             if isinstance(stmt, ir.While) and top and self.deferring:
                 self.lines.append("#if EQSNN_FAST_STEP")
                 self.line(f"_defer = {self.expression(stmt.cond, 'bool')};")

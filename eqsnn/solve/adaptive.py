@@ -77,6 +77,8 @@ SUBSTEP, LIMIT_STEP, EXTRA_CROSSINGS = "_substep", "_substep_limit_step", "_extr
 #: spiked in its last spike's step, as a time from the step's start in (0, dt] (dt: on the
 #: grid); ``Spikes.offset`` reads it
 SPIKE_OFFSET = "_spike_offset"
+#: the step-local flag guarding the whole-step substep tried before the loop
+TRY = "_ad_try"
 
 # Dormand & Prince (1980), RK5(4)7M: nodes, stage weights, fifth-order weights, error weights
 _C = (0, R(1, 5), R(3, 10), R(4, 5), R(8, 9), 1, 1)
@@ -304,7 +306,7 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
     errf, okf, facf = _sym("_adf_err"), _sym("_adf_ok"), _sym("_adf_fac")
     statements = [*_stages(xs, names, kf, xf, rhs, DT, sympy.Integer(0), "_yf"),
                   *_error_control(xs, xf, kf, DT, errf, okf, facf, sympy.false, sympy.false)]
-    fast = sympy.And(sympy.GreaterThan(_H, DT), okf)
+    fast = sympy.And(sympy.GreaterThan(_H, DT), okf)  # _ad_try: see the end
     if threshold is not None:
         fast = sympy.And(fast, sympy.Not(threshold.xreplace(dict(zip(xs, xf)))))
     statements += [
@@ -314,11 +316,14 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
                       ir.Assign(_TAU.name, DT))),
         # rejected: the loop's first iteration would have been this substep; it starts at
         # its second, with the smaller size
-        ir.If(sympy.And(sympy.GreaterThan(_H, DT), sympy.Not(okf)),
+        ir.If(sympy.Not(okf),
               (ir.Assign(_H.name, DT * facf), ir.Assign(_REJECTED.name, sympy.true),
                ir.Assign(_IT.name, sympy.Integer(1)))),
     ]
-    return statements
+    # only where the carried size allows the whole step (the c backend's loop-free step
+    # function runs it for every neuron: see eqsnn.printing.c, FAST_STEP_FUNCTION)
+    return [ir.Local(TRY, "bool", sympy.GreaterThan(_H, DT)),
+            ir.If(_sym(TRY), tuple(statements))]
 
 
 def _hidden_params(options) -> tuple[ir.Param, ...]:
