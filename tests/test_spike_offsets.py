@@ -127,3 +127,28 @@ def test_offsets_not_recorded_or_asked_for_wrongly_say_how():
     assert sim.step == step  # nothing ran
     result = sim.run(5, inputs={"I": 1500.0}, record=["spikes", "spike_offset", "V"])
     assert list(result.vars) == ["V"]  # the hidden state is no recorded variable
+
+
+def test_negative_spikes_lie_at_the_end_of_their_step():
+    """A negative threshold is tested on the grid only: its spikes' offset is dt, while the
+    positive crossing of the same model is located inside the step (v = 0.8 t crosses 1 at
+    t = 1.25 and 2.5 ms)."""
+    text = """
+neuron Signed
+    state v = 0.0
+    input I = 0.0
+    dv/dt = I
+    method: adaptive
+    threshold: v >= 1.0
+    reset:
+        v = 0.0
+    negative threshold: v <= -1.0
+    negative reset:
+        v = 0.0
+"""
+    sim = eqsnn.Simulator(eqsnn.compile(text), 2, dt=1.0, precision="float64")
+    spikes = sim.run(3, inputs={"I": [0.8, -1.5]}, record=["spikes", "spike_offset"]).spikes
+    assert spikes.signed and set(spikes.sign) == {-1, 1}
+    positive = spikes.sign > 0
+    np.testing.assert_allclose(spikes.offset[positive], [0.25, 0.5], rtol=1e-9)
+    np.testing.assert_array_equal(spikes.offset[~positive], 1.0)

@@ -162,8 +162,8 @@ class Spikes:
         For a model run with the adaptive method whose crossings are located inside the
         step, the located crossing (``Simulator.run(record=['spikes', 'spike_offset'])``
         records it: one value per neuron and step); for a spike found by the threshold
-        test at the end of the step, ``dt``.  Not to be confused with :attr:`offsets`,
-        the listing's row starts."""
+        test at the end of the step (a negative spike included), ``dt``.  Not to be
+        confused with :attr:`offsets`, the listing's row starts."""
         if isinstance(self._offset, str):
             raise ParameterError(f"the spikes' offsets are not known: {self._offset}",
                                  hint="record=['spikes', 'spike_offset'] in Simulator.run")
@@ -174,8 +174,11 @@ class Spikes:
         def make():
             if np.ndim(self._offset) == 0:
                 return np.full(len(self.ids), float(self._offset))
-            return np.asarray(self._offset, dtype=np.float64)[self.step, self.batch,
-                                                              self.neuron]
+            found = np.asarray(self._offset, dtype=np.float64)[self.step, self.batch,
+                                                               self.neuron]
+            if self.signed:  # a negative threshold is tested at the end of the step only
+                found = np.where(self.sign < 0, self.dt, found)
+            return found
         return self._cached("offset", make)
 
     @property
