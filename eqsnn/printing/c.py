@@ -118,6 +118,7 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     body.print_all()
     uniforms = tuple(body.uniforms)
     signature += [f"const {ctype} {name}" for ctype, name in uniforms]
+
     def function(name, fast):
         return [
             f"#define EQSNN_FAST_STEP {int(fast)}",
