@@ -376,3 +376,56 @@ def test_named_exponential_euler_freezes_the_nonlinear_part_as_brian2_does():
 def test_named_exponential_euler_refuses_a_power_of_the_state():
     with pytest.raises(eqsnn.EqsnnError, match=r"holds v\*\*2, a power of v"):
         eqsnn.compile(IZHIKEVICH + "    method: exponential_euler\n")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_the_carried_substep_size_is_forgotten_by_reset(backend):
+    """The last accepted substep size is a hidden state: reset() sets it back to "none yet"
+    (0), so a run after reset() repeats the first run to the bit."""
+    sim = eqsnn.Simulator(eqsnn.compile(ADEX), len(ADEX_I), dt=1.0, backend=backend,
+                          precision="float64")
+    first = sim.run(50, inputs={"I": ADEX_I}, record=["V", "spikes"])
+    carried = sim._runner.get_state("_substep")
+    assert np.all(carried > 0) and np.any(carried < 1.0)  # some neuron needed small ones
+    sim.reset()
+    np.testing.assert_array_equal(sim._runner.get_state("_substep"), 0.0)
+    again = sim.run(50, inputs={"I": ADEX_I}, record=["V", "spikes"])
+    np.testing.assert_array_equal(first.vars["V"], again.vars["V"])
+    np.testing.assert_array_equal(first.spikes.step, again.spikes.step)
+
+
+def test_the_c_step_has_a_loop_free_variant_that_defers_to_the_loop():
+    """Most neurons take the whole step in one substep: on c that is a step function with
+    no loop (vectorised), which hands the others to the full step."""
+    from eqsnn.backends import c as c_backend
+
+    text = str(c_backend.emit(eqsnn.compile(ADEX).ir))
+    fast = text[text.index("EQSNN_FN int eqsnn_neuron_step_fast("):]
+    fast = fast[:fast.index("#undef EQSNN_FAST_STEP")]
+    from eqsnn.printing.c import DEFERRED
+    assert DEFERRED == 3  # a spike and a negative spike at once: no step returns it
+    assert "#if EQSNN_FAST_STEP" in fast and f"if (_defer) return {DEFERRED};" in fast
+    kept, skipping = [], False  # the variant as the preprocessor leaves it
+    for line in fast.splitlines():
+        if line.startswith("#else"):
+            skipping = True
+        elif line.startswith("#endif"):
+            skipping = False
+        elif not skipping:
+            kept.append(line)
+    assert not any(word in line for line in kept for word in ("for (", "while", "goto"))
+    assert "EQSNN_FAST_STEP || " in fast  # the whole-step try is unconditional there
+    assert "eqsnn_neuron_step_fast(" in text.split("eqsnn_run_tile", 1)[1]
+    fixed = str(c_backend.emit(eqsnn.compile(ADEX + "    method: rk4\n").ir))
+    assert "eqsnn_neuron_step_fast" not in fixed
+
+
+def test_a_bound_of_one_substep_takes_the_step_in_one_substep_and_says_so():
+    """max_substeps=1 has no whole-step try before the loop: the one substep is the bound."""
+    sim = eqsnn.Simulator(eqsnn.compile(ADEX + "    method: adaptive(max_substeps=1)\n"),
+                          1, dt=0.1, precision="float64")
+    with pytest.warns(EqsnnWarning, match="reached its bound of 1 substeps"):
+        result = sim.run(20, inputs={"I": 500.0}, record=["V"])
+    exact = eqsnn.Simulator(eqsnn.compile(ADEX), 1, dt=0.1, precision="float64")
+    reference = exact.run(20, inputs={"I": 500.0}, record=["V"])
+    np.testing.assert_allclose(result.vars["V"], reference.vars["V"], rtol=1e-6)

@@ -45,7 +45,9 @@ def test_the_substep_loop_and_the_crossing_flag_are_genn_code():
     assert variables["substep_"] == ("scalar", "READ_WRITE")  # carried to the next step
     assert spec.origin["substep_"] == ("state", "_substep")
     assert spec.threshold_condition_code == "crossed_ || V >= v_peak"
-    assert spec.reset_code.startswith("if (!crossed_) {")
+    # a crossing already reset the ODE states inside the step: only its offset is kept
+    assert spec.reset_code.startswith("if (crossed_) {\n    spike_offset_ = crossed_at_;\n} else {")
+    assert "V = v_reset;" in spec.reset_code.split("} else {", 1)[1]
     sim = spec.sim_code
     assert "for (int loop0 = 0; loop0 < 1000; loop0++) {" in sim
     assert "break;" in sim
@@ -110,3 +112,22 @@ def test_the_genn_code_compiled_as_c_runs_numpys_algorithm(harness, name, dt):
 def test_pygenn_runs_numpys_adaptive_algorithm(name, dt):
     (reference, genn), first = run_pair(name, "pygenn", dt, 200.0)
     assert_same_algorithm(reference, genn, first, LIMITS[name])
+
+
+@pytest.mark.pygenn
+def test_spike_offsets_on_genn_match_numpy():
+    """The located crossing's offset is a GeNN var like the rest of the step."""
+    pytest.importorskip("pygenn")
+    model = adaptive_example("adex")
+    currents = np.array([300.0, 800.0, 1500.0])
+    runs = {}
+    for backend in ("numpy", "pygenn"):
+        sim = eqsnn.Simulator(model, n=3, dt=0.1, backend=backend, precision="float64")
+        runs[backend] = sim.run(1000, inputs={"I": currents},
+                                record=["spikes", "spike_offset"]).spikes
+    reference, genn = runs["numpy"], runs["pygenn"]
+    assert len(reference.times) > 5
+    np.testing.assert_array_equal(genn.times, reference.times)
+    np.testing.assert_array_equal(genn.ids, reference.ids)
+    assert ((reference.offset > 0) & (reference.offset <= 0.1)).all()
+    np.testing.assert_allclose(genn.offset, reference.offset, rtol=0, atol=1e-9)

@@ -70,8 +70,9 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
               f"eqsnn; do not edit.\n * Compile with -ffp-contract=off for results "
               f"bit-identical to the numpy backend. */\n")
     text = "\n".join([header, prelude(options.precision, step.helpers), step.text,
-                      step.uniform_text, run_loop_text(model, plan, step.uniforms,
-                                                  step.check_flags)])
+                      step.fast_text, step.uniform_text,
+                      run_loop_text(model, plan, step.uniforms, step.check_flags,
+                                    bool(step.fast_text))])
     return Source("c", text, model, options, extra={"layout": plan})
 
 

@@ -12,7 +12,7 @@ the step function and passes the arguments through ctypes.
 from __future__ import annotations
 
 from .. import ir
-from ..printing.c import UNIFORM_FUNCTION
+from ..printing.c import DEFERRED, FAST_STEP_FUNCTION, UNIFORM_FUNCTION
 from ..printing.c_printer import STORAGE_TYPES, wrap_items
 from ..runtime.checks import CHECK_ALL, CHECK_CODE, CHECK_STEP, check_tests, deferred_states
 from . import _compiled as shared
@@ -45,16 +45,19 @@ typedef struct {
 """
 
 
-def run_loop_text(model: ir.Model, plan: Layout, uniforms=(), check_flags=False) -> str:
+def run_loop_text(model: ir.Model, plan: Layout, uniforms=(), check_flags=False,
+                  fast=False) -> str:
     """The C text after the step function: the argument types of ``eqsnn_run``, the helpers
     it shares with other compiled backends, the tile function and ``eqsnn_run`` itself;
     ``check_flags``: the step returns the numerical check's code in its flags
-    (:attr:`eqsnn.printing.c.StepFunction.check_flags`)."""
+    (:attr:`eqsnn.printing.c.StepFunction.check_flags`); ``fast``: the step has a loop-free
+    variant (``FAST_STEP_FUNCTION``) tried first."""
     return "\n".join([_RUN_TYPES, shared.C_RUN_HELPERS, _SPIKE_ROW_FUNCTION,
-                      _tile_function(model, plan, uniforms, check_flags), _RUN_FUNCTION])
+                      _tile_function(model, plan, uniforms, check_flags, fast), _RUN_FUNCTION])
 
 
-def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False) -> str:
+def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False,
+                   fast=False) -> str:
     """``eqsnn_run_tile``: neurons ``[first, last)`` of one lane through all the steps."""
     head = [
         "static void eqsnn_run_tile(const eqsnn_run_args *a, long long lane, long long first)",
@@ -73,7 +76,7 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False
         *_input_row_lines(plan),
         *_uniform_step(plan, uniforms),
         f"        flags = flag_rows + (i & 1) * {TILE};",
-        *_neuron_loop(plan, uniforms, check_flags),
+        *_neuron_loop(plan, uniforms, check_flags, fast),
         *(_check_lines(model, plan) if check_flags else []),
         "        /* spike words of the step before: its flags were written a whole step ago,",
         "         * so reading them waits for no store in flight */",
@@ -217,9 +220,10 @@ def _check_lines(model: ir.Model, plan: Layout) -> list[str]:
     ]
 
 
-def _neuron_loop(plan: Layout, uniforms=(), check_flags=False) -> list[str]:
+def _neuron_loop(plan: Layout, uniforms=(), check_flags=False, fast=False) -> list[str]:
     """The innermost loop: one step of every neuron of the tile (vectorisable); with
-    ``check_flags`` the hidden check states are not the step's (:func:`_check_lines`)."""
+    ``check_flags`` the hidden check states are not the step's (:func:`_check_lines`); with
+    ``fast``, the loop-free step first, then the full step for the neurons it deferred."""
     stepped = [k for k, (name, _) in enumerate(plan.states)
                if not (check_flags and name in (CHECK_STEP, CHECK_CODE))]
     args = [f"&_x{k}" for k in stepped]
@@ -230,20 +234,33 @@ def _neuron_loop(plan: Layout, uniforms=(), check_flags=False) -> list[str]:
     args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
     args += [name for _, name in uniforms]
     call = wrap_items(args, 16)
-    return [  # no loop-carried dependence: each j reads and writes only neuron j's data
+    load = [f"            {STORAGE_TYPES[plan.states[k][1]]} _x{k} = _s{k}[j];"
+            for k in stepped]
+    store = [f"            _s{k}[j] = _x{k};" for k in stepped]
+    first = FAST_STEP_FUNCTION if fast else "eqsnn_neuron_step"
+    lines = [  # no loop-carried dependence: each j reads and writes only neuron j's data
         "#if defined(__clang__)",
         "#pragma clang loop vectorize(assume_safety)",
         "#elif defined(__GNUC__)",
         "#pragma GCC ivdep",
         "#endif",
         "        for (j = first; j < last; ++j) {",
-        *(f"            {STORAGE_TYPES[plan.states[k][1]]} _x{k} = _s{k}[j];"
-          for k in stepped),
-        "            flags[j - first] = (unsigned char)eqsnn_neuron_step(",
+        *load,
+        f"            flags[j - first] = (unsigned char){first}(",
         *call[:-1], call[-1] + ");",
-        *(f"            _s{k}[j] = _x{k};" for k in stepped),
+        *store,
         "        }",
     ]
+    if fast:  # the neurons that need the substep loop
+        lines += [
+            "        for (j = first; j < last; ++j) if (flags[j - first] == " f"{DEFERRED}) {{",
+            *load,
+            "            flags[j - first] = (unsigned char)eqsnn_neuron_step(",
+            *call[:-1], call[-1] + ");",
+            *store,
+            "        }",
+        ]
+    return lines
 
 
 _RUN_FUNCTION = """\

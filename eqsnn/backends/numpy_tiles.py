@@ -30,6 +30,7 @@ import os
 
 import numpy as np
 
+from .. import ir
 from ..runtime.recording import SpikeBuffer
 
 __all__ = ["Tiling", "run_tiled", "CACHE_BYTES", "MIN_ELEMENTS", "ENVIRONMENT"]
@@ -64,6 +65,11 @@ class Tiling:
         setting = os.environ.get(ENVIRONMENT, "").strip()
         if setting:
             return cls(runner.batch, runner.n, int(setting))
+        if any(isinstance(s, ir.While) for s in ir.walk_statements(runner.model.step)):
+            # a loop (the adaptive method's substeps) runs on the neurons still in it
+            # (printing/numpy_compact.py): its iterations cost per call, not per element,
+            # and a tile would run as many as its slowest neuron needs: one tile
+            return cls(runner.batch, runner.n, 0)
         per_element = sum(a.itemsize for a in runner.states.values())
         per_element += sum(b.itemsize for b in runner.program.allocate(1, 1).values())
         return cls(runner.batch, runner.n, max(MIN_ELEMENTS, CACHE_BYTES // max(per_element, 1)))

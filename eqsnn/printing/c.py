@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sympy
+
 from .. import ir
 from ..runtime.checks import (
     CHECK_ALL,
@@ -56,13 +58,19 @@ from .ops import WIDE_FUNCTIONS, Const, Lowered, Op, Ref, Temp
 __all__ = [
     "StepFunction", "prelude", "print_step_function",
     "VECTOR_MATH_DECLARATIONS", "VECTOR_MATH_FUNCTIONS",
-    "STEP_FUNCTION", "UNIFORM_FUNCTION", "WIDE_FUNCTIONS",
+    "STEP_FUNCTION", "UNIFORM_FUNCTION", "WIDE_FUNCTIONS", "FAST_STEP_FUNCTION", "DEFERRED",
 ]
 
 #: the name of the per-neuron step function
 STEP_FUNCTION = "eqsnn_neuron_step"
 #: the name of the function computing a step's uniform values (see :class:`StepFunction`)
 UNIFORM_FUNCTION = "eqsnn_uniform_step"
+#: the step without the adaptive method's substep loop (see :class:`StepFunction`): free of
+#: loops, so the compiler vectorises the neuron loop around it
+FAST_STEP_FUNCTION = "eqsnn_neuron_step_fast"
+#: what :data:`FAST_STEP_FUNCTION` returns where the neuron needs the loop: a spike and a
+#: negative spike at once, which no step returns (bits 2 to 7 hold the numerical check)
+DEFERRED = 3
 _BUILTIN_PARAMETERS = ("const FLOAT t", "const int step", "const int id", "const int batch",
                        "const unsigned int _seed_lo", "const unsigned int _seed_hi")
 _OPERATORS = {
@@ -94,6 +102,9 @@ class StepFunction:
     #: returned in bits 2 to 7 of the flags instead of recorded in the hidden check states,
     #: which the function then neither reads nor writes (see :func:`print_step_function`)
     check_flags: bool = False
+    #: :data:`FAST_STEP_FUNCTION` ("" when the step has no adaptive loop): the step without
+    #: its loop, returning :data:`DEFERRED` (states untouched) where the loop would run
+    fast_text: str = ""
 
 #: the largest check code + 1 that bits 2 to 7 of the returned flags hold
 _FLAG_CODES = 63
@@ -141,19 +152,33 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     body.print_all()
     uniforms = tuple(body.uniforms)
     signature += [f"const {ctype} {name}" for ctype, name in uniforms]
+
+    def function(name, fast):
+        return [
+            f"#define EQSNN_FAST_STEP {int(fast)}",
+            f"EQSNN_FN int {name}(",
+            *(f"    {item}," for item in signature[:-1]),
+            f"    {signature[-1]})",
+            "{",
+            *body.lines,
+            "}",
+            "#undef EQSNN_FAST_STEP",
+        ]
     lines = [
         f"/* One step of one neuron of {model.name}: states in and out through the pointers;",
         " * returns 1 for a spike, 2 for a negative spike, 0 otherwise. */",
-        f"EQSNN_FN int {STEP_FUNCTION}(",
-        *(f"    {item}," for item in signature[:-1]),
-        f"    {signature[-1]})",
-        "{",
-        *body.lines,
-        "}",
+        *function(STEP_FUNCTION, False),
     ]
+    fast = ""
+    if body.deferring:
+        fast = "\n".join([
+            f"/* {STEP_FUNCTION} without its substep loop: where the loop would run, it",
+            f" * returns {DEFERRED} and leaves the states as they were (the caller then calls",
+            f" * {STEP_FUNCTION}); elsewhere the same operations, the same result. */",
+            *function(FAST_STEP_FUNCTION, True)]) + "\n"
     uniform_text = _uniform_function_text(model, body, scalars) if uniforms else ""
     return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers), uniforms,
-                        uniform_text, tests is not None)
+                        uniform_text, tests is not None, fast)
 
 
 
@@ -197,6 +222,9 @@ class _StepBody:
         self.uniform_lines: list[str] = []
         self.uniforms: list[tuple[str, str]] = []  # those the step reads: (C type, name)
         self.check_tests = None  # (code, state, bounds) where the check is returned in flags
+        # the adaptive method's loop (top level) has a loop-free variant (FAST_STEP_FUNCTION)
+        self.deferring = "adaptive" in model.meta and any(
+            isinstance(stmt, ir.While) for stmt in model.step)
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -212,7 +240,9 @@ class _StepBody:
         for local in declared:
             self.line(f"{VALUE_TYPES[self.types[local]]} {names[local]} = 0;")
         self.line("int _spike = 0, _negative = 0;")
-        self.statements(model.step)
+        if self.deferring:
+            self.line("int _defer = 0;")
+        self.statements(model.step, top=True)
         if self.check_tests is not None:
             self.check_code()
         if model.threshold is not None:
@@ -227,6 +257,8 @@ class _StepBody:
                 self.line(f"if ({flag}) {{")
                 self.nested(block)
                 self.line("}")
+        if self.deferring:
+            self.lines += ["#if EQSNN_FAST_STEP", f"    if (_defer) return {DEFERRED};", "#endif"]
         for state in model.states:
             name = names[state.name]
             cast = "(unsigned char)" if state.dtype == "bool" else ""
@@ -266,8 +298,24 @@ class _StepBody:
     def comment(self, text: str) -> None:
         self.line("/* " + " ".join(str(text).split()).replace("*/", "* /") + " */")
 
-    def statements(self, statements) -> None:
+    def statements(self, statements, top: bool = False) -> None:
         for stmt in statements:
+            if isinstance(stmt, ir.If) and top and self.deferring and \
+                    stmt.cond == sympy.Symbol(self.model.meta["adaptive"]["try"]):
+                # the whole-step try: every neuron in the loop-free variant (deferred where
+                # it does not apply), only where it applies in the full step
+                self.comment(f"if {stmt.cond} (always in {FAST_STEP_FUNCTION}):")
+                self.line(f"if (EQSNN_FAST_STEP || {self.expression(stmt.cond, 'bool')}) {{")
+                self.nested(stmt.body)
+                self.line("}")
+                continue
+            if isinstance(stmt, ir.While) and top and self.deferring:
+                self.lines.append("#if EQSNN_FAST_STEP")
+                self.line(f"_defer = {self.expression(stmt.cond, 'bool')};")
+                self.lines.append("#else")
+                self.statements([stmt])
+                self.lines.append("#endif")
+                continue
             if isinstance(stmt, ir.If):
                 self.comment(f"if {stmt.cond}:")
                 self.line(f"if ({self.expression(stmt.cond, 'bool')}) {{")

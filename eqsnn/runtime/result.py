@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ParameterError
 from . import spike_bits
 from .spike_bits import SpikeBits
 
@@ -32,7 +33,7 @@ class Spikes:
     """
 
     def __init__(self, bits: SpikeBits, dt: float, first_step: int, batch_size: int,
-                 shape: tuple = ()):
+                 shape: tuple = (), offset=None):
         self._bits = bits
         self.dt = dt
         self.first_step = first_step
@@ -40,6 +41,10 @@ class Spikes:
         self.shape = tuple(shape)  # the population's shape; () means flat ids only
         self._listing = None
         self._cache: dict = {}
+        # where each spike lies in its step: an array (steps, batch, n) of times from the
+        # step's start, a number (every spike at that time: the step's end), or a string
+        # saying why it is not known
+        self._offset = offset
 
     # --- without a listing -----------------------------------------------
     @property
@@ -148,6 +153,33 @@ class Spikes:
     def times(self) -> np.ndarray:
         """Time of each spike, ``t = (first_step + step) * dt`` (float64)."""
         return (self.first_step + self.step.astype(np.int64)) * self.dt
+
+    @property
+    def offset(self) -> np.ndarray:
+        """Where each spike lies inside its step: the time from the step's start, in (0, dt]
+        (float64, in the units of ``dt``), so ``times + offset`` is the spike's time.
+
+        For a model run with the adaptive method whose crossings are located inside the
+        step, the located crossing (``Simulator.run(record=['spikes', 'spike_offset'])``
+        records it: one value per neuron and step); for a spike found by the threshold
+        test at the end of the step (a negative spike included), ``dt``.  Not to be
+        confused with :attr:`offsets`, the listing's row starts."""
+        if isinstance(self._offset, str):
+            raise ParameterError(f"the spikes' offsets are not known: {self._offset}",
+                                 hint="record=['spikes', 'spike_offset'] in Simulator.run")
+        if self._offset is None:
+            raise ParameterError("the spikes' offsets are not known for this run (a Network "
+                                 "does not record them)")
+
+        def make():
+            if np.ndim(self._offset) == 0:
+                return np.full(len(self.ids), float(self._offset))
+            found = np.asarray(self._offset, dtype=np.float64)[self.step, self.batch,
+                                                               self.neuron]
+            if self.signed:  # a negative threshold is tested at the end of the step only
+                found = np.where(self.sign < 0, self.dt, found)
+            return found
+        return self._cached("offset", make)
 
     @property
     def per_lane(self) -> list[tuple[np.ndarray, np.ndarray]]:

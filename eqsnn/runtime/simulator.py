@@ -48,6 +48,7 @@ from .progress import run_with_progress
 from .quantities import from_internal, time_step, to_internal, unit_symbols
 from .result import Result, RunInfo, Spikes, Timing
 from .spike_bits import SpikeBits
+from .spike_offsets import SPIKE_OFFSET, spike_offset_source, split_offset_request
 from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
 
 __all__ = ["Simulator"]
@@ -165,7 +166,9 @@ class Simulator:
                   for name, value in inputs.items()}
         prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape,
                                   self.precision)
+        record, offset_wanted = split_offset_request(self.model, record)
         chosen, record_spikes = prepare_record(self.model, record, self.n)
+        offset = spike_offset_source(self.model, chosen, record_spikes, offset_wanted, self.dt)
         runtime = {}
         if self.model.runtime_params:
             runtime = self._runtime_values(steps)
@@ -181,7 +184,7 @@ class Simulator:
                              if name in self._arrays})
         try:
             result = self._run(steps, prepared, chosen, record_spikes, progress, runtime,
-                               plan_states, plan_arrays, started)
+                               plan_states, plan_arrays, started, offset)
             recorded = self._second_pass(snapshot, (steps, prepared, {}, False, False, runtime,
                                                     plan_states, plan_arrays, started))
         except BaseException:
@@ -194,7 +197,7 @@ class Simulator:
         return result
 
     def _run(self, steps, prepared, chosen, record_spikes, progress, runtime, plan_states,
-             plan_arrays, started) -> Result:
+             plan_arrays, started, offset=None) -> Result:
         """The part of :meth:`run` that changes the population; ``step`` is advanced by the
         caller once it returned."""
         for name, value in runtime.items():
@@ -212,6 +215,9 @@ class Simulator:
         raw, simulate = run_with_progress(self._runner, steps, self._step, prepared, chosen,
                                           bits, progress)
         first_step = self._step
+        if offset == SPIKE_OFFSET:  # recorded as a hidden state, handed to the spikes only
+            offset = raw.vars[SPIKE_OFFSET].reshape((steps, self.batch_size, self.n))
+            chosen = {name: index for name, index in chosen.items() if name != SPIKE_OFFSET}
         variables = {
             name: from_internal(self.model, name, raw.vars[name].reshape(
                 (steps, self.batch_size) + self.shape) if index is None else raw.vars[name])
@@ -221,7 +227,7 @@ class Simulator:
         if bits is not False:
             if record_spikes is not True:
                 bits.keep_only(record_spikes)
-            spikes = Spikes(bits, self.dt, first_step, self.batch_size, self.shape)
+            spikes = Spikes(bits, self.dt, first_step, self.batch_size, self.shape, offset)
         readout = None
         if self.model.readout is not None:
             value = self._runner.get_state(self.model.readout.state)

@@ -8,17 +8,21 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
   solution ``x5`` and the embedded fourth-order error estimate ``e``; it is
   accepted where ``‖e / (atol + rtol·|x|)‖₂ / √n ≤ 1``, and the
   next ``h`` is ``h·clip(0.9·err^(-1/5), 0.2, 5)`` (Hairer, Nørsett &
-  Wanner, *Solving ODEs I*, II.4), rounded down to a grid of sizes
-  ``dt·2^(k/4)`` (so backends agree, see :func:`_quantized`).  The last
-  accepted size is kept per
-  neuron (a hidden state, as NEST's aeif models keep theirs), so a step
-  usually needs a single substep.
+  Wanner, *Solving ODEs I*, II.4), the factor rounded down to one of
+  ``2^(j/4)`` (see :func:`_factor`: so backends agree).  The last accepted
+  size is kept per neuron (a hidden state, as NEST's aeif models keep
+  theirs), so a step usually needs a single substep; after a crossing's
+  reset the next substep tries the rest of the step at once.
+* before the loop, every neuron tries the whole step in one substep
+  (:func:`_fast_substep`, straight-line code that the ``numpy`` backend runs
+  on whole arrays and the ``c`` backend vectorises); the loop runs for the
+  neurons where that was not allowed, not accepted or crossed the threshold.
 * the first stage of a substep is the last stage of the one before (FSAL):
   six evaluations of the right-hand side per substep.
 * after every accepted substep the threshold is tested on ``x5``.  Where it
   holds, the crossing is located on the cubic Hermite interpolant of the
   substep (``x``, ``x5`` and their derivatives) by
-  :data:`~eqsnn.solve.crossings.BISECTIONS` bisections, the state is set to
+  :data:`~eqsnn.solve.crossings.BISECTIONS` bisections and a secant step, the state is set to
   the interpolant there, the reset's assignments to ODE states run, and
   integration goes on from the crossing to the end of the step.  A
   finite-time blow-up (an exponential, a ``v²``) is never integrated
@@ -44,6 +48,7 @@ acts on the grid, as with a fixed-step method.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy
@@ -51,7 +56,7 @@ from sympy import Rational as R
 
 from .. import ir
 from .analysis import System
-from .crossings import CROSSED, clamp_at_threshold, in_step_crossing, locate_and_reset
+from .crossings import CROSSED, CROSSED_AT, in_step_crossing, locate_and_reset
 
 DT = sympy.Symbol("dt")
 T = sympy.Symbol("t")
@@ -68,6 +73,12 @@ RTOL, ATOL = "_rtol", "_atol"
 #: substep bound was reached (-1: never), the number of extra crossings (a second crossing
 #: of the threshold in one step) since the last report
 SUBSTEP, LIMIT_STEP, EXTRA_CROSSINGS = "_substep", "_substep_limit_step", "_extra_crossings"
+#: hidden state of a model whose crossings are located inside the step: where the neuron
+#: spiked in its last spike's step, as a time from the step's start in (0, dt] (dt: on the
+#: grid); ``Spikes.offset`` reads it
+SPIKE_OFFSET = "_spike_offset"
+#: the step-local flag guarding the whole-step substep tried before the loop
+TRY = "_ad_try"
 
 # Dormand & Prince (1980), RK5(4)7M: nodes, stage weights, fifth-order weights, error weights
 _C = (0, R(1, 5), R(3, 10), R(4, 5), R(8, 9), 1, 1)
@@ -109,7 +120,8 @@ def _select(cond, then, otherwise):
 _TAU, _H, _HH, _REM = _sym("_ad_tau"), _sym("_ad_h"), _sym("_ad_hh"), _sym("_ad_rem")
 _IT, _LAST, _FINAL = _sym("_ad_it"), _sym("_ad_last"), _sym("_ad_final")
 _ERR, _OK, _FAC = _sym("_ad_err"), _sym("_ad_ok"), _sym("_ad_fac")
-_PROPOSAL, _REJECTED, _GROWTH = _sym("_ad_next"), _sym("_ad_rejected"), _sym("_ad_growth")
+_PROPOSAL, _REJECTED, _JUMP = _sym("_ad_next"), _sym("_ad_rejected"), _sym("_ad_jump")
+_FAST = _sym("_ad_fast")
 
 
 def adaptive_update(system: System, threshold, reset, after_locals, options) -> AdaptiveUpdate:
@@ -123,7 +135,7 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
 
     relation, why_not, in_step_reset, rest = in_step_crossing(threshold, reset, names,
                                                               after_locals)
-    rhs = _right_hand_side(system, xs, clamp_at_threshold(relation, xs))
+    rhs = _right_hand_side(system, xs)
     k = [[_sym(f"_k{s + 1}_{v}") for v in names] for s in range(7)]
     x5 = [_sym(f"_x5_{v}") for v in names]
     update: list = [
@@ -132,8 +144,11 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
         ir.Local(_IT.name, "int", sympy.Integer(0)),
         ir.Local(crossed.name, "bool", sympy.false),
         ir.Local(_REJECTED.name, "bool", sympy.false),
+        ir.Local(_JUMP.name, "bool", sympy.false),
         *(ir.Local(k[0][i].name, "float", rhs(i, xs, T)) for i in range(len(xs))),
     ]
+    if max_substeps > 1:
+        update += _fast_substep(xs, names, k, threshold, rhs)
     body: list = [
         ir.Local(_REM.name, "float", DT - _TAU),
         ir.Local(_LAST.name, "bool", sympy.GreaterThan(_IT, max_substeps - 1)),
@@ -150,9 +165,12 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
                                  in_step_reset, rhs, names, limit_step)
     body += [
         ir.If(_OK, tuple(accepted)),
-        ir.Local(_PROPOSAL.name, "float", _quantized(_HH * _FAC)),
-        ir.Assign(_H.name, _select(sympy.And(_OK, _FINAL), sympy.Max(_H, _PROPOSAL), _PROPOSAL)),
+        ir.Local(_PROPOSAL.name, "float", _HH * _FAC),
+        # after a crossing's reset the state is a new one: try the rest of the step at once
+        ir.Assign(_H.name, _select(_JUMP, DT, _select(sympy.And(_OK, _FINAL),
+                                                       sympy.Max(_H, _PROPOSAL), _PROPOSAL))),
         ir.Assign(_REJECTED.name, sympy.Not(_OK)),
+        ir.Assign(_JUMP.name, sympy.false),
         ir.Assign(_IT.name, _IT + 1),
     ]
     update.append(ir.While(sympy.StrictLessThan(_TAU, DT), tuple(body), max_substeps))
@@ -162,6 +180,8 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
         return AdaptiveUpdate(params, states, tuple(update), threshold, tuple(reset), in_step,
                               max_substeps)
     end_threshold, end_reset = _end_of_step(threshold, reset, rest, crossed)
+    states += (ir.State(SPIKE_OFFSET, "float", sympy.Integer(0)),)
+    update.insert(0, ir.Local(CROSSED_AT, "float", sympy.Float(0.0)))
     return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
                           max_substeps)
 
@@ -194,27 +214,31 @@ def _end_of_step(threshold, reset, rest, crossed):
     """The end-of-step threshold and reset where crossings are located in the step: a
     neuron that crossed spikes and runs the rest of its reset; the others test the grid."""
     end_threshold = sympy.Or(crossed, threshold)
-    if rest:
-        end_reset = (ir.If(crossed, rest, tuple(reset)),)
-    else:
-        end_reset = (ir.If(sympy.Not(crossed), tuple(reset)),)
+    end_reset = (ir.If(crossed, (*rest, ir.Assign(SPIKE_OFFSET, _sym(CROSSED_AT))),
+                       (*reset, ir.Assign(SPIKE_OFFSET, DT))),)
     return end_threshold, end_reset
 
 
-def _right_hand_side(system: System, xs, clamp):
-    """``rhs(i, values, time)``: ``rhs_i`` at the state ``values`` (the crossing state
-    clamped at its threshold) and time ``time``; 0 where frozen by unless."""
+def _right_hand_side(system: System, xs):
+    """``rhs(i, values, time)``: ``rhs_i`` at the state ``values`` and time ``time``; 0 where
+    frozen by unless.
+
+    The state is not clamped at the threshold (as NEST's aeif models clamp V at V_peak):
+    the kink a clamp puts into the right-hand side makes the error estimate of every
+    substep that straddles the crossing large, so such substeps were rejected again and
+    again (8 of 15 substeps of AdEx's spike step at dt = 0.1 ms).  A substep that runs
+    into a blow-up beyond the threshold gives inf or NaN, and with it an error that
+    rejects the substep."""
     def rhs(i, values, time):
-        values = [clamp(x, value) for x, value in zip(xs, values)]
         expr = system.rhs[i].xreplace({**dict(zip(xs, values)), T: time})
         unless = system.unless[i]
         return expr if unless is None else _select(unless, sympy.Integer(0), expr)
     return rhs
 
 
-def _stages(xs, names, k, x5, rhs) -> list:
-    """Stages 2..7 of a Dormand–Prince substep of size ``hh``; stage 7 is evaluated at the
-    fifth-order solution ``x5``."""
+def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y") -> list:
+    """Stages 2..7 of a Dormand–Prince substep of size ``hh`` from ``t + tau``; stage 7 is
+    evaluated at the fifth-order solution ``x5``."""
     body: list = []
     for s in range(1, 7):
         weights = _A[s] if s < 6 else _B
@@ -222,22 +246,23 @@ def _stages(xs, names, k, x5, rhs) -> list:
         for i, x in enumerate(xs):
             increment = sum((w * k[j][i] for j, w in enumerate(weights) if w != 0),
                             sympy.Integer(0))
-            target = x5[i] if s == 6 else _sym(f"_y{s + 1}_{names[i]}")
-            body.append(ir.Local(target.name, "float", x + _HH * increment))
+            target = x5[i] if s == 6 else _sym(f"{prefix}{s + 1}_{names[i]}")
+            body.append(ir.Local(target.name, "float", x + hh * increment))
             ys.append(target)
-        time = T + _TAU + _C[s] * _HH
+        time = T + tau + _C[s] * hh
         body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(len(xs))]
     return body
 
 
-def _error_control(xs, x5, k) -> list:
-    """The scaled error ``err`` of the substep, whether it is accepted (``ok``), and the
-    factor ``fac`` for the next substep size."""
+def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
+                   rejected=_REJECTED) -> list:
+    """The mean square ``err`` of the scaled error of the substep, whether it is accepted
+    (``ok``), and the factor ``fac`` for the next substep size."""
     rtol, atol = _sym(RTOL), _sym(ATOL)
     squares = sympy.Integer(0)
     for i, x in enumerate(xs):
-        estimate = _HH * sum((w * k[j][i] for j, w in enumerate(_E) if w != 0),
-                             sympy.Integer(0))
+        estimate = hh * sum((w * k[j][i] for j, w in enumerate(_E) if w != 0),
+                            sympy.Integer(0))
         # relative to the state or to its change over the substep, whichever is larger:
         # where a state races (a spike's upswing) its value matters less than the time at
         # which it gets somewhere, which an error relative to the change controls
@@ -245,16 +270,60 @@ def _error_control(xs, x5, k) -> list:
         squares += (estimate / scale) ** 2
     return [
         # NaN anywhere makes err NaN: rejected, and the substep shrinks
-        ir.Local(_ERR.name, "float", sympy.sqrt(squares / len(xs))),
-        ir.Local(_OK.name, "bool", sympy.Or(sympy.LessThan(_ERR, 1), _LAST)),
+        ir.Local(err.name, "float", squares / len(xs)),
+        ir.Local(ok.name, "bool", sympy.Or(sympy.LessThan(err, 1), last)),
         # no growth right after a rejection (Hairer & Wanner's facmax = 1): a substep that
         # grows again at once is rejected again in a blow-up, every other try wasted
-        ir.Local(_GROWTH.name, "float", sympy.Float(0.9) * _ERR ** sympy.Float(-0.2)),
-        ir.Local(_FAC.name, "float", _select(
-            sympy.LessThan(_ERR, 1),
-            sympy.Min(_select(_REJECTED, sympy.Integer(1), sympy.Integer(5)), _GROWTH),
-            sympy.Max(sympy.Float(0.2), _GROWTH))),
+        ir.Local(fac.name, "float", _select(rejected, sympy.Min(_factor(err), sympy.Integer(1)),
+                                            _factor(err))),
     ]
+
+
+def _factor(err):
+    """``0.9·e^(-1/5)`` for the scaled error ``e = √err`` (Hairer, Nørsett & Wanner, II.4),
+    rounded down to a factor ``2^(j/4)``, ``j`` an integer in [-9, 9] (0.21 to 4.76).
+
+    The rounding keeps the choice discrete: ``err`` comes from a difference of two
+    solutions, so backends whose ``exp`` differs in the last bit compute it differently in
+    the 7th digit, and a continuous factor would send them along step sequences that differ
+    at the tolerance; ``j`` differs only where ``err`` lies within rounding of a bound
+    (rare), and ``2^(j/4)`` differing in its last bit moves nothing.  NaN (from inf or NaN
+    in a stage) picks the smallest factor (``max`` ignores NaN)."""
+    ln2 = math.log(2.0)
+    j = sympy.floor(sympy.Float(4 * math.log2(0.9)) - sympy.Float(0.4 / ln2) * sympy.log(err))
+    j = sympy.Min(sympy.Max(j, sympy.Integer(-9)), sympy.Integer(9))
+    return sympy.exp(sympy.Float(ln2 / 4) * j)
+
+
+def _fast_substep(xs, names, k, threshold, rhs) -> list:
+    """The whole step in one substep, for every neuron, before the loop: where the carried
+    size allows it, the substep is accepted and the threshold does not hold at its end
+    (most neurons, most steps), the neuron is done; the loop runs for the others only, from
+    the start of the step, as it would have (the same operations: the same numbers).  Straight-line
+    code: the ``numpy`` backend runs it on whole arrays, the ``c`` backend vectorises it."""
+    kf = [k[0]] + [[_sym(f"_kf{s + 1}_{v}") for v in names] for s in range(1, 7)]
+    xf = [_sym(f"_xf_{v}") for v in names]
+    errf, okf, facf = _sym("_adf_err"), _sym("_adf_ok"), _sym("_adf_fac")
+    statements = [*_stages(xs, names, kf, xf, rhs, DT, sympy.Integer(0), "_yf"),
+                  *_error_control(xs, xf, kf, DT, errf, okf, facf, sympy.false, sympy.false)]
+    fast = sympy.And(sympy.GreaterThan(_H, DT), okf)  # _ad_try: see the end
+    if threshold is not None:
+        fast = sympy.And(fast, sympy.Not(threshold.xreplace(dict(zip(xs, xf)))))
+    statements += [
+        ir.Local(_FAST.name, "bool", fast),
+        # the loop would carry max(h, proposal) >= dt: the next step starts with dt anyway
+        ir.If(_FAST, (*(ir.Assign(x.name, xf[i]) for i, x in enumerate(xs)),
+                      ir.Assign(_TAU.name, DT))),
+        # rejected: the loop's first iteration would have been this substep; it starts at
+        # its second, with the smaller size
+        ir.If(sympy.Not(okf),
+              (ir.Assign(_H.name, DT * facf), ir.Assign(_REJECTED.name, sympy.true),
+               ir.Assign(_IT.name, sympy.Integer(1)))),
+    ]
+    # only where the carried size allows the whole step (the c backend's loop-free step
+    # function runs it for every neuron: see eqsnn.printing.c, FAST_STEP_FUNCTION)
+    return [ir.Local(TRY, "bool", sympy.GreaterThan(_H, DT)),
+            ir.If(_sym(TRY), tuple(statements))]
 
 
 def _hidden_params(options) -> tuple[ir.Param, ...]:
@@ -267,22 +336,6 @@ def _hidden_states() -> tuple[ir.State, ...]:
     return (ir.State(SUBSTEP, "float", sympy.Integer(0)),
             ir.State(LIMIT_STEP, "int", sympy.Integer(-1)),
             ir.State(EXTRA_CROSSINGS, "int", sympy.Integer(0)))
-
-
-def _quantized(h):
-    """``h`` rounded down to ``dt·2^(k/4)``, ``k`` an integer.
-
-    The next substep size comes from an error estimate that cancels
-    (a difference of two solutions), so backends whose ``exp`` differ in the
-    last bit would choose sizes that differ in the 7th digit and follow paths
-    that differ at the tolerance, 1e-8.  On a grid of sizes a different
-    choice needs an estimate within 1e-7 of a grid point: rare.
-
-    >>> dt = sympy.Symbol("dt")
-    >>> round(float(_quantized(0.3 * dt).subs(dt, 1)), 6)  # 2^(-7/4)
-    0.297302
-    """
-    return DT * sympy.Integer(2) ** (sympy.floor(4 * sympy.log(h / DT) / sympy.log(2)) / 4)
 
 
 def precision_params(model: ir.Model, precision: str) -> dict:

@@ -2,10 +2,9 @@
 
 Which thresholds and resets allow a crossing to be located inside the step
 (one comparison of ODE states, a reset that assigns ODE states, no random
-draws), the clamp of the crossing state at its threshold in the right-hand
-side, and the location of a crossing by :data:`BISECTIONS` bisections on the
-cubic Hermite interpolant of the substep, followed by the reset's
-assignments to ODE states there.
+draws), and the location of a crossing on the cubic Hermite interpolant of
+the substep (:data:`BISECTIONS` bisections, then a secant step), followed by
+the reset's assignments to ODE states there.
 """
 
 from __future__ import annotations
@@ -16,10 +15,16 @@ from .. import ir
 
 T = sympy.Symbol("t")
 
-#: bisections of the Hermite interpolant that locate a crossing (2^-30 of the substep)
-BISECTIONS = 30
+#: bisections of the Hermite interpolant that bracket a crossing (to 2^-16 of the substep);
+#: a secant step in the bracket then locates it (to ~1e-10 of the substep: the interpolant
+#: is smooth, so the secant's error is of the order of the bracket squared)
+BISECTIONS = 16
 #: the step-local flag: the neuron crossed its threshold inside this step
 CROSSED = "_crossed"
+#: the step-local time (from the step's start) of the first crossing inside the step
+CROSSED_AT = "_crossed_at"
+#: the substep-local flag: this substep ended at a crossing, reset there
+JUMP = "_ad_jump"
 
 
 def in_step_crossing(threshold, reset, variables, after_locals):
@@ -80,31 +85,6 @@ def split_reset(reset, variables) -> tuple[tuple, tuple]:
     return keep(reset, True), keep(reset, False)
 
 
-def clamp_at_threshold(relation, xs):
-    """``(x, value) -> value``, clamped at the threshold for the state the threshold compares
-    with a bound (``V >= v_peak``: ``min(V, v_peak)``), as NEST's aeif models clamp V at
-    V_peak in the right-hand side.  Beyond the threshold the state is reset anyway; the
-    clamp keeps a blow-up past it (AdEx's exponential) from overflowing a substep that
-    straddles the crossing, and the error estimate from demanding tiny substeps there."""
-    def unchanged(x, value):
-        return value
-    if relation is None:
-        return unchanged
-    odes = set(xs)
-    lhs, rhs = relation.lhs, relation.rhs
-    upward = isinstance(relation, (sympy.GreaterThan, sympy.StrictGreaterThan))
-    if rhs in odes and not (lhs.free_symbols & odes):
-        lhs, rhs, upward = rhs, lhs, not upward
-    if lhs not in odes or rhs.free_symbols & odes:
-        return unchanged
-
-    def clamped(x, value):
-        if x != lhs:
-            return value
-        return sympy.Min(value, rhs) if upward else sympy.Max(value, rhs)
-    return clamped
-
-
 def hermite(x0, x1, f0, f1, h, theta):
     """The cubic through ``x0``, ``x1`` with slopes ``f0``, ``f1`` over a substep ``h``, at
     ``theta`` in [0, 1].
@@ -135,6 +115,7 @@ def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset
             ir.Assign(hi.name, _select(inside, mid, hi)),
             ir.Assign(lo.name, _select(inside, lo, mid)),
         ]
+    statements += _secant(relation, xs, x5, k, hh, moving, lo, hi)
     at_crossing = [_sym(f"_xc_{v}") for v in names]
     statements += [ir.Local(c.name, "float", hermite(x, x5[i], k[0][i], k[6][i], hh, hi))
                    for i, (x, c) in enumerate(zip(xs, at_crossing))]
@@ -142,11 +123,30 @@ def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset
     statements += list(in_step_reset)
     statements += [
         ir.Assign(tau.name, tau + hi * hh),
-        ir.If(crossed, (ir.Assign(extra.name, extra + 1),)),
+        ir.If(crossed, (ir.Assign(extra.name, extra + 1),), (ir.Assign(CROSSED_AT, tau),)),
         ir.Assign(crossed.name, sympy.true),
+        ir.Assign(JUMP, sympy.true),  # the next substep tries the rest of the step
         *(ir.Assign(k[0][i].name, rhs(i, xs, T + tau)) for i in range(len(xs))),
     ]
     return statements
+
+
+def _secant(relation, xs, x5, k, hh, moving, lo, hi) -> list:
+    """``hi`` moved to the secant's zero of ``lhs - rhs`` in the bracket ``[lo, hi]`` (kept
+    in it; ``hi`` itself where the two ends have the same value)."""
+    g_lo, g_hi = _sym("_ad_glo"), _sym("_ad_ghi")
+
+    def gap(theta):
+        at = {xs[i]: hermite(xs[i], x5[i], k[0][i], k[6][i], hh, theta) for i in moving}
+        return (relation.lhs - relation.rhs).xreplace(at)
+    width = g_hi - g_lo
+    step = (hi - lo) * g_hi / _select(sympy.Eq(width, 0), sympy.Integer(1), width)
+    return [
+        ir.Local(g_lo.name, "float", gap(lo)),
+        ir.Local(g_hi.name, "float", gap(hi)),
+        ir.Assign(hi.name, _select(sympy.Eq(width, 0), hi,
+                                   sympy.Min(hi, sympy.Max(lo, hi - step)))),
+    ]
 
 
 def _expressions(statements):
