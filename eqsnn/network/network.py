@@ -33,6 +33,7 @@ from ..runtime.inputs import is_int, unknown_name
 from ..runtime.simulator import Simulator
 from . import compose
 from .connectivity import Connectivity, Dense
+from .fused import FusedRun, unfused_reason
 from .parts import (
     NETWORK_BACKENDS,
     Connection,
@@ -76,6 +77,8 @@ class Network(WindowedRun):
         self._built = False
         self._step = 0
         self._history: dict[str, tuple] = {}
+        self._fused = None  # a FusedRun where the whole network runs in C (fused.py)
+        self.unfused_reason: str | None = None
 
     # --- building ------------------------------------------------------------
     def _check_open(self):
@@ -242,6 +245,8 @@ class Network(WindowedRun):
         self._d_max = max((int(np.max(c._delays)) for c in self.connections.values()
                            if c.n_synapses), default=0)
         self._clear_history()
+        self.unfused_reason = unfused_reason(self)
+        self._fused = FusedRun(self) if self.unfused_reason is None else None
         self._built = True
 
     def build(self) -> None:
@@ -261,6 +266,8 @@ class Network(WindowedRun):
             if pop._sim is not None:
                 pop._sim.reset()
         self._clear_history()
+        if self._fused is not None:
+            self._fused.clear()
         self._step = 0
 
     # --- state ------------------------------------------------------------------

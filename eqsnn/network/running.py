@@ -70,6 +70,11 @@ class WindowedRun:
         for name, value in record.items():
             records.update(self._record_plan(name, value))
         # --- valid: from here on the network changes ---------------------------
+        if self._fused is not None:  # the whole run in one call into C (fused.py)
+            first = self._step
+            collected, spikes, simulate = self._fused.run(steps, first, plans, records)
+            self._step = first + steps
+            return self._results(steps, first, records, collected, spikes, started, simulate)
         window = steps if self._d_min is None else self._d_min
         k0, first = 0, self._step
         collected: dict[str, list] = {name: [] for name in records}
@@ -235,7 +240,9 @@ class WindowedRun:
                 width = pop.n if index is None else len(index)
                 variables[shown] = (np.concatenate(parts) if parts else np.zeros(
                     (0, self.batch_size, width))).reshape(steps, self.batch_size, width)
-            if want:
+            if want and isinstance(spikes[pop.name], SpikeBits):  # written by the fused run
+                spike_obj = Spikes(spikes[pop.name], self.dt, first, self.batch_size, (pop.n,))
+            elif want:
                 chunks = spikes[pop.name]
                 cat = [np.concatenate(part) if chunks else np.zeros(0, np.int64)
                        for part in zip(*chunks)] if chunks else [np.zeros(0, np.int64)] * 3
