@@ -119,7 +119,7 @@ class FusedRun:
             from ..errors import BackendError
             raise BackendError("eqsnn_run rejected its arguments (a bug in eqsnn)")
         simulate = time.perf_counter() - t0
-        for pname, (plans_of, outs) in outputs.items():
+        for pname, (plans_of, outs) in outputs.items() if steps else ():
             for key, state, _ in _recorded(records, pname):
                 value = plans_of[state].result(outs[state])
                 collected[key].append((state, value.reshape(steps, batch, -1)))

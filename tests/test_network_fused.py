@@ -1,0 +1,159 @@
+"""The fused network run on c (eqsnn/network/fused.py) against the windowed run and the
+numpy backend, bit for bit; its state between runs; where it falls back to windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.initializers import Uniform
+from eqsnn.network import (
+    AlphaCurr,
+    Delta,
+    ExpCond,
+    Exponential,
+    FixedProbability,
+    FromList,
+    Network,
+)
+
+pytestmark = pytest.mark.c
+
+LIF = """neuron FusedLif
+    param tau = 10.0 (> 0)
+    param v_th = 1.0
+    state V = 0.0
+    input Isyn = 0.0
+    dV/dt = -V / tau
+    after: V += Isyn
+    threshold: V >= v_th
+    reset: V = 0.0
+"""
+
+
+def _network(backend, precision, batch=2, fuse=True, seed=5):
+    """Two populations, a spike source, recurrent and heterogeneous delays, several synapse
+    models and inputs per population."""
+    model = eqsnn.compile(LIF)
+    rng = np.random.default_rng(seed)
+    net = Network(dt=1.0, precision=precision, backend=backend, batch_size=batch, seed=seed)
+    net._fuse = fuse
+    net.add_population("a", model, 70)
+    net.add_population("b", model, 17)
+    net.add_spike_source("s", 5, steps=[0, 3, 3, 30, 31, 90], neurons=[0, 1, 4, 2, 2, 3])
+    net.connect("a", "a", Exponential(4.0), connectivity=FixedProbability(0.15, autapses=False),
+                weight=Uniform(0.0, 0.2), delay=Uniform(0.6, 6.4), name="aa")
+    net.connect("a", "b", AlphaCurr(3.0), connectivity=FixedProbability(0.3), weight=0.12,
+                delay=3, name="ab")
+    net.connect("b", "a", Exponential(8.0), connectivity=FixedProbability(0.3),
+                weight=Uniform(-0.1, -0.02), delay=2, name="ba")
+    net.connect("s", "b", ExpCond(5.0, E=3.0), connectivity=FixedProbability(0.6), weight=0.3,
+                delay=1, name="sb")
+    pairs = rng.integers(0, 17, (40, 2))
+    net.connect("b", "b", Delta(), connectivity=FromList(pairs[:, 0], pairs[:, 1]),
+                weight=rng.uniform(-0.05, 0.1, 40), delay=rng.integers(2, 5, 40), name="bb")
+    drive = np.stack([np.linspace(0.1, 0.2, 70), np.linspace(0.2, 0.1, 70)])[:batch]
+    per_step = np.linspace(0.0, 0.09, 150)[:, None, None] * np.ones((1, batch, 17))
+    return net, drive, per_step
+
+
+RECORD = {"a": ["V", "spikes"], "b": {"V": [3, 1]}, "s": ["spikes"], "ab": ["g", "x"],
+          "bb": ["g"]}
+
+
+def _run(net, drive, per_step, first, count):
+    return net.run(count, inputs={"a": {"Isyn": drive},
+                                  "b": {"Isyn": per_step[first:first + count]}},
+                   record={**RECORD, "b": {"V": [3, 1], "spikes": None}})
+
+
+def _same(x, y):
+    for pop in ("a", "b", "s"):
+        for field in ("step", "batch", "neuron"):
+            np.testing.assert_array_equal(getattr(x[pop].spikes, field),
+                                          getattr(y[pop].spikes, field))
+    np.testing.assert_array_equal(x["a"].vars["V"], y["a"].vars["V"])
+    np.testing.assert_array_equal(x["b"].vars["V"], y["b"].vars["V"])
+    for conn, state in (("ab", "g"), ("ab", "x"), ("bb", "g")):
+        np.testing.assert_array_equal(x[conn].vars[state], y[conn].vars[state])
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_fused_equals_windowed_and_numpy_bit_for_bit(precision):
+    fused, drive, per_step = _network("c", precision)
+    windowed, _, _ = _network("c", precision, fuse=False)
+    reference, _, _ = _network("numpy", precision)
+    got = _run(fused, drive, per_step, 0, 150)
+    windowed.build()
+    reference.build()
+    assert fused.unfused_reason is None and fused._fused is not None
+    assert windowed._fused is None and "switched off" in windowed.unfused_reason
+    assert reference._fused is None and "numpy" in reference.unfused_reason
+    assert len(got["a"].spikes) > 100 and len(got["b"].spikes) > 20
+    _same(got, _run(windowed, drive, per_step, 0, 150))
+    if precision == "float32":  # the same spikes and states as the numpy backend
+        _same(got, _run(reference, drive, per_step, 0, 150))
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(fused.state[name]["V"], windowed.state[name]["V"])
+    np.testing.assert_array_equal(fused.connections["ab"].state["x"],
+                                  windowed.connections["ab"].state["x"])
+
+
+def test_split_runs_reset_and_weights_between_runs():
+    net, drive, per_step = _network("c", "float64")
+    whole = _run(net, drive, per_step, 0, 150)
+    net.reset()
+    assert net.step == 0
+    parts = [_run(net, drive, per_step, first, count)
+             for first, count in ((0, 1), (1, 48), (49, 0), (49, 101))]
+    assert parts[2]["a"].vars["V"].shape == (0, 2, 70) and len(parts[2]["a"].spikes) == 0
+    np.testing.assert_array_equal(np.concatenate([p["a"].vars["V"] for p in parts]),
+                                  whole["a"].vars["V"])
+    np.testing.assert_array_equal(np.concatenate([p["ab"].vars["x"] for p in parts]),
+                                  whole["ab"].vars["x"])
+    steps = np.concatenate([p["b"].spikes.step + p["b"].spikes.first_step for p in parts])
+    np.testing.assert_array_equal(steps, whole["b"].spikes.step)
+    assert parts[3]["s"].spikes.first_step == 49
+    assert parts[3]["s"].spikes.step.tolist() == [90 - 49] * 2  # both lanes
+    # weights set between runs: the same as a windowed network given the same weights
+    other, _, _ = _network("c", "float64", fuse=False)
+    for target in (net, other):
+        target.reset()
+        conn = target.connections["ba"]
+        conn.weights = conn.weights * 3
+        target.connections["aa"].weights = 0.0
+    _same(_run(net, drive, per_step, 0, 150), _run(other, drive, per_step, 0, 150))
+    assert not np.array_equal(_run(net, drive, per_step, 0, 10)["a"].vars["V"],
+                              whole["a"].vars["V"][:10])
+
+
+def test_spikes_in_flight_cross_a_run_boundary():
+    """A spike emitted in the last step of a run arrives in the next run, d steps later."""
+    model = eqsnn.compile(LIF)
+    net = Network(dt=1.0, precision="float64", backend="c")
+    net.add_spike_source("s", 1, steps=[4], neurons=[0])
+    net.add_population("p", model, 1)
+    net.connect("s", "p", Delta(), weight=0.25, delay=7)
+    first = net.run(5, record={"p": ["V"]})
+    second = net.run(10, record={"p": ["V"]})
+    assert net._fused is not None
+    assert not first["p"].vars["V"].any()
+    v = second["p"].vars["V"][:, 0, 0]
+    assert v[6] == 0.25 and v[5] == 0.0  # step 11 = 4 + 7 is step 6 of the second run
+    net.reset()
+    assert not net.run(15, record={"p": ["V"]})["p"].vars["V"][:11].any()
+
+
+def test_a_population_the_driver_cannot_step_runs_in_windows():
+    from eqsnn.neurons import PoissonInput
+
+    net = Network(dt=1.0, backend="c", seed=2)
+    net.add_population("src", PoissonInput(), 10)
+    net.add_population("lif", eqsnn.compile(LIF), 3)
+    net.connect("src", "lif", Exponential(5.0), weight=0.3, delay=2)
+    res = net.run(50, inputs={"src": {"Input": np.full(10, 0.3)}},
+                  record={"src": ["spikes"], "lif": ["V"]})
+    assert net._fused is None and "'src'" in net.unfused_reason
+    assert "data input" in net.unfused_reason
+    assert len(res["src"].spikes) > 50 and res["lif"].vars["V"].max() > 0
