@@ -163,8 +163,11 @@ class Network(WindowedRun):
         ``connectivity`` one of :mod:`eqsnn.network.connectivity` (default Dense);
         ``weight`` a scalar, an array with one value per synapse (for Dense also
         ``(n_source, n_target)``; for FromList in the list's order) or an Initializer;
-        ``delay`` whole steps >= 1 as a scalar, an array or an Initializer (its draws
-        rounded to whole steps).
+        where the synapse model gives its weight a unit (that of the state ``on_spike``
+        adds it to), plain numbers are in that unit and a Quantity or a string
+        (``"6 nS"``) is converted; ``delay`` whole steps >= 1 as a scalar, an array or an
+        Initializer (its draws rounded to whole steps), or a time (``"1.5 ms"``,
+        ``1.5 * eqsnn.units.ms``) rounded to whole steps of ``dt``.
         """
         self._check_open()
         source, target = self._population(source), self._population(target)
@@ -200,8 +203,8 @@ class Network(WindowedRun):
         shell = types.SimpleNamespace(pre=pre, post=post, order=order, source=source,
                                       target=target, rng=rng)
         weights = _per_synapse(f"connection {name!r} weight", weight, shell, self.precision,
-                               order)
-        delays = _delays(f"connection {name!r} delay", delay, shell, order)
+                               order, dict(model.units).get("w"))
+        delays = _delays(f"connection {name!r} delay", delay, shell, order, self.dt)
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
         self.connections[name] = conn
