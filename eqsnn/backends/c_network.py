@@ -10,7 +10,8 @@ of a Simulator's run.  At network step k the driver:
 
 1. runs every population for step k, in population order; a connection's
    summed arrivals are its ring-buffer slot for step k, read in place as the
-   population's input ``<conn>__w`` and zeroed once read; a spike source
+   population's input ``<conn>__w`` and zeroed once read (only the entries
+   that were added to, which the ring remembers); a spike source
    sets the bits of its spikes of step k;
 2. for every connection, in connection order, adds the weight of each synapse
    of each source neuron that spiked in step k (lanes apart, neurons in
@@ -61,7 +62,8 @@ class NetConn(ctypes.Structure):
 
     _fields_ = [("source", _LONG), ("n_post", _LONG), ("indptr", _POINTER),
                 ("post", _POINTER), ("weights", _POINTER), ("delays", _POINTER),
-                ("delay", _LONG), ("ring", _POINTER), ("slots", _LONG)]
+                ("delay", _LONG), ("ring", _POINTER), ("slots", _LONG), ("touched", _POINTER),
+                ("n_touched", _POINTER)]
 
 
 _DRIVER = r"""
@@ -96,7 +98,30 @@ typedef struct {
     long long delay;
     FLOAT *ring;                      /* (slots, batch, n_post) */
     long long slots;
+    long long *touched;               /* (slots, batch * n_post): the entries added to */
+    long long *n_touched;             /* (slots,): how many; > batch * n_post: too many */
 } eqsnn_net_conn;
+
+/* one add into the ring, remembered so that only the entries added to are zeroed */
+static void eqsnn_net_add(eqsnn_net_conn *r, long long slot, long long entry, FLOAT w,
+                          long long size)
+{
+    long long *const count = r->n_touched + slot;
+    r->ring[slot * size + entry] += w;
+    if (*count < size) r->touched[slot * size + *count] = entry;
+    if (*count <= size) ++*count;
+}
+
+/* zero the entries of a slot that was read */
+static void eqsnn_net_clear(eqsnn_net_conn *r, long long slot, long long size)
+{
+    FLOAT *const base = r->ring + slot * size;
+    const long long count = r->n_touched[slot];
+    long long k;
+    if (count > size) memset(base, 0, (size_t)size * sizeof(FLOAT));
+    else for (k = 0; k < count; ++k) base[r->touched[slot * size + k]] = 0;
+    r->n_touched[slot] = 0;
+}
 
 static unsigned int *eqsnn_net_row(eqsnn_net_pop *p, long long i, long long batch)
 {
@@ -145,16 +170,16 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
             q->args->spikes = row;
             if (q->run(q->args) != 0) return 1;
             for (k = 0; k < q->n_inputs; ++k)
-                if (q->input_conn[k] >= 0) {  /* read: the slot is free for step + slots */
-                    const eqsnn_net_conn *const r = conns + q->input_conn[k];
-                    memset(r->ring + (step % r->slots) * batch * r->n_post, 0,
-                           (size_t)(batch * r->n_post) * sizeof(FLOAT));
-                }
+                if (q->input_conn[k] >= 0)  /* read: the slot is free for step + slots */
+                    eqsnn_net_clear(conns + q->input_conn[k],
+                                    step % conns[q->input_conn[k]].slots,
+                                    batch * conns[q->input_conn[k]].n_post);
         }
         for (c = 0; c < n_conns; ++c) {
             eqsnn_net_conn *const r = conns + c;
             eqsnn_net_pop *const q = pops + r->source;
             const unsigned int *const row = eqsnn_net_row(q, i, batch);
+            const long long size = batch * r->n_post;
             for (b = 0; b < batch; ++b) {
                 const unsigned int *const lane_row = row + b * q->words;
                 for (w = 0; w < q->words; ++w) {
@@ -164,14 +189,14 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
                         const long long end = r->indptr[pre + 1];
                         bits &= bits - 1;
                         if (!r->delays) {
-                            FLOAT *const slot = r->ring + ((step + r->delay) % r->slots)
-                                                * batch * r->n_post + b * r->n_post;
+                            const long long slot = (step + r->delay) % r->slots;
                             for (s = r->indptr[pre]; s < end; ++s)
-                                slot[r->post[s]] += r->weights[s];
+                                eqsnn_net_add(r, slot, b * r->n_post + r->post[s],
+                                              r->weights[s], size);
                         } else {
                             for (s = r->indptr[pre]; s < end; ++s)
-                                r->ring[((step + r->delays[s]) % r->slots) * batch * r->n_post
-                                        + b * r->n_post + r->post[s]] += r->weights[s];
+                                eqsnn_net_add(r, (step + r->delays[s]) % r->slots,
+                                              b * r->n_post + r->post[s], r->weights[s], size);
                         }
                     }
                 }

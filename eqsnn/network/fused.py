@@ -64,12 +64,16 @@ class FusedRun:
         self.run_fn = c_network.load(precision)
         self.rings = {name: np.zeros((slots, batch, conn.target.n), precision)
                       for name, conn in network.connections.items()}
+        self.touched = {name: np.zeros((slots, batch * conn.target.n), np.int64)
+                        for name, conn in network.connections.items()}
+        self.n_touched = {name: np.zeros(slots, np.int64) for name in network.connections}
         self.post = {name: np.ascontiguousarray(conn.post, np.int64)
                      for name, conn in network.connections.items()}
 
     def clear(self) -> None:
-        for ring in self.rings.values():
+        for name, ring in self.rings.items():
             ring.fill(0)
+            self.n_touched[name].fill(0)
 
     def run(self, steps, first, plans, records):
         """Run ``steps`` steps from network step ``first``; returns ``(collected, spikes,
@@ -112,7 +116,8 @@ class FusedRun:
                 names.index(conn.source.name), conn.target.n, conn._indptr.ctypes.data,
                 self.post[name].ctypes.data, weights.ctypes.data,
                 delays.ctypes.data if per_synapse else None,
-                0 if per_synapse else int(conn._delays), ring.ctypes.data, ring.shape[0])
+                0 if per_synapse else int(conn._delays), ring.ctypes.data, ring.shape[0],
+                self.touched[name].ctypes.data, self.n_touched[name].ctypes.data)
         t0 = time.perf_counter()
         if steps and self.run_fn(pops, len(names), conns, len(net.connections), steps, first,
                                  batch) != 0:
