@@ -157,3 +157,27 @@ def test_a_population_the_driver_cannot_step_runs_in_windows():
     assert net._fused is None and "'src'" in net.unfused_reason
     assert "data input" in net.unfused_reason
     assert len(res["src"].spikes) > 50 and res["lif"].vars["V"].max() > 0
+
+
+def test_standard_library_neurons_run_fused():
+    from eqsnn.neurons import AdaptiveLeakyIntegrateFire, LeakyIntegrateFire
+
+    results = []
+    for fuse in (True, False):
+        net = Network(dt=1.0, backend="c", precision="float64", seed=3)
+        net._fuse = fuse
+        net.add_population("a", LeakyIntegrateFire(v_thresh=1.0, tau_mem=20.0), 30)
+        net.add_population("b", AdaptiveLeakyIntegrateFire(v_thresh=1.0, tau_mem=15.0), 10)
+        net.connect("a", "b", Exponential(5.0), connectivity=FixedProbability(0.4), weight=0.3,
+                    delay=2)
+        net.connect("b", "a", Exponential(5.0), connectivity=FixedProbability(0.4),
+                    weight=-0.2, delay=1)
+        res = net.run(200, inputs={"a": {"Isyn": np.linspace(0.04, 0.09, 30)}},
+                      record={"a": ["spikes"], "b": ["V", "spikes"]})
+        results.append((net.unfused_reason, res))
+    (reason, fused), (_, windowed) = results
+    assert reason is None and len(fused["a"].spikes) > 20 and len(fused["b"].spikes) > 5
+    for pop in ("a", "b"):
+        np.testing.assert_array_equal(fused[pop].spikes.step, windowed[pop].spikes.step)
+        np.testing.assert_array_equal(fused[pop].spikes.neuron, windowed[pop].spikes.neuron)
+    np.testing.assert_array_equal(fused["b"].vars["V"], windowed["b"].vars["V"])

@@ -89,3 +89,17 @@ def test_delays_given_as_times(models):
     with pytest.raises(ParameterError, match="at least 1 step"):
         net.connect("s", "p", in_pa, delay="0.01 ms")
     assert len(net.connections) == 3
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_population_inputs_in_units_as_the_simulator_takes_them(models, backend):
+    neuron = models[0]
+    sim = eqsnn.Simulator(neuron, 2, dt=0.1, precision="float64")
+    want = sim.run(30, inputs={"Isyn": "0.5 nA"}, record=["V"]).vars["V"]
+    for drive in ("500 pA", 0.5, 0.5 * units.nA):
+        net = Network(dt=0.1, precision="float64", backend=backend)
+        net.add_population("p", neuron, 2)
+        net.add_population("q", neuron, 1)
+        net.connect("p", "q", models[1], weight=1.0)
+        got = net.run(30, inputs={"p": {"Isyn": drive}}, record={"p": ["V"]})["p"].vars["V"]
+        np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -25,7 +25,7 @@ from ..backends.c import _LONG, _Input, _pointers, _Recorder, _RunArgs
 from ..backends.c_run_loop import TILE
 from ..runtime.spike_bits import SpikeBits
 from . import compose
-from .parts import _direct, _recorded
+from .parts import _recorded
 
 __all__ = ["FusedRun", "unfused_reason"]
 
@@ -44,7 +44,9 @@ def unfused_reason(network) -> str | None:
         if pop.is_source:
             continue
         sim = pop._sim
-        if not _direct(sim):
+        build = sim._build
+        if sim.model.readout is not None or sim.model.runtime_params or (
+                build is not None and build.input_name is not None):
             return (f"population {pop.name!r} has a readout, run-time params or a "
                     "standard-library data input")
         if sim.model.signed:

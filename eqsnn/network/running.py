@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import EqsnnError, ParameterError
 from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
+from ..runtime.quantities import to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
@@ -60,6 +61,8 @@ class WindowedRun:
             if pop._sim._build is not None and pop._sim._build.input_name is not None:
                 plans[name] = self._data_input_plan(pop, value, steps)
                 continue
+            if self._fused is not None or _direct(pop._sim):  # else Simulator.run converts
+                value = {k: to_internal(pop._sim.model, "input", k, v) for k, v in value.items()}
             plans[name] = prepare_inputs(pop._sim.model, value, steps, self.batch_size,
                                          (pop.n,))
         for name, pop in self.populations.items():
