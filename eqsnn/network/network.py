@@ -17,7 +17,8 @@ them on the host.  At step k (``docs/network.md``, "The step"):
 Since every delay is at least ``d_min`` steps, the arrivals of a window of
 ``d_min`` steps are all known at its start: the network sums them for the
 whole window, runs every population for the window (one backend call each),
-and collects their spikes.  A delay of d steps is GeNN's
+and collects their spikes.  On ``c`` the whole run is instead one call into
+C, with the same results (:mod:`eqsnn.network.fused`).  A delay of d steps is GeNN's
 ``axonal_delay_steps = d - 1`` and Brian2's ``delay = (d - 1) dt``.
 """
 
@@ -54,6 +55,10 @@ class Network(WindowedRun):
     ``dt`` is the time step, ``batch_size`` the number of lanes (all lanes share
     connectivity and weights), ``seed`` the key from which every population's
     random draws and every connection's connectivity are derived.
+
+    On ``c`` a run is one call into C (:mod:`eqsnn.network.fused`);
+    ``unfused_reason`` says, once the network is built, why it runs in windows of the
+    smallest delay instead (None where it runs fused).
     """
 
     def __init__(self, *, dt=1.0, batch_size=1, backend="numpy", precision="float32", seed=0,
