@@ -181,3 +181,15 @@ def test_standard_library_neurons_run_fused():
         np.testing.assert_array_equal(fused[pop].spikes.step, windowed[pop].spikes.step)
         np.testing.assert_array_equal(fused[pop].spikes.neuron, windowed[pop].spikes.neuron)
     np.testing.assert_array_equal(fused["b"].vars["V"], windowed["b"].vars["V"])
+
+
+def test_ring_slots_with_more_adds_than_listed_are_zeroed_whole(monkeypatch):
+    from eqsnn.backends import c_network
+
+    monkeypatch.setattr(c_network, "TOUCHED_CAPACITY", 3)
+    fused, drive, per_step = _network("c", "float64")
+    windowed, _, _ = _network("c", "float64", fuse=False)
+    got = _run(fused, drive, per_step, 0, 150)
+    assert fused._fused.touched["aa"].shape[1] == 3
+    assert len(got["a"].spikes) > 100
+    _same(got, _run(windowed, drive, per_step, 0, 150))

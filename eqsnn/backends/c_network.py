@@ -36,7 +36,10 @@ from ..errors import BackendError
 from . import _toolchain
 from .c_run_loop import _RUN_TYPES
 
-__all__ = ["NetConn", "NetPop", "PARALLEL_NEURONS", "load"]
+__all__ = ["NetConn", "NetPop", "PARALLEL_NEURONS", "TOUCHED_CAPACITY", "load"]
+
+#: entries of a ring slot listed as added to; a slot with more adds is zeroed whole
+TOUCHED_CAPACITY = 4096
 
 #: neurons x lanes from which a population's step uses several threads (one fork and
 #: join of the OpenMP team per step and population costs about a microsecond)
@@ -63,7 +66,7 @@ class NetConn(ctypes.Structure):
     _fields_ = [("source", _LONG), ("n_post", _LONG), ("indptr", _POINTER),
                 ("post", _POINTER), ("weights", _POINTER), ("delays", _POINTER),
                 ("delay", _LONG), ("ring", _POINTER), ("slots", _LONG), ("touched", _POINTER),
-                ("n_touched", _POINTER)]
+                ("n_touched", _POINTER), ("capacity", _LONG)]
 
 
 _DRIVER = r"""
@@ -98,8 +101,9 @@ typedef struct {
     long long delay;
     FLOAT *ring;                      /* (slots, batch, n_post) */
     long long slots;
-    long long *touched;               /* (slots, batch * n_post): the entries added to */
-    long long *n_touched;             /* (slots,): how many; > batch * n_post: too many */
+    long long *touched;               /* (slots, capacity): the entries added to */
+    long long *n_touched;             /* (slots,): how many; > capacity: too many to list */
+    long long capacity;
 } eqsnn_net_conn;
 
 /* one add into the ring, remembered so that only the entries added to are zeroed */
@@ -108,8 +112,8 @@ static void eqsnn_net_add(eqsnn_net_conn *r, long long slot, long long entry, FL
 {
     long long *const count = r->n_touched + slot;
     r->ring[slot * size + entry] += w;
-    if (*count < size) r->touched[slot * size + *count] = entry;
-    if (*count <= size) ++*count;
+    if (*count < r->capacity) r->touched[slot * r->capacity + *count] = entry;
+    if (*count <= r->capacity) ++*count;
 }
 
 /* zero the entries of a slot that was read */
@@ -118,8 +122,8 @@ static void eqsnn_net_clear(eqsnn_net_conn *r, long long slot, long long size)
     FLOAT *const base = r->ring + slot * size;
     const long long count = r->n_touched[slot];
     long long k;
-    if (count > size) memset(base, 0, (size_t)size * sizeof(FLOAT));
-    else for (k = 0; k < count; ++k) base[r->touched[slot * size + k]] = 0;
+    if (count > r->capacity) memset(base, 0, (size_t)size * sizeof(FLOAT));
+    else for (k = 0; k < count; ++k) base[r->touched[slot * r->capacity + k]] = 0;
     r->n_touched[slot] = 0;
 }
 

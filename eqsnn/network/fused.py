@@ -66,7 +66,8 @@ class FusedRun:
         self.run_fn = c_network.load(precision)
         self.rings = {name: np.zeros((slots, batch, conn.target.n), precision)
                       for name, conn in network.connections.items()}
-        self.touched = {name: np.zeros((slots, batch * conn.target.n), np.int64)
+        self.touched = {name: np.zeros((slots, min(batch * conn.target.n,
+                                                   c_network.TOUCHED_CAPACITY)), np.int64)
                         for name, conn in network.connections.items()}
         self.n_touched = {name: np.zeros(slots, np.int64) for name in network.connections}
         self.post = {name: np.ascontiguousarray(conn.post, np.int64)
@@ -119,7 +120,8 @@ class FusedRun:
                 self.post[name].ctypes.data, weights.ctypes.data,
                 delays.ctypes.data if per_synapse else None,
                 0 if per_synapse else int(conn._delays), ring.ctypes.data, ring.shape[0],
-                self.touched[name].ctypes.data, self.n_touched[name].ctypes.data)
+                self.touched[name].ctypes.data, self.n_touched[name].ctypes.data,
+                self.touched[name].shape[1])
         t0 = time.perf_counter()
         if steps and self.run_fn(pops, len(names), conns, len(net.connections), steps, first,
                                  batch) != 0:
