@@ -4,8 +4,10 @@
     python bench/bench_network.py speed [--n 4000] [--ms 1000] [--delays 1,10]
     python bench/bench_network.py stats [--ms 1000] [--eqsnn-seeds 5] [--brian-seeds 10]
 
-``speed``: eqsnn numpy and c (float64, spikes recorded, one thread:
-EQSNN_THREADS=1; c the best of ``--repeats`` runs, numpy and Brian2 one run)
+``speed``: CPU seconds (Brian2's cpp_standalone reports only std::clock(); on a
+shared machine wall time would also count other jobs) of eqsnn numpy and c
+(float64, spikes recorded, one thread: EQSNN_THREADS=1; c the best of
+``--repeats`` runs, numpy and Brian2 one run)
 against Brian2's numpy, cython and cpp_standalone targets on the same network,
 in one run, compile and code generation excluded (each runtime target runs one
 untimed step first; cpp_standalone's own run time is read from the device).
@@ -97,7 +99,8 @@ def brian2_network(which, n, seed, delay, target, dt=0.1, ms=1000.0):
 
 
 def eqsnn_network(which, n, seed, delay, backend, ms=1000.0, dt=0.1, repeats=1):
-    """Seconds of the run (the best of ``repeats``, reset between), exc spike steps, ids."""
+    """CPU seconds of the run (the best of ``repeats``, reset between), exc spike steps
+    and ids."""
     net = getattr(vogels_abbott, which)(n, seed=seed, backend=backend, precision="float64",
                                         delay=delay, dt=dt)
     net.build()
@@ -105,9 +108,9 @@ def eqsnn_network(which, n, seed, delay, backend, ms=1000.0, dt=0.1, repeats=1):
     best = np.inf
     for _ in range(repeats):
         net.reset()
-        t = time.perf_counter()
+        t = time.process_time()  # CPU time, as Brian2's cpp_standalone measures its run
         res = net.run(steps, record={"exc": ["spikes"], "inh": ["spikes"]})
-        best = min(best, time.perf_counter() - t)
+        best = min(best, time.process_time() - t)
     return best, res["exc"].spikes.step, res["exc"].spikes.neuron
 
 
@@ -125,7 +128,7 @@ def rate_cv(steps, ids, n, ms):
 def bench_speed(ns, ms, delays, targets, repeats=3):
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"EQSNN_THREADS={os.environ['EQSNN_THREADS']}, {ms:g} ms simulated, float64, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"CPU seconds, load average {os.getloadavg()[0]:.1f}")
     print("| network | N | d | eqsnn numpy | eqsnn c | " + " | ".join(
         f"Brian2 {t}" for t in targets) + " | c vs fastest Brian2 |")
     print("|---" * (6 + len(targets)) + "|")

@@ -6,9 +6,9 @@ Runs in Brian2's own environment (Brian2 2.9 needs NumPy < 2.4), so it
 imports neither eqsnn nor the example: the parent passes the network in
 ``SPEC.npz`` (which, n, n_exc, seed, delay in steps, target, dt, ms, the
 initial potentials ``v0`` and the COBA kick-start trains ``kick_at``
-(steps), ``kick_ids``, ``kick_n``).  Writes ``seconds`` (run time, code
-generation and compilation excluded: a runtime target runs one untimed step
-first, cpp_standalone's time is the device's own) and the excitatory spikes
+(steps), ``kick_ids``, ``kick_n``).  Writes ``seconds`` (the run's CPU time,
+code generation and compilation excluded: a runtime target runs one untimed
+step first, cpp_standalone's time is the device's own, from std::clock()) and the excitatory spikes
 ``steps``, ``ids`` to ``OUT.npz``.  Single-threaded (Brian2's default).
 """
 
@@ -76,9 +76,9 @@ def main(spec_path, out_path):
         seconds = b2.device._last_run_time
     else:
         net.run(dt * bms)  # code generation and compilation, untimed
-        t = time.perf_counter()
+        t = time.process_time()  # CPU time, as cpp_standalone's std::clock()
         net.run((ms - dt) * bms)
-        seconds = time.perf_counter() - t
+        seconds = time.process_time() - t
     steps = np.round(np.asarray(mon.t / bms) / dt).astype(np.int64)
     ids = np.asarray(mon.i)
     np.savez(out_path, seconds=seconds, steps=steps[ids < n_exc], ids=ids[ids < n_exc])
