@@ -193,3 +193,26 @@ def test_ring_slots_with_more_adds_than_listed_are_zeroed_whole(monkeypatch):
     assert fused._fused.touched["aa"].shape[1] == 3
     assert len(got["a"].spikes) > 100
     _same(got, _run(windowed, drive, per_step, 0, 150))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("fuse", [True, False])
+def test_the_numerical_check_reports_a_population_that_overflows(backend, fuse):
+    from eqsnn.errors import NumericalError
+
+    growing = eqsnn.compile("""neuron Growing
+    state V = 1.0
+    input Isyn = 0.0
+    dV/dt = 40.0 * V
+    after: V += Isyn
+    threshold: V > 1e300
+    reset: V = 1.0
+""")
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net._fuse = fuse
+    net.add_spike_source("s", 1, steps=[0], neurons=[0])
+    net.add_population("p", growing, 2)
+    net.connect("s", "p", Delta(), weight=1.0)
+    with pytest.raises(NumericalError, match="V"):
+        net.run(40)
+    assert net.step == 40  # advanced, as a Simulator is

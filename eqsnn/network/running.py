@@ -77,7 +77,8 @@ class WindowedRun:
             first = self._step
             collected, spikes, simulate = self._fused.run(steps, first, plans, records)
             self._step = first + steps
-            return self._results(steps, first, records, collected, spikes, started, simulate)
+            return self._reported(self._results(steps, first, records, collected, spikes,
+                                                started, simulate))
         window = steps if self._d_min is None else self._d_min
         k0, first = 0, self._step
         collected: dict[str, list] = {name: [] for name in records}
@@ -136,7 +137,17 @@ class WindowedRun:
             self._push_history(new, step0 + w)
             k0 += w
         self._step = first + steps
-        return self._results(steps, first, records, collected, spikes, started, simulate)
+        return self._reported(self._results(steps, first, records, collected, spikes, started,
+                                            simulate))
+
+    def _reported(self, result):
+        """Raise the first failure of the numerical check of a population the network
+        stepped itself (``Simulator.run`` reports its own); the network stays advanced, as a
+        Simulator does."""
+        for pop in self.populations.values():
+            if not pop.is_source and (self._fused is not None or _direct(pop._sim)):
+                pop._sim._report(result)
+        return result
 
     def _data_input_plan(self, pop, value, steps) -> dict:
         """A standard-library data input (ml_genn's shapes) is passed to every window as
