@@ -86,8 +86,11 @@ typedef struct {
     const eqsnn_recorder *recorders0;
     eqsnn_recorder *recorders;
     const long long *record_step_bytes;
-    unsigned int *spikes_out;         /* (steps, batch, words) or NULL */
-    unsigned int *scratch;            /* (batch, words): the step's row when not recorded */
+    unsigned int *spikes_out;         /* (steps, batch, words) or NULL: the record */
+    unsigned int *scratch;            /* (batch, words): the step's spikes, 4 bytes past a
+                                       * 16-byte boundary, so that eqsnn_run stores them
+                                       * plainly (they are read back at once), not with
+                                       * non-temporal stores */
     long long words;
     const long long *src_steps, *src_ids;  /* a spike source's spikes, sorted by step */
     long long src_count, src_pos;
@@ -127,10 +130,6 @@ static void eqsnn_net_clear(eqsnn_net_conn *r, long long slot, long long size)
     r->n_touched[slot] = 0;
 }
 
-static unsigned int *eqsnn_net_row(eqsnn_net_pop *p, long long i, long long batch)
-{
-    return p->spikes_out ? p->spikes_out + i * batch * p->words : p->scratch;
-}
 
 EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
                                    eqsnn_net_conn *conns, long long n_conns,
@@ -141,7 +140,7 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
         const long long step = step0 + i;
         for (p = 0; p < n_pops; ++p) {
             eqsnn_net_pop *const q = pops + p;
-            unsigned int *const row = eqsnn_net_row(q, i, batch);
+            unsigned int *const row = q->scratch;
             if (!q->run) {  /* a spike source: every lane spikes alike */
                 memset(row, 0, (size_t)(batch * q->words) * sizeof(unsigned int));
                 for (; q->src_pos < q->src_count && q->src_steps[q->src_pos] <= step;
@@ -151,6 +150,9 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
                     for (b = 0; b < batch; ++b)
                         row[b * q->words + id / 32] |= 1u << (id % 32);
                 }
+                if (q->spikes_out)
+                    memcpy(q->spikes_out + i * batch * q->words, row,
+                           (size_t)(batch * q->words) * sizeof(unsigned int));
                 continue;
             }
             for (k = 0; k < q->n_inputs; ++k) {
@@ -173,6 +175,9 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
             q->args->step0 = step;
             q->args->spikes = row;
             if (q->run(q->args) != 0) return 1;
+            if (q->spikes_out)
+                memcpy(q->spikes_out + i * batch * q->words, row,
+                       (size_t)(batch * q->words) * sizeof(unsigned int));
             for (k = 0; k < q->n_inputs; ++k)
                 if (q->input_conn[k] >= 0)  /* read: the slot is free for step + slots */
                     eqsnn_net_clear(conns + q->input_conn[k],
@@ -182,7 +187,7 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
         for (c = 0; c < n_conns; ++c) {
             eqsnn_net_conn *const r = conns + c;
             eqsnn_net_pop *const q = pops + r->source;
-            const unsigned int *const row = eqsnn_net_row(q, i, batch);
+            const unsigned int *const row = q->scratch;
             const long long size = batch * r->n_post;
             for (b = 0; b < batch; ++b) {
                 const unsigned int *const lane_row = row + b * q->words;

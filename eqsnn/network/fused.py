@@ -92,12 +92,13 @@ class FusedRun:
             want = any(plan[0] in ("population", "source") and plan[1] == pname and (
                 plan[0] == "source" or plan[3]) for plan in records.values())
             bits = SpikeBits.empty(steps, batch, pop.n, False) if want else None
-            scratch = SpikeBits.empty(1, batch, pop.n, False).planes
-            words = scratch.shape[-1]
+            words = SpikeBits.empty(1, 1, pop.n, False).planes.shape[-1]
+            scratch = np.zeros(batch * words + 8, np.uint32)  # 8: room to misalign
             keep.append(scratch)
             spikes[pname] = bits
             desc = pops[p]
-            desc.words, desc.scratch = words, scratch.ctypes.data
+            misaligned = (-scratch.ctypes.data // 4) % 4 + 1  # words to 4 bytes past 16
+            desc.words, desc.scratch = words, scratch.ctypes.data + 4 * misaligned
             desc.spikes_out = bits.planes.ctypes.data if bits is not None else None
             if pop.is_source:
                 at, ids = pop._spike_source
