@@ -216,3 +216,19 @@ def test_the_numerical_check_reports_a_population_that_overflows(backend, fuse):
     with pytest.raises(NumericalError, match="V"):
         net.run(40)
     assert net.step == 40  # advanced, as a Simulator is
+
+
+def test_a_network_without_synapses_runs_each_population_in_one_call():
+    net = Network(dt=1.0, backend="c", precision="float64")
+    net.add_population("p", eqsnn.compile(LIF), 3)
+    net.add_spike_source("s", 1, steps=[2], neurons=[0])
+    res = net.run(20, inputs={"p": {"Isyn": 0.2}}, record={"p": ["spikes"], "s": ["spikes"]})
+    assert net._fused is None and "whole run in one call" in net.unfused_reason
+    v, want = 0.0, []  # the neuron's step as a plain loop: V <- V exp(-1/10) + 0.2
+    for k in range(20):
+        v = v * np.exp(-0.1) + 0.2
+        if v >= 1.0:
+            want += [k] * 3
+            v = 0.0
+    assert want and res["p"].spikes.step.tolist() == want
+    assert res["s"].spikes.step.tolist() == [2]

@@ -37,6 +37,8 @@ def unfused_reason(network) -> str | None:
         return f"the {network.backend} backend runs networks in windows"
     if not getattr(network, "_fuse", True):
         return "fusing is switched off for this network"
+    if network._d_min is None:
+        return "without synapses, each population runs its whole run in one call"
     for conn in network.connections.values():
         if getattr(conn, "plastic", False):
             return f"connection {conn.name!r} is plastic"
