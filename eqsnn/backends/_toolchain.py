@@ -80,8 +80,11 @@ def compiler_identity(command: tuple[str, ...]) -> str:
     return f"{path}:{stat.st_size}:{stat.st_mtime_ns}:{' '.join(command[1:])}"
 
 
+#: -fno-tree-pre: GCC's partial redundancy elimination turns the numerical check's chain of
+#: ``_check_step < 0`` tests into selects between masks of different widths, which its
+#: vectoriser rejects, so the neuron loop stayed scalar (it changes no result)
 BASE_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno",
-              "-fno-trapping-math")
+              "-fno-trapping-math", "-fno-tree-pre")
 EXACT_FLAGS = ("-ffp-contract=off",)
 # The parts of -ffast-math that speed up arithmetic, without -ffast-math itself: with
 # GCC < 13 that flag links crtfastmath.o into the shared library, whose constructor sets

@@ -270,6 +270,11 @@ EQSNN_EXPORT int eqsnn_run(const eqsnn_run_args *a)
     const long long tiles = tiles_per_lane * a->batch;
     long long tile;
     if (a->tile != """ + str(TILE) + """) return 1;
+    if (a->threads <= 1) {  /* no thread team to start (a network runs one step a call) */
+        for (tile = 0; tile < tiles; ++tile)
+            eqsnn_run_tile(a, tile / tiles_per_lane, (tile % tiles_per_lane) * a->tile);
+        return 0;
+    }
 #pragma omp parallel for schedule(guided) num_threads(a->threads)
     for (tile = 0; tile < tiles; ++tile)
         eqsnn_run_tile(a, tile / tiles_per_lane, (tile % tiles_per_lane) * a->tile);

@@ -103,10 +103,24 @@ def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple
         elif not isinstance(decl, s.OutputDecl):
             lowered.append(decl)
     output = outputs[0]
-    weight = s.InputDecl(WEIGHT, "float", None, output.pos)
+    # the summed weight has the unit of the state that on_spike adds it to (g += w)
+    units = {d.name: _unit_written(d) for d in decls if isinstance(d, s.StateDecl)}
+    units = {name: unit for name, unit in units.items() if unit is not None}
+    unit = next((units[stmt.target] for stmt in on_spike if stmt.target in units), None)
+    weight = s.InputDecl(WEIGHT, "float", None, output.pos, unit)
     before = s.BlockDecl("before", (*on_spike, s.LocalDef(OUTPUT, output.expr, output.pos)),
                          output.pos)
     return [weight, *lowered, before], tuple(on_spike), tuple(posts)
+
+
+def _unit_written(decl: s.StateDecl):
+    """The unit of a state as written: its annotation ``[nS]`` or that of ``0.0 nS``."""
+    if decl.unit is not None:
+        return decl.unit
+    value = decl.init
+    while isinstance(value, s.Unary) and value.op in "+-":
+        value = value.operand
+    return value.unit if isinstance(value, s.Quantity) else None
 
 
 def check_output(local_types: dict, decls) -> None:

@@ -17,7 +17,8 @@ them on the host.  At step k (``docs/network.md``, "The step"):
 Since every delay is at least ``d_min`` steps, the arrivals of a window of
 ``d_min`` steps are all known at its start: the network sums them for the
 whole window, runs every population for the window (one backend call each),
-and collects their spikes.  A delay of d steps is GeNN's
+and collects their spikes.  On ``c`` the whole run is instead one call into
+C, with the same results (:mod:`eqsnn.network.fused`).  A delay of d steps is GeNN's
 ``axonal_delay_steps = d - 1`` and Brian2's ``delay = (d - 1) dt``.
 """
 
@@ -29,10 +30,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import BackendError, ParameterError, ShapeError
+from ..runtime.checks import check_every_step
 from ..runtime.inputs import is_int, unknown_name
 from ..runtime.simulator import Simulator
 from . import compose
 from .connectivity import Connectivity, Dense
+from .fused import FusedRun, unfused_reason
 from .parts import (
     NETWORK_BACKENDS,
     Connection,
@@ -53,6 +56,10 @@ class Network(WindowedRun):
     ``dt`` is the time step, ``batch_size`` the number of lanes (all lanes share
     connectivity and weights), ``seed`` the key from which every population's
     random draws and every connection's connectivity are derived.
+
+    On ``c`` a run is one call into C (:mod:`eqsnn.network.fused`);
+    ``unfused_reason`` says, once the network is built, why it runs in windows of the
+    smallest delay instead (None where it runs fused).
     """
 
     def __init__(self, *, dt=1.0, batch_size=1, backend="numpy", precision="float32", seed=0,
@@ -77,6 +84,8 @@ class Network(WindowedRun):
         self._step = 0
         self._history: dict[str, tuple] = {}
         self._genn = None  # the GeNN model of the whole network on pygenn
+        self._fused = None  # a FusedRun where the whole network runs in C (fused.py)
+        self.unfused_reason: str | None = None
 
     # --- building ------------------------------------------------------------
     def _check_open(self):
@@ -162,11 +171,15 @@ class Network(WindowedRun):
         ``connectivity`` one of :mod:`eqsnn.network.connectivity` (default Dense);
         ``weight`` a scalar, an array with one value per synapse (for Dense also
         ``(n_source, n_target)``; for FromList in the list's order) or an Initializer;
-        ``delay`` whole steps >= 1 as a scalar, an array or an Initializer (its draws
-        rounded to whole steps).  ``weight_update`` makes the weights plastic: a
-        standard-library rule (``StdpAdditive(...)``) or a compiled ``weight_update``
-        model with ``weight_update_params`` / ``weight_update_init`` (see
-        :mod:`eqsnn.network.plasticity`); the default keeps the weights static.
+        where the synapse model gives its weight a unit (that of the state ``on_spike``
+        adds it to), plain numbers are in that unit and a Quantity or a string
+        (``"6 nS"``) is converted; ``delay`` whole steps >= 1 as a scalar, an array or an
+        Initializer (its draws rounded to whole steps), or a time (``"1.5 ms"``,
+        ``1.5 * eqsnn.units.ms``) rounded to whole steps of ``dt``.  ``weight_update``
+        makes the weights plastic: a standard-library rule (``StdpAdditive(...)``) or a
+        compiled ``weight_update`` model with ``weight_update_params`` /
+        ``weight_update_init`` (see :mod:`eqsnn.network.plasticity`); the default keeps
+        the weights static.
         """
         self._check_open()
         source, target = self._population(source), self._population(target)
@@ -202,8 +215,8 @@ class Network(WindowedRun):
         shell = types.SimpleNamespace(pre=pre, post=post, order=order, source=source,
                                       target=target, rng=rng)
         weights = _per_synapse(f"connection {name!r} weight", weight, shell, self.precision,
-                               order)
-        delays = _delays(f"connection {name!r} delay", delay, shell, order)
+                               order, dict(model.units).get("w"))
+        delays = _delays(f"connection {name!r} delay", delay, shell, order, self.dt)
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
         if weight_update is not None:
@@ -245,6 +258,7 @@ class Network(WindowedRun):
             pop._sim = Simulator(model, pop.n, batch_size=self.batch_size, dt=self.dt,
                                  backend=self.backend, precision=self.precision, params=params,
                                  init=init, seed=seed, fast_math=self.fast_math)
+            check_every_step(pop._sim)
         self._d_min = min((int(np.min(c._delays)) for c in self.connections.values()
                            if c.n_synapses), default=None)
         self._d_max = max((int(np.max(c._delays)) for c in self.connections.values()
@@ -256,6 +270,8 @@ class Network(WindowedRun):
             for pop in self.populations.values():
                 if not pop.is_source:
                     pop._sim = PopulationView(self._genn, pop.name)
+        self.unfused_reason = unfused_reason(self)
+        self._fused = FusedRun(self) if self.unfused_reason is None else None
         self._built = True
 
     def build(self) -> None:
@@ -286,6 +302,8 @@ class Network(WindowedRun):
         if self._genn is not None:
             self._genn.reset()
         self._clear_history()
+        if self._fused is not None:
+            self._fused.clear()
         self._step = 0
 
     # --- state ------------------------------------------------------------------

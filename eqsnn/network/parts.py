@@ -84,12 +84,20 @@ class Connection:
         return int(self.pre.size)
 
     @property
+    def _weight_unit(self):
+        return dict(self.synapse_model.units).get("w")
+
+    @property
     def weights(self) -> np.ndarray:
-        """A copy of the weights, one per synapse, in the model precision; for a plastic
-        connection ``(batch, n_synapses)``, the weights of every lane now."""
-        if self._plastic is not None:
-            return self._plastic.state["w"].copy()
-        return self._weights.copy()
+        """A copy of the weights, one per synapse, in the model precision (in the weight's
+        declared unit where the synapse model has units); for a plastic connection
+        ``(batch, n_synapses)``, the weights of every lane now."""
+        weights = (self._plastic.state["w"] if self._plastic is not None
+                   else self._weights).copy()
+        unit = self._weight_unit
+        if unit is None or unit.factor == 1:
+            return weights
+        return np.asarray(unit.from_internal(weights.astype(np.float64)), weights.dtype)
 
     @weights.setter
     def weights(self, value) -> None:
@@ -99,7 +107,7 @@ class Connection:
                 hint="sample the values yourself (one per synapse), or give the initializer "
                 "to Network.connect")
         weights = _per_synapse(f"connection {self.name!r} weights", value, self,
-                               self.network.precision, None)
+                               self.network.precision, None, self._weight_unit)
         if self._plastic is not None:  # every lane gets these weights
             self._plastic.set("w", weights)
         self._weights = weights
@@ -232,18 +240,48 @@ def _synapse(name, synapse, params, init):
     return model_ir, params, init
 
 
-def _per_synapse(what, value, conn, precision, order):
-    """Weights: a scalar, one per synapse, Dense's (n_pre, n_post), or an Initializer."""
+def _quantity_in(what, value, unit, dimension_words="the synapse model's weight"):
+    """A Quantity or a string such as ``"6 nS"`` as float64 in the internal unit, checked
+    against ``unit`` (the declared unit; None: the model has none); None for a plain value."""
+    from ..runtime.quantities import _quantity
+    from ..units import Quantity
+    if not isinstance(value, (Quantity, str)):
+        return None
+    quantity = _quantity(what, value)
+    given = quantity.unit
+    if given.symbol == "1" and given.dimension.dimensionless:
+        return np.asarray(quantity.value, np.float64)
+    if unit is None:
+        raise ParameterError(f"{what}: {dimension_words} has no unit; got {quantity}",
+                             hint="give a plain number, or give the synapse state that "
+                             "'on_spike' adds the weight to a unit (state g = 0.0 nS)")
+    if given.dimension != unit.dimension:
+        raise ParameterError(f"{what} is in {unit} ({unit.dimension.words()}); got {quantity} "
+                             f"({given.dimension.words()})",
+                             hint=f"give it in {unit}, as a plain number or e.g. '1 {unit}'")
+    return np.asarray(given.to_internal(np.asarray(quantity.value, np.float64)), np.float64)
+
+
+def _per_synapse(what, value, conn, precision, order, unit=None):
+    """Weights: a scalar, one per synapse, Dense's (n_pre, n_post), or an Initializer; plain
+    numbers in the weight's declared ``unit``, a Quantity or ``"6 nS"`` converted; stored in
+    the internal unit."""
     n = conn.pre.size
     if isinstance(value, Initializer):
         data = np.asarray(value.sample(conn.rng, n), np.float64)
+        if unit is not None and unit.factor != 1:
+            data = np.asarray(unit.to_internal(data), np.float64)
     else:
         if isinstance(value, bool):
             raise ParameterError(f"{what} must be numbers, not {value!r}")
-        try:
-            data = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ParameterError(f"{what} must be numbers, not {value!r}") from None
+        data = _quantity_in(what, value, unit)
+        if data is None:
+            try:
+                data = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ParameterError(f"{what} must be numbers, not {value!r}") from None
+            if unit is not None and unit.factor != 1:
+                data = np.asarray(unit.to_internal(data), np.float64)
         source, target = getattr(conn, "source", None), getattr(conn, "target", None)
         if data.ndim == 2 and source is not None and data.shape == (source.n, target.n):
             data = data[conn.pre, conn.post]
@@ -261,7 +299,24 @@ def _per_synapse(what, value, conn, precision, order):
     return data.astype(precision)
 
 
-def _delays(what, value, conn, order):
+def _delays(what, value, conn, order, dt=None):
+    """Whole steps >= 1, or a time (``"1.5 ms"``, ``1.5 * units.ms``) rounded to steps."""
+    from ..units import TIME, Quantity
+    if isinstance(value, (Quantity, str)):
+        from ..runtime.quantities import _quantity
+        quantity = _quantity(what, value)
+        if quantity.unit.dimension != TIME:
+            raise ParameterError(f"{what} is a number of steps or a time; got {quantity} "
+                                 f"({quantity.unit.dimension.words()})",
+                                 hint="give whole steps (delay=3) or a time (delay='0.3 ms')")
+        ms = np.asarray(quantity.unit.to_internal(np.asarray(quantity.value, np.float64)))
+        if not np.all(np.isfinite(ms)):
+            raise ParameterError(f"{what} must be finite")
+        value = np.rint(ms / dt).astype(np.int64)
+        if value.ndim == 0 and value < 1:
+            raise ParameterError(f"{what} is {quantity}, {int(value)} steps of {dt} ms; it "
+                                 "must be at least 1 step",
+                                 hint="a spike arrives in a later step than it is emitted")
     if isinstance(value, Initializer):
         # drawn per synapse in CSR order and rounded to whole steps
         drawn = np.asarray(value.sample(conn.rng, conn.pre.size), np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import EqsnnError, ParameterError
 from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
+from ..runtime.quantities import to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
@@ -69,6 +70,8 @@ class WindowedRun:
             if pop._sim._build is not None and pop._sim._build.input_name is not None:
                 plans[name] = self._data_input_plan(pop, value, steps)
                 continue
+            if self._fused is not None or _direct(pop._sim):  # else Simulator.run converts
+                value = {k: to_internal(pop._sim.model, "input", k, v) for k, v in value.items()}
             plans[name] = prepare_inputs(pop._sim.model, value, steps, self.batch_size,
                                          (pop.n,))
         for name, pop in self.populations.items():
@@ -86,6 +89,12 @@ class WindowedRun:
             return self._results(steps, first, records, collected,
                                  {p: [fired[p]] if p in fired else [] for p in self.populations},
                                  started, simulate)
+        if self._fused is not None:  # the whole run in one call into C (fused.py)
+            first = self._step
+            collected, spikes, simulate = self._fused.run(steps, first, plans, records)
+            self._step = first + steps
+            return self._reported(self._results(steps, first, records, collected, spikes,
+                                                started, simulate))
         window = steps if self._d_min is None else self._d_min
         plastic = [c for c in self.connections.values() if c._plastic is not None]
         if plastic:  # a weight may change in any step: one step per window (plasticity.py)
@@ -158,6 +167,15 @@ class WindowedRun:
         result = self._results(steps, first, records, collected, spikes, started, simulate)
         for conn in plastic:  # a NaN or infinity in a plastic state, after the run
             conn._plastic.check(result)
+        return self._reported(result)
+
+    def _reported(self, result):
+        """Raise the first failure of the numerical check of a population the network
+        stepped itself (``Simulator.run`` reports its own); the network stays advanced, as a
+        Simulator does."""
+        for pop in self.populations.values():
+            if not pop.is_source and (self._fused is not None or _direct(pop._sim)):
+                pop._sim._report(result)
         return result
 
     def _data_input_plan(self, pop, value, steps) -> dict:
@@ -279,7 +297,9 @@ class WindowedRun:
                 width = pop.n if index is None else len(index)
                 variables[shown] = (np.concatenate(parts) if parts else np.zeros(
                     (0, self.batch_size, width))).reshape(steps, self.batch_size, width)
-            if want:
+            if want and isinstance(spikes[pop.name], SpikeBits):  # written by the fused run
+                spike_obj = Spikes(spikes[pop.name], self.dt, first, self.batch_size, (pop.n,))
+            elif want:
                 chunks = spikes[pop.name]
                 cat = [np.concatenate(part) if chunks else np.zeros(0, np.int64)
                        for part in zip(*chunks)] if chunks else [np.zeros(0, np.int64)] * 3

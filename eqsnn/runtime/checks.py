@@ -29,6 +29,7 @@ from .. import ir
 from ..errors import NumericalError
 
 __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
+           "check_every_step",
            "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
            "first_failure", "numerical_error"]
@@ -223,3 +224,13 @@ def _neuron_text(neuron: int, shape) -> str:
     if len(shape) <= 1:
         return str(neuron)
     return f"{neuron} {tuple(int(i) for i in np.unravel_index(neuron, shape))}"
+
+
+def check_every_step(sim) -> None:
+    """Test every state in every step of ``sim`` (a :class:`~eqsnn.Simulator`), deferring
+    none to a second pass: a network steps its populations itself, interleaved, so it
+    cannot run one population's steps again from their start (see
+    ``Simulator._second_pass``)."""
+    if CHECK_ALL in sim._values:
+        sim._values[CHECK_ALL] = np.int32(1)
+        sim._runner.set_value(CHECK_ALL, np.int32(1))

@@ -264,7 +264,7 @@ class Simulator:
             self._run(*arguments)
             records = {name: self._runner.get_state(name) for name in (CHECK_STEP, CHECK_CODE)}
         finally:
-            self._runner.set_value(CHECK_ALL, np.int32(0))
+            self._runner.set_value(CHECK_ALL, self._values[CHECK_ALL])  # as it was
             after.restore()
         for name, value in records.items():
             self._runner.set_state(name, value)
