@@ -130,3 +130,17 @@ def test_bad_bounds_are_reported_at_their_place(text, message):
 def test_bounds_follow_an_initial_value_that_is_a_name():
     model = eqsnn.compile("neuron M\n    param v0 = -70.0\n    state V = v0 (> -1000, < 1000)\n")
     assert [str(c) for c in model.ir.states[0].bounds] == ["> -1000", "< 1000"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_a_number_in_the_model_that_overflows_float32_is_refused(backend):
+    """1e50 in float32 would be inf: a threshold that never fires (numpy) or C that does not
+    compile; it is refused before anything is built, and float64 takes it."""
+    model = eqsnn.compile("neuron Big\n    state V = 1.0\n    after: V *= 2.0\n"
+                          "    threshold: V > 1e50\n    reset: V = 1.0\n")
+    with pytest.raises(ParameterError, match=r"Big: the number 1e\+50 in the model overflows "
+                       r"float32") as error:
+        eqsnn.Simulator(model, n=2, backend=backend, precision="float32")
+    assert "precision='float64'" in error.value.hint
+    sim = eqsnn.Simulator(model, n=2, backend=backend, precision="float64")
+    assert sim.run(3, record=["V"]).vars["V"][-1, 0, 0] == 8.0

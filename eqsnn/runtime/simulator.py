@@ -49,7 +49,15 @@ from .quantities import from_internal, time_step, to_internal, unit_symbols
 from .result import Result, RunInfo, Spikes, Timing
 from .spike_bits import SpikeBits
 from .spike_offsets import SPIKE_OFFSET, spike_offset_source, split_offset_request
-from .values import as_flag, as_mapping, initial_states, prepare_arrays, prepare_params, state_value
+from .values import (
+    as_flag,
+    as_mapping,
+    check_literals,
+    initial_states,
+    prepare_arrays,
+    prepare_params,
+    state_value,
+)
 
 __all__ = ["Simulator"]
 
@@ -100,6 +108,7 @@ class Simulator:
             params = {**self._build.arrays, **params}
         params = {**precision_params(self.model, self.precision),
                   **dict(as_mapping("params", params))}
+        check_literals(self.model, self.precision)
         self._params = prepare_params(self.model, params, self.shape, self.precision)
         arrays = prepare_arrays(self.model, params)
         values = {**self._params, **self._runtime_values(1)}

@@ -10,9 +10,11 @@ initial value on the host and applies ``init`` overrides, giving
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
+import sympy
 
 from .. import ir
 from ..backends import numpy_dtype
@@ -21,7 +23,7 @@ from . import host
 from .inputs import check_numeric, check_range, fit, unknown_name
 from .quantities import to_internal
 
-__all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value"]
+__all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_literals"]
 
 
 def as_mapping(what: str, value) -> Mapping:
@@ -165,3 +167,35 @@ def initial_states(model, values, precompute, init, batch, shape, dt, precision)
                                  "is not finite for these params")
         states[state.name] = state_value(model, state.name, value, batch, shape, precision)
     return states
+
+
+def check_literals(model: ir.Model, precision: str) -> None:
+    """A ParameterError where a number written in the model overflows ``precision`` (``1e50``
+    in float32 would become inf: a threshold ``V > 1e50`` that never fires)."""
+    if precision != "float32":
+        return
+    limit = float(np.finfo(np.float32).max)
+    for expr in _expressions(model):
+        for number in expr.atoms(sympy.Float):
+            with np.errstate(over="ignore"):
+                overflows = bool(np.isinf(np.float32(float(number))))
+            if overflows:
+                raise ParameterError(
+                    f"{model.name}: the number {float(number)!r} in the model overflows "
+                    f"float32 (beyond {limit:.7g})",
+                    hint="rescale it (other units), or simulate with precision='float64'")
+
+
+def _expressions(value):
+    """Every SymPy expression inside ``value`` (an IR dataclass, tuple or mapping)."""
+    if isinstance(value, sympy.Basic):
+        yield value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _expressions(getattr(value, field.name))
+    elif isinstance(value, (tuple, list, frozenset, set)):
+        for item in value:
+            yield from _expressions(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _expressions(item)
