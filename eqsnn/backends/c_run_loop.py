@@ -76,7 +76,7 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False
         *_input_row_lines(plan),
         *_uniform_step(plan, uniforms),
         f"        flags = flag_rows + (i & 1) * {TILE};",
-        *_neuron_loop(plan, uniforms, check_flags, fast),
+        *_check_all_versions(plan, uniforms, check_flags, fast),
         *(_check_lines(model, plan) if check_flags else []),
         "        /* spike words of the step before: its flags were written a whole step ago,",
         "         * so reading them waits for no store in flight */",
@@ -220,15 +220,40 @@ def _check_lines(model: ir.Model, plan: Layout) -> list[str]:
     ]
 
 
-def _neuron_loop(plan: Layout, uniforms=(), check_flags=False, fast=False) -> list[str]:
+def _check_all_versions(plan: Layout, uniforms=(), check_flags=False,
+                        fast=False) -> list[str]:
+    """The neuron loop, twice where the step reads the numerical check's run-time switch
+    ``_check_all`` (:mod:`eqsnn.runtime.checks`): once with it 1, once with it 0, chosen
+    per step.  The step's branch on a run-time value keeps GCC from vectorising the loop;
+    on a constant it folds away.  Only ``> 0`` of the value is read, so 1 and 0 stand for
+    it exactly."""
+    k = next((k for k, (name, _, per) in enumerate(plan.values)
+              if name == CHECK_ALL and not per), None)
+    if k is None:
+        return _neuron_loop(plan, uniforms, check_flags, fast)
+
+    def indented(lines):
+        return [line if line.startswith("#") else "    " + line for line in lines]
+    return [f"        if (_v{k} > 0) {{  /* every test of the numerical check */",
+            *indented(_neuron_loop(plan, uniforms, check_flags, fast, {k: "1"})),
+            "        } else {",
+            *indented(_neuron_loop(plan, uniforms, check_flags, fast, {k: "0"})),
+            "        }"]
+
+
+def _neuron_loop(plan: Layout, uniforms=(), check_flags=False, fast=False,
+                 constants=None) -> list[str]:
     """The innermost loop: one step of every neuron of the tile (vectorisable); with
     ``check_flags`` the hidden check states are not the step's (:func:`_check_lines`); with
-    ``fast``, the loop-free step first, then the full step for the neurons it deferred."""
+    ``fast``, the loop-free step first, then the full step for the neurons it deferred;
+    ``constants``: the C text passed for some values (by index) in place of the value."""
+    constants = constants or {}
     stepped = [k for k, (name, _) in enumerate(plan.states)
                if not (check_flags and name in (CHECK_STEP, CHECK_CODE))]
     args = [f"&_x{k}" for k in stepped]
     args += [f"_row{k}[j]" for k in range(len(plan.inputs))]
-    args += [f"_v{k}[j]" if per else f"_v{k}" for k, (_, _, per) in enumerate(plan.values)]
+    args += [constants.get(k, f"_v{k}[j]" if per else f"_v{k}")
+             for k, (_, _, per) in enumerate(plan.values)]
     for k in range(len(plan.arrays)):
         args += [f"_a{k}", f"a->array_lengths[{k}]"]
     args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
