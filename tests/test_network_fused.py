@@ -260,3 +260,18 @@ def test_a_state_that_stays_infinite_is_reported_in_a_network(backend):
                        r"neuron 0 \(and 1 other neuron\)"):
         net.run(20)
     assert net._step == 20  # the network stays advanced, as a Simulator does
+
+
+def test_a_held_input_that_is_one_value_per_lane_runs_fused_bit_for_bit():
+    """A held input not contiguous along neurons (a scalar) is laid out once per run for
+    the driver: the fused run equals the windowed one and numpy (float32) bit for bit."""
+    runs = []
+    for backend, fuse in (("c", True), ("c", False), ("numpy", True)):
+        net, _, per_step = _network(backend, "float32", fuse=fuse)
+        runs.append(net.run(150, inputs={"a": {"Isyn": 0.16}, "b": {"Isyn": per_step}},
+                            record={**RECORD, "b": {"V": [3, 1], "spikes": None}}))
+        if backend == "c":
+            assert (net._fused is not None) == fuse
+    assert len(runs[0]["a"].spikes) > 100
+    _same(runs[0], runs[1])
+    _same(runs[0], runs[2])

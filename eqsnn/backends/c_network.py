@@ -197,11 +197,20 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
                         const long long pre = w * 32 + __builtin_ctz(bits);
                         const long long end = r->indptr[pre + 1];
                         bits &= bits - 1;
-                        if (!r->delays) {
+                        if (!r->delays) {  /* eqsnn_net_add with the slot's count held */
                             const long long slot = (step + r->delay) % r->slots;
-                            for (s = r->indptr[pre]; s < end; ++s)
-                                eqsnn_net_add(r, slot, b * r->n_post + r->post[s],
-                                              r->weights[s], size);
+                            FLOAT *const ring = r->ring + slot * size + b * r->n_post;
+                            long long *const touched = r->touched + slot * r->capacity;
+                            long long count = r->n_touched[slot];
+                            for (s = r->indptr[pre]; s < end; ++s) {
+                                const long long post = r->post[s];
+                                ring[post] += r->weights[s];
+                                if (count < r->capacity)
+                                    touched[count++] = b * r->n_post + post;
+                                else
+                                    count = r->capacity + 1;
+                            }
+                            r->n_touched[slot] = count;
                         } else {
                             for (s = r->indptr[pre]; s < end; ++s)
                                 eqsnn_net_add(r, (step + r->delays[s]) % r->slots,

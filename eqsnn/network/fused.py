@@ -162,6 +162,11 @@ class FusedRun:
             value = np.asarray(plan[name], numpy_dtype(dtype, runner.precision))
             shared.check_input_shape(value.shape, name, steps, batch, pop.n)
             value, strides = shared.input_strides(value, name)
+            if strides[0] == 0 and strides[2] != 1 and pop.n > 1:
+                # one row for every step, not contiguous along neurons: contiguous here, so
+                # that no step (each a call) copies it into the tile again
+                value, strides = shared.input_strides(np.ascontiguousarray(
+                    np.broadcast_to(value, (1, batch, pop.n))), name)
             keep.append(value)
             inputs0[k] = _Input(value.ctypes.data, *strides)
             step_bytes[k], feeds[k] = strides[0] * value.itemsize, -1
