@@ -1,0 +1,56 @@
+"""The neuron loop of a checked model vectorises (GCC's own report), in both its versions."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eqsnn.backends import _toolchain as toolchain
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _gcc() -> tuple[str, ...] | None:
+    command = toolchain.find_compiler()
+    version = subprocess.run([*command, "--version"], capture_output=True, text=True).stdout
+    return command if "gcc" in version.lower() or "free software" in version.lower() else None
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="GCC's vectoriser report")
+def test_both_versions_of_the_checked_neuron_loop_vectorise(tmp_path):
+    """A network population's step reads the numerical check's run-time switch
+    ``_check_all``; the loop over a tile's neurons is printed once with it 1 and once with
+    it 0 (a branch on the run-time value inside the loop kept GCC from vectorising it),
+    and GCC reports both loops vectorised."""
+    command = _gcc()
+    if command is None:
+        pytest.skip("the vectoriser report is GCC's")
+    sys.path.insert(0, str(ROOT / "examples" / "networks"))
+    try:
+        import vogels_abbott
+    finally:
+        sys.path.pop(0)
+    net = vogels_abbott.cuba(600, seed=0, backend="c", precision="float64")
+    net.build()
+    text = net.populations["exc"]._sim._runner.program.source.text
+    lines = text.splitlines()
+    switch = [k for k, line in enumerate(lines) if "every test of the numerical check" in line]
+    assert len(switch) == 1
+    loops = [k + 1 for k, line in enumerate(lines)
+             if line.strip() == "for (j = first; j < last; ++j) {" and k > switch[0]][:2]
+    assert len(loops) == 2
+    calls = [line for line in lines if "eqsnn_neuron_step(" in line and "=" in line]
+    assert len(calls) == 2
+    source = tmp_path / "model.c"
+    source.write_text(text)
+    flags = [f for f in toolchain.compiler_flags(command, False) if f != "-shared"]
+    report = subprocess.run([*command, *flags, "-c", "-fopt-info-vec-optimized", str(source),
+                             "-o", str(tmp_path / "model.o")], capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    vectorised = {int(m) for m in re.findall(r"model\.c:(\d+):\d+: optimized: loop vectorized",
+                                             report.stderr)}
+    assert set(loops) <= vectorised, (loops, report.stderr)
