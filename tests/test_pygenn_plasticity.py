@@ -268,3 +268,17 @@ def test_a_delayed_plastic_connection_is_refused_on_genn(pygenn):
     net.connect("a", "b", Delta(), delay=2, weight_update=StdpAdditive())
     with pytest.raises(BackendError, match="needs a delay of 1 step"):
         net.run(3)
+
+
+@pygenn_only
+def test_compare_shows_a_plastic_network_on_numpy_c_and_genn_alike(pygenn):
+    import os
+
+    from eqsnn.network.tools import compare_networks
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "networks",
+                        "stdp_small.py")
+    for precision in ("float32", "float64"):
+        report = compare_networks(path, ("numpy", "c", "pygenn"), steps=200,
+                                  precision=precision)
+        assert report.ok, str(report)
+        assert "pygenn: identical spikes" in str(report)
