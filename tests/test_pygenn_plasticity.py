@@ -282,3 +282,60 @@ def test_compare_shows_a_plastic_network_on_numpy_c_and_genn_alike(pygenn):
                                   precision=precision)
         assert report.ok, str(report)
         assert "pygenn: identical spikes" in str(report)
+
+
+CUSTOM = '''
+weight_update Cascade
+    """Two coupled pre traces, an int count per synapse, conditions in both blocks."""
+    param tau = 5.0 (> 0)
+    param tau2 = 8.0 (> 0)
+    param gain = 0.1
+    state w = 0.2
+    state count: int = 0
+    pre state x = 0.0
+    pre state x2 = 0.0
+    post state y = 0.0
+    dx/dt = -x / tau
+    dx2/dt = (x - x2) / tau2
+    dy/dt = -y / tau
+    pre_spike: x += 1.0
+    post_spike: y = y * 0.5 + 1.0
+    on_pre:
+        count += 1
+        if y > 0.3:
+            w -= gain * y * w
+    on_post:
+        if count > 1:
+            w += gain * (x2 + 0.25 * x)
+'''
+
+
+def _hostile(backend, precision):
+    import eqsnn
+    rng = np.random.default_rng(17)
+    net = Network(dt=0.5, precision=precision, batch_size=2, backend=backend)
+    flat = np.sort(rng.choice(120 * 4, 70, replace=False))
+    src = net.add_spike_source("src", 4, steps=flat // 4, neurons=flat % 4)
+    pop = net.add_population("pop", LIF, 6)
+    custom = net.connect(src, pop, Delta(), weight=rng.uniform(0.2, 0.6, (4, 6)), delay=1,
+                         weight_update=eqsnn.compile(CUSTOM),
+                         weight_update_params={"gain": 0.2})
+    recurrent = net.connect(pop, pop, Exponential(tau=3.0), weight=0.1, delay=1,
+                            weight_update=StdpAdditive(a_plus=0.05, a_minus=0.04, w_max=0.4))
+    net.connect(pop, pop, Delta(), weight=-0.05, delay=3)  # pop's spikes are delayed too
+    res = net.run(120, record={"pop": ["spikes", "V"], custom.name: ["w", "count", "x2"],
+                               recurrent.name: ["w"]})
+    return [res["pop"].vars["V"], res[custom.name].vars["w"], res[custom.name].vars["count"],
+            res[custom.name].vars["x2"], res[recurrent.name].vars["w"],
+            custom.plastic_state["y"], res["pop"].spikes.step]
+
+
+@pygenn_only
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_a_custom_rule_and_a_recurrent_rule_beside_a_delayed_connection(pygenn, precision):
+    genn, numpy = _hostile("pygenn", precision), _hostile("numpy", precision)
+    for a, b in zip(genn, numpy):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert numpy[2].max() > 3 and numpy[-1].size > 20
+    assert not np.array_equal(numpy[1][0], numpy[1][-1])
+    assert not np.array_equal(numpy[4][0], numpy[4][-1])

@@ -81,14 +81,16 @@ def _rename(stmt, subs: dict, targets: dict):
 class _Printer:
     def __init__(self, wu: ir.WeightUpdate, precision: str, wide_math: bool):
         self.wu, self.precision, self.wide_math = wu, precision, wide_math
+        precompute = [n for item in wu.precompute
+                      for n in ([item.name] if isinstance(item, ir.Derived) else item.names())]
         self.params = tuple(ir.Param(genn_name(p.name), p.dtype) for p in wu.params) + tuple(
-            ir.Param(genn_name(item.name), "float") for item in wu.precompute)
+            ir.Param(genn_name(n), "float") for n in precompute)
         states = (*wu.synapse_states, *wu.pre_traces, *wu.post_traces)
         self.states = tuple(ir.State(genn_name(s.name), s.dtype) for s in states) + tuple(
             ir.State(mid_name(s.name), s.dtype) for s in wu.pre_traces) + tuple(
             ir.State(old_name(s.name), s.dtype) for s in wu.post_traces)
         self.base = {n: genn_name(n) for n in [p.name for p in wu.params]
-                     + [i.name for i in wu.precompute] + [s.name for s in states]}
+                     + precompute + [s.name for s in states]}
 
     def block(self, statements, reads: dict | None = None) -> str:
         """``statements`` as GeNN code; ``reads`` maps a trace to the var it reads."""
