@@ -339,3 +339,17 @@ def test_a_custom_rule_and_a_recurrent_rule_beside_a_delayed_connection(pygenn, 
     assert numpy[2].max() > 3 and numpy[-1].size > 20
     assert not np.array_equal(numpy[1][0], numpy[1][-1])
     assert not np.array_equal(numpy[4][0], numpy[4][-1])
+
+
+@pygenn_only
+def test_a_synapse_model_that_takes_a_weight_update_name_is_refused(pygenn):
+    import eqsnn
+    syn = eqsnn.compile("synapse S\n    state wu_w = 0.0\n    on_spike: wu_w += w\n"
+                        "    output: wu_w\n    after: wu_w = 0.0\n")
+    net = Network(backend="pygenn")
+    net.add_population("a", LIF, 2)
+    net.add_population("b", LIF, 2)
+    net.connect("a", "b", syn, weight_update=StdpAdditive())
+    with pytest.raises(BackendError, match="synapse model S uses the name 'wu_w', which the "
+                       "pygenn backend keeps for the weight-update model"):
+        net.run(2)

@@ -130,20 +130,7 @@ class GeNNNetwork:
             part.psm = create_postsynaptic_model(f"eqsnn_psm_{cname}", **kwargs)
             conn = net.connections[cname]
             if part.plastic is not None:  # per-lane weights and traces (pygenn_plastic.py)
-                wu_kwargs = pygenn_plastic.model_kwargs(part, self.precision,
-                                                        not net.fast_math, VarAccess)
-                clash = sorted(set(part.ps.names.values()) & {
-                    n for group in ("params", "vars", "pre_vars", "post_vars")
-                    for n, _ in part.wu_parts[group]})
-                if clash:
-                    raise BackendError(f"connection {cname!r}: synapse model "
-                                       f"{conn.synapse_model.name} uses the name {clash[0]!r}, "
-                                       "which the pygenn backend keeps for the weight-update "
-                                       "model", hint="rename it")
-                part.wum = create_weight_update_model(f"eqsnn_wu_{cname}", **wu_kwargs)
-                part.wu_values = pygenn_plastic.params(part.plastic)
-                key.append((cname, repr(kwargs), derived, repr(wu_kwargs),
-                            repr(part.wu_values), conn.pre.tobytes(), conn.post.tobytes()))
+                key.append(pygenn_plastic.create(self, cname, part, kwargs, derived))
                 continue
             # static weights and delays: one copy for every batch lane
             part.wum = create_weight_update_model(part.wu.class_name, vars=[
@@ -347,11 +334,7 @@ class GeNNNetwork:
         ``(step, lane, neuron)`` (absolute steps), and the time spent in GeNN."""
         net = self.net
         self._push_weights()
-        plastic = {c: part.plastic for c, part in self.conns.items() if part.plastic is not None}
-        for cname, rule in plastic.items():
-            pygenn_plastic.push(self, cname, rule)
-        own = {key: plan[3] for key, plan in records.items()
-               if plan[0] == "target" and key in plastic and plan[3]}
+        plastic, own = pygenn_plastic.start(self, records)
         wanted = {}  # pname -> [(key, state, index)]
         for key, plan in records.items():
             if plan[0] in ("population", "target"):
@@ -366,10 +349,9 @@ class GeNNNetwork:
                          if "__" not in state else self.precision)
                 out[key][state] = np.empty((steps, self.batch, width), dtype)
         for key, names in own.items():
-            for state in names:
-                width = plastic[key].state[state].shape[1]
-                out[key][state] = np.empty((steps, self.batch, width),
-                                           plastic[key].dtypes[state])
+            out[key].update({state: np.empty((steps, self.batch,
+                                              plastic[key].state[state].shape[1]),
+                                             plastic[key].dtypes[state]) for state in names})
         feeds = {}
         for pname, plan in plans.items():
             part = self.pops[pname]

@@ -20,7 +20,8 @@ from ..errors import BackendError
 from ..network.host_statements import run_statements
 from ..printing.genn_plasticity import FIRED, genn_name, mid_name, old_name, plastic_parts
 
-__all__ = ["check", "finish", "initial", "model_kwargs", "params", "pull", "push", "recorded"]
+__all__ = ["check", "create", "finish", "initial", "model_kwargs", "params", "pull", "push",
+           "recorded", "start"]
 
 
 def check(genn, conn) -> None:
@@ -166,3 +167,34 @@ def initial(part, lane):
             out[genn_name(t.name)] = plastic.state[t.name][lane]
             out[hidden(t.name)] = plastic.state[t.name][lane]
     return init_weight_update(part.wum, part.wu_values, syn, pre, post)
+
+
+def create(genn, cname, part, ps_kwargs, derived):
+    """Create the GeNN weight-update model of plastic connection ``cname`` (``part.wum``,
+    ``part.wu_values``); returns its entry of the build's cache key."""
+    from pygenn import VarAccess, create_weight_update_model
+    net = genn.net
+    conn = net.connections[cname]
+    wu_kwargs = model_kwargs(part, genn.precision, not net.fast_math, VarAccess)
+    clash = sorted(set(part.ps.names.values()) & {
+        n for group in ("params", "vars", "pre_vars", "post_vars")
+        for n, _ in part.wu_parts[group]})
+    if clash:
+        raise BackendError(f"connection {cname!r}: synapse model {conn.synapse_model.name} "
+                           f"uses the name {clash[0]!r}, which the pygenn backend keeps for "
+                           "the weight-update model", hint="rename it")
+    part.wum = create_weight_update_model(f"eqsnn_wu_{cname}", **wu_kwargs)
+    part.wu_values = params(part.plastic)
+    return (cname, repr(ps_kwargs), derived, repr(wu_kwargs), repr(part.wu_values),
+            conn.pre.tobytes(), conn.post.tobytes())
+
+
+def start(genn, records):
+    """Before a run: push every plastic connection's host state; ``(plastic, own)``: the
+    plastic parts by connection and the plastic states recorded per record key."""
+    plastic = {c: part.plastic for c, part in genn.conns.items() if part.plastic is not None}
+    for cname, rule in plastic.items():
+        push(genn, cname, rule)
+    own = {key: plan[3] for key, plan in records.items()
+           if plan[0] == "target" and key in plastic and plan[3]}
+    return plastic, own
