@@ -353,3 +353,30 @@ def test_a_synapse_model_that_takes_a_weight_update_name_is_refused(pygenn):
     with pytest.raises(BackendError, match="synapse model S uses the name 'wu_w', which the "
                        "pygenn backend keeps for the weight-update model"):
         net.run(2)
+
+
+@pygenn_only
+def test_int_and_bool_params_and_an_int_state_on_genn(pygenn):
+    import eqsnn
+    from test_plasticity import BASE
+    model = eqsnn.compile(BASE + '''    param every: int = 2
+    param learn: bool = true
+    state seen: int = 0
+    pre_spike: x += 1.0
+    on_pre:
+        seen += 1
+        if learn and seen % every == 0:
+            w += 0.25
+''')
+    # GeNN passes no bool params: a bool param is printed as an int
+    assert ("wu_learn", "int") in plastic_parts(from_model(model.ir))["params"]
+    net = Network(dt=1.0, precision="float32", backend="pygenn")
+    src = net.add_spike_source("src", 1, steps=[0, 1, 2, 3, 4], neurons=[0] * 5)
+    post = net.add_population("post", FORCED, 1)
+    on = net.connect(src, post, Delta(), weight=0.0, delay=1, weight_update=model)
+    off = net.connect(src, post, Delta(), weight=0.0, delay=1, weight_update=model,
+                      weight_update_params={"learn": False, "every": 3})
+    net.run(8)
+    assert on.weights[0, 0] == 0.5 and on.plastic_state["seen"][0, 0] == 5
+    assert on.plastic_state["seen"].dtype == np.int32
+    assert off.weights[0, 0] == 0.0 and off.plastic_state["seen"][0, 0] == 5

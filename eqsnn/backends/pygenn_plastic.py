@@ -48,7 +48,8 @@ def params(plastic) -> dict:
     for name, value in plastic.consts.items():
         if name == "dt":
             continue
-        out[genn_name(name)] = value.item() if hasattr(value, "item") else value
+        value = value.item() if hasattr(value, "item") else value
+        out[genn_name(name)] = int(value) if isinstance(value, bool) else value
     return out
 
 

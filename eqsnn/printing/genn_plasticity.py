@@ -153,7 +153,8 @@ def plastic_parts(wu: ir.WeightUpdate, precision: str = "float32", *,
     post_spike = printer.block(wu.post_spike)
     post_spk += ([post_spike] if post_spike else []) + ([post_dynamics] if post_dynamics
                                                          else [])
-    typed = {p.name: _TYPES[p.dtype] for p in printer.params}
+    # GeNN passes no bool params (its FFI): a bool param is an int 0 or 1
+    typed = {p.name: "int" if p.dtype == "bool" else _TYPES[p.dtype] for p in printer.params}
     return {
         "params": tuple(typed.items()),
         "vars": tuple((g(s.name), _TYPES[s.dtype]) for s in wu.synapse_states),
