@@ -14,8 +14,9 @@ import types
 
 import numpy as np
 import pytest
-from test_plasticity import FORCED, LAGS, LIF, _oracle
+from test_plasticity import BASE, FORCED, LAGS, LIF, _oracle
 
+import eqsnn
 from eqsnn.backends import pygenn_plastic
 from eqsnn.errors import BackendError
 from eqsnn.ir.weight_update import from_model
@@ -60,7 +61,6 @@ def test_stdp_prints_on_post_before_the_delivery_and_traces_in_eqsnn_order():
 
 
 def test_a_rule_without_on_post_needs_no_postsynaptic_update():
-    import eqsnn
     model = eqsnn.compile("weight_update Decay\n    param k = 0.5\n    state w = 0.5\n"
                           "    pre state x = 0.0\n    dx/dt = -x / 10.0\n"
                           "    pre_spike: x += 1.0\n    on_pre: w = w * k + x\n")
@@ -311,7 +311,6 @@ weight_update Cascade
 
 
 def _hostile(backend, precision):
-    import eqsnn
     rng = np.random.default_rng(17)
     net = Network(dt=0.5, precision=precision, batch_size=2, backend=backend)
     flat = np.sort(rng.choice(120 * 4, 70, replace=False))
@@ -343,7 +342,6 @@ def test_a_custom_rule_and_a_recurrent_rule_beside_a_delayed_connection(pygenn, 
 
 @pygenn_only
 def test_a_synapse_model_that_takes_a_weight_update_name_is_refused(pygenn):
-    import eqsnn
     syn = eqsnn.compile("synapse S\n    state wu_w = 0.0\n    on_spike: wu_w += w\n"
                         "    output: wu_w\n    after: wu_w = 0.0\n")
     net = Network(backend="pygenn")
@@ -357,8 +355,6 @@ def test_a_synapse_model_that_takes_a_weight_update_name_is_refused(pygenn):
 
 @pygenn_only
 def test_int_and_bool_params_and_an_int_state_on_genn(pygenn):
-    import eqsnn
-    from test_plasticity import BASE
     model = eqsnn.compile(BASE + '''    param every: int = 2
     param learn: bool = true
     state seen: int = 0
