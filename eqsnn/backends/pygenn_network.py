@@ -15,7 +15,9 @@ so the rest of eqsnn needs no PyGeNN.  What each part becomes
   the eqsnn synapse model as its postsynaptic model and the static
   weight-update model; a homogeneous delay of d steps is
   ``axonal_delay_steps = d - 1``, per-synapse delays are GeNN's dendritic
-  delays ``d - 1`` with ``max_dendritic_delay_timesteps = max(d)``.
+  delays ``d - 1`` with ``max_dendritic_delay_timesteps = max(d)``; a plastic
+  connection has the weight-update model printed from its eqsnn model instead
+  (:mod:`eqsnn.backends.pygenn_plastic`, delay 1 only).
 
 Where GeNN's backend cannot batch (CPU), batch lane ``b`` is a copy of
 every population and connection, named ``lane{b}_<name>``.  ``reset`` loads
