@@ -15,7 +15,9 @@ so the rest of eqsnn needs no PyGeNN.  What each part becomes
   the eqsnn synapse model as its postsynaptic model and the static
   weight-update model; a homogeneous delay of d steps is
   ``axonal_delay_steps = d - 1``, per-synapse delays are GeNN's dendritic
-  delays ``d - 1`` with ``max_dendritic_delay_timesteps = max(d)``.
+  delays ``d - 1`` with ``max_dendritic_delay_timesteps = max(d)``; a plastic
+  connection has the weight-update model printed from its eqsnn model instead
+  (:mod:`eqsnn.backends.pygenn_plastic`, delay 1 only).
 
 Where GeNN's backend cannot batch (CPU), batch lane ``b`` is a copy of
 every population and connection, named ``lane{b}_<name>``.  ``reset`` loads
@@ -34,7 +36,7 @@ import numpy as np
 from ..errors import BackendError
 from ..printing.genn import genn_precision
 from ..printing.genn_network import DELAY_VAR, WEIGHT_VAR, connection_input
-from . import numpy_dtype
+from . import numpy_dtype, pygenn_plastic
 from .pygenn_network_parts import PopulationView, connection_part, population_part
 from .pygenn_runtime import _claim, _release, cache_dir, genn_backend, quiet_build
 
@@ -128,11 +130,14 @@ class GeNNNetwork:
             }
             kwargs = {k: v for k, v in kwargs.items() if v not in (None, [])}
             part.psm = create_postsynaptic_model(f"eqsnn_psm_{cname}", **kwargs)
+            conn = net.connections[cname]
+            if part.plastic is not None:  # per-lane weights and traces (pygenn_plastic.py)
+                key.append(pygenn_plastic.create(self, cname, part, kwargs, derived))
+                continue
             # static weights and delays: one copy for every batch lane
             part.wum = create_weight_update_model(part.wu.class_name, vars=[
                 (n, t, VarAccess.READ_ONLY) for n, t in part.wu.vars],
                                                   pre_spike_syn_code=part.wu.pre_spike_syn_code)
-            conn = net.connections[cname]
             key.append((cname, repr(kwargs), derived, part.wu, conn.pre.tobytes(),
                         conn.post.tobytes(), np.asarray(conn._delays).tobytes()))
         source_model = create_neuron_model(
@@ -190,9 +195,13 @@ class GeNNNetwork:
             for cname, part in self.conns.items():
                 conn = net.connections[cname]
                 target = self.pops[conn.target.name]
-                wu_vars = {WEIGHT_VAR: conn._weights}
-                if part.hetero:
-                    wu_vars[DELAY_VAR] = (conn._delays - 1).astype(np.uint32)
+                if part.plastic is not None:
+                    wu_init = pygenn_plastic.initial(part, lane)
+                else:
+                    wu_vars = {WEIGHT_VAR: conn._weights}
+                    if part.hetero:
+                        wu_vars[DELAY_VAR] = (conn._delays - 1).astype(np.uint32)
+                    wu_init = init_weight_update(part.wum, {}, wu_vars)
                 ps_params = {g: float(np.asarray(part.values[part.ps.origin[g][1]]))
                              for g, _ in part.ps.params}
                 refs = {g: target.names[eqsnn_name]
@@ -200,7 +209,7 @@ class GeNNNetwork:
                 sg = genn.add_synapse_population(
                     f"lane{lane}_{cname}", "SPARSE", self.groups[lane][conn.source.name],
                     self.groups[lane][conn.target.name],
-                    init_weight_update(part.wum, {}, wu_vars),
+                    wu_init,
                     init_postsynaptic(part.psm, ps_params,
                                       {g: 0 for g, _, _ in part.ps.vars}, refs))
                 sg.set_sparse_connections(conn.pre, conn.post)
@@ -253,6 +262,9 @@ class GeNNNetwork:
         # GeNN loads the weights given when the model was made: the current ones go next
         self._pushed_weights = {}
         self._push_weights()
+        for cname, part in self.conns.items():
+            if part.plastic is not None:
+                pygenn_plastic.push(self, cname, part.plastic, fresh=True)
 
     # --- variables ----------------------------------------------------------------------
     def _lane_rows(self, value, lane, shape):
@@ -308,6 +320,8 @@ class GeNNNetwork:
 
     def _push_weights(self):
         for cname, conn in self.net.connections.items():
+            if conn._plastic is not None:  # pushed by pygenn_plastic.push
+                continue
             if self._pushed_weights.get(cname) is not conn._weights:
                 for lane in range(self.lanes):
                     var = self.synapses[lane][cname].vars[WEIGHT_VAR]
@@ -322,6 +336,7 @@ class GeNNNetwork:
         ``(step, lane, neuron)`` (absolute steps), and the time spent in GeNN."""
         net = self.net
         self._push_weights()
+        plastic, own = pygenn_plastic.start(self, records)
         wanted = {}  # pname -> [(key, state, index)]
         for key, plan in records.items():
             if plan[0] in ("population", "target"):
@@ -335,6 +350,10 @@ class GeNNNetwork:
                 dtype = (numpy_dtype(self.pops[pname].model.state(state).dtype, self.precision)
                          if "__" not in state else self.precision)
                 out[key][state] = np.empty((steps, self.batch, width), dtype)
+        for key, names in own.items():
+            out[key].update({state: np.empty((steps, self.batch,
+                                              plastic[key].state[state].shape[1]),
+                                             plastic[key].dtypes[state]) for state in names})
         feeds = {}
         for pname, plan in plans.items():
             part = self.pops[pname]
@@ -355,10 +374,16 @@ class GeNNNetwork:
                 for key, state, index in items:
                     got = self.read_state(pname, state)
                     out[key][state][i] = got if index is None else got[:, np.asarray(index)]
+            for key, names in own.items():
+                for state, got in pygenn_plastic.recorded(self, key, plastic[key],
+                                                          names).items():
+                    out[key][state][i] = got
             if spiking and (i + 1 - chunk == self.recording or i + 1 == steps):
                 self._collect(flags, chunk, i + 1, step0)
                 chunk = i + 1
         seconds = time.perf_counter() - started
+        for cname, rule in plastic.items():
+            pygenn_plastic.finish(self, cname, rule)
         spikes = {}
         for pname, pop in net.populations.items():
             if pop.is_source:

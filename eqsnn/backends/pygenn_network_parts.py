@@ -70,11 +70,14 @@ def connection_part(genn, conn):
                            "synapse group without any",
                            hint="leave the connection out, or run the network on numpy "
                            "or c")
-    # a plastic connection (a weight-update model) is refused by weight_update_spec
     plastic = getattr(conn, "_plastic", None)
-    rule = getattr(plastic, "model", plastic)
     hetero = conn._delays.ndim == 1 and conn._delay_range[0] != conn._delay_range[1]
-    wu = weight_update_spec("static", heterogeneous_delay=hetero, rule=rule)
+    if plastic is not None:  # its GeNN model is printed when the network is built
+        from . import pygenn_plastic
+        pygenn_plastic.check(genn, conn)
+        wu = None
+    else:
+        wu = weight_update_spec("static", heterogeneous_delay=hetero)
     model = conn.synapse_model
     ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
     n_target = conn.target.n
@@ -86,7 +89,7 @@ def connection_part(genn, conn):
     initial = initial_states(model, values, precompute, conn.synapse_init, genn.batch,
                              (n_target,), genn.dt, genn.precision)
     values.update(precompute)
-    return _Part(wu=wu, ps=ps, values=values, init=initial, hetero=hetero)
+    return _Part(wu=wu, ps=ps, values=values, init=initial, hetero=hetero, plastic=plastic)
 
 
 class PopulationView:

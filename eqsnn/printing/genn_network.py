@@ -14,12 +14,13 @@ A connection becomes a GeNN synapse group with three parts:
 
   The output goes into the target's additional input var of its own
   connection (``post_target_var``), never straight into ``Isyn``;
-* **the weight-update model** (:func:`weight_update_spec`): one case per kind
-  of eqsnn weight-update rule.  Today the only kind is ``static``: a
+* **the weight-update model** (:func:`weight_update_spec`): for a static
+  connection, a
   per-synapse weight ``eqsnn_weight`` added to the postsynaptic input on a
   presynaptic spike (``addToPost(eqsnn_weight)``), or with per-synapse delays
   ``addToPostDelay(eqsnn_weight, eqsnn_delay)`` (GeNN's heterogeneous
-  dendritic delay);
+  dendritic delay); a plastic connection's model is printed from its
+  :class:`~eqsnn.ir.WeightUpdate` by :mod:`eqsnn.printing.genn_plasticity`;
 * **the target neuron** (:func:`network_neuron`): the eqsnn neuron with one
   extra float input per incoming connection, which it adds to the input the
   connection targets in connection order, after the user's own value
@@ -188,14 +189,16 @@ def weight_update_spec(kind: str = "static", *, heterogeneous_delay: bool = Fals
     """The GeNN weight-update model of an eqsnn connection.
 
     ``kind`` ``"static"``: a per-synapse weight ``g`` added to the postsynaptic
-    input when a presynaptic spike arrives.  A plastic rule (``rule`` not None,
-    e.g. STDP with ``on_pre``/``on_post``) is not printed for GeNN yet.
+    input when a presynaptic spike arrives.  A plastic rule (an
+    :class:`~eqsnn.ir.WeightUpdate`) is printed by
+    :func:`eqsnn.printing.genn_plasticity.plastic_parts` instead.
     """
     if rule is not None or kind != "static":
         name = getattr(rule, "name", kind)
         raise BackendError(
-            f"plastic weight-update rule {name!r} does not run on pygenn yet",
-            hint="run plastic networks on the numpy or c backend")
+            f"weight_update_spec prints the static rule only, not {name!r}",
+            hint="print a plastic weight-update model with "
+            "eqsnn.printing.genn_plasticity.plastic_parts")
     if heterogeneous_delay:
         return WeightUpdateSpec("EqsnnStaticDelay", ((WEIGHT_VAR, "scalar"),
                                                      (DELAY_VAR, "uint32_t")),
