@@ -17,7 +17,7 @@ from test_network import LIF, _cuba_like, _lif_step, _oracle_ten
 
 import eqsnn
 from eqsnn import ir
-from eqsnn.errors import BackendError, EqsnnError
+from eqsnn.errors import BackendError, EqsnnError, NumericalError
 from eqsnn.initializers import Uniform
 from eqsnn.network import (
     AlphaCurr,
@@ -353,3 +353,26 @@ def test_a_plastic_connection_with_a_longer_delay_is_refused_before_genn_builds(
                        "of 1 step"):
         net.run(3)
     assert net.step == 0
+
+
+@pygenn_only
+def test_a_state_that_becomes_infinite_is_reported_as_on_numpy(pygenn):
+    """The numerical check runs inside GeNN too, every state in every step: the same
+    NumericalError, at the same step, lane and neuron, as on numpy."""
+    grow = eqsnn.compile("neuron Grow\n    state V = 1.0\n    input Isyn = 0.0\n"
+                         "    param a = 1e10\n    after: V *= a\n    after: V += Isyn\n"
+                         "    threshold: V > 1e30\n    reset: V -= 1.0\n")
+    messages = {}
+    for backend in ("numpy", "pygenn"):
+        net = Network(backend=backend, precision="float32")
+        src = net.add_spike_source("s", 1, steps=[1], neurons=[0])
+        net.add_population("p", grow, 2)
+        net.connect(src, "p", Delta(), weight=0.5, delay=1)
+        with pytest.raises(NumericalError) as error:
+            net.run(20)
+        messages[backend] = str(error.value)
+        assert (error.value.step, error.value.lane, error.value.neuron) == (3, 0, 0)
+        with pytest.raises(NumericalError) as again:  # V is still infinite: the next run
+            net.run(2)                                # reports it from its own first step
+        assert again.value.step == 20
+    assert messages["pygenn"] == messages["numpy"]

@@ -10,6 +10,7 @@ from ..errors import BackendError, ParameterError
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
 from ..runtime import host
+from ..runtime.checks import with_checks
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "connection_part", "population_part"]
@@ -50,6 +51,8 @@ def population_part(genn, pop, index):
         params = {**build.arrays, **build.params, **params}
         init = {**build.init, **init}
     model = network_neuron(pop.ir, tuple((c.name, c.target_input) for c in pop.incoming))
+    # the numerical check, every state in every step (a network runs no second pass)
+    model = with_checks(model, genn.precision, defer=False)
     values = prepare_params(model, params, (pop.n,), genn.precision)
     arrays = prepare_arrays(model, params)
     precompute = host.evaluate_precompute(model, values, genn.dt)

@@ -86,9 +86,14 @@ class WindowedRun:
         if self._genn is not None:  # pygenn: one GeNN model runs the whole network
             collected, fired, simulate = self._genn.run(steps, self._step, plans, records)
             first, self._step = self._step, self._step + steps
-            return self._results(steps, first, records, collected,
-                                 {p: [fired[p]] if p in fired else [] for p in self.populations},
-                                 started, simulate)
+            result = self._results(steps, first, records, collected,
+                                   {p: [fired[p]] if p in fired else []
+                                    for p in self.populations}, started, simulate)
+            self._genn.report(result)
+            for conn in self.connections.values():  # plastic states, read back after the run
+                if conn._plastic is not None:
+                    conn._plastic.check(result)
+            return result
         if self._fused is not None:  # the whole run in one call into C (fused.py)
             first = self._step
             collected, spikes, simulate = self._fused.run(steps, first, plans, records)

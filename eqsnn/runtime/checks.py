@@ -59,15 +59,16 @@ def checked_states(model: ir.Model) -> list[ir.State]:
     return [s for s in model.states if s.dtype == "float" and not s.name.startswith("_")]
 
 
-def with_checks(model: ir.Model, precision: str) -> ir.Model:
-    """``model`` whose step ends by recording the first failed check of each neuron."""
+def with_checks(model: ir.Model, precision: str, defer: bool = True) -> ir.Model:
+    """``model`` whose step ends by recording the first failed check of each neuron;
+    ``defer=False`` tests every state in every step (no second pass, see ``sticky_states``)."""
     states = checked_states(model)
     if not states:
         return model
     unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
     limit = sympy.Float(FLOAT_MAX[precision])
     # a second pass must give the same states: not where draws may differ (GeNN's generator)
-    deferred = sticky_states(model) if not model.random_draws() else set()
+    deferred = sticky_states(model) if defer and not model.random_draws() else set()
     statements: list = []
     for k, state in enumerate(states):
         x = sympy.Symbol(state.name)
