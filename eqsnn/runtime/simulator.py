@@ -13,7 +13,6 @@ import math
 import numbers
 import time
 import types
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,17 +20,11 @@ import numpy as np
 from .. import ir
 from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
-from ..pipeline import EqsnnWarning
-from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP, precision_params, run_report
+from ..solve.adaptive import precision_params
 from . import host
 from .checks import (
     CHECK_ALL,
-    CHECK_CODE,
-    CHECK_STEP,
-    checked_states,
     deferred_states,
-    first_failure,
-    numerical_error,
     with_checks,
 )
 from .guard import Snapshot, check_record_memory, record_bytes
@@ -46,6 +39,7 @@ from .inputs import (
 )
 from .progress import run_with_progress
 from .quantities import from_internal, time_step, to_internal, unit_symbols
+from .reports import RunReports
 from .result import Result, RunInfo, Spikes, Timing
 from .spike_bits import SpikeBits
 from .spike_offsets import SPIKE_OFFSET, spike_offset_source, split_offset_request
@@ -65,7 +59,7 @@ __all__ = ["Simulator"]
 RUNTIME_PARAMS = ("run_steps",)
 
 
-class Simulator:
+class Simulator(RunReports):
     """``n`` neurons (an int or a shape; neuron id = C-order flat index) in ``batch_size`` lanes.
 
     ``model`` is an :class:`eqsnn.Model`, an :class:`eqsnn.ir.Model` or a
@@ -248,61 +242,6 @@ class Simulator:
                        first_step, ids)
         return Result(types.MappingProxyType(variables), spikes, readout, timing, self.shape,
                       types.MappingProxyType(unit_symbols(self.model, variables)), info)
-
-    def _second_pass(self, snapshot: Snapshot, arguments) -> bool:
-        """Where a state whose test waits for a second pass (``runtime.checks.sticky_states``:
-        once NaN or infinite, it stays so) is not finite after the run, run the steps again
-        from ``snapshot`` with every test (``arguments`` those of :meth:`_run`, recording
-        nothing) to record the first failing step; the population ends as after the run.
-        Returns whether the kernel's record may hold a failure (False where every test
-        waits for the second pass and none was needed)."""
-        deferred = deferred_states(self._emitted)
-        if not deferred:
-            return True
-
-        def finite(name):  # a sum is finite unless a value is not (or it overflows)
-            value = self._runner.get_state(name)
-            return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
-
-        if all(finite(name) for name in deferred):
-            return len(deferred) < len(checked_states(self._emitted))
-        after = Snapshot(self._runner, [s.name for s in self._emitted.states])
-        snapshot.restore()
-        self._runner.set_value(CHECK_ALL, np.int32(1))
-        try:
-            self._run(*arguments)
-            records = {name: self._runner.get_state(name) for name in (CHECK_STEP, CHECK_CODE)}
-        finally:
-            self._runner.set_value(CHECK_ALL, self._values[CHECK_ALL])  # as it was
-            after.restore()
-        for name, value in records.items():
-            self._runner.set_state(name, value)
-        return True
-
-    def _report(self, result: Result, recorded: bool = True) -> None:
-        """Reduce the kernel's records once per run: warn where the adaptive integrator
-        reached its substep bound or a threshold was crossed twice in a step; raise the first
-        failure of the numerical check.  Each record is cleared, so the next run reports its
-        own."""
-        if "adaptive" in self.model.meta:
-            limit, extra = (self._runner.get_state(name)
-                            for name in (LIMIT_STEP, EXTRA_CROSSINGS))
-            for message in run_report(self.model, limit, extra):
-                warnings.warn(message, EqsnnWarning, stacklevel=3)
-            if (limit >= 0).any():
-                self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
-            if extra.any():
-                self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
-        if self._emitted is self.model or not recorded:
-            return
-        steps = self._runner.get_state(CHECK_STEP)
-        failure = first_failure(steps)
-        if failure is None:
-            return
-        self._runner.set_state(CHECK_STEP, np.full_like(steps, -1))
-        _, lane, neuron, _ = failure
-        code = int(self._runner.get_state(CHECK_CODE)[lane, neuron])
-        raise numerical_error(self.model, failure, code, self.dt, self.shape, result)
 
     def reset(self) -> None:
         """Restore every state to its initial value and the step counter (and ``t``) to 0."""

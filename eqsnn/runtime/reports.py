@@ -1,0 +1,91 @@
+"""What a :class:`~eqsnn.Simulator` reports after a run: the numerical check's second pass
+and first failure, and the adaptive integrator's warnings.
+
+The kernel records each neuron's first failing step of the numerical check
+(:mod:`eqsnn.runtime.checks`); states that, once NaN or infinite, stay so are
+tested only at the end of the run, and only where one is not finite are the
+run's steps run again from its start with every test, to find the first
+failing step.  :class:`RunReports` is a base class of the Simulator holding no
+state of its own.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..pipeline import EqsnnWarning
+from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP, run_report
+from .checks import (
+    CHECK_ALL,
+    CHECK_CODE,
+    CHECK_STEP,
+    checked_states,
+    deferred_states,
+    first_failure,
+    numerical_error,
+)
+from .guard import Snapshot
+from .result import Result
+
+__all__ = ["RunReports"]
+
+
+class RunReports:
+    """The Simulator's reports after a run (a base class, holding no state of its own)."""
+
+    def _second_pass(self, snapshot: Snapshot, arguments) -> bool:
+        """Where a state whose test waits for a second pass (``runtime.checks.sticky_states``:
+        once NaN or infinite, it stays so) is not finite after the run, run the steps again
+        from ``snapshot`` with every test (``arguments`` those of :meth:`_run`, recording
+        nothing) to record the first failing step; the population ends as after the run.
+        Returns whether the kernel's record may hold a failure (False where every test
+        waits for the second pass and none was needed)."""
+        deferred = deferred_states(self._emitted)
+        if not deferred:
+            return True
+
+        def finite(name):  # a sum is finite unless a value is not (or it overflows)
+            value = self._runner.get_state(name)
+            return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
+
+        if all(finite(name) for name in deferred):
+            return len(deferred) < len(checked_states(self._emitted))
+        after = Snapshot(self._runner, [s.name for s in self._emitted.states])
+        snapshot.restore()
+        self._runner.set_value(CHECK_ALL, np.int32(1))
+        try:
+            self._run(*arguments)
+            records = {name: self._runner.get_state(name) for name in (CHECK_STEP, CHECK_CODE)}
+        finally:
+            self._runner.set_value(CHECK_ALL, self._values[CHECK_ALL])  # as it was
+            after.restore()
+        for name, value in records.items():
+            self._runner.set_state(name, value)
+        return True
+
+    def _report(self, result: Result, recorded: bool = True) -> None:
+        """Reduce the kernel's records once per run: warn where the adaptive integrator
+        reached its substep bound or a threshold was crossed twice in a step; raise the first
+        failure of the numerical check.  Each record is cleared, so the next run reports its
+        own."""
+        if "adaptive" in self.model.meta:
+            limit, extra = (self._runner.get_state(name)
+                            for name in (LIMIT_STEP, EXTRA_CROSSINGS))
+            for message in run_report(self.model, limit, extra):
+                warnings.warn(message, EqsnnWarning, stacklevel=3)
+            if (limit >= 0).any():
+                self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
+            if extra.any():
+                self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
+        if self._emitted is self.model or not recorded:
+            return
+        steps = self._runner.get_state(CHECK_STEP)
+        failure = first_failure(steps)
+        if failure is None:
+            return
+        self._runner.set_state(CHECK_STEP, np.full_like(steps, -1))
+        _, lane, neuron, _ = failure
+        code = int(self._runner.get_state(CHECK_CODE)[lane, neuron])
+        raise numerical_error(self.model, failure, code, self.dt, self.shape, result)
