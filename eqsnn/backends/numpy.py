@@ -203,8 +203,6 @@ _POSITIONS = [
     "_NOWHERE = np.zeros(0, np.intp)",
     "",
     "",
-    "",
-    "",
     "class _Outside:",
     '    """The flat positions ``at`` where a mask does not hold (it holds almost everywhere)."""',
     "",
