@@ -300,6 +300,10 @@ def fast_path_runs(name, precision="float32", tile=0, positions=None, held=True,
                    params={"v_thresh": np.linspace(0.8, 1.2, n)} if name == "held_mix" else None)
     runner.tiling = numpy_tiles.Tiling(batch, n, tile)
     runner.spike_block_bytes = 5 * batch * n  # blocks of 5 steps: several per run
+    if positions is always_outside:  # the store everywhere, the few outside put back
+        outside = runner.program.run.__globals__.get("_Outside")
+        positions = where_only if outside is None else (
+            lambda mask: outside(np.flatnonzero(~mask)))
     if positions is not None:
         runner.program.run.__globals__.update(_positions=positions, _SPARSE_MIN=0)
     generator = np.random.default_rng(3)
@@ -339,6 +343,10 @@ def always_sparse(mask):
     return np.flatnonzero(mask)
 
 
+def always_outside(mask):
+    raise AssertionError("replaced in fast_path_runs by the program's _Outside")
+
+
 @pytest.mark.parametrize("name", sorted(FAST_PATH_MODELS))
 @pytest.mark.parametrize("precision", ["float32", "float64"])
 def test_fast_paths_give_the_bits_of_the_straightforward_path(name, precision):
@@ -346,6 +354,7 @@ def test_fast_paths_give_the_bits_of_the_straightforward_path(name, precision):
     reference = fast_path_runs(name, precision, positions=where_only, held=False)
     assert_same_bits(fast_path_runs(name, precision, positions=where_only), reference)
     assert_same_bits(fast_path_runs(name, precision, positions=always_sparse), reference)
+    assert_same_bits(fast_path_runs(name, precision, positions=always_outside), reference)
     for tile in (7, 2 * 37, 10**6):  # 6 parts of 7 or 2 of a lane; 2 lanes; all
         assert_same_bits(fast_path_runs(name, precision, tile=tile), reference)
         assert_same_bits(fast_path_runs(name, precision, tile=tile, held=False,
@@ -411,6 +420,13 @@ def test_positions_choose_the_cheaper_form():
     mask[:] = True
     mask[0, ::3] = False
     assert positions(mask) is None  # dense: where=
+    mask[:] = True
+    mask[1, 7] = mask[0, 19999] = False
+    outside = positions(mask)  # almost everywhere: every element, the two put back
+    assert type(outside) is program.run.__globals__["_Outside"]
+    np.testing.assert_array_equal(outside.at, [19999, 20007])
+    mask[:] = True
+    assert positions(mask).at.size == 0
     mask[:] = False
     mask[0, 3] = True
     assert positions(mask) is None  # very sparse: where=

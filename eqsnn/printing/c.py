@@ -309,6 +309,15 @@ class _StepBody:
                 self.nested(stmt.body)
                 self.line("}")
                 continue
+            if isinstance(stmt, ir.If) and self.deferring and stmt.cond == sympy.Not(
+                    sympy.Symbol(self.model.meta["adaptive"].get("try_ok", ""))):
+                # the try's error was too large: the loop-free variant defers the neuron anyway
+                self.lines.append("#if !EQSNN_FAST_STEP")
+                self.line(f"if ({self.expression(stmt.cond, 'bool')}) {{")
+                self.nested(stmt.body)
+                self.line("}")
+                self.lines.append("#endif")
+                continue
             if isinstance(stmt, ir.While) and top and self.deferring:
                 self.lines.append("#if EQSNN_FAST_STEP")
                 self.line(f"_defer = {self.expression(stmt.cond, 'bool')};")

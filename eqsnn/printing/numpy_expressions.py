@@ -179,7 +179,8 @@ class NumpyExpressionPrinter:
             gathered = self.gathered(mask, op.args, ops, modes, where_is)
         if gathered is not None:
             at, values = gathered
-            self.masked(at, lines, f"{target}.put({at}, {gathered_op(op, values)})")
+            self.masked(at, lines, f"{target}.put({at}, {gathered_op(op, values)})",
+                        target, array_op(op, args, target, ""))
         else:
             self.lines(lines)
 
@@ -189,8 +190,9 @@ class NumpyExpressionPrinter:
         line = f"np.copyto({target}, {value}{where})"
         gathered = self.gathered(mask, [lowered.result], lowered.ops, modes, where_is)
         if gathered is not None:
-            at, (value,) = gathered
-            self.masked(at, [line], f"{target}.put({at}, {value})")
+            at, (taken,) = gathered
+            self.masked(at, [line], f"{target}.put({at}, {taken})", target,
+                        [f"np.copyto({target}, {value})"])
         else:
             self.line(line)
 
@@ -219,10 +221,19 @@ class NumpyExpressionPrinter:
             self.line(f"{name} = _positions({mask}) if _sparse else None")
         return self.positions[mask]
 
-    def masked(self, at: str, where_lines: list[str], sparse_line: str) -> None:
+    def masked(self, at: str, where_lines: list[str], sparse_line: str, target: str,
+               plain_lines: list[str]) -> None:
+        """The store under a mask three ways (see ``_positions``): ``where=``, on every
+        element with the few outside the mask put back, or on the mask's positions only."""
         self.line(f"if {at} is None:  # where= is the cheaper way, see _positions")
         self.depth += 1
         self.lines(where_lines)
+        self.depth -= 1
+        self.line(f"elif type({at}) is _Outside:  # almost everywhere: the others put back")
+        self.depth += 1
+        self.line(f"_kept = {target}.take({at}.at)")
+        self.lines(plain_lines)
+        self.line(f"{target}.put({at}.at, _kept)")
         self.depth -= 1
         self.line("else:")
         self.depth += 1

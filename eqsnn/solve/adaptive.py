@@ -79,6 +79,9 @@ SUBSTEP, LIMIT_STEP, EXTRA_CROSSINGS = "_substep", "_substep_limit_step", "_extr
 SPIKE_OFFSET = "_spike_offset"
 #: the step-local flag guarding the whole-step substep tried before the loop
 TRY = "_ad_try"
+#: the step-local flag: the whole-step substep's error was accepted (where it was not, the
+#: loop starts at its second iteration; a loop-free variant of the step defers such a neuron)
+TRY_OK = "_adf_ok"
 
 # Dormand & Prince (1980), RK5(4)7M: nodes, stage weights, fifth-order weights, error weights
 _C = (0, R(1, 5), R(3, 10), R(4, 5), R(8, 9), 1, 1)
@@ -257,7 +260,7 @@ def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y") -> list:
 def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
                    rejected=_REJECTED) -> list:
     """The mean square ``err`` of the scaled error of the substep, whether it is accepted
-    (``ok``), and the factor ``fac`` for the next substep size."""
+    (``ok``), and the factor ``fac`` for the next substep size (unless ``fac`` is None)."""
     rtol, atol = _sym(RTOL), _sym(ATOL)
     squares = sympy.Integer(0)
     for i, x in enumerate(xs):
@@ -268,10 +271,14 @@ def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
         # which it gets somewhere, which an error relative to the change controls
         scale = atol + rtol * sympy.Max(sympy.Abs(x), sympy.Abs(x5[i] - x))
         squares += (estimate / scale) ** 2
-    return [
+    control = [
         # NaN anywhere makes err NaN: rejected, and the substep shrinks
         ir.Local(err.name, "float", squares / len(xs)),
         ir.Local(ok.name, "bool", sympy.Or(sympy.LessThan(err, 1), last)),
+    ]
+    if fac is None:
+        return control
+    return control + [
         # no growth right after a rejection (Hairer & Wanner's facmax = 1): a substep that
         # grows again at once is rejected again in a blow-up, every other try wasted
         ir.Local(fac.name, "float", _select(rejected, sympy.Min(_factor(err), sympy.Integer(1)),
@@ -303,9 +310,9 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
     code: the ``numpy`` backend runs it on whole arrays, the ``c`` backend vectorises it."""
     kf = [k[0]] + [[_sym(f"_kf{s + 1}_{v}") for v in names] for s in range(1, 7)]
     xf = [_sym(f"_xf_{v}") for v in names]
-    errf, okf, facf = _sym("_adf_err"), _sym("_adf_ok"), _sym("_adf_fac")
+    errf, okf, facf = _sym("_adf_err"), _sym(TRY_OK), _sym("_adf_fac")
     statements = [*_stages(xs, names, kf, xf, rhs, DT, sympy.Integer(0), "_yf"),
-                  *_error_control(xs, xf, kf, DT, errf, okf, facf, sympy.false, sympy.false)]
+                  *_error_control(xs, xf, kf, DT, errf, okf, None, sympy.false, sympy.false)]
     fast = sympy.And(sympy.GreaterThan(_H, DT), okf)  # _ad_try: see the end
     if threshold is not None:
         fast = sympy.And(fast, sympy.Not(threshold.xreplace(dict(zip(xs, xf)))))
@@ -315,9 +322,12 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
         ir.If(_FAST, (*(ir.Assign(x.name, xf[i]) for i, x in enumerate(xs)),
                       ir.Assign(_TAU.name, DT))),
         # rejected: the loop's first iteration would have been this substep; it starts at
-        # its second, with the smaller size
+        # its second, with the smaller size.  The factor (a log and an exp) is computed
+        # here only: the loop-free step of the c backend, which defers such a neuron to the
+        # full step, leaves this block out (see eqsnn.printing.c)
         ir.If(sympy.Not(okf),
-              (ir.Assign(_H.name, DT * facf), ir.Assign(_REJECTED.name, sympy.true),
+              (ir.Local(facf.name, "float", _factor(errf)),
+               ir.Assign(_H.name, DT * facf), ir.Assign(_REJECTED.name, sympy.true),
                ir.Assign(_IT.name, sympy.Integer(1)))),
     ]
     # only where the carried size allows the whole step (the c backend's loop-free step

@@ -6,7 +6,7 @@ import sympy
 
 from .. import ir
 from ..frontend.check import Checked
-from .adaptive import TRY
+from .adaptive import TRY, TRY_OK
 from .update import Update
 
 
@@ -27,7 +27,7 @@ def assemble(checked: Checked, system, method: ir.Method, update: Update) -> ir.
     if adaptive is not None:
         params, states = params + adaptive.params, states + adaptive.states
         threshold, reset = adaptive.threshold, adaptive.reset
-        meta["adaptive"] = {"max_substeps": adaptive.max_substeps, "try": TRY,
+        meta["adaptive"] = {"max_substeps": adaptive.max_substeps, "try": TRY, "try_ok": TRY_OK,
                             "tolerances_given": sorted({"rtol", "atol"}
                                                        & set(checked.method_options))}
     return ir.Model(

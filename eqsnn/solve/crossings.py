@@ -98,6 +98,17 @@ def hermite(x0, x1, f0, f1, h, theta):
             + (3 * t2 - 2 * t3) * x1 + (t3 - t2) * h * f1)
 
 
+def hermite_coefficients(x0, x1, f0, f1, h):
+    """``(q1, q2, q3)`` with :func:`hermite` ``= x0 + θ·(q1 + θ·(q2 + θ·q3))``.
+
+    >>> th = sympy.Symbol("th")
+    >>> q1, q2, q3 = hermite_coefficients(1, 2, 3, 4, 5)
+    >>> sympy.expand(1 + th * (q1 + th * (q2 + th * q3)) - hermite(1, 2, 3, 4, 5, th))
+    0
+    """
+    return (h * f0, 3 * (x1 - x0) - h * (2 * f0 + f1), 2 * (x0 - x1) + h * (f0 + f1))
+
+
 def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset, rhs,
                      names):
     """Bisection for the crossing on the Hermite interpolant, the state there, the reset's
@@ -107,15 +118,27 @@ def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset
     moving = [i for i, x in enumerate(xs) if x in relation.free_symbols]
     statements: list = [ir.Local(lo.name, "float", sympy.Float(0.0)),
                         ir.Local(hi.name, "float", sympy.Float(1.0))]
+    # the interpolant of each state the threshold reads, as a polynomial in theta (Horner):
+    # its coefficients once, then 6 operations a bisection instead of some 20
+    cubic = {}
+    for i in moving:
+        q = [_sym(f"_ad_q{j}_{names[i]}") for j in (1, 2, 3)]
+        for name, value in zip(q, hermite_coefficients(xs[i], x5[i], k[0][i], k[6][i], hh)):
+            statements.append(ir.Local(name.name, "float", value))
+        cubic[i] = q
+
+    def interpolant(theta):
+        return {xs[i]: xs[i] + theta * (q1 + theta * (q2 + theta * q3))
+                for i, (q1, q2, q3) in cubic.items()}
     for _ in range(BISECTIONS):
-        at = {xs[i]: hermite(xs[i], x5[i], k[0][i], k[6][i], hh, mid) for i in moving}
+        at = interpolant(mid)
         statements += [
             ir.Local(mid.name, "float", sympy.Float(0.5) * (lo + hi)),
             ir.Local(inside.name, "bool", relation.xreplace(at)),
             ir.Assign(hi.name, _select(inside, mid, hi)),
             ir.Assign(lo.name, _select(inside, lo, mid)),
         ]
-    statements += _secant(relation, xs, x5, k, hh, moving, lo, hi)
+    statements += _secant(relation, interpolant, lo, hi)
     at_crossing = [_sym(f"_xc_{v}") for v in names]
     statements += [ir.Local(c.name, "float", hermite(x, x5[i], k[0][i], k[6][i], hh, hi))
                    for i, (x, c) in enumerate(zip(xs, at_crossing))]
@@ -131,14 +154,14 @@ def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset
     return statements
 
 
-def _secant(relation, xs, x5, k, hh, moving, lo, hi) -> list:
+def _secant(relation, interpolant, lo, hi) -> list:
     """``hi`` moved to the secant's zero of ``lhs - rhs`` in the bracket ``[lo, hi]`` (kept
-    in it; ``hi`` itself where the two ends have the same value)."""
+    in it; ``hi`` itself where the two ends have the same value); ``interpolant(theta)``
+    maps the states the threshold reads to their interpolated values."""
     g_lo, g_hi = _sym("_ad_glo"), _sym("_ad_ghi")
 
     def gap(theta):
-        at = {xs[i]: hermite(xs[i], x5[i], k[0][i], k[6][i], hh, theta) for i in moving}
-        return (relation.lhs - relation.rhs).xreplace(at)
+        return (relation.lhs - relation.rhs).xreplace(interpolant(theta))
     width = g_hi - g_lo
     step = (hi - lo) * g_hi / _select(sympy.Eq(width, 0), sympy.Integer(1), width)
     return [
