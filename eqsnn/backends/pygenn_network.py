@@ -404,12 +404,7 @@ class GeNNNetwork:
         spikes = {}
         for pname, pop in net.populations.items():
             if pop.is_source:
-                at, ids = pop._spike_source
-                lo, hi = np.searchsorted(at, [step0, step0 + steps])
-                s_step = np.repeat(at[lo:hi], self.batch)
-                s_neuron = np.repeat(ids[lo:hi], self.batch)
-                s_batch = np.tile(np.arange(self.batch, dtype=np.int64), hi - lo)
-                spikes[pname] = (s_step, s_batch, s_neuron)
+                spikes[pname] = pop.source_spikes(step0, steps, self.batch)
             elif pname in flags:
                 k, b, i = np.nonzero(flags[pname])
                 spikes[pname] = (k.astype(np.int64) + step0, b.astype(np.int64),

@@ -25,8 +25,9 @@ model apart again into an :class:`eqsnn.ir.WeightUpdate`; ``docs/network.md``
 
 from __future__ import annotations
 
-from ..errors import CheckError
 from . import syntax as s
+from .synapse import _error
+from .synapse import _kind as _synapse_kind
 
 #: the per-synapse state that a spike delivers
 WEIGHT = "w"
@@ -55,22 +56,14 @@ _NOT_HERE = {
 }
 
 
-def _error(message, pos, hint=None) -> CheckError:
-    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
-
-
 def _kind(decl) -> str | None:
-    if isinstance(decl, s.InputDecl):
-        return "input"
-    if isinstance(decl, s.ArrayDecl):
-        return "array"
+    """What a declaration is, for the message that refuses it (synapse models' kinds, and
+    the two parts only they have)."""
     if isinstance(decl, s.OutputDecl):
         return "output"
     if isinstance(decl, s.PostDecl):
         return "post"
-    if isinstance(decl, (s.BlockDecl, s.ConditionDecl)):
-        return decl.kind
-    return None
+    return _synapse_kind(decl)
 
 
 def names_in(expr) -> set[str]:

@@ -47,6 +47,14 @@ class Population:
     def spiking(self) -> bool:
         return self.is_source or self.ir.spiking
 
+    def source_spikes(self, step0: int, steps: int, batch: int) -> tuple:
+        """A spike source's spikes in steps ``[step0, step0 + steps)``, the same in every
+        lane: ``(step, lane, neuron)`` arrays in (step, neuron, lane) order."""
+        at, ids = self._spike_source
+        lo, hi = np.searchsorted(at, [step0, step0 + steps])
+        return (np.repeat(at[lo:hi], batch), np.tile(np.arange(batch, dtype=np.int64), hi - lo),
+                np.repeat(ids[lo:hi], batch))
+
     def __repr__(self) -> str:
         kind = "spike source" if self.is_source else self.ir.name
         return f"<Population {self.name!r}: {self.n} x {kind}>"

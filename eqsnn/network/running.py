@@ -118,11 +118,7 @@ class WindowedRun:
             new = {}
             for pname, pop in self.populations.items():
                 if pop.is_source:
-                    at, ids = pop._spike_source
-                    lo, hi = np.searchsorted(at, [step0, step0 + w])
-                    s_step = np.repeat(at[lo:hi], self.batch_size)
-                    s_neuron = np.repeat(ids[lo:hi], self.batch_size)
-                    s_batch = np.tile(np.arange(self.batch_size, dtype=np.int64), hi - lo)
+                    s_step, s_batch, s_neuron = pop.source_spikes(step0, w, self.batch_size)
                     order = np.lexsort((s_neuron, s_batch, s_step))
                     new[pname] = (s_step[order], s_batch[order], s_neuron[order])
                     continue
