@@ -103,3 +103,33 @@ def test_population_inputs_in_units_as_the_simulator_takes_them(models, backend)
         net.connect("p", "q", models[1], weight=1.0)
         got = net.run(30, inputs={"p": {"Isyn": drive}}, record={"p": ["V"]})["p"].vars["V"]
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+VOLT_NEURON = """neuron LifVolt
+    param tau = 10.0 ms
+    param R = 1.0 MOhm
+    state V = 0.0 [V]
+    input Isyn = 0.0 nA
+    dV/dt = (-V + R * Isyn) / tau
+    threshold: V >= 1.0 [V]
+    reset: V = 0.0 [V]
+"""
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c),
+                                     pytest.param("pygenn", marks=pytest.mark.pygenn)])
+def test_recorded_states_are_in_their_declared_units_as_on_a_simulator(models, backend):
+    """V declared in volts, the synapse current in pA (the internal units are mV and nA):
+    what a run records, and ``state``, are in the declared units, on every backend."""
+    if backend == "pygenn":
+        pytest.importorskip("pygenn")
+    net = Network(dt=0.1, precision="float64", backend=backend)
+    net.add_spike_source("s", 2, steps=[0, 4], neurons=[0, 1])
+    net.add_population("p", eqsnn.compile(VOLT_NEURON), 2)
+    conn = net.connect("s", "p", models[1], weight=500.0, delay=2)  # 500 pA
+    res = net.run(40, record={"p": ["V"], conn.name: ["I"]})
+    current, v = res[conn.name].vars["I"], res["p"].vars["V"]
+    # the current: 500 pA arrives at step 2 and decays with tau = 5 ms
+    assert current[2, 0, 0] == pytest.approx(500.0 * np.exp(-0.1 / 5.0), rel=1e-12)
+    assert 1e-5 < v[-1, 0, 0] < 1e-3  # volts: about 0.2 mV
+    np.testing.assert_allclose(net.state["p"]["V"], v[-1], rtol=1e-12)

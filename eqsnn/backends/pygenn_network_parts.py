@@ -132,6 +132,8 @@ class _LazyState:
     def __getitem__(self, name):
         if name not in self._names:
             raise ParameterError(f"no state {name!r}")
-        out = self._genn.read_state(self._pname, name)
+        net = self._genn.net
+        out = np.array(net._declared(net.populations[self._pname], name,
+                                     self._genn.read_state(self._pname, name)))
         out.flags.writeable = False
         return out

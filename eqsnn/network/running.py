@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import EqsnnError, ParameterError
 from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
-from ..runtime.quantities import to_internal
+from ..runtime.quantities import declared_units, from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
@@ -145,7 +145,11 @@ class WindowedRun:
                     result = sim.run(w, inputs=win_inputs,
                                      record={**names, **({"spikes": None} if pop.spiking
                                                          else {})})
-                    got = dict(result.vars)
+                    # the Simulator gives declared units; collected values are internal
+                    # (_results converts them all alike)
+                    units = declared_units(sim.model)
+                    got = {s: v if s not in units or units[s].factor == 1
+                           else units[s].to_internal(v) for s, v in result.vars.items()}
                     sp = result.spikes
                     fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
                 simulate += time.perf_counter() - t0
@@ -270,6 +274,15 @@ class WindowedRun:
             keep = e >= next_step - self._d_max
             self._history[name] = (e[keep], b[keep], n[keep])
 
+    def _declared(self, pop, state, value):
+        """A recorded state (internal units) in its declared unit, as a Simulator gives it:
+        a neuron state of ``pop`` or, named ``<conn>__<state>``, a synapse state."""
+        model, name = pop.ir, state
+        if "__" in state:
+            conn, name = state.split("__", 1)
+            model = self.connections[conn].synapse_model if conn in self.connections else None
+        return value if model is None else from_internal(model, name, value)
+
     def _results(self, steps, first, records, collected, spikes, started, simulate):
         timing = Timing(steps, time.perf_counter() - started, simulate)
         results = {}
@@ -296,8 +309,10 @@ class WindowedRun:
                 shown = state.split("__", 1)[-1]
                 index = plan[2][state]
                 width = pop.n if index is None else len(index)
-                variables[shown] = (np.concatenate(parts) if parts else np.zeros(
-                    (0, self.batch_size, width))).reshape(steps, self.batch_size, width)
+                variables[shown] = self._declared(pop, state, (np.concatenate(parts) if parts
+                                                               else np.zeros((0, self.batch_size,
+                                                                              width))).reshape(
+                    steps, self.batch_size, width))
             if want and isinstance(spikes[pop.name], SpikeBits):  # written by the fused run
                 spike_obj = Spikes(spikes[pop.name], self.dt, first, self.batch_size, (pop.n,))
             elif want:
