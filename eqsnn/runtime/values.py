@@ -10,7 +10,6 @@ initial value on the host and applies ``init`` overrides, giving
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -170,12 +169,13 @@ def initial_states(model, values, precompute, init, batch, shape, dt, precision)
 
 
 def check_literals(model: ir.Model, precision: str) -> None:
-    """A ParameterError where a number written in the model overflows ``precision`` (``1e50``
-    in float32 would become inf: a threshold ``V > 1e50`` that never fires)."""
+    """A ParameterError where a number written in the per-step code overflows ``precision``
+    (``1e50`` in float32 would become inf: a threshold ``V > 1e50`` that never fires).
+    Initial and precomputed values are evaluated on the host and checked as values."""
     if precision != "float32":
         return
     limit = float(np.finfo(np.float32).max)
-    for expr in _expressions(model):
+    for expr in model.expressions():
         for number in expr.atoms(sympy.Float):
             with np.errstate(over="ignore"):
                 overflows = bool(np.isinf(np.float32(float(number))))
@@ -184,18 +184,3 @@ def check_literals(model: ir.Model, precision: str) -> None:
                     f"{model.name}: the number {float(number)!r} in the model overflows "
                     f"float32 (beyond {limit:.7g})",
                     hint="rescale it (other units), or simulate with precision='float64'")
-
-
-def _expressions(value):
-    """Every SymPy expression inside ``value`` (an IR dataclass, tuple or mapping)."""
-    if isinstance(value, sympy.Basic):
-        yield value
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            yield from _expressions(getattr(value, field.name))
-    elif isinstance(value, (tuple, list, frozenset, set)):
-        for item in value:
-            yield from _expressions(item)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _expressions(item)
