@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import BackendError
 from ..printing.genn import genn_precision
 from ..printing.genn_network import DELAY_VAR, WEIGHT_VAR, connection_input
-from ..runtime.checks import CHECK_CODE, CHECK_STEP, first_failure, numerical_error
+from ..runtime.checks import CHECK_STEP, raise_first_failure
 from . import numpy_dtype, pygenn_plastic
 from .pygenn_network_parts import PopulationView, connection_part, population_part
 from .pygenn_runtime import _claim, _release, cache_dir, genn_backend, quiet_build
@@ -325,15 +325,9 @@ class GeNNNetwork:
         for pname, part in self.pops.items():
             if part.source or CHECK_STEP not in part.names:
                 continue
-            steps = self.read_state(pname, CHECK_STEP)
-            failure = first_failure(steps)
-            if failure is None:
-                continue
-            _, lane, neuron, _ = failure
-            code = int(self.read_state(pname, CHECK_CODE)[lane, neuron])
-            self.write_state(pname, CHECK_STEP, np.full_like(steps, -1))
-            raise numerical_error(part.model, failure, code, self.dt,
-                                  (self.net.populations[pname].n,), result)
+            raise_first_failure(lambda name, p=pname: self.read_state(p, name),
+                                lambda name, value, p=pname: self.write_state(p, name, value),
+                                part.model, self.dt, (self.net.populations[pname].n,), result)
 
     def _push_weights(self):
         for cname, conn in self.net.connections.items():

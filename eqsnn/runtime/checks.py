@@ -29,7 +29,7 @@ from .. import ir
 from ..errors import NumericalError
 
 __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
-           "check_every_step",
+           "check_every_step", "raise_first_failure",
            "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
            "first_failure", "numerical_error"]
@@ -189,6 +189,20 @@ def first_failure(steps: np.ndarray) -> tuple[int, int, int, int] | None:
     masked = np.where(failed, steps, np.iinfo(steps.dtype).max)
     lane, neuron = np.unravel_index(int(np.argmin(masked)), steps.shape)
     return int(steps[lane, neuron]), int(lane), int(neuron), count
+
+
+def raise_first_failure(read, write, model: ir.Model, dt: float, shape, result) -> None:
+    """Raise the :class:`NumericalError` of the earliest failure a run recorded, after
+    clearing the record (so the next run reports its own); ``read(name)`` / ``write(name,
+    value)`` get and set the hidden ``(batch, n)`` check states of wherever the run was."""
+    steps = read(CHECK_STEP)
+    failure = first_failure(steps)
+    if failure is None:
+        return
+    write(CHECK_STEP, np.full_like(steps, -1))
+    _, lane, neuron, _ = failure
+    code = int(read(CHECK_CODE)[lane, neuron])
+    raise numerical_error(model, failure, code, dt, shape, result)
 
 
 def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result):

@@ -23,8 +23,7 @@ from .checks import (
     CHECK_STEP,
     checked_states,
     deferred_states,
-    first_failure,
-    numerical_error,
+    raise_first_failure,
 )
 from .guard import Snapshot
 from .result import Result
@@ -81,11 +80,5 @@ class RunReports:
                 self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
         if self._emitted is self.model or not recorded:
             return
-        steps = self._runner.get_state(CHECK_STEP)
-        failure = first_failure(steps)
-        if failure is None:
-            return
-        self._runner.set_state(CHECK_STEP, np.full_like(steps, -1))
-        _, lane, neuron, _ = failure
-        code = int(self._runner.get_state(CHECK_CODE)[lane, neuron])
-        raise numerical_error(self.model, failure, code, self.dt, self.shape, result)
+        raise_first_failure(self._runner.get_state, self._runner.set_state, self.model,
+                            self.dt, self.shape, result)
