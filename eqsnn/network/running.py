@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import EqsnnError, ParameterError
 from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
-from ..runtime.quantities import declared_units, from_internal, to_internal
+from ..runtime.quantities import from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
@@ -145,11 +145,7 @@ class WindowedRun:
                     result = sim.run(w, inputs=win_inputs,
                                      record={**names, **({"spikes": None} if pop.spiking
                                                          else {})})
-                    # the Simulator gives declared units; collected values are internal
-                    # (_results converts them all alike)
-                    units = declared_units(sim.model)
-                    got = {s: v if s not in units or units[s].factor == 1
-                           else units[s].to_internal(v) for s, v in result.vars.items()}
+                    got = dict(result.vars)  # in declared units already (see _declared)
                     sp = result.spikes
                     fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
                 simulate += time.perf_counter() - t0
@@ -275,8 +271,12 @@ class WindowedRun:
             self._history[name] = (e[keep], b[keep], n[keep])
 
     def _declared(self, pop, state, value):
-        """A recorded state (internal units) in its declared unit, as a Simulator gives it:
-        a neuron state of ``pop`` or, named ``<conn>__<state>``, a synapse state."""
+        """A recorded state in its declared unit, as a Simulator gives it: a neuron state of
+        ``pop`` or, named ``<conn>__<state>``, a synapse state.  As for inputs (``run``),
+        only where the network stepped the population itself: ``Simulator.run`` converts
+        its own."""
+        if self._fused is None and not _direct(pop._sim):
+            return value
         model, name = pop.ir, state
         if "__" in state:
             conn, name = state.split("__", 1)
