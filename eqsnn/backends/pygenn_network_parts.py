@@ -133,7 +133,7 @@ class _LazyState:
         if name not in self._names:
             raise ParameterError(f"no state {name!r}")
         net = self._genn.net
-        out = np.array(net._declared(net.populations[self._pname], name,
-                                     self._genn.read_state(self._pname, name)))
+        out = np.asarray(net._declared(net.populations[self._pname], name,
+                                       self._genn.read_state(self._pname, name)))
         out.flags.writeable = False
         return out
