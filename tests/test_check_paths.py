@@ -14,8 +14,10 @@ import importlib.util
 import fake_cupy
 import numpy as np
 import pytest
+import sympy
 
 import eqsnn
+from eqsnn import ir
 from eqsnn.errors import NumericalError
 from eqsnn.runtime.checks import deferred_states, sticky_states, with_checks
 
@@ -76,24 +78,41 @@ def simulator(path: str, text: str, n: int, **kwargs):
         yield eqsnn.Simulator(eqsnn.compile(text), n, **options)
 
 
+def drawn(text: str) -> str:
+    """``text`` with a state set from a random draw in every step: a model that draws is
+    tested in every step (no second pass), so the test inside the step runs."""
+    text = text.replace("    state n: int = 0\n", "    state n: int = 0\n    state u = 0.0\n")
+    return text.replace("    after:\n", "    after:\n        u = rand_uniform()\n")
+
+
 @pytest.mark.parametrize("precision", ["float32", "float64"])
 @pytest.mark.parametrize("path", PATHS)
-def test_nan_that_a_reset_makes_finite_is_reported_at_its_first_step(path, precision):
-    with simulator(path, NAN_HEALED, 5, batch_size=2, precision=precision) as sim:
+@pytest.mark.parametrize("every_step", [False, True], ids=["kept", "drawn"])
+def test_nan_that_a_reset_makes_finite_is_reported_at_its_first_step(path, precision,
+                                                                     every_step):
+    text = drawn(NAN_HEALED) if every_step else NAN_HEALED
+    with simulator(path, text, 5, batch_size=2, precision=precision) as sim:
+        assert ("rand" in sim.source.text) == every_step
         with pytest.raises(NumericalError) as caught:
             sim.run(6, record=["V"])
     error = caught.value
     assert (error.state, error.step, error.lane, error.neuron, error.count) == ("V", 2, 0, 0, 10)
     assert "V became NaN or infinite at step 2" in str(error)
-    assert np.all(error.result.vars["V"] == 1.0)  # the recorded state looks fine
+    recorded = error.result.vars["V"]
+    if every_step or path == "pygenn":  # tested in the step: the recorded state looks fine
+        assert np.all(recorded == 1.0)
+    else:  # the reset keeps the NaN (checks.keep_nonfinite_states); a second pass found it
+        assert np.all(recorded[:2] == 1.0) and np.all(np.isnan(recorded[2:]))
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_inf_in_one_neuron_of_a_later_tile_names_that_neuron(path):
+@pytest.mark.parametrize("every_step", [False, True], ids=["kept", "drawn"])
+def test_inf_in_one_neuron_of_a_later_tile_names_that_neuron(path, every_step):
     n, bad = 1300, 1100  # the c backend's tiles hold 512 neurons
     gain = np.ones(n)
     gain[bad] = 1e100
-    with simulator(path, INF_ONE, n, precision="float64", params={"k": gain}) as sim:
+    text = drawn(INF_ONE) if every_step else INF_ONE
+    with simulator(path, text, n, precision="float64", params={"k": gain}) as sim:
         with pytest.raises(NumericalError) as caught:
             sim.run(8)
     error = caught.value
@@ -212,3 +231,57 @@ def test_the_smallest_code_wins_across_both_passes(path):
             sim.run(12)
     assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 9, 0)
     assert caught.value.count == 2
+
+
+def test_an_overwritten_state_is_kept_non_finite_so_its_test_can_wait():
+    model = eqsnn.compile(NAN_HEALED).ir
+    assert sticky_states(model) == set()
+    checked = with_checks(model, "float64")
+    assert deferred_states(checked) == ("V",)
+    assert checked.reset == (ir.Assign("V", ir.keep_nonfinite(sympy.Float(1.0),
+                                                              sympy.Symbol("V"))),)
+    # every assignment that overwrites V, in any block and branch, not only the reset
+    overwrites = [s for block in (checked.step, checked.reset) for s in ir.walk_statements(block)
+                  if isinstance(s, ir.Assign) and s.target == "V"]
+    assert len(overwrites) == 2
+    assert all(isinstance(s.expr, ir.keep_nonfinite) for s in overwrites)
+    # a backend whose compiler may fold 0 * x keeps the test in every step (GeNN)
+    assert deferred_states(with_checks(model, "float64", keep=False)) == ()
+    from eqsnn.backends import pygenn
+    assert pygenn.FOLDS_ZERO_PRODUCTS
+    # a state with bounds is tested in every step anyway: its assignments stay as written
+    bounded = with_checks(eqsnn.compile(BOUNDS_HEALED).ir, "float32")
+    assert "keep_nonfinite" not in str(bounded.reset) and deferred_states(bounded) == ("V",)
+    # a model that draws keeps every test in every step, and its assignments as written
+    noisy = with_checks(eqsnn.compile(drawn(NAN_HEALED)).ir, "float64")
+    assert deferred_states(noisy) == () and "keep_nonfinite" not in str(noisy.reset)
+
+
+HARD_RESET_LIF = """
+neuron HardLif
+    param tau = 20.0 (> 0)
+    param v_reset = -0.25
+    state V = 0.0
+    input I = 0.0
+    dV/dt = -V / tau
+    after: V += I
+    threshold: V >= 1.0
+    reset: V = v_reset
+"""
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+@pytest.mark.parametrize("path", ["numpy", pytest.param("c", marks=pytest.mark.c),
+                                  pytest.param("c-fast", marks=pytest.mark.c), "cupy"])
+def test_a_kept_reset_gives_the_same_numbers_as_without_the_check(path, precision):
+    current = np.random.default_rng(3).uniform(0.0, 0.2, (60, 1, 700)).astype(precision)
+    runs = []
+    for check in (True, False):
+        with simulator(path, HARD_RESET_LIF, 700, precision=precision, check=check) as sim:
+            result = sim.run(60, inputs={"I": current}, record=["V", "spikes"])
+        runs.append(result)
+    checked, plain = runs
+    assert len(checked.spikes.times) > 100
+    np.testing.assert_array_equal(checked.vars["V"], plain.vars["V"])
+    np.testing.assert_array_equal(checked.spikes.times, plain.spikes.times)
+    np.testing.assert_array_equal(checked.spikes.ids, plain.spikes.ids)

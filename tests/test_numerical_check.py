@@ -45,14 +45,21 @@ def test_a_value_that_a_reset_makes_finite_again_is_still_reported(backend):
     assert "V became NaN or infinite at step 1 (t = 0.5), lane 0, neuron 0" in str(error)
     assert "(and 5 other neurons)" in str(error)
     assert "hint: the model has no ODEs" in str(error)
-    # the result of the run comes with the error, and it looks fine: that is the point
-    assert np.all(np.isfinite(error.result.vars["V"]))
-    assert error.result.vars["V"].shape == (6, 2, 3)
-    # the population stays advanced; the next run reports its own first failure
-    assert sim.step == 6 and np.all(sim.state["n"] == 6)
+    # with the check, the reset keeps a NaN (runtime.checks.keep_nonfinite_states): the
+    # result of the run comes with the error and shows where it went wrong
+    values = error.result.vars["V"]
+    assert values.shape == (6, 2, 3)
+    assert np.all(values[0] == 1e200) and np.all(np.isnan(values[1:]))
+    # the population stays advanced, with the NaN; the next run reports its own failure
+    assert sim.step == 6 and np.all(sim.state["n"] == 6) and np.all(np.isnan(sim.state["V"]))
     with pytest.raises(NumericalError) as again:
         sim.run(2)
-    assert again.value.step == 7  # steps count from the last reset
+    assert again.value.step == 6  # steps count from the last reset
+    # without the check the reset makes V finite again, and the run looks fine: only a
+    # test inside the step could have seen it
+    plain = eqsnn.Simulator(eqsnn.compile(HEALED), 3, batch_size=2, dt=0.5, backend=backend,
+                            precision="float64", check=False)
+    assert np.all(np.isfinite(plain.run(6, record=["V"]).vars["V"]))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

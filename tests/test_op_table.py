@@ -43,7 +43,7 @@ def every_op_model(draws: bool = True) -> ir.Model:
         ir.log1p(sympy.Abs(V)), sympy.sqrt(sympy.Abs(V)), sympy.sin(V), sympy.cos(V),
         sympy.tanh(V), sympy.floor(V), sympy.ceiling(V), sympy.Abs(V) ** sympy.Float(1.7),
         *([ir.RandUniform(0), ir.RandNormal(1)] if draws else []), ir.ArrayGet(A, n),
-        sympy.Piecewise((V, I > 0), (I, True)),
+        sympy.Piecewise((V, I > 0), (I, True)), ir.keep_nonfinite(I, V),
     ]
     bools = [V < I, V <= I, V > I, V >= I, sympy.Eq(V, I), sympy.Ne(V, I),
              sympy.And(V > 0, I > 0), sympy.Or(V > 0, I > 0), sympy.Not(S("b0"))]

@@ -149,6 +149,9 @@ def _pointers(arrays) -> ctypes.Array:
 class CRunner:
     """One population's state in NumPy arrays, advanced by the compiled ``eqsnn_run``."""
 
+    #: ``states`` are the population's own host arrays: read without a copy after a run
+    host_states = True
+
     def __init__(self, program: CProgram, instance: Instance):
         options, self.model = program.source.options, program.source.model
         if instance.precision != options.precision:

@@ -292,6 +292,9 @@ class NumpyRunner:
     :class:`~eqsnn.backends.numpy_tiles.Tiling`) may be set before a run.
     """
 
+    #: ``states`` are the population's own host arrays: read without a copy after a run
+    host_states = True
+
     def __init__(self, program: Program, instance: Instance):
         model, options = program.source.model, program.source.options
         if instance.precision != options.precision:

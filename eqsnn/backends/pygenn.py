@@ -30,7 +30,12 @@ from ..genn import precompute_source
 from ..printing.genn import GeNNSpec, genn_precision, genn_spec
 from . import EmitOptions, Source
 
-__all__ = ["emit", "load"]
+__all__ = ["emit", "load", "FOLDS_ZERO_PRODUCTS"]
+
+#: GeNN builds its code with ``-ffast-math`` where its ``optimize_code`` preference is set,
+#: which may fold ``0 * x`` to 0: the numerical check does not rely on ``keep_nonfinite``
+#: here (:func:`eqsnn.runtime.checks.with_checks`) and tests overwritten states every step
+FOLDS_ZERO_PRODUCTS = True
 
 
 def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:

@@ -53,6 +53,7 @@ from .nodes import (
     Statement,
     While,
     expm1,
+    keep_nonfinite,
     log1p,
     phi1,
     walk_statements,
@@ -63,5 +64,5 @@ __all__ = [
     "Array", "ArrayGet", "Assign", "BUILTINS", "BUILTIN_TYPES", "Constraint", "DTYPES",
     "Derived", "If", "Input", "Local", "Method", "Model", "Param", "PrecomputeItem",
     "Propagator", "RandNormal", "RandUniform", "Readout", "State", "Statement", "While",
-    "WeightUpdate", "expm1", "log1p", "phi1", "walk_statements",
+    "WeightUpdate", "expm1", "keep_nonfinite", "log1p", "phi1", "walk_statements",
 ]

@@ -15,6 +15,7 @@ __all__ = [
     "Array", "Assign", "BUILTINS", "Constraint", "Derived", "If", "Input", "Local", "Method",
     "Param", "Propagator", "Readout", "State", "Statement", "ArrayGet", "RandNormal",
     "RandUniform", "While", "phi1", "expm1", "log1p", "DTYPES", "walk_statements",
+    "keep_nonfinite",
 ]
 
 #: Names every model can read: time at the start of the step, the step index
@@ -51,6 +52,18 @@ class phi1(sympy.Function):
     def fdiff(self, argindex=1):
         z = self.args[0]
         return (sympy.exp(z) - phi1(z)) / z
+
+
+class keep_nonfinite(sympy.Function):
+    """``keep_nonfinite(value, x)``: ``value + 0·x`` evaluated as written, so ``value``
+    wherever ``x`` is finite and NaN wherever ``x`` is NaN or infinite.
+
+    The numerical check (:func:`eqsnn.runtime.checks.with_checks`) wraps an assignment
+    that would overwrite a state with it (a reset's ``V = v_reset``): a state that became
+    NaN or infinite then stays so, and its test can wait for the end of the run.  SymPy
+    never simplifies it away (``0·x`` is not 0 for NaN or inf)."""
+
+    nargs = 2
 
 
 class RandUniform(sympy.Function):

@@ -433,6 +433,9 @@ class _StepBody:
                     f"{args[1]})")
         if kind == "abs" and integral:
             return f"({args[0]} < 0 ? -{args[0]} : {args[0]})"
+        if kind == "keep":
+            self.helpers.add("keep")
+            return f"eqsnn_keep({args[0]}, {args[1]})"
         if kind in _OPERATORS:
             return _OPERATORS[kind].format(*args)
         return self.printer.math_function(kind, args)

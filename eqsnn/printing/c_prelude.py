@@ -54,6 +54,19 @@ EQSNN_FN int eqsnn_ifloordiv(int a, int b)
     return q;
 }
 """,
+    "keep": """
+/* value + 0 * x in one rounding, which is the same number: value where x is finite, NaN
+ * where x is NaN or infinite (no compiler flag of eqsnn lets 0 * x fold to 0); one fused
+ * instruction where the CPU has FMA */
+EQSNN_FN FLOAT eqsnn_keep(FLOAT value, FLOAT x)
+{
+#if defined(__FMA__) || defined(__CUDACC__)
+    return fma{f}((FLOAT)0, x, value);
+#else
+    return value + (FLOAT)0 * x;
+#endif
+}
+""",
     "nonfinite": """\
 /* 1 where x is NaN or infinite, from its exponent bits: no float compare, which
  * -ffinite-math-only (part of -ffast-math) would be free to fold to 0 (C99 unions
@@ -91,7 +104,8 @@ def prelude(precision: str, helpers=frozenset()) -> str:
     ``FLOAT`` is the model precision.  Helpers: ``eqsnn_fmod_floored``
     (NumPy's ``remainder``: the sign of the divisor), ``eqsnn_imod`` (the same
     for int, 0 for a zero divisor, as NumPy), ``eqsnn_clamp_index``, and
-    ``eqsnn_nonfinite`` (NaN or infinite, from the bits), and
+    ``eqsnn_nonfinite`` (NaN or infinite, from the bits), ``eqsnn_keep`` (the op
+    ``keep``: NaN where its second argument is not finite), and
     (``random``) the Philox generator of :mod:`eqsnn.rng`.  Compiled with
     ``-DEQSNN_VECTOR_MATH`` (the ``c`` backend, where libmvec is there), the
     math functions are declared with their SIMD versions.

@@ -205,6 +205,9 @@ class GeNNExpressionPrinter:
             return "!" + _wrap(args[0], UNARY), UNARY
         if kind == "cast":
             return f"({GENN_TYPES[op.dtype]}){_wrap(args[0], UNARY)}", UNARY
+        if kind == "keep":  # GeNN's -ffast-math may fold 0 * x: the Simulator keeps it off GeNN
+            zero = float_literal(0.0, self.precision)
+            return f"({_wrap(args[0], 12)} + {zero} * {_wrap(args[1], 14)})", PRIMARY
         if kind == "select":
             cond, then, otherwise = args
             return f"({_wrap(cond, 4)} ? {_wrap(then, 4)} : {_wrap(otherwise, 3)})", PRIMARY

@@ -295,6 +295,9 @@ class _Lowerer:
             return self.arithmetic("mod", self.value(expr.args[0]), self.value(expr.args[1]))
         if isinstance(expr, ir.phi1):
             return self.phi1(expr.args[0])
+        if isinstance(expr, ir.keep_nonfinite):
+            value, state = (self.as_float(arg) for arg in expr.args)
+            return self.emit("keep", [value, state], "float"), "float"
         if isinstance(expr, (ir.RandUniform, ir.RandNormal)):
             fn = "rand_uniform" if isinstance(expr, ir.RandUniform) else "rand_normal"
             if not expr.args[0].is_Integer or expr.args[0] < 0:
@@ -305,7 +308,7 @@ class _Lowerer:
         raise EqsnnError(
             f"cannot lower {type(expr).__name__} in {expr}",
             hint="supported: + - * / **, exp expm1 log log1p sqrt abs sin cos tanh "
-            "min max floor ceil mod, phi1, comparisons, and/or/not, piecewise",
+            "min max floor ceil mod, phi1, keep_nonfinite, comparisons, and/or/not, piecewise",
         )
 
     def phi1(self, z) -> tuple[Operand, str]:

@@ -97,6 +97,8 @@ def expression(op: Op, args: list[str], shape_class: str) -> str:
         return f"np.where({args[0]}, {args[1]}, {args[2]})"
     if name == "array_get":
         return f"np.take({args[0]}, {args[1]}, mode=\"clip\")"
+    if name == "keep":
+        return f"({args[0]} + 0.0 * {args[1]})"
     if name in _OPERATORS:
         return _OPERATORS[name].format(*args)
     return f"{_UFUNCS[name]}({', '.join(args)})"
@@ -115,6 +117,8 @@ def array_op(op: Op, args: list[str], dest: str, where: str) -> list[str]:
         ]
     if name == "array_get":
         return [f'np.take({args[0]}, {args[1]}, mode="clip", out={dest})']
+    if name == "keep":  # the product first: dest may be either argument
+        return [f"np.add({args[0]}, np.multiply({args[1]}, 0.0), out={dest}{where})"]
     wide = ", dtype=np.float64" if name in WIDE_FUNCTIONS else ""
     return [f"{_UFUNCS[name]}({', '.join(args)}, out={dest}{where}{wide})"]
 

@@ -39,6 +39,7 @@ OPS = {
     "not": (1, "not a (bool)"),
     "cast": (1, "a converted to the op's dtype (float to int truncates toward zero)"),
     "select": (3, "b where a else c; both are evaluated"),
+    "keep": (2, "a + 0 * b as written: a where b is finite, NaN where b is NaN or inf"),
     "array_get": (2, "element b of array a, b clamped to [0, len - 1]"),
     "call": (None, "the function ``fn`` (one of CALL_FUNCTIONS) of the operands"),
 }
@@ -59,7 +60,7 @@ WIDE_FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "sin", "cos", "tanh"
 #: Ops computed lane by lane, so their result may overwrite an argument.
 ELEMENTWISE = frozenset({
     "add", "sub", "mul", "div", "floordiv", "mod", "min", "max", "neg",
-    "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "cast", "call",
+    "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "cast", "call", "keep",
 })
 
 

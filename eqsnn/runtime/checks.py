@@ -32,6 +32,7 @@ __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "
            "check_every_step", "raise_first_failure",
            "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
+           "keep_nonfinite_states", "untouched_states",
            "first_failure", "numerical_error"]
 
 #: hidden int state: the first step at which the neuron failed the check, -1 if none
@@ -59,16 +60,23 @@ def checked_states(model: ir.Model) -> list[ir.State]:
     return [s for s in model.states if s.dtype == "float" and not s.name.startswith("_")]
 
 
-def with_checks(model: ir.Model, precision: str, defer: bool = True) -> ir.Model:
+def with_checks(model: ir.Model, precision: str, defer: bool = True,
+                keep: bool = True) -> ir.Model:
     """``model`` whose step ends by recording the first failed check of each neuron;
-    ``defer=False`` tests every state in every step (no second pass, see ``sticky_states``)."""
+    ``defer=False`` tests every state in every step (no second pass, see ``sticky_states``);
+    with ``keep`` an assignment that would overwrite a non-finite state keeps it non-finite
+    (:func:`keep_nonfinite_states`), so that every state without bounds waits for the second
+    pass (a backend whose compiler may fold ``0 * x`` to 0 passes ``keep=False``)."""
     states = checked_states(model)
     if not states:
         return model
     unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
     limit = sympy.Float(FLOAT_MAX[precision])
     # a second pass must give the same states: not where draws may differ (GeNN's generator)
-    deferred = sticky_states(model) if defer and not model.random_draws() else set()
+    deferred = set()
+    if defer and not model.random_draws():
+        model = keep_nonfinite_states(model) if keep else model
+        deferred = sticky_states(model)
     statements: list = []
     for k, state in enumerate(states):
         x = sympy.Symbol(state.name)
@@ -104,6 +112,16 @@ def deferred_states(model: ir.Model) -> tuple[str, ...]:
     return model.meta.get(DEFERRED_META, ())
 
 
+def untouched_states(model: ir.Model) -> tuple[str, ...]:
+    """The check's hidden states that the first pass of a run leaves as they are: both,
+    where every test waits for the second pass (so the Simulator need not copy them to
+    restore them if the run fails); else none."""
+    deferred = deferred_states(model)
+    if deferred and all(state in deferred for _, state, _ in check_tests(model)):
+        return (CHECK_STEP, CHECK_CODE)
+    return ()
+
+
 def sticky_states(model: ir.Model) -> set[str]:
     """The float states without bounds that stay NaN or infinite once they are: every
     assignment to one (in the step, a reset, any branch) is a sum or product with the state
@@ -119,15 +137,7 @@ def sticky_states(model: ir.Model) -> set[str]:
     random numbers (GeNN draws from its own generator, which does not repeat a run)."""
     blocks = (model.step, model.reset, model.negative_reset)
     statements = [stmt for block in blocks for stmt in ir.walk_statements(block)]
-    states = {s.name for s in model.states}
-    definitions: dict = {}
-    for stmt in statements:
-        if isinstance(stmt, ir.Local):
-            definitions.setdefault(stmt.name, []).append(stmt.expr)
-        elif isinstance(stmt, ir.Assign) and stmt.target not in states:
-            definitions.setdefault(stmt.target, []).append(None)  # a local set again
-    once = {name: exprs[0] for name, exprs in definitions.items()
-            if len(exprs) == 1 and exprs[0] is not None}
+    once = _defined_once(model, statements)
     sticky = set()
     for state in checked_states(model):
         if state.bounds:
@@ -137,6 +147,54 @@ def sticky_states(model: ir.Model) -> set[str]:
         if all(_carries(expr, state.name, once, 0) for expr in assigned):
             sticky.add(state.name)
     return sticky
+
+
+def keep_nonfinite_states(model: ir.Model) -> ir.Model:
+    """``model`` where every assignment that would overwrite a checked state without bounds
+    by a value that does not carry it (a reset's ``V = v_reset``) assigns
+    ``keep_nonfinite(value, V)`` instead: the same number wherever ``V`` is finite, NaN where
+    it is not.  Such a state then stays NaN or infinite once it is (:func:`sticky_states`),
+    so its test waits for the end of the run instead of running in every step; the first
+    step found by the second pass is the one the per-step test would have found, since the
+    test runs before the reset.  Only a run that fails differs from one without the check:
+    the failed neuron's state stays NaN instead of being reset to a finite value."""
+    candidates = {s.name for s in checked_states(model) if not s.bounds}
+    candidates -= sticky_states(model)
+    if not candidates:
+        return model
+    once = _defined_once(model, [stmt for block in (model.step, model.reset,
+                                                    model.negative_reset)
+                                 for stmt in ir.walk_statements(block)])
+
+    def rewrite(statements):
+        out = []
+        for stmt in statements:
+            if isinstance(stmt, ir.If):
+                stmt = ir.If(stmt.cond, rewrite(stmt.body), rewrite(stmt.orelse))
+            elif isinstance(stmt, ir.While):
+                stmt = ir.While(stmt.cond, rewrite(stmt.body), stmt.limit)
+            elif (isinstance(stmt, ir.Assign) and stmt.target in candidates
+                  and not _carries(stmt.expr, stmt.target, once, 0)):
+                stmt = ir.Assign(stmt.target,
+                                 ir.keep_nonfinite(stmt.expr, sympy.Symbol(stmt.target)))
+            out.append(stmt)
+        return tuple(out)
+    return model.replace(step=rewrite(model.step), reset=rewrite(model.reset),
+                         negative_reset=rewrite(model.negative_reset))
+
+
+def _defined_once(model: ir.Model, statements) -> dict:
+    """The locals of ``statements`` (all of a model's step and resets) set exactly once, by
+    their ``Local``, with their expressions."""
+    states = {s.name for s in model.states}
+    definitions: dict = {}
+    for stmt in statements:
+        if isinstance(stmt, ir.Local):
+            definitions.setdefault(stmt.name, []).append(stmt.expr)
+        elif isinstance(stmt, ir.Assign) and stmt.target not in states:
+            definitions.setdefault(stmt.target, []).append(None)  # a local set again
+    return {name: exprs[0] for name, exprs in definitions.items()
+            if len(exprs) == 1 and exprs[0] is not None}
 
 
 def _carries(expr, name: str, once: dict, depth: int) -> bool:
@@ -149,6 +207,8 @@ def _carries(expr, name: str, once: dict, depth: int) -> bool:
         return text == name or (text in once and _carries(once[text], name, once, depth + 1))
     if isinstance(expr, (sympy.Add, sympy.Mul)):
         return any(_carries(arg, name, once, depth + 1) for arg in expr.args)
+    if isinstance(expr, ir.keep_nonfinite):
+        return _carries(expr.args[1], name, once, depth + 1)
     return False
 
 

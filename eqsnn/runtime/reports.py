@@ -24,6 +24,7 @@ from .checks import (
     checked_states,
     deferred_states,
     raise_first_failure,
+    untouched_states,
 )
 from .guard import Snapshot
 from .result import Result
@@ -46,12 +47,15 @@ class RunReports:
             return True
 
         def finite(name):  # a sum is finite unless a value is not (or it overflows)
-            value = self._runner.get_state(name)
+            value = _peek(self._runner, name)
             return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
 
         if all(finite(name) for name in deferred):
             return len(deferred) < len(checked_states(self._emitted))
         after = Snapshot(self._runner, [s.name for s in self._emitted.states])
+        # the first pass left these as they were before the run (checks.untouched_states)
+        snapshot.states.update({name: after.states[name]
+                                for name in untouched_states(self._emitted)})
         snapshot.restore()
         self._runner.set_value(CHECK_ALL, np.int32(1))
         try:
@@ -82,3 +86,11 @@ class RunReports:
             return
         raise_first_failure(self._runner.get_state, self._runner.set_state, self.model,
                             self.dt, self.shape, result)
+
+
+def _peek(runner, name: str) -> np.ndarray:
+    """State ``name`` of ``runner``, without a copy where the runner says it keeps its states
+    as host arrays (``host_states``: ``numpy``, ``c``; a copy of a large population's state
+    after every run would cost megabytes)."""
+    return runner.states[name] if getattr(runner, "host_states", False) else (
+        runner.get_state(name))

@@ -25,6 +25,7 @@ from . import host
 from .checks import (
     CHECK_ALL,
     deferred_states,
+    untouched_states,
     with_checks,
 )
 from .guard import Snapshot, check_record_memory, record_bytes
@@ -106,8 +107,11 @@ class Simulator(RunReports):
         self._params = prepare_params(self.model, params, self.shape, self.precision)
         arrays = prepare_arrays(self.model, params)
         values = {**self._params, **self._runtime_values(1)}
+        backend_module = get_backend(backend)
         #: the model the backend runs: with the numerical check unless check=False
-        self._emitted = with_checks(self.model, self.precision) if check else self.model
+        keep = not getattr(backend_module, "FOLDS_ZERO_PRODUCTS", False)
+        self._emitted = (with_checks(self.model, self.precision, keep=keep) if check
+                         else self.model)
         if deferred_states(self._emitted):
             values[CHECK_ALL] = np.int32(0)  # the first pass (see _second_pass)
         precompute = self._precompute(values)
@@ -118,7 +122,6 @@ class Simulator(RunReports):
             check_range(f"the precomputed value {name} (params and dt)", np.asarray(values[name]),
                         self.precision)
         per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
-        backend_module = get_backend(backend)
         self.backend = backend
         options = EmitOptions(self.precision, per_neuron, fast_math)
         self.source = backend_module.emit(self._emitted, options)
@@ -181,7 +184,9 @@ class Simulator(RunReports):
                                          self.batch_size, self.n, self.precision),
                             record_memory, chosen, steps)
         # --- valid: from here on the population changes, all or nothing ---
-        snapshot = Snapshot(self._runner, [s.name for s in self._emitted.states],
+        untouched = untouched_states(self._emitted)  # copied by _second_pass if it runs
+        snapshot = Snapshot(self._runner, [s.name for s in self._emitted.states
+                                           if s.name not in untouched],
                             {name: self._values[name] for name in runtime if name in self._values},
                             {name: self._arrays[name] for name in plan_arrays
                              if name in self._arrays})
