@@ -62,7 +62,7 @@ _OPERATORS = {
 #: SIMD and scalar loops may differ, so they keep the ``where=`` form.
 GATHER_SAFE = frozenset({
     "add", "sub", "mul", "div", "neg", "lt", "le", "gt", "ge", "eq", "ne",
-    "and", "or", "not", "abs", "floor", "ceil", "sqrt",
+    "and", "or", "not", "abs", "floor", "ceil", "sqrt", "keep",
 })
 
 
@@ -125,6 +125,8 @@ def array_op(op: Op, args: list[str], dest: str, where: str) -> list[str]:
 
 def gathered_op(op: Op, args: list[str]) -> str:
     """A :data:`GATHER_SAFE` op on gathered operands, as an expression returning a new array."""
+    if kind(op) == "keep":
+        return f"np.add({args[0]}, np.multiply({args[1]}, 0.0))"
     return f"{_UFUNCS[kind(op)]}({', '.join(args)})"
 
 
