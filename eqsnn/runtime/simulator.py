@@ -10,7 +10,6 @@ plugs in.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import types
 from collections.abc import Mapping
@@ -22,6 +21,14 @@ from ..backends import EmitOptions, Instance, get_backend
 from ..errors import ParameterError, ShapeError
 from ..solve.adaptive import precision_params
 from . import host
+from .arguments import (
+    count,
+    population_shape,
+    positive_int,
+    precision_name,
+    seed_value,
+    time_step_value,
+)
 from .checks import (
     CHECK_ALL,
     deferred_states,
@@ -33,7 +40,6 @@ from .inputs import (
     check_numeric,
     check_range,
     is_device_array,
-    is_int,
     prepare_inputs,
     prepare_record,
     unknown_name,
@@ -84,12 +90,12 @@ class Simulator(RunReports):
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
                  precision="float32", params=None, init=None, seed=0, fast_math=False,
                  check=True):
-        self.shape = _population_shape(n)
+        self.shape = population_shape(n)
         self.n = math.prod(self.shape)
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.dt = _time_step(time_step(dt))
-        self.precision = _precision(precision)
-        self.seed = _seed(seed)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.dt = time_step_value(time_step(dt))
+        self.precision = precision_name(precision)
+        self.seed = seed_value(seed)
         as_flag("fast_math", fast_math)
         self.check = as_flag("check", check)
         self.model, self._build = _resolve_model(model, self.shape, self.batch_size, self.dt,
@@ -159,7 +165,7 @@ class Simulator(RunReports):
         state, ``step`` and ``t`` are as before it.
         """
         started = time.perf_counter()
-        steps = _count("steps", steps)
+        steps = count("steps", steps)
         if progress not in (None, True, False):
             raise ParameterError(f"progress must be None, True or False, not {progress!r}")
         inputs = dict(as_mapping("inputs", inputs))
@@ -361,44 +367,3 @@ def _resolve_model(model, shape, batch_size, dt, seed):
         f"expected an eqsnn.Model, got {type(model).__name__}",
         hint="compile one with eqsnn.compile(text) or eqsnn.load(path)",
     )
-
-
-def _count(what: str, value) -> int:
-    if not is_int(value) or value < 0:
-        raise ParameterError(f"{what} must be a non-negative integer, not {value!r}")
-    return int(value)
-
-
-def _positive_int(what: str, value) -> int:
-    if not is_int(value) or value < 1:
-        raise ParameterError(f"{what} must be a positive integer, not {value!r}")
-    return int(value)
-
-
-def _population_shape(n) -> tuple[int, ...]:
-    shape = (n,) if is_int(n) else n
-    if not isinstance(shape, tuple) or not shape or not all(is_int(d) and d > 0 for d in shape):
-        raise ParameterError(
-            f"n must be a positive integer or a tuple of them (the population shape), not {n!r}"
-        )
-    return tuple(int(d) for d in shape)
-
-
-def _time_step(dt) -> float:
-    if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not (
-        math.isfinite(dt) and dt > 0
-    ):
-        raise ParameterError(f"dt must be a positive finite number, not {dt!r}")
-    return float(dt)
-
-
-def _precision(precision) -> str:
-    if precision in ("float32", "float64", np.float32, np.float64):
-        return np.dtype(precision).name
-    raise ParameterError(f"precision must be 'float32' or 'float64', not {precision!r}")
-
-
-def _seed(seed) -> int:
-    if not is_int(seed) or not 0 <= seed < 2**64:
-        raise ParameterError(f"seed must be an integer in [0, 2**64), not {seed!r}")
-    return int(seed)
