@@ -38,7 +38,12 @@ from ..printing.genn import genn_precision
 from ..printing.genn_network import DELAY_VAR, WEIGHT_VAR, connection_input
 from ..runtime.checks import CHECK_STEP, raise_first_failure
 from . import numpy_dtype, pygenn_plastic
-from .pygenn_network_parts import PopulationView, connection_part, population_part
+from .pygenn_network_parts import (
+    PopulationView,
+    connection_part,
+    genn_model_classes,
+    population_part,
+)
 from .pygenn_runtime import _claim, _release, cache_dir, genn_backend, quiet_build
 
 __all__ = ["GeNNNetwork", "PopulationView", "build_network"]
@@ -81,71 +86,13 @@ class GeNNNetwork:
         from pygenn import (
             GeNNModel,
             VarAccess,
-            VarAccessMode,
             create_current_source_model,
-            create_neuron_model,
-            create_postsynaptic_model,
-            create_weight_update_model,
             init_postsynaptic,
             init_weight_update,
         )
+
         net = self.net
-        genn_models = {}
-        key = [self.precision, self.batch, self.backend, self.dt]
-        for name, part in self.pops.items():
-            if part.source:
-                key.append((name, "source"))
-                continue
-            spec = part.spec
-            derived = {g: float(np.asarray(part.values[spec.origin[g][1]]).reshape(-1)[0])
-                       for g in spec.derived_params}
-            part.derived = derived
-            params = list(spec.params) + ([("eqsnn_lane", "int")] if self.lanes > 1 else [])
-            kwargs = {
-                "params": params,
-                "vars": [(n, t, getattr(VarAccess, a)) for n, t, a in spec.vars],
-                "derived_params": [(n, lambda pars, dt, v=derived[n]: v)
-                                   for n in spec.derived_params],
-                "sim_code": spec.sim_code,
-                "threshold_condition_code": spec.threshold_condition_code,
-                "reset_code": spec.reset_code,
-                "extra_global_params": list(spec.extra_global_params),
-                "additional_input_vars": list(spec.additional_input_vars),
-            }
-            kwargs = {k: v for k, v in kwargs.items() if v not in (None, [])}
-            genn_models[name] = create_neuron_model(f"eqsnn_{name}", **kwargs)
-            key.append((name, repr(kwargs), derived, {a: len(v) for a, v in part.arrays.items()}))
-        for cname, part in self.conns.items():
-            ps = part.ps
-            derived = {g: float(np.asarray(part.values[ps.origin[g][1]]).reshape(-1)[0])
-                       for g in ps.derived_params}
-            part.derived = derived
-            kwargs = {
-                "params": list(ps.params),
-                "vars": [(n, t, getattr(VarAccess, a)) for n, t, a in ps.vars],
-                "neuron_var_refs": [(n, t, VarAccessMode.READ_ONLY)
-                                    for n, t, _ in ps.neuron_var_refs],
-                "derived_params": [(n, lambda pars, dt, v=derived[n]: v)
-                                   for n in ps.derived_params],
-                "sim_code": ps.sim_code,
-            }
-            kwargs = {k: v for k, v in kwargs.items() if v not in (None, [])}
-            part.psm = create_postsynaptic_model(f"eqsnn_psm_{cname}", **kwargs)
-            conn = net.connections[cname]
-            if part.plastic is not None:  # per-lane weights and traces (pygenn_plastic.py)
-                key.append(pygenn_plastic.create(self, cname, part, kwargs, derived))
-                continue
-            # static weights and delays: one copy for every batch lane
-            part.wum = create_weight_update_model(part.wu.class_name, vars=[
-                (n, t, VarAccess.READ_ONLY) for n, t in part.wu.vars],
-                                                  pre_spike_syn_code=part.wu.pre_spike_syn_code)
-            key.append((cname, repr(kwargs), derived, part.wu, conn.pre.tobytes(),
-                        conn.post.tobytes(), np.asarray(conn._delays).tobytes()))
-        source_model = create_neuron_model(
-            "eqsnn_spike_source", vars=[("start", "int"), ("end", "int")],
-            extra_global_params=[("spikeSteps", "int*")],
-            threshold_condition_code="start < end && (int)round(t / dt) >= spikeSteps[start]",
-            reset_code="start++;")
+        genn_models, source_model, key = genn_model_classes(self)
         digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
         name = _claim(digest)
         self._finalizer = weakref.finalize(self, _release, name)

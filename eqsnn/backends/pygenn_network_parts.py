@@ -13,7 +13,7 @@ from ..runtime import host
 from ..runtime.checks import with_checks
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
-__all__ = ["PopulationView", "connection_part", "population_part"]
+__all__ = ["PopulationView", "connection_part", "genn_model_classes", "population_part"]
 
 
 class _Part:
@@ -137,3 +137,76 @@ class _LazyState:
                                        self._genn.read_state(self._pname, name)))
         out.flags.writeable = False
         return out
+
+
+def genn_model_classes(genn):
+    """The GeNN model classes of a network (a GeNNNetwork): ``(neuron models by population,
+    the spike-source model, the key of the build)``; sets each connection's postsynaptic
+    and weight-update models (``part.psm``, ``part.wum``) and each part's ``derived``."""
+    from pygenn import (
+        VarAccess,
+        VarAccessMode,
+        create_neuron_model,
+        create_postsynaptic_model,
+        create_weight_update_model,
+    )
+
+    from . import pygenn_plastic
+    net = genn.net
+    genn_models = {}
+    key = [genn.precision, genn.batch, genn.backend, genn.dt]
+    for name, part in genn.pops.items():
+        if part.source:
+            key.append((name, "source"))
+            continue
+        spec = part.spec
+        derived = {g: float(np.asarray(part.values[spec.origin[g][1]]).reshape(-1)[0])
+                   for g in spec.derived_params}
+        part.derived = derived
+        params = list(spec.params) + ([("eqsnn_lane", "int")] if genn.lanes > 1 else [])
+        kwargs = {
+            "params": params,
+            "vars": [(n, t, getattr(VarAccess, a)) for n, t, a in spec.vars],
+            "derived_params": [(n, lambda pars, dt, v=derived[n]: v)
+                               for n in spec.derived_params],
+            "sim_code": spec.sim_code,
+            "threshold_condition_code": spec.threshold_condition_code,
+            "reset_code": spec.reset_code,
+            "extra_global_params": list(spec.extra_global_params),
+            "additional_input_vars": list(spec.additional_input_vars),
+        }
+        kwargs = {k: v for k, v in kwargs.items() if v not in (None, [])}
+        genn_models[name] = create_neuron_model(f"eqsnn_{name}", **kwargs)
+        key.append((name, repr(kwargs), derived, {a: len(v) for a, v in part.arrays.items()}))
+    for cname, part in genn.conns.items():
+        ps = part.ps
+        derived = {g: float(np.asarray(part.values[ps.origin[g][1]]).reshape(-1)[0])
+                   for g in ps.derived_params}
+        part.derived = derived
+        kwargs = {
+            "params": list(ps.params),
+            "vars": [(n, t, getattr(VarAccess, a)) for n, t, a in ps.vars],
+            "neuron_var_refs": [(n, t, VarAccessMode.READ_ONLY)
+                                for n, t, _ in ps.neuron_var_refs],
+            "derived_params": [(n, lambda pars, dt, v=derived[n]: v)
+                               for n in ps.derived_params],
+            "sim_code": ps.sim_code,
+        }
+        kwargs = {k: v for k, v in kwargs.items() if v not in (None, [])}
+        part.psm = create_postsynaptic_model(f"eqsnn_psm_{cname}", **kwargs)
+        conn = net.connections[cname]
+        if part.plastic is not None:  # per-lane weights and traces (pygenn_plastic.py)
+            key.append(pygenn_plastic.create(genn, cname, part, kwargs, derived))
+            continue
+        # static weights and delays: one copy for every batch lane
+        part.wum = create_weight_update_model(part.wu.class_name, vars=[
+            (n, t, VarAccess.READ_ONLY) for n, t in part.wu.vars],
+                                              pre_spike_syn_code=part.wu.pre_spike_syn_code)
+        key.append((cname, repr(kwargs), derived, part.wu, conn.pre.tobytes(),
+                    conn.post.tobytes(), np.asarray(conn._delays).tobytes()))
+    source_model = create_neuron_model(
+        "eqsnn_spike_source", vars=[("start", "int"), ("end", "int")],
+        extra_global_params=[("spikeSteps", "int*")],
+        threshold_condition_code="start < end && (int)round(t / dt) >= spikeSteps[start]",
+        reset_code="start++;")
+    return genn_models, source_model, key

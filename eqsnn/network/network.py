@@ -64,11 +64,11 @@ class Network(WindowedRun):
 
     def __init__(self, *, dt=1.0, batch_size=1, backend="numpy", precision="float32", seed=0,
                  fast_math=False):
-        from ..runtime import simulator as sim_module  # the Simulator's argument checks
-        self.dt = sim_module._time_step(dt)
-        self.batch_size = sim_module._positive_int("batch_size", batch_size)
-        self.precision = sim_module._precision(precision)
-        self.seed = sim_module._seed(seed)
+        from ..runtime import arguments  # the Simulator's argument checks
+        self.dt = arguments.time_step_value(dt)
+        self.batch_size = arguments.positive_int("batch_size", batch_size)
+        self.precision = arguments.precision_name(precision)
+        self.seed = arguments.seed_value(seed)
         if backend not in NETWORK_BACKENDS:
             from ..backends import get_backend
             get_backend(backend)  # an unknown name gets the usual error

@@ -53,8 +53,8 @@ class WindowedRun:
         the synapse states to record (every target neuron).
         """
         started = time.perf_counter()
-        from ..runtime import simulator as sim_module
-        steps = sim_module._count("steps", steps)
+        from ..runtime.arguments import count
+        steps = count("steps", steps)
         self._build_all()
         inputs = _mapping("inputs", inputs)
         record = _mapping("record", record)
