@@ -44,6 +44,9 @@ def _rename_statement(stmt, subs, names):
         return ir.Assign(names.get(stmt.target, stmt.target), stmt.expr.xreplace(subs))
     if isinstance(stmt, ir.Local):
         return ir.Local(names.get(stmt.name, stmt.name), stmt.dtype, stmt.expr.xreplace(subs))
+    if isinstance(stmt, ir.While):  # the adaptive method's substep loop
+        return ir.While(stmt.cond.xreplace(subs),
+                        tuple(_rename_statement(s, subs, names) for s in stmt.body), stmt.limit)
     return ir.If(stmt.cond.xreplace(subs),
                  tuple(_rename_statement(s, subs, names) for s in stmt.body),
                  tuple(_rename_statement(s, subs, names) for s in stmt.orelse))
