@@ -3,6 +3,8 @@ synapses, and a population that receives nothing steps as it would alone."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from test_adaptive import ADEX
@@ -52,4 +54,18 @@ def test_adaptive_networks_agree_across_backends():
     np.testing.assert_array_equal(numpy_run["b"].spikes.step, c_run["b"].spikes.step)
     scale = np.ptp(numpy_run["b"].vars["V"])
     np.testing.assert_allclose(c_run["b"].vars["V"], numpy_run["b"].vars["V"], rtol=0,
+                               atol=1e-9 * scale)
+
+
+@pytest.mark.pygenn
+@pytest.mark.skipif(importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")
+def test_adaptive_network_on_pygenn_matches_numpy():
+    runs = [_network(backend).run(3000, inputs={"a": {"Isyn": 800.0}},
+                                  record={"b": ["V", "spikes"]})
+            for backend in ("numpy", "pygenn")]
+    numpy_run, genn_run = runs
+    assert len(numpy_run["b"].spikes.step) > 0
+    np.testing.assert_array_equal(numpy_run["b"].spikes.step, genn_run["b"].spikes.step)
+    scale = np.ptp(numpy_run["b"].vars["V"])
+    np.testing.assert_allclose(genn_run["b"].vars["V"], numpy_run["b"].vars["V"], rtol=0,
                                atol=1e-9 * scale)

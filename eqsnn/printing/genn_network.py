@@ -108,6 +108,9 @@ def _rename(stmt, subs):
     if isinstance(stmt, ir.If):
         return ir.If(stmt.cond.xreplace(subs), tuple(_rename(s, subs) for s in stmt.body),
                      tuple(_rename(s, subs) for s in stmt.orelse))
+    if isinstance(stmt, ir.While):  # the adaptive method's substep loop
+        return ir.While(stmt.cond.xreplace(subs), tuple(_rename(s, subs) for s in stmt.body),
+                        stmt.limit)
     raise BackendError(f"the pygenn backend cannot place a {type(stmt).__name__} statement "
                        "in a network neuron", hint="use a fixed-step method ('method: rk4')")
 
