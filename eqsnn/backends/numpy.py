@@ -55,6 +55,7 @@ from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
 from ..runtime.recording import DEFAULT_BLOCK_BYTES, SpikeBuffer
 from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
+from .numpy_deferred import Phases, deferring, phase_models, run_deferred
 from .numpy_tiles import Tiling, run_tiled
 
 __all__ = ["NumpyRunner", "Program", "emit", "load"]
@@ -67,7 +68,14 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
         raise BackendError(f"unknown precision {options.precision!r}",
                            hint="choose float32 or float64")
     code = print_step(model, options.per_neuron)
-    return Source("numpy", "\n".join(_module_lines(model, options, code)) + "\n", model, options)
+    extra = {}
+    phases = phase_models(model)
+    if phases is not None:  # the adaptive method: the step in three phases (numpy_deferred)
+        extra["phases"] = {name: (part, "\n".join(_module_lines(
+            part, options, print_step(part, options.per_neuron))) + "\n")
+            for name, part in phases.items()}
+    return Source("numpy", "\n".join(_module_lines(model, options, code)) + "\n", model, options,
+                  extra)
 
 
 def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list[str]:
@@ -268,16 +276,22 @@ def load(source: Source) -> Program:
 class Program:
     """An emitted module, executed: ``allocate(batch, n)`` and ``run(pop, ...)``."""
 
-    def __init__(self, source: Source):
+    def __init__(self, source: Source, text: str | None = None):
         self.source = source
-        digest = hashlib.sha256(source.text.encode()).hexdigest()[:12]
+        text = source.text if text is None else text
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         filename = f"<eqsnn-numpy {source.model.name} {digest}>"
-        lines = source.text.splitlines(keepends=True)
-        linecache.cache[filename] = (len(source.text), None, lines, filename)
+        lines = text.splitlines(keepends=True)
+        linecache.cache[filename] = (len(text), None, lines, filename)
         namespace: dict = {"__name__": f"eqsnn_numpy_{digest}"}
-        exec(compile(source.text, filename, "exec"), namespace)
+        exec(compile(text, filename, "exec"), namespace)
         self.allocate = namespace["allocate"]
         self.run = namespace["run"]
+        #: the phases of an adaptive model's step (eqsnn.backends.numpy_deferred), or None
+        self.phases = None
+        if text is source.text and "phases" in source.extra:
+            self.phases = Phases({name: (part, Program(source, part_text))
+                                  for name, (part, part_text) in source.extra["phases"].items()})
 
     def start(self, instance: Instance) -> NumpyRunner:
         return NumpyRunner(self, instance)
@@ -357,7 +371,9 @@ class NumpyRunner:
                                  self.spike_block_bytes, bits)
         if self.tiling is None:
             self.tiling = Tiling.for_runner(self)
-        if len(self.tiling.tiles) > 1:
+        if self.program.phases is not None and deferring():
+            run_deferred(self, int(steps), int(step0), prepared, chosen, outputs, spikes)
+        elif len(self.tiling.tiles) > 1:
             run_tiled(self, self.tiling, int(steps), int(step0), prepared, chosen, outputs, spikes)
         else:
             recorders = [(self.states[name], index, outputs[name])
