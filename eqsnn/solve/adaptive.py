@@ -22,7 +22,7 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
 * after every accepted substep the threshold is tested on ``x5``.  Where it
   holds, the crossing is located on the cubic Hermite interpolant of the
   substep (``x``, ``x5`` and their derivatives) by
-  :data:`~eqsnn.solve.crossings.BISECTIONS` bisections and a secant step, the state is set to
+  a secant step and :data:`~eqsnn.solve.crossings.NEWTON` guarded Newton steps, the state is set to
   the interpolant there, the reset's assignments to ODE states run, and
   integration goes on from the crossing to the end of the step.  A
   finite-time blow-up (an exponential, a ``v²``) is never integrated
@@ -239,6 +239,15 @@ def _right_hand_side(system: System, xs):
     return rhs
 
 
+def _combination(weights, k, i, hh):
+    """``hh·Σ w_j k_j``; where ``hh`` is ``dt`` (the whole-step try) each weight takes it in
+    (``Σ (w_j·dt) k_j``: hoisted, the products cost no operation per step)."""
+    if hh == DT:
+        return sum(((w * DT) * k[j][i] for j, w in enumerate(weights) if w != 0),
+                   sympy.Integer(0))
+    return hh * sum((w * k[j][i] for j, w in enumerate(weights) if w != 0), sympy.Integer(0))
+
+
 def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y") -> list:
     """Stages 2..7 of a Dormand–Prince substep of size ``hh`` from ``t + tau``; stage 7 is
     evaluated at the fifth-order solution ``x5``."""
@@ -247,10 +256,8 @@ def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y") -> list:
         weights = _A[s] if s < 6 else _B
         ys = []
         for i, x in enumerate(xs):
-            increment = sum((w * k[j][i] for j, w in enumerate(weights) if w != 0),
-                            sympy.Integer(0))
             target = x5[i] if s == 6 else _sym(f"{prefix}{s + 1}_{names[i]}")
-            body.append(ir.Local(target.name, "float", x + hh * increment))
+            body.append(ir.Local(target.name, "float", x + _combination(weights, k, i, hh)))
             ys.append(target)
         time = T + tau + _C[s] * hh
         body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(len(xs))]
@@ -264,8 +271,7 @@ def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
     rtol, atol = _sym(RTOL), _sym(ATOL)
     squares = sympy.Integer(0)
     for i, x in enumerate(xs):
-        estimate = hh * sum((w * k[j][i] for j, w in enumerate(_E) if w != 0),
-                            sympy.Integer(0))
+        estimate = _combination(_E, k, i, hh)
         # relative to the state or to its change over the substep, whichever is larger:
         # where a state races (a spike's upswing) its value matters less than the time at
         # which it gets somewhere, which an error relative to the change controls
