@@ -98,6 +98,9 @@ class CompactLoop:
 
     def __init__(self, printer, at: str, written_outside):
         self.p = printer
+        #: states and locals: arrays of the population's shape, gathered by ``take``
+        self.whole = {s.name for s in printer.model.states} | {
+            s.name for s in printer.model.locals()}
         #: locals declared in an ``if`` body and named nowhere else (a crossing's bisection):
         #: neither gathered before the branch nor kept after it
         self.branch_local: set[str] = set()
@@ -129,7 +132,10 @@ class CompactLoop:
                 return printed
             self.buffer_for(name)
             self.local[name] = gathered = self.fresh()
-            self.p.line(f"{gathered} = _gather({printed}, {self.at}, _shape)")
+            if shape_class == FULL and name in self.whole:  # (batch, n): no broadcast
+                self.p.line(f"{gathered} = {printed}.take({self.at})")
+            else:
+                self.p.line(f"{gathered} = _gather({printed}, {self.at}, _shape)")
         return self.local[name]
 
     def buffer_for(self, name: str) -> None:
@@ -147,7 +153,12 @@ class CompactLoop:
             name = self.fresh()
             self.p.line(f"{name} = {expression(op, args, FULL)}")
             where_is[index] = name
-        return self.operand(lowered.result, where_is)
+        result = self.operand(lowered.result, where_is)
+        # the intermediates are dead: freed now, their memory is reused while in cache
+        dead = [name for name in where_is.values() if name != result]
+        if dead:
+            self.p.line(f"del {', '.join(dead)}")
+        return result
 
     def operand(self, operand, where_is) -> str:
         if isinstance(operand, Temp):

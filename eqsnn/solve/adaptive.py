@@ -270,8 +270,11 @@ def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
     (``ok``), and the factor ``fac`` for the next substep size (unless ``fac`` is None)."""
     rtol, atol = _sym(RTOL), _sym(ATOL)
     squares = sympy.Integer(0)
+    # the substep's size (where it is not dt, folded into the weights) multiplies the sum
+    # once, not each state's estimate
+    size = sympy.Integer(1) if hh == DT else hh
     for i, x in enumerate(xs):
-        estimate = _combination(_E, k, i, hh)
+        estimate = _combination(_E, k, i, hh if hh == DT else sympy.Integer(1))
         # relative to the state or to its change over the substep, whichever is larger:
         # where a state races (a spike's upswing) its value matters less than the time at
         # which it gets somewhere, which an error relative to the change controls
@@ -279,16 +282,17 @@ def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
         squares += (estimate / scale) ** 2
     control = [
         # NaN anywhere makes err NaN: rejected, and the substep shrinks
-        ir.Local(err.name, "float", squares / len(xs)),
+        ir.Local(err.name, "float", size ** 2 * squares / len(xs)),
         ir.Local(ok.name, "bool", sympy.Or(sympy.LessThan(err, 1), last)),
     ]
     if fac is None:
         return control
+    free = _sym(fac.name + "0")
     return control + [
+        ir.Local(free.name, "float", _factor(err)),
         # no growth right after a rejection (Hairer & Wanner's facmax = 1): a substep that
         # grows again at once is rejected again in a blow-up, every other try wasted
-        ir.Local(fac.name, "float", _select(rejected, sympy.Min(_factor(err), sympy.Integer(1)),
-                                            _factor(err))),
+        ir.Local(fac.name, "float", _select(rejected, sympy.Min(free, sympy.Integer(1)), free)),
     ]
 
 
