@@ -124,9 +124,17 @@ def locate_and_reset(relation, xs, x5, k, hh, tau, crossed, extra, in_step_reset
         cubic[i] = q
     theta, more = _newton(relation, xs, x5, cubic, names)
     statements += more
+    # every state at the crossing, on its interpolant in Horner form (the coefficients of
+    # the states the threshold does not read computed here)
     at_crossing = [_sym(f"_xc_{v}") for v in names]
-    statements += [ir.Local(c.name, "float", hermite(x, x5[i], k[0][i], k[6][i], hh, theta))
-                   for i, (x, c) in enumerate(zip(xs, at_crossing))]
+    for i, (x, c) in enumerate(zip(xs, at_crossing)):
+        if i not in cubic:
+            q = [_sym(f"_ad_q{j}_{names[i]}") for j in (1, 2, 3)]
+            for name, value in zip(q, hermite_coefficients(x, x5[i], k[0][i], k[6][i], hh)):
+                statements.append(ir.Local(name.name, "float", value))
+            cubic[i] = q
+        q1, q2, q3 = cubic[i]
+        statements.append(ir.Local(c.name, "float", x + theta * (q1 + theta * (q2 + theta * q3))))
     statements += [ir.Assign(x.name, c) for x, c in zip(xs, at_crossing)]
     statements += list(in_step_reset)
     statements += [
