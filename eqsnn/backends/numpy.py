@@ -36,7 +36,8 @@ How the code gets there faster changes no bit of this: values computed from
 held inputs are computed once per run, a masked store may update just the
 elements its mask picks out (:mod:`eqsnn.printing.numpy`), and a large
 population runs tile by tile, all the steps of a block for one tile of
-lanes and neurons before the next (:mod:`eqsnn.backends.numpy_tiles`).
+lanes and neurons before the next (:mod:`eqsnn.backends.numpy_tiles`); the
+adaptive method's step runs in phases (:mod:`eqsnn.backends.numpy_deferred`).
 """
 
 from __future__ import annotations
@@ -67,15 +68,14 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     if options.precision not in ("float32", "float64"):
         raise BackendError(f"unknown precision {options.precision!r}",
                            hint="choose float32 or float64")
-    code = print_step(model, options.per_neuron)
-    extra = {}
-    phases = phase_models(model)
-    if phases is not None:  # the adaptive method: the step in three phases (numpy_deferred)
-        extra["phases"] = {name: (part, "\n".join(_module_lines(
-            part, options, print_step(part, options.per_neuron))) + "\n")
-            for name, part in phases.items()}
-    return Source("numpy", "\n".join(_module_lines(model, options, code)) + "\n", model, options,
-                  extra)
+    phases = phase_models(model)  # the adaptive method's step in phases (numpy_deferred)
+    extra = {"phases": {name: (part, _text(part, options)) for name, part in phases.items()}
+             } if phases else {}
+    return Source("numpy", _text(model, options), model, options, extra)
+
+
+def _text(model: ir.Model, options: EmitOptions) -> str:
+    return "\n".join(_module_lines(model, options, print_step(model, options.per_neuron))) + "\n"
 
 
 def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list[str]:
