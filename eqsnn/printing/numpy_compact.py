@@ -101,7 +101,7 @@ class CompactLoop:
         #: states and locals: arrays of the population's shape, gathered by ``take``
         self.whole = {s.name for s in printer.model.states} | {
             s.name for s in printer.model.locals()}
-        #: locals declared in an ``if`` body and named nowhere else (a crossing's bisection):
+        #: locals declared in an ``if`` body and named nowhere else (a crossing's Newton steps):
         #: neither gathered before the branch nor kept after it
         self.branch_local: set[str] = set()
         self.at = at
@@ -204,7 +204,7 @@ class CompactLoop:
     def guarded(self, mask: str, body) -> None:
         """``body`` where ``mask`` holds; skipped where it holds nowhere.  A name the body
         assigns keeps, after the ``if``, the value it had before where the mask fails.  A
-        long body (a crossing's bisection) runs on the elements the mask picks out only."""
+        long body (a crossing's location) runs on the elements the mask picks out only."""
         statements = list(ir.walk_statements(body))
         names = set()
         for stmt in statements:

@@ -15,7 +15,7 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
   reset the next substep tries the rest of the step at once.
 * before the loop, every neuron tries the whole step in one substep
   (:func:`_fast_substep`, straight-line code that the ``numpy`` backend runs
-  on whole arrays and the ``c`` backend vectorises); the loop runs for the
+  on tiles of every neuron and the ``c`` backend vectorises); the loop runs for the
   neurons where that was not allowed, not accepted or crossed the threshold.
 * the first stage of a substep is the last stage of the one before (FSAL):
   six evaluations of the right-hand side per substep.
@@ -317,7 +317,8 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
     size allows it, the substep is accepted and the threshold does not hold at its end
     (most neurons, most steps), the neuron is done; the loop runs for the others only, from
     the start of the step, as it would have (the same operations: the same numbers).  Straight-line
-    code: the ``numpy`` backend runs it on whole arrays, the ``c`` backend vectorises it."""
+    code: the ``numpy`` backend runs it on tiles of every neuron (its locals unmasked,
+    :mod:`eqsnn.backends.numpy_deferred`), the ``c`` backend vectorises it."""
     kf = [k[0]] + [[_sym(f"_kf{s + 1}_{v}") for v in names] for s in range(1, 7)]
     xf = [_sym(f"_xf_{v}") for v in names]
     errf, okf, facf = _sym("_adf_err"), _sym(TRY_OK), _sym("_adf_fac")
