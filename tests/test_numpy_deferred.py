@@ -71,7 +71,7 @@ class LoopSizes:
 
 
 def simulate(monkeypatch, text, n, dt, steps, inputs, *, defer, batch=1, tile=None,
-             record=("spikes",), setup=None, block_steps=None):
+             record=("spikes",), setup=None, block_steps=None, params=None):
     monkeypatch.setenv(numpy_deferred.ENVIRONMENT, "1" if defer else "0")
     if tile is None:
         monkeypatch.delenv("EQSNN_NUMPY_TILE", raising=False)
@@ -80,7 +80,7 @@ def simulate(monkeypatch, text, n, dt, steps, inputs, *, defer, batch=1, tile=No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EqsnnWarning)
         sim = eqsnn.Simulator(eqsnn.compile(text), n, batch_size=batch, dt=dt,
-                              precision="float64", check=False)
+                              precision="float64", check=False, params=params)
         if setup is not None:
             setup(sim)
         if block_steps is not None:
@@ -212,3 +212,27 @@ def test_the_grid_model_is_adaptive_with_spikes_on_the_grid():
     model = eqsnn.compile(GRID)
     assert model.method == "adaptive"
     assert "spikes on the step grid" in model.reasons["adaptive"]
+
+
+# the drive depends on the neuron's id and lane, and on a per-neuron param: the gathered
+# population of the loop carries the ids, lanes and values of its neurons
+INDEXED = """
+neuron Indexed
+    param gain = 1.0
+    param v_peak = 10.0
+    state v = -2.0
+    input I = 1.0
+    dv/dt = (v * v + gain * I * (1 + 0.1 * id) * (1 + 0.5 * batch) - v) / 10
+    threshold: v >= v_peak
+    reset:
+        v = -3.0
+"""
+
+
+def test_per_neuron_params_ids_lanes_and_inputs_per_step_match(monkeypatch):
+    steps, batch, n = 120, 2, 7
+    drive = np.random.default_rng(5).uniform(0.5, 3.0, (steps, batch, n))
+    result, sizes = assert_same(monkeypatch, INDEXED, n, 0.5, steps, {"I": drive},
+                                batch=batch, tile=3, params={"gain": np.linspace(0.5, 2.0, n)},
+                                record=("v", "spikes", "spike_offset"))
+    assert sizes and len(set(result.spikes.neuron)) > 3
