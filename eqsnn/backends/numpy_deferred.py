@@ -252,7 +252,13 @@ def run_deferred(runner, steps: int, step0: int, inputs: dict, record: dict,
                  outputs: dict, spikes) -> None:
     """Advance ``runner``'s population by ``steps`` steps in the three phases (module
     docstring); ``record`` and ``outputs`` as in :func:`~eqsnn.backends.numpy_tiles.run_tiled`."""
-    state = _Phases(runner, runner.program.phases)
+    # views of the population, kept while its values are the same objects (set_value
+    # replaces one; states change in place): a network runs a population a few steps a call
+    key = tuple(map(id, runner.values.values())) + (id(runner.arrays),)
+    cached = getattr(runner, "phased", None)
+    if cached is None or cached[0] != key:
+        runner.phased = cached = (key, _Phases(runner, runner.program.phases))
+    state = cached[1]
     programs, loop_cond = state.phases.programs, state.phases.condition
     shape = (runner.batch, runner.n)
     block = len(spikes.block) if spikes is not None else max(steps, 1)
