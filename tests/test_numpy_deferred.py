@@ -236,3 +236,29 @@ def test_per_neuron_params_ids_lanes_and_inputs_per_step_match(monkeypatch):
                                 batch=batch, tile=3, params={"gain": np.linspace(0.5, 2.0, n)},
                                 record=("v", "spikes", "spike_offset"))
     assert sizes and len(set(result.spikes.neuron)) > 3
+
+
+def test_the_try_is_unmasked_only_where_that_is_the_same_computation():
+    """Locals of the flagged block are computed everywhere; an assignment, or an if with an
+    else (its body may change what its condition reads), stays under the flag; a local
+    the rest of the step reads keeps the block as it was."""
+    import sympy
+
+    from eqsnn import ir
+    x, y, c, flag = (sympy.Symbol(name) for name in ("x", "y", "c", "_flag"))
+    block = ir.If(flag, (
+        ir.Local("y", "float", 2 * x),
+        ir.Local("c", "bool", sympy.StrictGreaterThan(y, 1)),
+        ir.If(c, (ir.Assign("x", y),)),
+        ir.If(c, (ir.Assign("x", 3 * y),), (ir.Assign("x", y + 1),)),
+        ir.Assign("x", x + 1),
+    ))
+    statements = (ir.Local("_flag", "bool", sympy.StrictGreaterThan(x, 0)), block)
+    out = numpy_deferred._unmasked_try(statements, "_flag", {})
+    assert [type(s).__name__ for s in out] == ["Local", "Local", "Local", "If", "If", "If"]
+    assert out[3].cond == sympy.And(flag, c) and out[3].body == block.body[2].body
+    assert out[4] == ir.If(flag, (block.body[3],))
+    assert out[5] == ir.If(flag, (block.body[4],))
+    read_after = statements + (ir.Assign("x", y),)
+    assert numpy_deferred._unmasked_try(read_after, "_flag", {}) == read_after
+    assert numpy_deferred._unmasked_try(statements, "_flag", {"c": "bool"}) == statements

@@ -133,11 +133,9 @@ def _unmasked_try(statements, flag: str | None, carried) -> tuple:
     for stmt in block.body:
         if isinstance(stmt, ir.Local):
             body.append(stmt)
-        elif isinstance(stmt, ir.If):
+        elif isinstance(stmt, ir.If) and not stmt.orelse:
             body.append(ir.If(sympy.And(symbol, stmt.cond), stmt.body))
-            if stmt.orelse:
-                body.append(ir.If(sympy.And(symbol, sympy.Not(stmt.cond)), stmt.orelse))
-        else:
+        else:  # an assignment, or an if with an else (its body may change its condition)
             body.append(ir.If(symbol, (stmt,)))
     return statements[:at[0]] + tuple(body) + statements[at[0] + 1:]
 
