@@ -36,7 +36,8 @@ How the code gets there faster changes no bit of this: values computed from
 held inputs are computed once per run, a masked store may update just the
 elements its mask picks out (:mod:`eqsnn.printing.numpy`), and a large
 population runs tile by tile, all the steps of a block for one tile of
-lanes and neurons before the next (:mod:`eqsnn.backends.numpy_tiles`).
+lanes and neurons before the next (:mod:`eqsnn.backends.numpy_tiles`); the
+adaptive method's step runs in phases (:mod:`eqsnn.backends.numpy_deferred`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
 from ..runtime.recording import DEFAULT_BLOCK_BYTES, SpikeBuffer
 from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
+from .numpy_deferred import Phases, deferring, phase_models, run_deferred
 from .numpy_tiles import Tiling, run_tiled
 
 __all__ = ["NumpyRunner", "Program", "emit", "load"]
@@ -66,8 +68,14 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     if options.precision not in ("float32", "float64"):
         raise BackendError(f"unknown precision {options.precision!r}",
                            hint="choose float32 or float64")
-    code = print_step(model, options.per_neuron)
-    return Source("numpy", "\n".join(_module_lines(model, options, code)) + "\n", model, options)
+    phases = phase_models(model)  # the adaptive method's step in phases (numpy_deferred)
+    extra = {"phases": {name: (part, _text(part, options)) for name, part in phases.items()}
+             } if phases else {}
+    return Source("numpy", _text(model, options), model, options, extra)
+
+
+def _text(model: ir.Model, options: EmitOptions) -> str:
+    return "\n".join(_module_lines(model, options, print_step(model, options.per_neuron))) + "\n"
 
 
 def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list[str]:
@@ -268,16 +276,22 @@ def load(source: Source) -> Program:
 class Program:
     """An emitted module, executed: ``allocate(batch, n)`` and ``run(pop, ...)``."""
 
-    def __init__(self, source: Source):
+    def __init__(self, source: Source, text: str | None = None):
         self.source = source
-        digest = hashlib.sha256(source.text.encode()).hexdigest()[:12]
+        text = source.text if text is None else text
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
         filename = f"<eqsnn-numpy {source.model.name} {digest}>"
-        lines = source.text.splitlines(keepends=True)
-        linecache.cache[filename] = (len(source.text), None, lines, filename)
+        lines = text.splitlines(keepends=True)
+        linecache.cache[filename] = (len(text), None, lines, filename)
         namespace: dict = {"__name__": f"eqsnn_numpy_{digest}"}
-        exec(compile(source.text, filename, "exec"), namespace)
+        exec(compile(text, filename, "exec"), namespace)
         self.allocate = namespace["allocate"]
         self.run = namespace["run"]
+        #: the phases of an adaptive model's step (eqsnn.backends.numpy_deferred), or None
+        self.phases = None
+        if text is source.text and "phases" in source.extra:
+            self.phases = Phases({name: (part, Program(source, part_text))
+                                  for name, (part, part_text) in source.extra["phases"].items()})
 
     def start(self, instance: Instance) -> NumpyRunner:
         return NumpyRunner(self, instance)
@@ -360,7 +374,9 @@ class NumpyRunner:
                                  self.spike_block_bytes, bits)
         if self.tiling is None:
             self.tiling = Tiling.for_runner(self)
-        if len(self.tiling.tiles) > 1:
+        if self.program.phases is not None and deferring():
+            run_deferred(self, int(steps), int(step0), prepared, chosen, outputs, spikes)
+        elif len(self.tiling.tiles) > 1:
             run_tiled(self, self.tiling, int(steps), int(step0), prepared, chosen, outputs, spikes)
         else:
             recorders = [(self.states[name], index, outputs[name])

@@ -55,6 +55,40 @@ def compactable(loop: ir.While) -> bool:
     return True
 
 
+def _weight(body) -> int:
+    """Statements of an ``if`` body, not counting the bodies of nested ``if`` statements
+    long enough to run on the elements their own masks pick out."""
+    weight = 0
+    for stmt in body:
+        weight += 1
+        if isinstance(stmt, ir.If):
+            weight += sum(part for part in (_weight(stmt.body), _weight(stmt.orelse))
+                          if part < SELECT_MIN)
+    return weight
+
+
+def _branch_locals(model: ir.Model, body) -> set[str]:
+    """Locals declared in ``body`` that no statement or condition of ``model`` outside it
+    names."""
+    declared = {s.name for s in ir.walk_statements(body) if isinstance(s, ir.Local)}
+    if not declared:
+        return set()
+    inside = set(map(id, ir.walk_statements(body)))
+    named: set[str] = set()
+    for block in (model.step, model.reset, model.negative_reset):
+        for stmt in ir.walk_statements(block):
+            if id(stmt) in inside:
+                continue
+            expr = stmt.cond if isinstance(stmt, (ir.If, ir.While)) else stmt.expr
+            named |= {str(symbol) for symbol in expr.free_symbols}
+            if not isinstance(stmt, (ir.If, ir.While)):
+                named.add(stmt.name if isinstance(stmt, ir.Local) else stmt.target)
+    for cond in (model.threshold, model.negative_threshold):
+        if cond is not None:
+            named |= {str(symbol) for symbol in cond.free_symbols}
+    return declared - named
+
+
 class CompactLoop:
     """Prints the body of one loop iteration on the gathered elements ``at``.
 
@@ -64,6 +98,12 @@ class CompactLoop:
 
     def __init__(self, printer, at: str, written_outside):
         self.p = printer
+        #: states and locals: arrays of the population's shape, gathered by ``take``
+        self.whole = {s.name for s in printer.model.states} | {
+            s.name for s in printer.model.locals()}
+        #: locals declared in an ``if`` body and named nowhere else (a crossing's Newton steps):
+        #: neither gathered before the branch nor kept after it
+        self.branch_local: set[str] = set()
         self.at = at
         self.local: dict[str, str] = {}  # model name -> gathered 1-D value
         self.assigned: list[str] = []  # model names assigned in the body, in order
@@ -92,7 +132,10 @@ class CompactLoop:
                 return printed
             self.buffer_for(name)
             self.local[name] = gathered = self.fresh()
-            self.p.line(f"{gathered} = _gather({printed}, {self.at}, _shape)")
+            if shape_class == FULL and name in self.whole:  # (batch, n): no broadcast
+                self.p.line(f"{gathered} = {printed}.take({self.at})")
+            else:
+                self.p.line(f"{gathered} = _gather({printed}, {self.at}, _shape)")
         return self.local[name]
 
     def buffer_for(self, name: str) -> None:
@@ -110,7 +153,12 @@ class CompactLoop:
             name = self.fresh()
             self.p.line(f"{name} = {expression(op, args, FULL)}")
             where_is[index] = name
-        return self.operand(lowered.result, where_is)
+        result = self.operand(lowered.result, where_is)
+        # the intermediates are dead: freed now, their memory is reused while in cache
+        dead = [name for name in where_is.values() if name != result]
+        if dead:
+            self.p.line(f"del {', '.join(dead)}")
+        return result
 
     def operand(self, operand, where_is) -> str:
         if isinstance(operand, Temp):
@@ -156,7 +204,7 @@ class CompactLoop:
     def guarded(self, mask: str, body) -> None:
         """``body`` where ``mask`` holds; skipped where it holds nowhere.  A name the body
         assigns keeps, after the ``if``, the value it had before where the mask fails.  A
-        long body (a crossing's bisection) runs on the elements the mask picks out only."""
+        long body (a crossing's location) runs on the elements the mask picks out only."""
         statements = list(ir.walk_statements(body))
         names = set()
         for stmt in statements:
@@ -164,12 +212,14 @@ class CompactLoop:
             names |= {str(symbol) for symbol in expr.free_symbols}
             if not isinstance(stmt, ir.If):
                 names.add(stmt.name if isinstance(stmt, ir.Local) else stmt.target)
-        for name in sorted(names):  # gathered before the branch, so both paths have them
+        own = _branch_locals(self.p.model, body)
+        self.branch_local |= own
+        for name in sorted(names - own):  # gathered before the branch: both paths have them
             if self.p.place.classes.get(name, FULL) != SCALAR or name in self.p.types and \
                     name not in self.p.place.invariant and name not in ("t", "step", "dt"):
                 self.value(name)
         before = dict(self.local)
-        if len(statements) >= SELECT_MIN:
+        if _weight(body) >= SELECT_MIN:
             self.selected(mask, body, before)
             return
         self.p.line(f"if np.any({mask}):")
@@ -177,11 +227,13 @@ class CompactLoop:
         self.statements(body, mask)
         after = dict(self.local)
         # every name the branch changed gets one name on both paths
-        changed = [name for name in after if after[name] != before.get(name)]
+        changed = [name for name in after if after[name] != before.get(name)
+                   and name not in own]
         for name in changed:
             self.p.line(f"{before[name]} = {after[name]}")
         self.p.depth -= 1
-        self.local = {**after, **{name: before[name] for name in changed}}
+        self.local = {**{name: value for name, value in after.items() if name not in own},
+                      **{name: before[name] for name in changed}}
 
     def selected(self, mask: str, body, before: dict) -> None:
         """``body`` on the elements where ``mask`` holds, written back into them."""
@@ -190,6 +242,7 @@ class CompactLoop:
         self.p.line(f"if {at}.size:")
         self.p.depth += 1
         inner = CompactLoop(self.p, at, self.written_outside)
+        inner.branch_local = self.branch_local
         inner.count = self.count
         inner.pending = {name: f"{value}[{at}]" for name, value in before.items()}
         inner.statements(body, None)
@@ -208,7 +261,8 @@ class CompactLoop:
     def scatter(self) -> None:
         """Write back every state and outer local the body assigned."""
         for name in self.assigned:
-            if name in self.declared_inside and name not in self.written_outside:
+            if name in self.declared_inside and name not in self.written_outside or \
+                    name in self.branch_local:
                 continue
             self.buffer_for(name)
             self.p.line(f"np.put({self.p.names[name]}, {self.at}, {self.local[name]})")

@@ -85,7 +85,8 @@ def expression(op: Op, args: list[str], shape_class: str) -> str:
     """``op`` as a Python expression returning a new value (scalars, hoisted values)."""
     name = kind(op)
     if name in WIDE_FUNCTIONS:
-        return f"FLOAT({_UFUNCS[name]}({', '.join(args)}, dtype=np.float64))"
+        # astype without a copy: free where FLOAT is float64 (FLOAT(...) would copy an array)
+        return f"{_UFUNCS[name]}({', '.join(args)}, dtype=np.float64).astype(FLOAT, copy=False)"
     if name in ("rand_uniform", "rand_normal"):
         draw = "uniform" if name == "rand_uniform" else "normal"
         return f"_draws.{draw}(_seed, step, neuron_id, lane, {args[0]})"

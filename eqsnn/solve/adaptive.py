@@ -15,14 +15,14 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
   reset the next substep tries the rest of the step at once.
 * before the loop, every neuron tries the whole step in one substep
   (:func:`_fast_substep`, straight-line code that the ``numpy`` backend runs
-  on whole arrays and the ``c`` backend vectorises); the loop runs for the
+  on tiles of every neuron and the ``c`` backend vectorises); the loop runs for the
   neurons where that was not allowed, not accepted or crossed the threshold.
 * the first stage of a substep is the last stage of the one before (FSAL):
   six evaluations of the right-hand side per substep.
 * after every accepted substep the threshold is tested on ``x5``.  Where it
   holds, the crossing is located on the cubic Hermite interpolant of the
   substep (``x``, ``x5`` and their derivatives) by
-  :data:`~eqsnn.solve.crossings.BISECTIONS` bisections and a secant step, the state is set to
+  a secant step and :data:`~eqsnn.solve.crossings.NEWTON` guarded Newton steps, the state is set to
   the interpolant there, the reset's assignments to ODE states run, and
   integration goes on from the crossing to the end of the step.  A
   finite-time blow-up (an exponential, a ``v²``) is never integrated
@@ -239,6 +239,15 @@ def _right_hand_side(system: System, xs):
     return rhs
 
 
+def _combination(weights, k, i, hh):
+    """``hh·Σ w_j k_j``; where ``hh`` is ``dt`` (the whole-step try) each weight takes it in
+    (``Σ (w_j·dt) k_j``: hoisted, the products cost no operation per step)."""
+    if hh == DT:
+        return sum(((w * DT) * k[j][i] for j, w in enumerate(weights) if w != 0),
+                   sympy.Integer(0))
+    return hh * sum((w * k[j][i] for j, w in enumerate(weights) if w != 0), sympy.Integer(0))
+
+
 def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y") -> list:
     """Stages 2..7 of a Dormand–Prince substep of size ``hh`` from ``t + tau``; stage 7 is
     evaluated at the fifth-order solution ``x5``."""
@@ -247,10 +256,8 @@ def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y") -> list:
         weights = _A[s] if s < 6 else _B
         ys = []
         for i, x in enumerate(xs):
-            increment = sum((w * k[j][i] for j, w in enumerate(weights) if w != 0),
-                            sympy.Integer(0))
             target = x5[i] if s == 6 else _sym(f"{prefix}{s + 1}_{names[i]}")
-            body.append(ir.Local(target.name, "float", x + hh * increment))
+            body.append(ir.Local(target.name, "float", x + _combination(weights, k, i, hh)))
             ys.append(target)
         time = T + tau + _C[s] * hh
         body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(len(xs))]
@@ -263,9 +270,11 @@ def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
     (``ok``), and the factor ``fac`` for the next substep size (unless ``fac`` is None)."""
     rtol, atol = _sym(RTOL), _sym(ATOL)
     squares = sympy.Integer(0)
+    # the substep's size (where it is not dt, folded into the weights) multiplies the sum
+    # once, not each state's estimate
+    size = sympy.Integer(1) if hh == DT else hh
     for i, x in enumerate(xs):
-        estimate = hh * sum((w * k[j][i] for j, w in enumerate(_E) if w != 0),
-                            sympy.Integer(0))
+        estimate = _combination(_E, k, i, hh if hh == DT else sympy.Integer(1))
         # relative to the state or to its change over the substep, whichever is larger:
         # where a state races (a spike's upswing) its value matters less than the time at
         # which it gets somewhere, which an error relative to the change controls
@@ -273,16 +282,17 @@ def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
         squares += (estimate / scale) ** 2
     control = [
         # NaN anywhere makes err NaN: rejected, and the substep shrinks
-        ir.Local(err.name, "float", squares / len(xs)),
+        ir.Local(err.name, "float", size ** 2 * squares / len(xs)),
         ir.Local(ok.name, "bool", sympy.Or(sympy.LessThan(err, 1), last)),
     ]
     if fac is None:
         return control
+    free = _sym(fac.name + "0")
     return control + [
+        ir.Local(free.name, "float", _factor(err)),
         # no growth right after a rejection (Hairer & Wanner's facmax = 1): a substep that
         # grows again at once is rejected again in a blow-up, every other try wasted
-        ir.Local(fac.name, "float", _select(rejected, sympy.Min(_factor(err), sympy.Integer(1)),
-                                            _factor(err))),
+        ir.Local(fac.name, "float", _select(rejected, sympy.Min(free, sympy.Integer(1)), free)),
     ]
 
 
@@ -307,7 +317,8 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
     size allows it, the substep is accepted and the threshold does not hold at its end
     (most neurons, most steps), the neuron is done; the loop runs for the others only, from
     the start of the step, as it would have (the same operations: the same numbers).  Straight-line
-    code: the ``numpy`` backend runs it on whole arrays, the ``c`` backend vectorises it."""
+    code: the ``numpy`` backend runs it on tiles of every neuron (its locals unmasked,
+    :mod:`eqsnn.backends.numpy_deferred`), the ``c`` backend vectorises it."""
     kf = [k[0]] + [[_sym(f"_kf{s + 1}_{v}") for v in names] for s in range(1, 7)]
     xf = [_sym(f"_xf_{v}") for v in names]
     errf, okf, facf = _sym("_adf_err"), _sym(TRY_OK), _sym("_adf_fac")
