@@ -53,6 +53,7 @@ from ..printing.numpy import print_step
 from ..printing.numpy_compact import GATHER_FUNCTION
 from ..printing.numpy_expressions import StepCode
 from ..printing.numpy_ops import BUFFER_SHAPES, NUMPY_TYPES
+from ..printing.numpy_placement import POSITIONS_FUNCTION
 from ..runtime.recording import DEFAULT_BLOCK_BYTES, SpikeBuffer
 from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, numpy_dtype
@@ -83,7 +84,7 @@ def _module_lines(model: ir.Model, options: EmitOptions, code: StepCode) -> list
     ``run``: the names it reads from the population, and the loop over steps."""
     lines = _header_lines(model, options, code)
     if "positions" in code.uses:
-        lines += _POSITIONS + ["", ""]
+        lines += POSITIONS_FUNCTION + ["", ""]
     if "compact" in code.uses:
         lines += GATHER_FUNCTION + ["", ""]
     return lines + _run_prologue_lines(model, code) + _step_loop_lines(model, code)
@@ -204,39 +205,6 @@ def _step_loop_lines(model: ir.Model, code: StepCode) -> list[str]:
             f"                spikes.write(i, {positive}{negative})",
         ]
     return lines
-
-
-_POSITIONS = [
-    "_SPARSE_MIN = 16384  # fewest elements on which a masked store may be sparse",
-    "_NOWHERE = np.zeros(0, np.intp)",
-    "",
-    "",
-    "class _Outside:",
-    '    """The flat positions ``at`` where a mask does not hold (it holds almost everywhere)."""',
-    "",
-    "    def __init__(self, at):",
-    "        self.at = at",
-    "",
-    "",
-    "def _positions(mask):",
-    '    """Flat positions where ``mask`` holds, or None where ``where=`` is the cheaper way.',
-    "",
-    "    A masked store may update just these elements (take, op, put) instead: cheaper",
-    "    where the mask holds nowhere or on 1/64 to 1/2 of its elements (a ``where=``",
-    "    ufunc pays for every run of equal mask values, flatnonzero for every element",
-    "    set).  Where it holds on all but fewer than 1/64 of them, an ``_Outside`` of the",
-    "    others: the store runs on every element, and those get their old value back.",
-    "    Every way gives the same bits.",
-    '    """',
-    "    count = np.count_nonzero(mask)",
-    "    if count == 0:",
-    "        return _NOWHERE",
-    "    if 64 * (mask.size - count) < mask.size:",
-    "        return _Outside(np.flatnonzero(~mask))",
-    "    if 64 * count < mask.size or 2 * count > mask.size:",
-    "        return None",
-    "    return np.flatnonzero(mask)",
-]
 
 
 def _held_lines(model: ir.Model, code: StepCode, per_step: bool) -> list[str]:

@@ -17,7 +17,7 @@ from .. import ir
 from .numpy_ops import FULL, LANE, NEURON, SCALAR, join
 from .ops import ELEMENTWISE, Const, Lowered, Op, Ref, Temp
 
-__all__ = ["Placement"]
+__all__ = ["Placement", "POSITIONS_FUNCTION"]
 
 _DRAWS = ("rand_uniform", "rand_normal")
 
@@ -111,3 +111,37 @@ class Placement:
         if mode == "rand" or (mode == "hoist" and shape_class != SCALAR):
             return None  # a draw or a hoisted array has a shape of its own
         return shape_class if shape_class in (SCALAR, FULL) else None
+
+
+#: the emitted module's ``_positions(mask)``, which chooses the form of a masked store
+POSITIONS_FUNCTION = [
+    "_SPARSE_MIN = 16384  # fewest elements on which a masked store may be sparse",
+    "_NOWHERE = np.zeros(0, np.intp)",
+    "",
+    "",
+    "class _Outside:",
+    '    """The flat positions ``at`` where a mask does not hold (it holds almost everywhere)."""',
+    "",
+    "    def __init__(self, at):",
+    "        self.at = at",
+    "",
+    "",
+    "def _positions(mask):",
+    '    """Flat positions where ``mask`` holds, or None where ``where=`` is the cheaper way.',
+    "",
+    "    A masked store may update just these elements (take, op, put) instead: cheaper",
+    "    where the mask holds nowhere or on 1/64 to 1/2 of its elements (a ``where=``",
+    "    ufunc pays for every run of equal mask values, flatnonzero for every element",
+    "    set).  Where it holds on all but fewer than 1/64 of them, an ``_Outside`` of the",
+    "    others: the store runs on every element, and those get their old value back.",
+    "    Every way gives the same bits.",
+    '    """',
+    "    count = np.count_nonzero(mask)",
+    "    if count == 0:",
+    "        return _NOWHERE",
+    "    if 64 * (mask.size - count) < mask.size:",
+    "        return _Outside(np.flatnonzero(~mask))",
+    "    if 64 * count < mask.size or 2 * count > mask.size:",
+    "        return None",
+    "    return np.flatnonzero(mask)",
+]
