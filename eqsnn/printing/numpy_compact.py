@@ -12,7 +12,7 @@ upswing).  So each iteration of a loop is printed as
    arrays, an ``if`` inside becomes ``np.where`` on its mask (its body is
    skipped where the mask holds nowhere);
 3. every state or outer local the body assigned is scattered back
-   (``np.put``).
+   (``_scatter``: ``np.put``, as an indexed store where the array is contiguous).
 
 Each element goes through the same IEEE operations as in the masked form;
 only transcendental functions may take NumPy's scalar instead of its SIMD
@@ -25,6 +25,7 @@ from __future__ import annotations
 from .. import ir
 from .lower import lower
 from .numpy_ops import FULL, SCALAR, expression
+from .numpy_peephole import simplify
 from .ops import Const, Ref, Temp
 
 __all__ = ["GATHER_FUNCTION", "compactable", "CompactLoop"]
@@ -32,7 +33,8 @@ __all__ = ["GATHER_FUNCTION", "compactable", "CompactLoop"]
 #: statements from which an ``if`` body runs on the elements its mask picks out only
 SELECT_MIN = 16
 
-#: module-level helper the emitted code calls to gather a value at flat positions
+#: module-level helpers the emitted code calls to gather a value at flat positions and to
+#: scatter one back
 GATHER_FUNCTION = [
     "def _gather(value, at, shape):",
     '    """``value`` (a scalar or broadcastable to ``shape``) at flat positions ``at``."""',
@@ -41,6 +43,15 @@ GATHER_FUNCTION = [
     "    if value.shape == shape:",
     "        return np.take(value, at)",
     "    return np.take(np.broadcast_to(value, shape), at)",
+    "",
+    "",
+    "def _scatter(target, at, value):",
+    '    """``np.put(target, at, value)``; an indexed store (a third of its time) where',
+    '    ``target`` is contiguous (its flat view is itself)."""',
+    "    if target.flags.c_contiguous:",
+    "        target.reshape(-1)[at] = value",
+    "    else:",
+    "        np.put(target, at, value)",
 ]
 
 
@@ -146,7 +157,7 @@ class CompactLoop:
                 self.p.code.buffers.setdefault(self.p.names[name], (FULL, kinds[name]))
 
     def expression(self, expr, dtype: str) -> str:
-        lowered = lower(expr, self.p.types, dtype)
+        lowered = simplify(lower(expr, self.p.types, dtype))
         where_is: dict[int, str] = {}
         for index, op in enumerate(lowered.ops):
             args = [self.operand(arg, where_is) for arg in op.args]
@@ -265,4 +276,4 @@ class CompactLoop:
                     name in self.branch_local:
                 continue
             self.buffer_for(name)
-            self.p.line(f"np.put({self.p.names[name]}, {self.at}, {self.local[name]})")
+            self.p.line(f"_scatter({self.p.names[name]}, {self.at}, {self.local[name]})")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from .. import ir
 from .lower import lower
 from .numpy_ops import FULL, GATHER_SAFE, array_op, expression, gathered_op, kind, python_names
+from .numpy_peephole import simplify
 from .numpy_placement import Placement
 from .ops import ELEMENTWISE, Lowered, Op, Ref, Temp
 
@@ -85,7 +86,7 @@ class NumpyExpressionPrinter:
         return f"{prefix}{self.counts[prefix] - 1}"
 
     def lower(self, expr, dtype: str) -> Lowered:
-        return lower(expr, self.types, dtype)
+        return simplify(lower(expr, self.types, dtype))
 
     def mask_buffer(self, name: str) -> None:
         self.code.buffers[name] = (FULL, "bool")
