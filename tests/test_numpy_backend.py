@@ -390,11 +390,11 @@ def test_values_of_held_inputs_are_computed_before_the_loop():
     text = numpy_backend.emit(held_mix(), EmitOptions("float32")).text
     before, loop = text.split("for i in range(steps):")
     assert "if _held_a:\n            np.multiply(_c0, a, out=_held0)" in before
-    assert "if _held_a and _held_b:\n            np.multiply(a, b, out=_held4)" in before
+    assert "if _held_a and _held_b:\n            np.multiply(a, b, out=_held3)" in before
     assert "a = _all_a[i]\n                np.multiply(_c0, a, out=_held0)" in loop
-    assert "if not (_held_a and _held_b):\n                np.multiply(a, b, out=_held4)" in loop
-    assert "b = _all_b[i]\n                np.exp(b, out=_held2, dtype=np.float64)" in loop
-    assert "np.add(V, _held5, out=V)" in loop
+    assert "if not (_held_a and _held_b):\n                np.multiply(a, b, out=_held3)" in loop
+    assert "b = _all_b[i]\n                np.exp(b, out=_held1, dtype=np.float64)" in loop
+    assert "np.add(V, _held4, out=V)" in loop
 
 
 def test_masked_stores_have_a_sparse_form_only_where_it_is_exact():
