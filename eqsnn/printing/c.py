@@ -50,6 +50,8 @@ from ..runtime.checks import (
     deferred_states,
     split_checks,
 )
+from .c_deferred import deferred_step, rare_branch
+from .c_exact import ExactExp
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
 from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names, wrap_items
 from .lower import lower
@@ -105,6 +107,9 @@ class StepFunction:
     #: :data:`FAST_STEP_FUNCTION` ("" when the step has no adaptive loop): the step without
     #: its loop, returning :data:`DEFERRED` (states untouched) where the loop would run
     fast_text: str = ""
+    #: the full step in three parts for the neurons :data:`FAST_STEP_FUNCTION` deferred, run
+    #: across them in vectorised loops (:class:`eqsnn.printing.c_deferred.DeferredStep`)
+    deferred: object = None
 
 #: the largest check code + 1 that bits 2 to 7 of the returned flags hold
 _FLAG_CODES = 63
@@ -177,8 +182,9 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
             f" * {STEP_FUNCTION}); elsewhere the same operations, the same result. */",
             *function(FAST_STEP_FUNCTION, True)]) + "\n"
     uniform_text = _uniform_function_text(model, body, scalars) if uniforms else ""
+    deferred = deferred_step(body, signature) if body.deferring else None
     return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers), uniforms,
-                        uniform_text, tests is not None, fast)
+                        uniform_text, tests is not None, fast, deferred)
 
 
 
@@ -209,6 +215,7 @@ class _StepBody:
         self.types = model.name_types()
         self.names = c_names(model)
         self.printer = CPrinter(precision, wide_math)
+        self.exact = ExactExp(precision, wide_math)
         self.suffix = "f32" if precision == "float32" else "f64"
         self.lines: list[str] = []
         self.depth = 1
@@ -225,6 +232,8 @@ class _StepBody:
         # the adaptive method's loop (top level) has a loop-free variant (FAST_STEP_FUNCTION)
         self.deferring = "adaptive" in model.meta and any(
             isinstance(stmt, ir.While) for stmt in model.step)
+        self.declared: dict[str, int] = {}  # local -> the index of its declaration line
+        self.loop_marks: dict = {}  # where the adaptive loop's lines are (c_deferred)
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -237,7 +246,9 @@ class _StepBody:
         declared = dict.fromkeys(
             stmt.name for block in (model.step, model.reset, model.negative_reset)
             for stmt in ir.walk_statements(block) if isinstance(stmt, ir.Local))
+        self.state_lines = len(self.lines)
         for local in declared:
+            self.declared[local] = len(self.lines)
             self.line(f"{VALUE_TYPES[self.types[local]]} {names[local]} = 0;")
         self.line("int _spike = 0, _negative = 0;")
         if self.deferring:
@@ -319,16 +330,23 @@ class _StepBody:
                 self.lines.append("#endif")
                 continue
             if isinstance(stmt, ir.While) and top and self.deferring:
+                self.loop_marks.update(start=len(self.lines), limit=stmt.limit, loop=stmt)
                 self.lines.append("#if EQSNN_FAST_STEP")
                 self.line(f"_defer = {self.expression(stmt.cond, 'bool')};")
                 self.lines.append("#else")
+                self.loop_marks["for"] = len(self.lines)
                 self.statements([stmt])
                 self.lines.append("#endif")
+                self.loop_marks["end"] = len(self.lines)
                 continue
             if isinstance(stmt, ir.If):
                 self.comment(f"if {stmt.cond}:")
                 self.line(f"if ({self.expression(stmt.cond, 'bool')}) {{")
+                begin = len(self.lines)
                 self.nested(stmt.body)
+                if "body" in self.loop_marks and "close" not in self.loop_marks and \
+                        rare_branch(stmt):  # a crossing's location (see c_deferred)
+                    self.loop_marks["rare"] = (begin, len(self.lines), self.depth + 1)
                 if stmt.orelse:
                     self.line("} else {")
                     self.nested(stmt.orelse)
@@ -340,8 +358,12 @@ class _StepBody:
                 counter = f"_loop{self.loops - 1}"
                 self.line(f"for (int {counter} = 0; {counter} < {stmt.limit}; ++{counter}) {{")
                 self.depth += 1
-                self.line(f"if (!{self.expression(stmt.cond, 'bool')}) break;")
+                cond = self.expression(stmt.cond, 'bool')
+                self.line(f"if (!{cond}) break;")
+                marks = self.loop_marks if stmt is self.loop_marks.get("loop") else {}
+                marks.update(cond=cond, body=len(self.lines))
                 self.statements(stmt.body)
+                marks.update(close=len(self.lines))
                 self.depth -= 1
                 self.line("}")
                 continue
@@ -364,7 +386,9 @@ class _StepBody:
         for op in lowered.ops:
             args = [self.operand(arg, first) for arg in op.args]
             dest = self.operand(op.dest, first)
-            text = f"const {VALUE_TYPES[op.dtype]} {dest} = {self.op_text(op, args)};"
+            value = self.exact.table(op, args, self.printer.float_literal)  # see c_exact
+            self.exact.see(op, args, dest)
+            text = f"const {VALUE_TYPES[op.dtype]} {dest} = {value or self.op_text(op, args)};"
             if self.is_uniform(op, args):
                 self.uniform_temps[dest] = VALUE_TYPES[op.dtype]
                 self.uniform_lines.append("    " + text)
