@@ -30,12 +30,12 @@ GRID = IZHIKEVICH.replace("threshold: v >= v_peak", "threshold: v >= v_peak or u
 CASES = {
     # name: (model text, dt, steps, the input I and initial states, whether the bound warns)
     "adex": (ADEX, 0.1, 120, "adex", False),
-    "adex-1ms": (ADEX, 1.0, 60, "adex", False),
+    "adex-1ms": (ADEX, 1.0, 30, "adex", False),
     "adex-bound-3": (ADEX + "    method: adaptive(max_substeps=3)\n", 0.1, 120, "adex", True),
     "adex-all-deferred": (ADEX + "    method: adaptive(max_substeps=1)\n", 0.1, 120, "adex",
                           True),
     "quadratic": (QUADRATIC, 0.5, 120, "quadratic", False),
-    "izhikevich-grid": (GRID, 0.5, 120, "izhikevich", False),
+    "izhikevich-grid": (GRID, 0.1, 120, "izhikevich", False),
 }
 
 
@@ -48,7 +48,7 @@ def _setup(kind, generator):
             "V": generator.uniform(-70.6, -41.0, shape), "w": generator.uniform(0, 100, shape)}
     if kind == "quadratic":
         return generator.uniform(0.5, 3.0, shape), {"v": generator.uniform(-3.0, 9.5, shape)}
-    return generator.uniform(5.0, 15.0, shape), {"v": generator.uniform(-70.0, 29.0, shape)}
+    return generator.uniform(5.0, 15.0, shape), {"v": generator.uniform(-70.0, 25.0, shape)}
 
 
 def _run(name, backend, threads=None):
@@ -81,8 +81,9 @@ def test_the_deferred_pass_gives_the_numbers_of_the_numpy_backend(name):
     for attribute in ("step", "neuron", "batch"):
         np.testing.assert_array_equal(getattr(got.spikes, attribute),
                                       getattr(expected.spikes, attribute))
-    if name not in ("izhikevich-grid",):  # located crossings: where in the step
-        assert np.any(expected.spikes.offset < 0.9 * CASES[name][1])
+    if name != "izhikevich-grid":  # located crossings: where in the step
+        if name != "adex-all-deferred":  # one substep, the last: no crossing located
+            assert np.any(expected.spikes.offset < 0.9 * CASES[name][1])
         np.testing.assert_allclose(got.spikes.offset, expected.spikes.offset, rtol=0, atol=1e-9)
     for state in names:
         np.testing.assert_allclose(got.vars[state], expected.vars[state], rtol=1e-9, atol=1e-9)
