@@ -21,7 +21,15 @@ numbers.
 from __future__ import annotations
 
 from ..printing.c import DEFERRED
-from ..printing.c_deferred import BEGIN, END, ITERATION, LIGHT_ITERATION, REDO, REDO_ONE, DeferredStep
+from ..printing.c_deferred import (
+    BEGIN,
+    END,
+    ITERATION,
+    LIGHT_ITERATION,
+    REDO,
+    REDO_ONE,
+    DeferredStep,
+)
 from ..printing.c_printer import STORAGE_TYPES, wrap_items
 from ._compiled import Layout
 

@@ -52,8 +52,9 @@ from ..runtime.checks import (
 )
 from .c_deferred import deferred_step, rare_branch
 from .c_exact import ExactExp
+from .c_ops import UNIFORM_FUNCTION, op_text, uniform_function_text
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
-from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names, wrap_items
+from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names
 from .lower import lower
 from .ops import WIDE_FUNCTIONS, Const, Lowered, Op, Ref, Temp
 
@@ -65,8 +66,6 @@ __all__ = [
 
 #: the name of the per-neuron step function
 STEP_FUNCTION = "eqsnn_neuron_step"
-#: the name of the function computing a step's uniform values (see :class:`StepFunction`)
-UNIFORM_FUNCTION = "eqsnn_uniform_step"
 #: the step without the adaptive method's substep loop (see :class:`StepFunction`): free of
 #: loops, so the compiler vectorises the neuron loop around it
 FAST_STEP_FUNCTION = "eqsnn_neuron_step_fast"
@@ -75,12 +74,6 @@ FAST_STEP_FUNCTION = "eqsnn_neuron_step_fast"
 DEFERRED = 3
 _BUILTIN_PARAMETERS = ("const FLOAT t", "const int step", "const int id", "const int batch",
                        "const unsigned int _seed_lo", "const unsigned int _seed_hi")
-_OPERATORS = {
-    "add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", "neg": "-{}",
-    "lt": "({} < {})", "le": "({} <= {})", "gt": "({} > {})", "ge": "({} >= {})",
-    "eq": "({} == {})", "ne": "({} != {})", "and": "({} & {})", "or": "({} | {})",
-    "not": "!{}", "select": "({} ? {} : {})",
-}
 
 
 @dataclass(frozen=True)
@@ -181,30 +174,11 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
             f" * returns {DEFERRED} and leaves the states as they were (the caller then calls",
             f" * {STEP_FUNCTION}); elsewhere the same operations, the same result. */",
             *function(FAST_STEP_FUNCTION, True)]) + "\n"
-    uniform_text = _uniform_function_text(model, body, scalars) if uniforms else ""
+    uniform_text = uniform_function_text(model, body, scalars) if uniforms else ""
     deferred = deferred_step(body, signature) if body.deferring else None
     return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers), uniforms,
                         uniform_text, tests is not None, fast, deferred)
 
-
-
-def _uniform_function_text(model: ir.Model, body: _StepBody, scalars) -> str:
-    """:data:`UNIFORM_FUNCTION`: the ops of ``body`` that are one value for all neurons of a
-    step, from ``t``, ``step`` and the uniform values ``scalars``, out through pointers."""
-    names, uniforms = body.names, body.uniforms
-    params = ["const FLOAT t", "const int step"]
-    params += [f"const {VALUE_TYPES[dtype]} {names[name]}" for name, dtype in scalars]
-    params += [f"{ctype} *_p{name}" for ctype, name in uniforms]
-    return "\n".join([
-        f"/* What one step of {model.name} computes once for all neurons (it reads only",
-        " * t, step, constants and values that are one for all neurons). */",
-        f"EQSNN_FN void {UNIFORM_FUNCTION}(",
-        *wrap_items(params, 4)[:-1], wrap_items(params, 4)[-1] + ")",
-        "{",
-        *body.uniform_lines,
-        *(f"    *_p{name} = {name};" for _, name in uniforms),
-        "}",
-    ]) + "\n"
 
 
 class _StepBody:
@@ -386,9 +360,9 @@ class _StepBody:
         for op in lowered.ops:
             args = [self.operand(arg, first) for arg in op.args]
             dest = self.operand(op.dest, first)
-            value = self.exact.table(op, args, self.printer.float_literal)  # see c_exact
+            text = self.exact.table(op, args, self.printer.float_literal, dest)  # c_exact
             self.exact.see(op, args, dest)
-            text = f"const {VALUE_TYPES[op.dtype]} {dest} = {value or self.op_text(op, args)};"
+            text = text or f"const {VALUE_TYPES[op.dtype]} {dest} = {self.op_text(op, args)};"
             if self.is_uniform(op, args):
                 self.uniform_temps[dest] = VALUE_TYPES[op.dtype]
                 self.uniform_lines.append("    " + text)
@@ -426,37 +400,4 @@ class _StepBody:
         return f"({value})" if value < 0 else str(value)
 
     def op_text(self, op: Op, args: list[str]) -> str:
-        kind = op.fn if op.op == "call" else op.op
-        integral = op.dtype != "float"  # min, max, mod, abs: the type of their arguments
-        if kind in ("rand_uniform", "rand_normal"):
-            self.helpers.add("random")
-            draw = "uniform" if kind == "rand_uniform" else "normal"
-            return (f"eqsnn_{draw}_{self.suffix}(_seed_lo, _seed_hi, (unsigned int)step, "
-                    f"(unsigned int)id, (unsigned int)batch, {args[0]}u)")
-        if kind == "cast":
-            if op.dtype == "bool":
-                return f"({args[0]} != 0)"
-            return f"({VALUE_TYPES[op.dtype]}){args[0]}"
-        if kind == "array_get":
-            self.helpers.add("clamp_index")
-            return f"{args[0]}[eqsnn_clamp_index({args[1]}, _len_{args[0]})]"
-        if kind == "floordiv":  # ints only (lower.int_floor_division)
-            self.helpers.add("ifloordiv")
-            return f"eqsnn_ifloordiv({args[0]}, {args[1]})"
-        if kind == "mod":
-            helper = "imod" if integral else "fmod_floored"
-            self.helpers.add(helper)
-            return f"eqsnn_{helper}({args[0]}, {args[1]})"
-        if kind in ("min", "max"):  # a select the compiler vectorises (fminf is a call)
-            sign = "<" if kind == "min" else ">"
-            if integral:
-                return f"({args[0]} {sign} {args[1]} ? {args[0]} : {args[1]})"
-            # fmin/fmax: a NaN argument is ignored; of -0 and +0 the second is the result,
-            # as in NumPy's SIMD loops (its scalar ones, libm's, give the first)
-            return (f"(({args[0]} {sign} {args[1]} || {args[1]} != {args[1]}) ? {args[0]} : "
-                    f"{args[1]})")
-        if kind == "abs" and integral:
-            return f"({args[0]} < 0 ? -{args[0]} : {args[0]})"
-        if kind in _OPERATORS:
-            return _OPERATORS[kind].format(*args)
-        return self.printer.math_function(kind, args)
+        return op_text(op, args, self.printer, self.helpers, self.suffix)

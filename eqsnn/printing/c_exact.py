@@ -60,16 +60,17 @@ class ExactExp:
                                              int(lo), int(hi))
                     return
 
-    def table(self, op: Op, args: list[str], literal) -> str | None:
-        """The C text of ``exp`` read from a table, or None where this ``op`` is no such
-        ``exp``; ``literal`` prints a float."""
+    def table(self, op: Op, args: list[str], literal, dest: str) -> str | None:
+        """The C text of ``dest = exp(...)`` as a sum of selects, one value per integer, all
+        0 but one (exact; flat selects vectorise, a chain or an indexed array does not
+        inside a conditional block), or None where this ``op`` is no such ``exp``;
+        ``literal`` prints a float."""
         if op.op != "call" or op.fn != "exp" or args[0] not in self.scaled:
             return None
         c, j, lo, hi = self.scaled[args[0]]
-        text = literal(self._exp(c, hi))  # selects: no array (C, C++ and CUDA alike)
-        for k in range(hi - 1, lo - 1, -1):
-            text = f"({j} <= {literal(float(k))} ? {literal(self._exp(c, k))} : {text})"
-        return text
+        terms = " + ".join(f"({j} == {literal(float(k))} ? {literal(self._exp(c, k))} : "
+                           f"{literal(0.0)})" for k in range(lo, hi + 1))
+        return f"const FLOAT {dest} = {terms};"
 
     def _exp(self, c: float, k: int) -> float:
         if self.precision == "float32":  # float product, widened exp, rounded (wide_math)
