@@ -109,3 +109,21 @@ def test_the_c_step_runs_the_deferred_neurons_in_vectorised_blocks():
         assert "for (ml = 0; ml < 8; ++ml)" in tile
         assert ("eqsnn_deferred_iteration_light(" in tile) == light
         assert "eqsnn_neuron_step(" not in tile  # the scalar full step is gone from the loop
+
+
+def test_the_step_size_factor_is_read_from_the_c_librarys_own_values():
+    """exp(c*j) for the controller's clamped integer j is the scalar exp's value in every
+    build (vector exp may differ in the last bit, and a last bit decides h >= dt)."""
+    import math
+    import re
+
+    from eqsnn.backends import EmitOptions
+
+    source = str(c_backend.emit(eqsnn.compile(IZHIKEVICH).ir,  # no exp on the right
+                                EmitOptions(precision="float64")))
+    assert not re.search(r"_t[0-9]+ = exp\(", source)
+    factor = 0.17328679513998632  # ln 2 / 4 as the controller prints it
+    for k in range(-9, 10):
+        literal = f"({float(k)!r})" if k < 0 else f"{float(k)!r}"
+        assert f"== {literal} ? {math.exp(factor * k)!r} : 0.0)" in source
+    assert len(re.findall(r"== \(-9\.0\) \?", source)) >= 2  # the try's factor, the loop's
