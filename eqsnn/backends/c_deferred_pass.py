@@ -5,17 +5,20 @@ After the tile's neuron loop has run :data:`~eqsnn.printing.c.FAST_STEP_FUNCTION
 for every neuron, the few it deferred (flag :data:`~eqsnn.printing.c.DEFERRED`)
 are gathered into compact buffers (``_d...[m]``, ``m`` over the deferred
 neurons; ``_di[m]`` the neuron): their states, and the locals passed between
-the three parts of :mod:`eqsnn.printing.c_deferred`.  :data:`BEGIN` runs for
-all of them, then :data:`ITERATION` once per iteration of the substep loop for
-those still in it, then :data:`END` for all of them, each in a loop over ``m``
-that the compiler vectorises; the states and flags are scattered back.
+the parts of :mod:`eqsnn.printing.c_deferred`.  ``BEGIN`` runs for all of
+them, then ``ITERATION`` (``LIGHT_ITERATION`` where the model locates
+crossings, the few that cross redone one at a time by ``REDO_ONE``) once per
+iteration of the substep loop for those still in it, then ``END`` for all of
+them, each in blocks of :data:`LANES` that the compiler vectorises; the states
+and flags are scattered back.
 
 Between iterations the neurons still in the loop are moved to the front of the
-buffers (a swap per finished neuron ahead of a running one), so an iteration
-runs only over running neurons (:data:`COMPACT`; otherwise every iteration
-runs over all of them, finished ones masked).  Each neuron goes through the
-same operations as in :data:`~eqsnn.printing.c.STEP_FUNCTION`: the same
-numbers.
+buffers and the finished ones onto a stack at their top (a partition, then a
+copy), so an iteration runs only over running neurons; the spare lanes of the
+last block are copies of a running one (a finished one in a masked lane would
+run on a zero error, whose ``log`` takes the vector math's slow path).  Each
+neuron goes through the same operations as in
+:data:`~eqsnn.printing.c.STEP_FUNCTION`.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from ._compiled import Layout
 
 __all__ = ["LANES", "deferred_buffers", "deferred_pass"]
 
-#: the deferred neurons are run in blocks of this many (a multiple of any vector width),
-#: the block's spare lanes copies of the first neuron, masked in the loop
+#: the deferred neurons are run in blocks of this many (a multiple of the vector widths;
+#: 8 was faster than 4 and 16 on AdEx), the block's spare lanes copies of a running neuron
 LANES = 8
 
 _VECTORISE = ["#if defined(__clang__)", "#pragma clang loop vectorize(assume_safety)",

@@ -14,14 +14,21 @@ neurons of a tile in a loop the compiler vectorises
 * :data:`ITERATION`: one iteration of the loop body, where ``_active``;
   returns whether the loop goes on (its condition after the iteration);
 * :data:`END`: the rest of the step (threshold, reset, the numerical check);
-  returns the step's flags.
+  returns the step's flags;
+* :data:`LIGHT_ITERATION`, where the model locates crossings inside the step:
+  :data:`ITERATION` without the crossing's location (:func:`rare_branch`,
+  long and taken about once per spike, which a vectorised loop would run in
+  every lane); where that branch would run it returns :data:`REDO` and changes
+  nothing, and :data:`REDO_ONE` (not inlined) runs the full iteration there.
 
 States pass through pointers as in the step; the step's locals that one part
 leaves for a later one (:func:`carried_locals`: read before they are written
 in an iteration or after the loop) pass through pointers ``_c_<name>``; the
 other locals are the part's own.  The parts are cut from the lines of the
-full step, so they run the same operations in the same order: the same
-numbers as the full step, neuron by neuron.
+full step, so they run the same operations in the same order; in a
+vectorised loop the math functions are the SIMD ones (within a few ulp), and
+the step-size factor, whose last bit decides whether the next step is tried
+whole, is read from exact values (:mod:`eqsnn.printing.c_exact`).
 """
 
 from __future__ import annotations
