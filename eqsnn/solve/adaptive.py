@@ -17,6 +17,9 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
   (:func:`_fast_substep`, straight-line code that the ``numpy`` backend runs
   on tiles of every neuron and the ``c`` backend vectorises); the loop runs for the
   neurons where that was not allowed, not accepted or crossed the threshold.
+  The try takes a Cash–Karp 5(4) substep: six evaluations of the right-hand
+  side where Dormand–Prince needs seven (its last stage, at the end of the
+  substep, only pays inside the loop, where it is the next substep's first).
 * the first stage of a substep is the last stage of the one before (FSAL):
   six evaluations of the right-hand side per substep.
 * after every accepted substep the threshold is tested on ``x5``.  Where it
