@@ -113,6 +113,7 @@ _CK_A = (
 _CK_B = (R(37, 378), 0, R(250, 621), R(125, 594), 0, R(512, 1771))
 _CK_E = tuple(b - b4 for b, b4 in zip(_CK_B, (R(2825, 27648), 0, R(18575, 48384),
                                                R(13525, 55296), R(277, 14336), R(1, 4))))
+_CASH_KARP = (_CK_A, _CK_B, _CK_C, False)  # no stage at the end of the substep
 
 
 @dataclass(frozen=True)
@@ -266,36 +267,23 @@ def _combination(weights, k, i, hh):
     return hh * sum((w * k[j][i] for j, w in enumerate(weights) if w != 0), sympy.Integer(0))
 
 
-def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y") -> list:
-    """Stages 2..7 of a Dormand–Prince substep of size ``hh`` from ``t + tau``; stage 7 is
-    evaluated at the fifth-order solution ``x5``."""
+def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y", tableau=None) -> list:
+    """The stages after the first of an explicit substep of size ``hh`` from ``t + tau``,
+    and its fifth-order solution ``x5``: Dormand–Prince (the default ``tableau``) evaluates
+    a last stage at ``x5`` (the next substep's first); Cash–Karp (:data:`_CASH_KARP`, the
+    whole-step try) has none there."""
+    a, b, c, at_end = tableau or (_A, _B, _C, True)
     body: list = []
-    for s in range(1, 7):
-        weights = _A[s] if s < 6 else _B
+    for s in range(1, len(a) + 1):
+        weights = a[s] if s < len(a) else b
         ys = []
         for i, x in enumerate(xs):
-            target = x5[i] if s == 6 else _sym(f"{prefix}{s + 1}_{names[i]}")
+            target = x5[i] if s == len(a) else _sym(f"{prefix}{s + 1}_{names[i]}")
             body.append(ir.Local(target.name, "float", x + _combination(weights, k, i, hh)))
             ys.append(target)
-        time = T + tau + _C[s] * hh
-        body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(len(xs))]
-    return body
-
-
-def _try_stages(xs, names, k, x5, rhs) -> list:
-    """Stages 2..6 of the whole-step try (Cash–Karp, size dt from ``t``) and its
-    fifth-order solution ``x5``."""
-    body: list = []
-    for s in range(1, 7):
-        weights = _CK_A[s] if s < 6 else _CK_B
-        ys = []
-        for i, x in enumerate(xs):
-            target = x5[i] if s == 6 else _sym(f"_yf{s + 1}_{names[i]}")
-            body.append(ir.Local(target.name, "float", x + _combination(weights, k, i, DT)))
-            ys.append(target)
-        if s < 6:
-            body += [ir.Local(k[s][i].name, "float", rhs(i, ys, T + _CK_C[s] * DT))
-                     for i in range(len(xs))]
+        if s < len(a) or at_end:
+            time = T + tau + c[s] * hh
+            body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(len(xs))]
     return body
 
 
@@ -357,7 +345,7 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
     kf = [k[0]] + [[_sym(f"_kf{s + 1}_{v}") for v in names] for s in range(1, 6)]
     xf = [_sym(f"_xf_{v}") for v in names]
     errf, okf, facf = _sym("_adf_err"), _sym(TRY_OK), _sym("_adf_fac")
-    statements = [*_try_stages(xs, names, kf, xf, rhs),
+    statements = [*_stages(xs, names, kf, xf, rhs, DT, sympy.Integer(0), "_yf", _CASH_KARP),
                   *_error_control(xs, xf, kf, DT, errf, okf, None, sympy.false, sympy.false,
                                   _CK_E)]
     fast = sympy.And(sympy.GreaterThan(_H, DT), okf)  # _ad_try: see the end
