@@ -70,9 +70,10 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
               f"eqsnn; do not edit.\n * Compile with -ffp-contract=off for results "
               f"bit-identical to the numpy backend. */\n")
     text = "\n".join([header, prelude(options.precision, step.helpers), step.text,
-                      step.fast_text, step.uniform_text,
+                      step.fast_text, step.deferred.text if step.deferred else "",
+                      step.uniform_text,
                       run_loop_text(model, plan, step.uniforms, step.check_flags,
-                                    bool(step.fast_text))])
+                                    step.deferred)])
     return Source("c", text, model, options, extra={"layout": plan})
 
 

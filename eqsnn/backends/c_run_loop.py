@@ -12,11 +12,12 @@ the step function and passes the arguments through ctypes.
 from __future__ import annotations
 
 from .. import ir
-from ..printing.c import DEFERRED, FAST_STEP_FUNCTION, UNIFORM_FUNCTION
+from ..printing.c import FAST_STEP_FUNCTION, UNIFORM_FUNCTION
 from ..printing.c_printer import STORAGE_TYPES, wrap_items
 from ..runtime.checks import CHECK_ALL, CHECK_CODE, CHECK_STEP, check_tests, deferred_states
 from . import _compiled as shared
 from ._compiled import Layout
+from .c_deferred_pass import deferred_buffers, deferred_pass
 
 __all__ = ["TILE", "run_loop_text"]
 
@@ -51,7 +52,8 @@ def run_loop_text(model: ir.Model, plan: Layout, uniforms=(), check_flags=False,
     it shares with other compiled backends, the tile function and ``eqsnn_run`` itself;
     ``check_flags``: the step returns the numerical check's code in its flags
     (:attr:`eqsnn.printing.c.StepFunction.check_flags`); ``fast``: the step has a loop-free
-    variant (``FAST_STEP_FUNCTION``) tried first."""
+    variant (``FAST_STEP_FUNCTION``) tried first, and the parts of its full step for the
+    neurons that one defers (:class:`eqsnn.printing.c_deferred.DeferredStep`)."""
     return "\n".join([_RUN_TYPES, shared.C_RUN_HELPERS, _SPIKE_ROW_FUNCTION,
                       _tile_function(model, plan, uniforms, check_flags, fast), _RUN_FUNCTION])
 
@@ -69,6 +71,8 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False
         "    long long i, j" + (", r;" if plan.states else ";"),
     ]
     head += _tile_pointer_lines(plan) + _input_setup_lines(plan)
+    if fast:
+        head += deferred_buffers(plan, fast, _stepped(plan, check_flags), TILE)
     loop = [
         "    for (i = 0; i < a->steps; ++i) {",
         "        const long long step = a->step0 + i;",
@@ -248,17 +252,15 @@ def _neuron_loop(plan: Layout, uniforms=(), check_flags=False, fast=False,
     ``fast``, the loop-free step first, then the full step for the neurons it deferred;
     ``constants``: the C text passed for some values (by index) in place of the value."""
     constants = constants or {}
-    stepped = [k for k, (name, _) in enumerate(plan.states)
-               if not (check_flags and name in (CHECK_STEP, CHECK_CODE))]
-    args = [f"&_x{k}" for k in stepped]
-    args += [f"_row{k}[j]" for k in range(len(plan.inputs))]
+    stepped = _stepped(plan, check_flags)
+    args = [f"_row{k}[j]" for k in range(len(plan.inputs))]
     args += [constants.get(k, f"_v{k}[j]" if per else f"_v{k}")
              for k, (_, _, per) in enumerate(plan.values)]
     for k in range(len(plan.arrays)):
         args += [f"_a{k}", f"a->array_lengths[{k}]"]
     args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
     args += [name for _, name in uniforms]
-    call = wrap_items(args, 16)
+    call = wrap_items([f"&_x{k}" for k in stepped] + args, 16)
     load = [f"            {STORAGE_TYPES[plan.states[k][1]]} _x{k} = _s{k}[j];"
             for k in stepped]
     store = [f"            _s{k}[j] = _x{k};" for k in stepped]
@@ -277,15 +279,15 @@ def _neuron_loop(plan: Layout, uniforms=(), check_flags=False, fast=False,
         "        }",
     ]
     if fast:  # the neurons that need the substep loop
-        lines += [
-            "        for (j = first; j < last; ++j) if (flags[j - first] == " f"{DEFERRED}) {{",
-            *load,
-            "            flags[j - first] = (unsigned char)eqsnn_neuron_step(",
-            *call[:-1], call[-1] + ");",
-            *store,
-            "        }",
-        ]
+        lines += deferred_pass(plan, fast, stepped, args, TILE, "        ")
     return lines
+
+
+def _stepped(plan: Layout, check_flags: bool) -> list[int]:
+    """The indices of the states the step function takes (not the check's, where
+    ``check_flags``)."""
+    return [k for k, (name, _) in enumerate(plan.states)
+            if not (check_flags and name in (CHECK_STEP, CHECK_CODE))]
 
 
 _RUN_FUNCTION = """\

@@ -50,8 +50,11 @@ from ..runtime.checks import (
     deferred_states,
     split_checks,
 )
+from .c_deferred import deferred_step, rare_branch
+from .c_exact import ExactExp
+from .c_ops import UNIFORM_FUNCTION, op_text, uniform_function_text
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
-from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names, wrap_items
+from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names
 from .lower import lower
 from .ops import WIDE_FUNCTIONS, Const, Lowered, Op, Ref, Temp
 
@@ -63,8 +66,6 @@ __all__ = [
 
 #: the name of the per-neuron step function
 STEP_FUNCTION = "eqsnn_neuron_step"
-#: the name of the function computing a step's uniform values (see :class:`StepFunction`)
-UNIFORM_FUNCTION = "eqsnn_uniform_step"
 #: the step without the adaptive method's substep loop (see :class:`StepFunction`): free of
 #: loops, so the compiler vectorises the neuron loop around it
 FAST_STEP_FUNCTION = "eqsnn_neuron_step_fast"
@@ -73,12 +74,6 @@ FAST_STEP_FUNCTION = "eqsnn_neuron_step_fast"
 DEFERRED = 3
 _BUILTIN_PARAMETERS = ("const FLOAT t", "const int step", "const int id", "const int batch",
                        "const unsigned int _seed_lo", "const unsigned int _seed_hi")
-_OPERATORS = {
-    "add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "div": "{} / {}", "neg": "-{}",
-    "lt": "({} < {})", "le": "({} <= {})", "gt": "({} > {})", "ge": "({} >= {})",
-    "eq": "({} == {})", "ne": "({} != {})", "and": "({} & {})", "or": "({} | {})",
-    "not": "!{}", "select": "({} ? {} : {})",
-}
 
 
 @dataclass(frozen=True)
@@ -105,6 +100,9 @@ class StepFunction:
     #: :data:`FAST_STEP_FUNCTION` ("" when the step has no adaptive loop): the step without
     #: its loop, returning :data:`DEFERRED` (states untouched) where the loop would run
     fast_text: str = ""
+    #: the full step in three parts for the neurons :data:`FAST_STEP_FUNCTION` deferred, run
+    #: across them in vectorised loops (:class:`eqsnn.printing.c_deferred.DeferredStep`)
+    deferred: object = None
 
 #: the largest check code + 1 that bits 2 to 7 of the returned flags hold
 _FLAG_CODES = 63
@@ -176,29 +174,11 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
             f" * returns {DEFERRED} and leaves the states as they were (the caller then calls",
             f" * {STEP_FUNCTION}); elsewhere the same operations, the same result. */",
             *function(FAST_STEP_FUNCTION, True)]) + "\n"
-    uniform_text = _uniform_function_text(model, body, scalars) if uniforms else ""
+    uniform_text = uniform_function_text(model, body, scalars) if uniforms else ""
+    deferred = deferred_step(body, signature) if body.deferring else None
     return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers), uniforms,
-                        uniform_text, tests is not None, fast)
+                        uniform_text, tests is not None, fast, deferred)
 
-
-
-def _uniform_function_text(model: ir.Model, body: _StepBody, scalars) -> str:
-    """:data:`UNIFORM_FUNCTION`: the ops of ``body`` that are one value for all neurons of a
-    step, from ``t``, ``step`` and the uniform values ``scalars``, out through pointers."""
-    names, uniforms = body.names, body.uniforms
-    params = ["const FLOAT t", "const int step"]
-    params += [f"const {VALUE_TYPES[dtype]} {names[name]}" for name, dtype in scalars]
-    params += [f"{ctype} *_p{name}" for ctype, name in uniforms]
-    return "\n".join([
-        f"/* What one step of {model.name} computes once for all neurons (it reads only",
-        " * t, step, constants and values that are one for all neurons). */",
-        f"EQSNN_FN void {UNIFORM_FUNCTION}(",
-        *wrap_items(params, 4)[:-1], wrap_items(params, 4)[-1] + ")",
-        "{",
-        *body.uniform_lines,
-        *(f"    *_p{name} = {name};" for _, name in uniforms),
-        "}",
-    ]) + "\n"
 
 
 class _StepBody:
@@ -209,6 +189,7 @@ class _StepBody:
         self.types = model.name_types()
         self.names = c_names(model)
         self.printer = CPrinter(precision, wide_math)
+        self.exact = ExactExp(precision, wide_math)
         self.suffix = "f32" if precision == "float32" else "f64"
         self.lines: list[str] = []
         self.depth = 1
@@ -225,6 +206,8 @@ class _StepBody:
         # the adaptive method's loop (top level) has a loop-free variant (FAST_STEP_FUNCTION)
         self.deferring = "adaptive" in model.meta and any(
             isinstance(stmt, ir.While) for stmt in model.step)
+        self.declared: dict[str, int] = {}  # local -> the index of its declaration line
+        self.loop_marks: dict = {}  # where the adaptive loop's lines are (c_deferred)
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -237,7 +220,9 @@ class _StepBody:
         declared = dict.fromkeys(
             stmt.name for block in (model.step, model.reset, model.negative_reset)
             for stmt in ir.walk_statements(block) if isinstance(stmt, ir.Local))
+        self.state_lines = len(self.lines)
         for local in declared:
+            self.declared[local] = len(self.lines)
             self.line(f"{VALUE_TYPES[self.types[local]]} {names[local]} = 0;")
         self.line("int _spike = 0, _negative = 0;")
         if self.deferring:
@@ -319,16 +304,23 @@ class _StepBody:
                 self.lines.append("#endif")
                 continue
             if isinstance(stmt, ir.While) and top and self.deferring:
+                self.loop_marks.update(start=len(self.lines), limit=stmt.limit, loop=stmt)
                 self.lines.append("#if EQSNN_FAST_STEP")
                 self.line(f"_defer = {self.expression(stmt.cond, 'bool')};")
                 self.lines.append("#else")
+                self.loop_marks["for"] = len(self.lines)
                 self.statements([stmt])
                 self.lines.append("#endif")
+                self.loop_marks["end"] = len(self.lines)
                 continue
             if isinstance(stmt, ir.If):
                 self.comment(f"if {stmt.cond}:")
                 self.line(f"if ({self.expression(stmt.cond, 'bool')}) {{")
+                begin = len(self.lines)
                 self.nested(stmt.body)
+                if "body" in self.loop_marks and "close" not in self.loop_marks and \
+                        rare_branch(stmt):  # a crossing's location (see c_deferred)
+                    self.loop_marks["rare"] = (begin, len(self.lines), self.depth + 1)
                 if stmt.orelse:
                     self.line("} else {")
                     self.nested(stmt.orelse)
@@ -340,8 +332,12 @@ class _StepBody:
                 counter = f"_loop{self.loops - 1}"
                 self.line(f"for (int {counter} = 0; {counter} < {stmt.limit}; ++{counter}) {{")
                 self.depth += 1
-                self.line(f"if (!{self.expression(stmt.cond, 'bool')}) break;")
+                cond = self.expression(stmt.cond, 'bool')
+                self.line(f"if (!{cond}) break;")
+                marks = self.loop_marks if stmt is self.loop_marks.get("loop") else {}
+                marks.update(cond=cond, body=len(self.lines))
                 self.statements(stmt.body)
+                marks.update(close=len(self.lines))
                 self.depth -= 1
                 self.line("}")
                 continue
@@ -364,7 +360,9 @@ class _StepBody:
         for op in lowered.ops:
             args = [self.operand(arg, first) for arg in op.args]
             dest = self.operand(op.dest, first)
-            text = f"const {VALUE_TYPES[op.dtype]} {dest} = {self.op_text(op, args)};"
+            text = self.exact.table(op, args, self.printer.float_literal, dest)  # c_exact
+            self.exact.see(op, args, dest)
+            text = text or f"const {VALUE_TYPES[op.dtype]} {dest} = {self.op_text(op, args)};"
             if self.is_uniform(op, args):
                 self.uniform_temps[dest] = VALUE_TYPES[op.dtype]
                 self.uniform_lines.append("    " + text)
@@ -402,40 +400,4 @@ class _StepBody:
         return f"({value})" if value < 0 else str(value)
 
     def op_text(self, op: Op, args: list[str]) -> str:
-        kind = op.fn if op.op == "call" else op.op
-        integral = op.dtype != "float"  # min, max, mod, abs: the type of their arguments
-        if kind in ("rand_uniform", "rand_normal"):
-            self.helpers.add("random")
-            draw = "uniform" if kind == "rand_uniform" else "normal"
-            return (f"eqsnn_{draw}_{self.suffix}(_seed_lo, _seed_hi, (unsigned int)step, "
-                    f"(unsigned int)id, (unsigned int)batch, {args[0]}u)")
-        if kind == "cast":
-            if op.dtype == "bool":
-                return f"({args[0]} != 0)"
-            return f"({VALUE_TYPES[op.dtype]}){args[0]}"
-        if kind == "array_get":
-            self.helpers.add("clamp_index")
-            return f"{args[0]}[eqsnn_clamp_index({args[1]}, _len_{args[0]})]"
-        if kind == "floordiv":  # ints only (lower.int_floor_division)
-            self.helpers.add("ifloordiv")
-            return f"eqsnn_ifloordiv({args[0]}, {args[1]})"
-        if kind == "mod":
-            helper = "imod" if integral else "fmod_floored"
-            self.helpers.add(helper)
-            return f"eqsnn_{helper}({args[0]}, {args[1]})"
-        if kind in ("min", "max"):  # a select the compiler vectorises (fminf is a call)
-            sign = "<" if kind == "min" else ">"
-            if integral:
-                return f"({args[0]} {sign} {args[1]} ? {args[0]} : {args[1]})"
-            # fmin/fmax: a NaN argument is ignored; of -0 and +0 the second is the result,
-            # as in NumPy's SIMD loops (its scalar ones, libm's, give the first)
-            return (f"(({args[0]} {sign} {args[1]} || {args[1]} != {args[1]}) ? {args[0]} : "
-                    f"{args[1]})")
-        if kind == "abs" and integral:
-            return f"({args[0]} < 0 ? -{args[0]} : {args[0]})"
-        if kind == "keep":
-            self.helpers.add("keep")
-            return f"eqsnn_keep({args[0]}, {args[1]})"
-        if kind in _OPERATORS:
-            return _OPERATORS[kind].format(*args)
-        return self.printer.math_function(kind, args)
+        return op_text(op, args, self.printer, self.helpers, self.suffix)

@@ -17,6 +17,9 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
   (:func:`_fast_substep`, straight-line code that the ``numpy`` backend runs
   on tiles of every neuron and the ``c`` backend vectorises); the loop runs for the
   neurons where that was not allowed, not accepted or crossed the threshold.
+  The try takes a Cash–Karp 5(4) substep: six evaluations of the right-hand
+  side where Dormand–Prince needs seven (its last stage, at the end of the
+  substep, only pays inside the loop, where it is the next substep's first).
 * the first stage of a substep is the last stage of the one before (FSAL):
   six evaluations of the right-hand side per substep.
 * after every accepted substep the threshold is tested on ``x5``.  Where it
@@ -95,6 +98,22 @@ _A = (
 )
 _B = (R(35, 384), 0, R(500, 1113), R(125, 192), R(-2187, 6784), R(11, 84))
 _E = (R(71, 57600), 0, R(-71, 16695), R(71, 1920), R(-17253, 339200), R(22, 525), R(-1, 40))
+# Cash & Karp (1990), RK5(4) with six stages, for the whole-step try (no stage at the end:
+# one evaluation fewer than Dormand–Prince's seven): nodes, stage weights, fifth-order
+# weights, and error weights (fifth- minus fourth-order weights)
+_CK_C = (0, R(1, 5), R(3, 10), R(3, 5), 1, R(7, 8))
+_CK_A = (
+    (),
+    (R(1, 5),),
+    (R(3, 40), R(9, 40)),
+    (R(3, 10), R(-9, 10), R(6, 5)),
+    (R(-11, 54), R(5, 2), R(-70, 27), R(35, 27)),
+    (R(1631, 55296), R(175, 512), R(575, 13824), R(44275, 110592), R(253, 4096)),
+)
+_CK_B = (R(37, 378), 0, R(250, 621), R(125, 594), 0, R(512, 1771))
+_CK_E = tuple(b - b4 for b, b4 in zip(_CK_B, (R(2825, 27648), 0, R(18575, 48384),
+                                               R(13525, 55296), R(277, 14336), R(1, 4))))
+_CASH_KARP = (_CK_A, _CK_B, _CK_C, False)  # no stage at the end of the substep
 
 
 @dataclass(frozen=True)
@@ -248,24 +267,28 @@ def _combination(weights, k, i, hh):
     return hh * sum((w * k[j][i] for j, w in enumerate(weights) if w != 0), sympy.Integer(0))
 
 
-def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y") -> list:
-    """Stages 2..7 of a Dormand–Prince substep of size ``hh`` from ``t + tau``; stage 7 is
-    evaluated at the fifth-order solution ``x5``."""
+def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y", tableau=None) -> list:
+    """The stages after the first of an explicit substep of size ``hh`` from ``t + tau``,
+    and its fifth-order solution ``x5``: Dormand–Prince (the default ``tableau``) evaluates
+    a last stage at ``x5`` (the next substep's first); Cash–Karp (:data:`_CASH_KARP`, the
+    whole-step try) has none there."""
+    a, b, c, at_end = tableau or (_A, _B, _C, True)
     body: list = []
-    for s in range(1, 7):
-        weights = _A[s] if s < 6 else _B
+    for s in range(1, len(a) + 1):
+        weights = a[s] if s < len(a) else b
         ys = []
         for i, x in enumerate(xs):
-            target = x5[i] if s == 6 else _sym(f"{prefix}{s + 1}_{names[i]}")
+            target = x5[i] if s == len(a) else _sym(f"{prefix}{s + 1}_{names[i]}")
             body.append(ir.Local(target.name, "float", x + _combination(weights, k, i, hh)))
             ys.append(target)
-        time = T + tau + _C[s] * hh
-        body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(len(xs))]
+        if s < len(a) or at_end:
+            time = T + tau + c[s] * hh
+            body += [ir.Local(k[s][i].name, "float", rhs(i, ys, time)) for i in range(len(xs))]
     return body
 
 
 def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
-                   rejected=_REJECTED) -> list:
+                   rejected=_REJECTED, weights=_E) -> list:
     """The mean square ``err`` of the scaled error of the substep, whether it is accepted
     (``ok``), and the factor ``fac`` for the next substep size (unless ``fac`` is None)."""
     rtol, atol = _sym(RTOL), _sym(ATOL)
@@ -274,7 +297,7 @@ def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
     # once, not each state's estimate
     size = sympy.Integer(1) if hh == DT else hh
     for i, x in enumerate(xs):
-        estimate = _combination(_E, k, i, hh if hh == DT else sympy.Integer(1))
+        estimate = _combination(weights, k, i, hh if hh == DT else sympy.Integer(1))
         # relative to the state or to its change over the substep, whichever is larger:
         # where a state races (a spike's upswing) its value matters less than the time at
         # which it gets somewhere, which an error relative to the change controls
@@ -319,11 +342,12 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
     the start of the step, as it would have (the same operations: the same numbers).  Straight-line
     code: the ``numpy`` backend runs it on tiles of every neuron (its locals unmasked,
     :mod:`eqsnn.backends.numpy_deferred`), the ``c`` backend vectorises it."""
-    kf = [k[0]] + [[_sym(f"_kf{s + 1}_{v}") for v in names] for s in range(1, 7)]
+    kf = [k[0]] + [[_sym(f"_kf{s + 1}_{v}") for v in names] for s in range(1, 6)]
     xf = [_sym(f"_xf_{v}") for v in names]
     errf, okf, facf = _sym("_adf_err"), _sym(TRY_OK), _sym("_adf_fac")
-    statements = [*_stages(xs, names, kf, xf, rhs, DT, sympy.Integer(0), "_yf"),
-                  *_error_control(xs, xf, kf, DT, errf, okf, None, sympy.false, sympy.false)]
+    statements = [*_stages(xs, names, kf, xf, rhs, DT, sympy.Integer(0), "_yf", _CASH_KARP),
+                  *_error_control(xs, xf, kf, DT, errf, okf, None, sympy.false, sympy.false,
+                                  _CK_E)]
     fast = sympy.And(sympy.GreaterThan(_H, DT), okf)  # _ad_try: see the end
     if threshold is not None:
         fast = sympy.And(fast, sympy.Not(threshold.xreplace(dict(zip(xs, xf)))))

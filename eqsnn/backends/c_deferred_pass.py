@@ -1,0 +1,157 @@
+"""The C text of the ``c`` backend's deferred pass: the adaptive step's substep loop run
+across the neurons the loop-free try deferred, in vectorised loops.
+
+After the tile's neuron loop has run :data:`~eqsnn.printing.c.FAST_STEP_FUNCTION`
+for every neuron, the few it deferred (flag :data:`~eqsnn.printing.c.DEFERRED`)
+are gathered into compact buffers (``_d...[m]``, ``m`` over the deferred
+neurons; ``_di[m]`` the neuron): their states, and the locals passed between
+the parts of :mod:`eqsnn.printing.c_deferred`.  ``BEGIN`` runs for all of
+them, then ``ITERATION`` (``LIGHT_ITERATION`` where the model locates
+crossings, the few that cross redone one at a time by ``REDO_ONE``) once per
+iteration of the substep loop for those still in it, then ``END`` for all of
+them, each in blocks of :data:`LANES` that the compiler vectorises; the states
+and flags are scattered back.
+
+Between iterations the neurons still in the loop are moved to the front of the
+buffers and the finished ones onto a stack at their top (a partition, then a
+copy), so an iteration runs only over running neurons; the spare lanes of the
+last block are copies of a running one (a finished one in a masked lane would
+run on a zero error, whose ``log`` takes the vector math's slow path).  Each
+neuron goes through the same operations as in
+:data:`~eqsnn.printing.c.STEP_FUNCTION`.
+"""
+
+from __future__ import annotations
+
+from ..printing.c import DEFERRED
+from ..printing.c_deferred import (
+    BEGIN,
+    END,
+    ITERATION,
+    LIGHT_ITERATION,
+    REDO,
+    REDO_ONE,
+    DeferredStep,
+)
+from ..printing.c_printer import STORAGE_TYPES, wrap_items
+from ._compiled import Layout
+
+__all__ = ["LANES", "deferred_buffers", "deferred_pass"]
+
+#: the deferred neurons are run in blocks of this many (a multiple of the vector widths;
+#: 8 was faster than 4 and 16 on AdEx), the block's spare lanes copies of a running neuron
+LANES = 8
+
+_VECTORISE = ["#if defined(__clang__)", "#pragma clang loop vectorize(assume_safety)",
+              "#elif defined(__GNUC__)", "#pragma GCC ivdep", "#endif"]
+
+
+def deferred_buffers(plan: Layout, step: DeferredStep, stepped, tile: int) -> list[str]:
+    """The tile's compact buffers (declared once per tile)."""
+    size = tile + 2 * LANES
+    lines = [f"    int _di[{size}], _da[{size}];  /* deferred neurons; running */",
+             f"    unsigned char _df[{size}];"]
+    lines += [f"    {STORAGE_TYPES[plan.states[k][1]]} _ds{k}[{size}];" for k in stepped]
+    lines += [f"    {ctype} _dc{c}[{size}];  /* {name} */"
+              for c, (ctype, name) in enumerate(step.carried)]
+    return lines
+
+
+def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
+                  pad: str) -> list[str]:
+    """The deferred pass of one step of the tile; ``stepped``: the indices of the states the
+    step function takes, ``args``: its other arguments, in order, written for neuron ``j``
+    (``_row<k>[j]``, ``_v<k>[j]``, ``(int)j``) and rewritten here for ``_di[m]``."""
+    rows = [arg.replace("[j]", "[_di[m]]").replace("(int)j", "_di[m]") for arg in args]
+    states = [f"&_ds{k}[m]" for k in stepped]
+    carried = [f"&_dc{c}[m]" for c in range(len(step.carried))]
+
+    def call(target, name, lo, hi, extra=()):
+        """``target[m] = name(...)`` for ``m`` from ``lo`` (a multiple of :data:`LANES`) to
+        ``hi``, in blocks of :data:`LANES` (a constant count: whole vectors, no remainder)."""
+        items = wrap_items([*states, *rows, *extra, *carried], 16)
+        return [f"for (mb = {lo}; mb < {hi}; mb += {LANES}) {{", *_VECTORISE,
+                f"    for (ml = 0; ml < {LANES}; ++ml) {{  /* a constant count (-fwrapv) */",
+                "        m = mb + ml;",
+                f"        {target}[m] = {name}(", *("    " + item for item in items[:-1]),
+                "    " + items[-1] + ");", "    }", "}"]
+    items = wrap_items([*states, *rows, "1", *carried], 16)
+    redo = [  # the few where the rare branch runs: the full iteration, one at a time
+        f"for (m = 0; m < _dn; ++m) if (_da[m] == {REDO}) {{",
+        f"    _da[m] = {REDO_ONE}(", *items[:-1], items[-1] + ");", "}"]
+    buffers = ["_di"] + [f"_ds{k}" for k in stepped] + [
+        f"_dc{c}" for c in range(len(step.carried))]
+
+    def move(to, source):
+        return [f"{name}[{to}] = {name}[{source}];" for name in buffers]
+
+    def spare(begin, source, end=None):
+        """The spare lanes of a block (from ``begin`` to the block's end, or down to
+        ``end``): copies of lane ``source``, so they run on a real state (special values
+        such as log(0) take slow paths in the vector math) and are never read."""
+        loop = (f"for (m = {begin}; m % {LANES}; ++m) {{" if end is None else
+                f"for (m = {end}; m < {begin}; ++m) {{")
+        return [f"if ({begin} > 0) " + loop if end is None else loop,
+                *("    " + line for line in move("m", source)), "}"]
+    swap = [f"{{ {_type(plan, step, name)} _swap = {name}[p]; {name}[p] = {name}[q]; "
+            f"{name}[q] = _swap; }}" for name in ["_da", *buffers]]
+    compact = [  # running ones to the front, finished ones onto the stack at the top
+        "p = 0, q = _dn - 1;",
+        "while (p <= q) {  /* a partition: [0, p) running, (q, _dn) finished */",
+        "    if (_da[p]) { ++p; continue; }",
+        *("    " + line for line in swap),
+        "    --q;",
+        "}",
+        "q = _top - (_dn - p);  /* above p + 2 LANES: the copy runs down (it may overlap) */",
+        "for (m = _dn - p - 1; m >= 0; --m) {",
+        *("    " + line for line in move("q + m", "p + m")),
+        "}",
+        "_top = q;",
+        "_dn = p;",
+        *spare("_dn", "0"),
+    ]
+    size = tile + 2 * LANES
+    body = [
+        "{  /* the deferred neurons: the full step, vectorised across them */",
+        f"    int m, mb, ml, p, q, _it, _dn = 0, _top = {size};",
+        f"    for (j = first; j < last; ++j) if (flags[j - first] == {DEFERRED}) "
+        "_di[_dn++] = (int)j;",
+        "    if (_dn) {",
+        "        const int _nd = _dn;",
+        f"        for (m = _nd; m % {LANES}; ++m) _di[m] = _di[0];  /* the spare lanes */",
+        f"        for (m = 0; m < _nd + (-_nd & {LANES - 1}); ++m) {{",
+        *(f"            _ds{k}[m] = _s{k}[_di[m]];" for k in stepped),
+        "        }",
+        *("        " + line for line in call("_da", BEGIN, "0", "_dn")),
+        *("        " + line for line in compact),
+        f"        for (_it = 0; _it < {step.limit} && _dn > 0; ++_it) {{",
+        *("            " + line for line in call(
+            "_da", LIGHT_ITERATION if step.light else ITERATION, "0", "_dn", ["1"])),
+        *("            " + line for line in (redo if step.light else [])),
+        *("            " + line for line in compact),
+        "        }",
+        "        q = _top - _dn;  /* still running at the bound: onto the stack */",
+        "        for (m = _dn - 1; m >= 0; --m) {",
+        *("            " + line for line in move("q + m", "m")),
+        "        }",
+        "        _top = q;",
+        f"        p = {size} - ((_nd + {LANES - 1}) & ~{LANES - 1});  /* whole blocks */",
+        *("        " + line for line in spare("_top", f"{size} - 1", "p")),
+        *("        " + line for line in call("_df", END, "p", size)),
+        f"        for (m = _top; m < {size}; ++m) {{",
+        "            j = _di[m];",
+        *(f"            _s{k}[j] = _ds{k}[m];" for k in stepped),
+        "            flags[j - first] = _df[m];",
+        "        }",
+        "    }",
+        "}",
+    ]
+    return [pad + line if not line.startswith("#") else line for line in body]
+
+
+def _type(plan: Layout, step: DeferredStep, buffer: str) -> str:
+    if buffer in ("_di", "_da"):
+        return "int"
+    if buffer.startswith("_ds"):
+        return STORAGE_TYPES[plan.states[int(buffer[3:])][1]]
+    return step.carried[int(buffer[3:])][0]

@@ -1,0 +1,184 @@
+"""The adaptive step of the neurons the loop-free try deferred, in three loop-free parts.
+
+:data:`eqsnn.printing.c.FAST_STEP_FUNCTION` tries the whole step in one
+substep for every neuron and defers the few where the substep loop must run
+(a rejected try, a crossing, a carried substep size below ``dt``).  Running
+:data:`~eqsnn.printing.c.STEP_FUNCTION` on each of those one at a time keeps
+that part scalar; instead the full step is printed here as three functions
+with no loop of their own, so the ``c`` backend runs each across all deferred
+neurons of a tile in a loop the compiler vectorises
+(:mod:`eqsnn.backends.c_deferred_pass`):
+
+* :data:`BEGIN`: the step up to the substep loop (the same statements as the
+  full step, the whole-step try included); returns whether the loop runs;
+* :data:`ITERATION`: one iteration of the loop body, where ``_active``;
+  returns whether the loop goes on (its condition after the iteration);
+* :data:`END`: the rest of the step (threshold, reset, the numerical check);
+  returns the step's flags;
+* :data:`LIGHT_ITERATION`, where the model locates crossings inside the step:
+  :data:`ITERATION` without the crossing's location (:func:`rare_branch`,
+  long and taken about once per spike, which a vectorised loop would run in
+  every lane); where that branch would run it returns :data:`REDO` and changes
+  nothing, and :data:`REDO_ONE` (not inlined) runs the full iteration there.
+
+States pass through pointers as in the step; the step's locals that one part
+leaves for a later one (:func:`carried_locals`: read before they are written
+in an iteration or after the loop) pass through pointers ``_c_<name>``; the
+other locals are the part's own.  The parts are cut from the lines of the
+full step, so they run the same operations in the same order; in a
+vectorised loop the math functions are the SIMD ones (within a few ulp), and
+the step-size factor, whose last bit decides whether the next step is tried
+whole, is read from exact values (:mod:`eqsnn.printing.c_exact`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from .. import ir
+from ..solve.crossings import CROSSED
+from .c_printer import VALUE_TYPES, wrap_items
+
+__all__ = ["BEGIN", "ITERATION", "LIGHT_ITERATION", "END", "REDO", "REDO_ONE", "DeferredStep",
+           "carried_locals", "deferred_step", "rare_branch"]
+
+BEGIN, ITERATION, END = "eqsnn_deferred_begin", "eqsnn_deferred_iteration", "eqsnn_deferred_end"
+#: :data:`ITERATION` without the rare branch (:func:`rare_branch`): where that branch would
+#: run it returns :data:`REDO` and leaves everything as it was
+LIGHT_ITERATION = "eqsnn_deferred_iteration_light"
+#: :data:`ITERATION` as a function of its own (not inlined), for the neurons that take it
+REDO_ONE = "eqsnn_deferred_redo"
+REDO = 2
+
+
+#: inlined into the loops around them whatever their size (else they stay calls: scalar)
+_INLINE = """\
+#if defined(__GNUC__)
+#define EQSNN_DEFERRED_FN static inline __attribute__((always_inline))
+#define EQSNN_NOINLINE __attribute__((noinline))
+#else
+#define EQSNN_DEFERRED_FN static inline
+#define EQSNN_NOINLINE
+#endif"""
+
+
+@dataclass(frozen=True)
+class DeferredStep:
+    """The three parts' C text; ``carried``: ``(C type, C name)`` of each local passed
+    between them (after the step's parameters, as pointers ``_c_<name>``); ``limit``: the
+    most iterations of the loop."""
+
+    text: str
+    carried: tuple
+    limit: int
+    light: bool = False  # whether :data:`LIGHT_ITERATION` is there
+
+
+def _reads(expr) -> set[str]:
+    return {s.name for s in sympy.sympify(expr).free_symbols}
+
+
+def _exposed(statements, defined: set, out: set) -> None:
+    """Add to ``out`` the names ``statements`` read before writing them on some path;
+    ``defined`` (updated): the names written on every path so far."""
+    for stmt in statements:
+        if isinstance(stmt, ir.If):
+            out |= _reads(stmt.cond) - defined
+            then, orelse = set(defined), set(defined)
+            _exposed(stmt.body, then, out)
+            _exposed(stmt.orelse, orelse, out)
+            defined |= then & orelse
+        elif isinstance(stmt, ir.While):
+            out |= _reads(stmt.cond) - defined
+            _exposed(stmt.body, set(defined), out)  # may run no time: no definite write
+        elif isinstance(stmt, _Read):
+            out |= _reads(stmt.expr) - defined
+        else:
+            out |= _reads(stmt.expr) - defined
+            defined.add(stmt.name if isinstance(stmt, ir.Local) else stmt.target)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """An expression read at a point (a loop condition, a threshold)."""
+
+    expr: object
+
+
+def rare_branch(stmt: ir.If) -> bool:
+    """Whether ``stmt`` (an ``if`` in the substep loop) is the location of a crossing and the
+    reset there (:mod:`eqsnn.solve.crossings`): long (bisections), taken once per spike.  In
+    a vectorised loop every lane would run it; :data:`LIGHT_ITERATION` leaves it out."""
+    return any(isinstance(inner, ir.Assign) and inner.target == CROSSED for inner in stmt.body)
+
+
+def carried_locals(model: ir.Model, loop: ir.While, locals_) -> list[str]:
+    """The locals of ``model``'s step (of ``locals_``) that one iteration of ``loop`` or the
+    rest of the step after it reads before writing them: they pass between the parts."""
+    index = next(k for k, stmt in enumerate(model.step) if stmt is loop)
+    out: set[str] = set()
+    _exposed([*loop.body, _Read(loop.cond)], set(), out)
+    after: list = [*model.step[index + 1:]]
+    for condition, block in ((model.threshold, model.reset),
+                             (model.negative_threshold, model.negative_reset)):
+        if condition is not None:
+            after.append(ir.If(condition, tuple(block)))
+    _exposed(after, set(), out)
+    return [name for name in locals_ if name in out]
+
+
+def deferred_step(body, signature) -> DeferredStep:
+    """The three parts from the printed full step ``body`` (a ``_StepBody`` of
+    :mod:`eqsnn.printing.c` after ``print_all``) with the step's ``signature``."""
+    marks, lines, names = body.loop_marks, body.lines, body.names
+    carried = carried_locals(body.model, marks["loop"], body.declared)
+    types = [(VALUE_TYPES[body.types[name]], names[name]) for name in carried]
+    cond = [line[4:] for line in lines[marks["for"] + 2:marks["body"] - 1]]
+    loop_body = lines[marks["body"]:marks["close"]]
+    states = lines[:body.state_lines]
+    own = [lines[k] for name, k in body.declared.items() if name not in carried]
+    loads = [f"    {ctype} {name} = *_c_{name};" for ctype, name in types]
+    stores = [f"    *_c_{name} = {name};" for _, name in types]
+    state_stores = [f"    *_p_{line.split()[1]} = {line.split()[1]};" for line in states]
+    pointers = [f"{ctype} *_c_{name}" for ctype, name in types]
+
+    def function(name, parameters, text, comment):
+        return [f"/* {comment} */", f"EQSNN_DEFERRED_FN int {name}(",
+                *wrap_items(parameters, 4)[:-1], wrap_items(parameters, 4)[-1] + ")",
+                "{", *text, "}"]
+    begin = function(BEGIN, [*signature, *pointers], [
+        *lines[:marks["start"]], *cond, *stores, *state_stores, f"    return {marks['cond']};"],
+        "the step up to its substep loop; returns whether the loop runs")
+    iteration = function(ITERATION, [*signature, "const int _active", *pointers], [
+        *states, *loads, *own, "    int _go = 0;", "    if (_active) {", *loop_body,
+        *(lines[marks["for"] + 2:marks["body"] - 1]),
+        f"        _go = {marks['cond']};", "    }", *stores, *state_stores, "    return _go;"],
+        "one iteration of the substep loop where _active; returns whether the loop goes on")
+    light = ""
+    if "rare" in marks:
+        first, last, depth = marks["rare"]
+        light_body = [*lines[marks["body"]:first], "    " * depth + "_redo = 1;",
+                      *lines[last:marks["close"]]]
+        light = function(LIGHT_ITERATION, [*signature, "const int _active", *pointers], [
+            *states, *loads, *own, "    int _go = 0, _redo = 0;", "    if (_active) {",
+            *light_body, *(lines[marks["for"] + 2:marks["body"] - 1]),
+            f"        _go = {marks['cond']};", "    }", f"    if (_redo) return {REDO};",
+            *stores, *state_stores, "    return _go;"],
+            f"{ITERATION} where the rare branch is not taken, else {REDO} (nothing changed)")
+        # the full iteration for one neuron, not inlined: the loop calling it for the few
+        # that take the rare branch stays a scalar loop (vectorised, every lane would run it)
+        parameters = [*signature, "const int _active", *pointers]
+        forward = [item.split()[-1].lstrip("*") for item in parameters]
+        light += [f"EQSNN_NOINLINE static int {REDO_ONE}(", *wrap_items(parameters, 4)[:-1],
+                  wrap_items(parameters, 4)[-1] + ")", "{",
+                  f"    return {ITERATION}(", *wrap_items(forward, 8)[:-1],
+                  wrap_items(forward, 8)[-1] + ");", "}"]
+    end = function(END, [*signature, *pointers], [
+        *states, *loads, *own, "    int _spike = 0, _negative = 0;", "    int _defer = 0;",
+        *lines[marks["end"]:]],
+        "the step after its substep loop: returns the step's flags")
+    text = "\n".join([_INLINE, "#define EQSNN_FAST_STEP 0", *begin, *iteration, *light, *end,
+                      "#undef EQSNN_FAST_STEP"]) + "\n"
+    return DeferredStep(text, tuple(types), marks["limit"], bool(light))

@@ -1,0 +1,129 @@
+"""The c backend's deferred pass: the neurons whose whole-step try did not settle the step
+run the substep loop together, in vectorised blocks (eqsnn.backends.c_deferred_pass).
+
+The oracle is the numpy backend, which runs the same algorithm on whole arrays
+with no such pass: float64 states within 1e-9, identical spikes, spike offsets
+within 1e-9.  The runs mix neurons that settle at once with neurons that need
+several substeps, crossings located inside the step (AdEx, the quadratic model)
+and grid thresholds (no in-step crossing), the substep bound being reached,
+every neuron of every tile deferred, two lanes, two threads, and a population
+that is neither a multiple of the vector width nor of the tile (512).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from test_adaptive import ADEX, IZHIKEVICH, QUADRATIC
+
+import eqsnn
+from eqsnn.backends import c as c_backend
+from eqsnn.pipeline import EqsnnWarning
+
+pytestmark = pytest.mark.c
+
+N, BATCH = 1100, 2  # 1100 = 2 * 512 + 76, and 76 = 9 * 8 + 4: a partial tile, a partial block
+GRID = IZHIKEVICH.replace("threshold: v >= v_peak", "threshold: v >= v_peak or u > 1e6")
+
+CASES = {
+    # name: (model text, dt, steps, the input I and initial states, whether the bound warns)
+    "adex": (ADEX, 0.1, 120, "adex", False),
+    "adex-1ms": (ADEX, 1.0, 30, "adex", False),
+    "adex-bound-3": (ADEX + "    method: adaptive(max_substeps=3)\n", 0.1, 120, "adex", True),
+    "adex-all-deferred": (ADEX + "    method: adaptive(max_substeps=1)\n", 0.1, 120, "adex",
+                          True),
+    "quadratic": (QUADRATIC, 0.5, 120, "quadratic", False),
+    "izhikevich-grid": (GRID, 0.1, 120, "izhikevich", False),
+}
+
+
+def _setup(kind, generator):
+    """The input ``I`` (batch, n) and the initial states, random so that neurons fire out
+    of phase (some tiles have many neurons in a spike at once, some none)."""
+    shape = (BATCH, N)
+    if kind == "adex":
+        return generator.uniform(300.0, 1500.0, shape), {
+            "V": generator.uniform(-70.6, -41.0, shape), "w": generator.uniform(0, 100, shape)}
+    if kind == "quadratic":
+        return generator.uniform(0.5, 3.0, shape), {"v": generator.uniform(-3.0, 9.5, shape)}
+    return generator.uniform(5.0, 15.0, shape), {"v": generator.uniform(-70.0, 25.0, shape)}
+
+
+def _run(name, backend, threads=None):
+    text, dt, steps, kind, bound = CASES[name]
+    generator = np.random.default_rng(7)
+    current, initial = _setup(kind, generator)
+    sim = eqsnn.Simulator(eqsnn.compile(text), N, batch_size=BATCH, dt=dt, backend=backend,
+                          precision="float64")
+    if threads is not None:
+        sim._runner.threads = threads
+    for state, value in initial.items():
+        sim.set_state(state, value)
+    names = [s.name for s in sim.model.states if not s.name.startswith("_")]
+    located = "_spike_offset" in {s.name for s in sim.model.states}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EqsnnWarning)
+        result = sim.run(steps, inputs={"I": np.broadcast_to(current, (steps, BATCH, N))},
+                         record=[*names, "spikes", *(["spike_offset"] if located else [])],
+                         progress=False)
+    assert any("reached its bound" in str(w.message) for w in caught) == bound
+    return result, names
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_deferred_pass_gives_the_numbers_of_the_numpy_backend(name):
+    """Two lanes, two threads on c (the run is over the work bound at which c uses them)."""
+    expected, names = _run(name, "numpy")
+    got, _ = _run(name, "c", threads=2)
+    assert len(expected.spikes) >= 20
+    for attribute in ("step", "neuron", "batch"):
+        np.testing.assert_array_equal(getattr(got.spikes, attribute),
+                                      getattr(expected.spikes, attribute))
+    if name != "izhikevich-grid":  # located crossings: where in the step
+        if name != "adex-all-deferred":  # one substep, the last: no crossing located
+            assert np.any(expected.spikes.offset < 0.9 * CASES[name][1])
+        np.testing.assert_allclose(got.spikes.offset, expected.spikes.offset, rtol=0, atol=1e-9)
+    for state in names:
+        np.testing.assert_allclose(got.vars[state], expected.vars[state], rtol=1e-9, atol=1e-9)
+
+
+def test_one_thread_and_two_give_the_same_bits():
+    one, names = _run("adex", "c", threads=1)
+    two, _ = _run("adex", "c", threads=2)
+    for state in names:
+        np.testing.assert_array_equal(one.vars[state], two.vars[state])
+    np.testing.assert_array_equal(one.spikes.offset, two.spikes.offset)
+
+
+def test_the_c_step_runs_the_deferred_neurons_in_vectorised_blocks():
+    """The loop body is cut into loop-free parts called in blocks of a constant count; the
+    crossing's location is taken out of the block loop (its rare branch) where there is
+    one, and only there."""
+    for text, light in ((ADEX, True), (GRID, False)):
+        source = str(c_backend.emit(eqsnn.compile(text).ir))
+        tile = source.split("static void eqsnn_run_tile", 1)[1]
+        for part in ("eqsnn_deferred_begin(", "eqsnn_deferred_iteration", "eqsnn_deferred_end("):
+            assert part in tile
+        assert "for (ml = 0; ml < 8; ++ml)" in tile
+        assert ("eqsnn_deferred_iteration_light(" in tile) == light
+        assert "eqsnn_neuron_step(" not in tile  # the scalar full step is gone from the loop
+
+
+def test_the_step_size_factor_is_read_from_the_c_librarys_own_values():
+    """exp(c*j) for the controller's clamped integer j is the scalar exp's value in every
+    build (vector exp may differ in the last bit, and a last bit decides h >= dt)."""
+    import math
+    import re
+
+    from eqsnn.backends import EmitOptions
+
+    source = str(c_backend.emit(eqsnn.compile(IZHIKEVICH).ir,  # no exp on the right
+                                EmitOptions(precision="float64")))
+    assert not re.search(r"_t[0-9]+ = exp\(", source)
+    factor = 0.17328679513998632  # ln 2 / 4 as the controller prints it
+    for k in range(-9, 10):
+        literal = f"({float(k)!r})" if k < 0 else f"{float(k)!r}"
+        assert f"== {literal} ? {math.exp(factor * k)!r} : 0.0)" in source
+    assert len(re.findall(r"== \(-9\.0\) \?", source)) >= 2  # the try's factor, the loop's
