@@ -88,7 +88,7 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False
         f"                                                flag_rows + ((i - 1) & 1) * {TILE});",
         "        if (a->spikes && i + 1 == a->steps)",
         f"            eqsnn_spike_row(a, lane, first, i, words, flag_rows + (i & 1) * {TILE});",
-        *_record_lines(plan),
+        *_record_lines(plan, check_flags),
     ]
     return "\n".join(head + loop + ["    }", "    eqsnn_store_fence();", "}"]) + "\n"
 
@@ -103,6 +103,7 @@ def _tile_pointer_lines(plan: Layout) -> list[str]:
             f"a->states[{k}] + lane * a->n;  /* {name} */",
             f"    const long long _rw{k} = a->recorders[{k}].width, "
             f"*const _ri{k} = a->recorders[{k}].index;",
+            f"    void *const _ro{k} = a->recorders[{k}].out;",
             f"    const long long _rb{k} = _ri{k} ? eqsnn_lower_bound(_ri{k}, _rw{k}, first) : 0,"
             f" _re{k} = _ri{k} ? eqsnn_lower_bound(_ri{k}, _rw{k}, last) : 0;",
         ]
@@ -156,14 +157,19 @@ def _input_row_lines(plan: Layout) -> list[str]:
     return rows
 
 
-def _record_lines(plan: Layout) -> list[str]:
-    """The end-of-step state of the tile's recorded neurons into each recorder's rows."""
+def _record_lines(plan: Layout, check_flags=False) -> list[str]:
+    """The end-of-step state of the tile's recorded neurons into each recorder's rows (not
+    the check's hidden states where the tile loop keeps them: no run records them).  Each
+    recorder's output pointer is read once per tile (``_ro<k>``): a step of a small model
+    costs a few dozen nanoseconds a tile, so a load and test per state and step shows."""
     lines = []
     for k, (name, dtype) in enumerate(plan.states):
+        if check_flags and name in (CHECK_STEP, CHECK_CODE):
+            continue
         storage = STORAGE_TYPES[dtype]
         lines += [
-            f"        if (a->recorders[{k}].out) {{  /* record {name} */",
-            f"            {storage} *const out = ({storage} *)a->recorders[{k}].out"
+            f"        if (_ro{k}) {{  /* record {name} */",
+            f"            {storage} *const out = ({storage} *)_ro{k}"
             f" + (i * a->batch + lane) * _rw{k};",
             f"            if (!_ri{k}) for (j = first; j < last; ++j) out[j] = _s{k}[j];",
             f"            else for (r = _rb{k}; r < _re{k}; ++r) out[r] = _s{k}[_ri{k}[r]];",
