@@ -55,6 +55,7 @@ from .nodes import (
     expm1,
     keep_nonfinite,
     log1p,
+    map_statements,
     phi1,
     walk_statements,
 )
@@ -64,5 +65,6 @@ __all__ = [
     "Array", "ArrayGet", "Assign", "BUILTINS", "BUILTIN_TYPES", "Constraint", "DTYPES",
     "Derived", "If", "Input", "Local", "Method", "Model", "Param", "PrecomputeItem",
     "Propagator", "RandNormal", "RandUniform", "Readout", "State", "Statement", "While",
-    "WeightUpdate", "expm1", "keep_nonfinite", "log1p", "phi1", "walk_statements",
+    "WeightUpdate", "expm1", "keep_nonfinite", "log1p", "map_statements", "phi1",
+    "walk_statements",
 ]

@@ -24,6 +24,7 @@ from .nodes import (
     State,
     Statement,
     While,
+    map_statements,
     walk_statements,
 )
 from .validate import validate_model
@@ -127,6 +128,33 @@ class Model:
 
     def replace(self, **changes) -> Model:
         return dataclasses.replace(self, **changes)
+
+    def with_input_sums(self, sums: dict, inputs=(), step=()) -> Model:
+        """This model where each input ``target`` of ``sums`` (target -> input names) reads
+        its own value plus the named inputs', added in that order through locals
+        ``_<target>__sum<i>``; those targets default to 0, ``inputs`` are appended and
+        ``step`` runs first (a neuron in a network: its incoming connections)."""
+        summing, subs = [], {}
+        for target, names in sums.items():
+            total = sympy.Symbol(target)
+            for i, name in enumerate(names):
+                local = f"_{target}__sum{i}"
+                summing.append(Local(local, "float", total + sympy.Symbol(name)))
+                total = sympy.Symbol(local)
+            subs[sympy.Symbol(target)] = total
+
+        def renamed(block):
+            return map_statements(block, lambda expr: expr.xreplace(subs))
+
+        def cond(expr):
+            return None if expr is None else expr.xreplace(subs)
+
+        kept = tuple(Input(i.name, i.dtype, 0.0) if i.name in sums else i for i in self.inputs)
+        return dataclasses.replace(
+            self, inputs=kept + tuple(inputs), step=tuple(step) + tuple(summing) +
+            renamed(self.step), threshold=cond(self.threshold), reset=renamed(self.reset),
+            negative_threshold=cond(self.negative_threshold),
+            negative_reset=renamed(self.negative_reset))
 
     def validate(self) -> Model:
         """Check internal consistency; raise :class:`EqsnnError` naming the problem."""

@@ -15,7 +15,7 @@ __all__ = [
     "Array", "Assign", "BUILTINS", "Constraint", "Derived", "If", "Input", "Local", "Method",
     "Param", "Propagator", "Readout", "State", "Statement", "ArrayGet", "RandNormal",
     "RandUniform", "While", "phi1", "expm1", "log1p", "DTYPES", "walk_statements",
-    "keep_nonfinite",
+    "keep_nonfinite", "map_statements",
 ]
 
 #: Names every model can read: time at the start of the step, the step index
@@ -254,3 +254,22 @@ def walk_statements(statements):
             yield from walk_statements(stmt.orelse)
         elif isinstance(stmt, While):
             yield from walk_statements(stmt.body)
+
+
+def map_statements(statements, expr, name=None) -> tuple:
+    """``statements`` with ``expr`` applied to every expression (conditions included) and
+    ``name`` (if given) to every assigned name, through ``If`` and ``While`` bodies."""
+    name = name or (lambda text: text)
+    out = []
+    for stmt in statements:
+        if isinstance(stmt, If):
+            stmt = If(expr(stmt.cond), map_statements(stmt.body, expr, name),
+                      map_statements(stmt.orelse, expr, name))
+        elif isinstance(stmt, While):
+            stmt = While(expr(stmt.cond), map_statements(stmt.body, expr, name), stmt.limit)
+        elif isinstance(stmt, Local):
+            stmt = Local(name(stmt.name), stmt.dtype, expr(stmt.expr))
+        else:
+            stmt = Assign(name(stmt.target), expr(stmt.expr))
+        out.append(stmt)
+    return tuple(out)

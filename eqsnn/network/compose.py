@@ -39,19 +39,6 @@ def prefix(name: str) -> str:
     return f"{name}__"
 
 
-def _rename_statement(stmt, subs, names):
-    if isinstance(stmt, ir.Assign):
-        return ir.Assign(names.get(stmt.target, stmt.target), stmt.expr.xreplace(subs))
-    if isinstance(stmt, ir.Local):
-        return ir.Local(names.get(stmt.name, stmt.name), stmt.dtype, stmt.expr.xreplace(subs))
-    if isinstance(stmt, ir.While):  # the adaptive method's substep loop
-        return ir.While(stmt.cond.xreplace(subs),
-                        tuple(_rename_statement(s, subs, names) for s in stmt.body), stmt.limit)
-    return ir.If(stmt.cond.xreplace(subs),
-                 tuple(_rename_statement(s, subs, names) for s in stmt.body),
-                 tuple(_rename_statement(s, subs, names) for s in stmt.orelse))
-
-
 def _rename_precompute(item, subs, names):
     if isinstance(item, ir.Derived):
         return ir.Derived(names[item.name], item.expr.xreplace(subs))
@@ -88,7 +75,8 @@ def _synapse_parts(incoming: Incoming, neuron: ir.Model):
     params = tuple(dataclasses.replace(p, name=names[p.name]) for p in model.params)
     states = tuple(ir.State(names[s.name], s.dtype, s.init.xreplace(subs)) for s in model.states)
     precompute = tuple(_rename_precompute(item, subs, names) for item in model.precompute)
-    step = tuple(_rename_statement(s, subs, names) for s in model.step)
+    step = ir.map_statements(model.step, lambda expr: expr.xreplace(subs),
+                             lambda name: names.get(name, name))
     return params, states, precompute, step, names[OUTPUT], names[WEIGHT]
 
 
@@ -106,34 +94,11 @@ def compose(neuron: ir.Model, incoming: tuple[Incoming, ...]) -> ir.Model:
         step += st
         inputs.append(ir.Input(weight, "float", 0.0))
         outputs.setdefault(conn.target, []).append(output)
-    subs = {}
-    for target, outs in outputs.items():
-        total = sympy.Symbol(target)
-        for i, out in enumerate(outs):
-            name = f"_{target}__sum{i}"
-            step.append(ir.Local(name, "float", total + sympy.Symbol(out)))
-            total = sympy.Symbol(name)
-        subs[sympy.Symbol(target)] = total
-    neuron_inputs = tuple(
-        ir.Input(i.name, i.dtype, 0.0) if i.name in outputs else i for i in neuron.inputs)
-
-    def renamed(block):
-        return tuple(_rename_statement(s, subs, {}) for s in block)
-
-    def cond(expr):
-        return None if expr is None else expr.xreplace(subs)
-
     meta = dict(neuron.meta)
     meta["synapses"] = tuple((c.name, c.synapse.name, c.target) for c in incoming)
-    return neuron.replace(
+    return neuron.with_input_sums(outputs, inputs, step).replace(
         params=neuron.params + tuple(params),
         states=neuron.states + tuple(states),
-        inputs=neuron_inputs + tuple(inputs),
         precompute=neuron.precompute + tuple(precompute),
-        step=tuple(step) + renamed(neuron.step),
-        threshold=cond(neuron.threshold),
-        reset=renamed(neuron.reset),
-        negative_threshold=cond(neuron.negative_threshold),
-        negative_reset=renamed(neuron.negative_reset),
         meta=meta,
     ).validate()

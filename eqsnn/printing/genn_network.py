@@ -42,8 +42,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy
-
 from .. import ir
 from ..errors import BackendError
 from ..frontend.synapse import OUTPUT, WEIGHT
@@ -76,43 +74,7 @@ def network_neuron(neuron: ir.Model, incoming: tuple[tuple[str, str], ...]) -> i
             raise BackendError(f"connection {name!r}: {neuron.name} has no input {target!r}")
         extra.append(ir.Input(connection_input(name), "float", 0.0))
         outputs.setdefault(target, []).append(connection_input(name))
-    step, subs = [], {}
-    for target, names in outputs.items():
-        total = sympy.Symbol(target)
-        for i, name in enumerate(names):
-            local = f"_{target}__sum{i}"
-            step.append(ir.Local(local, "float", total + sympy.Symbol(name)))
-            total = sympy.Symbol(local)
-        subs[sympy.Symbol(target)] = total
-
-    def renamed(block):
-        return tuple(_rename(s, subs) for s in block)
-
-    def cond(expr):
-        return None if expr is None else expr.xreplace(subs)
-
-    inputs = tuple(ir.Input(i.name, i.dtype, 0.0) if i.name in outputs else i
-                   for i in neuron.inputs)
-    return neuron.replace(
-        inputs=inputs + tuple(extra), step=tuple(step) + renamed(neuron.step),
-        threshold=cond(neuron.threshold), reset=renamed(neuron.reset),
-        negative_threshold=cond(neuron.negative_threshold),
-        negative_reset=renamed(neuron.negative_reset)).validate()
-
-
-def _rename(stmt, subs):
-    if isinstance(stmt, ir.Assign):
-        return ir.Assign(stmt.target, stmt.expr.xreplace(subs))
-    if isinstance(stmt, ir.Local):
-        return ir.Local(stmt.name, stmt.dtype, stmt.expr.xreplace(subs))
-    if isinstance(stmt, ir.If):
-        return ir.If(stmt.cond.xreplace(subs), tuple(_rename(s, subs) for s in stmt.body),
-                     tuple(_rename(s, subs) for s in stmt.orelse))
-    if isinstance(stmt, ir.While):  # the adaptive method's substep loop
-        return ir.While(stmt.cond.xreplace(subs), tuple(_rename(s, subs) for s in stmt.body),
-                        stmt.limit)
-    raise BackendError(f"the pygenn backend cannot place a {type(stmt).__name__} statement "
-                       "in a network neuron", hint="use a fixed-step method ('method: rk4')")
+    return neuron.with_input_sums(outputs, extra).validate()
 
 
 @dataclass(frozen=True)

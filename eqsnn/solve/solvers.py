@@ -251,23 +251,6 @@ def explicit_update(system: System, draws: _Draws, method: str):
     return [], statements + _locals_then_assign(groups)
 
 
-def _map_statements(statements, fn) -> list:
-    """``statements`` with ``fn`` applied to every expression."""
-    out = []
-    for stmt in statements:
-        if isinstance(stmt, ir.If):
-            out.append(ir.If(fn(stmt.cond), tuple(_map_statements(stmt.body, fn)),
-                             tuple(_map_statements(stmt.orelse, fn))))
-        elif isinstance(stmt, ir.While):
-            out.append(ir.While(fn(stmt.cond), tuple(_map_statements(stmt.body, fn)),
-                                stmt.limit))
-        elif isinstance(stmt, ir.Local):
-            out.append(ir.Local(stmt.name, stmt.dtype, fn(stmt.expr)))
-        else:
-            out.append(ir.Assign(stmt.target, fn(stmt.expr)))
-    return out
-
-
 def with_substeps(precompute, update, count: int, first_draw: int):
     """The update applied ``count`` times with step ``dt / count`` (``substeps: N``), unrolled,
     each copy with the time of its substep and random draws of its own.
@@ -297,7 +280,7 @@ def with_substeps(precompute, update, count: int, first_draw: int):
                     lambda e: isinstance(e, (ir.RandNormal, ir.RandUniform)),
                     lambda e: e.func(sympy.Integer(int(e.args[0]) + copy * per_copy)))
             return expr
-        body += _map_statements(update, shifted)
+        body += ir.map_statements(update, shifted)
     return precompute, body
 
 
