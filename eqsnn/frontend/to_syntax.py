@@ -39,27 +39,22 @@ class ToSyntax(lark.Transformer):
 
     @lark.v_args(meta=True)
     def model(self, meta, items):
-        name, rest = items[0], items[1:]
-        doc = ""
-        if rest and isinstance(rest[0], _Doc):
-            doc, rest = rest[0].text, rest[1:]
-        return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename)
+        return self._declaration(items, "neuron")
 
     def synapse_model(self, items):
-        name, rest = items[0], items[1:]
-        doc = ""
-        if rest and isinstance(rest[0], _Doc):
-            doc, rest = rest[0].text, rest[1:]
-        return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename,
-                           kind="synapse")
+        return self._declaration(items, "synapse")
 
     def weight_update_model(self, items):
+        return self._declaration(items, "weight_update")
+
+    def _declaration(self, items, kind: str):
+        """A model's name, its doc string if it has one, and its items."""
         name, rest = items[0], items[1:]
         doc = ""
         if rest and isinstance(rest[0], _Doc):
             doc, rest = rest[0].text, rest[1:]
         return s.ModelDecl(str(name), doc, tuple(rest), _pos(name), self.source, self.filename,
-                           kind="weight_update")
+                           kind=kind)
 
     def scoped_state(self, items):  # pre state x = 0.0 / post state y = 0.0
         scope, state = items
