@@ -6,8 +6,9 @@ with no such pass: float64 states within 1e-9, identical spikes, spike offsets
 within 1e-9.  The runs mix neurons that settle at once with neurons that need
 several substeps, crossings located inside the step (AdEx, the quadratic model)
 and grid thresholds (no in-step crossing), the substep bound being reached,
-every neuron of every tile deferred, two lanes, two threads, and a population
-that is neither a multiple of the vector width nor of the tile (512).
+every neuron of every tile deferred (more than run together, 512, so in turns),
+two lanes, two threads, and a population that is neither a multiple of the vector
+width nor of the tile (2048 for a step with a substep loop).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from eqsnn.pipeline import EqsnnWarning
 
 pytestmark = pytest.mark.c
 
-N, BATCH = 1100, 2  # 1100 = 2 * 512 + 76, and 76 = 9 * 8 + 4: a partial tile, a partial block
+N, BATCH = 2100, 2  # 2100 = 2048 + 52, and 52 = 6 * 8 + 4: a partial tile, a partial block
 GRID = IZHIKEVICH.replace("threshold: v >= v_peak", "threshold: v >= v_peak or u > 1e6")
 
 CASES = {

@@ -24,7 +24,8 @@ How a run crosses the ctypes boundary (one call per ``run``):
   and listed only when the result is read.
 
 ``eqsnn_run`` (its text: :mod:`eqsnn.backends.c_run_loop`) splits the
-``(lane, neuron)`` grid into tiles of 512 neurons (OpenMP threads take runs
+``(lane, neuron)`` grid into tiles of 512 neurons (2048 for a step with a
+substep loop, :func:`~eqsnn.backends.c_run_loop.tile_size`; OpenMP threads take runs
 of neighbouring tiles, ``schedule(guided)``: no
 false sharing, and a thread slowed by another process takes fewer) and
 advances each tile through all the steps while its state stays in the L1
@@ -49,7 +50,7 @@ from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, _toolchain, numpy_dtype
 from . import _compiled as shared
 from ._compiled import Layout, layout
-from .c_run_loop import TILE, run_loop_text
+from .c_run_loop import run_loop_text, tile_size
 
 __all__ = ["CProgram", "CRunner", "emit", "load"]
 
@@ -74,7 +75,8 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
                       step.uniform_text,
                       run_loop_text(model, plan, step.uniforms, step.check_flags,
                                     step.deferred)])
-    return Source("c", text, model, options, extra={"layout": plan})
+    return Source("c", text, model, options,
+                  extra={"layout": plan, "tile": tile_size(step.deferred)})
 
 
 _LONG, _POINTER = ctypes.c_longlong, ctypes.c_void_p
@@ -117,6 +119,8 @@ class CProgram:
         self.source = source
         self.layout: Layout = source.extra.get("layout") or layout(
             source.model, source.options.per_neuron)
+        #: neurons per tile the text was printed for (eqsnn.backends.c_run_loop.tile_size)
+        self.tile = int(source.extra["tile"])
         stem = "".join(ch if ch.isalnum() else "_" for ch in source.model.name)[:40]
         for _ in range(3):  # another process may replace the library between the steps
             self.path, self.cached = _toolchain.compile_shared_library(
@@ -206,7 +210,7 @@ class CRunner:
             arrays = [self.arrays[name] for name, _ in self.layout.arrays]
             lengths = (_LONG * max(1, len(arrays)))(*(len(a) for a in arrays))
             args = _RunArgs(
-                self.batch, self.n, steps, int(step0), TILE, self.dt,
+                self.batch, self.n, steps, int(step0), self.program.tile, self.dt,
                 self.seed & 0xFFFFFFFF, (self.seed >> 32) & 0xFFFFFFFF,
                 int(self.threads) if self.batch * self.n * steps >= PARALLEL_WORK else 1,
                 ctypes.cast(self._state_pointers, ctypes.c_void_p),

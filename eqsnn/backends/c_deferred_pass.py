@@ -41,6 +41,9 @@ __all__ = ["LANES", "deferred_buffers", "deferred_pass"]
 #: the deferred neurons are run in blocks of this many (a multiple of the vector widths;
 #: 8 was faster than 4 and 16 on AdEx), the block's spare lanes copies of a running neuron
 LANES = 8
+#: the most deferred neurons run together: a tile with more (a coarse dt, a large tile) runs
+#: them in turns, so the buffers (on the stack) stay the size they have for 512 neurons
+CAPACITY = 512
 
 _VECTORISE = ["#if defined(__clang__)", "#pragma clang loop vectorize(assume_safety)",
               "#elif defined(__GNUC__)", "#pragma GCC ivdep", "#endif"]
@@ -48,7 +51,7 @@ _VECTORISE = ["#if defined(__clang__)", "#pragma clang loop vectorize(assume_saf
 
 def deferred_buffers(plan: Layout, step: DeferredStep, stepped, tile: int) -> list[str]:
     """The tile's compact buffers (declared once per tile)."""
-    size = tile + 2 * LANES
+    size = min(tile, CAPACITY) + 2 * LANES
     lines = [f"    int _di[{size}], _da[{size}];  /* deferred neurons; running */",
              f"    unsigned char _df[{size}];"]
     lines += [f"    {STORAGE_TYPES[plan.states[k][1]]} _ds{k}[{size}];" for k in stepped]
@@ -110,12 +113,17 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
         "_dn = p;",
         *spare("_dn", "0"),
     ]
-    size = tile + 2 * LANES
+    capacity = min(tile, CAPACITY)
+    size = capacity + 2 * LANES
     body = [
         "{  /* the deferred neurons: the full step, vectorised across them */",
-        f"    int m, mb, ml, p, q, _it, _dn = 0, _top = {size};",
-        f"    for (j = first; j < last; ++j) if (flags[j - first] == {DEFERRED}) "
-        "_di[_dn++] = (int)j;",
+        "    int m, mb, ml, p, q, _it, _dn, _top;",
+        "    long long _from = first;",
+        f"    while (_from < last) {{  /* at most {capacity} at a time */",
+        f"    _dn = 0, _top = {size};",
+        f"    for (j = _from; j < last && _dn < {capacity}; ++j) "
+        f"if (flags[j - first] == {DEFERRED}) _di[_dn++] = (int)j;",
+        "    _from = j;",
         "    if (_dn) {",
         "        const int _nd = _dn;",
         f"        for (m = _nd; m % {LANES}; ++m) _di[m] = _di[0];  /* the spare lanes */",
@@ -143,6 +151,7 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
         *(f"            _s{k}[j] = _ds{k}[m];" for k in stepped),
         "            flags[j - first] = _df[m];",
         "        }",
+        "    }",
         "    }",
         "}",
     ]

@@ -24,7 +24,7 @@ windowed run bit for bit.  The ring of a connection has ``d_max + 1`` slots
 and lives between runs (spikes in flight), zeroed by ``reset``.
 
 Threads: a population's step runs on the threads of its ``eqsnn_run`` (OpenMP
-over tiles of 512 neurons) when the population is large enough
+over its tiles) when the population is large enough
 (:data:`PARALLEL_NEURONS`); the spike propagation runs on one thread.
 """
 

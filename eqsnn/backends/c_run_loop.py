@@ -19,11 +19,23 @@ from . import _compiled as shared
 from ._compiled import Layout
 from .c_deferred_pass import deferred_buffers, deferred_pass
 
-__all__ = ["TILE", "run_loop_text"]
+__all__ = ["DEFERRING_TILE", "TILE", "run_loop_text", "tile_size"]
 
 #: neurons per tile: a multiple of 512, so a tile's spike words of one step fill whole 64-byte
 #: lines of the (64-byte aligned, padded) spike rows: no line is shared between tiles
 TILE = 512
+#: neurons per tile of a step that defers some neurons to a substep loop (the adaptive
+#: method): its loop runs on the deferred neurons of the tile in blocks of 8, and at 512
+#: neurons a tile holds about 11 of AdEx's at dt = 0.1 ms, too few to keep the blocks full.
+#: 2048 neurons hold about 44: the adaptive step takes 5-10 % less time
+#: (docs/performance.md); the step costs some 16 ns a neuron, so the tile's state leaving
+#: the L1 cache for the L2 costs nothing measurable
+DEFERRING_TILE = 2048
+
+
+def tile_size(fast) -> int:
+    """Neurons per tile of a step function with (``fast``) or without a loop-free variant."""
+    return DEFERRING_TILE if fast else TILE
 
 _RUN_TYPES = """\
 /* ---- the run loop: many steps per call from Python (ctypes) ---- */
@@ -54,11 +66,13 @@ def run_loop_text(model: ir.Model, plan: Layout, uniforms=(), check_flags=False,
     (:attr:`eqsnn.printing.c.StepFunction.check_flags`); ``fast``: the step has a loop-free
     variant (``FAST_STEP_FUNCTION``) tried first, and the parts of its full step for the
     neurons that one defers (:class:`eqsnn.printing.c_deferred.DeferredStep`)."""
-    return "\n".join([_RUN_TYPES, shared.C_RUN_HELPERS, _SPIKE_ROW_FUNCTION,
-                      _tile_function(model, plan, uniforms, check_flags, fast), _RUN_FUNCTION])
+    tile = tile_size(fast)
+    return "\n".join([_RUN_TYPES, shared.C_RUN_HELPERS, _spike_row_function(tile),
+                      _tile_function(model, plan, tile, uniforms, check_flags, fast),
+                      _run_function(tile)])
 
 
-def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False,
+def _tile_function(model: ir.Model, plan: Layout, tile: int, uniforms=(), check_flags=False,
                    fast=False) -> str:
     """``eqsnn_run_tile``: neurons ``[first, last)`` of one lane through all the steps."""
     head = [
@@ -66,28 +80,28 @@ def _tile_function(model: ir.Model, plan: Layout, uniforms=(), check_flags=False
         "{",
         "    const long long last = first + a->tile < a->n ? first + a->tile : a->n;",
         "    const long long words = EQSNN_SPIKE_ROW(a->n);  /* padded: whole 64-byte lines */",
-        f"    unsigned char flag_rows[2 * {TILE}] = {{0}};  /* stay 0 past `last`: no spike */",
+        f"    unsigned char flag_rows[2 * {tile}] = {{0}};  /* stay 0 past `last`: no spike */",
         "    unsigned char *flags = flag_rows;  /* this step's; the other is the last step's */",
         "    long long i, j" + (", r;" if plan.states else ";"),
     ]
-    head += _tile_pointer_lines(plan) + _input_setup_lines(plan)
+    head += _tile_pointer_lines(plan) + _input_setup_lines(plan, tile)
     if fast:
-        head += deferred_buffers(plan, fast, _stepped(plan, check_flags), TILE)
+        head += deferred_buffers(plan, fast, _stepped(plan, check_flags), tile)
     loop = [
         "    for (i = 0; i < a->steps; ++i) {",
         "        const long long step = a->step0 + i;",
         "        const FLOAT t = (FLOAT)((double)step * a->dt64);",
         *_input_row_lines(plan),
         *_uniform_step(plan, uniforms),
-        f"        flags = flag_rows + (i & 1) * {TILE};",
-        *_check_all_versions(plan, uniforms, check_flags, fast),
+        f"        flags = flag_rows + (i & 1) * {tile};",
+        *_check_all_versions(plan, tile, uniforms, check_flags, fast),
         *(_check_lines(model, plan) if check_flags else []),
         "        /* spike words of the step before: its flags were written a whole step ago,",
         "         * so reading them waits for no store in flight */",
         "        if (a->spikes && i > 0) eqsnn_spike_row(a, lane, first, i - 1, words,",
-        f"                                                flag_rows + ((i - 1) & 1) * {TILE});",
+        f"                                                flag_rows + ((i - 1) & 1) * {tile});",
         "        if (a->spikes && i + 1 == a->steps)",
-        f"            eqsnn_spike_row(a, lane, first, i, words, flag_rows + (i & 1) * {TILE});",
+        f"            eqsnn_spike_row(a, lane, first, i, words, flag_rows + (i & 1) * {tile});",
         *_record_lines(plan, check_flags),
     ]
     return "\n".join(head + loop + ["    }", "    eqsnn_store_fence();", "}"]) + "\n"
@@ -119,7 +133,7 @@ def _tile_pointer_lines(plan: Layout) -> list[str]:
     return lines
 
 
-def _input_setup_lines(plan: Layout) -> list[str]:
+def _input_setup_lines(plan: Layout, tile: int) -> list[str]:
     """Each input's lane ``_i<k>``, strides, and the tile's copy ``_copy<k>`` of its row,
     filled once here where one row serves every step (held and strided)."""
     lines = []
@@ -129,7 +143,7 @@ def _input_setup_lines(plan: Layout) -> list[str]:
                   f" + lane * a->inputs[{k}].stride_lane;  /* {name} */",
                   f"    const long long _is{k} = a->inputs[{k}].stride_step, "
                   f"_in{k} = a->inputs[{k}].stride_neuron;",
-                  f"    {storage} _copy{k}[{TILE}];  /* the row where it is not contiguous */",
+                  f"    {storage} _copy{k}[{tile}];  /* the row where it is not contiguous */",
                   f"    const int _held{k} = _is{k} == 0 && _in{k} != 1;  /* one row for all "
                   "steps */",
                   f"    if (_held{k}) for (j = first; j < last; ++j) _copy{k}[j - first] = "
@@ -178,15 +192,19 @@ def _record_lines(plan: Layout, check_flags=False) -> list[str]:
     return lines
 
 
-#: the spike words of one tile and step into the (padded) bit planes
-_SPIKE_ROW_FUNCTION = f"""\
+def _spike_row_function(tile: int) -> str:
+    """The spike words of one tile and step into the (padded) bit planes: ``tile / 32``
+    words, fewer in the last tile of a row (the row is padded to 512 neurons, not to a
+    tile; both counts are multiples of 16)."""
+    return f"""\
 static void eqsnn_spike_row(const eqsnn_run_args *a, long long lane, long long first,
                             long long i, long long words, const unsigned char *flags)
 {{
     const long long row = (i * a->batch + lane) * words + first / 32;
-    eqsnn_store_spike_words(a->spikes + row, flags, 0, {TILE // 32});
+    const int count = words - first / 32 < {tile // 32} ? (int)(words - first / 32) : {tile // 32};
+    eqsnn_store_spike_words(a->spikes + row, flags, 0, count);
     if (a->negative_spikes)
-        eqsnn_store_spike_words(a->negative_spikes + row, flags, 1, {TILE // 32});
+        eqsnn_store_spike_words(a->negative_spikes + row, flags, 1, count);
 }}
 """
 
@@ -230,7 +248,7 @@ def _check_lines(model: ir.Model, plan: Layout) -> list[str]:
     ]
 
 
-def _check_all_versions(plan: Layout, uniforms=(), check_flags=False,
+def _check_all_versions(plan: Layout, tile: int, uniforms=(), check_flags=False,
                         fast=False) -> list[str]:
     """The neuron loop, twice where the step reads the numerical check's run-time switch
     ``_check_all`` (:mod:`eqsnn.runtime.checks`): once with it 1, once with it 0, chosen
@@ -240,18 +258,18 @@ def _check_all_versions(plan: Layout, uniforms=(), check_flags=False,
     k = next((k for k, (name, _, per) in enumerate(plan.values)
               if name == CHECK_ALL and not per), None)
     if k is None:
-        return _neuron_loop(plan, uniforms, check_flags, fast)
+        return _neuron_loop(plan, tile, uniforms, check_flags, fast)
 
     def indented(lines):
         return [line if line.startswith("#") else "    " + line for line in lines]
     return [f"        if (_v{k} > 0) {{  /* every test of the numerical check */",
-            *indented(_neuron_loop(plan, uniforms, check_flags, fast, {k: "1"})),
+            *indented(_neuron_loop(plan, tile, uniforms, check_flags, fast, {k: "1"})),
             "        } else {",
-            *indented(_neuron_loop(plan, uniforms, check_flags, fast, {k: "0"})),
+            *indented(_neuron_loop(plan, tile, uniforms, check_flags, fast, {k: "0"})),
             "        }"]
 
 
-def _neuron_loop(plan: Layout, uniforms=(), check_flags=False, fast=False,
+def _neuron_loop(plan: Layout, tile: int, uniforms=(), check_flags=False, fast=False,
                  constants=None) -> list[str]:
     """The innermost loop: one step of every neuron of the tile (vectorisable); with
     ``check_flags`` the hidden check states are not the step's (:func:`_check_lines`); with
@@ -285,7 +303,7 @@ def _neuron_loop(plan: Layout, uniforms=(), check_flags=False, fast=False,
         "        }",
     ]
     if fast:  # the neurons that need the substep loop
-        lines += deferred_pass(plan, fast, stepped, args, TILE, "        ")
+        lines += deferred_pass(plan, fast, stepped, args, tile, "        ")
     return lines
 
 
@@ -296,13 +314,19 @@ def _stepped(plan: Layout, check_flags: bool) -> list[int]:
             if not (check_flags and name in (CHECK_STEP, CHECK_CODE))]
 
 
+def _run_function(tile: int) -> str:
+    """``eqsnn_run``: the tiles of every lane, on the threads; 1 where the caller's tile
+    size is not the one the text was printed for (:func:`tile_size`)."""
+    return _RUN_FUNCTION.replace("TILE_SIZE", str(tile))
+
+
 _RUN_FUNCTION = """\
 EQSNN_EXPORT int eqsnn_run(const eqsnn_run_args *a)
 {
     const long long tiles_per_lane = (a->n + a->tile - 1) / a->tile;
     const long long tiles = tiles_per_lane * a->batch;
     long long tile;
-    if (a->tile != """ + str(TILE) + """) return 1;
+    if (a->tile != TILE_SIZE) return 1;
     if (a->threads <= 1) {  /* no thread team to start (a network runs one step a call) */
         for (tile = 0; tile < tiles; ++tile)
             eqsnn_run_tile(a, tile / tiles_per_lane, (tile % tiles_per_lane) * a->tile);

@@ -22,7 +22,6 @@ import numpy as np
 from ..backends import _compiled as shared
 from ..backends import c_network
 from ..backends.c import _LONG, _Input, _pointers, _Recorder, _RunArgs
-from ..backends.c_run_loop import TILE
 from ..runtime.spike_bits import SpikeBits
 from . import compose
 from .parts import _recorded
@@ -190,7 +189,7 @@ class FusedRun:
         array_pointers = _pointers(arrays)
         threads = int(runner.threads) if batch * pop.n >= c_network.PARALLEL_NEURONS else 1
         args = _RunArgs(
-            batch, pop.n, 1, 0, TILE, runner.dt, runner.seed & 0xFFFFFFFF,
+            batch, pop.n, 1, 0, runner.program.tile, runner.dt, runner.seed & 0xFFFFFFFF,
             (runner.seed >> 32) & 0xFFFFFFFF, threads,
             ctypes.cast(runner._state_pointers, ctypes.c_void_p),
             ctypes.cast(values, ctypes.c_void_p), ctypes.cast(array_pointers, ctypes.c_void_p),

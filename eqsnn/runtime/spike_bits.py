@@ -123,7 +123,7 @@ def words_of(n: int) -> int:
 
 def row_words(n: int) -> int:
     """Words of one row of new planes: ``ceil(n / 32)`` padded to whole 64-byte lines, as
-    the ``c`` backend's tiles of 512 neurons write them (``EQSNN_SPIKE_ROW``).  Padding
+    the ``c`` backend's tiles (multiples of 512 neurons) write them (``EQSNN_SPIKE_ROW``).  Padding
     words are 0; the decoders read them as rows of no spikes."""
     return (int(n) + 511) // 512 * 16
 
