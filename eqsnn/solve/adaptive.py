@@ -146,9 +146,10 @@ _PROPOSAL, _REJECTED, _JUMP = _sym("_ad_next"), _sym("_ad_rejected"), _sym("_ad_
 _FAST = _sym("_ad_fast")
 
 
-def adaptive_update(system: System, threshold, reset, after_locals, options) -> AdaptiveUpdate:
+def adaptive_update(system: System, threshold, reset, after_locals, options,
+                    state_types=None) -> AdaptiveUpdate:
     """The substep loop of one step (module docstring) for ``system``; ``options`` from
-    ``method: adaptive(...)``."""
+    ``method: adaptive(...)``; ``state_types`` maps state names to their dtypes."""
     names = system.variables
     xs = [_sym(n) for n in names]
     max_substeps = int(options.get("max_substeps", DEFAULT_MAX_SUBSTEPS))
@@ -156,7 +157,7 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
     substep, limit_step, extra = _sym(SUBSTEP), _sym(LIMIT_STEP), _sym(EXTRA_CROSSINGS)
 
     relation, why_not, in_step_reset, rest = in_step_crossing(threshold, reset, names,
-                                                              after_locals)
+                                                              after_locals, state_types)
     rhs = _right_hand_side(system, xs)
     k = [[_sym(f"_k{s + 1}_{v}") for v in names] for s in range(7)]
     x5 = [_sym(f"_x5_{v}") for v in names]

@@ -26,12 +26,14 @@ CROSSED_AT = "_crossed_at"
 JUMP = "_ad_jump"
 
 
-def in_step_crossing(threshold, reset, variables, after_locals):
+def in_step_crossing(threshold, reset, variables, after_locals, state_types=None):
     """``(relation, reason, in_step_reset, rest)``: the comparison whose crossing is located
     inside the step (None, and ``reason`` says why not), the reset's assignments to ODE
-    states made at the crossing, and the rest of the reset."""
+    states made at the crossing, and the rest of the reset.  ``state_types`` maps state
+    names to their dtype (for :func:`split_reset`'s copies; float where not given)."""
     relation, why_not = crossing_condition(threshold, variables, after_locals)
-    in_step_reset, rest = split_reset(reset, variables) if relation is not None else ((), reset)
+    in_step_reset, rest = (split_reset(reset, variables, state_types) if relation is not None
+                           else ((), reset))
     if relation is not None and not in_step_reset:
         relation, why_not = None, "the reset assigns no ODE state"
     if relation is not None and any(e.atoms(ir.RandUniform, ir.RandNormal) for e in
@@ -60,9 +62,14 @@ def crossing_condition(threshold, variables, after_locals) -> tuple[sympy.Basic 
     return moving[0], ""
 
 
-def split_reset(reset, variables) -> tuple[tuple, tuple]:
+def split_reset(reset, variables, state_types=None) -> tuple[tuple, tuple]:
     """``(in_step, rest)``: the reset's assignments to ODE states (with the locals and ifs
-    around them), and the reset without them."""
+    around them), and the reset without them.
+
+    Where the assignments to ODE states read a state that the reset also assigns
+    (``n += 1`` then ``V = v_reset - n``), ``in_step`` is the whole reset run on copies
+    of the states other than ODE states (step-local, discarded): so V gets the value the
+    reset's order gives it, and ``n`` itself changes once, in ``rest``, at the step's end."""
     odes = set(variables)
 
     def keep(statements, in_step):
@@ -81,7 +88,26 @@ def split_reset(reset, variables) -> tuple[tuple, tuple]:
         only_locals = all(isinstance(s, ir.Local) for s in ir.walk_statements(out))
         return tuple(out) if not only_locals else ()
 
-    return keep(reset, True), keep(reset, False)
+    in_step = keep(reset, True)
+    return _with_copies(reset, in_step, odes, state_types or {}), keep(reset, False)
+
+
+def _with_copies(reset, in_step, odes, state_types) -> tuple:
+    """``in_step``, or, where it reads a state other than an ODE state that the reset
+    assigns, the whole reset with every such state replaced by a step-local copy."""
+    assigned = sorted({stmt.target for stmt in ir.walk_statements(reset)
+                       if isinstance(stmt, ir.Assign) and stmt.target not in odes
+                       and not any(isinstance(other, ir.Local) and other.name == stmt.target
+                                   for other in ir.walk_statements(reset))})
+    read = {str(symbol) for expr in _expressions(in_step) for symbol in expr.free_symbols}
+    if not read & set(assigned):
+        return in_step
+    copies = {name: f"_reset_{name}" for name in assigned}
+    symbols = {_sym(name): _sym(copy) for name, copy in copies.items()}
+    body = ir.map_statements(reset, lambda expr: expr.xreplace(symbols),
+                             lambda name: copies.get(name, name))
+    return (*(ir.Local(copy, state_types.get(name, "float"), _sym(name))
+              for name, copy in copies.items()), *body)
 
 
 def hermite(x0, x1, f0, f1, h, theta):

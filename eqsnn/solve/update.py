@@ -30,7 +30,8 @@ def derive_update(checked: Checked, system: System, method: str, reasons) -> Upd
     adaptive = None
     if method == "adaptive":
         adaptive = adaptive_update(system, checked.threshold, checked.reset,
-                                   _after_locals(checked), checked.method_options)
+                                   _after_locals(checked), checked.method_options,
+                                   {state.name: state.dtype for state in checked.states})
         precompute, update = [], list(adaptive.update)
         reasons = _with_note(reasons, "adaptive", adaptive.in_step)
     else:
