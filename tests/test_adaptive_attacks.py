@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_adaptive import ADEX, adex_rhs, compare, reference
+from test_adaptive import ADEX, IZHIKEVICH, adex_rhs, compare, reference
 
 import eqsnn
+from eqsnn.errors import NumericalError
 
 pytestmark = pytest.mark.c
 
@@ -42,3 +43,33 @@ def test_a_reset_that_reads_a_state_it_assigned_before_acts_in_its_written_order
     count, _, _ = compare(result, ["V", "w"], 0, ref_states, ref_spikes, dt, steps)
     assert count >= 5
     assert result.vars["n"][-1, 0, 0] == count  # counted once per spike
+
+
+def test_a_runaway_past_a_threshold_tested_on_the_grid_names_the_reason_in_the_hint():
+    """``or`` in the threshold: crossings are not located inside the step, so Izhikevich's
+    v² runs away past v_peak at dt = 1 ms; the error says why and what to write instead."""
+    text = IZHIKEVICH.replace("threshold: v >= v_peak", "threshold: v >= v_peak or u > 1e6")
+    model = eqsnn.compile(text.replace("    threshold", "    method: adaptive(max_substeps=20)\n"
+                                       "    threshold"))
+    assert "spikes on the step grid" in model.reasons["adaptive"]
+    sim = eqsnn.Simulator(model, 1, dt=1.0, precision="float64")
+    with pytest.warns(eqsnn.EqsnnWarning, match="bound of 20 substeps"):
+        with pytest.raises(NumericalError) as caught:
+            sim.run(20, record=["spikes"])
+    hint = caught.value.hint
+    assert "tested only at the end of each step" in hint
+    assert "the threshold is not one comparison" in hint  # the reason, from the analysis
+    assert "crossings are reset inside the step" in hint
+    # the plain threshold is reset inside the step at the same dt, and stays finite
+    plain = eqsnn.Simulator(eqsnn.compile(IZHIKEVICH), 1, dt=1.0, precision="float64")
+    assert len(plain.run(20, record=["spikes"]).spikes) >= 1
+
+
+def test_a_reset_that_leaves_the_threshold_holding_is_named_in_the_warning():
+    """``v = 40`` with ``v >= 30``: each reset is a crossing again at once (a smaller dt
+    does not help); the warning names that cause."""
+    text = IZHIKEVICH.replace("        v = c\n", "        v = 40.0\n")
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=1.0, precision="float64")
+    with pytest.warns(eqsnn.EqsnnWarning, match="second threshold crossing") as caught:
+        sim.run(5)
+    assert any("reset leaves the threshold holding" in str(w.message) for w in caught)

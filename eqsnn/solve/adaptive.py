@@ -416,5 +416,7 @@ def run_report(model: ir.Model, limit_steps, extra_crossings) -> list[str]:
     if extra:
         messages.append(
             f"{model.name}: {extra} second threshold crossing(s) inside a step (at most one spike "
-            "per neuron per step is emitted; each crossing was reset): a smaller dt resolves them")
+            "per neuron per step is emitted; each crossing was reset): a smaller dt resolves them, "
+            "unless the reset leaves the threshold holding (a reset value at or beyond the "
+            "threshold), where every reset is a crossing again at once")
     return messages
