@@ -73,3 +73,20 @@ def test_a_reset_that_leaves_the_threshold_holding_is_named_in_the_warning():
     with pytest.warns(eqsnn.EqsnnWarning, match="second threshold crossing") as caught:
         sim.run(5)
     assert any("reset leaves the threshold holding" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("atol, accepted", [(1.0, True), (25.0, True), (0.0, False),
+                                            (-1e-9, False), (1e400, False)])
+def test_atol_is_in_the_units_of_the_states_so_it_may_be_one_or_more(atol, accepted):
+    """A state counted in hundreds (w in pA here) may want an atol of 1 or more; only a
+    positive finite atol makes sense."""
+    text = ADEX + f"    method: adaptive(atol={atol!r})\n".replace("inf", "1e400")
+    if not accepted:
+        with pytest.raises(eqsnn.EqsnnError, match=r"atol must be a positive finite number")\
+                as caught:
+            eqsnn.compile(text)
+        assert caught.value.line is not None and "units of the states" in caught.value.hint
+        return
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=0.1, precision="float64")
+    assert sim._params["_atol"] == atol
+    assert len(sim.run(2000, inputs={"I": 900.0}, record=["spikes"]).spikes) >= 5
