@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from test_adaptive import ADEX, IZHIKEVICH, adex_rhs, compare, reference
+from test_pygenn_adaptive import harness as harness  # noqa: F401 (the fixture)
 
 import eqsnn
 from eqsnn.errors import NumericalError
@@ -90,3 +91,22 @@ def test_atol_is_in_the_units_of_the_states_so_it_may_be_one_or_more(atol, accep
     sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=0.1, precision="float64")
     assert sim._params["_atol"] == atol
     assert len(sim.run(2000, inputs={"I": 900.0}, record=["spikes"]).spikes) >= 5
+
+
+def test_the_counting_reset_runs_the_same_on_the_genn_code(harness):
+    """The copies of the reset's other states are GeNN code too (compiled here by the C
+    stand-in for GeNN): the same spikes and states as numpy."""
+    model = eqsnn.compile(COUNTING_RESET)
+    runs = []
+    for backend in ("numpy", harness):
+        sim = eqsnn.Simulator(model, 3, dt=0.1, backend=backend, precision="float64")
+        runs.append(sim.run(1500, inputs={"I": np.array([600.0, 900.0, 1500.0])},
+                            record=["V", "w", "n", "spikes"]))
+    reference, genn = runs
+    assert len(reference.spikes) >= 10
+    np.testing.assert_array_equal(genn.spikes.step, reference.spikes.step)
+    np.testing.assert_array_equal(genn.spikes.neuron, reference.spikes.neuron)
+    np.testing.assert_array_equal(genn.vars["n"], reference.vars["n"])
+    for name in ("V", "w"):
+        np.testing.assert_allclose(genn.vars[name], reference.vars[name], rtol=0,
+                                   atol=1e-7 * np.ptp(reference.vars[name]))
