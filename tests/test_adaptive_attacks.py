@@ -110,3 +110,15 @@ def test_the_counting_reset_runs_the_same_on_the_genn_code(harness):
     for name in ("V", "w"):
         np.testing.assert_allclose(genn.vars[name], reference.vars[name], rtol=0,
                                    atol=1e-7 * np.ptp(reference.vars[name]))
+
+
+def test_fixed_substeps_on_a_model_whose_default_is_adaptive_are_refused():
+    """``substeps: 4`` without ``method:`` on AdEx: the default adaptive method chooses its
+    own substeps (the unrolled loop ran four adaptive steps of dt/4 with one set of hidden
+    states on numpy, and did not compile on c); a named fixed-step method takes them."""
+    with pytest.raises(eqsnn.EqsnnError, match="'substeps:' does not apply to the adaptive "
+                                               "method") as caught:
+        eqsnn.compile(ADEX + "    substeps: 4\n")
+    assert "method: rk4" in caught.value.hint and "max_substeps" in caught.value.hint
+    model = eqsnn.compile(ADEX + "    method: rk4\n    substeps: 4\n")
+    assert model.method == "rk4" and "in 4 substeps per step" in model.reasons["rk4"]

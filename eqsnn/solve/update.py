@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
+from ..errors import SolverError
 from ..frontend.check import Checked
 from .adaptive import AdaptiveUpdate, adaptive_update
 from .analysis import System
@@ -28,6 +29,14 @@ class Update:
 def derive_update(checked: Checked, system: System, method: str, reasons) -> Update:
     """The chosen method's update, in ``substeps: N`` substeps where the model asks."""
     adaptive = None
+    if method == "adaptive" and checked.substeps is not None:
+        # a named 'method: adaptive' is refused by the checker; here it is the default
+        raise SolverError(
+            "'substeps:' does not apply to the adaptive method (the default for this "
+            "nonlinear model), which chooses its own substeps",
+            hint="remove 'substeps:' (bound the adaptive substeps with 'method: "
+                 "adaptive(max_substeps=N)'), or name a fixed-step method, e.g. 'method: "
+                 "rk4', to integrate every step in N equal substeps")
     if method == "adaptive":
         adaptive = adaptive_update(system, checked.threshold, checked.reset,
                                    _after_locals(checked), checked.method_options,
