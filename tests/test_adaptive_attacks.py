@@ -122,3 +122,18 @@ def test_fixed_substeps_on_a_model_whose_default_is_adaptive_are_refused():
     assert "method: rk4" in caught.value.hint and "max_substeps" in caught.value.hint
     model = eqsnn.compile(ADEX + "    method: rk4\n    substeps: 4\n")
     assert model.method == "rk4" and "in 4 substeps per step" in model.reasons["rk4"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_state_set_above_the_threshold_spikes_at_the_start_of_the_first_step(backend):
+    """``set_state`` puts V above v_peak before the run: the crossing is the step's start
+    (offset 0), where V is reset, and the neuron below it is left alone."""
+    sim = eqsnn.Simulator(eqsnn.compile(ADEX), 2, dt=1.0, backend=backend,
+                          precision="float64")
+    sim.set_state("V", np.array([10.0, -60.0]))
+    result = sim.run(3, inputs={"I": 0.0}, record=["V", "w", "spikes", "spike_offset"])
+    assert list(result.spikes.step) == [0] and list(result.spikes.neuron) == [0]
+    assert result.spikes.offset[0] == 0.0
+    V, w = result.vars["V"][:, 0], result.vars["w"][:, 0]
+    assert -72.0 < V[0, 0] < -70.0 and w[0, 0] == pytest.approx(80.5, abs=1.0)  # reset at 0
+    assert np.all(np.diff(V[:, 1]) < 0) and np.all(V[:, 1] > -70.6)  # decays, no spike

@@ -77,7 +77,7 @@ RTOL, ATOL = "_rtol", "_atol"
 #: of the threshold in one step) since the last report
 SUBSTEP, LIMIT_STEP, EXTRA_CROSSINGS = "_substep", "_substep_limit_step", "_extra_crossings"
 #: hidden state of a model whose crossings are located inside the step: where the neuron
-#: spiked in its last spike's step, as a time from the step's start in (0, dt] (dt: on the
+#: spiked in its last spike's step, as a time from the step's start in [0, dt] (dt: on the
 #: grid); ``Spikes.offset`` reads it
 SPIKE_OFFSET = "_spike_offset"
 #: the step-local flag guarding the whole-step substep tried before the loop
