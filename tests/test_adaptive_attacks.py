@@ -137,3 +137,13 @@ def test_a_state_set_above_the_threshold_spikes_at_the_start_of_the_first_step(b
     V, w = result.vars["V"][:, 0], result.vars["w"][:, 0]
     assert -72.0 < V[0, 0] < -70.0 and w[0, 0] == pytest.approx(80.5, abs=1.0)  # reset at 0
     assert np.all(np.diff(V[:, 1]) < 0) and np.all(V[:, 1] > -70.6)  # decays, no spike
+
+
+def test_an_unknown_recorded_name_is_answered_with_the_model_s_own_states_only():
+    """The adaptive method's hidden states (``_substep``, ...) are not offered to a user
+    who mistyped a state's name; they can still be recorded by their name."""
+    sim = eqsnn.Simulator(eqsnn.compile(ADEX), 1, precision="float64")
+    with pytest.raises(eqsnn.EqsnnError, match="unknown state 'VV'") as caught:
+        sim.run(1, record=["VV"])
+    assert caught.value.hint == "known states: V, spikes, w"
+    assert sim.run(1, record=["_substep"]).vars["_substep"].shape == (1, 1, 1)

@@ -185,7 +185,9 @@ def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, object]:
             spikes = True if index is None else _neuron_indices(name, index, n)
             continue
         if name not in states:
-            raise unknown_name("state", name, states | ({"spikes"} if model.spiking else set()))
+            # the hidden states ('_' names, reserved for generated code) are not offered
+            offered = {state for state in states if not state.startswith("_")}
+            raise unknown_name("state", name, offered | ({"spikes"} if model.spiking else set()))
         chosen[name] = None if index is None else _neuron_indices(name, index, n)
     return chosen, spikes
 
