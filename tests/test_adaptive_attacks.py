@@ -147,3 +147,16 @@ def test_an_unknown_recorded_name_is_answered_with_the_model_s_own_states_only()
         sim.run(1, record=["VV"])
     assert caught.value.hint == "known states: V, spikes, w"
     assert sim.run(1, record=["_substep"]).vars["_substep"].shape == (1, 1, 1)
+    with pytest.raises(eqsnn.EqsnnError, match="unknown state 'VV'") as caught:
+        sim.set_state("VV", 0.0)
+    assert caught.value.hint == "known states: V, w"
+    with pytest.raises(eqsnn.EqsnnError, match="unknown state 'VV'") as caught:
+        eqsnn.Simulator(eqsnn.compile(ADEX), 1, init={"VV": 0.0})
+    assert caught.value.hint == "known states: V, w"
+
+
+def test_a_tolerance_passed_as_a_param_points_to_the_method_option():
+    with pytest.raises(eqsnn.EqsnnError, match=r"unknown param 'rtol'\n") as caught:
+        eqsnn.Simulator(eqsnn.compile(ADEX), 1, params={"rtol": 1e-3})
+    assert caught.value.hint == ("rtol is an option of the adaptive method, set in the model "
+                                 "text: method: adaptive(rtol=...)")
