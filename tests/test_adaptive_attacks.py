@@ -160,3 +160,28 @@ def test_a_tolerance_passed_as_a_param_points_to_the_method_option():
         eqsnn.Simulator(eqsnn.compile(ADEX), 1, params={"rtol": 1e-3})
     assert caught.value.hint == ("rtol is an option of the adaptive method, set in the model "
                                  "text: method: adaptive(rtol=...)")
+
+
+def izhikevich_rhs(t, y, I):
+    v, u = y
+    return [0.04 * v * v + 5 * v + 140 - u + I, 0.02 * (0.2 * v - u)]
+
+
+@pytest.mark.parametrize("threshold", ["abs(v + 100) >= v_peak + 100", "max(v, u) >= v_peak",
+                                       "min(v, 2 * v_peak) >= v_peak"])
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_thresholds_with_abs_max_or_min_are_located_inside_the_step(threshold, backend):
+    """The Newton slope of such a threshold is piecewise (a sign, a step); it failed to
+    compile (an internal error, or a Heaviside the printers cannot lower).  Here each is
+    Izhikevich's v >= v_peak written another way: the spikes of the solve_ivp reference."""
+    dt, steps = 1.0, 400
+    ref_states, ref_spikes = reference(izhikevich_rhs, [-65.0, -13.0], (10.0,), 30.0,
+                                       lambda y: np.array([-65.0, y[1] + 8.0]), dt, steps)
+    model = eqsnn.compile(IZHIKEVICH.replace("threshold: v >= v_peak", f"threshold: {threshold}"))
+    assert "crossings located and reset inside the step" in model.reasons["adaptive"]
+    sim = eqsnn.Simulator(model, 1, dt=dt, backend=backend, precision="float64")
+    result = sim.run(steps, inputs={"I": 10.0}, record=["v", "u", "spikes", "spike_offset"])
+    count, _, _ = compare(result, ["v", "u"], 0, ref_states, ref_spikes, dt, steps)
+    assert count >= 5
+    np.testing.assert_allclose(result.spikes.times + result.spikes.offset, ref_spikes,
+                               rtol=0, atol=1e-4)

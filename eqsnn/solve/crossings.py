@@ -204,11 +204,14 @@ def _newton(relation, xs, x5, cubic, names):
     def gap_at(t):
         return difference.xreplace(interpolant(t))
 
+    outers = {i: _derivative(difference, xs[i]) for i in derivative_q}
+
     def slope_at(t):
+        if any(outer is None for outer in outers.values()):
+            return g1 - g0  # the secant's slope: the steps stay bracketed, and converge
         total = sympy.Integer(0)
         for i, (q1, r2, r3) in derivative_q.items():
-            outer = sympy.diff(difference, xs[i]).xreplace(interpolant(t))
-            total += outer * (q1 + t * (r2 + t * r3))
+            total += outers[i].xreplace(interpolant(t)) * (q1 + t * (r2 + t * r3))
         return total
 
     holds = relation.func
@@ -217,15 +220,20 @@ def _newton(relation, xs, x5, cubic, names):
 
     def within(value):
         return sympy.And(sympy.StrictGreaterThan(value, 0), sympy.StrictLessThan(value, 1))
+    end_slope, named = slope_at(sympy.Integer(1)), []
+    if end_slope.has(sympy.Piecewise):  # (abs, max, min): 1/Piecewise would distribute
+        named = [ir.Local("_ad_end_slope", "float", end_slope)]
+        end_slope = _sym("_ad_end_slope")
     statements += [
         ir.Local(g0.name, "float", difference),
         ir.Local(g1.name, "float", difference.xreplace(dict(zip(xs, x5)))),
         ir.Local(at_start.name, "bool", holds(g0, 0)),
         ir.Local(lo.name, "float", sympy.Float(0.0)),
         ir.Local(hi.name, "float", sympy.Float(1.0)),
+        *named,
         # Newton from the end (where a blow-up is steepest: its tangent meets zero just
         # before it), else the secant, else the middle
-        ir.Local(step.name, "float", 1 - g1 / slope_at(sympy.Integer(1))),
+        ir.Local(step.name, "float", 1 - g1 / end_slope),
         ir.Local(theta.name, "float", _select(within(step), step,
                                               _select(within(secant), secant,
                                                       sympy.Float(0.5)))),
@@ -244,6 +252,22 @@ def _newton(relation, xs, x5, cubic, names):
         ]
     statements.append(ir.Assign(theta.name, _select(at_start, sympy.Float(0.0), theta)))
     return theta, statements
+
+
+def _derivative(expr, x):
+    """``d expr / d x`` as an expression the printers lower (every symbol taken as real, so
+    that ``abs`` gives a sign and ``max``/``min`` a step, each as a piecewise), or None
+    where it is not one (a function without a derivative in closed form)."""
+    real = {symbol: sympy.Dummy(symbol.name, real=True) for symbol in expr.free_symbols}
+    back = {dummy: symbol for symbol, dummy in real.items()}
+    derivative = sympy.diff(expr.xreplace(real), real[x]).xreplace(back)
+    derivative = derivative.replace(
+        sympy.sign, lambda arg: sympy.Piecewise((1, arg >= 0), (-1, True)))
+    derivative = derivative.replace(
+        sympy.Heaviside, lambda arg, *rest: sympy.Piecewise((1, arg > 0), (0, True)))
+    if derivative.has(sympy.Derivative, sympy.Subs, sympy.DiracDelta, sympy.re, sympy.im):
+        return None
+    return derivative
 
 
 def _expressions(statements):
