@@ -185,3 +185,20 @@ def test_thresholds_with_abs_max_or_min_are_located_inside_the_step(threshold, b
     assert count >= 5
     np.testing.assert_allclose(result.spikes.times + result.spikes.offset, ref_spikes,
                                rtol=0, atol=1e-4)
+
+
+def test_a_failure_after_the_substep_bound_was_reached_points_to_the_bound():
+    """Izhikevich at dt = 1 ms with at most 3 substeps a step: the bound is reached, and the
+    step taken in one substep runs away; the error's hint names the bound, not tighter
+    tolerances (which need more substeps)."""
+    text = IZHIKEVICH.replace("    threshold",
+                              "    method: adaptive(max_substeps=3)\n    threshold")
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=1.0, precision="float64")
+    with pytest.warns(eqsnn.EqsnnWarning, match="reached its bound of 3 substeps"):
+        with pytest.raises(NumericalError) as caught:
+            sim.run(20)
+    assert "raise adaptive(max_substeps=...)" in caught.value.hint
+    assert "tighten" not in caught.value.hint
+    # with the default bound the same model runs finite
+    assert len(eqsnn.Simulator(eqsnn.compile(IZHIKEVICH), 1, dt=1.0,
+                               precision="float64").run(20, record=["spikes"]).spikes) >= 1
