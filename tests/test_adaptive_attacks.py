@@ -202,3 +202,23 @@ def test_a_failure_after_the_substep_bound_was_reached_points_to_the_bound():
     # with the default bound the same model runs finite
     assert len(eqsnn.Simulator(eqsnn.compile(IZHIKEVICH), 1, dt=1.0,
                                precision="float64").run(20, record=["spikes"]).spikes) >= 1
+
+
+def test_compare_and_run_show_the_model_s_own_states_not_the_hidden_ones(capsys):
+    """``eqsnn compare`` compared (and listed) the carried substep size and the spike
+    offset of a one-state nonlinear model; they are not the model's states."""
+    from eqsnn.tools.comparison import compare, float_states
+
+    qif = eqsnn.compile("""
+neuron Qif
+    state v = -1.0
+    input I = 0.5
+    dv/dt = v * v + I
+    threshold: v >= 10
+    reset: v = -1.0
+""")
+    assert qif.method == "adaptive" and "_substep" in qif.states
+    assert float_states(qif) == ["v"]
+    report = compare(qif, backends=["numpy", "c"], steps=50, n=2, dt=0.5,
+                     precision="float64")
+    assert "_substep" not in str(report) and "v:" in str(report)
