@@ -222,3 +222,11 @@ neuron Qif
     report = compare(qif, backends=["numpy", "c"], steps=50, n=2, dt=0.5,
                      precision="float64")
     assert "_substep" not in str(report) and "v:" in str(report)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "tight"])
+def test_a_method_option_that_is_not_a_number_is_answered_for_method_options(value):
+    with pytest.raises(eqsnn.EqsnnError) as caught:
+        eqsnn.compile(ADEX + f"    method: adaptive(rtol={value})\n")
+    assert caught.value.line == ADEX.count("\n") + 1
+    assert "e.g. adaptive(rtol=1e-6)" in str(caught.value)
