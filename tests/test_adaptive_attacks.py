@@ -230,3 +230,12 @@ def test_a_method_option_that_is_not_a_number_is_answered_for_method_options(val
         eqsnn.compile(ADEX + f"    method: adaptive(rtol={value})\n")
     assert caught.value.line == ADEX.count("\n") + 1
     assert "e.g. adaptive(rtol=1e-6)" in str(caught.value)
+
+
+def test_show_says_the_tolerances_and_the_bound_each_precision_runs_with():
+    text = str(eqsnn.compile(ADEX))
+    assert ("rtol 1e-08 (0.0001 in float32), atol 1e-09 (1e-06 in float32), at most 1000 "
+            "substeps a step; crossings located and reset inside the step") in text
+    given = eqsnn.compile(ADEX + "    method: adaptive(rtol=1e-6, max_substeps=50)\n")
+    assert "rtol 1e-06, atol 1e-09 (1e-06 in float32), at most 50 substeps a step" in (
+        given.reasons["adaptive"])
