@@ -239,3 +239,20 @@ def test_show_says_the_tolerances_and_the_bound_each_precision_runs_with():
     given = eqsnn.compile(ADEX + "    method: adaptive(rtol=1e-6, max_substeps=50)\n")
     assert "rtol 1e-06, atol 1e-09 (1e-06 in float32), at most 50 substeps a step" in (
         given.reasons["adaptive"])
+
+
+def test_a_random_draw_in_the_rest_of_a_counting_reset_keeps_crossings_in_the_step():
+    """Only the states the reset's assignments to ODE states read are copied at the
+    crossing: a draw for another state stays at the step's end, so crossings are still
+    located inside the step (a draw at the crossing would put them on the grid)."""
+    text = COUNTING_RESET.replace("    state n: int = 0\n",
+                                  "    state n: int = 0\n    state jitter = 0.0\n").replace(
+        "        n += 1\n", "        n += 1\n        jitter = rand_uniform()\n")
+    model = eqsnn.compile(text)
+    assert "crossings located and reset inside the step" in model.reasons["adaptive"]
+    runs = {}
+    for name, source in (("plain", COUNTING_RESET), ("draw", text)):
+        sim = eqsnn.Simulator(eqsnn.compile(source), 1, dt=0.1, precision="float64")
+        runs[name] = sim.run(2000, inputs={"I": 900.0}, record=["V", "spikes"])
+    np.testing.assert_array_equal(runs["draw"].vars["V"], runs["plain"].vars["V"])
+    assert len(runs["draw"].spikes) >= 5

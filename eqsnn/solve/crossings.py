@@ -94,17 +94,40 @@ def split_reset(reset, variables, state_types=None) -> tuple[tuple, tuple]:
 
 def _with_copies(reset, in_step, odes, state_types) -> tuple:
     """``in_step``, or, where it reads a state other than an ODE state that the reset
-    assigns, the whole reset with every such state replaced by a step-local copy."""
-    assigned = sorted({stmt.target for stmt in ir.walk_statements(reset)
-                       if isinstance(stmt, ir.Assign) and stmt.target not in odes
-                       and not any(isinstance(other, ir.Local) and other.name == stmt.target
-                                   for other in ir.walk_statements(reset))})
-    read = {str(symbol) for expr in _expressions(in_step) for symbol in expr.free_symbols}
-    if not read & set(assigned):
+    assigns, the reset with its assignments to ODE states and to the states they read
+    (through others, and the ``if`` conditions), each such state replaced by a step-local
+    copy; its other assignments are left out (a random draw among them stays at the end of
+    the step)."""
+    local_names = {stmt.name for stmt in ir.walk_statements(reset) if isinstance(stmt, ir.Local)}
+    assigned = {stmt.target for stmt in ir.walk_statements(reset)
+                if isinstance(stmt, ir.Assign) and stmt.target not in odes | local_names}
+
+    def reads(statements):
+        return {str(symbol) for expr in _expressions(statements) for symbol in expr.free_symbols}
+    needed = reads(in_step) & assigned
+    if not needed:
         return in_step
-    copies = {name: f"_reset_{name}" for name in assigned}
+    conditions = {str(symbol) for stmt in ir.walk_statements(reset) if isinstance(stmt, ir.If)
+                  for symbol in stmt.cond.free_symbols}
+    while True:  # the states the copies' assignments read, and so on
+        wanted = [stmt for stmt in ir.walk_statements(reset)
+                  if isinstance(stmt, ir.Assign) and stmt.target in needed]
+        more = (reads(wanted) | conditions) & assigned
+        if more <= needed:
+            break
+        needed |= more
+    copies = {name: f"_reset_{name}" for name in sorted(needed)}
     symbols = {_sym(name): _sym(copy) for name, copy in copies.items()}
-    body = ir.map_statements(reset, lambda expr: expr.xreplace(symbols),
+
+    def kept(statements):
+        out = []
+        for stmt in statements:
+            if isinstance(stmt, ir.If):
+                out.append(ir.If(stmt.cond, kept(stmt.body), kept(stmt.orelse)))
+            elif not isinstance(stmt, ir.Assign) or stmt.target in odes | needed | local_names:
+                out.append(stmt)
+        return tuple(out)
+    body = ir.map_statements(kept(reset), lambda expr: expr.xreplace(symbols),
                              lambda name: copies.get(name, name))
     return (*(ir.Local(copy, state_types.get(name, "float"), _sym(name))
               for name, copy in copies.items()), *body)
