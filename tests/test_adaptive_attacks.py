@@ -119,6 +119,7 @@ def test_fixed_substeps_on_a_model_whose_default_is_adaptive_are_refused():
     with pytest.raises(eqsnn.EqsnnError, match="'substeps:' does not apply to the adaptive "
                                                "method") as caught:
         eqsnn.compile(ADEX + "    substeps: 4\n")
+    assert caught.value.line == ADEX.count("\n") + 1 and "substeps: 4" in str(caught.value)
     assert "method: rk4" in caught.value.hint and "max_substeps" in caught.value.hint
     model = eqsnn.compile(ADEX + "    method: rk4\n    substeps: 4\n")
     assert model.method == "rk4" and "in 4 substeps per step" in model.reasons["rk4"]

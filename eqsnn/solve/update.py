@@ -31,9 +31,10 @@ def derive_update(checked: Checked, system: System, method: str, reasons) -> Upd
     adaptive = None
     if method == "adaptive" and checked.substeps is not None:
         # a named 'method: adaptive' is refused by the checker; here it is the default
+        line, column = checked.substeps_pos or (None, None)
         raise SolverError(
             "'substeps:' does not apply to the adaptive method (the default for this "
-            "nonlinear model), which chooses its own substeps",
+            "nonlinear model), which chooses its own substeps", line=line, column=column,
             hint="remove 'substeps:' (bound the adaptive substeps with 'method: "
                  "adaptive(max_substeps=N)'), or name a fixed-step method, e.g. 'method: "
                  "rk4', to integrate every step in N equal substeps")
