@@ -93,23 +93,26 @@ def test_atol_is_in_the_units_of_the_states_so_it_may_be_one_or_more(atol, accep
     assert len(sim.run(2000, inputs={"I": 900.0}, record=["spikes"]).spikes) >= 5
 
 
-def test_the_counting_reset_runs_the_same_on_the_genn_code(harness):
-    """The copies of the reset's other states are GeNN code too (compiled here by the C
-    stand-in for GeNN): the same spikes and states as numpy."""
-    model = eqsnn.compile(COUNTING_RESET)
+@pytest.mark.parametrize("name", ["counting_reset", "countdown"])
+def test_the_copies_and_frozen_conditions_run_the_same_on_the_genn_code(harness, name):
+    """The reset's copies at a crossing and the step-start ``unless`` conditions are GeNN
+    code too (compiled here by the C stand-in for GeNN): the same spikes and states as
+    numpy."""
+    text, drive = {"counting_reset": (COUNTING_RESET, [600.0, 900.0, 1500.0]),
+                   "countdown": (COUNTDOWN, [5.0, 10.0, 15.0])}[name]
+    model = eqsnn.compile(text)
+    states = [state for state in model.states if not state.startswith("_")]
     runs = []
     for backend in ("numpy", harness):
-        sim = eqsnn.Simulator(model, 3, dt=0.1, backend=backend, precision="float64")
-        runs.append(sim.run(1500, inputs={"I": np.array([600.0, 900.0, 1500.0])},
-                            record=["V", "w", "n", "spikes"]))
+        sim = eqsnn.Simulator(model, 3, dt=0.5, backend=backend, precision="float64")
+        runs.append(sim.run(600, inputs={"I": np.array(drive)}, record=states + ["spikes"]))
     reference, genn = runs
     assert len(reference.spikes) >= 10
     np.testing.assert_array_equal(genn.spikes.step, reference.spikes.step)
     np.testing.assert_array_equal(genn.spikes.neuron, reference.spikes.neuron)
-    np.testing.assert_array_equal(genn.vars["n"], reference.vars["n"])
-    for name in ("V", "w"):
-        np.testing.assert_allclose(genn.vars[name], reference.vars[name], rtol=0,
-                                   atol=1e-7 * np.ptp(reference.vars[name]))
+    for state in states:
+        np.testing.assert_allclose(genn.vars[state], reference.vars[state], rtol=0,
+                                   atol=1e-7 * np.ptp(reference.vars[state]))
 
 
 def test_fixed_substeps_on_a_model_whose_default_is_adaptive_are_refused():
@@ -257,3 +260,37 @@ def test_a_random_draw_in_the_rest_of_a_counting_reset_keeps_crossings_in_the_st
         runs[name] = sim.run(2000, inputs={"I": 900.0}, record=["V", "spikes"])
     np.testing.assert_array_equal(runs["draw"].vars["V"], runs["plain"].vars["V"])
     assert len(runs["draw"].spikes) >= 5
+
+
+# a countdown written as an ODE frozen by a condition on itself
+COUNTDOWN = IZHIKEVICH.replace(
+    "    state u = b * -65.0\n", "    state u = b * -65.0\n    state r = 0.0\n").replace(
+    "    du/dt", "    dr/dt = -1.0 unless r <= 0\n    du/dt").replace(
+    "        u += d\n", "        u += d\n        r = 2.5\n")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_an_unless_condition_on_an_ode_state_freezes_for_whole_steps(backend):
+    """``unless r <= 0`` holds at the start of the spike step: r keeps its value for the
+    whole step, though the crossing's reset sets it to 2.5 inside it (it counted down from
+    the crossing, the condition being re-evaluated at every substep), and counts down from
+    the next step, as the language says and the fixed-step methods do."""
+    dt, steps = 1.0, 300
+    runs = {}
+    for name, text in (("countdown", COUNTDOWN), ("plain", IZHIKEVICH)):
+        sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=dt, backend=backend,
+                              precision="float64")
+        runs[name] = sim.run(steps, record=["v", "u", "spikes"] + ["r"] * (name != "plain"))
+    ours, plain = runs["countdown"], runs["plain"]
+    # r feeds nothing back (it enters the error norm only: the substeps may differ)
+    np.testing.assert_allclose(ours.vars["v"], plain.vars["v"], rtol=0,
+                               atol=1e-5 * np.ptp(plain.vars["v"]))
+    np.testing.assert_array_equal(ours.spikes.step, plain.spikes.step)
+    assert len(plain.spikes) >= 3
+    expected, r = [], 0.0  # a plain loop: frozen where r <= 0 at the step's start
+    for k in range(steps):
+        r = r if r <= 0 else r - dt
+        if k in set(plain.spikes.step.tolist()):
+            r = 2.5
+        expected.append(r)
+    np.testing.assert_allclose(ours.vars["r"][:, 0, 0], expected, rtol=0, atol=1e-9)

@@ -158,10 +158,11 @@ def adaptive_update(system: System, threshold, reset, after_locals, options,
 
     relation, why_not, in_step_reset, rest = in_step_crossing(threshold, reset, names,
                                                               after_locals, state_types)
-    rhs = _right_hand_side(system, xs)
+    frozen, rhs = _right_hand_side(system, xs)
     k = [[_sym(f"_k{s + 1}_{v}") for v in names] for s in range(7)]
     x5 = [_sym(f"_x5_{v}") for v in names]
     update: list = [
+        *frozen,
         ir.Local(_TAU.name, "float", sympy.Float(0.0)),
         ir.Local(_H.name, "float", _select(substep > 0, sympy.Min(substep, DT), DT)),
         ir.Local(_IT.name, "int", sympy.Integer(0)),
@@ -251,12 +252,25 @@ def _right_hand_side(system: System, xs):
     substep that straddles the crossing large, so such substeps were rejected again and
     again (8 of 15 substeps of AdEx's spike step at dt = 0.1 ms).  A substep that runs
     into a blow-up beyond the threshold gives inf or NaN, and with it an error that
-    rejects the substep."""
+    rejects the substep.
+
+    Returns ``(frozen, rhs)``: an ``unless`` condition that reads ODE states is evaluated
+    once, at the start of the step, into a local of ``frozen`` (the states change from
+    substep to substep, and at a crossing's reset), so that it freezes its equation for
+    whole steps, as with the other methods."""
+    odes = set(xs)
+    frozen, conditions = [], {}
+    for unless in system.unless:
+        if unless is not None and unless.free_symbols & odes and unless not in conditions:
+            conditions[unless] = _sym(f"_ad_frozen{len(conditions)}")
+            frozen.append(ir.Local(conditions[unless].name, "bool", unless))
+
     def rhs(i, values, time):
         expr = system.rhs[i].xreplace({**dict(zip(xs, values)), T: time})
         unless = system.unless[i]
+        unless = conditions.get(unless, unless)
         return expr if unless is None else _select(unless, sympy.Integer(0), expr)
-    return rhs
+    return frozen, rhs
 
 
 def _combination(weights, k, i, hh):
