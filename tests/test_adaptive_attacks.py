@@ -294,3 +294,16 @@ def test_an_unless_condition_on_an_ode_state_freezes_for_whole_steps(backend):
             r = 2.5
         expected.append(r)
     np.testing.assert_allclose(ours.vars["r"][:, 0, 0], expected, rtol=0, atol=1e-9)
+
+
+def test_the_substep_bound_warning_names_a_neuron_of_a_shaped_population_by_its_index():
+    """As a numerical error does: neuron 4 of a (2, 3) population is (1, 1)."""
+    text = IZHIKEVICH.replace("    threshold",
+                              "    method: adaptive(rtol=1e-3, atol=1e-3, max_substeps=3)\n"
+                              "    threshold")
+    sim = eqsnn.Simulator(eqsnn.compile(text), (2, 3), dt=1.0, precision="float64",
+                          check=False)
+    drive = np.zeros((2, 3))
+    drive[1, 1] = 10.0  # only this neuron moves fast enough to need more than 3 substeps
+    with pytest.warns(eqsnn.EqsnnWarning, match=r"\(lane 0, neuron 4 \(1, 1\)\)"):
+        sim.run(20, inputs={"I": drive})

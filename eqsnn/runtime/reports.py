@@ -79,7 +79,7 @@ class RunReports:
             limit, extra = (self._runner.get_state(name)
                             for name in (LIMIT_STEP, EXTRA_CROSSINGS))
             bound_reached = bool((limit >= 0).any())
-            for message in run_report(self.model, limit, extra):
+            for message in run_report(self.model, limit, extra, self.shape):
                 warnings.warn(message, EqsnnWarning, stacklevel=3)
             if (limit >= 0).any():
                 self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))

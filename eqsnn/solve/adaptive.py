@@ -409,9 +409,10 @@ def precision_params(model: ir.Model, precision: str) -> dict:
             if option not in info["tolerances_given"]}
 
 
-def run_report(model: ir.Model, limit_steps, extra_crossings) -> list[str]:
+def run_report(model: ir.Model, limit_steps, extra_crossings, shape=()) -> list[str]:
     """Warnings about one run from the hidden states: the substep bound reached, second
-    crossings in one step; ``limit_steps`` and ``extra_crossings`` are ``(batch, n)``."""
+    crossings in one step; ``limit_steps`` and ``extra_crossings`` are ``(batch, n)``, the
+    population's ``shape`` names a neuron by its index too (as a numerical error does)."""
     import numpy as np
 
     messages = []
@@ -420,10 +421,12 @@ def run_report(model: ir.Model, limit_steps, extra_crossings) -> list[str]:
         lane, neuron = np.unravel_index(int(np.argmin(np.where(hit, limit_steps, 2**31 - 1))),
                                         hit.shape)
         bound = model.meta["adaptive"]["max_substeps"]
+        index = (f" {tuple(int(i) for i in np.unravel_index(neuron, shape))}"
+                 if len(shape) > 1 else "")
         messages.append(
             f"{model.name}: the adaptive integrator reached its bound of {bound} substeps in a "
             f"step for {int(hit.sum())} neuron(s), first at step {int(limit_steps[lane, neuron])}"
-            f" (lane {lane}, neuron {neuron}); there it took the rest of the step in one "
+            f" (lane {lane}, neuron {neuron}{index}); there it took the rest of the step in one "
             "substep, less accurately: raise adaptive(max_substeps=...), loosen rtol/atol, or "
             "look for a runaway the threshold does not catch")
     extra = int(extra_crossings.sum())
