@@ -68,6 +68,7 @@ class Checked:
     kind: str = "neuron"  # neuron | synapse (eqsnn.frontend.synapse) | weight_update
     post: tuple[str, ...] = ()  # a synapse's reads of its target's states
     roles: tuple[tuple[str, str], ...] = ()  # a weight-update model's (state, role)
+    substeps_pos: tuple | None = None  # (line, column) of 'substeps:'
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -135,6 +136,7 @@ class _Checker:
             draws=conv.draws, switches=switches, source=self.model.source,
             filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
             kind=self.model.kind, post=post, roles=roles,
+            substeps_pos=_position(by_kind.get(s.SubstepsDecl, [])),
         )
 
     def _declarations(self, switches: dict):
@@ -321,6 +323,11 @@ class _Checker:
                     unless = None
             odes.append(Ode(decl.var, rhs, unless, decl.pos.line, decl.pos.column))
         return tuple(odes)
+
+
+def _position(decls: list) -> tuple | None:
+    """``(line, column)`` of the first of ``decls``, or None."""
+    return (decls[0].pos.line, decls[0].pos.column) if decls else None
 
 
 def _bound(constraint: s.Constraint) -> float:

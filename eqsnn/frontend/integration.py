@@ -7,6 +7,8 @@ system, and why the others do not, is decided later by
 
 from __future__ import annotations
 
+import math
+
 from ..errors import CheckError, suggest
 from . import syntax as s
 
@@ -45,6 +47,10 @@ def check_method_options(decl: s.MethodDecl) -> dict:
                 raise _error(f"max_substeps must be an integer from 1 to 100000, not "
                              f"{value:g}", pos, "e.g. adaptive(max_substeps=500)")
             value = int(value)
+        elif name == "atol":  # in the units of the states, which may be large numbers
+            if not 0 < value < math.inf:
+                raise _error(f"atol must be a positive finite number, not {value:g}", pos,
+                             "e.g. adaptive(atol=1e-9), in the units of the states")
         elif not 0 < value < 1:
             raise _error(f"{name} must be in (0, 1), not {value:g}", pos,
                          f"e.g. adaptive({name}=1e-6)")

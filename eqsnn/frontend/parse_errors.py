@@ -104,7 +104,8 @@ def _unexpected_token(token, expected, column):
         hint = f"a comparison needs a value on each side, e.g. 'x {text} 0'"
     elif "NUMBER" in expected and not expected & {"NAME", "LPAR"}:
         hint = ("a number is expected here: constraints compare with a number, e.g. "
-                "(> 0), and a switch is set to a number, true or false")
+                "(> 0); a switch is set to a number, true or false; a method option to a "
+                "number, e.g. adaptive(rtol=1e-6)")
     elif text == "=" and "COMPARE" in expected:
         hint = "compare with '==' (a single '=' assigns)"
     elif token is not None and token.type == "NAME" and not expected & {"NAME"}:

@@ -284,6 +284,15 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     elif method == "adaptive":
         hint = ("the adaptive integrator could not keep it finite; look for a runaway "
                 "(a threshold or reset that never catches it) or tighten its tolerances")
+        grid = dict(model.method.reasons).get("adaptive", "").partition(
+            "spikes on the step grid: ")[2]
+        if grid and model.threshold is not None:
+            # a blow-up past the threshold inside the step is integrated through
+            hint = (f"the threshold is tested only at the end of each step ({grid}), so a "
+                    "runaway past it inside a step is not reset; write the threshold as one "
+                    "comparison (<, <=, >, >=) of ODE states, and-ed with conditions on other "
+                    "values, and a reset that assigns ODE states, so that crossings are reset "
+                    "inside the step (eqsnn show says which applies), or use a smaller dt")
     elif method == "none":
         hint = ("the model has no ODEs, so the cause is in its statements: look at its "
                 "params, inputs and before:/after:/reset: statements")

@@ -33,8 +33,12 @@ def is_int(value) -> bool:
 
 
 def unknown_name(kind: str, name, known) -> ParameterError:
-    """``unknown param 'tau_men'; did you mean 'tau_mem'?`` with the known names as hint."""
-    known = sorted(known)
+    """``unknown param 'tau_men'; did you mean 'tau_mem'?`` with the known names as hint.
+
+    Names starting with '_' (reserved for generated code: the adaptive method's hidden
+    states and tolerances, the numerical check's records) are offered only to a name that
+    starts with '_' itself."""
+    known = sorted(k for k in known if not k.startswith("_") or str(name).startswith("_"))
     same_letters = [k for k in known if k.lower() == str(name).lower()]
     close = same_letters or (difflib.get_close_matches(str(name), known, n=1)
                              if len(str(name)) <= 100 else [])

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import NumericalError
 from ..pipeline import EqsnnWarning
 from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP, run_report
 from .checks import (
@@ -73,10 +74,12 @@ class RunReports:
         reached its substep bound or a threshold was crossed twice in a step; raise the first
         failure of the numerical check.  Each record is cleared, so the next run reports its
         own."""
+        bound_reached = False
         if "adaptive" in self.model.meta:
             limit, extra = (self._runner.get_state(name)
                             for name in (LIMIT_STEP, EXTRA_CROSSINGS))
-            for message in run_report(self.model, limit, extra):
+            bound_reached = bool((limit >= 0).any())
+            for message in run_report(self.model, limit, extra, self.shape):
                 warnings.warn(message, EqsnnWarning, stacklevel=3)
             if (limit >= 0).any():
                 self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
@@ -84,8 +87,19 @@ class RunReports:
                 self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
         if self._emitted is self.model or not recorded:
             return
-        raise_first_failure(self._runner.get_state, self._runner.set_state, self.model,
-                            self.dt, self.shape, result)
+        try:
+            raise_first_failure(self._runner.get_state, self._runner.set_state, self.model,
+                                self.dt, self.shape, result)
+        except NumericalError as error:
+            on_grid = "spikes on the step grid" in dict(self.model.method.reasons).get(
+                "adaptive", "")  # then the hint says why the threshold lets it run away
+            if bound_reached and not on_grid:  # tighter tolerances need more substeps
+                error.hint = ("the adaptive integrator reached its bound of substeps in this "
+                              "run (see the warning), where it took the rest of a step in one "
+                              "substep: raise adaptive(max_substeps=...) or loosen rtol/atol; "
+                              "if the bound is reached anyway, look for a runaway that the "
+                              "threshold does not catch")
+            raise
 
 
 def _peek(runner, name: str) -> np.ndarray:

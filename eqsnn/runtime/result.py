@@ -156,8 +156,9 @@ class Spikes:
 
     @property
     def offset(self) -> np.ndarray:
-        """Where each spike lies inside its step: the time from the step's start, in (0, dt]
-        (float64, in the units of ``dt``), so ``times + offset`` is the spike's time.
+        """Where each spike lies inside its step: the time from the step's start, in [0, dt]
+        (float64, in the units of ``dt``), so ``times + offset`` is the spike's time (0 where
+        the threshold already held at the step's start).
 
         For a model run with the adaptive method whose crossings are located inside the
         step, the located crossing (``Simulator.run(record=['spikes', 'spike_offset'])``

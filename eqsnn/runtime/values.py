@@ -55,7 +55,11 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
         if name in model.runtime_params:
             raise ParameterError(f"{name!r} is set by the Simulator for every run; do not pass it")
         if name not in declared and name not in arrays:
-            raise unknown_name("param", name, set(declared) | arrays)
+            error = unknown_name("param", name, set(declared) | arrays)
+            if name in ("rtol", "atol", "max_substeps") and "adaptive" in model.meta:
+                error.hint = (f"{name} is an option of the adaptive method, set in the model "
+                              f"text: method: adaptive({name}=...)")
+            raise error
     values = {}
     for name, param in declared.items():
         if name in params:

@@ -77,7 +77,7 @@ RTOL, ATOL = "_rtol", "_atol"
 #: of the threshold in one step) since the last report
 SUBSTEP, LIMIT_STEP, EXTRA_CROSSINGS = "_substep", "_substep_limit_step", "_extra_crossings"
 #: hidden state of a model whose crossings are located inside the step: where the neuron
-#: spiked in its last spike's step, as a time from the step's start in (0, dt] (dt: on the
+#: spiked in its last spike's step, as a time from the step's start in [0, dt] (dt: on the
 #: grid); ``Spikes.offset`` reads it
 SPIKE_OFFSET = "_spike_offset"
 #: the step-local flag guarding the whole-step substep tried before the loop
@@ -146,9 +146,10 @@ _PROPOSAL, _REJECTED, _JUMP = _sym("_ad_next"), _sym("_ad_rejected"), _sym("_ad_
 _FAST = _sym("_ad_fast")
 
 
-def adaptive_update(system: System, threshold, reset, after_locals, options) -> AdaptiveUpdate:
+def adaptive_update(system: System, threshold, reset, after_locals, options,
+                    state_types=None) -> AdaptiveUpdate:
     """The substep loop of one step (module docstring) for ``system``; ``options`` from
-    ``method: adaptive(...)``."""
+    ``method: adaptive(...)``; ``state_types`` maps state names to their dtypes."""
     names = system.variables
     xs = [_sym(n) for n in names]
     max_substeps = int(options.get("max_substeps", DEFAULT_MAX_SUBSTEPS))
@@ -156,11 +157,12 @@ def adaptive_update(system: System, threshold, reset, after_locals, options) -> 
     substep, limit_step, extra = _sym(SUBSTEP), _sym(LIMIT_STEP), _sym(EXTRA_CROSSINGS)
 
     relation, why_not, in_step_reset, rest = in_step_crossing(threshold, reset, names,
-                                                              after_locals)
-    rhs = _right_hand_side(system, xs)
+                                                              after_locals, state_types)
+    frozen, rhs = _right_hand_side(system, xs)
     k = [[_sym(f"_k{s + 1}_{v}") for v in names] for s in range(7)]
     x5 = [_sym(f"_x5_{v}") for v in names]
     update: list = [
+        *frozen,
         ir.Local(_TAU.name, "float", sympy.Float(0.0)),
         ir.Local(_H.name, "float", _select(substep > 0, sympy.Min(substep, DT), DT)),
         ir.Local(_IT.name, "int", sympy.Integer(0)),
@@ -250,12 +252,25 @@ def _right_hand_side(system: System, xs):
     substep that straddles the crossing large, so such substeps were rejected again and
     again (8 of 15 substeps of AdEx's spike step at dt = 0.1 ms).  A substep that runs
     into a blow-up beyond the threshold gives inf or NaN, and with it an error that
-    rejects the substep."""
+    rejects the substep.
+
+    Returns ``(frozen, rhs)``: an ``unless`` condition that reads ODE states is evaluated
+    once, at the start of the step, into a local of ``frozen`` (the states change from
+    substep to substep, and at a crossing's reset), so that it freezes its equation for
+    whole steps, as with the other methods."""
+    odes = set(xs)
+    frozen, conditions = [], {}
+    for unless in system.unless:
+        if unless is not None and unless.free_symbols & odes and unless not in conditions:
+            conditions[unless] = _sym(f"_ad_frozen{len(conditions)}")
+            frozen.append(ir.Local(conditions[unless].name, "bool", unless))
+
     def rhs(i, values, time):
         expr = system.rhs[i].xreplace({**dict(zip(xs, values)), T: time})
         unless = system.unless[i]
+        unless = conditions.get(unless, unless)
         return expr if unless is None else _select(unless, sympy.Integer(0), expr)
-    return rhs
+    return frozen, rhs
 
 
 def _combination(weights, k, i, hh):
@@ -394,9 +409,10 @@ def precision_params(model: ir.Model, precision: str) -> dict:
             if option not in info["tolerances_given"]}
 
 
-def run_report(model: ir.Model, limit_steps, extra_crossings) -> list[str]:
+def run_report(model: ir.Model, limit_steps, extra_crossings, shape=()) -> list[str]:
     """Warnings about one run from the hidden states: the substep bound reached, second
-    crossings in one step; ``limit_steps`` and ``extra_crossings`` are ``(batch, n)``."""
+    crossings in one step; ``limit_steps`` and ``extra_crossings`` are ``(batch, n)``, the
+    population's ``shape`` names a neuron by its index too (as a numerical error does)."""
     import numpy as np
 
     messages = []
@@ -405,15 +421,19 @@ def run_report(model: ir.Model, limit_steps, extra_crossings) -> list[str]:
         lane, neuron = np.unravel_index(int(np.argmin(np.where(hit, limit_steps, 2**31 - 1))),
                                         hit.shape)
         bound = model.meta["adaptive"]["max_substeps"]
+        index = (f" {tuple(int(i) for i in np.unravel_index(neuron, shape))}"
+                 if len(shape) > 1 else "")
         messages.append(
             f"{model.name}: the adaptive integrator reached its bound of {bound} substeps in a "
             f"step for {int(hit.sum())} neuron(s), first at step {int(limit_steps[lane, neuron])}"
-            f" (lane {lane}, neuron {neuron}); there it took the rest of the step in one "
+            f" (lane {lane}, neuron {neuron}{index}); there it took the rest of the step in one "
             "substep, less accurately: raise adaptive(max_substeps=...), loosen rtol/atol, or "
             "look for a runaway the threshold does not catch")
     extra = int(extra_crossings.sum())
     if extra:
         messages.append(
             f"{model.name}: {extra} second threshold crossing(s) inside a step (at most one spike "
-            "per neuron per step is emitted; each crossing was reset): a smaller dt resolves them")
+            "per neuron per step is emitted; each crossing was reset): a smaller dt resolves them, "
+            "unless the reset leaves the threshold holding (a reset value at or beyond the "
+            "threshold), where every reset is a crossing again at once")
     return messages

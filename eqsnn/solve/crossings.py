@@ -26,12 +26,14 @@ CROSSED_AT = "_crossed_at"
 JUMP = "_ad_jump"
 
 
-def in_step_crossing(threshold, reset, variables, after_locals):
+def in_step_crossing(threshold, reset, variables, after_locals, state_types=None):
     """``(relation, reason, in_step_reset, rest)``: the comparison whose crossing is located
     inside the step (None, and ``reason`` says why not), the reset's assignments to ODE
-    states made at the crossing, and the rest of the reset."""
+    states made at the crossing, and the rest of the reset.  ``state_types`` maps state
+    names to their dtype (for :func:`split_reset`'s copies; float where not given)."""
     relation, why_not = crossing_condition(threshold, variables, after_locals)
-    in_step_reset, rest = split_reset(reset, variables) if relation is not None else ((), reset)
+    in_step_reset, rest = (split_reset(reset, variables, state_types) if relation is not None
+                           else ((), reset))
     if relation is not None and not in_step_reset:
         relation, why_not = None, "the reset assigns no ODE state"
     if relation is not None and any(e.atoms(ir.RandUniform, ir.RandNormal) for e in
@@ -60,9 +62,14 @@ def crossing_condition(threshold, variables, after_locals) -> tuple[sympy.Basic 
     return moving[0], ""
 
 
-def split_reset(reset, variables) -> tuple[tuple, tuple]:
+def split_reset(reset, variables, state_types=None) -> tuple[tuple, tuple]:
     """``(in_step, rest)``: the reset's assignments to ODE states (with the locals and ifs
-    around them), and the reset without them."""
+    around them), and the reset without them.
+
+    Where the assignments to ODE states read a state that the reset also assigns
+    (``n += 1`` then ``V = v_reset - n``), ``in_step`` is the whole reset run on copies
+    of the states other than ODE states (step-local, discarded): so V gets the value the
+    reset's order gives it, and ``n`` itself changes once, in ``rest``, at the step's end."""
     odes = set(variables)
 
     def keep(statements, in_step):
@@ -81,7 +88,49 @@ def split_reset(reset, variables) -> tuple[tuple, tuple]:
         only_locals = all(isinstance(s, ir.Local) for s in ir.walk_statements(out))
         return tuple(out) if not only_locals else ()
 
-    return keep(reset, True), keep(reset, False)
+    in_step = keep(reset, True)
+    return _with_copies(reset, in_step, odes, state_types or {}), keep(reset, False)
+
+
+def _with_copies(reset, in_step, odes, state_types) -> tuple:
+    """``in_step``, or, where it reads a state other than an ODE state that the reset
+    assigns, the reset with its assignments to ODE states and to the states they read
+    (through others, and the ``if`` conditions), each such state replaced by a step-local
+    copy; its other assignments are left out (a random draw among them stays at the end of
+    the step)."""
+    local_names = {stmt.name for stmt in ir.walk_statements(reset) if isinstance(stmt, ir.Local)}
+    assigned = {stmt.target for stmt in ir.walk_statements(reset)
+                if isinstance(stmt, ir.Assign) and stmt.target not in odes | local_names}
+
+    def reads(statements):
+        return {str(symbol) for expr in _expressions(statements) for symbol in expr.free_symbols}
+    needed = reads(in_step) & assigned
+    if not needed:
+        return in_step
+    conditions = {str(symbol) for stmt in ir.walk_statements(reset) if isinstance(stmt, ir.If)
+                  for symbol in stmt.cond.free_symbols}
+    while True:  # the states the copies' assignments read, and so on
+        wanted = [stmt for stmt in ir.walk_statements(reset)
+                  if isinstance(stmt, ir.Assign) and stmt.target in needed]
+        more = (reads(wanted) | conditions) & assigned
+        if more <= needed:
+            break
+        needed |= more
+    copies = {name: f"_reset_{name}" for name in sorted(needed)}
+    symbols = {_sym(name): _sym(copy) for name, copy in copies.items()}
+
+    def kept(statements):
+        out = []
+        for stmt in statements:
+            if isinstance(stmt, ir.If):
+                out.append(ir.If(stmt.cond, kept(stmt.body), kept(stmt.orelse)))
+            elif not isinstance(stmt, ir.Assign) or stmt.target in odes | needed | local_names:
+                out.append(stmt)
+        return tuple(out)
+    body = ir.map_statements(kept(reset), lambda expr: expr.xreplace(symbols),
+                             lambda name: copies.get(name, name))
+    return (*(ir.Local(copy, state_types.get(name, "float"), _sym(name))
+              for name, copy in copies.items()), *body)
 
 
 def hermite(x0, x1, f0, f1, h, theta):
@@ -178,11 +227,14 @@ def _newton(relation, xs, x5, cubic, names):
     def gap_at(t):
         return difference.xreplace(interpolant(t))
 
+    outers = {i: _derivative(difference, xs[i]) for i in derivative_q}
+
     def slope_at(t):
+        if any(outer is None for outer in outers.values()):
+            return g1 - g0  # the secant's slope: the steps stay bracketed, and converge
         total = sympy.Integer(0)
         for i, (q1, r2, r3) in derivative_q.items():
-            outer = sympy.diff(difference, xs[i]).xreplace(interpolant(t))
-            total += outer * (q1 + t * (r2 + t * r3))
+            total += outers[i].xreplace(interpolant(t)) * (q1 + t * (r2 + t * r3))
         return total
 
     holds = relation.func
@@ -191,15 +243,20 @@ def _newton(relation, xs, x5, cubic, names):
 
     def within(value):
         return sympy.And(sympy.StrictGreaterThan(value, 0), sympy.StrictLessThan(value, 1))
+    end_slope, named = slope_at(sympy.Integer(1)), []
+    if end_slope.has(sympy.Piecewise):  # (abs, max, min): 1/Piecewise would distribute
+        named = [ir.Local("_ad_end_slope", "float", end_slope)]
+        end_slope = _sym("_ad_end_slope")
     statements += [
         ir.Local(g0.name, "float", difference),
         ir.Local(g1.name, "float", difference.xreplace(dict(zip(xs, x5)))),
         ir.Local(at_start.name, "bool", holds(g0, 0)),
         ir.Local(lo.name, "float", sympy.Float(0.0)),
         ir.Local(hi.name, "float", sympy.Float(1.0)),
+        *named,
         # Newton from the end (where a blow-up is steepest: its tangent meets zero just
         # before it), else the secant, else the middle
-        ir.Local(step.name, "float", 1 - g1 / slope_at(sympy.Integer(1))),
+        ir.Local(step.name, "float", 1 - g1 / end_slope),
         ir.Local(theta.name, "float", _select(within(step), step,
                                               _select(within(secant), secant,
                                                       sympy.Float(0.5)))),
@@ -218,6 +275,22 @@ def _newton(relation, xs, x5, cubic, names):
         ]
     statements.append(ir.Assign(theta.name, _select(at_start, sympy.Float(0.0), theta)))
     return theta, statements
+
+
+def _derivative(expr, x):
+    """``d expr / d x`` as an expression the printers lower (every symbol taken as real, so
+    that ``abs`` gives a sign and ``max``/``min`` a step, each as a piecewise), or None
+    where it is not one (a function without a derivative in closed form)."""
+    real = {symbol: sympy.Dummy(symbol.name, real=True) for symbol in expr.free_symbols}
+    back = {dummy: symbol for symbol, dummy in real.items()}
+    derivative = sympy.diff(expr.xreplace(real), real[x]).xreplace(back)
+    derivative = derivative.replace(
+        sympy.sign, lambda arg: sympy.Piecewise((1, arg >= 0), (-1, True)))
+    derivative = derivative.replace(
+        sympy.Heaviside, lambda arg, *rest: sympy.Piecewise((1, arg > 0), (0, True)))
+    if derivative.has(sympy.Derivative, sympy.Subs, sympy.DiracDelta, sympy.re, sympy.im):
+        return None
+    return derivative
 
 
 def _expressions(statements):

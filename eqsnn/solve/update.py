@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
+from ..errors import SolverError
 from ..frontend.check import Checked
-from .adaptive import AdaptiveUpdate, adaptive_update
+from .adaptive import DEFAULT_TOLERANCES, AdaptiveUpdate, adaptive_update
 from .analysis import System
 from .solvers import integrate, with_substeps
 
@@ -28,17 +29,41 @@ class Update:
 def derive_update(checked: Checked, system: System, method: str, reasons) -> Update:
     """The chosen method's update, in ``substeps: N`` substeps where the model asks."""
     adaptive = None
+    if method == "adaptive" and checked.substeps is not None:
+        # a named 'method: adaptive' is refused by the checker; here it is the default
+        line, column = checked.substeps_pos or (None, None)
+        raise SolverError(
+            "'substeps:' does not apply to the adaptive method (the default for this "
+            "nonlinear model), which chooses its own substeps", line=line, column=column,
+            hint="remove 'substeps:' (bound the adaptive substeps with 'method: "
+                 "adaptive(max_substeps=N)'), or name a fixed-step method, e.g. 'method: "
+                 "rk4', to integrate every step in N equal substeps")
     if method == "adaptive":
         adaptive = adaptive_update(system, checked.threshold, checked.reset,
-                                   _after_locals(checked), checked.method_options)
+                                   _after_locals(checked), checked.method_options,
+                                   {state.name: state.dtype for state in checked.states})
         precompute, update = [], list(adaptive.update)
-        reasons = _with_note(reasons, "adaptive", adaptive.in_step)
+        note = _tolerance_note(checked.method_options, adaptive.max_substeps)
+        reasons = _with_note(reasons, "adaptive", f"{note}; {adaptive.in_step}")
     else:
         precompute, update = integrate(system, method, checked.draws)
     if checked.substeps is not None:
         precompute, update = with_substeps(precompute, update, checked.substeps, checked.draws)
         reasons = _with_note(reasons, method, f"in {checked.substeps} substeps per step")
     return Update(tuple(precompute), tuple(update), tuple(reasons), adaptive)
+
+
+def _tolerance_note(options, max_substeps: int) -> str:
+    """``rtol 1e-08 (0.0001 in float32), atol ..., at most 1000 substeps a step`` for
+    ``eqsnn show``: the tolerances a run uses, by precision where the text set none."""
+    parts = []
+    for k, name in enumerate(("rtol", "atol")):
+        if name in options:
+            parts.append(f"{name} {options[name]:g}")
+        else:
+            parts.append(f"{name} {DEFAULT_TOLERANCES['float64'][k]:g} "
+                         f"({DEFAULT_TOLERANCES['float32'][k]:g} in float32)")
+    return ", ".join(parts) + f", at most {max_substeps} substeps a step"
 
 
 def _after_locals(checked: Checked) -> set[str]:

@@ -149,13 +149,14 @@ def _model_name(model) -> str:
 
 def float_states(model) -> list[str]:
     """Names of the float states of an ``eqsnn.Model``, an ``ir.Model`` or a
-    standard-library neuron."""
+    standard-library neuron, as the model declares them (not the hidden states of generated
+    code, such as the adaptive method's carried substep size)."""
     ir_model = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
     if ir_model is None and hasattr(model, "model"):
         ir_model = model.model().ir
     if ir_model is None:
         return []
-    return [s.name for s in ir_model.states if s.dtype == "float"]
+    return [s.name for s in ir_model.states if s.dtype == "float" and not s.name.startswith("_")]
 
 
 def _simulate(model, backend, n, steps, inputs, params, init, dt, precision, seed, record,

@@ -1,0 +1,309 @@
+"""The adaptive method attacked as a user would: resets whose order matters, thresholds the
+method cannot locate inside the step, and what the reports say.
+
+Oracles: scipy's ``solve_ivp`` with event location (:func:`test_adaptive.reference`),
+with the model's reset applied at each event in the order written.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_adaptive import ADEX, IZHIKEVICH, adex_rhs, compare, reference
+from test_pygenn_adaptive import harness as harness  # noqa: F401 (the fixture)
+
+import eqsnn
+from eqsnn.errors import NumericalError
+
+pytestmark = pytest.mark.c
+
+
+# the reset reads a state it assigned before: each spike resets V 5 mV lower than the last
+COUNTING_RESET = ADEX.replace(
+    "    state w = 0.0\n", "    state w = 0.0\n    state n: int = 0\n").replace(
+    "    reset:\n        V = v_reset\n        w += b\n",
+    "    reset:\n        n += 1\n        V = v_reset - 5 * n\n        w += b\n")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_reset_that_reads_a_state_it_assigned_before_acts_in_its_written_order(backend):
+    """``n += 1`` then ``V = v_reset - 5 * n``: at the crossing inside the step, V is reset
+    with the n of this spike (as written), though n itself is counted at the step's end."""
+    dt, steps, current = 0.1, 2000, 900.0
+    resets = []
+
+    def reset(y):
+        resets.append(None)
+        return np.array([-70.6 - 5 * len(resets), y[1] + 80.5])
+    ref_states, ref_spikes = reference(adex_rhs, [-70.6, 0.0], (current,), -40.4, reset, dt,
+                                       steps)
+    model = eqsnn.compile(COUNTING_RESET)
+    assert "crossings located and reset inside the step" in model.reasons["adaptive"]
+    sim = eqsnn.Simulator(model, 1, dt=dt, backend=backend, precision="float64")
+    result = sim.run(steps, inputs={"I": current}, record=["V", "w", "n", "spikes"])
+    count, _, _ = compare(result, ["V", "w"], 0, ref_states, ref_spikes, dt, steps)
+    assert count >= 5
+    assert result.vars["n"][-1, 0, 0] == count  # counted once per spike
+
+
+def test_a_runaway_past_a_threshold_tested_on_the_grid_names_the_reason_in_the_hint():
+    """``or`` in the threshold: crossings are not located inside the step, so Izhikevich's
+    v² runs away past v_peak at dt = 1 ms; the error says why and what to write instead."""
+    text = IZHIKEVICH.replace("threshold: v >= v_peak", "threshold: v >= v_peak or u > 1e6")
+    model = eqsnn.compile(text.replace("    threshold", "    method: adaptive(max_substeps=20)\n"
+                                       "    threshold"))
+    assert "spikes on the step grid" in model.reasons["adaptive"]
+    sim = eqsnn.Simulator(model, 1, dt=1.0, precision="float64")
+    with pytest.warns(eqsnn.EqsnnWarning, match="bound of 20 substeps"):
+        with pytest.raises(NumericalError) as caught:
+            sim.run(20, record=["spikes"])
+    hint = caught.value.hint
+    assert "tested only at the end of each step" in hint
+    assert "the threshold is not one comparison" in hint  # the reason, from the analysis
+    assert "crossings are reset inside the step" in hint
+    # the plain threshold is reset inside the step at the same dt, and stays finite
+    plain = eqsnn.Simulator(eqsnn.compile(IZHIKEVICH), 1, dt=1.0, precision="float64")
+    assert len(plain.run(20, record=["spikes"]).spikes) >= 1
+
+
+def test_a_reset_that_leaves_the_threshold_holding_is_named_in_the_warning():
+    """``v = 40`` with ``v >= 30``: each reset is a crossing again at once (a smaller dt
+    does not help); the warning names that cause."""
+    text = IZHIKEVICH.replace("        v = c\n", "        v = 40.0\n")
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=1.0, precision="float64")
+    with pytest.warns(eqsnn.EqsnnWarning, match="second threshold crossing") as caught:
+        sim.run(5)
+    assert any("reset leaves the threshold holding" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("atol, accepted", [(1.0, True), (25.0, True), (0.0, False),
+                                            (-1e-9, False), (1e400, False)])
+def test_atol_is_in_the_units_of_the_states_so_it_may_be_one_or_more(atol, accepted):
+    """A state counted in hundreds (w in pA here) may want an atol of 1 or more; only a
+    positive finite atol makes sense."""
+    text = ADEX + f"    method: adaptive(atol={atol!r})\n".replace("inf", "1e400")
+    if not accepted:
+        with pytest.raises(eqsnn.EqsnnError, match=r"atol must be a positive finite number")\
+                as caught:
+            eqsnn.compile(text)
+        assert caught.value.line is not None and "units of the states" in caught.value.hint
+        return
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=0.1, precision="float64")
+    assert sim._params["_atol"] == atol
+    assert len(sim.run(2000, inputs={"I": 900.0}, record=["spikes"]).spikes) >= 5
+
+
+@pytest.mark.parametrize("name", ["counting_reset", "countdown"])
+def test_the_copies_and_frozen_conditions_run_the_same_on_the_genn_code(harness, name):
+    """The reset's copies at a crossing and the step-start ``unless`` conditions are GeNN
+    code too (compiled here by the C stand-in for GeNN): the same spikes and states as
+    numpy."""
+    text, drive = {"counting_reset": (COUNTING_RESET, [600.0, 900.0, 1500.0]),
+                   "countdown": (COUNTDOWN, [5.0, 10.0, 15.0])}[name]
+    model = eqsnn.compile(text)
+    states = [state for state in model.states if not state.startswith("_")]
+    runs = []
+    for backend in ("numpy", harness):
+        sim = eqsnn.Simulator(model, 3, dt=0.5, backend=backend, precision="float64")
+        runs.append(sim.run(600, inputs={"I": np.array(drive)}, record=states + ["spikes"]))
+    reference, genn = runs
+    assert len(reference.spikes) >= 10
+    np.testing.assert_array_equal(genn.spikes.step, reference.spikes.step)
+    np.testing.assert_array_equal(genn.spikes.neuron, reference.spikes.neuron)
+    for state in states:
+        np.testing.assert_allclose(genn.vars[state], reference.vars[state], rtol=0,
+                                   atol=1e-7 * np.ptp(reference.vars[state]))
+
+
+def test_fixed_substeps_on_a_model_whose_default_is_adaptive_are_refused():
+    """``substeps: 4`` without ``method:`` on AdEx: the default adaptive method chooses its
+    own substeps (the unrolled loop ran four adaptive steps of dt/4 with one set of hidden
+    states on numpy, and did not compile on c); a named fixed-step method takes them."""
+    with pytest.raises(eqsnn.EqsnnError, match="'substeps:' does not apply to the adaptive "
+                                               "method") as caught:
+        eqsnn.compile(ADEX + "    substeps: 4\n")
+    assert caught.value.line == ADEX.count("\n") + 1 and "substeps: 4" in str(caught.value)
+    assert "method: rk4" in caught.value.hint and "max_substeps" in caught.value.hint
+    model = eqsnn.compile(ADEX + "    method: rk4\n    substeps: 4\n")
+    assert model.method == "rk4" and "in 4 substeps per step" in model.reasons["rk4"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_state_set_above_the_threshold_spikes_at_the_start_of_the_first_step(backend):
+    """``set_state`` puts V above v_peak before the run: the crossing is the step's start
+    (offset 0), where V is reset, and the neuron below it is left alone."""
+    sim = eqsnn.Simulator(eqsnn.compile(ADEX), 2, dt=1.0, backend=backend,
+                          precision="float64")
+    sim.set_state("V", np.array([10.0, -60.0]))
+    result = sim.run(3, inputs={"I": 0.0}, record=["V", "w", "spikes", "spike_offset"])
+    assert list(result.spikes.step) == [0] and list(result.spikes.neuron) == [0]
+    assert result.spikes.offset[0] == 0.0
+    V, w = result.vars["V"][:, 0], result.vars["w"][:, 0]
+    assert -72.0 < V[0, 0] < -70.0 and w[0, 0] == pytest.approx(80.5, abs=1.0)  # reset at 0
+    assert np.all(np.diff(V[:, 1]) < 0) and np.all(V[:, 1] > -70.6)  # decays, no spike
+
+
+def test_an_unknown_recorded_name_is_answered_with_the_model_s_own_states_only():
+    """The adaptive method's hidden states (``_substep``, ...) are not offered to a user
+    who mistyped a state's name; they can still be recorded by their name."""
+    sim = eqsnn.Simulator(eqsnn.compile(ADEX), 1, precision="float64")
+    with pytest.raises(eqsnn.EqsnnError, match="unknown state 'VV'") as caught:
+        sim.run(1, record=["VV"])
+    assert caught.value.hint == "known states: V, spikes, w"
+    assert sim.run(1, record=["_substep"]).vars["_substep"].shape == (1, 1, 1)
+    with pytest.raises(eqsnn.EqsnnError, match="unknown state 'VV'") as caught:
+        sim.set_state("VV", 0.0)
+    assert caught.value.hint == "known states: V, w"
+    with pytest.raises(eqsnn.EqsnnError, match="unknown state 'VV'") as caught:
+        eqsnn.Simulator(eqsnn.compile(ADEX), 1, init={"VV": 0.0})
+    assert caught.value.hint == "known states: V, w"
+
+
+def test_a_tolerance_passed_as_a_param_points_to_the_method_option():
+    with pytest.raises(eqsnn.EqsnnError, match=r"unknown param 'rtol'\n") as caught:
+        eqsnn.Simulator(eqsnn.compile(ADEX), 1, params={"rtol": 1e-3})
+    assert caught.value.hint == ("rtol is an option of the adaptive method, set in the model "
+                                 "text: method: adaptive(rtol=...)")
+
+
+def izhikevich_rhs(t, y, I):
+    v, u = y
+    return [0.04 * v * v + 5 * v + 140 - u + I, 0.02 * (0.2 * v - u)]
+
+
+@pytest.mark.parametrize("threshold", ["abs(v + 100) >= v_peak + 100", "max(v, u) >= v_peak",
+                                       "min(v, 2 * v_peak) >= v_peak"])
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_thresholds_with_abs_max_or_min_are_located_inside_the_step(threshold, backend):
+    """The Newton slope of such a threshold is piecewise (a sign, a step); it failed to
+    compile (an internal error, or a Heaviside the printers cannot lower).  Here each is
+    Izhikevich's v >= v_peak written another way: the spikes of the solve_ivp reference."""
+    dt, steps = 1.0, 400
+    ref_states, ref_spikes = reference(izhikevich_rhs, [-65.0, -13.0], (10.0,), 30.0,
+                                       lambda y: np.array([-65.0, y[1] + 8.0]), dt, steps)
+    model = eqsnn.compile(IZHIKEVICH.replace("threshold: v >= v_peak", f"threshold: {threshold}"))
+    assert "crossings located and reset inside the step" in model.reasons["adaptive"]
+    sim = eqsnn.Simulator(model, 1, dt=dt, backend=backend, precision="float64")
+    result = sim.run(steps, inputs={"I": 10.0}, record=["v", "u", "spikes", "spike_offset"])
+    count, _, _ = compare(result, ["v", "u"], 0, ref_states, ref_spikes, dt, steps)
+    assert count >= 5
+    np.testing.assert_allclose(result.spikes.times + result.spikes.offset, ref_spikes,
+                               rtol=0, atol=1e-4)
+
+
+def test_a_failure_after_the_substep_bound_was_reached_points_to_the_bound():
+    """Izhikevich at dt = 1 ms with at most 3 substeps a step: the bound is reached, and the
+    step taken in one substep runs away; the error's hint names the bound, not tighter
+    tolerances (which need more substeps)."""
+    text = IZHIKEVICH.replace("    threshold",
+                              "    method: adaptive(max_substeps=3)\n    threshold")
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=1.0, precision="float64")
+    with pytest.warns(eqsnn.EqsnnWarning, match="reached its bound of 3 substeps"):
+        with pytest.raises(NumericalError) as caught:
+            sim.run(20)
+    assert "raise adaptive(max_substeps=...)" in caught.value.hint
+    assert "tighten" not in caught.value.hint
+    # with the default bound the same model runs finite
+    assert len(eqsnn.Simulator(eqsnn.compile(IZHIKEVICH), 1, dt=1.0,
+                               precision="float64").run(20, record=["spikes"]).spikes) >= 1
+
+
+def test_compare_and_run_show_the_model_s_own_states_not_the_hidden_ones(capsys):
+    """``eqsnn compare`` compared (and listed) the carried substep size and the spike
+    offset of a one-state nonlinear model; they are not the model's states."""
+    from eqsnn.tools.comparison import compare, float_states
+
+    qif = eqsnn.compile("""
+neuron Qif
+    state v = -1.0
+    input I = 0.5
+    dv/dt = v * v + I
+    threshold: v >= 10
+    reset: v = -1.0
+""")
+    assert qif.method == "adaptive" and "_substep" in qif.states
+    assert float_states(qif) == ["v"]
+    report = compare(qif, backends=["numpy", "c"], steps=50, n=2, dt=0.5,
+                     precision="float64")
+    assert "_substep" not in str(report) and "v:" in str(report)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "tight"])
+def test_a_method_option_that_is_not_a_number_is_answered_for_method_options(value):
+    with pytest.raises(eqsnn.EqsnnError) as caught:
+        eqsnn.compile(ADEX + f"    method: adaptive(rtol={value})\n")
+    assert caught.value.line == ADEX.count("\n") + 1
+    assert "e.g. adaptive(rtol=1e-6)" in str(caught.value)
+
+
+def test_show_says_the_tolerances_and_the_bound_each_precision_runs_with():
+    text = str(eqsnn.compile(ADEX))
+    assert ("rtol 1e-08 (0.0001 in float32), atol 1e-09 (1e-06 in float32), at most 1000 "
+            "substeps a step; crossings located and reset inside the step") in text
+    given = eqsnn.compile(ADEX + "    method: adaptive(rtol=1e-6, max_substeps=50)\n")
+    assert "rtol 1e-06, atol 1e-09 (1e-06 in float32), at most 50 substeps a step" in (
+        given.reasons["adaptive"])
+
+
+def test_a_random_draw_in_the_rest_of_a_counting_reset_keeps_crossings_in_the_step():
+    """Only the states the reset's assignments to ODE states read are copied at the
+    crossing: a draw for another state stays at the step's end, so crossings are still
+    located inside the step (a draw at the crossing would put them on the grid)."""
+    text = COUNTING_RESET.replace("    state n: int = 0\n",
+                                  "    state n: int = 0\n    state jitter = 0.0\n").replace(
+        "        n += 1\n", "        n += 1\n        jitter = rand_uniform()\n")
+    model = eqsnn.compile(text)
+    assert "crossings located and reset inside the step" in model.reasons["adaptive"]
+    runs = {}
+    for name, source in (("plain", COUNTING_RESET), ("draw", text)):
+        sim = eqsnn.Simulator(eqsnn.compile(source), 1, dt=0.1, precision="float64")
+        runs[name] = sim.run(2000, inputs={"I": 900.0}, record=["V", "spikes"])
+    np.testing.assert_array_equal(runs["draw"].vars["V"], runs["plain"].vars["V"])
+    assert len(runs["draw"].spikes) >= 5
+
+
+# a countdown written as an ODE frozen by a condition on itself
+COUNTDOWN = IZHIKEVICH.replace(
+    "    state u = b * -65.0\n", "    state u = b * -65.0\n    state r = 0.0\n").replace(
+    "    du/dt", "    dr/dt = -1.0 unless r <= 0\n    du/dt").replace(
+    "        u += d\n", "        u += d\n        r = 2.5\n")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_an_unless_condition_on_an_ode_state_freezes_for_whole_steps(backend):
+    """``unless r <= 0`` holds at the start of the spike step: r keeps its value for the
+    whole step, though the crossing's reset sets it to 2.5 inside it (it counted down from
+    the crossing, the condition being re-evaluated at every substep), and counts down from
+    the next step, as the language says and the fixed-step methods do."""
+    dt, steps = 1.0, 300
+    runs = {}
+    for name, text in (("countdown", COUNTDOWN), ("plain", IZHIKEVICH)):
+        sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=dt, backend=backend,
+                              precision="float64")
+        runs[name] = sim.run(steps, record=["v", "u", "spikes"] + ["r"] * (name != "plain"))
+    ours, plain = runs["countdown"], runs["plain"]
+    # r feeds nothing back (it enters the error norm only: the substeps may differ)
+    np.testing.assert_allclose(ours.vars["v"], plain.vars["v"], rtol=0,
+                               atol=1e-5 * np.ptp(plain.vars["v"]))
+    np.testing.assert_array_equal(ours.spikes.step, plain.spikes.step)
+    assert len(plain.spikes) >= 3
+    expected, r = [], 0.0  # a plain loop: frozen where r <= 0 at the step's start
+    for k in range(steps):
+        r = r if r <= 0 else r - dt
+        if k in set(plain.spikes.step.tolist()):
+            r = 2.5
+        expected.append(r)
+    np.testing.assert_allclose(ours.vars["r"][:, 0, 0], expected, rtol=0, atol=1e-9)
+
+
+def test_the_substep_bound_warning_names_a_neuron_of_a_shaped_population_by_its_index():
+    """As a numerical error does: neuron 4 of a (2, 3) population is (1, 1)."""
+    text = IZHIKEVICH.replace("    threshold",
+                              "    method: adaptive(rtol=1e-3, atol=1e-3, max_substeps=3)\n"
+                              "    threshold")
+    sim = eqsnn.Simulator(eqsnn.compile(text), (2, 3), dt=1.0, precision="float64",
+                          check=False)
+    drive = np.zeros((2, 3))
+    drive[1, 1] = 10.0  # only this neuron moves fast enough to need more than 3 substeps
+    with pytest.warns(eqsnn.EqsnnWarning, match=r"\(lane 0, neuron 4 \(1, 1\)\)"):
+        sim.run(20, inputs={"I": drive})
