@@ -151,3 +151,53 @@ def test_a_number_in_the_model_that_overflows_float32_is_refused(backend):
     assert "precision='float64'" in error.value.hint
     sim = eqsnn.Simulator(model, n=2, backend=backend, precision="float64")
     assert sim.run(3, record=["V"]).vars["V"][-1, 0, 0] == 8.0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("state V = -70 mV (> -100 ms)", r"the bound of V is a time \(ms\), but V is a voltage"),
+    ("state V = -70 mV (> -1000)", "the bound -1000 of V has no unit, but V is a voltage"),
+])
+def test_a_state_bound_in_the_wrong_unit_is_refused(text, message):
+    # the bound would otherwise be read in the state's internal unit: '(> -1 s)' on a
+    # voltage would silently be '> -1000' mV
+    with pytest.raises(CheckError, match=message) as caught:
+        eqsnn.compile(f"neuron M\n    {text}\n")
+    assert caught.value.line == 2
+    converted = eqsnn.compile("neuron M\n    state V = -70 mV (> -1 V, < 1000 mV)\n")
+    assert [str(c) for c in converted.ir.states[0].bounds] == ["> -1000", "< 1000"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_array_data_that_overflows_float32_is_refused(backend):
+    text = ("neuron Table\n    array tab\n    state w = 0.0\n    input k: int = 0\n"
+            "    after: w = tab[k]\n")
+    model = eqsnn.compile(text)
+    with pytest.raises(ParameterError, match=r"array 'tab' overflows float32: 1e\+39 at "
+                       r"index \(1,\)") as caught:
+        eqsnn.Simulator(model, 2, backend=backend, precision="float32",
+                        params={"tab": [1.0, 1e39]})
+    assert "precision='float64'" in caught.value.hint
+    sim = eqsnn.Simulator(model, 2, backend=backend, precision="float64",
+                          params={"tab": [1.0, 1e39]})
+    assert sim.run(1, inputs={"k": [0, 1]}, record=["w"]).vars["w"][0, 0].tolist() == [1.0, 1e39]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_values_given_to_a_state_outside_its_bounds_are_refused(backend):
+    # the run's check would fail at its first step, blaming the model's statements
+    model = eqsnn.compile("neuron M\n    param v0 = 0 mV\n    state V = v0 (> -1 V, < 100 mV)\n"
+                          "    state w = 0.0 (>= 0)\n    after: w += 1.0\n")
+    with pytest.raises(ParameterError, match=r"state 'V' violates its bound '< 100 mV': "
+                       r"150 mV at index \(1,\)"):
+        eqsnn.Simulator(model, 3, backend=backend, init={"V": [0.0, 150.0, 0.0]})
+    with pytest.raises(ParameterError, match=r"state 'V' violates its bound '> -1000 mV'"):
+        eqsnn.Simulator(model, 3, backend=backend, params={"v0": -2000.0})  # its declared value
+    sim = eqsnn.Simulator(model, 3, backend=backend)
+    sim.run(2)
+    with pytest.raises(ParameterError, match=r"state 'w' violates its bound '>= 0': -1.0") as e:
+        sim.set_state("w", -1.0)
+    assert "widen the bounds" in e.value.hint
+    np.testing.assert_array_equal(sim.state["w"], 2.0)  # nothing changed
+    sim.set_state("V", -999.0)
+    sim.run(1)
+    np.testing.assert_array_equal(sim.state["V"], -999.0)

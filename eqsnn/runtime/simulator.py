@@ -111,7 +111,7 @@ class Simulator(RunReports):
                   **dict(as_mapping("params", params))}
         check_literals(self.model, self.precision)
         self._params = prepare_params(self.model, params, self.shape, self.precision)
-        arrays = prepare_arrays(self.model, params)
+        arrays = prepare_arrays(self.model, params, self.precision)
         values = {**self._params, **self._runtime_values(1)}
         backend_module = get_backend(backend)
         #: the model the backend runs: with the numerical check unless check=False
@@ -315,6 +315,8 @@ class Simulator(RunReports):
             if data.ndim != 1 or data.size == 0:
                 raise ShapeError(f"array {name!r} must be 1-D and not empty; "
                                  f"got shape {data.shape}")
+            if declared[name].dtype == "float":
+                check_range(f"array {name!r}", data, self.precision)
             arrays[name] = data
         return states, arrays
 
