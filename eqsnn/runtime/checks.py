@@ -33,7 +33,7 @@ __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "
            "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
            "keep_nonfinite_states", "untouched_states",
-           "first_failure", "numerical_error"]
+           "first_failure", "numerical_error", "raise_earliest"]
 
 #: hidden int state: the first step at which the neuron failed the check, -1 if none
 CHECK_STEP = "_check_step"
@@ -263,6 +263,33 @@ def raise_first_failure(read, write, model: ir.Model, dt: float, shape, result) 
     _, lane, neuron, _ = failure
     code = int(read(CHECK_CODE)[lane, neuron])
     raise numerical_error(model, failure, code, dt, shape, result)
+
+
+def raise_earliest(reports) -> None:
+    """Run every report of a network's run, ``(population, report)`` (``report()`` raises
+    the :class:`NumericalError` of what it checked and clears its record; ``population``
+    None for one whose error names its place itself, a plastic connection), and raise the
+    earliest failure, by step and then in the given order, naming its population.  Every
+    report runs, so no record is left to be raised by the next run."""
+    errors = []
+    for population, report in reports:
+        try:
+            report()
+        except NumericalError as error:
+            errors.append((error.step, len(errors), population, error))
+    if not errors:
+        return
+    _, _, population, error = min(errors, key=lambda item: item[:2])
+    if population is None:
+        raise error
+    others = len(errors) - 1
+    hint = error.hint + (f" (and {others} other population{'s' * (others > 1)} or "
+                         f"connection{'s' * (others > 1)} failed in this run)"
+                         if others else "")
+    raise NumericalError(f"population {population!r}: {error.message}", hint=hint,
+                         state=error.state, step=error.step, lane=error.lane,
+                         neuron=error.neuron, count=error.count, result=error.result,
+                         population=population) from None
 
 
 def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result):

@@ -1,0 +1,74 @@
+"""The numerical check in a network: the earliest failure of any population names it, every
+population's record is cleared (none is left for the next run to raise), and a population
+the network runs through its Simulator (a readout) fails without stopping the run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.errors import NumericalError
+from eqsnn.network import Delta, Network
+from eqsnn.neurons import LeakyIntegrate
+
+BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+
+BOUNDED = eqsnn.compile("""
+neuron Bounded
+    state V = 0.0 (< 100)
+    input Isyn = 0.0
+    after: V += Isyn
+    threshold: V >= 1
+    reset: V = 0.0
+""")
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_earliest_failure_of_any_population_is_named_and_every_record_cleared(
+        backend, fuse):
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net._fuse = fuse
+    src = net.add_spike_source("s", 2, steps=[2, 5], neurons=[0, 1])
+    # three populations of one model: only the population tells them apart
+    for name in ("a", "b", "c"):
+        net.add_population(name, BOUNDED, 3)
+    net.connect(src, "a", Delta(), weight=[[0, 0, 0], [0, 1000.0, 0]], delay=1)  # step 6
+    net.connect(src, "b", Delta(), weight=[[0, 0, 1000.0], [0, 0, 0]], delay=1)  # step 3
+    net.connect(src, "c", Delta(), weight=0.1, delay=1)
+    with pytest.raises(NumericalError) as caught:
+        net.run(10, record={"b": ["V"]})
+    error = caught.value
+    assert (error.population, error.state, error.step, error.neuron) == ("b", "V", 3, 2)
+    assert str(error).startswith("population 'b': V left its bounds (< 100) at step 3")
+    assert "(and 1 other population or connection failed in this run)" in error.hint
+    assert error.result["b"].vars["V"].shape == (10, 1, 3)  # the network's result
+    assert net.step == 10
+    # a's failure (step 6) was cleared with b's: the next run, healthy, raises nothing
+    net.run(5)
+    assert net.step == 15
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_population_run_through_its_simulator_fails_without_stopping_the_run(backend):
+    net = Network(dt=1.0, precision="float32", backend=backend)
+    src = net.add_spike_source("s", 1, steps=[2, 3, 4, 6], neurons=[0, 0, 0, 0])
+    net.add_population("a", BOUNDED, 2)
+    # a readout makes the network run this population through Simulator.run, per window
+    out = net.add_population("out", LeakyIntegrate(tau_mem=1e30, readout="sum_var"), 2)
+    net.connect(src, "a", Delta(), weight=0.5, delay=1)
+    net.connect(src, out, Delta(), weight=[[3e38, 0.0]], delay=2)
+    with pytest.raises(NumericalError) as caught:
+        net.run(10, record={"a": ["V"], "out": ["V"]})
+    error = caught.value
+    # 3e38 arrives at step 4, overflows float32 at step 5
+    assert (error.population, error.state, error.step, error.neuron) == ("out", "V", 5, 0)
+    assert "population 'out': V became NaN or infinite at step 5" in str(error)
+    # the whole run happened, for every population, and its result comes with the error
+    assert net.step == 10 and net.populations["a"]._sim.step == 10
+    recorded = error.result["out"].vars["V"][:, 0, 0]
+    assert recorded.shape == (10,) and recorded[4] == np.float32(3e38)
+    assert np.isinf(recorded[5:]).all()
+    np.testing.assert_array_equal(error.result["a"].vars["V"][:, 0, 0],
+                                  [0, 0, 0, 0.5, 0, 0.5, 0.5, 0, 0, 0])
