@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import eqsnn
-from eqsnn.errors import NumericalError
+from eqsnn.errors import NumericalError, ParameterError
 from eqsnn.network import Delta, Network
 from eqsnn.neurons import LeakyIntegrate
 
@@ -72,3 +72,34 @@ def test_a_population_run_through_its_simulator_fails_without_stopping_the_run(b
     assert np.isinf(recorded[5:]).all()
     np.testing.assert_array_equal(error.result["a"].vars["V"][:, 0, 0],
                                   [0, 0, 0, 0.5, 0, 0.5, 0.5, 0, 0, 0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_bounds_of_a_synapse_state_are_checked_and_named_by_their_connection(backend):
+    grow = eqsnn.compile("""
+synapse Bounded
+    param tau = 5.0 (> 0)
+    state g = 0.0 (< 1e20)
+    dg/dt = -g / tau
+    on_spike: g += w
+    output: g
+""")
+    lif = eqsnn.compile("neuron Lif\n    state V = 0.0\n    input Isyn = 0.0\n"
+                        "    dV/dt = -V / 10.0\n    after: V += Isyn\n")
+    net = Network(dt=1.0, precision="float32", backend=backend)
+    src = net.add_spike_source("s", 1, steps=[2], neurons=[0])
+    net.add_population("a", lif, 2)
+    conn = net.connect(src, "a", grow, weight=[[0.5, 1e30]], delay=1)
+    with pytest.raises(NumericalError) as caught:
+        net.run(6)
+    error = caught.value
+    assert (error.population, error.step, error.neuron, error.count) == ("a", 3, 1, 1)
+    assert str(error).startswith(f"population 'a': g (synapse of connection {conn.name!r}) "
+                                 "left its bounds (< 1e+20) at step 3")
+    assert error.hint.startswith(f"look at the weights of connection {conn.name!r}")
+    with pytest.raises(ParameterError, match=r"violates its bound '< 1e\+20'"):
+        net2 = Network(dt=1.0, precision="float32", backend=backend)
+        net2.add_population("a", lif, 2)
+        net2.connect(net2.add_spike_source("s", 1, steps=[2], neurons=[0]), "a", grow,
+                     synapse_init={"g": 1e21})
+        net2.run(1)

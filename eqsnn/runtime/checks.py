@@ -283,10 +283,15 @@ def raise_earliest(reports) -> None:
     if population is None:
         raise error
     others = len(errors) - 1
-    hint = error.hint + (f" (and {others} other population{'s' * (others > 1)} or "
-                         f"connection{'s' * (others > 1)} failed in this run)"
-                         if others else "")
-    raise NumericalError(f"population {population!r}: {error.message}", hint=hint,
+    message, hint = error.message, error.hint
+    connection, composed, own = error.state.partition("__")  # network.compose.prefix
+    if composed:  # a state of the synapse model of a connection into the population
+        message = message.replace(error.state, f"{own} (synapse of connection "
+                                  f"{connection!r})", 1)
+        hint = f"look at the weights of connection {connection!r} and its synapse; {hint}"
+    hint += (f" (and {others} other population{'s' * (others > 1)} or "
+             f"connection{'s' * (others > 1)} failed in this run)" if others else "")
+    raise NumericalError(f"population {population!r}: {message}", hint=hint,
                          state=error.state, step=error.step, lane=error.lane,
                          neuron=error.neuron, count=error.count, result=error.result,
                          population=population) from None
