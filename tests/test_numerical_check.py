@@ -201,3 +201,25 @@ def test_values_given_to_a_state_outside_its_bounds_are_refused(backend):
     sim.set_state("V", -999.0)
     sim.run(1)
     np.testing.assert_array_equal(sim.state["V"], -999.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_warnings_raised_as_errors_leave_no_record_for_the_next_run(backend):
+    """Under ``-W error`` the adaptive integrator's warning raised before the records were
+    cleared: the NumericalError of the run was lost, and the next, healthy run raised the
+    old warning again."""
+    import warnings
+    text = ("neuron Runaway\n    input r = 1.0\n    state v = 1.0\n    dv/dt = r * v * v\n"
+            "    method: adaptive(max_substeps=50)\n")  # blows up at t = 1 where r = 1
+    sim = eqsnn.Simulator(eqsnn.compile(text), 2, dt=0.5, backend=backend,
+                          precision="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NumericalError) as caught:
+            sim.run(4, inputs={"r": [1.0, 0.0]})
+        assert caught.value.neuron == 0
+        assert isinstance(caught.value.__context__, eqsnn.EqsnnWarning)  # said, not lost
+        assert "reached its bound of 50 substeps" in str(caught.value.__context__)
+        sim.set_state("v", 0.5)
+        result = sim.run(4, inputs={"r": 0.0}, record=["v"])  # healthy: nothing to say
+    np.testing.assert_array_equal(result.vars["v"], 0.5)

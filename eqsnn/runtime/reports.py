@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import NumericalError
 from ..pipeline import EqsnnWarning
 from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP, run_report
 from .checks import (
@@ -71,21 +72,31 @@ class RunReports:
     def _report(self, result: Result, recorded: bool = True) -> None:
         """Reduce the kernel's records once per run: warn where the adaptive integrator
         reached its substep bound or a threshold was crossed twice in a step; raise the first
-        failure of the numerical check.  Each record is cleared, so the next run reports its
-        own."""
+        failure of the numerical check.  Each record is cleared before anything is said, so
+        the next run reports its own even where warnings are errors (``-W error``); the
+        NumericalError wins over a warning raised as an error."""
+        messages = []
         if "adaptive" in self.model.meta:
             limit, extra = (self._runner.get_state(name)
                             for name in (LIMIT_STEP, EXTRA_CROSSINGS))
-            for message in run_report(self.model, limit, extra):
-                warnings.warn(message, EqsnnWarning, stacklevel=3)
+            messages = run_report(self.model, limit, extra)
             if (limit >= 0).any():
                 self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
             if extra.any():
                 self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
-        if self._emitted is self.model or not recorded:
-            return
-        raise_first_failure(self._runner.get_state, self._runner.set_state, self.model,
-                            self.dt, self.shape, result)
+        error = None
+        if self._emitted is not self.model and recorded:
+            try:
+                raise_first_failure(self._runner.get_state, self._runner.set_state,
+                                    self.model, self.dt, self.shape, result)
+            except NumericalError as failure:
+                error = failure
+        try:
+            for message in messages:
+                warnings.warn(message, EqsnnWarning, stacklevel=3)
+        finally:
+            if error is not None:
+                raise error
 
 
 def _peek(runner, name: str) -> np.ndarray:
