@@ -285,3 +285,19 @@ def test_a_kept_reset_gives_the_same_numbers_as_without_the_check(path, precisio
     np.testing.assert_array_equal(checked.vars["V"], plain.vars["V"])
     np.testing.assert_array_equal(checked.spikes.times, plain.spikes.times)
     np.testing.assert_array_equal(checked.spikes.ids, plain.spikes.ids)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_bound_beyond_float32_is_infinite_in_float32_as_on_numpy(path):
+    # 1e39 rounds to inf in float32: the C literal was 'inff', which did not compile
+    text = ("neuron Wide\n    state V = 0.0 (> -1e39, < 1e39)\n    state w = 0.0 (< 1e39)\n"
+            "    input I = 0.0\n    after:\n        V += I\n        w = V * 0.5\n")
+    with simulator(path, text, 3, precision="float32") as sim:
+        result = sim.run(2, inputs={"I": np.array([1e30, -1e38, 0.0], np.float32)},
+                         record=["V"])
+        np.testing.assert_array_equal(result.vars["V"][-1, 0],
+                                      np.float32([1e30, -1e38, 0]) * np.float32(2))
+        with pytest.raises(NumericalError) as caught:  # inf is not finite, whatever the bound
+            sim.run(1, inputs={"I": np.array([0.0, -3e38, 0.0], np.float32)})
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 2, 1)
+    assert "V became NaN or infinite" in str(caught.value)
