@@ -301,3 +301,38 @@ def test_a_bound_beyond_float32_is_infinite_in_float32_as_on_numpy(path):
             sim.run(1, inputs={"I": np.array([0.0, -3e38, 0.0], np.float32)})
     assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 2, 1)
     assert "V became NaN or infinite" in str(caught.value)
+
+
+# V is NaN for a moment inside the step where I < 0, and set again before the step ends
+FIXED_UP = """
+neuron FixedUp
+    state V = 0.0
+    input I = 0.0
+    after:
+        V = sqrt(I)
+        if I < 0: V = 0.0
+        V += log(I + 2.0)
+    threshold: V > 100
+    reset: V = 0.0
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_nan_set_again_within_its_step_is_not_a_failure(path):
+    # the second overwrite was kept NaN where the first made one: a healthy run failed and
+    # its state became NaN; such a state is tested in every step instead
+    model = eqsnn.compile(FIXED_UP).ir
+    assert "V" not in deferred_states(with_checks(model, "float64"))
+    current = np.array([1.0, -1.0, 4.0])
+    runs = []
+    for check in (True, False):
+        with simulator(path, FIXED_UP, 3, precision="float64", check=check) as sim:
+            runs.append(sim.run(3, inputs={"I": current}, record=["V"]).vars["V"])
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_allclose(runs[0][-1, 0], [1 + np.log(3.0), 0.0, 2 + np.log(6.0)])
+    # a NaN that the step leaves is still found, at its step
+    with simulator(path, FIXED_UP, 3, precision="float64") as sim:
+        sim.run(2, inputs={"I": current})
+        with pytest.raises(NumericalError) as caught:
+            sim.run(3, inputs={"I": np.array([1.0, -3.0, 4.0])})
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 2, 1)

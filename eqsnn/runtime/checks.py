@@ -165,6 +165,9 @@ def keep_nonfinite_states(model: ir.Model) -> ir.Model:
     once = _defined_once(model, [stmt for block in (model.step, model.reset,
                                                     model.negative_reset)
                                  for stmt in ir.walk_statements(block)])
+    candidates -= _overwritten_again(model, candidates, once)
+    if not candidates:
+        return model
 
     def rewrite(statements):
         out = []
@@ -181,6 +184,36 @@ def keep_nonfinite_states(model: ir.Model) -> ir.Model:
         return tuple(out)
     return model.replace(step=rewrite(model.step), reset=rewrite(model.reset),
                          negative_reset=rewrite(model.negative_reset))
+
+
+def _overwritten_again(model: ir.Model, names: set, once: dict) -> set:
+    """The states of ``names`` that a block (the step, a reset) overwrites with a value that
+    does not carry them after it already assigned them (``V = sqrt(I)`` then
+    ``if I < 0: V = 0.0``).  Kept, such an overwrite would keep a NaN made earlier in the
+    same block, one the test at the end of the step never sees: a healthy run would fail
+    and its state become NaN.  Their test runs in every step instead.  The adaptive
+    integrator's own loop (a ``While``, which models cannot write) is not looked into
+    for such overwrites: a crossing's reset there follows the accepted substep, whose
+    state is finite wherever the state at the start of the step was."""
+    found: set = set()
+
+    def walk(statements, before: set, look: bool) -> set:
+        before = set(before)
+        for stmt in statements:
+            if isinstance(stmt, ir.If):
+                before |= walk(stmt.body, before, look) | walk(stmt.orelse, before, look)
+            elif isinstance(stmt, ir.While):
+                before |= walk(stmt.body, before, False)
+            elif isinstance(stmt, ir.Assign) and stmt.target in names:
+                if (look and stmt.target in before
+                        and not _carries(stmt.expr, stmt.target, once, 0)):
+                    found.add(stmt.target)
+                before.add(stmt.target)
+        return before
+
+    for block in (model.step, model.reset, model.negative_reset):
+        walk(block, set(), True)
+    return found
 
 
 def _defined_once(model: ir.Model, statements) -> dict:
