@@ -223,3 +223,17 @@ def test_warnings_raised_as_errors_leave_no_record_for_the_next_run(backend):
         sim.set_state("v", 0.5)
         result = sim.run(4, inputs={"r": 0.0}, record=["v"])  # healthy: nothing to say
     np.testing.assert_array_equal(result.vars["v"], 0.5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_failing_step_of_a_second_run_counts_from_the_start(backend):
+    model = eqsnn.compile("neuron M\n    state V = 0.0 (< 5)\n    input I = 1.0\n"
+                          "    after: V += I\n")
+    sim = eqsnn.Simulator(model, 2, backend=backend, dt=0.5)
+    sim.run(3)
+    with pytest.raises(NumericalError, match=r"at step 4 \(t = 2\)") as caught:
+        sim.run(4, record=["V"])
+    error = caught.value
+    assert error.step == 4 and error.result.info.first_step == 3
+    np.testing.assert_array_equal(error.result.vars["V"][error.step - 3], 5.0)  # left < 5
+    np.testing.assert_array_equal(error.result.vars["V"][error.step - 4], 4.0)
