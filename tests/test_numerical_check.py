@@ -237,3 +237,19 @@ def test_the_failing_step_of_a_second_run_counts_from_the_start(backend):
     assert error.step == 4 and error.result.info.first_step == 3
     np.testing.assert_array_equal(error.result.vars["V"][error.step - 3], 5.0)  # left < 5
     np.testing.assert_array_equal(error.result.vars["V"][error.step - 4], 4.0)
+
+
+def test_a_precomputed_value_that_overflows_is_named_by_its_expression():
+    # the internal name alone (_c0, _phi_V) says nothing to the model's author
+    grow = eqsnn.compile("neuron M\n    param a = 1e30\n    state V = 1.0\n"
+                         "    after: V = V * a * a\n")
+    with pytest.raises(ParameterError, match=r"the precomputed value _c0 = a\*\*2 \(params "
+                       r"and dt\) overflows float32"):
+        eqsnn.Simulator(grow, 2, precision="float32")
+    unstable = eqsnn.compile("neuron M\n    param tau = 1.0\n    state V = 1.0\n"
+                             "    dV/dt = V / tau\n")
+    with pytest.raises(ParameterError, match=r"the precomputed value _phi_V = exp\(dt/tau\) "
+                       r"is not finite \(neurons \[1\]\)"):
+        eqsnn.Simulator(unstable, 2, precision="float64", params={"tau": [1.0, 1e-3]})
+    with pytest.raises(ParameterError, match=r"exp\(dt/tau\) is not finite\n"):
+        eqsnn.Simulator(unstable, 2, precision="float64", params={"tau": 1e-3})

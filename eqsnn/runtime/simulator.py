@@ -125,7 +125,8 @@ class Simulator(RunReports):
                                        self.batch_size, self.shape, self.dt, self.precision)
         values.update(precompute)
         for name in self.model.precompute_names:
-            check_range(f"the precomputed value {name} (params and dt)", np.asarray(values[name]),
+            check_range(f"the precomputed value {host.describe_precompute(self.model, name)} "
+                        "(params and dt)", np.asarray(values[name]),
                         self.precision)
         per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
         self.backend = backend
