@@ -43,7 +43,7 @@ def test_a_value_that_a_reset_makes_finite_again_is_still_reported(backend):
     assert isinstance(error, EqsnnError) and isinstance(error, ArithmeticError)
     assert (error.state, error.step, error.lane, error.neuron, error.count) == ("V", 1, 0, 0, 6)
     assert "V became NaN or infinite at step 1 (t = 0.5), lane 0, neuron 0" in str(error)
-    assert "(and 5 other neurons)" in str(error)
+    assert "(and 5 other neuron-lanes)" in str(error)  # 3 neurons in each of 2 lanes
     assert "hint: the model has no ODEs" in str(error)
     # with the check, the reset keeps a NaN (runtime.checks.keep_nonfinite_states): the
     # result of the run comes with the error and shows where it went wrong

@@ -295,7 +295,7 @@ def raise_first_failure(read, write, model: ir.Model, dt: float, shape, result) 
     write(CHECK_STEP, np.full_like(steps, -1))
     _, lane, neuron, _ = failure
     code = int(read(CHECK_CODE)[lane, neuron])
-    raise numerical_error(model, failure, code, dt, shape, result)
+    raise numerical_error(model, failure, code, dt, shape, result, lanes=steps.shape[0])
 
 
 def raise_earliest(reports) -> None:
@@ -330,12 +330,15 @@ def raise_earliest(reports) -> None:
                          population=population) from None
 
 
-def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result):
-    """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`)."""
+def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result,
+                    lanes: int = 1):
+    """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`) in a run of
+    ``lanes`` lanes."""
     step, lane, neuron, count = failure
     state = checked_states(model)[code // 2]
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
-    others = f" (and {count - 1} other neuron{'s' * (count > 2)})" if count > 1 else ""
+    what = "neuron" if lanes == 1 else "neuron-lane"  # count is over (lane, neuron) pairs
+    others = f" (and {count - 1} other {what}{'s' * (count > 2)})" if count > 1 else ""
     if code % 2 == 0:
         what = f"{state.name} became NaN or infinite"
     else:
