@@ -220,6 +220,8 @@ def test_the_second_pass_finds_the_first_step_of_a_state_that_stays_infinite(pat
     # V of neuron 600 is still infinite at the first step of this run; the others' w fails
     assert (again.value.state, again.value.step, again.value.neuron, again.value.count) \
         == ("V", 6, 600, n)
+    assert "it was already NaN or infinite when this run began" in str(again.value)
+    assert "already" not in str(caught.value)
 
 
 @pytest.mark.parametrize("path", ["numpy", pytest.param("c", marks=pytest.mark.c)])

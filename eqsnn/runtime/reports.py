@@ -30,7 +30,7 @@ from .checks import (
 from .guard import Snapshot
 from .result import Result
 
-__all__ = ["RunReports"]
+__all__ = ["RunReports", "started_bad"]
 
 
 class RunReports:
@@ -97,6 +97,21 @@ class RunReports:
         finally:
             if error is not None:
                 raise error
+
+
+def started_bad(error: NumericalError, snapshot: Snapshot, first_step: int) -> None:
+    """Say so in ``error`` where its state was already NaN or infinite when the run began
+    (a failed run leaves the population so): this run did not make it so."""
+    before = snapshot.states.get(error.state)
+    if error.step != first_step or before is None:
+        return
+    value = np.asarray(before).reshape(np.shape(before)[0], -1)[error.lane, error.neuron]
+    if np.isfinite(value):
+        return
+    error.message += (" (it was already NaN or infinite when this run began: the population "
+                      "stays as a failed run left it; sim.reset() or set_state() starts "
+                      "afresh)")
+    error.args = (error.message,)
 
 
 def _peek(runner, name: str) -> np.ndarray:

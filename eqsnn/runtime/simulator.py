@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import ir
 from ..backends import EmitOptions, Instance, get_backend
-from ..errors import ParameterError, ShapeError
+from ..errors import NumericalError, ParameterError, ShapeError
 from ..solve.adaptive import precision_params
 from . import host
 from .arguments import (
@@ -46,7 +46,7 @@ from .inputs import (
 )
 from .progress import run_with_progress
 from .quantities import from_internal, time_step, to_internal, unit_symbols
-from .reports import RunReports
+from .reports import RunReports, started_bad
 from .result import Result, RunInfo, Spikes, Timing
 from .spike_bits import SpikeBits
 from .spike_offsets import SPIKE_OFFSET, spike_offset_source, split_offset_request
@@ -208,7 +208,11 @@ class Simulator(RunReports):
         self._values.update(runtime)
         self._arrays.update(plan_arrays)
         self._step += steps
-        self._report(result, recorded)  # a NumericalError leaves the population advanced
+        try:
+            self._report(result, recorded)  # a NumericalError leaves the population advanced
+        except NumericalError as error:
+            started_bad(error, snapshot, self._step - steps)
+            raise
         return result
 
     def _run(self, steps, prepared, chosen, record_spikes, progress, runtime, plan_states,
