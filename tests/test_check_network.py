@@ -103,3 +103,19 @@ synapse Bounded
         net2.connect(net2.add_spike_source("s", 1, steps=[2], neurons=[0]), "a", grow,
                      synapse_init={"g": 1e21})
         net2.run(1)
+
+
+@pytest.mark.parametrize("declaration, what", [
+    ("state w = 0.5 (<= 10)\n    pre state x = 0.0", "'w' (a per-synapse state)"),
+    ("state w = 0.5\n    pre state x = 0.0 (< 100)", "'x'"),
+])
+def test_bounds_on_a_weight_update_state_are_refused_not_ignored(declaration, what):
+    # the plastic step tests finiteness only: w grew to 457 past its bound of 10, silently
+    text = ("weight_update Grow\n    param a_plus = 1.0\n    " + declaration + "\n"
+            "    dx/dt = -x / 20.0\n    pre_spike: x += 1.0\n"
+            "    on_post: w = w + a_plus * x\n")
+    with pytest.raises(eqsnn.errors.CheckError, match="has bounds; a weight-update model's "
+                       "states and traces are checked for NaN and infinity only") as caught:
+        eqsnn.compile(text)
+    assert what in str(caught.value) and "clip(" in caught.value.hint
+    assert caught.value.line == (3 if what.startswith("'w'") else 4)
