@@ -253,3 +253,13 @@ def test_a_precomputed_value_that_overflows_is_named_by_its_expression():
         eqsnn.Simulator(unstable, 2, precision="float64", params={"tau": [1.0, 1e-3]})
     with pytest.raises(ParameterError, match=r"exp\(dt/tau\) is not finite\n"):
         eqsnn.Simulator(unstable, 2, precision="float64", params={"tau": 1e-3})
+
+
+@pytest.mark.parametrize("name", ["_check_step", "_check_code"])
+def test_the_record_of_the_check_cannot_be_set_as_an_initial_value(name):
+    # init={'_check_step': 3} made a healthy run fail 'V became NaN or infinite at step 3'
+    model = eqsnn.compile("neuron M\n    state V = 0.0 (< 10)\n    input I = 0.0\n"
+                          "    after: V += I\n")
+    with pytest.raises(ParameterError, match=f"unknown state '{name}'") as caught:
+        eqsnn.Simulator(model, 2, init={name: 3})
+    assert caught.value.hint == "known states: V"
