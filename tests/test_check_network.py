@@ -119,3 +119,31 @@ def test_bounds_on_a_weight_update_state_are_refused_not_ignored(declaration, wh
         eqsnn.compile(text)
     assert what in str(caught.value) and "clip(" in caught.value.hint
     assert caught.value.line == (3 if what.startswith("'w'") else 4)
+
+
+def _float32_network():
+    net = Network(dt=1.0, precision="float32", backend="numpy")
+    src = net.add_spike_source("s", 2, steps=[1], neurons=[0])
+    net.add_population("a", BOUNDED, 2)
+    return net, src
+
+
+@pytest.mark.parametrize("where", ["weight", "matrix", "weights", "plastic", "input"])
+def test_network_values_that_overflow_float32_are_refused(where):
+    # each became inf in the cast to float32 (a RuntimeWarning at most)
+    from eqsnn.network import StdpAdditive
+    net, src = _float32_network()
+    with pytest.raises(ParameterError, match=r"overflows float32: 1e\+39") as caught:
+        if where == "weight":
+            net.connect(src, "a", Delta(), weight=1e39)
+        elif where == "matrix":
+            net.connect(src, "a", Delta(), weight=[[0.0, 1e39], [0.0, 0.0]])
+        elif where == "weights":
+            net.connect(src, "a", Delta(), weight=0.5).weights = 1e39
+        elif where == "plastic":
+            conn = net.connect(src, "a", Delta(), weight=0.5, weight_update=StdpAdditive())
+            conn.set_plastic_state("w", 1e39)
+        else:
+            net.run(2, inputs={"a": {"Isyn": 1e39}})
+    assert "precision='float64'" in caught.value.hint
+    assert net.step == 0

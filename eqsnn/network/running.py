@@ -74,12 +74,13 @@ class WindowedRun:
             if self._fused is not None or _direct(pop._sim):  # else Simulator.run converts
                 value = {k: to_internal(pop._sim.model, "input", k, v) for k, v in value.items()}
             plans[name] = prepare_inputs(pop._sim.model, value, steps, self.batch_size,
-                                         (pop.n,))
+                                         (pop.n,), self.precision)
         for name, pop in self.populations.items():
             if not pop.is_source and name not in plans:
                 build = pop._sim._build
                 plans[name] = {} if build is not None and build.input_name is not None else (
-                    prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,)))
+                    prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,),
+                                   self.precision))
         for name, value in record.items():
             records.update(self._record_plan(name, value))
         check_recording(self, records, steps)
@@ -208,7 +209,7 @@ class WindowedRun:
                             f"{window} steps): {exc.message}",
                             hint=exc.hint or "give a value held over the run") from None
         others = {k: v for k, v in value.items() if k != build.input_name}
-        prepare_inputs(pop._sim.model, others, steps, self.batch_size, (pop.n,))
+        prepare_inputs(pop._sim.model, others, steps, self.batch_size, (pop.n,), self.precision)
         return {k: _Raw(v) for k, v in value.items()}
 
     def _record_plan(self, name, value):
