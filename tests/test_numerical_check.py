@@ -263,3 +263,13 @@ def test_the_record_of_the_check_cannot_be_set_as_an_initial_value(name):
     with pytest.raises(ParameterError, match=f"unknown state '{name}'") as caught:
         eqsnn.Simulator(model, 2, init={name: 3})
     assert caught.value.hint == "known states: V"
+
+
+@pytest.mark.parametrize("text", ["input I = 0.0 (> 0)", "input I (> 0)", "let x = 1.0 (> 0)"])
+def test_bounds_where_none_are_taken_say_where_they_are(text):
+    with pytest.raises(eqsnn.errors.ParseError, match=r"unexpected '\('") as caught:
+        eqsnn.compile(f"neuron M\n    {text}\n    state V = 0.0\n")
+    assert caught.value.hint == ("constraints and bounds, such as (> 0), follow a param's "
+                                 "default or a state's initial value (inputs, lets and arrays "
+                                 "take none)")
+    assert caught.value.line == 2
