@@ -273,3 +273,16 @@ def test_bounds_where_none_are_taken_say_where_they_are(text):
                                  "default or a state's initial value (inputs, lets and arrays "
                                  "take none)")
     assert caught.value.line == 2
+
+
+@pytest.mark.parametrize("bounds, message, column", [
+    ("(> 10, < -10)", "the bounds of V, '> 10' and '< -10', admit no value", 25),
+    ("(< 0, > 0)", "the bounds of V, '> 0' and '< 0', admit no value", 24),
+])
+def test_bounds_that_admit_no_value_are_refused(bounds, message, column):
+    # with an initial value from a param nothing else caught them: every run failed at once
+    with pytest.raises(CheckError, match=message) as caught:
+        eqsnn.compile(f"neuron M\n    param v0 = 0.0\n    state V = v0 {bounds}\n")
+    assert caught.value.line == 3 and caught.value.column == column  # the second bound
+    equal = eqsnn.compile("neuron M\n    param v0 = 0.0\n    state V = v0 (>= 0, <= 0)\n")
+    assert len(equal.ir.states[0].bounds) == 2  # one value: V must stay 0
