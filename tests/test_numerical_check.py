@@ -73,6 +73,11 @@ def test_declared_bounds_are_checked_every_step(backend):
     # neuron 0 at step 4, neuron 1 at step 9, neuron 3 at step 9 (10 x -0.1 < -1 in float32)
     assert (error.state, error.step, error.neuron, error.count) == ("V", 4, 0, 3)
     assert "V left its bounds (> -1, < 5) at step 4 (t = 4), lane 0, neuron 0" in str(error)
+    assert "already" not in str(error)
+    with pytest.raises(NumericalError) as again:  # V of neuron 0 is still 10
+        sim.run(1, inputs={"I": 0.0})
+    assert again.value.step == 10 and again.value.neuron == 0
+    assert "(it was already out of its bounds when this run began" in str(again.value)
 
 
 def test_check_false_leaves_the_test_out():

@@ -99,18 +99,23 @@ class RunReports:
                 raise error
 
 
-def started_bad(error: NumericalError, snapshot: Snapshot, first_step: int) -> None:
-    """Say so in ``error`` where its state was already NaN or infinite when the run began
-    (a failed run leaves the population so): this run did not make it so."""
+def started_bad(error: NumericalError, snapshot: Snapshot, first_step: int, model) -> None:
+    """Say so in ``error`` where its state was already NaN or infinite, or out of its
+    bounds, when the run began (a failed run leaves the population so): this run did not
+    make it so."""
     before = snapshot.states.get(error.state)
     if error.step != first_step or before is None:
         return
     value = np.asarray(before).reshape(np.shape(before)[0], -1)[error.lane, error.neuron]
-    if np.isfinite(value):
+    bounds = next((s.bounds for s in model.states if s.name == error.state), ())
+    if not np.isfinite(value):
+        what = "NaN or infinite"
+    elif not all(bound.holds(value) for bound in bounds):
+        what = "out of its bounds"
+    else:
         return
-    error.message += (" (it was already NaN or infinite when this run began: the population "
-                      "stays as a failed run left it; sim.reset() or set_state() starts "
-                      "afresh)")
+    error.message += (f" (it was already {what} when this run began: the population stays "
+                      "as a failed run left it; sim.reset() or set_state() starts afresh)")
     error.args = (error.message,)
 
 

@@ -211,7 +211,7 @@ class Simulator(RunReports):
         try:
             self._report(result, recorded)  # a NumericalError leaves the population advanced
         except NumericalError as error:
-            started_bad(error, snapshot, self._step - steps)
+            started_bad(error, snapshot, self._step - steps, self.model)
             raise
         return result
 
