@@ -338,3 +338,18 @@ def test_a_nan_set_again_within_its_step_is_not_a_failure(path):
         with pytest.raises(NumericalError) as caught:
             sim.run(3, inputs={"I": np.array([1.0, -3.0, 4.0])})
     assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 2, 1)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("every_step", [False, True], ids=["kept", "drawn"])
+def test_a_failure_in_the_last_step_of_the_last_tile_is_found(path, every_step):
+    n = 1300
+    gain = np.ones(n)
+    gain[n - 1] = 1e100  # V: 1e100, 1e200, 1e300, inf at step 3, the run's last
+    text = drawn(INF_ONE) if every_step else INF_ONE
+    with simulator(path, text, n, precision="float64", params={"k": gain}) as sim:
+        sim.run(3)  # fine so far
+        with pytest.raises(NumericalError) as caught:
+            sim.run(1)
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 3, n - 1)
+    assert caught.value.count == 1 and "already" not in str(caught.value)
