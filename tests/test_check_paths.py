@@ -325,6 +325,11 @@ def test_a_nan_set_again_within_its_step_is_not_a_failure(path):
     # its state became NaN; such a state is tested in every step instead
     model = eqsnn.compile(FIXED_UP).ir
     assert "V" not in deferred_states(with_checks(model, "float64"))
+    # a clamp after an assignment that carries the state (the dynamics) keeps a NaN or
+    # infinity those made: the state still waits for the second pass
+    clamped = eqsnn.compile("neuron Clamped\n    param a = 1e300\n    state v = 1.0\n"
+                            "    after:\n        v = v * a\n        if v >= 30: v = 30.0\n").ir
+    assert deferred_states(with_checks(clamped, "float64")) == ("v",)
     current = np.array([1.0, -1.0, 4.0])
     runs = []
     for check in (True, False):

@@ -188,13 +188,16 @@ def keep_nonfinite_states(model: ir.Model) -> ir.Model:
 
 def _overwritten_again(model: ir.Model, names: set, once: dict) -> set:
     """The states of ``names`` that a block (the step, a reset) overwrites with a value that
-    does not carry them after it already assigned them (``V = sqrt(I)`` then
-    ``if I < 0: V = 0.0``).  Kept, such an overwrite would keep a NaN made earlier in the
-    same block, one the test at the end of the step never sees: a healthy run would fail
-    and its state become NaN.  Their test runs in every step instead.  The adaptive
-    integrator's own loop (a ``While``, which models cannot write) is not looked into
-    for such overwrites: a crossing's reset there follows the accepted substep, whose
-    state is finite wherever the state at the start of the step was."""
+    does not carry them after it already overwrote them so (``V = sqrt(I)`` then
+    ``if I < 0: V = 0.0``: a value computed and then set aside).  Kept, the second
+    overwrite would keep a NaN the first made, one the test at the end of the step never
+    sees: a healthy run would fail and its state become NaN.  Their test runs in every
+    step instead.  An earlier assignment that carries the state (an ODE update,
+    ``V += I``) does not count: a NaN it makes is the dynamics failing, and a later
+    overwrite (a clamp ``if v >= 30: v = 30`` after an Euler step) keeps it, as before.
+    The adaptive integrator's own loop (a ``While``, which models cannot write) is not
+    looked into: a crossing's reset there follows an accepted substep, finite wherever
+    the state at the start of the step was."""
     found: set = set()
 
     def walk(statements, before: set, look: bool) -> set:
@@ -204,9 +207,9 @@ def _overwritten_again(model: ir.Model, names: set, once: dict) -> set:
                 before |= walk(stmt.body, before, look) | walk(stmt.orelse, before, look)
             elif isinstance(stmt, ir.While):
                 before |= walk(stmt.body, before, False)
-            elif isinstance(stmt, ir.Assign) and stmt.target in names:
-                if (look and stmt.target in before
-                        and not _carries(stmt.expr, stmt.target, once, 0)):
+            elif (isinstance(stmt, ir.Assign) and stmt.target in names
+                    and not _carries(stmt.expr, stmt.target, once, 0)):
+                if look and stmt.target in before:
                     found.add(stmt.target)
                 before.add(stmt.target)
         return before
