@@ -154,11 +154,13 @@ class NumericalError(EqsnnError, ArithmeticError):
 
     ``state``, ``step`` (since the last reset), ``lane`` and ``neuron`` name the first
     failure, ``count`` the neurons that failed; ``result`` is the run's
-    :class:`~eqsnn.runtime.Result` (the population stays advanced).
+    :class:`~eqsnn.runtime.Result` (the population stays advanced); ``population`` is the
+    network population that failed (None for a Simulator or a plastic connection).
     """
 
     def __init__(self, message: str, *, state: str, step: int, lane: int, neuron: int,
-                 count: int = 1, result=None, hint: str | None = None):
+                 count: int = 1, result=None, hint: str | None = None,
+                 population: str | None = None):
         super().__init__(message, hint=hint)
         self.state, self.step, self.lane, self.neuron = state, step, lane, neuron
-        self.count, self.result = count, result
+        self.count, self.result, self.population = count, result, population

@@ -220,6 +220,8 @@ def test_the_second_pass_finds_the_first_step_of_a_state_that_stays_infinite(pat
     # V of neuron 600 is still infinite at the first step of this run; the others' w fails
     assert (again.value.state, again.value.step, again.value.neuron, again.value.count) \
         == ("V", 6, 600, n)
+    assert "it was already NaN or infinite when this run began" in str(again.value)
+    assert "already" not in str(caught.value)
 
 
 @pytest.mark.parametrize("path", ["numpy", pytest.param("c", marks=pytest.mark.c)])
@@ -285,3 +287,74 @@ def test_a_kept_reset_gives_the_same_numbers_as_without_the_check(path, precisio
     np.testing.assert_array_equal(checked.vars["V"], plain.vars["V"])
     np.testing.assert_array_equal(checked.spikes.times, plain.spikes.times)
     np.testing.assert_array_equal(checked.spikes.ids, plain.spikes.ids)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_bound_beyond_float32_is_infinite_in_float32_as_on_numpy(path):
+    # 1e39 rounds to inf in float32: the C literal was 'inff', which did not compile
+    text = ("neuron Wide\n    state V = 0.0 (> -1e39, < 1e39)\n    state w = 0.0 (< 1e39)\n"
+            "    input I = 0.0\n    after:\n        V += I\n        w = V * 0.5\n")
+    with simulator(path, text, 3, precision="float32") as sim:
+        result = sim.run(2, inputs={"I": np.array([1e30, -1e38, 0.0], np.float32)},
+                         record=["V"])
+        np.testing.assert_array_equal(result.vars["V"][-1, 0],
+                                      np.float32([1e30, -1e38, 0]) * np.float32(2))
+        with pytest.raises(NumericalError) as caught:  # inf is not finite, whatever the bound
+            sim.run(1, inputs={"I": np.array([0.0, -3e38, 0.0], np.float32)})
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 2, 1)
+    assert "V became NaN or infinite" in str(caught.value)
+
+
+# V is NaN for a moment inside the step where I < 0, and set again before the step ends
+FIXED_UP = """
+neuron FixedUp
+    state V = 0.0
+    input I = 0.0
+    after:
+        V = sqrt(I)
+        if I < 0: V = 0.0
+        V += log(I + 2.0)
+    threshold: V > 100
+    reset: V = 0.0
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_nan_set_again_within_its_step_is_not_a_failure(path):
+    # the second overwrite was kept NaN where the first made one: a healthy run failed and
+    # its state became NaN; such a state is tested in every step instead
+    model = eqsnn.compile(FIXED_UP).ir
+    assert "V" not in deferred_states(with_checks(model, "float64"))
+    # a clamp after an assignment that carries the state (the dynamics) keeps a NaN or
+    # infinity those made: the state still waits for the second pass
+    clamped = eqsnn.compile("neuron Clamped\n    param a = 1e300\n    state v = 1.0\n"
+                            "    after:\n        v = v * a\n        if v >= 30: v = 30.0\n").ir
+    assert deferred_states(with_checks(clamped, "float64")) == ("v",)
+    current = np.array([1.0, -1.0, 4.0])
+    runs = []
+    for check in (True, False):
+        with simulator(path, FIXED_UP, 3, precision="float64", check=check) as sim:
+            runs.append(sim.run(3, inputs={"I": current}, record=["V"]).vars["V"])
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_allclose(runs[0][-1, 0], [1 + np.log(3.0), 0.0, 2 + np.log(6.0)])
+    # a NaN that the step leaves is still found, at its step
+    with simulator(path, FIXED_UP, 3, precision="float64") as sim:
+        sim.run(2, inputs={"I": current})
+        with pytest.raises(NumericalError) as caught:
+            sim.run(3, inputs={"I": np.array([1.0, -3.0, 4.0])})
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 2, 1)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("every_step", [False, True], ids=["kept", "drawn"])
+def test_a_failure_in_the_last_step_of_the_last_tile_is_found(path, every_step):
+    n = 1300
+    gain = np.ones(n)
+    gain[n - 1] = 1e100  # V: 1e100, 1e200, 1e300, inf at step 3, the run's last
+    text = drawn(INF_ONE) if every_step else INF_ONE
+    with simulator(path, text, n, precision="float64", params={"k": gain}) as sim:
+        sim.run(3)  # fine so far
+        with pytest.raises(NumericalError) as caught:
+            sim.run(1)
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 3, n - 1)
+    assert caught.value.count == 1 and "already" not in str(caught.value)

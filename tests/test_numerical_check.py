@@ -43,7 +43,7 @@ def test_a_value_that_a_reset_makes_finite_again_is_still_reported(backend):
     assert isinstance(error, EqsnnError) and isinstance(error, ArithmeticError)
     assert (error.state, error.step, error.lane, error.neuron, error.count) == ("V", 1, 0, 0, 6)
     assert "V became NaN or infinite at step 1 (t = 0.5), lane 0, neuron 0" in str(error)
-    assert "(and 5 other neurons)" in str(error)
+    assert "(and 5 other neuron-lanes)" in str(error)  # 3 neurons in each of 2 lanes
     assert "hint: the model has no ODEs" in str(error)
     # with the check, the reset keeps a NaN (runtime.checks.keep_nonfinite_states): the
     # result of the run comes with the error and shows where it went wrong
@@ -73,6 +73,11 @@ def test_declared_bounds_are_checked_every_step(backend):
     # neuron 0 at step 4, neuron 1 at step 9, neuron 3 at step 9 (10 x -0.1 < -1 in float32)
     assert (error.state, error.step, error.neuron, error.count) == ("V", 4, 0, 3)
     assert "V left its bounds (> -1, < 5) at step 4 (t = 4), lane 0, neuron 0" in str(error)
+    assert "already" not in str(error)
+    with pytest.raises(NumericalError) as again:  # V of neuron 0 is still 10
+        sim.run(1, inputs={"I": 0.0})
+    assert again.value.step == 10 and again.value.neuron == 0
+    assert "(it was already out of its bounds when this run began" in str(again.value)
 
 
 def test_check_false_leaves_the_test_out():
@@ -151,3 +156,138 @@ def test_a_number_in_the_model_that_overflows_float32_is_refused(backend):
     assert "precision='float64'" in error.value.hint
     sim = eqsnn.Simulator(model, n=2, backend=backend, precision="float64")
     assert sim.run(3, record=["V"]).vars["V"][-1, 0, 0] == 8.0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("state V = -70 mV (> -100 ms)", r"the bound of V is a time \(ms\), but V is a voltage"),
+    ("state V = -70 mV (> -1000)", "the bound -1000 of V has no unit, but V is a voltage"),
+])
+def test_a_state_bound_in_the_wrong_unit_is_refused(text, message):
+    # the bound would otherwise be read in the state's internal unit: '(> -1 s)' on a
+    # voltage would silently be '> -1000' mV
+    with pytest.raises(CheckError, match=message) as caught:
+        eqsnn.compile(f"neuron M\n    {text}\n")
+    assert caught.value.line == 2
+    converted = eqsnn.compile("neuron M\n    state V = -70 mV (> -1 V, < 1000 mV)\n")
+    assert [str(c) for c in converted.ir.states[0].bounds] == ["> -1000", "< 1000"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_array_data_that_overflows_float32_is_refused(backend):
+    text = ("neuron Table\n    array tab\n    state w = 0.0\n    input k: int = 0\n"
+            "    after: w = tab[k]\n")
+    model = eqsnn.compile(text)
+    with pytest.raises(ParameterError, match=r"array 'tab' overflows float32: 1e\+39 at "
+                       r"index \(1,\)") as caught:
+        eqsnn.Simulator(model, 2, backend=backend, precision="float32",
+                        params={"tab": [1.0, 1e39]})
+    assert "precision='float64'" in caught.value.hint
+    sim = eqsnn.Simulator(model, 2, backend=backend, precision="float64",
+                          params={"tab": [1.0, 1e39]})
+    assert sim.run(1, inputs={"k": [0, 1]}, record=["w"]).vars["w"][0, 0].tolist() == [1.0, 1e39]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_values_given_to_a_state_outside_its_bounds_are_refused(backend):
+    # the run's check would fail at its first step, blaming the model's statements
+    model = eqsnn.compile("neuron M\n    param v0 = 0 mV\n    state V = v0 (> -1 V, < 100 mV)\n"
+                          "    state w = 0.0 (>= 0)\n    after: w += 1.0\n")
+    with pytest.raises(ParameterError, match=r"state 'V' violates its bound '< 100 mV': "
+                       r"150 mV at index \(1,\)"):
+        eqsnn.Simulator(model, 3, backend=backend, init={"V": [0.0, 150.0, 0.0]})
+    with pytest.raises(ParameterError, match=r"state 'V' violates its bound '> -1000 mV'"):
+        eqsnn.Simulator(model, 3, backend=backend, params={"v0": -2000.0})  # its declared value
+    sim = eqsnn.Simulator(model, 3, backend=backend)
+    sim.run(2)
+    with pytest.raises(ParameterError, match=r"state 'w' violates its bound '>= 0': -1.0") as e:
+        sim.set_state("w", -1.0)
+    assert "widen the bounds" in e.value.hint
+    np.testing.assert_array_equal(sim.state["w"], 2.0)  # nothing changed
+    sim.set_state("V", -999.0)
+    sim.run(1)
+    np.testing.assert_array_equal(sim.state["V"], -999.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_warnings_raised_as_errors_leave_no_record_for_the_next_run(backend):
+    """Under ``-W error`` the adaptive integrator's warning raised before the records were
+    cleared: the NumericalError of the run was lost, and the next, healthy run raised the
+    old warning again."""
+    import warnings
+    text = ("neuron Runaway\n    input r = 1.0\n    state v = 1.0\n    dv/dt = r * v * v\n"
+            "    method: adaptive(max_substeps=50)\n")  # blows up at t = 1 where r = 1
+    sim = eqsnn.Simulator(eqsnn.compile(text), 2, dt=0.5, backend=backend,
+                          precision="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NumericalError) as caught:
+            sim.run(4, inputs={"r": [1.0, 0.0]})
+        assert caught.value.neuron == 0
+        assert isinstance(caught.value.__context__, eqsnn.EqsnnWarning)  # said, not lost
+        assert "reached its bound of 50 substeps" in str(caught.value.__context__)
+        sim.set_state("v", 0.5)
+        result = sim.run(4, inputs={"r": 0.0}, record=["v"])  # healthy: nothing to say
+    np.testing.assert_array_equal(result.vars["v"], 0.5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_failing_step_of_a_second_run_counts_from_the_start(backend):
+    model = eqsnn.compile("neuron M\n    state V = 0.0 (< 5)\n    input I = 1.0\n"
+                          "    after: V += I\n")
+    sim = eqsnn.Simulator(model, 2, backend=backend, dt=0.5)
+    sim.run(3)
+    with pytest.raises(NumericalError, match=r"at step 4 \(t = 2\)") as caught:
+        sim.run(4, record=["V"])
+    error = caught.value
+    assert error.step == 4 and error.result.info.first_step == 3
+    np.testing.assert_array_equal(error.result.vars["V"][error.step - 3], 5.0)  # left < 5
+    np.testing.assert_array_equal(error.result.vars["V"][error.step - 4], 4.0)
+
+
+def test_a_precomputed_value_that_overflows_is_named_by_its_expression():
+    # the internal name alone (_c0, _phi_V) says nothing to the model's author
+    grow = eqsnn.compile("neuron M\n    param a = 1e30\n    state V = 1.0\n"
+                         "    after: V = V * a * a\n")
+    with pytest.raises(ParameterError, match=r"the precomputed value _c0 = a\*\*2 \(params "
+                       r"and dt\) overflows float32"):
+        eqsnn.Simulator(grow, 2, precision="float32")
+    unstable = eqsnn.compile("neuron M\n    param tau = 1.0\n    state V = 1.0\n"
+                             "    dV/dt = V / tau\n")
+    with pytest.raises(ParameterError, match=r"the precomputed value _phi_V = exp\(dt/tau\) "
+                       r"is not finite \(neurons \[1\]\)"):
+        eqsnn.Simulator(unstable, 2, precision="float64", params={"tau": [1.0, 1e-3]})
+    with pytest.raises(ParameterError, match=r"exp\(dt/tau\) is not finite\n"):
+        eqsnn.Simulator(unstable, 2, precision="float64", params={"tau": 1e-3})
+
+
+@pytest.mark.parametrize("name", ["_check_step", "_check_code"])
+def test_the_record_of_the_check_cannot_be_set_as_an_initial_value(name):
+    # init={'_check_step': 3} made a healthy run fail 'V became NaN or infinite at step 3'
+    model = eqsnn.compile("neuron M\n    state V = 0.0 (< 10)\n    input I = 0.0\n"
+                          "    after: V += I\n")
+    with pytest.raises(ParameterError, match=f"unknown state '{name}'") as caught:
+        eqsnn.Simulator(model, 2, init={name: 3})
+    assert caught.value.hint == "known states: V"
+
+
+@pytest.mark.parametrize("text", ["input I = 0.0 (> 0)", "input I (> 0)", "let x = 1.0 (> 0)"])
+def test_bounds_where_none_are_taken_say_where_they_are(text):
+    with pytest.raises(eqsnn.errors.ParseError, match=r"unexpected '\('") as caught:
+        eqsnn.compile(f"neuron M\n    {text}\n    state V = 0.0\n")
+    assert caught.value.hint == ("constraints and bounds, such as (> 0), follow a param's "
+                                 "default or a state's initial value (inputs, lets and arrays "
+                                 "take none)")
+    assert caught.value.line == 2
+
+
+@pytest.mark.parametrize("bounds, message, column", [
+    ("(> 10, < -10)", "the bounds of V, '> 10' and '< -10', admit no value", 25),
+    ("(< 0, > 0)", "the bounds of V, '> 0' and '< 0', admit no value", 24),
+])
+def test_bounds_that_admit_no_value_are_refused(bounds, message, column):
+    # with an initial value from a param nothing else caught them: every run failed at once
+    with pytest.raises(CheckError, match=message) as caught:
+        eqsnn.compile(f"neuron M\n    param v0 = 0.0\n    state V = v0 {bounds}\n")
+    assert caught.value.line == 3 and caught.value.column == column  # the second bound
+    equal = eqsnn.compile("neuron M\n    param v0 = 0.0\n    state V = v0 (>= 0, <= 0)\n")
+    assert len(equal.ir.states[0].bounds) == 2  # one value: V must stay 0

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import BackendError
 from ..printing.genn import genn_precision
 from ..printing.genn_network import DELAY_VAR, WEIGHT_VAR, connection_input
-from ..runtime.checks import CHECK_STEP, raise_first_failure
+from ..runtime.checks import CHECK_STEP, raise_earliest, raise_first_failure
 from . import numpy_dtype, pygenn_plastic
 from .pygenn_network_parts import (
     PopulationView,
@@ -267,14 +267,16 @@ class GeNNNetwork:
         self._load()
 
     def report(self, result):
-        """Raise the first failure of the numerical check of each population in the run that
-        gave ``result`` (the record is cleared first); the network stays advanced."""
-        for pname, part in self.pops.items():
-            if part.source or CHECK_STEP not in part.names:
-                continue
-            raise_first_failure(lambda name, p=pname: self.read_state(p, name),
-                                lambda name, value, p=pname: self.write_state(p, name, value),
-                                part.model, self.dt, (self.net.populations[pname].n,), result)
+        """Raise the earliest failure of the numerical check of the populations in the run
+        that gave ``result``, naming its population (every record is cleared first); the
+        network stays advanced."""
+        raise_earliest(
+            (pname, lambda p=pname, part=part: raise_first_failure(
+                lambda name: self.read_state(p, name),
+                lambda name, value: self.write_state(p, name, value),
+                part.model, self.dt, (self.net.populations[p].n,), result))
+            for pname, part in self.pops.items()
+            if not part.source and CHECK_STEP in part.names)
 
     def _push_weights(self):
         for cname, conn in self.net.connections.items():

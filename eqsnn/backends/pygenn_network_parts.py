@@ -54,7 +54,7 @@ def population_part(genn, pop, index):
     # the numerical check, every state in every step (a network runs no second pass)
     model = with_checks(model, genn.precision, defer=False)
     values = prepare_params(model, params, (pop.n,), genn.precision)
-    arrays = prepare_arrays(model, params)
+    arrays = prepare_arrays(model, params, genn.precision)
     precompute = host.evaluate_precompute(model, values, genn.dt)
     initial = initial_states(model, values, precompute, init, genn.batch, (pop.n,),
                              genn.dt, genn.precision)

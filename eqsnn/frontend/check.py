@@ -269,6 +269,7 @@ class _Checker:
             if value.is_number and not c.holds(float(value)):
                 raise _error(f"the initial value {value} of {decl.name} violates '{c}'",
                              raw.pos, f"choose an initial value that is {c}")
+        _check_bounds_admit_a_value(decl, bounds)
         return ir.State(decl.name, decl.dtype, value, bounds)
 
     def _input(self, decl: s.InputDecl, conv) -> ir.Input:
@@ -328,6 +329,21 @@ class _Checker:
 def _position(decls: list) -> tuple | None:
     """``(line, column)`` of the first of ``decls``, or None."""
     return (decls[0].pos.line, decls[0].pos.column) if decls else None
+
+
+def _check_bounds_admit_a_value(decl: s.StateDecl, bounds) -> None:
+    """A CheckError where a state's bounds admit no value (``(> 10, < -10)``): every run
+    would fail at its first step."""
+    below = [c for c in bounds if c.op in ("<", "<=")]
+    above = [c for c in bounds if c.op in (">", ">=")]
+    for upper in below:
+        for lower in above:
+            strict = "<" == upper.op or ">" == lower.op
+            if lower.bound > upper.bound or (lower.bound == upper.bound and strict):
+                raw = decl.bounds[bounds.index(max(upper, lower, key=bounds.index))]
+                raise _error(f"the bounds of {decl.name}, '{lower}' and '{upper}', admit no "
+                             "value", raw.pos, "write the lower bound with > or >=, the "
+                             "upper with < or <=, e.g. (> -1000, < 1000)")
 
 
 def _bound(constraint: s.Constraint) -> float:

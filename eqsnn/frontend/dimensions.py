@@ -211,7 +211,8 @@ class DimensionChecker:
                 unit = self._unit_of_value(value, found)
         self.units[decl.name] = unit
         self.dims[decl.name] = unit.dimension if unit is not None else DIMENSIONLESS
-        for bound in getattr(decl, "constraints", ()):
+        # a param's constraints, a state's bounds (``state V = -70 mV (> -1 V)``)
+        for bound in (*getattr(decl, "constraints", ()), *getattr(decl, "bounds", ())):
             self._bound(decl, bound)
 
     def _unit_of_value(self, value, found) -> Unit | None:

@@ -100,6 +100,9 @@ def _unexpected_token(token, expected, column):
     if text == "neuron" and column == 1:
         message = "a second 'neuron' in one file"
         hint = "a file holds one neuron model: put each model in its own file"
+    elif token is not None and token.type == "BOUNDS_OPEN" and "BOUNDS_OPEN" not in expected:
+        hint = ("constraints and bounds, such as (> 0), follow a param's default or a state's "
+                "initial value (inputs, lets and arrays take none)")
     elif token is not None and token.type == "COMPARE" and "COMPARE" not in expected:
         hint = f"a comparison needs a value on each side, e.g. 'x {text} 0'"
     elif "NUMBER" in expected and not expected & {"NAME", "LPAR"}:

@@ -180,6 +180,12 @@ def weight_update_declarations(decls: list) -> tuple[list, tuple[tuple[str, str]
                          "and traces are plain numbers", state.pos,
                          "drop the unit (weights are the numbers the postsynaptic model "
                          "receives as 'w'); params may have units")
+        if state.bounds:  # the plastic step tests finiteness only: bounds would be ignored
+            raise _error(f"{roles.describe(name)} has bounds; a weight-update model's states "
+                         "and traces are checked for NaN and infinity only",
+                         state.bounds[0].pos, "drop the bounds, and keep the state in "
+                         "range in the rule itself, e.g. 'w = clip(w + a_plus * x, 0.0, "
+                         "w_max)'")
         if role != "synapse" and state.dtype != "float":
             raise _error(f"{roles.describe(name)} must be a float", state.pos,
                          "declare it as a float")

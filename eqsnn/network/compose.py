@@ -73,7 +73,8 @@ def _synapse_parts(incoming: Incoming, neuron: ir.Model):
                 "'post' name")
         subs[sympy.Symbol(name)] = sympy.Symbol(name)
     params = tuple(dataclasses.replace(p, name=names[p.name]) for p in model.params)
-    states = tuple(ir.State(names[s.name], s.dtype, s.init.xreplace(subs)) for s in model.states)
+    states = tuple(ir.State(names[s.name], s.dtype, s.init.xreplace(subs), s.bounds)
+                   for s in model.states)
     precompute = tuple(_rename_precompute(item, subs, names) for item in model.precompute)
     step = ir.map_statements(model.step, lambda expr: expr.xreplace(subs),
                              lambda name: names.get(name, name))

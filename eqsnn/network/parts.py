@@ -11,6 +11,7 @@ import numpy as np
 from .. import ir
 from ..errors import ParameterError, ShapeError
 from ..initializers import Initializer
+from ..runtime.inputs import check_range
 from ..runtime.result import Timing
 from ..runtime.simulator import Simulator
 from . import compose
@@ -304,6 +305,7 @@ def _per_synapse(what, value, conn, precision, order, unit=None):
             data = data[order]
     if not np.all(np.isfinite(data)):
         raise ParameterError(f"{what} must be finite")
+    check_range(what, data, str(np.dtype(precision)))  # 1e39 would become inf in float32
     return data.astype(precision)
 
 

@@ -33,6 +33,7 @@ from .. import ir
 from ..errors import NumericalError, ParameterError, ShapeError
 from ..ir.weight_update import WeightUpdate, from_model
 from ..runtime import host, quantities
+from ..runtime.inputs import check_range
 from .host_statements import compile_statements as _compile
 from .host_statements import run_statements as _run
 
@@ -177,6 +178,8 @@ class Plastic:
                              "lane as (batch, n)")
         if not np.all(np.isfinite(data)):
             raise ParameterError(f"{what} must be finite")
+        if np.dtype(dtype).kind == "f":  # 1e39 would become inf in float32
+            check_range(what, data, str(np.dtype(dtype)))
         return np.broadcast_to(data, (self.batch, size)).astype(dtype)
 
     def _per_pre_delays(self, what) -> np.ndarray:

@@ -15,7 +15,8 @@ import types
 
 import numpy as np
 
-from ..errors import EqsnnError, ParameterError
+from ..errors import EqsnnError, NumericalError, ParameterError
+from ..runtime.checks import raise_earliest
 from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
 from ..runtime.quantities import from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing
@@ -73,12 +74,13 @@ class WindowedRun:
             if self._fused is not None or _direct(pop._sim):  # else Simulator.run converts
                 value = {k: to_internal(pop._sim.model, "input", k, v) for k, v in value.items()}
             plans[name] = prepare_inputs(pop._sim.model, value, steps, self.batch_size,
-                                         (pop.n,))
+                                         (pop.n,), self.precision)
         for name, pop in self.populations.items():
             if not pop.is_source and name not in plans:
                 build = pop._sim._build
                 plans[name] = {} if build is not None and build.input_name is not None else (
-                    prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,)))
+                    prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,),
+                                   self.precision))
         for name, value in record.items():
             records.update(self._record_plan(name, value))
         check_recording(self, records, steps)
@@ -89,10 +91,11 @@ class WindowedRun:
             result = self._results(steps, first, records, collected,
                                    {p: [fired[p]] if p in fired else []
                                     for p in self.populations}, started, simulate)
-            self._genn.report(result)
-            for conn in self.connections.values():  # plastic states, read back after the run
-                if conn._plastic is not None:
-                    conn._plastic.check(result)
+            # the populations' checks, then plastic states read back after the run: the
+            # earliest failure is raised, every record cleared
+            raise_earliest([(None, lambda: self._genn.report(result))] + [
+                (None, lambda conn=conn: conn._plastic.check(result))
+                for conn in self.connections.values() if conn._plastic is not None])
             return result
         if self._fused is not None:  # the whole run in one call into C (fused.py)
             first = self._step
@@ -108,6 +111,7 @@ class WindowedRun:
         collected: dict[str, list] = {name: [] for name in records}
         spikes: dict[str, list] = {name: [] for name in self.populations}
         simulate = 0.0
+        failed: dict[str, NumericalError] = {}  # the first of a Simulator that raised
         while k0 < steps:
             w = min(window, steps - k0)
             step0 = first + k0
@@ -142,9 +146,13 @@ class WindowedRun:
                     got = {s: raw.vars[s] for s in names}
                     fired = (raw.spike_step, raw.spike_batch, raw.spike_neuron)
                 else:
-                    result = sim.run(w, inputs=win_inputs,
-                                     record={**names, **({"spikes": None} if pop.spiking
-                                                         else {})})
+                    try:
+                        result = sim.run(w, inputs=win_inputs,
+                                         record={**names, **({"spikes": None} if pop.spiking
+                                                             else {})})
+                    except NumericalError as error:  # raised after the run, as the others
+                        failed.setdefault(pname, error)
+                        result = error.result
                     got = dict(result.vars)  # in declared units already (see _declared)
                     sp = result.spikes
                     fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
@@ -166,17 +174,20 @@ class WindowedRun:
             k0 += w
         self._step = first + steps
         result = self._results(steps, first, records, collected, spikes, started, simulate)
-        for conn in plastic:  # a NaN or infinity in a plastic state, after the run
-            conn._plastic.check(result)
-        return self._reported(result)
+        return self._reported(result, plastic, failed)
 
-    def _reported(self, result):
-        """Raise the first failure of the numerical check of a population the network
-        stepped itself (``Simulator.run`` reports its own); the network stays advanced, as a
-        Simulator does."""
-        for pop in self.populations.values():
-            if not pop.is_source and (self._fused is not None or _direct(pop._sim)):
-                pop._sim._report(result)
+    def _reported(self, result, plastic=(), failed=None):
+        """Raise the earliest failure of the numerical check of a population the network
+        stepped itself (``Simulator.run`` reports its own) or of a plastic connection (a NaN
+        or infinity in a plastic state), naming the population; every record is cleared.
+        The network stays advanced, as a Simulator does."""
+        reports = [(pop.name, lambda pop=pop: pop._sim._report(result))
+                   for pop in self.populations.values()
+                   if not pop.is_source and (self._fused is not None or _direct(pop._sim))]
+        reports += [(None, lambda conn=conn: conn._plastic.check(result)) for conn in plastic]
+        reports += [(name, lambda error=error: _raise(error, result))
+                    for name, error in (failed or {}).items()]
+        raise_earliest(reports)
         return result
 
     def _data_input_plan(self, pop, value, steps) -> dict:
@@ -198,7 +209,7 @@ class WindowedRun:
                             f"{window} steps): {exc.message}",
                             hint=exc.hint or "give a value held over the run") from None
         others = {k: v for k, v in value.items() if k != build.input_name}
-        prepare_inputs(pop._sim.model, others, steps, self.batch_size, (pop.n,))
+        prepare_inputs(pop._sim.model, others, steps, self.batch_size, (pop.n,), self.precision)
         return {k: _Raw(v) for k, v in value.items()}
 
     def _record_plan(self, name, value):
@@ -326,3 +337,10 @@ class WindowedRun:
             results[name] = Result(types.MappingProxyType(variables), spike_obj, None, timing,
                                    (pop.n,))
         return NetworkResult(results, timing)
+
+
+def _raise(error: NumericalError, result):
+    """Raise the error a population's Simulator raised in a window, with the network's
+    ``result`` of the whole run."""
+    error.result = result
+    raise error

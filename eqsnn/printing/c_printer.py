@@ -97,10 +97,13 @@ class CPrinter(C99CodePrinter):
         """``value`` (a float64) rounded to the precision, as an exact C literal."""
         if math.isnan(value):
             return "((FLOAT)NAN)"
+        if self.precision == "float32":
+            with np.errstate(over="ignore"):  # as numpy rounds it: 1e39 is inf in float32
+                value = value if math.isinf(value) else float(np.float32(value))
         if math.isinf(value):
             return "((FLOAT)INFINITY)" if value > 0 else "(-(FLOAT)INFINITY)"
         if self.precision == "float32":
-            text = repr(float(np.float32(value)))  # a float32 value, read back exactly
+            text = repr(value)  # a float32 value, read back exactly
         else:
             text = repr(value)
         if "e" not in text and "." not in text:

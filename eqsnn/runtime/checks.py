@@ -33,7 +33,7 @@ __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "
            "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
            "keep_nonfinite_states", "untouched_states",
-           "first_failure", "numerical_error"]
+           "first_failure", "numerical_error", "raise_earliest"]
 
 #: hidden int state: the first step at which the neuron failed the check, -1 if none
 CHECK_STEP = "_check_step"
@@ -165,6 +165,9 @@ def keep_nonfinite_states(model: ir.Model) -> ir.Model:
     once = _defined_once(model, [stmt for block in (model.step, model.reset,
                                                     model.negative_reset)
                                  for stmt in ir.walk_statements(block)])
+    candidates -= _overwritten_again(model, candidates, once)
+    if not candidates:
+        return model
 
     def rewrite(statements):
         out = []
@@ -181,6 +184,39 @@ def keep_nonfinite_states(model: ir.Model) -> ir.Model:
         return tuple(out)
     return model.replace(step=rewrite(model.step), reset=rewrite(model.reset),
                          negative_reset=rewrite(model.negative_reset))
+
+
+def _overwritten_again(model: ir.Model, names: set, once: dict) -> set:
+    """The states of ``names`` that a block (the step, a reset) overwrites with a value that
+    does not carry them after it already overwrote them so (``V = sqrt(I)`` then
+    ``if I < 0: V = 0.0``: a value computed and then set aside).  Kept, the second
+    overwrite would keep a NaN the first made, one the test at the end of the step never
+    sees: a healthy run would fail and its state become NaN.  Their test runs in every
+    step instead.  An earlier assignment that carries the state (an ODE update,
+    ``V += I``) does not count: a NaN it makes is the dynamics failing, and a later
+    overwrite (a clamp ``if v >= 30: v = 30`` after an Euler step) keeps it, as before.
+    The adaptive integrator's own loop (a ``While``, which models cannot write) is not
+    looked into: a crossing's reset there follows an accepted substep, finite wherever
+    the state at the start of the step was."""
+    found: set = set()
+
+    def walk(statements, before: set, look: bool) -> set:
+        before = set(before)
+        for stmt in statements:
+            if isinstance(stmt, ir.If):
+                before |= walk(stmt.body, before, look) | walk(stmt.orelse, before, look)
+            elif isinstance(stmt, ir.While):
+                before |= walk(stmt.body, before, False)
+            elif (isinstance(stmt, ir.Assign) and stmt.target in names
+                    and not _carries(stmt.expr, stmt.target, once, 0)):
+                if look and stmt.target in before:
+                    found.add(stmt.target)
+                before.add(stmt.target)
+        return before
+
+    for block in (model.step, model.reset, model.negative_reset):
+        walk(block, set(), True)
+    return found
 
 
 def _defined_once(model: ir.Model, statements) -> dict:
@@ -262,15 +298,50 @@ def raise_first_failure(read, write, model: ir.Model, dt: float, shape, result) 
     write(CHECK_STEP, np.full_like(steps, -1))
     _, lane, neuron, _ = failure
     code = int(read(CHECK_CODE)[lane, neuron])
-    raise numerical_error(model, failure, code, dt, shape, result)
+    raise numerical_error(model, failure, code, dt, shape, result, lanes=steps.shape[0])
 
 
-def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result):
-    """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`)."""
+def raise_earliest(reports) -> None:
+    """Run every report of a network's run, ``(population, report)`` (``report()`` raises
+    the :class:`NumericalError` of what it checked and clears its record; ``population``
+    None for one whose error names its place itself, a plastic connection), and raise the
+    earliest failure, by step and then in the given order, naming its population.  Every
+    report runs, so no record is left to be raised by the next run."""
+    errors = []
+    for population, report in reports:
+        try:
+            report()
+        except NumericalError as error:
+            errors.append((error.step, len(errors), population, error))
+    if not errors:
+        return
+    _, _, population, error = min(errors, key=lambda item: item[:2])
+    if population is None:
+        raise error
+    others = len(errors) - 1
+    message, hint = error.message, error.hint
+    connection, composed, own = error.state.partition("__")  # network.compose.prefix
+    if composed:  # a state of the synapse model of a connection into the population
+        message = message.replace(error.state, f"{own} (synapse of connection "
+                                  f"{connection!r})", 1)
+        hint = f"look at the weights of connection {connection!r} and its synapse; {hint}"
+    hint += (f" (and {others} other population{'s' * (others > 1)} or "
+             f"connection{'s' * (others > 1)} failed in this run)" if others else "")
+    raise NumericalError(f"population {population!r}: {message}", hint=hint,
+                         state=error.state, step=error.step, lane=error.lane,
+                         neuron=error.neuron, count=error.count, result=error.result,
+                         population=population) from None
+
+
+def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result,
+                    lanes: int = 1):
+    """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`) in a run of
+    ``lanes`` lanes."""
     step, lane, neuron, count = failure
     state = checked_states(model)[code // 2]
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
-    others = f" (and {count - 1} other neuron{'s' * (count > 2)})" if count > 1 else ""
+    what = "neuron" if lanes == 1 else "neuron-lane"  # count is over (lane, neuron) pairs
+    others = f" (and {count - 1} other {what}{'s' * (count > 2)})" if count > 1 else ""
     if code % 2 == 0:
         what = f"{state.name} became NaN or infinite"
     else:

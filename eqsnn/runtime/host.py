@@ -63,11 +63,25 @@ def evaluate_precompute(
     for name, value in out.items():
         if not np.all(np.isfinite(value)):
             bad = np.flatnonzero(~np.isfinite(np.atleast_1d(value)))
+            where = f" (neurons {bad[:5].tolist()})" if np.ndim(value) else ""
             raise ParameterError(
-                f"precomputed value {name} is not finite (neurons {bad[:5].tolist()})",
+                f"the precomputed value {describe_precompute(model, name)} is not finite"
+                f"{where}",
                 hint="check the parameters for NaN, infinite or out-of-range values",
             )
     return out
+
+
+def describe_precompute(model: ir.Model, name: str) -> str:
+    """Precompute value ``name`` with what it is, for a message (``_c0 = a**2``: the
+    internal name alone says nothing to the model's author)."""
+    for item in model.precompute:
+        if isinstance(item, ir.Derived) and item.name == name:
+            return f"{name} = {item.expr}"
+        if isinstance(item, ir.Propagator) and name in item.names():
+            return (f"{name} (of the exact update over a step of the linear ODEs, "
+                    f"A = {item.matrix.tolist()})")
+    return name
 
 
 def _entries(matrix: sympy.Matrix, values) -> list[list[np.ndarray]]:

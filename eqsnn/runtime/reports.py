@@ -30,7 +30,7 @@ from .checks import (
 from .guard import Snapshot
 from .result import Result
 
-__all__ = ["RunReports"]
+__all__ = ["RunReports", "started_bad"]
 
 
 class RunReports:
@@ -72,34 +72,60 @@ class RunReports:
     def _report(self, result: Result, recorded: bool = True) -> None:
         """Reduce the kernel's records once per run: warn where the adaptive integrator
         reached its substep bound or a threshold was crossed twice in a step; raise the first
-        failure of the numerical check.  Each record is cleared, so the next run reports its
-        own."""
-        bound_reached = False
+        failure of the numerical check.  Each record is cleared before anything is said, so
+        the next run reports its own even where warnings are errors (``-W error``); the
+        NumericalError wins over a warning raised as an error."""
+        messages, bound_reached = [], False
         if "adaptive" in self.model.meta:
             limit, extra = (self._runner.get_state(name)
                             for name in (LIMIT_STEP, EXTRA_CROSSINGS))
             bound_reached = bool((limit >= 0).any())
-            for message in run_report(self.model, limit, extra, self.shape):
-                warnings.warn(message, EqsnnWarning, stacklevel=3)
+            messages = run_report(self.model, limit, extra, self.shape)
             if (limit >= 0).any():
                 self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
             if extra.any():
                 self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
-        if self._emitted is self.model or not recorded:
-            return
+        error = None
+        if self._emitted is not self.model and recorded:
+            try:
+                raise_first_failure(self._runner.get_state, self._runner.set_state,
+                                    self.model, self.dt, self.shape, result)
+            except NumericalError as failure:
+                error = failure
+                on_grid = "spikes on the step grid" in dict(self.model.method.reasons).get(
+                    "adaptive", "")  # then the hint says why the threshold lets it run away
+                if bound_reached and not on_grid:  # tighter tolerances need more substeps
+                    error.hint = ("the adaptive integrator reached its bound of substeps in "
+                                  "this run (see the warning), where it took the rest of a "
+                                  "step in one substep: raise adaptive(max_substeps=...) or "
+                                  "loosen rtol/atol; if the bound is reached anyway, look for "
+                                  "a runaway that the threshold does not catch")
         try:
-            raise_first_failure(self._runner.get_state, self._runner.set_state, self.model,
-                                self.dt, self.shape, result)
-        except NumericalError as error:
-            on_grid = "spikes on the step grid" in dict(self.model.method.reasons).get(
-                "adaptive", "")  # then the hint says why the threshold lets it run away
-            if bound_reached and not on_grid:  # tighter tolerances need more substeps
-                error.hint = ("the adaptive integrator reached its bound of substeps in this "
-                              "run (see the warning), where it took the rest of a step in one "
-                              "substep: raise adaptive(max_substeps=...) or loosen rtol/atol; "
-                              "if the bound is reached anyway, look for a runaway that the "
-                              "threshold does not catch")
-            raise
+            for message in messages:
+                warnings.warn(message, EqsnnWarning, stacklevel=3)
+        finally:
+            if error is not None:
+                raise error
+
+
+def started_bad(error: NumericalError, snapshot: Snapshot, first_step: int, model) -> None:
+    """Say so in ``error`` where its state was already NaN or infinite, or out of its
+    bounds, when the run began (a failed run leaves the population so): this run did not
+    make it so."""
+    before = snapshot.states.get(error.state)
+    if error.step != first_step or before is None:
+        return
+    value = np.asarray(before).reshape(np.shape(before)[0], -1)[error.lane, error.neuron]
+    bounds = next((s.bounds for s in model.states if s.name == error.state), ())
+    if not np.isfinite(value):
+        what = "NaN or infinite"
+    elif not all(bound.holds(value) for bound in bounds):
+        what = "out of its bounds"
+    else:
+        return
+    error.message += (f" (it was already {what} when this run began: the population stays "
+                      "as a failed run left it; sim.reset() or set_state() starts afresh)")
+    error.args = (error.message,)
 
 
 def _peek(runner, name: str) -> np.ndarray:

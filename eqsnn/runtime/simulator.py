@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import ir
 from ..backends import EmitOptions, Instance, get_backend
-from ..errors import ParameterError, ShapeError
+from ..errors import NumericalError, ParameterError, ShapeError
 from ..solve.adaptive import precision_params
 from . import host
 from .arguments import (
@@ -46,7 +46,7 @@ from .inputs import (
 )
 from .progress import run_with_progress
 from .quantities import from_internal, time_step, to_internal, unit_symbols
-from .reports import RunReports
+from .reports import RunReports, started_bad
 from .result import Result, RunInfo, Spikes, Timing
 from .spike_bits import SpikeBits
 from .spike_offsets import SPIKE_OFFSET, spike_offset_source, split_offset_request
@@ -111,7 +111,7 @@ class Simulator(RunReports):
                   **dict(as_mapping("params", params))}
         check_literals(self.model, self.precision)
         self._params = prepare_params(self.model, params, self.shape, self.precision)
-        arrays = prepare_arrays(self.model, params)
+        arrays = prepare_arrays(self.model, params, self.precision)
         values = {**self._params, **self._runtime_values(1)}
         backend_module = get_backend(backend)
         #: the model the backend runs: with the numerical check unless check=False
@@ -125,7 +125,8 @@ class Simulator(RunReports):
                                        self.batch_size, self.shape, self.dt, self.precision)
         values.update(precompute)
         for name in self.model.precompute_names:
-            check_range(f"the precomputed value {name} (params and dt)", np.asarray(values[name]),
+            check_range(f"the precomputed value {host.describe_precompute(self.model, name)} "
+                        "(params and dt)", np.asarray(values[name]),
                         self.precision)
         per_neuron = frozenset(name for name, value in values.items() if np.ndim(value) == 1)
         self.backend = backend
@@ -207,7 +208,11 @@ class Simulator(RunReports):
         self._values.update(runtime)
         self._arrays.update(plan_arrays)
         self._step += steps
-        self._report(result, recorded)  # a NumericalError leaves the population advanced
+        try:
+            self._report(result, recorded)  # a NumericalError leaves the population advanced
+        except NumericalError as error:
+            started_bad(error, snapshot, self._step - steps, self.model)
+            raise
         return result
 
     def _run(self, steps, prepared, chosen, record_spikes, progress, runtime, plan_states,
@@ -315,6 +320,8 @@ class Simulator(RunReports):
             if data.ndim != 1 or data.size == 0:
                 raise ShapeError(f"array {name!r} must be 1-D and not empty; "
                                  f"got shape {data.shape}")
+            if declared[name].dtype == "float":
+                check_range(f"array {name!r}", data, self.precision)
             arrays[name] = data
         return states, arrays
 

@@ -22,7 +22,8 @@ from . import host
 from .inputs import check_numeric, check_range, fit, unknown_name
 from .quantities import to_internal
 
-__all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_literals"]
+__all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_bounds",
+           "check_literals"]
 
 
 def as_mapping(what: str, value) -> Mapping:
@@ -112,8 +113,9 @@ def _check_constraints(param: ir.Param, value: np.ndarray, unit=None) -> None:
             raise ParameterError(f"{param.name} must be {bound}; {got}")
 
 
-def prepare_arrays(model: ir.Model, params) -> dict[str, np.ndarray]:
-    """The data of every ``ir.Array``, given as a 1-D array in ``params``."""
+def prepare_arrays(model: ir.Model, params, precision: str = "float64") -> dict[str, np.ndarray]:
+    """The data of every ``ir.Array``, given as a 1-D array in ``params``, in range of
+    ``precision``."""
     params = as_mapping("params", params)
     arrays = {}
     for item in model.arrays:
@@ -126,6 +128,8 @@ def prepare_arrays(model: ir.Model, params) -> dict[str, np.ndarray]:
         if data.ndim != 1 or data.size == 0:
             raise ShapeError(f"array {item.name!r} must be 1-D and not empty; "
                              f"got shape {data.shape}")
+        if item.dtype == "float":
+            check_range(f"array {item.name!r}", data, precision)
         arrays[item.name] = data.copy()
     return arrays
 
@@ -139,6 +143,7 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
     array = check_numeric(f"state {name!r}", value, state.dtype)
     if state.dtype == "float":
         check_range(f"the value of state {name!r}", array, precision)
+        check_bounds(model, state, array)
     fitted = fit(array, (batch,), tuple(shape))
     if fitted is None:
         raise ShapeError(
@@ -151,12 +156,38 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
     return np.array(full, numpy_dtype(state.dtype, precision))
 
 
+def check_bounds(model: ir.Model, state: ir.State, value: np.ndarray) -> None:
+    """A ParameterError where a value given to a state lies outside its declared bounds
+    (``state V = -70 (> -1000, < 1000)``): the run's check would fail at its first step,
+    as if the model had driven the state there."""
+    unit = dict(model.units).get(state.name)
+
+    def shown(number):
+        number = float(number)
+        return f"{number!r}" if unit is None else f"{float(unit.from_internal(number)):g} {unit}"
+
+    for bound in state.bounds:
+        holds = np.asarray(bound.holds(value))
+        if not holds.all():
+            where = np.unravel_index(int(np.argmin(holds)), holds.shape)
+            at = f" at index {tuple(int(i) for i in where)}" if holds.ndim else ""
+            text = str(bound) if unit is None else f"{bound.op} {shown(bound.bound)}"
+            raise ParameterError(
+                f"the value of state {state.name!r} violates its bound '{text}': "
+                f"{shown(value[where])}{at}",
+                hint=f"give {state.name} values that are {text}, or widen the bounds in "
+                     "the model")
+
+
 def initial_states(model, values, precompute, init, batch, shape, dt, precision) -> dict:
     """``(batch, n)`` initial value of every state: ``init[name]`` or its declared value."""
     init = as_mapping("init", init)
+    # the hidden states of generated code (the numerical check's record, the adaptive
+    # integrator's substep) are not the user's to set: a record set here failed a run
+    public = {s.name for s in model.states if not s.name.startswith("_")}
     for name in init:
-        if name not in {s.name for s in model.states}:
-            raise unknown_name("state", name, {s.name for s in model.states})
+        if name not in public:
+            raise unknown_name("state", name, public)
     declared = host.evaluate_initial(model, values, precompute, dt)
     states = {}
     for state in model.states:

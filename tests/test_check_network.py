@@ -1,0 +1,149 @@
+"""The numerical check in a network: the earliest failure of any population names it, every
+population's record is cleared (none is left for the next run to raise), and a population
+the network runs through its Simulator (a readout) fails without stopping the run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.errors import NumericalError, ParameterError
+from eqsnn.network import Delta, Network
+from eqsnn.neurons import LeakyIntegrate
+
+BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+
+BOUNDED = eqsnn.compile("""
+neuron Bounded
+    state V = 0.0 (< 100)
+    input Isyn = 0.0
+    after: V += Isyn
+    threshold: V >= 1
+    reset: V = 0.0
+""")
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_earliest_failure_of_any_population_is_named_and_every_record_cleared(
+        backend, fuse):
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net._fuse = fuse
+    src = net.add_spike_source("s", 2, steps=[2, 5], neurons=[0, 1])
+    # three populations of one model: only the population tells them apart
+    for name in ("a", "b", "c"):
+        net.add_population(name, BOUNDED, 3)
+    net.connect(src, "a", Delta(), weight=[[0, 0, 0], [0, 1000.0, 0]], delay=1)  # step 6
+    net.connect(src, "b", Delta(), weight=[[0, 0, 1000.0], [0, 0, 0]], delay=1)  # step 3
+    net.connect(src, "c", Delta(), weight=0.1, delay=1)
+    with pytest.raises(NumericalError) as caught:
+        net.run(10, record={"b": ["V"]})
+    error = caught.value
+    assert (error.population, error.state, error.step, error.neuron) == ("b", "V", 3, 2)
+    assert str(error).startswith("population 'b': V left its bounds (< 100) at step 3")
+    assert "(and 1 other population or connection failed in this run)" in error.hint
+    assert error.result["b"].vars["V"].shape == (10, 1, 3)  # the network's result
+    assert net.step == 10
+    # a's failure (step 6) was cleared with b's: the next run, healthy, raises nothing
+    net.run(5)
+    assert net.step == 15
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_population_run_through_its_simulator_fails_without_stopping_the_run(backend):
+    net = Network(dt=1.0, precision="float32", backend=backend)
+    src = net.add_spike_source("s", 1, steps=[2, 3, 4, 6], neurons=[0, 0, 0, 0])
+    net.add_population("a", BOUNDED, 2)
+    # a readout makes the network run this population through Simulator.run, per window
+    out = net.add_population("out", LeakyIntegrate(tau_mem=1e30, readout="sum_var"), 2)
+    net.connect(src, "a", Delta(), weight=0.5, delay=1)
+    net.connect(src, out, Delta(), weight=[[3e38, 0.0]], delay=2)
+    with pytest.raises(NumericalError) as caught:
+        net.run(10, record={"a": ["V"], "out": ["V"]})
+    error = caught.value
+    # 3e38 arrives at step 4, overflows float32 at step 5
+    assert (error.population, error.state, error.step, error.neuron) == ("out", "V", 5, 0)
+    assert "population 'out': V became NaN or infinite at step 5" in str(error)
+    # the whole run happened, for every population, and its result comes with the error
+    assert net.step == 10 and net.populations["a"]._sim.step == 10
+    recorded = error.result["out"].vars["V"][:, 0, 0]
+    assert recorded.shape == (10,) and recorded[4] == np.float32(3e38)
+    assert np.isinf(recorded[5:]).all()
+    np.testing.assert_array_equal(error.result["a"].vars["V"][:, 0, 0],
+                                  [0, 0, 0, 0.5, 0, 0.5, 0.5, 0, 0, 0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_bounds_of_a_synapse_state_are_checked_and_named_by_their_connection(backend):
+    grow = eqsnn.compile("""
+synapse Bounded
+    param tau = 5.0 (> 0)
+    state g = 0.0 (< 1e20)
+    dg/dt = -g / tau
+    on_spike: g += w
+    output: g
+""")
+    lif = eqsnn.compile("neuron Lif\n    state V = 0.0\n    input Isyn = 0.0\n"
+                        "    dV/dt = -V / 10.0\n    after: V += Isyn\n")
+    net = Network(dt=1.0, precision="float32", backend=backend)
+    src = net.add_spike_source("s", 1, steps=[2], neurons=[0])
+    net.add_population("a", lif, 2)
+    conn = net.connect(src, "a", grow, weight=[[0.5, 1e30]], delay=1)
+    with pytest.raises(NumericalError) as caught:
+        net.run(6)
+    error = caught.value
+    assert (error.population, error.step, error.neuron, error.count) == ("a", 3, 1, 1)
+    assert str(error).startswith(f"population 'a': g (synapse of connection {conn.name!r}) "
+                                 "left its bounds (< 1e+20) at step 3")
+    assert error.hint.startswith(f"look at the weights of connection {conn.name!r}")
+    with pytest.raises(ParameterError, match=r"violates its bound '< 1e\+20'"):
+        net2 = Network(dt=1.0, precision="float32", backend=backend)
+        net2.add_population("a", lif, 2)
+        net2.connect(net2.add_spike_source("s", 1, steps=[2], neurons=[0]), "a", grow,
+                     synapse_init={"g": 1e21})
+        net2.run(1)
+
+
+@pytest.mark.parametrize("declaration, what", [
+    ("state w = 0.5 (<= 10)\n    pre state x = 0.0", "'w' (a per-synapse state)"),
+    ("state w = 0.5\n    pre state x = 0.0 (< 100)", "'x'"),
+])
+def test_bounds_on_a_weight_update_state_are_refused_not_ignored(declaration, what):
+    # the plastic step tests finiteness only: w grew to 457 past its bound of 10, silently
+    text = ("weight_update Grow\n    param a_plus = 1.0\n    " + declaration + "\n"
+            "    dx/dt = -x / 20.0\n    pre_spike: x += 1.0\n"
+            "    on_post: w = w + a_plus * x\n")
+    with pytest.raises(eqsnn.errors.CheckError, match="has bounds; a weight-update model's "
+                       "states and traces are checked for NaN and infinity only") as caught:
+        eqsnn.compile(text)
+    assert what in str(caught.value) and "clip(" in caught.value.hint
+    assert caught.value.line == (3 if what.startswith("'w'") else 4)
+
+
+def _float32_network():
+    net = Network(dt=1.0, precision="float32", backend="numpy")
+    src = net.add_spike_source("s", 2, steps=[1], neurons=[0])
+    net.add_population("a", BOUNDED, 2)
+    return net, src
+
+
+@pytest.mark.parametrize("where", ["weight", "matrix", "weights", "plastic", "input"])
+def test_network_values_that_overflow_float32_are_refused(where):
+    # each became inf in the cast to float32 (a RuntimeWarning at most)
+    from eqsnn.network import StdpAdditive
+    net, src = _float32_network()
+    with pytest.raises(ParameterError, match=r"overflows float32: 1e\+39") as caught:
+        if where == "weight":
+            net.connect(src, "a", Delta(), weight=1e39)
+        elif where == "matrix":
+            net.connect(src, "a", Delta(), weight=[[0.0, 1e39], [0.0, 0.0]])
+        elif where == "weights":
+            net.connect(src, "a", Delta(), weight=0.5).weights = 1e39
+        elif where == "plastic":
+            conn = net.connect(src, "a", Delta(), weight=0.5, weight_update=StdpAdditive())
+            conn.set_plastic_state("w", 1e39)
+        else:
+            net.run(2, inputs={"a": {"Isyn": 1e39}})
+    assert "precision='float64'" in caught.value.hint
+    assert net.step == 0
