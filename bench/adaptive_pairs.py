@@ -32,14 +32,14 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from test_adaptive import ADEX_P, adex_rhs  # noqa: E402
 
-from eqsnn.solve import adaptive  # noqa: E402
+from eqsnn.solve import tableaux  # noqa: E402
 from eqsnn.solve.adaptive import DEFAULT_TOLERANCES  # noqa: E402
 
 # (stage weights, higher-order weights, error weights = higher - lower order)
 PAIRS = {
-    "Cash-Karp 5(4), 6 stages": (adaptive._CK_A, adaptive._CK_B, adaptive._CK_E),
-    "Dormand-Prince 5(4), 7 stages": (adaptive._A + ((adaptive._B[:6]),), adaptive._B + (0,),
-                                      adaptive._E),
+    "Cash-Karp 5(4), 6 stages": (tableaux.CK_A, tableaux.CK_B, tableaux.CK_E),
+    "Dormand-Prince 5(4), 7 stages": (tableaux.DP_A + (tableaux.DP_B[:6],),
+                                      tableaux.DP_B + (0,), tableaux.DP_E),
     "Merson 4(5), 5 stages": (
         ((), (F(1, 3),), (F(1, 6), F(1, 6)), (F(1, 8), 0, F(3, 8)), (F(1, 2), 0, F(-3, 2), 2)),
         (F(1, 6), 0, 0, F(2, 3), F(1, 6)),

@@ -15,9 +15,10 @@ import warnings
 
 import numpy as np
 
+from .. import ir
 from ..errors import NumericalError
 from ..pipeline import EqsnnWarning
-from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP, run_report
+from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP
 from .checks import (
     CHECK_ALL,
     CHECK_CODE,
@@ -80,7 +81,7 @@ class RunReports:
             limit, extra = (self._runner.get_state(name)
                             for name in (LIMIT_STEP, EXTRA_CROSSINGS))
             bound_reached = bool((limit >= 0).any())
-            messages = run_report(self.model, limit, extra, self.shape)
+            messages = adaptive_warnings(self.model, limit, extra, self.shape)
             if (limit >= 0).any():
                 self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
             if extra.any():
@@ -134,3 +135,31 @@ def _peek(runner, name: str) -> np.ndarray:
     after every run would cost megabytes)."""
     return runner.states[name] if getattr(runner, "host_states", False) else (
         runner.get_state(name))
+
+
+def adaptive_warnings(model: ir.Model, limit_steps, extra_crossings, shape=()) -> list[str]:
+    """Warnings about one run from the hidden states: the substep bound reached, second
+    crossings in one step; ``limit_steps`` and ``extra_crossings`` are ``(batch, n)``, the
+    population's ``shape`` names a neuron by its index too (as a numerical error does)."""
+    messages = []
+    hit = limit_steps >= 0
+    if hit.any():
+        lane, neuron = np.unravel_index(int(np.argmin(np.where(hit, limit_steps, 2**31 - 1))),
+                                        hit.shape)
+        bound = model.meta["adaptive"]["max_substeps"]
+        index = (f" {tuple(int(i) for i in np.unravel_index(neuron, shape))}"
+                 if len(shape) > 1 else "")
+        messages.append(
+            f"{model.name}: the adaptive integrator reached its bound of {bound} substeps in a "
+            f"step for {int(hit.sum())} neuron(s), first at step {int(limit_steps[lane, neuron])}"
+            f" (lane {lane}, neuron {neuron}{index}); there it took the rest of the step in one "
+            "substep, less accurately: raise adaptive(max_substeps=...), loosen rtol/atol, or "
+            "look for a runaway the threshold does not catch")
+    extra = int(extra_crossings.sum())
+    if extra:
+        messages.append(
+            f"{model.name}: {extra} second threshold crossing(s) inside a step (at most one spike "
+            "per neuron per step is emitted; each crossing was reset): a smaller dt resolves them, "
+            "unless the reset leaves the threshold holding (a reset value at or beyond the "
+            "threshold), where every reset is a crossing again at once")
+    return messages

@@ -55,11 +55,11 @@ import math
 from dataclasses import dataclass
 
 import sympy
-from sympy import Rational as R
 
 from .. import ir
 from .analysis import System
 from .crossings import CROSSED, CROSSED_AT, in_step_crossing, locate_and_reset
+from .tableaux import CASH_KARP, CK_E, DP_A, DP_B, DP_C, DP_E
 
 DT = sympy.Symbol("dt")
 T = sympy.Symbol("t")
@@ -86,34 +86,6 @@ TRY = "_ad_try"
 #: loop starts at its second iteration; a loop-free variant of the step defers such a neuron)
 TRY_OK = "_adf_ok"
 
-# Dormand & Prince (1980), RK5(4)7M: nodes, stage weights, fifth-order weights, error weights
-_C = (0, R(1, 5), R(3, 10), R(4, 5), R(8, 9), 1, 1)
-_A = (
-    (),
-    (R(1, 5),),
-    (R(3, 40), R(9, 40)),
-    (R(44, 45), R(-56, 15), R(32, 9)),
-    (R(19372, 6561), R(-25360, 2187), R(64448, 6561), R(-212, 729)),
-    (R(9017, 3168), R(-355, 33), R(46732, 5247), R(49, 176), R(-5103, 18656)),
-)
-_B = (R(35, 384), 0, R(500, 1113), R(125, 192), R(-2187, 6784), R(11, 84))
-_E = (R(71, 57600), 0, R(-71, 16695), R(71, 1920), R(-17253, 339200), R(22, 525), R(-1, 40))
-# Cash & Karp (1990), RK5(4) with six stages, for the whole-step try (no stage at the end:
-# one evaluation fewer than Dormand–Prince's seven): nodes, stage weights, fifth-order
-# weights, and error weights (fifth- minus fourth-order weights)
-_CK_C = (0, R(1, 5), R(3, 10), R(3, 5), 1, R(7, 8))
-_CK_A = (
-    (),
-    (R(1, 5),),
-    (R(3, 40), R(9, 40)),
-    (R(3, 10), R(-9, 10), R(6, 5)),
-    (R(-11, 54), R(5, 2), R(-70, 27), R(35, 27)),
-    (R(1631, 55296), R(175, 512), R(575, 13824), R(44275, 110592), R(253, 4096)),
-)
-_CK_B = (R(37, 378), 0, R(250, 621), R(125, 594), 0, R(512, 1771))
-_CK_E = tuple(b - b4 for b, b4 in zip(_CK_B, (R(2825, 27648), 0, R(18575, 48384),
-                                               R(13525, 55296), R(277, 14336), R(1, 4))))
-_CASH_KARP = (_CK_A, _CK_B, _CK_C, False)  # no stage at the end of the substep
 
 
 @dataclass(frozen=True)
@@ -285,9 +257,9 @@ def _combination(weights, k, i, hh):
 def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y", tableau=None) -> list:
     """The stages after the first of an explicit substep of size ``hh`` from ``t + tau``,
     and its fifth-order solution ``x5``: Dormand–Prince (the default ``tableau``) evaluates
-    a last stage at ``x5`` (the next substep's first); Cash–Karp (:data:`_CASH_KARP`, the
-    whole-step try) has none there."""
-    a, b, c, at_end = tableau or (_A, _B, _C, True)
+    a last stage at ``x5`` (the next substep's first); Cash–Karp (the whole-step try,
+    :data:`~eqsnn.solve.tableaux.CASH_KARP`) has none there."""
+    a, b, c, at_end = tableau or (DP_A, DP_B, DP_C, True)
     body: list = []
     for s in range(1, len(a) + 1):
         weights = a[s] if s < len(a) else b
@@ -303,7 +275,7 @@ def _stages(xs, names, k, x5, rhs, hh=_HH, tau=_TAU, prefix="_y", tableau=None) 
 
 
 def _error_control(xs, x5, k, hh=_HH, err=_ERR, ok=_OK, fac=_FAC, last=_LAST,
-                   rejected=_REJECTED, weights=_E) -> list:
+                   rejected=_REJECTED, weights=DP_E) -> list:
     """The mean square ``err`` of the scaled error of the substep, whether it is accepted
     (``ok``), and the factor ``fac`` for the next substep size (unless ``fac`` is None)."""
     rtol, atol = _sym(RTOL), _sym(ATOL)
@@ -360,9 +332,9 @@ def _fast_substep(xs, names, k, threshold, rhs) -> list:
     kf = [k[0]] + [[_sym(f"_kf{s + 1}_{v}") for v in names] for s in range(1, 6)]
     xf = [_sym(f"_xf_{v}") for v in names]
     errf, okf, facf = _sym("_adf_err"), _sym(TRY_OK), _sym("_adf_fac")
-    statements = [*_stages(xs, names, kf, xf, rhs, DT, sympy.Integer(0), "_yf", _CASH_KARP),
+    statements = [*_stages(xs, names, kf, xf, rhs, DT, sympy.Integer(0), "_yf", CASH_KARP),
                   *_error_control(xs, xf, kf, DT, errf, okf, None, sympy.false, sympy.false,
-                                  _CK_E)]
+                                  CK_E)]
     fast = sympy.And(sympy.GreaterThan(_H, DT), okf)  # _ad_try: see the end
     if threshold is not None:
         fast = sympy.And(fast, sympy.Not(threshold.xreplace(dict(zip(xs, xf)))))
@@ -407,33 +379,3 @@ def precision_params(model: ir.Model, precision: str) -> dict:
     defaults = {"rtol": (RTOL, rtol), "atol": (ATOL, atol)}
     return {name: value for option, (name, value) in defaults.items()
             if option not in info["tolerances_given"]}
-
-
-def run_report(model: ir.Model, limit_steps, extra_crossings, shape=()) -> list[str]:
-    """Warnings about one run from the hidden states: the substep bound reached, second
-    crossings in one step; ``limit_steps`` and ``extra_crossings`` are ``(batch, n)``, the
-    population's ``shape`` names a neuron by its index too (as a numerical error does)."""
-    import numpy as np
-
-    messages = []
-    hit = limit_steps >= 0
-    if hit.any():
-        lane, neuron = np.unravel_index(int(np.argmin(np.where(hit, limit_steps, 2**31 - 1))),
-                                        hit.shape)
-        bound = model.meta["adaptive"]["max_substeps"]
-        index = (f" {tuple(int(i) for i in np.unravel_index(neuron, shape))}"
-                 if len(shape) > 1 else "")
-        messages.append(
-            f"{model.name}: the adaptive integrator reached its bound of {bound} substeps in a "
-            f"step for {int(hit.sum())} neuron(s), first at step {int(limit_steps[lane, neuron])}"
-            f" (lane {lane}, neuron {neuron}{index}); there it took the rest of the step in one "
-            "substep, less accurately: raise adaptive(max_substeps=...), loosen rtol/atol, or "
-            "look for a runaway the threshold does not catch")
-    extra = int(extra_crossings.sum())
-    if extra:
-        messages.append(
-            f"{model.name}: {extra} second threshold crossing(s) inside a step (at most one spike "
-            "per neuron per step is emitted; each crossing was reset): a smaller dt resolves them, "
-            "unless the reset leaves the threshold holding (a reset value at or beyond the "
-            "threshold), where every reset is a crossing again at once")
-    return messages
