@@ -216,3 +216,21 @@ neuron Noisy
     G = np.diag([0.5, 0.2])
     Q = quad_vec(lambda s: expm(A * s) @ G @ G.T @ expm(A.T * s), 0, dt, epsabs=1e-14)[0]
     np.testing.assert_allclose(L @ L.T, Q, rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["rk4", "adaptive", "exact"])
+def test_a_method_named_on_a_model_without_odes_is_said_to_have_no_effect(method):
+    """A model whose states change in ``after:`` and ``reset:`` only integrates nothing: a
+    ``method:`` line there is a mistake worth a warning (it was ignored without one)."""
+    text = ("neuron Counter\n    param th = 3.0\n    state n = 0.0\n    input I = 0.0\n"
+            "    after: n += I\n    threshold: n >= th\n    reset: n = 0.0\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EqsnnWarning)
+        eqsnn.compile(text + f"    method: {method}\n")
+        named = [str(w.message) for w in caught]
+    assert any(f"'method: {method}' has no effect: the model has no ODEs" in m for m in named)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EqsnnWarning)
+        model = eqsnn.compile(text)
+    assert not any("has no effect" in str(w.message) for w in caught)
+    assert model.method == "none"

@@ -214,7 +214,10 @@ def frozen_split(system: System) -> tuple[tuple | None, str | None]:
 def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tuple]:
     """``(method, reasons, warnings)``: the requested method, or the best applicable."""
     if not system.variables:
-        return "none", (("none", "the model has no ODEs"),), ()
+        ignored = () if requested is None else (
+            f"'method: {requested}' has no effect: the model has no ODEs (its states change "
+            "in before:, after: and reset: only)",)
+        return "none", (("none", "the model has no ODEs"),), ignored
     if requested == "exponential_euler" and system.reason(requested) is not None:
         split, why_not = frozen_split(system)
         if split is None:
