@@ -97,8 +97,7 @@ def per_neuron(what: str, value, dtype: str, shape) -> np.ndarray:
 def _check_constraints(param: ir.Param, value: np.ndarray, unit=None) -> None:
     """Each constraint per neuron; the message in the param's declared unit, if it has one."""
     def shown(number):
-        number = float(number)
-        return f"{number!r}" if unit is None else f"{float(unit.from_internal(number)):g} {unit}"
+        return _shown(number, unit)
 
     for constraint in param.constraints:
         holds = np.asarray(constraint.holds(value))
@@ -163,8 +162,7 @@ def check_bounds(model: ir.Model, state: ir.State, value: np.ndarray) -> None:
     unit = dict(model.units).get(state.name)
 
     def shown(number):
-        number = float(number)
-        return f"{number!r}" if unit is None else f"{float(unit.from_internal(number)):g} {unit}"
+        return _shown(number, unit)
 
     for bound in state.bounds:
         holds = np.asarray(bound.holds(value))
@@ -219,3 +217,9 @@ def check_literals(model: ir.Model, precision: str) -> None:
                     f"{model.name}: the number {float(number)!r} in the model overflows "
                     f"float32 (beyond {limit:.7g})",
                     hint="rescale it (other units), or simulate with precision='float64'")
+
+
+def _shown(number, unit) -> str:
+    """``number`` (internal units) for a message: in ``unit`` where there is one."""
+    number = float(number)
+    return f"{number!r}" if unit is None else f"{float(unit.from_internal(number)):g} {unit}"
