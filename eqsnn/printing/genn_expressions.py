@@ -98,7 +98,8 @@ def float_literal(value: float, precision: str) -> str:
     >>> float_literal(0.1, "float32"), float_literal(0.1, "float64"), float_literal(2, "float32")
     ('0.1', '0.1', '2.0')
     """
-    value = float(np.float32(value)) if precision == "float32" else float(value)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, as on the other backends
+        value = float(np.float32(value)) if precision == "float32" else float(value)
     if math.isnan(value):
         return "(0.0 / 0.0)"
     if math.isinf(value):
