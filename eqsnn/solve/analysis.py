@@ -258,7 +258,8 @@ def _why_chosen(method: str) -> str:
     return {
         "exact": "linear with constant coefficients, so the matrix-exponential update is exact",
         "exponential_euler": "each equation is linear in its own variable",
-        "adaptive": "the system is nonlinear and deterministic: Dormand–Prince 5(4) substeps "
-                    "with error control",
+        "adaptive": "the system is nonlinear and deterministic: each step is tried whole as "
+                    "one Cash–Karp 5(4) substep, and where its error or a crossing needs "
+                    "more, taken in Dormand–Prince 5(4) substeps with error control",
         "rk4": "the system is nonlinear and stochastic",
     }[method]
