@@ -4,6 +4,8 @@ the network runs through its Simulator (a readout) fails without stopping the ru
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,8 @@ from eqsnn.network import Delta, Network
 from eqsnn.neurons import LeakyIntegrate
 
 BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+PYGENN = pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
+    importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")])
 
 BOUNDED = eqsnn.compile("""
 neuron Bounded
@@ -74,7 +78,7 @@ def test_a_population_run_through_its_simulator_fails_without_stopping_the_run(b
                                   [0, 0, 0, 0.5, 0, 0.5, 0.5, 0, 0, 0])
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
 def test_the_bounds_of_a_synapse_state_are_checked_and_named_by_their_connection(backend):
     grow = eqsnn.compile("""
 synapse Bounded
@@ -103,6 +107,48 @@ synapse Bounded
         net2.connect(net2.add_spike_source("s", 1, steps=[2], neurons=[0]), "a", grow,
                      synapse_init={"g": 1e21})
         net2.run(1)
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
+def test_a_synapse_state_that_becomes_infinite_is_named_by_its_connection(backend):
+    # g grows by e per step from the arrival at step 2; the output stays within [0, 1], so
+    # only the synapse state fails (the target's V stays finite)
+    runaway = eqsnn.compile("""
+synapse Runaway
+    state g = 0.0
+    dg/dt = g / 1.0
+    on_spike: g += w
+    output: clip(g, 0.0, 1.0)
+""")
+    lif = eqsnn.compile("neuron Lif\n    state V = 0.0\n    input Isyn = 0.0\n"
+                        "    dV/dt = -V / 10.0\n    after: V += Isyn\n")
+    net = Network(dt=1.0, precision="float32", backend=backend)
+    src = net.add_spike_source("s", 1, steps=[1], neurons=[0])
+    net.add_population("a", lif, 3)
+    net.add_population("b", lif, 1)
+    net.connect(src, "b", Delta(), weight=0.5, delay=1)
+    conn = net.connect(src, "a", runaway, weight=[[0.0, 0.0, 1e30]], delay=1, name="fast")
+    # the oracle: float32, g = 1e30 e^(k - 1) at the end of step k >= 2, until it overflows
+    g, k = np.float32(1e30), 2
+    with np.errstate(over="ignore"):
+        while np.isfinite(g * np.float32(np.e)):
+            g, k = g * np.float32(np.e), k + 1
+    assert k == 21
+    with pytest.raises(NumericalError) as caught:
+        net.run(30, record={"a": ["V"]})
+    error = caught.value
+    assert (error.population, error.step, error.neuron, error.count) == ("a", k, 2, 1)
+    assert error.state == "fast__g"
+    assert str(error).startswith("population 'a': g (synapse of connection 'fast') became "
+                                 f"NaN or infinite at step {k}")
+    assert error.hint.startswith("look at the weights of connection 'fast'")
+    assert np.isfinite(error.result["a"].vars["V"]).all()
+    assert net.step == 30
+    assert np.isinf(conn.state["g"][0, 2]) and np.isfinite(conn.state["g"][0, :2]).all()
+    # the record was cleared: the next run reports its own first step
+    with pytest.raises(NumericalError, match="at step 30 "):
+        net.run(2)
+    assert net.step == 32
 
 
 @pytest.mark.parametrize("declaration, what", [

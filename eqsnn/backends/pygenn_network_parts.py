@@ -4,16 +4,18 @@ network reads (:class:`PopulationView`).  See :mod:`eqsnn.backends.pygenn_networ
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..errors import BackendError, ParameterError
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
 from ..runtime import host
-from ..runtime.checks import with_checks
+from ..runtime.checks import CHECK_STEP, checked_states, raise_first_failure, with_checks
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
-__all__ = ["PopulationView", "connection_part", "genn_model_classes", "population_part"]
+__all__ = ["PopulationView", "connection_part", "connection_report", "genn_model_classes", "population_part"]
 
 
 class _Part:
@@ -81,7 +83,9 @@ def connection_part(genn, conn):
         wu = None
     else:
         wu = weight_update_spec("static", heterogeneous_delay=hetero)
-    model = conn.synapse_model
+    # the numerical check of the synapse states, in the postsynaptic model's code: every
+    # state in every step, as for the populations (see connection_report)
+    model = with_checks(conn.synapse_model, genn.precision, defer=False)
     ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
     n_target = conn.target.n
     values = prepare_params(model, conn.synapse_params, (n_target,), genn.precision)
@@ -92,7 +96,26 @@ def connection_part(genn, conn):
     initial = initial_states(model, values, precompute, conn.synapse_init, genn.batch,
                              (n_target,), genn.dt, genn.precision)
     values.update(precompute)
-    return _Part(wu=wu, ps=ps, values=values, init=initial, hetero=hetero, plastic=plastic)
+    return _Part(wu=wu, ps=ps, model=model, values=values, init=initial, hetero=hetero,
+                 plastic=plastic)
+
+
+def connection_report(genn, cname, result):
+    """Raise the :class:`~eqsnn.errors.NumericalError` of the earliest failure of the
+    synapse states of connection ``cname`` in the run that gave ``result`` (clearing its
+    record), naming the state ``<cname>__<state>`` as the composed model of a network on
+    numpy or c does (:func:`eqsnn.runtime.checks.raise_earliest` words it)."""
+    part, conn = genn.conns[cname], genn.net.connections[cname]
+    if CHECK_STEP not in part.ps.names:  # no float state: nothing checked
+        return
+    checked = {s.name for s in checked_states(part.model)}
+    named = part.model.replace(states=tuple(
+        dataclasses.replace(s, name=f"{cname}__{s.name}") if s.name in checked else s
+        for s in part.model.states))
+    raise_first_failure(
+        lambda name: genn.read_state(conn.target.name, f"{cname}__{name}"),
+        lambda name, value: genn.write_synapse_state(cname, name, value),
+        named, genn.dt, (conn.target.n,), result)
 
 
 class PopulationView:
