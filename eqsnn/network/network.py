@@ -259,6 +259,7 @@ class Network(WindowedRun):
                                  backend=self.backend, precision=self.precision, params=params,
                                  init=init, seed=seed, fast_math=self.fast_math)
             check_every_step(pop._sim)
+            pop._sim._population = pop.name  # named in its warnings
         self._d_min = min((int(np.min(c._delays)) for c in self.connections.values()
                            if c.n_synapses), default=None)
         self._d_max = max((int(np.max(c._delays)) for c in self.connections.values()
