@@ -36,13 +36,12 @@ import numpy as np
 from ..errors import BackendError
 from ..printing.genn import genn_precision
 from ..printing.genn_network import DELAY_VAR, WEIGHT_VAR, connection_input
-from ..runtime.checks import CHECK_STEP, raise_earliest, raise_first_failure
 from . import numpy_dtype, pygenn_plastic
 from .pygenn_network_parts import (
     PopulationView,
     connection_part,
-    connection_report,
     genn_model_classes,
+    network_report,
     population_part,
 )
 from .pygenn_runtime import _claim, _release, cache_dir, genn_backend, quiet_build
@@ -274,19 +273,10 @@ class GeNNNetwork:
     def report(self, result):
         """Raise the earliest failure of the numerical check of the populations and of the
         synapse states of their incoming connections in the run that gave ``result``, naming
-        its population (every record is cleared first); the network stays advanced."""
-        reports = []
-        for pname, part in self.pops.items():
-            if part.source:
-                continue
-            if CHECK_STEP in part.names:
-                reports.append((pname, lambda p=pname, part=part: raise_first_failure(
-                    lambda name: self.read_state(p, name),
-                    lambda name, value: self.write_state(p, name, value),
-                    part.model, self.dt, (self.net.populations[p].n,), result)))
-            reports += [(pname, lambda c=conn.name: connection_report(self, c, result))
-                        for conn in self.net.populations[pname].incoming]
-        raise_earliest(reports)
+        its population (every record is cleared first), after warning where the adaptive
+        integrator reached its bound or a threshold was crossed twice in a step (a warning
+        raised as an error loses to the failure); the network stays advanced."""
+        network_report(self, result)
 
     def _push_weights(self):
         for cname, conn in self.net.connections.items():

@@ -5,17 +5,27 @@ network reads (:class:`PopulationView`).  See :mod:`eqsnn.backends.pygenn_networ
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
-from ..errors import BackendError, ParameterError
+from ..errors import BackendError, NumericalError, ParameterError
+from ..pipeline import EqsnnWarning
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
 from ..runtime import host
-from ..runtime.checks import CHECK_STEP, checked_states, raise_first_failure, with_checks
+from ..runtime.checks import (
+    CHECK_STEP,
+    checked_states,
+    raise_earliest,
+    raise_first_failure,
+    with_checks,
+)
+from ..runtime.reports import adaptive_warnings
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
-__all__ = ["PopulationView", "connection_part", "connection_report", "genn_model_classes", "population_part"]
+__all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
+           "genn_model_classes", "network_report", "population_part"]
 
 
 class _Part:
@@ -116,6 +126,54 @@ def connection_report(genn, cname, result):
         lambda name: genn.read_state(conn.target.name, f"{cname}__{name}"),
         lambda name, value: genn.write_synapse_state(cname, name, value),
         named, genn.dt, (conn.target.n,), result)
+
+
+def network_report(genn, result):
+    """What :meth:`~eqsnn.backends.pygenn_network.GeNNNetwork.report` does: the numerical
+    check of every population and connection (:func:`connection_report`), the earliest
+    failure raised, after the adaptive integrator's warnings (:func:`adaptive_messages`)."""
+    messages, reports = adaptive_messages(genn), []
+    for pname, part in genn.pops.items():
+        if part.source:
+            continue
+        if CHECK_STEP in part.names:
+            reports.append((pname, lambda p=pname, part=part: raise_first_failure(
+                lambda name: genn.read_state(p, name),
+                lambda name, value: genn.write_state(p, name, value),
+                part.model, genn.dt, (genn.net.populations[p].n,), result)))
+        reports += [(pname, lambda c=conn.name: connection_report(genn, c, result))
+                    for conn in genn.net.populations[pname].incoming]
+    try:
+        raise_earliest(reports)
+    except NumericalError as failure:
+        error = failure
+    else:
+        error = None
+    try:
+        for message in messages:
+            warnings.warn(message, EqsnnWarning, stacklevel=6)  # Network.run's caller
+    finally:
+        if error is not None:
+            raise error
+
+
+def adaptive_messages(genn) -> list[str]:
+    """The adaptive integrator's warnings about the run just done (the substep bound
+    reached, second crossings in a step), each naming its population, every record
+    cleared, as ``Simulator.run`` reports them for one population."""
+    from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP
+    messages = []
+    for pname, part in genn.pops.items():
+        if part.source or LIMIT_STEP not in part.names:
+            continue
+        limit, extra = (genn.read_state(pname, name) for name in (LIMIT_STEP, EXTRA_CROSSINGS))
+        messages += adaptive_warnings(part.model, limit, extra, (genn.net.populations[pname].n,),
+                                      population=pname)
+        if (limit >= 0).any():
+            genn.write_state(pname, LIMIT_STEP, np.full_like(limit, -1))
+        if extra.any():
+            genn.write_state(pname, EXTRA_CROSSINGS, np.zeros_like(extra))
+    return messages
 
 
 class PopulationView:
