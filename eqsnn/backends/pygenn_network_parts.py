@@ -64,7 +64,8 @@ def population_part(genn, pop, index):
         init = {**build.init, **init}
     model = network_neuron(pop.ir, tuple((c.name, c.target_input) for c in pop.incoming))
     # the numerical check, every state in every step (a network runs no second pass)
-    model = with_checks(model, genn.precision, defer=False)
+    if net.check:
+        model = with_checks(model, genn.precision, defer=False)
     values = prepare_params(model, params, (pop.n,), genn.precision)
     arrays = prepare_arrays(model, params, genn.precision)
     precompute = host.evaluate_precompute(model, values, genn.dt)
@@ -95,7 +96,9 @@ def connection_part(genn, conn):
         wu = weight_update_spec("static", heterogeneous_delay=hetero)
     # the numerical check of the synapse states, in the postsynaptic model's code: every
     # state in every step, as for the populations (see connection_report)
-    model = with_checks(conn.synapse_model, genn.precision, defer=False)
+    model = conn.synapse_model
+    if genn.net.check:
+        model = with_checks(model, genn.precision, defer=False)
     ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
     n_target = conn.target.n
     values = prepare_params(model, conn.synapse_params, (n_target,), genn.precision)
