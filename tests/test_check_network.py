@@ -4,6 +4,8 @@ the network runs through its Simulator (a readout) fails without stopping the ru
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,8 @@ from eqsnn.network import Delta, Network
 from eqsnn.neurons import LeakyIntegrate
 
 BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+PYGENN = pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
+    importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")])
 
 BOUNDED = eqsnn.compile("""
 neuron Bounded
@@ -74,7 +78,7 @@ def test_a_population_run_through_its_simulator_fails_without_stopping_the_run(b
                                   [0, 0, 0, 0.5, 0, 0.5, 0.5, 0, 0, 0])
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
 def test_the_bounds_of_a_synapse_state_are_checked_and_named_by_their_connection(backend):
     grow = eqsnn.compile("""
 synapse Bounded
@@ -103,6 +107,48 @@ synapse Bounded
         net2.connect(net2.add_spike_source("s", 1, steps=[2], neurons=[0]), "a", grow,
                      synapse_init={"g": 1e21})
         net2.run(1)
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
+def test_a_synapse_state_that_becomes_infinite_is_named_by_its_connection(backend):
+    # g grows by e per step from the arrival at step 2; the output stays within [0, 1], so
+    # only the synapse state fails (the target's V stays finite)
+    runaway = eqsnn.compile("""
+synapse Runaway
+    state g = 0.0
+    dg/dt = g / 1.0
+    on_spike: g += w
+    output: clip(g, 0.0, 1.0)
+""")
+    lif = eqsnn.compile("neuron Lif\n    state V = 0.0\n    input Isyn = 0.0\n"
+                        "    dV/dt = -V / 10.0\n    after: V += Isyn\n")
+    net = Network(dt=1.0, precision="float32", backend=backend)
+    src = net.add_spike_source("s", 1, steps=[1], neurons=[0])
+    net.add_population("a", lif, 3)
+    net.add_population("b", lif, 1)
+    net.connect(src, "b", Delta(), weight=0.5, delay=1)
+    conn = net.connect(src, "a", runaway, weight=[[0.0, 0.0, 1e30]], delay=1, name="fast")
+    # the oracle: float32, g = 1e30 e^(k - 1) at the end of step k >= 2, until it overflows
+    g, k = np.float32(1e30), 2
+    with np.errstate(over="ignore"):
+        while np.isfinite(g * np.float32(np.e)):
+            g, k = g * np.float32(np.e), k + 1
+    assert k == 21
+    with pytest.raises(NumericalError) as caught:
+        net.run(30, record={"a": ["V"]})
+    error = caught.value
+    assert (error.population, error.step, error.neuron, error.count) == ("a", k, 2, 1)
+    assert error.state == "fast__g"
+    assert str(error).startswith("population 'a': g (synapse of connection 'fast') became "
+                                 f"NaN or infinite at step {k}")
+    assert error.hint.startswith("look at the weights of connection 'fast'")
+    assert np.isfinite(error.result["a"].vars["V"]).all()
+    assert net.step == 30
+    assert np.isinf(conn.state["g"][0, 2]) and np.isfinite(conn.state["g"][0, :2]).all()
+    # the record was cleared: the next run reports its own first step
+    with pytest.raises(NumericalError, match="at step 30 "):
+        net.run(2)
+    assert net.step == 32
 
 
 @pytest.mark.parametrize("declaration, what", [
@@ -147,3 +193,54 @@ def test_network_values_that_overflow_float32_are_refused(where):
             net.run(2, inputs={"a": {"Isyn": 1e39}})
     assert "precision='float64'" in caught.value.hint
     assert net.step == 0
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
+def test_a_network_without_the_check_gives_the_same_bits_and_reports_nothing(backend, fuse):
+    grow = eqsnn.compile("synapse Grow\n    param tau = 5.0 (> 0)\n    state g = 0.0 (< 1e20)\n"
+                         "    dg/dt = -g / tau\n    on_spike: g += w\n    output: g\n")
+    lif = eqsnn.compile("neuron Lif\n    state V = 0.0\n    input Isyn = 0.0\n"
+                        "    dV/dt = -V / 10.0\n    after: V += Isyn\n"
+                        "    threshold: V >= 1\n    reset: V = 0.0\n")
+
+    def network(check, weight):
+        net = Network(dt=1.0, precision="float32", backend=backend, check=check)
+        net._fuse = fuse
+        src = net.add_spike_source("s", 2, steps=[1, 2, 4, 7, 8], neurons=[0, 1, 0, 1, 0])
+        net.add_population("a", BOUNDED, 3)
+        net.add_population("b", lif, 2)
+        net.connect(src, "a", Delta(), weight=[[0.6, 0.2, 0.5], [0.5, 0.7, 0.1]], delay=1)
+        net.connect("a", "b", grow, weight=0.4, delay=2)
+        net.connect(src, "b", grow, weight=[[0.3, weight], [0.2, 0.1]], delay=1, name="big")
+        return net
+
+    record = {"a": ["V", "spikes"], "b": ["V", "spikes"], "c1": ["g"], "big": ["g"]}
+    runs = [network(check, 0.3).run(15, record=record) for check in (True, False)]
+    for name, states in record.items():
+        for state in states:
+            if state == "spikes":
+                assert len(runs[0][name].spikes.step) > 0
+                for field in ("step", "batch", "neuron"):
+                    np.testing.assert_array_equal(getattr(runs[1][name].spikes, field),
+                                                  getattr(runs[0][name].spikes, field))
+            else:
+                np.testing.assert_array_equal(runs[1][name].vars[state],
+                                              runs[0][name].vars[state])
+    # g of 'big' leaves its bounds: reported with the check, not without
+    with pytest.raises(NumericalError, match="g \\(synapse of connection 'big'\\) left its"):
+        network(True, 1e30).run(15)
+    net = network(False, 1e30)
+    assert net.check is False
+    result = net.run(15, record={"big": ["g"]})
+    assert result["big"].vars["g"][:, 0, 1].max() > 1e20
+    # the check is not in what the backend runs: no hidden record, no test in the step
+    models = ([net._genn.pops[p].model for p in ("a", "b")]
+              + [net._genn.conns[c].model for c in net.connections]
+              if backend == "pygenn" else [net.populations[p]._sim._emitted for p in ("a", "b")])
+    assert all("_check_step" not in {s.name for s in m.states} for m in models)
+
+
+def test_the_check_switch_of_a_network_is_a_flag():
+    with pytest.raises(ParameterError, match="check must be True or False, not 0"):
+        Network(check=0)

@@ -7,7 +7,7 @@ import importlib.util
 
 import numpy as np
 import pytest
-from test_adaptive import ADEX
+from test_adaptive import ADEX, QIF
 
 import eqsnn
 from eqsnn.network import Exponential, Network
@@ -16,6 +16,8 @@ from eqsnn.network import Exponential, Network
 ADEX_SYN = ADEX.replace("input I", "input Isyn").replace("(I ", "(Isyn ").replace(
     " I ", " Isyn ").replace("+ I)", "+ Isyn)")
 BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+PYGENN = pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
+    importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")])
 
 
 def _network(backend: str):
@@ -69,3 +71,30 @@ def test_adaptive_network_on_pygenn_matches_numpy():
     scale = np.ptp(numpy_run["b"].vars["V"])
     np.testing.assert_allclose(genn_run["b"].vars["V"], numpy_run["b"].vars["V"], rtol=0,
                                atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
+def test_the_adaptive_warnings_of_a_network_name_the_population(backend, fuse):
+    # three populations of one neuron model: b is driven to several crossings per step, c
+    # (a bound of 2 substeps) reaches its bound; a, at rest, warns of nothing
+    qif, two = eqsnn.compile(QIF), eqsnn.compile(QIF + "    method: adaptive(max_substeps=2)\n")
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net._fuse = fuse
+    for name, model in (("a", qif), ("b", qif), ("c", two)):
+        net.add_population(name, model, 2)
+    with pytest.warns(eqsnn.EqsnnWarning) as caught:
+        net.run(5, inputs={"a": {"I": 0.0}, "b": {"I": 100.0}, "c": {"I": 0.0}})
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("population 'b' (FastQuadratic): ")
+    assert "second threshold crossing(s) inside a step" in messages[0]
+    assert messages[1].startswith("population 'c' (FastQuadratic): the adaptive integrator "
+                                  "reached its bound of 2 substeps")
+    assert "first at step 0 (lane 0, neuron 0)" in messages[1]
+    # each record was cleared: the next run reports its own (b, undriven, has no crossings)
+    with pytest.warns(eqsnn.EqsnnWarning) as caught:
+        net.run(3, inputs={"a": {"I": 0.0}, "b": {"I": 0.0}, "c": {"I": 0.0}})
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and messages[0].startswith("population 'c' (FastQuadratic): ")
+    assert "first at step 5 (lane 0, neuron 0)" in messages[0]

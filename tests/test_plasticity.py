@@ -377,6 +377,19 @@ def test_a_plastic_state_that_overflows_is_reported_after_the_run():
     assert net.step == 6  # the network advanced, as a Simulator does
 
 
+def test_a_plastic_state_is_not_checked_in_a_network_without_the_check():
+    blowup = eqsnn.compile(BASE + "    on_post: w = w * 1e300\n    pre_spike: x += 1.0\n")
+    fire = np.zeros((6, 1, 1))
+    fire[[2, 4]] = 1.0
+    net = Network(dt=1.0, precision="float64", check=False)
+    src = net.add_spike_source("src", 1, steps=[0], neurons=[0])
+    post = net.add_population("post", FORCED, 1)
+    conn = net.connect(src, post, Delta(), weight=1e10, delay=1, weight_update=blowup)
+    net.run(6, inputs={"post": {"fire": fire}})  # raised with the check (the test above)
+    assert np.isinf(conn.weights).all()
+    net.run(1)  # nothing was left to be raised by a later run either
+
+
 def test_a_constant_infinity_written_to_many_synapses_is_reported():
     net = Network(dt=1.0, precision="float32")
     src = net.add_spike_source("src", 3, steps=[0, 0, 0], neurons=[0, 1, 2])

@@ -36,12 +36,12 @@ import numpy as np
 from ..errors import BackendError
 from ..printing.genn import genn_precision
 from ..printing.genn_network import DELAY_VAR, WEIGHT_VAR, connection_input
-from ..runtime.checks import CHECK_STEP, raise_earliest, raise_first_failure
 from . import numpy_dtype, pygenn_plastic
 from .pygenn_network_parts import (
     PopulationView,
     connection_part,
     genn_model_classes,
+    network_report,
     population_part,
 )
 from .pygenn_runtime import _claim, _release, cache_dir, genn_backend, quiet_build
@@ -250,7 +250,7 @@ class GeNNNetwork:
                 state = name[len(prefix):]
                 part = self.conns[conn.name]
                 genn_name = part.ps.names[state]
-                dtype = numpy_dtype(conn.synapse_model.state(state).dtype, self.precision)
+                dtype = numpy_dtype(part.model.state(state).dtype, self.precision)
                 return self._read([self.synapses[lane][conn.name].psm_vars[genn_name]
                                    for lane in range(self.lanes)], pop.n).astype(dtype)
         part = self.pops[pname]
@@ -262,21 +262,21 @@ class GeNNNetwork:
         part = self.pops[pname]
         self._write_var(pname, part.names[name], np.asarray(value))
 
+    def write_synapse_state(self, cname, name, value):
+        """Write state ``name`` of connection ``cname``'s synapse model (``(batch, n)``)."""
+        self._write_psm(cname, self.conns[cname].ps.names[name], np.asarray(value))
+
     def reset(self):
         self.genn.unload()
         self._load()
 
     def report(self, result):
-        """Raise the earliest failure of the numerical check of the populations in the run
-        that gave ``result``, naming its population (every record is cleared first); the
-        network stays advanced."""
-        raise_earliest(
-            (pname, lambda p=pname, part=part: raise_first_failure(
-                lambda name: self.read_state(p, name),
-                lambda name, value: self.write_state(p, name, value),
-                part.model, self.dt, (self.net.populations[p].n,), result))
-            for pname, part in self.pops.items()
-            if not part.source and CHECK_STEP in part.names)
+        """Raise the earliest failure of the numerical check of the populations and of the
+        synapse states of their incoming connections in the run that gave ``result``, naming
+        its population (every record is cleared first), after warning where the adaptive
+        integrator reached its bound or a threshold was crossed twice in a step (a warning
+        raised as an error loses to the failure); the network stays advanced."""
+        network_report(self, result)
 
     def _push_weights(self):
         for cname, conn in self.net.connections.items():

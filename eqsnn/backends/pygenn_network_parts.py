@@ -4,16 +4,28 @@ network reads (:class:`PopulationView`).  See :mod:`eqsnn.backends.pygenn_networ
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 
-from ..errors import BackendError, ParameterError
+from ..errors import BackendError, NumericalError, ParameterError
+from ..pipeline import EqsnnWarning
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
 from ..runtime import host
-from ..runtime.checks import with_checks
+from ..runtime.checks import (
+    CHECK_STEP,
+    checked_states,
+    raise_earliest,
+    raise_first_failure,
+    with_checks,
+)
+from ..runtime.reports import adaptive_warnings
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
-__all__ = ["PopulationView", "connection_part", "genn_model_classes", "population_part"]
+__all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
+           "genn_model_classes", "network_report", "population_part"]
 
 
 class _Part:
@@ -52,7 +64,8 @@ def population_part(genn, pop, index):
         init = {**build.init, **init}
     model = network_neuron(pop.ir, tuple((c.name, c.target_input) for c in pop.incoming))
     # the numerical check, every state in every step (a network runs no second pass)
-    model = with_checks(model, genn.precision, defer=False)
+    if net.check:
+        model = with_checks(model, genn.precision, defer=False)
     values = prepare_params(model, params, (pop.n,), genn.precision)
     arrays = prepare_arrays(model, params, genn.precision)
     precompute = host.evaluate_precompute(model, values, genn.dt)
@@ -81,7 +94,11 @@ def connection_part(genn, conn):
         wu = None
     else:
         wu = weight_update_spec("static", heterogeneous_delay=hetero)
+    # the numerical check of the synapse states, in the postsynaptic model's code: every
+    # state in every step, as for the populations (see connection_report)
     model = conn.synapse_model
+    if genn.net.check:
+        model = with_checks(model, genn.precision, defer=False)
     ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
     n_target = conn.target.n
     values = prepare_params(model, conn.synapse_params, (n_target,), genn.precision)
@@ -92,7 +109,74 @@ def connection_part(genn, conn):
     initial = initial_states(model, values, precompute, conn.synapse_init, genn.batch,
                              (n_target,), genn.dt, genn.precision)
     values.update(precompute)
-    return _Part(wu=wu, ps=ps, values=values, init=initial, hetero=hetero, plastic=plastic)
+    return _Part(wu=wu, ps=ps, model=model, values=values, init=initial, hetero=hetero,
+                 plastic=plastic)
+
+
+def connection_report(genn, cname, result):
+    """Raise the :class:`~eqsnn.errors.NumericalError` of the earliest failure of the
+    synapse states of connection ``cname`` in the run that gave ``result`` (clearing its
+    record), naming the state ``<cname>__<state>`` as the composed model of a network on
+    numpy or c does (:func:`eqsnn.runtime.checks.raise_earliest` words it)."""
+    part, conn = genn.conns[cname], genn.net.connections[cname]
+    if CHECK_STEP not in part.ps.names:  # no float state: nothing checked
+        return
+    checked = {s.name for s in checked_states(part.model)}
+    named = part.model.replace(states=tuple(
+        dataclasses.replace(s, name=f"{cname}__{s.name}") if s.name in checked else s
+        for s in part.model.states))
+    raise_first_failure(
+        lambda name: genn.read_state(conn.target.name, f"{cname}__{name}"),
+        lambda name, value: genn.write_synapse_state(cname, name, value),
+        named, genn.dt, (conn.target.n,), result)
+
+
+def network_report(genn, result):
+    """What :meth:`~eqsnn.backends.pygenn_network.GeNNNetwork.report` does: the numerical
+    check of every population and connection (:func:`connection_report`), the earliest
+    failure raised, after the adaptive integrator's warnings (:func:`adaptive_messages`)."""
+    messages, reports = adaptive_messages(genn), []
+    for pname, part in genn.pops.items():
+        if part.source:
+            continue
+        if CHECK_STEP in part.names:
+            reports.append((pname, lambda p=pname, part=part: raise_first_failure(
+                lambda name: genn.read_state(p, name),
+                lambda name, value: genn.write_state(p, name, value),
+                part.model, genn.dt, (genn.net.populations[p].n,), result)))
+        reports += [(pname, lambda c=conn.name: connection_report(genn, c, result))
+                    for conn in genn.net.populations[pname].incoming]
+    try:
+        raise_earliest(reports)
+    except NumericalError as failure:
+        error = failure
+    else:
+        error = None
+    try:
+        for message in messages:
+            warnings.warn(message, EqsnnWarning, stacklevel=6)  # Network.run's caller
+    finally:
+        if error is not None:
+            raise error
+
+
+def adaptive_messages(genn) -> list[str]:
+    """The adaptive integrator's warnings about the run just done (the substep bound
+    reached, second crossings in a step), each naming its population, every record
+    cleared, as ``Simulator.run`` reports them for one population."""
+    from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP
+    messages = []
+    for pname, part in genn.pops.items():
+        if part.source or LIMIT_STEP not in part.names:
+            continue
+        limit, extra = (genn.read_state(pname, name) for name in (LIMIT_STEP, EXTRA_CROSSINGS))
+        messages += adaptive_warnings(part.model, limit, extra, (genn.net.populations[pname].n,),
+                                      population=pname)
+        if (limit >= 0).any():
+            genn.write_state(pname, LIMIT_STEP, np.full_like(limit, -1))
+        if extra.any():
+            genn.write_state(pname, EXTRA_CROSSINGS, np.zeros_like(extra))
+    return messages
 
 
 class PopulationView:

@@ -60,11 +60,17 @@ class Network(WindowedRun):
     On ``c`` a run is one call into C (:mod:`eqsnn.network.fused`);
     ``unfused_reason`` says, once the network is built, why it runs in windows of the
     smallest delay instead (None where it runs fused).
+
+    ``check=False`` leaves the numerical check out of every population, synapse and
+    plastic connection, as ``Simulator(..., check=False)`` does (for speed measurements):
+    a healthy run gives the same states and spikes, and no failure is reported.
     """
 
     def __init__(self, *, dt=1.0, batch_size=1, backend="numpy", precision="float32", seed=0,
-                 fast_math=False):
+                 fast_math=False, check=True):
         from ..runtime import arguments  # the Simulator's argument checks
+        from ..runtime.values import as_flag
+        self.check = as_flag("check", check)
         self.dt = arguments.time_step_value(dt)
         self.batch_size = arguments.positive_int("batch_size", batch_size)
         self.precision = arguments.precision_name(precision)
@@ -257,8 +263,10 @@ class Network(WindowedRun):
                 pop._model if pop._build is not None else pop.ir)
             pop._sim = Simulator(model, pop.n, batch_size=self.batch_size, dt=self.dt,
                                  backend=self.backend, precision=self.precision, params=params,
-                                 init=init, seed=seed, fast_math=self.fast_math)
+                                 init=init, seed=seed, fast_math=self.fast_math,
+                                 check=self.check)
             check_every_step(pop._sim)
+            pop._sim._population = pop.name  # named in its warnings
         self._d_min = min((int(np.min(c._delays)) for c in self.connections.values()
                            if c.n_synapses), default=None)
         self._d_max = max((int(np.max(c._delays)) for c in self.connections.values()

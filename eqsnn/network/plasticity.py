@@ -252,7 +252,8 @@ class Plastic:
 
     def _watch(self, name, lane, where, values) -> None:
         """Remember the first state that became NaN or infinite (raised after the run)."""
-        if self.failure is not None or self.dtypes[name] != self.dtype:
+        if (self.failure is not None or self.dtypes[name] != self.dtype
+                or not self.conn.network.check):  # Network(check=False)
             return
         shape = np.shape(lane)
         bad = ~np.isfinite(np.broadcast_to(values, shape))

@@ -37,6 +37,10 @@ __all__ = ["RunReports", "started_bad"]
 class RunReports:
     """The Simulator's reports after a run (a base class, holding no state of its own)."""
 
+    #: the name of the network population this Simulator steps, which its warnings name
+    #: (a network sets it; a NumericalError is named by the network itself)
+    _population: str | None = None
+
     def _second_pass(self, snapshot: Snapshot, arguments) -> bool:
         """Where a state whose test waits for a second pass (``runtime.checks.sticky_states``:
         once NaN or infinite, it stays so) is not finite after the run, run the steps again
@@ -81,7 +85,8 @@ class RunReports:
             limit, extra = (self._runner.get_state(name)
                             for name in (LIMIT_STEP, EXTRA_CROSSINGS))
             bound_reached = bool((limit >= 0).any())
-            messages = adaptive_warnings(self.model, limit, extra, self.shape)
+            messages = adaptive_warnings(self.model, limit, extra, self.shape,
+                                         population=self._population)
             if (limit >= 0).any():
                 self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
             if extra.any():
@@ -137,10 +142,13 @@ def _peek(runner, name: str) -> np.ndarray:
         runner.get_state(name))
 
 
-def adaptive_warnings(model: ir.Model, limit_steps, extra_crossings, shape=()) -> list[str]:
+def adaptive_warnings(model: ir.Model, limit_steps, extra_crossings, shape=(),
+                      population: str | None = None) -> list[str]:
     """Warnings about one run from the hidden states: the substep bound reached, second
     crossings in one step; ``limit_steps`` and ``extra_crossings`` are ``(batch, n)``, the
-    population's ``shape`` names a neuron by its index too (as a numerical error does)."""
+    population's ``shape`` names a neuron by its index too (as a numerical error does);
+    each begins with the model's name, or in a network ``population 'b' (Model)``."""
+    name = model.name if population is None else f"population {population!r} ({model.name})"
     messages = []
     hit = limit_steps >= 0
     if hit.any():
@@ -150,7 +158,7 @@ def adaptive_warnings(model: ir.Model, limit_steps, extra_crossings, shape=()) -
         index = (f" {tuple(int(i) for i in np.unravel_index(neuron, shape))}"
                  if len(shape) > 1 else "")
         messages.append(
-            f"{model.name}: the adaptive integrator reached its bound of {bound} substeps in a "
+            f"{name}: the adaptive integrator reached its bound of {bound} substeps in a "
             f"step for {int(hit.sum())} neuron(s), first at step {int(limit_steps[lane, neuron])}"
             f" (lane {lane}, neuron {neuron}{index}); there it took the rest of the step in one "
             "substep, less accurately: raise adaptive(max_substeps=...), loosen rtol/atol, or "
@@ -158,7 +166,7 @@ def adaptive_warnings(model: ir.Model, limit_steps, extra_crossings, shape=()) -
     extra = int(extra_crossings.sum())
     if extra:
         messages.append(
-            f"{model.name}: {extra} second threshold crossing(s) inside a step (at most one spike "
+            f"{name}: {extra} second threshold crossing(s) inside a step (at most one spike "
             "per neuron per step is emitted; each crossing was reset): a smaller dt resolves them, "
             "unless the reset leaves the threshold holding (a reset value at or beyond the "
             "threshold), where every reset is a crossing again at once")
