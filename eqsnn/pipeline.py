@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import os
+import sys
 import warnings
 from collections.abc import Mapping
 
@@ -30,12 +32,24 @@ class EqsnnWarning(UserWarning):
     """A model compiles, but not the way its author probably hoped (e.g. RK4, not exact)."""
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str) -> None:
+    """An :class:`EqsnnWarning` shown at the first caller outside eqsnn (the user's line:
+    ``sim.run``, ``net.run``, ``eqsnn.compile``), however deep inside eqsnn it is raised."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, EqsnnWarning, stacklevel=level + 1)
+
+
 def compile_ir(text: str, filename: str | None = None, switches: dict | None = None) -> ir.Model:
     """Model text → validated :class:`ir.Model`."""
     key = tuple(sorted(_checked_switches(switches).items()))
     model = _compile_cached(text, filename, key)
     for message in model.method.warnings:
-        warnings.warn(f"{model.name}: {message}", EqsnnWarning, stacklevel=3)
+        warn(f"{model.name}: {message}")
     return model
 
 

@@ -424,8 +424,9 @@ def test_a_bound_of_one_substep_takes_the_step_in_one_substep_and_says_so():
     """max_substeps=1 has no whole-step try before the loop: the one substep is the bound."""
     sim = eqsnn.Simulator(eqsnn.compile(ADEX + "    method: adaptive(max_substeps=1)\n"),
                           1, dt=0.1, precision="float64")
-    with pytest.warns(EqsnnWarning, match="reached its bound of 1 substeps"):
+    with pytest.warns(EqsnnWarning, match="reached its bound of 1 substeps") as caught:
         result = sim.run(20, inputs={"I": 500.0}, record=["V"])
+    assert caught[0].filename == __file__  # shown at the sim.run line, not inside eqsnn
     exact = eqsnn.Simulator(eqsnn.compile(ADEX), 1, dt=0.1, precision="float64")
     reference = exact.run(20, inputs={"I": 500.0}, record=["V"])
     np.testing.assert_allclose(result.vars["V"], reference.vars["V"], rtol=1e-6)

@@ -87,6 +87,8 @@ def test_the_adaptive_warnings_of_a_network_name_the_population(backend, fuse):
         net.run(5, inputs={"a": {"I": 0.0}, "b": {"I": 100.0}, "c": {"I": 0.0}})
     messages = sorted(str(w.message) for w in caught)
     assert len(messages) == 2, messages
+    # shown at the user's line (net.run above), not inside eqsnn
+    assert {w.filename for w in caught} == {__file__}, [w.filename for w in caught]
     assert messages[0].startswith("population 'b' (FastQuadratic): ")
     assert "second threshold crossing(s) inside a step" in messages[0]
     assert messages[1].startswith("population 'c' (FastQuadratic): the adaptive integrator "

@@ -5,12 +5,11 @@ network reads (:class:`PopulationView`).  See :mod:`eqsnn.backends.pygenn_networ
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 
 from ..errors import BackendError, NumericalError, ParameterError
-from ..pipeline import EqsnnWarning
+from ..pipeline import warn
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
 from ..runtime import host
@@ -154,7 +153,7 @@ def network_report(genn, result):
         error = None
     try:
         for message in messages:
-            warnings.warn(message, EqsnnWarning, stacklevel=6)  # Network.run's caller
+            warn(message)
     finally:
         if error is not None:
             raise error

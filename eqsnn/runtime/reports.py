@@ -11,13 +11,11 @@ state of its own.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .. import ir
 from ..errors import NumericalError
-from ..pipeline import EqsnnWarning
+from ..pipeline import warn
 from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP
 from .checks import (
     CHECK_ALL,
@@ -108,7 +106,7 @@ class RunReports:
                                   "a runaway that the threshold does not catch")
         try:
             for message in messages:
-                warnings.warn(message, EqsnnWarning, stacklevel=3)
+                warn(message)
         finally:
             if error is not None:
                 raise error
