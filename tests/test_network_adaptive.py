@@ -100,3 +100,25 @@ def test_the_adaptive_warnings_of_a_network_name_the_population(backend, fuse):
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1 and messages[0].startswith("population 'c' (FastQuadratic): ")
     assert "first at step 5 (lane 0, neuron 0)" in messages[0]
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
+def test_a_failure_in_a_network_after_the_substep_bound_points_to_the_bound(backend):
+    """As for a Simulator (test_adaptive_attacks.py): Izhikevich at dt = 1 ms with at most 3
+    substeps a step runs away in the step taken in one substep; the network's error names
+    the population and its hint the bound (on pygenn it gave the method's usual hint)."""
+    from test_adaptive import IZHIKEVICH
+
+    from eqsnn.errors import NumericalError
+
+    bounded = eqsnn.compile(IZHIKEVICH.replace(
+        "    threshold", "    method: adaptive(max_substeps=3)\n    threshold"))
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net.add_population("quiet", eqsnn.compile(IZHIKEVICH), 1)
+    net.add_population("bounded", bounded, 1)
+    with pytest.warns(eqsnn.EqsnnWarning, match="reached its bound of 3 substeps"):
+        with pytest.raises(NumericalError) as caught:
+            net.run(20)
+    assert caught.value.population == "bounded"
+    assert "raise adaptive(max_substeps=...)" in caught.value.hint
+    assert "tighten" not in caught.value.hint

@@ -20,7 +20,7 @@ from ..runtime.checks import (
     raise_first_failure,
     with_checks,
 )
-from ..runtime.reports import adaptive_warnings
+from ..runtime.reports import adaptive_warnings, point_to_the_bound
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
@@ -134,7 +134,7 @@ def network_report(genn, result):
     """What :meth:`~eqsnn.backends.pygenn_network.GeNNNetwork.report` does: the numerical
     check of every population and connection (:func:`connection_report`), the earliest
     failure raised, after the adaptive integrator's warnings (:func:`adaptive_messages`)."""
-    messages, reports = adaptive_messages(genn), []
+    (messages, bound), reports = adaptive_messages(genn), []
     for pname, part in genn.pops.items():
         if part.source:
             continue
@@ -149,6 +149,9 @@ def network_report(genn, result):
         raise_earliest(reports)
     except NumericalError as failure:
         error = failure
+        model = genn.pops[failure.population].model if failure.population in bound else None
+        if model is not None and failure.state in {s.name for s in model.states}:
+            point_to_the_bound(failure, model)  # a state of the population, not a synapse's
     else:
         error = None
     try:
@@ -159,12 +162,13 @@ def network_report(genn, result):
             raise error
 
 
-def adaptive_messages(genn) -> list[str]:
+def adaptive_messages(genn) -> tuple[list[str], set[str]]:
     """The adaptive integrator's warnings about the run just done (the substep bound
     reached, second crossings in a step), each naming its population, every record
-    cleared, as ``Simulator.run`` reports them for one population."""
+    cleared, as ``Simulator.run`` reports them for one population; and the populations
+    that reached their bound."""
     from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP
-    messages = []
+    messages, bound = [], set()
     for pname, part in genn.pops.items():
         if part.source or LIMIT_STEP not in part.names:
             continue
@@ -172,10 +176,11 @@ def adaptive_messages(genn) -> list[str]:
         messages += adaptive_warnings(part.model, limit, extra, (genn.net.populations[pname].n,),
                                       population=pname)
         if (limit >= 0).any():
+            bound.add(pname)
             genn.write_state(pname, LIMIT_STEP, np.full_like(limit, -1))
         if extra.any():
             genn.write_state(pname, EXTRA_CROSSINGS, np.zeros_like(extra))
-    return messages
+    return messages, bound
 
 
 class PopulationView:

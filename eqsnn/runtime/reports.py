@@ -29,7 +29,7 @@ from .checks import (
 from .guard import Snapshot
 from .result import Result
 
-__all__ = ["RunReports", "started_bad"]
+__all__ = ["RunReports", "point_to_the_bound", "started_bad"]
 
 
 class RunReports:
@@ -96,14 +96,8 @@ class RunReports:
                                     self.model, self.dt, self.shape, result)
             except NumericalError as failure:
                 error = failure
-                on_grid = "spikes on the step grid" in dict(self.model.method.reasons).get(
-                    "adaptive", "")  # then the hint says why the threshold lets it run away
-                if bound_reached and not on_grid:  # tighter tolerances need more substeps
-                    error.hint = ("the adaptive integrator reached its bound of substeps in "
-                                  "this run (see the warning), where it took the rest of a "
-                                  "step in one substep: raise adaptive(max_substeps=...) or "
-                                  "loosen rtol/atol; if the bound is reached anyway, look for "
-                                  "a runaway that the threshold does not catch")
+                if bound_reached:
+                    point_to_the_bound(error, self.model)
         try:
             for message in messages:
                 warn(message)
@@ -169,3 +163,16 @@ def adaptive_warnings(model: ir.Model, limit_steps, extra_crossings, shape=(),
             "unless the reset leaves the threshold holding (a reset value at or beyond the "
             "threshold), where every reset is a crossing again at once")
     return messages
+
+
+def point_to_the_bound(error: NumericalError, model: ir.Model) -> None:
+    """The hint of a failure in a run where the adaptive integrator reached its substep
+    bound: tighter tolerances (the method's usual hint) need more substeps.  Where the
+    threshold is tested on the grid only, the hint already says why it lets a state run
+    away, and stays."""
+    on_grid = "spikes on the step grid" in dict(model.method.reasons).get("adaptive", "")
+    if not on_grid:
+        error.hint = ("the adaptive integrator reached its bound of substeps in this run (see "
+                      "the warning), where it took the rest of a step in one substep: raise "
+                      "adaptive(max_substeps=...) or loosen rtol/atol; if the bound is reached "
+                      "anyway, look for a runaway that the threshold does not catch")
