@@ -9,7 +9,6 @@ import dataclasses
 import numpy as np
 
 from ..errors import BackendError, NumericalError, ParameterError
-from ..pipeline import warn
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
 from ..runtime import host
@@ -20,7 +19,7 @@ from ..runtime.checks import (
     raise_first_failure,
     with_checks,
 )
-from ..runtime.reports import adaptive_warnings, point_to_the_bound
+from ..runtime.reports import adaptive_warnings, point_to_the_bound, warn_then_raise
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
@@ -154,12 +153,7 @@ def network_report(genn, result):
             point_to_the_bound(failure, model)  # a state of the population, not a synapse's
     else:
         error = None
-    try:
-        for message in messages:
-            warn(message)
-    finally:
-        if error is not None:
-            raise error
+    warn_then_raise(messages, error)
 
 
 def adaptive_messages(genn) -> tuple[list[str], set[str]]:

@@ -29,7 +29,7 @@ from .checks import (
 from .guard import Snapshot
 from .result import Result
 
-__all__ = ["RunReports", "point_to_the_bound", "started_bad"]
+__all__ = ["RunReports", "point_to_the_bound", "started_bad", "warn_then_raise"]
 
 
 class RunReports:
@@ -98,12 +98,7 @@ class RunReports:
                 error = failure
                 if bound_reached:
                     point_to_the_bound(error, self.model)
-        try:
-            for message in messages:
-                warn(message)
-        finally:
-            if error is not None:
-                raise error
+        warn_then_raise(messages, error)
 
 
 def started_bad(error: NumericalError, snapshot: Snapshot, first_step: int, model) -> None:
@@ -176,3 +171,14 @@ def point_to_the_bound(error: NumericalError, model: ir.Model) -> None:
                       "the warning), where it took the rest of a step in one substep: raise "
                       "adaptive(max_substeps=...) or loosen rtol/atol; if the bound is reached "
                       "anyway, look for a runaway that the threshold does not catch")
+
+
+def warn_then_raise(messages, error: NumericalError | None) -> None:
+    """Each warning of a run, then its failure: the failure wins where a warning is raised
+    as an error (``-W error``), and so no record of the run is left unread."""
+    try:
+        for message in messages:
+            warn(message)
+    finally:
+        if error is not None:
+            raise error
