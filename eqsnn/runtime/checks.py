@@ -355,8 +355,7 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     elif method == "adaptive":
         hint = ("the adaptive integrator could not keep it finite; look for a runaway "
                 "(a threshold or reset that never catches it) or tighten its tolerances")
-        grid = dict(model.method.reasons).get("adaptive", "").partition(
-            "spikes on the step grid: ")[2]
+        grid = model.meta.get("adaptive", {}).get("grid_reason", "")
         if grid and model.threshold is not None:
             # a blow-up past the threshold inside the step is integrated through
             hint = (f"the threshold is tested only at the end of each step ({grid}), so a "

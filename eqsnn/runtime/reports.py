@@ -165,8 +165,7 @@ def point_to_the_bound(error: NumericalError, model: ir.Model) -> None:
     bound: tighter tolerances (the method's usual hint) need more substeps.  Where the
     threshold is tested on the grid only, the hint already says why it lets a state run
     away, and stays."""
-    on_grid = "spikes on the step grid" in dict(model.method.reasons).get("adaptive", "")
-    if not on_grid:
+    if not model.meta.get("adaptive", {}).get("grid_reason"):
         error.hint = ("the adaptive integrator reached its bound of substeps in this run (see "
                       "the warning), where it took the rest of a step in one substep: raise "
                       "adaptive(max_substeps=...) or loosen rtol/atol; if the bound is reached "

@@ -100,6 +100,7 @@ class AdaptiveUpdate:
     reset: tuple[ir.Statement, ...]
     in_step: str  # how spikes are found: a sentence for `eqsnn show`
     max_substeps: int
+    grid_reason: str = ""  # why spikes stay on the step grid ("": located inside the step)
 
 
 def _sym(name: str) -> sympy.Symbol:
@@ -174,7 +175,7 @@ def adaptive_update(system: System, threshold, reset, after_locals, options,
     params, states = _hidden_params(options), _hidden_states()
     if relation is None:
         return AdaptiveUpdate(params, states, tuple(update), threshold, tuple(reset), in_step,
-                              max_substeps)
+                              max_substeps, why_not)
     end_threshold, end_reset = _end_of_step(threshold, reset, rest, crossed)
     states += (ir.State(SPIKE_OFFSET, "float", sympy.Integer(0)),)
     update.insert(0, ir.Local(CROSSED_AT, "float", sympy.Float(0.0)))
