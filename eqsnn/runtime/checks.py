@@ -340,8 +340,8 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     step, lane, neuron, count = failure
     state = checked_states(model)[code // 2]
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
-    what = "neuron" if lanes == 1 else "neuron-lane"  # count is over (lane, neuron) pairs
-    others = f" (and {count - 1} other {what}{'s' * (count > 2)})" if count > 1 else ""
+    counted = "neuron" if lanes == 1 else "neuron-lane"  # count is over (lane, neuron) pairs
+    others = f" (and {count - 1} other {counted}{'s' * (count > 2)})" if count > 1 else ""
     if code % 2 == 0:
         what = f"{state.name} became NaN or infinite"
     else:

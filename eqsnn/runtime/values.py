@@ -96,19 +96,16 @@ def per_neuron(what: str, value, dtype: str, shape) -> np.ndarray:
 
 def _check_constraints(param: ir.Param, value: np.ndarray, unit=None) -> None:
     """Each constraint per neuron; the message in the param's declared unit, if it has one."""
-    def shown(number):
-        return _shown(number, unit)
-
     for constraint in param.constraints:
         holds = np.asarray(constraint.holds(value))
         if not holds.all():
             if value.ndim == 0:
-                got = f"got {shown(value)}"
+                got = f"got {_shown(value, unit)}"
             else:
                 neuron = int(np.argmin(holds))
-                got = f"neuron {neuron} has {shown(value[neuron])}"
+                got = f"neuron {neuron} has {_shown(value[neuron], unit)}"
             bound = (str(constraint) if unit is None
-                     else f"{constraint.op} {shown(constraint.bound)}")
+                     else f"{constraint.op} {_shown(constraint.bound, unit)}")
             raise ParameterError(f"{param.name} must be {bound}; {got}")
 
 
@@ -161,18 +158,15 @@ def check_bounds(model: ir.Model, state: ir.State, value: np.ndarray) -> None:
     as if the model had driven the state there."""
     unit = dict(model.units).get(state.name)
 
-    def shown(number):
-        return _shown(number, unit)
-
     for bound in state.bounds:
         holds = np.asarray(bound.holds(value))
         if not holds.all():
             where = np.unravel_index(int(np.argmin(holds)), holds.shape)
             at = f" at index {tuple(int(i) for i in where)}" if holds.ndim else ""
-            text = str(bound) if unit is None else f"{bound.op} {shown(bound.bound)}"
+            text = str(bound) if unit is None else f"{bound.op} {_shown(bound.bound, unit)}"
             raise ParameterError(
                 f"the value of state {state.name!r} violates its bound '{text}': "
-                f"{shown(value[where])}{at}",
+                f"{_shown(value[where], unit)}{at}",
                 hint=f"give {state.name} values that are {text}, or widen the bounds in "
                      "the model")
 
