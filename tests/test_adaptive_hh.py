@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
-from test_adaptive import compare
+from test_adaptive import ADEX, compare
 
 import eqsnn
 from eqsnn.pipeline import EqsnnWarning
@@ -96,3 +96,12 @@ def test_the_default_exponential_euler_drifts_where_the_adaptive_method_does_not
         errors[model.method] = worst
     assert errors["adaptive"] <= dt
     assert errors["exponential_euler"] > 20 * dt
+
+
+def test_show_says_exponential_euler_is_first_order_and_points_to_the_adaptive_method():
+    model = eqsnn.compile(HH)
+    assert model.method == "exponential_euler"
+    assert "first order" in model.reasons["exponential_euler"]
+    assert "'method: adaptive' where spike times matter" in model.reasons["adaptive"]
+    # a nonlinear model's default is the adaptive method: nothing to point to
+    assert "where spike times matter" not in str(eqsnn.compile(ADEX).reasons)
