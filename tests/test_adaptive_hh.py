@@ -11,6 +11,7 @@ with the crossing of 0 mV as an event (nothing reset there), inputs held over ea
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import numpy as np
@@ -105,3 +106,19 @@ def test_show_says_exponential_euler_is_first_order_and_points_to_the_adaptive_m
     assert "'method: adaptive' where spike times matter" in model.reasons["adaptive"]
     # a nonlinear model's default is the adaptive method: nothing to point to
     assert "where spike times matter" not in str(eqsnn.compile(ADEX).reasons)
+
+
+@pytest.mark.pygenn
+@pytest.mark.skipif(importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")
+def test_hodgkin_huxley_with_the_adaptive_method_runs_the_same_on_genn():
+    text = HH.rstrip() + "\n    method: adaptive\n"
+    runs = {}
+    for backend in ("numpy", "pygenn"):
+        sim = eqsnn.Simulator(eqsnn.compile(text), len(CURRENTS), dt=0.1, backend=backend,
+                              precision="float64")
+        runs[backend] = sim.run(500, inputs={"I": CURRENTS}, record=["V", "spikes"])
+    assert len(runs["numpy"].spikes.step) > 10
+    np.testing.assert_array_equal(runs["pygenn"].spikes.step, runs["numpy"].spikes.step)
+    np.testing.assert_array_equal(runs["pygenn"].spikes.neuron, runs["numpy"].spikes.neuron)
+    np.testing.assert_allclose(runs["pygenn"].vars["V"], runs["numpy"].vars["V"], rtol=0,
+                               atol=1e-9)
