@@ -47,6 +47,29 @@ def simulator(method: str, backend: str, n: int, dt: float, current):
     return sim
 
 
+def arguments(description: str, steps: int, repeats: int):
+    """``(args, n, current)``: the command line's --n, --steps and --repeats, and the step
+    currents of the benchmark's neurons (uniform in 0.3-1.5 nA)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--n", type=float, default=1e5)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    args = parser.parse_args()
+    n = int(args.n)
+    return args, n, np.random.default_rng(0).uniform(300.0, 1500.0, n)
+
+def time_runs(sim, current, steps: int, repeats: int, warm_up: int = 10) -> float:
+    """Best CPU ms per step of ``repeats`` runs of ``steps`` steps, after ``warm_up`` steps."""
+    best = float("inf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EqsnnWarning)
+        sim.run(warm_up, inputs={"I": current}, progress=False)
+        for _ in range(repeats):
+            began = time.process_time()
+            sim.run(steps, inputs={"I": current}, progress=False)
+            best = min(best, time.process_time() - began)
+    return 1e3 * best / steps
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=float, default=1e5)

@@ -16,10 +16,8 @@ thread, N = 1e5 (I uniform in 0.3-1.5 nA), CPU time per simulated millisecond.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -29,7 +27,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from adaptive import simulator  # noqa: E402  (bench/ is on sys.path)
+from adaptive import arguments, simulator, time_runs  # noqa: E402  (bench/ is on sys.path)
 from test_adaptive import ADEX, ADEX_I, ADEX_P, adex_rhs, reference  # noqa: E402
 
 import eqsnn  # noqa: E402
@@ -65,26 +63,11 @@ def accuracy(method: str, dt: float, references) -> tuple[int, float, float, flo
 
 def cost(method: str, dt: float, n: int, steps: int, repeats: int, current) -> float:
     """CPU ms per simulated ms on ``c``, one thread, best of ``repeats`` runs."""
-    sim = simulator(method, "c", n, dt, current)
-    best = float("inf")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EqsnnWarning)
-        sim.run(5, inputs={"I": current}, progress=False)
-        for _ in range(repeats):
-            began = time.process_time()
-            sim.run(steps, inputs={"I": current}, progress=False)
-            best = min(best, time.process_time() - began)
-    return 1e3 * best / steps / dt
+    return time_runs(simulator(method, "c", n, dt, current), current, steps, repeats, 5) / dt
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=float, default=1e5)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    n = int(args.n)
-    current = np.random.default_rng(0).uniform(300.0, 1500.0, n)
+    args, n, current = arguments(__doc__.split("\n")[0], 40, 3)
     # spike times do not depend on the grid: one reference, on the coarsest grid
     references = []
     for amp in ADEX_I:

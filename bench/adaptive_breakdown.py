@@ -19,7 +19,6 @@ eqsnn runs):
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
 import re
@@ -27,13 +26,11 @@ import sys
 import time
 import warnings
 
-import numpy as np
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from adaptive import simulator  # noqa: E402  (bench/ is on sys.path)
+from adaptive import arguments, simulator, time_runs  # noqa: E402  (bench/ is on sys.path)
 
 from eqsnn.backends import _toolchain  # noqa: E402
 from eqsnn.pipeline import EqsnnWarning  # noqa: E402
@@ -115,19 +112,6 @@ def build(method: str, n: int, current, edits):
         _toolchain.compile_shared_library = original
 
 
-def time_runs(sim, current, steps: int, repeats: int) -> float:
-    """Best ms per step of ``repeats`` runs of ``steps`` steps (CPU time), after a warm-up."""
-    best = float("inf")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EqsnnWarning)
-        sim.run(10, inputs={"I": current}, progress=False)
-        for _ in range(repeats):
-            began = time.process_time()
-            sim.run(steps, inputs={"I": current}, progress=False)
-            best = min(best, time.process_time() - began)
-    return 1e3 * best / steps
-
-
 def sections(sim, current, steps: int) -> dict:
     """ms per step of each section of one run of ``steps`` steps (TSC, calibrated on it)."""
     library = sim._runner.program.library
@@ -146,13 +130,7 @@ def sections(sim, current, steps: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=float, default=1e5)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    n = int(args.n)
-    current = np.random.default_rng(0).uniform(300.0, 1500.0, n)
+    args, n, current = arguments(__doc__.split("\n")[0], 200, 5)
     rk4 = time_runs(build("rk4", n, current, ()), current, args.steps, args.repeats)
     adaptive = build("adaptive", n, current, (with_sections,))
     total = time_runs(adaptive, current, args.steps, args.repeats)
