@@ -103,7 +103,7 @@ def test_show_says_exponential_euler_is_first_order_and_points_to_the_adaptive_m
     model = eqsnn.compile(HH)
     assert model.method == "exponential_euler"
     assert "first order" in model.reasons["exponential_euler"]
-    assert "'method: adaptive' where spike times matter" in model.reasons["adaptive"]
+    assert "'method: adaptive' where spike times or accuracy matter" in model.reasons["adaptive"]
     # a nonlinear model's default is the adaptive method: nothing to point to
     assert "where spike times matter" not in str(eqsnn.compile(ADEX).reasons)
 

@@ -246,8 +246,8 @@ def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tu
             reasons.append((m, "chosen: " + _why_chosen(m)))
         elif r is None and (method, m) == ("exponential_euler", "adaptive"):
             reasons.append((m, "applicable, not chosen: it costs more per step; write 'method: "
-                               "adaptive' where spike times matter (docs/numerics.md: "
-                               "exponential Euler's drift)"))
+                               "adaptive' where spike times or accuracy matter "
+                               "(docs/numerics.md: exponential Euler's drift)"))
         elif r is None:
             reasons.append((m, "applicable, but " + method.replace("_", " ") + " is preferred"))
         else:
@@ -262,7 +262,7 @@ def _why_chosen(method: str) -> str:
     return {
         "exact": "linear with constant coefficients, so the matrix-exponential update is exact",
         "exponential_euler": "each equation is linear in its own variable (first order: the "
-                             "other equations are frozen over the step)",
+                             "other states and t are frozen over the step)",
         "adaptive": "the system is nonlinear and deterministic: each step is tried whole as "
                     "one Cash–Karp 5(4) substep, and where its error or a crossing needs "
                     "more, taken in Dormand–Prince 5(4) substeps with error control",
