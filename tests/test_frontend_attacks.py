@@ -1,0 +1,109 @@
+"""Attacks on the single-population user surface (the language, the Simulator and its
+Result, the command line) that once gave a wrong number, a misleading message or an
+exception that was not an EqsnnError; each test here failed before its fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import eqsnn
+from eqsnn.errors import CheckError, EqsnnError, ParameterError
+
+LIF = """neuron Lif
+    param v_thresh = 1.0
+    param tau_mem = 20.0 (> 0)
+    state V = 0.0
+    input Isyn = 0.0
+    dV/dt = -V / tau_mem
+    after: V += Isyn
+    threshold: V >= v_thresh
+    reset: V -= v_thresh
+"""
+
+
+def _error(cls, text):
+    with pytest.raises(cls) as info:
+        eqsnn.compile(text)
+    return info.value
+
+
+# -- the language ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("literal", ["1e-400", "0.5e-330", "1E-999"])
+def test_a_literal_below_the_smallest_float_is_an_error_not_a_silent_zero(literal):
+    err = _error(CheckError, f"neuron A\n    param p = {literal}\n    state V = 1.0\n"
+                             "    dV/dt = -p * V\n")
+    assert (err.line, err.column) == (2, 15)
+    assert "too small for a float64" in str(err) and "would become 0" in str(err)
+    assert "write 0 if 0 is meant" in err.hint
+
+
+def test_a_quantity_below_the_smallest_float_is_an_error_not_a_silent_zero():
+    err = _error(CheckError, "neuron A\n    param p = 1e-320 pV\n    state V = 0 mV\n")
+    assert "1e-320 pV is too small for a float64" in str(err)
+    assert "smaller unit" in err.hint
+
+
+@pytest.mark.parametrize("text, value", [("0.0e-400", 0.0), ("0e5", 0.0), ("1e-300", 1e-300),
+                                         ("4.9e-324", 5e-324)])
+def test_zero_and_the_smallest_floats_are_still_accepted(text, value):
+    model = eqsnn.compile(f"neuron A\n    param p = {text}\n    state V = 0.0\n")
+    assert model.ir.params[0].default == value
+
+
+def test_a_default_outside_a_bound_with_a_unit_is_reported_in_one_unit():
+    """``(> 1 s)`` on a param in ms was reported as "the default 20.0 of tau violates
+    '> 1000'": the default and the bound in ms, with no unit to say so."""
+    err = _error(CheckError, "neuron A\n    param tau = 20 ms (> 1 s)\n    state V = 0.0\n")
+    assert "the default 20.0 ms of tau violates '> 1000 ms'" in str(err)
+    assert err.hint == "choose a default that is > 1000 ms"
+    err = _error(CheckError, "neuron A\n    state V = -70 mV (> -1 [uV])\n")
+    assert "the initial value -70 mV of V violates '> -0.001 mV'" in str(err)
+
+
+def test_a_bound_without_a_unit_keeps_its_message():
+    err = _error(CheckError, "neuron A\n    param tau = -1.0 (> 0)\n    state V = 0.0\n")
+    assert "the default -1.0 of tau violates '> 0'" in str(err)
+
+
+# -- the Simulator and its Result ------------------------------------------------------
+
+def test_a_unit_given_to_a_value_without_one_says_it_has_no_unit():
+    sim = eqsnn.Simulator(eqsnn.compile(LIF), 2)
+    with pytest.raises(ParameterError) as info:
+        sim.run(1, inputs={"Isyn": "5 mV"})
+    assert str(info.value).startswith(
+        "input 'Isyn' has no unit (dimensionless); got 5.0 mV (voltage)")
+    assert "is in dimensionless" not in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def result():
+    sim = eqsnn.Simulator(eqsnn.compile(LIF), (2, 3), batch_size=2)
+    return sim.run(20, inputs={"Isyn": 0.3}, record=["V", "spikes"])
+
+
+@pytest.mark.parametrize("n, fragment", [(3, "counts(3) leaves out spikes of neurons up to 5"),
+                                         (-1, "needs a non-negative integer n, not -1"),
+                                         (2.5, "needs a non-negative integer n, not 2.5")])
+def test_bad_counts_are_parameter_errors(result, n, fragment):
+    with pytest.raises(ParameterError, match=re.escape(fragment)) as info:
+        result.spikes.counts(n)
+    assert info.value.hint
+
+
+@pytest.mark.parametrize("kwargs, fragment", [({"lane": 2}, r"lane must be an int in \[0, 2\)"),
+                                              ({"neurons": 0}, "neurons must be a positive")])
+def test_bad_plot_arguments_are_parameter_errors(result, kwargs, fragment):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ParameterError, match=fragment):
+        result.plot(**kwargs)
+
+
+def test_plotting_a_run_of_no_steps_is_a_parameter_error():
+    pytest.importorskip("matplotlib")
+    sim = eqsnn.Simulator(eqsnn.compile(LIF), 2)
+    with pytest.raises(EqsnnError, match="no steps to plot"):
+        sim.run(0, record=["V"]).plot()
