@@ -107,3 +107,22 @@ def test_plotting_a_run_of_no_steps_is_a_parameter_error():
     sim = eqsnn.Simulator(eqsnn.compile(LIF), 2)
     with pytest.raises(EqsnnError, match="no steps to plot"):
         sim.run(0, record=["V"]).plot()
+
+
+# -- compare() -----------------------------------------------------------------------
+
+def test_compare_of_runs_without_spikes_reports_all_spikes_the_same(monkeypatch):
+    """Two backends that both emit no spike agree on every spike: the table showed
+    "spikes same 0.0%" for each compared backend of a silent run."""
+    from eqsnn.backends import REGISTRY
+
+    monkeypatch.setitem(REGISTRY, "numpy_twin", "eqsnn.backends.numpy")
+    comparison = eqsnn.compare(eqsnn.compile(LIF), ["numpy", "numpy_twin"], n=3, steps=5)
+    report = comparison.report("numpy_twin")
+    assert report.spike_counts == (0, 0) and report.status == "ok"
+    assert report.spikes_same_share == 1.0
+    assert str(comparison).count("100.0%") == 2  # the reference and the twin
+    spiking = eqsnn.compare(eqsnn.compile(LIF), ["numpy", "numpy_twin"], n=3, steps=20,
+                            inputs={"Isyn": 0.3})
+    assert spiking.report("numpy_twin").spike_counts[0] > 0
+    assert spiking.report("numpy_twin").spikes_same_share == 1.0

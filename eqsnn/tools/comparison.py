@@ -243,7 +243,7 @@ def _report(backend, result, ref, record, rtol, atol, precision, compile_s, run_
     variables = [_variable_diff(name, result.vars[name], ref.vars[name], rtol, atol, until)
                  for name in record]
     mine, theirs = _spike_set(result.spikes), _spike_set(ref.spikes)
-    share = len(mine & theirs) / max(len(mine | theirs), 1)
+    share = len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0  # none: same
     traces_ok = all(v.first_divergence is None for v in variables)
     spikes_ok = first_spike is None or precision == "float32"
     status = "ok" if traces_ok and spikes_ok else "differs"
