@@ -126,3 +126,28 @@ def test_compare_of_runs_without_spikes_reports_all_spikes_the_same(monkeypatch)
                             inputs={"Isyn": 0.3})
     assert spiking.report("numpy_twin").spike_counts[0] > 0
     assert spiking.report("numpy_twin").spikes_same_share == 1.0
+
+
+# -- compile() and load() ----------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["examples/lif_pulse.eqs", "  my_model.eqs\n"])
+def test_compile_of_a_file_name_points_to_load(text):
+    """``eqsnn.compile(path)`` parsed the path as model text: "unexpected 'examples'"."""
+    err = _error(EqsnnError, text)
+    assert "is a file name, not a model" in str(err)
+    assert "eqsnn.load(path)" in err.hint
+
+
+def test_compile_of_a_path_object_or_bytes_points_to_load():
+    from pathlib import Path
+
+    for text in (Path("examples/lif_pulse.eqs"), LIF.encode()):
+        err = _error(EqsnnError, text)
+        assert "model text must be a str" in str(err) and "eqsnn.load(path)" in err.hint
+
+
+def test_load_of_something_that_is_not_a_path_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="path must be a str or a pathlib.Path, not bytes"):
+        eqsnn.load(b"examples/lif_pulse.eqs")
+    with pytest.raises(ParameterError, match="not NoneType"):
+        eqsnn.load(None)
