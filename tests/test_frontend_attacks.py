@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 import eqsnn
@@ -151,3 +152,49 @@ def test_load_of_something_that_is_not_a_path_is_a_parameter_error():
         eqsnn.load(b"examples/lif_pulse.eqs")
     with pytest.raises(ParameterError, match="not NoneType"):
         eqsnn.load(None)
+
+
+# -- long expressions ------------------------------------------------------------------
+
+def _signed_terms(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.choice(["+", "-"], size=n), rng.integers(1, 1000, size=n)
+
+
+@pytest.mark.parametrize("n", [65, 600, 2000])
+def test_a_long_flat_sum_compiles_and_adds_up(n):
+    """A sum of 600 terms on one line (a generated model) was "nested too deeply to
+    compile": folded left, it nested 600 deep."""
+    ops, coefs = _signed_terms(n)
+    rhs = "".join(f" {op} {c}e-3 * I" for op, c in zip(ops, coefs))
+    model = eqsnn.compile(f"neuron A\n    state V = 0.0\n    input I = 1.0\n"
+                          f"    dV/dt = -V{rhs}\n")
+    total = sum(c * 1e-3 if op == "+" else -c * 1e-3 for op, c in zip(ops, coefs))
+    sim = eqsnn.Simulator(model, 1, dt=0.5, precision="float64")
+    got = sim.run(4, record=["V"]).vars["V"].ravel()
+    expected = [total * (1 - np.exp(-0.5 * k)) for k in range(1, 5)]  # V' = total - V
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_long_int_sum_and_a_long_product_keep_their_values():
+    ops, coefs = _signed_terms(300, seed=1)
+    ints = "".join(f" {op} {c}" for op, c in zip(ops, coefs))
+    model = eqsnn.compile(f"neuron A\n    param a = 1.001\n    state i: int = 0\n"
+                          f"    state p = 1.0\n    after:\n        i = 7{ints}\n"
+                          f"        p = 1.5{' * a' * 300}\n")
+    state = eqsnn.Simulator(model, 1, precision="float64").run(1, record=["i", "p"]).vars
+    assert state["i"].dtype == np.int32
+    assert state["i"].item() == 7 + sum(c if op == "+" else -c for op, c in zip(ops, coefs))
+    assert state["p"].item() == pytest.approx(1.5 * 1.001 ** 300, rel=1e-13)
+
+
+def test_a_unit_mistake_in_a_long_sum_is_placed_at_the_first_odd_term():
+    terms = " + ".join(["a"] * 100 + ["b"] + ["a"] * 30)
+    text = (f"neuron A\n    param a = 1 mV\n    param b = 1 nA\n    state V = 0 mV\n"
+            f"    after: V = {terms} - b\n")
+    err = _error(CheckError, text)
+    assert err.message == "cannot add a voltage (mV) and a current (nA)"
+    assert (err.line, err.column) == (5, text.splitlines()[4].index("b") + 1)
+    err = _error(CheckError, text.replace("+ b +", "+ a +"))
+    assert err.message == "cannot subtract a current (nA) from a voltage (mV)"
+    assert (err.line, err.column) == (5, text.splitlines()[4].rindex("b") + 1)
