@@ -198,3 +198,23 @@ def test_a_unit_mistake_in_a_long_sum_is_placed_at_the_first_odd_term():
     err = _error(CheckError, text.replace("+ b +", "+ a +"))
     assert err.message == "cannot subtract a current (nA) from a voltage (mV)"
     assert (err.line, err.column) == (5, text.splitlines()[4].rindex("b") + 1)
+
+
+# -- text copied from papers ---------------------------------------------------------------
+
+@pytest.mark.parametrize("line, char", [("    state τ_m = 0.0", "τ"), ("    state Vé = 0.0", "é"),
+                                        ("    param tau = 20 µs", "µ")])
+def test_a_name_that_is_not_ascii_says_names_are_ascii(line, char):
+    err = _error(EqsnnError, f"neuron A\n{line}\n")
+    assert (err.line, err.column) == (2, line.index(char) + 1)
+    assert "names are ASCII letters, digits and '_'" in str(err)
+    assert "spell the name in ASCII" in err.hint
+
+
+@pytest.mark.parametrize("rhs", ["\u2212V / 10", "2 \u00d7 V"])
+def test_a_typographic_operator_asks_for_its_ascii_form(rhs):
+    """A minus sign or a times sign pasted from a paper: the hint listed the tokens
+    expected there, not what to type."""
+    err = _error(EqsnnError, f"neuron A\n    state V = 0.0\n    dV/dt = {rhs}\n")
+    assert err.line == 3 and "unexpected character" in str(err)
+    assert "'-' for a dash, '*' for" in err.hint

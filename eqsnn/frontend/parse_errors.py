@@ -79,6 +79,11 @@ def _unexpected_character(source: str, line: int, column, expected):
         hint = "write powers as '**'"
     elif char in "&|!":
         hint = "write 'and', 'or' and 'not' for logic"
+    elif not char.isascii() and (char.isalnum() or char == "\u00b5"):
+        message = f"{message}: names are ASCII letters, digits and '_'"
+        hint = "spell the name in ASCII (e.g. 'tau' for 'τ', 'u' for 'µ' in a unit)"
+    elif not char.isascii():
+        hint = "replace it with its ASCII form: '-' for a dash, '*' for '×', '\"' for a quote"
     else:
         hint = f"expected {_expected(expected)}" if expected else None
     return message, hint
