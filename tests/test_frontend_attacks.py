@@ -80,6 +80,36 @@ def test_a_unit_given_to_a_value_without_one_says_it_has_no_unit():
     assert "is in dimensionless" not in str(info.value)
 
 
+@pytest.mark.parametrize("call, message, hint", [
+    (lambda m: eqsnn.Simulator(m, 2, params={"V": 1.0}), "'V' is a state of Lif, not a param",
+     "give it in init= (or set_state)"),
+    (lambda m: eqsnn.Simulator(m, 2, init={"tau_mem": 5.0}),
+     "'tau_mem' is a param of Lif, not a state", "give it in params="),
+    (lambda m: eqsnn.Simulator(m, 2).set_state("Isyn", 1.0),
+     "'Isyn' is an input of Lif, not a state", "give it in run(inputs=...)"),
+    (lambda m: eqsnn.Simulator(m, 2).run(1, inputs={"V": 1.0}),
+     "'V' is a state of Lif, not an input", "give it in init= (or set_state)"),
+    (lambda m: eqsnn.Simulator(m, 2).run(1, record=["tau_mem"]),
+     "'tau_mem' is a param of Lif, not a state", "only states and 'spikes' are recorded"),
+    (lambda m: eqsnn.Simulator(m, 2).run(1, record=["Isyn"]),
+     "'Isyn' is an input of Lif, not a state", "Isyn is the value given in run(inputs=...)"),
+])
+def test_a_name_given_in_the_wrong_place_is_said_to_be_what_it_is(call, message, hint):
+    """``init={"tau_mem": 5}`` said "unknown state 'tau_mem'", listing the states, as if
+    the model had no tau_mem."""
+    with pytest.raises(ParameterError) as info:
+        call(eqsnn.compile(LIF))
+    assert info.value.message == message and hint in info.value.hint
+
+
+def test_a_name_of_another_kind_that_differs_only_in_case_still_gets_the_suggestion():
+    model = eqsnn.compile(LIF.replace("param v_thresh = 1.0", "param v = 1.0")
+                          .replace("v_thresh", "v"))
+    with pytest.raises(ParameterError, match="'v' is a param of Lif, not a state; did you "
+                                             "mean 'V'"):
+        eqsnn.Simulator(model, 2).run(1, record=["v"])
+
+
 @pytest.fixture(scope="module")
 def result():
     sim = eqsnn.Simulator(eqsnn.compile(LIF), (2, 3), batch_size=2)
