@@ -248,3 +248,34 @@ def test_a_typographic_operator_asks_for_its_ascii_form(rhs):
     err = _error(EqsnnError, f"neuron A\n    state V = 0.0\n    dV/dt = {rhs}\n")
     assert err.line == 3 and "unexpected character" in str(err)
     assert "'-' for a dash, '*' for" in err.hint
+
+
+# -- the standard library ------------------------------------------------------------------
+
+@pytest.mark.parametrize("times, ids, n, fragment", [
+    ([1.0], [0.5], 3, "neuron ids must be integers; got values of dtype float64"),
+    ([1.0], [True], 3, "neuron ids must be integers; got values of dtype bool"),
+    ([1.0], ["x"], 3, "neuron ids must be integers"),
+    ([1.0, float("nan")], [0, 1], 3, "spike time 1 is NaN"),
+    (["soon"], [0], 3, "spike times must be numbers"),
+    ([1.0], [0], 2.5, "num_neurons must be a positive integer, not 2.5"),
+    ([1.0], [0], 0, "num_neurons must be a positive integer, not 0"),
+])
+def test_preprocess_spikes_rejects_what_it_would_misplace(times, ids, n, fragment):
+    """A fractional id went to the neuron below it (0.5 to neuron 0), a NaN time was
+    sorted last and blocked nothing visibly, strings gave a NumPy ufunc error."""
+    from eqsnn.errors import LibraryError
+    from eqsnn.neurons import preprocess_spikes
+
+    with pytest.raises(LibraryError, match=re.escape(fragment)):
+        preprocess_spikes(times, ids, n)
+
+
+def test_preprocess_spikes_still_takes_integral_ids_of_any_integer_or_float_dtype():
+    from eqsnn.neurons import preprocess_spikes
+
+    for ids in ([2, 0, 2], np.array([2, 0, 2], np.uint8), [2.0, 0.0, 2.0]):
+        spikes = preprocess_spikes([5.0, 1.0, 2.0], ids, 3)
+        assert spikes.end_spikes.tolist() == [1, 1, 3]
+        assert spikes.spike_times.tolist() == [1.0, 2.0, 5.0]
+    assert preprocess_spikes([], [], 2).end_spikes.tolist() == [0, 0]
