@@ -279,3 +279,28 @@ def test_preprocess_spikes_still_takes_integral_ids_of_any_integer_or_float_dtyp
         assert spikes.end_spikes.tolist() == [1, 1, 3]
         assert spikes.spike_times.tolist() == [1.0, 2.0, 5.0]
     assert preprocess_spikes([], [], 2).end_spikes.tolist() == [0, 0]
+
+
+# -- random numbers in an ODE --------------------------------------------------------------
+
+def test_an_ode_that_draws_random_numbers_warns_that_the_draw_is_held_over_the_step():
+    """``dV/dt = sigma * rand_normal()`` (noise as Brian2 users write it with xi) compiled
+    silently, and its spread shrinks with dt: the variance after T ms is T * dt, not T."""
+    text = "neuron A\n    state V = 0.0\n    dV/dt = rand_normal()\n"
+    with pytest.warns(eqsnn.EqsnnWarning, match=r"dV/dt draws random numbers: each draw is "
+                                                r"held over the step.*write sigma \* xi"):
+        model = eqsnn.compile(text)
+    spreads = []
+    for dt in (1.0, 0.25):  # what the warning says, checked: Var V(T) = (T / dt) * dt**2
+        sim = eqsnn.Simulator(model, 4000, dt=dt, precision="float64", seed=1)
+        spreads.append(sim.run(int(8 / dt), record=["V"]).vars["V"][-1].var())
+    np.testing.assert_allclose(spreads, [8 * 1.0, 8 * 0.25], rtol=0.1)
+
+
+def test_white_noise_and_draws_outside_odes_do_not_warn():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        eqsnn.compile("neuron A\n    state V = 0.0\n    dV/dt = -V + 0.5 * xi\n"
+                      "    after: V += 0.1 * rand_normal()\n")
