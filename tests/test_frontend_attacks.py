@@ -304,3 +304,44 @@ def test_white_noise_and_draws_outside_odes_do_not_warn():
         warnings.simplefilter("error")
         eqsnn.compile("neuron A\n    state V = 0.0\n    dV/dt = -V + 0.5 * xi\n"
                       "    after: V += 0.1 * rand_normal()\n")
+
+
+# -- eqsnn.units ---------------------------------------------------------------------------
+
+def test_units_algebra_as_brian2_users_write_it():
+    """``ms * 20``, ``-mV``, ``ms / 2``, ``pA * array``, ``[1, 2] * mV``, ``20 * ms + 1 * s``
+    and ``1 / (10 * kHz)`` were TypeErrors (only ``number * unit`` worked)."""
+    from eqsnn import units as u
+
+    assert (u.ms * 20).to(u.ms) == 20.0 and (-u.mV).to(u.mV) == -1.0
+    assert (u.ms / 2).to(u.us) == 500.0
+    np.testing.assert_array_equal((u.pA * np.arange(3)).to(u.pA), [0, 1, 2])
+    np.testing.assert_array_equal(([1, 2] * u.mV).to(u.uV), [1000, 2000])
+    assert (20 * u.ms + 1 * u.s).to(u.ms) == 1020.0
+    assert (1 * u.s - 20 * u.ms).to(u.ms) == 980.0
+    assert (1 / (10 * u.kHz)).to(u.ms) == pytest.approx(0.1, rel=1e-15)
+    with pytest.raises(eqsnn.units.UnitError, match=r"cannot add 1 mV \(voltage\) to 20 ms"):
+        20 * u.ms + 1 * u.mV
+    with pytest.raises(TypeError):
+        ["a"] * u.mV
+
+
+def test_sums_of_quantities_reach_the_simulator_converted():
+    from eqsnn import units as u
+
+    model = eqsnn.compile("neuron A\n    param tau = 10 ms\n    param k = 2 [1/s]\n"
+                          "    state V = 0.0\n    after: V = k * tau\n")
+    sim = eqsnn.Simulator(model, 2, dt=1 / (10 * u.kHz), precision="float64",
+                          params={"tau": 20 * u.ms + 1 * u.s, "k": u.Hz * np.array([1, 3])})
+    assert sim.run(1, record=["V"]).vars["V"].ravel().tolist() == [1.02, 3.06]
+    assert sim.dt == pytest.approx(0.1, rel=1e-15)
+
+
+def test_a_list_of_quantities_says_how_to_give_values_with_units():
+    from eqsnn import units as u
+
+    model = eqsnn.compile("neuron A\n    param tau = 10 ms\n    state V = 0.0\n")
+    for value in ([1 * u.s, 2 * u.ms], ["1 s", "2 ms"]):
+        with pytest.raises(ParameterError, match="must be numeric") as info:
+            eqsnn.Simulator(model, 2, params={"tau": value})
+        assert "np.array([10, 20]) * eqsnn.units.ms" in info.value.hint

@@ -82,8 +82,10 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
         raise ParameterError(f"{what} is not an array of numbers ({error})") from None
     if array.dtype.kind not in "biuf":
         raise ParameterError(
-            f"{what} must be numeric ({dtype}); got values of dtype {array.dtype}"
-        )
+            f"{what} must be numeric ({dtype}); got values of dtype {array.dtype}",
+            hint="values with units go as one quantity: '20 ms', 20 * eqsnn.units.ms, or "
+            "np.array([10, 20]) * eqsnn.units.ms for one per neuron (not a list of them)"
+            if array.dtype.kind in "OUS" and array.ndim else None)
     if array.dtype.kind == "f":
         finite = np.isfinite(array)
         if not finite.all():
