@@ -345,3 +345,15 @@ def test_a_list_of_quantities_says_how_to_give_values_with_units():
         with pytest.raises(ParameterError, match="must be numeric") as info:
             eqsnn.Simulator(model, 2, params={"tau": value})
         assert "np.array([10, 20]) * eqsnn.units.ms" in info.value.hint
+
+
+def test_compare_takes_backends_and_record_as_strings(monkeypatch):
+    """``compare(model, "numpy,c")`` said "unknown backend 'n'" (the string was split
+    into letters); ``record="Vm"`` recorded 'V' and 'm'."""
+    from eqsnn.backends import REGISTRY
+
+    monkeypatch.setitem(REGISTRY, "numpy_twin", "eqsnn.backends.numpy")
+    model = eqsnn.compile(LIF.replace("V", "Vm").replace("v_thresh", "vt"))
+    comparison = eqsnn.compare(model, "numpy, numpy_twin", n=2, steps=5, record="Vm")
+    assert [r.backend for r in comparison.reports] == ["numpy", "numpy_twin"]
+    assert [v.name for v in comparison.report("numpy_twin").variables] == ["Vm"]
