@@ -357,3 +357,8 @@ def test_compare_takes_backends_and_record_as_strings(monkeypatch):
     comparison = eqsnn.compare(model, "numpy, numpy_twin", n=2, steps=5, record="Vm")
     assert [r.backend for r in comparison.reports] == ["numpy", "numpy_twin"]
     assert [v.name for v in comparison.report("numpy_twin").variables] == ["Vm"]
+
+
+def test_benchmark_takes_backends_as_a_string():
+    bench = eqsnn.benchmark(eqsnn.compile(LIF), "numpy", sizes=(10,), steps=3, repeats=1)
+    assert "numpy" in str(bench) and "unknown backend" not in str(bench)
