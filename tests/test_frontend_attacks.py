@@ -362,3 +362,13 @@ def test_compare_takes_backends_and_record_as_strings(monkeypatch):
 def test_benchmark_takes_backends_as_a_string():
     bench = eqsnn.benchmark(eqsnn.compile(LIF), "numpy", sizes=(10,), steps=3, repeats=1)
     assert "numpy" in str(bench) and "unknown backend" not in str(bench)
+
+
+@pytest.mark.parametrize("value", ["-1", "tau", "four"])
+def test_a_bad_substeps_value_is_placed_at_the_value_not_called_an_unknown_keyword(value):
+    """``substeps: -1`` said "unexpected 'substeps'; 'substeps' is not a keyword here"."""
+    text = (f"neuron A\n    param tau = 10.0\n    state V = 1.0\n    dV/dt = -V / tau\n"
+            f"    substeps: {value}\n")
+    err = _error(EqsnnError, text)
+    assert (err.line, err.column) == (5, 15)
+    assert "not a keyword" not in err.hint and "substeps: to a count from 1 to 64" in err.hint

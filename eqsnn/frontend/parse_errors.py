@@ -17,7 +17,8 @@ from ..errors import ParseError, suggest
 #: the words that start a declaration, for "did you mean" hints
 DECLARATION_WORDS = ("param", "state", "input", "let", "switch", "array", "before", "after",
                      "threshold", "reset", "refractory", "method", "negative", "on_spike",
-                     "output", "post", "on_pre", "on_post", "pre_spike", "post_spike")
+                     "output", "post", "on_pre", "on_post", "pre_spike", "post_spike",
+                     "substeps")
 
 
 _TOKEN_NAMES = {
@@ -113,7 +114,7 @@ def _unexpected_token(token, expected, column):
     elif "NUMBER" in expected and not expected & {"NAME", "LPAR"}:
         hint = ("a number is expected here: constraints compare with a number, e.g. "
                 "(> 0); a switch is set to a number, true or false; a method option to a "
-                "number, e.g. adaptive(rtol=1e-6)")
+                "number, e.g. adaptive(rtol=1e-6); substeps: to a count from 1 to 64")
     elif text == "=" and "COMPARE" in expected:
         hint = "compare with '==' (a single '=' assigns)"
     elif token is not None and token.type == "NAME" and not expected & {"NAME"}:
