@@ -372,3 +372,11 @@ def test_a_bad_substeps_value_is_placed_at_the_value_not_called_an_unknown_keywo
     err = _error(EqsnnError, text)
     assert (err.line, err.column) == (5, 15)
     assert "not a keyword" not in err.hint and "substeps: to a count from 1 to 64" in err.hint
+
+
+@pytest.mark.parametrize("head", ["neuron A", "synapse S"])
+def test_a_model_with_only_a_docstring_says_so(head):
+    """It said "unexpected end of line; the expression is incomplete" after the docstring."""
+    err = _error(EqsnnError, f'{head}\n    "A docstring."\n')
+    assert err.message == "the model has no declarations, only its docstring"
+    assert err.line == 2 and "state V = 0.0" in err.hint

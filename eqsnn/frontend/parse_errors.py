@@ -95,6 +95,9 @@ def _unexpected_token(token, expected, column):
     if token is not None and token.type == "_INDENT":
         return ("unexpected indentation",
                 "only the body of a model, an 'if' or a block is indented")
+    if token is not None and token.type in ("$END", "_DEDENT") and "DERIVATIVE" in expected:
+        return ("the model has no declarations, only its docstring",
+                "declare what it holds, e.g. 'state V = 0.0'")
     if token is not None and token.type in ("_NL", "$END", "_DEDENT"):
         hint = f"expected {_expected(expected)}"
         if set(expected) & {"LPAR", "BOUNDS_OPEN", "NAME", "NUMBER"}:
