@@ -380,3 +380,17 @@ def test_a_model_with_only_a_docstring_says_so(head):
     err = _error(EqsnnError, f'{head}\n    "A docstring."\n')
     assert err.message == "the model has no declarations, only its docstring"
     assert err.line == 2 and "state V = 0.0" in err.hint
+
+
+@pytest.mark.parametrize("body, line, opener, at", [
+    ("    switch s = true\n    if s:\n    state V = 0.0\n", 4, "if s:", 3),
+    ("    state V = 0.0\n    after:\n    state W = 0.0\n", 4, "after:", 3),
+    ("    state V = 0.0\n    after:\n        if V > 0:  # note\n\n        V = 1.0\n", 6,
+     "if V > 0:", 4),
+])
+def test_a_block_whose_body_is_not_indented_says_so(body, line, opener, at):
+    """The body of ``if V > 0:`` written at the same indentation said "'V' is not a
+    keyword here; declarations start with param, state, ..."."""
+    err = _error(EqsnnError, "neuron A\n" + body)
+    assert err.message == f"expected an indented block after '{opener}' (line {at})"
+    assert err.line == line and "indent the lines of the block" in err.hint

@@ -50,6 +50,12 @@ def describe_parse_error(exc: lark.exceptions.UnexpectedInput, source: str,
         message, hint = _unexpected_character(source, line, column, expected)
     else:
         message, hint = _unexpected_token(token, expected, column)
+    opener = _unindented_body(source, line)
+    if opener is not None and not isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        return ParseError(f"expected an indented block after '{opener[1]}' (line {opener[0]})",
+                          line=line, column=column, source=source, filename=filename,
+                          hint="indent the lines of the block below the line that opens it "
+                          "(4 more spaces), or write one statement after the colon")
     generic = (not isinstance(exc, lark.exceptions.UnexpectedCharacters) and token is not None
                and token.type not in ("_NL", "$END", "_DEDENT", "_INDENT"))
     word = _leading_word(source, line) if generic else None
@@ -88,6 +94,25 @@ def _unexpected_character(source: str, line: int, column, expected):
     else:
         hint = f"expected {_expected(expected)}" if expected else None
     return message, hint
+
+
+def _unindented_body(source: str, line: int):
+    """``(line, text)`` of the line before ``line`` where it opens a block (ends with ':')
+    and ``line`` is not indented below it: the body of ``after:`` or ``if x:`` was not
+    indented.  None otherwise."""
+    rows = source.split("\n")
+    if not 2 <= line <= len(rows) or not rows[line - 1].strip():
+        return None
+    before = line - 2
+    while before >= 0 and not rows[before].split("#")[0].strip():
+        before -= 1
+    if before < 0 or '"' in rows[before]:
+        return None
+    opener = rows[before].split("#")[0].rstrip()
+    indent = len(rows[line - 1]) - len(rows[line - 1].lstrip(" "))
+    if not opener.endswith(":") or indent > len(opener) - len(opener.lstrip(" ")):
+        return None
+    return before + 1, opener.strip()
 
 
 def _unexpected_token(token, expected, column):
