@@ -394,3 +394,29 @@ def test_a_block_whose_body_is_not_indented_says_so(body, line, opener, at):
     err = _error(EqsnnError, "neuron A\n" + body)
     assert err.message == f"expected an indented block after '{opener}' (line {at})"
     assert err.line == line and "indent the lines of the block" in err.hint
+
+
+def test_a_neuron_class_instead_of_an_instance_is_a_parameter_error():
+    """``Simulator(LeakyIntegrateFire, n)`` raised "TypeError: Neuron.build() missing 1
+    required positional argument: 'self'"."""
+    from eqsnn.neurons import LeakyIntegrateFire
+
+    with pytest.raises(ParameterError, match="LeakyIntegrateFire is a neuron class") as info:
+        eqsnn.Simulator(LeakyIntegrateFire, 2)
+    assert "LeakyIntegrateFire()" in info.value.hint
+
+
+def test_a_readout_class_instead_of_an_instance_says_to_call_it():
+    from eqsnn.errors import LibraryError
+    from eqsnn.neurons import LeakyIntegrateFire
+    from eqsnn.readouts import SpikeCount
+
+    with pytest.raises(LibraryError, match="string or a Readout object") as info:
+        LeakyIntegrateFire(readout=SpikeCount)
+    assert info.value.hint == "write SpikeCount(), an instance, not the class"
+
+
+def test_a_model_name_given_to_the_simulator_points_to_load_and_the_library():
+    with pytest.raises(ParameterError, match="got the string 'leaky_integrate_fire'") as info:
+        eqsnn.Simulator("leaky_integrate_fire", 2)
+    assert "eqsnn.load(path)" in info.value.hint and "get_neuron(name)" in info.value.hint
