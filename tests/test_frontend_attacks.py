@@ -417,6 +417,6 @@ def test_a_readout_class_instead_of_an_instance_says_to_call_it():
 
 
 def test_a_model_name_given_to_the_simulator_points_to_load_and_the_library():
-    with pytest.raises(ParameterError, match="got the string 'leaky_integrate_fire'") as info:
+    with pytest.raises(ParameterError, match="got str 'leaky_integrate_fire'") as info:
         eqsnn.Simulator("leaky_integrate_fire", 2)
     assert "eqsnn.load(path)" in info.value.hint and "get_neuron(name)" in info.value.hint

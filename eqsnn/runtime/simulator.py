@@ -371,7 +371,7 @@ def _resolve_model(model, shape, batch_size, dt, seed):
                              f"instance of it", hint=f"write {model.__name__}() (with its "
                              "arguments, e.g. tau_mem=10.0)")
     if isinstance(model, str):
-        raise ParameterError(f"expected an eqsnn.Model, got the string {model[:100]!r}",
+        raise ParameterError(f"expected an eqsnn.Model, got str {model[:100]!r}",
                              hint="a model file: eqsnn.load(path); a standard-library "
                              "neuron: eqsnn.neurons.get_neuron(name) or e.g. "
                              "eqsnn.neurons.LeakyIntegrateFire()")
