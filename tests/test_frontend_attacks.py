@@ -420,3 +420,13 @@ def test_a_model_name_given_to_the_simulator_points_to_load_and_the_library():
     with pytest.raises(ParameterError, match="got str 'leaky_integrate_fire'") as info:
         eqsnn.Simulator("leaky_integrate_fire", 2)
     assert "eqsnn.load(path)" in info.value.hint and "get_neuron(name)" in info.value.hint
+
+
+@pytest.mark.parametrize("rhs, line", [("(" * 600 + "-V" + ")" * 600, 4),
+                                       ("- " * 3000 + "V", 4)])
+def test_a_model_too_deep_to_compile_names_the_line(rhs, line):
+    """The error had no line: in a long file the user could not tell which expression."""
+    text = f"neuron A\n    param p = 1.0\n    state V = 0.0\n    dV/dt = {rhs}\n"
+    err = _error(EqsnnError, text)
+    assert err.message == "the model is nested too deeply to compile"
+    assert err.line == line and err.column > 500 and "let" in err.hint
