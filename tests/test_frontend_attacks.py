@@ -430,3 +430,22 @@ def test_a_model_too_deep_to_compile_names_the_line(rhs, line):
     err = _error(EqsnnError, text)
     assert err.message == "the model is nested too deeply to compile"
     assert err.line == line and err.column > 500 and "let" in err.hint
+
+
+@pytest.mark.parametrize("text, line, column", [
+    ("neuron A\n  state V = 0.0\n    dV/dt = -V\n", 3, 5),
+    ("neuron A\n    state V = 0.0\n\n        dV/dt = -V\n", 4, 9),
+])
+def test_unexpected_indentation_is_placed_on_the_indented_line(text, line, column):
+    """It was placed at the end of the line before (after a blank line: two lines off)."""
+    err = _error(EqsnnError, text)
+    assert err.message == "unexpected indentation" and (err.line, err.column) == (line, column)
+
+
+@pytest.mark.parametrize("char, name", [("\u00a0", "NO-BREAK SPACE"),
+                                        ("\u200b", "ZERO WIDTH SPACE")])
+def test_an_invisible_character_is_named(char, name):
+    """A no-break space pasted into a line got the hint for a dash or a times sign."""
+    err = _error(EqsnnError, f"neuron A\n    state V{char}= 0.0\n")
+    assert f"unexpected invisible character {char!r} ({name})" in str(err)
+    assert err.hint == "replace it with a plain space, or delete it"

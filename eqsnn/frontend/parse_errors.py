@@ -9,6 +9,7 @@ there by name, and a hint for the usual slips (a single ``=`` in a comparison,
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import lark
 
@@ -50,6 +51,11 @@ def describe_parse_error(exc: lark.exceptions.UnexpectedInput, source: str,
         message, hint = _unexpected_character(source, line, column, expected)
     else:
         message, hint = _unexpected_token(token, expected, column)
+    if token is not None and token.type == "_INDENT":  # at the indented line, not the end
+        rows = source.split("\n")                       # of the line before it
+        while line < len(rows) and (line == exc.line or not rows[line - 1].strip()):
+            line += 1
+        column = len(rows[line - 1]) - len(rows[line - 1].lstrip(" ")) + 1
     opener = _unindented_body(source, line)
     if opener is not None and not isinstance(exc, lark.exceptions.UnexpectedCharacters):
         return ParseError(f"expected an indented block after '{opener[1]}' (line {opener[0]})",
@@ -89,6 +95,10 @@ def _unexpected_character(source: str, line: int, column, expected):
     elif not char.isascii() and (char.isalnum() or char == "\u00b5"):
         message = f"{message}: names are ASCII letters, digits and '_'"
         hint = "spell the name in ASCII (e.g. 'tau' for 'τ', 'u' for 'µ' in a unit)"
+    elif not char.isascii() and (char.isspace() or unicodedata.category(char) == "Cf"):
+        message = (f"unexpected invisible character {char!r} "
+                   f"({unicodedata.name(char, 'a format character')})")
+        hint = "replace it with a plain space, or delete it"
     elif not char.isascii():
         hint = "replace it with its ASCII form: '-' for a dash, '*' for '×', '\"' for a quote"
     else:
