@@ -341,7 +341,7 @@ def _fold(items):
 
 def _balanced(terms):
     """``[(op, operand, op_token)]``, the first op ``+`` (or ``*``) → the same value as the
-    left fold, nested log2(n) deep: ``a - b + c - d`` = ``(a - b) - (c - d)``; the ops of
+    left fold, nested log2(n) deep: ``a + b - c + d`` = ``(a + b) - (c - d)``; the ops of
     the right half are flipped where it is subtracted."""
     if len(terms) == 1:
         return terms[0][1]
