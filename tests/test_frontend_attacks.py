@@ -449,3 +449,12 @@ def test_an_invisible_character_is_named(char, name):
     err = _error(EqsnnError, f"neuron A\n    state V{char}= 0.0\n")
     assert f"unexpected invisible character {char!r} ({name})" in str(err)
     assert err.hint == "replace it with a plain space, or delete it"
+
+
+@pytest.mark.parametrize("decl, hint", [("state V [mV] = -65", "write it with its unit: '-65 mV'"),
+                                        ("param g [mV/ms] = -2.5", "write '-2.5 [mV/ms]'")])
+def test_a_negative_bare_number_under_a_unit_annotation_is_told_to_take_the_unit(decl, hint):
+    """``state V [mV] = -65`` said "is a dimensionless value ... e.g. '1 mV'", where
+    ``= 65`` said "has no unit; write it with its unit: '65 mV'"."""
+    err = _error(CheckError, f"neuron A\n    {decl}\n")
+    assert "has no unit" in err.message and err.hint == hint

@@ -200,11 +200,15 @@ class DimensionChecker:
         if value is not None:
             found = self.dim(value)
             if annotated is not None:
-                if isinstance(value, s.Number) and found is not ANY:
+                number, sign = value, ""
+                while isinstance(number, s.Unary) and number.op in "+-":  # -65: a number
+                    number, sign = number.operand, sign + (number.op if number.op == "-" else "")
+                text = ("-" if len(sign) % 2 else "") + getattr(number, "text", "")
+                if isinstance(number, s.Number) and found is not ANY:
                     raise _error(f"the value of {decl.name}, declared in {annotated}, has no "
-                                 "unit", value, f"write it with its unit: '{value.text} "
+                                 "unit", value, f"write it with its unit: '{text} "
                                  f"{annotated}'" if "/" not in str(annotated) and "*" not in
-                                 str(annotated) else f"write '{value.text} [{annotated}]'")
+                                 str(annotated) else f"write '{text} [{annotated}]'")
                 self._same(found, annotated.dimension, value,
                            f"the value of {decl.name}, declared in {annotated},")
             else:
