@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from . import ir
-from .errors import EqsnnError, ParseError
+from .errors import EqsnnError, ParameterError, ParseError
 from .pipeline import compile_ir
 from .show import render_latex, render_markdown, render_text
 
@@ -103,6 +104,9 @@ def compile(text: str, *, filename: str | None = None, switches: dict | None = N
 
 def load(path, *, switches: dict | None = None) -> Model:
     """Compile the model in the file at ``path`` (a ``.eqs`` file)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"path must be a str or a pathlib.Path, not {type(path).__name__}",
+                             hint="give the path of a .eqs file, e.g. 'examples/lif_pulse.eqs'")
     path = Path(path)
     try:
         data = path.read_bytes()

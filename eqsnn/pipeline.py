@@ -85,13 +85,31 @@ def _compile_cached(text, filename, switches) -> ir.Model:
     except EqsnnError:
         raise
     except RecursionError:
+        line, column = _deepest(text)
         raise EqsnnError("the model is nested too deeply to compile", filename=filename,
+                         line=line, column=column, source=text if line else None,
                          hint="split long expressions into several 'let' lines") from None
     except Exception as exc:  # a bug: still report it as an eqsnn error, with the cause
         raise InternalError(f"eqsnn failed to compile this model: {type(exc).__name__}: {exc}",
                             filename=filename,
                             hint="this is a bug in eqsnn; please report it with the model"
                             ) from exc
+
+
+def _deepest(text) -> tuple[int | None, int | None]:
+    """``(line, column)`` where ``text`` nests deepest: its innermost '(' or the end of its
+    longest run of signs (``- - - x``); a model too deep to compile is deep there."""
+    best, where = 0, (None, None)
+    if not isinstance(text, str):
+        return where
+    for number, row in enumerate(text.split("\n"), start=1):
+        parens = signs = 0
+        for column, char in enumerate(row.split("#")[0], start=1):
+            parens += (char == "(") - (char == ")")
+            signs = signs + 1 if char in "+-" else signs if char == " " else 0
+            if max(parens, signs) > best:
+                best, where = max(parens, signs), (number, column)
+    return where
 
 
 def _compile(text, filename, switches) -> ir.Model:

@@ -107,13 +107,18 @@ class Unit:
         if isinstance(other, Unit):
             return Unit(_join(self.symbol, "*", other.symbol), self.scale * other.scale,
                         self.dimension * other.dimension)
-        return NotImplemented
+        return self.__rmul__(other)  # ms * 20 is 20 * ms
 
     def __truediv__(self, other):
         if isinstance(other, Unit):
             return Unit(_join(self.symbol, "/", other.symbol), self.scale / other.scale,
                         self.dimension / other.dimension)
+        if isinstance(other, (numbers.Real, np.ndarray)):
+            return Quantity(np.divide(1, other), self)  # ms / 2
         return NotImplemented
+
+    def __neg__(self):
+        return Quantity(-1, self)
 
     def __pow__(self, power):
         power = Fraction(power)
@@ -122,6 +127,9 @@ class Unit:
         return Unit(f"{_wrap(self.symbol)}**{power}", root, self.dimension ** power)
 
     def __rmul__(self, value):
+        if isinstance(value, (list, tuple)):  # [1, 2] * mV, as Brian2 takes it
+            array = np.asarray(value)
+            value = array if array.dtype.kind in "biuf" else value
         if isinstance(value, numbers.Real) or isinstance(value, np.ndarray):
             return Quantity(value, self)
         return NotImplemented
@@ -185,6 +193,26 @@ class Quantity:
         if isinstance(other, (numbers.Real, np.ndarray)):
             return Quantity(np.divide(self.value, other), self.unit)
         return NotImplemented
+
+    def __rtruediv__(self, other):
+        if isinstance(other, (numbers.Real, np.ndarray)):  # 1 / (10 * kHz)
+            one = Unit("1", Fraction(1), DIMENSIONLESS)
+            return Quantity(np.divide(other, self.value), one / self.unit)
+        return NotImplemented
+
+    def __add__(self, other):
+        """``20 * ms + 1 * s``: in the left unit; a UnitError where the dimensions differ."""
+        if not isinstance(other, Quantity):
+            return NotImplemented
+        if other.unit.dimension != self.unit.dimension:
+            raise UnitError(f"cannot add {other} ({other.unit.dimension.words()}) to {self} "
+                            f"({self.unit.dimension.words()})")
+        return Quantity(np.add(self.value, other.to(self.unit)), self.unit)
+
+    def __sub__(self, other):
+        if not isinstance(other, Quantity):
+            return NotImplemented
+        return self + (-other)
 
     def __neg__(self):
         return Quantity(np.negative(self.value), self.unit)

@@ -27,7 +27,7 @@ CASES = [
     ('assign_not_compare', 'neuron M\n    state V = 0.0\n    threshold: V = 1\n',
      ParseError, 3, 18, "unexpected '='", "compare with '==' (a single '=' assigns)"),
     ('bad_indent', 'neuron M\n    state V = 0.0\n      state W = 0.0\n',
-     ParseError, 2, 18, 'unexpected indentation', "only the body of a model, an 'if' or a b"),
+     ParseError, 3, 7, 'unexpected indentation', "only the body of a model, an 'if' or a b"),
     ('unknown_keyword', 'neuron M\n    variable V = 0.0\n',
      ParseError, 2, 5, "unexpected 'variable'", "'variable' is not a keyword here; declar"),
     ('no_body', 'neuron M\n',

@@ -22,6 +22,7 @@ from .integration import check_method, check_method_options, check_substeps
 from .lets import Lets
 from .statements import Converter, check_assignable
 from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
+from .unit_system import internal_symbol
 from .weight_update import reject_in_other_models, weight_update_declarations
 
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
@@ -251,8 +252,9 @@ class _Checker:
         constraints = tuple(ir.Constraint(c.op, _bound(c)) for c in decl.constraints)
         for c, raw in zip(constraints, decl.constraints):
             if default is not None and not c.holds(default):
-                raise _error(f"the default {default} of {decl.name} violates '{c}'", raw.pos,
-                             f"choose a default that is {c}")
+                unit = _unit_word(raw)
+                raise _error(f"the default {default}{unit} of {decl.name} violates '{c}{unit}'",
+                             raw.pos, f"choose a default that is {c}{unit}")
         return ir.Param(decl.name, decl.dtype, default, constraints)
 
     def _state(self, decl: s.StateDecl, conv) -> ir.State:
@@ -267,8 +269,9 @@ class _Checker:
                 raise _error(f"a state bound must be >, >=, < or <=, not '{c}'", raw.pos,
                              "write e.g. (> -1000, < 1000)")
             if value.is_number and not c.holds(float(value)):
-                raise _error(f"the initial value {value} of {decl.name} violates '{c}'",
-                             raw.pos, f"choose an initial value that is {c}")
+                unit = _unit_word(raw)
+                raise _error(f"the initial value {value}{unit} of {decl.name} violates "
+                             f"'{c}{unit}'", raw.pos, f"choose an initial value that is {c}{unit}")
         _check_bounds_admit_a_value(decl, bounds)
         return ir.State(decl.name, decl.dtype, value, bounds)
 
@@ -351,6 +354,14 @@ def _bound(constraint: s.Constraint) -> float:
     if constraint.unit is None:
         return constraint.bound
     return float(unit_from_syntax(constraint.unit).to_internal(constraint.bound))
+
+
+def _unit_word(constraint: s.Constraint) -> str:
+    """`` ms`` after a value and a bound in a message, both in the internal unit, where the
+    bound was written with a unit (``(> 1 s)`` on a param in ms: ``'> 1000 ms'``)."""
+    if constraint.unit is None:
+        return ""
+    return " " + internal_symbol(unit_from_syntax(constraint.unit).dimension)
 
 
 def _python_value(value, dtype, kind, name, pos):

@@ -200,11 +200,15 @@ class DimensionChecker:
         if value is not None:
             found = self.dim(value)
             if annotated is not None:
-                if isinstance(value, s.Number) and found is not ANY:
+                number, sign = value, ""
+                while isinstance(number, s.Unary) and number.op in "+-":  # -65: a number
+                    number, sign = number.operand, sign + (number.op if number.op == "-" else "")
+                text = ("-" if len(sign) % 2 else "") + getattr(number, "text", "")
+                if isinstance(number, s.Number) and found is not ANY:
                     raise _error(f"the value of {decl.name}, declared in {annotated}, has no "
-                                 "unit", value, f"write it with its unit: '{value.text} "
+                                 "unit", value, f"write it with its unit: '{text} "
                                  f"{annotated}'" if "/" not in str(annotated) and "*" not in
-                                 str(annotated) else f"write '{value.text} [{annotated}]'")
+                                 str(annotated) else f"write '{text} [{annotated}]'")
                 self._same(found, annotated.dimension, value,
                            f"the value of {decl.name}, declared in {annotated},")
             else:
@@ -356,6 +360,8 @@ class DimensionChecker:
         if op in ("and", "or"):
             self.dim(node.left), self.dim(node.right)
             return DIMENSIONLESS
+        if op in ("+", "-"):
+            return self._sum(node)
         left, right = self.dim(node.left), self.dim(node.right)
         if op in ("+", "-", "%", "<", "<=", ">", ">=", "==", "!="):
             if left is not ANY and right is not ANY and left != right:
@@ -385,6 +391,28 @@ class DimensionChecker:
             raise _error(f"the power of {describe(left)} must be a constant number",
                          node.right, "write a number such as 2 or 0.5 as the exponent")
         return left ** power
+
+    def _sum(self, node: s.Binary):
+        """A chain of ``+`` and ``-`` as one list of terms, checked in reading order against
+        the first term with a dimension (a long chain is a balanced tree, see
+        ``to_syntax._fold``: the first mismatch is found where a left fold finds it)."""
+        terms, stack = [], [("+", node)]
+        while stack:
+            op, item = stack.pop()
+            if isinstance(item, s.Binary) and item.op in ("+", "-"):
+                stack += [(item.op, item.right), (op, item.left)]
+            else:
+                terms.append((op, item))
+        first = ANY
+        for op, term in terms:
+            dim = self.dim(term)
+            if first is ANY:
+                first = dim
+            elif dim is not ANY and dim != first:
+                message = (f"cannot subtract {describe(dim)} from {describe(first)}" if op == "-"
+                           else f"cannot add {describe(first)} and {describe(dim)}")
+                raise _error(message, term, _fix(dim, first))
+        return first
 
     def _constant_power(self, expr):
         if isinstance(expr, s.Name) and isinstance(self.switches.get(expr.id), (int, float)) \

@@ -59,6 +59,18 @@ def _short(value, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:12]}...{text[-12:]} ({len(text)} digits)"
 
 
+def _nonzero_float(text: str, value: float, pos, exact=None) -> sympy.Float:
+    """``value`` as a SymPy float; a CheckError where a literal that is not zero rounds to 0
+    (``1e-400``, below the smallest float64): the model would silently use 0."""
+    if value == 0 and (exact if exact is not None else any(c in "123456789"
+                                                           for c in text.split("e")[0]
+                                                           .split("E")[0])):
+        raise _error(f"the constant {_short(text)} is too small for a float64: it would "
+                     "become 0", pos, "write 0 if 0 is meant" + ("" if exact is None else
+                                                                   ", or use a smaller unit"))
+    return sympy.Float(value)
+
+
 @dataclass
 class Scope:
     switches: dict = field(default_factory=dict)
@@ -123,7 +135,7 @@ class ExpressionConverter:
                              "ints are 32-bit on every backend; for a float write the number "
                              "with a decimal point or an exponent (e.g. 1e11)")
             return sympy.Integer(int(node.text)), "int"
-        return sympy.Float(float(node.text)), "float"
+        return _nonzero_float(node.text, float(node.text), node.pos), "float"
 
     def _quantity(self, node: s.Quantity):
         """``20 ms`` → its value in the internal unit (ms, mV, nA, nF, uS, MOhm, um, mM),
@@ -137,7 +149,8 @@ class ExpressionConverter:
         if node.number.is_int and value.denominator == 1:  # 65 mV: SymPy keeps it exact
             return sympy.Integer(value.numerator), "float"
         try:
-            return sympy.Float(float(value)), "float"
+            return _nonzero_float(f"{node.number.text} {unit}", float(value), node.pos,
+                                  value), "float"
         except OverflowError:
             raise _error(f"{node.number.text} {unit} is too large for a float", node.pos,
                          "write a smaller number or a larger unit") from None

@@ -67,7 +67,11 @@ def _parser() -> lark.Lark:
 def parse(text: str, filename: str | None = None) -> s.ModelDecl:
     """Parse one model.  Raises :class:`ParseError` with position and hint."""
     if not isinstance(text, str):
-        raise ParseError(f"model text must be a str, not {type(text).__name__}")
+        raise ParseError(f"model text must be a str, not {type(text).__name__}",
+                         hint="to compile a model file, use eqsnn.load(path)")
+    if "\n" not in text.strip() and text.strip().endswith(".eqs"):
+        raise ParseError(f"the model text {text.strip()[:200]!r} is a file name, not a model",
+                         hint="to compile a model file, use eqsnn.load(path)")
     source = text.replace("\r\n", "\n").removeprefix("\ufeff")  # a byte-order mark, as Python
     if not source.endswith("\n"):
         source += "\n"

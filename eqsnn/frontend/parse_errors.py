@@ -9,6 +9,7 @@ there by name, and a hint for the usual slips (a single ``=`` in a comparison,
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import lark
 
@@ -17,7 +18,8 @@ from ..errors import ParseError, suggest
 #: the words that start a declaration, for "did you mean" hints
 DECLARATION_WORDS = ("param", "state", "input", "let", "switch", "array", "before", "after",
                      "threshold", "reset", "refractory", "method", "negative", "on_spike",
-                     "output", "post", "on_pre", "on_post", "pre_spike", "post_spike")
+                     "output", "post", "on_pre", "on_post", "pre_spike", "post_spike",
+                     "substeps")
 
 
 _TOKEN_NAMES = {
@@ -49,6 +51,17 @@ def describe_parse_error(exc: lark.exceptions.UnexpectedInput, source: str,
         message, hint = _unexpected_character(source, line, column, expected)
     else:
         message, hint = _unexpected_token(token, expected, column)
+    if token is not None and token.type == "_INDENT":  # at the indented line, not the end
+        rows = source.split("\n")                       # of the line before it
+        while line < len(rows) and (line == exc.line or not rows[line - 1].strip()):
+            line += 1
+        column = len(rows[line - 1]) - len(rows[line - 1].lstrip(" ")) + 1
+    opener = _unindented_body(source, line)
+    if opener is not None and not isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        return ParseError(f"expected an indented block after '{opener[1]}' (line {opener[0]})",
+                          line=line, column=column, source=source, filename=filename,
+                          hint="indent the lines of the block below the line that opens it "
+                          "(4 more spaces), or write one statement after the colon")
     generic = (not isinstance(exc, lark.exceptions.UnexpectedCharacters) and token is not None
                and token.type not in ("_NL", "$END", "_DEDENT", "_INDENT"))
     word = _leading_word(source, line) if generic else None
@@ -79,9 +92,37 @@ def _unexpected_character(source: str, line: int, column, expected):
         hint = "write powers as '**'"
     elif char in "&|!":
         hint = "write 'and', 'or' and 'not' for logic"
+    elif not char.isascii() and (char.isalnum() or char == "\u00b5"):
+        message = f"{message}: names are ASCII letters, digits and '_'"
+        hint = "spell the name in ASCII (e.g. 'tau' for 'τ', 'u' for 'µ' in a unit)"
+    elif not char.isascii() and (char.isspace() or unicodedata.category(char) == "Cf"):
+        message = (f"unexpected invisible character {char!r} "
+                   f"({unicodedata.name(char, 'a format character')})")
+        hint = "replace it with a plain space, or delete it"
+    elif not char.isascii():
+        hint = "replace it with its ASCII form: '-' for a dash, '*' for '×', '\"' for a quote"
     else:
         hint = f"expected {_expected(expected)}" if expected else None
     return message, hint
+
+
+def _unindented_body(source: str, line: int):
+    """``(line, text)`` of the line before ``line`` where it opens a block (ends with ':')
+    and ``line`` is not indented below it: the body of ``after:`` or ``if x:`` was not
+    indented.  None otherwise."""
+    rows = source.split("\n")
+    if not 2 <= line <= len(rows) or not rows[line - 1].strip():
+        return None
+    before = line - 2
+    while before >= 0 and not rows[before].split("#")[0].strip():
+        before -= 1
+    if before < 0 or '"' in rows[before]:
+        return None
+    opener = rows[before].split("#")[0].rstrip()
+    indent = len(rows[line - 1]) - len(rows[line - 1].lstrip(" "))
+    if not opener.endswith(":") or indent > len(opener) - len(opener.lstrip(" ")):
+        return None
+    return before + 1, opener.strip()
 
 
 def _unexpected_token(token, expected, column):
@@ -89,6 +130,9 @@ def _unexpected_token(token, expected, column):
     if token is not None and token.type == "_INDENT":
         return ("unexpected indentation",
                 "only the body of a model, an 'if' or a block is indented")
+    if token is not None and token.type in ("$END", "_DEDENT") and "DERIVATIVE" in expected:
+        return ("the model has no declarations, only its docstring",
+                "declare what it holds, e.g. 'state V = 0.0'")
     if token is not None and token.type in ("_NL", "$END", "_DEDENT"):
         hint = f"expected {_expected(expected)}"
         if set(expected) & {"LPAR", "BOUNDS_OPEN", "NAME", "NUMBER"}:
@@ -108,7 +152,7 @@ def _unexpected_token(token, expected, column):
     elif "NUMBER" in expected and not expected & {"NAME", "LPAR"}:
         hint = ("a number is expected here: constraints compare with a number, e.g. "
                 "(> 0); a switch is set to a number, true or false; a method option to a "
-                "number, e.g. adaptive(rtol=1e-6)")
+                "number, e.g. adaptive(rtol=1e-6); substeps: to a count from 1 to 64")
     elif text == "=" and "COMPARE" in expected:
         hint = "compare with '==' (a single '=' assigns)"
     elif token is not None and token.type == "NAME" and not expected & {"NAME"}:

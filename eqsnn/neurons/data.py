@@ -102,10 +102,23 @@ def preprocess_spikes(times, ids, num_neurons: int) -> PreprocessedSpikes:
     >>> p.end_spikes.tolist(), p.spike_times.tolist()
     ([1, 1, 3], [1.0, 2.0, 5.0])
     """
-    times = np.asarray(times, dtype=np.float64).ravel()
+    if isinstance(num_neurons, bool) or not isinstance(num_neurons, (int, np.integer)) \
+            or num_neurons < 1:
+        raise LibraryError(f"num_neurons must be a positive integer, not {num_neurons!r}")
+    try:
+        times = np.asarray(times, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise LibraryError("spike times must be numbers (ms)") from None
     ids = np.asarray(ids).ravel()
     if times.shape != ids.shape:
         raise LibraryError(f"{times.size} spike times but {ids.size} neuron ids")
+    if np.isnan(times).any():
+        raise LibraryError(f"spike time {int(np.argmax(np.isnan(times)))} is NaN",
+                           hint="a spike that should never come is left out, not given a NaN")
+    if ids.size and (ids.dtype.kind not in "iu" and not (
+            ids.dtype.kind == "f" and np.array_equal(ids, np.round(ids)))):
+        raise LibraryError(f"neuron ids must be integers; got values of dtype {ids.dtype}",
+                           hint="ids are flat neuron indices 0, 1, 2, ...")
     if ids.size and (ids.min() < 0 or ids.max() >= num_neurons):
         raise LibraryError(f"neuron ids must lie in [0, {num_neurons})")
     ids = ids.astype(np.int64)

@@ -32,19 +32,37 @@ def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def unknown_name(kind: str, name, known) -> ParameterError:
+#: where a Simulator takes each kind of name, for a name given in the wrong place
+_TAKEN_IN = {"param": "params=", "state": "init= (or set_state)", "input": "run(inputs=...)"}
+
+
+def unknown_name(kind: str, name, known, model=None, *, recording=False) -> ParameterError:
     """``unknown param 'tau_men'; did you mean 'tau_mem'?`` with the known names as hint.
 
     Names starting with '_' (reserved for generated code: the adaptive method's hidden
     states and tolerances, the numerical check's records) are offered only to a name that
-    starts with '_' itself."""
+    starts with '_' itself.  With ``model``, a name it declares as another kind (a state
+    in ``params=``, a param in ``record=``) is said to be that kind, with where it goes."""
+    other = None if model is None or str(name).startswith("_") else next(
+        (other for other, items in (("param", model.params), ("state", model.states),
+                                    ("input", model.inputs))
+         if other != kind and any(item.name == name for item in items)), None)
     known = sorted(k for k in known if not k.startswith("_") or str(name).startswith("_"))
     same_letters = [k for k in known if k.lower() == str(name).lower()]
     close = same_letters or (difflib.get_close_matches(str(name), known, n=1)
                              if len(str(name)) <= 100 else [])
     suggestion = f"; did you mean {close[0]!r}?" if close else ""
+    if other is not None:
+        hint = (f"only states and 'spikes' are recorded; {name} is the value given in "
+                f"{_TAKEN_IN[other]}" if recording else f"give it in {_TAKEN_IN[other]}")
+        return ParameterError(f"{name!r} is {_a(other)} of {model.name}, not {_a(kind)}"
+                              f"{suggestion if same_letters else ''}", hint=hint)
     hint = f"known {kind}s: {', '.join(known)}" if known else f"this model has no {kind}s"
     return ParameterError(f"unknown {kind} {name!r}{suggestion}", hint=hint)
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def is_device_array(value) -> bool:
@@ -64,8 +82,10 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
         raise ParameterError(f"{what} is not an array of numbers ({error})") from None
     if array.dtype.kind not in "biuf":
         raise ParameterError(
-            f"{what} must be numeric ({dtype}); got values of dtype {array.dtype}"
-        )
+            f"{what} must be numeric ({dtype}); got values of dtype {array.dtype}",
+            hint="values with units go as one quantity: '20 ms', 20 * eqsnn.units.ms, or "
+            "np.array([10, 20]) * eqsnn.units.ms for one per neuron (not a list of them)"
+            if array.dtype.kind in "OUS" and array.ndim else None)
     if array.dtype.kind == "f":
         finite = np.isfinite(array)
         if not finite.all():
@@ -133,7 +153,7 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape,
     declared = {item.name: item for item in model.inputs}
     for name in inputs:
         if name not in declared:
-            raise unknown_name("input", name, declared)
+            raise unknown_name("input", name, declared, model)
     prepared = {}
     for name, item in declared.items():
         if name not in inputs:
@@ -189,7 +209,8 @@ def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, object]:
             spikes = True if index is None else _neuron_indices(name, index, n)
             continue
         if name not in states:
-            raise unknown_name("state", name, states | ({"spikes"} if model.spiking else set()))
+            raise unknown_name("state", name, states | ({"spikes"} if model.spiking else set()),
+                               model, recording=True)
         chosen[name] = None if index is None else _neuron_indices(name, index, n)
     return chosen, spikes
 

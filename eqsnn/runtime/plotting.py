@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ParameterError
 from .inputs import is_int
 
 __all__ = ["result_figure", "neuron_colours"]
@@ -46,15 +47,15 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
     spikes = result.spikes
     panels = list(result.vars) + (["spikes"] if spikes is not None else [])
     if not panels:
-        raise ValueError("nothing was recorded; run with record=('V', 'spikes') to plot")
+        raise ParameterError("nothing was recorded; run with record=('V', 'spikes') to plot")
     if result.timing.steps == 0:
-        raise ValueError("the run has no steps to plot")
+        raise ParameterError("the run has no steps to plot")
     info = getattr(result, "info", None)
     batch_size = info.batch_size if info is not None else (spikes.batch_size if spikes else 1)
     if not is_int(lane) or not 0 <= lane < batch_size:
-        raise ValueError(f"lane must be an int in [0, {batch_size}), not {lane!r}")
+        raise ParameterError(f"lane must be an int in [0, {batch_size}), not {lane!r}")
     if not is_int(neurons) or neurons < 1:
-        raise ValueError(f"neurons must be a positive int (how many traces), not {neurons!r}")
+        raise ParameterError(f"neurons must be a positive int (how many traces), not {neurons!r}")
     dt, first_step = _time_base(result, info)
     chosen = dict(info.chosen) if info is not None else {}
     size = int(np.prod(result.shape))
@@ -86,8 +87,6 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
         try:
             figure.savefig(path, dpi=110)
         except OSError as exc:
-            from ..errors import ParameterError
-
             raise ParameterError(f"cannot write the figure {path!r}: "
                                  f"{exc.strerror or exc}") from None
     return figure

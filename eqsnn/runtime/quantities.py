@@ -61,9 +61,10 @@ def to_internal(model, kind: str, name: str, value):
         return to_internal(model, kind, name, quantity.value)
     wanted = unit.dimension if unit is not None else given.dimension / given.dimension
     if given.dimension != wanted:
-        expected = f"{unit} ({wanted.words()})" if unit is not None else "dimensionless"
+        expected = (f"is in {unit} ({wanted.words()})" if unit is not None
+                    else "has no unit (dimensionless)")
         raise ParameterError(
-            f"{what} is in {expected}; got {quantity} ({given.dimension.words()})",
+            f"{what} {expected}; got {quantity} ({given.dimension.words()})",
             hint=(f"give it in {unit}, as a plain number or e.g. '1 {unit}'" if unit is not None
                   else "give a plain number: it has no unit in this model"))
     return given.to_internal(np.asarray(quantity.value, dtype=np.float64))

@@ -74,15 +74,18 @@ class Spikes:
         for a given ``n``, else ``(batch, *shape)`` of the population; int64."""
         if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
                               or n < 0):
-            raise ValueError(f"counts(n) needs a non-negative integer n, not {n!r}")
+            raise ParameterError(f"counts(n) needs a non-negative integer n, not {n!r}",
+                                 hint="counts() gives (batch, *shape) of the population")
         size = n if n is not None else int(np.prod(self.shape)) if self.shape else None
         if size is None:
-            raise ValueError("counts() needs n where the population's shape is not known")
+            raise ParameterError("counts() needs n where the population's shape is not known",
+                                 hint="pass the number of neurons, counts(n)")
         counts = spike_bits.neuron_counts(self._bits)
         if size < counts.shape[1]:
             if counts[:, size:].any():
-                raise ValueError(f"counts({size}) leaves out spikes of neurons up to "
-                                 f"{self._bits.n - 1}")
+                raise ParameterError(f"counts({size}) leaves out spikes of neurons up to "
+                                     f"{self._bits.n - 1}",
+                                     hint=f"pass n >= {self._bits.n}, or no n")
             counts = counts[:, :size]
         elif size > counts.shape[1]:
             counts = np.concatenate(

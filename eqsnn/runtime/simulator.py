@@ -366,6 +366,15 @@ def _resolve_model(model, shape, batch_size, dt, seed):
                 f"the Simulator cannot run a weight-update model ({inner.name}) on its own",
                 hint="give it to eqsnn.network.Network.connect(..., weight_update=...)")
         return inner, None
+    if isinstance(model, type) and callable(getattr(model, "build", None)):
+        raise ParameterError(f"{model.__name__} is a neuron class; the Simulator takes an "
+                             f"instance of it", hint=f"write {model.__name__}() (with its "
+                             "arguments, e.g. tau_mem=10.0)")
+    if isinstance(model, str):
+        raise ParameterError(f"expected an eqsnn.Model, got str {model[:100]!r}",
+                             hint="a model file: eqsnn.load(path); a standard-library "
+                             "neuron: eqsnn.neurons.get_neuron(name) or e.g. "
+                             "eqsnn.neurons.LeakyIntegrateFire()")
     if callable(getattr(model, "build", None)):
         # a standard-library neuron: see eqsnn.stdlib.protocol for the Build contract
         build = model.build(shape=shape, batch_size=batch_size, dt=dt, seed=seed)

@@ -56,7 +56,7 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
         if name in model.runtime_params:
             raise ParameterError(f"{name!r} is set by the Simulator for every run; do not pass it")
         if name not in declared and name not in arrays:
-            error = unknown_name("param", name, set(declared) | arrays)
+            error = unknown_name("param", name, set(declared) | arrays, model)
             if name in ("rtol", "atol", "max_substeps") and "adaptive" in model.meta:
                 error.hint = (f"{name} is an option of the adaptive method, set in the model "
                               f"text: method: adaptive({name}=...)")
@@ -134,7 +134,7 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
     """``value`` for state ``name`` as a ``(batch, n)`` array of the state's type."""
     states = {s.name: s for s in model.states}
     if name not in states:
-        raise unknown_name("state", name, states)
+        raise unknown_name("state", name, states, model)
     state = states[name]
     array = check_numeric(f"state {name!r}", value, state.dtype)
     if state.dtype == "float":
@@ -179,7 +179,7 @@ def initial_states(model, values, precompute, init, batch, shape, dt, precision)
     public = {s.name for s in model.states if not s.name.startswith("_")}
     for name in init:
         if name not in public:
-            raise unknown_name("state", name, public)
+            raise unknown_name("state", name, public, model)
     declared = host.evaluate_initial(model, values, precompute, dt)
     states = {}
     for state in model.states:

@@ -213,6 +213,22 @@ def frozen_split(system: System) -> tuple[tuple | None, str | None]:
 
 def choose_method(system: System, requested: str | None) -> tuple[str, tuple, tuple]:
     """``(method, reasons, warnings)``: the requested method, or the best applicable."""
+    method, reasons, warnings = _choose_method(system, requested)
+    return method, reasons, warnings + _held_draws(system)
+
+
+def _held_draws(system: System) -> tuple[str, ...]:
+    """A warning for each ODE that draws random numbers: a draw is one number per step,
+    held over the step, not white noise (a Brian2 or NEST habit that would silently give
+    noise whose spread shrinks as dt instead of sqrt(dt))."""
+    return tuple(
+        f"d{var}/dt draws random numbers: each draw is held over the step, so {var} moves "
+        f"by dt * draw (a spread that shrinks as dt, not as sqrt(dt)); for white noise "
+        f"write sigma * xi" for var, rhs in zip(system.variables, system.rhs)
+        if rhs.atoms(ir.RandUniform, ir.RandNormal))
+
+
+def _choose_method(system: System, requested: str | None) -> tuple[str, tuple, tuple]:
     if not system.variables:
         ignored = () if requested is None else (
             f"'method: {requested}' has no effect: the model has no ODEs (its states change "

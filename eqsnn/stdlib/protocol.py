@@ -101,7 +101,10 @@ def get_object(obj, table: dict, base: type, kind: str):
         return table[obj]()
     if isinstance(obj, base):
         return copy.copy(obj)
-    raise LibraryError(f"{kind} should be specified either as a string or a {kind} object")
+    hint = (f"write {obj.__name__}(), an instance, not the class"
+            if isinstance(obj, type) and issubclass(obj, base) else None)
+    raise LibraryError(f"{kind} should be specified either as a string or a {kind} object",
+                       hint=hint)
 
 
 @runtime_checkable

@@ -114,7 +114,8 @@ def _positive_ints(what: str, values) -> tuple[int, ...]:
 def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, dt=1.0,
               precision="float32", inputs=None, params=None, batch_size=1,
               record_spikes=False, seed=0, fast_math=False) -> Benchmark:
-    """Time ``model`` on each backend (default: every registered one) at each size.
+    """Time ``model`` on each backend (default: every registered one; a list or a
+    comma-separated string ``"numpy,c"``) at each size.
 
     ``inputs`` are held for every step (a scalar or one value per neuron, as in
     ``Simulator.run``); a model whose inputs have no default needs them here.
@@ -125,6 +126,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
     from ..runtime import Simulator
     from .comparison import _model_name
 
+    if isinstance(backends, str):  # "numpy,c", as on the command line
+        backends = [name.strip() for name in backends.split(",")]
     names = list(REGISTRY) if backends is None else list(backends)
     unknown = [b for b in names if b not in REGISTRY]
     if unknown or not names:

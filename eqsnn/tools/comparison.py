@@ -177,7 +177,8 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
             batch_size=1, record=None, fast_math=False) -> Comparison:
     """Run ``model`` with the same params, stimulus and seed on each backend.
 
-    ``backends`` defaults to every registered backend; those that cannot run
+    ``backends`` (a list, or a comma-separated string ``"numpy,c"``) defaults to every
+    registered backend; those that cannot run
     here (no compiler, no GPU, no PyGeNN) are reported as skipped with the
     reason.  Against ``reference``, each recorded variable gets its maximum
     absolute and relative error and the first step outside
@@ -200,12 +201,15 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
                 or not math.isfinite(value) or value < 0:
             raise EqsnnError(f"{what} must be a finite number >= 0, not {value!r}",
                              hint="e.g. 1e-9; 0 accepts identical values only")
+    if isinstance(backends, str):  # "numpy,c", as on the command line
+        backends = [name.strip() for name in backends.split(",")]
     names = list(REGISTRY) if backends is None else list(backends)
     unknown = [b for b in names + [reference] if b not in REGISTRY]
     if unknown:
         raise EqsnnError(f"unknown backend {unknown[0]!r}",
                          hint=f"registered backends: {', '.join(REGISTRY)}")
-    record = list(float_states(model) if record is None else record)
+    record = list(float_states(model) if record is None else
+                  [record] if isinstance(record, str) else record)
     recorded = record + ["spikes"]
     args = (n, steps, inputs, params, init, dt, precision, seed, recorded, batch_size)
     ref_result, ref_compile, ref_run = _simulate(model, reference, *args)
@@ -243,7 +247,7 @@ def _report(backend, result, ref, record, rtol, atol, precision, compile_s, run_
     variables = [_variable_diff(name, result.vars[name], ref.vars[name], rtol, atol, until)
                  for name in record]
     mine, theirs = _spike_set(result.spikes), _spike_set(ref.spikes)
-    share = len(mine & theirs) / max(len(mine | theirs), 1)
+    share = len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0  # none: same
     traces_ok = all(v.first_divergence is None for v in variables)
     spikes_ok = first_spike is None or precision == "float32"
     status = "ok" if traces_ok and spikes_ok else "differs"
