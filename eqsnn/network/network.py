@@ -92,6 +92,7 @@ class Network(WindowedRun):
         self._genn = None  # the GeNN model of the whole network on pygenn
         self._fused = None  # a FusedRun where the whole network runs in C (fused.py)
         self.unfused_reason: str | None = None
+        self._interrupted = False  # a pygenn run that did not finish (rollback.py)
 
     # --- building ------------------------------------------------------------
     def _check_open(self):
@@ -235,6 +236,10 @@ class Network(WindowedRun):
     def _population(self, pop) -> Population:
         if isinstance(pop, Population) and pop.network is self:
             return pop
+        if isinstance(pop, Population):
+            raise ParameterError(f"population {pop.name!r} belongs to another Network",
+                                 hint="connect, run and set the populations of one network, "
+                                 "by object or by name")
         if isinstance(pop, str) and pop in self.populations:
             return self.populations[pop]
         raise unknown_name("population", pop, self.populations)
@@ -309,6 +314,7 @@ class Network(WindowedRun):
                 pop._sim.reset()
         if self._genn is not None:
             self._genn.reset()
+            self._interrupted = False
         self._clear_history()
         if self._fused is not None:
             self._fused.clear()

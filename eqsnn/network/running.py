@@ -24,6 +24,7 @@ from ..runtime.spike_bits import SpikeBits
 from . import compose
 from .parts import NetworkResult, _direct, _mapping, _Raw, _recorded
 from .plasticity import check_recording
+from .rollback import NetworkSnapshot, check_not_interrupted, weights_in_flight
 
 __all__ = ["WindowedRun"]
 
@@ -57,6 +58,7 @@ class WindowedRun:
         from ..runtime.arguments import count
         steps = count("steps", steps)
         self._build_all()
+        check_not_interrupted(self)
         inputs = _mapping("inputs", inputs)
         record = _mapping("record", record)
         plans, records = {}, {}
@@ -84,9 +86,14 @@ class WindowedRun:
         for name, value in record.items():
             records.update(self._record_plan(name, value))
         check_recording(self, records, steps)
+        weights_in_flight(self)
         # --- valid: from here on the network changes ---------------------------
         if self._genn is not None:  # pygenn: one GeNN model runs the whole network
-            collected, fired, simulate = self._genn.run(steps, self._step, plans, records)
+            try:
+                collected, fired, simulate = self._genn.run(steps, self._step, plans, records)
+            except BaseException:  # GeNN's queues cannot be put back (rollback.py)
+                self._interrupted = True
+                raise
             first, self._step = self._step, self._step + steps
             result = self._results(steps, first, records, collected,
                                    {p: [fired[p]] if p in fired else []
@@ -97,12 +104,22 @@ class WindowedRun:
                 (None, lambda conn=conn: conn._plastic.check(result))
                 for conn in self.connections.values() if conn._plastic is not None])
             return result
+        snapshot = NetworkSnapshot(self)  # a run that does not finish is rolled back
+        try:
+            collected, spikes, simulate, plastic, failed = self._advance(steps, plans, records)
+        except BaseException:
+            snapshot.restore()
+            raise
+        first, self._step = self._step, self._step + steps
+        result = self._results(steps, first, records, collected, spikes, started, simulate)
+        return self._reported(result, plastic, failed)
+
+    def _advance(self, steps, plans, records):
+        """Run ``steps`` steps from ``self._step`` (which the caller advances); returns
+        ``(collected, spikes, seconds simulated, plastic connections, failures)``."""
         if self._fused is not None:  # the whole run in one call into C (fused.py)
-            first = self._step
-            collected, spikes, simulate = self._fused.run(steps, first, plans, records)
-            self._step = first + steps
-            return self._reported(self._results(steps, first, records, collected, spikes,
-                                                started, simulate))
+            collected, spikes, simulate = self._fused.run(steps, self._step, plans, records)
+            return collected, spikes, simulate, (), None
         window = steps if self._d_min is None else self._d_min
         plastic = [c for c in self.connections.values() if c._plastic is not None]
         if plastic:  # a weight may change in any step: one step per window (plasticity.py)
@@ -172,9 +189,7 @@ class WindowedRun:
                 spikes[pname].append(chunk)
             self._push_history(new, step0 + w)
             k0 += w
-        self._step = first + steps
-        result = self._results(steps, first, records, collected, spikes, started, simulate)
-        return self._reported(result, plastic, failed)
+        return collected, spikes, simulate, plastic, failed
 
     def _reported(self, result, plastic=(), failed=None):
         """Raise the earliest failure of the numerical check of a population the network

@@ -1,0 +1,251 @@
+"""Networks attacked as a hostile user would: runs that do not finish, weights changed with
+spikes in flight, absurd delays, populations of another network, values that are not
+weights; each against a plain NumPy oracle or the numpy backend, and every error message
+checked."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.errors import ParameterError
+from eqsnn.network import Delta, Exponential, FromList, Network, StdpAdditive
+
+LIF = """neuron Lif
+    param tau = 10.0 (> 0)
+    param v_th = 1.0
+    state V = 0.0
+    input Isyn = 0.0
+    dV/dt = -V / tau
+    after: V += Isyn
+    threshold: V >= v_th
+    reset: V = 0.0
+"""
+
+needs_pygenn = [pytest.mark.pygenn, pytest.mark.skipif(
+    importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")]
+
+
+@pytest.fixture(scope="module")
+def lif():
+    return eqsnn.compile(LIF)
+
+
+def _loop(lif, backend, plastic=False):
+    net = Network(dt=1.0, precision="float64", backend=backend, batch_size=2)
+    net.add_population("a", lif, 3)
+    net.add_population("b", lif, 4)
+    rule = StdpAdditive(tau_plus=5.0, tau_minus=5.0, a_plus=0.01, a_minus=0.012) \
+        if plastic else None
+    net.connect("a", "b", Exponential(3.0), weight=0.4, delay=1 if plastic else 2,
+                weight_update=rule, name="ab")
+    net.connect("b", "a", Delta(), weight=-0.1, delay=3, name="ba")
+    return net
+
+
+_INPUTS = {"a": {"Isyn": np.array([[0.3, 0.25, 0.2], [0.2, 0.35, 0.3]])}}
+_RECORD = {"a": ["V", "spikes"], "b": ["V", "spikes"], "ab": ["g"]}
+
+
+class _Interrupt:
+    """Calls ``real`` and raises KeyboardInterrupt after its ``fail_at``-th call."""
+
+    def __init__(self, real, fail_at):
+        self.real, self.fail_at, self.calls = real, fail_at, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        out = self.real(*args, **kwargs)
+        if self.calls == self.fail_at:
+            raise KeyboardInterrupt
+        return out
+
+
+@pytest.mark.parametrize("backend, plastic", [
+    ("numpy", False), ("numpy", True), pytest.param("c", False, marks=pytest.mark.c)])
+def test_an_interrupted_run_is_rolled_back(lif, backend, plastic, monkeypatch):
+    """Ctrl-C in the middle of a run (after some windows, or after the fused run's C call)
+    leaves the network as before the run: the next run gives what a network that never
+    saw the interrupted run gives, bit for bit."""
+    net, oracle = _loop(lif, backend, plastic), _loop(lif, backend, plastic)
+    net.run(10, inputs=_INPUTS)
+    oracle.run(10, inputs=_INPUTS)
+    if net._fused is not None:
+        interrupt = _Interrupt(net._fused.run_fn, 1)
+        monkeypatch.setattr(net._fused, "run_fn", interrupt)
+    else:
+        runner = net.populations["b"]._sim._runner
+        interrupt = _Interrupt(runner.run, 3)  # the third window, the first two done
+        monkeypatch.setattr(runner, "run", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        net.run(20, inputs=_INPUTS, record=_RECORD)
+    assert interrupt.calls == interrupt.fail_at
+    monkeypatch.undo()
+    assert net.step == 10
+    assert all(pop._sim.step == 10 for pop in net.populations.values())
+    for pop, values in oracle.state.items():
+        for name, value in values.items():
+            np.testing.assert_array_equal(net.state[pop][name], value)
+    got, expected = net.run(30, inputs=_INPUTS, record=_RECORD), oracle.run(
+        30, inputs=_INPUTS, record=_RECORD)
+    assert len(expected["b"].spikes) > 5
+    for pop in ("a", "b"):
+        np.testing.assert_array_equal(got[pop].vars["V"], expected[pop].vars["V"])
+        np.testing.assert_array_equal(got[pop].spikes.step, expected[pop].spikes.step)
+    np.testing.assert_array_equal(got["ab"].vars["g"], expected["ab"].vars["g"])
+    if plastic:
+        for name, value in oracle.connections["ab"].plastic_state.items():
+            np.testing.assert_array_equal(net.connections["ab"].plastic_state[name], value)
+
+
+def _in_flight(lif, backend, delay):
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net.add_spike_source("s", 1, steps=[8], neurons=[0])
+    net.add_population("b", lif, 2, params={"v_th": 100.0})  # never spikes
+    conn = net.connect("s", "b", Delta(), weight=1.0, delay=delay)
+    return net, conn
+
+
+def test_a_spike_in_flight_delivers_the_weight_it_finds_at_arrival_on_numpy(lif):
+    """Weights set between runs while a spike is in flight: on numpy the spike delivers
+    the new weight when it arrives (as in Brian2): V = w_new e^{-(k - k_a)/10}."""
+    for delay in (5, np.array([5, 6])):
+        net, conn = _in_flight(lif, "numpy", delay)
+        net.run(10)  # the spike of step 8 arrives at 13 (and 14)
+        conn.weights = [2.0, 3.0]
+        res = net.run(10, record={"b": ["V"]})
+        V = res["b"].vars["V"][:, 0, :]
+        arrive = 8 + np.broadcast_to(delay, (2,))
+        for i, w in enumerate((2.0, 3.0)):
+            k = np.arange(10, 20)
+            expected = np.where(k >= arrive[i], w * np.exp(-(k - arrive[i]) / 10.0), 0.0)
+            np.testing.assert_allclose(V[:, i], expected, rtol=1e-13)
+
+
+@pytest.mark.c
+@pytest.mark.parametrize("delay", [5, np.array([5, 6])], ids=["one", "per-synapse"])
+def test_c_refuses_new_weights_with_spikes_in_flight(lif, delay):
+    """The fused run adds a spike's weight into its ring when the spike is sent, so new
+    weights cannot reach a spike in flight: the run is refused (nothing changes) rather
+    than silently differing from numpy; after reset, or once the spikes arrived, the new
+    weights run."""
+    net, conn = _in_flight(lif, "c", delay)
+    net.run(10)
+    assert net.unfused_reason is None
+    state = net.state["b"]["V"].copy()
+    conn.weights = [2.0, 3.0]
+    with pytest.raises(ParameterError, match=r"connection 'c0': its weights were set while "
+                       r"spikes sent with the old weights are still in flight") as info:
+        net.run(10)
+    assert "net.reset()" in info.value.hint
+    assert net.step == 10
+    np.testing.assert_array_equal(net.state["b"]["V"], state)
+    net.reset()
+    oracle, oracle_conn = _in_flight(lif, "numpy", delay)
+    oracle_conn.weights = [2.0, 3.0]
+    np.testing.assert_array_equal(net.run(30, record={"b": ["V"]})["b"].vars["V"],
+                                  oracle.run(30, record={"b": ["V"]})["b"].vars["V"])
+    conn.weights = [0.5, 0.25]  # every spike has arrived: nothing in flight
+    oracle_conn.weights = [0.5, 0.25]
+    np.testing.assert_array_equal(net.run(5, record={"b": ["V"]})["b"].vars["V"],
+                                  oracle.run(5, record={"b": ["V"]})["b"].vars["V"])
+
+
+@pytest.mark.c
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_delays_longer_than_anything_sensible(lif, backend):
+    """A delay of 10^9 steps never delivers within the run and needs no ring of 10^9
+    slots (c runs in windows, and says why); a delay beyond 2^31 - 1 steps, or a time
+    that is, is refused when connecting."""
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net.add_population("a", lif, 2)
+    net.add_population("b", lif, 3)
+    net.connect("a", "b", Delta(), weight=5.0, delay=10**9)
+    res = net.run(50, inputs={"a": {"Isyn": 0.5}}, record={"a": ["spikes"], "b": ["V"]})
+    assert len(res["a"].spikes) > 5
+    np.testing.assert_array_equal(res["b"].vars["V"], 0.0)
+    if backend == "c":
+        assert "would take" in net.unfused_reason and "GiB" in net.unfused_reason
+    for delay, text in [(2**31, "2147483648 steps, more than the 2147483647"),
+                        (np.full(6, 2**64 - 1, np.uint64), "more than the 2147483647"),
+                        ("1e30 ms", "more than the 2147483647"),
+                        ("-1e30 ms", "at least 1 step")]:
+        other = Network(dt=1.0, precision="float64", backend=backend)
+        other.add_population("a", lif, 2)
+        other.add_population("b", lif, 3)
+        with pytest.raises(ParameterError, match=text):
+            other.connect("a", "b", Delta(), delay=delay)
+        assert other.connections == {} and other.populations["b"].incoming == []
+
+
+def test_a_population_of_another_network_is_named_as_such(lif):
+    mine, theirs = Network(), Network()
+    mine.add_population("a", lif, 2)
+    mine.add_population("b", lif, 2)
+    foreign = theirs.add_population("a", lif, 2)
+    with pytest.raises(ParameterError, match="population 'a' belongs to another Network"):
+        mine.connect(foreign, "b", Delta())
+    with pytest.raises(ParameterError, match="population 'a' belongs to another Network"):
+        mine.set_state(foreign, "V", 0.5)
+    assert mine.connections == {}
+
+
+@pytest.mark.parametrize("weight", [None, np.ones(4, bool), [True, False, True, True],
+                                    np.array([1 + 1j] * 4)])
+def test_weights_that_are_not_numbers(lif, weight):
+    net = Network()
+    net.add_population("a", lif, 2)
+    net.add_population("b", lif, 2)
+    with pytest.raises(ParameterError, match="connection 'c0' weight must be numbers"):
+        net.connect("a", "b", Delta(), weight=weight)
+    conn = net.connect("a", "b", Delta(), connectivity=FromList([0], [1]), weight=0.5)
+    with pytest.raises(ParameterError, match="connection 'c0' weights must be numbers"):
+        conn.weights = None
+    np.testing.assert_array_equal(conn.weights, [0.5])
+
+
+@pytest.mark.parametrize("delay", [5, np.array([5, 6])], ids=["one", "per-synapse"])
+@pytest.mark.parametrize("backend", [pytest.param("pygenn", marks=needs_pygenn)])
+def test_pygenn_weights_set_with_spikes_in_flight(lif, backend, delay):
+    """One delay is GeNN's axonal delay: the spike reads its weight when it arrives, as on
+    numpy.  Per-synapse delays are GeNN's dendritic delays, which add the weight when the
+    spike is sent: that run is refused until the spikes arrived or after reset."""
+    net, conn = _in_flight(lif, backend, delay)
+    oracle, oracle_conn = _in_flight(lif, "numpy", delay)
+    net.run(10)
+    oracle.run(10)
+    conn.weights = oracle_conn.weights = [2.0, 3.0]
+    if np.ndim(delay):
+        with pytest.raises(ParameterError, match="still in flight"):
+            net.run(10)
+        assert net.step == 10
+        net.reset()
+        oracle.reset()
+    np.testing.assert_array_equal(net.run(20, record={"b": ["V"]})["b"].vars["V"],
+                                  oracle.run(20, record={"b": ["V"]})["b"].vars["V"])
+
+
+@pytest.mark.parametrize("backend", [pytest.param("pygenn", marks=needs_pygenn)])
+def test_pygenn_an_interrupted_run_asks_for_reset(lif, backend, monkeypatch):
+    """GeNN's spike queues cannot be put back: after a run that did not finish, every run
+    asks for reset(), which gives the network of a fresh start."""
+    net, oracle = _loop(lif, backend), _loop(lif, "numpy")
+    net.run(5, inputs=_INPUTS)
+    monkeypatch.setattr(net._genn.genn, "step_time",
+                        _Interrupt(net._genn.genn.step_time, 3))
+    with pytest.raises(KeyboardInterrupt):
+        net.run(20, inputs=_INPUTS)
+    monkeypatch.undo()
+    with pytest.raises(ParameterError, match="last run on pygenn did not finish") as info:
+        net.run(5, inputs=_INPUTS)
+    assert "net.reset()" in info.value.hint
+    net.reset()
+    got, expected = net.run(30, inputs=_INPUTS, record=_RECORD), oracle.run(
+        30, inputs=_INPUTS, record=_RECORD)
+    for pop in ("a", "b"):
+        np.testing.assert_array_equal(got[pop].spikes.step, expected[pop].spikes.step)
+        np.testing.assert_allclose(got[pop].vars["V"], expected[pop].vars["V"], rtol=1e-12,
+                                   atol=1e-12)
