@@ -249,3 +249,27 @@ def test_pygenn_an_interrupted_run_asks_for_reset(lif, backend, monkeypatch):
         np.testing.assert_array_equal(got[pop].spikes.step, expected[pop].spikes.step)
         np.testing.assert_allclose(got[pop].vars["V"], expected[pop].vars["V"], rtol=1e-12,
                                    atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", [
+    "numpy", pytest.param("c", marks=pytest.mark.c), pytest.param("pygenn", marks=needs_pygenn)])
+def test_a_connections_state_recorded_for_some_target_neurons(lif, backend):
+    """record={conn: {"g": ids}} records those target neurons, as for a population (the ids
+    were ignored: every neuron came back, an id out of range too)."""
+    net = _loop(lif, backend)
+    whole = _loop(lif, backend)
+    got = net.run(25, inputs=_INPUTS, record={"ab": {"g": [3, 1]}})
+    full = whole.run(25, inputs=_INPUTS, record={"ab": ["g"]})
+    assert got["ab"].vars["g"].shape == (25, 2, 2)
+    assert np.abs(full["ab"].vars["g"]).max() > 0.1
+    np.testing.assert_array_equal(got["ab"].vars["g"], full["ab"].vars["g"][:, :, [3, 1]])
+    with pytest.raises(ParameterError, match="neuron id 4, outside 0..3"):
+        net.run(5, record={"ab": {"g": [4]}})
+    assert net.step == 25
+
+
+def test_a_plastic_state_is_recorded_whole(lif):
+    net = _loop(lif, "numpy", plastic=True)
+    with pytest.raises(ParameterError, match="'w' is recorded whole"):
+        net.run(5, record={"ab": {"w": [0]}})
+    assert net.step == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import types
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class WindowedRun:
         ``inputs`` maps a population name to its inputs as :meth:`Simulator.run` takes
         them; ``record`` maps a population name to the states (and ``"spikes"``) to
         record, as a list or as a mapping state -> neuron ids, and a connection name to
-        the synapse states to record (every target neuron).
+        the synapse states to record, the same way (ids of target neurons).
         """
         started = time.perf_counter()
         from ..runtime.arguments import count
@@ -236,13 +237,20 @@ class WindowedRun:
             states = {s.name for s in conn.synapse_model.states}
             plastic = set() if conn._plastic is None else set(conn._plastic.state)
             out, own = {}, []
+            ids = dict(value) if isinstance(value, Mapping) else {}
             for state in value:
                 if state in plastic:
+                    if ids.get(state) is not None:
+                        raise ParameterError(
+                            f"connection {name!r}: {state!r} is recorded whole (every "
+                            "synapse or neuron)", hint=f"record={{{name!r}: [{state!r}]}}")
                     own.append(state)
                 elif state not in states:
                     raise unknown_name("synapse state", state, states | plastic)
-                else:
-                    out[pre + state] = None
+                else:  # the target neurons' ids checked as a population's
+                    index = prepare_record(conn.synapse_model, {state: ids.get(state)},
+                                           conn.target.n)[0][state]
+                    out[pre + state] = index
             return {name: ("target", conn.target.name, out, own)}
         pop = self._population(name)
         if pop.is_source:
