@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import eqsnn
-from eqsnn.errors import ParameterError
+from eqsnn.errors import ParameterError, ShapeError
 from eqsnn.network import Delta, Exponential, FromList, Network, StdpAdditive
 
 LIF = """neuron Lif
@@ -273,3 +273,53 @@ def test_a_plastic_state_is_recorded_whole(lif):
     with pytest.raises(ParameterError, match="'w' is recorded whole"):
         net.run(5, record={"ab": {"w": [0]}})
     assert net.step == 0
+
+
+@pytest.mark.parametrize("kwargs, error, text", [
+    ({"params": {"taux": 1.0}}, ParameterError,
+     r"population 'a': unknown param 'taux'; did you mean 'tau'\?"),
+    ({"params": {"tau": -1.0}}, ParameterError, "population 'a': tau must be > 0"),
+    ({"params": {"tau": np.ones(2)}}, ShapeError, "population 'a': param 'tau'"),
+    ({"init": {"Q": 1.0}}, ParameterError, "population 'a': unknown state 'Q'"),
+    ({"init": {"V": np.ones(7)}}, ShapeError, "population 'a': state 'V' got shape"),
+    ({"init": {"V": np.nan}}, ParameterError, "population 'a': state 'V' must be finite"),
+    ({"params": [1, 2]}, ParameterError, "population 'a' params must be a mapping"),
+])
+def test_a_populations_bad_values_are_refused_when_it_is_added(lif, kwargs, error, text):
+    """They were found only at the first run, under the composed model's hidden names
+    (c0__tau), in a network whose structure could no longer be changed."""
+    net = Network()
+    with pytest.raises(error, match=text):
+        net.add_population("a", lif, 3, **kwargs)
+    assert net.populations == {}
+    net.add_population("a", lif, 3, params={"tau": [5.0, 10.0, 20.0]})
+    net.run(2)
+
+
+SCALED = """synapse Scaled
+    param gain = 1.0
+    param tau = 2.0 (> 0)
+    state g = 0.0
+    dg/dt = -g / tau
+    on_spike: g += gain * w
+    output: g
+"""
+
+
+@pytest.mark.parametrize("kwargs, error, text", [
+    ({"synapse_params": {"gainx": 1.0}}, ParameterError,
+     r"connection 'c0' \(synapse Scaled\): unknown param 'gainx'; did you mean 'gain'\?"),
+    ({"synapse_params": {"tau": -1.0}}, ParameterError, r"\(synapse Scaled\): tau must be > 0"),
+    ({"synapse_init": {"g": np.ones(5)}}, ShapeError, r"\(synapse Scaled\): state 'g' got"),
+    ({"synapse_init": {"h": 0.0}}, ParameterError, r"\(synapse Scaled\): unknown state 'h'"),
+])
+def test_a_synapses_bad_values_are_refused_when_connecting(lif, kwargs, error, text):
+    net = Network()
+    net.add_population("a", lif, 3)
+    net.add_population("b", lif, 2)
+    with pytest.raises(error, match=text) as info:
+        net.connect("a", "b", eqsnn.compile(SCALED), **kwargs)
+    assert "c0__" not in str(info.value)
+    assert net.connections == {} and net.populations["b"].incoming == []
+    net.connect("a", "b", eqsnn.compile(SCALED), synapse_params={"gain": [1.0, 2.0]})
+    net.run(2)
