@@ -323,3 +323,25 @@ def test_a_synapses_bad_values_are_refused_when_connecting(lif, kwargs, error, t
     assert net.connections == {} and net.populations["b"].incoming == []
     net.connect("a", "b", eqsnn.compile(SCALED), synapse_params={"gain": [1.0, 2.0]})
     net.run(2)
+
+
+def test_a_source_with_signed_spikes_is_refused(lif):
+    """A negative spike reached the target as +w on every backend (the sign was dropped)."""
+    signed = eqsnn.compile("""neuron Signed
+    state V = 0.0
+    input Isyn = 0.0
+    dV/dt = Isyn
+    threshold: V >= 1.0
+    reset: V = 0.0
+    negative threshold: V <= -1.0
+    negative reset: V = 0.0
+""")
+    net = Network()
+    net.add_population("s", signed, 2)
+    net.add_population("t", lif, 1)
+    with pytest.raises(ParameterError, match="connection 'c0': source 's' .Signed. has a "
+                       "negative threshold") as info:
+        net.connect("s", "t", Delta())
+    assert "-w" in info.value.hint and net.connections == {}
+    net.connect("t", "s", Delta())  # a signed target receives as any other
+    net.run(3, record={"s": ["spikes"]})

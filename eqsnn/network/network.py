@@ -197,6 +197,13 @@ class Network(WindowedRun):
         if not source.spiking:
             raise ParameterError(f"connection {name!r}: source {source.name!r} ({source.ir.name})"
                                  " has no threshold and never spikes")
+        if not source.is_source and source.ir.signed:
+            raise ParameterError(
+                f"connection {name!r}: source {source.name!r} ({source.ir.name}) has a "
+                "negative threshold, and a connection carries spikes without their sign: a "
+                "negative spike would deliver +w as a positive one does",
+                hint="connect from a model without 'negative threshold:', or split the "
+                "signs into two populations (one per threshold) with weights w and -w")
         model, params, init = _synapse(name, synapse, synapse_params, synapse_init)
         declared = {i.name: i for i in target.ir.inputs}
         if target_input not in declared:
