@@ -239,7 +239,7 @@ def test_pygenn_an_interrupted_run_asks_for_reset(lif, backend, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         net.run(20, inputs=_INPUTS)
     monkeypatch.undo()
-    with pytest.raises(ParameterError, match="last run on pygenn did not finish") as info:
+    with pytest.raises(ParameterError, match=r"last run \(or reset\) on pygenn did not finish") as info:
         net.run(5, inputs=_INPUTS)
     assert "net.reset()" in info.value.hint
     net.reset()
@@ -345,3 +345,26 @@ def test_a_source_with_signed_spikes_is_refused(lif):
     assert "-w" in info.value.hint and net.connections == {}
     net.connect("t", "s", Delta())  # a signed target receives as any other
     net.run(3, record={"s": ["spikes"]})
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_an_interrupted_reset_changes_nothing(lif, backend, monkeypatch):
+    net, oracle = _loop(lif, backend, plastic=backend == "numpy"), _loop(
+        lif, backend, plastic=backend == "numpy")
+    net.run(12, inputs=_INPUTS)
+    oracle.run(12, inputs=_INPUTS)
+    sim = net.populations["b"]._sim
+    monkeypatch.setattr(sim, "reset", _Interrupt(sim.reset, 1))
+    with pytest.raises(KeyboardInterrupt):
+        net.reset(restore_weights=True)
+    monkeypatch.undo()
+    assert net.step == 12 and sim.step == 12
+    for pop, values in oracle.state.items():
+        for name, value in values.items():
+            np.testing.assert_array_equal(net.state[pop][name], value)
+    for name, value in oracle.connections["ab"].plastic_state.items():
+        np.testing.assert_array_equal(net.connections["ab"].plastic_state[name], value)
+    got, expected = net.run(20, inputs=_INPUTS, record=_RECORD), oracle.run(
+        20, inputs=_INPUTS, record=_RECORD)
+    for pop in ("a", "b"):
+        np.testing.assert_array_equal(got[pop].vars["V"], expected[pop].vars["V"])

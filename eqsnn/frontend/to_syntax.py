@@ -323,34 +323,11 @@ def _draws(expr) -> bool:
     return False
 
 
-#: a longer chain of ``+``/``-`` (or of ``*``) is folded as a balanced tree: folded left,
-#: a sum of 600 terms nests 600 deep, past Python's recursion limit in the later passes
-_LONG_CHAIN = 64
-
-
 def _fold(items):
-    ops = {str(op) for op in items[1::2]}
-    if len(items) > 2 * _LONG_CHAIN and (ops <= {"+", "-"} or ops == {"*"}):
-        signs = ["+" if "*" not in ops else "*"] + [str(op) for op in items[1::2]]
-        return _balanced(list(zip(signs, items[0::2], [None] + list(items[1::2]))))
     expr = items[0]
     for op, right in zip(items[1::2], items[2::2]):
         expr = s.Binary(str(op), expr, right, _pos(op))
     return expr
-
-
-def _balanced(terms):
-    """``[(op, operand, op_token)]``, the first op ``+`` (or ``*``) → the same value as the
-    left fold, nested log2(n) deep: ``a - b + c - d`` = ``(a - b) - (c - d)``; the ops of
-    the right half are flipped where it is subtracted."""
-    if len(terms) == 1:
-        return terms[0][1]
-    mid = len(terms) // 2
-    op, _, token = terms[mid]
-    flip = {"+": "-", "-": "+"} if op == "-" else {}
-    right = [("+" if op != "*" else "*", terms[mid][1], None)] + [
-        (flip.get(o, o), x, tok) for o, x, tok in terms[mid + 1:]]
-    return s.Binary(op, _balanced(terms[:mid]), _balanced(right), _pos(token))
 
 
 def _fold_keyword(items, op):

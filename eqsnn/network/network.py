@@ -45,7 +45,9 @@ from .parts import (
     _per_synapse,
     _synapse,
 )
+from .rollback import NetworkSnapshot
 from .running import WindowedRun
+from .values import check_values
 
 __all__ = ["Network"]
 
@@ -120,6 +122,8 @@ class Network(WindowedRun):
         if not is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
         pop = Population(self, name, model, int(n), params, init)
+        check_values(f"population {name!r}", pop.ir, pop.params, pop.init, pop.n, self,
+                     pop._build)
         if pop.ir.arrays and pop._build is not None and pop._build.input_name is not None:
             raise ParameterError(
                 f"population {name!r}: {pop.ir.name} reads its spike times from a data input, "
@@ -205,6 +209,8 @@ class Network(WindowedRun):
                 hint="connect from a model without 'negative threshold:', or split the "
                 "signs into two populations (one per threshold) with weights w and -w")
         model, params, init = _synapse(name, synapse, synapse_params, synapse_init)
+        check_values(f"connection {name!r} (synapse {model.name})", model, params, init,
+                     target.n, self)
         declared = {i.name: i for i in target.ir.inputs}
         if target_input not in declared:
             raise unknown_name("input", target_input, declared)
@@ -307,7 +313,16 @@ class Network(WindowedRun):
         0 and no spike in flight; weights and connectivity are kept.  Plastic connections
         keep their learned weights and per-synapse states and restart their traces; with
         ``restore_weights=True`` their weights and states return to the values given when
-        connecting (or last set through ``Connection.weights``)."""
+        connecting (or last set through ``Connection.weights``).  A reset that does not
+        finish changes nothing (on pygenn, the next run asks for a reset again)."""
+        snapshot = NetworkSnapshot(self)
+        try:
+            self._reset(restore_weights)
+        except BaseException:
+            snapshot.restore()
+            raise
+
+    def _reset(self, restore_weights) -> None:
         for conn in self.connections.values():
             if conn._plastic is not None:
                 if restore_weights:
@@ -320,6 +335,7 @@ class Network(WindowedRun):
             if pop._sim is not None:
                 pop._sim.reset()
         if self._genn is not None:
+            self._interrupted = True  # until GeNN's model is loaded again
             self._genn.reset()
             self._interrupted = False
         self._clear_history()

@@ -32,7 +32,8 @@ class Population:
 
     def __init__(self, network, name, model, n, params, init, spikes=None):
         self.network, self.name, self.n = network, name, n
-        self.params, self.init = dict(params or {}), dict(init or {})
+        self.params = _mapping(f"population {name!r} params", params)
+        self.init = _mapping(f"population {name!r} init", init)
         self._spike_source = spikes  # (step, neuron) arrays, sorted, for a spike source
         self._model = model
         self.incoming: list[Connection] = []

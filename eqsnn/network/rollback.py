@@ -29,7 +29,7 @@ class NetworkSnapshot:
         self.pops = []
         for pop in net.populations.values():
             sim = pop._sim
-            if sim is not None:
+            if sim is not None and net._genn is None:  # GeNN's states: see check_not_...
                 self.pops.append((sim, sim._step, Snapshot(
                     sim._runner, [s.name for s in sim._emitted.states])))
         self.plastic = [(conn._plastic, {k: v.copy() for k, v in conn._plastic.state.items()},
@@ -61,8 +61,8 @@ def check_not_interrupted(net) -> None:
     """Refuse to go on with a pygenn network whose last run did not finish."""
     if getattr(net, "_interrupted", False):
         raise ParameterError(
-            "the network's last run on pygenn did not finish, and GeNN's spikes in flight "
-            "cannot be put back as they were before it",
+            "the network's last run (or reset) on pygenn did not finish, and GeNN's spikes "
+            "in flight cannot be put back as they were before it",
             hint="call net.reset() (states, spikes in flight and the step back to their "
             "initial values; weights kept) before running or reading it again")
 
