@@ -239,7 +239,8 @@ def test_pygenn_an_interrupted_run_asks_for_reset(lif, backend, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         net.run(20, inputs=_INPUTS)
     monkeypatch.undo()
-    with pytest.raises(ParameterError, match=r"last run \(or reset\) on pygenn did not finish") as info:
+    with pytest.raises(ParameterError,
+                       match=r"last run \(or reset\) on pygenn did not finish") as info:
         net.run(5, inputs=_INPUTS)
     assert "net.reset()" in info.value.hint
     net.reset()
@@ -368,3 +369,20 @@ def test_an_interrupted_reset_changes_nothing(lif, backend, monkeypatch):
         20, inputs=_INPUTS, record=_RECORD)
     for pop in ("a", "b"):
         np.testing.assert_array_equal(got[pop].vars["V"], expected[pop].vars["V"])
+
+
+@pytest.mark.parametrize("value, error, text", [
+    ({"Isyn": np.nan}, ParameterError, "population 'b': input 'Isyn' must be finite"),
+    ({"Isyn": np.ones((6, 2, 4))}, ShapeError,
+     r"population 'b': input 'Isyn' has shape \(6, 2, 4\)"),
+    ({"Iext": 1.0}, ParameterError, "population 'b': unknown input 'Iext'"),
+    ({"ab__w": 1.0}, ParameterError, "population 'b': unknown input 'ab__w'"),
+    (3.0, ParameterError, "population 'b': inputs must be a mapping"),
+])
+def test_a_bad_input_names_its_population(lif, value, error, text):
+    """Both populations have an input Isyn: the message says whose was wrong."""
+    net = _loop(lif, "numpy")
+    net.run(3, inputs=_INPUTS)
+    with pytest.raises(error, match=text):
+        net.run(5, inputs={**_INPUTS, "b": value})
+    assert net.step == 3

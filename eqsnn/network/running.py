@@ -26,6 +26,7 @@ from . import compose
 from .parts import NetworkResult, _direct, _mapping, _Raw, _recorded
 from .plasticity import check_recording
 from .rollback import NetworkSnapshot, check_not_interrupted, weights_in_flight
+from .values import named
 
 __all__ = ["WindowedRun"]
 
@@ -67,17 +68,10 @@ class WindowedRun:
             pop = self._population(name)
             if pop.is_source:
                 raise ParameterError(f"spike source {name!r} takes no inputs")
-            value = _mapping(f"inputs[{name!r}]", value)
-            hidden = [k for k in value if "__" in str(k)]
-            if hidden:
-                raise unknown_name("input", hidden[0], {i.name for i in pop.ir.inputs})
-            if pop._sim._build is not None and pop._sim._build.input_name is not None:
-                plans[name] = self._data_input_plan(pop, value, steps)
-                continue
-            if self._fused is not None or _direct(pop._sim):  # else Simulator.run converts
-                value = {k: to_internal(pop._sim.model, "input", k, v) for k, v in value.items()}
-            plans[name] = prepare_inputs(pop._sim.model, value, steps, self.batch_size,
-                                         (pop.n,), self.precision)
+            try:
+                plans[name] = self._input_plan(pop, value, steps)
+            except EqsnnError as error:  # which population's input: named
+                raise named(error, f"population {name!r}") from None
         for name, pop in self.populations.items():
             if not pop.is_source and name not in plans:
                 build = pop._sim._build
@@ -205,6 +199,19 @@ class WindowedRun:
                     for name, error in (failed or {}).items()]
         raise_earliest(reports)
         return result
+
+    def _input_plan(self, pop, value, steps) -> dict:
+        """The user's inputs of ``pop`` for a run of ``steps`` steps, checked."""
+        value = _mapping("inputs", value)
+        hidden = [k for k in value if "__" in str(k)]
+        if hidden:
+            raise unknown_name("input", hidden[0], {i.name for i in pop.ir.inputs})
+        if pop._sim._build is not None and pop._sim._build.input_name is not None:
+            return self._data_input_plan(pop, value, steps)
+        if self._fused is not None or _direct(pop._sim):  # else Simulator.run converts
+            value = {k: to_internal(pop._sim.model, "input", k, v) for k, v in value.items()}
+        return prepare_inputs(pop._sim.model, value, steps, self.batch_size, (pop.n,),
+                              self.precision)
 
     def _data_input_plan(self, pop, value, steps) -> dict:
         """A standard-library data input (ml_genn's shapes) is passed to every window as

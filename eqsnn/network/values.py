@@ -15,7 +15,7 @@ from ..runtime.inputs import unknown_name
 from ..runtime.quantities import to_internal
 from ..runtime.values import prepare_params, state_value
 
-__all__ = ["check_values"]
+__all__ = ["check_values", "named"]
 
 
 def check_values(what: str, model, params: dict, init: dict, n: int, network,
@@ -37,6 +37,12 @@ def check_values(what: str, model, params: dict, init: dict, n: int, network,
             state_value(model, name, to_internal(model, "state", name, value),
                         network.batch_size, (n,), network.precision)
     except EqsnnError as error:
+        raise named(error, what) from None
+
+
+def named(error: EqsnnError, what: str) -> EqsnnError:
+    """``error`` with its message starting with ``what`` (the population or connection)."""
+    if not error.message.startswith(what):
         error.message = f"{what}: {error.message}"
         error.args = (error.message,)
-        raise error from None
+    return error
