@@ -12,7 +12,7 @@ import pytest
 
 import eqsnn
 from eqsnn.errors import ParameterError, ShapeError
-from eqsnn.network import Delta, Exponential, FromList, Network, StdpAdditive
+from eqsnn.network import Delta, Exponential, FromList, Network, OneToOne, StdpAdditive
 
 LIF = """neuron Lif
     param tau = 10.0 (> 0)
@@ -386,3 +386,28 @@ def test_a_bad_input_names_its_population(lif, value, error, text):
     with pytest.raises(error, match=text):
         net.run(5, inputs={**_INPUTS, "b": value})
     assert net.step == 3
+
+
+@pytest.mark.parametrize("backend", [
+    "numpy", pytest.param("c", marks=pytest.mark.c), pytest.param("pygenn", marks=needs_pygenn)])
+def test_spikes_recorded_for_some_neurons(lif, backend):
+    """record={"a": {"spikes": ids}} keeps those neurons' spikes (several ids raised
+    "truth value of an array is ambiguous", one id [0] gave no Spikes at all), and a
+    spike source's ids were ignored."""
+    def build():
+        net = Network(dt=1.0, precision="float64", backend=backend, batch_size=2)
+        net.add_population("a", lif, 3)
+        net.add_spike_source("s", 3, steps=[1, 2, 3, 6], neurons=[0, 1, 2, 1])
+        net.connect("s", "a", Delta(), connectivity=OneToOne(), weight=2.0)
+        return net
+    full = build().run(10, record={"s": ["spikes"], "a": ["spikes"]})
+    for ids in ([1, 2], [0], [2]):
+        got = build().run(10, record={"s": {"spikes": ids}, "a": {"spikes": ids, "V": [0]}})
+        for name in ("s", "a"):
+            keep = np.isin(full[name].spikes.neuron, ids)
+            assert keep.any()
+            for field in ("step", "batch", "neuron"):
+                np.testing.assert_array_equal(getattr(got[name].spikes, field),
+                                              getattr(full[name].spikes, field)[keep])
+    with pytest.raises(ParameterError, match="neuron id 3, outside 0..2"):
+        build().run(3, record={"s": {"spikes": [3]}})

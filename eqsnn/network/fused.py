@@ -112,7 +112,7 @@ class FusedRun:
         for p, pname in enumerate(names):
             pop = net.populations[pname]
             want = any(plan[0] in ("population", "source") and plan[1] == pname and (
-                plan[0] == "source" or plan[3]) for plan in records.values())
+                plan[3] is not False) for plan in records.values())
             bits = SpikeBits.empty(steps, batch, pop.n, False) if want else None
             words = SpikeBits.empty(1, 1, pop.n, False).planes.shape[-1]
             scratch = np.zeros(batch * words + 8, np.uint32)  # 8: room to misalign

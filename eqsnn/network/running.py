@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import EqsnnError, NumericalError, ParameterError
 from ..runtime.checks import raise_earliest
-from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
+from ..runtime.inputs import _neuron_indices, prepare_inputs, prepare_record, unknown_name
 from ..runtime.quantities import from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
@@ -263,7 +263,9 @@ class WindowedRun:
         if pop.is_source:
             if list(value) != ["spikes"]:
                 raise ParameterError(f"spike source {name!r} records only 'spikes'")
-            return {name: ("source", name, {})}
+            ids = value["spikes"] if isinstance(value, Mapping) else None
+            return {name: ("source", name, {}, True if ids is None else
+                           _neuron_indices("spikes", ids, pop.n))}
         visible = pop.ir.replace()  # the user's model: connection states stay hidden
         chosen, want_spikes = prepare_record(visible, value, pop.n)
         return {name: ("population", name, chosen, want_spikes)}
@@ -338,7 +340,7 @@ class WindowedRun:
                 states = list(plan[2])
                 want = False
             else:
-                states, want = [], True
+                states, want = [], plan[3]
             if kind == "target":  # a plastic connection's own states, per synapse or neuron
                 for state in plan[3]:
                     parts = [v for (s, v) in collected.get(name, []) if s == state]
@@ -354,15 +356,19 @@ class WindowedRun:
                                                                else np.zeros((0, self.batch_size,
                                                                               width))).reshape(
                     steps, self.batch_size, width))
-            if want and isinstance(spikes[pop.name], SpikeBits):  # written by the fused run
-                spike_obj = Spikes(spikes[pop.name], self.dt, first, self.batch_size, (pop.n,))
-            elif want:
+            # want: False, True (every neuron) or the ids whose spikes are kept
+            if want is not False and isinstance(spikes[pop.name], SpikeBits):  # fused run's
+                bits = spikes[pop.name]
+            elif want is not False:
                 chunks = spikes[pop.name]
                 cat = [np.concatenate(part) if chunks else np.zeros(0, np.int64)
                        for part in zip(*chunks)] if chunks else [np.zeros(0, np.int64)] * 3
                 e, b, n = cat
                 bits = SpikeBits.empty(steps, self.batch_size, pop.n, False)
                 bits.write_lists(e - first, b, n)
+            if want is not False:
+                if want is not True:
+                    bits.keep_only(want)
                 spike_obj = Spikes(bits, self.dt, first, self.batch_size, (pop.n,))
             results[name] = Result(types.MappingProxyType(variables), spike_obj, None, timing,
                                    (pop.n,))
