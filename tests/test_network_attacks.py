@@ -411,3 +411,13 @@ def test_spikes_recorded_for_some_neurons(lif, backend):
                                               getattr(full[name].spikes, field)[keep])
     with pytest.raises(ParameterError, match="neuron id 3, outside 0..2"):
         build().run(3, record={"s": {"spikes": [3]}})
+
+
+def test_two_times_in_one_step_name_the_neuron_and_the_step():
+    net = Network(dt=1.0)
+    with pytest.raises(ParameterError, match=r"spike source 's': neuron 2 spikes twice in step "
+                       r"1 \(times within one step of dt = 1.0 ms\)"):
+        net.add_spike_source("s", 3, times=[0.5, 0.1, 0.9], neurons=[0, 2, 2])
+    with pytest.raises(ParameterError, match="neuron 0 spikes twice in step 4\n"):
+        net.add_spike_source("s", 3, steps=[4, 4], neurons=[0, 0])
+    assert net.populations == {}

@@ -164,9 +164,15 @@ class Network(WindowedRun):
                                  "negative step")
         order = np.lexsort((ids, at))
         at, ids = at[order].astype(np.int64), ids[order].astype(np.int64)
-        if at.size > 1 and ((np.diff(at) == 0) & (np.diff(ids) == 0)).any():
-            raise ParameterError(f"spike source {name!r}: a neuron spikes twice in one step",
-                                 hint="a neuron spikes at most once per step")
+        twice = np.flatnonzero((np.diff(at) == 0) & (np.diff(ids) == 0)) if at.size > 1 else ()
+        if len(twice):
+            k = int(twice[0])
+            raise ParameterError(f"spike source {name!r}: neuron {int(ids[k])} spikes twice in "
+                                 f"step {int(at[k])}" + (f" (times within one step of dt = "
+                                                         f"{self.dt} ms)" if times is not None
+                                                         else ""),
+                                 hint="a neuron spikes at most once per step: give it one "
+                                 "time per step, or a smaller dt")
         pop = Population(self, name, None, int(n), None, None, spikes=(at, ids))
         self.populations[name] = pop
         return pop
