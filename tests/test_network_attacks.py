@@ -421,3 +421,32 @@ def test_two_times_in_one_step_name_the_neuron_and_the_step():
     with pytest.raises(ParameterError, match="neuron 0 spikes twice in step 4\n"):
         net.add_spike_source("s", 3, steps=[4, 4], neurons=[0, 0])
     assert net.populations == {}
+
+
+def test_weights_read_and_set_in_the_order_of_pre_post_and_the_hints_say_so(lif):
+    """At connect a FromList's weights follow the list; read and set later they follow
+    conn.pre/conn.post (the list stably sorted by pre): a round trip keeps them, and a
+    plastic connection's (batch, n) weights point to set_plastic_state."""
+    net = Network(dt=1.0, precision="float64", batch_size=2)
+    net.add_population("a", lif, 3)
+    net.add_population("b", lif, 2)
+    listed = FromList([2, 0, 1, 0], [0, 1, 1, 0])
+    conn = net.connect("a", "b", Delta(), connectivity=listed, weight=[0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_array_equal(conn.pre, [0, 0, 1, 2])
+    np.testing.assert_array_equal(conn.post, [1, 0, 1, 0])
+    np.testing.assert_array_equal(conn.weights, [0.2, 0.4, 0.3, 0.1])
+    conn.weights = conn.weights * 2
+    np.testing.assert_array_equal(conn.weights, [0.4, 0.8, 0.6, 0.2])
+    matrix = np.arange(6.0).reshape(3, 2)
+    conn.weights = matrix  # the same in any order
+    np.testing.assert_array_equal(conn.weights, matrix[conn.pre, conn.post])
+    with pytest.raises(ShapeError) as info:
+        net.connect("a", "b", Delta(), connectivity=listed, weight=[0.1, 0.2])
+    assert "in the order of the FromList" in info.value.hint
+    plastic = net.connect("a", "b", Delta(), connectivity=listed, weight=0.5,
+                          weight_update=StdpAdditive())
+    with pytest.raises(ShapeError) as info:
+        plastic.weights = plastic.weights
+    assert "set_plastic_state('w', ...)" in info.value.hint
+    plastic.set_plastic_state("w", plastic.weights * 0.5)
+    np.testing.assert_array_equal(plastic.weights, 0.25)

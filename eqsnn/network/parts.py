@@ -303,10 +303,14 @@ def _per_synapse(what, value, conn, precision, order, unit=None):
         elif data.ndim == 0:
             data = np.full(n, float(data))
         elif data.shape != (n,):
+            plastic = getattr(conn, "_plastic", None) is not None
             raise ShapeError(f"{what} has shape {data.shape}; the connection has {n} synapses",
                              hint="give a scalar, one value per synapse (in the order of "
-                             "Connection.pre/.post, or of the FromList), or for any "
-                             "connectivity an (n_source, n_target) matrix")
+                             + ("Connection.pre/.post" if isinstance(conn, Connection) else
+                                "the FromList, or of Connection.pre/.post for others")
+                             + "), or for any connectivity an (n_source, n_target) matrix"
+                             + ("; each lane's own weights, (batch, n_synapses), with "
+                                "conn.set_plastic_state('w', ...)" if plastic else ""))
         elif order is not None:
             data = data[order]
     if not np.all(np.isfinite(data)):
