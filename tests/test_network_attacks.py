@@ -450,3 +450,20 @@ def test_weights_read_and_set_in_the_order_of_pre_post_and_the_hints_say_so(lif)
     assert "set_plastic_state('w', ...)" in info.value.hint
     plastic.set_plastic_state("w", plastic.weights * 0.5)
     np.testing.assert_array_equal(plastic.weights, 0.25)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_recording_beyond_memory_is_refused_before_running(lif, backend, monkeypatch):
+    """As a Simulator's: a network's population and synapse recording was not checked, so
+    a long recorded run ran for hours (numpy) or asked for the whole array at once (c)."""
+    from eqsnn.runtime import guard
+    net = _loop(lif, backend)
+    net.run(2, inputs=_INPUTS)
+    monkeypatch.setattr(guard, "available_memory", lambda: 10_000)
+    for record, text in [({"a": ["V"]}, r"needs 46.9 KiB \(a the most\)"),
+                         ({"ab": {"g": [0, 1]}}, r"needs 31.2 KiB \(ab the most\)"),
+                         ({"a": ["spikes"], "b": ["spikes"]}, r"needs 250.0 KiB")]:
+        with pytest.raises(ParameterError, match=text):
+            net.run(1000, inputs=_INPUTS, record=record)
+        assert net.step == 2
+    net.run(100, inputs=_INPUTS, record={"a": ["V"]})  # 4.7 KiB
