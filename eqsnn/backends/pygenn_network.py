@@ -311,6 +311,10 @@ class GeNNNetwork:
         ``(step, lane, neuron)`` (absolute steps), and the time spent in GeNN."""
         net = self.net
         self._push_weights()
+        for pname, part in self.pops.items():  # a readout spans one run, as a Simulator's
+            readout = None if part.source else part.model.readout
+            for state in readout.reset if readout is not None else ():
+                self._write_var(pname, part.names[state], part.init[state])
         plastic, own = pygenn_plastic.start(self, records)
         wanted = {}  # pname -> [(key, state, index)]
         for key, plan in records.items():

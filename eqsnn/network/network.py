@@ -168,7 +168,7 @@ class Network(WindowedRun):
         if len(twice):
             k = int(twice[0])
             raise ParameterError(f"spike source {name!r}: neuron {int(ids[k])} spikes twice in "
-                                 f"step {int(at[k])}" + (f" (times within one step of dt = "
+                                 f"one step, step {int(at[k])}" + (f" (times within one step of dt = "
                                                          f"{self.dt} ms)" if times is not None
                                                          else ""),
                                  hint="a neuron spikes at most once per step: give it one "

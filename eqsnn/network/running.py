@@ -158,6 +158,7 @@ class WindowedRun:
                     got = {s: raw.vars[s] for s in names}
                     fired = (raw.spike_step, raw.spike_batch, raw.spike_neuron)
                 else:
+                    sim._window = (steps, k0 == 0)  # a readout spans the network's run
                     try:
                         result = sim.run(w, inputs=win_inputs,
                                          record={**names, **({"spikes": None} if pop.spiking
@@ -165,6 +166,8 @@ class WindowedRun:
                     except NumericalError as error:  # raised after the run, as the others
                         failed.setdefault(pname, error)
                         result = error.result
+                    finally:
+                        sim._window = None
                     got = dict(result.vars)  # in declared units already (see _declared)
                     sp = result.spikes
                     fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
@@ -370,8 +373,11 @@ class WindowedRun:
                 if want is not True:
                     bits.keep_only(want)
                 spike_obj = Spikes(bits, self.dt, first, self.batch_size, (pop.n,))
-            results[name] = Result(types.MappingProxyType(variables), spike_obj, None, timing,
-                                   (pop.n,))
+            readout = None
+            if kind == "population" and getattr(pop._sim.model, "readout", None) is not None:
+                readout = pop._sim.state[pop._sim.model.readout.state]  # the run's, at its end
+            results[name] = Result(types.MappingProxyType(variables), spike_obj, readout,
+                                   timing, (pop.n,))
         return NetworkResult(results, timing)
 
 
