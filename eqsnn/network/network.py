@@ -167,10 +167,10 @@ class Network(WindowedRun):
         twice = np.flatnonzero((np.diff(at) == 0) & (np.diff(ids) == 0)) if at.size > 1 else ()
         if len(twice):
             k = int(twice[0])
+            within = f" (times within one step of dt = {self.dt} ms)" if times is not None \
+                else ""
             raise ParameterError(f"spike source {name!r}: neuron {int(ids[k])} spikes twice in "
-                                 f"one step, step {int(at[k])}" + (f" (times within one step of dt = "
-                                                         f"{self.dt} ms)" if times is not None
-                                                         else ""),
+                                 f"one step, step {int(at[k])}{within}",
                                  hint="a neuron spikes at most once per step: give it one "
                                  "time per step, or a smaller dt")
         pop = Population(self, name, None, int(n), None, None, spikes=(at, ids))
