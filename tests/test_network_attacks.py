@@ -500,3 +500,22 @@ def test_a_readout_spans_the_networks_run(backend, readout):
         assert res["o"].readout.shape == (2, 2)
         np.testing.assert_allclose(res["o"].readout, [reduce(trace[first:first + steps])] * 2,
                                    rtol=1e-12, atol=1e-15)
+
+
+def test_spike_times_with_units_and_bad_times():
+    """Times in seconds spike at the steps of the same times in ms (a Quantity raised a
+    TypeError); huge times and ids that are not integers get messages that say so."""
+    from eqsnn import units
+    net = Network(dt=0.1)
+    src = net.add_spike_source("s", 2, times=np.array([0.5, 1.0]) * units.second,
+                               neurons=[0, 1])
+    np.testing.assert_array_equal(src._spike_source[0], [5000, 10000])
+    one = net.add_spike_source("t", 2, times="0.25 ms", neurons=[1])
+    np.testing.assert_array_equal(one._spike_source[0], [3])  # first k with k dt >= 0.25
+    for kwargs, text in [({"times": [0.5 * units.second]}, "times must be numbers"),
+                         ({"times": 2.0 * units.mV}, "times must be times; got 2.0 mV"),
+                         ({"times": [1e300]}, "a time of 1e\\+300 ms is beyond any run"),
+                         ({"steps": [1], "neurons": [True]}, "neurons must be integer")]:
+        with pytest.raises(ParameterError, match=text):
+            net.add_spike_source("u", 2, **{"neurons": [0], **kwargs})
+    assert list(net.populations) == ["s", "t"]

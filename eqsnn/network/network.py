@@ -146,17 +146,22 @@ class Network(WindowedRun):
             raise ParameterError(f"spike source {name!r}: give neurons and either steps or "
                                  "times", hint="e.g. steps=[0, 5], neurons=[3, 3]")
         ids = np.asarray(neurons)
+        if ids.size and ids.dtype.kind not in "iu":
+            raise ParameterError(f"spike source {name!r}: neurons must be integer neuron ids, "
+                                 f"not {ids.dtype}")
         if times is not None:
-            t = np.asarray(times, dtype=np.float64)
+            t = _times(f"spike source {name!r}: times", times)
             if not np.all(np.isfinite(t)) or (t < 0).any():
                 raise ParameterError(f"spike source {name!r}: times must be finite and >= 0")
+            if (t / self.dt >= 2.0**62).any():
+                raise ParameterError(f"spike source {name!r}: a time of {t.max()} ms is beyond "
+                                     "any run", hint="times are in ms")
             at = np.ceil(t / self.dt - 1e-9).astype(np.int64)
         else:
             at = np.asarray(steps)
             if at.size and at.dtype.kind not in "iu":
                 raise ParameterError(f"spike source {name!r}: steps must be integers")
-        if at.ndim != 1 or ids.ndim != 1 or at.shape != ids.shape or (
-                ids.size and ids.dtype.kind not in "iu"):
+        if at.ndim != 1 or ids.ndim != 1 or at.shape != ids.shape:
             raise ShapeError(f"spike source {name!r}: steps/times and neurons must be 1-D "
                              f"of the same length, not {at.shape} and {ids.shape}")
         if ids.size and (ids.min() < 0 or ids.max() >= n or at.min() < 0):
@@ -382,3 +387,23 @@ class Network(WindowedRun):
     def __repr__(self) -> str:
         return (f"<Network: {len(self.populations)} populations, {len(self.connections)} "
                 f"connections, {self.backend} {self.precision}, step {self._step}>")
+
+
+def _times(what, value) -> np.ndarray:
+    """Spike times in ms: plain numbers (ms), a Quantity or a string (``"1.5 ms"``) of time."""
+    from ..runtime.quantities import _quantity
+    from ..units import TIME, Quantity
+    if isinstance(value, (Quantity, str)):
+        quantity = _quantity(what, value)
+        if quantity.unit.dimension != TIME:
+            raise ParameterError(f"{what} must be times; got {quantity} "
+                                 f"({quantity.unit.dimension.words()})",
+                                 hint="give ms as plain numbers, or a time (1.5 * units.ms)")
+        return np.atleast_1d(np.asarray(quantity.unit.to_internal(
+            np.asarray(quantity.value, np.float64)), np.float64))
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{what} must be numbers (ms) or a time quantity, not "
+                             f"{value!r}", hint="e.g. times=[1.0, 2.5] or "
+                             "times=np.array([1.0, 2.5]) * eqsnn.units.ms") from None
