@@ -519,3 +519,20 @@ def test_spike_times_with_units_and_bad_times():
         with pytest.raises(ParameterError, match=text):
             net.add_spike_source("u", 2, **{"neurons": [0], **kwargs})
     assert list(net.populations) == ["s", "t"]
+
+
+def test_dt_with_a_unit_as_a_simulators(lif):
+    """A Simulator takes dt="0.1 ms" or a time quantity; a Network refused both."""
+    from eqsnn import units
+    assert Network(dt="0.1 ms").dt == 0.1
+    assert Network(dt=0.0001 * units.second).dt == pytest.approx(0.1, rel=1e-12)
+    with pytest.raises(ParameterError, match="mV"):
+        Network(dt=0.1 * units.mV)
+    net = Network(dt="0.5 ms", precision="float64")
+    net.add_population("a", lif, 1)
+    V = net.run(4, inputs={"a": {"Isyn": 0.1}}, record={"a": ["V"]})["a"].vars["V"][:, 0, 0]
+    phi, expected, v = np.exp(-0.5 / 10.0), [], 0.0
+    for _ in range(4):
+        v = v * phi + 0.1
+        expected.append(v)
+    np.testing.assert_allclose(V, expected, rtol=1e-14)

@@ -73,7 +73,8 @@ class Network(WindowedRun):
         from ..runtime import arguments  # the Simulator's argument checks
         from ..runtime.values import as_flag
         self.check = as_flag("check", check)
-        self.dt = arguments.time_step_value(dt)
+        from ..runtime.quantities import time_step
+        self.dt = arguments.time_step_value(time_step(dt))  # "0.1 ms" too, as a Simulator
         self.batch_size = arguments.positive_int("batch_size", batch_size)
         self.precision = arguments.precision_name(precision)
         self.seed = arguments.seed_value(seed)
