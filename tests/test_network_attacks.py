@@ -536,3 +536,15 @@ def test_dt_with_a_unit_as_a_simulators(lif):
         v = v * phi + 0.1
         expected.append(v)
     np.testing.assert_allclose(V, expected, rtol=1e-14)
+
+
+def test_a_default_connection_name_is_one_not_taken(lif):
+    """A connection named "c1" by the user, or a population named "c0", made the next
+    unnamed connection fail with "already has ... named 'c1'"."""
+    net = Network()
+    net.add_population("c0", lif, 2)
+    net.add_population("b", lif, 2)
+    assert net.connect("c0", "b", Delta(), name="c1").name == "c1"
+    assert net.connect("c0", "b", Delta()).name == "c2"
+    assert net.connect("b", "c0", Delta()).name == "c3"
+    assert list(net.connections) == ["c1", "c2", "c3"]

@@ -24,6 +24,7 @@ C, with the same results (:mod:`eqsnn.network.fused`).  A delay of d steps is Ge
 
 from __future__ import annotations
 
+import itertools
 import types
 from collections.abc import Mapping
 
@@ -206,7 +207,9 @@ class Network(WindowedRun):
         """
         self._check_open()
         source, target = self._population(source), self._population(target)
-        name = self._new_name(name, f"c{len(self.connections)}")
+        free = next(f"c{k}" for k in itertools.count(len(self.connections))
+                    if f"c{k}" not in self.populations and f"c{k}" not in self.connections)
+        name = self._new_name(name, free)
         if target.is_source:
             raise ParameterError(f"connection {name!r}: target {target.name!r} is a spike "
                                  "source and receives no input")
