@@ -548,3 +548,39 @@ def test_a_default_connection_name_is_one_not_taken(lif):
     assert net.connect("c0", "b", Delta()).name == "c2"
     assert net.connect("b", "c0", Delta()).name == "c3"
     assert list(net.connections) == ["c1", "c2", "c3"]
+
+
+CURRENT = """synapse ExpCurrUnits
+    param tau = 5.0 ms
+    state I = 0.0 {unit}
+    dI/dt = -I / tau
+    on_spike: I += w
+    output: I
+"""
+
+
+def test_a_plastic_weight_in_a_unit_kept_otherwise_inside_is_refused():
+    """With a synapse in pA (kept in nA inside), conn.weights read 500 (pA) while
+    plastic_state['w'] read 0.5, set_plastic_state('w', conn.weights) made it 1000 times
+    larger, and STDP's a_plus and w_max acted in nA."""
+    neuron = eqsnn.compile("""neuron LifUnits
+    param tau = 10.0 ms
+    param R = 1.0 MOhm
+    state V = 0.0 mV
+    input Isyn = 0.0 nA
+    dV/dt = (-V + R * Isyn) / tau
+    threshold: V >= 10.0 mV
+    reset: V = 0.0 mV
+""")
+    net = Network(dt=0.1, precision="float64")
+    net.add_spike_source("s", 1, steps=[0], neurons=[0])
+    net.add_population("p", neuron, 1)
+    with pytest.raises(ParameterError, match=r"connection 'c0': the weight of ExpCurrUnits is "
+                       r"in pA, which eqsnn keeps in another unit inside") as info:
+        net.connect("s", "p", eqsnn.compile(CURRENT.format(unit="pA")), weight=500.0,
+                    weight_update=StdpAdditive())
+    assert "nA for a current" in info.value.hint and net.connections == {}
+    conn = net.connect("s", "p", eqsnn.compile(CURRENT.format(unit="nA")), weight=0.5,
+                       weight_update=StdpAdditive())
+    np.testing.assert_array_equal(conn.weights, conn.plastic_state["w"])
+    net.connect("s", "p", eqsnn.compile(CURRENT.format(unit="pA")), weight=500.0)  # static

@@ -249,8 +249,16 @@ class Network(WindowedRun):
         pre, post, order = connectivity.build(source.n, target.n, source is target, rng)
         shell = types.SimpleNamespace(pre=pre, post=post, order=order, source=source,
                                       target=target, rng=rng)
+        unit = dict(model.units).get("w")
+        if weight_update is not None and unit is not None and unit.factor != 1:
+            raise ParameterError(
+                f"connection {name!r}: the weight of {model.name} is in {unit}, which eqsnn "
+                "keeps in another unit inside; a weight-update model's w and its params "
+                "(w_max, a_plus, ...) have no unit and would act in that other unit",
+                hint="declare the synapse state that 'on_spike' adds w to in its dimension's "
+                "internal unit (nA for a current, uS for a conductance, mV for a voltage)")
         weights = _per_synapse(f"connection {name!r} weight", weight, shell, self.precision,
-                               order, dict(model.units).get("w"))
+                               order, unit)
         delays = _delays(f"connection {name!r} delay", delay, shell, order, self.dt)
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
