@@ -48,7 +48,7 @@ from .parts import (
 )
 from .rollback import NetworkSnapshot
 from .running import WindowedRun
-from .values import check_values
+from .values import check_values, spike_times
 
 __all__ = ["Network"]
 
@@ -152,7 +152,7 @@ class Network(WindowedRun):
             raise ParameterError(f"spike source {name!r}: neurons must be integer neuron ids, "
                                  f"not {ids.dtype}")
         if times is not None:
-            t = _times(f"spike source {name!r}: times", times)
+            t = spike_times(f"spike source {name!r}: times", times)
             if not np.all(np.isfinite(t)) or (t < 0).any():
                 raise ParameterError(f"spike source {name!r}: times must be finite and >= 0")
             if (t / self.dt >= 2.0**62).any():
@@ -400,22 +400,3 @@ class Network(WindowedRun):
         return (f"<Network: {len(self.populations)} populations, {len(self.connections)} "
                 f"connections, {self.backend} {self.precision}, step {self._step}>")
 
-
-def _times(what, value) -> np.ndarray:
-    """Spike times in ms: plain numbers (ms), a Quantity or a string (``"1.5 ms"``) of time."""
-    from ..runtime.quantities import _quantity
-    from ..units import TIME, Quantity
-    if isinstance(value, (Quantity, str)):
-        quantity = _quantity(what, value)
-        if quantity.unit.dimension != TIME:
-            raise ParameterError(f"{what} must be times; got {quantity} "
-                                 f"({quantity.unit.dimension.words()})",
-                                 hint="give ms as plain numbers, or a time (1.5 * units.ms)")
-        return np.atleast_1d(np.asarray(quantity.unit.to_internal(
-            np.asarray(quantity.value, np.float64)), np.float64))
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{what} must be numbers (ms) or a time quantity, not "
-                             f"{value!r}", hint="e.g. times=[1.0, 2.5] or "
-                             "times=np.array([1.0, 2.5]) * eqsnn.units.ms") from None

@@ -1,21 +1,24 @@
-"""A population's or a connection's params and initial states, checked when it is added.
+"""A population's or a connection's values, checked when it is added.
 
 The Simulator that runs a population is made when the network is built (its
 first run), and it checks every param and initial value then.  A mistake
 found there would name the composed model's hidden names (``c0__tau``) and
 leave a network whose structure can no longer be changed, so
 :func:`check_values` runs the same checks when the population or connection
-is added, naming it, before anything is stored.
+is added, naming it, before anything is stored.  :func:`spike_times` reads a
+spike source's times (ms, or with a unit).
 """
 
 from __future__ import annotations
 
-from ..errors import EqsnnError
+import numpy as np
+
+from ..errors import EqsnnError, ParameterError
 from ..runtime.inputs import unknown_name
 from ..runtime.quantities import to_internal
 from ..runtime.values import prepare_params, state_value
 
-__all__ = ["check_values", "named"]
+__all__ = ["check_values", "named", "spike_times"]
 
 
 def check_values(what: str, model, params: dict, init: dict, n: int, network,
@@ -46,3 +49,23 @@ def named(error: EqsnnError, what: str) -> EqsnnError:
         error.message = f"{what}: {error.message}"
         error.args = (error.message,)
     return error
+
+
+def spike_times(what, value) -> np.ndarray:
+    """Spike times in ms: plain numbers (ms), a Quantity or a string (``"1.5 ms"``) of time."""
+    from ..runtime.quantities import _quantity
+    from ..units import TIME, Quantity
+    if isinstance(value, (Quantity, str)):
+        quantity = _quantity(what, value)
+        if quantity.unit.dimension != TIME:
+            raise ParameterError(f"{what} must be times; got {quantity} "
+                                 f"({quantity.unit.dimension.words()})",
+                                 hint="give ms as plain numbers, or a time (1.5 * units.ms)")
+        return np.atleast_1d(np.asarray(quantity.unit.to_internal(
+            np.asarray(quantity.value, np.float64)), np.float64))
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{what} must be numbers (ms) or a time quantity, not "
+                             f"{value!r}", hint="e.g. times=[1.0, 2.5] or "
+                             "times=np.array([1.0, 2.5]) * eqsnn.units.ms") from None
