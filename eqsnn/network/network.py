@@ -399,4 +399,3 @@ class Network(WindowedRun):
     def __repr__(self) -> str:
         return (f"<Network: {len(self.populations)} populations, {len(self.connections)} "
                 f"connections, {self.backend} {self.precision}, step {self._step}>")
-
