@@ -504,7 +504,9 @@ def test_a_readout_spans_the_networks_run(backend, readout):
 
 def test_spike_times_with_units_and_bad_times():
     """Times in seconds spike at the steps of the same times in ms (a Quantity raised a
-    TypeError); huge times and ids that are not integers get messages that say so."""
+    TypeError); huge times and ids that are not integers get messages that say so; a step
+    beyond 2^31 - 1 is refused (on pygenn it wrapped around in 32 bits: 2^32 + 5 spiked at
+    step 5)."""
     from eqsnn import units
     net = Network(dt=0.1)
     src = net.add_spike_source("s", 2, times=np.array([0.5, 1.0]) * units.second,
@@ -514,7 +516,9 @@ def test_spike_times_with_units_and_bad_times():
     np.testing.assert_array_equal(one._spike_source[0], [3])  # first k with k dt >= 0.25
     for kwargs, text in [({"times": [0.5 * units.second]}, "times must be numbers"),
                          ({"times": 2.0 * units.mV}, "times must be times; got 2.0 mV"),
-                         ({"times": [1e300]}, "a time of 1e\\+300 ms is beyond any run"),
+                         ({"times": [1e300]}, "a time of 1e\\+300 ms is beyond 2147483647"),
+                         ({"times": [2.0**31 * 0.1]}, "beyond 2147483647 steps of dt"),
+                         ({"steps": [2**32 + 5]}, "step 4294967301 is beyond 2147483647"),
                          ({"steps": [1], "neurons": [True]}, "neurons must be integer")]:
         with pytest.raises(ParameterError, match=text):
             net.add_spike_source("u", 2, **{"neurons": [0], **kwargs})

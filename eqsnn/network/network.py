@@ -38,6 +38,7 @@ from . import compose
 from .connectivity import Connectivity, Dense
 from .fused import FusedRun, unfused_reason
 from .parts import (
+    MAX_DELAY,
     NETWORK_BACKENDS,
     Connection,
     Population,
@@ -155,14 +156,17 @@ class Network(WindowedRun):
             t = spike_times(f"spike source {name!r}: times", times)
             if not np.all(np.isfinite(t)) or (t < 0).any():
                 raise ParameterError(f"spike source {name!r}: times must be finite and >= 0")
-            if (t / self.dt >= 2.0**62).any():
-                raise ParameterError(f"spike source {name!r}: a time of {t.max()} ms is beyond "
-                                     "any run", hint="times are in ms")
+            if (t / self.dt >= MAX_DELAY).any():
+                raise ParameterError(f"spike source {name!r}: a time of {t.max()} ms is "
+                                     f"beyond {MAX_DELAY} steps of dt", hint="times are in ms")
             at = np.ceil(t / self.dt - 1e-9).astype(np.int64)
         else:
             at = np.asarray(steps)
             if at.size and at.dtype.kind not in "iu":
                 raise ParameterError(f"spike source {name!r}: steps must be integers")
+            if at.size and at.max() > MAX_DELAY:  # GeNN counts steps in 32 bits
+                raise ParameterError(f"spike source {name!r}: step {int(at.max())} is beyond "
+                                     f"{MAX_DELAY}", hint="steps count from the last reset")
         if at.ndim != 1 or ids.ndim != 1 or at.shape != ids.shape:
             raise ShapeError(f"spike source {name!r}: steps/times and neurons must be 1-D "
                              f"of the same length, not {at.shape} and {ids.shape}")

@@ -19,7 +19,8 @@ from . import compose
 __all__ = ["Connection", "NetworkResult", "Population"]
 
 NETWORK_BACKENDS = ("numpy", "c", "pygenn")
-#: the longest delay in steps (GeNN counts delay steps in 32 bits)
+#: the longest delay, and the last step of a spike source, in steps (GeNN counts them in 32
+#: bits)
 MAX_DELAY = 2**31 - 1
 
 
