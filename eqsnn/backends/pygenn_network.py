@@ -78,6 +78,7 @@ class GeNNNetwork:
         for conn in net.connections.values():
             self.conns[conn.name] = connection_part(self, conn)
         self._pushed_weights: dict = {}
+        self.last_spike: dict = {}  # population -> the step of its last spike
         self.genn = None
         self._build()
 
@@ -209,6 +210,7 @@ class GeNNNetwork:
                 self._write_psm(cname, part.ps.names[state], value)
         # GeNN loads the weights given when the model was made: the current ones go next
         self._pushed_weights = {}
+        self.last_spike = {}
         self._push_weights()
         for cname, part in self.conns.items():
             if part.plastic is not None:
@@ -278,6 +280,19 @@ class GeNNNetwork:
         raised as an error loses to the failure); the network stays advanced."""
         network_report(self, result)
 
+    def changed_in_flight(self) -> list:
+        """The connections with per-synapse delays whose weights were set since the last run
+        while spikes sent with the old ones may be in flight: GeNN's dendritic delays add a
+        spike's weight when it is sent (see eqsnn.network.rollback.weights_in_flight)."""
+        out = []
+        for cname, conn in self.net.connections.items():
+            last = self.last_spike.get(conn.source.name)
+            if (conn._plastic is None and self.conns[cname].hetero and last is not None
+                    and last + conn._delay_range[1] >= self.net.step
+                    and not np.array_equal(conn._weights, self._pushed_weights[cname])):
+                out.append(conn)
+        return out
+
     def _push_weights(self):
         for cname, conn in self.net.connections.items():
             if conn._plastic is not None:  # pushed by pygenn_plastic.push
@@ -296,6 +311,10 @@ class GeNNNetwork:
         ``(step, lane, neuron)`` (absolute steps), and the time spent in GeNN."""
         net = self.net
         self._push_weights()
+        for pname, part in self.pops.items():  # a readout spans one run, as a Simulator's
+            readout = None if part.source else part.model.readout
+            for state in readout.reset if readout is not None else ():
+                self._write_var(pname, part.names[state], part.init[state])
         plastic, own = pygenn_plastic.start(self, records)
         wanted = {}  # pname -> [(key, state, index)]
         for key, plan in records.items():
@@ -352,6 +371,9 @@ class GeNNNetwork:
                 k, b, i = np.nonzero(flags[pname])
                 spikes[pname] = (k.astype(np.int64) + step0, b.astype(np.int64),
                                  i.astype(np.int64))
+        for pname, (k, _, _) in spikes.items():
+            if k.size:
+                self.last_spike[pname] = int(k.max())
         collected = {key: [(s, v) for s, v in states.items()] for key, states in out.items()}
         return collected, spikes, seconds
 

@@ -28,6 +28,10 @@ from .parts import _recorded
 
 __all__ = ["FusedRun", "unfused_reason"]
 
+#: bytes the fused run's rings (``d_max + 1`` slots per connection) may take; beyond, the
+#: network runs in windows, whose queues hold spikes, not slots
+RING_MEMORY = 2**30
+
 
 def unfused_reason(network) -> str | None:
     """Why ``network`` runs in windows rather than fused in C, or None when it runs fused."""
@@ -41,6 +45,14 @@ def unfused_reason(network) -> str | None:
     for conn in network.connections.values():
         if conn._plastic is not None:
             return f"connection {conn.name!r} is plastic"
+    ring = sum((network._d_max + 1) * (network.batch_size * conn.target.n
+                                       * np.dtype(network.precision).itemsize
+                                       + 8 * min(network.batch_size * conn.target.n,
+                                                 c_network.TOUCHED_CAPACITY) + 8)
+               for conn in network.connections.values())
+    if ring > RING_MEMORY:
+        return (f"the rings of spikes in flight for delays up to {network._d_max} steps "
+                f"would take {ring / 2**30:.1f} GiB")
     for pop in network.populations.values():
         if pop.is_source:
             continue
@@ -73,6 +85,15 @@ class FusedRun:
         self.n_touched = {name: np.zeros(slots, np.int64) for name in network.connections}
         self.post = {name: np.ascontiguousarray(conn.post, np.int64)
                      for name, conn in network.connections.items()}
+        # the weights the rings' spikes in flight were summed with (added when sent)
+        self.weights = {name: conn._weights for name, conn in network.connections.items()}
+
+    def changed_in_flight(self) -> list:
+        """The connections whose weights were set since the last run while spikes sent
+        with the old ones are still in their ring (see rollback.weights_in_flight)."""
+        return [conn for name, conn in self.network.connections.items()
+                if self.n_touched[name].any()
+                and not np.array_equal(conn._weights, self.weights[name])]
 
     def clear(self) -> None:
         for name, ring in self.rings.items():
@@ -91,7 +112,7 @@ class FusedRun:
         for p, pname in enumerate(names):
             pop = net.populations[pname]
             want = any(plan[0] in ("population", "source") and plan[1] == pname and (
-                plan[0] == "source" or plan[3]) for plan in records.values())
+                plan[3] is not False) for plan in records.values())
             bits = SpikeBits.empty(steps, batch, pop.n, False) if want else None
             words = SpikeBits.empty(1, 1, pop.n, False).planes.shape[-1]
             scratch = np.zeros(batch * words + 8, np.uint32)  # 8: room to misalign
@@ -130,6 +151,7 @@ class FusedRun:
             from ..errors import BackendError
             raise BackendError("eqsnn_run rejected its arguments (a bug in eqsnn)")
         simulate = time.perf_counter() - t0
+        self.weights = {name: conn._weights for name, conn in net.connections.items()}
         for pname, (plans_of, outs) in outputs.items() if steps else ():
             for key, state, _ in _recorded(records, pname):
                 value = plans_of[state].result(outs[state])

@@ -24,6 +24,7 @@ C, with the same results (:mod:`eqsnn.network.fused`).  A delay of d steps is Ge
 
 from __future__ import annotations
 
+import itertools
 import types
 from collections.abc import Mapping
 
@@ -37,6 +38,7 @@ from . import compose
 from .connectivity import Connectivity, Dense
 from .fused import FusedRun, unfused_reason
 from .parts import (
+    MAX_DELAY,
     NETWORK_BACKENDS,
     Connection,
     Population,
@@ -45,7 +47,9 @@ from .parts import (
     _per_synapse,
     _synapse,
 )
+from .rollback import NetworkSnapshot
 from .running import WindowedRun
+from .values import check_values, spike_times
 
 __all__ = ["Network"]
 
@@ -71,7 +75,8 @@ class Network(WindowedRun):
         from ..runtime import arguments  # the Simulator's argument checks
         from ..runtime.values import as_flag
         self.check = as_flag("check", check)
-        self.dt = arguments.time_step_value(dt)
+        from ..runtime.quantities import time_step
+        self.dt = arguments.time_step_value(time_step(dt))  # "0.1 ms" too, as a Simulator
         self.batch_size = arguments.positive_int("batch_size", batch_size)
         self.precision = arguments.precision_name(precision)
         self.seed = arguments.seed_value(seed)
@@ -92,6 +97,7 @@ class Network(WindowedRun):
         self._genn = None  # the GeNN model of the whole network on pygenn
         self._fused = None  # a FusedRun where the whole network runs in C (fused.py)
         self.unfused_reason: str | None = None
+        self._interrupted = False  # a pygenn run that did not finish (rollback.py)
 
     # --- building ------------------------------------------------------------
     def _check_open(self):
@@ -119,6 +125,8 @@ class Network(WindowedRun):
         if not is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
         pop = Population(self, name, model, int(n), params, init)
+        check_values(f"population {name!r}", pop.ir, pop.params, pop.init, pop.n, self,
+                     pop._build)
         if pop.ir.arrays and pop._build is not None and pop._build.input_name is not None:
             raise ParameterError(
                 f"population {name!r}: {pop.ir.name} reads its spike times from a data input, "
@@ -141,17 +149,25 @@ class Network(WindowedRun):
             raise ParameterError(f"spike source {name!r}: give neurons and either steps or "
                                  "times", hint="e.g. steps=[0, 5], neurons=[3, 3]")
         ids = np.asarray(neurons)
+        if ids.size and ids.dtype.kind not in "iu":
+            raise ParameterError(f"spike source {name!r}: neurons must be integer neuron ids, "
+                                 f"not {ids.dtype}")
         if times is not None:
-            t = np.asarray(times, dtype=np.float64)
+            t = spike_times(f"spike source {name!r}: times", times)
             if not np.all(np.isfinite(t)) or (t < 0).any():
                 raise ParameterError(f"spike source {name!r}: times must be finite and >= 0")
+            if (t / self.dt >= MAX_DELAY).any():
+                raise ParameterError(f"spike source {name!r}: a time of {t.max()} ms is "
+                                     f"beyond {MAX_DELAY} steps of dt", hint="times are in ms")
             at = np.ceil(t / self.dt - 1e-9).astype(np.int64)
         else:
             at = np.asarray(steps)
             if at.size and at.dtype.kind not in "iu":
                 raise ParameterError(f"spike source {name!r}: steps must be integers")
-        if at.ndim != 1 or ids.ndim != 1 or at.shape != ids.shape or (
-                ids.size and ids.dtype.kind not in "iu"):
+            if at.size and at.max() > MAX_DELAY:  # GeNN counts steps in 32 bits
+                raise ParameterError(f"spike source {name!r}: step {int(at.max())} is beyond "
+                                     f"{MAX_DELAY}", hint="steps count from the last reset")
+        if at.ndim != 1 or ids.ndim != 1 or at.shape != ids.shape:
             raise ShapeError(f"spike source {name!r}: steps/times and neurons must be 1-D "
                              f"of the same length, not {at.shape} and {ids.shape}")
         if ids.size and (ids.min() < 0 or ids.max() >= n or at.min() < 0):
@@ -159,9 +175,15 @@ class Network(WindowedRun):
                                  "negative step")
         order = np.lexsort((ids, at))
         at, ids = at[order].astype(np.int64), ids[order].astype(np.int64)
-        if at.size > 1 and ((np.diff(at) == 0) & (np.diff(ids) == 0)).any():
-            raise ParameterError(f"spike source {name!r}: a neuron spikes twice in one step",
-                                 hint="a neuron spikes at most once per step")
+        twice = np.flatnonzero((np.diff(at) == 0) & (np.diff(ids) == 0)) if at.size > 1 else ()
+        if len(twice):
+            k = int(twice[0])
+            within = f" (times within one step of dt = {self.dt} ms)" if times is not None \
+                else ""
+            raise ParameterError(f"spike source {name!r}: neuron {int(ids[k])} spikes twice in "
+                                 f"one step, step {int(at[k])}{within}",
+                                 hint="a neuron spikes at most once per step: give it one "
+                                 "time per step, or a smaller dt")
         pop = Population(self, name, None, int(n), None, None, spikes=(at, ids))
         self.populations[name] = pop
         return pop
@@ -189,14 +211,25 @@ class Network(WindowedRun):
         """
         self._check_open()
         source, target = self._population(source), self._population(target)
-        name = self._new_name(name, f"c{len(self.connections)}")
+        free = next(f"c{k}" for k in itertools.count(len(self.connections))
+                    if f"c{k}" not in self.populations and f"c{k}" not in self.connections)
+        name = self._new_name(name, free)
         if target.is_source:
             raise ParameterError(f"connection {name!r}: target {target.name!r} is a spike "
                                  "source and receives no input")
         if not source.spiking:
             raise ParameterError(f"connection {name!r}: source {source.name!r} ({source.ir.name})"
                                  " has no threshold and never spikes")
+        if not source.is_source and source.ir.signed:
+            raise ParameterError(
+                f"connection {name!r}: source {source.name!r} ({source.ir.name}) has a "
+                "negative threshold, and a connection carries spikes without their sign: a "
+                "negative spike would deliver +w as a positive one does",
+                hint="connect from a model without 'negative threshold:', or split the "
+                "signs into two populations (one per threshold) with weights w and -w")
         model, params, init = _synapse(name, synapse, synapse_params, synapse_init)
+        check_values(f"connection {name!r} (synapse {model.name})", model, params, init,
+                     target.n, self)
         declared = {i.name: i for i in target.ir.inputs}
         if target_input not in declared:
             raise unknown_name("input", target_input, declared)
@@ -220,8 +253,16 @@ class Network(WindowedRun):
         pre, post, order = connectivity.build(source.n, target.n, source is target, rng)
         shell = types.SimpleNamespace(pre=pre, post=post, order=order, source=source,
                                       target=target, rng=rng)
+        unit = dict(model.units).get("w")
+        if weight_update is not None and unit is not None and unit.factor != 1:
+            raise ParameterError(
+                f"connection {name!r}: the weight of {model.name} is in {unit}, which eqsnn "
+                "keeps in another unit inside; a weight-update model's w and its params "
+                "(w_max, a_plus, ...) have no unit and would act in that other unit",
+                hint="declare the synapse state that 'on_spike' adds w to in its dimension's "
+                "internal unit (nA for a current, uS for a conductance, mV for a voltage)")
         weights = _per_synapse(f"connection {name!r} weight", weight, shell, self.precision,
-                               order, dict(model.units).get("w"))
+                               order, unit)
         delays = _delays(f"connection {name!r} delay", delay, shell, order, self.dt)
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
@@ -235,6 +276,10 @@ class Network(WindowedRun):
     def _population(self, pop) -> Population:
         if isinstance(pop, Population) and pop.network is self:
             return pop
+        if isinstance(pop, Population):
+            raise ParameterError(f"population {pop.name!r} belongs to another Network",
+                                 hint="connect, run and set the populations of one network, "
+                                 "by object or by name")
         if isinstance(pop, str) and pop in self.populations:
             return self.populations[pop]
         raise unknown_name("population", pop, self.populations)
@@ -295,7 +340,16 @@ class Network(WindowedRun):
         0 and no spike in flight; weights and connectivity are kept.  Plastic connections
         keep their learned weights and per-synapse states and restart their traces; with
         ``restore_weights=True`` their weights and states return to the values given when
-        connecting (or last set through ``Connection.weights``)."""
+        connecting (or last set through ``Connection.weights``).  A reset that does not
+        finish changes nothing (on pygenn, the next run asks for a reset again)."""
+        snapshot = NetworkSnapshot(self)
+        try:
+            self._reset(restore_weights)
+        except BaseException:
+            snapshot.restore()
+            raise
+
+    def _reset(self, restore_weights) -> None:
         for conn in self.connections.values():
             if conn._plastic is not None:
                 if restore_weights:
@@ -308,7 +362,9 @@ class Network(WindowedRun):
             if pop._sim is not None:
                 pop._sim.reset()
         if self._genn is not None:
+            self._interrupted = True  # until GeNN's model is loaded again
             self._genn.reset()
+            self._interrupted = False
         self._clear_history()
         if self._fused is not None:
             self._fused.clear()

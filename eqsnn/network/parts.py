@@ -19,6 +19,9 @@ from . import compose
 __all__ = ["Connection", "NetworkResult", "Population"]
 
 NETWORK_BACKENDS = ("numpy", "c", "pygenn")
+#: the longest delay, and the last step of a spike source, in steps (GeNN counts them in 32
+#: bits)
+MAX_DELAY = 2**31 - 1
 
 
 def _key(seed: int, *words: int) -> np.random.SeedSequence:
@@ -30,7 +33,8 @@ class Population:
 
     def __init__(self, network, name, model, n, params, init, spikes=None):
         self.network, self.name, self.n = network, name, n
-        self.params, self.init = dict(params or {}), dict(init or {})
+        self.params = _mapping(f"population {name!r} params", params)
+        self.init = _mapping(f"population {name!r} init", init)
         self._spike_source = spikes  # (step, neuron) arrays, sorted, for a spike source
         self._model = model
         self.incoming: list[Connection] = []
@@ -286,7 +290,10 @@ def _per_synapse(what, value, conn, precision, order, unit=None):
         data = _quantity_in(what, value, unit)
         if data is None:
             try:
-                data = np.asarray(value, dtype=np.float64)
+                data = np.asarray(value)
+                if data.dtype.kind not in "iuf":  # None, bools, complex: not weights
+                    raise TypeError
+                data = data.astype(np.float64)
             except (TypeError, ValueError):
                 raise ParameterError(f"{what} must be numbers, not {value!r}") from None
             if unit is not None and unit.factor != 1:
@@ -297,10 +304,14 @@ def _per_synapse(what, value, conn, precision, order, unit=None):
         elif data.ndim == 0:
             data = np.full(n, float(data))
         elif data.shape != (n,):
+            plastic = getattr(conn, "_plastic", None) is not None
             raise ShapeError(f"{what} has shape {data.shape}; the connection has {n} synapses",
                              hint="give a scalar, one value per synapse (in the order of "
-                             "Connection.pre/.post, or of the FromList), or for any "
-                             "connectivity an (n_source, n_target) matrix")
+                             + ("Connection.pre/.post" if isinstance(conn, Connection) else
+                                "the FromList, or of Connection.pre/.post for others")
+                             + "), or for any connectivity an (n_source, n_target) matrix"
+                             + ("; each lane's own weights, (batch, n_synapses), with "
+                                "conn.set_plastic_state('w', ...)" if plastic else ""))
         elif order is not None:
             data = data[order]
     if not np.all(np.isfinite(data)):
@@ -322,7 +333,7 @@ def _delays(what, value, conn, order, dt=None):
         ms = np.asarray(quantity.unit.to_internal(np.asarray(quantity.value, np.float64)))
         if not np.all(np.isfinite(ms)):
             raise ParameterError(f"{what} must be finite")
-        value = np.rint(ms / dt).astype(np.int64)
+        value = np.rint(np.clip(ms / dt, -2.0**62, 2.0**62)).astype(np.int64)  # MAX_DELAY
         if value.ndim == 0 and value < 1:
             raise ParameterError(f"{what} is {quantity}, {int(value)} steps of {dt} ms; it "
                                  "must be at least 1 step",
@@ -332,8 +343,12 @@ def _delays(what, value, conn, order, dt=None):
         drawn = np.asarray(value.sample(conn.rng, conn.pre.size), np.float64)
         if not np.all(np.isfinite(drawn)):
             raise ParameterError(f"{what}: the initializer drew a value that is not finite")
-        value, order = np.rint(drawn).astype(np.int64), None
+        value, order = np.rint(np.clip(drawn, -2.0**62, 2.0**62)).astype(np.int64), None
     data = np.asarray(value)
+    if data.size and data.dtype.kind in "iu" and data.max() > MAX_DELAY:
+        raise ParameterError(f"{what} is {int(data.max())} steps, more than the {MAX_DELAY} a "
+                             "network takes", hint="a delay is a whole number of steps of dt; "
+                             "check the unit, or leave out a connection that never delivers")
     if data.dtype.kind not in "iu" or (data.ndim == 0 and isinstance(value, bool)):
         raise ParameterError(f"{what} must be whole steps (integers), not {value!r}",
                              hint="a delay of d steps delivers a spike of step k at step "

@@ -357,11 +357,26 @@ def attach(conn, weight_update, params, init) -> None:
 
 
 def check_recording(network, records, steps: int) -> None:
-    """Refuse, before anything runs, to record plastic states that need more memory than
-    is available: per-synapse recording grows with steps x batch x synapses."""
-    from ..runtime.guard import _size, available_memory
+    """Refuse, before anything runs, to record what needs more memory than is available:
+    per-synapse recording grows with steps x batch x synapses, a population's states and
+    spikes (as a Simulator's, runtime.guard) with steps x batch x neurons."""
+    from ..runtime.guard import _size, available_memory, record_bytes
+    from ..runtime.spike_bits import row_words
     needed, biggest = 0, None
     for name, plan in records.items():
+        if plan[0] != "target" or plan[2]:  # a population's or a synapse model's states
+            pop, batch = network.populations[plan[1]], network.batch_size
+            if plan[0] == "population":
+                size = record_bytes(pop.ir, plan[2], plan[3], steps, batch, pop.n,
+                                    network.precision)
+            elif plan[0] == "source":  # one plane of spike bits
+                size = steps * batch * row_words(pop.n) * 4
+            else:  # a synapse model's float states, per target neuron
+                size = sum(steps * batch * (pop.n if index is None else len(index))
+                           * np.dtype(network.precision).itemsize
+                           for index in plan[2].values())
+            needed += size
+            biggest = max(biggest or (0, ""), (size, name))
         conn = network.connections.get(name)
         if conn is None or conn._plastic is None or plan[0] != "target":
             continue
@@ -373,7 +388,7 @@ def check_recording(network, records, steps: int) -> None:
     limit = available_memory()
     if biggest is not None and limit is not None and needed > limit:
         raise ParameterError(
-            f"recording the plastic states of this run needs {_size(needed)} ({biggest[1]} "
-            f"the most), more than the {_size(limit)} available; nothing was run",
-            hint=f"record fewer states, or run the {steps} steps in shorter runs and read "
-            "Connection.plastic_state between them")
+            f"recording this run needs {_size(needed)} ({biggest[1]} the most), more "
+            f"than the {_size(limit)} available; nothing was run",
+            hint=f"record fewer neurons or states, or run the {steps} steps in shorter runs "
+            "(and read Connection.plastic_state between them)")

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import time
 import types
+from collections.abc import Mapping
 
 import numpy as np
 
 from ..errors import EqsnnError, NumericalError, ParameterError
 from ..runtime.checks import raise_earliest
-from ..runtime.inputs import prepare_inputs, prepare_record, unknown_name
+from ..runtime.inputs import _neuron_indices, prepare_inputs, prepare_record, unknown_name
 from ..runtime.quantities import from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
 from .parts import NetworkResult, _direct, _mapping, _Raw, _recorded
 from .plasticity import check_recording
+from .rollback import NetworkSnapshot, check_not_interrupted, weights_in_flight
+from .values import named
 
 __all__ = ["WindowedRun"]
 
@@ -51,12 +54,13 @@ class WindowedRun:
         ``inputs`` maps a population name to its inputs as :meth:`Simulator.run` takes
         them; ``record`` maps a population name to the states (and ``"spikes"``) to
         record, as a list or as a mapping state -> neuron ids, and a connection name to
-        the synapse states to record (every target neuron).
+        the synapse states to record, the same way (ids of target neurons).
         """
         started = time.perf_counter()
         from ..runtime.arguments import count
         steps = count("steps", steps)
         self._build_all()
+        check_not_interrupted(self)
         inputs = _mapping("inputs", inputs)
         record = _mapping("record", record)
         plans, records = {}, {}
@@ -64,17 +68,10 @@ class WindowedRun:
             pop = self._population(name)
             if pop.is_source:
                 raise ParameterError(f"spike source {name!r} takes no inputs")
-            value = _mapping(f"inputs[{name!r}]", value)
-            hidden = [k for k in value if "__" in str(k)]
-            if hidden:
-                raise unknown_name("input", hidden[0], {i.name for i in pop.ir.inputs})
-            if pop._sim._build is not None and pop._sim._build.input_name is not None:
-                plans[name] = self._data_input_plan(pop, value, steps)
-                continue
-            if self._fused is not None or _direct(pop._sim):  # else Simulator.run converts
-                value = {k: to_internal(pop._sim.model, "input", k, v) for k, v in value.items()}
-            plans[name] = prepare_inputs(pop._sim.model, value, steps, self.batch_size,
-                                         (pop.n,), self.precision)
+            try:
+                plans[name] = self._input_plan(pop, value, steps)
+            except EqsnnError as error:  # which population's input: named
+                raise named(error, f"population {name!r}") from None
         for name, pop in self.populations.items():
             if not pop.is_source and name not in plans:
                 build = pop._sim._build
@@ -84,9 +81,14 @@ class WindowedRun:
         for name, value in record.items():
             records.update(self._record_plan(name, value))
         check_recording(self, records, steps)
+        weights_in_flight(self)
         # --- valid: from here on the network changes ---------------------------
         if self._genn is not None:  # pygenn: one GeNN model runs the whole network
-            collected, fired, simulate = self._genn.run(steps, self._step, plans, records)
+            try:
+                collected, fired, simulate = self._genn.run(steps, self._step, plans, records)
+            except BaseException:  # GeNN's queues cannot be put back (rollback.py)
+                self._interrupted = True
+                raise
             first, self._step = self._step, self._step + steps
             result = self._results(steps, first, records, collected,
                                    {p: [fired[p]] if p in fired else []
@@ -97,12 +99,22 @@ class WindowedRun:
                 (None, lambda conn=conn: conn._plastic.check(result))
                 for conn in self.connections.values() if conn._plastic is not None])
             return result
+        snapshot = NetworkSnapshot(self)  # a run that does not finish is rolled back
+        try:
+            collected, spikes, simulate, plastic, failed = self._advance(steps, plans, records)
+        except BaseException:
+            snapshot.restore()
+            raise
+        first, self._step = self._step, self._step + steps
+        result = self._results(steps, first, records, collected, spikes, started, simulate)
+        return self._reported(result, plastic, failed)
+
+    def _advance(self, steps, plans, records):
+        """Run ``steps`` steps from ``self._step`` (which the caller advances); returns
+        ``(collected, spikes, seconds simulated, plastic connections, failures)``."""
         if self._fused is not None:  # the whole run in one call into C (fused.py)
-            first = self._step
-            collected, spikes, simulate = self._fused.run(steps, first, plans, records)
-            self._step = first + steps
-            return self._reported(self._results(steps, first, records, collected, spikes,
-                                                started, simulate))
+            collected, spikes, simulate = self._fused.run(steps, self._step, plans, records)
+            return collected, spikes, simulate, (), None
         window = steps if self._d_min is None else self._d_min
         plastic = [c for c in self.connections.values() if c._plastic is not None]
         if plastic:  # a weight may change in any step: one step per window (plasticity.py)
@@ -146,6 +158,7 @@ class WindowedRun:
                     got = {s: raw.vars[s] for s in names}
                     fired = (raw.spike_step, raw.spike_batch, raw.spike_neuron)
                 else:
+                    sim._window = (steps, k0 == 0)  # a readout spans the network's run
                     try:
                         result = sim.run(w, inputs=win_inputs,
                                          record={**names, **({"spikes": None} if pop.spiking
@@ -153,6 +166,8 @@ class WindowedRun:
                     except NumericalError as error:  # raised after the run, as the others
                         failed.setdefault(pname, error)
                         result = error.result
+                    finally:
+                        sim._window = None
                     got = dict(result.vars)  # in declared units already (see _declared)
                     sp = result.spikes
                     fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
@@ -172,9 +187,7 @@ class WindowedRun:
                 spikes[pname].append(chunk)
             self._push_history(new, step0 + w)
             k0 += w
-        self._step = first + steps
-        result = self._results(steps, first, records, collected, spikes, started, simulate)
-        return self._reported(result, plastic, failed)
+        return collected, spikes, simulate, plastic, failed
 
     def _reported(self, result, plastic=(), failed=None):
         """Raise the earliest failure of the numerical check of a population the network
@@ -189,6 +202,19 @@ class WindowedRun:
                     for name, error in (failed or {}).items()]
         raise_earliest(reports)
         return result
+
+    def _input_plan(self, pop, value, steps) -> dict:
+        """The user's inputs of ``pop`` for a run of ``steps`` steps, checked."""
+        value = _mapping("inputs", value)
+        hidden = [k for k in value if "__" in str(k)]
+        if hidden:
+            raise unknown_name("input", hidden[0], {i.name for i in pop.ir.inputs})
+        if pop._sim._build is not None and pop._sim._build.input_name is not None:
+            return self._data_input_plan(pop, value, steps)
+        if self._fused is not None or _direct(pop._sim):  # else Simulator.run converts
+            value = {k: to_internal(pop._sim.model, "input", k, v) for k, v in value.items()}
+        return prepare_inputs(pop._sim.model, value, steps, self.batch_size, (pop.n,),
+                              self.precision)
 
     def _data_input_plan(self, pop, value, steps) -> dict:
         """A standard-library data input (ml_genn's shapes) is passed to every window as
@@ -221,19 +247,28 @@ class WindowedRun:
             states = {s.name for s in conn.synapse_model.states}
             plastic = set() if conn._plastic is None else set(conn._plastic.state)
             out, own = {}, []
+            ids = dict(value) if isinstance(value, Mapping) else {}
             for state in value:
                 if state in plastic:
+                    if ids.get(state) is not None:
+                        raise ParameterError(
+                            f"connection {name!r}: {state!r} is recorded whole (every "
+                            "synapse or neuron)", hint=f"record={{{name!r}: [{state!r}]}}")
                     own.append(state)
                 elif state not in states:
                     raise unknown_name("synapse state", state, states | plastic)
-                else:
-                    out[pre + state] = None
+                else:  # the target neurons' ids checked as a population's
+                    index = prepare_record(conn.synapse_model, {state: ids.get(state)},
+                                           conn.target.n)[0][state]
+                    out[pre + state] = index
             return {name: ("target", conn.target.name, out, own)}
         pop = self._population(name)
         if pop.is_source:
             if list(value) != ["spikes"]:
                 raise ParameterError(f"spike source {name!r} records only 'spikes'")
-            return {name: ("source", name, {})}
+            ids = value["spikes"] if isinstance(value, Mapping) else None
+            return {name: ("source", name, {}, True if ids is None else
+                           _neuron_indices("spikes", ids, pop.n))}
         visible = pop.ir.replace()  # the user's model: connection states stay hidden
         chosen, want_spikes = prepare_record(visible, value, pop.n)
         return {name: ("population", name, chosen, want_spikes)}
@@ -308,7 +343,7 @@ class WindowedRun:
                 states = list(plan[2])
                 want = False
             else:
-                states, want = [], True
+                states, want = [], plan[3]
             if kind == "target":  # a plastic connection's own states, per synapse or neuron
                 for state in plan[3]:
                     parts = [v for (s, v) in collected.get(name, []) if s == state]
@@ -324,18 +359,25 @@ class WindowedRun:
                                                                else np.zeros((0, self.batch_size,
                                                                               width))).reshape(
                     steps, self.batch_size, width))
-            if want and isinstance(spikes[pop.name], SpikeBits):  # written by the fused run
-                spike_obj = Spikes(spikes[pop.name], self.dt, first, self.batch_size, (pop.n,))
-            elif want:
+            # want: False, True (every neuron) or the ids whose spikes are kept
+            if want is not False and isinstance(spikes[pop.name], SpikeBits):  # fused run's
+                bits = spikes[pop.name]
+            elif want is not False:
                 chunks = spikes[pop.name]
                 cat = [np.concatenate(part) if chunks else np.zeros(0, np.int64)
                        for part in zip(*chunks)] if chunks else [np.zeros(0, np.int64)] * 3
                 e, b, n = cat
                 bits = SpikeBits.empty(steps, self.batch_size, pop.n, False)
                 bits.write_lists(e - first, b, n)
+            if want is not False:
+                if want is not True:
+                    bits.keep_only(want)
                 spike_obj = Spikes(bits, self.dt, first, self.batch_size, (pop.n,))
-            results[name] = Result(types.MappingProxyType(variables), spike_obj, None, timing,
-                                   (pop.n,))
+            readout = None
+            if kind == "population" and getattr(pop._sim.model, "readout", None) is not None:
+                readout = pop._sim.state[pop._sim.model.readout.state]  # the run's, at its end
+            results[name] = Result(types.MappingProxyType(variables), spike_obj, readout,
+                                   timing, (pop.n,))
         return NetworkResult(results, timing)
 
 

@@ -87,6 +87,10 @@ class Simulator(RunReports):
     is done. ``check=False`` leaves the test out, for speed measurements.
     """
 
+    #: set by a network that runs this population in windows of a longer run: ``(the
+    #: run's steps, whether this window starts it)``; a readout then spans the whole run
+    _window: tuple | None = None
+
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
                  precision="float32", params=None, init=None, seed=0, fast_math=False,
                  check=True):
@@ -221,7 +225,7 @@ class Simulator(RunReports):
         caller once it returned."""
         for name, value in runtime.items():
             self._runner.set_value(name, value)
-        if self.model.readout is not None:
+        if self.model.readout is not None and (self._window is None or self._window[1]):
             for name in self.model.readout.reset:
                 self._runner.set_state(name, self._initial[name])
         for name, value in plan_states.items():
@@ -297,7 +301,8 @@ class Simulator(RunReports):
         return host.evaluate_precompute(self.model, values, self.dt)
 
     def _runtime_values(self, steps: int) -> dict:
-        known = {"run_steps": np.float64(max(steps, 1))}
+        run = steps if self._window is None else self._window[0]
+        known = {"run_steps": np.float64(max(run, 1))}
         return {name: known[name] for name in self.model.runtime_params}
 
     def _input_plan(self, inputs, steps):
