@@ -100,3 +100,10 @@ def test_a_backend_that_cannot_run_the_network_is_reported(tmp_path, capsys, mon
                  "--steps", "30"]) == 1
     assert "pygenn: did not run: the pygenn backend needs PyGeNN (planted)" in \
         capsys.readouterr().out
+
+
+def test_a_network_comparison_of_no_steps_is_refused(tmp_path, capsys):
+    """0 steps would compare nothing and always agree."""
+    code = main(["compare", _file(tmp_path, 0.0), "--backends", "numpy", "--steps", "0"])
+    assert code != 0
+    assert "steps must be a whole number >= 1, not 0" in capsys.readouterr().err
