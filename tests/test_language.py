@@ -9,6 +9,7 @@ from ir_interp import Interpreter
 
 import eqsnn
 from eqsnn import ir
+from eqsnn.errors import CheckError
 from eqsnn.frontend.parse import parse
 
 FULL = '''
@@ -212,3 +213,29 @@ def test_importing_eqsnn_prints_nothing(capfd):
     importlib.reload(eqsnn)
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+REFRACTORY_UNDECLARED = """
+neuron R
+    switch with_refractoriness = true
+    state V = 0.0
+    input I = 0.1
+    dV/dt = -V / 10.0 unless refractory
+    after: V += I
+    threshold: V >= 1.0
+    reset: V = 0.0
+"""
+
+
+def test_reading_refractory_that_no_branch_declares_is_an_error():
+    """A Brian2 habit: 'unless refractory' without saying when; it would always be false."""
+    with pytest.raises(CheckError, match="no 'refractory:' line declares") as info:
+        eqsnn.compile(REFRACTORY_UNDECLARED)
+    assert (info.value.line, info.value.column) == (6, 30)
+    assert "RefracTime > 0" in info.value.hint
+    # declared in a branch that a switch turns off: false there, and no error
+    switched = REFRACTORY_UNDECLARED.replace(
+        "    state V = 0.0\n",
+        "    state V = 0.0\n    if with_refractoriness:\n        refractory: V < 0\n")
+    for on in (False, True):
+        assert eqsnn.compile(switched, switches={"with_refractoriness": on}).method == "exact"

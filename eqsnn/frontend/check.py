@@ -98,6 +98,8 @@ class _Checker:
         for decl in decls:
             by_kind.setdefault(type(decl), []).append(decl)
         scope = _scope(by_kind, switches)
+        scope.refractory_anywhere = (self.model.kind != "neuron"
+                                     or _declares_refractory(self.model.declarations))
         conv = Converter(scope)
         params = tuple(self._param(d, conv) for d in by_kind.get(s.ParamDecl, []))
         states = tuple(self._state(d, conv) for d in by_kind.get(s.StateDecl, []))
@@ -383,6 +385,18 @@ def _scope(by_kind: dict, switches: dict) -> Scope:
         refractory=any(
             d.kind == "refractory" for d in by_kind.get(s.ConditionDecl, [])),
     )
+
+
+def _declares_refractory(decls) -> bool:
+    """Whether a ``refractory:`` line is among ``decls``, in any branch of a compile-time if."""
+    for decl in decls:
+        if isinstance(decl, s.IfDecl):
+            if any(_declares_refractory(body) for _, body in decl.branches) \
+                    or _declares_refractory(decl.orelse):
+                return True
+        elif isinstance(decl, s.ConditionDecl) and decl.kind == "refractory":
+            return True
+    return False
 
 
 def _check_resets_have_thresholds(conditions: dict, blocks: list) -> None:

@@ -80,6 +80,9 @@ class Scope:
     arrays: dict = field(default_factory=dict)
     lets: dict = field(default_factory=dict)  # name -> LetDecl
     refractory: bool = False
+    #: whether any branch of the model declares ``refractory:`` (where none does, reading
+    #: ``refractory``, always false, is a mistake; a switched-off branch makes it false)
+    refractory_anywhere: bool = True
 
 
 def _error(message, pos, hint=None):
@@ -191,6 +194,12 @@ class ExpressionConverter:
         if name in BUILTIN_TYPES:
             return sympy.Symbol(name), BUILTIN_TYPES[name]
         if name == "refractory":
+            if not scope.refractory_anywhere:
+                raise _error(
+                    "'refractory' is read, but no 'refractory:' line declares when the neuron "
+                    "is refractory, so it would always be false", node.pos,
+                    "declare it, e.g. 'refractory: RefracTime > 0' with a countdown state set "
+                    "in the reset (docs/language.md, 'Spikes, signed spikes and refractoriness')")
             return (sympy.Symbol(name) if scope.refractory else sympy.false), "bool"
         if name == "xi":
             if not ode:
