@@ -234,3 +234,20 @@ def test_a_method_named_on_a_model_without_odes_is_said_to_have_no_effect(method
         model = eqsnn.compile(text)
     assert not any("has no effect" in str(w.message) for w in caught)
     assert model.method == "none"
+
+
+@pytest.mark.parametrize("body, what", [
+    ("    param tau = 10.0\n    state V = 0.0\n    dV/dt = -V / tau\n",
+     "has no effect on the exact update, exact at any step"),
+    ("    state n = 0\n    after: n += 1\n", "has no effect on a model without ODEs"),
+])
+def test_substeps_without_effect_are_warned_about(body, what):
+    with pytest.warns(EqsnnWarning, match=f"'substeps: 4' {what}"):
+        eqsnn.compile("neuron S\n" + body + "    substeps: 4\n")
+
+
+def test_substeps_on_a_fixed_step_method_are_not_warned_about():
+    text = "neuron S\n    state V = 1.0\n    dV/dt = -V * V\n    method: rk4\n    substeps: 4\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EqsnnWarning)
+        assert "in 4 substeps per step" in eqsnn.compile(text).reasons["rk4"]
