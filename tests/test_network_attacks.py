@@ -9,21 +9,13 @@ import importlib.util
 
 import numpy as np
 import pytest
+from test_network import LIF
+from test_network_units import NEURON
+from test_network_units import SYNAPSE as CURRENT
 
 import eqsnn
 from eqsnn.errors import ParameterError, ShapeError
 from eqsnn.network import Delta, Exponential, FromList, Network, OneToOne, StdpAdditive
-
-LIF = """neuron Lif
-    param tau = 10.0 (> 0)
-    param v_th = 1.0
-    state V = 0.0
-    input Isyn = 0.0
-    dV/dt = -V / tau
-    after: V += Isyn
-    threshold: V >= v_th
-    reset: V = 0.0
-"""
 
 needs_pygenn = [pytest.mark.pygenn, pytest.mark.skipif(
     importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")]
@@ -554,28 +546,11 @@ def test_a_default_connection_name_is_one_not_taken(lif):
     assert list(net.connections) == ["c1", "c2", "c3"]
 
 
-CURRENT = """synapse ExpCurrUnits
-    param tau = 5.0 ms
-    state I = 0.0 {unit}
-    dI/dt = -I / tau
-    on_spike: I += w
-    output: I
-"""
-
-
 def test_a_plastic_weight_in_a_unit_kept_otherwise_inside_is_refused():
     """With a synapse in pA (kept in nA inside), conn.weights read 500 (pA) while
     plastic_state['w'] read 0.5, set_plastic_state('w', conn.weights) made it 1000 times
     larger, and STDP's a_plus and w_max acted in nA."""
-    neuron = eqsnn.compile("""neuron LifUnits
-    param tau = 10.0 ms
-    param R = 1.0 MOhm
-    state V = 0.0 mV
-    input Isyn = 0.0 nA
-    dV/dt = (-V + R * Isyn) / tau
-    threshold: V >= 10.0 mV
-    reset: V = 0.0 mV
-""")
+    neuron = eqsnn.compile(NEURON.replace("V >= 1000.0 mV", "V >= 10.0 mV"))
     net = Network(dt=0.1, precision="float64")
     net.add_spike_source("s", 1, steps=[0], neurons=[0])
     net.add_population("p", neuron, 1)

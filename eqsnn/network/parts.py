@@ -15,6 +15,7 @@ from ..runtime.inputs import check_range
 from ..runtime.result import Timing
 from ..runtime.simulator import Simulator
 from . import compose
+from .values import time_quantity
 
 __all__ = ["Connection", "NetworkResult", "Population"]
 
@@ -322,15 +323,10 @@ def _per_synapse(what, value, conn, precision, order, unit=None):
 
 def _delays(what, value, conn, order, dt=None):
     """Whole steps >= 1, or a time (``"1.5 ms"``, ``1.5 * units.ms``) rounded to steps."""
-    from ..units import TIME, Quantity
-    if isinstance(value, (Quantity, str)):
-        from ..runtime.quantities import _quantity
-        quantity = _quantity(what, value)
-        if quantity.unit.dimension != TIME:
-            raise ParameterError(f"{what} is a number of steps or a time; got {quantity} "
-                                 f"({quantity.unit.dimension.words()})",
-                                 hint="give whole steps (delay=3) or a time (delay='0.3 ms')")
-        ms = np.asarray(quantity.unit.to_internal(np.asarray(quantity.value, np.float64)))
+    timed = time_quantity(what, value, "is a number of steps or a time",
+                          "give whole steps (delay=3) or a time (delay='0.3 ms')")
+    if timed is not None:
+        quantity, ms = timed
         if not np.all(np.isfinite(ms)):
             raise ParameterError(f"{what} must be finite")
         value = np.rint(np.clip(ms / dt, -2.0**62, 2.0**62)).astype(np.int64)  # MAX_DELAY

@@ -51,18 +51,27 @@ def named(error: EqsnnError, what: str) -> EqsnnError:
     return error
 
 
-def spike_times(what, value) -> np.ndarray:
-    """Spike times in ms: plain numbers (ms), a Quantity or a string (``"1.5 ms"``) of time."""
+def time_quantity(what, value, expected: str, hint: str):
+    """``(quantity, ms)`` of a Quantity or a string (``"1.5 ms"``) of time, else None;
+    ``expected`` and ``hint`` word the error where it is not a time."""
     from ..runtime.quantities import _quantity
     from ..units import TIME, Quantity
-    if isinstance(value, (Quantity, str)):
-        quantity = _quantity(what, value)
-        if quantity.unit.dimension != TIME:
-            raise ParameterError(f"{what} must be times; got {quantity} "
-                                 f"({quantity.unit.dimension.words()})",
-                                 hint="give ms as plain numbers, or a time (1.5 * units.ms)")
-        return np.atleast_1d(np.asarray(quantity.unit.to_internal(
-            np.asarray(quantity.value, np.float64)), np.float64))
+    if not isinstance(value, (Quantity, str)):
+        return None
+    quantity = _quantity(what, value)
+    if quantity.unit.dimension != TIME:
+        raise ParameterError(f"{what} {expected}; got {quantity} "
+                             f"({quantity.unit.dimension.words()})", hint=hint)
+    return quantity, np.asarray(quantity.unit.to_internal(
+        np.asarray(quantity.value, np.float64)), np.float64)
+
+
+def spike_times(what, value) -> np.ndarray:
+    """Spike times in ms: plain numbers (ms), a Quantity or a string (``"1.5 ms"``) of time."""
+    timed = time_quantity(what, value, "must be times",
+                          "give ms as plain numbers, or a time (1.5 * units.ms)")
+    if timed is not None:
+        return np.atleast_1d(timed[1])
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
