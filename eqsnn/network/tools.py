@@ -13,7 +13,6 @@ Without ``--backends`` both run numpy, c and, where PyGeNN is installed, pygenn.
 from __future__ import annotations
 
 import importlib.util
-import numbers
 import os
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BackendError, EqsnnError
+from ..runtime.arguments import positive_int
 from .network import Network
 
 __all__ = ["NetworkComparison", "compare_networks", "default_backends", "load_network_file",
@@ -97,12 +97,8 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
     first backend (spikes exactly, states within the tolerance)."""
     module = load_network_file(path)
     backends = tuple(backends or default_backends())
-    steps = steps if steps is not None else getattr(module, "STEPS", 1000)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        # no step compared would make every comparison agree
-        raise EqsnnError(f"steps must be a whole number >= 1, not {steps!r}",
-                         hint="a comparison runs at least one step, e.g. --steps 200")
-    steps = int(steps)
+    # no step compared would make every comparison agree
+    steps = positive_int("steps", steps if steps is not None else getattr(module, "STEPS", 1000))
     inputs = getattr(module, "INPUTS", None)
     results, missing = {}, {}
     for backend in backends:
@@ -162,12 +158,8 @@ def time_networks(path, backends=None, *, precision="float64", seed=0, steps=Non
     """Build time and best-of-``repeats`` run time (spikes recorded) per backend."""
     module = load_network_file(path)
     backends = tuple(backends or default_backends())
-    steps = steps if steps is not None else getattr(module, "STEPS", 1000)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        # no step compared would make every comparison agree
-        raise EqsnnError(f"steps must be a whole number >= 1, not {steps!r}",
-                         hint="a comparison runs at least one step, e.g. --steps 200")
-    steps = int(steps)
+    # no step compared would make every comparison agree
+    steps = positive_int("steps", steps if steps is not None else getattr(module, "STEPS", 1000))
     inputs = getattr(module, "INPUTS", None)
     lines = [f"network {path}: {steps} steps, {precision}, spikes recorded, best of {repeats}",
              "| backend | build (s) | run (s) | µs per step |", "|---|---|---|---|"]

@@ -188,13 +188,11 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     ``fast_math=True`` runs the compared backends (not the reference) with
     it, to show what it costs in accuracy.
     """
+    from ..runtime.arguments import positive_int
     from ..runtime.values import as_flag
 
     as_flag("fast_math", fast_math)  # here: the reference runs without it
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        # no step compared would make every comparison agree
-        raise EqsnnError(f"steps must be a whole number >= 1, not {steps!r}",
-                         hint="a comparison runs at least one step, e.g. steps=200")
+    positive_int("steps", steps)  # no step compared would make every comparison agree
     if precision not in DEFAULT_TOLERANCE:
         raise EqsnnError(f"unknown precision {precision!r}", hint="use float32 or float64")
     rtol = DEFAULT_TOLERANCE[precision] if rtol is None else rtol
