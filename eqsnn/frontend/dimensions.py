@@ -363,17 +363,12 @@ class DimensionChecker:
         if op in ("+", "-"):
             return self._sum(node)
         left, right = self.dim(node.left), self.dim(node.right)
-        if op in ("+", "-", "%", "<", "<=", ">", ">=", "==", "!="):
+        if op in ("%", "<", "<=", ">", ">=", "==", "!="):  # + and -: _sum
             if left is not ANY and right is not ANY and left != right:
-                verb = {"+": "add", "-": "subtract", "%": "take the remainder of"}.get(
-                    op, "compare")
-                joiner = "from" if op == "-" else "and"
-                if op == "-":
-                    message = f"cannot subtract {describe(right)} from {describe(left)}"
-                else:
-                    message = f"cannot {verb} {describe(left)} {joiner} {describe(right)}"
-                raise _error(message, node.right, _fix(right, left))
-            if op in ("+", "-", "%"):
+                verb = "take the remainder of" if op == "%" else "compare"
+                raise _error(f"cannot {verb} {describe(left)} and {describe(right)}",
+                             node.right, _fix(right, left))
+            if op == "%":
                 return right if left is ANY else left
             return DIMENSIONLESS
         if op in ("*", "/", "//"):
