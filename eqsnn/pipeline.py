@@ -123,11 +123,6 @@ def _compile(text, filename, switches) -> ir.Model:
         if exc.line is None and checked.method_pos is not None:
             exc.line, exc.column = checked.method_pos  # the requested method cannot work
         raise exc.located(checked.source, checked.filename) from None
-    if checked.substeps is not None and method in ("exact", "none"):
-        what = ("the exact update, exact at any step: each step only does its work "
-                f"{checked.substeps} times") if method == "exact" else "a model without ODEs"
-        method_warnings = (*method_warnings,
-                           f"'substeps: {checked.substeps}' has no effect on {what}")
-    chosen = ir.Method(method, update.reasons, method_warnings)
+    chosen = ir.Method(method, update.reasons, method_warnings + update.warnings)
     model = assemble(checked, system, chosen, update)
     return lower_shared_lets(hoist(model), checked.lets).validate()

@@ -18,12 +18,14 @@ __all__ = ["Update", "derive_update"]
 class Update:
     """The integration of one step: host precompute items, the IR statements, the reasons
     of every method (with notes on how the chosen one runs) and, for the adaptive method,
-    the hidden params, states, threshold and reset it brings."""
+    the hidden params, states, threshold and reset it brings, and warnings about the
+    model's text (``substeps:`` where it changes nothing)."""
 
     precompute: tuple
     statements: tuple
     reasons: tuple
     adaptive: AdaptiveUpdate | None = None
+    warnings: tuple = ()
 
 
 def derive_update(checked: Checked, system: System, method: str, reasons) -> Update:
@@ -47,10 +49,15 @@ def derive_update(checked: Checked, system: System, method: str, reasons) -> Upd
         reasons = _with_note(reasons, "adaptive", f"{note}; {adaptive.in_step}")
     else:
         precompute, update = integrate(system, method, checked.draws)
+    warnings = ()
     if checked.substeps is not None:
         precompute, update = with_substeps(precompute, update, checked.substeps, checked.draws)
         reasons = _with_note(reasons, method, f"in {checked.substeps} substeps per step")
-    return Update(tuple(precompute), tuple(update), tuple(reasons), adaptive)
+        if method in ("exact", "none"):
+            what = ("the exact update, exact at any step: each step only does its work "
+                    f"{checked.substeps} times") if method == "exact" else "a model without ODEs"
+            warnings = (f"'substeps: {checked.substeps}' has no effect on {what}",)
+    return Update(tuple(precompute), tuple(update), tuple(reasons), adaptive, warnings)
 
 
 def _tolerance_note(options, max_substeps: int) -> str:
