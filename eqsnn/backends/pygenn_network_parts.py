@@ -19,7 +19,7 @@ from ..runtime.checks import (
     raise_first_failure,
     with_checks,
 )
-from ..runtime.reports import adaptive_warnings, point_to_the_bound, warn_then_raise
+from ..runtime.reports import adaptive_records, point_to_the_bound, warn_then_raise
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
@@ -161,19 +161,18 @@ def adaptive_messages(genn) -> tuple[list[str], set[str]]:
     reached, second crossings in a step), each naming its population, every record
     cleared, as ``Simulator.run`` reports them for one population; and the populations
     that reached their bound."""
-    from ..solve.adaptive import EXTRA_CROSSINGS, LIMIT_STEP
+    from ..solve.adaptive import LIMIT_STEP
     messages, bound = [], set()
     for pname, part in genn.pops.items():
         if part.source or LIMIT_STEP not in part.names:
             continue
-        limit, extra = (genn.read_state(pname, name) for name in (LIMIT_STEP, EXTRA_CROSSINGS))
-        messages += adaptive_warnings(part.model, limit, extra, (genn.net.populations[pname].n,),
-                                      population=pname)
-        if (limit >= 0).any():
+        said, reached = adaptive_records(
+            lambda name, p=pname: genn.read_state(p, name),
+            lambda name, value, p=pname: genn.write_state(p, name, value),
+            part.model, (genn.net.populations[pname].n,), pname)
+        messages += said
+        if reached:
             bound.add(pname)
-            genn.write_state(pname, LIMIT_STEP, np.full_like(limit, -1))
-        if extra.any():
-            genn.write_state(pname, EXTRA_CROSSINGS, np.zeros_like(extra))
     return messages, bound
 
 

@@ -29,7 +29,8 @@ from .checks import (
 from .guard import Snapshot
 from .result import Result
 
-__all__ = ["RunReports", "point_to_the_bound", "started_bad", "warn_then_raise"]
+__all__ = ["RunReports", "adaptive_records", "point_to_the_bound", "started_bad",
+           "warn_then_raise"]
 
 
 class RunReports:
@@ -80,15 +81,9 @@ class RunReports:
         NumericalError wins over a warning raised as an error."""
         messages, bound_reached = [], False
         if "adaptive" in self.model.meta:
-            limit, extra = (self._runner.get_state(name)
-                            for name in (LIMIT_STEP, EXTRA_CROSSINGS))
-            bound_reached = bool((limit >= 0).any())
-            messages = adaptive_warnings(self.model, limit, extra, self.shape,
-                                         population=self._population)
-            if (limit >= 0).any():
-                self._runner.set_state(LIMIT_STEP, np.full_like(limit, -1))
-            if extra.any():
-                self._runner.set_state(EXTRA_CROSSINGS, np.zeros_like(extra))
+            messages, bound_reached = adaptive_records(
+                self._runner.get_state, self._runner.set_state, self.model, self.shape,
+                self._population)
         error = None
         if self._emitted is not self.model and recorded:
             try:
@@ -158,6 +153,22 @@ def adaptive_warnings(model: ir.Model, limit_steps, extra_crossings, shape=(),
             "unless the reset leaves the threshold holding (a reset value at or beyond the "
             "threshold), where every reset is a crossing again at once")
     return messages
+
+
+def adaptive_records(read, write, model: ir.Model, shape,
+                     population: str | None = None) -> tuple[list[str], bool]:
+    """The adaptive integrator's warnings about the run just done (:func:`adaptive_warnings`)
+    from its hidden states, read with ``read(name)``, and whether it reached its substep
+    bound; both records are cleared with ``write(name, value)``, so the next run reports
+    its own."""
+    limit, extra = read(LIMIT_STEP), read(EXTRA_CROSSINGS)
+    messages = adaptive_warnings(model, limit, extra, shape, population=population)
+    bound_reached = bool((limit >= 0).any())
+    if bound_reached:
+        write(LIMIT_STEP, np.full_like(limit, -1))
+    if extra.any():
+        write(EXTRA_CROSSINGS, np.zeros_like(extra))
+    return messages, bound_reached
 
 
 def point_to_the_bound(error: NumericalError, model: ir.Model) -> None:
