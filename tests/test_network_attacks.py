@@ -274,6 +274,8 @@ def test_a_plastic_state_is_recorded_whole(lif):
     ({"params": {"tau": -1.0}}, ParameterError, "population 'a': tau must be > 0"),
     ({"params": {"tau": np.ones(2)}}, ShapeError, "population 'a': param 'tau'"),
     ({"init": {"Q": 1.0}}, ParameterError, "population 'a': unknown state 'Q'"),
+    ({"init": {"tau": 5.0}}, ParameterError, "population 'a': 'tau' is a param of Lif, not a "
+     "state"),
     ({"init": {"V": np.ones(7)}}, ShapeError, "population 'a': state 'V' got shape"),
     ({"init": {"V": np.nan}}, ParameterError, "population 'a': state 'V' must be finite"),
     ({"params": [1, 2]}, ParameterError, "population 'a' params must be a mapping"),

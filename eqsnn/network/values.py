@@ -36,7 +36,7 @@ def check_values(what: str, model, params: dict, init: dict, n: int, network,
         public = {s.name for s in model.states if not s.name.startswith("_")}
         for name, value in init.items():
             if name not in public:
-                raise unknown_name("state", name, public)
+                raise unknown_name("state", name, public, model)
             state_value(model, name, to_internal(model, "state", name, value),
                         network.batch_size, (n,), network.precision)
     except EqsnnError as error:

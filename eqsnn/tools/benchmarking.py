@@ -124,11 +124,9 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
     ``fast_math`` is passed to every :class:`~eqsnn.runtime.Simulator`.
     """
     from ..runtime import Simulator
-    from .comparison import _model_name
+    from .comparison import _model_name, backend_names
 
-    if isinstance(backends, str):  # "numpy,c", as on the command line
-        backends = [name.strip() for name in backends.split(",")]
-    names = list(REGISTRY) if backends is None else list(backends)
+    names = backend_names(backends)
     unknown = [b for b in names if b not in REGISTRY]
     if unknown or not names:
         raise EqsnnError(f"unknown backend {unknown[0]!r}" if unknown else "no backends given",

@@ -143,6 +143,14 @@ def _variable_diff(name, values, reference, rtol, atol, until) -> VariableDiff:
                         int(len(values)))
 
 
+def backend_names(backends) -> list[str]:
+    """The backends asked for: a list, a comma-separated string ``"numpy,c"`` (as on the
+    command line), or None for every registered one."""
+    if isinstance(backends, str):
+        backends = [name.strip() for name in backends.split(",")]
+    return list(REGISTRY) if backends is None else list(backends)
+
+
 def _model_name(model) -> str:
     return getattr(model, "name", type(model).__name__)
 
@@ -203,9 +211,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
                 or not math.isfinite(value) or value < 0:
             raise EqsnnError(f"{what} must be a finite number >= 0, not {value!r}",
                              hint="e.g. 1e-9; 0 accepts identical values only")
-    if isinstance(backends, str):  # "numpy,c", as on the command line
-        backends = [name.strip() for name in backends.split(",")]
-    names = list(REGISTRY) if backends is None else list(backends)
+    names = backend_names(backends)
     unknown = [b for b in names + [reference] if b not in REGISTRY]
     if unknown:
         raise EqsnnError(f"unknown backend {unknown[0]!r}",
