@@ -186,22 +186,40 @@ def cmd_list(args):
     return 0
 
 
+#: what ``compare`` and ``bench`` take from a network file, not from these flags
+NETWORK_FILE_FLAGS = {"n": "--n", "dt": "--dt", "input": "--input", "batch": "--batch",
+                      "fast_math": "--fast-math", "json": "--json"}
+
+
+def _network_file(args) -> bool:
+    """Whether MODEL names a network file; one refuses the flags its build() decides."""
+    if not args.model.endswith(".py"):
+        return False
+    for attribute, flag in NETWORK_FILE_FLAGS.items():
+        if getattr(args, attribute, None) not in (None, False):
+            raise EqsnnError(f"{flag} does not apply to a network file ({args.model})",
+                             hint="its build(backend, precision, seed) sets the sizes, dt and "
+                                  "options, and its INPUTS the inputs; remove " + flag)
+    return True
+
+
 def cmd_compare(args):
     from .comparison import compare
 
-    if args.model.endswith(".py"):  # a network file (eqsnn.network.tools)
+    if _network_file(args):  # a network file (eqsnn.network.tools)
         from ..network.tools import compare_networks
 
         backends = args.backends.split(",") if args.backends else None
         comparison = compare_networks(args.model, backends, precision=args.precision,
-                                      seed=args.seed, steps=args.steps,
-                                      rtol=args.tolerance, atol=args.tolerance)
+                                      seed=args.seed, steps=args.steps,  # None: its STEPS
+                                      rtol=_tolerance(args.tolerance), atol=args.tolerance)
         print(comparison)
         return 0 if comparison.ok else 1
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
-    comparison = compare(model, backends, n=args.n, steps=args.steps, dt=args.dt,
-                         precision=args.precision, inputs=_pairs(args.input, "input", args.n),
+    n = _or(args.n, 10)
+    comparison = compare(model, backends, n=n, steps=_or(args.steps, 200), dt=_or(args.dt, 1.0),
+                         precision=args.precision, inputs=_pairs(args.input, "input", n),
                          rtol=_tolerance(args.tolerance), atol=args.tolerance,
                          seed=args.seed,
                          fast_math=args.fast_math)
@@ -209,26 +227,32 @@ def cmd_compare(args):
     return 0 if comparison.ok else 1
 
 
+def _or(value, default):
+    """A flag's value, or the default of a model (a network file's come from the file)."""
+    return default if value is None else value
+
+
 def cmd_bench(args):
     from .benchmarking import benchmark
 
-    if args.model.endswith(".py"):  # a network file (eqsnn.network.tools)
+    if _network_file(args):  # a network file (eqsnn.network.tools)
         from ..network.tools import time_networks
 
         backends = args.backends.split(",") if args.backends else None
         print(time_networks(args.model, backends, precision=args.precision, steps=args.steps,
-                            repeats=args.repeats))
+                            repeats=args.repeats))  # steps None: the file's STEPS
         return 0
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
     try:
-        sizes = [float(size) for size in args.n.split(",")]
+        sizes = [float(size) for size in _or(args.n, "10000").split(",")]
     except ValueError:
         raise EqsnnError(f"--n {args.n!r} is not a list of sizes",
                          hint="e.g. --n 10000,100000 (or 1e4,1e5)") from None
-    report = benchmark(model, backends, sizes=sizes, steps=args.steps, repeats=args.repeats,
-                       dt=args.dt, precision=args.precision, inputs=_pairs(args.input, "input"),
-                       batch_size=args.batch, record_spikes=args.spikes,
+    report = benchmark(model, backends, sizes=sizes, steps=_or(args.steps, 1000),
+                       repeats=args.repeats, dt=_or(args.dt, 1.0), precision=args.precision,
+                       inputs=_pairs(args.input, "input"), batch_size=_or(args.batch, 1),
+                       record_spikes=args.spikes,
                        fast_math=args.fast_math)
     print(report.to_json() if args.json else report)
     return 0
@@ -251,8 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also print the SymPy closed form of exp(A dt) (slow for big systems)")
     emit_p = add("emit", cmd_emit, "print the code a backend generates")
     emit_p.add_argument("model", metavar="MODEL")
-    emit_p.add_argument("--backend", default="numpy")
-    emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    emit_p.add_argument("--backend", default="numpy",
+                        help="numpy (default), c, cupy or pygenn")
+    emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"],
+                        help="(default float32)")
     _fast_math_flag(emit_p, "print the code")
     check_p = add("check", cmd_check, "parse and validate only (non-zero exit on error)")
     check_p.add_argument("model", metavar="MODEL")
@@ -276,41 +302,55 @@ def _run_arguments(run):
     run.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
     run.add_argument("--dt", type=_time_step, default=1.0,
                      help="time step in ms (default 1.0), or with a unit: 100us")
-    run.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    run.add_argument("--precision", default="float32", choices=["float32", "float64"],
+                     help="(default float32)")
     run.add_argument("--seed", type=int, default=0, help="seed of the random numbers")
     run.add_argument("--input", action="append", metavar="NAME=VALUE",
                      help="a held input value; repeat for several (VALUE may be 1,2,3 "
                           "or LO:HI, spread over the neurons)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE",
                      help="a parameter value; repeat for several")
-    run.add_argument("--record", action="append", metavar="VAR", help="a state to record")
+    run.add_argument("--record", action="append", metavar="VAR",
+                     help="a state to record (summarised, and plotted with --plot); repeat "
+                          "for several")
     run.add_argument("--plot", metavar="FILE.png", help="write a raster and traces")
     run.add_argument("--progress", action="store_true", help="always show a progress bar")
     _fast_math_flag(run, "run")
 
 
 def _compare_arguments(cmp):
-    cmp.add_argument("model", metavar="MODEL")
-    cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
-    cmp.add_argument("--steps", type=int, default=200)
-    cmp.add_argument("--n", type=int, default=10)
-    cmp.add_argument("--dt", type=_time_step, default=1.0)
-    cmp.add_argument("--precision", default="float64", choices=["float32", "float64"])
-    cmp.add_argument("--tolerance", type=float, default=1e-9)
-    cmp.add_argument("--seed", type=int, default=0)
-    cmp.add_argument("--input", action="append", metavar="NAME=VALUE")
+    cmp.add_argument("model", metavar="MODEL", help="a model, or a network file (.py)")
+    cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all; the "
+                                        "first is the reference)")
+    cmp.add_argument("--steps", type=int,
+                     help="number of steps (default 200; a network file's STEPS, else 1000)")
+    cmp.add_argument("--n", type=int, help="number of neurons (default 10)")
+    cmp.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
+                                                    "unit: 100us")
+    cmp.add_argument("--precision", default="float64", choices=["float32", "float64"],
+                     help="(default float64)")
+    cmp.add_argument("--tolerance", type=float, default=1e-9,
+                     help="states agree within tolerance * (1 + |reference|) (default 1e-9)")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the random numbers "
+                                                         "(default 0)")
+    cmp.add_argument("--input", action="append", metavar="NAME=VALUE",
+                     help="a held input value; repeat for several (VALUE may be 1,2,3 or "
+                          "LO:HI, spread over the neurons)")
     _fast_math_flag(cmp, "run the backends other than the reference")
 
 
 def _bench_arguments(bench):
-    bench.add_argument("model", metavar="MODEL")
+    bench.add_argument("model", metavar="MODEL", help="a model, or a network file (.py)")
     bench.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
-    bench.add_argument("--n", default="10000", help="population sizes, e.g. 1e4,1e5 (default 1e4)")
-    bench.add_argument("--steps", type=int, default=1000, help="steps per timed run (default 1000)")
+    bench.add_argument("--n", help="population sizes, e.g. 1e4,1e5 (default 1e4)")
+    bench.add_argument("--steps", type=int,
+                       help="steps per timed run (default 1000, or a network file's STEPS)")
     bench.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
-    bench.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
-    bench.add_argument("--dt", type=_time_step, default=1.0)
-    bench.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    bench.add_argument("--batch", type=int, help="batch lanes (default 1)")
+    bench.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
+                                                      "unit: 100us")
+    bench.add_argument("--precision", default="float32", choices=["float32", "float64"],
+                       help="(default float32)")
     bench.add_argument("--input", action="append", metavar="NAME=VALUE",
                        help="a held input value; repeat for several")
     bench.add_argument("--spikes", action="store_true", help="record spikes in the timed runs")
