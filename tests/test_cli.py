@@ -197,3 +197,15 @@ def test_run_plots_a_model_without_threshold(capsys, tmp_path):
     assert (tmp_path / "li.png").stat().st_size > 10_000
     code, _, err = run(capsys, "run", "lif_pulse", "--steps", "0")
     assert code == 1 and "--steps must be at least 1, not 0" in err
+
+
+def test_compare_without_tolerance_takes_the_default_of_the_precision(capsys):
+    """As eqsnn.compare does: 1e-5 in float32 (the flag's 1e-9 used to apply to both)."""
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", "5",
+                 "--precision", "float32"]) == 0
+    assert "rtol=1e-05 atol=1e-05" in capsys.readouterr().out
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", "5"]) == 0
+    assert "rtol=1e-09 atol=1e-09" in capsys.readouterr().out
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", "5",
+                 "--precision", "float32", "--tolerance", "0"]) == 0
+    assert "rtol=0 atol=0" in capsys.readouterr().out

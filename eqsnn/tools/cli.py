@@ -138,7 +138,10 @@ def _need_matplotlib() -> None:
         raise EqsnnError("--plot needs matplotlib", hint="pip install eqsnn[plot]")
 
 
-def _tolerance(value: float) -> float:
+def _tolerance(value: float | None) -> float | None:
+    """``--tolerance``, checked; None (not given): the default of the precision."""
+    if value is None:
+        return None
     if not math.isfinite(value) or value < 0:
         raise EqsnnError(f"--tolerance must be a finite number >= 0, not {value!r}",
                          hint="e.g. --tolerance 1e-9 (0: only identical values agree)")
@@ -210,9 +213,11 @@ def cmd_compare(args):
         from ..network.tools import compare_networks
 
         backends = args.backends.split(",") if args.backends else None
+        tolerance = _tolerance(args.tolerance)
+        given = {} if tolerance is None else {"rtol": tolerance, "atol": tolerance}
         comparison = compare_networks(args.model, backends, precision=args.precision,
                                       seed=args.seed, steps=args.steps,  # None: its STEPS
-                                      rtol=_tolerance(args.tolerance), atol=args.tolerance)
+                                      **given)
         print(comparison)
         return 0 if comparison.ok else 1
     model = find_model(args.model)
@@ -329,8 +334,9 @@ def _compare_arguments(cmp):
                                                     "unit: 100us")
     cmp.add_argument("--precision", default="float64", choices=["float32", "float64"],
                      help="(default float64)")
-    cmp.add_argument("--tolerance", type=float, default=1e-9,
-                     help="states agree within tolerance * (1 + |reference|) (default 1e-9)")
+    cmp.add_argument("--tolerance", type=float,
+                     help="states agree within tolerance * (1 + |reference|) (default 1e-9, "
+                          "1e-5 for a model in float32)")
     cmp.add_argument("--seed", type=int, default=0, help="seed of the random numbers "
                                                          "(default 0)")
     cmp.add_argument("--input", action="append", metavar="NAME=VALUE",
