@@ -209,3 +209,21 @@ def test_compare_without_tolerance_takes_the_default_of_the_precision(capsys):
     assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", "5",
                  "--precision", "float32", "--tolerance", "0"]) == 0
     assert "rtol=0 atol=0" in capsys.readouterr().out
+
+
+def test_progress_flag_always_shows_the_bar(capsys, monkeypatch):
+    """--progress used to ask for the automatic bar (only runs expected to take over 2 s)."""
+    from eqsnn.runtime import progress
+
+    asked = []
+    real = progress.run_with_progress
+
+    def spy(runner, steps, step0, inputs, record, spikes, wanted):
+        asked.append(wanted)
+        return real(runner, steps, step0, inputs, record, spikes, wanted)
+
+    monkeypatch.setattr("eqsnn.runtime.simulator.run_with_progress", spy)
+    assert main(["run", "lif_pulse", "--steps", "20", "--progress"]) == 0
+    assert main(["run", "lif_pulse", "--steps", "20"]) == 0
+    assert asked == [True, False]
+    assert "step" in capsys.readouterr().err  # the bar, on stderr

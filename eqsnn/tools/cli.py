@@ -104,7 +104,7 @@ def cmd_run(args):
 
         inputs = {k: np.full(args.n, v) if np.ndim(v) == 0 else v for k, v in inputs.items()}
     result = sim.run(args.steps, inputs=inputs, record=record,
-                     progress=None if args.progress else False)
+                     progress=args.progress)  # True: always; False: never
     spikes = result.spikes
     total = len(spikes.step) if spiking else 0
     seconds = args.steps * args.dt / 1000.0
@@ -319,7 +319,8 @@ def _run_arguments(run):
                      help="a state to record (summarised, and plotted with --plot); repeat "
                           "for several")
     run.add_argument("--plot", metavar="FILE.png", help="write a raster and traces")
-    run.add_argument("--progress", action="store_true", help="always show a progress bar")
+    run.add_argument("--progress", action="store_true",
+                     help="show a progress bar on stderr (default: none)")
     _fast_math_flag(run, "run")
 
 
