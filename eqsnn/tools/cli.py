@@ -14,11 +14,14 @@ from .cli_values import pairs as _pairs
 from .cli_values import time_step_argument as _time_step
 
 DESCRIPTION = """\
-Write spiking-neuron dynamics as equations; eqsnn derives the exact update
-and runs it on NumPy, C, CUDA (CuPy) or GeNN.
+Write spiking-neuron dynamics as equations; eqsnn derives the update of one
+step (exact where the ODEs are linear with constant coefficients) and runs it
+on NumPy, C, CUDA (CuPy) or GeNN.
 
 MODEL is a path to a .eqs file, the name of an example in ./examples
-(e.g. lif_pulse), or a standard-library neuron (e.g. leaky_integrate_fire).
+(e.g. lif_pulse), or a standard-library neuron (e.g. leaky_integrate_fire);
+compare and bench also take a network file, a .py that defines
+build(backend, precision, seed) returning an eqsnn.network.Network.
 """
 
 EPILOG = """\
@@ -30,6 +33,7 @@ examples:
   eqsnn check my_model.eqs
   eqsnn compare lif_expsyn --backends numpy,c --steps 300
   eqsnn bench leaky_integrate_fire --backends numpy,c --n 10000,100000
+  eqsnn compare examples/networks/cuba_small.py --backends numpy,c
   eqsnn list
 """
 
