@@ -129,3 +129,11 @@ def test_a_flag_the_network_file_decides_is_refused(tmp_path, capsys, command, f
     assert main([command, _file(tmp_path, 0.0), "--backends", "numpy", *flag]) == 1
     err = capsys.readouterr().err
     assert f"{flag[0]} does not apply to a network file" in err and "remove" in err
+
+
+@pytest.mark.parametrize("repeats", ["0", "-2"])
+def test_bench_of_a_network_refuses_no_repeats(tmp_path, capsys, repeats):
+    """--repeats 0 timed nothing and printed a run time of inf."""
+    assert main(["bench", _file(tmp_path, 0.0), "--backends", "numpy", "--repeats",
+                 repeats]) == 1
+    assert f"--repeats must be a positive integer, not {repeats}" in capsys.readouterr().err

@@ -246,10 +246,12 @@ def cmd_bench(args):
 
     if _network_file(args):  # a network file (eqsnn.network.tools)
         from ..network.tools import time_networks
+        from ..runtime.arguments import positive_int
 
         backends = args.backends.split(",") if args.backends else None
+        repeats = positive_int("--repeats", args.repeats)  # 0 printed a time of inf
         print(time_networks(args.model, backends, precision=args.precision, steps=args.steps,
-                            repeats=args.repeats))  # steps None: the file's STEPS
+                            repeats=repeats))  # steps None: the file's STEPS
         return 0
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
