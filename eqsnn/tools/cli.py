@@ -332,8 +332,9 @@ def _run_arguments(run):
 
 def _compare_arguments(cmp):
     cmp.add_argument("model", metavar="MODEL", help="a model, or a network file (.py)")
-    cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all; the "
-                                        "first is the reference)")
+    cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all); the "
+                                        "reference is numpy for a model, the first backend "
+                                        "for a network file")
     cmp.add_argument("--steps", type=int,
                      help="number of steps (default 200; a network file's STEPS, else 1000)")
     cmp.add_argument("--n", type=int, help="number of neurons (default 10)")

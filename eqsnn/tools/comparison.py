@@ -213,6 +213,8 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
             raise EqsnnError(f"{what} must be a finite number >= 0, not {value!r}",
                              hint="e.g. 1e-9; 0 accepts identical values only")
     names = backend_names(backends)
+    if not names:  # the reference alone would always agree
+        raise EqsnnError("no backends given", hint=f"e.g. backends=['{reference}', 'c']")
     unknown = [b for b in names + [reference] if b not in REGISTRY]
     if unknown:
         raise EqsnnError(f"unknown backend {unknown[0]!r}",
