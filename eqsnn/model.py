@@ -98,12 +98,18 @@ def _declared(value, unit):
 
 
 def compile(text: str, *, filename: str | None = None, switches: dict | None = None) -> Model:
-    """Compile model text; raises :class:`~eqsnn.errors.EqsnnError` on bad input."""
+    """Compile model text; raises :class:`~eqsnn.errors.EqsnnError` on bad input.
+
+    ``filename`` names the text in error messages (``<model>`` if not given);
+    ``switches`` sets the model's ``switch`` declarations by name
+    (``{"relative_reset": False}``), overriding the defaults written in it.
+    """
     return Model(compile_ir(text, filename, switches), text, filename)
 
 
 def load(path, *, switches: dict | None = None) -> Model:
-    """Compile the model in the file at ``path`` (a ``.eqs`` file)."""
+    """Compile the model in the file at ``path`` (a ``.eqs`` file; UTF-8 text); its errors
+    name the file. ``switches`` as in :func:`compile`."""
     if not isinstance(path, (str, os.PathLike)):
         raise ParameterError(f"path must be a str or a pathlib.Path, not {type(path).__name__}",
                              hint="give the path of a .eqs file, e.g. 'examples/lif_pulse.eqs'")

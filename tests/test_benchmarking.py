@@ -54,8 +54,10 @@ def test_mistakes_raise_before_timing(monkeypatch):
         ({"backends": []}, "no backends given"),
         ({"sizes": (100, 0)}, "sizes must be positive whole numbers"),
         ({"sizes": (2.5,)}, "sizes must be positive whole numbers"),
-        ({"steps": 0}, "steps must be positive whole numbers"),
-        ({"repeats": "x"}, "repeats must be positive whole numbers"),
+        ({"steps": 0}, "steps must be a positive whole number"),
+        ({"steps": [5, 6]}, r"steps must be a positive whole number, got \[5, 6\]"),
+        ({"repeats": "x"}, "repeats must be a positive whole number"),
+        ({"repeats": 1.5}, "repeats must be a positive whole number, got 1.5"),
     ]:
         with pytest.raises(EqsnnError, match=message):
             eqsnn.benchmark(helpers.lif(), **kwargs)

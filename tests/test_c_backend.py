@@ -112,6 +112,19 @@ def test_exact_flags_by_default_and_fast_math_on_request():
     assert "-ffast-math" not in fast  # GCC < 13 would link crtfastmath.o: flush-to-zero
 
 
+def test_the_emitted_header_says_whether_the_code_is_bit_identical():
+    """With fast_math the header used to ask for -ffp-contract=off for identical results."""
+    from eqsnn import load
+    from eqsnn.backends import EmitOptions, emit
+
+    model = load("examples/lif_pulse.eqs").ir
+    for backend, flag in (("c", "-ffp-contract=off"), ("cupy", "--fmad=false")):
+        exact = emit(model, backend, EmitOptions()).text.split("*/")[0]
+        fast = emit(model, backend, EmitOptions(fast_math=True)).text.split("*/")[0]
+        assert f"Compile with {flag} for results bit-identical" in exact
+        assert flag not in fast and "not bit-identical to the numpy backend" in fast
+
+
 def test_fast_math_runs_close_to_the_exact_code():
     case = Case("lif_alpha", helpers.current_lif())
     instance, options = population(case, "float32")

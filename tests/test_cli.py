@@ -197,3 +197,33 @@ def test_run_plots_a_model_without_threshold(capsys, tmp_path):
     assert (tmp_path / "li.png").stat().st_size > 10_000
     code, _, err = run(capsys, "run", "lif_pulse", "--steps", "0")
     assert code == 1 and "--steps must be at least 1, not 0" in err
+
+
+def test_compare_without_tolerance_takes_the_default_of_the_precision(capsys):
+    """As eqsnn.compare does: 1e-5 in float32 (the flag's 1e-9 used to apply to both)."""
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", "5",
+                 "--precision", "float32"]) == 0
+    assert "rtol=1e-05 atol=1e-05" in capsys.readouterr().out
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", "5"]) == 0
+    assert "rtol=1e-09 atol=1e-09" in capsys.readouterr().out
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", "5",
+                 "--precision", "float32", "--tolerance", "0"]) == 0
+    assert "rtol=0 atol=0" in capsys.readouterr().out
+
+
+def test_progress_flag_always_shows_the_bar(capsys, monkeypatch):
+    """--progress used to ask for the automatic bar (only runs expected to take over 2 s)."""
+    from eqsnn.runtime import progress
+
+    asked = []
+    real = progress.run_with_progress
+
+    def spy(runner, steps, step0, inputs, record, spikes, wanted):
+        asked.append(wanted)
+        return real(runner, steps, step0, inputs, record, spikes, wanted)
+
+    monkeypatch.setattr("eqsnn.runtime.simulator.run_with_progress", spy)
+    assert main(["run", "lif_pulse", "--steps", "20", "--progress"]) == 0
+    assert main(["run", "lif_pulse", "--steps", "20"]) == 0
+    assert asked == [True, False]
+    assert "step" in capsys.readouterr().err  # the bar, on stderr

@@ -103,6 +103,12 @@ def test_unknown_backend_is_an_error():
         eqsnn.compare(lif(), ["fortran"])
 
 
+def test_no_backends_is_an_error():
+    """An empty list ran the reference alone, which always agreed."""
+    with pytest.raises(EqsnnError, match="no backends given"):
+        eqsnn.compare(lif(), [])
+
+
 def test_cli_exit_code_follows_the_verdict(perturbed, capsys):
     assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy",
                  "--steps", "40"]) == 0

@@ -1,4 +1,5 @@
-"""Every eqs snippet in docs/ compiles, so the docs follow the grammar."""
+"""Every eqs snippet in docs/ and the README compiles, so the docs follow the grammar, and
+their Python blocks run."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import eqsnn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SNIPPETS = []
-for path in sorted(glob.glob(os.path.join(ROOT, "docs/**/*.md"), recursive=True)):
+DOC_FILES = sorted(glob.glob(os.path.join(ROOT, "docs/**/*.md"), recursive=True)) + [
+    os.path.join(ROOT, "README.md")]
+for path in DOC_FILES:
     for k, block in enumerate(re.findall(r"```eqs\n(.*?)```", open(path).read(), re.S)):
         SNIPPETS.append(pytest.param(block, id=f"{os.path.relpath(path, ROOT)}#{k}"))
 
@@ -34,7 +37,7 @@ def test_snippet_compiles(snippet):
 
 
 PAGES = {}
-for path in sorted(glob.glob(os.path.join(ROOT, "docs/**/*.md"), recursive=True)):
+for path in DOC_FILES:
     blocks = re.findall(r"```python\n(.*?)```", open(path).read(), re.S)
     if blocks:
         PAGES[os.path.relpath(path, ROOT)] = blocks

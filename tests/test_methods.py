@@ -251,3 +251,18 @@ def test_substeps_on_a_fixed_step_method_are_not_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error", EqsnnWarning)
         assert "in 4 substeps per step" in eqsnn.compile(text).reasons["rk4"]
+
+
+def test_substeps_on_coupled_exact_equations_point_at_the_substeps_line():
+    """The refusal had no line or column (and so no caret)."""
+    from eqsnn.errors import SolverError
+
+    text = ("neuron S\n    state V = 1.0\n    state I = 1.0\n    dV/dt = -V + I\n"
+            "    dI/dt = -I\n    substeps: 4\n")
+    with pytest.raises(SolverError) as caught:
+        eqsnn.compile(text, filename="s.eqs")
+    error = caught.value
+    assert (error.line, error.column) == (6, 15)
+    assert str(error).startswith("s.eqs:6:15: 'substeps:' does not apply to the exact update "
+                                 "of coupled equations")
+    assert "substeps: 4\n" in str(error) and "^" in str(error)

@@ -107,3 +107,33 @@ def test_a_network_comparison_of_no_steps_is_refused(tmp_path, capsys):
     code = main(["compare", _file(tmp_path, 0.0), "--backends", "numpy", "--steps", "0"])
     assert code != 0
     assert "steps must be a positive integer, not 0" in capsys.readouterr().err
+
+
+def test_without_steps_a_network_file_runs_its_own_steps(tmp_path, capsys):
+    """STEPS in the file counts when --steps is not given (the flag's default overrode it)."""
+    path = _file(tmp_path, 0.0)
+    assert main(["compare", path, "--backends", "numpy"]) == 0
+    assert "120 steps" in capsys.readouterr().out
+    assert main(["bench", path, "--backends", "numpy", "--repeats", "1"]) == 0
+    assert "120 steps" in capsys.readouterr().out
+    assert main(["compare", path, "--backends", "numpy", "--steps", "30"]) == 0
+    assert "30 steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command, flag", [
+    ("compare", ["--n", "5"]), ("compare", ["--dt", "0.5"]), ("compare", ["--input", "I=1"]),
+    ("compare", ["--fast-math"]), ("bench", ["--batch", "2"]), ("bench", ["--n", "1e4"]),
+    ("bench", ["--json"])])
+def test_a_flag_the_network_file_decides_is_refused(tmp_path, capsys, command, flag):
+    """--n, --dt, --input, ... were silently ignored for a network file."""
+    assert main([command, _file(tmp_path, 0.0), "--backends", "numpy", *flag]) == 1
+    err = capsys.readouterr().err
+    assert f"{flag[0]} does not apply to a network file" in err and "remove" in err
+
+
+@pytest.mark.parametrize("repeats", ["0", "-2"])
+def test_bench_of_a_network_refuses_no_repeats(tmp_path, capsys, repeats):
+    """--repeats 0 timed nothing and printed a run time of inf."""
+    assert main(["bench", _file(tmp_path, 0.0), "--backends", "numpy", "--repeats",
+                 repeats]) == 1
+    assert f"--repeats must be a positive integer, not {repeats}" in capsys.readouterr().err

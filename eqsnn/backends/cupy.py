@@ -50,9 +50,11 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
     plan = layout(model, options.per_neuron, options.precision)
     step = print_step_function(model, options.precision, plan.value_types, plan.arrays,
                                plan.uniform_values, wide_math=not options.fast_math)
+    how = (" * fast_math: float32 math functions, compiled with --use_fast_math; not "
+           "bit-identical to the numpy backend. */\n" if options.fast_math else
+           " * Compile with --fmad=false for results bit-identical to the numpy backend. */\n")
     header = (f"/* CUDA code of neuron model {model.name!r} ({options.precision}), generated "
-              f"by eqsnn; do not edit.\n * Compile with --fmad=false for results bit-identical "
-              f"to the numpy backend. */\n")
+              f"by eqsnn; do not edit.\n" + how)
     text = "\n".join([header, prelude(options.precision, step.helpers), step.text,
                       step.uniform_text, kernel_text(model, plan, step.uniforms)])
     nvrtc = FAST_OPTIONS if options.fast_math else EXACT_OPTIONS

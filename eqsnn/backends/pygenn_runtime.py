@@ -85,7 +85,8 @@ def genn_backend() -> str:
 
 
 def cache_dir() -> str:
-    """Where GeNN builds go: ``$EQSNN_CACHE_DIR/pygenn`` or ``~/.cache/eqsnn/pygenn``."""
+    """Where GeNN builds go: ``pygenn`` in ``$EQSNN_CACHE_DIR``, else in
+    ``$XDG_CACHE_HOME/eqsnn``, else in ``~/.cache/eqsnn``; a temporary folder if that fails."""
     root = os.environ.get("EQSNN_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "eqsnn")
     path = os.path.join(root, "pygenn")

@@ -1,8 +1,8 @@
-"""ml_genn 2.x's neurons, each a thin class over one ``.eqs`` file in this folder.
+"""ml_genn 2.x's neurons, each a thin class over one ``.eqs`` file in ``eqsnn/neurons/``.
 
-Same class names, constructor arguments and defaults as ``ml_genn.neurons``;
-the behaviour is the spec's (``spec/ml_genn-neurons.md``), with ml_genn's
-quirks fixed where the class docstring says so.  Read the equations with
+Same class names, constructor arguments, defaults and behaviour as
+``ml_genn.neurons``, with ml_genn's quirks (bugs) fixed where the class
+docstring says so.  Read the equations with
 ``eqsnn show leaky_integrate_fire`` or ``print(LeakyIntegrateFire().model())``.
 
 >>> from eqsnn.neurons import LeakyIntegrateFire

@@ -14,18 +14,15 @@ steps and is restored with the accumulators.
 
 Let ``y_n`` be the output variable after step ``n``'s update (before reset):
 
-============================  =========================  ====================================
-readout                       adds                       returns
-============================  =========================  ====================================
-``spike_count``               ``Scount: int``            the number of (positive) spikes
-``first_spike_time``          ``TFirstSpike``            ``-t`` of the first spike, or
-                                                         ``-3.4028235e38`` if none (ml_genn)
-``var``                       nothing                    the output variable after the run
-``avg_var``                   ``<var>Avg``               ``(1/T) sum y_n``
-``avg_var_exp_weight``        ``<var>Avg``               ``(1/T) sum exp(-n/T) y_n``
-``sum_var``                   ``<var>Sum``               ``sum y_n``
-``max_var``                   ``<var>Max``               ``max(0, max y_n)`` (floor 0, ml_genn)
-============================  =========================  ====================================
+| readout | adds | returns |
+|---|---|---|
+| ``spike_count`` | ``Scount: int`` | the number of (positive) spikes |
+| ``first_spike_time`` | ``TFirstSpike`` | ``-t`` of the first spike; ``-3.4028235e38``: none |
+| ``var`` | nothing | the output variable after the run |
+| ``avg_var`` | ``<var>Avg`` | ``(1/T) sum y_n`` |
+| ``avg_var_exp_weight`` | ``<var>Avg`` | ``(1/T) sum exp(-n/T) y_n`` |
+| ``sum_var`` | ``<var>Sum`` | ``sum y_n`` |
+| ``max_var`` | ``<var>Max`` | ``max(0, max y_n)`` (floor 0, ml_genn) |
 """
 
 from __future__ import annotations

@@ -73,8 +73,11 @@ class Simulator(RunReports):
     standard-library neuron (an object with ``build``).  ``params`` maps
     param names to a scalar or one value per neuron (and array names to 1-D
     data); ``init`` maps state names to initial values (scalar, per neuron,
-    or ``(batch, *shape)``).  ``dt`` is the time step, ``precision``
-    ``"float32"`` or ``"float64"``, ``seed`` the key of the random draws.
+    or ``(batch, *shape)``).  ``dt`` is the time step in ms (or with a unit:
+    ``"100 us"``, ``0.1 * eqsnn.units.ms``), ``backend`` ``"numpy"`` (the
+    default), ``"c"``, ``"cupy"`` or ``"pygenn"``, ``precision``
+    ``"float32"`` (the default) or ``"float64"``, ``seed`` the key of the
+    random draws.
     ``fast_math=True`` lets the compiled backends (``c``, ``cupy``) trade
     reproducibility for speed (contracted multiply-adds, float32 math
     functions), and ``pygenn`` print GeNN's float functions; the ``numpy``

@@ -51,7 +51,13 @@ def derive_update(checked: Checked, system: System, method: str, reasons) -> Upd
         precompute, update = integrate(system, method, checked.draws)
     warnings = ()
     if checked.substeps is not None:
-        precompute, update = with_substeps(precompute, update, checked.substeps, checked.draws)
+        try:
+            precompute, update = with_substeps(precompute, update, checked.substeps,
+                                               checked.draws)
+        except SolverError as error:  # pointed at the 'substeps:' line
+            if error.line is None:
+                error.line, error.column = checked.substeps_pos or (None, None)
+            raise
         reasons = _with_note(reasons, method, f"in {checked.substeps} substeps per step")
         if method in ("exact", "none"):
             what = ("the exact update, exact at any step: each step only does its work "

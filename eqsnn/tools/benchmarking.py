@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from dataclasses import asdict, dataclass
 
@@ -111,6 +112,16 @@ def _positive_ints(what: str, values) -> tuple[int, ...]:
     return out
 
 
+def _positive_int(what: str, value) -> int:
+    """One positive whole number (a list of them used to pass, as its first)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise EqsnnError(f"{what} must be a positive whole number, got {value!r}")
+    try:
+        return _positive_ints(what, float(value))[0]
+    except EqsnnError:
+        raise EqsnnError(f"{what} must be a positive whole number, got {value!r}") from None
+
+
 def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, dt=1.0,
               precision="float32", inputs=None, params=None, batch_size=1,
               record_spikes=False, seed=0, fast_math=False) -> Benchmark:
@@ -132,8 +143,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
         raise EqsnnError(f"unknown backend {unknown[0]!r}" if unknown else "no backends given",
                          hint=f"registered backends: {', '.join(REGISTRY)}")
     sizes = _positive_ints("sizes", sizes)
-    steps = _positive_ints("steps", steps)[0]
-    repeats = _positive_ints("repeats", repeats)[0]
+    steps = _positive_int("steps", steps)
+    repeats = _positive_int("repeats", repeats)
     record = ("spikes",) if record_spikes else ()
     warm_up = min(steps, 20)
     rows, reference = [], None

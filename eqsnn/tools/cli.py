@@ -14,11 +14,14 @@ from .cli_values import pairs as _pairs
 from .cli_values import time_step_argument as _time_step
 
 DESCRIPTION = """\
-Write spiking-neuron dynamics as equations; eqsnn derives the exact update
-and runs it on NumPy, C, CUDA (CuPy) or GeNN.
+Write spiking-neuron dynamics as equations; eqsnn derives the update of one
+step (exact where the ODEs are linear with constant coefficients) and runs it
+on NumPy, C, CUDA (CuPy) or GeNN.
 
 MODEL is a path to a .eqs file, the name of an example in ./examples
-(e.g. lif_pulse), or a standard-library neuron (e.g. leaky_integrate_fire).
+(e.g. lif_pulse), or a standard-library neuron (e.g. leaky_integrate_fire);
+compare and bench also take a network file, a .py that defines
+build(backend, precision, seed) returning an eqsnn.network.Network.
 """
 
 EPILOG = """\
@@ -30,6 +33,7 @@ examples:
   eqsnn check my_model.eqs
   eqsnn compare lif_expsyn --backends numpy,c --steps 300
   eqsnn bench leaky_integrate_fire --backends numpy,c --n 10000,100000
+  eqsnn compare examples/networks/cuba_small.py --backends numpy,c
   eqsnn list
 """
 
@@ -104,7 +108,7 @@ def cmd_run(args):
 
         inputs = {k: np.full(args.n, v) if np.ndim(v) == 0 else v for k, v in inputs.items()}
     result = sim.run(args.steps, inputs=inputs, record=record,
-                     progress=None if args.progress else False)
+                     progress=args.progress)  # True: always; False: never
     spikes = result.spikes
     total = len(spikes.step) if spiking else 0
     seconds = args.steps * args.dt / 1000.0
@@ -138,7 +142,10 @@ def _need_matplotlib() -> None:
         raise EqsnnError("--plot needs matplotlib", hint="pip install eqsnn[plot]")
 
 
-def _tolerance(value: float) -> float:
+def _tolerance(value: float | None) -> float | None:
+    """``--tolerance``, checked; None (not given): the default of the precision."""
+    if value is None:
+        return None
     if not math.isfinite(value) or value < 0:
         raise EqsnnError(f"--tolerance must be a finite number >= 0, not {value!r}",
                          hint="e.g. --tolerance 1e-9 (0: only identical values agree)")
@@ -186,22 +193,42 @@ def cmd_list(args):
     return 0
 
 
+#: what ``compare`` and ``bench`` take from a network file, not from these flags
+NETWORK_FILE_FLAGS = {"n": "--n", "dt": "--dt", "input": "--input", "batch": "--batch",
+                      "fast_math": "--fast-math", "json": "--json"}
+
+
+def _network_file(args) -> bool:
+    """Whether MODEL names a network file; one refuses the flags its build() decides."""
+    if not args.model.endswith(".py"):
+        return False
+    for attribute, flag in NETWORK_FILE_FLAGS.items():
+        if getattr(args, attribute, None) not in (None, False):
+            raise EqsnnError(f"{flag} does not apply to a network file ({args.model})",
+                             hint="its build(backend, precision, seed) sets the sizes, dt and "
+                                  "options, and its INPUTS the inputs; remove " + flag)
+    return True
+
+
 def cmd_compare(args):
     from .comparison import compare
 
-    if args.model.endswith(".py"):  # a network file (eqsnn.network.tools)
+    if _network_file(args):  # a network file (eqsnn.network.tools)
         from ..network.tools import compare_networks
 
         backends = args.backends.split(",") if args.backends else None
+        tolerance = _tolerance(args.tolerance)
+        given = {} if tolerance is None else {"rtol": tolerance, "atol": tolerance}
         comparison = compare_networks(args.model, backends, precision=args.precision,
-                                      seed=args.seed, steps=args.steps,
-                                      rtol=args.tolerance, atol=args.tolerance)
+                                      seed=args.seed, steps=args.steps,  # None: its STEPS
+                                      **given)
         print(comparison)
         return 0 if comparison.ok else 1
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
-    comparison = compare(model, backends, n=args.n, steps=args.steps, dt=args.dt,
-                         precision=args.precision, inputs=_pairs(args.input, "input", args.n),
+    n = _or(args.n, 10)
+    comparison = compare(model, backends, n=n, steps=_or(args.steps, 200), dt=_or(args.dt, 1.0),
+                         precision=args.precision, inputs=_pairs(args.input, "input", n),
                          rtol=_tolerance(args.tolerance), atol=args.tolerance,
                          seed=args.seed,
                          fast_math=args.fast_math)
@@ -209,26 +236,34 @@ def cmd_compare(args):
     return 0 if comparison.ok else 1
 
 
+def _or(value, default):
+    """A flag's value, or the default of a model (a network file's come from the file)."""
+    return default if value is None else value
+
+
 def cmd_bench(args):
     from .benchmarking import benchmark
 
-    if args.model.endswith(".py"):  # a network file (eqsnn.network.tools)
+    if _network_file(args):  # a network file (eqsnn.network.tools)
         from ..network.tools import time_networks
+        from ..runtime.arguments import positive_int
 
         backends = args.backends.split(",") if args.backends else None
+        repeats = positive_int("--repeats", args.repeats)  # 0 printed a time of inf
         print(time_networks(args.model, backends, precision=args.precision, steps=args.steps,
-                            repeats=args.repeats))
+                            repeats=repeats))  # steps None: the file's STEPS
         return 0
     model = find_model(args.model)
     backends = args.backends.split(",") if args.backends else None
     try:
-        sizes = [float(size) for size in args.n.split(",")]
+        sizes = [float(size) for size in _or(args.n, "10000").split(",")]
     except ValueError:
         raise EqsnnError(f"--n {args.n!r} is not a list of sizes",
                          hint="e.g. --n 10000,100000 (or 1e4,1e5)") from None
-    report = benchmark(model, backends, sizes=sizes, steps=args.steps, repeats=args.repeats,
-                       dt=args.dt, precision=args.precision, inputs=_pairs(args.input, "input"),
-                       batch_size=args.batch, record_spikes=args.spikes,
+    report = benchmark(model, backends, sizes=sizes, steps=_or(args.steps, 1000),
+                       repeats=args.repeats, dt=_or(args.dt, 1.0), precision=args.precision,
+                       inputs=_pairs(args.input, "input"), batch_size=_or(args.batch, 1),
+                       record_spikes=args.spikes,
                        fast_math=args.fast_math)
     print(report.to_json() if args.json else report)
     return 0
@@ -251,8 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also print the SymPy closed form of exp(A dt) (slow for big systems)")
     emit_p = add("emit", cmd_emit, "print the code a backend generates")
     emit_p.add_argument("model", metavar="MODEL")
-    emit_p.add_argument("--backend", default="numpy")
-    emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    emit_p.add_argument("--backend", default="numpy",
+                        help="numpy (default), c, cupy or pygenn")
+    emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"],
+                        help="(default float32)")
     _fast_math_flag(emit_p, "print the code")
     check_p = add("check", cmd_check, "parse and validate only (non-zero exit on error)")
     check_p.add_argument("model", metavar="MODEL")
@@ -276,41 +313,58 @@ def _run_arguments(run):
     run.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
     run.add_argument("--dt", type=_time_step, default=1.0,
                      help="time step in ms (default 1.0), or with a unit: 100us")
-    run.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    run.add_argument("--precision", default="float32", choices=["float32", "float64"],
+                     help="(default float32)")
     run.add_argument("--seed", type=int, default=0, help="seed of the random numbers")
     run.add_argument("--input", action="append", metavar="NAME=VALUE",
                      help="a held input value; repeat for several (VALUE may be 1,2,3 "
                           "or LO:HI, spread over the neurons)")
     run.add_argument("--param", action="append", metavar="NAME=VALUE",
                      help="a parameter value; repeat for several")
-    run.add_argument("--record", action="append", metavar="VAR", help="a state to record")
+    run.add_argument("--record", action="append", metavar="VAR",
+                     help="a state to record (summarised, and plotted with --plot); repeat "
+                          "for several")
     run.add_argument("--plot", metavar="FILE.png", help="write a raster and traces")
-    run.add_argument("--progress", action="store_true", help="always show a progress bar")
+    run.add_argument("--progress", action="store_true",
+                     help="show a progress bar on stderr (default: none)")
     _fast_math_flag(run, "run")
 
 
 def _compare_arguments(cmp):
-    cmp.add_argument("model", metavar="MODEL")
-    cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
-    cmp.add_argument("--steps", type=int, default=200)
-    cmp.add_argument("--n", type=int, default=10)
-    cmp.add_argument("--dt", type=_time_step, default=1.0)
-    cmp.add_argument("--precision", default="float64", choices=["float32", "float64"])
-    cmp.add_argument("--tolerance", type=float, default=1e-9)
-    cmp.add_argument("--seed", type=int, default=0)
-    cmp.add_argument("--input", action="append", metavar="NAME=VALUE")
+    cmp.add_argument("model", metavar="MODEL", help="a model, or a network file (.py)")
+    cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all); the "
+                                        "reference is numpy for a model, the first backend "
+                                        "for a network file")
+    cmp.add_argument("--steps", type=int,
+                     help="number of steps (default 200; a network file's STEPS, else 1000)")
+    cmp.add_argument("--n", type=int, help="number of neurons (default 10)")
+    cmp.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
+                                                    "unit: 100us")
+    cmp.add_argument("--precision", default="float64", choices=["float32", "float64"],
+                     help="(default float64)")
+    cmp.add_argument("--tolerance", type=float,
+                     help="states agree within tolerance * (1 + |reference|) (default 1e-9, "
+                          "1e-5 for a model in float32)")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the random numbers "
+                                                         "(default 0)")
+    cmp.add_argument("--input", action="append", metavar="NAME=VALUE",
+                     help="a held input value; repeat for several (VALUE may be 1,2,3 or "
+                          "LO:HI, spread over the neurons)")
     _fast_math_flag(cmp, "run the backends other than the reference")
 
 
 def _bench_arguments(bench):
-    bench.add_argument("model", metavar="MODEL")
+    bench.add_argument("model", metavar="MODEL", help="a model, or a network file (.py)")
     bench.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
-    bench.add_argument("--n", default="10000", help="population sizes, e.g. 1e4,1e5 (default 1e4)")
-    bench.add_argument("--steps", type=int, default=1000, help="steps per timed run (default 1000)")
+    bench.add_argument("--n", help="population sizes, e.g. 1e4,1e5 (default 1e4)")
+    bench.add_argument("--steps", type=int,
+                       help="steps per timed run (default 1000, or a network file's STEPS)")
     bench.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
-    bench.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
-    bench.add_argument("--dt", type=_time_step, default=1.0)
-    bench.add_argument("--precision", default="float32", choices=["float32", "float64"])
+    bench.add_argument("--batch", type=int, help="batch lanes (default 1)")
+    bench.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
+                                                      "unit: 100us")
+    bench.add_argument("--precision", default="float32", choices=["float32", "float64"],
+                       help="(default float32)")
     bench.add_argument("--input", action="append", metavar="NAME=VALUE",
                        help="a held input value; repeat for several")
     bench.add_argument("--spikes", action="store_true", help="record spikes in the timed runs")

@@ -190,7 +190,8 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     here (no compiler, no GPU, no PyGeNN) are reported as skipped with the
     reason.  Against ``reference``, each recorded variable gets its maximum
     absolute and relative error and the first step outside
-    ``atol + rtol * |reference|``; spikes get the share that fall on the
+    ``atol + rtol * |reference|`` (by default ``rtol = atol = 1e-9`` in float64, ``1e-5``
+    in float32); spikes get the share that fall on the
     same (step, batch, neuron) and the first step where they differ.  In
     float32, traces are compared only up to the first spike difference.
     ``fast_math=True`` runs the compared backends (not the reference) with
@@ -212,6 +213,8 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
             raise EqsnnError(f"{what} must be a finite number >= 0, not {value!r}",
                              hint="e.g. 1e-9; 0 accepts identical values only")
     names = backend_names(backends)
+    if not names:  # the reference alone would always agree
+        raise EqsnnError("no backends given", hint=f"e.g. backends=['{reference}', 'c']")
     unknown = [b for b in names + [reference] if b not in REGISTRY]
     if unknown:
         raise EqsnnError(f"unknown backend {unknown[0]!r}",
