@@ -42,6 +42,7 @@ from .parts import (
     NETWORK_BACKENDS,
     Connection,
     Population,
+    ReadOnly,
     _delays,
     _key,
     _per_synapse,
@@ -89,8 +90,10 @@ class Network(WindowedRun):
                 "GPU support for networks)")
         self.backend = backend
         self.fast_math = bool(fast_math)
-        self.populations: dict[str, Population] = {}
-        self.connections: dict[str, Connection] = {}
+        self._populations: dict[str, Population] = {}
+        self._connections: dict[str, Connection] = {}
+        self._views = (ReadOnly(self._populations, "populations"),
+                       ReadOnly(self._connections, "connections"))
         self._built = False
         self._step = 0
         self._history: dict[str, tuple] = {}
@@ -98,6 +101,16 @@ class Network(WindowedRun):
         self._fused = None  # a FusedRun where the whole network runs in C (fused.py)
         self.unfused_reason: str | None = None
         self._interrupted = False  # a pygenn run that did not finish (rollback.py)
+
+    @property
+    def populations(self) -> Mapping[str, Population]:
+        """Population name -> :class:`Population`, in the order added (read only)."""
+        return self._views[0]
+
+    @property
+    def connections(self) -> Mapping[str, Connection]:
+        """Connection name -> :class:`Connection`, in the order made (read only)."""
+        return self._views[1]
 
     # --- building ------------------------------------------------------------
     def _check_open(self):
@@ -133,7 +146,7 @@ class Network(WindowedRun):
                 "which a network does not cut into windows",
                 hint="give the spike trains with Network.add_spike_source(name, n, "
                 "times=..., neurons=...)")
-        self.populations[name] = pop
+        self._populations[name] = pop
         return pop
 
     def add_spike_source(self, name, n, *, steps=None, neurons=None, times=None) -> Population:
@@ -185,7 +198,7 @@ class Network(WindowedRun):
                                  hint="a neuron spikes at most once per step: give it one "
                                  "time per step, or a smaller dt")
         pop = Population(self, name, None, int(n), None, None, spikes=(at, ids))
-        self.populations[name] = pop
+        self._populations[name] = pop
         return pop
 
     def connect(self, source, target, synapse, *, connectivity=None, weight=1.0, delay=1,
@@ -269,7 +282,7 @@ class Network(WindowedRun):
         if weight_update is not None:
             from .plasticity import attach
             attach(conn, weight_update, weight_update_params, weight_update_init)
-        self.connections[name] = conn
+        self._connections[name] = conn
         target.incoming.append(conn)
         return conn
 
