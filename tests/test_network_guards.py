@@ -69,3 +69,19 @@ def test_a_new_population_shows_in_a_view_taken_before(lif):
     view = net.populations
     net.add_population("a", lif, 2)
     assert list(view) == ["a"]
+
+
+# --- 5. one set of public state names ---------------------------------------------------
+
+def test_a_hidden_state_is_refused_alike_by_a_simulator_and_a_network(lif):
+    """The states a user may set are named by one function (runtime.values.public_states),
+    for a Simulator and for a network's population: a hidden state of the check is refused
+    by both, with the same list of states."""
+    from eqsnn.runtime.values import public_states
+    assert public_states(lif.ir) == {"V"}
+    with pytest.raises(ParameterError) as by_simulator:
+        eqsnn.Simulator(lif, 3, init={"_check_step": 0})
+    with pytest.raises(ParameterError) as by_network:
+        Network().add_population("a", lif, 3, init={"_check_step": 0})
+    assert str(by_network.value) == f"population 'a': {by_simulator.value}"
+    assert "unknown state '_check_step'" in str(by_simulator.value)

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import EqsnnError, ParameterError
 from ..runtime.inputs import unknown_name
 from ..runtime.quantities import to_internal
-from ..runtime.values import prepare_params, state_value
+from ..runtime.values import prepare_params, public_states, state_value
 
 __all__ = ["check_values", "named", "spike_times"]
 
@@ -33,7 +33,7 @@ def check_values(what: str, model, params: dict, init: dict, n: int, network,
     try:
         prepare_params(model, {**precision_params(model, network.precision), **params}, (n,),
                        network.precision)
-        public = {s.name for s in model.states if not s.name.startswith("_")}
+        public = public_states(model)
         for name, value in init.items():
             if name not in public:
                 raise unknown_name("state", name, public, model)

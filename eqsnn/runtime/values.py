@@ -23,7 +23,7 @@ from .inputs import check_numeric, check_range, fit, unknown_name
 from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_bounds",
-           "check_literals"]
+           "check_literals", "public_states"]
 
 
 def as_mapping(what: str, value) -> Mapping:
@@ -171,12 +171,17 @@ def check_bounds(model: ir.Model, state: ir.State, value: np.ndarray) -> None:
                      "the model")
 
 
+def public_states(model: ir.Model) -> set[str]:
+    """The names of the states a user may set with ``init``: every state but the hidden ones
+    of generated code (the numerical check's record, the adaptive integrator's substep),
+    whose names start with ``_``; a record set by hand failed a run."""
+    return {s.name for s in model.states if not s.name.startswith("_")}
+
+
 def initial_states(model, values, precompute, init, batch, shape, dt, precision) -> dict:
     """``(batch, n)`` initial value of every state: ``init[name]`` or its declared value."""
     init = as_mapping("init", init)
-    # the hidden states of generated code (the numerical check's record, the adaptive
-    # integrator's substep) are not the user's to set: a record set here failed a run
-    public = {s.name for s in model.states if not s.name.startswith("_")}
+    public = public_states(model)
     for name in init:
         if name not in public:
             raise unknown_name("state", name, public, model)
