@@ -85,3 +85,57 @@ def test_a_hidden_state_is_refused_alike_by_a_simulator_and_a_network(lif):
         Network().add_population("a", lif, 3, init={"_check_step": 0})
     assert str(by_network.value) == f"population 'a': {by_simulator.value}"
     assert "unknown state '_check_step'" in str(by_simulator.value)
+
+
+# --- 6. values checked once, and kept ----------------------------------------------------
+
+def test_a_populations_values_are_checked_once_and_kept(lif, monkeypatch):
+    """A population's params and initial values were checked when it was added, then read
+    again from the user's arrays and checked again at build: an array changed in between
+    ran with its new values (a tau of -1 was refused only at the first run).  Now the
+    values checked when it is added are the ones that run (the oracle: V of a LIF driven by
+    a constant input, V <- V e^(-1/tau) + I, per neuron)."""
+    import eqsnn.runtime.values as values
+    seen = []
+    check = values._check_constraints
+    monkeypatch.setattr(values, "_check_constraints",
+                        lambda param, *args: (seen.append(param.name), check(param, *args)))
+    tau, start = np.array([5.0, 10.0, 20.0]), np.array([0.1, 0.2, 0.3])
+    net = Network(dt=1.0, precision="float64")
+    net.add_population("a", lif, 3, params={"tau": tau, "v_th": 100.0}, init={"V": start})
+    net.add_population("b", lif, 3, params={"tau": 10.0})
+    syn = eqsnn.compile("synapse Decay\n    param tau = 3.0 (> 0)\n    state g = 0.0\n"
+                        "    dg/dt = -g / tau\n    on_spike: g += w\n    output: g\n")
+    g0 = np.array([0.0, 1.0, 2.0])
+    net.connect("a", "b", syn, weight=0.5, synapse_params={"tau": 3.0},
+                synapse_init={"g": g0})
+    assert seen.count("tau") == 3  # a's, b's and the synapse's, when added
+    tau[:] = -1.0  # after add: changes nothing
+    start[:] = 50.0
+    g0[:] = np.nan
+    V = net.run(4, inputs={"a": {"Isyn": 0.25}}, record={"a": ["V"]})["a"].vars["V"][:, 0]
+    assert seen.count("tau") == 3  # not again at build (b's default v_th is, a scalar)
+    expected, v = [], np.array([0.1, 0.2, 0.3])
+    for _ in range(4):
+        v = v * np.exp(-1.0 / np.array([5.0, 10.0, 20.0])) + 0.25
+        expected.append(v)
+    np.testing.assert_allclose(V, expected, rtol=1e-14)
+    net.reset()
+    np.testing.assert_array_equal(net.state["a"]["V"], [[0.1, 0.2, 0.3]])
+    np.testing.assert_array_equal(net.connections["c0"].state["g"], [[0.0, 1.0, 2.0]])
+
+
+def test_values_with_units_are_converted_once(monkeypatch):
+    """Checked values are kept in the internal unit and not converted again at build (a
+    param in pF, kept in nF, would otherwise come out 1000 times too small)."""
+    model = eqsnn.compile("""neuron Cap
+    param c = 250.0 pF (> 0 pF)
+    state V = -70.0 mV
+    input I = 0.0 nA
+    dV/dt = I / c
+""")
+    net = Network(dt=0.1, precision="float64")
+    net.add_population("p", model, 2, params={"c": np.array([0.25, 0.5]) * eqsnn.units.nF}, init={"V": "-0.06 V"})
+    V = net.run(10, inputs={"p": {"I": 0.1}}, record={"p": ["V"]})["p"].vars["V"][-1, 0]
+    # dV/dt = I / c, in mV per ms: 0.1 nA / 0.25 nF = 0.4 mV/ms, / 0.5 nF = 0.2 mV/ms
+    np.testing.assert_allclose(V, [-60.0 + 0.4, -60.0 + 0.2], rtol=1e-12)

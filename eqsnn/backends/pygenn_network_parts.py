@@ -52,7 +52,7 @@ def population_part(genn, pop, index):
         raise BackendError(f"population {pop.name!r}: {pop.ir.name} reads run-time params "
                            f"{sorted(pop.ir.runtime_params)}, which networks on pygenn "
                            "do not set")
-    params, init = dict(pop.params), dict(pop.init)
+    params, init = dict(pop._values[0]), dict(pop._values[1])  # checked when it was added
     if build is not None:
         seed = int(np.random.SeedSequence([net.seed & 0xFFFFFFFF, net.seed >> 32, 0, index])
                    .generate_state(1, np.uint64)[0])
@@ -99,12 +99,12 @@ def connection_part(genn, conn):
         model = with_checks(model, genn.precision, defer=False)
     ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
     n_target = conn.target.n
-    values = prepare_params(model, conn.synapse_params, (n_target,), genn.precision)
+    values = prepare_params(model, conn._values[0], (n_target,), genn.precision)
     if any(np.ndim(v) for v in values.values()):
         raise BackendError(f"connection {conn.name!r}: synapse params per target neuron "
                            "do not run on pygenn", hint="give one value per param")
     precompute = host.evaluate_precompute(model, values, genn.dt)
-    initial = initial_states(model, values, precompute, conn.synapse_init, genn.batch,
+    initial = initial_states(model, values, precompute, conn._values[1], genn.batch,
                              (n_target,), genn.dt, genn.precision)
     values.update(precompute)
     return _Part(wu=wu, ps=ps, model=model, values=values, init=initial, hetero=hetero,

@@ -138,8 +138,8 @@ class Network(WindowedRun):
         if not is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
         pop = Population(self, name, model, int(n), params, init)
-        check_values(f"population {name!r}", pop.ir, pop.params, pop.init, pop.n, self,
-                     pop._build)
+        pop._values = check_values(f"population {name!r}", pop.ir, pop.params, pop.init,
+                                   pop.n, self, pop._build)
         if pop.ir.arrays and pop._build is not None and pop._build.input_name is not None:
             raise ParameterError(
                 f"population {name!r}: {pop.ir.name} reads its spike times from a data input, "
@@ -241,8 +241,8 @@ class Network(WindowedRun):
                 hint="connect from a model without 'negative threshold:', or split the "
                 "signs into two populations (one per threshold) with weights w and -w")
         model, params, init = _synapse(name, synapse, synapse_params, synapse_init)
-        check_values(f"connection {name!r} (synapse {model.name})", model, params, init,
-                     target.n, self)
+        checked = check_values(f"connection {name!r} (synapse {model.name})", model, params,
+                               init, target.n, self)
         declared = {i.name: i for i in target.ir.inputs}
         if target_input not in declared:
             raise unknown_name("input", target_input, declared)
@@ -279,6 +279,7 @@ class Network(WindowedRun):
         delays = _delays(f"connection {name!r} delay", delay, shell, order, self.dt)
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
+        conn._values = checked
         if weight_update is not None:
             from .plasticity import attach
             attach(conn, weight_update, weight_update_params, weight_update_init)
@@ -306,7 +307,7 @@ class Network(WindowedRun):
             seed = int(_key(self.seed, 0, index).generate_state(1, np.uint64)[0])
             incoming = tuple(compose.Incoming(c.name, c.synapse_model, c.target_input)
                              for c in pop.incoming)
-            params, init = dict(pop.params), dict(pop.init)
+            params, init = dict(pop._values[0]), dict(pop._values[1])
             if pop._build is not None and incoming:
                 # the standard-library neuron again, with the population's own seed
                 build = pop._model.build(shape=(pop.n,), batch_size=self.batch_size,
@@ -315,8 +316,8 @@ class Network(WindowedRun):
                 init = {**build.init, **init}
             for conn in pop.incoming:
                 pre = compose.prefix(conn.name)
-                params.update({pre + k: v for k, v in conn.synapse_params.items()})
-                init.update({pre + k: v for k, v in conn.synapse_init.items()})
+                params.update({pre + k: v for k, v in conn._values[0].items()})
+                init.update({pre + k: v for k, v in conn._values[1].items()})
             model = compose.compose(pop.ir, incoming) if incoming else (
                 pop._model if pop._build is not None else pop.ir)
             pop._sim = Simulator(model, pop.n, batch_size=self.batch_size, dt=self.dt,

@@ -23,7 +23,21 @@ from .inputs import check_numeric, check_range, fit, unknown_name
 from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_bounds",
-           "check_literals", "public_states"]
+           "check_literals", "public_states", "Checked"]
+
+
+class Checked:
+    """A param or initial value already checked and converted by :func:`prepare_params` or
+    :func:`state_value` (float64 ``()``/``(n,)`` for a param, ``(batch, n)`` of the state's
+    type for a state, in the internal unit): taken as it is, neither converted, checked nor
+    copied again.  A network checks a population's values when it is added and gives its
+    Simulator these (``eqsnn.network.values``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: np.ndarray):
+        value.flags.writeable = False  # shared by the network and its Simulator
+        self.value = value
 
 
 def as_mapping(what: str, value) -> Mapping:
@@ -63,6 +77,9 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
             raise error
     values = {}
     for name, param in declared.items():
+        if isinstance(params.get(name), Checked):
+            values[name] = params[name].value
+            continue
         if name in params:
             given = to_internal(model, "param", name, params[name])
             value = per_neuron(f"param {name!r}", given, param.dtype, shape)
@@ -188,6 +205,9 @@ def initial_states(model, values, precompute, init, batch, shape, dt, precision)
     declared = host.evaluate_initial(model, values, precompute, dt)
     states = {}
     for state in model.states:
+        if isinstance(init.get(state.name), Checked):
+            states[state.name] = init[state.name].value
+            continue
         if state.name in init:
             given = to_internal(model, "state", state.name, init[state.name])
             states[state.name] = state_value(model, state.name, given, batch, shape, precision)
