@@ -139,3 +139,69 @@ def test_values_with_units_are_converted_once(monkeypatch):
     V = net.run(10, inputs={"p": {"I": 0.1}}, record={"p": ["V"]})["p"].vars["V"][-1, 0]
     # dV/dt = I / c, in mV per ms: 0.1 nA / 0.25 nF = 0.4 mV/ms, / 0.5 nF = 0.2 mV/ms
     np.testing.assert_allclose(V, [-60.0 + 0.4, -60.0 + 0.2], rtol=1e-12)
+
+
+# --- 2. plastic weights outside the rule's bounds -----------------------------------------
+
+def _plastic_pair(lif, rule, weight=0.5):
+    net = Network(dt=1.0, precision="float64", batch_size=2)
+    net.add_population("a", lif, 2)
+    net.add_population("b", lif, 2)
+    return net, net.connect("a", "b", Delta(), weight=weight, weight_update=rule, name="ab")
+
+
+@pytest.mark.parametrize("rule", ["StdpAdditive", "StdpMultiplicative"])
+def test_plastic_weights_outside_the_rules_bounds_are_refused(lif, rule):
+    """A weight of 1.5 with w_max = 1 was taken: an additive rule delivered 1.5 until the
+    synapse's first update clipped it, and a multiplicative (soft-bound) rule turned
+    potentiation into depression, a_plus (w_max - w) x < 0.  Refused everywhere a weight
+    comes in, naming the connection, the bound and the offending values; nothing changes."""
+    import eqsnn.network as network
+    make = getattr(network, rule)
+    for weight, text in [
+        (1.5, rf"connection 'ab': 4 weights are above w_max = 1.0 of {rule}, the "
+              r"largest 1.5 \(synapse 0\)"),
+        (np.array([[0.5, -0.25], [0.5, 0.5]]),
+         rf"connection 'ab': 1 weight is below w_min = 0.0 of {rule}, -0.25 \(synapse 1\)")]:
+        with pytest.raises(ParameterError, match=text) as info:
+            _plastic_pair(lif, make(w_max=1.0), weight)
+        assert f"{rule}(w_min=..., w_max=...)" in info.value.hint
+    net, conn = _plastic_pair(lif, make(w_min=-0.5, w_max=2.0), 1.5)  # within wider bounds
+    np.testing.assert_array_equal(conn.weights, 1.5)
+    net, conn = _plastic_pair(lif, make(w_max=1.0))
+    net.run(5, inputs={"a": {"Isyn": 0.6}})
+    before = conn.plastic_state
+    with pytest.raises(ParameterError, match=r"connection 'ab': 1 weight is above w_max = 1.0 "
+                       r"of .*, 1.25 \(synapse 3, lane 1\)"):
+        conn.set_plastic_state("w", [[0.5] * 4, [0.5, 0.5, 0.5, 1.25]])
+    with pytest.raises(ParameterError, match="connection 'ab': 2 weights are above w_max"):
+        conn.weights = [0.5, 3.0, 0.5, 1.0000001]
+    with pytest.raises(ParameterError, match="connection 'ab': 4 weights are below w_min"):
+        conn.set_plastic_state("w", -1.0)
+    for name, value in before.items():  # nothing changed
+        np.testing.assert_array_equal(conn.plastic_state[name], value)
+    conn.weights = [0.0, 1.0, 0.25, 0.75]  # the bounds themselves are weights
+    np.testing.assert_array_equal(conn.weights, [[0.0, 1.0, 0.25, 0.75]] * 2)
+
+
+def test_a_compiled_rule_without_named_bounds_takes_any_weight(lif):
+    rule = eqsnn.compile("""weight_update Hebb
+    param eta = 0.01
+    state w = 0.0
+    pre state x = 0.0
+    dx/dt = -x / 10.0
+    pre_spike: x += 1.0
+    on_post: w += eta * x
+""")
+    net, conn = _plastic_pair(lif, rule, weight=-7.5)
+    np.testing.assert_array_equal(conn.weights, -7.5)
+    bounded = eqsnn.compile("""weight_update Capped
+    param w_max = 2.0
+    state w = 0.0
+    pre state x = 0.0
+    dx/dt = -x / 10.0
+    pre_spike: x += 1.0
+    on_post: w = min(w + x, w_max)
+""")
+    with pytest.raises(ParameterError, match=r"1 weight is above w_max = 2.0 of Capped, 2.5"):
+        _plastic_pair(lif, bounded, weight=np.array([[0, 0], [0, 2.5]]))
