@@ -205,3 +205,51 @@ def test_a_compiled_rule_without_named_bounds_takes_any_weight(lif):
 """)
     with pytest.raises(ParameterError, match=r"1 weight is above w_max = 2.0 of Capped, 2.5"):
         _plastic_pair(lif, bounded, weight=np.array([[0, 0], [0, 2.5]]))
+
+
+# --- 3. what GeNN cannot build is refused when it is added ---------------------------------
+
+def test_what_a_network_on_pygenn_cannot_build_is_refused_when_added(lif):
+    """The backend is known from Network(backend="pygenn"): a connection without synapses,
+    synapse params per target neuron, a plastic connection with delays other than 1 step, a
+    population with a data input or run-time params were refused only at the first run, in
+    a network whose structure could no longer be changed.  Now at add/connect, leaving the
+    network as it was (no PyGeNN needed to see it)."""
+    from eqsnn.errors import BackendError
+    from eqsnn.network import FromList, StdpAdditive
+    from eqsnn.neurons import LeakyIntegrate, PoissonInput
+    syn = eqsnn.compile("synapse S\n    param k = 1.0\n    state g = 0.0\n"
+                        "    on_spike: g += k * w\n    output: g\n    after: g = 0.0\n")
+    net = Network(backend="pygenn")
+    net.add_population("a", lif, 3)
+    net.add_population("b", lif, 3)
+    for kwargs, text in [
+        ({"synapse": Delta(), "connectivity": FromList([], [])},
+         "connection 'c0' has no synapses, and GeNN builds no synapse group without any"),
+        ({"synapse": syn, "synapse_params": {"k": np.arange(3.0)}},
+         "connection 'c0': synapse params per target neuron do not run on pygenn"),
+        ({"synapse": Delta(), "delay": [1, 1, 1, 3, 3, 3, 2, 2, 2],
+          "weight_update": StdpAdditive()},
+         r"plastic connection 'c0' \(StdpAdditive\) has delays of 1 to 3 steps; on pygenn a "
+         "plastic connection needs a delay of 1 step"),
+        ({"synapse": Delta(), "delay": 2, "weight_update": StdpAdditive()},
+         "has delays of 2 to 2 steps"),
+    ]:
+        with pytest.raises(BackendError, match=text) as info:
+            net.connect("a", "b", **kwargs)
+        assert "numpy" in info.value.hint
+        assert net.connections == {} and net.populations["b"].incoming == []
+    for model, text in [(PoissonInput(), "population 'p': PoissonInput takes a data input"),
+                        (LeakyIntegrate(tau_mem=10.0, readout="avg_var"),
+                         r"population 'p': LeakyIntegrate reads run-time params \['run_steps'\]")]:
+        with pytest.raises(BackendError, match=text):
+            net.add_population("p", model, 2)
+        assert list(net.populations) == ["a", "b"]
+    # what GeNN builds is accepted, and the same on numpy takes all of the above
+    net.connect("a", "b", syn, synapse_params={"k": 2.0}, weight_update=StdpAdditive())
+    other = Network(backend="numpy")
+    other.add_population("a", lif, 3)
+    other.add_population("p", PoissonInput(), 3)
+    other.connect("a", "a", syn, synapse_params={"k": np.arange(3.0)}, delay=2,
+                  weight_update=StdpAdditive())
+    other.connect("a", "a", Delta(), connectivity=FromList([], []))

@@ -23,7 +23,8 @@ from ..runtime.reports import adaptive_records, point_to_the_bound, warn_then_ra
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
-           "genn_model_classes", "network_report", "population_part"]
+           "genn_model_classes", "network_report", "population_part", "refuse_connection",
+           "refuse_population"]
 
 
 class _Part:
@@ -44,14 +45,7 @@ def population_part(genn, pop, index):
                      end=bounds[1:].astype(np.int32))
     net = genn.net
     build = pop._build
-    if build is not None and build.input_name is not None:
-        raise BackendError(f"population {pop.name!r}: {pop.ir.name} takes a data input, "
-                           "which networks on pygenn do not feed",
-                           hint="give spike trains with Network.add_spike_source")
-    if pop.ir.runtime_params:
-        raise BackendError(f"population {pop.name!r}: {pop.ir.name} reads run-time params "
-                           f"{sorted(pop.ir.runtime_params)}, which networks on pygenn "
-                           "do not set")
+    refuse_population(pop)
     params, init = dict(pop._values[0]), dict(pop._values[1])  # checked when it was added
     if build is not None:
         seed = int(np.random.SeedSequence([net.seed & 0xFFFFFFFF, net.seed >> 32, 0, index])
@@ -77,13 +71,44 @@ def population_part(genn, pop, index):
     return _Part(source=False, model=model, values=values, arrays=arrays, init=initial,
                  spec=spec, names=spec.code.names, user_inputs=[i for i in pop.ir.inputs])
 
-def connection_part(genn, conn):
-    """What the host computes for connection ``conn`` (its models, values, delays)."""
+def refuse_population(pop) -> None:
+    """Raise where a network on pygenn cannot run population ``pop``; called when it is
+    added to a network on pygenn (the backend is known then), so nothing is half-built,
+    and again when the network is built.  Needs no PyGeNN."""
+    build = pop._build
+    if build is not None and build.input_name is not None:
+        raise BackendError(f"population {pop.name!r}: {pop.ir.name} takes a data input, "
+                           "which networks on pygenn do not feed",
+                           hint="give spike trains with Network.add_spike_source, or run the "
+                           "network on numpy or c")
+    if pop.ir.runtime_params:
+        raise BackendError(f"population {pop.name!r}: {pop.ir.name} reads run-time params "
+                           f"{sorted(pop.ir.runtime_params)}, which networks on pygenn "
+                           "do not set", hint="use a model without them (a readout other "
+                           "than avg_var, avg_var_exp_weight), or run the network on numpy "
+                           "or c")
+
+
+def refuse_connection(conn) -> None:
+    """Raise where a network on pygenn cannot run connection ``conn`` (made, not yet part
+    of the network); called when connecting on pygenn and again at build."""
     if conn.n_synapses == 0:
         raise BackendError(f"connection {conn.name!r} has no synapses, and GeNN builds no "
                            "synapse group without any",
                            hint="leave the connection out, or run the network on numpy "
                            "or c")
+    if any(np.ndim(getattr(value, "value", value)) for value in conn._values[0].values()):
+        raise BackendError(f"connection {conn.name!r}: synapse params per target neuron "
+                           "do not run on pygenn", hint="give one value per param, or run "
+                           "the network on numpy or c")
+    if conn._plastic is not None:
+        from .pygenn_plastic import check_delays
+        check_delays(conn)
+
+
+def connection_part(genn, conn):
+    """What the host computes for connection ``conn`` (its models, values, delays)."""
+    refuse_connection(conn)
     plastic = getattr(conn, "_plastic", None)
     hetero = conn._delays.ndim == 1 and conn._delay_range[0] != conn._delay_range[1]
     if plastic is not None:  # its GeNN model is printed when the network is built
@@ -100,9 +125,6 @@ def connection_part(genn, conn):
     ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
     n_target = conn.target.n
     values = prepare_params(model, conn._values[0], (n_target,), genn.precision)
-    if any(np.ndim(v) for v in values.values()):
-        raise BackendError(f"connection {conn.name!r}: synapse params per target neuron "
-                           "do not run on pygenn", hint="give one value per param")
     precompute = host.evaluate_precompute(model, values, genn.dt)
     initial = initial_states(model, values, precompute, conn._values[1], genn.batch,
                              (n_target,), genn.dt, genn.precision)

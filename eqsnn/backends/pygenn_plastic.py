@@ -20,7 +20,7 @@ from ..errors import BackendError
 from ..network.host_statements import run_statements
 from ..printing.genn_plasticity import FIRED, genn_name, mid_name, old_name, plastic_parts
 
-__all__ = ["check", "create", "finish", "initial", "model_kwargs", "params", "pull", "push",
+__all__ = ["check", "check_delays", "create", "finish", "initial", "model_kwargs", "params", "pull", "push",
            "recorded", "start"]
 
 
@@ -31,6 +31,13 @@ def check(genn, conn) -> None:
         raise BackendError(f"{what} runs on GeNN's single-threaded CPU backend only; this "
                            f"GeNN uses {genn.backend!r}",
                            hint="run plastic networks on the numpy or c backend")
+    check_delays(conn)
+
+
+def check_delays(conn) -> None:
+    """Refuse a plastic connection with a delay other than 1 step (needs no PyGeNN: a
+    network on pygenn refuses it when connecting)."""
+    what = f"plastic connection {conn.name!r} ({conn._plastic.model.name})"
     lo, hi = conn._delay_range
     if (lo, hi) != (1, 1):
         raise BackendError(

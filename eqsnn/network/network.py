@@ -146,6 +146,9 @@ class Network(WindowedRun):
                 "which a network does not cut into windows",
                 hint="give the spike trains with Network.add_spike_source(name, n, "
                 "times=..., neurons=...)")
+        if self.backend == "pygenn":  # what GeNN cannot build, refused before it is added
+            from ..backends.pygenn_network_parts import refuse_population
+            refuse_population(pop)
         self._populations[name] = pop
         return pop
 
@@ -283,6 +286,9 @@ class Network(WindowedRun):
         if weight_update is not None:
             from .plasticity import attach
             attach(conn, weight_update, weight_update_params, weight_update_init)
+        if self.backend == "pygenn":
+            from ..backends.pygenn_network_parts import refuse_connection
+            refuse_connection(conn)
         self._connections[name] = conn
         target.incoming.append(conn)
         return conn
