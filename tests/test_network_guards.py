@@ -253,3 +253,85 @@ def test_what_a_network_on_pygenn_cannot_build_is_refused_when_added(lif):
     other.connect("a", "a", syn, synapse_params={"k": np.arange(3.0)}, delay=2,
                   weight_update=StdpAdditive())
     other.connect("a", "a", Delta(), connectivity=FromList([], []))
+
+
+# --- 4. a failure counts neurons and populations, once --------------------------------------
+
+_BOUNDED = """neuron Bounded
+    state V = 0.0 (< 100)
+    input Isyn = 0.0
+    after: V += Isyn
+"""
+_CLIPPED = """synapse Clipped
+    param tau = 5.0 (> 0)
+    state g = 0.0 (< 1e20)
+    dg/dt = -g / tau
+    on_spike: g += w
+    output: clip(g, 0.0, 1.0)
+"""
+
+
+def _failing(backend):
+    """In population a, V of neuron 0 leaves its bounds at step 3 (1000 through c0) and the
+    synapse state g of neuron 1 at step 3 (1e30 through 'fast', whose output is clipped to
+    1, so V of neuron 1 stays in bounds): two neurons of one population.  Population b
+    fails at step 6."""
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    src = net.add_spike_source("s", 1, steps=[2, 5], neurons=[0, 0])
+    bounded = eqsnn.compile(_BOUNDED)
+    net.add_population("a", bounded, 3)
+    net.add_population("b", bounded, 2)
+    net.connect(src, "a", Delta(), weight=[[1000.0, 0.0, 0.0]], delay=1)
+    net.connect(src, "a", eqsnn.compile(_CLIPPED), weight=[[0.0, 1e30, 0.0]], delay=1,
+                name="fast")
+    net.connect(src, "b", Delta(), weight=[[0.0, 60.0]], delay=1)  # 120 at step 6
+    return net
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c),
+                                     pytest.param("pygenn", marks=[pytest.mark.pygenn])])
+def test_a_failure_counts_the_neurons_of_its_population_and_the_other_populations(backend):
+    """On GeNN a population and each connection into it were checked apart: the message
+    counted only the failing state's own neurons ("neuron 0" without "(and 1 other
+    neuron)") and the hint counted the population's connection as another failure ("and 2
+    other populations or connections failed", for one other population).  Every backend
+    now says what numpy says: the neurons of the population that failed, and the other
+    populations that failed, once."""
+    if backend == "pygenn":
+        pytest.importorskip("pygenn")
+    from eqsnn.errors import NumericalError
+    with pytest.raises(NumericalError) as caught:
+        _failing(backend).run(10)
+    error = caught.value
+    assert (error.population, error.state, error.step, error.lane, error.neuron,
+            error.count) == ("a", "V", 3, 0, 0, 2)
+    assert str(error).startswith("population 'a': V left its bounds (< 100) at step 3 "
+                                 "(t = 3), lane 0, neuron 0 (and 1 other neuron)\n")
+    assert error.hint.endswith("(and 1 other population failed in this run)")
+    assert "connection" not in error.hint.rsplit("(and", 1)[1]
+
+
+def test_the_other_failures_are_counted_as_populations_and_plastic_connections():
+    """raise_earliest words the others by what they are ("population or connection" was
+    said of every other failure), and a plastic connection's own failure, raised as it is,
+    says the others too (it said nothing of them)."""
+    from eqsnn.errors import NumericalError
+    from eqsnn.runtime.checks import raise_earliest
+
+    def failing(step, state="V"):
+        def report():
+            raise NumericalError(f"{state} became NaN or infinite at step {step}", hint="h",
+                                 state=state, step=step, lane=0, neuron=0, count=1)
+        return report
+
+    for reports, first, note in [
+        ([("a", failing(4)), ("b", failing(2)), (None, failing(3, "w"))], "population 'b'",
+         "h (and 1 other population and 1 plastic connection failed in this run)"),
+        ([("a", failing(4)), (None, failing(1, "w")), (None, failing(3, "w"))], "w became",
+         "h (and 1 population and 1 other plastic connection failed in this run)"),
+        ([("a", failing(4)), ("b", failing(5)), ("c", failing(6))], "population 'a'",
+         "h (and 2 other populations failed in this run)"),
+        ([("a", failing(4))], "population 'a'", "h")]:
+        with pytest.raises(NumericalError) as caught:
+            raise_earliest(reports)
+        assert str(caught.value).startswith(first) and caught.value.hint == note

@@ -17,13 +17,14 @@ from ..runtime.checks import (
     checked_states,
     raise_earliest,
     raise_first_failure,
+    recount,
     with_checks,
 )
 from ..runtime.reports import adaptive_records, point_to_the_bound, warn_then_raise
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
-           "genn_model_classes", "network_report", "population_part", "refuse_connection",
+           "genn_model_classes", "network_report", "population_part", "population_report", "refuse_connection",
            "refuse_population"]
 
 
@@ -151,21 +152,43 @@ def connection_report(genn, cname, result):
         named, genn.dt, (conn.target.n,), result)
 
 
-def network_report(genn, result):
+def population_report(genn, pname, result):
+    """Raise the earliest failure of population ``pname`` in the run that gave ``result``:
+    of its neurons' states and of the synapse states of every connection into it, each
+    checked in its own GeNN group, counting every neuron where any of them failed (as the
+    one composed model of a population on numpy or c does); every record is cleared."""
+    part, pop = genn.pops[pname], genn.net.populations[pname]
+    checks = []  # (the record of failed steps, the report that raises its failure)
+    if CHECK_STEP in part.names:
+        checks.append((genn.read_state(pname, CHECK_STEP), lambda: raise_first_failure(
+            lambda name: genn.read_state(pname, name),
+            lambda name, value: genn.write_state(pname, name, value),
+            part.model, genn.dt, (pop.n,), result)))
+    for conn in pop.incoming:
+        if CHECK_STEP in genn.conns[conn.name].ps.names:
+            checks.append((genn.read_state(pname, f"{conn.name}__{CHECK_STEP}"),
+                           lambda c=conn.name: connection_report(genn, c, result)))
+    errors = []
+    for order, (_, report) in enumerate(checks):
+        try:
+            report()
+        except NumericalError as error:
+            errors.append(((error.step, error.lane, error.neuron, order), error))
+    if errors:
+        failed = np.logical_or.reduce([steps >= 0 for steps, _ in checks])
+        error = min(errors, key=lambda item: item[0])[1]
+        raise recount(error, int(np.count_nonzero(failed)), failed.shape[0])
+
+
+def network_report(genn, result, others=()):
     """What :meth:`~eqsnn.backends.pygenn_network.GeNNNetwork.report` does: the numerical
-    check of every population and connection (:func:`connection_report`), the earliest
-    failure raised, after the adaptive integrator's warnings (:func:`adaptive_messages`)."""
-    (messages, bound), reports = adaptive_messages(genn), []
-    for pname, part in genn.pops.items():
-        if part.source:
-            continue
-        if CHECK_STEP in part.names:
-            reports.append((pname, lambda p=pname, part=part: raise_first_failure(
-                lambda name: genn.read_state(p, name),
-                lambda name, value: genn.write_state(p, name, value),
-                part.model, genn.dt, (genn.net.populations[p].n,), result)))
-        reports += [(pname, lambda c=conn.name: connection_report(genn, c, result))
-                    for conn in genn.net.populations[pname].incoming]
+    check of every population with its incoming connections (:func:`population_report`)
+    and the ``others`` reports (the plastic connections'), the earliest failure raised,
+    after the adaptive integrator's warnings (:func:`adaptive_messages`)."""
+    (messages, bound) = adaptive_messages(genn)
+    reports = [(pname, lambda p=pname: population_report(genn, p, result))
+               for pname, part in genn.pops.items() if not part.source]
+    reports += list(others)
     try:
         raise_earliest(reports)
     except NumericalError as failure:
