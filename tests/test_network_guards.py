@@ -135,7 +135,8 @@ def test_values_with_units_are_converted_once(monkeypatch):
     dV/dt = I / c
 """)
     net = Network(dt=0.1, precision="float64")
-    net.add_population("p", model, 2, params={"c": np.array([0.25, 0.5]) * eqsnn.units.nF}, init={"V": "-0.06 V"})
+    net.add_population("p", model, 2, params={"c": np.array([0.25, 0.5]) * eqsnn.units.nF},
+                       init={"V": "-0.06 V"})
     V = net.run(10, inputs={"p": {"I": 0.1}}, record={"p": ["V"]})["p"].vars["V"][-1, 0]
     # dV/dt = I / c, in mV per ms: 0.1 nA / 0.25 nF = 0.4 mV/ms, / 0.5 nF = 0.2 mV/ms
     np.testing.assert_allclose(V, [-60.0 + 0.4, -60.0 + 0.2], rtol=1e-12)

@@ -24,8 +24,8 @@ from ..runtime.reports import adaptive_records, point_to_the_bound, warn_then_ra
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
-           "genn_model_classes", "network_report", "population_part", "population_report", "refuse_connection",
-           "refuse_population"]
+           "genn_model_classes", "network_report", "population_part", "population_report",
+           "refuse_connection", "refuse_population"]
 
 
 class _Part:

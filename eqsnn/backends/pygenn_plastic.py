@@ -20,8 +20,8 @@ from ..errors import BackendError
 from ..network.host_statements import run_statements
 from ..printing.genn_plasticity import FIRED, genn_name, mid_name, old_name, plastic_parts
 
-__all__ = ["check", "check_delays", "create", "finish", "initial", "model_kwargs", "params", "pull", "push",
-           "recorded", "start"]
+__all__ = ["check", "check_delays", "create", "finish", "initial", "model_kwargs", "params",
+           "pull", "push", "recorded", "start"]
 
 
 def check(genn, conn) -> None:
