@@ -15,9 +15,9 @@ from ..runtime import host
 from ..runtime.checks import (
     CHECK_STEP,
     checked_states,
+    other_neurons,
     raise_earliest,
     raise_first_failure,
-    recount,
     with_checks,
 )
 from ..runtime.reports import adaptive_records, point_to_the_bound, warn_then_raise
@@ -178,6 +178,18 @@ def population_report(genn, pname, result):
         failed = np.logical_or.reduce([steps >= 0 for steps, _ in checks])
         error = min(errors, key=lambda item: item[0])[1]
         raise recount(error, int(np.count_nonzero(failed)), failed.shape[0])
+
+
+def recount(error: NumericalError, count: int, lanes: int) -> NumericalError:
+    """``error`` counting ``count`` failed neurons (its message's end too): a population
+    checked in parts (its neurons and each incoming connection's synapse states apart)
+    counts every neuron where any part failed, as its one composed model does on numpy
+    and c."""
+    old = other_neurons(error.count, lanes)
+    message = error.message[:len(error.message) - len(old)] if old else error.message
+    error.message = message + other_neurons(count, lanes)
+    error.args, error.count = (error.message,), count
+    return error
 
 
 def network_report(genn, result, others=()):

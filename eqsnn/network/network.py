@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..errors import BackendError, ParameterError, ShapeError
+from ..errors import BackendError, ParameterError
 from ..runtime.checks import check_every_step
 from ..runtime.inputs import is_int, unknown_name
 from ..runtime.simulator import Simulator
@@ -38,11 +38,9 @@ from . import compose
 from .connectivity import Connectivity, Dense
 from .fused import FusedRun, unfused_reason
 from .parts import (
-    MAX_DELAY,
     NETWORK_BACKENDS,
     Connection,
     Population,
-    ReadOnly,
     _delays,
     _key,
     _per_synapse,
@@ -50,7 +48,8 @@ from .parts import (
 )
 from .rollback import NetworkSnapshot
 from .running import WindowedRun
-from .values import check_values, spike_times
+from .structure import ReadOnly, spike_trains
+from .values import check_values
 
 __all__ = ["Network"]
 
@@ -161,45 +160,7 @@ class Network(WindowedRun):
         name = self._new_name(name, None)
         if not is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
-        if (steps is None) == (times is None) or neurons is None:
-            raise ParameterError(f"spike source {name!r}: give neurons and either steps or "
-                                 "times", hint="e.g. steps=[0, 5], neurons=[3, 3]")
-        ids = np.asarray(neurons)
-        if ids.size and ids.dtype.kind not in "iu":
-            raise ParameterError(f"spike source {name!r}: neurons must be integer neuron ids, "
-                                 f"not {ids.dtype}")
-        if times is not None:
-            t = spike_times(f"spike source {name!r}: times", times)
-            if not np.all(np.isfinite(t)) or (t < 0).any():
-                raise ParameterError(f"spike source {name!r}: times must be finite and >= 0")
-            if (t / self.dt >= MAX_DELAY).any():
-                raise ParameterError(f"spike source {name!r}: a time of {t.max()} ms is "
-                                     f"beyond {MAX_DELAY} steps of dt", hint="times are in ms")
-            at = np.ceil(t / self.dt - 1e-9).astype(np.int64)
-        else:
-            at = np.asarray(steps)
-            if at.size and at.dtype.kind not in "iu":
-                raise ParameterError(f"spike source {name!r}: steps must be integers")
-            if at.size and at.max() > MAX_DELAY:  # GeNN counts steps in 32 bits
-                raise ParameterError(f"spike source {name!r}: step {int(at.max())} is beyond "
-                                     f"{MAX_DELAY}", hint="steps count from the last reset")
-        if at.ndim != 1 or ids.ndim != 1 or at.shape != ids.shape:
-            raise ShapeError(f"spike source {name!r}: steps/times and neurons must be 1-D "
-                             f"of the same length, not {at.shape} and {ids.shape}")
-        if ids.size and (ids.min() < 0 or ids.max() >= n or at.min() < 0):
-            raise ParameterError(f"spike source {name!r}: a neuron id outside 0..{n - 1} or a "
-                                 "negative step")
-        order = np.lexsort((ids, at))
-        at, ids = at[order].astype(np.int64), ids[order].astype(np.int64)
-        twice = np.flatnonzero((np.diff(at) == 0) & (np.diff(ids) == 0)) if at.size > 1 else ()
-        if len(twice):
-            k = int(twice[0])
-            within = f" (times within one step of dt = {self.dt} ms)" if times is not None \
-                else ""
-            raise ParameterError(f"spike source {name!r}: neuron {int(ids[k])} spikes twice in "
-                                 f"one step, step {int(at[k])}{within}",
-                                 hint="a neuron spikes at most once per step: give it one "
-                                 "time per step, or a smaller dt")
+        at, ids = spike_trains(name, int(n), steps, neurons, times, self.dt)
         pop = Population(self, name, None, int(n), None, None, spikes=(at, ids))
         self._populations[name] = pop
         return pop

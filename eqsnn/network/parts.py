@@ -17,7 +17,7 @@ from ..runtime.simulator import Simulator
 from . import compose
 from .values import time_quantity
 
-__all__ = ["Connection", "NetworkResult", "Population", "ReadOnly"]
+__all__ = ["Connection", "NetworkResult", "Population"]
 
 NETWORK_BACKENDS = ("numpy", "c", "pygenn")
 #: the longest delay, and the last step of a spike source, in steps (GeNN counts them in 32
@@ -187,40 +187,6 @@ class NetworkResult(Mapping):
 
     def __len__(self) -> int:
         return len(self._results)
-
-
-class ReadOnly(Mapping):
-    """A network's populations or connections by name, as a read-only view of the network's
-    own dict: iteration in the order they were added, ``len``, ``in`` and lookup work, and
-    nothing can be added, replaced or deleted behind the network's back (its connections,
-    Simulators and GeNN model refer to them)."""
-
-    def __init__(self, items: dict, what: str):
-        self._items, self._what = items, what
-
-    def __getitem__(self, name):
-        return self._items[name]
-
-    def __iter__(self):
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __setitem__(self, name, value):
-        self._refuse()
-
-    def __delitem__(self, name):
-        self._refuse()
-
-    def _refuse(self):
-        raise ParameterError(f"the network's {self._what} are read only",
-                             hint="add them with Network.add_population / add_spike_source "
-                             "and Network.connect before the first run; build a new Network "
-                             "to change its structure")
-
-    def __repr__(self) -> str:
-        return f"{self._what}({self._items!r})"
 
 
 class _Raw:

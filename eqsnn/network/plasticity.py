@@ -36,6 +36,7 @@ from ..runtime import host, quantities
 from ..runtime.inputs import check_range
 from .host_statements import compile_statements as _compile
 from .host_statements import run_statements as _run
+from .values import within_bounds
 
 __all__ = ["Plastic", "weight_update_of"]
 
@@ -206,45 +207,9 @@ class Plastic:
                 "trace's delay into separate connections")
         return out
 
-    def _within_bounds(self, weights: np.ndarray) -> np.ndarray:
-        """``weights`` ``(batch, n_synapses)``, or an error where one lies outside the rule's
-        bounds, its params ``w_min`` / ``w_max`` where it declares them (the standard
-        library's do): a hard-bound rule clips w only when it updates that synapse, so until
-        then the synapse would deliver it as given, and a soft-bound rule's updates change
-        sign beyond a bound."""
-        for bound, beyond, word, sign in (("w_min", np.less, "below", -1.0),
-                                          ("w_max", np.greater, "above", 1.0)):
-            if bound not in self.consts:
-                continue
-            limit = self.consts[bound]
-            outside = beyond(weights, limit)
-            if not outside.any():
-                continue
-            count = int(np.count_nonzero(outside.any(axis=0)))
-            worst = np.where(outside, sign * (weights.astype(np.float64) - float(limit)),
-                             -np.inf)
-            lane, syn = np.unravel_index(int(np.argmax(worst)), worst.shape)
-            where = f"synapse {syn}" + ("" if (weights == weights[:1]).all()
-                                        else f", lane {lane}")
-            value = str(weights[lane, syn])
-            shown = (f"the {'largest' if sign > 0 else 'smallest'} {value}" if count > 1
-                     else value)
-            lo, hi = (str(self.consts[b]) if b in self.consts else "none"
-                      for b in ("w_min", "w_max"))
-            raise ParameterError(
-                f"connection {self.conn.name!r}: {count} weight{'s are' if count > 1 else ' is'}"
-                f" {word} {bound} = {limit} of {self.model.name}, {shown} ({where})",
-                hint=f"give weights within [w_min, w_max] = [{lo}, {hi}] ({self.model.name} "
-                "acts on w only when it updates a synapse: until then the synapse delivers "
-                "its weight as given, and a soft-bound rule's updates change sign beyond a "
-                "bound), or widen the rule's bounds: "
-                f"{self.model.name}(w_min=..., w_max=...) for a standard-library rule, "
-                "weight_update_params for your own")
-        return weights
-
     def start(self, weights: np.ndarray) -> None:
         """Fresh traces and states; ``w`` from the connection's weights (n_synapses,)."""
-        w = self._within_bounds(self._lanes("weights", weights, self.conn.pre.size, self.dtype))
+        w = within_bounds(self, self._lanes("weights", weights, self.conn.pre.size, self.dtype))
         self.state = {name: value.copy() for name, value in self.initial.items()}
         self.state[self.model.weight] = w
 
@@ -258,7 +223,7 @@ class Plastic:
                 "post": self.conn.target.n}[role]
         data = self._lanes(f"connection {self.conn.name!r} {name}", value, size,
                            self.dtypes[name])
-        self.state[name] = self._within_bounds(data) if name == self.model.weight else data
+        self.state[name] = within_bounds(self, data) if name == self.model.weight else data
 
     # --- the step -----------------------------------------------------------
     def _env(self, lane, syn=None, pre=None, post=None) -> dict:

@@ -1,15 +1,15 @@
 """A population's or a connection's values, checked when it is added.
 
-The Simulator that runs a population is made when the network is built (its
-first run), and it checks every param and initial value then.  A mistake
-found there would name the composed model's hidden names (``c0__tau``) and
-leave a network whose structure can no longer be changed, so
-:func:`check_values` runs the same checks when the population or connection
-is added, naming it, before anything is stored, and keeps what it checked: the
-Simulator (or GeNN's model) takes those arrays as they are, so each value is
-checked and converted once, and an array the user changes afterwards changes
-nothing.  :func:`spike_times` reads a
-spike source's times (ms, or with a unit).
+A mistake found only when the network is built (its first run) would name the
+composed model's hidden names (``c0__tau``) and leave a network whose
+structure can no longer be changed, so :func:`check_values` runs the
+Simulator's checks when the population or connection is added, naming it,
+before anything is stored, and keeps what it checked: the Simulator (or
+GeNN's model) takes those arrays as they are (``runtime.values.Checked``), so
+each value is checked and converted once, and an array the user changes
+afterwards changes nothing.  :func:`spike_times` reads a spike source's times
+(ms, or with a unit); :func:`within_bounds` refuses a plastic weight outside
+its rule's ``w_min`` / ``w_max``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..runtime.inputs import unknown_name
 from ..runtime.quantities import to_internal
 from ..runtime.values import Checked, prepare_params, public_states, state_value
 
-__all__ = ["check_values", "named", "spike_times"]
+__all__ = ["check_values", "named", "spike_times", "within_bounds"]
 
 
 def check_values(what: str, model, params: dict, init: dict, n: int, network,
@@ -88,3 +88,41 @@ def spike_times(what, value) -> np.ndarray:
         raise ParameterError(f"{what} must be numbers (ms) or a time quantity, not "
                              f"{value!r}", hint="e.g. times=[1.0, 2.5] or "
                              "times=np.array([1.0, 2.5]) * eqsnn.units.ms") from None
+
+
+def within_bounds(plastic, weights: np.ndarray) -> np.ndarray:
+    """``weights`` ``(batch, n_synapses)`` of a plastic connection (a
+    :class:`~eqsnn.network.plasticity.Plastic`), or an error where one lies outside the rule's
+    bounds, its params ``w_min`` / ``w_max`` where it declares them (the standard
+    library's do): a hard-bound rule clips w only when it updates that synapse, so until
+    then the synapse would deliver it as given, and a soft-bound rule's updates change
+    sign beyond a bound."""
+    for bound, beyond, word, sign in (("w_min", np.less, "below", -1.0),
+                                      ("w_max", np.greater, "above", 1.0)):
+        if bound not in plastic.consts:
+            continue
+        limit = plastic.consts[bound]
+        outside = beyond(weights, limit)
+        if not outside.any():
+            continue
+        count = int(np.count_nonzero(outside.any(axis=0)))
+        worst = np.where(outside, sign * (weights.astype(np.float64) - float(limit)),
+                         -np.inf)
+        lane, syn = np.unravel_index(int(np.argmax(worst)), worst.shape)
+        where = f"synapse {syn}" + ("" if (weights == weights[:1]).all()
+                                    else f", lane {lane}")
+        value = str(weights[lane, syn])
+        shown = (f"the {'largest' if sign > 0 else 'smallest'} {value}" if count > 1
+                 else value)
+        lo, hi = (str(plastic.consts[b]) if b in plastic.consts else "none"
+                  for b in ("w_min", "w_max"))
+        raise ParameterError(
+            f"connection {plastic.conn.name!r}: {count} weight{'s are' if count > 1 else ' is'}"
+            f" {word} {bound} = {limit} of {plastic.model.name}, {shown} ({where})",
+            hint=f"give weights within [w_min, w_max] = [{lo}, {hi}] ({plastic.model.name} "
+            "acts on w only when it updates a synapse: until then the synapse delivers "
+            "its weight as given, and a soft-bound rule's updates change sign beyond a "
+            "bound), or widen the rule's bounds: "
+            f"{plastic.model.name}(w_min=..., w_max=...) for a standard-library rule, "
+            "weight_update_params for your own")
+    return weights

@@ -33,7 +33,7 @@ __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "
            "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
            "keep_nonfinite_states", "untouched_states",
-           "first_failure", "numerical_error", "raise_earliest", "recount"]
+           "first_failure", "numerical_error", "other_neurons", "raise_earliest"]
 
 #: hidden int state: the first step at which the neuron failed the check, -1 if none
 CHECK_STEP = "_check_step"
@@ -316,15 +316,10 @@ def raise_earliest(reports) -> None:
     if not errors:
         return
     _, first, population, error = min(errors, key=lambda item: item[:2])
-    others = [item[2] for item in errors if item[1] != first]
-    said = []
-    for n, noun, same in ((sum(p is not None for p in others), "population",
-                           population is not None),
-                          (sum(p is None for p in others), "plastic connection",
-                           population is None)):
-        if n:
-            other = "other " if same else ""
-            said.append(f"{n} {other}{noun}{'s' * (n > 1)}")
+    others = [item[2] is None for item in errors if item[1] != first]  # plastic or not
+    said = [f"{n} {'other ' * (plastic == (population is None))}{noun}{'s' * (n > 1)}"
+            for plastic, noun in ((False, "population"), (True, "plastic connection"))
+            if (n := others.count(plastic))]
     note = f" (and {' and '.join(said)} failed in this run)" if said else ""
     if population is None:
         error.hint = (error.hint or "") + note
@@ -342,23 +337,11 @@ def raise_earliest(reports) -> None:
                          population=population) from None
 
 
-def _other_neurons(count: int, lanes: int) -> str:
+def other_neurons(count: int, lanes: int) -> str:
     """The end of a failure's message: how many other neurons (or (lane, neuron) pairs, in
     a run of several lanes) failed."""
     counted = "neuron" if lanes == 1 else "neuron-lane"
     return f" (and {count - 1} other {counted}{'s' * (count > 2)})" if count > 1 else ""
-
-
-def recount(error: NumericalError, count: int, lanes: int) -> NumericalError:
-    """``error`` counting ``count`` failed neurons (its message's end too): a population
-    checked in parts (on GeNN its neurons and each incoming connection's synapse states
-    apart) counts every neuron where any part failed, as its one composed model does on
-    the other backends."""
-    old = _other_neurons(error.count, lanes)
-    message = error.message[:len(error.message) - len(old)] if old else error.message
-    error.message = message + _other_neurons(count, lanes)
-    error.args, error.count = (error.message,), count
-    return error
 
 
 def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result,
@@ -368,7 +351,7 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     step, lane, neuron, count = failure
     state = checked_states(model)[code // 2]
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
-    others = _other_neurons(count, lanes)
+    others = other_neurons(count, lanes)
     if code % 2 == 0:
         what = f"{state.name} became NaN or infinite"
     else:
