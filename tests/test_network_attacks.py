@@ -212,7 +212,7 @@ def test_delays_longer_than_anything_sensible(lif, backend):
         other.add_population("b", lif, 3)
         with pytest.raises(ParameterError, match=text):
             other.connect("a", "b", Delta(), delay=delay)
-        assert other.connections == {} and other.populations["b"].incoming == []
+        assert other.connections == {} and other.populations["b"].incoming == ()
 
 
 def test_a_population_of_another_network_is_named_as_such(lif):
@@ -357,7 +357,7 @@ def test_a_synapses_bad_values_are_refused_when_connecting(lif, kwargs, error, t
     with pytest.raises(error, match=text) as info:
         net.connect("a", "b", eqsnn.compile(SCALED), **kwargs)
     assert "c0__" not in str(info.value)
-    assert net.connections == {} and net.populations["b"].incoming == []
+    assert net.connections == {} and net.populations["b"].incoming == ()
     net.connect("a", "b", eqsnn.compile(SCALED), synapse_params={"gain": [1.0, 2.0]})
     net.run(2)
 

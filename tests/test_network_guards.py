@@ -51,6 +51,14 @@ def test_populations_and_connections_cannot_be_changed_behind_the_networks_back(
     for attribute in ("populations", "connections"):
         with pytest.raises(AttributeError):
             setattr(net, attribute, {})
+    # a population's incoming connections too (a list: clear() left b's composed model
+    # without its synapse, append() a connection the network never made)
+    b = net.populations["b"]
+    assert b.incoming == (net.connections["ab"],)
+    with pytest.raises(AttributeError):
+        b.incoming.clear()
+    with pytest.raises(AttributeError):
+        b.incoming = []
     # every documented use still works
     assert list(net.populations) == ["a", "b"] and list(net.connections) == ["ab"]
     assert len(net.populations) == 2 and "a" in net.populations and "ab" in net.connections
@@ -239,7 +247,7 @@ def test_what_a_network_on_pygenn_cannot_build_is_refused_when_added(lif):
         with pytest.raises(BackendError, match=text) as info:
             net.connect("a", "b", **kwargs)
         assert "numpy" in info.value.hint
-        assert net.connections == {} and net.populations["b"].incoming == []
+        assert net.connections == {} and net.populations["b"].incoming == ()
     for model, text in [(PoissonInput(), "population 'p': PoissonInput takes a data input"),
                         (LeakyIntegrate(tau_mem=10.0, readout="avg_var"),
                          r"population 'p': LeakyIntegrate reads run-time params \['run_steps'\]")]:

@@ -251,7 +251,7 @@ class Network(WindowedRun):
             from ..backends.pygenn_network_parts import refuse_connection
             refuse_connection(conn)
         self._connections[name] = conn
-        target.incoming.append(conn)
+        target._incoming.append(conn)
         return conn
 
     def _population(self, pop) -> Population:

@@ -39,12 +39,17 @@ class Population:
         self._spike_source = spikes  # (step, neuron) arrays, sorted, for a spike source
         self._values: tuple[dict, dict] = ({}, {})  # params and init as checked (values.py)
         self._model = model
-        self.incoming: list[Connection] = []
+        self._incoming: list[Connection] = []  # Network.connect appends
         self._sim: Simulator | None = None
         if spikes is None:
             self.ir, self._build = _resolve(model, n, network)
         else:
             self.ir, self._build = None, None
+
+    @property
+    def incoming(self) -> tuple[Connection, ...]:
+        """The connections into this population, in the order made (read only)."""
+        return tuple(self._incoming)
 
     @property
     def is_source(self) -> bool:
