@@ -344,3 +344,33 @@ def test_the_other_failures_are_counted_as_populations_and_plastic_connections()
         with pytest.raises(NumericalError) as caught:
             raise_earliest(reports)
         assert str(caught.value).startswith(first) and caught.value.hint == note
+
+
+def test_a_synapse_model_genn_cannot_print_is_refused_when_connecting(lif):
+    """The GeNN models are printed without PyGeNN, so what they cannot print (a synapse
+    model integrated with substeps, one that takes a name the weight-update model keeps,
+    one that draws random numbers) is refused when connecting, not at the first run."""
+    from eqsnn.errors import BackendError
+    from eqsnn.network import StdpAdditive
+    clash = eqsnn.compile("synapse S\n    state wu_w = 0.0\n    on_spike: wu_w += w\n"
+                          "    output: wu_w\n    after: wu_w = 0.0\n")
+    noisy = eqsnn.compile("synapse N\n    state g = 0.0\n    on_spike: g += w\n"
+                          "    output: g\n    after: g = 0.5 * g + 0.01 * rand_normal()\n")
+    substeps = eqsnn.compile("synapse R\n    state g = 0.0\n    dg/dt = -g * g\n"
+                             "    method: adaptive\n    on_spike: g += w\n    output: g\n")
+    net = Network(backend="pygenn")
+    net.add_population("a", lif, 2)
+    net.add_population("b", lif, 2)
+    for synapse, kwargs, text in [
+        (clash, {"weight_update": StdpAdditive()},
+         "connection 'c0': synapse model S uses the name 'wu_w', which the pygenn backend "
+         "keeps for the weight-update model"),
+        (noisy, {}, "synapse model N draws random numbers"),
+        (substeps, {}, "synapse model R is integrated with substeps")]:
+        with pytest.raises(BackendError, match=text):
+            net.connect("a", "b", synapse, **kwargs)
+        assert net.connections == {} and net.populations["b"].incoming == ()
+    numpy = Network(backend="numpy")  # numpy runs them
+    numpy.add_population("a", lif, 2)
+    for synapse in (clash, noisy, substeps):
+        numpy.connect("a", "a", synapse)

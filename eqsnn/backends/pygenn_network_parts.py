@@ -25,7 +25,7 @@ from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
            "genn_model_classes", "network_report", "population_part", "population_report",
-           "refuse_connection", "refuse_population"]
+           "refuse_connection", "refuse_population", "refuse_unprintable"]
 
 
 class _Part:
@@ -105,6 +105,23 @@ def refuse_connection(conn) -> None:
     if conn._plastic is not None:
         from .pygenn_plastic import check_delays
         check_delays(conn)
+
+
+def refuse_unprintable(conn) -> None:
+    """Raise where the GeNN models of connection ``conn`` cannot be printed (its synapse
+    model integrated with substeps or drawing random numbers, names that clash with the
+    weight-update model's, ...): printing needs no PyGeNN, so a network on pygenn does it
+    when connecting."""
+    net = conn.network
+    model = conn.synapse_model
+    if net.check:
+        model = with_checks(model, net.precision, defer=False)
+    ps = postsynaptic_spec(model, net.precision, wide_math=not net.fast_math)
+    if conn._plastic is not None:
+        from ..printing.genn_plasticity import plastic_parts
+        from .pygenn_plastic import check_names
+        check_names(conn, ps.names, plastic_parts(conn._plastic.model, net.precision,
+                                                  wide_math=not net.fast_math))
 
 
 def connection_part(genn, conn):

@@ -247,9 +247,10 @@ class Network(WindowedRun):
         if weight_update is not None:
             from .plasticity import attach
             attach(conn, weight_update, weight_update_params, weight_update_init)
-        if self.backend == "pygenn":
-            from ..backends.pygenn_network_parts import refuse_connection
+        if self.backend == "pygenn":  # what GeNN cannot build, refused before it is stored
+            from ..backends.pygenn_network_parts import refuse_connection, refuse_unprintable
             refuse_connection(conn)
+            refuse_unprintable(conn)
         self._connections[name] = conn
         target._incoming.append(conn)
         return conn
