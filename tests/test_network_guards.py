@@ -374,3 +374,13 @@ def test_a_synapse_model_genn_cannot_print_is_refused_when_connecting(lif):
     numpy.add_population("a", lif, 2)
     for synapse in (clash, noisy, substeps):
         numpy.connect("a", "a", synapse)
+
+
+def test_a_rule_whose_w_min_is_above_its_w_max_is_refused(lif):
+    """StdpAdditive(w_min=1, w_max=0) took any weight as "outside" one bound or the other,
+    and its clip(w, 1, 0) gives 0 for every w: refused when connecting, naming both."""
+    from eqsnn.network import StdpAdditive
+    with pytest.raises(ParameterError, match=r"connection 'ab': StdpAdditive's w_min = 1.0 is "
+                       r"above its w_max = 0.5") as info:
+        _plastic_pair(lif, StdpAdditive(w_min=1.0, w_max=0.5), weight=0.75)
+    assert "w_min <= w_max" in info.value.hint

@@ -97,6 +97,11 @@ def within_bounds(plastic, weights: np.ndarray) -> np.ndarray:
     library's do): a hard-bound rule clips w only when it updates that synapse, so until
     then the synapse would deliver it as given, and a soft-bound rule's updates change
     sign beyond a bound."""
+    consts = plastic.consts
+    if "w_min" in consts and "w_max" in consts and consts["w_min"] > consts["w_max"]:
+        raise ParameterError(f"connection {plastic.conn.name!r}: {plastic.model.name}'s "
+                             f"w_min = {consts['w_min']} is above its w_max = "
+                             f"{consts['w_max']}", hint="give w_min <= w_max")
     for bound, beyond, word, sign in (("w_min", np.less, "below", -1.0),
                                       ("w_max", np.greater, "above", 1.0)):
         if bound not in plastic.consts:
