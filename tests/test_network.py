@@ -295,7 +295,7 @@ def test_bad_connections_are_rejected_and_nothing_is_added(lif, kwargs, error, t
     with pytest.raises(error, match=text):
         net.connect("a", "b", Exponential(), **kwargs)
     assert net.connections == {}
-    assert net.populations["b"].incoming == []
+    assert net.populations["b"].incoming == ()
 
 
 def test_bad_run_arguments_change_nothing(lif):

@@ -101,12 +101,17 @@ def _in_flight(lif, backend, delay):
     return net, conn
 
 
-def test_a_spike_in_flight_delivers_the_weight_it_finds_at_arrival_on_numpy(lif):
-    """Weights set between runs while a spike is in flight: on numpy the spike delivers
-    the new weight when it arrives (as in Brian2): V = w_new e^{-(k - k_a)/10}."""
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_a_spike_in_flight_delivers_the_weight_it_finds_at_arrival(lif, backend):
+    """Weights set between runs while a spike is in flight: the spike delivers the new
+    weight when it arrives (as in Brian2): V = w_new e^{-(k - k_a)/10}.  The fused run on
+    c adds a spike's weight into its ring when it is sent, and refused such a run; it now
+    sums the spikes in flight again with the new weights (from the spikes of the last
+    d_max steps it keeps) before the run."""
     for delay in (5, np.array([5, 6])):
-        net, conn = _in_flight(lif, "numpy", delay)
+        net, conn = _in_flight(lif, backend, delay)
         net.run(10)  # the spike of step 8 arrives at 13 (and 14)
+        assert net.unfused_reason is None or backend == "numpy"
         conn.weights = [2.0, 3.0]
         res = net.run(10, record={"b": ["V"]})
         V = res["b"].vars["V"][:, 0, :]
@@ -117,33 +122,70 @@ def test_a_spike_in_flight_delivers_the_weight_it_finds_at_arrival_on_numpy(lif)
             np.testing.assert_allclose(V[:, i], expected, rtol=1e-13)
 
 
+def _busy(lif, backend, precision):
+    """Two populations driving each other with per-synapse delays of 1 to 7 steps, in two
+    lanes, and a spike source with one delay: many spikes in flight at any step."""
+    rng = np.random.default_rng(3)
+    net = Network(dt=1.0, precision=precision, backend=backend, batch_size=2)
+    flat = rng.choice(60 * 4, 40, replace=False)
+    net.add_spike_source("s", 4, steps=flat // 4, neurons=flat % 4)
+    net.add_population("a", lif, 5)
+    net.add_population("b", lif, 6)
+    net.connect("s", "a", Delta(), weight=rng.uniform(0.2, 0.9, (4, 5)), delay=3, name="sa")
+    net.connect("a", "b", Exponential(2.0), weight=rng.uniform(0.1, 0.6, (5, 6)),
+                delay=rng.integers(1, 8, 30), name="ab")
+    net.connect("b", "a", Delta(), weight=rng.uniform(-0.3, 0.3, (6, 5)),
+                delay=rng.integers(2, 6, 30), name="ba")
+    return net
+
+
 @pytest.mark.c
-@pytest.mark.parametrize("delay", [5, np.array([5, 6])], ids=["one", "per-synapse"])
-def test_c_refuses_new_weights_with_spikes_in_flight(lif, delay):
-    """The fused run adds a spike's weight into its ring when the spike is sent, so new
-    weights cannot reach a spike in flight: the run is refused (nothing changes) rather
-    than silently differing from numpy; after reset, or once the spikes arrived, the new
-    weights run."""
-    net, conn = _in_flight(lif, "c", delay)
-    net.run(10)
-    assert net.unfused_reason is None
-    state = net.state["b"]["V"].copy()
-    conn.weights = [2.0, 3.0]
-    with pytest.raises(ParameterError, match=r"connection 'c0': its weights were set while "
-                       r"spikes sent with the old weights are still in flight") as info:
-        net.run(10)
-    assert "net.reset()" in info.value.hint
-    assert net.step == 10
-    np.testing.assert_array_equal(net.state["b"]["V"], state)
-    net.reset()
-    oracle, oracle_conn = _in_flight(lif, "numpy", delay)
-    oracle_conn.weights = [2.0, 3.0]
-    np.testing.assert_array_equal(net.run(30, record={"b": ["V"]})["b"].vars["V"],
-                                  oracle.run(30, record={"b": ["V"]})["b"].vars["V"])
-    conn.weights = [0.5, 0.25]  # every spike has arrived: nothing in flight
-    oracle_conn.weights = [0.5, 0.25]
-    np.testing.assert_array_equal(net.run(5, record={"b": ["V"]})["b"].vars["V"],
-                                  oracle.run(5, record={"b": ["V"]})["b"].vars["V"])
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_c_uses_the_weights_set_with_spikes_in_flight_as_numpy(lif, precision):
+    """Weights set between runs of 1 to 9 steps, with spikes in flight on every connection:
+    c gives numpy's states and spikes bit for bit (numpy delivers the weight a spike finds at
+    arrival), with a reset and an interrupted run in between."""
+    rng = np.random.default_rng(5)
+    nets = {b: _busy(lif, b, precision) for b in ("numpy", "c")}
+    inputs = {"a": {"Isyn": 0.15}, "b": {"Isyn": 0.1}}
+    record = {"a": ["V", "spikes"], "b": ["V", "spikes"], "ab": ["g"]}
+    spikes = 0
+    for k, steps in enumerate([7, 1, 4, 9, 2, 5, 3, 8, 6]):
+        if k == 5:
+            for net in nets.values():
+                net.reset()
+        changed = {name: rng.uniform(-0.5, 1.0, nets["numpy"].connections[name].n_synapses)
+                   for name in ("sa", "ab", "ba") if rng.random() < 0.7}
+        out = {}
+        for backend, net in nets.items():
+            for name, value in changed.items():
+                net.connections[name].weights = value
+            out[backend] = net.run(steps, inputs=inputs, record=record)
+        assert nets["c"].unfused_reason is None
+        for pop in ("a", "b"):
+            np.testing.assert_array_equal(out["c"][pop].vars["V"], out["numpy"][pop].vars["V"])
+            np.testing.assert_array_equal(out["c"][pop].spikes.step,
+                                          out["numpy"][pop].spikes.step)
+            spikes += len(out["numpy"][pop].spikes)
+        np.testing.assert_array_equal(out["c"]["ab"].vars["g"], out["numpy"]["ab"].vars["g"])
+    assert spikes > 40
+
+
+@pytest.mark.c
+def test_an_interrupted_run_after_new_weights_is_rolled_back_on_c(lif, monkeypatch):
+    """The spikes in flight summed again with the new weights, and the spikes the run
+    keeps, are put back with the rest when the run does not finish."""
+    net, oracle = _busy(lif, "c", "float64"), _busy(lif, "numpy", "float64")
+    for n in (net, oracle):
+        n.run(12, inputs={"a": {"Isyn": 0.15}})
+        n.connections["ab"].weights = np.linspace(0.1, 0.9, n.connections["ab"].n_synapses)
+    monkeypatch.setattr(net._fused, "run_fn", _Interrupt(net._fused.run_fn, 1))
+    with pytest.raises(KeyboardInterrupt):
+        net.run(5, inputs={"a": {"Isyn": 0.15}})
+    monkeypatch.undo()
+    got, expected = (n.run(20, inputs={"a": {"Isyn": 0.15}}, record={"b": ["V"]})
+                     for n in (net, oracle))
+    np.testing.assert_array_equal(got["b"].vars["V"], expected["b"].vars["V"])
 
 
 @pytest.mark.c
@@ -170,7 +212,7 @@ def test_delays_longer_than_anything_sensible(lif, backend):
         other.add_population("b", lif, 3)
         with pytest.raises(ParameterError, match=text):
             other.connect("a", "b", Delta(), delay=delay)
-        assert other.connections == {} and other.populations["b"].incoming == []
+        assert other.connections == {} and other.populations["b"].incoming == ()
 
 
 def test_a_population_of_another_network_is_named_as_such(lif):
@@ -315,7 +357,7 @@ def test_a_synapses_bad_values_are_refused_when_connecting(lif, kwargs, error, t
     with pytest.raises(error, match=text) as info:
         net.connect("a", "b", eqsnn.compile(SCALED), **kwargs)
     assert "c0__" not in str(info.value)
-    assert net.connections == {} and net.populations["b"].incoming == []
+    assert net.connections == {} and net.populations["b"].incoming == ()
     net.connect("a", "b", eqsnn.compile(SCALED), synapse_params={"gain": [1.0, 2.0]})
     net.run(2)
 

@@ -306,15 +306,14 @@ def test_what_genn_cannot_build_is_refused_clearly(pygenn, lif):
     net = Network(backend="pygenn")
     net.add_population("a", lif, 3)
     net.add_population("b", lif, 3)
-    net.connect("a", "b", Delta(), connectivity=FromList([], []))
-    with pytest.raises(BackendError, match="has no synapses"):
-        net.run(5)
+    with pytest.raises(BackendError, match="has no synapses"):  # when connecting
+        net.connect("a", "b", Delta(), connectivity=FromList([], []))
     from eqsnn.neurons import PoissonInput
 
     net = Network(backend="pygenn")
-    net.add_population("src", PoissonInput(), 3)
-    with pytest.raises(EqsnnError, match="data input"):
-        net.run(5)
+    with pytest.raises(EqsnnError, match="data input"):  # when added
+        net.add_population("src", PoissonInput(), 3)
+    assert net.populations == {}
 
 
 @pygenn_only
@@ -334,10 +333,9 @@ def test_set_state_between_runs_and_per_neuron_synapse_params(pygenn, lif):
     net = Network(backend="pygenn")
     net.add_population("a", lif, 4)
     net.add_population("b", lif, 4)
-    net.connect("a", "b", syn, synapse_params={"k": np.arange(4.0)})
     with pytest.raises(BackendError, match="synapse params per target neuron do not run on "
-                       "pygenn"):
-        net.run(3)
+                       "pygenn"):  # when connecting
+        net.connect("a", "b", syn, synapse_params={"k": np.arange(4.0)})
 
 
 @pygenn_only
@@ -345,14 +343,15 @@ def test_a_plastic_connection_with_a_longer_delay_is_refused_before_genn_builds(
     net = Network(backend="pygenn")
     net.add_population("a", lif, 3)
     net.add_population("b", lif, 3)
-    net.connect("a", "b", Delta(), delay=[1, 1, 1, 3, 3, 3, 2, 2, 2],
-                weight_update=StdpAdditive(tau_plus=20.0, tau_minus=20.0, a_plus=0.01,
-                                           a_minus=0.0105))
     with pytest.raises(BackendError, match="plastic connection 'c0' \\(StdpAdditive\\) has "
                        "delays of 1 to 3 steps; on pygenn a plastic connection needs a delay "
-                       "of 1 step"):
-        net.run(3)
-    assert net.step == 0
+                       "of 1 step"):  # when connecting, before anything is built
+        net.connect("a", "b", Delta(), delay=[1, 1, 1, 3, 3, 3, 2, 2, 2],
+                    weight_update=StdpAdditive(tau_plus=20.0, tau_minus=20.0, a_plus=0.01,
+                                               a_minus=0.0105))
+    assert net.connections == {}
+    net.run(3)
+    assert net.step == 3
 
 
 @pygenn_only

@@ -265,9 +265,8 @@ def test_a_delayed_plastic_connection_is_refused_on_genn(pygenn):
     net = Network(backend="pygenn")
     net.add_population("a", LIF, 3)
     net.add_population("b", LIF, 3)
-    net.connect("a", "b", Delta(), delay=2, weight_update=StdpAdditive())
-    with pytest.raises(BackendError, match="needs a delay of 1 step"):
-        net.run(3)
+    with pytest.raises(BackendError, match="needs a delay of 1 step"):  # when connecting
+        net.connect("a", "b", Delta(), delay=2, weight_update=StdpAdditive())
 
 
 @pygenn_only
@@ -347,10 +346,9 @@ def test_a_synapse_model_that_takes_a_weight_update_name_is_refused(pygenn):
     net = Network(backend="pygenn")
     net.add_population("a", LIF, 2)
     net.add_population("b", LIF, 2)
-    net.connect("a", "b", syn, weight_update=StdpAdditive())
     with pytest.raises(BackendError, match="synapse model S uses the name 'wu_w', which the "
-                       "pygenn backend keeps for the weight-update model"):
-        net.run(2)
+                       "pygenn backend keeps for the weight-update model"):  # when connecting
+        net.connect("a", "b", syn, weight_update=StdpAdditive())
 
 
 @pygenn_only

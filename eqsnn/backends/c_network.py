@@ -21,7 +21,11 @@ of a Simulator's run.  At network step k the driver:
 Every slot is so summed from 0 in (emission step, pre, row) order, the
 network's order, in the model precision: the spikes are those of the
 windowed run bit for bit.  The ring of a connection has ``d_max + 1`` slots
-and lives between runs (spikes in flight), zeroed by ``reset``.
+and lives between runs (spikes in flight), zeroed by ``reset``.  A population
+that is the source of a connection also keeps its spikes of the last ``d_max``
+steps (one row of bits per step, ``history``), from which the host sums the
+spikes in flight again where weights were set between runs
+(:meth:`eqsnn.network.fused.FusedRun.resum`).
 
 Threads: a population's step runs on the threads of its ``eqsnn_run`` (OpenMP
 over its tiles) when the population is large enough
@@ -57,7 +61,7 @@ class NetPop(ctypes.Structure):
                 ("recorders", _POINTER), ("record_step_bytes", _POINTER),
                 ("spikes_out", _POINTER), ("scratch", _POINTER), ("words", _LONG),
                 ("src_steps", _POINTER), ("src_ids", _POINTER), ("src_count", _LONG),
-                ("src_pos", _LONG)]
+                ("src_pos", _LONG), ("history", _POINTER), ("history_slots", _LONG)]
 
 
 class NetConn(ctypes.Structure):
@@ -94,7 +98,19 @@ typedef struct {
     long long words;
     const long long *src_steps, *src_ids;  /* a spike source's spikes, sorted by step */
     long long src_count, src_pos;
+    unsigned int *history;            /* (history_slots, batch, words): the spikes of the
+                                       * last steps, slot step % history_slots, or NULL */
+    long long history_slots;
 } eqsnn_net_pop;
+
+/* keep the step's spikes of a population that is the source of a connection: the host
+ * sums its spikes in flight again where weights are set between runs */
+static void eqsnn_net_keep(const eqsnn_net_pop *q, long long step, long long batch)
+{
+    if (q->history)
+        memcpy(q->history + (step % q->history_slots) * batch * q->words, q->scratch,
+               (size_t)(batch * q->words) * sizeof(unsigned int));
+}
 
 typedef struct {
     long long source, n_post;
@@ -153,6 +169,7 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
                 if (q->spikes_out)
                     memcpy(q->spikes_out + i * batch * q->words, row,
                            (size_t)(batch * q->words) * sizeof(unsigned int));
+                eqsnn_net_keep(q, step, batch);
                 continue;
             }
             for (k = 0; k < q->n_inputs; ++k) {
@@ -178,6 +195,7 @@ EQSNN_EXPORT int eqsnn_network_run(eqsnn_net_pop *pops, long long n_pops,
             if (q->spikes_out)
                 memcpy(q->spikes_out + i * batch * q->words, row,
                        (size_t)(batch * q->words) * sizeof(unsigned int));
+            eqsnn_net_keep(q, step, batch);
             for (k = 0; k < q->n_inputs; ++k)
                 if (q->input_conn[k] >= 0)  /* read: the slot is free for step + slots */
                     eqsnn_net_clear(conns + q->input_conn[k],

@@ -272,13 +272,12 @@ class GeNNNetwork:
         self.genn.unload()
         self._load()
 
-    def report(self, result):
-        """Raise the earliest failure of the numerical check of the populations and of the
-        synapse states of their incoming connections in the run that gave ``result``, naming
-        its population (every record is cleared first), after warning where the adaptive
-        integrator reached its bound or a threshold was crossed twice in a step (a warning
-        raised as an error loses to the failure); the network stays advanced."""
-        network_report(self, result)
+    def report(self, result, others=()):
+        """Raise the earliest failure of the numerical check of the populations (with the
+        synapses into them) in the run that gave ``result``, or of the ``others`` reports
+        (the plastic connections'), naming its population, every record cleared, after the
+        adaptive integrator's warnings (see network_report); the network stays advanced."""
+        network_report(self, result, others)
 
     def changed_in_flight(self) -> list:
         """The connections with per-synapse delays whose weights were set since the last run

@@ -15,6 +15,7 @@ from ..runtime import host
 from ..runtime.checks import (
     CHECK_STEP,
     checked_states,
+    other_neurons,
     raise_earliest,
     raise_first_failure,
     with_checks,
@@ -23,7 +24,8 @@ from ..runtime.reports import adaptive_records, point_to_the_bound, warn_then_ra
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
-           "genn_model_classes", "network_report", "population_part"]
+           "genn_model_classes", "network_report", "population_part", "population_report",
+           "refuse_connection", "refuse_population", "refuse_unprintable"]
 
 
 class _Part:
@@ -44,15 +46,8 @@ def population_part(genn, pop, index):
                      end=bounds[1:].astype(np.int32))
     net = genn.net
     build = pop._build
-    if build is not None and build.input_name is not None:
-        raise BackendError(f"population {pop.name!r}: {pop.ir.name} takes a data input, "
-                           "which networks on pygenn do not feed",
-                           hint="give spike trains with Network.add_spike_source")
-    if pop.ir.runtime_params:
-        raise BackendError(f"population {pop.name!r}: {pop.ir.name} reads run-time params "
-                           f"{sorted(pop.ir.runtime_params)}, which networks on pygenn "
-                           "do not set")
-    params, init = dict(pop.params), dict(pop.init)
+    refuse_population(pop)
+    params, init = dict(pop._values[0]), dict(pop._values[1])  # checked when it was added
     if build is not None:
         seed = int(np.random.SeedSequence([net.seed & 0xFFFFFFFF, net.seed >> 32, 0, index])
                    .generate_state(1, np.uint64)[0])
@@ -77,13 +72,61 @@ def population_part(genn, pop, index):
     return _Part(source=False, model=model, values=values, arrays=arrays, init=initial,
                  spec=spec, names=spec.code.names, user_inputs=[i for i in pop.ir.inputs])
 
-def connection_part(genn, conn):
-    """What the host computes for connection ``conn`` (its models, values, delays)."""
+def refuse_population(pop) -> None:
+    """Raise where a network on pygenn cannot run population ``pop``; called when it is
+    added to a network on pygenn (the backend is known then), so nothing is half-built,
+    and again when the network is built.  Needs no PyGeNN."""
+    build = pop._build
+    if build is not None and build.input_name is not None:
+        raise BackendError(f"population {pop.name!r}: {pop.ir.name} takes a data input, "
+                           "which networks on pygenn do not feed",
+                           hint="give spike trains with Network.add_spike_source, or run the "
+                           "network on numpy or c")
+    if pop.ir.runtime_params:
+        raise BackendError(f"population {pop.name!r}: {pop.ir.name} reads run-time params "
+                           f"{sorted(pop.ir.runtime_params)}, which networks on pygenn "
+                           "do not set", hint="use a model without them (a readout other "
+                           "than avg_var, avg_var_exp_weight), or run the network on numpy "
+                           "or c")
+
+
+def refuse_connection(conn) -> None:
+    """Raise where a network on pygenn cannot run connection ``conn`` (made, not yet part
+    of the network); called when connecting on pygenn and again at build."""
     if conn.n_synapses == 0:
         raise BackendError(f"connection {conn.name!r} has no synapses, and GeNN builds no "
                            "synapse group without any",
                            hint="leave the connection out, or run the network on numpy "
                            "or c")
+    if any(np.ndim(getattr(value, "value", value)) for value in conn._values[0].values()):
+        raise BackendError(f"connection {conn.name!r}: synapse params per target neuron "
+                           "do not run on pygenn", hint="give one value per param, or run "
+                           "the network on numpy or c")
+    if conn._plastic is not None:
+        from .pygenn_plastic import check_delays
+        check_delays(conn)
+
+
+def refuse_unprintable(conn) -> None:
+    """Raise where the GeNN models of connection ``conn`` cannot be printed (its synapse
+    model integrated with substeps or drawing random numbers, names that clash with the
+    weight-update model's, ...): printing needs no PyGeNN, so a network on pygenn does it
+    when connecting."""
+    net = conn.network
+    model = conn.synapse_model
+    if net.check:
+        model = with_checks(model, net.precision, defer=False)
+    ps = postsynaptic_spec(model, net.precision, wide_math=not net.fast_math)
+    if conn._plastic is not None:
+        from ..printing.genn_plasticity import plastic_parts
+        from .pygenn_plastic import check_names
+        check_names(conn, ps.names, plastic_parts(conn._plastic.model, net.precision,
+                                                  wide_math=not net.fast_math))
+
+
+def connection_part(genn, conn):
+    """What the host computes for connection ``conn`` (its models, values, delays)."""
+    refuse_connection(conn)
     plastic = getattr(conn, "_plastic", None)
     hetero = conn._delays.ndim == 1 and conn._delay_range[0] != conn._delay_range[1]
     if plastic is not None:  # its GeNN model is printed when the network is built
@@ -99,12 +142,9 @@ def connection_part(genn, conn):
         model = with_checks(model, genn.precision, defer=False)
     ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
     n_target = conn.target.n
-    values = prepare_params(model, conn.synapse_params, (n_target,), genn.precision)
-    if any(np.ndim(v) for v in values.values()):
-        raise BackendError(f"connection {conn.name!r}: synapse params per target neuron "
-                           "do not run on pygenn", hint="give one value per param")
+    values = prepare_params(model, conn._values[0], (n_target,), genn.precision)
     precompute = host.evaluate_precompute(model, values, genn.dt)
-    initial = initial_states(model, values, precompute, conn.synapse_init, genn.batch,
+    initial = initial_states(model, values, precompute, conn._values[1], genn.batch,
                              (n_target,), genn.dt, genn.precision)
     values.update(precompute)
     return _Part(wu=wu, ps=ps, model=model, values=values, init=initial, hetero=hetero,
@@ -129,21 +169,55 @@ def connection_report(genn, cname, result):
         named, genn.dt, (conn.target.n,), result)
 
 
-def network_report(genn, result):
+def population_report(genn, pname, result):
+    """Raise the earliest failure of population ``pname`` in the run that gave ``result``:
+    of its neurons' states and of the synapse states of every connection into it, each
+    checked in its own GeNN group, counting every neuron where any of them failed (as the
+    one composed model of a population on numpy or c does); every record is cleared."""
+    part, pop = genn.pops[pname], genn.net.populations[pname]
+    checks = []  # (the record of failed steps, the report that raises its failure)
+    if CHECK_STEP in part.names:
+        checks.append((genn.read_state(pname, CHECK_STEP), lambda: raise_first_failure(
+            lambda name: genn.read_state(pname, name),
+            lambda name, value: genn.write_state(pname, name, value),
+            part.model, genn.dt, (pop.n,), result)))
+    for conn in pop.incoming:
+        if CHECK_STEP in genn.conns[conn.name].ps.names:
+            checks.append((genn.read_state(pname, f"{conn.name}__{CHECK_STEP}"),
+                           lambda c=conn.name: connection_report(genn, c, result)))
+    errors = []
+    for order, (_, report) in enumerate(checks):
+        try:
+            report()
+        except NumericalError as error:
+            errors.append(((error.step, error.lane, error.neuron, order), error))
+    if errors:
+        failed = np.logical_or.reduce([steps >= 0 for steps, _ in checks])
+        error = min(errors, key=lambda item: item[0])[1]
+        raise recount(error, int(np.count_nonzero(failed)), failed.shape[0])
+
+
+def recount(error: NumericalError, count: int, lanes: int) -> NumericalError:
+    """``error`` counting ``count`` failed neurons (its message's end too): a population
+    checked in parts (its neurons and each incoming connection's synapse states apart)
+    counts every neuron where any part failed, as its one composed model does on numpy
+    and c."""
+    old = other_neurons(error.count, lanes)
+    message = error.message[:len(error.message) - len(old)] if old else error.message
+    error.message = message + other_neurons(count, lanes)
+    error.args, error.count = (error.message,), count
+    return error
+
+
+def network_report(genn, result, others=()):
     """What :meth:`~eqsnn.backends.pygenn_network.GeNNNetwork.report` does: the numerical
-    check of every population and connection (:func:`connection_report`), the earliest
-    failure raised, after the adaptive integrator's warnings (:func:`adaptive_messages`)."""
-    (messages, bound), reports = adaptive_messages(genn), []
-    for pname, part in genn.pops.items():
-        if part.source:
-            continue
-        if CHECK_STEP in part.names:
-            reports.append((pname, lambda p=pname, part=part: raise_first_failure(
-                lambda name: genn.read_state(p, name),
-                lambda name, value: genn.write_state(p, name, value),
-                part.model, genn.dt, (genn.net.populations[p].n,), result)))
-        reports += [(pname, lambda c=conn.name: connection_report(genn, c, result))
-                    for conn in genn.net.populations[pname].incoming]
+    check of every population with its incoming connections (:func:`population_report`)
+    and the ``others`` reports (the plastic connections'), the earliest failure raised,
+    after the adaptive integrator's warnings (:func:`adaptive_messages`)."""
+    (messages, bound) = adaptive_messages(genn)
+    reports = [(pname, lambda p=pname: population_report(genn, p, result))
+               for pname, part in genn.pops.items() if not part.source]
+    reports += list(others)
     try:
         raise_earliest(reports)
     except NumericalError as failure:

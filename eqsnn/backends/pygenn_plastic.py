@@ -20,8 +20,8 @@ from ..errors import BackendError
 from ..network.host_statements import run_statements
 from ..printing.genn_plasticity import FIRED, genn_name, mid_name, old_name, plastic_parts
 
-__all__ = ["check", "create", "finish", "initial", "model_kwargs", "params", "pull", "push",
-           "recorded", "start"]
+__all__ = ["check", "check_delays", "check_names", "create", "finish", "initial",
+           "model_kwargs", "params", "pull", "push", "recorded", "start"]
 
 
 def check(genn, conn) -> None:
@@ -31,6 +31,13 @@ def check(genn, conn) -> None:
         raise BackendError(f"{what} runs on GeNN's single-threaded CPU backend only; this "
                            f"GeNN uses {genn.backend!r}",
                            hint="run plastic networks on the numpy or c backend")
+    check_delays(conn)
+
+
+def check_delays(conn) -> None:
+    """Refuse a plastic connection with a delay other than 1 step (needs no PyGeNN: a
+    network on pygenn refuses it when connecting)."""
+    what = f"plastic connection {conn.name!r} ({conn._plastic.model.name})"
     lo, hi = conn._delay_range
     if (lo, hi) != (1, 1):
         raise BackendError(
@@ -40,6 +47,18 @@ def check(genn, conn) -> None:
             "dendritic delays, where eqsnn updates pre traces and runs on_pre at arrival",
             hint="use delay=1 for plastic connections on pygenn, or run the network on "
             "numpy or c")
+
+
+def check_names(conn, ps_names: dict, parts: dict) -> None:
+    """Refuse a synapse model whose GeNN names (``ps_names``) take a name of the printed
+    weight-update model (``parts``, from ``plastic_parts``)."""
+    clash = sorted(set(ps_names.values()) & {
+        n for group in ("params", "vars", "pre_vars", "post_vars") for n, _ in parts[group]})
+    if clash:
+        raise BackendError(f"connection {conn.name!r}: synapse model "
+                           f"{conn.synapse_model.name} uses the name {clash[0]!r}, which the "
+                           "pygenn backend keeps for the weight-update model",
+                           hint="rename it")
 
 
 def params(plastic) -> dict:
@@ -177,13 +196,7 @@ def create(genn, cname, part, ps_kwargs, derived):
     net = genn.net
     conn = net.connections[cname]
     wu_kwargs = model_kwargs(part, genn.precision, not net.fast_math, VarAccess)
-    clash = sorted(set(part.ps.names.values()) & {
-        n for group in ("params", "vars", "pre_vars", "post_vars")
-        for n, _ in part.wu_parts[group]})
-    if clash:
-        raise BackendError(f"connection {cname!r}: synapse model {conn.synapse_model.name} "
-                           f"uses the name {clash[0]!r}, which the pygenn backend keeps for "
-                           "the weight-update model", hint="rename it")
+    check_names(conn, part.ps.names, part.wu_parts)
     part.wum = create_weight_update_model(f"eqsnn_wu_{cname}", **wu_kwargs)
     part.wu_values = params(part.plastic)
     return (cname, repr(ps_kwargs), derived, repr(wu_kwargs), repr(part.wu_values),

@@ -9,7 +9,8 @@ those of the windowed run (:mod:`eqsnn.network.running`) bit for bit.
 
 :func:`unfused_reason` says why a network cannot run fused; it then runs in
 windows.  :class:`FusedRun` holds the rings (the spikes in flight, which
-live between runs) and does the run.
+live between runs) and does the run; weights set between runs reach the
+spikes in flight, as on numpy (:meth:`FusedRun.resum`).
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def unfused_reason(network) -> str | None:
     ring = sum((network._d_max + 1) * (network.batch_size * conn.target.n
                                        * np.dtype(network.precision).itemsize
                                        + 8 * min(network.batch_size * conn.target.n,
-                                                 c_network.TOUCHED_CAPACITY) + 8)
-               for conn in network.connections.values())
+                                                 c_network.TOUCHED_CAPACITY) + 8
+                                       + network.batch_size * _words(conn.source.n) * 4)
+               for conn in network.connections.values())  # the rings and the spikes kept
     if ring > RING_MEMORY:
         return (f"the rings of spikes in flight for delays up to {network._d_max} steps "
                 f"would take {ring / 2**30:.1f} GiB")
@@ -69,8 +71,16 @@ def unfused_reason(network) -> str | None:
     return None
 
 
+def _words(n: int) -> int:
+    """32-bit words of a row of spike bits of ``n`` neurons (as the driver lays them out)."""
+    return SpikeBits.empty(1, 1, n, False).planes.shape[-1]
+
+
 class FusedRun:
-    """The fused run's state: a ring buffer of summed arrivals per connection."""
+    """The fused run's state: a ring buffer of summed arrivals per connection, and the
+    spikes of the last ``d_max`` steps of every population that is a connection's source
+    (``history``: a slot of bits per step), from which :meth:`resum` sums the spikes in
+    flight again with weights set between runs."""
 
     def __init__(self, network):
         self.network = network
@@ -87,18 +97,56 @@ class FusedRun:
                      for name, conn in network.connections.items()}
         # the weights the rings' spikes in flight were summed with (added when sent)
         self.weights = {name: conn._weights for name, conn in network.connections.items()}
+        sources = {conn.source.name for conn in network.connections.values()}
+        self.history = {name: np.zeros((max(network._d_max, 1), batch, _words(pop.n)),
+                                       np.uint32)
+                        for name, pop in network.populations.items() if name in sources}
 
-    def changed_in_flight(self) -> list:
-        """The connections whose weights were set since the last run while spikes sent
-        with the old ones are still in their ring (see rollback.weights_in_flight)."""
-        return [conn for name, conn in self.network.connections.items()
-                if self.n_touched[name].any()
-                and not np.array_equal(conn._weights, self.weights[name])]
+    def resum(self, step: int) -> None:
+        """Before a run from ``step``: where a connection's weights were set while spikes
+        sent with the old ones are in flight (in its ring), sum those spikes again with the
+        weights they find now, as a spike delivers the weight it finds when it arrives on
+        numpy (and in Brian2).  The spikes come from the history in (emission step, lane,
+        pre, row) order and are summed from 0 in the precision, the order in which the
+        driver adds them, so the slots are those the driver would have made with these
+        weights, bit for bit."""
+        for name, conn in self.network.connections.items():
+            if conn._weights is self.weights[name] or not self.n_touched[name].any() \
+                    or np.array_equal(conn._weights, self.weights[name]):
+                continue
+            ring, history = self.rings[name], self.history[conn.source.name]
+            d_max = conn._delay_range[1]
+            slot, lane, post, syn = [], [], [], []
+            for sent in range(max(0, step - d_max), step):
+                bits = np.unpackbits(history[sent % history.shape[0]].view(np.uint8),
+                                     axis=-1, bitorder="little")
+                lanes, pre = np.nonzero(bits)  # lanes apart, pre ascending
+                starts = conn._indptr[pre]
+                counts = conn._indptr[pre + 1] - starts
+                rows = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(
+                    int(counts.sum()))
+                arrive = sent + (np.full(rows.shape, int(conn._delays))
+                                 if conn._delays.ndim == 0 else conn._delays[rows])
+                keep = arrive >= step  # not read yet: in flight
+                slot.append(arrive[keep] % ring.shape[0])
+                lane.append(np.repeat(lanes, counts)[keep])
+                post.append(conn.post[rows[keep]])
+                syn.append(rows[keep])
+            flight = (step + np.arange(d_max)) % ring.shape[0]
+            ring[flight] = 0
+            if slot:
+                np.add.at(ring, (np.concatenate(slot), np.concatenate(lane),
+                                 np.concatenate(post)),
+                          np.asarray(conn._weights, ring.dtype)[np.concatenate(syn)])
+            self.n_touched[name][flight] = self.touched[name].shape[1] + 1  # zero them whole
+            self.weights[name] = conn._weights
 
     def clear(self) -> None:
         for name, ring in self.rings.items():
             ring.fill(0)
             self.n_touched[name].fill(0)
+        for bits in self.history.values():
+            bits.fill(0)
 
     def run(self, steps, first, plans, records):
         """Run ``steps`` steps from network step ``first``; returns ``(collected, spikes,
@@ -122,6 +170,9 @@ class FusedRun:
             misaligned = (-scratch.ctypes.data // 4) % 4 + 1  # words to 4 bytes past 16
             desc.words, desc.scratch = words, scratch.ctypes.data + 4 * misaligned
             desc.spikes_out = bits.planes.ctypes.data if bits is not None else None
+            if pname in self.history:
+                desc.history = self.history[pname].ctypes.data
+                desc.history_slots = self.history[pname].shape[0]
             if pop.is_source:
                 at, ids = pop._spike_source
                 desc.src_steps, desc.src_ids = at.ctypes.data, ids.ctypes.data
@@ -145,6 +196,7 @@ class FusedRun:
                 0 if per_synapse else int(conn._delays), ring.ctypes.data, ring.shape[0],
                 self.touched[name].ctypes.data, self.n_touched[name].ctypes.data,
                 self.touched[name].shape[1])
+        self.resum(first)
         t0 = time.perf_counter()
         if steps and self.run_fn(pops, len(names), conns, len(net.connections), steps, first,
                                  batch) != 0:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..errors import BackendError, ParameterError, ShapeError
+from ..errors import BackendError, ParameterError
 from ..runtime.checks import check_every_step
 from ..runtime.inputs import is_int, unknown_name
 from ..runtime.simulator import Simulator
@@ -38,7 +38,6 @@ from . import compose
 from .connectivity import Connectivity, Dense
 from .fused import FusedRun, unfused_reason
 from .parts import (
-    MAX_DELAY,
     NETWORK_BACKENDS,
     Connection,
     Population,
@@ -49,7 +48,8 @@ from .parts import (
 )
 from .rollback import NetworkSnapshot
 from .running import WindowedRun
-from .values import check_values, spike_times
+from .structure import ReadOnly, spike_trains
+from .values import check_values
 
 __all__ = ["Network"]
 
@@ -89,8 +89,10 @@ class Network(WindowedRun):
                 "GPU support for networks)")
         self.backend = backend
         self.fast_math = bool(fast_math)
-        self.populations: dict[str, Population] = {}
-        self.connections: dict[str, Connection] = {}
+        self._populations: dict[str, Population] = {}
+        self._connections: dict[str, Connection] = {}
+        self._views = (ReadOnly(self._populations, "populations"),
+                       ReadOnly(self._connections, "connections"))
         self._built = False
         self._step = 0
         self._history: dict[str, tuple] = {}
@@ -98,6 +100,16 @@ class Network(WindowedRun):
         self._fused = None  # a FusedRun where the whole network runs in C (fused.py)
         self.unfused_reason: str | None = None
         self._interrupted = False  # a pygenn run that did not finish (rollback.py)
+
+    @property
+    def populations(self) -> Mapping[str, Population]:
+        """Population name -> :class:`Population`, in the order added (read only)."""
+        return self._views[0]
+
+    @property
+    def connections(self) -> Mapping[str, Connection]:
+        """Connection name -> :class:`Connection`, in the order made (read only)."""
+        return self._views[1]
 
     # --- building ------------------------------------------------------------
     def _check_open(self):
@@ -125,15 +137,18 @@ class Network(WindowedRun):
         if not is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
         pop = Population(self, name, model, int(n), params, init)
-        check_values(f"population {name!r}", pop.ir, pop.params, pop.init, pop.n, self,
-                     pop._build)
+        pop._values = check_values(f"population {name!r}", pop.ir, pop.params, pop.init,
+                                   pop.n, self, pop._build)
         if pop.ir.arrays and pop._build is not None and pop._build.input_name is not None:
             raise ParameterError(
                 f"population {name!r}: {pop.ir.name} reads its spike times from a data input, "
                 "which a network does not cut into windows",
                 hint="give the spike trains with Network.add_spike_source(name, n, "
                 "times=..., neurons=...)")
-        self.populations[name] = pop
+        if self.backend == "pygenn":  # what GeNN cannot build, refused before it is added
+            from ..backends.pygenn_network_parts import refuse_population
+            refuse_population(pop)
+        self._populations[name] = pop
         return pop
 
     def add_spike_source(self, name, n, *, steps=None, neurons=None, times=None) -> Population:
@@ -145,47 +160,9 @@ class Network(WindowedRun):
         name = self._new_name(name, None)
         if not is_int(n) or n < 1:
             raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
-        if (steps is None) == (times is None) or neurons is None:
-            raise ParameterError(f"spike source {name!r}: give neurons and either steps or "
-                                 "times", hint="e.g. steps=[0, 5], neurons=[3, 3]")
-        ids = np.asarray(neurons)
-        if ids.size and ids.dtype.kind not in "iu":
-            raise ParameterError(f"spike source {name!r}: neurons must be integer neuron ids, "
-                                 f"not {ids.dtype}")
-        if times is not None:
-            t = spike_times(f"spike source {name!r}: times", times)
-            if not np.all(np.isfinite(t)) or (t < 0).any():
-                raise ParameterError(f"spike source {name!r}: times must be finite and >= 0")
-            if (t / self.dt >= MAX_DELAY).any():
-                raise ParameterError(f"spike source {name!r}: a time of {t.max()} ms is "
-                                     f"beyond {MAX_DELAY} steps of dt", hint="times are in ms")
-            at = np.ceil(t / self.dt - 1e-9).astype(np.int64)
-        else:
-            at = np.asarray(steps)
-            if at.size and at.dtype.kind not in "iu":
-                raise ParameterError(f"spike source {name!r}: steps must be integers")
-            if at.size and at.max() > MAX_DELAY:  # GeNN counts steps in 32 bits
-                raise ParameterError(f"spike source {name!r}: step {int(at.max())} is beyond "
-                                     f"{MAX_DELAY}", hint="steps count from the last reset")
-        if at.ndim != 1 or ids.ndim != 1 or at.shape != ids.shape:
-            raise ShapeError(f"spike source {name!r}: steps/times and neurons must be 1-D "
-                             f"of the same length, not {at.shape} and {ids.shape}")
-        if ids.size and (ids.min() < 0 or ids.max() >= n or at.min() < 0):
-            raise ParameterError(f"spike source {name!r}: a neuron id outside 0..{n - 1} or a "
-                                 "negative step")
-        order = np.lexsort((ids, at))
-        at, ids = at[order].astype(np.int64), ids[order].astype(np.int64)
-        twice = np.flatnonzero((np.diff(at) == 0) & (np.diff(ids) == 0)) if at.size > 1 else ()
-        if len(twice):
-            k = int(twice[0])
-            within = f" (times within one step of dt = {self.dt} ms)" if times is not None \
-                else ""
-            raise ParameterError(f"spike source {name!r}: neuron {int(ids[k])} spikes twice in "
-                                 f"one step, step {int(at[k])}{within}",
-                                 hint="a neuron spikes at most once per step: give it one "
-                                 "time per step, or a smaller dt")
+        at, ids = spike_trains(name, int(n), steps, neurons, times, self.dt)
         pop = Population(self, name, None, int(n), None, None, spikes=(at, ids))
-        self.populations[name] = pop
+        self._populations[name] = pop
         return pop
 
     def connect(self, source, target, synapse, *, connectivity=None, weight=1.0, delay=1,
@@ -228,8 +205,8 @@ class Network(WindowedRun):
                 hint="connect from a model without 'negative threshold:', or split the "
                 "signs into two populations (one per threshold) with weights w and -w")
         model, params, init = _synapse(name, synapse, synapse_params, synapse_init)
-        check_values(f"connection {name!r} (synapse {model.name})", model, params, init,
-                     target.n, self)
+        checked = check_values(f"connection {name!r} (synapse {model.name})", model, params,
+                               init, target.n, self)
         declared = {i.name: i for i in target.ir.inputs}
         if target_input not in declared:
             raise unknown_name("input", target_input, declared)
@@ -266,11 +243,16 @@ class Network(WindowedRun):
         delays = _delays(f"connection {name!r} delay", delay, shell, order, self.dt)
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
+        conn._values = checked
         if weight_update is not None:
             from .plasticity import attach
             attach(conn, weight_update, weight_update_params, weight_update_init)
-        self.connections[name] = conn
-        target.incoming.append(conn)
+        if self.backend == "pygenn":  # what GeNN cannot build, refused before it is stored
+            from ..backends.pygenn_network_parts import refuse_connection, refuse_unprintable
+            refuse_connection(conn)
+            refuse_unprintable(conn)
+        self._connections[name] = conn
+        target._incoming.append(conn)
         return conn
 
     def _population(self, pop) -> Population:
@@ -293,7 +275,7 @@ class Network(WindowedRun):
             seed = int(_key(self.seed, 0, index).generate_state(1, np.uint64)[0])
             incoming = tuple(compose.Incoming(c.name, c.synapse_model, c.target_input)
                              for c in pop.incoming)
-            params, init = dict(pop.params), dict(pop.init)
+            params, init = dict(pop._values[0]), dict(pop._values[1])
             if pop._build is not None and incoming:
                 # the standard-library neuron again, with the population's own seed
                 build = pop._model.build(shape=(pop.n,), batch_size=self.batch_size,
@@ -302,8 +284,8 @@ class Network(WindowedRun):
                 init = {**build.init, **init}
             for conn in pop.incoming:
                 pre = compose.prefix(conn.name)
-                params.update({pre + k: v for k, v in conn.synapse_params.items()})
-                init.update({pre + k: v for k, v in conn.synapse_init.items()})
+                params.update({pre + k: v for k, v in conn._values[0].items()})
+                init.update({pre + k: v for k, v in conn._values[1].items()})
             model = compose.compose(pop.ir, incoming) if incoming else (
                 pop._model if pop._build is not None else pop.ir)
             pop._sim = Simulator(model, pop.n, batch_size=self.batch_size, dt=self.dt,

@@ -37,13 +37,19 @@ class Population:
         self.params = _mapping(f"population {name!r} params", params)
         self.init = _mapping(f"population {name!r} init", init)
         self._spike_source = spikes  # (step, neuron) arrays, sorted, for a spike source
+        self._values: tuple[dict, dict] = ({}, {})  # params and init as checked (values.py)
         self._model = model
-        self.incoming: list[Connection] = []
+        self._incoming: list[Connection] = []  # Network.connect appends
         self._sim: Simulator | None = None
         if spikes is None:
             self.ir, self._build = _resolve(model, n, network)
         else:
             self.ir, self._build = None, None
+
+    @property
+    def incoming(self) -> tuple[Connection, ...]:
+        """The connections into this population, in the order made (read only)."""
+        return tuple(self._incoming)
 
     @property
     def is_source(self) -> bool:
@@ -79,6 +85,7 @@ class Connection:
         self.source, self.target = source, target
         self.synapse_model, self.synapse_params = synapse_model, synapse_params
         self.synapse_init = synapse_init
+        self._values: tuple[dict, dict] = ({}, {})  # as checked when connecting (values.py)
         self.target_input = target_input
         self.pre, self.post = pre, post
         self.pre.flags.writeable = False

@@ -36,6 +36,7 @@ from ..runtime import host, quantities
 from ..runtime.inputs import check_range
 from .host_statements import compile_statements as _compile
 from .host_statements import run_statements as _run
+from .values import within_bounds
 
 __all__ = ["Plastic", "weight_update_of"]
 
@@ -208,9 +209,9 @@ class Plastic:
 
     def start(self, weights: np.ndarray) -> None:
         """Fresh traces and states; ``w`` from the connection's weights (n_synapses,)."""
+        w = within_bounds(self, self._lanes("weights", weights, self.conn.pre.size, self.dtype))
         self.state = {name: value.copy() for name, value in self.initial.items()}
-        self.state[self.model.weight] = self._lanes("weights", weights, self.conn.pre.size,
-                                                    self.dtype)
+        self.state[self.model.weight] = w
 
     def reset_traces(self) -> None:
         for trace in (*self.model.pre_traces, *self.model.post_traces):
@@ -220,8 +221,9 @@ class Plastic:
         role = self.model.role(name)
         size = {"synapse": self.conn.pre.size, "pre": self.conn.source.n,
                 "post": self.conn.target.n}[role]
-        self.state[name] = self._lanes(f"connection {self.conn.name!r} {name}", value, size,
-                                       self.dtypes[name])
+        data = self._lanes(f"connection {self.conn.name!r} {name}", value, size,
+                           self.dtypes[name])
+        self.state[name] = within_bounds(self, data) if name == self.model.weight else data
 
     # --- the step -----------------------------------------------------------
     def _env(self, lane, syn=None, pre=None, post=None) -> dict:

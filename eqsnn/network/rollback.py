@@ -6,8 +6,9 @@ those windows queued and the step counter where it was.  On ``numpy`` and
 ``c`` :class:`NetworkSnapshot` takes, before the first step, a copy of every
 population's states (the synapse states and the numerical check's record
 among them), the spikes in flight (the windowed run's queues, the fused run's
-rings) and every plastic connection's states, and puts them back, so the next
-run continues as if the failed one had never started.  On ``pygenn`` GeNN's
+rings and the spikes it keeps) and every plastic connection's states, and
+puts them back, so the next run continues as if the failed one had never
+started.  On ``pygenn`` GeNN's
 spike queues cannot be put back: the network is marked, and every later run
 asks for ``reset()``.
 """
@@ -39,7 +40,8 @@ class NetworkSnapshot:
         self.rings = None if fused is None else (
             {k: v.copy() for k, v in fused.rings.items()},
             {k: v.copy() for k, v in fused.touched.items()},
-            {k: v.copy() for k, v in fused.n_touched.items()}, dict(fused.weights))
+            {k: v.copy() for k, v in fused.n_touched.items()},
+            {k: v.copy() for k, v in fused.history.items()}, dict(fused.weights))
 
     def restore(self) -> None:
         net = self.net
@@ -50,10 +52,10 @@ class NetworkSnapshot:
             plastic.state, plastic.step, plastic.failure = state, step, failure
         if self.rings is not None:
             for saved, live in zip(self.rings, (net._fused.rings, net._fused.touched,
-                                                net._fused.n_touched)):
+                                                net._fused.n_touched, net._fused.history)):
                 for name, value in saved.items():
                     live[name][...] = value
-            net._fused.weights = self.rings[3]
+            net._fused.weights = self.rings[4]
         net._history = self.history
 
 
@@ -69,12 +71,11 @@ def check_not_interrupted(net) -> None:
 
 def weights_in_flight(net) -> None:
     """Refuse a run where a connection's weights were set while spikes sent with the old
-    weights are in flight, on a backend that adds a spike's weight when it is sent (the
-    fused run on ``c``; GeNN's dendritic delays, for per-synapse delays on ``pygenn``):
-    on ``numpy`` (and for one delay on ``pygenn``) a spike delivers the weight it finds
-    when it arrives, and the backends would differ."""
-    owner = net._fused if net._fused is not None else net._genn
-    changed = owner.changed_in_flight() if owner is not None else []
+    weights are in flight, on a backend that adds a spike's weight when it is sent (GeNN's
+    dendritic delays, for per-synapse delays on ``pygenn``): on ``numpy`` and ``c`` (whose
+    fused run sums the spikes in flight again, ``FusedRun.resum``), and for one delay on
+    ``pygenn``, a spike delivers the weight it finds when it arrives."""
+    changed = net._genn.changed_in_flight() if net._genn is not None else []
     if changed:
         conn = changed[0]
         raise ParameterError(

@@ -95,7 +95,7 @@ class WindowedRun:
                                     for p in self.populations}, started, simulate)
             # the populations' checks, then plastic states read back after the run: the
             # earliest failure is raised, every record cleared
-            raise_earliest([(None, lambda: self._genn.report(result))] + [
+            self._genn.report(result, [
                 (None, lambda conn=conn: conn._plastic.check(result))
                 for conn in self.connections.values() if conn._plastic is not None])
             return result

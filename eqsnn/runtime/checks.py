@@ -33,7 +33,7 @@ __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "
            "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
            "keep_nonfinite_states", "untouched_states",
-           "first_failure", "numerical_error", "raise_earliest"]
+           "first_failure", "numerical_error", "other_neurons", "raise_earliest"]
 
 #: hidden int state: the first step at which the neuron failed the check, -1 if none
 CHECK_STEP = "_check_step"
@@ -315,22 +315,33 @@ def raise_earliest(reports) -> None:
             errors.append((error.step, len(errors), population, error))
     if not errors:
         return
-    _, _, population, error = min(errors, key=lambda item: item[:2])
+    _, first, population, error = min(errors, key=lambda item: item[:2])
+    others = [item[2] is None for item in errors if item[1] != first]  # plastic or not
+    said = [f"{n} {'other ' * (plastic == (population is None))}{noun}{'s' * (n > 1)}"
+            for plastic, noun in ((False, "population"), (True, "plastic connection"))
+            if (n := others.count(plastic))]
+    note = f" (and {' and '.join(said)} failed in this run)" if said else ""
     if population is None:
+        error.hint = (error.hint or "") + note
         raise error
-    others = len(errors) - 1
     message, hint = error.message, error.hint
     connection, composed, own = error.state.partition("__")  # network.compose.prefix
     if composed:  # a state of the synapse model of a connection into the population
         message = message.replace(error.state, f"{own} (synapse of connection "
                                   f"{connection!r})", 1)
         hint = f"look at the weights of connection {connection!r} and its synapse; {hint}"
-    hint += (f" (and {others} other population{'s' * (others > 1)} or "
-             f"connection{'s' * (others > 1)} failed in this run)" if others else "")
+    hint += note
     raise NumericalError(f"population {population!r}: {message}", hint=hint,
                          state=error.state, step=error.step, lane=error.lane,
                          neuron=error.neuron, count=error.count, result=error.result,
                          population=population) from None
+
+
+def other_neurons(count: int, lanes: int) -> str:
+    """The end of a failure's message: how many other neurons (or (lane, neuron) pairs, in
+    a run of several lanes) failed."""
+    counted = "neuron" if lanes == 1 else "neuron-lane"
+    return f" (and {count - 1} other {counted}{'s' * (count > 2)})" if count > 1 else ""
 
 
 def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result,
@@ -340,8 +351,7 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     step, lane, neuron, count = failure
     state = checked_states(model)[code // 2]
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
-    counted = "neuron" if lanes == 1 else "neuron-lane"  # count is over (lane, neuron) pairs
-    others = f" (and {count - 1} other {counted}{'s' * (count > 2)})" if count > 1 else ""
+    others = other_neurons(count, lanes)
     if code % 2 == 0:
         what = f"{state.name} became NaN or infinite"
     else:

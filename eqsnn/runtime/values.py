@@ -23,7 +23,21 @@ from .inputs import check_numeric, check_range, fit, unknown_name
 from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_bounds",
-           "check_literals"]
+           "check_literals", "public_states", "Checked"]
+
+
+class Checked:
+    """A param or initial value already checked and converted by :func:`prepare_params` or
+    :func:`state_value` (float64 ``()``/``(n,)`` for a param, ``(batch, n)`` of the state's
+    type for a state, in the internal unit): taken as it is, neither converted, checked nor
+    copied again.  A network checks a population's values when it is added and gives its
+    Simulator these (``eqsnn.network.values``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: np.ndarray):
+        value.flags.writeable = False  # shared by the network and its Simulator
+        self.value = value
 
 
 def as_mapping(what: str, value) -> Mapping:
@@ -63,6 +77,9 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
             raise error
     values = {}
     for name, param in declared.items():
+        if isinstance(params.get(name), Checked):
+            values[name] = params[name].value
+            continue
         if name in params:
             given = to_internal(model, "param", name, params[name])
             value = per_neuron(f"param {name!r}", given, param.dtype, shape)
@@ -171,18 +188,26 @@ def check_bounds(model: ir.Model, state: ir.State, value: np.ndarray) -> None:
                      "the model")
 
 
+def public_states(model: ir.Model) -> set[str]:
+    """The names of the states a user may set with ``init``: every state but the hidden ones
+    of generated code (the numerical check's record, the adaptive integrator's substep),
+    whose names start with ``_``; a record set by hand failed a run."""
+    return {s.name for s in model.states if not s.name.startswith("_")}
+
+
 def initial_states(model, values, precompute, init, batch, shape, dt, precision) -> dict:
     """``(batch, n)`` initial value of every state: ``init[name]`` or its declared value."""
     init = as_mapping("init", init)
-    # the hidden states of generated code (the numerical check's record, the adaptive
-    # integrator's substep) are not the user's to set: a record set here failed a run
-    public = {s.name for s in model.states if not s.name.startswith("_")}
+    public = public_states(model)
     for name in init:
         if name not in public:
             raise unknown_name("state", name, public, model)
     declared = host.evaluate_initial(model, values, precompute, dt)
     states = {}
     for state in model.states:
+        if isinstance(init.get(state.name), Checked):
+            states[state.name] = init[state.name].value
+            continue
         if state.name in init:
             given = to_internal(model, "state", state.name, init[state.name])
             states[state.name] = state_value(model, state.name, given, batch, shape, precision)
