@@ -137,3 +137,25 @@ def test_bench_of_a_network_refuses_no_repeats(tmp_path, capsys, repeats):
     assert main(["bench", _file(tmp_path, 0.0), "--backends", "numpy", "--repeats",
                  repeats]) == 1
     assert f"--repeats must be a positive integer, not {repeats}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rtol", [float("nan"), -1.0, "1e-9"])
+def test_compare_networks_refuses_a_tolerance_that_cannot_judge(tmp_path, rtol):
+    """compare_networks(rtol=nan) reported 'states within nan' (NaN passes every test), and
+    rtol=-1 'within -1', where eqsnn.compare refuses both."""
+    from eqsnn.errors import EqsnnError
+    from eqsnn.network.tools import compare_networks
+    with pytest.raises(EqsnnError, match="rtol must be a finite number >= 0"):
+        compare_networks(_file(tmp_path, 0.0), ["numpy"], rtol=rtol)
+    with pytest.raises(EqsnnError, match="atol must be a finite number >= 0"):
+        compare_networks(_file(tmp_path, 0.0), ["numpy"], atol=rtol)
+
+
+@pytest.mark.parametrize("repeats", [0, -1, 1.5])
+def test_time_networks_refuses_no_repeats(tmp_path, repeats):
+    """time_networks(repeats=0) timed nothing and printed inf (only the command line
+    refused it)."""
+    from eqsnn.errors import EqsnnError
+    from eqsnn.network.tools import time_networks
+    with pytest.raises(EqsnnError, match=f"repeats must be a positive integer, not {repeats}"):
+        time_networks(_file(tmp_path, 0.0), ["numpy"], repeats=repeats)

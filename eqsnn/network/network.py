@@ -55,11 +55,12 @@ __all__ = ["Network"]
 
 
 class Network(WindowedRun):
-    """Populations connected by synapses with delays, run on ``numpy`` or ``c``.
+    """Populations connected by synapses with delays, run on ``numpy``, ``c`` or ``pygenn``.
 
-    ``dt`` is the time step, ``batch_size`` the number of lanes (all lanes share
-    connectivity and weights), ``seed`` the key from which every population's
-    random draws and every connection's connectivity are derived.
+    ``dt`` is the time step, ``batch_size`` the number of lanes (all lanes share the
+    connectivity and start from the same weights; a plastic connection's weights then
+    change per lane), ``seed`` the key from which every population's random draws and
+    every connection's connectivity are derived.
 
     On ``c`` a run is one call into C (:mod:`eqsnn.network.fused`);
     ``unfused_reason`` says, once the network is built, why it runs in windows of the

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BackendError, EqsnnError
-from ..runtime.arguments import positive_int
+from ..runtime.arguments import positive_int, tolerance
 from .network import Network
 
 __all__ = ["NetworkComparison", "compare_networks", "default_backends", "load_network_file",
@@ -95,6 +95,7 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
                      rtol=1e-9, atol=1e-9) -> NetworkComparison:
     """Run the network of ``path`` on each backend; report the first divergence from the
     first backend (spikes exactly, states within the tolerance)."""
+    rtol, atol = tolerance("rtol", rtol), tolerance("atol", atol)
     module = load_network_file(path)
     backends = tuple(backends or default_backends())
     # no step compared would make every comparison agree
@@ -156,6 +157,7 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
 def time_networks(path, backends=None, *, precision="float64", seed=0, steps=None,
                   repeats=3) -> str:
     """Build time and best-of-``repeats`` run time (spikes recorded) per backend."""
+    repeats = positive_int("repeats", repeats)  # none would time nothing (inf)
     module = load_network_file(path)
     backends = tuple(backends or default_backends())
     # no step compared would make every comparison agree

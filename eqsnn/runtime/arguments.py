@@ -11,7 +11,7 @@ from ..errors import ParameterError
 from .inputs import is_int
 
 __all__ = ["count", "positive_int", "population_shape", "time_step_value", "precision_name",
-           "seed_value"]
+           "seed_value", "tolerance"]
 
 
 def count(what: str, value) -> int:
@@ -24,6 +24,16 @@ def positive_int(what: str, value) -> int:
     if not is_int(value) or value < 1:
         raise ParameterError(f"{what} must be a positive integer, not {value!r}")
     return int(value)
+
+
+def tolerance(what: str, value) -> float:
+    """A comparison's ``rtol`` or ``atol``: NaN would make every comparison pass, a negative
+    tolerance every one fail."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value < 0:
+        raise ParameterError(f"{what} must be a finite number >= 0, not {value!r}",
+                             hint="e.g. 1e-9; 0 accepts identical values only")
+    return float(value)
 
 
 def population_shape(n) -> tuple[int, ...]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import time
 from dataclasses import asdict, dataclass, field, fields
 
@@ -197,7 +195,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     ``fast_math=True`` runs the compared backends (not the reference) with
     it, to show what it costs in accuracy.
     """
-    from ..runtime.arguments import positive_int
+    from ..runtime.arguments import positive_int, tolerance
     from ..runtime.values import as_flag
 
     as_flag("fast_math", fast_math)  # here: the reference runs without it
@@ -206,12 +204,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
         raise EqsnnError(f"unknown precision {precision!r}", hint="use float32 or float64")
     rtol = DEFAULT_TOLERANCE[precision] if rtol is None else rtol
     atol = DEFAULT_TOLERANCE[precision] if atol is None else atol
-    for what, value in (("rtol", rtol), ("atol", atol)):
-        # NaN would make every comparison pass; a negative tolerance every one fail
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                or not math.isfinite(value) or value < 0:
-            raise EqsnnError(f"{what} must be a finite number >= 0, not {value!r}",
-                             hint="e.g. 1e-9; 0 accepts identical values only")
+    rtol, atol = tolerance("rtol", rtol), tolerance("atol", atol)
     names = backend_names(backends)
     if not names:  # the reference alone would always agree
         raise EqsnnError("no backends given", hint=f"e.g. backends=['{reference}', 'c']")
