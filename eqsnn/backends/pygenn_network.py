@@ -39,6 +39,7 @@ from ..printing.genn_network import DELAY_VAR, WEIGHT_VAR, connection_input
 from . import numpy_dtype, pygenn_plastic
 from .pygenn_network_parts import (
     PopulationView,
+    collect_spikes,
     connection_part,
     genn_model_classes,
     network_report,
@@ -357,7 +358,7 @@ class GeNNNetwork:
                                                           names).items():
                     out[key][state][i] = got
             if spiking and (i + 1 - chunk == self.recording or i + 1 == steps):
-                self._collect(flags, chunk, i + 1, step0)
+                collect_spikes(self, flags, chunk, i + 1, step0)
                 chunk = i + 1
         seconds = time.perf_counter() - started
         for cname, rule in plastic.items():
@@ -384,23 +385,3 @@ class GeNNNetwork:
             part = value[lane:lane + 1] if self.lanes > 1 else value
             var.view[...] = part.reshape(var.view.shape)
             var.push_to_device()
-
-    def _collect(self, flags, start, stop, step0):
-        from pygenn import types as genn_types
-
-        self.genn.pull_recording_buffers_from_device()
-        per_pop = self.batch // self.lanes
-        for pname, flag in flags.items():
-            n = self.net.populations[pname].n
-            words = -(-n // 32)
-            for lane in range(self.lanes):
-                group = self.groups[lane][pname]
-                buffer = group._get_array("recordSpk", genn_types.Uint32).view
-                buffer = buffer.reshape(self.recording, per_pop, words)
-                rows = slice(lane, lane + 1) if self.lanes > 1 else slice(None)
-                for i in range(start, stop):
-                    slot = (step0 + i) % self.recording
-                    bits = np.unpackbits(buffer[slot].view(np.uint8), axis=-1,
-                                         bitorder="little")
-                    flag[i, rows] = bits[:, :n].astype(bool)
-

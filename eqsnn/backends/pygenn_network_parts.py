@@ -23,9 +23,9 @@ from ..runtime.checks import (
 from ..runtime.reports import adaptive_records, point_to_the_bound, warn_then_raise
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
-__all__ = ["PopulationView", "adaptive_messages", "connection_part", "connection_report",
-           "genn_model_classes", "network_report", "population_part", "population_report",
-           "refuse_connection", "refuse_population", "refuse_unprintable"]
+__all__ = ["PopulationView", "adaptive_messages", "collect_spikes", "connection_part",
+           "connection_report", "genn_model_classes", "network_report", "population_part",
+           "population_report", "refuse_connection", "refuse_population", "refuse_unprintable"]
 
 
 class _Part:
@@ -365,3 +365,26 @@ def genn_model_classes(genn):
         threshold_condition_code="start < end && (int)round(t / dt) >= spikeSteps[start]",
         reset_code="start++;")
     return genn_models, source_model, key
+
+
+def collect_spikes(genn_net, flags, start, stop, step0) -> None:
+    """Fill ``flags[p][start:stop]`` (steps, batch, n) of each spiking population ``p`` from
+    GeNN's spike recording buffers of ``genn_net`` (a GeNNNetwork), slot
+    ``(step0 + i) % recording`` for step ``i``."""
+    from pygenn import types as genn_types
+
+    genn_net.genn.pull_recording_buffers_from_device()
+    per_pop = genn_net.batch // genn_net.lanes
+    for pname, flag in flags.items():
+        n = genn_net.net.populations[pname].n
+        words = -(-n // 32)
+        for lane in range(genn_net.lanes):
+            group = genn_net.groups[lane][pname]
+            buffer = group._get_array("recordSpk", genn_types.Uint32).view
+            buffer = buffer.reshape(genn_net.recording, per_pop, words)
+            rows = slice(lane, lane + 1) if genn_net.lanes > 1 else slice(None)
+            for i in range(start, stop):
+                slot = (step0 + i) % genn_net.recording
+                bits = np.unpackbits(buffer[slot].view(np.uint8), axis=-1,
+                                     bitorder="little")
+                flag[i, rows] = bits[:, :n].astype(bool)
