@@ -70,6 +70,8 @@ class Checked:
     post: tuple[str, ...] = ()  # a synapse's reads of its target's states
     roles: tuple[tuple[str, str], ...] = ()  # a weight-update model's (state, role)
     substeps_pos: tuple | None = None  # (line, column) of 'substeps:'
+    #: ``(low, high, line, column)`` of each ``clip`` whose bounds read params only
+    clip_bounds: tuple = ()
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -140,6 +142,8 @@ class _Checker:
             filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
             kind=self.model.kind, post=post, roles=roles,
             substeps_pos=_position(by_kind.get(s.SubstepsDecl, [])),
+            clip_bounds=tuple((low, high, pos.line, pos.column)
+                              for low, high, pos in conv.clip_bounds),
         )
 
     def _declarations(self, switches: dict):

@@ -101,6 +101,9 @@ class ExpressionConverter:
         self.local_lines: dict[str, int] = {}
         self.draws = 0
         self.lets = Lets()  # the lets too big to substitute (eqsnn.frontend.lets)
+        #: ``(low, high, pos)`` of every ``clip`` whose bounds read params (and ``dt``)
+        #: only: the Simulator checks ``low <= high`` once the params are known
+        self.clip_bounds: list[tuple] = []
 
     # -- expressions ----------------------------------------------------
     def expr(self, node, *, constant=False, initial=False, ode=False):
@@ -288,7 +291,29 @@ class ExpressionConverter:
                 raise _error(f"{node.func}() takes numbers, not a condition", arg.pos)
         kinds = {kind for _, kind in args}
         kind = "int" if node.func in _INT_FUNCTIONS and kinds == {"int"} else "float"
+        if node.func == "clip":
+            self._clip_bounds(args[1][0], args[2][0], node)
         return build(*(value for value, _ in args)), kind
+
+    def _clip_bounds(self, low, high, node: s.Call) -> None:
+        """A CheckError where ``clip(x, low, high)`` has constant bounds ``low > high``
+        (every backend would give ``high`` whatever ``x`` is); bounds that read params
+        only are kept for the Simulator to check (``runtime.values.check_clip_bounds``)."""
+        if any(self.lets.has_shared(b) and self.lets.size(b) > EXPAND_LIMIT
+               for b in (low, high)):
+            return
+        low, high = (self.lets.expand(b) for b in (low, high))
+        if low.is_number and high.is_number:
+            if low > high:
+                lo, hi = (_short(int(b) if b.is_Integer else float(b)) for b in (low, high))
+                raise _error(f"clip(x, low, high) with low = {lo} above high = {hi}: the "
+                             f"result would be {hi} whatever x is", node.pos, "write the lower bound second and the upper "
+                             "bound third: clip(x, low, high)")
+            return
+        known = set(self.scope.params) | {"dt"}
+        if {str(a) for a in (low + high).free_symbols} <= known and not (
+                low.atoms(AppliedUndef) | high.atoms(AppliedUndef)):
+            self.clip_bounds.append((low, high, node.pos))
 
     def _all_names(self):
         scope = self.scope
