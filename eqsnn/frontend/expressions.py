@@ -307,8 +307,9 @@ class ExpressionConverter:
             if low > high:
                 lo, hi = (_short(int(b) if b.is_Integer else float(b)) for b in (low, high))
                 raise _error(f"clip(x, low, high) with low = {lo} above high = {hi}: the "
-                             f"result would be {hi} whatever x is", node.pos, "write the lower bound second and the upper "
-                             "bound third: clip(x, low, high)")
+                             f"result would be {hi} whatever x is", node.pos,
+                             "write the lower bound second and the upper bound third: "
+                             "clip(x, low, high)")
             return
         known = set(self.scope.params) | {"dt"}
         if {str(a) for a in (low + high).free_symbols} <= known and not (
