@@ -78,8 +78,7 @@ def _as_model(obj):
 def cmd_run(args):
     from .. import Simulator
 
-    if args.steps < 1:
-        raise EqsnnError(f"--steps must be at least 1, not {args.steps}")
+    _check_steps(args)
     if args.plot:
         from ..runtime.paths import check_figure_path
 
@@ -186,8 +185,18 @@ def cmd_list(args):
     return 0
 
 
+def _check_steps(args) -> None:
+    """``--steps`` of run, compare and bench: at least 1, with the same message for each
+    (zero steps would run nothing, compare nothing and time nothing)."""
+    if args.steps < 1:
+        raise EqsnnError(f"--steps must be at least 1, not {args.steps}",
+                         hint=f"eqsnn {args.command} ... --steps 100")
+
+
 def cmd_compare(args):
     from .comparison import compare
+
+    _check_steps(args)
 
     if args.model.endswith(".py"):  # a network file (eqsnn.network.tools)
         from ..network.tools import compare_networks
@@ -211,6 +220,8 @@ def cmd_compare(args):
 
 def cmd_bench(args):
     from .benchmarking import benchmark
+
+    _check_steps(args)
 
     if args.model.endswith(".py"):  # a network file (eqsnn.network.tools)
         from ..network.tools import time_networks
