@@ -186,7 +186,6 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape,
             check_range(f"input {name!r}", array, precision)
         fitted = fit(array, (steps, batch), tuple(shape))
         if fitted is None:
-            target = (steps, batch) + tuple(shape)
             raise ShapeError(
                 f"input {name!r} has shape {array.shape}; expected "
                 f"{expected_shapes('steps, batch, ', (steps, batch), shape)}",
