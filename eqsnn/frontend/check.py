@@ -72,6 +72,7 @@ class Checked:
     substeps_pos: tuple | None = None  # (line, column) of 'substeps:'
     #: ``(low, high, line, column)`` of each ``clip`` whose bounds read params only
     clip_bounds: tuple = ()
+    warnings: tuple[str, ...] = ()  # text without effect (``V = V``, ``clip(x, 1, 1)``)
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -142,6 +143,7 @@ class _Checker:
             filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
             kind=self.model.kind, post=post, roles=roles,
             substeps_pos=_position(by_kind.get(s.SubstepsDecl, [])),
+            warnings=tuple(conv.warnings),
             clip_bounds=tuple((low, high, pos.line, pos.column)
                               for low, high, pos in conv.clip_bounds),
         )
@@ -299,6 +301,8 @@ class _Checker:
             if kind != "bool":
                 raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
                              "write a comparison such as 'V >= v_thresh'")
+            if value in (sympy.true, sympy.false) and not conv.reads_switch(decl.cond):
+                conv.warn(_CONSTANT_CONDITION[decl.kind, value == sympy.true], decl.cond.pos)
             if decl.kind != "refractory" and conv.lets.has_shared(value):
                 value = conv.written_out(value, decl.cond.pos, f"'{decl.kind}:'".replace(
                     "_", " "))
@@ -329,10 +333,28 @@ class _Checker:
                 unless, kind = conv.expr(decl.unless)
                 if kind != "bool":
                     raise _error("'unless' needs a condition", decl.unless.pos)
+                if unless in (sympy.true, sympy.false) and not conv.reads_switch(decl.unless):
+                    conv.warn(f"'unless' is always {str(unless).lower()}: d{decl.var}/dt "
+                              + ("is never integrated (the state never follows its ODE)"
+                                 if unless == sympy.true else "is always integrated; "
+                                 "remove 'unless ...'"), decl.unless.pos)
                 if unless == sympy.false:
                     unless = None
             odes.append(Ode(decl.var, rhs, unless, decl.pos.line, decl.pos.column))
         return tuple(odes)
+
+
+#: the warning for a condition that is a constant (not through a switch): (kind, value)
+_CONSTANT_CONDITION = {
+    ("threshold", True): "'threshold:' is always true: the neuron spikes at every step",
+    ("threshold", False): "'threshold:' is always false: the neuron never spikes",
+    ("negative_threshold", True): "'negative threshold:' is always true: the neuron "
+    "spikes negatively at every step where the threshold does not hold",
+    ("negative_threshold", False): "'negative threshold:' is always false: the neuron "
+    "never spikes negatively",
+    ("refractory", True): "'refractory:' is always true: the neuron is always refractory",
+    ("refractory", False): "'refractory:' is always false: the neuron is never refractory",
+}
 
 
 def _position(decls: list) -> tuple | None:

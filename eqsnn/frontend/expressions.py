@@ -104,6 +104,8 @@ class ExpressionConverter:
         #: ``(low, high, pos)`` of every ``clip`` whose bounds read params (and ``dt``)
         #: only: the Simulator checks ``low <= high`` once the params are known
         self.clip_bounds: list[tuple] = []
+        #: warnings about text that has no effect (``clip(x, 1, 1)``, ``V = V``)
+        self.warnings: list[str] = []
 
     # -- expressions ----------------------------------------------------
     def expr(self, node, *, constant=False, initial=False, ode=False):
@@ -304,6 +306,10 @@ class ExpressionConverter:
             return
         low, high = (self.lets.expand(b) for b in (low, high))
         if low.is_number and high.is_number:
+            if low == high and not any(self.reads_switch(a) for a in node.args[1:]):
+                self.warn(f"clip(x, {_short(low)}, {_short(high)}) has equal bounds: it is "
+                          f"{_short(high)} whatever x is; write {_short(high)} if that is "
+                          "meant", node.pos)
             if low > high:
                 lo, hi = (_short(int(b) if b.is_Integer else float(b)) for b in (low, high))
                 raise _error(f"clip(x, low, high) with low = {lo} above high = {hi}: the "
@@ -315,6 +321,26 @@ class ExpressionConverter:
         if {str(a) for a in (low + high).free_symbols} <= known and not (
                 low.atoms(AppliedUndef) | high.atoms(AppliedUndef)):
             self.clip_bounds.append((low, high, node.pos))
+
+    def warn(self, message: str, pos: s.Pos) -> None:
+        """A warning about the text at ``pos`` (shown as an EqsnnWarning on compile)."""
+        self.warnings.append(f"line {pos.line}, column {pos.column}: {message}")
+
+    def reads_switch(self, node, _lets: frozenset = frozenset()) -> bool:
+        """Whether the expression ``node`` reads a switch (through lets too): a value made
+        constant by a switch is the switch's purpose, not a mistake to warn about."""
+        if isinstance(node, s.Name):
+            if node.id in self.scope.switches or node.id == "refractory":
+                return True  # 'refractory' is false where a switch removes 'refractory:'
+
+            let = self.scope.lets.get(node.id)
+            return (let is not None and node.id not in _lets
+                    and self.reads_switch(let.expr, _lets | {node.id}))
+        children = {s.Call: lambda n: n.args, s.Index: lambda n: (n.index,),
+                    s.Unary: lambda n: (n.operand,),
+                    s.Binary: lambda n: (n.left, n.right)}.get(type(node))
+        return children is not None and any(self.reads_switch(c, _lets)
+                                            for c in children(node))
 
     def _all_names(self):
         scope = self.scope

@@ -78,7 +78,8 @@ def check_clip_bounds(model: ir.Model, values: Mapping[str, object]) -> None:
     ``low > high`` for these params: every backend would give ``high`` whatever ``x`` is
     (``Min(Max(x, low), high)``), which is never what ``clip`` was written for.  Constant
     bounds are checked where they are written (``frontend.expressions``)."""
-    for low, high, line, column in model.meta.get("clip_bounds", ()):
+    meta = getattr(model, "meta", {})  # an ir.WeightUpdate has none: not checked
+    for low, high, line, column in meta.get("clip_bounds", ()):
         names = sorted({str(s) for s in (low + high).free_symbols})
         if not all(name in values for name in names):
             continue  # a model rebuilt under other names (a network's composed neuron)
@@ -95,8 +96,8 @@ def check_clip_bounds(model: ir.Model, values: Mapping[str, object]) -> None:
             f"{model.name}: clip(x, {low}, {high}) has its low bound above its high bound"
             f"{at}: {_value_at(lo, where)!r} > {_value_at(hi, where)!r} with {shown}; every "
             f"backend would give the high bound whatever x is",
-            line=line, column=column, source=model.meta.get("source"),
-            filename=model.meta.get("filename"),
+            line=line, column=column, source=meta.get("source"),
+            filename=meta.get("filename"),
             hint=f"give params with {low} <= {high}, or swap the bounds in the model: "
                  "clip(x, low, high)")
 
