@@ -22,7 +22,8 @@ def _warnings(text: str, switches=None) -> list[str]:
 
 
 @pytest.mark.parametrize("body, line, column, words", [
-    ("    after:\n        V = clip(V + I, 1.0, 1.0)\n", 6, 13, "equal bounds: it is 1.0"),
+    ("    after:\n        V = clip(V + I, 1.0, 1.0)\n", 6, 13,
+     "clip(x, 1.0, 1.0) has equal bounds: it is 1.0 whatever"),
     ("    after:\n        V = V\n", 6, 9, "'V = ...' leaves V as it is"),
     ("    after:\n        V += 0\n", 6, 9, "'V += ...' leaves V as it is"),
     ("    after:\n        V *= 1\n", 6, 9, "'V *= ...' leaves V as it is"),

@@ -23,6 +23,7 @@ from sympy.core.function import AppliedUndef
 from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
+from .constant_checks import ConstantChecks
 from .lets import EXPAND_LIMIT, Lets, syntax_size
 
 
@@ -89,7 +90,7 @@ def _error(message, pos, hint=None):
     return CheckError(message, line=pos.line, column=pos.column, hint=hint)
 
 
-class ExpressionConverter:
+class ExpressionConverter(ConstantChecks):
     """Converts expressions within one :class:`Scope` (statements: :mod:`.statements`)."""
 
     def __init__(self, scope: Scope):
@@ -296,51 +297,6 @@ class ExpressionConverter:
         if node.func == "clip":
             self._clip_bounds(args[1][0], args[2][0], node)
         return build(*(value for value, _ in args)), kind
-
-    def _clip_bounds(self, low, high, node: s.Call) -> None:
-        """A CheckError where ``clip(x, low, high)`` has constant bounds ``low > high``
-        (every backend would give ``high`` whatever ``x`` is); bounds that read params
-        only are kept for the Simulator to check (``runtime.values.check_clip_bounds``)."""
-        if any(self.lets.has_shared(b) and self.lets.size(b) > EXPAND_LIMIT
-               for b in (low, high)):
-            return
-        low, high = (self.lets.expand(b) for b in (low, high))
-        if low.is_number and high.is_number:
-            if low == high and not any(self.reads_switch(a) for a in node.args[1:]):
-                self.warn(f"clip(x, {_short(low)}, {_short(high)}) has equal bounds: it is "
-                          f"{_short(high)} whatever x is; write {_short(high)} if that is "
-                          "meant", node.pos)
-            if low > high:
-                lo, hi = (_short(int(b) if b.is_Integer else float(b)) for b in (low, high))
-                raise _error(f"clip(x, low, high) with low = {lo} above high = {hi}: the "
-                             f"result would be {hi} whatever x is", node.pos,
-                             "write the lower bound second and the upper bound third: "
-                             "clip(x, low, high)")
-            return
-        known = set(self.scope.params) | {"dt"}
-        if {str(a) for a in (low + high).free_symbols} <= known and not (
-                low.atoms(AppliedUndef) | high.atoms(AppliedUndef)):
-            self.clip_bounds.append((low, high, node.pos))
-
-    def warn(self, message: str, pos: s.Pos) -> None:
-        """A warning about the text at ``pos`` (shown as an EqsnnWarning on compile)."""
-        self.warnings.append(f"line {pos.line}, column {pos.column}: {message}")
-
-    def reads_switch(self, node, _lets: frozenset = frozenset()) -> bool:
-        """Whether the expression ``node`` reads a switch (through lets too): a value made
-        constant by a switch is the switch's purpose, not a mistake to warn about."""
-        if isinstance(node, s.Name):
-            if node.id in self.scope.switches or node.id == "refractory":
-                return True  # 'refractory' is false where a switch removes 'refractory:'
-
-            let = self.scope.lets.get(node.id)
-            return (let is not None and node.id not in _lets
-                    and self.reads_switch(let.expr, _lets | {node.id}))
-        children = {s.Call: lambda n: n.args, s.Index: lambda n: (n.index,),
-                    s.Unary: lambda n: (n.operand,),
-                    s.Binary: lambda n: (n.left, n.right)}.get(type(node))
-        return children is not None and any(self.reads_switch(c, _lets)
-                                            for c in children(node))
 
     def _all_names(self):
         scope = self.scope
