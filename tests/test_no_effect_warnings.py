@@ -24,6 +24,8 @@ def _warnings(text: str, switches=None) -> list[str]:
 @pytest.mark.parametrize("body, line, column, words", [
     ("    after:\n        V = clip(V + I, 1.0, 1.0)\n", 6, 13,
      "clip(x, 1.0, 1.0) has equal bounds: it is 1.0 whatever"),
+    ("    after:\n        V = clip(V, 2 * v_th, v_th + v_th)\n", 6, 13,
+     "clip(x, 2*v_th, 2*v_th) has equal bounds: it is 2*v_th whatever x is"),
     ("    after:\n        V = V\n", 6, 9, "'V = ...' leaves V as it is"),
     ("    after:\n        V += 0\n", 6, 9, "'V += ...' leaves V as it is"),
     ("    after:\n        V *= 1\n", 6, 9, "'V *= ...' leaves V as it is"),

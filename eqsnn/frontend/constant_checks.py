@@ -35,11 +35,12 @@ class ConstantChecks:
                for b in (low, high)):
             return
         low, high = (self.lets.expand(b) for b in (low, high))
-        if low.is_number and high.is_number:
-            lo, hi = _number_text(low), _number_text(high)
-            if low == high and not any(self.reads_switch(a) for a in node.args[1:]):
-                self.warn(f"clip(x, {lo}, {hi}) has equal bounds: it is {hi} whatever x is; "
-                          f"write {hi} if that is meant", node.pos)
+        numbers = low.is_number and high.is_number
+        lo, hi = (_number_text(low), _number_text(high)) if numbers else (low, high)
+        if low == high and not any(self.reads_switch(a) for a in node.args[1:]):
+            self.warn(f"clip(x, {lo}, {hi}) has equal bounds: it is {hi} whatever x is; "
+                      f"write {hi} if that is meant", node.pos)
+        if numbers:
             if low > high:
                 raise _error(f"clip(x, low, high) with low = {lo} above high = {hi}: the "
                              f"result would be {hi} whatever x is", node.pos,
