@@ -18,10 +18,14 @@ COUNTER = """neuron Counter
     state count: int = 2147483645
     state scaled: int = 1
     state passed: bool = false
+    state negated: int = 0
+    state magnitude: int = 0
     after:
         count += 1
         scaled = scaled * 65536 + 1
         passed = count + 1 > count
+        negated = -count
+        magnitude = abs(count)
 """
 
 BACKENDS = [
@@ -43,7 +47,8 @@ def _oracle(steps: int):
     for _ in range(steps):
         count = _int32(count + 1)
         scaled = _int32(_int32(scaled * 65536) + 1)
-        rows.append((count, scaled, _int32(count + 1) > count))
+        rows.append((count, scaled, _int32(count + 1) > count, _int32(-count),
+                     _int32(abs(count))))
     return rows
 
 
@@ -53,9 +58,12 @@ def test_an_int_counter_wraps_silently_and_alike_on_every_backend(backend):
                else contextlib.nullcontext())
     with context:
         sim = eqsnn.Simulator(eqsnn.compile(COUNTER), 2, backend=backend)
-        result = sim.run(5, record=["count", "scaled", "passed"])  # check=True: no error
-    got = [(int(result.vars["count"][k, 0, 1]), int(result.vars["scaled"][k, 0, 1]),
-            bool(result.vars["passed"][k, 0, 1])) for k in range(5)]
+        result = sim.run(5, record=["count", "scaled", "passed", "negated", "magnitude"])
+    vars_ = result.vars  # the run's numerical check (on) reported nothing
+    got = [(int(vars_["count"][k, 0, 1]), int(vars_["scaled"][k, 0, 1]),
+            bool(vars_["passed"][k, 0, 1]), int(vars_["negated"][k, 0, 1]),
+            int(vars_["magnitude"][k, 0, 1])) for k in range(5)]
     assert got == _oracle(5)
     assert got[2][0] == -(2**31)  # 2**31 - 1 + 1
+    assert got[2][3] == got[2][4] == -(2**31)  # -(-2**31) and abs(-2**31) wrap, as NumPy
     assert np.asarray(result.vars["count"]).dtype == np.int32
