@@ -29,15 +29,15 @@ def _warnings(text: str, switches=None) -> list[str]:
     ("    after:\n        V = V\n", 6, 9, "'V = ...' leaves V as it is"),
     ("    after:\n        V += 0\n", 6, 9, "'V += ...' leaves V as it is"),
     ("    after:\n        V *= 1\n", 6, 9, "'V *= ...' leaves V as it is"),
-    ("    after:\n        if 1 > 2:\n            V = 0.0\n", 6, 14, "always false: its block "
+    ("    after:\n        if 1 > 2:\n            V = 0.0\n", 6, 12, "always false: its block "
      "never runs"),
     ("    after:\n        if true:\n            V = 0.0\n", 6, 12, "always true: its block "
      "always runs"),
     ("    dV/dt = -V + I unless true\n", 5, 27, "dV/dt is never integrated"),
-    ("    dV/dt = -V + I unless 1 < 0\n", 5, 29, "dV/dt is always integrated"),
+    ("    dV/dt = -V + I unless 1 < 0\n", 5, 27, "dV/dt is always integrated"),
     ("    dV/dt = -V + I\n    threshold: true\n    reset: V = 0.0\n", 6, 16,
      "spikes at every step"),
-    ("    dV/dt = -V + I\n    threshold: 2 < 1\n    reset: V = 0.0\n", 6, 18,
+    ("    dV/dt = -V + I\n    threshold: 2 < 1\n    reset: V = 0.0\n", 6, 16,
      "never spikes"),
     ("    dV/dt = -V + I\n    threshold: V > v_th\n    reset: V = V\n", 7, 12,
      "leaves V as it is"),

@@ -311,7 +311,7 @@ class _Checker:
                 raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
                              "write a comparison such as 'V >= v_thresh'")
             if value in (sympy.true, sympy.false) and not conv.reads_switch(decl.cond):
-                conv.warn(CONSTANT_CONDITION[decl.kind, value == sympy.true], decl.cond.pos)
+                conv.warn(CONSTANT_CONDITION[decl.kind, value == sympy.true], decl.cond)
             if decl.kind != "refractory" and conv.lets.has_shared(value):
                 value = conv.written_out(value, decl.cond.pos, f"'{decl.kind}:'".replace(
                     "_", " "))
@@ -346,7 +346,7 @@ class _Checker:
                     conv.warn(f"'unless' is always {str(unless).lower()}: d{decl.var}/dt "
                               + ("is never integrated (the state never follows its ODE)"
                                  if unless == sympy.true else "is always integrated; "
-                                 "remove 'unless ...'"), decl.unless.pos)
+                                 "remove 'unless ...'"), decl.unless)
                 if unless == sympy.false:
                     unless = None
             odes.append(Ode(decl.var, rhs, unless, decl.pos.line, decl.pos.column))

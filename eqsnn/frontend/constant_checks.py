@@ -10,6 +10,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import CheckError
 from . import syntax as s
 from .lets import EXPAND_LIMIT
+from .unit_syntax import start
 
 __all__ = ["ConstantChecks"]
 
@@ -52,8 +53,10 @@ class ConstantChecks:
                 low.atoms(AppliedUndef) | high.atoms(AppliedUndef)):
             self.clip_bounds.append((low, high, node.pos))
 
-    def warn(self, message: str, pos: s.Pos) -> None:
-        """A warning about the text at ``pos`` (shown as an EqsnnWarning on compile)."""
+    def warn(self, message: str, where) -> None:
+        """A warning about the text at ``where``, a position or an expression (where it
+        begins), shown as an EqsnnWarning on compile."""
+        pos = where if isinstance(where, s.Pos) else start(where)
         self.warnings.append(f"line {pos.line}, column {pos.column}: {message}")
 
     def reads_switch(self, node, _lets: frozenset = frozenset()) -> bool:

@@ -80,7 +80,7 @@ class Converter(ExpressionConverter):
             if value in (sympy.true, sympy.false) and not self.reads_switch(cond):
                 self.warn(f"this 'if' condition is always {str(value).lower()}: "
                           + ("its block always runs" if value == sympy.true
-                             else "its block never runs"), cond.pos)
+                             else "its block never runs"), cond)
             if value == sympy.false:
                 continue
             if value == sympy.true and not branches:
