@@ -41,7 +41,10 @@ def _warnings(text: str, switches=None) -> list[str]:
      "never spikes"),
     ("    dV/dt = -V + I\n    threshold: V > v_th\n    reset: V = V\n", 7, 12,
      "leaves V as it is"),
-    ("    dV/dt = -V + I\n    refractory: false\n", 6, 17, "never refractory"),
+    ("    dV/dt = -V + I unless refractory\n    refractory: false\n", 6, 17,
+     "never refractory"),
+    ("    state R = 0.0\n    dV/dt = -V + I\n    refractory: R > 0\n", 7, 5,
+     "'refractory:' is never read, so it changes nothing"),
 ])
 def test_a_construct_without_effect_warns_with_its_line(body, line, column, words):
     messages = _warnings(HEAD + body)
@@ -60,6 +63,10 @@ def test_a_construct_without_effect_warns_with_its_line(body, line, column, word
     "    switch refr = false\n    state R = 0.0\n    dV/dt = -V unless refractory\n"
     "    if refr:\n        refractory: R > 0\n",
     "    after:\n        V = clip(V, -1.0, 1.0)\n        V = V + I\n",
+    "    state R = 0.0\n    dV/dt = -V + I\n    refractory: R > 0\n"
+    "    threshold: V > v_th and not refractory\n    reset: V = 0.0\n",
+    "    state R = 0.0\n    let frozen = refractory\n    dV/dt = -V + I unless frozen\n"
+    "    refractory: R > 0\n",
 ])
 def test_the_same_through_a_switch_or_with_an_effect_gives_no_warning(body):
     assert _warnings(HEAD + body) == []

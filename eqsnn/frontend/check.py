@@ -24,6 +24,7 @@ from .declaration_rules import (
     check_resets_have_thresholds,
     declares_refractory,
     python_value,
+    refractory_unread,
     unit_word,
 )
 from .dimensions import check_dimensions
@@ -133,6 +134,11 @@ class _Checker:
         dtypes = {**scope.params, **scope.states, **scope.inputs, **scope.arrays,
                   **conv.local_types}
         units = check_dimensions(decls, switches)
+        unread = refractory_unread(decls)
+        if unread is not None:
+            conv.warn("'refractory:' is never read, so it changes nothing: add 'unless "
+                      "refractory' to the ODEs it freezes, or 'and not refractory' to the "
+                      "threshold", unread)
         if on_spike:
             check_on_spike(blocks["before"], on_spike, scope.params, scope.states)
         if self.model.kind == "synapse":

@@ -5,6 +5,8 @@ is a constant."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..errors import CheckError
 from . import syntax as s
 from .statements import check_assignable
@@ -13,7 +15,7 @@ from .unit_system import internal_symbol
 
 __all__ = ["CONSTANT_CONDITION", "bound_value", "check_bounds_admit_a_value",
            "check_negative_threshold_has_threshold", "check_resets_have_thresholds",
-           "declares_refractory", "python_value", "unit_word"]
+           "declares_refractory", "python_value", "refractory_unread", "unit_word"]
 
 
 def _error(message: str, pos: s.Pos | None, hint: str | None = None) -> CheckError:
@@ -103,3 +105,23 @@ def check_negative_threshold_has_threshold(conditions: dict, decls: list) -> Non
         pos = next(d.pos for d in decls if d.kind == "negative_threshold")
         raise _error("a negative threshold needs a threshold", pos,
                      "add 'threshold: ...' for the positive spikes")
+
+
+def refractory_unread(decls) -> s.Pos | None:
+    """Where ``refractory:`` is declared, if nothing reads ``refractory`` (no ``unless
+    refractory``, no condition or statement): the declaration then changes nothing."""
+    declared = next((d for d in decls if isinstance(d, s.ConditionDecl)
+                     and d.kind == "refractory"), None)
+    if declared is None or any(_reads_refractory(d) for d in decls if d is not declared):
+        return None
+    return declared.pos
+
+
+def _reads_refractory(node) -> bool:
+    if isinstance(node, s.Name):
+        return node.id == "refractory"
+    if isinstance(node, (tuple, list)):
+        return any(_reads_refractory(item) for item in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        return any(_reads_refractory(getattr(node, f.name)) for f in dataclasses.fields(node))
+    return False
