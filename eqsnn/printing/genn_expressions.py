@@ -197,8 +197,10 @@ class GeNNExpressionPrinter:
             divisor = getattr(op.args[1], "value", None)
             if divisor is not None and int(divisor) > 0:  # a positive constant
                 return f"({a} / {b} - ({a} % {b} != 0 && {a} < 0))", PRIMARY
-            return (f"({b} == 0 ? 0 : {a} / {b} - ({a} % {b} != 0 && "
-                    f"(({a} < 0) != ({b} < 0))))"), PRIMARY
+            # -2**31 / -1 traps (SIGFPE, the whole process): -1 negates, wrapping
+            negated = f"(int)(0u - (unsigned int){_wrap(args[0], UNARY)})"
+            return (f"({b} == 0 ? 0 : {b} == -1 ? {negated} : "
+                    f"{a} / {b} - ({a} % {b} != 0 && (({a} < 0) != ({b} < 0))))"), PRIMARY
         if kind == "mod":
             return self.modulo(op.dtype, args, getattr(op.args[1], "value", None))
         if kind == "neg":
@@ -234,7 +236,8 @@ class GeNNExpressionPrinter:
         a, b = _wrap(args[0], 13), _wrap(args[1], 14)
         if dtype == "int":
             if divisor is not None and int(divisor) > 0:  # a positive constant
-                return f"(({a} % {b}) + {b}) % {b}", 13
+                # not (a % b + b) % b: a % b + b overflows for b above 2**30
+                return f"({a} % {b} < 0 ? {a} % {b} + {b} : {a} % {b})", PRIMARY
             r = f"{a} % {b}"
             return (f"({b} == 0 || {b} == -1 ? 0 : ({r} != 0 && (({r} < 0) != ({b} < 0)) ? "
                     f"{r} + {b} : {r}))"), PRIMARY
