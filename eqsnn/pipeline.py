@@ -123,6 +123,7 @@ def _compile(text, filename, switches) -> ir.Model:
         if exc.line is None and checked.method_pos is not None:
             exc.line, exc.column = checked.method_pos  # the requested method cannot work
         raise exc.located(checked.source, checked.filename) from None
-    chosen = ir.Method(method, update.reasons, method_warnings + update.warnings)
+    chosen = ir.Method(method, update.reasons,
+                       checked.warnings + method_warnings + update.warnings)
     model = assemble(checked, system, chosen, update)
     return lower_shared_lets(hoist(model), checked.lets).validate()

@@ -176,4 +176,16 @@ def test_a_comparison_of_no_steps_is_refused(steps):
 def test_the_cli_refuses_to_compare_no_steps(capsys):
     code = main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", "0"])
     assert code != 0
-    assert "steps must be a positive integer, not 0" in capsys.readouterr().err
+    assert "--steps must be at least 1, not 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "bench"])
+@pytest.mark.parametrize("steps", ["0", "-2"])
+def test_run_compare_and_bench_refuse_no_steps_alike(capsys, command, steps):
+    """The three commands once said it three ways (one of them without the flag's name)."""
+    code = main([command, "examples/lif_pulse.eqs", "--backends", "numpy", "--steps", steps]
+                if command != "run" else [command, "examples/lif_pulse.eqs", "--steps", steps])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"--steps must be at least 1, not {steps}" in err
+    assert f"hint: eqsnn {command} ... --steps 100" in err

@@ -106,7 +106,7 @@ def test_a_network_comparison_of_no_steps_is_refused(tmp_path, capsys):
     """0 steps would compare nothing and always agree."""
     code = main(["compare", _file(tmp_path, 0.0), "--backends", "numpy", "--steps", "0"])
     assert code != 0
-    assert "steps must be a positive integer, not 0" in capsys.readouterr().err
+    assert "--steps must be at least 1, not 0" in capsys.readouterr().err
 
 
 def test_without_steps_a_network_file_runs_its_own_steps(tmp_path, capsys):

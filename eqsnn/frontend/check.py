@@ -16,13 +16,23 @@ import sympy
 from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
-from .dimensions import check_dimensions, unit_from_syntax
+from .declaration_rules import (
+    CONSTANT_CONDITION,
+    bound_value,
+    check_bounds_admit_a_value,
+    check_negative_threshold_has_threshold,
+    check_resets_have_thresholds,
+    declares_refractory,
+    python_value,
+    refractory_unread,
+    unit_word,
+)
+from .dimensions import check_dimensions
 from .expressions import LANGUAGE_FUNCTIONS, Scope
 from .integration import check_method, check_method_options, check_substeps
 from .lets import Lets
 from .statements import Converter, check_assignable
 from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
-from .unit_system import internal_symbol
 from .weight_update import reject_in_other_models, weight_update_declarations
 
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
@@ -70,6 +80,9 @@ class Checked:
     post: tuple[str, ...] = ()  # a synapse's reads of its target's states
     roles: tuple[tuple[str, str], ...] = ()  # a weight-update model's (state, role)
     substeps_pos: tuple | None = None  # (line, column) of 'substeps:'
+    #: ``(low, high, line, column)`` of each ``clip`` whose bounds read params only
+    clip_bounds: tuple = ()
+    warnings: tuple[str, ...] = ()  # text without effect (``V = V``, ``clip(x, 1, 1)``)
 
 
 def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
@@ -99,7 +112,7 @@ class _Checker:
             by_kind.setdefault(type(decl), []).append(decl)
         scope = _scope(by_kind, switches)
         scope.refractory_anywhere = (self.model.kind != "neuron"
-                                     or _declares_refractory(self.model.declarations))
+                                     or declares_refractory(self.model.declarations))
         conv = Converter(scope)
         params = tuple(self._param(d, conv) for d in by_kind.get(s.ParamDecl, []))
         states = tuple(self._state(d, conv) for d in by_kind.get(s.StateDecl, []))
@@ -114,13 +127,18 @@ class _Checker:
         odes = self._odes(by_kind.get(s.OdeDecl, []), conv, scope)
         methods = by_kind.get(s.MethodDecl, [])
         method = check_method(methods)
-        _check_resets_have_thresholds(conditions, by_kind.get(s.BlockDecl, []))
+        check_resets_have_thresholds(conditions, by_kind.get(s.BlockDecl, []))
         options = check_method_options(methods[0]) if methods else {}
         substeps = check_substeps(by_kind.get(s.SubstepsDecl, []), method)
-        _check_negative_threshold_has_threshold(conditions, by_kind.get(s.ConditionDecl, []))
+        check_negative_threshold_has_threshold(conditions, by_kind.get(s.ConditionDecl, []))
         dtypes = {**scope.params, **scope.states, **scope.inputs, **scope.arrays,
                   **conv.local_types}
         units = check_dimensions(decls, switches)
+        unread = refractory_unread(decls)
+        if unread is not None:
+            conv.warn("'refractory:' is never read, so it changes nothing: add 'unless "
+                      "refractory' to the ODEs it freezes, or 'and not refractory' to the "
+                      "threshold", unread)
         if on_spike:
             check_on_spike(blocks["before"], on_spike, scope.params, scope.states)
         if self.model.kind == "synapse":
@@ -140,6 +158,9 @@ class _Checker:
             filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
             kind=self.model.kind, post=post, roles=roles,
             substeps_pos=_position(by_kind.get(s.SubstepsDecl, [])),
+            warnings=tuple(conv.warnings),
+            clip_bounds=tuple((low, high, pos.line, pos.column)
+                              for low, high, pos in conv.clip_bounds),
         )
 
     def _declarations(self, switches: dict):
@@ -250,11 +271,11 @@ class _Checker:
         if decl.default is not None:
             value, kind = self._constant(decl.default, conv, f"the default of {decl.name}",
                                          decl.default.pos)
-            default = _python_value(value, decl.dtype, kind, decl.name, decl.default.pos)
-        constraints = tuple(ir.Constraint(c.op, _bound(c)) for c in decl.constraints)
+            default = python_value(value, decl.dtype, kind, decl.name, decl.default.pos)
+        constraints = tuple(ir.Constraint(c.op, bound_value(c)) for c in decl.constraints)
         for c, raw in zip(constraints, decl.constraints):
             if default is not None and not c.holds(default):
-                unit = _unit_word(raw)
+                unit = unit_word(raw)
                 raise _error(f"the default {default}{unit} of {decl.name} violates '{c}{unit}'",
                              raw.pos, f"choose a default that is {c}{unit}")
         return ir.Param(decl.name, decl.dtype, default, constraints)
@@ -262,7 +283,7 @@ class _Checker:
     def _state(self, decl: s.StateDecl, conv) -> ir.State:
         value, kind = conv.expr(decl.init, initial=True)
         check_assignable(decl.dtype, kind, decl.name, decl.init.pos)
-        bounds = tuple(ir.Constraint(c.op, _bound(c)) for c in decl.bounds)
+        bounds = tuple(ir.Constraint(c.op, bound_value(c)) for c in decl.bounds)
         for c, raw in zip(bounds, decl.bounds):
             if decl.dtype != "float":
                 raise _error(f"bounds are checked on float states only; {decl.name} is "
@@ -271,10 +292,10 @@ class _Checker:
                 raise _error(f"a state bound must be >, >=, < or <=, not '{c}'", raw.pos,
                              "write e.g. (> -1000, < 1000)")
             if value.is_number and not c.holds(float(value)):
-                unit = _unit_word(raw)
+                unit = unit_word(raw)
                 raise _error(f"the initial value {value}{unit} of {decl.name} violates "
                              f"'{c}{unit}'", raw.pos, f"choose an initial value that is {c}{unit}")
-        _check_bounds_admit_a_value(decl, bounds)
+        check_bounds_admit_a_value(decl, bounds)
         return ir.State(decl.name, decl.dtype, value, bounds)
 
     def _input(self, decl: s.InputDecl, conv) -> ir.Input:
@@ -282,7 +303,7 @@ class _Checker:
         if decl.default is not None:
             value, kind = self._constant(decl.default, conv, f"the default of {decl.name}",
                                          decl.default.pos)
-            default = _python_value(value, decl.dtype, kind, decl.name, decl.default.pos)
+            default = python_value(value, decl.dtype, kind, decl.name, decl.default.pos)
         return ir.Input(decl.name, decl.dtype, default)
 
     def _conditions(self, decls, conv) -> dict:
@@ -295,6 +316,8 @@ class _Checker:
             if kind != "bool":
                 raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
                              "write a comparison such as 'V >= v_thresh'")
+            if value in (sympy.true, sympy.false) and not conv.reads_switch(decl.cond):
+                conv.warn(CONSTANT_CONDITION[decl.kind, value == sympy.true], decl.cond)
             if decl.kind != "refractory" and conv.lets.has_shared(value):
                 value = conv.written_out(value, decl.cond.pos, f"'{decl.kind}:'".replace(
                     "_", " "))
@@ -325,6 +348,11 @@ class _Checker:
                 unless, kind = conv.expr(decl.unless)
                 if kind != "bool":
                     raise _error("'unless' needs a condition", decl.unless.pos)
+                if unless in (sympy.true, sympy.false) and not conv.reads_switch(decl.unless):
+                    conv.warn(f"'unless' is always {str(unless).lower()}: d{decl.var}/dt "
+                              + ("is never integrated (the state never follows its ODE)"
+                                 if unless == sympy.true else "is always integrated; "
+                                 "remove 'unless ...'"), decl.unless)
                 if unless == sympy.false:
                     unless = None
             odes.append(Ode(decl.var, rhs, unless, decl.pos.line, decl.pos.column))
@@ -334,43 +362,6 @@ class _Checker:
 def _position(decls: list) -> tuple | None:
     """``(line, column)`` of the first of ``decls``, or None."""
     return (decls[0].pos.line, decls[0].pos.column) if decls else None
-
-
-def _check_bounds_admit_a_value(decl: s.StateDecl, bounds) -> None:
-    """A CheckError where a state's bounds admit no value (``(> 10, < -10)``): every run
-    would fail at its first step."""
-    below = [c for c in bounds if c.op in ("<", "<=")]
-    above = [c for c in bounds if c.op in (">", ">=")]
-    for upper in below:
-        for lower in above:
-            strict = "<" == upper.op or ">" == lower.op
-            if lower.bound > upper.bound or (lower.bound == upper.bound and strict):
-                raw = decl.bounds[bounds.index(max(upper, lower, key=bounds.index))]
-                raise _error(f"the bounds of {decl.name}, '{lower}' and '{upper}', admit no "
-                             "value", raw.pos, "write the lower bound with > or >=, the "
-                             "upper with < or <=, e.g. (> -1000, < 1000)")
-
-
-def _bound(constraint: s.Constraint) -> float:
-    """A constraint's bound in the internal unit (``> 1 s`` → ``> 1000.0``)."""
-    if constraint.unit is None:
-        return constraint.bound
-    return float(unit_from_syntax(constraint.unit).to_internal(constraint.bound))
-
-
-def _unit_word(constraint: s.Constraint) -> str:
-    """`` ms`` after a value and a bound in a message, both in the internal unit, where the
-    bound was written with a unit (``(> 1 s)`` on a param in ms: ``'> 1000 ms'``)."""
-    if constraint.unit is None:
-        return ""
-    return " " + internal_symbol(unit_from_syntax(constraint.unit).dimension)
-
-
-def _python_value(value, dtype, kind, name, pos):
-    check_assignable(dtype, kind, name, pos)
-    if dtype == "bool":
-        return bool(value)
-    return int(value) if dtype == "int" else float(value)
 
 
 def _scope(by_kind: dict, switches: dict) -> Scope:
@@ -385,37 +376,3 @@ def _scope(by_kind: dict, switches: dict) -> Scope:
         refractory=any(
             d.kind == "refractory" for d in by_kind.get(s.ConditionDecl, [])),
     )
-
-
-def _declares_refractory(decls) -> bool:
-    """Whether a ``refractory:`` line is among ``decls``, in any branch of a compile-time if."""
-    for decl in decls:
-        if isinstance(decl, s.IfDecl):
-            if any(_declares_refractory(body) for _, body in decl.branches) \
-                    or _declares_refractory(decl.orelse):
-                return True
-        elif isinstance(decl, s.ConditionDecl) and decl.kind == "refractory":
-            return True
-    return False
-
-
-def _check_resets_have_thresholds(conditions: dict, blocks: list) -> None:
-    """A ``reset:`` needs a ``threshold:``, a ``negative reset:`` a ``negative threshold:``."""
-    for block, condition in (("reset", "threshold"),
-                             ("negative_reset", "negative_threshold")):
-        if conditions.get(condition) is None:
-            decl = next((d for d in blocks if d.kind == block and d.body), None)
-            if decl is not None:
-                shown = block.replace("_", " ")
-                raise _error(f"'{shown}:' without '{condition.replace('_', ' ')}:' never "
-                             "runs", decl.pos,
-                             f"add '{condition.replace('_', ' ')}: ...' (the condition of "
-                             f"a spike), or remove the '{shown}:' block")
-
-
-def _check_negative_threshold_has_threshold(conditions: dict, decls: list) -> None:
-    if conditions.get("negative_threshold") is not None and conditions.get(
-            "threshold") is None:
-        pos = next(d.pos for d in decls if d.kind == "negative_threshold")
-        raise _error("a negative threshold needs a threshold", pos,
-                     "add 'threshold: ...' for the positive spikes")

@@ -21,17 +21,23 @@ Rules (see ``docs/language.md#units``):
   every other function needs a dimensionless argument;
 * ``dX/dt`` has the dimension of ``X`` per time; ``X = e``, ``X += e`` that
   of ``X``; ``X *= e`` a dimensionless ``e``.
+
+The units written in the text (``20 ms``, ``[mV/ms]``) are read by
+:mod:`eqsnn.frontend.unit_syntax`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from fractions import Fraction
 
 from .. import units as u
-from ..errors import CheckError
 from ..units import Dimension, Unit
 from . import syntax as s
+from .unit_syntax import constant_number as _constant_number
+from .unit_syntax import error_at as _error
+from .unit_syntax import quantity_unit, start, unit_from_syntax, uses_units
+
+__all__ = ["check_dimensions", "quantity_unit", "start", "unit_from_syntax", "uses_units"]
 
 DIMENSIONLESS, RATE, TIME = u.DIMENSIONLESS, u.RATE, u.TIME
 UnitError, internal_symbol, internal_unit, lookup = (
@@ -39,92 +45,9 @@ UnitError, internal_symbol, internal_unit, lookup = (
 
 #: ``0`` in an expression: matches any dimension
 ANY = "any"
-_ONE = Unit("1", Fraction(1), DIMENSIONLESS)
 _KEEP = {"abs", "floor", "ceil"}
 _SAME = {"min", "max", "clip"}
 _DIMENSIONLESS_BUILTINS = {"step", "id", "batch", "refractory"}
-
-
-def _error(message, node_or_pos, hint=None) -> CheckError:
-    pos = node_or_pos if isinstance(node_or_pos, s.Pos) else start(node_or_pos)
-    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
-
-
-def start(node) -> s.Pos:
-    """Where an expression begins in the text (a Binary's own position is its operator)."""
-    while isinstance(node, s.Binary):
-        node = node.left
-    return node.pos
-
-
-def uses_units(declarations) -> bool:
-    """Does any declaration hold a quantity, a unit annotation or a bound with a unit?"""
-    return any(_has_unit(decl) for decl in declarations)
-
-
-def _has_unit(node) -> bool:
-    if isinstance(node, s.Quantity):
-        return True
-    if isinstance(node, (s.ParamDecl, s.StateDecl, s.InputDecl, s.Constraint)) and (
-            node.unit is not None):
-        return True
-    if isinstance(node, tuple):
-        return any(_has_unit(item) for item in node)
-    if dataclasses.is_dataclass(node):
-        return any(_has_unit(getattr(node, f.name)) for f in dataclasses.fields(node))
-    return False
-
-
-def quantity_unit(node: s.Quantity, declared=()) -> Unit:
-    """The unit of a quantity.  ``declared``: the model's names; ``2 m`` with a state ``m``
-    is ambiguous (the metre or a product), so it is an error unless written ``2 [m]``."""
-    if not node.bracketed and node.unit.id in declared:
-        name = node.unit.id
-        raise _error(f"'{node.number.text} {name}' reads as {node.number.text} of the unit "
-                     f"{name}, but the model also declares {name!r}", node.unit,
-                     f"write '{node.number.text} * {name}' for a product, or "
-                     f"'{node.number.text} [{name}]' for the unit")
-    return unit_from_syntax(node.unit)
-
-
-def unit_from_syntax(expr) -> Unit:
-    """The unit written as ``expr`` (``ms``, or ``[mV/ms]``'s expression)."""
-    if isinstance(expr, s.Name):
-        try:
-            return lookup(expr.id)
-        except UnitError as exc:
-            raise _error(exc.message, expr, exc.hint) from None
-    if isinstance(expr, s.Number):
-        if expr.text == "1":
-            return _ONE
-        raise _error(f"a unit cannot hold the number {expr.text}", expr,
-                     "the only number in a unit is 1, as in [1/ms]")
-    if isinstance(expr, s.Binary) and expr.op in ("*", "/"):
-        left, right = unit_from_syntax(expr.left), unit_from_syntax(expr.right)
-        return left * right if expr.op == "*" else left / right
-    if isinstance(expr, s.Binary) and expr.op == "**":
-        power = _constant_number(expr.right)
-        if power is None:
-            raise _error("the power of a unit must be a number", expr.right, "write [cm**2]")
-        return unit_from_syntax(expr.left) ** power
-    raise _error("this is not a unit", expr,
-                 "a unit is a name such as mV, or [...] with *, / and ** of names: [mV/ms]")
-
-
-def _constant_number(expr) -> Fraction | None:
-    """The value of a constant exponent (``2``, ``-1``, ``1/2``, ``0.5``), else None."""
-    if isinstance(expr, s.Number):
-        return Fraction(expr.text)
-    if isinstance(expr, s.Unary) and expr.op in "+-":
-        value = _constant_number(expr.operand)
-        return None if value is None else (-value if expr.op == "-" else value)
-    if isinstance(expr, s.Binary) and expr.op in ("+", "-", "*", "/"):
-        left, right = _constant_number(expr.left), _constant_number(expr.right)
-        if left is None or right is None or (expr.op == "/" and right == 0):
-            return None
-        return {"+": left + right, "-": left - right, "*": left * right,
-                "/": left / right if right else None}[expr.op]
-    return None
 
 
 def describe(dim) -> str:
@@ -390,7 +313,7 @@ class DimensionChecker:
     def _sum(self, node: s.Binary):
         """A chain of ``+`` and ``-`` as one list of terms, checked in reading order against
         the first term with a dimension (a long chain is a balanced tree, see
-        ``to_syntax._fold``: the first mismatch is found where a left fold finds it)."""
+        ``chains.fold``: the first mismatch is found where a left fold finds it)."""
         terms, stack = [], [("+", node)]
         while stack:
             op, item = stack.pop()

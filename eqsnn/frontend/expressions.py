@@ -23,6 +23,7 @@ from sympy.core.function import AppliedUndef
 from .. import ir
 from ..errors import CheckError, UnknownNameError, suggest
 from . import syntax as s
+from .constant_checks import ConstantChecks
 from .lets import EXPAND_LIMIT, Lets, syntax_size
 
 
@@ -89,7 +90,7 @@ def _error(message, pos, hint=None):
     return CheckError(message, line=pos.line, column=pos.column, hint=hint)
 
 
-class ExpressionConverter:
+class ExpressionConverter(ConstantChecks):
     """Converts expressions within one :class:`Scope` (statements: :mod:`.statements`)."""
 
     def __init__(self, scope: Scope):
@@ -101,6 +102,11 @@ class ExpressionConverter:
         self.local_lines: dict[str, int] = {}
         self.draws = 0
         self.lets = Lets()  # the lets too big to substitute (eqsnn.frontend.lets)
+        #: ``(low, high, pos)`` of every ``clip`` whose bounds read params (and ``dt``)
+        #: only: the Simulator checks ``low <= high`` once the params are known
+        self.clip_bounds: list[tuple] = []
+        #: warnings about text that has no effect (``clip(x, 1, 1)``, ``V = V``)
+        self.warnings: list[str] = []
 
     # -- expressions ----------------------------------------------------
     def expr(self, node, *, constant=False, initial=False, ode=False):
@@ -288,6 +294,8 @@ class ExpressionConverter:
                 raise _error(f"{node.func}() takes numbers, not a condition", arg.pos)
         kinds = {kind for _, kind in args}
         kind = "int" if node.func in _INT_FUNCTIONS and kinds == {"int"} else "float"
+        if node.func == "clip":
+            self._clip_bounds(args[1][0], args[2][0], node)
         return build(*(value for value, _ in args)), kind
 
     def _all_names(self):

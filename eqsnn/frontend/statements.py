@@ -65,6 +65,9 @@ class Converter(ExpressionConverter):
             kind = {"+=": None, "-=": None, "*=": None, "/=": "float"}[stmt.op] or (
                 "int" if kind == target_type == "int" else "float")
         check_assignable(target_type, kind, stmt.target, stmt.expr.pos)
+        if value == sympy.Symbol(stmt.target) and not self.reads_switch(stmt.expr):
+            self.warn(f"'{stmt.target} {stmt.op} ...' leaves {stmt.target} as it is: the "
+                      "assignment has no effect", stmt.pos)
         return [ir.Assign(stmt.target, value)]
 
     def _if_chain(self, stmt: s.IfStatement):
@@ -74,6 +77,10 @@ class Converter(ExpressionConverter):
             value, kind = self._expr(cond)
             if kind != "bool":
                 raise _error("'if' needs a condition", cond.pos, "e.g. 'if V > 0:'")
+            if value in (sympy.true, sympy.false) and not self.reads_switch(cond):
+                self.warn(f"this 'if' condition is always {str(value).lower()}: "
+                          + ("its block always runs" if value == sympy.true
+                             else "its block never runs"), cond)
             if value == sympy.false:
                 continue
             if value == sympy.true and not branches:

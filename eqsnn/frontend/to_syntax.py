@@ -15,6 +15,10 @@ import lark
 
 from ..errors import ParseError, suggest
 from . import syntax as s
+from .chains import draws as _draws
+from .chains import expr_pos as _expr_pos
+from .chains import fold as _fold
+from .chains import fold_keyword as _fold_keyword
 from .parse_errors import DECLARATION_WORDS
 
 #: the words of the statement blocks of synapse and weight-update models
@@ -308,60 +312,6 @@ def _branches(items):
         else:
             branches.append((item.cond, item.body))
     return tuple(branches), orelse
-
-
-def _draws(expr) -> bool:
-    """Whether a syntax expression calls a random function."""
-    if isinstance(expr, s.Call):
-        return expr.func.startswith("rand") or any(_draws(arg) for arg in expr.args)
-    if isinstance(expr, s.Binary):
-        return _draws(expr.left) or _draws(expr.right)
-    if isinstance(expr, s.Unary):
-        return _draws(expr.operand)
-    if isinstance(expr, s.Index):
-        return _draws(expr.index)
-    return False
-
-
-#: a longer chain of ``+``/``-`` (or of ``*``) is folded as a balanced tree: folded left,
-#: a sum of 600 terms nests 600 deep, past Python's recursion limit in the later passes
-_LONG_CHAIN = 64
-
-
-def _fold(items):
-    ops = {str(op) for op in items[1::2]}
-    if len(items) > 2 * _LONG_CHAIN and (ops <= {"+", "-"} or ops == {"*"}):
-        signs = ["+" if "*" not in ops else "*"] + [str(op) for op in items[1::2]]
-        return _balanced(list(zip(signs, items[0::2], [None] + list(items[1::2]))))
-    expr = items[0]
-    for op, right in zip(items[1::2], items[2::2]):
-        expr = s.Binary(str(op), expr, right, _pos(op))
-    return expr
-
-
-def _balanced(terms):
-    """``[(op, operand, op_token)]``, the first op ``+`` (or ``*``) → the same value as the
-    left fold, nested log2(n) deep: ``a + b - c + d`` = ``(a + b) - (c - d)``; the ops of
-    the right half are flipped where it is subtracted."""
-    if len(terms) == 1:
-        return terms[0][1]
-    mid = len(terms) // 2
-    op, _, token = terms[mid]
-    flip = {"+": "-", "-": "+"} if op == "-" else {}
-    right = [("+" if op != "*" else "*", terms[mid][1], None)] + [
-        (flip.get(o, o), x, tok) for o, x, tok in terms[mid + 1:]]
-    return s.Binary(op, _balanced(terms[:mid]), _balanced(right), _pos(token))
-
-
-def _fold_keyword(items, op):
-    expr = items[0]
-    for right in items[1:]:
-        expr = s.Binary(op, expr, right, _expr_pos(expr))
-    return expr
-
-
-def _expr_pos(expr) -> s.Pos:
-    return expr.pos
 
 
 class _Doc:

@@ -20,6 +20,17 @@ _OPERATORS = {
     "not": "!{}", "select": "({} ? {} : {})",
 }
 
+#: int ops in unsigned arithmetic, which wraps modulo 2**32 by definition: signed overflow
+#: is undefined in C and CUDA, and NVRTC (no -fwrapv) or GeNN's compiler may fold
+#: ``i + 1 > i`` to true; the conversion back to int wraps on every compiler eqsnn uses
+_WRAPPING = {
+    "add": "(int)((unsigned int){} + (unsigned int){})",
+    "sub": "(int)((unsigned int){} - (unsigned int){})",
+    "mul": "(int)((unsigned int){} * (unsigned int){})",
+    "neg": "(int)(0u - (unsigned int){})",
+    "abs": "({0} < 0 ? (int)(0u - (unsigned int){0}) : {0})",
+}
+
 
 def op_text(op: Op, args: list[str], printer, helpers: set, suffix: str) -> str:
     """The C text of ``op`` on the operands ``args``; notes the prelude helpers it needs."""
@@ -52,8 +63,8 @@ def op_text(op: Op, args: list[str], printer, helpers: set, suffix: str) -> str:
         # as in NumPy's SIMD loops (its scalar ones, libm's, give the first)
         return (f"(({args[0]} {sign} {args[1]} || {args[1]} != {args[1]}) ? {args[0]} : "
                 f"{args[1]})")
-    if kind == "abs" and integral:
-        return f"({args[0]} < 0 ? -{args[0]} : {args[0]})"
+    if op.dtype == "int" and kind in _WRAPPING:  # int32 wraps, without -fwrapv too
+        return _WRAPPING[kind].format(*args)
     if kind == "keep":
         helpers.add("keep")
         return f"eqsnn_keep({args[0]}, {args[1]})"

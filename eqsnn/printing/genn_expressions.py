@@ -187,6 +187,8 @@ class GeNNExpressionPrinter:
 
     def op_text(self, op, args) -> tuple[str, int]:
         kind = op.fn if op.op == "call" else op.op
+        if op.dtype == "int" and kind in ("add", "sub", "mul", "neg", "abs"):
+            return _wrapping_int(kind, [_wrap(a, UNARY) for a in args])
         if kind in _INFIX:
             symbol, prec = _INFIX[kind]
             return f"{_wrap(args[0], prec)} {symbol} {_wrap(args[1], prec + 1)}", prec
@@ -195,8 +197,10 @@ class GeNNExpressionPrinter:
             divisor = getattr(op.args[1], "value", None)
             if divisor is not None and int(divisor) > 0:  # a positive constant
                 return f"({a} / {b} - ({a} % {b} != 0 && {a} < 0))", PRIMARY
-            return (f"({b} == 0 ? 0 : {a} / {b} - ({a} % {b} != 0 && "
-                    f"(({a} < 0) != ({b} < 0))))"), PRIMARY
+            # -2**31 / -1 traps (SIGFPE, the whole process): -1 negates, wrapping
+            negated = f"(int)(0u - (unsigned int){_wrap(args[0], UNARY)})"
+            return (f"({b} == 0 ? 0 : {b} == -1 ? {negated} : "
+                    f"{a} / {b} - ({a} % {b} != 0 && (({a} < 0) != ({b} < 0))))"), PRIMARY
         if kind == "mod":
             return self.modulo(op.dtype, args, getattr(op.args[1], "value", None))
         if kind == "neg":
@@ -232,13 +236,27 @@ class GeNNExpressionPrinter:
         a, b = _wrap(args[0], 13), _wrap(args[1], 14)
         if dtype == "int":
             if divisor is not None and int(divisor) > 0:  # a positive constant
-                return f"(({a} % {b}) + {b}) % {b}", 13
+                # not (a % b + b) % b: a % b + b overflows for b above 2**30
+                return f"({a} % {b} < 0 ? {a} % {b} + {b} : {a} % {b})", PRIMARY
             r = f"{a} % {b}"
             return (f"({b} == 0 || {b} == -1 ? 0 : ({r} != 0 && (({r} < 0) != ({b} < 0)) ? "
                     f"{r} + {b} : {r}))"), PRIMARY
         r = f"fmod({args[0][0]}, {args[1][0]})"
         return (f"({r} != 0.0 ? ((({b} < 0.0) != ({r} < 0.0)) ? {r} + {b} : {r})"
                 f" : copysign(0.0, {args[1][0]}))"), PRIMARY
+
+
+def _wrapping_int(kind: str, args: list[str]) -> tuple[str, int]:
+    """An int ``+ - *``, negation or ``abs`` in unsigned arithmetic, which wraps modulo
+    2**32 as NumPy's int32 does: signed overflow is undefined in C++, and GeNN's compiler
+    may fold ``i + 1 > i`` to true."""
+    unsigned = [f"(unsigned int){a}" for a in args]
+    if kind == "neg":
+        return f"(int)(0u - {unsigned[0]})", UNARY
+    if kind == "abs":
+        return f"({args[0]} < 0 ? (int)(0u - {unsigned[0]}) : {args[0]})", PRIMARY
+    symbol = _INFIX[kind][0]
+    return f"(int)({unsigned[0]} {symbol} {unsigned[1]})", UNARY
 
 
 def _wrap(text_prec: tuple[str, int], minimum: int) -> str:

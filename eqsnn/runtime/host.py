@@ -53,6 +53,7 @@ def evaluate_precompute(
     values: dict[str, object] = {
         name: np.asarray(v, dtype=np.float64) for name, v in params.items()}
     values["dt"] = np.float64(dt)
+    check_clip_bounds(model, values)
     out: dict[str, np.ndarray] = {}
     for item in model.precompute:
         if isinstance(item, ir.Derived):
@@ -70,6 +71,40 @@ def evaluate_precompute(
                 hint="check the parameters for NaN, infinite or out-of-range values",
             )
     return out
+
+
+def check_clip_bounds(model: ir.Model, values: Mapping[str, object]) -> None:
+    """A ParameterError where a ``clip(x, low, high)`` whose bounds read params only has
+    ``low > high`` for these params: every backend would give ``high`` whatever ``x`` is
+    (``Min(Max(x, low), high)``), which is never what ``clip`` was written for.  Constant
+    bounds are checked where they are written (``frontend.expressions``)."""
+    meta = getattr(model, "meta", {})  # an ir.WeightUpdate has none: not checked
+    for low, high, line, column in meta.get("clip_bounds", ()):
+        names = sorted({str(s) for s in (low + high).free_symbols})
+        if not all(name in values for name in names):
+            continue  # a model rebuilt under other names (a network's composed neuron)
+        lo, hi = evaluate(low, values), evaluate(high, values)
+        bad = np.asarray(lo > hi)
+        if not bad.any():
+            continue
+        where, at = (), ""
+        if bad.ndim:
+            where = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            at = f" for neuron {int(np.ravel_multi_index(where, bad.shape))}"
+        shown = ", ".join(f"{name} = {_value_at(values[name], where)!r}" for name in names)
+        raise ParameterError(
+            f"{model.name}: clip(x, {low}, {high}) has its low bound above its high bound"
+            f"{at}: {_value_at(lo, where)!r} > {_value_at(hi, where)!r} with {shown}; every "
+            f"backend would give the high bound whatever x is",
+            line=line, column=column, source=meta.get("source"),
+            filename=meta.get("filename"),
+            hint=f"give params with {low} <= {high}, or swap the bounds in the model: "
+                 "clip(x, low, high)")
+
+
+def _value_at(value, where) -> float:
+    array = np.asarray(value, dtype=np.float64)
+    return float(array[where] if array.ndim else array)
 
 
 def describe_precompute(model: ir.Model, name: str) -> str:

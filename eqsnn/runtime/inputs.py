@@ -142,6 +142,22 @@ def fit(array: np.ndarray, lead: tuple[int, ...], shape: tuple[int, ...]) -> np.
     return None
 
 
+def expected_shapes(lead_names: str, lead: tuple[int, ...], shape) -> str:
+    """What :func:`fit` takes, for a message: ``lead + shape`` and ``lead + (n,)`` under
+    NumPy's broadcasting (a missing leading dim or a dim of 1 repeats)."""
+    shape = tuple(shape)
+    n = math.prod(shape)
+    if lead_names:
+        text = f"a shape broadcastable to ({lead_names}*shape) = {lead + shape}"
+        text += f" or to ({lead_names}n) = {lead + (n,)}" if len(shape) > 1 else ""
+    elif len(shape) == 1:
+        return f"one value per neuron, shape {shape}"
+    else:
+        text = (f"one value per neuron, shape {shape} or ({n},) (the neurons flat in C "
+                f"order), or a shape broadcastable to {shape}")
+    return text + " (NumPy broadcasting: a missing leading dim or a dim of 1 repeats)"
+
+
 def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape,
                    precision: str = "float64") -> dict:
     """Every input as ``(1 or steps, 1 or batch, 1 or n)``; held values stay unexpanded."""
@@ -170,10 +186,9 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape,
             check_range(f"input {name!r}", array, precision)
         fitted = fit(array, (steps, batch), tuple(shape))
         if fitted is None:
-            target = (steps, batch) + tuple(shape)
             raise ShapeError(
-                f"input {name!r} has shape {array.shape}; expected a shape broadcastable to "
-                f"(steps, batch, *shape) = {target}",
+                f"input {name!r} has shape {array.shape}; expected "
+                f"{expected_shapes('steps, batch, ', (steps, batch), shape)}",
                 hint=f"{tuple(shape)} or a scalar is held for every step and lane, "
                 f"({batch}, *shape) is held per lane, ({steps}, {batch}, *shape) varies per step",
             )

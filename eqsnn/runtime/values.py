@@ -19,7 +19,7 @@ from .. import ir
 from ..backends import numpy_dtype
 from ..errors import ParameterError, ShapeError
 from . import host
-from .inputs import check_numeric, check_range, fit, unknown_name
+from .inputs import check_numeric, check_range, expected_shapes, fit, unknown_name
 from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_bounds",
@@ -102,11 +102,10 @@ def per_neuron(what: str, value, dtype: str, shape) -> np.ndarray:
     array = check_numeric(what, value, dtype)
     fitted = fit(array, (), tuple(shape))
     if fitted is None:
-        n = int(np.prod(shape))
-        raise ShapeError(
-            f"{what} has shape {array.shape}; expected a scalar or one value per neuron, "
-            f"shape {tuple(shape)}" + (f" or ({n},)" if len(shape) > 1 else "")
-        )
+        raise ShapeError(f"{what} has shape {array.shape}; expected a scalar or "
+                         f"{expected_shapes('', (), shape)}",
+                         hint="a param is one value for the population or one per neuron, "
+                         "the same in every batch lane")
     fitted = fitted.astype(np.float64)
     return fitted.reshape(()) if fitted.size == 1 else fitted
 
@@ -160,9 +159,10 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
     fitted = fit(array, (batch,), tuple(shape))
     if fitted is None:
         raise ShapeError(
-            f"state {name!r} got shape {array.shape}; expected a shape broadcastable to "
-            f"(batch, *shape) = {(batch,) + tuple(shape)}",
-            hint="a scalar or one value per neuron is the same in every lane",
+            f"state {name!r} got shape {array.shape}; expected "
+            f"{expected_shapes('batch, ', (batch,), shape)}",
+            hint=f"a scalar or one value per neuron {tuple(shape)} is the same in every lane; "
+                 f"one value per lane is {(batch,) + (1,) * len(tuple(shape))}",
         )
     n = int(np.prod(shape))
     full = np.broadcast_to(fitted, (batch, n))

@@ -82,8 +82,7 @@ def _as_model(obj):
 def cmd_run(args):
     from .. import Simulator
 
-    if args.steps < 1:
-        raise EqsnnError(f"--steps must be at least 1, not {args.steps}")
+    _check_steps(args)
     if args.plot:
         from ..runtime.paths import check_figure_path
 
@@ -210,9 +209,18 @@ def _network_file(args) -> bool:
     return True
 
 
+def _check_steps(args) -> None:
+    """``--steps`` of run, compare and bench: at least 1, with the same message for each
+    (zero steps would run nothing, compare nothing and time nothing)."""
+    if args.steps is not None and args.steps < 1:  # None: a network file's STEPS
+        raise EqsnnError(f"--steps must be at least 1, not {args.steps}",
+                         hint=f"eqsnn {args.command} ... --steps 100")
+
+
 def cmd_compare(args):
     from .comparison import compare
 
+    _check_steps(args)
     if _network_file(args):  # a network file (eqsnn.network.tools)
         from ..network.tools import compare_networks
 
@@ -244,6 +252,7 @@ def _or(value, default):
 def cmd_bench(args):
     from .benchmarking import benchmark
 
+    _check_steps(args)
     if _network_file(args):  # a network file (eqsnn.network.tools)
         from ..network.tools import time_networks
         from ..runtime.arguments import positive_int

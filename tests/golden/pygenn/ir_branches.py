@@ -18,7 +18,7 @@ branches_model = create_neuron_model(
         ('k', 'int', VarAccess.READ_WRITE),
     ],
     sim_code="""
-const scalar u = drive + (scalar)(int)id + (scalar)(10 * (int)batch);
+const scalar u = drive + (scalar)(int)id + (scalar)(int)((unsigned int)10 * (unsigned int)(int)batch);
 if (u > 3.0) {
     if (u > 5.0) {
         x = gain * u;
@@ -30,7 +30,7 @@ if (u > 3.0) {
 }
 const scalar tmp0 = -4.0 + x;
 y = 0.5 * fmax(1.0, fmin(7.0, x)) + (tmp0 == 0.0 ? 1.0 : (scalar)expm1((double)tmp0) / tmp0);
-k = k + 2 * (int)round(t / dt);
+k = (int)((unsigned int)k + (unsigned int)(int)((unsigned int)2 * (unsigned int)(int)round(t / dt)));
 """,
     additional_input_vars=[('drive', 'scalar', 0.0)],
 )

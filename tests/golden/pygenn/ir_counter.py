@@ -11,7 +11,7 @@ counter_model = create_neuron_model(
     params=[('period', 'int')],
     vars=[('count', 'int', VarAccess.READ_WRITE), ('flag', 'bool', VarAccess.READ_WRITE)],
     sim_code="""
-count = 1 + count;
+count = (int)((unsigned int)1 + (unsigned int)count);
 flag = (period == 0 || period == -1 ? 0 : (count % period != 0 && ((count % period < 0) != (period < 0)) ? count % period + period : count % period)) == 0;
 """,
     threshold_condition_code="flag",

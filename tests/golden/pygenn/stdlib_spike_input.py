@@ -21,7 +21,9 @@ spike_input_model = create_neuron_model(
     threshold_condition_code="""
 StartSpike != EndSpike && (scalar)t >= SpikeTimes[min(max(StartSpike, 0), num_SpikeTimes - 1)]
 """,
-    reset_code="StartSpike = 1 + StartSpike;",
+    reset_code="""
+StartSpike = (int)((unsigned int)1 + (unsigned int)StartSpike);
+""",
     extra_global_params=[('SpikeTimes', 'scalar*')],
 )
 

@@ -1,0 +1,101 @@
+"""Units as the text writes them: a quantity's unit (``20 ms``), a unit annotation
+(``param g [nS]``) and the unit expressions in brackets (``[mV/ms]``, ``[cm**2]``),
+turned into :class:`eqsnn.units.Unit` values with errors at the text.  The dimension
+check of a model's equations, which uses these, is :mod:`eqsnn.frontend.dimensions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+from ..errors import CheckError
+from ..units import DIMENSIONLESS, Unit, UnitError, lookup
+from . import syntax as s
+
+__all__ = ["constant_number", "error_at", "quantity_unit", "start", "unit_from_syntax",
+           "uses_units"]
+
+_ONE = Unit("1", Fraction(1), DIMENSIONLESS)
+
+
+def error_at(message, node_or_pos, hint=None) -> CheckError:
+    pos = node_or_pos if isinstance(node_or_pos, s.Pos) else start(node_or_pos)
+    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
+
+
+def start(node) -> s.Pos:
+    """Where an expression begins in the text (a Binary's own position is its operator)."""
+    while isinstance(node, s.Binary):
+        node = node.left
+    return node.pos
+
+
+def uses_units(declarations) -> bool:
+    """Does any declaration hold a quantity, a unit annotation or a bound with a unit?"""
+    return any(_has_unit(decl) for decl in declarations)
+
+
+def _has_unit(node) -> bool:
+    if isinstance(node, s.Quantity):
+        return True
+    if isinstance(node, (s.ParamDecl, s.StateDecl, s.InputDecl, s.Constraint)) and (
+            node.unit is not None):
+        return True
+    if isinstance(node, tuple):
+        return any(_has_unit(item) for item in node)
+    if dataclasses.is_dataclass(node):
+        return any(_has_unit(getattr(node, f.name)) for f in dataclasses.fields(node))
+    return False
+
+
+def quantity_unit(node: s.Quantity, declared=()) -> Unit:
+    """The unit of a quantity.  ``declared``: the model's names; ``2 m`` with a state ``m``
+    is ambiguous (the metre or a product), so it is an error unless written ``2 [m]``."""
+    if not node.bracketed and node.unit.id in declared:
+        name = node.unit.id
+        raise error_at(f"'{node.number.text} {name}' reads as {node.number.text} of the unit "
+                     f"{name}, but the model also declares {name!r}", node.unit,
+                     f"write '{node.number.text} * {name}' for a product, or "
+                     f"'{node.number.text} [{name}]' for the unit")
+    return unit_from_syntax(node.unit)
+
+
+def unit_from_syntax(expr) -> Unit:
+    """The unit written as ``expr`` (``ms``, or ``[mV/ms]``'s expression)."""
+    if isinstance(expr, s.Name):
+        try:
+            return lookup(expr.id)
+        except UnitError as exc:
+            raise error_at(exc.message, expr, exc.hint) from None
+    if isinstance(expr, s.Number):
+        if expr.text == "1":
+            return _ONE
+        raise error_at(f"a unit cannot hold the number {expr.text}", expr,
+                     "the only number in a unit is 1, as in [1/ms]")
+    if isinstance(expr, s.Binary) and expr.op in ("*", "/"):
+        left, right = unit_from_syntax(expr.left), unit_from_syntax(expr.right)
+        return left * right if expr.op == "*" else left / right
+    if isinstance(expr, s.Binary) and expr.op == "**":
+        power = constant_number(expr.right)
+        if power is None:
+            raise error_at("the power of a unit must be a number", expr.right, "write [cm**2]")
+        return unit_from_syntax(expr.left) ** power
+    raise error_at("this is not a unit", expr,
+                 "a unit is a name such as mV, or [...] with *, / and ** of names: [mV/ms]")
+
+
+def constant_number(expr) -> Fraction | None:
+    """The value of a constant exponent (``2``, ``-1``, ``1/2``, ``0.5``), else None."""
+    if isinstance(expr, s.Number):
+        return Fraction(expr.text)
+    if isinstance(expr, s.Unary) and expr.op in "+-":
+        value = constant_number(expr.operand)
+        return None if value is None else (-value if expr.op == "-" else value)
+    if isinstance(expr, s.Binary) and expr.op in ("+", "-", "*", "/"):
+        left, right = constant_number(expr.left), constant_number(expr.right)
+        if left is None or right is None or (expr.op == "/" and right == 0):
+            return None
+        return {"+": left + right, "-": left - right, "*": left * right,
+                "/": left / right if right else None}[expr.op]
+    return None
