@@ -525,7 +525,8 @@ def test_initial_states_and_traces_per_synapse_neuron_and_lane():
 
 
 def test_a_rule_that_never_changes_w_delivers_exactly_what_a_static_weight_does():
-    frozen = eqsnn.compile(BASE + "    pre_spike: x += 1.0\n    on_post: w = w\n")
+    with pytest.warns(eqsnn.EqsnnWarning, match="leaves w as it is"):  # on purpose here
+        frozen = eqsnn.compile(BASE + "    pre_spike: x += 1.0\n    on_post: w = w\n")
     rng = np.random.default_rng(11)
     w0 = rng.uniform(0.0, 0.3, (12, 12))
     delays = rng.integers(2, 5, 12)[np.repeat(np.arange(12), 12)]  # one delay per pre
