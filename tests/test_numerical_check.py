@@ -291,3 +291,23 @@ def test_bounds_that_admit_no_value_are_refused(bounds, message, column):
     assert caught.value.line == 3 and caught.value.column == column  # the second bound
     equal = eqsnn.compile("neuron M\n    param v0 = 0.0\n    state V = v0 (>= 0, <= 0)\n")
     assert len(equal.ir.states[0].bounds) == 2  # one value: V must stay 0
+
+
+@pytest.mark.parametrize("declaration, message, column", [
+    ("param a (> 10, < -10)", "the constraints of a, '> 10' and '< -10', admit no value", 20),
+    ("param a (< 0, > 0)", "the constraints of a, '> 0' and '< 0', admit no value", 19),
+    ("param a (> 5, < 5)", "the constraints of a, '> 5' and '< 5', admit no value", 19),
+    ("param k: int (> 1, < 2)", "the constraints of k, '> 1' and '< 2', admit no int value",
+     24),
+    ("param k: int (> 1.2, < 1.8)",
+     "the constraints of k, '> 1.2' and '< 1.8', admit no int value", 26),
+])
+def test_param_constraints_that_admit_no_value_are_refused(declaration, message, column):
+    """A param without a default whose constraints admit no value compiled, and then every
+    Simulator refused every value given for it."""
+    with pytest.raises(CheckError, match=message) as caught:
+        eqsnn.compile(f"neuron M\n    {declaration}\n    state V = 0.0\n")
+    assert caught.value.line == 2 and caught.value.column == column  # the later bound
+    assert "write the lower bound with > or >=" in caught.value.hint
+    for fine in ("param a (>= 5, <= 5)", "param k: int (>= 1, < 2)", "param k: int (> 1.5, < 2.5)"):
+        eqsnn.compile(f"neuron M\n    {fine}\n    state V = 0.0\n")

@@ -278,6 +278,7 @@ class _Checker:
                 unit = unit_word(raw)
                 raise _error(f"the default {default}{unit} of {decl.name} violates '{c}{unit}'",
                              raw.pos, f"choose a default that is {c}{unit}")
+        check_bounds_admit_a_value(decl, constraints)
         return ir.Param(decl.name, decl.dtype, default, constraints)
 
     def _state(self, decl: s.StateDecl, conv) -> ir.State:

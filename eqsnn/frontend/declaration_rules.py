@@ -6,6 +6,7 @@ is a constant."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from ..errors import CheckError
 from . import syntax as s
@@ -36,19 +37,30 @@ CONSTANT_CONDITION = {
 }
 
 
-def check_bounds_admit_a_value(decl: s.StateDecl, bounds) -> None:
-    """A CheckError where a state's bounds admit no value (``(> 10, < -10)``): every run
-    would fail at its first step."""
+def check_bounds_admit_a_value(decl, bounds) -> None:
+    """A CheckError where a state's bounds or a param's constraints admit no value
+    (``(> 10, < -10)``; for an int param also ``(> 1, < 2)``): every run would fail at its
+    first step, and every value given for the param would be refused."""
+    raws = decl.bounds if isinstance(decl, s.StateDecl) else decl.constraints
+    integer = isinstance(decl, s.ParamDecl) and decl.dtype == "int"
     below = [c for c in bounds if c.op in ("<", "<=")]
     above = [c for c in bounds if c.op in (">", ">=")]
     for upper in below:
         for lower in above:
-            strict = "<" == upper.op or ">" == lower.op
-            if lower.bound > upper.bound or (lower.bound == upper.bound and strict):
-                raw = decl.bounds[bounds.index(max(upper, lower, key=bounds.index))]
-                raise _error(f"the bounds of {decl.name}, '{lower}' and '{upper}', admit no "
-                             "value", raw.pos, "write the lower bound with > or >=, the "
-                             "upper with < or <=, e.g. (> -1000, < 1000)")
+            if integer:  # the smallest and the largest int each bound lets through
+                low = math.floor(lower.bound) + 1 if lower.op == ">" else math.ceil(lower.bound)
+                high = math.ceil(upper.bound) - 1 if upper.op == "<" else math.floor(upper.bound)
+                empty = low > high
+            else:
+                strict = "<" == upper.op or ">" == lower.op
+                empty = lower.bound > upper.bound or (lower.bound == upper.bound and strict)
+            if empty:
+                raw = raws[bounds.index(max(upper, lower, key=bounds.index))]
+                what = "bounds" if isinstance(decl, s.StateDecl) else "constraints"
+                kind = " int" if integer else ""
+                raise _error(f"the {what} of {decl.name}, '{lower}' and '{upper}', admit no"
+                             f"{kind} value", raw.pos, "write the lower bound with > or >=, "
+                             "the upper with < or <=, e.g. (> -1000, < 1000)")
 
 
 def bound_value(constraint: s.Constraint) -> float:
