@@ -458,3 +458,27 @@ def test_a_negative_bare_number_under_a_unit_annotation_is_told_to_take_the_unit
     ``= 65`` said "has no unit; write it with its unit: '65 mV'"."""
     err = _error(CheckError, f"neuron A\n    {decl}\n")
     assert "has no unit" in err.message and err.hint == hint
+
+
+@pytest.mark.parametrize("name", ["y", "g"])  # g: also a unit, whose hint misled
+def test_a_condition_reading_a_blocks_let_is_told_it_is_not_visible(name):
+    """A block's let read in the threshold got 'unknown name ... declare it with param,
+    state, input or let' (or, for g, 'g is a unit'): the conditions are checked before the
+    blocks, so the let was not known yet."""
+    text = (f"neuron N\n    state V = 0.0\n    dV/dt = -V / 10.0\n    after:\n"
+            f"        if V > 0:\n            let {name} = 1.0\n            V += {name}\n"
+            f"    threshold: V > {name}\n")
+    with pytest.raises(CheckError, match=f"local '{name}' is not visible here") as caught:
+        eqsnn.compile(text)
+    assert (caught.value.line, caught.value.column) == (8, 20)
+    assert "defined at line 6 inside a block" in caught.value.hint
+    assert "declare it outside the block" in caught.value.hint
+
+
+def test_a_let_used_above_its_line_says_so():
+    text = ("neuron N\n    state V = 0.0\n    dV/dt = -V / 10.0\n    after:\n"
+            "        V += y\n        let y = 1.0\n")
+    with pytest.raises(CheckError, match="local 'y' is used before its definition") as caught:
+        eqsnn.compile(text)
+    assert (caught.value.line, caught.value.column) == (5, 14)
+    assert "defined at line 6" in caught.value.hint

@@ -114,6 +114,7 @@ class _Checker:
         scope.refractory_anywhere = (self.model.kind != "neuron"
                                      or declares_refractory(self.model.declarations))
         conv = Converter(scope)
+        conv.block_lets = _block_lets(by_kind.get(s.BlockDecl, []))
         params = tuple(self._param(d, conv) for d in by_kind.get(s.ParamDecl, []))
         states = tuple(self._state(d, conv) for d in by_kind.get(s.StateDecl, []))
         inputs = tuple(self._input(d, conv) for d in by_kind.get(s.InputDecl, []))
@@ -377,3 +378,20 @@ def _scope(by_kind: dict, switches: dict) -> Scope:
         refractory=any(
             d.kind == "refractory" for d in by_kind.get(s.ConditionDecl, [])),
     )
+
+
+def _block_lets(blocks) -> dict[str, int]:
+    """name -> line of every ``let`` inside the blocks (in ``if`` branches too)."""
+    found: dict[str, int] = {}
+
+    def walk(statements):
+        for stmt in statements:
+            if isinstance(stmt, s.LocalDef):
+                found.setdefault(stmt.name, stmt.pos.line)
+            elif isinstance(stmt, s.IfStatement):
+                for _, body in stmt.branches:
+                    walk(body)
+                walk(stmt.orelse)
+    for block in blocks:
+        walk(block.body)
+    return found

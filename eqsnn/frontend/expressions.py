@@ -100,6 +100,9 @@ class ExpressionConverter(ConstantChecks):
         self.locals: list[dict[str, str]] = []  # block scopes: name -> dtype
         self.local_types: dict[str, str] = {}
         self.local_lines: dict[str, int] = {}
+        #: name -> line of every ``let`` inside a block (set by the checker before anything
+        #: is converted), so a condition that reads one is told why it cannot
+        self.block_lets: dict[str, int] = {}
         self.draws = 0
         self.lets = Lets()  # the lets too big to substitute (eqsnn.frontend.lets)
         #: ``(low, high, pos)`` of every ``clip`` whose bounds read params (and ``dt``)
@@ -217,6 +220,16 @@ class ExpressionConverter(ConstantChecks):
         if name in self.local_types:
             raise _error(f"local {name!r} is not visible here", node.pos,
                          f"it is defined at line {self.local_lines[name]} inside another block")
+        if name in self.block_lets:  # later in this block, or a block converted later
+            line = self.block_lets[name]
+            if self.locals and line > node.pos.line:
+                raise _error(f"local {name!r} is used before its definition", node.pos,
+                             f"it is defined at line {line}; a block's let is seen only below "
+                             "it, in the same block")
+            raise _error(f"local {name!r} is not visible here", node.pos,
+                         f"it is defined at line {line} inside a block, and a block's lets "
+                         "are seen only in that block: to use it here too, declare it "
+                         "outside the block")
         raise UnknownNameError(f"unknown name {name!r}", unknown=name, line=node.pos.line,
                                column=node.pos.column, hint=self._suggest(name))
 
