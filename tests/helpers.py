@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+
+import pytest
 import sympy
 
 from eqsnn import ir
@@ -9,6 +12,16 @@ from eqsnn import ir
 S = sympy.Symbol
 V, Isyn, RefracTime, dt, t = S("V"), S("Isyn"), S("RefracTime"), S("dt"), S("t")
 POSITIVE = (ir.Constraint(">", 0.0),)
+
+#: every backend as a pytest parameter with its tier's mark (cupy on the CPU emulation of
+#: CUDA, pygenn where PyGeNN is installed)
+EVERY_BACKEND = [
+    "numpy",
+    pytest.param("c", marks=pytest.mark.c),
+    pytest.param("cupy", marks=pytest.mark.c),
+    pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
+        importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")]),
+]
 
 
 def lif(relative_reset: bool = True) -> ir.Model:

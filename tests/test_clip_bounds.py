@@ -5,9 +5,9 @@ states reach the backends, which all give ``high`` (``Min(Max(x, low), high)``).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 
 import fake_cupy
+import helpers
 import numpy as np
 import pytest
 import test_backend_equivalence as equivalence
@@ -91,13 +91,7 @@ STATE_BOUNDS = """neuron StateClip
 """
 
 
-BACKENDS = [
-    "numpy",
-    pytest.param("c", marks=pytest.mark.c),
-    pytest.param("cupy", marks=pytest.mark.c),
-    pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
-        importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")]),
-]
+BACKENDS = helpers.EVERY_BACKEND
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

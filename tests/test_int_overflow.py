@@ -5,9 +5,9 @@ report it (it tests float states only), and this file pins both facts."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 
 import fake_cupy
+import helpers
 import numpy as np
 import pytest
 import test_backend_equivalence as equivalence
@@ -34,13 +34,7 @@ COUNTER = """neuron Counter
         remainder = big % 2000000000
 """
 
-BACKENDS = [
-    "numpy",
-    pytest.param("c", marks=pytest.mark.c),
-    pytest.param("cupy", marks=pytest.mark.c),
-    pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
-        importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")]),
-]
+BACKENDS = helpers.EVERY_BACKEND
 
 
 def _int32(value: int) -> int:
