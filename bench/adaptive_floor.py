@@ -308,7 +308,7 @@ def main() -> None:
         rows.update(eqsnn_steps(args.eqsnn_steps, args.repeats))
     baseline = rows["hand-written RK4 (vectorised by the compiler)"]
     rk4 = rows.get("eqsnn RK4", baseline)
-    print(f"AdEx, float64, dt = {0.1} ms, one thread; CPU ns per neuron and step "
+    print("AdEx, float64, dt = 0.1 ms, one thread; CPU ns per neuron and step "
           f"(best of {args.repeats})\n")
     print("| step | ns | / hand-written RK4 | / eqsnn's RK4 |")
     print("|---|---|---|---|")
