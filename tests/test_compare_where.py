@@ -1,0 +1,128 @@
+"""eqsnn.compare says where and by how much backends differ, checked against NumPy oracles
+computed here from the raw results (a perturbed backend plants each disagreement)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.backends import REGISTRY
+
+
+@pytest.fixture
+def perturbed(monkeypatch):
+    import perturbed_backend
+
+    monkeypatch.setitem(REGISTRY, "perturbed", "perturbed_backend")
+    return perturbed_backend.PERTURB
+
+
+def lif():
+    return eqsnn.load("examples/lif_pulse.eqs")
+
+
+def _first_bad(values, reference, rtol, atol):
+    """The plain oracle: the first (step, lane, flat neuron) outside the tolerance."""
+    values = values.reshape(len(values), values.shape[1], -1).astype(np.float64)
+    reference = reference.reshape(values.shape).astype(np.float64)
+    for step in range(len(values)):
+        for lane in range(values.shape[1]):
+            for neuron in range(values.shape[2]):
+                a, b = values[step, lane, neuron], reference[step, lane, neuron]
+                if np.isnan(a) and np.isnan(b) or a == b:
+                    continue
+                if not (abs(a - b) <= atol + rtol * abs(b)):
+                    return step, lane, neuron, a, b
+    return None
+
+
+@pytest.mark.parametrize("shape", [6, (2, 3)])
+def test_the_first_divergence_names_its_step_time_lane_neuron_and_values(monkeypatch, shape):
+    """One neuron of one lane of a 2-D population differs, and only from a late step."""
+    monkeypatch.setitem(REGISTRY, "perturbed", "perturbed_backend")
+    import perturbed_backend
+
+    dims = shape if isinstance(shape, tuple) else (shape,)
+    factor = np.ones(6)
+    factor[4] = 1 + 1e-9  # neuron 4's leak, a little off on the perturbed backend
+    monkeypatch.setattr(perturbed_backend, "PERTURB",
+                        {"name": "_phi_V", "factor": factor})
+    drive = np.zeros((50, 2, 6))
+    drive[36:, 1, 4] = 0.3  # V stays 0 (so equal) until neuron 4 of lane 1 is driven
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=shape, steps=50, dt=0.5,
+                               batch_size=2, inputs={"Isyn": drive.reshape((50, 2) + dims)},
+                               params={"tau_mem": np.full(dims, 20.0)}, rtol=0.0, atol=0.0)
+    report = comparison.report("perturbed")
+    (v,) = report.variables
+    mine = comparison.results["perturbed"].vars["V"]
+    ref = comparison.results["numpy"].vars["V"]
+    step, lane, neuron, value, expected = _first_bad(mine, ref, 0.0, 0.0)
+    assert (step, lane) == (37, 1) and neuron == 4
+    index = 4 if shape == 6 else (1, 1)
+    assert (v.first_divergence, v.first_lane, v.first_neuron) == (step, lane, index)
+    assert v.first_time == (step + 1) * 0.5  # the state at the end of the step, in ms
+    assert (v.first_value, v.first_reference) == (value, expected)
+    text = str(comparison)
+    where = "neuron 4" if shape == 6 else "neuron (1, 1)"
+    assert (f"V first differs at step 37 (t = 19 ms), lane 1, {where}: {float(value)!r} vs "
+            f"{float(expected)!r} (numpy)") in text, text
+
+
+def test_a_float32_backend_that_never_spikes_does_not_agree(perturbed, monkeypatch):
+    """In float32 a spike may move by a step; a backend without any spike used to agree,
+    its traces being compared only up to the first (missing) spike."""
+    monkeypatch.setitem(perturbed, "name", "v_thresh")
+    monkeypatch.setitem(perturbed, "factor", 1e9)
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=3, steps=60,
+                               precision="float32")
+    report = comparison.report("perturbed")
+    reference = comparison.results["numpy"].spikes
+    assert len(comparison.results["perturbed"].spikes) == 0 and len(reference) > 0
+    assert report.status == "differs" and not comparison.ok
+    first = int(reference.step.min())
+    assert report.first_spike_difference == first
+    assert (report.first_spike_lane, report.first_spike_neuron) == (0, 0)
+    text = str(comparison)
+    assert (f"spikes first differ at step {first} (t = {first} ms), lane 0, neuron 0: numpy "
+            "spikes, perturbed does not (not a one-step shift)") in text, text
+
+
+def test_a_one_step_spike_shift_in_float32_is_tolerated_per_neuron(perturbed, monkeypatch):
+    """A rounding difference that moves one neuron's spike by one step leaves that neuron's
+    later trace out of the comparison, not every other neuron's."""
+    import perturbed_backend
+
+    factor = np.ones(3)
+    factor[1] = 1 + 1e-4  # neuron 1 leaks a little less: its first spike comes a step early
+    monkeypatch.setattr(perturbed_backend, "PERTURB", {"name": "_phi_V", "factor": factor})
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=3, steps=200,
+                               precision="float32", rtol=1e-2, atol=1e-2,
+                               params={"tau_mem": [20.0, 20.0, 20.0]},
+                               inputs={"Isyn": 0.0505})
+    report = comparison.report("perturbed")
+    mine = comparison.results["perturbed"].spikes
+    ref = comparison.results["numpy"].spikes
+    mine_steps = mine.step[mine.neuron == 1]
+    ref_steps = ref.step[ref.neuron == 1]
+    differ = sorted(set(mine_steps.tolist()) ^ set(ref_steps.tolist()))
+    assert differ and abs(differ[0] - differ[1]) == 1  # the planted one-step shift
+    assert report.first_spike_difference == differ[0] and report.first_spike_neuron == 1
+    assert report.status == "ok", str(comparison)
+    assert "one-step shift" in str(comparison)
+    # neurons 0 and 2 are compared over the whole run
+    assert report.variables[0].compared_steps == 200
+
+
+def test_nan_on_one_side_is_located(perturbed, monkeypatch):
+    from eqsnn.tools.comparison import _variable_diff
+
+    reference = np.zeros((5, 2, 3))
+    values = reference.copy()
+    values[3, 1, 2] = np.nan
+    values[4, 0, 0] = 1.0
+    d = _variable_diff("V", values, reference, 0.0, 0.0, None)
+    assert (d.first_divergence, d.first_lane, d.first_neuron) == (3, 1, 2)
+    assert np.isnan(d.first_value) and d.first_reference == 0.0
+    both = _variable_diff("V", reference + np.nan, reference + np.nan, 0.0, 0.0, None)
+    assert both.first_divergence is None and both.first_lane is None
