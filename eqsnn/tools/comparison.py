@@ -248,8 +248,11 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     absolute and relative error and the first step outside
     ``atol + rtol * |reference|`` (by default ``rtol = atol = 1e-9`` in float64, ``1e-5``
     in float32); spikes get the share that fall on the
-    same (step, batch, neuron) and the first step where they differ.  In
-    float32, traces are compared only up to the first spike difference.
+    same (step, batch, neuron) and the first step where they differ.  Each first
+    difference comes with where it is (lane, neuron as addressed, time in ms) and
+    the values.  In float32, each neuron's traces are compared up to its own first
+    spike difference, which must be a spike moved by one step (a spike gained or
+    lost differs).
     ``fast_math=True`` runs the compared backends (not the reference) with
     it, to show what it costs in accuracy.
     """
