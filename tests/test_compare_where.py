@@ -126,3 +126,28 @@ def test_nan_on_one_side_is_located(perturbed, monkeypatch):
     assert np.isnan(d.first_value) and d.first_reference == 0.0
     both = _variable_diff("V", reference + np.nan, reference + np.nan, 0.0, 0.0, None)
     assert both.first_divergence is None and both.first_lane is None
+
+
+@pytest.mark.parametrize("value, reference, rel", [
+    (-1e308, 1e308, np.inf),  # an inf apart: no overflow warning, an infinite error
+    (1e308, np.inf, np.inf),  # an inf reference: the relative error is inf, not nan
+    (-np.inf, np.inf, np.inf),
+    (0.0, 1e-320, 1.0),  # a subnormal reference: |0 - r| / |r| is 1
+    (2.0, 1.0, 1.0),
+])
+def test_huge_infinite_and_subnormal_values_have_a_finite_or_infinite_error(
+        value, reference, rel):
+    import warnings
+
+    from eqsnn.tools.comparison import _variable_diff
+
+    ref = np.full((2, 1, 1), reference)
+    values = ref.copy()
+    values[1] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = _variable_diff("V", values, ref, 0.0, 0.0, None)
+    oracle_abs = abs(np.float64(value) - np.float64(reference)) if np.isfinite(
+        value - reference) else np.inf
+    assert d.first_divergence == 1 and d.max_abs == oracle_abs
+    assert d.max_rel == pytest.approx(rel)

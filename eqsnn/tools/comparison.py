@@ -175,13 +175,14 @@ def _variable_diff(name, values, reference, rtol, atol, until, *, valid=None, dt
         valid = valid[: len(values)].reshape(values.shape)
         values = np.where(valid, values, reference)
     same = (values == reference) | (np.isnan(values) & np.isnan(reference))  # inf, nan too
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # -1e308 - 1e308 is an inf apart
         diff = np.where(same, 0.0, np.abs(values - reference))
-    bad = diff > atol + rtol * np.abs(reference)
+        bad = diff > atol + rtol * np.abs(reference)  # 0 * inf: nan, caught below
     bad |= ~same & ~(np.isfinite(values) & np.isfinite(reference))  # an inf or nan on one side
     diff = np.nan_to_num(diff, nan=np.inf, posinf=np.inf)
-    with np.errstate(invalid="ignore"):
-        rel = np.where(same, 0.0, diff / np.maximum(np.abs(reference), np.finfo(float).tiny))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        scale = np.abs(reference)  # a difference from 0 is infinitely far; inf / inf too
+        rel = np.where(same, 0.0, np.nan_to_num(diff / scale, nan=np.inf, posinf=np.inf))
     compared = len(values)
     if valid is not None:
         rows = valid.reshape(len(valid), -1).any(axis=1)
