@@ -151,3 +151,41 @@ def test_huge_infinite_and_subnormal_values_have_a_finite_or_infinite_error(
         value - reference) else np.inf
     assert d.first_divergence == 1 and d.max_abs == oracle_abs
     assert d.max_rel == pytest.approx(rel)
+
+
+@pytest.mark.parametrize("what", ["result", "comparison"])
+def test_plotting_without_matplotlib_is_an_eqsnn_error_naming_the_extra(monkeypatch, what):
+    """Result.plot raised a bare ImportError; both plots now raise an EqsnnError that is
+    also an ImportError (as before, for code that catches that)."""
+    import sys
+
+    from eqsnn.errors import EqsnnError
+
+    comparison = eqsnn.compare(lif(), ["numpy"], n=2, steps=5)
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.pyplot"):
+        monkeypatch.setitem(sys.modules, name, None)
+    target = comparison.results["numpy"] if what == "result" else comparison
+    with pytest.raises(EqsnnError, match="needs matplotlib") as info:
+        target.plot()
+    assert isinstance(info.value, ImportError)
+    assert info.value.hint == "pip install eqsnn[plot]"
+
+
+def test_comparison_plot_of_a_2d_population_draws_the_neuron_asked_for(tmp_path):
+    pytest.importorskip("matplotlib")
+    from eqsnn.errors import ParameterError
+
+    drive = np.arange(6.0).reshape(2, 3) / 40
+    comparison = eqsnn.compare(lif(), ["numpy"], n=(2, 3), steps=20, batch_size=2,
+                               inputs={"Isyn": drive})
+    figure = comparison.plot(tmp_path / "c.png", neuron=(1, 2), lane=1)
+    trace = figure.axes[0].lines[0].get_ydata()
+    np.testing.assert_array_equal(trace, comparison.results["numpy"].vars["V"][:, 1, 1, 2])
+    same = comparison.plot(neuron=5, lane=1)  # the flat id of (1, 2)
+    np.testing.assert_array_equal(same.axes[0].lines[0].get_ydata(), trace)
+    for bad, match in [({"neuron": 6}, r"neuron must be a flat id in 0..5 or an index "
+                                        r"into \(2, 3\), not 6"),
+                       ({"neuron": (2, 0)}, r"not \(2, 0\)"),
+                       ({"lane": 2}, r"lane must be an int in 0..1, not 2")]:
+        with pytest.raises(ParameterError, match=match):
+            comparison.plot(**bad)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import EqsnnError
+from ..errors import ParameterError
+from ..runtime.plotting import needs_matplotlib
 
 
 def _pyplot():
@@ -14,8 +15,7 @@ def _pyplot():
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError:
-        raise EqsnnError("plotting needs matplotlib",
-                         hint="pip install 'eqsnn[plot]'") from None
+        raise needs_matplotlib("Comparison.plot") from None
     return plt
 
 
@@ -24,14 +24,15 @@ def comparison_figure(comparison, path=None, neuron=0, lane=0):
     plt = _pyplot()
     results = comparison.results
     reference = results[comparison.reference]
+    neuron, flat, lane = _where(reference, neuron, lane)
     names = list(reference.vars)
     columns = max(len(names), 1)
     fig, axes = plt.subplots(3, columns, figsize=(4 * columns, 7), squeeze=False)
     steps = np.arange(comparison.steps)
     for col, name in enumerate(names):
-        ref = np.asarray(reference.vars[name])[:, lane, neuron]
+        ref = _trace(reference.vars[name], lane, flat)
         for backend, result in results.items():
-            trace = np.asarray(result.vars[name])[:, lane, neuron]
+            trace = _trace(result.vars[name], lane, flat)
             axes[0, col].plot(steps, trace, label=backend, lw=1)
             if backend != comparison.reference:
                 diff = np.abs(trace.astype(float) - ref.astype(float))
@@ -55,3 +56,27 @@ def comparison_figure(comparison, path=None, neuron=0, lane=0):
         fig.savefig(path, dpi=100)
         plt.close(fig)
     return fig
+
+
+def _trace(values, lane, flat):
+    values = np.asarray(values)
+    return values.reshape(values.shape[:2] + (-1,))[:, lane, flat]
+
+
+def _where(result, neuron, lane):
+    """``(neuron as given, flat id, lane)``, checked: a flat id, or an index into the shape."""
+    from ..runtime.inputs import is_int
+
+    shape = tuple(result.shape)
+    size = int(np.prod(shape))
+    batch = result.info.batch_size
+    if not is_int(lane) or not 0 <= lane < batch:
+        raise ParameterError(f"lane must be an int in 0..{batch - 1}, not {lane!r}")
+    index = neuron if isinstance(neuron, tuple) else None
+    if index is not None and len(index) == len(shape) and all(
+            is_int(i) and 0 <= i < d for i, d in zip(index, shape)):
+        return tuple(int(i) for i in index), int(np.ravel_multi_index(index, shape)), lane
+    if index is None and is_int(neuron) and 0 <= neuron < size:
+        return int(neuron), int(neuron), lane
+    raise ParameterError(f"neuron must be a flat id in 0..{size - 1} or an index into "
+                         f"{shape}, not {neuron!r}")
