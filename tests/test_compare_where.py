@@ -3,6 +3,8 @@ computed here from the raw results (a perturbed backend plants each disagreement
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -189,3 +191,45 @@ def test_comparison_plot_of_a_2d_population_draws_the_neuron_asked_for(tmp_path)
                        ({"lane": 2}, r"lane must be an int in 0..1, not 2")]:
         with pytest.raises(ParameterError, match=match):
             comparison.plot(**bad)
+
+
+LEAK = '''
+neuron Leak
+    param tau = 10.0 (> 0)
+    state V = 1.0
+    dV/dt = -V / tau
+'''
+
+
+def test_a_model_without_threshold_is_compared_on_its_states(perturbed, monkeypatch):
+    """compare() always recorded spikes, so a model without a threshold was refused."""
+    monkeypatch.setitem(perturbed, "name", "_phi_V")
+    comparison = eqsnn.compare(eqsnn.compile(LEAK), ["numpy", "perturbed"], n=2, steps=10,
+                               rtol=0.0, atol=0.0)
+    report = comparison.report("perturbed")
+    assert report.status == "differs" and report.variables[0].first_divergence == 0
+    assert report.first_spike_difference is None and comparison.results["numpy"].spikes is None
+    assert "spikes first differ" not in str(comparison)
+    assert eqsnn.compare(eqsnn.compile(LEAK), ["numpy"], n=2, steps=10).ok
+    if importlib.util.find_spec("matplotlib"):
+        figure = comparison.plot()
+        np.testing.assert_array_equal(figure.axes[0].lines[0].get_ydata(),
+                                      comparison.results["numpy"].vars["V"][:, 0, 0])
+
+
+def test_spikes_in_record_are_compared_as_always(perturbed, monkeypatch):
+    """record=['V', 'spikes'] failed with a KeyError: spikes are always compared."""
+    monkeypatch.setitem(perturbed, "factor", 1.0)
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=2, steps=30,
+                               record=["V", "spikes"])
+    report = comparison.report("perturbed")
+    assert [v.name for v in report.variables] == ["V"] and report.status == "ok"
+    assert report.spike_counts[0] == len(comparison.results["numpy"].spikes) > 0
+
+
+def test_record_with_chosen_neurons_is_refused_not_ignored():
+    from eqsnn.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"compare records whole states") as info:
+        eqsnn.compare(lif(), ["numpy"], n=3, steps=5, record={"V": [0]})
+    assert info.value.hint == "record=['V']; every neuron is compared"

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import ir
 from ..backends import REGISTRY
-from ..errors import EqsnnError
+from ..errors import EqsnnError, ParameterError
 from .comparison_where import first_bad, neuron_label, spike_cuts, spike_flags, time_label
 
 DEFAULT_TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
@@ -212,13 +212,23 @@ def _model_name(model) -> str:
     return getattr(model, "name", type(model).__name__)
 
 
+def _ir_model(model):
+    ir_model = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
+    if ir_model is None and hasattr(model, "model"):
+        ir_model = model.model().ir
+    return ir_model
+
+
+def _spiking(model) -> bool:
+    ir_model = _ir_model(model)
+    return True if ir_model is None else bool(ir_model.spiking)
+
+
 def float_states(model) -> list[str]:
     """Names of the float states of an ``eqsnn.Model``, an ``ir.Model`` or a
     standard-library neuron, as the model declares them (not the hidden states of generated
     code, such as the adaptive method's carried substep size)."""
-    ir_model = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
-    if ir_model is None and hasattr(model, "model"):
-        ir_model = model.model().ir
+    ir_model = _ir_model(model)
     if ir_model is None:
         return []
     return [s.name for s in ir_model.states if s.dtype == "float" and not s.name.startswith("_")]
@@ -274,14 +284,19 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     if unknown:
         raise EqsnnError(f"unknown backend {unknown[0]!r}",
                          hint=f"registered backends: {', '.join(REGISTRY)}")
+    if isinstance(record, dict):
+        raise ParameterError("compare records whole states, not chosen neurons",
+                             hint=f"record={list(record)!r}; every neuron is compared")
     record = list(float_states(model) if record is None else
                   [record] if isinstance(record, str) else record)
-    recorded = record + ["spikes"]
+    record = [name for name in record if name != "spikes"]  # spikes are always compared
+    spiking = _spiking(model)
+    recorded = record + (["spikes"] if spiking else [])
     args = (n, steps, inputs, params, init, dt, precision, seed, recorded, batch_size)
     ref_result, ref_compile, ref_run = _simulate(model, reference, *args)
+    ref_count = len(ref_result.spikes) if spiking else 0
     reports = [BackendReport(reference, "ok", "reference", ref_compile, ref_run,
-                             spikes_same_share=1.0,
-                             spike_counts=(len(ref_result.spikes.step),) * 2)]
+                             spikes_same_share=1.0, spike_counts=(ref_count,) * 2)]
     results = {reference: ref_result}
     for backend in names:
         if backend == reference:
@@ -309,8 +324,12 @@ def _report(backend, result, ref, record, rtol, atol, precision, compile_s, run_
     dt, first_step = ref.info.dt, ref.info.first_step
     shape = tuple(ref.shape)
     size = int(np.prod(shape))
-    mine_flags = spike_flags(result.spikes, size)
-    ref_flags = spike_flags(ref.spikes, size)
+    if ref.spikes is None:  # a model without a threshold: no spikes to compare
+        empty = np.zeros((ref.timing.steps, ref.info.batch_size, size), np.int8)
+        mine_flags = ref_flags = empty
+    else:
+        mine_flags = spike_flags(result.spikes, size)
+        ref_flags = spike_flags(ref.spikes, size)
     cut, shifted = spike_cuts(mine_flags, ref_flags)
     valid = None
     if precision == "float32":  # after a neuron's spike moved, its traces legitimately part
@@ -318,7 +337,8 @@ def _report(backend, result, ref, record, rtol, atol, precision, compile_s, run_
     variables = [_variable_diff(name, result.vars[name], ref.vars[name], rtol, atol, None,
                                 valid=valid, dt=dt, first_step=first_step)
                  for name in record]
-    mine, theirs = _spike_set(result.spikes), _spike_set(ref.spikes)
+    mine, theirs = ((_spike_set(result.spikes), _spike_set(ref.spikes)) if ref.spikes
+                    is not None else (set(), set()))
     share = len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0  # none: same
     spike = {}
     where = first_bad(mine_flags != ref_flags)

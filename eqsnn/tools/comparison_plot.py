@@ -43,6 +43,8 @@ def comparison_figure(comparison, path=None, neuron=0, lane=0):
     axes[0, 0].legend(fontsize="small")
     raster = axes[2, 0]
     for k, (backend, result) in enumerate(results.items()):
+        if result.spikes is None:  # a model without a threshold
+            continue
         in_lane = result.spikes.batch == lane
         raster.scatter(result.spikes.step[in_lane], result.spikes.neuron[in_lane] + 0.15 * k,
                        s=4, label=backend)
