@@ -233,3 +233,20 @@ def test_record_with_chosen_neurons_is_refused_not_ignored():
     with pytest.raises(ParameterError, match=r"compare records whole states") as info:
         eqsnn.compare(lif(), ["numpy"], n=3, steps=5, record={"V": [0]})
     assert info.value.hint == "record=['V']; every neuron is compared"
+
+
+def test_the_command_line_prints_where_the_backends_differ(perturbed, capsys):
+    from eqsnn.tools.cli import main
+
+    assert main(["compare", "examples/lif_pulse.eqs", "--backends", "numpy,perturbed",
+                 "--steps", "40", "--tolerance", "1e-9"]) == 1
+    out = capsys.readouterr().out
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=10, steps=40,
+                               rtol=1e-9, atol=1e-9)
+    v = comparison.report("perturbed").variables[0]
+    step, lane, neuron, value, expected = _first_bad(
+        comparison.results["perturbed"].vars["V"], comparison.results["numpy"].vars["V"],
+        1e-9, 1e-9)
+    assert (v.first_divergence, v.first_lane, v.first_neuron) == (step, lane, neuron)
+    assert (f"perturbed: V first differs at step {step} (t = {step + 1} ms), lane {lane}, "
+            f"neuron {neuron}: {float(value)!r} vs {float(expected)!r} (numpy)") in out, out
