@@ -250,3 +250,10 @@ def test_the_command_line_prints_where_the_backends_differ(perturbed, capsys):
     assert (v.first_divergence, v.first_lane, v.first_neuron) == (step, lane, neuron)
     assert (f"perturbed: V first differs at step {step} (t = {step + 1} ms), lane {lane}, "
             f"neuron {neuron}: {float(value)!r} vs {float(expected)!r} (numpy)") in out, out
+
+
+def test_the_table_columns_line_up_for_long_backend_names(perturbed):
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=2, steps=20)
+    rows = str(comparison).splitlines()[1:4]
+    assert len({row.index(" ", len("perturbed")) for row in rows}) == 1, rows
+    assert {row.find("status") for row in rows[:1]} == {rows[2].find("differs")}

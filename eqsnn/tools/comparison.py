@@ -97,21 +97,22 @@ class Comparison:
         fast = " (the others with fast_math)" if self.fast_math else ""
         head = (f"{self.model}: {self.steps} steps, {self.precision}, reference "
                 f"{self.reference}{fast}, rtol={self.rtol:g} atol={self.atol:g}")
-        rows = [head, f"{'backend':8s} {'status':8s} {'compile s':>9s} {'run s':>8s} "
+        w = max([8] + [len(r.backend) for r in self.reports])  # a column for each name
+        rows = [head, f"{'backend':{w}s} {'status':8s} {'compile s':>9s} {'run s':>8s} "
                       f"{'spikes same':>11s} {'1st spike diff':>14s}  variables"]
         for r in self.reports:
             if r.status == "skipped":
-                rows.append(f"{r.backend:8s} skipped  {r.reason}")
+                rows.append(f"{r.backend:{w}s} skipped  {r.reason}")
                 continue
             if r.status == "failed":
-                rows.append(f"{r.backend:8s} failed   {r.reason}")
+                rows.append(f"{r.backend:{w}s} failed   {r.reason}")
                 continue
             variables = "; ".join(
                 f"{v.name}: abs {v.max_abs:.2e} rel {v.max_rel:.2e}"
                 + (f" from step {v.first_divergence}" if v.first_divergence is not None else "")
                 for v in r.variables) or "-"
             first = "-" if r.first_spike_difference is None else str(r.first_spike_difference)
-            rows.append(f"{r.backend:8s} {r.status:8s} {r.compile_seconds:9.3f} "
+            rows.append(f"{r.backend:{w}s} {r.status:8s} {r.compile_seconds:9.3f} "
                         f"{r.run_seconds:8.3f} {r.spikes_same_share:11.1%} {first:>14s}  "
                         f"{variables}")
         rows.extend(self._where())
