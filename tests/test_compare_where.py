@@ -257,3 +257,31 @@ def test_the_table_columns_line_up_for_long_backend_names(perturbed):
     rows = str(comparison).splitlines()[1:4]
     assert len({row.index(" ", len("perturbed")) for row in rows}) == 1, rows
     assert {row.find("status") for row in rows[:1]} == {rows[2].find("differs")}
+
+
+def test_to_json_is_strict_json_with_nan_and_inf_spelled_out():
+    """json.dumps wrote NaN and Infinity (a skipped backend's times, an infinite error),
+    which strict parsers (jq, JavaScript, json.loads with parse_constant) refuse."""
+    import dataclasses
+    import json
+
+    from eqsnn.tools.comparison import BackendReport, _variable_diff
+
+    comparison = eqsnn.compare(lif(), ["numpy"], n=2, steps=20)
+    reference = np.zeros((2, 1, 1))
+    values = reference.copy()
+    values[1] = np.inf
+    blown = BackendReport("blown", "differs", variables=[
+        _variable_diff("V", values, reference, 0.0, 0.0, None)])
+    skipped = BackendReport("gpu", "skipped", "no GPU")
+    comparison = dataclasses.replace(comparison, reports=comparison.reports + [blown, skipped])
+
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    data = json.loads(comparison.to_json(), parse_constant=refuse)
+    blown_data, skipped_data = data["reports"][1:]
+    assert skipped_data["compile_seconds"] == "nan"
+    assert blown_data["variables"][0]["max_abs"] == "inf"
+    assert blown_data["variables"][0]["first_value"] == "inf"
+    assert data["reports"][0]["spikes_same_share"] == 1.0  # finite numbers stay numbers

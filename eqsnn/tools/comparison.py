@@ -91,7 +91,10 @@ class Comparison:
         return data
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), default=_json_default, **kwargs)
+        """Strict JSON: a NaN or infinite number is written as the string "nan", "inf" or
+        "-inf" (JSON has no such numbers)."""
+        return json.dumps(_finite(self.to_dict()), default=_json_default, allow_nan=False,
+                          **kwargs)
 
     def __str__(self) -> str:
         fast = " (the others with fast_math)" if self.fast_math else ""
@@ -150,6 +153,16 @@ class Comparison:
         from .comparison_plot import comparison_figure
 
         return comparison_figure(self, path, neuron, lane)
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return "nan" if np.isnan(value) else "inf" if value > 0 else "-inf"
+    return value
 
 
 def _json_default(value):
