@@ -285,3 +285,20 @@ def test_to_json_is_strict_json_with_nan_and_inf_spelled_out():
     assert blown_data["variables"][0]["max_abs"] == "inf"
     assert blown_data["variables"][0]["first_value"] == "inf"
     assert data["reports"][0]["spikes_same_share"] == 1.0  # finite numbers stay numbers
+
+
+def test_an_int_and_a_bool_state_report_their_values_as_ints():
+    from eqsnn.tools.comparison import _variable_diff
+
+    reference = np.zeros((3, 2, 2), np.int32)
+    values = reference.copy()
+    values[2, 1, 0] = 7
+    d = _variable_diff("count", values, reference, 0.0, 0.0, None)
+    assert (d.first_divergence, d.first_lane, d.first_neuron) == (2, 1, 0)
+    assert (d.first_value, d.first_reference) == (7, 0) and type(d.first_value) is int
+    flags = np.zeros((3, 1, 2), bool)
+    other = flags.copy()
+    other[1, 0, 1] = True
+    d = _variable_diff("fired", other, flags, 0.0, 0.0, None)
+    assert (d.first_divergence, d.first_neuron, d.first_value, d.first_reference) == (
+        1, 1, 1, 0)

@@ -29,7 +29,7 @@ class VariableDiff:
     first_lane: int | None = None
     first_neuron: int | tuple | None = None
     first_time: float | None = None
-    first_value: float | None = None
+    first_value: float | None = None  # an int for an int or bool state
     first_reference: float | None = None
 
 
@@ -182,9 +182,11 @@ def _variable_diff(name, values, reference, rtol, atol, until, *, valid=None, dt
     """``values`` against ``reference``, ``(steps, batch, *shape)``: over the first
     ``until`` steps (None: all), and where given only where ``valid`` (``(steps, batch,
     n)``, the neurons flat) is True."""
+    exact = np.asarray(values).dtype.kind in "biu"  # an int or bool state: values as ints
     values = np.asarray(values, dtype=np.float64)[:until]
     reference = np.asarray(reference, dtype=np.float64)[:until]
     shape = values.shape[2:]
+    number = int if exact else float
     if valid is not None:
         valid = valid[: len(values)].reshape(values.shape)
         values = np.where(valid, values, reference)
@@ -210,8 +212,8 @@ def _variable_diff(name, values, reference, rtol, atol, until, *, valid=None, dt
     return VariableDiff(
         name, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), step, compared,
         lane, neuron_label(neuron, shape), (first_step + step + 1) * dt,
-        float(values.reshape(bad.shape[:2] + (-1,))[flat]),
-        float(reference.reshape(bad.shape[:2] + (-1,))[flat]))
+        number(values.reshape(bad.shape[:2] + (-1,))[flat]),
+        number(reference.reshape(bad.shape[:2] + (-1,))[flat]))
 
 
 def backend_names(backends) -> list[str]:
