@@ -22,7 +22,7 @@ class VariableDiff:
     max_abs: float
     max_rel: float
     first_divergence: int | None  # first step outside atol + rtol * |reference|
-    compared_steps: int
+    compared_steps: int  # steps with a compared value (float32: up to the last neuron's cut)
     # where the first value outside the tolerance is (None where there is none): its lane,
     # its neuron (the flat id, or the index in a population of 2 or more dims), the time in
     # ms at the end of its step, and the two values
