@@ -88,6 +88,8 @@ def test_a_float32_backend_that_never_spikes_does_not_agree(perturbed, monkeypat
     text = str(comparison)
     assert (f"spikes first differ at step {first} (t = {first} ms), lane 0, neuron 0: numpy "
             "spikes, perturbed does not (not a one-step shift)") in text, text
+    # the traces agree, but only up to the first spike: the row says so
+    assert f"V: abs 0.00e+00 rel 0.00e+00 (over the first {first} steps)" in text
 
 
 def test_a_one_step_spike_shift_in_float32_is_tolerated_per_neuron(perturbed, monkeypatch):

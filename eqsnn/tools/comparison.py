@@ -113,6 +113,8 @@ class Comparison:
             variables = "; ".join(
                 f"{v.name}: abs {v.max_abs:.2e} rel {v.max_rel:.2e}"
                 + (f" from step {v.first_divergence}" if v.first_divergence is not None else "")
+                + (f" (over the first {v.compared_steps} steps)"
+                   if v.compared_steps < self.steps else "")
                 for v in r.variables) or "-"
             first = "-" if r.first_spike_difference is None else str(r.first_spike_difference)
             rows.append(f"{r.backend:{w}s} {r.status:8s} {r.compile_seconds:9.3f} "
