@@ -304,3 +304,35 @@ def test_an_int_and_a_bool_state_report_their_values_as_ints():
     d = _variable_diff("fired", other, flags, 0.0, 0.0, None)
     assert (d.first_divergence, d.first_neuron, d.first_value, d.first_reference) == (
         1, 1, 1, 0)
+
+
+def test_the_first_spike_difference_of_one_lane_of_a_2d_population(monkeypatch):
+    """Only lane 1 is driven, only neuron (1, 1) leaks differently: the report names that
+    lane and neuron, the step and time of the oracle's first differing spike, and who fired."""
+    import perturbed_backend
+
+    monkeypatch.setitem(REGISTRY, "perturbed", "perturbed_backend")
+    factor = np.ones(6)
+    factor[4] = 1 + 1e-2
+    monkeypatch.setattr(perturbed_backend, "PERTURB", {"name": "_phi_V", "factor": factor})
+    drive = np.zeros((2, 2, 3))
+    drive[1] = 0.06
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=(2, 3), steps=120, dt=0.25,
+                               batch_size=2, inputs={"Isyn": drive},
+                               params={"tau_mem": np.full((2, 3), 20.0)})
+    report = comparison.report("perturbed")
+    mine, ref = comparison.results["perturbed"].spikes, comparison.results["numpy"].spikes
+
+    def triples(spikes):
+        return set(zip(spikes.step.tolist(), spikes.batch.tolist(), spikes.neuron.tolist()))
+
+    step, lane, neuron = min(triples(mine) ^ triples(ref))
+    assert (lane, neuron) == (1, 4)
+    assert (report.first_spike_difference, report.first_spike_lane,
+            report.first_spike_neuron) == (step, 1, (1, 1))
+    assert report.first_spike_time == step * 0.25
+    by = "perturbed" if (step, lane, neuron) in triples(mine) else "numpy"
+    assert report.first_spike_by == by and report.status == "differs"
+    other = "numpy" if by == "perturbed" else "perturbed"
+    assert (f"perturbed: spikes first differ at step {step} (t = {step * 0.25:g} ms), lane 1, "
+            f"neuron (1, 1): {by} spikes, {other} does not") in str(comparison)
