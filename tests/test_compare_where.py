@@ -336,3 +336,16 @@ def test_the_first_spike_difference_of_one_lane_of_a_2d_population(monkeypatch):
     other = "numpy" if by == "perturbed" else "perturbed"
     assert (f"perturbed: spikes first differ at step {step} (t = {step * 0.25:g} ms), lane 1, "
             f"neuron (1, 1): {by} spikes, {other} does not") in str(comparison)
+
+
+def test_a_spike_of_the_other_sign_is_not_the_same_spike():
+    from types import SimpleNamespace
+
+    from eqsnn.tools.comparison import _spike_set
+
+    def spikes(ids):
+        return SimpleNamespace(step=np.array([3]), batch=np.array([0]), ids=np.array(ids),
+                               neuron=np.array([2]))
+
+    assert _spike_set(spikes([2])) != _spike_set(spikes([~2]))
+    assert _spike_set(spikes([2])) == {(3, 0, 2)}

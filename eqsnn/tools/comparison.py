@@ -176,7 +176,8 @@ def _json_default(value):
 
 
 def _spike_set(spikes) -> set:
-    return set(zip(spikes.step.tolist(), spikes.batch.tolist(), spikes.neuron.tolist()))
+    """(step, lane, id) of each spike, a negative one's id ``~neuron`` (its sign counts)."""
+    return set(zip(spikes.step.tolist(), spikes.batch.tolist(), spikes.ids.tolist()))
 
 
 def _variable_diff(name, values, reference, rtol, atol, until, *, valid=None, dt=1.0,
