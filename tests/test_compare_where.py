@@ -349,3 +349,12 @@ def test_a_spike_of_the_other_sign_is_not_the_same_spike():
 
     assert _spike_set(spikes([2])) != _spike_set(spikes([~2]))
     assert _spike_set(spikes([2])) == {(3, 0, 2)}
+
+
+def test_asking_for_a_backend_not_compared_names_those_that_were():
+    from eqsnn.errors import EqsnnError
+
+    comparison = eqsnn.compare(lif(), ["numpy"], n=2, steps=5)
+    with pytest.raises(EqsnnError, match="no backend 'c' in this comparison") as info:
+        comparison.report("c")
+    assert info.value.hint == "its backends: numpy"

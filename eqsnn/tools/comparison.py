@@ -81,7 +81,8 @@ class Comparison:
         for report in self.reports:
             if report.backend == backend:
                 return report
-        raise EqsnnError(f"no backend {backend!r} in this comparison")
+        raise EqsnnError(f"no backend {backend!r} in this comparison",
+                         hint="its backends: " + ", ".join(r.backend for r in self.reports))
 
     def to_dict(self) -> dict:
         """Everything but the raw results, as plain Python values."""
