@@ -20,7 +20,8 @@ def _pyplot():
 
 
 def comparison_figure(comparison, path=None, neuron=0, lane=0):
-    """One column per recorded variable (traces and |difference|), plus a raster row."""
+    """One column per recorded variable (traces and |difference|), plus a raster row, over
+    time in ms."""
     plt = _pyplot()
     results = comparison.results
     reference = results[comparison.reference]
@@ -28,7 +29,8 @@ def comparison_figure(comparison, path=None, neuron=0, lane=0):
     names = list(reference.vars)
     columns = max(len(names), 1)
     fig, axes = plt.subplots(3, columns, figsize=(4 * columns, 7), squeeze=False)
-    steps = np.arange(comparison.steps)
+    info = reference.info  # a state is drawn at the end of its step, as Result.plot does
+    steps = (info.first_step + 1 + np.arange(comparison.steps)) * info.dt
     for col, name in enumerate(names):
         ref = _trace(reference.vars[name], lane, flat)
         for backend, result in results.items():
@@ -39,17 +41,17 @@ def comparison_figure(comparison, path=None, neuron=0, lane=0):
                 axes[1, col].semilogy(steps, np.maximum(diff, 1e-300), label=backend, lw=1)
         axes[0, col].set_title(f"{name} (neuron {neuron}, lane {lane})")
         axes[1, col].set_title(f"|{name} - {comparison.reference}|")
-        axes[1, col].set_xlabel("step")
+        axes[1, col].set_xlabel("time (ms)")
     axes[0, 0].legend(fontsize="small")
     raster = axes[2, 0]
     for k, (backend, result) in enumerate(results.items()):
         if result.spikes is None:  # a model without a threshold
             continue
         in_lane = result.spikes.batch == lane
-        raster.scatter(result.spikes.step[in_lane], result.spikes.neuron[in_lane] + 0.15 * k,
+        raster.scatter(result.spikes.times[in_lane], result.spikes.neuron[in_lane] + 0.15 * k,
                        s=4, label=backend)
     raster.set_title("spikes")
-    raster.set_xlabel("step")
+    raster.set_xlabel("time (ms)")
     raster.set_ylabel("neuron")
     for col in range(1, columns):
         axes[2, col].axis("off")
