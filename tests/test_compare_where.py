@@ -360,3 +360,22 @@ def test_asking_for_a_backend_not_compared_names_those_that_were():
     with pytest.raises(EqsnnError, match="no backend 'c' in this comparison") as info:
         comparison.report("c")
     assert info.value.hint == "its backends: numpy"
+
+
+def test_comparison_plot_leaves_the_matplotlib_backend_and_pyplot_alone(tmp_path):
+    """It called matplotlib.use('Agg') and made the figure through pyplot: in Jupyter the
+    inline backend was switched off, and every figure stayed open in pyplot."""
+    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    comparison = eqsnn.compare(lif(), ["numpy"], n=2, steps=10)
+    backend, open_figures = matplotlib.get_backend(), plt.get_fignums()
+    with matplotlib.rc_context({"backend": "svg"}):  # a backend other than Agg
+        plt.switch_backend("svg")
+        figure = comparison.plot()
+        assert matplotlib.get_backend() == "svg"
+    plt.switch_backend(backend)
+    assert isinstance(figure, Figure) and plt.get_fignums() == open_figures
+    comparison.plot(tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 1000

@@ -8,27 +8,27 @@ from ..errors import ParameterError
 from ..runtime.plotting import needs_matplotlib
 
 
-def _pyplot():
+def _figure_class():
+    """matplotlib's Figure, without pyplot: the global backend (Jupyter's inline one, say)
+    is left alone and no figure stays open in pyplot."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
         raise needs_matplotlib("Comparison.plot") from None
-    return plt
+    return Figure
 
 
 def comparison_figure(comparison, path=None, neuron=0, lane=0):
     """One column per recorded variable (traces and |difference|), plus a raster row, over
     time in ms."""
-    plt = _pyplot()
+    figure_class = _figure_class()
     results = comparison.results
     reference = results[comparison.reference]
     neuron, flat, lane = _where(reference, neuron, lane)
     names = list(reference.vars)
     columns = max(len(names), 1)
-    fig, axes = plt.subplots(3, columns, figsize=(4 * columns, 7), squeeze=False)
+    fig = figure_class(figsize=(4 * columns, 7), layout="constrained")
+    axes = fig.subplots(3, columns, squeeze=False)
     info = reference.info  # a state is drawn at the end of its step, as Result.plot does
     steps = (info.first_step + 1 + np.arange(comparison.steps)) * info.dt
     for col, name in enumerate(names):
@@ -55,10 +55,8 @@ def comparison_figure(comparison, path=None, neuron=0, lane=0):
     raster.set_ylabel("neuron")
     for col in range(1, columns):
         axes[2, col].axis("off")
-    fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
-        plt.close(fig)
     return fig
 
 
