@@ -379,3 +379,16 @@ def test_comparison_plot_leaves_the_matplotlib_backend_and_pyplot_alone(tmp_path
     assert isinstance(figure, Figure) and plt.get_fignums() == open_figures
     comparison.plot(tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_float32_values_are_printed_with_float32_digits(perturbed, monkeypatch):
+    monkeypatch.setitem(perturbed, "factor", 1.01)
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=1, steps=10,
+                               precision="float32", rtol=0.0, atol=0.0)
+    v = comparison.report("perturbed").variables[0]
+    mine = comparison.results["perturbed"].vars["V"][v.first_divergence, 0, 0]
+    ref = comparison.results["numpy"].vars["V"][v.first_divergence, 0, 0]
+    assert mine.dtype == np.float32 and mine != ref
+    assert f"neuron 0: {str(mine)} vs {str(ref)} (numpy)" in str(comparison), str(comparison)
+    assert len(str(mine)) < len(repr(float(mine)))  # float32 digits, not float64 ones
+    assert (v.first_value, v.first_reference) == (float(mine), float(ref))  # exact values

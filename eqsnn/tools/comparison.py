@@ -125,6 +125,13 @@ class Comparison:
         rows.append("agree" if self.ok else "DIFFER: see the rows above")
         return "\n".join(rows)
 
+    def _number(self, value) -> str:
+        """A value as the run held it: float32's shortest digits in float32 (0.1, not
+        0.10000000149011612), float64's repr, an int as an int."""
+        if isinstance(value, float) and self.precision == "float32":
+            return str(np.float32(value))
+        return repr(value)
+
     def _where(self) -> list[str]:
         """One line per first difference: its step, time, lane, neuron and values."""
         lines = []
@@ -136,7 +143,8 @@ class Comparison:
                     lines.append(
                         f"  {r.backend}: {v.name} first differs at step {v.first_divergence} "
                         f"(t = {time_label(v.first_time)}), lane {v.first_lane}, neuron "
-                        f"{v.first_neuron}: {v.first_value!r} vs {v.first_reference!r} "
+                        f"{v.first_neuron}: {self._number(v.first_value)} vs "
+                        f"{self._number(v.first_reference)} "
                         f"({self.reference}), |difference| "
                         f"{abs(v.first_value - v.first_reference):.3g}")
             if r.first_spike_difference is not None:
