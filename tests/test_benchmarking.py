@@ -95,3 +95,21 @@ def test_fast_math_reaches_every_simulator_and_the_header(monkeypatch, capsys):
     assert "LifPulse: float32, fast_math, batch 1, 5 steps" in capsys.readouterr().out
     with pytest.raises(ParameterError, match="fast_math must be True or False"):
         eqsnn.benchmark(helpers.lif(), ["numpy"], sizes=(10,), fast_math=1)
+
+
+def test_to_json_of_a_skipped_backend_is_strict_json():
+    """A skipped backend's NaN times were written as NaN, which strict parsers refuse."""
+    import importlib.util
+
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("cupy is installed here: nothing is skipped")
+    report = eqsnn.benchmark(eqsnn.load("examples/lif_pulse.eqs"), ["numpy", "cupy"],
+                             sizes=(8,), steps=3, repeats=1)
+
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    data = json.loads(report.to_json(), parse_constant=refuse)
+    cupy = [row for row in data["rows"] if row["backend"] == "cupy"][0]
+    assert cupy["status"] == "skipped" and cupy["step_us"] == "nan"
+    assert cupy["speedup"] == "nan" and data["rows"][0]["speedup"] == 1.0

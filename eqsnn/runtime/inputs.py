@@ -196,7 +196,8 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape,
     return prepared
 
 
-def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, object]:
+def prepare_record(model: ir.Model, record, n: int, shape: tuple = ()
+                   ) -> tuple[dict, object]:
     """``(states, spikes)``: state name -> flat neuron indices or None (all), and the spikes
     wanted: False, True (all neurons) or the flat ids of the neurons whose spikes to keep."""
     if record is None:
@@ -221,24 +222,34 @@ def prepare_record(model: ir.Model, record, n: int) -> tuple[dict, object]:
                 raise ParameterError(
                     f"model {model.name!r} has no threshold, so it records no spikes"
                 )
-            spikes = True if index is None else _neuron_indices(name, index, n)
+            spikes = True if index is None else _neuron_indices(name, index, n, shape)
             continue
         if name not in states:
             raise unknown_name("state", name, states | ({"spikes"} if model.spiking else set()),
                                model, recording=True)
-        chosen[name] = None if index is None else _neuron_indices(name, index, n)
+        chosen[name] = None if index is None else _neuron_indices(name, index, n, shape)
     return chosen, spikes
 
 
-def _neuron_indices(name: str, index, n: int) -> np.ndarray:
+def _neuron_indices(name: str, index, n: int, shape: tuple = ()) -> np.ndarray:
     array = np.atleast_1d(np.asarray(index))
+    flat = (f"neuron ids are the flat (C-order) ids of the {tuple(shape)} population: "
+            f"np.ravel_multi_index((rows, columns), {tuple(shape)}) gives them"
+            if len(shape) > 1 else f"neuron ids are 0..{n - 1}")
+    if array.size == 0:
+        raise ParameterError(f"record[{name!r}] names no neuron, so it would record nothing",
+                             hint=f"leave {name!r} out of record, or list neuron ids "
+                                  f"(e.g. {{{name!r}: [0, 1]}})")
+    if array.dtype.kind == "b":
+        raise ParameterError(f"record[{name!r}] is a boolean mask; it takes neuron ids",
+                             hint=f"pass np.flatnonzero(mask); {flat}")
     if array.ndim != 1 or array.dtype.kind not in "iu":
         raise ParameterError(
-            f"record[{name!r}] must be a list of integer neuron ids; got {np.asarray(index)!r}"
-        )
+            f"record[{name!r}] must be a list of integer neuron ids; got {np.asarray(index)!r}",
+            hint=flat)
     bad = (array < 0) | (array >= n)
     if bad.any():
         raise ParameterError(
-            f"record[{name!r}] has neuron id {int(array[np.argmax(bad)])}, outside 0..{n - 1}"
-        )
+            f"record[{name!r}] has neuron id {int(array[np.argmax(bad)])}, outside 0..{n - 1}",
+            hint=flat)
     return array.astype(np.intp)

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import EqsnnError, ParameterError
 from .inputs import is_int
 
-__all__ = ["result_figure", "neuron_colours"]
+__all__ = ["result_figure", "neuron_colours", "PlotDependencyError", "needs_matplotlib"]
+
+
+class PlotDependencyError(EqsnnError, ImportError):
+    """matplotlib is not installed (an ImportError too, for code that catches that)."""
+
+
+def needs_matplotlib(what: str) -> PlotDependencyError:
+    return PlotDependencyError(f"{what} needs matplotlib", hint="pip install eqsnn[plot]")
 
 #: above this many neurons in a lane the raster is drawn in one colour
 MAX_COLOURED = 40
@@ -43,7 +51,7 @@ def result_figure(result, path=None, *, lane: int = 0, neurons: int = 10, title=
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError("Result.plot needs matplotlib: pip install eqsnn[plot]") from None
+        raise needs_matplotlib("Result.plot") from None
     spikes = result.spikes
     panels = list(result.vars) + (["spikes"] if spikes is not None else [])
     if not panels:

@@ -187,7 +187,7 @@ class Simulator(RunReports):
         prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape,
                                   self.precision)
         record, offset_wanted = split_offset_request(self.model, record)
-        chosen, record_spikes = prepare_record(self.model, record, self.n)
+        chosen, record_spikes = prepare_record(self.model, record, self.n, self.shape)
         offset = spike_offset_source(self.model, chosen, record_spikes, offset_wanted, self.dt)
         runtime = {}
         if self.model.runtime_params:

@@ -97,7 +97,10 @@ class Benchmark:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2, default=str)
+        """Strict JSON: a NaN time (a skipped backend) is the string "nan"."""
+        from .comparison import _finite
+
+        return json.dumps(_finite(self.as_dict()), indent=2, default=str, allow_nan=False)
 
 
 def _positive_ints(what: str, values) -> tuple[int, ...]:

@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import ir
 from ..backends import REGISTRY
-from ..errors import EqsnnError
+from ..errors import EqsnnError, ParameterError
+from .comparison_where import first_bad, neuron_label, spike_cuts, spike_flags, time_label
 
 DEFAULT_TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
 
@@ -21,7 +22,15 @@ class VariableDiff:
     max_abs: float
     max_rel: float
     first_divergence: int | None  # first step outside atol + rtol * |reference|
-    compared_steps: int
+    compared_steps: int  # steps with a compared value (float32: up to the last neuron's cut)
+    # where the first value outside the tolerance is (None where there is none): its lane,
+    # its neuron (the flat id, or the index in a population of 2 or more dims), the time in
+    # ms at the end of its step, and the two values
+    first_lane: int | None = None
+    first_neuron: int | tuple | None = None
+    first_time: float | None = None
+    first_value: float | None = None  # an int for an int or bool state
+    first_reference: float | None = None
 
 
 @dataclass
@@ -35,6 +44,14 @@ class BackendReport:
     spikes_same_share: float = float("nan")  # spikes on the same (step, batch, neuron)
     first_spike_difference: int | None = None
     spike_counts: tuple[int, int] = (0, 0)  # (this backend, reference)
+    # the first spike difference: its lane, neuron (as in VariableDiff), time in ms (the
+    # spike's step start, as Spikes.times), which run spiked there, and whether the other
+    # spikes the same way one step later (a shift that float32 rounding can cause)
+    first_spike_lane: int | None = None
+    first_spike_neuron: int | tuple | None = None
+    first_spike_time: float | None = None
+    first_spike_by: str | None = None
+    first_spike_shift: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -64,7 +81,8 @@ class Comparison:
         for report in self.reports:
             if report.backend == backend:
                 return report
-        raise EqsnnError(f"no backend {backend!r} in this comparison")
+        raise EqsnnError(f"no backend {backend!r} in this comparison",
+                         hint="its backends: " + ", ".join(r.backend for r in self.reports))
 
     def to_dict(self) -> dict:
         """Everything but the raw results, as plain Python values."""
@@ -74,37 +92,88 @@ class Comparison:
         return data
 
     def to_json(self, **kwargs) -> str:
-        return json.dumps(self.to_dict(), default=_json_default, **kwargs)
+        """Strict JSON: a NaN or infinite number is written as the string "nan", "inf" or
+        "-inf" (JSON has no such numbers)."""
+        return json.dumps(_finite(self.to_dict()), default=_json_default, allow_nan=False,
+                          **kwargs)
 
     def __str__(self) -> str:
         fast = " (the others with fast_math)" if self.fast_math else ""
         head = (f"{self.model}: {self.steps} steps, {self.precision}, reference "
                 f"{self.reference}{fast}, rtol={self.rtol:g} atol={self.atol:g}")
-        rows = [head, f"{'backend':8s} {'status':8s} {'compile s':>9s} {'run s':>8s} "
+        w = max([8] + [len(r.backend) for r in self.reports])  # a column for each name
+        rows = [head, f"{'backend':{w}s} {'status':8s} {'compile s':>9s} {'run s':>8s} "
                       f"{'spikes same':>11s} {'1st spike diff':>14s}  variables"]
         for r in self.reports:
             if r.status == "skipped":
-                rows.append(f"{r.backend:8s} skipped  {r.reason}")
+                rows.append(f"{r.backend:{w}s} skipped  {r.reason}")
                 continue
             if r.status == "failed":
-                rows.append(f"{r.backend:8s} failed   {r.reason}")
+                rows.append(f"{r.backend:{w}s} failed   {r.reason}")
                 continue
             variables = "; ".join(
                 f"{v.name}: abs {v.max_abs:.2e} rel {v.max_rel:.2e}"
                 + (f" from step {v.first_divergence}" if v.first_divergence is not None else "")
+                + (f" (over the first {v.compared_steps} steps)"
+                   if v.compared_steps < self.steps else "")
                 for v in r.variables) or "-"
             first = "-" if r.first_spike_difference is None else str(r.first_spike_difference)
-            rows.append(f"{r.backend:8s} {r.status:8s} {r.compile_seconds:9.3f} "
+            rows.append(f"{r.backend:{w}s} {r.status:8s} {r.compile_seconds:9.3f} "
                         f"{r.run_seconds:8.3f} {r.spikes_same_share:11.1%} {first:>14s}  "
                         f"{variables}")
+        rows.extend(self._where())
         rows.append("agree" if self.ok else "DIFFER: see the rows above")
         return "\n".join(rows)
+
+    def _number(self, value) -> str:
+        """A value as the run held it: float32's shortest digits in float32 (0.1, not
+        0.10000000149011612), float64's repr, an int as an int."""
+        if isinstance(value, float) and self.precision == "float32":
+            return str(np.float32(value))
+        return repr(value)
+
+    def _where(self) -> list[str]:
+        """One line per first difference: its step, time, lane, neuron and values."""
+        lines = []
+        for r in self.reports:
+            if r.status not in ("ok", "differs") or r.backend == self.reference:
+                continue
+            for v in r.variables:
+                if v.first_divergence is not None:
+                    lines.append(
+                        f"  {r.backend}: {v.name} first differs at step {v.first_divergence} "
+                        f"(t = {time_label(v.first_time)}), lane {v.first_lane}, neuron "
+                        f"{v.first_neuron}: {self._number(v.first_value)} vs "
+                        f"{self._number(v.first_reference)} "
+                        f"({self.reference}), |difference| "
+                        f"{abs(v.first_value - v.first_reference):.3g}")
+            if r.first_spike_difference is not None:
+                who = ("both spike, with opposite signs" if r.first_spike_by == "both" else
+                       f"{r.first_spike_by} spikes, "
+                       f"{r.backend if r.first_spike_by == self.reference else self.reference}"
+                       " does not")
+                kind = "a one-step shift" if r.first_spike_shift else "not a one-step shift"
+                lines.append(
+                    f"  {r.backend}: spikes first differ at step {r.first_spike_difference} "
+                    f"(t = {time_label(r.first_spike_time)}), lane {r.first_spike_lane}, "
+                    f"neuron {r.first_spike_neuron}: {who} ({kind})")
+        return lines
 
     def plot(self, path=None, neuron: int = 0, lane: int = 0):
         """Overlaid traces, difference over time and rasters (matplotlib, the plot extra)."""
         from .comparison_plot import comparison_figure
 
         return comparison_figure(self, path, neuron, lane)
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return "nan" if np.isnan(value) else "inf" if value > 0 else "-inf"
+    return value
 
 
 def _json_default(value):
@@ -116,29 +185,47 @@ def _json_default(value):
 
 
 def _spike_set(spikes) -> set:
-    return set(zip(spikes.step.tolist(), spikes.batch.tolist(), spikes.neuron.tolist()))
+    """(step, lane, id) of each spike, a negative one's id ``~neuron`` (its sign counts)."""
+    return set(zip(spikes.step.tolist(), spikes.batch.tolist(), spikes.ids.tolist()))
 
 
-def _first_spike_difference(a, b) -> int | None:
-    differing = _spike_set(a) ^ _spike_set(b)
-    return min(step for step, _, _ in differing) if differing else None
-
-
-def _variable_diff(name, values, reference, rtol, atol, until) -> VariableDiff:
+def _variable_diff(name, values, reference, rtol, atol, until, *, valid=None, dt=1.0,
+                   first_step=0) -> VariableDiff:
+    """``values`` against ``reference``, ``(steps, batch, *shape)``: over the first
+    ``until`` steps (None: all), and where given only where ``valid`` (``(steps, batch,
+    n)``, the neurons flat) is True."""
+    exact = np.asarray(values).dtype.kind in "biu"  # an int or bool state: values as ints
     values = np.asarray(values, dtype=np.float64)[:until]
     reference = np.asarray(reference, dtype=np.float64)[:until]
+    shape = values.shape[2:]
+    number = int if exact else float
+    if valid is not None:
+        valid = valid[: len(values)].reshape(values.shape)
+        values = np.where(valid, values, reference)
     same = (values == reference) | (np.isnan(values) & np.isnan(reference))  # inf, nan too
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # -1e308 - 1e308 is an inf apart
         diff = np.where(same, 0.0, np.abs(values - reference))
-    bad = diff > atol + rtol * np.abs(reference)
+        bad = diff > atol + rtol * np.abs(reference)  # 0 * inf: nan, caught below
     bad |= ~same & ~(np.isfinite(values) & np.isfinite(reference))  # an inf or nan on one side
     diff = np.nan_to_num(diff, nan=np.inf, posinf=np.inf)
-    per_step = bad.reshape(len(bad), -1).any(axis=1) if len(bad) else np.zeros(0, bool)
-    first = int(np.argmax(per_step)) if per_step.any() else None
-    with np.errstate(invalid="ignore"):
-        rel = np.where(same, 0.0, diff / np.maximum(np.abs(reference), np.finfo(float).tiny))
-    return VariableDiff(name, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), first,
-                        int(len(values)))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        scale = np.abs(reference)  # a difference from 0 is infinitely far; inf / inf too
+        rel = np.where(same, 0.0, np.nan_to_num(diff / scale, nan=np.inf, posinf=np.inf))
+    compared = len(values)
+    if valid is not None:
+        rows = valid.reshape(len(valid), -1).any(axis=1)
+        compared = int(np.nonzero(rows)[0].max()) + 1 if rows.any() else 0
+    where = first_bad(bad.reshape(bad.shape[:2] + (-1,))) if bad.ndim > 1 else None
+    if where is None:
+        return VariableDiff(name, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)),
+                            None, compared)
+    step, lane, neuron = where
+    flat = (step, lane, neuron)
+    return VariableDiff(
+        name, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), step, compared,
+        lane, neuron_label(neuron, shape), (first_step + step + 1) * dt,
+        number(values.reshape(bad.shape[:2] + (-1,))[flat]),
+        number(reference.reshape(bad.shape[:2] + (-1,))[flat]))
 
 
 def backend_names(backends) -> list[str]:
@@ -153,13 +240,23 @@ def _model_name(model) -> str:
     return getattr(model, "name", type(model).__name__)
 
 
+def _ir_model(model):
+    ir_model = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
+    if ir_model is None and hasattr(model, "model"):
+        ir_model = model.model().ir
+    return ir_model
+
+
+def _spiking(model) -> bool:
+    ir_model = _ir_model(model)
+    return True if ir_model is None else bool(ir_model.spiking)
+
+
 def float_states(model) -> list[str]:
     """Names of the float states of an ``eqsnn.Model``, an ``ir.Model`` or a
     standard-library neuron, as the model declares them (not the hidden states of generated
     code, such as the adaptive method's carried substep size)."""
-    ir_model = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
-    if ir_model is None and hasattr(model, "model"):
-        ir_model = model.model().ir
+    ir_model = _ir_model(model)
     if ir_model is None:
         return []
     return [s.name for s in ir_model.states if s.dtype == "float" and not s.name.startswith("_")]
@@ -190,8 +287,11 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     absolute and relative error and the first step outside
     ``atol + rtol * |reference|`` (by default ``rtol = atol = 1e-9`` in float64, ``1e-5``
     in float32); spikes get the share that fall on the
-    same (step, batch, neuron) and the first step where they differ.  In
-    float32, traces are compared only up to the first spike difference.
+    same (step, batch, neuron) and the first step where they differ.  Each first
+    difference comes with where it is (lane, neuron as addressed, time in ms) and
+    the values.  In float32, each neuron's traces are compared up to its own first
+    spike difference, which must be a spike moved by one step (a spike gained or
+    lost differs).
     ``fast_math=True`` runs the compared backends (not the reference) with
     it, to show what it costs in accuracy.
     """
@@ -212,14 +312,19 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     if unknown:
         raise EqsnnError(f"unknown backend {unknown[0]!r}",
                          hint=f"registered backends: {', '.join(REGISTRY)}")
+    if isinstance(record, dict):
+        raise ParameterError("compare records whole states, not chosen neurons",
+                             hint=f"record={list(record)!r}; every neuron is compared")
     record = list(float_states(model) if record is None else
                   [record] if isinstance(record, str) else record)
-    recorded = record + ["spikes"]
+    record = [name for name in record if name != "spikes"]  # spikes are always compared
+    spiking = _spiking(model)
+    recorded = record + (["spikes"] if spiking else [])
     args = (n, steps, inputs, params, init, dt, precision, seed, recorded, batch_size)
     ref_result, ref_compile, ref_run = _simulate(model, reference, *args)
+    ref_count = len(ref_result.spikes) if spiking else 0
     reports = [BackendReport(reference, "ok", "reference", ref_compile, ref_run,
-                             spikes_same_share=1.0,
-                             spike_counts=(len(ref_result.spikes.step),) * 2)]
+                             spikes_same_share=1.0, spike_counts=(ref_count,) * 2)]
     results = {reference: ref_result}
     for backend in names:
         if backend == reference:
@@ -244,16 +349,38 @@ def _unavailable(exc: EqsnnError) -> bool:
 
 
 def _report(backend, result, ref, record, rtol, atol, precision, compile_s, run_s):
-    first_spike = _first_spike_difference(result.spikes, ref.spikes)
-    until = None
-    if precision == "float32" and first_spike is not None:
-        until = first_spike  # after a spike difference the traces legitimately part
-    variables = [_variable_diff(name, result.vars[name], ref.vars[name], rtol, atol, until)
+    dt, first_step = ref.info.dt, ref.info.first_step
+    shape = tuple(ref.shape)
+    size = int(np.prod(shape))
+    if ref.spikes is None:  # a model without a threshold: no spikes to compare
+        empty = np.zeros((ref.timing.steps, ref.info.batch_size, size), np.int8)
+        mine_flags = ref_flags = empty
+    else:
+        mine_flags = spike_flags(result.spikes, size)
+        ref_flags = spike_flags(ref.spikes, size)
+    cut, shifted = spike_cuts(mine_flags, ref_flags)
+    valid = None
+    if precision == "float32":  # after a neuron's spike moved, its traces legitimately part
+        valid = np.arange(len(ref_flags))[:, None, None] < cut[None]
+    variables = [_variable_diff(name, result.vars[name], ref.vars[name], rtol, atol, None,
+                                valid=valid, dt=dt, first_step=first_step)
                  for name in record]
-    mine, theirs = _spike_set(result.spikes), _spike_set(ref.spikes)
+    mine, theirs = ((_spike_set(result.spikes), _spike_set(ref.spikes)) if ref.spikes
+                    is not None else (set(), set()))
     share = len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0  # none: same
+    spike = {}
+    where = first_bad(mine_flags != ref_flags)
+    if where is not None:
+        step, lane, neuron = where
+        spike = dict(first_spike_difference=step, first_spike_lane=lane,
+                     first_spike_neuron=neuron_label(neuron, shape),
+                     first_spike_time=(first_step + step) * dt,
+                     first_spike_by=("both" if mine_flags[where] and ref_flags[where] else
+                                     backend if mine_flags[where] else ref.info.backend),
+                     first_spike_shift=bool(shifted[lane, neuron]))
     traces_ok = all(v.first_divergence is None for v in variables)
-    spikes_ok = first_spike is None or precision == "float32"
+    # float32 tolerates a spike moved by one step, not one gained or lost
+    spikes_ok = where is None or (precision == "float32" and bool(shifted.all()))
     status = "ok" if traces_ok and spikes_ok else "differs"
-    return BackendReport(backend, status, "", compile_s, run_s, variables, share, first_spike,
-                         (len(mine), len(theirs)))
+    return BackendReport(backend, status, "", compile_s, run_s, variables, share,
+                         spike_counts=(len(mine), len(theirs)), **spike)

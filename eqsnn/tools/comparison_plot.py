@@ -4,54 +4,81 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import EqsnnError
+from ..errors import ParameterError
+from ..runtime.plotting import needs_matplotlib
 
 
-def _pyplot():
+def _figure_class():
+    """matplotlib's Figure, without pyplot: the global backend (Jupyter's inline one, say)
+    is left alone and no figure stays open in pyplot."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
-        raise EqsnnError("plotting needs matplotlib",
-                         hint="pip install 'eqsnn[plot]'") from None
-    return plt
+        raise needs_matplotlib("Comparison.plot") from None
+    return Figure
 
 
 def comparison_figure(comparison, path=None, neuron=0, lane=0):
-    """One column per recorded variable (traces and |difference|), plus a raster row."""
-    plt = _pyplot()
+    """One column per recorded variable (traces and |difference|), plus a raster row, over
+    time in ms."""
+    figure_class = _figure_class()
     results = comparison.results
     reference = results[comparison.reference]
+    neuron, flat, lane = _where(reference, neuron, lane)
     names = list(reference.vars)
     columns = max(len(names), 1)
-    fig, axes = plt.subplots(3, columns, figsize=(4 * columns, 7), squeeze=False)
-    steps = np.arange(comparison.steps)
+    fig = figure_class(figsize=(4 * columns, 7), layout="constrained")
+    axes = fig.subplots(3, columns, squeeze=False)
+    info = reference.info  # a state is drawn at the end of its step, as Result.plot does
+    steps = (info.first_step + 1 + np.arange(comparison.steps)) * info.dt
     for col, name in enumerate(names):
-        ref = np.asarray(reference.vars[name])[:, lane, neuron]
+        ref = _trace(reference.vars[name], lane, flat)
         for backend, result in results.items():
-            trace = np.asarray(result.vars[name])[:, lane, neuron]
+            trace = _trace(result.vars[name], lane, flat)
             axes[0, col].plot(steps, trace, label=backend, lw=1)
             if backend != comparison.reference:
                 diff = np.abs(trace.astype(float) - ref.astype(float))
                 axes[1, col].semilogy(steps, np.maximum(diff, 1e-300), label=backend, lw=1)
         axes[0, col].set_title(f"{name} (neuron {neuron}, lane {lane})")
         axes[1, col].set_title(f"|{name} - {comparison.reference}|")
-        axes[1, col].set_xlabel("step")
+        axes[1, col].set_xlabel("time (ms)")
     axes[0, 0].legend(fontsize="small")
     raster = axes[2, 0]
     for k, (backend, result) in enumerate(results.items()):
+        if result.spikes is None:  # a model without a threshold
+            continue
         in_lane = result.spikes.batch == lane
-        raster.scatter(result.spikes.step[in_lane], result.spikes.neuron[in_lane] + 0.15 * k,
+        raster.scatter(result.spikes.times[in_lane], result.spikes.neuron[in_lane] + 0.15 * k,
                        s=4, label=backend)
     raster.set_title("spikes")
-    raster.set_xlabel("step")
+    raster.set_xlabel("time (ms)")
     raster.set_ylabel("neuron")
     for col in range(1, columns):
         axes[2, col].axis("off")
-    fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
-        plt.close(fig)
     return fig
+
+
+def _trace(values, lane, flat):
+    values = np.asarray(values)
+    return values.reshape(values.shape[:2] + (-1,))[:, lane, flat]
+
+
+def _where(result, neuron, lane):
+    """``(neuron as given, flat id, lane)``, checked: a flat id, or an index into the shape."""
+    from ..runtime.inputs import is_int
+
+    shape = tuple(result.shape)
+    size = int(np.prod(shape))
+    batch = result.info.batch_size
+    if not is_int(lane) or not 0 <= lane < batch:
+        raise ParameterError(f"lane must be an int in 0..{batch - 1}, not {lane!r}")
+    index = neuron if isinstance(neuron, tuple) else None
+    if index is not None and len(index) == len(shape) and all(
+            is_int(i) and 0 <= i < d for i, d in zip(index, shape)):
+        return tuple(int(i) for i in index), int(np.ravel_multi_index(index, shape)), lane
+    if index is None and is_int(neuron) and 0 <= neuron < size:
+        return int(neuron), int(neuron), lane
+    raise ParameterError(f"neuron must be a flat id in 0..{size - 1} or an index into "
+                         f"{shape}, not {neuron!r}")
