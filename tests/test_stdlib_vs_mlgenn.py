@@ -1,0 +1,232 @@
+"""eqsnn's standard neurons and readouts on NumPy against real ml_genn on GeNN's CPU backend.
+
+Each test builds the same neuron in a tiny ml_genn network (driven by a
+``SpikeInput`` through dense weights and a delta synapse, or given its data
+input) and in an ``eqsnn.Simulator`` fed the current that network delivers:
+the spikes of step ``k`` reach the target's ``Isyn`` in step ``k + 1``.  The
+trajectories agree to a few float32 ulps (GeNN adds the weights in another
+order), the spikes and the readouts exactly or to the same ulps.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn import neurons as N
+
+HAS_ML_GENN = importlib.util.find_spec("ml_genn") is not None
+pytestmark = [pytest.mark.pygenn,
+              pytest.mark.skipif(not HAS_ML_GENN, reason="needs ml_genn and PyGeNN"),
+              pytest.mark.usefixtures("tmp_path_cwd")]
+
+STEPS, M, N_OUT = 60, 4, 5
+
+
+@pytest.fixture
+def tmp_path_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # ml_genn builds its code in the working directory
+
+
+def _drive(seed=0, mean=0.2):
+    rng = np.random.default_rng(seed)
+    return rng.random((STEPS, M)) < 0.3, rng.normal(mean, 0.5, (M, N_OUT))
+
+
+def _compile(net, dt):
+    from ml_genn.compilers import InferenceCompiler
+    return InferenceCompiler(dt=dt, batch_size=1, evaluate_timesteps=STEPS).compile(net, name="m")
+
+
+def _mlgenn_driven(name, kwargs, spikes, weights, dt, record):
+    from ml_genn import Connection, Network, Population
+    from ml_genn import neurons as mn
+    from ml_genn.callbacks import SpikeRecorder, VarRecorder
+    from ml_genn.connectivity import Dense
+    from ml_genn.utils.data import preprocess_spikes
+
+    spiking = name != "LeakyIntegrate"
+    net = Network()
+    with net:
+        source = Population(mn.SpikeInput(max_spikes=10_000), M)
+        target = Population(getattr(mn, name)(**kwargs), N_OUT, record_spikes=spiking)
+        Connection(source, target, Dense(weight=weights))
+    steps, ids = np.nonzero(spikes)
+    callbacks = [VarRecorder(target, v, key=v) for v in record]
+    callbacks += [SpikeRecorder(target, key="spikes")] if spiking else []
+    outputs = [target] if kwargs.get("readout") else []
+    compiled = _compile(net, dt)
+    with compiled:
+        predicted, recorded = compiled.predict(
+            {source: [preprocess_spikes(steps * dt, ids, M)]}, outputs, callbacks=callbacks)
+    readout = predicted[target] if outputs else None
+    trajectories = {v: np.asarray(recorded[v][0]) for v in record}
+    fired = None
+    if spiking:
+        times, neurons = (np.asarray(recorded["spikes"][i][0]) for i in (0, 1))
+        fired = _sorted(np.round(times / dt).astype(int), neurons)
+    return trajectories, fired, readout
+
+
+def _sorted(steps, neurons):
+    order = np.lexsort((neurons, steps))
+    return steps[order], neurons[order]
+
+
+def _eqsnn_driven(name, kwargs, spikes, weights, dt, record):
+    current = np.zeros((STEPS, 1, N_OUT), np.float32)
+    current[1:, 0] = (spikes.astype(np.float64) @ weights)[:-1]  # a step's delay, as GeNN's
+    sim = eqsnn.Simulator(getattr(N, name)(**kwargs), n=N_OUT, dt=dt, precision="float32")
+    spiking = name != "LeakyIntegrate"
+    result = sim.run(STEPS, inputs={"Isyn": current},
+                     record=[v.upper() for v in record] + (["spikes"] if spiking else []))
+    trajectories = {v: result.vars[v.upper()][:, 0] for v in record}
+    fired = _sorted(result.spikes.step, result.spikes.neuron) if spiking else None
+    return trajectories, fired, result.readout
+
+
+DYNAMICAL = [
+    ("LeakyIntegrateFire", {}),
+    ("LeakyIntegrateFire", {"tau_refrac": 2.0}),
+    ("LeakyIntegrateFire", {"tau_refrac": 2.0, "integrate_during_refrac": False}),
+    ("LeakyIntegrateFire", {"relative_reset": False, "v_reset": 0.2}),
+    ("LeakyIntegrateFire", {"scale_i": True, "tau_mem": 5.0, "v_thresh": 0.5}),
+    ("LeakyIntegrateFire", {"v_reset": 0.3, "tau_refrac": 1.3}),
+    ("LeakyIntegrateFire", {"tau_refrac": 0.0, "v": 0.5, "v_thresh": 0.8}),
+    ("AdaptiveLeakyIntegrateFire", {}),
+    ("AdaptiveLeakyIntegrateFire", {"beta": 0.5, "tau_adapt": 50.0}),
+    ("AdaptiveLeakyIntegrateFire", {"tau_refrac": 2.0, "beta": 0.3,
+                                    "integrate_during_refrac": False}),
+    ("AdaptiveLeakyIntegrateFire", {"relative_reset": False, "beta": 0.3, "v_reset": 0.1}),
+    ("LeakyIntegrate", {}),
+    ("LeakyIntegrate", {"bias": 0.1}),
+    ("LeakyIntegrate", {"scale_i": True, "tau_mem": 4.0}),
+    ("IntegrateFire", {}),
+    ("IntegrateFire", {"v_reset": 0.2, "v_thresh": 2.0}),
+]
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.5])
+@pytest.mark.parametrize("name, kwargs", DYNAMICAL)
+def test_a_driven_neuron_matches_ml_genns(name, kwargs, dt):
+    record = ("v", "a") if name == "AdaptiveLeakyIntegrateFire" else ("v",)
+    spikes, weights = _drive()
+    theirs, their_spikes, _ = _mlgenn_driven(name, kwargs, spikes, weights, dt, record)
+    ours, our_spikes, _ = _eqsnn_driven(name, kwargs, spikes, weights, dt, record)
+    for v in record:
+        assert theirs[v].shape == ours[v].shape == (STEPS, N_OUT)
+        np.testing.assert_allclose(ours[v], theirs[v], rtol=1e-5, atol=2e-6)
+    assert np.ptp(ours["v"]) > 0.1  # the input moved V
+    if their_spikes is not None:
+        if "scale_i" not in kwargs:
+            assert len(their_spikes[0]) > 10  # the threshold, reset and refractoriness ran
+        for mine, their in zip(our_spikes, their_spikes):
+            np.testing.assert_array_equal(mine, their)
+
+
+READOUTS = ["var", "sum_var", "avg_var", "avg_var_exp_weight", "max_var"]
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.5])
+@pytest.mark.parametrize("name, kwargs, mean", [
+    *[("LeakyIntegrate", {"readout": r}, 0.2) for r in READOUTS],
+    *[("LeakyIntegrateFire", {"readout": r, "tau_refrac": 1.0}, 0.2) for r in READOUTS],
+    ("LeakyIntegrateFire", {"readout": "spike_count", "tau_refrac": 1.0}, 0.2),
+    ("LeakyIntegrateFire", {"readout": "first_spike_time", "tau_refrac": 1.0}, 0.2),
+    ("IntegrateFire", {"readout": "first_spike_time", "v_thresh": 3.0}, 0.2),
+    ("LeakyIntegrate", {"readout": "max_var"}, -1.0),  # V < 0 throughout: ml_genn's floor 0
+    ("AdaptiveLeakyIntegrateFire", {"readout": "spike_count", "beta": 0.3}, 0.2),
+])
+def test_a_readout_matches_ml_genns(name, kwargs, mean, dt):
+    spikes, weights = _drive(mean=mean)
+    _, _, theirs = _mlgenn_driven(name, kwargs, spikes, weights, dt, ("v",))
+    _, _, ours = _eqsnn_driven(name, kwargs, spikes, weights, dt, ("v",))
+    assert ours.shape == theirs.shape == (1, N_OUT)
+    if kwargs["readout"] in ("spike_count", "first_spike_time"):
+        np.testing.assert_array_equal(ours, theirs)
+        assert len(np.unique(theirs)) > 1  # neurons differ
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=2e-6, atol=2e-6)
+    if mean < 0:
+        assert np.all(theirs == 0.0)
+
+
+def _mlgenn_input(name, kwargs, x, dt, steps=30):
+    from ml_genn import Connection, Network, Population
+    from ml_genn import neurons as mn
+    from ml_genn.callbacks import SpikeRecorder
+    from ml_genn.compilers import InferenceCompiler
+    from ml_genn.connectivity import Dense
+
+    net = Network()
+    with net:
+        pop = Population(getattr(mn, name)(**kwargs), x.shape[-1], record_spikes=True)
+        # a population with state: without one ml_genn 2.4 calls a 'Reset' custom update
+        # that GeNN never built (IndexError unordered_map::at) for stateless inputs
+        Connection(pop, Population(mn.LeakyIntegrate(), 1), Dense(weight=0.0))
+    compiler = InferenceCompiler(dt=dt, batch_size=1, evaluate_timesteps=steps)
+    compiled = compiler.compile(net, name="m")
+    with compiled:
+        _, recorded = compiled.predict({pop: x}, [], callbacks=[SpikeRecorder(pop, key="s")])
+    times, ids = (np.asarray(recorded["s"][i][0]) for i in (0, 1))
+    return _sorted(np.round(times / dt).astype(int), ids)
+
+
+def _eqsnn_input(name, kwargs, x, dt, steps=30):
+    sim = eqsnn.Simulator(getattr(N, name)(**kwargs), n=x.shape[-1], dt=dt, precision="float32")
+    spikes = sim.run(steps, inputs={"Input": x}, record=["spikes"]).spikes
+    return _sorted(spikes.step, spikes.neuron)
+
+
+def _data(low=0.0, high=0.6):
+    x = np.random.default_rng(3).uniform(low, high, (1, 6)).astype(np.float32)
+    x[0, :2] = (0.0, 1.0)
+    return x
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.5])
+@pytest.mark.parametrize("name, kwargs", [
+    ("IntegrateFireInput", {}),
+    ("IntegrateFireInput", {"v_thresh": 0.7, "v_reset": 0.1}),
+    ("LeakyIntegrateFireInput", {}),
+    ("LeakyIntegrateFireInput", {"tau_refrac": 2.0, "tau_mem": 5.0}),
+    ("LeakyIntegrateFireInput", {"relative_reset": False, "integrate_during_refrac": False,
+                                 "tau_refrac": 1.0}),
+])
+def test_a_current_input_neuron_matches_ml_genns(name, kwargs, dt):
+    x = _data()
+    theirs, ours = _mlgenn_input(name, kwargs, x, dt), _eqsnn_input(name, kwargs, x, dt)
+    assert len(theirs[0]) > 20
+    for mine, their in zip(ours, theirs):
+        np.testing.assert_array_equal(mine, their)
+
+
+@pytest.mark.parametrize("kwargs, low", [({}, 0.0), ({"k": 4, "alpha": 2.0}, 0.0),
+                                         ({"k": 8, "alpha": 1.0, "signed_input": True}, -0.6)])
+def test_few_spike_relu_input_matches_ml_genn_within_its_window(kwargs, low):
+    # ml_genn's threshold is Scale * 2^(k - 1 - t/dt) from the run's start: it is meant for
+    # one k-step window (its FewSpikeCompiler); past it the shift is negative (undefined in C
+    # and GeNN fires every step there), so only the first window is compared
+    x = _data(low)
+    k = kwargs.get("k", 10)
+    theirs = _mlgenn_input("FewSpikeReluInput", kwargs, x, 1.0)
+    ours = _eqsnn_input("FewSpikeReluInput", kwargs, x, 1.0)
+    mine, their = (s[:, s[0] < k] for s in (np.array(ours), np.array(theirs)))
+    assert their.shape[1] >= 5
+    np.testing.assert_array_equal(mine, their)
+
+
+@pytest.mark.parametrize("name", ["PoissonInput", "BinarySpikeInput"])
+def test_unsigned_poisson_and_binary_inputs_match_ml_genn(name):
+    # 1 - exp(-50 dt) rounds to 1 in float32: a Poisson spike every step, whatever the
+    # generator.  (ml_genn 2.4's signed_spikes=True does not build: its negative threshold
+    # reads the input EGP as 'Input_pre', an undefined identifier, so it is not compared.)
+    x = np.array([[0.0, 50.0, 0.0, 50.0, -50.0]], np.float32)
+    theirs = _mlgenn_input(name, {}, x, 1.0)
+    ours = _eqsnn_input(name, {}, x, 1.0)
+    assert len(theirs[0]) == 60 and set(theirs[1]) == {1, 3}
+    for mine, their in zip(ours, theirs):
+        np.testing.assert_array_equal(mine, their)
