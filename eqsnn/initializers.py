@@ -81,6 +81,8 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
         if allow_none:
             return None
         raise LibraryError(f"{name} must be given a value, not None")
+    if isinstance(value, numbers.Number) and not isinstance(value, numbers.Real):
+        raise LibraryError(f"{name} must be a real number, not {value!r}")
     if isinstance(value, bool) or isinstance(value, numbers.Number):
         return float(value)
     if isinstance(value, (str, Initializer)):
@@ -95,6 +97,10 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
             return INITIALIZERS[value]()
         return value
     if isinstance(value, (Sequence, np.ndarray)):
+        if np.iscomplexobj(value) or not isinstance(value, np.ndarray) and any(
+                isinstance(v, numbers.Number) and not isinstance(v, numbers.Real)
+                for v in np.ravel(np.asarray(value, dtype=object))):
+            raise LibraryError(f"{name} must be real numbers, not {value!r}")
         try:
             return np.asarray(value, dtype=np.float64).ravel()
         except (TypeError, ValueError):

@@ -228,3 +228,14 @@ def test_get_object_errors():
         eqsnn.Simulator(N.Neuron(), 1)
     with raises(RuntimeError, LibraryError, "Neuron object 'nope' unknown"):
         library.neuron_source("nope")
+
+
+@pytest.mark.parametrize("value", [1j, 2 + 0j, np.complex64(3), [10.0, 1 + 2j],
+                                   [5.0, np.complex64(1)], np.array([10.0, 20.0 + 1j])])
+def test_a_complex_value_is_refused_naming_the_argument(value):
+    # a complex number is a numbers.Number but no time constant: not a bare TypeError from
+    # float(), and not an array whose imaginary part numpy drops with only a warning
+    with pytest.raises(LibraryError, match=r"tau_mem must be (a )?real numbers?, not .*j"):
+        N.LeakyIntegrateFire(tau_mem=value)
+    with pytest.raises(LibraryError, match=r"v must be (a )?real"):
+        N.LeakyIntegrate(v=value)
