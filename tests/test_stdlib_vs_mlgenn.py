@@ -154,7 +154,7 @@ def test_a_readout_matches_ml_genns(name, kwargs, mean, dt):
         assert np.all(theirs == 0.0)
 
 
-def _mlgenn_input(name, kwargs, x, dt, steps=30):
+def _mlgenn_input(name, kwargs, x, dt, steps=30, n=None):
     from ml_genn import Connection, Network, Population
     from ml_genn import neurons as mn
     from ml_genn.callbacks import SpikeRecorder
@@ -163,7 +163,7 @@ def _mlgenn_input(name, kwargs, x, dt, steps=30):
 
     net = Network()
     with net:
-        pop = Population(getattr(mn, name)(**kwargs), x.shape[-1], record_spikes=True)
+        pop = Population(getattr(mn, name)(**kwargs), n or x.shape[-1], record_spikes=True)
         # a population with state: without one ml_genn 2.4 calls a 'Reset' custom update
         # that GeNN never built (IndexError unordered_map::at) for stateless inputs
         Connection(pop, Population(mn.LeakyIntegrate(), 1), Dense(weight=0.0))
@@ -175,8 +175,9 @@ def _mlgenn_input(name, kwargs, x, dt, steps=30):
     return _sorted(np.round(times / dt).astype(int), ids)
 
 
-def _eqsnn_input(name, kwargs, x, dt, steps=30):
-    sim = eqsnn.Simulator(getattr(N, name)(**kwargs), n=x.shape[-1], dt=dt, precision="float32")
+def _eqsnn_input(name, kwargs, x, dt, steps=30, n=None):
+    sim = eqsnn.Simulator(getattr(N, name)(**kwargs), n=n or x.shape[-1], dt=dt,
+                          precision="float32")
     spikes = sim.run(steps, inputs={"Input": x}, record=["spikes"]).spikes
     return _sorted(spikes.step, spikes.neuron)
 
@@ -271,3 +272,45 @@ def test_consecutive_examples_match_ml_genn_after_sim_reset(readout):
     assert theirs.shape == (2, N_OUT)
     np.testing.assert_allclose(np.concatenate(ours), theirs, rtol=2e-6, atol=2e-6)
     assert not np.allclose(carried_on, theirs[1:], rtol=1e-3)  # without reset: V carried over
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.5])
+def test_spike_input_matches_ml_genn_off_the_grid_and_with_a_backlog(dt):
+    # ml_genn fires when t >= the next spike time, one spike per step: times between steps
+    # fire at the next step, several in one step queue up, times past the run are dropped
+    from ml_genn.utils.data import preprocess_spikes
+
+    times = np.array([0.0, 1.3, 1.7, 2.0, 2.0, 5.5, 0.2, 9.99, 3.0, 3.0, 3.0, 12.0, 30.0])
+    ids = np.array([0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 3, 1, 2])
+    steps = int(20 / dt)
+    theirs = _mlgenn_input("SpikeInput", {"max_spikes": 100},
+                           [preprocess_spikes(times, ids, 4)], dt, steps, n=4)
+    ours = _eqsnn_input("SpikeInput", {"max_spikes": 100},
+                        [N.preprocess_spikes(times, ids, 4)], dt, steps, n=4)
+    assert len(theirs[0]) == 12
+    for mine, their in zip(ours, theirs):
+        np.testing.assert_array_equal(mine, their)
+
+
+@pytest.mark.parametrize("name, kwargs, dt", [
+    # the refractory countdown in float32: 0.3 - 3 x 0.1 > 0, one step longer than 3
+    ("LeakyIntegrateFire", {"tau_refrac": 0.3, "tau_mem": 2.0}, 0.1),
+    ("AdaptiveLeakyIntegrateFire", {"tau_refrac": 0.3, "beta": 0.2, "tau_adapt": 5.0}, 0.1),
+    # one value per neuron, as ml_genn takes arrays for every InitValue
+    ("LeakyIntegrateFire", {"tau_mem": np.array([2.0, 5.0, 10.0, 20.0, 40.0]),
+                            "v_thresh": np.array([0.5, 0.8, 1.0, 1.2, 1.5]),
+                            "tau_refrac": np.array([0.0, 1.0, 2.0, 3.0, 4.0])}, 1.0),
+    ("LeakyIntegrate", {"tau_mem": np.array([2.0, 5.0, 10.0, 20.0, 40.0]),
+                        "bias": np.array([0.0, 0.1, -0.1, 0.2, 0.3])}, 0.5),
+])
+def test_small_dt_and_per_neuron_values_match_ml_genn(name, kwargs, dt):
+    spikes, weights = _drive(mean=0.5)
+    record = ("v", "a") if name == "AdaptiveLeakyIntegrateFire" else ("v",)
+    theirs, their_spikes, _ = _mlgenn_driven(name, kwargs, spikes, weights, dt, record)
+    ours, our_spikes, _ = _eqsnn_driven(name, kwargs, spikes, weights, dt, record)
+    for v in record:
+        np.testing.assert_allclose(ours[v], theirs[v], rtol=1e-5, atol=2e-6)
+    if their_spikes is not None:
+        assert len(their_spikes[0]) > 10
+        for mine, their in zip(our_spikes, their_spikes):
+            np.testing.assert_array_equal(mine, their)
