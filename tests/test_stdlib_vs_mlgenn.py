@@ -314,3 +314,46 @@ def test_small_dt_and_per_neuron_values_match_ml_genn(name, kwargs, dt):
         assert len(their_spikes[0]) > 10
         for mine, their in zip(our_spikes, their_spikes):
             np.testing.assert_array_equal(mine, their)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_few_spike_relu_decodes_its_sources_window_as_ml_genn_does(signed):
+    # one k-step window (ml_genn's InferenceCompiler does not wrap the phase): Fx, the
+    # decoded weighted sum, step by step.  eqsnn's signed input sends its odd bits as
+    # negative spikes (-w in Isyn) where ml_genn's receiver applies the sign itself.
+    from ml_genn import Connection, Network, Population
+    from ml_genn import neurons as mn
+    from ml_genn.callbacks import VarRecorder
+    from ml_genn.compilers import InferenceCompiler
+    from ml_genn.connectivity import Dense
+
+    k, alpha, alpha_out = 8, 2.0, 3.0
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1.0 if signed else 0.0, 1.9, (1, 6)).astype(np.float32)
+    weights = rng.normal(0.0, 0.5, (6, 4))
+    net = Network()
+    with net:
+        source = Population(mn.FewSpikeReluInput(k=k, alpha=alpha, signed_input=signed), 6)
+        hidden = Population(mn.FewSpikeRelu(k=k, alpha=alpha_out), 4)
+        Connection(source, hidden, Dense(weight=weights))
+    compiled = InferenceCompiler(dt=1.0, batch_size=1, evaluate_timesteps=k).compile(
+        net, name="m")
+    with compiled:
+        _, recorded = compiled.predict(
+            {source: x}, [], callbacks=[VarRecorder(hidden, key="fx", genn_var="Fx")])
+    theirs = np.asarray(recorded["fx"][0])
+
+    sim = eqsnn.Simulator(N.FewSpikeReluInput(k=k, alpha=alpha, signed_input=signed), n=6,
+                          precision="float32")
+    spikes = sim.run(k, inputs={"Input": x}, record=["spikes"]).spikes
+    sent = np.zeros((k, 6))
+    signs = spikes.sign if signed else np.ones(len(spikes.step))
+    np.add.at(sent, (spikes.step, spikes.neuron), signs)
+    assert (signs < 0).any() == signed
+    current = np.zeros((k, 1, 4), np.float32)
+    current[1:, 0] = (sent @ weights)[:-1]
+    hid = eqsnn.Simulator(N.FewSpikeRelu(k=k, alpha=alpha_out, source_alpha=alpha,
+                                         source_signed=signed), n=4, precision="float32")
+    ours = hid.run(k, inputs={"Isyn": current}, record=["Fx"]).vars["Fx"][:, 0]
+    assert np.abs(theirs[-1]).min() > 0.1
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
