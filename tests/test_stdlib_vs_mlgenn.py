@@ -357,3 +357,26 @@ def test_few_spike_relu_decodes_its_sources_window_as_ml_genn_does(signed):
     ours = hid.run(k, inputs={"Isyn": current}, record=["Fx"]).vars["Fx"][:, 0]
     assert np.abs(theirs[-1]).min() > 0.1
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+def test_every_ml_genn_neuron_and_readout_has_a_twin_with_the_same_arguments_and_defaults():
+    import inspect
+
+    import ml_genn.neurons as mn
+    import ml_genn.readouts as mr
+
+    from eqsnn import readouts as R
+
+    def arguments(cls):
+        return {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                if k not in ("self", "kwargs")}
+
+    classes = [c for c in vars(mn).values() if inspect.isclass(c) and issubclass(c, mn.Neuron)
+               and c is not mn.Neuron]
+    assert len(classes) == 11
+    for cls in classes:
+        ours = arguments(getattr(N, cls.__name__))
+        if cls.__name__ == "FewSpikeRelu":  # what ml_genn reads off the incoming connections
+            assert (ours.pop("source_alpha"), ours.pop("source_signed")) == (None, False)
+        assert ours == arguments(cls), cls.__name__
+    assert sorted(R.READOUTS) == sorted(mr.default_readouts)
