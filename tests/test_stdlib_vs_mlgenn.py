@@ -272,6 +272,11 @@ def test_consecutive_examples_match_ml_genn_after_sim_reset(readout):
     assert theirs.shape == (2, N_OUT)
     np.testing.assert_allclose(np.concatenate(ours), theirs, rtol=2e-6, atol=2e-6)
     assert not np.allclose(carried_on, theirs[1:], rtol=1e-3)  # without reset: V carried over
+    # the two examples as two lanes of one batch (ml_genn's CPU backend runs one at a time)
+    batched = eqsnn.Simulator(N.LeakyIntegrateFire(**kwargs), n=N_OUT, batch_size=2,
+                              precision="float32")
+    lanes = batched.run(STEPS, inputs={"Isyn": np.concatenate(currents, axis=1)}).readout
+    np.testing.assert_allclose(lanes, theirs, rtol=2e-6, atol=2e-6)
 
 
 @pytest.mark.parametrize("dt", [1.0, 0.5])
