@@ -239,3 +239,27 @@ def test_a_complex_value_is_refused_naming_the_argument(value):
         N.LeakyIntegrateFire(tau_mem=value)
     with pytest.raises(LibraryError, match=r"v must be (a )?real"):
         N.LeakyIntegrate(v=value)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda v: N.LeakyIntegrateFire(relative_reset=v), "relative_reset"),
+    (lambda v: N.LeakyIntegrateFire(integrate_during_refrac=v), "integrate_during_refrac"),
+    (lambda v: N.LeakyIntegrate(scale_i=v), "scale_i"),
+    (lambda v: N.AdaptiveLeakyIntegrateFire(relative_reset=v), "relative_reset"),
+    (lambda v: N.LeakyIntegrateFireInput(scale_i=v), "scale_i"),
+    (lambda v: N.PoissonInput(signed_spikes=v), "signed_spikes"),
+    (lambda v: N.FewSpikeReluInput(signed_input=v), "signed_input"),
+    (lambda v: N.FewSpikeRelu(source_signed=v), "source_signed"),
+])
+def test_a_switch_takes_a_bool_not_a_strings_truth(make, name):
+    # ml_genn tests the truth of these, so "False" (from a config file) would mean True
+    for bad in ("False", "no", 2, 0.5, None):
+        with pytest.raises(LibraryError, match=rf"{name} must be True or False, not ") as error:
+            make(bad)
+        assert f"{name}=False" in error.value.hint
+    for good, expected in ((True, True), (0, False), (np.bool_(True), True)):
+        assert getattr(make(good), name) is expected
+    neuron = make(False)
+    with pytest.raises(LibraryError, match=rf"{name} must be True or False"):
+        setattr(neuron, name, "True")  # assigning later is checked too
+    assert getattr(neuron, name) is False
