@@ -105,9 +105,11 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
             return np.asarray(value, dtype=np.float64).ravel()
         except (TypeError, ValueError):
             raise LibraryError(f"{name} must be numbers, got {value!r}") from None
+    from .stdlib.protocol import ml_genn_twin
+
     raise LibraryError(
         f"{name} must be a number, a sequence, an Initializer or a string, "
-        f"not {type(value).__name__}")
+        f"not {type(value).__name__}", hint=ml_genn_twin(value, "initializers"))
 
 
 def resolve(name: str, value, *, n: int, seed: int):

@@ -263,3 +263,26 @@ def test_a_switch_takes_a_bool_not_a_strings_truth(make, name):
     with pytest.raises(LibraryError, match=rf"{name} must be True or False"):
         setattr(neuron, name, "True")  # assigning later is checked too
     assert getattr(neuron, name) is False
+
+
+def _ml_genn_class(name, module):
+    # stands in for ml_genn's own class (the test needs no ml_genn)
+    return type(name, (), {"__module__": f"ml_genn.{module}", "__init__": lambda self: None})
+
+
+def test_ml_genns_own_objects_are_refused_naming_the_eqsnn_twin():
+    spike_count = _ml_genn_class("SpikeCount", "readouts.spike_count")()
+    with pytest.raises(LibraryError, match="Readout should be specified") as error:
+        N.LeakyIntegrateFire(readout=spike_count)
+    assert "SpikeCount is ml_genn's" in error.value.hint
+    assert "eqsnn.readouts.SpikeCount" in error.value.hint
+
+    normal = _ml_genn_class("Normal", "initializers")()
+    with pytest.raises(LibraryError, match="v must be a number") as error:
+        N.LeakyIntegrateFire(v=normal)
+    assert "eqsnn.initializers.Normal" in error.value.hint
+
+    lif = _ml_genn_class("LeakyIntegrateFire", "neurons.leaky_integrate_fire")()
+    with pytest.raises(eqsnn.errors.ParameterError, match="got LeakyIntegrateFire") as error:
+        eqsnn.Simulator(lif, 3)
+    assert "eqsnn.neurons.LeakyIntegrateFire" in error.value.hint
