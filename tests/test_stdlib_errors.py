@@ -286,3 +286,4 @@ def test_ml_genns_own_objects_are_refused_naming_the_eqsnn_twin():
     with pytest.raises(eqsnn.errors.ParameterError, match="got LeakyIntegrateFire") as error:
         eqsnn.Simulator(lif, 3)
     assert "eqsnn.neurons.LeakyIntegrateFire" in error.value.hint
+    assert "name" not in error.value.hint  # the Simulator takes no neuron name

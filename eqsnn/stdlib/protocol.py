@@ -98,8 +98,9 @@ def ml_genn_twin(obj, package: str) -> str | None:
     cls = obj if isinstance(obj, type) else type(obj)
     if getattr(cls, "__module__", "").split(".")[0] != "ml_genn":
         return None
-    return (f"{cls.__name__} is ml_genn's own class; use eqsnn.{package}.{cls.__name__} "
-            "(the same arguments) or its snake_case name")
+    hint = (f"{cls.__name__} is ml_genn's own class; use eqsnn.{package}.{cls.__name__} "
+            "(the same arguments)")
+    return hint if package == "neurons" else hint + " or its snake_case name"
 
 
 def get_object(obj, table: dict, base: type, kind: str):
