@@ -139,6 +139,7 @@ READOUTS = ["var", "sum_var", "avg_var", "avg_var_exp_weight", "max_var"]
     ("IntegrateFire", {"readout": "first_spike_time", "v_thresh": 3.0}, 0.2),
     ("LeakyIntegrate", {"readout": "max_var"}, -1.0),  # V < 0 throughout: ml_genn's floor 0
     ("AdaptiveLeakyIntegrateFire", {"readout": "spike_count", "beta": 0.3}, 0.2),
+    ("AdaptiveLeakyIntegrateFire", {"readout": "avg_var", "beta": 0.3, "tau_refrac": 2.0}, 0.2),
 ])
 def test_a_readout_matches_ml_genns(name, kwargs, mean, dt):
     spikes, weights = _drive(mean=mean)
@@ -405,3 +406,30 @@ def test_input_frames_match_ml_genn_except_where_its_float_frame_index_is_off(dt
     assert sorted(s for s, _ in theirs - ours) == sorted(s for s, _ in ours - theirs) == off
     for n in off:  # eqsnn reads frame n // 3, ml_genn the one before
         assert (n, int((n // 3) % 2 == 0)) in ours and (n, (n // 3) % 2) in theirs
+
+
+@pytest.mark.parametrize("name, readout", [
+    ("IntegrateFireInput", "spike_count"), ("LeakyIntegrateFireInput", "avg_var"),
+    ("LeakyIntegrateFireInput", "first_spike_time"), ("IntegrateFireInput", "max_var")])
+def test_a_readout_assigned_to_an_input_neuron_matches_ml_genn(name, readout):
+    # input classes take no readout argument; both libraries let it be assigned afterwards
+    from ml_genn import Connection, Network, Population
+    from ml_genn import neurons as mn
+    from ml_genn.compilers import InferenceCompiler
+    from ml_genn.connectivity import Dense
+
+    x = _data()
+    theirs_neuron, ours_neuron = getattr(mn, name)(), getattr(N, name)()
+    theirs_neuron.readout = ours_neuron.readout = readout
+    net = Network()
+    with net:
+        pop = Population(theirs_neuron, 6)
+        Connection(pop, Population(mn.LeakyIntegrate(), 1), Dense(weight=0.0))
+    compiled = InferenceCompiler(dt=0.5, batch_size=1, evaluate_timesteps=30).compile(
+        net, name="m")
+    with compiled:
+        theirs = compiled.predict({pop: x}, [pop])[0][pop]
+    sim = eqsnn.Simulator(ours_neuron, n=6, dt=0.5, precision="float32")
+    ours = sim.run(30, inputs={"Input": x}).readout
+    assert len(np.unique(theirs)) > 2
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
