@@ -84,7 +84,11 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
     if isinstance(value, numbers.Number) and not isinstance(value, numbers.Real):
         raise LibraryError(f"{name} must be a real number, not {value!r}")
     if isinstance(value, bool) or isinstance(value, numbers.Number):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise LibraryError(f"{name} is too large for a float: {str(value)[:40]}...",
+                               hint="give a value below 1.8e308") from None
     if isinstance(value, (str, Initializer)):
         if dt_transformed:
             raise LibraryNotImplementedError(
@@ -97,12 +101,15 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
             return INITIALIZERS[value]()
         return value
     if isinstance(value, (Sequence, np.ndarray)):
-        if np.iscomplexobj(value) or not isinstance(value, np.ndarray) and any(
-                isinstance(v, numbers.Number) and not isinstance(v, numbers.Real)
-                for v in np.ravel(np.asarray(value, dtype=object))):
-            raise LibraryError(f"{name} must be real numbers, not {value!r}")
         try:
+            if np.iscomplexobj(value) or not isinstance(value, np.ndarray) and any(
+                    isinstance(v, numbers.Number) and not isinstance(v, numbers.Real)
+                    for v in np.ravel(np.asarray(value, dtype=object))):
+                raise LibraryError(f"{name} must be real numbers, not {value!r}")
             return np.asarray(value, dtype=np.float64).ravel()
+        except OverflowError:
+            raise LibraryError(f"{name} is too large for a float: {str(value)[:60]}",
+                               hint="give values below 1.8e308") from None
         except (TypeError, ValueError):
             raise LibraryError(f"{name} must be numbers, got {value!r}") from None
     from .stdlib.protocol import ml_genn_twin

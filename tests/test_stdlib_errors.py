@@ -287,3 +287,14 @@ def test_ml_genns_own_objects_are_refused_naming_the_eqsnn_twin():
         eqsnn.Simulator(lif, 3)
     assert "eqsnn.neurons.LeakyIntegrateFire" in error.value.hint
     assert "name" not in error.value.hint  # the Simulator takes no neuron name
+
+
+@pytest.mark.parametrize("value, match", [
+    (10**400, r"tau_mem is too large for a float: 1000"),
+    ([10.0, 10**400], r"tau_mem is too large for a float"),
+    ([1.0, [2.0]], r"tau_mem must be numbers, got \[1.0, \[2.0\]\]"),
+    ([[1.0], 2.0 + 1j], r"tau_mem must be numbers"),
+])
+def test_a_value_numpy_cannot_make_a_float_array_is_a_library_error(value, match):
+    with pytest.raises(LibraryError, match=match):
+        N.LeakyIntegrateFire(tau_mem=value)
