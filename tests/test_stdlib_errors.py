@@ -298,3 +298,17 @@ def test_ml_genns_own_objects_are_refused_naming_the_eqsnn_twin():
 def test_a_value_numpy_cannot_make_a_float_array_is_a_library_error(value, match):
     with pytest.raises(LibraryError, match=match):
         N.LeakyIntegrateFire(tau_mem=value)
+
+
+@pytest.mark.parametrize("cls", [N.FewSpikeRelu, N.FewSpikeReluInput])
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"k": float("nan")}, LibraryValueError, r"k must be an integer number of steps, not nan"),
+    ({"k": float("inf")}, LibraryValueError, r"k must be an integer number of steps, not inf"),
+    ({"k": 1j}, LibraryError, r"k must be a number, not 1j"),
+    ({"alpha": float("nan")}, LibraryValueError, r"alpha must be > 0, not nan"),
+    ({"alpha": 2j}, LibraryError, r"alpha must be a number, not 2j"),
+])
+def test_few_spike_k_and_alpha_refuse_nan_inf_and_complex_when_constructed(cls, kwargs, error,
+                                                                           match):
+    with pytest.raises(error, match=match):
+        cls(**kwargs)

@@ -86,7 +86,7 @@ def _source(name: str) -> str:
 
 
 def _number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise LibraryError(f"{name} must be a number, not {value!r}")
     return value
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..errors import LibraryNotImplementedError, LibraryValueError
 from ..readouts import Var
 from .base import Flag, InputBase, Neuron, _number, _positive_int
@@ -12,10 +14,10 @@ __all__ = ["FewSpikeRelu", "FewSpikeReluInput"]
 def _k_alpha(k, alpha):
     _number("k", k)
     _number("alpha", alpha)
-    if float(k) != int(k):
+    if not math.isfinite(k) or float(k) != int(k):
         raise LibraryValueError(f"k must be an integer number of steps, not {k!r}")
     k = _positive_int("k", int(k))
-    if alpha <= 0:
+    if not alpha > 0:  # NaN too
         raise LibraryValueError(f"alpha must be > 0, not {alpha!r}")
     return k, float(alpha)
 
