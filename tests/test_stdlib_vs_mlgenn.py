@@ -433,3 +433,21 @@ def test_a_readout_assigned_to_an_input_neuron_matches_ml_genn(name, readout):
     ours = sim.run(30, inputs={"Input": x}).readout
     assert len(np.unique(theirs)) > 2
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.5])
+def test_poisson_input_rate_and_dt_convention_match_ml_genn(dt):
+    # different generators, so only the statistics: P(spike per step) = 1 - exp(-x dt) with x
+    # in events per ms, in both; 5 standard deviations of the binomial count
+    n, steps = 200, 400
+    x = np.full((1, n), 0.1, np.float32)
+    x[0, ::2] = 0.02
+    theirs = _mlgenn_input("PoissonInput", {}, x, dt, steps, n=n)
+    ours = _eqsnn_input("PoissonInput", {}, x, dt, steps, n=n)
+    for rate, neurons in ((0.1, slice(1, None, 2)), (0.02, slice(0, None, 2))):
+        p = 1.0 - np.exp(-rate * dt)
+        trials = steps * (n // 2)
+        expected, sd = trials * p, np.sqrt(trials * p * (1 - p))
+        for _, ids in (theirs, ours):
+            count = np.isin(ids, np.arange(n)[neurons]).sum()
+            assert abs(count - expected) < 5 * sd, (rate, count, expected)
