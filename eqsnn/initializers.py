@@ -81,8 +81,14 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
         if allow_none:
             return None
         raise LibraryError(f"{name} must be given a value, not None")
+    if isinstance(value, numbers.Number) and not isinstance(value, numbers.Real):
+        raise LibraryError(f"{name} must be a real number, not {value!r}")
     if isinstance(value, bool) or isinstance(value, numbers.Number):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise LibraryError(f"{name} is too large for a float: {str(value)[:40]}...",
+                               hint="give a value below 1.8e308") from None
     if isinstance(value, (str, Initializer)):
         if dt_transformed:
             raise LibraryNotImplementedError(
@@ -96,12 +102,21 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
         return value
     if isinstance(value, (Sequence, np.ndarray)):
         try:
+            if np.iscomplexobj(value) or not isinstance(value, np.ndarray) and any(
+                    isinstance(v, numbers.Number) and not isinstance(v, numbers.Real)
+                    for v in np.ravel(np.asarray(value, dtype=object))):
+                raise LibraryError(f"{name} must be real numbers, not {value!r}")
             return np.asarray(value, dtype=np.float64).ravel()
+        except OverflowError:
+            raise LibraryError(f"{name} is too large for a float: {str(value)[:60]}",
+                               hint="give values below 1.8e308") from None
         except (TypeError, ValueError):
             raise LibraryError(f"{name} must be numbers, got {value!r}") from None
+    from .stdlib.protocol import ml_genn_twin
+
     raise LibraryError(
         f"{name} must be a number, a sequence, an Initializer or a string, "
-        f"not {type(value).__name__}")
+        f"not {type(value).__name__}", hint=ml_genn_twin(value, "initializers"))
 
 
 def resolve(name: str, value, *, n: int, seed: int):

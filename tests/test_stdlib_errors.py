@@ -228,3 +228,87 @@ def test_get_object_errors():
         eqsnn.Simulator(N.Neuron(), 1)
     with raises(RuntimeError, LibraryError, "Neuron object 'nope' unknown"):
         library.neuron_source("nope")
+
+
+@pytest.mark.parametrize("value", [1j, 2 + 0j, np.complex64(3), [10.0, 1 + 2j],
+                                   [5.0, np.complex64(1)], np.array([10.0, 20.0 + 1j])])
+def test_a_complex_value_is_refused_naming_the_argument(value):
+    # a complex number is a numbers.Number but no time constant: not a bare TypeError from
+    # float(), and not an array whose imaginary part numpy drops with only a warning
+    with pytest.raises(LibraryError, match=r"tau_mem must be (a )?real numbers?, not .*j"):
+        N.LeakyIntegrateFire(tau_mem=value)
+    with pytest.raises(LibraryError, match=r"v must be (a )?real"):
+        N.LeakyIntegrate(v=value)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda v: N.LeakyIntegrateFire(relative_reset=v), "relative_reset"),
+    (lambda v: N.LeakyIntegrateFire(integrate_during_refrac=v), "integrate_during_refrac"),
+    (lambda v: N.LeakyIntegrate(scale_i=v), "scale_i"),
+    (lambda v: N.AdaptiveLeakyIntegrateFire(relative_reset=v), "relative_reset"),
+    (lambda v: N.LeakyIntegrateFireInput(scale_i=v), "scale_i"),
+    (lambda v: N.PoissonInput(signed_spikes=v), "signed_spikes"),
+    (lambda v: N.FewSpikeReluInput(signed_input=v), "signed_input"),
+    (lambda v: N.FewSpikeRelu(source_signed=v), "source_signed"),
+])
+def test_a_switch_takes_a_bool_not_a_strings_truth(make, name):
+    # ml_genn tests the truth of these, so "False" (from a config file) would mean True
+    for bad in ("False", "no", 2, 0.5, None):
+        with pytest.raises(LibraryError, match=rf"{name} must be True or False, not ") as error:
+            make(bad)
+        assert f"{name}=False" in error.value.hint
+    for good, expected in ((True, True), (0, False), (np.bool_(True), True)):
+        assert getattr(make(good), name) is expected
+    neuron = make(False)
+    with pytest.raises(LibraryError, match=rf"{name} must be True or False"):
+        setattr(neuron, name, "True")  # assigning later is checked too
+    assert getattr(neuron, name) is False
+
+
+def _ml_genn_class(name, module):
+    # stands in for ml_genn's own class (the test needs no ml_genn)
+    return type(name, (), {"__module__": f"ml_genn.{module}", "__init__": lambda self: None})
+
+
+def test_ml_genns_own_objects_are_refused_naming_the_eqsnn_twin():
+    spike_count = _ml_genn_class("SpikeCount", "readouts.spike_count")()
+    with pytest.raises(LibraryError, match="Readout should be specified") as error:
+        N.LeakyIntegrateFire(readout=spike_count)
+    assert "SpikeCount is ml_genn's" in error.value.hint
+    assert "eqsnn.readouts.SpikeCount" in error.value.hint
+
+    normal = _ml_genn_class("Normal", "initializers")()
+    with pytest.raises(LibraryError, match="v must be a number") as error:
+        N.LeakyIntegrateFire(v=normal)
+    assert "eqsnn.initializers.Normal" in error.value.hint
+
+    lif = _ml_genn_class("LeakyIntegrateFire", "neurons.leaky_integrate_fire")()
+    with pytest.raises(eqsnn.errors.ParameterError, match="got LeakyIntegrateFire") as error:
+        eqsnn.Simulator(lif, 3)
+    assert "eqsnn.neurons.LeakyIntegrateFire" in error.value.hint
+    assert "name" not in error.value.hint  # the Simulator takes no neuron name
+
+
+@pytest.mark.parametrize("value, match", [
+    (10**400, r"tau_mem is too large for a float: 1000"),
+    ([10.0, 10**400], r"tau_mem is too large for a float"),
+    ([1.0, [2.0]], r"tau_mem must be numbers, got \[1.0, \[2.0\]\]"),
+    ([[1.0], 2.0 + 1j], r"tau_mem must be numbers"),
+])
+def test_a_value_numpy_cannot_make_a_float_array_is_a_library_error(value, match):
+    with pytest.raises(LibraryError, match=match):
+        N.LeakyIntegrateFire(tau_mem=value)
+
+
+@pytest.mark.parametrize("cls", [N.FewSpikeRelu, N.FewSpikeReluInput])
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"k": float("nan")}, LibraryValueError, r"k must be an integer number of steps, not nan"),
+    ({"k": float("inf")}, LibraryValueError, r"k must be an integer number of steps, not inf"),
+    ({"k": 1j}, LibraryError, r"k must be a number, not 1j"),
+    ({"alpha": float("nan")}, LibraryValueError, r"alpha must be > 0, not nan"),
+    ({"alpha": 2j}, LibraryError, r"alpha must be a number, not 2j"),
+])
+def test_few_spike_k_and_alpha_refuse_nan_inf_and_complex_when_constructed(cls, kwargs, error,
+                                                                           match):
+    with pytest.raises(error, match=match):
+        cls(**kwargs)

@@ -2,7 +2,10 @@
 
 Same class names, constructor arguments, defaults and behaviour as
 ``ml_genn.neurons``, with ml_genn's quirks (bugs) fixed where the class
-docstring says so.  Read the equations with
+docstring says so.  Boolean options (``relative_reset``, ``scale_i``,
+``signed_spikes``, ...) take True or False (or 0/1): where ml_genn reads
+the truth of ``relative_reset="False"`` (True), eqsnn raises a
+``LibraryError`` naming the option.  Read the equations with
 ``eqsnn show leaky_integrate_fire`` or ``print(LeakyIntegrateFire().model())``.
 
 >>> from eqsnn.neurons import LeakyIntegrateFire

@@ -18,7 +18,7 @@ from ..initializers import check_value, resolve
 from ..model import Model, compile
 from ..stdlib.protocol import Build, InputPlan
 
-__all__ = ["Input", "InputBase", "Neuron", "Value"]
+__all__ = ["Flag", "Input", "InputBase", "Neuron", "Value"]
 
 
 class Value:
@@ -46,6 +46,31 @@ class Value:
             self.name, value, dt_transformed=self.dt_transformed, allow_none=self.allow_none)
 
 
+class Flag:
+    """A boolean constructor option (a compile-time switch), validated on assignment.
+
+    ml_genn tests these for truth, so ``relative_reset="False"`` would mean
+    True there; eqsnn takes ``True``/``False`` (or 0/1, numpy bools) and
+    refuses anything else rather than read a string's truth.
+    """
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return obj.__dict__[self.name]
+
+    def __set__(self, obj, value):
+        if isinstance(value, (bool, np.bool_)) or (
+                isinstance(value, numbers.Integral) and value in (0, 1)):
+            obj.__dict__[self.name] = bool(value)
+            return
+        raise LibraryError(f"{self.name} must be True or False, not {value!r}",
+                           hint=f"write {self.name}=True or {self.name}=False")
+
+
 def _values(cls) -> list[str]:
     names: list[str] = []
     for klass in reversed(cls.__mro__):
@@ -61,7 +86,7 @@ def _source(name: str) -> str:
 
 
 def _number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise LibraryError(f"{name} must be a number, not {value!r}")
     return value
 

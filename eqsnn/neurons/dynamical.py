@@ -6,7 +6,7 @@ to the params and switches of its ``.eqs`` file; the behaviour is in the file.
 
 from __future__ import annotations
 
-from .base import Neuron, Value
+from .base import Flag, Neuron, Value
 
 __all__ = ["AdaptiveLeakyIntegrateFire", "IntegrateFire", "LeakyIntegrate",
            "LeakyIntegrateFire"]
@@ -32,6 +32,7 @@ class LeakyIntegrate(Neuron):
     """Non-spiking leaky integrator with bias (``leaky_integrate.eqs``)."""
 
     eqs_name = "leaky_integrate"
+    scale_i = Flag()
     output_var = "V"
     v = Value()
     bias = Value()
@@ -42,7 +43,7 @@ class LeakyIntegrate(Neuron):
         self.v = v
         self.bias = bias
         self.tau_mem = tau_mem
-        self.scale_i = bool(scale_i)
+        self.scale_i = scale_i
 
     def switches(self):
         return {"scale_i": self.scale_i}
@@ -57,6 +58,9 @@ class LeakyIntegrateFire(Neuron):
     """
 
     eqs_name = "leaky_integrate_fire"
+    relative_reset = Flag()
+    integrate_during_refrac = Flag()
+    scale_i = Flag()
     output_var = "V"
     v_thresh = Value()
     v_reset = Value()
@@ -73,9 +77,9 @@ class LeakyIntegrateFire(Neuron):
         self.v = v
         self.tau_mem = tau_mem
         self.tau_refrac = tau_refrac
-        self.relative_reset = bool(relative_reset)
-        self.integrate_during_refrac = bool(integrate_during_refrac)
-        self.scale_i = bool(scale_i)
+        self.relative_reset = relative_reset
+        self.integrate_during_refrac = integrate_during_refrac
+        self.scale_i = scale_i
 
     def switches(self):
         return {"relative_reset": self.relative_reset,
@@ -87,6 +91,8 @@ class AdaptiveLeakyIntegrateFire(Neuron):
     """Adaptive LIF neuron, Bellec et al. 2018 (``adaptive_leaky_integrate_fire.eqs``)."""
 
     eqs_name = "adaptive_leaky_integrate_fire"
+    relative_reset = Flag()
+    integrate_during_refrac = Flag()
     output_var = "V"
     v_thresh = Value()
     v_reset = Value()
@@ -109,8 +115,8 @@ class AdaptiveLeakyIntegrateFire(Neuron):
         self.tau_mem = tau_mem
         self.tau_refrac = tau_refrac
         self.tau_adapt = tau_adapt
-        self.relative_reset = bool(relative_reset)
-        self.integrate_during_refrac = bool(integrate_during_refrac)
+        self.relative_reset = relative_reset
+        self.integrate_during_refrac = integrate_during_refrac
 
     def switches(self):
         return {"relative_reset": self.relative_reset,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from ..errors import LibraryNotImplementedError, LibraryValueError
 from ..readouts import Var
-from .base import InputBase, Neuron, _number, _positive_int
+from .base import Flag, InputBase, Neuron, _number, _positive_int
 
 __all__ = ["FewSpikeRelu", "FewSpikeReluInput"]
 
@@ -12,10 +14,10 @@ __all__ = ["FewSpikeRelu", "FewSpikeReluInput"]
 def _k_alpha(k, alpha):
     _number("k", k)
     _number("alpha", alpha)
-    if float(k) != int(k):
+    if not math.isfinite(k) or float(k) != int(k):
         raise LibraryValueError(f"k must be an integer number of steps, not {k!r}")
     k = _positive_int("k", int(k))
-    if alpha <= 0:
+    if not alpha > 0:  # NaN too
         raise LibraryValueError(f"alpha must be > 0, not {alpha!r}")
     return k, float(alpha)
 
@@ -36,11 +38,12 @@ class FewSpikeReluInput(InputBase, Neuron):
     """
 
     eqs_name = "few_spike_relu_input"
+    signed_input = Flag()
 
     def __init__(self, k=10, alpha=25, signed_input=False):
         super().__init__(var_name="V")
         self.k, self.alpha = _k_alpha(k, alpha)
-        self.signed_input = bool(signed_input)
+        self.signed_input = signed_input
         if self.signed_input:
             _even(self.k, "a signed FewSpikeReluInput")
 
@@ -66,6 +69,7 @@ class FewSpikeRelu(Neuron):
     """
 
     eqs_name = "few_spike_relu"
+    source_signed = Flag()
     output_var = "Fx"
 
     def __init__(self, k=10, alpha=25, readout=None, *, source_alpha=None,
@@ -77,7 +81,7 @@ class FewSpikeRelu(Neuron):
         if source_alpha <= 0:
             raise LibraryValueError(f"source_alpha must be > 0, not {source_alpha!r}")
         self.source_alpha = float(source_alpha)
-        self.source_signed = bool(source_signed)
+        self.source_signed = source_signed
         if self.source_signed:
             _even(self.k, "a signed source")
         super().__init__(readout=readout)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import LibraryError, LibraryNotImplementedError
 from ..stdlib.protocol import InputPlan
-from .base import Input, InputBase, Neuron, _positive_int
+from .base import Flag, Input, InputBase, Neuron, _positive_int
 from .data import batch_spikes
 from .dynamical import IntegrateFire, LeakyIntegrateFire
 
@@ -42,9 +42,11 @@ class LeakyIntegrateFireInput(InputBase, LeakyIntegrateFire):
 
 
 class _SignedInput(InputBase, Neuron):
+    signed_spikes = Flag()
+
     def __init__(self, signed_spikes=False, input_frames=1, input_frame_timesteps=1):
         super().__init__(input_frames=input_frames, input_frame_timesteps=input_frame_timesteps)
-        self.signed_spikes = bool(signed_spikes)
+        self.signed_spikes = signed_spikes
         if self.signed_spikes and self.input_frames > 1:
             raise LibraryNotImplementedError(
                 f"{type(self).__name__} does not support signed spikes with "

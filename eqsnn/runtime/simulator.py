@@ -387,7 +387,10 @@ def _resolve_model(model, shape, batch_size, dt, seed):
         # a standard-library neuron: see eqsnn.stdlib.protocol for the Build contract
         build = model.build(shape=shape, batch_size=batch_size, dt=dt, seed=seed)
         return build.model.ir, build
+    from ..stdlib.protocol import ml_genn_twin
+
     raise ParameterError(
         f"expected an eqsnn.Model, got {type(model).__name__}",
-        hint="compile one with eqsnn.compile(text) or eqsnn.load(path)",
+        hint=ml_genn_twin(model, "neurons")
+        or "compile one with eqsnn.compile(text) or eqsnn.load(path)",
     )

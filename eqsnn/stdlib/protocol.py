@@ -90,6 +90,19 @@ class Build:
                             dt=self.dt, steps=steps, step0=step0)
 
 
+def ml_genn_twin(obj, package: str) -> str | None:
+    """A hint for ml_genn's own object (or class) where eqsnn needs its twin, else None.
+
+    ``package``: where the twin lives, e.g. ``"readouts"`` for ``eqsnn.readouts``.
+    """
+    cls = obj if isinstance(obj, type) else type(obj)
+    if getattr(cls, "__module__", "").split(".")[0] != "ml_genn":
+        return None
+    hint = (f"{cls.__name__} is ml_genn's own class; use eqsnn.{package}.{cls.__name__} "
+            "(the same arguments)")
+    return hint if package == "neurons" else hint + " or its snake_case name"
+
+
 def get_object(obj, table: dict, base: type, kind: str):
     """ml_genn's ``get_object``: a name in ``table`` (default-constructed) or a copy of ``obj``."""
     if obj is None:
@@ -102,7 +115,8 @@ def get_object(obj, table: dict, base: type, kind: str):
     if isinstance(obj, base):
         return copy.copy(obj)
     hint = (f"write {obj.__name__}(), an instance, not the class"
-            if isinstance(obj, type) and issubclass(obj, base) else None)
+            if isinstance(obj, type) and issubclass(obj, base)
+            else ml_genn_twin(obj, f"{kind.lower()}s"))
     raise LibraryError(f"{kind} should be specified either as a string or a {kind} object",
                        hint=hint)
 
