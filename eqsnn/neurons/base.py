@@ -21,7 +21,26 @@ from ..stdlib.protocol import Build, InputPlan
 __all__ = ["Flag", "Input", "InputBase", "Neuron", "Value"]
 
 
-class Value:
+class _Checked:
+    """A constructor argument kept per instance and checked by :meth:`check` whenever it
+    is assigned (in the constructor and later)."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        return obj.__dict__[self.name]
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = self.check(value)
+
+    def check(self, value):
+        raise NotImplementedError
+
+
+class Value(_Checked):
     """An ``InitValue`` constructor argument, validated on assignment.
 
     ``dt_transformed``: ml_genn transforms it by ``dt`` (``tau_mem`` ->
@@ -33,20 +52,12 @@ class Value:
         self.dt_transformed = dt_transformed
         self.allow_none = allow_none
 
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        return obj.__dict__[self.name]
-
-    def __set__(self, obj, value):
-        obj.__dict__[self.name] = check_value(
-            self.name, value, dt_transformed=self.dt_transformed, allow_none=self.allow_none)
+    def check(self, value):
+        return check_value(self.name, value, dt_transformed=self.dt_transformed,
+                           allow_none=self.allow_none)
 
 
-class Flag:
+class Flag(_Checked):
     """A boolean constructor option (a compile-time switch), validated on assignment.
 
     ml_genn tests these for truth, so ``relative_reset="False"`` would mean
@@ -54,19 +65,10 @@ class Flag:
     refuses anything else rather than read a string's truth.
     """
 
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        return obj.__dict__[self.name]
-
-    def __set__(self, obj, value):
+    def check(self, value):
         if isinstance(value, (bool, np.bool_)) or (
                 isinstance(value, numbers.Integral) and value in (0, 1)):
-            obj.__dict__[self.name] = bool(value)
-            return
+            return bool(value)
         raise LibraryError(f"{self.name} must be True or False, not {value!r}",
                            hint=f"write {self.name}=True or {self.name}=False")
 
