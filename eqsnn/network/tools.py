@@ -101,10 +101,11 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
     # no step compared would make every comparison agree
     steps = positive_int("steps", steps if steps is not None else getattr(module, "STEPS", 1000))
     inputs = getattr(module, "INPUTS", None)
-    results, missing = {}, {}
+    results, missing, dt = {}, {}, None
     for backend in backends:
         try:
             net = _network(module, backend, precision, seed)
+            dt = net.dt if dt is None else dt
             results[backend] = net.run(steps, inputs=inputs, record=_record_all(net))
         except BackendError as exc:
             if backend == backends[0]:
@@ -150,7 +151,8 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
             lines.append(f"  {backend}: identical spikes, states within {rtol:g}")
         else:
             ok = False
-            lines.append(f"  {backend}: first divergence at step {first[0]}: {first[1]}")
+            lines.append(f"  {backend}: first divergence at step {first[0]} "
+                         f"(t = {first[0] * dt:g} ms): {first[1]}")
     return NetworkComparison(backends, steps, lines, ok)
 
 
