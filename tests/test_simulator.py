@@ -365,3 +365,21 @@ def test_set_state_rejects_bad_values_and_changes_nothing(busy_sim, name, value,
 
 def test_every_error_is_an_eqsnn_error():
     assert issubclass(ParameterError, EqsnnError) and issubclass(ShapeError, EqsnnError)
+
+
+def test_set_state_refuses_a_hidden_state_as_init_does():
+    """init= refused the generated code's hidden states but set_state wrote them."""
+    model = eqsnn.load("examples/adex.eqs")
+    sim = Simulator(model, 3, dt=0.1, precision="float64")
+    hidden = [name for name in sim.state if name.startswith("_")]
+    assert "_substep" in hidden
+    before = {name: value.copy() for name, value in sim.state.items()}
+    for name in hidden:
+        with pytest.raises(ParameterError, match=f"state '{name}' is kept by eqsnn itself") \
+                as caught:
+            sim.set_state(name, 0.0)
+        assert caught.value.hint == "known states: V, w"
+    for name, value in sim.state.items():
+        np.testing.assert_array_equal(value, before[name])
+    sim.set_state("V", -60.0)  # a public state still can be written
+    assert (sim.state["V"] == -60.0).all()

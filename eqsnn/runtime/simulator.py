@@ -57,6 +57,7 @@ from .values import (
     initial_states,
     prepare_arrays,
     prepare_params,
+    public_states,
     state_value,
 )
 
@@ -286,6 +287,11 @@ class Simulator(RunReports):
     def set_state(self, name: str, value) -> None:
         """Write state ``name``: a scalar, one value per neuron, or ``(batch, *shape)``, in the
         state's declared unit (or with a unit: ``-65 * eqsnn.units.mV``)."""
+        public = public_states(self.model)
+        if name not in public and any(s.name == name for s in self.model.states):
+            raise ParameterError(  # as init= refuses them
+                f"state {name!r} is kept by eqsnn itself (a hidden state of the generated "
+                "code), not set by hand", hint=f"known states: {', '.join(sorted(public))}")
         value = to_internal(self.model, "state", name, value)
         full = state_value(self.model, name, value, self.batch_size, self.shape, self.precision)
         self._runner.set_state(name, full)
