@@ -33,6 +33,7 @@ from .integration import check_method, check_method_options, check_substeps
 from .lets import Lets
 from .statements import Converter, check_assignable
 from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
+from .syntax import error_at as _error
 from .weight_update import reject_in_other_models, weight_update_declarations
 
 RESERVED = set(ir.BUILTINS) | {"refractory", "xi", "true", "false"} | set(LANGUAGE_FUNCTIONS)
@@ -93,9 +94,6 @@ def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
         raise exc.located(model.source, model.filename) from None
 
 
-def _error(message: str, pos: s.Pos | None, hint: str | None = None) -> CheckError:
-    return CheckError(message, line=pos.line if pos else None,
-                      column=pos.column if pos else None, hint=hint)
 
 
 class _Checker:

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from sympy.core.function import AppliedUndef
 
-from ..errors import CheckError
 from . import syntax as s
 from .lets import EXPAND_LIMIT
+from .syntax import error_at as _error
 from .unit_syntax import start
 
 __all__ = ["ConstantChecks"]
 
 
-def _error(message, pos, hint=None):
-    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
 
 
 def _number_text(value) -> str:

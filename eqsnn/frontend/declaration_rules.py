@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..errors import CheckError
 from . import syntax as s
 from .statements import check_assignable
+from .syntax import error_at as _error
 from .unit_syntax import unit_from_syntax
 from .unit_system import internal_symbol
 
@@ -19,9 +19,6 @@ __all__ = ["CONSTANT_CONDITION", "bound_value", "check_bounds_admit_a_value",
            "declares_refractory", "python_value", "refractory_unread", "unit_word"]
 
 
-def _error(message: str, pos: s.Pos | None, hint: str | None = None) -> CheckError:
-    return CheckError(message, line=pos.line if pos else None,
-                      column=pos.column if pos else None, hint=hint)
 
 
 #: the warning for a condition that is a constant (not through a switch): (kind, value)

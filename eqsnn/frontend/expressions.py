@@ -21,10 +21,11 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from .. import ir
-from ..errors import CheckError, UnknownNameError, suggest
+from ..errors import UnknownNameError, suggest
 from . import syntax as s
 from .constant_checks import ConstantChecks
 from .lets import EXPAND_LIMIT, Lets, syntax_size
+from .syntax import error_at as _error
 
 
 def _clip(x, lo, hi):
@@ -86,8 +87,6 @@ class Scope:
     refractory_anywhere: bool = True
 
 
-def _error(message, pos, hint=None):
-    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
 
 
 class ExpressionConverter(ConstantChecks):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-from ..errors import CheckError, suggest
+from ..errors import suggest
 from . import syntax as s
+from .syntax import error_at as _error
 
 METHODS = ("exact", "exponential_euler", "adaptive", "rk4", "midpoint", "euler")
 #: options a method takes in the model text, e.g. ``method: adaptive(rtol=1e-6)``
@@ -77,6 +78,3 @@ def check_substeps(decls, method) -> int | None:
     return count
 
 
-def _error(message: str, pos: s.Pos | None, hint: str | None = None) -> CheckError:
-    return CheckError(message, line=pos.line if pos else None,
-                      column=pos.column if pos else None, hint=hint)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sympy
 
 from .. import ir
-from ..errors import CheckError
 from . import syntax as s
 from .expressions import BUILTIN_TYPES, LANGUAGE_FUNCTIONS, ExpressionConverter
+from .syntax import error_at as _error
 
 
 class Converter(ExpressionConverter):
@@ -138,5 +138,3 @@ def check_assignable(target_type: str, value_type: str, name: str, pos: s.Pos):
                  hints.get((target_type, value_type), "use a value of the declared type"))
 
 
-def _error(message, pos, hint=None):
-    return CheckError(message, line=pos.line, column=pos.column, hint=hint)

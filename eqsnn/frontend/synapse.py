@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import sympy
 
-from ..errors import CheckError
 from . import syntax as s
+from .syntax import error_at as _error
 
 #: the built-in input of a synapse model: the summed weight arriving this step
 WEIGHT = "w"
@@ -44,8 +44,6 @@ _NEURON_ONLY = {
 }
 
 
-def _error(message, pos, hint=None) -> CheckError:
-    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
 
 
 def _kind(decl) -> str | None:

@@ -10,11 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from ..errors import CheckError
+
 
 @dataclass(frozen=True)
 class Pos:
     line: int
     column: int
+
+
+def error_at(message: str, pos: Pos | None, hint: str | None = None) -> CheckError:
+    """A CheckError placed at ``pos`` in the model text (unplaced where ``pos`` is None)."""
+    return CheckError(message, line=pos.line if pos else None,
+                      column=pos.column if pos else None, hint=hint)
 
 
 # --- expressions -------------------------------------------------------------

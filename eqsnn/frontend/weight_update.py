@@ -26,8 +26,8 @@ model apart again into an :class:`eqsnn.ir.WeightUpdate`; ``docs/network.md``
 from __future__ import annotations
 
 from . import syntax as s
-from .synapse import _error
 from .synapse import _kind as _synapse_kind
+from .syntax import error_at as _error
 
 #: the per-synapse state that a spike delivers
 WEIGHT = "w"
