@@ -94,8 +94,6 @@ def check(model: s.ModelDecl, switches: dict | None = None) -> Checked:
         raise exc.located(model.source, model.filename) from None
 
 
-
-
 class _Checker:
     def __init__(self, model: s.ModelDecl, overrides: dict):
         self.model = model

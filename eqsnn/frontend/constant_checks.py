@@ -15,8 +15,6 @@ from .unit_syntax import start
 __all__ = ["ConstantChecks"]
 
 
-
-
 def _number_text(value) -> str:
     """A SymPy number as a message shows it (``1.0``, ``-2``), not ``1.00000000000000``."""
     text = repr(int(value) if value.is_Integer else float(value))

@@ -19,8 +19,6 @@ __all__ = ["CONSTANT_CONDITION", "bound_value", "check_bounds_admit_a_value",
            "declares_refractory", "python_value", "refractory_unread", "unit_word"]
 
 
-
-
 #: the warning for a condition that is a constant (not through a switch): (kind, value)
 CONSTANT_CONDITION = {
     ("threshold", True): "'threshold:' is always true: the neuron spikes at every step",

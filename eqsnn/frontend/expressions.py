@@ -87,8 +87,6 @@ class Scope:
     refractory_anywhere: bool = True
 
 
-
-
 class ExpressionConverter(ConstantChecks):
     """Converts expressions within one :class:`Scope` (statements: :mod:`.statements`)."""
 

@@ -44,8 +44,6 @@ _NEURON_ONLY = {
 }
 
 
-
-
 def _kind(decl) -> str | None:
     if isinstance(decl, s.InputDecl):
         return "input"
