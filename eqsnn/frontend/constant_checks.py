@@ -10,7 +10,7 @@ from sympy.core.function import AppliedUndef
 from . import syntax as s
 from .lets import EXPAND_LIMIT
 from .syntax import error_at as _error
-from .unit_syntax import start
+from .syntax import start
 
 __all__ = ["ConstantChecks"]
 

@@ -33,9 +33,10 @@ from fractions import Fraction
 from .. import units as u
 from ..units import Dimension, Unit
 from . import syntax as s
+from .syntax import error_at as _error
+from .syntax import start
 from .unit_syntax import constant_number as _constant_number
-from .unit_syntax import error_at as _error
-from .unit_syntax import quantity_unit, start, unit_from_syntax, uses_units
+from .unit_syntax import quantity_unit, unit_from_syntax, uses_units
 
 __all__ = ["check_dimensions", "quantity_unit", "start", "unit_from_syntax", "uses_units"]
 

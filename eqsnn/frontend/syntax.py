@@ -19,10 +19,19 @@ class Pos:
     column: int
 
 
-def error_at(message: str, pos: Pos | None, hint: str | None = None) -> CheckError:
-    """A CheckError placed at ``pos`` in the model text (unplaced where ``pos`` is None)."""
+def error_at(message: str, where, hint: str | None = None) -> CheckError:
+    """A CheckError placed in the model text at ``where``: a position, an expression (where
+    it begins: :func:`start`), or None (unplaced)."""
+    pos = where if where is None or isinstance(where, Pos) else start(where)
     return CheckError(message, line=pos.line if pos else None,
                       column=pos.column if pos else None, hint=hint)
+
+
+def start(node) -> Pos:
+    """Where an expression begins in the text (a Binary's own position is its operator)."""
+    while isinstance(node, Binary):
+        node = node.left
+    return node.pos
 
 
 # --- expressions -------------------------------------------------------------

@@ -9,26 +9,13 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction
 
-from ..errors import CheckError
 from ..units import DIMENSIONLESS, Unit, UnitError, lookup
 from . import syntax as s
+from .syntax import error_at
 
-__all__ = ["constant_number", "error_at", "quantity_unit", "start", "unit_from_syntax",
-           "uses_units"]
+__all__ = ["constant_number", "quantity_unit", "unit_from_syntax", "uses_units"]
 
 _ONE = Unit("1", Fraction(1), DIMENSIONLESS)
-
-
-def error_at(message, node_or_pos, hint=None) -> CheckError:
-    pos = node_or_pos if isinstance(node_or_pos, s.Pos) else start(node_or_pos)
-    return CheckError(message, line=pos.line, column=pos.column, hint=hint)
-
-
-def start(node) -> s.Pos:
-    """Where an expression begins in the text (a Binary's own position is its operator)."""
-    while isinstance(node, s.Binary):
-        node = node.left
-    return node.pos
 
 
 def uses_units(declarations) -> bool:
