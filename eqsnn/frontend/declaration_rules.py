@@ -5,7 +5,6 @@ is a constant."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from . import syntax as s
@@ -124,11 +123,5 @@ def refractory_unread(decls) -> s.Pos | None:
     return declared.pos
 
 
-def _reads_refractory(node) -> bool:
-    if isinstance(node, s.Name):
-        return node.id == "refractory"
-    if isinstance(node, (tuple, list)):
-        return any(_reads_refractory(item) for item in node)
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return any(_reads_refractory(getattr(node, f.name)) for f in dataclasses.fields(node))
-    return False
+def _reads_refractory(tree) -> bool:
+    return any(isinstance(node, s.Name) and node.id == "refractory" for node in s.nodes(tree))

@@ -7,6 +7,7 @@ expressions into SymPy.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Union
 
@@ -25,6 +26,18 @@ def error_at(message: str, where, hint: str | None = None) -> CheckError:
     pos = where if where is None or isinstance(where, Pos) else start(where)
     return CheckError(message, line=pos.line if pos else None,
                       column=pos.column if pos else None, hint=hint)
+
+
+def nodes(tree):
+    """Every node of ``tree`` (a syntax node, or a tuple or list of them), itself first,
+    then its fields' nodes, depth first."""
+    if isinstance(tree, (tuple, list)):
+        for item in tree:
+            yield from nodes(item)
+    elif dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        yield tree
+        for f in dataclasses.fields(tree):
+            yield from nodes(getattr(tree, f.name))
 
 
 def start(node) -> Pos:

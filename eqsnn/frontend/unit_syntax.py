@@ -6,7 +6,6 @@ check of a model's equations, which uses these, is :mod:`eqsnn.frontend.dimensio
 
 from __future__ import annotations
 
-import dataclasses
 from fractions import Fraction
 
 from ..units import DIMENSIONLESS, Unit, UnitError, lookup
@@ -20,20 +19,9 @@ _ONE = Unit("1", Fraction(1), DIMENSIONLESS)
 
 def uses_units(declarations) -> bool:
     """Does any declaration hold a quantity, a unit annotation or a bound with a unit?"""
-    return any(_has_unit(decl) for decl in declarations)
-
-
-def _has_unit(node) -> bool:
-    if isinstance(node, s.Quantity):
-        return True
-    if isinstance(node, (s.ParamDecl, s.StateDecl, s.InputDecl, s.Constraint)) and (
-            node.unit is not None):
-        return True
-    if isinstance(node, tuple):
-        return any(_has_unit(item) for item in node)
-    if dataclasses.is_dataclass(node):
-        return any(_has_unit(getattr(node, f.name)) for f in dataclasses.fields(node))
-    return False
+    return any(isinstance(node, s.Quantity) or (
+        isinstance(node, (s.ParamDecl, s.StateDecl, s.InputDecl, s.Constraint))
+        and node.unit is not None) for node in s.nodes(declarations))
 
 
 def quantity_unit(node: s.Quantity, declared=()) -> Unit:
