@@ -17,9 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EqsnnError, ParameterError
-from ..runtime.inputs import unknown_name
 from ..runtime.quantities import to_internal
-from ..runtime.values import Checked, prepare_params, public_states, state_value
+from ..runtime.values import Checked, check_init_names, prepare_params, state_value
 
 __all__ = ["check_values", "named", "spike_times", "within_bounds"]
 
@@ -40,10 +39,9 @@ def check_values(what: str, model, params: dict, init: dict, n: int, network,
     try:
         prepared = prepare_params(model, {**precision_params(model, network.precision),
                                           **params}, (n,), network.precision)
-        public, states = public_states(model), {}
+        check_init_names(model, init)
+        states = {}
         for name, value in init.items():
-            if name not in public:
-                raise unknown_name("state", name, public, model)
             states[name] = state_value(model, name, to_internal(model, "state", name, value),
                                        network.batch_size, (n,), network.precision)
     except EqsnnError as error:

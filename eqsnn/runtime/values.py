@@ -23,7 +23,7 @@ from .inputs import check_numeric, check_range, expected_shapes, fit, unknown_na
 from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_bounds",
-           "check_literals", "public_states", "Checked"]
+           "check_literals", "check_init_names", "public_states", "Checked"]
 
 
 class Checked:
@@ -195,13 +195,19 @@ def public_states(model: ir.Model) -> set[str]:
     return {s.name for s in model.states if not s.name.startswith("_")}
 
 
+def check_init_names(model: ir.Model, names) -> None:
+    """A ParameterError for the first of ``names`` (the keys of ``init=``) that is not a
+    state a user may set (:func:`public_states`)."""
+    public = public_states(model)
+    for name in names:
+        if name not in public:
+            raise unknown_name("state", name, public, model)
+
+
 def initial_states(model, values, precompute, init, batch, shape, dt, precision) -> dict:
     """``(batch, n)`` initial value of every state: ``init[name]`` or its declared value."""
     init = as_mapping("init", init)
-    public = public_states(model)
-    for name in init:
-        if name not in public:
-            raise unknown_name("state", name, public, model)
+    check_init_names(model, init)
     declared = host.evaluate_initial(model, values, precompute, dt)
     states = {}
     for state in model.states:
