@@ -341,16 +341,17 @@ def test_the_first_spike_difference_of_one_lane_of_a_2d_population(monkeypatch):
 
 
 def test_a_spike_of_the_other_sign_is_not_the_same_spike():
-    from types import SimpleNamespace
+    from eqsnn.tools.comparison_where import same_spike_share
 
-    from eqsnn.tools.comparison import _spike_set
+    def flags(sign):  # one spike: step 3, lane 0, neuron 2
+        out = np.zeros((5, 1, 4), np.int8)
+        out[3, 0, 2] = sign
+        return out
 
-    def spikes(ids):
-        return SimpleNamespace(step=np.array([3]), batch=np.array([0]), ids=np.array(ids),
-                               neuron=np.array([2]))
-
-    assert _spike_set(spikes([2])) != _spike_set(spikes([~2]))
-    assert _spike_set(spikes([2])) == {(3, 0, 2)}
+    assert same_spike_share(flags(1), flags(-1)) == 0.0
+    assert same_spike_share(flags(1), flags(1)) == 1.0
+    assert same_spike_share(flags(-1), flags(-1)) == 1.0
+    assert same_spike_share(flags(0), flags(0)) == 1.0  # neither spikes: the same
 
 
 def test_asking_for_a_backend_not_compared_names_those_that_were():

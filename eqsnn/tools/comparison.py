@@ -11,7 +11,14 @@ import numpy as np
 from .. import ir
 from ..backends import REGISTRY
 from ..errors import EqsnnError, ParameterError
-from .comparison_where import first_bad, neuron_label, spike_cuts, spike_flags, time_label
+from .comparison_where import (
+    first_bad,
+    neuron_label,
+    same_spike_share,
+    spike_cuts,
+    spike_flags,
+    time_label,
+)
 
 DEFAULT_TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
 
@@ -182,11 +189,6 @@ def _json_default(value):
     if isinstance(value, (np.floating,)):
         return float(value)
     raise TypeError(type(value))
-
-
-def _spike_set(spikes) -> set:
-    """(step, lane, id) of each spike, a negative one's id ``~neuron`` (its sign counts)."""
-    return set(zip(spikes.step.tolist(), spikes.batch.tolist(), spikes.ids.tolist()))
 
 
 def _variable_diff(name, values, reference, rtol, atol, until, *, valid=None, dt=1.0,
@@ -365,9 +367,7 @@ def _report(backend, result, ref, record, rtol, atol, precision, compile_s, run_
     variables = [_variable_diff(name, result.vars[name], ref.vars[name], rtol, atol, None,
                                 valid=valid, dt=dt, first_step=first_step)
                  for name in record]
-    mine, theirs = ((_spike_set(result.spikes), _spike_set(ref.spikes)) if ref.spikes
-                    is not None else (set(), set()))
-    share = len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0  # none: same
+    share = same_spike_share(mine_flags, ref_flags)
     spike = {}
     where = first_bad(mine_flags != ref_flags)
     if where is not None:
@@ -383,4 +383,5 @@ def _report(backend, result, ref, record, rtol, atol, precision, compile_s, run_
     spikes_ok = where is None or (precision == "float32" and bool(shifted.all()))
     status = "ok" if traces_ok and spikes_ok else "differs"
     return BackendReport(backend, status, "", compile_s, run_s, variables, share,
-                         spike_counts=(len(mine), len(theirs)), **spike)
+                         spike_counts=(int(np.count_nonzero(mine_flags)),
+                                       int(np.count_nonzero(ref_flags))), **spike)

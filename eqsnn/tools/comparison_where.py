@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["first_bad", "spike_flags", "spike_cuts", "neuron_label", "time_label"]
+__all__ = ["first_bad", "spike_flags", "spike_cuts", "same_spike_share", "neuron_label",
+           "time_label"]
 
 
 def first_bad(bad: np.ndarray):
@@ -30,6 +31,15 @@ def spike_flags(spikes, n: int) -> np.ndarray:
     if spikes.negative_bits is not None:
         flags -= unpack(spikes.negative_bits)
     return flags
+
+
+def same_spike_share(mine: np.ndarray, ref: np.ndarray) -> float:
+    """The share of the spikes of either run (flags of :func:`spike_flags`) that the other
+    has too, with the same sign (a neuron spikes at most one way in a step); 1 where
+    neither spikes."""
+    either = np.count_nonzero((mine != 0) | (ref != 0))
+    same = np.count_nonzero((mine == ref) & (mine != 0))
+    return same / either if either else 1.0
 
 
 def spike_cuts(mine: np.ndarray, ref: np.ndarray):
