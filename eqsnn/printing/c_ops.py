@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import ir
 from .c_printer import VALUE_TYPES, wrap_items
-from .ops import Op
+from .ops import WRAPPING_INT, Op
 
 __all__ = ["UNIFORM_FUNCTION", "op_text", "uniform_function_text"]
 
@@ -19,18 +19,6 @@ _OPERATORS = {
     "eq": "({} == {})", "ne": "({} != {})", "and": "({} & {})", "or": "({} | {})",
     "not": "!{}", "select": "({} ? {} : {})",
 }
-
-#: int ops in unsigned arithmetic, which wraps modulo 2**32 by definition: signed overflow
-#: is undefined in C and CUDA, and NVRTC (no -fwrapv) or GeNN's compiler may fold
-#: ``i + 1 > i`` to true; the conversion back to int wraps on every compiler eqsnn uses
-_WRAPPING = {
-    "add": "(int)((unsigned int){} + (unsigned int){})",
-    "sub": "(int)((unsigned int){} - (unsigned int){})",
-    "mul": "(int)((unsigned int){} * (unsigned int){})",
-    "neg": "(int)(0u - (unsigned int){})",
-    "abs": "({0} < 0 ? (int)(0u - (unsigned int){0}) : {0})",
-}
-
 
 def op_text(op: Op, args: list[str], printer, helpers: set, suffix: str) -> str:
     """The C text of ``op`` on the operands ``args``; notes the prelude helpers it needs."""
@@ -63,8 +51,8 @@ def op_text(op: Op, args: list[str], printer, helpers: set, suffix: str) -> str:
         # as in NumPy's SIMD loops (its scalar ones, libm's, give the first)
         return (f"(({args[0]} {sign} {args[1]} || {args[1]} != {args[1]}) ? {args[0]} : "
                 f"{args[1]})")
-    if op.dtype == "int" and kind in _WRAPPING:  # int32 wraps, without -fwrapv too
-        return _WRAPPING[kind].format(*args)
+    if op.dtype == "int" and kind in WRAPPING_INT:  # int32 wraps, without -fwrapv too
+        return WRAPPING_INT[kind].format(*args)
     if kind == "keep":
         helpers.add("keep")
         return f"eqsnn_keep({args[0]}, {args[1]})"

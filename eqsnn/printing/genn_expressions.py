@@ -23,7 +23,7 @@ import numpy as np
 from .. import ir
 from ..errors import EqsnnError
 from .lower import lower
-from .ops import WIDE_FUNCTIONS, Lowered, Ref, Temp
+from .ops import WIDE_FUNCTIONS, WRAPPING_INT, Lowered, Ref, Temp
 
 __all__ = ["GeNNExpressionPrinter", "GENN_TYPES", "RESERVED", "float_literal", "genn_names"]
 
@@ -188,7 +188,8 @@ class GeNNExpressionPrinter:
     def op_text(self, op, args) -> tuple[str, int]:
         kind = op.fn if op.op == "call" else op.op
         if op.dtype == "int" and kind in ("add", "sub", "mul", "neg", "abs"):
-            return _wrapping_int(kind, [_wrap(a, UNARY) for a in args])
+            text = WRAPPING_INT[kind].format(*(_wrap(a, UNARY) for a in args))
+            return text, PRIMARY if kind == "abs" else UNARY
         if kind in _INFIX:
             symbol, prec = _INFIX[kind]
             return f"{_wrap(args[0], prec)} {symbol} {_wrap(args[1], prec + 1)}", prec
@@ -198,7 +199,7 @@ class GeNNExpressionPrinter:
             if divisor is not None and int(divisor) > 0:  # a positive constant
                 return f"({a} / {b} - ({a} % {b} != 0 && {a} < 0))", PRIMARY
             # -2**31 / -1 traps (SIGFPE, the whole process): -1 negates, wrapping
-            negated = f"(int)(0u - (unsigned int){_wrap(args[0], UNARY)})"
+            negated = WRAPPING_INT["neg"].format(_wrap(args[0], UNARY))
             return (f"({b} == 0 ? 0 : {b} == -1 ? {negated} : "
                     f"{a} / {b} - ({a} % {b} != 0 && (({a} < 0) != ({b} < 0))))"), PRIMARY
         if kind == "mod":
@@ -244,19 +245,6 @@ class GeNNExpressionPrinter:
         r = f"fmod({args[0][0]}, {args[1][0]})"
         return (f"({r} != 0.0 ? ((({b} < 0.0) != ({r} < 0.0)) ? {r} + {b} : {r})"
                 f" : copysign(0.0, {args[1][0]}))"), PRIMARY
-
-
-def _wrapping_int(kind: str, args: list[str]) -> tuple[str, int]:
-    """An int ``+ - *``, negation or ``abs`` in unsigned arithmetic, which wraps modulo
-    2**32 as NumPy's int32 does: signed overflow is undefined in C++, and GeNN's compiler
-    may fold ``i + 1 > i`` to true."""
-    unsigned = [f"(unsigned int){a}" for a in args]
-    if kind == "neg":
-        return f"(int)(0u - {unsigned[0]})", UNARY
-    if kind == "abs":
-        return f"({args[0]} < 0 ? (int)(0u - {unsigned[0]}) : {args[0]})", PRIMARY
-    symbol = _INFIX[kind][0]
-    return f"(int)({unsigned[0]} {symbol} {unsigned[1]})", UNARY
 
 
 def _wrap(text_prec: tuple[str, int], minimum: int) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..errors import InternalError
 
 __all__ = ["Const", "ELEMENTWISE", "CALL_FUNCTIONS", "Lowered", "OPS", "Op", "Operand", "Ref",
-           "Temp", "WIDE_FUNCTIONS"]
+           "Temp", "WIDE_FUNCTIONS", "WRAPPING_INT"]
 
 #: op name -> (number of operands, what it computes)
 OPS = {
@@ -56,6 +56,19 @@ CALL_FUNCTIONS = (
 #: differently (rare), so the backends agree bit for bit almost always, where each library's
 #: own float32 versions differ in the last bit for ~1% of arguments; no-op in float64
 WIDE_FUNCTIONS = frozenset({"exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "pow"})
+
+#: int ops of the C-family printers (C, CUDA, GeNN) in unsigned arithmetic, which wraps
+#: modulo 2**32 by definition, as NumPy's int32 does: signed overflow is undefined in C,
+#: CUDA and C++, and NVRTC (no -fwrapv) or GeNN's compiler may fold ``i + 1 > i`` to true;
+#: the conversion back to int wraps on every compiler eqsnn uses.  Operands are printed
+#: where a cast binds (unary precedence); the texts are primary or a cast (unary).
+WRAPPING_INT = {
+    "add": "(int)((unsigned int){} + (unsigned int){})",
+    "sub": "(int)((unsigned int){} - (unsigned int){})",
+    "mul": "(int)((unsigned int){} * (unsigned int){})",
+    "neg": "(int)(0u - (unsigned int){})",
+    "abs": "({0} < 0 ? (int)(0u - (unsigned int){0}) : {0})",
+}
 
 #: Ops computed lane by lane, so their result may overwrite an argument.
 ELEMENTWISE = frozenset({
