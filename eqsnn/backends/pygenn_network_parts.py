@@ -25,7 +25,8 @@ from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "collect_spikes", "connection_part",
            "connection_report", "genn_model_classes", "network_report", "population_part",
-           "population_report", "refuse_connection", "refuse_population", "refuse_unprintable"]
+           "population_report", "printed_models", "refuse_connection", "refuse_population",
+           "refuse_unprintable"]
 
 
 class _Part:
@@ -111,17 +112,31 @@ def refuse_unprintable(conn) -> None:
     """Raise where the GeNN models of connection ``conn`` cannot be printed (its synapse
     model integrated with substeps or drawing random numbers, names that clash with the
     weight-update model's, ...): printing needs no PyGeNN, so a network on pygenn does it
-    when connecting."""
+    when connecting (:func:`printed_models`, kept for the build)."""
+    printed_models(conn)
+
+
+def printed_models(conn) -> tuple:
+    """``(synapse model, its postsynaptic spec, the weight-update model's parts or None)``
+    of connection ``conn`` as GeNN code, its names checked against each other; printed
+    once (when connecting) and kept on the connection: the network, its precision and
+    options are fixed by then."""
+    printed = getattr(conn, "_genn_printed", None)
+    if printed is not None:
+        return printed
     net = conn.network
     model = conn.synapse_model
     if net.check:
         model = with_checks(model, net.precision, defer=False)
     ps = postsynaptic_spec(model, net.precision, wide_math=not net.fast_math)
+    parts = None
     if conn._plastic is not None:
         from ..printing.genn_plasticity import plastic_parts
         from .pygenn_plastic import check_names
-        check_names(conn, ps.names, plastic_parts(conn._plastic.model, net.precision,
-                                                  wide_math=not net.fast_math))
+        parts = plastic_parts(conn._plastic.model, net.precision, wide_math=not net.fast_math)
+        check_names(conn, ps.names, parts)
+    conn._genn_printed = (model, ps, parts)
+    return conn._genn_printed
 
 
 def connection_part(genn, conn):
@@ -137,10 +152,7 @@ def connection_part(genn, conn):
         wu = weight_update_spec("static", heterogeneous_delay=hetero)
     # the numerical check of the synapse states, in the postsynaptic model's code: every
     # state in every step, as for the populations (see connection_report)
-    model = conn.synapse_model
-    if genn.net.check:
-        model = with_checks(model, genn.precision, defer=False)
-    ps = postsynaptic_spec(model, genn.precision, wide_math=not genn.net.fast_math)
+    model, ps, wu_parts = printed_models(conn)
     n_target = conn.target.n
     values = prepare_params(model, conn._values[0], (n_target,), genn.precision)
     precompute = host.evaluate_precompute(model, values, genn.dt)
@@ -148,7 +160,7 @@ def connection_part(genn, conn):
                              (n_target,), genn.dt, genn.precision)
     values.update(precompute)
     return _Part(wu=wu, ps=ps, model=model, values=values, init=initial, hetero=hetero,
-                 plastic=plastic)
+                 plastic=plastic, wu_parts=wu_parts)
 
 
 def connection_report(genn, cname, result):

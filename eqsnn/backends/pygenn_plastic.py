@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import BackendError
 from ..network.host_statements import run_statements
-from ..printing.genn_plasticity import FIRED, genn_name, mid_name, old_name, plastic_parts
+from ..printing.genn_plasticity import FIRED, genn_name, mid_name, old_name
 
 __all__ = ["check", "check_delays", "check_names", "create", "finish", "initial",
            "model_kwargs", "params", "pull", "push", "recorded", "start"]
@@ -72,10 +72,9 @@ def params(plastic) -> dict:
     return out
 
 
-def model_kwargs(part, precision, wide_math, VarAccess) -> dict:
+def model_kwargs(part, VarAccess) -> dict:
     """The keyword arguments of ``create_weight_update_model`` for a plastic part."""
-    parts = plastic_parts(part.plastic.model, precision, wide_math=wide_math)
-    part.wu_parts = parts
+    parts = part.wu_parts  # printed and checked when connecting (printed_models)
     kwargs = dict(parts)
     kwargs["params"] = list(parts["params"])
     kwargs["vars"] = [(n, t, VarAccess.READ_WRITE) for n, t in parts["vars"]]
@@ -195,8 +194,7 @@ def create(genn, cname, part, ps_kwargs, derived):
     from pygenn import VarAccess, create_weight_update_model
     net = genn.net
     conn = net.connections[cname]
-    wu_kwargs = model_kwargs(part, genn.precision, not net.fast_math, VarAccess)
-    check_names(conn, part.ps.names, part.wu_parts)
+    wu_kwargs = model_kwargs(part, VarAccess)
     part.wum = create_weight_update_model(f"eqsnn_wu_{cname}", **wu_kwargs)
     part.wu_values = params(part.plastic)
     return (cname, repr(ps_kwargs), derived, repr(wu_kwargs), repr(part.wu_values),
