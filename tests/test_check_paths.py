@@ -358,3 +358,48 @@ def test_a_failure_in_the_last_step_of_the_last_tile_is_found(path, every_step):
             sim.run(1)
     assert (caught.value.state, caught.value.step, caught.value.neuron) == ("V", 3, n - 1)
     assert caught.value.count == 1 and "already" not in str(caught.value)
+
+
+# the reset sets w out of its bounds (neuron 1) and V to NaN (neuron 2, log of a negative
+# number): after the step's check, so in the run's last step only the end of the run sees it
+RESET_OUT = """
+neuron ResetOut
+    state V = 0.0
+    state w = 0.0 (> -10, < 10)
+    input I = 0.0
+    after: w += I
+    threshold: w > 5
+    reset:
+        V = log(I - 5.5)
+        w = I - 20.0
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_reset_in_the_last_step_that_leaves_a_state_bad_is_reported(path):
+    """The check runs before the threshold; a reset that set a state out of its bounds or
+    to NaN in the last step of a run went unreported (the next run then blamed 'a failed
+    run')."""
+    current = np.zeros((2, 2, 3))
+    current[1] = [[0.0, 6.0, 7.5], [0.0, 0.0, 0.0]]  # in the second step, lane 0
+    with simulator(path, RESET_OUT, 3, batch_size=2, precision="float64") as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(2, inputs={"I": current}, record=["w"])
+        error = caught.value
+        # neuron 1: w = -14 (out of its bounds); neuron 2: V = log(2), w = -12.5
+        assert (error.state, error.step, error.lane, error.neuron, error.count) == (
+            "w", 1, 0, 1, 2)
+        assert str(error).startswith(
+            "w left its bounds (> -10, < 10) at step 1 (t = 1), lane 0, neuron 1 (and 1 other "
+            "neuron-lane); the reset made it so, after the step's check, in the run's last "
+            "step\nhint: look at the reset: statements")
+        assert error.result.vars["w"][1, 0].tolist() == [0.0, -14.0, -12.5]
+        assert sim.step == 2 and sim.state["w"][0].tolist() == [0.0, -14.0, -12.5]
+        current[1, 0, 1:] = [0.0, 5.2]  # V = log(-0.3): NaN (and w out of its bounds)
+        sim.reset()
+        with pytest.raises(NumericalError) as caught:
+            sim.run(2, inputs={"I": current})
+        assert (caught.value.state, caught.value.neuron, caught.value.step) == ("V", 2, 1)
+        assert "V became NaN or infinite at step 1" in str(caught.value)
+    with simulator(path, RESET_OUT, 3, batch_size=2, precision="float64", check=False) as sim:
+        sim.run(2, inputs={"I": current})  # the check is off
