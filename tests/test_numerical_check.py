@@ -128,6 +128,43 @@ def test_float32_overflow_of_values_is_rejected(where):
     eqsnn.Simulator(model, 2, precision="float32", params={"g": 3.4028234e38})
 
 
+@pytest.mark.parametrize("where", ["params", "init", "inputs", "set_state"])
+def test_values_beyond_float64_are_rejected_and_python_ints_beyond_int64_taken(where):
+    """A long double 1e4000 passed the finiteness test and became inf in float64 (the run
+    then failed, blaming the model); 10**40, a Python int too large for int64, was 'not
+    numeric (dtype object)' though it is a float64 number."""
+    model = eqsnn.compile(BOUNDED.replace("(> -1, < 5)", "") + "    param g = 1.0\n")
+    name = {"params": "g", "init": "w", "inputs": "I", "set_state": "w"}[where]
+
+    def use(value, precision="float64"):
+        sim = eqsnn.Simulator(model, 2, precision=precision,
+                              **({where: {name: value}} if where in ("params", "init") else {}))
+        if where == "set_state":
+            sim.set_state(name, value)
+        result = sim.run(1, inputs={name: value} if where == "inputs" else None,
+                         record=["w", "V"])
+        return result.vars["V" if where == "inputs" else "w"][0, 0], sim
+
+    if np.finfo(np.longdouble).max > np.finfo(np.float64).max:  # an x87 long double
+        huge = np.array([1.0, np.longdouble("-1.5e4000")], np.longdouble)
+        with pytest.raises(ParameterError, match=r"overflows float64: -1\.5e\+4000 at index "
+                           r"\(1,\) is beyond 1\.797693e\+308") as caught:
+            use(huge)
+        assert caught.value.hint == "rescale the value (other units)"
+    with pytest.raises(ParameterError, match=r"overflows float64: 3e\+400 is beyond"):
+        use(3 * 10**400)
+    if where != "params":  # g multiplies nothing recorded
+        value, _ = use(10**40)
+        np.testing.assert_array_equal(value, 1e40)
+        value, _ = use(np.array([2.0, 10**40], dtype=object))  # Python numbers
+        np.testing.assert_array_equal(value, [2.0, 1e40])
+    else:
+        _, sim = use(10**40)
+        assert sim._params["g"] == 1e40
+    with pytest.raises(ParameterError, match=r"overflows float32: 1e\+40 is beyond"):
+        use(10**40, "float32")
+
+
 @pytest.mark.parametrize("text, message", [
     ("state n: int = 0 (> -1)", "bounds are checked on float states only"),
     ("state V = 0.0 (!= 3)", "a state bound must be >, >=, < or <="),

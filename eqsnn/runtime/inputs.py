@@ -11,6 +11,7 @@ of their kind; the neuron part may also be given flat, as ``(n,)``.
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import math
 import numbers
@@ -80,6 +81,9 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
         array = value if is_device_array(value) else np.asarray(value)
     except (ValueError, TypeError) as error:
         raise ParameterError(f"{what} is not an array of numbers ({error})") from None
+    if array.dtype.kind == "O" and array.size and all(
+            isinstance(x, numbers.Real) for x in array.flat):
+        array = _plain_numbers(what, array)  # Python ints beyond int64, such as 10**40
     if array.dtype.kind not in "biuf":
         raise ParameterError(
             f"{what} must be numeric ({dtype}); got values of dtype {array.dtype}",
@@ -93,6 +97,13 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
             bad = array[where]
             at = f" at index {tuple(int(i) for i in where)}" if array.ndim else ""
             raise ParameterError(f"{what} must be finite; got {bad}{at}")
+        if array.dtype.itemsize > 8:  # a long double: finite, and maybe beyond float64
+            with np.errstate(over="ignore"):
+                wide = np.isinf(array.astype(np.float64))
+            if wide.any():
+                _overflows_float64(what, array, np.unravel_index(int(np.argmax(wide)),
+                                                                 array.shape))
+            array = array.astype(np.float64)
     if dtype == "int" and array.dtype.kind == "f" and not np.all(array == np.round(array)):
         raise ParameterError(f"{what} must be integers; got non-integral values")
     if dtype == "int" and array.size and (array.min() < -(2**31) or array.max() > 2**31 - 1):
@@ -100,6 +111,27 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
     if dtype == "bool" and array.dtype.kind != "b" and not ((array == 0) | (array == 1)).all():
         raise ParameterError(f"{what} must be booleans (True/False or 0/1)")
     return array
+
+
+def _plain_numbers(what: str, array: np.ndarray) -> np.ndarray:
+    """An object array of Python numbers as float64 (a Python int too large for int64 made
+    NumPy give up on a number type)."""
+    out = np.empty(array.shape, np.float64)
+    for where, x in np.ndenumerate(array):
+        try:
+            out[where] = float(x)
+        except OverflowError:
+            _overflows_float64(what, array, where)
+    return out
+
+
+def _overflows_float64(what: str, array: np.ndarray, where) -> None:
+    at = f" at index {tuple(int(i) for i in where)}" if array.ndim else ""
+    value = array[where]
+    shown = f"{decimal.Decimal(value).normalize():.7g}" if isinstance(value, int) else str(value)
+    raise ParameterError(f"{what} overflows float64: {shown}{at} is beyond "
+                         f"{float(np.finfo(np.float64).max):.7g}",
+                         hint="rescale the value (other units)")
 
 
 def check_range(what: str, array, precision: str) -> None:
