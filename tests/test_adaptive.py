@@ -323,6 +323,9 @@ neuron Decay
     ("method: adaptive(rtol=2)", "rtol must be in (0, 1), not 2"),
     ("method: adaptive(rtl=1e-6)", "unknown option 'rtl' of method adaptive"),
     ("method: adaptive(max_substeps=0.5)", "max_substeps must be an integer"),
+    # 1e400 is inf: int() of it was an internal error
+    ("method: adaptive(max_substeps=1e400)",
+     "max_substeps must be an integer from 1 to 100000, not inf"),
     ("method: rk4(rtol=1e-6)", "unknown option 'rtol' of method rk4"),
     ("substeps: 0", "substeps must be an integer from 1 to 64, not 0"),
     ("method: adaptive\n    substeps: 4", "the adaptive method chooses its own substeps"),

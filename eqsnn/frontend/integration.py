@@ -44,7 +44,7 @@ def check_method_options(decl: s.MethodDecl) -> dict:
         if name in options:
             raise _error(f"option {name!r} is given twice", pos)
         if name == "max_substeps":
-            if value != int(value) or not 1 <= value <= 100000:
+            if not 1 <= value <= 100000 or value != int(value):  # inf: no int() of it
                 raise _error(f"max_substeps must be an integer from 1 to 100000, not "
                              f"{value:g}", pos, "e.g. adaptive(max_substeps=500)")
             value = int(value)
