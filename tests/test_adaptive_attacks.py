@@ -307,3 +307,31 @@ def test_the_substep_bound_warning_names_a_neuron_of_a_shaped_population_by_its_
     drive[1, 1] = 10.0  # only this neuron moves fast enough to need more than 3 substeps
     with pytest.warns(eqsnn.EqsnnWarning, match=r"\(lane 0, neuron 4 \(1, 1\)\)"):
         sim.run(20, inputs={"I": drive})
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_failure_of_a_model_without_threshold_after_the_bound_points_to_the_bound(backend):
+    """With no threshold the analysis says 'spikes on the step grid: the model has no
+    threshold'; that reason kept the usual hint, 'tighten its tolerances' (which needs more
+    substeps), though the bound was reached: v hits 0 at t = 0.4 and sqrt(v) is NaN."""
+    text = ("neuron Sqrt\n    state v = 1.0\n    input I = 0.0\n    dv/dt = -sqrt(v) * I\n"
+            "    method: adaptive(max_substeps=20)\n")
+    sim = eqsnn.Simulator(eqsnn.compile(text), 2, dt=1.0, backend=backend,
+                          precision="float64")
+    with pytest.warns(eqsnn.EqsnnWarning, match="reached its bound of 20 substeps"):
+        with pytest.raises(NumericalError) as caught:
+            sim.run(3, inputs={"I": [0.1, 5.0]})
+    assert caught.value.neuron == 1 and caught.value.step == 0
+    assert caught.value.hint.startswith("the adaptive integrator reached its bound of "
+                                        "substeps in this run")
+    assert "tighten" not in caught.value.hint
+
+
+def test_a_bound_left_under_the_adaptive_method_is_not_called_a_failure_to_stay_finite():
+    text = ("neuron Grow\n    state v = 0.0 (< 3)\n    input I = 0.0\n"
+            "    dv/dt = I - 1e-6 * v * v\n")
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=1.0, precision="float64")
+    with pytest.raises(NumericalError, match=r"v left its bounds \(< 3\) at step 0") as caught:
+        sim.run(2, inputs={"I": 5.0})
+    assert caught.value.hint.startswith("the adaptive integrator could not keep it within its "
+                                        "bounds; look for a runaway")

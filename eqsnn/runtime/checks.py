@@ -349,9 +349,8 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`) in a run of
     ``lanes`` lanes."""
     step, lane, neuron, count = failure
-    state = checked_states(model)[code // 2]
+    state, others = checked_states(model)[code // 2], other_neurons(count, lanes)
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
-    others = other_neurons(count, lanes)
     if code % 2 == 0:
         what = f"{state.name} became NaN or infinite"
     else:
@@ -363,7 +362,8 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
         hint = (f"the model is integrated with {method} on a fixed step; try a smaller dt, "
                 "'substeps: N', or 'method: adaptive' (the default where it applies)")
     elif method == "adaptive":
-        hint = ("the adaptive integrator could not keep it finite; look for a runaway "
+        kept = ("finite", "within its bounds")[code % 2]
+        hint = (f"the adaptive integrator could not keep it {kept}; look for a runaway "
                 "(a threshold or reset that never catches it) or tighten its tolerances")
         grid = model.meta.get("adaptive", {}).get("grid_reason", "")
         if grid and model.threshold is not None:

@@ -234,8 +234,8 @@ def point_to_the_bound(error: NumericalError, model: ir.Model) -> None:
     """The hint of a failure in a run where the adaptive integrator reached its substep
     bound: tighter tolerances (the method's usual hint) need more substeps.  Where the
     threshold is tested on the grid only, the hint already says why it lets a state run
-    away, and stays."""
-    if not model.meta.get("adaptive", {}).get("grid_reason"):
+    away, and stays (not where the reason is that there is no threshold to reset)."""
+    if not (model.meta.get("adaptive", {}).get("grid_reason") and model.threshold is not None):
         error.hint = ("the adaptive integrator reached its bound of substeps in this run (see "
                       "the warning), where it took the rest of a step in one substep: raise "
                       "adaptive(max_substeps=...) or loosen rtol/atol; if the bound is reached "
