@@ -403,3 +403,20 @@ def test_a_reset_in_the_last_step_that_leaves_a_state_bad_is_reported(path):
         assert "V became NaN or infinite at step 1" in str(caught.value)
     with simulator(path, RESET_OUT, 3, batch_size=2, precision="float64", check=False) as sim:
         sim.run(2, inputs={"I": current})  # the check is off
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_strict_bounds_in_float32_admit_what_they_admit(path):
+    """Rounded to the nearest float32, '> -1e-50' was '> -0.0' and '< 1.00000001' was
+    '< 1.0': the initial values 0 and 1, which the bounds admit (and the initial values'
+    check accepted), failed at step 0.  The bounds still catch the next float32 past them."""
+    text = ("neuron Tight\n    state a = 0.0 (> -1e-50)\n    state b = 1.0 (< 1.00000001)\n"
+            "    input I = 0.0\n    after:\n        a -= I\n        b += I\n")
+    with simulator(path, text, 2, precision="float32") as sim:
+        result = sim.run(3, record=["a", "b"])
+        assert np.all(result.vars["a"] == 0.0) and np.all(result.vars["b"] == 1.0)
+        step = np.float32(1.2e-7)  # b: the float32 after 1; a: -1.2e-7
+        with pytest.raises(NumericalError) as caught:
+            sim.run(2, inputs={"I": [0.0, step]})
+        assert (caught.value.state, caught.value.step, caught.value.neuron) == ("a", 3, 1)
+        assert "a left its bounds (> -1e-50) at step 3" in str(caught.value)

@@ -27,10 +27,10 @@ import sympy
 
 from .. import ir
 from ..errors import NumericalError
+from .float32_bounds import float32_bounds
 
 __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
-           "check_every_step", "raise_first_failure",
-           "checked_states",
+           "check_every_step", "raise_first_failure", "checked_states",
            "split_checks", "check_tests", "deferred_states", "sticky_states",
            "keep_nonfinite_states", "untouched_states",
            "first_failure", "numerical_error", "other_neurons", "raise_earliest"]
@@ -41,8 +41,7 @@ CHECK_STEP = "_check_step"
 #: float state ``k`` out of its bounds
 CHECK_CODE = "_check_code"
 #: the largest finite value of each precision: ``|x| <= FLOAT_MAX`` is false for NaN and inf
-FLOAT_MAX = {"float32": float(np.finfo(np.float32).max),
-             "float64": float(np.finfo(np.float64).max)}
+FLOAT_MAX = {precision: float(np.finfo(precision).max) for precision in ("float32", "float64")}
 #: key of ``model.meta`` holding how many statements at the end of the step are the check
 #: (:func:`split_checks`): a backend may run them only where a cheap test of its own fails
 CHECK_META = "check"
@@ -67,6 +66,8 @@ def with_checks(model: ir.Model, precision: str, defer: bool = True,
     with ``keep`` an assignment that would overwrite a non-finite state keeps it non-finite
     (:func:`keep_nonfinite_states`), so that every state without bounds waits for the second
     pass (a backend whose compiler may fold ``0 * x`` to 0 passes ``keep=False``)."""
+    if precision == "float32" and any(s.bounds for s in model.states):  # rounded outward
+        model = model.replace(states=tuple(map(float32_bounds, model.states)))
     states = checked_states(model)
     if not states:
         return model
