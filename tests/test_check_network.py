@@ -244,3 +244,30 @@ def test_a_network_without_the_check_gives_the_same_bits_and_reports_nothing(bac
 def test_the_check_switch_of_a_network_is_a_flag():
     with pytest.raises(ParameterError, match="check must be True or False, not 0"):
         Network(check=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS + [PYGENN])
+def test_a_reset_in_the_last_step_of_a_network_run_that_leaves_a_state_bad_is_reported(
+        backend):
+    """The reset runs after the step's check: V = -20, out of its bounds, in the run's
+    last step went unreported, on every path (the fused c run, the stepped one, GeNN)."""
+    model = eqsnn.compile(BOUNDED.text.replace("(< 100)", "(> -10, < 10)")
+                          .replace("reset: V = 0.0", "reset: V = -20.0"))
+    for fuse in ([True, False] if backend != "pygenn" else [None]):
+        net = Network(dt=1.0, precision="float64", backend=backend)
+        if fuse is not None:
+            net._fuse = fuse
+        src = net.add_spike_source("s", 1, steps=[3], neurons=[0])
+        net.add_population("a", model, 2)
+        net.connect(src, "a", Delta(), weight=[[0, 5.0]], delay=1)  # arrives at step 4
+        with pytest.raises(NumericalError) as caught:
+            net.run(5, record={"a": ["V"]})
+        error = caught.value
+        assert (error.population, error.state, error.step, error.neuron) == ("a", "V", 4, 1)
+        assert str(error).startswith(
+            "population 'a': V left its bounds (> -10, < 10) at step 4 (t = 4), lane 0, "
+            "neuron 1; the reset made it so, after the step's check, in the run's last step")
+        assert error.result["a"].vars["V"][-1, 0].tolist() == [0.0, -20.0]
+        with pytest.raises(NumericalError) as again:  # the record was cleared: its own
+            net.run(1)
+        assert again.value.step == 5 and "the reset made it so" not in str(again.value)

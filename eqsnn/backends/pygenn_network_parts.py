@@ -5,13 +5,14 @@ network reads (:class:`PopulationView`).  See :mod:`eqsnn.backends.pygenn_networ
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from ..errors import BackendError, NumericalError, ParameterError
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
-from ..runtime import host
+from ..runtime import host, reports
 from ..runtime.checks import (
     CHECK_STEP,
     checked_states,
@@ -188,11 +189,12 @@ def population_report(genn, pname, result):
     one composed model of a population on numpy or c does); every record is cleared."""
     part, pop = genn.pops[pname], genn.net.populations[pname]
     checks = []  # (the record of failed steps, the report that raises its failure)
+    by_reset = None  # what a reset in the run's last step left bad, after the step's check
     if CHECK_STEP in part.names:
-        checks.append((genn.read_state(pname, CHECK_STEP), lambda: raise_first_failure(
-            lambda name: genn.read_state(pname, name),
-            lambda name, value: genn.write_state(pname, name, value),
-            part.model, genn.dt, (pop.n,), result)))
+        read, write = (functools.partial(f, pname) for f in (genn.read_state, genn.write_state))
+        by_reset = reports.record_last_resets(read, write, part.model, genn.net._step - 1)
+        checks.append((read(CHECK_STEP), lambda: raise_first_failure(
+            read, write, part.model, genn.dt, (pop.n,), result)))
     for conn in pop.incoming:
         if CHECK_STEP in genn.conns[conn.name].ps.names:
             checks.append((genn.read_state(pname, f"{conn.name}__{CHECK_STEP}"),
@@ -206,7 +208,8 @@ def population_report(genn, pname, result):
     if errors:
         failed = np.logical_or.reduce([steps >= 0 for steps, _ in checks])
         error = min(errors, key=lambda item: item[0])[1]
-        raise recount(error, int(np.count_nonzero(failed)), failed.shape[0])
+        error = recount(error, int(np.count_nonzero(failed)), failed.shape[0])
+        raise reports.said_by_reset(error, by_reset) if "__" not in error.state else error
 
 
 def recount(error: NumericalError, count: int, lanes: int) -> NumericalError:

@@ -31,7 +31,7 @@ from .guard import Snapshot
 from .result import Result
 
 __all__ = ["RunReports", "adaptive_records", "point_to_the_bound", "record_last_resets",
-           "reset_states", "started_bad", "warn_then_raise"]
+           "reset_states", "said_by_reset", "started_bad", "warn_then_raise"]
 
 
 class RunReports:
@@ -88,19 +88,15 @@ class RunReports:
         error = None
         by_reset = None
         if self._emitted is not self.model:
-            by_reset = record_last_resets(self._runner, self._emitted, self._step - 1)
+            by_reset = record_last_resets(lambda name: _peek(self._runner, name),
+                                          self._runner.set_state, self._emitted,
+                                          self._step - 1)
         if self._emitted is not self.model and (recorded or by_reset is not None):
             try:
                 raise_first_failure(self._runner.get_state, self._runner.set_state,
                                     self.model, self.dt, self.shape, result)
             except NumericalError as failure:
-                error = failure
-                if by_reset is not None and by_reset[error.lane, error.neuron]:
-                    error.message += ("; the reset made it so, after the step's check, in "
-                                      "the run's last step")
-                    error.args = (error.message,)
-                    error.hint = ("look at the reset: statements and the values they read "
-                                  "(a reset value outside the bounds, or NaN)")
+                error = said_by_reset(failure, by_reset)
                 if bound_reached:
                     point_to_the_bound(error, self.model)
         warn_then_raise(messages, error)
@@ -114,13 +110,14 @@ def reset_states(model: ir.Model) -> set[str]:
     return {state.name for state in checked_states(model)} & assigned
 
 
-def record_last_resets(runner, model: ir.Model, last_step: int) -> np.ndarray | None:
+def record_last_resets(read, write, model: ir.Model, last_step: int) -> np.ndarray | None:
     """Record as failing at ``last_step`` the neurons with no failure recorded whose state,
     at the end of the run, is NaN or infinite or out of its bounds: only the reset of the
     run's last step, which runs after the step's check, can have made it so (a reset in an
     earlier step is seen by the next step's check).  ``model`` is the model with the check
-    (:func:`runtime.checks.with_checks`); the test is one pass over each state a reset
-    assigns, once per run.  Returns the ``(batch, n)`` mask of the neurons it recorded, or
+    (:func:`runtime.checks.with_checks`), ``read(name)`` and ``write(name, value)`` get and
+    set a ``(batch, n)`` state; the test is one pass over each state a reset assigns, once
+    per run.  Returns the ``(batch, n)`` mask of the neurons it recorded, or
     None where it recorded none."""
     names = reset_states(model)
     if not names:
@@ -129,8 +126,8 @@ def record_last_resets(runner, model: ir.Model, last_step: int) -> np.ndarray | 
     for code, name, bounds in check_tests(model):
         if name not in names:
             continue
-        value = _peek(runner, name)
-        value = np.asarray(value).reshape(np.shape(value)[0], -1)
+        value = np.asarray(read(name))
+        value = value.reshape(value.shape[0], -1)
         with np.errstate(over="ignore", invalid="ignore"):
             if not bounds and np.isfinite(value.sum()):
                 continue
@@ -140,16 +137,26 @@ def record_last_resets(runner, model: ir.Model, last_step: int) -> np.ndarray | 
         if not failed.any():
             continue
         if steps is None:
-            steps, codes = runner.get_state(CHECK_STEP), runner.get_state(CHECK_CODE)
+            steps, codes = np.array(read(CHECK_STEP)), np.array(read(CHECK_CODE))
             recorded = np.zeros(steps.shape, bool)
         new = failed & (steps < 0)
         steps[new], codes[new] = last_step, code
         recorded |= new
     if recorded is None or not recorded.any():
         return None
-    runner.set_state(CHECK_STEP, steps)
-    runner.set_state(CHECK_CODE, codes)
+    write(CHECK_STEP, steps)
+    write(CHECK_CODE, codes)
     return recorded
+
+
+def said_by_reset(error: NumericalError, by_reset: np.ndarray | None) -> NumericalError:
+    """``error``, saying so where :func:`record_last_resets` recorded its neuron."""
+    if by_reset is not None and by_reset[error.lane, error.neuron]:
+        error.message += "; the reset made it so, after the step's check, in the run's last step"
+        error.args = (error.message,)
+        error.hint = ("look at the reset: statements and the values they read (a reset value "
+                      "outside the bounds, or NaN)")
+    return error
 
 
 _RELATIONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
