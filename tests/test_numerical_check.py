@@ -165,6 +165,30 @@ def test_values_beyond_float64_are_rejected_and_python_ints_beyond_int64_taken(w
         use(10**40, "float32")
 
 
+def test_values_that_leave_their_bounds_once_stored_in_float32_are_refused():
+    """1e-50 satisfies '> 0' but is 0 in float32: accepted, it failed the run's check at
+    step 0 as if the model had driven the state there.  Values that stay within the bounds
+    once rounded (0.1 with '<= 0.1', rounded as the bound is) are taken."""
+    model = eqsnn.compile("neuron M\n    param v0 = 1.0\n    state V = v0 (> 0)\n"
+                          "    state w = 0.1 (<= 0.1)\n    state a = 0.0 (> -1e-50)\n")
+    message = (r"the value of state 'V' violates its bound '> 0' in float32: 1e-50 at index "
+               r"\(1,\) is 0.0 in float32")
+    with pytest.raises(ParameterError, match=message) as caught:
+        eqsnn.Simulator(model, 2, precision="float32", init={"V": [1.0, 1e-50]})
+    assert caught.value.hint == ("give V values that are > 0 in float32, or simulate with "
+                                 "precision='float64'")
+    with pytest.raises(ParameterError, match="bound '> 0' in float32: 1e-50 is 0.0"):
+        eqsnn.Simulator(model, 2, precision="float32", params={"v0": 1e-50})
+    sim = eqsnn.Simulator(model, 2, precision="float32", init={"w": 0.1, "a": -1e-60})
+    with pytest.raises(ParameterError, match="bound '> 0' in float32: 1e-46 is 0.0"):
+        sim.set_state("V", 1e-46)
+    sim.set_state("V", 2e-45)  # a subnormal float32 above 0
+    result = sim.run(2, record=["V", "w", "a"])
+    assert np.all(result.vars["V"] > 0) and np.all(result.vars["a"] == 0.0)
+    float64 = eqsnn.Simulator(model, 2, precision="float64", init={"V": 1e-50})
+    assert np.all(float64.run(1, record=["V"]).vars["V"] == 1e-50)
+
+
 @pytest.mark.parametrize("text, message", [
     ("state n: int = 0 (> -1)", "bounds are checked on float states only"),
     ("state V = 0.0 (!= 3)", "a state bound must be >, >=, < or <="),

@@ -27,7 +27,7 @@ import sympy
 
 from .. import ir
 from ..errors import NumericalError
-from .float32_bounds import float32_bounds
+from .float32_bounds import kernel_bounds
 
 __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
            "check_every_step", "raise_first_failure", "checked_states",
@@ -47,6 +47,7 @@ FLOAT_MAX = {precision: float(np.finfo(precision).max) for precision in ("float3
 CHECK_META = "check"
 #: key of ``model.meta``: the states whose finiteness test is deferred (:func:`sticky_states`)
 DEFERRED_META = "check_deferred"
+BOUNDS_META = "check_bounds"  #: key of ``model.meta``: the bounds as the check compares them
 #: int runtime param: 1 runs the deferred tests too (the Simulator's second pass), else 0
 CHECK_ALL = "_check_all"
 
@@ -59,15 +60,12 @@ def checked_states(model: ir.Model) -> list[ir.State]:
     return [s for s in model.states if s.dtype == "float" and not s.name.startswith("_")]
 
 
-def with_checks(model: ir.Model, precision: str, defer: bool = True,
-                keep: bool = True) -> ir.Model:
+def with_checks(model: ir.Model, precision: str, defer: bool = True, keep: bool = True) -> ir.Model:
     """``model`` whose step ends by recording the first failed check of each neuron;
     ``defer=False`` tests every state in every step (no second pass, see ``sticky_states``);
     with ``keep`` an assignment that would overwrite a non-finite state keeps it non-finite
     (:func:`keep_nonfinite_states`), so that every state without bounds waits for the second
     pass (a backend whose compiler may fold ``0 * x`` to 0 passes ``keep=False``)."""
-    if precision == "float32" and any(s.bounds for s in model.states):  # rounded outward
-        model = model.replace(states=tuple(map(float32_bounds, model.states)))
     states = checked_states(model)
     if not states:
         return model
@@ -91,10 +89,10 @@ def with_checks(model: ir.Model, precision: str, defer: bool = True,
         if state.name in deferred:  # only in the second pass (see sticky_states)
             test = (ir.If(sympy.StrictGreaterThan(sympy.Symbol(CHECK_ALL), 0), test),)
         statements.extend(test)
-        if state.bounds:
+        if state.bounds:  # in float32 rounded so that they test exactly (float32_bounds)
             inside = sympy.Symbol(f"_inside_{state.name}")
-            within = sympy.And(*(_RELATIONS[c.op](x, sympy.Float(c.bound))
-                                 for c in state.bounds))
+            within = sympy.And(*(_RELATIONS[op](x, sympy.Float(bound)) for op, bound
+                                 in dict(kernel_bounds(states, precision))[state.name]))
             statements.append(ir.Local(inside.name, "bool", within))
             statements.append(ir.If(sympy.And(sympy.Not(inside), unset), (
                 ir.Assign(CHECK_STEP, sympy.Symbol("step")),
@@ -105,6 +103,7 @@ def with_checks(model: ir.Model, precision: str, defer: bool = True,
     return model.replace(states=model.states + hidden, step=model.step + tuple(statements),
                          runtime_params=runtime,
                          meta={**model.meta, CHECK_META: len(statements),
+                               BOUNDS_META: kernel_bounds(states, precision),
                                DEFERRED_META: tuple(sorted(deferred))})
 
 
@@ -271,8 +270,8 @@ def check_tests(model: ir.Model) -> list[tuple[int, str, tuple]]:
     for k, state in enumerate(checked_states(model)):
         tests.append((2 * k, state.name, ()))
         if state.bounds:
-            tests.append((2 * k + 1, state.name,
-                          tuple((c.op, float(c.bound)) for c in state.bounds)))
+            tests.append((2 * k + 1, state.name, dict(model.meta.get(BOUNDS_META, ())).get(
+                state.name, tuple((c.op, float(c.bound)) for c in state.bounds))))
     return tests
 
 

@@ -6,8 +6,8 @@ admits: ``(> -1e-50)`` became ``> -0.0``, and ``V = 0`` (which the bound admits,
 and the host's check of initial values accepted) failed at step 0.  For a
 float32 ``x``, ``x > b`` holds exactly where ``x > round_down(b)``, and
 ``x < b`` where ``x < round_up(b)``: strict bounds are rounded outward.  A
-non-strict bound keeps the nearest float32, so a state set to the bound's own
-value (rounded the same way) stays within it.
+non-strict bound is rounded to nearest, as a state set to the bound's own
+value is, so that value stays within it.
 """
 
 from __future__ import annotations
@@ -18,18 +18,16 @@ import numpy as np
 
 from .. import ir
 
-__all__ = ["float32_bounds"]
+__all__ = ["float32_bounds", "kernel_bounds"]
 
 
-def float32_bounds(state: ir.State) -> ir.State:
-    """``state`` with each strict bound replaced by the float32 value that tests it exactly.
+def float32_bounds(state: ir.State) -> tuple[ir.Constraint, ...]:
+    """The bounds of ``state`` as float32 values that test a float32 state exactly.
 
-    >>> s = ir.State("V", bounds=(ir.Constraint(">", -1e-50), ir.Constraint("<", 0.1)))
-    >>> [(c.op, c.bound) for c in float32_bounds(s).bounds]
-    [('>', -1.401298464324817e-45), ('<', 0.10000000149011612)]
+    >>> s = ir.State("V", bounds=(ir.Constraint(">", -1e-50), ir.Constraint("<=", 0.1)))
+    >>> [(c.op, c.bound) for c in float32_bounds(s)]
+    [('>', -1.401298464324817e-45), ('<=', 0.10000000149011612)]
     """
-    if not any(c.op in (">", "<") for c in state.bounds):
-        return state
     bounds = []
     with np.errstate(over="ignore"):
         for c in state.bounds:
@@ -38,6 +36,13 @@ def float32_bounds(state: ir.State) -> ir.State:
                 value = np.nextafter(value, np.float32(-np.inf))
             elif c.op == "<" and float(value) < c.bound:
                 value = np.nextafter(value, np.float32(np.inf))
-            bounds.append(dataclasses.replace(c, bound=float(value)) if c.op in (">", "<")
-                          else c)
-    return dataclasses.replace(state, bounds=tuple(bounds))
+            bounds.append(dataclasses.replace(c, bound=float(value)))
+    return tuple(bounds)
+
+
+def kernel_bounds(states, precision: str) -> tuple:
+    """``((state, ((op, bound), ...)), ...)``: the bounds of each of ``states`` that has
+    some, as the check compares them in ``precision``."""
+    return tuple((s.name, tuple((c.op, float(c.bound)) for c in (
+        float32_bounds(s) if precision == "float32" else s.bounds)))
+        for s in states if s.bounds)

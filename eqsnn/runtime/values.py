@@ -19,6 +19,7 @@ from .. import ir
 from ..backends import numpy_dtype
 from ..errors import ParameterError, ShapeError
 from . import host
+from .float32_bounds import float32_bounds
 from .inputs import check_numeric, check_range, expected_shapes, fit, unknown_name
 from .quantities import to_internal
 
@@ -156,6 +157,8 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
     if state.dtype == "float":
         check_range(f"the value of state {name!r}", array, precision)
         check_bounds(model, state, array)
+        if precision == "float32" and state.bounds:
+            _check_float32_bounds(model, state, array)
     fitted = fit(array, (batch,), tuple(shape))
     if fitted is None:
         raise ShapeError(
@@ -186,6 +189,25 @@ def check_bounds(model: ir.Model, state: ir.State, value: np.ndarray) -> None:
                 f"{_shown(value[where], unit)}{at}",
                 hint=f"give {state.name} values that are {text}, or widen the bounds in "
                      "the model")
+
+
+def _check_float32_bounds(model: ir.Model, state: ir.State, value) -> None:
+    """A ParameterError where a value within the bounds leaves them once stored in float32
+    (1e-50 is 0, outside '> 0'), as the run's check, in float32, would find at step 0."""
+    stored = np.asarray(value, np.float64).astype(np.float32)
+    for bound, kept in zip(state.bounds, float32_bounds(state)):
+        holds = np.asarray(kept.holds(stored))
+        if not holds.all():
+            where = np.unravel_index(int(np.argmin(holds)), holds.shape)
+            at = f" at index {tuple(int(i) for i in where)}" if holds.ndim else ""
+            unit = dict(model.units).get(state.name)
+            text = str(bound) if unit is None else f"{bound.op} {_shown(bound.bound, unit)}"
+            raise ParameterError(
+                f"the value of state {state.name!r} violates its bound '{text}' in float32: "
+                f"{_shown(np.asarray(value)[where], unit)}{at} is "
+                f"{_shown(stored[where], unit)} in float32",
+                hint=f"give {state.name} values that are {text} in float32, or simulate with "
+                     "precision='float64'")
 
 
 def public_states(model: ir.Model) -> set[str]:
