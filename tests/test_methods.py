@@ -266,3 +266,24 @@ def test_substeps_on_coupled_exact_equations_point_at_the_substeps_line():
     assert str(error).startswith("s.eqs:6:15: 'substeps:' does not apply to the exact update "
                                  "of coupled equations")
     assert "substeps: 4\n" in str(error) and "^" in str(error)
+
+
+def test_a_blow_up_of_brian2_s_exponential_euler_is_not_blamed_on_the_model():
+    """dv/dt = -sinh(v) decays smoothly to 0, but with B = -sinh(v) frozen over a step of 1
+    it overshoots to -7, then to 541, then to infinity: the hint said the cause was likely
+    in the model's params and statements."""
+    text = ("neuron Sinh\n    state v = 3.0\n    dv/dt = (exp(-v) - exp(v)) / 2\n"
+            "    method: exponential_euler\n")
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=1.0, precision="float64")
+    with pytest.raises(eqsnn.errors.NumericalError, match="v became NaN or infinite at step 3") \
+            as caught:
+        sim.run(5)
+    assert caught.value.hint == ("Brian2's exponential Euler freezes the nonlinear part B of "
+                                 "each dx/dt = A x + B over the step: try a smaller dt, or "
+                                 "leave 'method:' out (the adaptive method)")
+    # the model is fine: the default (adaptive) follows v' = -sinh(v) from 3
+    default = eqsnn.Simulator(eqsnn.compile(text.replace("    method: exponential_euler\n",
+                                                         "")), 1, dt=1.0, precision="float64")
+    v = default.run(5, record=["v"]).vars["v"].ravel()
+    exact = 2 * np.arctanh(np.tanh(1.5) * np.exp(-np.arange(1, 6)))  # tanh(v/2) decays as e^-t
+    np.testing.assert_allclose(v, exact, rtol=1e-6)

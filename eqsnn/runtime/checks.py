@@ -344,18 +344,14 @@ def other_neurons(count: int, lanes: int) -> str:
     return f" (and {count - 1} other {counted}{'s' * (count > 2)})" if count > 1 else ""
 
 
-def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result,
-                    lanes: int = 1):
+def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, result, lanes=1):
     """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`) in a run of
     ``lanes`` lanes."""
     step, lane, neuron, count = failure
     state, others = checked_states(model)[code // 2], other_neurons(count, lanes)
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
-    if code % 2 == 0:
-        what = f"{state.name} became NaN or infinite"
-    else:
-        bounds = ", ".join(str(c) for c in state.bounds)
-        what = f"{state.name} left its bounds ({bounds})"
+    what = (f"{state.name} became NaN or infinite" if code % 2 == 0 else
+            f"{state.name} left its bounds ({', '.join(str(c) for c in state.bounds)})")
     message = f"{what} at step {step} (t = {step * dt:g}), {where}{others}"
     method = model.method.name
     if method in ("rk4", "midpoint", "euler"):
@@ -376,6 +372,9 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     elif method == "none":
         hint = ("the model has no ODEs, so the cause is in its statements: look at its "
                 "params, inputs and before:/after:/reset: statements")
+    elif "frozen over the step" in dict(model.method.reasons).get(method, ""):
+        hint = ("Brian2's exponential Euler freezes the nonlinear part B of each dx/dt = A x + B "
+                "over the step: try a smaller dt, or leave 'method:' out (the adaptive method)")
     else:
         hint = (f"the {method.replace('_', ' ')} update follows the equations as written, so "
                 "the cause is likely in the model: look at its params, inputs and "
