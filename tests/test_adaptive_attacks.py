@@ -335,3 +335,29 @@ def test_a_bound_left_under_the_adaptive_method_is_not_called_a_failure_to_stay_
         sim.run(2, inputs={"I": 5.0})
     assert caught.value.hint.startswith("the adaptive integrator could not keep it within its "
                                         "bounds; look for a runaway")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_an_ode_whose_right_hand_side_is_a_constant_runs_with_crossings_inside_the_step(
+        backend):
+    """Izhikevich with an extra state held by dx/dt = 0 (and one driven by dy/dt = 2): the
+    numpy backend's crossing location indexed the one number every neuron shares (the
+    stage k of x, 0) as if it were an array, an IndexError.  The spikes and v are the
+    plain model's; x stays, y grows as 2 t."""
+    text = IZHIKEVICH.replace(
+        "    state u = b * -65.0\n",
+        "    state u = b * -65.0\n    state x = 1.5\n    state y = 0.0\n").replace(
+        "    du/dt", "    dx/dt = 0.0\n    dy/dt = 2.0\n    du/dt")
+    runs = {}
+    for name, source in (("held", text), ("plain", IZHIKEVICH)):
+        sim = eqsnn.Simulator(eqsnn.compile(source), 2, dt=1.0, backend=backend,
+                              precision="float64")
+        runs[name] = sim.run(100, inputs={"I": [10.0, 15.0]},
+                             record=["v", "spikes"] + ["x", "y"] * (name == "held"))
+    held, plain = runs["held"], runs["plain"]
+    assert len(plain.spikes) >= 5
+    np.testing.assert_array_equal(held.spikes.step, plain.spikes.step)
+    np.testing.assert_allclose(held.vars["v"], plain.vars["v"], rtol=0,
+                               atol=1e-5 * np.ptp(plain.vars["v"]))
+    np.testing.assert_array_equal(held.vars["x"], 1.5)
+    np.testing.assert_allclose(held.vars["y"][:, 0, 0], 2.0 * np.arange(1, 101), rtol=1e-12)

@@ -52,6 +52,19 @@ GATHER_FUNCTION = [
     "        target.reshape(-1)[at] = value",
     "    else:",
     "        np.put(target, at, value)",
+    "",
+    "",
+    "def _pick(value, at):",
+    '    """``value[at]``, or ``value`` where it is one number (0-d) for every element."""',
+    "    return value[at] if np.ndim(value) else value",
+    "",
+    "",
+    "def _with(value, at, new, like):",
+    '    """A copy of ``value`` (broadcast to the shape of ``like`` where it is 0-d) with',
+    '    ``new`` at ``at``."""',
+    "    out = np.array(np.broadcast_to(value, np.shape(like)))",
+    "    out[at] = new",
+    "    return out",
 ]
 
 
@@ -267,14 +280,15 @@ class CompactLoop:
         inner = CompactLoop(self.p, at, self.written_outside)
         inner.branch_local = self.branch_local
         inner.count = self.count
-        inner.pending = {name: f"{value}[{at}]" for name, value in before.items()}
+        # a value may be 0-d (a local set to a constant, du/dt = 0): one for every element
+        inner.pending = {name: f"_pick({value}, {at})" for name, value in before.items()}
         inner.statements(body, None)
         self.count = inner.count
         for name in inner.assigned:
             if name not in before:
                 continue  # a local of the branch alone
-            self.p.line(f"{before[name]} = {before[name]}.copy()")
-            self.p.line(f"{before[name]}[{at}] = {inner.local[name]}")
+            self.p.line(f"{before[name]} = _with({before[name]}, {at}, {inner.local[name]}, "
+                        f"{mask})")
         self.p.depth -= 1
         self.local = dict(before)
         for name in inner.assigned:
