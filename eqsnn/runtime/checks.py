@@ -354,6 +354,7 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
             f"{state.name} left its bounds ({', '.join(str(c) for c in state.bounds)})")
     message = f"{what} at step {step} (t = {step * dt:g}), {where}{others}"
     method = model.method.name
+    look = "look at its params, inputs and before:/after:/reset: statements"
     if method in ("rk4", "midpoint", "euler"):
         hint = (f"the model is integrated with {method} on a fixed step; try a smaller dt, "
                 "'substeps: N', or 'method: adaptive' (the default where it applies)")
@@ -370,15 +371,14 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
                     "values, and a reset that assigns ODE states, so that crossings are reset "
                     "inside the step (eqsnn show says which applies), or use a smaller dt")
     elif method == "none":
-        hint = ("the model has no ODEs, so the cause is in its statements: look at its "
-                "params, inputs and before:/after:/reset: statements")
+        hint = f"the model has no ODEs, so the cause is in its statements: {look}"
     elif "frozen over the step" in dict(model.method.reasons).get(method, ""):
         hint = ("Brian2's exponential Euler freezes the nonlinear part B of each dx/dt = A x + B "
-                "over the step: try a smaller dt, or leave 'method:' out (the adaptive method)")
+                "over the step: try a smaller dt, or leave 'method:' out (the adaptive method); "
+                f"if that fails too, the cause is in the model: {look}")
     else:
         hint = (f"the {method.replace('_', ' ')} update follows the equations as written, so "
-                "the cause is likely in the model: look at its params, inputs and "
-                "before:/after:/reset: statements")
+                f"the cause is likely in the model: {look}")
     return NumericalError(message, hint=hint, state=state.name, step=step, lane=lane,
                           neuron=neuron, count=count, result=result)
 
