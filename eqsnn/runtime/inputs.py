@@ -116,6 +116,10 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
 def _plain_numbers(what: str, array: np.ndarray) -> np.ndarray:
     """An object array of Python numbers as float64 (a Python int too large for int64 made
     NumPy give up on a number type)."""
+    try:
+        return array.astype(np.float64)
+    except OverflowError:  # find the one too large, element by element
+        pass
     out = np.empty(array.shape, np.float64)
     for where, x in np.ndenumerate(array):
         try:
