@@ -361,3 +361,23 @@ def test_an_ode_whose_right_hand_side_is_a_constant_runs_with_crossings_inside_t
                                atol=1e-5 * np.ptp(plain.vars["v"]))
     np.testing.assert_array_equal(held.vars["x"], 1.5)
     np.testing.assert_allclose(held.vars["y"][:, 0, 0], 2.0 * np.arange(1, 101), rtol=1e-12)
+
+
+def test_an_atol_that_is_zero_in_float32_is_refused_for_float32_only():
+    """adaptive(atol=1e-50) is positive and finite, but 0 in float32: where a state stays 0
+    (w with a = b = 0) the error test was 0/0, every step ran to the substep bound, and only
+    the bound's warning was said."""
+    model = eqsnn.compile(ADEX + "    method: adaptive(atol=1e-50)\n")
+    params = {"a": 0.0, "b": 0.0}
+    with pytest.raises(eqsnn.errors.ParameterError) as caught:
+        eqsnn.Simulator(model, 2, dt=1.0, precision="float32", params=params)
+    assert str(caught.value).startswith(
+        "adaptive(atol=1e-50) is below the smallest normal float32, 1.175494e-38: the error "
+        "test of a substep would divide by 0 where a state stays 0")
+    assert "precision='float64'" in caught.value.hint
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float64 takes it, without reaching the bound
+        sim = eqsnn.Simulator(model, 2, dt=1.0, precision="float64", params=params)
+        result = sim.run(50, inputs={"I": [500.0, 900.0]}, record=["w", "spikes"])
+    assert len(result.spikes) >= 1 and np.all(result.vars["w"] == 0.0)

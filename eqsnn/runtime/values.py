@@ -18,6 +18,7 @@ import sympy
 from .. import ir
 from ..backends import numpy_dtype
 from ..errors import ParameterError, ShapeError
+from ..solve.adaptive import ATOL
 from . import host
 from .float32_bounds import float32_bounds
 from .inputs import check_numeric, check_range, expected_shapes, fit, unknown_name
@@ -95,7 +96,21 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
         if param.dtype == "float":
             check_range(f"param {name!r}", np.asarray(value, np.float64), precision)
         values[name] = np.asarray(value, np.float64)
+    _check_float32_atol(values, precision)
     return values
+
+
+def _check_float32_atol(values: dict, precision: str) -> None:
+    """A ParameterError where the adaptive method's atol is 0 in float32 (or flushed to 0):
+    a substep's error is measured against atol + rtol |x|, which is then 0 (0/0, NaN) where
+    a state stays 0, and every step ran to the substep bound, with only that warning."""
+    tiny = float(np.finfo(np.float32).tiny)
+    if precision == "float32" and ATOL in values and np.min(values[ATOL]) < tiny:
+        raise ParameterError(
+            f"adaptive(atol={float(np.min(values[ATOL])):g}) is below the smallest normal "
+            f"float32, {tiny:.7g}: the error test of a substep would divide by 0 where a state "
+            "stays 0", hint="give a larger atol, in the units of the states (the float32 "
+            "default is 1e-06), or simulate with precision='float64'")
 
 
 def per_neuron(what: str, value, dtype: str, shape) -> np.ndarray:
