@@ -283,6 +283,23 @@ def test_weight_update_errors_name_the_place(text, kind, message, line):
     assert err.value.hint
 
 
+def test_a_nonlinear_trace_says_that_the_adaptive_method_is_what_is_not_supported():
+    """dx/dt = -x² / tau reads only x, its own side, but the default (adaptive) method
+    integrates every trace in one substep loop: the error said 'a step of the trace dynamics
+    mixes pre and post traces', with the hint that a trace's ODE must read its own side only.
+    A fixed-step method is supported (its stages split by side) and named in the hint."""
+    text = BASE.replace("dx/dt = -x / tau", "dx/dt = -x * x / tau") + "    pre_spike: x += 1.0\n"
+    model = eqsnn.compile(text)
+    assert model.method == "adaptive"
+    with pytest.raises(CheckError) as caught:
+        from_model(model.ir)
+    assert caught.value.message == ("W: the trace dynamics need substeps or random numbers "
+                                    "(adaptive), which weight-update models do not support")
+    assert caught.value.hint.endswith("or name a fixed-step method ('method: rk4')")
+    rule = from_model(eqsnn.compile(text + "    method: rk4\n").ir)
+    assert rule.pre_dynamics and rule.method.name == "rk4"
+
+
 def _net():
     net = Network(dt=1.0, precision="float64")
     src = net.add_spike_source("src", 2, steps=[0], neurons=[0])

@@ -90,17 +90,20 @@ def from_model(model: Model) -> WeightUpdate:
     blocks = {word: () for word in BLOCKS}
     side_of: dict[str, str] = {name: role for name, role in roles.items() if role != "synapse"}
     dynamics: dict[str, list] = {"pre": [], "post": []}
+    # the adaptive method's loop (checked first: the locals before it belong to no side)
+    substeps = any(isinstance(stmt, While) for stmt in model.step)
     for stmt in model.step:
         if isinstance(stmt, If) and isinstance(stmt.cond, sympy.Symbol) \
                 and str(stmt.cond) in BLOCKS and not stmt.orelse:
             blocks[str(stmt.cond)] = stmt.body
             continue
-        if isinstance(stmt, While) or any(str(f.func) in ("RandUniform", "RandNormal")
-                                          for f in _functions(stmt)):
+        if substeps or any(str(f.func) in ("RandUniform", "RandNormal")
+                           for f in _functions(stmt)):
             raise CheckError(f"{model.name}: the trace dynamics need substeps or random "
                              f"numbers ({model.method.name}), which weight-update models do "
                              "not support", hint="write trace ODEs that are solved exactly, "
-                             "such as 'dx/dt = -x / tau'")
+                             "such as 'dx/dt = -x / tau', or name a fixed-step method "
+                             "('method: rk4')")
         sides = {side_of[n] for n in _symbols(stmt) if n in side_of}
         if len(sides) != 1:
             raise CheckError(f"{model.name}: a step of the trace dynamics mixes pre and post "
