@@ -96,9 +96,10 @@ class RunReports:
                 raise_first_failure(self._runner.get_state, self._runner.set_state,
                                     self.model, self.dt, self.shape, result)
             except NumericalError as failure:
-                error = said_by_reset(failure, by_reset)
+                error = failure
                 if bound_reached:
                     point_to_the_bound(error, self.model)
+                said_by_reset(error, by_reset)  # last: where the reset did it, it wins
         warn_then_raise(messages, error)
 
 
