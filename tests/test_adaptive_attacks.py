@@ -381,3 +381,20 @@ def test_an_atol_that_is_zero_in_float32_is_refused_for_float32_only():
         sim = eqsnn.Simulator(model, 2, dt=1.0, precision="float64", params=params)
         result = sim.run(50, inputs={"I": [500.0, 900.0]}, record=["w", "spikes"])
     assert len(result.spikes) >= 1 and np.all(result.vars["w"] == 0.0)
+
+
+@pytest.mark.parametrize("name, value", [("_rtol", 0.0), ("_atol", -1.0), ("_atol", [1e-9, 5.0])])
+def test_the_hidden_tolerance_params_cannot_be_set_by_name(name, value):
+    """params={'_atol': -1.0} bypassed the checks of adaptive(atol=...) and ran without a
+    word; like the check's hidden states, the tolerances are not the user's to set so."""
+    model = eqsnn.compile(ADEX)
+    option = name[1:]
+    with pytest.raises(eqsnn.errors.ParameterError, match=f"unknown param '{name}'") as caught:
+        eqsnn.Simulator(model, 2, dt=1.0, precision="float64", params={name: value})
+    assert caught.value.hint == (f"{option} is an option of the adaptive method, set in the "
+                                 f"model text: method: adaptive({option}=...)")
+    from eqsnn.network import Network
+    net = Network(dt=1.0, precision="float64")
+    with pytest.raises(eqsnn.errors.ParameterError, match=f"unknown param '{name}'"):
+        net.add_population("a", model, 2, params={name: value})
+    assert not net.populations  # nothing added

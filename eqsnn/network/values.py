@@ -18,7 +18,13 @@ import numpy as np
 
 from ..errors import EqsnnError, ParameterError
 from ..runtime.quantities import to_internal
-from ..runtime.values import Checked, check_init_names, prepare_params, state_value
+from ..runtime.values import (
+    Checked,
+    check_hidden_params,
+    check_init_names,
+    prepare_params,
+    state_value,
+)
 
 __all__ = ["check_values", "named", "spike_times", "within_bounds"]
 
@@ -37,6 +43,7 @@ def check_values(what: str, model, params: dict, init: dict, n: int, network,
         params = {**build.arrays, **build.params, **params}
         init = {**build.init, **init}
     try:
+        check_hidden_params(model, params)
         prepared = prepare_params(model, {**precision_params(model, network.precision),
                                           **params}, (n,), network.precision)
         check_init_names(model, init)

@@ -53,6 +53,7 @@ from .spike_offsets import SPIKE_OFFSET, spike_offset_source, split_offset_reque
 from .values import (
     as_flag,
     as_mapping,
+    check_hidden_params,
     check_literals,
     initial_states,
     prepare_arrays,
@@ -116,7 +117,7 @@ class Simulator(RunReports):
             init = {**self._build.init, **dict(as_mapping("init", init))}
             params = {**self._build.arrays, **params}
         params = {**precision_params(self.model, self.precision),
-                  **dict(as_mapping("params", params))}
+                  **check_hidden_params(self.model, as_mapping("params", params))}
         check_literals(self.model, self.precision)
         self._params = prepare_params(self.model, params, self.shape, self.precision)
         arrays = prepare_arrays(self.model, params, self.precision)

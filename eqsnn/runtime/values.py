@@ -100,6 +100,19 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
     return values
 
 
+def check_hidden_params(model: ir.Model, params) -> dict:
+    """``params`` as a dict; a ParameterError for a param of generated code given by name
+    (the adaptive method's ``_rtol`` and ``_atol``): set so, it bypassed the checks of the
+    method's options (an atol of -1 ran without a word)."""
+    for name in params:
+        if str(name).startswith("_") and any(p.name == name for p in model.params):
+            option = str(name)[1:]
+            raise ParameterError(f"unknown param {name!r}", hint=(
+                f"{option} is an option of the adaptive method, set in the model text: "
+                f"method: adaptive({option}=...)"))
+    return dict(params)
+
+
 def _check_float32_atol(values: dict, precision: str) -> None:
     """A ParameterError where the adaptive method's atol is 0 in float32 (or flushed to 0):
     a substep's error is measured against atol + rtol |x|, which is then 0 (0/0, NaN) where
