@@ -181,11 +181,17 @@ def test_a_range_spreads_an_input_over_the_neurons(capsys):
 @pytest.mark.parametrize("argv,message", [
     (["run", "lif_pulse", "--input", "Isyn=a:1"], "not a range: 'a:1'"),
     (["run", "lif_pulse", "--input", "Isyn=1:2:3"], "not a range: '1:2:3'"),
+    # linspace made NaN of them (with NumPy's warning): 'must be finite; got nan'
+    (["run", "lif_pulse", "--input", "Isyn=1:1e400"],
+     "not a range of finite numbers: '1:1e400'"),
     (["bench", "lif_pulse", "--input", "Isyn=0:1", "--n", "10,20"],
      "a range (0:1) needs one population size"),
 ])
 def test_bad_ranges_are_explained(capsys, argv, message):
-    code, _, err = run(capsys, *argv)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        code, _, err = run(capsys, *argv)
     assert code == 1 and message in err and "hint:" in err
 
 

@@ -45,6 +45,9 @@ def _spread(text: str, n: int | None):
     if n is None:
         raise EqsnnError(f"a range ({text}) needs one population size",
                          hint="give one value or comma-separated values here") from None
+    if not (np.isfinite(low) and np.isfinite(high)):  # linspace made NaN of them, and warned
+        raise EqsnnError(f"not a range of finite numbers: {text!r}",
+                         hint="write LO:HI with two finite numbers, e.g. Isyn=0.05:0.14")
     return np.linspace(low, high, n)
 
 
