@@ -288,3 +288,30 @@ def test_a_blow_up_of_brian2_s_exponential_euler_is_not_blamed_on_the_model():
     v = default.run(5, record=["v"]).vars["v"].ravel()
     exact = 2 * np.arctanh(np.tanh(1.5) * np.exp(-np.arange(1, 6)))  # tanh(v/2) decays as e^-t
     np.testing.assert_allclose(v, exact, rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c), "cupy"])
+def test_brian2_exponential_euler_takes_the_limit_where_a_is_zero_tiny_or_huge(backend):
+    """A = a, a param that is 0, subnormal, tiny, huge or negative for some neurons only:
+    -B/A + (x + B/A) e^{A dt} as written is 0/0 or inf - inf there; the update must be
+    the formula's limit (Euler where A dt is 0 in floats, -B/A where e^{A dt} is 0)."""
+    import contextlib
+
+    import fake_cupy
+
+    text = ("neuron Split\n    param a = 1.0\n    state v = 1.0\n    input I = 0.0\n"
+            "    dv/dt = a * v + I * exp(0.01 * v)\n    method: exponential_euler\n")
+    a = np.array([0.0, 5e-324, 1e-300, -1.0, 2.0, -1e300, -3e-10])
+    dt, steps, current = 0.1, 3, 0.5
+    with fake_cupy.installed() if backend == "cupy" else contextlib.nullcontext():
+        sim = eqsnn.Simulator(eqsnn.compile(text), len(a), dt=dt, backend=backend,
+                              precision="float64", params={"a": a})
+        ours = sim.run(steps, inputs={"I": current}, record=["v"]).vars["v"][:, 0]
+    v = np.ones(len(a))
+    for k in range(steps):  # x e^{a dt} + B (e^{a dt} - 1)/a, B frozen; its limit at a dt = 0
+        b = current * np.exp(0.01 * v)
+        v = np.array([x + bi * dt if ai * dt == 0 else
+                      x * math.exp(ai * dt) + bi * math.expm1(ai * dt) / ai
+                      for x, ai, bi in zip(v, a, b)])
+        np.testing.assert_allclose(ours[k], v, rtol=1e-14, atol=0)
+    assert np.all(np.isfinite(ours)) and ours[0, 5] == pytest.approx(0.5 * math.exp(0.01) / 1e300)
