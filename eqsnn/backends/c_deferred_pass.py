@@ -45,6 +45,8 @@ LANES = 8
 #: them in turns, so the buffers (on the stack) stay the size they have for 512 neurons
 CAPACITY = 512
 
+assert DEFERRED & 3 == 3, "the scan (_scan) skips words with no byte that has bits 0 and 1"
+
 _VECTORISE = ["#if defined(__clang__)", "#pragma clang loop vectorize(assume_safety)",
               "#elif defined(__GNUC__)", "#pragma GCC ivdep", "#endif"]
 
@@ -96,20 +98,17 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
                 f"for (m = {end}; m < {begin}; ++m) {{")
         return [f"if ({begin} > 0) " + loop if end is None else loop,
                 *("    " + line for line in move("m", source)), "}"]
-    swap = [f"{{ {_type(plan, step, name)} _swap = {name}[p]; {name}[p] = {name}[q]; "
-            f"{name}[q] = _swap; }}" for name in ["_da", *buffers]]
     compact = [  # running ones to the front, finished ones onto the stack at the top
-        "p = 0, q = _dn - 1;",
-        "while (p <= q) {  /* a partition: [0, p) running, (q, _dn) finished */",
+        "p = 0, q = _dn;",
+        "while (p < q) {  /* [0, p) running, [p, q) not seen yet */",
         "    if (_da[p]) { ++p; continue; }",
-        *("    " + line for line in swap),
-        "    --q;",
+        "    --_top;  /* the stack never reaches q: the buffers hold 2 LANES more than all */",
+        *("    " + line for line in move("_top", "p")),
+        "    if (p < --q) {  /* the last one not seen yet takes its place */",
+        "        _da[p] = _da[q];",
+        *("        " + line for line in move("p", "q")),
+        "    }",
         "}",
-        "q = _top - (_dn - p);  /* above p + 2 LANES: the copy runs down (it may overlap) */",
-        "for (m = _dn - p - 1; m >= 0; --m) {",
-        *("    " + line for line in move("q + m", "p + m")),
-        "}",
-        "_top = q;",
         "_dn = p;",
         *spare("_dn", "0"),
     ]
@@ -121,8 +120,7 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
         "    long long _from = first;",
         f"    while (_from < last) {{  /* at most {capacity} at a time */",
         f"    _dn = 0, _top = {size};",
-        f"    for (j = _from; j < last && _dn < {capacity}; ++j) "
-        f"if (flags[j - first] == {DEFERRED}) _di[_dn++] = (int)j;",
+        *("    " + line for line in _scan(capacity)),
         "    _from = j;",
         "    if (_dn) {",
         "        const int _nd = _dn;",
@@ -158,9 +156,27 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
     return [pad + line if not line.startswith("#") else line for line in body]
 
 
-def _type(plan: Layout, step: DeferredStep, buffer: str) -> str:
-    if buffer in ("_di", "_da"):
-        return "int"
-    if buffer.startswith("_ds"):
-        return STORAGE_TYPES[plan.states[int(buffer[3:])][1]]
-    return step.carried[int(buffer[3:])][0]
+def _scan(capacity: int) -> list[str]:
+    """``_di[_dn++] = j`` for each deferred neuron ``j`` from ``_from`` on (at most
+    ``capacity`` in all), ``j`` left after the last one seen.  Eight flags at a time: bit
+    ``8k`` of ``_w`` says whether byte ``k`` has bits 0 and 1 set, as :data:`DEFERRED`
+    has; only those bytes are read again (a spike and a negative spike never come
+    together, so they are the deferred neurons), found by counting trailing zeros."""
+    return [
+        f"for (j = _from; j < last && _dn < {capacity}; ) {{",
+        "    if (j + 8 <= last) {",
+        "        const unsigned char *const _f = flags + (j - first);",
+        "        unsigned long long _w = 0;",
+        "        for (m = 0; m < 8; ++m) _w |= (unsigned long long)_f[m] << (8 * m);",
+        "        for (_w &= (_w >> 1) & 0x0101010101010101ULL; _w; _w &= _w - 1) {",
+        "            m = EQSNN_CTZ64(_w) >> 3;",
+        f"            if (_f[m] == {DEFERRED} && (_di[_dn++] = (int)(j + m), _dn == {capacity}))",
+        "                break;  /* full: on from the next one */",
+        "        }",
+        "        j = _w ? j + m + 1 : j + 8;",
+        "    } else {",
+        f"        if (flags[j - first] == {DEFERRED}) _di[_dn++] = (int)j;",
+        "        ++j;",
+        "    }",
+        "}",
+    ]

@@ -58,9 +58,11 @@ _INLINE = """\
 #if defined(__GNUC__)
 #define EQSNN_DEFERRED_FN static inline __attribute__((always_inline))
 #define EQSNN_NOINLINE __attribute__((noinline))
+#define EQSNN_CTZ64(x) __builtin_ctzll(x)
 #else
 #define EQSNN_DEFERRED_FN static inline
 #define EQSNN_NOINLINE
+static int EQSNN_CTZ64(unsigned long long x) { int n = 0; while (!(x & 1)) x >>= 1, ++n; return n; }
 #endif"""
 
 
