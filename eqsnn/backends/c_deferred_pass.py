@@ -59,6 +59,8 @@ def deferred_buffers(plan: Layout, step: DeferredStep, stepped, tile: int) -> li
     lines += [f"    {STORAGE_TYPES[plan.states[k][1]]} _ds{k}[{size}];" for k in stepped]
     lines += [f"    {ctype} _dc{c}[{size}];  /* {name} */"
               for c, (ctype, name) in enumerate(step.carried)]
+    if step.try_error:  # the whole-step try's error of each neuron, for BEGIN
+        lines.append(f"    FLOAT _terr[{tile}];")
     return lines
 
 
@@ -128,7 +130,8 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
         f"        for (m = 0; m < _nd + (-_nd & {LANES - 1}); ++m) {{",
         *(f"            _ds{k}[m] = _s{k}[_di[m]];" for k in stepped),
         "        }",
-        *("        " + line for line in call("_da", BEGIN, "0", "_dn")),
+        *("        " + line for line in call(
+            "_da", BEGIN, "0", "_dn", ["_terr[_di[m] - first]"] if step.try_error else [])),
         *("        " + line for line in compact),
         f"        for (_it = 0; _it < {step.limit} && _dn > 0; ++_it) {{",
         *("            " + line for line in call(
