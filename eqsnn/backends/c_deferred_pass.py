@@ -2,19 +2,20 @@
 across the neurons the loop-free try deferred, in vectorised loops.
 
 After the tile's neuron loop has run :data:`~eqsnn.printing.c.FAST_STEP_FUNCTION`
-for every neuron, the few it deferred (flag :data:`~eqsnn.printing.c.DEFERRED`)
-are gathered into compact buffers (``_d...[m]``, ``m`` over the deferred
-neurons; ``_di[m]`` the neuron): their states, and the locals passed between
-the parts of :mod:`eqsnn.printing.c_deferred`.  ``BEGIN`` runs for all of
+for every neuron, the few it deferred (flag :data:`~eqsnn.printing.c.DEFERRED`,
+found eight flags at a time: :func:`_scan`) are gathered into compact buffers
+(``_d...[m]``, ``m`` over the deferred neurons; ``_di[m]`` the neuron): their
+states, and the locals passed between the parts of
+:mod:`eqsnn.printing.c_deferred`.  ``BEGIN`` runs for all of
 them, then ``ITERATION`` (``LIGHT_ITERATION`` where the model locates
 crossings, the few that cross redone one at a time by ``REDO_ONE``) once per
 iteration of the substep loop for those still in it, then ``END`` for all of
 them, each in blocks of :data:`LANES` that the compiler vectorises; the states
 and flags are scattered back.
 
-Between iterations the neurons still in the loop are moved to the front of the
-buffers and the finished ones onto a stack at their top (a partition, then a
-copy), so an iteration runs only over running neurons; the spare lanes of the
+Between iterations the finished neurons are moved onto a stack at the top of
+the buffers and the last running ones into their places (one pass), so an
+iteration runs only over running neurons; the spare lanes of the
 last block are copies of a running one (a finished one in a masked lane would
 run on a zero error, whose ``log`` takes the vector math's slow path).  Each
 neuron goes through the same operations as in
@@ -118,7 +119,8 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
     size = capacity + 2 * LANES
     body = [
         "{  /* the deferred neurons: the full step, vectorised across them */",
-        "    int m, mb, ml, p, q, _it, _dn, _top;",
+        "    long long m, mb;  /* 64-bit: mb + ml cannot wrap, so a block's lanes are adjacent */",
+        "    int ml, p, q, _it, _dn, _top;",
         "    long long _from = first;",
         f"    while (_from < last) {{  /* at most {capacity} at a time */",
         f"    _dn = 0, _top = {size};",

@@ -10,7 +10,10 @@ neurons of a tile in a loop the compiler vectorises
 (:mod:`eqsnn.backends.c_deferred_pass`):
 
 * :data:`BEGIN`: the step up to the substep loop (the same statements as the
-  full step, the whole-step try included); returns whether the loop runs;
+  full step, the whole-step try included); returns whether the loop runs.  Where
+  :func:`try_error` allows it, the loop-free step leaves the try's error of every
+  neuron (:data:`TRY_ERROR`) and ``BEGIN`` starts from it instead of trying the
+  step again;
 * :data:`ITERATION`: one iteration of the loop body, where ``_active``;
   returns whether the loop goes on (its condition after the iteration);
 * :data:`END`: the rest of the step (threshold, reset, the numerical check);
