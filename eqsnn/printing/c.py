@@ -152,7 +152,7 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     signature += [f"const {ctype} {name}" for ctype, name in uniforms]
 
     def function(name, fast):
-        items = signature + ([f"FLOAT *{TRY_ERROR}"] if fast and try_error(body) else [])
+        items = signature + ([f"FLOAT *{TRY_ERROR}"] if fast and body.try_error else [])
         return [
             f"#define EQSNN_FAST_STEP {int(fast)}",
             f"EQSNN_FN int {name}(",
@@ -209,6 +209,7 @@ class _StepBody:
             isinstance(stmt, ir.While) for stmt in model.step)
         self.declared: dict[str, int] = {}  # local -> the index of its declaration line
         self.loop_marks: dict = {}  # where the adaptive loop's lines are (c_deferred)
+        self.try_error = None  # the try's error, where the deferred pass takes it (c_deferred)
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -244,7 +245,7 @@ class _StepBody:
                 self.nested(block)
                 self.line("}")
         if self.deferring:  # and the try's error, for the deferred pass (c_deferred)
-            name = try_error(self)
+            self.try_error = name = try_error(self)
             error = [f"    *{TRY_ERROR} = {self.names[name]};"] if name else []
             self.lines += ["#if EQSNN_FAST_STEP", *error, f"    if (_defer) return {DEFERRED};",
                            "#endif"]

@@ -211,7 +211,7 @@ def deferred_step(body, signature) -> DeferredStep:
         return [f"/* {comment} */", f"EQSNN_DEFERRED_FN int {name}(",
                 *wrap_items(parameters, 4)[:-1], wrap_items(parameters, 4)[-1] + ")",
                 "{", *text, "}"]
-    error = try_error(body)
+    error = body.try_error  # set by print_all (try_error)
     begin = function(BEGIN, [*signature, *(["const FLOAT _try_err"] if error else []), *pointers], [
         *(_begin_from_error(body, error) if error else lines[:marks["start"]]),
         *cond, *stores, *state_stores, f"    return {marks['cond']};"],
