@@ -134,7 +134,9 @@ def try_error(body) -> str | None:
     the error and the last ``if`` only: where the neuron is done the time reached is the end
     of the step and the loop does not run, so for a deferred neuron that ``if`` was not
     taken.  The loop-free step computes the error with the same operations on the same
-    values, so ``BEGIN`` goes on from the same bits."""
+    values, so ``BEGIN`` goes on from the same bits; except for the few neurons a
+    vectorised loop leaves to its scalar remainder, whose ``exp`` is the C library's
+    scalar one (last bits; ``BEGIN``, vectorised, used libmvec's)."""
     spans = body.loop_marks.get("try")
     if not spans:
         return None
