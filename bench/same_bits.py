@@ -8,9 +8,11 @@ with RK4, in float64 and float32, at dt = 0.1 and 1 ms, N neurons with step curr
 that differ per neuron and random initial states, nothing else; every state after the
 run, the spikes (neuron, step) and the recorded V must be equal bit for bit (NaN equal
 to NaN).  The adaptive runs take the phased step (``EQSNN_NUMPY_DEFER`` unset) and the
-one-pass step (``=0``).
+one-pass step (``=0``).  ``--backend c`` runs the same cases on the ``c`` backend
+instead (a change to its printed C checked the same way).
 
     python bench/same_bits.py --against main
+    python bench/same_bits.py --against main --backend c --n 20000
     python bench/same_bits.py --against ce517b7 --n 3000 --steps 300
 """
 
@@ -34,7 +36,7 @@ MODELS = {  # name -> (model text in tests/test_adaptive.py, input range, initia
 }
 
 
-def worker(out: str, n: int, steps: int) -> None:
+def worker(out: str, n: int, steps: int, backend: str = "numpy") -> None:
     """Run every case with the eqsnn on sys.path; save the results in ``out`` (npz)."""
     import warnings
 
@@ -55,7 +57,7 @@ def worker(out: str, n: int, steps: int) -> None:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         compiled = eqsnn.compile(text)
-                        sim = eqsnn.Simulator(compiled, n, dt=dt, backend="numpy",
+                        sim = eqsnn.Simulator(compiled, n, dt=dt, backend=backend,
                                               precision=precision, check=False)
                         for name, (a, b) in init.items():
                             sim.set_state(name, generator.uniform(a, b, n))
@@ -72,14 +74,16 @@ def worker(out: str, n: int, steps: int) -> None:
     np.savez(out, **saved)
 
 
-def run(source: str, out: str, n: int, steps: int, defer: str | None) -> None:
+def run(source: str, out: str, n: int, steps: int, defer: str | None,
+        backend: str = "numpy") -> None:
     env = dict(os.environ, PYTHONPATH=source,
                EQSNN_CACHE_DIR=os.path.join(os.path.dirname(out), "cache"))
     env.pop("EQSNN_NUMPY_DEFER", None)  # unset: the phased adaptive step; "0": one pass
     if defer is not None:
         env["EQSNN_NUMPY_DEFER"] = defer
     subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", out,
-                    "--n", str(n), "--steps", str(steps)], env=env, check=True, cwd=source)
+                    "--n", str(n), "--steps", str(steps), "--backend", backend],
+                   env=env, check=True, cwd=source)
 
 
 def main() -> None:
@@ -87,10 +91,12 @@ def main() -> None:
     parser.add_argument("--against", default="main", help="a git revision")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--backend", choices=("numpy", "c"), default="numpy",
+                        help="c: the c backend on one thread (EQSNN_NUMPY_DEFER has no effect)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.n, args.steps)
+        worker(args.worker, args.n, args.steps, args.backend)
         return
     with tempfile.TemporaryDirectory() as tmp:
         old = os.path.join(tmp, "old")
@@ -101,11 +107,11 @@ def main() -> None:
         with tarfile.open(archive) as tar:
             tar.extractall(old, filter="data")
         failures = 0
-        for defer in (None, "0"):
+        for defer in (None, "0") if args.backend == "numpy" else (None,):
             files = {}
             for label, source in (("old", old), ("new", ROOT)):
                 files[label] = os.path.join(tmp, f"{label}-{defer}.npz")
-                run(source, files[label], args.n, args.steps, defer)
+                run(source, files[label], args.n, args.steps, defer, args.backend)
             before, after = np.load(files["old"]), np.load(files["new"])
             assert sorted(before.files) == sorted(after.files)
             differ = [k for k in before.files

@@ -110,6 +110,28 @@ def test_the_c_step_runs_the_deferred_neurons_in_vectorised_blocks():
         assert "for (ml = 0; ml < 8; ++ml)" in tile
         assert ("eqsnn_deferred_iteration_light(" in tile) == light
         assert "eqsnn_neuron_step(" not in tile  # the scalar full step is gone from the loop
+        # the loop-free step leaves the try's error, and BEGIN starts from it
+        assert "&_terr[j - first]" in tile and "const FLOAT _try_err" in source
+
+
+def test_begin_tries_the_step_again_where_the_try_is_not_as_the_method_prints_it():
+    """BEGIN takes the try's error from the loop-free step only where the try is the one
+    eqsnn.solve.adaptive prints (its stages, error, acceptance, the neuron done, the step
+    taken, the rejection): another statement in it, or no try, and BEGIN tries again."""
+    import sympy
+
+    from eqsnn import ir
+
+    model = eqsnn.compile(ADEX).ir
+    step = list(model.step)
+    k = next(k for k, stmt in enumerate(step)
+             if isinstance(stmt, ir.If) and stmt.cond == sympy.Symbol("_ad_try"))
+    step[k] = ir.If(step[k].cond, (*step[k].body, ir.Local("_ad_more", "float", sympy.Integer(0))))
+    changed = str(c_backend.emit(model.replace(step=tuple(step))))
+    assert "_ad_more" in changed
+    no_try = str(c_backend.emit(eqsnn.compile(ADEX + "    method: adaptive(max_substeps=1)\n").ir))
+    for source in (changed, no_try):
+        assert "eqsnn_deferred_begin(" in source and "_try_err" not in source
 
 
 def test_the_step_size_factor_is_read_from_the_c_librarys_own_values():

@@ -2,19 +2,20 @@
 across the neurons the loop-free try deferred, in vectorised loops.
 
 After the tile's neuron loop has run :data:`~eqsnn.printing.c.FAST_STEP_FUNCTION`
-for every neuron, the few it deferred (flag :data:`~eqsnn.printing.c.DEFERRED`)
-are gathered into compact buffers (``_d...[m]``, ``m`` over the deferred
-neurons; ``_di[m]`` the neuron): their states, and the locals passed between
-the parts of :mod:`eqsnn.printing.c_deferred`.  ``BEGIN`` runs for all of
+for every neuron, the few it deferred (flag :data:`~eqsnn.printing.c.DEFERRED`,
+found eight flags at a time: :func:`_scan`) are gathered into compact buffers
+(``_d...[m]``, ``m`` over the deferred neurons; ``_di[m]`` the neuron): their
+states, and the locals passed between the parts of
+:mod:`eqsnn.printing.c_deferred`.  ``BEGIN`` runs for all of
 them, then ``ITERATION`` (``LIGHT_ITERATION`` where the model locates
 crossings, the few that cross redone one at a time by ``REDO_ONE``) once per
 iteration of the substep loop for those still in it, then ``END`` for all of
 them, each in blocks of :data:`LANES` that the compiler vectorises; the states
 and flags are scattered back.
 
-Between iterations the neurons still in the loop are moved to the front of the
-buffers and the finished ones onto a stack at their top (a partition, then a
-copy), so an iteration runs only over running neurons; the spare lanes of the
+Between iterations the finished neurons are moved onto a stack at the top of
+the buffers and the last running ones into their places (one pass), so an
+iteration runs only over running neurons; the spare lanes of the
 last block are copies of a running one (a finished one in a masked lane would
 run on a zero error, whose ``log`` takes the vector math's slow path).  Each
 neuron goes through the same operations as in
@@ -45,6 +46,8 @@ LANES = 8
 #: them in turns, so the buffers (on the stack) stay the size they have for 512 neurons
 CAPACITY = 512
 
+assert DEFERRED & 3 == 3, "the scan (_scan) skips words with no byte that has bits 0 and 1"
+
 _VECTORISE = ["#if defined(__clang__)", "#pragma clang loop vectorize(assume_safety)",
               "#elif defined(__GNUC__)", "#pragma GCC ivdep", "#endif"]
 
@@ -57,6 +60,8 @@ def deferred_buffers(plan: Layout, step: DeferredStep, stepped, tile: int) -> li
     lines += [f"    {STORAGE_TYPES[plan.states[k][1]]} _ds{k}[{size}];" for k in stepped]
     lines += [f"    {ctype} _dc{c}[{size}];  /* {name} */"
               for c, (ctype, name) in enumerate(step.carried)]
+    if step.try_error:  # the whole-step try's error of each neuron, for BEGIN
+        lines.append(f"    FLOAT _terr[{tile}];")
     return lines
 
 
@@ -96,20 +101,17 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
                 f"for (m = {end}; m < {begin}; ++m) {{")
         return [f"if ({begin} > 0) " + loop if end is None else loop,
                 *("    " + line for line in move("m", source)), "}"]
-    swap = [f"{{ {_type(plan, step, name)} _swap = {name}[p]; {name}[p] = {name}[q]; "
-            f"{name}[q] = _swap; }}" for name in ["_da", *buffers]]
     compact = [  # running ones to the front, finished ones onto the stack at the top
-        "p = 0, q = _dn - 1;",
-        "while (p <= q) {  /* a partition: [0, p) running, (q, _dn) finished */",
+        "p = 0, q = _dn;",
+        "while (p < q) {  /* [0, p) running, [p, q) not seen yet */",
         "    if (_da[p]) { ++p; continue; }",
-        *("    " + line for line in swap),
-        "    --q;",
+        "    --_top;  /* the stack never reaches q: the buffers hold 2 LANES more than all */",
+        *("    " + line for line in move("_top", "p")),
+        "    if (p < --q) {  /* the last one not seen yet takes its place */",
+        "        _da[p] = _da[q];",
+        *("        " + line for line in move("p", "q")),
+        "    }",
         "}",
-        "q = _top - (_dn - p);  /* above p + 2 LANES: the copy runs down (it may overlap) */",
-        "for (m = _dn - p - 1; m >= 0; --m) {",
-        *("    " + line for line in move("q + m", "p + m")),
-        "}",
-        "_top = q;",
         "_dn = p;",
         *spare("_dn", "0"),
     ]
@@ -117,12 +119,12 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
     size = capacity + 2 * LANES
     body = [
         "{  /* the deferred neurons: the full step, vectorised across them */",
-        "    int m, mb, ml, p, q, _it, _dn, _top;",
+        "    long long m, mb;  /* 64-bit: mb + ml cannot wrap, so a block's lanes are adjacent */",
+        "    int ml, p, q, _it, _dn, _top;",
         "    long long _from = first;",
         f"    while (_from < last) {{  /* at most {capacity} at a time */",
         f"    _dn = 0, _top = {size};",
-        f"    for (j = _from; j < last && _dn < {capacity}; ++j) "
-        f"if (flags[j - first] == {DEFERRED}) _di[_dn++] = (int)j;",
+        *("    " + line for line in _scan(capacity)),
         "    _from = j;",
         "    if (_dn) {",
         "        const int _nd = _dn;",
@@ -130,7 +132,8 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
         f"        for (m = 0; m < _nd + (-_nd & {LANES - 1}); ++m) {{",
         *(f"            _ds{k}[m] = _s{k}[_di[m]];" for k in stepped),
         "        }",
-        *("        " + line for line in call("_da", BEGIN, "0", "_dn")),
+        *("        " + line for line in call(
+            "_da", BEGIN, "0", "_dn", ["_terr[_di[m] - first]"] if step.try_error else [])),
         *("        " + line for line in compact),
         f"        for (_it = 0; _it < {step.limit} && _dn > 0; ++_it) {{",
         *("            " + line for line in call(
@@ -158,9 +161,27 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
     return [pad + line if not line.startswith("#") else line for line in body]
 
 
-def _type(plan: Layout, step: DeferredStep, buffer: str) -> str:
-    if buffer in ("_di", "_da"):
-        return "int"
-    if buffer.startswith("_ds"):
-        return STORAGE_TYPES[plan.states[int(buffer[3:])][1]]
-    return step.carried[int(buffer[3:])][0]
+def _scan(capacity: int) -> list[str]:
+    """``_di[_dn++] = j`` for each deferred neuron ``j`` from ``_from`` on (at most
+    ``capacity`` in all), ``j`` left after the last one seen.  Eight flags at a time: bit
+    ``8k`` of ``_w`` says whether byte ``k`` has bits 0 and 1 set, as :data:`DEFERRED`
+    has; only those bytes are read again (a spike and a negative spike never come
+    together, so they are the deferred neurons), found by counting trailing zeros."""
+    return [
+        f"for (j = _from; j < last && _dn < {capacity}; ) {{",
+        "    if (j + 8 <= last) {",
+        "        const unsigned char *const _f = flags + (j - first);",
+        "        unsigned long long _w = 0;",
+        "        for (m = 0; m < 8; ++m) _w |= (unsigned long long)_f[m] << (8 * m);",
+        "        for (_w &= (_w >> 1) & 0x0101010101010101ULL; _w; _w &= _w - 1) {",
+        "            m = EQSNN_CTZ64(_w) >> 3;",
+        f"            if (_f[m] == {DEFERRED} && (_di[_dn++] = (int)(j + m), _dn == {capacity}))",
+        "                break;  /* full: on from the next one */",
+        "        }",
+        "        j = _w ? j + m + 1 : j + 8;",
+        "    } else {",
+        f"        if (flags[j - first] == {DEFERRED}) _di[_dn++] = (int)j;",
+        "        ++j;",
+        "    }",
+        "}",
+    ]

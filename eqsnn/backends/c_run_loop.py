@@ -284,7 +284,8 @@ def _neuron_loop(plan: Layout, tile: int, uniforms=(), check_flags=False, fast=F
         args += [f"_a{k}", f"a->array_lengths[{k}]"]
     args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
     args += [name for _, name in uniforms]
-    call = wrap_items([f"&_x{k}" for k in stepped] + args, 16)
+    error = ["&_terr[j - first]"] if fast and fast.try_error else []  # for the deferred pass
+    call = wrap_items([f"&_x{k}" for k in stepped] + args + error, 16)
     load = [f"            {STORAGE_TYPES[plan.states[k][1]]} _x{k} = _s{k}[j];"
             for k in stepped]
     store = [f"            _s{k}[j] = _x{k};" for k in stepped]

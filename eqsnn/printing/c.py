@@ -50,7 +50,7 @@ from ..runtime.checks import (
     deferred_states,
     split_checks,
 )
-from .c_deferred import deferred_step, rare_branch
+from .c_deferred import TRY_ERROR, deferred_step, rare_branch, try_error
 from .c_exact import ExactExp
 from .c_ops import UNIFORM_FUNCTION, op_text, uniform_function_text
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
@@ -152,11 +152,12 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     signature += [f"const {ctype} {name}" for ctype, name in uniforms]
 
     def function(name, fast):
+        items = signature + ([f"FLOAT *{TRY_ERROR}"] if fast and body.try_error else [])
         return [
             f"#define EQSNN_FAST_STEP {int(fast)}",
             f"EQSNN_FN int {name}(",
-            *(f"    {item}," for item in signature[:-1]),
-            f"    {signature[-1]})",
+            *(f"    {item}," for item in items[:-1]),
+            f"    {items[-1]})",
             "{",
             *body.lines,
             "}",
@@ -208,6 +209,7 @@ class _StepBody:
             isinstance(stmt, ir.While) for stmt in model.step)
         self.declared: dict[str, int] = {}  # local -> the index of its declaration line
         self.loop_marks: dict = {}  # where the adaptive loop's lines are (c_deferred)
+        self.try_error = None  # the try's error, where the deferred pass takes it (c_deferred)
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -242,8 +244,11 @@ class _StepBody:
                 self.line(f"if ({flag}) {{")
                 self.nested(block)
                 self.line("}")
-        if self.deferring:
-            self.lines += ["#if EQSNN_FAST_STEP", f"    if (_defer) return {DEFERRED};", "#endif"]
+        if self.deferring:  # and the try's error, for the deferred pass (c_deferred)
+            self.try_error = name = try_error(self)
+            error = [f"    *{TRY_ERROR} = {self.names[name]};"] if name else []
+            self.lines += ["#if EQSNN_FAST_STEP", *error, f"    if (_defer) return {DEFERRED};",
+                           "#endif"]
         for state in model.states:
             name = names[state.name]
             cast = "(unsigned char)" if state.dtype == "bool" else ""
@@ -291,7 +296,13 @@ class _StepBody:
                 # it does not apply), only where it applies in the full step
                 self.comment(f"if {stmt.cond} (always in {FAST_STEP_FUNCTION}):")
                 self.line(f"if (EQSNN_FAST_STEP || {self.expression(stmt.cond, 'bool')}) {{")
-                self.nested(stmt.body)
+                self.depth += 1
+                spans = self.loop_marks["try"] = []  # (statement, its first line): c_deferred
+                for inner in stmt.body:
+                    spans.append((inner, len(self.lines)))
+                    self.statements([inner])
+                self.depth -= 1
+                self.loop_marks["try_close"] = len(self.lines)
                 self.line("}")
                 continue
             if isinstance(stmt, ir.If) and self.deferring and stmt.cond == sympy.Not(

@@ -10,7 +10,10 @@ neurons of a tile in a loop the compiler vectorises
 (:mod:`eqsnn.backends.c_deferred_pass`):
 
 * :data:`BEGIN`: the step up to the substep loop (the same statements as the
-  full step, the whole-step try included); returns whether the loop runs;
+  full step, the whole-step try included); returns whether the loop runs.  Where
+  :func:`try_error` allows it, the loop-free step leaves the try's error of every
+  neuron (:data:`TRY_ERROR`) and ``BEGIN`` starts from it instead of trying the
+  step again;
 * :data:`ITERATION`: one iteration of the loop body, where ``_active``;
   returns whether the loop goes on (its condition after the iteration);
 * :data:`END`: the rest of the step (threshold, reset, the numerical check);
@@ -41,8 +44,8 @@ from .. import ir
 from ..solve.crossings import CROSSED
 from .c_printer import VALUE_TYPES, wrap_items
 
-__all__ = ["BEGIN", "ITERATION", "LIGHT_ITERATION", "END", "REDO", "REDO_ONE", "DeferredStep",
-           "carried_locals", "deferred_step", "rare_branch"]
+__all__ = ["BEGIN", "ITERATION", "LIGHT_ITERATION", "END", "REDO", "REDO_ONE", "TRY_ERROR",
+           "DeferredStep", "carried_locals", "deferred_step", "rare_branch", "try_error"]
 
 BEGIN, ITERATION, END = "eqsnn_deferred_begin", "eqsnn_deferred_iteration", "eqsnn_deferred_end"
 #: :data:`ITERATION` without the rare branch (:func:`rare_branch`): where that branch would
@@ -51,6 +54,9 @@ LIGHT_ITERATION = "eqsnn_deferred_iteration_light"
 #: :data:`ITERATION` as a function of its own (not inlined), for the neurons that take it
 REDO_ONE = "eqsnn_deferred_redo"
 REDO = 2
+#: the loop-free step's pointer through which it leaves the whole-step try's error, so that
+#: :data:`BEGIN` need not try the step again for the neurons it deferred (:func:`try_error`)
+TRY_ERROR = "_p_try_err"
 
 
 #: inlined into the loops around them whatever their size (else they stay calls: scalar)
@@ -58,9 +64,11 @@ _INLINE = """\
 #if defined(__GNUC__)
 #define EQSNN_DEFERRED_FN static inline __attribute__((always_inline))
 #define EQSNN_NOINLINE __attribute__((noinline))
+#define EQSNN_CTZ64(x) __builtin_ctzll(x)
 #else
 #define EQSNN_DEFERRED_FN static inline
 #define EQSNN_NOINLINE
+static int EQSNN_CTZ64(unsigned long long x) { int n = 0; while (!(x & 1)) x >>= 1, ++n; return n; }
 #endif"""
 
 
@@ -74,6 +82,8 @@ class DeferredStep:
     carried: tuple
     limit: int
     light: bool = False  # whether :data:`LIGHT_ITERATION` is there
+    #: whether :data:`BEGIN` takes the try's error from the loop-free step (:func:`try_error`)
+    try_error: bool = False
 
 
 def _reads(expr) -> set[str]:
@@ -114,6 +124,61 @@ def rare_branch(stmt: ir.If) -> bool:
     return any(isinstance(inner, ir.Assign) and inner.target == CROSSED for inner in stmt.body)
 
 
+def try_error(body) -> str | None:
+    """The whole-step try's error (a local of the step) where :data:`BEGIN` can take it from
+    the loop-free step (through :data:`TRY_ERROR`) instead of trying the step again; else None.
+
+    The try (``eqsnn.solve.adaptive``) is locals (its stages, its error, whether it is
+    accepted, whether the neuron is done), the ``if`` that takes the step where it is done,
+    and the ``if`` that shrinks the substep where it is rejected.  A deferred neuron needs
+    the error and the last ``if`` only: where the neuron is done the time reached is the end
+    of the step and the loop does not run, so for a deferred neuron that ``if`` was not
+    taken.  The loop-free step computes the error with the same operations on the same
+    values, so ``BEGIN`` goes on from the same bits; except for the few neurons a
+    vectorised loop leaves to its scalar remainder, whose ``exp`` is the C library's
+    scalar one (last bits; ``BEGIN``, vectorised, used libmvec's)."""
+    spans = body.loop_marks.get("try")
+    if not spans:
+        return None
+    statements = [stmt for stmt, _ in spans]
+    ok_name = body.model.meta["adaptive"].get("try_ok")
+    ok = next((k for k, s in enumerate(statements)
+               if isinstance(s, ir.Local) and s.name == ok_name), 0)
+    if ok < 1 or len(statements) != ok + 4:
+        return None
+    error, done, take, rejected = statements[ok - 1], *statements[ok + 1:]
+    loop = body.loop_marks["loop"]
+    dropped = {s.name for s in [*statements[:ok - 1], done] if isinstance(s, ir.Local)}
+    model = body.model
+    everything = [*model.step, *model.reset, *model.negative_reset,
+                  *(ir.If(c, ()) for c in (model.threshold, model.negative_threshold) if c)]
+    kept = [stmt for stmt in ir.walk_statements(everything) if stmt is not take and
+            not any(stmt is s for s in take.body) and not (
+                isinstance(stmt, ir.Local) and stmt.name in dropped | {error.name})]
+    read = set().union(*(_reads(s.cond if isinstance(s, (ir.If, ir.While)) else s.expr)
+                         for s in kept))
+    shaped = (
+        all(isinstance(s, ir.Local) for s in [*statements[:ok], done])
+        and _reads(statements[ok].expr) == {error.name}
+        and isinstance(take, ir.If) and take.cond == sympy.Symbol(done.name) and not take.orelse
+        and any(isinstance(s, ir.Assign) and loop.cond == sympy.StrictLessThan(
+            sympy.Symbol(s.target), s.expr) for s in take.body)  # the loop does not run
+        and isinstance(rejected, ir.If) and rejected.cond == sympy.Not(sympy.Symbol(ok_name)))
+    return error.name if shaped and not read & dropped else None
+
+
+def _begin_from_error(body, error: str) -> list[str]:
+    """:data:`BEGIN`'s lines up to its loop with the try's error read from ``_try_err``
+    (:func:`try_error`): the try's stages and its taking of the step left out."""
+    lines, spans = body.lines, body.loop_marks["try"]
+    starts = [at for _, at in spans] + [body.loop_marks["try_close"]]
+    ok = len(spans) - 4  # the statements of the try: ..., error, ok, done, take, rejected
+    indent = lines[starts[0]][:len(lines[starts[0]]) - len(lines[starts[0]].lstrip())]
+    return [*lines[:starts[0]], f"{indent}{body.names[error]} = _try_err;",
+            *lines[starts[ok]:starts[ok + 1]], *lines[starts[ok + 3]:starts[ok + 4]],
+            *lines[starts[-1]:body.loop_marks["start"]]]
+
+
 def carried_locals(model: ir.Model, loop: ir.While, locals_) -> list[str]:
     """The locals of ``model``'s step (of ``locals_``) that one iteration of ``loop`` or the
     rest of the step after it reads before writing them: they pass between the parts."""
@@ -148,9 +213,12 @@ def deferred_step(body, signature) -> DeferredStep:
         return [f"/* {comment} */", f"EQSNN_DEFERRED_FN int {name}(",
                 *wrap_items(parameters, 4)[:-1], wrap_items(parameters, 4)[-1] + ")",
                 "{", *text, "}"]
-    begin = function(BEGIN, [*signature, *pointers], [
-        *lines[:marks["start"]], *cond, *stores, *state_stores, f"    return {marks['cond']};"],
-        "the step up to its substep loop; returns whether the loop runs")
+    error = body.try_error  # set by print_all (try_error)
+    begin = function(BEGIN, [*signature, *(["const FLOAT _try_err"] if error else []), *pointers], [
+        *(_begin_from_error(body, error) if error else lines[:marks["start"]]),
+        *cond, *stores, *state_stores, f"    return {marks['cond']};"],
+        "the step up to its substep loop; returns whether the loop runs" + (
+            " (the try's error from the loop-free step)" if error else ""))
     iteration = function(ITERATION, [*signature, "const int _active", *pointers], [
         *states, *loads, *own, "    int _go = 0;", "    if (_active) {", *loop_body,
         *(lines[marks["for"] + 2:marks["body"] - 1]),
@@ -181,4 +249,4 @@ def deferred_step(body, signature) -> DeferredStep:
         "the step after its substep loop: returns the step's flags")
     text = "\n".join([_INLINE, "#define EQSNN_FAST_STEP 0", *begin, *iteration, *light, *end,
                       "#undef EQSNN_FAST_STEP"]) + "\n"
-    return DeferredStep(text, tuple(types), marks["limit"], bool(light))
+    return DeferredStep(text, tuple(types), marks["limit"], bool(light), bool(error))
