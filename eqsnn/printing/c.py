@@ -48,7 +48,9 @@ from ..runtime.checks import (
     CHECK_STEP,
     check_tests,
     deferred_states,
+    reset_check_tests,
     split_checks,
+    split_reset_checks,
 )
 from .c_deferred import deferred_step, rare_branch
 from .c_exact import ExactExp
@@ -129,16 +131,22 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     """
     tests = None
     body_step, check = split_checks(model)
+    resets = {}
     if check_flags and check:
         tests = check_tests(model)
-        if max(code for code, _, _ in tests) + 1 > _FLAG_CODES:
+        resets = {block: reset_check_tests(model, block)
+                  for block in ("reset", "negative_reset")}
+        if max(code for code, _, _ in tests + sum(resets.values(), [])) + 1 > _FLAG_CODES:
             tests = None  # too many states: the check's statements record it
     if tests is not None:
-        model = model.replace(step=body_step, states=tuple(
-            s for s in model.states if s.name not in (CHECK_STEP, CHECK_CODE)))
+        reset, _, negative, _ = split_reset_checks(model)
+        model = model.replace(step=body_step, reset=reset, negative_reset=negative,
+                              states=tuple(s for s in model.states
+                                           if s.name not in (CHECK_STEP, CHECK_CODE)))
     scalars = [(name, dtype) for name, dtype in values if name in uniform]
     body = _StepBody(model, precision, frozenset(name for name, _ in scalars), wide_math)
     body.check_tests = tests
+    body.reset_tests = resets
     names = body.names
     signature = [f"{STORAGE_TYPES[s.dtype]} *_p_{names[s.name]}" for s in model.states]
     signature += [f"const {VALUE_TYPES[i.dtype]} {names[i.name]}" for i in model.inputs]
@@ -203,6 +211,7 @@ class _StepBody:
         self.uniform_lines: list[str] = []
         self.uniforms: list[tuple[str, str]] = []  # those the step reads: (C type, name)
         self.check_tests = None  # (code, state, bounds) where the check is returned in flags
+        self.reset_tests: dict = {}  # the same of each reset's check: block -> tests
         # the adaptive method's loop (top level) has a loop-free variant (FAST_STEP_FUNCTION)
         self.deferring = "adaptive" in model.meta and any(
             isinstance(stmt, ir.While) for stmt in model.step)
@@ -237,11 +246,21 @@ class _StepBody:
             self.comment(f"negative threshold: {model.negative_threshold}")
             value = self.expression(model.negative_threshold, "bool")
             self.line(f"_negative = {value} & !_spike;")
-        for flag, block in (("_spike", model.reset), ("_negative", model.negative_reset)):
+        reset_tests = self.check_tests is not None and any(self.reset_tests.values())
+        if reset_tests:
+            self.line("int _reset_fail = 0;")
+        for flag, block, name in (("_spike", model.reset, "reset"),
+                                  ("_negative", model.negative_reset, "negative_reset")):
             if block:
                 self.line(f"if ({flag}) {{")
                 self.nested(block)
+                if self.check_tests is not None and self.reset_tests.get(name):
+                    self.depth += 1
+                    self.reset_fail_lines(self.reset_tests[name])
+                    self.depth -= 1
                 self.line("}")
+        if reset_tests:  # the step's own failure, if any, came first
+            self.line("_fail = _fail ? _fail : _reset_fail;")
         if self.deferring:
             self.lines += ["#if EQSNN_FAST_STEP", f"    if (_defer) return {DEFERRED};", "#endif"]
         for state in model.states:
@@ -268,7 +287,21 @@ class _StepBody:
             self.depth -= 1
             self.line("}")
 
-    def fail_lines(self, tests) -> None:
+    def reset_fail_lines(self, tests) -> None:
+        """``_reset_fail``: the smallest failing code + 1 of the check of the states a reset
+        assigns (``runtime.checks.reset_check_tests``), the deferred ones in the second pass
+        only, as for the step's check."""
+        self.comment("the numerical check of the states the reset assigns")
+        deferred = deferred_states(self.model)
+        self.fail_lines([t for t in tests if t[1] not in deferred], "_reset_fail")
+        if any(t[1] in deferred for t in tests):
+            self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
+            self.depth += 1
+            self.fail_lines(tests, "_reset_fail")
+            self.depth -= 1
+            self.line("}")
+
+    def fail_lines(self, tests, target: str = "_fail") -> None:
         """``_fail`` set to the smallest failing code + 1 of ``tests``, where one fails."""
         for code, state, bounds in reversed(tests):
             x = self.names[state]
@@ -278,7 +311,7 @@ class _StepBody:
                 failed = f"!({inside})"
             else:
                 failed = f"eqsnn_nonfinite({x})"
-            self.line(f"_fail = {failed} ? {code + 1} : _fail;")
+            self.line(f"{target} = {failed} ? {code + 1} : {target};")
 
     def comment(self, text: str) -> None:
         self.line("/* " + " ".join(str(text).split()).replace("*/", "* /") + " */")

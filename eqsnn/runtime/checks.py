@@ -31,7 +31,8 @@ from .float32_bounds import kernel_bounds
 
 __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
            "check_every_step", "raise_first_failure", "checked_states",
-           "split_checks", "check_tests", "deferred_states", "sticky_states",
+           "split_checks", "check_tests", "split_reset_checks", "reset_check_tests",
+           "made_by_reset", "deferred_states", "sticky_states",
            "keep_nonfinite_states", "untouched_states",
            "first_failure", "numerical_error", "other_neurons", "raise_earliest"]
 
@@ -47,6 +48,9 @@ FLOAT_MAX = {precision: float(np.finfo(precision).max) for precision in ("float3
 CHECK_META = "check"
 #: key of ``model.meta``: the states whose finiteness test is deferred (:func:`sticky_states`)
 DEFERRED_META = "check_deferred"
+#: key of ``model.meta``: how many statements at the end of the reset and of the negative
+#: reset are the check of the states they assign (:func:`split_reset_checks`)
+RESET_CHECK_META = "reset_check"
 BOUNDS_META = "check_bounds"  #: key of ``model.meta``: the bounds as the check compares them
 #: int runtime param: 1 runs the deferred tests too (the Simulator's second pass), else 0
 CHECK_ALL = "_check_all"
@@ -69,42 +73,123 @@ def with_checks(model: ir.Model, precision: str, defer: bool = True, keep: bool 
     states = checked_states(model)
     if not states:
         return model
-    unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
-    limit = sympy.Float(FLOAT_MAX[precision])
     # a second pass must give the same states: not where draws may differ (GeNN's generator)
     deferred = set()
     if defer and not model.random_draws():
         model = keep_nonfinite_states(model) if keep else model
         deferred = sticky_states(model)
+    statements = _test_statements(states, range(len(states)), deferred, precision, "")
+    # the reset runs after the step's check: its own test of the states it assigns, at the
+    # step where it makes one bad, for the neurons it reset (codes past the step's own)
+    resets = {}
+    tested = _reset_tested(model)
+    for block, prefix in (("reset", "_reset"), ("negative_reset", "_negative_reset")):
+        assigned = _assigned(getattr(model, block))
+        resets[block] = getattr(model, block) + _test_statements(
+            states, [k for k in tested if states[k].name in assigned], deferred,
+            precision, prefix, {2 * k + bound: code for code, (k, bound) in
+                                enumerate(_reset_codes(model), 2 * len(states))})
+    hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
+              ir.State(CHECK_CODE, "int", sympy.Integer(0)))
+    runtime = model.runtime_params + ((CHECK_ALL,) if deferred else ())
+    counts = tuple(len(resets[b]) - len(getattr(model, b)) for b in ("reset", "negative_reset"))
+    return model.replace(states=model.states + hidden, step=model.step + tuple(statements),
+                         runtime_params=runtime, **resets,
+                         meta={**model.meta, CHECK_META: len(statements),
+                               RESET_CHECK_META: counts,
+                               BOUNDS_META: kernel_bounds(states, precision),
+                               DEFERRED_META: tuple(sorted(deferred))})
+
+
+def _test_statements(states, indices, deferred, precision: str,
+                     prefix: str, codes=None) -> tuple:
+    """The check's statements for ``states[k]``, ``k`` in ``indices``: record the step and
+    code (``2 k`` not finite, ``2 k + 1`` out of its bounds, or ``codes`` of that) where a
+    test fails and nothing is recorded yet; deferred states' finiteness only where
+    ``_check_all`` > 0; ``prefix`` keeps the locals apart from another block's."""
+    codes = codes or {}
+    unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
+    limit = sympy.Float(FLOAT_MAX[precision])
     statements: list = []
-    for k, state in enumerate(states):
+    for k in indices:
+        state = states[k]
         x = sympy.Symbol(state.name)
         # NaN compares false with everything, so the test is "is fine", negated through a
         # bool local (SymPy would turn not(|x| <= max) into |x| > max, false for NaN)
-        fine = sympy.Symbol(f"_fine_{state.name}")
+        fine = sympy.Symbol(f"{prefix}_fine_{state.name}")
         test = (ir.Local(fine.name, "bool", sympy.Abs(x) <= limit),
                 ir.If(sympy.And(sympy.Not(fine), unset), (
                     ir.Assign(CHECK_STEP, sympy.Symbol("step")),
-                    ir.Assign(CHECK_CODE, sympy.Integer(2 * k)))))
+                    ir.Assign(CHECK_CODE, sympy.Integer(codes.get(2 * k, 2 * k))))))
         if state.name in deferred:  # only in the second pass (see sticky_states)
             test = (ir.If(sympy.StrictGreaterThan(sympy.Symbol(CHECK_ALL), 0), test),)
         statements.extend(test)
         if state.bounds:  # in float32 rounded so that they test exactly (float32_bounds)
-            inside = sympy.Symbol(f"_inside_{state.name}")
+            inside = sympy.Symbol(f"{prefix}_inside_{state.name}")
             within = sympy.And(*(_RELATIONS[op](x, sympy.Float(bound)) for op, bound
                                  in dict(kernel_bounds(states, precision))[state.name]))
             statements.append(ir.Local(inside.name, "bool", within))
             statements.append(ir.If(sympy.And(sympy.Not(inside), unset), (
                 ir.Assign(CHECK_STEP, sympy.Symbol("step")),
-                ir.Assign(CHECK_CODE, sympy.Integer(2 * k + 1)))))
-    hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
-              ir.State(CHECK_CODE, "int", sympy.Integer(0)))
-    runtime = model.runtime_params + ((CHECK_ALL,) if deferred else ())
-    return model.replace(states=model.states + hidden, step=model.step + tuple(statements),
-                         runtime_params=runtime,
-                         meta={**model.meta, CHECK_META: len(statements),
-                               BOUNDS_META: kernel_bounds(states, precision),
-                               DEFERRED_META: tuple(sorted(deferred))})
+                ir.Assign(CHECK_CODE, sympy.Integer(codes.get(2 * k + 1, 2 * k + 1))))))
+    return tuple(statements)
+
+
+def _assigned(statements) -> set[str]:
+    return {stmt.target for stmt in ir.walk_statements(statements)
+            if isinstance(stmt, ir.Assign)}
+
+
+def split_reset_checks(model: ir.Model) -> tuple[tuple, tuple, tuple, tuple]:
+    """``(reset, check, negative_reset, negative_check)``: each reset of a model from
+    :func:`with_checks` without the check of the states it assigns, and that check (empty
+    where there is none); a backend may print the check as it prints the step's
+    (:func:`reset_check_tests`), recording what the statements would."""
+    count, negative = model.meta.get(RESET_CHECK_META, (0, 0))
+    reset, other = model.reset, model.negative_reset
+    return (reset[:len(reset) - count], reset[len(reset) - count:],
+            other[:len(other) - negative], other[len(other) - negative:])
+
+
+def _reset_tested(model: ir.Model) -> list[int]:
+    """The indices (in :func:`checked_states`) of the states a reset or negative reset
+    assigns."""
+    assigned = _assigned(model.reset) | _assigned(model.negative_reset)
+    return [k for k, state in enumerate(checked_states(model)) if state.name in assigned]
+
+
+def _reset_codes(model: ir.Model) -> list[tuple[int, int]]:
+    """``(k, 0)`` (finiteness) and ``(k, 1)`` (bounds) of each test of a state ``k`` a reset
+    assigns, in code order: the code of the ``j``-th, where the reset made it fail, is
+    ``2 K + j`` (``K`` checked states), past the step's own codes and as few as can be
+    (the c backend returns a code in 6 bits)."""
+    states = checked_states(model)
+    return [(k, bound) for k in _reset_tested(model)
+            for bound in ((0, 1) if states[k].bounds else (0,))]
+
+
+def reset_check_tests(model: ir.Model, block: str = "reset") -> list[tuple[int, str, tuple]]:
+    """``(code, state, bounds)`` of each test the check of reset ``block`` (``reset`` or
+    ``negative_reset``) of a model from :func:`with_checks` runs, as :func:`check_tests`
+    but with the codes of a reset (:func:`made_by_reset`); none where it has no check."""
+    count = dict(zip(("reset", "negative_reset"), model.meta.get(RESET_CHECK_META, (0, 0))))
+    if not count[block]:
+        return []
+    assigned = _assigned(getattr(model, block))
+    tests = {code: (state, bounds) for code, state, bounds in check_tests(model)}
+    states = checked_states(model)
+    return [(code, *tests[2 * k + bound]) for code, (k, bound)
+            in enumerate(_reset_codes(model), 2 * len(states)) if states[k].name in assigned]
+
+
+def made_by_reset(model: ir.Model, code: int) -> tuple[bool, int]:
+    """``(whether a reset made it, the test's code as check_tests numbers it)`` of a
+    recorded ``code`` (``model`` with or without the check)."""
+    offset = 2 * len(checked_states(model))
+    if code < offset:
+        return False, code
+    k, bound = _reset_codes(model)[code - offset]
+    return True, 2 * k + bound
 
 
 def deferred_states(model: ir.Model) -> tuple[str, ...]:
@@ -348,11 +433,18 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`) in a run of
     ``lanes`` lanes."""
     step, lane, neuron, count = failure
+    by_reset, code = made_by_reset(model, code)
     state, others = checked_states(model)[code // 2], other_neurons(count, lanes)
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
     what = (f"{state.name} became NaN or infinite" if code % 2 == 0 else
             f"{state.name} left its bounds ({', '.join(str(c) for c in state.bounds)})")
     message = f"{what} at step {step} (t = {step * dt:g}), {where}{others}"
+    if by_reset:  # the reset's own test (with_checks): the update of the step was fine
+        message += "; the reset made it so, after the step's check, in that step"
+        hint = ("look at the reset: statements and the values they read (a reset value "
+                "outside the bounds, or NaN)")
+        return NumericalError(message, hint=hint, state=state.name, step=step, lane=lane,
+                              neuron=neuron, count=count, result=result)
     method = model.method.name
     look = "look at its params, inputs and before:/after:/reset: statements"
     if method in ("rk4", "midpoint", "euler"):
