@@ -19,12 +19,8 @@ import sympy
 import eqsnn
 from eqsnn import ir
 from eqsnn.errors import NumericalError
-from eqsnn.runtime.checks import (
-    deferred_states,
-    split_reset_checks,
-    sticky_states,
-    with_checks,
-)
+from eqsnn.runtime.checks import deferred_states, sticky_states, with_checks
+from eqsnn.runtime.reset_checks import split_reset_checks
 
 PATHS = [
     "numpy",

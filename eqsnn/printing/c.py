@@ -50,8 +50,8 @@ from ..runtime.checks import (
     deferred_states,
     reset_check_tests,
     split_checks,
-    split_reset_checks,
 )
+from ..runtime.reset_checks import split_reset_checks
 from .c_deferred import deferred_step, rare_branch
 from .c_exact import ExactExp
 from .c_ops import UNIFORM_FUNCTION, op_text, uniform_function_text

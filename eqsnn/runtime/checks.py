@@ -5,7 +5,9 @@ and before the threshold, a test of every float state: is it finite (NaN
 and inf are not) and within the bounds the model declares
 (``state V = -70 (> -1000, < 1000)``)?  The first step at which a neuron
 fails it is recorded in two hidden int states, per neuron and lane, so a
-reset that makes a bad value finite again hides nothing. Being part of the
+reset that makes a bad value finite again hides nothing.  Each reset ends with
+its own test of the states it assigns (:mod:`eqsnn.runtime.reset_checks`), so
+a state a reset leaves bad is named at that step, as the reset's doing. Being part of the
 IR, the check runs inside every backend's kernel, with no extra pass over
 memory and no reduction per step.
 
@@ -28,11 +30,17 @@ import sympy
 from .. import ir
 from ..errors import NumericalError
 from .float32_bounds import kernel_bounds
+from .reset_checks import (
+    RESET_CHECK_META,
+    assigned_states,
+    made_by_reset,
+    reset_codes,
+    reset_tested,
+)
 
 __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
            "check_every_step", "raise_first_failure", "checked_states",
-           "split_checks", "check_tests", "split_reset_checks", "reset_check_tests",
-           "made_by_reset", "deferred_states", "sticky_states",
+           "split_checks", "check_tests", "reset_check_tests", "deferred_states", "sticky_states",
            "keep_nonfinite_states", "untouched_states",
            "first_failure", "numerical_error", "other_neurons", "raise_earliest"]
 
@@ -48,9 +56,6 @@ FLOAT_MAX = {precision: float(np.finfo(precision).max) for precision in ("float3
 CHECK_META = "check"
 #: key of ``model.meta``: the states whose finiteness test is deferred (:func:`sticky_states`)
 DEFERRED_META = "check_deferred"
-#: key of ``model.meta``: how many statements at the end of the reset and of the negative
-#: reset are the check of the states they assign (:func:`split_reset_checks`)
-RESET_CHECK_META = "reset_check"
 BOUNDS_META = "check_bounds"  #: key of ``model.meta``: the bounds as the check compares them
 #: int runtime param: 1 runs the deferred tests too (the Simulator's second pass), else 0
 CHECK_ALL = "_check_all"
@@ -82,13 +87,13 @@ def with_checks(model: ir.Model, precision: str, defer: bool = True, keep: bool 
     # the reset runs after the step's check: its own test of the states it assigns, at the
     # step where it makes one bad, for the neurons it reset (codes past the step's own)
     resets = {}
-    tested = _reset_tested(model)
+    tested = reset_tested(model, states)
     for block, prefix in (("reset", "_reset"), ("negative_reset", "_negative_reset")):
-        assigned = _assigned(getattr(model, block))
+        assigned = assigned_states(getattr(model, block))
         resets[block] = getattr(model, block) + _test_statements(
             states, [k for k in tested if states[k].name in assigned], deferred,
             precision, prefix, {2 * k + bound: code for code, (k, bound) in
-                                enumerate(_reset_codes(model), 2 * len(states))})
+                                enumerate(reset_codes(model, states), 2 * len(states))})
     hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
               ir.State(CHECK_CODE, "int", sympy.Integer(0)))
     runtime = model.runtime_params + ((CHECK_ALL,) if deferred else ())
@@ -135,61 +140,19 @@ def _test_statements(states, indices, deferred, precision: str,
     return tuple(statements)
 
 
-def _assigned(statements) -> set[str]:
-    return {stmt.target for stmt in ir.walk_statements(statements)
-            if isinstance(stmt, ir.Assign)}
-
-
-def split_reset_checks(model: ir.Model) -> tuple[tuple, tuple, tuple, tuple]:
-    """``(reset, check, negative_reset, negative_check)``: each reset of a model from
-    :func:`with_checks` without the check of the states it assigns, and that check (empty
-    where there is none); a backend may print the check as it prints the step's
-    (:func:`reset_check_tests`), recording what the statements would."""
-    count, negative = model.meta.get(RESET_CHECK_META, (0, 0))
-    reset, other = model.reset, model.negative_reset
-    return (reset[:len(reset) - count], reset[len(reset) - count:],
-            other[:len(other) - negative], other[len(other) - negative:])
-
-
-def _reset_tested(model: ir.Model) -> list[int]:
-    """The indices (in :func:`checked_states`) of the states a reset or negative reset
-    assigns."""
-    assigned = _assigned(model.reset) | _assigned(model.negative_reset)
-    return [k for k, state in enumerate(checked_states(model)) if state.name in assigned]
-
-
-def _reset_codes(model: ir.Model) -> list[tuple[int, int]]:
-    """``(k, 0)`` (finiteness) and ``(k, 1)`` (bounds) of each test of a state ``k`` a reset
-    assigns, in code order: the code of the ``j``-th, where the reset made it fail, is
-    ``2 K + j`` (``K`` checked states), past the step's own codes and as few as can be
-    (the c backend returns a code in 6 bits)."""
-    states = checked_states(model)
-    return [(k, bound) for k in _reset_tested(model)
-            for bound in ((0, 1) if states[k].bounds else (0,))]
-
-
 def reset_check_tests(model: ir.Model, block: str = "reset") -> list[tuple[int, str, tuple]]:
     """``(code, state, bounds)`` of each test the check of reset ``block`` (``reset`` or
     ``negative_reset``) of a model from :func:`with_checks` runs, as :func:`check_tests`
-    but with the codes of a reset (:func:`made_by_reset`); none where it has no check."""
+    but with the codes of a reset (``runtime.reset_checks``); none where it has no check."""
     count = dict(zip(("reset", "negative_reset"), model.meta.get(RESET_CHECK_META, (0, 0))))
     if not count[block]:
         return []
-    assigned = _assigned(getattr(model, block))
+    assigned = assigned_states(getattr(model, block))
     tests = {code: (state, bounds) for code, state, bounds in check_tests(model)}
     states = checked_states(model)
     return [(code, *tests[2 * k + bound]) for code, (k, bound)
-            in enumerate(_reset_codes(model), 2 * len(states)) if states[k].name in assigned]
-
-
-def made_by_reset(model: ir.Model, code: int) -> tuple[bool, int]:
-    """``(whether a reset made it, the test's code as check_tests numbers it)`` of a
-    recorded ``code`` (``model`` with or without the check)."""
-    offset = 2 * len(checked_states(model))
-    if code < offset:
-        return False, code
-    k, bound = _reset_codes(model)[code - offset]
-    return True, 2 * k + bound
+            in enumerate(reset_codes(model, states), 2 * len(states))
+            if states[k].name in assigned]
 
 
 def deferred_states(model: ir.Model) -> tuple[str, ...]:
@@ -240,8 +203,8 @@ def keep_nonfinite_states(model: ir.Model) -> ir.Model:
     ``keep_nonfinite(value, V)`` instead: the same number wherever ``V`` is finite, NaN where
     it is not.  Such a state then stays NaN or infinite once it is (:func:`sticky_states`),
     so its test waits for the end of the run instead of running in every step; the first
-    step found by the second pass is the one the per-step test would have found, since the
-    test runs before the reset.  Only a run that fails differs from one without the check:
+    step found by the second pass is the one the per-step test would have found (the
+    step's test runs before the reset, the reset's own test after it).  Only a run that fails differs from one without the check:
     the failed neuron's state stays NaN instead of being reset to a finite value."""
     candidates = {s.name for s in checked_states(model) if not s.bounds}
     candidates -= sticky_states(model)
@@ -433,7 +396,7 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`) in a run of
     ``lanes`` lanes."""
     step, lane, neuron, count = failure
-    by_reset, code = made_by_reset(model, code)
+    by_reset, code = made_by_reset(model, checked_states(model), code)
     state, others = checked_states(model)[code // 2], other_neurons(count, lanes)
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
     what = (f"{state.name} became NaN or infinite" if code % 2 == 0 else
