@@ -249,16 +249,13 @@ class _StepBody:
         reset_tests = self.check_tests is not None and any(self.reset_tests.values())
         if reset_tests:
             self.line("int _reset_fail = 0;")
-        for flag, block, name in (("_spike", model.reset, "reset"),
-                                  ("_negative", model.negative_reset, "negative_reset")):
+        for flag, block in (("_spike", model.reset), ("_negative", model.negative_reset)):
             if block:
                 self.line(f"if ({flag}) {{")
                 self.nested(block)
-                if self.check_tests is not None and self.reset_tests.get(name):
-                    self.depth += 1
-                    self.reset_fail_lines(self.reset_tests[name])
-                    self.depth -= 1
                 self.line("}")
+        if reset_tests:  # after the branches, for every neuron: no branch, no mask
+            self.reset_fail_lines(sorted(set(sum(self.reset_tests.values(), []))))
         if reset_tests:  # the step's own failure, if any, came first
             self.line("_fail = _fail ? _fail : _reset_fail;")
         if self.deferring:
@@ -290,8 +287,11 @@ class _StepBody:
     def reset_fail_lines(self, tests) -> None:
         """``_reset_fail``: the smallest failing code + 1 of the check of the states a reset
         assigns (``runtime.checks.reset_check_tests``), the deferred ones in the second pass
-        only, as for the step's check."""
-        self.comment("the numerical check of the states the reset assigns")
+        only, as for the step's check.  It is printed after the resets' branches, as selects
+        (so the loop still vectorises), for every neuron: where no reset ran, the states are
+        those the step's check tested, so where they fail, ``_fail`` is already set and
+        wins."""
+        self.comment("the numerical check of the states a reset assigns")
         deferred = deferred_states(self.model)
         self.fail_lines([t for t in tests if t[1] not in deferred], "_reset_fail")
         if any(t[1] in deferred for t in tests):

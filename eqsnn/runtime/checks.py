@@ -204,8 +204,9 @@ def keep_nonfinite_states(model: ir.Model) -> ir.Model:
     it is not.  Such a state then stays NaN or infinite once it is (:func:`sticky_states`),
     so its test waits for the end of the run instead of running in every step; the first
     step found by the second pass is the one the per-step test would have found (the
-    step's test runs before the reset, the reset's own test after it).  Only a run that fails differs from one without the check:
-    the failed neuron's state stays NaN instead of being reset to a finite value."""
+    step's test runs before the reset, the reset's own test after it).  Only a run that
+    fails differs from one without the check: the failed neuron's state stays NaN instead
+    of being reset to a finite value."""
     candidates = {s.name for s in checked_states(model) if not s.bounds}
     candidates -= sticky_states(model)
     if not candidates:
