@@ -237,7 +237,13 @@ class _StepBody:
         if self.deferring:
             self.line("int _defer = 0;")
         self.statements(model.step, top=True)
-        if self.check_tests is not None:
+        reset_tests = self.check_tests is not None and any(self.reset_tests.values())
+        pre = None
+        if reset_tests:  # the step's check after the resets, on the states before them
+            pre = {state: f"_pre_{self.names[state]}" for _, state, _ in self.check_tests}
+            for state, copy in pre.items():
+                self.line(f"const FLOAT {copy} = {self.names[state]};")
+        elif self.check_tests is not None:
             self.check_code()
         if model.threshold is not None:
             self.comment(f"threshold: {model.threshold}")
@@ -246,18 +252,15 @@ class _StepBody:
             self.comment(f"negative threshold: {model.negative_threshold}")
             value = self.expression(model.negative_threshold, "bool")
             self.line(f"_negative = {value} & !_spike;")
-        reset_tests = self.check_tests is not None and any(self.reset_tests.values())
-        if reset_tests:
-            self.line("int _reset_fail = 0;")
         for flag, block in (("_spike", model.reset), ("_negative", model.negative_reset)):
             if block:
                 self.line(f"if ({flag}) {{")
                 self.nested(block)
                 self.line("}")
         if reset_tests:  # after the branches, for every neuron: no branch, no mask
+            self.line("int _reset_fail = 0;")
             self.reset_fail_lines(sorted(set(sum(self.reset_tests.values(), []))))
-        if reset_tests:  # the step's own failure, if any, came first
-            self.line("_fail = _fail ? _fail : _reset_fail;")
+            self.check_code(pre, "_reset_fail")  # the step's own failure comes first
         if self.deferring:
             self.lines += ["#if EQSNN_FAST_STEP", f"    if (_defer) return {DEFERRED};", "#endif"]
         for state in model.states:
@@ -267,20 +270,22 @@ class _StepBody:
         fail = " | (_fail << 2)" if self.check_tests is not None else ""
         self.line(f"return _spike | (_negative << 1){fail};")
 
-    def check_code(self) -> None:
-        """``_fail``: the smallest failing code of the numerical check + 1, 0 if none, as
-        selects (no branch, no memory: it vectorises with the step)."""
+    def check_code(self, names=None, start: str = "0") -> None:
+        """``_fail``: the smallest failing code of the numerical check + 1, else ``start``
+        (0, or the code of the resets' check, which the step's own failure precedes), as
+        selects (no branch, no memory: it vectorises with the step); ``names`` maps each
+        tested state to the C value tested (its copy from before the resets)."""
         self.comment("the numerical check (eqsnn.runtime.checks): the smallest failing code"
                      " + 1, or 0")
-        self.line("int _fail = 0;")
+        self.line(f"int _fail = {start};")
         self.helpers.add("nonfinite")
         deferred = deferred_states(self.model)
-        self.fail_lines([t for t in self.check_tests if t[1] not in deferred])
+        self.fail_lines([t for t in self.check_tests if t[1] not in deferred], names=names)
         if deferred:  # a branch on a value of the step: the compiler takes it out of the loop
             self.comment("the second pass only: every test (eqsnn.runtime.checks.sticky_states)")
             self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
             self.depth += 1
-            self.fail_lines(self.check_tests)
+            self.fail_lines(self.check_tests, names=names)
             self.depth -= 1
             self.line("}")
 
@@ -289,8 +294,9 @@ class _StepBody:
         assigns (``runtime.checks.reset_check_tests``), the deferred ones in the second pass
         only, as for the step's check.  It is printed after the resets' branches, as selects
         (so the loop still vectorises), for every neuron: where no reset ran, the states are
-        those the step's check tested, so where they fail, ``_fail`` is already set and
-        wins."""
+        those the step's check tested, so where they fail, the step's code wins.  The step's
+        check is printed after it, on copies of the states from before the resets, starting
+        from it (a select to merge the two costs GCC's vectoriser three times as much)."""
         self.comment("the numerical check of the states a reset assigns")
         deferred = deferred_states(self.model)
         self.fail_lines([t for t in tests if t[1] not in deferred], "_reset_fail")
@@ -301,10 +307,11 @@ class _StepBody:
             self.depth -= 1
             self.line("}")
 
-    def fail_lines(self, tests, target: str = "_fail") -> None:
-        """``_fail`` set to the smallest failing code + 1 of ``tests``, where one fails."""
+    def fail_lines(self, tests, target: str = "_fail", names=None) -> None:
+        """``target`` set to the smallest failing code + 1 of ``tests``, where one fails;
+        ``names``: the C value of each state tested, where not the state itself."""
         for code, state, bounds in reversed(tests):
-            x = self.names[state]
+            x = (names or {}).get(state, self.names[state])
             if bounds:
                 inside = " & ".join(f"({x} {op} {self.printer.float_literal(bound)})"
                                     for op, bound in bounds)
