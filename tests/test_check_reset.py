@@ -145,3 +145,57 @@ neuron Bounded
         np.testing.assert_allclose(error.result["a"].vars["V"][:, 0, 2],
                                    [0, 0, 0.95, 0.95, -18, -18, -18, -18])
         assert net.step == 8
+
+
+NEGATIVE = """
+neuron Negative
+    state V = 0.0
+    state w = 0.0 (> -5)
+    input I = 0.0
+    after: V += I
+    threshold: V > 1
+    reset: V = 0.0
+    negative threshold: V < -1
+    negative reset:
+        V = 0.0
+        w -= 3
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_negative_reset_that_sets_a_state_out_of_its_bounds_is_named_at_its_step(path):
+    current = np.zeros((8, 1, 3))
+    current[[1, 3], 0, 1] = -2.0  # neuron 1: w = -3 at step 1, -6 at step 3
+    with simulator(path, NEGATIVE, 3, precision="float32") as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(8, inputs={"I": current})
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("w", 3, 1)
+    assert str(caught.value).startswith(
+        "w left its bounds (> -5) at step 3 (t = 3), lane 0, neuron 1" + REASON)
+
+
+def _many(count: int) -> str:
+    """``count`` float states: more than 31 do not fit the c backend's failure code in the
+    spike flags, where the check's own statements record it (in the reset too)."""
+    lines = ["neuron Many", "    state n: int = 0"]
+    lines += [f"    state s{k} = 0.0" for k in range(count)]
+    lines += ["    input I = 0.0", "    after:", "        n += 1", "        s0 += I",
+              "    threshold: s0 > 1", "    reset:", f"        s{count - 1} = log(s0 - 1.5)",
+              "        s0 = 0.0"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("count", [3, 33])
+@pytest.mark.parametrize("path", PATHS)
+def test_a_reset_in_a_model_of_many_states_is_named_at_its_step(path, count):
+    current = np.zeros((8, 1, 2))
+    current[4, 0, 1] = 1.2  # neuron 1 spikes at step 4: log(-0.3)
+    with simulator(path, _many(count), 2, precision="float64") as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(8, inputs={"I": current})
+        if path in ("c", "c-fast"):  # the step function records it itself, or returns it
+            function = sim.source.text.split("eqsnn_neuron_step(")[1].split("\n}\n")[0]
+            assert ("check_step" in function) == (count > 31)
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == (
+        f"s{count - 1}", 4, 1)
+    assert REASON in str(caught.value)
