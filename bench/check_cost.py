@@ -10,6 +10,8 @@ is the cost.
     python bench/check_cost.py --n 1e5 --steps 200 --repeats 3
     python bench/check_cost.py --fast-math --precision float64
     python bench/check_cost.py --hard-reset    # V = v_reset: V is tested in every step
+    python bench/check_cost.py --bounds        # V (> -1000, < 1000): tested in every step,
+                                               # and by the reset's own test where it spikes
 
 The LIF's reset ``V -= v_thresh - v_reset`` keeps a NaN or inf in V, so its test waits for
 a second pass that runs only where V is not finite at the end of the run
@@ -60,13 +62,17 @@ def main() -> None:
     parser.add_argument("--precision", default="float32", choices=["float32", "float64"])
     parser.add_argument("--fast-math", action="store_true")
     parser.add_argument("--hard-reset", action="store_true")
+    parser.add_argument("--bounds", action="store_true")
     args = parser.parse_args()
     n = int(args.n)
     current = np.random.default_rng(0).uniform(0.0, 0.1, n).astype(args.precision)
     text = LIF.replace("reset: V -= v_thresh - v_reset", "reset: V = v_reset")
     assert text != LIF
     text = text if args.hard_reset else LIF
-    print(f"LIF{' (hard reset)' * args.hard_reset}, N = {n:.0e}, T = {args.steps}, "
+    if args.bounds:
+        text = text.replace("state V = 0.0", "state V = 0.0 (> -1000, < 1000)")
+    print(f"LIF{' (hard reset)' * args.hard_reset}{' (V bounded)' * args.bounds}, "
+          f"N = {n:.0e}, T = {args.steps}, "
           f"{args.precision}"
           f"{', fast_math' if args.fast_math else ''}, best of {args.repeats}")
     print("| backend | unchecked (ms/step) | checked (ms/step) | cost |")

@@ -266,7 +266,7 @@ def test_a_reset_in_the_last_step_of_a_network_run_that_leaves_a_state_bad_is_re
         assert (error.population, error.state, error.step, error.neuron) == ("a", "V", 4, 1)
         assert str(error).startswith(
             "population 'a': V left its bounds (> -10, < 10) at step 4 (t = 4), lane 0, "
-            "neuron 1; the reset made it so, after the step's check, in the run's last step")
+            "neuron 1; the reset made it so, after the step's check, in that step")
         assert error.result["a"].vars["V"][-1, 0].tolist() == [0.0, -20.0]
         with pytest.raises(NumericalError) as again:  # the record was cleared: its own
             net.run(1)

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import BackendError, NumericalError, ParameterError
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
-from ..runtime import host, reports
+from ..runtime import host
 from ..runtime.checks import (
     CHECK_STEP,
     checked_states,
@@ -21,7 +21,12 @@ from ..runtime.checks import (
     raise_first_failure,
     with_checks,
 )
-from ..runtime.reports import adaptive_records, point_to_the_bound, warn_then_raise
+from ..runtime.reports import (
+    adaptive_records,
+    point_to_the_bound,
+    said_by_reset,
+    warn_then_raise,
+)
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
 
 __all__ = ["PopulationView", "adaptive_messages", "collect_spikes", "connection_part",
@@ -189,10 +194,8 @@ def population_report(genn, pname, result):
     one composed model of a population on numpy or c does); every record is cleared."""
     part, pop = genn.pops[pname], genn.net.populations[pname]
     checks = []  # (the record of failed steps, the report that raises its failure)
-    by_reset = None  # what a reset in the run's last step left bad, after the step's check
     if CHECK_STEP in part.names:
         read, write = (functools.partial(f, pname) for f in (genn.read_state, genn.write_state))
-        by_reset = reports.record_last_resets(read, write, part.model, genn.net._step - 1)
         checks.append((read(CHECK_STEP), lambda: raise_first_failure(
             read, write, part.model, genn.dt, (pop.n,), result)))
     for conn in pop.incoming:
@@ -209,7 +212,7 @@ def population_report(genn, pname, result):
         failed = np.logical_or.reduce([steps >= 0 for steps, _ in checks])
         error = min(errors, key=lambda item: item[0])[1]
         error = recount(error, int(np.count_nonzero(failed)), failed.shape[0])
-        raise reports.said_by_reset(error, by_reset) if "__" not in error.state else error
+        raise error
 
 
 def recount(error: NumericalError, count: int, lanes: int) -> NumericalError:
@@ -238,7 +241,8 @@ def network_report(genn, result, others=()):
     except NumericalError as failure:
         error = failure
         model = genn.pops[failure.population].model if failure.population in bound else None
-        if model is not None and failure.state in {s.name for s in model.states}:
+        if model is not None and failure.state in {s.name for s in model.states} and \
+                not said_by_reset(failure):
             point_to_the_bound(failure, model)  # a state of the population, not a synapse's
     else:
         error = None

@@ -48,8 +48,10 @@ from ..runtime.checks import (
     CHECK_STEP,
     check_tests,
     deferred_states,
+    reset_check_tests,
     split_checks,
 )
+from ..runtime.reset_checks import split_reset_checks
 from .c_deferred import TRY_ERROR, deferred_step, rare_branch, try_error
 from .c_exact import ExactExp
 from .c_ops import UNIFORM_FUNCTION, op_text, uniform_function_text
@@ -129,16 +131,22 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     """
     tests = None
     body_step, check = split_checks(model)
+    resets = {}
     if check_flags and check:
         tests = check_tests(model)
-        if max(code for code, _, _ in tests) + 1 > _FLAG_CODES:
+        resets = {block: reset_check_tests(model, block)
+                  for block in ("reset", "negative_reset")}
+        if max(code for code, _, _ in tests + sum(resets.values(), [])) + 1 > _FLAG_CODES:
             tests = None  # too many states: the check's statements record it
     if tests is not None:
-        model = model.replace(step=body_step, states=tuple(
-            s for s in model.states if s.name not in (CHECK_STEP, CHECK_CODE)))
+        reset, _, negative, _ = split_reset_checks(model)
+        model = model.replace(step=body_step, reset=reset, negative_reset=negative,
+                              states=tuple(s for s in model.states
+                                           if s.name not in (CHECK_STEP, CHECK_CODE)))
     scalars = [(name, dtype) for name, dtype in values if name in uniform]
     body = _StepBody(model, precision, frozenset(name for name, _ in scalars), wide_math)
     body.check_tests = tests
+    body.reset_tests = resets
     names = body.names
     signature = [f"{STORAGE_TYPES[s.dtype]} *_p_{names[s.name]}" for s in model.states]
     signature += [f"const {VALUE_TYPES[i.dtype]} {names[i.name]}" for i in model.inputs]
@@ -204,6 +212,7 @@ class _StepBody:
         self.uniform_lines: list[str] = []
         self.uniforms: list[tuple[str, str]] = []  # those the step reads: (C type, name)
         self.check_tests = None  # (code, state, bounds) where the check is returned in flags
+        self.reset_tests: dict = {}  # the same of each reset's check: block -> tests
         # the adaptive method's loop (top level) has a loop-free variant (FAST_STEP_FUNCTION)
         self.deferring = "adaptive" in model.meta and any(
             isinstance(stmt, ir.While) for stmt in model.step)
@@ -230,7 +239,13 @@ class _StepBody:
         if self.deferring:
             self.line("int _defer = 0;")
         self.statements(model.step, top=True)
-        if self.check_tests is not None:
+        reset_tests = self.check_tests is not None and any(self.reset_tests.values())
+        pre = None
+        if reset_tests:  # the step's check after the resets, on the states before them
+            pre = {state: f"_pre_{self.names[state]}" for _, state, _ in self.check_tests}
+            for state, copy in pre.items():
+                self.line(f"const FLOAT {copy} = {self.names[state]};")
+        elif self.check_tests is not None:
             self.check_code()
         if model.threshold is not None:
             self.comment(f"threshold: {model.threshold}")
@@ -244,6 +259,10 @@ class _StepBody:
                 self.line(f"if ({flag}) {{")
                 self.nested(block)
                 self.line("}")
+        if reset_tests:  # after the branches, for every neuron: no branch, no mask
+            self.line("int _reset_fail = 0;")
+            self.reset_fail_lines(sorted(set(sum(self.reset_tests.values(), []))))
+            self.check_code(pre, "_reset_fail")  # the step's own failure comes first
         if self.deferring:  # and the try's error, for the deferred pass (c_deferred)
             self.try_error = name = try_error(self)
             error = [f"    *{TRY_ERROR} = {self.names[name]};"] if name else []
@@ -256,34 +275,55 @@ class _StepBody:
         fail = " | (_fail << 2)" if self.check_tests is not None else ""
         self.line(f"return _spike | (_negative << 1){fail};")
 
-    def check_code(self) -> None:
-        """``_fail``: the smallest failing code of the numerical check + 1, 0 if none, as
-        selects (no branch, no memory: it vectorises with the step)."""
+    def check_code(self, names=None, start: str = "0") -> None:
+        """``_fail``: the smallest failing code of the numerical check + 1, else ``start``
+        (0, or the code of the resets' check, which the step's own failure precedes), as
+        selects (no branch, no memory: it vectorises with the step); ``names`` maps each
+        tested state to the C value tested (its copy from before the resets)."""
         self.comment("the numerical check (eqsnn.runtime.checks): the smallest failing code"
                      " + 1, or 0")
-        self.line("int _fail = 0;")
+        self.line(f"int _fail = {start};")
         self.helpers.add("nonfinite")
         deferred = deferred_states(self.model)
-        self.fail_lines([t for t in self.check_tests if t[1] not in deferred])
+        self.fail_lines([t for t in self.check_tests if t[1] not in deferred], names=names)
         if deferred:  # a branch on a value of the step: the compiler takes it out of the loop
             self.comment("the second pass only: every test (eqsnn.runtime.checks.sticky_states)")
             self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
             self.depth += 1
-            self.fail_lines(self.check_tests)
+            self.fail_lines(self.check_tests, names=names)
             self.depth -= 1
             self.line("}")
 
-    def fail_lines(self, tests) -> None:
-        """``_fail`` set to the smallest failing code + 1 of ``tests``, where one fails."""
+    def reset_fail_lines(self, tests) -> None:
+        """``_reset_fail``: the smallest failing code + 1 of the check of the states a reset
+        assigns (``runtime.checks.reset_check_tests``), the deferred ones in the second pass
+        only, as for the step's check.  It is printed after the resets' branches, as selects
+        (so the loop still vectorises), for every neuron: where no reset ran, the states are
+        those the step's check tested, so where they fail, the step's code wins.  The step's
+        check is printed after it, on copies of the states from before the resets, starting
+        from it (a select to merge the two costs GCC's vectoriser three times as much)."""
+        self.comment("the numerical check of the states a reset assigns")
+        deferred = deferred_states(self.model)
+        self.fail_lines([t for t in tests if t[1] not in deferred], "_reset_fail")
+        if any(t[1] in deferred for t in tests):
+            self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
+            self.depth += 1
+            self.fail_lines(tests, "_reset_fail")
+            self.depth -= 1
+            self.line("}")
+
+    def fail_lines(self, tests, target: str = "_fail", names=None) -> None:
+        """``target`` set to the smallest failing code + 1 of ``tests``, where one fails;
+        ``names``: the C value of each state tested, where not the state itself."""
         for code, state, bounds in reversed(tests):
-            x = self.names[state]
+            x = (names or {}).get(state, self.names[state])
             if bounds:
                 inside = " & ".join(f"({x} {op} {self.printer.float_literal(bound)})"
                                     for op, bound in bounds)
                 failed = f"!({inside})"
             else:
                 failed = f"eqsnn_nonfinite({x})"
-            self.line(f"_fail = {failed} ? {code + 1} : _fail;")
+            self.line(f"{target} = {failed} ? {code + 1} : {target};")
 
     def comment(self, text: str) -> None:
         self.line("/* " + " ".join(str(text).split()).replace("*/", "* /") + " */")

@@ -30,7 +30,14 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .. import ir
-from ..runtime.checks import CHECK_ALL, check_tests, deferred_states, split_checks
+from ..runtime.checks import (
+    CHECK_ALL,
+    check_tests,
+    deferred_states,
+    reset_check_tests,
+    split_checks,
+)
+from ..runtime.reset_checks import split_reset_checks
 from .forwarding import forward_single_use_locals
 from .numpy_compact import CompactLoop, compactable
 from .numpy_expressions import NumpyExpressionPrinter, StepCode
@@ -64,30 +71,39 @@ def print_step(model: ir.Model, per_neuron=frozenset()) -> StepCode:
         printer.store(printer.lower(model.negative_threshold, "bool"), "_negative", None)
         if model.threshold is not None:
             printer.line("np.greater(_negative, _spike, out=_negative)  # and not _spike")
-    if model.reset:
+    reset, reset_check, negative, negative_check = split_reset_checks(model)
+    if reset:
         printer.comment("reset, where _spike")
-        printer.statements(model.reset, "_spike")
-    if model.negative_reset:
+        printer.statements(reset, "_spike")
+    if negative:
         printer.comment("negative reset, where _negative")
-        printer.statements(model.negative_reset, "_negative")
+        printer.statements(negative, "_negative")
+    if reset_check or negative_check:
+        # for every neuron, behind a test of the population: where no reset ran, the
+        # states are those the step's check tested, whose failure is recorded already
+        tests = sorted(set(reset_check_tests(model) + reset_check_tests(model,
+                                                                        "negative_reset")))
+        _print_check(printer, model, reset_check + negative_check, tests)
     return printer.code
 
 
-def _print_check(printer, model: ir.Model, check) -> None:
+def _print_check(printer, model: ir.Model, check, tests=None) -> None:
     """The numerical check (:mod:`eqsnn.runtime.checks`) behind a test of the whole
     population (or tile) that fails wherever the check would record something: a NaN or
     inf makes a sum non-finite (a finite sum that overflows only costs a needless check),
     and the minimum and maximum of a state with bounds (NaN where there is one) must be
     finite and hold every bound.  Only where the test fails do the check's statements run,
-    elementwise, and record the first step and code as always."""
+    elementwise, and record the first step and code as always.  ``tests``: those of the
+    check (``check_tests`` where None)."""
+    every = check_tests(model) if tests is None else tests
     tests = []
     deferred = deferred_states(model)
-    for _, state, bounds in check_tests(model):
+    for _, state, bounds in every:
         if state in deferred:
             continue  # tested in the second pass only (eqsnn.runtime.checks.sticky_states)
         name = printer.names[state]
         if not bounds:
-            if not any(s == state and b for _, s, b in check_tests(model)):
+            if not any(s == state and b for _, s, b in every):
                 tests.append(f"np.isfinite({name}.sum())")
             continue
         low, high = printer.fresh("_min"), printer.fresh("_max")

@@ -5,7 +5,9 @@ and before the threshold, a test of every float state: is it finite (NaN
 and inf are not) and within the bounds the model declares
 (``state V = -70 (> -1000, < 1000)``)?  The first step at which a neuron
 fails it is recorded in two hidden int states, per neuron and lane, so a
-reset that makes a bad value finite again hides nothing. Being part of the
+reset that makes a bad value finite again hides nothing.  Each reset ends with
+its own test of the states it assigns (:mod:`eqsnn.runtime.reset_checks`), so
+a state a reset leaves bad is named at that step, as the reset's doing. Being part of the
 IR, the check runs inside every backend's kernel, with no extra pass over
 memory and no reduction per step.
 
@@ -28,10 +30,17 @@ import sympy
 from .. import ir
 from ..errors import NumericalError
 from .float32_bounds import kernel_bounds
+from .reset_checks import (
+    RESET_CHECK_META,
+    assigned_states,
+    made_by_reset,
+    reset_codes,
+    reset_tested,
+)
 
 __all__ = ["CHECK_STEP", "CHECK_CODE", "CHECK_META", "CHECK_ALL", "FLOAT_MAX", "with_checks",
            "check_every_step", "raise_first_failure", "checked_states",
-           "split_checks", "check_tests", "deferred_states", "sticky_states",
+           "split_checks", "check_tests", "reset_check_tests", "deferred_states", "sticky_states",
            "keep_nonfinite_states", "untouched_states",
            "first_failure", "numerical_error", "other_neurons", "raise_earliest"]
 
@@ -69,42 +78,81 @@ def with_checks(model: ir.Model, precision: str, defer: bool = True, keep: bool 
     states = checked_states(model)
     if not states:
         return model
-    unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
-    limit = sympy.Float(FLOAT_MAX[precision])
     # a second pass must give the same states: not where draws may differ (GeNN's generator)
     deferred = set()
     if defer and not model.random_draws():
         model = keep_nonfinite_states(model) if keep else model
         deferred = sticky_states(model)
+    statements = _test_statements(states, range(len(states)), deferred, precision, "")
+    # the reset runs after the step's check: its own test of the states it assigns, at the
+    # step where it makes one bad, for the neurons it reset (codes past the step's own)
+    resets = {}
+    tested = reset_tested(model, states)
+    for block, prefix in (("reset", "_reset"), ("negative_reset", "_negative_reset")):
+        assigned = assigned_states(getattr(model, block))
+        resets[block] = getattr(model, block) + _test_statements(
+            states, [k for k in tested if states[k].name in assigned], deferred,
+            precision, prefix, {2 * k + bound: code for code, (k, bound) in
+                                enumerate(reset_codes(model, states), 2 * len(states))})
+    hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
+              ir.State(CHECK_CODE, "int", sympy.Integer(0)))
+    runtime = model.runtime_params + ((CHECK_ALL,) if deferred else ())
+    counts = tuple(len(resets[b]) - len(getattr(model, b)) for b in ("reset", "negative_reset"))
+    return model.replace(states=model.states + hidden, step=model.step + tuple(statements),
+                         runtime_params=runtime, **resets,
+                         meta={**model.meta, CHECK_META: len(statements),
+                               RESET_CHECK_META: counts,
+                               BOUNDS_META: kernel_bounds(states, precision),
+                               DEFERRED_META: tuple(sorted(deferred))})
+
+
+def _test_statements(states, indices, deferred, precision: str,
+                     prefix: str, codes=None) -> tuple:
+    """The check's statements for ``states[k]``, ``k`` in ``indices``: record the step and
+    code (``2 k`` not finite, ``2 k + 1`` out of its bounds, or ``codes`` of that) where a
+    test fails and nothing is recorded yet; deferred states' finiteness only where
+    ``_check_all`` > 0; ``prefix`` keeps the locals apart from another block's."""
+    codes = codes or {}
+    unset = sympy.StrictLessThan(sympy.Symbol(CHECK_STEP), 0)
+    limit = sympy.Float(FLOAT_MAX[precision])
     statements: list = []
-    for k, state in enumerate(states):
+    for k in indices:
+        state = states[k]
         x = sympy.Symbol(state.name)
         # NaN compares false with everything, so the test is "is fine", negated through a
         # bool local (SymPy would turn not(|x| <= max) into |x| > max, false for NaN)
-        fine = sympy.Symbol(f"_fine_{state.name}")
+        fine = sympy.Symbol(f"{prefix}_fine_{state.name}")
         test = (ir.Local(fine.name, "bool", sympy.Abs(x) <= limit),
                 ir.If(sympy.And(sympy.Not(fine), unset), (
                     ir.Assign(CHECK_STEP, sympy.Symbol("step")),
-                    ir.Assign(CHECK_CODE, sympy.Integer(2 * k)))))
+                    ir.Assign(CHECK_CODE, sympy.Integer(codes.get(2 * k, 2 * k))))))
         if state.name in deferred:  # only in the second pass (see sticky_states)
             test = (ir.If(sympy.StrictGreaterThan(sympy.Symbol(CHECK_ALL), 0), test),)
         statements.extend(test)
         if state.bounds:  # in float32 rounded so that they test exactly (float32_bounds)
-            inside = sympy.Symbol(f"_inside_{state.name}")
+            inside = sympy.Symbol(f"{prefix}_inside_{state.name}")
             within = sympy.And(*(_RELATIONS[op](x, sympy.Float(bound)) for op, bound
                                  in dict(kernel_bounds(states, precision))[state.name]))
             statements.append(ir.Local(inside.name, "bool", within))
             statements.append(ir.If(sympy.And(sympy.Not(inside), unset), (
                 ir.Assign(CHECK_STEP, sympy.Symbol("step")),
-                ir.Assign(CHECK_CODE, sympy.Integer(2 * k + 1)))))
-    hidden = (ir.State(CHECK_STEP, "int", sympy.Integer(-1)),
-              ir.State(CHECK_CODE, "int", sympy.Integer(0)))
-    runtime = model.runtime_params + ((CHECK_ALL,) if deferred else ())
-    return model.replace(states=model.states + hidden, step=model.step + tuple(statements),
-                         runtime_params=runtime,
-                         meta={**model.meta, CHECK_META: len(statements),
-                               BOUNDS_META: kernel_bounds(states, precision),
-                               DEFERRED_META: tuple(sorted(deferred))})
+                ir.Assign(CHECK_CODE, sympy.Integer(codes.get(2 * k + 1, 2 * k + 1))))))
+    return tuple(statements)
+
+
+def reset_check_tests(model: ir.Model, block: str = "reset") -> list[tuple[int, str, tuple]]:
+    """``(code, state, bounds)`` of each test the check of reset ``block`` (``reset`` or
+    ``negative_reset``) of a model from :func:`with_checks` runs, as :func:`check_tests`
+    but with the codes of a reset (``runtime.reset_checks``); none where it has no check."""
+    count = dict(zip(("reset", "negative_reset"), model.meta.get(RESET_CHECK_META, (0, 0))))
+    if not count[block]:
+        return []
+    assigned = assigned_states(getattr(model, block))
+    tests = {code: (state, bounds) for code, state, bounds in check_tests(model)}
+    states = checked_states(model)
+    return [(code, *tests[2 * k + bound]) for code, (k, bound)
+            in enumerate(reset_codes(model, states), 2 * len(states))
+            if states[k].name in assigned]
 
 
 def deferred_states(model: ir.Model) -> tuple[str, ...]:
@@ -155,9 +203,10 @@ def keep_nonfinite_states(model: ir.Model) -> ir.Model:
     ``keep_nonfinite(value, V)`` instead: the same number wherever ``V`` is finite, NaN where
     it is not.  Such a state then stays NaN or infinite once it is (:func:`sticky_states`),
     so its test waits for the end of the run instead of running in every step; the first
-    step found by the second pass is the one the per-step test would have found, since the
-    test runs before the reset.  Only a run that fails differs from one without the check:
-    the failed neuron's state stays NaN instead of being reset to a finite value."""
+    step found by the second pass is the one the per-step test would have found (the
+    step's test runs before the reset, the reset's own test after it).  Only a run that
+    fails differs from one without the check: the failed neuron's state stays NaN instead
+    of being reset to a finite value."""
     candidates = {s.name for s in checked_states(model) if not s.bounds}
     candidates -= sticky_states(model)
     if not candidates:
@@ -348,11 +397,18 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
     """The :class:`NumericalError` of ``failure`` (from :func:`first_failure`) in a run of
     ``lanes`` lanes."""
     step, lane, neuron, count = failure
+    by_reset, code = made_by_reset(model, checked_states(model), code)
     state, others = checked_states(model)[code // 2], other_neurons(count, lanes)
     where = f"lane {lane}, neuron {_neuron_text(neuron, shape)}"
     what = (f"{state.name} became NaN or infinite" if code % 2 == 0 else
             f"{state.name} left its bounds ({', '.join(str(c) for c in state.bounds)})")
     message = f"{what} at step {step} (t = {step * dt:g}), {where}{others}"
+    if by_reset:  # the reset's own test (with_checks): the update of the step was fine
+        message += "; the reset made it so, after the step's check, in that step"
+        hint = ("look at the reset: statements and the values they read (a reset value "
+                "outside the bounds, or NaN)")
+        return NumericalError(message, hint=hint, state=state.name, step=step, lane=lane,
+                              neuron=neuron, count=count, result=result)
     method = model.method.name
     look = "look at its params, inputs and before:/after:/reset: statements"
     if method in ("rk4", "midpoint", "euler"):

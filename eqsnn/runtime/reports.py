@@ -21,7 +21,6 @@ from .checks import (
     CHECK_ALL,
     CHECK_CODE,
     CHECK_STEP,
-    check_tests,
     checked_states,
     deferred_states,
     raise_first_failure,
@@ -30,8 +29,8 @@ from .checks import (
 from .guard import Snapshot
 from .result import Result
 
-__all__ = ["RunReports", "adaptive_records", "point_to_the_bound", "record_last_resets",
-           "reset_states", "said_by_reset", "started_bad", "warn_then_raise"]
+__all__ = ["RunReports", "adaptive_records", "point_to_the_bound", "said_by_reset",
+           "started_bad", "warn_then_raise"]
 
 
 class RunReports:
@@ -86,81 +85,22 @@ class RunReports:
                 self._runner.get_state, self._runner.set_state, self.model, self.shape,
                 self._population)
         error = None
-        by_reset = None
-        if self._emitted is not self.model:
-            by_reset = record_last_resets(lambda name: _peek(self._runner, name),
-                                          self._runner.set_state, self._emitted,
-                                          self._step - 1)
-        if self._emitted is not self.model and (recorded or by_reset is not None):
+        if self._emitted is not self.model and recorded:
             try:
                 raise_first_failure(self._runner.get_state, self._runner.set_state,
                                     self.model, self.dt, self.shape, result)
             except NumericalError as failure:
                 error = failure
-                if bound_reached:
+                if bound_reached and not said_by_reset(error):
                     point_to_the_bound(error, self.model)
-                said_by_reset(error, by_reset)  # last: where the reset did it, it wins
         warn_then_raise(messages, error)
 
 
-def reset_states(model: ir.Model) -> set[str]:
-    """The checked float states a reset or negative reset assigns: the only ones that may
-    change after the step's check (which runs before the threshold)."""
-    assigned = {stmt.target for block in (model.reset, model.negative_reset)
-                for stmt in ir.walk_statements(block) if isinstance(stmt, ir.Assign)}
-    return {state.name for state in checked_states(model)} & assigned
+def said_by_reset(error: NumericalError) -> bool:
+    """Whether ``error`` says that a reset made its state bad (the reset's own check,
+    ``runtime.checks.with_checks``): its hint is the reset's, whatever else the run did."""
+    return "the reset made it so" in error.message
 
-
-def record_last_resets(read, write, model: ir.Model, last_step: int) -> np.ndarray | None:
-    """Record as failing at ``last_step`` the neurons with no failure recorded whose state,
-    at the end of the run, is NaN or infinite or out of its bounds: only the reset of the
-    run's last step, which runs after the step's check, can have made it so (a reset in an
-    earlier step is seen by the next step's check).  ``model`` is the model with the check
-    (:func:`runtime.checks.with_checks`), ``read(name)`` and ``write(name, value)`` get and
-    set a ``(batch, n)`` state; the test is one pass over each state a reset assigns, once
-    per run.  Returns the ``(batch, n)`` mask of the neurons it recorded, or
-    None where it recorded none."""
-    names = reset_states(model)
-    if not names:
-        return None
-    steps = codes = recorded = None
-    for code, name, bounds in check_tests(model):
-        if name not in names:
-            continue
-        value = np.asarray(read(name))
-        value = value.reshape(value.shape[0], -1)
-        with np.errstate(over="ignore", invalid="ignore"):
-            if not bounds and np.isfinite(value.sum()):
-                continue
-            failed = ~np.isfinite(value)
-            for op, bound in bounds:  # in the state's precision, as the kernel compares
-                failed |= ~_RELATIONS[op](value, value.dtype.type(bound))
-        if not failed.any():
-            continue
-        if steps is None:
-            steps, codes = np.array(read(CHECK_STEP)), np.array(read(CHECK_CODE))
-            recorded = np.zeros(steps.shape, bool)
-        new = failed & (steps < 0)
-        steps[new], codes[new] = last_step, code
-        recorded |= new
-    if recorded is None or not recorded.any():
-        return None
-    write(CHECK_STEP, steps)
-    write(CHECK_CODE, codes)
-    return recorded
-
-
-def said_by_reset(error: NumericalError, by_reset: np.ndarray | None) -> NumericalError:
-    """``error``, saying so where :func:`record_last_resets` recorded its neuron."""
-    if by_reset is not None and by_reset[error.lane, error.neuron]:
-        error.message += "; the reset made it so, after the step's check, in the run's last step"
-        error.args = (error.message,)
-        error.hint = ("look at the reset: statements and the values they read (a reset value "
-                      "outside the bounds, or NaN)")
-    return error
-
-
-_RELATIONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
 
 def started_bad(error: NumericalError, snapshot: Snapshot, first_step: int, model) -> None:
