@@ -198,8 +198,10 @@ def _accepted_substep(xs, x5, k, threshold, relation, crossed, extra, in_step_re
     else:
         accepted = [
             ir.If(sympy.And(threshold.xreplace(dict(zip(xs, x5))), sympy.Not(_LAST)),
-                  tuple(locate_and_reset(relation, xs, x5, k, _HH, _TAU, crossed, extra,
-                                         in_step_reset, rhs, names)),
+                  tuple(locate_and_reset(
+                      relation, xs, x5, k, _HH, _TAU, crossed, extra, in_step_reset, rhs,
+                      names, lambda ks, out, size: _stages(xs, names, ks, out, rhs, hh=size,
+                                                           prefix="_zc"))),
                   tuple(advance)),
         ]
     accepted.append(ir.If(sympy.And(_LAST, sympy.StrictLessThan(limit_step, 0)),
