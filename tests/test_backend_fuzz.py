@@ -9,7 +9,9 @@ run the same algorithm and agree within 1e-9") and ``docs/tutorial-compare.md`` 
 agrees where ``|x - x_ref| <= 1e-9 + 1e-9·|x_ref|``) is checked against the numpy backend:
 
 * every recorded state within that tolerance, per neuron, up to the neuron's first spike
-  difference;
+  difference, and on the adaptive method up to the step where the carried substep sizes
+  part (a last-bit difference of ``exp`` may change a substep size, after which the two
+  runs are two integrations within the tolerance, ``docs/numerics.md``);
 * identical spikes (step, lane, neuron, sign), except the documented one: a crossing within
   the tolerance of a step boundary, which one backend puts at the end of step ``s`` and the
   other at the start of ``s + 1`` (or not at all); where it happens, the run that did not
@@ -43,6 +45,7 @@ from eqsnn.errors import EqsnnError, InternalError, NumericalError
 RTOL = ATOL = 1e-9  # docs/tutorial-compare.md, the float64 default
 BOUNDARY = 1e-7  # how near the threshold a state that did not spike must be, relative
 OFFSET_TOLERANCE = 1e-6  # ms
+SUBSTEP = "_substep"  # the adaptive method's carried substep size (a hidden state)
 EXAMPLES = int(os.environ.get("EQSNN_FUZZ_EXAMPLES", "10"))
 #: GeNN builds each model (seconds each): a handful, in the pygenn tier
 GENN_EXAMPLES = int(os.environ.get("EQSNN_FUZZ_GENN_EXAMPLES", "4"))
@@ -62,7 +65,7 @@ class Outcome:
         if not results:
             return
         self.vars = {name: np.concatenate([r.vars[name] for r in results])
-                     for name in case.states}
+                     for name in results[0].vars}
         grids = [spike_grid(r, case) for r in results]
         self.signs = np.concatenate([g[0] for g in grids])
         self.offsets = np.concatenate([g[1] for g in grids])
@@ -71,7 +74,8 @@ class Outcome:
 def run(case: FuzzCase, model, backend: str) -> Outcome:
     """``case`` on ``backend``, in one run or two (``case.split``)."""
     context = fake_cupy.installed() if backend == "cupy" else contextlib.nullcontext()
-    record = [*case.states, "spikes", "spike_offset"]
+    adaptive = model.ir.method.name == "adaptive"
+    record = [*case.states, *([SUBSTEP] if adaptive else []), "spikes", "spike_offset"]
     cuts = [0, case.split, case.steps] if case.split else [0, case.steps]
     results = []
     with warnings.catch_warnings(record=True) as warned, context:
@@ -105,6 +109,15 @@ def close(a, b) -> np.ndarray:
         return (a == b) | (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= ATOL + RTOL * np.abs(a))
 
 
+def substeps_part(a, b) -> int | None:
+    """The first step at which the adaptive method's carried substep sizes ``a`` and ``b``
+    (one neuron's) differ, or None.  They may (docs/numerics.md): a last-bit difference of
+    ``exp`` can move the rounded size factor to the next of its levels ``2^(j/4)``, so the
+    sizes then differ by such a factor (:func:`_parting_factor`)."""
+    differ = np.flatnonzero(~np.isclose(a, b, rtol=1e-9, atol=0))
+    return int(differ[0]) if len(differ) else None
+
+
 def spike_grid(result, case: FuzzCase) -> tuple[np.ndarray, np.ndarray]:
     """``(signs, offsets)`` of shape (steps, batch, n): each spike's sign (0: none) and
     offset (NaN: none)."""
@@ -118,14 +131,15 @@ def spike_grid(result, case: FuzzCase) -> tuple[np.ndarray, np.ndarray]:
     return signs, offsets
 
 
-def compare(case: FuzzCase, reference: Outcome, other: Outcome, backend: str) -> int:
+def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: str) -> dict:
     """Assert the documented agreement; return how many neurons took the boundary
-    exception."""
+    exception (``excepted``) and, for the neurons whose substep sizes parted, by how many
+    levels of the rounded factor (``parted``)."""
     if not reference.ran or not other.ran:
         assert not reference.ran and not other.ran, (reference.error, other.error)
         assert type(reference.error) is type(other.error)
         assert str(reference.error) == str(other.error)
-        return 0
+        return {"excepted": 0, "parted": []}
     a, b = reference, other
     signs_a, offsets_a, signs_b, offsets_b = a.signs, a.offsets, b.signs, b.offsets
     assert signs_a.shape == signs_b.shape, (reference.error, other.error)
@@ -134,12 +148,16 @@ def compare(case: FuzzCase, reference: Outcome, other: Outcome, backend: str) ->
         # GeNN tests every state in every step (docs/numerics.md), so its recorded states
         # after the failing step are not the ones the second pass of numpy leaves
         steps = min(e.step for e in (a.error, b.error) if e)  # counted from the first run
-    excepted, first_exception = 0, steps
+    excepted, parted, first_exception = 0, [], steps
     for lane in range(case.batch):
         for neuron in range(case.n):
             differ = np.flatnonzero(signs_a[:steps, lane, neuron] != signs_b[:steps, lane, neuron])
             until = int(differ[0]) if len(differ) else steps
             where = f"{backend}, lane {lane}, neuron {neuron}"
+            if SUBSTEP in a.vars:  # compared up to where the substep sizes part
+                part = substeps_part(a.vars[SUBSTEP][:until, lane, neuron],
+                                     b.vars[SUBSTEP][:until, lane, neuron])
+                until = until if part is None else part
             for name in case.states:
                 x, y = a.vars[name][:until, lane, neuron], b.vars[name][:until, lane, neuron]
                 bad = np.flatnonzero(~close(x, y))
@@ -150,12 +168,25 @@ def compare(case: FuzzCase, reference: Outcome, other: Outcome, backend: str) ->
             assert np.all(np.abs(u[both] - v[both]) <= OFFSET_TOLERANCE), (where, u, v)
             if until == steps:
                 continue
+            first_exception = min(first_exception, until)
+            if not len(differ) or until < differ[0]:
+                # the substep sizes parted first: compared no further
+                parted.append(_parting_factor(a.vars[SUBSTEP], b.vars[SUBSTEP], until, lane,
+                                              neuron))
+                continue
             _assert_on_the_boundary(case, a, b, signs_a, signs_b, until, lane, neuron, where)
             excepted += 1
-            first_exception = min(first_exception, until)
     _compare_errors(reference.error, other.error, first_exception)
-    assert reference.warned == other.warned or excepted, (reference.warned, other.warned)
-    return excepted
+    assert reference.warned == other.warned or excepted or parted, (reference.warned,
+                                                                    other.warned)
+    return {"excepted": excepted, "parted": parted}
+
+
+def _parting_factor(a, b, step, lane, neuron) -> float:
+    """By how many levels ``2^(1/4)`` of the rounded size factor the carried substep sizes
+    differ where they part (an integer where the factor took another level; near 0 where
+    a crossing's time, and so the rest of the step, differs in the last digits)."""
+    return float(np.log2(a[step, lane, neuron] / b[step, lane, neuron]) * 4)
 
 
 def _assert_on_the_boundary(case, a, b, signs_a, signs_b, step, lane, neuron, where):
@@ -195,11 +226,13 @@ def check_case(case: FuzzCase, backends=COMPARED) -> dict:
             return {"refused": type(error).__name__ + ": " + str(error).splitlines()[0]}
     del warned
     reference = run(case, model, "numpy")
-    stats = {"method": model.ir.method.name, "excepted": 0,
+    stats = {"method": model.ir.method.name, "excepted": 0, "parted": [],
              "spikes": int(np.count_nonzero(reference.signs)) if reference.ran else 0,
              "error": type(reference.error).__name__ if reference.error else None}
     for backend in backends:
-        stats["excepted"] += compare(case, reference, run(case, model, backend), backend)
+        found = compare(case, model.ir, reference, run(case, model, backend), backend)
+        stats["excepted"] += found["excepted"]
+        stats["parted"] += found["parted"]
     return stats
 
 

@@ -3,8 +3,9 @@
 Which thresholds and resets allow a crossing to be located inside the step
 (one comparison of ODE states, a reset that assigns ODE states, no random
 draws), and the location of a crossing on the cubic Hermite interpolant of
-the substep (a secant step, then :data:`NEWTON` guarded Newton steps), followed by
-the reset's assignments to ODE states there.
+the substep (a secant step, then :data:`NEWTON` guarded Newton steps), refined on the
+solution itself (:func:`_refine`), followed by the reset's assignments to ODE states
+there.
 """
 
 from __future__ import annotations
