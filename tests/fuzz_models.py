@@ -51,10 +51,15 @@ class FuzzCase:
     threshold: np.ndarray | None = None
     #: where the run is cut into two runs (the second continues the first), or None
     split: int | None = None
+    #: whether the model draws random numbers (xi, rand_*): GeNN draws its own
+    random: bool = False
     #: the states recorded and compared (x0 first)
     states: tuple = ()
 
-    def __repr__(self) -> str:  # what Hypothesis prints for a failing example
+    def _repr_pretty_(self, printer, cycle) -> None:  # what Hypothesis prints
+        printer.text(repr(self))
+
+    def __repr__(self) -> str:
         arrays = {k: f"{np.shape(v)} in [{np.min(v):.4g}, {np.max(v):.4g}]"
                   for k, v in {**self.params, **self.init, **self.inputs}.items()}
         return (f"FuzzCase(n={self.n}, batch={self.batch}, steps={self.steps}, dt={self.dt},"
@@ -178,6 +183,7 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
         lines.append(f"    let l0 = {_function_of(draw, source)}")
         lets.append("l0")
     frozen = refractory and draw(st.booleans())
+    noisy = draw(st.integers(0, 9)) == 7  # white noise: RK4 / Euler-Maruyama or exact OU
     for i in range(k):
         leak = f"-x{i} / tau{i}"
         terms: list[str] = []
@@ -193,6 +199,8 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
             terms = membrane_terms + terms + ["gain * I"]
         if counter and i == k - 1 and draw(st.booleans()):
             terms.append("0.01 * n")  # an int state read by an ODE
+        if noisy and i == k - 1:
+            terms.append(f"{_number(draw, 0.05, 0.3)} * xi")
         rhs = " + ".join([f"{leak}{coefficient}"] + terms)
         unless = " unless refractory" if frozen else ""
         lines.append(f"    dx{i}/dt = {rhs}{unless}")
@@ -213,6 +221,10 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
                   f"elif x1 < -{c}:", f"    x1 = -{c}"]
     if lets and draw(st.booleans()):
         after.append(f"x{k - 1} += 0.01 * l0")
+    drawing = draw(st.integers(0, 4)) == 3  # random draws in after: (not in an ODE)
+    if drawing:
+        after += draw(st.sampled_from([[f"x{k - 1} += 0.05 * rand_normal()"],
+                                       ["if rand_uniform() < 0.2:", "    x0 += 0.1"]]))
     if draw(st.booleans()):
         before.append(f"x0 += {_number(draw, 0.0, 0.2)} * I")
     if draw(st.integers(0, 3)) == 0:
@@ -227,7 +239,11 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
     if counter and draw(st.booleans()):
         condition += " and n < 1000"
     lines.append(f"    threshold: {condition}")
-    reset = [draw(st.sampled_from(["x0 = vr", "x0 -= th - vr"] + (
+    # a soft reset cannot hold an exponential or quadratic membrane that runs away past
+    # the threshold: its growth amplifies the last bit of a math function without bound
+    # (as any exploding state does), so those reset hard, as AdEx's and Izhikevich's do
+    soft = ["x0 -= th - vr"] if shape == "leaky" else []
+    reset = [draw(st.sampled_from(["x0 = vr"] + soft + (
         [f"x0 = vr + {_coefficient(draw, 0.2)} * x1"] if k > 1 else [])))]
     if k > 1 and draw(st.booleans()):
         reset.append(f"x1 += {_coefficient(draw, 0.5)}")
@@ -250,7 +266,7 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
     return FuzzCase(text, n, batch, steps, dt, params, init, inputs,
                     np.array(threshold, float), split,
                     states=tuple(f"x{i}" for i in range(k)) + (("R",) if refractory else ())
-                    + (("n",) if counter else ()))
+                    + (("n",) if counter else ()), random=noisy or drawing)
 
 
 def _param_default(lines: list[str], name: str) -> float:
