@@ -25,8 +25,9 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
 * after every accepted substep the threshold is tested on ``x5``.  Where it
   holds, the crossing is located on the cubic Hermite interpolant of the
   substep (``x``, ``x5`` and their derivatives) by
-  a secant step and :data:`~eqsnn.solve.crossings.NEWTON` guarded Newton steps, the state is set to
-  the interpolant there, the reset's assignments to ODE states run, and
+  a secant step and :data:`~eqsnn.solve.crossings.NEWTON` guarded Newton steps, refined
+  on the solution (a substep from the substep's start to there, one Newton step along
+  it), the state is set there, the reset's assignments to ODE states run, and
   integration goes on from the crossing to the end of the step.  A
   finite-time blow-up (an exponential, a ``v²``) is never integrated
   through, so no cap is needed.
@@ -198,8 +199,10 @@ def _accepted_substep(xs, x5, k, threshold, relation, crossed, extra, in_step_re
     else:
         accepted = [
             ir.If(sympy.And(threshold.xreplace(dict(zip(xs, x5))), sympy.Not(_LAST)),
-                  tuple(locate_and_reset(relation, xs, x5, k, _HH, _TAU, crossed, extra,
-                                         in_step_reset, rhs, names)),
+                  tuple(locate_and_reset(
+                      relation, xs, x5, k, _HH, _TAU, crossed, extra, in_step_reset, rhs,
+                      names, lambda ks, out, size: _stages(xs, names, ks, out, rhs, hh=size,
+                                                           prefix="_zc"))),
                   tuple(advance)),
         ]
     accepted.append(ir.If(sympy.And(_LAST, sympy.StrictLessThan(limit_step, 0)),
