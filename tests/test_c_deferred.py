@@ -150,3 +150,25 @@ def test_the_step_size_factor_is_read_from_the_c_librarys_own_values():
         literal = f"({float(k)!r})" if k < 0 else f"{float(k)!r}"
         assert f"== {literal} ? {math.exp(factor * k)!r} : 0.0)" in source
     assert len(re.findall(r"== \(-9\.0\) \?", source)) >= 2  # the try's factor, the loop's
+
+
+def test_a_negative_threshold_beside_the_try_prints_and_runs_as_on_numpy():
+    """The check of the try's shape walks the thresholds; a negative threshold is one
+    comparison (a SymPy relational, whose truth value is undecidable), and printing the
+    step used to fail on it with a TypeError."""
+    text = ("neuron Q\n    state v = 0.0\n    input I = 0.0\n    dv/dt = v * v / 10 + I\n"
+            "    threshold: v >= 5\n    reset: v = -1\n"
+            "    negative threshold: v <= -5\n    negative reset: v = 1\n")
+    current = np.linspace(-3.0, 3.0, 40)
+    runs = {}
+    for backend in ("numpy", "c"):
+        sim = eqsnn.Simulator(eqsnn.compile(text), 40, dt=0.5, backend=backend,
+                              precision="float64")
+        runs[backend] = sim.run(30, inputs={"I": current}, record=["v", "spikes"],
+                                progress=False)
+    expected, got = runs["numpy"], runs["c"]
+    assert expected.spikes.signed and np.any(expected.spikes.sign < 0)
+    assert np.any(expected.spikes.sign > 0)
+    np.testing.assert_array_equal(got.spikes.neuron, expected.spikes.neuron)
+    np.testing.assert_array_equal(got.spikes.sign, expected.spikes.sign)
+    np.testing.assert_allclose(got.vars["v"], expected.vars["v"], rtol=1e-9, atol=1e-9)

@@ -151,7 +151,8 @@ def try_error(body) -> str | None:
     dropped = {s.name for s in [*statements[:ok - 1], done] if isinstance(s, ir.Local)}
     model = body.model
     everything = [*model.step, *model.reset, *model.negative_reset,
-                  *(ir.If(c, ()) for c in (model.threshold, model.negative_threshold) if c)]
+                  *(ir.If(c, ()) for c in (model.threshold, model.negative_threshold)
+                     if c is not None)]
     kept = [stmt for stmt in ir.walk_statements(everything) if stmt is not take and
             not any(stmt is s for s in take.body) and not (
                 isinstance(stmt, ir.Local) and stmt.name in dropped | {error.name})]
