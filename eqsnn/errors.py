@@ -155,12 +155,15 @@ class NumericalError(EqsnnError, ArithmeticError):
     ``state``, ``step`` (since the last reset), ``lane`` and ``neuron`` name the first
     failure, ``count`` the neurons that failed; ``result`` is the run's
     :class:`~eqsnn.runtime.Result` (the population stays advanced); ``population`` is the
-    network population that failed (None for a Simulator or a plastic connection).
+    network population that failed (None for a Simulator or a plastic connection);
+    ``cause`` is ``"reset"`` where a reset's assignments made the state bad in that step
+    (the step's update was fine), else ``"update"``.
     """
 
     def __init__(self, message: str, *, state: str, step: int, lane: int, neuron: int,
                  count: int = 1, result=None, hint: str | None = None,
-                 population: str | None = None):
+                 population: str | None = None, cause: str = "update"):
         super().__init__(message, hint=hint)
         self.state, self.step, self.lane, self.neuron = state, step, lane, neuron
         self.count, self.result, self.population = count, result, population
+        self.cause = cause

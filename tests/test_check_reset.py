@@ -64,6 +64,7 @@ def test_a_reset_that_leaves_a_state_nan_mid_run_is_named_at_its_step(path, prec
         error = caught.value
         assert (error.state, error.step, error.lane, error.neuron, error.count) == (
             "V", 3, 0, 1, 1)
+        assert error.cause == "reset"
         assert str(error).startswith(
             "V became NaN or infinite at step 3 (t = 3), lane 0, neuron 1" + REASON)
         assert "smaller dt" not in str(error)
@@ -98,6 +99,7 @@ def test_a_reset_that_sets_a_counter_out_of_its_bounds_mid_run_is_named_at_its_s
                 again.value.neuron) == ("c", 9, 0, 2)
         assert "already out of its bounds" in str(again.value)
         assert "the reset made it so" not in str(again.value)
+        assert (error.cause, again.value.cause) == ("reset", "update")
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -383,7 +383,7 @@ def raise_earliest(reports) -> None:
     raise NumericalError(f"population {population!r}: {message}", hint=hint,
                          state=error.state, step=error.step, lane=error.lane,
                          neuron=error.neuron, count=error.count, result=error.result,
-                         population=population) from None
+                         population=population, cause=error.cause) from None
 
 
 def other_neurons(count: int, lanes: int) -> str:
@@ -408,7 +408,7 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
         hint = ("look at the reset: statements and the values they read (a reset value "
                 "outside the bounds, or NaN)")
         return NumericalError(message, hint=hint, state=state.name, step=step, lane=lane,
-                              neuron=neuron, count=count, result=result)
+                              neuron=neuron, count=count, result=result, cause="reset")
     method = model.method.name
     look = "look at its params, inputs and before:/after:/reset: statements"
     if method in ("rk4", "midpoint", "euler"):

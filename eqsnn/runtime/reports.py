@@ -99,7 +99,7 @@ class RunReports:
 def said_by_reset(error: NumericalError) -> bool:
     """Whether ``error`` says that a reset made its state bad (the reset's own check,
     ``runtime.checks.with_checks``): its hint is the reset's, whatever else the run did."""
-    return "the reset made it so" in error.message
+    return error.cause == "reset"
 
 
 
