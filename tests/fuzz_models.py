@@ -123,8 +123,9 @@ def _nonlinear_terms(draw, i: int, k: int, lets: list[str]) -> list[str]:
     for _ in range(draw(st.integers(1, 2))):
         name = draw(st.sampled_from(names))
         terms.append(f"{_coefficient(draw, 0.5)} * {_function_of(draw, name)}")
-    if k > 1 and draw(st.booleans()):
-        terms.append(f"{_coefficient(draw, 0.3)} * x{i} * {_other(draw, i, k)}")
+    if k > 1 and draw(st.booleans()):  # damping (a growing product would run away)
+        other = _other(draw, i, k)
+        terms.append(f"-{_number(draw, 0.03, 0.3)} * x{i} * {other} * {other}")
     return terms
 
 
