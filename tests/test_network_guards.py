@@ -325,7 +325,7 @@ def test_the_other_failures_are_counted_as_populations_and_plastic_connections()
     said of every other failure), and a plastic connection's own failure, raised as it is,
     says the others too (it said nothing of them)."""
     from eqsnn.errors import NumericalError
-    from eqsnn.runtime.checks import raise_earliest
+    from eqsnn.runtime.failures import raise_earliest
 
     def failing(step, state="V"):
         def report():

@@ -13,14 +13,8 @@ from ..errors import BackendError, NumericalError, ParameterError
 from ..printing.genn import genn_spec
 from ..printing.genn_network import network_neuron, postsynaptic_spec, weight_update_spec
 from ..runtime import host
-from ..runtime.checks import (
-    CHECK_STEP,
-    checked_states,
-    other_neurons,
-    raise_earliest,
-    raise_first_failure,
-    with_checks,
-)
+from ..runtime.checks import CHECK_STEP, checked_states, with_checks
+from ..runtime.failures import other_neurons, raise_earliest, raise_first_failure
 from ..runtime.reports import (
     adaptive_records,
     point_to_the_bound,
@@ -173,7 +167,7 @@ def connection_report(genn, cname, result):
     """Raise the :class:`~eqsnn.errors.NumericalError` of the earliest failure of the
     synapse states of connection ``cname`` in the run that gave ``result`` (clearing its
     record), naming the state ``<cname>__<state>`` as the composed model of a network on
-    numpy or c does (:func:`eqsnn.runtime.checks.raise_earliest` words it)."""
+    numpy or c does (:func:`eqsnn.runtime.failures.raise_earliest` words it)."""
     part, conn = genn.conns[cname], genn.net.connections[cname]
     if CHECK_STEP not in part.ps.names:  # no float state: nothing checked
         return

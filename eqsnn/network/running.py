@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import EqsnnError, NumericalError, ParameterError
-from ..runtime.checks import raise_earliest
+from ..runtime.failures import raise_earliest
 from ..runtime.inputs import _neuron_indices, prepare_inputs, prepare_record, unknown_name
 from ..runtime.quantities import from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing

@@ -23,9 +23,9 @@ from .checks import (
     CHECK_STEP,
     checked_states,
     deferred_states,
-    raise_first_failure,
     untouched_states,
 )
+from .failures import raise_first_failure
 from .guard import Snapshot
 from .result import Result
 
