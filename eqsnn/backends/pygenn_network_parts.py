@@ -18,7 +18,6 @@ from ..runtime.failures import other_neurons, raise_earliest, raise_first_failur
 from ..runtime.reports import (
     adaptive_records,
     point_to_the_bound,
-    said_by_reset,
     warn_then_raise,
 )
 from ..runtime.values import initial_states, prepare_arrays, prepare_params
@@ -236,7 +235,7 @@ def network_report(genn, result, others=()):
         error = failure
         model = genn.pops[failure.population].model if failure.population in bound else None
         if model is not None and failure.state in {s.name for s in model.states} and \
-                not said_by_reset(failure):
+                failure.cause != "reset":
             point_to_the_bound(failure, model)  # a state of the population, not a synapse's
     else:
         error = None

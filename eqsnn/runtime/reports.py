@@ -29,7 +29,7 @@ from .failures import raise_first_failure
 from .guard import Snapshot
 from .result import Result
 
-__all__ = ["RunReports", "adaptive_records", "point_to_the_bound", "said_by_reset",
+__all__ = ["RunReports", "adaptive_records", "point_to_the_bound",
            "started_bad", "warn_then_raise"]
 
 
@@ -91,16 +91,9 @@ class RunReports:
                                     self.model, self.dt, self.shape, result)
             except NumericalError as failure:
                 error = failure
-                if bound_reached and not said_by_reset(error):
+                if bound_reached and error.cause != "reset":  # the reset's hint wins
                     point_to_the_bound(error, self.model)
         warn_then_raise(messages, error)
-
-
-def said_by_reset(error: NumericalError) -> bool:
-    """Whether ``error`` says that a reset made its state bad (the reset's own check,
-    ``runtime.checks.with_checks``): its hint is the reset's, whatever else the run did."""
-    return error.cause == "reset"
-
 
 
 def started_bad(error: NumericalError, snapshot: Snapshot, first_step: int, model) -> None:
