@@ -284,15 +284,7 @@ class _StepBody:
                      " + 1, or 0")
         self.line(f"int _fail = {start};")
         self.helpers.add("nonfinite")
-        deferred = deferred_states(self.model)
-        self.fail_lines([t for t in self.check_tests if t[1] not in deferred], names=names)
-        if deferred:  # a branch on a value of the step: the compiler takes it out of the loop
-            self.comment("the second pass only: every test (eqsnn.runtime.checks.sticky_states)")
-            self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
-            self.depth += 1
-            self.fail_lines(self.check_tests, names=names)
-            self.depth -= 1
-            self.line("}")
+        self.tests_and_second_pass(self.check_tests, "_fail", names)
 
     def reset_fail_lines(self, tests) -> None:
         """``_reset_fail``: the smallest failing code + 1 of the check of the states a reset
@@ -303,12 +295,19 @@ class _StepBody:
         check is printed after it, on copies of the states from before the resets, starting
         from it (a select to merge the two costs GCC's vectoriser three times as much)."""
         self.comment("the numerical check of the states a reset assigns")
+        self.tests_and_second_pass(tests, "_reset_fail")
+
+    def tests_and_second_pass(self, tests, target: str, names=None) -> None:
+        """:meth:`fail_lines` of ``tests``, those of deferred states
+        (``runtime.checks.deferred_states``) in the second pass only."""
         deferred = deferred_states(self.model)
-        self.fail_lines([t for t in tests if t[1] not in deferred], "_reset_fail")
+        self.fail_lines([t for t in tests if t[1] not in deferred], target, names)
         if any(t[1] in deferred for t in tests):
+            # a branch on a value of the step: the compiler takes it out of the loop
+            self.comment("the second pass only: every test (eqsnn.runtime.checks.sticky_states)")
             self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
             self.depth += 1
-            self.fail_lines(tests, "_reset_fail")
+            self.fail_lines(tests, target, names)
             self.depth -= 1
             self.line("}")
 
