@@ -7,6 +7,8 @@ with the model's reset applied at each event in the order written.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from test_adaptive import ADEX, IZHIKEVICH, adex_rhs, compare, reference
@@ -375,7 +377,6 @@ def test_an_atol_that_is_zero_in_float32_is_refused_for_float32_only():
         "adaptive(atol=1e-50) is below the smallest normal float32, 1.175494e-38: the error "
         "test of a substep would divide by 0 where a state stays 0")
     assert "precision='float64'" in caught.value.hint
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # float64 takes it, without reaching the bound
         sim = eqsnn.Simulator(model, 2, dt=1.0, precision="float64", params=params)
@@ -398,3 +399,30 @@ def test_the_hidden_tolerance_params_cannot_be_set_by_name(name, value):
     with pytest.raises(eqsnn.errors.ParameterError, match=f"unknown param '{name}'"):
         net.add_population("a", model, 2, params={name: value})
     assert not net.populations  # nothing added
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_reset_at_a_crossing_that_makes_a_state_nan_is_named_and_ends_the_neuron_s_step(
+        backend):
+    """``w += b * log(w / b - 100)`` is NaN at the first spike (w is far below 100 b).  The
+    reset runs at the crossing inside the step; the integrator stops there instead of
+    rejecting substep after substep up to its bound (which it did, and then warned about the
+    bound and blamed V).  The error names w, the step of the first crossing (from
+    ``solve_ivp``, which the NaN cannot move) and the reset in its hint; V keeps its reset
+    value."""
+    dt, steps, current = 0.1, 600, 900.0
+    _, ref_spikes = reference(adex_rhs, [-70.6, 0.0], (current,), -40.4,
+                              lambda y: np.array([-70.6, y[1] + 80.5]), dt, steps)
+    first = int(np.floor(ref_spikes[0] / dt))
+    assert 0.01 < ref_spikes[0] / dt - first < 0.99  # not within rounding of a step's end
+    text = ADEX.replace("        w += b\n", "        w += b * log(w / b - 100)\n")
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1, dt=dt, backend=backend, precision="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", eqsnn.EqsnnWarning)  # no substep-bound warning
+        with pytest.raises(NumericalError) as caught:
+            sim.run(steps, inputs={"I": current})
+    error = caught.value
+    assert (error.state, error.step, error.neuron) == ("w", first, 0)
+    assert "the reset assigns w at a crossing inside the step" in error.hint
+    assert "max_substeps" not in error.hint
+    assert sim.state["V"][0] == -70.6 and np.isnan(sim.state["w"][0])

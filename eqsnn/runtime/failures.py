@@ -114,8 +114,16 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
         kept = ("finite", "within its bounds")[code % 2]
         hint = (f"the adaptive integrator could not keep it {kept}; look for a runaway "
                 "(a threshold or reset that never catches it) or tighten its tolerances")
-        grid = model.meta.get("adaptive", {}).get("grid_reason", "")
-        if grid and model.threshold is not None:
+        info = model.meta.get("adaptive", {})
+        grid = info.get("grid_reason", "")
+        if state.name in info.get("in_step_assigned", ()):
+            # the integrator stops at a NaN or inf (solve.adaptive, _DEAD): where it did not
+            # reach its bound, such a value comes from outside the substeps
+            hint = (f"the reset assigns {state.name} at a crossing inside the step, and the "
+                    f"integrator stops at a NaN or inf rather than integrate it: look first at "
+                    f"the reset and the values it reads; else for a runaway the threshold "
+                    f"never catches, or tighten the tolerances")
+        elif grid and model.threshold is not None:
             # a blow-up past the threshold inside the step is integrated through
             hint = (f"the threshold is tested only at the end of each step ({grid}), so a "
                     "runaway past it inside a step is not reset; write the threshold as one "

@@ -102,6 +102,7 @@ class AdaptiveUpdate:
     in_step: str  # how spikes are found: a sentence for `eqsnn show`
     max_substeps: int
     grid_reason: str = ""  # why spikes stay on the step grid ("": located inside the step)
+    in_step_assigned: tuple[str, ...] = ()  # the states the reset assigns at a crossing
 
 
 def _sym(name: str) -> sympy.Symbol:
@@ -118,6 +119,7 @@ _IT, _LAST, _FINAL = _sym("_ad_it"), _sym("_ad_last"), _sym("_ad_final")
 _ERR, _OK, _FAC = _sym("_ad_err"), _sym("_ad_ok"), _sym("_ad_fac")
 _PROPOSAL, _REJECTED, _JUMP = _sym("_ad_next"), _sym("_ad_rejected"), _sym("_ad_jump")
 _FAST = _sym("_ad_fast")
+_DEAD = _sym("_ad_dead")
 
 
 def adaptive_update(system: System, threshold, reset, after_locals, options,
@@ -150,10 +152,17 @@ def adaptive_update(system: System, threshold, reset, after_locals, options,
     body: list = [
         ir.Local(_REM.name, "float", DT - _TAU),
         ir.Local(_LAST.name, "bool", sympy.GreaterThan(_IT, max_substeps - 1)),
-        ir.Local(_FINAL.name, "bool", sympy.Or(sympy.GreaterThan(_H, _REM), _LAST)),
+        # a NaN or infinite state (a crossing's reset made it, or a blow-up the error
+        # control let through) cannot become finite in a later substep: the step ends here
+        # (the check names it), where the loop would reject substep after substep up to
+        # its bound
+        ir.Local(_DEAD.name, "bool", sympy.Ne(
+            sum((ir.keep_nonfinite(sympy.Integer(0), x) for x in xs), sympy.Integer(0)),
+            0)),
+        ir.Local(_FINAL.name, "bool", sympy.Or(sympy.GreaterThan(_H, _REM), _LAST, _DEAD)),
         ir.Local(_HH.name, "float", _select(_FINAL, _REM, _H)),
         *_stages(xs, names, k, x5, rhs),
-        *_error_control(xs, x5, k),
+        *_error_control(xs, x5, k, last=sympy.Or(_LAST, _DEAD)),
     ]
     if relation is None:
         in_step = f"spikes on the step grid: {why_not}"
@@ -180,8 +189,10 @@ def adaptive_update(system: System, threshold, reset, after_locals, options,
     end_threshold, end_reset = _end_of_step(threshold, reset, rest, crossed)
     states += (ir.State(SPIKE_OFFSET, "float", sympy.Integer(0)),)
     update.insert(0, ir.Local(CROSSED_AT, "float", sympy.Float(0.0)))
+    assigned = sorted({stmt.target for stmt in ir.walk_statements(in_step_reset)
+                       if isinstance(stmt, ir.Assign) and stmt.target in names})
     return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
-                          max_substeps)
+                          max_substeps, in_step_assigned=tuple(assigned))
 
 
 def _accepted_substep(xs, x5, k, threshold, relation, crossed, extra, in_step_reset, rhs,
@@ -190,7 +201,8 @@ def _accepted_substep(xs, x5, k, threshold, relation, crossed, extra, in_step_re
     first), or, where the threshold holds at ``x5``, locate the crossing and reset there;
     and note the first step at which the substep bound was reached."""
     advance = [
-        *(ir.Assign(x.name, x5[i]) for i, x in enumerate(xs)),
+        # a dead state stays as it was (a reset's NaN is seen as the reset's)
+        *(ir.Assign(x.name, _select(_DEAD, x, x5[i])) for i, x in enumerate(xs)),
         ir.Assign(_TAU.name, _select(_FINAL, DT, _TAU + _HH)),
         *(ir.Assign(k[0][i].name, k[6][i]) for i in range(len(xs))),
     ]

@@ -29,6 +29,7 @@ def assemble(checked: Checked, system, method: ir.Method, update: Update) -> ir.
         threshold, reset = adaptive.threshold, adaptive.reset
         meta["adaptive"] = {"max_substeps": adaptive.max_substeps, "try": TRY, "try_ok": TRY_OK,
                             "grid_reason": adaptive.grid_reason,
+                            "in_step_assigned": adaptive.in_step_assigned,
                             "tolerances_given": sorted({"rtol", "atol"}
                                                        & set(checked.method_options))}
     return ir.Model(
