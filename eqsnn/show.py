@@ -83,7 +83,9 @@ def render_text(model: ir.Model) -> str:
         out.append(f"    {p.name}: {p.dtype} = {default} {constraint}".rstrip())
     out.append("states (initial values in the internal units):" if units else "states:")
     for s in model.states:
-        out.append(f"    {s.name}: {s.dtype} = {sympy.sstr(s.init)}")
+        # a SymPy Float prints its 15 digits (-70.6000000000000): shown as the float it is
+        init = repr(float(s.init)) if isinstance(s.init, sympy.Float) else sympy.sstr(s.init)
+        out.append(f"    {s.name}: {s.dtype} = {init}")
     if model.inputs:
         out.append("inputs:")
         for i in model.inputs:

@@ -58,6 +58,12 @@ def test_show_prints_method_and_reasons(capsys):
     assert "crossings located and reset inside the step" in out
 
 
+def test_show_prints_initial_values_as_written_not_as_fifteen_digits(capsys):
+    code, out, _ = run(capsys, "show", "examples/adex.eqs")
+    assert code == 0
+    assert "    V: float = -70.6\n" in out  # was -70.6000000000000 (a SymPy Float)
+
+
 def test_emit_numpy(capsys):
     code, out, _ = run(capsys, "emit", "lif_pulse", "--backend", "numpy")
     assert code == 0 and "np.multiply(V, m_phi_V, out=V)" in out
