@@ -71,6 +71,8 @@ class Dimension:
                 return f"{name} per square root of time"
             if self**2 == dim:
                 return f"square root of a {name}"
+            if self == dim**2:
+                return f"square of a {name}"
         return self.si()
 
     def __repr__(self) -> str:
@@ -148,4 +150,6 @@ def internal_symbol(dim: Dimension) -> str:
         for other, word in ((TIME, "ms"), (LENGTH**2, "um**2")):
             if dim == base / other:
                 return f"{symbol}/{word}"
+        if dim == base**2:
+            return f"{symbol}**2"
     return f"internal units of {dim.si()}"
