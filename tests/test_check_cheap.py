@@ -233,11 +233,15 @@ def test_a_reset_that_assigns_a_value_out_of_the_bounds_is_named_as_the_reset(pa
     current[20, 50] = 1500.0  # the update, later
     v_reset = np.zeros(n)
     v_reset[600] = 2000.0
+    step = lif_oracle(current, v_reset)[600][0]
+    # the next update brings it back (2000 * exp(-1/20) - 1902 = 0.5): only the state
+    # after the reset of that step is out of its bounds
+    current[step + 1, 600] = -1902.0
     first = lif_oracle(current, v_reset)
-    step, neuron, cause, count = _first(first)
-    assert (neuron, cause) == (600, "reset") and count == 2
+    assert _first(first) == (step, 600, "reset", 2)
     error, _ = _lif_run(path, current, v_reset)
     assert (error.step, error.neuron, error.count, error.cause) == (step, 600, 2, "reset")
+    assert -1000 < error.result.vars["V"][step + 1, 0, 600] < 1000
     assert "the reset made it so" in str(error)
 
 
