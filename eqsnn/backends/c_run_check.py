@@ -41,6 +41,12 @@ def _saved(plan: Layout, stepped) -> list[tuple[int, str, int]]:
     return out
 
 
+def _width(plan: Layout, stepped) -> int:
+    """The bytes per neuron of the saved states (each at the offsets of :func:`_saved`)."""
+    return sum(8 if ctype == "FLOAT" else 4 if ctype == "int" else 1
+               for _, ctype, _ in _saved(plan, stepped))
+
+
 def _copies(plan: Layout, stepped, back: bool) -> list[str]:
     lines = []
     for k, ctype, offset in _saved(plan, stepped):
@@ -60,8 +66,7 @@ def cheap_head(plan: Layout, cheap, stepped, tile: int) -> list[str]:
     """The tile function's lines before its steps: ``_exact``, the folded integers and the
     copy of the tile's states (where there is no memory for it, the exact check runs at
     once)."""
-    width = sum(8 if ctype == "FLOAT" else 4 if ctype == "int" else 1
-                for _, ctype, _ in _saved(plan, stepped))
+    width = _width(plan, stepped)
     precision = cheap[0].precision
     if tile * width <= STACK_BYTES:
         keep = [f"    char _stack[{tile * width}];",
@@ -86,8 +91,7 @@ def cheap_tail(plan: Layout, cheap, stepped, tile: int) -> list[str]:
     """The tile function's lines after its steps: where the cheap test failed, the states
     back and the steps again, exactly (``eqsnn_again`` labels the step loop)."""
     failed = c_check.failed_condition(cheap, cheap[0].precision)
-    width = sum(8 if ctype == "FLOAT" else 4 if ctype == "int" else 1
-                for _, ctype, _ in _saved(plan, stepped))
+    width = _width(plan, stepped)
     return [
         f"    if (!_exact && ({failed})) {{",
         "        /* a value failed a test, or came close: the same steps again, exactly */",

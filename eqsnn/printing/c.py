@@ -319,24 +319,10 @@ class _StepBody:
         exact()
         self.depth -= 1
         self.line("} else {  /* the cheap test: no code per neuron (c_check) */")
-        self.depth += 1
-        for deferred in (False, True):
-            tests = [t for t in self.cheap if t.deferred == deferred]
-            if not tests:
-                continue
-            if deferred:
-                self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
-                self.depth += 1
-            for test in tests:
-                values = [(names or {}).get(test.state, self.names[test.state])]
-                values += [self.names[test.state]] if test.state in after else []
-                for value in values:
-                    for line in c_check.fold_lines(test, value):
-                        self.line(line)
-            if deferred:
-                self.depth -= 1
-                self.line("}")
-        self.depth -= 1
+        for line in c_check.fold_block(self.cheap, lambda state: (names or {}).get(
+                state, self.names[state]), {state: self.names[state] for state in after},
+                self.names.get(CHECK_ALL)):
+            self.line("    " + line)
         self.line("}")
 
     def reset_fail_lines(self, tests) -> None:

@@ -212,6 +212,28 @@ def fold_lines(test: CheapTest, value: str) -> list[str]:
             f" : *_p{high};"]
 
 
+def fold_block(tests, before, after: dict, check_all) -> list[str]:
+    """C lines folding each tested state into its test's integers: its value ``before(state)``
+    (before the resets) and, for a state in ``after`` (state -> C value), its value after
+    them; deferred states only where ``check_all`` (the C name of ``_check_all``) is
+    positive."""
+    lines = []
+    for deferred in (False, True):
+        chosen = [test for test in tests if test.deferred == deferred]
+        if not chosen:
+            continue
+        indent = "    " if deferred else ""
+        if deferred:
+            lines.append(f"if ({check_all} > 0) {{")
+        for test in chosen:
+            values = [before(test.state)] + ([after[test.state]] if test.state in after else [])
+            for value in values:
+                lines += [indent + line for line in fold_lines(test, value)]
+        if deferred:
+            lines.append("}")
+    return lines
+
+
 def _literal(value: int, precision: str, signed: bool) -> str:
     suffix = ("" if precision == "float32" else "ll") if signed else (
         "u" if precision == "float32" else "ull")
