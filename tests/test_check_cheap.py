@@ -336,3 +336,73 @@ def test_the_cheap_test_thresholds_hold_every_passing_value_and_no_failing_one()
                 if fired and ok:  # a false alarm: only at a bound of mixed strictness
                     assert written == "(> -1000, <= 1000)" and abs(float(x)) == 1000.0
 
+
+
+# five states with bounds: more than the 16 KiB a tile keeps on the stack (the copy of the
+# tile's states is allocated); the smallest failing state of a neuron is named
+MANY = """
+neuron Many
+    state x1 = 0.0 (> -10, < 10)
+    state x2 = 0.0 (> -10, < 10)
+    state x3 = 0.0 (> -10, < 10)
+    state x4 = 0.0 (> -10, < 10)
+    state x5 = 0.0 (> -10, < 10)
+    input I = 0.0
+    after:
+        x1 = I
+        x2 = 2 * I
+        x3 = 3 * I
+        x4 = 4 * I
+        x5 = 5 * I
+"""
+
+
+@pytest.mark.parametrize("path", PATHS[:4])
+def test_many_states_with_bounds_name_the_first_failing_state_of_the_first_neuron(path):
+    n, steps = 1600, 9
+    current = np.full((steps, n), 0.5)
+    current[4, 700] = 3.0  # x4 = 12, x5 = 15: x4 is named (the smaller code)
+    current[6, 1500] = 2.5  # x5 = 12.5 only
+    current[4, 900] = -2.4  # x5 = -12 only, a later neuron of the same step
+    with simulator(path, MANY, n, precision="float32") as sim:
+        if path in ("c", "c-fast"):
+            assert "malloc(" in sim.source.text
+        with pytest.raises(NumericalError) as caught:
+            sim.run(steps, inputs={"I": current[:, None]}, record=["x5"])
+    error = caught.value
+    assert (error.state, error.step, error.neuron, error.count) == ("x4", 4, 700, 3)
+    assert error.result.vars["x5"][6, 0, 1500] == np.float32(12.5)
+
+
+# V with bounds (tested in every step) and a conductance g that stays infinite once it is
+# (its test waits for the second pass): on c the second pass folds g too
+MIXED = """
+neuron Mixed
+    param tau = 20.0 (> 0)
+    state V = 0.0 (> -1000, < 1000)
+    state g = 0.0
+    input Isyn = 0.0
+    input k = 1.0
+    dV/dt = -V / tau
+    after:
+        g = g * k + 1.0
+        V += Isyn
+    threshold: V >= 1
+    reset: V = 0.0
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_state_tested_in_the_second_pass_beside_one_with_bounds_is_found(path):
+    n, steps = 1300, 10
+    gain = np.ones((steps, n))
+    gain[2:4, 600] = 1e200  # g: 1e200 at step 2, inf at step 3, and stays so
+    current = np.full((steps, n), 0.01)
+    current[6, 100] = -3000.0  # V below its bounds at step 6, an earlier tile
+    with simulator(path, MIXED, n, precision="float64") as sim:
+        assert "check_all" in sim.source.text or path == "pygenn"
+        with pytest.raises(NumericalError) as caught:
+            sim.run(steps, inputs={"Isyn": current[:, None], "k": gain[:, None]})
+    error = caught.value
+    assert (error.state, error.step, error.neuron, error.count) == ("g", 3, 600, 2)
+    assert "g became NaN or infinite at step 3" in str(error)
