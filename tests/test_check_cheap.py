@@ -406,3 +406,26 @@ def test_a_state_tested_in_the_second_pass_beside_one_with_bounds_is_found(path)
     error = caught.value
     assert (error.state, error.step, error.neuron, error.count) == ("g", 3, 600, 2)
     assert "g became NaN or infinite at step 3" in str(error)
+
+
+@pytest.mark.parametrize("path", PATHS[:4])
+def test_states_named_as_the_cheap_tests_integers_compile_and_are_checked(path):
+    """The step's parameters of the cheap test are named apart from the states' pointers
+    (a state ``cm0`` has the pointer ``_p_cm0``)."""
+    text = """
+neuron Names
+    state cm0 = 0.0 (> -1, < 1)
+    state cl1 = 0.5 (> 0, < 1)
+    state cu2 = 0.0 (> -1, < 2)
+    input I = 0.0
+    after:
+        cm0 = I
+        cl1 = I + 0.5
+        cu2 = I
+"""
+    current = np.zeros((5, 600))
+    current[3, 550] = 0.75  # cl1 = 1.25 only
+    with simulator(path, text, 600, precision="float64") as sim:
+        with pytest.raises(NumericalError) as caught:
+            sim.run(5, inputs={"I": current[:, None]})
+    assert (caught.value.state, caught.value.step, caught.value.neuron) == ("cl1", 3, 550)

@@ -189,7 +189,7 @@ def parameters(tests, precision: str) -> list[str]:
     for test in tests:
         types = {"magnitude": (unsigned,), "split": (unsigned, signed)}.get(
             test.kind, (signed, signed))
-        items += [f"{ctype} *_p{name}" for ctype, name in zip(types, test.accumulators())]
+        items += [f"{ctype} *_fold{name}" for ctype, name in zip(types, test.accumulators())]
     return items
 
 
@@ -197,19 +197,20 @@ def fold_lines(test: CheapTest, value: str) -> list[str]:
     """C lines folding ``value`` (a C expression of the state) into ``test``'s integers."""
     if test.kind == "magnitude":
         acc = test.accumulators()[0]
-        return [f"*_p{acc} = eqsnn_magnitude({value}) > *_p{acc} ? eqsnn_magnitude({value})"
-            f" : *_p{acc};"]
+        return [f"*_fold{acc} = eqsnn_magnitude({value}) > *_fold{acc} ? "
+                f"eqsnn_magnitude({value}) : *_fold{acc};"]
     if test.kind == "split":
         _, signed = C_TYPES[test.precision]
         low, high = test.accumulators()
-        return [f"*_p{low} = eqsnn_bits({value}) > *_p{low} ? eqsnn_bits({value}) : *_p{low};",
-                f"*_p{high} = ({signed})eqsnn_bits({value}) > *_p{high} ? "
-                f"({signed})eqsnn_bits({value}) : *_p{high};"]
+        return [f"*_fold{low} = eqsnn_bits({value}) > *_fold{low} ? eqsnn_bits({value})"
+                f" : *_fold{low};",
+                f"*_fold{high} = ({signed})eqsnn_bits({value}) > *_fold{high} ? "
+                f"({signed})eqsnn_bits({value}) : *_fold{high};"]
     low, high = test.accumulators()
-    return [f"*_p{low} = eqsnn_order_key({value}) < *_p{low} ? eqsnn_order_key({value})"
-            f" : *_p{low};",
-            f"*_p{high} = eqsnn_order_key({value}) > *_p{high} ? eqsnn_order_key({value})"
-            f" : *_p{high};"]
+    return [f"*_fold{low} = eqsnn_order_key({value}) < *_fold{low} ? eqsnn_order_key({value})"
+            f" : *_fold{low};",
+            f"*_fold{high} = eqsnn_order_key({value}) > *_fold{high} ? eqsnn_order_key({value})"
+            f" : *_fold{high};"]
 
 
 def fold_block(tests, before, after: dict, check_all) -> list[str]:
@@ -243,7 +244,8 @@ def _literal(value: int, precision: str, signed: bool) -> str:
 
 
 def declarations(tests, precision: str) -> list[str]:
-    """The tile loop's accumulated integers, each at the value no value passes."""
+    """The tile loop's accumulated integers, each where any value moves it (the identity
+    of its maximum or minimum): a tile with no value folded has not failed."""
     unsigned, signed = C_TYPES[precision]
     width = _WIDTH[precision]
     lines = []
