@@ -54,3 +54,41 @@ def test_both_versions_of_the_checked_neuron_loop_vectorise(tmp_path):
     vectorised = {int(m) for m in re.findall(r"model\.c:(\d+):\d+: optimized: loop vectorized",
                                              report.stderr)}
     assert set(loops) <= vectorised, (loops, report.stderr)
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="GCC's vectoriser report")
+def test_the_neuron_loop_of_the_cheap_test_of_a_state_with_bounds_vectorises(tmp_path):
+    """A state with bounds is tested in every step; on c its first run folds its bits into
+    a few integers per tile (eqsnn.printing.c_check), a reduction GCC vectorises: the loop
+    it is in is reported vectorised (per neuron codes made that loop slow)."""
+    import eqsnn
+
+    command = _gcc()
+    if command is None:
+        pytest.skip("the vectoriser report is GCC's")
+    text = """
+neuron BoundedLif
+    param tau = 20.0 (> 0)
+    state V = 0.0 (> -1000, < 1000)
+    input Isyn = 0.0
+    dV/dt = -V / tau
+    after: V += Isyn
+    threshold: V >= 1.0
+    reset: V -= 1.0
+"""
+    sim = eqsnn.Simulator(eqsnn.compile(text), 1000, backend="c")
+    lines = sim.source.text.splitlines()
+    cheap = [k for k, line in enumerate(lines) if "the cheap test (eqsnn.printing.c_check)" in line]
+    assert len(cheap) == 1
+    loop = next(k + 1 for k, line in enumerate(lines)
+                if line.strip() == "for (j = first; j < last; ++j) {" and k > cheap[0])
+    assert "eqsnn_magnitude" in sim.source.text
+    source = tmp_path / "model.c"
+    source.write_text(sim.source.text)
+    flags = [f for f in toolchain.compiler_flags(command, False) if f != "-shared"]
+    report = subprocess.run([*command, *flags, "-c", "-fopt-info-vec-optimized", str(source),
+                             "-o", str(tmp_path / "model.o")], capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    vectorised = {int(m) for m in re.findall(r"model\.c:(\d+):\d+: optimized: loop vectorized",
+                                             report.stderr)}
+    assert loop in vectorised, (loop, report.stderr)

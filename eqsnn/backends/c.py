@@ -77,7 +77,7 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
                       step.fast_text, step.deferred.text if step.deferred else "",
                       step.uniform_text,
                       run_loop_text(model, plan, step.uniforms, step.check_flags,
-                                    step.deferred)])
+                                    step.deferred, step.cheap)])
     return Source("c", text, model, options,
                   extra={"layout": plan, "tile": tile_size(step.deferred)})
 

@@ -18,6 +18,7 @@ from ..runtime.checks import CHECK_ALL, CHECK_CODE, CHECK_STEP, check_tests, def
 from . import _compiled as shared
 from ._compiled import Layout
 from .c_deferred_pass import deferred_buffers, deferred_pass
+from .c_run_check import INCLUDES, cheap_arguments, cheap_head, cheap_tail
 
 __all__ = ["DEFERRING_TILE", "TILE", "run_loop_text", "tile_size"]
 
@@ -59,22 +60,26 @@ typedef struct {
 
 
 def run_loop_text(model: ir.Model, plan: Layout, uniforms=(), check_flags=False,
-                  fast=False) -> str:
+                  fast=False, cheap=()) -> str:
     """The C text after the step function: the argument types of ``eqsnn_run``, the helpers
     it shares with other compiled backends, the tile function and ``eqsnn_run`` itself;
     ``check_flags``: the step returns the numerical check's code in its flags
     (:attr:`eqsnn.printing.c.StepFunction.check_flags`); ``fast``: the step has a loop-free
     variant (``FAST_STEP_FUNCTION``) tried first, and the parts of its full step for the
-    neurons that one defers (:class:`eqsnn.printing.c_deferred.DeferredStep`)."""
+    neurons that one defers (:class:`eqsnn.printing.c_deferred.DeferredStep`); ``cheap``:
+    the check's cheap test of the step (:attr:`eqsnn.printing.c.StepFunction.cheap`)."""
     tile = tile_size(fast)
-    return "\n".join([_RUN_TYPES, shared.C_RUN_HELPERS, _spike_row_function(tile),
-                      _tile_function(model, plan, tile, uniforms, check_flags, fast),
+    return "\n".join([_RUN_TYPES, INCLUDES if cheap else "", shared.C_RUN_HELPERS,
+                      _spike_row_function(tile),
+                      _tile_function(model, plan, tile, uniforms, check_flags, fast, cheap),
                       _run_function(tile)])
 
 
 def _tile_function(model: ir.Model, plan: Layout, tile: int, uniforms=(), check_flags=False,
-                   fast=False) -> str:
-    """``eqsnn_run_tile``: neurons ``[first, last)`` of one lane through all the steps."""
+                   fast=False, cheap=()) -> str:
+    """``eqsnn_run_tile``: neurons ``[first, last)`` of one lane through all the steps;
+    with ``cheap`` (:mod:`eqsnn.printing.c_check`), first with the check's cheap test, and
+    where that fails, once more from the tile's states before them with the exact check."""
     head = [
         "static void eqsnn_run_tile(const eqsnn_run_args *a, long long lane, long long first)",
         "{",
@@ -87,15 +92,31 @@ def _tile_function(model: ir.Model, plan: Layout, tile: int, uniforms=(), check_
     head += _tile_pointer_lines(plan) + _input_setup_lines(plan, tile)
     if fast:
         head += deferred_buffers(plan, fast, _stepped(plan, check_flags), tile)
+    check = [*_check_all_versions(plan, tile, uniforms, check_flags, fast),
+             *(_check_lines(model, plan) if check_flags else [])]
+    again = []
+    if cheap:
+        head += cheap_head(plan, cheap, _stepped(plan, check_flags), tile)
+        exact = _neuron_loop(plan, tile, uniforms, check_flags, fast,
+                             extra=cheap_arguments(cheap, "1"))
+        check = ["        if (_exact) {  /* the exact check, per neuron */",
+                 *[line if line.startswith("#") else "    " + line
+                   for line in exact + _check_lines(model, plan)],
+                 "        } else {  /* the cheap test (eqsnn.printing.c_check) */",
+                 *[line if line.startswith("#") else "    " + line for line in
+                   _check_all_versions(plan, tile, uniforms, check_flags, fast,
+                                       cheap_arguments(cheap, "0"))],
+                 "        }"]
+        again = cheap_tail(plan, cheap, _stepped(plan, check_flags), tile)
     loop = [
+        *(["eqsnn_again:"] if cheap else []),
         "    for (i = 0; i < a->steps; ++i) {",
         "        const long long step = a->step0 + i;",
         "        const FLOAT t = (FLOAT)((double)step * a->dt64);",
         *_input_row_lines(plan),
         *_uniform_step(plan, uniforms),
         f"        flags = flag_rows + (i & 1) * {tile};",
-        *_check_all_versions(plan, tile, uniforms, check_flags, fast),
-        *(_check_lines(model, plan) if check_flags else []),
+        *check,
         "        /* spike words of the step before: its flags were written a whole step ago,",
         "         * so reading them waits for no store in flight */",
         "        if (a->spikes && i > 0) eqsnn_spike_row(a, lane, first, i - 1, words,",
@@ -104,7 +125,7 @@ def _tile_function(model: ir.Model, plan: Layout, tile: int, uniforms=(), check_
         f"            eqsnn_spike_row(a, lane, first, i, words, flag_rows + (i & 1) * {tile});",
         *_record_lines(plan, check_flags),
     ]
-    return "\n".join(head + loop + ["    }", "    eqsnn_store_fence();", "}"]) + "\n"
+    return "\n".join(head + loop + ["    }", *again, "    eqsnn_store_fence();", "}"]) + "\n"
 
 
 def _tile_pointer_lines(plan: Layout) -> list[str]:
@@ -249,7 +270,7 @@ def _check_lines(model: ir.Model, plan: Layout) -> list[str]:
 
 
 def _check_all_versions(plan: Layout, tile: int, uniforms=(), check_flags=False,
-                        fast=False) -> list[str]:
+                        fast=False, extra=()) -> list[str]:
     """The neuron loop, twice where the step reads the numerical check's run-time switch
     ``_check_all`` (:mod:`eqsnn.runtime.checks`): once with it 1, once with it 0, chosen
     per step.  The step's branch on a run-time value keeps GCC from vectorising the loop;
@@ -258,23 +279,24 @@ def _check_all_versions(plan: Layout, tile: int, uniforms=(), check_flags=False,
     k = next((k for k, (name, _, per) in enumerate(plan.values)
               if name == CHECK_ALL and not per), None)
     if k is None:
-        return _neuron_loop(plan, tile, uniforms, check_flags, fast)
+        return _neuron_loop(plan, tile, uniforms, check_flags, fast, extra=extra)
 
     def indented(lines):
         return [line if line.startswith("#") else "    " + line for line in lines]
     return [f"        if (_v{k} > 0) {{  /* every test of the numerical check */",
-            *indented(_neuron_loop(plan, tile, uniforms, check_flags, fast, {k: "1"})),
+            *indented(_neuron_loop(plan, tile, uniforms, check_flags, fast, {k: "1"}, extra)),
             "        } else {",
-            *indented(_neuron_loop(plan, tile, uniforms, check_flags, fast, {k: "0"})),
+            *indented(_neuron_loop(plan, tile, uniforms, check_flags, fast, {k: "0"}, extra)),
             "        }"]
 
 
 def _neuron_loop(plan: Layout, tile: int, uniforms=(), check_flags=False, fast=False,
-                 constants=None) -> list[str]:
+                 constants=None, extra=()) -> list[str]:
     """The innermost loop: one step of every neuron of the tile (vectorisable); with
     ``check_flags`` the hidden check states are not the step's (:func:`_check_lines`); with
     ``fast``, the loop-free step first, then the full step for the neurons it deferred;
-    ``constants``: the C text passed for some values (by index) in place of the value."""
+    ``constants``: the C text passed for some values (by index) in place of the value;
+    ``extra``: arguments after the uniforms (the check's cheap test, c_check)."""
     constants = constants or {}
     stepped = _stepped(plan, check_flags)
     args = [f"_row{k}[j]" for k in range(len(plan.inputs))]
@@ -284,6 +306,7 @@ def _neuron_loop(plan: Layout, tile: int, uniforms=(), check_flags=False, fast=F
         args += [f"_a{k}", f"a->array_lengths[{k}]"]
     args += ["t", "(int)step", "(int)j", "(int)lane", "a->seed_lo", "a->seed_hi"]
     args += [name for _, name in uniforms]
+    args += list(extra)
     error = ["&_terr[j - first]"] if fast and fast.try_error else []  # for the deferred pass
     call = wrap_items([f"&_x{k}" for k in stepped] + args + error, 16)
     load = [f"            {STORAGE_TYPES[plan.states[k][1]]} _x{k} = _s{k}[j];"

@@ -52,6 +52,7 @@ from ..runtime.checks import (
     split_checks,
 )
 from ..runtime.reset_checks import split_reset_checks
+from . import c_check
 from .c_deferred import TRY_ERROR, deferred_step, rare_branch, try_error
 from .c_exact import ExactExp
 from .c_ops import UNIFORM_FUNCTION, op_text, uniform_function_text
@@ -105,6 +106,10 @@ class StepFunction:
     #: the full step in three parts for the neurons :data:`FAST_STEP_FUNCTION` deferred, run
     #: across them in vectorised loops (:class:`eqsnn.printing.c_deferred.DeferredStep`)
     deferred: object = None
+    #: the check's cheap test of each tested state (:mod:`eqsnn.printing.c_check`), where
+    #: the step takes ``_exact`` and the integers it folds its states into: with ``_exact``
+    #: 0 it records no code, and the loop runs the tile again exactly where they fail
+    cheap: tuple = ()
 
 #: the largest check code + 1 that bits 2 to 7 of the returned flags hold
 _FLAG_CODES = 63
@@ -147,6 +152,10 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     body = _StepBody(model, precision, frozenset(name for name, _ in scalars), wide_math)
     body.check_tests = tests
     body.reset_tests = resets
+    deferred = deferred_states(model)
+    if tests is not None and not body.deferring and any(
+            state not in deferred for _, state, _ in tests):  # tests in every step
+        body.cheap = c_check.cheap_tests(tests, deferred, precision)
     names = body.names
     signature = [f"{STORAGE_TYPES[s.dtype]} *_p_{names[s.name]}" for s in model.states]
     signature += [f"const {VALUE_TYPES[i.dtype]} {names[i.name]}" for i in model.inputs]
@@ -158,6 +167,8 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     body.print_all()
     uniforms = tuple(body.uniforms)
     signature += [f"const {ctype} {name}" for ctype, name in uniforms]
+    if body.cheap:
+        signature += c_check.parameters(body.cheap, precision)
 
     def function(name, fast):
         items = signature + ([f"FLOAT *{TRY_ERROR}"] if fast and body.try_error else [])
@@ -172,6 +183,7 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
             "#undef EQSNN_FAST_STEP",
         ]
     lines = [
+        *([c_check.helper_text(precision)] if body.cheap else []),
         f"/* One step of one neuron of {model.name}: states in and out through the pointers;",
         " * returns 1 for a spike, 2 for a negative spike, 0 otherwise. */",
         *function(STEP_FUNCTION, False),
@@ -186,7 +198,7 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
     uniform_text = uniform_function_text(model, body, scalars) if uniforms else ""
     deferred = deferred_step(body, signature) if body.deferring else None
     return StepFunction("\n".join(lines) + "\n", frozenset(body.helpers), uniforms,
-                        uniform_text, tests is not None, fast, deferred)
+                        uniform_text, tests is not None, fast, deferred, body.cheap)
 
 
 
@@ -213,6 +225,7 @@ class _StepBody:
         self.uniforms: list[tuple[str, str]] = []  # those the step reads: (C type, name)
         self.check_tests = None  # (code, state, bounds) where the check is returned in flags
         self.reset_tests: dict = {}  # the same of each reset's check: block -> tests
+        self.cheap: tuple = ()  # the cheap test of each tested state (c_check), if any
         # the adaptive method's loop (top level) has a loop-free variant (FAST_STEP_FUNCTION)
         self.deferring = "adaptive" in model.meta and any(
             isinstance(stmt, ir.While) for stmt in model.step)
@@ -236,6 +249,8 @@ class _StepBody:
             self.declared[local] = len(self.lines)
             self.line(f"{VALUE_TYPES[self.types[local]]} {names[local]} = 0;")
         self.line("int _spike = 0, _negative = 0;")
+        if self.cheap:  # set in one branch of _exact, returned after it
+            self.line("int _fail = 0, _reset_fail = 0;")
         if self.deferring:
             self.line("int _defer = 0;")
         self.statements(model.step, top=True)
@@ -246,7 +261,7 @@ class _StepBody:
             for state, copy in pre.items():
                 self.line(f"const FLOAT {copy} = {self.names[state]};")
         elif self.check_tests is not None:
-            self.check_code()
+            self.exact_or_cheap(self.check_code)
         if model.threshold is not None:
             self.comment(f"threshold: {model.threshold}")
             self.line(f"_spike = {self.expression(model.threshold, 'bool')};")
@@ -260,9 +275,13 @@ class _StepBody:
                 self.nested(block)
                 self.line("}")
         if reset_tests:  # after the branches, for every neuron: no branch, no mask
-            self.line("int _reset_fail = 0;")
-            self.reset_fail_lines(sorted(set(sum(self.reset_tests.values(), []))))
-            self.check_code(pre, "_reset_fail")  # the step's own failure comes first
+            tests = sorted(set(sum(self.reset_tests.values(), [])))
+
+            def exact():
+                self.line("_reset_fail = 0;" if self.cheap else "int _reset_fail = 0;")
+                self.reset_fail_lines(tests)
+                self.check_code(pre, "_reset_fail")  # the step's own failure comes first
+            self.exact_or_cheap(exact, pre, [state for _, state, _ in tests])
         if self.deferring:  # and the try's error, for the deferred pass (c_deferred)
             self.try_error = name = try_error(self)
             error = [f"    *{TRY_ERROR} = {self.names[name]};"] if name else []
@@ -282,9 +301,29 @@ class _StepBody:
         tested state to the C value tested (its copy from before the resets)."""
         self.comment("the numerical check (eqsnn.runtime.checks): the smallest failing code"
                      " + 1, or 0")
-        self.line(f"int _fail = {start};")
+        self.line(f"{'' if self.cheap else 'int '}_fail = {start};")
         self.helpers.add("nonfinite")
         self.tests_and_second_pass(self.check_tests, "_fail", names)
+
+    def exact_or_cheap(self, exact, names=None, after=()) -> None:
+        """The check printed by ``exact()``, or, where the step has a cheap test
+        (:mod:`eqsnn.printing.c_check`), that only with ``_exact`` (a constant where the
+        step is inlined) and else the cheap test's folds: of each tested state (``names``:
+        its copy from before the resets) and of the states ``after`` as the resets left
+        them, deferred states' in the second pass only."""
+        if not self.cheap:
+            exact()
+            return
+        self.line("if (_exact) {")
+        self.depth += 1
+        exact()
+        self.depth -= 1
+        self.line("} else {  /* the cheap test: no code per neuron (c_check) */")
+        for line in c_check.fold_block(self.cheap, lambda state: (names or {}).get(
+                state, self.names[state]), {state: self.names[state] for state in after},
+                self.names.get(CHECK_ALL)):
+            self.line("    " + line)
+        self.line("}")
 
     def reset_fail_lines(self, tests) -> None:
         """``_reset_fail``: the smallest failing code + 1 of the check of the states a reset
