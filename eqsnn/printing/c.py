@@ -43,7 +43,6 @@ import sympy
 
 from .. import ir
 from ..runtime.checks import (
-    CHECK_ALL,
     CHECK_CODE,
     CHECK_STEP,
     check_tests,
@@ -53,13 +52,14 @@ from ..runtime.checks import (
 )
 from ..runtime.reset_checks import split_reset_checks
 from . import c_check
+from .c_check_lines import CheckLines
 from .c_deferred import TRY_ERROR, deferred_step, rare_branch, try_error
 from .c_exact import ExactExp
-from .c_ops import UNIFORM_FUNCTION, op_text, uniform_function_text
+from .c_expression_lines import ExpressionLines
+from .c_ops import UNIFORM_FUNCTION, uniform_function_text
 from .c_prelude import VECTOR_MATH_DECLARATIONS, VECTOR_MATH_FUNCTIONS, prelude
 from .c_printer import STORAGE_TYPES, VALUE_TYPES, CPrinter, c_names
-from .lower import lower
-from .ops import WIDE_FUNCTIONS, Const, Lowered, Op, Ref, Temp
+from .ops import WIDE_FUNCTIONS
 
 __all__ = [
     "StepFunction", "prelude", "print_step_function",
@@ -202,7 +202,7 @@ def print_step_function(model: ir.Model, precision: str, values, arrays,
 
 
 
-class _StepBody:
+class _StepBody(CheckLines, ExpressionLines):
     """The statements of one step as C lines, one ``const`` temporary per lowered op."""
 
     def __init__(self, model: ir.Model, precision: str, uniform=frozenset(), wide_math=True):
@@ -294,75 +294,6 @@ class _StepBody:
         fail = " | (_fail << 2)" if self.check_tests is not None else ""
         self.line(f"return _spike | (_negative << 1){fail};")
 
-    def check_code(self, names=None, start: str = "0") -> None:
-        """``_fail``: the smallest failing code of the numerical check + 1, else ``start``
-        (0, or the code of the resets' check, which the step's own failure precedes), as
-        selects (no branch, no memory: it vectorises with the step); ``names`` maps each
-        tested state to the C value tested (its copy from before the resets)."""
-        self.comment("the numerical check (eqsnn.runtime.checks): the smallest failing code"
-                     " + 1, or 0")
-        self.line(f"{'' if self.cheap else 'int '}_fail = {start};")
-        self.helpers.add("nonfinite")
-        self.tests_and_second_pass(self.check_tests, "_fail", names)
-
-    def exact_or_cheap(self, exact, names=None, after=()) -> None:
-        """The check printed by ``exact()``, or, where the step has a cheap test
-        (:mod:`eqsnn.printing.c_check`), that only with ``_exact`` (a constant where the
-        step is inlined) and else the cheap test's folds: of each tested state (``names``:
-        its copy from before the resets) and of the states ``after`` as the resets left
-        them, deferred states' in the second pass only."""
-        if not self.cheap:
-            exact()
-            return
-        self.line("if (_exact) {")
-        self.depth += 1
-        exact()
-        self.depth -= 1
-        self.line("} else {  /* the cheap test: no code per neuron (c_check) */")
-        for line in c_check.fold_block(self.cheap, lambda state: (names or {}).get(
-                state, self.names[state]), {state: self.names[state] for state in after},
-                self.names.get(CHECK_ALL)):
-            self.line("    " + line)
-        self.line("}")
-
-    def reset_fail_lines(self, tests) -> None:
-        """``_reset_fail``: the smallest failing code + 1 of the check of the states a reset
-        assigns (``runtime.checks.reset_check_tests``), the deferred ones in the second pass
-        only, as for the step's check.  It is printed after the resets' branches, as selects
-        (so the loop still vectorises), for every neuron: where no reset ran, the states are
-        those the step's check tested, so where they fail, the step's code wins.  The step's
-        check is printed after it, on copies of the states from before the resets, starting
-        from it (a select to merge the two costs GCC's vectoriser three times as much)."""
-        self.comment("the numerical check of the states a reset assigns")
-        self.tests_and_second_pass(tests, "_reset_fail")
-
-    def tests_and_second_pass(self, tests, target: str, names=None) -> None:
-        """:meth:`fail_lines` of ``tests``, those of deferred states
-        (``runtime.checks.deferred_states``) in the second pass only."""
-        deferred = deferred_states(self.model)
-        self.fail_lines([t for t in tests if t[1] not in deferred], target, names)
-        if any(t[1] in deferred for t in tests):
-            # a branch on a value of the step: the compiler takes it out of the loop
-            self.comment("the second pass only: every test (eqsnn.runtime.checks.sticky_states)")
-            self.line(f"if ({self.names[CHECK_ALL]} > 0) {{")
-            self.depth += 1
-            self.fail_lines(tests, target, names)
-            self.depth -= 1
-            self.line("}")
-
-    def fail_lines(self, tests, target: str = "_fail", names=None) -> None:
-        """``target`` set to the smallest failing code + 1 of ``tests``, where one fails;
-        ``names``: the C value of each state tested, where not the state itself."""
-        for code, state, bounds in reversed(tests):
-            x = (names or {}).get(state, self.names[state])
-            if bounds:
-                inside = " & ".join(f"({x} {op} {self.printer.float_literal(bound)})"
-                                    for op, bound in bounds)
-                failed = f"!({inside})"
-            else:
-                failed = f"eqsnn_nonfinite({x})"
-            self.line(f"{target} = {failed} ? {code + 1} : {target};")
-
     def comment(self, text: str) -> None:
         self.line("/* " + " ".join(str(text).split()).replace("*/", "* /") + " */")
 
@@ -439,54 +370,3 @@ class _StepBody:
         self.depth += 1
         self.statements(statements)
         self.depth -= 1
-
-    # --- expressions --------------------------------------------------
-    def expression(self, expr, dtype: str) -> str:
-        """Print the ops of ``expr`` as temporaries; return the operand holding its value."""
-        lowered: Lowered = lower(expr, self.types, dtype)
-        first = self.temps
-        self.temps += len(lowered.ops)
-        for op in lowered.ops:
-            args = [self.operand(arg, first) for arg in op.args]
-            dest = self.operand(op.dest, first)
-            text = self.exact.table(op, args, self.printer.float_literal, dest)  # c_exact
-            self.exact.see(op, args, dest)
-            text = text or f"const {VALUE_TYPES[op.dtype]} {dest} = {self.op_text(op, args)};"
-            if self.is_uniform(op, args):
-                self.uniform_temps[dest] = VALUE_TYPES[op.dtype]
-                self.uniform_lines.append("    " + text)
-                continue
-            for arg in args:
-                self.export(arg)
-            self.line(text)
-        result = self.operand(lowered.result, first)
-        self.export(result)
-        return result
-
-    def is_uniform(self, op: Op, args: list[str]) -> bool:
-        """Whether ``op`` has one value for all neurons of a step (no draw; every operand a
-        constant, a uniform name or a uniform temporary)."""
-        if op.op == "call" and op.fn in ("rand_uniform", "rand_normal"):
-            return False
-        return all(isinstance(arg, Const)
-                   or (isinstance(arg, Ref) and arg.name in self.uniform_names)
-                   or (isinstance(arg, Temp) and text in self.uniform_temps)
-                   for arg, text in zip(op.args, args))
-
-    def export(self, operand: str) -> None:
-        """A uniform temporary the step reads becomes a parameter of the step."""
-        if operand in self.uniform_temps and operand not in (n for _, n in self.uniforms):
-            self.uniforms.append((self.uniform_temps[operand], operand))
-
-    def operand(self, operand, first: int) -> str:
-        if isinstance(operand, Temp):
-            return f"_t{first + operand.index}"
-        if isinstance(operand, Ref):
-            return self.names[operand.name]
-        if operand.dtype == "float":
-            return self.printer.float_literal(float(operand.value))
-        value = int(operand.value)
-        return f"({value})" if value < 0 else str(value)
-
-    def op_text(self, op: Op, args: list[str]) -> str:
-        return op_text(op, args, self.printer, self.helpers, self.suffix)
