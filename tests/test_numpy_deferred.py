@@ -58,16 +58,28 @@ neuron Signed
 
 
 class LoopSizes:
-    """Records how many neurons each call of the loop phase ran on."""
+    """Records how many neurons the loop phase ran on in each step that ran it (``sizes``;
+    it runs again on the same neurons after a cross phase), and how many each call of the
+    cross phase located crossings for (``crossings``: step, size)."""
 
     def __init__(self, sim):
-        program = sim._runner.program.phases.programs["loop"]
-        self.sizes, original = [], program.run
+        programs = sim._runner.program.phases.programs
+        self.sizes, self.crossings, self.steps = [], [], set()
+        loop, cross = programs["loop"].run, programs.get("cross")
 
-        def run(view, *args):
-            self.sizes.append(view.neuron_id.size)
-            return original(view, *args)
-        program.run = run
+        def run(view, steps, step, *args):
+            if step not in self.steps:
+                self.steps.add(step)
+                self.sizes.append(view.neuron_id.size)
+            return loop(view, steps, step, *args)
+        programs["loop"].run = run
+        if cross is not None:
+            cross_run = cross.run
+
+            def located(view, steps, step, *args):
+                self.crossings.append((step, view.neuron_id.size))
+                return cross_run(view, steps, step, *args)
+            cross.run = located
 
 
 def simulate(monkeypatch, text, n, dt, steps, inputs, *, defer, batch=1, tile=None,
@@ -196,7 +208,10 @@ def test_phases_only_for_a_step_with_one_loop():
     fixed = eqsnn.compile(ADEX + "    method: rk4\n")
     assert numpy_deferred.phase_models(fixed.ir) is None
     phases = numpy_deferred.phase_models(eqsnn.compile(ADEX).ir)
-    assert list(phases) == ["try", "loop", "finish"]
+    assert list(phases) == ["try", "loop", "cross", "finish"]
+    # spikes on the step grid: no crossing to locate, no cross phase
+    assert list(numpy_deferred.phase_models(eqsnn.compile(GRID).ir)) == ["try", "loop",
+                                                                          "finish"]
     # the try's locals are computed unmasked; its stores stay under the flag
     from eqsnn import ir
     top = phases["try"].step

@@ -38,6 +38,7 @@ import sympy
 
 from .. import ir
 from ..runtime.checks import CHECK_META, split_checks
+from .numpy_crossings import PENDING, split_loop
 from .numpy_tiles import CACHE_BYTES, MIN_ELEMENTS, Tiling, _recorders
 
 __all__ = ["ENVIRONMENT", "Phases", "deferring", "phase_models", "run_deferred"]
@@ -57,7 +58,11 @@ def phase_models(model: ir.Model) -> dict[str, ir.Model] | None:
     if len(loops) != 1:
         return None
     first, loop, rest = body[:loops[0]], body[loops[0]], body[loops[0] + 1:]
-    carried = _carried(first, loop, rest + check, model)
+    split = split_loop(loop)  # crossings located in batches (numpy_crossings)
+    loop, cross = split if split is not None else (loop, ())
+    carried = _carried(first, loop, cross, rest + check, model)
+    if cross:
+        carried[PENDING] = "bool"
     first = _unmasked_try(_as_states(first, carried), model.meta["adaptive"].get("try"),
                           carried)
     loop = _as_states((loop,), carried)
@@ -65,11 +70,15 @@ def phase_models(model: ir.Model) -> dict[str, ir.Model] | None:
     meta = {key: value for key, value in model.meta.items() if key != CHECK_META}
     quiet = {"threshold": None, "reset": (), "negative_threshold": None,
              "negative_reset": ()}
-    return {
+    phases = {
         "try": model.replace(step=first, states=model.states + extra, meta=meta, **quiet),
         "loop": model.replace(step=loop, states=model.states + extra, meta=meta, **quiet),
-        "finish": model.replace(step=rest + check, states=model.states + extra),
     }
+    if cross:
+        phases["cross"] = model.replace(step=_as_states(cross, carried),
+                                        states=model.states + extra, meta=meta, **quiet)
+    phases["finish"] = model.replace(step=rest + check, states=model.states + extra)
+    return phases
 
 
 def _names(statements) -> set[str]:
@@ -85,15 +94,17 @@ def _names(statements) -> set[str]:
     return names
 
 
-def _carried(first, loop, rest, model) -> dict[str, str]:
+def _carried(first, loop, cross, rest, model) -> dict[str, str]:
     """Locals of one phase that another phase reads or assigns: name -> type."""
     later = _names(rest) | _names(model.reset) | _names(model.negative_reset)
     for cond in (model.threshold, model.negative_threshold):
         if cond is not None:
             later |= {str(symbol) for symbol in cond.free_symbols}
     carried = {}
-    for phase, others in ((first, _names((loop,)) | later), ((loop,), _names(first) | later)):
-        for stmt in ir.walk_statements(phase):
+    names = {"first": _names(first), "loop": _names((loop,)), "cross": _names(cross)}
+    for phase, statements in (("first", first), ("loop", (loop,)), ("cross", cross)):
+        others = later.union(*(value for key, value in names.items() if key != phase))
+        for stmt in ir.walk_statements(statements):
             if isinstance(stmt, ir.Local) and stmt.name in others:
                 carried.setdefault(stmt.name, stmt.dtype)
     return carried
@@ -195,10 +206,10 @@ class _Phases:
         self.carried = {s.name: np.zeros(shape, _dtype(s.dtype, runner.precision))
                         for s in extra}
         self.states = {**runner.states, **self.carried}
-        #: the states the loop phase assigns: scattered back after it
+        #: the states the loop and cross phases assign: scattered back after them
         self.written = [name for name in self.states if name in {
-            stmt.target for stmt in ir.walk_statements(models["loop"].step)
-            if isinstance(stmt, ir.Assign)}]
+            stmt.target for phase in ("loop", "cross") if phase in models
+            for stmt in ir.walk_statements(models[phase].step) if isinstance(stmt, ir.Assign)}]
         setting = os.environ.get("EQSNN_NUMPY_TILE", "").strip()
         if setting:
             elements = int(setting)
@@ -273,8 +284,8 @@ def run_deferred(runner, steps: int, step0: int, inputs: dict, record: dict,
                                 [], None)
         at = np.flatnonzero(loop_cond(state.states, runner.values))
         if at.size:
-            _run_loop(runner, state, programs["loop"], step, _gathered_inputs(
-                inputs, i, shape, at), at)
+            _run_loop(runner, state, programs, step, _gathered_inputs(inputs, i, shape, at),
+                      at)
         if spikes is not None and row == 0:
             regions = {id(view): spikes.region(view.rows, view.cols)
                        for view in state.views["finish"]}
@@ -289,21 +300,45 @@ def run_deferred(runner, steps: int, step0: int, inputs: dict, record: dict,
             spikes.commit(i - row, row + 1)
 
 
-def _run_loop(runner, state, program, step: int, inputs: dict, at) -> None:
-    """The loop phase on the population's elements at flat positions ``at``."""
+def _run_loop(runner, state, programs, step: int, inputs: dict, at) -> None:
+    """The loop phase on the population's elements at flat positions ``at``; where it
+    leaves neurons with a crossing to locate, the cross phase on those, and the loop
+    again (:mod:`eqsnn.backends.numpy_crossings`)."""
     n = runner.n
     cols = at % n
     gathered = {name: value.reshape(-1).take(at).reshape(1, -1)
                 for name, value in state.states.items()}
     values = {name: value.take(cols) if name in runner.per_neuron else value
               for name, value in runner.values.items()}
-    view = _View(runner, gathered, values, program.allocate(1, at.size),
+    view = _View(runner, gathered, values, programs["loop"].allocate(1, at.size),
                  cols.astype(np.int32).reshape(1, -1),
                  (at // n).astype(np.int32).reshape(1, -1))
-    program.run(view, 1, step, inputs, [], None)
+    programs["loop"].run(view, 1, step, inputs, [], None)
+    while "cross" in programs:
+        pending = np.flatnonzero(gathered[PENDING])
+        if not pending.size:
+            break
+        _run_cross(runner, state, programs["cross"], step, view, inputs, pending)
+        programs["loop"].run(view, 1, step, inputs, [], None)
     for name in state.written:
         value = state.states[name]
         if value.flags.c_contiguous:  # an indexed store: a third of np.put's time
             value.reshape(-1)[at] = gathered[name]
         else:
             np.put(value, at, gathered[name])
+
+
+def _run_cross(runner, state, program, step: int, view, inputs: dict, pending) -> None:
+    """The cross phase on the elements at ``pending`` of the loop's gathered ``view``."""
+    def pick(value):
+        return value.take(pending).reshape(1, -1)
+    states = {name: pick(value) for name, value in view.states.items()}
+    values = {name: pick(value) if name in runner.per_neuron else value
+              for name, value in view.values.items()}
+    sub = _View(runner, states, values, program.allocate(1, pending.size),
+                pick(view.neuron_id), pick(view.lane))
+    program.run(sub, 1, step, {name: value if value.size == 1 else
+                               value.reshape(-1).take(pending).reshape(1, 1, -1)
+                               for name, value in inputs.items()}, [], None)
+    for name in state.written:
+        view.states[name].reshape(-1)[pending] = states[name]
