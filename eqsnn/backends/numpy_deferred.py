@@ -70,13 +70,16 @@ def phase_models(model: ir.Model) -> dict[str, ir.Model] | None:
     meta = {key: value for key, value in model.meta.items() if key != CHECK_META}
     quiet = {"threshold": None, "reset": (), "negative_threshold": None,
              "negative_reset": ()}
+    cross = _as_states(cross, carried)
+    # the loop and cross phases run on a gathered population: only the states they name
+    named = _names(loop) | _names(cross)
+    inner = tuple(s for s in model.states + extra if s.name in named)
     phases = {
         "try": model.replace(step=first, states=model.states + extra, meta=meta, **quiet),
-        "loop": model.replace(step=loop, states=model.states + extra, meta=meta, **quiet),
+        "loop": model.replace(step=loop, states=inner, meta=meta, **quiet),
     }
     if cross:
-        phases["cross"] = model.replace(step=_as_states(cross, carried),
-                                        states=model.states + extra, meta=meta, **quiet)
+        phases["cross"] = model.replace(step=cross, states=inner, meta=meta, **quiet)
     phases["finish"] = model.replace(step=rest + check, states=model.states + extra)
     return phases
 
@@ -206,10 +209,26 @@ class _Phases:
         self.carried = {s.name: np.zeros(shape, _dtype(s.dtype, runner.precision))
                         for s in extra}
         self.states = {**runner.states, **self.carried}
-        #: the states the loop and cross phases assign: scattered back after them
-        self.written = [name for name in self.states if name in {
-            stmt.target for phase in ("loop", "cross") if phase in models
-            for stmt in ir.walk_statements(models[phase].step) if isinstance(stmt, ir.Assign)}]
+        inner = {s.name: s.dtype for s in models["loop"].states}
+        before = set(runner.states) | _names(models["try"].step)
+        #: the states of the loop and cross phases set before them: gathered; the others
+        #: (locals of those phases only) start as new arrays of the gathered size
+        self.gathered = [name for name in inner if name in before]
+        self.fresh = {name: self.carried[name].dtype for name in inner if name not in before}
+        finish = models["finish"]
+        after = set(runner.states) | _names(finish.step + finish.reset + finish.negative_reset)
+        for cond in (finish.threshold, finish.negative_threshold):
+            if cond is not None:
+                after |= {str(symbol) for symbol in cond.free_symbols}
+        #: the states the loop and cross phases assign that are read after them: scattered
+        #: back
+        assigned = {phase: {stmt.target for stmt in ir.walk_statements(models[phase].step)
+                            if isinstance(stmt, ir.Assign)}
+                    for phase in ("loop", "cross") if phase in models}
+        self.written = [name for name in inner
+                        if name in after and any(name in names for names in assigned.values())]
+        #: the states the cross phase assigns: put back into the loop's gathered population
+        self.crossed = [name for name in inner if name in assigned.get("cross", ())]
         setting = os.environ.get("EQSNN_NUMPY_TILE", "").strip()
         if setting:
             elements = int(setting)
@@ -306,8 +325,9 @@ def _run_loop(runner, state, programs, step: int, inputs: dict, at) -> None:
     again (:mod:`eqsnn.backends.numpy_crossings`)."""
     n = runner.n
     cols = at % n
-    gathered = {name: value.reshape(-1).take(at).reshape(1, -1)
-                for name, value in state.states.items()}
+    gathered = {name: state.states[name].reshape(-1).take(at).reshape(1, -1)
+                for name in state.gathered}
+    gathered.update((name, np.zeros((1, at.size), dtype)) for name, dtype in state.fresh.items())
     values = {name: value.take(cols) if name in runner.per_neuron else value
               for name, value in runner.values.items()}
     view = _View(runner, gathered, values, programs["loop"].allocate(1, at.size),
@@ -340,5 +360,5 @@ def _run_cross(runner, state, program, step: int, view, inputs: dict, pending) -
     program.run(sub, 1, step, {name: value if value.size == 1 else
                                value.reshape(-1).take(pending).reshape(1, 1, -1)
                                for name, value in inputs.items()}, [], None)
-    for name in state.written:
+    for name in state.crossed:
         view.states[name].reshape(-1)[pending] = states[name]
