@@ -243,12 +243,18 @@ def test_phases_only_for_a_step_with_one_loop():
     fixed = eqsnn.compile(ADEX + "    method: rk4\n")
     assert numpy_deferred.phase_models(fixed.ir) is None
     phases = numpy_deferred.phase_models(eqsnn.compile(ADEX).ir)
-    assert list(phases) == ["try", "loop", "cross", "finish"]
+    assert list(phases) == ["try", "reject", "loop", "cross", "finish"]
     # spikes on the step grid: no crossing to locate, no cross phase
-    assert list(numpy_deferred.phase_models(eqsnn.compile(GRID).ir)) == ["try", "loop",
-                                                                          "finish"]
-    # the try's locals are computed unmasked; its stores stay under the flag
+    assert list(numpy_deferred.phase_models(eqsnn.compile(GRID).ir)) == [
+        "try", "reject", "loop", "finish"]
+    # the next substep size of a rejected try is computed for the deferred neurons only
     from eqsnn import ir
+
+    def declared(model):
+        return {s.name for s in ir.walk_statements(model.step) if isinstance(s, ir.Local)}
+    assert "_adf_fac" in declared(phases["reject"]) and "_adf_fac" not in declared(
+        phases["try"])
+    # the try's locals are computed unmasked; its stores stay under the flag
     top = phases["try"].step
     assert not any(isinstance(s, ir.If) and str(s.cond) == "_ad_try" for s in top)
     assert any(isinstance(s, ir.Local) and s.name.startswith("_kf") for s in top)
