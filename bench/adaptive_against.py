@@ -1,4 +1,5 @@
-"""The adaptive step on ``c`` of this tree against a committed revision, interleaved.
+"""The adaptive step on ``c`` (or ``numpy``) of this tree against a committed revision,
+interleaved.
 
 ``bench/adaptive.py`` (AdEx, N = 1e5, float64, default tolerances, one thread, CPU time)
 of revision REV (``git archive`` of its ``eqsnn``, ``bench`` and ``tests``) and of this
@@ -10,6 +11,7 @@ this tree over REV's (pairs taken in the same round), close the table.
     python bench/adaptive_against.py --against main
     python bench/adaptive_against.py --against ae19a16 --rounds 6 --steps 40 --repeats 5
     python bench/adaptive_against.py --against ae19a16 --new HEAD   # two revisions
+    python bench/adaptive_against.py --against main --backend numpy
 """
 
 from __future__ import annotations
@@ -24,18 +26,18 @@ import tarfile
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_ROW = re.compile(r"\| c \| (\S+) \| (\S+) \| (\S+) \| (\S+)x \|")
 
 
 def run(tree: str, cache: str, args) -> dict:
     """``{dt: (rk4, adaptive, ratio)}`` of one run of ``bench/adaptive.py`` of ``tree``."""
     env = dict(os.environ, EQSNN_CACHE_DIR=cache, PYTHONDONTWRITEBYTECODE="1")
     out = subprocess.run(
-        [sys.executable, os.path.join(tree, "bench", "adaptive.py"), "--backends", "c",
+        [sys.executable, os.path.join(tree, "bench", "adaptive.py"), "--backends", args.backend,
          "--clock", "cpu", "--n", str(args.n), "--steps", str(args.steps),
          "--repeats", str(args.repeats)], env=env, cwd=tree, check=True,
         capture_output=True, text=True).stdout
-    return {float(m[0]): tuple(map(float, m[1:])) for m in _ROW.findall(out)}
+    row = re.compile(rf"\| {args.backend} \| (\S+) \| (\S+) \| (\S+) \| (\S+)x \|")
+    return {float(m[0]): tuple(map(float, m[1:])) for m in row.findall(out)}
 
 
 def extract(revision: str, into: str) -> str:
@@ -53,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--against", default="main", help="a git revision")
     parser.add_argument("--new", help="a git revision in place of this tree's files")
+    parser.add_argument("--backend", choices=("c", "numpy"), default="c")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--n", type=float, default=1e5)
     parser.add_argument("--steps", type=int, default=40)

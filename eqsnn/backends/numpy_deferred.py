@@ -8,7 +8,7 @@ threshold and reset).  Most neurons finish the step in the try; the loop runs fo
 few it deferred (about 2 % of AdEx's neurons at dt = 0.1 ms), as many iterations as the
 slowest of them needs.  A whole-population pass pays for the try on arrays too large for
 the cache, and a tiled one would pay for the loop's iterations once per tile.  So each
-step runs in three phases, each a module printed from a part of the step
+step runs in phases, each a module printed from a part of the step
 (:func:`phase_models`):
 
 1. ``try``: the statements before the loop, tile by tile
@@ -16,8 +16,13 @@ step runs in three phases, each a module printed from a part of the step
    element, unmasked (they are read inside the try only), and only its stores are
    masked;
 2. ``loop``: the loop, once, on the neurons where its condition holds, gathered from the
-   whole population into a population of their own (``(1, m)`` arrays: their states,
-   values, inputs, ids and lanes) and scattered back after it;
+   whole population into a population of their own (``(1, m)`` arrays: the states and
+   carried locals the loop reads, values, inputs, ids and lanes) and scattered back
+   after it (the states read later only).  On the same gathered neurons, ``reject``
+   first runs the try's block for a rejected try (the next substep size: a ``log`` and
+   an ``exp`` that the whole population need not pay for), and ``cross`` locates the
+   crossings that the loop left to it, in batches (:mod:`.numpy_crossings`), after
+   which the loop goes on;
 3. ``finish``: the rest, the threshold and the reset, the recorded states and the spikes,
    tile by tile.
 
@@ -38,6 +43,7 @@ import sympy
 
 from .. import ir
 from ..runtime.checks import CHECK_META, split_checks
+from .numpy_crossings import PENDING, split_loop
 from .numpy_tiles import CACHE_BYTES, MIN_ELEMENTS, Tiling, _recorders
 
 __all__ = ["ENVIRONMENT", "Phases", "deferring", "phase_models", "run_deferred"]
@@ -48,8 +54,9 @@ ENVIRONMENT = "EQSNN_NUMPY_DEFER"
 
 
 def phase_models(model: ir.Model) -> dict[str, ir.Model] | None:
-    """The models of the three phases (``try``, ``loop``, ``finish``), or None where the
-    step has not exactly one loop at its top level (no adaptive method)."""
+    """The models of the phases (``try``, ``reject`` and ``cross`` where there are such
+    parts, ``loop``, ``finish``), or None where the step has not exactly one loop at its
+    top level (no adaptive method)."""
     if "adaptive" not in model.meta:
         return None
     body, check = split_checks(model)
@@ -57,19 +64,56 @@ def phase_models(model: ir.Model) -> dict[str, ir.Model] | None:
     if len(loops) != 1:
         return None
     first, loop, rest = body[:loops[0]], body[loops[0]], body[loops[0] + 1:]
-    carried = _carried(first, loop, rest + check, model)
-    first = _unmasked_try(_as_states(first, carried), model.meta["adaptive"].get("try"),
-                          carried)
-    loop = _as_states((loop,), carried)
+    info = model.meta["adaptive"]
+    first, reject = _rejected_try(first, info.get("try"), info.get("try_ok"))
+    split = split_loop(loop)  # crossings located in batches (numpy_crossings)
+    loop, cross = split if split is not None else (loop, ())
+    inside = {"reject": reject, "loop": (loop,), "cross": cross}
+    carried = _carried({"first": first, **inside}, rest + check, model)
+    if cross:
+        carried[PENDING] = "bool"
+    # the reject phase reads the try's locals under the try's flag only: unmasked, they
+    # are the same there
+    read_unmasked = _carried({"first": first, "loop": (loop,), "cross": cross}, rest + check,
+                             model)
+    first = _unmasked_try(_as_states(first, carried), info.get("try"), read_unmasked,
+                          set(carried) - set(read_unmasked))
+    inside = {name: _as_states(part, carried) for name, part in inside.items()}
     extra = tuple(ir.State(name, dtype) for name, dtype in carried.items())
     meta = {key: value for key, value in model.meta.items() if key != CHECK_META}
     quiet = {"threshold": None, "reset": (), "negative_threshold": None,
              "negative_reset": ()}
-    return {
-        "try": model.replace(step=first, states=model.states + extra, meta=meta, **quiet),
-        "loop": model.replace(step=loop, states=model.states + extra, meta=meta, **quiet),
-        "finish": model.replace(step=rest + check, states=model.states + extra),
-    }
+    # the phases run on the deferred neurons' gathered population: only the states they name
+    named = set().union(*map(_names, inside.values()))
+    inner = tuple(s for s in model.states + extra if s.name in named)
+    phases = {"try": model.replace(step=first, states=model.states + extra, meta=meta, **quiet)}
+    phases.update((name, model.replace(step=part, states=inner, meta=meta, **quiet))
+                  for name, part in inside.items() if part)
+    phases["finish"] = model.replace(step=rest + check, states=model.states + extra)
+    return phases
+
+
+def _rejected_try(statements, flag: str | None, ok: str | None) -> tuple[tuple, tuple]:
+    """``(statements, reject)``: where the whole-step try's last statement is the block
+    for a rejected try (``if not ok``: the next substep size from the try's error), that
+    block under both flags, taken out of the try (the ``reject`` phase runs it on the
+    deferred neurons only: every neuron whose try was rejected is deferred); otherwise
+    the statements unchanged and no block."""
+    flag_symbol, ok_symbol = sympy.Symbol(flag or "_"), sympy.Symbol(ok or "_")
+    at = [k for k, stmt in enumerate(statements)
+          if isinstance(stmt, ir.If) and stmt.cond == flag_symbol and not stmt.orelse]
+    if not flag or not ok or len(at) != 1:
+        return statements, ()
+    block = statements[at[0]]
+    last = block.body[-1] if block.body else None
+    if not (isinstance(last, ir.If) and last.cond == sympy.Not(ok_symbol) and not last.orelse):
+        return statements, ()
+    assigned = {s.target for s in ir.walk_statements(last.body) if isinstance(s, ir.Assign)}
+    if assigned & _names(statements[at[0] + 1:]):  # read before the loop
+        return statements, ()
+    kept = ir.If(flag_symbol, block.body[:-1])
+    return (statements[:at[0]] + (kept,) + statements[at[0] + 1:],
+            (ir.If(sympy.And(flag_symbol, last.cond), last.body),))
 
 
 def _names(statements) -> set[str]:
@@ -85,15 +129,18 @@ def _names(statements) -> set[str]:
     return names
 
 
-def _carried(first, loop, rest, model) -> dict[str, str]:
-    """Locals of one phase that another phase reads or assigns: name -> type."""
+def _carried(phases: dict, rest, model) -> dict[str, str]:
+    """Locals of one of ``phases`` (name -> statements) that another phase, or the rest of
+    the step, reads or assigns: name -> type."""
     later = _names(rest) | _names(model.reset) | _names(model.negative_reset)
     for cond in (model.threshold, model.negative_threshold):
         if cond is not None:
             later |= {str(symbol) for symbol in cond.free_symbols}
     carried = {}
-    for phase, others in ((first, _names((loop,)) | later), ((loop,), _names(first) | later)):
-        for stmt in ir.walk_statements(phase):
+    names = {phase: _names(statements) for phase, statements in phases.items()}
+    for phase, statements in phases.items():
+        others = later.union(*(value for key, value in names.items() if key != phase))
+        for stmt in ir.walk_statements(statements):
             if isinstance(stmt, ir.Local) and stmt.name in others:
                 carried.setdefault(stmt.name, stmt.dtype)
     return carried
@@ -115,10 +162,11 @@ def _as_states(statements, carried) -> tuple:
     return tuple(out)
 
 
-def _unmasked_try(statements, flag: str | None, carried) -> tuple:
+def _unmasked_try(statements, flag: str | None, carried, flagged=frozenset()) -> tuple:
     """``if <flag>: body`` (the whole-step try) with the body's locals computed everywhere
     and only its other statements under the flag, where no local of the body is read
-    outside it; otherwise the statements unchanged."""
+    outside it; otherwise the statements unchanged.  Assignments to the carried locals
+    ``flagged`` (read in another phase under the flag only) are made everywhere too."""
     symbol = sympy.Symbol(flag) if flag else None
     at = [k for k, stmt in enumerate(statements)
           if isinstance(stmt, ir.If) and stmt.cond == symbol and not stmt.orelse]
@@ -131,7 +179,8 @@ def _unmasked_try(statements, flag: str | None, carried) -> tuple:
         return statements
     body = []
     for stmt in block.body:
-        if isinstance(stmt, ir.Local):
+        if isinstance(stmt, ir.Local) or (isinstance(stmt, ir.Assign)
+                                          and stmt.target in flagged):
             body.append(stmt)
         elif isinstance(stmt, ir.If) and not stmt.orelse:
             body.append(ir.If(sympy.And(symbol, stmt.cond), stmt.body))
@@ -195,10 +244,26 @@ class _Phases:
         self.carried = {s.name: np.zeros(shape, _dtype(s.dtype, runner.precision))
                         for s in extra}
         self.states = {**runner.states, **self.carried}
-        #: the states the loop phase assigns: scattered back after it
-        self.written = [name for name in self.states if name in {
-            stmt.target for stmt in ir.walk_statements(models["loop"].step)
-            if isinstance(stmt, ir.Assign)}]
+        inner = {s.name: s.dtype for s in models["loop"].states}
+        before = set(runner.states) | _names(models["try"].step)
+        #: the states of the loop and cross phases set before them: gathered; the others
+        #: (locals of those phases only) start as new arrays of the gathered size
+        self.gathered = [name for name in inner if name in before]
+        self.fresh = {name: self.carried[name].dtype for name in inner if name not in before}
+        finish = models["finish"]
+        after = set(runner.states) | _names(finish.step + finish.reset + finish.negative_reset)
+        for cond in (finish.threshold, finish.negative_threshold):
+            if cond is not None:
+                after |= {str(symbol) for symbol in cond.free_symbols}
+        #: the states the loop and cross phases assign that are read after them: scattered
+        #: back
+        assigned = {phase: {stmt.target for stmt in ir.walk_statements(models[phase].step)
+                            if isinstance(stmt, ir.Assign)}
+                    for phase in ("reject", "loop", "cross") if phase in models}
+        self.written = [name for name in inner
+                        if name in after and any(name in names for names in assigned.values())]
+        #: the states the cross phase assigns: put back into the loop's gathered population
+        self.crossed = [name for name in inner if name in assigned.get("cross", ())]
         setting = os.environ.get("EQSNN_NUMPY_TILE", "").strip()
         if setting:
             elements = int(setting)
@@ -273,8 +338,8 @@ def run_deferred(runner, steps: int, step0: int, inputs: dict, record: dict,
                                 [], None)
         at = np.flatnonzero(loop_cond(state.states, runner.values))
         if at.size:
-            _run_loop(runner, state, programs["loop"], step, _gathered_inputs(
-                inputs, i, shape, at), at)
+            _run_loop(runner, state, programs, step, _gathered_inputs(inputs, i, shape, at),
+                      at)
         if spikes is not None and row == 0:
             regions = {id(view): spikes.region(view.rows, view.cols)
                        for view in state.views["finish"]}
@@ -289,21 +354,49 @@ def run_deferred(runner, steps: int, step0: int, inputs: dict, record: dict,
             spikes.commit(i - row, row + 1)
 
 
-def _run_loop(runner, state, program, step: int, inputs: dict, at) -> None:
-    """The loop phase on the population's elements at flat positions ``at``."""
+def _run_loop(runner, state, programs, step: int, inputs: dict, at) -> None:
+    """The loop phase on the population's elements at flat positions ``at``; where it
+    leaves neurons with a crossing to locate, the cross phase on those, and the loop
+    again (:mod:`eqsnn.backends.numpy_crossings`)."""
     n = runner.n
     cols = at % n
-    gathered = {name: value.reshape(-1).take(at).reshape(1, -1)
-                for name, value in state.states.items()}
+    gathered = {name: state.states[name].reshape(-1).take(at).reshape(1, -1)
+                for name in state.gathered}
+    gathered.update((name, np.zeros((1, at.size), dtype)) for name, dtype in state.fresh.items())
     values = {name: value.take(cols) if name in runner.per_neuron else value
               for name, value in runner.values.items()}
-    view = _View(runner, gathered, values, program.allocate(1, at.size),
-                 cols.astype(np.int32).reshape(1, -1),
+    view = _View(runner, gathered, values, None, cols.astype(np.int32).reshape(1, -1),
                  (at // n).astype(np.int32).reshape(1, -1))
-    program.run(view, 1, step, inputs, [], None)
+    if "reject" in programs:
+        view.buffers = programs["reject"].allocate(1, at.size)
+        programs["reject"].run(view, 1, step, inputs, [], None)
+    view.buffers = programs["loop"].allocate(1, at.size)
+    programs["loop"].run(view, 1, step, inputs, [], None)
+    while "cross" in programs:
+        pending = np.flatnonzero(gathered[PENDING])
+        if not pending.size:
+            break
+        _run_cross(runner, state, programs["cross"], step, view, inputs, pending)
+        programs["loop"].run(view, 1, step, inputs, [], None)
     for name in state.written:
         value = state.states[name]
         if value.flags.c_contiguous:  # an indexed store: a third of np.put's time
             value.reshape(-1)[at] = gathered[name]
         else:
             np.put(value, at, gathered[name])
+
+
+def _run_cross(runner, state, program, step: int, view, inputs: dict, pending) -> None:
+    """The cross phase on the elements at ``pending`` of the loop's gathered ``view``."""
+    def pick(value):
+        return value.take(pending).reshape(1, -1)
+    states = {name: pick(value) for name, value in view.states.items()}
+    values = {name: pick(value) if name in runner.per_neuron else value
+              for name, value in view.values.items()}
+    sub = _View(runner, states, values, program.allocate(1, pending.size),
+                pick(view.neuron_id), pick(view.lane))
+    program.run(sub, 1, step, {name: value if value.size == 1 else
+                               value.reshape(-1).take(pending).reshape(1, 1, -1)
+                               for name, value in inputs.items()}, [], None)
+    for name in state.crossed:
+        view.states[name].reshape(-1)[pending] = states[name]
