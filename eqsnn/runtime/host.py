@@ -22,6 +22,8 @@ NUMPY_FUNCTIONS = {
     "phi1": phi1_numeric,
     "expm1": np.expm1,
     "log1p": np.log1p,
+    # ir.keep_nonfinite(value, x): value where x is finite, NaN where it is not
+    "keep_nonfinite": lambda value, x: value + 0.0 * np.asarray(x, dtype=np.float64),
 }
 
 
