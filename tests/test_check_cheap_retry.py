@@ -277,3 +277,40 @@ def test_a_plastic_network_whose_tile_runs_again_delivers_and_learns_once(fuse):
     assert got[0] == want[0] == want[2]
     for name, value in want[1].items():
         assert np.array_equal(got[1][name], value, equal_nan=True), name
+
+
+# one value in each of 64 tiles, at every position of a SIMD vector (t * 33 % 512 is t mod 16
+# modulo 16, in a different vector of the tile each time): the fold is a reduction across
+# the vectorised neuron loop, and no lane of it may lose its value
+LANES = """
+neuron Lanes
+    state V = 0.5 {bounds}
+    input I = 0.5
+    after:
+        V = I
+"""
+
+
+@pytest.mark.parametrize("precision, fast_math", [("float32", False), ("float64", True)])
+@pytest.mark.parametrize("bounds, bad", [
+    ("(> -1000, < 1000)", 1000.0),  # magnitude
+    ("(> -100, < 1000)", -100.0),  # sign split
+    ("(> 0.25, < 1000)", 0.25),  # order key, below
+    ("(> 0.25, < 1000)", 1000.0),  # order key, above
+])
+def test_a_value_in_any_lane_of_the_vectorised_loop_makes_its_tile_run_again(
+        precision, fast_math, bounds, bad):
+    tiles, steps = 64, 6
+    n = TILE * tiles
+    current = np.full((steps, 1, n), 0.5)
+    placed = [(1 + t % 5, t * TILE + t * 33 % TILE) for t in range(tiles)]
+    for step, neuron in placed:
+        current[step, 0, neuron] = bad
+    sim = eqsnn.Simulator(eqsnn.compile(LANES.format(bounds=bounds)), n, backend="c",
+                          precision=precision, fast_math=fast_math)
+    with pytest.raises(NumericalError) as caught:
+        sim.run(steps, inputs={"I": current})
+    error = caught.value
+    # every tile ran again (only the exact run counts a neuron), and the first is named
+    assert error.count == tiles
+    assert (error.step, error.neuron) == min(placed)
