@@ -34,6 +34,7 @@ that overflows.  The examples are the same on every run; ``EQSNN_FUZZ_EXAMPLES``
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 
@@ -41,7 +42,7 @@ import numpy as np
 import pytest
 from fuzz_models import FuzzCase, fuzz_cases
 from hypothesis import HealthCheck, given, settings
-from test_backend_fuzz import COMPARED, PHASES, SUBSTEP, Outcome, run
+from test_backend_fuzz import COMPARED, GENN_EXAMPLES, PHASES, SUBSTEP, Outcome, run
 
 import eqsnn
 from eqsnn.errors import EqsnnError, InternalError
@@ -99,6 +100,10 @@ def check_case(case: FuzzCase, backends=COMPARED) -> dict:
             raise
         except EqsnnError as error:
             return {"refused": type(error).__name__ + ": " + str(error).splitlines()[0]}
+    if "pygenn" in backends and (case.random or model.ir.method.name == "adaptive"):
+        # GeNN draws its own numbers; its float32 adaptive step is an ulp or two off
+        # numpy's from the first step (docs/backends-pygenn.md, cause not known)
+        return {"skipped": "random or adaptive"}
     reference = run(case, model, "numpy")
     for backend in backends:
         compare_bits(case, reference, run(case, model, backend), backend)
@@ -112,3 +117,11 @@ def check_case(case: FuzzCase, backends=COMPARED) -> dict:
 @given(fuzz_cases("float32"))
 def test_random_models_give_the_same_bits_on_numpy_c_and_the_cuda_emulation(case):
     check_case(case)
+
+
+@pytest.mark.pygenn
+@pytest.mark.skipif(importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")
+@settings(max_examples=GENN_EXAMPLES, suppress_health_check=list(HealthCheck), phases=PHASES)
+@given(fuzz_cases("float32"))
+def test_random_fixed_step_models_give_the_same_bits_on_numpy_and_pygenn(case):
+    check_case(case, ("pygenn",))
