@@ -62,24 +62,37 @@ def same_bits(a, b) -> np.ndarray:
 def compare_bits(case: FuzzCase, reference: Outcome, other: Outcome, backend: str) -> None:
     """Assert that ``other`` did exactly what the numpy backend did."""
     assert type(reference.error) is type(other.error), (reference.error, other.error)
-    assert str(reference.error) == str(other.error), (str(reference.error), str(other.error))
+    steps = None  # all
+    if backend == "pygenn" and reference.ran and reference.error:
+        # GeNN tests every state in every step (docs/numerics.md), so after the failing
+        # step its states are not the ones the second pass of numpy leaves: the same
+        # failure, and the steps before it
+        keys = ("state", "step", "lane", "neuron", "count")
+        assert [getattr(reference.error, k) for k in keys] == [
+            getattr(other.error, k) for k in keys], (str(reference.error), str(other.error))
+        steps = reference.error.step  # counted from the first run
+    else:
+        assert str(reference.error) == str(other.error), (str(reference.error),
+                                                          str(other.error))
     assert reference.ran == other.ran
     assert reference.warned == other.warned, (reference.warned, other.warned)
     if not reference.ran:
         return
     assert reference.vars.keys() == other.vars.keys()
     for name, x in reference.vars.items():
-        y = other.vars[name]
+        x, y = x[:steps], other.vars[name][:steps]
         assert x.dtype == y.dtype, (name, x.dtype, y.dtype)
         assert x.shape == y.shape, (name, x.shape, y.shape)
         bad = np.argwhere(~same_bits(x, y))
         assert not len(bad), (f"{backend}: {name} at (step, lane, neuron) "
                               f"{tuple(bad[0])}: {y[tuple(bad[0])]!r} vs "
                               f"{x[tuple(bad[0])]!r} (numpy), {len(bad)} values differ")
-    spiked = np.argwhere(reference.signs != other.signs)
+    spiked = np.argwhere(reference.signs[:steps] != other.signs[:steps])
     assert not len(spiked), f"{backend}: spikes differ at (step, lane, neuron) {spiked[0]}"
-    bad = np.argwhere(~same_bits(reference.offsets, other.offsets))
+    bad = np.argwhere(~same_bits(reference.offsets[:steps], other.offsets[:steps]))
     assert not len(bad), f"{backend}: spike offsets differ at {bad[0]}"
+    if steps is not None:
+        return  # a readout sums over the run
     for number, (x, y) in enumerate(zip(reference.readouts, other.readouts)):
         assert (x is None) == (y is None)
         if x is not None:
