@@ -291,7 +291,7 @@ def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- l
     init = {f"x{i}": rng.uniform(-0.5, 1.0, (batch, n)) for i in range(k)
             if draw(st.booleans())}
     drive = _number(draw, 0.5, 3.0)
-    if single and draw(st.integers(0, 9)) == 0:
+    if single and draw(st.integers(0, 9)) == 7:  # not 0, which Hypothesis favours
         drive = 1e37  # valid float32 inputs whose update overflows to inf
     held = draw(st.integers(0, 3)) == 0
     inputs = {"I": rng.uniform(-0.2, 1.0, (batch, n) if held else (steps, batch, n)) * drive}
@@ -317,7 +317,7 @@ def _float32_extras(draw, param) -> list[str]:
     if draw(st.booleans()):
         past = draw(st.integers(0, 4)) == 0
         param("cap", float(f"{draw(st.floats(1.5e38, 3.4e38)):.6g}"), " (> 0)",
-              (0.99, 1.01) if past else (0.5, 1.0))
+              (1.2, 2.5) if past else (0.5, 1.0))
         before.append("x0 = clip(x0, -cap, cap)")
     if draw(st.booleans()):
         tiny = draw(st.sampled_from([1e-40, 1.4e-45, 1.1754942e-38, 3e-39]))
