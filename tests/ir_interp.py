@@ -21,7 +21,9 @@ def _array_get(array, index):
     return np.asarray(array, dtype=float)[index]
 
 
-_ARRAYS = {"ArrayGet": _array_get}
+_ARRAYS = {"ArrayGet": _array_get,
+           # ir.keep_nonfinite(value, x): value, NaN where x is not finite (value + 0·x)
+           "keep_nonfinite": lambda value, x: value + 0.0 * np.asarray(x, dtype=float)}
 
 
 @functools.lru_cache(maxsize=4096)
