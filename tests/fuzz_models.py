@@ -20,6 +20,13 @@ int counters, ``if`` statements in ``before:`` / ``after:``, declared state boun
 negative threshold, and named methods (``euler``, ``midpoint``, ``rk4``, ``adaptive`` with
 tolerances, ``exponential_euler``, ``exact``) with ``substeps:``.  A model eqsnn refuses with
 an EqsnnError is fine; the fuzzer only checks what runs.
+
+``fuzz_cases("float32")`` draws the same models for a float32 run, and also what float32
+makes special (:func:`_float32_extras`): a strict bound that is no float32 on a state the
+model clamps right at it, numbers near the ends of float32's range (a cap near its
+largest value, a subnormal nudge), an int counter that wraps past 2147483647, and now and
+then a drive that overflows to inf (a NumericalError, the same on every backend).
+Either precision may put a readout (``eqsnn.readouts``) on ``x0`` or ``x1``.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 KINDS = ("linear", "conditionally linear", "nonlinear")
+#: readouts a case may carry (``eqsnn.readouts``)
+READOUTS = ("spike_count", "first_spike_time", "var", "avg_var", "avg_var_exp_weight",
+            "sum_var", "max_var")
 METHODS = (None, None, None, None, "euler", "midpoint", "rk4", "adaptive",
            "adaptive(rtol=1e-6, atol=1e-8)", "adaptive(rtol=1e-10, atol=1e-12)",
            "exponential_euler", "exact")
@@ -55,6 +65,9 @@ class FuzzCase:
     random: bool = False
     #: the states recorded and compared (x0 first)
     states: tuple = ()
+    precision: str = "float64"
+    #: ``(readout, var)`` put on the model (``eqsnn.readouts.with_readout``), or None
+    readout: tuple | None = None
 
     def _repr_pretty_(self, printer, cycle) -> None:  # what Hypothesis prints
         printer.text(repr(self))
@@ -62,8 +75,9 @@ class FuzzCase:
     def __repr__(self) -> str:
         arrays = {k: f"{np.shape(v)} in [{np.min(v):.4g}, {np.max(v):.4g}]"
                   for k, v in {**self.params, **self.init, **self.inputs}.items()}
-        return (f"FuzzCase(n={self.n}, batch={self.batch}, steps={self.steps}, dt={self.dt},"
-                f" split={self.split}, values={arrays})\n{self.text}")
+        return (f"FuzzCase({self.precision}, n={self.n}, batch={self.batch}, "
+                f"steps={self.steps}, dt={self.dt}, split={self.split}, "
+                f"readout={self.readout}, values={arrays})\n{self.text}")
 
 
 def _number(draw, low: float, high: float) -> float:
@@ -145,8 +159,9 @@ def _membrane(draw, kind: str) -> tuple[list[str], str]:
 
 
 @st.composite
-def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
+def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- line by line
     k = draw(st.integers(1, 3))
+    single = precision == "float32"
     kind = draw(st.sampled_from(KINDS))
     n = draw(st.sampled_from([3, 8, 24, 40, 600]))  # 600: past the c backend's first tile
     batch = draw(st.integers(1, 2))
@@ -172,15 +187,24 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
     refractory = draw(st.booleans())
     counter = draw(st.sampled_from([None, "after", "reset"]))
     bounded = draw(st.booleans())
+    # float32: a strict bound that is no float32 (1000.0001 lies between two of them)
+    limit = "1000.0001" if single and draw(st.booleans()) else "1000"
+    clamp = _number(draw, 0.5, 2.0) if draw(st.integers(0, 3)) == 0 else None
     for i in range(k):
-        bounds = " (> -1000, < 1000)" if bounded and i == 0 else ""
+        bounds = f" (> -{limit}, < {limit})" if bounded and i == 0 else ""
+        if i == 0 and clamp is not None and single and draw(st.booleans()):
+            # x0 is clamped at -clamp in after: (below); a bound right there, non-strict
+            # (rounded as the clamp's literal is) or strict just below it (no float32)
+            bounds = draw(st.sampled_from([f" (>= -{clamp})", f" (> -{clamp + 1e-7!r})"]))
         lines.append(f"    state x{i} = {_coefficient(draw, 0.5)}{bounds}")
     if refractory:
         param("tref", _number(draw, 0.0, 3.0), " (>= 0)", (0.5, 1.5))
         lines.append("    state R = 0.0")
         lines.append("    refractory: R > 0")
-    if counter:
-        lines.append("    state n: int = 0")
+    # float32 draws at the ends of its range (_float32_extras)
+    wrapping = bool(counter) and single and draw(st.booleans())
+    if counter:  # one that wraps past 2147483647 within the run, the same everywhere
+        lines.append(f"    state n: int = {2147483647 - 20 if wrapping else 0}")
     lines.append(f"    input I = {_number(draw, 0.0, 1.0)}")
     lets: list[str] = []
     if draw(st.booleans()):
@@ -203,7 +227,8 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
         if i == 0:
             terms = membrane_terms + terms + ["gain * I"]
         if counter and i == k - 1 and draw(st.booleans()):
-            terms.append("0.01 * n")  # an int state read by an ODE
+            # an int state read by an ODE (a wrapping one scaled down: it reads 2^31)
+            terms.append(f"{1e-9 if wrapping else 0.01} * n")
         if noisy and i == k - 1:
             terms.append(f"{_number(draw, 0.05, 0.3)} * xi")
         rhs = " + ".join([f"{leak}{coefficient}"] + terms)
@@ -232,8 +257,10 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
                                        ["if rand_uniform() < 0.2:", "    x0 += 0.1"]]))
     if draw(st.booleans()):
         before.append(f"x0 += {_number(draw, 0.0, 0.2)} * I")
-    if draw(st.integers(0, 3)) == 0:
-        after.append(f"x0 = max(x0, -{_number(draw, 0.5, 2.0)})")
+    if clamp is not None:
+        after.append(f"x0 = max(x0, -{clamp})")
+    if single:
+        before += _float32_extras(draw, param)
     for name, block in (("before", before), ("after", after)):
         if block:
             lines.append(f"    {name}:")
@@ -264,14 +291,39 @@ def fuzz_cases(draw) -> FuzzCase:  # noqa: C901 -- one model, drawn line by line
     init = {f"x{i}": rng.uniform(-0.5, 1.0, (batch, n)) for i in range(k)
             if draw(st.booleans())}
     drive = _number(draw, 0.5, 3.0)
+    if single and draw(st.integers(0, 9)) == 7:  # not 0, which Hypothesis favours
+        drive = 1e37  # valid float32 inputs whose update overflows to inf
     held = draw(st.integers(0, 3)) == 0
     inputs = {"I": rng.uniform(-0.2, 1.0, (batch, n) if held else (steps, batch, n)) * drive}
     split = draw(st.integers(1, steps - 1)) if draw(st.integers(0, 2)) == 0 else None
     threshold = np.broadcast_to(params.get("th", _param_default(lines, "th")), (n,))
+    # float64 states agree within 1e-9, not bit for bit: a sum or mean of them could cancel
+    # to below that, so float64 draws the readouts that pick a value or count spikes
+    readouts = READOUTS if single else ("spike_count", "first_spike_time", "var", "max_var")
+    readout = draw(st.sampled_from([None, None, *readouts]))
     return FuzzCase(text, n, batch, steps, dt, params, init, inputs,
                     np.array(threshold, float), split,
                     states=tuple(f"x{i}" for i in range(k)) + (("R",) if refractory else ())
-                    + (("n",) if counter else ()), random=noisy or drawing)
+                    + (("n",) if counter else ()), random=noisy or drawing,
+                    precision=precision,
+                    readout=readout and (readout, f"x{draw(st.integers(0, min(k, 2) - 1))}"))
+
+
+def _float32_extras(draw, param) -> list[str]:
+    """``before:`` statements with numbers at the ends of float32's range, each valid: a
+    clip at a cap near float32's largest value (per neuron, now and then a value past it,
+    which the Simulator rejects on every backend alike), and a subnormal nudge."""
+    before = []
+    if draw(st.booleans()):
+        past = draw(st.integers(0, 4)) == 0
+        param("cap", float(f"{draw(st.floats(1.5e38, 3.4e38)):.6g}"), " (> 0)",
+              (1.2, 2.5) if past else (0.5, 1.0))
+        before.append("x0 = clip(x0, -cap, cap)")
+    if draw(st.booleans()):
+        tiny = draw(st.sampled_from([1e-40, 1.4e-45, 1.1754942e-38, 3e-39]))
+        param("tiny", tiny, " (>= 0)")
+        before.append("x0 += tiny * gain")
+    return before
 
 
 def _param_default(lines: list[str], name: str) -> float:

@@ -300,11 +300,9 @@ def test_one_step_float64_agrees_to_1e_12(backend, case):
 #: what the other backends (GeNN) run: deterministic models (GeNN draws from its own
 #: generator), the adaptive method's substep loop included
 OTHER_CASES = [c for c in CASE_PARAMS if not c.values[0].model.random_draws()]
-#: in float32 GeNN's CPU backend gives numpy's bits on a fixed-step method; on the adaptive
-#: method it does not (AdEx and Izhikevich differ by an ulp or two from the first step, the C
-#: stand-in of test_genn_harness.py compiling the same code strings does not: the cause is
-#: not known), so the adaptive models are compared in float64 (tests/test_pygenn_adaptive.py)
-OTHER_FLOAT32_CASES = [c for c in OTHER_CASES if c.values[0].model.method.name != "adaptive"]
+#: in float32 GeNN's CPU backend gives numpy's bits on every method, the adaptive one
+#: included (AdEx and Izhikevich here; random models in test_backend_fuzz_float32.py)
+OTHER_FLOAT32_CASES = OTHER_CASES
 
 
 @pytest.mark.parametrize("backend", OTHERS, indirect=True)

@@ -19,7 +19,14 @@ agrees where ``|x - x_ref| <= 1e-9 + 1e-9·|x_ref|``) is checked against the num
   no further;
 * spike offsets (where the crossing lies in its step) within 1e-6 ms;
 * the same ``NumericalError`` (state, step, lane, neuron, count), the same
-  ``ParameterError`` at construction, the same warnings.
+  ``ParameterError`` at construction, the same warnings;
+* a readout (``eqsnn.readouts``, ``FuzzCase.readout``: one that counts spikes or picks a
+  state's value, as a sum or mean of states within 1e-9 could cancel to below it), each
+  run's, within the same tolerance, for the neurons compared to the end of a run
+  without a ``NumericalError``.
+
+``test_backend_fuzz_float32.py`` runs the same models in float32, where the promise is
+bit-identity.
 
 A model eqsnn refuses with an EqsnnError is fine; an ``InternalError`` or any other
 exception is a finding.  The examples are the same on every run (``derandomize``);
@@ -40,6 +47,7 @@ from fuzz_models import FuzzCase, fuzz_cases
 from hypothesis import HealthCheck, Phase, given, settings
 
 import eqsnn
+from eqsnn import readouts
 from eqsnn.errors import EqsnnError, InternalError, NumericalError
 
 RTOL = ATOL = 1e-9  # docs/tutorial-compare.md, the float64 default
@@ -66,6 +74,8 @@ class Outcome:
             return
         self.vars = {name: np.concatenate([r.vars[name] for r in results])
                      for name in results[0].vars}
+        #: each run's readout (a readout restarts at every run), where the model has one
+        self.readouts = [r.readout for r in results]
         grids = [spike_grid(r, case) for r in results]
         self.signs = np.concatenate([g[0] for g in grids])
         self.offsets = np.concatenate([g[1] for g in grids])
@@ -81,8 +91,9 @@ def run(case: FuzzCase, model, backend: str) -> Outcome:
     with warnings.catch_warnings(record=True) as warned, context:
         warnings.simplefilter("always")
         try:
-            sim = eqsnn.Simulator(model, case.n, batch_size=case.batch, dt=case.dt,
-                                  backend=backend, precision="float64", params=case.params,
+            sim = eqsnn.Simulator(with_readout(model, case.readout), case.n,
+                                  batch_size=case.batch, dt=case.dt, backend=backend,
+                                  precision=case.precision, params=case.params,
                                   init=case.init, seed=3)
             for start, end in zip(cuts, cuts[1:]):
                 inputs = {name: value if value.ndim < 3 else value[start:end]
@@ -96,6 +107,11 @@ def run(case: FuzzCase, model, backend: str) -> Outcome:
         except EqsnnError as error:
             return Outcome(case, [], error, _messages(warned))
     return Outcome(case, results, None, _messages(warned))
+
+
+def with_readout(model, readout):
+    """``model`` with the case's readout ``(name, var)`` on it, if it has one."""
+    return model if readout is None else readouts.with_readout(model, *readout)
 
 
 def _messages(warned) -> list[str]:
@@ -149,6 +165,7 @@ def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: 
         # after the failing step are not the ones the second pass of numpy leaves
         steps = min(e.step for e in (a.error, b.error) if e)  # counted from the first run
     excepted, parted, first_exception = 0, [], steps
+    whole = np.ones((case.batch, case.n), bool)  # the neurons compared to the end
     for lane in range(case.batch):
         for neuron in range(case.n):
             differ = np.flatnonzero(signs_a[:steps, lane, neuron] != signs_b[:steps, lane, neuron])
@@ -168,6 +185,7 @@ def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: 
             assert np.all(np.abs(u[both] - v[both]) <= OFFSET_TOLERANCE), (where, u, v)
             if until == steps:
                 continue
+            whole[lane, neuron] = False
             first_exception = min(first_exception, until)
             if not len(differ) or until < differ[0]:
                 # the substep sizes parted first: compared no further
@@ -177,6 +195,12 @@ def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: 
             _assert_on_the_boundary(case, a, b, signs_a, signs_b, until, lane, neuron, where)
             excepted += 1
     _compare_errors(reference.error, other.error, first_exception)
+    if not (a.error or b.error):  # each run's readout, where its neuron was compared whole
+        for run_a, run_b in zip(a.readouts, b.readouts):
+            assert (run_a is None) == (run_b is None)
+            if run_a is not None:
+                bad = np.argwhere(whole & ~close(run_a, run_b))
+                assert not len(bad), f"{backend}: readout at {bad[0]}"
     assert reference.warned == other.warned or excepted or parted, (reference.warned,
                                                                     other.warned)
     return {"excepted": excepted, "parted": parted}

@@ -7,7 +7,10 @@ in double, ``id`` and ``batch`` unsigned, ``gennrand_*``), pastes the
 emitted ``sim_code``, ``threshold_condition_code`` and ``reset_code``
 between them as GeNN does, and reads GeNN's ``scalar`` the way GeNN's
 transpiler does (``typedef float scalar``, unsuffixed literals suffixed
-``f``, ``<tgmath.h>`` for C++'s float overloads).  The code strings come
+``f``) and its math functions the way GeNN's CPU backend calls them: unqualified
+in C++, where ``<cmath>`` declares only the double ones outside ``std``, so
+``sqrt(x)`` of a float is the double function, and a double (as ``<math.h>``'s
+is in C).  The code strings come
 from executing the emitted PyGeNN text, so the text itself is tested.
 
 ``gennrand_uniform()``/``gennrand_normal()`` return eqsnn's Philox draws
@@ -85,10 +88,6 @@ def emitted_model(source) -> dict:
 # --- the C program ----------------------------------------------------------------------
 PRELUDE = r"""
 #include <math.h>
-#include <tgmath.h>
-#undef I
-#undef complex
-#undef imaginary
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -446,6 +445,37 @@ def test_float32_exact_arithmetic_models_match_bit_for_bit(name):
     model = example(name)
     reference, harness = reference_and_harness(model, 3, 2, 150, random_inputs(model, 150, 2, 3),
                                                precision="float32")
+    assert_same(reference, harness, rtol=0)
+
+
+#: sqrt, abs, min, max, floor, ceil and a float modulo in float arithmetic
+EXACT_CALLS = """neuron ExactCalls
+    param tau = 5.0
+    state V = 0.1
+    state W = 0.3
+    input I = 0.0
+    let a = 0.3 * sqrt(1.0 + W * W) + 0.7 * abs(W) + 0.2 * min(W, 0.5)
+    let b = 0.1 * max(W, 0.0) + 0.05 * floor(3.0 * W) + 0.03 * ceil(2.0 * W)
+    dV/dt = -V / tau + a + b + I
+    dW/dt = -W / tau + 0.2 * I
+    method: euler
+    after:
+        V += 0.01 * (W % 0.3) - 0.002
+    threshold: V >= 1.0
+    reset:
+        V = 0.0
+"""
+
+
+def test_float32_sqrt_abs_min_max_floor_and_mod_round_to_float_bit_for_bit():
+    """``0.3 * sqrt(x)`` was a double product where GeNN's CPU backend calls the double
+    ``sqrt`` (and ``fabs``, ``fmin``, ``fmax``, ``floor``, ``ceil``, ``fmod``): the
+    printer casts them back to ``scalar`` (on GeNN: ``test_pygenn_backend``)."""
+    model = eqsnn.compile(EXACT_CALLS)
+    current = np.random.default_rng(0).uniform(-1.0, 1.5, (60, 2, 5))
+    reference, harness = reference_and_harness(model, 5, 2, 60, {"I": current},
+                                               precision="float32")
+    assert len(reference.spikes.step) > 0
     assert_same(reference, harness, rtol=0)
 
 

@@ -38,11 +38,13 @@ def test_stdp_prints_on_post_before_the_delivery_and_traces_in_eqsnn_order():
                                   ("eqsnn_fired", "int"))
     assert ("wu_phi_x", "scalar") in parts["params"] and ("wu_a_plus", "scalar") in \
         parts["params"]
-    on_post = "wu_w = fmin(wu_w_max, fmax(wu_w_min, wu_w + eqsnn_mid_x * wu_a_plus));"
+    # fmin and fmax cast back to float (GeNN's C++ calls the double functions)
+    on_post = ("wu_w = (scalar)fmin(wu_w_max, (scalar)fmax(wu_w_min, "
+               "wu_w + eqsnn_mid_x * wu_a_plus));")
     # the target's spike of the previous step first, then the weight, then on_pre
     assert parts["pre_spike_syn_code"].splitlines() == [
         "if (eqsnn_fired != 0) {", "    " + on_post, "}", "addToPost(wu_w);",
-        "wu_w = fmin(wu_w_max, fmax(wu_w_min, wu_w - wu_a_minus * wu_y));"]
+        "wu_w = (scalar)fmin(wu_w_max, (scalar)fmax(wu_w_min, wu_w - wu_a_minus * wu_y));"]
     # ... and the postsynaptic update leaves out the synapses that did it already
     assert parts["post_spike_syn_code"].splitlines() == [
         "if (eqsnn_fired != 0 && eqsnn_arrived == 0) {", "    " + on_post, "}"]

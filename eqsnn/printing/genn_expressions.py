@@ -57,6 +57,12 @@ _INFIX = {  # op -> (C operator, precedence)
     "eq": ("==", 9), "ne": ("!=", 9), "and": ("&&", 5), "or": ("||", 4),
 }
 _CALLS = {"abs": "fabs", "min": "fmin", "max": "fmax"}
+#: float functions whose float32 result is exact from the double function too (a sqrt
+#: rounded twice is rounded once), cast back to ``scalar`` in float32: GeNN prints them
+#: unqualified, and C++'s <cmath> declares only the double ones outside ``std``, so on
+#: GeNN's CPU backend ``0.3 * sqrt(x)`` was a double product, and so was all the arithmetic
+#: up to the next assignment (the last bit off NumPy's float32 step)
+_EXACT_CALLS = frozenset({"sqrt", "abs", "min", "max", "floor", "ceil"})
 UNARY, PRIMARY = 15, 16
 
 
@@ -229,7 +235,10 @@ class GeNNExpressionPrinter:
             # as every eqsnn backend: the double function, rounded to float
             wide = ", ".join(f"(double){_wrap(a, UNARY)}" for a in args)
             return f"(scalar){kind}({wide})", UNARY
-        return f"{_CALLS.get(kind, kind)}({', '.join(a[0] for a in args)})", PRIMARY
+        text = f"{_CALLS.get(kind, kind)}({', '.join(a[0] for a in args)})"
+        if self.precision == "float32" and op.dtype == "float" and kind in _EXACT_CALLS:
+            return _single(text), UNARY
+        return text, PRIMARY
 
     def modulo(self, dtype, args, divisor=None) -> tuple[str, int]:
         """Floored modulo (the sign of the divisor), as Python's ``%`` and NumPy's ``remainder``;
@@ -242,9 +251,16 @@ class GeNNExpressionPrinter:
             r = f"{a} % {b}"
             return (f"({b} == 0 || {b} == -1 ? 0 : ({r} != 0 && (({r} < 0) != ({b} < 0)) ? "
                     f"{r} + {b} : {r}))"), PRIMARY
-        r = f"fmod({args[0][0]}, {args[1][0]})"
+        r, zero = f"fmod({args[0][0]}, {args[1][0]})", f"copysign(0.0, {args[1][0]})"
+        if self.precision == "float32":
+            r, zero = _single(r), _single(zero)
         return (f"({r} != 0.0 ? ((({b} < 0.0) != ({r} < 0.0)) ? {r} + {b} : {r})"
-                f" : copysign(0.0, {args[1][0]}))"), PRIMARY
+                f" : {zero})"), PRIMARY
+
+
+def _single(call: str) -> str:
+    """``call`` (a C math function's) as a ``scalar``."""
+    return f"(scalar){call}"
 
 
 def _wrap(text_prec: tuple[str, int], minimum: int) -> str:

@@ -16,7 +16,7 @@ poisson_input_model = create_neuron_model(
     'PoissonInput',
     sim_code="const scalar rand0 = gennrand_uniform();",
     threshold_condition_code="""
-Input > 0.0 && rand0 >= (scalar)exp((double)-((scalar)dt * fabs(Input)))
+Input > 0.0 && rand0 >= (scalar)exp((double)-((scalar)dt * (scalar)fabs(Input)))
 """,
     additional_input_vars=[('Input', 'scalar', 0.0)],
 )
