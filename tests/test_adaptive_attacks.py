@@ -426,3 +426,36 @@ def test_a_reset_at_a_crossing_that_makes_a_state_nan_is_named_and_ends_the_neur
     assert "the reset assigns w at a crossing inside the step" in error.hint
     assert "max_substeps" not in error.hint
     assert sim.state["V"][0] == -70.6 and np.isnan(sim.state["w"][0])
+
+
+MODULUS = """neuron Modulus
+    param tau = 10.0 (> 0)
+    state V = 0.0
+    state W = 0.5
+    dV/dt = (-V + 0.3 * (W % 0.3)) / tau
+    dW/dt = -(W % 0.3) / tau - 0.01
+"""
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_float_modulus_of_a_state_in_an_ode_compiles_and_is_integrated_adaptively(backend):
+    """``W % 0.3`` in the equations: SymPy's derivative of a modulus by a float recursed
+    without end, and the model was refused as "nested too deeply".  It is not linear, so the
+    adaptive method integrates it, through the jump of ``W % 0.3`` at W = 0.3 (against
+    ``solve_ivp`` with small steps)."""
+    from scipy.integrate import solve_ivp
+
+    model = eqsnn.compile(MODULUS)
+    assert model.reasons["adaptive"].startswith("chosen")
+    assert "not linear in W" in model.reasons["exponential_euler"]
+
+    def rhs(t, y):
+        return [(-y[0] + 0.3 * np.mod(y[1], 0.3)) / 10.0, -np.mod(y[1], 0.3) / 10.0 - 0.01]
+    ref = solve_ivp(rhs, (0, 20), [0.0, 0.5], rtol=1e-11, atol=1e-12, dense_output=True,
+                    max_step=0.01)
+    result = eqsnn.Simulator(model, 1, dt=0.1, backend=backend, precision="float64").run(
+        200, record=["V", "W"])
+    expected = ref.sol(np.arange(1, 201) * 0.1)
+    assert np.nanmin(expected[1]) < 0.3 < expected[1][0]  # the jump is inside the run
+    assert np.max(np.abs(result.vars["V"][:, 0, 0] - expected[0])) < 1e-5
+    assert np.max(np.abs(result.vars["W"][:, 0, 0] - expected[1])) < 1e-5
