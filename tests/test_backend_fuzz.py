@@ -237,18 +237,25 @@ def _compare_errors(a, b, first_exception: int) -> None:
     assert [getattr(a, k) for k in keys] == [getattr(b, k) for k in keys], (str(a), str(b))
 
 
-def check_case(case: FuzzCase, backends=COMPARED) -> dict:
-    """Run ``case`` on numpy and ``backends`` and compare; ``{"refused": reason}`` where
-    eqsnn refuses the model, else what happened (for the long runs' statistics)."""
-    with warnings.catch_warnings(record=True) as warned:
-        warnings.simplefilter("always")
+def compiled(case: FuzzCase):
+    """The model of ``case``, or why eqsnn refuses it (an ``EqsnnError``, which is fine; an
+    ``InternalError`` is a finding and propagates); warnings of compiling are not compared."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
-            model = eqsnn.compile(case.text)
+            return eqsnn.compile(case.text)
         except InternalError:
             raise
         except EqsnnError as error:
-            return {"refused": type(error).__name__ + ": " + str(error).splitlines()[0]}
-    del warned
+            return type(error).__name__ + ": " + str(error).splitlines()[0]
+
+
+def check_case(case: FuzzCase, backends=COMPARED) -> dict:
+    """Run ``case`` on numpy and ``backends`` and compare; ``{"refused": reason}`` where
+    eqsnn refuses the model, else what happened (for the long runs' statistics)."""
+    model = compiled(case)
+    if isinstance(model, str):
+        return {"refused": model}
     reference = run(case, model, "numpy")
     stats = {"method": model.ir.method.name, "excepted": 0, "parted": [],
              "spikes": int(np.count_nonzero(reference.signs)) if reference.ran else 0,

@@ -42,16 +42,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import warnings
 
 import numpy as np
 import pytest
 from fuzz_models import FuzzCase, fuzz_cases
 from hypothesis import HealthCheck, given, settings
-from test_backend_fuzz import COMPARED, GENN_EXAMPLES, PHASES, SUBSTEP, Outcome, run
-
-import eqsnn
-from eqsnn.errors import EqsnnError, InternalError
+from test_backend_fuzz import (
+    COMPARED,
+    GENN_EXAMPLES,
+    PHASES,
+    SUBSTEP,
+    Outcome,
+    compiled,
+    run,
+)
 
 #: a few seconds in the suite (each example runs three backends)
 EXAMPLES = int(os.environ.get("EQSNN_FUZZ_EXAMPLES", "6"))
@@ -111,14 +115,9 @@ def compare_bits(case: FuzzCase, reference: Outcome, other: Outcome, backend: st
 def check_case(case: FuzzCase, backends=COMPARED) -> dict:
     """Run ``case`` on numpy and ``backends`` in float32 and compare bit for bit;
     ``{"refused": reason}`` where eqsnn refuses the model, else what happened."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            model = eqsnn.compile(case.text)
-        except InternalError:
-            raise
-        except EqsnnError as error:
-            return {"refused": type(error).__name__ + ": " + str(error).splitlines()[0]}
+    model = compiled(case)
+    if isinstance(model, str):
+        return {"refused": model}
     if "pygenn" in backends and case.random:  # GeNN draws its own numbers
         return {"skipped": "random"}
     reference = run(case, model, "numpy")

@@ -20,6 +20,18 @@ def _gcc() -> tuple[str, ...] | None:
     return command if "gcc" in version.lower() or "free software" in version.lower() else None
 
 
+def _vectorised_lines(command, text: str, tmp_path) -> tuple[set[int], str]:
+    """The lines of C ``text`` whose loop GCC reports vectorised, and the report."""
+    source = tmp_path / "model.c"
+    source.write_text(text)
+    flags = [f for f in toolchain.compiler_flags(command, False) if f != "-shared"]
+    report = subprocess.run([*command, *flags, "-c", "-fopt-info-vec-optimized", str(source),
+                             "-o", str(tmp_path / "model.o")], capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    return ({int(m) for m in re.findall(r"model\.c:(\d+):\d+: optimized: loop vectorized",
+                                        report.stderr)}, report.stderr)
+
+
 @pytest.mark.skipif(sys.platform.startswith("win"), reason="GCC's vectoriser report")
 def test_both_versions_of_the_checked_neuron_loop_vectorise(tmp_path):
     """A network population's step reads the numerical check's run-time switch
@@ -45,15 +57,8 @@ def test_both_versions_of_the_checked_neuron_loop_vectorise(tmp_path):
     assert len(loops) == 2
     calls = [line for line in lines if "eqsnn_neuron_step(" in line and "=" in line]
     assert len(calls) == 2
-    source = tmp_path / "model.c"
-    source.write_text(text)
-    flags = [f for f in toolchain.compiler_flags(command, False) if f != "-shared"]
-    report = subprocess.run([*command, *flags, "-c", "-fopt-info-vec-optimized", str(source),
-                             "-o", str(tmp_path / "model.o")], capture_output=True, text=True)
-    assert report.returncode == 0, report.stderr
-    vectorised = {int(m) for m in re.findall(r"model\.c:(\d+):\d+: optimized: loop vectorized",
-                                             report.stderr)}
-    assert set(loops) <= vectorised, (loops, report.stderr)
+    vectorised, report = _vectorised_lines(command, text, tmp_path)
+    assert set(loops) <= vectorised, (loops, report)
 
 
 @pytest.mark.skipif(sys.platform.startswith("win"), reason="GCC's vectoriser report")
@@ -83,12 +88,5 @@ neuron BoundedLif
     loop = next(k + 1 for k, line in enumerate(lines)
                 if line.strip() == "for (j = first; j < last; ++j) {" and k > cheap[0])
     assert "eqsnn_magnitude" in sim.source.text
-    source = tmp_path / "model.c"
-    source.write_text(sim.source.text)
-    flags = [f for f in toolchain.compiler_flags(command, False) if f != "-shared"]
-    report = subprocess.run([*command, *flags, "-c", "-fopt-info-vec-optimized", str(source),
-                             "-o", str(tmp_path / "model.o")], capture_output=True, text=True)
-    assert report.returncode == 0, report.stderr
-    vectorised = {int(m) for m in re.findall(r"model\.c:(\d+):\d+: optimized: loop vectorized",
-                                             report.stderr)}
-    assert loop in vectorised, (loop, report.stderr)
+    vectorised, report = _vectorised_lines(command, sim.source.text, tmp_path)
+    assert loop in vectorised, (loop, report)
