@@ -37,11 +37,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CheapTest", "cheap_tests", "order_key", "magnitude"]
+__all__ = ["CheapTest", "Fold", "cheap_tests", "order_key", "magnitude"]
 
 _WIDTH = {"float32": 32, "float64": 64}
 #: C types of the accumulated integers: (unsigned, signed) per precision
 C_TYPES = {"float32": ("unsigned int", "int"), "float64": ("unsigned long long", "long long")}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One accumulated integer of a cheap test: C name ``name`` (``signed`` or not), its
+    value before any fold ``initial`` (the identity of its maximum or minimum, so that a
+    tile with no value folded has not failed), the C expression of a value's bits
+    ``value`` (a format of the value's C text), ``keep`` ``">"`` (the largest) or ``"<"``
+    (the smallest), and the test ``fail`` ``threshold`` that a failing value passes."""
+
+    name: str
+    signed: bool
+    initial: int
+    value: str
+    keep: str
+    fail: str
+    threshold: int
 
 
 @dataclass(frozen=True)
@@ -60,13 +77,23 @@ class CheapTest:
     deferred: bool
     precision: str = "float32"
 
+    def folds(self) -> tuple[Fold, ...]:
+        """The integers this test accumulates (see the class doc for each kind)."""
+        width, i = _WIDTH[self.precision], self.index
+        smallest, largest = -(1 << (width - 1)), (1 << (width - 1)) - 1
+        if self.kind == "magnitude":
+            return (Fold(f"_cm{i}", False, 0, "eqsnn_magnitude({})", ">", ">=", self.high),)
+        if self.kind == "split":
+            _, signed = C_TYPES[self.precision]
+            return (Fold(f"_cu{i}", False, 0, "eqsnn_bits({})", ">", ">=", self.low),
+                    Fold(f"_cs{i}", True, smallest, f"({signed})eqsnn_bits({{}})", ">", ">=",
+                         self.high))
+        return (Fold(f"_cl{i}", True, largest, "eqsnn_order_key({})", "<", "<=", self.low),
+                Fold(f"_ch{i}", True, smallest, "eqsnn_order_key({})", ">", ">=", self.high))
+
     def accumulators(self) -> tuple[str, ...]:
         """The C names of this test's accumulated integers."""
-        if self.kind == "magnitude":
-            return (f"_cm{self.index}",)
-        if self.kind == "split":
-            return (f"_cu{self.index}", f"_cs{self.index}")
-        return (f"_cl{self.index}", f"_ch{self.index}")
+        return tuple(fold.name for fold in self.folds())
 
 
 def _bits(value: float, precision: str) -> int:
@@ -184,33 +211,18 @@ EQSNN_FN {signed} eqsnn_order_key(FLOAT x)
 def parameters(tests, precision: str) -> list[str]:
     """The step function's parameters of the cheap test: the switch and a pointer to each
     accumulated integer."""
-    unsigned, signed = C_TYPES[precision]
-    items = ["const int _exact"]
-    for test in tests:
-        types = {"magnitude": (unsigned,), "split": (unsigned, signed)}.get(
-            test.kind, (signed, signed))
-        items += [f"{ctype} *_fold{name}" for ctype, name in zip(types, test.accumulators())]
-    return items
+    types = C_TYPES[precision]
+    return ["const int _exact"] + [f"{types[fold.signed]} *_fold{fold.name}"
+                                   for test in tests for fold in test.folds()]
 
 
 def fold_lines(test: CheapTest, value: str) -> list[str]:
     """C lines folding ``value`` (a C expression of the state) into ``test``'s integers."""
-    if test.kind == "magnitude":
-        acc = test.accumulators()[0]
-        return [f"*_fold{acc} = eqsnn_magnitude({value}) > *_fold{acc} ? "
-                f"eqsnn_magnitude({value}) : *_fold{acc};"]
-    if test.kind == "split":
-        _, signed = C_TYPES[test.precision]
-        low, high = test.accumulators()
-        return [f"*_fold{low} = eqsnn_bits({value}) > *_fold{low} ? eqsnn_bits({value})"
-                f" : *_fold{low};",
-                f"*_fold{high} = ({signed})eqsnn_bits({value}) > *_fold{high} ? "
-                f"({signed})eqsnn_bits({value}) : *_fold{high};"]
-    low, high = test.accumulators()
-    return [f"*_fold{low} = eqsnn_order_key({value}) < *_fold{low} ? eqsnn_order_key({value})"
-            f" : *_fold{low};",
-            f"*_fold{high} = eqsnn_order_key({value}) > *_fold{high} ? eqsnn_order_key({value})"
-            f" : *_fold{high};"]
+    lines = []
+    for fold in test.folds():
+        bits, acc = fold.value.format(value), f"*_fold{fold.name}"
+        lines.append(f"{acc} = {bits} {fold.keep} {acc} ? {bits} : {acc};")
+    return lines
 
 
 def fold_block(tests, before, after: dict, check_all) -> list[str]:
@@ -244,37 +256,15 @@ def _literal(value: int, precision: str, signed: bool) -> str:
 
 
 def declarations(tests, precision: str) -> list[str]:
-    """The tile loop's accumulated integers, each where any value moves it (the identity
-    of its maximum or minimum): a tile with no value folded has not failed."""
-    unsigned, signed = C_TYPES[precision]
-    width = _WIDTH[precision]
-    lines = []
-    for test in tests:
-        if test.kind == "magnitude":
-            lines.append(f"{unsigned} {test.accumulators()[0]} = 0;")
-        elif test.kind == "split":
-            low, high = test.accumulators()
-            lines.append(f"{unsigned} {low} = 0;")
-            lines.append(f"{signed} {high} = {_literal(-(1 << (width - 1)), precision, True)};")
-        else:
-            low, high = test.accumulators()
-            lines.append(f"{signed} {low} = {_literal((1 << (width - 1)) - 1, precision, True)},"
-                         f" {high} = {_literal(-(1 << (width - 1)), precision, True)};")
-    return lines
+    """The tile loop's accumulated integers, each at its initial value."""
+    types = C_TYPES[precision]
+    return [f"{types[fold.signed]} {fold.name} = "
+            f"{_literal(fold.initial, precision, fold.signed)};"
+            for test in tests for fold in test.folds()]
 
 
 def failed_condition(tests, precision: str) -> str:
     """C: whether a value folded into the integers failed a test (or may have)."""
-    parts = []
-    for test in tests:
-        if test.kind == "magnitude":
-            parts.append(f"{test.accumulators()[0]} >= {_literal(test.high, precision, False)}")
-        elif test.kind == "split":
-            low, high = test.accumulators()
-            parts += [f"{low} >= {_literal(test.low, precision, False)}",
-                      f"{high} >= {_literal(test.high, precision, True)}"]
-        else:
-            low, high = test.accumulators()
-            parts += [f"{low} <= {_literal(test.low, precision, True)}",
-                      f"{high} >= {_literal(test.high, precision, True)}"]
+    parts = [f"{fold.name} {fold.fail} {_literal(fold.threshold, precision, fold.signed)}"
+             for test in tests for fold in test.folds()]
     return " || ".join(parts) if parts else "0"
