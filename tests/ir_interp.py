@@ -21,12 +21,7 @@ def _array_get(array, index):
     return np.asarray(array, dtype=float)[index]
 
 
-def _keep_nonfinite(value, x):
-    """``value + 0·x`` as written (ir.keep_nonfinite): NaN where ``x`` is not finite."""
-    return value + 0.0 * np.asarray(x, dtype=float)
-
-
-_ARRAYS = {"ArrayGet": _array_get, "keep_nonfinite": _keep_nonfinite}
+_ARRAYS = {"ArrayGet": _array_get}  # keep_nonfinite: host.NUMPY_FUNCTIONS
 
 
 @functools.lru_cache(maxsize=4096)

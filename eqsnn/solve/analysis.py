@@ -57,10 +57,11 @@ def _is_zero(expr) -> bool:
         return False
 
 
-def _diff(expr, *args) -> sympy.Basic:
+def diff(expr, *args) -> sympy.Basic:
     """``sympy.diff``, or the unevaluated derivative where SymPy recurses without end (the
     second derivative of ``x % 0.3``, a float modulus, does); a derivative left as such is
-    never taken for 0, so the equation counts as not linear in that state."""
+    never taken for 0, so the equation counts as not linear in that state, and has no
+    closed form for a crossing's slope (``crossings._derivative``)."""
     try:
         return sympy.diff(expr, *args)
     except RecursionError:
@@ -70,7 +71,7 @@ def _diff(expr, *args) -> sympy.Basic:
 def _nonlinear_term(rhs, x, y=None) -> sympy.Basic:
     """The first additive term of ``rhs`` whose second derivative in ``x`` (and ``y``) is not 0."""
     for term in sympy.Add.make_args(sympy.expand(rhs)):
-        if not _is_zero(_diff(term, x, y if y is not None else x)):
+        if not _is_zero(diff(term, x, y if y is not None else x)):
             return term
     return rhs
 
@@ -95,7 +96,7 @@ def analyse(checked: Checked) -> System:
                       constants)
 
     # exact: linear with constant coefficients
-    A = [[_diff(r, x) for x in symbols] for r in rhs]
+    A = [[diff(r, x) for x in symbols] for r in rhs]
     why_not_exact = _why_not_linear(odes, rhs, symbols, A)
     linear = why_not_exact is None
     if linear:
@@ -119,7 +120,7 @@ def _split_noise(odes, state_names: set) -> tuple[list, list]:
     """``(f, g)`` of each ``dx/dt = f + g xi``; raises where the noise is not additive."""
     rhs, noise = [], []
     for ode in odes:
-        g = _diff(ode.rhs, XI)
+        g = diff(ode.rhs, XI)
         if XI in g.free_symbols:
             raise SolverError(f"noise in d{ode.var}/dt must be additive: a term times xi",
                               line=ode.line, column=ode.column,
@@ -143,7 +144,7 @@ def _why_not_linear(odes, rhs, symbols, A) -> str | None:
     for i, ode in enumerate(odes):
         for x in symbols:
             for y, a in zip(symbols, A[i]):
-                if not _is_zero(_diff(a, x)):
+                if not _is_zero(diff(a, x)):
                     return _why_nonlinear(ode.var, rhs[i], x, y)
     return None
 
@@ -178,7 +179,7 @@ def _why_forcing_varies(odes, forcing, noise, constants) -> str | None:
 def _why_not_exponential_euler(odes, rhs, symbols) -> str | None:
     """Why some equation is not linear in its own variable."""
     for ode, r, x in zip(odes, rhs, symbols):
-        if not _is_zero(_diff(r, x, 2)):
+        if not _is_zero(diff(r, x, 2)):
             return _why_nonlinear(ode.var, r, x, x)
     return None
 

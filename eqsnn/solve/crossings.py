@@ -13,6 +13,7 @@ from __future__ import annotations
 import sympy
 
 from .. import ir
+from .analysis import diff
 
 T = sympy.Symbol("t")
 
@@ -318,10 +319,7 @@ def _derivative(expr, x):
     where it is not one (a function without a derivative in closed form)."""
     real = {symbol: sympy.Dummy(symbol.name, real=True) for symbol in expr.free_symbols}
     back = {dummy: symbol for symbol, dummy in real.items()}
-    try:
-        derivative = sympy.diff(expr.xreplace(real), real[x]).xreplace(back)
-    except RecursionError:  # SymPy on a float modulus (x % 0.3)
-        return None
+    derivative = diff(expr.xreplace(real), real[x]).xreplace(back)
     derivative = derivative.replace(
         sympy.sign, lambda arg: sympy.Piecewise((1, arg >= 0), (-1, True)))
     derivative = derivative.replace(
