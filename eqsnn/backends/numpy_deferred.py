@@ -129,13 +129,19 @@ def _names(statements) -> set[str]:
     return names
 
 
+def _read_with_resets(model: ir.Model, statements) -> set[str]:
+    """The names ``statements`` and ``model``'s thresholds and resets (run after them) use."""
+    names = _names(statements) | _names(model.reset) | _names(model.negative_reset)
+    for cond in (model.threshold, model.negative_threshold):
+        if cond is not None:
+            names |= {str(symbol) for symbol in cond.free_symbols}
+    return names
+
+
 def _carried(phases: dict, rest, model) -> dict[str, str]:
     """Locals of one of ``phases`` (name -> statements) that another phase, or the rest of
     the step, reads or assigns: name -> type."""
-    later = _names(rest) | _names(model.reset) | _names(model.negative_reset)
-    for cond in (model.threshold, model.negative_threshold):
-        if cond is not None:
-            later |= {str(symbol) for symbol in cond.free_symbols}
+    later = _read_with_resets(model, rest)
     carried = {}
     names = {phase: _names(statements) for phase, statements in phases.items()}
     for phase, statements in phases.items():
@@ -251,10 +257,7 @@ class _Phases:
         self.gathered = [name for name in inner if name in before]
         self.fresh = {name: self.carried[name].dtype for name in inner if name not in before}
         finish = models["finish"]
-        after = set(runner.states) | _names(finish.step + finish.reset + finish.negative_reset)
-        for cond in (finish.threshold, finish.negative_threshold):
-            if cond is not None:
-                after |= {str(symbol) for symbol in cond.free_symbols}
+        after = set(runner.states) | _read_with_resets(finish, finish.step)
         #: the states the loop and cross phases assign that are read after them: scattered
         #: back
         assigned = {phase: {stmt.target for stmt in ir.walk_statements(models[phase].step)
