@@ -55,7 +55,7 @@ __all__ = ["Network"]
 
 
 class Network(WindowedRun):
-    """Populations connected by synapses with delays, run on ``numpy``, ``c`` or ``pygenn``.
+    """Populations connected by synapses with delays, run on numpy, c, cupy or pygenn.
 
     ``dt`` is the time step, ``batch_size`` the number of lanes (all lanes share the
     connectivity and start from the same weights; a plastic connection's weights then
@@ -86,8 +86,7 @@ class Network(WindowedRun):
             get_backend(backend)  # an unknown name gets the usual error
             raise BackendError(
                 f"networks do not run on the {backend} backend yet",
-                hint=f"use one of: {', '.join(NETWORK_BACKENDS)} (networks on cupy come with "
-                "GPU support for networks)")
+                hint=f"use one of: {', '.join(NETWORK_BACKENDS)}")
         self.backend = backend
         self.fast_math = bool(fast_math)
         self._populations: dict[str, Population] = {}
