@@ -51,17 +51,23 @@ def _same_spikes(x, y, pops):
                                           getattr(y[pop].spikes, field))
 
 
+@pytest.mark.parametrize("on_device", [True, False], ids=["device", "host"])
 @pytest.mark.parametrize("precision", ["float32", "float64"])
-def test_the_fused_tests_network_gives_numpys_bits(precision):
+def test_the_fused_tests_network_gives_numpys_bits(precision, on_device):
     """Two populations, a spike source, recurrent and per-synapse delays, five synapse
-    models, per-step inputs, two lanes; two runs of 50 give one run of 100."""
+    models, per-step inputs, two lanes; two runs of 50 give one run of 100; the arrivals
+    summed by the pull kernel or on the host."""
     numpy_net, drive, per_step = fused_tests._network("numpy", precision)
     cupy_net, _, _ = fused_tests._network("cupy", precision)
+    cupy_net._device_arrivals = on_device
     expected = fused_tests._run(numpy_net, drive, per_step, 0, 100)
     whole = fused_tests._run(cupy_net, drive, per_step, 0, 100)
+    assert (cupy_net.host_arrivals_reason is None) == on_device
+    assert (cupy_net._device is None) != on_device
     assert len(expected["a"].spikes) > 30 and len(expected["b"].spikes) > 5
     fused_tests._same(whole, expected)
     halves, _, _ = fused_tests._network("cupy", precision)
+    halves._device_arrivals = on_device
     first = fused_tests._run(halves, drive, per_step, 0, 50)
     second = fused_tests._run(halves, drive, per_step, 50, 50)
     np.testing.assert_array_equal(np.concatenate([first["a"].vars["V"],
@@ -197,3 +203,104 @@ def test_too_many_lanes_are_refused_before_anything_runs(lif):
     with pytest.raises(BackendError, match="1 to 65535 lanes"):
         net.run(3)
     assert net.step == 0
+
+
+PROBE = """neuron Probe
+    state V = 0.0
+    input Isyn = 0.0
+    after: V = Isyn
+"""
+
+
+def _probe_network(backend, record_lif, seed=11):
+    """A spike source and a LIF population into a probe whose V is each step's summed
+    arrivals, through per-synapse delays, repeated pairs and weights of 1e8 beside 1."""
+    rng = np.random.default_rng(seed)
+    net = Network(dt=1.0, precision="float32", backend=backend, batch_size=2, seed=seed)
+    flat = rng.choice(40 * 6, 90, replace=False)
+    net.add_spike_source("s", 6, steps=flat // 6, neurons=flat % 6)
+    net.add_population("l", eqsnn.compile(network_tests.LIF), 5)
+    net.add_population("p", eqsnn.compile(PROBE), 3)
+    scale = np.float32([1e8, -1e8, 1.0, 3.0, -7.0, 1e7])
+    for source, n_pre, count in (("s", 6, 60), ("l", 5, 30)):
+        pre, post = rng.integers(0, n_pre, count), rng.integers(0, 3, count)
+        net.connect(source, "p", Delta(), connectivity=FromList(pre, post),
+                    weight=rng.choice(scale, count), delay=rng.integers(1, 5, count),
+                    name=f"{source}p")
+    inputs = {"l": {"Isyn": np.float32([[0.3, 0.25, 0.5, 0.4, 0.35],
+                                        [0.45, 0.2, 0.3, 0.6, 0.5]])}}
+    record = {"p": ["V"], "s": ["spikes"], **({"l": ["spikes"]} if record_lif else {})}
+    return net, net.run(40, inputs=inputs, record=record)
+
+
+def _sums(net, spikes, order, steps=40):
+    """The input of the probe, ``(steps, batch, 3)``: per connection, the weights of the
+    synapses whose source spiked ``delay`` steps before summed from 0 in float32 in
+    ``order`` (a key of emission step, pre and CSR row), added in connection order."""
+    out = np.zeros((steps, 2, 3), np.float32)  # the input: 0, then each connection's sum
+    for conn in net.connections.values():
+        part = np.zeros_like(out)
+        fired = spikes[conn.source.name]
+        terms = []  # (arrival, lane, post, key, weight)
+        for e, b, i in zip(fired.step, fired.batch, fired.neuron):
+            for row in np.nonzero(conn.pre == i)[0]:
+                a = e + conn.delays[row]
+                if a < steps:
+                    terms.append((a, b, conn.post[row], order(e, i, row), conn.weights[row]))
+        for a, b, j, _, w in sorted(terms, key=lambda t: t[:4]):
+            part[a, b, j] = np.float32(part[a, b, j] + w)
+        out = out + part
+    return out
+
+
+def test_each_target_sums_its_arrivals_in_the_host_order():
+    """Weights of 1e8 beside 1 make a float32 sum depend on its order: the probe's V, the
+    summed arrivals of each step, is the plain loop's sum in (emission step, pre, row)
+    order, on cupy with the spikes on the device only and on numpy; delay ascending or
+    CSR order alone give other sums (so this test would see a wrong order)."""
+    numpy_net, expected = _probe_network("numpy", True)
+    spikes = {"s": expected["s"].spikes, "l": expected["l"].spikes}
+    assert len(spikes["l"]) > 20 and len(spikes["s"]) > 100
+    oracle = _sums(numpy_net, spikes, lambda e, i, row: (e, i, row))
+    for wrong in (lambda e, i, row: (-e, i, row), lambda e, i, row: (i, row, e)):
+        assert not np.array_equal(_sums(numpy_net, spikes, wrong), oracle)
+    np.testing.assert_array_equal(expected["p"].vars["V"], oracle)
+    cupy_net, got = _probe_network("cupy", False)
+    assert cupy_net.host_arrivals_reason is None
+    np.testing.assert_array_equal(got["p"].vars["V"], oracle)
+
+
+def test_where_the_arrivals_are_summed_on_the_host_it_says_why(lif):
+    from eqsnn.network.stdp import StdpAdditive
+
+    def built(**connect):
+        net = Network(backend="cupy", precision="float64")
+        net.add_population("a", lif, 2)
+        net.add_population("b", lif, 2)
+        if connect:
+            net.connect("a", "b", Delta(), **connect)
+        net.build()
+        return net
+    assert built(weight=0.5).host_arrivals_reason is None
+    assert "no synapses" in built().host_arrivals_reason
+    assert "'c0' is plastic" in built(weight=0.5,
+                                      weight_update=StdpAdditive()).host_arrivals_reason
+    far = built(weight=5.0, delay=10**9)  # no ring of 10^9 rows: summed on the host
+    assert "GiB of device memory" in far.host_arrivals_reason and far._device is None
+    res = far.run(5, inputs={"a": {"Isyn": 2.0}}, record={"b": ["V"]})
+    assert not res["b"].vars["V"].any()
+    numpy_net = Network(precision="float64")
+    numpy_net.build()
+    assert "numpy backend sums arrivals on the host" in numpy_net.host_arrivals_reason
+
+
+def test_the_pull_order_and_its_doctest():
+    import doctest
+
+    from eqsnn.backends import cupy_network
+    assert doctest.testmod(cupy_network).failed == 0
+    # a homogeneous delay: per target, (pre, row); the duplicated pair keeps its rows' order
+    indptr, syn = cupy_network.pull_order([0, 0, 1, 1, 0], [1, 1, 0, 1, 0], 3, 2)
+    assert indptr.tolist() == [0, 2, 5] and syn.tolist() == [4, 2, 0, 1, 3]
+    source = cupy_network.kernel_source("float32")
+    assert "typedef float FLOAT;" in source and "atomic" not in source

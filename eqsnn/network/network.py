@@ -64,7 +64,9 @@ class Network(WindowedRun):
 
     On ``c`` a run is one call into C (:mod:`eqsnn.network.fused`);
     ``unfused_reason`` says, once the network is built, why it runs in windows of the
-    smallest delay instead (None where it runs fused).
+    smallest delay instead (None where it runs fused).  On ``cupy`` the windows' arrivals
+    are summed on the GPU (:mod:`eqsnn.backends.cupy_network`); ``host_arrivals_reason``
+    says why they are summed on the host instead (None where on the GPU).
 
     ``check=False`` leaves the numerical check out of every population, synapse and
     plastic connection, as ``Simulator(..., check=False)`` does (for speed measurements):
@@ -98,6 +100,8 @@ class Network(WindowedRun):
         self._history: dict[str, tuple] = {}
         self._genn = None  # the GeNN model of the whole network on pygenn
         self._fused = None  # a FusedRun where the whole network runs in C (fused.py)
+        self._device = None  # a DeviceArrivals where cupy sums the arrivals on the GPU
+        self.host_arrivals_reason: str | None = None
         self.unfused_reason: str | None = None
         self._interrupted = False  # a pygenn run that did not finish (rollback.py)
 
@@ -307,6 +311,9 @@ class Network(WindowedRun):
                     pop._sim = PopulationView(self._genn, pop.name)
         self.unfused_reason = unfused_reason(self)
         self._fused = FusedRun(self) if self.unfused_reason is None else None
+        from ..backends.cupy_network import host_arrivals_reason, start
+        self.host_arrivals_reason = host_arrivals_reason(self)
+        self._device = start(self) if self.host_arrivals_reason is None else None
         self._built = True
 
     def build(self) -> None:
@@ -350,6 +357,8 @@ class Network(WindowedRun):
         self._clear_history()
         if self._fused is not None:
             self._fused.clear()
+        if self._device is not None:
+            self._device.clear()
         self._step = 0
 
     # --- state ------------------------------------------------------------------
