@@ -212,7 +212,7 @@ PROBE = """neuron Probe
 """
 
 
-def _probe_network(backend, record_lif, seed=11):
+def _probe_network(backend, record_lif, seed=11, spy=None):
     """A spike source and a LIF population into a probe whose V is each step's summed
     arrivals, through per-synapse delays, repeated pairs and weights of 1e8 beside 1."""
     rng = np.random.default_rng(seed)
@@ -230,6 +230,9 @@ def _probe_network(backend, record_lif, seed=11):
     inputs = {"l": {"Isyn": np.float32([[0.3, 0.25, 0.5, 0.4, 0.35],
                                         [0.45, 0.2, 0.3, 0.6, 0.5]])}}
     record = {"p": ["V"], "s": ["spikes"], **({"l": ["spikes"]} if record_lif else {})}
+    if spy is not None:
+        net.build()
+        spy(net)
     return net, net.run(40, inputs=inputs, record=record)
 
 
@@ -265,8 +268,15 @@ def test_each_target_sums_its_arrivals_in_the_host_order():
     for wrong in (lambda e, i, row: (-e, i, row), lambda e, i, row: (i, row, e)):
         assert not np.array_equal(_sums(numpy_net, spikes, wrong), oracle)
     np.testing.assert_array_equal(expected["p"].vars["V"], oracle)
-    cupy_net, got = _probe_network("cupy", False)
+    asked = []  # whether the LIF population's runner was asked for its spikes on the host
+
+    def spy(net):
+        runner = net.populations["l"]._sim._runner
+        real = runner.run
+        runner.run = lambda *args: asked.append(args[4]) or real(*args)
+    cupy_net, got = _probe_network("cupy", False, spy=spy)
     assert cupy_net.host_arrivals_reason is None
+    assert asked and not any(asked)  # its spikes stayed on the device
     np.testing.assert_array_equal(got["p"].vars["V"], oracle)
 
 

@@ -172,7 +172,14 @@ class DeviceArrivals:
                 np.int64(ring.shape[0]), np.int64(ring.shape[2]), ring, indptr, pre, delay,
                 self.weights[name][1], target))
             out[name] = target
+        self._synchronize()
         return out
+
+    def _synchronize(self) -> None:
+        """Wait for this stream's work: each population's runner works on a stream of its
+        own, which may write a ring's rows (its spikes) while the arrivals are read, or
+        while a ring is copied, on this one."""
+        self.cupy.cuda.get_current_stream().synchronize()
 
     def push(self, name: str, step0: int, bits) -> None:
         """Spike bit rows ``(steps, batch, words)`` (a device array) of population ``name``
@@ -205,17 +212,22 @@ class DeviceArrivals:
             self._staging[key] = self.cupy.empty(host.shape, np.uint32)
         self._staging[key].set(host)
         self.push(name, step0, self._staging[key])
+        self._synchronize()
 
     def clear(self) -> None:
         for ring in self.rings.values():
             ring.fill(0)
+        self._synchronize()
 
     def snapshot(self) -> dict:
-        return {name: ring.copy() for name, ring in self.rings.items()}
+        saved = {name: ring.copy() for name, ring in self.rings.items()}
+        self._synchronize()
+        return saved
 
     def restore(self, saved: dict) -> None:
         for name, ring in saved.items():
             self.rings[name][...] = ring
+        self._synchronize()
 
 
 def start(network) -> DeviceArrivals:
