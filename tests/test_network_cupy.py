@@ -28,7 +28,8 @@ import eqsnn
 from eqsnn.errors import BackendError
 from eqsnn.network import Delta, Exponential, FromList, Network
 
-pytestmark = pytest.mark.c  # the emulation compiles its kernels with g++
+# on a GPU the gpu tier (bench/gpu_check.sh); else the emulation, which compiles with g++
+pytestmark = pytest.mark.gpu if gpu_available() else pytest.mark.c
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
