@@ -315,3 +315,50 @@ def test_the_pull_order_and_its_doctest():
     assert indptr.tolist() == [0, 2, 5] and syn.tolist() == [4, 2, 0, 1, 3]
     source = cupy_network.kernel_source("float32")
     assert "typedef float FLOAT;" in source and "atomic" not in source
+
+
+def test_adaptive_neurons_in_a_network_agree_with_c():
+    """AdEx on the adaptive method (its substep loop in the composed kernel): cupy gives
+    c's spikes, and states within 1e-9 of their range (c's own allowance against numpy;
+    on the emulation the kernel is c's step function)."""
+    import test_network_adaptive as adaptive_tests
+    runs = [adaptive_tests._network(backend).run(3000, inputs={"a": {"Isyn": 800.0}},
+                                                 record={"b": ["V", "spikes"]})
+            for backend in ("c", "cupy")]
+    c_run, cupy_run = runs
+    assert len(c_run["b"].spikes) > 0
+    np.testing.assert_array_equal(cupy_run["b"].spikes.step, c_run["b"].spikes.step)
+    scale = np.ptp(c_run["b"].vars["V"])
+    np.testing.assert_allclose(cupy_run["b"].vars["V"], c_run["b"].vars["V"], rtol=0,
+                               atol=1e-9 * scale)
+
+
+def test_fast_math_networks_run_and_stay_close():
+    nets = {fast: Network(backend="cupy", fast_math=fast, precision="float32", seed=2)
+            for fast in (False, True)}
+    out = {}
+    for fast, net in nets.items():
+        net.add_population("a", eqsnn.compile(network_tests.LIF), 8)
+        net.connect("a", "a", Exponential(3.0), weight=0.05, delay=2)
+        out[fast] = net.run(50, inputs={"a": {"Isyn": np.linspace(0.1, 0.3, 8)}},
+                            record={"a": ["V", "spikes"]})
+    assert len(out[False]["a"].spikes) > 10
+    np.testing.assert_allclose(out[True]["a"].vars["V"], out[False]["a"].vars["V"],
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_a_runner_that_cuts_a_window_into_pieces_hands_over_every_piece():
+    """A runner splits a run into pieces when its records would exceed ``window_bytes``:
+    each piece's spike bits reach the ring, at their own steps."""
+    out = {}
+    for backend in ("numpy", "cupy"):
+        net, inputs = network_tests._cuba_like(backend, "float32", n=40, delays=(6, 5, 7))
+        net.build()
+        if backend == "cupy":
+            for pop in net.populations.values():
+                pop._sim._runner.window_bytes = 1  # one step per piece
+        out[backend] = net.run(90, inputs=inputs, record={"exc": ["V", "spikes"],
+                                                          "inh": ["V"]})
+    assert len(out["numpy"]["exc"].spikes) > 10
+    _same_spikes(out["cupy"], out["numpy"], ("exc",))
+    np.testing.assert_array_equal(out["cupy"]["inh"].vars["V"], out["numpy"]["inh"].vars["V"])
