@@ -362,3 +362,17 @@ def test_a_runner_that_cuts_a_window_into_pieces_hands_over_every_piece():
     assert len(out["numpy"]["exc"].spikes) > 10
     _same_spikes(out["cupy"], out["numpy"], ("exc",))
     np.testing.assert_array_equal(out["cupy"]["inh"].vars["V"], out["numpy"]["inh"].vars["V"])
+
+
+def test_without_cupy_a_network_says_what_it_needs_and_changes_nothing(lif, monkeypatch):
+    import sys
+    net = Network(backend="cupy")
+    net.add_population("a", lif, 2)
+    net.connect("a", "a", Delta(), connectivity=FromList([0], [1]), weight=0.5)
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "cupy", None)  # import cupy raises ImportError
+        with pytest.raises(BackendError, match="needs CuPy") as caught:
+            net.run(3)
+    assert "backend='c' or 'numpy'" in caught.value.hint
+    assert net.step == 0 and not net._built
+    assert net.run(3, record={"a": ["V"]})["a"].vars["V"].shape == (3, 1, 2)  # CuPy back
