@@ -107,7 +107,7 @@ def host_arrivals_reason(network) -> str | None:
     """Why ``network`` sums its arrivals on the host, or None where ``eqsnn_pull`` sums
     them on the device (``cupy`` only)."""
     if network.backend != "cupy":
-        return f"the {network.backend} backend sums arrivals on the host"
+        return f"only cupy sums arrivals with the pull kernel, not {network.backend}"
     if not getattr(network, "_device_arrivals", True):
         return "summing the arrivals on the device is switched off for this network"
     if network._d_min is None:
@@ -230,15 +230,15 @@ class DeviceArrivals:
         self._synchronize()
 
 
-def start(network) -> DeviceArrivals:
+def start(network, direct) -> DeviceArrivals:
     """The device arrivals of a built ``network`` on ``cupy``: each population that is a
-    connection's source and that the network steps through its runner hands its spike
-    bits to the rings on the device (the others, and spike sources, from the host)."""
+    connection's source and that the network steps through its runner (``direct(sim)``)
+    hands its spike bits to the rings on the device (the others, and spike sources, from
+    the host)."""
     runners = [pop._sim._runner for pop in network.populations.values() if not pop.is_source]
     device = DeviceArrivals(network, runners[0].cupy)
-    from ..network.parts import _direct
     for name, pop in network.populations.items():
-        if name in device.rings and not pop.is_source and _direct(pop._sim):
+        if name in device.rings and not pop.is_source and direct(pop._sim):
             pop._sim._runner.spike_sink = (
                 lambda step, bits, name=name: device.push(name, step, bits))
     return device

@@ -42,6 +42,7 @@ from .parts import (
     Connection,
     Population,
     _delays,
+    _direct,
     _key,
     _per_synapse,
     _synapse,
@@ -66,7 +67,7 @@ class Network(WindowedRun):
     ``unfused_reason`` says, once the network is built, why it runs in windows of the
     smallest delay instead (None where it runs fused).  On ``cupy`` the windows' arrivals
     are summed on the GPU (:mod:`eqsnn.backends.cupy_network`); ``host_arrivals_reason``
-    says why they are summed on the host instead (None where on the GPU).
+    says, once the network is built, why they are not (None where they are).
 
     ``check=False`` leaves the numerical check out of every population, synapse and
     plastic connection, as ``Simulator(..., check=False)`` does (for speed measurements):
@@ -313,7 +314,7 @@ class Network(WindowedRun):
         self._fused = FusedRun(self) if self.unfused_reason is None else None
         from ..backends.cupy_network import host_arrivals_reason, start
         self.host_arrivals_reason = host_arrivals_reason(self)
-        self._device = start(self) if self.host_arrivals_reason is None else None
+        self._device = start(self, _direct) if self.host_arrivals_reason is None else None
         self._built = True
 
     def build(self) -> None:
