@@ -16,6 +16,7 @@ import os
 
 import fake_cupy
 import numpy as np
+import nvrtc
 import pytest
 import test_check_network as check_tests
 import test_network as network_tests
@@ -305,6 +306,18 @@ def test_where_the_arrivals_are_summed_on_the_host_it_says_why(lif):
     assert "not numpy" in numpy_net.host_arrivals_reason
 
 
+@pytest.mark.skipif(nvrtc.library() is None,
+                    reason="needs NVRTC (pip install nvidia-cuda-nvrtc-cu12)")
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_nvrtc_compiles_the_pull_kernel_without_warnings_or_atomics(precision):
+    from eqsnn.backends.cupy_network import kernel_source
+    ptx, log = nvrtc.compile_ptx(kernel_source(precision), ("--fmad=false",
+                                                            "-arch=compute_90"))
+    assert "eqsnn_pull" in ptx and "atom." not in ptx and "red." not in ptx
+    assert not log.strip(), log
+    assert f"add.rn.f{precision[-2:]}" in ptx and "fma." not in ptx
+
+
 def test_the_pull_order_and_its_doctest():
     import doctest
 
@@ -376,3 +389,15 @@ def test_without_cupy_a_network_says_what_it_needs_and_changes_nothing(lif, monk
     assert "backend='c' or 'numpy'" in caught.value.hint
     assert net.step == 0 and not net._built
     assert net.run(3, record={"a": ["V"]})["a"].vars["V"].shape == (3, 1, 2)  # CuPy back
+
+
+def test_a_window_whose_arrivals_would_not_fit_is_summed_on_the_host(lif):
+    """One delay of 10^7 steps into 30 neurons: a window's arrivals would take 1.1 GiB on
+    the device (the host's window is as long: the run is cut short here, 5 steps)."""
+    net = Network(backend="cupy", precision="float32")
+    net.add_population("a", lif, 30)
+    net.connect("a", "a", Delta(), weight=0.5, delay=10**7)
+    net.build()
+    assert "window of 10000000 steps" in net.host_arrivals_reason
+    res = net.run(5, inputs={"a": {"Isyn": 2.0}}, record={"a": ["spikes"]})
+    assert len(res["a"].spikes) == 5 * 30  # V = 2 >= 1 in every step

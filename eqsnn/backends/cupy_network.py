@@ -36,8 +36,8 @@ __all__ = ["PULL_KERNEL", "DeviceArrivals", "host_arrivals_reason", "kernel_sour
            "pull_order"]
 
 PULL_KERNEL = "eqsnn_pull"
-#: the most device memory the rings of spikes in flight may take before the arrivals are
-#: summed on the host instead
+#: the most device memory the rings of spikes in flight and a window's arrivals may take
+#: before the arrivals are summed on the host instead
 RING_MEMORY = 2**30
 
 
@@ -116,12 +116,15 @@ def host_arrivals_reason(network) -> str | None:
         if conn._plastic is not None:
             return (f"connection {conn.name!r} is plastic (its weights change on the host "
                     "in every step)")
-    pops = network.populations
-    ring = sum(rows * network.batch_size * spike_words(pops[name].n) * 4
+    pops, batch = network.populations, network.batch_size
+    ring = sum(rows * batch * spike_words(pops[name].n) * 4
                for name, rows in _ring_rows(network).items())
-    if ring > RING_MEMORY:
-        return (f"the rings of spikes in flight for delays up to {network._d_max} steps "
-                f"would take {ring / 2**30:.1f} GiB of device memory")
+    window = sum(network._d_min * batch * conn.target.n * np.dtype(network.precision).itemsize
+                 for conn in network.connections.values())
+    if ring + window > RING_MEMORY:
+        return (f"the rings of spikes in flight for delays up to {network._d_max} steps and "
+                f"the arrivals of a window of {network._d_min} steps would take "
+                f"{(ring + window) / 2**30:.1f} GiB of device memory")
     return None
 
 
