@@ -401,3 +401,15 @@ def test_a_window_whose_arrivals_would_not_fit_is_summed_on_the_host(lif):
     assert "window of 10000000 steps" in net.host_arrivals_reason
     res = net.run(5, inputs={"a": {"Isyn": 2.0}}, record={"a": ["spikes"]})
     assert len(res["a"].spikes) == 5 * 30  # V = 2 >= 1 in every step
+
+
+def test_eqsnn_compare_and_bench_run_a_network_on_cupy(tmp_path, capsys):
+    from test_network_cli import _file
+
+    from eqsnn.tools.cli import main
+    path = _file(tmp_path, 0.0)
+    assert main(["compare", path, "--backends", "numpy,cupy", "--precision", "float32",
+                 "--steps", "120"]) == 0
+    assert "cupy: identical spikes" in capsys.readouterr().out
+    assert main(["bench", path, "--backends", "cupy", "--steps", "30", "--repeats", "1"]) == 0
+    assert "cupy" in capsys.readouterr().out
