@@ -4,8 +4,9 @@ Without a GPU the cupy backend runs on the CPU emulation of ``fake_cupy.py``
 (its kernels compiled as C++ and run thread by thread); with one (``-m gpu``,
 ``EQSNN_REQUIRE_GPU=1``) the same tests run on the device.  The networks are
 those of ``test_network.py``, ``test_network_fused.py`` and a small Vogels-Abbott
-CUBA; many tests of the other network files run here again with
-``backend="cupy"``.
+CUBA and COBA; many tests of the other network files run here again with
+``backend="cupy"``.  The pull kernel's summation order, and where the host sums
+instead: ``test_network_cupy_arrivals.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 
 import fake_cupy
 import numpy as np
-import nvrtc
 import pytest
 import test_check_network as check_tests
 import test_network as network_tests
@@ -207,129 +207,6 @@ def test_too_many_lanes_are_refused_before_anything_runs(lif):
     assert net.step == 0
 
 
-PROBE = """neuron Probe
-    state V = 0.0
-    input Isyn = 0.0
-    after: V = Isyn
-"""
-
-
-def _probe_network(backend, record_lif, seed=11, spy=None):
-    """A spike source and a LIF population into a probe whose V is each step's summed
-    arrivals, through per-synapse delays, repeated pairs and weights of 1e8 beside 1."""
-    rng = np.random.default_rng(seed)
-    net = Network(dt=1.0, precision="float32", backend=backend, batch_size=2, seed=seed)
-    flat = rng.choice(40 * 6, 90, replace=False)
-    net.add_spike_source("s", 6, steps=flat // 6, neurons=flat % 6)
-    net.add_population("l", eqsnn.compile(network_tests.LIF), 5)
-    net.add_population("p", eqsnn.compile(PROBE), 3)
-    scale = np.float32([1e8, -1e8, 1.0, 3.0, -7.0, 1e7])
-    for source, n_pre, count in (("s", 6, 60), ("l", 5, 30)):
-        pre, post = rng.integers(0, n_pre, count), rng.integers(0, 3, count)
-        net.connect(source, "p", Delta(), connectivity=FromList(pre, post),
-                    weight=rng.choice(scale, count), delay=rng.integers(1, 5, count),
-                    name=f"{source}p")
-    inputs = {"l": {"Isyn": np.float32([[0.3, 0.25, 0.5, 0.4, 0.35],
-                                        [0.45, 0.2, 0.3, 0.6, 0.5]])}}
-    record = {"p": ["V"], "s": ["spikes"], **({"l": ["spikes"]} if record_lif else {})}
-    if spy is not None:
-        net.build()
-        spy(net)
-    return net, net.run(40, inputs=inputs, record=record)
-
-
-def _sums(net, spikes, order, steps=40):
-    """The input of the probe, ``(steps, batch, 3)``: per connection, the weights of the
-    synapses whose source spiked ``delay`` steps before summed from 0 in float32 in
-    ``order`` (a key of emission step, pre and CSR row), added in connection order."""
-    out = np.zeros((steps, 2, 3), np.float32)  # the input: 0, then each connection's sum
-    for conn in net.connections.values():
-        part = np.zeros_like(out)
-        fired = spikes[conn.source.name]
-        terms = []  # (arrival, lane, post, key, weight)
-        for e, b, i in zip(fired.step, fired.batch, fired.neuron):
-            for row in np.nonzero(conn.pre == i)[0]:
-                a = e + conn.delays[row]
-                if a < steps:
-                    terms.append((a, b, conn.post[row], order(e, i, row), conn.weights[row]))
-        for a, b, j, _, w in sorted(terms, key=lambda t: t[:4]):
-            part[a, b, j] = np.float32(part[a, b, j] + w)
-        out = out + part
-    return out
-
-
-def test_each_target_sums_its_arrivals_in_the_host_order():
-    """Weights of 1e8 beside 1 make a float32 sum depend on its order: the probe's V, the
-    summed arrivals of each step, is the plain loop's sum in (emission step, pre, row)
-    order, on cupy with the spikes on the device only and on numpy; delay ascending or
-    CSR order alone give other sums (so this test would see a wrong order)."""
-    numpy_net, expected = _probe_network("numpy", True)
-    spikes = {"s": expected["s"].spikes, "l": expected["l"].spikes}
-    assert len(spikes["l"]) > 20 and len(spikes["s"]) > 100
-    oracle = _sums(numpy_net, spikes, lambda e, i, row: (e, i, row))
-    for wrong in (lambda e, i, row: (-e, i, row), lambda e, i, row: (i, row, e)):
-        assert not np.array_equal(_sums(numpy_net, spikes, wrong), oracle)
-    np.testing.assert_array_equal(expected["p"].vars["V"], oracle)
-    asked = []  # whether the LIF population's runner was asked for its spikes on the host
-
-    def spy(net):
-        runner = net.populations["l"]._sim._runner
-        real = runner.run
-        runner.run = lambda *args: asked.append(args[4]) or real(*args)
-    cupy_net, got = _probe_network("cupy", False, spy=spy)
-    assert cupy_net.host_arrivals_reason is None
-    assert asked and not any(asked)  # its spikes stayed on the device
-    np.testing.assert_array_equal(got["p"].vars["V"], oracle)
-
-
-def test_where_the_arrivals_are_summed_on_the_host_it_says_why(lif):
-    from eqsnn.network.stdp import StdpAdditive
-
-    def built(**connect):
-        net = Network(backend="cupy", precision="float64")
-        net.add_population("a", lif, 2)
-        net.add_population("b", lif, 2)
-        if connect:
-            net.connect("a", "b", Delta(), **connect)
-        net.build()
-        return net
-    assert built(weight=0.5).host_arrivals_reason is None
-    assert "no synapses" in built().host_arrivals_reason
-    assert "'c0' is plastic" in built(weight=0.5,
-                                      weight_update=StdpAdditive()).host_arrivals_reason
-    far = built(weight=5.0, delay=10**9)  # no ring of 10^9 rows: summed on the host
-    assert "GiB of device memory" in far.host_arrivals_reason and far._device is None
-    res = far.run(5, inputs={"a": {"Isyn": 2.0}}, record={"b": ["V"]})
-    assert not res["b"].vars["V"].any()
-    numpy_net = Network(precision="float64")
-    numpy_net.build()
-    assert "not numpy" in numpy_net.host_arrivals_reason
-
-
-@pytest.mark.skipif(nvrtc.library() is None,
-                    reason="needs NVRTC (pip install nvidia-cuda-nvrtc-cu12)")
-@pytest.mark.parametrize("precision", ["float32", "float64"])
-def test_nvrtc_compiles_the_pull_kernel_without_warnings_or_atomics(precision):
-    from eqsnn.backends.cupy_network import kernel_source
-    ptx, log = nvrtc.compile_ptx(kernel_source(precision), ("--fmad=false",
-                                                            "-arch=compute_90"))
-    assert "eqsnn_pull" in ptx and "atom." not in ptx and "red." not in ptx
-    assert not log.strip(), log
-    assert f"add.rn.f{precision[-2:]}" in ptx and "fma." not in ptx
-
-
-def test_the_pull_order_and_its_doctest():
-    import doctest
-
-    from eqsnn.backends import cupy_network
-    assert doctest.testmod(cupy_network).failed == 0
-    # a homogeneous delay: per target, (pre, row); the duplicated pair keeps its rows' order
-    indptr, syn = cupy_network.pull_order([0, 0, 1, 1, 0], [1, 1, 0, 1, 0], 3, 2)
-    assert indptr.tolist() == [0, 2, 5] and syn.tolist() == [4, 2, 0, 1, 3]
-    source = cupy_network.kernel_source("float32")
-    assert "typedef float FLOAT;" in source and "atomic" not in source
-
-
 def test_adaptive_neurons_in_a_network_agree_with_c():
     """AdEx on the adaptive method (its substep loop in the composed kernel): cupy gives
     c's spikes, and states within 1e-9 of their range (c's own allowance against numpy;
@@ -360,23 +237,6 @@ def test_fast_math_networks_run_and_stay_close():
                                rtol=1e-4, atol=1e-5)
 
 
-def test_a_runner_that_cuts_a_window_into_pieces_hands_over_every_piece():
-    """A runner splits a run into pieces when its records would exceed ``window_bytes``:
-    each piece's spike bits reach the ring, at their own steps."""
-    out = {}
-    for backend in ("numpy", "cupy"):
-        net, inputs = network_tests._cuba_like(backend, "float32", n=40, delays=(6, 5, 7))
-        net.build()
-        if backend == "cupy":
-            for pop in net.populations.values():
-                pop._sim._runner.window_bytes = 1  # one step per piece
-        out[backend] = net.run(90, inputs=inputs, record={"exc": ["V", "spikes"],
-                                                          "inh": ["V"]})
-    assert len(out["numpy"]["exc"].spikes) > 10
-    _same_spikes(out["cupy"], out["numpy"], ("exc",))
-    np.testing.assert_array_equal(out["cupy"]["inh"].vars["V"], out["numpy"]["inh"].vars["V"])
-
-
 def test_without_cupy_a_network_says_what_it_needs_and_changes_nothing(lif, monkeypatch):
     import sys
     net = Network(backend="cupy")
@@ -389,18 +249,6 @@ def test_without_cupy_a_network_says_what_it_needs_and_changes_nothing(lif, monk
     assert "backend='c' or 'numpy'" in caught.value.hint
     assert net.step == 0 and not net._built
     assert net.run(3, record={"a": ["V"]})["a"].vars["V"].shape == (3, 1, 2)  # CuPy back
-
-
-def test_a_window_whose_arrivals_would_not_fit_is_summed_on_the_host(lif):
-    """One delay of 10^7 steps into 30 neurons: a window's arrivals would take 1.1 GiB on
-    the device (the host's window is as long: the run is cut short here, 5 steps)."""
-    net = Network(backend="cupy", precision="float32")
-    net.add_population("a", lif, 30)
-    net.connect("a", "a", Delta(), weight=0.5, delay=10**7)
-    net.build()
-    assert "window of 10000000 steps" in net.host_arrivals_reason
-    res = net.run(5, inputs={"a": {"Isyn": 2.0}}, record={"a": ["spikes"]})
-    assert len(res["a"].spikes) == 5 * 30  # V = 2 >= 1 in every step
 
 
 def test_eqsnn_compare_and_bench_run_a_network_on_cupy(tmp_path, capsys):
