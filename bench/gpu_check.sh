@@ -15,9 +15,11 @@
 # Every step runs even if an earlier one fails; the exit status is non-zero if
 # any did.  Where nvidia-smi lists a GPU the tests run with EQSNN_REQUIRE_GPU=1,
 # so a CuPy that cannot reach it fails instead of skipping every test.  Results,
-# six files (the device tool brings back eight at most, two folders deep):
-# summary.md (the table), gpu_check.log (environment, installs, steps),
-# pytest_gpu.log, gpu_bench.log, gpu_bench.md, gpu_bench.json.  The installed
+# eight files (the device tool brings back eight at most, two folders deep):
+# summary.md (the tables), gpu_check.log (environment, installs, steps),
+# pytest_gpu.log, gpu_bench.log, gpu_bench.md, gpu_bench.json, and the
+# networks on cupy against c (bench/gpu_network.py) in gpu_network.log and
+# gpu_network.md.  The installed
 # wheels and the caches stay in a scratch folder outside OUT_DIR.
 set -u
 cd "$(dirname "$0")/.."
@@ -85,6 +87,14 @@ bench_rc=$?
 if [ "$bench_rc" -ne 0 ]; then status=1; fi
 note "gpu_bench exit $bench_rc"
 
+note "bench/gpu_network.py"
+"$PY" bench/gpu_network.py --out "$SCRATCH/network" ${GPU_NETWORK_ARGS:---repeats 2} \
+    > "$OUT/gpu_network.log" 2>&1
+network_rc=$?
+if [ "$network_rc" -ne 0 ]; then status=1; fi
+cp "$SCRATCH/network/gpu_network.md" "$OUT/" 2>/dev/null || true
+note "gpu_network exit $network_rc"
+
 # --- summary ----------------------------------------------------------------------
 {
     echo "# eqsnn GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -95,6 +105,10 @@ note "gpu_bench exit $bench_rc"
     echo
     if [ -f "$OUT/gpu_bench.md" ]; then cat "$OUT/gpu_bench.md"; else
         echo "gpu_bench failed (exit $bench_rc); see gpu_bench.log:"; tail -n 20 "$OUT/gpu_bench.log"; fi
+    echo
+    if [ -f "$OUT/gpu_network.md" ]; then cat "$OUT/gpu_network.md"; else
+        echo "gpu_network failed (exit $network_rc); see gpu_network.log:"
+        tail -n 20 "$OUT/gpu_network.log"; fi
 } > "$OUT/summary.md"
 cat "$OUT/summary.md"
 rm -rf "$SCRATCH"

@@ -339,8 +339,6 @@ def test_wrong_models_and_backends(lif):
         net.connect("a", "u", cond)
     with pytest.raises(EqsnnError, match="Simulator cannot run a synapse model"):
         eqsnn.Simulator(syn, 3)
-    with pytest.raises(BackendError, match="networks do not run on the cupy backend"):
-        Network(backend="cupy")
     with pytest.raises(BackendError, match="unknown backend"):
         Network(backend="fortran")
 

@@ -135,6 +135,10 @@ class CupyRunner:
         self.batch, self.n = int(instance.batch), int(instance.n)
         self.dt, self.seed = float(instance.dt), int(instance.seed)
         self.window_bytes = 256 * 2**20
+        #: called as ``spike_sink(step, bits)`` with each window's spike bits on the device
+        #: ``(steps, batch, words)`` from step ``step``, recorded or not (a network's
+        #: arrivals read them there: :mod:`eqsnn.backends.cupy_network`)
+        self.spike_sink = None
         self.stream = self.cupy.cuda.Stream(non_blocking=True)
         self.grid = ((self.n + BLOCK - 1) // BLOCK, self.batch)
         self._buffers: dict = {}
@@ -175,6 +179,7 @@ class CupyRunner:
         bits = SpikeBits.for_run(record_spikes, steps, self.batch, self.n, self.model.signed,
                                  self.model.spiking)
         planes = list(bits.planes) if bits is not None else []
+        device_only = self.spike_sink is not None and self.model.spiking and not planes
         per_step = sum(a[0].nbytes for a in [*outputs.values(), *planes] + [
             v for v in given if v.shape[0] > 1 and not isinstance(v, cupy.ndarray)])
         window = max(1, min(steps, self.window_bytes // max(1, per_step)))
@@ -185,12 +190,14 @@ class CupyRunner:
         with self.stream:
             for first in range(0, steps, window):
                 length = min(window, steps - first)
-                self._window(first, length, step0, given, plans, outputs, planes)
+                self._window(first, length, step0, given, plans, outputs, planes,
+                             device_only)
             self.stream.synchronize()  # the run is done when run() returns
         result = {name: plans[name].result(out) for name, out in outputs.items()}
         return RawRun(result, spike_bits=bits)
 
-    def _window(self, first, length, step0, given, plans, outputs, planes) -> None:
+    def _window(self, first, length, step0, given, plans, outputs, planes,
+                device_only=False) -> None:
         """Upload the window's inputs, advance ``length`` steps, copy results back."""
         cupy, plan = self.cupy, self.layout
         devices = []
@@ -213,7 +220,7 @@ class CupyRunner:
             records[k] = (out, slot, np.int64(p.width))
         words = shared.spike_words(self.n)
         spikes = [self._buffer(("spikes", k), (length, self.batch, words), np.dtype(np.uint32))
-                  for k, plane in enumerate(planes)]
+                  for k in range(len(planes) or int(device_only))]
         self._step_base.fill(step0 + first)
         arguments = self._arguments(devices, records, spikes)
         self._launch(arguments, length)
@@ -226,6 +233,8 @@ class CupyRunner:
             else:
                 plane[first:first + length, :, :words] = device.get()
                 plane[first:first + length, :, words:] = 0
+        if self.spike_sink is not None and spikes:
+            self.spike_sink(step0 + first, spikes[0])
 
     def _arguments(self, devices, records, spikes) -> list:
         """The kernel's arguments in the order of :func:`kernel_parameters` (``first`` and

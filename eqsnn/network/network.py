@@ -42,6 +42,7 @@ from .parts import (
     Connection,
     Population,
     _delays,
+    _direct,
     _key,
     _per_synapse,
     _synapse,
@@ -55,7 +56,7 @@ __all__ = ["Network"]
 
 
 class Network(WindowedRun):
-    """Populations connected by synapses with delays, run on ``numpy``, ``c`` or ``pygenn``.
+    """Populations connected by synapses with delays, run on numpy, c, cupy or pygenn.
 
     ``dt`` is the time step, ``batch_size`` the number of lanes (all lanes share the
     connectivity and start from the same weights; a plastic connection's weights then
@@ -64,7 +65,9 @@ class Network(WindowedRun):
 
     On ``c`` a run is one call into C (:mod:`eqsnn.network.fused`);
     ``unfused_reason`` says, once the network is built, why it runs in windows of the
-    smallest delay instead (None where it runs fused).
+    smallest delay instead (None where it runs fused).  On ``cupy`` the windows' arrivals
+    are summed on the GPU (:mod:`eqsnn.backends.cupy_network`); ``host_arrivals_reason``
+    says, once the network is built, why they are not (None where they are).
 
     ``check=False`` leaves the numerical check out of every population, synapse and
     plastic connection, as ``Simulator(..., check=False)`` does (for speed measurements):
@@ -86,8 +89,7 @@ class Network(WindowedRun):
             get_backend(backend)  # an unknown name gets the usual error
             raise BackendError(
                 f"networks do not run on the {backend} backend yet",
-                hint=f"use one of: {', '.join(NETWORK_BACKENDS)} (networks on cupy come with "
-                "GPU support for networks)")
+                hint=f"use one of: {', '.join(NETWORK_BACKENDS)}")
         self.backend = backend
         self.fast_math = bool(fast_math)
         self._populations: dict[str, Population] = {}
@@ -99,6 +101,8 @@ class Network(WindowedRun):
         self._history: dict[str, tuple] = {}
         self._genn = None  # the GeNN model of the whole network on pygenn
         self._fused = None  # a FusedRun where the whole network runs in C (fused.py)
+        self._device = None  # a DeviceArrivals where cupy sums the arrivals on the GPU
+        self.host_arrivals_reason: str | None = None
         self.unfused_reason: str | None = None
         self._interrupted = False  # a pygenn run that did not finish (rollback.py)
 
@@ -308,6 +312,9 @@ class Network(WindowedRun):
                     pop._sim = PopulationView(self._genn, pop.name)
         self.unfused_reason = unfused_reason(self)
         self._fused = FusedRun(self) if self.unfused_reason is None else None
+        from ..backends.cupy_network import host_arrivals_reason, start
+        self.host_arrivals_reason = host_arrivals_reason(self)
+        self._device = start(self, _direct) if self.host_arrivals_reason is None else None
         self._built = True
 
     def build(self) -> None:
@@ -351,6 +358,8 @@ class Network(WindowedRun):
         self._clear_history()
         if self._fused is not None:
             self._fused.clear()
+        if self._device is not None:
+            self._device.clear()
         self._step = 0
 
     # --- state ------------------------------------------------------------------

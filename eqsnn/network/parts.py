@@ -19,7 +19,7 @@ from .values import time_quantity
 
 __all__ = ["Connection", "NetworkResult", "Population"]
 
-NETWORK_BACKENDS = ("numpy", "c", "pygenn")
+NETWORK_BACKENDS = ("numpy", "c", "cupy", "pygenn")
 #: the longest delay, and the last step of a spike source, in steps (GeNN counts them in 32
 #: bits)
 MAX_DELAY = 2**31 - 1

@@ -36,6 +36,8 @@ class NetworkSnapshot:
         self.plastic = [(conn._plastic, {k: v.copy() for k, v in conn._plastic.state.items()},
                          conn._plastic.step, conn._plastic.failure)
                         for conn in net.connections.values() if conn._plastic is not None]
+        device = getattr(net, "_device", None)  # cupy's rings of spikes in flight
+        self.device = None if device is None else (device, device.snapshot())
         fused = net._fused
         self.rings = None if fused is None else (
             {k: v.copy() for k, v in fused.rings.items()},
@@ -56,6 +58,8 @@ class NetworkSnapshot:
                 for name, value in saved.items():
                     live[name][...] = value
             net._fused.weights = self.rings[4]
+        if self.device is not None:
+            self.device[0].restore(self.device[1])
         net._history = self.history
 
 

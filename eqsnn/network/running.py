@@ -31,6 +31,12 @@ from .values import named
 __all__ = ["WindowedRun"]
 
 
+def _spikes_wanted(records, name) -> bool:
+    """Whether a run records the spikes of population ``name``."""
+    plan = records.get(name)
+    return plan is not None and plan[0] == "population" and plan[3] is not False
+
+
 def _recorded_plastic(records, name):
     """``(record key, state)`` for every plastic state recorded from connection ``name``."""
     plan = records.get(name)
@@ -119,6 +125,7 @@ class WindowedRun:
         plastic = [c for c in self.connections.values() if c._plastic is not None]
         if plastic:  # a weight may change in any step: one step per window (plasticity.py)
             window = 1
+        device = self._device  # on cupy: arrivals summed on the GPU (backends/cupy_network)
         k0, first = 0, self._step
         collected: dict[str, list] = {name: [] for name in records}
         spikes: dict[str, list] = {name: [] for name in self.populations}
@@ -127,7 +134,7 @@ class WindowedRun:
         while k0 < steps:
             w = min(window, steps - k0)
             step0 = first + k0
-            arrivals = self._arrivals(step0, w)
+            arrivals = device.sum(step0, w) if device is not None else self._arrivals(step0, w)
             for conn in plastic:
                 arrivals[conn.name] = conn._plastic.arrive(self._history[conn.source.name],
                                                            step0)
@@ -137,6 +144,8 @@ class WindowedRun:
                     s_step, s_batch, s_neuron = pop.source_spikes(step0, w, self.batch_size)
                     order = np.lexsort((s_neuron, s_batch, s_step))
                     new[pname] = (s_step[order], s_batch[order], s_neuron[order])
+                    if device is not None:
+                        device.push_host(pname, step0, w, new[pname])
                     continue
                 win_inputs = {}
                 for iname, array in plans.get(pname, {}).items():
@@ -152,11 +161,12 @@ class WindowedRun:
                 sim = pop._sim
                 if _direct(sim):
                     # the Simulator's runner, with inputs checked once for the whole run
-                    raw = sim._runner.run(w, step0, win_inputs, names,
-                                          pop.spiking)
+                    # with arrivals on the device, spikes come back only where recorded
+                    listed = pop.spiking and (device is None or _spikes_wanted(records, pname))
+                    raw = sim._runner.run(w, step0, win_inputs, names, listed)
                     sim._step = step0 + w
                     got = {s: raw.vars[s] for s in names}
-                    fired = (raw.spike_step, raw.spike_batch, raw.spike_neuron)
+                    fired = (raw.spike_step, raw.spike_batch, raw.spike_neuron) if listed else None
                 else:
                     sim._window = (steps, k0 == 0)  # a readout spans the network's run
                     try:
@@ -172,10 +182,12 @@ class WindowedRun:
                     sp = result.spikes
                     fired = (sp.step, sp.batch, sp.neuron) if pop.spiking else None
                 simulate += time.perf_counter() - t0
-                if pop.spiking:
+                if fired is not None:
                     new[pname] = (np.asarray(fired[0], np.int64) + step0,
                                   np.asarray(fired[1], np.int64),
                                   np.asarray(fired[2], np.int64))
+                    if device is not None and not _direct(sim):  # its runner pushes none
+                        device.push_host(pname, step0, w, new[pname])
                 for key, state, _ in wanted:
                     collected[key].append((state, got[state].reshape(w, self.batch_size, -1)))
             for conn in plastic:
