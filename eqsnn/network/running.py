@@ -322,8 +322,8 @@ class WindowedRun:
         return out
 
     def _push_history(self, new, next_step):
-        """Keep the spikes that can still arrive: emitted at or after next_step - d_max."""
-        for name, chunk in new.items():
+        """Keep the spikes that can still arrive (emitted at or after next_step - d_max)."""
+        for name, chunk in new.items() if self._device is None else ():  # else the device rings do
             e, b, n = (np.concatenate(pair) for pair in zip(self._history[name], chunk))
             keep = e >= next_step - self._d_max
             self._history[name] = (e[keep], b[keep], n[keep])
