@@ -53,7 +53,8 @@ class RunReports:
 
         def finite(name):  # a sum is finite unless a value is not (or it overflows)
             value = _peek(self._runner, name)
-            return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
+            with np.errstate(over="ignore", invalid="ignore"):  # no warning of NumPy's
+                return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
 
         if all(finite(name) for name in deferred):
             return len(deferred) < len(checked_states(self._emitted))
