@@ -340,3 +340,28 @@ def test_the_host_keeps_no_spikes_in_flight_where_the_device_rings_do(lif):
     assert net.host_arrivals_reason is None
     assert len(result["a"].spikes) > 50 and len(result["s"].spikes) > 20
     assert all(queue[0].size == 0 for queue in net._history.values())
+
+
+def test_runs_of_every_length_keep_one_upload_buffer_per_population_from_the_host(lif):
+    """A spike source and a population run through its Simulator (PoissonInput) hand their
+    spikes to the rings from the host, through a device buffer each: runs of 1 to 11 steps
+    (windows of 12 cut short at every length) reuse it rather than keep one per length, and
+    give numpy's bits."""
+    from eqsnn.neurons import PoissonInput
+    runs = {}
+    for backend in BACKENDS:
+        net = Network(backend=backend, batch_size=2, seed=3)
+        net.add_spike_source("s", 40, steps=np.arange(80) % 70, neurons=np.arange(80) % 40)
+        net.add_population("p", PoissonInput(), 35)
+        net.add_population("a", lif, 10)
+        net.connect("s", "a", Delta(), weight=0.3, delay=12)
+        net.connect("p", "a", Delta(), connectivity=FromList(np.arange(60) % 35,
+                                                            np.arange(60) % 10),
+                    weight=0.2, delay=np.arange(60) % 5 + 12)
+        runs[backend] = [net.run(k, inputs={"p": {"Input": np.full((2, 35), 0.2)}},
+                                 record={"a": ["V", "spikes"], "p": ["spikes"]})
+                         for k in range(1, 12)]
+    assert net.host_arrivals_reason is None and len(net._device._staging) == 2
+    for got, expected in zip(runs["cupy"], runs["numpy"]):
+        _same(got, expected, {"a": 0, "p": 0})
+    assert sum(len(r["a"].spikes) for r in runs["numpy"]) > 20

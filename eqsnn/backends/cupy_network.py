@@ -210,11 +210,12 @@ class DeviceArrivals:
         host = np.zeros((steps, ring.shape[1], ring.shape[2]), np.uint32)
         np.bitwise_or.at(host, (step - step0, lane, neuron >> 5),
                          np.left_shift(np.uint32(1), (neuron & 31).astype(np.uint32)))
-        key = (name, steps)
-        if key not in self._staging:
-            self._staging[key] = self.cupy.empty(host.shape, np.uint32)
-        self._staging[key].set(host)
-        self.push(name, step0, self._staging[key])
+        if name not in self._staging:  # one per population, of a whole window's rows
+            self._staging[name] = self.cupy.empty((self.network._d_min, *host.shape[1:]),
+                                                  np.uint32)
+        staging = self._staging[name][:steps]  # the first rows: contiguous
+        staging.set(host)
+        self.push(name, step0, staging)
         self._synchronize()
 
     def clear(self) -> None:
