@@ -291,8 +291,11 @@ class _Lowerer:
             return self.call(fn, (operand, dtype))
         if isinstance(expr, (sympy.Min, sympy.Max)):
             return self.fold("min" if isinstance(expr, sympy.Min) else "max", expr.args)
-        if isinstance(expr, sympy.Mod):
+        if isinstance(expr, (sympy.Mod, ir.mod)):
             return self.arithmetic("mod", self.value(expr.args[0]), self.value(expr.args[1]))
+        if isinstance(expr, ir.floor_div):  # floor of the rounded quotient (never 1/b)
+            quotient = self.arithmetic("div", self.value(expr.args[0]), self.value(expr.args[1]))
+            return self.call("floor", quotient)
         if isinstance(expr, ir.phi1):
             return self.phi1(expr.args[0])
         if isinstance(expr, ir.keep_nonfinite):

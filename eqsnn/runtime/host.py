@@ -22,6 +22,9 @@ NUMPY_FUNCTIONS = {
     "phi1": phi1_numeric,
     "expm1": np.expm1,
     "log1p": np.log1p,
+    # the language's % and float // (ir.mod, ir.floor_div), as every backend computes them
+    "mod": np.remainder,
+    "floor_div": lambda a, b: np.floor(np.true_divide(a, b)),
     # ir.keep_nonfinite(value, x): value where x is finite, NaN where it is not
     "keep_nonfinite": lambda value, x: value + 0.0 * np.asarray(x, dtype=np.float64),
 }
@@ -82,7 +85,8 @@ def check_clip_bounds(model: ir.Model, values: Mapping[str, object]) -> None:
     bounds are checked where they are written (``frontend.expressions``)."""
     meta = getattr(model, "meta", {})  # an ir.WeightUpdate has none: not checked
     for low, high, line, column in meta.get("clip_bounds", ()):
-        names = sorted({str(s) for s in (low + high).free_symbols})
+        # each bound's names (in low + high, -k and k would cancel to 0 and show none)
+        names = sorted({str(s) for s in low.free_symbols | high.free_symbols})
         if not all(name in values for name in names):
             continue  # a model rebuilt under other names (a network's composed neuron)
         lo, hi = evaluate(low, values), evaluate(high, values)

@@ -1,0 +1,94 @@
+"""``%`` and ``//`` as the language defines them (docs/language.md, "Expressions"), on
+every backend, against Python's own float and int arithmetic written here.
+
+Each case was a silently wrong result on every backend alike (so the differential fuzzer
+could not see it), found while widening the fuzzer to these operators:
+
+* ``I // b`` of floats was ``floor(I * (1/b))``: SymPy writes ``I / b`` as ``I * b**-1``,
+  and hoisting (or constant folding) made the reciprocal a rounded number, so
+  ``49.0 // 49.0`` was 0;
+* ``(I - 1.3) % 0.5`` was ``(I + 0.2) % 0.5``: SymPy's ``Mod`` reduced the constant term
+  modulo the divisor in its own arithmetic, which rounds another way, and gave 0.5 (the
+  divisor itself) for ``I = 0.3`` where Python gives 0.0;
+* the constant ``1.0 % 0.1`` folded to 0.0 (SymPy), not 0.09999999999999995;
+* a literal zero divisor of ``%`` or of a float ``//`` failed with an ``InternalError``
+  (a ``ZeroDivisionError`` inside SymPy).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.errors import CheckError
+
+BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+
+
+def _model(statement: str, params: str = "") -> str:
+    return (f"neuron Ops\n{params}    state y = 0.0\n    state m: int = 1000000000\n"
+            f"    input I = 0.0\n    after:\n        {statement}\n")
+
+
+def _run(statement, inputs, backend, params="", values=None, record="y"):
+    model = eqsnn.compile(_model(statement, params))
+    sim = eqsnn.Simulator(model, len(inputs), dt=1.0, backend=backend,
+                          precision="float64", params=values or {})
+    result = sim.run(1, inputs={"I": np.asarray(inputs, np.float64)}, record=[record],
+                     progress=False)
+    return result.vars[record][0, 0]
+
+
+#: dividends at and next to exact multiples of 49, and of both signs
+DIVIDENDS = [49.0, 98.0, 147.0, -49.0, -98.0, 0.1, -0.1, 48.999999999999993, 5e-324, -0.0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("divisor", ["b", "49.0", "49"])
+def test_float_floor_division_divides_instead_of_multiplying_by_a_rounded_reciprocal(
+        backend, divisor):
+    got = _run(f"y = I // {divisor}", DIVIDENDS, backend, "    param b = 49.0\n")
+    want = [math.floor(a / 49.0) for a in DIVIDENDS]  # the rounded quotient, floored
+    np.testing.assert_array_equal(got, want)
+    assert got[0] == 1.0 and got[3] == -1.0  # 49.0 * (1 / 49.0) is 0.9999999999999999
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("expression", ["(I - 1.3) % 0.5", "(I + 1.3) % 0.5",
+                                        "(I + 1.7) % 0.1", "(I - 1.7) % -0.1",
+                                        "(2.5 - I) % 0.7"])
+def test_a_constant_term_inside_a_float_modulo_is_added_as_written(backend, expression):
+    inputs = [0.3, -0.3, 0.2, 49.0, -0.0, 1e-17, 1.7, 1e16]
+    got = _run(f"y = {expression}", inputs, backend)
+    want = [eval(expression, {"I": value}) for value in inputs]  # Python's float %
+    np.testing.assert_array_equal(got, want)
+    divisor = float(expression.rsplit("%", 1)[1])
+    # the floored remainder lies in [0, b) (or (b, 0]); the old rewrite gave 0.5 at I = 0.3
+    assert np.all(np.abs(got) < abs(divisor)) and np.all(got * divisor >= 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_constant_float_modulo_folds_to_the_float_remainder(backend):
+    got = _run("y = 1.0 % 0.1 + (-7.5) % 2.0 + 7.5 % -2.0 + 0.0 * I", [0.0], backend)
+    assert got[0] == (1.0 % 0.1) + (-7.5 % 2.0) + (7.5 % -2.0)
+    assert _run("y = 1.0 % 0.1 + 0.0 * I", [0.0], backend)[0] == 0.09999999999999995
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_int_modulo_keeps_its_constant_term_inside_the_int_range(backend):
+    """``(m - 647483647) % 2000000000`` with m = 10^9 is 352516353 (SymPy's Mod rewrote it
+    as ``(m + 1352516353) % 2000000000``, whose sum wraps past 2**31: 57549057)."""
+    got = _run("m = (m - 647483647) % 2000000000 + 0 * step", [0.0], backend, record="m")
+    assert got[0] == (10**9 - 647483647) % 2000000000 == 352516353
+
+
+@pytest.mark.parametrize("statement", ["y = I % 0.0", "y = I // -0.0", "m = m % 0",
+                                       "m = m // 0", "y = I % (1.0 - 1.0)"])
+def test_a_constant_zero_divisor_of_modulo_and_floor_division_is_a_check_error(statement):
+    with pytest.raises(CheckError, match="division by zero") as caught:
+        eqsnn.compile(_model(statement))
+    assert "divide by a non-zero value" in str(caught.value)
+    assert "^" in str(caught.value)  # points at the divisor in the text
