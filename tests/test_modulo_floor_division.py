@@ -17,15 +17,18 @@ could not see it), found while widening the fuzzer to these operators:
 
 from __future__ import annotations
 
+import contextlib
 import math
 
+import fake_cupy
 import numpy as np
 import pytest
+from helpers import EVERY_BACKEND
 
 import eqsnn
-from eqsnn.errors import CheckError
+from eqsnn.errors import CheckError, NumericalError
 
-BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+BACKENDS = EVERY_BACKEND  # numpy, c, the CUDA emulation, pygenn
 
 
 def _model(statement: str, params: str = "") -> str:
@@ -35,10 +38,12 @@ def _model(statement: str, params: str = "") -> str:
 
 def _run(statement, inputs, backend, params="", values=None, record="y"):
     model = eqsnn.compile(_model(statement, params))
-    sim = eqsnn.Simulator(model, len(inputs), dt=1.0, backend=backend,
-                          precision="float64", params=values or {})
-    result = sim.run(1, inputs={"I": np.asarray(inputs, np.float64)}, record=[record],
-                     progress=False)
+    context = fake_cupy.installed() if backend == "cupy" else contextlib.nullcontext()
+    with context:
+        sim = eqsnn.Simulator(model, len(inputs), dt=1.0, backend=backend,
+                              precision="float64", params=values or {})
+        result = sim.run(1, inputs={"I": np.asarray(inputs, np.float64)}, record=[record],
+                         progress=False)
     return result.vars[record][0, 0]
 
 
@@ -92,3 +97,24 @@ def test_a_constant_zero_divisor_of_modulo_and_floor_division_is_a_check_error(s
         eqsnn.compile(_model(statement))
     assert "divide by a non-zero value" in str(caught.value)
     assert "^" in str(caught.value)  # points at the divisor in the text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_written_floor_of_an_int_quotient_is_the_floor_of_a_true_division(backend):
+    """``floor(m / k)`` of ints: ``/`` is true division (docs/language.md), so 5 / 0 is inf
+    and -2**31 / -1 is 2**31; it was lowered as the int ``//`` (0, and a wrap to -2**31).
+    ``m // k`` keeps the int rule: 0 for a zero divisor, -2**31 // -1 wraps."""
+    text = ("neuron IntQuotient\n    param k: int = 1\n    state m: int = 0\n"
+            "    state y = 0.0\n    state w: int = 0\n"
+            "    after:\n        y = floor(m / k)\n        w = m // k\n")
+    context = fake_cupy.installed() if backend == "cupy" else contextlib.nullcontext()
+    with context:
+        sim = eqsnn.Simulator(eqsnn.compile(text), 4, backend=backend, precision="float64",
+                              params={"k": np.array([0, -1, 2, -3])},
+                              init={"m": np.array([[5, -2147483648, 7, 7]])})
+        with pytest.raises(NumericalError, match="y became NaN or infinite") as caught:
+            sim.run(1, record=["y", "w"], progress=False)
+    result = caught.value.result
+    want = [math.inf, 2147483648.0, math.floor(7 / 2), math.floor(7 / -3)]
+    np.testing.assert_array_equal(result.vars["y"][0, 0], want)
+    np.testing.assert_array_equal(result.vars["w"][0, 0], [0, -2147483648, 3, -3])

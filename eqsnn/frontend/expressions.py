@@ -366,9 +366,8 @@ class ExpressionConverter(ConstantChecks):
             raise _error("division by zero", node.right.pos, "divide by a non-zero value")
         if op == "/":
             return left / right, "float"
-        if op == "//":  # ints: the exact int op of floor(a / b); floats: ir.floor_div
-            return ((sympy.floor(left / right), "int") if both_int
-                    else (ir.floor_div(left, right), "float"))
+        if op == "//":
+            return ir.floor_div(left, right), "int" if both_int else "float"
         if op == "%":
             return ir.mod(left, right), "int" if both_int else "float"
         # **

@@ -101,16 +101,20 @@ class mod(sympy.Function):
 
 
 class floor_div(sympy.Function):
-    """``floor_div(a, b)``: the language's ``a // b`` of floats, ``floor(a / b)`` of the
-    rounded quotient (``1.0 // 0.1`` is 10.0, where Python's divmod gives 9.0).
+    """``floor_div(a, b)``: the language's ``a // b``.  Of floats, ``floor(a / b)`` of the
+    rounded quotient (``1.0 // 0.1`` is 10.0, where Python's divmod gives 9.0); of two
+    ints, the exact floored quotient in int arithmetic (0 for ``b == 0``, ``-2**31 // -1``
+    wraps), the lowering's ``floordiv``.
 
     Kept apart from ``floor(a / b)``, which SymPy writes as ``floor(a * b**-1)``: hoisting
     and constant folding turn that into a product with the rounded reciprocal, and
-    ``49.0 * (1 / 49.0)`` is 0.9999999999999999, whose floor is 0, not 1.  Two ints take
-    ``floor(a / b)`` (the exact int op of the lowering).
+    ``49.0 * (1 / 49.0)`` is 0.9999999999999999, whose floor is 0, not 1.  And a written
+    ``floor(a / b)`` of ints stays the floor of a true division (``floor(5 / 0)`` is inf).
 
     >>> float(floor_div(sympy.Float(49.0), sympy.Float(49.0)))
     1.0
+    >>> floor_div(sympy.Integer(-7), sympy.Integer(2))
+    -4
     """
 
     nargs = 2
@@ -119,6 +123,8 @@ class floor_div(sympy.Function):
     def eval(cls, a, b):
         if not (_plain_number(a) and _plain_number(b)) or b.is_zero:
             return None
+        if a.is_Integer and b.is_Integer:
+            return sympy.Integer(int(a) // int(b))
         quotient = float(a) / float(b)
         return sympy.Float(math.floor(quotient) if math.isfinite(quotient) else quotient)
 

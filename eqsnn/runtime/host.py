@@ -24,10 +24,20 @@ NUMPY_FUNCTIONS = {
     "log1p": np.log1p,
     # the language's % and float // (ir.mod, ir.floor_div), as every backend computes them
     "mod": np.remainder,
-    "floor_div": lambda a, b: np.floor(np.true_divide(a, b)),
+    "floor_div": lambda a, b: floor_division(a, b),
     # ir.keep_nonfinite(value, x): value where x is finite, NaN where it is not
     "keep_nonfinite": lambda value, x: value + 0.0 * np.asarray(x, dtype=np.float64),
 }
+
+
+def floor_division(a, b):
+    """The language's ``a // b`` on the host: of ints NumPy's (0 for a zero divisor), of
+    floats ``floor(a / b)`` of the rounded quotient, as every backend computes it."""
+    a, b = np.asarray(a), np.asarray(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            return np.floor_divide(a, b)
+        return np.floor(np.true_divide(a, b))
 
 
 def lambdify(symbols, expr):
