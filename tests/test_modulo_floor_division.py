@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 
 import fake_cupy
+import fuzz_expressions
 import numpy as np
 import pytest
 from helpers import EVERY_BACKEND
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import eqsnn
-from eqsnn.errors import CheckError, NumericalError
+from eqsnn.errors import CheckError, NumericalError, ParameterError
 
 BACKENDS = EVERY_BACKEND  # numpy, c, the CUDA emulation, pygenn
 
@@ -118,3 +122,78 @@ def test_a_written_floor_of_an_int_quotient_is_the_floor_of_a_true_division(back
     want = [math.inf, 2147483648.0, math.floor(7 / 2), math.floor(7 / -3)]
     np.testing.assert_array_equal(result.vars["y"][0, 0], want)
     np.testing.assert_array_equal(result.vars["w"][0, 0], [0, -2147483648, 3, -3])
+
+
+# --- the fuzzer's float statements against NumPy ------------------------------------------
+#: statements whose value the oracle below computes as eqsnn does: not ``/`` or ``**``
+#: (a product with the reciprocal, repeated multiplications: documented last-bit
+#: conventions) and not the int names
+_NOT_ORACLE = re.compile(r" / |\*\*|\bq\b|\bkd\b|\bstep\b")
+
+
+class _Floats(np.ndarray):
+    """float64 values whose ``//`` is the language's: ``floor`` of the rounded quotient
+    (NumPy's ``floor_divide`` is Python's divmod, ``1.0 // 0.1 == 9.0``)."""
+
+    def __floordiv__(self, other):
+        return _floats(np.floor(np.true_divide(np.asarray(self), np.asarray(other))))
+
+    def __rfloordiv__(self, other):
+        return _floats(np.floor(np.true_divide(np.asarray(other), np.asarray(self))))
+
+
+def _floats(value) -> _Floats:
+    return np.asarray(value, np.float64).view(_Floats)
+
+
+_ORACLE_FUNCTIONS = {
+    "floor": np.floor, "ceil": np.ceil, "abs": np.abs, "min": np.fmin, "max": np.fmax,
+    "clip": lambda x, low, high: np.fmin(np.fmax(x, low), high), "sqrt": np.sqrt,
+    "log": np.log, "log1p": np.log1p, "expm1": np.expm1,
+    "exprel": lambda x: np.where(x == 0, 1.0, np.expm1(x) / np.where(x == 0, 1.0, x)),
+}
+
+
+@st.composite
+def _float_statements(draw):
+    picked = [fuzz_expressions._float_statement(draw, False, [])[len("y = "):]
+              for _ in range(3)]
+    return [text for text in picked if not _NOT_ORACLE.search(text)]
+
+
+@settings(max_examples=12, suppress_health_check=list(HealthCheck))
+@given(_float_statements(), st.integers(0, 2**32 - 1))
+def test_the_fuzzers_float_operators_give_what_numpy_computes_for_the_text(statements, seed):
+    """The operators of ``fuzz_expressions`` (``%``, ``//``, ``floor``, ``clip``, ``-0.0``,
+    ``sqrt`` of negatives, ...) in ``after:``, with edge values of the dividend, the divisor
+    and the state, against the text evaluated by NumPy in float64.  The differential
+    fuzzers compare backends with each other, which cannot see a rewrite in the compiler
+    that every backend shares (SymPy's ``Mod``, the reciprocal of ``//``)."""
+    if not statements:
+        return
+    n = 48
+    rng = np.random.default_rng(seed)
+    divisors = rng.choice(fuzz_expressions.DIVISORS, n) * rng.choice([1.0, 1e-300, 1e300], n)
+    edges = np.array(fuzz_expressions.J_EDGES["float64"])
+    inputs, start = rng.choice(edges, n), rng.choice(edges, n)
+    text = ("neuron Oracle\n    param dm = 0.7\n    state y = 0.0\n    input J = 0.0\n"
+            "    after:\n" + "".join(f"        y = {line}\n" for line in statements))
+    try:  # a param-only term that is not finite (sqrt(dm)) is refused: nothing to compare
+        sim = eqsnn.Simulator(eqsnn.compile(text), n, precision="float64",
+                              params={"dm": divisors}, init={"y": start})
+    except ParameterError as error:
+        assert "is not finite" in str(error)
+        return
+    try:
+        got = sim.run(1, inputs={"J": inputs}, record=["y"], progress=False).vars["y"][0, 0]
+    except NumericalError as error:  # a NaN or inf: the result is kept
+        got = error.result.vars["y"][0, 0]
+    y = _floats(start)
+    names = dict(_ORACLE_FUNCTIONS, J=_floats(inputs), dm=_floats(divisors), t=_floats(0.0))
+    with np.errstate(all="ignore"):
+        for line in statements:
+            y = _floats(np.broadcast_to(eval(line, {**names, "y": y}), (n,)))
+    want = np.asarray(y)
+    same = (want == got) | (np.isnan(want) & np.isnan(got))
+    assert same.all(), [(line, inputs[i], divisors[i], start[i], got[i], want[i])
+                        for i in np.flatnonzero(~same)[:1] for line in [statements]]
