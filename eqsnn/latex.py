@@ -100,6 +100,16 @@ class _Printer(LatexPrinter):
         shown = rf"\varphi_1\left({self._print(expr.args[0])}\right)"
         return f"{shown}^{{{exp}}}" if exp else shown
 
+    def _print_mod(self, expr, exp=None):
+        a, b = (self.parenthesize(arg, 50) for arg in expr.args)  # tighter than a product
+        shown = rf"\left({a} \bmod {b}\right)"
+        return f"{shown}^{{{exp}}}" if exp else shown
+
+    def _print_floor_div(self, expr, exp=None):
+        a, b = (self._print(arg) for arg in expr.args)
+        shown = rf"\left\lfloor \frac{{{a}}}{{{b}}} \right\rfloor"
+        return f"{shown}^{{{exp}}}" if exp else shown
+
     def _print_RandNormal(self, expr, exp=None):
         return rf"\xi_{{{self._print(expr.args[0])}}}"
 

@@ -27,6 +27,12 @@ model clamps right at it, numbers near the ends of float32's range (a cap near i
 largest value, a subnormal nudge), an int counter that wraps past 2147483647, and now and
 then a drive that overflows to inf (a NumericalError, the same on every backend).
 Either precision may put a readout (``eqsnn.readouts``) on ``x0`` or ``x1``.
+
+Two models in three also carry the operators of the expression reference at their edges
+(:mod:`fuzz_expressions`): ``%`` and ``//`` of floats and ints with negative, zero and
+huge operands, ``floor``/``ceil``, ``abs``, ``min``/``max``/``clip``, ``**``, ``sqrt``
+and ``log`` where they give NaN, ``-0.0``, chained comparisons and ``if``s on int
+conditions, in ``after:``, a let, an ODE, the threshold and the reset.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from fuzz_expressions import edge_parts
 from hypothesis import strategies as st
 
 KINDS = ("linear", "conditionally linear", "nonlinear")
@@ -206,6 +213,10 @@ def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- l
     if counter:  # one that wraps past 2147483647 within the run, the same everywhere
         lines.append(f"    state n: int = {2147483647 - 20 if wrapping else 0}")
     lines.append(f"    input I = {_number(draw, 0.0, 1.0)}")
+    # the expression reference's operators at their edges (fuzz_expressions.py)
+    edges = edge_parts(draw, single, k, n, steps, batch, rng) if draw(st.integers(0, 2)) else None
+    if edges:
+        lines += [f"    {line}" for line in edges.declarations]
     lets: list[str] = []
     if draw(st.booleans()):
         source = f"x{draw(st.integers(0, k - 1))}"
@@ -229,6 +240,8 @@ def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- l
         if counter and i == k - 1 and draw(st.booleans()):
             # an int state read by an ODE (a wrapping one scaled down: it reads 2^31)
             terms.append(f"{1e-9 if wrapping else 0.01} * n")
+        if edges and edges.ode_term and i == k - 1:
+            terms.append(edges.ode_term)
         if noisy and i == k - 1:
             terms.append(f"{_number(draw, 0.05, 0.3)} * xi")
         rhs = " + ".join([f"{leak}{coefficient}"] + terms)
@@ -259,6 +272,8 @@ def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- l
         before.append(f"x0 += {_number(draw, 0.0, 0.2)} * I")
     if clamp is not None:
         after.append(f"x0 = max(x0, -{clamp})")
+    if edges:
+        after += edges.after
     if single:
         before += _float32_extras(draw, param)
     for name, block in (("before", before), ("after", after)):
@@ -270,6 +285,10 @@ def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- l
         condition += " and not refractory"
     if counter and draw(st.booleans()):
         condition += " and n < 1000"
+    if edges and edges.condition and shape == "leaky":
+        # a conjunct can hold a spike back: an exponential or quadratic membrane would then
+        # run away (a NumericalError, after which exp's last bit is amplified without bound)
+        condition += f" and {edges.condition}"
     lines.append(f"    threshold: {condition}")
     # a soft reset cannot hold an exponential or quadratic membrane that runs away past
     # the threshold: its growth amplifies the last bit of a math function without bound
@@ -283,6 +302,8 @@ def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- l
         reset.append("R = tref")
     if counter == "reset":
         reset.append("n += 1")
+    if edges:
+        reset += edges.reset
     lines.append("    reset:")
     lines += [f"        {line}" for line in reset]
     if draw(st.integers(0, 4)) == 0:
@@ -295,6 +316,9 @@ def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- l
         drive = 1e37  # valid float32 inputs whose update overflows to inf
     held = draw(st.integers(0, 3)) == 0
     inputs = {"I": rng.uniform(-0.2, 1.0, (batch, n) if held else (steps, batch, n)) * drive}
+    if edges:
+        params.update(edges.params)
+        inputs.update(edges.inputs)
     split = draw(st.integers(1, steps - 1)) if draw(st.integers(0, 2)) == 0 else None
     threshold = np.broadcast_to(params.get("th", _param_default(lines, "th")), (n,))
     # float64 states agree within 1e-9, not bit for bit: a sum or mean of them could cancel
@@ -304,7 +328,8 @@ def fuzz_cases(draw, precision: str = "float64") -> FuzzCase:  # noqa: C901 -- l
     return FuzzCase(text, n, batch, steps, dt, params, init, inputs,
                     np.array(threshold, float), split,
                     states=tuple(f"x{i}" for i in range(k)) + (("R",) if refractory else ())
-                    + (("n",) if counter else ()), random=noisy or drawing,
+                    + (("n",) if counter else ()) + (edges.states if edges else ()),
+                    random=noisy or drawing,
                     precision=precision,
                     readout=readout and (readout, f"x{draw(st.integers(0, min(k, 2) - 1))}"))
 

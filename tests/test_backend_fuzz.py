@@ -12,6 +12,10 @@ agrees where ``|x - x_ref| <= 1e-9 + 1e-9·|x_ref|``) is checked against the num
   difference, and on the adaptive method up to the step where the carried substep sizes
   part (a last-bit difference of ``exp`` may change a substep size, after which the two
   runs are two integrations within the tolerance, ``docs/numerics.md``);
+* where the model's dynamics amplify a last-bit difference of a math function (a chaotic
+  model: a neuron's largest relative state difference grows from below 1e-12 by at most
+  100 per step past the tolerance, :func:`amplified_from`), compared no further from
+  that step, as where the substep sizes part;
 * identical spikes (step, lane, neuron, sign), except the documented one: a crossing within
   the tolerance of a step boundary, which one backend puts at the end of step ``s`` and the
   other at the start of ``s + 1`` (or not at all); where it happens, the run that did not
@@ -58,6 +62,12 @@ EXAMPLES = int(os.environ.get("EQSNN_FUZZ_EXAMPLES", "10"))
 #: GeNN builds each model (seconds each): a handful, in the pygenn tier
 GENN_EXAMPLES = int(os.environ.get("EQSNN_FUZZ_GENN_EXAMPLES", "4"))
 COMPARED = ("c", "cupy")
+#: how much a neuron's largest state difference may grow in one step, from the last bits
+#: (LAST_BITS) to past the tolerance, and count as the model's dynamics amplifying the
+#: last-bit difference of a math function (:func:`amplified_from`); a wrong op jumps
+#: from the last bits to past 1e-9 in one step, a factor of 1000 or more
+GROWTH = 100.0
+LAST_BITS = 1e-12
 
 
 
@@ -155,7 +165,7 @@ def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: 
         assert not reference.ran and not other.ran, (reference.error, other.error)
         assert type(reference.error) is type(other.error)
         assert str(reference.error) == str(other.error)
-        return {"excepted": 0, "parted": []}
+        return {"excepted": 0, "parted": [], "amplified": 0}
     a, b = reference, other
     signs_a, offsets_a, signs_b, offsets_b = a.signs, a.offsets, b.signs, b.offsets
     assert signs_a.shape == signs_b.shape, (reference.error, other.error)
@@ -164,7 +174,7 @@ def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: 
         # GeNN tests every state in every step (docs/numerics.md), so its recorded states
         # after the failing step are not the ones the second pass of numpy leaves
         steps = min(e.step for e in (a.error, b.error) if e)  # counted from the first run
-    excepted, parted, first_exception = 0, [], steps
+    excepted, parted, first_exception, amplifications = 0, [], steps, 0
     whole = np.ones((case.batch, case.n), bool)  # the neurons compared to the end
     for lane in range(case.batch):
         for neuron in range(case.n):
@@ -175,6 +185,8 @@ def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: 
                 part = substeps_part(a.vars[SUBSTEP][:until, lane, neuron],
                                      b.vars[SUBSTEP][:until, lane, neuron])
                 until = until if part is None else part
+            amplified = amplified_from(case, a, b, until, lane, neuron)
+            until = until if amplified is None else amplified
             for name in case.states:
                 x, y = a.vars[name][:until, lane, neuron], b.vars[name][:until, lane, neuron]
                 bad = np.flatnonzero(~close(x, y))
@@ -187,6 +199,9 @@ def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: 
                 continue
             whole[lane, neuron] = False
             first_exception = min(first_exception, until)
+            if amplified is not None and (not len(differ) or amplified < differ[0]):
+                amplifications += 1  # the dynamics amplified a last-bit difference
+                continue
             if not len(differ) or until < differ[0]:
                 # the substep sizes parted first: compared no further
                 parted.append(_parting_factor(a.vars[SUBSTEP], b.vars[SUBSTEP], until, lane,
@@ -201,9 +216,35 @@ def compare(case: FuzzCase, model, reference: Outcome, other: Outcome, backend: 
             if run_a is not None:
                 bad = np.argwhere(whole & ~close(run_a, run_b))
                 assert not len(bad), f"{backend}: readout at {bad[0]}"
-    assert reference.warned == other.warned or excepted or parted, (reference.warned,
-                                                                    other.warned)
-    return {"excepted": excepted, "parted": parted}
+    assert reference.warned == other.warned or excepted or parted or amplifications, (
+        reference.warned, other.warned)
+    return {"excepted": excepted, "parted": parted, "amplified": amplifications}
+
+
+def amplified_from(case: FuzzCase, a, b, until: int, lane: int, neuron: int) -> int | None:
+    """The first step before ``until`` where one of the neuron's float states leaves the
+    tolerance, if its largest state difference (relative to ``max(1, |x|)``) grew there
+    from the last bits (``LAST_BITS``) by at most ``GROWTH`` in every step: a model whose
+    dynamics amplify a last-bit difference of ``exp``, ``sin`` or a normal draw (a
+    chaotic one: 1e-16 to 1e-8 in 40 steps) is then compared no further
+    (docs/backends-compiled.md); else None (also where the states agree)."""
+    names = [name for name in case.states if a.vars[name].dtype.kind == "f"]
+    x = np.array([a.vars[name][:until, lane, neuron] for name in names], np.float64)
+    y = np.array([b.vars[name][:until, lane, neuron] for name in names], np.float64)
+    out = np.flatnonzero(~np.all(close(x, y), axis=0))
+    if not len(out):
+        return None
+    step = int(out[0])
+    with np.errstate(invalid="ignore"):  # relative: a state that grows carries its own
+        size = np.max(np.abs(x - y) / np.maximum(1.0, np.abs(x)), axis=0)  # NaN: one side
+    start = np.flatnonzero(size[:step] <= LAST_BITS)
+    if not len(start):
+        return None
+    grown = size[start[-1] + 1:step + 1]
+    previous = size[start[-1]:step]
+    with np.errstate(invalid="ignore"):
+        steady = np.all((grown > 0) & (grown <= GROWTH * previous))
+    return step if steady else None
 
 
 def _parting_factor(a, b, step, lane, neuron) -> float:
@@ -257,13 +298,14 @@ def check_case(case: FuzzCase, backends=COMPARED) -> dict:
     if isinstance(model, str):
         return {"refused": model}
     reference = run(case, model, "numpy")
-    stats = {"method": model.ir.method.name, "excepted": 0, "parted": [],
+    stats = {"method": model.ir.method.name, "excepted": 0, "parted": [], "amplified": 0,
              "spikes": int(np.count_nonzero(reference.signs)) if reference.ran else 0,
              "error": type(reference.error).__name__ if reference.error else None}
     for backend in backends:
         found = compare(case, model.ir, reference, run(case, model, backend), backend)
         stats["excepted"] += found["excepted"]
         stats["parted"] += found["parted"]
+        stats["amplified"] += found["amplified"]
     return stats
 
 

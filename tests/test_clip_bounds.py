@@ -109,3 +109,15 @@ def test_state_bounds_in_the_wrong_order_give_high_on_every_backend(backend):
     oracle = np.minimum(np.maximum(x, 3.0), 1.0)
     np.testing.assert_array_equal(result.vars["v"][0], oracle)
     np.testing.assert_array_equal(result.vars["v"][0], 1.0)
+
+
+def test_bounds_that_cancel_in_a_sum_still_name_their_params():
+    """``clip(q, -k, k)`` with k = -3: the message names ``k`` (the names were taken from
+    ``low + high``, which is 0 here, and the message read "with ;")."""
+    model = eqsnn.compile("neuron Sym\n    param k: int = 3\n    state q: int = 5\n"
+                          "    after:\n        q = clip(q, -k, k)\n")
+    with pytest.raises(ParameterError) as info:
+        eqsnn.Simulator(model, 3, params={"k": np.array([1, -3, 2])})
+    message = str(info.value)
+    assert "for neuron 1" in message and "with k = -3.0;" in message
+    assert "with ;" not in message

@@ -50,7 +50,7 @@ def every_op_model(draws: bool = True) -> ir.Model:
     step = [ir.Local(f"f{i}", "float", e) for i, e in enumerate(floats)]
     step += [ir.Local(f"b{i}", "bool", e) for i, e in enumerate(bools)]
     step += [ir.Local("three", "int", sympy.Integer(3)),
-             ir.Local("q", "int", sympy.floor(n / S("three")))]  # int floor division
+             ir.Local("q", "int", ir.floor_div(n, S("three")))]  # int floor division
     total = sympy.Add(*[S(f"f{i}") for i in range(len(floats))], evaluate=False)
     flags = sympy.Add(*[sympy.Piecewise((sympy.Float(0.01 * (i + 1)), S(f"b{i}")),
                                         (sympy.Float(0.0), True))

@@ -362,14 +362,14 @@ class ExpressionConverter(ConstantChecks):
             return left - right, "int" if both_int else "float"
         if op == "*":
             return left * right, "int" if both_int else "float"
+        if op in ("/", "//", "%") and right.is_zero:
+            raise _error("division by zero", node.right.pos, "divide by a non-zero value")
         if op == "/":
-            if right.is_zero:
-                raise _error("division by zero", node.right.pos, "divide by a non-zero value")
             return left / right, "float"
         if op == "//":
-            return sympy.floor(left / right), "int" if both_int else "float"
+            return ir.floor_div(left, right), "int" if both_int else "float"
         if op == "%":
-            return sympy.Mod(left, right), "int" if both_int else "float"
+            return ir.mod(left, right), "int" if both_int else "float"
         # **
         if right.is_number and left.is_number and abs(float(right)) > 1000:
             raise _error("exponent too large for a constant", node.right.pos,

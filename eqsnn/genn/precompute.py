@@ -42,6 +42,7 @@ _PRECOMPUTE_NAMES = {
     "Piecewise": sympy.Piecewise, "Mod": sympy.Mod, "Matrix": sympy.ImmutableMatrix,
     "pi": sympy.pi, "Eq": sympy.Eq, "Ne": sympy.Ne, "ITE": sympy.ITE, "phi1": ir.phi1,
     "expm1": expm1, "log1p": log1p, "True": sympy.true, "False": sympy.false,
+    "mod": ir.mod, "floor_div": ir.floor_div,
 }
 
 

@@ -53,9 +53,11 @@ from .nodes import (
     Statement,
     While,
     expm1,
+    floor_div,
     keep_nonfinite,
     log1p,
     map_statements,
+    mod,
     phi1,
     walk_statements,
 )
@@ -65,6 +67,7 @@ __all__ = [
     "Array", "ArrayGet", "Assign", "BUILTINS", "BUILTIN_TYPES", "Constraint", "DTYPES",
     "Derived", "If", "Input", "Local", "Method", "Model", "Param", "PrecomputeItem",
     "Propagator", "RandNormal", "RandUniform", "Readout", "State", "Statement", "While",
-    "WeightUpdate", "expm1", "keep_nonfinite", "log1p", "map_statements", "phi1",
+    "WeightUpdate", "expm1", "floor_div", "keep_nonfinite", "log1p", "map_statements", "mod",
+    "phi1",
     "walk_statements",
 ]

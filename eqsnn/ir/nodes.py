@@ -5,6 +5,7 @@ functions expressions may call.  :class:`~eqsnn.ir.Model` lives in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Union
 
@@ -15,7 +16,7 @@ __all__ = [
     "Array", "Assign", "BUILTINS", "Constraint", "Derived", "If", "Input", "Local", "Method",
     "Param", "Propagator", "Readout", "State", "Statement", "ArrayGet", "RandNormal",
     "RandUniform", "While", "phi1", "expm1", "log1p", "DTYPES", "walk_statements",
-    "keep_nonfinite", "map_statements",
+    "keep_nonfinite", "map_statements", "mod", "floor_div",
 ]
 
 #: Names every model can read: time at the start of the step, the step index
@@ -64,6 +65,68 @@ class keep_nonfinite(sympy.Function):
     never simplifies it away (``0·x`` is not 0 for NaN or inf)."""
 
     nargs = 2
+
+
+def _plain_number(value) -> bool:
+    """A finite SymPy number that ``float()`` and ``int()`` take as it is."""
+    return isinstance(value, (sympy.Integer, sympy.Rational, sympy.Float)) and value.is_finite
+
+
+class mod(sympy.Function):
+    """``mod(a, b)``: the language's ``a % b``, the floored remainder (the sign of ``b``, as
+    Python's ``%`` and NumPy's ``remainder``; ints: 0 for ``b == 0``).
+
+    Not SymPy's ``Mod``, which rewrites its argument: it reduces a constant term modulo
+    the divisor in its own arithmetic (``Mod(x + 1.3, 0.5)`` becomes ``Mod(x + 0.3, 0.5)``,
+    another number once rounded, which can move the result by a whole ``b``) and
+    evaluates ``Mod(1.0, 0.1)`` to 0 where the float remainder is 0.09999999999999995.
+    ``mod`` evaluates only two plain numbers, in float64 as the backends do (two ints as
+    ints).
+
+    >>> float(mod(sympy.Float(1.0), sympy.Float(0.1)))
+    0.09999999999999995
+    >>> mod(sympy.Integer(-7), sympy.Integer(3))
+    2
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a, b):
+        if not (_plain_number(a) and _plain_number(b)) or b.is_zero:
+            return None
+        if a.is_Integer and b.is_Integer:
+            return sympy.Integer(int(a) % int(b))
+        return sympy.Float(float(a) % float(b))
+
+
+class floor_div(sympy.Function):
+    """``floor_div(a, b)``: the language's ``a // b``.  Of floats, ``floor(a / b)`` of the
+    rounded quotient (``1.0 // 0.1`` is 10.0, where Python's divmod gives 9.0); of two
+    ints, the exact floored quotient in int arithmetic (0 for ``b == 0``, ``-2**31 // -1``
+    wraps), the lowering's ``floordiv``.
+
+    Kept apart from ``floor(a / b)``, which SymPy writes as ``floor(a * b**-1)``: hoisting
+    and constant folding turn that into a product with the rounded reciprocal, and
+    ``49.0 * (1 / 49.0)`` is 0.9999999999999999, whose floor is 0, not 1.  And a written
+    ``floor(a / b)`` of ints stays the floor of a true division (``floor(5 / 0)`` is inf).
+
+    >>> float(floor_div(sympy.Float(49.0), sympy.Float(49.0)))
+    1.0
+    >>> floor_div(sympy.Integer(-7), sympy.Integer(2))
+    -4
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a, b):
+        if not (_plain_number(a) and _plain_number(b)) or b.is_zero:
+            return None
+        if a.is_Integer and b.is_Integer:
+            return sympy.Integer(int(a) // int(b))
+        quotient = float(a) / float(b)
+        return sympy.Float(math.floor(quotient) if math.isfinite(quotient) else quotient)
 
 
 class RandUniform(sympy.Function):

@@ -27,9 +27,11 @@ The convention:
   the model precision (``x/3`` is ``0.3333333333333333 * x``).
 * ``Min``/``Max`` fold left with ``fmin``/``fmax`` semantics (a NaN
   argument is ignored); of -0 and +0 the sign of the result is not specified,
-  as in C99 and in NumPy, whose SIMD and scalar loops differ there; ``Mod``
-  is the floored modulo (the result has the
-  sign of the divisor, as Python's ``%`` and NumPy's ``remainder``).
+  as in C99 and in NumPy, whose SIMD and scalar loops differ there; ``mod``
+  (``ir.mod``, the language's ``%``; also SymPy's ``Mod``) is the floored modulo (the
+  result has the sign of the divisor, as Python's ``%`` and NumPy's ``remainder``);
+  ``ir.floor_div`` (``//``) is the int op ``floordiv`` of two ints, else ``floor`` of
+  the ``div`` (a division, never a product with the reciprocal).
 * Types: ``int`` mixed with ``float`` is converted to float first; ``/`` is
   always true (float) division; float to int truncates toward zero.
 * ``exp``, ``expm1``, ``log``, ``log1p``, ``sin``, ``cos``, ``tanh`` and

@@ -36,7 +36,7 @@ def op_text(op: Op, args: list[str], printer, helpers: set, suffix: str) -> str:
     if kind == "array_get":
         helpers.add("clamp_index")
         return f"{args[0]}[eqsnn_clamp_index({args[1]}, _len_{args[0]})]"
-    if kind == "floordiv":  # ints only (lower.int_floor_division)
+    if kind == "floordiv":  # ints only (lower.floor_division)
         helpers.add("ifloordiv")
         return f"eqsnn_ifloordiv({args[0]}, {args[1]})"
     if kind == "mod":

@@ -261,25 +261,9 @@ class _Lowerer:
             return self.select(cond, expr, sympy.nan)
         return self.select(cond, self.value(expr), self.piecewise(rest))
 
-    def int_floor_division(self, quotient):
-        """``a // b`` of two ints (``floor(a / b)``) as the int op ``floordiv``: exact (a
-        float32 division is not, above 2**24), 0 for a zero divisor (as NumPy), wrapping
-        for ``-2**31 // -1``; ``None`` where an operand is not an int."""
-        numerator, denominator = sympy.fraction(quotient)
-        if denominator == 1:
-            return None
-        top, bottom = self.value(numerator), self.value(denominator)
-        if top[1] != "int" or bottom[1] != "int":
-            return None
-        return self.emit("floordiv", [top[0], bottom[0]], "int"), "int"
-
     # --- functions ----------------------------------------------------
     def function(self, expr) -> tuple[Operand, str]:
         kind = type(expr)
-        if kind is sympy.floor:
-            quotient = self.int_floor_division(expr.args[0])
-            if quotient is not None:
-                return quotient
         if kind in _FUNCTION_OF:
             fn = _FUNCTION_OF[kind]
             operand, dtype = self.value(expr.args[0])
@@ -291,8 +275,10 @@ class _Lowerer:
             return self.call(fn, (operand, dtype))
         if isinstance(expr, (sympy.Min, sympy.Max)):
             return self.fold("min" if isinstance(expr, sympy.Min) else "max", expr.args)
-        if isinstance(expr, sympy.Mod):
+        if isinstance(expr, (sympy.Mod, ir.mod)):
             return self.arithmetic("mod", self.value(expr.args[0]), self.value(expr.args[1]))
+        if isinstance(expr, ir.floor_div):
+            return self.floor_division(*expr.args)
         if isinstance(expr, ir.phi1):
             return self.phi1(expr.args[0])
         if isinstance(expr, ir.keep_nonfinite):
@@ -310,6 +296,16 @@ class _Lowerer:
             hint="supported: + - * / **, exp expm1 log log1p sqrt abs sin cos tanh "
             "min max floor ceil mod, phi1, keep_nonfinite, comparisons, and/or/not, piecewise",
         )
+
+    def floor_division(self, numerator, denominator) -> tuple[Operand, str]:
+        """``a // b``: of two ints the int op ``floordiv`` (exact, where a float32 division
+        is not above 2**24; 0 for a zero divisor, as NumPy; wrapping for ``-2**31 // -1``);
+        else ``floor`` of the rounded quotient ``a / b`` (a division, never a product with
+        ``1 / b``)."""
+        top, bottom = self.value(numerator), self.value(denominator)
+        if top[1] == bottom[1] == "int":
+            return self.emit("floordiv", [top[0], bottom[0]], "int"), "int"
+        return self.call("floor", self.arithmetic("div", top, bottom))
 
     def phi1(self, z) -> tuple[Operand, str]:
         """``phi1(z) = expm1(z)/z``, 1 at ``z == 0``: ``select(z == 0, 1, expm1(z) / z)``."""

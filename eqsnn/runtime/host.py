@@ -22,9 +22,22 @@ NUMPY_FUNCTIONS = {
     "phi1": phi1_numeric,
     "expm1": np.expm1,
     "log1p": np.log1p,
+    # the language's % and float // (ir.mod, ir.floor_div), as every backend computes them
+    "mod": np.remainder,
+    "floor_div": lambda a, b: floor_division(a, b),
     # ir.keep_nonfinite(value, x): value where x is finite, NaN where it is not
     "keep_nonfinite": lambda value, x: value + 0.0 * np.asarray(x, dtype=np.float64),
 }
+
+
+def floor_division(a, b):
+    """The language's ``a // b`` on the host: of ints NumPy's (0 for a zero divisor), of
+    floats ``floor(a / b)`` of the rounded quotient, as every backend computes it."""
+    a, b = np.asarray(a), np.asarray(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            return np.floor_divide(a, b)
+        return np.floor(np.true_divide(a, b))
 
 
 def lambdify(symbols, expr):
@@ -82,7 +95,8 @@ def check_clip_bounds(model: ir.Model, values: Mapping[str, object]) -> None:
     bounds are checked where they are written (``frontend.expressions``)."""
     meta = getattr(model, "meta", {})  # an ir.WeightUpdate has none: not checked
     for low, high, line, column in meta.get("clip_bounds", ()):
-        names = sorted({str(s) for s in (low + high).free_symbols})
+        # each bound's names (in low + high, -k and k would cancel to 0 and show none)
+        names = sorted({str(s) for s in low.free_symbols | high.free_symbols})
         if not all(name in values for name in names):
             continue  # a model rebuilt under other names (a network's composed neuron)
         lo, hi = evaluate(low, values), evaluate(high, values)

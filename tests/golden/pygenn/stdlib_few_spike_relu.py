@@ -29,7 +29,7 @@ few_spike_relu_model = create_neuron_model(
         ('c2_', few_spike_relu_precompute.derived('c2_')),
     ],
     sim_code="""
-Fx = Fx + Isyn * c0_ * (scalar)pow((double)2.0, (double)(scalar)(k == 0 || k == -1 ? 0 : ((int)(0u - (unsigned int)(int)round(t / dt)) % k != 0 && (((int)(0u - (unsigned int)(int)round(t / dt)) % k < 0) != (k < 0)) ? (int)(0u - (unsigned int)(int)round(t / dt)) % k + k : (int)(0u - (unsigned int)(int)round(t / dt)) % k)));
+Fx = Fx + Isyn * c0_ * (scalar)pow((double)2.0, (double)(scalar)(k == 0 || k == -1 ? 0 : ((int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))) % k != 0 && (((int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))) % k < 0) != (k < 0)) ? (int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))) % k + k : (int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))) % k)));
 if ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) == 0) {
     V = Fx;
     Fx = 0.0;

@@ -16,8 +16,8 @@ from eqsnn.genn import Precompute
 
 # eqsnn's float64 host precompute: each derived param evaluates it from pars and dt
 few_spike_relu_input_precompute = Precompute([
-    ('c0_', '-alpha/2.0**floor(k/2)'),
-    ('c1_', 'alpha/2.0**floor(k/2)'),
+    ('c0_', '-alpha/2.0**floor_div(k, 2)'),
+    ('c1_', 'alpha/2.0**floor_div(k, 2)'),
 ])
 
 few_spike_relu_input_model = create_neuron_model(
