@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..runtime.spike_bits import SpikeBits
 from ._compiled import spike_words
 from .cupy_kernel import BLOCK
 
@@ -206,10 +207,11 @@ class DeviceArrivals:
         ring = self.rings.get(name)
         if ring is None:
             return
-        step, lane, neuron = (np.asarray(a, np.int64) for a in spikes)
-        host = np.zeros((steps, ring.shape[1], ring.shape[2]), np.uint32)
-        np.bitwise_or.at(host, (step - step0, lane, neuron >> 5),
-                         np.left_shift(np.uint32(1), (neuron & 31).astype(np.uint32)))
+        step, lane, neuron = spikes
+        host = SpikeBits(np.empty((1, steps, *ring.shape[1:]), np.uint32),
+                         self.network.populations[name].n, signed=False)
+        host.write_lists(np.asarray(step, np.int64) - step0, lane, neuron)
+        host = host.planes[0]
         if name not in self._staging:  # one per population, of a whole window's rows
             self._staging[name] = self.cupy.empty((self.network._d_min, *host.shape[1:]),
                                                   np.uint32)

@@ -36,7 +36,7 @@ class NetworkSnapshot:
         self.plastic = [(conn._plastic, {k: v.copy() for k, v in conn._plastic.state.items()},
                          conn._plastic.step, conn._plastic.failure)
                         for conn in net.connections.values() if conn._plastic is not None]
-        device = getattr(net, "_device", None)  # cupy's rings of spikes in flight
+        device = net._device  # cupy's rings of spikes in flight
         self.device = None if device is None else (device, device.snapshot())
         fused = net._fused
         self.rings = None if fused is None else (

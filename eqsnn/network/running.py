@@ -159,7 +159,7 @@ class WindowedRun:
                 names = {s: index for _, s, index in wanted}
                 t0 = time.perf_counter()
                 sim = pop._sim
-                if _direct(sim):
+                if direct := _direct(sim):
                     # the Simulator's runner, with inputs checked once for the whole run
                     # with arrivals on the device, spikes come back only where recorded
                     listed = pop.spiking and (device is None or _spikes_wanted(records, pname))
@@ -186,7 +186,7 @@ class WindowedRun:
                     new[pname] = (np.asarray(fired[0], np.int64) + step0,
                                   np.asarray(fired[1], np.int64),
                                   np.asarray(fired[2], np.int64))
-                    if device is not None and not _direct(sim):  # its runner pushes none
+                    if device is not None and not direct:  # its runner pushes none
                         device.push_host(pname, step0, w, new[pname])
                 for key, state, _ in wanted:
                     collected[key].append((state, got[state].reshape(w, self.batch_size, -1)))

@@ -18,17 +18,6 @@ from ..errors import ParameterError
 from . import expm_stack
 from .expm_stack import phi1_numeric
 
-NUMPY_FUNCTIONS = {
-    "phi1": phi1_numeric,
-    "expm1": np.expm1,
-    "log1p": np.log1p,
-    # the language's % and float // (ir.mod, ir.floor_div), as every backend computes them
-    "mod": np.remainder,
-    "floor_div": lambda a, b: floor_division(a, b),
-    # ir.keep_nonfinite(value, x): value where x is finite, NaN where it is not
-    "keep_nonfinite": lambda value, x: value + 0.0 * np.asarray(x, dtype=np.float64),
-}
-
 
 def floor_division(a, b):
     """The language's ``a // b`` on the host: of ints NumPy's (0 for a zero divisor), of
@@ -38,6 +27,18 @@ def floor_division(a, b):
         if a.dtype.kind in "iu" and b.dtype.kind in "iu":
             return np.floor_divide(a, b)
         return np.floor(np.true_divide(a, b))
+
+
+NUMPY_FUNCTIONS = {
+    "phi1": phi1_numeric,
+    "expm1": np.expm1,
+    "log1p": np.log1p,
+    # the language's % and float // (ir.mod, ir.floor_div), as every backend computes them
+    "mod": np.remainder,
+    "floor_div": floor_division,
+    # ir.keep_nonfinite(value, x): value where x is finite, NaN where it is not
+    "keep_nonfinite": lambda value, x: value + 0.0 * np.asarray(x, dtype=np.float64),
+}
 
 
 def lambdify(symbols, expr):
