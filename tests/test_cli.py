@@ -239,3 +239,15 @@ def test_progress_flag_always_shows_the_bar(capsys, monkeypatch):
     assert main(["run", "lif_pulse", "--steps", "20"]) == 0
     assert asked == [True, False]
     assert "step" in capsys.readouterr().err  # the bar, on stderr
+
+
+def test_warnings_are_printed_like_errors_with_the_model_line(capsys, tmp_path):
+    """docs/language.md: the command line prints a model's warnings on stderr, naming the
+    line and column; as 'warning: ...', not with the Python line of eqsnn's entry point."""
+    path = tmp_path / "always.eqs"
+    path.write_text("neuron Always\n    state V = 0.0\n    after: V += 1.0\n"
+                    "    threshold: true\n    reset: V = 0.0\n")
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 0 and "ok (Always" in out
+    assert err.startswith("warning: Always: line 4, column 16: 'threshold:' is always true")
+    assert "EqsnnWarning" not in err and "main()" not in err and "runpy" not in err

@@ -381,9 +381,20 @@ def _bench_arguments(bench):
     _fast_math_flag(bench, "time every backend")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warning: ...`` on stderr, as errors are (not the Python line of the entry point)."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.simplefilter("default")
+    with warnings.catch_warnings():  # the filter and format hold for this command only
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except EqsnnError as exc:
