@@ -43,6 +43,9 @@ def find_model(spec: str, switches: dict | None = None):
     from ..model import load
 
     path = Path(spec)
+    if path.suffix == ".py":  # compare and bench take a network file before this
+        raise EqsnnError(f"{spec} is a network file; this command takes a model",
+                         hint=f"compare and bench run a network file: eqsnn compare {spec}")
     if path.suffix == ".eqs" or path.exists():
         return load(path, switches=switches)
     example = Path("examples") / f"{spec}.eqs"
