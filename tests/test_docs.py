@@ -118,3 +118,37 @@ def test_repository_paths_in_docs_exist():
             if not (os.path.exists(here) or os.path.exists(here + ".eqs")):
                 missing.append(f"{os.path.relpath(path, ROOT)}: {name}")
     assert seen >= 100 and not missing, "\n".join(missing)
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``eqsnn.a.b.c`` names a module, or an attribute of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            if not hasattr(found, part):
+                return False
+            found = getattr(found, part)
+        return True
+    return False
+
+
+def test_eqsnn_names_in_docs_exist():
+    """Every ``eqsnn.x.y`` the pages name in their inline code (a module, class, function
+    or constant) can be imported, so a renamed or moved one leaves no stale name behind."""
+    named = re.compile(r"(?<![\w/.])(eqsnn(?:\.[A-Za-z_]\w*)+)")
+    seen, missing = 0, []
+    for path in DOC_FILES:
+        for span in re.findall(r"`([^`\n]+)`", open(path).read()):
+            for dotted in named.findall(span):
+                if dotted.endswith((".eqs", ".lark")):  # a file name
+                    continue
+                seen += 1
+                if not _resolves(dotted):
+                    missing.append(f"{os.path.relpath(path, ROOT)}: {dotted}")
+    assert seen >= 80 and not missing, "\n".join(missing)
