@@ -113,3 +113,16 @@ def test_to_json_of_a_skipped_backend_is_strict_json():
     cupy = [row for row in data["rows"] if row["backend"] == "cupy"][0]
     assert cupy["status"] == "skipped" and cupy["step_us"] == "nan"
     assert cupy["speedup"] == "nan" and data["rows"][0]["speedup"] == 1.0
+
+
+def test_bad_counts_are_parameter_errors_as_the_docs_say():
+    """docs/simulator.md: eqsnn.compare and eqsnn.benchmark refuse 0 steps with a
+    ParameterError (also a ValueError), as a Simulator refuses a bad argument."""
+    for kwargs in ({"steps": 0}, {"steps": 2.5}, {"sizes": (0,)}, {"repeats": -1},
+                   {"repeats": "x"}, {"steps": math.inf}, {"sizes": (math.inf,)},
+                   {"repeats": math.inf}):
+        with pytest.raises(ParameterError) as caught:
+            eqsnn.benchmark(helpers.lif(), ["numpy"], **kwargs)
+        assert isinstance(caught.value, ValueError)
+    with pytest.raises(ParameterError, match="steps must be a positive integer"):
+        eqsnn.compare(helpers.lif(), ["numpy"], steps=0)

@@ -239,3 +239,25 @@ def test_progress_flag_always_shows_the_bar(capsys, monkeypatch):
     assert main(["run", "lif_pulse", "--steps", "20"]) == 0
     assert asked == [True, False]
     assert "step" in capsys.readouterr().err  # the bar, on stderr
+
+
+def test_warnings_are_printed_like_errors_with_the_model_line(capsys, tmp_path):
+    """docs/language.md: the command line prints a model's warnings on stderr, naming the
+    line and column; as 'warning: ...', not with the Python line of eqsnn's entry point."""
+    path = tmp_path / "always.eqs"
+    path.write_text("neuron Always\n    state V = 0.0\n    after: V += 1.0\n"
+                    "    threshold: true\n    reset: V = 0.0\n")
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 0 and "ok (Always" in out
+    assert err.startswith("warning: Always: line 4, column 16: 'threshold:' is always true")
+    assert "EqsnnWarning" not in err and "main()" not in err and "runpy" not in err
+
+
+@pytest.mark.parametrize("command", ["run", "show", "emit", "check"])
+def test_a_network_file_given_to_a_model_command_is_named_so(capsys, command):
+    """The help says only compare and bench take a network file; the others say so, rather
+    than parse the Python as model text."""
+    code, _, err = run(capsys, command, "examples/networks/cuba_small.py")
+    assert code == 1
+    assert err.startswith("error: examples/networks/cuba_small.py is a network file")
+    assert "eqsnn compare examples/networks/cuba_small.py" in err

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,3 +136,19 @@ def test_an_example_pages_command_makes_its_run(name, tmp_path, monkeypatch, cap
     expected = gallery.run_demo(demo).spikes
     assert f"spikes: {len(expected)} " in capsys.readouterr().out
     assert (tmp_path / f"{name}.png").stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("name", ["adex", "hh", "lif_held"])
+def test_a_demo_drives_a_model_with_units_at_its_declared_default(name):
+    """A model's input default is stored in the internal unit (1000 pA is 1.0 nA), and the
+    Simulator and the page's command take values in the declared unit: the demo spreads the
+    default as written in the file (AdEx's 1000 pA: 500 to 1500 pA, not 0.5 to 1.5 pA, at
+    which it never spikes), and its neurons spike."""
+    written = {"adex": 1000.0, "hh": 10.0, "lif_held": 20.0}[name]  # examples/NAME.eqs
+    demo = gallery.standard_demo(name)
+    drive = demo.inputs["I"]
+    assert drive[0] == pytest.approx(0.5 * written) and drive[-1] == pytest.approx(1.5 * written)
+    assert f"I from {0.5 * written:g} (neuron 0)" in gallery.stimulus_text(demo)
+    assert f"--input I={0.5 * written:g}:{1.5 * written:g}" in site_pages._run_command(name)
+    spikes = gallery.run_demo(demo).spikes
+    assert len(np.unique(spikes.neuron)) >= 5  # the stronger half at least fires

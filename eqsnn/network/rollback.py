@@ -2,11 +2,12 @@
 
 A run that raises before it returns (Ctrl-C, a ``MemoryError``, any error of a
 backend) would leave some populations advanced by a few windows, spikes of
-those windows queued and the step counter where it was.  On ``numpy`` and
-``c`` :class:`NetworkSnapshot` takes, before the first step, a copy of every
+those windows queued and the step counter where it was.  On ``numpy``, ``c`` and
+``cupy`` :class:`NetworkSnapshot` takes, before the first step, a copy of every
 population's states (the synapse states and the numerical check's record
 among them), the spikes in flight (the windowed run's queues, the fused run's
-rings and the spikes it keeps) and every plastic connection's states, and
+rings and the spikes it keeps, cupy's rings on the device) and every plastic
+connection's states, and
 puts them back, so the next run continues as if the failed one had never
 started.  On ``pygenn`` GeNN's
 spike queues cannot be put back: the network is marked, and every later run

@@ -6,10 +6,10 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
 
 * a substep of size ``h`` from the current state ``x`` gives the fifth-order
   solution ``x5`` and the embedded fourth-order error estimate ``e``; it is
-  accepted where ``‖e / (atol + rtol·|x|)‖₂ / √n ≤ 1``, and the
-  next ``h`` is ``h·clip(0.9·err^(-1/5), 0.2, 5)`` (Hairer, Nørsett &
-  Wanner, *Solving ODEs I*, II.4), the factor rounded down to one of
-  ``2^(j/4)`` (see :func:`_factor`: so backends agree).  The last accepted
+  accepted where ``‖e / (atol + rtol·max(|x|, |x5 − x|))‖₂ / √n ≤ 1``, and the
+  next ``h`` is ``h·0.9·err^(-1/5)`` (Hairer, Nørsett & Wanner, *Solving ODEs I*,
+  II.4), the factor rounded down to one of ``2^(j/4)``, ``j`` from -9 to 9 (0.21
+  to 4.76; see :func:`_factor`: so backends agree).  The last accepted
   size is kept per neuron (a hidden state, as NEST's aeif models keep
   theirs), so a step usually needs a single substep; after a crossing's
   reset the next substep tries the rest of the step at once.
@@ -25,7 +25,8 @@ from ``t`` to ``t + dt`` runs, for every neuron, a bounded loop of substeps:
 * after every accepted substep the threshold is tested on ``x5``.  Where it
   holds, the crossing is located on the cubic Hermite interpolant of the
   substep (``x``, ``x5`` and their derivatives) by
-  a secant step and :data:`~eqsnn.solve.crossings.NEWTON` guarded Newton steps, refined
+  a Newton step from the substep's end (else a secant step) and
+  :data:`~eqsnn.solve.crossings.NEWTON` guarded Newton steps, refined
   on the solution (a substep from the substep's start to there, one Newton step along
   it), the state is set there, the reset's assignments to ODE states run, and
   integration goes on from the crossing to the end of the step.  A

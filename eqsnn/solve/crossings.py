@@ -3,9 +3,9 @@
 Which thresholds and resets allow a crossing to be located inside the step
 (one comparison of ODE states, a reset that assigns ODE states, no random
 draws), and the location of a crossing on the cubic Hermite interpolant of
-the substep (a secant step, then :data:`NEWTON` guarded Newton steps), refined on the
-solution itself (:func:`_refine`), followed by the reset's assignments to ODE states
-there.
+the substep (a Newton step from its end, else a secant step, then :data:`NEWTON`
+guarded Newton steps), refined on the solution itself (:func:`_refine`), followed by
+the reset's assignments to ODE states there.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from .analysis import diff
 
 T = sympy.Symbol("t")
 
-#: Newton steps on the Hermite interpolant that locate a crossing, after a secant step
-#: between the substep's ends (each kept inside the bracket of the points seen so far)
+#: Newton steps on the Hermite interpolant that locate a crossing, after a first Newton
+#: step from the substep's end (or a secant step between its ends where that leaves the
+#: substep); each kept inside the bracket of the points seen so far
 NEWTON = 4
 #: the step-local flag: the neuron crossed its threshold inside this step
 CROSSED = "_crossed"

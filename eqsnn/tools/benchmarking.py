@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ..backends import REGISTRY
-from ..errors import BackendError, EqsnnError
+from ..errors import BackendError, EqsnnError, ParameterError
 
 __all__ = ["benchmark", "Benchmark", "BenchRow"]
 
@@ -107,22 +107,22 @@ def _positive_ints(what: str, values) -> tuple[int, ...]:
     try:
         values = tuple(values) if not isinstance(values, (int, float)) else (values,)
         out = tuple(int(v) for v in values)
-    except (TypeError, ValueError):
-        raise EqsnnError(f"{what} must be positive whole numbers, got {values!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+        raise ParameterError(f"{what} must be positive whole numbers, got {values!r}") from None
     if not out or any(v < 1 or v != float(o) for v, o in zip(out, values)):
-        raise EqsnnError(f"{what} must be positive whole numbers, got {values!r}",
-                         hint=f"e.g. {what}=(10_000, 100_000)" if what == "sizes" else "")
+        raise ParameterError(f"{what} must be positive whole numbers, got {values!r}",
+                             hint=f"e.g. {what}=(10_000, 100_000)" if what == "sizes" else "")
     return out
 
 
 def _positive_int(what: str, value) -> int:
     """One positive whole number (a list of them used to pass, as its first)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise EqsnnError(f"{what} must be a positive whole number, got {value!r}")
+        raise ParameterError(f"{what} must be a positive whole number, got {value!r}")
     try:
         return _positive_ints(what, float(value))[0]
-    except EqsnnError:
-        raise EqsnnError(f"{what} must be a positive whole number, got {value!r}") from None
+    except ParameterError:
+        raise ParameterError(f"{what} must be a positive whole number, got {value!r}") from None
 
 
 def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, dt=1.0,

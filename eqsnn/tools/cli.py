@@ -43,6 +43,9 @@ def find_model(spec: str, switches: dict | None = None):
     from ..model import load
 
     path = Path(spec)
+    if path.suffix == ".py":  # compare and bench take a network file before this
+        raise EqsnnError(f"{spec} is a network file; this command takes a model",
+                         hint=f"compare and bench run a network file: eqsnn compare {spec}")
     if path.suffix == ".eqs" or path.exists():
         return load(path, switches=switches)
     example = Path("examples") / f"{spec}.eqs"
@@ -381,9 +384,20 @@ def _bench_arguments(bench):
     _fast_math_flag(bench, "time every backend")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warning: ...`` on stderr, as errors are (not the Python line of the entry point)."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.simplefilter("default")
+    with warnings.catch_warnings():  # the filter and format hold for this command only
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except EqsnnError as exc:

@@ -31,9 +31,8 @@ EXAMPLES = ROOT / "examples"
 
 #: neurons in every demo
 N_NEURONS = 10
-#: the time step (ms) of each demo, where it is not 1 ms.  AdEx: at the 0.1 ms its file
-#: suggests, one RK4 step across the spike upstroke overshoots (w jumps by thousands of pA,
-#: V falls to -300 mV); at 0.01 ms the trajectory is right, so the figure uses that.
+#: the time step (ms) of each demo, where it is not 1 ms: finer where an upstroke is fast,
+#: so that the traces draw it (AdEx's adaptive method is right at 0.1 ms as well)
 DEMO_DT = {"adex": 0.01, "hh": 0.025, "izhikevich": 0.5, "coba_lif": 0.5}
 #: demo length (ms) where it is not 200 ms
 DEMO_MS = {"hh": 100.0, "adex": 100.0, "few_spike_relu": 40.0, "few_spike_relu_input": 40.0}
@@ -119,9 +118,12 @@ def standard_demo(name: str) -> Demo:
     for input_name, spec in STIMULI.get(name, {}).items():  # standard-library data included
         inputs[input_name] = (_spread(*spec) if isinstance(spec, tuple)
                               else _data_input(spec, steps, dt))
+    units = dict(compiled.ir.units)  # the default is internal; a Simulator takes declared
     for declared in compiled.ir.inputs:
         if declared.name not in inputs and declared.default:
-            inputs[declared.name] = declared.default * _spread(0.5, 1.5)
+            unit = units.get(declared.name)
+            default = declared.default if unit is None else unit.from_internal(declared.default)
+            inputs[declared.name] = default * _spread(0.5, 1.5)
     states = [s for s in float_states(compiled) if not s.endswith("_before")]
     doc = compiled.doc.strip().split("\n\n")[0]
     return Demo(name, model, dt, steps, inputs, tuple(states[:2]), " ".join(doc.split()))
