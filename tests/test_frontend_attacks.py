@@ -64,6 +64,23 @@ def test_a_default_outside_a_bound_with_a_unit_is_reported_in_one_unit():
     assert "the initial value -70 mV of V violates '> -0.001 mV'" in str(err)
 
 
+def test_a_float_initial_value_outside_a_bound_is_printed_as_written():
+    """It read "the initial value 20.0000000000000 of V" (SymPy's print of the float)."""
+    err = _error(CheckError, "neuron A\n    state V = 20.0 (< 10)\n")
+    assert "the initial value 20.0 of V violates '< 10'" in str(err)
+
+
+def test_the_rk4_fallback_says_why_the_adaptive_method_does_not_apply():
+    """A noisy nonlinear model falls back to RK4: the warning said only why exponential
+    Euler does not apply, and a user was left to wonder why not the adaptive default."""
+    with pytest.warns(eqsnn.EqsnnWarning) as caught:
+        eqsnn.compile("neuron A\n    state V = 0.0\n    dV/dt = -V**2 + 0.1 * xi\n")
+    message = str(caught[0].message)
+    assert "integrating with RK4 (not exact): dV/dt is not linear in V" in message
+    assert "the adaptive method does not apply: dV/dt has white noise (xi)" in message
+    assert message.endswith("check the result at a smaller dt")
+
+
 def test_a_bound_without_a_unit_keeps_its_message():
     err = _error(CheckError, "neuron A\n    param tau = -1.0 (> 0)\n    state V = 0.0\n")
     assert "the default -1.0 of tau violates '> 0'" in str(err)

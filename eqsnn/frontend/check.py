@@ -291,7 +291,8 @@ class _Checker:
                              "write e.g. (> -1000, < 1000)")
             if value.is_number and not c.holds(float(value)):
                 unit = unit_word(raw)
-                raise _error(f"the initial value {value}{unit} of {decl.name} violates "
+                shown = repr(float(value)) if value.is_Float else value  # not 20.0000000000000
+                raise _error(f"the initial value {shown}{unit} of {decl.name} violates "
                              f"'{c}{unit}'", raw.pos, f"choose an initial value that is {c}{unit}")
         check_bounds_admit_a_value(decl, bounds)
         return ir.State(decl.name, decl.dtype, value, bounds)

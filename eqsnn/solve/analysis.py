@@ -281,7 +281,11 @@ def _choose_method(system: System, requested: str | None) -> tuple[str, tuple, t
             reasons.append((m, r))
     warnings = ()
     if method == "rk4":
-        warnings = (f"integrating with RK4 (not exact): {system.reason('exponential_euler')}",)
+        # the user wonders why not the adaptive default: say that too, and what to check
+        why_not = system.reason("adaptive")
+        why_not = f"; the adaptive method does not apply: {why_not}" if why_not else ""
+        warnings = (f"integrating with RK4 (not exact): {system.reason('exponential_euler')}"
+                    f"{why_not}; check the result at a smaller dt",)
     return method, tuple(reasons), warnings
 
 
