@@ -105,9 +105,6 @@ def main(which="cuba", n=4000, ms=1000.0):
     return net, res
 
 
-if __name__ == "__main__":
-    main(*(sys.argv[1:2] or ["cuba"]))
-
 
 def raster(which, path, n=4000, ms=1000.0, seed=0):
     """Save a raster plot of one run of ``which`` (cuba or coba) to ``path``."""
@@ -129,3 +126,7 @@ def raster(which, path, n=4000, ms=1000.0, seed=0):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+if __name__ == "__main__":
+    main(*(sys.argv[1:2] or ["cuba"]))
