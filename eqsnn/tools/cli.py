@@ -348,7 +348,8 @@ def _compare_arguments(cmp):
                                         "reference is numpy for a model, the first backend "
                                         "for a network file")
     cmp.add_argument("--steps", type=int,
-                     help="number of steps (default 200; a network file's STEPS, else 1000)")
+                     help="number of steps (default 200 for a model; for a network file, "
+                          "the file's STEPS if it sets one, else 1000)")
     cmp.add_argument("--n", type=int, help="number of neurons (default 10)")
     cmp.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
                                                     "unit: 100us")
