@@ -485,6 +485,26 @@ def test_wang_buzsaki_gets_the_adaptive_method_and_matches_solve_ivp(dt):
     assert total >= 20
 
 
+def test_a_spike_narrower_than_the_step_falls_between_the_grid_s_step_ends():
+    """The upward-crossing idiom tests the level at the step ends: at dt = 1 ms most of a
+    fast-firing Wang-Buzsaki cell's spikes (under 1 ms above -20 mV) are missed, though
+    its states at the step ends are right (``docs/language.md``)."""
+    dt, steps, current = 1.0, 200, 5.0
+    result = eqsnn.Simulator(eqsnn.compile(WANG_BUZSAKI), 1, dt=dt, backend="c",
+                             precision="float64").run(steps, inputs={"I": current},
+                                                      record=["V", "h", "n", "spikes"])
+    grid = np.arange(1, steps + 1) * dt
+    fine = solve_ivp(wang_buzsaki_rhs, (0, grid[-1]), [-64.0, 0.78, 0.09], args=(current,),
+                     method="DOP853", rtol=1e-11, atol=1e-11, dense_output=True)
+    states = fine.sol(grid).T
+    for k, name in enumerate(["V", "h", "n"]):
+        error = np.abs(result.vars[name][:, 0, 0] - states[:, k]).max() / np.ptp(states[:, k])
+        assert error <= 1e-4, (name, error)
+    t = np.arange(0, grid[-1], 0.001)
+    true_spikes = len(upward_steps(fine.sol(t)[0], -20.0, -64.0))
+    assert true_spikes >= 30 and len(result.spikes) < 0.8 * true_spikes
+
+
 TRAUB_MILES = """
 neuron TraubMiles
     \"\"\"Traub-Miles pyramidal cell (Ermentrout & Kopell's reduction): gated sodium
