@@ -238,6 +238,43 @@ def test_a_conductance_kept_in_the_neuron_is_exact_in_a_network_a_held_synapse_o
     assert len(held) != len(spikes) or np.count_nonzero(held != spikes) > len(spikes) // 2
 
 
+UNITS_NEURON = """
+neuron LeakyUnits
+    param tau = 10 ms
+    state V = 0 mV
+    input drive = 0 {unit}
+    dV/dt = (-V + SCALE * drive) / tau
+"""
+
+
+@pytest.mark.parametrize("unit, scale", [("uV", "1"), ("nS", "1 [mV/nS]"), ("pA", "1 MOhm")])
+def test_a_synapse_without_units_into_an_input_in_another_unit_than_the_internal_is_refused(
+        unit, scale):
+    """A synapse model without units delivers numbers in the internal unit of the input's
+    dimension (uS for a conductance): a Delta synapse of weight 6 into an input declared in
+    nS gave 6 uS, a thousand times what a reader of the model expects, silently."""
+    text = UNITS_NEURON.format(unit=unit).replace("SCALE", scale)
+    net = Network(dt=0.1, precision="float64")
+    net.add_spike_source("source", 1, steps=[0], neurons=[0])
+    net.add_population("pop", eqsnn.compile(text), 1)
+    for synapse in (Delta(), ExpCond(5.0, 0.0)):
+        with pytest.raises(eqsnn.EqsnnError, match=rf"input 'drive' of LeakyUnits is in "
+                           rf"{unit}, .* has no units") as caught:
+            net.connect("source", "pop", synapse, target_input="drive")
+        assert "declare the input in" in caught.value.hint
+    assert not net.connections
+
+
+def test_a_synapse_without_units_into_an_input_in_the_internal_unit_is_taken():
+    net = Network(dt=0.1, precision="float64")
+    net.add_spike_source("source", 1, steps=[0], neurons=[0])
+    net.add_population("pop", eqsnn.compile(UNITS_NEURON.format(unit="mV").replace(
+        "SCALE", "1")), 1)
+    net.connect("source", "pop", Delta(), weight=2.0, target_input="drive")
+    V = net.run(3, record={"pop": ["V"]})["pop"].vars["V"][:, 0, 0]
+    np.testing.assert_allclose(V[1], 2.0 * -np.expm1(-0.01), rtol=1e-12)  # 2 mV for 0.1 ms
+
+
 # --- 2. quadratic integrate-and-fire ------------------------------------------------------
 
 QIF_REFRACTORY = """
