@@ -275,6 +275,30 @@ def test_a_synapse_without_units_into_an_input_in_the_internal_unit_is_taken():
     np.testing.assert_allclose(V[1], 2.0 * -np.expm1(-0.01), rtol=1e-12)  # 2 mV for 0.1 ms
 
 
+def test_a_network_result_names_the_units_of_its_states_as_a_simulator_s_does():
+    jump = eqsnn.compile("""
+synapse ConductanceJump
+    state g = 0 nS
+    on_spike: g += w
+    output: g
+    after: g = 0 nS
+""")
+    model = eqsnn.compile(ADEX_COBA.replace("PHASE", "before").replace("input n_e = 0",
+                                                                        "input n_e = 0 nS")
+                          .replace("w_e * n_e", "n_e"))
+    net = Network(dt=0.1, precision="float64")
+    net.add_spike_source("source", 1, steps=[2], neurons=[0])
+    net.add_population("pop", model, 1)
+    conn = net.connect("source", "pop", jump, weight=6.0, target_input="n_e")
+    results = net.run(5, record={"pop": ["V", "g_e"], conn.name: ["g"]})
+    result = results["pop"]
+    assert result.units == {"V": "mV", "g_e": "nS"}
+    assert results[conn.name].units == {"g": "nS"}
+    assert result.vars["g_e"][3, 0, 0] == pytest.approx(6.0 * np.exp(-0.1 / 5.0), rel=1e-12)
+    alone = eqsnn.Simulator(model, 1, dt=0.1, precision="float64").run(1, record=["V", "g_e"])
+    assert dict(alone.units) == {"V": "mV", "g_e": "nS"}
+
+
 # --- 2. quadratic integrate-and-fire ------------------------------------------------------
 
 QIF_REFRACTORY = """
