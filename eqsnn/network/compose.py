@@ -24,6 +24,7 @@ import sympy
 from .. import ir
 from ..errors import ParameterError
 from ..frontend.synapse import OUTPUT, WEIGHT
+from ..frontend.unit_system import internal_symbol
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +82,23 @@ def _synapse_parts(incoming: Incoming, neuron: ir.Model):
     return params, states, precompute, step, names[OUTPUT], names[WEIGHT]
 
 
+def _check_units(incoming: Incoming, neuron: ir.Model) -> None:
+    """A synapse model without units computes its output in the internal unit of the target
+    input's dimension: refused where the input is declared in another unit (a Delta of
+    weight 6 into an input in nS would deliver 6 uS)."""
+    unit = dict(neuron.units).get(incoming.target)
+    if incoming.synapse.units or unit is None or unit.factor == 1:
+        return
+    internal = internal_symbol(unit.dimension)
+    raise ParameterError(
+        f"connection {incoming.name!r}: input {incoming.target!r} of {neuron.name} is in "
+        f"{unit.symbol}, and synapse model {incoming.synapse.name} has no units: its output "
+        f"would arrive in {internal} (the unit eqsnn keeps a {unit.dimension.words()} in), "
+        f"so its weights would be read as {internal}, not {unit.symbol}",
+        hint=f"declare the input in {internal} (input {incoming.target} = 0 {internal}), or "
+        "connect a synapse model written with units (state g = 0 nS ... on_spike: g += w)")
+
+
 def compose(neuron: ir.Model, incoming: tuple[Incoming, ...]) -> ir.Model:
     """``neuron`` receiving every connection in ``incoming`` (see the module doc)."""
     if not incoming:
@@ -88,6 +106,7 @@ def compose(neuron: ir.Model, incoming: tuple[Incoming, ...]) -> ir.Model:
     params, states, precompute, step, inputs = [], [], [], [], []
     outputs: dict[str, list[str]] = {}
     for conn in incoming:
+        _check_units(conn, neuron)
         p, s, pre, st, output, weight = _synapse_parts(conn, neuron)
         params += p
         states += s

@@ -209,6 +209,23 @@ def _direct(sim) -> bool:
     return model.readout is None and not model.runtime_params and sim._build is None
 
 
+def _owner(connections, pop, state):
+    """``(model, name)``: the model that declares a recorded state of ``pop``'s simulator
+    and the state's name there: a neuron state, or (``<conn>__<state>``) a synapse state
+    (model None where the connection is not known)."""
+    if "__" not in state:
+        return pop.ir, state
+    conn, name = state.split("__", 1)
+    return (connections[conn].synapse_model if conn in connections else None), name
+
+
+def _unit_of(connections, pop, state) -> str | None:
+    """The declared unit of a recorded state (:func:`_owner`), as a Result lists it."""
+    model, name = _owner(connections, pop, state)
+    unit = dict(getattr(model, "units", ())).get(name)
+    return None if unit is None else str(unit)
+
+
 def _recorded(records, pname):
     """``(record key, state, neuron ids or None)`` for every state recorded from population
     ``pname``'s simulator (its own states and those of the connections into it)."""

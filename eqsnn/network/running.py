@@ -23,7 +23,7 @@ from ..runtime.quantities import from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
-from .parts import NetworkResult, _direct, _mapping, _Raw, _recorded
+from .parts import NetworkResult, _direct, _mapping, _owner, _Raw, _recorded, _unit_of
 from .plasticity import check_recording
 from .rollback import NetworkSnapshot, check_not_interrupted, weights_in_flight
 from .values import named
@@ -335,10 +335,7 @@ class WindowedRun:
         its own."""
         if self._fused is None and not _direct(pop._sim):
             return value
-        model, name = pop.ir, state
-        if "__" in state:
-            conn, name = state.split("__", 1)
-            model = self.connections[conn].synapse_model if conn in self.connections else None
+        model, name = _owner(self.connections, pop, state)
         return value if model is None else from_internal(model, name, value)
 
     def _results(self, steps, first, records, collected, spikes, started, simulate):
@@ -388,8 +385,10 @@ class WindowedRun:
             readout = None
             if kind == "population" and getattr(pop._sim.model, "readout", None) is not None:
                 readout = pop._sim.state[pop._sim.model.readout.state]  # the run's, at its end
-            results[name] = Result(types.MappingProxyType(variables), spike_obj, readout,
-                                   timing, (pop.n,))
+            units = {s.split("__", 1)[-1]: _unit_of(self.connections, pop, s) for s in states}
+            results[name] = Result(types.MappingProxyType(variables), spike_obj, readout, timing,
+                                   (pop.n,), types.MappingProxyType({k: units.get(k) for k in
+                                                                     variables}))
         return NetworkResult(results, timing)
 
 

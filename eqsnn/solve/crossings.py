@@ -38,7 +38,8 @@ def in_step_crossing(threshold, reset, variables, after_locals, state_types=None
     in_step_reset, rest = (split_reset(reset, variables, state_types) if relation is not None
                            else ((), reset))
     if relation is not None and not in_step_reset:
-        relation, why_not = None, "the reset assigns no ODE state"
+        relation, why_not = None, ("the reset assigns no ODE state" if reset
+                                   else "the model has no reset")
     if relation is not None and any(e.atoms(ir.RandUniform, ir.RandNormal) for e in
                                     _expressions(in_step_reset)):
         relation, why_not = None, "the reset's assignments to ODE states draw random numbers"
