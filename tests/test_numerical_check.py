@@ -165,6 +165,22 @@ def test_values_beyond_float64_are_rejected_and_python_ints_beyond_int64_taken(w
         use(10**40, "float32")
 
 
+def test_a_float32_overflow_shows_the_value_in_the_unit_it_was_given():
+    """1e42 pA is 1e39 nA inside: the message showed only 1e39, a number the user never
+    wrote; it shows both now, each with its unit."""
+    model = eqsnn.compile("neuron A\n    param c = 200 pF\n    state V = 0 mV\n"
+                          "    input I = 0 pA\n    dV/dt = I / c\n")
+    sim = eqsnn.Simulator(model, 2, dt=0.1, precision="float32")
+    with pytest.raises(ParameterError, match=r"input 'I' overflows float32: 1e\+42 pA "
+                       r"\(1\.0+1e\+39 nA\) is beyond 3\.402823e\+38 nA"):
+        sim.run(2, inputs={"I": 1e42})
+    with pytest.raises(ParameterError, match=r"param 'c' overflows float32: 1e\+42 pF \("):
+        eqsnn.Simulator(model, 2, dt=0.1, precision="float32", params={"c": 1e42})
+    with pytest.raises(ParameterError, match=r"state 'V' overflows float32: 1e\+40 is beyond"):
+        sim.set_state("V", 1e40)  # mV is the internal unit: one number
+    sim.run(2, inputs={"I": 1e30})  # nothing half-changed: the simulator still runs
+
+
 def test_values_that_leave_their_bounds_once_stored_in_float32_are_refused():
     """1e-50 satisfies '> 0' but is 0 in float32: accepted, it failed the run's check at
     step 0 as if the model had driven the state there.  Values that stay within the bounds

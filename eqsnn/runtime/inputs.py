@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import ParameterError, ShapeError
+from ..units import internal_symbol
 
 __all__ = [
     "fit", "check_numeric", "check_range", "is_device_array", "is_int", "unknown_name",
@@ -138,9 +139,10 @@ def _overflows_float64(what: str, array: np.ndarray, where) -> None:
                          hint="rescale the value (other units)")
 
 
-def check_range(what: str, array, precision: str) -> None:
+def check_range(what: str, array, precision: str, unit=None) -> None:
     """A ParameterError where a float value overflows ``precision`` (1e39 in float32 would
-    become inf, silently)."""
+    become inf, silently).  ``array`` is in the internal unit; ``unit``, the declared one,
+    shows the value as the user gave it (1e42 pA, not only 1e39 nA)."""
     if precision != "float32" or array.dtype.kind != "f" or not array.size:
         return
     limit = float(np.finfo(np.float32).max)
@@ -149,9 +151,15 @@ def check_range(what: str, array, precision: str) -> None:
     if big.any():
         where = np.unravel_index(int(np.argmax(big)), array.shape)
         at = f" at index {tuple(int(i) for i in where)}" if array.ndim else ""
-        raise ParameterError(f"{what} overflows float32: {float(array[where])!r}{at} is beyond "
-                             f"{limit:.7g}", hint="rescale the value (other units), or "
-                             "simulate with precision='float64'")
+        value = float(array[where])
+        shown, bound = repr(value), f"{limit:.7g}"
+        if unit is not None and unit.factor != 1:
+            internal = internal_symbol(unit.dimension)
+            given = float(unit.from_internal(np.float64(value)))
+            shown, bound = f"{given!r} {unit.symbol} ({value!r} {internal})", f"{bound} {internal}"
+        raise ParameterError(f"{what} overflows float32: {shown}{at} is beyond {bound}",
+                             hint="rescale the value (other units), or simulate with "
+                             "precision='float64'")
 
 
 def fit(array: np.ndarray, lead: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray | None:
@@ -219,7 +227,8 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape,
             continue
         array = check_numeric(f"input {name!r}", inputs[name], item.dtype)
         if not is_device_array(array):
-            check_range(f"input {name!r}", array, precision)
+            check_range(f"input {name!r}", array, precision,
+                        dict(getattr(model, "units", ())).get(name))
         fitted = fit(array, (steps, batch), tuple(shape))
         if fitted is None:
             raise ShapeError(

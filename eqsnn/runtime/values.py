@@ -94,7 +94,8 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
             )
         _check_constraints(param, value, dict(model.units).get(name))
         if param.dtype == "float":
-            check_range(f"param {name!r}", np.asarray(value, np.float64), precision)
+            check_range(f"param {name!r}", np.asarray(value, np.float64), precision,
+                        dict(model.units).get(name))
         values[name] = np.asarray(value, np.float64)
     _check_float32_atol(values, precision)
     return values
@@ -183,7 +184,8 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
     state = states[name]
     array = check_numeric(f"state {name!r}", value, state.dtype)
     if state.dtype == "float":
-        check_range(f"the value of state {name!r}", array, precision)
+        check_range(f"the value of state {name!r}", array, precision,
+                    dict(getattr(model, "units", ())).get(name))
         check_bounds(model, state, array)
         if precision == "float32" and state.bounds:
             _check_float32_bounds(model, state, array)
