@@ -112,7 +112,7 @@ PROBE_UNITS = """neuron ProbeUnits
     state I = 0 pA
     input Isyn = 0 pA
     after: I = Isyn
-    threshold: V > 1 V
+    threshold: V > 1 [V]
     reset: V = v0
 """
 
@@ -172,7 +172,8 @@ def test_a_dimensionless_post_state_is_written_with_the_unit_one():
     output: g * m * (E - V)
     after: g = 0 nS
 """)
-    assert dict(gated.ir.units)["V"].symbol == "mV" and "m" not in dict(gated.ir.units)
+    units = dict(gated.ir.units)
+    assert units["V"].symbol == "mV" and units["m"].dimension.dimensionless
     neuron = eqsnn.compile(PROBE_UNITS.replace("state I = 0 pA", "state I = 0 pA\n"
                                                "    state m = 0.5"))
     net = Network(dt=0.5, precision="float64")
@@ -233,7 +234,7 @@ DIMENSIONLESS_V = """neuron LeakyDimensionless
 @pytest.mark.parametrize("neuron, words", [
     (DIMENSIONLESS_V, "dimensionless"),
     (PROBE_UNITS.replace("state V = v0", "state V = 0 pA").replace(
-        "threshold: V > 1 V", "threshold: V > 1 nA").replace("reset: V = v0", "reset: V = 0 pA"),
+        "threshold: V > 1 [V]", "threshold: V > 1 nA").replace("reset: V = v0", "reset: V = 0 pA"),
      r"a current \(pA\)"),
 ])
 def test_a_post_state_of_another_dimension_is_refused_at_connect(neuron, words):
@@ -248,7 +249,7 @@ def test_a_post_state_of_another_dimension_is_refused_at_connect(neuron, words):
 
 def test_a_post_state_the_target_does_not_have_is_refused_at_connect():
     net = _target(LIF_UNITS)
-    synapse = eqsnn.compile(COBA_UNITS.replace("V", "Vm"))
+    synapse = eqsnn.compile(COBA_UNITS.replace("post V", "post Vm").replace("- V)", "- Vm)"))
     with pytest.raises(ParameterError, match="reads the target's state 'Vm' .'post Vm'., which "
                        "neuron model LifUnits does not have") as caught:
         net.connect("src", "pop", synapse, weight=1.0)

@@ -25,7 +25,9 @@ from __future__ import annotations
 import sympy
 
 from . import syntax as s
+from .dimensions import check_synapse_dimensions
 from .syntax import error_at as _error
+from .unit_syntax import uses_units
 
 #: the built-in input of a synapse model: the summed weight arriving this step
 WEIGHT = "w"
@@ -64,7 +66,8 @@ def neuron_declarations(decls: list) -> list:
     return decls
 
 
-def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple[str, ...]]:
+def synapse_declarations(decls: list, model: str = "") -> tuple[
+        list, tuple[s.Assign, ...], tuple[str, ...]]:
     """A synapse's declarations lowered onto a neuron's (see the module doc).
 
     Returns the declarations, the ``on_spike`` statements (for
@@ -89,7 +92,7 @@ def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple
                          "declared", decl.pos, "choose another name")
         if isinstance(decl, s.PostDecl):
             posts.append(decl.name)
-            lowered.append(s.InputDecl(decl.name, "float", None, decl.pos))
+            lowered.append(s.InputDecl(decl.name, "float", None, decl.pos, decl.unit))
         elif kind == "on_spike":
             for stmt in decl.body:
                 if not isinstance(stmt, s.Assign) or stmt.op != "+=":
@@ -99,6 +102,7 @@ def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple
         elif not isinstance(decl, s.OutputDecl):
             lowered.append(decl)
     output = outputs[0]
+    _check_post_units(decls, model)
     # the summed weight has the unit of the state that on_spike adds it to (g += w)
     units = {d.name: _unit_written(d) for d in decls if isinstance(d, s.StateDecl)}
     units = {name: unit for name, unit in units.items() if unit is not None}
@@ -107,6 +111,20 @@ def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple
     before = s.BlockDecl("before", (*on_spike, s.LocalDef(OUTPUT, output.expr, output.pos)),
                          output.pos)
     return [weight, *lowered, before], tuple(on_spike), tuple(posts)
+
+
+def _check_post_units(decls, model: str) -> None:
+    """In a synapse model with units, every ``post`` name has a unit: Brian2 reads a target's
+    variable with its unit, and eqsnn cannot see the target when it compiles the synapse."""
+    posts = [d for d in decls if isinstance(d, s.PostDecl)]
+    bare = [post for post in posts if post.unit is None]
+    if not bare or not (uses_units(decls) or len(bare) < len(posts)):
+        return
+    name = bare[0].name
+    raise _error(f"'post {name}' has no unit, but synapse model {model} uses units, so "
+                 f"{name} would be read as a dimensionless number", bare[0].pos,
+                 f"write the unit of the target's state: 'post {name} [mV]' for a membrane "
+                 f"potential, 'post {name} [1]' for a dimensionless state")
 
 
 def _unit_written(decl: s.StateDecl):
@@ -119,13 +137,23 @@ def _unit_written(decl: s.StateDecl):
     return value.unit if isinstance(value, s.Quantity) else None
 
 
+def output_local(decls) -> s.LocalDef:
+    """The local that :func:`synapse_declarations` made of ``output:``."""
+    return next(d.body[-1] for d in decls if isinstance(d, s.BlockDecl) and d.kind == "before"
+                and d.body and isinstance(d.body[-1], s.LocalDef) and d.body[-1].name == OUTPUT)
+
+
+def synapse_dimensions(decls, switches: dict):
+    """The units of a synapse model's declarations (see
+    :func:`~eqsnn.frontend.dimensions.check_synapse_dimensions`) and of its output."""
+    return check_synapse_dimensions(decls, switches, output_local(decls).expr)
+
+
 def check_output(local_types: dict, decls) -> None:
     """The output is a float: what a neuron's float input receives."""
     kind = local_types.get(OUTPUT)
     if kind != "float":
-        pos = next(d.pos for d in decls if isinstance(d, s.BlockDecl) and d.kind == "before"
-                   and d.body and isinstance(d.body[-1], s.LocalDef)
-                   and d.body[-1].name == OUTPUT)
+        pos = output_local(decls).pos
         what = "a condition" if kind == "bool" else "an int"
         raise _error(f"'output:' must be a float value, not {what}", pos,
                      "write a current or a conductance form such as 'g' or 'g * (E - V)' "
