@@ -81,11 +81,14 @@ def _coba_net(neuron, synapse, exc_weight, inh_weight, inh_reversal, backend):
     return net, exc, inh
 
 
-@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c),
+                                     pytest.param("pygenn", marks=pytest.mark.pygenn)])
 def test_a_conductance_synapse_with_units_runs_as_the_same_network_without_units(backend):
     """``g`` in nS, ``E`` in mV, ``post V [mV]`` into a neuron in mV and pA: the same spikes
     and membrane potentials as the network written by hand in the internal units
     (weights in uS there), with conductances a thousand times larger (nS, not uS)."""
+    if backend == "pygenn":
+        pytest.importorskip("pygenn")
     with_units, _, _ = _coba_net(eqsnn.compile(LIF_UNITS), eqsnn.compile(COBA_UNITS),
                                  np.array([[40.0, 25.0, 0.0], [0.0, 30.0, 60.0]]), 8.0,
                                  "-80 mV", backend)

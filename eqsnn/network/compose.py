@@ -104,10 +104,18 @@ def _check_units(incoming: Incoming, neuron: ir.Model) -> None:
         "connect a synapse model written with units (state g = 0 nS ... on_spike: g += w)")
 
 
+def _kind(unit) -> str:
+    """``'a current'``, or ``'a dimensionless value'`` for no unit."""
+    if unit is None or unit.dimension.dimensionless:
+        return "a dimensionless value"
+    return f"a {unit.dimension.words()}"
+
+
 def _described(unit) -> str:
+    """``'a current (pA)'``, or ``'dimensionless'`` for no unit."""
     if unit is None or unit.dimension.dimensionless:
         return "dimensionless"
-    return f"a {unit.dimension.words()} ({unit.symbol})"
+    return f"{_kind(unit)} ({unit.symbol})"
 
 
 def _dimension(unit):
@@ -133,8 +141,8 @@ def _check_dimensions(incoming: Incoming, neuron: ir.Model) -> None:
             f"connection {name!r}: synapse model {synapse.name} reads the target's state "
             f"{state!r} as {_described(read)} ('post {state} [{written}]'), but {state} of "
             f"{neuron.name} is {_described(have)}",
-            hint=f"connect it to a neuron whose {state} is "
-            f"{_described(read).split(' (')[0]}, or read {state} in its own dimension "
+            hint=f"connect it to a neuron whose {state} is {_kind(read)}, or read {state} in "
+            "its own dimension "
             f"('post {state} [{'1' if have is None else have.symbol}]')")
     output = synapse.meta.get("output_unit")
     target = theirs.get(incoming.target)
@@ -142,15 +150,14 @@ def _check_dimensions(incoming: Incoming, neuron: ir.Model) -> None:
         return
     fits = [i.name for i in neuron.inputs if i.dtype == "float"
             and _dimension(theirs.get(i.name)) == output.dimension]
-    where = (f"connect it to an input of {output.dimension.words()} (target_input="
-             f"{fits[0]!r})" if fits else f"connect it to an input declared as "
-             f"{_described(output).split(' (')[0]} (target_input=...)")
+    where = (f"connect it to an input that is {_kind(output)} (target_input={fits[0]!r})"
+             if fits else f"declare an input that is {_kind(output)} and connect it there "
+             "(target_input=...)")
     raise ParameterError(
         f"connection {name!r}: the output of synapse model {synapse.name} is "
         f"{_described(output)}, but input {incoming.target!r} of {neuron.name} is "
         f"{_described(target)}",
-        hint=f"{where}, or change the synapse's 'output:' to give "
-        f"{_described(target).split(' (')[0]}")
+        hint=f"{where}, or change the synapse's 'output:' to give {_kind(target)}")
 
 
 def compose(neuron: ir.Model, incoming: tuple[Incoming, ...]) -> ir.Model:
