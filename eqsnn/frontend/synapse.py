@@ -10,12 +10,16 @@ A synapse model holds state per target neuron.  Its parts beyond a neuron's
 * ``output: expr`` -- what the target neuron receives into one of its inputs;
   it may read the synapse's states and params and the target's states named
   by ``post NAME`` declarations (their start-of-step values);
-* ``post NAME`` -- a state of the target neuron that ``output:`` reads.
+* ``post NAME`` -- a state of the target neuron that ``output:`` reads;
+  ``post NAME [UNIT]`` in a model with units, where every ``post`` needs its
+  unit (the unit of the state as the synapse reads it: the network checks the
+  target's dimension when connecting, :mod:`eqsnn.network.compose`).
 
 The checker lowers these onto a neuron's parts, so that the rest of the
 pipeline (analysis, exact solvers, IR) is shared: ``w`` and every ``post``
 name become inputs, ``on_spike:`` the start of the ``before:`` block, and
-``output:`` a local named ``output`` right after it; the model's step is then
+``output:`` a local named ``output`` right after it (whose dimension, in a model
+with units, the network checks against the target input's); the model's step is then
 ``on_spike`` statements, ``output``, the integration, ``after:``.  The network
 (:mod:`eqsnn.network`) splices that step into the target neuron's step.
 """
@@ -66,7 +70,7 @@ def neuron_declarations(decls: list) -> list:
     return decls
 
 
-def synapse_declarations(decls: list, model: str = "") -> tuple[
+def synapse_declarations(decls: list, model: str) -> tuple[
         list, tuple[s.Assign, ...], tuple[str, ...]]:
     """A synapse's declarations lowered onto a neuron's (see the module doc).
 
