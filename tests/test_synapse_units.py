@@ -208,6 +208,14 @@ def test_a_post_name_without_a_unit_in_a_synapse_with_units_is_refused_with_the_
     assert "post V [mV]" in caught.value.hint and "post V [1]" in caught.value.hint
 
 
+def test_one_post_unit_makes_every_post_name_need_one():
+    with pytest.raises(CheckError, match="'post m' has no unit, but synapse model Half uses "
+                       "units") as caught:
+        eqsnn.compile("synapse Half\n    post V [mV]\n    post m\n    state g = 0.0\n"
+                      "    on_spike: g += w\n    output: g * m * V\n")
+    assert "post m [1]" in caught.value.hint
+
+
 @pytest.mark.parametrize("annotation, message", [
     ("[mV/ms]", r"cannot subtract a voltage per time \(mV/ms\) from a voltage \(mV\)"),
     ("[bogus]", "unknown unit 'bogus'"),
