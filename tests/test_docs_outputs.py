@@ -88,6 +88,22 @@ def test_simulator_page_first_example(tmp_path, monkeypatch):
 def test_brian2_tutorial(tmp_path, monkeypatch):
     ns, out = run_page("docs/tutorial-brian2.md", tmp_path, monkeypatch)
     assert ns["result"].units == {"vm": "mV", "w": "pA"}
+    # the held synapse output spikes a step before the conductance kept in the neuron
+    assert "[118] [119]" in out
+    from eqsnn.network import Network
+
+    net = Network(dt=0.1)
+    net.add_spike_source("input", 1, steps=[50], neurons=[0])
+    net.add_population("cells", ns["coba"], 1)
+    with pytest.raises(ns["eqsnn"].EqsnnError, match=re.escape(
+            "the output of synapse model ExpCondUnits is a current (nA), but input 'dg_e' of "
+            "AdExCoba is a conductance (nS)")) as refused:
+        net.connect("input", "cells", ns["exp_cond"], target_input="dg_e")
+    assert "target_input='I'" in refused.value.hint
+    bare = ns["exp_cond"].ir.meta["source"].replace("post vm [mV]", "post vm")
+    with pytest.raises(ns["eqsnn"].EqsnnError, match="post vm") as refused:
+        ns["eqsnn"].compile(bare)
+    assert "post vm [mV]" in refused.value.hint
 
 
 def test_network_page(tmp_path, monkeypatch):

@@ -97,6 +97,15 @@ def test_ml_genn_synapse_refuses_bad_input_clearly():
     with pytest.raises(ParameterError,
                        match="declares 'inSyn', a name the GeNN postsynaptic model uses"):
         _synapse_ir(named, None)
+    coba = ("synapse Coba\n    param E = 0 mV\n    post V [mV]\n    state g = 0 {unit}\n"
+            "    on_spike: g += w\n    output: g * (E - V)\n")
+    with pytest.raises(ParameterError, match=r"takes its weight in nS, but ml_genn's weights "
+                       r"\(Dense\(weight=...\)\) are plain numbers, which GeNN would add in "
+                       "uS") as refused:
+        _synapse_ir(eqsnn.compile(coba.format(unit="nS")), None)
+    assert "state g = 0 uS" in refused.value.hint
+    model, _ = _synapse_ir(eqsnn.compile(coba.format(unit="uS")), None)  # the internal unit
+    assert model.name == "Coba"
 
 
 @pytest.mark.skipif(HAS_ML_GENN, reason="ml_genn is installed")

@@ -32,7 +32,13 @@ from .expressions import LANGUAGE_FUNCTIONS, Scope
 from .integration import check_method, check_method_options, check_substeps
 from .lets import Lets
 from .statements import Converter, check_assignable
-from .synapse import check_on_spike, check_output, neuron_declarations, synapse_declarations
+from .synapse import (
+    check_on_spike,
+    check_output,
+    neuron_declarations,
+    synapse_declarations,
+    synapse_dimensions,
+)
 from .syntax import error_at as _error
 from .weight_update import reject_in_other_models, weight_update_declarations
 
@@ -79,6 +85,7 @@ class Checked:
     lets: Lets = field(default_factory=Lets)  # lets kept as shared sub-expressions
     kind: str = "neuron"  # neuron | synapse (eqsnn.frontend.synapse) | weight_update
     post: tuple[str, ...] = ()  # a synapse's reads of its target's states
+    output_unit: object = None  # a synapse's output: the internal unit of its dimension
     roles: tuple[tuple[str, str], ...] = ()  # a weight-update model's (state, role)
     substeps_pos: tuple | None = None  # (line, column) of 'substeps:'
     #: ``(low, high, line, column)`` of each ``clip`` whose bounds read params only
@@ -130,7 +137,8 @@ class _Checker:
         check_negative_threshold_has_threshold(conditions, by_kind.get(s.ConditionDecl, []))
         dtypes = {**scope.params, **scope.states, **scope.inputs, **scope.arrays,
                   **conv.local_types}
-        units = check_dimensions(decls, switches)
+        units, output_unit = (synapse_dimensions(decls, switches) if self.model.kind ==
+                              "synapse" else (check_dimensions(decls, switches), None))
         unread = refractory_unread(decls)
         if unread is not None:
             conv.warn("'refractory:' is never read, so it changes nothing: add 'unless "
@@ -153,7 +161,7 @@ class _Checker:
             dtypes=dtypes,
             draws=conv.draws, switches=switches, source=self.model.source,
             filename=self.model.filename, units=tuple(units.items()), lets=conv.lets,
-            kind=self.model.kind, post=post, roles=roles,
+            kind=self.model.kind, post=post, roles=roles, output_unit=output_unit,
             substeps_pos=_position(by_kind.get(s.SubstepsDecl, [])),
             warnings=tuple(conv.warnings),
             clip_bounds=tuple((low, high, pos.line, pos.column)
@@ -170,7 +178,7 @@ class _Checker:
         else:
             reject_in_other_models(decls, self.model.kind)
         if self.model.kind == "synapse":
-            decls, on_spike, post = synapse_declarations(decls)
+            decls, on_spike, post = synapse_declarations(decls, self.model.name)
         elif self.model.kind == "neuron":
             decls = neuron_declarations(decls)
         for decl in decls:

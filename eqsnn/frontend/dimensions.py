@@ -38,7 +38,8 @@ from .syntax import start
 from .unit_syntax import constant_number as _constant_number
 from .unit_syntax import quantity_unit, unit_from_syntax, uses_units
 
-__all__ = ["check_dimensions", "quantity_unit", "start", "unit_from_syntax", "uses_units"]
+__all__ = ["check_dimensions", "check_synapse_dimensions", "quantity_unit", "start",
+           "unit_from_syntax", "uses_units"]
 
 DIMENSIONLESS, RATE, TIME = u.DIMENSIONLESS, u.RATE, u.TIME
 UnitError, internal_symbol, internal_unit, lookup = (
@@ -346,3 +347,16 @@ def check_dimensions(declarations, switches: dict) -> dict[str, Unit]:
     if not uses_units(declarations):
         return {}
     return DimensionChecker(declarations, switches).run()
+
+
+def check_synapse_dimensions(declarations, switches: dict,
+                             output) -> tuple[dict[str, Unit], Unit | None]:
+    """:func:`check_dimensions` of a synapse model, and the internal unit of its ``output``
+    expression's dimension: ``None`` without units, or for an output of any dimension (a
+    literal 0)."""
+    if not uses_units(declarations):
+        return {}, None
+    checker = DimensionChecker(declarations, switches)
+    units = checker.run()
+    found = checker.dim(output)
+    return units, None if found is ANY else internal_unit(found)

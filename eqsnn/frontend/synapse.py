@@ -10,12 +10,16 @@ A synapse model holds state per target neuron.  Its parts beyond a neuron's
 * ``output: expr`` -- what the target neuron receives into one of its inputs;
   it may read the synapse's states and params and the target's states named
   by ``post NAME`` declarations (their start-of-step values);
-* ``post NAME`` -- a state of the target neuron that ``output:`` reads.
+* ``post NAME`` -- a state of the target neuron that ``output:`` reads;
+  ``post NAME [UNIT]`` in a model with units, where every ``post`` needs its
+  unit (the unit of the state as the synapse reads it: the network checks the
+  target's dimension when connecting, :mod:`eqsnn.network.compose`).
 
 The checker lowers these onto a neuron's parts, so that the rest of the
 pipeline (analysis, exact solvers, IR) is shared: ``w`` and every ``post``
 name become inputs, ``on_spike:`` the start of the ``before:`` block, and
-``output:`` a local named ``output`` right after it; the model's step is then
+``output:`` a local named ``output`` right after it (whose dimension, in a model
+with units, the network checks against the target input's); the model's step is then
 ``on_spike`` statements, ``output``, the integration, ``after:``.  The network
 (:mod:`eqsnn.network`) splices that step into the target neuron's step.
 """
@@ -25,7 +29,9 @@ from __future__ import annotations
 import sympy
 
 from . import syntax as s
+from .dimensions import check_synapse_dimensions
 from .syntax import error_at as _error
+from .unit_syntax import uses_units
 
 #: the built-in input of a synapse model: the summed weight arriving this step
 WEIGHT = "w"
@@ -64,7 +70,8 @@ def neuron_declarations(decls: list) -> list:
     return decls
 
 
-def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple[str, ...]]:
+def synapse_declarations(decls: list, model: str) -> tuple[
+        list, tuple[s.Assign, ...], tuple[str, ...]]:
     """A synapse's declarations lowered onto a neuron's (see the module doc).
 
     Returns the declarations, the ``on_spike`` statements (for
@@ -89,7 +96,7 @@ def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple
                          "declared", decl.pos, "choose another name")
         if isinstance(decl, s.PostDecl):
             posts.append(decl.name)
-            lowered.append(s.InputDecl(decl.name, "float", None, decl.pos))
+            lowered.append(s.InputDecl(decl.name, "float", None, decl.pos, decl.unit))
         elif kind == "on_spike":
             for stmt in decl.body:
                 if not isinstance(stmt, s.Assign) or stmt.op != "+=":
@@ -99,6 +106,7 @@ def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple
         elif not isinstance(decl, s.OutputDecl):
             lowered.append(decl)
     output = outputs[0]
+    _check_post_units(decls, model)
     # the summed weight has the unit of the state that on_spike adds it to (g += w)
     units = {d.name: _unit_written(d) for d in decls if isinstance(d, s.StateDecl)}
     units = {name: unit for name, unit in units.items() if unit is not None}
@@ -107,6 +115,20 @@ def synapse_declarations(decls: list) -> tuple[list, tuple[s.Assign, ...], tuple
     before = s.BlockDecl("before", (*on_spike, s.LocalDef(OUTPUT, output.expr, output.pos)),
                          output.pos)
     return [weight, *lowered, before], tuple(on_spike), tuple(posts)
+
+
+def _check_post_units(decls, model: str) -> None:
+    """In a synapse model with units, every ``post`` name has a unit: Brian2 reads a target's
+    variable with its unit, and eqsnn cannot see the target when it compiles the synapse."""
+    posts = [d for d in decls if isinstance(d, s.PostDecl)]
+    bare = [post for post in posts if post.unit is None]
+    if not bare or not (uses_units(decls) or len(bare) < len(posts)):
+        return
+    name = bare[0].name
+    raise _error(f"'post {name}' has no unit, but synapse model {model} uses units, so "
+                 f"{name} would be read as a dimensionless number", bare[0].pos,
+                 f"write the unit of the target's state: 'post {name} [mV]' for a membrane "
+                 f"potential, 'post {name} [1]' for a dimensionless state")
 
 
 def _unit_written(decl: s.StateDecl):
@@ -119,13 +141,23 @@ def _unit_written(decl: s.StateDecl):
     return value.unit if isinstance(value, s.Quantity) else None
 
 
+def output_local(decls) -> s.LocalDef:
+    """The local that :func:`synapse_declarations` made of ``output:``."""
+    return next(d.body[-1] for d in decls if isinstance(d, s.BlockDecl) and d.kind == "before"
+                and d.body and isinstance(d.body[-1], s.LocalDef) and d.body[-1].name == OUTPUT)
+
+
+def synapse_dimensions(decls, switches: dict):
+    """The units of a synapse model's declarations (see
+    :func:`~eqsnn.frontend.dimensions.check_synapse_dimensions`) and of its output."""
+    return check_synapse_dimensions(decls, switches, output_local(decls).expr)
+
+
 def check_output(local_types: dict, decls) -> None:
     """The output is a float: what a neuron's float input receives."""
     kind = local_types.get(OUTPUT)
     if kind != "float":
-        pos = next(d.pos for d in decls if isinstance(d, s.BlockDecl) and d.kind == "before"
-                   and d.body and isinstance(d.body[-1], s.LocalDef)
-                   and d.body[-1].name == OUTPUT)
+        pos = output_local(decls).pos
         what = "a condition" if kind == "bool" else "an int"
         raise _error(f"'output:' must be a float value, not {what}", pos,
                      "write a current or a conductance form such as 'g' or 'g * (E - V)' "

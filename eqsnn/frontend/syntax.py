@@ -258,6 +258,7 @@ class PostDecl:
 
     name: str
     pos: Pos
+    unit: Expr | None = None  # the annotation of ``post V [mV]``
 
 
 @dataclass(frozen=True)

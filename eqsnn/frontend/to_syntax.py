@@ -94,9 +94,10 @@ class ToSyntax(lark.Transformer):
         self._word(items[0], "output", "output: EXPR")
         return s.OutputDecl(items[-1], _pos(items[0]))
 
-    def named_name(self, items):  # post NAME
+    def named_name(self, items):  # post NAME, post NAME [UNIT]
         self._word(items[0], "post", "post NAME")
-        return s.PostDecl(str(items[1]), _pos(items[1]))
+        unit = items[2].expr if len(items) > 2 else None
+        return s.PostDecl(str(items[1]), _pos(items[1]), unit)
 
     def docstring(self, items):
         return _Doc(_unquote(items[0]))

@@ -30,6 +30,7 @@ import sympy
 from .. import ir
 from ..errors import BackendError, ParameterError
 from ..frontend.synapse import OUTPUT, WEIGHT
+from ..frontend.unit_system import internal_symbol
 from .population import GeNNPopulation, population_shape
 
 __all__ = ["ml_genn_synapse", "synapse_model"]
@@ -63,6 +64,15 @@ def _synapse_ir(synapse, params):
         raise ParameterError(f"ml_genn_synapse expected a synapse model, got {what}",
                              hint="use eqsnn.network.Exponential(...) and the other standard-"
                              "library synapses, or compile a model written 'synapse NAME'")
+    weight = dict(model_ir.units).get(WEIGHT)
+    if weight is not None and weight.factor != 1:
+        internal = internal_symbol(weight.dimension)
+        raise ParameterError(
+            f"synapse model {model_ir.name} takes its weight in {weight.symbol}, but ml_genn's "
+            f"weights (Dense(weight=...)) are plain numbers, which GeNN would add in {internal}, "
+            f"the unit eqsnn keeps a {weight.dimension.words()} in",
+            hint="declare the state that 'on_spike' adds w to in "
+            f"{internal} (state g = 0 {internal}), so that the weights are in {internal}")
     names = {p.name for p in model_ir.params} | {s.name for s in model_ir.states}
     names |= {i.name for i in model_ir.inputs} | set(model_ir.precompute_names)
     for clash in sorted(names & ({IN_SYN} | {f"psm_{name}" for name in _WU_NAMES})):

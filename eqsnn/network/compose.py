@@ -24,7 +24,7 @@ import sympy
 from .. import ir
 from ..errors import ParameterError
 from ..frontend.synapse import OUTPUT, WEIGHT
-from ..frontend.unit_system import internal_symbol
+from ..frontend.unit_system import DIMENSIONLESS, internal_symbol
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +85,14 @@ def _synapse_parts(incoming: Incoming, neuron: ir.Model):
 def _check_units(incoming: Incoming, neuron: ir.Model) -> None:
     """A synapse model without units computes its output in the internal unit of the target
     input's dimension: refused where the input is declared in another unit (a Delta of
-    weight 6 into an input in nS would deliver 6 uS)."""
+    weight 6 into an input in nS would deliver 6 uS).  One with units: see
+    :func:`_check_dimensions`."""
+    synapse = incoming.synapse
+    if synapse.units or synapse.meta.get("output_unit") is not None:
+        _check_dimensions(incoming, neuron)
+        return
     unit = dict(neuron.units).get(incoming.target)
-    if incoming.synapse.units or unit is None or unit.factor == 1:
+    if unit is None or unit.factor == 1:
         return
     internal = internal_symbol(unit.dimension)
     raise ParameterError(
@@ -97,6 +102,62 @@ def _check_units(incoming: Incoming, neuron: ir.Model) -> None:
         f"so its weights would be read as {internal}, not {unit.symbol}",
         hint=f"declare the input in {internal} (input {incoming.target} = 0 {internal}), or "
         "connect a synapse model written with units (state g = 0 nS ... on_spike: g += w)")
+
+
+def _kind(unit) -> str:
+    """``'a current'``, or ``'a dimensionless value'`` for no unit."""
+    if unit is None or unit.dimension.dimensionless:
+        return "a dimensionless value"
+    return f"a {unit.dimension.words()}"
+
+
+def _described(unit) -> str:
+    """``'a current (pA)'``, or ``'dimensionless'`` for no unit."""
+    if unit is None or unit.dimension.dimensionless:
+        return "dimensionless"
+    return f"{_kind(unit)} ({unit.symbol})"
+
+
+def _dimension(unit):
+    return DIMENSIONLESS if unit is None else unit.dimension
+
+
+def _check_dimensions(incoming: Incoming, neuron: ir.Model) -> None:
+    """A synapse model with units into a neuron model with units: each ``post`` state has the
+    dimension the synapse reads it in, and the output the dimension of the target input.
+    Values cross in the internal units, so equal dimensions need no conversion.  A neuron
+    model without units opted out: it reads and receives numbers in the internal units."""
+    if not neuron.units:
+        return
+    synapse, name = incoming.synapse, incoming.name
+    ours, theirs = dict(synapse.units), dict(neuron.units)
+    floats = {s.name for s in neuron.states if s.dtype == "float"}
+    for state in synapse.meta.get("post", ()):
+        read, have = ours.get(state), theirs.get(state)
+        if state not in floats or _dimension(read) == _dimension(have):
+            continue  # a state the target lacks: refused by _synapse_parts
+        written = "1" if read is None else read.symbol
+        raise ParameterError(
+            f"connection {name!r}: synapse model {synapse.name} reads the target's state "
+            f"{state!r} as {_described(read)} ('post {state} [{written}]'), but {state} of "
+            f"{neuron.name} is {_described(have)}",
+            hint=f"connect it to a neuron whose {state} is {_kind(read)}, or read {state} in "
+            "its own dimension "
+            f"('post {state} [{'1' if have is None else have.symbol}]')")
+    output = synapse.meta.get("output_unit")
+    target = theirs.get(incoming.target)
+    if output is None or output.dimension == _dimension(target):
+        return
+    fits = [i.name for i in neuron.inputs if i.dtype == "float"
+            and _dimension(theirs.get(i.name)) == output.dimension]
+    where = (f"connect it to an input that is {_kind(output)} (target_input={fits[0]!r})"
+             if fits else f"declare an input that is {_kind(output)} and connect it there "
+             "(target_input=...)")
+    raise ParameterError(
+        f"connection {name!r}: the output of synapse model {synapse.name} is "
+        f"{_described(output)}, but input {incoming.target!r} of {neuron.name} is "
+        f"{_described(target)}",
+        hint=f"{where}, or change the synapse's 'output:' to give {_kind(target)}")
 
 
 def compose(neuron: ir.Model, incoming: tuple[Incoming, ...]) -> ir.Model:

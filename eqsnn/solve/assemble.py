@@ -51,6 +51,7 @@ def assemble(checked: Checked, system, method: ir.Method, update: Update) -> ir.
         units=checked.units,
         meta={"switches": dict(checked.switches), "source": checked.source,
               "filename": checked.filename, "kind": checked.kind, "post": checked.post,
+              "output_unit": checked.output_unit,
               "roles": checked.roles, "clip_bounds": checked.clip_bounds,
               "unless": dict(zip(system.variables, system.unless)), **meta},
     )
