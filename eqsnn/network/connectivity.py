@@ -67,6 +67,14 @@ class OneToOne(Connectivity):
         return ids, ids.copy(), None
 
 
+def _autapses(value) -> None:
+    """``autapses`` is a flag: a string such as ``"no"`` would read as true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"autapses must be True or False, not {value!r}",
+                             hint="autapses=False leaves out i -> i where a population "
+                             "connects to itself; True (the default) keeps them")
+
+
 def _probability(p):
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ParameterError(f"FixedProbability needs a probability in [0, 1], not {p!r}")
@@ -87,6 +95,8 @@ class FixedProbability(Connectivity):
 
     def __post_init__(self):
         _probability(self.p)
+        _autapses(self.autapses)
+        object.__setattr__(self, "autapses", bool(self.autapses))
 
     def build(self, n_pre, n_post, same, rng):
         p, total = float(self.p), n_pre * n_post
@@ -99,8 +109,10 @@ class FixedProbability(Connectivity):
             while True:
                 expected = int((total - last) * p)
                 size = expected + 6 * int(np.sqrt(expected + 1)) + 16
-                gaps = rng.geometric(p, size=size).astype(np.int64)
-                positions = last + np.cumsum(gaps)
+                # a gap beyond the end ends the draw: clipped there, so that the sum of
+                # the gaps of a tiny p (each near 2**63) cannot overflow
+                gaps = np.minimum(rng.geometric(p, size=size), total - last)
+                positions = last + np.cumsum(gaps, dtype=np.int64)
                 chunks.append(positions[positions < total])
                 if positions[-1] >= total:
                     break
@@ -126,6 +138,8 @@ class FixedInDegree(Connectivity):
     def __post_init__(self):
         if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 0:
             raise ParameterError(f"FixedInDegree needs a non-negative integer k, not {self.k!r}")
+        _autapses(self.autapses)
+        object.__setattr__(self, "autapses", bool(self.autapses))
 
     def build(self, n_pre, n_post, same, rng):
         k = int(self.k)

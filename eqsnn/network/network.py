@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..errors import BackendError, ParameterError
+from ..errors import BackendError, EqsnnError, ParameterError
 from ..runtime.checks import check_every_step
 from ..runtime.inputs import is_int, unknown_name
 from ..runtime.simulator import Simulator
@@ -50,9 +50,12 @@ from .parts import (
 from .rollback import NetworkSnapshot
 from .running import WindowedRun
 from .structure import ReadOnly, spike_trains
-from .values import check_values
+from .values import check_values, named
 
 __all__ = ["Network"]
+
+#: the settings a Network is made with, which its populations and connections assume
+_SETTINGS = ("dt", "batch_size", "backend", "precision", "seed", "fast_math", "check")
 
 
 class Network(WindowedRun):
@@ -105,6 +108,16 @@ class Network(WindowedRun):
         self.host_arrivals_reason: str | None = None
         self.unfused_reason: str | None = None
         self._interrupted = False  # a pygenn run that did not finish (rollback.py)
+
+    def __setattr__(self, name, value):
+        # a population's model, a delay in ms, a weight's precision are fixed with these
+        # when added: changing one afterwards would leave them inconsistent, silently
+        if name in _SETTINGS and "_populations" in self.__dict__:
+            raise ParameterError(
+                f"Network.{name} is fixed when the network is made (it is "
+                f"{getattr(self, name)!r}); the populations and connections were made for it",
+                hint=f"make a new Network(..., {name}=...) and add the populations to it")
+        object.__setattr__(self, name, value)
 
     @property
     def populations(self) -> Mapping[str, Population]:
@@ -382,7 +395,10 @@ class Network(WindowedRun):
             raise unknown_name("state", name, set() if pop.is_source else
                                {s.name for s in pop.ir.states})
         self._build_all()
-        pop._sim.set_state(name, value)
+        try:
+            pop._sim.set_state(name, value)
+        except EqsnnError as error:  # which population's state: named
+            raise named(error, f"population {pop.name!r}") from None
 
     @property
     def step(self) -> int:

@@ -348,6 +348,8 @@ def _delays(what, value, conn, order, dt=None):
             raise ParameterError(f"{what}: the initializer drew a value that is not finite")
         value, order = np.rint(np.clip(drawn, -2.0**62, 2.0**62)).astype(np.int64), None
     data = np.asarray(value)
+    if data.shape == (0,) and data.dtype.kind == "f":  # [] for a connection without synapses
+        data = data.astype(np.int64)
     if data.size and data.dtype.kind in "iu" and data.max() > MAX_DELAY:
         raise ParameterError(f"{what} is {int(data.max())} steps, more than the {MAX_DELAY} a "
                              "network takes", hint="a delay is a whole number of steps of dt; "

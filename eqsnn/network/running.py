@@ -30,11 +30,22 @@ from .values import named
 
 __all__ = ["WindowedRun"]
 
+#: the most steps in one window: a network without connections, or whose smallest delay is
+#: longer, runs a long run in windows of this length (each window's buffers are allocated
+#: whole), as a Simulator runs a long run in pieces
+LONGEST_WINDOW = 1 << 16
+
 
 def _spikes_wanted(records, name) -> bool:
     """Whether a run records the spikes of population ``name``."""
     plan = records.get(name)
     return plan is not None and plan[0] == "population" and plan[3] is not False
+
+
+def _spikes_kept(records, name) -> bool:
+    """Whether a run records the spikes of population or spike source ``name``."""
+    plan = records.get(name)
+    return plan is not None and plan[0] in ("population", "source") and plan[3] is not False
 
 
 def _recorded_plastic(records, name):
@@ -85,7 +96,10 @@ class WindowedRun:
                     prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,),
                                    self.precision))
         for name, value in record.items():
-            records.update(self._record_plan(name, value))
+            try:
+                records.update(self._record_plan(name, value))
+            except EqsnnError as error:  # whose record: named, as an input's error is
+                raise _whose(self, name, error) from None
         check_recording(self, records, steps)
         weights_in_flight(self)
         # --- valid: from here on the network changes ---------------------------
@@ -121,7 +135,7 @@ class WindowedRun:
         if self._fused is not None:  # the whole run in one call into C (fused.py)
             collected, spikes, simulate = self._fused.run(steps, self._step, plans, records)
             return collected, spikes, simulate, (), None
-        window = steps if self._d_min is None else self._d_min
+        window = min(steps if self._d_min is None else self._d_min, LONGEST_WINDOW)
         plastic = [c for c in self.connections.values() if c._plastic is not None]
         if plastic:  # a weight may change in any step: one step per window (plasticity.py)
             window = 1
@@ -196,7 +210,8 @@ class WindowedRun:
                 for key, state in _recorded_plastic(records, conn.name):
                     collected[key].append((state, conn._plastic.state[state][None].copy()))
             for pname, chunk in new.items():
-                spikes[pname].append(chunk)
+                if _spikes_kept(records, pname):  # a long run keeps only those recorded
+                    spikes[pname].append(chunk)
             self._push_history(new, step0 + w)
             k0 += w
         return collected, spikes, simulate, plastic, failed
@@ -232,7 +247,7 @@ class WindowedRun:
         """A standard-library data input (ml_genn's shapes) is passed to every window as
         given, so it must be held over the run: checked here for each window length."""
         build = pop._sim._build
-        window = steps if self._d_min is None else min(self._d_min, steps)
+        window = min(steps if self._d_min is None else self._d_min, steps, LONGEST_WINDOW)
         if any(c._plastic is not None for c in self.connections.values()):
             window = min(1, steps)  # plastic connections: one step per window
         for length in {window, steps % window or window} if steps else ():
@@ -391,6 +406,17 @@ class WindowedRun:
             results[name] = Result(types.MappingProxyType(variables), spike_obj, readout,
                                    timing, (pop.n,))
         return NetworkResult(results, timing)
+
+
+def _whose(network, name, error: EqsnnError) -> EqsnnError:
+    """``error`` about the record or state of ``name``, its message starting with the
+    population, spike source or connection it is about (as is where the name is unknown)."""
+    if name in network.connections:
+        return named(error, f"connection {name!r}")
+    pop = network.populations.get(name) if isinstance(name, str) else None
+    if pop is None:
+        return error
+    return named(error, f"{'spike source' if pop.is_source else 'population'} {name!r}")
 
 
 def _raise(error: NumericalError, result):

@@ -1,0 +1,217 @@
+"""The network API attacked by a careless or hostile user: connectivity that cannot be
+drawn, flags that are not flags, empty connections given as empty arrays, runs longer than
+memory, errors that do not say where, network files whose networks differ by backend.
+Each result is checked against a plain NumPy oracle (or the numpy backend), each error
+message read, and the network run again after each error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_network import LIF
+
+import eqsnn
+from eqsnn.errors import EqsnnError, ParameterError, ShapeError
+from eqsnn.network import (
+    Delta,
+    Exponential,
+    FixedInDegree,
+    FixedProbability,
+    FromList,
+    Network,
+)
+from eqsnn.network import running as network_running
+
+BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+
+
+@pytest.fixture(scope="module")
+def lif():
+    return eqsnn.compile(LIF)
+
+
+def _pair(lif, backend="numpy", **kwargs):
+    net = Network(dt=1.0, precision="float64", backend=backend, **kwargs)
+    net.add_population("a", lif, 3)
+    net.add_population("b", lif, 4)
+    return net
+
+
+_INPUTS = {"a": {"Isyn": np.array([0.3, 0.25, 0.2])}}
+
+
+@pytest.mark.parametrize("p", [1e-300, 1e-19])
+def test_a_tiny_connection_probability_draws_no_synapse_and_ends(p):
+    """The geometric skips of a tiny p are near 2**63: summed, they overflowed int64, the
+    positions wrapped below the end and the draw never ended (or made synapses at negative
+    indices).  Every gap beyond the end now ends the draw."""
+    rng = np.random.default_rng(0)
+    pre, post, _ = FixedProbability(p).build(3, 4, False, rng)
+    assert pre.size == post.size == 0
+    pre, post, _ = FixedProbability(p).build(10**6, 10**6, False, rng)
+    assert pre.size == 0  # 1e12 pairs at p <= 1e-19: none expected (P(any) < 1e-7)
+
+
+def test_a_small_probability_over_many_pairs_keeps_its_statistics():
+    """Clipping the gaps changes nothing where they do not reach the end: p = 1e-9 over
+    1e12 pairs gives about 1000 synapses, all in range, sorted, without repeats."""
+    rng = np.random.default_rng(1)
+    pre, post, _ = FixedProbability(1e-9).build(10**6, 10**6, False, rng)
+    assert 850 < pre.size < 1150  # Poisson(1000): 4.7 sd either side
+    flat = pre * 10**6 + post
+    assert flat.min() >= 0 and flat.max() < 10**12
+    assert np.all(np.diff(flat) > 0)
+
+
+@pytest.mark.parametrize("rule", [FixedProbability, FixedInDegree])
+@pytest.mark.parametrize("flag", ["no", 0.0, None, "False"])
+def test_autapses_must_be_true_or_false(rule, flag):
+    """autapses="no" is a non-empty string, so it read as true and kept the autapses the
+    user asked to leave out: silently wrong connectivity.  Only a bool is taken."""
+    with pytest.raises(ParameterError, match=r"autapses must be True or False, not") as err:
+        rule(1 if rule is FixedInDegree else 0.5, autapses=flag)
+    assert "autapses=False leaves out i -> i" in err.value.hint
+    assert rule(1 if rule is FixedInDegree else 0.5, autapses=np.bool_(False)).autapses is False
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_empty_connection_takes_empty_arrays(lif, backend):
+    """A FromList of no pairs takes weight=[] and delay=[] (np.asarray([]) is float64: the
+    delays were refused as 'not whole steps'); the network runs as without it."""
+    net, oracle = _pair(lif, backend), _pair(lif, backend)
+    conn = net.connect("a", "b", Delta(), connectivity=FromList([], []), weight=[], delay=[])
+    conn.weights = []
+    assert conn.n_synapses == 0 and conn.delays.shape == (0,) and conn.weights.shape == (0,)
+    got = net.run(20, inputs=_INPUTS, record={"a": ["V"], "b": ["V"]})
+    expected = oracle.run(20, inputs=_INPUTS, record={"a": ["V"], "b": ["V"]})
+    np.testing.assert_array_equal(got["a"].vars["V"], expected["a"].vars["V"])
+    np.testing.assert_array_equal(got["b"].vars["V"], np.zeros((20, 1, 4)))
+    # a non-empty list of delays for an empty connection is still a shape error
+    with pytest.raises(ShapeError, match=r"delay has shape \(1,\); the connection has 0"):
+        _pair(lif, backend).connect("a", "b", Delta(), connectivity=FromList([], []),
+                                    delay=[2])
+
+
+@pytest.mark.parametrize("record, text", [
+    ({"b": {"V": [4]}}, r"^population 'b': record\['V'\] has neuron id 4, outside 0..3"),
+    ({"b": ["W"]}, r"^population 'b': unknown state 'W'"),
+    ({"ab": {"g": [-1]}}, r"^connection 'ab': record\['g'\] has neuron id -1, outside 0..3"),
+    ({"ab": ["V"]}, r"^connection 'ab': unknown synapse state 'V'"),
+])
+def test_a_bad_record_names_its_population_or_connection(lif, record, text):
+    """The error of a bad recording says whose record it is, as a bad input does; the run
+    does nothing and the next one runs."""
+    net = _pair(lif)
+    net.connect("a", "b", Exponential(3.0), weight=0.5, delay=2, name="ab")
+    with pytest.raises(ParameterError, match=text):
+        net.run(5, inputs=_INPUTS, record=record)
+    assert net.step == 0
+    assert net.run(5, inputs=_INPUTS, record={"b": {"V": [3]}})["b"].vars["V"].shape == (5, 1, 1)
+
+
+def test_a_bad_state_names_its_population(lif):
+    net = _pair(lif)
+    with pytest.raises(ShapeError, match=r"^population 'b': state 'V' got shape \(5,\)"):
+        net.set_state("b", "V", np.ones(5))
+    with pytest.raises(ParameterError, match=r"^population 'a': state 'V' must be finite"):
+        net.set_state("a", "V", np.nan)
+    np.testing.assert_array_equal(net.state["b"]["V"], np.zeros((1, 4)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("connected", [False, True])
+def test_a_run_longer_than_memory_runs_in_windows(lif, backend, connected, monkeypatch):
+    """A run of 1e11 steps (recording nothing) of a network without connections, or whose
+    smallest delay is longer than the run, was one window of 1e11 steps: its buffers (5.8
+    TiB) raised a MemoryError before the first step, where a Simulator runs it.  Windows
+    are now at most LONGEST_WINDOW steps; the run starts, and Ctrl-C in it rolls it back."""
+    net = _pair(lif, backend)
+    if connected:
+        net.connect("a", "b", Delta(), weight=0.5, delay=2**31 - 1)
+    net.run(3, inputs=_INPUTS)
+    runner = net.populations["a"]._sim._runner
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[0])  # the window's length
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    real = runner.run
+    monkeypatch.setattr(runner, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        net.run(10**11, inputs=_INPUTS)
+    monkeypatch.undo()
+    assert calls == [network_running.LONGEST_WINDOW] * 2
+    assert net.step == 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_windows_of_the_longest_length_give_one_runs_bits(lif, backend, monkeypatch):
+    """Cutting a long run into windows changes nothing: with windows of 7 steps, a run of
+    30 steps gives the bits of the numpy network run in one window, spikes included."""
+    def run(window):
+        monkeypatch.setattr(network_running, "LONGEST_WINDOW", window)
+        net = _pair(lif, backend if window == 7 else "numpy")
+        net.add_population("c", lif, 2, params={"v_th": 0.6})
+        return net.run(30, inputs={**_INPUTS, "c": {"Isyn": 0.1}},
+                       record={"a": ["V", "spikes"], "c": ["V", "spikes"]})
+    got, expected = run(7), run(10**6)
+    for pop in ("a", "c"):
+        np.testing.assert_array_equal(got[pop].vars["V"], expected[pop].vars["V"])
+        np.testing.assert_array_equal(got[pop].spikes.step, expected[pop].spikes.step)
+        assert got[pop].spikes.step.size > 2
+
+
+def _network_file(tmp_path, body, dt="1.0"):
+    path = tmp_path / "net.py"
+    path.write_text(f"""
+import eqsnn
+from eqsnn.network import Network
+LIF = '''{LIF}'''
+STEPS = 10
+def build(backend, precision, seed):
+    net = Network(dt={dt}, backend=backend, precision=precision, seed=seed)
+{body}
+    return net
+""")
+    return str(path)
+
+
+@pytest.mark.c
+@pytest.mark.parametrize("body, dt, text", [
+    ("    net.add_population('a', eqsnn.compile(LIF), 3 if backend == 'numpy' else 4)", "1.0",
+     r"population 'a' has 4 neurons on c and 3 on numpy"),
+    ("    net.add_population('a' if backend == 'numpy' else 'z', eqsnn.compile(LIF), 3)",
+     "1.0", r"has populations \['z'\] on c and \['a'\] on numpy"),
+    ("    net.add_population('a', eqsnn.compile(LIF), 3)", "0.5 if backend == 'c' else 1.0",
+     r"dt = 0.5 ms on c and 1.0 ms on numpy"),
+])
+def test_compare_refuses_a_file_whose_network_differs_by_backend(tmp_path, body, dt, text):
+    """A network file whose build() gives another network on another backend made compare
+    fail with numpy's 'operands could not be broadcast' (or a KeyError); it now says what
+    differs, before comparing anything."""
+    from eqsnn.network.tools import compare_networks
+    with pytest.raises(EqsnnError, match=text) as err:
+        compare_networks(_network_file(tmp_path, body, dt), ["numpy", "c"])
+    assert "the same network on every backend" in err.value.hint
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("dt", 0.5), ("batch_size", 3), ("precision", "float32"), ("backend", "c"), ("seed", 5),
+    ("check", False), ("fast_math", True)])
+def test_a_networks_settings_are_fixed_when_it_is_made(lif, setting, value):
+    """net.dt = 0.5 after connecting with delay="2 ms" ran with the delay still 2 steps,
+    precision="float32" with the weights still float64, batch_size=3 with plastic states of
+    one lane: silently inconsistent.  The settings are read only once made."""
+    net = _pair(lif)
+    conn = net.connect("a", "b", Delta(), weight=0.5, delay="2 ms")
+    before = getattr(net, setting)
+    with pytest.raises(ParameterError, match=rf"^Network.{setting} is fixed when the network "
+                       rf"is made \(it is {before!r}\)") as err:
+        setattr(net, setting, value)
+    assert f"make a new Network(..., {setting}=...)" in err.value.hint
+    assert getattr(net, setting) == before and conn.delays[0] == 2
+    res = net.run(10, inputs=_INPUTS, record={"b": ["V"]})
+    assert res["b"].vars["V"].shape == (10, 1, 4) and res["b"].vars["V"].dtype == np.float64
