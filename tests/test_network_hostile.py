@@ -12,6 +12,7 @@ from test_network import LIF
 
 import eqsnn
 from eqsnn.errors import EqsnnError, ParameterError, ShapeError
+from eqsnn.initializers import Normal, Uniform
 from eqsnn.network import (
     Delta,
     Exponential,
@@ -19,6 +20,7 @@ from eqsnn.network import (
     FixedProbability,
     FromList,
     Network,
+    StdpAdditive,
 )
 from eqsnn.network import running as network_running
 
@@ -215,3 +217,61 @@ def test_a_networks_settings_are_fixed_when_it_is_made(lif, setting, value):
     assert getattr(net, setting) == before and conn.delays[0] == 2
     res = net.run(10, inputs=_INPUTS, record={"b": ["V"]})
     assert res["b"].vars["V"].shape == (10, 1, 4) and res["b"].vars["V"].dtype == np.float64
+
+
+def test_flags_must_be_true_or_false(lif):
+    """reset(restore_weights="no") restored the learned weights ("no" is true), and
+    Network(fast_math="no") turned fast math on: flags are True or False."""
+    with pytest.raises(ParameterError, match=r"^fast_math must be True or False, not 'no'"):
+        Network(fast_math="no")
+    net = _pair(lif)
+    conn = net.connect("a", "b", Delta(), weight=0.5, delay=1,
+                       weight_update=StdpAdditive(a_plus=0.1, a_minus=0.1))
+    net.run(30, inputs={**_INPUTS, "b": {"Isyn": 0.3}})
+    learned = conn.weights
+    assert not np.all(learned == 0.5)
+    with pytest.raises(ParameterError, match=r"^restore_weights must be True or False, not "
+                       r"'no'"):
+        net.reset(restore_weights="no")
+    np.testing.assert_array_equal(conn.weights, learned)
+    assert net.step == 30
+    net.reset(restore_weights=False)
+    np.testing.assert_array_equal(conn.weights, learned)
+
+
+@pytest.mark.parametrize("kwargs", [{"weight_update_params": {"a_plus": 0.1}},
+                                    {"weight_update_init": {"x": 0.5}}])
+def test_weight_update_values_without_a_rule_are_refused(lif, kwargs):
+    """weight_update_params without weight_update were ignored: the connection stayed
+    static while the user believed it learned."""
+    net = _pair(lif)
+    with pytest.raises(ParameterError, match=r"^connection 'c0': weight_update_params or "
+                       r"weight_update_init without a weight_update model would be ignored"):
+        net.connect("a", "b", Delta(), weight=0.5, **kwargs)
+    assert not net.connections
+    net.connect("a", "b", Delta(), weight=0.5)  # the name is still free
+
+
+@pytest.mark.parametrize("make, text", [
+    (lambda: Uniform(float("nan"), 1.0), r"min must be a finite number, not nan"),
+    (lambda: Uniform(1.0, float("inf")), r"max must be a finite number, not inf"),
+    (lambda: Uniform(2.0, 1.0), r"min must not be above max"),
+    (lambda: Uniform("a", 2.0), r"min must be a finite number, not 'a'"),
+    (lambda: Normal(0.0, -1.0), r"sd must be >= 0, not -1.0"),
+    (lambda: Normal(float("inf"), 1.0), r"mean must be a finite number, not inf"),
+    (lambda: Normal(0.0, float("nan")), r"sd must be a finite number, not nan"),
+])
+def test_initializers_with_values_that_cannot_be_drawn_are_refused(make, text):
+    """Uniform(1, inf) raised NumPy's OverflowError when connecting (Uniform(nan, 1) too),
+    Uniform(2, 1) a ValueError, Normal(inf, 1) drew infinite weights: each is refused when
+    made, naming the initialiser and the argument."""
+    with pytest.raises(EqsnnError, match=text):
+        make()
+
+
+def test_initializers_draw_weights_within_their_range(lif):
+    net = _pair(lif)
+    conn = net.connect("a", "b", Delta(), weight=Uniform(0.2, 0.3), delay=Uniform(1.0, 4.0))
+    assert np.all((conn.weights >= 0.2) & (conn.weights < 0.3))
+    assert set(conn.delays.tolist()) <= {1, 2, 3, 4}
+    assert Normal(1.0, 0.0).sample(np.random.default_rng(0), 3).tolist() == [1.0] * 3

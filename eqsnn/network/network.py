@@ -49,13 +49,10 @@ from .parts import (
 )
 from .rollback import NetworkSnapshot
 from .running import WindowedRun
-from .structure import ReadOnly, spike_trains
+from .structure import SETTINGS, ReadOnly, fixed_setting, spike_trains
 from .values import check_values, named
 
 __all__ = ["Network"]
-
-#: the settings a Network is made with, which its populations and connections assume
-_SETTINGS = ("dt", "batch_size", "backend", "precision", "seed", "fast_math", "check")
 
 
 class Network(WindowedRun):
@@ -94,7 +91,7 @@ class Network(WindowedRun):
                 f"networks do not run on the {backend} backend yet",
                 hint=f"use one of: {', '.join(NETWORK_BACKENDS)}")
         self.backend = backend
-        self.fast_math = bool(fast_math)
+        self.fast_math = as_flag("fast_math", fast_math)
         self._populations: dict[str, Population] = {}
         self._connections: dict[str, Connection] = {}
         self._views = (ReadOnly(self._populations, "populations"),
@@ -110,13 +107,8 @@ class Network(WindowedRun):
         self._interrupted = False  # a pygenn run that did not finish (rollback.py)
 
     def __setattr__(self, name, value):
-        # a population's model, a delay in ms, a weight's precision are fixed with these
-        # when added: changing one afterwards would leave them inconsistent, silently
-        if name in _SETTINGS and "_populations" in self.__dict__:
-            raise ParameterError(
-                f"Network.{name} is fixed when the network is made (it is "
-                f"{getattr(self, name)!r}); the populations and connections were made for it",
-                hint=f"make a new Network(..., {name}=...) and add the populations to it")
+        if name in SETTINGS and "_populations" in self.__dict__:  # made for them: fixed
+            raise fixed_setting(self, name)
         object.__setattr__(self, name, value)
 
     @property
@@ -262,6 +254,12 @@ class Network(WindowedRun):
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
         conn._values = checked
+        if weight_update is None and (weight_update_params or weight_update_init):
+            raise ParameterError(
+                f"connection {name!r}: weight_update_params or weight_update_init without a "
+                "weight_update model would be ignored, and the weights stay static",
+                hint="give the rule too (weight_update=StdpAdditive(...) or a compiled "
+                "model), or leave out its values")
         if weight_update is not None:
             from .plasticity import attach
             attach(conn, weight_update, weight_update_params, weight_update_init)
@@ -345,6 +343,8 @@ class Network(WindowedRun):
         ``restore_weights=True`` their weights and states return to the values given when
         connecting (or last set through ``Connection.weights``).  A reset that does not
         finish changes nothing (on pygenn, the next run asks for a reset again)."""
+        from ..runtime.values import as_flag
+        restore_weights = as_flag("restore_weights", restore_weights)  # "no" would be true
         snapshot = NetworkSnapshot(self)
         try:
             self._reset(restore_weights)
