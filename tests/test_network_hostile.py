@@ -275,3 +275,18 @@ def test_initializers_draw_weights_within_their_range(lif):
     assert np.all((conn.weights >= 0.2) & (conn.weights < 0.3))
     assert set(conn.delays.tolist()) <= {1, 2, 3, 4}
     assert Normal(1.0, 0.0).sample(np.random.default_rng(0), 3).tolist() == [1.0] * 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_recording_with_repeated_and_unsorted_ids_gets_them_in_that_order(lif, backend):
+    """record={'a': {'V': [2, 0, 2]}} gives the columns of neurons 2, 0 and 2 of the whole
+    recording, as a Simulator does; a connection's state too."""
+    net = _pair(lif, backend)
+    net.connect("a", "b", Exponential(3.0), weight=0.5, delay=2, name="ab")
+    whole = _pair(lif, backend)
+    whole.connect("a", "b", Exponential(3.0), weight=0.5, delay=2, name="ab")
+    got = net.run(15, inputs=_INPUTS, record={"a": {"V": [2, 0, 2]}, "ab": {"g": [3, 1]}})
+    full = whole.run(15, inputs=_INPUTS, record={"a": ["V"], "ab": ["g"]})
+    np.testing.assert_array_equal(got["a"].vars["V"], full["a"].vars["V"][:, :, [2, 0, 2]])
+    np.testing.assert_array_equal(got["ab"].vars["g"], full["ab"].vars["g"][:, :, [3, 1]])
+    assert np.any(full["ab"].vars["g"] != 0)
