@@ -25,6 +25,20 @@ from eqsnn.network import (
 from eqsnn.network import running as network_running
 
 BACKENDS = ["numpy", pytest.param("c", marks=pytest.mark.c)]
+#: and cupy on the CPU emulation of CUDA the suite carries (tests/fake_cupy.py)
+WITH_CUPY = [*BACKENDS, pytest.param("cupy", marks=pytest.mark.c)]
+
+
+@pytest.fixture
+def emulated(request):
+    """The CPU emulation of CuPy where the test's backend is cupy."""
+    backend = request.node.callspec.params.get("backend")
+    if backend != "cupy":
+        yield
+        return
+    import fake_cupy
+    with fake_cupy.installed():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +90,8 @@ def test_autapses_must_be_true_or_false(rule, flag):
     assert rule(1 if rule is FixedInDegree else 0.5, autapses=np.bool_(False)).autapses is False
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_an_empty_connection_takes_empty_arrays(lif, backend):
+@pytest.mark.parametrize("backend", WITH_CUPY)
+def test_an_empty_connection_takes_empty_arrays(lif, backend, emulated):
     """A FromList of no pairs takes weight=[] and delay=[] (np.asarray([]) is float64: the
     delays were refused as 'not whole steps'); the network runs as without it."""
     net, oracle = _pair(lif, backend), _pair(lif, backend)
@@ -120,13 +134,17 @@ def test_a_bad_state_names_its_population(lif):
     np.testing.assert_array_equal(net.state["b"]["V"], np.zeros((1, 4)))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", WITH_CUPY)
 @pytest.mark.parametrize("connected", [False, True])
-def test_a_run_longer_than_memory_runs_in_windows(lif, backend, connected, monkeypatch):
+def test_a_run_longer_than_memory_runs_in_windows(lif, backend, connected, monkeypatch,
+                                                  emulated):
     """A run of 1e11 steps (recording nothing) of a network without connections, or whose
     smallest delay is longer than the run, was one window of 1e11 steps: its buffers (5.8
     TiB) raised a MemoryError before the first step, where a Simulator runs it.  Windows
     are now at most LONGEST_WINDOW steps; the run starts, and Ctrl-C in it rolls it back."""
+    if backend == "cupy":  # the emulation steps a kernel thread by thread: short windows
+        monkeypatch.setattr(network_running, "LONGEST_WINDOW", 64)
+    longest = network_running.LONGEST_WINDOW
     net = _pair(lif, backend)
     if connected:
         net.connect("a", "b", Delta(), weight=0.5, delay=2**31 - 1)
@@ -145,12 +163,12 @@ def test_a_run_longer_than_memory_runs_in_windows(lif, backend, connected, monke
     with pytest.raises(KeyboardInterrupt):
         net.run(10**11, inputs=_INPUTS)
     monkeypatch.undo()
-    assert calls == [network_running.LONGEST_WINDOW] * 2
+    assert calls == [longest] * 2
     assert net.step == 3
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_windows_of_the_longest_length_give_one_runs_bits(lif, backend, monkeypatch):
+@pytest.mark.parametrize("backend", WITH_CUPY)
+def test_windows_of_the_longest_length_give_one_runs_bits(lif, backend, monkeypatch, emulated):
     """Cutting a long run into windows changes nothing: with windows of 7 steps, a run of
     30 steps gives the bits of the numpy network run in one window, spikes included."""
     def run(window):
