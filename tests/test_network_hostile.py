@@ -6,6 +6,8 @@ message read, and the network run again after each error."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from test_network import LIF
@@ -184,13 +186,13 @@ def test_windows_of_the_longest_length_give_one_runs_bits(lif, backend, monkeypa
         assert got[pop].spikes.step.size > 2
 
 
-def _network_file(tmp_path, body, dt="1.0"):
+def _network_file(tmp_path, body, dt="1.0", steps="10"):
     path = tmp_path / "net.py"
     path.write_text(f"""
 import eqsnn
 from eqsnn.network import Network
 LIF = '''{LIF}'''
-STEPS = 10
+STEPS = {steps}
 def build(backend, precision, seed):
     net = Network(dt={dt}, backend=backend, precision=precision, seed=seed)
 {body}
@@ -308,3 +310,25 @@ def test_a_recording_with_repeated_and_unsorted_ids_gets_them_in_that_order(lif,
     np.testing.assert_array_equal(got["a"].vars["V"], full["a"].vars["V"][:, :, [2, 0, 2]])
     np.testing.assert_array_equal(got["ab"].vars["g"], full["ab"].vars["g"][:, :, [3, 1]])
     assert np.any(full["ab"].vars["g"] != 0)
+
+
+@pytest.mark.parametrize("body, steps, text", [
+    ("    net.add_population('a', eqsnn.compile(LIF), 3)\n    net.conect('a', 'a')", "10",
+     r"net\.py: build\(backend='numpy'\) raised AttributeError: 'Network' object has no "
+     r"attribute 'conect'"),
+    ("    net.add_population('a', eqsnn.compile(LIF), 3)", "-3",
+     r"net\.py: STEPS must be a positive integer, not -3"),
+])
+def test_compare_names_the_files_own_mistakes(tmp_path, capsys, body, steps, text):
+    """A build() that raises, or a STEPS of -3, is the network file's mistake: the error
+    names the file, and the CLI no longer says 'if this looks like a bug in eqsnn, report
+    it'."""
+    from eqsnn.network.tools import compare_networks, time_networks
+    from eqsnn.tools.cli import main
+    path = _network_file(tmp_path, body, steps=steps)
+    for run in (compare_networks, time_networks):
+        with pytest.raises(EqsnnError, match=text):
+            run(path, ["numpy"])
+    assert main(["compare", path, "--backends", "numpy"]) != 0
+    out = capsys.readouterr()
+    assert re.search(text, out.out + out.err) and "bug in eqsnn" not in out.out + out.err

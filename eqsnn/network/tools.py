@@ -55,10 +55,25 @@ def default_backends() -> tuple:
 
 
 def _network(module, backend, precision, seed) -> Network:
-    net = module.build(backend=backend, precision=precision, seed=seed)
+    try:
+        net = module.build(backend=backend, precision=precision, seed=seed)
+    except EqsnnError:
+        raise
+    except Exception as exc:  # the file's own mistake, not eqsnn's: named as such
+        raise EqsnnError(f"{module.__file__}: build(backend={backend!r}) raised "
+                         f"{type(exc).__name__}: {exc}",
+                         hint="the network file's build(backend, precision, seed) must run "
+                         "for every backend compared") from exc
     if not isinstance(net, Network):
         raise EqsnnError(f"build() returned {type(net).__name__}, not an eqsnn Network")
     return net
+
+
+def _steps(module, path, steps) -> int:
+    """``--steps``, else the file's ``STEPS`` (named where it is wrong), else 1000."""
+    if steps is not None:
+        return positive_int("steps", steps)
+    return positive_int(f"{path}: STEPS", getattr(module, "STEPS", 1000))
 
 
 def _same_network(path, first, other) -> None:
@@ -125,7 +140,7 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
     module = load_network_file(path)
     backends = tuple(backends or default_backends())
     # no step compared would make every comparison agree
-    steps = positive_int("steps", steps if steps is not None else getattr(module, "STEPS", 1000))
+    steps = _steps(module, path, steps)
     inputs = getattr(module, "INPUTS", None)
     results, missing, dt, first = {}, {}, None, None
     for backend in backends:
@@ -191,7 +206,7 @@ def time_networks(path, backends=None, *, precision="float64", seed=0, steps=Non
     module = load_network_file(path)
     backends = tuple(backends or default_backends())
     # no step compared would make every comparison agree
-    steps = positive_int("steps", steps if steps is not None else getattr(module, "STEPS", 1000))
+    steps = _steps(module, path, steps)
     inputs = getattr(module, "INPUTS", None)
     lines = [f"network {path}: {steps} steps, {precision}, spikes recorded, best of {repeats}",
              "| backend | build (s) | run (s) | µs per step |", "|---|---|---|---|"]
