@@ -17,6 +17,7 @@ from eqsnn.errors import EqsnnError, ParameterError, ShapeError
 from eqsnn.initializers import Normal, Uniform
 from eqsnn.network import (
     Delta,
+    Dense,
     Exponential,
     FixedInDegree,
     FixedProbability,
@@ -332,3 +333,27 @@ def test_compare_names_the_files_own_mistakes(tmp_path, capsys, body, steps, tex
     assert main(["compare", path, "--backends", "numpy"]) != 0
     out = capsys.readouterr()
     assert re.search(text, out.out + out.err) and "bug in eqsnn" not in out.out + out.err
+
+
+@pytest.mark.parametrize("connectivity, count", [
+    (Dense(), "4e\\+06"), (FixedProbability(0.5), "2e\\+06"), (FixedInDegree(100), "2e\\+05"),
+])
+def test_connectivity_beyond_memory_is_refused_before_drawing(lif, monkeypatch, connectivity,
+                                                              count):
+    """Dense between 1e6 and 1e6 neurons asked NumPy for 7 TiB (a MemoryError), and a size
+    just beyond the memory, allocated lazily, could swap or get the process killed: the
+    expected synapses are checked against the memory available first (here 1 MiB), and
+    nothing is added."""
+    from eqsnn.runtime import guard
+    monkeypatch.setattr(guard, "available_memory", lambda: 2**20)
+    net = Network(dt=1.0, precision="float64")
+    net.add_population("a", lif, 2000)
+    net.add_population("b", lif, 2000)
+    with pytest.raises(ParameterError, match=rf"^connection 'c0': {re.escape(repr(connectivity))}"
+                       rf" between 2000 and 2000 neurons makes about {count} synapses, .* "
+                       r"more than the 1.0 MiB available; nothing was added") as err:
+        net.connect("a", "b", Delta(), connectivity=connectivity)
+    assert "sparser connectivity" in err.value.hint
+    assert not net.connections and not net.populations["b"].incoming
+    conn = net.connect("a", "b", Delta(), connectivity=FixedInDegree(5), weight=0.1)
+    assert conn.n_synapses == 10000  # 400 KB: fits

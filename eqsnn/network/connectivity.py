@@ -18,11 +18,21 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["Connectivity", "Dense", "FixedInDegree", "FixedProbability", "FromList", "OneToOne"]
+__all__ = ["Connectivity", "Dense", "FixedInDegree", "FixedProbability", "FromList", "OneToOne",
+           "check_memory"]
+
+
+#: bytes a synapse takes while it is made and kept: pre, post, its weight as given and as
+#: stored, its delay
+SYNAPSE_BYTES = 40
 
 
 class Connectivity:
     """Base class: :meth:`build` gives ``(pre, post, order)``."""
+
+    def expected(self, n_pre: int, n_post: int) -> float | None:
+        """How many synapses :meth:`build` makes (on average), or None if unknown."""
+        return None
 
     def build(self, n_pre: int, n_post: int, same: bool, rng: np.random.Generator):
         """``pre``, ``post`` (int64, CSR order) and ``order``: for an explicit list, the
@@ -47,6 +57,9 @@ def _by_pre(post_sorted_pre: np.ndarray, n_pre: int, n_post: int, k: int) -> np.
 class Dense(Connectivity):
     """Every pre to every post (autapses included, as ml_genn's Dense)."""
 
+    def expected(self, n_pre, n_post):
+        return n_pre * n_post
+
     def build(self, n_pre, n_post, same, rng):
         pre = np.repeat(np.arange(n_pre, dtype=np.int64), n_post)
         post = np.tile(np.arange(n_post, dtype=np.int64), n_pre)
@@ -56,6 +69,9 @@ class Dense(Connectivity):
 @dataclass(frozen=True)
 class OneToOne(Connectivity):
     """Pre i to post i; the populations must have the same size."""
+
+    def expected(self, n_pre, n_post):
+        return n_pre
 
     def build(self, n_pre, n_post, same, rng):
         if n_pre != n_post:
@@ -92,6 +108,9 @@ class FixedProbability(Connectivity):
 
     p: float
     autapses: bool = True
+
+    def expected(self, n_pre, n_post):
+        return float(self.p) * n_pre * n_post
 
     def __post_init__(self):
         _probability(self.p)
@@ -140,6 +159,9 @@ class FixedInDegree(Connectivity):
             raise ParameterError(f"FixedInDegree needs a non-negative integer k, not {self.k!r}")
         _autapses(self.autapses)
         object.__setattr__(self, "autapses", bool(self.autapses))
+
+    def expected(self, n_pre, n_post):
+        return int(self.k) * n_post
 
     def build(self, n_pre, n_post, same, rng):
         k = int(self.k)
@@ -202,8 +224,27 @@ class FromList(Connectivity):
         order = np.argsort(self.pre, kind="stable")
         return self.pre[order], self.post[order], order
 
+    def expected(self, n_pre, n_post):
+        return self.pre.size
+
     def __repr__(self) -> str:
         return f"FromList({self.pre.size} synapses)"
+
+
+def check_memory(what: str, connectivity: Connectivity, n_pre: int, n_post: int) -> None:
+    """Refuse, before drawing anything, a connectivity whose synapses would not fit in the
+    memory available: NumPy would raise a MemoryError, or the system start to swap or kill
+    the process where it allocates lazily."""
+    from ..runtime import guard
+    expected, available = connectivity.expected(n_pre, n_post), guard.available_memory()
+    if expected is None or available is None or expected * SYNAPSE_BYTES <= available:
+        return
+    raise ParameterError(
+        f"{what}: {connectivity!r} between {n_pre} and {n_post} neurons makes about "
+        f"{expected:.3g} synapses, {guard._size(expected * SYNAPSE_BYTES)} (about "
+        f"{SYNAPSE_BYTES} bytes each), more than the {guard._size(available)} available; "
+        "nothing was added", hint="use sparser connectivity (FixedProbability(p) with a "
+        "smaller p, FixedInDegree(k)) or smaller populations")
 
 
 def _ids(what, value) -> np.ndarray:

@@ -35,7 +35,7 @@ from ..runtime.checks import check_every_step
 from ..runtime.inputs import is_int, unknown_name
 from ..runtime.simulator import Simulator
 from . import compose
-from .connectivity import Connectivity, Dense
+from .connectivity import Connectivity, Dense, check_memory
 from .fused import FusedRun, unfused_reason
 from .parts import (
     NETWORK_BACKENDS,
@@ -235,6 +235,7 @@ class Network(WindowedRun):
         if not isinstance(connectivity, Connectivity):
             raise ParameterError(f"connection {name!r}: connectivity must be Dense(), "
                                  f"FixedProbability(p), ..., not {connectivity!r}")
+        check_memory(f"connection {name!r}", connectivity, source.n, target.n)
         index = len(self.connections)
         rng = np.random.Generator(np.random.PCG64(_key(self.seed, 1, index)))
         pre, post, order = connectivity.build(source.n, target.n, source is target, rng)
