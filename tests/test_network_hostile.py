@@ -357,3 +357,26 @@ def test_connectivity_beyond_memory_is_refused_before_drawing(lif, monkeypatch, 
     assert not net.connections and not net.populations["b"].incoming
     conn = net.connect("a", "b", Delta(), connectivity=FixedInDegree(5), weight=0.1)
     assert conn.n_synapses == 10000  # 400 KB: fits
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_delays_as_a_matrix_as_weights_are(lif, backend):
+    """Weights took an (n_source, n_target) matrix and delays refused one, with no hint:
+    delays now take it too, read at each synapse's (pre, post), for any connectivity."""
+    rng = np.random.default_rng(2)
+    matrix = rng.integers(1, 6, (3, 4))
+    net = _pair(lif, backend)
+    conn = net.connect("a", "b", Delta(), connectivity=FromList([2, 0, 2], [1, 3, 0]),
+                       weight=0.7, delay=matrix)
+    np.testing.assert_array_equal(conn.delays, matrix[conn.pre, conn.post])
+    oracle = _pair(lif, backend)
+    oracle.connect("a", "b", Delta(), connectivity=FromList([2, 0, 2], [1, 3, 0]),
+                   weight=0.7, delay=[matrix[2, 1], matrix[0, 3], matrix[2, 0]])
+    got = net.run(30, inputs=_INPUTS, record={"b": ["V"]})["b"].vars["V"]
+    np.testing.assert_array_equal(got, oracle.run(30, inputs=_INPUTS,
+                                                  record={"b": ["V"]})["b"].vars["V"])
+    assert np.any(got != 0)
+    with pytest.raises(ShapeError, match=r"delay has shape \(4, 3\); the connection has 12 "
+                       r"synapses") as err:
+        _pair(lif, backend).connect("a", "b", Delta(), delay=np.ones((4, 3), int))
+    assert "an (n_source, n_target) matrix" in err.value.hint

@@ -364,8 +364,14 @@ def _delays(what, value, conn, order, dt=None):
                                  hint="a spike arrives in a later step than it is emitted")
         return np.asarray(int(data), np.int64)
     n = conn.pre.size
+    source, target = getattr(conn, "source", None), getattr(conn, "target", None)
+    if data.ndim == 2 and source is not None and data.shape == (source.n, target.n):
+        data, order = data[conn.pre, conn.post], None  # as a weight matrix is read
     if data.shape != (n,):
-        raise ShapeError(f"{what} has shape {data.shape}; the connection has {n} synapses")
+        raise ShapeError(f"{what} has shape {data.shape}; the connection has {n} synapses",
+                         hint="give a scalar, one value per synapse (in the order of the "
+                         "FromList, or of Connection.pre/.post for others), or for any "
+                         "connectivity an (n_source, n_target) matrix")
     if n and data.min() < 1:
         raise ParameterError(f"{what} must be at least 1 step; synapse "
                              f"{int(np.argmin(data))} has {int(data.min())}")
