@@ -380,3 +380,16 @@ def test_delays_as_a_matrix_as_weights_are(lif, backend):
                        r"synapses") as err:
         _pair(lif, backend).connect("a", "b", Delta(), delay=np.ones((4, 3), int))
     assert "an (n_source, n_target) matrix" in err.value.hint
+
+
+def test_a_delay_too_long_given_as_a_time_says_its_own_steps(lif):
+    """delay="1e20 ms" said 'delay is 4611686018427387904 steps' (the value clipped to
+    2**62 on the way), not the 1e20 steps it is."""
+    net = _pair(lif)
+    with pytest.raises(ParameterError, match=r"^connection 'c0' delay is 1e\+20 ms, 1e\+20 "
+                       r"steps of 1.0 ms, more than the 2147483647 a network takes"):
+        net.connect("a", "b", Delta(), delay="1e20 ms")
+    with pytest.raises(ParameterError, match=r"delay is \[.*\] second, 3e\+15 steps"):
+        net.connect("a", "b", Delta(), connectivity=FromList([0, 1], [0, 0]),
+                    delay=np.array([1.0, 3e12]) * eqsnn.units.second)
+    assert net.connect("a", "b", Delta(), delay="2 s").delays[0] == 2000

@@ -188,8 +188,8 @@ class Network(WindowedRun):
         ``(n_source, n_target)``; for FromList in the list's order) or an Initializer;
         where the synapse model gives its weight a unit (that of the state ``on_spike``
         adds it to), plain numbers are in that unit and a Quantity or a string
-        (``"6 nS"``) is converted; ``delay`` whole steps >= 1 as a scalar, an array or an
-        Initializer (its draws rounded to whole steps), or a time (``"1.5 ms"``,
+        (``"6 nS"``) is converted; ``delay`` whole steps >= 1 as a scalar, an array (or a matrix, as
+        the weight) or an Initializer (its draws rounded to whole steps), or a time (``"1.5 ms"``,
         ``1.5 * eqsnn.units.ms``) rounded to whole steps of ``dt``.  ``weight_update``
         makes the weights plastic: a standard-library rule (``StdpAdditive(...)``) or a
         compiled ``weight_update`` model with ``weight_update_params`` /

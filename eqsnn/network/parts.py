@@ -336,6 +336,11 @@ def _delays(what, value, conn, order, dt=None):
         quantity, ms = timed
         if not np.all(np.isfinite(ms)):
             raise ParameterError(f"{what} must be finite")
+        if np.max(ms / dt) > MAX_DELAY:  # said before clipping: the steps it is
+            raise ParameterError(f"{what} is {quantity}, {np.max(ms) / dt:.4g} steps of {dt} "
+                                 f"ms, more than the {MAX_DELAY} a network takes",
+                                 hint="check the unit, or leave out a connection that never "
+                                 "delivers")
         value = np.rint(np.clip(ms / dt, -2.0**62, 2.0**62)).astype(np.int64)  # MAX_DELAY
         if value.ndim == 0 and value < 1:
             raise ParameterError(f"{what} is {quantity}, {int(value)} steps of {dt} ms; it "
