@@ -393,3 +393,23 @@ def test_a_delay_too_long_given_as_a_time_says_its_own_steps(lif):
         net.connect("a", "b", Delta(), connectivity=FromList([0, 1], [0, 0]),
                     delay=np.array([1.0, 3e12]) * eqsnn.units.second)
     assert net.connect("a", "b", Delta(), delay="2 s").delays[0] == 2000
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("readout", ["sum_var", "avg_var", "max_var"])
+def test_a_readout_spans_windows_of_the_longest_length(backend, readout, monkeypatch):
+    """A population with a readout in a network without connections, its run cut into
+    windows of 3 steps: the readout is that of the whole run, as a Simulator gives it."""
+    from eqsnn.neurons import LeakyIntegrate
+    monkeypatch.setattr(network_running, "LONGEST_WINDOW", 3)
+    drive = np.sin(np.arange(10))[:, None, None] * np.array([1.0, 0.5])
+    net = Network(dt=1.0, precision="float64", backend=backend)
+    net.add_population("o", LeakyIntegrate(tau_mem=10.0, readout=readout), 2)
+    sim = eqsnn.Simulator(LeakyIntegrate(tau_mem=10.0, readout=readout), 2, dt=1.0,
+                          precision="float64", backend=backend)
+    name = sim.model.inputs[0].name
+    got = net.run(10, inputs={"o": {name: drive}}, record={"o": ["V"]})["o"]
+    expected = sim.run(10, inputs={name: drive}, record=["V"])
+    np.testing.assert_array_equal(got.vars["V"], expected.vars["V"])
+    np.testing.assert_allclose(got.readout, expected.readout, rtol=1e-13)
+    assert np.any(got.readout != 0)
