@@ -413,3 +413,33 @@ def test_a_readout_spans_windows_of_the_longest_length(backend, readout, monkeyp
     np.testing.assert_array_equal(got.vars["V"], expected.vars["V"])
     np.testing.assert_allclose(got.readout, expected.readout, rtol=1e-13)
     assert np.any(got.readout != 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inputs_and_records_keyed_by_population_or_connection_objects(lif, backend):
+    """connect and set_state take a Population as well as its name; run's inputs keyed by
+    the Population were silently dropped (the population ran with no input), a record
+    keyed by it raised a KeyError after the network had advanced, and one keyed by a
+    Connection said 'unknown population'.  Objects now stand for their names."""
+    net, oracle = _pair(lif, backend), _pair(lif, backend)
+    a, b = net.populations["a"], net.populations["b"]
+    conn = net.connect(a, b, Exponential(3.0), weight=0.5, delay=2, name="ab")
+    oracle.connect("a", "b", Exponential(3.0), weight=0.5, delay=2, name="ab")
+    got = net.run(20, inputs={a: {"Isyn": 0.3}}, record={a: ["V", "spikes"], conn: ["g"]})
+    expected = oracle.run(20, inputs={"a": {"Isyn": 0.3}},
+                          record={"a": ["V", "spikes"], "ab": ["g"]})
+    assert set(got) == {"a", "ab"} and len(expected["a"].spikes) > 3
+    np.testing.assert_array_equal(got["a"].vars["V"], expected["a"].vars["V"])
+    np.testing.assert_array_equal(got["a"].spikes.step, expected["a"].spikes.step)
+    np.testing.assert_array_equal(got["ab"].vars["g"], expected["ab"].vars["g"])
+    with pytest.raises(ParameterError, match=r"^inputs names 'a' twice \(by name and by "
+                       r"object\)"):
+        net.run(5, inputs={a: {"Isyn": 0.3}, "a": {"Isyn": 0.2}})
+    other = _pair(lif, backend)
+    foreign = other.connect("a", "b", Delta(), name="ab")
+    with pytest.raises(ParameterError, match=r"^record: connection 'ab' belongs to another "
+                       r"Network"):
+        net.run(5, record={foreign: ["g"]})
+    with pytest.raises(ParameterError, match=r"^population 'a' belongs to another Network"):
+        net.run(5, inputs={other.populations["a"]: {"Isyn": 0.3}})
+    assert net.step == 20

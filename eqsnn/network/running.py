@@ -23,6 +23,7 @@ from ..runtime.quantities import from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
+from .keys import by_name, spikes_kept, whose
 from .parts import NetworkResult, _direct, _mapping, _Raw, _recorded
 from .plasticity import check_recording
 from .rollback import NetworkSnapshot, check_not_interrupted, weights_in_flight
@@ -30,9 +31,8 @@ from .values import named
 
 __all__ = ["WindowedRun"]
 
-#: the most steps in one window: a network without connections, or whose smallest delay is
-#: longer, runs a long run in windows of this length (each window's buffers are allocated
-#: whole), as a Simulator runs a long run in pieces
+#: the most steps in one window (whose buffers are allocated whole): a long run of a network
+#: without connections, or whose smallest delay is longer, runs in windows of this length
 LONGEST_WINDOW = 1 << 16
 
 
@@ -40,12 +40,6 @@ def _spikes_wanted(records, name) -> bool:
     """Whether a run records the spikes of population ``name``."""
     plan = records.get(name)
     return plan is not None and plan[0] == "population" and plan[3] is not False
-
-
-def _spikes_kept(records, name) -> bool:
-    """Whether a run records the spikes of population or spike source ``name``."""
-    plan = records.get(name)
-    return plan is not None and plan[0] in ("population", "source") and plan[3] is not False
 
 
 def _recorded_plastic(records, name):
@@ -78,8 +72,8 @@ class WindowedRun:
         steps = count("steps", steps)
         self._build_all()
         check_not_interrupted(self)
-        inputs = _mapping("inputs", inputs)
-        record = _mapping("record", record)
+        inputs = by_name(self, "inputs", _mapping("inputs", inputs))
+        record = by_name(self, "record", _mapping("record", record))
         plans, records = {}, {}
         for name, value in inputs.items():
             pop = self._population(name)
@@ -99,7 +93,7 @@ class WindowedRun:
             try:
                 records.update(self._record_plan(name, value))
             except EqsnnError as error:  # whose record: named, as an input's error is
-                raise _whose(self, name, error) from None
+                raise whose(self, name, error) from None
         check_recording(self, records, steps)
         weights_in_flight(self)
         # --- valid: from here on the network changes ---------------------------
@@ -210,7 +204,7 @@ class WindowedRun:
                 for key, state in _recorded_plastic(records, conn.name):
                     collected[key].append((state, conn._plastic.state[state][None].copy()))
             for pname, chunk in new.items():
-                if _spikes_kept(records, pname):  # a long run keeps only those recorded
+                if spikes_kept(records, pname):  # a long run keeps only those recorded
                     spikes[pname].append(chunk)
             self._push_history(new, step0 + w)
             k0 += w
@@ -406,17 +400,6 @@ class WindowedRun:
             results[name] = Result(types.MappingProxyType(variables), spike_obj, readout,
                                    timing, (pop.n,))
         return NetworkResult(results, timing)
-
-
-def _whose(network, name, error: EqsnnError) -> EqsnnError:
-    """``error`` about the record or state of ``name``, its message starting with the
-    population, spike source or connection it is about (as is where the name is unknown)."""
-    if name in network.connections:
-        return named(error, f"connection {name!r}")
-    pop = network.populations.get(name) if isinstance(name, str) else None
-    if pop is None:
-        return error
-    return named(error, f"{'spike source' if pop.is_source else 'population'} {name!r}")
 
 
 def _raise(error: NumericalError, result):
