@@ -443,3 +443,13 @@ def test_inputs_and_records_keyed_by_population_or_connection_objects(lif, backe
     with pytest.raises(ParameterError, match=r"^population 'a' belongs to another Network"):
         net.run(5, inputs={other.populations["a"]: {"Isyn": 0.3}})
     assert net.step == 20
+
+
+def test_a_huge_unsigned_list_index_is_named_as_given():
+    """FromList(np.array([2**63], np.uint64), [0]) said 'pre index -9223372036854775808':
+    the id wrapped in int64 on its way to the message."""
+    with pytest.raises(ParameterError, match=r"^FromList pre index 9223372036854775808 "
+                       r"\(entry 1\) is out of range"):
+        FromList(np.array([0, 2**63], np.uint64), [0, 0])
+    conn = FromList(np.array([1, 0], np.uint64), np.array([0, 2], np.uint32))
+    np.testing.assert_array_equal(conn.build(2, 3, False, None)[0], [0, 1])

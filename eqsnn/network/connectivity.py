@@ -252,4 +252,8 @@ def _ids(what, value) -> np.ndarray:
     if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
         raise ParameterError(f"{what} must be a 1-D array of integer neuron ids, "
                              f"not {array.dtype} of shape {array.shape}")
+    if array.size and array.dtype.kind == "u" and array.max() > np.iinfo(np.int64).max:
+        i = int(np.argmax(array))  # int64 would wrap it to a negative id in the message
+        raise ParameterError(f"{what} index {int(array[i])} (entry {i}) is out of range",
+                             hint="neuron ids count from 0 to the population's size - 1")
     return array.astype(np.int64)
