@@ -34,7 +34,7 @@ def by_name(network, what, given: dict) -> dict:
 
 def whose(network, name, error: EqsnnError) -> EqsnnError:
     """``error`` about the record or state of ``name``, its message starting with the
-    population, spike source or connection it is about (as is where the name is unknown)."""
+    population, spike source or connection it is about (unchanged for an unknown name)."""
     if name in network.connections:
         return named(error, f"connection {name!r}")
     pop = network.populations.get(name) if isinstance(name, str) else None
