@@ -52,6 +52,13 @@ class Normal(Initializer):
     mean: float = 0.0
     sd: float = 1.0
 
+    def __post_init__(self):
+        _finite(self, "mean", self.mean)
+        _finite(self, "sd", self.sd)
+        if self.sd < 0:
+            raise LibraryError(f"{self!r}: sd must be >= 0, not {self.sd!r}",
+                               hint="sd is the standard deviation of the values drawn")
+
     def sample(self, rng, n):
         return rng.normal(self.mean, self.sd, size=n)
 
@@ -63,8 +70,25 @@ class Uniform(Initializer):
     min: float = 0.0
     max: float = 1.0
 
+    def __post_init__(self):
+        _finite(self, "min", self.min)
+        _finite(self, "max", self.max)
+        if self.min > self.max:
+            raise LibraryError(f"{self!r}: min must not be above max",
+                               hint=f"Uniform({self.max!r}, {self.min!r}) draws from "
+                               "[min, max)")
+
     def sample(self, rng, n):
         return rng.uniform(self.min, self.max, size=n)
+
+
+def _finite(init, name, value) -> None:
+    """An initialiser's argument is a finite real number: NumPy's own errors for NaN, an
+    infinity or a string come only when it is drawn from, and name neither."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not np.isfinite(value):
+        raise LibraryError(f"{init!r}: {name} must be a finite number, not {value!r}",
+                           hint="give the initialiser plain finite numbers")
 
 
 #: initialiser names accepted in place of a default-constructed object

@@ -561,11 +561,12 @@ def test_a_rule_that_never_changes_w_delivers_exactly_what_a_static_weight_does(
 
 def test_recording_plastic_states_beyond_memory_is_refused_before_running(monkeypatch):
     from eqsnn.runtime import guard
-    monkeypatch.setattr(guard, "available_memory", lambda: 1000)
     net = Network(dt=1.0, precision="float64")
     src = net.add_spike_source("src", 10, steps=[0], neurons=[0])
     post = net.add_population("post", FORCED, 10)
     conn = net.connect(src, post, Delta(), weight_update=StdpAdditive())
+    # after connecting: its 100 synapses would not fit in 1000 bytes either
+    monkeypatch.setattr(guard, "available_memory", lambda: 1000)
     with pytest.raises(ParameterError, match=r"needs 859.4 KiB \(c0.w the most\)"):
         net.run(1000, record={conn.name: ["w", "x"]})
     assert net.step == 0

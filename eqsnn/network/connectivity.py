@@ -18,11 +18,21 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["Connectivity", "Dense", "FixedInDegree", "FixedProbability", "FromList", "OneToOne"]
+__all__ = ["Connectivity", "Dense", "FixedInDegree", "FixedProbability", "FromList", "OneToOne",
+           "check_memory"]
+
+
+#: bytes a synapse takes while it is made and kept: pre, post, its weight as given and as
+#: stored, its delay
+SYNAPSE_BYTES = 40
 
 
 class Connectivity:
     """Base class: :meth:`build` gives ``(pre, post, order)``."""
+
+    def expected(self, n_pre: int, n_post: int) -> float | None:
+        """How many synapses :meth:`build` makes (on average), or None if unknown."""
+        return None
 
     def build(self, n_pre: int, n_post: int, same: bool, rng: np.random.Generator):
         """``pre``, ``post`` (int64, CSR order) and ``order``: for an explicit list, the
@@ -47,6 +57,9 @@ def _by_pre(post_sorted_pre: np.ndarray, n_pre: int, n_post: int, k: int) -> np.
 class Dense(Connectivity):
     """Every pre to every post (autapses included, as ml_genn's Dense)."""
 
+    def expected(self, n_pre, n_post):
+        return n_pre * n_post
+
     def build(self, n_pre, n_post, same, rng):
         pre = np.repeat(np.arange(n_pre, dtype=np.int64), n_post)
         post = np.tile(np.arange(n_post, dtype=np.int64), n_pre)
@@ -57,6 +70,9 @@ class Dense(Connectivity):
 class OneToOne(Connectivity):
     """Pre i to post i; the populations must have the same size."""
 
+    def expected(self, n_pre, n_post):
+        return n_pre
+
     def build(self, n_pre, n_post, same, rng):
         if n_pre != n_post:
             raise ParameterError(
@@ -65,6 +81,14 @@ class OneToOne(Connectivity):
                 "different sizes")
         ids = np.arange(n_pre, dtype=np.int64)
         return ids, ids.copy(), None
+
+
+def _autapses(value) -> None:
+    """``autapses`` is a flag: a string such as ``"no"`` would read as true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"autapses must be True or False, not {value!r}",
+                             hint="autapses=False leaves out i -> i where a population "
+                             "connects to itself; True (the default) keeps them")
 
 
 def _probability(p):
@@ -85,8 +109,13 @@ class FixedProbability(Connectivity):
     p: float
     autapses: bool = True
 
+    def expected(self, n_pre, n_post):
+        return float(self.p) * n_pre * n_post
+
     def __post_init__(self):
         _probability(self.p)
+        _autapses(self.autapses)
+        object.__setattr__(self, "autapses", bool(self.autapses))
 
     def build(self, n_pre, n_post, same, rng):
         p, total = float(self.p), n_pre * n_post
@@ -99,8 +128,10 @@ class FixedProbability(Connectivity):
             while True:
                 expected = int((total - last) * p)
                 size = expected + 6 * int(np.sqrt(expected + 1)) + 16
-                gaps = rng.geometric(p, size=size).astype(np.int64)
-                positions = last + np.cumsum(gaps)
+                # a gap beyond the end ends the draw: clipped there, so that the sum of
+                # the gaps of a tiny p (each near 2**63) cannot overflow
+                gaps = np.minimum(rng.geometric(p, size=size), total - last)
+                positions = last + np.cumsum(gaps, dtype=np.int64)
                 chunks.append(positions[positions < total])
                 if positions[-1] >= total:
                     break
@@ -126,6 +157,11 @@ class FixedInDegree(Connectivity):
     def __post_init__(self):
         if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 0:
             raise ParameterError(f"FixedInDegree needs a non-negative integer k, not {self.k!r}")
+        _autapses(self.autapses)
+        object.__setattr__(self, "autapses", bool(self.autapses))
+
+    def expected(self, n_pre, n_post):
+        return int(self.k) * n_post
 
     def build(self, n_pre, n_post, same, rng):
         k = int(self.k)
@@ -188,8 +224,27 @@ class FromList(Connectivity):
         order = np.argsort(self.pre, kind="stable")
         return self.pre[order], self.post[order], order
 
+    def expected(self, n_pre, n_post):
+        return self.pre.size
+
     def __repr__(self) -> str:
         return f"FromList({self.pre.size} synapses)"
+
+
+def check_memory(what: str, connectivity: Connectivity, n_pre: int, n_post: int) -> None:
+    """Refuse, before drawing anything, a connectivity whose synapses would not fit in the
+    memory available: NumPy would raise a MemoryError, or the system start to swap or kill
+    the process where it allocates lazily."""
+    from ..runtime import guard
+    expected, available = connectivity.expected(n_pre, n_post), guard.available_memory()
+    if expected is None or available is None or expected * SYNAPSE_BYTES <= available:
+        return
+    raise ParameterError(
+        f"{what}: {connectivity!r} between {n_pre} and {n_post} neurons makes about "
+        f"{expected:.3g} synapses, {guard._size(expected * SYNAPSE_BYTES)} (about "
+        f"{SYNAPSE_BYTES} bytes each), more than the {guard._size(available)} available; "
+        "nothing was added", hint="use sparser connectivity (FixedProbability(p) with a "
+        "smaller p, FixedInDegree(k)) or smaller populations")
 
 
 def _ids(what, value) -> np.ndarray:
@@ -197,4 +252,8 @@ def _ids(what, value) -> np.ndarray:
     if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
         raise ParameterError(f"{what} must be a 1-D array of integer neuron ids, "
                              f"not {array.dtype} of shape {array.shape}")
+    if array.size and array.dtype.kind == "u" and array.max() > np.iinfo(np.int64).max:
+        i = int(np.argmax(array))  # int64 would wrap it to a negative id in the message
+        raise ParameterError(f"{what} index {int(array[i])} (entry {i}) is out of range",
+                             hint="neuron ids count from 0 to the population's size - 1")
     return array.astype(np.int64)

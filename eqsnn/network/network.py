@@ -30,12 +30,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..errors import BackendError, ParameterError
+from ..errors import BackendError, EqsnnError, ParameterError
 from ..runtime.checks import check_every_step
 from ..runtime.inputs import is_int, unknown_name
 from ..runtime.simulator import Simulator
 from . import compose
-from .connectivity import Connectivity, Dense
+from .connectivity import Connectivity, Dense, check_memory
 from .fused import FusedRun, unfused_reason
 from .parts import (
     NETWORK_BACKENDS,
@@ -49,8 +49,8 @@ from .parts import (
 )
 from .rollback import NetworkSnapshot
 from .running import WindowedRun
-from .structure import ReadOnly, spike_trains
-from .values import check_values
+from .structure import SETTINGS, ReadOnly, fixed_setting, spike_trains
+from .values import check_values, named
 
 __all__ = ["Network"]
 
@@ -91,7 +91,7 @@ class Network(WindowedRun):
                 f"networks do not run on the {backend} backend yet",
                 hint=f"use one of: {', '.join(NETWORK_BACKENDS)}")
         self.backend = backend
-        self.fast_math = bool(fast_math)
+        self.fast_math = as_flag("fast_math", fast_math)
         self._populations: dict[str, Population] = {}
         self._connections: dict[str, Connection] = {}
         self._views = (ReadOnly(self._populations, "populations"),
@@ -105,6 +105,11 @@ class Network(WindowedRun):
         self.host_arrivals_reason: str | None = None
         self.unfused_reason: str | None = None
         self._interrupted = False  # a pygenn run that did not finish (rollback.py)
+
+    def __setattr__(self, name, value):
+        if name in SETTINGS and "_populations" in self.__dict__:  # made for them: fixed
+            raise fixed_setting(self, name)
+        object.__setattr__(self, name, value)
 
     @property
     def populations(self) -> Mapping[str, Population]:
@@ -183,8 +188,8 @@ class Network(WindowedRun):
         ``(n_source, n_target)``; for FromList in the list's order) or an Initializer;
         where the synapse model gives its weight a unit (that of the state ``on_spike``
         adds it to), plain numbers are in that unit and a Quantity or a string
-        (``"6 nS"``) is converted; ``delay`` whole steps >= 1 as a scalar, an array or an
-        Initializer (its draws rounded to whole steps), or a time (``"1.5 ms"``,
+        (``"6 nS"``) is converted; ``delay`` whole steps >= 1 as a scalar, an array (or a matrix, as
+        the weight) or an Initializer (its draws rounded to whole steps), or a time (``"1.5 ms"``,
         ``1.5 * eqsnn.units.ms``) rounded to whole steps of ``dt``.  ``weight_update``
         makes the weights plastic: a standard-library rule (``StdpAdditive(...)``) or a
         compiled ``weight_update`` model with ``weight_update_params`` /
@@ -230,6 +235,7 @@ class Network(WindowedRun):
         if not isinstance(connectivity, Connectivity):
             raise ParameterError(f"connection {name!r}: connectivity must be Dense(), "
                                  f"FixedProbability(p), ..., not {connectivity!r}")
+        check_memory(f"connection {name!r}", connectivity, source.n, target.n)
         index = len(self.connections)
         rng = np.random.Generator(np.random.PCG64(_key(self.seed, 1, index)))
         pre, post, order = connectivity.build(source.n, target.n, source is target, rng)
@@ -249,6 +255,12 @@ class Network(WindowedRun):
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
         conn._values = checked
+        if weight_update is None and (weight_update_params or weight_update_init):
+            raise ParameterError(
+                f"connection {name!r}: weight_update_params or weight_update_init without a "
+                "weight_update model would be ignored, and the weights stay static",
+                hint="give the rule too (weight_update=StdpAdditive(...) or a compiled "
+                "model), or leave out its values")
         if weight_update is not None:
             from .plasticity import attach
             attach(conn, weight_update, weight_update_params, weight_update_init)
@@ -332,6 +344,8 @@ class Network(WindowedRun):
         ``restore_weights=True`` their weights and states return to the values given when
         connecting (or last set through ``Connection.weights``).  A reset that does not
         finish changes nothing (on pygenn, the next run asks for a reset again)."""
+        from ..runtime.values import as_flag
+        restore_weights = as_flag("restore_weights", restore_weights)  # "no" would be true
         snapshot = NetworkSnapshot(self)
         try:
             self._reset(restore_weights)
@@ -382,7 +396,10 @@ class Network(WindowedRun):
             raise unknown_name("state", name, set() if pop.is_source else
                                {s.name for s in pop.ir.states})
         self._build_all()
-        pop._sim.set_state(name, value)
+        try:
+            pop._sim.set_state(name, value)
+        except EqsnnError as error:  # which population's state: named
+            raise named(error, f"population {pop.name!r}") from None
 
     @property
     def step(self) -> int:

@@ -353,6 +353,11 @@ def _delays(what, value, conn, order, dt=None):
         quantity, ms = timed
         if not np.all(np.isfinite(ms)):
             raise ParameterError(f"{what} must be finite")
+        if np.max(ms / dt) > MAX_DELAY:  # said before clipping: the steps it is
+            raise ParameterError(f"{what} is {quantity}, {np.max(ms) / dt:.4g} steps of {dt} "
+                                 f"ms, more than the {MAX_DELAY} a network takes",
+                                 hint="check the unit, or leave out a connection that never "
+                                 "delivers")
         value = np.rint(np.clip(ms / dt, -2.0**62, 2.0**62)).astype(np.int64)  # MAX_DELAY
         if value.ndim == 0 and value < 1:
             raise ParameterError(f"{what} is {quantity}, {int(value)} steps of {dt} ms; it "
@@ -365,6 +370,8 @@ def _delays(what, value, conn, order, dt=None):
             raise ParameterError(f"{what}: the initializer drew a value that is not finite")
         value, order = np.rint(np.clip(drawn, -2.0**62, 2.0**62)).astype(np.int64), None
     data = np.asarray(value)
+    if data.shape == (0,) and data.dtype.kind == "f":  # [] for a connection without synapses
+        data = data.astype(np.int64)
     if data.size and data.dtype.kind in "iu" and data.max() > MAX_DELAY:
         raise ParameterError(f"{what} is {int(data.max())} steps, more than the {MAX_DELAY} a "
                              "network takes", hint="a delay is a whole number of steps of dt; "
@@ -379,8 +386,14 @@ def _delays(what, value, conn, order, dt=None):
                                  hint="a spike arrives in a later step than it is emitted")
         return np.asarray(int(data), np.int64)
     n = conn.pre.size
+    source, target = getattr(conn, "source", None), getattr(conn, "target", None)
+    if data.ndim == 2 and source is not None and data.shape == (source.n, target.n):
+        data, order = data[conn.pre, conn.post], None  # as a weight matrix is read
     if data.shape != (n,):
-        raise ShapeError(f"{what} has shape {data.shape}; the connection has {n} synapses")
+        raise ShapeError(f"{what} has shape {data.shape}; the connection has {n} synapses",
+                         hint="give a scalar, one value per synapse (in the order of the "
+                         "FromList, or of Connection.pre/.post for others), or for any "
+                         "connectivity an (n_source, n_target) matrix")
     if n and data.min() < 1:
         raise ParameterError(f"{what} must be at least 1 step; synapse "
                              f"{int(np.argmin(data))} has {int(data.min())}")

@@ -23,12 +23,17 @@ from ..runtime.quantities import from_internal, to_internal
 from ..runtime.result import Result, Spikes, Timing
 from ..runtime.spike_bits import SpikeBits
 from . import compose
+from .keys import by_name, spikes_kept, whose
 from .parts import NetworkResult, _direct, _mapping, _owner, _Raw, _recorded, _unit_of
 from .plasticity import check_recording
 from .rollback import NetworkSnapshot, check_not_interrupted, weights_in_flight
 from .values import named
 
 __all__ = ["WindowedRun"]
+
+#: the most steps in one window (whose buffers are allocated whole): a long run of a network
+#: without connections, or whose smallest delay is longer, runs in windows of this length
+LONGEST_WINDOW = 1 << 16
 
 
 def _spikes_wanted(records, name) -> bool:
@@ -67,8 +72,8 @@ class WindowedRun:
         steps = count("steps", steps)
         self._build_all()
         check_not_interrupted(self)
-        inputs = _mapping("inputs", inputs)
-        record = _mapping("record", record)
+        inputs = by_name(self, "inputs", _mapping("inputs", inputs))
+        record = by_name(self, "record", _mapping("record", record))
         plans, records = {}, {}
         for name, value in inputs.items():
             pop = self._population(name)
@@ -85,7 +90,10 @@ class WindowedRun:
                     prepare_inputs(pop._sim.model, {}, steps, self.batch_size, (pop.n,),
                                    self.precision))
         for name, value in record.items():
-            records.update(self._record_plan(name, value))
+            try:
+                records.update(self._record_plan(name, value))
+            except EqsnnError as error:  # whose record: named, as an input's error is
+                raise whose(self, name, error) from None
         check_recording(self, records, steps)
         weights_in_flight(self)
         # --- valid: from here on the network changes ---------------------------
@@ -121,7 +129,7 @@ class WindowedRun:
         if self._fused is not None:  # the whole run in one call into C (fused.py)
             collected, spikes, simulate = self._fused.run(steps, self._step, plans, records)
             return collected, spikes, simulate, (), None
-        window = steps if self._d_min is None else self._d_min
+        window = min(steps if self._d_min is None else self._d_min, LONGEST_WINDOW)
         plastic = [c for c in self.connections.values() if c._plastic is not None]
         if plastic:  # a weight may change in any step: one step per window (plasticity.py)
             window = 1
@@ -196,7 +204,8 @@ class WindowedRun:
                 for key, state in _recorded_plastic(records, conn.name):
                     collected[key].append((state, conn._plastic.state[state][None].copy()))
             for pname, chunk in new.items():
-                spikes[pname].append(chunk)
+                if spikes_kept(records, pname):  # a long run keeps only those recorded
+                    spikes[pname].append(chunk)
             self._push_history(new, step0 + w)
             k0 += w
         return collected, spikes, simulate, plastic, failed
@@ -232,7 +241,7 @@ class WindowedRun:
         """A standard-library data input (ml_genn's shapes) is passed to every window as
         given, so it must be held over the run: checked here for each window length."""
         build = pop._sim._build
-        window = steps if self._d_min is None else min(self._d_min, steps)
+        window = min(steps if self._d_min is None else self._d_min, steps, LONGEST_WINDOW)
         if any(c._plastic is not None for c in self.connections.values()):
             window = min(1, steps)  # plastic connections: one step per window
         for length in {window, steps % window or window} if steps else ():

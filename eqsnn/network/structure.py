@@ -1,6 +1,7 @@
 """What a network is made of, as it is added: the read-only views of its populations and
 connections (:class:`ReadOnly`), and a spike source's trains checked and sorted
-(:func:`spike_trains`)."""
+(:func:`spike_trains`), and the settings fixed when a network is made
+(:data:`SETTINGS`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..errors import ParameterError, ShapeError
 from .parts import MAX_DELAY
 from .values import spike_times
 
-__all__ = ["ReadOnly", "spike_trains"]
+__all__ = ["SETTINGS", "ReadOnly", "fixed_setting", "spike_trains"]
 
 
 class ReadOnly(Mapping):
@@ -94,3 +95,17 @@ def spike_trains(name: str, n: int, steps, neurons, times, dt: float) -> tuple:
                              hint="a neuron spikes at most once per step: give it one "
                              "time per step, or a smaller dt")
     return at, ids
+
+
+#: the settings a Network is made with, which its populations and connections assume
+SETTINGS = ("dt", "batch_size", "backend", "precision", "seed", "fast_math", "check")
+
+
+def fixed_setting(network, name) -> ParameterError:
+    """The error for a setting changed after the network was made: a population's model, a
+    delay given in ms, a weight's precision were made for the old value, and would be left
+    inconsistent with the new one, silently."""
+    return ParameterError(
+        f"Network.{name} is fixed when the network is made (it is "
+        f"{getattr(network, name)!r}); the populations and connections were made for it",
+        hint=f"make a new Network(..., {name}=...) and add the populations to it")

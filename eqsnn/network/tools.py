@@ -55,10 +55,51 @@ def default_backends() -> tuple:
 
 
 def _network(module, backend, precision, seed) -> Network:
-    net = module.build(backend=backend, precision=precision, seed=seed)
+    try:
+        net = module.build(backend=backend, precision=precision, seed=seed)
+    except EqsnnError:
+        raise
+    except Exception as exc:  # the file's own mistake, not eqsnn's: named as such
+        raise EqsnnError(f"{module.__file__}: build(backend={backend!r}) raised "
+                         f"{type(exc).__name__}: {exc}",
+                         hint="the network file's build(backend, precision, seed) must run "
+                         "for every backend compared") from exc
     if not isinstance(net, Network):
         raise EqsnnError(f"build() returned {type(net).__name__}, not an eqsnn Network")
     return net
+
+
+def _steps(module, path, steps) -> int:
+    """``--steps``, else the file's ``STEPS`` (named where it is wrong), else 1000."""
+    if steps is not None:
+        return positive_int("steps", steps)
+    return positive_int(f"{path}: STEPS", getattr(module, "STEPS", 1000))
+
+
+def _same_network(path, first, other) -> None:
+    """Refuse a file whose build() gives another network on another backend (the
+    comparison would mix up neurons or steps), naming what differs."""
+    (name0, net0), (name1, net1) = first, other
+    pops0 = {p: pop.n for p, pop in net0.populations.items()}
+    pops1 = {p: pop.n for p, pop in net1.populations.items()}
+    plastic0, plastic1 = ([c for c, conn in net.connections.items() if conn._plastic is not None]
+                          for net in (net0, net1))
+    if list(pops1) != list(pops0):
+        what = f"has populations {list(pops1)} on {name1} and {list(pops0)} on {name0}"
+    elif pops1 != pops0:
+        p = next(p for p in pops0 if pops0[p] != pops1[p])
+        what = f"population {p!r} has {pops1[p]} neurons on {name1} and {pops0[p]} on {name0}"
+    elif plastic1 != plastic0:
+        what = f"has plastic connections {plastic1} on {name1} and {plastic0} on {name0}"
+    elif net1.dt != net0.dt:
+        what = f"dt = {net1.dt} ms on {name1} and {net0.dt} ms on {name0}"
+    elif net1.batch_size != net0.batch_size:
+        what = f"batch_size = {net1.batch_size} on {name1} and {net0.batch_size} on {name0}"
+    else:
+        return
+    raise EqsnnError(f"{path}: build() gives another network on another backend: {what}",
+                     hint="build the same network on every backend (only backend= may "
+                     "differ); compare different networks with two runs of your own")
 
 
 def _record_all(net: Network) -> dict:
@@ -99,13 +140,15 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
     module = load_network_file(path)
     backends = tuple(backends or default_backends())
     # no step compared would make every comparison agree
-    steps = positive_int("steps", steps if steps is not None else getattr(module, "STEPS", 1000))
+    steps = _steps(module, path, steps)
     inputs = getattr(module, "INPUTS", None)
-    results, missing, dt = {}, {}, None
+    results, missing, dt, first = {}, {}, None, None
     for backend in backends:
         try:
             net = _network(module, backend, precision, seed)
             dt = net.dt if dt is None else dt
+            first = first or (backend, net)
+            _same_network(path, first, (backend, net))
             results[backend] = net.run(steps, inputs=inputs, record=_record_all(net))
         except BackendError as exc:
             if backend == backends[0]:
@@ -163,7 +206,7 @@ def time_networks(path, backends=None, *, precision="float64", seed=0, steps=Non
     module = load_network_file(path)
     backends = tuple(backends or default_backends())
     # no step compared would make every comparison agree
-    steps = positive_int("steps", steps if steps is not None else getattr(module, "STEPS", 1000))
+    steps = _steps(module, path, steps)
     inputs = getattr(module, "INPUTS", None)
     lines = [f"network {path}: {steps} steps, {precision}, spikes recorded, best of {repeats}",
              "| backend | build (s) | run (s) | µs per step |", "|---|---|---|---|"]
