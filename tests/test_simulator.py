@@ -383,3 +383,22 @@ def test_set_state_refuses_a_hidden_state_as_init_does():
         np.testing.assert_array_equal(value, before[name])
     sim.set_state("V", -60.0)  # a public state still can be written
     assert (sim.state["V"] == -60.0).all()
+
+
+@pytest.mark.parametrize("name, value", [("dt", 1.0), ("precision", "float64"), ("n", 5),
+                                         ("batch_size", 3), ("seed", 7), ("check", False),
+                                         ("backend", "c")])
+def test_a_simulators_settings_are_fixed_when_it_is_made(name, value):
+    """``sim.dt = 1.0`` after construction was taken without a word: the compiled update
+    kept dt = 0.1 while ``sim.dt`` (and the time axis it labels) said 1.0."""
+    model = eqsnn.compile("neuron A\n    param tau = 10.0\n    state V = 0.0\n"
+                          "    input I = 1.0\n    dV/dt = (-V + I) / tau\n")
+    sim = Simulator(model, 2, dt=0.1, precision="float32")
+    before = getattr(sim, name)
+    with pytest.raises(ParameterError, match=rf"Simulator\.{name} is fixed when the simulator "
+                       r"is made \(it is .*\)") as caught:
+        setattr(sim, name, value)
+    assert f"make a new Simulator(...) for another {name}" in caught.value.hint
+    assert getattr(sim, name) == before
+    sim.run(10)  # unchanged: the exact update of dt = 0.1
+    np.testing.assert_allclose(sim.state["V"], 1 - np.exp(-1.0 / 10.0), rtol=1e-6)

@@ -68,6 +68,11 @@ __all__ = ["Simulator"]
 RUNTIME_PARAMS = ("run_steps",)
 
 
+#: what a Simulator is made for: fixed once it is (a new dt would need a new update)
+SETTINGS = ("shape", "n", "batch_size", "dt", "precision", "seed", "check", "model",
+            "backend", "source")
+
+
 class Simulator(RunReports):
     """``n`` neurons (an int or a shape; neuron id = C-order flat index) in ``batch_size`` lanes.
 
@@ -95,6 +100,15 @@ class Simulator(RunReports):
     #: set by a network that runs this population in windows of a longer run: ``(the
     #: run's steps, whether this window starts it)``; a readout then spans the whole run
     _window: tuple | None = None
+
+    def __setattr__(self, name, value):
+        if name in SETTINGS and "_runner" in self.__dict__:  # compiled and started for them
+            raise ParameterError(
+                f"Simulator.{name} is fixed when the simulator is made (it is "
+                f"{getattr(self, name)!r}): the update was derived and compiled for it, and "
+                "changing it here would change nothing but the label",
+                hint=f"make a new Simulator(...) for another {name}")
+        object.__setattr__(self, name, value)
 
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
                  precision="float32", params=None, init=None, seed=0, fast_math=False,
