@@ -189,3 +189,25 @@ def test_run_compare_and_bench_refuse_no_steps_alike(capsys, command, steps):
     assert code == 1
     assert f"--steps must be at least 1, not {steps}" in err
     assert f"hint: eqsnn {command} ... --steps 100" in err
+
+
+def test_a_reference_run_that_fails_is_named_with_the_steps_that_can_be_compared():
+    """dV/dt = V²/tau blows up near t = tau: the reference's NumericalError said nothing of
+    being the reference's, nor how to compare the steps before it."""
+    import warnings
+
+    from eqsnn.errors import NumericalError
+
+    model = eqsnn.compile("neuron Blow\n    param tau = 10.0 (> 0)\n    state V = 1.0\n"
+                          "    dV/dt = V * V / tau\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", eqsnn.EqsnnWarning)  # the substep bound
+        with pytest.raises(NumericalError) as caught:
+            eqsnn.compare(model, ["numpy"], n=2, steps=50)
+    error = caught.value
+    assert str(error).startswith("the reference backend numpy: V became NaN or infinite at "
+                                 f"step {error.step}")
+    assert error.step == 10  # V = 1 / (1 - t / tau): infinite at t = 10
+    assert f"steps={error.step} (--steps {error.step} on the command line)" in error.hint
+    comparison = eqsnn.compare(model, ["numpy"], n=2, steps=error.step)
+    assert comparison.ok

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import ir
 from ..backends import REGISTRY
-from ..errors import EqsnnError, ParameterError
+from ..errors import EqsnnError, NumericalError, ParameterError
 from .comparison_where import (
     first_bad,
     neuron_label,
@@ -323,7 +323,16 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     spiking = _spiking(model)
     recorded = record + (["spikes"] if spiking else [])
     args = (n, steps, inputs, params, init, dt, precision, seed, recorded, batch_size)
-    ref_result, ref_compile, ref_run = _simulate(model, reference, *args)
+    try:
+        ref_result, ref_compile, ref_run = _simulate(model, reference, *args)
+    except NumericalError as exc:  # say whose run failed, and how to compare up to it
+        exc.message = f"the reference backend {reference}: {exc.message}"
+        exc.args = (exc.message,)
+        if exc.step > 0:
+            exc.hint = ((exc.hint + "; ") if exc.hint else "") + (
+                f"to compare the steps before the failure: steps={exc.step} "
+                f"(--steps {exc.step} on the command line)")
+        raise
     ref_count = len(ref_result.spikes) if spiking else 0
     reports = [BackendReport(reference, "ok", "reference", ref_compile, ref_run,
                              spikes_same_share=1.0, spike_counts=(ref_count,) * 2)]
