@@ -12,6 +12,7 @@ thread.
     python bench/adaptive.py        # N = 1e5; goal at dt = 0.1: <= 3x on c, <= 5x on numpy
     python bench/adaptive.py --n 1e4 --steps 100 --repeats 2
     python bench/adaptive.py --clock cpu   # CPU time: steadier on a shared machine
+    python bench/adaptive.py --adaptive "adaptive(rtol=1e-7)"   # other tolerances
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def main() -> None:
     parser.add_argument("--backends", default="numpy,c")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="cpu: this process's CPU time (steadier on a shared machine)")
+    parser.add_argument("--adaptive", default="adaptive",
+                        help="the adaptive method as the model text names it, e.g. "
+                             "'adaptive(rtol=1e-7)' (default: the default tolerances)")
     args = parser.parse_args()
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     n = int(args.n)
@@ -88,7 +92,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for backend in args.backends.split(","):
         for dt in (0.1, 1.0):
-            sims = {m: simulator(m, backend, n, dt, current) for m in ("rk4", "adaptive")}
+            sims = {m: simulator(method, backend, n, dt, current)
+                    for m, method in (("rk4", "rk4"), ("adaptive", args.adaptive))}
             best = dict.fromkeys(sims, float("inf"))
             for _ in range(args.repeats):
                 for method, sim in sims.items():
