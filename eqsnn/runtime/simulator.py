@@ -110,6 +110,21 @@ class Simulator(RunReports):
                 hint=f"make a new Simulator(...) for another {name}")
         object.__setattr__(self, name, value)
 
+    def __copy__(self):
+        # a copy would share the loaded backend's states with this simulator: running one
+        # would move the other's states but not its step counter
+        raise ParameterError(
+            "a Simulator cannot be copied or pickled: it holds the backend's loaded program "
+            "and its states, which a copy would share (or lose)",
+            hint="make another Simulator(...) with the same arguments; sim.state gives the "
+                 "values to pass as init=")
+
+    def __deepcopy__(self, memo):
+        self.__copy__()
+
+    def __reduce_ex__(self, protocol):
+        self.__copy__()
+
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
                  precision="float32", params=None, init=None, seed=0, fast_math=False,
                  check=True):
@@ -190,8 +205,9 @@ class Simulator(RunReports):
         """
         started = time.perf_counter()
         steps = count("steps", steps)
-        if progress not in (None, True, False):
-            raise ParameterError(f"progress must be None, True or False, not {progress!r}")
+        if progress is not None and not isinstance(progress, bool):  # 0 == False, np.True_
+            raise ParameterError(f"progress must be None, True or False, not {progress!r}",
+                                 hint="None shows a bar for runs expected to last over 2 s")
         inputs = dict(as_mapping("inputs", inputs))
         plan = self._input_plan(inputs, steps)
         if plan is not None:
