@@ -40,3 +40,31 @@ def test_a_simulator_is_not_copied(backend, how):
     again = eqsnn.Simulator(LIF, 3, backend=backend, init={"V": before})
     np.testing.assert_array_equal(again.run(5, record=["V"]).vars["V"],
                                   sim.run(5, record=["V"]).vars["V"])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("steps", [2**64, 2**63, np.uint64(2**63 + 5)])
+def test_steps_beyond_the_step_counter_are_refused(backend, steps):
+    # the c backend passed the count as a C long, which wrapped 2**64 to 0: the run
+    # returned at once having run nothing, and sim.step had moved on by 2**64
+    sim = eqsnn.Simulator(LIF, 3, backend=backend)
+    sim.run(2)
+    with pytest.raises(ParameterError, match=r"would take the step counter from 2 past "
+                       r"9223372036854775807 \(2\*\*63 - 1\).*nothing was run"):
+        sim.run(steps, progress=False)
+    assert sim.step == 2
+
+
+def test_a_run_may_end_on_the_last_step():
+    sim = eqsnn.Simulator(LIF, 3, precision="float64")
+    sim._step = 2**63 - 1 - 5  # as if that many steps had run (the count only)
+    with pytest.raises(ParameterError, match="past 9223372036854775807"):
+        sim.run(6)
+    v = sim.run(5, record=["V"]).vars["V"]
+    assert sim.step == 2**63 - 1
+    # V <- exp(-1/20) V + 0.1 from V = 0, a plain loop as the oracle
+    expected, value = [], 0.0
+    for _ in range(5):
+        value = np.exp(-1 / 20) * value + 0.1
+        expected.append(value)
+    np.testing.assert_allclose(v[:, 0, 0], expected, rtol=1e-12)

@@ -68,6 +68,9 @@ __all__ = ["Simulator"]
 RUNTIME_PARAMS = ("run_steps",)
 
 
+#: the last step number a run may reach: the backends count steps in a signed 64-bit int
+MAX_STEP = 2**63 - 1
+
 #: what a Simulator is made for: fixed once it is (a new dt would need a new update)
 SETTINGS = ("shape", "n", "batch_size", "dt", "precision", "seed", "check", "model",
             "backend", "source")
@@ -205,6 +208,11 @@ class Simulator(RunReports):
         """
         started = time.perf_counter()
         steps = count("steps", steps)
+        if self._step + steps > MAX_STEP:  # a C int64: beyond it the kernels' count wraps
+            raise ParameterError(
+                f"steps={steps} would take the step counter from {self._step} past "
+                f"{MAX_STEP} (2**63 - 1), the most the backends count; nothing was run",
+                hint="run fewer steps (sim.reset() restarts the count at 0)")
         if progress is not None and not isinstance(progress, bool):  # 0 == False, np.True_
             raise ParameterError(f"progress must be None, True or False, not {progress!r}",
                                  hint="None shows a bar for runs expected to last over 2 s")
