@@ -68,3 +68,23 @@ def test_a_run_may_end_on_the_last_step():
         value = np.exp(-1 / 20) * value + 0.1
         expected.append(value)
     np.testing.assert_allclose(v[:, 0, 0], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("how", [copy.deepcopy, lambda r: pickle.loads(pickle.dumps(r))])
+def test_a_result_is_copied_and_pickled(backend, how):
+    # its read-only mappings (vars, units) made copy.deepcopy and pickle fail with
+    # "TypeError: cannot pickle 'mappingproxy' object"
+    sim = eqsnn.Simulator(LIF, 4, batch_size=2, backend=backend)
+    result = sim.run(30, inputs={"Isyn": [0.2, 0.3, 0.5, 1.2]}, record=["V", "spikes"])
+    again = how(result)
+    assert list(again.vars) == ["V"] and again.units == result.units
+    np.testing.assert_array_equal(again.vars["V"], result.vars["V"])
+    assert again.vars["V"] is not result.vars["V"]
+    with pytest.raises(TypeError):
+        again.vars["V"] = 0  # still a read-only mapping
+    assert len(again.spikes) == len(result.spikes) > 0
+    np.testing.assert_array_equal(again.spikes.times, result.spikes.times)
+    np.testing.assert_array_equal(again.spikes.neuron, result.spikes.neuron)
+    np.testing.assert_array_equal(again.spikes.counts(), result.spikes.counts())
+    assert again.info == result.info and again.timing == result.timing
