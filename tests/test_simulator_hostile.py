@@ -88,3 +88,25 @@ def test_a_result_is_copied_and_pickled(backend, how):
     np.testing.assert_array_equal(again.spikes.neuron, result.spikes.neuron)
     np.testing.assert_array_equal(again.spikes.counts(), result.spikes.counts())
     assert again.info == result.info and again.timing == result.timing
+
+
+def test_masked_values_are_refused_not_unmasked():
+    # np.asarray dropped the mask: the run used the data under it, silently
+    adex = eqsnn.load("examples/adex.eqs")
+    masked = np.ma.masked_array([600.0, 1e4, 800.0], mask=[0, 1, 0])
+    sim = eqsnn.Simulator(adex, 3, precision="float64")
+    with pytest.raises(ParameterError, match=r"input 'I' is a masked array with masked "
+                       r"values at index \(1,\); eqsnn has no missing values") as err:
+        sim.run(2, inputs={"I": masked})
+    assert "filled" in err.value.hint and sim.step == 0
+    with pytest.raises(ParameterError, match=r"param 'tau_w' is a masked array"):
+        eqsnn.Simulator(adex, 3, params={"tau_w": np.ma.masked_array([1.0, 2, 3],
+                                                                     mask=[1, 0, 0])})
+    with pytest.raises(ParameterError, match=r"state 'V' is a masked array"):
+        sim.set_state("V", np.ma.masked_array([-60.0, -60, -60], mask=[0, 0, 1]))
+    # a mask that hides nothing is plain data
+    held = sim.run(3, inputs={"I": np.ma.masked_array([600.0, 700, 800], mask=False)},
+                   record=["V"]).vars["V"]
+    plain = eqsnn.Simulator(adex, 3, precision="float64").run(
+        3, inputs={"I": [600.0, 700, 800]}, record=["V"]).vars["V"]
+    np.testing.assert_array_equal(held, plain)
