@@ -110,3 +110,19 @@ def test_masked_values_are_refused_not_unmasked():
     plain = eqsnn.Simulator(adex, 3, precision="float64").run(
         3, inputs={"I": [600.0, 700, 800]}, record=["V"]).vars["V"]
     np.testing.assert_array_equal(held, plain)
+
+
+def test_init_names_a_hidden_state_as_set_state_does():
+    # init= called the adaptive method's '_substep' an unknown state, set_state said it is
+    # kept by eqsnn itself
+    adex = eqsnn.load("examples/adex.eqs")
+    with pytest.raises(ParameterError, match=r"state '_substep' is kept by eqsnn itself") \
+            as from_init:
+        eqsnn.Simulator(adex, 3, init={"_substep": 1.0})
+    sim = eqsnn.Simulator(adex, 3)
+    with pytest.raises(ParameterError, match=r"state '_substep' is kept by eqsnn itself") \
+            as from_set:
+        sim.set_state("_substep", 1.0)
+    assert from_init.value.hint == from_set.value.hint == "known states: V, w"
+    with pytest.raises(ParameterError, match=r"unknown state '_nothing'"):
+        eqsnn.Simulator(adex, 3, init={"_nothing": 1.0})

@@ -54,7 +54,9 @@ from .values import (
     as_flag,
     as_mapping,
     check_hidden_params,
+    check_init_names,
     check_literals,
+    hidden_state,
     initial_states,
     prepare_arrays,
     prepare_params,
@@ -162,6 +164,7 @@ class Simulator(RunReports):
         if deferred_states(self._emitted):
             values[CHECK_ALL] = np.int32(0)  # the first pass (see _second_pass)
         precompute = self._precompute(values)
+        check_init_names(self.model, as_mapping("init", init))  # as a network does
         self._initial = initial_states(self._emitted, values, precompute, init,
                                        self.batch_size, self.shape, self.dt, self.precision)
         values.update(precompute)
@@ -328,9 +331,7 @@ class Simulator(RunReports):
         state's declared unit (or with a unit: ``-65 * eqsnn.units.mV``)."""
         public = public_states(self.model)
         if name not in public and any(s.name == name for s in self.model.states):
-            raise ParameterError(  # as init= refuses them
-                f"state {name!r} is kept by eqsnn itself (a hidden state of the generated "
-                "code), not set by hand", hint=f"known states: {', '.join(sorted(public))}")
+            raise hidden_state(name, public)  # as init= refuses them
         value = to_internal(self.model, "state", name, value)
         full = state_value(self.model, name, value, self.batch_size, self.shape, self.precision)
         self._runner.set_state(name, full)
