@@ -22,6 +22,7 @@ import numpy as np
 from .. import ir
 from ..errors import ParameterError, ShapeError
 from ..units import internal_symbol
+from .quantities import refuse_masked
 
 __all__ = [
     "fit", "check_numeric", "check_range", "is_device_array", "is_int", "unknown_name",
@@ -78,6 +79,7 @@ def check_numeric(what: str, value, dtype: str) -> np.ndarray:
     A device array stays on its device: the checks below are NumPy calls that
     CuPy's arrays take over (``__array_function__``/``__array_ufunc__``).
     """
+    refuse_masked(what, value)
     try:
         array = value if is_device_array(value) else np.asarray(value)
     except (ValueError, TypeError) as error:

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..units import TIME, Quantity, Unit, UnitError, internal_symbol, parse_quantity
 
-__all__ = ["to_internal", "from_internal", "declared_units", "time_step"]
+__all__ = ["to_internal", "from_internal", "declared_units", "time_step", "refuse_masked"]
 
 
 def declared_units(model) -> dict[str, Unit]:
@@ -42,10 +42,22 @@ def _quantity(what: str, value, strict: bool = True) -> Quantity | None:
     return None
 
 
+def refuse_masked(what: str, value) -> None:
+    """A ParameterError for a masked array that hides values: ``np.asarray`` would drop the
+    mask and keep whatever lies under it."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.getmaskarray(value).any():
+        where = np.unravel_index(int(np.argmax(np.ma.getmaskarray(value))), np.shape(value))
+        at = f" at index {tuple(int(i) for i in where)}" if np.ndim(value) else ""
+        raise ParameterError(f"{what} is a masked array with masked values{at}; eqsnn has "
+                             "no missing values, and would run on the data under the mask",
+                             hint="fill them first: value.filled(0.0)")
+
+
 def to_internal(model, kind: str, name: str, value):
     """``value`` for param/state/input ``name`` in the internal unit (checked)."""
     unit = declared_units(model).get(name)
     what = f"{kind} {name!r}"
+    refuse_masked(what, value)
     quantity = _quantity(what, value, strict=unit is not None)
     if quantity is None:
         if unit is None or unit.factor == 1:

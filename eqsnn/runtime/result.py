@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -246,6 +247,11 @@ class Result:
     units: Mapping[str, str | None] = field(default_factory=dict)
     info: RunInfo | None = None
 
+    def __reduce__(self):
+        # copy and pickle: the read-only mappings go as dicts and come back read-only
+        return (_result, (dict(self.vars), self.spikes, self.readout, self.timing, self.shape,
+                          dict(self.units), self.info))
+
     def __repr__(self) -> str:
         parts = [f"{name} {value.shape}" for name, value in self.vars.items()]
         if self.spikes is not None:
@@ -271,3 +277,9 @@ class Result:
         from .plotting import result_figure
 
         return result_figure(self, path, lane=lane, neurons=neurons, title=title)
+
+
+def _result(variables, spikes, readout, timing, shape, units, info) -> Result:
+    """A :class:`Result` from its fields, as ``pickle`` and ``copy`` rebuild it."""
+    return Result(MappingProxyType(variables), spikes, readout, timing, shape,
+                  MappingProxyType(units), info)

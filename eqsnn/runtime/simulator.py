@@ -54,7 +54,9 @@ from .values import (
     as_flag,
     as_mapping,
     check_hidden_params,
+    check_init_names,
     check_literals,
+    hidden_state,
     initial_states,
     prepare_arrays,
     prepare_params,
@@ -67,6 +69,9 @@ __all__ = ["Simulator"]
 #: runtime params the Simulator knows how to set (``ir.Model.runtime_params``)
 RUNTIME_PARAMS = ("run_steps",)
 
+
+#: the last step number a run may reach: the backends count steps in a signed 64-bit int
+MAX_STEP = 2**63 - 1
 
 #: what a Simulator is made for: fixed once it is (a new dt would need a new update)
 SETTINGS = ("shape", "n", "batch_size", "dt", "precision", "seed", "check", "model",
@@ -110,6 +115,21 @@ class Simulator(RunReports):
                 hint=f"make a new Simulator(...) for another {name}")
         object.__setattr__(self, name, value)
 
+    def __copy__(self):
+        # a copy would share the loaded backend's states with this simulator: running one
+        # would move the other's states but not its step counter
+        raise ParameterError(
+            "a Simulator cannot be copied or pickled: it holds the backend's loaded program "
+            "and its states, which a copy would share (or lose)",
+            hint="make another Simulator(...) with the same arguments; sim.state gives the "
+                 "values to pass as init=")
+
+    def __deepcopy__(self, memo):
+        self.__copy__()
+
+    def __reduce_ex__(self, protocol):
+        self.__copy__()
+
     def __init__(self, model, n, *, batch_size=1, dt=1.0, backend="numpy",
                  precision="float32", params=None, init=None, seed=0, fast_math=False,
                  check=True):
@@ -144,6 +164,7 @@ class Simulator(RunReports):
         if deferred_states(self._emitted):
             values[CHECK_ALL] = np.int32(0)  # the first pass (see _second_pass)
         precompute = self._precompute(values)
+        check_init_names(self.model, as_mapping("init", init))  # as a network does
         self._initial = initial_states(self._emitted, values, precompute, init,
                                        self.batch_size, self.shape, self.dt, self.precision)
         values.update(precompute)
@@ -190,8 +211,14 @@ class Simulator(RunReports):
         """
         started = time.perf_counter()
         steps = count("steps", steps)
-        if progress not in (None, True, False):
-            raise ParameterError(f"progress must be None, True or False, not {progress!r}")
+        if self._step + steps > MAX_STEP:  # a C int64: beyond it the kernels' count wraps
+            raise ParameterError(
+                f"steps={steps} would take the step counter from {self._step} past "
+                f"{MAX_STEP} (2**63 - 1), the most the backends count; nothing was run",
+                hint="run fewer steps (sim.reset() restarts the count at 0)")
+        if progress is not None and not isinstance(progress, bool):  # 0 == False, np.True_
+            raise ParameterError(f"progress must be None, True or False, not {progress!r}",
+                                 hint="None shows a bar for runs expected to last over 2 s")
         inputs = dict(as_mapping("inputs", inputs))
         plan = self._input_plan(inputs, steps)
         if plan is not None:
@@ -304,9 +331,7 @@ class Simulator(RunReports):
         state's declared unit (or with a unit: ``-65 * eqsnn.units.mV``)."""
         public = public_states(self.model)
         if name not in public and any(s.name == name for s in self.model.states):
-            raise ParameterError(  # as init= refuses them
-                f"state {name!r} is kept by eqsnn itself (a hidden state of the generated "
-                "code), not set by hand", hint=f"known states: {', '.join(sorted(public))}")
+            raise hidden_state(name, public)  # as init= refuses them
         value = to_internal(self.model, "state", name, value)
         full = state_value(self.model, name, value, self.batch_size, self.shape, self.precision)
         self._runner.set_state(name, full)

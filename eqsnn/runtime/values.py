@@ -25,7 +25,7 @@ from .inputs import check_numeric, check_range, expected_shapes, fit, unknown_na
 from .quantities import to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_bounds",
-           "check_literals", "check_init_names", "public_states", "Checked"]
+           "check_literals", "check_init_names", "hidden_state", "public_states", "Checked"]
 
 
 class Checked:
@@ -253,7 +253,16 @@ def check_init_names(model: ir.Model, names) -> None:
     public = public_states(model)
     for name in names:
         if name not in public:
+            if any(s.name == name for s in model.states):
+                raise hidden_state(name, public)
             raise unknown_name("state", name, public, model)
+
+
+def hidden_state(name: str, public) -> ParameterError:
+    """The error for a hidden state given to ``init=`` or ``set_state``."""
+    return ParameterError(
+        f"state {name!r} is kept by eqsnn itself (a hidden state of the generated code), "
+        "not set by hand", hint=f"known states: {', '.join(sorted(public))}")
 
 
 def initial_states(model, values, precompute, init, batch, shape, dt, precision) -> dict:

@@ -1,0 +1,128 @@
+"""A hostile user's calls on the Simulator: flags that are not bools, copies of a simulator."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.errors import ParameterError
+
+LIF = eqsnn.load("examples/lif_pulse.eqs")
+
+
+@pytest.mark.parametrize("flag", [0, 1, np.True_, np.False_, "no", 0.0])
+def test_progress_takes_only_none_true_or_false(flag):
+    # 0 == False and np.True_ == True, so `progress in (None, True, False)` took them,
+    # while check= and fast_math= refuse the same values
+    sim = eqsnn.Simulator(LIF, 3)
+    with pytest.raises(ParameterError, match=r"progress must be None, True or False, not "):
+        sim.run(2, progress=flag)
+    assert sim.step == 0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("how", [copy.copy, copy.deepcopy,
+                                 lambda sim: pickle.loads(pickle.dumps(sim))])
+def test_a_simulator_is_not_copied(backend, how):
+    # copy.copy shared the backend's states: running the copy moved the original's states
+    # while its step counter stayed; deepcopy worked on numpy only, and failed obscurely on c
+    sim = eqsnn.Simulator(LIF, 3, backend=backend)
+    sim.run(4)
+    before = sim.state["V"].copy()
+    with pytest.raises(ParameterError, match=r"a Simulator cannot be copied or pickled") as err:
+        how(sim)
+    assert "init=" in err.value.hint
+    np.testing.assert_array_equal(sim.state["V"], before)
+    assert sim.step == 4
+    # a new Simulator from the state is what the message offers: it continues the same way
+    again = eqsnn.Simulator(LIF, 3, backend=backend, init={"V": before})
+    np.testing.assert_array_equal(again.run(5, record=["V"]).vars["V"],
+                                  sim.run(5, record=["V"]).vars["V"])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("steps", [2**64, 2**63, np.uint64(2**63 + 5)])
+def test_steps_beyond_the_step_counter_are_refused(backend, steps):
+    # the c backend passed the count as a C long, which wrapped 2**64 to 0: the run
+    # returned at once having run nothing, and sim.step had moved on by 2**64
+    sim = eqsnn.Simulator(LIF, 3, backend=backend)
+    sim.run(2)
+    with pytest.raises(ParameterError, match=r"would take the step counter from 2 past "
+                       r"9223372036854775807 \(2\*\*63 - 1\).*nothing was run"):
+        sim.run(steps, progress=False)
+    assert sim.step == 2
+
+
+def test_a_run_may_end_on_the_last_step():
+    sim = eqsnn.Simulator(LIF, 3, precision="float64")
+    sim._step = 2**63 - 1 - 5  # as if that many steps had run (the count only)
+    with pytest.raises(ParameterError, match="past 9223372036854775807"):
+        sim.run(6)
+    v = sim.run(5, record=["V"]).vars["V"]
+    assert sim.step == 2**63 - 1
+    # V <- exp(-1/20) V + 0.1 from V = 0, a plain loop as the oracle
+    expected, value = [], 0.0
+    for _ in range(5):
+        value = np.exp(-1 / 20) * value + 0.1
+        expected.append(value)
+    np.testing.assert_allclose(v[:, 0, 0], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("how", [copy.deepcopy, lambda r: pickle.loads(pickle.dumps(r))])
+def test_a_result_is_copied_and_pickled(backend, how):
+    # its read-only mappings (vars, units) made copy.deepcopy and pickle fail with
+    # "TypeError: cannot pickle 'mappingproxy' object"
+    sim = eqsnn.Simulator(LIF, 4, batch_size=2, backend=backend)
+    result = sim.run(30, inputs={"Isyn": [0.2, 0.3, 0.5, 1.2]}, record=["V", "spikes"])
+    again = how(result)
+    assert list(again.vars) == ["V"] and again.units == result.units
+    np.testing.assert_array_equal(again.vars["V"], result.vars["V"])
+    assert again.vars["V"] is not result.vars["V"]
+    with pytest.raises(TypeError):
+        again.vars["V"] = 0  # still a read-only mapping
+    assert len(again.spikes) == len(result.spikes) > 0
+    np.testing.assert_array_equal(again.spikes.times, result.spikes.times)
+    np.testing.assert_array_equal(again.spikes.neuron, result.spikes.neuron)
+    np.testing.assert_array_equal(again.spikes.counts(), result.spikes.counts())
+    assert again.info == result.info and again.timing == result.timing
+
+
+def test_masked_values_are_refused_not_unmasked():
+    # np.asarray dropped the mask: the run used the data under it, silently
+    adex = eqsnn.load("examples/adex.eqs")
+    masked = np.ma.masked_array([600.0, 1e4, 800.0], mask=[0, 1, 0])
+    sim = eqsnn.Simulator(adex, 3, precision="float64")
+    with pytest.raises(ParameterError, match=r"input 'I' is a masked array with masked "
+                       r"values at index \(1,\); eqsnn has no missing values") as err:
+        sim.run(2, inputs={"I": masked})
+    assert "filled" in err.value.hint and sim.step == 0
+    with pytest.raises(ParameterError, match=r"param 'tau_w' is a masked array"):
+        eqsnn.Simulator(adex, 3, params={"tau_w": np.ma.masked_array([1.0, 2, 3],
+                                                                     mask=[1, 0, 0])})
+    with pytest.raises(ParameterError, match=r"state 'V' is a masked array"):
+        sim.set_state("V", np.ma.masked_array([-60.0, -60, -60], mask=[0, 0, 1]))
+    # a mask that hides nothing is plain data
+    held = sim.run(3, inputs={"I": np.ma.masked_array([600.0, 700, 800], mask=False)},
+                   record=["V"]).vars["V"]
+    plain = eqsnn.Simulator(adex, 3, precision="float64").run(
+        3, inputs={"I": [600.0, 700, 800]}, record=["V"]).vars["V"]
+    np.testing.assert_array_equal(held, plain)
+
+
+def test_init_names_a_hidden_state_as_set_state_does():
+    # init= called the adaptive method's '_substep' an unknown state, set_state said it is
+    # kept by eqsnn itself
+    adex = eqsnn.load("examples/adex.eqs")
+    with pytest.raises(ParameterError, match=r"state '_substep' is kept by eqsnn itself") \
+            as from_init:
+        eqsnn.Simulator(adex, 3, init={"_substep": 1.0})
+    sim = eqsnn.Simulator(adex, 3)
+    with pytest.raises(ParameterError, match=r"state '_substep' is kept by eqsnn itself") \
+            as from_set:
+        sim.set_state("_substep", 1.0)
+    assert from_init.value.hint == from_set.value.hint == "known states: V, w"
+    with pytest.raises(ParameterError, match=r"unknown state '_nothing'"):
+        eqsnn.Simulator(adex, 3, init={"_nothing": 1.0})
