@@ -217,6 +217,16 @@ class Quantity:
     def __neg__(self):
         return Quantity(np.negative(self.value), self.unit)
 
+    def __pow__(self, power):
+        """``(20 * um) ** 2``: a constant power of the value and the unit."""
+        if not isinstance(power, (numbers.Rational, float)) or isinstance(power, bool):
+            return NotImplemented
+        exact = Fraction(power).limit_denominator(12)
+        if float(exact) != float(power):
+            raise UnitError(f"cannot raise {self} to the power {power}",
+                            hint="a unit takes a constant power such as 2, -1, 0.5 or 1/3")
+        return Quantity(np.power(self.value, float(power))[()], self.unit ** exact)
+
     def __str__(self) -> str:
         return f"{self.value} {self.unit}"
 
@@ -265,21 +275,25 @@ def _table() -> dict[str, Unit]:
             name = prefix + symbol
             if name not in _BASE_UNITS and name not in table:
                 table[name] = Unit(name, Fraction(scale) * Fraction(10) ** power, dim)
-    table["µm"] = Unit("um", table["um"].scale, LENGTH)
     return table
 
 
+#: the micro sign (U+00B5) and the Greek mu (U+03BC), both read as the prefix u
+_MICRO = "\u00b5\u03bc"
+
+
 def lookup(name: str) -> Unit:
-    """The unit called ``name`` (``ms``, ``MOhm``, ``msecond``, ...); a :class:`UnitError`
-    with a suggestion otherwise."""
-    unit = _table().get(name)
+    """The unit called ``name`` (``ms``, ``MOhm``, ``msecond``, ``µs``, ...); a
+    :class:`UnitError` with a suggestion otherwise."""
+    ascii_name = "u" + name[1:] if name[:1] in _MICRO else name  # µs, μF: the prefix u
+    unit = _table().get(ascii_name)
     if unit is not None:
         return unit
     raise UnitError(f"unknown unit {name!r}", hint=unit_hint(name))
 
 
 def is_unit(name: str) -> bool:
-    return name in _table()
+    return ("u" + name[1:] if name[:1] in _MICRO else name) in _table()
 
 
 def unit_hint(name: str) -> str:
@@ -307,7 +321,8 @@ def internal_unit(dim: Dimension) -> Unit:
 
 # --- unit expressions in text: "mV/ms", "uF/cm**2", "1/ms" -------------------------
 
-_TOKEN = re.compile(r"\s*(?:(\*\*|\^)|([*/()])|([A-Za-zµ_][A-Za-z0-9_]*)|([+-]?\d+(?:/\d+)?))")
+_TOKEN = re.compile(r"\s*(?:(\*\*|\^)|([*/()])|([A-Za-z\u00b5\u03bc_][A-Za-z0-9_]*)"
+                    r"|([+-]?\d+(?:/\d+)?))")
 
 
 def parse_unit(text: str) -> Unit:
@@ -353,7 +368,7 @@ def _power(tokens, text):
         tokens = tokens[1:]
     elif head == "1":
         unit = Unit("1", Fraction(1), DIMENSIONLESS)
-    elif head[0].isalpha() or head[0] in "µ_":
+    elif head[0].isalpha() or head[0] in _MICRO + "_":
         unit = lookup(head)
     else:
         raise UnitError(f"unexpected {head!r} in the unit {text!r}",

@@ -32,6 +32,8 @@ def _quantity(what: str, value, strict: bool = True) -> Quantity | None:
     that is not a quantity alone (a model without units says 'must be numeric')."""
     if isinstance(value, Quantity):
         return value
+    if isinstance(value, Unit):  # eqsnn.units.ms alone is one ms, as Brian2's ms is
+        return Quantity(1.0, value)
     if isinstance(value, str):
         try:
             return parse_quantity(value)
@@ -94,6 +96,9 @@ def time_step(dt):
     if quantity.unit.dimension != TIME:
         raise ParameterError(f"dt must be a time; got {quantity}",
                              hint="give dt in ms, e.g. dt=0.1 or dt='0.1 ms'")
+    if np.ndim(quantity.value) != 0:
+        raise ParameterError(f"dt must be one time step; got {np.size(quantity.value)} values "
+                             f"in {quantity.unit}", hint="give one value, e.g. dt=0.1 * ms")
     return float(quantity.unit.to_internal(np.float64(quantity.value)))
 
 

@@ -1,0 +1,200 @@
+"""Units as a user porting Brian2 models writes them: strings in every spelling, quantities
+of arrays, prefixes, compound and dimensionless units, dt as a quantity, values given in
+another unit of the declared dimension, and comparisons and functions across units.
+Every number is checked against a hand conversion or a closed form."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn import units
+from eqsnn.errors import CheckError, ParameterError
+from eqsnn.units import UnitError, parse_quantity
+
+LEAK = """
+neuron Leak
+    param tau = 20 ms (> 0 ms)
+    param v_th [mV] = -0.05 [V]
+    param k = 2
+    state V = -0.065 [volt]
+    state w = 0 pA
+    input I [pA] = 0 pA
+    dV/dt = (-V + I * 1 MOhm) / tau
+    dw/dt = -w / tau
+    threshold: V > v_th
+    reset:
+        V = -65 mV
+"""
+
+
+@pytest.fixture(scope="module")
+def leak():
+    return eqsnn.compile(LEAK)
+
+
+@pytest.mark.parametrize("text", ["20 ms", "0.02 s", "20ms", "20 msecond", "2e1 ms", " 20 ms ",
+                                  "20000 us", "20000 µs", "20000 μs", "2e-5 ks", "0.02 second",
+                                  "20 [ms]"])
+def test_every_spelling_of_twenty_milliseconds_is_twenty_milliseconds(text):
+    assert parse_quantity(text).to(units.ms) == pytest.approx(20.0, rel=1e-15)
+
+
+@pytest.mark.parametrize("text, unit, expected", [
+    ("1 [µF/cm**2]", "nF/um**2", 1e-5),   # 1e-6 F / 1e-4 m2 = 1e-2 F/m2; nF/um2 = 1e3 F/m2
+    ("1 [uF/cm**2]", "nF/um**2", 1e-5),
+    ("1 μA", "nA", 1e3),
+    ("2 Mohm", "kOhm", 2e3),              # M is mega, m is milli
+    ("2 mohm", "Ohm", 2e-3),
+    ("3 kHz", "Hz", 3e3),
+    ("1 [1/ms]", "Hz", 1e3),
+    ("5 nS*mV", "pA", 5.0),               # 1e-9 S * 1e-3 V = 1e-12 A
+    ("2 mV/ms", "V/s", 2.0),
+])
+def test_prefixes_and_compound_units_convert_by_hand(text, unit, expected):
+    assert parse_quantity(text).to(units.parse_unit(unit)) == pytest.approx(expected, rel=1e-14)
+
+
+def test_the_micro_sign_and_the_greek_mu_are_the_prefix_u_for_every_unit():
+    # the micro sign was read only in um: '20 µs' was an unknown unit, '20 μs' unreadable
+    assert units.lookup("µs") == units.lookup("μs") == units.lookup("us")
+    assert units.lookup("µF").dimension == units.CAPACITANCE
+    assert units.µs is units.lookup("us")  # Python reads the identifier µs as μs
+    with pytest.raises(UnitError, match="unknown unit 'µq'"):
+        units.lookup("µq")
+
+
+def test_a_micro_sign_in_model_text_is_refused_with_the_ascii_spelling():
+    with pytest.raises(eqsnn.EqsnnError) as exc:
+        eqsnn.compile("neuron P\n    param tau = 20 µs\n    state x = 0.0\n"
+                      "    dx/dt = -x / tau\n")
+    assert "'u' for 'µ'" in exc.value.hint
+
+
+def test_dt_with_a_micro_sign_and_as_a_bare_unit(leak):
+    assert eqsnn.Simulator(leak, 1, dt="100 µs").dt == pytest.approx(0.1)
+    # eqsnn.units.ms alone is one ms (Brian2's ms is a quantity); it was refused as
+    # 'dt must be a positive finite number, not <Unit ms: time>'
+    assert eqsnn.Simulator(leak, 1, dt=units.ms).dt == 1.0
+    assert eqsnn.Simulator(leak, 1, dt=units.us).dt == pytest.approx(1e-3)
+
+
+def test_dt_as_an_array_quantity_is_a_parameter_error(leak):
+    # it raised a bare TypeError from float()
+    with pytest.raises(ParameterError, match=r"dt must be one time step; got 2 values in ms"):
+        eqsnn.Simulator(leak, 1, dt=np.array([0.1, 0.2]) * units.ms)
+
+
+def test_a_bare_unit_is_one_of_that_unit_for_a_param_and_its_dimension_is_checked(leak):
+    sim = eqsnn.Simulator(leak, 1, dt=0.1, precision="float64", params={"tau": units.second})
+    result = sim.run(100, record=["V"])
+    # tau = 1 s = 1000 ms; 10 ms of decay from -65 mV
+    assert result.vars["V"][-1, 0, 0] == pytest.approx(-0.065 * math.exp(-10 / 1000), rel=1e-12)
+    with pytest.raises(ParameterError, match=r"param 'tau' is in ms \(time\); got 1.0 mV"):
+        eqsnn.Simulator(leak, 1, params={"tau": units.mV})
+
+
+def test_powers_of_quantities():
+    assert ((20 * units.um) ** 2).to(units.um ** 2) == 400.0
+    assert ((4 * units.ms) ** -1).to(units.kHz) == pytest.approx(0.25)
+    area = (np.array([1.0, 2.0]) * units.cm) ** 2
+    np.testing.assert_allclose(area.to(units.um ** 2), [1e8, 4e8], rtol=1e-15)
+    assert (8 * units.um) ** Fraction(1, 3) == units.Quantity(2.0, units.um ** Fraction(1, 3))
+    with pytest.raises(UnitError, match="cannot raise 2 ms to the power 0.123456"):
+        (2 * units.ms) ** 0.123456
+
+
+def test_an_area_given_as_a_squared_quantity_reaches_the_equations():
+    model = eqsnn.compile("""
+neuron Membrane
+    param area [um**2] = 100 [um**2]
+    param cm = 1 [uF/cm**2]
+    state V = 0 mV
+    input I [pA] = 0 pA
+    dV/dt = I / (cm * area)
+""")
+    sim = eqsnn.Simulator(model, 1, dt=0.1, precision="float64",
+                          params={"area": (10 * units.um) ** 2})
+    result = sim.run(10, inputs={"I": "1 pA"}, record=["V"])
+    # C = 1e-2 F/m2 * 1e-10 m2 = 1e-12 F; dV/dt = 1e-12 A / 1e-12 F = 1 V/s = 1 mV/ms
+    assert result.vars["V"][-1, 0, 0] == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_values_in_other_units_convert_and_come_back_in_the_declared_unit(leak, backend):
+    sim = eqsnn.Simulator(leak, 2, dt=0.1 * units.ms, backend=backend, precision="float64",
+                          params={"tau": 0.04 * units.second, "v_th": "0 mV"})
+    sim.set_state("V", np.array([-0.06, -0.03]) * units.volt)
+    sim.set_state("w", "1 nA")
+    np.testing.assert_allclose(sim.state["V"], [[-0.06, -0.03]], rtol=1e-15)
+    np.testing.assert_allclose(sim.state["w"], [[1000.0, 1000.0]], rtol=1e-15)
+    result = sim.run(10, inputs={"I": np.array([0.5, 1.0]) * units.nA}, record=["V", "w"])
+    assert result.units == {"V": "volt", "w": "pA"}
+    # V in mV: V_inf = I * R = 0.5 mV, 1 mV; tau 40 ms; 1 ms
+    decay = math.exp(-1 / 40)
+    expected_mv = np.array([0.5 + (-60 - 0.5) * decay, 1.0 + (-30 - 1.0) * decay])
+    np.testing.assert_allclose(result.vars["V"][-1, 0], expected_mv / 1000, rtol=1e-12)
+    np.testing.assert_allclose(result.vars["w"][-1, 0], 1000 * decay, rtol=1e-12)
+
+
+def test_float32_values_with_units(leak):
+    sim = eqsnn.Simulator(leak, 1, dt="0.1 ms", precision="float32",
+                          params={"tau": np.float32(0.02) * units.second})
+    result = sim.run(10, record=["V"])
+    assert result.vars["V"].dtype == np.float32
+    assert result.vars["V"][-1, 0, 0] == pytest.approx(-0.065 * math.exp(-1 / 20), rel=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_a_threshold_in_millivolts_on_a_state_in_volts_fires_at_the_hand_time(leak, backend):
+    sim = eqsnn.Simulator(leak, 1, dt=0.1, backend=backend, precision="float64")
+    result = sim.run(100, record=["spikes"])
+    # -65 mV decays to 0 with tau 20 ms and crosses -50 mV at 20 ln(65/50) = 5.247 ms:
+    # the state at the end of step 52 (t = 5.3 ms) is the first above
+    assert 5.2 < 20 * math.log(65 / 50) < 5.3
+    assert list(result.spikes.step) == [52]
+
+
+def test_t_compared_with_seconds_and_a_scaled_dimensionless_ratio():
+    model = eqsnn.compile("""
+neuron Clock
+    state V = 500 mV
+    state x = 0 [1]
+    dV/dt = 0 [mV/ms]
+    dx/dt = exp(V / 1 [V]) / 1 ms
+    threshold: t > 0.00055 [s]
+    reset:
+        x = 0
+""")
+    sim = eqsnn.Simulator(model, 1, dt=0.1, precision="float64")
+    result = sim.run(10, record=["x", "spikes"])
+    np.testing.assert_allclose(result.vars["x"][4, 0, 0], 0.5 * math.exp(0.5), rtol=1e-12)
+    # t is the start of the step: 0.55 ms = 0.00055 s is first passed at step 6 (t = 0.6 ms)
+    assert list(result.spikes.step)[:1] == [6]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("dV/dt = exp(V) * 1 [mV/ms]", r"the argument of exp\(\) is a voltage"),
+    ("dV/dt = log(1 ms) * 1 [mV/ms]", r"the argument of log\(\) is a time"),
+    ("dV/dt = 0 [mV/ms]\n    threshold: V > -50 ms", "cannot compare a voltage .* and a time"),
+    ("dV/dt = 0 [mV/ms]\n    threshold: t > 5", "cannot compare a time .* and a dimensionless"),
+    ("dV/dt = 0 [mV/ms]\n    after:\n        V += dt", "assigned to V is a time"),
+])
+def test_functions_and_comparisons_across_dimensions_are_refused(body, message):
+    with pytest.raises(CheckError, match=message):
+        eqsnn.compile(f"neuron P\n    state V = -65 mV\n    {body}\n")
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("tau", "3 K", r"param 'tau' is in ms \(time\); got 3.0 K \(temperature\)"),
+    ("tau", 5 * units.nA, r"param 'tau' is in ms \(time\); got 5 nA \(current\)"),
+    ("k", "3 mV", r"param 'k' has no unit \(dimensionless\); got 3.0 mV"),
+    ("tau", "20 degC", "temperatures with an offset"),
+    ("tau", "20 ms extra", "cannot read the unit 'ms extra'"),
+])
+def test_a_value_of_another_dimension_is_refused(leak, name, value, message):
+    with pytest.raises(ParameterError, match=message):
+        eqsnn.Simulator(leak, 1, params={name: value})
+
