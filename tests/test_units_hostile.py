@@ -198,3 +198,47 @@ def test_a_value_of_another_dimension_is_refused(leak, name, value, message):
     with pytest.raises(ParameterError, match=message):
         eqsnn.Simulator(leak, 1, params={name: value})
 
+
+
+NET_NEURON = """neuron LifUnits
+    param tau = 10.0 ms
+    param R = 1.0 MOhm
+    state V = 0.0 mV
+    input Isyn = 0.0 nA
+    dV/dt = (-V + R * Isyn) / tau
+"""
+
+NET_SYNAPSE = """synapse DeltaPico
+    state I = 0.0 pA
+    dI/dt = -I / 5 ms
+    on_spike: I += w
+    output: I
+"""
+
+
+def test_a_bare_unit_as_a_weight_and_a_delay_is_one_of_it():
+    from eqsnn.network import Network
+
+    neuron, synapse = eqsnn.compile(NET_NEURON), eqsnn.compile(NET_SYNAPSE)
+    net = Network(dt=0.1)
+    net.add_spike_source("s", 1, steps=[0], neurons=[0])
+    net.add_population("p", neuron, 1)
+    conn = net.connect("s", "p", synapse, weight=units.nA, delay=units.ms)
+    np.testing.assert_array_equal(conn.weights, [1000.0])  # pA, as declared
+    assert conn.delays.tolist() == [10]  # 1 ms of 0.1 ms steps
+    with pytest.raises(ParameterError, match=r"weight is in pA \(current\); got 1.0 nS"):
+        net.connect("s", "p", synapse, weight=units.nS)
+    with pytest.raises(ParameterError, match=r"dt must be one time step; got 2 values"):
+        Network(dt=[0.1, 0.2] * units.ms)
+
+
+def test_values_for_genn_take_a_bare_unit_as_one_of_it(leak):
+    from eqsnn.runtime.quantities import convert_values
+
+    def is_value(v):
+        return isinstance(v, (int, float, np.ndarray))
+
+    out = convert_values(leak.ir, "param", {"tau": units.second, "k": 3}, is_value=is_value)
+    assert out == {"tau": 1000.0, "k": 3}  # ms, the internal unit
+    with pytest.raises(ParameterError, match=r"param 'tau' is in ms \(time\); got 1.0 nA"):
+        convert_values(leak.ir, "param", {"tau": units.nA}, is_value=is_value)

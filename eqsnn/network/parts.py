@@ -282,8 +282,8 @@ def _quantity_in(what, value, unit, dimension_words="the synapse model's weight"
     """A Quantity or a string such as ``"6 nS"`` as float64 in the internal unit, checked
     against ``unit`` (the declared unit; None: the model has none); None for a plain value."""
     from ..runtime.quantities import _quantity
-    from ..units import Quantity
-    if not isinstance(value, (Quantity, str)):
+    from ..units import Quantity, Unit
+    if not isinstance(value, (Quantity, Unit, str)):  # a unit alone: one of it
         return None
     quantity = _quantity(what, value)
     given = quantity.unit

@@ -112,7 +112,7 @@ def convert_values(model, kind: str, values: dict, *, is_value) -> dict:
     out = {}
     for name, value in values.items():
         unit = units.get(name)
-        if isinstance(value, Quantity) or _reads_as_quantity(value) or (
+        if isinstance(value, (Quantity, Unit)) or _reads_as_quantity(value) or (
                 not isinstance(value, str) and is_value(value)):
             out[name] = to_internal(model, kind, name, value)
         elif unit is not None and unit.factor != 1:
