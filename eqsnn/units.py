@@ -217,6 +217,44 @@ class Quantity:
     def __neg__(self):
         return Quantity(np.negative(self.value), self.unit)
 
+    def _compared(self, other, op):
+        """``other``'s value in this unit, for a comparison; a UnitError across dimensions."""
+        if other.unit.dimension != self.unit.dimension:
+            raise UnitError(f"cannot compare {self} ({self.unit.dimension.words()}) with "
+                            f"{other} ({other.unit.dimension.words()})")
+        return op(self.value, other.to(self.unit))
+
+    def __eq__(self, other):
+        """``20 * ms == 0.02 * second`` compares the values in one unit (it compared the
+        symbols: False); a quantity of another dimension is not equal."""
+        if not isinstance(other, Quantity):
+            return NotImplemented
+        if other.unit.dimension != self.unit.dimension:
+            return False
+        return self._compared(other, np.equal)[()]
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else np.logical_not(equal)[()]
+
+    def __lt__(self, other):
+        return self._compared(other, np.less)[()] if isinstance(other, Quantity) \
+            else NotImplemented
+
+    def __le__(self, other):
+        return self._compared(other, np.less_equal)[()] if isinstance(other, Quantity) \
+            else NotImplemented
+
+    def __gt__(self, other):
+        return self._compared(other, np.greater)[()] if isinstance(other, Quantity) \
+            else NotImplemented
+
+    def __ge__(self, other):
+        return self._compared(other, np.greater_equal)[()] if isinstance(other, Quantity) \
+            else NotImplemented
+
+    __hash__ = None  # equal quantities may have different units; an array is no key
+
     def __pow__(self, power):
         """``(20 * um) ** 2``: a constant power of the value and the unit."""
         if not isinstance(power, (numbers.Rational, float)) or isinstance(power, bool):

@@ -242,3 +242,17 @@ def test_values_for_genn_take_a_bare_unit_as_one_of_it(leak):
     assert out == {"tau": 1000.0, "k": 3}  # ms, the internal unit
     with pytest.raises(ParameterError, match=r"param 'tau' is in ms \(time\); got 1.0 nA"):
         convert_values(leak.ir, "param", {"tau": units.nA}, is_value=is_value)
+
+
+def test_quantities_compare_in_one_unit():
+    # == compared the dataclass fields: 20 * ms == 0.02 * second was False
+    assert 20 * units.ms == 0.02 * units.second
+    assert not (20 * units.ms != 0.02 * units.second)
+    assert 20 * units.ms > 0.01 * units.second
+    assert 1 * units.mV <= 0.001 * units.volt
+    assert 20 * units.ms != 20 * units.mV  # another dimension is not equal
+    assert (20 * units.ms == 20) is False
+    np.testing.assert_array_equal(np.array([1.0, 2.0]) * units.mV
+                                  == np.array([0.001, 0.003]) * units.volt, [True, False])
+    with pytest.raises(UnitError, match=r"cannot compare 20 ms \(time\) with 1 mV \(voltage\)"):
+        20 * units.ms < 1 * units.mV  # noqa: B015
