@@ -256,3 +256,26 @@ def test_quantities_compare_in_one_unit():
                                   == np.array([0.001, 0.003]) * units.volt, [True, False])
     with pytest.raises(UnitError, match=r"cannot compare 20 ms \(time\) with 1 mV \(voltage\)"):
         20 * units.ms < 1 * units.mV  # noqa: B015
+
+
+@pytest.mark.parametrize("decl, sigma", [
+    ("param sigma = 0.001 [volt]\n    param tau = 0.01 second\n    state V = 0 [volt]", 0.001),
+    ("param sigma = 1000 uV\n    param tau = 10000 us\n    state V = 0 uV", 1000.0),
+])
+def test_noise_with_sigma_and_tau_in_other_units_has_the_stationary_spread_sigma(decl, sigma):
+    # xi is time^-1/2: were it scaled in s^-1/2 instead of ms^-1/2 the spread would be
+    # off by sqrt(1000); the OU process's stationary standard deviation is sigma
+    model = eqsnn.compile(f"neuron OU\n    {decl}\n"
+                          "    dV/dt = -V / tau + sigma * sqrt(2 / tau) * xi\n")
+    sim = eqsnn.Simulator(model, 20000, dt=0.1, precision="float64", seed=1)
+    sim.run(1000)  # 100 ms, ten time constants
+    assert np.std(sim.state["V"]) == pytest.approx(sigma, rel=0.03)
+
+
+def test_dt_inside_an_expression_is_the_step_whatever_unit_it_was_given_in():
+    model = eqsnn.compile("neuron Clock\n    state x = 0 second\n    state V = 0 mV\n"
+                          "    dV/dt = 0 [mV/ms]\n    after:\n        x += dt\n")
+    sim = eqsnn.Simulator(model, 1, dt="100 us", precision="float64")
+    result = sim.run(10, record=["x"])
+    assert result.units["x"] == "second"
+    assert result.vars["x"][-1, 0, 0] == pytest.approx(10 * 100e-6, rel=1e-12)
