@@ -270,6 +270,8 @@ class Quantity:
 
 
 def _scaled(value, ratio: Fraction):
+    if np.asarray(value).dtype.kind in "biu":  # an int product would wrap: 3 s in ns in int32
+        value = np.asarray(value, dtype=np.float64)[()]
     if ratio.denominator == 1:
         return value * ratio.numerator if ratio.numerator != 1 else value
     if ratio.numerator == 1:

@@ -279,3 +279,12 @@ def test_dt_inside_an_expression_is_the_step_whatever_unit_it_was_given_in():
     result = sim.run(10, record=["x"])
     assert result.units["x"] == "second"
     assert result.vars["x"][-1, 0, 0] == pytest.approx(10 * 100e-6, rel=1e-12)
+
+
+def test_an_integer_quantity_converts_in_floating_point_without_overflow():
+    # 3 s in ns was -1294967296 for an int32 value: the integer product wrapped
+    np.testing.assert_array_equal(
+        (np.array([3], dtype=np.int32) * units.second).to(units.nsecond), [3e9])
+    assert (np.int32(3) * units.second).to(units.nsecond) == 3e9
+    assert (np.array([3, 4]) * units.second).to(units.ms).dtype == np.float64
+    assert (np.array([1, 3]) * units.ms).to(units.second)[1] == 0.003
