@@ -288,3 +288,17 @@ def test_an_integer_quantity_converts_in_floating_point_without_overflow():
     assert (np.int32(3) * units.second).to(units.nsecond) == 3e9
     assert (np.array([3, 4]) * units.second).to(units.ms).dtype == np.float64
     assert (np.array([1, 3]) * units.ms).to(units.second)[1] == 0.003
+
+
+def test_a_list_of_quantities_is_one_value_per_neuron(leak):
+    # it was refused as 'must be numeric (float); got values of dtype object'
+    sim = eqsnn.Simulator(leak, 3, dt=0.1, precision="float64",
+                          params={"tau": [10 * units.ms, "0.02 s", units.second]})
+    result = sim.run(10, record=["V"])
+    np.testing.assert_allclose(result.vars["V"][-1, 0],
+                               -0.065 * np.exp(-1.0 / np.array([10.0, 20.0, 1000.0])), rtol=1e-12)
+    with pytest.raises(ParameterError, match=r"param 'tau': the values of a list must have one "
+                       r"dimension; cannot convert mV \(voltage\) to ms \(time\)"):
+        eqsnn.Simulator(leak, 2, params={"tau": [10 * units.ms, 1 * units.mV]})
+    with pytest.raises(ParameterError, match=r"param 'tau' is in ms \(time\); got \[1. 2.\] mV"):
+        eqsnn.Simulator(leak, 2, params={"tau": [1 * units.mV, 2 * units.mV]})
