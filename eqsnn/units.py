@@ -434,7 +434,9 @@ def parse_quantity(text: str) -> Quantity:
     if unit.startswith("[") and unit.endswith("]"):
         unit = unit[1:-1]
     value = float(number)
-    return Quantity(value, parse_unit(unit) if unit else Unit("1", Fraction(1), DIMENSIONLESS))
+    # a number alone ("20") gets the unit "" (the Simulator reads it in the declared unit);
+    # "20 [1]" is dimensionless, as written
+    return Quantity(value, parse_unit(unit) if unit else Unit("", Fraction(1), DIMENSIONLESS))
 
 
 def __getattr__(name):

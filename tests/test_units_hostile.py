@@ -302,3 +302,16 @@ def test_a_list_of_quantities_is_one_value_per_neuron(leak):
         eqsnn.Simulator(leak, 2, params={"tau": [10 * units.ms, 1 * units.mV]})
     with pytest.raises(ParameterError, match=r"param 'tau' is in ms \(time\); got \[1. 2.\] mV"):
         eqsnn.Simulator(leak, 2, params={"tau": [1 * units.mV, 2 * units.mV]})
+
+
+def test_an_explicitly_dimensionless_string_is_not_read_in_the_declared_unit(leak):
+    # "5 [1]" was taken as 5 mV for a param in mV, as the plain "5" is
+    with pytest.raises(ParameterError, match=r"param 'v_th' is in mV \(voltage\); got 5.0 1 "
+                       r"\(dimensionless\)"):
+        eqsnn.Simulator(leak, 1, params={"v_th": "5 [1]"})
+    sim = eqsnn.Simulator(leak, 2, params={"v_th": "5", "k": "5 [1]"}, precision="float64")
+    sim.set_state("V", ["0.004", "0.006"])  # plain strings: in the declared unit, volt
+    np.testing.assert_array_equal(sim.state["V"], [[0.004, 0.006]])
+    # 4 mV and 6 mV decay for 1 ms with tau 20 ms: 6 exp(-1/20) = 5.7 mV passes 5 mV
+    assert 4 < 5 < 6 * math.exp(-1 / 20)
+    assert list(sim.run(1, record=["spikes"]).spikes.neuron) == [1]

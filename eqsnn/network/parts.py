@@ -287,7 +287,7 @@ def _quantity_in(what, value, unit, dimension_words="the synapse model's weight"
         return None
     quantity = _quantity(what, value)
     given = quantity.unit
-    if given.symbol == "1" and given.dimension.dimensionless:
+    if given.symbol == "" and given.dimension.dimensionless:  # "0.5": a plain number
         return np.asarray(quantity.value, np.float64)
     if unit is None:
         raise ParameterError(f"{what}: {dimension_words} has no unit; got {quantity}",

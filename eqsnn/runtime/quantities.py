@@ -75,7 +75,7 @@ def to_internal(model, kind: str, name: str, value):
             return value  # not numbers: check_numeric says so
         return unit.to_internal(array.astype(np.float64))
     given = quantity.unit
-    if given.symbol == "1" and given.dimension.dimensionless:  # "20": a plain number
+    if given.symbol == "" and given.dimension.dimensionless:  # "20": a plain number
         return to_internal(model, kind, name, quantity.value)
     wanted = unit.dimension if unit is not None else given.dimension / given.dimension
     if given.dimension != wanted:
@@ -107,7 +107,7 @@ def time_step(dt):
     quantity = _quantity("dt", dt)
     if quantity is None:
         return dt
-    if quantity.unit.symbol == "1" and quantity.unit.dimension.dimensionless:
+    if quantity.unit.symbol == "" and quantity.unit.dimension.dimensionless:
         return quantity.value
     if quantity.unit.dimension != TIME:
         raise ParameterError(f"dt must be a time; got {quantity}",
