@@ -315,3 +315,10 @@ def test_an_explicitly_dimensionless_string_is_not_read_in_the_declared_unit(lea
     # 4 mV and 6 mV decay for 1 ms with tau 20 ms: 6 exp(-1/20) = 5.7 mV passes 5 mV
     assert 4 < 5 < 6 * math.exp(-1 / 20)
     assert list(sim.run(1, record=["spikes"]).spikes.neuron) == [1]
+
+
+def test_the_typeset_equations_of_a_model_with_units_say_they_are_in_the_internal_units(leak):
+    # dV/dt = -V/tau was typeset for a V declared in volt with nothing saying V is in mV
+    assert r"\text{in the internal units ms, mV, nA" in leak._repr_latex_()
+    plain = eqsnn.compile("neuron Plain\n    state x = 1.0\n    dx/dt = -x\n")
+    assert "internal units" not in plain._repr_latex_()
