@@ -322,3 +322,30 @@ def test_the_typeset_equations_of_a_model_with_units_say_they_are_in_the_interna
     assert r"\text{in the internal units ms, mV, nA" in leak._repr_latex_()
     plain = eqsnn.compile("neuron Plain\n    state x = 1.0\n    dx/dt = -x\n")
     assert "internal units" not in plain._repr_latex_()
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("floor(V)", r"the argument of floor\(\) is a voltage \(mV\); rounding it depends on"),
+    ("ceil(V) * 2", r"the argument of ceil\(\) is a voltage \(mV\); rounding it depends on"),
+    ("V // 2", r"'//' of a voltage \(mV\) and a dimensionless value"),
+    ("V // (1 [mV/ms])", r"'//' of a voltage \(mV\) and a voltage per time"),
+])
+def test_rounding_a_value_with_a_dimension_is_refused(expr, message):
+    # floor(V) floored the internal mV: for a V declared in volt (as Brian2 floors volts)
+    # floor(-0.0653 V) gave -66 mV, not -1 V
+    with pytest.raises(CheckError, match=message) as exc:
+        eqsnn.compile(f"neuron P\n    state V = -0.0653 [volt]\n    state y = 0 mV\n"
+                      f"    dV/dt = 0 [mV/ms]\n    after:\n        y = {expr}\n")
+    assert ("/ 1 mV) * 1 mV" if "//" not in expr else "(V / 1 mV) // 2") in exc.value.hint
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("floor(V / 1 [V]) * 1 [V]", -1.0), ("ceil(V / 1 mV) * 1 mV", -0.065),
+    ("(V // 1 mV) * 1 mV", -0.066), ("V % (2 mV) + floor(0)", 0.0007),
+])
+def test_rounding_a_ratio_is_in_the_unit_written(expr, expected):
+    model = eqsnn.compile(f"neuron P\n    state V = -0.0653 [volt]\n    state y = 0 [volt]\n"
+                          f"    dV/dt = 0 [mV/ms]\n    after:\n        y = {expr}\n")
+    sim = eqsnn.Simulator(model, 1, precision="float64")
+    sim.run(1)
+    assert sim.state["y"][0, 0] == pytest.approx(expected, rel=1e-9)
