@@ -298,6 +298,7 @@ _BASE_UNITS = {
     "siemens": (1, CONDUCTANCE), "farad": (1, CAPACITANCE), "ohm": (1, RESISTANCE),
     "hertz": (1, RATE), "coulomb": (1, CHARGE), "gram": (Fraction(1, 1000), MASS),
     "mole": (1, AMOUNT), "molar": (1000, CONCENTRATION), "kelvin": (1, TEMPERATURE),
+    "liter": (Fraction(1, 1000), LENGTH ** 3), "litre": (Fraction(1, 1000), LENGTH ** 3),
 }
 #: common spellings that are not units here
 _SPELLINGS = {"sec": "s", "msec": "ms", "usec": "us", "ohms": "Ohm", "mohms": "MOhm",

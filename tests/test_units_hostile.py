@@ -349,3 +349,16 @@ def test_rounding_a_ratio_is_in_the_unit_written(expr, expected):
     sim = eqsnn.Simulator(model, 1, precision="float64")
     sim.run(1)
     assert sim.state["y"][0, 0] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("text, unit, expected", [
+    ("1 [mmol/liter]", "mM", 1.0),         # 1e-3 mol / 1e-3 m3 = 1 mol/m3 = 1 mM
+    ("2 [umole/mlitre]", "mM", 2.0),       # 2e-6 mol / 1e-6 m3
+    ("1 uM", "mM", 1e-3),
+    ("3 mmolar", "mM", 3.0),
+    ("300 K", "mK", 3e5),
+    ("1 [um**3]", "fliter", 1.0),          # 1e-18 m3 = 1e-15 l
+])
+def test_concentrations_volumes_and_temperatures_convert_by_hand(text, unit, expected):
+    # Brian2's liter and litre were unknown units
+    assert parse_quantity(text).to(units.parse_unit(unit)) == pytest.approx(expected, rel=1e-14)
