@@ -425,13 +425,18 @@ _QUANTITY = re.compile(r"\s*([+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)\s*(.*
 
 
 def parse_quantity(text: str) -> Quantity:
-    """``"20 ms"``, ``"20ms"``, ``"-65 mV"``, ``"0.1 mV/ms"`` → :class:`Quantity`."""
+    """``"20 ms"``, ``"20ms"``, ``"20*ms"``, ``"-65 mV"``, ``"0.1 mV/ms"`` → :class:`Quantity`."""
     match = _QUANTITY.match(text)
     if not match:
         raise UnitError(f"cannot read {text!r} as a number with a unit",
                         hint="write e.g. '20 ms' or '-65 mV'")
     number, unit = match.groups()
     unit = unit.strip()
+    if unit.startswith("*") and not unit.startswith("**"):  # Brian2's '20*ms'
+        unit = unit[1:].strip()
+        if not unit:
+            raise UnitError(f"cannot read {text!r}: '*' needs a unit after it",
+                            hint="write e.g. '20*ms' or '20 ms'")
     if unit.startswith("[") and unit.endswith("]"):
         unit = unit[1:-1]
     value = float(number)

@@ -362,3 +362,19 @@ def test_rounding_a_ratio_is_in_the_unit_written(expr, expected):
 def test_concentrations_volumes_and_temperatures_convert_by_hand(text, unit, expected):
     # Brian2's liter and litre were unknown units
     assert parse_quantity(text).to(units.parse_unit(unit)) == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("text, expected", [("20*ms", 20.0), ("-65 * mV", -65.0),
+                                            ("0.02*second", 20.0), ("2 * mV/ms", 2.0)])
+def test_brian2s_string_products_read_as_quantities(text, expected):
+    # Brian2 writes values as '20*ms'; it was 'unexpected '*' in the unit'
+    quantity = parse_quantity(text)
+    unit = units.ms if quantity.unit.dimension == units.TIME else quantity.unit
+    assert quantity.to(unit if unit.dimension != units.VOLTAGE else units.mV) == expected
+
+
+def test_a_product_without_a_unit_is_still_refused():
+    with pytest.raises(UnitError, match=r"cannot read '20 \*': '\*' needs a unit after it"):
+        parse_quantity("20 *")
+    with pytest.raises(UnitError):
+        parse_quantity("20 ** ms")
