@@ -115,6 +115,8 @@ class Unit:
                         self.dimension / other.dimension)
         if isinstance(other, (numbers.Real, np.ndarray)):
             return Quantity(np.divide(1, other), self)  # ms / 2
+        if isinstance(other, Quantity):  # mV / (2 * ms)
+            return Quantity(np.divide(1, other.value), self / other.unit)
         return NotImplemented
 
     def __neg__(self):

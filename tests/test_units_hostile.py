@@ -378,3 +378,9 @@ def test_a_product_without_a_unit_is_still_refused():
         parse_quantity("20 *")
     with pytest.raises(UnitError):
         parse_quantity("20 ** ms")
+
+
+def test_a_unit_divided_by_a_quantity():
+    # it was a TypeError; units.mV * (2 * units.ms) already worked
+    assert (units.mV / (2 * units.ms)).to(units.parse_unit("V/s")) == 0.5
+    assert (units.mV * (2 * units.ms)).to(units.parse_unit("V*s")) == pytest.approx(2e-6)
