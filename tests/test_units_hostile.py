@@ -384,3 +384,14 @@ def test_a_unit_divided_by_a_quantity():
     # it was a TypeError; units.mV * (2 * units.ms) already worked
     assert (units.mV / (2 * units.ms)).to(units.parse_unit("V/s")) == 0.5
     assert (units.mV * (2 * units.ms)).to(units.parse_unit("V*s")) == pytest.approx(2e-6)
+
+
+def test_a_state_started_from_an_expression_is_in_the_internal_unit_of_its_dimension():
+    model = eqsnn.compile("neuron P\n    param g = 2 nS\n    param E = 0.01 [V]\n"
+                          "    param a = 1 mV\n    state I = g * E\n    state W = a + E\n"
+                          "    dW/dt = 0 [mV/ms]\n    dI/dt = 0 [nA/ms]\n")
+    sim = eqsnn.Simulator(model, 1, precision="float64")
+    result = sim.run(1, record=["I", "W"])
+    assert result.units == {"I": "nA", "W": "mV"}
+    assert result.vars["I"][0, 0, 0] == pytest.approx(0.02)   # 2 nS * 10 mV = 20 pA
+    assert result.vars["W"][0, 0, 0] == pytest.approx(11.0)   # 1 mV + 10 mV
