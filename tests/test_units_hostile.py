@@ -395,3 +395,22 @@ def test_a_state_started_from_an_expression_is_in_the_internal_unit_of_its_dimen
     assert result.units == {"I": "nA", "W": "mV"}
     assert result.vars["I"][0, 0, 0] == pytest.approx(0.02)   # 2 nS * 10 mV = 20 pA
     assert result.vars["W"][0, 0, 0] == pytest.approx(11.0)   # 1 mV + 10 mV
+
+
+class _DeviceArray(np.ndarray):
+    """A host array that says it is on a device, as a CuPy array does."""
+
+    @property
+    def __cuda_array_interface__(self):
+        return {}
+
+
+def test_a_device_array_is_scaled_by_the_same_correctly_rounded_division_as_a_host_one(leak):
+    # it was multiplied by float(1/1000): 1 ulp off the host's division for 14 % of values
+    from eqsnn.runtime.quantities import to_internal
+
+    values = np.arange(1, 2001) * 0.1
+    host = to_internal(leak.ir, "input", "I", values)
+    device = to_internal(leak.ir, "input", "I", values.view(_DeviceArray))
+    np.testing.assert_array_equal(host, values / 1000)
+    np.testing.assert_array_equal(np.asarray(device), host)
