@@ -41,23 +41,7 @@ def _quantity(what: str, value, strict: bool = True) -> Quantity | None:
             if not strict:
                 return None
             raise ParameterError(f"{what}: {exc.message}", hint=exc.hint) from None
-    if isinstance(value, (list, tuple)) and value and all(
-            isinstance(item, (Quantity, Unit, str)) for item in value):
-        items = [_quantity(what, item, strict) for item in value]
-        return None if None in items else _stacked(what, items)
     return None
-
-
-def _stacked(what: str, items: list) -> Quantity:
-    """``[10 * ms, "0.02 s"]``: one Quantity of an array, in the first item's unit."""
-    unit = items[0].unit
-    try:
-        return Quantity(np.array([np.asarray(item.to(unit), np.float64) for item in items]),
-                        unit)
-    except UnitError as exc:
-        raise ParameterError(f"{what}: the values of a list must have one dimension; "
-                             f"{exc.message}", hint="give every value in one dimension, e.g. "
-                             "[10 * ms, 20 * ms]") from None
 
 
 def to_internal(model, kind: str, name: str, value):
