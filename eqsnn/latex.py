@@ -226,6 +226,8 @@ def _propagator(item: ir.Propagator, states) -> str:
 def render_latex_block(model: ir.Model) -> str:
     """All sections in one ``$$\\begin{aligned}`` block (what a notebook shows)."""
     lines = []
+    if getattr(model, "units", None):  # the equations are scaled: say in which units
+        lines.append(r"&\text{in the internal units ms, mV, nA, nF, uS, MOhm, um, mM} \\")
     for title, block in math_sections(model):
         body = block.removeprefix("\\begin{aligned}\n").removesuffix("\n\\end{aligned}")
         lines.append(rf"&\textbf{{{title}}} \\")

@@ -115,6 +115,8 @@ class Unit:
                         self.dimension / other.dimension)
         if isinstance(other, (numbers.Real, np.ndarray)):
             return Quantity(np.divide(1, other), self)  # ms / 2
+        if isinstance(other, Quantity):  # mV / (2 * ms)
+            return Quantity(np.divide(1, other.value), self / other.unit)
         return NotImplemented
 
     def __neg__(self):
@@ -217,11 +219,61 @@ class Quantity:
     def __neg__(self):
         return Quantity(np.negative(self.value), self.unit)
 
+    def _compared(self, other, op):
+        """``other``'s value in this unit, for a comparison; a UnitError across dimensions."""
+        if other.unit.dimension != self.unit.dimension:
+            raise UnitError(f"cannot compare {self} ({self.unit.dimension.words()}) with "
+                            f"{other} ({other.unit.dimension.words()})")
+        return op(self.value, other.to(self.unit))
+
+    def __eq__(self, other):
+        """``20 * ms == 0.02 * second`` compares the values in one unit (it compared the
+        symbols: False); a quantity of another dimension is not equal."""
+        if not isinstance(other, Quantity):
+            return NotImplemented
+        if other.unit.dimension != self.unit.dimension:
+            return False
+        return self._compared(other, np.equal)[()]
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else np.logical_not(equal)[()]
+
+    def __lt__(self, other):
+        return self._compared(other, np.less)[()] if isinstance(other, Quantity) \
+            else NotImplemented
+
+    def __le__(self, other):
+        return self._compared(other, np.less_equal)[()] if isinstance(other, Quantity) \
+            else NotImplemented
+
+    def __gt__(self, other):
+        return self._compared(other, np.greater)[()] if isinstance(other, Quantity) \
+            else NotImplemented
+
+    def __ge__(self, other):
+        return self._compared(other, np.greater_equal)[()] if isinstance(other, Quantity) \
+            else NotImplemented
+
+    __hash__ = None  # equal quantities may have different units; an array is no key
+
+    def __pow__(self, power):
+        """``(20 * um) ** 2``: a constant power of the value and the unit."""
+        if not isinstance(power, (numbers.Rational, float)) or isinstance(power, bool):
+            return NotImplemented
+        exact = Fraction(power).limit_denominator(12)
+        if float(exact) != float(power):
+            raise UnitError(f"cannot raise {self} to the power {power}",
+                            hint="a unit takes a constant power such as 2, -1, 0.5 or 1/3")
+        return Quantity(np.power(self.value, float(power))[()], self.unit ** exact)
+
     def __str__(self) -> str:
         return f"{self.value} {self.unit}"
 
 
 def _scaled(value, ratio: Fraction):
+    if np.asarray(value).dtype.kind in "biu":  # an int product would wrap: 3 s in ns in int32
+        value = np.asarray(value, dtype=np.float64)[()]
     if ratio.denominator == 1:
         return value * ratio.numerator if ratio.numerator != 1 else value
     if ratio.numerator == 1:
@@ -248,6 +300,7 @@ _BASE_UNITS = {
     "siemens": (1, CONDUCTANCE), "farad": (1, CAPACITANCE), "ohm": (1, RESISTANCE),
     "hertz": (1, RATE), "coulomb": (1, CHARGE), "gram": (Fraction(1, 1000), MASS),
     "mole": (1, AMOUNT), "molar": (1000, CONCENTRATION), "kelvin": (1, TEMPERATURE),
+    "liter": (Fraction(1, 1000), LENGTH ** 3), "litre": (Fraction(1, 1000), LENGTH ** 3),
 }
 #: common spellings that are not units here
 _SPELLINGS = {"sec": "s", "msec": "ms", "usec": "us", "ohms": "Ohm", "mohms": "MOhm",
@@ -265,21 +318,25 @@ def _table() -> dict[str, Unit]:
             name = prefix + symbol
             if name not in _BASE_UNITS and name not in table:
                 table[name] = Unit(name, Fraction(scale) * Fraction(10) ** power, dim)
-    table["µm"] = Unit("um", table["um"].scale, LENGTH)
     return table
 
 
+#: the micro sign (U+00B5) and the Greek mu (U+03BC), both read as the prefix u
+_MICRO = "\u00b5\u03bc"
+
+
 def lookup(name: str) -> Unit:
-    """The unit called ``name`` (``ms``, ``MOhm``, ``msecond``, ...); a :class:`UnitError`
-    with a suggestion otherwise."""
-    unit = _table().get(name)
+    """The unit called ``name`` (``ms``, ``MOhm``, ``msecond``, ``µs``, ...); a
+    :class:`UnitError` with a suggestion otherwise."""
+    ascii_name = "u" + name[1:] if name[:1] in _MICRO else name  # µs, μF: the prefix u
+    unit = _table().get(ascii_name)
     if unit is not None:
         return unit
     raise UnitError(f"unknown unit {name!r}", hint=unit_hint(name))
 
 
 def is_unit(name: str) -> bool:
-    return name in _table()
+    return ("u" + name[1:] if name[:1] in _MICRO else name) in _table()
 
 
 def unit_hint(name: str) -> str:
@@ -307,7 +364,8 @@ def internal_unit(dim: Dimension) -> Unit:
 
 # --- unit expressions in text: "mV/ms", "uF/cm**2", "1/ms" -------------------------
 
-_TOKEN = re.compile(r"\s*(?:(\*\*|\^)|([*/()])|([A-Za-zµ_][A-Za-z0-9_]*)|([+-]?\d+(?:/\d+)?))")
+_TOKEN = re.compile(r"\s*(?:(\*\*|\^)|([*/()])|([A-Za-z\u00b5\u03bc_][A-Za-z0-9_]*)"
+                    r"|([+-]?\d+(?:/\d+)?))")
 
 
 def parse_unit(text: str) -> Unit:
@@ -353,7 +411,7 @@ def _power(tokens, text):
         tokens = tokens[1:]
     elif head == "1":
         unit = Unit("1", Fraction(1), DIMENSIONLESS)
-    elif head[0].isalpha() or head[0] in "µ_":
+    elif head[0].isalpha() or head[0] in _MICRO + "_":
         unit = lookup(head)
     else:
         raise UnitError(f"unexpected {head!r} in the unit {text!r}",
@@ -369,17 +427,24 @@ _QUANTITY = re.compile(r"\s*([+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)\s*(.*
 
 
 def parse_quantity(text: str) -> Quantity:
-    """``"20 ms"``, ``"20ms"``, ``"-65 mV"``, ``"0.1 mV/ms"`` → :class:`Quantity`."""
+    """``"20 ms"``, ``"20ms"``, ``"20*ms"``, ``"-65 mV"``, ``"0.1 mV/ms"`` → :class:`Quantity`."""
     match = _QUANTITY.match(text)
     if not match:
         raise UnitError(f"cannot read {text!r} as a number with a unit",
                         hint="write e.g. '20 ms' or '-65 mV'")
     number, unit = match.groups()
     unit = unit.strip()
+    if unit.startswith("*") and not unit.startswith("**"):  # Brian2's '20*ms'
+        unit = unit[1:].strip()
+        if not unit:
+            raise UnitError(f"cannot read {text!r}: '*' needs a unit after it",
+                            hint="write e.g. '20*ms' or '20 ms'")
     if unit.startswith("[") and unit.endswith("]"):
         unit = unit[1:-1]
     value = float(number)
-    return Quantity(value, parse_unit(unit) if unit else Unit("1", Fraction(1), DIMENSIONLESS))
+    # a number alone ("20") gets the unit "" (the Simulator reads it in the declared unit);
+    # "20 [1]" is dimensionless, as written
+    return Quantity(value, parse_unit(unit) if unit else Unit("", Fraction(1), DIMENSIONLESS))
 
 
 def __getattr__(name):

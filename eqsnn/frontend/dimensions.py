@@ -17,7 +17,7 @@ Rules (see ``docs/language.md#units``):
   ``batch`` are dimensionless;
 * ``+ - < <= == min max clip %`` need equal dimensions; ``* /`` combine them;
   ``x ** p`` needs a dimensionless ``p``, a constant one where ``x`` has a
-  dimension; ``sqrt`` halves the exponents; ``abs floor ceil`` keep them;
+  dimension; ``sqrt`` halves the exponents; ``abs`` keeps them, ``floor ceil //`` need a ratio;
   every other function needs a dimensionless argument;
 * ``dX/dt`` has the dimension of ``X`` per time; ``X = e``, ``X += e`` that
   of ``X``; ``X *= e`` a dimensionless ``e``.
@@ -48,6 +48,8 @@ UnitError, internal_symbol, internal_unit, lookup = (
 #: ``0`` in an expression: matches any dimension
 ANY = "any"
 _KEEP = {"abs", "floor", "ceil"}
+#: rounding is not the same in every unit: floor(-0.0653 V) is -1 V, floor(-65.3 mV) -66 mV
+_ROUND = {"floor", "ceil"}
 _SAME = {"min", "max", "clip"}
 _DIMENSIONLESS_BUILTINS = {"step", "id", "batch", "refractory"}
 
@@ -261,6 +263,11 @@ class DimensionChecker:
         dims = [self.dim(arg) for arg in node.args]
         if node.func == "sqrt":
             return ANY if dims[0] is ANY else dims[0] ** Fraction(1, 2)
+        if node.func in _ROUND and dims[0] is not ANY and not dims[0].dimensionless:
+            unit = internal_symbol(dims[0])
+            raise _error(f"the argument of {node.func}() is {describe(dims[0])}; rounding it "
+                         "depends on the unit it is in", node.args[0],
+                         f"round a ratio in the unit meant: {node.func}(x / 1 {unit}) * 1 {unit}")
         if node.func in _KEEP:
             return dims[0]
         if node.func in _SAME:
@@ -301,6 +308,11 @@ class DimensionChecker:
                 return ANY
             if right is ANY:
                 return left if op == "*" else ANY
+            if op == "//" and not (left / right).dimensionless:
+                raise _error(f"'//' of {describe(left)} and {describe(right)} rounds "
+                             f"{describe(left / right)}, which depends on the unit it is in",
+                             node, "divide values of one dimension, V // (2 mV), or round "
+                             "a ratio: (V / 1 mV) // 2")
             return left * right if op == "*" else left / right
         # **
         self._same(right, DIMENSIONLESS, node.right, "an exponent")

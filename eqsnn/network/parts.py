@@ -282,12 +282,12 @@ def _quantity_in(what, value, unit, dimension_words="the synapse model's weight"
     """A Quantity or a string such as ``"6 nS"`` as float64 in the internal unit, checked
     against ``unit`` (the declared unit; None: the model has none); None for a plain value."""
     from ..runtime.quantities import _quantity
-    from ..units import Quantity
-    if not isinstance(value, (Quantity, str)):
+    from ..units import Quantity, Unit
+    if not isinstance(value, (Quantity, Unit, str)):  # a unit alone: one of it
         return None
     quantity = _quantity(what, value)
     given = quantity.unit
-    if given.symbol == "1" and given.dimension.dimensionless:
+    if given.symbol == "" and given.dimension.dimensionless:  # "0.5": a plain number
         return np.asarray(quantity.value, np.float64)
     if unit is None:
         raise ParameterError(f"{what}: {dimension_words} has no unit; got {quantity}",

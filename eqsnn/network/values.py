@@ -70,8 +70,8 @@ def time_quantity(what, value, expected: str, hint: str):
     """``(quantity, ms)`` of a Quantity or a string (``"1.5 ms"``) of time, else None;
     ``expected`` and ``hint`` word the error where it is not a time."""
     from ..runtime.quantities import _quantity
-    from ..units import TIME, Quantity
-    if not isinstance(value, (Quantity, str)):
+    from ..units import TIME, Quantity, Unit
+    if not isinstance(value, (Quantity, Unit, str)):  # a unit alone: one of it
         return None
     quantity = _quantity(what, value)
     if quantity.unit.dimension != TIME:

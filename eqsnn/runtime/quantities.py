@@ -32,6 +32,8 @@ def _quantity(what: str, value, strict: bool = True) -> Quantity | None:
     that is not a quantity alone (a model without units says 'must be numeric')."""
     if isinstance(value, Quantity):
         return value
+    if isinstance(value, Unit):  # eqsnn.units.ms alone is one ms, as Brian2's ms is
+        return Quantity(1.0, value)
     if isinstance(value, str):
         try:
             return parse_quantity(value)
@@ -63,13 +65,13 @@ def to_internal(model, kind: str, name: str, value):
         if unit is None or unit.factor == 1:
             return value
         if hasattr(value, "__cuda_array_interface__"):  # stays on the device
-            return value * float(unit.factor)
+            return _scaled_on_device(value, unit.factor)
         array = np.asarray(value) if not isinstance(value, np.ndarray) else value
         if array.dtype.kind not in "biuf":
             return value  # not numbers: check_numeric says so
         return unit.to_internal(array.astype(np.float64))
     given = quantity.unit
-    if given.symbol == "1" and given.dimension.dimensionless:  # "20": a plain number
+    if given.symbol == "" and given.dimension.dimensionless:  # "20": a plain number
         return to_internal(model, kind, name, quantity.value)
     wanted = unit.dimension if unit is not None else given.dimension / given.dimension
     if given.dimension != wanted:
@@ -80,6 +82,16 @@ def to_internal(model, kind: str, name: str, value):
             hint=(f"give it in {unit}, as a plain number or e.g. '1 {unit}'" if unit is not None
                   else "give a plain number: it has no unit in this model"))
     return given.to_internal(np.asarray(quantity.value, dtype=np.float64))
+
+
+def _scaled_on_device(value, factor):
+    """``value * factor`` as :meth:`Unit.to_internal` does it on the host: a division by
+    an integer where the factor is one over it (pA → nA: / 1000, correctly rounded)."""
+    if factor.numerator == 1:
+        return value / factor.denominator
+    if factor.denominator == 1:
+        return value * factor.numerator
+    return value * float(factor)
 
 
 def from_internal(model, name: str, value):
@@ -101,11 +113,14 @@ def time_step(dt):
     quantity = _quantity("dt", dt)
     if quantity is None:
         return dt
-    if quantity.unit.symbol == "1" and quantity.unit.dimension.dimensionless:
+    if quantity.unit.symbol == "" and quantity.unit.dimension.dimensionless:
         return quantity.value
     if quantity.unit.dimension != TIME:
         raise ParameterError(f"dt must be a time; got {quantity}",
                              hint="give dt in ms, e.g. dt=0.1 or dt='0.1 ms'")
+    if np.ndim(quantity.value) != 0:
+        raise ParameterError(f"dt must be one time step; got {np.size(quantity.value)} values "
+                             f"in {quantity.unit}", hint="give one value, e.g. dt=0.1 * ms")
     return float(quantity.unit.to_internal(np.float64(quantity.value)))
 
 
@@ -119,7 +134,7 @@ def convert_values(model, kind: str, values: dict, *, is_value) -> dict:
     out = {}
     for name, value in values.items():
         unit = units.get(name)
-        if isinstance(value, Quantity) or _reads_as_quantity(value) or (
+        if isinstance(value, (Quantity, Unit)) or _reads_as_quantity(value) or (
                 not isinstance(value, str) and is_value(value)):
             out[name] = to_internal(model, kind, name, value)
         elif unit is not None and unit.factor != 1:
