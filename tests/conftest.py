@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 import sys
@@ -38,6 +39,17 @@ if settings.default.derandomize:
 
 sys.path.insert(0, os.path.dirname(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def emulated_cupy():
+    """``import cupy`` gives the CPU emulation of ``tests/fake_cupy.py`` unless a GPU is
+    there; the cupy test files ask for it with ``pytest.mark.usefixtures``."""
+    import fake_cupy
+    from test_backend_equivalence import gpu_available
+
+    with fake_cupy.installed() if not gpu_available() else contextlib.nullcontext():
+        yield
 
 
 @pytest.fixture(autouse=True)

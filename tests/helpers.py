@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 import sympy
@@ -22,6 +23,16 @@ EVERY_BACKEND = [
     pytest.param("pygenn", marks=[pytest.mark.pygenn, pytest.mark.skipif(
         importlib.util.find_spec("pygenn") is None, reason="needs PyGeNN")]),
 ]
+
+
+def vogels_abbott():
+    """``examples/networks/vogels_abbott.py`` as a module (the examples are no package)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "examples", "networks", "vogels_abbott.py")
+    spec = importlib.util.spec_from_file_location("vogels_abbott", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def lif(relative_reset: bool = True) -> ir.Model:

@@ -3,6 +3,7 @@ delays; numpy against c; bad inputs rejected before any state changes."""
 
 from __future__ import annotations
 
+import helpers
 import numpy as np
 import pytest
 
@@ -370,14 +371,7 @@ def test_dense_weight_matrix_and_homogeneous_delay(lif):
 
 @pytest.mark.parametrize("which", ["cuba", "coba"])
 def test_vogels_abbott_examples_run_small(which):
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(__file__), "..", "examples", "networks",
-                        "vogels_abbott.py")
-    spec = importlib.util.spec_from_file_location("vogels_abbott", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = helpers.vogels_abbott()
     net = getattr(module, which)(n=200, seed=2)
     res = net.run(1000, record={"exc": ["spikes"], "inh": ["spikes"]})
     rate, cv = module.rates_and_cv(res["exc"], net.populations["exc"].n, 0.1)

@@ -11,11 +11,7 @@ instead: ``test_network_cupy_arrivals.py``.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import os
-
-import fake_cupy
+import helpers
 import numpy as np
 import pytest
 import test_check_network as check_tests
@@ -29,16 +25,10 @@ import eqsnn
 from eqsnn.errors import BackendError
 from eqsnn.network import Delta, Exponential, FromList, Network
 
-# on a GPU the gpu tier (bench/gpu_check.sh); else the emulation, which compiles with g++
-pytestmark = pytest.mark.gpu if gpu_available() else pytest.mark.c
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(autouse=True)
-def emulated_cupy():
-    """``import cupy`` gives the CPU emulation unless a GPU is there."""
-    with fake_cupy.installed() if not gpu_available() else contextlib.nullcontext():
-        yield
+# on a GPU the gpu tier (bench/gpu_check.sh); else the CPU emulation of CUDA (the
+# emulated_cupy fixture of conftest.py), which compiles with g++
+pytestmark = [pytest.mark.gpu if gpu_available() else pytest.mark.c,
+              pytest.mark.usefixtures("emulated_cupy")]
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +97,9 @@ def test_a_cuba_like_network_gives_numpys_bits_across_runs_and_resets(precision)
             np.testing.assert_array_equal(nets["cupy"][0].state[pop][name], value)
 
 
-def _vogels_abbott():
-    spec = importlib.util.spec_from_file_location(
-        "vogels_abbott", os.path.join(ROOT, "examples", "networks", "vogels_abbott.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("which, steps", [("cuba", 300), ("coba", 400)])
 def test_vogels_abbott_small_gives_numpys_spikes_in_float32(which, steps):
-    module = _vogels_abbott()
+    module = helpers.vogels_abbott()
     out = {}
     for backend in ("numpy", "cupy"):
         net = getattr(module, which)(n=200, seed=1, backend=backend, precision="float32")

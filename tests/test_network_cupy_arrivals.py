@@ -8,9 +8,6 @@ on the host instead, the network says why.  Without a GPU on the CPU emulation o
 
 from __future__ import annotations
 
-import contextlib
-
-import fake_cupy
 import numpy as np
 import nvrtc
 import pytest
@@ -21,15 +18,10 @@ from test_network_cupy import _same_spikes
 import eqsnn
 from eqsnn.network import Delta, FromList, Network
 
-# on a GPU the gpu tier (bench/gpu_check.sh); else the emulation, which compiles with g++
-pytestmark = pytest.mark.gpu if gpu_available() else pytest.mark.c
-
-
-@pytest.fixture(autouse=True)
-def emulated_cupy():
-    """``import cupy`` gives the CPU emulation unless a GPU is there."""
-    with fake_cupy.installed() if not gpu_available() else contextlib.nullcontext():
-        yield
+# on a GPU the gpu tier (bench/gpu_check.sh); else the CPU emulation of CUDA (the
+# emulated_cupy fixture of conftest.py), which compiles with g++
+pytestmark = [pytest.mark.gpu if gpu_available() else pytest.mark.c,
+              pytest.mark.usefixtures("emulated_cupy")]
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,6 @@ emulation of ``fake_cupy.py``, as ``test_network_cupy.py``.
 
 from __future__ import annotations
 
-import contextlib
-
-import fake_cupy
 import numpy as np
 import pytest
 import test_network as network_tests
@@ -24,18 +21,13 @@ from eqsnn.backends import cupy_network
 from eqsnn.errors import NumericalError
 from eqsnn.network import AlphaCurr, Delta, Exponential, FixedProbability, FromList, Network
 
-# on a GPU the gpu tier (bench/gpu_check.sh); else the emulation, which compiles with g++
-pytestmark = pytest.mark.gpu if gpu_available() else pytest.mark.c
+# on a GPU the gpu tier (bench/gpu_check.sh); else the CPU emulation of CUDA (the
+# emulated_cupy fixture of conftest.py), which compiles with g++
+pytestmark = [pytest.mark.gpu if gpu_available() else pytest.mark.c,
+              pytest.mark.usefixtures("emulated_cupy")]
 BACKENDS = ("numpy", "cupy")
 #: weights whose float32 sums depend on their order (1e7 + 0.3 - 1e7 is not 0.3)
 SCALE = np.float32([1e7, -1e7, 0.3, 0.11, -0.2, 1.0])
-
-
-@pytest.fixture(autouse=True)
-def emulated_cupy():
-    """``import cupy`` gives the CPU emulation unless a GPU is there."""
-    with fake_cupy.installed() if not gpu_available() else contextlib.nullcontext():
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import test_network_units as network_units_tests
 
 import eqsnn
 from eqsnn import units
@@ -200,14 +201,6 @@ def test_a_value_of_another_dimension_is_refused(leak, name, value, message):
 
 
 
-NET_NEURON = """neuron LifUnits
-    param tau = 10.0 ms
-    param R = 1.0 MOhm
-    state V = 0.0 mV
-    input Isyn = 0.0 nA
-    dV/dt = (-V + R * Isyn) / tau
-"""
-
 NET_SYNAPSE = """synapse DeltaPico
     state I = 0.0 pA
     dI/dt = -I / 5 ms
@@ -219,7 +212,7 @@ NET_SYNAPSE = """synapse DeltaPico
 def test_a_bare_unit_as_a_weight_and_a_delay_is_one_of_it():
     from eqsnn.network import Network
 
-    neuron, synapse = eqsnn.compile(NET_NEURON), eqsnn.compile(NET_SYNAPSE)
+    neuron, synapse = eqsnn.compile(network_units_tests.NEURON), eqsnn.compile(NET_SYNAPSE)
     net = Network(dt=0.1)
     net.add_spike_source("s", 1, steps=[0], neurons=[0])
     net.add_population("p", neuron, 1)
