@@ -84,7 +84,8 @@ class Unit:
         """``value`` (a number or array) in this unit → the internal unit, correctly rounded
         where the factor is an integer or one over an integer."""
         factor = self.factor
-        value = np.asarray(value, dtype=np.float64) if not isinstance(value, float) else value
+        if not isinstance(value, float) and not hasattr(value, "__cuda_array_interface__"):
+            value = np.asarray(value, dtype=np.float64)  # a device array stays on its device
         if factor.numerator == 1:
             return value / factor.denominator if factor.denominator != 1 else value
         if factor.denominator == 1:

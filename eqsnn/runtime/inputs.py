@@ -22,7 +22,7 @@ import numpy as np
 from .. import ir
 from ..errors import ParameterError, ShapeError
 from ..units import internal_symbol
-from .quantities import refuse_masked
+from .quantities import declared_units, refuse_masked
 
 __all__ = [
     "fit", "check_numeric", "check_range", "is_device_array", "is_int", "unknown_name",
@@ -229,8 +229,7 @@ def prepare_inputs(model: ir.Model, inputs, steps: int, batch: int, shape,
             continue
         array = check_numeric(f"input {name!r}", inputs[name], item.dtype)
         if not is_device_array(array):
-            check_range(f"input {name!r}", array, precision,
-                        dict(getattr(model, "units", ())).get(name))
+            check_range(f"input {name!r}", array, precision, declared_units(model).get(name))
         fitted = fit(array, (steps, batch), tuple(shape))
         if fitted is None:
             raise ShapeError(

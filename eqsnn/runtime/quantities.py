@@ -65,7 +65,7 @@ def to_internal(model, kind: str, name: str, value):
         if unit is None or unit.factor == 1:
             return value
         if hasattr(value, "__cuda_array_interface__"):  # stays on the device
-            return _scaled_on_device(value, unit.factor)
+            return unit.to_internal(value)  # as on the host: pA → nA is / 1000
         array = np.asarray(value) if not isinstance(value, np.ndarray) else value
         if array.dtype.kind not in "biuf":
             return value  # not numbers: check_numeric says so
@@ -82,16 +82,6 @@ def to_internal(model, kind: str, name: str, value):
             hint=(f"give it in {unit}, as a plain number or e.g. '1 {unit}'" if unit is not None
                   else "give a plain number: it has no unit in this model"))
     return given.to_internal(np.asarray(quantity.value, dtype=np.float64))
-
-
-def _scaled_on_device(value, factor):
-    """``value * factor`` as :meth:`Unit.to_internal` does it on the host: a division by
-    an integer where the factor is one over it (pA → nA: / 1000, correctly rounded)."""
-    if factor.numerator == 1:
-        return value / factor.denominator
-    if factor.denominator == 1:
-        return value * factor.numerator
-    return value * float(factor)
 
 
 def from_internal(model, name: str, value):

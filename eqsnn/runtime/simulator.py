@@ -56,11 +56,9 @@ from .values import (
     check_hidden_params,
     check_init_names,
     check_literals,
-    hidden_state,
     initial_states,
     prepare_arrays,
     prepare_params,
-    public_states,
     state_value,
 )
 
@@ -329,9 +327,7 @@ class Simulator(RunReports):
     def set_state(self, name: str, value) -> None:
         """Write state ``name``: a scalar, one value per neuron, or ``(batch, *shape)``, in the
         state's declared unit (or with a unit: ``-65 * eqsnn.units.mV``)."""
-        public = public_states(self.model)
-        if name not in public and any(s.name == name for s in self.model.states):
-            raise hidden_state(name, public)  # as init= refuses them
+        check_init_names(self.model, (name,))  # as init= is checked: hidden states too
         value = to_internal(self.model, "state", name, value)
         full = state_value(self.model, name, value, self.batch_size, self.shape, self.precision)
         self._runner.set_state(name, full)

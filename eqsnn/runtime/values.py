@@ -22,7 +22,7 @@ from ..solve.adaptive import ATOL
 from . import host
 from .float32_bounds import float32_bounds
 from .inputs import check_numeric, check_range, expected_shapes, fit, unknown_name
-from .quantities import to_internal
+from .quantities import declared_units, to_internal
 
 __all__ = ["prepare_params", "prepare_arrays", "initial_states", "state_value", "check_bounds",
            "check_literals", "check_init_names", "hidden_state", "public_states", "Checked"]
@@ -95,7 +95,7 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
         _check_constraints(param, value, dict(model.units).get(name))
         if param.dtype == "float":
             check_range(f"param {name!r}", np.asarray(value, np.float64), precision,
-                        dict(model.units).get(name))
+                        declared_units(model).get(name))
         values[name] = np.asarray(value, np.float64)
     _check_float32_atol(values, precision)
     return values
@@ -185,7 +185,7 @@ def state_value(model: ir.Model, name: str, value, batch: int, shape, precision:
     array = check_numeric(f"state {name!r}", value, state.dtype)
     if state.dtype == "float":
         check_range(f"the value of state {name!r}", array, precision,
-                    dict(getattr(model, "units", ())).get(name))
+                    declared_units(model).get(name))
         check_bounds(model, state, array)
         if precision == "float32" and state.bounds:
             _check_float32_bounds(model, state, array)
