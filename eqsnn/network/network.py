@@ -231,6 +231,13 @@ class Network(WindowedRun):
                     for c in target.incoming]
         compose.compose(target.ir, (*incoming, compose.Incoming(name, model,
                                                                  target_input)))
+        # before the connectivity is drawn, which may take long
+        if weight_update is None and (weight_update_params or weight_update_init):
+            raise ParameterError(
+                f"connection {name!r}: weight_update_params or weight_update_init without a "
+                "weight_update model would be ignored, and the weights stay static",
+                hint="give the rule too (weight_update=StdpAdditive(...) or a compiled "
+                "model), or leave out its values")
         connectivity = Dense() if connectivity is None else connectivity
         if not isinstance(connectivity, Connectivity):
             raise ParameterError(f"connection {name!r}: connectivity must be Dense(), "
@@ -255,12 +262,6 @@ class Network(WindowedRun):
         conn = Connection(self, name, source, target, model, params, init, target_input,
                           pre, post, weights, delays)
         conn._values = checked
-        if weight_update is None and (weight_update_params or weight_update_init):
-            raise ParameterError(
-                f"connection {name!r}: weight_update_params or weight_update_init without a "
-                "weight_update model would be ignored, and the weights stay static",
-                hint="give the rule too (weight_update=StdpAdditive(...) or a compiled "
-                "model), or leave out its values")
         if weight_update is not None:
             from .plasticity import attach
             attach(conn, weight_update, weight_update_params, weight_update_init)

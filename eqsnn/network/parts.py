@@ -221,8 +221,9 @@ def _owner(connections, pop, state):
 
 def _unit_of(connections, pop, state) -> str | None:
     """The declared unit of a recorded state (:func:`_owner`), as a Result lists it."""
+    from ..runtime.quantities import declared_units
     model, name = _owner(connections, pop, state)
-    unit = dict(getattr(model, "units", ())).get(name)
+    unit = declared_units(model).get(name)
     return None if unit is None else str(unit)
 
 
