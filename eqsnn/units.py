@@ -326,18 +326,22 @@ def _table() -> dict[str, Unit]:
 _MICRO = "\u00b5\u03bc"
 
 
+def _ascii(name: str) -> str:
+    """``name`` with a leading micro sign or Greek mu as the prefix u (µs, μF)."""
+    return "u" + name[1:] if name[:1] in _MICRO else name
+
+
 def lookup(name: str) -> Unit:
     """The unit called ``name`` (``ms``, ``MOhm``, ``msecond``, ``µs``, ...); a
     :class:`UnitError` with a suggestion otherwise."""
-    ascii_name = "u" + name[1:] if name[:1] in _MICRO else name  # µs, μF: the prefix u
-    unit = _table().get(ascii_name)
+    unit = _table().get(_ascii(name))
     if unit is not None:
         return unit
     raise UnitError(f"unknown unit {name!r}", hint=unit_hint(name))
 
 
 def is_unit(name: str) -> bool:
-    return ("u" + name[1:] if name[:1] in _MICRO else name) in _table()
+    return _ascii(name) in _table()
 
 
 def unit_hint(name: str) -> str:
