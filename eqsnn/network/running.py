@@ -36,12 +36,6 @@ __all__ = ["WindowedRun"]
 LONGEST_WINDOW = 1 << 16
 
 
-def _spikes_wanted(records, name) -> bool:
-    """Whether a run records the spikes of population ``name``."""
-    plan = records.get(name)
-    return plan is not None and plan[0] == "population" and plan[3] is not False
-
-
 def _recorded_plastic(records, name):
     """``(record key, state)`` for every plastic state recorded from connection ``name``."""
     plan = records.get(name)
@@ -170,7 +164,7 @@ class WindowedRun:
                 if direct := _direct(sim):
                     # the Simulator's runner, with inputs checked once for the whole run
                     # with arrivals on the device, spikes come back only where recorded
-                    listed = pop.spiking and (device is None or _spikes_wanted(records, pname))
+                    listed = pop.spiking and (device is None or spikes_kept(records, pname))
                     raw = sim._runner.run(w, step0, win_inputs, names, listed)
                     sim._step = step0 + w
                     got = {s: raw.vars[s] for s in names}
