@@ -72,3 +72,35 @@ def test_an_int_counter_wraps_silently_and_alike_on_every_backend(backend):
     assert got[2][5] == -(2**31)  # -2**31 // -1 wraps (GeNN's code once trapped: SIGFPE)
     assert got[0][6] == 1500000000  # % of a divisor above 2**30 (GeNN's once overflowed)
     assert np.asarray(result.vars["count"]).dtype == np.int32
+
+
+STEP_READER = """neuron StepReader
+    state k: int = 0
+    state x = 0.0
+    after:
+        k = step
+        x = step + rand_uniform()
+"""
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if "pygenn" not in str(b)])
+def test_the_built_in_step_is_an_int_and_wraps_alike_past_2_31(backend):
+    """`step` is an int in the model text (docs/language.md "Built-ins"), so past 2**31 - 1 it
+    wraps as every int does; the NumPy reference once raised OverflowError there mid-run
+    while C wrapped. The random draws, keyed on the step mod 2**32, stay the same stream."""
+    context = (fake_cupy.installed() if backend == "cupy" and not equivalence.gpu_available()
+               else contextlib.nullcontext())
+    model = eqsnn.compile(STEP_READER)
+    with context:
+        sim = eqsnn.Simulator(model, 3, backend=backend, precision="float64", seed=7)
+        sim._step = 2**31 - 2  # a long run's count, without running it
+        result = sim.run(4, record=["k", "x"])
+    steps = [2**31 - 2 + k for k in range(4)]
+    assert [int(v) for v in result.vars["k"][:, 0, 0]] == [_int32(s) for s in steps]
+    assert result.spikes is None or len(result.spikes) == 0
+    draws = np.asarray(result.vars["x"]) - np.asarray(result.vars["k"], dtype=np.float64)
+    assert np.all((draws >= 0) & (draws < 1))
+    reference = eqsnn.Simulator(model, 3, backend="numpy", precision="float64", seed=7)
+    reference._step = 2**31 - 2
+    expected = reference.run(4, record=["x"]).vars["x"]
+    np.testing.assert_array_equal(result.vars["x"], expected)

@@ -187,6 +187,8 @@ def _step_loop_lines(model: ir.Model, code: StepCode) -> list[str]:
         lines.append("            step = step0 + i")
     if "t" in code.uses:
         lines.append("            t = FLOAT(step * _dt64)")
+    if "step" in code.uses:  # the model's `step` is an int: past 2**31 - 1 it wraps, as in C
+        lines.append("            step = (step + 2**31) % 2**32 - 2**31")
     lines += _held_lines(model, code, per_step=True)
     lines += ["            " + line for line in code.body]
     lines += [
