@@ -83,11 +83,12 @@ STEP_READER = """neuron StepReader
 """
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if "pygenn" not in str(b)])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_built_in_step_is_an_int_and_wraps_alike_past_2_31(backend):
     """`step` is an int in the model text (docs/language.md "Built-ins"), so past 2**31 - 1 it
     wraps as every int does; the NumPy reference once raised OverflowError there mid-run
-    while C wrapped. The random draws, keyed on the step mod 2**32, stay the same stream."""
+    while C wrapped (and GeNN's code converted a double past INT_MAX to int). The random
+    draws, keyed on the step mod 2**32, stay the same stream."""
     context = (fake_cupy.installed() if backend == "cupy" and not equivalence.gpu_available()
                else contextlib.nullcontext())
     model = eqsnn.compile(STEP_READER)
@@ -100,6 +101,8 @@ def test_the_built_in_step_is_an_int_and_wraps_alike_past_2_31(backend):
     assert result.spikes is None or len(result.spikes) == 0
     draws = np.asarray(result.vars["x"]) - np.asarray(result.vars["k"], dtype=np.float64)
     assert np.all((draws >= 0) & (draws < 1))
+    if "pygenn" in str(backend):
+        return  # GeNN draws from its own generator (docs/random.md)
     reference = eqsnn.Simulator(model, 3, backend="numpy", precision="float64", seed=7)
     reference._step = 2**31 - 2
     expected = reference.run(4, record=["x"]).vars["x"]

@@ -48,7 +48,7 @@ RESERVED = frozenset("""
 """.split())
 
 _BUILTINS = {
-    "t": ("(scalar)t", 15), "dt": ("(scalar)dt", 15), "step": ("(int)round(t / dt)", 15),
+    "t": ("(scalar)t", 15), "dt": ("(scalar)dt", 15), "step": ("(int)(int64_t)round(t / dt)", 15),
     "id": ("(int)id", 15), "batch": ("(int)batch", 15),
 }
 _INFIX = {  # op -> (C operator, precedence)

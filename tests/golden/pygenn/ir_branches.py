@@ -30,7 +30,7 @@ if (u > 3.0) {
 }
 const scalar tmp0 = -4.0 + x;
 y = 0.5 * (scalar)fmax(1.0, (scalar)fmin(7.0, x)) + (tmp0 == 0.0 ? 1.0 : (scalar)expm1((double)tmp0) / tmp0);
-k = (int)((unsigned int)k + (unsigned int)(int)((unsigned int)2 * (unsigned int)(int)round(t / dt)));
+k = (int)((unsigned int)k + (unsigned int)(int)((unsigned int)2 * (unsigned int)(int)(int64_t)round(t / dt)));
 """,
     additional_input_vars=[('drive', 'scalar', 0.0)],
 )

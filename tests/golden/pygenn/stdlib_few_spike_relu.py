@@ -29,17 +29,17 @@ few_spike_relu_model = create_neuron_model(
         ('c2_', few_spike_relu_precompute.derived('c2_')),
     ],
     sim_code="""
-Fx = Fx + Isyn * c0_ * (scalar)pow((double)2.0, (double)(scalar)(k == 0 || k == -1 ? 0 : ((int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))) % k != 0 && (((int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))) % k < 0) != (k < 0)) ? (int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))) % k + k : (int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))) % k)));
-if ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) == 0) {
+Fx = Fx + Isyn * c0_ * (scalar)pow((double)2.0, (double)(scalar)(k == 0 || k == -1 ? 0 : ((int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k))) % k != 0 && (((int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k))) % k < 0) != (k < 0)) ? (int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k))) % k + k : (int)((unsigned int)k - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k))) % k)));
+if ((k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k)) == 0) {
     V = Fx;
     Fx = 0.0;
 }
 """,
     threshold_condition_code="""
-V >= c2_ * (scalar)pow((double)2.0, (double)(scalar)(int)((unsigned int)(int)((unsigned int)-1 + (unsigned int)k) - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))))
+V >= c2_ * (scalar)pow((double)2.0, (double)(scalar)(int)((unsigned int)(int)((unsigned int)-1 + (unsigned int)k) - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k))))
 """,
     reset_code="""
-V = V + c1_ * (scalar)pow((double)2.0, (double)(scalar)(int)((unsigned int)(int)((unsigned int)-1 + (unsigned int)k) - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))));
+V = V + c1_ * (scalar)pow((double)2.0, (double)(scalar)(int)((unsigned int)(int)((unsigned int)-1 + (unsigned int)k) - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k))));
 """,
 )
 

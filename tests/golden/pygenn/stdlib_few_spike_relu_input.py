@@ -28,15 +28,15 @@ few_spike_relu_input_model = create_neuron_model(
         ('c1_', few_spike_relu_input_precompute.derived('c1_')),
     ],
     sim_code="""
-if ((k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k)) == 0) {
+if ((k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k)) == 0) {
     V = Input;
 }
 """,
     threshold_condition_code="""
-V >= c1_ * (scalar)pow((double)2.0, (double)(scalar)(int)((unsigned int)(int)((unsigned int)-1 + (unsigned int)k) - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))))
+V >= c1_ * (scalar)pow((double)2.0, (double)(scalar)(int)((unsigned int)(int)((unsigned int)-1 + (unsigned int)k) - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k))))
 """,
     reset_code="""
-V = V + c0_ * (scalar)pow((double)2.0, (double)(scalar)(int)((unsigned int)(int)((unsigned int)-1 + (unsigned int)k) - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)round(t / dt) % k != 0 && (((int)round(t / dt) % k < 0) != (k < 0)) ? (int)round(t / dt) % k + k : (int)round(t / dt) % k))));
+V = V + c0_ * (scalar)pow((double)2.0, (double)(scalar)(int)((unsigned int)(int)((unsigned int)-1 + (unsigned int)k) - (unsigned int)(k == 0 || k == -1 ? 0 : ((int)(int64_t)round(t / dt) % k != 0 && (((int)(int64_t)round(t / dt) % k < 0) != (k < 0)) ? (int)(int64_t)round(t / dt) % k + k : (int)(int64_t)round(t / dt) % k))));
 """,
     additional_input_vars=[('Input', 'scalar', 0.0)],
 )
