@@ -49,6 +49,7 @@ from .parts import (
 )
 from .rollback import NetworkSnapshot
 from .running import WindowedRun
+from .second_pass import stepped_by_network
 from .structure import SETTINGS, ReadOnly, fixed_setting, spike_trains
 from .values import check_values, named
 
@@ -310,7 +311,6 @@ class Network(WindowedRun):
                                  backend=self.backend, precision=self.precision, params=params,
                                  init=init, seed=seed, fast_math=self.fast_math,
                                  check=self.check)
-            check_every_step(pop._sim)
             pop._sim._population = pop.name  # named in its warnings
         self._d_min = min((int(np.min(c._delays)) for c in self.connections.values()
                            if c.n_synapses), default=None)
@@ -328,6 +328,9 @@ class Network(WindowedRun):
         from ..backends.cupy_network import host_arrivals_reason, start
         self.host_arrivals_reason = host_arrivals_reason(self)
         self._device = start(self, _direct) if self.host_arrivals_reason is None else None
+        for pop in self.populations.values():  # the others: network.second_pass
+            if not pop.is_source and self._genn is None and not stepped_by_network(self, pop):
+                check_every_step(pop._sim)
         self._built = True
 
     def build(self) -> None:

@@ -51,17 +51,18 @@ class NetworkSnapshot:
         for sim, step, snapshot in self.pops:
             snapshot.restore()
             sim._step = step
-        for plastic, state, step, failure in self.plastic:
-            plastic.state, plastic.step, plastic.failure = state, step, failure
+        for plastic, state, step, failure in self.plastic:  # copies: it may be put back again
+            plastic.state = {k: v.copy() for k, v in state.items()}
+            plastic.step, plastic.failure = step, failure
         if self.rings is not None:
             for saved, live in zip(self.rings, (net._fused.rings, net._fused.touched,
                                                 net._fused.n_touched, net._fused.history)):
                 for name, value in saved.items():
                     live[name][...] = value
-            net._fused.weights = self.rings[4]
+            net._fused.weights = dict(self.rings[4])
         if self.device is not None:
             self.device[0].restore(self.device[1])
-        net._history = self.history
+        net._history = dict(self.history)  # a run replaces its entries: this one stays
 
 
 def check_not_interrupted(net) -> None:

@@ -27,6 +27,7 @@ from .keys import by_name, spikes_kept, whose
 from .parts import NetworkResult, _direct, _mapping, _owner, _Raw, _recorded, _unit_of
 from .plasticity import check_recording
 from .rollback import NetworkSnapshot, check_not_interrupted, weights_in_flight
+from .second_pass import second_pass
 from .values import named
 
 __all__ = ["WindowedRun"]
@@ -110,6 +111,7 @@ class WindowedRun:
         snapshot = NetworkSnapshot(self)  # a run that does not finish is rolled back
         try:
             collected, spikes, simulate, plastic, failed = self._advance(steps, plans, records)
+            second_pass(self, snapshot, lambda: self._advance(steps, plans, {}))
         except BaseException:
             snapshot.restore()
             raise
