@@ -108,9 +108,11 @@ class Unit:
         if isinstance(other, Unit):
             return Unit(_join(self.symbol, "*", other.symbol), self.scale * other.scale,
                         self.dimension * other.dimension)
+        _refuse_bool(self, "*", other)
         return self.__rmul__(other)  # ms * 20 is 20 * ms
 
     def __truediv__(self, other):
+        _refuse_bool(self, "/", other)
         if isinstance(other, Unit):
             return Unit(_join(self.symbol, "/", other.symbol), self.scale / other.scale,
                         self.dimension / other.dimension)
@@ -124,12 +126,14 @@ class Unit:
         return Quantity(-1, self)
 
     def __pow__(self, power):
+        _refuse_bool(self, "**", power)
         power = Fraction(power)
         root = self.scale ** power if power.denominator == 1 else _exact_root(
             self.scale ** power.numerator, power.denominator)
         return Unit(f"{_wrap(self.symbol)}**{power}", root, self.dimension ** power)
 
     def __rmul__(self, value):
+        _refuse_bool(value, "*", self)
         if isinstance(value, (list, tuple)):  # [1, 2] * mV, as Brian2 takes it
             array = np.asarray(value)
             value = array if array.dtype.kind in "biuf" else value
@@ -138,6 +142,7 @@ class Unit:
         return NotImplemented
 
     def __rtruediv__(self, value):
+        _refuse_bool(value, "/", self)
         if isinstance(value, numbers.Real) or isinstance(value, np.ndarray):
             return Quantity(value, Unit(f"1/{_wrap(self.symbol)}", 1 / self.scale,
                                         DIMENSIONLESS / self.dimension))
@@ -159,6 +164,42 @@ def _join(left: str, op: str, right: str) -> str:
     return f"{left}{op}{_wrap(right) if op == '/' else right}"
 
 
+def _is_bool(value) -> bool:
+    """Whether ``value`` is a bool, a bool array, or a list holding a bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "b"
+    return isinstance(value, (list, tuple)) and any(_is_bool(item) for item in value)
+
+
+def _refuse_bool(left, op: str, right) -> None:
+    """A UnitError where an operand of ``left op right`` is a bool: ``True * ms`` was 1 ms,
+    a flag taken for a number."""
+    flag = next((side for side in (left, right) if _is_bool(side)), None)
+    if flag is None:
+        return
+
+    scalar = isinstance(flag, (bool, np.bool_))
+    kind = "array" if isinstance(flag, np.ndarray) else "list"
+
+    def shown(side):
+        if side is flag:
+            return repr(flag) if scalar else f"<{kind} of bools>"
+        return str(side)
+    what = repr(flag) if scalar else f"a value of the {kind}"
+    raise UnitError(f"cannot compute {shown(left)} {op} {shown(right)}: {what} is a bool, "
+                    "not a number",
+                    hint="use a number (1 * ms, not True * ms); for an array of flags, "
+                         "flags.astype(float)")
+
+
+def _is_zero(value) -> bool:
+    """The int 0 that the built-in ``sum`` starts from: the one number added to a
+    quantity of any dimension (as a literal 0 matches any dimension in a model)."""
+    return type(value) is int and value == 0
+
+
 @dataclass(frozen=True)
 class Quantity:
     """A value (a number or a NumPy array) with a unit: ``20 * eqsnn.units.ms``."""
@@ -178,6 +219,7 @@ class Quantity:
         return float(value) if isinstance(self.value, numbers.Real) else value
 
     def __mul__(self, other):
+        _refuse_bool(self, "*", other)
         if isinstance(other, Unit):
             return Quantity(self.value, self.unit * other)
         if isinstance(other, Quantity):
@@ -186,9 +228,12 @@ class Quantity:
             return Quantity(np.multiply(self.value, other), self.unit)
         return NotImplemented
 
-    __rmul__ = __mul__
+    def __rmul__(self, other):
+        _refuse_bool(other, "*", self)
+        return self.__mul__(other)
 
     def __truediv__(self, other):
+        _refuse_bool(self, "/", other)
         if isinstance(other, Unit):
             return Quantity(self.value, self.unit / other)
         if isinstance(other, Quantity):
@@ -198,19 +243,32 @@ class Quantity:
         return NotImplemented
 
     def __rtruediv__(self, other):
+        _refuse_bool(other, "/", self)
         if isinstance(other, (numbers.Real, np.ndarray)):  # 1 / (10 * kHz)
             one = Unit("1", Fraction(1), DIMENSIONLESS)
             return Quantity(np.divide(other, self.value), one / self.unit)
         return NotImplemented
 
     def __add__(self, other):
-        """``20 * ms + 1 * s``: in the left unit; a UnitError where the dimensions differ."""
+        """``20 * ms + 1 * s``: in the left unit; a UnitError where the dimensions differ.
+        The int 0 adds to any quantity, so that ``sum([1 * ms, 2 * ms])`` is 3 ms; any
+        other number is no quantity (a TypeError)."""
+        if _is_zero(other):
+            return Quantity(self.value + 0, self.unit)  # a new array, as q + q gives
+        _refuse_bool(self, "+", other)
         if not isinstance(other, Quantity):
             return NotImplemented
         if other.unit.dimension != self.unit.dimension:
             raise UnitError(f"cannot add {other} ({other.unit.dimension.words()}) to {self} "
                             f"({self.unit.dimension.words()})")
         return Quantity(np.add(self.value, other.to(self.unit)), self.unit)
+
+    def __radd__(self, other):
+        """``0 + q``, where the built-in sum starts; ``False + q`` is refused."""
+        if _is_zero(other):
+            return Quantity(self.value + 0, self.unit)
+        _refuse_bool(other, "+", self)
+        return NotImplemented
 
     def __sub__(self, other):
         if not isinstance(other, Quantity):
@@ -219,6 +277,15 @@ class Quantity:
 
     def __neg__(self):
         return Quantity(np.negative(self.value), self.unit)
+
+    def __bool__(self):
+        """``0 * mV`` is false in every unit, as 0 is (a dataclass is always true); a
+        quantity of several values is neither, as a NumPy array is not."""
+        value = np.asarray(self.value)
+        if value.size != 1:
+            raise UnitError(f"the truth value of a quantity of {value.size} values is "
+                            "ambiguous", hint="write (q.value != 0).any() or .all()")
+        return bool(value)
 
     def _compared(self, other, op):
         """``other``'s value in this unit, for a comparison; a UnitError across dimensions."""
@@ -260,6 +327,7 @@ class Quantity:
 
     def __pow__(self, power):
         """``(20 * um) ** 2``: a constant power of the value and the unit."""
+        _refuse_bool(self, "**", power)
         if not isinstance(power, (numbers.Rational, float)) or isinstance(power, bool):
             return NotImplemented
         exact = Fraction(power).limit_denominator(12)
