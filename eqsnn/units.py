@@ -209,6 +209,15 @@ class Quantity:
 
     __array_ufunc__ = None
 
+    def __array_function__(self, func, types, args, kwargs):
+        """A UnitError for every NumPy function given a quantity: NumPy took it for one
+        object, so ``np.mean(np.array([1, 2]) * ms)`` was ``[1, 2] ms``, not 1.5 ms."""
+        name = func.__name__
+        raise UnitError(f"numpy.{name} cannot take a quantity ({self}): NumPy would see one "
+                        "object, not its values",
+                        hint=f"take the values in a unit and put the unit back: "
+                             f"np.{name}(q.to(eqsnn.units.ms)) * eqsnn.units.ms")
+
     def to(self, unit: Unit):
         """The value in ``unit``; a :class:`UnitError` if the dimensions differ."""
         if unit.dimension != self.unit.dimension:

@@ -114,3 +114,22 @@ def test_comparisons_with_bools_and_numbers_are_not_equal_or_refused():
         1 * ms < True  # noqa: B015
     with pytest.raises(TypeError):
         1 * ms > 0  # noqa: B015
+
+
+@pytest.mark.parametrize("function", [np.mean, np.median, np.average, np.cumsum, np.dot,
+                                      np.ndim, np.shape, np.sum, np.max])
+def test_numpy_functions_of_one_quantity_are_refused_not_taken_as_one_object(function):
+    # np.mean(np.array([1.0, 2.0]) * ms) was the quantity itself ([1, 2] ms, not 1.5 ms):
+    # NumPy took the quantity for one object; np.dot(q, q) was [1, 4] ms*ms, not 5 ms**2
+    q = np.array([1.0, 2.0]) * ms
+    args = (q, q) if function is np.dot else (q,)
+    with pytest.raises(UnitError, match=rf"numpy.{function.__name__} cannot take a quantity"
+                       ) as exc:
+        function(*args)
+    assert f"np.{function.__name__}(q.to(" in exc.value.hint
+
+
+def test_numpy_functions_of_the_values_in_a_unit_give_the_hand_values():
+    q = np.array([1.0, 2.0]) * ms
+    assert np.mean(q.to(ms)) * ms == 1.5 * ms
+    assert np.dot(q.to(second), q.to(second)) == pytest.approx(5e-6)
