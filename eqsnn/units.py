@@ -2,7 +2,8 @@
 
 A :class:`Dimension` is a vector of rational exponents over the seven SI
 base dimensions; a :class:`Unit` is a symbol, an exact rational scale to SI
-and a dimension.  Scales are :class:`fractions.Fraction` s, so ``281 pF`` is
+and a dimension (their arithmetic, and that of a :class:`Quantity`, is in
+:mod:`eqsnn.frontend.unit_algebra`).  Scales are :class:`fractions.Fraction` s, so ``281 pF`` is
 converted into the internal unit (nF) with one correctly rounded division.
 
 The **internal unit system** is the one GeNN's built-in models use: ms, mV,
@@ -26,14 +27,10 @@ reads strings such as ``"20 ms"`` or ``"0.1 mV/ms"``.
 from __future__ import annotations
 
 import functools
-import numbers
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 
-import numpy as np
-
-from .errors import EqsnnError
+from .frontend.unit_algebra import Quantity, Unit, UnitError
 from .frontend.unit_system import (  # noqa: F401  (re-exported: eqsnn.units.VOLTAGE, ...)
     _NAMED,
     _NAMES,
@@ -61,225 +58,6 @@ from .frontend.unit_system import (  # noqa: F401  (re-exported: eqsnn.units.VOL
 
 __all__ = ["Dimension", "Unit", "Quantity", "UnitError", "lookup", "parse_unit",
            "parse_quantity", "DIMENSIONLESS", "TIME", "INTERNAL"]
-
-
-class UnitError(EqsnnError, ValueError):
-    """A unit is unknown, or a value has the wrong dimension."""
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A unit: how it is written, its exact size in SI, and its dimension."""
-
-    symbol: str
-    scale: Fraction  # SI value of one of this unit
-    dimension: Dimension
-
-    @property
-    def factor(self) -> Fraction:
-        """One of this unit, in the internal unit of its dimension (e.g. pA → 1/1000 nA)."""
-        return self.scale / _internal_scale(self.dimension)
-
-    def to_internal(self, value):
-        """``value`` (a number or array) in this unit → the internal unit, correctly rounded
-        where the factor is an integer or one over an integer."""
-        factor = self.factor
-        if not isinstance(value, float) and not hasattr(value, "__cuda_array_interface__"):
-            value = np.asarray(value, dtype=np.float64)  # a device array stays on its device
-        if factor.numerator == 1:
-            return value / factor.denominator if factor.denominator != 1 else value
-        if factor.denominator == 1:
-            return value * factor.numerator
-        return value * float(factor)
-
-    def from_internal(self, value):
-        """``value`` in the internal unit → this unit (the inverse of :meth:`to_internal`)."""
-        factor = self.factor
-        if factor.denominator == 1:
-            return value / factor.numerator if factor.numerator != 1 else value
-        if factor.numerator == 1:
-            return value * factor.denominator
-        return value / float(factor)
-
-    # --- algebra (for eqsnn.units.mV / eqsnn.units.ms and 20 * eqsnn.units.ms) ----------
-    __array_ufunc__ = None  # numpy arrays defer to __rmul__: array * ms is a Quantity
-
-    def __mul__(self, other):
-        if isinstance(other, Unit):
-            return Unit(_join(self.symbol, "*", other.symbol), self.scale * other.scale,
-                        self.dimension * other.dimension)
-        return self.__rmul__(other)  # ms * 20 is 20 * ms
-
-    def __truediv__(self, other):
-        if isinstance(other, Unit):
-            return Unit(_join(self.symbol, "/", other.symbol), self.scale / other.scale,
-                        self.dimension / other.dimension)
-        if isinstance(other, (numbers.Real, np.ndarray)):
-            return Quantity(np.divide(1, other), self)  # ms / 2
-        if isinstance(other, Quantity):  # mV / (2 * ms)
-            return Quantity(np.divide(1, other.value), self / other.unit)
-        return NotImplemented
-
-    def __neg__(self):
-        return Quantity(-1, self)
-
-    def __pow__(self, power):
-        power = Fraction(power)
-        root = self.scale ** power if power.denominator == 1 else _exact_root(
-            self.scale ** power.numerator, power.denominator)
-        return Unit(f"{_wrap(self.symbol)}**{power}", root, self.dimension ** power)
-
-    def __rmul__(self, value):
-        if isinstance(value, (list, tuple)):  # [1, 2] * mV, as Brian2 takes it
-            array = np.asarray(value)
-            value = array if array.dtype.kind in "biuf" else value
-        if isinstance(value, numbers.Real) or isinstance(value, np.ndarray):
-            return Quantity(value, self)
-        return NotImplemented
-
-    def __rtruediv__(self, value):
-        if isinstance(value, numbers.Real) or isinstance(value, np.ndarray):
-            return Quantity(value, Unit(f"1/{_wrap(self.symbol)}", 1 / self.scale,
-                                        DIMENSIONLESS / self.dimension))
-        return NotImplemented
-
-    def __str__(self) -> str:
-        return self.symbol
-
-    def __repr__(self) -> str:
-        return f"<Unit {self.symbol}: {self.dimension.words()}>"
-
-
-def _wrap(symbol: str) -> str:
-    """Parenthesise a product or quotient (not a power such as cm**2) inside another."""
-    return f"({symbol})" if re.search(r"(?<!\*)\*(?!\*)|/", symbol) else symbol
-
-
-def _join(left: str, op: str, right: str) -> str:
-    return f"{left}{op}{_wrap(right) if op == '/' else right}"
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A value (a number or a NumPy array) with a unit: ``20 * eqsnn.units.ms``."""
-
-    value: object
-    unit: Unit
-
-    __array_ufunc__ = None
-
-    def to(self, unit: Unit):
-        """The value in ``unit``; a :class:`UnitError` if the dimensions differ."""
-        if unit.dimension != self.unit.dimension:
-            raise UnitError(f"cannot convert {self.unit} ({self.unit.dimension.words()}) to "
-                            f"{unit} ({unit.dimension.words()})")
-        ratio = self.unit.scale / unit.scale
-        value = _scaled(self.value, ratio)
-        return float(value) if isinstance(self.value, numbers.Real) else value
-
-    def __mul__(self, other):
-        if isinstance(other, Unit):
-            return Quantity(self.value, self.unit * other)
-        if isinstance(other, Quantity):
-            return Quantity(np.multiply(self.value, other.value), self.unit * other.unit)
-        if isinstance(other, (numbers.Real, np.ndarray)):
-            return Quantity(np.multiply(self.value, other), self.unit)
-        return NotImplemented
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other):
-        if isinstance(other, Unit):
-            return Quantity(self.value, self.unit / other)
-        if isinstance(other, Quantity):
-            return Quantity(np.divide(self.value, other.value), self.unit / other.unit)
-        if isinstance(other, (numbers.Real, np.ndarray)):
-            return Quantity(np.divide(self.value, other), self.unit)
-        return NotImplemented
-
-    def __rtruediv__(self, other):
-        if isinstance(other, (numbers.Real, np.ndarray)):  # 1 / (10 * kHz)
-            one = Unit("1", Fraction(1), DIMENSIONLESS)
-            return Quantity(np.divide(other, self.value), one / self.unit)
-        return NotImplemented
-
-    def __add__(self, other):
-        """``20 * ms + 1 * s``: in the left unit; a UnitError where the dimensions differ."""
-        if not isinstance(other, Quantity):
-            return NotImplemented
-        if other.unit.dimension != self.unit.dimension:
-            raise UnitError(f"cannot add {other} ({other.unit.dimension.words()}) to {self} "
-                            f"({self.unit.dimension.words()})")
-        return Quantity(np.add(self.value, other.to(self.unit)), self.unit)
-
-    def __sub__(self, other):
-        if not isinstance(other, Quantity):
-            return NotImplemented
-        return self + (-other)
-
-    def __neg__(self):
-        return Quantity(np.negative(self.value), self.unit)
-
-    def _compared(self, other, op):
-        """``other``'s value in this unit, for a comparison; a UnitError across dimensions."""
-        if other.unit.dimension != self.unit.dimension:
-            raise UnitError(f"cannot compare {self} ({self.unit.dimension.words()}) with "
-                            f"{other} ({other.unit.dimension.words()})")
-        return op(self.value, other.to(self.unit))
-
-    def __eq__(self, other):
-        """``20 * ms == 0.02 * second`` compares the values in one unit (it compared the
-        symbols: False); a quantity of another dimension is not equal."""
-        if not isinstance(other, Quantity):
-            return NotImplemented
-        if other.unit.dimension != self.unit.dimension:
-            return False
-        return self._compared(other, np.equal)[()]
-
-    def __ne__(self, other):
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else np.logical_not(equal)[()]
-
-    def __lt__(self, other):
-        return self._compared(other, np.less)[()] if isinstance(other, Quantity) \
-            else NotImplemented
-
-    def __le__(self, other):
-        return self._compared(other, np.less_equal)[()] if isinstance(other, Quantity) \
-            else NotImplemented
-
-    def __gt__(self, other):
-        return self._compared(other, np.greater)[()] if isinstance(other, Quantity) \
-            else NotImplemented
-
-    def __ge__(self, other):
-        return self._compared(other, np.greater_equal)[()] if isinstance(other, Quantity) \
-            else NotImplemented
-
-    __hash__ = None  # equal quantities may have different units; an array is no key
-
-    def __pow__(self, power):
-        """``(20 * um) ** 2``: a constant power of the value and the unit."""
-        if not isinstance(power, (numbers.Rational, float)) or isinstance(power, bool):
-            return NotImplemented
-        exact = Fraction(power).limit_denominator(12)
-        if float(exact) != float(power):
-            raise UnitError(f"cannot raise {self} to the power {power}",
-                            hint="a unit takes a constant power such as 2, -1, 0.5 or 1/3")
-        return Quantity(np.power(self.value, float(power))[()], self.unit ** exact)
-
-    def __str__(self) -> str:
-        return f"{self.value} {self.unit}"
-
-
-def _scaled(value, ratio: Fraction):
-    if np.asarray(value).dtype.kind in "biu":  # an int product would wrap: 3 s in ns in int32
-        value = np.asarray(value, dtype=np.float64)[()]
-    if ratio.denominator == 1:
-        return value * ratio.numerator if ratio.numerator != 1 else value
-    if ratio.numerator == 1:
-        return np.divide(value, ratio.denominator)[()]
-    return np.multiply(value, float(ratio))[()]
 
 
 # --- the unit table ------------------------------------------------------------------

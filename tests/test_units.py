@@ -66,9 +66,9 @@ def test_scales_are_exact_so_conversion_rounds_once():
 def test_doctests_of_the_unit_modules():
     import doctest
 
-    from eqsnn.frontend import unit_system
+    from eqsnn.frontend import unit_algebra, unit_system
 
-    for module in (units, unit_system):
+    for module in (units, unit_algebra, unit_system):
         assert doctest.testmod(module).failed == 0
 
 

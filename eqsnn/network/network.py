@@ -32,10 +32,19 @@ import numpy as np
 
 from ..errors import BackendError, EqsnnError, ParameterError
 from ..runtime.checks import check_every_step
-from ..runtime.inputs import is_int, unknown_name
+from ..runtime.inputs import unknown_name
 from ..runtime.simulator import Simulator
 from . import compose
-from .connectivity import Connectivity, Dense, check_memory
+from .arguments import (
+    check_connectivity,
+    check_endpoints,
+    check_target_input,
+    new_name,
+    population_size,
+    refuse_plastic_weight_unit,
+    refuse_rule_values_without_rule,
+)
+from .connectivity import Dense, check_memory
 from .fused import FusedRun, unfused_reason
 from .parts import (
     NETWORK_BACKENDS,
@@ -129,25 +138,11 @@ class Network(WindowedRun):
                                  hint="add every population and connection before the first "
                                  "run; build a new Network to change its structure")
 
-    def _new_name(self, name, default):
-        if name is None:
-            name = default
-        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_") \
-                or "__" in name:
-            raise ParameterError(f"name must be an identifier without '__' and not starting "
-                                 f"with '_', not {name!r}")
-        if name in self.populations or name in self.connections:
-            raise ParameterError(f"the network already has a population or connection named "
-                                 f"{name!r}", hint="give each one its own name")
-        return name
-
     def add_population(self, name, model, n, *, params=None, init=None) -> Population:
         """``n`` neurons of ``model`` (an eqsnn.Model or a standard-library neuron)."""
         self._check_open()
-        name = self._new_name(name, None)
-        if not is_int(n) or n < 1:
-            raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
-        pop = Population(self, name, model, int(n), params, init)
+        name = new_name(self, name, None)
+        pop = Population(self, name, model, population_size(name, n), params, init)
         pop._values = check_values(f"population {name!r}", pop.ir, pop.params, pop.init,
                                    pop.n, self, pop._build)
         if pop.ir.arrays and pop._build is not None and pop._build.input_name is not None:
@@ -168,11 +163,10 @@ class Network(WindowedRun):
         k dt >= s), for the neurons ``neurons``.  Every lane gets the same spikes; a neuron
         spikes at most once per step."""
         self._check_open()
-        name = self._new_name(name, None)
-        if not is_int(n) or n < 1:
-            raise ParameterError(f"population {name!r}: n must be a positive integer, not {n!r}")
-        at, ids = spike_trains(name, int(n), steps, neurons, times, self.dt)
-        pop = Population(self, name, None, int(n), None, None, spikes=(at, ids))
+        name = new_name(self, name, None)
+        n = population_size(name, n)
+        at, ids = spike_trains(name, n, steps, neurons, times, self.dt)
+        pop = Population(self, name, None, n, None, None, spikes=(at, ids))
         self._populations[name] = pop
         return pop
 
@@ -201,48 +195,22 @@ class Network(WindowedRun):
         source, target = self._population(source), self._population(target)
         free = next(f"c{k}" for k in itertools.count(len(self.connections))
                     if f"c{k}" not in self.populations and f"c{k}" not in self.connections)
-        name = self._new_name(name, free)
-        if target.is_source:
-            raise ParameterError(f"connection {name!r}: target {target.name!r} is a spike "
-                                 "source and receives no input")
-        if not source.spiking:
-            raise ParameterError(f"connection {name!r}: source {source.name!r} ({source.ir.name})"
-                                 " has no threshold and never spikes")
-        if not source.is_source and source.ir.signed:
-            raise ParameterError(
-                f"connection {name!r}: source {source.name!r} ({source.ir.name}) has a "
-                "negative threshold, and a connection carries spikes without their sign: a "
-                "negative spike would deliver +w as a positive one does",
-                hint="connect from a model without 'negative threshold:', or split the "
-                "signs into two populations (one per threshold) with weights w and -w")
+        name = new_name(self, name, free)
+        check_endpoints(name, source, target)
         model, params, init = _synapse(name, synapse, synapse_params, synapse_init)
         checked = check_values(f"connection {name!r} (synapse {model.name})", model, params,
                                init, target.n, self)
-        declared = {i.name: i for i in target.ir.inputs}
-        if target_input not in declared:
-            raise unknown_name("input", target_input, declared)
-        if declared[target_input].dtype != "float":
-            raise ParameterError(f"connection {name!r}: input {target_input!r} of "
-                                 f"{target.ir.name} is not a float input")
-        if target._build is not None and target._build.input_name is not None:
-            raise ParameterError(f"connection {name!r}: {target.ir.name} takes a data input "
-                                 "and cannot be a connection's target")
+        check_target_input(name, target, target_input)
         # the composed model must be valid before anything is stored
         incoming = [compose.Incoming(c.name, c.synapse_model, c.target_input)
                     for c in target.incoming]
         compose.compose(target.ir, (*incoming, compose.Incoming(name, model,
                                                                  target_input)))
         # before the connectivity is drawn, which may take long
-        if weight_update is None and (weight_update_params or weight_update_init):
-            raise ParameterError(
-                f"connection {name!r}: weight_update_params or weight_update_init without a "
-                "weight_update model would be ignored, and the weights stay static",
-                hint="give the rule too (weight_update=StdpAdditive(...) or a compiled "
-                "model), or leave out its values")
+        refuse_rule_values_without_rule(name, weight_update, weight_update_params,
+                                        weight_update_init)
         connectivity = Dense() if connectivity is None else connectivity
-        if not isinstance(connectivity, Connectivity):
-            raise ParameterError(f"connection {name!r}: connectivity must be Dense(), "
-                                 f"FixedProbability(p), ..., not {connectivity!r}")
+        check_connectivity(name, connectivity)
         check_memory(f"connection {name!r}", connectivity, source.n, target.n)
         index = len(self.connections)
         rng = np.random.Generator(np.random.PCG64(_key(self.seed, 1, index)))
@@ -250,13 +218,7 @@ class Network(WindowedRun):
         shell = types.SimpleNamespace(pre=pre, post=post, order=order, source=source,
                                       target=target, rng=rng)
         unit = dict(model.units).get("w")
-        if weight_update is not None and unit is not None and unit.factor != 1:
-            raise ParameterError(
-                f"connection {name!r}: the weight of {model.name} is in {unit}, which eqsnn "
-                "keeps in another unit inside; a weight-update model's w and its params "
-                "(w_max, a_plus, ...) have no unit and would act in that other unit",
-                hint="declare the synapse state that 'on_spike' adds w to in its dimension's "
-                "internal unit (nA for a current, uS for a conductance, mV for a voltage)")
+        refuse_plastic_weight_unit(name, model, weight_update, unit)
         weights = _per_synapse(f"connection {name!r} weight", weight, shell, self.precision,
                                order, unit)
         delays = _delays(f"connection {name!r} delay", delay, shell, order, self.dt)

@@ -245,13 +245,13 @@ def _mapping(what, value) -> dict:
 
 
 def _resolve(model, n, network):
-    from ..runtime.simulator import _resolve_model
+    from ..runtime.arguments import resolve_model
     inner = getattr(model, "ir", model)
     if isinstance(inner, ir.Model) and inner.meta.get("kind") in ("synapse", "weight_update"):
         raise ParameterError(f"{inner.name} is a {inner.meta['kind'].replace('_', '-')} model, "
                              "not a neuron model", hint="pass it to Network.connect as the "
                              + inner.meta["kind"])
-    return _resolve_model(model, (n,), network.batch_size, network.dt, network.seed)
+    return resolve_model(model, (n,), network.batch_size, network.dt, network.seed)
 
 
 def _synapse(name, synapse, params, init):

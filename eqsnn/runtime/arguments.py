@@ -1,4 +1,5 @@
-"""The Simulator's own arguments, checked: population shape, counts, dt, precision, seed."""
+"""The Simulator's own arguments, checked: the model, population shape, counts, dt,
+precision, seed."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import numbers
 
 import numpy as np
 
+from .. import ir
 from ..errors import ParameterError
 from .inputs import is_int
 
 __all__ = ["count", "positive_int", "population_shape", "time_step_value", "precision_name",
-           "seed_value", "tolerance"]
+           "seed_value", "tolerance", "resolve_model"]
 
 
 def count(what: str, value) -> int:
@@ -63,3 +65,38 @@ def seed_value(seed) -> int:
     if not is_int(seed) or not 0 <= seed < 2**64:
         raise ParameterError(f"seed must be an integer in [0, 2**64), not {seed!r}")
     return int(seed)
+
+
+def resolve_model(model, shape, batch_size, dt, seed):
+    """``(ir.Model, Build or None)`` of an ir.Model, an eqsnn.Model or a stdlib neuron."""
+    inner = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
+    if isinstance(inner, ir.Model):
+        if inner.meta.get("kind") == "synapse":
+            raise ParameterError(
+                f"the Simulator cannot run a synapse model ({inner.name}) on its own",
+                hint="connect it between populations with eqsnn.network.Network.connect")
+        if inner.meta.get("kind") == "weight_update":
+            raise ParameterError(
+                f"the Simulator cannot run a weight-update model ({inner.name}) on its own",
+                hint="give it to eqsnn.network.Network.connect(..., weight_update=...)")
+        return inner, None
+    if isinstance(model, type) and callable(getattr(model, "build", None)):
+        raise ParameterError(f"{model.__name__} is a neuron class; the Simulator takes an "
+                             f"instance of it", hint=f"write {model.__name__}() (with its "
+                             "arguments, e.g. tau_mem=10.0)")
+    if isinstance(model, str):
+        raise ParameterError(f"expected an eqsnn.Model, got str {model[:100]!r}",
+                             hint="a model file: eqsnn.load(path); a standard-library "
+                             "neuron: eqsnn.neurons.get_neuron(name) or e.g. "
+                             "eqsnn.neurons.LeakyIntegrateFire()")
+    if callable(getattr(model, "build", None)):
+        # a standard-library neuron: see eqsnn.stdlib.protocol for the Build contract
+        build = model.build(shape=shape, batch_size=batch_size, dt=dt, seed=seed)
+        return build.model.ir, build
+    from ..stdlib.protocol import ml_genn_twin
+
+    raise ParameterError(
+        f"expected an eqsnn.Model, got {type(model).__name__}",
+        hint=ml_genn_twin(model, "neurons")
+        or "compile one with eqsnn.compile(text) or eqsnn.load(path)",
+    )

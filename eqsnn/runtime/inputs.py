@@ -25,7 +25,8 @@ from ..units import internal_symbol
 from .quantities import declared_units, refuse_masked
 
 __all__ = [
-    "fit", "check_numeric", "check_range", "is_device_array", "is_int", "unknown_name",
+    "fit", "check_numeric", "check_range", "check_device_inputs", "is_device_array", "is_int",
+    "unknown_name",
     "prepare_inputs", "prepare_record",
 ]
 
@@ -71,6 +72,18 @@ def _a(kind: str) -> str:
 def is_device_array(value) -> bool:
     """A CUDA device array (CuPy's, or any with ``__cuda_array_interface__``)."""
     return hasattr(value, "__cuda_array_interface__")
+
+
+def check_device_inputs(runner, backend: str, inputs) -> None:
+    """Device (CuPy) arrays only where the runner takes them (the cupy backend)."""
+    if getattr(runner, "device_inputs", False):
+        return
+    for name, value in inputs.items():
+        if is_device_array(value):
+            raise ParameterError(
+                f"input {name!r} is a CUDA device array ({type(value).__module__}."
+                f"{type(value).__name__}); the {backend} backend reads host arrays",
+                hint="copy it to the host with .get(), or simulate with backend='cupy'")
 
 
 def check_numeric(what: str, value, dtype: str) -> np.ndarray:

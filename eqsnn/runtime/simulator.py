@@ -16,7 +16,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .. import ir
 from ..backends import EmitOptions, Instance, get_backend
 from ..errors import NumericalError, ParameterError, ShapeError
 from ..solve.adaptive import precision_params
@@ -26,6 +25,7 @@ from .arguments import (
     population_shape,
     positive_int,
     precision_name,
+    resolve_model,
     seed_value,
     time_step_value,
 )
@@ -37,9 +37,9 @@ from .checks import (
 )
 from .guard import Snapshot, check_record_memory, record_bytes
 from .inputs import (
+    check_device_inputs,
     check_numeric,
     check_range,
-    is_device_array,
     prepare_inputs,
     prepare_record,
     unknown_name,
@@ -50,6 +50,7 @@ from .reports import RunReports, started_bad
 from .result import Result, RunInfo, Spikes, Timing
 from .spike_bits import SpikeBits
 from .spike_offsets import SPIKE_OFFSET, spike_offset_source, split_offset_request
+from .state_view import StateView
 from .values import (
     as_flag,
     as_mapping,
@@ -139,8 +140,8 @@ class Simulator(RunReports):
         self.seed = seed_value(seed)
         as_flag("fast_math", fast_math)
         self.check = as_flag("check", check)
-        self.model, self._build = _resolve_model(model, self.shape, self.batch_size, self.dt,
-                                                 self.seed)
+        self.model, self._build = resolve_model(model, self.shape, self.batch_size, self.dt,
+                                                self.seed)
         unsupported = set(self.model.runtime_params) - set(RUNTIME_PARAMS)
         if unsupported:
             raise ParameterError(f"the Simulator cannot set runtime params {sorted(unsupported)}")
@@ -183,17 +184,6 @@ class Simulator(RunReports):
         self._step = 0
 
     # --- running ---------------------------------------------------------
-    def _check_device_inputs(self, inputs) -> None:
-        """Device (CuPy) arrays only where the runner takes them (the cupy backend)."""
-        if getattr(self._runner, "device_inputs", False):
-            return
-        for name, value in inputs.items():
-            if is_device_array(value):
-                raise ParameterError(
-                    f"input {name!r} is a CUDA device array ({type(value).__module__}."
-                    f"{type(value).__name__}); the {self.backend} backend reads host arrays",
-                    hint="copy it to the host with .get(), or simulate with backend='cupy'")
-
     def run(self, steps, inputs=None, record=(), *, progress=None,
             record_memory=None) -> Result:
         """Advance ``steps`` steps from the current state and return what was recorded.
@@ -222,7 +212,7 @@ class Simulator(RunReports):
         if plan is not None:
             inputs = {**{k: v for k, v in inputs.items() if k != self._build.input_name},
                       **plan.inputs}
-        self._check_device_inputs(inputs)
+        check_device_inputs(self._runner, self.backend, inputs)
         inputs = {name: to_internal(self.model, "input", name, value)
                   for name, value in inputs.items()}
         prepared = prepare_inputs(self.model, inputs, steps, self.batch_size, self.shape,
@@ -322,7 +312,7 @@ class Simulator(RunReports):
     @property
     def state(self) -> Mapping[str, np.ndarray]:
         """Read-only mapping: state name -> a copy of its value, ``(batch, *shape)``."""
-        return _StateView(self)
+        return StateView(self)
 
     def set_state(self, name: str, value) -> None:
         """Write state ``name``: a scalar, one value per neuron, or ``(batch, *shape)``, in the
@@ -378,61 +368,3 @@ class Simulator(RunReports):
     def __repr__(self) -> str:
         return (f"<Simulator {self.model.name}: shape {self.shape} x {self.batch_size} lanes, "
                 f"{self.backend} {self.precision}, step {self._step}>")
-
-
-class _StateView(Mapping):
-    """State name -> read-only copy of the current value, fetched on access."""
-
-    def __init__(self, sim: Simulator):
-        self._sim = sim
-        self._names = [s.name for s in sim.model.states]
-
-    def __getitem__(self, name):
-        if name not in self._names:
-            raise KeyError(name)
-        sim = self._sim
-        value = sim._runner.get_state(name).reshape((sim.batch_size,) + sim.shape)
-        value = from_internal(sim.model, name, value)
-        value.flags.writeable = False
-        return value
-
-    def __iter__(self):
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-
-def _resolve_model(model, shape, batch_size, dt, seed):
-    """``(ir.Model, Build or None)`` of an ir.Model, an eqsnn.Model or a stdlib neuron."""
-    inner = model if isinstance(model, ir.Model) else getattr(model, "ir", None)
-    if isinstance(inner, ir.Model):
-        if inner.meta.get("kind") == "synapse":
-            raise ParameterError(
-                f"the Simulator cannot run a synapse model ({inner.name}) on its own",
-                hint="connect it between populations with eqsnn.network.Network.connect")
-        if inner.meta.get("kind") == "weight_update":
-            raise ParameterError(
-                f"the Simulator cannot run a weight-update model ({inner.name}) on its own",
-                hint="give it to eqsnn.network.Network.connect(..., weight_update=...)")
-        return inner, None
-    if isinstance(model, type) and callable(getattr(model, "build", None)):
-        raise ParameterError(f"{model.__name__} is a neuron class; the Simulator takes an "
-                             f"instance of it", hint=f"write {model.__name__}() (with its "
-                             "arguments, e.g. tau_mem=10.0)")
-    if isinstance(model, str):
-        raise ParameterError(f"expected an eqsnn.Model, got str {model[:100]!r}",
-                             hint="a model file: eqsnn.load(path); a standard-library "
-                             "neuron: eqsnn.neurons.get_neuron(name) or e.g. "
-                             "eqsnn.neurons.LeakyIntegrateFire()")
-    if callable(getattr(model, "build", None)):
-        # a standard-library neuron: see eqsnn.stdlib.protocol for the Build contract
-        build = model.build(shape=shape, batch_size=batch_size, dt=dt, seed=seed)
-        return build.model.ir, build
-    from ..stdlib.protocol import ml_genn_twin
-
-    raise ParameterError(
-        f"expected an eqsnn.Model, got {type(model).__name__}",
-        hint=ml_genn_twin(model, "neurons")
-        or "compile one with eqsnn.compile(text) or eqsnn.load(path)",
-    )
