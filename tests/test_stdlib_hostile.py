@@ -1,0 +1,75 @@
+"""The standard library attacked: values a careless or hostile user gives its neurons.
+
+Each case is refused with a :class:`~eqsnn.errors.EqsnnError` that names the argument
+and the fix, before anything runs, or gives the result spec/ml_genn-neurons.md
+describes (checked against an independent computation, never saved output).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn import neurons as N
+from eqsnn.errors import LibraryError
+
+P = N.PreprocessedSpikes
+
+
+# --- SpikeInput: a PreprocessedSpikes made by hand ---------------------------------------------
+@pytest.mark.parametrize("spikes, match", [
+    (P(np.array([2, 1, 3]), np.array([1.0, 2.0, 3.0])), r"end_spikes must not decrease"),
+    (P(np.array([-1, 2, 3]), np.array([1.0, 2.0, 3.0])), r"end_spikes must not be negative"),
+    (P(np.array([1, 2, 5]), np.array([1.0, 2.0, 3.0])),
+     r"end_spikes ends at 5 but there are 3 spike times"),
+    (P(np.array([1, 2, 2]), np.array([1.0, 2.0, 3.0])),
+     r"end_spikes ends at 2 but there are 3 spike times"),
+    (P(np.array([1.5, 2, 3]), np.array([1.0, 2.0, 3.0])), r"end_spikes must be integers"),
+    (P(np.array([[1, 2, 3]]), np.array([1.0, 2.0, 3.0])), r"end_spikes must be 1-D"),
+    (P(np.array([3, 3, 3]), np.array([3.0, 1.0, 2.0])),
+     r"spike times of neuron 0 are not in ascending order"),
+    (P(np.array([1, 3, 3]), np.array([5.0, 2.0, 1.0])),
+     r"spike times of neuron 1 are not in ascending order"),
+    (P(np.array([1, 2, 3]), np.array([np.nan, 2.0, 3.0])), r"spike time 0 is nan"),
+    (P(np.array([1, 2, 3]), np.array([1.0, np.inf, 3.0])), r"spike time 1 is inf"),
+    (P(np.array([1, 2, 3]), np.array(["a", "b", "c"])), r"spike times must be numbers"),
+    (P(np.array([1, 2, 3]), np.array([1.0, 2.0, 3.0 + 1j])), r"spike times must be real"),
+])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_a_malformed_preprocessed_spikes_is_refused(spikes, match, backend):
+    # ml_genn's layout: end_spikes[i] counts the spikes of neurons 0..i, each neuron's
+    # times ascending; anything else read indices out of range or fired nonsense silently
+    good = N.preprocess_spikes([1.0, 2.0, 3.0], [0, 1, 2], 3)
+    sim = eqsnn.Simulator(N.SpikeInput(), 3, batch_size=2, backend=backend)
+    sim.run(2, {"Input": [good]})
+    before = {k: v.copy() for k, v in sim.state.items()}
+    with pytest.raises(LibraryError, match=match) as error:
+        sim.run(6, {"Input": [good, spikes]})
+    assert "example 1" in str(error.value)
+    assert "preprocess_spikes" in error.value.hint
+    assert sim.step == 2
+    assert all(np.array_equal(sim.state[k], v) for k, v in before.items())
+
+
+def test_a_well_formed_preprocessed_spikes_made_by_hand_is_accepted():
+    # ties, empty neurons and lists are all within the layout
+    spikes = P([0, 2, 2, 4], [1.0, 1.0, 0.0, 2.0])
+    result = eqsnn.Simulator(N.SpikeInput(), 4).run(5, {"Input": [spikes]}, ("spikes",))
+    got = sorted(zip(result.spikes.step.tolist(), result.spikes.neuron.tolist()))
+    assert got == [(0, 3), (1, 1), (2, 1), (2, 3)]
+
+
+@pytest.mark.parametrize("times, match", [
+    ([1.0, np.inf], r"spike time 1 is inf"), ([-np.inf, 1.0], r"spike time 0 is -inf"),
+    ([np.nan, 1.0], r"spike time 0 is NaN"), ([1.0, 2.0 + 1j], r"spike times must be real"),
+    (np.array([1.0, 2.0 + 0j]), r"spike times must be real"),
+])
+def test_preprocess_spikes_refuses_times_that_are_no_time(times, match):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not numpy's ComplexWarning: the imaginary part dropped
+        with pytest.raises(LibraryError, match=match) as error:
+            N.preprocess_spikes(times, [0, 1], 2)
+    assert "real" in str(error.value) or "left out" in error.value.hint
