@@ -14,7 +14,7 @@ import pytest
 
 import eqsnn
 from eqsnn import neurons as N
-from eqsnn.errors import LibraryError
+from eqsnn.errors import LibraryError, LibraryValueError
 
 P = N.PreprocessedSpikes
 
@@ -73,3 +73,51 @@ def test_preprocess_spikes_refuses_times_that_are_no_time(times, match):
         with pytest.raises(LibraryError, match=match) as error:
             N.preprocess_spikes(times, [0, 1], 2)
     assert "real" in str(error.value) or "left out" in error.value.hint
+
+
+# --- few-spike neurons: k and alpha -------------------------------------------------------------
+@pytest.mark.parametrize("k", [32, 64, 150, 1030])
+@pytest.mark.parametrize("cls", [N.FewSpikeRelu, N.FewSpikeReluInput])
+def test_few_spike_k_above_31_is_refused(cls, k):
+    # ml_genn's thresholds are 32-bit integer shifts (k <= 31); beyond, eqsnn's float
+    # thresholds alpha 2^-k underflowed (float32 from k = 150, float64 from k = 1030) and
+    # the input fired every step, or Fx became NaN
+    with pytest.raises(LibraryValueError, match=rf"k must be at most 31, not {k}") as error:
+        cls(k=k)
+    assert "31" in error.value.hint
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_few_spike_input_with_k_31_encodes_exactly(precision):
+    # spec §5: the greedy binary expansion of x / alpha, k bits, thresholds alpha 2^-(p+1)
+    x, k = 0.3, 31
+    result = eqsnn.Simulator(N.FewSpikeReluInput(k=k, alpha=1.0), 1, precision=precision)\
+        .run(k, {"Input": [x]}, ("spikes",))
+    V = float(np.float32(x) if precision == "float32" else x)
+    bits = []
+    for p in range(k):
+        bits.append(V >= 2.0 ** -(p + 1))
+        V -= 2.0 ** -(p + 1) if bits[-1] else 0.0
+    assert result.spikes.step.tolist() == [p for p in range(k) if bits[p]]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 0.0, -1.0])
+def test_few_spike_source_alpha_is_checked_like_alpha(value):
+    with pytest.raises(LibraryValueError, match=r"source_alpha must be (> 0|finite), not"):
+        N.FewSpikeRelu(source_alpha=value)
+    with pytest.raises(LibraryValueError, match=r"^alpha must be (> 0|finite), not"):
+        N.FewSpikeRelu(alpha=value)
+
+
+# --- data inputs --------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls, frames", [(N.IntegrateFireInput, 1), (N.PoissonInput, 3),
+                                         (N.FewSpikeReluInput, 1)])
+def test_a_complex_data_input_is_refused_not_cut_to_its_real_part(cls, frames):
+    neuron = cls(input_frames=frames) if frames > 1 else cls()
+    sim = eqsnn.Simulator(neuron, 2)
+    x = np.array([0.5 + 1j, 0.2]) if frames == 1 else np.full((frames, 2), 0.5 + 1j)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(LibraryError, match=r"input must be real numbers, not complex"):
+            sim.run(3, {"Input": x})
+    assert sim.step == 0

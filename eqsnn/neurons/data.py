@@ -26,7 +26,11 @@ __all__ = ["PreprocessedSpikes", "batch_spikes", "frame_index", "framed_input",
 
 def _split(value, shape) -> tuple[np.ndarray, tuple]:
     try:
-        x = np.asarray(value, dtype=np.float64)
+        x = np.asarray(value)
+        if x.dtype.kind == "c":  # numpy's cast would keep the real part with only a warning
+            raise LibraryError("input must be real numbers, not complex",
+                               hint="give the data input as real numbers")
+        x = x.astype(np.float64)
     except (TypeError, ValueError):
         raise LibraryError(
             f"input must be an array of numbers, not {type(value).__name__}") from None

@@ -11,15 +11,33 @@ from .base import Flag, InputBase, Neuron, _number, _positive_int
 __all__ = ["FewSpikeRelu", "FewSpikeReluInput"]
 
 
+#: the largest k: ml_genn's thresholds are 32-bit integer shifts ``1 << (k - 1 - p)``
+MAX_K = 31
+
+
 def _k_alpha(k, alpha):
     _number("k", k)
     _number("alpha", alpha)
     if not math.isfinite(k) or float(k) != int(k):
         raise LibraryValueError(f"k must be an integer number of steps, not {k!r}")
     k = _positive_int("k", int(k))
+    if k > MAX_K:
+        raise LibraryValueError(
+            f"k must be at most {MAX_K}, not {k}",
+            hint=f"ml_genn's thresholds are 32-bit integer shifts, so k <= {MAX_K}; the "
+                 "thresholds alpha 2^-k of a larger k underflow the float precision")
+    return k, _alpha("alpha", alpha)
+
+
+def _alpha(name, alpha) -> float:
+    """A positive finite alpha: NaN and infinity would only fail later, as params."""
+    _number(name, alpha)
     if not alpha > 0:  # NaN too
-        raise LibraryValueError(f"alpha must be > 0, not {alpha!r}")
-    return k, float(alpha)
+        raise LibraryValueError(f"{name} must be > 0, not {alpha!r}")
+    if not math.isfinite(alpha):
+        raise LibraryValueError(f"{name} must be finite, not {alpha!r}",
+                                hint=f"{name} is the largest value a window encodes")
+    return float(alpha)
 
 
 def _even(k, what):
@@ -77,10 +95,7 @@ class FewSpikeRelu(Neuron):
         self.k, self.alpha = _k_alpha(k, alpha)
         if source_alpha is None:
             source_alpha = self.alpha
-        _number("source_alpha", source_alpha)
-        if source_alpha <= 0:
-            raise LibraryValueError(f"source_alpha must be > 0, not {source_alpha!r}")
-        self.source_alpha = float(source_alpha)
+        self.source_alpha = _alpha("source_alpha", source_alpha)
         self.source_signed = source_signed
         if self.source_signed:
             _even(self.k, "a signed source")
