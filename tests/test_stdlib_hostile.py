@@ -121,3 +121,10 @@ def test_a_complex_data_input_is_refused_not_cut_to_its_real_part(cls, frames):
         with pytest.raises(LibraryError, match=r"input must be real numbers, not complex"):
             sim.run(3, {"Input": x})
     assert sim.step == 0
+
+
+@pytest.mark.parametrize("cls", [N.FewSpikeRelu, N.FewSpikeReluInput])
+def test_few_spike_k_above_31_given_as_a_param_is_refused(cls):
+    # the .eqs files carry the bound, so a param override cannot pass the constructor's check
+    with pytest.raises(eqsnn.errors.ParameterError, match=r"k must be <= 31; got 40"):
+        eqsnn.Simulator(cls(k=4, alpha=1.0), 1, params={"k": 40})

@@ -52,7 +52,7 @@ class FewSpikeReluInput(InputBase, Neuron):
 
     With ``signed_input`` the negative bits are negative spikes (ml_genn sends
     them as ordinary spikes and lets the receiver apply the sign); ``k`` must
-    then be even.
+    then be even.  ``k`` is at most 31, as in ml_genn (32-bit integer shifts).
     """
 
     eqs_name = "few_spike_relu_input"
@@ -83,7 +83,7 @@ class FewSpikeRelu(Neuron):
     incoming connections; eqsnn simulates one population, so they are the
     keyword-only ``source_alpha`` (default: this neuron's ``alpha``) and
     ``source_signed``.  Only the ``Var`` readout is supported, as in ml_genn's
-    FewSpikeCompiler.
+    FewSpikeCompiler.  ``k`` is at most 31, as in ml_genn (32-bit integer shifts).
     """
 
     eqs_name = "few_spike_relu"
