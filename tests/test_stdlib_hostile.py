@@ -128,3 +128,41 @@ def test_few_spike_k_above_31_given_as_a_param_is_refused(cls):
     # the .eqs files carry the bound, so a param override cannot pass the constructor's check
     with pytest.raises(eqsnn.errors.ParameterError, match=r"k must be <= 31; got 40"):
         eqsnn.Simulator(cls(k=4, alpha=1.0), 1, params={"k": 40})
+
+
+# --- SpikeInput: times count from the start of the run the input is given to -------------------
+def expected_spike_steps(times, dt, steps, precision):
+    """Spec §4.4: the first step n, not used by an earlier spike, with t = n dt >= s; t is
+    ``timestep * dt`` in the model precision, as GeNN computes it."""
+    real = np.float32 if precision == "float32" else np.float64
+    t = real(np.arange(steps)) * real(dt)
+    out, n = [], 0
+    for s in np.sort(np.asarray(times, np.float64)):
+        while n < steps and not t[n] >= real(s):
+            n += 1
+        if n == steps:
+            break
+        out.append(n)
+        n += 1
+    return out
+
+
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+@pytest.mark.parametrize("dt", [0.3, 0.7, 0.1, 1.0])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_spike_input_fires_at_the_same_steps_in_every_run(backend, dt, precision):
+    # times on the step grid are where rounding decides; a later run without reset() used
+    # to compare t = (step0 + n) dt with s + step0 dt, which rounds differently (dt = 0.3,
+    # float64: one spike in ten a step late)
+    rng = np.random.default_rng(5)
+    n, steps = 40, 32
+    times = np.round(rng.uniform(0, 30, n)) * dt
+    spikes = N.preprocess_spikes(times, np.arange(n), n)
+    expected = [expected_spike_steps([s], dt, steps, precision) for s in times]
+    sim = eqsnn.Simulator(N.SpikeInput(), n, backend=backend, precision=precision, dt=dt)
+    for _ in range(25):
+        result = sim.run(steps, {"Input": [spikes]}, ("spikes",))
+        got = [[] for _ in range(n)]
+        for step, neuron in zip(result.spikes.step.tolist(), result.spikes.neuron.tolist()):
+            got[neuron].append(step)
+        assert got == expected, f"run at step {sim.step - steps}"

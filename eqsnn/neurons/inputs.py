@@ -99,8 +99,10 @@ class SpikeInput(Input, Neuron):
             n = int(np.prod(shape, dtype=np.int64))
             start, end, times = batch_spikes(value, num_neurons=n, batch_size=batch_size,
                                              max_spikes=max_spikes)
-            times = times + step0 * dt if step0 else times
-            return InputPlan(states={"StartSpike": start, "EndSpike": end},
+            # the times count from this run's first step: the model subtracts it from the
+            # step, so every run compares the same products n dt with the same times
+            return InputPlan(states={"StartSpike": start, "EndSpike": end,
+                                     "InputStart": np.full_like(start, step0)},
                              arrays={"SpikeTimes": times if times.size else np.zeros(1)})
 
         return adapt
