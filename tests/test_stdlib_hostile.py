@@ -166,3 +166,32 @@ def test_spike_input_fires_at_the_same_steps_in_every_run(backend, dt, precision
         for step, neuron in zip(result.spikes.step.tolist(), result.spikes.neuron.tolist()):
             got[neuron].append(step)
         assert got == expected, f"run at step {sim.step - steps}"
+
+
+# --- InitValue arguments ------------------------------------------------------------------------
+@pytest.mark.parametrize("value, match", [
+    (True, r"v_thresh must be a number, not True"),
+    (np.bool_(False), r"v_thresh must be a number, not False"),
+    (np.array([True, False]), r"v_thresh must be numbers, not an array of bool"),
+    (np.array(["2020-01-01"], dtype="datetime64[D]"),
+     r"v_thresh must be numbers, not an array of datetime64"),
+    (np.array([20], dtype="timedelta64[ms]"),
+     r"v_thresh must be numbers, not an array of timedelta64"),
+])
+def test_an_init_value_that_is_no_number_is_refused(value, match):
+    # a bool is a membrane value only by accident (a shifted positional argument), and a
+    # date or a numpy duration became its count of days or ms without a word
+    with pytest.raises(LibraryError, match=match) as error:
+        N.LeakyIntegrateFire(v_thresh=value)
+    assert "v_thresh" in error.value.hint
+
+
+@pytest.mark.parametrize("value", [np.array(0.7), np.array(0.7, dtype=np.float32),
+                                   np.array(3)])
+def test_a_zero_dimensional_array_is_a_number(value):
+    # numpy's 0-d arrays stand for numbers; taken as one per-neuron value, a population of
+    # three neurons refused it ("v has 1 values for 3 neurons")
+    neuron = N.LeakyIntegrateFire(v=value)
+    assert neuron.v == float(value)
+    V = eqsnn.Simulator(neuron, 3, precision="float64").state["V"]
+    np.testing.assert_array_equal(V, np.full((1, 3), float(value)))
