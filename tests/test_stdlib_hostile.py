@@ -195,3 +195,38 @@ def test_a_zero_dimensional_array_is_a_number(value):
     assert neuron.v == float(value)
     V = eqsnn.Simulator(neuron, 3, precision="float64").state["V"]
     np.testing.assert_array_equal(V, np.full((1, 3), float(value)))
+
+
+# --- names and reprs ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name, snake", [("SpikeCount", "spike_count"),
+                                         ("AvgVarExpWeight", "avg_var_exp_weight"),
+                                         ("LeakyIntegrateFire", "leaky_integrate_fire")])
+def test_a_class_name_given_as_a_name_points_at_the_snake_case_name(name, snake):
+    # ml_genn's names are the snake_case class names; the class name itself is the slip
+    with pytest.raises(LibraryError, match=rf"object '{name}' unknown") as error:
+        if snake == "leaky_integrate_fire":
+            N.get_neuron(name)
+        else:
+            N.LeakyIntegrateFire(readout=name)
+    assert f"'{snake}'" in error.value.hint
+
+
+@pytest.mark.parametrize("neuron, shown", [
+    (N.LeakyIntegrateFire(scale_i=True, readout="var"), ["scale_i=True", "readout=Var()",
+                                                         "relative_reset=True"]),
+    (N.AdaptiveLeakyIntegrateFire(relative_reset=False), ["relative_reset=False"]),
+    (N.IntegrateFireInput(input_frames=3), ["input_frames=3", "input_frame_timesteps=1"]),
+    (N.PoissonInput(signed_spikes=True), ["signed_spikes=True"]),
+    (N.SpikeInput(max_spikes=7), ["max_spikes=7"]),
+    (N.get_neuron("spike_input"), ["max_spikes=1000000"]),
+    (N.LeakyIntegrate(scale_i=True), ["scale_i=True"]),
+])
+def test_a_neurons_repr_shows_every_constructor_argument(neuron, shown):
+    # two neurons that differ only in an option or the readout printed the same
+    text = repr(neuron)
+    for part in shown:
+        assert part in text, text
+    if isinstance(neuron, N.Input):  # an input takes a readout by assignment only
+        assert "readout" not in text
+        neuron.readout = "spike_count"
+        assert repr(neuron).endswith(", readout=SpikeCount())")

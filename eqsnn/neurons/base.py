@@ -8,6 +8,7 @@ maps its options to the file's switches; :meth:`Neuron.build` does the rest.
 from __future__ import annotations
 
 import functools
+import inspect
 import numbers
 from importlib import resources
 
@@ -222,7 +223,13 @@ class Neuron:
         return {}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in _values(type(self)))
+        """Every constructor argument the object keeps, so that neurons differing in an
+        option or the readout print differently."""
+        names = [name for name in inspect.signature(type(self)).parameters
+                 if name in self.__dict__ or name == "readout"]
+        if "readout" not in names and self.readout is not None:  # assigned to an input
+            names.append("readout")
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in names)
         return f"{type(self).__name__}({args})"
 
 
