@@ -6,7 +6,8 @@ An ``InitValue`` is what a standard-library constructor argument such as
 * a number (a 0-d array counts as one; a bool does not, though ml_genn
   reads True as 1): the same value for every neuron;
 * a sequence or array of numbers (not bools, dates or durations): one value
-  per neuron (flattened in C order);
+  per neuron, flat or shaped like the population (flattened in C order; a
+  standard-library neuron refuses other shapes when it is built);
 * an :class:`Initializer` (:class:`Normal`, :class:`Uniform`) or its name
   (``"normal"``, ``"uniform"``, meaning the default instance; ml_genn stores
   the class there, so that path cannot work in ml_genn): sampled per neuron

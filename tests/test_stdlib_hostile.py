@@ -230,3 +230,27 @@ def test_a_neurons_repr_shows_every_constructor_argument(neuron, shown):
         assert "readout" not in text
         neuron.readout = "spike_count"
         assert repr(neuron).endswith(", readout=SpikeCount())")
+
+
+# --- per-neuron arrays shaped like another population ------------------------------------------
+@pytest.mark.parametrize("value, shape", [(np.ones((3, 2)), (2, 3)), (np.ones((2, 3)), (6,)),
+                                          (np.ones((2, 2, 3)), (2, 6))])
+def test_a_per_neuron_array_shaped_unlike_the_population_is_refused(value, shape):
+    # it has one value per neuron, but which neuron gets which is a guess (C-order
+    # flattening, as ml_genn does silently): a transposed array gave each neuron another's value
+    neuron = N.LeakyIntegrateFire(v_thresh=value)
+    with pytest.raises(LibraryError, match=rf"v_thresh is shaped {value.shape!s:s}".replace(
+            "(", r"\(").replace(")", r"\)")) as error:
+        eqsnn.Simulator(neuron, shape)
+    assert ".ravel()" in error.value.hint
+
+
+@pytest.mark.parametrize("value, shape", [(np.arange(6.0).reshape(2, 3), (2, 3)),
+                                          (np.arange(6.0).reshape(6, 1), (6,)),
+                                          (np.arange(6.0).reshape(1, 6), (6,)),
+                                          (np.arange(6.0), (2, 3)),
+                                          (np.arange(6.0).reshape(2, 1, 3), (2, 3))])
+def test_a_per_neuron_array_shaped_like_the_population_is_taken_in_c_order(value, shape):
+    V = eqsnn.Simulator(N.LeakyIntegrateFire(v=value, v_thresh=100.0), shape,
+                        precision="float64").state["V"]
+    np.testing.assert_array_equal(V.reshape(-1), np.arange(6.0))

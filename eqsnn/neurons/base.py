@@ -57,6 +57,27 @@ class Value(_Checked):
         return check_value(self.name, value, dt_transformed=self.dt_transformed,
                            allow_none=self.allow_none)
 
+    def __set__(self, obj, value):
+        checked = self.check(value)
+        obj.__dict__[self.name] = checked
+        # the shape as given: the values are kept flat, but build() compares it with the
+        # population's (a key per argument, as a copy shares nothing it could change)
+        obj.__dict__[f"_shape_{self.name}"] = (np.shape(value)
+                                               if isinstance(checked, np.ndarray) else None)
+
+
+def _check_array_shape(name: str, given, shape: tuple) -> None:
+    """A multi-dimensional per-neuron array must be shaped like the population (axes of
+    length 1 aside): its C-order flattening is then the neuron order."""
+    if given is None or len(given) < 2:
+        return
+    if tuple(s for s in given if s != 1) != tuple(s for s in shape if s != 1):
+        raise LibraryError(
+            f"{name} is shaped {tuple(given)}, the population {tuple(shape)}: which neuron "
+            "gets which value is not clear",
+            hint=f"give {name} shaped like the population, or flat with .ravel() if its "
+                 "C order is the neurons' order")
+
 
 class Flag(_Checked):
     """A boolean constructor option (a compile-time switch), validated on assignment.
@@ -191,6 +212,8 @@ class Neuron:
         n = int(np.prod(shape, dtype=np.int64))
         declared = {p.name for p in model.ir.params}
         params = {}
+        for name in _values(type(self)):
+            _check_array_shape(name, self.__dict__.get(f"_shape_{name}"), shape)
         for name in _values(type(self)):
             if name in declared:
                 value = resolve(name, getattr(self, name), n=n, seed=seed)
