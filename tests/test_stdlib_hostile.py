@@ -254,3 +254,23 @@ def test_a_per_neuron_array_shaped_like_the_population_is_taken_in_c_order(value
     V = eqsnn.Simulator(N.LeakyIntegrateFire(v=value, v_thresh=100.0), shape,
                         precision="float64").state["V"]
     np.testing.assert_array_equal(V.reshape(-1), np.arange(6.0))
+
+
+# --- readouts on a user's own model whose names they would take --------------------------------
+@pytest.mark.parametrize("declaration, readout, taken", [
+    ("param run_steps = 3.0", "avg_var", "run_steps"),
+    ("param run_steps = 3.0", "avg_var_exp_weight", "run_steps"),
+    ("input VSum = 0.0", "sum_var", "VSum"),
+    ("input Scount = 0.0", "spike_count", "Scount"),
+    ("array TFirstSpike", "first_spike_time", "TFirstSpike"),
+    ("state VMax = 0.0", "max_var", "VMax"),
+])
+def test_a_readout_refuses_a_model_that_has_its_names(declaration, readout, taken):
+    # a param named run_steps gave "invalid IR ... a bug in eqsnn itself"; an input or array
+    # of the accumulator's name was not looked at
+    text = (f"neuron Mine\n    {declaration}\n    state V = 0.0\n    input Isyn = 0.0\n"
+            "    after: V += Isyn\n    threshold: V >= 1\n    reset: V = 0\n")
+    model = eqsnn.compile(text)
+    with pytest.raises(LibraryError, match=rf"model Mine already has a '{taken}'") as error:
+        eqsnn.readouts.with_readout(model, readout, var="V")
+    assert "rename" in error.value.hint

@@ -67,12 +67,18 @@ def _symbol(name):
     return sympy.Symbol(name)
 
 
+def _free(model: ir.Model, name: str) -> None:
+    """Refuse a model that already uses ``name`` (a state, param, input, array, local or
+    builtin), which the readout is about to declare."""
+    if name in model.name_types():
+        raise LibraryError(f"model {model.name} already has a {name!r}; it cannot take "
+                           "this readout, which declares one",
+                           hint=f"rename {name!r} in the model")
+
+
 def _add_states(model: ir.Model, *states: ir.State) -> ir.Model:
     for state in states:
-        existing = {s.name for s in model.states} | {p.name for p in model.params}
-        if state.name in existing:
-            raise LibraryError(f"model {model.name} already has a {state.name!r}; "
-                               "it cannot take this readout")
+        _free(model, state.name)
         model = model.with_state(state)
     return model
 
@@ -158,6 +164,7 @@ class _VarReadout(Readout):
 def _with_run_steps(model: ir.Model) -> ir.Model:
     if RUN_STEPS in model.runtime_params:
         return model
+    _free(model, RUN_STEPS)
     model = model.with_param(ir.Param(RUN_STEPS, "int", 1, (ir.Constraint(">", 0),)))
     return model.replace(runtime_params=model.runtime_params + (RUN_STEPS,))
 
