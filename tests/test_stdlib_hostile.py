@@ -274,3 +274,15 @@ def test_a_readout_refuses_a_model_that_has_its_names(declaration, readout, take
     with pytest.raises(LibraryError, match=rf"model Mine already has a '{taken}'") as error:
         eqsnn.readouts.with_readout(model, readout, var="V")
     assert "rename" in error.value.hint
+
+
+@pytest.mark.parametrize("model, hint", [
+    ("examples/lif_pulse.eqs", "eqsnn.load"),
+    (N.LeakyIntegrateFire(), "neuron.readout"),
+    (None, "eqsnn.load"),
+])
+def test_with_readout_takes_a_model_and_says_what_to_do_with_anything_else(model, hint):
+    # these were AttributeErrors ("'str' object has no attribute 'ir'")
+    with pytest.raises(LibraryError, match=r"with_readout takes an eqsnn.Model") as error:
+        eqsnn.readouts.with_readout(model, "var", var="V")
+    assert hint in error.value.hint

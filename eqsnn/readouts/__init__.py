@@ -252,6 +252,13 @@ def with_readout(model, readout, var: str | None = None):
     """``model`` (an :class:`eqsnn.Model`) with ``readout`` added; ``var``: its output variable."""
     from ..model import Model
 
+    if not isinstance(model, Model):
+        if hasattr(model, "eqs_name"):  # a standard-library neuron
+            hint = "a standard-library neuron takes its readout as neuron.readout = ..."
+        else:
+            hint = "load the model first: with_readout(eqsnn.load(path), ...)"
+        raise LibraryError(f"with_readout takes an eqsnn.Model, not "
+                           f"{type(model).__name__}", hint=hint)
     readout = get_readout(readout)
     if readout is None:
         return model
