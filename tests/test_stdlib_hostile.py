@@ -14,7 +14,7 @@ import pytest
 
 import eqsnn
 from eqsnn import neurons as N
-from eqsnn.errors import LibraryError, LibraryValueError
+from eqsnn.errors import EqsnnError, LibraryError, LibraryValueError
 
 P = N.PreprocessedSpikes
 
@@ -286,3 +286,42 @@ def test_with_readout_takes_a_model_and_says_what_to_do_with_anything_else(model
     with pytest.raises(LibraryError, match=r"with_readout takes an eqsnn.Model") as error:
         eqsnn.readouts.with_readout(model, "var", var="V")
     assert hint in error.value.hint
+
+
+# --- arguments assigned after construction ------------------------------------------------------
+@pytest.mark.parametrize("make, attr, bad, match", [
+    (N.IntegrateFireInput, "input_frames", 0, r"input_frames must be a positive integer"),
+    (N.PoissonInput, "input_frame_timesteps", 0,
+     r"input_frame_timesteps must be a positive integer"),
+    (N.LeakyIntegrateFireInput, "input_frames", 2.5, r"input_frames must be a positive"),
+    (N.SpikeInput, "max_spikes", -1, r"max_spikes must be a positive integer"),
+    (N.FewSpikeReluInput, "k", "4", r"k must be a number"),
+    (N.FewSpikeRelu, "k", 40, r"k must be at most 31"),
+    (N.FewSpikeRelu, "alpha", float("nan"), r"alpha must be > 0"),
+    (N.FewSpikeRelu, "source_alpha", -2.0, r"source_alpha must be > 0"),
+])
+def test_an_argument_assigned_later_is_checked_as_in_the_constructor(make, attr, bad, match):
+    # input_frame_timesteps = 0 divided by zero and gave every lane V = 0 without an error
+    neuron = make()
+    before = getattr(neuron, attr)
+    with pytest.raises(EqsnnError, match=match):
+        setattr(neuron, attr, bad)
+    assert getattr(neuron, attr) == before
+
+
+@pytest.mark.parametrize("make, change, match", [
+    (lambda: N.BinarySpikeInput(signed_spikes=True), ("input_frames", 2),
+     r"does not support signed spikes with input_frames > 1"),
+    (lambda: N.PoissonInput(input_frames=2), ("signed_spikes", True),
+     r"does not support signed spikes with input_frames > 1"),
+    (lambda: N.FewSpikeReluInput(k=4, signed_input=True), ("k", 5), r"needs an even k"),
+    (lambda: N.FewSpikeRelu(k=4, source_signed=True), ("k", 7), r"needs an even k"),
+    (lambda: N.FewSpikeReluInput(k=5), ("signed_input", True), r"needs an even k"),
+    (lambda: N.FewSpikeReluInput(), ("input_frames", 3), r"takes a static input only"),
+])
+def test_options_combined_after_construction_are_refused_when_built(make, change, match):
+    # a signed few-spike input with k = 5 set later sent no spike at all for x = -0.6
+    neuron = make()
+    setattr(neuron, *change)
+    with pytest.raises(EqsnnError, match=match):
+        eqsnn.Simulator(neuron, 1)

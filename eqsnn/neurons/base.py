@@ -19,7 +19,7 @@ from ..initializers import check_value, resolve
 from ..model import Model, compile
 from ..stdlib.protocol import Build, InputPlan
 
-__all__ = ["Flag", "Input", "InputBase", "Neuron", "Value"]
+__all__ = ["Flag", "Input", "InputBase", "Neuron", "Option", "Value"]
 
 
 class _Checked:
@@ -77,6 +77,17 @@ def _check_array_shape(name: str, given, shape: tuple) -> None:
             "gets which value is not clear",
             hint=f"give {name} shaped like the population, or flat with .ravel() if its "
                  "C order is the neurons' order")
+
+
+class Option(_Checked):
+    """A plain constructor option (``k``, ``input_frames``, ...) checked by ``check(name,
+    value)`` whenever it is assigned, which returns the value to keep."""
+
+    def __init__(self, check):
+        self._check = check
+
+    def check(self, value):
+        return self._check(self.name, value)
 
 
 class Flag(_Checked):
@@ -185,6 +196,11 @@ class Neuron:
         """The data-input converter, ``None`` when the neuron takes no data input."""
         return None
 
+    def check_options(self) -> None:
+        """Refuse a combination of options (each is checked alone when assigned); run at
+        the end of the constructor and again by :meth:`build`, as options may be assigned
+        one by one after construction."""
+
     # --- derived --------------------------------------------------------
     def model(self) -> Model:
         """The compiled model, switches set and readout applied."""
@@ -205,6 +221,7 @@ class Neuron:
         ``seed`` (the same values for the same seed).
         """
         shape = _shape(shape)
+        self.check_options()
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size < 1:
             raise LibraryError(f"batch_size must be a positive integer, not {batch_size!r}")
@@ -270,14 +287,16 @@ class InputBase(Input):
     eqsnn's data input is always ``Input``.
     """
 
+    input_frames = Option(_positive_int)
+    input_frame_timesteps = Option(_positive_int)
+
     def __init__(self, var_name="Input", egp_name=None, input_frames=1,
                  input_frame_timesteps=1, **kwargs):
         super().__init__(**kwargs)
         self.var_name = var_name
         self.egp_name = egp_name
-        self.input_frames = _positive_int("input_frames", input_frames)
-        self.input_frame_timesteps = _positive_int("input_frame_timesteps",
-                                                   input_frame_timesteps)
+        self.input_frames = input_frames
+        self.input_frame_timesteps = input_frame_timesteps
 
     @property
     def takes_data_input(self) -> bool:

@@ -6,7 +6,7 @@ import math
 
 from ..errors import LibraryNotImplementedError, LibraryValueError
 from ..readouts import Var
-from .base import Flag, InputBase, Neuron, _number, _positive_int
+from .base import Flag, InputBase, Neuron, Option, _number, _positive_int
 
 __all__ = ["FewSpikeRelu", "FewSpikeReluInput"]
 
@@ -15,18 +15,17 @@ __all__ = ["FewSpikeRelu", "FewSpikeReluInput"]
 MAX_K = 31
 
 
-def _k_alpha(k, alpha):
-    _number("k", k)
-    _number("alpha", alpha)
+def _k(name, k) -> int:
+    _number(name, k)
     if not math.isfinite(k) or float(k) != int(k):
-        raise LibraryValueError(f"k must be an integer number of steps, not {k!r}")
-    k = _positive_int("k", int(k))
+        raise LibraryValueError(f"{name} must be an integer number of steps, not {k!r}")
+    k = _positive_int(name, int(k))
     if k > MAX_K:
         raise LibraryValueError(
-            f"k must be at most {MAX_K}, not {k}",
+            f"{name} must be at most {MAX_K}, not {k}",
             hint=f"ml_genn's thresholds are 32-bit integer shifts, so k <= {MAX_K}; the "
                  "thresholds alpha 2^-k of a larger k underflow the float precision")
-    return k, _alpha("alpha", alpha)
+    return k
 
 
 def _alpha(name, alpha) -> float:
@@ -57,13 +56,23 @@ class FewSpikeReluInput(InputBase, Neuron):
 
     eqs_name = "few_spike_relu_input"
     signed_input = Flag()
+    k = Option(_k)
+    alpha = Option(_alpha)
 
     def __init__(self, k=10, alpha=25, signed_input=False):
         super().__init__(var_name="V")
-        self.k, self.alpha = _k_alpha(k, alpha)
+        self.k = k
+        self.alpha = alpha
         self.signed_input = signed_input
+        self.check_options()
+
+    def check_options(self):
         if self.signed_input:
             _even(self.k, "a signed FewSpikeReluInput")
+        if self.input_frames != 1:
+            raise LibraryNotImplementedError(
+                "FewSpikeReluInput takes a static input only (as ml_genn), not "
+                f"input_frames={self.input_frames}")
 
     def switches(self):
         return {"signed_input": self.signed_input}
@@ -88,18 +97,23 @@ class FewSpikeRelu(Neuron):
 
     eqs_name = "few_spike_relu"
     source_signed = Flag()
+    k = Option(_k)
+    alpha = Option(_alpha)
+    source_alpha = Option(_alpha)
     output_var = "Fx"
 
     def __init__(self, k=10, alpha=25, readout=None, *, source_alpha=None,
                  source_signed=False):
-        self.k, self.alpha = _k_alpha(k, alpha)
-        if source_alpha is None:
-            source_alpha = self.alpha
-        self.source_alpha = _alpha("source_alpha", source_alpha)
+        self.k = k
+        self.alpha = alpha
+        self.source_alpha = self.alpha if source_alpha is None else source_alpha
         self.source_signed = source_signed
+        self.check_options()
+        super().__init__(readout=readout)
+
+    def check_options(self):
         if self.source_signed:
             _even(self.k, "a signed source")
-        super().__init__(readout=readout)
 
     @Neuron.readout.setter
     def readout(self, readout):
