@@ -150,10 +150,19 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
         except (TypeError, ValueError):
             raise LibraryError(f"{name} must be numbers, got {value!r}") from None
     from .stdlib.protocol import ml_genn_twin
+    from .units import Quantity, UnitError, lookup
 
+    hint = ml_genn_twin(value, "initializers")
+    if isinstance(value, Quantity):
+        hint = ("the standard library's arguments are plain numbers, as in ml_genn; "
+                "times in ms")
+        try:
+            hint += f": {name}={value.to(lookup('ms'))!r} for {value}"
+        except UnitError:
+            pass
     raise LibraryError(
         f"{name} must be a number, a sequence, an Initializer or a string, "
-        f"not {type(value).__name__}", hint=ml_genn_twin(value, "initializers"))
+        f"not {type(value).__name__}", hint=hint)
 
 
 def resolve(name: str, value, *, n: int, seed: int):

@@ -325,3 +325,20 @@ def test_options_combined_after_construction_are_refused_when_built(make, change
     setattr(neuron, *change)
     with pytest.raises(EqsnnError, match=match):
         eqsnn.Simulator(neuron, 1)
+
+
+def test_a_quantity_with_a_unit_is_refused_with_the_number_to_give():
+    # ml_genn's arguments are plain numbers in ms (and the model's own units); a Quantity
+    # was refused without saying what to give instead
+    from eqsnn.units import Quantity, lookup
+
+    with pytest.raises(LibraryError, match=r"tau_mem must be a number, .* not Quantity") \
+            as error:
+        N.LeakyIntegrateFire(tau_mem=Quantity(20, lookup("ms")))
+    assert "plain number" in error.value.hint and "tau_mem=20" in error.value.hint
+    with pytest.raises(LibraryError, match=r"tau_mem must be a number") as error:
+        N.LeakyIntegrateFire(tau_mem=Quantity(0.02, lookup("s")))
+    assert "tau_mem=20.0 for 0.02 s" in error.value.hint
+    with pytest.raises(LibraryError, match=r"v_thresh must be a number") as error:
+        N.LeakyIntegrateFire(v_thresh=Quantity(-50, lookup("mV")))
+    assert "plain number" in error.value.hint and "v_thresh=" not in error.value.hint
