@@ -342,3 +342,16 @@ def test_a_quantity_with_a_unit_is_refused_with_the_number_to_give():
     with pytest.raises(LibraryError, match=r"v_thresh must be a number") as error:
         N.LeakyIntegrateFire(v_thresh=Quantity(-50, lookup("mV")))
     assert "plain number" in error.value.hint and "v_thresh=" not in error.value.hint
+
+
+def test_a_refused_assignment_leaves_the_neuron_as_it_was():
+    neuron = N.LeakyIntegrateFire(readout="sum_var", tau_mem=[10.0, 20.0])
+    for attr, bad in (("readout", "spikes"), ("tau_mem", "normal"), ("scale_i", "yes")):
+        with pytest.raises(EqsnnError):
+            setattr(neuron, attr, bad)
+    assert neuron.readout == eqsnn.readouts.SumVar() and neuron.scale_i is False
+    assert neuron.tau_mem.tolist() == [10.0, 20.0]
+    few = N.FewSpikeRelu(readout="var")
+    with pytest.raises(EqsnnError, match="only the Var readout"):
+        few.readout = "max_var"
+    assert few.readout == eqsnn.readouts.Var()  # it was set to None

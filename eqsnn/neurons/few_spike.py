@@ -117,10 +117,11 @@ class FewSpikeRelu(Neuron):
 
     @Neuron.readout.setter
     def readout(self, readout):
+        before = self.__dict__.get("_readout")
         Neuron.readout.fset(self, readout)
         if self.readout is not None and not isinstance(self.readout, Var):
             bad = type(self.readout).__name__
-            self.__dict__["_readout"] = None
+            self.__dict__["_readout"] = before  # a refused assignment changes nothing
             raise LibraryNotImplementedError(
                 f"FewSpikeRelu supports only the Var readout, not {bad} (as ml_genn's "
                 "FewSpikeCompiler)")
