@@ -355,3 +355,32 @@ def test_a_refused_assignment_leaves_the_neuron_as_it_was():
     with pytest.raises(EqsnnError, match="only the Var readout"):
         few.readout = "max_var"
     assert few.readout == eqsnn.readouts.Var()  # it was set to None
+
+
+# --- readouts of a state with a unit ------------------------------------------------------------
+VOLT_MODEL = """neuron VoltLeak
+    param tau = 10 ms (> 0 ms)
+    state U = -0.06 volt
+    input I = 0.001 volt
+    dU/dt = -U / tau
+    after: U += I
+"""
+
+
+@pytest.mark.parametrize("readout", ["var", "sum_var", "avg_var", "max_var",
+                                     "avg_var_exp_weight"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("c", marks=pytest.mark.c)])
+def test_a_readout_is_in_the_unit_of_the_state_it_reads(readout, backend):
+    # U is declared in volt and recorded in volt, but its readouts came back in the
+    # internal mV (var: -41.7 for a U of -0.0417 volt)
+    model = eqsnn.readouts.with_readout(eqsnn.compile(VOLT_MODEL), readout, var="U")
+    T = 7
+    sim = eqsnn.Simulator(model, 2, backend=backend, precision="float64")
+    result = sim.run(T, {"I": np.array([0.001, 0.03])}, ("U",))
+    y = result.vars["U"]  # volt, every step, (steps, batch, n)
+    n = np.arange(T)[:, None, None]
+    expected = {"var": y[-1], "sum_var": y.sum(0), "avg_var": y.mean(0),
+                "max_var": np.maximum(0.0, y.max(0)),
+                "avg_var_exp_weight": (np.exp(-n / T) * y).sum(0) / T}[readout]
+    np.testing.assert_allclose(result.readout, expected, rtol=1e-12, atol=1e-15)
+    assert np.abs(y).max() < 0.2 and y.max() > 0  # volt, not mV; max_var above its floor

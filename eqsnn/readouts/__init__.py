@@ -10,7 +10,8 @@ the run length ``run_steps``, a param the Simulator sets at each run (listed
 in :attr:`ir.Model.runtime_params`).  Times count from the start of the run
 (ml_genn resets time for every example): ``first_spike_time`` and
 ``avg_var_exp_weight`` add an int state ``RunStep`` that counts the run's
-steps and is restored with the accumulators.
+steps and is restored with the accumulators.  An accumulator is in the unit of
+the variable it reads, and ``Result.readout`` in that variable's declared unit.
 
 Let ``y_n`` be the output variable after step ``n``'s update (before reset):
 
@@ -157,6 +158,9 @@ class _VarReadout(Readout):
         y = self._output(model, output_var)
         acc = y + self.suffix
         model = _add_states(model, ir.State(acc, "float", sympy.Float(init)))
+        unit = dict(model.units).get(y)
+        if unit is not None:  # a sum, mean or maximum of y is in y's unit
+            model = model.replace(units=model.units + ((acc, unit),))
         model = model.with_step(*statement_for(acc, _symbol(acc), _symbol(y)))
         return model.replace(readout=ir.Readout(self.name, acc, (acc,))).validate()
 
