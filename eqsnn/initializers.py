@@ -3,8 +3,11 @@
 An ``InitValue`` is what a standard-library constructor argument such as
 ``v_thresh`` or ``v`` accepts:
 
-* a number: the same value for every neuron;
-* a sequence or array: one value per neuron (flattened in C order);
+* a number (a 0-d array counts as one; a bool does not, though ml_genn
+  reads True as 1): the same value for every neuron;
+* a sequence or array of numbers (not bools, dates or durations): one value
+  per neuron, flat or shaped like the population (flattened in C order; a
+  standard-library neuron refuses other shapes when it is built);
 * an :class:`Initializer` (:class:`Normal`, :class:`Uniform`) or its name
   (``"normal"``, ``"uniform"``, meaning the default instance; ml_genn stores
   the class there, so that path cannot work in ml_genn): sampled per neuron
@@ -105,9 +108,14 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
         if allow_none:
             return None
         raise LibraryError(f"{name} must be given a value, not None")
+    if isinstance(value, (bool, np.bool_)):  # a number to Python, a slip here
+        raise LibraryError(f"{name} must be a number, not {bool(value)}",
+                           hint=f"give {name} a number such as 1.0 (is an argument shifted?)")
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()  # numpy's 0-d array stands for a number
     if isinstance(value, numbers.Number) and not isinstance(value, numbers.Real):
         raise LibraryError(f"{name} must be a real number, not {value!r}")
-    if isinstance(value, bool) or isinstance(value, numbers.Number):
+    if isinstance(value, numbers.Number):
         try:
             return float(value)
         except OverflowError:
@@ -125,6 +133,11 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
             return INITIALIZERS[value]()
         return value
     if isinstance(value, (Sequence, np.ndarray)):
+        kind = np.asarray(value).dtype if isinstance(value, np.ndarray) else None
+        if kind is not None and kind.kind in "bmM":
+            raise LibraryError(f"{name} must be numbers, not an array of {kind.name}",
+                               hint=f"give {name} as plain floats, e.g. "
+                                    f"{name}=values.astype(float) where that is meant")
         try:
             if np.iscomplexobj(value) or not isinstance(value, np.ndarray) and any(
                     isinstance(v, numbers.Number) and not isinstance(v, numbers.Real)
@@ -137,10 +150,19 @@ def check_value(name: str, value, *, dt_transformed: bool = False, allow_none: b
         except (TypeError, ValueError):
             raise LibraryError(f"{name} must be numbers, got {value!r}") from None
     from .stdlib.protocol import ml_genn_twin
+    from .units import Quantity, UnitError, lookup
 
+    hint = ml_genn_twin(value, "initializers")
+    if isinstance(value, Quantity):
+        hint = ("the standard library's arguments are plain numbers, as in ml_genn; "
+                "times in ms")
+        try:
+            hint += f": {name}={value.to(lookup('ms'))!r} for {value}"
+        except UnitError:
+            pass
     raise LibraryError(
         f"{name} must be a number, a sequence, an Initializer or a string, "
-        f"not {type(value).__name__}", hint=ml_genn_twin(value, "initializers"))
+        f"not {type(value).__name__}", hint=hint)
 
 
 def resolve(name: str, value, *, n: int, seed: int):

@@ -146,7 +146,7 @@ def test_few_spike_relu_takes_only_the_var_readout():
     neuron = N.FewSpikeRelu(readout="var")
     with raises(NotImplementedError, LibraryNotImplementedError, "not AvgVar"):
         neuron.readout = "avg_var"
-    assert neuron.readout is None
+    assert neuron.readout == eqsnn.readouts.Var()  # a refused assignment changes nothing
 
 
 # --- §6 readouts --------------------------------------------------------------------------------

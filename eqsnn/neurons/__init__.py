@@ -5,7 +5,11 @@ Same class names, constructor arguments, defaults and behaviour as
 docstring says so.  Boolean options (``relative_reset``, ``scale_i``,
 ``signed_spikes``, ...) take True or False (or 0/1): where ml_genn reads
 the truth of ``relative_reset="False"`` (True), eqsnn raises a
-``LibraryError`` naming the option.  Read the equations with
+``LibraryError`` naming the option.  Value arguments (``v_thresh``,
+``tau_mem``, ...) take a number, one value per neuron (flat or shaped like
+the population), an initialiser or its name; a bool is refused, where
+ml_genn reads True as 1.  Every argument is checked again when assigned
+after construction.  Read the equations with
 ``eqsnn show leaky_integrate_fire`` or ``print(LeakyIntegrateFire().model())``.
 
 >>> from eqsnn.neurons import LeakyIntegrateFire

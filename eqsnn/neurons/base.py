@@ -8,6 +8,7 @@ maps its options to the file's switches; :meth:`Neuron.build` does the rest.
 from __future__ import annotations
 
 import functools
+import inspect
 import numbers
 from importlib import resources
 
@@ -18,7 +19,7 @@ from ..initializers import check_value, resolve
 from ..model import Model, compile
 from ..stdlib.protocol import Build, InputPlan
 
-__all__ = ["Flag", "Input", "InputBase", "Neuron", "Value"]
+__all__ = ["Flag", "Input", "InputBase", "Neuron", "Option", "Value"]
 
 
 class _Checked:
@@ -55,6 +56,38 @@ class Value(_Checked):
     def check(self, value):
         return check_value(self.name, value, dt_transformed=self.dt_transformed,
                            allow_none=self.allow_none)
+
+    def __set__(self, obj, value):
+        checked = self.check(value)
+        obj.__dict__[self.name] = checked
+        # the shape as given: the values are kept flat, but build() compares it with the
+        # population's (a key per argument, as a copy shares nothing it could change)
+        obj.__dict__[f"_shape_{self.name}"] = (np.shape(value)
+                                               if isinstance(checked, np.ndarray) else None)
+
+
+def _check_array_shape(name: str, given, shape: tuple) -> None:
+    """A multi-dimensional per-neuron array must be shaped like the population (axes of
+    length 1 aside): its C-order flattening is then the neuron order."""
+    if given is None or len(given) < 2:
+        return
+    if tuple(s for s in given if s != 1) != tuple(s for s in shape if s != 1):
+        raise LibraryError(
+            f"{name} is shaped {tuple(given)}, the population {tuple(shape)}: which neuron "
+            "gets which value is not clear",
+            hint=f"give {name} shaped like the population, or flat with .ravel() if its "
+                 "C order is the neurons' order")
+
+
+class Option(_Checked):
+    """A plain constructor option (``k``, ``input_frames``, ...) checked by ``check(name,
+    value)`` whenever it is assigned, which returns the value to keep."""
+
+    def __init__(self, check):
+        self._check = check
+
+    def check(self, value):
+        return self._check(self.name, value)
 
 
 class Flag(_Checked):
@@ -163,6 +196,11 @@ class Neuron:
         """The data-input converter, ``None`` when the neuron takes no data input."""
         return None
 
+    def check_options(self) -> None:
+        """Refuse a combination of options (each is checked alone when assigned); run at
+        the end of the constructor and again by :meth:`build`, as options may be assigned
+        one by one after construction."""
+
     # --- derived --------------------------------------------------------
     def model(self) -> Model:
         """The compiled model, switches set and readout applied."""
@@ -183,6 +221,7 @@ class Neuron:
         ``seed`` (the same values for the same seed).
         """
         shape = _shape(shape)
+        self.check_options()
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
                 or batch_size < 1:
             raise LibraryError(f"batch_size must be a positive integer, not {batch_size!r}")
@@ -190,6 +229,8 @@ class Neuron:
         n = int(np.prod(shape, dtype=np.int64))
         declared = {p.name for p in model.ir.params}
         params = {}
+        for name in _values(type(self)):
+            _check_array_shape(name, self.__dict__.get(f"_shape_{name}"), shape)
         for name in _values(type(self)):
             if name in declared:
                 value = resolve(name, getattr(self, name), n=n, seed=seed)
@@ -222,7 +263,13 @@ class Neuron:
         return {}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in _values(type(self)))
+        """Every constructor argument the object keeps, so that neurons differing in an
+        option or the readout print differently."""
+        names = [name for name in inspect.signature(type(self)).parameters
+                 if name in self.__dict__ or name == "readout"]
+        if "readout" not in names and self.readout is not None:  # assigned to an input
+            names.append("readout")
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in names)
         return f"{type(self).__name__}({args})"
 
 
@@ -240,14 +287,16 @@ class InputBase(Input):
     eqsnn's data input is always ``Input``.
     """
 
+    input_frames = Option(_positive_int)
+    input_frame_timesteps = Option(_positive_int)
+
     def __init__(self, var_name="Input", egp_name=None, input_frames=1,
                  input_frame_timesteps=1, **kwargs):
         super().__init__(**kwargs)
         self.var_name = var_name
         self.egp_name = egp_name
-        self.input_frames = _positive_int("input_frames", input_frames)
-        self.input_frame_timesteps = _positive_int("input_frame_timesteps",
-                                                   input_frame_timesteps)
+        self.input_frames = input_frames
+        self.input_frame_timesteps = input_frame_timesteps
 
     @property
     def takes_data_input(self) -> bool:

@@ -26,7 +26,11 @@ __all__ = ["PreprocessedSpikes", "batch_spikes", "frame_index", "framed_input",
 
 def _split(value, shape) -> tuple[np.ndarray, tuple]:
     try:
-        x = np.asarray(value, dtype=np.float64)
+        x = np.asarray(value)
+        if x.dtype.kind == "c":  # numpy's cast would keep the real part with only a warning
+            raise LibraryError("input must be real numbers, not complex",
+                               hint="give the data input as real numbers")
+        x = x.astype(np.float64)
     except (TypeError, ValueError):
         raise LibraryError(
             f"input must be an array of numbers, not {type(value).__name__}") from None
@@ -106,7 +110,10 @@ def preprocess_spikes(times, ids, num_neurons: int) -> PreprocessedSpikes:
             or num_neurons < 1:
         raise LibraryError(f"num_neurons must be a positive integer, not {num_neurons!r}")
     try:
-        times = np.asarray(times, dtype=np.float64).ravel()
+        times = np.asarray(times)
+        if times.dtype.kind == "c":
+            raise LibraryError("spike times must be real numbers (ms), not complex")
+        times = times.astype(np.float64).ravel()
     except (TypeError, ValueError):
         raise LibraryError("spike times must be numbers (ms)") from None
     ids = np.asarray(ids).ravel()
@@ -115,6 +122,11 @@ def preprocess_spikes(times, ids, num_neurons: int) -> PreprocessedSpikes:
     if np.isnan(times).any():
         raise LibraryError(f"spike time {int(np.argmax(np.isnan(times)))} is NaN",
                            hint="a spike that should never come is left out, not given a NaN")
+    if np.isinf(times).any():
+        first = int(np.argmax(np.isinf(times)))
+        raise LibraryError(f"spike time {first} is {times[first]}",
+                           hint="a spike that should never come is left out, not given an "
+                                "infinite time")
     if ids.size and (ids.dtype.kind not in "iu" and not (
             ids.dtype.kind == "f" and np.array_equal(ids, np.round(ids)))):
         raise LibraryError(f"neuron ids must be integers; got values of dtype {ids.dtype}",
@@ -141,7 +153,8 @@ def batch_spikes(value, *, num_neurons: int, batch_size: int, max_spikes: int):
     if len(examples) > batch_size:
         raise LibraryError(f"{len(examples)} examples of spikes do not fit batch size "
                            f"{batch_size}")
-    counts = {len(e.end_spikes) for e in examples}
+    checked = [_checked_example(b, e) for b, e in enumerate(examples)]
+    counts = {len(e) for e, _ in checked}
     if len(counts) > 1:
         raise LibraryError(f"examples of spikes have different numbers of neurons: "
                            f"{sorted(counts)}")
@@ -150,9 +163,9 @@ def batch_spikes(value, *, num_neurons: int, batch_size: int, max_spikes: int):
                            f"{num_neurons}")
     end = np.empty((batch_size, num_neurons), dtype=np.int64)
     offset = 0
-    for b, example in enumerate(examples):
-        end[b] = np.asarray(example.end_spikes, dtype=np.int64) + offset
-        offset += len(example.spike_times)
+    for b, (example_end, example_times) in enumerate(checked):
+        end[b] = example_end + offset
+        offset += len(example_times)
     end[len(examples):] = offset
     if offset > max_spikes:
         raise LibraryError(f"{offset} spikes in this batch exceed max_spikes={max_spikes}",
@@ -161,6 +174,53 @@ def batch_spikes(value, *, num_neurons: int, batch_size: int, max_spikes: int):
     start[:, 1:] = end[:, :-1]
     start[0, 0] = 0
     start[1:, 0] = end[:-1, -1]
-    times = np.concatenate([np.asarray(e.spike_times, dtype=np.float64) for e in examples]
-                           or [np.zeros(0)])
+    times = np.concatenate([t for _, t in checked] or [np.zeros(0)])
     return start, end, times
+
+
+def _checked_example(b: int, example: PreprocessedSpikes) -> tuple[np.ndarray, np.ndarray]:
+    """``example``'s ``(end_spikes, spike_times)`` as int64 and float64 arrays, once they are
+    known to follow the layout: ``end_spikes`` non-decreasing from 0 to the number of times,
+    each neuron's times finite and ascending.  A layout broken by hand would otherwise make
+    neurons read other neurons' times, or none, without a word."""
+    where = f"SpikeInput example {b}"
+    hint = "build each example with eqsnn.neurons.preprocess_spikes(times, ids, num_neurons)"
+    end = np.asarray(example.end_spikes)
+    if end.ndim != 1:
+        raise LibraryError(f"{where}: end_spikes must be 1-D, not shaped {end.shape}", hint=hint)
+    if end.size and (end.dtype.kind not in "iuf" or (
+            end.dtype.kind == "f" and not np.array_equal(end, np.round(end)))):
+        raise LibraryError(f"{where}: end_spikes must be integers, got {end.tolist()[:8]}",
+                           hint=hint)
+    end = end.astype(np.int64)
+    times = np.asarray(example.spike_times)
+    if times.dtype.kind == "c":
+        raise LibraryError(f"{where}: spike times must be real numbers (ms)", hint=hint)
+    try:
+        times = times.astype(np.float64).ravel()
+    except (TypeError, ValueError):
+        raise LibraryError(f"{where}: spike times must be numbers (ms), not "
+                           f"{times.dtype}", hint=hint) from None
+    bad = np.flatnonzero(~np.isfinite(times))
+    if bad.size:
+        raise LibraryError(f"{where}: spike time {bad[0]} is {times[bad[0]]}",
+                           hint="a spike that should never come is left out; " + hint)
+    if end.size and end.min() < 0:
+        raise LibraryError(f"{where}: end_spikes must not be negative, got {end.min()}",
+                           hint=hint)
+    if np.any(np.diff(end) < 0):
+        i = int(np.flatnonzero(np.diff(end) < 0)[0])
+        raise LibraryError(f"{where}: end_spikes must not decrease (neuron {i + 1}: "
+                           f"{end[i + 1]} after {end[i]}); end_spikes[i] counts the spikes "
+                           "of neurons 0 to i", hint=hint)
+    last = int(end[-1]) if end.size else 0
+    if last != times.size:
+        raise LibraryError(f"{where}: end_spikes ends at {last} but there are {times.size} "
+                           "spike times", hint=hint)
+    down = np.flatnonzero(np.diff(times) < 0) + 1  # positions where a time goes back
+    down = down[~np.isin(down, end)]  # ... not where the next neuron starts
+    if down.size:
+        neuron = int(np.searchsorted(end, down[0], side="right"))
+        raise LibraryError(f"{where}: the spike times of neuron {neuron} are not in "
+                           "ascending order", hint=hint)
+    return end, times

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ..errors import LibraryError, LibraryNotImplementedError
+from ..errors import LibraryNotImplementedError
 from ..stdlib.protocol import InputPlan
-from .base import Flag, Input, InputBase, Neuron, _positive_int
+from .base import Flag, Input, InputBase, Neuron, Option, _positive_int
 from .data import batch_spikes
 from .dynamical import IntegrateFire, LeakyIntegrateFire
 
@@ -47,6 +45,9 @@ class _SignedInput(InputBase, Neuron):
     def __init__(self, signed_spikes=False, input_frames=1, input_frame_timesteps=1):
         super().__init__(input_frames=input_frames, input_frame_timesteps=input_frame_timesteps)
         self.signed_spikes = signed_spikes
+        self.check_options()
+
+    def check_options(self):
         if self.signed_spikes and self.input_frames > 1:
             raise LibraryNotImplementedError(
                 f"{type(self).__name__} does not support signed spikes with "
@@ -81,12 +82,11 @@ class SpikeInput(Input, Neuron):
     """
 
     eqs_name = "spike_input"
+    max_spikes = Option(_positive_int)
 
     def __init__(self, max_spikes=1_000_000):
         super().__init__()
-        if isinstance(max_spikes, bool) or not isinstance(max_spikes, numbers.Integral):
-            raise LibraryError(f"max_spikes must be an integer, not {max_spikes!r}")
-        self.max_spikes = _positive_int("max_spikes", max_spikes)
+        self.max_spikes = max_spikes
 
     def initial_arrays(self):
         # one dummy element: an empty array cannot be indexed even where unused
@@ -99,8 +99,10 @@ class SpikeInput(Input, Neuron):
             n = int(np.prod(shape, dtype=np.int64))
             start, end, times = batch_spikes(value, num_neurons=n, batch_size=batch_size,
                                              max_spikes=max_spikes)
-            times = times + step0 * dt if step0 else times
-            return InputPlan(states={"StartSpike": start, "EndSpike": end},
+            # the times count from this run's first step: the model subtracts it from the
+            # step, so every run compares the same products n dt with the same times
+            return InputPlan(states={"StartSpike": start, "EndSpike": end,
+                                     "InputStart": np.full_like(start, step0)},
                              arrays={"SpikeTimes": times if times.size else np.zeros(1)})
 
         return adapt

@@ -10,7 +10,8 @@ the run length ``run_steps``, a param the Simulator sets at each run (listed
 in :attr:`ir.Model.runtime_params`).  Times count from the start of the run
 (ml_genn resets time for every example): ``first_spike_time`` and
 ``avg_var_exp_weight`` add an int state ``RunStep`` that counts the run's
-steps and is restored with the accumulators.
+steps and is restored with the accumulators.  An accumulator is in the unit of
+the variable it reads, and ``Result.readout`` in that variable's declared unit.
 
 Let ``y_n`` be the output variable after step ``n``'s update (before reset):
 
@@ -67,12 +68,18 @@ def _symbol(name):
     return sympy.Symbol(name)
 
 
+def _free(model: ir.Model, name: str) -> None:
+    """Refuse a model that already uses ``name`` (a state, param, input, array, local or
+    builtin), which the readout is about to declare."""
+    if name in model.name_types():
+        raise LibraryError(f"model {model.name} already has a {name!r}; it cannot take "
+                           "this readout, which declares one",
+                           hint=f"rename {name!r} in the model")
+
+
 def _add_states(model: ir.Model, *states: ir.State) -> ir.Model:
     for state in states:
-        existing = {s.name for s in model.states} | {p.name for p in model.params}
-        if state.name in existing:
-            raise LibraryError(f"model {model.name} already has a {state.name!r}; "
-                               "it cannot take this readout")
+        _free(model, state.name)
         model = model.with_state(state)
     return model
 
@@ -151,6 +158,9 @@ class _VarReadout(Readout):
         y = self._output(model, output_var)
         acc = y + self.suffix
         model = _add_states(model, ir.State(acc, "float", sympy.Float(init)))
+        unit = dict(model.units).get(y)
+        if unit is not None:  # a sum, mean or maximum of y is in y's unit
+            model = model.replace(units=model.units + ((acc, unit),))
         model = model.with_step(*statement_for(acc, _symbol(acc), _symbol(y)))
         return model.replace(readout=ir.Readout(self.name, acc, (acc,))).validate()
 
@@ -158,6 +168,7 @@ class _VarReadout(Readout):
 def _with_run_steps(model: ir.Model) -> ir.Model:
     if RUN_STEPS in model.runtime_params:
         return model
+    _free(model, RUN_STEPS)
     model = model.with_param(ir.Param(RUN_STEPS, "int", 1, (ir.Constraint(">", 0),)))
     return model.replace(runtime_params=model.runtime_params + (RUN_STEPS,))
 
@@ -245,6 +256,13 @@ def with_readout(model, readout, var: str | None = None):
     """``model`` (an :class:`eqsnn.Model`) with ``readout`` added; ``var``: its output variable."""
     from ..model import Model
 
+    if not isinstance(model, Model):
+        if hasattr(model, "eqs_name"):  # a standard-library neuron
+            hint = "a standard-library neuron takes its readout as neuron.readout = ..."
+        else:
+            hint = "load the model first: with_readout(eqsnn.load(path), ...)"
+        raise LibraryError(f"with_readout takes an eqsnn.Model, not "
+                           f"{type(model).__name__}", hint=hint)
     readout = get_readout(readout)
     if readout is None:
         return model

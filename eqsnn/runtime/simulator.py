@@ -288,7 +288,8 @@ class Simulator(RunReports):
         readout = None
         if self.model.readout is not None:
             value = self._runner.get_state(self.model.readout.state)
-            readout = value.reshape((self.batch_size,) + self.shape)
+            readout = from_internal(self.model, self.model.readout.state,
+                                    value.reshape((self.batch_size,) + self.shape))
         timing = Timing(steps, time.perf_counter() - started, simulate)
         ids = tuple((name, tuple(int(i) for i in index))
                     for name, index in chosen.items() if index is not None)

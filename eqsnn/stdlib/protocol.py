@@ -35,6 +35,7 @@ given) and whether it :attr:`~Buildable.takes_data_input` (ml_genn's
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -109,8 +110,10 @@ def get_object(obj, table: dict, base: type, kind: str):
         return None
     if isinstance(obj, str):
         if obj not in table:
-            raise LibraryError(f"{kind} object '{obj}' unknown",
-                               hint=f"known names: {', '.join(sorted(table))}")
+            snake = re.sub(r"(?<!^)(?=[A-Z])", "_", obj).lower()
+            hint = (f"the name is the snake_case class name: '{snake}'" if snake in table
+                    else f"known names: {', '.join(sorted(table))}")
+            raise LibraryError(f"{kind} object '{obj}' unknown", hint=hint)
         return table[obj]()
     if isinstance(obj, base):
         return copy.copy(obj)

@@ -16,10 +16,11 @@ spike_input_model = create_neuron_model(
     vars=[
         ('StartSpike', 'int', VarAccess.READ_WRITE),
         ('EndSpike', 'int', VarAccess.READ_WRITE),
+        ('InputStart', 'int', VarAccess.READ_WRITE),
     ],
     sim_code="",
     threshold_condition_code="""
-StartSpike != EndSpike && (scalar)t >= SpikeTimes[min(max(StartSpike, 0), num_SpikeTimes - 1)]
+StartSpike != EndSpike && (scalar)dt * (scalar)(int)((unsigned int)(int)round(t / dt) - (unsigned int)InputStart) >= SpikeTimes[min(max(StartSpike, 0), num_SpikeTimes - 1)]
 """,
     reset_code="""
 StartSpike = (int)((unsigned int)1 + (unsigned int)StartSpike);
@@ -29,4 +30,4 @@ StartSpike = (int)((unsigned int)1 + (unsigned int)StartSpike);
 
 # default values (the model's declared ones) for add_neuron_population
 spike_input_params = {}
-spike_input_vars = {'StartSpike': 0, 'EndSpike': 0}
+spike_input_vars = {'StartSpike': 0, 'EndSpike': 0, 'InputStart': 0}
