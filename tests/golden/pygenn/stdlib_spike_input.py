@@ -20,7 +20,7 @@ spike_input_model = create_neuron_model(
     ],
     sim_code="",
     threshold_condition_code="""
-StartSpike != EndSpike && (scalar)dt * (scalar)(int)((unsigned int)(int)round(t / dt) - (unsigned int)InputStart) >= SpikeTimes[min(max(StartSpike, 0), num_SpikeTimes - 1)]
+StartSpike != EndSpike && (scalar)dt * (scalar)(int)((unsigned int)(int)(int64_t)round(t / dt) - (unsigned int)InputStart) >= SpikeTimes[min(max(StartSpike, 0), num_SpikeTimes - 1)]
 """,
     reset_code="""
 StartSpike = (int)((unsigned int)1 + (unsigned int)StartSpike);
