@@ -21,6 +21,10 @@ def _figure_class():
 def comparison_figure(comparison, path=None, neuron=0, lane=0):
     """One column per recorded variable (traces and |difference|), plus a raster row, over
     time in ms."""
+    if path is not None:  # before any drawing: a missing folder, a .docx, a folder
+        from ..runtime.paths import check_figure_path
+
+        path = check_figure_path(path)
     figure_class = _figure_class()
     results = comparison.results
     reference = results[comparison.reference]
@@ -56,7 +60,11 @@ def comparison_figure(comparison, path=None, neuron=0, lane=0):
     for col in range(1, columns):
         axes[2, col].axis("off")
     if path is not None:
-        fig.savefig(path, dpi=100)
+        try:
+            fig.savefig(path, dpi=100)
+        except OSError as exc:  # a folder that cannot be written
+            raise ParameterError(f"cannot write the figure {path!r}: "
+                                 f"{exc.strerror or exc}") from None
     return fig
 
 

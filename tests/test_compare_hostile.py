@@ -1,0 +1,283 @@
+"""compare, bench and the command line against careless and confused use: backends named
+twice, left empty or not installed, populations too big to allocate, names shadowed by
+folders, figure paths that cannot be written."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.errors import BackendError, EqsnnError, ParameterError
+from eqsnn.tools import cli
+from eqsnn.tools.cli import main
+
+NO_CUPY = importlib.util.find_spec("cupy") is None
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def lif():
+    return eqsnn.load("examples/lif_pulse.eqs")
+
+
+# --- backends not installed: the reason says what to install ------------------------------
+@pytest.mark.skipif(not NO_CUPY, reason="CuPy is installed here")
+def test_a_skipped_backend_says_what_to_install():
+    comparison = eqsnn.compare(lif(), ["numpy", "cupy"], n=2, steps=3)
+    report = comparison.report("cupy")
+    assert report.status == "skipped"
+    assert "needs CuPy" in report.reason and "pip install cupy-cuda" in report.reason
+    assert "pip install cupy-cuda" in str(comparison)
+
+
+@pytest.mark.skipif(not NO_CUPY, reason="CuPy is installed here")
+def test_a_skipped_bench_row_says_what_to_install():
+    report = eqsnn.benchmark(lif(), ["numpy", "cupy"], sizes=(4,), steps=2, repeats=1)
+    assert "pip install cupy-cuda" in report.row("cupy", 4).reason
+
+
+def test_a_backend_that_fails_while_running_is_failed_not_skipped(monkeypatch):
+    """Only a backend that cannot be set up here is skipped; one whose run raises failed,
+    and the comparison does not agree."""
+    import perturbed_backend
+
+    from eqsnn.backends import REGISTRY
+    from eqsnn.backends import numpy as numpy_backend
+
+    monkeypatch.setitem(REGISTRY, "perturbed", "perturbed_backend")
+
+    class BrokenRunner:  # the numpy runner, whose run() fails as the c one can
+        def __init__(self, runner):
+            self.runner = runner
+
+        def __getattr__(self, name):
+            return getattr(self.runner, name)
+
+        def run(self, *args, **kwargs):
+            raise BackendError("eqsnn_run rejected its arguments (a bug in eqsnn)")
+
+    def broken_load(source):
+        program = numpy_backend.load(source)
+
+        class Broken:
+            def start(self, instance):
+                return BrokenRunner(program.start(instance))
+        return Broken()
+
+    monkeypatch.setattr(perturbed_backend, "load", broken_load)
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=2, steps=3)
+    report = comparison.report("perturbed")
+    assert report.status == "failed" and "eqsnn_run rejected" in report.reason
+    assert not comparison.ok
+
+
+# --- backends named twice, misspelt or empty ----------------------------------------------
+@pytest.mark.parametrize("backends", [["numpy", "c", "c"], "numpy,numpy", ["c", "numpy", "c"]])
+def test_a_backend_named_twice_is_refused(backends):
+    with pytest.raises(EqsnnError, match="named twice"):
+        eqsnn.compare(lif(), backends, n=2, steps=3)
+    with pytest.raises(EqsnnError, match="named twice"):
+        eqsnn.benchmark(lif(), backends, sizes=(4,), steps=2, repeats=1)
+
+
+@pytest.mark.parametrize("backends", ["", ",", "numpy,,c", " "])
+def test_an_empty_backend_list_or_name_is_refused(backends):
+    with pytest.raises(EqsnnError, match="no backend|empty"):
+        eqsnn.compare(lif(), backends, n=2, steps=3)
+    with pytest.raises(EqsnnError, match="no backend|empty"):
+        eqsnn.benchmark(lif(), backends, sizes=(4,), steps=2, repeats=1)
+
+
+@pytest.mark.parametrize("backends", [3, 1.5, [1, 2]])
+def test_backends_that_are_not_names_are_refused(backends):
+    with pytest.raises(EqsnnError, match="backends"):
+        eqsnn.compare(lif(), backends, n=2, steps=3)
+
+
+@pytest.mark.parametrize("command", ["compare", "bench"])
+def test_the_command_line_refuses_an_empty_backends_flag(capsys, command):
+    """``--backends ""`` (an unset shell variable) ran every backend."""
+    code, out, err = run(capsys, command, "lif_pulse", "--backends", "", "--steps", "2")
+    assert code == 1 and out == ""
+    assert err.startswith("error: no backends given")
+
+
+@pytest.mark.parametrize("command", ["compare", "bench"])
+def test_the_command_line_takes_spaces_after_the_commas(capsys, command):
+    code, out, err = run(capsys, command, "lif_pulse", "--backends", "numpy, numpy ",
+                         "--steps", "2")
+    assert code == 1 and "named twice" in err  # the space was read, then the name
+    code, out, err = run(capsys, command, "lif_pulse", "--backends", " numpy", "--steps", "2",
+                         "--n", "4")
+    assert code == 0, err
+
+
+def test_a_network_file_refuses_a_misspelt_backend_before_running(capsys):
+    code, out, err = run(capsys, "compare", "examples/networks/cuba_small.py",
+                         "--backends", "numpy,nump", "--steps", "2")
+    assert code == 1 and out == ""
+    assert "unknown backend 'nump'" in err and "numpy" in err
+
+
+# --- populations that cannot be allocated --------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ["run", "lif_pulse", "--n", "1000000000000", "--steps", "1"],
+    ["compare", "lif_pulse", "--n", "1000000000000", "--steps", "1"],
+    ["bench", "lif_pulse", "--n", "1e12", "--steps", "1"],
+    ["run", "lif_pulse", "--n", "1000", "--batch", "1000000000", "--steps", "1"],
+])
+def test_a_population_too_big_for_memory_is_refused_before_allocating(capsys, monkeypatch,
+                                                                      argv):
+    from eqsnn.runtime import Simulator
+
+    def never(*args, **kwargs):
+        raise AssertionError("the Simulator was built")
+
+    monkeypatch.setattr(Simulator, "__init__", never)
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and "memory" in err and "nothing was run" in err
+    assert "Traceback" not in err and "hint: " in err
+
+
+def test_the_memory_estimate_is_above_what_a_run_takes():
+    """The check refuses only what would not fit: its estimate of a small population is
+    of the order of the arrays a run holds, not far above them."""
+    from eqsnn.tools.cli_values import population_bytes
+
+    for name, states in (("lif_pulse", 1), ("hh", 5)):
+        model = cli.find_model(name)
+        estimate = population_bytes(model, 1000, 1, "float64")
+        assert 8 * 1000 * (states + 1) <= estimate <= 8 * 1000 * 40
+
+
+def test_a_memory_error_is_a_user_error_with_a_hint(capsys, monkeypatch):
+    def greedy(args):
+        raise MemoryError("Unable to allocate 3.64 TiB")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["list"].set_defaults(func=greedy)
+    code, out, err = run(capsys, "list")
+    assert code == 1
+    assert err.startswith("error: not enough memory") and "3.64 TiB" in err
+    assert "hint: " in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_a_population_size_may_be_written_as_1e4(capsys, command):
+    """bench took --n 1e4 and run answered it with argparse's 'invalid int value'."""
+    code, out, err = run(capsys, command, "lif_pulse", "--n", "1e1", "--steps", "2",
+                         "--backend" if command == "run" else "--backends", "numpy")
+    assert code == 0, err
+    if command == "run":
+        assert "10 neurons" in out
+
+
+@pytest.mark.parametrize("size", ["1.5", "nan", "inf", "ten", "1e400"])
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_a_population_size_that_is_not_a_count_is_refused(capsys, command, size):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "lif_pulse", "--n", size, "--steps", "2"])
+    assert exit_.value.code == 2
+    assert "--n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", ["0", "-3", "0e0"])
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_a_population_size_below_one_is_refused_by_the_command(capsys, command, size):
+    code, out, err = run(capsys, command, "lif_pulse", "--n", size, "--steps", "2")
+    assert code == 1 and out == "" and "n must be a positive integer" in err
+
+
+# --- names shadowed by folders ---------------------------------------------------------------
+@pytest.mark.parametrize("name", ["lif_pulse", "leaky_integrate_fire"])
+def test_a_folder_named_like_an_example_does_not_hide_it(capsys, tmp_path, monkeypatch, name):
+    """A folder of results called ``lif_pulse`` in the working directory was read as the
+    model file ("Is a directory") instead of the example of that name."""
+    (tmp_path / "examples").mkdir()
+    shutil.copy("examples/lif_pulse.eqs", tmp_path / "examples" / "lif_pulse.eqs")
+    (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "check", name)
+    assert code == 0, err
+    assert "ok" in out
+
+
+def test_a_folder_that_names_no_model_is_still_reported_as_a_folder(capsys, tmp_path,
+                                                                    monkeypatch):
+    (tmp_path / "results").mkdir()
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "check", "results")
+    assert code == 1 and "directory" in err.lower()
+
+
+# --- figures -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("path, words", [("missing/x.png", "does not exist"),
+                                         ("x.docx", "cannot write a figure as .docx"),
+                                         (".", "names a folder")])
+def test_comparison_plot_checks_its_path_first(tmp_path, monkeypatch, path, words):
+    pytest.importorskip("matplotlib")
+    comparison = eqsnn.compare(lif(), ["numpy"], n=2, steps=3)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParameterError, match=words):
+        comparison.plot(path)
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even ".png"
+
+
+# --- small things the command line did twice or not at all ----------------------------------
+def test_bench_spreads_a_range_over_its_one_size(capsys):
+    code, out, err = run(capsys, "bench", "lif_pulse", "--backends", "numpy", "--n", "8",
+                         "--steps", "2", "--repeats", "1", "--input", "Isyn=0:1")
+    assert code == 0, err
+
+
+def test_bench_refuses_a_range_over_several_sizes_with_a_reason(capsys):
+    code, out, err = run(capsys, "bench", "lif_pulse", "--backends", "numpy", "--n", "8,16",
+                         "--steps", "2", "--input", "Isyn=0:1")
+    assert code == 1 and "one population size" in err and "--n" in err
+
+
+def test_run_summarises_a_state_recorded_twice_once(capsys):
+    code, out, _ = run(capsys, "run", "lif_pulse", "--steps", "5", "--record", "V",
+                       "--record", "V")
+    assert code == 0 and out.count("V: final mean") == 1
+
+
+def test_the_summary_numbers_are_those_of_the_raw_results():
+    """max abs and max rel of each state, the spike counts and the share of shared spikes,
+    recomputed here with plain NumPy from the two runs."""
+    import perturbed_backend
+
+    from eqsnn.backends import REGISTRY
+
+    saved = dict(perturbed_backend.PERTURB)
+    REGISTRY["perturbed"] = "perturbed_backend"
+    perturbed_backend.PERTURB.update(name="_phi_V", factor=1 + 1e-4)
+    try:
+        comparison = eqsnn.compare(lif(), ["numpy", "perturbed"], n=5, steps=300,
+                                   inputs={"Isyn": np.linspace(0.05, 0.14, 5)})
+    finally:
+        perturbed_backend.PERTURB.clear()
+        perturbed_backend.PERTURB.update(saved)
+        del REGISTRY["perturbed"]
+    mine, ref = comparison.results["perturbed"], comparison.results["numpy"]
+    a, b = mine.vars["V"].astype(float), ref.vars["V"].astype(float)
+    diff = np.abs(a - b)
+    rel = np.where(diff == 0, 0.0, diff / np.abs(b))
+    (v,) = comparison.report("perturbed").variables
+    assert v.max_abs == diff.max() and v.max_rel == rel.max()
+    spikes_a = set(zip(mine.spikes.step.tolist(), mine.spikes.neuron.tolist()))
+    spikes_b = set(zip(ref.spikes.step.tolist(), ref.spikes.neuron.tolist()))
+    report = comparison.report("perturbed")
+    assert report.spike_counts == (len(spikes_a), len(spikes_b))
+    assert report.spikes_same_share == len(spikes_a & spikes_b) / len(spikes_a | spikes_b)
+    assert f"abs {diff.max():.2e} rel {rel.max():.2e}" in str(comparison)
