@@ -281,3 +281,35 @@ def test_the_summary_numbers_are_those_of_the_raw_results():
     assert report.spike_counts == (len(spikes_a), len(spikes_b))
     assert report.spikes_same_share == len(spikes_a & spikes_b) / len(spikes_a | spikes_b)
     assert f"abs {diff.max():.2e} rel {rel.max():.2e}" in str(comparison)
+
+
+# --- recordings of every backend together ------------------------------------------------------
+def test_recordings_that_fit_one_by_one_but_not_together_are_refused_first(monkeypatch):
+    """compare keeps every backend's recording: the reference's fitted, the second backend's
+    was refused after the reference had run, and the comparison said DIFFER."""
+    from eqsnn.runtime import guard
+    from eqsnn.tools import comparison as comparison_module
+
+    one_run = guard.record_bytes(lif().ir, {"V": None}, True, 1000, 1, 10, "float64")
+    monkeypatch.setattr(guard, "available_memory", lambda: int(1.5 * one_run))
+    ran = []
+    real = comparison_module._simulate
+    monkeypatch.setattr(comparison_module, "_simulate",
+                        lambda *args, **kwargs: ran.append(args[1]) or real(*args, **kwargs))
+    with pytest.raises(ParameterError, match="2 backends") as error:
+        eqsnn.compare(lif(), ["numpy", "c"], n=10, steps=1000)
+    assert "nothing was run" in str(error.value) and "--steps" in error.value.hint
+    assert ran == []
+    monkeypatch.setattr(guard, "available_memory", lambda: int(2.5 * one_run))
+    assert eqsnn.compare(lif(), ["numpy", "c"], n=10, steps=1000).ok  # two fit
+
+
+def test_a_ctrl_c_during_a_comparison_exits_130_without_a_traceback(capsys, monkeypatch):
+    from eqsnn.tools import comparison as comparison_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(comparison_module, "_simulate", interrupted)
+    code, out, err = run(capsys, "compare", "lif_pulse", "--backends", "numpy,c")
+    assert code == 130 and err == "error: interrupted\n"

@@ -137,7 +137,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
     ``fast_math`` is passed to every :class:`~eqsnn.runtime.Simulator`.
     """
     from ..runtime import Simulator
-    from .comparison import _model_name, backend_names
+    from .comparison import _model_name
+    from .comparison_checks import backend_names
 
     names = backend_names(backends)  # none, misspelt or twice: an EqsnnError
     sizes = _positive_ints("sizes", sizes)

@@ -11,6 +11,7 @@ import numpy as np
 from .. import ir
 from ..backends import REGISTRY
 from ..errors import EqsnnError, NumericalError, ParameterError
+from .comparison_checks import backend_names, check_recording_memory
 from .comparison_where import (
     first_bad,
     neuron_label,
@@ -173,41 +174,6 @@ def _variable_diff(name, values, reference, rtol, atol, until, *, valid=None, dt
         number(reference.reshape(bad.shape[:2] + (-1,))[flat]))
 
 
-def backend_names(backends) -> list[str]:
-    """The backends asked for: a list, a comma-separated string ``"numpy,c"`` (as on the
-    command line, spaces allowed), or None for every registered one; an EqsnnError for
-    none, an empty, unknown or repeated name (it would run twice under one name)."""
-    if backends is None:
-        return list(REGISTRY)
-    registered = f"registered backends: {', '.join(REGISTRY)}"
-    text = backends if isinstance(backends, str) else None
-    if text is not None:
-        backends = [name.strip() for name in text.split(",")] if text.strip() else []
-    elif isinstance(backends, (list, tuple, set, frozenset)):
-        backends = list(backends)
-    else:
-        backends = [backends]  # refused below: not a name
-    if not backends:  # the reference alone would always agree
-        raise EqsnnError("no backends given",
-                         hint=f"name one or more, e.g. numpy,c; {registered}")
-    for name in backends:
-        if not isinstance(name, str):
-            raise EqsnnError(f"backends must be names such as 'c', not {name!r}",
-                             hint=registered)
-        if not name:
-            raise EqsnnError(f"an empty backend name in {text!r}",
-                             hint="separate the names by single commas, e.g. numpy,c")
-        if name not in REGISTRY:
-            from ..errors import suggest
-
-            raise EqsnnError(f"unknown backend {name!r}",
-                             hint=suggest(name, list(REGISTRY)) or registered)
-        if backends.count(name) > 1:
-            raise EqsnnError(f"backend {name!r} named twice",
-                             hint="name each backend once, e.g. numpy,c")
-    return backends
-
-
 def _model_name(model) -> str:
     return getattr(model, "name", type(model).__name__)
 
@@ -307,6 +273,9 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     record = [name for name in record if name != "spikes"]  # spikes are always compared
     spiking = _spiking(model)
     recorded = record + (["spikes"] if spiking else [])
+    runs = len(set(names) | {reference})  # every backend's recording is kept
+    check_recording_memory(_ir_model(model), record, spiking, steps, batch_size, n, precision,
+                           runs)
     args = (n, steps, inputs, params, init, dt, precision, seed, recorded, batch_size)
     try:
         ref_result, ref_compile, ref_run = _simulate(model, reference, *args, reference=True)
