@@ -313,3 +313,14 @@ def test_a_ctrl_c_during_a_comparison_exits_130_without_a_traceback(capsys, monk
     monkeypatch.setattr(comparison_module, "_simulate", interrupted)
     code, out, err = run(capsys, "compare", "lif_pulse", "--backends", "numpy,c")
     assert code == 130 and err == "error: interrupted\n"
+
+
+def test_a_gallery_figure_checks_its_path_before_simulating(monkeypatch):
+    from eqsnn.tools import gallery
+
+    def never(demo):
+        raise AssertionError("the demo was simulated")
+
+    monkeypatch.setattr(gallery, "run_demo", never)
+    with pytest.raises(ParameterError, match="does not exist"):
+        gallery.demo_figure("lif_pulse", "missing-folder/lif_pulse.png")
