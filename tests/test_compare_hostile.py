@@ -324,3 +324,13 @@ def test_a_gallery_figure_checks_its_path_before_simulating(monkeypatch):
     monkeypatch.setattr(gallery, "run_demo", never)
     with pytest.raises(ParameterError, match="does not exist"):
         gallery.demo_figure("lif_pulse", "missing-folder/lif_pulse.png")
+
+
+@pytest.mark.parametrize("name, words", [("lif_pulse", "each step above"),
+                                         ("hh", "method")])
+def test_show_closed_form_says_why_there_is_none(capsys, name, words):
+    """--closed-form printed nothing at all for a model without a coupled linear system."""
+    code, out, _ = run(capsys, "show", name, "--closed-form")
+    assert code == 0
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("closed form: none") and words in last

@@ -143,9 +143,14 @@ def cmd_show(args):
     if args.closed_form:
         import sympy
 
-        for label, matrix in model.closed_form():
+        forms = model.closed_form()
+        for label, matrix in forms:
             print(f"closed form of {label}:")
             print(sympy.pretty(matrix, use_unicode=False))
+        if not forms:  # say so, rather than print nothing
+            print("closed form: none (no coupled linear system; " + (
+                "each step above is already the exact solution)" if model.method == "exact"
+                else f"method {model.method} has none)"))
     return 0
 
 
