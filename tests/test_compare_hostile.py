@@ -334,3 +334,35 @@ def test_show_closed_form_says_why_there_is_none(capsys, name, words):
     assert code == 0
     last = out.strip().splitlines()[-1]
     assert last.startswith("closed form: none") and words in last
+
+
+def test_compare_and_bench_take_params_as_run_does(capsys, monkeypatch):
+    """``eqsnn compare MODEL --param tau_mem=10`` was 'unrecognized arguments'."""
+    from eqsnn.tools import benchmarking, comparison
+
+    seen = {}
+    real_compare, real_bench = comparison.compare, benchmarking.benchmark
+    monkeypatch.setattr(comparison, "compare", lambda *a, **k: seen.setdefault(
+        "compare", k) and real_compare(*a, **k))
+    monkeypatch.setattr(benchmarking, "benchmark", lambda *a, **k: seen.setdefault(
+        "bench", k) and real_bench(*a, **k))
+    code, out, err = run(capsys, "compare", "lif_pulse", "--backends", "numpy", "--steps", "3",
+                         "--n", "4", "--param", "tau_mem=10", "--param", "v_thresh=0.5:1",
+                         "--batch", "2")
+    assert code == 0, err
+    assert seen["compare"]["params"]["tau_mem"] == 10.0
+    np.testing.assert_allclose(seen["compare"]["params"]["v_thresh"], np.linspace(0.5, 1, 4))
+    assert seen["compare"]["batch_size"] == 2
+    code, out, err = run(capsys, "bench", "lif_pulse", "--backends", "numpy", "--steps", "3",
+                         "--n", "4", "--repeats", "1", "--param", "tau_mem=10")
+    assert code == 0, err
+    assert seen["bench"]["params"] == {"tau_mem": 10.0}
+    code, out, err = run(capsys, "compare", "lif_pulse", "--backends", "numpy", "--steps", "3",
+                         "--param", "tau_mem=-1")
+    assert code == 1 and "tau_mem must be > 0" in err
+
+
+@pytest.mark.parametrize("flag", [["--param", "tau_mem=10"], ["--batch", "2"]])
+def test_a_network_file_refuses_params_and_batch_of_the_command_line(capsys, flag):
+    code, out, err = run(capsys, "compare", "examples/networks/cuba_small.py", *flag)
+    assert code == 1 and f"{flag[0]} does not apply to a network file" in err

@@ -184,8 +184,8 @@ def cmd_list(args):
 
 
 #: what ``compare`` and ``bench`` take from a network file, not from these flags
-NETWORK_FILE_FLAGS = {"n": "--n", "dt": "--dt", "input": "--input", "batch": "--batch",
-                      "fast_math": "--fast-math", "json": "--json"}
+NETWORK_FILE_FLAGS = {"n": "--n", "dt": "--dt", "input": "--input", "param": "--param",
+                      "batch": "--batch", "fast_math": "--fast-math", "json": "--json"}
 
 
 def _network_file(args) -> bool:
@@ -225,10 +225,11 @@ def cmd_compare(args):
         return 0 if comparison.ok else 1
     model = find_model(args.model)
     backends = _backends(args)
-    n = _or(args.n, 10)
-    check_population_memory(model, n, 1, args.precision)
+    n, batch = _or(args.n, 10), _or(args.batch, 1)
+    check_population_memory(model, n, batch, args.precision)
     comparison = compare(model, backends, n=n, steps=_or(args.steps, 200), dt=_or(args.dt, 1.0),
                          precision=args.precision, inputs=_pairs(args.input, "input", n),
+                         params=_pairs(args.param, "param", n), batch_size=batch,
                          rtol=_tolerance(args.tolerance), atol=args.tolerance,
                          seed=args.seed,
                          fast_math=args.fast_math)
@@ -274,7 +275,8 @@ def cmd_bench(args):
     one_size = int(sizes[0]) if len(sizes) == 1 and math.isfinite(sizes[0]) else None
     report = benchmark(model, backends, sizes=sizes, steps=_or(args.steps, 1000),
                        repeats=args.repeats, dt=_or(args.dt, 1.0), precision=args.precision,
-                       inputs=_pairs(args.input, "input", one_size), batch_size=_or(args.batch, 1),
+                       inputs=_pairs(args.input, "input", one_size),
+                       params=_pairs(args.param, "param", one_size), batch_size=_or(args.batch, 1),
                        record_spikes=args.spikes,
                        fast_math=args.fast_math)
     print(report.to_json() if args.json else report)

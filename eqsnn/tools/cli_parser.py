@@ -75,6 +75,12 @@ def _fast_math_flag(p, what):
                         "math functions (c, cupy, pygenn; numpy ignores it)")
 
 
+def _param_flag(p):
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="a parameter value; repeat for several (VALUE may be 1,2,3 or LO:HI, "
+                        "spread over the neurons)")
+
+
 def _run_arguments(run):
     run.add_argument("model", metavar="MODEL")
     run.add_argument("--backend", default="numpy", help="numpy (default), c, cupy or pygenn")
@@ -89,8 +95,7 @@ def _run_arguments(run):
     run.add_argument("--input", action="append", metavar="NAME=VALUE",
                      help="a held input value; repeat for several (VALUE may be 1,2,3 "
                           "or LO:HI, spread over the neurons)")
-    run.add_argument("--param", action="append", metavar="NAME=VALUE",
-                     help="a parameter value; repeat for several")
+    _param_flag(run)
     run.add_argument("--record", action="append", metavar="VAR",
                      help="a state to record (summarised, and plotted with --plot); repeat "
                           "for several")
@@ -109,6 +114,7 @@ def _compare_arguments(cmp):
                      help="number of steps (default 200 for a model; for a network file, "
                           "the file's STEPS if it sets one, else 1000)")
     cmp.add_argument("--n", type=_count, help="number of neurons (default 10)")
+    cmp.add_argument("--batch", type=_count, help="batch lanes (default 1)")
     cmp.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
                                                     "unit: 100us")
     cmp.add_argument("--precision", default="float64", choices=["float32", "float64"],
@@ -121,6 +127,7 @@ def _compare_arguments(cmp):
     cmp.add_argument("--input", action="append", metavar="NAME=VALUE",
                      help="a held input value; repeat for several (VALUE may be 1,2,3 or "
                           "LO:HI, spread over the neurons)")
+    _param_flag(cmp)
     _fast_math_flag(cmp, "run the backends other than the reference")
 
 
@@ -138,6 +145,7 @@ def _bench_arguments(bench):
                        help="(default float32)")
     bench.add_argument("--input", action="append", metavar="NAME=VALUE",
                        help="a held input value; repeat for several")
+    _param_flag(bench)
     bench.add_argument("--spikes", action="store_true", help="record spikes in the timed runs")
     bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
     _fast_math_flag(bench, "time every backend")
