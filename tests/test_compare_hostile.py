@@ -366,3 +366,17 @@ def test_compare_and_bench_take_params_as_run_does(capsys, monkeypatch):
 def test_a_network_file_refuses_params_and_batch_of_the_command_line(capsys, flag):
     code, out, err = run(capsys, "compare", "examples/networks/cuba_small.py", *flag)
     assert code == 1 and f"{flag[0]} does not apply to a network file" in err
+
+
+@pytest.mark.filterwarnings("error")
+def test_comparison_plot_of_a_model_without_float_states_draws_the_raster_alone(tmp_path):
+    """poisson_input has no float state: the plot warned 'No artists with labels found'
+    and drew two empty panels above the raster."""
+    pytest.importorskip("matplotlib")
+    comparison = eqsnn.compare(cli.find_model("poisson_input"), ["numpy"], n=4, steps=20,
+                               inputs={"Input": np.full(4, 0.5)})
+    figure = comparison.plot(tmp_path / "raster.png")
+    drawn = [axis for axis in figure.axes if axis.axison]
+    assert len(drawn) == 1 and drawn[0].get_title() == "spikes"
+    assert drawn[0].get_legend() is not None
+    assert (tmp_path / "raster.png").stat().st_size > 0
