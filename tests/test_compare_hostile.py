@@ -380,3 +380,9 @@ def test_comparison_plot_of_a_model_without_float_states_draws_the_raster_alone(
     assert len(drawn) == 1 and drawn[0].get_title() == "spikes"
     assert drawn[0].get_legend() is not None
     assert (tmp_path / "raster.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("record", [3, 2.5, [3], ["V", None], b"V"])
+def test_record_that_is_not_state_names_is_a_parameter_error(record):
+    with pytest.raises(ParameterError, match="record"):
+        eqsnn.compare(lif(), ["numpy"], n=2, steps=3, record=record)

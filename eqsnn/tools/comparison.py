@@ -268,6 +268,9 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     if isinstance(record, dict):
         raise ParameterError("compare records whole states, not chosen neurons",
                              hint=f"record={list(record)!r}; every neuron is compared")
+    if record is not None and not isinstance(record, (str, list, tuple, set, frozenset)):
+        raise ParameterError(f"record must be a state name or a list of them, not {record!r}",
+                             hint="e.g. record=['V']; by default every float state")
     record = list(float_states(model) if record is None else
                   [record] if isinstance(record, str) else record)
     record = [name for name in record if name != "spikes"]  # spikes are always compared
