@@ -386,3 +386,23 @@ def test_comparison_plot_of_a_model_without_float_states_draws_the_raster_alone(
 def test_record_that_is_not_state_names_is_a_parameter_error(record):
     with pytest.raises(ParameterError, match="record"):
         eqsnn.compare(lif(), ["numpy"], n=2, steps=3, record=record)
+
+
+# --- benchmark's own arguments -------------------------------------------------------------------
+def test_benchmark_reads_sizes_given_as_text_as_the_command_line_does():
+    """sizes="16" was timed at sizes 1 and 6, one per character."""
+    report = eqsnn.benchmark(lif(), ["numpy"], sizes="16, 1e1", steps=2, repeats=1)
+    assert [row.n for row in report.rows] == [16, 10]
+    with pytest.raises(ParameterError, match="sizes"):
+        eqsnn.benchmark(lif(), ["numpy"], sizes="sixteen", steps=2, repeats=1)
+
+
+def test_benchmark_refuses_a_size_given_twice():
+    with pytest.raises(ParameterError, match="size 8 given twice"):
+        eqsnn.benchmark(lif(), ["numpy"], sizes=(8, 16, 8.0), steps=2, repeats=1)
+
+
+@pytest.mark.parametrize("flag", ["yes", 1.0, None])
+def test_benchmark_record_spikes_is_true_or_false(flag):
+    with pytest.raises(ParameterError, match="record_spikes"):
+        eqsnn.benchmark(lif(), ["numpy"], sizes=(8,), steps=2, repeats=1, record_spikes=flag)

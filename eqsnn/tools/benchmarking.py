@@ -102,6 +102,22 @@ class Benchmark:
         return json.dumps(_finite(self.as_dict()), indent=2, default=str, allow_nan=False)
 
 
+def _sizes(sizes) -> tuple[int, ...]:
+    """The population sizes: whole numbers, or a comma-separated text such as "1e4,1e5" (as
+    ``--n`` reads it), each once."""
+    if isinstance(sizes, str):  # not one size per character
+        try:
+            sizes = [float(size) for size in sizes.split(",")]
+        except ValueError:
+            raise ParameterError(f"sizes {sizes!r} is not a list of sizes",
+                                 hint="e.g. sizes=(10_000, 100_000) or \"1e4,1e5\"") from None
+    out = _positive_ints("sizes", sizes)
+    for size in out:
+        if out.count(size) > 1:  # it would be timed twice, and row() would find one
+            raise ParameterError(f"size {size} given twice", hint="give each size once")
+    return out
+
+
 def _positive_ints(what: str, values) -> tuple[int, ...]:
     try:
         values = tuple(values) if not isinstance(values, (int, float)) else (values,)
@@ -128,7 +144,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
               precision="float32", inputs=None, params=None, batch_size=1,
               record_spikes=False, seed=0, fast_math=False) -> Benchmark:
     """Time ``model`` on each backend (default: every registered one; a list or a
-    comma-separated string ``"numpy,c"``) at each size.
+    comma-separated string ``"numpy,c"``) at each size of ``sizes`` (whole numbers, or a
+    comma-separated string ``"1e4,1e5"``; each once).
 
     ``inputs`` are held for every step (a scalar or one value per neuron, as in
     ``Simulator.run``); a model whose inputs have no default needs them here.
@@ -141,9 +158,12 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
     from .comparison_checks import backend_names
 
     names = backend_names(backends)  # none, misspelt or twice: an EqsnnError
-    sizes = _positive_ints("sizes", sizes)
+    from ..runtime.values import as_flag
+
+    sizes = _sizes(sizes)
     steps = _positive_int("steps", steps)
     repeats = _positive_int("repeats", repeats)
+    as_flag("record_spikes", record_spikes)  # "no" would mean True
     record = ("spikes",) if record_spikes else ()
     warm_up = min(steps, 20)
     rows, reference = [], None
