@@ -406,3 +406,27 @@ def test_benchmark_refuses_a_size_given_twice():
 def test_benchmark_record_spikes_is_true_or_false(flag):
     with pytest.raises(ParameterError, match="record_spikes"):
         eqsnn.benchmark(lif(), ["numpy"], sizes=(8,), steps=2, repeats=1, record_spikes=flag)
+
+
+def test_a_backend_that_crashes_is_reported_failed_and_the_others_still_compared(monkeypatch):
+    """An exception that is not an EqsnnError inside one backend (a CUDA error, a bug) lost
+    the whole comparison, the backends that ran included."""
+    import perturbed_backend
+
+    from eqsnn.backends import REGISTRY
+
+    monkeypatch.setitem(REGISTRY, "perturbed", "perturbed_backend")
+
+    def crashing_load(source):
+        class Crashing:
+            def start(self, instance):
+                raise ZeroDivisionError("float division by zero")
+        return Crashing()
+
+    monkeypatch.setattr(perturbed_backend, "load", crashing_load)
+    comparison = eqsnn.compare(lif(), ["numpy", "perturbed", "c"], n=2, steps=3)
+    report = comparison.report("perturbed")
+    assert report.status == "failed" and not comparison.ok
+    assert "ZeroDivisionError: float division by zero" in report.reason
+    assert "report" in report.reason  # it is a bug to report, not a mistake of the user
+    assert comparison.report("c").status == "ok"

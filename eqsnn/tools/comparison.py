@@ -226,6 +226,12 @@ def _simulate(model, backend, n, steps, inputs, params, init, dt, precision, see
     return result, compiled - start, time.perf_counter() - compiled
 
 
+def _crash(exc: Exception) -> str:
+    """A backend's unexpected exception in one line, as the command line prints one."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return f"{text} (an error inside the backend: report it with the model and arguments)"
+
+
 def _reason(exc: EqsnnError) -> str:
     """An error's message with its hint: what to install, for a backend skipped here."""
     return f"{exc.message}; {exc.hint}" if exc.hint else exc.message
@@ -239,7 +245,9 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     ``backends`` (a list, or a comma-separated string ``"numpy,c"``) defaults to every
     registered backend; those that cannot run
     here (no compiler, no GPU, no PyGeNN) are reported as skipped with the
-    reason.  Against ``reference``, each recorded variable gets its maximum
+    reason and what to install; one whose run raises (a ``NumericalError``, or an
+    unexpected exception inside the backend) is reported as failed with the error, and
+    the comparison does not agree.  Against ``reference``, each recorded variable gets its maximum
     absolute and relative error and the first step outside
     ``atol + rtol * |reference|`` (by default ``rtol = atol = 1e-9`` in float64, ``1e-5``
     in float32); spikes get the share that fall on the
@@ -305,6 +313,11 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
         except EqsnnError as exc:  # cannot be set up here (no CuPy, GPU, compiler, PyGeNN)
             status = "skipped" if _unavailable(exc) else "failed"
             reports.append(BackendReport(backend, status, _reason(exc)))
+            continue
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # a crash inside this backend: a finding, not the end
+            reports.append(BackendReport(backend, "failed", _crash(exc)))
             continue
         results[backend] = result
         reports.append(_report(backend, result, ref_result, record, rtol, atol, precision,
