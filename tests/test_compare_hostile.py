@@ -430,3 +430,12 @@ def test_a_backend_that_crashes_is_reported_failed_and_the_others_still_compared
     assert "ZeroDivisionError: float division by zero" in report.reason
     assert "report" in report.reason  # it is a bug to report, not a mistake of the user
     assert comparison.report("c").status == "ok"
+
+
+@pytest.mark.parametrize("flag", ["--input", "--param"])
+def test_a_name_given_twice_is_refused_not_the_last_kept(capsys, flag):
+    value = "Isyn" if flag == "--input" else "tau_mem"
+    code, out, err = run(capsys, "run", "lif_pulse", "--steps", "2", flag, f"{value}=0.1",
+                         flag, f" {value} =0.2")
+    assert code == 1 and out == ""
+    assert f"{flag[2:]} {value!r} given twice" in err

@@ -76,6 +76,10 @@ def pairs(items, what, n: int | None = None):
         if "=" not in item:
             raise EqsnnError(f"{what} {item!r} is not NAME=VALUE", hint=f"e.g. --{what} I=1.5")
         name, text = item.split("=", 1)
+        if name.strip() in out:  # the last one won, unsaid
+            raise EqsnnError(f"{what} {name.strip()!r} given twice",
+                             hint=f"give each {what} once (per-neuron values: "
+                                  f"--{what} {name.strip()}=1,2,3)")
         out[name.strip()] = _value(text, n)
     return out
 
