@@ -439,3 +439,13 @@ def test_a_name_given_twice_is_refused_not_the_last_kept(capsys, flag):
                          flag, f" {value} =0.2")
     assert code == 1 and out == ""
     assert f"{flag[2:]} {value!r} given twice" in err
+
+
+@pytest.mark.parametrize("t, text", [(123456.8, "123456.8 ms"), (3 * 0.1, "0.3 ms"),
+                                     (1e-05, "1e-05 ms"), (20.0, "20 ms")])
+def test_the_time_of_a_first_difference_keeps_its_digits(t, text):
+    """A late first difference at dt = 0.1 ms was printed rounded to 6 digits:
+    t = 123456.8 ms read '123457 ms', a step away."""
+    from eqsnn.tools.comparison_where import time_label
+
+    assert time_label(t) == text
