@@ -449,3 +449,9 @@ def test_the_time_of_a_first_difference_keeps_its_digits(t, text):
     from eqsnn.tools.comparison_where import time_label
 
     assert time_label(t) == text
+
+
+def test_run_prints_the_first_spike_time_with_its_digits(capsys):
+    code, out, _ = run(capsys, "run", "integrate_fire", "--steps", "5", "--dt", "1234.5678",
+                       "--input", "Isyn=0.6", "--n", "1")
+    assert code == 0 and "first spike: step 1 (t = 1234.5678 ms), neuron 0" in out

@@ -107,7 +107,7 @@ def cmd_run(args):
     else:
         print("spikes: 0 (no steps run)")
     if total:
-        print(f"first spike: step {spikes.step[0]} (t = {spikes.step[0] * args.dt:g} ms), "
+        print(f"first spike: step {spikes.step[0]} (t = {spikes.step[0] * args.dt:.12g} ms), "
               f"neuron {spikes.neuron[0]}")
     for var in record:
         if var != "spikes" and result.vars[var].size:
