@@ -455,3 +455,9 @@ def test_run_prints_the_first_spike_time_with_its_digits(capsys):
     code, out, _ = run(capsys, "run", "integrate_fire", "--steps", "5", "--dt", "1234.5678",
                        "--input", "Isyn=0.6", "--n", "1")
     assert code == 0 and "first spike: step 1 (t = 1234.5678 ms), neuron 0" in out
+
+
+def test_a_missing_eqs_file_named_like_an_example_points_at_it(capsys):
+    code, out, err = run(capsys, "check", "lif_pulse.eqs")
+    assert code == 1 and "lif_pulse.eqs" in err
+    assert "hint: " in err and "examples/lif_pulse.eqs" in err and "alone: lif_pulse" in err
