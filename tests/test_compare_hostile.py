@@ -461,3 +461,13 @@ def test_a_missing_eqs_file_named_like_an_example_points_at_it(capsys):
     code, out, err = run(capsys, "check", "lif_pulse.eqs")
     assert code == 1 and "lif_pulse.eqs" in err
     assert "hint: " in err and "examples/lif_pulse.eqs" in err and "alone: lif_pulse" in err
+
+
+def test_asking_for_a_bench_row_not_timed_names_those_that_were():
+    """row() raised a bare KeyError(('c', 5)); now an EqsnnError (still a KeyError) that
+    lists the rows."""
+    report = eqsnn.benchmark(lif(), ["numpy"], sizes=(8,), steps=2, repeats=1)
+    with pytest.raises(EqsnnError, match="no row for c at n = 5") as error:
+        report.row("c", 5)
+    assert isinstance(error.value, KeyError) and "numpy at 8" in error.value.hint
+    assert report.speedup("numpy", 8) == 1.0

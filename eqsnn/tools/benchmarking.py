@@ -23,9 +23,15 @@ import numbers
 import time
 from dataclasses import asdict, dataclass
 
-from ..errors import BackendError, ParameterError
+from ..errors import BackendError, EqsnnError, ParameterError
 
 __all__ = ["benchmark", "Benchmark", "BenchRow"]
+
+
+class NoSuchRow(EqsnnError, KeyError):
+    """:meth:`Benchmark.row` of a backend and size not timed (a KeyError, as it was)."""
+
+    __str__ = EqsnnError.__str__  # KeyError's would quote the whole message
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ class Benchmark:
         for row in self.rows:
             if row.backend == backend and row.n == n:
                 return row
-        raise KeyError((backend, n))
+        raise NoSuchRow(f"no row for {backend} at n = {n} in this benchmark",
+                        hint="its rows: " + ", ".join(f"{r.backend} at {r.n}" for r in self.rows))
 
     def speedup(self, backend: str, n: int) -> float:
         """How many times faster than the reference backend at size ``n`` (nan if either did
