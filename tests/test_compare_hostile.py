@@ -471,3 +471,11 @@ def test_asking_for_a_bench_row_not_timed_names_those_that_were():
         report.row("c", 5)
     assert isinstance(error.value, KeyError) and "numpy at 8" in error.value.hint
     assert report.speedup("numpy", 8) == 1.0
+
+
+def test_neuron_steps_per_second_count_every_lane():
+    """With batch_size=4 each step updates 4 n neurons; the rate counted n."""
+    report = eqsnn.benchmark(lif(), ["numpy"], sizes=(8,), steps=2, repeats=1, batch_size=4)
+    row = report.row("numpy", 8)
+    assert row.neuron_steps_per_s == pytest.approx(8 * 4 / (row.step_us * 1e-6))
+    assert report.as_dict()["rows"][0]["batch_size"] == 4

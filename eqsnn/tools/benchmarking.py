@@ -5,7 +5,7 @@ For each backend and population size: build a :class:`~eqsnn.runtime.Simulator`
 ``setup``), run a short untimed warm-up, then time ``repeats`` runs of
 ``steps`` steps with the same held inputs and keep the best.  Nothing is
 recorded unless ``record_spikes``.  Each row gives microseconds per step,
-neuron-steps per second and the speed relative to the reference backend
+neuron-steps per second (every lane counted) and the speed relative to the reference backend
 (the first that ran) at the same size, measured in the same process one
 after the other.  Backends that cannot run here (no compiler, no GPU, no
 PyGeNN) are listed with the reason.  ``eqsnn bench`` prints the table.
@@ -45,10 +45,13 @@ class BenchRow:
     setup_s: float = math.nan  # Simulator construction: emit, compile or load, allocate
     step_us: float = math.nan  # best wall-clock microseconds per step (the whole run() call)
     spikes: int = 0  # spikes in the timed run, where recorded
+    batch_size: int = 1  # lanes: a step updates n * batch_size neurons
 
     @property
     def neuron_steps_per_s(self) -> float:
-        return self.n / (self.step_us * 1e-6) if self.step_us > 0 else math.nan
+        """Neuron updates per second, every lane counted."""
+        work = self.n * self.batch_size
+        return work / (self.step_us * 1e-6) if self.step_us > 0 else math.nan
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
                                 fast_math=fast_math)
             except BackendError as exc:
                 reason = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
-                rows.append(BenchRow(backend, n, "skipped", reason))  # what to install
+                rows.append(BenchRow(backend, n, "skipped", reason,  # what to install
+                                     batch_size=batch_size))
                 continue
             setup = time.perf_counter() - began
             sim.run(warm_up, inputs=inputs, record=record, progress=False)  # user errors here
@@ -193,7 +197,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
                 result = sim.run(steps, inputs=inputs, record=record, progress=False)
                 best = min(best, time.perf_counter() - began)
                 spikes = len(result.spikes) if result.spikes is not None else 0
-            rows.append(BenchRow(backend, n, "ok", "", setup, 1e6 * best / steps, spikes))
+            rows.append(BenchRow(backend, n, "ok", "", setup, 1e6 * best / steps, spikes,
+                                 batch_size))
             reference = reference or backend
     return Benchmark(_model_name(model), precision, steps, repeats, batch_size, reference,
                      tuple(rows), fast_math)
