@@ -479,3 +479,10 @@ def test_neuron_steps_per_second_count_every_lane():
     row = report.row("numpy", 8)
     assert row.neuron_steps_per_s == pytest.approx(8 * 4 / (row.step_us * 1e-6))
     assert report.as_dict()["rows"][0]["batch_size"] == 4
+
+
+def test_bench_repeats_may_be_written_as_1e0(capsys):
+    code, out, err = run(capsys, "bench", "lif_pulse", "--backends", "numpy", "--n", "4",
+                         "--steps", "1e1", "--repeats", "1e0")
+    assert code == 0, err
+    assert "10 steps, best of 1" in out

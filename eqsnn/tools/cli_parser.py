@@ -137,7 +137,8 @@ def _bench_arguments(bench):
     bench.add_argument("--n", help="population sizes, e.g. 1e4,1e5 (default 1e4)")
     bench.add_argument("--steps", type=_count,
                        help="steps per timed run (default 1000, or a network file's STEPS)")
-    bench.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
+    bench.add_argument("--repeats", type=_count, default=3,
+                       help="best of this many runs (default 3)")
     bench.add_argument("--batch", type=_count, help="batch lanes (default 1)")
     bench.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
                                                       "unit: 100us")
