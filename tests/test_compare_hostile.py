@@ -486,3 +486,16 @@ def test_bench_repeats_may_be_written_as_1e0(capsys):
                          "--steps", "1e1", "--repeats", "1e0")
     assert code == 0, err
     assert "10 steps, best of 1" in out
+
+
+def test_compare_prints_json_for_scripts(capsys):
+    import json
+
+    code, out, err = run(capsys, "compare", "lif_pulse", "--backends", "numpy,cupy",
+                         "--steps", "3", "--n", "2", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["ok"] is True and data["steps"] == 3
+    assert [r["backend"] for r in data["reports"]] == ["numpy", "cupy"]
+    code, out, err = run(capsys, "compare", "examples/networks/cuba_small.py", "--json")
+    assert code == 1 and "--json does not apply to a network file" in err

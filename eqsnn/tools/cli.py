@@ -237,7 +237,7 @@ def cmd_compare(args):
                          rtol=_tolerance(args.tolerance), atol=args.tolerance,
                          seed=args.seed,
                          fast_math=args.fast_math)
-    print(comparison)
+    print(comparison.to_json(indent=2) if args.json else comparison)
     return 0 if comparison.ok else 1
 
 

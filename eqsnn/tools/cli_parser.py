@@ -128,6 +128,9 @@ def _compare_arguments(cmp):
                      help="a held input value; repeat for several (VALUE may be 1,2,3 or "
                           "LO:HI, spread over the neurons)")
     _param_flag(cmp)
+    cmp.add_argument("--json", action="store_true",
+                     help="print the comparison as JSON (Comparison.to_json) instead of the "
+                          "table; the exit code is the same")
     _fast_math_flag(cmp, "run the backends other than the reference")
 
 
