@@ -499,3 +499,8 @@ def test_compare_prints_json_for_scripts(capsys):
     assert [r["backend"] for r in data["reports"]] == ["numpy", "cupy"]
     code, out, err = run(capsys, "compare", "examples/networks/cuba_small.py", "--json")
     assert code == 1 and "--json does not apply to a network file" in err
+
+
+def test_a_missing_file_in_another_folder_is_not_taken_for_the_example(capsys):
+    code, out, err = run(capsys, "check", "models/lif_pulse.eqs")
+    assert code == 1 and "cannot read model file" in err and "examples/" not in err

@@ -26,7 +26,8 @@ def find_model(spec: str, switches: dict | None = None):
     if path.suffix == ".py":  # compare and bench take a network file before this
         raise EqsnnError(f"{spec} is a network file; this command takes a model",
                          hint=f"compare and bench run a network file: eqsnn compare {spec}")
-    if path.suffix == ".eqs" and not path.exists() and (Path("examples") / path.name).exists():
+    if path.suffix == ".eqs" and path.parent == Path(".") and not path.exists() \
+            and (Path("examples") / path.name).exists():  # lif_pulse.eqs: the example's
         raise EqsnnError(f"no model file {spec!r} here",
                          hint=f"the example is examples/{path.name}; or give its name "
                               f"alone: {path.stem}")
