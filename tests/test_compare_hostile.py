@@ -86,7 +86,7 @@ def test_an_empty_backend_list_or_name_is_refused(backends):
         eqsnn.benchmark(lif(), backends, sizes=(4,), steps=2, repeats=1)
 
 
-@pytest.mark.parametrize("backends", [3, 1.5, [1, 2]])
+@pytest.mark.parametrize("backends", [3, 1.5, [1, 2], b"numpy", {"numpy": 1}])
 def test_backends_that_are_not_names_are_refused(backends):
     with pytest.raises(EqsnnError, match="backends"):
         eqsnn.compare(lif(), backends, n=2, steps=3)
@@ -255,3 +255,12 @@ def test_neuron_steps_per_second_count_every_lane():
     row = report.row("numpy", 8)
     assert row.neuron_steps_per_s == pytest.approx(8 * 4 / (row.step_us * 1e-6))
     assert report.as_dict()["rows"][0]["batch_size"] == 4
+
+
+def test_backends_may_be_any_sequence_of_names():
+    comparison = eqsnn.compare(lif(), np.array(["numpy"]), n=2, steps=3)
+    assert [r.backend for r in comparison.reports] == ["numpy"]
+    assert type(comparison.reports[0].backend) is str  # not np.str_, in to_json too
+    report = eqsnn.benchmark(lif(), (name for name in ["numpy"]), sizes=(4,), steps=2,
+                             repeats=1)
+    assert [row.backend for row in report.rows] == ["numpy"]

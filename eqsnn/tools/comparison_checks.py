@@ -3,6 +3,8 @@ and whether the recordings of all of them fit in memory together."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from ..backends import REGISTRY
 from ..errors import EqsnnError, ParameterError
 
@@ -19,8 +21,8 @@ def backend_names(backends) -> list[str]:
     text = backends if isinstance(backends, str) else None
     if text is not None:
         backends = [name.strip() for name in text.split(",")] if text.strip() else []
-    elif isinstance(backends, (list, tuple, set, frozenset)):
-        backends = list(backends)
+    elif isinstance(backends, Iterable) and not isinstance(backends, (bytes, Mapping)):
+        backends = [str(name) if isinstance(name, str) else name for name in backends]
     else:
         backends = [backends]  # refused below: not a name
     if not backends:  # the reference alone would always agree
