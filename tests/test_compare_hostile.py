@@ -264,3 +264,8 @@ def test_backends_may_be_any_sequence_of_names():
     report = eqsnn.benchmark(lif(), (name for name in ["numpy"]), sizes=(4,), steps=2,
                              repeats=1)
     assert [row.backend for row in report.rows] == ["numpy"]
+
+
+def test_record_may_be_any_sequence_of_state_names():
+    comparison = eqsnn.compare(lif(), ["numpy"], n=2, steps=3, record=np.array(["V"]))
+    assert list(comparison.results["numpy"].vars) == ["V"]

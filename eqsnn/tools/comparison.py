@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -276,7 +277,7 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     if isinstance(record, dict):
         raise ParameterError("compare records whole states, not chosen neurons",
                              hint=f"record={list(record)!r}; every neuron is compared")
-    if record is not None and not isinstance(record, (str, list, tuple, set, frozenset)):
+    if record is not None and (isinstance(record, bytes) or not isinstance(record, Iterable)):
         raise ParameterError(f"record must be a state name or a list of them, not {record!r}",
                              hint="e.g. record=['V']; by default every float state")
     record = list(float_states(model) if record is None else
