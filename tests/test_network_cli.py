@@ -161,3 +161,14 @@ def test_time_networks_refuses_no_repeats(tmp_path, repeats):
     from eqsnn.network.tools import time_networks
     with pytest.raises(EqsnnError, match=f"repeats must be a positive integer, not {repeats}"):
         time_networks(_file(tmp_path, 0.0), ["numpy"], repeats=repeats)
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("pygenn") is not None,
+                    reason="PyGeNN is installed here")
+def test_a_network_backend_not_installed_says_what_to_do(tmp_path, capsys):
+    """'did not run: the pygenn backend needs PyGeNN (...)' left out the hint."""
+    assert main(["compare", _file(tmp_path, 0.0), "--backends", "numpy,pygenn",
+                 "--steps", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "pygenn: did not run: the pygenn backend needs PyGeNN" in out
+    assert "build PyGeNN from https://github.com/genn-team/genn" in out

@@ -153,7 +153,7 @@ def compare_networks(path, backends=None, *, precision="float64", seed=0, steps=
         except BackendError as exc:
             if backend == backends[0]:
                 raise
-            missing[backend] = exc.message  # e.g. no PyGeNN, or a feature GeNN lacks
+            missing[backend] = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
     ref_name = backends[0]
     ref = results[ref_name]
     lines = [f"network {path}: {steps} steps, {precision}, reference {ref_name}",

@@ -5,7 +5,7 @@ For each backend and population size: build a :class:`~eqsnn.runtime.Simulator`
 ``setup``), run a short untimed warm-up, then time ``repeats`` runs of
 ``steps`` steps with the same held inputs and keep the best.  Nothing is
 recorded unless ``record_spikes``.  Each row gives microseconds per step,
-neuron-steps per second and the speed relative to the reference backend
+neuron-steps per second (every lane counted) and the speed relative to the reference backend
 (the first that ran) at the same size, measured in the same process one
 after the other.  Backends that cannot run here (no compiler, no GPU, no
 PyGeNN) are listed with the reason.  ``eqsnn bench`` prints the table.
@@ -23,10 +23,15 @@ import numbers
 import time
 from dataclasses import asdict, dataclass
 
-from ..backends import REGISTRY
 from ..errors import BackendError, EqsnnError, ParameterError
 
 __all__ = ["benchmark", "Benchmark", "BenchRow"]
+
+
+class NoSuchRow(EqsnnError, KeyError):
+    """:meth:`Benchmark.row` of a backend and size not timed (a KeyError, as it was)."""
+
+    __str__ = EqsnnError.__str__  # KeyError's would quote the whole message
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,13 @@ class BenchRow:
     setup_s: float = math.nan  # Simulator construction: emit, compile or load, allocate
     step_us: float = math.nan  # best wall-clock microseconds per step (the whole run() call)
     spikes: int = 0  # spikes in the timed run, where recorded
+    batch_size: int = 1  # lanes: a step updates n * batch_size neurons
 
     @property
     def neuron_steps_per_s(self) -> float:
-        return self.n / (self.step_us * 1e-6) if self.step_us > 0 else math.nan
+        """Neuron updates per second, every lane counted."""
+        work = self.n * self.batch_size
+        return work / (self.step_us * 1e-6) if self.step_us > 0 else math.nan
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,8 @@ class Benchmark:
         for row in self.rows:
             if row.backend == backend and row.n == n:
                 return row
-        raise KeyError((backend, n))
+        raise NoSuchRow(f"no row for {backend} at n = {n} in this benchmark",
+                        hint="its rows: " + ", ".join(f"{r.backend} at {r.n}" for r in self.rows))
 
     def speedup(self, backend: str, n: int) -> float:
         """How many times faster than the reference backend at size ``n`` (nan if either did
@@ -103,6 +112,22 @@ class Benchmark:
         return json.dumps(_finite(self.as_dict()), indent=2, default=str, allow_nan=False)
 
 
+def _sizes(sizes) -> tuple[int, ...]:
+    """The population sizes: whole numbers, or a comma-separated text such as "1e4,1e5" (as
+    ``--n`` reads it), each once."""
+    if isinstance(sizes, str):  # not one size per character
+        try:
+            sizes = [float(size) for size in sizes.split(",")]
+        except ValueError:
+            raise ParameterError(f"sizes {sizes!r} is not a list of sizes",
+                                 hint="e.g. sizes=(10_000, 100_000) or \"1e4,1e5\"") from None
+    out = _positive_ints("sizes", sizes)
+    for size in out:
+        if out.count(size) > 1:  # it would be timed twice, and row() would find one
+            raise ParameterError(f"size {size} given twice", hint="give each size once")
+    return out
+
+
 def _positive_ints(what: str, values) -> tuple[int, ...]:
     try:
         values = tuple(values) if not isinstance(values, (int, float)) else (values,)
@@ -129,7 +154,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
               precision="float32", inputs=None, params=None, batch_size=1,
               record_spikes=False, seed=0, fast_math=False) -> Benchmark:
     """Time ``model`` on each backend (default: every registered one; a list or a
-    comma-separated string ``"numpy,c"``) at each size.
+    comma-separated string ``"numpy,c"``) at each size of ``sizes`` (whole numbers, or a
+    comma-separated string ``"1e4,1e5"``; each once).
 
     ``inputs`` are held for every step (a scalar or one value per neuron, as in
     ``Simulator.run``); a model whose inputs have no default needs them here.
@@ -138,16 +164,16 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
     ``fast_math`` is passed to every :class:`~eqsnn.runtime.Simulator`.
     """
     from ..runtime import Simulator
-    from .comparison import _model_name, backend_names
+    from .comparison import _model_name
+    from .comparison_checks import backend_names
 
-    names = backend_names(backends)
-    unknown = [b for b in names if b not in REGISTRY]
-    if unknown or not names:
-        raise EqsnnError(f"unknown backend {unknown[0]!r}" if unknown else "no backends given",
-                         hint=f"registered backends: {', '.join(REGISTRY)}")
-    sizes = _positive_ints("sizes", sizes)
+    names = backend_names(backends)  # none, misspelt or twice: an EqsnnError
+    from ..runtime.values import as_flag
+
+    sizes = _sizes(sizes)
     steps = _positive_int("steps", steps)
     repeats = _positive_int("repeats", repeats)
+    as_flag("record_spikes", record_spikes)  # "no" would mean True
     record = ("spikes",) if record_spikes else ()
     warm_up = min(steps, 20)
     rows, reference = [], None
@@ -159,7 +185,9 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
                                 precision=precision, params=params, seed=seed,
                                 fast_math=fast_math)
             except BackendError as exc:
-                rows.append(BenchRow(backend, n, "skipped", exc.message))
+                reason = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
+                rows.append(BenchRow(backend, n, "skipped", reason,  # what to install
+                                     batch_size=batch_size))
                 continue
             setup = time.perf_counter() - began
             sim.run(warm_up, inputs=inputs, record=record, progress=False)  # user errors here
@@ -169,7 +197,8 @@ def benchmark(model, backends=None, *, sizes=(10_000,), steps=1000, repeats=3, d
                 result = sim.run(steps, inputs=inputs, record=record, progress=False)
                 best = min(best, time.perf_counter() - began)
                 spikes = len(result.spikes) if result.spikes is not None else 0
-            rows.append(BenchRow(backend, n, "ok", "", setup, 1e6 * best / steps, spikes))
+            rows.append(BenchRow(backend, n, "ok", "", setup, 1e6 * best / steps, spikes,
+                                 batch_size))
             reference = reference or backend
     return Benchmark(_model_name(model), precision, steps, repeats, batch_size, reference,
                      tuple(rows), fast_math)

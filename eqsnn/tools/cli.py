@@ -1,4 +1,5 @@
-"""The ``eqsnn`` command line: run, show, emit, check, compare, bench, list."""
+"""The ``eqsnn`` command line: run, show, emit, check, compare, bench, list (the arguments
+each reads are in :mod:`eqsnn.tools.cli_parser`)."""
 
 from __future__ import annotations
 
@@ -10,32 +11,11 @@ import warnings
 from pathlib import Path
 
 from ..errors import EqsnnError
+from . import cli_parser
+from .cli_values import check_population_memory
 from .cli_values import pairs as _pairs
-from .cli_values import time_step_argument as _time_step
 
-DESCRIPTION = """\
-Write spiking-neuron dynamics as equations; eqsnn derives the update of one
-step (exact where the ODEs are linear with constant coefficients) and runs it
-on NumPy, C, CUDA (CuPy) or GeNN.
-
-MODEL is a path to a .eqs file, the name of an example in ./examples
-(e.g. lif_pulse), or a standard-library neuron (e.g. leaky_integrate_fire);
-compare and bench also take a network file, a .py that defines
-build(backend, precision, seed) returning an eqsnn.network.Network.
-"""
-
-EPILOG = """\
-examples:
-  eqsnn run examples/lif_pulse.eqs --steps 200 --input Isyn=0.05:0.14 --plot lif.png
-  eqsnn run lif_held --input I=18 --record V --steps 500 --dt 0.1
-  eqsnn show examples/hh.eqs
-  eqsnn emit lif_expsyn --backend numpy
-  eqsnn check my_model.eqs
-  eqsnn compare lif_expsyn --backends numpy,c --steps 300
-  eqsnn bench leaky_integrate_fire --backends numpy,c --n 10000,100000
-  eqsnn compare examples/networks/cuba_small.py --backends numpy,c
-  eqsnn list
-"""
+DESCRIPTION, EPILOG = cli_parser.DESCRIPTION, cli_parser.EPILOG
 
 
 def find_model(spec: str, switches: dict | None = None):
@@ -46,7 +26,12 @@ def find_model(spec: str, switches: dict | None = None):
     if path.suffix == ".py":  # compare and bench take a network file before this
         raise EqsnnError(f"{spec} is a network file; this command takes a model",
                          hint=f"compare and bench run a network file: eqsnn compare {spec}")
-    if path.suffix == ".eqs" or path.exists():
+    if path.suffix == ".eqs" and path.parent == Path(".") and not path.exists() \
+            and (Path("examples") / path.name).exists():  # lif_pulse.eqs: the example's
+        raise EqsnnError(f"no model file {spec!r} here",
+                         hint=f"the example is examples/{path.name}; or give its name "
+                              f"alone: {path.stem}")
+    if path.suffix == ".eqs" or path.is_file():  # a folder called lif_pulse hides no example
         return load(path, switches=switches)
     example = Path("examples") / f"{spec}.eqs"
     if example.exists():
@@ -54,6 +39,8 @@ def find_model(spec: str, switches: dict | None = None):
     library = _library()
     if library is not None and spec in library.NAMES:
         return library.get_neuron(spec)
+    if path.exists():  # a folder that names no model: say so
+        return load(path, switches=switches)
     known = sorted(_example_names()) + sorted(library.NAMES if library else [])
     from ..errors import suggest
 
@@ -92,11 +79,12 @@ def cmd_run(args):
         check_figure_path(args.plot)  # before the run, not after it
         _need_matplotlib()
     model = find_model(args.model)
+    check_population_memory(model, args.n, args.batch, args.precision)
     sim = Simulator(model, args.n, batch_size=args.batch, dt=args.dt, backend=args.backend,
                     precision=args.precision, params=_pairs(args.param, "param", args.n),
                     seed=args.seed,
                     fast_math=args.fast_math)
-    record = list(args.record or [])
+    record = list(dict.fromkeys(args.record or []))  # a state named twice: summarised once
     if args.plot and not record:  # a plot shows the first state's trace with the raster
         from .comparison import float_states
 
@@ -124,7 +112,7 @@ def cmd_run(args):
     else:
         print("spikes: 0 (no steps run)")
     if total:
-        print(f"first spike: step {spikes.step[0]} (t = {spikes.step[0] * args.dt:g} ms), "
+        print(f"first spike: step {spikes.step[0]} (t = {spikes.step[0] * args.dt:.12g} ms), "
               f"neuron {spikes.neuron[0]}")
     for var in record:
         if var != "spikes" and result.vars[var].size:
@@ -160,9 +148,14 @@ def cmd_show(args):
     if args.closed_form:
         import sympy
 
-        for label, matrix in model.closed_form():
+        forms = model.closed_form()
+        for label, matrix in forms:
             print(f"closed form of {label}:")
             print(sympy.pretty(matrix, use_unicode=False))
+        if not forms:  # say so, rather than print nothing
+            print("closed form: none (no coupled linear system; " + (
+                "each step above is already the exact solution)" if model.method == "exact"
+                else f"method {model.method} has none)"))
     return 0
 
 
@@ -196,8 +189,8 @@ def cmd_list(args):
 
 
 #: what ``compare`` and ``bench`` take from a network file, not from these flags
-NETWORK_FILE_FLAGS = {"n": "--n", "dt": "--dt", "input": "--input", "batch": "--batch",
-                      "fast_math": "--fast-math", "json": "--json"}
+NETWORK_FILE_FLAGS = {"n": "--n", "dt": "--dt", "input": "--input", "param": "--param",
+                      "batch": "--batch", "fast_math": "--fast-math", "json": "--json"}
 
 
 def _network_file(args) -> bool:
@@ -227,7 +220,7 @@ def cmd_compare(args):
     if _network_file(args):  # a network file (eqsnn.network.tools)
         from ..network.tools import compare_networks
 
-        backends = args.backends.split(",") if args.backends else None
+        backends = _backends(args)
         tolerance = _tolerance(args.tolerance)
         given = {} if tolerance is None else {"rtol": tolerance, "atol": tolerance}
         comparison = compare_networks(args.model, backends, precision=args.precision,
@@ -236,15 +229,25 @@ def cmd_compare(args):
         print(comparison)
         return 0 if comparison.ok else 1
     model = find_model(args.model)
-    backends = args.backends.split(",") if args.backends else None
-    n = _or(args.n, 10)
+    backends = _backends(args)
+    n, batch = _or(args.n, 10), _or(args.batch, 1)
+    check_population_memory(model, n, batch, args.precision)
     comparison = compare(model, backends, n=n, steps=_or(args.steps, 200), dt=_or(args.dt, 1.0),
                          precision=args.precision, inputs=_pairs(args.input, "input", n),
+                         params=_pairs(args.param, "param", n), batch_size=batch,
                          rtol=_tolerance(args.tolerance), atol=args.tolerance,
                          seed=args.seed,
                          fast_math=args.fast_math)
-    print(comparison)
+    print(comparison.to_json(indent=2) if args.json else comparison)
     return 0 if comparison.ok else 1
+
+
+def _backends(args) -> list[str] | None:
+    """``--backends``, checked (misspelt, empty or named twice: an error before any run);
+    None: not given."""
+    from .comparison import backend_names
+
+    return None if args.backends is None else backend_names(args.backends)
 
 
 def _or(value, default):
@@ -260,21 +263,25 @@ def cmd_bench(args):
         from ..network.tools import time_networks
         from ..runtime.arguments import positive_int
 
-        backends = args.backends.split(",") if args.backends else None
+        backends = _backends(args)
         repeats = positive_int("--repeats", args.repeats)  # 0 printed a time of inf
         print(time_networks(args.model, backends, precision=args.precision, steps=args.steps,
                             repeats=repeats))  # steps None: the file's STEPS
         return 0
     model = find_model(args.model)
-    backends = args.backends.split(",") if args.backends else None
+    backends = _backends(args)
     try:
         sizes = [float(size) for size in _or(args.n, "10000").split(",")]
     except ValueError:
         raise EqsnnError(f"--n {args.n!r} is not a list of sizes",
                          hint="e.g. --n 10000,100000 (or 1e4,1e5)") from None
+    if all(math.isfinite(size) and size >= 1 for size in sizes):  # else benchmark says why
+        check_population_memory(model, int(max(sizes)), _or(args.batch, 1), args.precision)
+    one_size = int(sizes[0]) if len(sizes) == 1 and math.isfinite(sizes[0]) else None
     report = benchmark(model, backends, sizes=sizes, steps=_or(args.steps, 1000),
                        repeats=args.repeats, dt=_or(args.dt, 1.0), precision=args.precision,
-                       inputs=_pairs(args.input, "input"), batch_size=_or(args.batch, 1),
+                       inputs=_pairs(args.input, "input", one_size),
+                       params=_pairs(args.param, "param", one_size), batch_size=_or(args.batch, 1),
                        record_spikes=args.spikes,
                        fast_math=args.fast_math)
     print(report.to_json() if args.json else report)
@@ -282,107 +289,11 @@ def cmd_bench(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eqsnn", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def add(name, func, help_text):
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(func=func)
-        return p
-
-    _run_arguments(add("run", cmd_run, "simulate a model and print a spike summary"))
-    show = add("show", cmd_show, "show the derived update, the method and why")
-    show.add_argument("model", metavar="MODEL")
-    show.add_argument("--closed-form", action="store_true",
-                      help="also print the SymPy closed form of exp(A dt) (slow for big systems)")
-    emit_p = add("emit", cmd_emit, "print the code a backend generates")
-    emit_p.add_argument("model", metavar="MODEL")
-    emit_p.add_argument("--backend", default="numpy",
-                        help="numpy (default), c, cupy or pygenn")
-    emit_p.add_argument("--precision", default="float32", choices=["float32", "float64"],
-                        help="(default float32)")
-    _fast_math_flag(emit_p, "print the code")
-    check_p = add("check", cmd_check, "parse and validate only (non-zero exit on error)")
-    check_p.add_argument("model", metavar="MODEL")
-    add("list", cmd_list, "list the examples and the standard library")
-    _compare_arguments(add("compare", cmd_compare, "run a model on several backends and compare"))
-    _bench_arguments(add("bench", cmd_bench, "time a model on each backend on this machine"))
-    return parser
-
-
-def _fast_math_flag(p, what):
-    p.add_argument("--fast-math", action="store_true",
-                   help=f"{what} with fast_math: contracted multiply-adds and float32 "
-                        "math functions (c, cupy, pygenn; numpy ignores it)")
-
-
-def _run_arguments(run):
-    run.add_argument("model", metavar="MODEL")
-    run.add_argument("--backend", default="numpy", help="numpy (default), c, cupy or pygenn")
-    run.add_argument("--steps", type=int, default=1000, help="number of steps (default 1000)")
-    run.add_argument("--n", type=int, default=10, help="number of neurons (default 10)")
-    run.add_argument("--batch", type=int, default=1, help="batch lanes (default 1)")
-    run.add_argument("--dt", type=_time_step, default=1.0,
-                     help="time step in ms (default 1.0), or with a unit: 100us")
-    run.add_argument("--precision", default="float32", choices=["float32", "float64"],
-                     help="(default float32)")
-    run.add_argument("--seed", type=int, default=0, help="seed of the random numbers")
-    run.add_argument("--input", action="append", metavar="NAME=VALUE",
-                     help="a held input value; repeat for several (VALUE may be 1,2,3 "
-                          "or LO:HI, spread over the neurons)")
-    run.add_argument("--param", action="append", metavar="NAME=VALUE",
-                     help="a parameter value; repeat for several")
-    run.add_argument("--record", action="append", metavar="VAR",
-                     help="a state to record (summarised, and plotted with --plot); repeat "
-                          "for several")
-    run.add_argument("--plot", metavar="FILE.png", help="write a raster and traces")
-    run.add_argument("--progress", action="store_true",
-                     help="show a progress bar on stderr (default: none)")
-    _fast_math_flag(run, "run")
-
-
-def _compare_arguments(cmp):
-    cmp.add_argument("model", metavar="MODEL", help="a model, or a network file (.py)")
-    cmp.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all); the "
-                                        "reference is numpy for a model, the first backend "
-                                        "for a network file")
-    cmp.add_argument("--steps", type=int,
-                     help="number of steps (default 200 for a model; for a network file, "
-                          "the file's STEPS if it sets one, else 1000)")
-    cmp.add_argument("--n", type=int, help="number of neurons (default 10)")
-    cmp.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
-                                                    "unit: 100us")
-    cmp.add_argument("--precision", default="float64", choices=["float32", "float64"],
-                     help="(default float64)")
-    cmp.add_argument("--tolerance", type=float,
-                     help="states agree within tolerance * (1 + |reference|) (default 1e-9, "
-                          "1e-5 for a model in float32)")
-    cmp.add_argument("--seed", type=int, default=0, help="seed of the random numbers "
-                                                         "(default 0)")
-    cmp.add_argument("--input", action="append", metavar="NAME=VALUE",
-                     help="a held input value; repeat for several (VALUE may be 1,2,3 or "
-                          "LO:HI, spread over the neurons)")
-    _fast_math_flag(cmp, "run the backends other than the reference")
-
-
-def _bench_arguments(bench):
-    bench.add_argument("model", metavar="MODEL", help="a model, or a network file (.py)")
-    bench.add_argument("--backends", help="comma-separated, e.g. numpy,c (default: all)")
-    bench.add_argument("--n", help="population sizes, e.g. 1e4,1e5 (default 1e4)")
-    bench.add_argument("--steps", type=int,
-                       help="steps per timed run (default 1000, or a network file's STEPS)")
-    bench.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
-    bench.add_argument("--batch", type=int, help="batch lanes (default 1)")
-    bench.add_argument("--dt", type=_time_step, help="time step in ms (default 1.0), or with a "
-                                                      "unit: 100us")
-    bench.add_argument("--precision", default="float32", choices=["float32", "float64"],
-                       help="(default float32)")
-    bench.add_argument("--input", action="append", metavar="NAME=VALUE",
-                       help="a held input value; repeat for several")
-    bench.add_argument("--spikes", action="store_true", help="record spikes in the timed runs")
-    bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    _fast_math_flag(bench, "time every backend")
+    """The parser of every command (:mod:`eqsnn.tools.cli_parser`), each bound to its
+    function here."""
+    return cli_parser.build_parser({"run": cmd_run, "show": cmd_show, "emit": cmd_emit,
+                                    "check": cmd_check, "list": cmd_list,
+                                    "compare": cmd_compare, "bench": cmd_bench})
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -403,6 +314,10 @@ def _run(args) -> int:
         return args.func(args)
     except EqsnnError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError as exc:  # numpy could not allocate what the arguments asked for
+        print(f"error: not enough memory: {exc}\nhint: run fewer neurons (--n), lanes "
+              "(--batch) or steps (--steps)", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the output went to a pipe that closed (eqsnn ... | head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -11,13 +12,13 @@ import numpy as np
 from .. import ir
 from ..backends import REGISTRY
 from ..errors import EqsnnError, NumericalError, ParameterError
+from .comparison_checks import backend_names, check_recording_memory
 from .comparison_where import (
     first_bad,
     neuron_label,
     same_spike_share,
     spike_cuts,
     spike_flags,
-    time_label,
 )
 
 DEFAULT_TOLERANCE = {"float64": 1e-9, "float32": 1e-5}
@@ -105,66 +106,10 @@ class Comparison:
                           **kwargs)
 
     def __str__(self) -> str:
-        fast = " (the others with fast_math)" if self.fast_math else ""
-        head = (f"{self.model}: {self.steps} steps, {self.precision}, reference "
-                f"{self.reference}{fast}, rtol={self.rtol:g} atol={self.atol:g}")
-        w = max([8] + [len(r.backend) for r in self.reports])  # a column for each name
-        rows = [head, f"{'backend':{w}s} {'status':8s} {'compile s':>9s} {'run s':>8s} "
-                      f"{'spikes same':>11s} {'1st spike diff':>14s}  variables"]
-        for r in self.reports:
-            if r.status == "skipped":
-                rows.append(f"{r.backend:{w}s} skipped  {r.reason}")
-                continue
-            if r.status == "failed":
-                rows.append(f"{r.backend:{w}s} failed   {r.reason}")
-                continue
-            variables = "; ".join(
-                f"{v.name}: abs {v.max_abs:.2e} rel {v.max_rel:.2e}"
-                + (f" from step {v.first_divergence}" if v.first_divergence is not None else "")
-                + (f" (over the first {v.compared_steps} steps)"
-                   if v.compared_steps < self.steps else "")
-                for v in r.variables) or "-"
-            first = "-" if r.first_spike_difference is None else str(r.first_spike_difference)
-            rows.append(f"{r.backend:{w}s} {r.status:8s} {r.compile_seconds:9.3f} "
-                        f"{r.run_seconds:8.3f} {r.spikes_same_share:11.1%} {first:>14s}  "
-                        f"{variables}")
-        rows.extend(self._where())
-        rows.append("agree" if self.ok else "DIFFER: see the rows above")
-        return "\n".join(rows)
+        """The table: a row per backend, then where each first differs."""
+        from .comparison_text import comparison_table
 
-    def _number(self, value) -> str:
-        """A value as the run held it: float32's shortest digits in float32 (0.1, not
-        0.10000000149011612), float64's repr, an int as an int."""
-        if isinstance(value, float) and self.precision == "float32":
-            return str(np.float32(value))
-        return repr(value)
-
-    def _where(self) -> list[str]:
-        """One line per first difference: its step, time, lane, neuron and values."""
-        lines = []
-        for r in self.reports:
-            if r.status not in ("ok", "differs") or r.backend == self.reference:
-                continue
-            for v in r.variables:
-                if v.first_divergence is not None:
-                    lines.append(
-                        f"  {r.backend}: {v.name} first differs at step {v.first_divergence} "
-                        f"(t = {time_label(v.first_time)}), lane {v.first_lane}, neuron "
-                        f"{v.first_neuron}: {self._number(v.first_value)} vs "
-                        f"{self._number(v.first_reference)} "
-                        f"({self.reference}), |difference| "
-                        f"{abs(v.first_value - v.first_reference):.3g}")
-            if r.first_spike_difference is not None:
-                who = ("both spike, with opposite signs" if r.first_spike_by == "both" else
-                       f"{r.first_spike_by} spikes, "
-                       f"{r.backend if r.first_spike_by == self.reference else self.reference}"
-                       " does not")
-                kind = "a one-step shift" if r.first_spike_shift else "not a one-step shift"
-                lines.append(
-                    f"  {r.backend}: spikes first differ at step {r.first_spike_difference} "
-                    f"(t = {time_label(r.first_spike_time)}), lane {r.first_spike_lane}, "
-                    f"neuron {r.first_spike_neuron}: {who} ({kind})")
-        return lines
+        return comparison_table(self)
 
     def plot(self, path=None, neuron: int = 0, lane: int = 0):
         """Overlaid traces, difference over time and rasters (matplotlib, the plot extra)."""
@@ -230,14 +175,6 @@ def _variable_diff(name, values, reference, rtol, atol, until, *, valid=None, dt
         number(reference.reshape(bad.shape[:2] + (-1,))[flat]))
 
 
-def backend_names(backends) -> list[str]:
-    """The backends asked for: a list, a comma-separated string ``"numpy,c"`` (as on the
-    command line), or None for every registered one."""
-    if isinstance(backends, str):
-        backends = [name.strip() for name in backends.split(",")]
-    return list(REGISTRY) if backends is None else list(backends)
-
-
 def _model_name(model) -> str:
     return getattr(model, "name", type(model).__name__)
 
@@ -264,8 +201,16 @@ def float_states(model) -> list[str]:
     return [s.name for s in ir_model.states if s.dtype == "float" and not s.name.startswith("_")]
 
 
+class _RunFailed(Exception):
+    """A backend that was set up raised while running (not one that cannot run here)."""
+
+    def __init__(self, error: EqsnnError):
+        super().__init__(error.message)
+        self.error = error
+
+
 def _simulate(model, backend, n, steps, inputs, params, init, dt, precision, seed, record,
-              batch_size, fast_math=False):
+              batch_size, fast_math=False, *, reference=False):
     from ..runtime import Simulator
 
     start = time.perf_counter()
@@ -273,8 +218,24 @@ def _simulate(model, backend, n, steps, inputs, params, init, dt, precision, see
                     precision=precision, params=params, init=init, seed=seed,
                     fast_math=fast_math)
     compiled = time.perf_counter()
-    result = sim.run(steps, inputs=inputs, record=record, progress=False)
+    try:
+        result = sim.run(steps, inputs=inputs, record=record, progress=False)
+    except EqsnnError as exc:
+        if reference:
+            raise
+        raise _RunFailed(exc) from exc
     return result, compiled - start, time.perf_counter() - compiled
+
+
+def _crash(exc: Exception) -> str:
+    """A backend's unexpected exception in one line, as the command line prints one."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    return f"{text} (an error inside the backend: report it with the model and arguments)"
+
+
+def _reason(exc: EqsnnError) -> str:
+    """An error's message with its hint: what to install, for a backend skipped here."""
+    return f"{exc.message}; {exc.hint}" if exc.hint else exc.message
 
 
 def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, init=None,
@@ -285,7 +246,9 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     ``backends`` (a list, or a comma-separated string ``"numpy,c"``) defaults to every
     registered backend; those that cannot run
     here (no compiler, no GPU, no PyGeNN) are reported as skipped with the
-    reason.  Against ``reference``, each recorded variable gets its maximum
+    reason and what to install; one whose run raises (a ``NumericalError``, or an
+    unexpected exception inside the backend) is reported as failed with the error, and
+    the comparison does not agree.  Against ``reference``, each recorded variable gets its maximum
     absolute and relative error and the first step outside
     ``atol + rtol * |reference|`` (by default ``rtol = atol = 1e-9`` in float64, ``1e-5``
     in float32); spikes get the share that fall on the
@@ -308,23 +271,26 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
     atol = DEFAULT_TOLERANCE[precision] if atol is None else atol
     rtol, atol = tolerance("rtol", rtol), tolerance("atol", atol)
     names = backend_names(backends)
-    if not names:  # the reference alone would always agree
-        raise EqsnnError("no backends given", hint=f"e.g. backends=['{reference}', 'c']")
-    unknown = [b for b in names + [reference] if b not in REGISTRY]
-    if unknown:
-        raise EqsnnError(f"unknown backend {unknown[0]!r}",
+    if reference not in REGISTRY:
+        raise EqsnnError(f"unknown reference backend {reference!r}",
                          hint=f"registered backends: {', '.join(REGISTRY)}")
     if isinstance(record, dict):
         raise ParameterError("compare records whole states, not chosen neurons",
                              hint=f"record={list(record)!r}; every neuron is compared")
+    if record is not None and (isinstance(record, bytes) or not isinstance(record, Iterable)):
+        raise ParameterError(f"record must be a state name or a list of them, not {record!r}",
+                             hint="e.g. record=['V']; by default every float state")
     record = list(float_states(model) if record is None else
                   [record] if isinstance(record, str) else record)
     record = [name for name in record if name != "spikes"]  # spikes are always compared
     spiking = _spiking(model)
     recorded = record + (["spikes"] if spiking else [])
+    runs = len(set(names) | {reference})  # every backend's recording is kept
+    check_recording_memory(_ir_model(model), record, spiking, steps, batch_size, n, precision,
+                           runs)
     args = (n, steps, inputs, params, init, dt, precision, seed, recorded, batch_size)
     try:
-        ref_result, ref_compile, ref_run = _simulate(model, reference, *args)
+        ref_result, ref_compile, ref_run = _simulate(model, reference, *args, reference=True)
     except NumericalError as exc:  # say whose run failed, and how to compare up to it
         exc.message = f"the reference backend {reference}: {exc.message}"
         exc.args = (exc.message,)
@@ -342,9 +308,17 @@ def compare(model, backends=None, *, n=10, steps=100, inputs=None, params=None, 
             continue
         try:
             result, compile_s, run_s = _simulate(model, backend, *args, fast_math)
-        except EqsnnError as exc:
+        except _RunFailed as failed:  # set up, then its run raised: it does not agree
+            reports.append(BackendReport(backend, "failed", _reason(failed.error)))
+            continue
+        except EqsnnError as exc:  # cannot be set up here (no CuPy, GPU, compiler, PyGeNN)
             status = "skipped" if _unavailable(exc) else "failed"
-            reports.append(BackendReport(backend, status, exc.message))
+            reports.append(BackendReport(backend, status, _reason(exc)))
+            continue
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # a crash inside this backend: a finding, not the end
+            reports.append(BackendReport(backend, "failed", _crash(exc)))
             continue
         results[backend] = result
         reports.append(_report(backend, result, ref_result, record, rtol, atol, precision,

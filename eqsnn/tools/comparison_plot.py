@@ -20,15 +20,20 @@ def _figure_class():
 
 def comparison_figure(comparison, path=None, neuron=0, lane=0):
     """One column per recorded variable (traces and |difference|), plus a raster row, over
-    time in ms."""
+    time in ms; the raster alone where no state is compared."""
+    if path is not None:  # before any drawing: a missing folder, a .docx, a folder
+        from ..runtime.paths import check_figure_path
+
+        path = check_figure_path(path)
     figure_class = _figure_class()
     results = comparison.results
     reference = results[comparison.reference]
     neuron, flat, lane = _where(reference, neuron, lane)
     names = list(reference.vars)
     columns = max(len(names), 1)
-    fig = figure_class(figsize=(4 * columns, 7), layout="constrained")
-    axes = fig.subplots(3, columns, squeeze=False)
+    rows = 3 if names else 1  # no state compared (none declared, or record=[]): the raster
+    fig = figure_class(figsize=(4 * columns, 7 if names else 3), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
     info = reference.info  # a state is drawn at the end of its step, as Result.plot does
     steps = (info.first_step + 1 + np.arange(comparison.steps)) * info.dt
     for col, name in enumerate(names):
@@ -42,21 +47,28 @@ def comparison_figure(comparison, path=None, neuron=0, lane=0):
         axes[0, col].set_title(f"{name} (neuron {neuron}, lane {lane})")
         axes[1, col].set_title(f"|{name} - {comparison.reference}|")
         axes[1, col].set_xlabel("time (ms)")
-    axes[0, 0].legend(fontsize="small")
-    raster = axes[2, 0]
+    if names:
+        axes[0, 0].legend(fontsize="small")
+    raster = axes[-1, 0]
     for k, (backend, result) in enumerate(results.items()):
         if result.spikes is None:  # a model without a threshold
             continue
         in_lane = result.spikes.batch == lane
         raster.scatter(result.spikes.times[in_lane], result.spikes.neuron[in_lane] + 0.15 * k,
                        s=4, label=backend)
+    if not names and raster.collections:  # the traces' legend is not there to name them
+        raster.legend(fontsize="small")
     raster.set_title("spikes")
     raster.set_xlabel("time (ms)")
     raster.set_ylabel("neuron")
     for col in range(1, columns):
-        axes[2, col].axis("off")
+        axes[-1, col].axis("off")
     if path is not None:
-        fig.savefig(path, dpi=100)
+        try:
+            fig.savefig(path, dpi=100)
+        except OSError as exc:  # a folder that cannot be written
+            raise ParameterError(f"cannot write the figure {path!r}: "
+                                 f"{exc.strerror or exc}") from None
     return fig
 
 

@@ -69,4 +69,6 @@ def neuron_label(neuron: int, shape: tuple):
 
 
 def time_label(t: float) -> str:
-    return f"{t:.6g} ms"
+    """A time in ms with the digits that tell steps apart (12 significant: 123456.8, not
+    6, which made it 123457) and without float noise (0.3, not 0.30000000000000004)."""
+    return f"{t:.12g} ms"

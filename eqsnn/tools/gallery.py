@@ -157,7 +157,11 @@ def stimulus_text(demo: Demo) -> str:
 
 def demo_figure(name: str, path=None):
     """The figure of ``name``'s standard demo (a ``matplotlib.figure.Figure``); saved at
-    ``path`` when given."""
+    ``path`` when given (checked before the demo runs)."""
+    if path is not None:
+        from ..runtime.paths import check_figure_path
+
+        path = check_figure_path(path)
     demo = standard_demo(name)
     result = run_demo(demo)
     return result.plot(path)
