@@ -126,3 +126,24 @@ def test_init_names_a_hidden_state_as_set_state_does():
     assert from_init.value.hint == from_set.value.hint == "known states: V, w"
     with pytest.raises(ParameterError, match=r"unknown state '_nothing'"):
         eqsnn.Simulator(adex, 3, init={"_nothing": 1.0})
+
+
+@pytest.mark.parametrize("dt", [1e300, 1e-50, 1e-39])
+def test_a_dt_that_float32_cannot_hold_is_refused_before_anything_runs(dt):
+    """float32 held dt = 1e300 as inf and 1e-50 as 0 (a run in which nothing moved), and
+    1e-39 as a denormal; float64 holds all three."""
+    from eqsnn.network import Network
+    model = eqsnn.compile("neuron L\n    state V = 0.0\n    input I = 0.0\n"
+                          "    dV/dt = (I - V) / 10.0\n")
+    with pytest.raises(ParameterError, match=r"outside what float32 holds") as caught:
+        eqsnn.Simulator(model, 2, dt=dt, precision="float32")
+    with np.errstate(over="ignore"):
+        held = float(np.array(dt).astype("float32"))
+    assert f"the step would run with dt = {held!r}" in str(caught.value)
+    assert "precision='float64'" in caught.value.hint
+    with pytest.raises(ParameterError, match=r"outside what float32 holds"):
+        Network(dt=dt, precision="float32")
+    sim = eqsnn.Simulator(model, 2, dt=dt, precision="float64")  # float64 holds them
+    assert sim.dt == dt
+    with pytest.raises(ParameterError, match=r"outside what float64 holds"):
+        eqsnn.Simulator(model, 2, dt=1e-320, precision="float64")

@@ -93,6 +93,7 @@ class Network(WindowedRun):
         self.dt = arguments.time_step_value(time_step(dt))  # "0.1 ms" too, as a Simulator
         self.batch_size = arguments.positive_int("batch_size", batch_size)
         self.precision = arguments.precision_name(precision)
+        arguments.check_dt_precision(self.dt, self.precision)
         self.seed = arguments.seed_value(seed)
         if backend not in NETWORK_BACKENDS:
             from ..backends import get_backend

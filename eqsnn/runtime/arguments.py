@@ -55,6 +55,22 @@ def time_step_value(dt) -> float:
     return float(dt)
 
 
+def check_dt_precision(dt: float, precision: str) -> None:
+    """Refuse a ``dt`` that ``precision`` cannot hold: above its largest value it became
+    infinite in the kernels, below its smallest normal value 0 or a denormal (float32:
+    1e300 ran as inf, 1e-50 as 0, a run in which nothing moved)."""
+    info = np.finfo(precision)
+    if not float(info.tiny) <= dt <= float(info.max):
+        with np.errstate(over="ignore"):  # inf is what the message shows
+            held = float(np.array(dt).astype(precision))
+        raise ParameterError(
+            f"dt = {dt!r} ms is outside what {precision} holds ({float(info.tiny):.3g} to "
+            f"{float(info.max):.3g}): the step would run with dt = "
+            f"{held!r}",
+            hint="give dt in ms (0.1 for 100 microseconds)"
+            + ("" if precision == "float64" else ", or simulate with precision='float64'"))
+
+
 def precision_name(precision) -> str:
     if precision in ("float32", "float64", np.float32, np.float64):
         return np.dtype(precision).name

@@ -21,6 +21,7 @@ from ..errors import NumericalError, ParameterError, ShapeError
 from ..solve.adaptive import precision_params
 from . import host
 from .arguments import (
+    check_dt_precision,
     count,
     population_shape,
     positive_int,
@@ -137,6 +138,7 @@ class Simulator(RunReports):
         self.batch_size = positive_int("batch_size", batch_size)
         self.dt = time_step_value(time_step(dt))
         self.precision = precision_name(precision)
+        check_dt_precision(self.dt, self.precision)
         self.seed = seed_value(seed)
         as_flag("fast_math", fast_math)
         self.check = as_flag("check", check)
