@@ -237,12 +237,12 @@ def test_bench_repeats_may_be_written_as_1e0(capsys):
 def test_compare_prints_json_for_scripts(capsys):
     import json
 
-    code, out, err = run(capsys, "compare", "lif_pulse", "--backends", "numpy,cupy",
+    code, out, err = run(capsys, "compare", "lif_pulse", "--backends", "numpy,c",
                          "--steps", "3", "--n", "2", "--json")
     assert code == 0, err
     data = json.loads(out)
     assert data["ok"] is True and data["steps"] == 3
-    assert [r["backend"] for r in data["reports"]] == ["numpy", "cupy"]
+    assert [r["backend"] for r in data["reports"]] == ["numpy", "c"]
     code, out, err = run(capsys, "compare", "examples/networks/cuba_small.py", "--json")
     assert code == 1 and "--json does not apply to a network file" in err
 
@@ -250,3 +250,23 @@ def test_compare_prints_json_for_scripts(capsys):
 def test_a_missing_file_in_another_folder_is_not_taken_for_the_example(capsys):
     code, out, err = run(capsys, "check", "models/lif_pulse.eqs")
     assert code == 1 and "cannot read model file" in err and "examples/" not in err
+
+
+def test_a_backend_named_in_backends_that_cannot_run_fails_the_comparison(capsys):
+    """compare --backends numpy,cupy on a machine without CuPy exited 0 ("skipped" counted
+    as agreement), so a CI job asking for cupy passed without running it. A backend named
+    by the user that cannot run here now fails the command, saying what to install; the
+    default, every backend, still lists the ones it skips without failing."""
+    import importlib.util
+
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("cupy is installed here")
+    code, out, err = run(capsys, "compare", "lif_pulse", "--backends", "numpy,cupy",
+                         "--steps", "3", "--n", "2")
+    assert code == 1
+    assert "skipped" in out
+    assert "error: backend 'cupy' was named in --backends but could not run here" in err
+    assert "pip install" in err
+    code, out, err = run(capsys, "compare", "lif_pulse", "--steps", "3", "--n", "2")
+    assert code == 0, err
+    assert "cupy" in out and "skipped" in out and "was named" not in err

@@ -239,7 +239,11 @@ def cmd_compare(args):
                          seed=args.seed,
                          fast_math=args.fast_math)
     print(comparison.to_json(indent=2) if args.json else comparison)
-    return 0 if comparison.ok else 1
+    named = [r for r in comparison.reports if r.status == "skipped"] if args.backends else []
+    for report in named:  # asked for by name: its comparison did not happen
+        print(f"error: backend {report.backend!r} was named in --backends but could not run "
+              f"here, so it was not compared: {report.reason}", file=sys.stderr)
+    return 0 if comparison.ok and not named else 1
 
 
 def _backends(args) -> list[str] | None:
