@@ -147,3 +147,26 @@ def test_a_dt_that_float32_cannot_hold_is_refused_before_anything_runs(dt):
     assert sim.dt == dt
     with pytest.raises(ParameterError, match=r"outside what float64 holds"):
         eqsnn.Simulator(model, 2, dt=1e-320, precision="float64")
+
+
+def test_a_population_too_big_for_memory_is_refused_before_anything_is_allocated(
+        monkeypatch):
+    """Simulator(model, 10**12) raised NumPy's bare MemoryError, and a size that the system
+    lends lazily (n = 3e9 here) was killed when its arrays were filled."""
+    from eqsnn.runtime import guard
+
+    model = eqsnn.compile("neuron L\n    state V = 0.0\n    state k: int = 0\n"
+                          "    input I = 0.0\n    dV/dt = (I - V) / 10.0\n")
+    with pytest.raises(ParameterError, match=r"1000000000000 neurons of L hold \d+ states: "
+                       r"at least .* TiB, more than the .* of memory available now; "
+                       "nothing was allocated") as caught:
+        eqsnn.Simulator(model, 10**12, precision="float64")
+    assert caught.value.hint == "simulate fewer neurons or lanes, or in float32"
+    monkeypatch.setattr(guard, "available_memory", lambda: 1000)
+    # V (8 bytes), k (4) and the check's two int states (4 each): 20 bytes a neuron and lane
+    with pytest.raises(ParameterError,
+                       match=r"26 neurons in 2 lanes of L hold 4 states: at least 1.0 KiB"):
+        eqsnn.Simulator(model, 26, batch_size=2, precision="float64")
+    eqsnn.Simulator(model, 25, batch_size=2, precision="float64")  # 1000 bytes: fits
+    monkeypatch.setattr(guard, "available_memory", lambda: None)  # unknown: no check
+    eqsnn.Simulator(model, 1000, precision="float64")

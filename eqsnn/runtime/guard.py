@@ -59,6 +59,25 @@ def record_bytes(model, chosen: dict, record_spikes, steps: int, batch: int, n: 
     return total
 
 
+def check_population_memory(model, n: int, batch: int, precision: str) -> None:
+    """Refuse, before anything is allocated, a population whose states alone (one array
+    each, the least any backend holds) need more memory than is available now: NumPy
+    raised a bare MemoryError, or the system killed the process when the arrays were
+    filled."""
+    sizes = {"float": np.dtype(precision).itemsize, "int": 4, "bool": 1}
+    needed = n * batch * sum(sizes.get(s.dtype, 8) for s in model.states)
+    available = available_memory()
+    if available is None or needed <= available:
+        return
+    lanes = f" in {batch} lanes" if batch != 1 else ""
+    raise ParameterError(
+        f"{n} neurons{lanes} of {model.name} hold {len(model.states)} states: at least "
+        f"{_size(needed)}, more than the {_size(available)} of memory available now; "
+        "nothing was allocated",
+        hint="simulate fewer neurons or lanes" + (
+            ", or in float32" if precision == "float64" else ""))
+
+
 def available_memory() -> int | None:
     """Bytes of memory available now (Linux ``MemAvailable``), or ``None`` if unknown."""
     try:
