@@ -29,6 +29,7 @@ from .declaration_rules import (
 )
 from .dimensions import check_dimensions
 from .expressions import LANGUAGE_FUNCTIONS, Scope
+from .habits import COMPARISON, REFRACTORY_PERIOD
 from .integration import check_method, check_method_options, check_substeps
 from .lets import Lets
 from .statements import Converter, check_assignable
@@ -322,7 +323,7 @@ class _Checker:
             value, kind = conv.expr(decl.cond)
             if kind != "bool":
                 raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
-                             "write a comparison such as 'V >= v_thresh'")
+                             REFRACTORY_PERIOD if decl.kind == "refractory" else COMPARISON)
             if value in (sympy.true, sympy.false) and not conv.reads_switch(decl.cond):
                 conv.warn(CONSTANT_CONDITION[decl.kind, value == sympy.true], decl.cond)
             if decl.kind != "refractory" and conv.lets.has_shared(value):

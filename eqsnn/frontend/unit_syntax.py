@@ -42,7 +42,10 @@ def unit_from_syntax(expr) -> Unit:
         try:
             return lookup(expr.id)
         except UnitError as exc:
-            raise error_at(exc.message, expr, exc.hint) from None
+            hint = exc.hint if expr.id != "f" else (
+                "C's float suffix (1.0f) is not needed: write the number alone; the "
+                "simulation's precision decides float32 or float64")
+            raise error_at(exc.message, expr, hint) from None
     if isinstance(expr, s.Number):
         if expr.text == "1":
             return _ONE
