@@ -89,6 +89,8 @@ PARSE_HABITS = [
      LINE + 3, 9, ["'emit_spike'"], ["threshold: COND"]),
     ("end", "    after:\n        if v > 1:\n            v = 0\n        end\n", LINE + 3, 9,
      ["'end'"], ["delete 'end'"]),
+    ("else if", "    after:\n        if v > 1: v = 0\n        else if v < 0: v = 1\n", LINE + 2,
+     9, ["'else if'"], ["elif"]),
     ("type real", "    param x real = 1.0\n", LINE, 13, ["unknown type 'real'"], [": float"]),
     ("type boolean", "    param b: boolean = true\n", LINE, 14, ["unknown type 'boolean'"],
      [": bool"]),
@@ -151,6 +153,8 @@ CHECK_HABITS = [
     ("True in a default", "    param b: bool = True\n", 21, ["'True'"], ["'true'"]),
     ("float suffix", "    after: v = 1.0f * v\n", 19, ["unknown unit 'f'"],
      ["float suffix"]),
+    ("ODE of a state in another case", "    dV/dt = -V / tau\n", 5, ["'V'"],
+     ["did you mean 'v'?"]),
     ("refractory period", "    dv/dt = -v/tau unless refractory\n    refractory: 5 ms\n", 17,
      ["must be a condition"], ["not for how long", "RefracTime > 0"]),
 ]

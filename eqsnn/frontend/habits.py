@@ -120,6 +120,8 @@ def _rules():
          "their own lines in an indented block"),
         (r"^\s*(?P<name>\w+)\s*(?P<at>'+)\s*=", lambda m: f"NESTML's \"{m['name']}' = ...\"",
          lambda m: f"write the ODE as 'd{m['name']}/dt = ...'"),
+        (r"^\s*(?P<at>else\s+if|elseif|elsif|else_if)\b", lambda m: f"unexpected {m['at']!r}",
+         "write 'elif COND:'"),
         (r"(?P<at>;)", "unexpected ';'",
          "statements end with the line, not ';': put several on their own lines, in an "
          "indented block below 'reset:' (or 'after:', ...)"),
@@ -297,3 +299,13 @@ def foreign_name_hint(name: str) -> str | None:
                 "neurons of a synapse); a synapse model reads its target's state with "
                 "'post NAME' (docs/language.md, 'Synapse models')")
     return None
+
+
+def undeclared_hint(name: str, states) -> str:
+    """The hint for an ODE of an undeclared ``name``: the state in another case (Brian2's
+    models often write ``v``, GeNN's ``V``), a close spelling, or how to declare it."""
+    from ..errors import suggest
+
+    same = [state for state in states if state.lower() == name.lower()]
+    return (f"did you mean {same[0]!r}?" if same else suggest(name, states)
+            or f"declare it first: 'state {name} = 0.0'")
