@@ -110,14 +110,15 @@ def _rules():
          lambda m: f"unexpected {m['word']!r}",
          "a model file starts with 'neuron NAME' (or 'synapse NAME', 'weight_update NAME') "
          "on its first line, with its declarations indented below it"),
-        (r"^\s*(?P<word>threshold|reset|refractory|before|after)\s*(?P<at>=)",
+        (r"^\s*(?P<word>threshold|reset|refractory|before|after|method)\s*(?P<at>=)",
          lambda m: f"'{m['word']} =' (Brian2's keyword argument)",
          lambda m: f"write '{m['word']}:' and the code after it, without quotes"
                    + ("; " + _REFRACTORY_HOW if m["word"] == "refractory" else "")),
-        (r"^\s*(?P<word>" + "|".join(_BLOCK_WORDS) + r")\s*:\s*(?P<at>['\"])",
+        (r"^\s*(?P<word>method|" + "|".join(_BLOCK_WORDS) + r")\s*:\s*(?P<at>['\"])",
          "code in quotes (a Brian2 string)",
-         "write the code without quotes: 'reset: v = v_reset', or several statements on "
-         "their own lines in an indented block"),
+         lambda m: "write the method's name without quotes: 'method: exact'"
+         if m["word"] == "method" else "write the code without quotes: 'reset: v = v_reset', "
+         "or several statements on their own lines in an indented block"),
         (r"^\s*(?P<name>\w+)\s*(?P<at>'+)\s*=", lambda m: f"NESTML's \"{m['name']}' = ...\"",
          lambda m: f"write the ODE as 'd{m['name']}/dt = ...'"),
         (r"^\s*(?P<at>else\s+if|elseif|elsif|else_if)\b", lambda m: f"unexpected {m['at']!r}",
@@ -148,9 +149,15 @@ def _rules():
          lambda m: f"unknown type {m['type']!r}",
          lambda m: f"write ': {_TYPE_WORDS[m['type']]}' after the name: the types are float "
                    "(the default), int and bool"),
-        (r"(?P<at>\(\s*(shared|constant)\b[^)]*\))", "a Brian2 flag",
-         "delete it: a param is constant, and one value for the population or one per "
-         "neuron is chosen when the model is instantiated"),
+        (r"(?P<at>\(\s*(?P<flag>shared|constant|summed)\b[^)]*\))", "a Brian2 flag",
+         lambda m: "a synapse model's 'output: EXPR' is summed into the target's input"
+         if m["flag"] == "summed" else "delete it: a param is constant, and one value for "
+         "the population or one per neuron is chosen when the model is instantiated"),
+        (r"^\s*(param|state|input)\s+\w+\s+(?P<at>(?P<unit>[A-Za-z_]\w*))",
+         lambda m: f"a unit after the name ({m['unit']!r})" if _unit_or_type(m["unit"])
+         and m["unit"] not in _TYPE_WORDS else None,
+         lambda m: f"write the unit with the value, 'state V_m = -70 {m['unit']}', or in "
+                   f"brackets, 'state V_m [{m['unit']}] = -70'"),
         (r"^\s*(param|state|input)\s+\w+\s*:\s*(?P<at>(?P<unit>(?!(float|int|bool)\b)"
          r"[A-Za-z_]\w*))",
          lambda m: f"{m['unit']!r} after a colon",
@@ -166,7 +173,9 @@ def _rules():
         (_NOT_A_KEYWORD + r"(?P<at>(?P<name>[A-Za-z_]\w*))\s*=[^=][^:]*:\s*(?P<unit>[^#(]*)",
          "a Brian2 sub-expression 'NAME = EXPR : UNIT'",
          lambda m: f"write 'let {m['name']} = EXPR' (its unit follows from the expression); "
-                   f"to assign to {m['name']}, put the line in a block such as 'after:'"),
+                   f"to assign to {m['name']}, put the line in a block such as 'after:'"
+                   + ("; a (summed) variable is a synapse model's 'output: EXPR', summed "
+                      "into the target's input" if "summed" in m.string else "")),
         (_NOT_A_KEYWORD + r"(?P<name>[A-Za-z_]\w*)\s*(?P<exact>=)[^=]",
          "an assignment outside a block",
          lambda m: f"name an expression with 'let {m['name']} = EXPR', or assign in a block: "
@@ -290,10 +299,20 @@ FOREIGN_NAMES = {
 FOREIGN_NAMES["t_spike"] = FOREIGN_NAMES["last_spike"] = FOREIGN_NAMES["lastspike"]
 
 
+#: hints for Brian2's names of integration methods
+FOREIGN_METHODS = {
+    "linear": "Brian2's 'linear' is 'exact' here", "independent": "write 'exact'",
+    "rk2": "Brian2's 'rk2' is 'midpoint' here",
+    "heun": "the second-order method here is 'midpoint' (Brian2's rk2)",
+}
+
+
 def foreign_name_hint(name: str) -> str | None:
     """The hint for an unknown name that another language gives a meaning."""
     if name in FOREIGN_NAMES:
         return FOREIGN_NAMES[name]
+    if re.fullmatch(r"xi_\w+", name):
+        return "every ODE's 'xi' is its own independent noise: write 'xi' in each ODE"
     if name.endswith(("_post", "_pre")):
         return ("a neuron model reads only its own names (Brian2's _post and _pre name the "
                 "neurons of a synapse); a synapse model reads its target's state with "
