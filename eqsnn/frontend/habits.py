@@ -40,6 +40,8 @@ _NESTML_BLOCKS = {
                  "expression as 'let NAME = EXPR'",
     "update": "eqsnn integrates the ODEs itself: statements to run before the integration "
               "go in 'before:', after it in 'after:'",
+    "output": "a neuron's spikes come from 'threshold:': delete the block (a synapse model "
+              "writes 'output: EXPR' on one line)",
     "input": _NO_BLOCKS + "declare each input at the model's level: 'input I_stim [pA]'",
 }
 
@@ -69,7 +71,7 @@ _BLOCK_WORDS = ("threshold", "reset", "refractory", "before", "after", "on_spike
 #: characters that look like an operator, with the operator eqsnn reads
 _LOOKALIKES = {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-",
                "\u00d7": "*", "\u2217": "*", "\u22c5": "*", "\u00b7": "*", "\u00f7": "/",
-               "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u2261": "==",
+               "\u2190": "=", "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u2261": "==",
                "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"}
 
 
@@ -126,6 +128,8 @@ def _rules():
         (r"(?P<at>;)", "unexpected ';'",
          "statements end with the line, not ';': put several on their own lines, in an "
          "indented block below 'reset:' (or 'after:', ...)"),
+        (r"=[^=].*?\s(?P<at>if)\s.*\selse\b", "eqsnn has no 'a if COND else b'",
+         "write an if / else statement; for a bound, min(), max() or clip()"),
         (r"(?P<at>\?)", "eqsnn has no 'COND ? a : b'",
          "write an if / else statement; for a bound, min(), max() or clip()"),
         (r"(?P<name>\w+)\s*(?P<at>\+\+|--)\s*(#.*)?$",
@@ -153,11 +157,11 @@ def _rules():
          lambda m: "a synapse model's 'output: EXPR' is summed into the target's input"
          if m["flag"] == "summed" else "delete it: a param is constant, and one value for "
          "the population or one per neuron is chosen when the model is instantiated"),
-        (r"^\s*(param|state|input)\s+\w+\s+(?P<at>(?P<unit>[A-Za-z_]\w*))",
+        (r"^\s*(?P<kind>param|state|input)\s+(?P<name>\w+)\s+(?P<at>(?P<unit>[A-Za-z_]\w*))",
          lambda m: f"a unit after the name ({m['unit']!r})" if _unit_or_type(m["unit"])
          and m["unit"] not in _TYPE_WORDS else None,
-         lambda m: f"write the unit with the value, 'state V_m = -70 {m['unit']}', or in "
-                   f"brackets, 'state V_m [{m['unit']}] = -70'"),
+         lambda m: f"write the unit in brackets, '{m['kind']} {m['name']} [{m['unit']}]', or "
+                   f"with the value, '{m['kind']} {m['name']} = 1 {m['unit']}'"),
         (r"^\s*(param|state|input)\s+\w+\s*:\s*(?P<at>(?P<unit>(?!(float|int|bool)\b)"
          r"[A-Za-z_]\w*))",
          lambda m: f"{m['unit']!r} after a colon",
@@ -289,7 +293,8 @@ FOREIGN_FUNCTIONS = {
 
 #: hints for the names other languages give their built-ins
 FOREIGN_NAMES = {
-    "True": "write 'true'", "False": "write 'false'", "DT": "the time step is 'dt'",
+    "True": "write 'true'", "False": "write 'false'", "TRUE": "write 'true'",
+    "FALSE": "write 'false'", "DT": "the time step is 'dt'",
     "lastspike": "eqsnn keeps no last spike time: declare 'state last_spike = -1e9', set "
                  "'last_spike = t' in 'reset:', and read 't - last_spike'",
     "not_refractory": "write 'not refractory'; " + _REFRACTORY_HOW,
