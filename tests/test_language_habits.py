@@ -6,6 +6,8 @@ use double quotes" for a NESTML prime, or a "did you mean" that meant something 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import eqsnn
@@ -234,3 +236,13 @@ def test_an_error_elsewhere_on_a_line_with_a_name_like_a_habit_is_not_blamed_on_
     """A state called 'end' (NESTML's block end) in a line whose mistake is elsewhere."""
     err = _error("    state end = 0.0\n    after:\n        end = v +* 1\n", ParseError)
     assert err.line == LINE + 2 and "'end'" not in err.hint
+
+
+@pytest.mark.parametrize("line", ["    after: v = " + "v if " * 20000,
+                                  "    x = " + "= 1 " * 20000,
+                                  "    after: v = " + "a" * 100000 + " ++"])
+def test_looking_for_a_habit_in_a_long_line_takes_no_longer_than_the_parse(line):
+    """The patterns backtrack: on a line of 100,000 characters they took 10 s."""
+    start = time.perf_counter()
+    _error(line + "\n", ParseError)
+    assert time.perf_counter() - start < 2.0

@@ -198,6 +198,10 @@ _NOT_A_KEYWORD = (r"^\s*(?!(param|state|input|let|switch|array|if|elif|else|pass
                   r"method|substeps|output|neuron|synapse|weight_update|not|true|false|"
                   + "|".join(_BLOCK_WORDS) + r")\b)")
 
+#: the characters of a line the patterns read: some backtrack (quadratic in the length),
+#: and a habit stands near the start of a line a person wrote
+_LONGEST = 1000
+
 _COMPILED = None
 
 
@@ -214,7 +218,7 @@ def foreign_syntax(source: str, line: int, column: int):
     opener = _nestml_block_around(rows, line)
     if opener is not None:
         return opener
-    row = rows[line - 1]
+    row = rows[line - 1][:_LONGEST]
     code = row if "#" not in row else row[:row.index("#")]
     for pattern, message, hint in _COMPILED:
         match = pattern.search(code)
