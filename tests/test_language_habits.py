@@ -113,6 +113,12 @@ PARSE_HABITS = [
     ("print", "    after: print(v)\n", LINE, 12, ["'print'"], ["record="]),
     ("model keyword", None, 1, 1, ["'model'"], ["neuron NAME"]),
     # GeNN and C
+    ("GeNN sim_code", '    sim_code = "$(V) += 1;"\n', LINE, 5, ["'sim_code'"],
+     ["dV/dt", "after:"]),
+    ("GeNN reset_code", '    reset_code = "$(V) = 0;"\n', LINE, 5, ["'reset_code'"],
+     ["'reset:'"]),
+    ("NESTML recordable", "    recordable inline r real = v\n", LINE, 5, ["'recordable'"],
+     ["record="]),
     ("GeNN variable", "    after: $(v) += ($(I) - $(v)) * DT / $(tau);\n", LINE, 12,
      ["$(NAME)"], ["'V'", "'dt'"]),
     ("semicolon", "    after: v += (I - v) * dt / tau;\n", LINE, 35, ["';'"], ["own lines"]),

@@ -55,6 +55,8 @@ _FOREIGN_WORDS = {
                  "step is 'input NAME'",
     "onCondition": "a spike condition is 'threshold: COND', what it does is 'reset:'",
     "end": "a block ends where its indentation ends: delete 'end'",
+    "recordable": "every state can be recorded (record=[...] in Simulator.run), and a let "
+                  "is a named expression: delete 'recordable'",
     "integrate_odes": "eqsnn integrates the ODEs itself, between 'before:' and 'after:': "
                       "delete the call",
     "emit_spike": "a spike is emitted where 'threshold: COND' holds, and 'reset:' runs "
@@ -62,6 +64,11 @@ _FOREIGN_WORDS = {
     "print": "a model cannot print: record the state with record=[...] in Simulator.run",
     "return": "statements in a block run to its end: there is no 'return'",
 }
+
+_GENN_CODE = {"sim_code": "write the ODEs as 'dV/dt = ...' (eqsnn derives the step) and "
+                          "other statements in 'before:' or 'after:'",
+              "threshold_condition_code": "write the condition as 'threshold: COND'",
+              "reset_code": "write the statements in a 'reset:' block"}
 
 _MODEL_WORDS = {"model", "Neuron", "NeuronModel", "neuron_model", "NeuronGroup", "class"}
 
@@ -112,6 +119,9 @@ def _rules():
          lambda m: f"unexpected {m['word']!r}",
          "a model file starts with 'neuron NAME' (or 'synapse NAME', 'weight_update NAME') "
          "on its first line, with its declarations indented below it"),
+        (r"^\s*(?P<at>(?P<word>sim_code|threshold_condition_code|reset_code))\s*=",
+         lambda m: f"GeNN's {m['word']!r}",
+         lambda m: _GENN_CODE[m["word"]] + ", with the code's '$(V)' written 'V'"),
         (r"^\s*(?P<word>threshold|reset|refractory|before|after|method)\s*(?P<at>=)",
          lambda m: f"'{m['word']} =' (Brian2's keyword argument)",
          lambda m: f"write '{m['word']}:' and the code after it, without quotes"
