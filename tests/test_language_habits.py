@@ -252,3 +252,10 @@ def test_looking_for_a_habit_in_a_long_line_takes_no_longer_than_the_parse(line)
     start = time.perf_counter()
     _error(line + "\n", ParseError)
     assert time.perf_counter() - start < 2.0
+
+
+def test_a_brian2_post_name_in_a_synapse_model_points_to_post():
+    """Brian2's 'g_post += w' in 'on_spike:' asked to declare 'state g_post'."""
+    err = _error("synapse S\n    state g = 0.0\n    on_spike: g_post += w\n    output: g\n",
+                 CheckError, head=False)
+    _check(err, 3, 15, ["'g_post'"], ["post NAME"])

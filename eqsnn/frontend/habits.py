@@ -137,7 +137,7 @@ def _rules():
          "write 'elif COND:'"),
         (r"(?P<at>;)", "unexpected ';'",
          "statements end with the line, not ';': put several on their own lines, in an "
-         "indented block below 'reset:' (or 'after:', ...)"),
+         "indented block below the line that opens the block ('reset:', 'after:', ...)"),
         (r"=[^=].*?\s(?P<at>if)\s.*\selse\b", "eqsnn has no 'a if COND else b'",
          "write an if / else statement; for a bound, min(), max() or clip()"),
         (r"(?P<at>\?)", "eqsnn has no 'COND ? a : b'",
@@ -333,9 +333,10 @@ def foreign_name_hint(name: str) -> str | None:
     if re.fullmatch(r"xi_\w+", name):
         return "every ODE's 'xi' is its own independent noise: write 'xi' in each ODE"
     if name.endswith(("_post", "_pre")):
-        return ("a neuron model reads only its own names (Brian2's _post and _pre name the "
-                "neurons of a synapse); a synapse model reads its target's state with "
-                "'post NAME' (docs/language.md, 'Synapse models')")
+        return ("eqsnn has no _post and _pre names (Brian2's, for the neurons of a synapse): "
+                "a neuron model reads its own names; a synapse model's states are already "
+                "per target neuron, and it reads the target's state with 'post NAME' "
+                "(docs/language.md, 'Synapse models')")
     return None
 
 
