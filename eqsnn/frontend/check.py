@@ -29,6 +29,7 @@ from .declaration_rules import (
 )
 from .dimensions import check_dimensions
 from .expressions import LANGUAGE_FUNCTIONS, Scope
+from .habits import COMPARISON, REFRACTORY_PERIOD, undeclared_hint
 from .integration import check_method, check_method_options, check_substeps
 from .lets import Lets
 from .statements import Converter, check_assignable
@@ -322,7 +323,7 @@ class _Checker:
             value, kind = conv.expr(decl.cond)
             if kind != "bool":
                 raise _error(f"{decl.kind.replace('_', ' ')} must be a condition", decl.cond.pos,
-                             "write a comparison such as 'V >= v_thresh'")
+                             REFRACTORY_PERIOD if decl.kind == "refractory" else COMPARISON)
             if value in (sympy.true, sympy.false) and not conv.reads_switch(decl.cond):
                 conv.warn(CONSTANT_CONDITION[decl.kind, value == sympy.true], decl.cond)
             if decl.kind != "refractory" and conv.lets.has_shared(value):
@@ -340,7 +341,7 @@ class _Checker:
             seen[decl.var] = decl.pos.line
             kind = self.declared.get(decl.var, (None,))[0]
             if kind != "state":
-                hint = (f"declare it first: 'state {decl.var} = 0.0'" if kind is None
+                hint = (undeclared_hint(decl.var, scope.states) if kind is None
                         else f"{decl.var!r} is a {kind}; only states have ODEs")
                 raise _error(f"ODE for {decl.var!r}, which is not a state", decl.pos, hint)
             if scope.states[decl.var] != "float":

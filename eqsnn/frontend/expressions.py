@@ -24,6 +24,7 @@ from .. import ir
 from ..errors import UnknownNameError, suggest
 from . import syntax as s
 from .constant_checks import ConstantChecks
+from .habits import FOREIGN_FUNCTIONS, FOREIGN_NAMES, foreign_name_hint
 from .lets import EXPAND_LIMIT, Lets, syntax_size
 from .syntax import error_at as _error
 
@@ -54,6 +55,18 @@ _COMPARE = {">=": sympy.Ge, ">": sympy.Gt, "<=": sympy.Le, "<": sympy.Lt}
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 FLOAT64_MAX = sympy.Float(1.7976931348623157e308)
+
+
+def _constant_hint(name: str, declared: bool) -> str:
+    """The hint for a name where only numbers and switches may stand."""
+    from ..units import is_unit
+
+    if declared:
+        return "only numbers and switches may be used"
+    if is_unit(name):
+        return (f"{name!r} is a unit, and a unit follows a number: write '10 {name}' "
+                f"for 10 * {name}")
+    return FOREIGN_NAMES.get(name, "only numbers and switches may be used")
 
 
 def _short(value, limit: int = 40) -> str:
@@ -178,7 +191,7 @@ class ExpressionConverter(ConstantChecks):
             return sympy.sympify(value), "int" if isinstance(value, int) else "float"
         if constant:
             raise _error(f"{name!r} is not a constant here", node.pos,
-                         "only numbers and switches may be used")
+                         _constant_hint(name, declared=name in self._all_names()))
         if name in scope.params:
             return sympy.Symbol(name), scope.params[name]
         if initial:
@@ -234,7 +247,7 @@ class ExpressionConverter(ConstantChecks):
         scope = self.scope
         names = [*scope.switches, *scope.params, *scope.states, *scope.inputs, *scope.lets,
                  *BUILTIN_TYPES, *(n for frame in self.locals for n in frame)]
-        hint = suggest(name, names)
+        hint = foreign_name_hint(name) or suggest(name, names)
         if hint is None and name in LANGUAGE_FUNCTIONS:
             hint = f"{name} is a function: call it as {name}(...)"
         from ..units import is_unit
@@ -283,7 +296,8 @@ class ExpressionConverter(ConstantChecks):
             hint = (f"{node.func!r} is not a function" if node.func in self._all_names()
                     else None)
             raise _error(f"unknown function {node.func!r}", node.pos,
-                         hint or suggest(node.func, LANGUAGE_FUNCTIONS)
+                         hint or FOREIGN_FUNCTIONS.get(node.func)
+                         or suggest(node.func, LANGUAGE_FUNCTIONS)
                          or f"functions: {', '.join(sorted(LANGUAGE_FUNCTIONS))}")
         build, low, high = LANGUAGE_FUNCTIONS[node.func]
         n = len(node.args)

@@ -11,6 +11,7 @@ import math
 
 from ..errors import suggest
 from . import syntax as s
+from .habits import FOREIGN_METHODS
 from .syntax import error_at as _error
 
 METHODS = ("exact", "exponential_euler", "adaptive", "rk4", "midpoint", "euler")
@@ -27,7 +28,8 @@ def check_method(methods: list) -> str | None:
     method = methods[0].name if methods else None
     if method is not None and method not in METHODS:
         raise _error(f"unknown integration method {method!r}", methods[0].pos,
-                     suggest(method, METHODS) or f"choose one of {', '.join(METHODS)}")
+                     FOREIGN_METHODS.get(method) or suggest(method, METHODS)
+                     or f"choose one of {', '.join(METHODS)}")
     return method
 
 

@@ -108,6 +108,10 @@ def _reject_control_characters(source: str, filename) -> None:
     if found:
         line = source.count("\n", 0, found.start()) + 1
         column = found.start() - (source.rfind("\n", 0, found.start()) + 1) + 1
+        hint = ("lines end with '\\n' (or '\\r\\n'); a lone '\\r' ends lines in old Mac "
+                "files: save the file with Unix or Windows line endings"
+                if found.group() == "\r" else
+                "remove it: a model is plain text (tabs and newlines only)")
         raise ParseError(f"the text contains the control character {found.group()!r}",
                          line=line, column=column, source=source, filename=filename,
-                         hint="remove it: a model is plain text (tabs and newlines only)")
+                         hint=hint)

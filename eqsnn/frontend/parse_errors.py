@@ -14,6 +14,7 @@ import unicodedata
 import lark
 
 from ..errors import ParseError, suggest
+from .habits import foreign_syntax, lookalike_hint
 
 #: the words that start a declaration, for "did you mean" hints
 DECLARATION_WORDS = ("param", "state", "input", "let", "switch", "array", "before", "after",
@@ -56,6 +57,13 @@ def describe_parse_error(exc: lark.exceptions.UnexpectedInput, source: str,
         while line < len(rows) and (line == exc.line or not rows[line - 1].strip()):
             line += 1
         column = len(rows[line - 1]) - len(rows[line - 1].lstrip(" ")) + 1
+    habit = None if _non_ascii_at(exc, source, line, column) else foreign_syntax(
+        source, line, column)
+    if habit is not None and habit[0] is None:  # a '//' comment: the same error, a hint
+        hint = habit[1]
+    elif habit is not None:
+        return ParseError(habit[0], line=habit[3], column=habit[2], hint=habit[1],
+                          source=source, filename=filename)
     opener = _unindented_body(source, line)
     if opener is not None and not isinstance(exc, lark.exceptions.UnexpectedCharacters):
         return ParseError(f"expected an indented block after '{opener[1]}' (line {opener[0]})",
@@ -81,6 +89,14 @@ _NOT_A_KEYWORD = ("{text!r} is not a keyword here; declarations start with param
                   "refractory:, method: or if (and in a synapse on_spike:, output:, post)")
 
 
+def _non_ascii_at(exc, source: str, line: int, column) -> bool:
+    """Did the parser stop at a character outside ASCII (its own error, not a habit)?"""
+    if not isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        return False
+    row = source.split("\n")[line - 1] if 1 <= line <= source.count("\n") + 1 else ""
+    return bool(column) and column <= len(row) and not row[column - 1].isascii()
+
+
 def _unexpected_character(source: str, line: int, column, expected):
     """``(message, hint)`` for a character no token starts with."""
     row = source.split("\n")[line - 1]
@@ -99,6 +115,8 @@ def _unexpected_character(source: str, line: int, column, expected):
         message = (f"unexpected invisible character {char!r} "
                    f"({unicodedata.name(char, 'a format character')})")
         hint = "replace it with a plain space, or delete it"
+    elif lookalike_hint(char):
+        hint = lookalike_hint(char)
     elif not char.isascii():
         hint = "replace it with its ASCII form: '-' for a dash, '*' for '×', '\"' for a quote"
     else:
@@ -125,6 +143,10 @@ def _unindented_body(source: str, line: int):
     return before + 1, opener.strip()
 
 
+_NO_HEADER = ("a model file starts with 'neuron NAME' (or 'synapse NAME', 'weight_update "
+              "NAME') on its first line, with its declarations indented below it")
+
+
 def _unexpected_token(token, expected, column):
     """``(message, hint)`` for a token the grammar does not allow where it stands."""
     if token is not None and token.type == "_INDENT":
@@ -133,6 +155,8 @@ def _unexpected_token(token, expected, column):
     if token is not None and token.type in ("$END", "_DEDENT") and "DERIVATIVE" in expected:
         return ("the model has no declarations, only its docstring",
                 "declare what it holds, e.g. 'state V = 0.0'")
+    if token is not None and token.type in ("_NL", "$END") and "NEURON" in expected:
+        return "the text holds no model (it is empty, or only comments)", _NO_HEADER
     if token is not None and token.type in ("_NL", "$END", "_DEDENT"):
         hint = f"expected {_expected(expected)}"
         if set(expected) & {"LPAR", "BOUNDS_OPEN", "NAME", "NUMBER"}:
@@ -141,9 +165,15 @@ def _unexpected_token(token, expected, column):
     text = getattr(token, "value", "")
     message = f"unexpected {text!r}" if text else "unexpected input"
     hint = f"expected {_expected(expected)}" if expected else None
-    if text == "neuron" and column == 1:
-        message = "a second 'neuron' in one file"
-        hint = "a file holds one neuron model: put each model in its own file"
+    if text in ("neuron", "synapse", "weight_update") and column == 1:
+        message = f"a second {text!r} in one file"
+        hint = "a file holds one model: put each model in its own file"
+    elif "NEURON" in expected:
+        hint = _NO_HEADER
+    elif token is not None and token.type == "STRING":
+        message = "a string here"
+        hint = ("a docstring is the first line of the model's body; equations are written "
+                "without quotes, one declaration per line")
     elif token is not None and token.type == "BOUNDS_OPEN" and "BOUNDS_OPEN" not in expected:
         hint = ("constraints and bounds, such as (> 0), follow a param's default or a state's "
                 "initial value (inputs, lets and arrays take none)")
@@ -170,7 +200,7 @@ def _leading_word(source: str, line: int):
     rows = source.split("\n")
     if not 1 <= line <= len(rows):
         return None
-    match = re.match(r"(\s*)([A-Za-z_]\w*)[ \t]*(:|[A-Za-z_])", rows[line - 1])
+    match = re.match(r"(\s*)([A-Za-z_]\w*)\b[ \t]*(:|[A-Za-z_])", rows[line - 1])
     if match is None or match.group(2) in _STATEMENT_WORDS or match.group(2) in (
             DECLARATION_WORDS):
         return None

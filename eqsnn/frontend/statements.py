@@ -13,6 +13,7 @@ import sympy
 from .. import ir
 from . import syntax as s
 from .expressions import BUILTIN_TYPES, LANGUAGE_FUNCTIONS, ExpressionConverter
+from .habits import foreign_name_hint
 from .syntax import error_at as _error
 
 
@@ -111,8 +112,9 @@ class Converter(ExpressionConverter):
         if name in BUILTIN_TYPES or name in ("refractory", "xi"):
             raise _error(f"cannot assign to the built-in {name!r}", stmt.pos)
         raise _error(f"assignment to undeclared {name!r}", stmt.pos,
-                     self._suggest(name) if self._suggest(name).startswith("did") else
-                     f"declare it with 'state {name} = 0.0', or 'let {name} = ...' for a local")
+                     foreign_name_hint(name) or (self._suggest(name) if self._suggest(
+                         name).startswith("did") else f"declare it with 'state {name} = 0.0', "
+                         f"or 'let {name} = ...' for a local"))
 
 
 def _chain(branches) -> list:

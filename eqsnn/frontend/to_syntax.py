@@ -19,6 +19,7 @@ from .chains import draws as _draws
 from .chains import expr_pos as _expr_pos
 from .chains import fold as _fold
 from .chains import fold_keyword as _fold_keyword
+from .habits import foreign_syntax
 from .parse_errors import DECLARATION_WORDS
 
 #: the words of the statement blocks of synapse and weight-update models
@@ -69,10 +70,12 @@ class ToSyntax(lark.Transformer):
                              "and 'post state NAME = ...'")
         return dataclasses.replace(state, scope=str(scope))
 
-    @staticmethod
-    def _word(token, word, form: str):
+    def _word(self, token, word, form: str):
         words = (word,) if isinstance(word, str) else word
         if str(token) not in words:
+            habit = foreign_syntax(self.source, token.line, token.column)
+            if habit is not None and habit[0] is not None:
+                raise ParseError(habit[0], line=habit[3], column=habit[2], hint=habit[1])
             close = suggest(str(token), DECLARATION_WORDS)
             raise ParseError(f"unexpected {str(token)!r}", line=token.line, column=token.column,
                              hint=close or f"'{form}' is a synapse model's declaration; other "

@@ -6,6 +6,7 @@ check of a model's equations, which uses these, is :mod:`eqsnn.frontend.dimensio
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 from ..units import DIMENSIONLESS, Unit, UnitError, lookup
@@ -42,7 +43,12 @@ def unit_from_syntax(expr) -> Unit:
         try:
             return lookup(expr.id)
         except UnitError as exc:
-            raise error_at(exc.message, expr, exc.hint) from None
+            hint = exc.hint if expr.id != "f" else (
+                "C's float suffix (1.0f) is not needed: write the number alone; the "
+                "simulation's precision decides float32 or float64")
+            if re.fullmatch(r"x[0-9a-fA-F]+", expr.id):
+                hint = "a hexadecimal number (0x10) is not read: write it in decimal"
+            raise error_at(exc.message, expr, hint) from None
     if isinstance(expr, s.Number):
         if expr.text == "1":
             return _ONE
