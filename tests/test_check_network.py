@@ -108,18 +108,22 @@ synapse Bounded
                      synapse_init={"g": 1e21})
         net2.run(1)
 
-
-@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
-def test_a_synapse_state_that_becomes_infinite_is_named_by_its_connection(backend):
-    # g grows by e per step from the arrival at step 2; the output stays within [0, 1], so
-    # only the synapse state fails (the target's V stays finite)
-    runaway = eqsnn.compile("""
+#: a synapse state that grows by e per step once a spike arrives (it stays NaN or infinite
+#: once it is, so its test waits for the end of the run)
+RUNAWAY = """
 synapse Runaway
     state g = 0.0
     dg/dt = g / 1.0
     on_spike: g += w
     output: clip(g, 0.0, 1.0)
-""")
+"""
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, PYGENN])
+def test_a_synapse_state_that_becomes_infinite_is_named_by_its_connection(backend):
+    # g grows by e per step from the arrival at step 2; the output stays within [0, 1], so
+    # only the synapse state fails (the target's V stays finite)
+    runaway = eqsnn.compile(RUNAWAY)
     lif = eqsnn.compile("neuron Lif\n    state V = 0.0\n    input Isyn = 0.0\n"
                         "    dV/dt = -V / 10.0\n    after: V += Isyn\n")
     net = Network(dt=1.0, precision="float32", backend=backend)

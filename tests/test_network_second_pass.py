@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import test_check_network as check_tests
 from test_backend_equivalence import gpu_available
 
 import eqsnn
@@ -17,22 +18,9 @@ from eqsnn.errors import NumericalError
 from eqsnn.network import Delta, Network
 from eqsnn.network.stdp import StdpAdditive
 
-RUNAWAY = eqsnn.compile("""
-synapse Runaway
-    state g = 0.0
-    dg/dt = g / 1.0
-    on_spike: g += w
-    output: clip(g, 0.0, 1.0)
-""")
-LIF = eqsnn.compile("""
-neuron Lif
-    state V = 0.0
-    input Isyn = 0.0
-    dV/dt = -V / 10.0
-    after: V += Isyn
-    threshold: V >= 1
-    reset: V = 0.0
-""")
+RUNAWAY = eqsnn.compile(check_tests.RUNAWAY)
+LIF = eqsnn.compile("neuron Lif\n    state V = 0.0\n    input Isyn = 0.0\n    dV/dt = -V / 10.0\n"
+                    "    after: V += Isyn\n    threshold: V >= 1\n    reset: V = 0.0\n")
 STEPS = 30
 RECORD = {"a": ["V", "spikes"], "b": ["V", "spikes"], "fast": ["g"]}
 
