@@ -59,7 +59,7 @@ def record_bytes(model, chosen: dict, record_spikes, steps: int, batch: int, n: 
     return total
 
 
-def check_population_memory(model, n: int, batch: int, precision: str) -> None:
+def check_state_memory(model, n: int, batch: int, precision: str) -> None:
     """Refuse, before anything is allocated, a population whose states alone (one array
     each, the least any backend holds) need more memory than is available now: NumPy
     raised a bare MemoryError, or the system killed the process when the arrays were

@@ -36,7 +36,7 @@ from .checks import (
     untouched_states,
     with_checks,
 )
-from .guard import Snapshot, check_population_memory, check_record_memory, record_bytes
+from .guard import Snapshot, check_record_memory, check_state_memory, record_bytes
 from .inputs import (
     check_device_inputs,
     check_numeric,
@@ -164,7 +164,7 @@ class Simulator(RunReports):
                          else self.model)
         if deferred_states(self._emitted):
             values[CHECK_ALL] = np.int32(0)  # the first pass (see _second_pass)
-        check_population_memory(self._emitted, self.n, self.batch_size, self.precision)
+        check_state_memory(self._emitted, self.n, self.batch_size, self.precision)
         precompute = self._precompute(values)
         check_init_names(self.model, as_mapping("init", init))  # as a network does
         self._initial = initial_states(self._emitted, values, precompute, init,
