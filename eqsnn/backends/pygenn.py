@@ -15,8 +15,10 @@ is fed by a current source whose per-neuron value is written before the
 steps that use it (once for a held input); ``Isyn`` is GeNN's, the other
 inputs additional input vars starting at 0.  Spikes come from GeNN's spike
 recording, their sign (signed models) from the ``SpikeSign`` state.  Params
-and runtime params are dynamic GeNN params; a new derived-param value or a
-longer array rebuilds the model (states kept).  GeNN's random numbers are
+and runtime params are dynamic GeNN params (a bool param with one value for
+all neurons is built in: GeNN cannot hold a dynamic bool); a new value of a
+derived param or a built-in one, or a longer array, rebuilds the model
+(states kept).  GeNN's random numbers are
 not eqsnn's Philox stream, so stochastic models agree only statistically.
 """
 
