@@ -5,6 +5,7 @@ Real PyGeNN builds each model (a few seconds); the tests skip where ``import pyg
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from test_pygenn_backend import compare, simulators
 
@@ -54,3 +55,34 @@ def test_pygenn_a_param_named_like_the_lane_param(pygenn):
     results = [sim.run(5, None, ["V", "lane"]) for sim in simulators(model, 3, batch=2)]
     compare(*results, rtol=1e-12)
     assert results[1].vars["lane"][-1, :, 0].tolist() == [1.0, 2.0]
+
+
+@pygenn_only
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_pygenn_an_int_or_bool_isyn_keeps_its_type(pygenn, precision):
+    """GeNN's own ``Isyn`` is a ``scalar``: an int ``Isyn`` read through it lost ints past
+    2**24 in float32 (silently) and could not take ``%``; it is an int input var of its own."""
+    model = eqsnn.compile("""neuron IntSyn
+    state c: int = 0
+    state r: int = 0
+    input Isyn: int = 0
+    after:
+        c = Isyn
+        r = Isyn % 3 + Isyn // 2
+""")
+    drive = np.array([2147483647, -2147483647 - 1, 16777217, -7, 5])[:, None, None]
+    results = [sim.run(5, {"Isyn": drive}, ["c", "r"])
+               for sim in simulators(model, 2, batch=2, precision=precision)]
+    compare(*results, rtol=0)
+    assert results[1].vars["c"][:, 1, 0].tolist() == drive.reshape(-1).tolist()
+    model = eqsnn.compile("""neuron BoolSyn
+    state V = 0.0
+    input Isyn: bool = false
+    after:
+        if Isyn: V += 1.5
+""")
+    go = np.array([True, False, True, True])[:, None, None]
+    results = [sim.run(4, {"Isyn": go}, ["V"])
+               for sim in simulators(model, 2, precision=precision)]
+    compare(*results, rtol=0)
+    assert results[1].vars["V"][-1, 0, 0] == 4.5

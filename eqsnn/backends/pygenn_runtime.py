@@ -219,7 +219,7 @@ class GeNNRunner:
                     injection_code="injectCurrent(value);")
                 cs = genn.add_current_source(f"lane{lane}_{item.name}", feed, pop, {},
                                              {"value": 0})
-                if item.name != "Isyn":
+                if self.names[item.name] != "Isyn":
                     cs.target_var = self.names[item.name]
                 feeds[item.name] = cs
             self.pops.append(pop)

@@ -90,8 +90,9 @@ def genn_names(model: ir.Model) -> tuple[dict[str, str], _Names]:
     """GeNN identifier of every model name; declared names are kept where GeNN allows."""
     allocator = _Names()
     names = {}
-    if any(item.name == "Isyn" for item in model.inputs):
-        names["Isyn"] = "Isyn"  # GeNN's synaptic input
+    if any(item.name == "Isyn" and item.dtype == "float" for item in model.inputs):
+        names["Isyn"] = "Isyn"  # GeNN's synaptic input (a scalar: an int or bool Isyn is
+        # an additional input var of its type, Isyn_, or it would pass through a float)
     for name in model.name_types():
         if name in names:
             continue
