@@ -86,3 +86,30 @@ def test_pygenn_an_int_or_bool_isyn_keeps_its_type(pygenn, precision):
                for sim in simulators(model, 2, precision=precision)]
     compare(*results, rtol=0)
     assert results[1].vars["V"][-1, 0, 0] == 4.5
+
+
+@pygenn_only
+def test_add_population_keeps_large_int_initial_values_in_a_float_model(pygenn, tmp_path,
+                                                                          monkeypatch):
+    """GeNN's constant initialiser rounds through the model precision: an int state of
+    16777217 started at 16777216 in a float model; eqsnn gives such a value per neuron."""
+    from eqsnn.genn import add_population
+
+    monkeypatch.chdir(tmp_path)
+    model = eqsnn.compile("""neuron Hash
+    param k: int = 2147483647
+    state h: int = 16777217
+    state m: int = 0
+    state V = 0.5
+    after: m = k
+""")
+    genn = pygenn.GeNNModel("float", "int_init", backend="single_threaded_cpu")
+    genn.dt = 1.0
+    declared = add_population(genn, "declared", model, 3)
+    given = add_population(genn, "given", model, 3, init={"h": -2147483647 - 1, "m": 123456789})
+    genn.build()
+    genn.load()
+    for pop, h, m in ((declared, 16777217, 0), (given, -2147483647 - 1, 123456789)):
+        for name, expected in (("h", h), ("m", m), ("V", 0.5)):
+            pop.vars[name].pull_from_device()
+            assert pop.vars[name].values.tolist() == [expected] * 3, name
