@@ -113,3 +113,33 @@ def test_add_population_keeps_large_int_initial_values_in_a_float_model(pygenn, 
         for name, expected in (("h", h), ("m", m), ("V", 0.5)):
             pop.vars[name].pull_from_device()
             assert pop.vars[name].values.tolist() == [expected] * 3, name
+
+
+@pygenn_only
+def test_pygenn_network_an_int_isyn_fed_by_the_user(pygenn):
+    from eqsnn.network import Delta, Network
+
+    model = eqsnn.compile("""neuron IntSyn
+    state V = 0.0
+    state c: int = 0
+    input Isyn: int = 0
+    input drive = 0.0
+    after:
+        c = Isyn
+        V += drive
+    threshold: V >= 1.0
+    reset: V = 0.0
+""")
+    out = {}
+    for backend in ("numpy", "pygenn"):
+        net = Network(dt=0.5, precision="float32", backend=backend, batch_size=2)
+        a = net.add_population("a", model, 3)
+        b = net.add_population("b", model, 2)
+        net.connect(a, b, Delta(), weight=0.6, delay=1, target_input="drive")
+        out[backend] = net.run(10, inputs={"a": {"Isyn": np.array([16777217, -5, 2147483647]),
+                                                 "drive": 0.4}},
+                               record={"a": ["c"], "b": ["V", "spikes"]})
+    assert out["pygenn"]["a"].vars["c"][-1, 1].tolist() == [16777217, -5, 2147483647]
+    np.testing.assert_array_equal(out["pygenn"]["a"].vars["c"], out["numpy"]["a"].vars["c"])
+    np.testing.assert_array_equal(out["pygenn"]["b"].vars["V"], out["numpy"]["b"].vars["V"])
+    np.testing.assert_array_equal(out["pygenn"]["b"].spikes.step, out["numpy"]["b"].spikes.step)
