@@ -12,11 +12,13 @@ The runner (:class:`GeNNRunner`) builds a one-population ``GeNNModel``
 batch lane is a population of its own) with ``time_precision="double"``,
 so ``t`` is ``step * dt`` in float64 as in every eqsnn backend.  Each input
 is fed by a current source whose per-neuron value is written before the
-steps that use it (once for a held input); ``Isyn`` is GeNN's, the other
+steps that use it (once for a held input); a float ``Isyn`` is GeNN's, the other
 inputs additional input vars starting at 0.  Spikes come from GeNN's spike
 recording, their sign (signed models) from the ``SpikeSign`` state.  Params
-and runtime params are dynamic GeNN params; a new derived-param value or a
-longer array rebuilds the model (states kept).  GeNN's random numbers are
+and runtime params are dynamic GeNN params (a bool param with one value for
+all neurons is built in: GeNN cannot hold a dynamic bool); a new value of a
+derived param or a built-in one, or a longer array, rebuilds the model
+(states kept).  GeNN's random numbers are
 not eqsnn's Philox stream, so stochastic models agree only statistically.
 """
 
@@ -101,7 +103,7 @@ def render(model: ir.Model, spec: GeNNSpec, options: EmitOptions) -> str:
 
 def _notes(model: ir.Model, spec: GeNNSpec, stem: str) -> list[str]:
     notes = []
-    if any(i.name == "Isyn" for i in model.inputs):
+    if spec.code.names.get("Isyn") == "Isyn":
         notes.append("Isyn is GeNN's synaptic input (0 where nothing targets it).")
     if spec.additional_input_vars:
         names = ", ".join(v[0] for v in spec.additional_input_vars)

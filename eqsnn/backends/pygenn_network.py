@@ -137,7 +137,7 @@ class GeNNNetwork:
                         injection_code="injectCurrent(value);")
                     cs = genn.add_current_source(f"lane{lane}_{pname}_{item.name}", feed,
                                                  group, {}, {"value": 0})
-                    if item.name != "Isyn":
+                    if part.names[item.name] != "Isyn":
                         cs.target_var = part.names[item.name]
                     feeds[item.name] = cs
                 self.groups[lane][pname] = group

@@ -168,6 +168,12 @@ class GeNNRunner:
     def _derived_values(self) -> dict:
         return {genn: self._scalar(self.spec.origin[genn][1]) for genn in self.spec.derived_params}
 
+    def _constant_params(self) -> dict:
+        """The bool params with one value for all neurons, built into the code: GeNN cannot
+        allocate a dynamic bool param (\"Value type 'bool' cannot be passed via FFI\")."""
+        return {genn: self._scalar(self.spec.origin[genn][1])
+                for genn, genn_type in self.spec.params if genn_type == "bool"}
+
     def _build(self) -> None:
         """Build (or reuse the cached build of) the GeNN model and load it with the state."""
         from pygenn import GeNNModel, VarAccess, create_current_source_model, create_neuron_model
@@ -177,7 +183,8 @@ class GeNNRunner:
         kwargs = spec_kwargs(spec, lambda name: (lambda pars, dt, v=derived[name]: v))
         kwargs["params"] = params
         neuron = create_neuron_model(f"eqsnn_{self.model.name}", **kwargs)
-        key = repr((self.source.text, self.n, self.batch, self.backend, derived,
+        constants = self._constant_params()
+        key = repr((self.source.text, self.n, self.batch, self.backend, derived, constants,
                     sorted(self.capacity.items())))
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         name = _claim(digest)
@@ -196,7 +203,8 @@ class GeNNRunner:
             pop = genn.add_neuron_population(f"lane{lane}", self.n, neuron, values,
                                              {name: 0 for name, _, _ in spec.vars})
             for name, _ in params:
-                pop.set_param_dynamic(name)
+                if name not in constants:
+                    pop.set_param_dynamic(name)
             for array in self.model.arrays:
                 data = np.zeros(self.capacity[array.name], numpy_dtype(array.dtype,
                                                                      self.options.precision))
@@ -211,7 +219,7 @@ class GeNNRunner:
                     injection_code="injectCurrent(value);")
                 cs = genn.add_current_source(f"lane{lane}_{item.name}", feed, pop, {},
                                              {"value": 0})
-                if item.name != "Isyn":
+                if self.names[item.name] != "Isyn":
                     cs.target_var = self.names[item.name]
                 feeds[item.name] = cs
             self.pops.append(pop)
@@ -291,7 +299,7 @@ class GeNNRunner:
         self.values[name] = value if per_neuron else value.reshape(())
         if per_neuron:
             self._write_var(genn_name, np.broadcast_to(value, (self.n,)))
-        elif genn_name in self.spec.derived_params:
+        elif genn_name in self.spec.derived_params or genn_name in self._constant_params():
             if old is None or self._rounded(old) != self._rounded(value):
                 self._rebuild()
         else:

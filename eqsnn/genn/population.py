@@ -61,6 +61,15 @@ def _host_value(name: str, value, n: int, seed: int):
     return array.reshape(n)
 
 
+def _exact_int(value, var_type: str, n: int):
+    """An int var's one value, per neuron where GeNN's constant initialiser would round it:
+    it goes through the model precision (in a float model 16777217 became 16777216)."""
+    if (var_type == "int" and not _is_initializer(value) and np.ndim(value) == 0
+            and abs(value) > 2**24):
+        return np.full(n, int(value), np.int32)
+    return value
+
+
 class GeNNPopulation:
     """An eqsnn model with values, laid out as GeNN wants them (no PyGeNN needed)."""
 
@@ -107,7 +116,7 @@ class GeNNPopulation:
                 dtype = declared[source].dtype if source in declared else "int"
                 self.param_vals[name] = {"int": int, "bool": bool}.get(dtype, float)(
                     self.host[source])
-        for name, _, _ in self.spec.vars:
+        for name, var_type, _ in self.spec.vars:
             kind, source = self.spec.origin[name]
             if kind == "param":
                 value = self.host.get(source, self.device.get(source))
@@ -117,7 +126,7 @@ class GeNNPopulation:
                 value = 0
             else:
                 value = self._initial(model.state(source), init, computed, dt, seed)
-            self.var_vals[name] = value
+            self.var_vals[name] = _exact_int(value, var_type, n)
 
     def _needed_on_host(self, values: dict, init: dict) -> set:
         """Params that precompute values or declared initial values are computed from."""

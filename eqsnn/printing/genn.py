@@ -5,7 +5,8 @@ READ_WRITE var; a param a param, or a READ_ONLY var where it is given per
 neuron; a precompute value a derived param (eqsnn's float64 host
 precompute, see :class:`eqsnn.genn.Precompute`), or a READ_ONLY var where it
 is computed from a per-neuron value; an array an extra global param with an
-int length param; an input other than ``Isyn`` an additional input var.
+int length param; an input other than a float ``Isyn`` (GeNN's own, a ``scalar``) an
+additional input var (an int or bool ``Isyn`` is ``Isyn_``, of its type).
 :class:`GeNNSpec` holds those arguments and where each GeNN name comes from.
 
 The code strings are printed by :mod:`eqsnn.printing.genn_code`.
@@ -116,7 +117,7 @@ def genn_spec(model: ir.Model, precision: str = "float32", per_neuron=frozenset(
     inputs = []
     for item in model.inputs:
         origin[names[item.name]] = ("input", item.name)
-        if item.name != "Isyn" and item.name not in free_inputs:
+        if names[item.name] != "Isyn" and item.name not in free_inputs:
             zero = {"float": 0.0, "int": 0, "bool": False}[item.dtype]
             inputs.append((names[item.name], GENN_TYPES[item.dtype], zero))
     return GeNNSpec(

@@ -30,7 +30,8 @@ __all__ = ["GeNNExpressionPrinter", "GENN_TYPES", "RESERVED", "float_literal", "
 #: GeNN type of each IR type
 GENN_TYPES = {"float": "scalar", "int": "int", "bool": "bool"}
 
-#: identifiers a model name cannot take in GeNN code (renamed with a trailing ``_``)
+#: identifiers a model name cannot take in GeNN code (renamed with a trailing ``_``);
+#: ``eqsnn_lane`` is the runners' lane param (one population per batch lane on the CPU)
 RESERVED = frozenset("""
     auto break case char const continue default do double else enum extern float for goto if
     inline int long register restrict return short signed sizeof static struct switch typedef
@@ -43,6 +44,7 @@ RESERVED = frozenset("""
     ldexp ilogb printf assert gennrand gennrand_uniform gennrand_normal gennrand_exponential
     gennrand_log_normal gennrand_gamma gennrand_binomial
     Abs Min Max Piecewise Matrix Mod ceiling pi Eq Ne ITE phi1
+    eqsnn_lane
     and as assert async await class def del elif except finally from global import in is
     lambda nonlocal not or pass raise try with yield None True False
 """.split())
@@ -88,8 +90,9 @@ def genn_names(model: ir.Model) -> tuple[dict[str, str], _Names]:
     """GeNN identifier of every model name; declared names are kept where GeNN allows."""
     allocator = _Names()
     names = {}
-    if any(item.name == "Isyn" for item in model.inputs):
-        names["Isyn"] = "Isyn"  # GeNN's synaptic input
+    if any(item.name == "Isyn" and item.dtype == "float" for item in model.inputs):
+        names["Isyn"] = "Isyn"  # GeNN's synaptic input (a scalar: an int or bool Isyn is
+        # an additional input var of its type, Isyn_, or it would pass through a float)
     for name in model.name_types():
         if name in names:
             continue
