@@ -229,3 +229,16 @@ def simulators_made(monkeypatch) -> list:
 
     monkeypatch.setattr(runtime.Simulator, "__init__", spy)
     return seen
+
+
+def list_command_raising(monkeypatch, error: BaseException) -> None:
+    """From now on in the test, ``eqsnn list`` on the command line raises ``error`` (how
+    the command line reports an error that no command meant to raise)."""
+    from eqsnn.tools import cli
+
+    def raising(args):
+        raise error
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["list"].set_defaults(func=raising)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 
+import helpers
 import numpy as np
 import pytest
 
@@ -76,12 +77,7 @@ def test_the_memory_estimate_is_above_what_a_run_takes():
 
 
 def test_a_memory_error_is_a_user_error_with_a_hint(capsys, monkeypatch):
-    def greedy(args):
-        raise MemoryError("Unable to allocate 3.64 TiB")
-
-    parser = cli.build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    parser._subparsers._group_actions[0].choices["list"].set_defaults(func=greedy)
+    helpers.list_command_raising(monkeypatch, MemoryError("Unable to allocate 3.64 TiB"))
     code, out, err = run(capsys, "list")
     assert code == 1
     assert err.startswith("error: not enough memory") and "3.64 TiB" in err

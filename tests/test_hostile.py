@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -122,12 +123,7 @@ def test_cli_failures_exit_non_zero_with_a_message(argv, fragment, tmp_path):
 def test_cli_reports_an_unexpected_exception_in_one_line(monkeypatch, capsys):
     from eqsnn.tools import cli
 
-    def broken(args):
-        raise ZeroDivisionError("float division by zero")
-
-    parser = cli.build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    parser._subparsers._group_actions[0].choices["list"].set_defaults(func=broken)
+    helpers.list_command_raising(monkeypatch, ZeroDivisionError("float division by zero"))
     assert cli.main(["list"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ZeroDivisionError: float division by zero\nhint:")
