@@ -138,17 +138,15 @@ _TERMS = 20
 
 def _upper_2x2(M: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Closed forms for upper-triangular ``M = [[a, b], [0, d]]`` (e.g. a membrane driven
-    by a synaptic current): ``e^M``'s corner is ``b e^{(a+d)/2} sinhc((a-d)/2)``, exact
-    for equal or nearly equal ``a`` and ``d``; ``φ1(M)``'s corner ``x`` follows from
-    ``φ1(M) M = M φ1(M) = e^M - I``, divided by the larger of ``|a|, |d|`` (>= 1/2),
-    else from the series of ``φ1``'s divided difference."""
+    by a synaptic current): ``e^M``'s corner is ``b e^{max(a,d)} φ1(-|a-d|)``, exact
+    for equal or nearly equal ``a`` and ``d`` and finite where one is far below -700;
+    ``φ1(M)``'s corner ``x`` follows from ``φ1(M) M = M φ1(M) = e^M - I``, divided by
+    the larger of ``|a|, |d|`` (>= 1/2), else from the series of ``φ1``'s divided difference."""
     a, b, d = M[:, 0, 0], M[:, 0, 1], M[:, 1, 1]
-    half = 0.5 * (a - d)
-    small = np.abs(half) < 1e-4
-    safe = np.where(small, 1.0, half)
-    sinhc = np.where(small, 1.0 + half * half / 6.0 * (1.0 + half * half / 20.0),
-                     np.sinh(safe) / safe)
-    corner = b * np.exp(0.5 * (a + d)) * sinhc
+    # (e^a - e^d)/(a - d) = e^max φ1(min - max): no e^{(a+d)/2} that underflows while
+    # sinh((a-d)/2) overflows (a time constant far below dt), and φ1(0) = 1 where a = d
+    top = np.maximum(a, d)
+    corner = b * np.exp(top) * phi1_numeric(np.minimum(a, d) - top)
     pa, pd = phi1_numeric(a), phi1_numeric(d)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where(np.abs(d) >= np.abs(a), (corner - b * pa) / d, (corner - b * pd) / a)

@@ -1,0 +1,99 @@
+"""The exact update under attack: singular, nearly singular, stiff and oscillating linear
+systems, per neuron and for heterogeneous populations, against 50-digit mpmath."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+import eqsnn
+from eqsnn.runtime import expm_stack
+
+mpmath.mp.dps = 50
+
+#: distinct values of a per-neuron param that send a population down the stacked path
+STACKED = expm_stack.MANY + 6
+
+
+def linear_model(k: int) -> str:
+    """``dx_i/dt = sum_j a_ij x_j + u_i`` with every entry a param."""
+    lines = ["neuron Linear"]
+    lines += [f"    param a{i}{j} = 0.0" for i in range(k) for j in range(k)]
+    lines += [f"    state x{i} = 0.0" for i in range(k)]
+    lines += [f"    input u{i} = 0.0" for i in range(k)]
+    for i in range(k):
+        terms = " + ".join(f"a{i}{j} * x{j}" for j in range(k))
+        lines.append(f"    dx{i}/dt = {terms} + u{i}")
+    return "\n".join(lines) + "\n"
+
+
+def mp_trajectory(A, u, x0, dt, steps) -> np.ndarray:
+    """The state after ``steps`` exact steps, from the 50-digit augmented exponential."""
+    k = len(u)
+    aug = mpmath.zeros(2 * k, 2 * k)
+    for i in range(k):
+        for j in range(k):
+            aug[i, j] = mpmath.mpf(float(A[i][j])) * mpmath.mpf(dt)
+        aug[i, k + i] = mpmath.mpf(dt)
+    E = mpmath.expm(aug)
+    phi, gamma = E[0:k, 0:k], E[0:k, k:2 * k]
+    x = mpmath.matrix([mpmath.mpf(float(v)) for v in x0])
+    f = mpmath.matrix([mpmath.mpf(float(v)) for v in u])
+    for _ in range(steps):
+        x = phi * x + gamma * f
+    return np.array([float(v) for v in x])
+
+
+def simulate(A, u, x0, dt, steps, *, vary=None, precision="float64") -> np.ndarray:
+    """States ``(k, n)`` after ``steps``; ``vary = (i, j, values)`` makes ``a_ij`` per neuron."""
+    k = len(u)
+    params = {f"a{i}{j}": float(A[i][j]) for i in range(k) for j in range(k)}
+    n = 1
+    if vary is not None:
+        params[f"a{vary[0]}{vary[1]}"] = np.asarray(vary[2], dtype=float)
+        n = len(vary[2])
+    sim = eqsnn.Simulator(eqsnn.compile(linear_model(k)), n, dt=dt, precision=precision,
+                          params=params, init={f"x{i}": float(x0[i]) for i in range(k)})
+    sim.run(steps, inputs={f"u{i}": float(u[i]) for i in range(k)})
+    return np.array([np.asarray(sim.state[f"x{i}"], dtype=float).ravel() for i in range(k)])
+
+
+def relative_error(actual, expected) -> float:
+    return float(np.max(np.abs(actual - expected) / np.abs(expected)))
+
+
+def stacked_values(base: float) -> np.ndarray:
+    """``base`` for neuron 0, and distinct nearby values for the rest of a stacked population."""
+    values = np.full(STACKED, base)
+    values[1:] = base * (1.0 + np.linspace(1e-3, 5e-2, STACKED - 1))
+    return values
+
+
+# a membrane (tau 20 ms) driven by a synaptic current: one of the two time constants far
+# below dt, where e^{(a+d)/2} underflows and sinh((a-d)/2) overflows
+STIFF_MEMBRANE = {
+    "fast synapse": ([[-1 / 20, 1 / 20], [0.0, -1e6]], [0.0, 0.4e6]),
+    "fast membrane": ([[-1e6, 1e6], [0.0, -1 / 5]], [0.0, 0.4 / 5]),
+    "moderately fast synapse": ([[-1 / 20, 1 / 20], [0.0, -2000.0]], [0.0, 800.0]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STIFF_MEMBRANE))
+def test_stiff_membrane_and_synapse_in_a_heterogeneous_population(case):
+    A, u = STIFF_MEMBRANE[case]
+    x0 = [0.3, 0.6]
+    expected = mp_trajectory(A, u, x0, 1.0, 5)
+    single = simulate(A, u, x0, 1.0, 5)
+    stacked = simulate(A, u, x0, 1.0, 5, vary=(0, 0, stacked_values(A[0][0])))
+    assert relative_error(single[:, 0], expected) < 1e-13
+    assert relative_error(stacked[:, 0], expected) < 1e-13
+
+
+def test_stiff_chain_of_three_in_a_heterogeneous_population():
+    # membrane <- synapse <- a fast filter: a 3x3 matrix with dt/tau = 1e6
+    A = [[-1 / 20, 1 / 20, 0.0], [0.0, -1e6, 1e6], [0.0, 0.0, -1 / 3]]
+    u, x0 = [0.0, 0.0, 0.1], [0.3, 0.6, 0.9]
+    expected = mp_trajectory(A, u, x0, 1.0, 5)
+    stacked = simulate(A, u, x0, 1.0, 5, vary=(0, 0, stacked_values(A[0][0])))
+    assert relative_error(stacked[:, 0], expected) < 1e-13
