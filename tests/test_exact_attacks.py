@@ -97,3 +97,15 @@ def test_stiff_chain_of_three_in_a_heterogeneous_population():
     expected = mp_trajectory(A, u, x0, 1.0, 5)
     stacked = simulate(A, u, x0, 1.0, 5, vary=(0, 0, stacked_values(A[0][0])))
     assert relative_error(stacked[:, 0], expected) < 1e-13
+
+
+@pytest.mark.parametrize("ratio", [1.0, 1.0 + 1e-9, 1.0 + 1e-3, 3.0])
+def test_both_time_constants_far_below_dt(ratio):
+    # tau_mem = 1e-6 ms and tau_syn = ratio * tau_mem at dt = 1 ms: the state is the forcing's
+    # fixed point, (1/|lambda|)-sized entries of the propagators that must keep their digits
+    A = [[-1e6, 1e6], [0.0, -1e6 / ratio]]
+    u, x0 = [0.0, 0.4], [0.3, 0.6]
+    expected = mp_trajectory(A, u, x0, 1.0, 5)
+    for values in (None, stacked_values(A[0][0])):
+        got = simulate(A, u, x0, 1.0, 5, vary=None if values is None else (0, 0, values))
+        assert relative_error(got[:, 0], expected) < 1e-13
