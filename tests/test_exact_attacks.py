@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import eqsnn
-from eqsnn.runtime import expm_stack
+from eqsnn.runtime import expm_stack, host
 
 mpmath.mp.dps = 50
 
@@ -109,3 +109,51 @@ def test_both_time_constants_far_below_dt(ratio):
     for values in (None, stacked_values(A[0][0])):
         got = simulate(A, u, x0, 1.0, 5, vary=None if values is None else (0, 0, values))
         assert relative_error(got[:, 0], expected) < 1e-13
+
+
+OU_SYNAPSE = """
+neuron OuSynapse
+    param tau_mem = 20.0 (> 0)
+    param tau_syn = 5.0 (> 0)
+    param sigma = 0.5
+    state V = 0.0
+    state I = 0.0
+    dV/dt = (I - V) / tau_mem
+    dI/dt = -I / tau_syn + sigma * xi
+"""
+
+
+def mp_ou_covariance(tau_mem, tau_syn, sigma, dt):
+    """``Q = ∫_0^dt e^{As} G Gᵀ e^{Aᵀs} ds`` of :data:`OU_SYNAPSE` in closed form, 50 digits:
+    with ``a = -1/tau_mem``, ``d = -1/tau_syn``, ``b = 1/tau_mem`` the noise enters through
+    e^{As}'s second column ``(b (e^{as} - e^{ds})/(a - d), e^{ds})``."""
+    a, d, b = -1 / mpmath.mpf(tau_mem), -1 / mpmath.mpf(tau_syn), 1 / mpmath.mpf(tau_mem)
+    dt, s2 = mpmath.mpf(dt), mpmath.mpf(sigma) ** 2
+
+    def integral(p):  # ∫_0^dt e^{ps} ds
+        return mpmath.expm1(p * dt) / p
+
+    c = b / (a - d)
+    q11 = s2 * c * c * (integral(2 * a) - 2 * integral(a + d) + integral(2 * d))
+    q12 = s2 * c * (integral(a + d) - integral(2 * d))
+    q22 = s2 * integral(2 * d)
+    return np.array([[float(q11), float(q12)], [float(q12), float(q22)]])
+
+
+@pytest.mark.parametrize("tau_syn", [5.0, 0.025, 2.5e-3, 1e-3, 1e-6])
+@pytest.mark.parametrize("many", [False, True])
+def test_ou_noise_covariance_of_a_fast_synapse(tau_syn, many):
+    # the Van Loan block holds e^{-A dt}: e^{40} at dt/tau_syn = 40, e^{1000} at 1000
+    model = eqsnn.compile(OU_SYNAPSE)
+    taus = stacked_values(tau_syn) if many else tau_syn
+    values = host.evaluate_precompute(model.ir, {"tau_mem": 20.0, "tau_syn": taus,
+                                                 "sigma": 0.5}, 1.0)
+    chol = np.zeros((2, 2))
+    for (i, name_i), (j, name_j) in [((0, "V"), (0, "V")), ((1, "I"), (0, "V")),
+                                     ((1, "I"), (1, "I"))]:
+        chol[i, j] = np.atleast_1d(values[f"_chol_{name_i}_{name_j}"])[0]
+    expected = mp_ou_covariance(20.0, tau_syn, 0.5, 1.0)
+    # at dt/tau_syn = 1e6, V's variance is 1e-9 of I's and keeps 2e-11 of its digits after
+    # twenty doublings (normwise 1e-19)
+    rtol = 1e-12 if tau_syn >= 1e-3 else 1e-10
+    np.testing.assert_allclose(chol @ chol.T, expected, rtol=rtol, atol=0)

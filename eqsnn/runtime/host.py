@@ -222,19 +222,31 @@ def _collect(out, names, matrices, shape, inverse=None):
 
 
 def _van_loan_covariance(A: np.ndarray, G: np.ndarray, dt: float) -> np.ndarray:
-    """``Q = ∫_0^dt e^{As} G Gᵀ e^{Aᵀs} ds`` by Van Loan's block exponential."""
+    """``Q = ∫_0^dt e^{As} G Gᵀ e^{Aᵀs} ds`` by Van Loan's block exponential over a step
+    ``h = dt / 2^s`` short enough that ``‖A h‖ <= 1``, then doubled back:
+    ``Q(2h) = Q(h) + e^{Ah} Q(h) e^{Aᵀh}``, a sum of semi-definite terms.  The block holds
+    ``e^{-A h}``: taken over the whole step of a fast state (``dt/τ = 40``) it grew to
+    ``e^{40}`` and its cancellation made ``Q`` indefinite and wrong (``e^{400}``: 1e151)."""
     n, k, _ = A.shape
     GG = G @ np.swapaxes(G, 1, 2)
     if k == 1 and n > expm_stack.MANY:  # closed form: g² ∫_0^dt e^{2as} ds
         return GG * (dt * phi1_numeric(2.0 * dt * A[:, :1, :1]))
+    norms = np.abs(A * dt).sum(axis=1).max(axis=1)
+    with np.errstate(divide="ignore"):
+        s = np.maximum(0, np.ceil(np.log2(norms))).astype(np.int64)
+    s[~np.isfinite(norms)] = 0
+    h = dt * np.ldexp(1.0, -s)[:, None, None]
     block = np.zeros((n, 2 * k, 2 * k))
-    block[:, :k, :k] = -A * dt
-    block[:, :k, k:] = GG * dt
-    block[:, k:, k:] = np.swapaxes(A, 1, 2) * dt
+    block[:, :k, :k] = -A * h
+    block[:, :k, k:] = GG * h
+    block[:, k:, k:] = np.swapaxes(A, 1, 2) * h
     F = expm_stack.expm_stack(block) if n > expm_stack.MANY else scipy.linalg.expm(block)
-    F22 = F[:, k:, k:]
-    F12 = F[:, :k, k:]
-    Q = np.swapaxes(F22, 1, 2) @ F12
+    E = np.swapaxes(F[:, k:, k:], 1, 2)  # e^{A h}
+    Q = E @ F[:, :k, k:]
+    for j in range(int(s.max(initial=0))):
+        more = np.flatnonzero(s > j)
+        Q[more] = Q[more] + E[more] @ Q[more] @ np.swapaxes(E[more], 1, 2)
+        E[more] = E[more] @ E[more]
     return 0.5 * (Q + np.swapaxes(Q, 1, 2))
 
 
