@@ -157,3 +157,28 @@ def test_ou_noise_covariance_of_a_fast_synapse(tau_syn, many):
     # twenty doublings (normwise 1e-19)
     rtol = 1e-12 if tau_syn >= 1e-3 else 1e-10
     np.testing.assert_allclose(chol @ chol.T, expected, rtol=rtol, atol=0)
+
+
+LEAKY = """
+neuron Leaky
+    param tau = 20.0
+    param v_rest = -65.0
+    state V = -70.0
+    dV/dt = (v_rest - V) / tau
+"""
+
+
+@pytest.mark.parametrize("tau", [1e-320, -1e-320])
+def test_a_rate_that_overflows_is_refused(tau):
+    # -dt/tau overflows to -inf: e^{-inf} = 0 and dt φ1(-inf) = 0 where it is tau, so the
+    # hoisted dt φ1(-dt/tau) v_rest / tau was 0 and V went to 0 instead of v_rest
+    model = eqsnn.compile(LEAKY)
+    with pytest.raises(eqsnn.errors.ParameterError, match=r"(?s)overflows.*tau"):
+        eqsnn.Simulator(model, 1, dt=1.0, precision="float64", params={"tau": tau})
+
+
+def test_a_tiny_time_constant_that_does_not_overflow_is_exact():
+    model = eqsnn.compile(LEAKY)
+    sim = eqsnn.Simulator(model, 1, dt=1.0, precision="float64", params={"tau": 1e-300})
+    sim.run(3)
+    assert float(np.asarray(sim.state["V"]).ravel()[0]) == -65.0

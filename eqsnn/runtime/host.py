@@ -73,6 +73,7 @@ def evaluate_precompute(
     out: dict[str, np.ndarray] = {}
     for item in model.precompute:
         if isinstance(item, ir.Derived):
+            _check_exponent_arguments(model, item, values)
             out[item.name] = values[item.name] = evaluate(item.expr, values)
         else:
             for name, value in evaluate_propagator(item, values, dt).items():
@@ -87,6 +88,34 @@ def evaluate_precompute(
                 hint="check the parameters for NaN, infinite or out-of-range values",
             )
     return out
+
+
+def _check_exponent_arguments(model: ir.Model, item: ir.Derived, values) -> None:
+    """A ParameterError where the argument of an ``exp`` or ``φ1`` of the precompute
+    overflows (``-dt/tau`` with ``tau = 1e-320``): ``e^{-inf} = 0`` and ``dt φ1(-inf) = 0``
+    where it is ``tau``, and a hoisted ``dt φ1(-dt/tau) v_rest / tau`` gave 0, not 1."""
+    for call in item.expr.atoms(sympy.exp, ir.phi1):
+        argument = call.args[0]
+        names = {str(s) for s in argument.free_symbols}
+        if not names <= values.keys() or not all(
+                np.all(np.isfinite(values[name])) for name in names):
+            continue  # a non-finite param is refused where it is given
+        value = np.atleast_1d(evaluate(argument, values))
+        bad = np.flatnonzero(np.isinf(value))
+        if len(bad):
+            where = f" (neurons {bad[:5].tolist()})" if value.size > 1 else ""
+            shown = ", ".join(f"{name} = {_shown(values[name], bad[0])!r}"
+                              for name in sorted(names))
+            raise ParameterError(
+                f"the precomputed value {describe_precompute(model, item.name)}: the "
+                f"argument {argument} overflows to infinity{where} with {shown}",
+                hint="give the time constants (or rates) values within about 1e300 of dt")
+
+
+def _shown(value, neuron: int) -> float:
+    """A value as a message shows it: the scalar, or the first offending neuron's."""
+    array = np.asarray(value, dtype=np.float64)
+    return float(array.reshape(-1)[neuron] if array.ndim else array)
 
 
 def check_clip_bounds(model: ir.Model, values: Mapping[str, object]) -> None:
