@@ -70,6 +70,70 @@ def stacked_values(base: float) -> np.ndarray:
     return values
 
 
+EXPSYN = """
+neuron ExpSyn
+    param tau_mem = 20.0 (> 0)
+    param tau_syn = 5.0 (> 0)
+    state V = 0.3
+    state I = 1.7
+    input Iext = 0.4
+    dV/dt = (I - V) / tau_mem
+    dI/dt = (Iext - I) / tau_syn
+"""
+
+
+@pytest.mark.parametrize("precision, bound", [("float64", 1e-13), ("float32", 2e-5)])
+@pytest.mark.parametrize("eps", [0.0, 1e-15, 1e-12, 1e-8])
+@pytest.mark.parametrize("population", ["default", "some neurons", "stacked"])
+def test_equal_and_nearly_equal_time_constants_after_100_steps(precision, bound, eps,
+                                                               population):
+    # 1/(1/tau_mem - 1/tau_syn) has a pole at tau_syn = tau_mem; every neuron that sits on
+    # it or next to it must follow 50-digit mpmath (float32: 100 steps of its rounding)
+    tau_syn = 20.0 * (1.0 + eps)
+    A = [[-1 / 20.0, 1 / 20.0], [0.0, -1 / tau_syn]]
+    expected = mp_trajectory(A, [0.0, 0.4 / tau_syn], [0.3, 1.7], 0.1, 100)
+    params, n, on_pole = {}, 1, [0]
+    if population == "default":
+        text = EXPSYN.replace("param tau_syn = 5.0", f"param tau_syn = {tau_syn!r}")
+    else:
+        text = EXPSYN
+        values = np.linspace(5.0, 40.0, 3 if population == "some neurons" else STACKED)
+        values[1::2] = tau_syn
+        params, n, on_pole = {"tau_syn": values}, len(values), list(range(1, len(values), 2))
+    sim = eqsnn.Simulator(eqsnn.compile(text), n, dt=0.1, precision=precision, params=params)
+    sim.run(100)
+    for name, column in (("V", 0), ("I", 1)):
+        got = np.asarray(sim.state[name], dtype=float).ravel()[on_pole]
+        assert relative_error(got, expected[column]) < bound, name
+
+
+@pytest.mark.parametrize("case", ["chain", "triple eigenvalue", "eigenvalues 1e-10 apart",
+                                  "damped oscillator", "integrator and leak",
+                                  "integrator chain"])
+@pytest.mark.parametrize("stacked", [False, True])
+def test_coupled_systems_after_100_steps(case, stacked):
+    A, u = {
+        "chain": ([[-1 / 20, 1 / 20, 0.0], [0.0, -1 / 5, 1 / 5], [0.0, 0.0, -1 / 3]],
+                  [0.0, 0.0, 0.1]),
+        "triple eigenvalue": ([[-0.1, 1.0, 0.0], [0.0, -0.1, 1.0], [0.0, 0.0, -0.1]],
+                              [0.2, 0.0, 0.1]),
+        "eigenvalues 1e-10 apart": ([[-0.1, 1.0, 0.0], [0.0, -0.1 - 1e-10, 1.0],
+                                     [0.0, 0.0, -0.1 + 1e-10]], [0.2, 0.0, 0.1]),
+        # resonate-and-fire: dv/dt = -v/tau + w, dw/dt = -omega^2 v
+        "damped oscillator": ([[-0.05, 1.0], [-4.0, 0.0]], [0.1, 0.0]),
+        "integrator and leak": ([[0.0, 1.0, 0.0], [0.0, -0.1, 0.1], [0.0, 0.0, -0.2]],
+                                [0.3, 0.0, 0.1]),
+        "integrator chain": ([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0],
+                              [0.0, 0.0, 0.0, 1.0], [0.0] * 4], [0.0, 0.0, 0.0, 1.0]),
+    }[case]
+    x0 = [0.3 * (i + 1) for i in range(len(u))]
+    expected = mp_trajectory(A, u, x0, 0.1, 100)
+    vary = (0, 0, stacked_values(A[0][0]) if A[0][0] else
+            np.r_[0.0, np.linspace(-1e-3, -5e-2, STACKED - 1)]) if stacked else None
+    got = simulate(A, u, x0, 0.1, 100, vary=vary)
+    assert relative_error(got[:, 0], expected) < 1e-13
+
+
 # a membrane (tau 20 ms) driven by a synaptic current: one of the two time constants far
 # below dt, where e^{(a+d)/2} underflows and sinh((a-d)/2) overflows
 STIFF_MEMBRANE = {
