@@ -246,3 +246,49 @@ def test_a_tiny_time_constant_that_does_not_overflow_is_exact():
     sim = eqsnn.Simulator(model, 1, dt=1.0, precision="float64", params={"tau": 1e-300})
     sim.run(3)
     assert float(np.asarray(sim.state["V"]).ravel()[0]) == -65.0
+
+
+@pytest.mark.parametrize("rate", [-1e6, -1e-6, -1e-12, -800.0, 0.1, 5.0])
+def test_one_equation_stiff_slow_and_growing(rate):
+    # dt/tau = 1e6 (e^{-dt/tau} underflows), 1e-6 and 1e-12 (1 - e^{-dt/tau} cancels unless
+    # expm1 is used), 800 (e^{+800} in an intermediate would overflow), growing solutions
+    expected = mp_trajectory([[rate]], [0.5], [0.3], 1.0, 5)
+    got = simulate([[rate]], [0.5], [0.3], 1.0, 5)
+    assert relative_error(got[:, 0], expected) < 1e-14
+
+
+def test_a_growing_solution_that_overflows_in_a_step_is_refused():
+    with pytest.raises(eqsnn.errors.ParameterError, match=r"(?s)not finite.*parameters"):
+        simulate([[800.0]], [0.5], [0.3], 1.0, 5)
+
+
+COBA = """
+neuron Coba
+    param g_l = 0.05
+    param E_e = 0.0
+    param E_l = -65.0
+    param tau_e = 5.0
+    state V = -65.0
+    state g = 0.3
+    dV/dt = g * (E_e - V) + g_l * (E_l - V)
+    dg/dt = -g / tau_e
+"""
+
+
+def test_exponential_euler_on_a_conductance_is_first_order_and_exact_for_the_linear_one():
+    from scipy.integrate import solve_ivp
+
+    model = eqsnn.compile(COBA)
+    assert model.method == "exponential_euler"
+    reference = solve_ivp(lambda t, y: [y[1] * (0.0 - y[0]) + 0.05 * (-65.0 - y[0]),
+                                        -y[1] / 5.0], (0.0, 20.0), [-65.0, 0.3],
+                          method="DOP853", rtol=1e-12, atol=1e-12).y[:, -1]
+    errors = []
+    for dt in (0.2, 0.1, 0.05):
+        sim = eqsnn.Simulator(model, 1, dt=dt, precision="float64")
+        sim.run(round(20.0 / dt))
+        errors.append(abs(float(np.asarray(sim.state["V"]).ravel()[0]) - reference[0]))
+        g = float(np.asarray(sim.state["g"]).ravel()[0])
+        assert abs(g - reference[1]) < 1e-11 * reference[1]  # e^{-dt/tau_e}: exact
+    ratios = [errors[i] / errors[i + 1] for i in range(2)]
+    assert all(1.9 < r < 2.1 for r in ratios), ratios  # halving dt halves the error
