@@ -217,10 +217,7 @@ def test_ou_noise_covariance_of_a_fast_synapse(tau_syn, many):
                                      ((1, "I"), (1, "I"))]:
         chol[i, j] = np.atleast_1d(values[f"_chol_{name_i}_{name_j}"])[0]
     expected = mp_ou_covariance(20.0, tau_syn, 0.5, 1.0)
-    # at dt/tau_syn = 1e6, V's variance is 1e-9 of I's and keeps 2e-11 of its digits after
-    # twenty doublings (normwise 1e-19)
-    rtol = 1e-12 if tau_syn >= 1e-3 else 1e-10
-    np.testing.assert_allclose(chol @ chol.T, expected, rtol=rtol, atol=0)
+    np.testing.assert_allclose(chol @ chol.T, expected, rtol=1e-12, atol=0)
 
 
 LEAKY = """
@@ -292,3 +289,40 @@ def test_exponential_euler_on_a_conductance_is_first_order_and_exact_for_the_lin
         assert abs(g - reference[1]) < 1e-11 * reference[1]  # e^{-dt/tau_e}: exact
     ratios = [errors[i] / errors[i + 1] for i in range(2)]
     assert all(1.9 < r < 2.1 for r in ratios), ratios  # halving dt halves the error
+
+
+@pytest.mark.parametrize("tau_mem, tau_syn", [(2000.0, 1e-9), (1e5, 1e-6), (1e4, 1e-3)])
+def test_a_small_variance_beside_a_large_one_keeps_its_noise(tau_mem, tau_syn):
+    # V's variance is 2e-16 of I's: a pivot below 1e-14 of the trace was taken for 0, and V
+    # (and its correlation with I) got no noise at all
+    model = eqsnn.compile(OU_SYNAPSE)
+    values = host.evaluate_precompute(model.ir, {"tau_mem": tau_mem, "tau_syn": tau_syn,
+                                                 "sigma": 0.5}, 1.0)
+    chol = np.array([[values["_chol_V_V"], 0.0], [values["_chol_I_V"], values["_chol_I_I"]]],
+                    dtype=float)
+    expected = mp_ou_covariance(tau_mem, tau_syn, 0.5, 1.0)
+    np.testing.assert_allclose(chol @ chol.T, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("omega, dt", [(2.0, 0.1), (2.0, 5.0), (30.0, 1.0)])
+def test_ou_noise_covariance_of_a_noisy_oscillator(omega, dt):
+    # complex eigenvalues, many doublings at omega dt = 30: dv/dt = -v/10 + w,
+    # dw/dt = -omega^2 v + sigma xi
+    model = eqsnn.compile(f"""
+neuron NoisyResonator
+    param sigma = 0.7
+    state v = 0.0
+    state w = 0.0
+    dv/dt = -v / 10.0 + w
+    dw/dt = -{omega}**2 * v + sigma * xi
+""")
+    values = host.evaluate_precompute(model.ir, {"sigma": 0.7}, dt)
+    chol = np.array([[values["_chol_v_v"], 0.0], [values["_chol_w_v"], values["_chol_w_w"]]],
+                    dtype=float)
+    A = mpmath.matrix([[-mpmath.mpf(1) / 10, 1], [-mpmath.mpf(omega) ** 2, 0]])
+    noise = mpmath.matrix([[0, 0], [0, mpmath.mpf("0.7") ** 2]])
+    with mpmath.workdps(25):
+        expected = np.array([[float(mpmath.quad(
+            lambda s, i=i, j=j: (mpmath.expm(A * s) * noise * mpmath.expm(A.T * s))[i, j],
+            mpmath.linspace(0, dt, 8))) for j in range(2)] for i in range(2)])
+    np.testing.assert_allclose(chol @ chol.T, expected, rtol=1e-11, atol=0)

@@ -237,7 +237,7 @@ def evaluate_propagator(item: ir.Propagator, values, dt: float) -> dict[str, np.
     _collect(out, item.phi, phi, shape, inverse)
     _collect(out, item.gamma, gamma, shape, inverse)
     if noise is not None:
-        Q = _van_loan_covariance(A, _stack_at(noise, first), dt)
+        Q = _noise_covariance(A, _stack_at(noise, first), dt)
         _collect(out, item.chol, _psd_factor(Q), shape, inverse)
     return out
 
@@ -250,47 +250,61 @@ def _collect(out, names, matrices, shape, inverse=None):
                 out[name] = value[inverse].reshape(shape) if shape else np.float64(value[0])
 
 
-def _van_loan_covariance(A: np.ndarray, G: np.ndarray, dt: float) -> np.ndarray:
-    """``Q = ∫_0^dt e^{As} G Gᵀ e^{Aᵀs} ds`` by Van Loan's block exponential over a step
-    ``h = dt / 2^s`` short enough that ``‖A h‖ <= 1``, then doubled back:
-    ``Q(2h) = Q(h) + e^{Ah} Q(h) e^{Aᵀh}``, a sum of semi-definite terms.  The block holds
-    ``e^{-A h}``: taken over the whole step of a fast state (``dt/τ = 40``) it grew to
-    ``e^{40}`` and its cancellation made ``Q`` indefinite and wrong (``e^{400}``: 1e151)."""
+def _noise_covariance(A: np.ndarray, G: np.ndarray, dt: float) -> np.ndarray:
+    """``Q = ∫_0^dt e^{As} G Gᵀ e^{Aᵀs} ds`` over a step ``h = dt / 2^s`` short enough that
+    ``‖A h‖ <= 1``, by the series ``Q(h) = Σ h^{n+1}/(n+1)! Lⁿ(G Gᵀ)``, ``L(X) = AX + XAᵀ``
+    (and ``e^{Ah}`` by its own), then doubled back: ``Q(2h) = Q(h) + e^{Ah} Q(h) e^{Aᵀh}``.
+
+    Each entry keeps its own digits: a membrane's variance 1e-16 of its fast synaptic
+    current's is right to rounding.  Van Loan's block exponential over the whole step held
+    ``e^{-A dt}`` (``e^{40}`` at ``dt/τ = 40``: ``Q`` indefinite), and over a short step its
+    error, relative to the norm, swamped such small entries."""
     n, k, _ = A.shape
     GG = G @ np.swapaxes(G, 1, 2)
-    if k == 1 and n > expm_stack.MANY:  # closed form: g² ∫_0^dt e^{2as} ds
-        return GG * (dt * phi1_numeric(2.0 * dt * A[:, :1, :1]))
     norms = np.abs(A * dt).sum(axis=1).max(axis=1)
     with np.errstate(divide="ignore"):
         s = np.maximum(0, np.ceil(np.log2(norms))).astype(np.int64)
     s[~np.isfinite(norms)] = 0
-    h = dt * np.ldexp(1.0, -s)[:, None, None]
-    block = np.zeros((n, 2 * k, 2 * k))
-    block[:, :k, :k] = -A * h
-    block[:, :k, k:] = GG * h
-    block[:, k:, k:] = np.swapaxes(A, 1, 2) * h
-    F = expm_stack.expm_stack(block) if n > expm_stack.MANY else scipy.linalg.expm(block)
-    E = np.swapaxes(F[:, k:, k:], 1, 2)  # e^{A h}
-    Q = E @ F[:, :k, k:]
-    for j in range(int(s.max(initial=0))):
+    X = A * (dt * np.ldexp(1.0, -s))[:, None, None]  # A h, ‖A h‖ <= 1
+    h = (dt * np.ldexp(1.0, -s))[:, None, None]
+    term = GG * h
+    # e^{Ah} is squared as I + D: squared as a matrix near I it would lose the digits of
+    # e^{-h/τ} for a slow τ (2^30 squarings of 1 - 5e-13: 4e-8 off), squared as D it does
+    # not; Q is updated with E = I + D itself (in D's terms Q's cross entries cancel)
+    Q, D, power = term.copy(), X.copy(), X.copy()
+    Xt = np.swapaxes(X, 1, 2)
+    for j in range(1, _SERIES_TERMS):  # 2^j / (j+1)! < 1e-20 by the last term
+        term = (X @ term + term @ Xt) / (j + 1)
+        Q += term
+        power = power @ X / (j + 1)
+        D += power
+    eye = np.eye(k)
+    for j in range(int(s.max(initial=0))):  # Q += E Q Eᵀ with E = I + D, D = 2D + D²
         more = np.flatnonzero(s > j)
-        Q[more] = Q[more] + E[more] @ Q[more] @ np.swapaxes(E[more], 1, 2)
-        E[more] = E[more] @ E[more]
+        q, d = Q[more], D[more]
+        E = eye + d
+        Q[more] = q + E @ q @ np.swapaxes(E, 1, 2)
+        D[more] = 2.0 * d + d @ d
     return 0.5 * (Q + np.swapaxes(Q, 1, 2))
+
+
+#: terms of the series of ``Q(h)`` and ``e^{Ah}`` for ``‖A h‖ <= 1``
+_SERIES_TERMS = 26
 
 
 def _psd_factor(Q: np.ndarray) -> np.ndarray:
     """Lower-triangular ``L`` with ``L Lᵀ = Q`` for positive semi-definite ``Q``.
 
     A Cholesky factorisation that sets a column to zero where its pivot is
-    (numerically) zero, so noise that drives only some states works.
+    (numerically) zero, so noise that drives only some states works.  Zero is judged
+    against the column's own variance ``Q[j, j]``, not the trace: a membrane's variance
+    2e-16 of its fast synaptic current's is small, not zero.
     """
     n, k, _ = Q.shape
     L = np.zeros_like(Q)
-    scale = np.maximum(np.trace(Q, axis1=1, axis2=2), np.finfo(float).tiny)
     for j in range(k):
         pivot = Q[:, j, j] - np.sum(L[:, j, :j] ** 2, axis=1)
-        ok = pivot > 1e-14 * scale
+        ok = pivot > np.maximum(1e-14 * Q[:, j, j], np.finfo(float).tiny)
         root = np.sqrt(np.where(ok, pivot, 1.0))
         L[:, j, j] = np.where(ok, root, 0.0)
         for i in range(j + 1, k):
