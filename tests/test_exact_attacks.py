@@ -291,16 +291,17 @@ def test_exponential_euler_on_a_conductance_is_first_order_and_exact_for_the_lin
     assert all(1.9 < r < 2.1 for r in ratios), ratios  # halving dt halves the error
 
 
-@pytest.mark.parametrize("tau_mem, tau_syn", [(2000.0, 1e-9), (1e5, 1e-6), (1e4, 1e-3)])
-def test_a_small_variance_beside_a_large_one_keeps_its_noise(tau_mem, tau_syn):
+@pytest.mark.parametrize("tau_mem, tau_syn, dt", [(2000.0, 1e-9, 1.0), (1e5, 1e-6, 1.0),
+                                                  (1e4, 1e-3, 1.0), (2000.0, 50.0, 0.01)])
+def test_a_small_variance_beside_a_large_one_keeps_its_noise(tau_mem, tau_syn, dt):
     # V's variance is 2e-16 of I's: a pivot below 1e-14 of the trace was taken for 0, and V
     # (and its correlation with I) got no noise at all
     model = eqsnn.compile(OU_SYNAPSE)
     values = host.evaluate_precompute(model.ir, {"tau_mem": tau_mem, "tau_syn": tau_syn,
-                                                 "sigma": 0.5}, 1.0)
+                                                 "sigma": 0.5}, dt)
     chol = np.array([[values["_chol_V_V"], 0.0], [values["_chol_I_V"], values["_chol_I_I"]]],
                     dtype=float)
-    expected = mp_ou_covariance(tau_mem, tau_syn, 0.5, 1.0)
+    expected = mp_ou_covariance(tau_mem, tau_syn, 0.5, dt)
     np.testing.assert_allclose(chol @ chol.T, expected, rtol=1e-12, atol=0)
 
 

@@ -7,6 +7,7 @@ for all neurons) or ``(n,)`` (per neuron).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -273,7 +274,12 @@ def _noise_covariance(A: np.ndarray, G: np.ndarray, dt: float) -> np.ndarray:
     # not; Q is updated with E = I + D itself (in D's terms Q's cross entries cancel)
     Q, D, power = term.copy(), X.copy(), X.copy()
     Xt = np.swapaxes(X, 1, 2)
-    for j in range(1, _SERIES_TERMS):  # 2^j / (j+1)! < 1e-20 by the last term
+    r = float(np.abs(X).sum(axis=1).max(initial=0.0))  # ‖A h‖ <= r <= 1
+    # an entry reached through 2(k-1) small couplings starts that many terms later: the
+    # first term left out is below 1e-19 of the entry's first
+    terms = next((j for j in range(1, _SERIES_TERMS) if (2.0 * r) ** max(j - 2 * (k - 1), 0)
+                  / math.factorial(j + 1) < 1e-19), _SERIES_TERMS)
+    for j in range(1, terms + 1):
         term = (X @ term + term @ Xt) / (j + 1)
         Q += term
         power = power @ X / (j + 1)
@@ -288,7 +294,7 @@ def _noise_covariance(A: np.ndarray, G: np.ndarray, dt: float) -> np.ndarray:
     return 0.5 * (Q + np.swapaxes(Q, 1, 2))
 
 
-#: terms of the series of ``Q(h)`` and ``e^{Ah}`` for ``‖A h‖ <= 1``
+#: terms of the series of ``Q(h)`` and ``e^{Ah}`` at most (``‖A h‖ <= 1``: 2^26/27! < 1e-20)
 _SERIES_TERMS = 26
 
 
