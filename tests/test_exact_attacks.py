@@ -327,3 +327,27 @@ neuron NoisyResonator
             lambda s, i=i, j=j: (mpmath.expm(A * s) * noise * mpmath.expm(A.T * s))[i, j],
             mpmath.linspace(0, dt, 8))) for j in range(2)] for i in range(2)])
     np.testing.assert_allclose(chol @ chol.T, expected, rtol=1e-11, atol=0)
+
+
+@pytest.mark.parametrize("count", [5, STACKED * 3])
+def test_float32_coefficients_are_the_correctly_rounded_propagators(count):
+    # the host computes in float64 and rounds once to float32: each coefficient must be
+    # mpmath's value rounded to 24 bits (equal and nearly equal time constants included)
+    model = eqsnn.compile(EXPSYN)
+    taus = np.random.default_rng(3).uniform(0.5, 60.0, count)
+    taus[:3] = [20.0, 20.0 * (1 + 1e-12), 20.0 * (1 + 1e-8)]
+    dt = 0.1
+    values = host.evaluate_precompute(model.ir, {"tau_mem": 20.0, "tau_syn": taus}, dt)
+    names = {"_phi_V_V": (0, 0), "_phi_V_I": (0, 1), "_phi_I_I": (1, 1),
+             "_gamma_V_I": (0, 3), "_gamma_I_I": (1, 3)}
+    for neuron, tau in enumerate(taus):
+        aug = mpmath.zeros(4, 4)
+        aug[0, 0], aug[0, 1] = -mpmath.mpf(dt) / 20, mpmath.mpf(dt) / 20
+        aug[1, 1] = -mpmath.mpf(dt) / mpmath.mpf(float(tau))
+        aug[0, 2] = aug[1, 3] = mpmath.mpf(dt)
+        exact = mpmath.expm(aug)
+        for name, (i, j) in names.items():
+            with mpmath.workprec(24):
+                rounded = float(+exact[i, j])
+            got = np.float32(np.broadcast_to(values[name], taus.shape)[neuron])
+            assert got == np.float32(rounded), (name, tau)
