@@ -351,3 +351,24 @@ def test_float32_coefficients_are_the_correctly_rounded_propagators(count):
                 rounded = float(+exact[i, j])
             got = np.float32(np.broadcast_to(values[name], taus.shape)[neuron])
             assert got == np.float32(rounded), (name, tau)
+
+
+def test_the_default_exponential_euler_blowing_up_is_not_called_brian2s():
+    # a negative conductance: V grows as e^{500 (1 - e^{-t/5})} (1e187 after 10 ms), but
+    # e^{-g dt} with g frozen at -100 over dt = 10 overflows. No 'method:' line was written,
+    # and nothing nonlinear is frozen: the hint must not say so
+    model = eqsnn.compile("""
+neuron NegativeConductance
+    param E_e = 0.0
+    state V = -65.0
+    state g = -100.0
+    dV/dt = g * (E_e - V)
+    dg/dt = -g / 5.0
+""")
+    assert model.method == "exponential_euler"
+    sim = eqsnn.Simulator(model, 1, dt=10.0, precision="float64")
+    with pytest.raises(eqsnn.errors.NumericalError) as caught:
+        sim.run(1)
+    hint = caught.value.hint
+    assert "Brian2" not in hint and "nonlinear part" not in hint and "method:' out" not in hint
+    assert "smaller dt" in hint and "method: adaptive" in hint

@@ -132,10 +132,15 @@ def numerical_error(model: ir.Model, failure, code: int, dt: float, shape, resul
                     "inside the step (eqsnn show says which applies), or use a smaller dt")
     elif method == "none":
         hint = f"the model has no ODEs, so the cause is in its statements: {look}"
-    elif "frozen over the step" in dict(model.method.reasons).get(method, ""):
+    elif "nonlinear part B" in dict(model.method.reasons).get(method, ""):
         hint = ("Brian2's exponential Euler freezes the nonlinear part B of each dx/dt = A x + B "
                 "over the step: try a smaller dt, or leave 'method:' out (the adaptive method); "
                 f"if that fails too, the cause is in the model: {look}")
+    elif method == "exponential_euler":  # conditionally linear: the other states are frozen
+        hint = ("exponential Euler freezes the other states and t over each step (first "
+                "order), and a coefficient frozen at a large value can overflow where the "
+                "solution does not: try a smaller dt, or 'method: adaptive'; if that fails "
+                f"too, the cause is in the model: {look}")
     else:
         hint = (f"the {method.replace('_', ' ')} update follows the equations as written, so "
                 f"the cause is likely in the model: {look}")
