@@ -372,3 +372,20 @@ neuron NegativeConductance
     hint = caught.value.hint
     assert "Brian2" not in hint and "nonlinear part" not in hint and "method:' out" not in hint
     assert "smaller dt" in hint and "method: adaptive" in hint
+
+
+@pytest.mark.parametrize("eps", [1e-15, 1e-12, 1e-9])
+@pytest.mark.parametrize("rate", [5.0, 30.0])
+@pytest.mark.parametrize("k", [2, 3])
+def test_nearly_equal_time_constants_at_a_coarse_step(eps, rate, k):
+    # dt/tau = 5 or 30 with time constants 1e-15 apart: SciPy's expm of the (triangular)
+    # augmented matrix put the membrane's response to its synapse 1% off
+    A = np.zeros((k, k))
+    for i in range(k):
+        A[i, i] = -rate * (1.0 + eps * i)
+        if i + 1 < k:
+            A[i, i + 1] = rate
+    u, x0 = [0.0] * (k - 1) + [0.5], [0.3 * (i + 1) for i in range(k)]
+    expected = mp_trajectory(A.tolist(), u, x0, 1.0, 3)
+    got = simulate(A.tolist(), u, x0, 1.0, 3)
+    assert relative_error(got[:, 0], expected) < 1e-13
