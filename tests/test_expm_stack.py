@@ -186,28 +186,6 @@ def van_loan(A, G):
     return block
 
 
-def test_pade_stack_matches_scipy_on_moderate_matrices():
-    rng = np.random.default_rng(5)
-    groups = [0.2 * random_matrices(1, 40, 4, off=0.3), rng.normal(size=(40, 3, 3)),
-              np.array([augmented(m, 1.0) for m in random_matrices(3, 20, 2, off=0.5)])]
-    for matrices in groups:
-        got = expm_stack.expm_stack(matrices)
-        for i in range(len(matrices)):
-            assert relative(got[i], scipy.linalg.expm(matrices[i])) < 1e-13
-
-
-@pytest.mark.parametrize("k", [2, 3])
-def test_pade_stack_on_van_loan_blocks_against_40_digits(k):
-    """Noise covariance blocks with dt·λ down to -50 hold entries near e^50: SciPy is off by
-    up to ~1e-12 there, the stack's Padé is checked against mpmath."""
-    rng = np.random.default_rng(k)
-    blocks = np.array([van_loan(m, rng.normal(size=(k, k)))
-                       for m in random_matrices(k, 6, k, off=0.3)])
-    got = expm_stack.expm_stack(blocks)
-    for i in range(len(blocks)):
-        assert relative(got[i], exact(blocks[i])) < 1e-13
-
-
 def per_neuron_scipy(model, params, dt):
     """The propagators the old way: one SciPy expm per neuron's matrix."""
     n = len(next(v for v in params.values() if np.ndim(v)))

@@ -2,11 +2,8 @@
 
 ``scipy.linalg.expm`` handles a stack ``(m, d, d)`` by a Python-level loop,
 about a hundred microseconds per matrix; a population with a million
-distinct time constants needs a million exponentials.  :func:`expm_stack`
-computes them together: the scaling-and-squaring method with a degree-13
-Padé approximant (Higham 2005, the algorithm SciPy's ``expm`` is built on),
-each matrix scaled by its own power of two and squared back in a masked
-loop.  :func:`augmented_expm` gives the exact propagators of ``x' = A x + u``
+distinct time constants needs a million exponentials, computed here
+together.  :func:`augmented_expm` gives the exact propagators of ``x' = A x + u``
 (``expm([[A dt, I dt], [0, 0]])``): closed forms where ``A`` is 1×1 or 2×2
 (``cosh``/``sinhc`` of half the eigenvalue gap), else a scaled Taylor sum of
 ``φ1`` squared back, with ``k × k`` products only.
@@ -21,18 +18,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-__all__ = ["expm_stack", "augmented_expm", "MANY", "phi1_numeric"]
+__all__ = ["augmented_expm", "MANY", "phi1_numeric"]
 
 #: distinct matrices above which the stack is exponentiated here rather than by SciPy one at
 #: a time; below it every matrix takes SciPy's path, so a population whose neurons all share
 #: a value gets exactly the bits of the shared scalar
 MANY = 64
-
-# Higham (2005), Table 2.3 / SciPy: the degree-13 Padé coefficients and its norm bound
-_B = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
-      129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0,
-      40840800.0, 960960.0, 16380.0, 182.0, 1.0)
-_THETA_13 = 5.371920351148152
 
 
 def phi1_numeric(z):
@@ -49,36 +40,6 @@ def phi1_numeric(z):
     # Taylor 1 + z/2 + z^2/6 is exact to double precision for |z| < 1e-8
     return np.where(small, 1.0 + z / 2.0 + z * z / 6.0, np.expm1(safe) / safe)
 
-
-
-def expm_stack(A: np.ndarray) -> np.ndarray:
-    """``expm(A[i])`` for each ``i`` of a float64 stack ``(m, d, d)``."""
-    A = np.asarray(A, np.float64)
-    m, d, _ = A.shape
-    if m == 0:
-        return A.copy()
-    norms = np.abs(A).sum(axis=1).max(axis=1)  # 1-norm of each matrix
-    with np.errstate(divide="ignore"):
-        s = np.maximum(0, np.ceil(np.log2(norms / _THETA_13))).astype(np.int64)
-    s[~np.isfinite(norms)] = 0
-    A = A * np.ldexp(1.0, -s)[:, None, None]
-    eye = np.broadcast_to(np.eye(d), A.shape)
-    A2 = A @ A
-    A4 = A2 @ A2
-    A6 = A4 @ A2
-    b = _B
-    U = A @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2)
-             + b[7] * A6 + b[5] * A4 + b[3] * A2 + b[1] * eye)
-    V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + b[2] * A2 \
-        + b[0] * eye
-    R = np.linalg.solve(V - U, V + U)
-    for j in range(int(s.max(initial=0))):
-        squared = np.flatnonzero(s > j)
-        if len(squared) == m:
-            R = R @ R
-        else:
-            R[squared] = R[squared] @ R[squared]
-    return R
 
 
 def augmented_expm(A: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
