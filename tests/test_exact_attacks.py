@@ -6,6 +6,7 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
+import test_exact as exact_tests
 
 import eqsnn
 from eqsnn.runtime import expm_stack, host
@@ -70,16 +71,7 @@ def stacked_values(base: float) -> np.ndarray:
     return values
 
 
-EXPSYN = """
-neuron ExpSyn
-    param tau_mem = 20.0 (> 0)
-    param tau_syn = 5.0 (> 0)
-    state V = 0.3
-    state I = 1.7
-    input Iext = 0.4
-    dV/dt = (I - V) / tau_mem
-    dI/dt = (Iext - I) / tau_syn
-"""
+EXPSYN = exact_tests.EXPSYN.replace("input Iext = 0.0", "input Iext = 0.4")  # a drive too
 
 
 @pytest.mark.parametrize("precision, bound", [("float64", 1e-13), ("float32", 2e-5)])
