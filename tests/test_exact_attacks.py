@@ -17,18 +17,6 @@ mpmath.mp.dps = 50
 STACKED = expm_stack.MANY + 6
 
 
-def linear_model(k: int) -> str:
-    """``dx_i/dt = sum_j a_ij x_j + u_i`` with every entry a param."""
-    lines = ["neuron Linear"]
-    lines += [f"    param a{i}{j} = 0.0" for i in range(k) for j in range(k)]
-    lines += [f"    state x{i} = 0.0" for i in range(k)]
-    lines += [f"    input u{i} = 0.0" for i in range(k)]
-    for i in range(k):
-        terms = " + ".join(f"a{i}{j} * x{j}" for j in range(k))
-        lines.append(f"    dx{i}/dt = {terms} + u{i}")
-    return "\n".join(lines) + "\n"
-
-
 def mp_trajectory(A, u, x0, dt, steps) -> np.ndarray:
     """The state after ``steps`` exact steps, from the 50-digit augmented exponential."""
     k = len(u)
@@ -54,8 +42,9 @@ def simulate(A, u, x0, dt, steps, *, vary=None, precision="float64") -> np.ndarr
     if vary is not None:
         params[f"a{vary[0]}{vary[1]}"] = np.asarray(vary[2], dtype=float)
         n = len(vary[2])
-    sim = eqsnn.Simulator(eqsnn.compile(linear_model(k)), n, dt=dt, precision=precision,
-                          params=params, init={f"x{i}": float(x0[i]) for i in range(k)})
+    text = exact_tests.linear_model(np.zeros((k, k)), np.zeros(k))  # each entry a param
+    sim = eqsnn.Simulator(eqsnn.compile(text), n, dt=dt, precision=precision, params=params,
+                          init={f"x{i}": float(x0[i]) for i in range(k)})
     sim.run(steps, inputs={f"u{i}": float(u[i]) for i in range(k)})
     return np.array([np.asarray(sim.state[f"x{i}"], dtype=float).ravel() for i in range(k)])
 
