@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-__all__ = ["augmented_expm", "MANY", "phi1_numeric"]
+__all__ = ["augmented_expm", "scipy_augmented_expm", "MANY", "STIFF_NORM", "phi1_numeric"]
 
 #: distinct matrices above which the stack is exponentiated here rather than by SciPy one at
 #: a time; below it every matrix takes SciPy's path, so a population whose neurons all share
@@ -86,11 +86,7 @@ def _taylor(M: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
         mild = np.flatnonzero(s <= _MOST_SQUARINGS)
         if len(mild):
             phi[mild], gamma[mild] = _taylor(M[mild], dt)
-        for i in stiff:
-            aug = np.zeros((2 * k, 2 * k))
-            aug[:k, :k], aug[:k, k:] = M[i], np.eye(k)
-            E = scipy.linalg.expm(aug)
-            phi[i], gamma[i] = E[:k, :k], dt * E[:k, k:]
+        phi[stiff], gamma[stiff] = scipy_augmented_expm(M[stiff], dt)
         return phi, gamma
     order = np.argsort(-s, kind="stable")  # most squarings first: each round is a prefix
     s = s[order]
@@ -116,6 +112,19 @@ _TERMS = 20
 #: squarings the Taylor path takes at most (``||A dt|| <= 64``: within 1e-14 of 50-digit
 #: mpmath entrywise); a stiffer neuron takes SciPy's ``expm``
 _MOST_SQUARINGS = 6
+#: the norm ``||A dt||`` above which a neuron is stiff here (a time constant below dt / 64)
+STIFF_NORM = 2.0 ** _MOST_SQUARINGS
+
+
+def scipy_augmented_expm(M: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(e^M, dt·φ1(M))`` of a stack ``M = A dt`` ``(m, k, k)`` by SciPy's ``expm`` of the
+    augmented matrices ``[[A dt, I dt], [0, 0]]``."""
+    m, k, _ = M.shape
+    aug = np.zeros((m, 2 * k, 2 * k))
+    aug[:, :k, :k] = M
+    aug[:, :k, k:] = np.eye(k) * dt
+    E = scipy.linalg.expm(aug)
+    return E[:, :k, :k], E[:, :k, k:]
 
 
 def _upper_2x2(M: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,6 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-import scipy.linalg
 import sympy
 
 from .. import ir
@@ -224,18 +223,14 @@ def evaluate_propagator(item: ir.Propagator, values, dt: float) -> dict[str, np.
     if m > expm_stack.MANY:
         phi, gamma = expm_stack.augmented_expm(A, dt)
     else:
-        aug = np.zeros((m, 2 * k, 2 * k))
-        aug[:, :k, :k] = A * dt
-        aug[:, :k, k:] = np.eye(k) * dt
-        E = scipy.linalg.expm(aug)
-        phi, gamma = E[:, :k, :k], E[:, :k, k:]
+        phi, gamma = expm_stack.scipy_augmented_expm(A * dt, dt)
         # SciPy's expm of an upper-triangular matrix with nearly equal diagonal entries
         # (time constants 1e-15 apart, dt/τ = 5) is off by 1% in the corner (SciPy 1.17), and
         # of a stiff 2×2 accurate only normwise (2e-10 in its 1/|λ|-sized entries): those
         # take expm_stack's closed forms and Taylor sums, checked against 50-digit mpmath
         norms = np.abs(A * dt).sum(axis=1).max(axis=1)
         own = np.flatnonzero(~np.tril(A, -1).any(axis=(1, 2))
-                             | ((norms > 64.0) if k == 2 else False))
+                             | ((norms > expm_stack.STIFF_NORM) if k == 2 else False))
         if len(own):
             phi[own], gamma[own] = expm_stack.augmented_expm(A[own], dt)
     out = {}
@@ -270,8 +265,8 @@ def _noise_covariance(A: np.ndarray, G: np.ndarray, dt: float) -> np.ndarray:
     with np.errstate(divide="ignore"):
         s = np.maximum(0, np.ceil(np.log2(norms))).astype(np.int64)
     s[~np.isfinite(norms)] = 0
-    X = A * (dt * np.ldexp(1.0, -s))[:, None, None]  # A h, ‖A h‖ <= 1
     h = (dt * np.ldexp(1.0, -s))[:, None, None]
+    X = A * h  # ‖A h‖ <= 1
     term = GG * h
     # e^{Ah} is squared as I + D: squared as a matrix near I it would lose the digits of
     # e^{-h/τ} for a slow τ (2^30 squarings of 1 - 5e-13: 4e-8 off), squared as D it does
