@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from ..runtime.checks import CHECK_ALL, CHECK_CODE, CHECK_STEP, deferred_states
-from ..runtime.reports import _peek
+from ..runtime.reports import state_is_finite
 from .parts import _direct
 from .rollback import NetworkSnapshot
 
@@ -49,18 +49,12 @@ def _waiting(net) -> list:
             and pop._sim._values.get(CHECK_ALL) == 0]
 
 
-def _finite(runner, name: str) -> bool:
-    value = _peek(runner, name)
-    with np.errstate(over="ignore", invalid="ignore"):  # a sum is finite unless one is not
-        return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
-
-
 def second_pass(net, before: NetworkSnapshot, run_again) -> None:
     """Where a state whose test waits for the second pass is not finite after the run, put
     ``net`` back to ``before``, call ``run_again()`` (the same run, recording nothing) with
     every test on, and end as after the first run with the records of the second."""
     pops = _waiting(net)
-    if all(_finite(pop._sim._runner, name)
+    if all(state_is_finite(pop._sim._runner, name)
            for pop in pops for name in deferred_states(pop._sim._emitted)):
         return
     after = NetworkSnapshot(net)

@@ -12,8 +12,8 @@ from .. import ir
 from ..errors import ParameterError
 from .inputs import is_int
 
-__all__ = ["count", "positive_int", "population_shape", "time_step_value", "precision_name",
-           "seed_value", "tolerance", "resolve_model"]
+__all__ = ["count", "positive_int", "population_shape", "time_step_value",
+           "check_dt_precision", "precision_name", "seed_value", "tolerance", "resolve_model"]
 
 
 def count(what: str, value) -> int:

@@ -30,7 +30,7 @@ from .guard import Snapshot
 from .result import Result
 
 __all__ = ["RunReports", "adaptive_records", "point_to_the_bound",
-           "started_bad", "warn_then_raise"]
+           "started_bad", "state_is_finite", "warn_then_raise"]
 
 
 class RunReports:
@@ -51,12 +51,7 @@ class RunReports:
         if not deferred:
             return True
 
-        def finite(name):  # a sum is finite unless a value is not (or it overflows)
-            value = _peek(self._runner, name)
-            with np.errstate(over="ignore", invalid="ignore"):  # no warning of NumPy's
-                return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
-
-        if all(finite(name) for name in deferred):
+        if all(state_is_finite(self._runner, name) for name in deferred):
             return len(deferred) < len(checked_states(self._emitted))
         after = Snapshot(self._runner, [s.name for s in self._emitted.states])
         # the first pass left these as they were before the run (checks.untouched_states)
@@ -115,6 +110,14 @@ def started_bad(error: NumericalError, snapshot: Snapshot, first_step: int, mode
     error.message += (f" (it was already {what} when this run began: the population stays "
                       "as a failed run left it; sim.reset() or set_state() starts afresh)")
     error.args = (error.message,)
+
+
+def state_is_finite(runner, name: str) -> bool:
+    """Whether every value of state ``name`` of ``runner`` is finite: a sum is finite unless
+    a value is not (or it overflows, then each value is tested)."""
+    value = _peek(runner, name)
+    with np.errstate(over="ignore", invalid="ignore"):  # no warning of NumPy's
+        return bool(np.isfinite(value.sum()) or np.isfinite(value).all())
 
 
 def _peek(runner, name: str) -> np.ndarray:
