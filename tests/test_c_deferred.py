@@ -27,6 +27,10 @@ pytestmark = pytest.mark.c
 
 N, BATCH = 2100, 2  # 2100 = 2048 + 52, and 52 = 6 * 8 + 4: a partial tile, a partial block
 GRID = IZHIKEVICH.replace("threshold: v >= v_peak", "threshold: v >= v_peak or u > 1e6")
+# after the integration v is kicked up now and then: neurons whose try took the step below
+# the threshold cross it on the grid (the loop-free step keeps its threshold test)
+KICKED = QUADRATIC.replace("    threshold:", "    after:\n        if sin(t / 3) > 0.95: v += 4\n"
+                           "    threshold:")
 
 CASES = {
     # name: (model text, dt, steps, the input I and initial states, whether the bound warns)
@@ -37,6 +41,7 @@ CASES = {
                           True),
     "quadratic": (QUADRATIC, 0.5, 120, "quadratic", False),
     "izhikevich-grid": (GRID, 0.1, 120, "izhikevich", False),
+    "quadratic-kicked": (KICKED, 0.1, 200, "quadratic", False),
 }
 
 
@@ -112,6 +117,23 @@ def test_the_c_step_runs_the_deferred_neurons_in_vectorised_blocks():
         assert "eqsnn_neuron_step(" not in tile  # the scalar full step is gone from the loop
         # the loop-free step leaves the try's error, and BEGIN starts from it
         assert "&_terr[j - first]" in tile and "const FLOAT _try_err" in source
+
+
+def test_the_loop_free_step_leaves_out_the_threshold_only_where_the_try_settles_it():
+    """A neuron whose try took the step is below the threshold at its end, so the loop-free
+    step needs no threshold test and no reset, unless the after: block writes what the
+    threshold reads (then it tests it as the full step does; the kicked case above checks
+    its spikes against numpy)."""
+    for text, settled in ((ADEX, True), (QUADRATIC, True), (GRID, True), (KICKED, False),
+                          (ADEX.replace("    threshold:", "    after:\n        w = w + 0.5\n"
+                                        "    threshold:"), True)):
+        model = eqsnn.compile(text).ir
+        assert model.meta["adaptive"]["try_settles_threshold"] is settled
+        source = str(c_backend.emit(model))
+        fast = source.split("eqsnn_neuron_step_fast(", 1)[1].split("#undef EQSNN_FAST_STEP")[0]
+        assert ("_spike = 0;" in fast) is settled
+    rk4 = eqsnn.compile(ADEX + "    method: rk4\n").ir
+    assert "adaptive" not in rk4.meta
 
 
 def test_begin_tries_the_step_again_where_the_try_is_not_as_the_method_prints_it():

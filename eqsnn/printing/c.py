@@ -264,7 +264,15 @@ class _StepBody(CheckLines, ExpressionLines):
             self.exact_or_cheap(self.check_code)
         if model.threshold is not None:
             self.comment(f"threshold: {model.threshold}")
-            self.line(f"_spike = {self.expression(model.threshold, 'bool')};")
+            value = self.expression(model.threshold, "bool")
+            settled = self.deferring and model.meta["adaptive"].get("try_settles_threshold")
+            if settled:  # eqsnn.solve.assemble.try_settles_threshold
+                self.lines.append("#if EQSNN_FAST_STEP")
+                self.line("_spike = 0;  /* not deferred: the try took the step, below it */")
+                self.lines.append("#else")
+            self.line(f"_spike = {value};")
+            if settled:
+                self.lines.append("#endif")
         if model.negative_threshold is not None:
             self.comment(f"negative threshold: {model.negative_threshold}")
             value = self.expression(model.negative_threshold, "bool")

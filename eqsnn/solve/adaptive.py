@@ -104,6 +104,9 @@ class AdaptiveUpdate:
     max_substeps: int
     grid_reason: str = ""  # why spikes stay on the step grid ("": located inside the step)
     in_step_assigned: tuple[str, ...] = ()  # the states the reset assigns at a crossing
+    #: the threshold whose negation at the try's end is part of the try's taking the step
+    #: (``_fast_substep``); None where there is no try or no threshold
+    try_threshold: sympy.Basic | None = None
 
 
 def _sym(name: str) -> sympy.Symbol:
@@ -184,16 +187,18 @@ def adaptive_update(system: System, threshold, reset, after_locals, options,
     update.append(ir.While(sympy.StrictLessThan(_TAU, DT), tuple(body), max_substeps))
     update.append(ir.Assign(substep.name, _H))
     params, states = _hidden_params(options), _hidden_states()
+    try_threshold = threshold if max_substeps > 1 else None
     if relation is None:
         return AdaptiveUpdate(params, states, tuple(update), threshold, tuple(reset), in_step,
-                              max_substeps, why_not)
+                              max_substeps, why_not, try_threshold=try_threshold)
     end_threshold, end_reset = _end_of_step(threshold, reset, rest, crossed)
     states += (ir.State(SPIKE_OFFSET, "float", sympy.Integer(0)),)
     update.insert(0, ir.Local(CROSSED_AT, "float", sympy.Float(0.0)))
     assigned = sorted({stmt.target for stmt in ir.walk_statements(in_step_reset)
                        if isinstance(stmt, ir.Assign) and stmt.target in names})
     return AdaptiveUpdate(params, states, tuple(update), end_threshold, end_reset, in_step,
-                          max_substeps, in_step_assigned=tuple(assigned))
+                          max_substeps, in_step_assigned=tuple(assigned),
+                          try_threshold=try_threshold)
 
 
 def _accepted_substep(xs, x5, k, threshold, relation, crossed, extra, in_step_reset, rhs,
