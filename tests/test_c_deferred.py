@@ -7,8 +7,8 @@ within 1e-9.  The runs mix neurons that settle at once with neurons that need
 several substeps, crossings located inside the step (AdEx, the quadratic model)
 and grid thresholds (no in-step crossing), the substep bound being reached,
 every neuron of every tile deferred (more than run together, 512, so in turns),
-two lanes, two threads, and a population that is neither a multiple of the vector
-width nor of the tile (2048 for a step with a substep loop).
+two lanes, one thread (one tile of up to 8192) and two (tiles of 2048, run_tile), and a
+population that is neither a multiple of the block (16) nor of the tile.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from test_adaptive import ADEX, IZHIKEVICH, QUADRATIC
 
 import eqsnn
 from eqsnn.backends import c as c_backend
+from eqsnn.backends.c_deferred_pass import LANES
+from eqsnn.backends.c_run_loop import DEFERRING_TILE, TILE, run_tile
 from eqsnn.pipeline import EqsnnWarning
 
 pytestmark = pytest.mark.c
 
-N, BATCH = 2100, 2  # 2100 = 2048 + 52, and 52 = 6 * 8 + 4: a partial tile, a partial block
+N, BATCH = 2100, 2  # two threads: tiles of 2048 (run_tile), then 52 = 3 * 16 + 4: a partial block
 GRID = IZHIKEVICH.replace("threshold: v >= v_peak", "threshold: v >= v_peak or u > 1e6")
 # after the integration v is kicked up now and then: neurons whose try took the step below
 # the threshold cross it on the grid (the loop-free step keeps its threshold test)
@@ -103,6 +105,18 @@ def test_one_thread_and_two_give_the_same_bits():
     np.testing.assert_array_equal(one.spikes.offset, two.spikes.offset)
 
 
+def test_a_run_on_several_threads_takes_tiles_enough_to_share():
+    """The largest tile on one thread; on several, at least four tiles a thread where the
+    population allows it, never below 2048 nor above the largest, a multiple of 512."""
+    assert run_tile(DEFERRING_TILE, 100_000, 1, 1) == DEFERRING_TILE
+    assert run_tile(DEFERRING_TILE, 10**6, 1, 16) == DEFERRING_TILE
+    assert run_tile(DEFERRING_TILE, 100_000, 1, 16) == 2048  # 1562 would give 64 tiles
+    assert run_tile(DEFERRING_TILE, 400_000, 1, 16) == 6144  # 65 tiles of 6144
+    assert run_tile(DEFERRING_TILE, 100_000, 4, 4) == DEFERRING_TILE  # 13 tiles a lane, 4 lanes
+    assert run_tile(DEFERRING_TILE, 2100, 2, 2) == 2048
+    assert run_tile(TILE, 100_000, 1, 16) == TILE  # a step without a substep loop: 512
+
+
 def test_the_c_step_runs_the_deferred_neurons_in_vectorised_blocks():
     """The loop body is cut into loop-free parts called in blocks of a constant count; the
     crossing's location is taken out of the block loop (its rare branch) where there is
@@ -112,7 +126,7 @@ def test_the_c_step_runs_the_deferred_neurons_in_vectorised_blocks():
         tile = source.split("static void eqsnn_run_tile", 1)[1]
         for part in ("eqsnn_deferred_begin(", "eqsnn_deferred_iteration", "eqsnn_deferred_end("):
             assert part in tile
-        assert "for (ml = 0; ml < 8; ++ml)" in tile
+        assert f"for (ml = 0; ml < {LANES}; ++ml)" in tile
         assert ("eqsnn_deferred_iteration_light(" in tile) == light
         assert "eqsnn_neuron_step(" not in tile  # the scalar full step is gone from the loop
         # the loop-free step leaves the try's error, and BEGIN starts from it

@@ -24,8 +24,8 @@ How a run crosses the ctypes boundary (one call per ``run``):
   and listed only when the result is read.
 
 ``eqsnn_run`` (its text: :mod:`eqsnn.backends.c_run_loop`) splits the
-``(lane, neuron)`` grid into tiles of 512 neurons (2048 for a step with a
-substep loop, :func:`~eqsnn.backends.c_run_loop.tile_size`; OpenMP threads take runs
+``(lane, neuron)`` grid into tiles of 512 neurons (up to 8192 for a step with a
+substep loop, :func:`~eqsnn.backends.c_run_loop.run_tile`; OpenMP threads take runs
 of neighbouring tiles, ``schedule(guided)``: no
 false sharing, and a thread slowed by another process takes fewer) and
 advances each tile through all the steps while its state stays in the L1
@@ -50,7 +50,7 @@ from ..runtime.spike_bits import SpikeBits
 from . import EmitOptions, Instance, RawRun, Source, _toolchain, numpy_dtype
 from . import _compiled as shared
 from ._compiled import Layout, layout
-from .c_run_loop import run_loop_text, tile_size
+from .c_run_loop import run_loop_text, run_tile, tile_size
 
 __all__ = ["CProgram", "CRunner", "emit", "load"]
 
@@ -212,10 +212,11 @@ class CRunner:
             values = _pointers([self.values[name] for name, _, _ in self.layout.values])
             arrays = [self.arrays[name] for name, _ in self.layout.arrays]
             lengths = (_LONG * max(1, len(arrays)))(*(len(a) for a in arrays))
+            threads = int(self.threads) if self.batch * self.n * steps >= PARALLEL_WORK else 1
             args = _RunArgs(
-                self.batch, self.n, steps, int(step0), self.program.tile, self.dt,
-                self.seed & 0xFFFFFFFF, (self.seed >> 32) & 0xFFFFFFFF,
-                int(self.threads) if self.batch * self.n * steps >= PARALLEL_WORK else 1,
+                self.batch, self.n, steps, int(step0),
+                run_tile(self.program.tile, self.n, self.batch, threads), self.dt,
+                self.seed & 0xFFFFFFFF, (self.seed >> 32) & 0xFFFFFFFF, threads,
                 ctypes.cast(self._state_pointers, ctypes.c_void_p),
                 ctypes.cast(values, ctypes.c_void_p),
                 ctypes.cast(_pointers(arrays), ctypes.c_void_p), ctypes.cast(lengths,

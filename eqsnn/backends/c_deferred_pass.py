@@ -40,8 +40,10 @@ from ._compiled import Layout
 __all__ = ["LANES", "deferred_buffers", "deferred_pass"]
 
 #: the deferred neurons are run in blocks of this many (a multiple of the vector widths;
-#: 8 was faster than 4 and 16 on AdEx), the block's spare lanes copies of a running neuron
-LANES = 8
+#: with tiles of 8192, 16 was faster than 8 and 32 on AdEx: two vectors of 8 doubles in
+#: flight hide the latency of each stage's chain), the block's spare lanes copies of a
+#: running neuron
+LANES = 16
 #: the most deferred neurons run together: a tile with more (a coarse dt, a large tile) runs
 #: them in turns, so the buffers (on the stack) stay the size they have for 512 neurons
 CAPACITY = 512

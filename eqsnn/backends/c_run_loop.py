@@ -20,23 +20,41 @@ from ._compiled import Layout
 from .c_deferred_pass import deferred_buffers, deferred_pass
 from .c_run_check import INCLUDES, cheap_arguments, cheap_head, cheap_tail
 
-__all__ = ["DEFERRING_TILE", "TILE", "run_loop_text", "tile_size"]
+__all__ = ["DEFERRING_TILE", "DEFERRING_TILE_LEAST", "TILE", "run_loop_text", "run_tile",
+           "tile_size"]
 
 #: neurons per tile: a multiple of 512, so a tile's spike words of one step fill whole 64-byte
 #: lines of the (64-byte aligned, padded) spike rows: no line is shared between tiles
 TILE = 512
-#: neurons per tile of a step that defers some neurons to a substep loop (the adaptive
-#: method): its loop runs on the deferred neurons of the tile in blocks of 8, and at 512
-#: neurons a tile holds about 11 of AdEx's at dt = 0.1 ms, too few to keep the blocks full.
-#: 2048 neurons hold about 44: the adaptive step takes 5-10 % less time
-#: (docs/performance.md); the step costs some 16 ns a neuron, so the tile's state leaving
-#: the L1 cache for the L2 costs nothing measurable
-DEFERRING_TILE = 2048
+#: the most neurons per tile of a step that defers some neurons to a substep loop (the
+#: adaptive method): the loop runs on the deferred neurons of the tile in blocks, and the more
+#: of them a tile holds, the fuller its blocks and the fewer the pass's fixed costs per
+#: neuron.  AdEx at dt = 0.1 ms defers about 2 % a step: 44 neurons of 2048, 170 of 8192,
+#: and its adaptive step takes 10 % less time at 8192 (docs/performance.md).  A run on
+#: several threads takes smaller tiles where there would be too few to share
+#: (:func:`run_tile`)
+DEFERRING_TILE = 8192
+#: the fewest neurons per tile of such a step that :func:`run_tile` gives
+DEFERRING_TILE_LEAST = 2048
 
 
 def tile_size(fast) -> int:
-    """Neurons per tile of a step function with (``fast``) or without a loop-free variant."""
+    """Neurons per tile of a step function with (``fast``) or without a loop-free variant:
+    the most (the buffers of the tile function are sized for them)."""
     return DEFERRING_TILE if fast else TILE
+
+
+def run_tile(most: int, n: int, batch: int, threads: int) -> int:
+    """Neurons per tile of one run: ``most`` (:func:`tile_size`), smaller where fewer than
+    four tiles a thread would share the ``(batch, n)`` grid, down to
+    :data:`DEFERRING_TILE_LEAST`; a multiple of 512 (the spike words of a tile fill whole
+    lines) and at most ``most``."""
+    if threads <= 1 or most <= DEFERRING_TILE_LEAST:
+        return most
+    per_lane = -(-4 * threads // max(1, batch))  # tiles each lane needs
+    tile = (n // per_lane) // 512 * 512
+    return max(DEFERRING_TILE_LEAST, min(most, tile))
+
 
 _RUN_TYPES = """\
 /* ---- the run loop: many steps per call from Python (ctypes) ---- */
@@ -214,15 +232,16 @@ def _record_lines(plan: Layout, check_flags=False) -> list[str]:
 
 
 def _spike_row_function(tile: int) -> str:
-    """The spike words of one tile and step into the (padded) bit planes: ``tile / 32``
-    words, fewer in the last tile of a row (the row is padded to 512 neurons, not to a
-    tile; both counts are multiples of 16)."""
+    """The spike words of one tile and step into the (padded) bit planes: the run's tile
+    (``a->tile``, at most ``tile``) over 32 words, fewer in the last tile of a row (the row
+    is padded to 512 neurons, not to a tile; both counts are multiples of 16)."""
     return f"""\
 static void eqsnn_spike_row(const eqsnn_run_args *a, long long lane, long long first,
                             long long i, long long words, const unsigned char *flags)
 {{
     const long long row = (i * a->batch + lane) * words + first / 32;
-    const int count = words - first / 32 < {tile // 32} ? (int)(words - first / 32) : {tile // 32};
+    const long long most = a->tile / 32;  /* at most {tile // 32} */
+    const int count = (int)(words - first / 32 < most ? words - first / 32 : most);
     eqsnn_store_spike_words(a->spikes + row, flags, 0, count);
     if (a->negative_spikes)
         eqsnn_store_spike_words(a->negative_spikes + row, flags, 1, count);
@@ -340,7 +359,8 @@ def _stepped(plan: Layout, check_flags: bool) -> list[int]:
 
 def _run_function(tile: int) -> str:
     """``eqsnn_run``: the tiles of every lane, on the threads; 1 where the caller's tile
-    size is not the one the text was printed for (:func:`tile_size`)."""
+    size is more than the text was printed for (:func:`tile_size`) or not a multiple of
+    512 (:func:`run_tile`)."""
     return _RUN_FUNCTION.replace("TILE_SIZE", str(tile))
 
 
@@ -350,7 +370,7 @@ EQSNN_EXPORT int eqsnn_run(const eqsnn_run_args *a)
     const long long tiles_per_lane = (a->n + a->tile - 1) / a->tile;
     const long long tiles = tiles_per_lane * a->batch;
     long long tile;
-    if (a->tile != TILE_SIZE) return 1;
+    if (a->tile <= 0 || a->tile > TILE_SIZE || a->tile % 512) return 1;
     if (a->threads <= 1) {  /* no thread team to start (a network runs one step a call) */
         for (tile = 0; tile < tiles; ++tile)
             eqsnn_run_tile(a, tile / tiles_per_lane, (tile % tiles_per_lane) * a->tile);

@@ -23,6 +23,7 @@ import numpy as np
 from ..backends import _compiled as shared
 from ..backends import c_network
 from ..backends.c import _LONG, _Input, _pointers, _Recorder, _RunArgs
+from ..backends.c_run_loop import run_tile
 from ..runtime.spike_bits import SpikeBits
 from . import compose
 from .parts import _recorded
@@ -263,8 +264,8 @@ class FusedRun:
         array_pointers = _pointers(arrays)
         threads = int(runner.threads) if batch * pop.n >= c_network.PARALLEL_NEURONS else 1
         args = _RunArgs(
-            batch, pop.n, 1, 0, runner.program.tile, runner.dt, runner.seed & 0xFFFFFFFF,
-            (runner.seed >> 32) & 0xFFFFFFFF, threads,
+            batch, pop.n, 1, 0, run_tile(runner.program.tile, pop.n, batch, threads), runner.dt,
+            runner.seed & 0xFFFFFFFF, (runner.seed >> 32) & 0xFFFFFFFF, threads,
             ctypes.cast(runner._state_pointers, ctypes.c_void_p),
             ctypes.cast(values, ctypes.c_void_p), ctypes.cast(array_pointers, ctypes.c_void_p),
             ctypes.cast(lengths, ctypes.c_void_p), ctypes.cast(inputs, ctypes.c_void_p),
