@@ -14,6 +14,7 @@ instead (a change to its printed C checked the same way).
     python bench/same_bits.py --against main
     python bench/same_bits.py --against main --backend c --n 20000
     python bench/same_bits.py --against ce517b7 --n 3000 --steps 300
+    python bench/same_bits.py --against main --backend c --detail   # what differs, how much
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--against", default="main", help="a git revision")
     parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--detail", action="store_true",
+                        help="list every array that differs, and by how much")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--backend", choices=("numpy", "c"), default="numpy",
                         help="c: the c backend on one thread (EQSNN_NUMPY_DEFER has no effect)")
@@ -121,7 +124,17 @@ def main() -> None:
             spikes = sum(before[k].size for k in before.files if k.endswith("spike-step"))
             print(f"EQSNN_NUMPY_DEFER={defer or 'unset'}: {len(before.files)} arrays "
                   f"({spikes} spikes) compared, {len(differ)} differ"
-                  + (f": {differ[:8]}" if differ else ""))
+                  + (f": {differ[:8]}" if differ and not args.detail else ""))
+            for k in differ if args.detail else ():  # each, and by how much
+                a, b = before[k], after[k]
+                if a.shape != b.shape:
+                    print(f"  {k}: shapes {a.shape} and {b.shape}")
+                    continue
+                unequal = ~((a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind == "f"
+                            else a == b)
+                largest = np.max(np.abs(a.astype(float) - b.astype(float))[unequal])
+                print(f"  {k}: {np.count_nonzero(unequal)} of {a.size} differ, "
+                      f"by at most {largest:.3g}")
     if failures:
         sys.exit(1)
     print(f"same bits as {args.against}")

@@ -7,11 +7,16 @@ found eight flags at a time: :func:`_scan`) are gathered into compact buffers
 (``_d...[m]``, ``m`` over the deferred neurons; ``_di[m]`` the neuron): their
 states, and the locals passed between the parts of
 :mod:`eqsnn.printing.c_deferred`.  ``BEGIN`` runs for all of
-them, then ``ITERATION`` (``LIGHT_ITERATION`` where the model locates
-crossings, the few that cross redone one at a time by ``REDO_ONE``) once per
-iteration of the substep loop for those still in it, then ``END`` for all of
-them, each in blocks of :data:`LANES` that the compiler vectorises; the states
-and flags are scattered back.
+them, then ``ITERATION`` once per iteration of the substep loop for those still
+in it, then ``END`` for all of them, each in blocks of :data:`LANES` that the
+compiler vectorises; the states and flags are scattered back.
+
+Where the model locates crossings the iterations are ``LIGHT_ITERATION``: a
+neuron whose substep crosses the threshold returns ``REDO``, unchanged, and is
+set aside (``_p...`` buffers); once no neuron is left running, those set aside
+run ``ITERATION`` (the crossing located, the reset, on to the end of the step)
+together, in full blocks, and go on with the others.  A neuron's iterations do
+not depend on the others', so the order changes nothing.
 
 Between iterations the finished neurons are moved onto a stack at the top of
 the buffers and the last running ones into their places (one pass), so an
@@ -31,7 +36,6 @@ from ..printing.c_deferred import (
     ITERATION,
     LIGHT_ITERATION,
     REDO,
-    REDO_ONE,
     DeferredStep,
 )
 from ..printing.c_printer import STORAGE_TYPES, wrap_items
@@ -62,6 +66,10 @@ def deferred_buffers(plan: Layout, step: DeferredStep, stepped, tile: int) -> li
     lines += [f"    {STORAGE_TYPES[plan.states[k][1]]} _ds{k}[{size}];" for k in stepped]
     lines += [f"    {ctype} _dc{c}[{size}];  /* {name} */"
               for c, (ctype, name) in enumerate(step.carried)]
+    if step.light:  # the neurons set aside to run the full iteration together
+        lines.append(f"    int _pi[{size}];")
+        lines += [f"    {STORAGE_TYPES[plan.states[k][1]]} _ps{k}[{size}];" for k in stepped]
+        lines += [f"    {ctype} _pc{c}[{size}];" for c, (ctype, _) in enumerate(step.carried)]
     if step.try_error:  # the whole-step try's error of each neuron, for BEGIN
         lines.append(f"    FLOAT _terr[{tile}];")
     return lines
@@ -85,15 +93,18 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
                 "        m = mb + ml;",
                 f"        {target}[m] = {name}(", *("    " + item for item in items[:-1]),
                 "    " + items[-1] + ");", "    }", "}"]
-    items = wrap_items([*states, *rows, "1", *carried], 16)
-    redo = [  # the few where the rare branch runs: the full iteration, one at a time
-        f"for (m = 0; m < _dn; ++m) if (_da[m] == {REDO}) {{",
-        f"    _da[m] = {REDO_ONE}(", *items[:-1], items[-1] + ");", "}"]
     buffers = ["_di"] + [f"_ds{k}" for k in stepped] + [
         f"_dc{c}" for c in range(len(step.carried))]
+    aside = ["_pi"] + [f"_ps{k}" for k in stepped] + [f"_pc{c}" for c in range(len(step.carried))]
 
     def move(to, source):
         return [f"{name}[{to}] = {name}[{source}];" for name in buffers]
+
+    def set_aside(to, source):
+        return [f"{a}[{to}] = {d}[{source}];" for a, d in zip(aside, buffers)]
+
+    def take_back(to, source):
+        return [f"{d}[{to}] = {a}[{source}];" for a, d in zip(aside, buffers)]
 
     def spare(begin, source, end=None):
         """The spare lanes of a block (from ``begin`` to the block's end, or down to
@@ -103,12 +114,17 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
                 f"for (m = {end}; m < {begin}; ++m) {{")
         return [f"if ({begin} > 0) " + loop if end is None else loop,
                 *("    " + line for line in move("m", source)), "}"]
+    finished = [
+        "    --_top;  /* the stack never reaches q: the buffers hold 2 LANES more than all */",
+        *("    " + line for line in move("_top", "p"))]
+    if step.light:  # those that cross: set aside for the full iteration, together
+        finished = [f"if (_da[p] == {REDO}) {{", *("    " + line for line in set_aside(
+            "_pn", "p")), "    ++_pn;", "} else {", *finished, "}"]
     compact = [  # running ones to the front, finished ones onto the stack at the top
         "p = 0, q = _dn;",
         "while (p < q) {  /* [0, p) running, [p, q) not seen yet */",
-        "    if (_da[p]) { ++p; continue; }",
-        "    --_top;  /* the stack never reaches q: the buffers hold 2 LANES more than all */",
-        *("    " + line for line in move("_top", "p")),
+        f"    if (_da[p] && _da[p] != {REDO}) {{ ++p; continue; }}",
+        *("    " + line for line in finished),
         "    if (p < --q) {  /* the last one not seen yet takes its place */",
         "        _da[p] = _da[q];",
         *("        " + line for line in move("p", "q")),
@@ -122,7 +138,7 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
     body = [
         "{  /* the deferred neurons: the full step, vectorised across them */",
         "    long long m, mb;  /* 64-bit: mb + ml cannot wrap, so a block's lanes are adjacent */",
-        "    int ml, p, q, _it, _dn, _top;",
+        "    int ml, p, q, _it, _dn, _top, _pn = 0, _heavy = 0;",
         "    long long _from = first;",
         f"    while (_from < last) {{  /* at most {capacity} at a time */",
         f"    _dn = 0, _top = {size};",
@@ -137,12 +153,11 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
         *("        " + line for line in call(
             "_da", BEGIN, "0", "_dn", ["_terr[_di[m] - first]"] if step.try_error else [])),
         *("        " + line for line in compact),
-        f"        for (_it = 0; _it < {step.limit} && _dn > 0; ++_it) {{",
-        *("            " + line for line in call(
-            "_da", LIGHT_ITERATION if step.light else ITERATION, "0", "_dn", ["1"])),
-        *("            " + line for line in (redo if step.light else [])),
-        *("            " + line for line in compact),
-        "        }",
+        *(_set_aside_loop(step.limit, call, compact, take_back, spare) if step.light else [
+            f"        for (_it = 0; _it < {step.limit} && _dn > 0; ++_it) {{",
+            *("            " + line for line in call("_da", ITERATION, "0", "_dn", ["1"])),
+            *("            " + line for line in compact),
+            "        }"]),
         "        q = _top - _dn;  /* still running at the bound: onto the stack */",
         "        for (m = _dn - 1; m >= 0; --m) {",
         *("            " + line for line in move("q + m", "m")),
@@ -161,6 +176,38 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
         "}",
     ]
     return [pad + line if not line.startswith("#") else line for line in body]
+
+
+def _set_aside_loop(limit: int, call, compact, take_back, spare) -> list[str]:
+    """The substep loop where crossings are located: light iterations over the running
+    neurons, those that cross set aside (``compact``); once none runs, the ones set aside
+    come back and run the full iteration together (``_heavy``), and go on.  Each round
+    moves every neuron in it by one iteration of its own, or sets it aside for the next
+    full one, so the rounds are bounded by the loop's bound per crossing; the guard below
+    is a multiple of it."""
+    guard = min((2 * limit + 2) * (limit + 1), 2**31 - 1)
+    return [
+        f"        for (_it = 0; _it < {guard} && (_dn > 0 || _pn > 0); ++_it) {{",
+        "            _heavy = _dn == 0;",
+        "            if (_heavy) {  /* only those set aside are left: back, for the full iteration */",
+        "                for (m = 0; m < _pn; ++m) {",
+        *("                    " + line for line in take_back("m", "m")),
+        "                }",
+        "                _dn = _pn, _pn = 0;",
+        *("                " + line for line in spare("_dn", "0")),
+        "            }",
+        "            if (_heavy) {",
+        *("                " + line for line in call("_da", ITERATION, "0", "_dn", ["1"])),
+        "            } else {",
+        *("                " + line for line in call("_da", LIGHT_ITERATION, "0", "_dn", ["1"])),
+        "            }",
+        *("            " + line for line in compact),
+        "        }",
+        "        for (m = 0; m < _pn; ++m) {  /* set aside at the guard (never): as they are */",
+        *("            " + line for line in take_back("_dn + m", "m")),
+        "        }",
+        "        _dn += _pn;",
+    ]
 
 
 def _scan(capacity: int) -> list[str]:

@@ -22,7 +22,8 @@ neurons of a tile in a loop the compiler vectorises
   :data:`ITERATION` without the crossing's location (:func:`rare_branch`,
   long and taken about once per spike, which a vectorised loop would run in
   every lane); where that branch would run it returns :data:`REDO` and changes
-  nothing, and :data:`REDO_ONE` (not inlined) runs the full iteration there.
+  nothing.  The ``c`` backend sets such neurons aside and runs :data:`ITERATION` on them
+  together once the others have finished (:mod:`eqsnn.backends.c_deferred_pass`).
 
 States pass through pointers as in the step; the step's locals that one part
 leaves for a later one (:func:`carried_locals`: read before they are written
@@ -44,15 +45,13 @@ from .. import ir
 from ..solve.crossings import CROSSED
 from .c_printer import VALUE_TYPES, wrap_items
 
-__all__ = ["BEGIN", "ITERATION", "LIGHT_ITERATION", "END", "REDO", "REDO_ONE", "TRY_ERROR",
+__all__ = ["BEGIN", "ITERATION", "LIGHT_ITERATION", "END", "REDO", "TRY_ERROR",
            "DeferredStep", "carried_locals", "deferred_step", "rare_branch", "try_error"]
 
 BEGIN, ITERATION, END = "eqsnn_deferred_begin", "eqsnn_deferred_iteration", "eqsnn_deferred_end"
 #: :data:`ITERATION` without the rare branch (:func:`rare_branch`): where that branch would
 #: run it returns :data:`REDO` and leaves everything as it was
 LIGHT_ITERATION = "eqsnn_deferred_iteration_light"
-#: :data:`ITERATION` as a function of its own (not inlined), for the neurons that take it
-REDO_ONE = "eqsnn_deferred_redo"
 REDO = 2
 #: the loop-free step's pointer through which it leaves the whole-step try's error, so that
 #: :data:`BEGIN` need not try the step again for the neurons it deferred (:func:`try_error`)
@@ -236,14 +235,6 @@ def deferred_step(body, signature) -> DeferredStep:
             f"        _go = {marks['cond']};", "    }", f"    if (_redo) return {REDO};",
             *stores, *state_stores, "    return _go;"],
             f"{ITERATION} where the rare branch is not taken, else {REDO} (nothing changed)")
-        # the full iteration for one neuron, not inlined: the loop calling it for the few
-        # that take the rare branch stays a scalar loop (vectorised, every lane would run it)
-        parameters = [*signature, "const int _active", *pointers]
-        forward = [item.split()[-1].lstrip("*") for item in parameters]
-        light += [f"EQSNN_NOINLINE static int {REDO_ONE}(", *wrap_items(parameters, 4)[:-1],
-                  wrap_items(parameters, 4)[-1] + ")", "{",
-                  f"    return {ITERATION}(", *wrap_items(forward, 8)[:-1],
-                  wrap_items(forward, 8)[-1] + ");", "}"]
     end = function(END, [*signature, *pointers], [
         *states, *loads, *own, "    int _spike = 0, _negative = 0;", "    int _defer = 0;",
         *lines[marks["end"]:]],
