@@ -7,8 +7,9 @@ eqsnn runs):
 
 * ``sections``: time-stamp counters (``__rdtsc``) around the parts of the tile loop: the
   try (the loop-free step of every neuron), and the deferred pass: the scan for deferred
-  neurons, ``BEGIN``, the vectorised light iterations, the crossings redone one neuron at
-  a time, ``END``, and the rest (gathers, partitions, copies, scatters);
+  neurons, ``BEGIN``, the vectorised light iterations, the full iterations of the
+  neurons that cross (set aside, then run together), ``END``, and the rest (gathers,
+  partitions, copies, scatters);
 * ``cheap-exp``: every ``exp`` of the step functions replaced by a quadratic (wrong
   numbers, and different deferred neurons): what the arithmetic costs without ``exp``,
   for RK4 and for the try alone (deferred pass skipped).
@@ -35,7 +36,7 @@ from adaptive import arguments, simulator, time_runs  # noqa: E402  (bench/ is o
 from eqsnn.backends import _toolchain  # noqa: E402
 from eqsnn.pipeline import EqsnnWarning  # noqa: E402
 
-SECTIONS = ("try", "deferred pass", "scan", "begin", "iterations", "redo", "end")
+SECTIONS = ("try", "deferred pass", "scan", "begin", "iterations", "crossings", "end")
 _COUNTERS = """
 #include <x86intrin.h>
 static unsigned long long eqsnn_bench_tsc_sum[8];
@@ -69,10 +70,11 @@ def with_sections(text: str) -> str:
         (r"_from = j;", "EQSNN_BENCH_END(2)"),
         (r"for \(mb = 0; mb < _dn; mb \+= \d+\) \{", "EQSNN_BENCH_BEGIN(3)"),
         (r"p = 0, q = _dn(?: - 1)?;", "EQSNN_BENCH_END(3)"),
+        # the rounds of full iterations (the crossings, together), then the light ones
+        (r"for \(mb = 0; mb < _dn; mb \+= \d+\) \{", "EQSNN_BENCH_BEGIN(5)"),
+        (r"\} else \{", "EQSNN_BENCH_END(5)"),
         (r"for \(mb = 0; mb < _dn; mb \+= \d+\) \{", "EQSNN_BENCH_BEGIN(4)"),
-        (r"for \(m = 0; m < _dn; \+\+m\) if \(_da\[m\] == 2\) \{",
-         "EQSNN_BENCH_END(4) EQSNN_BENCH_BEGIN(5)"),
-        (r"p = 0, q = _dn(?: - 1)?;", "EQSNN_BENCH_END(5)"),
+        (r"\}\n\s*p = 0, q = _dn;", "EQSNN_BENCH_END(4)"),
         (r"for \(mb = p; mb < \d+; mb \+= \d+\) \{", "EQSNN_BENCH_BEGIN(6)"),
         (r"for \(m = _top; m < \d+; \+\+m\) \{", "EQSNN_BENCH_END(6)"),
         (r"/\* spike words of the step before", "EQSNN_BENCH_END(1)"),

@@ -189,7 +189,7 @@ def _set_aside_loop(limit: int, call, compact, take_back, spare) -> list[str]:
     return [
         f"        for (_it = 0; _it < {guard} && (_dn > 0 || _pn > 0); ++_it) {{",
         "            _heavy = _dn == 0;",
-        "            if (_heavy) {  /* only those set aside are left: back, for the full iteration */",
+        "            if (_heavy) {  /* only those set aside are left: back, for the full one */",
         "                for (m = 0; m < _pn; ++m) {",
         *("                    " + line for line in take_back("m", "m")),
         "                }",
