@@ -170,3 +170,20 @@ def test_a_population_too_big_for_memory_is_refused_before_anything_is_allocated
     eqsnn.Simulator(model, 25, batch_size=2, precision="float64")  # 1000 bytes: fits
     monkeypatch.setattr(guard, "available_memory", lambda: None)  # unknown: no check
     eqsnn.Simulator(model, 1000, precision="float64")
+
+
+@pytest.mark.parametrize("value", [True, np.False_, [True, False, True], np.ones(3, bool)])
+def test_a_bool_for_a_number_param_is_refused_not_taken_as_one(value):
+    # params={"tau_w": True} ran with a time constant of 1 (ms), without a word
+    adex = eqsnn.load("examples/adex.eqs")
+    with pytest.raises(ParameterError, match=r"param 'tau_w' is a number \(float\); got "
+                       r"True or False") as err:
+        eqsnn.Simulator(adex, 3, params={"tau_w": value})
+    assert "not taken as 1 or 0" in err.value.hint
+    flagged = eqsnn.compile("neuron F\n    param on: bool = true\n    param g = 1.0\n"
+                            "    state v = 1.0\n    dv/dt = -g * v\n    after:\n"
+                            "        if on: v = 0\n")
+    sim = eqsnn.Simulator(flagged, 3, params={"on": np.array([True, False, True]), "g": 2},
+                          precision="float64")
+    sim.run(1)  # a bool param takes bools; an int is a number
+    np.testing.assert_allclose(sim.state["v"][0], [0.0, np.exp(-2 * sim.dt), 0.0], rtol=1e-12)

@@ -84,6 +84,7 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
             continue
         if name in params:
             given = to_internal(model, "param", name, params[name])
+            _refuse_bool(name, given, param.dtype)
             value = per_neuron(f"param {name!r}", given, param.dtype, shape)
         elif param.default is not None:
             value = np.float64(param.default)
@@ -99,6 +100,23 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
         values[name] = np.asarray(value, np.float64)
     _check_float32_atol(values, precision)
     return values
+
+
+def _refuse_bool(name: str, given, dtype: str) -> None:
+    """A ParameterError where a number param is given True or False (or an array of them):
+    taken as 1 and 0 it ran without a word (``params={"tau": True}`` was a time constant of
+    1)."""
+    if dtype == "bool":
+        return
+    kind = getattr(getattr(given, "dtype", None), "kind", None)
+    if kind is None and not isinstance(given, (str, bytes)):
+        try:
+            kind = np.asarray(given).dtype.kind
+        except (ValueError, TypeError):
+            return  # per_neuron says what is wrong with it
+    if kind == "b":
+        raise ParameterError(f"param {name!r} is a number ({dtype}); got True or False",
+                             hint="pass a number: a bool is not taken as 1 or 0 here")
 
 
 def check_hidden_params(model: ir.Model, params) -> dict:
