@@ -118,6 +118,24 @@ def test_the_wrappers_without_ml_genn_name_it():
         ml_genn_synapse(S.Delta())
 
 
+@pytest.mark.parametrize("kind", ["int", "bool"])
+def test_get_model_refuses_an_isyn_that_ml_genns_connections_would_not_reach(kind):
+    # on GeNN an int or bool Isyn is the input var Isyn_: ml_genn's synapses add a float to
+    # GeNN's own Isyn, so the neuron never saw its input (documented, not refused before)
+    from eqsnn.genn import get_model
+
+    body = "        c += Isyn\n" if kind == "int" else "        if Isyn: c += 1\n"
+    model = eqsnn.compile(f"neuron Counting\n    state c: int = 0\n    input Isyn: {kind} = "
+                          f"{0 if kind == 'int' else 'false'}\n    after:\n{body}")
+
+    class Population:
+        shape = (4,)
+    with pytest.raises(BackendError, match=f"Counting's input Isyn is {kind}: ml_genn's "
+                       "connections add a float") as err:
+        get_model(model, Population(), 1.0, 1)
+    assert "declare 'input Isyn' as a float" in err.value.hint
+
+
 # --- with ml_genn ------------------------------------------------------------------------
 def _network(use_eqsnn, hidden, synapses, *, steps=200, batch=1, seed=1):
     """input -> hidden -> LeakyIntegrate readout; ml_genn's callbacks record by ml_genn's names."""

@@ -42,12 +42,6 @@ def get_model(neuron, population, dt: float, batch_size: int, *, seed: int = 0):
     neuron is not used).  A signed neuron sends every spike as ``+w`` through
     ml_genn's synapses, with the sign in its ``SpikeSign`` var.
     """
-    try:
-        from ml_genn.utils.model import NeuronModel
-    except ImportError as error:
-        raise BackendError(f"get_model needs ml_genn ({error})",
-                           hint="install ml_genn 2.x (https://github.com/genn-team/ml_genn) "
-                                "and PyGeNN") from None
     if callable(getattr(neuron, "build", None)) and getattr(neuron, "readout", None):
         import copy
 
@@ -55,6 +49,13 @@ def get_model(neuron, population, dt: float, batch_size: int, *, seed: int = 0):
         neuron.readout = None
     shape = population_shape(population.shape)
     model, params, init, obj = resolve_model(neuron, shape, batch_size, dt, seed, {}, {})
+    _refuse_typed_isyn(model)
+    try:
+        from ml_genn.utils.model import NeuronModel
+    except ImportError as error:
+        raise BackendError(f"get_model needs ml_genn ({error})",
+                           hint="install ml_genn 2.x (https://github.com/genn-team/ml_genn) "
+                                "and PyGeNN") from None
     free = frozenset({"Input"}) if _data_input(obj) else frozenset()
     # float64 literals: exact in a double model, correctly rounded in a float one
     pop = GeNNPopulation(model, int(np.prod(shape)), params, init, "float64", dt, seed, free)
@@ -65,6 +66,21 @@ def get_model(neuron, population, dt: float, batch_size: int, *, seed: int = 0):
     output = getattr(obj, "output_var", None)
     return NeuronModel(model_dict, pop.spec.code.names.get(output) if output else None,
                        dict(pop.param_vals), var_vals, dict(pop.arrays))
+
+
+def _refuse_typed_isyn(model) -> None:
+    """A BackendError where the model's ``Isyn`` is an int or bool input: on GeNN it is the
+    additional input var ``Isyn_`` (GeNN's ``Isyn`` is a float), so what ml_genn's
+    connections add to ``Isyn`` would never reach it."""
+    typed = next((item for item in model.inputs if item.name == "Isyn" and item.dtype != "float"),
+                 None)
+    if typed is not None:
+        raise BackendError(
+            f"{model.name}'s input Isyn is {typed.dtype}: ml_genn's connections add a float to "
+            "GeNN's Isyn, which this model would not read (on GeNN an int or bool Isyn is the "
+            "separate input Isyn_)",
+            hint="declare 'input Isyn' as a float (the default) for ml_genn's connections, or "
+                 "give the int input another name")
 
 
 def _data_input(obj) -> bool:
