@@ -117,6 +117,20 @@ def test_a_run_on_several_threads_takes_tiles_enough_to_share():
     assert run_tile(TILE, 100_000, 1, 16) == TILE  # a step without a substep loop: 512
 
 
+@pytest.mark.parametrize("tile", [1000, 2 * DEFERRING_TILE, 0])
+def test_the_compiled_run_refuses_a_tile_it_was_not_printed_for(monkeypatch, tile):
+    """Not a multiple of 512 (the spike words of a tile fill whole lines), more than the
+    buffers hold, or none: eqsnn_run returns 1 and runs nothing."""
+    from eqsnn.errors import BackendError
+
+    sim = eqsnn.Simulator(eqsnn.compile(ADEX), 3000, backend="c", precision="float64")
+    before = sim.state["V"].copy()
+    monkeypatch.setattr(c_backend, "run_tile", lambda *args: tile)
+    with pytest.raises(BackendError, match="eqsnn_run rejected its arguments"):
+        sim.run(2, inputs={"I": 800.0})
+    np.testing.assert_array_equal(sim.state["V"], before)
+
+
 def test_the_c_step_runs_the_deferred_neurons_in_vectorised_blocks():
     """The loop body is cut into loop-free parts called in blocks of a constant count; the
     crossing's location is taken out of the block loop (its rare branch) where there is

@@ -104,9 +104,7 @@ class AdaptiveUpdate:
     max_substeps: int
     grid_reason: str = ""  # why spikes stay on the step grid ("": located inside the step)
     in_step_assigned: tuple[str, ...] = ()  # the states the reset assigns at a crossing
-    #: the threshold whose negation at the try's end is part of the try's taking the step
-    #: (``_fast_substep``); None where there is no try or no threshold
-    try_threshold: sympy.Basic | None = None
+    try_threshold: sympy.Basic | None = None  # not holding at the try's end: _fast_substep
 
 
 def _sym(name: str) -> sympy.Symbol:
