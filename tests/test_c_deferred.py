@@ -44,6 +44,9 @@ CASES = {
     "quadratic": (QUADRATIC, 0.5, 120, "quadratic", False),
     "izhikevich-grid": (GRID, 0.1, 120, "izhikevich", False),
     "quadratic-kicked": (KICKED, 0.1, 200, "quadratic", False),
+    # strongly driven at a coarse dt: several crossings in a step, so a neuron set aside
+    # for its crossing is set aside again after it (the set-aside loop's later rounds)
+    "quadratic-hot": (QUADRATIC, 2.0, 40, "quadratic-hot", False),
 }
 
 
@@ -56,6 +59,8 @@ def _setup(kind, generator):
             "V": generator.uniform(-70.6, -41.0, shape), "w": generator.uniform(0, 100, shape)}
     if kind == "quadratic":
         return generator.uniform(0.5, 3.0, shape), {"v": generator.uniform(-3.0, 9.5, shape)}
+    if kind == "quadratic-hot":
+        return generator.uniform(20.0, 200.0, shape), {"v": generator.uniform(-3.0, 9.5, shape)}
     return generator.uniform(5.0, 15.0, shape), {"v": generator.uniform(-70.0, 25.0, shape)}
 
 
@@ -89,17 +94,26 @@ def test_the_deferred_pass_gives_the_numbers_of_the_numpy_backend(name):
     for attribute in ("step", "neuron", "batch"):
         np.testing.assert_array_equal(getattr(got.spikes, attribute),
                                       getattr(expected.spikes, attribute))
+    # where a neuron crosses several times a step (110,000 second crossings), a substep
+    # size decided by a last bit (an error within rounding of the controller's bounds, the
+    # exp of the two backends) now and then differs, and with it the state, by about the
+    # method's tolerance (rtol 1e-8: 2.3e-9 in 9 of 168,000 values, the code before the
+    # crossings ran together included); elsewhere 1e-9
+    tolerance = 1e-7 if name == "quadratic-hot" else 1e-9
     if name != "izhikevich-grid":  # located crossings: where in the step
         if name != "adex-all-deferred":  # one substep, the last: no crossing located
             assert np.any(expected.spikes.offset < 0.9 * CASES[name][1])
-        np.testing.assert_allclose(got.spikes.offset, expected.spikes.offset, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(got.spikes.offset, expected.spikes.offset, rtol=0,
+                                   atol=tolerance)
     for state in names:
-        np.testing.assert_allclose(got.vars[state], expected.vars[state], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got.vars[state], expected.vars[state], rtol=tolerance,
+                                   atol=tolerance)
 
 
-def test_one_thread_and_two_give_the_same_bits():
-    one, names = _run("adex", "c", threads=1)
-    two, _ = _run("adex", "c", threads=2)
+@pytest.mark.parametrize("name", ["adex", "quadratic-hot"])
+def test_one_thread_and_two_give_the_same_bits(name):
+    one, names = _run(name, "c", threads=1)  # one tile of 2100 (two threads: 2048 and 52)
+    two, _ = _run(name, "c", threads=2)
     for state in names:
         np.testing.assert_array_equal(one.vars[state], two.vars[state])
     np.testing.assert_array_equal(one.spikes.offset, two.spikes.offset)
