@@ -147,6 +147,7 @@ C_RUN_HELPERS = r"""
 #define EQSNN_EXPORT
 #endif
 
+#if !defined(__AVX512BW__) && !defined(__AVX2__)
 /* bit k of the result: bit `bit` of f[k], k < 32; a shift-or reduction the compiler
  * vectorises */
 static unsigned int eqsnn_pack_bits(const unsigned char *f, int bit)
@@ -156,6 +157,7 @@ static unsigned int eqsnn_pack_bits(const unsigned char *f, int bit)
     for (k = 0; k < 32; ++k) word |= (unsigned int)((f[k] >> bit) & 1u) << k;
     return word;
 }
+#endif
 
 /* words of one spike row: ceil(n / 32) padded to whole 64-byte lines (tiles of 512 neurons);
  * eqsnn.runtime.spike_bits.row_words */
@@ -168,7 +170,7 @@ static unsigned int eqsnn_pack_bits(const unsigned char *f, int bit)
 
 /* the `count` spike words (a multiple of 16) of flags' bit `bit`, stored to `out` with
  * non-temporal stores where out is 64-byte aligned (whole lines, never read back here:
- * no read for ownership), else plainly */
+ * no read for ownership), else plainly (a network's step row, read back at once) */
 static void eqsnn_store_spike_words(unsigned int *out, const unsigned char *flags, int bit,
                                     int count)
 {
@@ -177,21 +179,34 @@ static void eqsnn_store_spike_words(unsigned int *out, const unsigned char *flag
     for (first = 0; first < count; first += 16) {
         const unsigned char *f = flags + 32 * first;
 #if defined(__AVX512BW__)
-        if (((unsigned long long)(out + first) & 63u) == 0) {
+        {
             /* 64 flags a compare (bit `bit` of each byte); the 16 words go from registers
-             * to memory in one non-temporal store (little-endian x86: word 2k is the low
-             * half of mask k) */
+             * to memory in one store (little-endian x86: word 2k is the low half of mask k) */
             const __m512i probe = _mm512_set1_epi8((char)(1 << bit));
 #define EQSNN_MASK(k) \
     (long long)_mm512_test_epi8_mask(_mm512_loadu_si512((const void *)(f + 64 * (k))), probe)
-            _mm512_stream_si512((void *)(out + first), _mm512_set_epi64(
+            const __m512i packed = _mm512_set_epi64(
                 EQSNN_MASK(7), EQSNN_MASK(6), EQSNN_MASK(5), EQSNN_MASK(4), EQSNN_MASK(3),
-                EQSNN_MASK(2), EQSNN_MASK(1), EQSNN_MASK(0)));
+                EQSNN_MASK(2), EQSNN_MASK(1), EQSNN_MASK(0));
 #undef EQSNN_MASK
+            if (((unsigned long long)(out + first) & 63u) == 0)
+                _mm512_stream_si512((void *)(out + first), packed);
+            else
+                _mm512_storeu_si512((void *)(out + first), packed);
             continue;
         }
-#endif
+#elif defined(__AVX2__)
+        {
+            /* 32 flags a byte mask: bit `bit` of each byte shifted to its top bit (a 16-bit
+             * shift moves each byte's own bits there) */
+            const __m128i shift = _mm_cvtsi32_si128(7 - bit);
+            for (k = 0; k < 16; ++k)
+                words[k] = (unsigned int)_mm256_movemask_epi8(_mm256_sll_epi16(
+                    _mm256_loadu_si256((const __m256i *)(f + 32 * k)), shift));
+        }
+#else
         for (k = 0; k < 16; ++k) words[k] = eqsnn_pack_bits(f + 32 * k, bit);
+#endif
 #if defined(EQSNN_STREAM)
         if (((unsigned long long)(out + first) & 15u) == 0) {
             for (k = 0; k < 16; k += 4)
