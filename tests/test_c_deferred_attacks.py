@@ -86,9 +86,9 @@ THRESHOLDS = {
                              "-0.5\n", extra="    state armed: bool = true\n",
                              ode="dv/dt = (v * v + I - w + g * (e_syn - v)) / tau_m unless "
                              "not armed"), 0.5, True, True),
-    "bool-state-after": (_q("v >= v_peak and armed", after="        armed = sin(t / 4) > "
-                            "-0.5\n", extra="    state armed: bool = true\n"), 0.1, False,
-                         True),
+    # disarmed every other step: v crosses then, and spikes once after: arms it
+    "bool-state-after": (_q("v >= v_peak and armed", after="        armed = not armed\n",
+                            extra="    state armed: bool = true\n"), 0.1, False, True),
     "signed": (SIGNED, 0.5, True, True),
     "signed-kicked": (SIGNED.replace("    threshold:", "    after:\n        if sin(t / 2) > "
                                      "0.9: v += 3\n    threshold:"), 0.1, False, True),
