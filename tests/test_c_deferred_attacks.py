@@ -222,11 +222,12 @@ def test_a_fused_network_with_an_adaptive_population_runs_as_on_numpy(monkeypatc
 HOT = _q(reset="        v = v_reset\n        w += b\n")  # QUADRATIC itself
 
 
-@pytest.mark.parametrize("bound", [None, 1, 2, 3])
+@pytest.mark.parametrize("bound", [None, 1, 2, 3, 6])
 def test_more_crossings_than_the_pass_holds_at_once_at_every_substep_bound(bound):
     """Strongly driven at a coarse dt: every neuron crosses every step, several times, on one
     thread (one tile of 1500, so three turns of at most 512 deferred); with max_substeps 1
-    to 3 the bound is reached while neurons are set aside."""
+    to 3 and 6 the bound is reached while neurons are set aside, and at 6 the set-aside loop
+    runs more rounds than the bound (a crossing takes two: set aside, then the full one)."""
     text = QUADRATIC if bound is None else QUADRATIC.replace(
         "    threshold", f"    method: adaptive(max_substeps={bound})\n    threshold")
     n = 3 * CAPACITY - 36
