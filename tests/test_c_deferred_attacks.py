@@ -170,10 +170,11 @@ SIZES = [(1, 1, 1), (1, 3, 3), (511, 2, 2), (512, 1, 3), (513, 3, 1), (8191, 1, 
 @pytest.mark.parametrize("n, batch, threads", SIZES)
 def test_every_tile_size_and_thread_count_gives_the_numpy_run(monkeypatch, n, batch, threads):
     """Spikes and negative spikes, a subset of neurons recorded (first, last, across tile
-    borders), on 1 to 3 threads (forced below the work bound at which c uses them)."""
+    borders, out of order, repeated), on 1 to 3 threads (forced below the work bound at
+    which c uses them)."""
     monkeypatch.setattr(c_backend, "PARALLEL_WORK", 0)
-    index = np.unique(np.array([0, n - 1, n // 2, 511, 512, 2047, 2048, 8191, 8192,
-                                n - 2]) % n)
+    # out of order and repeated (the recorder's rows are the sorted unique ids, mapped back)
+    index = np.array([n - 1, 0, n // 2, 511, 512, 2047, 2048, 8191, 8192, n - 2, 0]) % n
     record = {"v": index}
     steps = 6 if n > 8192 else 12
     expected, names, located = _run(SIGNED, "numpy", n, 0.5, steps, batch=batch,
