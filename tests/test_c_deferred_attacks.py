@@ -286,3 +286,62 @@ def test_a_state_that_turns_nan_or_infinite_mid_step_is_named_as_numpy_names_it(
     np.testing.assert_array_equal(np.isnan(got.vars["w"]), np.isnan(expected.vars["w"]))
     np.testing.assert_array_equal(np.isinf(got.vars["w"]), np.isinf(expected.vars["w"]))
     _same(expected, got, ["V", "w"], False)
+
+
+MANY_INPUTS = 40
+
+
+def _many_inputs_model():
+    """QUADRATIC with MANY_INPUTS more inputs added into dv/dt."""
+    extra = "".join(f"    input J{k} = 0.0\n" for k in range(MANY_INPUTS))
+    total = " + ".join(f"J{k}" for k in range(MANY_INPUTS))
+    return QUADRATIC.replace("    input I = 1.0\n", "    input I = 1.0\n" + extra).replace(
+        "- w + g", f"- w + {total} + g")
+
+
+def test_a_step_with_many_inputs_runs_on_a_small_thread_stack():
+    """An input that is one value for every neuron is copied into a row of the tile, on the
+    thread's stack: forty such rows of 8192 neurons (2.5 MiB) overflowed a 2 MiB thread
+    stack (OMP_STACKSIZE=2M, or glibc's default for a thread where `ulimit -s` is
+    unlimited) and the process died.  On two threads, 70,000 neurons (tiles of up to 8192)
+    give the bits of one thread (on the main thread's larger stack) and, on the neurons
+    numpy runs too, numpy's numbers."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
+import numpy as np
+import eqsnn
+from test_c_deferred_attacks import MANY_INPUTS, _many_inputs_model
+text = _many_inputs_model()
+runs = []
+for backend, n, threads in (("numpy", 2000, None), ("c", 70000, 1), ("c", 70000, 2)):
+    sim = eqsnn.Simulator(eqsnn.compile(text), n, dt=0.5, backend=backend,
+                          precision="float64")
+    if threads is not None:
+        sim._runner.threads = threads
+    sim.set_state("v", np.resize(np.linspace(-3.0, 9.5, 2000), n))
+    inputs = {{f"J{{k}}": 0.01 for k in range(MANY_INPUTS)}}
+    runs.append(sim.run(4, inputs={{**inputs, "I": 1.5}}, record=["v", "spikes"],
+                        progress=False))
+expected, one, two = runs
+assert len(expected.spikes) > 20
+np.testing.assert_array_equal(two.vars["v"], one.vars["v"])
+np.testing.assert_array_equal(two.spikes.neuron, one.spikes.neuron)
+np.testing.assert_array_equal(two.spikes.neuron[two.spikes.neuron < 2000],
+                              expected.spikes.neuron)
+np.testing.assert_allclose(two.vars["v"][..., :2000], expected.vars["v"], rtol=1e-9,
+                           atol=1e-9)
+print("ok")
+"""
+    root = pathlib.Path(eqsnn.__file__).parents[1]
+    env = {**os.environ, "OMP_STACKSIZE": "2M",
+           "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
