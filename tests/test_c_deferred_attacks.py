@@ -345,3 +345,20 @@ print("ok")
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_the_deferring_tile_keeps_its_input_rows_within_the_stack_budget():
+    """The tile the text is printed for: 8192 with a few inputs, fewer with many (a multiple
+    of 512), its rows (8 bytes an input and for the try's errors, 2 for the flags) within
+    TILE_STACK_BYTES; a step without a substep loop keeps 512."""
+    from eqsnn.backends import EmitOptions
+    from eqsnn.backends.c_run_loop import DEFERRING_TILE, TILE, TILE_STACK_BYTES, tile_size
+
+    for text, inputs in ((QUADRATIC, 1), (_many_inputs_model(), MANY_INPUTS + 1)):
+        source = c_backend.emit(eqsnn.compile(text).ir, EmitOptions(precision="float64"))
+        tile = source.extra["tile"]
+        assert tile == tile_size(True, source.extra["layout"])
+        assert tile % TILE == 0 and tile * (8 * (inputs + 1) + 2) <= TILE_STACK_BYTES
+        assert f"_copy0[{tile}]" in str(source) and f"flag_rows[2 * {tile}]" in str(source)
+        assert (tile == DEFERRING_TILE) is (inputs == 1)
+    assert tile_size(False) == TILE
