@@ -188,6 +188,20 @@ def test_every_tile_size_and_thread_count_gives_the_numpy_run(monkeypatch, n, ba
     _same(expected, got, names, located)
 
 
+@pytest.mark.parametrize("n, batch, threads", [(8193, 2, 2), (20000, 1, 3)])
+def test_several_threads_give_the_bits_of_one(monkeypatch, n, batch, threads):
+    """One thread runs tiles of 8192, several of 2048 (run_tile): the same bits."""
+    monkeypatch.setattr(c_backend, "PARALLEL_WORK", 0)
+    one, names, _ = _run(SIGNED, "c", n, 0.5, 6, batch=batch, threads=1)
+    many, _, _ = _run(SIGNED, "c", n, 0.5, 6, batch=batch, threads=threads)
+    assert len(one.spikes) >= 100
+    for state in names:
+        np.testing.assert_array_equal(many.vars[state], one.vars[state])
+    for attribute in ("step", "neuron", "batch", "sign", "offset"):
+        np.testing.assert_array_equal(getattr(many.spikes, attribute),
+                                      getattr(one.spikes, attribute))
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_a_fused_network_with_an_adaptive_population_runs_as_on_numpy(monkeypatch, threads):
     """A network on c runs its steps in one compiled call (fused): the adaptive population
