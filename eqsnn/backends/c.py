@@ -79,7 +79,7 @@ def emit(model: ir.Model, options: EmitOptions | None = None) -> Source:
                       run_loop_text(model, plan, step.uniforms, step.check_flags,
                                     step.deferred, step.cheap)])
     return Source("c", text, model, options,
-                  extra={"layout": plan, "tile": tile_size(step.deferred)})
+                  extra={"layout": plan, "tile": tile_size(step.deferred, plan)})
 
 
 _LONG, _POINTER = ctypes.c_longlong, ctypes.c_void_p

@@ -36,12 +36,27 @@ TILE = 512
 DEFERRING_TILE = 8192
 #: the fewest neurons per tile of such a step that :func:`run_tile` gives
 DEFERRING_TILE_LEAST = 2048
+#: the most bytes of a deferring tile's rows on the thread's stack (an input row each, the
+#: try's errors, the flags): half of the 2 MiB a thread has under OMP_STACKSIZE=2M or
+#: glibc's default where ``ulimit -s`` is unlimited.  Forty inputs at 8192 neurons took
+#: 2.5 MiB, and the run died of a stack overflow; such a model takes smaller tiles
+TILE_STACK_BYTES = 1 << 20
 
 
-def tile_size(fast) -> int:
+def tile_size(fast, plan: Layout | None = None) -> int:
     """Neurons per tile of a step function with (``fast``) or without a loop-free variant:
-    the most (the buffers of the tile function are sized for them)."""
-    return DEFERRING_TILE if fast else TILE
+    the most (the buffers of the tile function are sized for them); with ``fast``, fewer
+    where the rows of ``plan``'s inputs would take more than :data:`TILE_STACK_BYTES`, a
+    multiple of 512 and at least :data:`TILE`.
+
+    >>> tile_size(False), tile_size(True)
+    (512, 8192)
+    """
+    if not fast:
+        return TILE
+    rows = 0 if plan is None else len(plan.inputs)
+    per_neuron = 8 * (rows + 1) + 2  # the input rows and the try's errors; two flag rows
+    return max(TILE, min(DEFERRING_TILE, TILE_STACK_BYTES // per_neuron // TILE * TILE))
 
 
 def run_tile(most: int, n: int, batch: int, threads: int) -> int:
@@ -86,7 +101,7 @@ def run_loop_text(model: ir.Model, plan: Layout, uniforms=(), check_flags=False,
     variant (``FAST_STEP_FUNCTION``) tried first, and the parts of its full step for the
     neurons that one defers (:class:`eqsnn.printing.c_deferred.DeferredStep`); ``cheap``:
     the check's cheap test of the step (:attr:`eqsnn.printing.c.StepFunction.cheap`)."""
-    tile = tile_size(fast)
+    tile = tile_size(fast, plan)
     return "\n".join([_RUN_TYPES, INCLUDES if cheap else "", shared.C_RUN_HELPERS,
                       _spike_row_function(tile),
                       _tile_function(model, plan, tile, uniforms, check_flags, fast, cheap),
