@@ -64,18 +64,26 @@ def _setup(kind, generator):
     return generator.uniform(5.0, 15.0, shape), {"v": generator.uniform(-70.0, 25.0, shape)}
 
 
-def _run(name, backend, threads=None):
-    text, dt, steps, kind, bound = CASES[name]
-    generator = np.random.default_rng(7)
-    current, initial = _setup(kind, generator)
-    sim = eqsnn.Simulator(eqsnn.compile(text), N, batch_size=BATCH, dt=dt, backend=backend,
-                          precision="float64")
+def started(text, backend, n, dt, initial, *, batch, threads=None, **options):
+    """A float64 (unless ``precision`` says otherwise) Simulator of ``text`` on ``threads``
+    threads where given, started from ``initial``; its model's own state names, and
+    whether it locates crossings (has spike offsets)."""
+    options.setdefault("precision", "float64")
+    sim = eqsnn.Simulator(eqsnn.compile(text), n, batch_size=batch, dt=dt, backend=backend,
+                          **options)
     if threads is not None:
         sim._runner.threads = threads
     for state, value in initial.items():
         sim.set_state(state, value)
     names = [s.name for s in sim.model.states if not s.name.startswith("_")]
-    located = "_spike_offset" in {s.name for s in sim.model.states}
+    return sim, names, "_spike_offset" in {s.name for s in sim.model.states}
+
+
+def _run(name, backend, threads=None):
+    text, dt, steps, kind, bound = CASES[name]
+    generator = np.random.default_rng(7)
+    current, initial = _setup(kind, generator)
+    sim, names, located = started(text, backend, N, dt, initial, batch=BATCH, threads=threads)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EqsnnWarning)
         result = sim.run(steps, inputs={"I": np.broadcast_to(current, (steps, BATCH, N))},
