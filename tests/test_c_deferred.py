@@ -153,6 +153,52 @@ def test_the_compiled_run_refuses_a_tile_it_was_not_printed_for(monkeypatch, til
     np.testing.assert_array_equal(sim.state["V"], before)
 
 
+def _chain(n: int) -> str:
+    """A quadratic neuron driving a chain of ``n - 1`` linear states: ``n`` ODE states."""
+    return "\n".join(["neuron Chain", "    input I = 0.0",
+                      *(f"    state x{i} = 0.0" for i in range(n)),
+                      "    dx0/dt = (x0 * x0 / 10 + I) / 5",
+                      *(f"    dx{i}/dt = (x{i - 1} - x{i}) / {5 + i}" for i in range(1, n)),
+                      "    threshold: x0 >= 5", "    reset:", "        x0 = -1", ""])
+
+
+def test_a_model_of_many_states_runs_fewer_deferred_neurons_together():
+    """The pass's buffers live on the thread's stack beside the tile's rows: 40 states and
+    their carried stages took about 0.8 MB at 512 neurons; they now stay within
+    BUFFER_BYTES, and the neurons run in more turns, as numpy runs them."""
+    import re
+
+    from eqsnn.backends.c_deferred_pass import BUFFER_BYTES, CAPACITY
+
+    text = _chain(40)
+    source = str(c_backend.emit(eqsnn.compile(text).ir))
+    size = int(re.search(r"int _di\[(\d+)\]", source).group(1))
+    assert size - 2 * LANES < CAPACITY
+    widths = {"FLOAT": 8, "int": 4, "unsigned char": 1}
+    total = 0
+    for line in source.splitlines():
+        declared = re.match(r"\s+(FLOAT|int|unsigned char) (.*);", line)
+        if declared and f"[{size}]" in line:
+            total += widths[declared.group(1)] * size * declared.group(2).count(f"[{size}]")
+    assert 0.5 * BUFFER_BYTES < total <= BUFFER_BYTES
+    adex = str(c_backend.emit(eqsnn.compile(ADEX).ir))
+    assert f"int _di[{CAPACITY + 2 * LANES}]" in adex  # a small model keeps them all
+    runs = []
+    for backend in ("numpy", "c"):
+        sim = eqsnn.Simulator(eqsnn.compile(text), 700, dt=0.5, backend=backend,
+                              precision="float64")
+        sim.set_state("x0", np.random.default_rng(5).uniform(-3.0, 4.9, 700))
+        runs.append(sim.run(20, inputs={"I": np.linspace(1.0, 30.0, 700)},
+                            record=["x0", "x39", "spikes"], progress=False))
+    expected, got = runs
+    assert len(expected.spikes) > 100
+    np.testing.assert_array_equal(got.spikes.neuron, expected.spikes.neuron)
+    np.testing.assert_array_equal(got.spikes.step, expected.spikes.step)
+    for state in ("x0", "x39"):
+        np.testing.assert_allclose(got.vars[state], expected.vars[state], rtol=1e-9,
+                                   atol=1e-9)
+
+
 def test_the_c_step_runs_the_deferred_neurons_in_vectorised_blocks():
     """The loop body is cut into loop-free parts called in blocks of a constant count; the
     crossing's location is taken out of the block loop (its rare branch) where there is

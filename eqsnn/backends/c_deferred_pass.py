@@ -41,7 +41,7 @@ from ..printing.c_deferred import (
 from ..printing.c_printer import STORAGE_TYPES, wrap_items
 from ._compiled import Layout
 
-__all__ = ["LANES", "deferred_buffers", "deferred_pass"]
+__all__ = ["LANES", "capacity", "deferred_buffers", "deferred_pass"]
 
 #: the deferred neurons are run in blocks of this many (a multiple of the vector widths;
 #: with tiles of 8192, 16 was faster than 8 and 32 on AdEx: two vectors of 8 doubles in
@@ -51,6 +51,9 @@ LANES = 16
 #: the most deferred neurons run together: a tile with more (a coarse dt, a large tile) runs
 #: them in turns, so the buffers (on the stack) stay the size they have for 512 neurons
 CAPACITY = 512
+#: the most bytes of those buffers (on the thread's stack, beside the tile's rows,
+#: c_run_loop.TILE_STACK_BYTES): a model with many states runs fewer neurons together
+BUFFER_BYTES = 1 << 19
 
 assert DEFERRED & 3 == 3, "the scan (_scan) skips words with no byte that has bits 0 and 1"
 
@@ -58,9 +61,26 @@ _VECTORISE = ["#if defined(__clang__)", "#pragma clang loop vectorize(assume_saf
               "#elif defined(__GNUC__)", "#pragma GCC ivdep", "#endif"]
 
 
+def capacity(plan: Layout, step: DeferredStep, stepped, tile: int) -> int:
+    """The most deferred neurons run together: :data:`CAPACITY`, fewer (a multiple of
+    :data:`LANES`) where the buffers would take more than :data:`BUFFER_BYTES` (a model of
+    some sixty states: half a megabyte at 512)."""
+    widths = [8, 1] + [_BYTES[STORAGE_TYPES[plan.states[k][1]]] for k in stepped] + [
+        _BYTES[ctype] for ctype, _ in step.carried]
+    if step.light:  # the set-aside copies
+        widths += [4] + widths[2:]
+    per_neuron = sum(widths)
+    most = (BUFFER_BYTES // per_neuron - 2 * LANES) // LANES * LANES
+    return max(LANES, min(tile, CAPACITY, most))
+
+
+#: bytes of a buffer's element by its C type (FLOAT counted as a double)
+_BYTES = {"FLOAT": 8, "int": 4, "unsigned char": 1}
+
+
 def deferred_buffers(plan: Layout, step: DeferredStep, stepped, tile: int) -> list[str]:
     """The tile's compact buffers (declared once per tile)."""
-    size = min(tile, CAPACITY) + 2 * LANES
+    size = capacity(plan, step, stepped, tile) + 2 * LANES
     lines = [f"    int _di[{size}], _da[{size}];  /* deferred neurons; running */",
              f"    unsigned char _df[{size}];"]
     lines += [f"    {STORAGE_TYPES[plan.states[k][1]]} _ds{k}[{size}];" for k in stepped]
@@ -133,16 +153,16 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
         "_dn = p;",
         *spare("_dn", "0"),
     ]
-    capacity = min(tile, CAPACITY)
-    size = capacity + 2 * LANES
+    most = capacity(plan, step, stepped, tile)
+    size = most + 2 * LANES
     body = [
         "{  /* the deferred neurons: the full step, vectorised across them */",
         "    long long m, mb;  /* 64-bit: mb + ml cannot wrap, so a block's lanes are adjacent */",
         "    int ml, p, q, _it, _dn, _top, _pn = 0, _heavy = 0;",
         "    long long _from = first;",
-        f"    while (_from < last) {{  /* at most {capacity} at a time */",
+        f"    while (_from < last) {{  /* at most {most} at a time */",
         f"    _dn = 0, _top = {size};",
-        *("    " + line for line in _scan(capacity)),
+        *("    " + line for line in _scan(most)),
         "    _from = j;",
         "    if (_dn) {",
         "        const int _nd = _dn;",
