@@ -158,7 +158,7 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
     body = [
         "{  /* the deferred neurons: the full step, vectorised across them */",
         "    long long m, mb;  /* 64-bit: mb + ml cannot wrap, so a block's lanes are adjacent */",
-        "    int ml, p, q, _it, _dn, _top, _pn = 0, _heavy = 0;",
+        "    int ml, p, q, _it, _dn, _top, _pn = 0;",
         "    long long _from = first;",
         f"    while (_from < last) {{  /* at most {most} at a time */",
         f"    _dn = 0, _top = {size};",
@@ -201,22 +201,19 @@ def deferred_pass(plan: Layout, step: DeferredStep, stepped, args, tile: int,
 def _set_aside_loop(limit: int, call, compact, take_back, spare) -> list[str]:
     """The substep loop where crossings are located: light iterations over the running
     neurons, those that cross set aside (``compact``); once none runs, the ones set aside
-    come back and run the full iteration together (``_heavy``), and go on.  Each round
+    come back and run the full iteration together, and go on.  Each round
     moves every neuron in it by one iteration of its own, or sets it aside for the next
     full one, so the rounds are bounded by the loop's bound per crossing; the guard below
     is a multiple of it."""
     guard = min((2 * limit + 2) * (limit + 1), 2**31 - 1)
     return [
         f"        for (_it = 0; _it < {guard} && (_dn > 0 || _pn > 0); ++_it) {{",
-        "            _heavy = _dn == 0;",
-        "            if (_heavy) {  /* only those set aside are left: back, for the full one */",
+        "            if (_dn == 0) {  /* only those set aside are left: back, the full one */",
         "                for (m = 0; m < _pn; ++m) {",
         *("                    " + line for line in take_back("m", "m")),
         "                }",
         "                _dn = _pn, _pn = 0;",
         *("                " + line for line in spare("_dn", "0")),
-        "            }",
-        "            if (_heavy) {",
         *("                " + line for line in call("_da", ITERATION, "0", "_dn", ["1"])),
         "            } else {",
         *("                " + line for line in call("_da", LIGHT_ITERATION, "0", "_dn", ["1"])),
