@@ -172,7 +172,8 @@ def test_a_population_too_big_for_memory_is_refused_before_anything_is_allocated
     eqsnn.Simulator(model, 1000, precision="float64")
 
 
-@pytest.mark.parametrize("value", [True, np.False_, [True, False, True], np.ones(3, bool)])
+@pytest.mark.parametrize("value", [True, np.False_, [True, False, True], np.ones(3, bool),
+                                   [1.0, True, 2.0]])
 def test_a_bool_for_a_number_param_is_refused_not_taken_as_one(value):
     # params={"tau_w": True} ran with a time constant of 1 (ms), without a word
     adex = eqsnn.load("examples/adex.eqs")

@@ -129,19 +129,19 @@ def _join(left: str, op: str, right: str) -> str:
     return f"{left}{op}{_wrap(right) if op == '/' else right}"
 
 
-def _is_bool(value) -> bool:
+def is_bool(value) -> bool:
     """Whether ``value`` is a bool, a bool array, or a list holding a bool."""
     if isinstance(value, (bool, np.bool_)):
         return True
     if isinstance(value, np.ndarray):
         return value.dtype.kind == "b"
-    return isinstance(value, (list, tuple)) and any(_is_bool(item) for item in value)
+    return isinstance(value, (list, tuple)) and any(is_bool(item) for item in value)
 
 
 def _refuse_bool(left, op: str, right) -> None:
     """A UnitError where an operand of ``left op right`` is a bool: ``True * ms`` was 1 ms,
     a flag taken for a number."""
-    flag = next((side for side in (left, right) if _is_bool(side)), None)
+    flag = next((side for side in (left, right) if is_bool(side)), None)
     if flag is None:
         return
 

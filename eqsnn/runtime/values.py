@@ -18,6 +18,7 @@ import sympy
 from .. import ir
 from ..backends import numpy_dtype
 from ..errors import ParameterError, ShapeError
+from ..frontend.unit_algebra import is_bool
 from ..solve.adaptive import ATOL
 from . import host
 from .float32_bounds import float32_bounds
@@ -103,18 +104,10 @@ def prepare_params(model: ir.Model, params, shape: tuple[int, ...],
 
 
 def _refuse_bool(name: str, given, dtype: str) -> None:
-    """A ParameterError where a number param is given True or False (or an array of them):
-    taken as 1 and 0 it ran without a word (``params={"tau": True}`` was a time constant of
-    1)."""
-    if dtype == "bool":
-        return
-    kind = getattr(getattr(given, "dtype", None), "kind", None)
-    if kind is None and not isinstance(given, (str, bytes)):
-        try:
-            kind = np.asarray(given).dtype.kind
-        except (ValueError, TypeError):
-            return  # per_neuron says what is wrong with it
-    if kind == "b":
+    """A ParameterError where a number param is given True or False (or an array or list
+    holding them): taken as 1 and 0 it ran without a word (``params={"tau": True}`` was a
+    time constant of 1)."""
+    if dtype != "bool" and is_bool(given):
         raise ParameterError(f"param {name!r} is a number ({dtype}); got True or False",
                              hint="pass a number: a bool is not taken as 1 or 0 here")
 
